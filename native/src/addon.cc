@@ -1,0 +1,128 @@
+// finetune's native addon: tensors, the generic ATen operator call, autograd and
+// memory handles over libtorch. Model logic lives in TypeScript, never here.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <napi.h>
+#include <torch/csrc/api/include/torch/version.h>
+
+#include <mutex>
+
+#include "ops.h"
+#include "slab.h"
+#include "tensors.h"
+#include "values.h"
+
+namespace finetune {
+
+namespace {
+
+using Handler = Napi::Value (*)(const Napi::CallbackInfo&);
+
+// Every C++ exception becomes a JavaScript Error carrying libtorch's message without
+// its C++ backtrace: bad input must never abort the process.
+template <Handler handler>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return handler(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), "unknown native error");
+  }
+}
+
+Napi::Value init(const Napi::CallbackInfo& info) {
+  setHandleKey(info.Env(), info[0]);
+  return info.Env().Undefined();
+}
+
+Napi::Value manualSeed(const Napi::CallbackInfo& info) {
+  uint64_t seed = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_current_seed(seed);
+  }
+  const auto& cuda = at::detail::getCUDAHooks();
+  if (cuda.hasCUDA()) {
+    for (c10::DeviceIndex i = 0; i < cuda.deviceCount(); ++i) {
+      auto generator = cuda.getDefaultGenerator(i);
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_current_seed(seed);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  int threads = info[0].As<Napi::Number>().Int32Value();
+  if (threads < 1) throw std::runtime_error("setNumThreads expects a positive number of threads");
+  at::set_num_threads(threads);
+  return info.Env().Undefined();
+}
+
+Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value buildInfo(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto out = Napi::Object::New(env);
+  const auto& cuda = at::detail::getCUDAHooks();
+  out.Set("torchVersion", TORCH_VERSION);
+  out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
+  out.Set("compiler", __VERSION__);
+  out.Set("cuda", cuda.hasCUDA());
+  out.Set("cudaDevices", cuda.hasCUDA() ? static_cast<int>(cuda.deviceCount()) : 0);
+  out.Set("parallelInfo", at::get_parallel_info());
+  out.Set("config", at::show_config());
+  return out;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto add = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
+    exports.Set(name, Napi::Function::New(env, fn, name));
+  };
+  add("init", guarded<init>);
+  add("resolveOp", guarded<resolveOp>);
+  add("callOp", guarded<callOp>);
+  add("opInfo", guarded<opInfo>);
+  add("listOps", guarded<listOps>);
+  add("shape", guarded<shape>);
+  add("dtype", guarded<dtype>);
+  add("device", guarded<device>);
+  add("fromBuffer", guarded<fromBuffer>);
+  add("toBuffer", guarded<toBuffer>);
+  add("item", guarded<item>);
+  add("dispose", guarded<dispose>);
+  add("memory", guarded<memory>);
+  add("sameTensor", guarded<sameTensor>);
+  add("requiresGrad", guarded<requiresGrad>);
+  add("setRequiresGrad", guarded<setRequiresGrad>);
+  add("isLeaf", guarded<isLeaf>);
+  add("grad", guarded<grad>);
+  add("setGrad", guarded<setGrad>);
+  add("retainGrad", guarded<retainGrad>);
+  add("backward", guarded<backward>);
+  add("setGradEnabled", guarded<setGradEnabled>);
+  add("isGradEnabled", guarded<isGradEnabled>);
+  add("manualSeed", guarded<manualSeed>);
+  add("setNumThreads", guarded<setNumThreads>);
+  add("getNumThreads", guarded<getNumThreads>);
+  add("buildInfo", guarded<buildInfo>);
+  return exports;
+}
+
+}  // namespace finetune
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return finetune::Init(env, exports); }
+
+NODE_API_MODULE(finetune, InitAddon)

@@ -1,0 +1,176 @@
+#include "tensors.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "slab.h"
+#include "values.h"
+
+namespace finetune {
+
+namespace {
+
+const at::Tensor& tensorAt(const Napi::Value& v) {
+  if (!v.IsNumber()) throw std::runtime_error("expected a tensor handle");
+  return slab().get(v.As<Napi::Number>().Int64Value());
+}
+
+Napi::Value handleOrNull(Napi::Env env, const at::Tensor& t) {
+  if (!t.defined()) return env.Null();
+  auto handle = slab().insert(t);
+  slab().reportExternalMemory(env);
+  return Napi::Number::New(env, handle);
+}
+
+// Storage for tensors whose dtype has no JavaScript typed array is widened to one that has.
+at::ScalarType transferType(at::ScalarType type) {
+  switch (type) {
+    case at::kHalf:
+    case at::kBFloat16: return at::kFloat;
+    default: return type;
+  }
+}
+
+}  // namespace
+
+Napi::Value shape(const Napi::CallbackInfo& info) {
+  const auto& t = tensorAt(info[0]);
+  auto sizes = t.sizes();
+  auto array = Napi::Array::New(info.Env(), sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) array.Set(i, Napi::Number::New(info.Env(), static_cast<double>(sizes[i])));
+  return array;
+}
+
+Napi::Value dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), scalarTypeName(tensorAt(info[0]).scalar_type()));
+}
+
+Napi::Value device(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), tensorAt(info[0]).device().str());
+}
+
+// fromBuffer(typedArray, dtype, shape[]) copies JavaScript memory into a new CPU tensor.
+Napi::Value fromBuffer(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  if (!info[0].IsTypedArray()) throw std::runtime_error("fromBuffer expects a typed array");
+  auto array = info[0].As<Napi::TypedArray>();
+  auto type = scalarTypeFromName(info[1].As<Napi::String>().Utf8Value());
+  auto dims = info[2].As<Napi::Array>();
+  std::vector<int64_t> sizes(dims.Length());
+  int64_t numel = 1;
+  for (uint32_t i = 0; i < dims.Length(); ++i) {
+    sizes[i] = dims.Get(i).As<Napi::Number>().Int64Value();
+    if (sizes[i] < 0) throw std::runtime_error("shape has a negative dimension");
+    numel *= sizes[i];
+  }
+  auto itemSize = static_cast<int64_t>(c10::elementSize(type));
+  if (static_cast<int64_t>(array.ByteLength()) != numel * itemSize) {
+    throw std::runtime_error("data has " + std::to_string(array.ByteLength()) + " bytes but shape " +
+                             c10::str(c10::IntArrayRef(sizes)) + " of " + scalarTypeName(type) + " needs " +
+                             std::to_string(numel * itemSize));
+  }
+  auto* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(type));
+  if (numel > 0) std::memcpy(t.data_ptr(), data, numel * itemSize);
+  return handleOrNull(env, t);
+}
+
+// toBuffer(handle) -> [ArrayBuffer, dtypeOfBuffer]. A contiguous CPU tensor is shared,
+// not copied: the buffer keeps the storage alive for as long as JavaScript holds it.
+Napi::Value toBuffer(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  at::Tensor t = tensorAt(info[0]).detach();
+  if (t.is_complex()) throw std::runtime_error("complex tensors have no JavaScript typed array");
+  t = t.to(at::kCPU, transferType(t.scalar_type())).contiguous();
+  auto result = Napi::Array::New(env, 2);
+  result.Set(1u, scalarTypeName(t.scalar_type()));
+  size_t bytes = t.numel() * t.element_size();
+  if (bytes == 0) {
+    result.Set(0u, Napi::ArrayBuffer::New(env, 0));
+    return result;
+  }
+  auto* keeper = new at::Tensor(t);
+  result.Set(0u, Napi::ArrayBuffer::New(env, t.data_ptr(), bytes,
+                                        [](Napi::Env, void*, at::Tensor* kept) { delete kept; }, keeper));
+  return result;
+}
+
+Napi::Value item(const Napi::CallbackInfo& info) {
+  return scalarToJs(info.Env(), tensorAt(info[0]).item());
+}
+
+Napi::Value dispose(const Napi::CallbackInfo& info) {
+  if (info[0].IsArray()) {
+    auto handles = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < handles.Length(); ++i) slab().release(handles.Get(i).As<Napi::Number>().Int64Value());
+  } else {
+    slab().release(info[0].As<Napi::Number>().Int64Value());
+  }
+  slab().reportExternalMemory(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value memory(const Napi::CallbackInfo& info) {
+  auto out = Napi::Object::New(info.Env());
+  out.Set("numTensors", static_cast<double>(slab().liveCount()));
+  out.Set("numBytes", static_cast<double>(slab().liveStorageBytes()));
+  return out;
+}
+
+Napi::Value sameTensor(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tensorAt(info[0]).is_same(tensorAt(info[1])));
+}
+
+Napi::Value requiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tensorAt(info[0]).requires_grad());
+}
+
+Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
+  at::Tensor t = tensorAt(info[0]);
+  t.requires_grad_(info[1].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value isLeaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tensorAt(info[0]).is_leaf());
+}
+
+Napi::Value grad(const Napi::CallbackInfo& info) {
+  return handleOrNull(info.Env(), tensorAt(info[0]).grad());
+}
+
+Napi::Value setGrad(const Napi::CallbackInfo& info) {
+  at::Tensor t = tensorAt(info[0]);
+  t.mutable_grad() = info[1].IsNull() || info[1].IsUndefined() ? at::Tensor() : tensorAt(info[1]);
+  return info.Env().Undefined();
+}
+
+Napi::Value retainGrad(const Napi::CallbackInfo& info) {
+  tensorAt(info[0]).retain_grad();
+  return info.Env().Undefined();
+}
+
+// backward(handle, gradHandle|null, retainGraph, createGraph)
+Napi::Value backward(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = tensorAt(info[0]);
+  at::Tensor gradient = info[1].IsNull() || info[1].IsUndefined() ? at::Tensor() : tensorAt(info[1]);
+  bool createGraph = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  std::optional<bool> retainGraph;
+  if (info[2].IsBoolean()) retainGraph = info[2].As<Napi::Boolean>().Value();
+  t.backward(gradient, retainGraph, createGraph);
+  slab().reportExternalMemory(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
+  c10::GradMode::set_enabled(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value isGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
+}
+
+}  // namespace finetune

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, idempotently: system build tools, npm packages, libtorch,
+# the native addon and the TypeScript build. Every README command runs this first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "[setup] $*" >&2; }
+
+stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+install_system_packages() {
+  local missing=()
+  command -v g++ >/dev/null || missing+=(g++)
+  command -v make >/dev/null || missing+=(make)
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+  command -v nm >/dev/null || missing+=(binutils)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} with apt-get"
+    apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+  fi
+}
+
+install_npm_packages() {
+  local want
+  want=$(sha256sum package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+  if [ -d node_modules ] && stamp_matches node_modules/.finetune-stamp "$want"; then return; fi
+  log "installing npm packages"
+  if [ -f package-lock.json ]; then npm ci --ignore-scripts --no-audit --no-fund >&2; else npm install --ignore-scripts --no-audit --no-fund >&2; fi
+  echo "$want" > node_modules/.finetune-stamp
+}
+
+build_addon() {
+  local want gyp
+  want=$( (cat binding.gyp native/src/*; echo "$LIBTORCH $LIBTORCH_CXX11_ABI $(node --version)") | sha256sum | cut -c1-16)
+  if [ -f build/Release/finetune.node ] && stamp_matches build/addon.stamp "$want"; then return; fi
+  log "building the native addon against $LIBTORCH"
+  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  local nodedir=()
+  [ -f /usr/include/node/node_api.h ] && nodedir=(--nodedir=/usr)
+  node "$gyp" rebuild "${nodedir[@]}" -j "$(nproc)" >&2
+  printf '{"libtorch":"%s","cxx11Abi":%s}\n' "$LIBTORCH" "$LIBTORCH_CXX11_ABI" > build/libtorch.json
+  echo "$want" > build/addon.stamp
+}
+
+build_typescript() {
+  local want
+  want=$(find src test bench tools tsconfig*.json -type f \( -name '*.ts' -o -name '*.json' \) -print0 2>/dev/null |
+    sort -z | xargs -0 cat | sha256sum | cut -c1-16)
+  if [ -f dist/index.js ] && stamp_matches build/ts.stamp "$want"; then return; fi
+  log "compiling TypeScript"
+  rm -rf dist build/ts
+  npx tsc -p tsconfig.json
+  npx tsc -p tsconfig.dev.json
+  chmod +x dist/cli/main.js
+  mkdir -p build && echo "$want" > build/ts.stamp
+}
+
+install_system_packages
+install_npm_packages
+source scripts/libtorch.sh
+build_addon
+build_typescript

@@ -1,0 +1,13 @@
+/**
+ * finetune: fine-tune pretrained neural networks from TypeScript on libtorch.
+ * Layers: tensor → nn → models → peft → optim → train → data, hub/io → cli.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { packageRoot } from './tensor/native.js';
+
+export * from './tensor/index.js';
+
+/** This package's version, from package.json. */
+export const version: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

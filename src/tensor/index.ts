@@ -1,0 +1,17 @@
+/** The tensor layer: libtorch tensors, operators, autograd and scoped memory for TypeScript. */
+export { Tensor, type AnyTypedArray, type BackwardOptions } from './tensor.js';
+export type { DType, Device, Layout, MemoryFormat, NestedArray, Scalar, Shape, TensorOptions } from './types.js';
+export { tidy, tidyAsync, keep, dispose, memory } from './scope.js';
+export { callOp, opSchema, listOps, type OpCall } from './dispatch.js';
+export type { OpInfo, OpArgInfo, OpReturnInfo } from './native.js';
+export { aten } from './aten.js';
+export * from './creation.js';
+export * from './math.js';
+export * from './reduce.js';
+export * from './shape.js';
+export * from './indexing.js';
+export * from './compare.js';
+export * from './linalg.js';
+export * as functional from './functional.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
+export { manualSeed, setNumThreads, getNumThreads, cudaIsAvailable, runtimeInfo, type RuntimeInfo } from './runtime.js';

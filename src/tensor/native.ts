@@ -1,0 +1,102 @@
+/**
+ * The native addon over libtorch. Internal: everything public goes through Tensor and
+ * the op functions, which keep handles, scopes and autograd consistent.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface OpArgInfo {
+  name: string;
+  type: string;
+  optional: boolean;
+  kwargOnly: boolean;
+  hasDefault: boolean;
+  supported: boolean;
+  writes: boolean;
+  length?: number;
+}
+
+export interface OpReturnInfo {
+  type: string;
+  aliasedArg: number;
+  supported: boolean;
+}
+
+export interface OpInfo {
+  name: string;
+  overload: string;
+  schema: string;
+  args: OpArgInfo[];
+  returns: OpReturnInfo[];
+}
+
+export interface BuildInfo {
+  torchVersion: string;
+  cxx11Abi: boolean;
+  compiler: string;
+  cuda: boolean;
+  cudaDevices: number;
+  parallelInfo: string;
+  config: string;
+}
+
+export type RawResult = number | boolean | string | null | undefined | RawResult[];
+
+export interface NativeAddon {
+  init(handleKey: symbol): void;
+  resolveOp(name: string, overload: string): number;
+  callOp(id: number, args: readonly unknown[] | undefined, kwargs?: object): RawResult;
+  opInfo(id: number): OpInfo;
+  listOps(): [string, string][];
+  shape(handle: number): number[];
+  dtype(handle: number): string;
+  device(handle: number): string;
+  fromBuffer(data: ArrayBufferView, dtype: string, shape: readonly number[]): number;
+  toBuffer(handle: number): [ArrayBuffer, string];
+  item(handle: number): number | boolean;
+  dispose(handle: number | number[]): void;
+  memory(): { numTensors: number; numBytes: number };
+  sameTensor(a: number, b: number): boolean;
+  requiresGrad(handle: number): boolean;
+  setRequiresGrad(handle: number, value: boolean): void;
+  isLeaf(handle: number): boolean;
+  grad(handle: number): number | null;
+  setGrad(handle: number, grad: number | null): void;
+  retainGrad(handle: number): void;
+  backward(handle: number, grad: number | null, retainGraph: boolean | undefined, createGraph: boolean): void;
+  setGradEnabled(enabled: boolean): void;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  buildInfo(): BuildInfo;
+}
+
+/** The package root: the nearest folder above this module that holds binding.gyp. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'binding.gyp'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('finetune: cannot find the package root (binding.gyp) above ' + import.meta.url);
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Where the addon was loaded from. */
+export const addonPath = process.env.FINETUNE_ADDON ?? join(packageRoot(), 'build', 'Release', 'finetune.node');
+
+function loadAddon(): NativeAddon {
+  if (!existsSync(addonPath)) {
+    throw new Error(`finetune: native addon not built (${addonPath} is missing); run \`npm run setup\``);
+  }
+  return createRequire(import.meta.url)(addonPath) as NativeAddon;
+}
+
+export const native: NativeAddon = loadAddon();
+
+/** The property under which a Tensor stores its native handle; the addon reads it. */
+export const HANDLE: unique symbol = Symbol('finetune.tensorHandle');
+native.init(HANDLE);

@@ -1,0 +1,43 @@
+/** Process-wide controls of the libtorch runtime: seeds, threads, devices, build facts. */
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { addonPath, native, packageRoot, type BuildInfo } from './native.js';
+
+/** Seeds libtorch's default generators (CPU and every CUDA device), like torch.manual_seed. */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed expects a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+/** Threads libtorch uses for intra-op parallelism (default: all cores). */
+export function setNumThreads(threads: number): void {
+  native.setNumThreads(threads);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Whether this libtorch was built with CUDA and sees at least one device. */
+export function cudaIsAvailable(): boolean {
+  const info = native.buildInfo();
+  return info.cuda && info.cudaDevices > 0;
+}
+
+export interface RuntimeInfo extends BuildInfo {
+  /** The libtorch folder the addon was built against and links to. */
+  libtorch: string;
+  addon: string;
+  threads: number;
+  devices: string[];
+}
+
+/** What `finetune doctor` prints: libtorch location and version, threads, devices, addon build facts. */
+export function runtimeInfo(): RuntimeInfo {
+  const build = native.buildInfo();
+  const recorded = join(packageRoot(), 'build', 'libtorch.json');
+  const libtorch = existsSync(recorded) ? (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch : 'unknown';
+  const devices = ['cpu', ...Array.from({ length: build.cudaDevices }, (_, i) => `cuda:${i}`)];
+  return { ...build, libtorch, addon: addonPath, threads: native.getNumThreads(), devices };
+}

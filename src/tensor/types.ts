@@ -1,0 +1,36 @@
+/** Element types, named as TF.js and NumPy name them; PyTorch aliases ('float', 'long', …) are accepted too. */
+export type DType =
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'bfloat16'
+  | 'int64'
+  | 'int32'
+  | 'int16'
+  | 'int8'
+  | 'uint8'
+  | 'bool'
+  | 'complex64'
+  | 'complex128';
+
+/** 'cpu', 'cuda' or 'cuda:N' (CUDA only when libtorch was built with it). */
+export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'meta';
+
+export type MemoryFormat = 'contiguous_format' | 'preserve_format' | 'channels_last' | 'channels_last_3d';
+
+export type Layout = 'strided' | 'sparse_coo';
+
+/** A number or boolean standing for a 0-dimensional value, like PyTorch's Scalar. */
+export type Scalar = number | boolean;
+
+/** A shape, or one dimension where the operator accepts a single size. */
+export type Shape = readonly number[];
+
+/** Nested JavaScript arrays of numbers or booleans. */
+export type NestedArray = number | boolean | NestedArray[];
+
+export interface TensorOptions {
+  dtype?: DType;
+  device?: Device;
+  requiresGrad?: boolean;
+}
