@@ -219,9 +219,9 @@ c10::Scalar toScalar(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v
   badArgument(op, arg, "a number or boolean", v);
 }
 
-at::Tensor toTensor(Napi::Env env, const OpEntry& op, const ArgSpec& arg, const Napi::Value& v) {
+at::Tensor toTensor(Napi::Env env, const OpEntry& op, const ArgSpec& arg, const Napi::Value& v, bool knownObject = false) {
   int64_t handle;
-  if (!readHandle(env, v, &handle)) badArgument(op, arg, "a Tensor", v);
+  if (!(knownObject || v.IsObject()) || !readHandle(env, v, &handle)) badArgument(op, arg, "a Tensor", v);
   try {
     return slab().get(handle);
   } catch (const std::exception& e) {
@@ -240,7 +240,8 @@ c10::List<T> toList(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v,
   if (v.IsArray()) {
     auto array = v.As<Napi::Array>();
     uint32_t length = array.Length();
-    if (arg.fixedLength && length != 1 && static_cast<int32_t>(length) != *arg.fixedLength) {
+    // int[1] (dims of reductions) takes any length; int[N>1] (kernel sizes, strides) takes 1 or N.
+    if (arg.fixedLength && *arg.fixedLength > 1 && length != 1 && static_cast<int32_t>(length) != *arg.fixedLength) {
       throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName + ") expects " +
                                std::to_string(*arg.fixedLength) + " values, got " + std::to_string(length));
     }
@@ -259,7 +260,9 @@ c10::List<T> toList(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v,
 }
 
 c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& arg, const Napi::Value& v) {
-  if (v.IsNull() || v.IsUndefined()) {
+  napi_valuetype type = v.Type();
+  if (arg.kind == Kind::Tensor && type == napi_object) return toTensor(env, op, arg, v, true);
+  if (type == napi_null || type == napi_undefined) {
     if (arg.optional) return c10::IValue();
     throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName + ") must not be " +
                              jsTypeName(v));
@@ -401,7 +404,7 @@ Napi::Value callOp(const Napi::CallbackInfo& info) {
     }
     for (uint32_t i = 0; i < count; ++i) {
       Napi::Value v = positional.Get(i);
-      if (v.IsUndefined()) continue;
+      if (v.Type() == napi_undefined) continue;
       given[i] = v;
       present[i] = true;
     }
@@ -410,10 +413,10 @@ Napi::Value callOp(const Napi::CallbackInfo& info) {
     auto kwargs = info[2].As<Napi::Object>();
     auto keys = kwargs.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); ++i) {
-      std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+      Napi::Value key = keys.Get(i);
       Napi::Value v = kwargs.Get(key);
       if (v.IsUndefined()) continue;
-      size_t index = argIndexByName(op, key);
+      size_t index = argIndexByName(op, key.As<Napi::String>().Utf8Value());
       if (present[index]) {
         throw std::runtime_error(op.qualifiedName + ": argument '" + op.args[index].name + "' given twice");
       }

@@ -77,7 +77,7 @@ c10::MemoryFormat memoryFormatFromName(const std::string& name) {
 void setHandleKey(Napi::Env env, Napi::Value key) { handleKey() = Napi::Persistent(key); }
 
 bool readHandle(Napi::Env env, const Napi::Value& value, int64_t* handle) {
-  if (!value.IsObject() || handleKey().IsEmpty()) return false;
+  if (handleKey().IsEmpty()) return false;
   napi_value result;
   if (napi_get_property(env, value, handleKey().Value(), &result) != napi_ok) return false;
   double number;

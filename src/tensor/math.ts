@@ -9,10 +9,15 @@ function scalarFirst(a: Tensor | Scalar, b: Tensor | Scalar, op: string): [Tenso
   throw new TypeError(`${op}(): at least one argument must be a Tensor`);
 }
 
+// Omitting the options object keeps the common call free of keyword-argument handling.
+function alphaOption(alpha: Scalar | undefined): { alpha: Scalar } | undefined {
+  return alpha === undefined ? undefined : { alpha };
+}
+
 /** a + alpha·b. */
 export function add(a: Tensor | Scalar, b: Tensor | Scalar, alpha?: Scalar): Tensor {
-  const [x, y, swapped] = scalarFirst(a, b, 'add');
-  if (y instanceof Tensor) return aten.add_Tensor(x, y, { alpha });
+  if (a instanceof Tensor && b instanceof Tensor) return aten.add_Tensor(a, b, alphaOption(alpha));
+  const [x, y, swapped] = scalarFirst(a, b, 'add') as [Tensor, Scalar, boolean];
   if (!swapped || alpha === undefined) return aten.add_Scalar(x, y, alpha);
   // alpha scales the second operand, which here is the tensor
   const scaled = aten.mul_Scalar(x, alpha);
@@ -23,21 +28,22 @@ export function add(a: Tensor | Scalar, b: Tensor | Scalar, alpha?: Scalar): Ten
 
 /** a − alpha·b. */
 export function sub(a: Tensor | Scalar, b: Tensor | Scalar, alpha?: Scalar): Tensor {
-  if (a instanceof Tensor) return b instanceof Tensor ? aten.sub_Tensor(a, b, { alpha }) : aten.sub_Scalar(a, b, alpha);
+  if (a instanceof Tensor) return b instanceof Tensor ? aten.sub_Tensor(a, b, alphaOption(alpha)) : aten.sub_Scalar(a, b, alpha);
   if (b instanceof Tensor) return aten.rsub_Scalar(b, a, alpha);
   throw new TypeError('sub(): at least one argument must be a Tensor');
 }
 
 /** a · b. */
 export function mul(a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
-  const [x, y] = scalarFirst(a, b, 'mul');
-  return y instanceof Tensor ? aten.mul_Tensor(x, y) : aten.mul_Scalar(x, y);
+  if (a instanceof Tensor && b instanceof Tensor) return aten.mul_Tensor(a, b);
+  const [x, y] = scalarFirst(a, b, 'mul') as [Tensor, Scalar, boolean];
+  return aten.mul_Scalar(x, y);
 }
 
 /** a / b; `roundingMode` 'trunc' or 'floor' gives integer division. */
 export function div(a: Tensor | Scalar, b: Tensor | Scalar, roundingMode?: 'trunc' | 'floor'): Tensor {
   if (a instanceof Tensor) {
-    if (b instanceof Tensor) return aten.div_Tensor_mode(a, b, { rounding_mode: roundingMode ?? null });
+    if (b instanceof Tensor) return roundingMode ? aten.div_Tensor_mode(a, b, { rounding_mode: roundingMode }) : aten.div_Tensor(a, b);
     return roundingMode ? aten.div_Scalar_mode(a, b, { rounding_mode: roundingMode }) : aten.div_Scalar(a, b);
   }
   if (!(b instanceof Tensor)) throw new TypeError('div(): at least one argument must be a Tensor');
@@ -114,12 +120,12 @@ export function lerp(start: Tensor, end: Tensor, weight: Tensor | Scalar): Tenso
 
 /** x += alpha·other, in place. */
 export function add_(x: Tensor, other: Tensor | Scalar, alpha?: Scalar): Tensor {
-  return other instanceof Tensor ? aten.add__Tensor(x, other, { alpha }) : aten.add__Scalar(x, other, alpha);
+  return other instanceof Tensor ? aten.add__Tensor(x, other, alphaOption(alpha)) : aten.add__Scalar(x, other, alpha);
 }
 
 /** x −= alpha·other, in place. */
 export function sub_(x: Tensor, other: Tensor | Scalar, alpha?: Scalar): Tensor {
-  return other instanceof Tensor ? aten.sub__Tensor(x, other, { alpha }) : aten.sub__Scalar(x, other, alpha);
+  return other instanceof Tensor ? aten.sub__Tensor(x, other, alphaOption(alpha)) : aten.sub__Scalar(x, other, alpha);
 }
 
 /** x *= other, in place. */

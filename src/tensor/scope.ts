@@ -2,7 +2,9 @@
  * Tensor memory is scoped, never left to the garbage collector: tidy() and tidyAsync()
  * free every tensor created inside them except those returned or kept, like TF.js's
  * tidy and TorchSharp's DisposeScope. A FinalizationRegistry frees tensors that escape
- * every scope and are collected, as a safety net only.
+ * every scope and are collected, as a safety net only. Tensors join it only once they are
+ * outside every scope, so the scoped hot path never pays for it and disposal leaves
+ * nothing behind in it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -16,11 +18,14 @@ export interface Disposable {
 
 interface TrackedTensor extends Disposable {
   kept: boolean;
+  readonly cell: HandleCell;
 }
 
 /** A shared cell so the finalizer can tell whether the tensor was disposed meanwhile. */
 export interface HandleCell {
   handle: number;
+  /** Registered with the finalizer (the tensor is outside every scope). */
+  guarded: boolean;
 }
 
 type Scope = TrackedTensor[];
@@ -42,10 +47,26 @@ function currentScope(): Scope | undefined {
   return openAsyncScopes > 0 ? asyncScopes.getStore() : undefined;
 }
 
-/** Called by every new Tensor: joins the innermost open scope and the safety net. */
-export function track(tensor: TrackedTensor, cell: HandleCell): void {
-  currentScope()?.push(tensor);
-  finalizer.register(tensor, cell);
+function guard(tensor: TrackedTensor): void {
+  const cell = tensor.cell;
+  if (cell.guarded || cell.handle < 0) return;
+  cell.guarded = true;
+  finalizer.register(tensor, cell, cell);
+}
+
+/** Called by every new Tensor: joins the innermost open scope, or else the safety net. */
+export function track(tensor: TrackedTensor): void {
+  const scope = currentScope();
+  if (scope) scope.push(tensor);
+  else guard(tensor);
+}
+
+/** Called on dispose(): the safety net lets go of the tensor. */
+export function untrack(cell: HandleCell): void {
+  if (cell.guarded) {
+    finalizer.unregister(cell);
+    cell.guarded = false;
+  }
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
@@ -81,8 +102,9 @@ function closeScope(scope: Scope, result: unknown): void {
   const parent = currentScope();
   for (const tensor of scope) {
     if (tensor.kept || tensor.isDisposed) continue;
-    if (returned.has(tensor)) parent?.push(tensor);
-    else tensor.dispose();
+    if (!returned.has(tensor)) tensor.dispose();
+    else if (parent) parent.push(tensor);
+    else guard(tensor);
   }
 }
 
@@ -132,7 +154,9 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Exempts tensors from disposal by any scope; they live until dispose() is called on them. */
 export function keep<T extends Disposable>(tensor: T): T {
-  (tensor as unknown as TrackedTensor).kept = true;
+  const tracked = tensor as unknown as TrackedTensor;
+  tracked.kept = true;
+  guard(tracked);
   return tensor;
 }
 

@@ -6,7 +6,7 @@
 import { inspect } from 'node:util';
 
 import { native, HANDLE } from './native.js';
-import { track, type HandleCell } from './scope.js';
+import { track, untrack, type HandleCell } from './scope.js';
 import type { DType, Device, MemoryFormat, NestedArray, Scalar, Shape } from './types.js';
 import * as creation from './creation.js';
 import * as math from './math.js';
@@ -67,12 +67,13 @@ export class Tensor {
   [HANDLE]: number;
   /** Exempt from disposal by scopes (see keep()). */
   kept = false;
-  readonly #cell: HandleCell;
+  /** @internal The handle as the garbage-collection safety net sees it. */
+  readonly cell: HandleCell;
 
   private constructor(handle: number) {
     this[HANDLE] = handle;
-    this.#cell = { handle };
-    track(this, this.#cell);
+    this.cell = { handle, guarded: false };
+    track(this);
   }
 
   /** @internal Wraps a fresh native handle. */
@@ -96,7 +97,8 @@ export class Tensor {
     const handle = this[HANDLE];
     if (handle < 0) return;
     this[HANDLE] = -1;
-    this.#cell.handle = -1;
+    this.cell.handle = -1;
+    untrack(this.cell);
     native.dispose(handle);
   }
 
