@@ -2,6 +2,7 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
+#include <c10/util/SmallVector.h>
 
 #include <optional>
 #include <stdexcept>
@@ -383,6 +384,8 @@ Napi::Value resolveOp(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, id);
 }
 
+// callOp(id, kwargs, ...positional). Positional arguments come as the call's own
+// arguments, not an array, so the hot path allocates nothing in JavaScript.
 // Returns undefined for no result, the bare value for one result and an array for
 // several. Tensors come back as handles; results that alias an argument (in-place
 // and out= forms) come back as null so the caller returns its own argument object.
@@ -390,27 +393,23 @@ Napi::Value callOp(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   const OpEntry& op = entryFor(info[0]);
   size_t argCount = op.args.size();
-  std::vector<Napi::Value> given(argCount);
-  std::vector<bool> present(argCount, false);
+  c10::SmallVector<Napi::Value, 16> given(argCount);
+  c10::SmallVector<bool, 16> present(argCount, false);
 
-  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
-    if (!info[1].IsArray()) throw std::runtime_error(op.qualifiedName + ": positional arguments must be an array");
-    auto positional = info[1].As<Napi::Array>();
-    uint32_t count = positional.Length();
-    if (count > op.positionalCount) {
-      throw std::runtime_error(op.qualifiedName + " takes at most " + std::to_string(op.positionalCount) +
-                               " positional arguments (" + signatureOf(op) + ") but " + std::to_string(count) +
-                               " were given");
-    }
-    for (uint32_t i = 0; i < count; ++i) {
-      Napi::Value v = positional.Get(i);
-      if (v.Type() == napi_undefined) continue;
-      given[i] = v;
-      present[i] = true;
-    }
+  size_t count = info.Length() > 2 ? info.Length() - 2 : 0;
+  if (count > op.positionalCount) {
+    throw std::runtime_error(op.qualifiedName + " takes at most " + std::to_string(op.positionalCount) +
+                             " positional arguments (" + signatureOf(op) + ") but " + std::to_string(count) +
+                             " were given");
   }
-  if (info.Length() > 2 && info[2].IsObject() && !info[2].IsArray()) {
-    auto kwargs = info[2].As<Napi::Object>();
+  for (size_t i = 0; i < count; ++i) {
+    Napi::Value v = info[i + 2];
+    if (v.Type() == napi_undefined) continue;
+    given[i] = v;
+    present[i] = true;
+  }
+  if (info.Length() > 1 && info[1].Type() == napi_object && !info[1].IsArray()) {
+    auto kwargs = info[1].As<Napi::Object>();
     auto keys = kwargs.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       Napi::Value key = keys.Get(i);
@@ -423,6 +422,8 @@ Napi::Value callOp(const Napi::CallbackInfo& info) {
       given[index] = v;
       present[index] = true;
     }
+  } else if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+    throw std::runtime_error(op.qualifiedName + ": keyword arguments must be a plain object");
   }
 
   torch::jit::Stack stack;

@@ -8,7 +8,7 @@ namespace finetune {
 
 // resolveOp(name, overload) -> op id, cached; throws for unknown operators.
 Napi::Value resolveOp(const Napi::CallbackInfo& info);
-// callOp(id, positional[], kwargs?) -> returns (see ops.cc for the shapes).
+// callOp(id, kwargs, ...positional) -> returns (see ops.cc for the shapes).
 Napi::Value callOp(const Napi::CallbackInfo& info);
 // opInfo(id) -> { name, overload, args[], returns[] } for typings and result wrapping.
 Napi::Value opInfo(const Napi::CallbackInfo& info);

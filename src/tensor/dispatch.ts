@@ -6,17 +6,44 @@
 import { native, type OpInfo, type RawResult } from './native.js';
 import { Tensor } from './tensor.js';
 
-/** A bound operator: positional arguments in schema order, keyword arguments by name (snake_case or camelCase). */
-export type OpCall = (args?: readonly unknown[], kwargs?: object) => unknown;
+/** The addon's call: operator id, keyword arguments, then the positional arguments. */
+export const callNative: (id: number, kwargs: object | undefined, ...args: unknown[]) => RawResult = native.callOp;
 
-type Wrap = (raw: RawResult, args: readonly unknown[] | undefined, kwargs: object | undefined) => unknown;
+const ids = new Map<string, number>();
+
+/** The addon's id for an operator overload, resolved once. */
+export function opId(name: string, overload: string): number {
+  const key = `${name}.${overload}`;
+  let id = ids.get(key);
+  if (id === undefined) {
+    id = native.resolveOp(name, overload);
+    ids.set(key, id);
+  }
+  return id;
+}
+
+/**
+ * A returned tensor handle as a Tensor. Backward kernels may leave a declared Tensor
+ * undefined (an output_mask entry that was false); that comes back as null.
+ */
+export function asTensor(raw: RawResult): Tensor {
+  return (raw === null ? null : Tensor.fromHandle(raw as number)) as Tensor;
+}
+
+/** A returned optional tensor (undefined tensors come back as null). */
+export function asTensorOrNull(raw: RawResult): Tensor | null {
+  return raw === null ? null : Tensor.fromHandle(raw as number);
+}
+
+/** A returned tensor list. */
+export function asTensorList(raw: RawResult): Tensor[] {
+  return (raw as RawResult[]).map(asTensorOrNull) as Tensor[];
+}
+
+type Wrap = (raw: RawResult, args: readonly unknown[], kwargs: object | undefined) => unknown;
 
 function camelCase(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-function wrapTensor(raw: RawResult): Tensor | null {
-  return raw === null ? null : Tensor.fromHandle(raw as number);
 }
 
 function returnWrapper(info: OpInfo, index: number): Wrap {
@@ -26,14 +53,14 @@ function returnWrapper(info: OpInfo, index: number): Wrap {
     const name = info.args[position].name;
     const camel = camelCase(name);
     return (_raw, args, kwargs) => {
-      const positional = args?.[position];
+      const positional = args[position];
       if (positional !== undefined) return positional;
       const named = kwargs as Record<string, unknown> | undefined;
       return named?.[name] ?? named?.[camel];
     };
   }
-  if (ret.type === 'Tensor' || ret.type === 'Optional[Tensor]') return wrapTensor;
-  if (ret.type === 'List[Tensor]') return (raw) => (raw as RawResult[]).map(wrapTensor);
+  if (ret.type === 'Tensor' || ret.type === 'Optional[Tensor]') return asTensorOrNull;
+  if (ret.type === 'List[Tensor]') return asTensorList;
   return (raw) => raw;
 }
 
@@ -45,45 +72,26 @@ function resultWrapper(info: OpInfo): Wrap {
   return (raw, args, kwargs) => wrappers.map((wrap, i) => wrap((raw as RawResult[])[i], args, kwargs));
 }
 
-interface Binding {
-  id: number;
-  wrap: Wrap;
-}
-
-function resolve(name: string, overload: string): Binding {
-  const id = native.resolveOp(name, overload);
-  return { id, wrap: resultWrapper(native.opInfo(id)) };
-}
-
-/** Binds an operator once; the schema is looked up on first call and cached. */
-export function bindOp(name: string, overload = ''): OpCall {
-  let binding: Binding | undefined;
-  return (args, kwargs) => {
-    binding ??= resolve(name, overload);
-    return binding.wrap(native.callOp(binding.id, args, kwargs), args, kwargs);
-  };
-}
-
-const bound = new Map<string, OpCall>();
+const wrappers = new Map<number, Wrap>();
 
 /**
  * Calls an ATen operator by name: `callOp('aten::max', 'dim', [x, 1], { keepdim: true })`
  * returns `[values, indices]`. Arity, types and names are checked against the schema
  * before the call; every failure is a JavaScript Error.
  */
-export function callOp(name: string, overload: string, args?: readonly unknown[], kwargs?: object): unknown {
-  const key = `${name}.${overload}`;
-  let op = bound.get(key);
-  if (op === undefined) {
-    op = bindOp(name, overload);
-    bound.set(key, op);
+export function callOp(name: string, overload: string, args: readonly unknown[] = [], kwargs?: object): unknown {
+  const id = opId(name, overload);
+  let wrap = wrappers.get(id);
+  if (wrap === undefined) {
+    wrap = resultWrapper(native.opInfo(id));
+    wrappers.set(id, wrap);
   }
-  return op(args, kwargs);
+  return wrap(callNative(id, kwargs, ...args), args, kwargs);
 }
 
 /** The schema of an operator as libtorch registered it, e.g. for documentation or tooling. */
 export function opSchema(name: string, overload = ''): OpInfo {
-  return native.opInfo(native.resolveOp(name, overload));
+  return native.opInfo(opId(name, overload));
 }
 
 /** Every operator registered with the dispatcher, as [name, overload] pairs. */

@@ -2,7 +2,7 @@
 export { Tensor, type AnyTypedArray, type BackwardOptions } from './tensor.js';
 export type { DType, Device, Layout, MemoryFormat, NestedArray, Scalar, Shape, TensorOptions } from './types.js';
 export { tidy, tidyAsync, keep, dispose, memory } from './scope.js';
-export { callOp, opSchema, listOps, type OpCall } from './dispatch.js';
+export { callOp, opSchema, listOps } from './dispatch.js';
 export type { OpInfo, OpArgInfo, OpReturnInfo } from './native.js';
 export { aten } from './aten.js';
 export * from './creation.js';

@@ -47,7 +47,7 @@ export type RawResult = number | boolean | string | null | undefined | RawResult
 export interface NativeAddon {
   init(handleKey: symbol): void;
   resolveOp(name: string, overload: string): number;
-  callOp(id: number, args: readonly unknown[] | undefined, kwargs?: object): RawResult;
+  callOp(id: number, kwargs: object | undefined, ...args: unknown[]): RawResult;
   opInfo(id: number): OpInfo;
   listOps(): [string, string][];
   shape(handle: number): number[];
