@@ -19,10 +19,10 @@ export function add(a: Tensor | Scalar, b: Tensor | Scalar, alpha?: Scalar): Ten
   if (a instanceof Tensor && b instanceof Tensor) return aten.add_Tensor(a, b, alphaOption(alpha));
   const [x, y, swapped] = scalarFirst(a, b, 'add') as [Tensor, Scalar, boolean];
   if (!swapped || alpha === undefined) return aten.add_Scalar(x, y, alpha);
-  // alpha scales the second operand, which here is the tensor
-  const scaled = aten.mul_Scalar(x, alpha);
-  const sum = aten.add_Scalar(scaled, y);
-  scaled.dispose();
+  // alpha scales the second operand, here the tensor; one fused add rounds once, as PyTorch does
+  const first = aten.full_like(x, y);
+  const sum = aten.add_Tensor(first, x, { alpha });
+  first.dispose();
   return sum;
 }
 
