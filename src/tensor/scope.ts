@@ -77,7 +77,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 function reachableTensors(value: unknown, found: Set<unknown>, seen: Set<unknown>): void {
   if (typeof value !== 'object' || value === null || seen.has(value)) return;
   seen.add(value);
-  if ('kept' in value && 'isDisposed' in value) {
+  if (isTracked(value)) {
     found.add(value);
     return;
   }
@@ -95,14 +95,24 @@ function reachableTensors(value: unknown, found: Set<unknown>, seen: Set<unknown
   }
 }
 
+function isTracked(value: object): boolean {
+  return 'kept' in value && 'isDisposed' in value;
+}
+
 /** Disposes a closed scope's tensors, handing those in `result` up to the enclosing scope. */
 function closeScope(scope: Scope, result: unknown): void {
-  const returned = new Set<unknown>();
-  if (result !== undefined) reachableTensors(result, returned, new Set());
+  if (scope.length === 0) return;
+  // The common results (nothing, a number, one tensor) need no walk of the result.
+  let returned: Set<unknown> | undefined;
+  let single: unknown;
+  if (typeof result === 'object' && result !== null) {
+    if (isTracked(result)) single = result;
+    else reachableTensors(result, (returned = new Set()), new Set());
+  }
   const parent = currentScope();
   for (const tensor of scope) {
     if (tensor.kept || tensor.isDisposed) continue;
-    if (!returned.has(tensor)) tensor.dispose();
+    if (tensor !== single && !returned?.has(tensor)) tensor.dispose();
     else if (parent) parent.push(tensor);
     else guard(tensor);
   }

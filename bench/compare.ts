@@ -1,0 +1,392 @@
+/**
+ * Runs the engine benchmark on both sides in one invocation, on the same libtorch and the
+ * same thread count, and compares finetune (bench/engine.ts) with PyTorch (bench/engine_torch.py).
+ *
+ *   npm run bench [-- --threads N --runs N --quick --strict]
+ *   node build/ts/bench/compare.js [--threads N] [--runs N] [--quick] [--strict] [--python EXE]
+ *
+ * Each run starts one process per engine and interleaves short blocks of the same work
+ * between them, alternating which goes first, so a noisy machine slows both alike. A run's
+ * figure is the median of its blocks; the table shows the median over runs. The JSON with
+ * every block goes to bench/results/.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { FLOPS_FORMULA, MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
+
+const OVERHEAD_TARGET = 1.5;
+const GFLOPS_TARGET = 0.95;
+const ENGINES = ['finetune', 'pytorch'] as const;
+type EngineName = (typeof ENGINES)[number];
+
+interface Options {
+  threads: number;
+  runs: number;
+  quick: boolean;
+  strict: boolean;
+  python: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { threads: availableParallelism(), runs: 3, quick: false, strict: false, python: process.env.PYTHON ?? 'python3' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--threads') options.threads = Number(argv[++i]);
+    else if (arg === '--runs') options.runs = Number(argv[++i]);
+    else if (arg === '--quick') options.quick = true;
+    else if (arg === '--strict') options.strict = true;
+    else if (arg === '--python') options.python = argv[++i];
+    else if (arg === '--help' || arg === '-h') {
+      console.log('usage: compare.js [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${arg}`);
+  }
+  if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
+  if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs expects a positive integer');
+  return options;
+}
+
+// ---- environment -------------------------------------------------------------------------
+
+/** The repository root: the nearest folder above this script holding binding.gyp. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'binding.gyp'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the repository root');
+    dir = parent;
+  }
+  return dir;
+}
+
+/**
+ * PYTHONPATH that makes `import torch` load the libtorch the addon links: the folder holding
+ * the torch package whose lib/ the addon was built against (build/libtorch.json).
+ */
+function torchPythonPath(root: string): string | undefined {
+  const recorded = join(root, 'build', 'libtorch.json');
+  if (!existsSync(recorded)) return undefined;
+  const libtorch = (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch;
+  return existsSync(join(libtorch, '__init__.py')) ? dirname(libtorch) : undefined;
+}
+
+/** The commit measured, and whether the engine's sources (src/, native/) differ from it. */
+function gitState(root: string): { commit: string; engineSourcesModified: boolean } | undefined {
+  const git = (...args: string[]): string | undefined => {
+    const r = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : undefined;
+  };
+  const commit = git('rev-parse', '--short', 'HEAD');
+  if (commit === undefined) return undefined;
+  const status = git('status', '--porcelain', '--', 'src', 'native', 'binding.gyp') ?? '';
+  return { commit, engineSourcesModified: status.length > 0 };
+}
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    return line ? line.split(':')[1].trim() : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** Busy CPU seconds of the whole machine (/proc/stat: all but idle and iowait). */
+function machineBusySeconds(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function processCpuSeconds(pid: number | 'self'): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return (fields[11] + fields[12]) / TICKS_PER_SECOND; // stat fields 14 and 15: utime, stime
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- engine processes ------------------------------------------------------------------
+
+/** An engine started with --serve: one request line in, one JSON reply line out. */
+class Engine {
+  readonly child: ChildProcessWithoutNullStreams;
+  private readonly replies: AsyncIterator<string>;
+  private stderr = '';
+
+  constructor(
+    readonly name: EngineName,
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    cwd: string,
+  ) {
+    this.child = spawn(command, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.child.on('error', (error) => (this.stderr += `cannot start ${command}: ${error.message}\n`));
+    this.replies = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async request<T>(line: string): Promise<T> {
+    this.child.stdin.write(line + '\n');
+    const next = await this.replies.next();
+    if (next.done) throw new Error(`${this.name} engine exited during '${line}':\n${this.stderr}`);
+    const reply = JSON.parse(next.value) as T & { error?: string };
+    if (reply.error) throw new Error(`${this.name} engine failed on '${line}': ${reply.error}`);
+    return reply;
+  }
+
+  cpuSeconds(): number | undefined {
+    return this.child.pid === undefined ? undefined : processCpuSeconds(this.child.pid);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin.end('quit\n');
+    await exited;
+  }
+}
+
+interface RunResult {
+  info: Record<EngineName, EngineInfo>;
+  /** µs per op of every block, per workload and engine. */
+  perOp: Record<string, Record<EngineName, number[]>>;
+  /** ms of every measured MLP step, per engine. */
+  mlpStepMs: Record<EngineName, number[]>;
+  firstLoss: Record<EngineName, number>;
+  /** Average cores kept busy by processes other than the benchmark's own during the run. */
+  backgroundCores: number | null;
+}
+
+async function run(options: Options, root: string, runIndex: number): Promise<RunResult> {
+  const threads = String(options.threads);
+  // The same thread settings for both processes; each engine also calls set_num_threads(threads).
+  const env = { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+  const pythonPath = torchPythonPath(root);
+  const machineBefore = machineBusySeconds();
+  const selfBefore = processCpuSeconds('self');
+  const wallStart = performance.now();
+  const engines: Record<EngineName, Engine> = {
+    finetune: new Engine('finetune', process.execPath, [join(root, 'build', 'ts', 'bench', 'engine.js'), '--threads', threads, '--serve'], env, root),
+    pytorch: new Engine(
+      'pytorch',
+      options.python,
+      [join(root, 'bench', 'engine_torch.py'), '--threads', threads, '--serve'],
+      { ...env, PYTHONPATH: [pythonPath, process.env.PYTHONPATH].filter(Boolean).join(':') },
+      root,
+    ),
+  };
+  try {
+    const info = {} as Record<EngineName, EngineInfo>;
+    for (const name of ENGINES) info[name] = await engines[name].request<EngineInfo>('info');
+
+    const rounds = options.quick ? ROUNDS.quick : ROUNDS.full;
+    const names = Object.keys(PER_OP) as PerOpName[];
+    const iterations = (name: PerOpName): number => (options.quick ? PER_OP[name].iterations / QUICK_DIVISOR : PER_OP[name].iterations);
+    const orderFor = (round: number): readonly EngineName[] => ((round + runIndex) % 2 === 0 ? ENGINES : [...ENGINES].reverse());
+
+    // Warm-up: one uncounted block of every workload on each engine.
+    for (const name of names) for (const engine of ENGINES) await engines[engine].request(`perop ${name} ${iterations(name)}`);
+    const perOp: RunResult['perOp'] = {};
+    for (const name of names) perOp[name] = { finetune: [], pytorch: [] };
+    for (let round = 0; round < rounds.perOp; round++) {
+      process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: per-op round ${round + 1}/${rounds.perOp}   `);
+      for (const name of names) {
+        for (const engine of orderFor(round)) {
+          perOp[name][engine].push((await engines[engine].request<{ usPerOp: number }>(`perop ${name} ${iterations(name)}`)).usPerOp);
+        }
+      }
+    }
+
+    // MLP: data creation and warm-up steps (the first mlp command), then interleaved blocks.
+    const firstLoss = {} as Record<EngineName, number>;
+    for (const engine of ENGINES) firstLoss[engine] = (await engines[engine].request<{ firstLoss: number }>('mlp 0')).firstLoss;
+    const mlpStepMs: RunResult['mlpStepMs'] = { finetune: [], pytorch: [] };
+    for (let round = 0; round < rounds.mlp; round++) {
+      process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: MLP round ${round + 1}/${rounds.mlp}       `);
+      for (const engine of orderFor(round)) {
+        mlpStepMs[engine].push(...(await engines[engine].request<{ stepMs: number[] }>(`mlp ${rounds.mlpStepsPerBlock}`)).stepMs);
+      }
+    }
+    process.stderr.write('\n');
+
+    const childCpu = ENGINES.map((engine) => engines[engine].cpuSeconds());
+    const machineAfter = machineBusySeconds();
+    const selfAfter = processCpuSeconds('self');
+    const seconds = (performance.now() - wallStart) / 1000;
+    let backgroundCores: number | null = null;
+    if (machineBefore !== undefined && machineAfter !== undefined && selfBefore !== undefined && selfAfter !== undefined && childCpu.every((c) => c !== undefined)) {
+      const ours = selfAfter - selfBefore + (childCpu as number[]).reduce((x, y) => x + y, 0);
+      backgroundCores = Math.max(0, (machineAfter - machineBefore - ours) / seconds);
+    }
+    return { info, perOp, mlpStepMs, firstLoss, backgroundCores };
+  } finally {
+    for (const engine of ENGINES) await engines[engine].close();
+  }
+}
+
+// ---- report ------------------------------------------------------------------------------
+
+const fmt = (value: number, digits: number): string => value.toFixed(digits);
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]): string => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, c) => (c === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|')}|`;
+  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const root = repoRoot();
+  const runs: RunResult[] = [];
+  for (let i = 0; i < options.runs; i++) runs.push(await run(options, root, i));
+
+  const { finetune: ft, pytorch: pt } = runs[0].info;
+  const warnings: string[] = [];
+  if (ft.torchVersion !== pt.torchVersion) warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
+  if (ft.threads !== options.threads || pt.threads !== options.threads) {
+    warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
+  }
+  for (const r of runs) {
+    const gap = Math.abs(r.firstLoss.finetune - r.firstLoss.pytorch) / Math.abs(r.firstLoss.pytorch);
+    if (!(gap < 1e-4)) warnings.push(`MLP first-step losses differ (finetune ${r.firstLoss.finetune}, PyTorch ${r.firstLoss.pytorch}): not the same work?`);
+  }
+  const busiest = Math.max(0, ...runs.map((r) => r.backgroundCores ?? 0));
+  if (busiest > 0.1) warnings.push(`other processes kept ${busiest.toFixed(2)} cores busy on average during a run: numbers unreliable, rerun on an idle machine`);
+
+  const names = Object.keys(PER_OP) as PerOpName[];
+  const perOp = names.map((name) => {
+    const runMedians = (engine: EngineName): number[] => runs.map((r) => median(r.perOp[name][engine]));
+    const finetune = median(runMedians('finetune'));
+    const pytorch = median(runMedians('pytorch'));
+    const ratio = finetune / pytorch;
+    // A robustness check on the ratio: the median over runs of the median ratio of same-round blocks.
+    const pairedRatio = median(runs.map((r) => median(r.perOp[name].finetune.map((v, i) => v / r.perOp[name].pytorch[i]))));
+    return {
+      name,
+      label: PER_OP[name].label,
+      finetune,
+      pytorch,
+      ratio,
+      pairedRatio,
+      bestRatio: Math.min(...runs.flatMap((r) => r.perOp[name].finetune)) / Math.min(...runs.flatMap((r) => r.perOp[name].pytorch)),
+      pass: ratio <= OVERHEAD_TARGET,
+      runs: { finetune: runMedians('finetune'), pytorch: runMedians('pytorch') },
+    };
+  });
+  const mlpRunMs = (engine: EngineName): number[] => runs.map((r) => median(r.mlpStepMs[engine]));
+  const ftMs = median(mlpRunMs('finetune'));
+  const ptMs = median(mlpRunMs('pytorch'));
+  const flops = mlpFlops();
+  const ftGflops = flops / (ftMs * 1e6);
+  const ptGflops = flops / (ptMs * 1e6);
+  const gflopsRatio = ftGflops / ptGflops;
+  // GFLOP/s ratio of the fastest step on each side: less sensitive to a noisy machine.
+  const bestGflopsRatio = Math.min(...runs.flatMap((r) => r.mlpStepMs.pytorch)) / Math.min(...runs.flatMap((r) => r.mlpStepMs.finetune));
+  const mlpPass = gflopsRatio >= GFLOPS_TARGET;
+  const allPass = mlpPass && perOp.every((row) => row.pass);
+
+  const rows: string[][] = [['measure', 'finetune', 'PyTorch', 'finetune/PyTorch', 'target', 'result', 'best-block ratio']];
+  for (const row of perOp) {
+    rows.push([
+      `µs/op: ${row.label}`,
+      fmt(row.finetune, 3),
+      fmt(row.pytorch, 3),
+      `${fmt(row.ratio, 2)}×`,
+      `≤ ${OVERHEAD_TARGET}×`,
+      row.pass ? 'pass' : 'FAIL',
+      `${fmt(row.bestRatio, 2)}×`,
+    ]);
+  }
+  rows.push(['MLP fwd+bwd step, ms/step', fmt(ftMs, 1), fmt(ptMs, 1), `${fmt(ftMs / ptMs, 2)}×`, '', '', '']);
+  rows.push([
+    'MLP fwd+bwd step, GFLOP/s',
+    fmt(ftGflops, 1),
+    fmt(ptGflops, 1),
+    `${fmt(gflopsRatio, 3)}×`,
+    `≥ ${GFLOPS_TARGET}×`,
+    mlpPass ? 'pass' : 'FAIL',
+    `${fmt(bestGflopsRatio, 3)}×`,
+  ]);
+
+  const git = gitState(root);
+  const addon = join(root, 'build', 'Release', 'finetune.node');
+  const addonBuilt = existsSync(addon) ? statSync(addon).mtime.toISOString() : null;
+  const pythonPath = torchPythonPath(root);
+  const machine = { nproc: availableParallelism(), cpu: cpuModel(), platform: `${process.platform} ${process.arch}` };
+  const command = ['node build/ts/bench/compare.js', ...process.argv.slice(2)].join(' ');
+  const rounds = options.quick ? ROUNDS.quick : ROUNDS.full;
+
+  console.log(`engine benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads`);
+  console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}`);
+  console.log(
+    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt ?? 'never'};` +
+      ` PyTorch from ${pythonPath ?? 'the default python path'}`,
+  );
+  console.log(
+    `method: ${options.runs} runs; each run interleaves ${rounds.perOp} per-op blocks and ${rounds.mlp}×${rounds.mlpStepsPerBlock} MLP steps per engine` +
+      ' (after warm-up); run figure = median of its blocks, table = median over runs',
+  );
+  console.log(`per-op: 1-element float32 tensors, ops as user code; mixed loop = ${PER_OP.mixed_tidy.pytorch}`);
+  console.log(
+    `MLP: x[${MLP.batch},${MLP.dIn}] (requires grad) → linear ${MLP.dIn}→${MLP.dHidden} → GELU → linear ${MLP.dHidden}→${MLP.dIn} → MSE, backward, grads = null`,
+  );
+  console.log(`FLOPs per step = ${FLOPS_FORMULA} = ${(flops / 1e9).toFixed(2)} GFLOP`);
+  console.log('');
+  console.log(table(rows));
+  console.log('');
+  const background = runs.map((r) => (r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2))).join(', ');
+  console.log(`background load (cores busy outside the benchmark), per run: ${background}`);
+  for (const warning of warnings) console.log(`warning: ${warning}`);
+  console.log('best-block ratio: the same ratio from the fastest block (step) of each side over all runs, a check against machine noise');
+  console.log(`targets: ${allPass ? 'all met' : 'NOT all met'}`);
+
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const date = new Date().toISOString();
+  const file = join(resultsDir, `engine-${date.replace(/[:.]/g, '-')}.json`);
+  const record = {
+    date,
+    command,
+    machine,
+    git,
+    addonBuilt,
+    torchPythonPath: pythonPath ?? null,
+    options,
+    engines: runs[0].info,
+    flopsFormula: FLOPS_FORMULA,
+    flopsPerStep: flops,
+    targets: { overheadRatioMax: OVERHEAD_TARGET, gflopsRatioMin: GFLOPS_TARGET },
+    summary: {
+      perOp,
+      mlp: { finetuneMs: ftMs, pytorchMs: ptMs, finetuneGflops: ftGflops, pytorchGflops: ptGflops, gflopsRatio, bestGflopsRatio, pass: mlpPass, runs: { finetune: mlpRunMs('finetune'), pytorch: mlpRunMs('pytorch') } },
+      allPass,
+      warnings,
+    },
+    runs,
+  };
+  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
+  console.log(`results: ${file}`);
+  if (options.strict && !allPass) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+/**
+ * What the two engines of the benchmark share. bench/engine_torch.py repeats these numbers;
+ * bench/compare.ts checks that both engines report the same work.
+ *
+ * Both engines speak the same line protocol on stdin/stdout when started with --serve, so
+ * the driver can interleave short blocks of work between them (a noisy machine then slows
+ * both sides alike):
+ *   info                       → {"engine", "runtime", "torchVersion", "threads"}
+ *   perop <name> <iterations>  → {"usPerOp"}          (the loop's own timer, µs per op)
+ *   mlp <steps>                → {"stepMs": [...]}     (ms of each step)
+ *   quit
+ * The MLP's data is created, seeded, on the first mlp command; its reply then also carries
+ * "firstLoss", the loss of its first step (equal on both sides when the work is the same).
+ */
+
+/** The per-op workloads: ops per iteration, iterations per block, and what one iteration does. */
+export const PER_OP = {
+  mixed_tidy: {
+    ops: 7,
+    iterations: 4000,
+    label: 'mixed loop, tidy() per iteration',
+    finetune: 'tidy(() => { c = a.add(b); d = c.mul(2); e = d.relu(); e.sum(); a.mul(b).add(1).neg(); })',
+    pytorch: 'c = a + b; d = c * 2; e = d.relu(); s = e.sum(); f = (a * b + 1).neg()',
+  },
+  mixed_dispose: {
+    ops: 7,
+    iterations: 4000,
+    label: 'mixed loop, explicit dispose()',
+    finetune: 'the same 7 ops, then each of the 7 results .dispose()d',
+    pytorch: '(the same Python loop as above)',
+  },
+  add: { ops: 1, iterations: 30000, label: 'add (tensor + tensor)', finetune: 'a.add(b).dispose()', pytorch: 'c = a + b' },
+  mul_scalar: { ops: 1, iterations: 30000, label: 'mul by scalar', finetune: 'a.mul(2).dispose()', pytorch: 'c = a * 2' },
+  relu: { ops: 1, iterations: 30000, label: 'relu', finetune: 'a.relu().dispose()', pytorch: 'c = a.relu()' },
+  sum: { ops: 1, iterations: 30000, label: 'sum', finetune: 'a.sum().dispose()', pytorch: 'c = a.sum()' },
+  chain: {
+    ops: 3,
+    iterations: 10000,
+    label: 'method chain (3 ops)',
+    finetune: 'tidy(() => { a.mul(b).add(1).neg(); })',
+    pytorch: 'f = (a * b + 1).neg()',
+  },
+} as const;
+
+export type PerOpName = keyof typeof PER_OP;
+
+/** Interleaved blocks per run (after one warm-up block of each workload). */
+export const ROUNDS = { full: { perOp: 21, mlp: 10, mlpStepsPerBlock: 3 }, quick: { perOp: 3, mlp: 2, mlpStepsPerBlock: 2 } };
+
+/** Quick mode divides per-op iterations by this. */
+export const QUICK_DIVISOR = 10;
+
+/** The MLP step's sizes; the first mlp command also runs this many warm-up steps. */
+export const MLP = { batch: 512, dIn: 768, dHidden: 3072, warmupSteps: 5 };
+
+/**
+ * FLOPs of one step's matmuls: 2 matmuls forward (2·B·Din·Dh each), and backward twice that
+ * (gradient w.r.t. the input and the weight of each; x requires grad so both are computed):
+ * 3 × (2·512·768·3072·2). Bias, GELU and loss are not counted.
+ */
+export function mlpFlops(): number {
+  const { batch, dIn, dHidden } = MLP;
+  return 3 * (2 * batch * dIn * dHidden * 2);
+}
+
+export const FLOPS_FORMULA = '3 × (2·512·768·3072·2): 2 matmuls of 2·B·Din·Dh forward, twice that backward (input and weight grads)';
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export interface EngineInfo {
+  engine: 'finetune' | 'pytorch';
+  runtime: string;
+  torchVersion: string;
+  threads: number;
+}
