@@ -1,7 +1,8 @@
 /** Creating tensors: from JavaScript data, filled, random and ranges; and dtype/device conversion. */
 import { native } from './native.js';
 import { aten } from './aten.js';
-import { Tensor, type AnyTypedArray } from './tensor.js';
+import { Tensor } from './tensor.js';
+import { dtypeOfTypedArray, elementBytes, typedArrayFor } from './typed-arrays.js';
 import type { DType, Device, MemoryFormat, NestedArray, Scalar, Shape, TensorOptions } from './types.js';
 
 function finish(tensor: Tensor, options: TensorOptions | undefined): Tensor {
@@ -25,31 +26,6 @@ function inferShape(data: NestedArray, path = 'data'): number[] {
   return [data.length, ...inner];
 }
 
-function allocate(dtype: DType, length: number): AnyTypedArray {
-  switch (dtype) {
-    case 'float32': return new Float32Array(length);
-    case 'float64': return new Float64Array(length);
-    case 'int64': return new BigInt64Array(length);
-    case 'int32': return new Int32Array(length);
-    case 'int16': return new Int16Array(length);
-    case 'int8': return new Int8Array(length);
-    case 'uint8':
-    case 'bool': return new Uint8Array(length);
-    default: throw new Error(`tensor(): cannot build ${dtype} from JavaScript numbers; build float32 and convert with .to('${dtype}')`);
-  }
-}
-
-function dtypeOfArray(array: ArrayBufferView): DType {
-  if (array instanceof Float32Array) return 'float32';
-  if (array instanceof Float64Array) return 'float64';
-  if (array instanceof BigInt64Array) return 'int64';
-  if (array instanceof Int32Array) return 'int32';
-  if (array instanceof Int16Array) return 'int16';
-  if (array instanceof Int8Array) return 'int8';
-  if (array instanceof Uint8Array) return 'uint8';
-  throw new Error(`fromTypedArray(): pass { dtype } for a ${array.constructor.name}`);
-}
-
 /**
  * A tensor from nested arrays or a number, like torch.tensor. JavaScript numbers become
  * float32 (JavaScript cannot tell 1 from 1.0) and booleans bool, unless `dtype` says otherwise.
@@ -70,7 +46,8 @@ export function tensor(data: NestedArray, options?: TensorOptions): Tensor {
     wide.dispose();
     return finish(narrow, options);
   }
-  const array = allocate(dtype, flat.length);
+  if (dtype === 'complex64' || dtype === 'complex128') throw new Error(`tensor(): cannot build ${dtype} from JavaScript numbers`);
+  const array = new (typedArrayFor(dtype))(flat.length);
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i];
     if (typeof v !== 'number' && typeof v !== 'boolean') throw new TypeError(`tensor(): element ${i} is ${typeof v}, not a number`);
@@ -89,11 +66,8 @@ export function tensor(data: NestedArray, options?: TensorOptions): Tensor {
 
 /** A tensor copying a typed array, reshaped to `shape` (default: 1-d). */
 export function fromTypedArray(data: ArrayBufferView, shape?: Shape, options?: TensorOptions): Tensor {
-  const dtype = options?.dtype ?? dtypeOfArray(data);
-  const elementSize = { float64: 8, int64: 8, complex128: 16, complex64: 8, float32: 4, int32: 4, float16: 2, bfloat16: 2, int16: 2 }[
-    dtype as string
-  ] ?? 1;
-  const result = Tensor.fromHandle(native.fromBuffer(data, dtype, shape ?? [data.byteLength / elementSize]));
+  const dtype = options?.dtype ?? dtypeOfTypedArray(data);
+  const result = Tensor.fromHandle(native.fromBuffer(data, dtype, shape ?? [data.byteLength / elementBytes(dtype)]));
   return finish(result, options);
 }
 

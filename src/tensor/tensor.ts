@@ -17,6 +17,9 @@ import * as compare from './compare.js';
 import * as linalg from './linalg.js';
 import * as F from './functional.js';
 import { aten } from './aten.js';
+import { typedArrayFor, type AnyTypedArray } from './typed-arrays.js';
+
+export type { AnyTypedArray };
 
 export type TypedArrayFor<D extends DType> = D extends 'float64'
   ? Float64Array
@@ -31,29 +34,6 @@ export type TypedArrayFor<D extends DType> = D extends 'float64'
           : D extends 'uint8' | 'bool'
             ? Uint8Array
             : Float32Array;
-
-export type AnyTypedArray =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
-
-function typedArrayView(buffer: ArrayBuffer, dtype: string): AnyTypedArray {
-  switch (dtype) {
-    case 'float32': return new Float32Array(buffer);
-    case 'float64': return new Float64Array(buffer);
-    case 'int64': return new BigInt64Array(buffer);
-    case 'int32': return new Int32Array(buffer);
-    case 'int16': return new Int16Array(buffer);
-    case 'int8': return new Int8Array(buffer);
-    case 'uint8':
-    case 'bool': return new Uint8Array(buffer);
-    default: throw new Error(`tensors of dtype ${dtype} have no JavaScript typed array`);
-  }
-}
 
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again (PyTorch's retain_graph). */
@@ -157,7 +137,7 @@ export class Tensor {
    */
   data(): AnyTypedArray {
     const [buffer, dtype] = native.toBuffer(this.handle);
-    return typedArrayView(buffer, dtype);
+    return new (typedArrayFor(dtype))(buffer);
   }
 
   /** The elements as nested JavaScript arrays (int64 as numbers, bool as booleans). */
