@@ -159,11 +159,9 @@ export class Tensor {
     return build(0);
   }
 
-  /** The value of a one-element tensor. */
-  item(): number;
-  item(): number | boolean;
-  item(): number | boolean {
-    return native.item(this.handle);
+  /** The value of a one-element tensor: a number, or a boolean for bool tensors (`item<boolean>()`). */
+  item<T extends number | boolean = number>(): T {
+    return native.item(this.handle) as T;
   }
 
   /** Converts dtype and/or device; returns a new handle to the same tensor when nothing changes. */
