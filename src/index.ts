@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { packageRoot } from './tensor/native.js';
 
 export * from './tensor/index.js';
+export * as nn from './nn/index.js';
 
 /** This package's version, from package.json. */
 export const version: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

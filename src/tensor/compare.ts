@@ -25,3 +25,9 @@ export function equal(a: Tensor, b: Tensor): boolean { return aten.equal(a, b); 
 export function isnan(x: Tensor): Tensor { return aten.isnan(x); }
 /** Whether each element is finite. */
 export function isfinite(x: Tensor): Tensor { return aten.isfinite(x); }
+/** Elementwise NOT of a bool (or nonzero) tensor. */
+export function logicalNot(x: Tensor): Tensor { return aten.logical_not(x); }
+/** Elementwise AND. */
+export function logicalAnd(a: Tensor, b: Tensor): Tensor { return aten.logical_and(a, b); }
+/** Elementwise OR. */
+export function logicalOr(a: Tensor, b: Tensor): Tensor { return aten.logical_or(a, b); }

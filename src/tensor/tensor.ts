@@ -343,6 +343,9 @@ export class Tensor {
   isclose(other: Tensor, rtol?: number, atol?: number): Tensor { return compare.isclose(this, other, rtol, atol); }
   allclose(other: Tensor, rtol?: number, atol?: number): boolean { return compare.allclose(this, other, rtol, atol); }
   equal(other: Tensor): boolean { return compare.equal(this, other); }
+  logicalNot(): Tensor { return compare.logicalNot(this); }
+  logicalAnd(other: Tensor): Tensor { return compare.logicalAnd(this, other); }
+  logicalOr(other: Tensor): Tensor { return compare.logicalOr(this, other); }
 
   // ---- linear algebra and nn ------------------------------------------------------
 

@@ -1,0 +1,85 @@
+/**
+ * Parameter initialisation, with torch.nn.init's names and formulas. Each fills a tensor
+ * in place without recording gradients and returns it.
+ */
+import { aten, noGrad, type Tensor } from '../tensor/index.js';
+
+/** fan_in and fan_out of a weight: [out, in, ...kernel] → in·k, out·k. */
+export function fans(weight: Tensor): { fanIn: number; fanOut: number } {
+  const shape = weight.shape;
+  if (shape.length < 2) throw new Error(`fan in/out need a weight with at least 2 dimensions, got shape [${shape}]`);
+  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
+}
+
+/** U(low, high). */
+export function uniform_(t: Tensor, low = 0, high = 1): Tensor {
+  return noGrad(() => t.uniform_(low, high));
+}
+
+/** N(mean, std²). */
+export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  return noGrad(() => t.normal_(mean, std));
+}
+
+/** N(mean, std²) redrawn outside [a, b] (torch.nn.init.trunc_normal_). */
+export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
+  return noGrad(() => {
+    // Inverse-CDF sampling, the same method as PyTorch
+    const cdf = (x: number) => (1 + erf(x / Math.SQRT2)) / 2;
+    const low = cdf((a - mean) / std);
+    const high = cdf((b - mean) / std);
+    t.uniform_(2 * low - 1, 2 * high - 1);
+    aten.erfinv_(t);
+    t.mul_(std * Math.SQRT2).add_(mean).clamp_(a, b);
+    return t;
+  });
+}
+
+/** Fills with a constant. */
+export function constant_(t: Tensor, value: number): Tensor {
+  return noGrad(() => t.fill_(value));
+}
+
+export function zeros_(t: Tensor): Tensor {
+  return constant_(t, 0);
+}
+
+export function ones_(t: Tensor): Tensor {
+  return constant_(t, 1);
+}
+
+/** He uniform init: U(±gain·√(3/fan)), gain = √(2/(1+a²)) for leaky ReLU slope a. */
+export function kaimingUniform_(t: Tensor, a = 0, mode: 'fanIn' | 'fanOut' = 'fanIn'): Tensor {
+  const fan = fans(t)[mode];
+  const bound = Math.sqrt(2 / (1 + a * a)) * Math.sqrt(3 / fan);
+  return uniform_(t, -bound, bound);
+}
+
+/** He normal init: N(0, gain²/fan). */
+export function kaimingNormal_(t: Tensor, a = 0, mode: 'fanIn' | 'fanOut' = 'fanIn'): Tensor {
+  const fan = fans(t)[mode];
+  return normal_(t, 0, Math.sqrt(2 / (1 + a * a)) / Math.sqrt(fan));
+}
+
+/** Glorot uniform init: U(±gain·√(6/(fan_in + fan_out))). */
+export function xavierUniform_(t: Tensor, gain = 1): Tensor {
+  const { fanIn, fanOut } = fans(t);
+  const bound = gain * Math.sqrt(6 / (fanIn + fanOut));
+  return uniform_(t, -bound, bound);
+}
+
+/** Glorot normal init. */
+export function xavierNormal_(t: Tensor, gain = 1): Tensor {
+  const { fanIn, fanOut } = fans(t);
+  return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
+}
+
+// Abramowitz–Stegun 7.1.26, accurate to 1.5e-7: enough for truncation bounds.
+function erf(x: number): number {
+  const sign = Math.sign(x);
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * z);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  return sign * y;
+}
