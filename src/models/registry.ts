@@ -1,0 +1,45 @@
+/**
+ * Model families register here, so loaders (fromPretrained, the CLI) can build a model
+ * from a Hugging Face config.json (`model_type` + `architectures`) or a preset name.
+ */
+import type { Module } from '../nn/index.js';
+
+/** A config as stored in config.json: snake_case keys, as Hugging Face writes them. */
+export type HfConfig = Record<string, unknown>;
+
+export interface ModelFamily<Config = unknown> {
+  /** Hugging Face `model_type` ('bert', 'vit'), or the torchvision family name ('alexnet', 'resnet'). */
+  modelType: string;
+  /** Architecture names as in config.json's `architectures` → constructor. The first is the default. */
+  architectures: Record<string, (config: Config) => Module>;
+  /** Reads config.json (unknown keys ignored, missing ones defaulted); throws naming a bad key. */
+  configFromHf(json: HfConfig): Config;
+  /** Writes config.json for `architecture`, readable by transformers where the family exists there. */
+  configToHf(config: Config, architecture: string): HfConfig;
+  /** Named configurations ('bert-base-uncased', 'bert-tiny', …). */
+  presets: Record<string, Config>;
+}
+
+const families = new Map<string, ModelFamily<unknown>>();
+
+export function registerModelFamily<Config>(family: ModelFamily<Config>): void {
+  families.set(family.modelType, family as ModelFamily<unknown>);
+}
+
+export function modelFamily(modelType: string): ModelFamily {
+  const family = families.get(modelType);
+  if (!family) throw new Error(`unknown model_type '${modelType}' (known: ${[...families.keys()].join(', ')})`);
+  return family;
+}
+
+export function modelFamilies(): ModelFamily[] {
+  return [...families.values()];
+}
+
+/** The family and config of a preset name, e.g. 'bert-base-uncased' or 'resnet50'. */
+export function findPreset(name: string): { family: ModelFamily; config: unknown } | undefined {
+  for (const family of families.values()) {
+    if (name in family.presets) return { family, config: family.presets[name] };
+  }
+  return undefined;
+}
