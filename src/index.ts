@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { packageRoot } from './tensor/native.js';
 
 export * from './tensor/index.js';
+export * from './io/index.js';
+export * from './hub/index.js';
 export * as nn from './nn/index.js';
 
 /** This package's version, from package.json. */

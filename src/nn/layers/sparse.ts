@@ -1,5 +1,5 @@
 /** Embedding (torch/nn/modules/sparse.py). */
-import { empty, functional as F, noGrad, type Tensor } from '../../tensor/index.js';
+import { empty, functional as F, noGrad, tidy, type Tensor } from '../../tensor/index.js';
 import { normal_ } from '../init.js';
 import { Module } from '../module.js';
 import { parameter } from '../parameter.js';
@@ -24,7 +24,12 @@ export class Embedding extends Module {
 
   resetParameters(): void {
     normal_(this.weight);
-    if (this.paddingIdx !== null) noGrad(() => this.weight.select(0, this.paddingIdx!).zero_());
+    const paddingIdx = this.paddingIdx;
+    if (paddingIdx !== null) {
+      tidy(() => {
+        noGrad(() => this.weight.select(0, paddingIdx).zero_());
+      });
+    }
   }
 
   forward(input: Tensor): Tensor {
