@@ -18,6 +18,17 @@ export interface ModelFamily<Config = unknown> {
   configToHf(config: Config, architecture: string): HfConfig;
   /** Named configurations ('bert-base-uncased', 'bert-tiny', …). */
   presets: Record<string, Config>;
+  /**
+   * The backbone's attribute name in task models ('bert' in BertForSequenceClassification), so a
+   * backbone-only checkpoint loads into a task model and back, as transformers' base_model_prefix.
+   * Defaults to modelType.
+   */
+  baseModelPrefix?: string;
+  /**
+   * Sets the number of labels/classes in a config (the head is then built at that size).
+   * Defaults to setting `numLabels`.
+   */
+  withNumLabels?(config: Config, numLabels: number): Config;
 }
 
 const families = new Map<string, ModelFamily<unknown>>();
@@ -34,6 +45,15 @@ export function modelFamily(modelType: string): ModelFamily {
 
 export function modelFamilies(): ModelFamily[] {
   return [...families.values()];
+}
+
+/** The family whose architectures include the model's class (e.g. BertForMaskedLM → bert). */
+export function familyOfModel(model: Module): { family: ModelFamily; architecture: string } {
+  const architecture = model.constructor.name;
+  for (const family of families.values()) {
+    if (architecture in family.architectures) return { family, architecture };
+  }
+  throw new Error(`${architecture} is not a registered model architecture`);
 }
 
 /** The family and config of a preset name, e.g. 'bert-base-uncased' or 'resnet50'. */

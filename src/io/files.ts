@@ -1,0 +1,102 @@
+/**
+ * File helpers for the io layer: full positional reads and writes (Node caps one call at 2 GiB),
+ * and atomic replacement (write a temporary file beside the target, fsync, rename) so that a
+ * crash or an error never leaves a half-written file where a good one was.
+ */
+import * as fs from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+
+/** Largest single read or write handed to the OS (Node refuses more than 2 GiB − 1 per call). */
+const IO_CHUNK = 1 << 30;
+
+/** A request to fill `target` with the file's bytes starting at `position`. */
+export interface ReadRequest {
+  target: Uint8Array;
+  position: number;
+}
+
+function endOfFile(file: string, at: number): Error {
+  return new Error(`${file}: unexpected end of file at byte ${at} (was the file changed while it was read?)`);
+}
+
+export async function readFullyAsync(handle: FileHandle, { target, position }: ReadRequest, file: string): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const { bytesRead } = await handle.read(target, done, Math.min(IO_CHUNK, target.length - done), position + done);
+    if (bytesRead === 0) throw endOfFile(file, position + done);
+    done += bytesRead;
+  }
+}
+
+export function readFullySync(fd: number, { target, position }: ReadRequest, file: string): void {
+  let done = 0;
+  while (done < target.length) {
+    const bytesRead = fs.readSync(fd, target, done, Math.min(IO_CHUNK, target.length - done), position + done);
+    if (bytesRead === 0) throw endOfFile(file, position + done);
+    done += bytesRead;
+  }
+}
+
+export async function writeFullyAsync(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, Math.min(IO_CHUNK, bytes.length - done));
+    done += bytesWritten;
+  }
+}
+
+export function writeFullySync(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, Math.min(IO_CHUNK, bytes.length - done));
+}
+
+let temporaryCount = 0;
+
+/** The temporary file an atomic write of `path` goes through: `path.tmp-<pid>-<n>`. */
+export function temporaryPath(path: string): string {
+  return `${path}.tmp-${process.pid}-${++temporaryCount}`;
+}
+
+/**
+ * Writes a file atomically: `write` fills a temporary file in the same folder, which is flushed
+ * to disk and renamed over `path` only once complete. On failure the temporary file is removed
+ * and any existing `path` is left untouched.
+ */
+export async function writeAtomicAsync(path: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
+  const temporary = temporaryPath(path);
+  let handle: FileHandle | undefined = await open(temporary, 'wx');
+  try {
+    await write(handle);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(temporary, path);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** writeAtomicAsync, synchronously. */
+export function writeAtomicSync(path: string, write: (fd: number) => void): void {
+  const temporary = temporaryPath(path);
+  let fd: number | undefined = fs.openSync(temporary, 'wx');
+  try {
+    write(fd);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(temporary, path);
+  } catch (error) {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already failing; the original error matters
+      }
+    }
+    fs.rmSync(temporary, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * A strict JSON parser for untrusted file headers. Unlike JSON.parse it refuses duplicate keys
+ * (JSON.parse silently keeps the last one, which would let one header describe a tensor twice),
+ * builds objects without a prototype (so keys such as "__proto__" are plain data) and bounds the
+ * nesting depth (so a hostile "[[[[…" cannot exhaust the stack).
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+
+/** A parsed JSON object: no prototype, keys in document order (as JavaScript orders them). */
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+/** A syntax error, a duplicate key or too deep a nesting; `position` is a character index. */
+export class JsonError extends Error {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
+    super(message);
+    this.name = 'JsonError';
+  }
+}
+
+const MAX_DEPTH = 64;
+// A complete JSON string token; JSON.parse then decodes its escapes.
+const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+
+/** Parses `text` as one JSON value; throws JsonError naming what is wrong and where. */
+export function parseJsonStrict(text: string): JsonValue {
+  let i = 0;
+
+  const fail = (message: string, at = i): never => {
+    throw new JsonError(`${message} at character ${at}`, at);
+  };
+
+  const skipSpace = (): void => {
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else break;
+    }
+  };
+
+  const unexpected = (): never =>
+    i >= text.length ? fail('unexpected end of JSON') : fail(`unexpected ${JSON.stringify(text[i])}`);
+
+  const expect = (char: string): void => {
+    skipSpace();
+    if (text[i] !== char) unexpected();
+    i++;
+  };
+
+  const parseString = (): string => {
+    STRING.lastIndex = i;
+    const match = STRING.exec(text);
+    if (!match) fail('invalid string');
+    i = STRING.lastIndex;
+    return JSON.parse(match![0]) as string;
+  };
+
+  const parseValue = (depth: number): JsonValue => {
+    if (depth > MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH} levels`);
+    skipSpace();
+    const c = text.charCodeAt(i);
+    if (c === 0x7b /* { */) {
+      i++;
+      const object = Object.create(null) as JsonObject;
+      skipSpace();
+      if (text[i] === '}') {
+        i++;
+        return object;
+      }
+      for (;;) {
+        skipSpace();
+        if (text[i] !== '"') unexpected();
+        const keyAt = i;
+        const key = parseString();
+        if (Object.prototype.hasOwnProperty.call(object, key)) fail(`duplicate key ${JSON.stringify(key)}`, keyAt);
+        expect(':');
+        object[key] = parseValue(depth + 1);
+        skipSpace();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return object;
+        }
+        unexpected();
+      }
+    }
+    if (c === 0x5b /* [ */) {
+      i++;
+      const array: JsonValue[] = [];
+      skipSpace();
+      if (text[i] === ']') {
+        i++;
+        return array;
+      }
+      for (;;) {
+        array.push(parseValue(depth + 1));
+        skipSpace();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return array;
+        }
+        unexpected();
+      }
+    }
+    if (c === 0x22 /* " */) return parseString();
+    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      NUMBER.lastIndex = i;
+      const match = NUMBER.exec(text);
+      if (!match) fail('invalid number');
+      i = NUMBER.lastIndex;
+      return Number(match![0]);
+    }
+    for (const [word, value] of [['true', true], ['false', false], ['null', null]] as const) {
+      if (text.startsWith(word, i)) {
+        i += word.length;
+        return value;
+      }
+    }
+    return unexpected();
+  };
+
+  const value = parseValue(0);
+  skipSpace();
+  if (i < text.length) fail(`unexpected ${JSON.stringify(text[i])} after the JSON value`);
+  return value;
+}
+
+/** True for a parsed JSON object (not an array or null). */
+export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

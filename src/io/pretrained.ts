@@ -1,0 +1,212 @@
+/**
+ * fromPretrained / savePretrained: models from and to the files transformers uses
+ * (config.json + model.safetensors, or a sharded index), from a local folder or the Hub.
+ * Weight loading follows transformers: backbone prefixes are added or removed as needed,
+ * tied weights are not reported missing, pickle checkpoints are refused.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { DType, Tensor } from '../tensor/index.js';
+import type { Module } from '../nn/index.js';
+import { familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
+import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
+import { assertNotPickle, loadSafetensors } from './safetensors.js';
+import { loadShardedSafetensors, SAFETENSORS_INDEX_NAME, saveShardedSafetensors } from './sharded.js';
+import { writeAtomicAsync } from './files.js';
+
+export interface CreateModelOptions {
+  /** Architecture to build, e.g. 'BertForSequenceClassification' (default: the config's first, else the family's first). */
+  architecture?: string;
+  /** Number of labels/classes of the task head. */
+  numLabels?: number;
+}
+
+export interface FromPretrainedOptions extends CreateModelOptions, Omit<ResolveModelFileOptions, 'optional'> {
+  /** Floating-point dtype of the loaded weights (default: the model's, float32). */
+  dtype?: DType;
+  /** Drop checkpoint tensors whose shape differs from the model's (e.g. a head for another label count) instead of failing. */
+  ignoreMismatchedSizes?: boolean;
+  /** Where loading warnings go (default console.warn); transformers' wording. */
+  warn?: (message: string) => void;
+}
+
+export interface LoadingInfo {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+  mismatchedKeys: { key: string; checkpoint: number[]; model: number[] }[];
+}
+
+const PICKLE_WEIGHTS = ['pytorch_model.bin', 'model.pt', 'model.pth', 'pytorch_model.bin.index.json'];
+
+function configOf(json: HfConfig, where: string): { family: ModelFamily; json: HfConfig } {
+  const modelType = json.model_type;
+  if (typeof modelType !== 'string') throw new Error(`${where}: config has no "model_type" string`);
+  return { family: modelFamily(modelType), json };
+}
+
+function build(family: ModelFamily, json: HfConfig, options: CreateModelOptions): Module {
+  let config = family.configFromHf(json);
+  if (options.numLabels !== undefined) {
+    config = family.withNumLabels
+      ? family.withNumLabels(config, options.numLabels)
+      : ({ ...(config as object), numLabels: options.numLabels } as typeof config);
+  }
+  const listed = Array.isArray(json.architectures) ? (json.architectures as string[]) : [];
+  const architecture = options.architecture ?? listed.find((a) => a in family.architectures) ?? Object.keys(family.architectures)[0];
+  const construct = family.architectures[architecture];
+  if (!construct) {
+    throw new Error(`unknown architecture '${architecture}' for model_type '${family.modelType}' (known: ${Object.keys(family.architectures).join(', ')})`);
+  }
+  return construct(config);
+}
+
+/**
+ * A randomly initialised model from a preset name ('bert-base-uncased', 'resnet50', …) or a
+ * config.json object, e.g. to count parameters or train from scratch.
+ */
+export function createModel(presetOrConfig: string | HfConfig, options: CreateModelOptions = {}): Module {
+  if (typeof presetOrConfig === 'string') {
+    const preset = findPreset(presetOrConfig);
+    if (!preset) throw new Error(`unknown preset '${presetOrConfig}'`);
+    return build(preset.family, preset.family.configToHf(preset.config, options.architecture ?? Object.keys(preset.family.architectures)[0]), options);
+  }
+  const { family, json } = configOf(presetOrConfig, 'createModel()');
+  return build(family, json, options);
+}
+
+async function readJson(path: string): Promise<HfConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as HfConfig;
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+async function loadCheckpoint(source: string, options: FromPretrainedOptions): Promise<{ tensors: Map<string, Tensor>; file: string }> {
+  const fetchOptions = { revision: options.revision, cacheDir: options.cacheDir, endpoint: options.endpoint, token: options.token, offline: options.offline, onProgress: options.onProgress };
+  const single = await resolveModelFile(source, 'model.safetensors', { ...fetchOptions, optional: true });
+  if (single) return { tensors: (await loadSafetensors(single, { dtype: options.dtype })).tensors, file: single };
+  const index = await resolveModelFile(source, SAFETENSORS_INDEX_NAME, { ...fetchOptions, optional: true });
+  if (index) {
+    const { weight_map: weightMap } = (await readJson(index)) as { weight_map?: Record<string, string> };
+    for (const shard of new Set(Object.values(weightMap ?? {}))) await resolveModelFile(source, shard, fetchOptions);
+    return { tensors: (await loadShardedSafetensors(index, { dtype: options.dtype })).tensors, file: index };
+  }
+  for (const name of PICKLE_WEIGHTS) {
+    const pickled = await resolveModelFile(source, name, { ...fetchOptions, optional: true });
+    if (pickled) assertNotPickle(pickled);
+  }
+  throw new Error(`${source} has no model.safetensors or ${SAFETENSORS_INDEX_NAME}`);
+}
+
+/** Old BERT checkpoints name LayerNorm parameters gamma/beta, as transformers still accepts. */
+function renameLegacyKey(key: string): string {
+  return key.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+}
+
+/** Matches checkpoint keys to the model's, adding or removing the backbone prefix like transformers. */
+function alignKeys(checkpoint: Map<string, Tensor>, expected: Set<string>, prefix: string): Map<string, Tensor> {
+  const renamed = new Map([...checkpoint].map(([k, t]) => [renameLegacyKey(k), t]));
+  const keys = [...renamed.keys()];
+  const checkpointHasPrefix = keys.some((k) => k.startsWith(`${prefix}.`));
+  const modelHasPrefix = [...expected].some((k) => k.startsWith(`${prefix}.`));
+  if (modelHasPrefix && !checkpointHasPrefix) return new Map([...renamed].map(([k, t]) => [`${prefix}.${k}`, t]));
+  if (!modelHasPrefix && checkpointHasPrefix) {
+    return new Map([...renamed].map(([k, t]) => [k.startsWith(`${prefix}.`) ? k.slice(prefix.length + 1) : k, t]));
+  }
+  return renamed;
+}
+
+/**
+ * Loads a model saved by transformers (or savePretrained) from a local folder or a Hub repo id,
+ * with the loading report transformers gives (missing, unexpected and mismatched keys).
+ */
+export async function loadPretrained(source: string, options: FromPretrainedOptions = {}): Promise<{ model: Module; info: LoadingInfo }> {
+  const warn = options.warn ?? ((message: string) => console.warn(message));
+  const configPath = await resolveModelFile(source, 'config.json', options);
+  const { family, json } = configOf(await readJson(configPath), configPath);
+  const { tensors, file } = await loadCheckpoint(source, options);
+  const model = build(family, json, options);
+  try {
+    if (options.dtype) model.to(options.dtype);
+    const own = model.stateDict();
+    const aligned = alignKeys(tensors, new Set(own.keys()), family.baseModelPrefix ?? family.modelType);
+    const mismatchedKeys: LoadingInfo['mismatchedKeys'] = [];
+    for (const [key, target] of own) {
+      const source = aligned.get(key);
+      if (source && source.shape.join() !== target.shape.join()) {
+        mismatchedKeys.push({ key, checkpoint: source.shape, model: target.shape });
+        aligned.delete(key);
+      }
+    }
+    if (mismatchedKeys.length && !options.ignoreMismatchedSizes) {
+      const lines = mismatchedKeys.map((m) => `  ${m.key}: checkpoint [${m.checkpoint}] vs model [${m.model}]`);
+      throw new Error(`${file}: size mismatch for ${mismatchedKeys.length} key(s) of ${model.constructor.name}:\n${lines.join('\n')}\n` +
+        'pass ignoreMismatchedSizes: true to initialise those weights anew (e.g. a head for a different number of labels)');
+    }
+    const loaded = new Set<Tensor>();
+    for (const [key, target] of own) if (aligned.has(key)) loaded.add(target);
+    // A tied weight (one tensor under two keys) is loaded if any of its keys was.
+    const missingKeys = [...own].filter(([key, target]) => !aligned.has(key) && !loaded.has(target)).map(([key]) => key);
+    const unexpectedKeys = [...aligned.keys()].filter((key) => !own.has(key) && !key.endsWith('position_ids'));
+    model.loadStateDict(new Map([...aligned].filter(([key]) => own.has(key))), { strict: false });
+    const name = model.constructor.name;
+    if (unexpectedKeys.length) warn(`Some weights of the model checkpoint at ${source} were not used when initializing ${name}: [${unexpectedKeys.join(', ')}]`);
+    const fresh = [...missingKeys, ...mismatchedKeys.map((m) => m.key)];
+    if (fresh.length) {
+      warn(`Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: [${fresh.join(', ')}]\n` +
+        'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
+    }
+    return { model, info: { missingKeys, unexpectedKeys, mismatchedKeys } };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+/** loadPretrained's model: `await fromPretrained('path/or/org/name', { numLabels: 2 })`. */
+export async function fromPretrained(source: string, options: FromPretrainedOptions = {}): Promise<Module> {
+  return (await loadPretrained(source, options)).model;
+}
+
+export interface SavePretrainedOptions {
+  /** Split weights into shards of at most this size, in bytes or as '500MB' (default '5GB', as transformers). */
+  maxShardSize?: number | string;
+}
+
+/**
+ * Writes config.json and model.safetensors (or shards + index) that transformers loads.
+ * Tied weights are stored once; files are written to temporary names and renamed, so an
+ * existing checkpoint in `dir` is never left half-written.
+ */
+export async function savePretrained(model: Module, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+  const { family, architecture } = familyOfModel(model);
+  const config = (model as unknown as { config?: unknown }).config;
+  if (config === undefined) throw new Error(`${architecture} has no config to save`);
+  const state = new Map<string, Tensor>();
+  const seen = new Set<Tensor>();
+  for (const [key, tensor] of model.stateDict()) {
+    if (seen.has(tensor)) continue;
+    seen.add(tensor);
+    state.set(key, tensor);
+  }
+  const json = { ...family.configToHf(config, architecture), dtype: state.values().next().value?.dtype ?? 'float32' };
+  await mkdir(dir, { recursive: true });
+  await saveShardedSafetensors(dir, state, { maxShardSize: options.maxShardSize ?? '5GB', metadata: { format: 'pt' } });
+  await writeAtomicAsync(join(dir, 'config.json'), (handle) => handle.writeFile(JSON.stringify(json, null, 2) + '\n'));
+}
+
+/** Whether `dir` holds a checkpoint fromPretrained can read without the network. */
+export function isLocalCheckpoint(dir: string): boolean {
+  return existsSync(join(dir, 'config.json')) && (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, SAFETENSORS_INDEX_NAME)));
+}
