@@ -11,6 +11,7 @@ export * from './tensor/index.js';
 export * from './io/index.js';
 export * from './hub/index.js';
 export * as nn from './nn/index.js';
+export * as models from './models/index.js';
 
 /** This package's version, from package.json. */
 export const version: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

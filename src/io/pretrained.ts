@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { DType, Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import { familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
+import { alignCheckpointKeys } from '../models/checkpoint-keys.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { assertNotPickle, loadSafetensors } from './safetensors.js';
 import { loadShardedSafetensors, SAFETENSORS_INDEX_NAME, saveShardedSafetensors } from './sharded.js';
@@ -107,24 +108,6 @@ async function loadCheckpoint(source: string, options: FromPretrainedOptions): P
   throw new Error(`${source} has no model.safetensors or ${SAFETENSORS_INDEX_NAME}`);
 }
 
-/** Old BERT checkpoints name LayerNorm parameters gamma/beta, as transformers still accepts. */
-function renameLegacyKey(key: string): string {
-  return key.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
-}
-
-/** Matches checkpoint keys to the model's, adding or removing the backbone prefix like transformers. */
-function alignKeys(checkpoint: Map<string, Tensor>, expected: Set<string>, prefix: string): Map<string, Tensor> {
-  const renamed = new Map([...checkpoint].map(([k, t]) => [renameLegacyKey(k), t]));
-  const keys = [...renamed.keys()];
-  const checkpointHasPrefix = keys.some((k) => k.startsWith(`${prefix}.`));
-  const modelHasPrefix = [...expected].some((k) => k.startsWith(`${prefix}.`));
-  if (modelHasPrefix && !checkpointHasPrefix) return new Map([...renamed].map(([k, t]) => [`${prefix}.${k}`, t]));
-  if (!modelHasPrefix && checkpointHasPrefix) {
-    return new Map([...renamed].map(([k, t]) => [k.startsWith(`${prefix}.`) ? k.slice(prefix.length + 1) : k, t]));
-  }
-  return renamed;
-}
-
 /**
  * Loads a model saved by transformers (or savePretrained) from a local folder or a Hub repo id,
  * with the loading report transformers gives (missing, unexpected and mismatched keys).
@@ -138,7 +121,9 @@ export async function loadPretrained(source: string, options: FromPretrainedOpti
   try {
     if (options.dtype) model.to(options.dtype);
     const own = model.stateDict();
-    const aligned = alignKeys(tensors, new Set(own.keys()), family.baseModelPrefix ?? family.modelType);
+    const aligned = family.adaptStateDict
+      ? family.adaptStateDict(tensors, model)
+      : alignCheckpointKeys(tensors, own.keys(), family.baseModelPrefix ?? family.modelType);
     const mismatchedKeys: LoadingInfo['mismatchedKeys'] = [];
     for (const [key, target] of own) {
       const source = aligned.get(key);
@@ -155,7 +140,8 @@ export async function loadPretrained(source: string, options: FromPretrainedOpti
     const loaded = new Set<Tensor>();
     for (const [key, target] of own) if (aligned.has(key)) loaded.add(target);
     // A tied weight (one tensor under two keys) is loaded if any of its keys was.
-    const missingKeys = [...own].filter(([key, target]) => !aligned.has(key) && !loaded.has(target)).map(([key]) => key);
+    const mismatched = new Set(mismatchedKeys.map((m) => m.key));
+    const missingKeys = [...own].filter(([key, target]) => !aligned.has(key) && !loaded.has(target) && !mismatched.has(key)).map(([key]) => key);
     const unexpectedKeys = [...aligned.keys()].filter((key) => !own.has(key) && !key.endsWith('position_ids'));
     model.loadStateDict(new Map([...aligned].filter(([key]) => own.has(key))), { strict: false });
     const name = model.constructor.name;

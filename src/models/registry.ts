@@ -2,7 +2,7 @@
  * Model families register here, so loaders (fromPretrained, the CLI) can build a model
  * from a Hugging Face config.json (`model_type` + `architectures`) or a preset name.
  */
-import type { Module } from '../nn/index.js';
+import type { Module, StateDict } from '../nn/index.js';
 
 /** A config as stored in config.json: snake_case keys, as Hugging Face writes them. */
 export type HfConfig = Record<string, unknown>;
@@ -29,6 +29,11 @@ export interface ModelFamily<Config = unknown> {
    * Defaults to setting `numLabels`.
    */
   withNumLabels?(config: Config, numLabels: number): Config;
+  /**
+   * Family-specific key fixes after the generic alignment (prefix, legacy LayerNorm names),
+   * e.g. dropping tied keys a checkpoint stores but the model does not own.
+   */
+  adaptStateDict?(state: StateDict, model: Module): StateDict;
 }
 
 const families = new Map<string, ModelFamily<unknown>>();

@@ -1,0 +1,831 @@
+/**
+ * BERT (Devlin et al., 2018), after Hugging Face transformers' modeling_bert.py (5.x).
+ *
+ * Every attribute name is the checkpoint key, so a transformers checkpoint loads as is:
+ * `bert.encoder.layer.0.attention.self.query.weight`, `cls.predictions.transform.LayerNorm.bias`.
+ * Read top to bottom: config (and config.json both ways), presets, the embeddings, one
+ * transformer layer in its parts, the encoder, the pooler, the bare BertModel, then the
+ * sequence-classification and masked-LM heads, checkpoint key adaptation, and registration.
+ *
+ *   const config = bertConfigFromHf(JSON.parse(readFileSync('config.json', 'utf8')));
+ *   const model = new BertForSequenceClassification(config);
+ *   const { tensors } = await loadSafetensors('model.safetensors');
+ *   model.loadStateDict(tensors);
+ *   const { logits, loss } = model.forward({ inputIds, attentionMask, tokenTypeIds, labels });
+ */
+import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
+import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
+import { registerModelFamily, type HfConfig } from './registry.js';
+import { alignCheckpointKeys } from './checkpoint-keys.js';
+
+// ---- config -------------------------------------------------------------------------
+
+/** Activations BERT checkpoints name in `hidden_act` (transformers' ACT2FN keys). */
+export type BertActivation =
+  | 'gelu'
+  | 'gelu_python'
+  | 'gelu_new'
+  | 'gelu_fast'
+  | 'gelu_pytorch_tanh'
+  | 'quick_gelu'
+  | 'relu'
+  | 'silu'
+  | 'swish'
+  | 'mish'
+  | 'tanh'
+  | 'sigmoid'
+  | 'linear';
+
+const ACTIVATIONS: Record<BertActivation, (x: Tensor) => Tensor> = {
+  gelu: (x) => F.gelu(x),
+  gelu_python: (x) => F.gelu(x),
+  gelu_new: (x) => F.gelu(x, 'tanh'),
+  gelu_fast: (x) => F.gelu(x, 'tanh'),
+  gelu_pytorch_tanh: (x) => F.gelu(x, 'tanh'),
+  quick_gelu: (x) => x.mul(x.mul(1.702).sigmoid()),
+  relu: (x) => F.relu(x),
+  silu: (x) => F.silu(x),
+  swish: (x) => F.silu(x),
+  mish: (x) => aten.mish(x),
+  tanh: (x) => x.tanh(),
+  sigmoid: (x) => x.sigmoid(),
+  linear: (x) => x,
+};
+
+/** How BertForSequenceClassification computes its loss (transformers' `problem_type`). */
+export type BertProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+
+const PROBLEM_TYPES: readonly BertProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
+
+/** transformers' BertConfig in camelCase; `bertConfig()` fills the defaults (bert-base-uncased's). */
+export interface BertConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  hiddenAct: BertActivation;
+  hiddenDropoutProb: number;
+  attentionProbsDropoutProb: number;
+  maxPositionEmbeddings: number;
+  typeVocabSize: number;
+  /** Std of the normal init of Linear and Embedding weights. */
+  initializerRange: number;
+  layerNormEps: number;
+  /** The word embedding row that gets no gradient (and starts at zero); null for none. */
+  padTokenId: number | null;
+  /** Dropout before the classifier; null uses hiddenDropoutProb. */
+  classifierDropout: number | null;
+  /** The MLM decoder shares the word embedding matrix (and the head's bias), as in every released BERT. */
+  tieWordEmbeddings: boolean;
+  /** Classifier outputs; 1 means regression unless problemType says otherwise. */
+  numLabels: number;
+  id2label: Record<number, string>;
+  label2id: Record<string, number>;
+  /** null: inferred per call from numLabels and the labels' dtype, as transformers does. */
+  problemType: BertProblemType | null;
+}
+
+const DEFAULTS: Omit<BertConfig, 'id2label' | 'label2id'> = {
+  vocabSize: 30522,
+  hiddenSize: 768,
+  numHiddenLayers: 12,
+  numAttentionHeads: 12,
+  intermediateSize: 3072,
+  hiddenAct: 'gelu',
+  hiddenDropoutProb: 0.1,
+  attentionProbsDropoutProb: 0.1,
+  maxPositionEmbeddings: 512,
+  typeVocabSize: 2,
+  initializerRange: 0.02,
+  layerNormEps: 1e-12,
+  padTokenId: 0,
+  classifierDropout: null,
+  tieWordEmbeddings: true,
+  numLabels: 2,
+  problemType: null,
+};
+
+function defaultLabels(numLabels: number): Record<number, string> {
+  return Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
+}
+
+function invertLabels(id2label: Record<number, string>): Record<string, number> {
+  return Object.fromEntries(Object.entries(id2label).map(([id, label]) => [label, Number(id)]));
+}
+
+/**
+ * A complete, checked BertConfig: defaults for what is not given. Labels follow numLabels
+ * (LABEL_0 …) unless id2label names them, whose size then sets numLabels. A generated
+ * LABEL_i map of another size gives way to numLabels, so `{ ...BERT_PRESETS['bert-tiny'],
+ * numLabels: 5 }` works; named labels that disagree with numLabels throw.
+ */
+export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
+  const merged = { ...DEFAULTS, ...withoutUndefined(overrides) };
+  let { numLabels } = merged;
+  let id2label = overrides.id2label ? { ...overrides.id2label } : undefined;
+  let label2id = overrides.label2id ? { ...overrides.label2id } : undefined;
+  if (id2label) {
+    const size = Object.keys(id2label).length;
+    if (overrides.numLabels === undefined || overrides.numLabels === size) {
+      numLabels = size;
+    } else if (JSON.stringify(id2label) === JSON.stringify(defaultLabels(size))) {
+      id2label = label2id = undefined;
+    } else {
+      throw new Error(`BertConfig: numLabels (${overrides.numLabels}) does not match id2label's ${size} labels`);
+    }
+  }
+  id2label ??= defaultLabels(numLabels);
+  const config: BertConfig = { ...merged, numLabels, id2label, label2id: label2id ?? invertLabels(id2label) };
+  checkConfig(config);
+  return config;
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkConfig(c: BertConfig): void {
+  const positive: (keyof BertConfig)[] = [
+    'vocabSize', 'hiddenSize', 'numHiddenLayers', 'numAttentionHeads', 'intermediateSize', 'maxPositionEmbeddings', 'typeVocabSize', 'numLabels',
+  ];
+  for (const key of positive) {
+    const v = c[key];
+    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`BertConfig: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  for (const key of ['hiddenDropoutProb', 'attentionProbsDropoutProb'] as const) {
+    if (typeof c[key] !== 'number' || c[key] < 0 || c[key] > 1) throw new Error(`BertConfig: ${key} must be in [0, 1], got ${JSON.stringify(c[key])}`);
+  }
+  if (c.classifierDropout !== null && (typeof c.classifierDropout !== 'number' || c.classifierDropout < 0 || c.classifierDropout > 1)) {
+    throw new Error(`BertConfig: classifierDropout must be in [0, 1] or null, got ${JSON.stringify(c.classifierDropout)}`);
+  }
+  for (const key of ['initializerRange', 'layerNormEps'] as const) {
+    if (typeof c[key] !== 'number' || !(c[key] >= 0)) throw new Error(`BertConfig: ${key} must be a non-negative number, got ${JSON.stringify(c[key])}`);
+  }
+  if (c.hiddenSize % c.numAttentionHeads) {
+    throw new Error(`BertConfig: hiddenSize (${c.hiddenSize}) must be a multiple of numAttentionHeads (${c.numAttentionHeads})`);
+  }
+  if (!(c.hiddenAct in ACTIVATIONS)) {
+    throw new Error(`BertConfig: hiddenAct '${c.hiddenAct}' is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  }
+  if (c.padTokenId !== null && (!Number.isInteger(c.padTokenId) || c.padTokenId < 0 || c.padTokenId >= c.vocabSize)) {
+    throw new Error(`BertConfig: padTokenId must be null or an integer in [0, ${c.vocabSize}), got ${JSON.stringify(c.padTokenId)}`);
+  }
+  if (c.problemType !== null && !PROBLEM_TYPES.includes(c.problemType)) {
+    throw new Error(`BertConfig: problemType must be null or one of ${PROBLEM_TYPES.join(', ')}, got ${JSON.stringify(c.problemType)}`);
+  }
+  if (typeof c.tieWordEmbeddings !== 'boolean') throw new Error(`BertConfig: tieWordEmbeddings must be a boolean`);
+}
+
+// ---- config.json ----------------------------------------------------------------------
+
+/** snake_case config.json key → BertConfig field, for the plain numeric/string ones. */
+const HF_KEYS: [string, keyof BertConfig][] = [
+  ['vocab_size', 'vocabSize'],
+  ['hidden_size', 'hiddenSize'],
+  ['num_hidden_layers', 'numHiddenLayers'],
+  ['num_attention_heads', 'numAttentionHeads'],
+  ['intermediate_size', 'intermediateSize'],
+  ['hidden_act', 'hiddenAct'],
+  ['hidden_dropout_prob', 'hiddenDropoutProb'],
+  ['attention_probs_dropout_prob', 'attentionProbsDropoutProb'],
+  ['max_position_embeddings', 'maxPositionEmbeddings'],
+  ['type_vocab_size', 'typeVocabSize'],
+  ['initializer_range', 'initializerRange'],
+  ['layer_norm_eps', 'layerNormEps'],
+  ['pad_token_id', 'padTokenId'],
+  ['classifier_dropout', 'classifierDropout'],
+  ['tie_word_embeddings', 'tieWordEmbeddings'],
+  ['problem_type', 'problemType'],
+];
+
+/**
+ * Reads a transformers config.json (model_type 'bert'). Unknown keys are ignored and missing
+ * ones take BertConfig's defaults; a key with a wrong type or an unsupported setting
+ * (is_decoder, add_cross_attention, a relative position_embedding_type) throws, naming it.
+ */
+export function bertConfigFromHf(json: HfConfig): BertConfig {
+  const bad = (key: string, why: string): never => {
+    throw new Error(`BERT config.json: '${key}' ${why}, got ${JSON.stringify(json[key])}`);
+  };
+  if (json.model_type !== undefined && json.model_type !== 'bert') bad('model_type', "must be 'bert'");
+  if (json.is_decoder === true) bad('is_decoder', 'is not supported (BERT as a causal decoder)');
+  if (json.add_cross_attention === true) bad('add_cross_attention', 'is not supported');
+  const positions = json.position_embedding_type;
+  if (positions !== undefined && positions !== null && positions !== 'absolute') bad('position_embedding_type', "must be 'absolute'");
+
+  const overrides: Record<string, unknown> = {};
+  for (const [hfKey, key] of HF_KEYS) {
+    const value = json[hfKey];
+    if (value === undefined) continue;
+    const kind = key === 'hiddenAct' || key === 'problemType' ? 'string' : key === 'tieWordEmbeddings' ? 'boolean' : 'number';
+    const nullable = key === 'padTokenId' || key === 'classifierDropout' || key === 'problemType';
+    if (value === null ? !nullable : typeof value !== kind) bad(hfKey, `must be a ${kind}${nullable ? ' or null' : ''}`);
+    overrides[key] = value;
+  }
+  if (json.id2label !== undefined && json.id2label !== null) {
+    if (typeof json.id2label !== 'object' || Array.isArray(json.id2label)) bad('id2label', 'must be an object');
+    const entries = Object.entries(json.id2label as Record<string, unknown>);
+    if (entries.some(([id, label]) => !/^\d+$/.test(id) || typeof label !== 'string')) bad('id2label', 'must map integer ids to names');
+    overrides.id2label = Object.fromEntries(entries.map(([id, label]) => [Number(id), label]));
+  }
+  if (json.label2id !== undefined && json.label2id !== null) {
+    if (typeof json.label2id !== 'object' || Object.values(json.label2id as object).some((id) => !Number.isInteger(id))) {
+      bad('label2id', 'must map names to integer ids');
+    }
+    overrides.label2id = json.label2id;
+  }
+  const numLabels = json.num_labels ?? json._num_labels;
+  if (numLabels !== undefined && numLabels !== null) {
+    if (!Number.isInteger(numLabels)) bad(json.num_labels !== undefined ? 'num_labels' : '_num_labels', 'must be an integer');
+    if (overrides.id2label === undefined) overrides.numLabels = numLabels;
+  }
+  if (typeof overrides.hiddenAct === 'string' && !(overrides.hiddenAct in ACTIVATIONS)) {
+    bad('hidden_act', `is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  }
+  try {
+    return bertConfig(overrides as Partial<BertConfig>);
+  } catch (error) {
+    // Name the config.json key rather than the field: "BertConfig: hiddenSize (100) …" → "'hidden_size' (100) …"
+    const message = (error as Error).message.replace(/^BertConfig: (\w+)/, (_, field: string) => `'${HF_KEYS.find(([, k]) => k === field)?.[0] ?? field}'`);
+    throw new Error(`BERT config.json: ${message}`);
+  }
+}
+
+/** The architectures this module builds, as named in config.json's `architectures`. */
+export const BERT_ARCHITECTURES = ['BertModel', 'BertForSequenceClassification', 'BertForMaskedLM'] as const;
+export type BertArchitecture = (typeof BERT_ARCHITECTURES)[number];
+
+/**
+ * Writes config.json as transformers 5.17 writes it for `architecture`: the same keys (sorted),
+ * id2label/label2id only when they are not the default two LABEL_i, problem_type only when set;
+ * `transformers_version` is left out.
+ */
+export function bertConfigToHf(config: BertConfig, architecture: string = 'BertModel'): HfConfig {
+  if (!(BERT_ARCHITECTURES as readonly string[]).includes(architecture)) {
+    throw new Error(`bertConfigToHf: unknown architecture '${architecture}' (known: ${BERT_ARCHITECTURES.join(', ')})`);
+  }
+  const c = bertConfig(config);
+  const out: HfConfig = {
+    add_cross_attention: false,
+    architectures: [architecture],
+    bos_token_id: null,
+    dtype: 'float32',
+    eos_token_id: null,
+    is_decoder: false,
+    model_type: 'bert',
+    use_cache: true,
+  };
+  for (const [hfKey, key] of HF_KEYS) {
+    if (key !== 'problemType' || c.problemType !== null) out[hfKey] = c[key];
+  }
+  const defaultLabelMap = JSON.stringify(defaultLabels(2));
+  if (JSON.stringify(c.id2label) !== defaultLabelMap || JSON.stringify(c.label2id) !== JSON.stringify(invertLabels(defaultLabels(2)))) {
+    out.id2label = Object.fromEntries(Object.entries(c.id2label).map(([id, label]) => [String(id), label]));
+    out.label2id = { ...c.label2id };
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+// ---- presets ------------------------------------------------------------------------
+
+/**
+ * Named configurations: google-bert/bert-base-uncased (L12 H768 A12), and Google's compact
+ * BERTs as prajjwal1 publishes them, bert-tiny (L2 H128 A2) and bert-mini (L4 H256 A4).
+ */
+export const BERT_PRESETS: Readonly<Record<'bert-base-uncased' | 'bert-tiny' | 'bert-mini', Readonly<BertConfig>>> = Object.freeze({
+  'bert-base-uncased': frozen(bertConfig()),
+  'bert-tiny': frozen(bertConfig({ hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512 })),
+  'bert-mini': frozen(bertConfig({ hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 })),
+});
+
+function frozen(config: BertConfig): Readonly<BertConfig> {
+  Object.freeze(config.id2label);
+  Object.freeze(config.label2id);
+  return Object.freeze(config);
+}
+
+// ---- initialisation -----------------------------------------------------------------
+
+/**
+ * transformers' `_init_weights` for BERT, on `module` and everything under it: Linear and
+ * Embedding weights N(0, initializerRange²), Linear biases 0, the padding row 0, LayerNorm 1/0,
+ * the MLM head's bias 0.
+ */
+export function initBertWeights(module: Module, config: BertConfig): void {
+  const std = config.initializerRange || 0.02;
+  for (const m of module.modules()) {
+    if (m instanceof Linear) {
+      init.normal_(m.weight, 0, std);
+      if (m.bias) init.zeros_(m.bias);
+    } else if (m instanceof Embedding) {
+      init.normal_(m.weight, 0, std);
+      const padding = m.paddingIdx;
+      if (padding !== null) tidy(() => noGrad(() => void m.weight.select(0, padding).zero_()));
+    } else if (m instanceof LayerNorm) {
+      if (m.weight) init.ones_(m.weight);
+      if (m.bias) init.zeros_(m.bias);
+    } else if (m instanceof BertLMPredictionHead) {
+      init.zeros_(m.bias);
+    }
+  }
+}
+
+// ---- embeddings ---------------------------------------------------------------------
+
+/** Word + token type + position embeddings, then LayerNorm and dropout. */
+export class BertEmbeddings extends Module {
+  word_embeddings: Embedding;
+  position_embeddings: Embedding;
+  token_type_embeddings: Embedding;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+  /** [1, maxPositionEmbeddings] int64 0, 1, …; not saved (non-persistent, as in transformers ≥ 4.31). */
+  declare position_ids: Tensor;
+  /** [1, maxPositionEmbeddings] int64 zeros: the token types when none are given; not saved. */
+  declare token_type_ids: Tensor;
+
+  constructor(config: BertConfig) {
+    super();
+    this.word_embeddings = new Embedding(config.vocabSize, config.hiddenSize, config.padTokenId);
+    this.position_embeddings = new Embedding(config.maxPositionEmbeddings, config.hiddenSize);
+    this.token_type_embeddings = new Embedding(config.typeVocabSize, config.hiddenSize);
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.dropout = new Dropout(config.hiddenDropoutProb);
+    this.registerBuffer('position_ids', tidy(() => arange(config.maxPositionEmbeddings).unsqueeze(0)), false);
+    this.registerBuffer('token_type_ids', zeros([1, config.maxPositionEmbeddings], { dtype: 'int64' }), false);
+  }
+
+  /** [batch, length] ids (or [batch, length, hidden] embeddings) → [batch, length, hidden]. */
+  forward(inputIds: Tensor | null, tokenTypeIds?: Tensor | null, positionIds?: Tensor | null, inputsEmbeds?: Tensor | null): Tensor {
+    const source = inputIds ?? inputsEmbeds;
+    if (!source) throw new Error('BertEmbeddings: give inputIds or inputsEmbeds');
+    const [batch, length] = source.shape;
+    const maxLength = this.position_ids.shape[1];
+    if (!positionIds && length > maxLength) {
+      throw new Error(`BERT: sequence length ${length} exceeds maxPositionEmbeddings (${maxLength})`);
+    }
+    const positions = positionIds ?? this.position_ids.slice(1, 0, length);
+    const types = tokenTypeIds ?? this.token_type_ids.slice(1, 0, length).expand([batch, length]);
+    let embeddings = (inputsEmbeds ?? this.word_embeddings.forward(inputIds!)).add(this.token_type_embeddings.forward(types));
+    embeddings = embeddings.add(this.position_embeddings.forward(positions));
+    return this.dropout.forward(this.LayerNorm.forward(embeddings));
+  }
+}
+
+// ---- one transformer layer ----------------------------------------------------------
+
+/** Multi-head self-attention on libtorch's scaled-dot-product attention. */
+export class BertSelfAttention extends Module {
+  query: Linear;
+  key: Linear;
+  value: Linear;
+  dropout: Dropout;
+  readonly numAttentionHeads: number;
+  readonly attentionHeadSize: number;
+
+  constructor(config: BertConfig) {
+    super();
+    this.numAttentionHeads = config.numAttentionHeads;
+    this.attentionHeadSize = config.hiddenSize / config.numAttentionHeads;
+    this.query = new Linear(config.hiddenSize, config.hiddenSize);
+    this.key = new Linear(config.hiddenSize, config.hiddenSize);
+    this.value = new Linear(config.hiddenSize, config.hiddenSize);
+    this.dropout = new Dropout(config.attentionProbsDropoutProb);
+  }
+
+  /** `mask`: boolean (true = attend) or additive, broadcastable to [batch, heads, length, length]. */
+  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
+    const [batch, length, hidden] = hiddenStates.shape;
+    // [batch, length, hidden] → [batch, heads, length, headSize]
+    const heads = (x: Tensor) => x.view([batch, length, this.numAttentionHeads, this.attentionHeadSize]).transpose(1, 2);
+    const query = heads(this.query.forward(hiddenStates));
+    const key = heads(this.key.forward(hiddenStates));
+    const value = heads(this.value.forward(hiddenStates));
+    const attended = F.scaledDotProductAttention(query, key, value, {
+      attnMask: mask,
+      dropoutP: this.training ? this.dropout.p : 0,
+    });
+    return attended.transpose(1, 2).reshape([batch, length, hidden]);
+  }
+}
+
+/** Projection after attention, dropout, residual, LayerNorm. */
+export class BertSelfOutput extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hiddenSize, config.hiddenSize);
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.dropout = new Dropout(config.hiddenDropoutProb);
+  }
+
+  forward(hiddenStates: Tensor, inputTensor: Tensor): Tensor {
+    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(hiddenStates)).add(inputTensor));
+  }
+}
+
+export class BertAttention extends Module {
+  self: BertSelfAttention;
+  output: BertSelfOutput;
+
+  constructor(config: BertConfig) {
+    super();
+    this.self = new BertSelfAttention(config);
+    this.output = new BertSelfOutput(config);
+  }
+
+  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
+    return this.output.forward(this.self.forward(hiddenStates, mask), hiddenStates);
+  }
+}
+
+/** The feed-forward expansion: hidden → intermediate, activation. */
+export class BertIntermediate extends Module {
+  dense: Linear;
+  readonly activation: BertActivation;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hiddenSize, config.intermediateSize);
+    this.activation = config.hiddenAct;
+  }
+
+  forward(hiddenStates: Tensor): Tensor {
+    return ACTIVATIONS[this.activation](this.dense.forward(hiddenStates));
+  }
+
+  override extraRepr(): string {
+    return `activation=${this.activation}`;
+  }
+}
+
+/** The feed-forward contraction: intermediate → hidden, dropout, residual, LayerNorm. */
+export class BertOutput extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.intermediateSize, config.hiddenSize);
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.dropout = new Dropout(config.hiddenDropoutProb);
+  }
+
+  forward(hiddenStates: Tensor, inputTensor: Tensor): Tensor {
+    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(hiddenStates)).add(inputTensor));
+  }
+}
+
+/** Post-LayerNorm transformer layer: attention, then feed-forward. */
+export class BertLayer extends Module {
+  attention: BertAttention;
+  intermediate: BertIntermediate;
+  output: BertOutput;
+
+  constructor(config: BertConfig) {
+    super();
+    this.attention = new BertAttention(config);
+    this.intermediate = new BertIntermediate(config);
+    this.output = new BertOutput(config);
+  }
+
+  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
+    const attentionOutput = this.attention.forward(hiddenStates, mask);
+    return this.output.forward(this.intermediate.forward(attentionOutput), attentionOutput);
+  }
+}
+
+// ---- encoder, pooler, BertModel -----------------------------------------------------
+
+export class BertEncoder extends Module {
+  layer: ModuleList<BertLayer>;
+
+  constructor(config: BertConfig) {
+    super();
+    this.layer = new ModuleList(Array.from({ length: config.numHiddenLayers }, () => new BertLayer(config)));
+  }
+
+  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
+    for (const layer of this.layer) hiddenStates = layer.forward(hiddenStates, mask);
+    return hiddenStates;
+  }
+}
+
+/** tanh(dense(h[:, 0])): the [CLS] token's hidden state, projected. */
+export class BertPooler extends Module {
+  dense: Linear;
+  activation: Tanh;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hiddenSize, config.hiddenSize);
+    this.activation = new Tanh();
+  }
+
+  forward(hiddenStates: Tensor): Tensor {
+    return this.activation.forward(this.dense.forward(hiddenStates.select(1, 0)));
+  }
+}
+
+export interface BertInputs {
+  /** [batch, length] int64 token ids (or give inputsEmbeds). */
+  inputIds?: Tensor | null;
+  /** [batch, length]: 1 (or true) = attend, 0 = padding, as in transformers. Default: attend everywhere. */
+  attentionMask?: Tensor | null;
+  /** [batch, length] segment ids (0 = sentence A, 1 = sentence B). Default: zeros. */
+  tokenTypeIds?: Tensor | null;
+  /** [batch, length] or [1, length] positions. Default: 0 … length-1. */
+  positionIds?: Tensor | null;
+  /** [batch, length, hidden] word embeddings used instead of looking up inputIds. */
+  inputsEmbeds?: Tensor | null;
+}
+
+export interface BertModelOutput {
+  /** [batch, length, hidden]. */
+  lastHiddenState: Tensor;
+  /** [batch, hidden]; absent when the model has no pooler. */
+  pooledOutput?: Tensor;
+}
+
+/**
+ * A transformers 2-d attention mask (1 = attend, 0 = padding) as the boolean key mask SDPA takes,
+ * [batch, 1, 1, length], true = attend. Every query attends to the same, unpadded, keys.
+ */
+export function bertAttentionMask(attentionMask: Tensor): Tensor {
+  if (attentionMask.ndim !== 2) throw new Error(`BERT: attentionMask must be [batch, length], got shape [${attentionMask.shape}]`);
+  const allowed = attentionMask.dtype === 'bool' ? attentionMask : attentionMask.ne(0);
+  return allowed.unsqueeze(1).unsqueeze(1);
+}
+
+/** The bare encoder: embeddings, layers, and (unless addPoolingLayer is false) the pooler. */
+export class BertModel extends Module {
+  readonly config: BertConfig;
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+
+  constructor(config: Partial<BertConfig> = {}, options: { addPoolingLayer?: boolean } = {}) {
+    super();
+    this.config = bertConfig(config);
+    this.embeddings = new BertEmbeddings(this.config);
+    this.encoder = new BertEncoder(this.config);
+    this.pooler = options.addPoolingLayer === false ? null : new BertPooler(this.config);
+    initBertWeights(this, this.config);
+  }
+
+  forward(inputs: BertInputs): BertModelOutput {
+    const { inputIds = null, attentionMask, tokenTypeIds, positionIds, inputsEmbeds } = inputs;
+    if ((inputIds === null) === !inputsEmbeds) throw new Error('BertModel: give exactly one of inputIds and inputsEmbeds');
+    const embeddings = this.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds);
+    const mask = attentionMask ? bertAttentionMask(attentionMask) : null;
+    const lastHiddenState = this.encoder.forward(embeddings, mask);
+    return this.pooler ? { lastHiddenState, pooledOutput: this.pooler.forward(lastHiddenState) } : { lastHiddenState };
+  }
+}
+
+// ---- sequence classification --------------------------------------------------------
+
+export interface BertLabeledInputs extends BertInputs {
+  /**
+   * Sequence classification: [batch] int64 class ids (single-label), [batch, numLabels] floats
+   * (multi-label) or [batch] / [batch, numLabels] floats (regression). Masked LM: [batch, length]
+   * token ids, -100 where no loss is taken.
+   */
+  labels?: Tensor | null;
+}
+
+export interface BertHeadOutput {
+  logits: Tensor;
+  /** Present when labels were given. */
+  loss?: Tensor;
+}
+
+/**
+ * The loss transformers' BertForSequenceClassification computes. With problemType null:
+ * numLabels 1 → regression (MSE), integer labels → single-label (cross entropy), otherwise
+ * multi-label (BCE with logits).
+ */
+export function bertClassificationLoss(logits: Tensor, labels: Tensor, numLabels: number, problemType: BertProblemType | null = null): Tensor {
+  const integer = labels.dtype === 'int64' || labels.dtype === 'int32';
+  const type = problemType ?? (numLabels === 1 ? 'regression' : integer ? 'single_label_classification' : 'multi_label_classification');
+  const asLogits = (t: Tensor) => (t.dtype === logits.dtype ? t : t.to(logits.dtype));
+  switch (type) {
+    case 'regression':
+      return numLabels === 1 ? F.mseLoss(logits.squeeze(), asLogits(labels).squeeze()) : F.mseLoss(logits, asLogits(labels));
+    case 'single_label_classification':
+      return F.crossEntropy(logits.view([-1, numLabels]), (labels.dtype === 'int64' ? labels : labels.to('int64')).view([-1]));
+    case 'multi_label_classification':
+      return F.binaryCrossEntropyWithLogits(logits, asLogits(labels));
+  }
+}
+
+/** BertModel + dropout + a linear classifier on the pooled [CLS] state. */
+export class BertForSequenceClassification extends Module {
+  readonly config: BertConfig;
+  bert: BertModel;
+  dropout: Dropout;
+  classifier: Linear;
+
+  constructor(config: Partial<BertConfig> = {}) {
+    super();
+    this.config = bertConfig(config);
+    this.bert = new BertModel(this.config);
+    this.dropout = new Dropout(this.config.classifierDropout ?? this.config.hiddenDropoutProb);
+    this.classifier = new Linear(this.config.hiddenSize, this.config.numLabels);
+    initBertWeights(this.classifier, this.config);
+  }
+
+  forward(inputs: BertLabeledInputs): BertHeadOutput {
+    const { pooledOutput } = this.bert.forward(inputs);
+    const logits = this.classifier.forward(this.dropout.forward(pooledOutput!));
+    if (!inputs.labels) return { logits };
+    return { logits, loss: bertClassificationLoss(logits, inputs.labels, this.config.numLabels, this.config.problemType) };
+  }
+
+  /**
+   * Replaces the classifier with a fresh one (transformers' init) for `numLabels` outputs,
+   * keeping the backbone: fine-tuning a checkpoint for a new label set. The old classifier is
+   * disposed; config.numLabels, id2label/label2id (LABEL_i unless given) and problemType
+   * (null unless given) follow. Returns the new classifier.
+   */
+  resetClassifier(numLabels: number, options: { id2label?: Record<number, string>; problemType?: BertProblemType | null } = {}): Linear {
+    const updated = bertConfig({ ...this.config, numLabels, id2label: options.id2label, label2id: undefined, problemType: options.problemType ?? null });
+    const classifier = new Linear(this.config.hiddenSize, updated.numLabels);
+    initBertWeights(classifier, updated);
+    const device = this.classifier.weight.device;
+    const dtype = this.classifier.weight.dtype;
+    if (device !== 'cpu' || dtype !== 'float32') classifier.to({ device: device as Device, dtype });
+    this.classifier.dispose();
+    this.classifier = classifier;
+    const labels = { numLabels: updated.numLabels, id2label: updated.id2label, label2id: updated.label2id, problemType: updated.problemType };
+    Object.assign(this.config, labels);
+    Object.assign(this.bert.config, structuredClone(labels));
+    return classifier;
+  }
+}
+
+// ---- masked language modelling ------------------------------------------------------
+
+/** dense → activation → LayerNorm, before the vocabulary projection. */
+export class BertPredictionHeadTransform extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  readonly activation: BertActivation;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hiddenSize, config.hiddenSize);
+    this.activation = config.hiddenAct;
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+  }
+
+  forward(hiddenStates: Tensor): Tensor {
+    return this.LayerNorm.forward(ACTIVATIONS[this.activation](this.dense.forward(hiddenStates)));
+  }
+}
+
+/**
+ * The vocabulary projection when tied: x·Eᵀ + b with E the word embedding matrix and b the
+ * prediction head's bias. Its `weight` and `bias` are those tensors, read through getters, not
+ * parameters of its own — so, like transformers' model.safetensors, the state dict has no
+ * `cls.predictions.decoder.*` keys, and the shared tensors are counted, trained and saved once.
+ */
+export class BertTiedDecoder extends Module {
+  readonly #weight: () => Tensor;
+  readonly #bias: () => Tensor;
+
+  constructor(weight: () => Tensor, bias: () => Tensor) {
+    super();
+    this.#weight = weight;
+    this.#bias = bias;
+  }
+
+  get weight(): Tensor {
+    return this.#weight();
+  }
+
+  get bias(): Tensor {
+    return this.#bias();
+  }
+
+  forward(hiddenStates: Tensor): Tensor {
+    return F.linear(hiddenStates, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `tied, outFeatures=${this.weight.shape[0]}`;
+  }
+}
+
+/**
+ * transform → decoder. Tied (tieWordEmbeddings, the default): the decoder is the word
+ * embeddings with `bias` added. Untied: the decoder is its own Linear (with its own bias) and
+ * `bias` is unused, exactly as transformers leaves it.
+ */
+export class BertLMPredictionHead extends Module {
+  bias: Tensor;
+  transform: BertPredictionHeadTransform;
+  decoder: Linear | BertTiedDecoder;
+
+  constructor(config: BertConfig, wordEmbeddings: () => Tensor) {
+    super();
+    this.bias = parameter(zeros([config.vocabSize]));
+    this.transform = new BertPredictionHeadTransform(config);
+    this.decoder = config.tieWordEmbeddings
+      ? new BertTiedDecoder(wordEmbeddings, () => this.bias)
+      : new Linear(config.hiddenSize, config.vocabSize);
+  }
+
+  forward(hiddenStates: Tensor): Tensor {
+    return this.decoder.forward(this.transform.forward(hiddenStates));
+  }
+}
+
+export class BertOnlyMLMHead extends Module {
+  predictions: BertLMPredictionHead;
+
+  constructor(config: BertConfig, wordEmbeddings: () => Tensor) {
+    super();
+    this.predictions = new BertLMPredictionHead(config, wordEmbeddings);
+  }
+
+  forward(sequenceOutput: Tensor): Tensor {
+    return this.predictions.forward(sequenceOutput);
+  }
+}
+
+/** BertModel without pooler + the MLM head; logits [batch, length, vocab]. */
+export class BertForMaskedLM extends Module {
+  readonly config: BertConfig;
+  bert: BertModel;
+  cls: BertOnlyMLMHead;
+
+  constructor(config: Partial<BertConfig> = {}) {
+    super();
+    this.config = bertConfig(config);
+    this.bert = new BertModel(this.config, { addPoolingLayer: false });
+    // Read at every call, so the tie survives to() and a replaced embedding module.
+    this.cls = new BertOnlyMLMHead(this.config, () => this.bert.embeddings.word_embeddings.weight);
+    initBertWeights(this.cls, this.config);
+  }
+
+  forward(inputs: BertLabeledInputs): BertHeadOutput {
+    const logits = this.cls.forward(this.bert.forward(inputs).lastHiddenState);
+    if (!inputs.labels) return { logits };
+    // Cross entropy over tokens, ignoring label -100
+    const labels = inputs.labels.dtype === 'int64' ? inputs.labels : inputs.labels.to('int64');
+    return { logits, loss: F.crossEntropy(logits.view([-1, this.config.vocabSize]), labels.view([-1])) };
+  }
+}
+
+// ---- checkpoints --------------------------------------------------------------------
+
+/**
+ * Maps a transformers BERT state dict onto `model`'s keys, as transformers' loader does, so
+ * older and differently-headed checkpoints load with loadStateDict: legacy `LayerNorm.gamma` /
+ * `.beta` names; the `bert.` prefix added (a BertModel checkpoint into a head model) or
+ * stripped (a head checkpoint into BertModel); the tied `cls.predictions.decoder.weight` /
+ * `.bias` and old persisted `embeddings.position_ids` / `token_type_ids` buffers dropped when
+ * the model has no such key. Other keys pass through (loadStateDict reports them). The
+ * tensors are shared, not copied.
+ */
+export function adaptBertStateDict(state: StateDict | Record<string, Tensor>, model: Module): StateDict {
+  const own = new Set(model.stateDict().keys());
+  const aligned = alignCheckpointKeys(state, own, 'bert');
+  const out: StateDict = new Map();
+  for (const [original, tensor] of aligned) {
+    let key = original;
+    if (!own.has(key)) {
+      if (key === 'cls.predictions.decoder.bias' && own.has('cls.predictions.bias') && !aligned.has('cls.predictions.bias')) {
+        key = 'cls.predictions.bias';
+      } else if (/^cls\.predictions\.decoder\.(weight|bias)$|(^|\.)embeddings\.(position_ids|token_type_ids)$/.test(key)) {
+        continue;
+      }
+    }
+    out.set(key, tensor);
+  }
+  return out;
+}
+
+// ---- registration -------------------------------------------------------------------
+
+registerModelFamily<BertConfig>({
+  modelType: 'bert',
+  architectures: {
+    BertModel: (config) => new BertModel(config),
+    BertForSequenceClassification: (config) => new BertForSequenceClassification(config),
+    BertForMaskedLM: (config) => new BertForMaskedLM(config),
+  },
+  configFromHf: bertConfigFromHf,
+  configToHf: bertConfigToHf,
+  presets: BERT_PRESETS,
+  baseModelPrefix: 'bert',
+  withNumLabels: (config, numLabels) =>
+    numLabels === config.numLabels ? config : bertConfig({ ...config, numLabels, id2label: undefined, label2id: undefined }),
+  adaptStateDict: adaptBertStateDict,
+});

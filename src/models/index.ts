@@ -1,0 +1,6 @@
+/** The models layer: model families (registered on import), their configs and builders. */
+export { registerModelFamily, modelFamily, modelFamilies, findPreset, type ModelFamily, type HfConfig } from './registry.js';
+export * from './bert.js';
+export * from './alexnet.js';
+export * from './resnet.js';
+export * from './vit.js';
