@@ -134,6 +134,7 @@ export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   architectures: { AlexNet: (config) => new AlexNet(config) },
   configFromHf: alexnetConfigFromJson,
   configToHf: alexnetConfigToJson,
+  withNumLabels: (config, numLabels) => ({ ...config, numClasses: numLabels }),
   presets: { alexnet: { arch: 'alexnet', numClasses: 1000, dropout: 0.5 } },
 };
 

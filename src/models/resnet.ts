@@ -417,6 +417,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
   architectures: { ResNet: (config) => new ResNet(config) },
   configFromHf: resnetConfigFromJson,
   configToHf: resnetConfigToJson,
+  withNumLabels: (config, numLabels) => ({ ...config, numClasses: numLabels }),
   presets: Object.fromEntries(
     (['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2'] as const)
       .map((arch) => [arch, { arch, numClasses: 1000 }]),
