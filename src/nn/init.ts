@@ -62,6 +62,15 @@ export function kaimingNormal_(t: Tensor, a = 0, mode: 'fanIn' | 'fanOut' = 'fan
   return normal_(t, 0, Math.sqrt(2 / (1 + a * a)) / Math.sqrt(fan));
 }
 
+/** PyTorch's default for Linear and Conv layers: kaiming_uniform(a=√5) weights, U(±1/√fan_in) biases. */
+export function defaultLayerInit_(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, Math.sqrt(5));
+  if (bias) {
+    const bound = 1 / Math.sqrt(fans(weight).fanIn);
+    uniform_(bias, -bound, bound);
+  }
+}
+
 /** Glorot uniform init: U(±gain·√(6/(fan_in + fan_out))). */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
   const { fanIn, fanOut } = fans(t);

@@ -1,6 +1,6 @@
 /** Convolution (torch/nn/modules/conv.py). */
 import { empty, functional as F, type Tensor } from '../../tensor/index.js';
-import { fans, kaimingUniform_, uniform_ } from '../init.js';
+import { defaultLayerInit_ } from '../init.js';
 import { Module } from '../module.js';
 import { parameter } from '../parameter.js';
 
@@ -49,11 +49,7 @@ export class Conv2d extends Module {
   }
 
   resetParameters(): void {
-    kaimingUniform_(this.weight, Math.sqrt(5));
-    if (this.bias) {
-      const bound = 1 / Math.sqrt(fans(this.weight).fanIn);
-      uniform_(this.bias, -bound, bound);
-    }
+    defaultLayerInit_(this.weight, this.bias);
   }
 
   forward(input: Tensor): Tensor {

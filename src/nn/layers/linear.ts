@@ -1,6 +1,6 @@
 /** Linear maps: Linear and Identity (torch/nn/modules/linear.py). */
 import { empty, functional as F, type Tensor } from '../../tensor/index.js';
-import { kaimingUniform_, fans, uniform_ } from '../init.js';
+import { defaultLayerInit_ } from '../init.js';
 import { Module } from '../module.js';
 import { parameter } from '../parameter.js';
 
@@ -22,11 +22,7 @@ export class Linear extends Module {
 
   /** PyTorch's default: kaiming_uniform(a=√5) for W, U(±1/√fan_in) for b. */
   resetParameters(): void {
-    kaimingUniform_(this.weight, Math.sqrt(5));
-    if (this.bias) {
-      const bound = 1 / Math.sqrt(fans(this.weight).fanIn);
-      uniform_(this.bias, -bound, bound);
-    }
+    defaultLayerInit_(this.weight, this.bias);
   }
 
   forward(input: Tensor): Tensor {
