@@ -17,6 +17,7 @@ import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type T
 import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
 import { registerModelFamily, type HfConfig } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
+import { classificationLoss, type ProblemType } from './classification-loss.js';
 
 // ---- config -------------------------------------------------------------------------
 
@@ -53,7 +54,7 @@ const ACTIVATIONS: Record<BertActivation, (x: Tensor) => Tensor> = {
 };
 
 /** How BertForSequenceClassification computes its loss (transformers' `problem_type`). */
-export type BertProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+export type BertProblemType = ProblemType;
 
 const PROBLEM_TYPES: readonly BertProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
 
@@ -605,24 +606,8 @@ export interface BertHeadOutput {
   loss?: Tensor;
 }
 
-/**
- * The loss transformers' BertForSequenceClassification computes. With problemType null:
- * numLabels 1 → regression (MSE), integer labels → single-label (cross entropy), otherwise
- * multi-label (BCE with logits).
- */
-export function bertClassificationLoss(logits: Tensor, labels: Tensor, numLabels: number, problemType: BertProblemType | null = null): Tensor {
-  const integer = labels.dtype === 'int64' || labels.dtype === 'int32';
-  const type = problemType ?? (numLabels === 1 ? 'regression' : integer ? 'single_label_classification' : 'multi_label_classification');
-  const asLogits = (t: Tensor) => (t.dtype === logits.dtype ? t : t.to(logits.dtype));
-  switch (type) {
-    case 'regression':
-      return numLabels === 1 ? F.mseLoss(logits.squeeze(), asLogits(labels).squeeze()) : F.mseLoss(logits, asLogits(labels));
-    case 'single_label_classification':
-      return F.crossEntropy(logits.view([-1, numLabels]), (labels.dtype === 'int64' ? labels : labels.to('int64')).view([-1]));
-    case 'multi_label_classification':
-      return F.binaryCrossEntropyWithLogits(logits, asLogits(labels));
-  }
-}
+/** The loss transformers' BertForSequenceClassification computes (see classificationLoss). */
+export const bertClassificationLoss = classificationLoss;
 
 /** BertModel + dropout + a linear classifier on the pooled [CLS] state. */
 export class BertForSequenceClassification extends Module {

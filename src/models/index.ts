@@ -4,3 +4,4 @@ export * from './bert.js';
 export * from './alexnet.js';
 export * from './resnet.js';
 export * from './vit.js';
+export { classificationLoss, type ProblemType } from './classification-loss.js';

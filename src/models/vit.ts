@@ -20,6 +20,7 @@
  */
 import { cat, functional as F, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Conv2d, Dropout, Identity, init, LayerNorm, Linear, Module, ModuleList, parameter, type StateDict } from '../nn/index.js';
+import { classificationLoss, type ProblemType } from './classification-loss.js';
 import { registerModelFamily, type HfConfig } from './registry.js';
 
 // ---- config ------------------------------------------------------------------------------------
@@ -28,7 +29,7 @@ import { registerModelFamily, type HfConfig } from './registry.js';
 export type ViTActivation = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'quick_gelu' | 'relu' | 'silu' | 'swish' | 'tanh';
 
 /** How ViTForImageClassification turns logits and labels into a loss (transformers' problem_type). */
-export type ViTProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+export type ViTProblemType = ProblemType;
 
 /** transformers' ViTConfig, in camelCase. vitConfig() fills in transformers' defaults (ViT-Base/16, 224 px). */
 export interface ViTConfig {
@@ -420,7 +421,7 @@ export class ViTForImageClassification extends Module {
   forward({ pixelValues, labels }: ViTClassifierInput): ViTClassifierOutput {
     const { lastHiddenState } = this.vit.forward({ pixelValues });
     const logits = this.classifier.forward(lastHiddenState.select(1, 0));
-    return labels ? { logits, loss: classificationLoss(logits, labels, this.config) } : { logits };
+    return labels ? { logits, loss: classificationLoss(logits, labels, this.config.numLabels, this.config.problemType) } : { logits };
   }
 
   /**
@@ -448,25 +449,6 @@ function newClassifier(config: ViTConfig): Linear | Identity {
   const classifier = new Linear(config.hiddenSize, config.numLabels);
   initWeights(classifier, config.initializerRange);
   return classifier;
-}
-
-/** transformers' ForImageClassification loss: MSE, cross entropy or binary cross entropy by problemType. */
-function classificationLoss(logits: Tensor, labels: Tensor, config: ViTConfig): Tensor {
-  const integer = /int/.test(labels.dtype);
-  const problem = config.problemType ??
-    (config.numLabels === 1 ? 'regression' : integer ? 'single_label_classification' : 'multi_label_classification');
-  switch (problem) {
-    case 'regression': {
-      const target = labels.to(logits.dtype);
-      return config.numLabels === 1 ? F.mseLoss(logits.squeeze(), target.squeeze()) : F.mseLoss(logits, target);
-    }
-    case 'single_label_classification':
-      return F.crossEntropy(logits.reshape([-1, config.numLabels]), labels.reshape([-1]).to('int64'));
-    case 'multi_label_classification':
-      return F.binaryCrossEntropyWithLogits(logits, labels.to(logits.dtype));
-    default:
-      throw new Error(`ViT: unknown problemType '${String(problem)}'`);
-  }
 }
 
 // ---- initialisation ----------------------------------------------------------------------------
