@@ -4,26 +4,38 @@
  *
  *   npm run bench [-- --threads N --runs N --quick --strict]
  *   node build/ts/bench/compare.js [--threads N] [--runs N] [--quick] [--strict] [--python EXE]
+ *   node build/ts/bench/compare.js --suite models [...]   the models suite: bench/compare-models.ts
  *
  * Each run starts one process per engine and interleaves short blocks of the same work
  * between them, alternating which goes first, so a noisy machine slows both alike. A run's
  * figure is the median of its blocks; the table shows the median over runs. The JSON with
  * every block goes to bench/results/.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
+import {
+  ENGINES,
+  Engine,
+  LoadMeter,
+  addonBuilt,
+  engineOrder,
+  fmt,
+  gitState,
+  machineInfo,
+  repoRoot,
+  table,
+  threadEnv,
+  torchPythonPath,
+  withPythonPath,
+  type EngineName,
+} from './driver.js';
+import { runModelsSuite } from './compare-models.js';
 import { FLOPS_FORMULA, MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
 
 const OVERHEAD_TARGET = 1.5;
 const GFLOPS_TARGET = 0.95;
-const ENGINES = ['finetune', 'pytorch'] as const;
-type EngineName = (typeof ENGINES)[number];
 
 interface Options {
   threads: number;
@@ -43,123 +55,14 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--strict') options.strict = true;
     else if (arg === '--python') options.python = argv[++i];
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: compare.js [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
+      console.log('usage: compare.js [--suite engine|models] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
+      console.log('       compare.js --suite models --help   the models suite\'s options');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
   if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs expects a positive integer');
   return options;
-}
-
-// ---- environment -------------------------------------------------------------------------
-
-/** The repository root: the nearest folder above this script holding binding.gyp. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'binding.gyp'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root');
-    dir = parent;
-  }
-  return dir;
-}
-
-/**
- * PYTHONPATH that makes `import torch` load the libtorch the addon links: the folder holding
- * the torch package whose lib/ the addon was built against (build/libtorch.json).
- */
-function torchPythonPath(root: string): string | undefined {
-  const recorded = join(root, 'build', 'libtorch.json');
-  if (!existsSync(recorded)) return undefined;
-  const libtorch = (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch;
-  return existsSync(join(libtorch, '__init__.py')) ? dirname(libtorch) : undefined;
-}
-
-/** The commit measured, and whether the engine's sources (src/, native/) differ from it. */
-function gitState(root: string): { commit: string; engineSourcesModified: boolean } | undefined {
-  const git = (...args: string[]): string | undefined => {
-    const r = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
-    return r.status === 0 ? r.stdout.trim() : undefined;
-  };
-  const commit = git('rev-parse', '--short', 'HEAD');
-  if (commit === undefined) return undefined;
-  const status = git('status', '--porcelain', '--', 'src', 'native', 'binding.gyp') ?? '';
-  return { commit, engineSourcesModified: status.length > 0 };
-}
-
-function cpuModel(): string {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    return line ? line.split(':')[1].trim() : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-/** Busy CPU seconds of the whole machine (/proc/stat: all but idle and iowait). */
-function machineBusySeconds(): number | undefined {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]) / TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-function processCpuSeconds(pid: number | 'self'): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    return (fields[11] + fields[12]) / TICKS_PER_SECOND; // stat fields 14 and 15: utime, stime
-  } catch {
-    return undefined;
-  }
-}
-
-// ---- engine processes ------------------------------------------------------------------
-
-/** An engine started with --serve: one request line in, one JSON reply line out. */
-class Engine {
-  readonly child: ChildProcessWithoutNullStreams;
-  private readonly replies: AsyncIterator<string>;
-  private stderr = '';
-
-  constructor(
-    readonly name: EngineName,
-    command: string,
-    args: string[],
-    env: NodeJS.ProcessEnv,
-    cwd: string,
-  ) {
-    this.child = spawn(command, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.child.on('error', (error) => (this.stderr += `cannot start ${command}: ${error.message}\n`));
-    this.replies = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
-  }
-
-  async request<T>(line: string): Promise<T> {
-    this.child.stdin.write(line + '\n');
-    const next = await this.replies.next();
-    if (next.done) throw new Error(`${this.name} engine exited during '${line}':\n${this.stderr}`);
-    const reply = JSON.parse(next.value) as T & { error?: string };
-    if (reply.error) throw new Error(`${this.name} engine failed on '${line}': ${reply.error}`);
-    return reply;
-  }
-
-  cpuSeconds(): number | undefined {
-    return this.child.pid === undefined ? undefined : processCpuSeconds(this.child.pid);
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.stdin.end('quit\n');
-    await exited;
-  }
 }
 
 interface RunResult {
@@ -176,18 +79,15 @@ interface RunResult {
 async function run(options: Options, root: string, runIndex: number): Promise<RunResult> {
   const threads = String(options.threads);
   // The same thread settings for both processes; each engine also calls set_num_threads(threads).
-  const env = { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
-  const pythonPath = torchPythonPath(root);
-  const machineBefore = machineBusySeconds();
-  const selfBefore = processCpuSeconds('self');
-  const wallStart = performance.now();
+  const env = threadEnv(options.threads);
+  const load = new LoadMeter();
   const engines: Record<EngineName, Engine> = {
     finetune: new Engine('finetune', process.execPath, [join(root, 'build', 'ts', 'bench', 'engine.js'), '--threads', threads, '--serve'], env, root),
     pytorch: new Engine(
       'pytorch',
       options.python,
       [join(root, 'bench', 'engine_torch.py'), '--threads', threads, '--serve'],
-      { ...env, PYTHONPATH: [pythonPath, process.env.PYTHONPATH].filter(Boolean).join(':') },
+      withPythonPath(env, [torchPythonPath(root)]),
       root,
     ),
   };
@@ -198,7 +98,7 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
     const rounds = options.quick ? ROUNDS.quick : ROUNDS.full;
     const names = Object.keys(PER_OP) as PerOpName[];
     const iterations = (name: PerOpName): number => (options.quick ? PER_OP[name].iterations / QUICK_DIVISOR : PER_OP[name].iterations);
-    const orderFor = (round: number): readonly EngineName[] => ((round + runIndex) % 2 === 0 ? ENGINES : [...ENGINES].reverse());
+    const orderFor = (round: number): readonly EngineName[] => engineOrder(round + runIndex);
 
     // Warm-up: one uncounted block of every workload on each engine.
     for (const name of names) for (const engine of ENGINES) await engines[engine].request(`perop ${name} ${iterations(name)}`);
@@ -225,15 +125,7 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
     }
     process.stderr.write('\n');
 
-    const childCpu = ENGINES.map((engine) => engines[engine].cpuSeconds());
-    const machineAfter = machineBusySeconds();
-    const selfAfter = processCpuSeconds('self');
-    const seconds = (performance.now() - wallStart) / 1000;
-    let backgroundCores: number | null = null;
-    if (machineBefore !== undefined && machineAfter !== undefined && selfBefore !== undefined && selfAfter !== undefined && childCpu.every((c) => c !== undefined)) {
-      const ours = selfAfter - selfBefore + (childCpu as number[]).reduce((x, y) => x + y, 0);
-      backgroundCores = Math.max(0, (machineAfter - machineBefore - ours) / seconds);
-    }
+    const backgroundCores = load.stop(ENGINES.map((engine) => engines[engine].cpuSeconds()));
     return { info, perOp, mlpStepMs, firstLoss, backgroundCores };
   } finally {
     for (const engine of ENGINES) await engines[engine].close();
@@ -242,17 +134,16 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
 
 // ---- report ------------------------------------------------------------------------------
 
-const fmt = (value: number, digits: number): string => value.toFixed(digits);
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]): string => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => (c === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|')}|`;
-  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
-}
-
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const suiteAt = argv.indexOf('--suite');
+  if (suiteAt >= 0) {
+    const suite = argv[suiteAt + 1];
+    argv.splice(suiteAt, 2);
+    if (suite === 'models') return runModelsSuite(argv);
+    if (suite !== 'engine') throw new Error(`--suite expects 'engine' (the default) or 'models', got ${suite ?? 'nothing'}`);
+  }
+  const options = parseArgs(argv);
   const root = repoRoot();
   const runs: RunResult[] = [];
   for (let i = 0; i < options.runs; i++) runs.push(await run(options, root, i));
@@ -326,17 +217,16 @@ async function main(): Promise<void> {
   ]);
 
   const git = gitState(root);
-  const addon = join(root, 'build', 'Release', 'finetune.node');
-  const addonBuilt = existsSync(addon) ? statSync(addon).mtime.toISOString() : null;
+  const built = addonBuilt(root);
   const pythonPath = torchPythonPath(root);
-  const machine = { nproc: availableParallelism(), cpu: cpuModel(), platform: `${process.platform} ${process.arch}` };
+  const machine = machineInfo();
   const command = ['node build/ts/bench/compare.js', ...process.argv.slice(2)].join(' ');
   const rounds = options.quick ? ROUNDS.quick : ROUNDS.full;
 
   console.log(`engine benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads`);
   console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}`);
   console.log(
-    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt ?? 'never'};` +
+    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'};` +
       ` PyTorch from ${pythonPath ?? 'the default python path'}`,
   );
   console.log(
@@ -366,7 +256,7 @@ async function main(): Promise<void> {
     command,
     machine,
     git,
-    addonBuilt,
+    addonBuilt: built,
     torchPythonPath: pythonPath ?? null,
     options,
     engines: runs[0].info,

@@ -77,3 +77,113 @@ export interface EngineInfo {
   torchVersion: string;
   threads: number;
 }
+
+// ---- the models suite (bench/compare-models.ts, bench/models.ts, bench/models_torch.py) ----
+
+/**
+ * The models suite's protocol, on both engines started with --serve:
+ *   info                         → {"engine", "runtime", "torchVersion", "threads", "rssKb", "hwmKb"}
+ *   setup <model> <warmupSteps>  → {"model", "batch", "inputShape", "numLabels", "params", "paramTensors",
+ *                                   "firstLoss", "setupMs", "warmupMs": [...], "rssKb", "hwmKb"}
+ *   steps <n>                    → {"stepMs": [...]}   (ms of each training step)
+ *   memory                       → {"rssKb", "hwmKb"}  (VmRSS and VmHWM of /proc/self/status)
+ *   quit
+ * One process pair per model: setup builds the randomly initialised model (train mode) and its
+ * seeded random batch, so the process's VmHWM at the end is that model's peak alone.
+ */
+export interface ModelSpec {
+  label: string;
+  /** What each side builds (finetune: createModel preset and architecture; PyTorch: the class). */
+  finetune: string;
+  pytorch: string;
+  batch: number;
+  /** [batch, 128] token ids, or [batch, 3, 224, 224] images. */
+  input: 'tokens' | 'image';
+  seqLen?: number;
+  imageSize?: number;
+  numLabels: number;
+  /** Untimed steps after setup. */
+  warmupSteps: number;
+  /** Interleaved rounds of `stepsPerBlock` steps per engine. */
+  rounds: number;
+  stepsPerBlock: number;
+}
+
+export const MODELS = {
+  'bert-base': {
+    label: 'bert-base (B8, T128)',
+    finetune: "createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels: 2 })",
+    pytorch: "transformers BertForSequenceClassification(BertConfig(num_labels=2), attn_implementation='sdpa')",
+    batch: 8,
+    input: 'tokens',
+    seqLen: 128,
+    numLabels: 2,
+    warmupSteps: 2,
+    rounds: 3,
+    stepsPerBlock: 2,
+  },
+  'vit-b16': {
+    label: 'vit-b16 (B8, 224²)',
+    finetune: "createModel('vit-base-patch16-224', { architecture: 'ViTForImageClassification' })",
+    pytorch: "transformers ViTForImageClassification(ViTConfig(num_labels=1000), attn_implementation='sdpa')",
+    batch: 8,
+    input: 'image',
+    imageSize: 224,
+    numLabels: 1000,
+    warmupSteps: 2,
+    rounds: 3,
+    stepsPerBlock: 2,
+  },
+  resnet50: {
+    label: 'resnet50 (B8, 224²)',
+    finetune: "createModel('resnet50')",
+    pytorch: 'torchvision.models.resnet50()',
+    batch: 8,
+    input: 'image',
+    imageSize: 224,
+    numLabels: 1000,
+    warmupSteps: 2,
+    rounds: 4,
+    stepsPerBlock: 2,
+  },
+  alexnet: {
+    label: 'alexnet (B8, 224²)',
+    finetune: "createModel('alexnet')",
+    pytorch: 'torchvision.models.alexnet()',
+    batch: 8,
+    input: 'image',
+    imageSize: 224,
+    numLabels: 1000,
+    warmupSteps: 3,
+    rounds: 6,
+    stepsPerBlock: 4,
+  },
+} as const satisfies Record<string, ModelSpec>;
+
+export type ModelName = keyof typeof MODELS;
+
+/** Quick mode: rounds and warm-up cut to this many. */
+export const MODELS_QUICK = { warmupSteps: 1, rounds: 1, stepsPerBlock: 1 };
+
+/** The training step both engines time, in words. */
+export const MODEL_STEP =
+  'forward (train mode: dropout on, batch-norm batch statistics) → cross entropy against random labels → backward → every grad set to null';
+
+export interface ModelSetupReply {
+  model: string;
+  batch: number;
+  inputShape: number[];
+  numLabels: number;
+  params: number;
+  paramTensors: number;
+  firstLoss: number;
+  setupMs: number;
+  warmupMs: number[];
+  rssKb: number;
+  hwmKb: number;
+}
+
+export interface MemoryReply {
+  rssKb: number;
+  hwmKb: number;
+}
