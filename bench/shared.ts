@@ -83,9 +83,10 @@ export interface EngineInfo {
 /**
  * The models suite's protocol, on both engines started with --serve:
  *   info                         → {"engine", "runtime", "torchVersion", "threads", "rssKb", "hwmKb"}
- *   setup <model> <warmupSteps>  → {"model", "batch", "inputShape", "numLabels", "params", "paramTensors",
+ *   setup <json SetupRequest>    → {"model", "batch", "inputShape", "numLabels", "params", "paramTensors",
  *                                   "firstLoss", "setupMs", "warmupMs": [...], "rssKb", "hwmKb"}
- *   steps <n>                    → {"stepMs": [...]}   (ms of each training step)
+ *   steps <n>                    → {"stepMs": [...], "minorFaults", "systemSeconds"}   (ms of each training
+ *                                   step; the page faults and kernel CPU seconds of the n steps)
  *   memory                       → {"rssKb", "hwmKb"}  (VmRSS and VmHWM of /proc/self/status)
  *   quit
  * One process pair per model: setup builds the randomly initialised model (train mode) and its
@@ -104,7 +105,10 @@ export interface ModelSpec {
   numLabels: number;
   /** Untimed steps after setup. */
   warmupSteps: number;
-  /** Interleaved rounds of `stepsPerBlock` steps per engine. */
+  /**
+   * Interleaved rounds of `stepsPerBlock` steps per engine. One step per block: this VM's slow
+   * phases last seconds, so engines alternate every step, and a slow phase hits both.
+   */
   rounds: number;
   stepsPerBlock: number;
 }
@@ -119,8 +123,8 @@ export const MODELS = {
     seqLen: 128,
     numLabels: 2,
     warmupSteps: 2,
-    rounds: 3,
-    stepsPerBlock: 2,
+    rounds: 8,
+    stepsPerBlock: 1,
   },
   'vit-b16': {
     label: 'vit-b16 (B8, 224²)',
@@ -131,8 +135,8 @@ export const MODELS = {
     imageSize: 224,
     numLabels: 1000,
     warmupSteps: 2,
-    rounds: 3,
-    stepsPerBlock: 2,
+    rounds: 8,
+    stepsPerBlock: 1,
   },
   resnet50: {
     label: 'resnet50 (B8, 224²)',
@@ -143,8 +147,8 @@ export const MODELS = {
     imageSize: 224,
     numLabels: 1000,
     warmupSteps: 2,
-    rounds: 4,
-    stepsPerBlock: 2,
+    rounds: 10,
+    stepsPerBlock: 1,
   },
   alexnet: {
     label: 'alexnet (B8, 224²)',
@@ -155,8 +159,8 @@ export const MODELS = {
     imageSize: 224,
     numLabels: 1000,
     warmupSteps: 3,
-    rounds: 6,
-    stepsPerBlock: 4,
+    rounds: 30,
+    stepsPerBlock: 1,
   },
 } as const satisfies Record<string, ModelSpec>;
 
@@ -168,6 +172,17 @@ export const MODELS_QUICK = { warmupSteps: 1, rounds: 1, stepsPerBlock: 1 };
 /** The training step both engines time, in words. */
 export const MODEL_STEP =
   'forward (train mode: dropout on, batch-norm batch statistics) → cross entropy against random labels → backward → every grad set to null';
+
+/** What the driver sends with setup (on one line): the model and its sizes, from MODELS. */
+export interface SetupRequest {
+  model: ModelName;
+  batch: number;
+  seqLen?: number;
+  imageSize?: number;
+  numLabels: number;
+  warmupSteps: number;
+  seed: number;
+}
 
 export interface ModelSetupReply {
   model: string;
@@ -186,4 +201,10 @@ export interface ModelSetupReply {
 export interface MemoryReply {
   rssKb: number;
   hwmKb: number;
+}
+
+export interface StepsReply {
+  stepMs: number[];
+  minorFaults: number;
+  systemSeconds: number;
 }

@@ -41,27 +41,27 @@ export class AlexNet extends Module {
     const { numClasses, dropout } = this.config;
     this.features = new Sequential(
       new Conv2d(3, 64, 11, { stride: 4, padding: 2 }),
-      new ReLU(),
+      new ReLU(true),
       new MaxPool2d(3, 2),
       new Conv2d(64, 192, 5, { padding: 2 }),
-      new ReLU(),
+      new ReLU(true),
       new MaxPool2d(3, 2),
       new Conv2d(192, 384, 3, { padding: 1 }),
-      new ReLU(),
+      new ReLU(true),
       new Conv2d(384, 256, 3, { padding: 1 }),
-      new ReLU(),
+      new ReLU(true),
       new Conv2d(256, 256, 3, { padding: 1 }),
-      new ReLU(),
+      new ReLU(true),
       new MaxPool2d(3, 2),
     );
     this.avgpool = new AdaptiveAvgPool2d([6, 6]);
     this.classifier = new Sequential(
       new Dropout(dropout),
       new Linear(256 * 6 * 6, 4096),
-      new ReLU(),
+      new ReLU(true),
       new Dropout(dropout),
       new Linear(4096, 4096),
-      new ReLU(),
+      new ReLU(true),
       new Linear(4096, numClasses),
     );
   }

@@ -496,8 +496,13 @@ export class BertLayer extends Module {
   }
 
   forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
-    const attentionOutput = this.attention.forward(hiddenStates, mask);
-    return this.output.forward(this.intermediate.forward(attentionOutput), attentionOutput);
+    // One scope per layer, as PyTorch's reference counting frees them: the layer's intermediates
+    // are released when it returns (autograd keeps what backward needs), so the next layers reuse
+    // their memory instead of the process faulting in fresh pages until the caller's scope ends.
+    return tidy(() => {
+      const attentionOutput = this.attention.forward(hiddenStates, mask);
+      return this.output.forward(this.intermediate.forward(attentionOutput), attentionOutput);
+    });
   }
 }
 

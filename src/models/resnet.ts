@@ -124,7 +124,7 @@ export class BasicBlock extends Module {
     // Both this.conv1 and this.downsample downsample the input when stride != 1
     this.conv1 = conv3x3(inplanes, planes, stride);
     this.bn1 = new BatchNorm2d(planes);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     this.conv2 = conv3x3(planes, planes);
     this.bn2 = new BatchNorm2d(planes);
     this.downsample = downsample;
@@ -143,7 +143,7 @@ export class BasicBlock extends Module {
 
       if (this.downsample) identity = this.downsample.forward(x);
 
-      out = out.add(identity);
+      out = out.add_(identity); // torchvision's out += identity
       out = this.relu.forward(out);
       return out;
     });
@@ -183,7 +183,7 @@ export class Bottleneck extends Module {
     this.bn2 = new BatchNorm2d(width);
     this.conv3 = conv1x1(width, planes * Bottleneck.expansion);
     this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     this.downsample = downsample;
   }
 
@@ -204,7 +204,7 @@ export class Bottleneck extends Module {
 
       if (this.downsample) identity = this.downsample.forward(x);
 
-      out = out.add(identity);
+      out = out.add_(identity); // torchvision's out += identity
       out = this.relu.forward(out);
       return out;
     });
@@ -239,7 +239,7 @@ export class ResNet extends Module {
 
     this.conv1 = new Conv2d(3, this.#inplanes, 7, { stride: 2, padding: 3, bias: false });
     this.bn1 = new BatchNorm2d(this.#inplanes);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     this.maxpool = new MaxPool2d(3, 2, 1);
     this.layer1 = this.makeLayer(block, 64, this.config.layers[0]);
     this.layer2 = this.makeLayer(block, 128, this.config.layers[1], 2, replaceStrideWithDilation[0]);

@@ -315,8 +315,13 @@ export class ViTLayer extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.attention.forward(this.layernorm_before.forward(x)).add(x);
-    return this.output.forward(this.intermediate.forward(this.layernorm_after.forward(h)), h);
+    // One scope per block, as PyTorch's reference counting frees them: the block's intermediates
+    // are released when it returns (autograd keeps what backward needs), so the next blocks reuse
+    // their memory instead of the process faulting in fresh pages until the caller's scope ends.
+    return tidy(() => {
+      const h = this.attention.forward(this.layernorm_before.forward(x)).add(x);
+      return this.output.forward(this.intermediate.forward(this.layernorm_after.forward(h)), h);
+    });
   }
 }
 

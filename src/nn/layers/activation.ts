@@ -1,13 +1,22 @@
 /** Activations and MultiheadAttention (torch/nn/modules/activation.py). */
-import { empty, functional as F, zeros, type Tensor } from '../../tensor/index.js';
+import { aten, empty, functional as F, zeros, type Tensor } from '../../tensor/index.js';
 import { constant_, xavierUniform_ } from '../init.js';
 import { Module } from '../module.js';
 import { parameter } from '../parameter.js';
 import { Linear } from './linear.js';
 
+/** max(x, 0); `inplace` rectifies the input itself, like PyTorch's ReLU(inplace=True), saving an activation. */
 export class ReLU extends Module {
+  constructor(readonly inplace = false) {
+    super();
+  }
+
   forward(input: Tensor): Tensor {
-    return F.relu(input);
+    return this.inplace ? aten.relu_(input) : F.relu(input);
+  }
+
+  override extraRepr(): string {
+    return this.inplace ? 'inplace=true' : '';
   }
 }
 

@@ -1,0 +1,192 @@
+/**
+ * What the benchmark drivers (bench/compare.ts: the engine suite, bench/compare-models.ts: the
+ * models suite) share: the repository and environment facts they print, the engine processes
+ * they talk to over the line protocol of bench/shared.ts, the background-load meter and the
+ * table printer.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const ENGINES = ['finetune', 'pytorch'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** Alternates which engine goes first from one round (and run) to the next. */
+export function engineOrder(round: number): readonly EngineName[] {
+  return round % 2 === 0 ? ENGINES : [...ENGINES].reverse();
+}
+
+// ---- environment -------------------------------------------------------------------------
+
+/** The repository root: the nearest folder above this script holding binding.gyp. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'binding.gyp'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the repository root');
+    dir = parent;
+  }
+  return dir;
+}
+
+/**
+ * PYTHONPATH that makes `import torch` load the libtorch the addon links: the folder holding
+ * the torch package whose lib/ the addon was built against (build/libtorch.json).
+ */
+export function torchPythonPath(root: string): string | undefined {
+  const recorded = join(root, 'build', 'libtorch.json');
+  if (!existsSync(recorded)) return undefined;
+  const libtorch = (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch;
+  return existsSync(join(libtorch, '__init__.py')) ? dirname(libtorch) : undefined;
+}
+
+/** The environment of both engine processes: the same thread settings (each engine also calls set_num_threads). */
+export function threadEnv(threads: number): NodeJS.ProcessEnv {
+  return { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+}
+
+/** `env` with PYTHONPATH = the given folders (those that exist) + any PYTHONPATH already set. */
+export function withPythonPath(env: NodeJS.ProcessEnv, folders: (string | undefined)[]): NodeJS.ProcessEnv {
+  return { ...env, PYTHONPATH: [...folders, process.env.PYTHONPATH].filter(Boolean).join(':') };
+}
+
+/** The commit measured, and whether the engine's sources (src/, native/) differ from it. */
+export function gitState(root: string): { commit: string; engineSourcesModified: boolean } | undefined {
+  const git = (...args: string[]): string | undefined => {
+    const r = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : undefined;
+  };
+  const commit = git('rev-parse', '--short', 'HEAD');
+  if (commit === undefined) return undefined;
+  const status = git('status', '--porcelain', '--', 'src', 'native', 'binding.gyp') ?? '';
+  return { commit, engineSourcesModified: status.length > 0 };
+}
+
+export function cpuModel(): string {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    return line ? line.split(':')[1].trim() : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Machine facts every result records. */
+export function machineInfo(): { nproc: number; cpu: string; platform: string; memTotalGiB: number | null } {
+  let memTotalGiB: number | null = null;
+  try {
+    const line = readFileSync('/proc/meminfo', 'utf8').split('\n').find((l) => l.startsWith('MemTotal:'));
+    if (line) memTotalGiB = Math.round((Number(line.split(/\s+/)[1]) / 1024 / 1024) * 10) / 10;
+  } catch {
+    // not Linux
+  }
+  return { nproc: availableParallelism(), cpu: cpuModel(), platform: `${process.platform} ${process.arch}`, memTotalGiB };
+}
+
+/** When the addon was built (its file's mtime), or null. */
+export function addonBuilt(root: string): string | null {
+  const addon = join(root, 'build', 'Release', 'finetune.node');
+  return existsSync(addon) ? statSync(addon).mtime.toISOString() : null;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** Busy CPU seconds of the whole machine (/proc/stat: all but idle and iowait). */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number | 'self'): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return (fields[11] + fields[12]) / TICKS_PER_SECOND; // stat fields 14 and 15: utime, stime
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Measures the CPU that processes other than the benchmark's own (this driver and the engines
+ * given to stop()) kept busy between start and stop, in average cores.
+ */
+export class LoadMeter {
+  private readonly machineBefore = machineBusySeconds();
+  private readonly selfBefore = processCpuSeconds('self');
+  private readonly wallStart = performance.now();
+
+  /** `engineCpu`: the CPU seconds each engine process used in total (they started after this meter). */
+  stop(engineCpu: (number | undefined)[]): number | null {
+    const machineAfter = machineBusySeconds();
+    const selfAfter = processCpuSeconds('self');
+    const seconds = (performance.now() - this.wallStart) / 1000;
+    if (this.machineBefore === undefined || machineAfter === undefined || this.selfBefore === undefined || selfAfter === undefined) return null;
+    if (!engineCpu.every((c) => c !== undefined)) return null;
+    const ours = selfAfter - this.selfBefore + (engineCpu as number[]).reduce((x, y) => x + y, 0);
+    return Math.max(0, (machineAfter - this.machineBefore - ours) / seconds);
+  }
+}
+
+// ---- engine processes ------------------------------------------------------------------
+
+/** An engine started with --serve: one request line in, one JSON reply line out. */
+export class Engine {
+  readonly child: ChildProcessWithoutNullStreams;
+  private readonly replies: AsyncIterator<string>;
+  private stderr = '';
+
+  constructor(
+    readonly name: string,
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    cwd: string,
+  ) {
+    this.child = spawn(command, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.child.on('error', (error) => (this.stderr += `cannot start ${command}: ${error.message}\n`));
+    this.replies = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async request<T>(line: string): Promise<T> {
+    this.child.stdin.write(line + '\n');
+    const next = await this.replies.next();
+    if (next.done) throw new Error(`${this.name} engine exited during '${line}':\n${this.stderr}`);
+    const reply = JSON.parse(next.value) as T & { error?: string };
+    if (reply.error) throw new Error(`${this.name} engine failed on '${line}': ${reply.error}`);
+    return reply;
+  }
+
+  cpuSeconds(): number | undefined {
+    return this.child.pid === undefined ? undefined : processCpuSeconds(this.child.pid);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin.end('quit\n');
+    await exited;
+  }
+}
+
+// ---- report ------------------------------------------------------------------------------
+
+export const fmt = (value: number, digits: number): string => value.toFixed(digits);
+
+/** A Markdown table: first column left-aligned, the others right-aligned. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]): string => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, c) => (c === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|')}|`;
+  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,197 @@
+/**
+ * The finetune side of the models benchmark; bench/models_torch.py is the PyTorch side and
+ * bench/compare-models.ts (`compare.js --suite models`) runs both, interleaved, and compares.
+ *
+ *   node build/ts/bench/models.js --threads N --serve                 the protocol of bench/shared.ts (MODELS)
+ *   node build/ts/bench/models.js --threads N --model bert-base [--steps N]   one model alone: a JSON summary
+ *
+ * One training step, as a user writes it: forward in train mode, cross entropy against random
+ * labels, backward, every gradient set to null — all inside one tidy().
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+
+import { createModel, functional as F, getNumThreads, manualSeed, models, randint, randn, runtimeInfo, setNumThreads, tidy, type nn, type Tensor } from 'finetune';
+
+import { MODELS, median, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
+
+/** VmRSS and VmHWM (peak resident set) of this process, in kB. */
+function memory(): MemoryReply {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+interface Workload {
+  model: nn.Module;
+  /** Logits of the batch. */
+  forward: () => Tensor;
+  labels: Tensor;
+}
+
+/** The randomly initialised model, in train mode, and its batch (created, seeded, outside any scope). */
+function build(request: SetupRequest): { workload: Workload; inputShape: number[] } {
+  const { model: name, batch, numLabels } = request;
+  manualSeed(request.seed);
+  switch (name) {
+    case 'bert-base': {
+      const model = createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels }) as models.BertForSequenceClassification;
+      const inputIds = randint(0, model.config.vocabSize, [batch, request.seqLen!]);
+      const labels = randint(0, numLabels, [batch]);
+      return { workload: { model, labels, forward: () => model.forward({ inputIds }).logits }, inputShape: inputIds.shape };
+    }
+    case 'vit-b16': {
+      const model = createModel('vit-base-patch16-224', { architecture: 'ViTForImageClassification', numLabels }) as models.ViTForImageClassification;
+      const pixelValues = randn([batch, 3, request.imageSize!, request.imageSize!]);
+      const labels = randint(0, numLabels, [batch]);
+      return { workload: { model, labels, forward: () => model.forward({ pixelValues }).logits }, inputShape: pixelValues.shape };
+    }
+    case 'resnet50':
+    case 'alexnet': {
+      const model = createModel(name, { numLabels }) as models.ResNet | models.AlexNet;
+      const images = randn([batch, 3, request.imageSize!, request.imageSize!]);
+      const labels = randint(0, numLabels, [batch]);
+      return { workload: { model, labels, forward: () => model.forward(images) }, inputShape: images.shape };
+    }
+    default:
+      throw new Error(`unknown model ${String(name)} (known: ${Object.keys(MODELS).join(', ')})`);
+  }
+}
+
+let workload: Workload | undefined;
+
+/** One training step; returns the loss (the caller disposes it). */
+function trainStep(w: Workload): Tensor {
+  return tidy(() => {
+    const loss = F.crossEntropy(w.forward(), w.labels);
+    loss.backward();
+    w.model.zeroGrad(); // every grad = null (PyTorch's set_to_none)
+    return loss;
+  });
+}
+
+function timedSteps(w: Workload, steps: number): number[] {
+  const stepMs: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    trainStep(w).dispose();
+    stepMs.push(performance.now() - start);
+  }
+  return stepMs;
+}
+
+/**
+ * `steps` timed steps, with diagnostics of how they used memory: the minor page faults they took
+ * and the kernel (system) CPU seconds they used, which fresh pages cost.
+ */
+function stepsReply(w: Workload, steps: number): { stepMs: number[]; minorFaults: number; systemSeconds: number } {
+  const before = process.resourceUsage();
+  const stepMs = timedSteps(w, steps);
+  const after = process.resourceUsage();
+  return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, systemSeconds: (after.systemCPUTime - before.systemCPUTime) / 1e6 };
+}
+
+function setup(request: SetupRequest): ModelSetupReply {
+  if (workload !== undefined) throw new Error('setup: this process already holds a model (one model per process)');
+  const start = performance.now();
+  const built = build(request);
+  workload = built.workload;
+  workload.model.train();
+  const setupMs = performance.now() - start;
+  const params = workload.model.parameters();
+
+  const firstStart = performance.now();
+  const first = trainStep(workload);
+  const warmupMs = [performance.now() - firstStart];
+  const firstLoss = first.item();
+  first.dispose();
+  warmupMs.push(...timedSteps(workload, request.warmupSteps - 1));
+  return {
+    model: request.model,
+    batch: request.batch,
+    inputShape: built.inputShape,
+    numLabels: request.numLabels,
+    params: params.reduce((n, p) => n + p.numel(), 0),
+    paramTensors: params.length,
+    firstLoss,
+    setupMs,
+    warmupMs,
+    ...memory(),
+  };
+}
+
+function info() {
+  return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...memory() };
+}
+
+function handle(line: string): unknown {
+  const space = line.indexOf(' ');
+  const command = space < 0 ? line : line.slice(0, space);
+  const rest = space < 0 ? '' : line.slice(space + 1);
+  switch (command) {
+    case 'info': return info();
+    case 'setup': return setup(JSON.parse(rest) as SetupRequest);
+    case 'steps': {
+      if (workload === undefined) throw new Error('steps before setup');
+      return stepsReply(workload, Number(rest));
+    }
+    case 'memory': return memory();
+    default: throw new Error(`unknown command ${line}`);
+  }
+}
+
+function serve(): void {
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  lines.on('line', (line) => {
+    if (line.trim() === 'quit') {
+      lines.close();
+      return;
+    }
+    let reply: unknown;
+    try {
+      reply = handle(line.trim());
+    } catch (error) {
+      reply = { error: String((error as Error).stack ?? error) };
+    }
+    process.stdout.write(JSON.stringify(reply) + '\n');
+  });
+}
+
+/** One model alone: setup (with its warm-up), `steps` timed steps, the memory at the end. */
+function standalone(name: ModelName, steps: number): void {
+  const spec = MODELS[name];
+  if (spec === undefined) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(', ')})`);
+  const request: SetupRequest = { model: name, batch: spec.batch, numLabels: spec.numLabels, warmupSteps: spec.warmupSteps, seed: 0 };
+  if ('seqLen' in spec) request.seqLen = spec.seqLen;
+  if ('imageSize' in spec) request.imageSize = spec.imageSize;
+  const before = info();
+  const setupReply = setup(request);
+  const { stepMs, minorFaults, systemSeconds } = stepsReply(workload!, steps);
+  const ms = median(stepMs);
+  const result = { ...before, setup: setupReply, stepMs, minorFaults, systemSeconds, msPerStep: ms, samplesPerSecond: (spec.batch * 1000) / ms, memory: memory() };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+function main(): void {
+  let threads = availableParallelism();
+  let serveMode = false;
+  let model: string | undefined;
+  let steps = 3;
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--threads') threads = Number(argv[++i]);
+    else if (argv[i] === '--serve') serveMode = true;
+    else if (argv[i] === '--model') model = argv[++i];
+    else if (argv[i] === '--steps') steps = Number(argv[++i]);
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  setNumThreads(threads);
+  if (serveMode) serve();
+  else if (model !== undefined) standalone(model as ModelName, steps);
+  else throw new Error('give --serve or --model NAME');
+}
+
+main();
