@@ -3,14 +3,17 @@
  * (bench/models.ts) against PyTorch (bench/models_torch.py: transformers / torchvision), on the
  * same libtorch and the same thread count.
  *
- *   npm run bench -- --suite models [--models bert-base,vit-b16,resnet50,alexnet] [--threads N] [--runs N] [--quick] [--strict]
- *   node build/ts/bench/compare.js --suite models [...]
+ *   npm run bench -- --suite models [--models bert-base,vit-b16,resnet50,alexnet] [--threads N] [--runs N]
+ *                                   [--quick] [--strict] [--pin-malloc] [--python EXE]
+ *   node build/ts/bench/compare.js --suite models [...]     (the same, without npm's setup step)
  *
  * For every model and run, a fresh process per engine: both build the model and its batch and run
  * their warm-up steps, then the driver interleaves blocks of training steps between them,
  * alternating which goes first (as the engine suite does), and finally reads each process's peak
  * resident set (VmHWM) — the peak of that model alone, since each process only ever holds one.
- * A run's figure is the median of its steps; the table shows the median over runs.
+ * A run's figure is the median of its steps; the table shows the median over runs (2 by
+ * default: whether a process's allocator keeps reusing its heap varies from process to process,
+ * see MALLOC_PINNED). About 9 minutes on 2 cores. The JSON with every step goes to bench/results/.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -49,20 +52,32 @@ interface Options {
   quick: boolean;
   strict: boolean;
   python: string;
+  /** Fixed glibc malloc thresholds for both engines (see MALLOC_PINNED). */
+  pinMalloc: boolean;
 }
+
+/**
+ * --pin-malloc: glibc's malloc adapts its mmap and trim thresholds as a process frees large
+ * blocks, and whether a process then reuses its heap or returns memory to the kernel and faults it
+ * back in every step (±15% on ResNet-50 here) differs from one process to the next, on both sides.
+ * These settings fix the thresholds (the largest mmap threshold glibc accepts, no trimming), for a
+ * comparison without that luck; the default run measures the processes as users get them.
+ */
+const MALLOC_PINNED = { MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(4 * 1024 * 1024 * 1024) };
 
 const USAGE =
   'usage: compare.js --suite models [--models ' + Object.keys(MODELS).join(',') + ' (default: all)] [--threads N (default: all cores)]\n' +
-  '                  [--runs N (default 1)] [--quick] [--strict] [--python EXE]';
+  '                  [--runs N (default 2)] [--quick] [--strict] [--pin-malloc] [--python EXE]';
 
 function parseArgs(argv: string[]): Options {
   const options: Options = {
     models: Object.keys(MODELS) as ModelName[],
     threads: availableParallelism(),
-    runs: 1,
+    runs: 2,
     quick: false,
     strict: false,
     python: process.env.PYTHON ?? 'python3',
+    pinMalloc: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -72,6 +87,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--quick') options.quick = true;
     else if (arg === '--strict') options.strict = true;
     else if (arg === '--python') options.python = argv[++i];
+    else if (arg === '--pin-malloc') options.pinMalloc = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -123,7 +139,7 @@ function schedule(model: ModelName, quick: boolean): { warmupSteps: number; roun
 
 async function runModel(options: Options, root: string, model: ModelName, runIndex: number, modelIndex: number): Promise<ModelRun> {
   const threads = String(options.threads);
-  const env = threadEnv(options.threads);
+  const env = { ...threadEnv(options.threads), ...(options.pinMalloc ? MALLOC_PINNED : {}) };
   const load = new LoadMeter();
   const wallStart = performance.now();
   const engines: Record<EngineName, Engine> = {
@@ -291,6 +307,7 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
     console.log(`  ${model}: finetune ${MODELS[model].finetune}; PyTorch ${MODELS[model].pytorch}; ${warmupSteps} warm-up + ${rounds}×${stepsPerBlock} interleaved steps per engine`);
   }
   console.log(`method: ${options.runs} run(s); per model and run a fresh process per engine (peak RSS = its VmHWM at the end); table = median over runs (peak: max)`);
+  if (options.pinMalloc) console.log(`malloc: both engines with ${Object.entries(MALLOC_PINNED).map(([k, v]) => `${k}=${v}`).join(' ')} (--pin-malloc)`);
   console.log('');
   console.log(table(throughputRows));
   console.log('');

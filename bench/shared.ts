@@ -123,7 +123,7 @@ export const MODELS = {
     seqLen: 128,
     numLabels: 2,
     warmupSteps: 2,
-    rounds: 8,
+    rounds: 5,
     stepsPerBlock: 1,
   },
   'vit-b16': {
@@ -135,7 +135,7 @@ export const MODELS = {
     imageSize: 224,
     numLabels: 1000,
     warmupSteps: 2,
-    rounds: 8,
+    rounds: 5,
     stepsPerBlock: 1,
   },
   resnet50: {
@@ -147,7 +147,7 @@ export const MODELS = {
     imageSize: 224,
     numLabels: 1000,
     warmupSteps: 2,
-    rounds: 10,
+    rounds: 6,
     stepsPerBlock: 1,
   },
   alexnet: {
@@ -159,7 +159,7 @@ export const MODELS = {
     imageSize: 224,
     numLabels: 1000,
     warmupSteps: 3,
-    rounds: 30,
+    rounds: 20,
     stepsPerBlock: 1,
   },
 } as const satisfies Record<string, ModelSpec>;
