@@ -12,11 +12,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 
 import { functional as F, getNumThreads, manualSeed, randn, runtimeInfo, setNumThreads, tensor, tidy, type Tensor } from 'finetune';
 
-import { MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
+import { MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, serveCommands, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
 
 // ---- (a) per-op workloads ------------------------------------------------------------
 
@@ -144,22 +143,6 @@ function handle(line: string): unknown {
   }
 }
 
-function serve(): void {
-  const lines = createInterface({ input: process.stdin, terminal: false });
-  lines.on('line', (line) => {
-    if (line.trim() === 'quit') {
-      lines.close();
-      return;
-    }
-    let reply: unknown;
-    try {
-      reply = handle(line);
-    } catch (error) {
-      reply = { error: String((error as Error).stack ?? error) };
-    }
-    process.stdout.write(JSON.stringify(reply) + '\n');
-  });
-}
 
 /** This engine alone: warm-up, then blocks of each workload; medians. */
 function standalone(quick: boolean): void {
@@ -191,7 +174,7 @@ function main(): void {
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
   setNumThreads(threads);
-  if (serveMode) serve();
+  if (serveMode) serveCommands(handle);
   else standalone(quick);
 }
 

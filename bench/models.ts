@@ -11,11 +11,10 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 
 import { createModel, functional as F, getNumThreads, manualSeed, models, randint, randn, runtimeInfo, setNumThreads, tidy, type nn, type Tensor } from 'finetune';
 
-import { MODELS, median, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
+import { MODELS, median, serveCommands, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
 
 /** VmRSS and VmHWM (peak resident set) of this process, in kB. */
 function memory(): MemoryReply {
@@ -142,22 +141,6 @@ function handle(line: string): unknown {
   }
 }
 
-function serve(): void {
-  const lines = createInterface({ input: process.stdin, terminal: false });
-  lines.on('line', (line) => {
-    if (line.trim() === 'quit') {
-      lines.close();
-      return;
-    }
-    let reply: unknown;
-    try {
-      reply = handle(line.trim());
-    } catch (error) {
-      reply = { error: String((error as Error).stack ?? error) };
-    }
-    process.stdout.write(JSON.stringify(reply) + '\n');
-  });
-}
 
 /** One model alone: setup (with its warm-up), `steps` timed steps, the memory at the end. */
 function standalone(name: ModelName, steps: number): void {
@@ -189,7 +172,7 @@ function main(): void {
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
   setNumThreads(threads);
-  if (serveMode) serve();
+  if (serveMode) serveCommands(handle);
   else if (model !== undefined) standalone(model as ModelName, steps);
   else throw new Error('give --serve or --model NAME');
 }

@@ -14,6 +14,7 @@
  */
 
 /** The per-op workloads: ops per iteration, iterations per block, and what one iteration does. */
+import { createInterface } from 'node:readline';
 export const PER_OP = {
   mixed_tidy: {
     ops: 7,
@@ -207,4 +208,22 @@ export interface StepsReply {
   stepMs: number[];
   minorFaults: number;
   systemSeconds: number;
+}
+
+/** The engine side of the driver protocol: one JSON reply per command line on stdin until 'quit'. */
+export function serveCommands(handle: (line: string) => unknown): void {
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  lines.on('line', (line) => {
+    if (line.trim() === 'quit') {
+      lines.close();
+      return;
+    }
+    let reply: unknown;
+    try {
+      reply = handle(line.trim());
+    } catch (error) {
+      reply = { error: String((error as Error).stack ?? error) };
+    }
+    process.stdout.write(JSON.stringify(reply) + '\n');
+  });
 }
