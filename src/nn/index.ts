@@ -11,4 +11,4 @@ export { Dropout } from './layers/dropout.js';
 export { ReLU, GELU, Tanh, SiLU, Sigmoid, MultiheadAttention, type MultiheadAttentionOptions, type AttentionCall } from './layers/activation.js';
 export { MaxPool2d, AdaptiveAvgPool2d } from './layers/pooling.js';
 export { Flatten } from './layers/flatten.js';
-export { Sequential, ModuleList, ModuleDict, type TensorModule } from './layers/container.js';
+export { Sequential, ModuleList, ModuleDict, ParameterDict, type TensorModule } from './layers/container.js';

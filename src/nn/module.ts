@@ -13,11 +13,21 @@ export interface LoadResult {
   unexpectedKeys: string[];
 }
 
+/**
+ * Buffer names per module, kept outside the instance (not in #private fields) so that
+ * clone() can give a copy its own entry.
+ */
+const bufferNames = new WeakMap<Module, { all: Set<string>; nonPersistent: Set<string> }>();
+
+function buffersOf(module: Module): { all: Set<string>; nonPersistent: Set<string> } {
+  let names = bufferNames.get(module);
+  if (!names) bufferNames.set(module, (names = { all: new Set(), nonPersistent: new Set() }));
+  return names;
+}
+
 export class Module {
   /** Training mode (dropout active, batch statistics used); see train() and eval(). */
   training = true;
-  readonly #buffers = new Set<string>();
-  readonly #nonPersistent = new Set<string>();
 
   // ---- registration ---------------------------------------------------------------
 
@@ -25,8 +35,8 @@ export class Module {
   registerBuffer(name: string, tensor: Tensor | null, persistent = true): void {
     if (tensor) keep(tensor);
     (this as unknown as Record<string, unknown>)[name] = tensor;
-    this.#buffers.add(name);
-    if (!persistent) this.#nonPersistent.add(name);
+    buffersOf(this).all.add(name);
+    if (!persistent) buffersOf(this).nonPersistent.add(name);
   }
 
   // ---- traversal ------------------------------------------------------------------
@@ -63,7 +73,7 @@ export class Module {
   /** Own buffers, skipping unset ones. */
   ownBuffers(): [string, Tensor][] {
     const self = this as unknown as Record<string, unknown>;
-    return [...this.#buffers].filter((name) => self[name] instanceof Tensor).map((name) => [name, self[name] as Tensor]);
+    return [...buffersOf(this).all].filter((name) => self[name] instanceof Tensor).map((name) => [name, self[name] as Tensor]);
   }
 
   /** Every parameter with its dotted path; a parameter shared by two modules (tied weights) is listed once. */
@@ -122,7 +132,7 @@ export class Module {
   stateDict(prefix = '', into: StateDict = new Map()): StateDict {
     const join = (name: string) => (prefix ? `${prefix}.${name}` : name);
     for (const [name, p] of this.ownParameters()) into.set(join(name), p);
-    for (const [name, b] of this.ownBuffers()) if (!this.#nonPersistent.has(name)) into.set(join(name), b);
+    for (const [name, b] of this.ownBuffers()) if (!buffersOf(this).nonPersistent.has(name)) into.set(join(name), b);
     for (const [name, child] of this.namedChildren()) child.stateDict(join(name), into);
     return into;
   }
@@ -219,6 +229,15 @@ export class Module {
     return this;
   }
 
+  /**
+   * A deep copy, like copy.deepcopy: new parameter and buffer tensors (same values,
+   * requiresGrad and ties), the same module tree; other settings are shared, being
+   * read-only after construction. Modules keeping state in #private fields can't be cloned.
+   */
+  clone(): this {
+    return cloneInto(this, new Map());
+  }
+
   /** Frees every parameter and buffer; the module is unusable afterwards. */
   dispose(): void {
     for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) t.dispose();
@@ -239,6 +258,29 @@ export class Module {
     const lines = children.map(([name, child]) => `(${name}): ${child.toString().replace(/\n/g, '\n  ')}`);
     return `${head}\n  ${lines.join('\n  ')}\n)`;
   }
+}
+
+function cloneInto<M extends Module>(module: M, copies: Map<object, unknown>): M {
+  const done = copies.get(module);
+  if (done) return done as M;
+  const copy = Object.create(Object.getPrototypeOf(module)) as M;
+  copies.set(module, copy);
+  const own = buffersOf(module);
+  bufferNames.set(copy, { all: new Set(own.all), nonPersistent: new Set(own.nonPersistent) });
+  const target = copy as unknown as Record<string, unknown>;
+  for (const [name, value] of Object.entries(module)) {
+    if (value instanceof Module) target[name] = cloneInto(value, copies);
+    else if (value instanceof Tensor) {
+      let tensor = copies.get(value) as Tensor | undefined;
+      if (!tensor) {
+        tensor = noGrad(() => value.detach().clone());
+        tensor = isParameter(value) ? parameter(tensor, value.requiresGrad) : keep(tensor);
+        copies.set(value, tensor);
+      }
+      target[name] = tensor;
+    } else target[name] = value;
+  }
+  return copy;
 }
 
 function isDevice(value: string): boolean {

@@ -1,6 +1,7 @@
 /** Containers: Sequential, ModuleList, ModuleDict (torch/nn/modules/container.py). */
 import type { Tensor } from '../../tensor/index.js';
 import { Module } from '../module.js';
+import { isParameter, parameter } from '../parameter.js';
 
 /** A module whose forward maps one tensor to one tensor; what Sequential chains. */
 export interface TensorModule extends Module {
@@ -86,5 +87,35 @@ export class ModuleDict<M extends Module = Module> extends Module {
 
   keys(): string[] {
     return this.namedChildren().map(([name]) => name);
+  }
+
+  /** Removes the module under `name` (its tensors are not freed: the caller may still use them). */
+  delete(name: string): void {
+    this.get(name);
+    delete (this as unknown as Record<string, unknown>)[name];
+  }
+}
+
+/** Holds parameters by name (torch.nn.ParameterDict), so keys read `lora_embedding_A.default`. */
+export class ParameterDict extends Module {
+  get(name: string): Tensor {
+    const value = (this as unknown as Record<string, unknown>)[name];
+    if (!isParameter(value)) throw new Error(`ParameterDict has no parameter '${name}' (has: ${this.keys().join(', ')})`);
+    return value;
+  }
+
+  /** Stores `tensor` as a parameter under `name` (see parameter()). */
+  set(name: string, tensor: Tensor, requiresGrad = true): void {
+    if (name in Module.prototype || name === 'training') throw new Error(`ParameterDict: '${name}' is a reserved name`);
+    (this as unknown as Record<string, Tensor>)[name] = parameter(tensor, requiresGrad);
+  }
+
+  delete(name: string): void {
+    this.get(name).dispose();
+    delete (this as unknown as Record<string, unknown>)[name];
+  }
+
+  keys(): string[] {
+    return this.ownParameters().map(([name]) => name);
   }
 }

@@ -1,0 +1,287 @@
+/**
+ * LoRA layers (PEFT's tuners/lora/layer.py): a wrapper around a Linear, Conv2d or Embedding
+ * that keeps the base layer as `base_layer` and adds, per adapter name, the low-rank pair
+ * (`lora_A.<name>`, `lora_B.<name>`) whose product, scaled by α/r, is added to the output.
+ * Merging folds that product into the base weight (no cost at inference); unmerging takes it out.
+ */
+import { functional as F, keep, noGrad, tidy, zeros, type Tensor } from '../../../tensor/index.js';
+import { Conv2d, Dropout, Embedding, Identity, Linear, Module, ModuleDict, ParameterDict, init } from '../../../nn/index.js';
+import type { TunerLayer } from '../tuner-utils.js';
+import { DoraMagnitude } from './dora.js';
+
+/** One adapter's settings in a layer, resolved from the config (rank and α patterns applied). */
+export interface LoraAdapterSettings {
+  r: number;
+  loraAlpha: number;
+  loraDropout: number;
+  useRslora: boolean;
+  initLoraWeights: boolean | 'gaussian';
+  useDora: boolean;
+}
+
+type WrappedLayer = Linear | Conv2d | Embedding;
+
+/** What Linear, Conv2d and Embedding LoRA share: adapters by name, scaling, merge bookkeeping, switching. */
+export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extends Module implements TunerLayer {
+  readonly base_layer: Base;
+  readonly scaling: Record<string, number> = {};
+  readonly rank: Record<string, number> = {};
+  activeAdapters: string[] = [];
+  disabled = false;
+  readonly mergedAdapters: string[] = [];
+  /** Row norms of W + ΔW at merge time, per DoRA adapter, to undo the merge exactly. */
+  readonly #doraMergedNorms = new Map<string, Tensor>();
+
+  constructor(baseLayer: Base) {
+    super();
+    this.base_layer = baseLayer;
+  }
+
+  /** Names of the modules/dicts holding this method's adapter parameters. */
+  protected abstract readonly adapterDictNames: string[];
+
+  adapterNames(): string[] {
+    return Object.keys(this.scaling);
+  }
+
+  /** Adds (or replaces) adapter `name` with `settings`, initialised as the config says. */
+  updateLayer(name: string, settings: LoraAdapterSettings): void {
+    if (settings.r <= 0) throw new Error(`LoRA rank must be positive, got ${settings.r} for adapter '${name}'`);
+    this.rank[name] = settings.r;
+    this.scaling[name] = settings.useRslora ? settings.loraAlpha / Math.sqrt(settings.r) : settings.loraAlpha / settings.r;
+    this.createAdapter(name, settings);
+    noGrad(() => this.initAdapter(name, settings.initLoraWeights));
+    if (settings.useDora) this.createDoraMagnitude(name);
+    if (!this.activeAdapters.includes(name) && this.activeAdapters.length === 0) this.activeAdapters = [name];
+  }
+
+  protected abstract createAdapter(name: string, settings: LoraAdapterSettings): void;
+  protected abstract initAdapter(name: string, init: boolean | 'gaussian'): void;
+  /** ΔW for adapter `name`, the shape of the base weight, scaling included. */
+  abstract deltaWeight(name: string): Tensor;
+  /** The adapters' contribution for input x, added to the base output `result`. */
+  protected abstract adapterOutput(name: string, x: Tensor, result: Tensor): Tensor;
+
+  protected createDoraMagnitude(name: string): void {
+    throw new Error(`DoRA is not supported for ${this.base_layer.constructor.name} layers (adapter '${name}'); use it on Linear layers`);
+  }
+
+  protected doraMagnitude(name: string): DoraMagnitude | null {
+    const dict = (this as unknown as { lora_magnitude_vector?: ModuleDict<DoraMagnitude> }).lora_magnitude_vector;
+    return dict && dict.keys().includes(name) ? dict.get(name) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (this.disabled) {
+      if (this.mergedAdapters.length) this.unmerge();
+      return this.baseForward(x);
+    }
+    if (this.mergedAdapters.length) return this.baseForward(x);
+    let result = this.baseForward(x);
+    for (const name of this.activeAdapters) {
+      if (!(name in this.scaling)) continue;
+      result = result.add(this.adapterOutput(name, x, result));
+    }
+    return result;
+  }
+
+  protected baseForward(x: Tensor): Tensor {
+    return this.base_layer.forward(x);
+  }
+
+  merge(adapterNames: string[] = this.activeAdapters): void {
+    noGrad(() => {
+      for (const name of adapterNames) {
+        if (!(name in this.scaling) || this.mergedAdapters.includes(name)) continue;
+        const weight = this.base_layer.weight;
+        tidy(() => {
+          const delta = this.deltaWeight(name);
+          const magnitude = this.doraMagnitude(name);
+          if (magnitude) {
+            const norm = keep(magnitude.weightNorm(weight, delta, 1));
+            this.#doraMergedNorms.set(name, norm);
+            weight.copy_(weight.add(delta).mul(magnitude.factor(norm, weight.dim())));
+          } else weight.add_(delta);
+        });
+        this.mergedAdapters.push(name);
+      }
+    });
+  }
+
+  unmerge(): void {
+    noGrad(() => {
+      while (this.mergedAdapters.length) {
+        const name = this.mergedAdapters.pop()!;
+        const weight = this.base_layer.weight;
+        tidy(() => {
+          const delta = this.deltaWeight(name);
+          const magnitude = this.doraMagnitude(name);
+          const norm = this.#doraMergedNorms.get(name);
+          if (magnitude && norm) {
+            weight.copy_(weight.div(magnitude.factor(norm, weight.dim())).sub(delta));
+            norm.dispose();
+            this.#doraMergedNorms.delete(name);
+          } else weight.sub_(delta);
+        });
+      }
+    });
+  }
+
+  deleteAdapter(name: string): void {
+    if (!(name in this.scaling)) return;
+    if (this.mergedAdapters.includes(name)) throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
+    for (const dictName of [...this.adapterDictNames, 'lora_magnitude_vector']) {
+      const dict = (this as unknown as Record<string, ModuleDict | ParameterDict | undefined>)[dictName];
+      if (!dict || !dict.keys().includes(name)) continue;
+      if (dict instanceof ParameterDict) dict.delete(name);
+      else {
+        dict.get(name).dispose();
+        dict.delete(name);
+      }
+    }
+    delete this.scaling[name];
+    delete this.rank[name];
+    this.activeAdapters = this.activeAdapters.filter((a) => a !== name);
+  }
+
+  adapterParameterNames(name: string): string[] {
+    return this.namedParameters()
+      .map(([path]) => path)
+      .filter((path) => path.split('.').includes(name) && !path.startsWith('base_layer.'));
+  }
+
+  override extraRepr(): string {
+    return this.adapterNames()
+      .map((n) => `${n}: r=${this.rank[n]}, scaling=${this.scaling[n]}`)
+      .join('; ');
+  }
+}
+
+function dropoutModule(p: number): Module {
+  return p > 0 ? new Dropout(p) : new Identity();
+}
+
+/** LoRA around a Linear: y = W x + b + s·B(A(dropout(x))). */
+export class LoraLinear extends LoraLayer<Linear> {
+  readonly lora_A = new ModuleDict<Linear>();
+  readonly lora_B = new ModuleDict<Linear>();
+  readonly lora_dropout = new ModuleDict();
+  readonly lora_magnitude_vector = new ModuleDict<DoraMagnitude>();
+  protected readonly adapterDictNames = ['lora_A', 'lora_B', 'lora_dropout'];
+
+  protected createAdapter(name: string, settings: LoraAdapterSettings): void {
+    const { inFeatures, outFeatures } = this.base_layer;
+    this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
+    this.lora_A.set(name, new Linear(inFeatures, settings.r, { bias: false }));
+    this.lora_B.set(name, new Linear(settings.r, outFeatures, { bias: false }));
+  }
+
+  protected initAdapter(name: string, how: boolean | 'gaussian'): void {
+    if (how === false) return;
+    const a = this.lora_A.get(name).weight;
+    if (how === 'gaussian') init.normal_(a, 0, 1 / this.rank[name]);
+    else init.kaimingUniform_(a, Math.sqrt(5));
+    init.zeros_(this.lora_B.get(name).weight);
+  }
+
+  protected override createDoraMagnitude(name: string): void {
+    const magnitude = new DoraMagnitude();
+    noGrad(() => tidy(() => magnitude.initFrom(this.base_layer.weight, this.deltaWeight(name), 1)));
+    this.lora_magnitude_vector.set(name, magnitude);
+  }
+
+  deltaWeight(name: string): Tensor {
+    return this.lora_B.get(name).weight.matmul(this.lora_A.get(name).weight).mul(this.scaling[name]);
+  }
+
+  protected adapterOutput(name: string, x: Tensor, result: Tensor): Tensor {
+    const a = this.lora_A.get(name);
+    const b = this.lora_B.get(name);
+    const dropout = this.lora_dropout.get(name) as Dropout | Identity;
+    const scaling = this.scaling[name];
+    const magnitude = this.doraMagnitude(name);
+    if (!magnitude) return b.forward(a.forward(dropout.forward(x))).mul(scaling);
+    // DoRA: the base output is reused when dropout is off; with dropout it is recomputed on the dropped input.
+    const droppedOut = dropout instanceof Dropout && this.training;
+    const input = droppedOut ? dropout.forward(x) : x;
+    const weight = this.base_layer.weight;
+    const norm = magnitude.weightNorm(weight, this.deltaWeight(name).detach(), 1).detach();
+    const scale = magnitude.weight.div(norm).view(1, -1);
+    const baseResult = droppedOut ? F.linear(input, weight) : this.base_layer.bias ? result.sub(this.base_layer.bias) : result;
+    const loraResult = b.forward(a.forward(input));
+    return scale.sub(1).mul(baseResult).add(scale.mul(loraResult).mul(scaling));
+  }
+}
+
+/** LoRA around a Conv2d: A is a conv with the base's kernel, stride and padding into r channels; B a 1×1 conv out. */
+export class LoraConv2d extends LoraLayer<Conv2d> {
+  readonly lora_A = new ModuleDict<Conv2d>();
+  readonly lora_B = new ModuleDict<Conv2d>();
+  readonly lora_dropout = new ModuleDict();
+  protected readonly adapterDictNames = ['lora_A', 'lora_B', 'lora_dropout'];
+
+  protected createAdapter(name: string, settings: LoraAdapterSettings): void {
+    const base = this.base_layer;
+    if (base.groups !== 1) throw new Error(`LoRA on a grouped Conv2d (groups=${base.groups}) is not supported`);
+    this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
+    this.lora_A.set(name, new Conv2d(base.inChannels, settings.r, base.kernelSize, { stride: base.stride, padding: base.padding, dilation: base.dilation, bias: false }));
+    this.lora_B.set(name, new Conv2d(settings.r, base.outChannels, 1, { bias: false }));
+  }
+
+  protected initAdapter(name: string, how: boolean | 'gaussian'): void {
+    if (how === false) return;
+    const a = this.lora_A.get(name).weight;
+    if (how === 'gaussian') init.normal_(a, 0, 1 / this.rank[name]);
+    else init.kaimingUniform_(a, Math.sqrt(5));
+    init.zeros_(this.lora_B.get(name).weight);
+  }
+
+  deltaWeight(name: string): Tensor {
+    const a = this.lora_A.get(name).weight;
+    const b = this.lora_B.get(name).weight;
+    // B ∘ A as one kernel: convolve A's kernels (as a batch over input channels) with B's 1×1 weights.
+    return F.conv2d(a.permute(1, 0, 2, 3), b).permute(1, 0, 2, 3).mul(this.scaling[name]);
+  }
+
+  protected adapterOutput(name: string, x: Tensor): Tensor {
+    const dropout = this.lora_dropout.get(name) as Dropout | Identity;
+    return this.lora_B.get(name).forward(this.lora_A.get(name).forward(dropout.forward(x))).mul(this.scaling[name]);
+  }
+}
+
+/** LoRA around an Embedding: a rank-r lookup (`lora_embedding_A` [r, vocab]) projected by `lora_embedding_B` [dim, r]. */
+export class LoraEmbedding extends LoraLayer<Embedding> {
+  readonly lora_embedding_A = new ParameterDict();
+  readonly lora_embedding_B = new ParameterDict();
+  protected readonly adapterDictNames = ['lora_embedding_A', 'lora_embedding_B'];
+
+  protected createAdapter(name: string, settings: LoraAdapterSettings): void {
+    const { numEmbeddings, embeddingDim } = this.base_layer;
+    if (settings.loraDropout > 0) throw new Error('LoRA dropout is not applied to Embedding layers; set loraDropout to 0 or leave embeddings out of targetModules');
+    this.lora_embedding_A.set(name, keep(zeros([settings.r, numEmbeddings])));
+    this.lora_embedding_B.set(name, keep(zeros([embeddingDim, settings.r])));
+  }
+
+  protected initAdapter(name: string, how: boolean | 'gaussian'): void {
+    const a = this.lora_embedding_A.get(name);
+    const b = this.lora_embedding_B.get(name);
+    if (how === false) {
+      init.normal_(a);
+      init.normal_(b);
+      return;
+    }
+    // The reverse of Linear's: A starts at zero, B normal, so the update is still zero at start.
+    init.zeros_(a);
+    init.normal_(b);
+  }
+
+  deltaWeight(name: string): Tensor {
+    return this.lora_embedding_B.get(name).matmul(this.lora_embedding_A.get(name)).t().mul(this.scaling[name]);
+  }
+
+  protected adapterOutput(name: string, x: Tensor): Tensor {
+    const a = this.lora_embedding_A.get(name).t();
+    const b = this.lora_embedding_B.get(name).t();
+    return F.embedding(x, a, this.base_layer.paddingIdx ?? undefined).matmul(b).mul(this.scaling[name]);
+  }
+}

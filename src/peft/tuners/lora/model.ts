@@ -1,0 +1,55 @@
+/**
+ * LoraModel (PEFT's tuners/lora/model.py): replaces each targeted Linear, Conv2d or Embedding
+ * with its LoRA layer, with the rank and α of rankPattern / alphaPattern where they match.
+ */
+import { Conv2d, Embedding, Linear, type Module } from '../../../nn/index.js';
+import { BaseTuner, baseClassName } from '../base-tuner.js';
+import { patternKey, replaceSubmodule } from '../tuner-utils.js';
+import type { LoraConfig } from './config.js';
+import { LoraConv2d, LoraEmbedding, LoraLayer, LoraLinear, type LoraAdapterSettings } from './layer.js';
+
+export class LoraModel extends BaseTuner<LoraConfig> {
+  readonly prefix = 'lora_';
+
+  constructor(model: Module, config: LoraConfig, adapterName = 'default') {
+    super(model, config, adapterName);
+    this.injectAdapter(adapterName, config);
+  }
+
+  protected createAndReplace(config: LoraConfig, adapterName: string, target: Module, key: string): void {
+    const rankKey = patternKey(Object.keys(config.rankPattern), key);
+    const alphaKey = patternKey(Object.keys(config.alphaPattern), key);
+    const settings: LoraAdapterSettings = {
+      r: rankKey !== undefined ? config.rankPattern[rankKey] : config.r,
+      loraAlpha: alphaKey !== undefined ? config.alphaPattern[alphaKey] : config.loraAlpha,
+      loraDropout: config.loraDropout,
+      useRslora: config.useRslora,
+      initLoraWeights: config.initLoraWeights,
+      useDora: config.useDora,
+    };
+    if (target instanceof LoraLayer) {
+      target.updateLayer(adapterName, settings);
+      return;
+    }
+    const layer = newLoraLayer(target, key);
+    layer.updateLayer(adapterName, settings);
+    replaceSubmodule(this.model, key, layer);
+  }
+
+  protected override markOnlyAdaptersAsTrainable(adapterName: string): void {
+    super.markOnlyAdaptersAsTrainable(adapterName);
+    const bias = this.peftConfig.get(adapterName)!.bias;
+    if (bias === 'all') {
+      for (const [name, p] of this.model.namedParameters()) if (name.endsWith('bias') && !name.includes('.original_module.')) p.requiresGrad_(true);
+    } else if (bias === 'lora_only') {
+      for (const [, layer] of this.tunerLayers()) (layer.base_layer as Linear).bias?.requiresGrad_(true);
+    }
+  }
+}
+
+function newLoraLayer(target: Module, key: string): LoraLayer {
+  if (target instanceof Linear) return new LoraLinear(target);
+  if (target instanceof Conv2d) return new LoraConv2d(target);
+  if (target instanceof Embedding) return new LoraEmbedding(target);
+  throw new Error(`Target module '${key}' (${baseClassName(target)}) is not supported by LoRA; supported: Linear, Conv2d, Embedding`);
+}

@@ -1,0 +1,156 @@
+/**
+ * What every layer-injecting method shares, after PEFT's tuners_utils.py and utils/other.py:
+ * which module names a config targets, replacing a submodule in place, the layer interface
+ * the wrapping model drives (merge, enable, switch adapters), and ModulesToSaveWrapper.
+ */
+import { Module, ModuleDict } from '../../nn/index.js';
+
+/** The config fields that decide which modules a method wraps. */
+export interface TargetSpec {
+  /** list: exact name or name suffix after a dot; string: regex over the full name. */
+  targetModules: string[] | string | null;
+  /** Same forms as targetModules; matches are never wrapped. */
+  excludeModules?: string[] | string | null;
+  modulesToSave?: string[] | null;
+  /** Layer indexes to wrap (the number after the layers pattern in the name); null for all. */
+  layersToTransform?: number[] | number | null;
+  /** The module-list name(s) before the layer index ('layer', 'layers', 'h', 'blocks'); null for any. */
+  layersPattern?: string[] | string | null;
+}
+
+export type TargetMatch = 'target' | 'excluded' | false;
+
+/** Whether the module named `key` is targeted (PEFT's check_target_module_exists). */
+export function matchTarget(spec: TargetSpec, key: string): TargetMatch {
+  const exclude = spec.excludeModules;
+  if (exclude && (typeof exclude === 'string' ? fullMatch(exclude, key) : matchesNameList(exclude, key))) return 'excluded';
+  // A module trained whole (modules_to_save) never also gets an adapter: the two would conflict.
+  if (spec.modulesToSave?.some((m) => new RegExp(`(^|.*\\.)${m}($|\\..*)`).test(key))) return 'excluded';
+  const targets = spec.targetModules;
+  if (targets === null) return false;
+  if (typeof targets === 'string') return fullMatch(targets, key) ? 'target' : false;
+  if (targets.includes(key)) return 'target';
+  if (!targets.some((t) => key.endsWith(`.${t}`))) return false;
+  const wanted = spec.layersToTransform;
+  if (wanted === null || wanted === undefined || (Array.isArray(wanted) && wanted.length === 0)) return 'target';
+  const index = layerIndex(key, spec.layersPattern ?? null);
+  if (index === null) return false;
+  return (Array.isArray(wanted) ? wanted.includes(index) : wanted === index) ? 'target' : false;
+}
+
+/** The first layer index in a dotted name, after `pattern` if given ('encoder.layer.3.attention' → 3). */
+export function layerIndex(key: string, pattern: string[] | string | null): number | null {
+  const patterns = pattern === null || pattern.length === 0 ? [] : typeof pattern === 'string' ? [pattern] : pattern;
+  if (patterns.length === 0) {
+    const match = /^.*?\.[^.]*\.(\d+)\./.exec(key);
+    return match ? Number(match[1]) : null;
+  }
+  for (const p of patterns) {
+    const match = new RegExp(`^(?:.*?\\.)?${p}\\.(\\d+)\\.`).exec(key);
+    if (match) return Number(match[1]);
+  }
+  return null;
+}
+
+/** The first of `patterns` that matches the end of `key` after a dot (rank_pattern / alpha_pattern lookup). */
+export function patternKey(patterns: string[], key: string): string | undefined {
+  return patterns.find((p) => new RegExp(`^(.*\\.)?(${p})$`).test(key));
+}
+
+function fullMatch(pattern: string, key: string): boolean {
+  return new RegExp(`^(?:${pattern})$`).test(key);
+}
+
+function matchesNameList(names: string[], key: string): boolean {
+  return names.includes(key) || names.some((n) => key.endsWith(`.${n}`));
+}
+
+/** The parent module of a dotted path and the child's name in it. */
+export function parentOf(root: Module, path: string): { parent: Module; name: string } {
+  const dot = path.lastIndexOf('.');
+  return { parent: root.getSubmodule(dot < 0 ? '' : path.slice(0, dot)), name: path.slice(dot + 1) };
+}
+
+/** Puts `module` at `path` in place of what was there (the model calls it by that attribute). */
+export function replaceSubmodule(root: Module, path: string, module: Module): void {
+  const { parent, name } = parentOf(root, path);
+  (parent as unknown as Record<string, Module>)[name] = module;
+}
+
+/**
+ * A layer that wraps a base layer (kept as `base_layer`, as in PEFT's keys) and holds one or
+ * more named adapters. The wrapping model drives every such layer through this interface.
+ */
+export interface TunerLayer extends Module {
+  readonly base_layer: Module;
+  /** Adapters this layer holds, by name. */
+  adapterNames(): string[];
+  /** The adapters applied in forward. */
+  activeAdapters: string[];
+  /** When true, forward is the base layer alone. */
+  disabled: boolean;
+  /** Adapters currently folded into the base weights. */
+  readonly mergedAdapters: string[];
+  /** Folds adapters (default: the active ones) into the base weights. */
+  merge(adapterNames?: string[]): void;
+  /** Takes every merged adapter back out of the base weights. */
+  unmerge(): void;
+  deleteAdapter(name: string): void;
+  /** The names of this layer's parameters (relative to it) that belong to adapter `name`. */
+  adapterParameterNames(name: string): string[];
+}
+
+export function isTunerLayer(module: Module): module is TunerLayer {
+  return 'base_layer' in module && typeof (module as Partial<TunerLayer>).adapterNames === 'function';
+}
+
+/** Applies `fn` to a tuner layer's base layer, unwrapping nested wrappers. */
+export function baseLayerOf(module: Module): Module {
+  let layer = module;
+  while (isTunerLayer(layer)) layer = layer.base_layer;
+  return layer;
+}
+
+/**
+ * A module trained and saved whole next to an adapter (a new classifier head): the original
+ * stays as `original_module`, each adapter trains its own copy in `modules_to_save.<name>`.
+ */
+export class ModulesToSaveWrapper extends Module {
+  readonly original_module: Module;
+  readonly modules_to_save = new ModuleDict();
+  activeAdapter: string | null = null;
+  disabled = false;
+
+  constructor(module: Module) {
+    super();
+    this.original_module = module;
+  }
+
+  addAdapter(name: string): void {
+    const copy = this.original_module.clone();
+    copy.requiresGrad_(true);
+    this.modules_to_save.set(name, copy);
+    this.activeAdapter = name;
+  }
+
+  adapterNames(): string[] {
+    return this.modules_to_save.keys();
+  }
+
+  deleteAdapter(name: string): void {
+    const copy = this.modules_to_save.get(name);
+    copy.dispose();
+    delete (this.modules_to_save as unknown as Record<string, unknown>)[name];
+    if (this.activeAdapter === name) this.activeAdapter = this.adapterNames()[0] ?? null;
+  }
+
+  /** The module forward runs: the active adapter's copy, or the original when disabled. */
+  get active(): Module {
+    if (this.disabled || this.activeAdapter === null || !this.adapterNames().includes(this.activeAdapter)) return this.original_module;
+    return this.modules_to_save.get(this.activeAdapter);
+  }
+
+  forward(...args: unknown[]): unknown {
+    return (this.active as unknown as { forward(...a: unknown[]): unknown }).forward(...args);
+  }
+}
