@@ -172,7 +172,7 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
     for (const [key, layer] of this.tunerLayers()) {
       if (merge) layer.merge(adapterNames ?? layer.activeAdapters);
       replaceSubmodule(this.model, key, layer.base_layer);
-      for (const name of layer.adapterNames()) layer.deleteAdapter(name);
+      for (const [path, p] of layer.namedParameters()) if (!path.startsWith('base_layer.')) p.dispose();
     }
     for (const [key, module] of this.model.namedModules()) {
       if (!(module instanceof ModulesToSaveWrapper)) continue;

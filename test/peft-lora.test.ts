@@ -1,0 +1,247 @@
+// LoRA's semantics on real models: targeting rules (PEFT's suffix / regex / all-linear /
+// layersToTransform / rank and alpha patterns), the trainable set, merge / unmerge / disable,
+// several adapters, unload, prompt tuning, and adapter files written and read back.
+// Fidelity against Python PEFT's own outputs is in peft-fidelity.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { getPeftModel, LoraConfig, PeftModel, PromptTuningConfig, manualSeed, models, nn, noGrad, peft, tensor, tidy, randn, loadSafetensors, type Tensor } from 'finetune';
+
+const TINY = { vocabSize: 50, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 32, numLabels: 3 };
+
+function tinyBert(seed = 0): models.BertForSequenceClassification {
+  manualSeed(seed);
+  return new models.BertForSequenceClassification(TINY).eval();
+}
+
+const inputs = () => ({
+  inputIds: tensor([[1, 5, 7, 9, 2], [1, 3, 4, 2, 0]], { dtype: 'int64' }),
+  attentionMask: tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], { dtype: 'int64' }),
+});
+
+function logits(model: { forward(i: unknown): unknown }): number[] {
+  return noGrad(() => tidy(() => ((model.forward(inputs()) as { logits: Tensor }).logits.toArray() as number[][]).flat()));
+}
+
+function maxDiff(a: number[], b: number[]): number {
+  assert.equal(a.length, b.length);
+  return Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+}
+
+/** Gives every LoRA B matrix random values, so the adapter changes outputs. */
+function perturbAdapters(model: nn.Module, std = 0.3): void {
+  noGrad(() => {
+    for (const [name, p] of model.namedParameters()) if (/lora_(B|embedding_A)|modules_to_save/.test(name)) p.copy_(randn(p.shape).mul(std));
+  });
+}
+
+/** A copy of a tensor's bytes. */
+function bytesOf(t: Tensor): Buffer {
+  const data = t.data();
+  return Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+const targeted = (model: PeftModel) => (model.base_model as peft.LoraModel).tunerLayers().map(([key]) => key);
+
+test('SEQ_CLS LoRA on query/value: targets, trainable set, PEFT key names', () => {
+  const model = getPeftModel(tinyBert(), new LoraConfig({ taskType: 'SEQ_CLS', r: 4, loraAlpha: 8, targetModules: ['query', 'value'] }));
+  assert.deepEqual(targeted(model), [0, 1].flatMap((i) => ['query', 'value'].map((m) => `bert.encoder.layer.${i}.attention.self.${m}`)));
+  const trainable = model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+  assert.ok(trainable.every((n) => /\.lora_[AB]\.default\.weight$/.test(n) || n.startsWith('base_model.model.classifier.modules_to_save.default.')), trainable.join());
+  assert.equal(trainable.length, 4 * 2 + 2);
+  const [nTrainable, nAll] = model.getNbTrainableParameters();
+  const lora = 2 * 2 * (16 * 4 + 4 * 16);
+  const head = 16 * 3 + 3;
+  assert.equal(nTrainable, lora + head);
+  assert.equal(nAll, tinyBert().numParameters() + lora + head);
+  assert.equal(model.trainableParametersLine(), `trainable params: ${nTrainable} || all params: ${nAll.toLocaleString('en-US')} || trainable%: ${((100 * nTrainable) / nAll).toFixed(4)}`);
+  assert.deepEqual((model.peftConfig.get('default') as LoraConfig).modulesToSave, ['classifier', 'score']);
+  const keys = [...model.adapterStateDict().keys()];
+  assert.ok(keys.includes('base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight'));
+  assert.ok(keys.includes('base_model.model.classifier.weight'));
+  assert.equal(keys.length, 4 * 2 + 2);
+  model.dispose();
+});
+
+test('B starts at zero: the wrapped model computes what the base model does, then learns', () => {
+  const base = logits(tinyBert());
+  const model = getPeftModel(tinyBert(), new LoraConfig({ r: 4, targetModules: ['query', 'value', 'dense'] }));
+  assert.ok(maxDiff(logits(model), base) < 1e-6);
+  perturbAdapters(model);
+  assert.ok(maxDiff(logits(model), base) > 1e-3);
+  model.dispose();
+});
+
+test('merge, unmerge, disable and mergeAndUnload agree', () => {
+  const base = logits(tinyBert());
+  for (const useDora of [false, true]) {
+    const model = getPeftModel(tinyBert(), new LoraConfig({ r: 4, loraAlpha: 16, targetModules: ['query', 'key', 'value', 'dense'], useDora }));
+    perturbAdapters(model);
+    const adapted = logits(model);
+    model.mergeAdapter();
+    assert.ok(maxDiff(logits(model), adapted) < 1e-5, `merged (dora=${useDora})`);
+    model.unmergeAdapter();
+    assert.ok(maxDiff(logits(model), adapted) < 1e-5, `unmerged (dora=${useDora})`);
+    assert.ok(maxDiff(model.disableAdapter(() => logits(model)), base) < 1e-5, `disabled (dora=${useDora})`);
+    assert.ok(maxDiff(logits(model), adapted) < 1e-5, 're-enabled');
+    const plain = model.mergeAndUnload();
+    assert.ok(plain instanceof models.BertForSequenceClassification);
+    assert.ok(!plain.namedParameters().some(([n]) => n.includes('lora_') || n.includes('base_layer')));
+    assert.equal(plain.numParameters(), tinyBert().numParameters());
+    assert.ok(maxDiff(logits(plain), adapted) < 1e-5, `merge_and_unload (dora=${useDora})`);
+    plain.dispose();
+  }
+});
+
+test('targeting: regex, all-linear, layersToTransform, rank and alpha patterns, excludeModules', () => {
+  const regex = getPeftModel(tinyBert(), new LoraConfig({ targetModules: '.*attention\\.self\\.(query|key)' }));
+  assert.deepEqual(targeted(regex), [0, 1].flatMap((i) => ['query', 'key'].map((m) => `bert.encoder.layer.${i}.attention.self.${m}`)));
+  const allLinear = getPeftModel(tinyBert(), new LoraConfig({ taskType: 'SEQ_CLS', targetModules: 'all-linear' }));
+  assert.equal(targeted(allLinear).length, 2 * 6 + 1);
+  assert.ok(targeted(allLinear).includes('bert.pooler.dense') && !targeted(allLinear).includes('classifier'));
+  const patterned = getPeftModel(tinyBert(), new LoraConfig({ r: 4, loraAlpha: 16, useRslora: true, targetModules: ['query', 'key', 'value'], layersToTransform: [1], rankPattern: { value: 2 }, alphaPattern: { key: 4 } }));
+  const layers = new Map((patterned.base_model as peft.LoraModel).tunerLayers() as [string, peft.LoraLayer][]);
+  assert.deepEqual([...layers.keys()], ['query', 'key', 'value'].map((m) => `bert.encoder.layer.1.attention.self.${m}`));
+  const at = (m: string) => layers.get(`bert.encoder.layer.1.attention.self.${m}`)!;
+  assert.equal(at('query').rank.default, 4);
+  assert.equal(at('query').scaling.default, 16 / 2);
+  assert.equal(at('value').rank.default, 2);
+  assert.equal(at('value').scaling.default, 16 / Math.SQRT2);
+  assert.equal(at('key').scaling.default, 4 / 2);
+  const excluded = getPeftModel(tinyBert(), new LoraConfig({ targetModules: ['dense'], excludeModules: ['attention.output.dense'] }));
+  assert.ok(targeted(excluded).every((k) => !k.includes('attention.output')));
+  assert.equal(targeted(excluded).length, 2 * 2 + 1);
+});
+
+test('no matching module: the error lists what can be targeted', () => {
+  assert.throws(
+    () => getPeftModel(tinyBert(), new LoraConfig({ targetModules: ['q_proj', 'v_proj'] })),
+    (e: Error) => /Target modules \["q_proj","v_proj"\] not found/.test(e.message) && /query \(Linear\)/.test(e.message) && /word_embeddings \(Embedding\)/.test(e.message),
+  );
+  assert.throws(() => getPeftModel(tinyBert(), new LoraConfig({ targetModules: ['LayerNorm'] })), /not supported by LoRA; supported: Linear, Conv2d, Embedding/);
+  assert.throws(() => new LoraConfig({ r: 0 }), /r must be a positive integer/);
+});
+
+test('only adapter parameters get gradients; frozen weights stay bit-exact', () => {
+  const model = getPeftModel(tinyBert(), new LoraConfig({ taskType: 'SEQ_CLS', r: 4, targetModules: ['query', 'value'], bias: 'lora_only' }));
+  perturbAdapters(model);
+  model.train();
+  const frozen = model.namedParameters().filter(([, p]) => !p.requiresGrad);
+  const before = frozen.map(([, p]) => bytesOf(p));
+  for (let step = 0; step < 3; step++) {
+    tidy(() => {
+      const out = model.forward({ ...inputs(), labels: tensor([0, 2], { dtype: 'int64' }) }) as { loss: Tensor };
+      out.loss.backward();
+    });
+    const withGrad = model.namedParameters().filter(([, p]) => p.grad !== null).map(([n]) => n);
+    const expected = model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+    assert.deepEqual(withGrad, expected);
+    assert.ok(expected.some((n) => n.endsWith('query.base_layer.bias')), 'lora_only trains the wrapped layers\' biases');
+    noGrad(() => {
+      for (const [, p] of model.namedParameters()) if (p.grad) p.sub_(p.grad.mul(0.1));
+    });
+    model.zeroGrad();
+  }
+  frozen.forEach(([name, p], i) => assert.ok(bytesOf(p).equals(before[i]), `${name} changed`));
+  model.dispose();
+});
+
+test('several adapters: add, switch, train only the active one, delete', () => {
+  const base = logits(tinyBert());
+  const model = getPeftModel(tinyBert(), new LoraConfig({ r: 4, targetModules: ['query', 'value'] }));
+  perturbAdapters(model);
+  const first = logits(model);
+  model.addAdapter('other', new LoraConfig({ r: 2, targetModules: ['value'] }));
+  assert.ok(maxDiff(logits(model), first) < 1e-6, 'adding does not activate');
+  model.setAdapter('other');
+  assert.ok(maxDiff(logits(model), base) < 1e-6, "'other' starts as the identity");
+  const trainable = model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+  assert.ok(trainable.length === 4 && trainable.every((n) => n.includes('.other.')), trainable.join());
+  assert.throws(() => model.addAdapter('other', new LoraConfig({ targetModules: ['query'] })), /already exists/);
+  assert.throws(() => model.setAdapter('missing'), /adapter 'missing' not found/);
+  model.deleteAdapter('other');
+  assert.equal(model.activeAdapter, 'default');
+  assert.ok(maxDiff(logits(model), first) < 1e-6);
+  assert.ok(!model.namedParameters().some(([n]) => n.includes('.other.')));
+  assert.throws(() => model.deleteAdapter('default'), /only adapter/);
+  model.dispose();
+});
+
+test('LoRA on Conv2d and Embedding layers merges exactly', () => {
+  manualSeed(3);
+  const conv = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 2, 1));
+  const x = randn([2, 3, 5, 5]);
+  const run = (m: nn.Module) => noGrad(() => tidy(() => (m as nn.Sequential).forward(x).toArray() as number[][][][]).flat(3));
+  const before = run(conv);
+  const model = getPeftModel(conv, new LoraConfig({ r: 2, loraAlpha: 4, targetModules: ['0', '2'] }));
+  assert.ok(maxDiff(run(model), before) < 1e-6);
+  perturbAdapters(model);
+  const adapted = run(model);
+  assert.ok(maxDiff(adapted, before) > 1e-3);
+  model.mergeAdapter();
+  assert.ok(maxDiff(run(model), adapted) < 1e-5);
+  model.unmergeAdapter();
+  const embed = getPeftModel(tinyBert(), new LoraConfig({ r: 4, targetModules: ['word_embeddings'] }));
+  const names = embed.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+  assert.deepEqual(names, ['A', 'B'].map((m) => `base_model.model.bert.embeddings.word_embeddings.lora_embedding_${m}.default`));
+  perturbAdapters(embed);
+  const embedded = logits(embed);
+  embed.mergeAdapter();
+  assert.ok(maxDiff(logits(embed), embedded) < 1e-5);
+  assert.deepEqual([...embed.adapterStateDict().keys()], ['A', 'B'].map((m) => `base_model.model.bert.embeddings.word_embeddings.lora_embedding_${m}`));
+});
+
+test('prompt tuning: virtual tokens before the input, only they (and the head) train', () => {
+  const base = logits(tinyBert());
+  const model = getPeftModel(tinyBert(), new PromptTuningConfig({ taskType: 'SEQ_CLS', numVirtualTokens: 4 }));
+  const trainable = model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+  assert.deepEqual(trainable, ['base_model.classifier.modules_to_save.default.weight', 'base_model.classifier.modules_to_save.default.bias', 'prompt_encoder.default.embedding.weight']);
+  assert.ok(maxDiff(logits(model), base) > 1e-4, 'virtual tokens change the output');
+  assert.ok(maxDiff(model.disableAdapter(() => logits(model)), base) < 1e-6);
+  assert.deepEqual([...model.adapterStateDict().keys()], ['prompt_embeddings', 'base_model.classifier.weight', 'base_model.classifier.bias']);
+  assert.throws(() => model.mergeAdapter(), /not available for prompt learning/);
+});
+
+test('savePretrained / fromPretrained: PEFT files, the same outputs, inference mode', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'finetune-lora-'));
+  try {
+    const model = getPeftModel(tinyBert(), new LoraConfig({ taskType: 'SEQ_CLS', r: 4, loraAlpha: 8, targetModules: ['query', 'value'], useDora: true }));
+    perturbAdapters(model);
+    model.addAdapter('second', new LoraConfig({ r: 2, targetModules: ['key'] }));
+    const adapted = logits(model);
+    await model.savePretrained(dir);
+    const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+    assert.equal(config.peft_type, 'LORA');
+    assert.equal(config.task_type, 'SEQ_CLS');
+    assert.equal(config.lora_alpha, 8);
+    assert.equal(config.use_dora, true);
+    assert.equal(config.inference_mode, true);
+    assert.deepEqual(config.target_modules, ['query', 'value']);
+    const { tensors } = await loadSafetensors(join(dir, 'adapter_model.safetensors'));
+    assert.ok(tensors.has('base_model.model.bert.encoder.layer.1.attention.self.value.lora_magnitude_vector.weight'));
+    assert.ok(tensors.has('base_model.model.classifier.weight'));
+    assert.ok(readFileSync(join(dir, 'second', 'adapter_config.json'), 'utf8').includes('"key"'));
+
+    const loaded = await PeftModel.fromPretrained(tinyBert(), dir);
+    assert.ok(maxDiff(logits(loaded), adapted) < 1e-6);
+    assert.ok(loaded.namedParameters().every(([, p]) => !p.requiresGrad), 'inference mode freezes everything');
+    const warnings: string[] = [];
+    await loaded.loadAdapter(join(dir, 'second'), 'second', { warn: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, []);
+    const trainable = await PeftModel.fromPretrained(tinyBert(), dir, { isTrainable: true });
+    assert.ok(trainable.namedParameters().some(([, p]) => p.requiresGrad));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('adapter_config.json from PEFT: unknown settings that change the computation are refused', () => {
+  const json = { peft_type: 'LORA', r: 8, target_modules: ['query'], peft_version: '0.21.0', megatron_core: 'megatron.core', loftq_config: {}, use_qalora: false };
+  assert.equal((peft.peftConfigFromJson(json) as LoraConfig).r, 8);
+  assert.throws(() => peft.peftConfigFromJson({ ...json, use_qalora: true }, 'x/adapter_config.json'), /x\/adapter_config.json: LORA option\(s\) not supported by finetune: use_qalora=true/);
+  assert.throws(() => peft.peftConfigFromJson({ peft_type: 'VERA' }), /peft_type "VERA" is not supported/);
+  assert.throws(() => peft.peftConfigFromJson({ peft_type: 'LORA', bias: 'some' }), /bias must be none, all or lora_only/);
+});
