@@ -8,7 +8,7 @@
  */
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
-import { registerModelFamily, type HfConfig, type ModelFamily } from './registry.js';
+import { registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily } from './registry.js';
 
 /** An AlexNet configuration: `{ arch: 'alexnet', numClasses: 10, dropout: 0.5 }`. */
 export interface AlexNetConfig {
@@ -129,6 +129,30 @@ export function alexnetConfigToJson(config: AlexNetConfig, architecture = 'AlexN
   return { model_type: 'alexnet', architectures: [architecture], arch: c.arch, num_classes: c.numClasses, dropout: c.dropout };
 }
 
+/**
+ * AlexNet's layer groups, after the paper's layer names: `conv1` … `conv5` (each convolution of
+ * `features` with the ReLU and max-pool after it), `fc6`, `fc7` (the classifier's hidden layers,
+ * each with its dropout and ReLU), and `head` = `classifier.6` alone, the layer resetClassifier
+ * replaces. fc6 and fc7 are groups of their own rather than part of the head because they hold
+ * 54.5M of AlexNet's 61.1M parameters: a head-only strategy training them would hardly freeze
+ * anything, and top-k or gradual unfreezing reach them first anyway.
+ */
+function alexnetLayerGroups(model: Module): LayerGroup[] {
+  if (!(model instanceof AlexNet)) throw new Error(`alexnet layer groups: unknown architecture ${model.constructor.name}`);
+  const features = model.features.children();
+  const classifier = model.classifier.children();
+  return [
+    { name: 'conv1', modules: features.slice(0, 3) },
+    { name: 'conv2', modules: features.slice(3, 6) },
+    { name: 'conv3', modules: features.slice(6, 8) },
+    { name: 'conv4', modules: features.slice(8, 10) },
+    { name: 'conv5', modules: features.slice(10, 13) },
+    { name: 'fc6', modules: classifier.slice(0, 3) },
+    { name: 'fc7', modules: classifier.slice(3, 6) },
+    { name: 'head', modules: classifier.slice(6) },
+  ];
+}
+
 export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   modelType: 'alexnet',
   architectures: { AlexNet: (config) => new AlexNet(config) },
@@ -136,6 +160,7 @@ export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   configToHf: alexnetConfigToJson,
   withNumLabels: (config, numLabels) => ({ ...config, numClasses: numLabels }),
   presets: { alexnet: { arch: 'alexnet', numClasses: 1000, dropout: 0.5 } },
+  layerGroups: alexnetLayerGroups,
 };
 
 registerModelFamily(alexnetFamily);

@@ -15,7 +15,7 @@
  */
 import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
-import { registerModelFamily, type HfConfig } from './registry.js';
+import { registerModelFamily, type HfConfig, type LayerGroup } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { classificationLoss, type ProblemType } from './classification-loss.js';
 
@@ -802,6 +802,35 @@ export function adaptBertStateDict(state: StateDict | Record<string, Tensor>, mo
   return out;
 }
 
+// ---- layer groups --------------------------------------------------------------------
+
+/**
+ * BERT's layer groups, input side first: `embeddings`, `encoder.layer.0` … `encoder.layer.N-1`,
+ * then the head — `head` = pooler + classifier for sequence classification (the pooler only ever
+ * feeds the classifier), `head` = cls for masked LM, and `pooler` for a BertModel that has one (a
+ * BertModel without pooler ends at its last layer). The MLM decoder's tied weight is the word
+ * embedding matrix, a parameter of `embeddings` (cls only reads it), so it trains with the
+ * embeddings: freezing the body freezes the decoder matrix, as in transformers, where they are
+ * one tensor. `cls.predictions.bias` is the head's own.
+ */
+function bertLayerGroups(model: Module): LayerGroup[] {
+  if (model instanceof BertForSequenceClassification) {
+    const { pooler } = model.bert;
+    const head: Module[] = pooler ? [pooler, model.dropout, model.classifier] : [model.dropout, model.classifier];
+    return [...bertBodyGroups(model.bert), { name: 'head', modules: head }];
+  }
+  if (model instanceof BertForMaskedLM) return [...bertBodyGroups(model.bert), { name: 'head', modules: [model.cls] }];
+  if (model instanceof BertModel) {
+    return [...bertBodyGroups(model), ...(model.pooler ? [{ name: 'pooler', modules: [model.pooler] }] : [])];
+  }
+  throw new Error(`bert layer groups: unknown architecture ${model.constructor.name}`);
+}
+
+function bertBodyGroups(bert: BertModel): LayerGroup[] {
+  const layers = [...bert.encoder.layer].map((layer, i) => ({ name: `encoder.layer.${i}`, modules: [layer] }));
+  return [{ name: 'embeddings', modules: [bert.embeddings] }, ...layers];
+}
+
 // ---- registration -------------------------------------------------------------------
 
 registerModelFamily<BertConfig>({
@@ -818,4 +847,5 @@ registerModelFamily<BertConfig>({
   withNumLabels: (config, numLabels) =>
     numLabels === config.numLabels ? config : bertConfig({ ...config, numLabels, id2label: undefined, label2id: undefined }),
   adaptStateDict: adaptBertStateDict,
+  layerGroups: bertLayerGroups,
 });

@@ -1,5 +1,8 @@
 /** The models layer: model families (registered on import), their configs and builders. */
-export { registerModelFamily, modelFamily, modelFamilies, findPreset, type ModelFamily, type HfConfig } from './registry.js';
+export {
+  registerModelFamily, modelFamily, modelFamilies, findPreset, layerGroupsOf, parameterGroupsOf, hasLayerGroups,
+  type ModelFamily, type HfConfig, type LayerGroup, type ParameterGroup,
+} from './registry.js';
 export * from './bert.js';
 export * from './alexnet.js';
 export * from './resnet.js';

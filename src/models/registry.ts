@@ -3,9 +3,26 @@
  * from a Hugging Face config.json (`model_type` + `architectures`) or a preset name.
  */
 import type { Module, StateDict } from '../nn/index.js';
+import type { Tensor } from '../tensor/index.js';
 
 /** A config as stored in config.json: snake_case keys, as Hugging Face writes them. */
 export type HfConfig = Record<string, unknown>;
+
+/**
+ * Consecutive layers that are frozen, unfrozen and given a learning rate together, like a fastai
+ * parameter group. A family lists them from the input side to the head; the last group is the head.
+ */
+export interface LayerGroup {
+  name: string;
+  /** The group's modules; their parameters (and their descendants') are the group's. */
+  modules: Module[];
+}
+
+/** A layer group's parameters, each with its dotted path in the model (as namedParameters names it). */
+export interface ParameterGroup {
+  name: string;
+  parameters: [string, Tensor][];
+}
 
 export interface ModelFamily<Config = unknown> {
   /** Hugging Face `model_type` ('bert', 'vit'), or the torchvision family name ('alexnet', 'resnet'). */
@@ -34,6 +51,12 @@ export interface ModelFamily<Config = unknown> {
    * e.g. dropping tied keys a checkpoint stores but the model does not own.
    */
   adaptStateDict?(state: StateDict, model: Module): StateDict;
+  /**
+   * The model's layer groups, input side first and the head last, for freezing strategies,
+   * gradual unfreezing and per-group learning rates. Modules without parameters may be left out;
+   * every parameter must fall in some group (layerGroupsOf checks).
+   */
+  layerGroups?(model: Module): LayerGroup[];
 }
 
 const families = new Map<string, ModelFamily<unknown>>();
@@ -67,4 +90,57 @@ export function findPreset(name: string): { family: ModelFamily; config: unknown
     if (name in family.presets) return { family, config: family.presets[name] };
   }
   return undefined;
+}
+
+/** Whether the model's family declares layer groups, i.e. whether layerGroupsOf(model) can answer. */
+export function hasLayerGroups(model: Module): boolean {
+  const architecture = model.constructor.name;
+  return [...families.values()].some((family) => architecture in family.architectures && family.layerGroups !== undefined);
+}
+
+/**
+ * The model's layer groups as its family declares them, checked: every parameter of the model is
+ * in exactly one group. A parameter held by the modules of two groups (a tied weight) belongs to
+ * the first, the one nearest the input. Parameters in no group throw, listed, rather than being
+ * put somewhere: a family that misses some is a bug, and a strategy would silently leave them
+ * trainable or frozen. Throws as well for a model whose family declares no groups.
+ */
+export function layerGroupsOf(model: Module): LayerGroup[] {
+  const groups = declaredLayerGroups(model);
+  groupIndexOfParameters(model, groups);
+  return groups;
+}
+
+/**
+ * The parameters of each layer group (see layerGroupsOf), in the model's parameter order — the
+ * unit freezing strategies act on, and an optimizer's parameter groups for per-group learning rates.
+ */
+export function parameterGroupsOf(model: Module): ParameterGroup[] {
+  const groups = declaredLayerGroups(model);
+  const groupIndex = groupIndexOfParameters(model, groups);
+  const out: ParameterGroup[] = groups.map(({ name }) => ({ name, parameters: [] }));
+  for (const [name, p] of model.namedParameters()) out[groupIndex.get(p)!].parameters.push([name, p]);
+  return out;
+}
+
+function declaredLayerGroups(model: Module): LayerGroup[] {
+  const { family, architecture } = familyOfModel(model);
+  if (!family.layerGroups) throw new Error(`${architecture} (model_type '${family.modelType}') declares no layer groups`);
+  return family.layerGroups(model);
+}
+
+/** Each parameter → the index of the first group holding it; throws unless the groups cover exactly the model. */
+function groupIndexOfParameters(model: Module, groups: LayerGroup[]): Map<Tensor, number> {
+  const architecture = model.constructor.name;
+  const ownModules = new Set(model.modules());
+  const groupIndex = new Map<Tensor, number>();
+  groups.forEach((group, index) => {
+    for (const module of group.modules) {
+      if (!ownModules.has(module)) throw new Error(`${architecture}: layer group '${group.name}' holds a ${module.constructor.name} that is not part of the model`);
+      for (const p of module.parameters()) if (!groupIndex.has(p)) groupIndex.set(p, index);
+    }
+  });
+  const ungrouped = model.namedParameters().filter(([, p]) => !groupIndex.has(p)).map(([name]) => name);
+  if (ungrouped.length) throw new Error(`${architecture}: parameter(s) in no layer group: ${ungrouped.join(', ')}`);
+  return groupIndex;
 }

@@ -12,7 +12,7 @@
  */
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, init, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
-import { registerModelFamily, type HfConfig, type ModelFamily } from './registry.js';
+import { registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily } from './registry.js';
 
 /** torchvision's ResNet builders. */
 export type ResNetArch =
@@ -412,6 +412,22 @@ export function resnetConfigToJson(config: ResNetConfig, architecture = 'ResNet'
   };
 }
 
+/**
+ * ResNet's layer groups, input side first: `stem` (conv1, bn1, relu, maxpool), `layer1` … `layer4`
+ * (torchvision's stages, each ending at a resolution change), `head` (avgpool, fc).
+ */
+function resnetLayerGroups(model: Module): LayerGroup[] {
+  if (!(model instanceof ResNet)) throw new Error(`resnet layer groups: unknown architecture ${model.constructor.name}`);
+  return [
+    { name: 'stem', modules: [model.conv1, model.bn1, model.relu, model.maxpool] },
+    { name: 'layer1', modules: [model.layer1] },
+    { name: 'layer2', modules: [model.layer2] },
+    { name: 'layer3', modules: [model.layer3] },
+    { name: 'layer4', modules: [model.layer4] },
+    { name: 'head', modules: [model.avgpool, model.fc] },
+  ];
+}
+
 export const resnetFamily: ModelFamily<ResNetConfig> = {
   modelType: 'resnet',
   architectures: { ResNet: (config) => new ResNet(config) },
@@ -422,6 +438,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
     (['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2'] as const)
       .map((arch) => [arch, { arch, numClasses: 1000 }]),
   ),
+  layerGroups: resnetLayerGroups,
 };
 
 registerModelFamily(resnetFamily);

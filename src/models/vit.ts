@@ -21,7 +21,7 @@
 import { cat, functional as F, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Conv2d, Dropout, Identity, init, LayerNorm, Linear, Module, ModuleList, parameter, type StateDict } from '../nn/index.js';
 import { classificationLoss, type ProblemType } from './classification-loss.js';
-import { registerModelFamily, type HfConfig } from './registry.js';
+import { registerModelFamily, type HfConfig, type LayerGroup } from './registry.js';
 
 // ---- config ------------------------------------------------------------------------------------
 
@@ -747,6 +747,32 @@ function renameTorchvision(sd: Map<string, Tensor>, c: ViTConfig): StateDict {
   return out;
 }
 
+// ---- layer groups ------------------------------------------------------------------------------
+
+/**
+ * ViT's layer groups, input side first: `embeddings` (patch projection, [CLS] token, positions),
+ * `encoder.layer.0` … `encoder.layer.N-1`, then `head` = the final layernorm, the pooler when
+ * there is one, and the classifier. The final layernorm goes with the head: it normalises only
+ * what the head reads (the encoder's blocks are pre-norm), as the ln before timm's ViT head.
+ */
+function vitLayerGroups(model: Module): LayerGroup[] {
+  if (model instanceof ViTForImageClassification) {
+    return [...vitBodyGroups(model.vit), { name: 'head', modules: [...vitTopModules(model.vit), model.classifier] }];
+  }
+  if (model instanceof ViTModel) return [...vitBodyGroups(model), { name: 'head', modules: vitTopModules(model) }];
+  throw new Error(`vit layer groups: unknown architecture ${model.constructor.name}`);
+}
+
+function vitBodyGroups(vit: ViTModel): LayerGroup[] {
+  const layers = [...vit.encoder.layer].map((layer, i) => ({ name: `encoder.layer.${i}`, modules: [layer] }));
+  return [{ name: 'embeddings', modules: [vit.embeddings] }, ...layers];
+}
+
+/** The backbone's modules after the encoder: the final layernorm and the pooler, if any. */
+function vitTopModules(vit: ViTModel): Module[] {
+  return vit.pooler ? [vit.layernorm, vit.pooler] : [vit.layernorm];
+}
+
 // ---- registration ------------------------------------------------------------------------------
 
 registerModelFamily<ViTConfig>({
@@ -760,4 +786,5 @@ registerModelFamily<ViTConfig>({
   presets: vitPresets,
   baseModelPrefix: 'vit',
   withNumLabels: vitWithNumLabels,
+  layerGroups: vitLayerGroups,
 });
