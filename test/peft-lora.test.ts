@@ -221,7 +221,7 @@ test('savePretrained / fromPretrained: PEFT files, the same outputs, inference m
     assert.equal(config.inference_mode, true);
     assert.deepEqual(config.target_modules, ['query', 'value']);
     const { tensors } = await loadSafetensors(join(dir, 'adapter_model.safetensors'));
-    assert.ok(tensors.has('base_model.model.bert.encoder.layer.1.attention.self.value.lora_magnitude_vector.weight'));
+    assert.ok(tensors.has('base_model.model.bert.encoder.layer.1.attention.self.value.lora_magnitude_vector'), 'PEFT saves the DoRA magnitude without .weight');
     assert.ok(tensors.has('base_model.model.classifier.weight'));
     assert.ok(readFileSync(join(dir, 'second', 'adapter_config.json'), 'utf8').includes('"key"'));
 

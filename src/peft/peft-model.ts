@@ -15,6 +15,9 @@ import type { BaseTuner, TunerConfig } from './tuners/base-tuner.js';
 import { ModulesToSaveWrapper } from './tuners/tuner-utils.js';
 import { LoraModel } from './tuners/lora/model.js';
 import type { LoraConfig } from './tuners/lora/config.js';
+import { IA3Model } from './tuners/ia3/model.js';
+import type { IA3Config } from './tuners/ia3/config.js';
+import { BottleneckModel } from './tuners/bottleneck/model.js';
 import { PromptEmbedding } from './tuners/prompt-tuning/model.js';
 import type { PromptTuningConfig } from './tuners/prompt-tuning/config.js';
 
@@ -23,6 +26,8 @@ type TunerFactory = (model: Module, config: TunerConfig, adapterName: string) =>
 /** The layer-injecting methods by peft_type. */
 const TUNERS: Partial<Record<PeftType, TunerFactory>> = {
   LORA: (model, config, name) => new LoraModel(model, config as LoraConfig, name),
+  IA3: (model, config, name) => new IA3Model(model, config as IA3Config, name),
+  BOTTLENECK: (model, config, name) => new BottleneckModel(model, config as ConstructorParameters<typeof BottleneckModel>[1], name),
 };
 
 /** Registers a layer-injecting method (used by each method's model file). */
@@ -254,26 +259,36 @@ export class PeftModel extends Module {
 
   /**
    * The adapter's tensors under PEFT's file keys (get_peft_model_state_dict): full parameter
-   * paths with the adapter name taken out, modules-to-save copies under the module's own name.
+   * paths with the adapter name taken out, modules-to-save copies under the module's own name,
+   * and the biases LoRA's `bias` setting trains (with 'all', PEFT's quirk of also listing the
+   * wrapped head's original and copy biases is kept, so files compare equal).
    */
   adapterStateDict(adapterName = this.activeAdapter): StateDict {
     const config = this.peftConfig.get(adapterName);
     if (!config) throw new Error(`adapter '${adapterName}' not found`);
-    const out: StateDict = new Map();
-    if (this.prompt_encoder) out.set('prompt_embeddings', this.prompt_encoder.get(adapterName).embedding.weight);
-    const prefix = this.tuner?.prefix;
-    const bias = (config as Partial<LoraConfig>).bias ?? 'none';
-    const loraOnlyBiases = new Set(bias === 'lora_only' ? this.tuner!.tunerLayers().map(([key]) => `base_model.model.${key}.base_layer.bias`) : []);
-    for (const [key, tensor] of this.stateDict()) {
-      const parts = key.split('.');
-      const wrapperCopy = parts.indexOf('modules_to_save');
-      if (wrapperCopy >= 0) {
-        if (parts[wrapperCopy + 1] === adapterName) out.set([...parts.slice(0, wrapperCopy), ...parts.slice(wrapperCopy + 2)].join('.'), tensor);
-      } else if (prefix && key.includes(prefix)) {
-        if (parts.includes(adapterName)) out.set(parts.filter((p) => p !== adapterName).join('.'), tensor);
-      } else if ((bias === 'all' && key.endsWith('bias') && !parts.includes('original_module')) || loraOnlyBiases.has(key)) {
-        out.set(key, tensor);
+    const others = new Set([...this.peftConfig.keys()].filter((n) => n !== adapterName));
+    const state = [...this.stateDict()].filter(([key]) => !key.split('.').some((part) => others.has(part)));
+    const selected: StateDict = new Map();
+    if (this.prompt_encoder) selected.set('prompt_embeddings', this.prompt_encoder.get(adapterName).embedding.weight);
+    const tuner = this.tuner;
+    if (tuner) {
+      const layerPrefixes = tuner.tunerLayers().map(([key]) => `base_model.model.${key}.`);
+      const bias = (config as Partial<LoraConfig>).bias ?? 'none';
+      for (const [key, tensor] of state) {
+        const inLayer = layerPrefixes.some((prefix) => key.startsWith(prefix) && !key.startsWith(`${prefix}base_layer.`));
+        const learnableBias =
+          (bias === 'all' && key.endsWith('.bias')) ||
+          (bias === 'lora_only' && layerPrefixes.some((prefix) => key === `${prefix}base_layer.bias`));
+        if (inLayer || learnableBias) selected.set(key, tensor);
       }
+    }
+    const wrapperCopy = `.modules_to_save.${adapterName}.`;
+    for (const [key, tensor] of state) if (key.includes(wrapperCopy)) selected.set(key.replace(wrapperCopy, '.'), tensor);
+    const out: StateDict = new Map();
+    for (const [key, tensor] of selected) {
+      const fileKey = key.split('.').filter((part) => part !== adapterName).join('.');
+      // PEFT stores DoRA's magnitude without its '.weight'.
+      out.set(fileKey.endsWith('.lora_magnitude_vector.weight') ? fileKey.slice(0, -'.weight'.length) : fileKey, tensor);
     }
     return out;
   }

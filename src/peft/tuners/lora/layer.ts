@@ -213,7 +213,10 @@ export class LoraLinear extends LoraLayer<Linear> {
   }
 }
 
-/** LoRA around a Conv2d: A is a conv with the base's kernel, stride and padding into r channels; B a 1×1 conv out. */
+/**
+ * LoRA around a Conv2d: A is a conv with the base's kernel, stride and padding into r channels
+ * (not its dilation, as in PEFT), B a 1×1 conv out.
+ */
 export class LoraConv2d extends LoraLayer<Conv2d> {
   readonly lora_A = new ModuleDict<Conv2d>();
   readonly lora_B = new ModuleDict<Conv2d>();
@@ -224,7 +227,7 @@ export class LoraConv2d extends LoraLayer<Conv2d> {
     const base = this.base_layer;
     if (base.groups !== 1) throw new Error(`LoRA on a grouped Conv2d (groups=${base.groups}) is not supported`);
     this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
-    this.lora_A.set(name, new Conv2d(base.inChannels, settings.r, base.kernelSize, { stride: base.stride, padding: base.padding, dilation: base.dilation, bias: false }));
+    this.lora_A.set(name, new Conv2d(base.inChannels, settings.r, base.kernelSize, { stride: base.stride, padding: base.padding, bias: false }));
     this.lora_B.set(name, new Conv2d(settings.r, base.outChannels, 1, { bias: false }));
   }
 
