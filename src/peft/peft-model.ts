@@ -232,8 +232,10 @@ export class PeftModel extends Module {
   }
 
   private setAdaptersEnabled(enabled: boolean): void {
-    if (this.prompt_encoder) this.#promptsDisabled = !enabled;
-    else this.requireTuner('disableAdapter').setAdaptersEnabled(enabled);
+    if (this.prompt_encoder) {
+      this.#promptsDisabled = !enabled;
+      for (const wrapper of this.base_model.modules()) if (wrapper instanceof ModulesToSaveWrapper) wrapper.disabled = !enabled;
+    } else this.requireTuner('disableAdapter').setAdaptersEnabled(enabled);
   }
 
   /** Folds adapters (default: the active one) into the base weights: same outputs, no adapter cost. */
@@ -345,7 +347,7 @@ export function getPeftModel(model: Module, config: PeftConfig, adapterName = 'd
 function withTaskDefaults(config: PeftConfig): PeftConfig {
   if (config.taskType !== 'SEQ_CLS' || !('modulesToSave' in config)) return config;
   const own = (config as { modulesToSave: string[] | null }).modulesToSave ?? [];
-  (config as { modulesToSave: string[] | null }).modulesToSave = [...own, ...SEQ_CLS_HEAD_NAMES.filter((n) => !own.includes(n))];
+  (config as { modulesToSave: string[] | null }).modulesToSave = [...new Set([...own, ...SEQ_CLS_HEAD_NAMES])];
   return config;
 }
 

@@ -127,6 +127,7 @@ export class ModulesToSaveWrapper extends Module {
   }
 
   addAdapter(name: string): void {
+    if (this.adapterNames().includes(name)) return;
     const copy = this.original_module.clone();
     copy.requiresGrad_(true);
     this.modules_to_save.set(name, copy);
@@ -138,9 +139,8 @@ export class ModulesToSaveWrapper extends Module {
   }
 
   deleteAdapter(name: string): void {
-    const copy = this.modules_to_save.get(name);
-    copy.dispose();
-    delete (this.modules_to_save as unknown as Record<string, unknown>)[name];
+    this.modules_to_save.get(name).dispose();
+    this.modules_to_save.delete(name);
     if (this.activeAdapter === name) this.activeAdapter = this.adapterNames()[0] ?? null;
   }
 
