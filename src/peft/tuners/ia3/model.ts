@@ -1,0 +1,106 @@
+/**
+ * IA3Model (PEFT's tuners/ia3/model.py): replaces each targeted Linear or Conv2d with its (IA)³
+ * layer, a feedforward one (input scaled) where the name matches feedforwardModules. With
+ * targetModules / feedforwardModules left null, PEFT's defaults for the model type are used
+ * and written into the config (so adapter_config.json records them, as PEFT's does).
+ */
+import { Conv2d, Linear, type Module } from '../../../nn/index.js';
+import { familyOfModel } from '../../../models/registry.js';
+import { BaseTuner, baseClassName } from '../base-tuner.js';
+import { replaceSubmodule } from '../tuner-utils.js';
+import type { IA3Config } from './config.js';
+import { IA3Conv2d, IA3Layer, IA3Linear } from './layer.js';
+
+/**
+ * PEFT's TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING, for the model types finetune has
+ * (PEFT 0.21 has no entry for vit, resnet or alexnet: those need targetModules).
+ */
+export const IA3_TARGET_MODULES_BY_MODEL_TYPE: Readonly<Record<string, readonly string[]>> = {
+  bert: ['key', 'value', 'output.dense'],
+};
+
+/** PEFT's TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, for the model types finetune has. */
+export const IA3_FEEDFORWARD_MODULES_BY_MODEL_TYPE: Readonly<Record<string, readonly string[]>> = {
+  bert: ['output.dense'],
+};
+
+export class IA3Model extends BaseTuner<IA3Config> {
+  readonly prefix = 'ia3_';
+
+  constructor(model: Module, config: IA3Config, adapterName = 'default') {
+    super(model, config, adapterName);
+    this.injectAdapter(adapterName, config);
+  }
+
+  /** PEFT's _prepare_adapter_config: null targetModules / feedforwardModules get the model type's defaults, in place. */
+  protected override resolveConfig(config: IA3Config): IA3Config {
+    if (config.targetModules === null || config.feedforwardModules === null) {
+      const modelType = this.modelType();
+      const known = (mapping: Readonly<Record<string, readonly string[]>>) => (modelType !== null && Object.hasOwn(mapping, modelType) ? [...mapping[modelType]] : null);
+      const what = `${this.model.constructor.name}${modelType !== null ? ` (model_type '${modelType}')` : ''}`;
+      if (config.targetModules === null) {
+        const defaults = known(IA3_TARGET_MODULES_BY_MODEL_TYPE);
+        if (!defaults) {
+          throw new Error(
+            `IA3: no default target modules for ${what}; give IA3Config targetModules (and feedforwardModules), ` +
+              `e.g. new IA3Config({ targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'] })`,
+          );
+        }
+        config.targetModules = defaults;
+      }
+      if (config.feedforwardModules === null) {
+        const defaults = known(IA3_FEEDFORWARD_MODULES_BY_MODEL_TYPE);
+        if (!defaults) {
+          throw new Error(`IA3: no default feedforward modules for ${what}; give IA3Config feedforwardModules ([] for none)`);
+        }
+        config.feedforwardModules = defaults;
+      }
+    }
+    return super.resolveConfig(config);
+  }
+
+  /** The model's model_type ('bert'), or null for a module that is no registered architecture. */
+  private modelType(): string | null {
+    try {
+      return familyOfModel(this.model).family.modelType;
+    } catch {
+      return null;
+    }
+  }
+
+  protected createAndReplace(config: IA3Config, adapterName: string, target: Module, key: string): void {
+    const settings = { initIa3Weights: config.initIa3Weights };
+    if (target instanceof IA3Layer) {
+      target.updateLayer(adapterName, settings);
+      return;
+    }
+    const layer = newIa3Layer(target, key, isFeedforward(config, key), config);
+    layer.updateLayer(adapterName, settings);
+    replaceSubmodule(this.model, key, layer);
+  }
+}
+
+/**
+ * Whether the module named `key` is a feedforward layer for `config` (PEFT's
+ * _check_target_module_feedforward): a regex must match the whole name; a list entry is a
+ * plain suffix, without a dot boundary ('output.dense' also matches 'attention.output.dense').
+ */
+export function isFeedforward(config: Pick<IA3Config, 'feedforwardModules'>, key: string): boolean {
+  const modules = config.feedforwardModules;
+  if (modules === null) return false;
+  if (typeof modules === 'string') return new RegExp(`^(?:${modules})$`).test(key);
+  return modules.some((m) => key.endsWith(m));
+}
+
+function newIa3Layer(target: Module, key: string, feedforward: boolean, config: IA3Config): IA3Layer {
+  if (target instanceof Linear) {
+    if (config.fanInFanOut) {
+      // As PEFT does for torch.nn.Linear (once: the config is changed); finetune has no Conv1D ([in, out]) layers.
+      console.warn('fanInFanOut is set to true but the target module is a Linear (weights stored [out, in]); setting fanInFanOut to false.');
+      config.fanInFanOut = false;
+    }
+    return new IA3Linear(target, feedforward);
+  }
+  if (target instanceof Conv2d) return new IA3Conv2d(target, feedforward);
+  throw new Error(`Target module '${key}' (${baseClassName(target)}) is not supported by IA3; supported: Linear, Conv2d`);
+}
