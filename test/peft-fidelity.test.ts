@@ -126,3 +126,18 @@ test('bert-base-uncased, 2 labels: printTrainableParameters lines identical to P
     model.dispose();
   }
 });
+
+test('adapters saved by finetune load in Python PEFT with the same outputs (interop.json)', () => {
+  // Written by: node build/ts/tools/export-peft-interop.js && python3 tools/check_peft_interop.py build/peft-interop
+  const interop = JSON.parse(readFileSync(path('interop.json'), 'utf8')) as {
+    peft: string;
+    cases: Record<string, { loaded: boolean; ok: boolean; max_abs_diff_vs_ts: number; new_missing_keys: string[]; new_unexpected_keys: string[]; keys_only_in_ts: string[] }>;
+  };
+  assert.match(interop.peft, /^0\.21\./);
+  assert.deepEqual(sorted(Object.keys(interop.cases)), sorted(Object.keys(fixture.cases)));
+  for (const [name, result] of Object.entries(interop.cases)) {
+    assert.ok(result.loaded && result.ok, name);
+    assert.ok(result.max_abs_diff_vs_ts <= 1e-5, `${name}: Python's logits differ from finetune's by ${result.max_abs_diff_vs_ts}`);
+    assert.deepEqual([result.new_missing_keys, result.new_unexpected_keys, result.keys_only_in_ts], [[], [], []], name);
+  }
+});
