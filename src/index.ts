@@ -14,7 +14,7 @@ export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 export * as peft from './peft/index.js';
 // PEFT's everyday names at the top level, as `from peft import get_peft_model, LoraConfig`.
-export { getPeftModel, PeftModel, LoraConfig, PromptTuningConfig, type TaskType } from './peft/index.js';
+export { getPeftModel, PeftModel, LoraConfig, IA3Config, PromptTuningConfig, type TaskType } from './peft/index.js';
 
 /** This package's version, from package.json. */
 export const version: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

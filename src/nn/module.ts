@@ -3,7 +3,7 @@
  * buffers and submodules are its own properties, found by walking them — so attribute
  * names are the checkpoint keys: `bert.encoder.layer.0.attention.self.query.weight`.
  */
-import { keep, noGrad, Tensor, type DType, type Device } from '../tensor/index.js';
+import { keep, noGrad, tidy, Tensor, type DType, type Device } from '../tensor/index.js';
 import { isParameter, parameter } from './parameter.js';
 
 export type StateDict = Map<string, Tensor>;
@@ -273,7 +273,7 @@ function cloneInto<M extends Module>(module: M, copies: Map<object, unknown>): M
     else if (value instanceof Tensor) {
       let tensor = copies.get(value) as Tensor | undefined;
       if (!tensor) {
-        tensor = noGrad(() => value.detach().clone());
+        tensor = tidy(() => noGrad(() => value.detach().clone()));
         tensor = isParameter(value) ? parameter(tensor, value.requiresGrad) : keep(tensor);
         copies.set(value, tensor);
       }

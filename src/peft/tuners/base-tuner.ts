@@ -132,9 +132,9 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
         for (const [path, p] of layer.namedParameters()) if (params.has(path)) p.requiresGrad_(name === adapterName && !inference);
       }
     }
+    // A wrapper without a copy for this adapter runs (and keeps frozen) its original module, as PEFT's does.
     for (const wrapper of this.wrappers()) {
-      if (!wrapper.adapterNames().includes(adapterName)) continue;
-      wrapper.activeAdapter = adapterName;
+      wrapper.activeAdapter = wrapper.adapterNames().includes(adapterName) ? adapterName : null;
       for (const name of wrapper.adapterNames()) wrapper.modules_to_save.get(name).requiresGrad_(name === adapterName && !inference);
     }
     this.activeAdapter = adapterName;
