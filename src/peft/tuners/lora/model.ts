@@ -31,6 +31,11 @@ export class LoraModel extends BaseTuner<LoraConfig> {
       target.updateLayer(adapterName, settings);
       return;
     }
+    if (config.fanInFanOut && target instanceof Linear) {
+      // Linear stores W as [out, in]; fan_in_fan_out is for GPT-2's Conv1D. PEFT resets it the same way.
+      console.warn(`fanInFanOut is set to true but '${key}' is a Linear layer; setting fanInFanOut to false`);
+      config.fanInFanOut = false;
+    }
     const layer = newLoraLayer(target, key);
     layer.updateLayer(adapterName, settings);
     replaceSubmodule(this.model, key, layer);
