@@ -2,6 +2,7 @@
 /** The `finetune` command line. */
 import { runDemo } from './demo.js';
 import { runDoctor } from './doctor.js';
+import { runInspect } from './inspect.js';
 import { version } from '../index.js';
 
 const USAGE = `finetune ${version}: fine-tune pretrained neural networks on libtorch
@@ -9,11 +10,13 @@ const USAGE = `finetune ${version}: fine-tune pretrained neural networks on libt
 Usage:
   finetune demo        Train a small MLP on synthetic data and print the loss falling
   finetune doctor      Print libtorch location and version, threads, devices and addon build facts
+  finetune inspect     Trainable vs total parameters of each fine-tuning strategy for a model (--model <preset|dir>)
   finetune --version   Print the version
 
 Examples:
   finetune doctor
-  finetune demo --steps 200`;
+  finetune demo --steps 200
+  finetune inspect --model bert-base-uncased --method lora`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -32,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(rest);
     case 'demo':
       return runDemo(rest);
+    case 'inspect':
+      return runInspect(rest);
     default:
       console.error(`finetune: unknown command '${command}'\n\n${USAGE}`);
       return 2;
