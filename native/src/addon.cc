@@ -128,6 +128,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("setGrad", guarded<setGrad>);
   add("retainGrad", guarded<retainGrad>);
   add("backward", guarded<backward>);
+  add("autogradGrad", guarded<autogradGrad>);
+  add("setAutocast", guarded<setAutocast>);
+  add("autocastState", guarded<autocastState>);
   add("setGradEnabled", guarded<setGradEnabled>);
   add("isGradEnabled", guarded<isGradEnabled>);
   add("manualSeed", guarded<manualSeed>);

@@ -1,6 +1,8 @@
 #include "tensors.h"
 
+#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <stdexcept>
 #include <string>
@@ -162,6 +164,62 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
   t.backward(gradient, retainGraph, createGraph);
   slab().reportExternalMemory(info.Env());
   return info.Env().Undefined();
+}
+
+namespace {
+
+std::vector<at::Tensor> tensorList(const Napi::Value& value, const char* what) {
+  if (!value.IsArray()) throw std::runtime_error(std::string(what) + " must be an array of tensor handles");
+  auto array = value.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value item = array.Get(i);
+    out.push_back(item.IsNull() || item.IsUndefined() ? at::Tensor() : tensorAt(item));
+  }
+  return out;
+}
+
+}  // namespace
+
+// torch.autograd.grad: gradients of outputs with respect to inputs, returned rather than
+// accumulated into .grad; with createGraph they are differentiable (GradNorm's second backward).
+Napi::Value autogradGrad(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto outputs = tensorList(info[0], "outputs");
+  auto inputs = tensorList(info[1], "inputs");
+  std::vector<at::Tensor> gradOutputs = info[2].IsArray() ? tensorList(info[2], "gradOutputs") : std::vector<at::Tensor>();
+  std::optional<bool> retainGraph;
+  if (info[3].IsBoolean()) retainGraph = info[3].As<Napi::Boolean>().Value();
+  bool createGraph = info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  bool allowUnused = info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
+  auto grads = torch::autograd::grad(outputs, inputs, gradOutputs, retainGraph, createGraph, allowUnused);
+  auto out = Napi::Array::New(env, grads.size());
+  for (size_t i = 0; i < grads.size(); ++i) out.Set(static_cast<uint32_t>(i), handleOrNull(env, grads[i]));
+  return out;
+}
+
+// Autocast for one device type: ops on the autocast lists run in `dtype` (float16/bfloat16).
+Napi::Value setAutocast(const Napi::CallbackInfo& info) {
+  auto deviceType = c10::Device(info[0].As<Napi::String>().Utf8Value()).type();
+  bool enabled = info[1].As<Napi::Boolean>().Value();
+  if (info[2].IsString()) at::autocast::set_autocast_dtype(deviceType, scalarTypeFromName(info[2].As<Napi::String>().Utf8Value()));
+  at::autocast::set_autocast_enabled(deviceType, enabled);
+  // info[3]: +1 entering an autocast region, -1 leaving one. The weight-cast cache is cleared
+  // when the outermost region closes, as torch.autocast does.
+  int nesting = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+  if (nesting > 0) at::autocast::increment_nesting();
+  if (nesting < 0 && at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  return info.Env().Undefined();
+}
+
+Napi::Value autocastState(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto deviceType = c10::Device(info[0].As<Napi::String>().Utf8Value()).type();
+  auto out = Napi::Object::New(env);
+  out.Set("enabled", at::autocast::is_autocast_enabled(deviceType));
+  out.Set("dtype", scalarTypeName(at::autocast::get_autocast_dtype(deviceType)));
+  return out;
 }
 
 Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {

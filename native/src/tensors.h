@@ -23,6 +23,9 @@ Napi::Value grad(const Napi::CallbackInfo& info);
 Napi::Value setGrad(const Napi::CallbackInfo& info);
 Napi::Value retainGrad(const Napi::CallbackInfo& info);
 Napi::Value backward(const Napi::CallbackInfo& info);
+Napi::Value autogradGrad(const Napi::CallbackInfo& info);
+Napi::Value setAutocast(const Napi::CallbackInfo& info);
+Napi::Value autocastState(const Napi::CallbackInfo& info);
 Napi::Value setGradEnabled(const Napi::CallbackInfo& info);
 Napi::Value isGradEnabled(const Napi::CallbackInfo& info);
 

@@ -1,5 +1,6 @@
 /** Autograd switches. Gradients themselves are on Tensor: backward(), grad, requiresGrad. */
 import { native } from './native.js';
+import { Tensor } from './tensor.js';
 
 function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const previous = native.isGradEnabled();
@@ -28,4 +29,27 @@ export function enableGrad<T>(fn: () => T): T {
 /** Whether operations are currently recorded for autograd. */
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
+}
+
+export interface GradOptions {
+  /** The vector in the vector–Jacobian product, one per output (default: ones for scalar outputs). */
+  gradOutputs?: (Tensor | null)[];
+  /** Keep the graph for another backward (default: createGraph). */
+  retainGraph?: boolean;
+  /** Record the gradient computation itself, so the gradients can be differentiated again. */
+  createGraph?: boolean;
+  /** Give null for inputs the outputs don't depend on instead of throwing. */
+  allowUnused?: boolean;
+}
+
+/**
+ * Gradients of `outputs` with respect to `inputs`, returned instead of accumulated into
+ * `.grad` (torch.autograd.grad). With createGraph they are differentiable again, as GradNorm needs.
+ */
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
+  const outs = Array.isArray(outputs) ? outputs : [outputs];
+  const ins = Array.isArray(inputs) ? inputs : [inputs];
+  const gradOutputs = options.gradOutputs ? options.gradOutputs.map((g) => (g ? g.handle : null)) : null;
+  const handles = native.autogradGrad(outs.map((t) => t.handle), ins.map((t) => t.handle), gradOutputs, options.retainGraph, options.createGraph ?? false, options.allowUnused ?? false);
+  return handles.map((h) => (h === null ? null : Tensor.fromHandle(h)));
 }

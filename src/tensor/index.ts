@@ -13,5 +13,6 @@ export * from './indexing.js';
 export * from './compare.js';
 export * from './linalg.js';
 export * as functional from './functional.js';
-export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
+export { noGrad, enableGrad, isGradEnabled, grad, type GradOptions } from './autograd.js';
+export { autocast, autocastState, type AutocastOptions } from './autocast.js';
 export { manualSeed, setNumThreads, getNumThreads, cudaIsAvailable, runtimeInfo, type RuntimeInfo } from './runtime.js';

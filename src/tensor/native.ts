@@ -66,6 +66,9 @@ export interface NativeAddon {
   setGrad(handle: number, grad: number | null): void;
   retainGrad(handle: number): void;
   backward(handle: number, grad: number | null, retainGraph: boolean | undefined, createGraph: boolean): void;
+  autogradGrad(outputs: number[], inputs: number[], gradOutputs: (number | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (number | null)[];
+  setAutocast(deviceType: string, enabled: boolean, dtype: string, nesting: 1 | -1): void;
+  autocastState(deviceType: string): { enabled: boolean; dtype: string };
   setGradEnabled(enabled: boolean): void;
   isGradEnabled(): boolean;
   manualSeed(seed: number): void;

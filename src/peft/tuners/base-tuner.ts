@@ -80,8 +80,10 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
   private noTargetMessage(config: Config, excluded: string[]): string {
     const names = new Map<string, string>();
     for (const [key, module] of this.candidateModules()) {
-      const leaf = key.slice(key.lastIndexOf('.') + 1);
-      if (module.namedChildren().length === 0 && !/^\d+$/.test(leaf)) names.set(leaf, baseClassName(module));
+      // Sequential children are named by index: their full path is the useful name ('features.0').
+      const last = key.slice(key.lastIndexOf('.') + 1);
+      const leaf = /^\d+$/.test(last) ? key : last;
+      if (module.namedChildren().length === 0) names.set(leaf, baseClassName(module));
     }
     const available = [...names].map(([name, kind]) => `${name} (${kind})`).join(', ');
     const why = excluded.length ? ` (${excluded.length} matching module(s) excluded by excludeModules / modulesToSave)` : '';
