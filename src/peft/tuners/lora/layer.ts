@@ -259,8 +259,8 @@ export class LoraEmbedding extends LoraLayer<Embedding> {
   protected readonly adapterDictNames = ['lora_embedding_A', 'lora_embedding_B'];
 
   protected createAdapter(name: string, settings: LoraAdapterSettings): void {
+    // loraDropout does not apply to lookups; PEFT ignores it for embeddings too.
     const { numEmbeddings, embeddingDim } = this.base_layer;
-    if (settings.loraDropout > 0) throw new Error('LoRA dropout is not applied to Embedding layers; set loraDropout to 0 or leave embeddings out of targetModules');
     this.lora_embedding_A.set(name, keep(zeros([settings.r, numEmbeddings])));
     this.lora_embedding_B.set(name, keep(zeros([embeddingDim, settings.r])));
   }
