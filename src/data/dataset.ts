@@ -1,0 +1,24 @@
+/**
+ * The dataset shape shared by every data source (image folders, IDX files, text tables, …)
+ * and consumed by DataLoader, trainValidationSplit and the trainer: random access by index,
+ * like a map-style torch.utils.data.Dataset (`__len__` + `__getitem__`).
+ */
+
+/**
+ * A map-style dataset: `length` examples, `get(i)` for 0 ≤ i < length. `get` may build
+ * tensors; they belong to the caller (see DataLoader for who disposes them).
+ */
+export interface Dataset<T = unknown> {
+  readonly length: number;
+  get(index: number): T;
+}
+
+/** The example type of a dataset. */
+export type ExampleOf<D> = D extends Dataset<infer T> ? T : never;
+
+/** Throws a RangeError naming the dataset when `index` is not an integer in [0, length). */
+export function checkIndex(index: number, length: number, what = 'dataset'): void {
+  if (!Number.isInteger(index) || index < 0 || index >= length) {
+    throw new RangeError(`${what}: index ${index} is out of range [0, ${length})`);
+  }
+}
