@@ -1,0 +1,215 @@
+/**
+ * `finetune schedule`: a learning-rate schedule's curve, plot-ready. Prints an ASCII plot and a
+ * sampled table (or, with --json, the whole curve as JSON) and writes every step to --out
+ * (.json as JSON, anything else as CSV: step,multiplier,lr[,momentum]).
+ *
+ *   finetune schedule --name cosine --steps 1000 --warmup 0.1 --lr 2e-5 --out curve.csv
+ */
+import { writeFileSync } from 'node:fs';
+
+import { getSchedule, resolveWarmupSteps, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions, type WsdShape } from '../optim/schedules.js';
+import { oneCycleSchedule, type OneCycleOptions } from '../optim/one-cycle.js';
+import { parseFlags } from './args.js';
+
+const FLAGS = {
+  name: 'string',
+  steps: 'number',
+  warmup: 'number',
+  'warmup-steps': 'number',
+  lr: 'number',
+  out: 'string',
+  json: 'boolean',
+  rows: 'number',
+  width: 'number',
+  height: 'number',
+  // schedule-specific (HF's kwargs in kebab-case)
+  'num-cycles': 'number',
+  'min-lr': 'number',
+  'min-lr-rate': 'number',
+  'warmup-lr-rate': 'number',
+  'lr-end': 'number',
+  power: 'number',
+  timescale: 'number',
+  'num-stable-steps': 'number',
+  'num-decay-steps': 'number',
+  'warmup-type': 'string',
+  'decay-type': 'string',
+  'min-lr-ratio': 'number',
+  'cut-frac': 'number',
+  ratio: 'number',
+  // one_cycle
+  style: 'string',
+  'pct-start': 'number',
+  div: 'number',
+  'div-final': 'number',
+  'final-div-factor': 'number',
+  anneal: 'string',
+  'three-phase': 'boolean',
+  moms: 'string',
+} as const;
+
+const HELP = `finetune schedule --name <schedule> --steps N [--warmup R|N | --warmup-steps N] [--lr LR] [--out curve.csv|curve.json] [--json]
+
+Schedules: ${SCHEDULE_NAMES.filter((n) => n !== 'reduce_lr_on_plateau').join(', ')}
+  --warmup R        warmup as a ratio of --steps (ceil(steps × R)); a value ≥ 1 is a number of steps
+  --lr LR           the peak lr (default 1: the curve is the multiplier)
+  --out FILE        every step's value: CSV (step,multiplier,lr[,momentum]) or JSON by extension
+  --json            print the whole curve as JSON instead of the plot and table
+  --rows N, --width N, --height N   table rows and plot size
+Schedule options: --num-cycles, --min-lr, --min-lr-rate, --warmup-lr-rate, --lr-end, --power, --timescale,
+  --num-stable-steps, --num-decay-steps, --warmup-type, --decay-type, --min-lr-ratio (warmup_stable_decay),
+  --cut-frac, --ratio (slanted_triangular), --style fastai|torch, --pct-start, --div, --div-final,
+  --final-div-factor, --anneal cos|linear, --three-phase, --moms 0.95,0.85,0.95 (one_cycle)`;
+
+export interface ScheduleCurve {
+  name: ScheduleName;
+  steps: number;
+  numWarmupSteps: number;
+  lr: number;
+  options: Record<string, unknown>;
+  step: number[];
+  multiplier: number[];
+  lrs: number[];
+  momentum?: number[];
+}
+
+/** Builds the curve of a schedule over steps 0 … steps − 1 (the lr of each of `steps` optimizer steps). */
+export function scheduleCurve(name: string, steps: number, lr: number, options: ScheduleOptions & Partial<OneCycleOptions>): ScheduleCurve {
+  if (!(SCHEDULE_NAMES as readonly string[]).includes(name)) throw new Error(`unknown schedule '${name}' (known: ${SCHEDULE_NAMES.join(', ')})`);
+  if (name === 'reduce_lr_on_plateau') throw new Error("'reduce_lr_on_plateau' follows a metric, not the step: it has no curve to print");
+  if (!Number.isInteger(steps) || steps <= 0) throw new Error(`--steps must be a positive integer, got ${steps}`);
+  const numWarmupSteps = resolveWarmupSteps({ ...options, numTrainingSteps: steps });
+  const full = { ...options, numTrainingSteps: steps, lrInit: lr };
+  const schedule = getSchedule(name, full);
+  const cycle = name === 'one_cycle' && (options.cycleMomentum ?? true) ? oneCycleSchedule({ ...options, totalSteps: steps }) : undefined;
+  const step = Array.from({ length: steps }, (_, i) => i);
+  const multiplier = step.map(schedule);
+  return {
+    name: name as ScheduleName,
+    steps,
+    numWarmupSteps,
+    lr,
+    options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    step,
+    multiplier,
+    lrs: multiplier.map((m) => lr * m),
+    ...(cycle ? { momentum: step.map(cycle.momentum) } : {}),
+  };
+}
+
+export function runSchedule(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const flags = parseFlags(argv, FLAGS as unknown as Record<string, 'number' | 'boolean' | 'string'>);
+  const num = (k: string) => flags[k] as number | undefined;
+  const str = (k: string) => flags[k] as string | undefined;
+  const name = str('name');
+  if (name === undefined) throw new Error(`--name is required\n\n${HELP}`);
+  const steps = num('steps');
+  if (steps === undefined) throw new Error('--steps is required');
+  const lr = num('lr') ?? 1;
+  if (flags.warmup !== undefined && flags['warmup-steps'] !== undefined) throw new Error('give --warmup or --warmup-steps, not both');
+  const warmup = num('warmup');
+  const moms = str('moms')?.split(',').map(Number);
+  if (moms && (moms.length !== 3 || moms.some((m) => !Number.isFinite(m)))) throw new Error(`--moms expects three numbers like 0.95,0.85,0.95, got '${str('moms')}'`);
+  const style = str('style');
+  const anneal = str('anneal');
+  const options: ScheduleOptions & Partial<OneCycleOptions> = {
+    numWarmupSteps: num('warmup-steps') ?? (warmup !== undefined && warmup >= 1 ? warmup : undefined),
+    warmupRatio: warmup !== undefined && warmup < 1 ? warmup : undefined,
+    numCycles: num('num-cycles'),
+    minLr: num('min-lr'),
+    minLrRate: num('min-lr-rate'),
+    warmupLrRate: num('warmup-lr-rate'),
+    lrEnd: num('lr-end'),
+    power: num('power'),
+    timescale: num('timescale'),
+    numStableSteps: num('num-stable-steps'),
+    numDecaySteps: num('num-decay-steps'),
+    warmupType: str('warmup-type') as WsdShape | undefined,
+    decayType: str('decay-type') as WsdShape | undefined,
+    minLrRatio: num('min-lr-ratio'),
+    cutFrac: num('cut-frac'),
+    ratio: num('ratio'),
+    style: style as OneCycleOptions['style'],
+    pctStart: num('pct-start'),
+    divFactor: num('div'),
+    divFinal: num('div-final'),
+    finalDivFactor: num('final-div-factor'),
+    annealStrategy: anneal as OneCycleOptions['annealStrategy'],
+    threePhase: flags['three-phase'] as boolean | undefined,
+    moms: moms as [number, number, number] | undefined,
+  };
+  const curve = scheduleCurve(name, steps, lr, options);
+
+  const out = str('out');
+  if (out !== undefined) writeFileSync(out, out.toLowerCase().endsWith('.json') ? `${JSON.stringify(curve)}\n` : toCsv(curve));
+  if (flags.json) {
+    console.log(JSON.stringify(curve));
+    return 0;
+  }
+  const warmupText = curve.numWarmupSteps ? `, ${curve.numWarmupSteps} warmup steps` : '';
+  console.log(`${curve.name} schedule over ${steps} steps${warmupText}${num('lr') !== undefined ? `, peak lr ${fmt(lr)}` : ' (multiplier of the lr)'}`);
+  console.log('');
+  console.log(asciiPlot(curve.lrs, num('width') ?? 64, num('height') ?? 12));
+  console.log('');
+  console.log(table(curve, num('rows') ?? 12));
+  if (out !== undefined) console.log(`\nwrote ${steps} steps to ${out}`);
+  return 0;
+}
+
+function toCsv(curve: ScheduleCurve): string {
+  const header = ['step', 'multiplier', 'lr', ...(curve.momentum ? ['momentum'] : [])].join(',');
+  const lines = curve.step.map((s, i) => [s, curve.multiplier[i], curve.lrs[i], ...(curve.momentum ? [curve.momentum[i]] : [])].join(','));
+  return `${header}\n${lines.join('\n')}\n`;
+}
+
+function fmt(x: number): string {
+  if (x === 0) return '0';
+  const abs = Math.abs(x);
+  return abs >= 1e-3 && abs < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(3);
+}
+
+/** The steps a table shows: evenly spaced ones plus the warmup edges and the last step. */
+function sampleSteps(curve: ScheduleCurve, rows: number): number[] {
+  const n = curve.steps;
+  const picked = new Set<number>([0, n - 1]);
+  const count = Math.max(2, rows);
+  for (let i = 0; i < count; i++) picked.add(Math.round((i * (n - 1)) / (count - 1)));
+  const w = curve.numWarmupSteps;
+  if (w > 0) for (const s of [w - 1, w, w + 1]) if (s >= 0 && s < n) picked.add(s);
+  return [...picked].sort((a, b) => a - b);
+}
+
+function table(curve: ScheduleCurve, rows: number): string {
+  const heads = ['step', 'multiplier', 'lr', ...(curve.momentum ? ['momentum'] : [])];
+  const body = sampleSteps(curve, rows).map((s) => [String(s), fmt(curve.multiplier[s]), fmt(curve.lrs[s]), ...(curve.momentum ? [fmt(curve.momentum[s])] : [])]);
+  const widths = heads.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((cell, c) => cell.padStart(widths[c])).join('  ');
+  return [line(heads), ...body.map(line)].join('\n');
+}
+
+/** A compact plot: one column per sampled step, '*' at the value's row, y axis from 0 to the max. */
+export function asciiPlot(values: number[], width: number, height: number): string {
+  const n = values.length;
+  const cols = Math.max(2, Math.min(width, n));
+  const top = Math.max(...values.filter(Number.isFinite), 0);
+  const bottom = Math.min(0, ...values.filter(Number.isFinite));
+  const span = top - bottom || 1;
+  const grid = Array.from({ length: height }, () => new Array<string>(cols).fill(' '));
+  for (let c = 0; c < cols; c++) {
+    const v = values[Math.round((c * (n - 1)) / (cols - 1))];
+    if (!Number.isFinite(v)) continue;
+    const r = Math.round(((top - v) / span) * (height - 1));
+    grid[r][c] = '*';
+  }
+  const labels = grid.map((_, r) => (r === 0 ? fmt(top) : r === height - 1 ? fmt(bottom) : ''));
+  const labelWidth = Math.max(...labels.map((l) => l.length));
+  const lines = grid.map((row, r) => `${labels[r].padStart(labelWidth)} |${row.join('')}`);
+  const axis = `${' '.repeat(labelWidth)} +${'-'.repeat(cols)}`;
+  const last = String(n - 1);
+  const ticks = `${' '.repeat(labelWidth)}  0${' '.repeat(Math.max(1, cols - 1 - last.length))}${last}`;
+  return [...lines, axis, `${ticks}  (step)`].join('\n');
+}
