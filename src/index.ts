@@ -13,6 +13,7 @@ export * from './hub/index.js';
 export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 export * as peft from './peft/index.js';
+export * as data from './data/index.js';
 // PEFT's everyday names at the top level, as `from peft import get_peft_model, LoraConfig`.
 export { getPeftModel, PeftModel, LoraConfig, IA3Config, PromptTuningConfig, type TaskType } from './peft/index.js';
 

@@ -22,3 +22,21 @@ export function checkIndex(index: number, length: number, what = 'dataset'): voi
     throw new RangeError(`${what}: index ${index} is out of range [0, ${length})`);
   }
 }
+
+/**
+ * Optional capabilities a dataset may have; DataLoader, trainValidationSplit and wrappers use
+ * them when present and forward them:
+ * - `setEpoch(e)`: told before each epoch (random augmentation seeds from it);
+ * - `getAsync(i)`: get() that reads files asynchronously, so reads overlap other work;
+ * - `targets`: the class label of every example, without building examples (stratified splits).
+ */
+export interface DatasetCapabilities<T = unknown> {
+  setEpoch?(epoch: number): void;
+  getAsync?(index: number): Promise<T>;
+  readonly targets?: ArrayLike<number>;
+}
+
+/** Tells a dataset the epoch, if it listens (DatasetCapabilities.setEpoch). */
+export function setDatasetEpoch(dataset: Dataset<unknown>, epoch: number): void {
+  (dataset as DatasetCapabilities).setEpoch?.(epoch);
+}

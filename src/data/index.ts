@@ -1,0 +1,15 @@
+/** The data layer: datasets, transforms, loading. */
+export * from './dataset.js';
+export * from './random.js';
+export * from './idx.js';
+export * from './image.js';
+export * as transforms from './transforms.js';
+export type { Transform, TransformContext } from './transforms.js';
+export { IMAGENET_MEAN, IMAGENET_STD } from './transforms.js';
+export * from './loader.js';
+export * from './split.js';
+export * from './multi-task.js';
+export { Tokenizer, type EncodeOptions, type Encoding, type DecodeOptions, type FromFileOptions, type SpecialToken, type SpecialTokenRole, type TextSide, type TokenizerConfigOptions, type TruncationStrategy } from './tokenizer.js';
+export { DataFormatError, formatFromPath, parseTable, readTable, type BadRowPolicy, type ReadTableOptions, type SkippedRow, type Table, type TableFormat, type TableRow, type TableValue } from './table.js';
+export { TextClassificationDataset, type TextClassificationExample, type TextClassificationOptions, type TextTask } from './text.js';
+export { collateText, textCollator, type TextBatch, type TextCollateOptions, type TextExample } from './collate-text.js';
