@@ -15,6 +15,8 @@ install_system_packages() {
   command -v python3 >/dev/null || missing+=(python3)
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   command -v nm >/dev/null || missing+=(binutils)
+  # Fashion-MNIST for data.fashionMnist() and its tests (files in /usr/share/datasets/fashion-mnist)
+  [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} with apt-get"
     apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
