@@ -3,3 +3,7 @@ export * from './lr-scheduler.js';
 export * from './one-cycle.js';
 export * from './reduce-on-plateau.js';
 export * from './lr-find.js';
+export * from './param-groups.js';
+export * from './lr-rules.js';
+export * from './losses.js';
+export * from './multi-task.js';
