@@ -79,10 +79,10 @@ export function parseIdx(bytes: Uint8Array, name = '<buffer>'): IdxArray {
   let data: IdxArray['data'];
   switch (type.dtype) {
     case 'uint8':
-      data = raw.slice(headerBytes, headerBytes + count);
+      data = new Uint8Array(raw.subarray(headerBytes, headerBytes + count)); // a copy: the file's buffer may be pooled
       break;
     case 'int8':
-      data = new Int8Array(raw.slice(headerBytes, headerBytes + count).buffer);
+      data = new Int8Array(new Uint8Array(raw.subarray(headerBytes, headerBytes + count)).buffer);
       break;
     default: {
       const Ctor = { int16: Int16Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }[type.dtype];

@@ -1,19 +1,25 @@
 /**
  * Images: PNG/JPEG decoding to RGB and the image-folder dataset (torchvision's ImageFolder).
  *
- * Decoding uses two pure-JavaScript packages, pngjs and jpeg-js: no native code beside libtorch,
- * no install scripts, the same result on every platform. (sharp would decode faster and more
- * formats, but brings a prebuilt libvips per platform into the process next to libtorch.)
+ * Decoding needs no native code beside libtorch and no install script, and gives the same result
+ * on every platform: PNG with pngjs (pure JavaScript), JPEG with @cwasm/jpeg-turbo (libjpeg-turbo
+ * compiled to WebAssembly: the library PIL uses, with the same defaults, so pixels are PIL's
+ * exactly; jpeg-js, pure JavaScript, differs by up to 17 levels on 4:2:0 chroma for lack of
+ * libjpeg's "fancy" upsampling, and serves only CMYK JPEGs, which TurboJPEG cannot make RGB).
+ * sharp would decode faster and more formats, but brings a prebuilt libvips per platform into the
+ * process next to libtorch.
+ *
  * Images become 8-bit RGB as torchvision's default loader makes them (`PIL.Image.convert('RGB')`):
  * grayscale is repeated to three channels, alpha is dropped (not composited), palettes are
  * expanded. PNGs decode to PIL's values exactly (16-bit samples are scaled to 8 bits, where PIL
- * keeps the high byte of RGB and clips 16-bit grayscale); JPEGs differ from PIL's libjpeg by a few
- * levels where the IDCT and chroma upsampling round differently (see test/data-image.test.ts).
- * EXIF orientation is not applied (nor is it by torchvision's loader).
+ * keeps the high byte of RGB and clips 16-bit grayscale). EXIF orientation is not applied (nor is
+ * it by torchvision's loader).
  */
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
+
+import { createRequire } from 'node:module';
 
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
@@ -86,6 +92,35 @@ function withoutColourKey(bytes: Uint8Array): Uint8Array {
   return Buffer.concat(parts);
 }
 
+type JpegTurbo = { decode(source: Uint8Array): { width: number; height: number; data: Uint8ClampedArray } };
+let jpegTurbo: JpegTurbo | undefined;
+
+/** libjpeg-turbo (WebAssembly), compiled on first use rather than when finetune is imported. */
+function turbo(): JpegTurbo {
+  jpegTurbo ??= createRequire(import.meta.url)('@cwasm/jpeg-turbo') as JpegTurbo;
+  return jpegTurbo;
+}
+
+/** The number of colour components in a JPEG's frame header, or 0 when none is found. */
+function jpegComponents(bytes: Uint8Array): number {
+  let at = 2;
+  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      at += 2;
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return at + 9 < bytes.length ? bytes[at + 9] : 0;
+    if (marker === 0xda || marker === 0xd9) return 0;
+    at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
+  }
+  return 0;
+}
+
 function rgbFromRgba(rgba: Uint8Array, pixels: number): Uint8Array {
   const rgb = new Uint8Array(pixels * 3);
   for (let p = 0, q = 0; p < pixels * 4; p += 4, q += 3) {
@@ -109,11 +144,21 @@ export function decodeImage(bytes: Uint8Array, name = '<buffer>'): DecodedImage 
       const png = pngjs.PNG.sync.read(Buffer.from(withoutColourKey(buffer)));
       return { width: png.width, height: png.height, channels: 3, data: rgbFromRgba(png.data, png.width * png.height) };
     }
-    const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
-    if (!(image.width > 0 && image.height > 0) || image.data.length !== image.width * image.height * 3) {
-      throw new Error('no image data');
+    if (jpegComponents(bytes) === 4) {
+      // CMYK / YCCK (Adobe): TurboJPEG cannot convert these to RGB; jpeg-js can.
+      const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
+      return { width: image.width, height: image.height, channels: 3, data: image.data };
     }
-    return { width: image.width, height: image.height, channels: 3, data: image.data };
+    let image;
+    try {
+      image = turbo().decode(bytes);
+    } catch (error) {
+      // libjpeg's error_exit surfaces as the wrapper's longjmp stub ("Not implemented").
+      const message = (error as Error).message;
+      throw new Error(message === 'Not implemented' ? 'libjpeg-turbo stopped on an error in the data' : message);
+    }
+    if (!(image.width > 0 && image.height > 0) || image.data.length !== image.width * image.height * 4) throw new Error('no image data');
+    return { width: image.width, height: image.height, channels: 3, data: rgbFromRgba(new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.length), image.width * image.height) };
   } catch (error) {
     if (error instanceof BadImageError) throw error;
     throw new BadImageError(name, `cannot decode ${format === 'png' ? 'PNG' : 'JPEG'} (corrupt or truncated?): ${(error as Error).message}`);
