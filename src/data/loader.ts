@@ -249,6 +249,7 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B>, Iterabl
   private prepare(indices: number[]): Promise<B> {
     const dataset = this.dataset as Dataset<T> & DatasetCapabilities<T>;
     const reads = typeof dataset.getAsync === 'function' ? indices.map((i) => dataset.getAsync!(i)) : undefined;
+    for (const read of reads ?? []) read.catch(() => undefined); // failures are reported below, never unhandled
     return (async () => {
       await nextTurn();
       const examples: T[] = [];
