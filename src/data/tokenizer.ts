@@ -1,0 +1,524 @@
+/**
+ * Text tokenisation with a Hugging Face `tokenizer.json`, through `tokenizers` — Hugging Face's own
+ * Rust tokenizers library as an N-API binding (the npm package ships the prebuilt binaries; no
+ * install script). It is the code Python's `tokenizers` runs, so the ids, token type ids and
+ * truncation are the ones `AutoTokenizer` gives (checked on every SST-2 dev sentence in the tests).
+ *
+ * This wrapper adds what transformers adds on top of `tokenizers`: special tokens from
+ * `tokenizer_config.json` / `special_tokens_map.json` (pad, cls, sep, unk, mask, bos, eos),
+ * per-call truncation (`longest_first`, `only_first`, `only_second`, either side) with
+ * `model_max_length`, and decoding with `clean_up_tokenization_spaces`.
+ *
+ * The native package is loaded on first use, so importing finetune never needs it.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type * as NativeModule from 'tokenizers';
+
+import { resolveModelFile, type HubDownloadOptions } from '../hub/index.js';
+import { isJsonObject, parseJsonStrict, type JsonObject, type JsonValue } from '../io/json.js';
+
+type NativeTokenizer = NativeModule.Tokenizer;
+type NativeEncoding = NativeModule.Encoding;
+
+let nativeModule: typeof NativeModule | undefined;
+
+function native(): typeof NativeModule {
+  if (!nativeModule) {
+    try {
+      nativeModule = createRequire(import.meta.url)('tokenizers') as typeof NativeModule;
+    } catch (error) {
+      throw new Error(`the 'tokenizers' npm package (Hugging Face tokenizers for Node) cannot be loaded: ${(error as Error).message}; run npm ci`);
+    }
+  }
+  return nativeModule;
+}
+
+/** How a too-long input is shortened, as transformers names it. */
+export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
+export type TextSide = 'left' | 'right';
+
+export interface EncodeOptions {
+  /** Add the template's special tokens ([CLS] … [SEP]); default true. */
+  addSpecialTokens?: boolean;
+  /**
+   * `true` is `'longest_first'`; default false, except that a `maxLength` alone turns on
+   * `'longest_first'` (as transformers does). `'only_second'` needs a pair.
+   */
+  truncation?: boolean | TruncationStrategy;
+  /** Longest result, special tokens included; default the tokenizer's `model_max_length`. */
+  maxLength?: number;
+  /** Which end truncation removes tokens from; default the tokenizer's `truncation_side` (right). */
+  truncationSide?: TextSide;
+}
+
+/** One encoded input (no padding: the attention mask is all ones). */
+export interface Encoding {
+  inputIds: number[];
+  attentionMask: number[];
+  tokenTypeIds: number[];
+}
+
+export interface DecodeOptions {
+  /** Leave out special tokens ([CLS], [SEP], [PAD], …); default false. */
+  skipSpecialTokens?: boolean;
+  /** transformers' clean-up (" ," → ","); default the tokenizer config's, else false as in transformers 5. */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+/** A special token and its id; the id is null when the vocabulary lacks the token. */
+export interface SpecialToken {
+  token: string;
+  id: number | null;
+}
+
+export type SpecialTokenRole = 'pad' | 'cls' | 'sep' | 'unk' | 'mask' | 'bos' | 'eos';
+const ROLES: readonly SpecialTokenRole[] = ['pad', 'cls', 'sep', 'unk', 'mask', 'bos', 'eos'];
+
+/** Conventional spellings, tried among tokenizer.json's special added tokens when the config names none. */
+const CONVENTIONAL: Record<SpecialTokenRole, readonly string[]> = {
+  pad: ['[PAD]', '<pad>', '<|pad|>'],
+  cls: ['[CLS]', '<cls>'],
+  sep: ['[SEP]', '<sep>'],
+  unk: ['[UNK]', '<unk>', '<|unk|>'],
+  mask: ['[MASK]', '<mask>'],
+  bos: ['<s>', '<|begin_of_text|>', '<|startoftext|>', '[BOS]'],
+  eos: ['</s>', '<|end_of_text|>', '<|endoftext|>', '[EOS]'],
+};
+
+/** transformers' VERY_LARGE_INTEGER marks "no limit"; anything at least this large is treated so. */
+const NO_LIMIT = 1e15;
+/** Inputs per native batch call (each call runs in parallel on Rust's thread pool). */
+const BATCH_CHUNK = 8192;
+/** Pair encodes in flight at once (the binding batches single texts only). */
+const PAIR_WINDOW = 1024;
+
+export interface TokenizerConfigOptions {
+  /** tokenizer_config.json contents (special tokens, model_max_length, sides, clean-up). */
+  config?: JsonObject;
+  /** special_tokens_map.json contents (older repos); tokenizer_config.json wins where both name a token. */
+  specialTokensMap?: JsonObject;
+  /** Where the tokenizer came from, for messages. */
+  source?: string;
+}
+
+export interface FromFileOptions {
+  /** tokenizer_config.json to use; default the one beside tokenizer.json if there is one; null for none. */
+  configPath?: string | null;
+}
+
+function readJsonFile(path: string): JsonObject {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  let value: JsonValue;
+  try {
+    value = parseJsonStrict(text);
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isJsonObject(value)) throw new Error(`${path}: expected a JSON object`);
+  return value;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A special-token entry of a config: a string or an AddedToken object ({ content: … }). */
+function tokenContent(value: JsonValue | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  if (isJsonObject(value) && typeof value.content === 'string') return value.content;
+  return undefined;
+}
+
+function positiveInteger(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+/** transformers' clean_up_tokenization. */
+function cleanUpTokenization(text: string): string {
+  return text
+    .replaceAll(' .', '.')
+    .replaceAll(' ?', '?')
+    .replaceAll(' !', '!')
+    .replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
+
+interface Truncation {
+  strategy: TruncationStrategy;
+  maxLength: number;
+  side: TextSide;
+}
+
+const NATIVE_STRATEGY: Record<TruncationStrategy, string> = {
+  longest_first: 'LongestFirst',
+  only_first: 'OnlyFirst',
+  only_second: 'OnlySecond',
+};
+
+/**
+ * A Hugging Face tokenizer (any `tokenizer.json`: WordPiece, BPE, Unigram, …) with transformers'
+ * conventions: `encode(text, pair?, options)` gives input ids, attention mask and token type ids.
+ */
+export class Tokenizer {
+  /** tokenizer.json's text, to make one native tokenizer per truncation setting. */
+  readonly #json: string;
+  /** Native tokenizers by truncation setting ('none' or strategy/maxLength/side); each is configured once and never changed. */
+  readonly #natives = new Map<string, NativeTokenizer>();
+  readonly #special: Partial<Record<SpecialTokenRole, SpecialToken>> = {};
+  readonly #specialIds: ReadonlySet<number>;
+  readonly #modelType: string | undefined;
+  /** Where the tokenizer came from (a path or repo id), for messages. */
+  readonly source: string;
+  /** The longest input the model takes (tokenizer_config.json's model_max_length), if it says. */
+  readonly modelMaxLength: number | undefined;
+  readonly truncationSide: TextSide;
+  readonly paddingSide: TextSide;
+  readonly cleanUpTokenizationSpaces: boolean;
+
+  private constructor(json: string, options: TokenizerConfigOptions) {
+    this.#json = json;
+    this.source = options.source ?? '<tokenizer.json>';
+    let parsed: JsonValue;
+    try {
+      parsed = parseJsonStrict(json);
+    } catch (error) {
+      throw new Error(`${this.source}: tokenizer.json is not valid JSON: ${(error as Error).message}`);
+    }
+    if (!isJsonObject(parsed)) throw new Error(`${this.source}: tokenizer.json is not a JSON object`);
+    const base = this.#native('none'); // fails early on a tokenizer.json the library cannot read
+    const config = options.config ?? Object.create(null);
+    const map = options.specialTokensMap ?? Object.create(null);
+
+    const maxLength = config.model_max_length;
+    this.modelMaxLength = typeof maxLength === 'number' && maxLength > 0 && maxLength < NO_LIMIT ? Math.floor(maxLength) : undefined;
+    this.truncationSide = config.truncation_side === 'left' ? 'left' : 'right';
+    this.paddingSide = config.padding_side === 'left' ? 'left' : 'right';
+    this.cleanUpTokenizationSpaces = config.clean_up_tokenization_spaces === true;
+
+    const model = isJsonObject(parsed.model) ? parsed.model : undefined;
+    this.#modelType = typeof model?.type === 'string' ? model.type : undefined;
+    const added = Array.isArray(parsed.added_tokens) ? parsed.added_tokens.filter(isJsonObject) : [];
+    const specialAdded = added.filter((t) => t.special === true && typeof t.content === 'string').map((t) => t.content as string);
+    this.#specialIds = new Set(added.filter((t) => t.special === true && typeof t.id === 'number').map((t) => t.id as number));
+
+    const fromModel: Partial<Record<SpecialTokenRole, string>> = {};
+    if (typeof model?.unk_token === 'string') fromModel.unk = model.unk_token;
+    else if (model?.type === 'Unigram' && typeof model.unk_id === 'number' && Array.isArray(model.vocab)) {
+      const entry = model.vocab[model.unk_id];
+      if (Array.isArray(entry) && typeof entry[0] === 'string') fromModel.unk = entry[0];
+    }
+    const post = isJsonObject(parsed.post_processor) ? parsed.post_processor : undefined;
+    if (post && (post.type === 'BertProcessing' || post.type === 'RobertaProcessing')) {
+      if (Array.isArray(post.cls) && typeof post.cls[0] === 'string') fromModel.cls = post.cls[0];
+      if (Array.isArray(post.sep) && typeof post.sep[0] === 'string') fromModel.sep = post.sep[0];
+    }
+
+    for (const role of ROLES) {
+      const key = `${role}_token`;
+      const token =
+        tokenContent(config[key]) ??
+        tokenContent(map[key]) ??
+        fromModel[role] ??
+        CONVENTIONAL[role].find((t) => specialAdded.includes(t));
+      if (token !== undefined) this.#special[role] = { token, id: base.tokenToId(token) ?? null };
+    }
+  }
+
+  /** A tokenizer from tokenizer.json's text and, optionally, the config files' contents. */
+  static fromString(json: string, options: TokenizerConfigOptions = {}): Tokenizer {
+    return new Tokenizer(json, options);
+  }
+
+  /**
+   * Reads a tokenizer.json (or the tokenizer.json in a folder), with the tokenizer_config.json and
+   * special_tokens_map.json beside it when present.
+   */
+  static fromFile(path: string, options: FromFileOptions = {}): Tokenizer {
+    let file = path;
+    try {
+      if (statSync(path).isDirectory()) file = join(path, 'tokenizer.json');
+    } catch {
+      throw new Error(`cannot read ${path}: no such file or folder`);
+    }
+    let json: string;
+    try {
+      json = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    }
+    const folder = dirname(file);
+    const configPath = options.configPath === undefined ? join(folder, 'tokenizer_config.json') : options.configPath;
+    const config = configPath !== null && (options.configPath !== undefined || isFile(configPath)) ? readJsonFile(configPath) : undefined;
+    const mapPath = join(folder, 'special_tokens_map.json');
+    const specialTokensMap = options.configPath === undefined && isFile(mapPath) ? readJsonFile(mapPath) : undefined;
+    return new Tokenizer(json, { config, specialTokensMap, source: file });
+  }
+
+  /**
+   * The tokenizer of a model folder or Hub repo (tokenizer.json, plus tokenizer_config.json and
+   * special_tokens_map.json when the repo has them), through the Hub cache as fromPretrained does.
+   */
+  static async fromPretrained(dirOrHubId: string, options: HubDownloadOptions = {}): Promise<Tokenizer> {
+    const file = await resolveModelFile(dirOrHubId, 'tokenizer.json', options);
+    const configPath = await resolveModelFile(dirOrHubId, 'tokenizer_config.json', { ...options, optional: true });
+    const mapPath = await resolveModelFile(dirOrHubId, 'special_tokens_map.json', { ...options, optional: true });
+    let json: string;
+    try {
+      json = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    }
+    return new Tokenizer(json, {
+      config: configPath ? readJsonFile(configPath) : undefined,
+      specialTokensMap: mapPath ? readJsonFile(mapPath) : undefined,
+      source: dirOrHubId,
+    });
+  }
+
+  #native(key: string, truncation?: Truncation): NativeTokenizer {
+    let tokenizer = this.#natives.get(key);
+    if (!tokenizer) {
+      try {
+        tokenizer = native().Tokenizer.fromString(this.#json);
+      } catch (error) {
+        throw new Error(`${this.source}: the tokenizers library cannot read this tokenizer.json: ${(error as Error).message}`);
+      }
+      // Whatever tokenizer.json stored, padding is the collator's job and truncation is per call (as in transformers).
+      tokenizer.disablePadding();
+      if (truncation) {
+        tokenizer.setTruncation(truncation.maxLength, {
+          strategy: NATIVE_STRATEGY[truncation.strategy] as NativeModule.TruncationStrategy,
+          direction: truncation.side,
+        });
+      } else {
+        tokenizer.disableTruncation();
+      }
+      this.#natives.set(key, tokenizer);
+    }
+    return tokenizer;
+  }
+
+  #truncation(options: EncodeOptions, what: string): Truncation | undefined {
+    let { truncation } = options;
+    if (truncation === undefined) truncation = options.maxLength !== undefined;
+    if (truncation === false) return undefined;
+    const strategy: TruncationStrategy = truncation === true ? 'longest_first' : truncation;
+    if (!(strategy in NATIVE_STRATEGY)) {
+      throw new Error(`${what}: unknown truncation ${JSON.stringify(strategy)} (use true, false, 'longest_first', 'only_first' or 'only_second')`);
+    }
+    const maxLength = options.maxLength ?? this.modelMaxLength;
+    if (maxLength === undefined) {
+      throw new Error(`${what}: truncation needs maxLength (${this.source} has no model_max_length in tokenizer_config.json)`);
+    }
+    positiveInteger(maxLength, `${what}: maxLength`);
+    const side = options.truncationSide ?? this.truncationSide;
+    if (side !== 'left' && side !== 'right') throw new Error(`${what}: truncationSide must be 'left' or 'right', got ${JSON.stringify(side)}`);
+    return { strategy, maxLength, side };
+  }
+
+  #tokenizerFor(options: EncodeOptions, what: string): { tokenizer: NativeTokenizer; truncation?: Truncation } {
+    const truncation = this.#truncation(options, what);
+    const key = truncation ? `${truncation.strategy}/${truncation.maxLength}/${truncation.side}` : 'none';
+    return { tokenizer: this.#native(key, truncation), truncation };
+  }
+
+  static #checkText(text: unknown, what: string): asserts text is string {
+    if (typeof text !== 'string') throw new TypeError(`${what} must be a string, got ${text === null ? 'null' : typeof text}`);
+  }
+
+  static #fail(error: unknown, truncation: Truncation | undefined, what: string): never {
+    const message = (error as Error)?.message ?? String(error);
+    if (truncation && /truncat/i.test(message)) {
+      throw new Error(`${what}: cannot truncate to maxLength ${truncation.maxLength} with '${truncation.strategy}': ${message}`);
+    }
+    throw new Error(`${what}: ${message}`);
+  }
+
+  static #convert(encoding: NativeEncoding): Encoding {
+    const inputIds = encoding.getIds();
+    return { inputIds, attentionMask: new Array<number>(inputIds.length).fill(1), tokenTypeIds: encoding.getTypeIds() };
+  }
+
+  /**
+   * Encodes a text or a pair of texts: `encode(text)`, `encode(text, pair)`, `encode(text, options)`
+   * or `encode(text, pair, options)`.
+   */
+  async encode(text: string, pair?: string | null | EncodeOptions, options: EncodeOptions = {}): Promise<Encoding> {
+    if (pair !== null && typeof pair === 'object') [pair, options] = [undefined, pair];
+    Tokenizer.#checkText(text, 'encode: text');
+    if (pair !== undefined && pair !== null) Tokenizer.#checkText(pair, 'encode: pair');
+    const { tokenizer, truncation } = this.#tokenizerFor(options, 'encode');
+    let encoding: NativeEncoding;
+    try {
+      encoding = await tokenizer.encode(text, pair ?? null, { addSpecialTokens: options.addSpecialTokens ?? true });
+    } catch (error) {
+      Tokenizer.#fail(error, truncation, 'encode');
+    }
+    return Tokenizer.#convert(encoding);
+  }
+
+  /**
+   * Encodes many texts (and their pairs) at once, in parallel: `encodeBatch(texts)`,
+   * `encodeBatch(texts, pairs)`, `encodeBatch(texts, options)` or `encodeBatch(texts, pairs, options)`.
+   * An input that cannot be encoded (e.g. too short for 'only_second') fails the call, naming its index.
+   */
+  async encodeBatch(texts: readonly string[], pairs?: readonly string[] | null | EncodeOptions, options: EncodeOptions = {}): Promise<Encoding[]> {
+    if (pairs !== null && pairs !== undefined && !Array.isArray(pairs)) [pairs, options] = [undefined, pairs as EncodeOptions];
+    const results = await this.encodeBatchSettled(texts, pairs as readonly string[] | null | undefined, options);
+    return results.map((result, i) => {
+      if (result instanceof Error) throw new Error(result.message.replace(/^encode: /, `encodeBatch: input ${i}: `));
+      return result;
+    });
+  }
+
+  /**
+   * encodeBatch that gives an Error in place of each input that cannot be encoded instead of
+   * failing the whole call (datasets use it to report or skip bad rows).
+   */
+  async encodeBatchSettled(texts: readonly string[], pairs?: readonly string[] | null, options: EncodeOptions = {}): Promise<(Encoding | Error)[]> {
+    if (!Array.isArray(texts)) throw new TypeError('encodeBatch: texts must be an array of strings');
+    if (pairs && pairs.length !== texts.length) {
+      throw new Error(`encodeBatch: ${texts.length} texts but ${pairs.length} pairs`);
+    }
+    texts.forEach((text, i) => Tokenizer.#checkText(text, `encodeBatch: text ${i}`));
+    pairs?.forEach((pair, i) => Tokenizer.#checkText(pair, `encodeBatch: pair ${i}`));
+    const { tokenizer, truncation } = this.#tokenizerFor(options, 'encodeBatch');
+    const encodeOptions = { addSpecialTokens: options.addSpecialTokens ?? true };
+    const settle = (error: unknown): Error => {
+      try {
+        Tokenizer.#fail(error, truncation, 'encode');
+      } catch (wrapped) {
+        return wrapped as Error;
+      }
+    };
+    const out: (Encoding | Error)[] = new Array(texts.length);
+    if (pairs) {
+      // The binding's encodeBatch takes single strings only (and its postProcess splits longest_first
+      // pairs differently from encode), so pairs go through encode, many at a time on libuv's pool.
+      for (let start = 0; start < texts.length; start += PAIR_WINDOW) {
+        const end = Math.min(texts.length, start + PAIR_WINDOW);
+        const pending: Promise<void>[] = [];
+        for (let i = start; i < end; i++) {
+          pending.push(
+            tokenizer.encode(texts[i], pairs[i], encodeOptions).then(
+              (encoding) => void (out[i] = Tokenizer.#convert(encoding)),
+              (error) => void (out[i] = settle(error)),
+            ),
+          );
+        }
+        await Promise.all(pending);
+      }
+      return out;
+    }
+    // One bad input fails a whole native batch: then halve the range until the bad inputs are alone.
+    const run = async (start: number, end: number): Promise<void> => {
+      try {
+        const encodings = await tokenizer.encodeBatch(texts.slice(start, end), encodeOptions);
+        encodings.forEach((encoding, k) => (out[start + k] = Tokenizer.#convert(encoding)));
+      } catch (error) {
+        if (end - start === 1) {
+          out[start] = settle(error);
+          return;
+        }
+        const middle = (start + end) >>> 1;
+        await run(start, middle);
+        await run(middle, end);
+      }
+    };
+    for (let start = 0; start < texts.length; start += BATCH_CHUNK) await run(start, Math.min(texts.length, start + BATCH_CHUNK));
+    return out;
+  }
+
+  /** The tokens (wordpieces) of a text, without special tokens. */
+  async tokenize(text: string, pair?: string | null): Promise<string[]> {
+    const encoding = await this.encode(text, pair ?? null, { addSpecialTokens: false });
+    return this.convertIdsToTokens(encoding.inputIds);
+  }
+
+  /** Text from ids, as transformers' decode. */
+  async decode(ids: readonly number[], options: DecodeOptions = {}): Promise<string> {
+    const text = await this.#native('none').decode([...ids], options.skipSpecialTokens ?? false);
+    return this.#cleanUp(text, options);
+  }
+
+  async decodeBatch(batch: readonly (readonly number[])[], options: DecodeOptions = {}): Promise<string[]> {
+    const texts = await this.#native('none').decodeBatch(batch.map((ids) => [...ids]), options.skipSpecialTokens ?? false);
+    return texts.map((text) => this.#cleanUp(text, options));
+  }
+
+  #cleanUp(text: string, options: DecodeOptions): string {
+    // transformers 5 skips the clean-up for BPE models, where it would delete real spaces.
+    const clean = (options.cleanUpTokenizationSpaces ?? this.cleanUpTokenizationSpaces) && this.#modelType !== 'BPE';
+    return clean ? cleanUpTokenization(text) : text;
+  }
+
+  tokenToId(token: string): number | null {
+    return this.#native('none').tokenToId(token) ?? null;
+  }
+
+  idToToken(id: number): string | null {
+    return this.#native('none').idToToken(id) ?? null;
+  }
+
+  convertIdsToTokens(ids: readonly number[]): string[] {
+    const base = this.#native('none');
+    return ids.map((id) => base.idToToken(id) ?? '');
+  }
+
+  /** Vocabulary size including added tokens (transformers' `len(tokenizer)`). */
+  get vocabSize(): number {
+    return this.#native('none').getVocabSize(true);
+  }
+
+  /** The special tokens found, by role (config first, then tokenizer.json). */
+  get specialTokens(): Readonly<Partial<Record<SpecialTokenRole, SpecialToken>>> {
+    return this.#special;
+  }
+
+  /** Ids of tokenizer.json's special added tokens ([PAD], [CLS], …). */
+  get allSpecialIds(): number[] {
+    return [...this.#specialIds].sort((a, b) => a - b);
+  }
+
+  get padTokenId(): number | null {
+    return this.#special.pad?.id ?? null;
+  }
+  get clsTokenId(): number | null {
+    return this.#special.cls?.id ?? null;
+  }
+  get sepTokenId(): number | null {
+    return this.#special.sep?.id ?? null;
+  }
+  get unkTokenId(): number | null {
+    return this.#special.unk?.id ?? null;
+  }
+  get maskTokenId(): number | null {
+    return this.#special.mask?.id ?? null;
+  }
+  get bosTokenId(): number | null {
+    return this.#special.bos?.id ?? null;
+  }
+  get eosTokenId(): number | null {
+    return this.#special.eos?.id ?? null;
+  }
+  get padToken(): string | null {
+    return this.#special.pad?.token ?? null;
+  }
+}
