@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 
-import { data, fromTypedArray, memory, tidy, type Tensor } from 'finetune';
+import { data, dispose, fromTypedArray, memory, tidy, type Tensor } from 'finetune';
 
 const { transforms: T } = data;
 
@@ -341,6 +341,33 @@ test('ImageFolderDataset: bad files are errors naming each file, or skipped and 
   const decoded = data.ImageFolderDataset.fromFolder(root2, { verify: 'decode', onBadFile: 'skip' });
   assert.equal(decoded.length, 1);
   assert.match(decoded.skipped[0].reason, /cannot decode JPEG/);
+});
+
+test('ImageFolderDataset: decodeWorkers decode in worker threads, with the same pixels and errors', async () => {
+  const root = makeFolder('folder-workers', {
+    'a/1.png': pngBytes(7, 5, 1),
+    'a/2.jpg': jpegBytes(12, 9, 2),
+    'b/3.png': pngBytes(4, 4, 3, 0),
+    'b/4.jpg': jpegBytes(8, 8, 4),
+    'b/5.png': 'broken',
+  });
+  const ds = data.ImageFolderDataset.fromFolder(root, { decodeWorkers: 2, verify: 'none', transform: T.toTensor() });
+  try {
+    const results = await Promise.all([0, 1, 2, 3].map((i) => ds.getAsync(i)));
+    results.forEach((r, i) => {
+      const direct = ds.get(i);
+      assert.equal(r.label, direct.label);
+      assert.deepEqual(Array.from(r.image.data() as Float32Array), Array.from(direct.image.data() as Float32Array), `image ${i}`);
+      dispose([r, direct]);
+    });
+    await assert.rejects(ds.getAsync(4), (e: Error) => e instanceof data.BadImageError && e.message.startsWith(join(root, 'b/5.png')) && /not a PNG or JPEG/.test(e.message));
+    const loader = new data.DataLoader(new data.Subset(ds, [0, 2]), { batchSize: 1 });
+    const labels: number[] = [];
+    for await (const batch of loader) labels.push(Number(batch.label.item()));
+    assert.deepEqual(labels, [0, 1]);
+  } finally {
+    await ds.close();
+  }
 });
 
 test('ImageFolderDataset: folders without classes or valid images', () => {

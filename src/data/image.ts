@@ -1,40 +1,19 @@
 /**
- * Images: PNG/JPEG decoding to RGB and the image-folder dataset (torchvision's ImageFolder).
- *
- * Decoding needs no native code beside libtorch and no install script, and gives the same result
- * on every platform: PNG with pngjs (pure JavaScript), JPEG with @cwasm/jpeg-turbo (libjpeg-turbo
- * compiled to WebAssembly: the library PIL uses, with the same defaults, so pixels are PIL's
- * exactly; jpeg-js, pure JavaScript, differs by up to 17 levels on 4:2:0 chroma for lack of
- * libjpeg's "fancy" upsampling, and serves only CMYK JPEGs, which TurboJPEG cannot make RGB).
- * sharp would decode faster and more formats, but brings a prebuilt libvips per platform into the
- * process next to libtorch.
- *
- * Images become 8-bit RGB as torchvision's default loader makes them (`PIL.Image.convert('RGB')`):
- * grayscale is repeated to three channels, alpha is dropped (not composited), palettes are
- * expanded. PNGs decode to PIL's values exactly (16-bit samples are scaled to 8 bits, where PIL
- * keeps the high byte of RGB and clips 16-bit grayscale). EXIF orientation is not applied (nor is
- * it by torchvision's loader).
+ * The image-folder dataset (torchvision's ImageFolder) and image tensors. Decoding is in
+ * decode.ts (re-exported here); see there for the decoders and how they match PIL.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
 
-import { createRequire } from 'node:module';
-
-import jpeg from 'jpeg-js';
-import pngjs from 'pngjs';
-
 import { fromTypedArray, tidy, type Tensor } from '../tensor/index.js';
 import { checkIndex, type Dataset } from './dataset.js';
+import { BadImageError, decodeImage, inspectImageFile, loadImage, type DecodedImage } from './decode.js';
+import { DecodePool } from './decode-pool.js';
 import type { Transform } from './transforms.js';
 
-/** An 8-bit image in memory: rows of pixels, channels interleaved (H×W×C). */
-export interface DecodedImage {
-  width: number;
-  height: number;
-  channels: number;
-  data: Uint8Array;
-}
+export { BadImageError, decodeImage, imageFormat, inspectImageFile, loadImage } from './decode.js';
+export type { DecodedImage, ImageFormat, ImageHeader } from './decode.js';
 
 /** What an image dataset yields: the (transformed) image and its class index. */
 export interface ImageExample<I = Tensor> {
@@ -42,263 +21,9 @@ export interface ImageExample<I = Tensor> {
   label: number;
 }
 
-export type ImageFormat = 'png' | 'jpeg';
-
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-const PNG_IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
-
-/** The format told by the first bytes (not the extension), or undefined. */
-export function imageFormat(bytes: Uint8Array): ImageFormat | undefined {
-  if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return 'png';
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  return undefined;
-}
-
-/** An image file that cannot be used; the message names the file and what is wrong. */
-export class BadImageError extends Error {
-  constructor(
-    readonly path: string,
-    readonly reason: string,
-  ) {
-    super(`${path}: ${reason}`);
-    this.name = 'BadImageError';
-  }
-}
-
-const u32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
-
-/** Removes tRNS chunks from a non-palette PNG: pngjs zeroes the colour of "transparent" pixels, PIL keeps it. */
-function withoutColourKey(bytes: Uint8Array): Uint8Array {
-  const colorType = bytes[25];
-  if (colorType === 3 || bytes.length < 33) return bytes;
-  const parts: Uint8Array[] = [];
-  let at = 8;
-  let start = 0;
-  let found = false;
-  while (at + 8 <= bytes.length) {
-    const length = u32(bytes, at);
-    const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
-    const end = at + 12 + length;
-    if (type === 'tRNS') {
-      parts.push(bytes.subarray(start, at));
-      start = end;
-      found = true;
-    }
-    if (type === 'IEND' || end > bytes.length) break;
-    at = end;
-  }
-  if (!found) return bytes;
-  parts.push(bytes.subarray(start));
-  return Buffer.concat(parts);
-}
-
-type JpegTurbo = { decode(source: Uint8Array): { width: number; height: number; data: Uint8ClampedArray } };
-let jpegTurbo: JpegTurbo | undefined;
-
-/** libjpeg-turbo (WebAssembly), compiled on first use rather than when finetune is imported. */
-function turbo(): JpegTurbo {
-  jpegTurbo ??= createRequire(import.meta.url)('@cwasm/jpeg-turbo') as JpegTurbo;
-  return jpegTurbo;
-}
-
-/** The number of colour components in a JPEG's frame header, or 0 when none is found. */
-function jpegComponents(bytes: Uint8Array): number {
-  let at = 2;
-  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
-    const marker = bytes[at + 1];
-    if (marker === 0xff) {
-      at++;
-      continue;
-    }
-    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
-      at += 2;
-      continue;
-    }
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return at + 9 < bytes.length ? bytes[at + 9] : 0;
-    if (marker === 0xda || marker === 0xd9) return 0;
-    at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
-  }
-  return 0;
-}
-
-function rgbFromRgba(rgba: Uint8Array, pixels: number): Uint8Array {
-  const rgb = new Uint8Array(pixels * 3);
-  for (let p = 0, q = 0; p < pixels * 4; p += 4, q += 3) {
-    rgb[q] = rgba[p];
-    rgb[q + 1] = rgba[p + 1];
-    rgb[q + 2] = rgba[p + 2];
-  }
-  return rgb;
-}
-
-/**
- * Decodes PNG or JPEG bytes (told apart by content) to 8-bit RGB, H×W×3. Errors are
- * BadImageErrors naming `name`.
- */
-export function decodeImage(bytes: Uint8Array, name = '<buffer>'): DecodedImage {
-  const format = imageFormat(bytes);
-  if (format === undefined) throw new BadImageError(name, 'not a PNG or JPEG image (unrecognised first bytes)');
-  try {
-    if (format === 'png') {
-      const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const png = pngjs.PNG.sync.read(Buffer.from(withoutColourKey(buffer)));
-      return { width: png.width, height: png.height, channels: 3, data: rgbFromRgba(png.data, png.width * png.height) };
-    }
-    if (jpegComponents(bytes) === 4) {
-      // CMYK / YCCK (Adobe): TurboJPEG cannot convert these to RGB; jpeg-js can.
-      const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
-      return { width: image.width, height: image.height, channels: 3, data: image.data };
-    }
-    let image;
-    try {
-      image = turbo().decode(bytes);
-    } catch (error) {
-      // libjpeg's error_exit surfaces as the wrapper's longjmp stub ("Not implemented").
-      const message = (error as Error).message;
-      throw new Error(message === 'Not implemented' ? 'libjpeg-turbo stopped on an error in the data' : message);
-    }
-    if (!(image.width > 0 && image.height > 0) || image.data.length !== image.width * image.height * 4) throw new Error('no image data');
-    return { width: image.width, height: image.height, channels: 3, data: rgbFromRgba(new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.length), image.width * image.height) };
-  } catch (error) {
-    if (error instanceof BadImageError) throw error;
-    throw new BadImageError(name, `cannot decode ${format === 'png' ? 'PNG' : 'JPEG'} (corrupt or truncated?): ${(error as Error).message}`);
-  }
-}
-
-/** Reads and decodes an image file to RGB. */
-export function loadImage(path: string): DecodedImage {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
-  }
-  return decodeImage(bytes, path);
-}
-
 /** An H×W×C uint8 tensor of a decoded image (what image datasets give a transform). */
 export function imageTensor(image: DecodedImage): Tensor {
   return fromTypedArray(image.data, [image.height, image.width, image.channels], { dtype: 'uint8' });
-}
-
-// ---- quick checks without decoding ---------------------------------------------------------
-
-/** Reads `length` bytes at `position` (fewer at the end of the file). */
-function readAt(fd: number, position: number, length: number): Uint8Array {
-  const buffer = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buffer, done, length - done, position + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return buffer.subarray(0, done);
-}
-
-const SOF_SUPPORTED = new Set([0xc0, 0xc1, 0xc2]);
-const SOF_OTHER = new Set([0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
-
-/** What a quick look at an image file found. */
-export interface ImageHeader {
-  format: ImageFormat;
-  width: number;
-  height: number;
-}
-
-/**
- * Checks an image file without decoding it: the signature, the header (PNG IHDR; JPEG frame
- * header and the start of a scan), and the end (PNG IEND; JPEG end-of-image marker), which
- * catches files that are not images, unsupported JPEG variants and truncated files. Throws a
- * BadImageError naming the file.
- */
-export function inspectImageFile(path: string): ImageHeader {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
-  }
-  try {
-    const size = fstatSync(fd).size;
-    if (size === 0) throw new BadImageError(path, 'empty file');
-    const head = readAt(fd, 0, Math.min(size, 65536));
-    const format = imageFormat(head);
-    if (format === undefined) throw new BadImageError(path, 'not a PNG or JPEG image (unrecognised first bytes)');
-    return format === 'png' ? inspectPng(path, fd, size, head) : inspectJpeg(path, fd, size, head);
-  } catch (error) {
-    if (error instanceof BadImageError) throw error;
-    throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function inspectPng(path: string, fd: number, size: number, head: Uint8Array): ImageHeader {
-  const type = String.fromCharCode(...head.subarray(12, 16));
-  if (head.length < 33 || u32(head, 8) !== 13 || type !== 'IHDR') throw new BadImageError(path, 'corrupt PNG: no IHDR header');
-  const width = u32(head, 16);
-  const height = u32(head, 20);
-  const depth = head[24];
-  const colorType = head[25];
-  const depths: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
-  if (width === 0 || height === 0) throw new BadImageError(path, `corrupt PNG: ${width}×${height} pixels`);
-  if (!depths[colorType]?.includes(depth)) throw new BadImageError(path, `corrupt PNG: colour type ${colorType} with bit depth ${depth}`);
-  const tail = readAt(fd, Math.max(0, size - 12), 12);
-  if (tail.length !== 12 || !PNG_IEND.every((b, i) => tail[i] === b)) {
-    throw new BadImageError(path, 'truncated PNG (the file does not end with an IEND chunk)');
-  }
-  return { format: 'png', width, height };
-}
-
-function inspectJpeg(path: string, fd: number, size: number, head: Uint8Array): ImageHeader {
-  let at = 2;
-  let frame: { width: number; height: number } | undefined;
-  let scanAt = -1;
-  const byteAt = (position: number, length: number): Uint8Array =>
-    position + length <= head.length ? head.subarray(position, position + length) : readAt(fd, position, length);
-  while (at + 4 <= size) {
-    const [marker0, marker] = byteAt(at, 2);
-    if (marker0 !== 0xff) throw new BadImageError(path, `corrupt JPEG: expected a marker at byte ${at}`);
-    if (marker === 0xff) {
-      at++; // fill byte
-      continue;
-    }
-    if (marker === 0xd9) break; // EOI before any scan
-    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
-      at += 2;
-      continue;
-    }
-    const segment = byteAt(at + 2, 2);
-    const length = (segment[0] << 8) | segment[1];
-    if (length < 2) throw new BadImageError(path, `corrupt JPEG: segment length ${length} at byte ${at}`);
-    if (SOF_OTHER.has(marker)) {
-      throw new BadImageError(path, `unsupported JPEG variant (SOF marker 0x${marker.toString(16)}: lossless, hierarchical or arithmetic-coded)`);
-    }
-    if (SOF_SUPPORTED.has(marker)) {
-      const sof = byteAt(at + 4, 6);
-      if (sof.length < 6) break;
-      const height = (sof[1] << 8) | sof[2];
-      const width = (sof[3] << 8) | sof[4];
-      const components = sof[5];
-      if (sof[0] !== 8) throw new BadImageError(path, `unsupported JPEG: ${sof[0]}-bit samples`);
-      if (width === 0 || height === 0) throw new BadImageError(path, `unsupported JPEG: ${width}×${height} pixels (height defined by a DNL marker?)`);
-      if (![1, 3, 4].includes(components)) throw new BadImageError(path, `unsupported JPEG: ${components} colour components`);
-      frame = { width, height };
-    }
-    if (marker === 0xda) {
-      scanAt = at;
-      break;
-    }
-    at += 2 + length;
-  }
-  if (!frame) throw new BadImageError(path, at + 4 > size ? 'truncated JPEG (no frame header)' : 'corrupt JPEG: no frame header');
-  if (scanAt < 0) throw new BadImageError(path, 'truncated JPEG (no image data)');
-  const tailStart = Math.max(scanAt, size - 4096);
-  const tail = readAt(fd, tailStart, size - tailStart);
-  let end = false;
-  for (let i = tail.length - 2; i >= 0 && !end; i--) end = tail[i] === 0xff && tail[i + 1] === 0xd9;
-  if (!end) throw new BadImageError(path, 'truncated JPEG (no end-of-image marker)');
-  return { format: 'jpeg', ...frame };
 }
 
 // ---- the image folder ----------------------------------------------------------------------
@@ -333,6 +58,12 @@ export interface ImageFolderOptions<I = Tensor> {
   verify?: 'header' | 'decode' | 'none';
   /** Extensions (lower case, with the dot) that count as images; default .png, .jpg, .jpeg. */
   extensions?: readonly string[];
+  /**
+   * Worker threads that read and decode files for getAsync() (what DataLoader uses), so decoding
+   * runs beside the training step rather than between steps; default 0 (decode on the main
+   * thread). get() always decodes on the calling thread.
+   */
+  decodeWorkers?: number;
 }
 
 /** One image of the folder. */
@@ -402,11 +133,19 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
   readonly skipped: readonly SkippedFile[];
   readonly transform?: Transform<Tensor, I>;
   private epoch = 0;
+  private readonly pool?: DecodePool;
 
   constructor(
     readonly root: string,
-    init: { classNames: readonly string[]; samples: readonly ImageSample[]; skipped?: readonly SkippedFile[]; transform?: Transform<Tensor, I> },
+    init: {
+      classNames: readonly string[];
+      samples: readonly ImageSample[];
+      skipped?: readonly SkippedFile[];
+      transform?: Transform<Tensor, I>;
+      decodeWorkers?: number;
+    },
   ) {
+    this.pool = init.decodeWorkers ? new DecodePool(init.decodeWorkers) : undefined;
     this.classNames = init.classNames;
     this.classToIndex = new Map(init.classNames.map((name, i) => [name, i]));
     this.samples = init.samples;
@@ -466,7 +205,7 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     if (empty.length > 0) {
       throw new Error(`image folder ${root}: no valid image in the class folder${empty.length === 1 ? '' : 's'} ${empty.map((e) => `'${e}'`).join(', ')} (extensions: ${extensions.join(', ')})`);
     }
-    return new ImageFolderDataset<I>(root, { classNames, samples, skipped: bad, transform: options.transform });
+    return new ImageFolderDataset<I>(root, { classNames, samples, skipped: bad, transform: options.transform, decodeWorkers: options.decodeWorkers });
   }
 
   get length(): number {
@@ -510,9 +249,13 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     return this.finish(bytes, sample, index);
   }
 
-  /** get() with the file read asynchronously (libuv's threads), so reads overlap other work; DataLoader uses it. */
+  /**
+   * get() without blocking on the file: read by libuv's threads, and with decodeWorkers read and
+   * decoded in a worker thread; the transform runs on the calling thread. DataLoader uses it.
+   */
   async getAsync(index: number): Promise<ImageExample<I>> {
     const sample = this.sample(index);
+    if (this.pool) return this.fromDecoded(await this.pool.decode(sample.path), index);
     let bytes: Uint8Array;
     try {
       bytes = await readFile(sample.path);
@@ -520,6 +263,11 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
       throw new BadImageError(sample.path, `cannot read: ${(error as Error).message}`);
     }
     return this.finish(bytes, sample, index);
+  }
+
+  /** Ends the decode workers, if any (idle workers never keep the process alive). */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** The epoch random transforms seed from (DataLoader sets it before each epoch). */
