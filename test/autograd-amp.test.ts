@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { autocast, autocastState, grad, functional as F, memory, randn, tensor, tidy } from 'finetune';
+import { autocast, autocastState, getRngState, grad, functional as F, memory, randn, setRngState, tensor, tidy } from 'finetune';
 
 test('grad(): returns d(outputs)/d(inputs) without touching .grad', () => {
   tidy(() => {
@@ -63,4 +63,15 @@ test('autocast: linear runs in bfloat16 inside, float32 outside; losses stay flo
     assert.equal(autocast(() => F.linear(x, w).dtype, { dtype: 'float16' }), 'float16');
   });
   assert.equal(memory().numTensors, before);
+});
+
+test('getRngState / setRngState: random numbers repeat after restoring the state', () => {
+  tidy(() => {
+    const state = getRngState();
+    assert.equal(state.dtype, 'uint8');
+    const first = randn([5]).toArray();
+    setRngState(state);
+    assert.deepEqual(randn([5]).toArray(), first);
+    assert.throws(() => setRngState(tensor([1, 2])), /1-d uint8 tensor/);
+  });
 });

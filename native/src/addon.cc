@@ -63,6 +63,22 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The CPU generator's state as a uint8 tensor (torch.get_rng_state), for bit-exact resume.
+Napi::Value getRngState(const Napi::CallbackInfo& info) {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  auto handle = slab().insert(generator.get_state());
+  return Napi::Number::New(info.Env(), handle);
+}
+
+Napi::Value setRngState(const Napi::CallbackInfo& info) {
+  int64_t handle = info[0].As<Napi::Number>().Int64Value();
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(slab().get(handle));
+  return info.Env().Undefined();
+}
+
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   int threads = info[0].As<Napi::Number>().Int32Value();
   if (threads < 1) throw std::runtime_error("setNumThreads expects a positive number of threads");
@@ -134,6 +150,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("setGradEnabled", guarded<setGradEnabled>);
   add("isGradEnabled", guarded<isGradEnabled>);
   add("manualSeed", guarded<manualSeed>);
+  add("getRngState", guarded<getRngState>);
+  add("setRngState", guarded<setRngState>);
   add("setNumThreads", guarded<setNumThreads>);
   add("getNumThreads", guarded<getNumThreads>);
   add("buildInfo", guarded<buildInfo>);

@@ -72,6 +72,8 @@ export interface NativeAddon {
   setGradEnabled(enabled: boolean): void;
   isGradEnabled(): boolean;
   manualSeed(seed: number): void;
+  getRngState(): number;
+  setRngState(handle: number): void;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   buildInfo(): BuildInfo;

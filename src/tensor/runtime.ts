@@ -3,11 +3,23 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { addonPath, native, packageRoot, type BuildInfo } from './native.js';
+import { Tensor } from './tensor.js';
 
 /** Seeds libtorch's default generators (CPU and every CUDA device), like torch.manual_seed. */
 export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed expects a non-negative integer, got ${seed}`);
   native.manualSeed(seed);
+}
+
+/** The CPU generator's state (a uint8 tensor, torch.get_rng_state), saved with checkpoints. */
+export function getRngState(): Tensor {
+  return Tensor.fromHandle(native.getRngState());
+}
+
+/** Restores a state from getRngState(): the random numbers that follow repeat exactly. */
+export function setRngState(state: Tensor): void {
+  if (state.dtype !== 'uint8' || state.dim() !== 1) throw new Error(`setRngState expects a 1-d uint8 tensor from getRngState(), got ${state.dtype} [${state.shape}]`);
+  native.setRngState(state.handle);
 }
 
 /** Threads libtorch uses for intra-op parallelism (default: all cores). */
