@@ -5,6 +5,7 @@
  *   npm run bench [-- --threads N --runs N --quick --strict]
  *   node build/ts/bench/compare.js [--threads N] [--runs N] [--quick] [--strict] [--python EXE]
  *   node build/ts/bench/compare.js --suite models [...]   the models suite: bench/compare-models.ts
+ *   node build/ts/bench/compare.js --suite optim [...]    the optim suite: bench/optim-compare.ts
  *
  * Each run starts one process per engine and interleaves short blocks of the same work
  * between them, alternating which goes first, so a noisy machine slows both alike. A run's
@@ -32,6 +33,7 @@ import {
   type EngineName,
 } from './driver.js';
 import { runModelsSuite } from './compare-models.js';
+import { runOptimSuite } from './optim-compare.js';
 import { FLOPS_FORMULA, MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
 
 const OVERHEAD_TARGET = 1.5;
@@ -55,7 +57,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--strict') options.strict = true;
     else if (arg === '--python') options.python = argv[++i];
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: compare.js [--suite engine|models] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
+      console.log('usage: compare.js [--suite engine|models|optim] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
       console.log('       compare.js --suite models --help   the models suite\'s options');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
@@ -141,7 +143,8 @@ async function main(): Promise<void> {
     const suite = argv[suiteAt + 1];
     argv.splice(suiteAt, 2);
     if (suite === 'models') return runModelsSuite(argv);
-    if (suite !== 'engine') throw new Error(`--suite expects 'engine' (the default) or 'models', got ${suite ?? 'nothing'}`);
+    if (suite === 'optim') return runOptimSuite(argv);
+    if (suite !== 'engine') throw new Error(`--suite expects 'engine' (the default), 'models' or 'optim', got ${suite ?? 'nothing'}`);
   }
   const options = parseArgs(argv);
   const root = repoRoot();

@@ -1,0 +1,199 @@
+/**
+ * The optim suite: optimizer step time over bert-base's parameters (201 tensors, 109M values),
+ * finetune (bench/optim.ts) against torch.optim (bench/optim_torch.py), on the same libtorch and the
+ * same thread count. Target (issue 5): a step within 1.2× of PyTorch's.
+ *
+ *   npm run bench -- --suite optim [--rows 0,1,…] [--threads N] [--runs N] [--quick] [--strict] [--python EXE]
+ *   node build/ts/bench/compare.js --suite optim [...]     (the same, without npm's setup step)
+ *
+ * Per run, one process per engine: finetune builds the model and reports its parameter shapes,
+ * PyTorch allocates the same shapes; both set a random gradient on every parameter once. Then, per
+ * row (bench/optim-shared.ts OPTIM_ROWS: AdamW and SGD with momentum; finetune's default fused path
+ * against PyTorch's default and its fused=True, and finetune's bit-exact `fused: false` path), each
+ * side builds a fresh optimizer, runs its warm-up steps (the first creates the state), and the
+ * driver interleaves single timed steps between the two, alternating which goes first. A row's
+ * figure is the median step; the table shows the median over runs. About 1–2 minutes on 2 cores.
+ * The JSON with every step goes to bench/results/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { ENGINES, Engine, LoadMeter, addonBuilt, engineOrder, fmt, gitState, machineInfo, repoRoot, table, threadEnv, torchPythonPath, withPythonPath, type EngineName } from './driver.js';
+import { median } from './shared.js';
+import { HYPERPARAMETERS, OPTIM_ROWS, OPTIM_SCHEDULE, type OptimConfig, type OptimSetupReply } from './optim-shared.js';
+
+interface Options {
+  rows: number[];
+  threads: number;
+  runs: number;
+  quick: boolean;
+  strict: boolean;
+  python: string;
+}
+
+const USAGE =
+  'usage: compare.js --suite optim [--rows 0,1,… (default: all; ' + OPTIM_ROWS.map((r, i) => `${i} ${r.label}`).join(', ') + ')]\n' +
+  '                  [--threads N (default: all cores)] [--runs N (default 1)] [--quick] [--strict] [--python EXE]';
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { rows: OPTIM_ROWS.map((_, i) => i), threads: availableParallelism(), runs: 1, quick: false, strict: false, python: process.env.PYTHON ?? 'python3' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--rows') options.rows = argv[++i].split(',').filter(Boolean).map(Number);
+    else if (arg === '--threads') options.threads = Number(argv[++i]);
+    else if (arg === '--runs') options.runs = Number(argv[++i]);
+    else if (arg === '--quick') options.quick = true;
+    else if (arg === '--strict') options.strict = true;
+    else if (arg === '--python') options.python = argv[++i];
+    else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
+  }
+  for (const row of options.rows) if (!Number.isInteger(row) || OPTIM_ROWS[row] === undefined) throw new Error(`unknown row ${row}\n${USAGE}`);
+  if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
+  if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs expects a positive integer');
+  return options;
+}
+
+interface EngineInfo {
+  engine: string;
+  runtime: string;
+  torchVersion: string;
+  threads: number;
+}
+
+interface RowRun {
+  row: number;
+  warmupMs: Record<EngineName, number[]>;
+  stepMs: Record<EngineName, number[]>;
+}
+
+interface Run {
+  info: Record<EngineName, EngineInfo>;
+  setup: Record<EngineName, OptimSetupReply>;
+  rows: RowRun[];
+  backgroundCores: number | null;
+  seconds: number;
+}
+
+async function run(options: Options, root: string, runIndex: number): Promise<Run> {
+  const threads = String(options.threads);
+  const env = threadEnv(options.threads);
+  const load = new LoadMeter();
+  const wallStart = performance.now();
+  const engines: Record<EngineName, Engine> = {
+    finetune: new Engine('finetune', process.execPath, [join(root, 'build', 'ts', 'bench', 'optim.js'), '--threads', threads, '--serve'], env, root),
+    pytorch: new Engine('pytorch', options.python, [join(root, 'bench', 'optim_torch.py'), '--threads', threads, '--serve'], withPythonPath(env, [torchPythonPath(root)]), root),
+  };
+  const progress = (what: string) => process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: ${what}`.padEnd(96));
+  try {
+    const info = {} as Record<EngineName, EngineInfo>;
+    for (const name of ENGINES) info[name] = await engines[name].request<EngineInfo>('info');
+    progress('setup (finetune builds bert-base)');
+    const setup = {} as Record<EngineName, OptimSetupReply>;
+    setup.finetune = await engines.finetune.request<OptimSetupReply>(`setup ${JSON.stringify({ seed: 0 })}`);
+    setup.pytorch = await engines.pytorch.request<OptimSetupReply>(`setup ${JSON.stringify({ seed: 0, shapes: setup.finetune.shapes })}`);
+    const schedule = options.quick ? OPTIM_SCHEDULE.quick : OPTIM_SCHEDULE.full;
+    const rows: RowRun[] = [];
+    for (const [k, row] of options.rows.entries()) {
+      const spec = OPTIM_ROWS[row];
+      const warmupMs = { finetune: [] as number[], pytorch: [] as number[] };
+      for (const name of engineOrder(runIndex + k)) {
+        progress(`${spec.label}: ${name} warm-up`);
+        const config: OptimConfig = { kind: spec.kind, fused: spec[name].fused, warmupSteps: schedule.warmupSteps };
+        warmupMs[name] = (await engines[name].request<{ warmupMs: number[] }>(`optimizer ${JSON.stringify(config)}`)).warmupMs;
+      }
+      const stepMs = { finetune: [] as number[], pytorch: [] as number[] };
+      for (let round = 0; round < schedule.rounds; round++) {
+        progress(`${spec.label}: round ${round + 1}/${schedule.rounds}`);
+        for (const name of engineOrder(round + runIndex + k)) {
+          stepMs[name].push(...(await engines[name].request<{ stepMs: number[] }>(`steps ${schedule.stepsPerBlock}`)).stepMs);
+        }
+      }
+      rows.push({ row, warmupMs, stepMs });
+    }
+    const backgroundCores = load.stop(ENGINES.map((name) => engines[name].cpuSeconds()));
+    return { info, setup, rows, backgroundCores, seconds: (performance.now() - wallStart) / 1000 };
+  } finally {
+    for (const name of ENGINES) await engines[name].close();
+  }
+}
+
+export async function runOptimSuite(argv: string[]): Promise<void> {
+  const options = parseArgs(argv);
+  const root = repoRoot();
+  const started = performance.now();
+  const runs: Run[] = [];
+  for (let r = 0; r < options.runs; r++) runs.push(await run(options, root, r));
+  process.stderr.write('\n');
+  const totalSeconds = (performance.now() - started) / 1000;
+
+  const warnings: string[] = [];
+  const { finetune: ft, pytorch: pt } = runs[0].info;
+  if (ft.torchVersion !== pt.torchVersion) warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
+  if (ft.threads !== options.threads || pt.threads !== options.threads) warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
+  const { finetune: fs, pytorch: ps } = runs[0].setup;
+  if (fs.params !== ps.params || fs.paramTensors !== ps.paramTensors) warnings.push(`parameters differ: finetune ${fs.params} in ${fs.paramTensors}, PyTorch ${ps.params} in ${ps.paramTensors}`);
+
+  const summary = options.rows.map((row, k) => {
+    const spec = OPTIM_ROWS[row];
+    const perRun = runs.map((r) => r.rows[k]);
+    const msOf = (name: EngineName) => median(perRun.map((r) => median(r.stepMs[name])));
+    const ftMs = msOf('finetune');
+    const ptMs = msOf('pytorch');
+    const ratio = ftMs / ptMs;
+    const pairedRatio = median(perRun.flatMap((r) => r.stepMs.finetune.map((f, i) => f / r.stepMs.pytorch[i])));
+    const bestRatio = Math.min(...perRun.flatMap((r) => r.stepMs.finetune)) / Math.min(...perRun.flatMap((r) => r.stepMs.pytorch));
+    const pass = spec.target === null ? null : ratio <= spec.target;
+    return { row, label: spec.label, kind: spec.kind, finetune: spec.finetune.text, pytorch: spec.pytorch.text, finetuneMs: ftMs, pytorchMs: ptMs, ratio, pairedRatio, bestRatio, target: spec.target, pass, steps: perRun[0].stepMs.finetune.length };
+  });
+  const busiest = Math.max(0, ...runs.map((r) => r.backgroundCores ?? 0));
+  if (busiest > 0.1) warnings.push(`other processes kept ${busiest.toFixed(2)} cores busy on average: numbers unreliable, rerun on an idle machine`);
+  const allPass = summary.every((s) => s.pass !== false);
+
+  const rows: string[][] = [['row', 'finetune ms/step', 'PyTorch ms/step', 'finetune/PyTorch', 'target', 'result', 'paired ratio', 'best-step ratio']];
+  for (const s of summary) {
+    rows.push([
+      s.label,
+      fmt(s.finetuneMs, 1),
+      fmt(s.pytorchMs, 1),
+      `${fmt(s.ratio, 3)}×`,
+      s.target === null ? '—' : `≤ ${s.target}×`,
+      s.pass === null ? 'info' : s.pass ? 'pass' : 'FAIL',
+      `${fmt(s.pairedRatio, 3)}×`,
+      `${fmt(s.bestRatio, 3)}×`,
+    ]);
+  }
+  const git = gitState(root);
+  const built = addonBuilt(root);
+  const machine = machineInfo();
+  const schedule = options.quick ? OPTIM_SCHEDULE.quick : OPTIM_SCHEDULE.full;
+  const command = ['node build/ts/bench/compare.js --suite optim', ...argv].join(' ');
+  console.log(`optim benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads, float32`);
+  console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}, ${machine.memTotalGiB ?? '?'} GiB`);
+  console.log(`build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`);
+  console.log(`parameters: bert-base (BertForSequenceClassification, 2 labels), ${fs.paramTensors} tensors, ${fs.params.toLocaleString('en-US')} values, random grads set once; a step = optimizer.step()`);
+  console.log(`hyperparameters: AdamW ${HYPERPARAMETERS.adamw}; SGD ${HYPERPARAMETERS.sgd}`);
+  for (const s of summary) console.log(`  ${s.label}: finetune ${s.finetune}; PyTorch ${s.pytorch}`);
+  console.log(`method: ${options.runs} run(s); per row ${schedule.warmupSteps} warm-up + ${schedule.rounds}×${schedule.stepsPerBlock} interleaved steps per engine; table = median step (median over runs)`);
+  console.log('');
+  console.log(table(rows));
+  console.log('');
+  const loads = runs.map((r) => (r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2))).join(', ');
+  console.log(`background load (cores busy outside the benchmark), per run: ${loads}`);
+  for (const warning of warnings) console.log(`warning: ${warning}`);
+  console.log('ratio = finetune ms / PyTorch ms (lower is faster); paired ratio: median of same-round step ratios; best-step ratio: fastest step of each side');
+  console.log(`targets: ${allPass ? 'all met' : 'NOT all met'}; total ${fmt(totalSeconds, 0)} s`);
+
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const date = new Date().toISOString();
+  const file = join(resultsDir, `optim-${date.replace(/[:.]/g, '-')}.json`);
+  const record = { date, command, machine, git, addonBuilt: built, options, hyperparameters: HYPERPARAMETERS, summary: { rows: summary, allPass, warnings, totalSeconds }, runs };
+  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
+  console.log(`results: ${file}`);
+  if (options.strict && !allPass) process.exitCode = 1;
+}
