@@ -13,3 +13,4 @@ export * from './param-groups.js';
 export * from './lr-rules.js';
 export * from './losses.js';
 export * from './multi-task.js';
+export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
