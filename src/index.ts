@@ -15,6 +15,7 @@ export * as models from './models/index.js';
 export * as peft from './peft/index.js';
 export * as data from './data/index.js';
 export * as optim from './optim/index.js';
+export * as report from './report/index.js';
 // PEFT's everyday names at the top level, as `from peft import get_peft_model, LoraConfig`.
 export { getPeftModel, PeftModel, LoraConfig, IA3Config, PromptTuningConfig, type TaskType } from './peft/index.js';
 
