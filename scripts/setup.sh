@@ -17,6 +17,8 @@ install_system_packages() {
   command -v nm >/dev/null || missing+=(binutils)
   # Fashion-MNIST for data.fashionMnist() and its tests (files in /usr/share/datasets/fashion-mnist)
   [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+  # A font for the text in report PNGs (resvg renders with system fonts)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} with apt-get"
     apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
