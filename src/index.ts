@@ -15,9 +15,12 @@ export * as models from './models/index.js';
 export * as peft from './peft/index.js';
 export * as data from './data/index.js';
 export * as optim from './optim/index.js';
+export * as train from './train/index.js';
 export * as report from './report/index.js';
 // PEFT's everyday names at the top level, as `from peft import get_peft_model, LoraConfig`.
 export { getPeftModel, PeftModel, LoraConfig, IA3Config, PromptTuningConfig, type TaskType } from './peft/index.js';
+// Hugging Face's everyday training names at the top level, as `from transformers import Trainer, TrainingArguments`.
+export { Trainer, TrainingArguments } from './train/index.js';
 
 /** This package's version, from package.json. */
 export const version: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

@@ -1,2 +1,39 @@
+/** The train layer: TrainingArguments, the Trainer, its callbacks, checkpoints and metrics. */
+export { TrainingArguments, describeStrategy, OPTIMIZER_NAMES, type TrainingArgumentsOptions, type IntervalStrategy, type OptimizerName, type TrainingStrategy, type GradualUnfreezingStrategy, type DiscriminativeLrSetting, type NanPolicy } from './training-args.js';
+export { Trainer, defaultForward, type TrainerOptions, type TrainOutput, type PredictionOutput, type ModelOutput, type TrainCallOptions } from './trainer.js';
+export { TrainerState, TrainerControl, type LogEntry, type CallbackState } from './state.js';
+export {
+  CallbackHandler,
+  DefaultFlowCallback,
+  MetricsJsonlCallback,
+  EarlyStoppingCallback,
+  GradualUnfreezingCallback,
+  DEFAULT_CALLBACKS,
+  type TrainerCallback,
+  type CallbackContext,
+  type CallbackEvent,
+  type CallbackFactory,
+  type TrainerLike,
+  type EarlyStoppingOptions,
+  type GradualUnfreezingCallbackOptions,
+} from './callbacks.js';
+export {
+  CHECKPOINT_PREFIX,
+  TRAINER_STATE_NAME,
+  TRAINING_ARGS_NAME,
+  OPTIMIZER_NAME,
+  OPTIMIZER_WEIGHTS_NAME,
+  SCHEDULER_NAME,
+  RNG_STATE_NAME,
+  NON_ADAPTER_STATE_NAME,
+  listCheckpoints,
+  latestCheckpoint,
+  loadModelWeights,
+  saveModelWeights,
+  type CheckpointInfo,
+  type LoaderPosition,
+  type SchedulerLike,
+} from './checkpoint.js';
+export { accuracyScore, f1Score, matthewsCorrcoef, pearsonCorrelation, spearmanCorrelation, rankData, argmax, defaultComputeMetrics, type EvalPrediction, type Metrics, type F1Options } from './metrics.js';
 export { ProgressCallback, writeLine, formatEvalLine, progressBar, type ProgressCallbackOptions, type ProgressArgs, type ProgressState, type ProgressLogEntry, type OutputStream } from './progress.js';
 export { PrinterCallback, type PrinterCallbackOptions } from './printer.js';
