@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { LoraConfig, Trainer, TrainingArguments, loadSafetensorsSync, memory, setNumThreads, train, type Tensor } from 'finetune';
+import { LoraConfig, Trainer, TrainingArguments, loadSafetensorsSync, memory, models, randn, setNumThreads, train, type Tensor } from 'finetune';
 import { differences, slice, snapshot, sst2, tinyBert } from './helpers/trainer-setup.js';
 
 // One thread: these models are tiny, and libtorch's worker threads crawl when the cores are busy.
@@ -272,6 +272,24 @@ test('evaluate and predict: loss, metrics and logits', async () => {
   const accuracy = train.accuracyScore(labelIds as number[], train.argmax(predictions));
   assert.equal(test.test_accuracy, accuracy);
   assert.ok(trainer.model.training, 'evaluation restores the training mode');
+});
+
+test('image models: ViT gets the batch (image as pixelValues), ResNet the image tensor; label smoothing', async () => {
+  class Images {
+    readonly length = 8;
+    get(i: number): { image: Tensor; label: number } {
+      return { image: randn([3, 32, 32]), label: i % 3 };
+    }
+  }
+  const vit = new models.ViTForImageClassification({ hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16, imageSize: 32, patchSize: 16, numLabels: 3 });
+  const resnet = new models.ResNet({ block: 'basic', layers: [1, 1, 1, 1], numClasses: 3 });
+  for (const [model, extra] of [[vit, { labelSmoothingFactor: 0.1, optim: 'adam' }], [resnet, { strategy: { kind: 'head' }, optim: 'sgd', sgdMomentum: 0.9 }]] as const) {
+    const trainer = new Trainer({ model, args: { outputDir: tmp(), maxSteps: 2, perDeviceTrainBatchSize: 4, saveStrategy: 'no', ...extra }, trainDataset: new Images(), evalDataset: new Images(), log: null });
+    const { trainingLoss } = await trainer.train();
+    assert.ok(Number.isFinite(trainingLoss) && trainingLoss > 0.5, `${model.constructor.name}: ${trainingLoss}`);
+    const metrics = await trainer.evaluate();
+    assert.deepEqual(Object.keys(metrics).slice(0, 3), ['eval_loss', 'eval_accuracy', 'eval_f1_macro']);
+  }
 });
 
 test('TrainingArguments: HF defaults, clear errors, JSON round trip', () => {
