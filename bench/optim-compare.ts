@@ -3,7 +3,7 @@
  * finetune (bench/optim.ts) against torch.optim (bench/optim_torch.py), on the same libtorch and the
  * same thread count. Target (issue 5): a step within 1.2× of PyTorch's.
  *
- *   npm run bench -- --suite optim [--rows 0,1,…] [--threads N] [--runs N] [--quick] [--strict] [--python EXE]
+ *   npm run bench -- --suite optim [--rows 0,1,…] [--threads N] [--runs N] [--quick] [--strict] [--pin-malloc] [--python EXE]
  *   node build/ts/bench/compare.js --suite optim [...]     (the same, without npm's setup step)
  *
  * Per run, one process per engine: finetune builds the model and reports its parameter shapes,
@@ -31,14 +31,23 @@ interface Options {
   quick: boolean;
   strict: boolean;
   python: string;
+  /** The same fixed glibc malloc thresholds for both engines (as the models suite's --pin-malloc). */
+  pinMalloc: boolean;
 }
+
+/**
+ * --pin-malloc: finetune's addon fixes glibc's mmap threshold at 32 MiB (and trimming at 1 GiB) when the
+ * environment does not; a PyTorch process keeps glibc's adaptive thresholds, so the two place the same
+ * tensors differently (heap vs separate mappings). These settings give both engines the same policy.
+ */
+const MALLOC_PINNED = { MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(1024 * 1024 * 1024) };
 
 const USAGE =
   'usage: compare.js --suite optim [--rows 0,1,… (default: all; ' + OPTIM_ROWS.map((r, i) => `${i} ${r.label}`).join(', ') + ')]\n' +
-  '                  [--threads N (default: all cores)] [--runs N (default 1)] [--quick] [--strict] [--python EXE]';
+  '                  [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--pin-malloc] [--python EXE]';
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { rows: OPTIM_ROWS.map((_, i) => i), threads: availableParallelism(), runs: 1, quick: false, strict: false, python: process.env.PYTHON ?? 'python3' };
+  const options: Options = { rows: OPTIM_ROWS.map((_, i) => i), threads: availableParallelism(), runs: 3, quick: false, strict: false, python: process.env.PYTHON ?? 'python3', pinMalloc: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--rows') options.rows = argv[++i].split(',').filter(Boolean).map(Number);
@@ -47,6 +56,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--quick') options.quick = true;
     else if (arg === '--strict') options.strict = true;
     else if (arg === '--python') options.python = argv[++i];
+    else if (arg === '--pin-malloc') options.pinMalloc = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -69,6 +79,8 @@ interface RowRun {
   row: number;
   warmupMs: Record<EngineName, number[]>;
   stepMs: Record<EngineName, number[]>;
+  minorFaults: Record<EngineName, number>;
+  cpuSeconds: Record<EngineName, number>;
 }
 
 interface Run {
@@ -81,7 +93,7 @@ interface Run {
 
 async function run(options: Options, root: string, runIndex: number): Promise<Run> {
   const threads = String(options.threads);
-  const env = threadEnv(options.threads);
+  const env = { ...threadEnv(options.threads), ...(options.pinMalloc ? MALLOC_PINNED : {}) };
   const load = new LoadMeter();
   const wallStart = performance.now();
   const engines: Record<EngineName, Engine> = {
@@ -107,13 +119,18 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
         warmupMs[name] = (await engines[name].request<{ warmupMs: number[] }>(`optimizer ${JSON.stringify(config)}`)).warmupMs;
       }
       const stepMs = { finetune: [] as number[], pytorch: [] as number[] };
+      const minorFaults = { finetune: 0, pytorch: 0 };
+      const cpuSeconds = { finetune: 0, pytorch: 0 };
       for (let round = 0; round < schedule.rounds; round++) {
         progress(`${spec.label}: round ${round + 1}/${schedule.rounds}`);
         for (const name of engineOrder(round + runIndex + k)) {
-          stepMs[name].push(...(await engines[name].request<{ stepMs: number[] }>(`steps ${schedule.stepsPerBlock}`)).stepMs);
+          const reply = await engines[name].request<{ stepMs: number[]; minorFaults: number; cpuSeconds: number }>(`steps ${schedule.stepsPerBlock}`);
+          stepMs[name].push(...reply.stepMs);
+          minorFaults[name] += reply.minorFaults;
+          cpuSeconds[name] += reply.cpuSeconds;
         }
       }
-      rows.push({ row, warmupMs, stepMs });
+      rows.push({ row, warmupMs, stepMs, minorFaults, cpuSeconds });
     }
     const backgroundCores = load.stop(ENGINES.map((name) => engines[name].cpuSeconds()));
     return { info, setup, rows, backgroundCores, seconds: (performance.now() - wallStart) / 1000 };
@@ -148,7 +165,16 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
     const pairedRatio = median(perRun.flatMap((r) => r.stepMs.finetune.map((f, i) => f / r.stepMs.pytorch[i])));
     const bestRatio = Math.min(...perRun.flatMap((r) => r.stepMs.finetune)) / Math.min(...perRun.flatMap((r) => r.stepMs.pytorch));
     const pass = spec.target === null ? null : ratio <= spec.target;
-    return { row, label: spec.label, kind: spec.kind, finetune: spec.finetune.text, pytorch: spec.pytorch.text, finetuneMs: ftMs, pytorchMs: ptMs, ratio, pairedRatio, bestRatio, target: spec.target, pass, steps: perRun[0].stepMs.finetune.length };
+    const steps = perRun.reduce((n, r) => n + r.stepMs.finetune.length, 0);
+    const perStep = (f: (r: RowRun) => Record<EngineName, number>) => ({
+      finetune: perRun.reduce((n, r) => n + f(r).finetune, 0) / steps,
+      pytorch: perRun.reduce((n, r) => n + f(r).pytorch, 0) / steps,
+    });
+    const faultsPerStep = perStep((r) => r.minorFaults);
+    const cpuMsPerStep = perStep((r) => r.cpuSeconds);
+    cpuMsPerStep.finetune *= 1000;
+    cpuMsPerStep.pytorch *= 1000;
+    return { row, label: spec.label, kind: spec.kind, finetune: spec.finetune.text, pytorch: spec.pytorch.text, finetuneMs: ftMs, pytorchMs: ptMs, ratio, pairedRatio, bestRatio, target: spec.target, pass, steps: perRun[0].stepMs.finetune.length, faultsPerStep, cpuMsPerStep };
   });
   const busiest = Math.max(0, ...runs.map((r) => r.backgroundCores ?? 0));
   if (busiest > 0.1) warnings.push(`other processes kept ${busiest.toFixed(2)} cores busy on average: numbers unreliable, rerun on an idle machine`);
@@ -178,10 +204,15 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
   console.log(`parameters: bert-base (BertForSequenceClassification, 2 labels), ${fs.paramTensors} tensors, ${fs.params.toLocaleString('en-US')} values, random grads set once; a step = optimizer.step()`);
   console.log(`hyperparameters: AdamW ${HYPERPARAMETERS.adamw}; SGD ${HYPERPARAMETERS.sgd}`);
   for (const s of summary) console.log(`  ${s.label}: finetune ${s.finetune}; PyTorch ${s.pytorch}`);
+  if (options.pinMalloc) console.log(`malloc: both engines with ${Object.entries(MALLOC_PINNED).map(([k, v]) => `${k}=${v}`).join(' ')} (--pin-malloc)`);
   console.log(`method: ${options.runs} run(s); per row ${schedule.warmupSteps} warm-up + ${schedule.rounds}×${schedule.stepsPerBlock} interleaved steps per engine; table = median step (median over runs)`);
   console.log('');
   console.log(table(rows));
   console.log('');
+  console.log(
+    'per step, finetune / PyTorch: minor page faults, CPU ms (all threads): ' +
+      summary.map((s) => `${s.row} ${fmt(s.faultsPerStep.finetune, 0)}/${fmt(s.faultsPerStep.pytorch, 0)}, ${fmt(s.cpuMsPerStep.finetune, 0)}/${fmt(s.cpuMsPerStep.pytorch, 0)}`).join('; '),
+  );
   const loads = runs.map((r) => (r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2))).join(', ');
   console.log(`background load (cores busy outside the benchmark), per run: ${loads}`);
   for (const warning of warnings) console.log(`warning: ${warning}`);

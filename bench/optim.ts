@@ -75,7 +75,12 @@ function handle(line: string): unknown {
     case 'info': return info();
     case 'setup': return setup(JSON.parse(rest) as OptimSetup);
     case 'optimizer': return makeOptimizer(JSON.parse(rest) as OptimConfig);
-    case 'steps': return { stepMs: timedSteps(Number(rest)) };
+    case 'steps': {
+      const before = process.resourceUsage();
+      const stepMs = timedSteps(Number(rest));
+      const after = process.resourceUsage();
+      return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, cpuSeconds: (after.userCPUTime + after.systemCPUTime - before.userCPUTime - before.systemCPUTime) / 1e6 };
+    }
     default: throw new Error(`unknown command ${line}`);
   }
 }

@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import sys
 import time
 
@@ -93,7 +94,11 @@ def handle(line):
     if command == "steps":
         if optimizer is None:
             raise RuntimeError("steps before optimizer")
-        return {"stepMs": timed_steps(int(rest))}
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        step_ms = timed_steps(int(rest))
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return {"stepMs": step_ms, "minorFaults": after.ru_minflt - before.ru_minflt, "cpuSeconds": cpu}
     raise ValueError(f"unknown command {line}")
 
 
