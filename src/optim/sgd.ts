@@ -4,7 +4,9 @@
  *
  * Two implementations, a few native calls per (device, dtype) bucket:
  * - fused (the default, for float16/bfloat16/float32/float64 parameters): libtorch's `_fused_sgd_`,
- *   as torch.optim.SGD(fused=True); it differs from PyTorch's default only in rounding.
+ *   as torch.optim.SGD(fused=True); it differs from PyTorch's default only in rounding (≤ 9.5e-7 —
+ *   two float32 ulps — on parameters of magnitude ~4 over 100 steps, test/optim.test.ts). Unlike
+ *   PyTorch's, it also starts momentum buffers for parameters whose first gradient comes late.
  * - `fused: false`: the `_foreach_*` sequence of PyTorch's implementation, which on the CPU runs
  *   the kernels of PyTorch's default (for-loop) SGD in the same order: the same bits.
  */
