@@ -147,6 +147,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("autogradGrad", guarded<autogradGrad>);
   add("setAutocast", guarded<setAutocast>);
   add("autocastState", guarded<autocastState>);
+  add("markUnscoped", guarded<markUnscoped>);
   add("setGradEnabled", guarded<setGradEnabled>);
   add("isGradEnabled", guarded<isGradEnabled>);
   add("manualSeed", guarded<manualSeed>);

@@ -20,21 +20,26 @@ TensorSlab& slab() {
 }
 
 int32_t TensorSlab::insert(at::Tensor tensor) {
-  int64_t bytes = viewBytes(tensor);
   int32_t handle;
   if (!free_.empty()) {
     handle = free_.back();
     free_.pop_back();
     slots_[handle] = std::move(tensor);
-    slotBytes_[handle] = bytes;
+    slotBytes_[handle] = 0;
   } else {
     handle = static_cast<int32_t>(slots_.size());
     slots_.push_back(std::move(tensor));
-    slotBytes_.push_back(bytes);
+    slotBytes_.push_back(0);
   }
   ++live_;
-  unreportedBytes_ += bytes;
   return handle;
+}
+
+void TensorSlab::markUnscoped(int64_t handle) {
+  if (handle < 0 || handle >= static_cast<int64_t>(slots_.size()) || slotBytes_[handle] != 0) return;
+  int64_t bytes = viewBytes(slots_[handle]);
+  slotBytes_[handle] = bytes;
+  unreportedBytes_ += bytes;
 }
 
 const at::Tensor& TensorSlab::get(int64_t handle) const {

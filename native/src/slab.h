@@ -22,7 +22,12 @@ class TensorSlab {
   size_t liveCount() const { return live_; }
   // Bytes of distinct storages held by live handles (views share their base's bytes).
   int64_t liveStorageBytes() const;
-  // Tells V8 how many native bytes its objects keep alive, in batches, so the
+  // Counts a handle's bytes as memory only the garbage collector can free: JavaScript
+  // calls this when a tensor escapes every scope. Scoped tensors (activations, .grad
+  // reads) are freed deterministically; counting them made V8 run full collections for
+  // memory it could not free anyway.
+  void markUnscoped(int64_t handle);
+  // Tells V8, in batches, how many native bytes unscoped tensors keep alive, so the
   // garbage collector feels the pressure of tensors that were never disposed.
   void reportExternalMemory(Napi::Env env);
 

@@ -222,6 +222,12 @@ Napi::Value autocastState(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value markUnscoped(const Napi::CallbackInfo& info) {
+  slab().markUnscoped(info[0].As<Napi::Number>().Int64Value());
+  slab().reportExternalMemory(info.Env());
+  return info.Env().Undefined();
+}
+
 Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
   c10::GradMode::set_enabled(info[0].As<Napi::Boolean>().Value());
   return info.Env().Undefined();

@@ -26,6 +26,7 @@ Napi::Value backward(const Napi::CallbackInfo& info);
 Napi::Value autogradGrad(const Napi::CallbackInfo& info);
 Napi::Value setAutocast(const Napi::CallbackInfo& info);
 Napi::Value autocastState(const Napi::CallbackInfo& info);
+Napi::Value markUnscoped(const Napi::CallbackInfo& info);
 Napi::Value setGradEnabled(const Napi::CallbackInfo& info);
 Napi::Value isGradEnabled(const Napi::CallbackInfo& info);
 

@@ -69,6 +69,7 @@ export interface NativeAddon {
   autogradGrad(outputs: number[], inputs: number[], gradOutputs: (number | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (number | null)[];
   setAutocast(deviceType: string, enabled: boolean, dtype: string, nesting: 1 | -1): void;
   autocastState(deviceType: string): { enabled: boolean; dtype: string };
+  markUnscoped(handle: number): void;
   setGradEnabled(enabled: boolean): void;
   isGradEnabled(): boolean;
   manualSeed(seed: number): void;

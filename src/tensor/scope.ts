@@ -52,6 +52,7 @@ function guard(tensor: TrackedTensor): void {
   if (cell.guarded || cell.handle < 0) return;
   cell.guarded = true;
   finalizer.register(tensor, cell, cell);
+  native.markUnscoped(cell.handle);
 }
 
 /** Called by every new Tensor: joins the innermost open scope, or else the safety net. */
