@@ -36,6 +36,10 @@
  * L_grad computes in the reference implementations, without the double backward. The per-task
  * gradients come from one backward per task (retaining the graph), as in PCGrad.
  *
+ * stateDict() / loadStateDict() save and restore everything that changes while it runs (the s_i / w_i,
+ * the step and epoch counts, DWA's epoch averages, GradNorm's initial losses): the Trainer keeps it in
+ * each checkpoint so a resumed run continues bit for bit.
+ *
  * pcgradBackward (Yu et al. 2020, "Gradient Surgery for Multi-Task Learning") is a function: per-task
  * gradients on the shared parameters, each projected onto the normal plane of every other task's
  * gradient it conflicts with (negative dot product), in random order, then summed.
@@ -94,6 +98,25 @@ export interface MultiTaskState {
   inverseTrainingRates?: Record<string, number>;
   gradNormLoss?: number;
   initialLosses?: Record<string, number>;
+}
+
+/**
+ * Everything a MultiTaskLoss changes while it runs (JSON-serialisable; the learnable s_i / w_i as
+ * numbers, exact for float32 and float64): what checkpoints save so a resumed run continues bit for bit.
+ */
+export interface MultiTaskLossStateDict {
+  kind: MultiTaskKind;
+  tasks: string[];
+  step: number;
+  epoch: number;
+  /** uncertainty: s_i; gradnorm: w_i (in task order). */
+  parameter?: number[];
+  /** dwa: the last two epoch averages and this epoch's running sums of forward()'s losses. */
+  epochLosses?: Record<string, number>[];
+  running?: { sums: number[]; count: number };
+  /** gradnorm: L_i(0) (null before the first backward) and the last backward's quantities. */
+  initialLosses?: number[] | null;
+  last?: Pick<MultiTaskState, 'gradNorms' | 'targets' | 'inverseTrainingRates' | 'gradNormLoss'>;
 }
 
 export class MultiTaskLoss {
@@ -274,6 +297,47 @@ export class MultiTaskLoss {
         break;
     }
     return state;
+  }
+
+  /** The state to save with a checkpoint (see MultiTaskLossStateDict). */
+  stateDict(): MultiTaskLossStateDict {
+    const sd: MultiTaskLossStateDict = { kind: this.strategy.kind, tasks: [...this.tasks], step: this.#step, epoch: this.#epoch };
+    if (this.#param) sd.parameter = this.#paramValues();
+    if (this.strategy.kind === 'dwa') {
+      sd.epochLosses = this.#epochLosses.map((l) => ({ ...l }));
+      sd.running = { sums: [...this.#running.sums], count: this.#running.count };
+    }
+    if (this.#gradnorm) {
+      sd.initialLosses = this.#gradnorm.initial ? [...this.#gradnorm.initial] : null;
+      if (this.#gradnorm.last) sd.last = structuredClone(this.#gradnorm.last);
+    }
+    return sd;
+  }
+
+  /** Restores stateDict()'s output into a MultiTaskLoss of the same tasks and strategy kind (the learnable tensor is written in place). */
+  loadStateDict(sd: MultiTaskLossStateDict): void {
+    if (typeof sd !== 'object' || sd === null) throw new Error('MultiTaskLoss.loadStateDict: expected an object');
+    if (sd.kind !== this.strategy.kind) throw new Error(`MultiTaskLoss.loadStateDict: the state is of a '${sd.kind}' weighting, this one is '${this.strategy.kind}'`);
+    if (!Array.isArray(sd.tasks) || sd.tasks.join('\n') !== this.tasks.join('\n')) {
+      throw new Error(`MultiTaskLoss.loadStateDict: the state is for tasks ${String(sd.tasks)}, this loss has ${this.tasks.join(', ')}`);
+    }
+    if (!Number.isInteger(sd.step) || !Number.isInteger(sd.epoch)) throw new Error('MultiTaskLoss.loadStateDict: step and epoch must be integers');
+    if (this.#param) {
+      const values = sd.parameter;
+      if (!Array.isArray(values) || values.length !== this.tasks.length) throw new Error(`MultiTaskLoss.loadStateDict: expected ${this.tasks.length} parameter values, got ${String(values)}`);
+      const param = this.#param;
+      noGrad(() => tidy(() => void param.copy_(tensor(values, { dtype: 'float64' }).to({ dtype: param.dtype }))));
+    }
+    this.#step = sd.step;
+    this.#epoch = sd.epoch;
+    if (this.strategy.kind === 'dwa') {
+      this.#epochLosses = (sd.epochLosses ?? []).map((l) => ({ ...l }));
+      this.#running = sd.running ? { sums: [...sd.running.sums], count: sd.running.count } : { sums: this.tasks.map(() => 0), count: 0 };
+    }
+    if (this.#gradnorm) {
+      this.#gradnorm.initial = sd.initialLosses ? [...sd.initialLosses] : null;
+      this.#gradnorm.last = sd.last ? structuredClone(sd.last) : undefined;
+    }
   }
 
   /** Frees the learnable weights. */

@@ -75,9 +75,20 @@ function stepDomain(log: readonly LogEntry[]): [number, number] {
   return [0, last];
 }
 
-/** Train loss and every eval loss (eval_loss, eval_<set>_loss) against the step. */
+/** Keys of the training logs that start with `prefix` (multi-task runs: loss_<task>, weight_<task>), in first-seen order. */
+function trainKeys(log: readonly LogEntry[], prefix: string): string[] {
+  const keys = new Set<string>();
+  for (const e of log) {
+    if (entryKind(e) !== 'train') continue;
+    for (const [k, v] of Object.entries(e)) if (k.startsWith(prefix) && typeof v === 'number') keys.add(k);
+  }
+  return [...keys];
+}
+
+/** Train loss, each task's training loss (multi-task runs: loss_<task>, dashed) and every eval loss (eval_loss, eval_<set>_loss) against the step. */
 export function lossChart(log: readonly LogEntry[], options: ChartSize = {}): Chart {
   const series: ChartSeries[] = [{ name: 'train_loss', points: points(log, 'loss', 'train'), color: PALETTE[0] }];
+  trainKeys(log, 'loss_').forEach((k, i) => series.push({ name: `train_${k}`, points: points(log, k, 'train'), color: PALETTE[(i + 5) % PALETTE.length], dashed: true }));
   evalMetricNames(log)
     .filter((k) => /loss$/.test(k))
     .forEach((k, i) => series.push({ name: k, points: points(log, k, 'eval'), color: PALETTE[(i + 1) % PALETTE.length], markers: true }));
@@ -133,6 +144,20 @@ export function lrChart(log: readonly LogEntry[], options: ChartSize = {}): Char
     series: [{ name: 'learning_rate', points: points(log, 'learning_rate'), color: PALETTE[4] }],
     emptyText: 'no learning rate logged',
     ...options,
+  });
+}
+
+/** Multi-task runs: each task's loss weight (weight_<task>) and a scheduled α (alpha) against the step, when logged. */
+export function taskWeightChart(log: readonly LogEntry[]): Chart | undefined {
+  const keys = trainKeys(log, 'weight_');
+  if (trainKeys(log, 'alpha').includes('alpha')) keys.push('alpha');
+  if (keys.length === 0) return undefined;
+  return lineChart({
+    title: 'Task weights',
+    xLabel: 'step',
+    yLabel: 'weight',
+    xDomain: stepDomain(log),
+    series: keys.map((k, i) => ({ name: k, points: points(log, k, 'train'), color: PALETTE[(i + 1) % PALETTE.length], dashed: k === 'alpha' })),
   });
 }
 
@@ -263,6 +288,7 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
   const sources = history.sources.length ? history.sources.join(', ') : 'the log history given';
   const metrics = metricCharts(log);
   const grad = gradNormChart(log);
+  const taskWeights = taskWeightChart(log);
   const configs = [
     options.config ? configTable('Configuration', options.config) : '',
     history.runConfig ? configTable('Run configuration (run_config.json)', history.runConfig) : '',
@@ -287,7 +313,7 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
 <section id="summary"><h2>Summary</h2>${summaryTables(summary)}</section>
 <section id="loss"><h2>Loss</h2>${figure(lossChart(log), 'chart-loss')}</section>
 <section id="metrics"><h2>Metrics</h2><div class="charts">${metrics.map((c, i) => figure(c, `chart-metrics-${i + 1}`)).join('')}</div></section>
-<section id="lr"><h2>Learning rate</h2><div class="charts">${figure(lrChart(log), 'chart-lr')}${grad ? figure(grad, 'chart-grad-norm') : ''}</div></section>
+<section id="lr"><h2>Learning rate</h2><div class="charts">${figure(lrChart(log), 'chart-lr')}${grad ? figure(grad, 'chart-grad-norm') : ''}${taskWeights ? figure(taskWeights, 'chart-task-weights') : ''}</div></section>
 ${evalTable(log)}
 <section id="config"><h2>Configuration</h2>${configs.length ? configs.join('\n') : '<p class="note">No configuration was saved with this run.</p>'}</section>
 </main>

@@ -18,6 +18,7 @@
  *   optimizer.json                           {optimizer, param_groups} in PyTorch's state-dict layout
  *   scheduler.json                           {type, name, state}
  *   rng_state.safetensors                    cpu_rng_state (torch CPU generator) + data_loader.{epoch,position,seed,batches_per_epoch}
+ *   multi_task.json                          (multi-task training) {tasks, kind, state}: the MultiTaskLoss's stateDict()
  *   trainer_state.json                       Hugging Face's TrainerState fields
  *   training_args.json                       the TrainingArguments, HF's snake_case names
  */
@@ -29,7 +30,7 @@ import { dispose, getRngState, setRngState, tensor, type Tensor } from '../tenso
 import type { Module, StateDict } from '../nn/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { PeftModel } from '../peft/index.js';
-import { LRScheduler, ReduceLROnPlateau, type Optimizer, type OptimizerStateDict } from '../optim/index.js';
+import { LRScheduler, ReduceLROnPlateau, type MultiTaskLoss, type MultiTaskLossStateDict, type Optimizer, type OptimizerStateDict } from '../optim/index.js';
 import { loadSafetensors, loadShardedSafetensors, saveSafetensors, savePretrained, SAFETENSORS_INDEX_NAME } from '../io/index.js';
 import { writeAtomicAsync } from '../io/files.js';
 
@@ -43,6 +44,7 @@ export const RNG_STATE_NAME = 'rng_state.safetensors';
 export const MODEL_WEIGHTS_NAME = 'model.safetensors';
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 export const NON_ADAPTER_STATE_NAME = 'non_adapter_state.safetensors';
+export const MULTI_TASK_STATE_NAME = 'multi_task.json';
 
 /** Any of the schedulers the Trainer steps. */
 export type SchedulerLike = LRScheduler | ReduceLROnPlateau;
@@ -337,6 +339,27 @@ export async function loadScheduler(scheduler: SchedulerLike, dir: string): Prom
     throw new Error(`${where} holds a ${String(json.type)} state, but the scheduler is a ${scheduler.constructor.name} (lrSchedulerType must match the run being resumed)`);
   }
   (scheduler as { loadStateDict(state: unknown): void }).loadStateDict(json.state);
+}
+
+// ---- multi-task loss ------------------------------------------------------------------------------
+
+/** Writes the MultiTaskLoss's state (its learnable weights and the history DWA / GradNorm keep) as multi_task.json. */
+export async function saveMultiTaskState(loss: MultiTaskLoss, dir: string): Promise<void> {
+  const state = loss.stateDict();
+  const json = { tasks: state.tasks, kind: state.kind, state };
+  await writeTextAtomic(join(dir, MULTI_TASK_STATE_NAME), JSON.stringify(json, null, 2) + '\n');
+}
+
+/** Restores multi_task.json into the MultiTaskLoss (same tasks and strategy kind). */
+export async function loadMultiTaskState(loss: MultiTaskLoss, dir: string): Promise<void> {
+  const where = join(dir, MULTI_TASK_STATE_NAME);
+  if (!existsSync(where)) throw new Error(`resumeFromCheckpoint: ${dir} has no ${MULTI_TASK_STATE_NAME}: it was not written by a multi-task run`);
+  const json = await readJson(where);
+  try {
+    loss.loadStateDict(json.state as MultiTaskLossStateDict);
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message} (the multi-task loss must match the run being resumed)`);
+  }
 }
 
 // ---- RNG and data position ----------------------------------------------------------------------

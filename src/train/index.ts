@@ -1,6 +1,6 @@
 /** The train layer: TrainingArguments, the Trainer, its callbacks, checkpoints and metrics. */
 export { TrainingArguments, describeStrategy, OPTIMIZER_NAMES, type TrainingArgumentsOptions, type IntervalStrategy, type OptimizerName, type TrainingStrategy, type GradualUnfreezingStrategy, type DiscriminativeLrSetting, type NanPolicy } from './training-args.js';
-export { Trainer, defaultForward, type TrainerOptions, type TrainOutput, type PredictionOutput, type ModelOutput, type TrainCallOptions } from './trainer.js';
+export { Trainer, defaultForward, MULTI_TASK_GROUP, type MultiTaskModelOutput, type MultiTaskTrainingOptions, type TrainerOptions, type TrainOutput, type PredictionOutput, type ModelOutput, type TrainCallOptions } from './trainer.js';
 export { TrainerState, TrainerControl, type LogEntry, type CallbackState } from './state.js';
 export {
   CallbackHandler,
@@ -26,6 +26,7 @@ export {
   SCHEDULER_NAME,
   RNG_STATE_NAME,
   NON_ADAPTER_STATE_NAME,
+  MULTI_TASK_STATE_NAME,
   listCheckpoints,
   latestCheckpoint,
   loadModelWeights,

@@ -16,6 +16,8 @@ export interface EvalPrediction {
   predictions: number[][];
   /** The labels: one number per example (class ids or regression targets), or a row per example (multi-label); null when the data has none. */
   labelIds: number[] | number[][] | null;
+  /** Multi-task evaluation: the task these logits and labels belong to. */
+  task?: string;
 }
 
 /** Metric name → value, as computeMetrics returns them (the Trainer prefixes `eval_` / `test_`). */

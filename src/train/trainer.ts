@@ -13,6 +13,11 @@
  * tensor behind. A NaN/Inf loss or gradient norm stops training with the step named
  * (nanPolicy 'stop') or skips that update and counts it ('skip').
  *
+ * Multi-task training (`multiTask: { loss: MultiTaskLoss }`): the model returns logits per task,
+ * the task losses go through the MultiTaskLoss (forward, or its own backward for GradNorm; PCGrad
+ * on request), its learnable weights train in their own parameter group, and every log carries
+ * loss_<task> and weight_<task> (see TrainerOptions.multiTask).
+ *
  * Checkpoints (checkpoint.ts) hold everything a run depends on — weights, optimizer state,
  * scheduler, libtorch's generator, the data loader's position, the trainer state and the callbacks'
  * states —, so `resumeFromCheckpoint` continues bit for bit: the final weights equal an
@@ -23,7 +28,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
-import { Tensor, manualSeed, noGrad, setNumThreads, tidy } from '../tensor/index.js';
+import { Tensor, functional as F, manualSeed, noGrad, setNumThreads, tidy } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import { AlexNet, ResNet, classificationLoss, parameterGroupsOf, type HfConfig, type ProblemType } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
@@ -42,6 +47,8 @@ import {
   getTotalNorm,
   labelSmoothedCrossEntropy,
   layerwiseLrDecay,
+  MultiTaskLoss,
+  pcgradBackward,
   lrRange,
   noWeightDecayNames,
   weightDecayGroups,
@@ -50,8 +57,10 @@ import {
   type Optimizer,
   type ParamGroup,
   type ParamGroupSpec,
+  type PCGradOptions,
+  type TaskLosses,
 } from '../optim/index.js';
-import { DataLoader, type Dataset } from '../data/index.js';
+import { DataLoader, MultiTaskDataset, type Dataset, type TaskKind } from '../data/index.js';
 import {
   CallbackHandler,
   DEFAULT_CALLBACKS,
@@ -69,11 +78,13 @@ import {
   loadModelWeights,
   loadOptimizer,
   loadRngState,
+  loadMultiTaskState,
   loadScheduler,
   readJson,
   removeStaleTemporaries,
   rotateCheckpoints,
   saveModelWeights,
+  saveMultiTaskState,
   saveOptimizer,
   saveRngState,
   saveScheduler,
@@ -85,7 +96,7 @@ import {
   TRAINING_ARGS_NAME,
   type SchedulerLike,
 } from './checkpoint.js';
-import { defaultComputeMetrics, type EvalPrediction, type Metrics } from './metrics.js';
+import { accuracyScore, defaultComputeMetrics, f1Score, type EvalPrediction, type Metrics } from './metrics.js';
 import { TrainerControl, TrainerState, type CallbackState, type LogEntry } from './state.js';
 import { describeStrategy, TrainingArguments, type DiscriminativeLrSetting, type TrainingArgumentsOptions } from './training-args.js';
 
@@ -93,6 +104,41 @@ import { describeStrategy, TrainingArguments, type DiscriminativeLrSetting, type
 export interface ModelOutput {
   logits: Tensor;
   loss?: Tensor;
+}
+
+/**
+ * What a multi-head model returns for multi-task training: logits per task name (a plain record of
+ * tensors keyed by the task names is read as the logits too).
+ */
+export interface MultiTaskModelOutput {
+  logits: Record<string, Tensor>;
+  loss?: Tensor;
+}
+
+/** TrainerOptions.multiTask: multi-task training with a MultiTaskLoss. */
+export interface MultiTaskTrainingOptions {
+  /** The weighting (optim.MultiTaskLoss); its tasks name the model's heads and the batch's labels. The caller keeps ownership (dispose it). */
+  loss: MultiTaskLoss;
+  /**
+   * The task losses (scalars keyed by the loss's task names) of a batch. Default: for each task,
+   * `outputs.logits[task]` against `batch.labels[task]` (MultiTaskDataset's batches) — cross entropy
+   * for classification (label-smoothed with labelSmoothingFactor), binary cross entropy with logits
+   * for binary tasks (cross entropy with two logits), MSE for regression; the kinds come from
+   * `taskKinds`, else the training dataset's `tasks` (MultiTaskDataset), else the labels' dtype as
+   * transformers' heads.
+   */
+  computeTaskLosses?: (outputs: MultiTaskModelOutput, batch: unknown) => TaskLosses;
+  /** Each task's kind, for the default losses and metrics (default: the training dataset's, when it is a MultiTaskDataset). */
+  taskKinds?: Record<string, TaskKind>;
+  /** The lr of the loss's learnable weights (uncertainty's s_i, GradNorm's w_i), a parameter group of their own without weight decay. Default: the Trainer's learning rate. */
+  lr?: number;
+  /**
+   * PCGrad (optim.pcgradBackward) on these shared parameters: each step backpropagates the weighted
+   * task losses w_i·L_i (weights of a fixed, scheduled or dwa weighting, held constant) separately and
+   * projects away conflicting gradients. The random order is seeded by the seed and the step, so runs
+   * and resumed runs repeat.
+   */
+  pcgrad?: { sharedParameters: Tensor[]; reduction?: PCGradOptions['reduction'] };
 }
 
 export interface TrainerOptions {
@@ -106,7 +152,10 @@ export interface TrainerOptions {
    * when it has one (TextClassificationDataset: dynamic padding), else the DataLoader's defaultCollate.
    */
   collate?: ((examples: unknown[]) => unknown) | null;
-  /** Metrics from the evaluation's logits and labels (default: defaultComputeMetrics — accuracy and F1, or Pearson and Spearman; null: loss only). */
+  /**
+   * Metrics from the evaluation's logits and labels (default: defaultComputeMetrics — accuracy and F1, or Pearson and Spearman; null: loss only).
+   * Multi-task training calls it once per task (`task` set) and prefixes the keys with the task name.
+   */
   computeMetrics?: ((prediction: EvalPrediction) => Metrics) | null;
   /** Added after DEFAULT_CALLBACKS (and the early-stopping / gradual-unfreezing callbacks the arguments ask for). */
   callbacks?: TrainerCallback[];
@@ -116,11 +165,23 @@ export interface TrainerOptions {
    * How a batch reaches the model (default: BERT/ViT/PEFT models get the batch object — `image` as
    * `pixelValues`, `label` as `labels` —; ResNet/AlexNet the image tensor).
    */
-  forward?: (model: Module, batch: unknown) => ModelOutput | Tensor;
+  forward?: (model: Module, batch: unknown) => ModelOutput | MultiTaskModelOutput | Tensor;
   /** The loss from the outputs and labels (default: the model's loss, else cross entropy / MSE / BCE by the labels, as transformers' heads). */
   computeLoss?: (outputs: ModelOutput, labels: Tensor | undefined, batch: unknown) => Tensor;
   /** Where the plan and notices go (default console.log; null: nowhere). */
   log?: ((line: string) => void) | null;
+  /**
+   * Multi-task training: the model returns `{ logits: { <task>: Tensor } }` (by default it gets a
+   * MultiTaskDataset batch's `input` tensor), the task losses are weighted by `loss` (its forward, or
+   * its own backward for GradNorm), its learnable weights join the optimizer as the parameter group
+   * `multi_task` (lr `lr`, no weight decay, not counted in grad_norm nor clipped), `loss.step()` runs
+   * after each optimizer step (a skipped update too, so that α(t) follows the global step) and
+   * `loss.onEpochEnd(the epoch's mean per-step task losses)` at each epoch's end. Logs
+   * add loss_<task>, weight_<task> (the weights in effect from that step on, as learning_rate) and,
+   * for a scheduled α, alpha; evaluations give eval_<task>_loss and eval_<task>_<metric>, eval_loss
+   * being the weighted total. The loss's state is saved in checkpoints (multi_task.json).
+   */
+  multiTask?: MultiTaskTrainingOptions | null;
 }
 
 /** What train() returns (HF's TrainOutput). */
@@ -134,9 +195,11 @@ export interface TrainOutput {
 
 /** What predict() returns (HF's PredictionOutput). */
 export interface PredictionOutput {
-  /** Logits, a row per example. */
+  /** Logits, a row per example (multi-task: empty; see `tasks`). */
   predictions: number[][];
   labelIds: number[] | number[][] | null;
+  /** Multi-task training: each task's logit rows and labels. */
+  tasks?: Record<string, { predictions: number[][]; labelIds: number[] | number[][] | null }>;
   /** test_loss, test_<metric>, test_runtime, … */
   metrics: Metrics;
 }
@@ -156,6 +219,110 @@ interface Accumulators {
 }
 
 const TRAINER_STATE_KEY = 'Trainer';
+
+/** Per-task loss sums (one value per step: the mean over its micro-batches) since the last log and in the current epoch. */
+interface TaskAccumulators {
+  loggingSums: number[];
+  loggingSteps: number;
+  epochSums: number[];
+  epochSteps: number;
+}
+
+/** The multi-task setting, checked. */
+interface ResolvedMultiTask {
+  loss: MultiTaskLoss;
+  tasks: readonly string[];
+  computeTaskLosses: ((outputs: MultiTaskModelOutput, batch: unknown) => TaskLosses) | null;
+  taskKinds: Record<string, TaskKind> | null;
+  lr: number | undefined;
+  /** 'forward': loss.forward(losses).backward(); 'backward': loss.backward(losses) (GradNorm); 'pcgrad'. */
+  mode: 'forward' | 'backward' | 'pcgrad';
+  pcgrad: MultiTaskTrainingOptions['pcgrad'] | null;
+}
+
+/** The parameter group of the multi-task loss's learnable weights. */
+export const MULTI_TASK_GROUP = 'multi_task';
+
+function freshTaskAccumulators(n: number): TaskAccumulators {
+  return { loggingSums: new Array<number>(n).fill(0), loggingSteps: 0, epochSums: new Array<number>(n).fill(0), epochSteps: 0 };
+}
+
+/** Uniform [0, 1) numbers from a 32-bit seed (mulberry32): PCGrad's reproducible order. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The task kinds a dataset (or the dataset a Subset views) declares, when it is a MultiTaskDataset. */
+function taskKindsOf(dataset: unknown): Record<string, TaskKind> | null {
+  for (let d: unknown = dataset, depth = 0; typeof d === 'object' && d !== null && depth < 8; d = (d as { dataset?: unknown }).dataset, depth++) {
+    if (d instanceof MultiTaskDataset) return Object.fromEntries(d.tasks.map((t) => [t.name, t.kind]));
+  }
+  return null;
+}
+
+/** A model's output as per-task logits. */
+function asMultiTaskOutput(value: unknown, model: Module, tasks: readonly string[]): MultiTaskModelOutput {
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !(v instanceof Tensor) && !Array.isArray(v);
+  if (isRecord(value)) {
+    const logits = value.logits;
+    if (isRecord(logits) && tasks.every((t) => logits[t] instanceof Tensor)) return value as unknown as MultiTaskModelOutput;
+    if (tasks.every((t) => value[t] instanceof Tensor)) return { logits: value as Record<string, Tensor> };
+  }
+  const got = value instanceof Tensor ? `a tensor of shape [${value.shape}]` : isRecord(value) ? `{ ${Object.keys(value).join(', ')} }` : typeof value;
+  throw new Error(`multi-task training: ${model.constructor.name}.forward must return { logits: { ${tasks.map((t) => `${t}: Tensor`).join(', ')} } } (logits per task), got ${got}`);
+}
+
+/** The batch's labels of a task: `batch.labels[task]` (MultiTaskDataset), else `batch[task]`. */
+function taskLabelsOf(batch: unknown, task: string): Tensor | undefined {
+  if (typeof batch !== 'object' || batch === null || batch instanceof Tensor) return undefined;
+  const b = batch as Record<string, unknown>;
+  const labels = b.labels;
+  if (typeof labels === 'object' && labels !== null && !(labels instanceof Tensor)) {
+    const t = (labels as Record<string, unknown>)[task];
+    if (t instanceof Tensor) return t;
+  }
+  return b[task] instanceof Tensor ? (b[task] as Tensor) : undefined;
+}
+
+/** The default loss of one task (see MultiTaskTrainingOptions.computeTaskLosses). */
+function defaultTaskLoss(logits: Tensor, labels: Tensor, kind: TaskKind | undefined, labelSmoothing: number): Tensor {
+  const classes = logits.ndim === 0 ? 1 : logits.shape[logits.ndim - 1];
+  const crossEntropy = (target: Tensor) => {
+    const flatLogits = logits.reshape([-1, classes]);
+    const flatLabels = target.reshape([-1]).to('int64');
+    return labelSmoothing > 0 ? labelSmoothedCrossEntropy(flatLogits, flatLabels, labelSmoothing) : F.crossEntropy(flatLogits, flatLabels);
+  };
+  switch (kind) {
+    case 'classification':
+      return crossEntropy(labels);
+    case 'binary':
+      if (classes === 2 && logits.numel() === 2 * labels.numel()) return crossEntropy(labels);
+      return F.binaryCrossEntropyWithLogits(logits.reshape(labels.shape), labels.to(logits.dtype));
+    case 'regression':
+      return F.mseLoss(logits.reshape(labels.shape), labels.to(logits.dtype));
+    default:
+      if (isIntegerDtype(labels) && classes > 1) return crossEntropy(labels);
+      return classificationLoss(logits, labels, classes);
+  }
+}
+
+/** The default metrics of one task: binary tasks with one logit get accuracy and F1 of logit > 0; others defaultComputeMetrics. */
+function defaultTaskMetrics(prediction: EvalPrediction, kind: TaskKind | undefined): Metrics {
+  const { predictions, labelIds } = prediction;
+  if (kind === 'binary' && predictions[0]?.length === 1 && labelIds && labelIds.length === predictions.length && labelIds.every((l) => l === 0 || l === 1)) {
+    const labels = labelIds as number[];
+    const predicted = predictions.map((row) => (row[0] > 0 ? 1 : 0));
+    return { accuracy: accuracyScore(labels, predicted), f1: f1Score(labels, predicted, { average: 'binary', posLabel: 1 }) };
+  }
+  return defaultComputeMetrics(prediction);
+}
 
 function isIntegerDtype(t: Tensor): boolean {
   return /int/.test(t.dtype);
@@ -202,9 +369,12 @@ export function defaultForward(model: Module, batch: unknown, includeLabels: boo
   return callForward(model, inputs) as ModelOutput | Tensor;
 }
 
-function asOutput(value: ModelOutput | Tensor, model: Module): ModelOutput {
+function asOutput(value: ModelOutput | MultiTaskModelOutput | Tensor, model: Module): ModelOutput {
   if (value instanceof Tensor) return { logits: value };
   if (typeof value === 'object' && value !== null && (value as ModelOutput).logits instanceof Tensor) return value as ModelOutput;
+  if (typeof value === 'object' && value !== null && typeof value.logits === 'object' && value.logits !== null) {
+    throw new Error(`${model.constructor.name}.forward returned logits per task (${Object.keys(value.logits).join(', ')}): give the Trainer multiTask: { loss: new optim.MultiTaskLoss([...tasks], strategy) }`);
+  }
   throw new Error(`${model.constructor.name}.forward returned neither logits nor { logits, loss? }`);
 }
 
@@ -254,10 +424,14 @@ export class Trainer implements TrainerLike {
 
   readonly #collate: ((examples: unknown[]) => unknown) | null;
   readonly #computeMetrics: ((prediction: EvalPrediction) => Metrics) | null;
-  readonly #forward: ((model: Module, batch: unknown) => ModelOutput | Tensor) | null;
+  readonly #forward: ((model: Module, batch: unknown) => ModelOutput | MultiTaskModelOutput | Tensor) | null;
   readonly #computeLoss: ((outputs: ModelOutput, labels: Tensor | undefined, batch: unknown) => Tensor) | null;
   readonly #log: ((line: string) => void) | null;
   readonly #method: FineTuneMethod;
+  readonly #multiTask: ResolvedMultiTask | null;
+  /** The multi-task loss's learnable weights, once they are in the optimizer (left out of clipping and grad_norm). */
+  #multiTaskParams = new Set<Tensor>();
+  #taskAcc: TaskAccumulators = freshTaskAccumulators(0);
   #acc: Accumulators = { loggingLossSum: 0, loggingLossSteps: 0, totalLossSum: 0, totalLossSteps: 0, skippedSteps: 0 };
   #lastLoggedStep = -1;
   #lastEvaluatedStep = -1;
@@ -279,6 +453,8 @@ export class Trainer implements TrainerLike {
     this.#log = options.log === undefined ? (line) => console.log(line) : options.log;
     this.optimizer = options.optimizers?.[0] ?? null;
     this.scheduler = options.optimizers?.[1] ?? null;
+    this.#multiTask = resolveMultiTask(options);
+    this.#taskAcc = freshTaskAccumulators(this.#multiTask?.tasks.length ?? 0);
 
     const { model: prepared, method } = this.#applyStrategy(model);
     this.model = prepared;
@@ -376,6 +552,31 @@ export class Trainer implements TrainerLike {
     return this.optimizer!;
   }
 
+  /**
+   * Puts the multi-task loss's learnable weights (uncertainty's s_i, GradNorm's w_i) into the
+   * optimizer as the parameter group `multi_task`: lr multiTask.lr (default the Trainer's), no
+   * weight decay. An existing LRScheduler scales it too. Nothing when the optimizer holds them already.
+   */
+  #addMultiTaskParams(): void {
+    const mt = this.#multiTask;
+    const optimizer = this.optimizer;
+    if (!mt || !optimizer) return;
+    const params = mt.loss.parameters();
+    const held = new Set(optimizer.paramGroups.flatMap((g) => g.params));
+    const fresh = params.filter((p) => !held.has(p));
+    if (fresh.length) {
+      const name = mt.loss.strategy.kind === 'uncertainty' ? 'log_variances' : 'task_weights';
+      const group = optimizer.addParamGroup({ name: MULTI_TASK_GROUP, params: fresh, paramNames: fresh.map((_, i) => `${MULTI_TASK_GROUP}.${name}${i ? `.${i}` : ''}`), lr: mt.lr ?? this.learningRate, weightDecay: 0 });
+      if (this.scheduler instanceof LRScheduler) {
+        const s = this.scheduler as unknown as { baseLrs: number[]; lambdas: ((step: number) => number)[]; apply(): void };
+        s.baseLrs.push(group.initialLr);
+        s.lambdas.push(s.lambdas[0]);
+        s.apply();
+      }
+    }
+    this.#multiTaskParams = new Set(params);
+  }
+
   /** HF's create_scheduler: lrSchedulerType over `numTrainingSteps` with the warmup and lrSchedulerKwargs. */
   createScheduler(numTrainingSteps: number): SchedulerLike {
     if (this.scheduler) return this.scheduler;
@@ -463,6 +664,7 @@ export class Trainer implements TrainerLike {
     for (let d: unknown = dataset, depth = 0; typeof d === 'object' && d !== null && depth < 8; d = (d as { dataset?: unknown }).dataset, depth++) {
       const own = (d as { collator?: () => (examples: unknown[]) => unknown }).collator;
       if (typeof own === 'function') return own.call(d);
+      if (d instanceof MultiTaskDataset) return d.collate as (examples: unknown[]) => unknown;
     }
     return undefined;
   }
@@ -522,8 +724,90 @@ export class Trainer implements TrainerLike {
     });
   }
 
+  /** The per-task logits of a batch (multi-task): multiTask's forward, else the batch's `input` tensor, else the default forward. */
+  #multiTaskOutputs(batch: unknown): MultiTaskModelOutput {
+    const mt = this.#multiTask!;
+    let raw: unknown;
+    if (this.#forward) raw = this.#forward(this.model, batch);
+    else if (typeof batch === 'object' && batch !== null && !(batch instanceof Tensor) && (batch as { input?: unknown }).input instanceof Tensor) raw = callForward(this.model, (batch as { input: Tensor }).input);
+    else raw = defaultForward(this.model, batch, false);
+    return asMultiTaskOutput(raw, this.model, mt.tasks);
+  }
+
+  /** The task losses of a batch (multi-task), checked: a scalar for every task. */
+  #taskLosses(output: MultiTaskModelOutput, batch: unknown): TaskLosses {
+    const mt = this.#multiTask!;
+    if (mt.computeTaskLosses) {
+      const losses = mt.computeTaskLosses(output, batch);
+      if (typeof losses !== 'object' || losses === null) throw new Error('multiTask.computeTaskLosses must return { <task>: scalar Tensor }');
+      for (const t of mt.tasks) if (!(losses[t] instanceof Tensor)) throw new Error(`multiTask.computeTaskLosses returned no loss for task '${t}' (it gave ${Object.keys(losses).join(', ') || 'none'})`);
+      return losses;
+    }
+    const losses: TaskLosses = {};
+    for (const t of mt.tasks) {
+      const labels = taskLabelsOf(batch, t);
+      if (!labels) throw new Error(`multi-task training: the batch has no labels for task '${t}' (batch.labels.${t}); give multiTask.computeTaskLosses or MultiTaskDataset batches`);
+      losses[t] = defaultTaskLoss(output.logits[t], labels, mt.taskKinds?.[t], this.args.labelSmoothingFactor);
+    }
+    return losses;
+  }
+
+  /**
+   * Forward + backward of one micro-batch with the multi-task loss: the weighted total scaled by
+   * 1/scale (forward and PCGrad modes; GradNorm's own backward gets the plain losses and the step's
+   * gradients are averaged afterwards). Returns the total and each task's loss (nothing is
+   * backpropagated when one is not finite).
+   */
+  #multiTaskMicroStep(batch: unknown, scale: number, seed: number): { value: number; tasks: number[] } {
+    const mt = this.#multiTask!;
+    return tidy(() => {
+      const output = this.#multiTaskOutputs(batch);
+      const losses = this.#taskLosses(output, batch);
+      const tasks = mt.tasks.map((t) => Number(losses[t].item()));
+      if (!tasks.every(Number.isFinite)) return { value: tasks.find((v) => !Number.isFinite(v))!, tasks };
+      switch (mt.mode) {
+        case 'backward':
+          return { value: Number(mt.loss.backward(losses).item()), tasks };
+        case 'pcgrad': {
+          const weights = mt.loss.weights();
+          const weighted = mt.tasks.map((t) => losses[t].reshape([]).mul(weights[t] / scale));
+          pcgradBackward(weighted, mt.pcgrad!.sharedParameters, { random: seededRandom(seed), reduction: mt.pcgrad!.reduction });
+          return { value: mt.tasks.reduce((acc, t, i) => acc + weights[t] * tasks[i], 0), tasks };
+        }
+        default: {
+          const total = mt.loss.forward(losses);
+          const value = Number(total.item());
+          if (Number.isFinite(value)) (scale === 1 ? total : total.div(scale)).backward();
+          return { value, tasks };
+        }
+      }
+    });
+  }
+
+  /** Divides the optimizer's gradients by `count` (GradNorm's own backward over a step of several micro-batches). */
+  #averageGradients(count: number): void {
+    const params = this.optimizer!.paramGroups.flatMap((g) => g.params);
+    noGrad(() =>
+      tidy(() => {
+        for (const p of params) p.grad?.div_(count);
+      }),
+    );
+  }
+
+  /** Closes a multi-task epoch: loss.onEpochEnd(the epoch's average task losses), accumulators reset. */
+  #closeMultiTaskEpoch(): void {
+    const mt = this.#multiTask;
+    if (!mt) return;
+    const acc = this.#taskAcc;
+    if (acc.epochSteps > 0) mt.loss.onEpochEnd(Object.fromEntries(mt.tasks.map((t, i) => [t, acc.epochSums[i] / acc.epochSteps])));
+    acc.epochSums.fill(0);
+    acc.epochSteps = 0;
+  }
+
+  /** The model's parameters in the optimizer (the multi-task loss's weights left out: they are not clipped nor counted in grad_norm). */
   #trainableParams(): Tensor[] {
-    return this.optimizer!.paramGroups.flatMap((g) => g.params);
+    const params = this.optimizer!.paramGroups.flatMap((g) => g.params);
+    return this.#multiTaskParams.size ? params.filter((p) => !this.#multiTaskParams.has(p)) : params;
   }
 
   /** Clips (or measures) the global gradient norm; returns it as a number. */
@@ -579,6 +863,15 @@ export class Trainer implements TrainerLike {
         `${maxSteps} optimizer steps: ${numEpochs} epoch(s) × ${updatesPerEpoch} steps (batch ${args.perDeviceTrainBatchSize} × accumulation ${args.gradientAccumulationSteps}; ${this.trainDataset.length} training examples)`,
       );
     } else lines.push(optimizerLine);
+    const mt = this.#multiTask;
+    if (mt) {
+      const learnable = mt.loss.parameters().reduce((n, p) => n + p.numel(), 0);
+      const how = mt.mode === 'backward' ? ', its own backward' : mt.mode === 'pcgrad' ? ', PCGrad on the shared parameters' : '';
+      lines.push(
+        `multi-task: ${mt.tasks.length} tasks (${mt.tasks.join(', ')}), ${mt.loss.strategy.kind} weighting${how}` +
+          (learnable ? `; ${learnable} learnable weights in parameter group '${MULTI_TASK_GROUP}' at lr ${formatLr(mt.lr ?? this.learningRate)}, no weight decay` : ''),
+      );
+    }
     return lines;
   }
 
@@ -604,12 +897,14 @@ export class Trainer implements TrainerLike {
     const ratio = (value: number) => (value < 1 ? Math.ceil(maxSteps * value) : value);
 
     this.createOptimizer();
+    this.#addMultiTaskParams();
     this.createScheduler(maxSteps);
 
     let state = new TrainerState();
     let startEpoch = 0;
     let startBatch = 0;
     this.#acc = { loggingLossSum: 0, loggingLossSteps: 0, totalLossSum: 0, totalLossSteps: 0, skippedSteps: 0 };
+    this.#taskAcc = freshTaskAccumulators(this.#multiTask?.tasks.length ?? 0);
     if (resumeDir) {
       ({ state, startEpoch, startBatch } = await this.#resume(resumeDir, batchesPerEpoch));
     }
@@ -650,10 +945,17 @@ export class Trainer implements TrainerLike {
           await this.#call('onStepBegin');
           let lossSum = 0;
           let bad: number | null = null;
+          const mt = this.#multiTask;
+          const taskSums = mt ? new Array<number>(mt.tasks.length).fill(0) : null;
           for (let k = 0; k < cycle; k++) {
             const next = await batches.next();
             if (next.done) throw new Error(`internal error: the data loader ended at batch ${position} of ${batchesPerEpoch}`);
-            const value = this.#microStep(next.value, cycle);
+            let value: number;
+            if (mt) {
+              const result = this.#multiTaskMicroStep(next.value, cycle, (Math.imul(args.seed, 0x9e3779b1) ^ Math.imul(state.globalStep + 1, 0x85ebca6b) ^ k) >>> 0);
+              value = result.value;
+              if (Number.isFinite(value)) result.tasks.forEach((v, i) => (taskSums![i] += v));
+            } else value = this.#microStep(next.value, cycle);
             if (!Number.isFinite(value)) {
               if (args.nanPolicy === 'stop') {
                 this.#zeroGrad();
@@ -668,6 +970,7 @@ export class Trainer implements TrainerLike {
           }
           let gradNorm = NaN;
           if (bad === null) {
+            if (mt?.mode === 'backward' && cycle > 1) this.#averageGradients(cycle);
             gradNorm = this.#clipGradients();
             if (!Number.isFinite(gradNorm)) {
               if (args.nanPolicy === 'stop') {
@@ -687,6 +990,8 @@ export class Trainer implements TrainerLike {
             this.optimizer!.step();
           }
           if (this.scheduler instanceof LRScheduler) this.scheduler.step();
+          // The weighting advances with every step the scheduler takes (α(t) follows globalStep; GradNorm renormalises).
+          mt?.loss.step();
           this.#zeroGrad();
           const stepLoss = skipped ? NaN : lossSum / cycle;
           if (!skipped) {
@@ -694,6 +999,15 @@ export class Trainer implements TrainerLike {
             this.#acc.loggingLossSteps++;
             this.#acc.totalLossSum += stepLoss;
             this.#acc.totalLossSteps++;
+            if (taskSums) {
+              const acc = this.#taskAcc;
+              taskSums.forEach((sum, i) => {
+                acc.loggingSums[i] += sum / cycle;
+                acc.epochSums[i] += sum / cycle;
+              });
+              acc.loggingSteps++;
+              acc.epochSteps++;
+            }
           }
           state.globalStep++;
           state.epoch = epoch + position / batchesPerEpoch;
@@ -706,6 +1020,7 @@ export class Trainer implements TrainerLike {
       } finally {
         await batches.return(undefined);
       }
+      this.#closeMultiTaskEpoch();
       await this.#call('onEpochEnd', { epochIndex: epoch });
       await this.#maybeLogSaveEvaluate();
     }
@@ -757,6 +1072,21 @@ export class Trainer implements TrainerLike {
       skippedSteps: attributes.skipped_steps ?? 0,
     };
     const position = await loadRngState(dir);
+    const mt = this.#multiTask;
+    if (mt) {
+      await loadMultiTaskState(mt.loss, dir);
+      const a = attributes as Record<string, unknown>;
+      const sums = (key: string): number[] => {
+        const value = a[key] as Record<string, number> | undefined;
+        return mt.tasks.map((t) => value?.[t] ?? 0);
+      };
+      this.#taskAcc = {
+        loggingSums: sums('multi_task_logging_loss_sums'),
+        loggingSteps: (a.multi_task_logging_steps as number | undefined) ?? 0,
+        epochSums: sums('multi_task_epoch_loss_sums'),
+        epochSteps: (a.multi_task_epoch_steps as number | undefined) ?? 0,
+      };
+    }
     if (position.batchesPerEpoch !== batchesPerEpoch) {
       throw new Error(
         `resumeFromCheckpoint: ${dir} was written with ${position.batchesPerEpoch} batches per epoch, this run has ${batchesPerEpoch}: the training data, batch size or dataloaderDropLast differ from the run being resumed`,
@@ -770,6 +1100,8 @@ export class Trainer implements TrainerLike {
     if (startBatch >= batchesPerEpoch) {
       startEpoch++;
       startBatch = 0;
+      // Saved at an epoch's last step, before the epoch closed: close it now, as the uninterrupted run did.
+      this.#closeMultiTaskEpoch();
     }
     return { state: saved, startEpoch, startBatch };
   }
@@ -786,8 +1118,23 @@ export class Trainer implements TrainerLike {
           total_loss_sum: this.#acc.totalLossSum,
           total_loss_steps: this.#acc.totalLossSteps,
           skipped_steps: this.#acc.skippedSteps,
+          ...this.#taskAccumulatorAttributes(),
         },
       },
+    };
+  }
+
+  /** The multi-task loss sums, by task name (for the Trainer's stateful attributes). */
+  #taskAccumulatorAttributes(): Record<string, unknown> {
+    const mt = this.#multiTask;
+    if (!mt) return {};
+    const acc = this.#taskAcc;
+    const named = (values: number[]) => Object.fromEntries(mt.tasks.map((t, i) => [t, values[i]]));
+    return {
+      multi_task_logging_loss_sums: named(acc.loggingSums),
+      multi_task_logging_steps: acc.loggingSteps,
+      multi_task_epoch_loss_sums: named(acc.epochSums),
+      multi_task_epoch_steps: acc.epochSteps,
     };
   }
 
@@ -811,6 +1158,7 @@ export class Trainer implements TrainerLike {
       if (this.#acc.loggingLossSteps > 0) logs.loss = this.#acc.loggingLossSum / this.#acc.loggingLossSteps;
       if (this.#lastGradNorm !== undefined) logs.grad_norm = Number.isFinite(this.#lastGradNorm) ? this.#lastGradNorm : null;
       logs.learning_rate = this.#currentLr();
+      if (this.#multiTask) Object.assign(logs, this.#multiTaskLogs());
       this.#acc.loggingLossSum = 0;
       this.#acc.loggingLossSteps = 0;
       this.#lastLoggedStep = state.globalStep;
@@ -834,6 +1182,20 @@ export class Trainer implements TrainerLike {
       await this.#call('onSave', { checkpoint: path });
     }
     control.shouldSave = false;
+  }
+
+  /** loss_<task> (the mean since the last log, as loss), weight_<task> (the weights in effect now) and alpha (scheduled); resets the task sums. */
+  #multiTaskLogs(): LogEntry {
+    const mt = this.#multiTask!;
+    const acc = this.#taskAcc;
+    const logs: LogEntry = {};
+    if (acc.loggingSteps > 0) mt.tasks.forEach((t, i) => (logs[`loss_${t}`] = acc.loggingSums[i] / acc.loggingSteps));
+    const weights = mt.loss.weights();
+    for (const t of mt.tasks) logs[`weight_${t}`] = weights[t];
+    if (mt.loss.strategy.kind === 'scheduled') logs.alpha = mt.loss.alpha();
+    acc.loggingSums.fill(0);
+    acc.loggingSteps = 0;
+    return logs;
   }
 
   /** HF's _determine_best_metric: updates bestMetric / bestGlobalStep when metricForBestModel improved. */
@@ -869,6 +1231,7 @@ export class Trainer implements TrainerLike {
       await testPauseInSave(step, dir);
       await saveScheduler(scheduler, args.lrSchedulerType, dir);
       await saveRngState(dir, this.#loaderPosition);
+      if (this.#multiTask) await saveMultiTaskState(this.#multiTask.loss, dir);
       await writeTextAtomic(join(dir, TRAINING_ARGS_NAME), JSON.stringify(args.toJson({ learning_rate: this.learningRate }), null, 2) + '\n');
       await writeTextAtomic(join(dir, TRAINER_STATE_NAME), state.toJsonString());
     });
@@ -880,6 +1243,7 @@ export class Trainer implements TrainerLike {
   // ---- evaluation and prediction -----------------------------------------------------------------
 
   async #predictionLoop(dataset: Dataset<unknown>, prefix: string): Promise<PredictionOutput> {
+    if (this.#multiTask) return this.#multiTaskPredictionLoop(dataset, prefix);
     const loader = new DataLoader<unknown, unknown>(dataset, {
       batchSize: this.args.perDeviceEvalBatchSize,
       shuffle: false,
@@ -925,6 +1289,84 @@ export class Trainer implements TrainerLike {
     return { predictions, labelIds, metrics };
   }
 
+  /**
+   * The multi-task evaluation: each task's logits and labels, <prefix>_<task>_loss (the mean task
+   * loss), <prefix>_loss (the weighted total at the current weights, with uncertainty's s_i/2 terms;
+   * the loss's state is not touched) and <prefix>_<task>_<metric> (computeMetrics per task, which also
+   * gets `task`; default: defaultComputeMetrics, accuracy and F1 of logit > 0 for binary tasks with one logit).
+   */
+  async #multiTaskPredictionLoop(dataset: Dataset<unknown>, prefix: string): Promise<PredictionOutput> {
+    const mt = this.#multiTask!;
+    const loader = new DataLoader<unknown, unknown>(dataset, {
+      batchSize: this.args.perDeviceEvalBatchSize,
+      shuffle: false,
+      collate: this.#collateFor(dataset) ?? (this.trainDataset ? this.#collateFor(this.trainDataset) : undefined),
+      prefetch: this.args.dataloaderPrefetch,
+    });
+    const kinds = mt.taskKinds ?? taskKindsOf(dataset);
+    const wasTraining = this.model.training;
+    this.model.eval();
+    const rows: Record<string, number[][]> = Object.fromEntries(mt.tasks.map((t) => [t, []]));
+    const labelRows: Record<string, (number | number[])[]> = Object.fromEntries(mt.tasks.map((t) => [t, []]));
+    const haveLabels: Record<string, boolean> = Object.fromEntries(mt.tasks.map((t) => [t, true]));
+    const lossSums = mt.tasks.map(() => 0);
+    let lossCount = 0;
+    try {
+      for await (const batch of loader.epoch(0)) {
+        const result = tidy(() =>
+          noGrad(() => {
+            const output = this.#multiTaskOutputs(batch);
+            let losses: number[] | undefined;
+            if (mt.computeTaskLosses || mt.tasks.every((t) => taskLabelsOf(batch, t))) {
+              const taskLosses = this.#taskLosses(output, batch);
+              losses = mt.tasks.map((t) => Number(taskLosses[t].item()));
+            }
+            const perTask = mt.tasks.map((t) => {
+              const logits = output.logits[t].detach().to('float32').contiguous();
+              const n = logits.ndim === 0 ? 1 : logits.shape[0];
+              const r = logits.ndim <= 1 ? [...(logits.data() as Float32Array)].map((v) => [v]) : toRows(logits.reshape([n, -1]));
+              const labels = taskLabelsOf(batch, t);
+              return { rows: r, labels: labels ? labelValues(labels) : undefined };
+            });
+            return { losses, perTask };
+          }),
+        );
+        const n = result.perTask[0].rows.length;
+        mt.tasks.forEach((t, i) => {
+          const { rows: r, labels } = result.perTask[i];
+          rows[t].push(...r);
+          if (labels) labelRows[t].push(...labels);
+          else haveLabels[t] = false;
+        });
+        if (result.losses) {
+          result.losses.forEach((v, i) => (lossSums[i] += v * n));
+          lossCount += n;
+        }
+      }
+    } finally {
+      this.model.train(wasTraining);
+    }
+    const metrics: Metrics = {};
+    if (lossCount > 0) {
+      const means = lossSums.map((v) => v / lossCount);
+      const state = mt.loss.state;
+      let total = mt.tasks.reduce((acc, t, i) => acc + state.weights[t] * means[i], 0);
+      if (state.logVariances) total += mt.tasks.reduce((acc, t) => acc + state.logVariances![t] / 2, 0);
+      metrics[`${prefix}_loss`] = total;
+      mt.tasks.forEach((t, i) => (metrics[`${prefix}_${t}_loss`] = means[i]));
+    }
+    const tasks: NonNullable<PredictionOutput['tasks']> = {};
+    for (const t of mt.tasks) {
+      const labelIds = haveLabels[t] && labelRows[t].length === rows[t].length ? (labelRows[t] as number[] | number[][]) : null;
+      tasks[t] = { predictions: rows[t], labelIds };
+      if (!labelIds || this.#computeMetrics === null) continue;
+      const prediction: EvalPrediction = { predictions: rows[t], labelIds, task: t };
+      const computed = this.#computeMetrics === defaultComputeMetrics ? defaultTaskMetrics(prediction, kinds?.[t]) : this.#computeMetrics(prediction);
+      for (const [key, value] of Object.entries(computed)) metrics[`${prefix}_${t}_${key}`] = value;
+    }
+    return { predictions: [], labelIds: null, metrics, tasks };
+  }
+
   /** Evaluates on evalDataset (or the given one): eval_loss, eval_<metric>, eval_runtime, …; logged and passed to onEvaluate. */
   async evaluate(dataset?: Dataset<unknown> | null, metricKeyPrefix = 'eval'): Promise<Metrics> {
     const data = dataset ?? this.evalDataset;
@@ -950,6 +1392,38 @@ export class Trainer implements TrainerLike {
     await this.#call('onPredict', { metrics: output.metrics });
     return output;
   }
+}
+
+/** Checks TrainerOptions.multiTask. */
+function resolveMultiTask(options: TrainerOptions): ResolvedMultiTask | null {
+  const mt = options.multiTask;
+  if (mt === undefined || mt === null) return null;
+  if (typeof mt !== 'object' || !(mt.loss instanceof MultiTaskLoss)) throw new TypeError('Trainer: multiTask.loss must be an optim.MultiTaskLoss');
+  if (options.computeLoss) throw new Error('Trainer: give either computeLoss or multiTask (whose computeTaskLosses gives the task losses), not both');
+  if (mt.computeTaskLosses !== undefined && typeof mt.computeTaskLosses !== 'function') throw new TypeError('Trainer: multiTask.computeTaskLosses must be a function');
+  if (mt.lr !== undefined && !(typeof mt.lr === 'number' && mt.lr > 0 && Number.isFinite(mt.lr))) throw new Error(`Trainer: multiTask.lr must be a number > 0, got ${String(mt.lr)}`);
+  const { loss } = mt;
+  const kind = loss.strategy.kind;
+  let mode: ResolvedMultiTask['mode'] = kind === 'gradnorm' ? 'backward' : 'forward';
+  if (mt.pcgrad) {
+    if (kind === 'uncertainty' || kind === 'gradnorm') {
+      throw new Error(`Trainer: multiTask.pcgrad combines with a fixed, scheduled or dwa weighting, not '${kind}' (whose weights learn from the backward pass)`);
+    }
+    if (!Array.isArray(mt.pcgrad.sharedParameters) || mt.pcgrad.sharedParameters.length === 0 || !mt.pcgrad.sharedParameters.every((p) => p instanceof Tensor)) {
+      throw new Error('Trainer: multiTask.pcgrad.sharedParameters must be a non-empty array of the shared parameters (tensors)');
+    }
+    mode = 'pcgrad';
+  }
+  let taskKinds = mt.taskKinds ?? taskKindsOf(options.trainDataset);
+  if (mt.taskKinds) {
+    const unknown = Object.keys(mt.taskKinds).filter((t) => !loss.tasks.includes(t));
+    if (unknown.length) throw new Error(`Trainer: multiTask.taskKinds names unknown task(s) ${unknown.join(', ')} (the loss's tasks: ${loss.tasks.join(', ')})`);
+  } else if (taskKinds && !mt.computeTaskLosses) {
+    const missing = loss.tasks.filter((t) => !(t in taskKinds!));
+    if (missing.length) throw new Error(`Trainer: the training dataset has no task(s) ${missing.join(', ')} (it has ${Object.keys(taskKinds).join(', ')}); the MultiTaskLoss's tasks must be the dataset's`);
+  }
+  taskKinds ??= null;
+  return { loss, tasks: loss.tasks, computeTaskLosses: mt.computeTaskLosses ?? null, taskKinds, lr: mt.lr, mode, pcgrad: mt.pcgrad ?? null };
 }
 
 async function rotateRemove(path: string): Promise<void> {
