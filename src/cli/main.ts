@@ -4,6 +4,7 @@ import { runDemo } from './demo.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
 import { runSchedule } from './schedule.js';
+import { runPretrain } from './pretrain.js';
 import { runTrain } from './train.js';
 import { runEval } from './eval.js';
 import { runPredict } from './predict.js';
@@ -20,6 +21,7 @@ Usage:
   finetune doctor      Print libtorch location and version, threads, devices and addon build facts
   finetune inspect     Trainable vs total parameters of each fine-tuning strategy for a model (--model <preset|dir>)
   finetune schedule    Print a learning-rate schedule's curve (--name cosine --steps 1000 --warmup 0.1 [--out curve.csv])
+  finetune pretrain    Masked-language-model pretraining of a BERT on unlabelled text; saved in HF format (--model bert-mini --text-file FILE --output-dir DIR)
   finetune train       Fine-tune a model on a labelled file or image folder (--model --train-file --method …; TrainingArguments as flags)
   finetune eval        Metrics of a trained model (or base + adapter) on labelled data (--model DIR --eval-file FILE [--json])
   finetune predict     Labels with scores for texts or images (--model DIR --text "…" | --file FILE | IMAGE…)
@@ -67,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       return runInspect(rest);
     case 'schedule':
       return runSchedule(rest);
+    case 'pretrain':
+      return runPretrain(rest);
     case 'train':
       return runTrain(rest);
     case 'eval':

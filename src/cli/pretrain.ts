@@ -1,0 +1,157 @@
+/**
+ * `finetune pretrain`: masked-language-model pretraining of a BERT on unlabelled text (a .txt, one
+ * text a line, or a column of a CSV / TSV / JSONL table), with a real tokenizer; saved in Hugging
+ * Face's format (config.json + model.safetensors + the tokenizer's files) that `fromPretrained`
+ * (any BERT head: the backbone loads, a new head is initialised) and transformers read.
+ *
+ *   finetune pretrain --model bert-mini --text-file ../shared/data/sst2/train.tsv --text-column sentence \
+ *     --output-dir runs/bert-mini-mlm --max-steps 2000 --max-length 64
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { manualSeed, setNumThreads } from '../tensor/index.js';
+import { BERT_PRESETS, BertForMaskedLM } from '../models/bert.js';
+import { fromPretrained } from '../io/pretrained.js';
+import { Tokenizer } from '../data/tokenizer.js';
+import { mulberry32 } from '../data/random.js';
+import { TextLinesDataset, readTexts } from '../pretrain/text-dataset.js';
+import { pretrainMlm } from '../pretrain/mlm.js';
+import { parseFlags } from './args.js';
+
+export const PRETRAIN_USAGE = `Usage: finetune pretrain --model <bert-tiny|bert-mini|bert-base-uncased|dir> --text-file FILE --output-dir DIR
+                         [--text-column NAME] [--tokenizer DIR] [--max-steps N] [--max-length 64] [--batch-size 32]
+                         [--learning-rate 5e-4] [--warmup-ratio 0.06] [--weight-decay 0.01] [--mlm-probability 0.15]
+                         [--whole-word-mask] [--eval-texts N] [--eval-steps N] [--save-steps N] [--logging-steps N]
+                         [--limit N] [--seed 42] [--threads N] [--json]
+
+Masked-language-model pretraining (BERT's objective: 15 % of the tokens selected, 80 % of those
+replaced by [MASK], 10 % by a random token, 10 % kept; loss and accuracy on the selected tokens).
+
+  --model           a BERT preset (random initialisation, the tokenizer's vocabulary size) or a folder to continue from
+  --text-file       unlabelled text: .txt (one text a line) or .csv / .tsv / .jsonl with --text-column
+  --text-column     the column with the text (default: text, sentence or content, whichever the table has)
+  --tokenizer       a folder with tokenizer.json (default data/bert-base-uncased, or the model folder's)
+  --max-steps       optimizer steps (default 1000)
+  --max-length      longest tokenised text, special tokens included (default 64)
+  --eval-texts      texts held out of training (seeded) for the MLM loss / accuracy reports (default min(1000, 2 %))
+  --limit           use only the first N texts of the file
+  --json            print the report as JSON at the end
+
+Writes to --output-dir: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, vocab.txt,
+pretrain_report.json, pretrain_report.md, trainer_state.json, metrics.jsonl.`;
+
+const FLAGS = {
+  model: 'string',
+  'text-file': 'string',
+  'text-column': 'string',
+  tokenizer: 'string',
+  'output-dir': 'string',
+  'max-steps': 'number',
+  'max-length': 'number',
+  'batch-size': 'number',
+  'learning-rate': 'number',
+  'warmup-ratio': 'number',
+  'weight-decay': 'number',
+  'mlm-probability': 'number',
+  'whole-word-mask': 'boolean',
+  'eval-texts': 'number',
+  'eval-steps': 'number',
+  'save-steps': 'number',
+  'logging-steps': 'number',
+  limit: 'number',
+  seed: 'number',
+  threads: 'number',
+  json: 'boolean',
+  help: 'boolean',
+} as const;
+
+function usageError(message: string): number {
+  console.error(`finetune pretrain: ${message}\n\n${PRETRAIN_USAGE}`);
+  return 2;
+}
+
+export async function runPretrain(argv: string[]): Promise<number> {
+  let flags: Record<string, number | boolean | string>;
+  try {
+    flags = parseFlags(argv, FLAGS);
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  if (flags.help) {
+    console.log(PRETRAIN_USAGE);
+    return 0;
+  }
+  for (const required of ['model', 'text-file', 'output-dir']) if (flags[required] === undefined) return usageError(`--${required} is required`);
+  const modelName = String(flags.model);
+  const outputDir = String(flags['output-dir']);
+  const seed = (flags.seed as number | undefined) ?? 42;
+  const maxLength = (flags['max-length'] as number | undefined) ?? 64;
+  const maxSteps = (flags['max-steps'] as number | undefined) ?? 1000;
+  const mlmProbability = (flags['mlm-probability'] as number | undefined) ?? 0.15;
+  if (!Number.isInteger(maxSteps) || maxSteps < 1) return usageError(`--max-steps must be a positive integer, got ${maxSteps}`);
+  if (!(mlmProbability > 0 && mlmProbability < 1)) return usageError(`--mlm-probability must be in (0, 1), got ${mlmProbability}`);
+  if (flags.threads !== undefined) setNumThreads(flags.threads as number);
+
+  const isPreset = modelName in BERT_PRESETS;
+  if (!isPreset && !existsSync(join(modelName, 'config.json'))) {
+    return usageError(`--model '${modelName}' is neither a BERT preset (${Object.keys(BERT_PRESETS).join(', ')}) nor a folder with config.json`);
+  }
+  const tokenizerDir = (flags.tokenizer as string | undefined) ?? (!isPreset && existsSync(join(modelName, 'tokenizer.json')) ? modelName : 'data/bert-base-uncased');
+  const tokenizer = Tokenizer.fromFile(tokenizerDir);
+
+  // Texts, a seeded held-out slice for the reports.
+  const texts = await readTexts(String(flags['text-file']), { textColumn: flags['text-column'] as string | undefined, limit: flags.limit as number | undefined });
+  if (texts.length < 2) throw new Error(`${String(flags['text-file'])}: only ${texts.length} texts`);
+  const evalCount = Math.min(texts.length - 1, (flags['eval-texts'] as number | undefined) ?? Math.min(1000, Math.floor(texts.length * 0.02)));
+  const order = texts.map((_, i) => i);
+  const rng = mulberry32(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const heldOut = new Set(order.slice(0, evalCount));
+  const trainTexts = texts.filter((_, i) => !heldOut.has(i));
+  const evalTexts = texts.filter((_, i) => heldOut.has(i));
+  const trainDataset = await TextLinesDataset.fromTexts(trainTexts, tokenizer, { maxLength });
+  const evalDataset = evalTexts.length ? await TextLinesDataset.fromTexts(evalTexts, tokenizer, { maxLength }) : null;
+  console.log(`${String(flags['text-file'])}: ${texts.length} texts → ${trainDataset.length} train (${trainDataset.numTokens} tokens), ${evalTexts.length} held out; max length ${maxLength}`);
+
+  manualSeed(seed);
+  let model: BertForMaskedLM;
+  if (isPreset) {
+    model = new BertForMaskedLM({ ...BERT_PRESETS[modelName as keyof typeof BERT_PRESETS], vocabSize: tokenizer.vocabSize });
+  } else {
+    const loaded = await fromPretrained(modelName, { architecture: 'BertForMaskedLM' });
+    if (!(loaded instanceof BertForMaskedLM)) throw new Error(`${modelName}: not a BERT checkpoint`);
+    model = loaded;
+  }
+  if (model.config.maxPositionEmbeddings < maxLength) return usageError(`--max-length ${maxLength} exceeds the model's ${model.config.maxPositionEmbeddings} positions`);
+
+  const report = await pretrainMlm({
+    model,
+    tokenizer,
+    tokenizerDir,
+    trainDataset,
+    evalDataset,
+    outputDir,
+    maxSteps,
+    batchSize: flags['batch-size'] as number | undefined,
+    learningRate: flags['learning-rate'] as number | undefined,
+    warmupRatio: flags['warmup-ratio'] as number | undefined,
+    weightDecay: flags['weight-decay'] as number | undefined,
+    mlmProbability,
+    wholeWordMask: flags['whole-word-mask'] as boolean | undefined,
+    seed,
+    loggingSteps: flags['logging-steps'] as number | undefined,
+    evalSteps: flags['eval-steps'] as number | undefined,
+    saveSteps: flags['save-steps'] as number | undefined,
+  });
+  if (flags.json) console.log(JSON.stringify(report, null, 2));
+  else {
+    const e = report.finalEval ?? report.finalTrain;
+    console.log(`done: ${report.steps} steps in ${report.runtimeSeconds.toFixed(0)} s; MLM loss ${e?.loss.toFixed(4)}, masked-token accuracy ${e?.accuracy.toFixed(4)}${report.finalEval ? ' (held out)' : ' (train)'}`);
+  }
+  model.dispose();
+  return 0;
+}

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { data, fromPretrained, loadSafetensors, manualSeed, models, pretrain, type Tensor } from 'finetune';
+
+const tokenizer = data.Tokenizer.fromFile('data/bert-base-uncased/tokenizer.json');
+
+test('MLM collator: ≈15 % selected, 80/10/10, special tokens and padding never masked, labels -100 elsewhere', async () => {
+  const texts = await pretrain.readTexts('data/sst2/train-200.tsv', { textColumn: 'sentence' });
+  const ds = await pretrain.TextLinesDataset.fromTexts(texts, tokenizer, { maxLength: 64 });
+  const collator = pretrain.mlmCollator(tokenizer, { seed: 7 });
+  const special = new Set(tokenizer.allSpecialIds);
+  let maskable = 0, selected = 0, toMask = 0, toRandom = 0, kept = 0, padSeen = 0;
+  for (let round = 0; round < 20; round++) {
+    for (let start = 0; start < ds.length; start += 16) {
+      const examples: pretrain.TextLinesExample[] = [];
+      for (let i = start; i < Math.min(ds.length, start + 16); i++) examples.push(ds.get(i));
+      const b = collator.maskBatch(examples);
+      b.inputIds.forEach((row, r) => {
+        const original = examples[r].inputIds;
+        row.forEach((id, c) => {
+          const label = b.labels[r][c];
+          if (c >= original.length) {
+            padSeen++;
+            assert.equal(label, -100, 'padding is never selected');
+            assert.equal(id, tokenizer.padTokenId);
+            return;
+          }
+          if (special.has(original[c])) {
+            assert.equal(label, -100, 'special tokens are never selected');
+            assert.equal(id, original[c]);
+            return;
+          }
+          maskable++;
+          if (label === -100) {
+            assert.equal(id, original[c], 'unselected tokens are unchanged');
+            return;
+          }
+          selected++;
+          assert.equal(label, original[c], 'labels hold the original id');
+          if (id === tokenizer.maskTokenId) toMask++;
+          else if (id === original[c]) kept++;
+          else toRandom++;
+        });
+      });
+    }
+  }
+  assert.ok(padSeen > 0);
+  const rate = selected / maskable;
+  assert.ok(Math.abs(rate - 0.15) < 0.01, `selected ${rate}`);
+  assert.ok(Math.abs(toMask / selected - 0.8) < 0.02, `[MASK] ${toMask / selected}`);
+  // A random draw can hit the original token (1/30522): "kept" ≈ 10 % + a hair.
+  assert.ok(Math.abs(toRandom / selected - 0.1) < 0.015, `random ${toRandom / selected}`);
+  assert.ok(Math.abs(kept / selected - 0.1) < 0.015, `kept ${kept / selected}`);
+
+  // Seeded: the same seed masks the same way; tensors are int64 [B, L].
+  const a = pretrain.mlmCollator(tokenizer, { seed: 3 }).maskBatch([ds.get(0), ds.get(1)]);
+  const b = pretrain.mlmCollator(tokenizer, { seed: 3 }).maskBatch([ds.get(0), ds.get(1)]);
+  assert.deepEqual(a, b);
+  const batch = collator.collate([ds.get(0), ds.get(1), ds.get(2)]);
+  assert.equal(batch.labels.dtype, 'int64');
+  assert.deepEqual(batch.labels.shape, batch.inputIds.shape);
+  for (const t of Object.values(batch)) (t as Tensor).dispose();
+});
+
+test('MLM collator: whole-word masking selects every piece of a word together', async () => {
+  const enc = await tokenizer.encode('unbelievably tokenization embeddings hyperparameters', null, {});
+  const ids = Array.from(enc.inputIds);
+  const collator = pretrain.mlmCollator(tokenizer, { seed: 1, wholeWordMask: true, mlmProbability: 0.5 });
+  const isCont = (id: number): boolean => tokenizer.idToToken(id)!.startsWith('##');
+  for (let round = 0; round < 50; round++) {
+    const { labels } = collator.maskBatch([{ inputIds: ids }]);
+    for (let i = 1; i < ids.length; i++) {
+      if (isCont(ids[i])) assert.equal(labels[0][i] !== -100, labels[0][i - 1] !== -100, 'a word is selected whole');
+    }
+    assert.equal(labels[0][0], -100);
+    assert.equal(labels[0][ids.length - 1], -100);
+  }
+});
+
+test('pretrainMlm: a tiny BERT on train-200, loss falls; saved in HF format; loads back as BertForSequenceClassification', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pretrain-'));
+  try {
+    const texts = await pretrain.readTexts('data/sst2/train-200.tsv', { textColumn: 'sentence' });
+    const trainDataset = await pretrain.TextLinesDataset.fromTexts(texts.slice(0, 180), tokenizer, { maxLength: 32 });
+    const evalDataset = await pretrain.TextLinesDataset.fromTexts(texts.slice(180), tokenizer, { maxLength: 32 });
+    manualSeed(0);
+    const config = { vocabSize: tokenizer.vocabSize, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 64, maxPositionEmbeddings: 64 };
+    const model = new models.BertForMaskedLM(config);
+    const lines: string[] = [];
+    const report = await pretrain.pretrainMlm({
+      model, tokenizer, tokenizerDir: 'data/bert-base-uncased', trainDataset, evalDataset, outputDir: dir,
+      maxSteps: 20, batchSize: 16, learningRate: 3e-3, loggingSteps: 5, seed: 0, log: (l) => lines.push(l),
+    });
+    assert.equal(report.steps, 20);
+    assert.equal(report.log.length, 4);
+    assert.ok(report.log[3].loss < report.log[0].loss - 0.5, `train MLM loss ${report.log.map((e) => e.loss.toFixed(3)).join(' → ')}`);
+    assert.ok(report.finalEval!.loss < report.initialEval!.loss, `held-out ${report.initialEval!.loss} → ${report.finalEval!.loss}`);
+    assert.ok(report.finalEval!.accuracy >= 0 && report.finalEval!.accuracy <= 1);
+    assert.ok(lines.some((l) => /^step 20\/20 .*mlm_loss .*masked_accuracy/.test(l)), lines.join('\n'));
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'pretrain_report.json', 'pretrain_report.md']) {
+      assert.ok(existsSync(join(dir, f)), f);
+    }
+    const saved = (await loadSafetensors(join(dir, 'model.safetensors'))).tensors;
+    assert.ok(saved.has('cls.predictions.bias') && saved.has('bert.embeddings.word_embeddings.weight'));
+    assert.ok(!saved.has('cls.predictions.decoder.weight'), 'the tied decoder is stored once');
+
+    const warnings: string[] = [];
+    const originalWarn = console.warn;
+    console.warn = (...a: unknown[]) => void warnings.push(a.join(' '));
+    let cls;
+    try {
+      cls = await fromPretrained(dir, { architecture: 'BertForSequenceClassification', numLabels: 2 });
+    } finally {
+      console.warn = originalWarn;
+    }
+    assert.ok(cls instanceof models.BertForSequenceClassification);
+    const clsState = cls.stateDict();
+    const mlmState = model.stateDict();
+    for (const [key, t] of mlmState) {
+      if (!key.startsWith('bert.')) continue;
+      assert.deepEqual(Array.from(clsState.get(key)!.data() as Float32Array), Array.from(t.data() as Float32Array), `${key} loaded`);
+    }
+    assert.ok(clsState.has('classifier.weight') && clsState.has('bert.pooler.dense.weight'));
+    // The head (classifier, pooler) is new.
+    assert.ok(warnings.some((w) => /newly initialized/.test(w) && /classifier/.test(w)), warnings.join('\n'));
+    for (const t of saved.values()) t.dispose();
+    cls.dispose();
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
