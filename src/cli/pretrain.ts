@@ -8,7 +8,7 @@
  *     --output-dir runs/bert-mini-mlm --max-steps 2000 --max-length 64
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import { manualSeed, setNumThreads } from '../tensor/index.js';
 import { BERT_PRESETS, BertForMaskedLM } from '../models/bert.js';
@@ -23,7 +23,7 @@ export const PRETRAIN_USAGE = `Usage: finetune pretrain --model <bert-tiny|bert-
                          [--text-column NAME] [--tokenizer DIR] [--max-steps N] [--max-length 64] [--batch-size 32]
                          [--learning-rate 5e-4] [--warmup-ratio 0.06] [--weight-decay 0.01] [--mlm-probability 0.15]
                          [--whole-word-mask] [--eval-texts N] [--eval-steps N] [--save-steps N] [--logging-steps N]
-                         [--limit N] [--seed 42] [--threads N] [--json]
+                         [--limit N] [--seed 42] [--threads N] [--json] [--allow-eval-text]
 
 Masked-language-model pretraining (BERT's objective: 15 % of the tokens selected, 80 % of those
 replaced by [MASK], 10 % by a random token, 10 % kept; loss and accuracy on the selected tokens).
@@ -37,6 +37,7 @@ replaced by [MASK], 10 % by a random token, 10 % kept; loss and accuracy on the 
   --eval-texts      texts held out of training (seeded) for the MLM loss / accuracy reports (default min(1000, 2 %))
   --limit           use only the first N texts of the file
   --json            print the report as JSON at the end
+  --allow-eval-text a --text-file named like an evaluation split (dev, validation, test) is refused unless this is given
 
 Writes to --output-dir: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, vocab.txt,
 pretrain_report.json, pretrain_report.md, trainer_state.json, metrics.jsonl.`;
@@ -63,6 +64,7 @@ const FLAGS = {
   seed: 'number',
   threads: 'number',
   json: 'boolean',
+  'allow-eval-text': 'boolean',
   help: 'boolean',
 } as const;
 
@@ -92,6 +94,10 @@ export async function runPretrain(argv: string[]): Promise<number> {
   if (!Number.isInteger(maxSteps) || maxSteps < 1) return usageError(`--max-steps must be a positive integer, got ${maxSteps}`);
   if (!(mlmProbability > 0 && mlmProbability < 1)) return usageError(`--mlm-probability must be in (0, 1), got ${mlmProbability}`);
   if (flags.threads !== undefined) setNumThreads(flags.threads as number);
+  // Pretraining on the evaluation text leaks it into the model (the SST-2 experiment must never see dev).
+  if (/(^|[-_./])(dev|validation|valid|test)([-_.]|$)/i.test(basename(String(flags['text-file']))) && !flags['allow-eval-text']) {
+    return usageError(`${String(flags['text-file'])} looks like an evaluation split; pretrain on training text (or pass --allow-eval-text)`);
+  }
 
   const isPreset = modelName in BERT_PRESETS;
   if (!isPreset && !existsSync(join(modelName, 'config.json'))) {
