@@ -3,7 +3,7 @@
  * (bench/models.ts) against PyTorch (bench/models_torch.py: transformers / torchvision), on the
  * same libtorch and the same thread count.
  *
- *   npm run bench -- --suite models [--models bert-base,vit-b16,resnet50,alexnet] [--threads N] [--runs N]
+ *   npm run bench -- --suite models [--models bert-base,vit-b16,resnet50,alexnet,bert-base-lora,demo-vit,demo-cnn] [--threads N] [--runs N]
  *                                   [--quick] [--strict] [--pin-malloc] [--python EXE]
  *   node build/ts/bench/compare.js --suite models [...]     (the same, without npm's setup step)
  *
@@ -36,7 +36,7 @@ import {
   withPythonPath,
   type EngineName,
 } from './driver.js';
-import { MODELS, MODELS_QUICK, MODEL_STEP, median, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest, type StepsReply } from './shared.js';
+import { MODELS, MODELS_QUICK, MODEL_STEP, median, setupRequest, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest, type StepsReply } from './shared.js';
 
 const THROUGHPUT_TARGET = 0.95; // finetune samples/s ≥ 0.95 × PyTorch's
 const RSS_TARGET = 1.1; // finetune peak RSS ≤ 1.1 × PyTorch's
@@ -154,11 +154,8 @@ async function runModel(options: Options, root: string, model: ModelName, runInd
   };
   const progress = (what: string) => process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}, ${model}: ${what}`.padEnd(72));
   try {
-    const spec = MODELS[model];
     const { warmupSteps, rounds, stepsPerBlock } = schedule(model, options.quick);
-    const request: SetupRequest = { model, batch: spec.batch, numLabels: spec.numLabels, warmupSteps, seed: 0 };
-    if ('seqLen' in spec) request.seqLen = spec.seqLen;
-    if ('imageSize' in spec) request.imageSize = spec.imageSize;
+    const request: SetupRequest = setupRequest(model, warmupSteps);
 
     const info = {} as Record<EngineName, EngineStart>;
     for (const name of ENGINES) info[name] = await engines[name].request<EngineStart>('info');

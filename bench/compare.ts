@@ -6,6 +6,8 @@
  *   node build/ts/bench/compare.js [--threads N] [--runs N] [--quick] [--strict] [--python EXE]
  *   node build/ts/bench/compare.js --suite models [...]   the models suite: bench/compare-models.ts
  *   node build/ts/bench/compare.js --suite optim [...]    the optim suite: bench/optim-compare.ts
+ *   node build/ts/bench/compare.js --suite tfjs [...]     finetune vs TensorFlow.js: bench/compare-tfjs.ts
+ *   node build/ts/bench/compare.js --suite strategies [...]  fine-tuning strategies vs full: bench/compare-strategies.ts
  *
  * Each run starts one process per engine and interleaves short blocks of the same work
  * between them, alternating which goes first, so a noisy machine slows both alike. A run's
@@ -34,6 +36,8 @@ import {
 } from './driver.js';
 import { runModelsSuite } from './compare-models.js';
 import { runOptimSuite } from './optim-compare.js';
+import { runStrategiesSuite } from './compare-strategies.js';
+import { runTfjsSuite } from './compare-tfjs.js';
 import { FLOPS_FORMULA, MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
 
 const OVERHEAD_TARGET = 1.5;
@@ -57,8 +61,8 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--strict') options.strict = true;
     else if (arg === '--python') options.python = argv[++i];
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: compare.js [--suite engine|models|optim] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
-      console.log('       compare.js --suite models --help   the models suite\'s options');
+      console.log('usage: compare.js [--suite engine|models|optim|tfjs|strategies] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
+      console.log('       compare.js --suite models|optim|tfjs|strategies --help   that suite\'s options');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -144,7 +148,9 @@ async function main(): Promise<void> {
     argv.splice(suiteAt, 2);
     if (suite === 'models') return runModelsSuite(argv);
     if (suite === 'optim') return runOptimSuite(argv);
-    if (suite !== 'engine') throw new Error(`--suite expects 'engine' (the default), 'models' or 'optim', got ${suite ?? 'nothing'}`);
+    if (suite === 'tfjs') return runTfjsSuite(argv);
+    if (suite === 'strategies') return runStrategiesSuite(argv);
+    if (suite !== 'engine') throw new Error(`--suite expects 'engine' (the default), 'models', 'optim', 'tfjs' or 'strategies', got ${suite ?? 'nothing'}`);
   }
   const options = parseArgs(argv);
   const root = repoRoot();

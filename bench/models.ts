@@ -12,9 +12,24 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import { createModel, functional as F, getNumThreads, manualSeed, models, randint, randn, runtimeInfo, setNumThreads, tidy, type nn, type Tensor } from 'finetune';
+import {
+  createModel,
+  functional as F,
+  getNumThreads,
+  getPeftModel,
+  LoraConfig,
+  manualSeed,
+  models,
+  nn,
+  randint,
+  randn,
+  runtimeInfo,
+  setNumThreads,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
-import { MODELS, median, serveCommands, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
+import { DEMO_CNN, MODELS, median, serveCommands, setupRequest, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
 
 /** VmRSS and VmHWM (peak resident set) of this process, in kB. */
 function memory(): MemoryReply {
@@ -41,6 +56,27 @@ function build(request: SetupRequest): { workload: Workload; inputShape: number[
       const labels = randint(0, numLabels, [batch]);
       return { workload: { model, labels, forward: () => model.forward({ inputIds }).logits }, inputShape: inputIds.shape };
     }
+    case 'bert-base-lora': {
+      // As PEFT's examples: the model, then get_peft_model; SEQ_CLS also trains a copy of the classifier.
+      const bert = createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels }) as models.BertForSequenceClassification;
+      const model = getPeftModel(bert, new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }));
+      const inputIds = randint(0, bert.config.vocabSize, [batch, request.seqLen!]);
+      const labels = randint(0, numLabels, [batch]);
+      const forward = () => (model.forward({ inputIds }) as models.BertHeadOutput).logits;
+      return { workload: { model, labels, forward }, inputShape: inputIds.shape };
+    }
+    case 'demo-vit': {
+      const model = createModel(request.modelConfig as Record<string, unknown>) as models.ViTForImageClassification;
+      const pixelValues = randn([batch, request.channels ?? 3, request.imageSize!, request.imageSize!]);
+      const labels = randint(0, numLabels, [batch]);
+      return { workload: { model, labels, forward: () => model.forward({ pixelValues }).logits }, inputShape: pixelValues.shape };
+    }
+    case 'demo-cnn': {
+      const model = sequentialOf(request.modelConfig as typeof DEMO_CNN);
+      const images = randn([batch, request.channels ?? 3, request.imageSize!, request.imageSize!]);
+      const labels = randint(0, numLabels, [batch]);
+      return { workload: { model, labels, forward: () => model.forward(images) }, inputShape: images.shape };
+    }
     case 'vit-b16': {
       const model = createModel('vit-base-patch16-224', { architecture: 'ViTForImageClassification', numLabels }) as models.ViTForImageClassification;
       const pixelValues = randn([batch, 3, request.imageSize!, request.imageSize!]);
@@ -57,6 +93,23 @@ function build(request: SetupRequest): { workload: Workload; inputShape: number[
     default:
       throw new Error(`unknown model ${String(name)} (known: ${Object.keys(MODELS).join(', ')})`);
   }
+}
+
+/** DEMO_CNN as an nn.Sequential (torchvision AlexNet's layer types: in-place ReLU). */
+function sequentialOf(layers: typeof DEMO_CNN): nn.Sequential {
+  return new nn.Sequential(
+    ...layers.map((layer): nn.TensorModule => {
+      switch (layer[0]) {
+        case 'conv': return new nn.Conv2d(layer[1], layer[2], layer[3], { stride: layer[4], padding: layer[5] });
+        case 'relu': return new nn.ReLU(true);
+        case 'maxpool': return new nn.MaxPool2d(layer[1], layer[2]);
+        case 'avgpool': return new nn.AdaptiveAvgPool2d([layer[1], layer[1]]);
+        case 'flatten': return new nn.Flatten(1);
+        case 'dropout': return new nn.Dropout(layer[1]);
+        case 'linear': return new nn.Linear(layer[1], layer[2]);
+      }
+    }),
+  );
 }
 
 let workload: Workload | undefined;
@@ -146,9 +199,7 @@ function handle(line: string): unknown {
 function standalone(name: ModelName, steps: number): void {
   const spec = MODELS[name];
   if (spec === undefined) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(', ')})`);
-  const request: SetupRequest = { model: name, batch: spec.batch, numLabels: spec.numLabels, warmupSteps: spec.warmupSteps, seed: 0 };
-  if ('seqLen' in spec) request.seqLen = spec.seqLen;
-  if ('imageSize' in spec) request.imageSize = spec.imageSize;
+  const request: SetupRequest = setupRequest(name, spec.warmupSteps);
   const before = info();
   const setupReply = setup(request);
   const { stepMs, minorFaults, systemSeconds } = stepsReply(workload!, steps);

@@ -15,7 +15,12 @@ Models, randomly initialised, float32, train mode:
              shape), attn_implementation="sdpa": the layout finetune's ViT follows (separate q/k/v Linears, SDPA)
   resnet50   torchvision.models.resnet50()
   alexnet    torchvision.models.alexnet()
-Only the library a model needs is imported (transformers or torchvision), as a user script would.
+  bert-base-lora  bert-base as above wrapped by peft's get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=8,
+             lora_alpha=32, target_modules=["query", "value"])) (peft 0.21)
+  demo-vit   the demo's ViT: transformers ViTForImageClassification(ViTConfig(**DEMO_VIT)): 28 px, 1 channel,
+             patch 4, hidden 64, 4 layers (the config comes with the setup request, from bench/shared.ts)
+  demo-cnn   the demo's alexnet-small: torch.nn.Sequential of DEMO_CNN (bench/shared.ts, sent with the setup request)
+Only the library a model needs is imported (transformers, peft or torchvision), as a user script would.
 """
 import argparse
 import json
@@ -53,6 +58,21 @@ def import_torchvision():
     return torchvision
 
 
+def sequential_of(layers):
+    """DEMO_CNN of bench/shared.ts as an nn.Sequential, torchvision AlexNet's layer types (in-place ReLU)."""
+    nn = torch.nn
+    make = {
+        "conv": lambda cin, cout, k, stride, pad: nn.Conv2d(cin, cout, k, stride=stride, padding=pad),
+        "relu": lambda: nn.ReLU(inplace=True),
+        "maxpool": lambda k, stride: nn.MaxPool2d(k, stride),
+        "avgpool": lambda side: nn.AdaptiveAvgPool2d((side, side)),
+        "flatten": lambda: nn.Flatten(1),
+        "dropout": lambda p: nn.Dropout(p),
+        "linear": lambda fin, fout: nn.Linear(fin, fout),
+    }
+    return nn.Sequential(*(make[kind](*args) for kind, *args in layers))
+
+
 def build(request):
     """The randomly initialised model, in train mode, a forward returning logits, and the batch."""
     name, batch, num_labels = request["model"], request["batch"], request["numLabels"]
@@ -64,6 +84,28 @@ def build(request):
         inputs = torch.randint(0, model.config.vocab_size, (batch, request["seqLen"]))
         labels = torch.randint(0, num_labels, (batch,))
         return model, lambda: model(input_ids=inputs).logits, inputs, labels
+    if name == "bert-base-lora":
+        from peft import LoraConfig, get_peft_model
+        from transformers import BertConfig, BertForSequenceClassification
+
+        bert = BertForSequenceClassification(BertConfig(num_labels=num_labels, attn_implementation="sdpa"))
+        model = get_peft_model(bert, LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=32, target_modules=["query", "value"]))
+        inputs = torch.randint(0, bert.config.vocab_size, (batch, request["seqLen"]))
+        labels = torch.randint(0, num_labels, (batch,))
+        return model, lambda: model(input_ids=inputs).logits, inputs, labels
+    if name == "demo-vit":
+        from transformers import ViTConfig, ViTForImageClassification
+
+        config = {k: v for k, v in request["modelConfig"].items() if k not in ("model_type", "architectures")}
+        model = ViTForImageClassification(ViTConfig(**config, attn_implementation="sdpa"))
+        inputs = torch.randn(batch, request.get("channels", 3), request["imageSize"], request["imageSize"])
+        labels = torch.randint(0, num_labels, (batch,))
+        return model, lambda: model(pixel_values=inputs).logits, inputs, labels
+    if name == "demo-cnn":
+        model = sequential_of(request["modelConfig"])
+        inputs = torch.randn(batch, request.get("channels", 3), request["imageSize"], request["imageSize"])
+        labels = torch.randint(0, num_labels, (batch,))
+        return model, lambda: model(inputs), inputs, labels
     if name == "vit-b16":
         from transformers import ViTConfig, ViTForImageClassification
 

@@ -99,10 +99,12 @@ export interface ModelSpec {
   finetune: string;
   pytorch: string;
   batch: number;
-  /** [batch, 128] token ids, or [batch, 3, 224, 224] images. */
+  /** [batch, seqLen] token ids, or [batch, channels, imageSize, imageSize] images. */
   input: 'tokens' | 'image';
   seqLen?: number;
   imageSize?: number;
+  /** Image channels (3 unless given). */
+  channels?: number;
   numLabels: number;
   /** Untimed steps after setup. */
   warmupSteps: number;
@@ -163,7 +165,90 @@ export const MODELS = {
     rounds: 20,
     stepsPerBlock: 1,
   },
+  // bert-base with PEFT's usual LoRA: finetune's getPeftModel against Python peft 0.21's get_peft_model.
+  'bert-base-lora': {
+    label: 'bert-base + LoRA r8 (B8, T128)',
+    finetune:
+      "getPeftModel(createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels: 2 }), " +
+      "new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }))",
+    pytorch:
+      "peft get_peft_model(BertForSequenceClassification(BertConfig(num_labels=2), attn_implementation='sdpa'), " +
+      "LoraConfig(task_type='SEQ_CLS', r=8, lora_alpha=32, target_modules=['query', 'value']))",
+    batch: 8,
+    input: 'tokens',
+    seqLen: 128,
+    numLabels: 2,
+    warmupSteps: 2,
+    rounds: 5,
+    stepsPerBlock: 1,
+  },
+  // The demo's two networks (src/demo/models.ts: `finetune demo` pretrains and fine-tunes them on
+  // Fashion-MNIST), defined here from the same numbers (DEMO_VIT, DEMO_CNN) so the bench does not
+  // depend on the demo's code; batch 64, the demo's pretraining batch.
+  'demo-vit': {
+    label: 'demo ViT (B64, 1×28²)',
+    finetune: 'createModel(DEMO_VIT) (config.json: ViTForImageClassification, 28 px, 1 channel, patch 4, hidden 64, 4 layers × 4 heads, MLP 128, 10 labels)',
+    pytorch: "transformers ViTForImageClassification(ViTConfig(**DEMO_VIT), attn_implementation='sdpa')",
+    batch: 64,
+    input: 'image',
+    imageSize: 28,
+    channels: 1,
+    numLabels: 10,
+    warmupSteps: 3,
+    rounds: 20,
+    stepsPerBlock: 1,
+  },
+  'demo-cnn': {
+    label: 'demo alexnet-small (B64, 1×64²)',
+    finetune: "nn.Sequential of DEMO_CNN: torchvision AlexNet's layers at the demo's widths (1 channel, convs 16-48-96-64-64, fc 256, 10 classes)",
+    pytorch: 'torch.nn.Sequential of the same layers (torchvision has no width options)',
+    batch: 64,
+    input: 'image',
+    imageSize: 64,
+    channels: 1,
+    numLabels: 10,
+    warmupSteps: 3,
+    rounds: 20,
+    stepsPerBlock: 1,
+  },
 } as const satisfies Record<string, ModelSpec>;
+
+/** The demo's ViT (src/demo/models.ts) as transformers' config.json keys; both sides build it from this. */
+export const DEMO_VIT = {
+  model_type: 'vit',
+  architectures: ['ViTForImageClassification'],
+  image_size: 28,
+  patch_size: 4,
+  num_channels: 1,
+  hidden_size: 64,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  intermediate_size: 128,
+  encoder_stride: 4,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0,
+  attention_probs_dropout_prob: 0,
+  num_labels: 10,
+} as const;
+
+/**
+ * The demo's CNN, the `alexnet-small` preset of src/demo: torchvision's AlexNet layout (11×11/4 conv,
+ * 5×5, three 3×3, max-pools 3/2, adaptive average pool to 6×6, dropout 0.5 before both hidden
+ * Linears) at a quarter of the widths, for 1-channel 64×64 images. Both sides build a Sequential
+ * from this list, in this order, so both draw the same initial weights from the seed.
+ * conv: [in, out, kernel, stride, padding]; maxpool: [kernel, stride]; avgpool: [side].
+ */
+export const DEMO_CNN = [
+  ['conv', 1, 16, 11, 4, 2], ['relu'], ['maxpool', 3, 2],
+  ['conv', 16, 48, 5, 1, 2], ['relu'], ['maxpool', 3, 2],
+  ['conv', 48, 96, 3, 1, 1], ['relu'],
+  ['conv', 96, 64, 3, 1, 1], ['relu'],
+  ['conv', 64, 64, 3, 1, 1], ['relu'], ['maxpool', 3, 2],
+  ['avgpool', 6], ['flatten'],
+  ['dropout', 0.5], ['linear', 64 * 6 * 6, 256], ['relu'],
+  ['dropout', 0.5], ['linear', 256, 256], ['relu'],
+  ['linear', 256, 10],
+] as const;
 
 export type ModelName = keyof typeof MODELS;
 
@@ -180,9 +265,24 @@ export interface SetupRequest {
   batch: number;
   seqLen?: number;
   imageSize?: number;
+  channels?: number;
+  /** The bench-defined models' definitions (DEMO_VIT, DEMO_CNN), so both sides build them from one source. */
+  modelConfig?: unknown;
   numLabels: number;
   warmupSteps: number;
   seed: number;
+}
+
+/** The setup request for `model` (its sizes from MODELS, the definitions of the bench's own models). */
+export function setupRequest(model: ModelName, warmupSteps: number, seed = 0): SetupRequest {
+  const spec: ModelSpec = MODELS[model];
+  const request: SetupRequest = { model, batch: spec.batch, numLabels: spec.numLabels, warmupSteps, seed };
+  if (spec.seqLen !== undefined) request.seqLen = spec.seqLen;
+  if (spec.imageSize !== undefined) request.imageSize = spec.imageSize;
+  if (spec.channels !== undefined) request.channels = spec.channels;
+  if (model === 'demo-vit') request.modelConfig = DEMO_VIT;
+  if (model === 'demo-cnn') request.modelConfig = DEMO_CNN;
+  return request;
 }
 
 export interface ModelSetupReply {

@@ -1,0 +1,225 @@
+/**
+ * The strategies suite's engine (bench/compare-strategies.ts, `compare.js --suite strategies`): one
+ * fine-tuning strategy on one model per process, so the process's peak RSS is that strategy's.
+ *
+ *   node build/ts/bench/strategies.js --threads N --serve                                  the protocol below
+ *   node build/ts/bench/strategies.js --threads N --model bert-base --strategy lora [--steps N]   one alone: JSON
+ *
+ * Protocol (bench/shared.ts's serveCommands):
+ *   info                             → {"runtime", "torchVersion", "threads", "rssKb", "hwmKb"}
+ *   setup <json StrategySetup>       → {"trainable", "total", "detail", "firstLoss", "setupMs", "warmupMs", "rssKb", "hwmKb"}
+ *   steps <n>                        → {"stepMs", "minorFaults", "systemSeconds"}
+ *   memory                           → {"rssKb", "hwmKb"}
+ *
+ * The training step, as a user writes it with finetune: forward (train mode) → cross entropy →
+ * backward → AdamW step over the trainable parameters (finetune's default fused kernel) → every grad
+ * set to null, in one tidy(). The first step creates AdamW's state, so the peak includes it.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+import {
+  createModel,
+  functional as F,
+  getNumThreads,
+  getPeftModel,
+  IA3Config,
+  LoraConfig,
+  manualSeed,
+  models,
+  nn,
+  optim,
+  peft,
+  PromptTuningConfig,
+  randint,
+  randn,
+  runtimeInfo,
+  setNumThreads,
+  tidy,
+  type Tensor,
+} from 'finetune';
+
+import { median, serveCommands } from './shared.js';
+import { STRATEGY_MODELS, strategyApplies, type StrategyModelName, type StrategyModelSpec, type StrategyName, type StrategySetup } from './strategies-shared.js';
+
+function memory(): { rssKb: number; hwmKb: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+interface Workload {
+  model: nn.Module;
+  forward: () => Tensor;
+  labels: Tensor;
+  optimizer: optim.AdamW | null;
+  trainable: number;
+  total: number;
+  detail: string;
+}
+
+/** `finetune inspect`'s top-k default: about a quarter of the layer groups below the head. */
+function defaultK(model: nn.Module): number {
+  return Math.max(1, Math.round((models.parameterGroupsOf(model).length - 1) / 4));
+}
+
+/** Applies `strategy` to the base model; returns the model to train (a PeftModel for PEFT methods) and what trains. */
+function applyStrategy(base: nn.Module, modelName: StrategyModelName, strategy: StrategyName): { model: nn.Module; detail: string } {
+  const text = modelName === 'bert-base';
+  // How the head trains with a PEFT method, as `finetune inspect`: SEQ_CLS for BERT, the fc layer saved whole for ResNet.
+  const head = text ? { taskType: 'SEQ_CLS' as const } : { modulesToSave: ['fc'] };
+  const convNames = () => base.namedModules().filter(([, m]) => m instanceof nn.Conv2d).map(([path]) => path);
+  switch (strategy) {
+    case 'full':
+      peft.applyFreezingStrategy(base, { kind: 'full' });
+      return { model: base, detail: 'every parameter' };
+    case 'head':
+      peft.applyFreezingStrategy(base, { kind: 'head' });
+      return { model: base, detail: text ? 'the pooler and classifier' : 'fc + every BatchNorm (train_bn)' };
+    case 'top-k': {
+      const k = defaultK(base);
+      peft.applyFreezingStrategy(base, { kind: 'top-k', k });
+      return { model: base, detail: `k=${k}: the head and the ${k} layer group(s) below it${text ? '' : ' + every BatchNorm'}` };
+    }
+    case 'bitfit':
+      peft.applyFreezingStrategy(base, { kind: 'bitfit' });
+      return { model: base, detail: `every bias and the head${text ? '' : ' + every BatchNorm'}` };
+    case 'lora': {
+      const targetModules = text ? ['query', 'value'] : convNames();
+      return { model: getPeftModel(base, new LoraConfig({ ...head, r: 8, loraAlpha: 32, targetModules })), detail: `r=8, α=32 on ${text ? 'query, value' : 'every Conv2d'} + the head` };
+    }
+    case 'dora':
+      return {
+        model: getPeftModel(base, new LoraConfig({ ...head, r: 8, loraAlpha: 32, targetModules: ['query', 'value'], useDora: true })),
+        detail: 'LoRA r=8, α=32 on query, value + magnitudes + the head',
+      };
+    case 'ia3':
+      return { model: getPeftModel(base, new IA3Config({ ...head })), detail: "PEFT's BERT defaults: key, value, output.dense (input scaled) + the head" };
+    case 'houlsby':
+      return {
+        model: getPeftModel(base, new peft.BottleneckConfig({ ...head, variant: 'houlsby', reductionFactor: 16 })),
+        detail: text ? 'two adapters per layer (after attention and FFN outputs), reduction 16 + the head' : 'an adapter after each residual block\'s last BatchNorm, reduction 16 + fc',
+      };
+    case 'prompt-tuning':
+      return { model: getPeftModel(base, new PromptTuningConfig({ ...head, numVirtualTokens: 20 })), detail: '20 virtual tokens (the encoder sees 128 + 20) + the head' };
+  }
+}
+
+let workload: Workload | undefined;
+
+function build(request: StrategySetup): Workload {
+  const { model: modelName, strategy } = request;
+  if (!strategyApplies(modelName, strategy)) throw new Error(`${strategy} does not apply to ${modelName}`);
+  const spec: StrategyModelSpec = STRATEGY_MODELS[modelName];
+  manualSeed(request.seed);
+  const base =
+    modelName === 'bert-base'
+      ? createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels: spec.numLabels })
+      : createModel('resnet50', { numLabels: spec.numLabels });
+  const { model, detail } = applyStrategy(base, modelName, strategy);
+  model.train();
+  const labels = randint(0, spec.numLabels, [spec.batch]);
+  const callable = model as unknown as { forward(input: unknown): unknown };
+  let forward: () => Tensor;
+  if (modelName === 'bert-base') {
+    const inputIds = randint(0, (base as models.BertForSequenceClassification).config.vocabSize, [spec.batch, spec.seqLen!]);
+    forward = () => (callable.forward({ inputIds }) as models.BertHeadOutput).logits;
+  } else {
+    const images = randn([spec.batch, 3, spec.imageSize!, spec.imageSize!]);
+    forward = () => callable.forward(images) as Tensor;
+  }
+  const params = model.parameters();
+  const trainableParams = params.filter((p) => p.requiresGrad);
+  const count = (ps: Tensor[]) => ps.reduce((n, p) => n + p.numel(), 0);
+  const optimizer = request.optimizer ? new optim.AdamW(trainableParams, { lr: 1e-5 }) : null;
+  return { model, forward, labels, optimizer, trainable: count(trainableParams), total: count(params), detail };
+}
+
+/** One training step; returns the loss (the caller disposes it). */
+function trainStep(w: Workload): Tensor {
+  return tidy(() => {
+    const loss = F.crossEntropy(w.forward(), w.labels);
+    loss.backward();
+    w.optimizer?.step();
+    w.model.zeroGrad();
+    return loss;
+  });
+}
+
+function timedSteps(w: Workload, steps: number): number[] {
+  const ms: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    trainStep(w).dispose();
+    ms.push(performance.now() - start);
+  }
+  return ms;
+}
+
+function stepsReply(w: Workload, steps: number): { stepMs: number[]; minorFaults: number; systemSeconds: number } {
+  const before = process.resourceUsage();
+  const stepMs = timedSteps(w, steps);
+  const after = process.resourceUsage();
+  return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, systemSeconds: (after.systemCPUTime - before.systemCPUTime) / 1e6 };
+}
+
+function setup(request: StrategySetup) {
+  if (workload !== undefined) throw new Error('setup: this process already holds a model (one strategy per process)');
+  const start = performance.now();
+  workload = build(request);
+  const setupMs = performance.now() - start;
+  const firstStart = performance.now();
+  const first = trainStep(workload);
+  const warmupMs = [performance.now() - firstStart];
+  const firstLoss = first.item();
+  first.dispose();
+  warmupMs.push(...timedSteps(workload, request.warmupSteps - 1));
+  return { trainable: workload.trainable, total: workload.total, detail: workload.detail, firstLoss, setupMs, warmupMs, ...memory() };
+}
+
+function info() {
+  return { runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...memory() };
+}
+
+function handle(line: string): unknown {
+  const space = line.indexOf(' ');
+  const command = space < 0 ? line : line.slice(0, space);
+  const rest = space < 0 ? '' : line.slice(space + 1);
+  switch (command) {
+    case 'info': return info();
+    case 'setup': return setup(JSON.parse(rest) as StrategySetup);
+    case 'steps': {
+      if (workload === undefined) throw new Error('steps before setup');
+      return stepsReply(workload, Number(rest));
+    }
+    case 'memory': return memory();
+    default: throw new Error(`unknown command ${line}`);
+  }
+}
+
+function main(): void {
+  let threads = availableParallelism();
+  let serveMode = false;
+  let model: string | undefined;
+  let strategy: string | undefined;
+  let steps = 3;
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--threads') threads = Number(argv[++i]);
+    else if (argv[i] === '--serve') serveMode = true;
+    else if (argv[i] === '--model') model = argv[++i];
+    else if (argv[i] === '--strategy') strategy = argv[++i];
+    else if (argv[i] === '--steps') steps = Number(argv[++i]);
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  setNumThreads(threads);
+  if (serveMode) return serveCommands(handle);
+  if (model === undefined || strategy === undefined) throw new Error('give --serve, or --model bert-base|resnet50 --strategy NAME');
+  const reply = setup({ model: model as StrategyModelName, strategy: strategy as StrategyName, warmupSteps: 2, seed: 0, optimizer: true });
+  const result = stepsReply(workload!, steps);
+  process.stdout.write(JSON.stringify({ ...info(), setup: reply, ...result, msPerStep: median(result.stepMs), memory: memory() }) + '\n');
+}
+
+main();

@@ -1,0 +1,164 @@
+/**
+ * The finetune side of the TensorFlow.js suite (bench/compare-tfjs.ts); bench/tfjs.ts is the TF.js side.
+ *
+ *   node build/ts/bench/tfjs-finetune.js --threads N --serve                    the protocol of bench/tfjs-shared.ts
+ *   node build/ts/bench/tfjs-finetune.js --threads N --workload mlp [--steps N]  one workload alone: a JSON summary
+ *
+ * The same steps as the TF.js side, on the same numbers, written as a finetune user writes them
+ * (F.linear, F.gelu, F.layerNorm, F.scaledDotProductAttention, F.crossEntropy), all in one tidy():
+ * forward, loss, backward, every gradient set to null.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+import { fromTypedArray, functional as F, getNumThreads, runtimeInfo, setNumThreads, tidy, type Tensor } from 'finetune';
+
+import { median, serveCommands } from './shared.js';
+import {
+  TFJS_WORKLOADS,
+  TRANSFORMER,
+  mlpArrays,
+  transformerArrays,
+  type ArraySpec,
+  type TfjsInfo,
+  type TfjsSetupReply,
+  type TfjsSetupRequest,
+  type TfjsWorkloadName,
+} from './tfjs-shared.js';
+
+function memory(): { rssKb: number; hwmKb: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+/** A leaf tensor of `spec`'s numbers (outside any scope: it lives as long as the process). */
+function leaf(spec: ArraySpec): Tensor {
+  const t = fromTypedArray(spec.data, spec.shape);
+  return spec.trainable ? t.requiresGrad_(true) : t;
+}
+
+interface Workload {
+  leaves: Tensor[];
+  loss: () => Tensor;
+}
+
+function mlp(seed: number): Workload {
+  const a = mlpArrays(seed);
+  const [x, w1, b1, w2, b2, target] = [a.x, a.w1, a.b1, a.w2, a.b2, a.target].map(leaf);
+  return {
+    leaves: [x, w1, b1, w2, b2],
+    loss: () => F.mseLoss(F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2), target),
+  };
+}
+
+function transformer(seed: number): Workload {
+  const { batch: B, seqLen: T, hidden: H, heads, layers, lnEps } = TRANSFORMER;
+  const arrays = transformerArrays(seed);
+  const input = leaf(arrays.input);
+  const labels = fromTypedArray(BigInt64Array.from(arrays.labels, (v) => BigInt(v)), [B]);
+  const w = new Map(arrays.weights.map((spec) => [spec.name, leaf(spec)] as const));
+  const get = (name: string): Tensor => w.get(name)!;
+  const linear = (x: Tensor, name: string): Tensor => F.linear(x, get(`${name}.weight`), get(`${name}.bias`));
+  const norm = (x: Tensor, name: string): Tensor => F.layerNorm(x, [H], get(`${name}.weight`), get(`${name}.bias`), lnEps);
+  const split = (x: Tensor): Tensor => x.reshape(B, T, heads, H / heads).transpose(1, 2); // [B, heads, T, d]
+  return {
+    leaves: [...w.values()],
+    loss: () => {
+      let x = input;
+      for (let l = 0; l < layers; l++) {
+        const p = `layer${l}`;
+        const q = split(linear(x, `${p}.q`));
+        const k = split(linear(x, `${p}.k`));
+        const v = split(linear(x, `${p}.v`));
+        const context = F.scaledDotProductAttention(q, k, v).transpose(1, 2).reshape(B, T, H);
+        x = norm(x.add(linear(context, `${p}.o`)), `${p}.ln1`);
+        x = norm(x.add(linear(F.gelu(linear(x, `${p}.ffn1`)), `${p}.ffn2`)), `${p}.ln2`);
+      }
+      return F.crossEntropy(linear(x.mean(1), 'classifier'), labels);
+    },
+  };
+}
+
+let workload: Workload | undefined;
+
+/** One training step: forward, loss, backward, every gradient set to null; returns the loss. */
+function step(w: Workload): number {
+  return tidy(() => {
+    const loss = w.loss();
+    loss.backward();
+    for (const t of w.leaves) t.grad = null;
+    return loss.item();
+  });
+}
+
+function timedSteps(w: Workload, steps: number): number[] {
+  const ms: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    step(w);
+    ms.push(performance.now() - start);
+  }
+  return ms;
+}
+
+function setup(request: TfjsSetupRequest): TfjsSetupReply {
+  if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
+  const start = performance.now();
+  workload = request.workload === 'mlp' ? mlp(request.seed) : request.workload === 'transformer' ? transformer(request.seed) : undefined;
+  if (workload === undefined) throw new Error(`unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`);
+  const setupMs = performance.now() - start;
+  const firstStart = performance.now();
+  const firstLoss = step(workload);
+  const warmupMs = [performance.now() - firstStart, ...timedSteps(workload, request.warmupSteps - 1)];
+  const params = workload.leaves.reduce((n, t) => n + t.numel(), 0);
+  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...memory() };
+}
+
+function info(): TfjsInfo {
+  return { engine: 'finetune', runtime: `node ${process.version}`, library: `libtorch ${runtimeInfo().torchVersion}`, threads: getNumThreads(), ...memory() };
+}
+
+function handle(line: string): unknown {
+  const space = line.indexOf(' ');
+  const command = space < 0 ? line : line.slice(0, space);
+  const rest = space < 0 ? '' : line.slice(space + 1);
+  switch (command) {
+    case 'info': return info();
+    case 'setup': return setup(JSON.parse(rest) as TfjsSetupRequest);
+    case 'steps': {
+      if (workload === undefined) throw new Error('steps before setup');
+      return { stepMs: timedSteps(workload, Number(rest)) };
+    }
+    case 'memory': return memory();
+    default: throw new Error(`unknown command ${line}`);
+  }
+}
+
+function main(): void {
+  let threads = availableParallelism();
+  let serveMode = false;
+  let name: string | undefined;
+  let steps = 3;
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--threads') threads = Number(argv[++i]);
+    else if (argv[i] === '--serve') serveMode = true;
+    else if (argv[i] === '--workload') name = argv[++i];
+    else if (argv[i] === '--steps') steps = Number(argv[++i]);
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  setNumThreads(threads);
+  if (serveMode) return serveCommands(handle);
+  if (name === undefined) throw new Error('give --serve or --workload mlp|transformer');
+  const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
+  if (spec === undefined) throw new Error(`unknown workload ${name}`);
+  const reply = setup({ workload: name as TfjsWorkloadName, warmupSteps: spec.warmupSteps, seed: 0 });
+  const stepMs = timedSteps(workload!, steps);
+  const ms = median(stepMs);
+  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: memory() }) + '\n');
+}
+
+main();

@@ -1,0 +1,214 @@
+/**
+ * The TensorFlow.js side of the TensorFlow.js suite (bench/compare-tfjs.ts); bench/tfjs-finetune.ts
+ * is finetune's side. @tensorflow/tfjs 4.22 with its cpu backend (@tensorflow/tfjs-backend-cpu: plain
+ * JavaScript) or the wasm backend (@tensorflow/tfjs-backend-wasm: XNNPACK with SIMD; Node gets its
+ * single-threaded build). Both are devDependencies; tfjs-node is not used (its install script
+ * downloads TensorFlow's C library from outside the npm registry, which this environment cannot reach).
+ *
+ *   node build/ts/bench/tfjs.js --backend cpu|wasm --serve                    the protocol of bench/tfjs-shared.ts
+ *   node build/ts/bench/tfjs.js --backend cpu|wasm --workload mlp [--steps N]  one workload alone: a JSON summary
+ *
+ * The same steps as finetune's, on the same numbers, written with TF.js ops as its users write a
+ * custom training step: tf.variableGrads over the variables, the gradients then disposed. TF.js has
+ * no fused GELU, LayerNorm or attention op, so they are composed from its ops (GELU with tf.erf,
+ * exact like PyTorch's default; LayerNorm from tf.moments; attention as matMul → softmax → matMul).
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+import { median, serveCommands } from './shared.js';
+import {
+  TFJS_WORKLOADS,
+  TRANSFORMER,
+  mlpArrays,
+  transformerArrays,
+  type ArraySpec,
+  type TfjsInfo,
+  type TfjsSetupReply,
+  type TfjsSetupRequest,
+  type TfjsWorkloadName,
+} from './tfjs-shared.js';
+
+// TF.js prints a banner ("install our node backend") with console.log: keep stdout for the protocol.
+console.log = (...args: unknown[]) => console.error(...args);
+// @tensorflow/tfjs: tfjs-core with every op's gradient registered (tfjs-core alone has none) and the cpu backend.
+const tf = await import('@tensorflow/tfjs');
+type TfTensor = import('@tensorflow/tfjs').Tensor;
+type TfVariable = import('@tensorflow/tfjs').Variable;
+type TfScalar = import('@tensorflow/tfjs').Scalar;
+
+function memory(): { rssKb: number; hwmKb: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+/**
+ * How the Linear weights are laid out. The wasm backend sends a matMul to XNNPACK only when
+ * neither side is transposed and the batch is 1 (tfjs-backend-wasm's batch_mat_mul_impl.cc;
+ * every other product takes its generic blocked loop), so there the weights are stored [in, out],
+ * as tf.layers.dense stores its kernel, and the forward is x · W. The cpu backend's loop reads B
+ * contiguously along the shared dimension when it is transposed, so there they stay [out, in]
+ * (PyTorch's layout) and the forward is x · Wᵀ. Each backend gets its faster form; the numbers are
+ * the same.
+ */
+let weightsInOut = false;
+
+/** A trainable array → tf.variable, the others → tf.tensor (kept for the process's life). */
+function create(spec: ArraySpec): TfTensor {
+  let t = tf.tensor(spec.data, spec.shape, 'float32');
+  if (weightsInOut && spec.name.endsWith('.weight') && spec.shape.length === 2) {
+    const transposed = tf.transpose(t);
+    t.dispose();
+    t = transposed;
+  }
+  if (!spec.trainable) return t;
+  const v = tf.variable(t, true, spec.name);
+  t.dispose();
+  return v;
+}
+
+/** F.linear on 2-d x: x · Wᵀ + b with W [out, in], or x · W + b with W [in, out] (see weightsInOut). */
+function linear(x: TfTensor, weight: TfTensor, bias: TfTensor): TfTensor {
+  return tf.add(tf.matMul(x as never, weight as never, false, !weightsInOut), bias);
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+
+/** GELU, exact: x · ½ · (1 + erf(x / √2)). */
+function gelu(x: TfTensor): TfTensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+}
+
+interface Workload {
+  variables: TfVariable[];
+  loss: () => TfScalar;
+}
+
+function mlp(seed: number): Workload {
+  const a = mlpArrays(seed);
+  const [x, w1, b1, w2, b2, target] = [a.x, a.w1, a.b1, a.w2, a.b2, a.target].map(create);
+  return {
+    variables: [x, w1, b1, w2, b2] as TfVariable[],
+    loss: () => tf.mean(tf.squaredDifference(linear(gelu(linear(x, w1, b1)), w2, b2), target)) as TfScalar,
+  };
+}
+
+function transformer(seed: number): Workload {
+  const { batch: B, seqLen: T, hidden: H, heads, layers, classes, lnEps } = TRANSFORMER;
+  const d = H / heads;
+  const arrays = transformerArrays(seed);
+  const input = tf.reshape(create(arrays.input), [B * T, H]); // tokens as rows: every projection is a 2-d matMul
+  const oneHot = tf.oneHot(tf.tensor1d(arrays.labels, 'int32'), classes);
+  const w = new Map(arrays.weights.map((spec) => [spec.name, create(spec)] as const));
+  const get = (name: string): TfTensor => w.get(name)!;
+  const lin = (x: TfTensor, name: string): TfTensor => linear(x, get(`${name}.weight`), get(`${name}.bias`));
+  const norm = (x: TfTensor, name: string): TfTensor => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, lnEps)));
+    return tf.add(tf.mul(normalized, get(`${name}.weight`)), get(`${name}.bias`));
+  };
+  const split = (x: TfTensor): TfTensor => tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]); // [B, heads, T, d]
+  return {
+    variables: [...w.values()] as TfVariable[],
+    loss: () => {
+      let x = input;
+      for (let l = 0; l < layers; l++) {
+        const p = `layer${l}`;
+        const q = split(lin(x, `${p}.q`));
+        const k = split(lin(x, `${p}.k`));
+        const v = split(lin(x, `${p}.v`));
+        const scores = tf.mul(tf.matMul(q as never, k as never, false, true), 1 / Math.sqrt(d));
+        const context = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores) as never, v as never), [0, 2, 1, 3]), [B * T, H]);
+        x = norm(tf.add(x, lin(context, `${p}.o`)), `${p}.ln1`);
+        x = norm(tf.add(x, lin(gelu(lin(x, `${p}.ffn1`)), `${p}.ffn2`)), `${p}.ln2`);
+      }
+      const pooled = tf.mean(tf.reshape(x, [B, T, H]), 1);
+      return tf.losses.softmaxCrossEntropy(oneHot, lin(pooled, 'classifier')) as TfScalar;
+    },
+  };
+}
+
+let workload: Workload | undefined;
+let backend = 'cpu';
+
+/** One training step: the loss and the gradients of every variable (tf.variableGrads), then disposed; returns the loss. */
+function step(w: Workload): number {
+  const { value, grads } = tf.variableGrads(w.loss, w.variables);
+  const loss = value.dataSync()[0];
+  value.dispose();
+  tf.dispose(Object.values(grads));
+  return loss;
+}
+
+function timedSteps(w: Workload, steps: number): number[] {
+  const ms: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    step(w);
+    ms.push(performance.now() - start);
+  }
+  return ms;
+}
+
+function setup(request: TfjsSetupRequest): TfjsSetupReply {
+  if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
+  const start = performance.now();
+  workload = request.workload === 'mlp' ? mlp(request.seed) : request.workload === 'transformer' ? transformer(request.seed) : undefined;
+  if (workload === undefined) throw new Error(`unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`);
+  const setupMs = performance.now() - start;
+  const firstStart = performance.now();
+  const firstLoss = step(workload);
+  const warmupMs = [performance.now() - firstStart, ...timedSteps(workload, request.warmupSteps - 1)];
+  const params = workload.variables.reduce((n, v) => n + v.size, 0);
+  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...memory() };
+}
+
+function info(): TfjsInfo {
+  return { engine: `tfjs-${backend}`, runtime: `node ${process.version}`, library: `tfjs ${tf.version_core} ${tf.getBackend()}`, threads: 1, ...memory() };
+}
+
+function handle(line: string): unknown {
+  const space = line.indexOf(' ');
+  const command = space < 0 ? line : line.slice(0, space);
+  const rest = space < 0 ? '' : line.slice(space + 1);
+  switch (command) {
+    case 'info': return info();
+    case 'setup': return setup(JSON.parse(rest) as TfjsSetupRequest);
+    case 'steps': {
+      if (workload === undefined) throw new Error('steps before setup');
+      return { stepMs: timedSteps(workload, Number(rest)), numTensors: tf.memory().numTensors };
+    }
+    case 'memory': return memory();
+    default: throw new Error(`unknown command ${line}`);
+  }
+}
+
+async function main(): Promise<void> {
+  let serveMode = false;
+  let name: string | undefined;
+  let steps = 2;
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--backend') backend = argv[++i];
+    else if (argv[i] === '--serve') serveMode = true;
+    else if (argv[i] === '--workload') name = argv[++i];
+    else if (argv[i] === '--steps') steps = Number(argv[++i]);
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  weightsInOut = backend === 'wasm';
+  if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  else if (backend !== 'cpu') throw new Error(`--backend expects cpu or wasm, got ${backend}`);
+  if (!(await tf.setBackend(backend))) throw new Error(`the TF.js ${backend} backend failed to initialise`);
+  await tf.ready();
+  if (serveMode) return serveCommands(handle);
+  if (name === undefined) throw new Error('give --serve or --workload mlp|transformer');
+  const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
+  if (spec === undefined) throw new Error(`unknown workload ${name}`);
+  const reply = setup({ workload: name as TfjsWorkloadName, warmupSteps: 1, seed: 0 });
+  const stepMs = timedSteps(workload!, steps);
+  const ms = median(stepMs);
+  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: memory() }) + '\n');
+}
+
+await main();
