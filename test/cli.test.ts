@@ -33,19 +33,12 @@ test('finetune doctor names the libtorch in use, its version, threads and device
   assert.match(text.stdout, /at::get_num_threads\(\) : \d+/);
 });
 
-test('finetune demo trains: the printed loss falls', () => {
-  const run = finetune('demo', '--steps', '60');
-  assert.equal(run.code, 0, run.stderr);
-  const [, first, last] = /loss ([\d.]+) → ([\d.]+)/.exec(run.stdout) ?? [];
-  assert.ok(Number(last) < Number(first) * 0.8, run.stdout);
-});
-
 test('bad commands and flags exit non-zero with a message', () => {
   const unknown = finetune('frobnicate');
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command 'frobnicate'/);
   const badFlag = finetune('demo', '--stesp', '3');
-  assert.equal(badFlag.code, 1);
+  assert.equal(badFlag.code, 2);
   assert.match(badFlag.stderr, /unknown flag --stesp/);
   const badValue = finetune('demo', '--steps', 'many');
   assert.match(badValue.stderr, /--steps expects a number/);

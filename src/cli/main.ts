@@ -17,7 +17,7 @@ import { version } from '../index.js';
 const USAGE = `finetune ${version}: fine-tune pretrained neural networks on libtorch
 
 Usage:
-  finetune demo        Train a small MLP on synthetic data and print the loss falling
+  finetune demo        The main job: pretrain a small CNN and ViT on 5 Fashion-MNIST classes, fine-tune on 5 others with every strategy, compare
   finetune doctor      Print libtorch location and version, threads, devices and addon build facts
   finetune inspect     Trainable vs total parameters of each fine-tuning strategy for a model (--model <preset|dir>)
   finetune schedule    Print a learning-rate schedule's curve (--name cosine --steps 1000 --warmup 0.1 [--out curve.csv])
@@ -37,7 +37,7 @@ Each command's --help lists its flags. train, eval, predict, merge, compare and 
 
 Examples:
   finetune doctor
-  finetune demo --steps 200
+  finetune demo --quick --models vit
   finetune inspect --model bert-base-uncased --method lora
   finetune schedule --name cosine --steps 1000 --warmup 0.1 --lr 2e-5
   finetune train --model bert-tiny --train-file data/sst2/train-200.tsv --eval-file data/sst2/dev.tsv --method lora --output-dir runs/lora

@@ -5,6 +5,9 @@
  *
  * config.json is finetune's own format (torchvision has none):
  * `{"model_type":"alexnet","architectures":["AlexNet"],"arch":"alexnet","num_classes":1000,"dropout":0.5}`.
+ * Narrower networks in the same layout (the same modules, keys and layer groups, fewer channels)
+ * add `in_channels`, `conv_channels` and `hidden_size`; the `alexnet-small` preset is one, for
+ * 1-channel images such as Fashion-MNIST resized to 64×64 (the layout needs at least 63×63 px).
  */
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
@@ -17,15 +20,42 @@ export interface AlexNetConfig {
   numClasses?: number;
   /** Dropout probability of `classifier.0` and `classifier.3`. */
   dropout?: number;
+  /** Input channels of `features.0` (3, RGB). */
+  inChannels?: number;
+  /** Output channels of the five convolutions `features.0`, `.3`, `.6`, `.8`, `.10` ([64, 192, 384, 256, 256]). */
+  convChannels?: number[];
+  /** Width of the hidden layers `classifier.1` and `classifier.4` (4096). */
+  hiddenSize?: number;
 }
 
-export type ResolvedAlexNetConfig = Required<AlexNetConfig>;
+/** torchvision's widths, which a config leaves out (and config.json does not write) unless it changes them. */
+export const ALEXNET_WIDTHS = Object.freeze({ inChannels: 3, convChannels: Object.freeze([64, 192, 384, 256, 256]), hiddenSize: 4096 });
+
+/** arch, numClasses and dropout always; the widths only when they differ from torchvision's (ALEXNET_WIDTHS). */
+export type ResolvedAlexNetConfig = Required<Pick<AlexNetConfig, 'arch' | 'numClasses' | 'dropout'>> & Pick<AlexNetConfig, 'inChannels' | 'convChannels' | 'hiddenSize'>;
+
+const positiveInteger = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1;
 
 export function resolveAlexNetConfig(config: AlexNetConfig): ResolvedAlexNetConfig {
   const resolved: ResolvedAlexNetConfig = { arch: 'alexnet', numClasses: config.numClasses ?? 1000, dropout: config.dropout ?? 0.5 };
   if (config.arch !== undefined && config.arch !== 'alexnet') throw new Error(`AlexNet: arch must be 'alexnet', got '${String(config.arch)}'`);
   if (!Number.isInteger(resolved.numClasses) || resolved.numClasses < 1) throw new Error(`AlexNet: numClasses must be a positive integer, got ${resolved.numClasses}`);
   if (!(resolved.dropout >= 0 && resolved.dropout <= 1)) throw new Error(`AlexNet: dropout must be in [0, 1], got ${resolved.dropout}`);
+  const { inChannels, convChannels, hiddenSize } = config;
+  if (inChannels !== undefined) {
+    if (!positiveInteger(inChannels)) throw new Error(`AlexNet: inChannels must be a positive integer, got ${String(inChannels)}`);
+    if (inChannels !== ALEXNET_WIDTHS.inChannels) resolved.inChannels = inChannels;
+  }
+  if (convChannels !== undefined) {
+    if (!Array.isArray(convChannels) || convChannels.length !== 5 || !convChannels.every(positiveInteger)) {
+      throw new Error(`AlexNet: convChannels must be 5 positive integers (features.0, .3, .6, .8, .10), got ${JSON.stringify(convChannels)}`);
+    }
+    if (convChannels.some((c, i) => c !== ALEXNET_WIDTHS.convChannels[i])) resolved.convChannels = [...convChannels];
+  }
+  if (hiddenSize !== undefined) {
+    if (!positiveInteger(hiddenSize)) throw new Error(`AlexNet: hiddenSize must be a positive integer, got ${String(hiddenSize)}`);
+    if (hiddenSize !== ALEXNET_WIDTHS.hiddenSize) resolved.hiddenSize = hiddenSize;
+  }
   return resolved;
 }
 
@@ -39,34 +69,37 @@ export class AlexNet extends Module {
     super();
     this.config = resolveAlexNetConfig(config);
     const { numClasses, dropout } = this.config;
+    const inChannels = this.config.inChannels ?? ALEXNET_WIDTHS.inChannels;
+    const [c1, c2, c3, c4, c5] = this.config.convChannels ?? ALEXNET_WIDTHS.convChannels;
+    const hidden = this.config.hiddenSize ?? ALEXNET_WIDTHS.hiddenSize;
     this.features = new Sequential(
-      new Conv2d(3, 64, 11, { stride: 4, padding: 2 }),
+      new Conv2d(inChannels, c1, 11, { stride: 4, padding: 2 }),
       new ReLU(true),
       new MaxPool2d(3, 2),
-      new Conv2d(64, 192, 5, { padding: 2 }),
+      new Conv2d(c1, c2, 5, { padding: 2 }),
       new ReLU(true),
       new MaxPool2d(3, 2),
-      new Conv2d(192, 384, 3, { padding: 1 }),
+      new Conv2d(c2, c3, 3, { padding: 1 }),
       new ReLU(true),
-      new Conv2d(384, 256, 3, { padding: 1 }),
+      new Conv2d(c3, c4, 3, { padding: 1 }),
       new ReLU(true),
-      new Conv2d(256, 256, 3, { padding: 1 }),
+      new Conv2d(c4, c5, 3, { padding: 1 }),
       new ReLU(true),
       new MaxPool2d(3, 2),
     );
     this.avgpool = new AdaptiveAvgPool2d([6, 6]);
     this.classifier = new Sequential(
       new Dropout(dropout),
-      new Linear(256 * 6 * 6, 4096),
+      new Linear(c5 * 6 * 6, hidden),
       new ReLU(true),
       new Dropout(dropout),
-      new Linear(4096, 4096),
+      new Linear(hidden, hidden),
       new ReLU(true),
-      new Linear(4096, numClasses),
+      new Linear(hidden, numClasses),
     );
   }
 
-  /** Pooled, flattened convolutional features: [N, 9216]. */
+  /** Pooled, flattened convolutional features: [N, 9216] (convChannels[4] × 36). */
   forwardFeatures(x: Tensor): Tensor {
     return tidy(() => {
       x = this.features.forward(x);
@@ -76,7 +109,7 @@ export class AlexNet extends Module {
     });
   }
 
-  /** Logits [N, numClasses] of images [N, 3, H, W] (224×224 in torchvision's weights). */
+  /** Logits [N, numClasses] of images [N, inChannels, H, W] (224×224 in torchvision's weights; at least 63×63). */
   forward(x: Tensor): Tensor {
     return tidy(() => this.classifier.forward(this.forwardFeatures(x)));
   }
@@ -120,13 +153,30 @@ export function alexnetConfigFromJson(json: HfConfig): ResolvedAlexNetConfig {
     if (typeof p !== 'number' || !(p >= 0 && p <= 1)) fail('dropout', 'a number in [0, 1]', p);
     config.dropout = p;
   }
+  if (json.in_channels !== undefined) {
+    if (!positiveInteger(json.in_channels)) fail('in_channels', 'a positive integer', json.in_channels);
+    config.inChannels = json.in_channels;
+  }
+  if (json.conv_channels !== undefined) {
+    const c = json.conv_channels;
+    if (!Array.isArray(c) || c.length !== 5 || !c.every(positiveInteger)) fail('conv_channels', 'a list of 5 positive integers', c);
+    config.convChannels = c as number[];
+  }
+  if (json.hidden_size !== undefined) {
+    if (!positiveInteger(json.hidden_size)) fail('hidden_size', 'a positive integer', json.hidden_size);
+    config.hiddenSize = json.hidden_size;
+  }
   return resolveAlexNetConfig(config);
 }
 
-/** Writes finetune's alexnet config.json. */
+/** Writes finetune's alexnet config.json (the widths only when they are not torchvision's). */
 export function alexnetConfigToJson(config: AlexNetConfig, architecture = 'AlexNet'): HfConfig {
   const c = resolveAlexNetConfig(config);
-  return { model_type: 'alexnet', architectures: [architecture], arch: c.arch, num_classes: c.numClasses, dropout: c.dropout };
+  const json: HfConfig = { model_type: 'alexnet', architectures: [architecture], arch: c.arch, num_classes: c.numClasses, dropout: c.dropout };
+  if (c.inChannels !== undefined) json.in_channels = c.inChannels;
+  if (c.convChannels !== undefined) json.conv_channels = [...c.convChannels];
+  if (c.hiddenSize !== undefined) json.hidden_size = c.hiddenSize;
+  return json;
 }
 
 /**
@@ -159,7 +209,15 @@ export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   configFromHf: alexnetConfigFromJson,
   configToHf: alexnetConfigToJson,
   withNumLabels: (config, numLabels) => ({ ...config, numClasses: numLabels }),
-  presets: { alexnet: { arch: 'alexnet', numClasses: 1000, dropout: 0.5 } },
+  presets: {
+    alexnet: { arch: 'alexnet', numClasses: 1000, dropout: 0.5 },
+    /**
+     * torchvision's layout with 1 input channel, a quarter of the convolution widths and 256-wide
+     * hidden layers (813,498 parameters with 10 classes): the demo's CNN, for grayscale images resized
+     * to 64×64 (the last feature map is then 1×1, which the 6×6 average pool repeats).
+     */
+    'alexnet-small': { arch: 'alexnet', numClasses: 10, dropout: 0.5, inChannels: 1, convChannels: [16, 48, 96, 64, 64], hiddenSize: 256 },
+  },
   layerGroups: alexnetLayerGroups,
 };
 

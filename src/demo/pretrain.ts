@@ -1,0 +1,132 @@
+/**
+ * Pretraining on the source classes, cached: the network trained on every training image of the
+ * source classes, saved with savePretrained under <cacheDir>/<model>-<hash>/ (the hash covers the
+ * config, the pretraining settings, the source classes and the seed) with config.json recording
+ * pretraining_learning_rate — which the fine-tuning lr rule reads — and demo.json describing the run.
+ * A later run with the same settings finds it there and skips pretraining.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { manualSeed } from '../tensor/index.js';
+import type { Module } from '../nn/index.js';
+import type { HfConfig } from '../models/index.js';
+import { isLocalCheckpoint, savePretrained } from '../io/index.js';
+import type { Dataset } from '../data/index.js';
+import { Trainer, type OutputStream } from '../train/index.js';
+import { formatDuration, formatInteger, formatNumber } from '../report/format.js';
+import { taskCollate, type TaskDataset } from './data.js';
+import { buildModel, pretrainingHash, type DemoModelKey, type DemoModelSpec, type PretrainingSettings } from './models.js';
+import { classList, type DemoSettings } from './settings.js';
+import { accuracyMetric, accuracyOf, progressCallback } from './training.js';
+
+/** What the cache keeps beside the checkpoint (demo.json). */
+export interface PretrainingInfo {
+  model: DemoModelKey;
+  sourceClasses: number[];
+  settings: PretrainingSettings;
+  seed: number;
+  trainExamples: number;
+  sourceTestExamples: number;
+  sourceAccuracy: number;
+  trainLoss: number;
+  trainSeconds: number;
+}
+
+export const DEMO_JSON = 'demo.json';
+
+/** The cache folder of a network's pretraining under `settings`. */
+export function pretrainedDir(spec: DemoModelSpec, settings: DemoSettings): string {
+  const hash = pretrainingHash(spec, settings.pretraining[spec.key], settings.sourceClasses, settings.seed);
+  return join(settings.cacheDir, `${spec.key}-${hash}`);
+}
+
+/** The cached pretraining's info, when the cache holds it complete. */
+export function cachedPretraining(dir: string): PretrainingInfo | null {
+  if (!isLocalCheckpoint(dir) || !existsSync(join(dir, DEMO_JSON))) return null;
+  try {
+    return JSON.parse(readFileSync(join(dir, DEMO_JSON), 'utf8')) as PretrainingInfo;
+  } catch {
+    return null;
+  }
+}
+
+/** A line describing a pretraining. */
+export function describePretraining(info: PretrainingInfo): string {
+  return (
+    `pretrained on ${classList(info.sourceClasses)} (${formatInteger(info.trainExamples)} images) for ${info.settings.steps} steps in ${formatDuration(info.trainSeconds)}; ` +
+    `source-task accuracy ${formatNumber(info.sourceAccuracy)} on ${formatInteger(info.sourceTestExamples)} test images`
+  );
+}
+
+/**
+ * Pretrains the network on the source task and saves it into `dir` (savePretrained's files, config.json
+ * with pretraining_learning_rate, demo.json), written beside the folder and renamed into place, so a
+ * run killed midway leaves no half-written cache entry.
+ */
+export async function pretrain(
+  spec: DemoModelSpec,
+  settings: DemoSettings,
+  data: { train: TaskDataset; test: TaskDataset },
+  dir: string,
+  stream: OutputStream,
+): Promise<PretrainingInfo> {
+  const pre = settings.pretraining[spec.key];
+  manualSeed(settings.seed);
+  const model = buildModel(spec, settings.sourceClasses.length);
+  const trainer = new Trainer({
+    model,
+    args: {
+      outputDir: join(settings.outputDir, 'runs', spec.key, 'pretraining'),
+      maxSteps: pre.steps,
+      perDeviceTrainBatchSize: pre.batchSize,
+      perDeviceEvalBatchSize: 500,
+      learningRate: pre.learningRate,
+      weightDecay: pre.weightDecay,
+      lrSchedulerType: 'linear',
+      warmupRatio: 0.05,
+      evalStrategy: 'no',
+      saveStrategy: 'no',
+      loggingSteps: Math.max(1, Math.ceil(pre.steps / 4)),
+      seed: settings.seed,
+      threads: settings.threads,
+    },
+    trainDataset: data.train,
+    collate: taskCollate(spec.imageSize) as (examples: unknown[]) => unknown,
+    computeMetrics: accuracyMetric,
+    callbacks: [progressCallback(stream, pre.steps)],
+    log: null,
+  });
+  try {
+    const { metrics } = await trainer.train();
+    const sourceAccuracy = await accuracyOf(trainer, data.test as Dataset<unknown>);
+    const info: PretrainingInfo = {
+      model: spec.key,
+      sourceClasses: [...settings.sourceClasses],
+      settings: pre,
+      seed: settings.seed,
+      trainExamples: data.train.length,
+      sourceTestExamples: data.test.length,
+      sourceAccuracy,
+      trainLoss: metrics.train_loss,
+      trainSeconds: metrics.train_runtime,
+    };
+    await saveCheckpoint(model, dir, pre.learningRate, info);
+    return info;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function saveCheckpoint(model: Module, dir: string, learningRate: number, info: PretrainingInfo): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(dirname(dir), { recursive: true });
+  await savePretrained(model, tmp);
+  const configPath = join(tmp, 'config.json');
+  const config: HfConfig = { ...(JSON.parse(readFileSync(configPath, 'utf8')) as HfConfig), pretraining_learning_rate: learningRate };
+  writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+  writeFileSync(join(tmp, DEMO_JSON), JSON.stringify(info, null, 2) + '\n');
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}
