@@ -133,15 +133,14 @@ function info(): EngineInfo {
   return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads() };
 }
 
-function handle(line: string): unknown {
-  const [command, ...args] = line.trim().split(/\s+/);
-  switch (command) {
-    case 'info': return info();
-    case 'perop': return { usPerOp: perOp(args[0] as PerOpName, Number(args[1])) };
-    case 'mlp': return mlp(Number(args[0]));
-    default: throw new Error(`unknown command ${line}`);
-  }
-}
+const COMMANDS: Record<string, (rest: string) => unknown> = {
+  info: () => info(),
+  perop: (rest) => {
+    const [name, count] = rest.split(/\s+/);
+    return { usPerOp: perOp(name as PerOpName, Number(count)) };
+  },
+  mlp: (rest) => mlp(Number(rest)),
+};
 
 
 /** This engine alone: warm-up, then blocks of each workload; medians. */
@@ -174,7 +173,7 @@ function main(): void {
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
   setNumThreads(threads);
-  if (serveMode) serveCommands(handle);
+  if (serveMode) serveCommands(COMMANDS);
   else standalone(quick);
 }
 

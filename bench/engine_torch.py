@@ -13,11 +13,11 @@ import math
 import os
 import platform
 import statistics
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from serve import serve  # noqa: E402  bench/serve.py, beside this script
 
 # Mirrors bench/shared.ts (used by the standalone mode; in --serve mode the driver sends counts).
 OPS = {"mixed_tidy": 7, "mixed_dispose": 7, "add": 1, "mul_scalar": 1, "relu": 1, "sum": 1, "chain": 3}
@@ -156,19 +156,6 @@ def handle(line):
     raise ValueError(f"unknown command {line}")
 
 
-def serve():
-    while True:
-        line = sys.stdin.readline()
-        if not line or line.strip() == "quit":
-            return
-        try:
-            reply = handle(line.strip())
-        except Exception as error:  # reported to the driver, which stops
-            reply = {"error": repr(error)}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-
-
 def standalone(quick):
     rounds = ROUNDS["quick" if quick else "full"]
     results = {}
@@ -192,7 +179,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.serve:
-        serve()
+        serve(handle)
     else:
         standalone(args.quick)
 

@@ -178,21 +178,15 @@ function info() {
   return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...memory() };
 }
 
-function handle(line: string): unknown {
-  const space = line.indexOf(' ');
-  const command = space < 0 ? line : line.slice(0, space);
-  const rest = space < 0 ? '' : line.slice(space + 1);
-  switch (command) {
-    case 'info': return info();
-    case 'setup': return setup(JSON.parse(rest) as SetupRequest);
-    case 'steps': {
-      if (workload === undefined) throw new Error('steps before setup');
-      return stepsReply(workload, Number(rest));
-    }
-    case 'memory': return memory();
-    default: throw new Error(`unknown command ${line}`);
-  }
-}
+const COMMANDS: Record<string, (rest: string) => unknown> = {
+  info: () => info(),
+  setup: (rest) => setup(JSON.parse(rest) as SetupRequest),
+  steps: (rest) => {
+    if (workload === undefined) throw new Error('steps before setup');
+    return stepsReply(workload, Number(rest));
+  },
+  memory: () => memory(),
+};
 
 
 /** One model alone: setup (with its warm-up), `steps` timed steps, the memory at the end. */
@@ -223,7 +217,7 @@ function main(): void {
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
   setNumThreads(threads);
-  if (serveMode) serveCommands(handle);
+  if (serveMode) serveCommands(COMMANDS);
   else if (model !== undefined) standalone(model as ModelName, steps);
   else throw new Error('give --serve or --model NAME');
 }

@@ -33,6 +33,7 @@ import types
 
 import torch
 import torch.nn.functional as F
+from serve import serve  # noqa: E402  bench/serve.py, beside this script
 
 
 def memory():
@@ -208,19 +209,6 @@ def handle(line):
     raise ValueError(f"unknown command {line}")
 
 
-def serve():
-    while True:
-        line = sys.stdin.readline()
-        if not line or line.strip() == "quit":
-            return
-        try:
-            reply = handle(line.strip())
-        except Exception as error:  # reported to the driver, which stops
-            reply = {"error": repr(error)}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -230,7 +218,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.serve:
-        serve()
+        serve(handle)
     elif args.setup:
         before = info()
         setup_reply = setup(json.loads(args.setup))

@@ -67,23 +67,17 @@ function info() {
   return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads() };
 }
 
-function handle(line: string): unknown {
-  const space = line.indexOf(' ');
-  const command = space < 0 ? line : line.slice(0, space);
-  const rest = space < 0 ? '' : line.slice(space + 1);
-  switch (command) {
-    case 'info': return info();
-    case 'setup': return setup(JSON.parse(rest) as OptimSetup);
-    case 'optimizer': return makeOptimizer(JSON.parse(rest) as OptimConfig);
-    case 'steps': {
-      const before = process.resourceUsage();
-      const stepMs = timedSteps(Number(rest));
-      const after = process.resourceUsage();
-      return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, cpuSeconds: (after.userCPUTime + after.systemCPUTime - before.userCPUTime - before.systemCPUTime) / 1e6 };
-    }
-    default: throw new Error(`unknown command ${line}`);
-  }
-}
+const COMMANDS: Record<string, (rest: string) => unknown> = {
+  info: () => info(),
+  setup: (rest) => setup(JSON.parse(rest) as OptimSetup),
+  optimizer: (rest) => makeOptimizer(JSON.parse(rest) as OptimConfig),
+  steps: (rest) => {
+    const before = process.resourceUsage();
+    const stepMs = timedSteps(Number(rest));
+    const after = process.resourceUsage();
+    return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, cpuSeconds: (after.userCPUTime + after.systemCPUTime - before.userCPUTime - before.systemCPUTime) / 1e6 };
+  },
+};
 
 function main(): void {
   let threads = availableParallelism();
@@ -102,7 +96,7 @@ function main(): void {
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
   setNumThreads(threads);
-  if (serveMode) return serveCommands(handle);
+  if (serveMode) return serveCommands(COMMANDS);
   if (kind !== 'adamw' && kind !== 'sgd') throw new Error('give --serve or --kind adamw|sgd');
   const setupReply = setup({ seed: 0 });
   const { warmupMs } = makeOptimizer({ kind, fused, warmupSteps: 2 });

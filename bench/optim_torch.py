@@ -15,10 +15,10 @@ import json
 import os
 import platform
 import resource
-import sys
 import time
 
 import torch
+from serve import serve  # noqa: E402  bench/serve.py, beside this script
 
 params = None
 optimizer = None
@@ -102,19 +102,6 @@ def handle(line):
     raise ValueError(f"unknown command {line}")
 
 
-def serve():
-    while True:
-        line = sys.stdin.readline()
-        if not line or line.strip() == "quit":
-            return
-        try:
-            reply = handle(line.strip())
-        except Exception as error:  # reported to the driver, which stops
-            reply = {"error": repr(error)}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -125,7 +112,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.serve:
-        serve()
+        serve(handle)
     elif args.kind:
         setup({"seed": 0, "shapes": bert_base_shapes()})
         fused = None if args.fused is None else args.fused == "true"

@@ -311,16 +311,22 @@ export interface StepsReply {
 }
 
 /** The engine side of the driver protocol: one JSON reply per command line on stdin until 'quit'. */
-export function serveCommands(handle: (line: string) => unknown): void {
+export function serveCommands(commands: Record<string, (rest: string) => unknown>): void {
   const lines = createInterface({ input: process.stdin, terminal: false });
-  lines.on('line', (line) => {
-    if (line.trim() === 'quit') {
+  lines.on('line', (raw) => {
+    const line = raw.trim();
+    if (line === 'quit') {
       lines.close();
       return;
     }
+    const space = line.indexOf(' ');
+    const command = space < 0 ? line : line.slice(0, space);
+    const rest = space < 0 ? '' : line.slice(space + 1);
     let reply: unknown;
     try {
-      reply = handle(line.trim());
+      const run = Object.hasOwn(commands, command) ? commands[command] : undefined;
+      if (!run) throw new Error(`unknown command ${line}`);
+      reply = run(rest);
     } catch (error) {
       reply = { error: String((error as Error).stack ?? error) };
     }

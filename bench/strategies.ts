@@ -182,21 +182,15 @@ function info() {
   return { runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...memory() };
 }
 
-function handle(line: string): unknown {
-  const space = line.indexOf(' ');
-  const command = space < 0 ? line : line.slice(0, space);
-  const rest = space < 0 ? '' : line.slice(space + 1);
-  switch (command) {
-    case 'info': return info();
-    case 'setup': return setup(JSON.parse(rest) as StrategySetup);
-    case 'steps': {
-      if (workload === undefined) throw new Error('steps before setup');
-      return stepsReply(workload, Number(rest));
-    }
-    case 'memory': return memory();
-    default: throw new Error(`unknown command ${line}`);
-  }
-}
+const COMMANDS: Record<string, (rest: string) => unknown> = {
+  info: () => info(),
+  setup: (rest) => setup(JSON.parse(rest) as StrategySetup),
+  steps: (rest) => {
+    if (workload === undefined) throw new Error('steps before setup');
+    return stepsReply(workload, Number(rest));
+  },
+  memory: () => memory(),
+};
 
 function main(): void {
   let threads = availableParallelism();
@@ -215,7 +209,7 @@ function main(): void {
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
   setNumThreads(threads);
-  if (serveMode) return serveCommands(handle);
+  if (serveMode) return serveCommands(COMMANDS);
   if (model === undefined || strategy === undefined) throw new Error('give --serve, or --model bert-base|resnet50 --strategy NAME');
   const reply = setup({ model: model as StrategyModelName, strategy: strategy as StrategyName, warmupSteps: 2, seed: 0, optimizer: true });
   const result = stepsReply(workload!, steps);

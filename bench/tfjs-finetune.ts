@@ -120,21 +120,15 @@ function info(): TfjsInfo {
   return { engine: 'finetune', runtime: `node ${process.version}`, library: `libtorch ${runtimeInfo().torchVersion}`, threads: getNumThreads(), ...memory() };
 }
 
-function handle(line: string): unknown {
-  const space = line.indexOf(' ');
-  const command = space < 0 ? line : line.slice(0, space);
-  const rest = space < 0 ? '' : line.slice(space + 1);
-  switch (command) {
-    case 'info': return info();
-    case 'setup': return setup(JSON.parse(rest) as TfjsSetupRequest);
-    case 'steps': {
-      if (workload === undefined) throw new Error('steps before setup');
-      return { stepMs: timedSteps(workload, Number(rest)) };
-    }
-    case 'memory': return memory();
-    default: throw new Error(`unknown command ${line}`);
-  }
-}
+const COMMANDS: Record<string, (rest: string) => unknown> = {
+  info: () => info(),
+  setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
+  steps: (rest) => {
+    if (workload === undefined) throw new Error('steps before setup');
+    return { stepMs: timedSteps(workload, Number(rest)) };
+  },
+  memory: () => memory(),
+};
 
 function main(): void {
   let threads = availableParallelism();
@@ -151,7 +145,7 @@ function main(): void {
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
   setNumThreads(threads);
-  if (serveMode) return serveCommands(handle);
+  if (serveMode) return serveCommands(COMMANDS);
   if (name === undefined) throw new Error('give --serve or --workload mlp|transformer');
   const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
   if (spec === undefined) throw new Error(`unknown workload ${name}`);

@@ -168,21 +168,15 @@ function info(): TfjsInfo {
   return { engine: `tfjs-${backend}`, runtime: `node ${process.version}`, library: `tfjs ${tf.version_core} ${tf.getBackend()}`, threads: 1, ...memory() };
 }
 
-function handle(line: string): unknown {
-  const space = line.indexOf(' ');
-  const command = space < 0 ? line : line.slice(0, space);
-  const rest = space < 0 ? '' : line.slice(space + 1);
-  switch (command) {
-    case 'info': return info();
-    case 'setup': return setup(JSON.parse(rest) as TfjsSetupRequest);
-    case 'steps': {
-      if (workload === undefined) throw new Error('steps before setup');
-      return { stepMs: timedSteps(workload, Number(rest)), numTensors: tf.memory().numTensors };
-    }
-    case 'memory': return memory();
-    default: throw new Error(`unknown command ${line}`);
-  }
-}
+const COMMANDS: Record<string, (rest: string) => unknown> = {
+  info: () => info(),
+  setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
+  steps: (rest) => {
+    if (workload === undefined) throw new Error('steps before setup');
+    return { stepMs: timedSteps(workload, Number(rest)), numTensors: tf.memory().numTensors };
+  },
+  memory: () => memory(),
+};
 
 async function main(): Promise<void> {
   let serveMode = false;
@@ -201,7 +195,7 @@ async function main(): Promise<void> {
   else if (backend !== 'cpu') throw new Error(`--backend expects cpu or wasm, got ${backend}`);
   if (!(await tf.setBackend(backend))) throw new Error(`the TF.js ${backend} backend failed to initialise`);
   await tf.ready();
-  if (serveMode) return serveCommands(handle);
+  if (serveMode) return serveCommands(COMMANDS);
   if (name === undefined) throw new Error('give --serve or --workload mlp|transformer');
   const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
   if (spec === undefined) throw new Error(`unknown workload ${name}`);
