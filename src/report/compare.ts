@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 
 import { writeAtomicAsync, writeFullyAsync } from '../io/files.js';
 import { barChart, chartGrid, chartSvg, PALETTE, type Chart } from './chart.js';
-import { escapeXml, formatBytes, formatDuration, formatInteger, formatNumber, formatPercent } from './format.js';
+import { escapeXml, formatBytes, formatDuration, formatInteger, formatNumber, formatPercent, htmlDocument } from './format.js';
 import { readRunHistory, summarizeRun } from './history.js';
 import { chartToPng, type PngOptions } from './png.js';
 
@@ -138,23 +138,9 @@ export async function comparisonReport(runs: ComparisonRun[], options: Compariso
     `<table class="comparison"><thead><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>` +
     rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${escapeXml(c)}</th>` : `<td>${escapeXml(c)}</td>`)).join('')}</tr>`).join('') +
     '</tbody></table>';
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeXml(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-<h1>${escapeXml(title)}</h1>
+  const html = htmlDocument(title, CSS, `<h1>${escapeXml(title)}</h1>
 ${table}
-<div class="figure">${chartSvg(chart, { id: 'chart-comparison' })}</div>
-</main>
-</body>
-</html>
-`;
+<div class="figure">${chartSvg(chart, { id: 'chart-comparison' })}</div>`);
   const result: ComparisonResult = { header, rows, text, markdown, html, chart, files: {} };
   if (options.outputDir) {
     await mkdir(options.outputDir, { recursive: true });

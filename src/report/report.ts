@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { writeAtomicAsync, writeFullyAsync } from '../io/files.js';
 import { chartGrid, chartSvg, lineChart, PALETTE, type Chart, type ChartSeries } from './chart.js';
-import { escapeXml, formatBytes, formatDuration, formatInteger, formatNumber, formatPercent } from './format.js';
+import { escapeXml, formatBytes, formatDuration, formatInteger, formatNumber, formatPercent, htmlDocument } from './format.js';
 import {
   entryKind,
   evalMetricNames,
@@ -296,17 +296,7 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
     history.adapterConfig ? configTable('Adapter (adapter_config.json)', history.adapterConfig) : '',
     history.modelConfig ? configTable('Model (config.json)', modelConfigRows(history.modelConfig)) : '',
   ].filter(Boolean);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeXml(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-<header>
+  return htmlDocument(title, CSS, `<header>
 <h1>${escapeXml(title)}</h1>
 <p class="meta">${escapeXml(history.outputDir)} · from ${escapeXml(sources)} · ${summary.counts.train} training logs, ${summary.counts.eval} evaluations · generated ${escapeXml(when)}</p>
 </header>
@@ -315,11 +305,7 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
 <section id="metrics"><h2>Metrics</h2><div class="charts">${metrics.map((c, i) => figure(c, `chart-metrics-${i + 1}`)).join('')}</div></section>
 <section id="lr"><h2>Learning rate</h2><div class="charts">${figure(lrChart(log), 'chart-lr')}${grad ? figure(grad, 'chart-grad-norm') : ''}${taskWeights ? figure(taskWeights, 'chart-task-weights') : ''}</div></section>
 ${evalTable(log)}
-<section id="config"><h2>Configuration</h2>${configs.length ? configs.join('\n') : '<p class="note">No configuration was saved with this run.</p>'}</section>
-</main>
-</body>
-</html>
-`;
+<section id="config"><h2>Configuration</h2>${configs.length ? configs.join('\n') : '<p class="note">No configuration was saved with this run.</p>'}</section>`);
 }
 
 async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {

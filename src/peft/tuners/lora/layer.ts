@@ -157,6 +157,17 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   }
 }
 
+/**
+ * PEFT's init of A and B: A kaiming-uniform (a=√5) or N(0, 1/r) ('gaussian'), B zero, so the
+ * update starts at zero; false keeps the layers' own random init (tests only).
+ */
+function initLowRankPair(a: Tensor, b: Tensor, rank: number, how: boolean | 'gaussian'): void {
+  if (how === false) return;
+  if (how === 'gaussian') init.normal_(a, 0, 1 / rank);
+  else init.kaimingUniform_(a, Math.sqrt(5));
+  init.zeros_(b);
+}
+
 function dropoutModule(p: number): Module {
   return p > 0 ? new Dropout(p) : new Identity();
 }
@@ -177,11 +188,7 @@ export class LoraLinear extends LoraLayer<Linear> {
   }
 
   protected initAdapter(name: string, how: boolean | 'gaussian'): void {
-    if (how === false) return;
-    const a = this.lora_A.get(name).weight;
-    if (how === 'gaussian') init.normal_(a, 0, 1 / this.rank[name]);
-    else init.kaimingUniform_(a, Math.sqrt(5));
-    init.zeros_(this.lora_B.get(name).weight);
+    initLowRankPair(this.lora_A.get(name).weight, this.lora_B.get(name).weight, this.rank[name], how);
   }
 
   protected override createDoraMagnitude(name: string): void {
@@ -232,11 +239,7 @@ export class LoraConv2d extends LoraLayer<Conv2d> {
   }
 
   protected initAdapter(name: string, how: boolean | 'gaussian'): void {
-    if (how === false) return;
-    const a = this.lora_A.get(name).weight;
-    if (how === 'gaussian') init.normal_(a, 0, 1 / this.rank[name]);
-    else init.kaimingUniform_(a, Math.sqrt(5));
-    init.zeros_(this.lora_B.get(name).weight);
+    initLowRankPair(this.lora_A.get(name).weight, this.lora_B.get(name).weight, this.rank[name], how);
   }
 
   deltaWeight(name: string): Tensor {
