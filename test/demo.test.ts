@@ -39,7 +39,11 @@ function printedAccuracies(stdout: string): Record<string, Record<string, string
 }
 
 interface Results {
-  models: { model: string; rows: { key: string; strategy: string; accuracy: number; trainableParams: number; peakMemoryBytes: number }[] }[];
+  models: {
+    model: string;
+    rows: { key: string; strategy: string; accuracy: number; validationAccuracy: number; lr: number; trainableParams: number; peakMemoryBytes: number }[];
+    trials: { key: string }[];
+  }[];
 }
 
 test('finetune demo --quick: every strategy in the table, report and chart written; a rerun skips pretraining and repeats the accuracies', { skip: !hasFashionMnist && 'Fashion-MNIST is not installed' }, () => {
@@ -65,6 +69,8 @@ test('finetune demo --quick: every strategy in the table, report and chart writt
       for (const cell of Object.values(rows)) assert.match(cell, /^(0(\.\d+)?|1)$/);
     }
     assert.match(first.stdout, /peak memory = peak RSS during training \(VmHWM/);
+    assert.match(first.stdout, /learning rate 3e-3 for every row; validation: 50 images \(10 per class\)/);
+    assert.match(first.stdout, /lr chosen on validation \(the library's rule\): from scratch 3e-3 \(1e-3\), head only 3e-3 \(1e-3\)/);
 
     // The report: comparison.html with its chart, comparison.png, comparison.md per network; results.json; the runs' logs
     for (const model of ['cnn', 'vit']) {
@@ -78,14 +84,18 @@ test('finetune demo --quick: every strategy in the table, report and chart writt
       assert.ok(png.length > 10_000, `comparison.png is ${png.length} bytes`);
       assert.match(readFileSync(join(dir, 'comparison.md'), 'utf8'), /\| LoRA \|/);
       assert.ok(existsSync(join(outputs[0], 'runs', model, 'pretraining', 'trainer_state.json')));
-      assert.ok(existsSync(join(outputs[0], 'runs', model, 'lora', 'metrics.jsonl')));
+      assert.ok(existsSync(join(outputs[0], 'runs', model, 'lora', 'lr-3e-3', 'metrics.jsonl')));
     }
     const results = JSON.parse(readFileSync(join(outputs[0], 'results.json'), 'utf8')) as Results;
     for (const m of results.models) {
       const byKey = Object.fromEntries(m.rows.map((r) => [r.key, r]));
       assert.ok(byKey.head.trainableParams < byKey.lora.trainableParams && byKey.lora.trainableParams < byKey.full.trainableParams, m.model);
       assert.equal(byKey.full.trainableParams, byKey.scratch.trainableParams);
-      for (const r of m.rows) assert.ok(r.peakMemoryBytes > 0, `${m.model} ${r.key}: peak memory ${r.peakMemoryBytes}`);
+      for (const r of m.rows) {
+        assert.ok(r.peakMemoryBytes > 0, `${m.model} ${r.key}: peak memory ${r.peakMemoryBytes}`);
+        assert.ok(r.validationAccuracy >= 0 && r.validationAccuracy <= 1 && r.lr === 3e-3, `${m.model} ${r.key}`);
+      }
+      assert.equal(m.trials.length, m.rows.length);
     }
 
     // The cache: savePretrained's files and the pretraining lr the fine-tuning lr rule reads
@@ -119,6 +129,9 @@ test('finetune demo: bad flags are usage errors; missing Fashion-MNIST says how 
   const labels = finetune(['demo', '--labels-per-class', '0']);
   assert.equal(labels.code, 2);
   assert.match(labels.stderr, /--labels-per-class must be a positive integer/);
+  const lrs = finetune(['demo', '--learning-rates', '1e-3,fast']);
+  assert.equal(lrs.code, 2);
+  assert.match(lrs.stderr, /--learning-rates must be positive numbers separated by commas, got '1e-3,fast'/);
   const classes = finetune(['demo', '--source-classes', '0,1,2,3,4,5,6,7,8,9']);
   assert.equal(classes.code, 2);
   assert.match(classes.stderr, /target classes must be at least 2/);

@@ -253,7 +253,7 @@ test('comparisonReport: the trade-off table, its bar charts and files', async ()
     { strategy: 'full', trainableParams: 109483778, totalParams: 109483778, accuracy: 0.932, trainTimeSeconds: 1834, peakMemoryBytes: 6.2e9 },
     { strategy: 'head', trainableParams: 1538, totalParams: 109483778, accuracy: 0.815, trainTimeSeconds: 402, peakMemoryBytes: 1.5e9 },
     fromDir,
-    { strategy: 'bitfit', trainableParams: 102914, totalParams: 109483778, accuracy: 0.9, trainTimeSeconds: 851 },
+    { strategy: 'bitfit', trainableParams: 102914, totalParams: 109483778, accuracy: 0.9, trainTimeSeconds: 8.46 },
   ];
   const out = join(dir, 'compare');
   const result = await comparisonReport(runs, { outputDir: out });
@@ -264,6 +264,8 @@ test('comparisonReport: the trade-off table, its bar charts and files', async ()
   assert.equal(lines[3], 'head                 1,538  0.0014%     0.815       06:42      1.4 GiB');
   assert.equal(lines[4], 'lora               296,450    0.27%      0.91       01:23     1.91 GiB');
   assert.ok(lines[5].endsWith('n/a'));
+  // under a minute: seconds, where mm:ss would read 00:08
+  assert.match(lines[5], /\s8\.5 s\s/);
   assert.equal(result.markdown.split('\n')[4], '| lora | 296,450 | 0.27% | 0.91 | 01:23 | 1.91 GiB |');
   // the chart: 4 panels, one bar per run with a value (bitfit has no memory figure)
   const svg = chartSvg(result.chart);

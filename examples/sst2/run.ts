@@ -10,6 +10,10 @@
  *   node build/ts/examples/sst2/run.js --model-dir runs/sst2/bert-mini-mlm \
  *     --train-file ../shared/data/sst2/train.tsv --train-rows 4000 --steps 150 --seeds 0,1,2
  *
+ * Two sweeps run side by side (e.g. one process per core, with different --methods) are joined by
+ *   node build/ts/examples/sst2/run.js --merge a.json,b.json --out examples/sst2/results/results.json
+ * which writes their runs as one results file and prints the table.
+ *
  * Flags: --model-dir (config.json + model.safetensors + tokenizer files), --train-file, --dev-file
  * (data/sst2/dev.tsv), --train-rows (a seeded sample of the training file, the same for every run),
  * --steps, --batch-size (32), --max-length (64), --seeds (0,1,2), --methods (all of METHODS),
@@ -90,8 +94,27 @@ interface RunResult {
   peakTensorMB: number;
 }
 
+/** Joins results files of one setup (sweeps run side by side) into one. */
+function merge(files: string[], outFile: string): void {
+  const parts = files.map((file) => ({ file, ...(JSON.parse(readFileSync(file, 'utf8')) as { setup: Record<string, unknown>; pretrain: unknown; runs: RunResult[] }) }));
+  const { seeds: _seeds, ...setup } = parts[0].setup;
+  for (const part of parts.slice(1)) {
+    const { seeds: _s, ...other } = part.setup;
+    if (JSON.stringify(other) !== JSON.stringify(setup)) throw new Error(`${part.file}: another setup than ${parts[0].file}'s; only sweeps of one setup can be merged`);
+  }
+  const runs = parts.flatMap((p) => p.runs);
+  const seeds = [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b);
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify({ setup: { ...setup, seeds }, pretrain: parts[0].pretrain, merged: files, summary: summarize(runs), runs }, null, 2) + '\n');
+  console.log(table(summarize(runs)));
+}
+
 async function main(): Promise<void> {
   const f = flagsOf(process.argv.slice(2));
+  if (f.merge) {
+    merge(f.merge.split(','), f.out ?? 'examples/sst2/results/results.json');
+    return;
+  }
   const modelDir = f['model-dir'] ?? 'runs/sst2/bert-mini-mlm';
   const trainFile = f['train-file'] ?? '../shared/data/sst2/train.tsv';
   const devFile = f['dev-file'] ?? 'data/sst2/dev.tsv';

@@ -12,7 +12,8 @@ const USAGE = `finetune demo: transfer learning on Fashion-MNIST, every fine-tun
 Pretrains a small AlexNet-style CNN and a small ViT on five Fashion-MNIST classes (T-shirt/top,
 Trouser, Pullover, Sandal, Bag; cached under $XDG_CACHE_HOME/finetune/demo, or ~/.cache/finetune/demo),
 fine-tunes each on the five others (Dress, Coat, Shirt, Sneaker, Ankle boot) from a few labels per
-class with each strategy — and trains it from scratch on the same labels —, evaluates on the 5,000
+class with each strategy — and trains it from scratch on the same labels —, each at three learning
+rates of which the validation images pick one, evaluates on the 5,000
 test images of those classes and prints strategy | trainable params | % | accuracy | train time |
 peak memory, with comparison.html and comparison.png per network in the output folder. A few minutes
 on 2 cores. Needs Fashion-MNIST: Debian's dataset-fashion-mnist (npm run setup installs it; or
@@ -25,6 +26,8 @@ Flags:
   --source-classes LIST   the pretraining classes (default 0,1,2,5,8); the other classes are the target
   --labels-per-class N    labelled training images per target class (default 50; --quick 10)
   --steps N               optimizer steps of every fine-tuning run (default 100; --quick 6)
+  --learning-rates LIST   every row trains at each and keeps the best on validation (default 1e-3,3e-3,1e-2; --quick 3e-3)
+  --validation-per-class N  labelled validation images per target class, apart from the training labels (default 100; --quick 10)
   --seed N                seeds everything (default 0): the same seed gives the same accuracies
   --threads N             libtorch threads (default 2)
   --output-dir DIR        where the reports go (default ./demo-output)
@@ -39,6 +42,14 @@ function list<T extends string>(value: unknown, known: readonly T[], flag: strin
 }
 
 class UsageError extends Error {}
+
+function learningRates(value: unknown): number[] | undefined {
+  if (value === undefined) return undefined;
+  const items = String(value).split(',').map((s) => s.trim());
+  const lrs = items.map(Number);
+  if (!items.length || lrs.some((lr, i) => items[i] === '' || !Number.isFinite(lr) || lr <= 0)) throw new UsageError(`--learning-rates must be positive numbers separated by commas, got '${String(value)}'`);
+  return lrs;
+}
 
 function positiveInteger(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -58,6 +69,8 @@ export async function runDemo(argv: string[]): Promise<number> {
       seed: 'number',
       threads: 'number',
       'source-classes': 'string',
+      'learning-rates': 'string',
+      'validation-per-class': 'number',
       'output-dir': 'string',
       cache: 'boolean',
       'no-cache': 'boolean',
@@ -75,6 +88,8 @@ export async function runDemo(argv: string[]): Promise<number> {
       strategies: list<StrategyKey>(flags.strategies, STRATEGY_KEYS, 'strategies'),
       labelsPerClass: positiveInteger(flags['labels-per-class'], 'labels-per-class'),
       fineTuneSteps: positiveInteger(flags.steps, 'steps'),
+      learningRates: learningRates(flags['learning-rates']),
+      validationPerClass: positiveInteger(flags['validation-per-class'], 'validation-per-class'),
       seed,
       threads: positiveInteger(flags.threads, 'threads'),
       outputDir: flags['output-dir'] as string | undefined,

@@ -83,21 +83,27 @@ export class TaskDataset implements Dataset<TaskExample> {
   }
 
   /**
-   * `perClass` examples of every class, drawn without replacement by a generator seeded with `seed`
-   * (the same seed gives the same examples), kept in the split's order.
+   * The labelled images of a few-label experiment: `perClass` training and `validationPerClass`
+   * validation examples of every class, drawn without replacement from one seeded shuffle of each
+   * class (so the two never share an image, and the same seed gives the same draw), each kept in the
+   * split's order.
    */
-  labelBudget(perClass: number, seed: number): TaskDataset {
+  labelBudget(perClass: number, validationPerClass: number, seed: number): { train: TaskDataset; validation: TaskDataset } {
     const rng = mulberry32(seed);
-    const picked: number[] = [];
+    const train: number[] = [];
+    const validation: number[] = [];
     for (let label = 0; label < this.classes.length; label++) {
       const pool: number[] = [];
       for (let i = 0; i < this.rows.length; i++) if (this.targets[i] === label) pool.push(this.rows[i]);
-      if (pool.length < perClass) throw new Error(`only ${pool.length} examples of '${FASHION_MNIST_CLASSES[this.classes[label]]}', fewer than ${perClass} labels per class`);
+      if (pool.length < perClass + validationPerClass) {
+        throw new Error(`only ${pool.length} examples of '${FASHION_MNIST_CLASSES[this.classes[label]]}', fewer than ${perClass} labels + ${validationPerClass} validation images per class`);
+      }
       const order = permutation(pool.length, rng);
-      for (let k = 0; k < perClass; k++) picked.push(pool[order[k]]);
+      for (let k = 0; k < perClass; k++) train.push(pool[order[k]]);
+      for (let k = perClass; k < perClass + validationPerClass; k++) validation.push(pool[order[k]]);
     }
-    picked.sort((a, b) => a - b);
-    return new TaskDataset(this.split, this.classes, picked);
+    const sorted = (rows: number[]) => rows.sort((a, b) => a - b);
+    return { train: new TaskDataset(this.split, this.classes, sorted(train)), validation: new TaskDataset(this.split, this.classes, sorted(validation)) };
   }
 
   /** The first `count` examples of each class (a smaller evaluation set for quick runs). */

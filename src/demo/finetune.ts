@@ -1,6 +1,6 @@
 /**
- * One row of the table: a fine-tuning run (or the from-scratch baseline) on the target task's labelled
- * images, evaluated on its test images. The demo runs each in a process of its own (worker.ts), so
+ * One fine-tuning run (or from-scratch run) at one learning rate on the target task's labelled
+ * images, evaluated on the validation images (which choose the row's lr) and the test images. The demo runs each in a process of its own (worker.ts), so
  * that its peak memory is its own: the process's peak RSS during training (VmHWM, reset right before
  * train()) minus its RSS at that moment — the data and the model are loaded by then, so the figure is
  * what training adds (gradients, optimizer state, activations).
@@ -13,6 +13,7 @@ import type { Module } from '../nn/index.js';
 import { layerGroupsOf, type HfConfig } from '../models/index.js';
 import { fromPretrained } from '../io/index.js';
 import type { Dataset } from '../data/index.js';
+import { formatLr } from '../optim/index.js';
 import { defaultForward, Trainer, type OutputStream } from '../train/index.js';
 import type { ComparisonRun } from '../report/index.js';
 import { formatBytes, formatInteger, formatNumber } from '../report/format.js';
@@ -29,19 +30,24 @@ export interface FineTuneJob {
   strategy: StrategyKey;
   /** The pretrained checkpoint: savePretrained's folder, config.json with pretraining_learning_rate. */
   checkpoint: string;
-  /** writeSplit's file: the labelled training images of the target classes, then their test images. */
+  /** writeSplit's file: the labelled training images of the target classes, their validation images, then their test images. */
   images: string;
   trainCount: number;
+  validationCount: number;
+  lr: number;
   /** "[3/16]": where the run stands among the demo's phases. */
   phase: string;
 }
 
-/** One row of the results. */
+/** One run's results; the table's row of a strategy is its run with the best validation accuracy. */
 export interface DemoRow extends ComparisonRun {
   model: DemoModelKey;
   key: StrategyKey;
   lr: number;
-  lrReason: string;
+  validationAccuracy: number;
+  /** The lr the library's rule would give (optim.defaultFineTuneLr), and why. */
+  ruleLr: number;
+  ruleReason: string;
   note: string;
   steps: number;
   trainLoss: number;
@@ -79,8 +85,10 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
 
   const images = readSplit(job.images);
   const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  const validationEnd = job.trainCount + job.validationCount;
   const train = new TaskDataset(images, settings.targetClasses, rows(0, job.trainCount));
-  const test = new TaskDataset(images, settings.targetClasses, rows(job.trainCount, images.labels.length));
+  const validation = new TaskDataset(images, settings.targetClasses, rows(job.trainCount, validationEnd));
+  const test = new TaskDataset(images, settings.targetClasses, rows(validationEnd, images.labels.length));
 
   const base = await fromPretrained(job.checkpoint, { warn: (message) => line(`  ${message}`) });
   const config = JSON.parse(readFileSync(join(job.checkpoint, 'config.json'), 'utf8')) as HfConfig;
@@ -89,7 +97,6 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
     pretrainingLr: settings.pretraining[job.model].learningRate,
     layerGroups: layerGroupsOf(base).length,
     steps: settings.fineTuneSteps,
-    lrScale: settings.lrScale,
   });
 
   // The same seed before every run: the head's (or the whole network's) initialisation, the adapters', dropout, the data order.
@@ -104,11 +111,11 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
   const trainer = new Trainer({
     model,
     args: {
-      outputDir: join(settings.outputDir, 'runs', job.model, plan.key),
+      outputDir: join(settings.outputDir, 'runs', job.model, plan.key, `lr-${formatLr(job.lr)}`),
       maxSteps: steps,
       perDeviceTrainBatchSize: settings.fineTuneBatchSize,
       perDeviceEvalBatchSize: 500,
-      learningRate: plan.lr,
+      learningRate: job.lr,
       weightDecay: 0.01,
       lrSchedulerType: 'linear',
       warmupRatio: 0.1,
@@ -131,7 +138,7 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
   const before = parameterCounts(trainer.model);
   line(`${job.phase} ${job.model} · ${plan.label}: ${plan.note}`);
   line(
-    `  lr ${plan.lrReason.replace(/^lr /, '')}; ${steps} steps × batch ${settings.fineTuneBatchSize} on ${formatInteger(train.length)} labelled images; ` +
+    `  lr ${formatLr(job.lr)} (the library's rule: ${plan.ruleReason.replace(/^lr /, '')}); ${steps} steps × batch ${settings.fineTuneBatchSize} on ${formatInteger(train.length)} labelled images; ` +
       `trainable ${formatInteger(before.trainable)} of ${formatInteger(before.total)}`,
   );
   warmUp(trainer.model, collate, train);
@@ -139,9 +146,10 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
   const { metrics } = await trainer.train();
   const peakMemoryBytes = probe.stop();
   const counts = parameterCounts(trainer.model); // gradual unfreezing: its last stage
+  const validationAccuracy = await accuracyOf(trainer, validation as Dataset<unknown>);
   const accuracy = await accuracyOf(trainer, test as Dataset<unknown>);
   trainer.model.dispose();
-  line(`  → accuracy ${formatNumber(accuracy)} on ${formatInteger(test.length)} test images · train time ${metrics.train_runtime.toFixed(1)} s · peak memory +${formatBytes(peakMemoryBytes)}`);
+  line(`  → validation accuracy ${formatNumber(validationAccuracy)} · test accuracy ${formatNumber(accuracy)} · train time ${metrics.train_runtime.toFixed(1)} s · peak memory +${formatBytes(peakMemoryBytes)}`);
   return {
     model: job.model,
     key: plan.key,
@@ -151,8 +159,10 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
     accuracy,
     trainTimeSeconds: metrics.train_runtime,
     peakMemoryBytes,
-    lr: plan.lr,
-    lrReason: plan.lrReason,
+    lr: job.lr,
+    validationAccuracy,
+    ruleLr: plan.ruleLr,
+    ruleReason: plan.ruleReason,
     note: plan.note,
     steps,
     trainLoss: metrics.train_loss,

@@ -1,6 +1,6 @@
 /** The transfer-learning demo (`finetune demo`, what `npm start` runs): see run.ts. */
 export { runDemoExperiment, type DemoResult, type DemoModelResult } from './run.js';
-export { demoSettings, defaultCacheDir, classList, SOURCE_CLASSES, TARGET_CLASSES, DEMO_LR_SCALE, type DemoSettings } from './settings.js';
+export { demoSettings, defaultCacheDir, classList, SOURCE_CLASSES, TARGET_CLASSES, DEMO_LEARNING_RATES, type DemoSettings } from './settings.js';
 export { DEMO_MODELS, DEMO_MODEL_KEYS, buildModel, resetHead, pretrainingHash, type DemoModelKey, type DemoModelSpec, type PretrainingSettings } from './models.js';
 export { STRATEGY_KEYS, planStrategy, type StrategyKey, type StrategyPlan } from './strategies.js';
 export { runFineTune, type FineTuneJob, type DemoRow } from './finetune.js';

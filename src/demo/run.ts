@@ -5,8 +5,10 @@
  *    classes, every one of their training images — or find it in the cache (pretrain.ts).
  * 2. Fine-tune it on the target task, the five held-out classes, from a few labelled images per class,
  *    with each strategy, and train the same network from scratch on those labels: the same labels,
- *    seed and step budget for every row. Each run is a process of its own (worker.ts), so its peak
- *    memory is its own.
+ *    seed and step budget for every row. Each row is trained at each of the demo's learning rates
+ *    and keeps the run with the best accuracy on the validation images (more labelled images of the
+ *    target classes, apart from the training labels; the same for every row). Each run is a process
+ *    of its own (worker.ts), so its peak memory is its own.
  * 3. Evaluate each on the target classes' test images (all 5,000) and print the trade-off table
  *    (strategy | trainable params | % | accuracy | train time | peak memory), written with its charts
  *    as comparison.html / comparison.png / comparison.md per network in the output folder, beside
@@ -23,6 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { setNumThreads } from '../tensor/index.js';
+import { formatLr } from '../optim/index.js';
 import type { OutputStream } from '../train/index.js';
 import { comparisonReport } from '../report/index.js';
 import { formatDuration, formatInteger, formatNumber } from '../report/format.js';
@@ -39,7 +42,10 @@ export interface DemoModelResult {
   model: DemoModelKey;
   title: string;
   pretraining: PretrainingInfo & { fromCache: boolean; dir: string | null };
+  /** A row per strategy: its run at the lr with the best validation accuracy. */
   rows: DemoRow[];
+  /** Every run, at every lr. */
+  trials: DemoRow[];
   /** The aligned table as printed. */
   table: string;
   files: { html?: string; png?: string; markdown?: string };
@@ -89,14 +95,15 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
   const sourceTrain = new TaskDataset(train, settings.sourceClasses);
   const sourceTestAll = new TaskDataset(test, settings.sourceClasses);
   const sourceTest = settings.sourceEvalPerClass === null ? sourceTestAll : sourceTestAll.firstPerClass(settings.sourceEvalPerClass);
-  const targetTrain = new TaskDataset(train, settings.targetClasses).labelBudget(settings.labelsPerClass, settings.seed);
+  const labelled = new TaskDataset(train, settings.targetClasses).labelBudget(settings.labelsPerClass, settings.validationPerClass, settings.seed);
+  const targetTrain = labelled.train;
   const targetTestAll = new TaskDataset(test, settings.targetClasses);
   const targetTest = settings.evalPerClass === null ? targetTestAll : targetTestAll.firstPerClass(settings.evalPerClass);
 
   mkdirSync(settings.outputDir, { recursive: true });
   const scratch = mkdtempSync(join(tmpdir(), 'finetune-demo-'));
   const images = join(scratch, 'target-images.bin');
-  writeSplit(packSplit([targetTrain, targetTest]), images);
+  writeSplit(packSplit([targetTrain, labelled.validation, targetTest]), images);
 
   line(`finetune demo${settings.quick ? ' --quick' : ''}: transfer learning on Fashion-MNIST · seed ${settings.seed} · ${settings.threads} threads`);
   line(`  source task: classes ${settings.sourceClasses.join(', ')} (${classList(settings.sourceClasses)}), ${formatInteger(sourceTrain.length)} training images`);
@@ -105,8 +112,13 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
       `${settings.labelsPerClass} labelled images per class (${formatInteger(targetTrain.length)}), tested on ${formatInteger(targetTest.length)} test images`,
   );
   line(`  every row: ${settings.fineTuneSteps} AdamW steps × batch ${settings.fineTuneBatchSize}, linear decay after 10% warmup, weight decay 0.01, seed ${settings.seed}`);
+  line(
+    settings.learningRates.length > 1
+      ? `  learning rate: each row trains at ${settings.learningRates.map(formatLr).join(', ')} and keeps the best on ${formatInteger(labelled.validation.length)} validation images (${settings.validationPerClass} per class, apart from the training labels)`
+      : `  learning rate ${formatLr(settings.learningRates[0])} for every row; validation: ${formatInteger(labelled.validation.length)} images (${settings.validationPerClass} per class)`,
+  );
 
-  const phases = settings.models.length * (1 + settings.strategies.length);
+  const phases = settings.models.length * (1 + settings.strategies.length * settings.learningRates.length);
   let phaseIndex = 0;
   const phase = () => `[${++phaseIndex}/${phases}]`;
   const results: DemoModelResult[] = [];
@@ -131,18 +143,37 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
       line(`  ${describePretraining(info)}`);
 
       const rows: DemoRow[] = [];
+      const trials: DemoRow[] = [];
       for (const strategy of settings.strategies) {
-        const job: FineTuneJob = { settings, model: key, strategy, checkpoint: dir, images, trainCount: targetTrain.length, phase: phase() };
-        const row = await runWorker(job, scratch, phaseIndex, stream);
-        peakMemoryMethod = row.peakMemoryMethod;
-        rows.push(row);
+        let best: DemoRow | null = null;
+        for (const lr of settings.learningRates) {
+          const job: FineTuneJob = {
+            settings,
+            model: key,
+            strategy,
+            checkpoint: dir,
+            images,
+            trainCount: targetTrain.length,
+            validationCount: labelled.validation.length,
+            lr,
+            phase: phase(),
+          };
+          const run = await runWorker(job, scratch, phaseIndex, stream);
+          peakMemoryMethod = run.peakMemoryMethod;
+          trials.push(run);
+          // The first (smallest) lr wins ties.
+          if (!best || run.validationAccuracy > best.validationAccuracy) best = run;
+        }
+        if (best) rows.push(best);
       }
       const title = `${key}: ${settings.labelsPerClass} labels per class, ${settings.fineTuneSteps} steps, seed ${settings.seed}`;
       const report = await comparisonReport(rows, { outputDir: join(settings.outputDir, key), title: `Fashion-MNIST transfer, ${title}` });
-      results.push({ model: key, title: spec.title, pretraining: { ...info, fromCache, dir: settings.cache ? dir : null }, rows, table: report.text, files: report.files });
+      results.push({ model: key, title: spec.title, pretraining: { ...info, fromCache, dir: settings.cache ? dir : null }, rows, trials, table: report.text, files: report.files });
       line();
       line(`${title}`);
       line(report.text);
+      line();
+      line(`lr chosen on validation (the library's rule): ${rows.map((r) => `${r.strategy} ${formatLr(r.lr)} (${formatLr(r.ruleLr)})`).join(', ')}`);
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });

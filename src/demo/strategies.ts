@@ -1,8 +1,8 @@
 /**
- * The strategies the demo compares, each a TrainingArguments strategy plus its learning rate:
+ * The strategies the demo compares, each a TrainingArguments strategy:
  *
- * - from scratch: the same network, randomly initialised, every parameter trained, at the
- *   pretraining recipe's lr (what one would do without a pretrained model);
+ * - from scratch: the same network, randomly initialised, every parameter trained (what one would
+ *   do without a pretrained model);
  * - head: a new head on the frozen pretrained body;
  * - top-k: the head and the k layer groups below it;
  * - gradual unfreezing (ULMFiT): the head, then one more layer group every N steps, the whole
@@ -11,10 +11,11 @@
  * - LoRA: low-rank updates (and the head) on the frozen body;
  * - full fine-tuning: every parameter, starting from the pretrained weights.
  *
- * The pretrained rows take `optim.defaultFineTuneLr` for their method, given the pretrained
- * checkpoint's config.json — which records the pretraining lr, so the methods that update the
- * pretrained weights (full, top-k, gradual) run at a tenth of it and the others at their method's
- * default — times `lrScale` (see DemoSettings.lrScale).
+ * Every row is trained at each of the demo's learning rates and keeps the best on validation
+ * (settings.ts); the plan carries the lr the library's rule would give, for comparison:
+ * `optim.defaultFineTuneLr` for the method, given the pretrained checkpoint's config.json — which
+ * records the pretraining lr, so the methods that update the pretrained weights (full, top-k,
+ * gradual) get a tenth of it and the others their method's default; from scratch, the pretraining lr.
  */
 import type { HfConfig } from '../models/index.js';
 import { defaultFineTuneLr, formatLr, type FineTuneMethod } from '../optim/index.js';
@@ -31,9 +32,9 @@ export interface StrategyPlan {
   /** Starts from the pretrained weights (all but from scratch). */
   pretrained: boolean;
   strategy: TrainingStrategy | null;
-  lr: number;
-  /** Where the lr comes from. */
-  lrReason: string;
+  /** The lr the library's rule gives this row, and why. */
+  ruleLr: number;
+  ruleReason: string;
   /** What trains, in words. */
   note: string;
 }
@@ -50,28 +51,26 @@ const METHOD: Record<Exclude<StrategyKey, 'scratch'>, FineTuneMethod> = {
 /**
  * The plan of one strategy for a model. `pretrainedConfig` is the pretrained checkpoint's config.json
  * (with pretraining_learning_rate); `layerGroups` the network's number of layer groups; `steps` the
- * fine-tuning budget; `lrScale` multiplies the method's default lr (1: the library's rule as is).
+ * fine-tuning budget.
  */
 export function planStrategy(
   key: StrategyKey,
   spec: DemoModelSpec,
-  options: { pretrainedConfig: HfConfig; pretrainingLr: number; layerGroups: number; steps: number; lrScale: Partial<Record<StrategyKey, number>> },
+  options: { pretrainedConfig: HfConfig; pretrainingLr: number; layerGroups: number; steps: number },
 ): StrategyPlan {
-  const scale = options.lrScale[key] ?? 1;
-  const scaled = (lr: number, reason: string): { lr: number; lrReason: string } =>
-    scale === 1 ? { lr, lrReason: reason } : { lr: Number((lr * scale).toPrecision(6)), lrReason: `${formatLr(Number((lr * scale).toPrecision(6)))} = ${scale} × (${reason})` };
   if (key === 'scratch') {
     return {
       key,
       label: 'from scratch',
       pretrained: false,
       strategy: { kind: 'full' },
-      ...scaled(options.pretrainingLr, `lr ${formatLr(options.pretrainingLr)}: the pretraining recipe, as training from random weights`),
+      ruleLr: options.pretrainingLr,
+      ruleReason: `lr ${formatLr(options.pretrainingLr)}: the pretraining recipe, as training from random weights`,
       note: 'random initialisation, every parameter trains',
     };
   }
   const chosen = defaultFineTuneLr({ method: METHOD[key], config: options.pretrainedConfig });
-  const lr = scaled(chosen.lr, chosen.reason);
+  const lr = { ruleLr: chosen.lr, ruleReason: chosen.reason };
   const below = options.layerGroups - 1;
   switch (key) {
     case 'head':

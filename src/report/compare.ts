@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 
 import { writeAtomicAsync, writeFullyAsync } from '../io/files.js';
 import { barChart, chartGrid, chartSvg, PALETTE, type Chart } from './chart.js';
-import { escapeXml, formatBytes, formatDuration, formatInteger, formatNumber, formatPercent, htmlDocument } from './format.js';
+import { escapeXml, formatBytes, formatInteger, formatNumber, formatPercent, formatSeconds, htmlDocument } from './format.js';
 import { readRunHistory, summarizeRun } from './history.js';
 import { chartToPng, type PngOptions } from './png.js';
 
@@ -70,7 +70,7 @@ function cells(run: ComparisonRun): string[] {
     run.trainableParams !== undefined ? formatInteger(run.trainableParams) : NA,
     pct !== undefined ? formatPercent(pct) : NA,
     run.accuracy !== undefined ? formatNumber(run.accuracy) : NA,
-    run.trainTimeSeconds !== undefined ? formatDuration(run.trainTimeSeconds) : NA,
+    run.trainTimeSeconds !== undefined ? formatSeconds(run.trainTimeSeconds) : NA,
     run.peakMemoryBytes !== undefined ? formatBytes(run.peakMemoryBytes) : NA,
   ];
 }
@@ -94,7 +94,7 @@ export function comparisonChart(runs: ComparisonRun[], options: { title?: string
   const panels: Array<{ title: string; values: Array<number | undefined>; format: (v: number) => string; log?: boolean }> = [
     { title: 'trainable parameters (%, log scale)', values: runs.map(percentOf), format: formatPercent, log: true },
     { title: metric, values: runs.map((r) => r.accuracy), format: (v) => formatNumber(v) },
-    { title: 'train time', values: runs.map((r) => r.trainTimeSeconds), format: formatDuration },
+    { title: 'train time', values: runs.map((r) => r.trainTimeSeconds), format: formatSeconds },
     { title: 'peak memory', values: runs.map((r) => r.peakMemoryBytes), format: formatBytes },
   ];
   const charts = panels

@@ -50,6 +50,12 @@ export function formatDuration(seconds: number): string {
   return days > 0 ? `${days}d ${hms}` : hms;
 }
 
+/** A run's length for tables: "4.2 s" under a minute (where mm:ss would read 00:04), else formatDuration's "2:05". */
+export function formatSeconds(seconds: number): string {
+  if (Number.isFinite(seconds) && seconds >= 0 && seconds < 59.95) return `${seconds.toFixed(1)} s`;
+  return formatDuration(seconds);
+}
+
 /** A size in bytes with binary units: 1536 → "1.5 KiB", 3.2e9 → "2.98 GiB". */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return String(bytes);
