@@ -71,6 +71,11 @@ function strategyOf(method: Method): train.TrainingStrategy {
 function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 /** Sample standard deviation (n − 1). */
 function std(xs: number[]): number {
   if (xs.length < 2) return 0;
@@ -227,14 +232,14 @@ function summarize(runs: RunResult[]): Summary[] {
     const acc = rs.map((r) => r.devAccuracy);
     out.push({
       method, init: rs[0].init, seeds: rs.length, accuracyMean: mean(acc), accuracyStd: std(acc), trainablePercent: rs[0].trainablePercent,
-      trainable: rs[0].trainable, secondsMean: mean(rs.map((r) => r.trainSeconds)), peakTensorMB: Math.max(...rs.map((r) => r.peakTensorMB)),
+      trainable: rs[0].trainable, secondsMean: mean(rs.map((r) => r.trainSeconds)), peakTensorMB: median(rs.map((r) => r.peakTensorMB)),
     });
   }
   return out;
 }
 
 function table(summary: Summary[]): string {
-  const lines = ['| method | init | dev accuracy (mean ± std) | seeds | trainable params | trainable % | train time (s, mean) | peak tensor memory (MB) |', '|:--|:--|--:|--:|--:|--:|--:|--:|'];
+  const lines = ['| method | init | dev accuracy (mean ± std) | seeds | trainable params | trainable % | train time (s, mean) | peak tensor memory (MB, median) |', '|:--|:--|--:|--:|--:|--:|--:|--:|'];
   for (const s of summary) {
     lines.push(`| ${s.method.replace('-random', '')} | ${s.init} | ${(100 * s.accuracyMean).toFixed(2)} ± ${(100 * s.accuracyStd).toFixed(2)} | ${s.seeds} | ${s.trainable.toLocaleString('en-US')} | ${s.trainablePercent.toFixed(2)} | ${s.secondsMean.toFixed(1)} | ${s.peakTensorMB.toFixed(1)} |`);
   }
