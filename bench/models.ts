@@ -8,7 +8,6 @@
  * One training step, as a user writes it: forward in train mode, cross entropy against random
  * labels, backward, every gradient set to null — all inside one tidy().
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -29,14 +28,8 @@ import {
   type Tensor,
 } from 'finetune';
 
-import { DEMO_CNN, MODELS, median, serveCommands, setupRequest, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
+import { DEMO_CNN, MODELS, median, processMemory, serveCommands, setupRequest, timedStepsWithFaults, warmUp, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
 
-/** VmRSS and VmHWM (peak resident set) of this process, in kB. */
-function memory(): MemoryReply {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
 
 interface Workload {
   model: nn.Module;
@@ -124,25 +117,12 @@ function trainStep(w: Workload): Tensor {
   });
 }
 
-function timedSteps(w: Workload, steps: number): number[] {
-  const stepMs: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const start = performance.now();
-    trainStep(w).dispose();
-    stepMs.push(performance.now() - start);
-  }
-  return stepMs;
-}
-
-/**
- * `steps` timed steps, with diagnostics of how they used memory: the minor page faults they took
- * and the kernel (system) CPU seconds they used, which fresh pages cost.
- */
-function stepsReply(w: Workload, steps: number): { stepMs: number[]; minorFaults: number; systemSeconds: number } {
-  const before = process.resourceUsage();
-  const stepMs = timedSteps(w, steps);
-  const after = process.resourceUsage();
-  return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, systemSeconds: (after.systemCPUTime - before.systemCPUTime) / 1e6 };
+/** One training step, timed by the helpers: its loss as a number. */
+function lossOfStep(w: Workload): number {
+  const loss = trainStep(w);
+  const value = loss.item();
+  loss.dispose();
+  return value;
 }
 
 function setup(request: SetupRequest): ModelSetupReply {
@@ -154,12 +134,8 @@ function setup(request: SetupRequest): ModelSetupReply {
   const setupMs = performance.now() - start;
   const params = workload.model.parameters();
 
-  const firstStart = performance.now();
-  const first = trainStep(workload);
-  const warmupMs = [performance.now() - firstStart];
-  const firstLoss = first.item();
-  first.dispose();
-  warmupMs.push(...timedSteps(workload, request.warmupSteps - 1));
+  const w = workload;
+  const { firstLoss, warmupMs } = warmUp(() => lossOfStep(w), request.warmupSteps);
   return {
     model: request.model,
     batch: request.batch,
@@ -170,12 +146,12 @@ function setup(request: SetupRequest): ModelSetupReply {
     firstLoss,
     setupMs,
     warmupMs,
-    ...memory(),
+    ...processMemory(),
   };
 }
 
 function info() {
-  return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...memory() };
+  return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...processMemory() };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -183,9 +159,10 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
   setup: (rest) => setup(JSON.parse(rest) as SetupRequest),
   steps: (rest) => {
     if (workload === undefined) throw new Error('steps before setup');
-    return stepsReply(workload, Number(rest));
+    const w = workload;
+    return timedStepsWithFaults(() => trainStep(w).dispose(), Number(rest));
   },
-  memory: () => memory(),
+  memory: () => processMemory(),
 };
 
 
@@ -196,9 +173,9 @@ function standalone(name: ModelName, steps: number): void {
   const request: SetupRequest = setupRequest(name, spec.warmupSteps);
   const before = info();
   const setupReply = setup(request);
-  const { stepMs, minorFaults, systemSeconds } = stepsReply(workload!, steps);
+  const { stepMs, minorFaults, systemSeconds } = timedStepsWithFaults(() => trainStep(workload!).dispose(), steps);
   const ms = median(stepMs);
-  const result = { ...before, setup: setupReply, stepMs, minorFaults, systemSeconds, msPerStep: ms, samplesPerSecond: (spec.batch * 1000) / ms, memory: memory() };
+  const result = { ...before, setup: setupReply, stepMs, minorFaults, systemSeconds, msPerStep: ms, samplesPerSecond: (spec.batch * 1000) / ms, memory: processMemory() };
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 

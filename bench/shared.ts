@@ -14,6 +14,8 @@
  */
 
 /** The per-op workloads: ops per iteration, iterations per block, and what one iteration does. */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 export const PER_OP = {
   mixed_tidy: {
@@ -308,6 +310,42 @@ export interface StepsReply {
   stepMs: number[];
   minorFaults: number;
   systemSeconds: number;
+}
+
+/** VmRSS and VmHWM (peak resident set) of this process, in kB. */
+export function processMemory(): MemoryReply {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+/** Runs `step` `steps` times; the milliseconds of each. */
+export function timedSteps(step: () => void, steps: number): number[] {
+  const ms: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    step();
+    ms.push(performance.now() - start);
+  }
+  return ms;
+}
+
+/**
+ * `steps` timed steps, with diagnostics of how they used memory: the minor page faults they took
+ * and the kernel (system) CPU seconds they used, which fresh pages cost.
+ */
+export function timedStepsWithFaults(step: () => void, steps: number): StepsReply {
+  const before = process.resourceUsage();
+  const stepMs = timedSteps(step, steps);
+  const after = process.resourceUsage();
+  return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, systemSeconds: (after.systemCPUTime - before.systemCPUTime) / 1e6 };
+}
+
+/** The warm-up of a worker's setup: a first step (whose loss the driver compares across engines), then the rest, all timed. */
+export function warmUp(lossStep: () => number, warmupSteps: number): { firstLoss: number; warmupMs: number[] } {
+  const start = performance.now();
+  const firstLoss = lossStep();
+  return { firstLoss, warmupMs: [performance.now() - start, ...timedSteps(lossStep, warmupSteps - 1)] };
 }
 
 /** The engine side of the driver protocol: one JSON reply per command line on stdin until 'quit'. */

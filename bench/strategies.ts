@@ -15,7 +15,6 @@
  * backward → AdamW step over the trainable parameters (finetune's default fused kernel) → every grad
  * set to null, in one tidy(). The first step creates AdamW's state, so the peak includes it.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -40,14 +39,9 @@ import {
   type Tensor,
 } from 'finetune';
 
-import { median, serveCommands } from './shared.js';
+import { median, processMemory, serveCommands, timedStepsWithFaults, warmUp } from './shared.js';
 import { STRATEGY_MODELS, strategyApplies, type StrategyModelName, type StrategyModelSpec, type StrategyName, type StrategySetup } from './strategies-shared.js';
 
-function memory(): { rssKb: number; hwmKb: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
 
 interface Workload {
   model: nn.Module;
@@ -147,21 +141,12 @@ function trainStep(w: Workload): Tensor {
   });
 }
 
-function timedSteps(w: Workload, steps: number): number[] {
-  const ms: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const start = performance.now();
-    trainStep(w).dispose();
-    ms.push(performance.now() - start);
-  }
-  return ms;
-}
-
-function stepsReply(w: Workload, steps: number): { stepMs: number[]; minorFaults: number; systemSeconds: number } {
-  const before = process.resourceUsage();
-  const stepMs = timedSteps(w, steps);
-  const after = process.resourceUsage();
-  return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, systemSeconds: (after.systemCPUTime - before.systemCPUTime) / 1e6 };
+/** One training step, timed by the helpers: its loss as a number. */
+function lossOfStep(w: Workload): number {
+  const loss = trainStep(w);
+  const value = loss.item();
+  loss.dispose();
+  return value;
 }
 
 function setup(request: StrategySetup) {
@@ -169,17 +154,13 @@ function setup(request: StrategySetup) {
   const start = performance.now();
   workload = build(request);
   const setupMs = performance.now() - start;
-  const firstStart = performance.now();
-  const first = trainStep(workload);
-  const warmupMs = [performance.now() - firstStart];
-  const firstLoss = first.item();
-  first.dispose();
-  warmupMs.push(...timedSteps(workload, request.warmupSteps - 1));
-  return { trainable: workload.trainable, total: workload.total, detail: workload.detail, firstLoss, setupMs, warmupMs, ...memory() };
+  const w = workload;
+  const { firstLoss, warmupMs } = warmUp(() => lossOfStep(w), request.warmupSteps);
+  return { trainable: workload.trainable, total: workload.total, detail: workload.detail, firstLoss, setupMs, warmupMs, ...processMemory() };
 }
 
 function info() {
-  return { runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...memory() };
+  return { runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...processMemory() };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -187,9 +168,10 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
   setup: (rest) => setup(JSON.parse(rest) as StrategySetup),
   steps: (rest) => {
     if (workload === undefined) throw new Error('steps before setup');
-    return stepsReply(workload, Number(rest));
+    const w = workload;
+    return timedStepsWithFaults(() => trainStep(w).dispose(), Number(rest));
   },
-  memory: () => memory(),
+  memory: () => processMemory(),
 };
 
 function main(): void {
@@ -212,8 +194,8 @@ function main(): void {
   if (serveMode) return serveCommands(COMMANDS);
   if (model === undefined || strategy === undefined) throw new Error('give --serve, or --model bert-base|resnet50 --strategy NAME');
   const reply = setup({ model: model as StrategyModelName, strategy: strategy as StrategyName, warmupSteps: 2, seed: 0, optimizer: true });
-  const result = stepsReply(workload!, steps);
-  process.stdout.write(JSON.stringify({ ...info(), setup: reply, ...result, msPerStep: median(result.stepMs), memory: memory() }) + '\n');
+  const result = timedStepsWithFaults(() => trainStep(workload!).dispose(), steps);
+  process.stdout.write(JSON.stringify({ ...info(), setup: reply, ...result, msPerStep: median(result.stepMs), memory: processMemory() }) + '\n');
 }
 
 main();

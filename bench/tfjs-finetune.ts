@@ -8,13 +8,12 @@
  * (F.linear, F.gelu, F.layerNorm, F.scaledDotProductAttention, F.crossEntropy), all in one tidy():
  * forward, loss, backward, every gradient set to null.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { fromTypedArray, functional as F, getNumThreads, runtimeInfo, setNumThreads, tidy, type Tensor } from 'finetune';
 
-import { median, serveCommands } from './shared.js';
+import { median, processMemory, serveCommands, timedSteps, warmUp } from './shared.js';
 import {
   TFJS_WORKLOADS,
   TRANSFORMER,
@@ -27,11 +26,6 @@ import {
   type TfjsWorkloadName,
 } from './tfjs-shared.js';
 
-function memory(): { rssKb: number; hwmKb: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
 
 /** A leaf tensor of `spec`'s numbers (outside any scope: it lives as long as the process). */
 function leaf(spec: ArraySpec): Tensor {
@@ -93,31 +87,20 @@ function step(w: Workload): number {
   });
 }
 
-function timedSteps(w: Workload, steps: number): number[] {
-  const ms: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const start = performance.now();
-    step(w);
-    ms.push(performance.now() - start);
-  }
-  return ms;
-}
-
 function setup(request: TfjsSetupRequest): TfjsSetupReply {
   if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
   const start = performance.now();
   workload = request.workload === 'mlp' ? mlp(request.seed) : request.workload === 'transformer' ? transformer(request.seed) : undefined;
   if (workload === undefined) throw new Error(`unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`);
   const setupMs = performance.now() - start;
-  const firstStart = performance.now();
-  const firstLoss = step(workload);
-  const warmupMs = [performance.now() - firstStart, ...timedSteps(workload, request.warmupSteps - 1)];
+  const w = workload;
+  const { firstLoss, warmupMs } = warmUp(() => step(w), request.warmupSteps);
   const params = workload.leaves.reduce((n, t) => n + t.numel(), 0);
-  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...memory() };
+  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...processMemory() };
 }
 
 function info(): TfjsInfo {
-  return { engine: 'finetune', runtime: `node ${process.version}`, library: `libtorch ${runtimeInfo().torchVersion}`, threads: getNumThreads(), ...memory() };
+  return { engine: 'finetune', runtime: `node ${process.version}`, library: `libtorch ${runtimeInfo().torchVersion}`, threads: getNumThreads(), ...processMemory() };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -125,9 +108,10 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
   setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
   steps: (rest) => {
     if (workload === undefined) throw new Error('steps before setup');
-    return { stepMs: timedSteps(workload, Number(rest)) };
+    const w = workload;
+    return { stepMs: timedSteps(() => step(w), Number(rest)) };
   },
-  memory: () => memory(),
+  memory: () => processMemory(),
 };
 
 function main(): void {
@@ -150,9 +134,9 @@ function main(): void {
   const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
   if (spec === undefined) throw new Error(`unknown workload ${name}`);
   const reply = setup({ workload: name as TfjsWorkloadName, warmupSteps: spec.warmupSteps, seed: 0 });
-  const stepMs = timedSteps(workload!, steps);
+  const stepMs = timedSteps(() => step(workload!), steps);
   const ms = median(stepMs);
-  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: memory() }) + '\n');
+  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: processMemory() }) + '\n');
 }
 
 main();

@@ -13,10 +13,9 @@
  * no fused GELU, LayerNorm or attention op, so they are composed from its ops (GELU with tf.erf,
  * exact like PyTorch's default; LayerNorm from tf.moments; attention as matMul → softmax → matMul).
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { median, serveCommands } from './shared.js';
+import { median, processMemory, serveCommands, timedSteps, warmUp } from './shared.js';
 import {
   TFJS_WORKLOADS,
   TRANSFORMER,
@@ -37,11 +36,6 @@ type TfTensor = import('@tensorflow/tfjs').Tensor;
 type TfVariable = import('@tensorflow/tfjs').Variable;
 type TfScalar = import('@tensorflow/tfjs').Scalar;
 
-function memory(): { rssKb: number; hwmKb: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
 
 /**
  * How the Linear weights are laid out. The wasm backend sends a matMul to XNNPACK only when
@@ -141,31 +135,20 @@ function step(w: Workload): number {
   return loss;
 }
 
-function timedSteps(w: Workload, steps: number): number[] {
-  const ms: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const start = performance.now();
-    step(w);
-    ms.push(performance.now() - start);
-  }
-  return ms;
-}
-
 function setup(request: TfjsSetupRequest): TfjsSetupReply {
   if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
   const start = performance.now();
   workload = request.workload === 'mlp' ? mlp(request.seed) : request.workload === 'transformer' ? transformer(request.seed) : undefined;
   if (workload === undefined) throw new Error(`unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`);
   const setupMs = performance.now() - start;
-  const firstStart = performance.now();
-  const firstLoss = step(workload);
-  const warmupMs = [performance.now() - firstStart, ...timedSteps(workload, request.warmupSteps - 1)];
+  const w = workload;
+  const { firstLoss, warmupMs } = warmUp(() => step(w), request.warmupSteps);
   const params = workload.variables.reduce((n, v) => n + v.size, 0);
-  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...memory() };
+  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...processMemory() };
 }
 
 function info(): TfjsInfo {
-  return { engine: `tfjs-${backend}`, runtime: `node ${process.version}`, library: `tfjs ${tf.version_core} ${tf.getBackend()}`, threads: 1, ...memory() };
+  return { engine: `tfjs-${backend}`, runtime: `node ${process.version}`, library: `tfjs ${tf.version_core} ${tf.getBackend()}`, threads: 1, ...processMemory() };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -173,9 +156,10 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
   setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
   steps: (rest) => {
     if (workload === undefined) throw new Error('steps before setup');
-    return { stepMs: timedSteps(workload, Number(rest)), numTensors: tf.memory().numTensors };
+    const w = workload;
+    return { stepMs: timedSteps(() => step(w), Number(rest)), numTensors: tf.memory().numTensors };
   },
-  memory: () => memory(),
+  memory: () => processMemory(),
 };
 
 async function main(): Promise<void> {
@@ -200,9 +184,9 @@ async function main(): Promise<void> {
   const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
   if (spec === undefined) throw new Error(`unknown workload ${name}`);
   const reply = setup({ workload: name as TfjsWorkloadName, warmupSteps: 1, seed: 0 });
-  const stepMs = timedSteps(workload!, steps);
+  const stepMs = timedSteps(() => step(workload!), steps);
   const ms = median(stepMs);
-  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: memory() }) + '\n');
+  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: processMemory() }) + '\n');
 }
 
 await main();
