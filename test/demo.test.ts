@@ -132,6 +132,9 @@ test('finetune demo: bad flags are usage errors; missing Fashion-MNIST says how 
   const lrs = finetune(['demo', '--learning-rates', '1e-3,fast']);
   assert.equal(lrs.code, 2);
   assert.match(lrs.stderr, /--learning-rates must be positive numbers separated by commas, got '1e-3,fast'/);
+  const weight = finetune(['demo', '--reconstruction-weight', '-1']);
+  assert.equal(weight.code, 2);
+  assert.match(weight.stderr, /--reconstruction-weight must be a number ≥ 0, got -1/);
   const classes = finetune(['demo', '--source-classes', '0,1,2,3,4,5,6,7,8,9']);
   assert.equal(classes.code, 2);
   assert.match(classes.stderr, /target classes must be at least 2/);

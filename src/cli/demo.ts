@@ -10,7 +10,8 @@ import { parseFlags } from './args.js';
 const USAGE = `finetune demo: transfer learning on Fashion-MNIST, every fine-tuning strategy compared
 
 Pretrains a small AlexNet-style CNN and a small ViT on five Fashion-MNIST classes (T-shirt/top,
-Trouser, Pullover, Sandal, Bag; cached under $XDG_CACHE_HOME/finetune/demo, or ~/.cache/finetune/demo),
+Trouser, Pullover, Sandal, Bag) — to classify them and to reconstruct the image from the features
+their head reads (cached under $XDG_CACHE_HOME/finetune/demo, or ~/.cache/finetune/demo),
 fine-tunes each on the five others (Dress, Coat, Shirt, Sneaker, Ankle boot) from a few labels per
 class with each strategy — and trains it from scratch on the same labels —, each at three learning
 rates of which the validation images pick one, evaluates on the 5,000
@@ -28,6 +29,8 @@ Flags:
   --steps N               optimizer steps of every fine-tuning run (default 100; --quick 6)
   --learning-rates LIST   every row trains at each and keeps the best on validation (default 1e-3,3e-3,1e-2; --quick 3e-3)
   --validation-per-class N  labelled validation images per target class, apart from the training labels (default 100; --quick 10)
+  --reconstruction-weight W  the pretraining's second task, reconstructing the image from the head's
+                          input, weighted W beside the classes' 1 (default 1; 0: the classes alone)
   --seed N                seeds everything (default 0): the same seed gives the same accuracies
   --threads N             libtorch threads (default 2)
   --output-dir DIR        where the reports go (default ./demo-output)
@@ -71,6 +74,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       'source-classes': 'string',
       'learning-rates': 'string',
       'validation-per-class': 'number',
+      'reconstruction-weight': 'number',
       'output-dir': 'string',
       cache: 'boolean',
       'no-cache': 'boolean',
@@ -96,6 +100,11 @@ export async function runDemo(argv: string[]): Promise<number> {
       sourceClasses: flags['source-classes'] === undefined ? undefined : String(flags['source-classes']).split(',').map((c) => Number(c.trim())),
       cache: flags['no-cache'] === true || flags.cache === false ? false : undefined,
     });
+    const weight = flags['reconstruction-weight'] as number | undefined;
+    if (weight !== undefined) {
+      if (!Number.isFinite(weight) || weight < 0) throw new UsageError(`--reconstruction-weight must be a number ≥ 0, got ${weight}`);
+      for (const key of DEMO_MODEL_KEYS) settings.pretraining[key] = { ...settings.pretraining[key], reconstructionWeight: weight };
+    }
   } catch (error) {
     console.error(`finetune demo: ${(error as Error).message} (finetune demo --help lists the flags)`);
     return 2;

@@ -26,6 +26,8 @@ export interface PretrainingSettings {
   /** AdamW's peak lr (linear decay after a 5% warmup); recorded in config.json as pretraining_learning_rate. */
   learningRate: number;
   weightDecay: number;
+  /** The reconstruction task's weight beside the classification's 1 (reconstruction.ts); 0: the classes alone. */
+  reconstructionWeight: number;
 }
 
 export interface DemoModelSpec {

@@ -1,6 +1,7 @@
 /**
  * Pretraining on the source classes, cached: the network trained on every training image of the
- * source classes, saved with savePretrained under <cacheDir>/<model>-<hash>/ (the hash covers the
+ * source classes — to classify them and, as a second task, to reconstruct them from its head's input
+ * (reconstruction.ts) —, saved without the decoder with savePretrained under <cacheDir>/<model>-<hash>/ (the hash covers the
  * config, the pretraining settings, the source classes and the seed) with config.json recording
  * pretraining_learning_rate — which the fine-tuning lr rule reads — and demo.json describing the run.
  * A later run with the same settings finds it there and skips pretraining.
@@ -9,14 +10,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from 'node:path';
 
 import { manualSeed } from '../tensor/index.js';
-import type { Module } from '../nn/index.js';
 import type { HfConfig } from '../models/index.js';
 import { isLocalCheckpoint, savePretrained } from '../io/index.js';
 import type { Dataset } from '../data/index.js';
 import { Trainer, type OutputStream } from '../train/index.js';
 import { formatDuration, formatInteger, formatNumber } from '../report/format.js';
-import { taskCollate, type TaskDataset } from './data.js';
+import { taskCollate, type ImageBatch, type TaskDataset } from './data.js';
 import { buildModel, pretrainingHash, type DemoModelKey, type DemoModelSpec, type PretrainingSettings } from './models.js';
+import { PretrainingNetwork, pretrainingTaskLosses, pretrainingWeighting, type DemoNetwork } from './reconstruction.js';
 import { classList, type DemoSettings } from './settings.js';
 import { accuracyMetric, accuracyOf, progressCallback } from './training.js';
 
@@ -29,7 +30,10 @@ export interface PretrainingInfo {
   trainExamples: number;
   sourceTestExamples: number;
   sourceAccuracy: number;
+  /** The weighted loss, mean over the run. */
   trainLoss: number;
+  /** Each task's loss over the last quarter of the run (the last logging interval). */
+  taskLosses: { class: number; reconstruction: number };
   trainSeconds: number;
 }
 
@@ -53,8 +57,10 @@ export function cachedPretraining(dir: string): PretrainingInfo | null {
 
 /** A line describing a pretraining. */
 export function describePretraining(info: PretrainingInfo): string {
+  const weight = info.settings.reconstructionWeight;
+  const tasks = weight > 0 ? ` to classify them and to reconstruct them from its head's input (weight ${weight}; final MSE ${formatNumber(info.taskLosses.reconstruction)})` : '';
   return (
-    `pretrained on ${classList(info.sourceClasses)} (${formatInteger(info.trainExamples)} images) for ${info.settings.steps} steps in ${formatDuration(info.trainSeconds)}; ` +
+    `pretrained on ${classList(info.sourceClasses)} (${formatInteger(info.trainExamples)} images)${tasks}, ${info.settings.steps} steps in ${formatDuration(info.trainSeconds)}; ` +
     `source-task accuracy ${formatNumber(info.sourceAccuracy)} on ${formatInteger(info.sourceTestExamples)} test images`
   );
 }
@@ -73,7 +79,10 @@ export async function pretrain(
 ): Promise<PretrainingInfo> {
   const pre = settings.pretraining[spec.key];
   manualSeed(settings.seed);
-  const model = buildModel(spec, settings.sourceClasses.length);
+  const network = buildModel(spec, settings.sourceClasses.length) as DemoNetwork;
+  const model = new PretrainingNetwork(network);
+  const weighting = pretrainingWeighting(pre.reconstructionWeight);
+  const collate = taskCollate(spec.imageSize);
   const trainer = new Trainer({
     model,
     args: {
@@ -92,14 +101,24 @@ export async function pretrain(
       threads: settings.threads,
     },
     trainDataset: data.train,
-    collate: taskCollate(spec.imageSize) as (examples: unknown[]) => unknown,
-    computeMetrics: accuracyMetric,
+    collate: collate as (examples: unknown[]) => unknown,
+    forward: (pretraining, batch) => (pretraining as PretrainingNetwork).forward((batch as ImageBatch).image),
+    multiTask: { loss: weighting, computeTaskLosses: pretrainingTaskLosses },
+    computeMetrics: null,
     callbacks: [progressCallback(stream, pre.steps)],
     log: null,
   });
   try {
     const { metrics } = await trainer.train();
-    const sourceAccuracy = await accuracyOf(trainer, data.test as Dataset<unknown>);
+    const last = trainer.state.logHistory.filter((entry) => entry.loss_reconstruction !== undefined).at(-1);
+    const evaluator = new Trainer({
+      model: network,
+      args: { outputDir: join(settings.outputDir, 'runs', spec.key, 'pretraining'), perDeviceEvalBatchSize: 500, threads: settings.threads },
+      collate: collate as (examples: unknown[]) => unknown,
+      computeMetrics: accuracyMetric,
+      log: null,
+    });
+    const sourceAccuracy = await accuracyOf(evaluator, data.test as Dataset<unknown>);
     const info: PretrainingInfo = {
       model: spec.key,
       sourceClasses: [...settings.sourceClasses],
@@ -109,16 +128,18 @@ export async function pretrain(
       sourceTestExamples: data.test.length,
       sourceAccuracy,
       trainLoss: metrics.train_loss,
+      taskLosses: { class: Number(last?.loss_class ?? NaN), reconstruction: Number(last?.loss_reconstruction ?? NaN) },
       trainSeconds: metrics.train_runtime,
     };
-    await saveCheckpoint(model, dir, pre.learningRate, info);
+    await saveCheckpoint(network, dir, pre.learningRate, info);
     return info;
   } finally {
     model.dispose();
+    weighting.dispose();
   }
 }
 
-async function saveCheckpoint(model: Module, dir: string, learningRate: number, info: PretrainingInfo): Promise<void> {
+async function saveCheckpoint(model: DemoNetwork, dir: string, learningRate: number, info: PretrainingInfo): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(dirname(dir), { recursive: true });

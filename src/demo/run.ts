@@ -136,7 +136,8 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
         line(`${phase()} ${key} · pretraining skipped: loaded from the cache ${dir}`);
       } else {
         const pre = settings.pretraining[key];
-        line(`${phase()} ${key} · pretraining on ${classList(settings.sourceClasses)}: ${pre.steps} steps × batch ${pre.batchSize}, AdamW lr ${pre.learningRate}`);
+        const tasks = pre.reconstructionWeight > 0 ? ` + reconstructing the image from the head's input (weight ${pre.reconstructionWeight})` : '';
+        line(`${phase()} ${key} · pretraining on ${classList(settings.sourceClasses)}${tasks}: ${pre.steps} steps × batch ${pre.batchSize}, AdamW lr ${pre.learningRate}`);
         info = await pretrain(spec, settings, { train: sourceTrain, test: sourceTest }, dir, stream);
         if (settings.cache) line(`  cached in ${dir}`);
       }
