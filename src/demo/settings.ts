@@ -13,8 +13,8 @@ import { STRATEGY_KEYS, type StrategyKey } from './strategies.js';
  * The source (pretraining) classes: T-shirt/top, Trouser, Pullover, Sandal, Bag; the target classes
  * are the other five: Dress, Coat, Shirt, Sneaker, Ankle boot. Each target class has relatives among
  * the source classes (tops; footwear), the situation transfer learning is for. With classes 0–4 as the
- * source instead (clothes → footwear, bag and shirt), the top layers learnt on the source classes fit
- * the new ones badly and frozen-feature strategies lose to training from scratch:
+ * source instead (clothes → footwear, bag and shirt), the CNN's frozen convolutions fit the new ones
+ * badly and its head-only, top-k and adapter rows lose to training from scratch:
  * `finetune demo --source-classes 0,1,2,3,4` shows it (numbers in the README).
  */
 export const SOURCE_CLASSES: readonly number[] = [0, 1, 2, 5, 8];
