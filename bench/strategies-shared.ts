@@ -49,7 +49,6 @@ export const STRATEGY_MODELS = {
     warmupSteps: 2,
     rounds: 4,
     notApplicable: {
-      dora: "finetune's DoRA wraps Linear layers only (LoRA here targets the Conv2d layers)",
       ia3: 'PEFT has no IA3 targets for CNNs (it rescales attention keys/values and feed-forward activations)',
       'prompt-tuning': 'text models only',
     },

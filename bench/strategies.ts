@@ -83,11 +83,13 @@ function applyStrategy(base: nn.Module, modelName: StrategyModelName, strategy: 
       const targetModules = text ? ['query', 'value'] : convNames();
       return { model: getPeftModel(base, new LoraConfig({ ...head, r: 8, loraAlpha: 32, targetModules })), detail: `r=8, α=32 on ${text ? 'query, value' : 'every Conv2d'} + the head` };
     }
-    case 'dora':
+    case 'dora': {
+      const targetModules = text ? ['query', 'value'] : convNames();
       return {
-        model: getPeftModel(base, new LoraConfig({ ...head, r: 8, loraAlpha: 32, targetModules: ['query', 'value'], useDora: true })),
-        detail: 'LoRA r=8, α=32 on query, value + magnitudes + the head',
+        model: getPeftModel(base, new LoraConfig({ ...head, r: 8, loraAlpha: 32, targetModules, useDora: true })),
+        detail: `LoRA r=8, α=32 on ${text ? 'query, value' : 'every Conv2d'} + magnitudes + the head`,
       };
+    }
     case 'ia3':
       return { model: getPeftModel(base, new IA3Config({ ...head })), detail: "PEFT's BERT defaults: key, value, output.dense (input scaled) + the head" };
     case 'houlsby':

@@ -134,14 +134,16 @@ test('inspect text output: thousands separators, 2-decimal %, top-k names k, sta
   assert.match(run.stdout, /1: [\d.]+ · 2: [\d.]+ · 3: [\d.]+ · 4: 100\.00/);
 });
 
-test('inspect marks methods that do not apply as n/a with the reason', () => {
-  const run = finetune('inspect', '--model', 'alexnet', '--method', 'ln,dora,ia3,prompt-tuning', '--json');
+test('inspect marks methods that do not apply as n/a with the reason; DoRA on a CNN wraps its convolutions', () => {
+  const run = finetune('inspect', '--model', 'alexnet', '--method', 'ln,lora,dora,ia3,prompt-tuning', '--json');
   assert.equal(run.code, 0, run.stderr);
   const rows = (JSON.parse(run.stdout) as Report).rows;
-  assert.deepEqual(rows.map((r) => [r.method, r.status]), [['ln', 'n/a'], ['dora', 'n/a'], ['ia3', 'n/a'], ['prompt-tuning', 'n/a']]);
+  assert.deepEqual(rows.map((r) => [r.method, r.status]), [['ln', 'n/a'], ['lora', 'ok'], ['dora', 'ok'], ['ia3', 'n/a'], ['prompt-tuning', 'n/a']]);
   assert.match(rows[0].reason!, /no LayerNorm or GroupNorm/);
-  assert.match(rows[2].reason!, /no default IA3 targets for model_type 'alexnet'/);
-  assert.match(rows[3].reason!, /text models only/);
+  // DoRA = LoRA on AlexNet's five Conv2d + a magnitude per output channel (64 + 192 + 384 + 256 + 256)
+  assert.equal(rows[2].trainable! - rows[1].trainable!, 64 + 192 + 384 + 256 + 256);
+  assert.match(rows[3].reason!, /no default IA3 targets for model_type 'alexnet'/);
+  assert.match(rows[4].reason!, /text models only/);
   const text = finetune('inspect', '--model', 'alexnet', '--method', 'ln');
   assert.match(text.stdout, /^ln\s+n\/a \(AlexNet has no LayerNorm or GroupNorm\)$/m);
 });

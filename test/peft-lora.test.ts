@@ -194,6 +194,30 @@ test('LoRA on Conv2d and Embedding layers merges exactly', () => {
   assert.deepEqual([...embed.adapterStateDict().keys()], ['A', 'B'].map((m) => `base_model.model.bert.embeddings.word_embeddings.lora_embedding_${m}`));
 });
 
+test('DoRA on Conv2d: unchanged output at start, a magnitude per output channel ([1, out, 1, 1]) that trains with A and B', () => {
+  manualSeed(4);
+  const conv = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 2, 1));
+  const x = randn([2, 3, 5, 5]);
+  const run = (m: nn.Module) => noGrad(() => tidy(() => (m as nn.Sequential).forward(x).toArray() as number[][][][]).flat(3));
+  const before = run(conv);
+  const model = getPeftModel(conv, new LoraConfig({ r: 2, loraAlpha: 4, loraDropout: 0.3, targetModules: ['0', '2'], useDora: true }));
+  model.eval();
+  assert.ok(maxDiff(run(model), before) < 1e-6);
+  const trainable = model.namedParameters().filter(([, p]) => p.requiresGrad);
+  const magnitudes = trainable.filter(([n]) => n.includes('lora_magnitude_vector'));
+  assert.deepEqual(magnitudes.map(([n, p]) => [n, p.shape]), [
+    ['base_model.model.0.lora_magnitude_vector.default.weight', [1, 4, 1, 1]],
+    ['base_model.model.2.lora_magnitude_vector.default.weight', [1, 2, 1, 1]],
+  ]);
+  perturbAdapters(model);
+  model.train();
+  tidy(() => (model.forward(x) as Tensor).pow(2).sum().backward());
+  for (const [name, p] of trainable) assert.ok(p.grad && tidy(() => p.grad!.abs().sum().item()) > 0, `${name} has a gradient`);
+  assert.ok(model.namedParameters().filter(([n]) => n.includes('base_layer')).every(([, p]) => !p.requiresGrad && !p.grad));
+  model.dispose();
+  x.dispose();
+});
+
 test('prompt tuning: virtual tokens before the input, only they (and the head) train', () => {
   const base = logits(tinyBert());
   const model = getPeftModel(tinyBert(), new PromptTuningConfig({ taskType: 'SEQ_CLS', numVirtualTokens: 4 }));

@@ -175,6 +175,7 @@ def cases():
                                                       feedforward_modules=['output.dense'])),
         ('prompt_tuning', 'tiny-bert', lambda: PromptTuningConfig(task_type='SEQ_CLS', num_virtual_tokens=4,
                                                                   prompt_tuning_init='RANDOM')),
+        ('dora_conv', 'tiny-conv', lambda: LoraConfig(r=2, lora_alpha=4, use_dora=True, target_modules=['0', '2'])),
     ]
 
 

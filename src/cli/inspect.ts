@@ -348,7 +348,7 @@ function guarded(method: Method, kind: InspectRow['kind'], compute: () => RowRes
     result = compute();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    // finetune's DoRA wraps Linear layers only.
+    // DoRA wraps Linear and Conv2d layers only (not Embedding).
     result = /DoRA is not supported/.test(message) ? { status: 'n/a', reason: message } : { status: 'error', reason: message };
   }
   return { method, kind, ...result, label: result.label ?? LABELS[method] };
@@ -449,10 +449,8 @@ function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan
       let targets = options.target;
       if (!targets) {
         if (facts.hasQueryValue) targets = ['query', 'value'];
-        else if (facts.convNames.length) {
-          if (method === 'dora') return { na: "finetune's DoRA wraps Linear layers only, and LoRA here targets the Conv2d layers" };
-          targets = facts.convNames;
-        } else return { na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)` };
+        else if (facts.convNames.length) targets = facts.convNames;
+        else return { na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)` };
       }
       const config = new LoraConfig({ ...head, r: options.r, loraAlpha: options.alpha, targetModules: targets, useDora: method === 'dora' });
       const everyConv = targets === facts.convNames;

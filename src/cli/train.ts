@@ -917,8 +917,8 @@ export function buildStrategy(method: Method, model: Module, options: Options, b
       let targetModules = targets;
       if (!targetModules) {
         if (facts.hasQueryValue) targetModules = ['query', 'value'];
-        else if (facts.convNames.length && method === 'lora') targetModules = facts.convNames;
-        else throw new UsageError(`--method ${method}: ${facts.architecture} has no query/value projections${method === 'dora' ? ' (DoRA wraps Linear layers only)' : ''}; give --target-modules`);
+        else if (facts.convNames.length) targetModules = facts.convNames;
+        else throw new UsageError(`--method ${method}: ${facts.architecture} has no query/value projections or Conv2d layers; give --target-modules`);
       }
       const r = num(options, 'lora-r') ?? 8;
       const loraAlpha = num(options, 'lora-alpha') ?? 32;

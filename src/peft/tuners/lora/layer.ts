@@ -63,7 +63,31 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   protected abstract adapterOutput(name: string, x: Tensor, result: Tensor): Tensor;
 
   protected createDoraMagnitude(name: string): void {
-    throw new Error(`DoRA is not supported for ${this.base_layer.constructor.name} layers (adapter '${name}'); use it on Linear layers`);
+    throw new Error(`DoRA is not supported for ${this.base_layer.constructor.name} layers (adapter '${name}'); use it on Linear and Conv2d layers`);
+  }
+
+  /** DoRA's magnitude for adapter `name`, started at ‖W + ΔW‖ (the layer's output unchanged). */
+  protected addDoraMagnitude(name: string, into: ModuleDict<DoraMagnitude>): void {
+    const magnitude = new DoraMagnitude();
+    noGrad(() => tidy(() => magnitude.initFrom(this.base_layer.weight, this.deltaWeight(name), 1)));
+    into.set(name, magnitude);
+  }
+
+  /**
+   * DoRA's part of the output (PEFT's DoraLinearLayer / _DoraConvNdLayer forward): with the norm
+   * n = ‖W + ΔW‖ detached and m/n broadcast over the output's channels, (m/n − 1)·(base output without
+   * bias) + (m/n)·s·B(A(x)). The base output is reused when dropout is off; with dropout it is
+   * recomputed on the dropped input, as PEFT does.
+   */
+  protected doraOutput(name: string, magnitude: DoraMagnitude, x: Tensor, result: Tensor, dropout: Dropout | Identity, lowRank: (input: Tensor) => Tensor, baseWithoutBias: (input: Tensor) => Tensor, biasShape: number[]): Tensor {
+    const droppedOut = dropout instanceof Dropout && this.training;
+    const input = droppedOut ? dropout.forward(x) : x;
+    const norm = magnitude.weightNorm(this.base_layer.weight, this.deltaWeight(name).detach(), 1).detach();
+    const scale = magnitude.weight.div(norm);
+    const channelScale = scale.dim() === 1 ? scale.view(1, -1) : scale;
+    const bias = (this.base_layer as Linear | Conv2d).bias;
+    const baseResult = droppedOut ? baseWithoutBias(input) : bias ? result.sub(bias.view(...biasShape)) : result;
+    return channelScale.sub(1).mul(baseResult).add(channelScale.mul(lowRank(input)).mul(this.scaling[name]));
   }
 
   protected doraMagnitude(name: string): DoraMagnitude | null {
@@ -192,9 +216,7 @@ export class LoraLinear extends LoraLayer<Linear> {
   }
 
   protected override createDoraMagnitude(name: string): void {
-    const magnitude = new DoraMagnitude();
-    noGrad(() => tidy(() => magnitude.initFrom(this.base_layer.weight, this.deltaWeight(name), 1)));
-    this.lora_magnitude_vector.set(name, magnitude);
+    this.addDoraMagnitude(name, this.lora_magnitude_vector);
   }
 
   deltaWeight(name: string): Tensor {
@@ -205,18 +227,10 @@ export class LoraLinear extends LoraLayer<Linear> {
     const a = this.lora_A.get(name);
     const b = this.lora_B.get(name);
     const dropout = this.lora_dropout.get(name) as Dropout | Identity;
-    const scaling = this.scaling[name];
+    const lowRank = (input: Tensor) => b.forward(a.forward(input));
     const magnitude = this.doraMagnitude(name);
-    if (!magnitude) return b.forward(a.forward(dropout.forward(x))).mul(scaling);
-    // DoRA: the base output is reused when dropout is off; with dropout it is recomputed on the dropped input.
-    const droppedOut = dropout instanceof Dropout && this.training;
-    const input = droppedOut ? dropout.forward(x) : x;
-    const weight = this.base_layer.weight;
-    const norm = magnitude.weightNorm(weight, this.deltaWeight(name).detach(), 1).detach();
-    const scale = magnitude.weight.div(norm).view(1, -1);
-    const baseResult = droppedOut ? F.linear(input, weight) : this.base_layer.bias ? result.sub(this.base_layer.bias) : result;
-    const loraResult = b.forward(a.forward(input));
-    return scale.sub(1).mul(baseResult).add(scale.mul(loraResult).mul(scaling));
+    if (!magnitude) return lowRank(dropout.forward(x)).mul(this.scaling[name]);
+    return this.doraOutput(name, magnitude, x, result, dropout, lowRank, (input) => F.linear(input, this.base_layer.weight), [-1]);
   }
 }
 
@@ -228,6 +242,7 @@ export class LoraConv2d extends LoraLayer<Conv2d> {
   readonly lora_A = new ModuleDict<Conv2d>();
   readonly lora_B = new ModuleDict<Conv2d>();
   readonly lora_dropout = new ModuleDict();
+  readonly lora_magnitude_vector = new ModuleDict<DoraMagnitude>();
   protected readonly adapterDictNames = ['lora_A', 'lora_B', 'lora_dropout'];
 
   protected createAdapter(name: string, settings: LoraAdapterSettings): void {
@@ -249,9 +264,18 @@ export class LoraConv2d extends LoraLayer<Conv2d> {
     return F.conv2d(a.permute(1, 0, 2, 3), b).permute(1, 0, 2, 3).mul(this.scaling[name]);
   }
 
-  protected adapterOutput(name: string, x: Tensor): Tensor {
+  protected override createDoraMagnitude(name: string): void {
+    this.addDoraMagnitude(name, this.lora_magnitude_vector);
+  }
+
+  protected adapterOutput(name: string, x: Tensor, result: Tensor): Tensor {
     const dropout = this.lora_dropout.get(name) as Dropout | Identity;
-    return this.lora_B.get(name).forward(this.lora_A.get(name).forward(dropout.forward(x))).mul(this.scaling[name]);
+    const lowRank = (input: Tensor) => this.lora_B.get(name).forward(this.lora_A.get(name).forward(input));
+    const magnitude = this.doraMagnitude(name);
+    if (!magnitude) return lowRank(dropout.forward(x)).mul(this.scaling[name]);
+    const base = this.base_layer;
+    const convolve = (input: Tensor) => F.conv2d(input, base.weight, null, { stride: base.stride, padding: base.padding, dilation: base.dilation, groups: base.groups });
+    return this.doraOutput(name, magnitude, x, result, dropout, lowRank, convolve, [1, -1, 1, 1]);
   }
 }
 
