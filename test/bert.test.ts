@@ -229,6 +229,38 @@ test('the attention mask hides padding; token types change the output', async ()
   assert.equal(memory().numTensors, before);
 });
 
+test('attention masks as transformers takes them: [B, T], [B, T, T], boolean or additive [B, 1|H, T, T]; wrong shapes are named', async () => {
+  const before = memory().numTensors;
+  const ref = readJson<Reference>('seqcls', 'reference.json');
+  const model = await loadFixture('seqcls', (c) => new BertForSequenceClassification(c));
+  tidy(() => noGrad(() => {
+    const { inputIds, attentionMask, tokenTypeIds } = inputs(ref);
+    const [batch, length] = inputIds.shape;
+    const hidden = (mask: Tensor | undefined) => model.bert.forward({ inputIds, attentionMask: mask, tokenTypeIds }).lastHiddenState;
+    const padded = hidden(attentionMask);
+    // The padding mask as query × key, and as a ready 4-d boolean or additive mask: the same outputs
+    const keyMask = attentionMask.unsqueeze(1).expand([batch, length, length]);
+    assert.ok(hidden(keyMask).sub(padded).abs().max().item() < 1e-6, '3-d');
+    assert.ok(hidden(keyMask.unsqueeze(1).bool()).sub(padded).abs().max().item() < 1e-6, '4-d boolean');
+    const additive = keyMask.unsqueeze(1).eq(0).float().mul(-1e9);
+    assert.ok(hidden(additive).sub(padded).abs().max().item() < 1e-5, '4-d additive');
+    // A causal 3-d mask: position 0 sees only itself, so changing the last token leaves it unchanged, not the others
+    const lowerTriangle = Array.from({ length }, (_, i) => Array.from({ length }, (_, j) => (j <= i ? 1 : 0)));
+    const causal = tensor([lowerTriangle, lowerTriangle], { dtype: 'int64' });
+    const changed = inputIds.clone();
+    changed.select(0, 0).select(0, length - 1).fill_(7);
+    const a = model.bert.forward({ inputIds, attentionMask: causal, tokenTypeIds }).lastHiddenState;
+    const b = model.bert.forward({ inputIds: changed, attentionMask: causal, tokenTypeIds }).lastHiddenState;
+    assert.ok(a.select(0, 0).select(0, 0).sub(b.select(0, 0).select(0, 0)).abs().max().item() < 1e-6, 'causal: the first token does not see the last');
+    assert.ok(a.select(0, 0).select(0, length - 1).sub(b.select(0, 0).select(0, length - 1)).abs().max().item() > 1e-4);
+    assert.throws(() => hidden(attentionMask.slice(1, 0, length - 1)), /attentionMask must be \[batch, length\] for 2 sequences of 8 tokens, got shape \[2,7\]/);
+    assert.throws(() => hidden(keyMask.slice(2, 0, 3)), /must be \[batch, length, length\] .* got shape \[2,8,3\]/);
+    assert.throws(() => hidden(attentionMask.reshape([1, 1, 1, batch, length])), /must be \[batch, length\], \[batch, length, length\] or \[batch, 1 or heads, length, length\]/);
+  }));
+  model.dispose();
+  assert.equal(memory().numTensors, before);
+});
+
 test('dropout is active in train mode only', () => {
   const before = memory().numTensors;
   const model = new BertForSequenceClassification({ ...BERT_PRESETS['bert-tiny'], vocabSize: 64, maxPositionEmbeddings: 16 });

@@ -227,6 +227,11 @@ test('prompt tuning: virtual tokens before the input, only they (and the head) t
   assert.ok(maxDiff(model.disableAdapter(() => logits(model)), base) < 1e-6);
   assert.deepEqual([...model.adapterStateDict().keys()], ['prompt_embeddings', 'base_model.classifier.weight', 'base_model.classifier.bias']);
   assert.throws(() => model.mergeAdapter(), /not available for prompt learning/);
+  const inputIds = tensor([[2, 5, 9]], { dtype: 'int64' });
+  const squareMask = tensor([[[1, 1, 1], [1, 1, 1], [1, 1, 1]]], { dtype: 'int64' });
+  assert.throws(() => tidy(() => model.forward({ inputIds, attentionMask: squareMask })), /prompt tuning: the attention mask must be \[batch, length\], got shape \[1,3,3\]/);
+  inputIds.dispose();
+  squareMask.dispose();
 });
 
 test('savePretrained / fromPretrained: PEFT files, the same outputs, inference mode', async () => {

@@ -69,10 +69,6 @@ function alias(x: Tensor): Tensor {
   return aten.alias(x);
 }
 
-function isFloat(x: Tensor): boolean {
-  return x.dtype === 'float32' || x.dtype === 'float64' || x.dtype === 'float16' || x.dtype === 'bfloat16';
-}
-
 // ---- functional forms ----------------------------------------------------------------------
 
 /**
@@ -120,7 +116,7 @@ export function resizeImage(x: Tensor, size: Size, options: ResizeOptions = {}):
     const lead = x.shape.slice(0, -2);
     const channels = lead.reduce((a, b) => a * b, 1);
     const uint8 = x.dtype === 'uint8';
-    if (!uint8 && !isFloat(x)) throw new Error(`resize: expected a float or uint8 image, got ${x.dtype}`);
+    if (!uint8 && !x.isFloatingPoint()) throw new Error(`resize: expected a float or uint8 image, got ${x.dtype}`);
     let input = x.reshape([1, channels, h, w]);
     if (uint8) input = input.float();
     let out = antialias
@@ -184,7 +180,7 @@ export function hflipImage(x: Tensor): Tensor {
 
 /** (x − mean[c]) / std[c] per channel (dimension −3), as torchvision's normalize. */
 export function normalizeImage(x: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
-  if (!isFloat(x)) throw new Error(`normalize: expected a float image (use toTensor() first), got ${x.dtype}`);
+  if (!x.isFloatingPoint()) throw new Error(`normalize: expected a float image (use toTensor() first), got ${x.dtype}`);
   if (x.ndim < 3) throw new Error(`normalize: expected an image tensor …×C×H×W, got shape [${x.shape}]`);
   const channels = x.shape[x.ndim - 3];
   if (mean.length !== channels && mean.length !== 1) throw new Error(`normalize: ${mean.length} means for ${channels} channels`);

@@ -15,7 +15,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { extname } from 'node:path';
 
-import { Tensor, aten, dispose, empty, fromTypedArray, tidy, type DType, type Device } from '../tensor/index.js';
+import { Tensor, aten, dispose, empty, fromTypedArray, isFloatingDType, tidy, type DType, type Device } from '../tensor/index.js';
 import { isJsonObject, JsonError, parseJsonStrict, type JsonValue } from './json.js';
 import {
   readFullyAsync,
@@ -86,7 +86,6 @@ const CONVERSION_HINT: Partial<Record<SafetensorsDType, string>> = {
   U64: 'to torch.int64 (if the values fit)',
 };
 
-const FLOATING: ReadonlySet<DType> = new Set<DType>(['float16', 'bfloat16', 'float32', 'float64']);
 
 /** The finetune dtype a safetensors dtype loads as, or undefined when finetune cannot hold it. */
 export function tensorDTypeOf(dtype: SafetensorsDType): DType | undefined {
@@ -372,7 +371,7 @@ function unsupported(file: string, key: string, dtype: SafetensorsDType): Safete
 }
 
 function checkOptions(options: LoadSafetensorsOptions): void {
-  if (options.dtype !== undefined && !FLOATING.has(options.dtype)) {
+  if (options.dtype !== undefined && !isFloatingDType(options.dtype)) {
     throw new Error(`loadSafetensors: the dtype option casts floating-point tensors and must be a floating-point dtype, not ${options.dtype}`);
   }
 }
@@ -428,7 +427,7 @@ function* tensorReader(
     if (options.dtype !== undefined || (options.device !== undefined && options.device !== 'cpu')) {
       const device = options.device !== undefined && options.device !== 'cpu' ? options.device : undefined;
       for (const [name, t] of tensors) {
-        const dtype = options.dtype !== undefined && FLOATING.has(t.dtype) && t.dtype !== options.dtype ? options.dtype : undefined;
+        const dtype = options.dtype !== undefined && t.isFloatingPoint() && t.dtype !== options.dtype ? options.dtype : undefined;
         if (dtype === undefined && device === undefined) continue;
         tensors.set(name, t.to({ dtype, device }));
         t.dispose();

@@ -541,7 +541,12 @@ export class BertPooler extends Module {
 export interface BertInputs {
   /** [batch, length] int64 token ids (or give inputsEmbeds). */
   inputIds?: Tensor | null;
-  /** [batch, length]: 1 (or true) = attend, 0 = padding, as in transformers. Default: attend everywhere. */
+  /**
+   * As transformers takes it: [batch, length] (1 or true = attend, 0 = padding), or [batch, length, length]
+   * (query × key, 1 = attend), or a ready 4-d mask [batch, 1 or heads, length, length] — boolean
+   * (true = attend) or floating-point and additive (0 = attend, a large negative number = masked).
+   * Default: attend everywhere.
+   */
   attentionMask?: Tensor | null;
   /** [batch, length] segment ids (0 = sentence A, 1 = sentence B). Default: zeros. */
   tokenTypeIds?: Tensor | null;
@@ -559,13 +564,31 @@ export interface BertModelOutput {
 }
 
 /**
- * A transformers 2-d attention mask (1 = attend, 0 = padding) as the boolean key mask SDPA takes,
- * [batch, 1, 1, length], true = attend. Every query attends to the same, unpadded, keys.
+ * A transformers attention mask as the mask SDPA takes, broadcastable to [batch, heads, length, length]:
+ * a 2-d padding mask becomes the boolean key mask [batch, 1, 1, length] (every query attends to the same,
+ * unpadded, keys), a 3-d one [batch, 1, length, length] (true = attend), and a 4-d one is used as given —
+ * boolean, or floating-point and added to the attention scores (transformers' get_extended_attention_mask
+ * and its custom 4-d masks).
  */
-export function bertAttentionMask(attentionMask: Tensor): Tensor {
-  if (attentionMask.ndim !== 2) throw new Error(`BERT: attentionMask must be [batch, length], got shape [${attentionMask.shape}]`);
-  const allowed = attentionMask.dtype === 'bool' ? attentionMask : attentionMask.ne(0);
-  return allowed.unsqueeze(1).unsqueeze(1);
+export function bertAttentionMask(attentionMask: Tensor, batch: number, length: number): Tensor {
+  const shape = attentionMask.shape;
+  const fail = (expected: string): never => {
+    throw new Error(`BERT: attentionMask must be ${expected} for ${batch} sequences of ${length} tokens, got shape [${shape}]`);
+  };
+  const allowed = () => (attentionMask.dtype === 'bool' ? attentionMask : attentionMask.ne(0));
+  switch (attentionMask.ndim) {
+    case 2:
+      if (shape[0] !== batch || shape[1] !== length) fail('[batch, length]');
+      return allowed().unsqueeze(1).unsqueeze(1);
+    case 3:
+      if (shape[0] !== batch || shape[1] !== length || shape[2] !== length) fail('[batch, length, length]');
+      return allowed().unsqueeze(1);
+    case 4:
+      if ((shape[0] !== batch && shape[0] !== 1) || shape[2] !== length || shape[3] !== length) fail('[batch, 1 or heads, length, length]');
+      return attentionMask.isFloatingPoint() ? attentionMask : allowed();
+    default:
+      return fail('[batch, length], [batch, length, length] or [batch, 1 or heads, length, length]');
+  }
 }
 
 /** The bare encoder: embeddings, layers, and (unless addPoolingLayer is false) the pooler. */
@@ -588,7 +611,8 @@ export class BertModel extends Module {
     const { inputIds = null, attentionMask, tokenTypeIds, positionIds, inputsEmbeds } = inputs;
     if ((inputIds === null) === !inputsEmbeds) throw new Error('BertModel: give exactly one of inputIds and inputsEmbeds');
     const embeddings = this.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds);
-    const mask = attentionMask ? bertAttentionMask(attentionMask) : null;
+    const [batch, length] = embeddings.shape;
+    const mask = attentionMask ? bertAttentionMask(attentionMask, batch, length) : null;
     const lastHiddenState = this.encoder.forward(embeddings, mask);
     return this.pooler ? { lastHiddenState, pooledOutput: this.pooler.forward(lastHiddenState) } : { lastHiddenState };
   }

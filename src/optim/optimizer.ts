@@ -293,12 +293,12 @@ export abstract class Optimizer implements HasParamGroups {
     }
     if (!(value instanceof Tensor)) throw new TypeError(`state ${index}.${name} is ${describe(value)}, not a Tensor or number`);
     if (name === 'step') return aten._to_copy(value, { dtype: 'float32', device });
-    const floating = isFloating(value.dtype);
+    const floating = value.isFloatingPoint();
     if (floating && value.shape.join() !== p.shape.join()) {
       throw new RangeError(`state ${index}.${name} has shape [${value.shape.join(', ')}], its parameter [${p.shape.join(', ')}]`);
     }
     // PyTorch's rule: floating state follows the parameter's dtype; everything follows its device.
-    return aten._to_copy(value, { dtype: floating && isFloating(p.dtype) ? p.dtype : value.dtype, device });
+    return aten._to_copy(value, { dtype: floating && p.isFloatingPoint() ? p.dtype : value.dtype, device });
   }
 }
 
@@ -328,10 +328,6 @@ export function byDeviceAndDtype<T>(items: readonly T[], tensorOf: (item: T) => 
 /** Whether libtorch has fused optimizer kernels for tensors of this dtype. */
 export function fusedSupports(dtype: DType): boolean {
   return FUSED_DTYPES.has(dtype);
-}
-
-function isFloating(dtype: DType): boolean {
-  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
 }
 
 function snakeCase(key: string): string {

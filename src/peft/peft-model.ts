@@ -137,6 +137,8 @@ export class PeftModel extends Module {
     const { inputIds, inputsEmbeds, attentionMask, tokenTypeIds } = inputs;
     const embeds = inputsEmbeds ?? (inputIds ? inputEmbeddings(this.base_model).forward(inputIds) : null);
     if (!embeds) throw new Error('prompt tuning: give inputIds or inputsEmbeds');
+    // The virtual tokens get mask ones in front, which a 3-d or 4-d mask has no single place for (PEFT: 2-d only too).
+    if (attentionMask && attentionMask.ndim !== 2) throw new Error(`prompt tuning: the attention mask must be [batch, length], got shape [${attentionMask.shape}]`);
     const [batch] = embeds.shape;
     const n = config.totalVirtualTokens;
     const prompts = this.prompt_encoder!.get(this.activeAdapter).forward(arange(n)).unsqueeze(0).expand(batch, -1, -1);

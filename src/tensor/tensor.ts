@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 
 import { native, HANDLE } from './native.js';
 import { track, untrack, type HandleCell } from './scope.js';
-import type { DType, Device, MemoryFormat, NestedArray, Scalar, Shape } from './types.js';
+import { isFloatingDType, type DType, type Device, type MemoryFormat, type NestedArray, type Scalar, type Shape } from './types.js';
 import * as creation from './creation.js';
 import * as math from './math.js';
 import * as reduce from './reduce.js';
@@ -98,6 +98,11 @@ export class Tensor {
 
   get device(): string {
     return native.device(this.handle);
+  }
+
+  /** Whether the elements are floating-point (float16, bfloat16, float32, float64), as PyTorch's is_floating_point(). */
+  isFloatingPoint(): boolean {
+    return isFloatingDType(this.dtype);
   }
 
   /** Number of dimensions. */

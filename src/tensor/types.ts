@@ -13,6 +13,11 @@ export type DType =
   | 'complex64'
   | 'complex128';
 
+/** The floating-point element types (PyTorch's is_floating_point). */
+export function isFloatingDType(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
+}
+
 /** 'cpu', 'cuda' or 'cuda:N' (CUDA only when libtorch was built with it). */
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'meta';
 
