@@ -59,7 +59,11 @@ test('finetune demo --quick: every strategy in the table, report and chart writt
     // Progress per phase, then the table of each network with every strategy
     assert.match(first.stdout, /\[1\/16\] cnn · pretraining/);
     assert.match(first.stdout, /\[16\/16\] vit · full fine-tuning/);
-    assert.match(first.stdout, /step 6\/6 \(100%\)/);
+    // Pretraining shows its progress; each fine-tuning run is a line and its result (no progress lines in a log)
+    assert.match(first.stdout, /step 20\/20 \(100%\)/);
+    assert.doesNotMatch(first.stdout, /step 6\/6/);
+    assert.match(first.stdout, /\ncnn · head only: a new head on the frozen pretrained body; trainable at the start 1,285 of 812,213\n  the library's lr rule: 1e-3: head-only training default/);
+    assert.match(first.stdout, /\n\[3\/16\] cnn · head only · lr 3e-3\n  → validation accuracy [\d.]+ · test accuracy [\d.]+ · train time [\d.]+ s · peak memory \+/);
     const tables = printedAccuracies(first.stdout);
     assert.deepEqual(Object.keys(tables), ['cnn', 'vit']);
     for (const [model, rows] of Object.entries(tables)) {

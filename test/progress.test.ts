@@ -175,6 +175,20 @@ test('ProgressCallback without a terminal: a plain line per logging step', () =>
   assert.match(lines[lines.length - 1], /^done: /);
 });
 
+test('ProgressCallback with leave: false: the bar is erased at the end, a log gets only the evaluations', () => {
+  const tty = new FakeStream(true);
+  const clock = { t: 0 };
+  simulate([new ProgressCallback({ stream: tty, now: () => clock.t, leave: false }) as unknown as Record<string, unknown>], clock);
+  assert.ok(tty.text.includes('100% 30/30'), 'the bar was drawn');
+  assert.ok(tty.text.endsWith('\r\x1b[K'), `the bar is erased at the end: ${JSON.stringify(tty.text.slice(-40))}`);
+  assert.ok(!tty.text.includes('done:'));
+  const log = new FakeStream(false);
+  simulate([new ProgressCallback({ stream: log, now: () => clock.t, leave: false }) as unknown as Record<string, unknown>], clock);
+  const lines = log.text.trimEnd().split('\n');
+  assert.equal(lines.length, 3, log.text);
+  assert.ok(lines.every((l) => l.startsWith('eval @')), log.text);
+});
+
 test('ProgressCallback takes the Trainer context: {logs} and per-step losses', () => {
   const stream = new FakeStream(false);
   const clock = { t: 0 };

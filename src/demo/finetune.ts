@@ -37,6 +37,8 @@ export interface FineTuneJob {
   lr: number;
   /** "[3/16]": where the run stands among the demo's phases. */
   phase: string;
+  /** Print what the strategy trains and the library's lr rule (the first of a strategy's runs). */
+  describe: boolean;
 }
 
 /** One run's results; the table's row of a strategy is its run with the best validation accuracy. */
@@ -129,18 +131,18 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
     trainDataset: train,
     collate: collate as (examples: unknown[]) => unknown,
     computeMetrics: accuracyMetric,
-    callbacks: [progressCallback(stream, steps)],
+    callbacks: [progressCallback(stream, steps, false)],
     log: null,
   });
   const probe = new PeakMemory();
   trainer.addCallback({ onStepEnd: () => probe.sample() });
 
   const before = parameterCounts(trainer.model);
-  line(`${job.phase} ${job.model} · ${plan.label}: ${plan.note}`);
-  line(
-    `  lr ${formatLr(job.lr)} (the library's rule: ${plan.ruleReason.replace(/^lr /, '')}); ${steps} steps × batch ${settings.fineTuneBatchSize} on ${formatInteger(train.length)} labelled images; ` +
-      `trainable ${formatInteger(before.trainable)} of ${formatInteger(before.total)}`,
-  );
+  if (job.describe) {
+    line(`${job.model} · ${plan.label}: ${plan.note}; trainable at the start ${formatInteger(before.trainable)} of ${formatInteger(before.total)}`);
+    line(`  the library's lr rule: ${plan.ruleReason.replace(/^lr /, '')}`);
+  }
+  line(`${job.phase} ${job.model} · ${plan.label} · lr ${formatLr(job.lr)}`);
   warmUp(trainer.model, collate, train);
   probe.start();
   const { metrics } = await trainer.train();

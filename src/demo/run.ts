@@ -147,7 +147,7 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
       const trials: DemoRow[] = [];
       for (const strategy of settings.strategies) {
         let best: DemoRow | null = null;
-        for (const lr of settings.learningRates) {
+        for (const [lrIndex, lr] of settings.learningRates.entries()) {
           const job: FineTuneJob = {
             settings,
             model: key,
@@ -158,6 +158,7 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
             validationCount: labelled.validation.length,
             lr,
             phase: phase(),
+            describe: lrIndex === 0,
           };
           const run = await runWorker(job, scratch, phaseIndex, stream);
           peakMemoryMethod = run.peakMemoryMethod;

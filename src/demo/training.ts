@@ -24,9 +24,12 @@ export async function accuracyOf(trainer: Trainer, dataset: Dataset<unknown>): P
   return accuracy;
 }
 
-/** The progress display of a run: on a terminal a bar redrawn in place; in a log, four lines a run. */
-export function progressCallback(stream: OutputStream, steps: number): ProgressCallback {
-  return new ProgressCallback({ stream, logEvery: Math.max(1, Math.ceil(steps / 4)) });
+/**
+ * The progress display of a run: on a terminal a bar redrawn in place; in a log, four lines a run.
+ * `leave: false` (the fine-tuning runs, which print a result line each): the bar is erased at the end, a log gets nothing.
+ */
+export function progressCallback(stream: OutputStream, steps: number, leave = true): ProgressCallback {
+  return new ProgressCallback({ stream, logEvery: Math.max(1, Math.ceil(steps / 4)), leave });
 }
 
 /** Trainable and all parameters, as PEFT counts them (for a PeftModel: the wrapped model's, adapters and head copies included). */

@@ -135,6 +135,12 @@ export interface ProgressCallbackOptions {
   smoothing?: number;
   /** The clock, in ms (tests). Default Date.now. */
   now?: () => number;
+  /**
+   * Keep the finished bar and print the `done:` summary (true, the default; tqdm's leave). false: the
+   * terminal's bar is erased when training ends and a log gets no progress lines — for many short
+   * runs whose caller prints a result line of its own. Evaluation lines are printed either way.
+   */
+  leave?: boolean;
 }
 
 const BLOCKS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -155,6 +161,7 @@ export class ProgressCallback {
   private readonly minInterval: number;
   private readonly beta: number;
   private readonly now: () => number;
+  private readonly leave: boolean;
   private readonly options: ProgressCallbackOptions;
   private args: ProgressArgs = {};
   private state: ProgressState = { globalStep: 0 };
@@ -186,6 +193,7 @@ export class ProgressCallback {
     this.minInterval = options.minIntervalMs ?? 100;
     this.beta = options.smoothing ?? 0.98;
     this.now = options.now ?? Date.now;
+    this.leave = options.leave ?? true;
   }
 
   private quiet(args: ProgressArgs, state: ProgressState): boolean {
@@ -389,6 +397,7 @@ export class ProgressCallback {
       this.draw(state.globalStep === this.total());
       return;
     }
+    if (!this.leave) return;
     this.flushPending();
     const step = state.globalStep;
     if (step > this.lastPrintedStep && (step % this.every === 0 || step === this.total())) this.pendingStep = step;
@@ -404,7 +413,7 @@ export class ProgressCallback {
     if (kind === 'train') {
       this.takeTrainLog(entry);
       if (this.tty) this.draw(true);
-      else {
+      else if (this.leave) {
         const step = numberOf(entry, 'step') ?? state.globalStep;
         if (this.pendingStep !== null || (step > this.lastPrintedStep && step % this.every === 0)) this.printLine();
       }
@@ -435,14 +444,16 @@ export class ProgressCallback {
     this.catchUpHistory();
     this.flushPending();
     if (this.tty) {
-      this.draw(true);
-      if (this.drawn) this.stream.write('\n');
+      if (this.leave) {
+        this.draw(true);
+        if (this.drawn) this.stream.write('\n');
+      } else this.clearLine();
       this.drawn = false;
       if (liveLines.get(this.stream) === this.live) liveLines.delete(this.stream);
       this.live = undefined;
     }
     const summary = [...(state.logHistory ?? [])].reverse().find((e) => logKind(e) === 'summary');
-    if (summary) {
+    if (summary && this.leave) {
       const runtime = numberOf(summary, 'train_runtime');
       const parts = [
         runtime !== undefined ? `train_runtime ${formatDuration(runtime)}` : undefined,
