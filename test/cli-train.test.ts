@@ -269,3 +269,28 @@ test('finetune compare: two methods, the same budget and seed, one table and com
   for (const name of ['comparison.html', 'comparison.png', 'comparison.md', 'head.log', 'lora.log']) assert.ok(existsSync(join(out, name)), name);
   for (const method of ['head', 'lora']) assert.equal(json(join(out, method, 'trainer_state.json')).global_step, 2);
 });
+
+test('finetune train on images with a one-channel model (alexnet-small): grayscale input, its preprocessor_config.json, DoRA on its convolutions', async () => {
+  const { PNG } = (await import('pngjs')).default;
+  const folder = join(tmp, 'images');
+  // Two classes of 6 RGB images: bright left half, or bright right half
+  for (const [label, bright] of [['left', (x: number) => x < 4], ['right', (x: number) => x >= 4]] as const) {
+    mkdirSync(join(folder, label), { recursive: true });
+    for (let k = 0; k < 6; k++) {
+      const png = new PNG({ width: 8, height: 8 });
+      for (let i = 0; i < 64; i++) png.data.set([bright(i % 8) ? 200 + k : 20, bright(i % 8) ? 180 : 30 + k, 40, 255], i * 4);
+      writeFileSync(join(folder, label, `${k}.png`), PNG.sync.write(png));
+    }
+  }
+  const out = join(tmp, 'gray');
+  const run = finetune('train', '--model', 'alexnet-small', '--image-folder', folder, '--validation-split', '0.25', '--image-size', '64', '--method', 'dora', '--max-steps', '2', '--per-device-train-batch-size', '4', '--output-dir', out);
+  assert.equal(run.code, 0, run.stderr + run.stdout);
+  assert.match(run.stdout, /images: grayscale, resized to 64×64, normalised with mean \[0\.459\] and std \[0\.226\]/);
+  assert.match(run.stdout, /method: dora — DoRA r=8, α=32, dropout 0\.1 on 5 modules/);
+  const pre = json(join(out, 'preprocessor_config.json'));
+  assert.deepEqual([pre.image_mean, pre.image_std, pre.do_convert_rgb], [[0.299 * 0.485 + 0.587 * 0.456 + 0.114 * 0.406], [0.299 * 0.229 + 0.587 * 0.224 + 0.114 * 0.225], false]);
+  // The trained folder evaluates with the same preprocessing
+  const evaluated = finetune('eval', '--model', out, '--image-folder', folder);
+  assert.equal(evaluated.code, 0, evaluated.stderr + evaluated.stdout);
+  assert.match(evaluated.stdout, /eval_accuracy\s+[\d.]+/);
+});

@@ -454,6 +454,11 @@ test('resize: torchvision output sizes; uint8 images round back to uint8; transf
     const hwc = fromTypedArray(Uint8Array.from([0, 255, 51, 102]), [2, 2, 1], { dtype: 'uint8' });
     assert.deepEqual(Array.from(T.toTensor()(hwc).data() as Float32Array), [0, 1, 0.2, 0.4].map(Math.fround));
     assert.deepEqual(T.toRgb()(T.toTensor()(hwc)).shape, [3, 2, 2]);
+    // Grayscale: PIL's luma (0.299 R + 0.587 G + 0.114 B); alpha dropped; one channel unchanged
+    const rgba = fromTypedArray(Float32Array.from([1, 0, 0.5, 0, 1, 0.5, 0, 0, 0.5, 9, 9, 9]), [4, 1, 3]);
+    assert.deepEqual(Array.from(T.toGrayscale()(rgba).data() as Float32Array), [0.299 + 0.114 * 0, 0.587, 0.5 * (0.299 + 0.587 + 0.114)].map(Math.fround));
+    assert.deepEqual(T.toGrayscale()(T.toTensor()(hwc)).shape, [1, 2, 2]);
+    assert.throws(() => T.toGrayscale()(fromTypedArray(new Float32Array(8), [2, 2, 2])), /cannot make grayscale from 2 channels/);
     assert.throws(() => T.toTensor()(hwc.float()), /toTensor: expected a uint8/);
     assert.throws(() => T.normalize([0.5], [0])(hwc.float()), /std evaluated to zero/);
   });

@@ -581,11 +581,20 @@ function checkVocabulary(datasets: readonly Dataset<unknown>[], vocabSize: numbe
 
 export interface ImagePreprocessing {
   size: number;
+  /** The model's input channels: 3, or 1 for a grayscale model (AlexNet in_channels, ViT num_channels). */
+  channels: number;
   mean: number[];
   std: number[];
 }
 
-/** The image size and normalisation: --image-size, preprocessor_config.json in the model folder, the model's config, ImageNet's statistics. */
+/** ImageNet's mean and standard deviation through the luma weights: the defaults of a one-channel model. */
+const IMAGENET_GRAY_MEAN = 0.299 * IMAGENET_MEAN[0] + 0.587 * IMAGENET_MEAN[1] + 0.114 * IMAGENET_MEAN[2];
+const IMAGENET_GRAY_STD = 0.299 * IMAGENET_STD[0] + 0.587 * IMAGENET_STD[1] + 0.114 * IMAGENET_STD[2];
+
+/**
+ * The image size, channels and normalisation: --image-size, preprocessor_config.json in the model
+ * folder, the model's config, ImageNet's statistics (through the luma weights for a one-channel model).
+ */
 export function imagePreprocessing(modelType: string, config: HfConfig, dirs: readonly (string | undefined)[], sizeFlag?: number): ImagePreprocessing {
   let pre: Record<string, unknown> | undefined;
   for (const dir of dirs) {
@@ -599,13 +608,18 @@ export function imagePreprocessing(modelType: string, config: HfConfig, dirs: re
   const configSize = typeof config.image_size === 'number' ? config.image_size : Array.isArray(config.image_size) ? Number(config.image_size[0]) : undefined;
   const size = sizeFlag ?? fromPre ?? configSize ?? 224;
   const vit = modelType === 'vit';
-  const mean = Array.isArray(pre?.image_mean) ? (pre.image_mean as number[]) : vit ? [0.5, 0.5, 0.5] : [...IMAGENET_MEAN];
-  const std = Array.isArray(pre?.image_std) ? (pre.image_std as number[]) : vit ? [0.5, 0.5, 0.5] : [...IMAGENET_STD];
-  return { size, mean, std };
+  const declared = vit ? config.num_channels : config.in_channels;
+  const channels = typeof declared === 'number' ? declared : 3;
+  if (channels !== 1 && channels !== 3) throw new UsageError(`the model takes ${channels}-channel images; finetune's image pipeline makes RGB (3) or grayscale (1)`);
+  const gray = channels === 1;
+  const mean = Array.isArray(pre?.image_mean) ? (pre.image_mean as number[]) : vit ? Array<number>(channels).fill(0.5) : gray ? [IMAGENET_GRAY_MEAN] : [...IMAGENET_MEAN];
+  const std = Array.isArray(pre?.image_std) ? (pre.image_std as number[]) : vit ? Array<number>(channels).fill(0.5) : gray ? [IMAGENET_GRAY_STD] : [...IMAGENET_STD];
+  return { size, channels, mean, std };
 }
 
+/** Decode → RGB or grayscale (the model's channels) → resize → normalise. */
 export function imageTransform(pre: ImagePreprocessing) {
-  return T.compose([T.toTensor(), T.toRgb(), T.resize([pre.size, pre.size]), T.normalize(pre.mean, pre.std)]);
+  return T.compose([T.toTensor(), pre.channels === 1 ? T.toGrayscale() : T.toRgb(), T.resize([pre.size, pre.size]), T.normalize(pre.mean, pre.std)]);
 }
 
 /** preprocessor_config.json as transformers' image processors write it. */
@@ -618,7 +632,7 @@ export function preprocessorJson(pre: ImagePreprocessing): Record<string, unknow
     do_normalize: true,
     image_mean: pre.mean,
     image_std: pre.std,
-    do_convert_rgb: true,
+    do_convert_rgb: pre.channels === 3,
   };
 }
 
@@ -813,7 +827,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
   if (evalSet) evalSet = limit(evalSet, maxEval);
   describe.push(`data: train ${grouped(trainSet.length)} images from ${from} (${labelNames.length} classes${labelNames.length <= 12 ? `: ${labelNames.join(', ')}` : ''})`);
   if (evalText) describe.push(`      ${evalText}`);
-  describe.push(`images: resized to ${pre.size}×${pre.size}, normalised with mean [${pre.mean.map((v) => +v.toFixed(3)).join(', ')}] and std [${pre.std.map((v) => +v.toFixed(3)).join(', ')}]`);
+  describe.push(`images: ${pre.channels === 1 ? 'grayscale, ' : ''}resized to ${pre.size}×${pre.size}, normalised with mean [${pre.mean.map((v) => +v.toFixed(3)).join(', ')}] and std [${pre.std.map((v) => +v.toFixed(3)).join(', ')}]`);
   Object.assign(record, { labels: labelNames, image_size: pre.size, image_mean: pre.mean, image_std: pre.std });
   return { task, train: trainSet, eval: evalSet, labelNames, describe, record, image: pre };
 }

@@ -223,6 +223,22 @@ export function toRgbImage(x: Tensor): Tensor {
   throw new Error(`toRgb: cannot make RGB from ${channels} channels`);
 }
 
+/** ITU-R 601-2 luma weights of R, G, B (PIL's convert('L'), torchvision's rgb_to_grayscale). */
+const LUMA: readonly number[] = [0.299, 0.587, 0.114];
+
+/** 3 channels → 1 (luma), 4 → 1 (alpha dropped), 1 → unchanged; on …×C×H×W. */
+export function toGrayscaleImage(x: Tensor): Tensor {
+  if (x.ndim < 3) throw new Error(`toGrayscale: expected …×C×H×W, got shape [${x.shape}]`);
+  const channels = x.shape[x.ndim - 3];
+  if (channels === 1) return alias(x);
+  if (channels !== 3 && channels !== 4) throw new Error(`toGrayscale: cannot make grayscale from ${channels} channels`);
+  return tidy(() => {
+    const rgb = x.narrow(-3, 0, 3);
+    const weighted = LUMA.map((w, c) => rgb.narrow(-3, c, 1).mul(w));
+    return weighted[0].add(weighted[1]).add(weighted[2]);
+  });
+}
+
 // ---- random parameters ---------------------------------------------------------------------
 
 export interface RandomResizedCropOptions extends ResizeOptions {
@@ -346,6 +362,11 @@ export function normalize(mean: readonly number[], std: readonly number[]): Tran
 /** Grayscale → RGB (channel repeated), RGBA → RGB; RGB unchanged. */
 export function toRgb(): Transform {
   return (x) => toRgbImage(x);
+}
+
+/** RGB or RGBA → one luma channel (torchvision's Grayscale()); grayscale unchanged. */
+export function toGrayscale(): Transform {
+  return (x) => toGrayscaleImage(x);
 }
 
 /**
