@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 
 import { Engine, LoadMeter, addonBuilt, fmt, gitState, machineInfo, repoRoot, table, threadEnv } from './driver.js';
 import { median } from './shared.js';
+import { ensureTfjs } from './tfjs-api.js';
 import {
   TFJS_ENGINES,
   TFJS_QUICK,
@@ -141,6 +142,7 @@ async function runWorkload(options: Options, root: string, workload: TfjsWorkloa
 export async function runTfjsSuite(argv: string[]): Promise<void> {
   const options = parseArgs(argv);
   const root = repoRoot();
+  if (options.engines.some((name) => name.startsWith('tfjs'))) ensureTfjs(root, (line) => process.stderr.write(`${line}\n`));
   const started = performance.now();
   const runs: WorkloadRun[][] = [];
   for (let r = 0; r < options.runs; r++) {

@@ -2,8 +2,9 @@
  * The TensorFlow.js side of the TensorFlow.js suite (bench/compare-tfjs.ts); bench/tfjs-finetune.ts
  * is finetune's side. @tensorflow/tfjs 4.22 with its cpu backend (@tensorflow/tfjs-backend-cpu: plain
  * JavaScript) or the wasm backend (@tensorflow/tfjs-backend-wasm: XNNPACK with SIMD; Node gets its
- * single-threaded build). Both are devDependencies; tfjs-node is not used (its install script
- * downloads TensorFlow's C library from outside the npm registry, which this environment cannot reach).
+ * single-threaded build), installed on demand by the suite (bench/tfjs-api.ts); tfjs-node is not used (its
+ * install script downloads TensorFlow's C library from outside the npm registry, which this environment
+ * cannot reach).
  *
  *   node build/ts/bench/tfjs.js --backend cpu|wasm --serve                    the protocol of bench/tfjs-shared.ts
  *   node build/ts/bench/tfjs.js --backend cpu|wasm --workload mlp [--steps N]  one workload alone: a JSON summary
@@ -16,6 +17,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { median, processMemory, serveCommands, timedSteps, warmUp } from './shared.js';
+import { loadTfjs, type TfScalar, type TfTensor, type TfVariable } from './tfjs-api.js';
 import {
   TFJS_WORKLOADS,
   TRANSFORMER,
@@ -31,10 +33,7 @@ import {
 // TF.js prints a banner ("install our node backend") with console.log: keep stdout for the protocol.
 console.log = (...args: unknown[]) => console.error(...args);
 // @tensorflow/tfjs: tfjs-core with every op's gradient registered (tfjs-core alone has none) and the cpu backend.
-const tf = await import('@tensorflow/tfjs');
-type TfTensor = import('@tensorflow/tfjs').Tensor;
-type TfVariable = import('@tensorflow/tfjs').Variable;
-type TfScalar = import('@tensorflow/tfjs').Scalar;
+const tf = await loadTfjs('@tensorflow/tfjs');
 
 
 /**
@@ -64,7 +63,7 @@ function create(spec: ArraySpec): TfTensor {
 
 /** F.linear on 2-d x: x · Wᵀ + b with W [out, in], or x · W + b with W [in, out] (see weightsInOut). */
 function linear(x: TfTensor, weight: TfTensor, bias: TfTensor): TfTensor {
-  return tf.add(tf.matMul(x as never, weight as never, false, !weightsInOut), bias);
+  return tf.add(tf.matMul(x, weight, false, !weightsInOut), bias);
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -84,7 +83,7 @@ function mlp(seed: number): Workload {
   const [x, w1, b1, w2, b2, target] = [a.x, a.w1, a.b1, a.w2, a.b2, a.target].map(create);
   return {
     variables: [x, w1, b1, w2, b2] as TfVariable[],
-    loss: () => tf.mean(tf.squaredDifference(linear(gelu(linear(x, w1, b1)), w2, b2), target)) as TfScalar,
+    loss: () => tf.mean(tf.squaredDifference(linear(gelu(linear(x, w1, b1)), w2, b2), target)),
   };
 }
 
@@ -112,13 +111,13 @@ function transformer(seed: number): Workload {
         const q = split(lin(x, `${p}.q`));
         const k = split(lin(x, `${p}.k`));
         const v = split(lin(x, `${p}.v`));
-        const scores = tf.mul(tf.matMul(q as never, k as never, false, true), 1 / Math.sqrt(d));
-        const context = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores) as never, v as never), [0, 2, 1, 3]), [B * T, H]);
+        const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
+        const context = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores), v), [0, 2, 1, 3]), [B * T, H]);
         x = norm(tf.add(x, lin(context, `${p}.o`)), `${p}.ln1`);
         x = norm(tf.add(x, lin(gelu(lin(x, `${p}.ffn1`)), `${p}.ffn2`)), `${p}.ln2`);
       }
       const pooled = tf.mean(tf.reshape(x, [B, T, H]), 1);
-      return tf.losses.softmaxCrossEntropy(oneHot, lin(pooled, 'classifier')) as TfScalar;
+      return tf.losses.softmaxCrossEntropy(oneHot, lin(pooled, 'classifier'));
     },
   };
 }
@@ -175,7 +174,7 @@ async function main(): Promise<void> {
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   weightsInOut = backend === 'wasm';
-  if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (backend === 'wasm') await loadTfjs<unknown>('@tensorflow/tfjs-backend-wasm');
   else if (backend !== 'cpu') throw new Error(`--backend expects cpu or wasm, got ${backend}`);
   if (!(await tf.setBackend(backend))) throw new Error(`the TF.js ${backend} backend failed to initialise`);
   await tf.ready();
