@@ -6,8 +6,9 @@ import { join } from 'node:path';
 
 import { manualSeed, memory, noGrad, randn, tidy } from '../src/tensor/index.js';
 import { fromPretrained, readSafetensorsHeaderSync } from '../src/io/index.js';
-import { AlexNet, ViTForImageClassification } from '../src/models/index.js';
-import { TaskDataset, type FashionSplit } from '../src/demo/data.js';
+import { AlexNet, ViTForImageClassification, type HfConfig } from '../src/models/index.js';
+import { imagePreprocessing } from '../src/cli/train.js';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, TaskDataset, type FashionSplit } from '../src/demo/data.js';
 import { DEMO_MODELS, buildModel } from '../src/demo/models.js';
 import { PretrainingNetwork, RECONSTRUCTION_SIDE } from '../src/demo/reconstruction.js';
 import { pretrain, type PretrainingInfo } from '../src/demo/pretrain.js';
@@ -82,7 +83,10 @@ test('pretrain: the reconstruction task trains the decoder (weight 1) or not (we
       const saved = JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8')) as PretrainingInfo;
       assert.deepEqual(saved.taskLosses, infos[weight].taskLosses);
       assert.equal(saved.settings.reconstructionWeight, weight);
-      assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).pretraining_learning_rate, 1e-3);
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as HfConfig;
+      assert.equal(config.pretraining_learning_rate, 1e-3);
+      // finetune train/eval/predict on this folder feed images as the demo trained on them: 64 px, grayscale, Fashion-MNIST's statistics
+      assert.deepEqual(imagePreprocessing('alexnet', config, [dir]), { size: 64, channels: 1, mean: [FASHION_MNIST_MEAN], std: [FASHION_MNIST_STD] });
       const back = await fromPretrained(dir);
       assert.ok(back instanceof AlexNet);
       back.dispose();

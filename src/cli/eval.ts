@@ -12,14 +12,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { fashionMnist, ImageFolderDataset, Subset, type Dataset } from '../data/index.js';
+import { fashionMnist, ImageFolderDataset, imageTransform, Subset, type Dataset } from '../data/index.js';
 import { MetricsJsonlCallback, Trainer, TrainingArguments } from '../train/index.js';
 import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable, type Options } from './config.js';
 import {
   CONFIG_FLAG,
   EXIT_CODES_HELP,
   imagePreprocessing,
-  imageTransform,
   loadTextFile,
   loadTokenizer,
   loadTrainedModel,

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 
 import { noGrad, stack, tidy, Tensor } from '../tensor/index.js';
-import { collateText, loadImage, readTable, type TextExample } from '../data/index.js';
+import { collateText, imageTransform, loadImage, readTable, type TextExample } from '../data/index.js';
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
 import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable } from './config.js';
@@ -18,7 +18,6 @@ import {
   CONFIG_FLAG,
   EXIT_CODES_HELP,
   imagePreprocessing,
-  imageTransform,
   loadTokenizer,
   loadTrainedModel,
   optBoolean,

@@ -43,7 +43,10 @@ import {
   transforms as T,
   IMAGENET_MEAN,
   IMAGENET_STD,
+  imageTransform,
+  preprocessorJson,
   type Dataset,
+  type ImagePreprocessing,
   type Table,
 } from '../data/index.js';
 import {
@@ -579,14 +582,6 @@ function checkVocabulary(datasets: readonly Dataset<unknown>[], vocabSize: numbe
 
 // ---- image data ----------------------------------------------------------------------------------
 
-export interface ImagePreprocessing {
-  size: number;
-  /** The model's input channels: 3, or 1 for a grayscale model (AlexNet in_channels, ViT num_channels). */
-  channels: number;
-  mean: number[];
-  std: number[];
-}
-
 /** ImageNet's mean and standard deviation through the luma weights: the defaults of a one-channel model. */
 const IMAGENET_GRAY_MEAN = 0.299 * IMAGENET_MEAN[0] + 0.587 * IMAGENET_MEAN[1] + 0.114 * IMAGENET_MEAN[2];
 const IMAGENET_GRAY_STD = 0.299 * IMAGENET_STD[0] + 0.587 * IMAGENET_STD[1] + 0.114 * IMAGENET_STD[2];
@@ -615,25 +610,6 @@ export function imagePreprocessing(modelType: string, config: HfConfig, dirs: re
   const mean = Array.isArray(pre?.image_mean) ? (pre.image_mean as number[]) : vit ? Array<number>(channels).fill(0.5) : gray ? [IMAGENET_GRAY_MEAN] : [...IMAGENET_MEAN];
   const std = Array.isArray(pre?.image_std) ? (pre.image_std as number[]) : vit ? Array<number>(channels).fill(0.5) : gray ? [IMAGENET_GRAY_STD] : [...IMAGENET_STD];
   return { size, channels, mean, std };
-}
-
-/** Decode → RGB or grayscale (the model's channels) → resize → normalise. */
-export function imageTransform(pre: ImagePreprocessing) {
-  return T.compose([T.toTensor(), pre.channels === 1 ? T.toGrayscale() : T.toRgb(), T.resize([pre.size, pre.size]), T.normalize(pre.mean, pre.std)]);
-}
-
-/** preprocessor_config.json as transformers' image processors write it. */
-export function preprocessorJson(pre: ImagePreprocessing): Record<string, unknown> {
-  return {
-    do_resize: true,
-    size: { height: pre.size, width: pre.size },
-    do_rescale: true,
-    rescale_factor: 1 / 255,
-    do_normalize: true,
-    image_mean: pre.mean,
-    image_std: pre.std,
-    do_convert_rgb: pre.channels === 3,
-  };
 }
 
 /** The subfolders of an image folder that hold the training and evaluation images, when it is split. */

@@ -3,7 +3,9 @@
  * source classes — to classify them and, as a second task, to reconstruct them from its head's input
  * (reconstruction.ts) —, saved without the decoder with savePretrained under <cacheDir>/<model>-<hash>/ (the hash covers the
  * config, the pretraining settings, the source classes and the seed) with config.json recording
- * pretraining_learning_rate — which the fine-tuning lr rule reads — and demo.json describing the run.
+ * pretraining_learning_rate — which the fine-tuning lr rule reads —, preprocessor_config.json (the
+ * side, one channel and Fashion-MNIST's normalisation, so that `finetune train --model <that folder>`
+ * feeds it images as it was trained on) and demo.json describing the run.
  * A later run with the same settings finds it there and skips pretraining.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,10 +14,10 @@ import { dirname, join } from 'node:path';
 import { manualSeed } from '../tensor/index.js';
 import type { HfConfig } from '../models/index.js';
 import { isLocalCheckpoint, savePretrained } from '../io/index.js';
-import type { Dataset } from '../data/index.js';
+import { preprocessorJson, type Dataset } from '../data/index.js';
 import { Trainer, type OutputStream } from '../train/index.js';
 import { formatDuration, formatInteger, formatNumber } from '../report/format.js';
-import { taskCollate, type ImageBatch, type TaskDataset } from './data.js';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, taskCollate, type ImageBatch, type TaskDataset } from './data.js';
 import { buildModel, pretrainingHash, type DemoModelKey, type DemoModelSpec, type PretrainingSettings } from './models.js';
 import { PretrainingNetwork, pretrainingTaskLosses, pretrainingWeighting, type DemoNetwork } from './reconstruction.js';
 import { classList, type DemoSettings } from './settings.js';
@@ -131,7 +133,7 @@ export async function pretrain(
       taskLosses: { class: Number(last?.loss_class ?? NaN), reconstruction: Number(last?.loss_reconstruction ?? NaN) },
       trainSeconds: metrics.train_runtime,
     };
-    await saveCheckpoint(network, dir, pre.learningRate, info);
+    await saveCheckpoint(network, dir, pre.learningRate, info, spec.imageSize);
     return info;
   } finally {
     model.dispose();
@@ -139,7 +141,7 @@ export async function pretrain(
   }
 }
 
-async function saveCheckpoint(model: DemoNetwork, dir: string, learningRate: number, info: PretrainingInfo): Promise<void> {
+async function saveCheckpoint(model: DemoNetwork, dir: string, learningRate: number, info: PretrainingInfo, imageSize: number): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(dirname(dir), { recursive: true });
@@ -147,6 +149,8 @@ async function saveCheckpoint(model: DemoNetwork, dir: string, learningRate: num
   const configPath = join(tmp, 'config.json');
   const config: HfConfig = { ...(JSON.parse(readFileSync(configPath, 'utf8')) as HfConfig), pretraining_learning_rate: learningRate };
   writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+  const preprocessing = { size: imageSize, channels: 1, mean: [FASHION_MNIST_MEAN], std: [FASHION_MNIST_STD] };
+  writeFileSync(join(tmp, 'preprocessor_config.json'), JSON.stringify(preprocessorJson(preprocessing), null, 2) + '\n');
   writeFileSync(join(tmp, DEMO_JSON), JSON.stringify(info, null, 2) + '\n');
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
