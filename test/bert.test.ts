@@ -244,6 +244,7 @@ test('attention masks as transformers takes them: [B, T], [B, T, T], boolean or 
     assert.ok(hidden(keyMask.unsqueeze(1).bool()).sub(padded).abs().max().item() < 1e-6, '4-d boolean');
     const additive = keyMask.unsqueeze(1).eq(0).float().mul(-1e9);
     assert.ok(hidden(additive).sub(padded).abs().max().item() < 1e-5, '4-d additive');
+    assert.ok(hidden(additive.double()).sub(padded).abs().max().item() < 1e-5, '4-d additive in float64: cast to the model\'s dtype');
     // A causal 3-d mask: position 0 sees only itself, so changing the last token leaves it unchanged, not the others
     const lowerTriangle = Array.from({ length }, (_, i) => Array.from({ length }, (_, j) => (j <= i ? 1 : 0)));
     const causal = tensor([lowerTriangle, lowerTriangle], { dtype: 'int64' });

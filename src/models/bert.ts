@@ -13,7 +13,7 @@
  *   model.loadStateDict(tensors);
  *   const { logits, loss } = model.forward({ inputIds, attentionMask, tokenTypeIds, labels });
  */
-import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
+import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
 import { registerModelFamily, type HfConfig, type LayerGroup } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
@@ -567,10 +567,10 @@ export interface BertModelOutput {
  * A transformers attention mask as the mask SDPA takes, broadcastable to [batch, heads, length, length]:
  * a 2-d padding mask becomes the boolean key mask [batch, 1, 1, length] (every query attends to the same,
  * unpadded, keys), a 3-d one [batch, 1, length, length] (true = attend), and a 4-d one is used as given —
- * boolean, or floating-point and added to the attention scores (transformers' get_extended_attention_mask
- * and its custom 4-d masks).
+ * boolean, or floating-point and added to the attention scores in the model's dtype (transformers'
+ * get_extended_attention_mask and its custom 4-d masks).
  */
-export function bertAttentionMask(attentionMask: Tensor, batch: number, length: number): Tensor {
+export function bertAttentionMask(attentionMask: Tensor, batch: number, length: number, dtype: DType = 'float32'): Tensor {
   const shape = attentionMask.shape;
   const fail = (expected: string): never => {
     throw new Error(`BERT: attentionMask must be ${expected} for ${batch} sequences of ${length} tokens, got shape [${shape}]`);
@@ -585,7 +585,7 @@ export function bertAttentionMask(attentionMask: Tensor, batch: number, length: 
       return allowed().unsqueeze(1);
     case 4:
       if ((shape[0] !== batch && shape[0] !== 1) || shape[2] !== length || shape[3] !== length) fail('[batch, 1 or heads, length, length]');
-      return attentionMask.isFloatingPoint() ? attentionMask : allowed();
+      return attentionMask.isFloatingPoint() ? attentionMask.to({ dtype }) : allowed();
     default:
       return fail('[batch, length], [batch, length, length] or [batch, 1 or heads, length, length]');
   }
@@ -612,7 +612,7 @@ export class BertModel extends Module {
     if ((inputIds === null) === !inputsEmbeds) throw new Error('BertModel: give exactly one of inputIds and inputsEmbeds');
     const embeddings = this.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds);
     const [batch, length] = embeddings.shape;
-    const mask = attentionMask ? bertAttentionMask(attentionMask, batch, length) : null;
+    const mask = attentionMask ? bertAttentionMask(attentionMask, batch, length, embeddings.dtype) : null;
     const lastHiddenState = this.encoder.forward(embeddings, mask);
     return this.pooler ? { lastHiddenState, pooledOutput: this.pooler.forward(lastHiddenState) } : { lastHiddenState };
   }
