@@ -30,7 +30,7 @@ Flags:
   --learning-rates LIST   every row trains at each and keeps the best on validation (default 1e-3,3e-3,1e-2; --quick 3e-3)
   --validation-per-class N  labelled validation images per target class, apart from the training labels (default 100; --quick 10)
   --reconstruction-weight W  the pretraining's second task, reconstructing the image from the head's
-                          input, weighted W beside the classes' 1 (default 1; 0: the classes alone)
+                          input, weighted W beside the classes' 1 (default 3; 0: the classes alone)
   --seed N                seeds everything (default 0): the same seed gives the same accuracies
   --threads N             libtorch threads (default 2)
   --output-dir DIR        where the reports go (default ./demo-output)

@@ -87,8 +87,8 @@ export function demoSettings(overrides: Partial<DemoSettings> = {}): DemoSetting
     threads: 2,
     quick,
     pretraining: {
-      cnn: { steps: 1500, batchSize: 64, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 1 },
-      vit: { steps: 600, batchSize: 64, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 1 },
+      cnn: { steps: 1500, batchSize: 64, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 3 },
+      vit: { steps: 600, batchSize: 64, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 3 },
     },
     fineTuneSteps: 100,
     fineTuneBatchSize: 32,
@@ -105,8 +105,8 @@ export function demoSettings(overrides: Partial<DemoSettings> = {}): DemoSetting
       validationPerClass: 10,
       learningRates: [3e-3],
       pretraining: {
-        cnn: { steps: 20, batchSize: 32, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 1 },
-        vit: { steps: 20, batchSize: 32, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 1 },
+        cnn: { steps: 20, batchSize: 32, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 3 },
+        vit: { steps: 20, batchSize: 32, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: 3 },
       },
       fineTuneSteps: 6,
       fineTuneBatchSize: 16,
