@@ -66,30 +66,6 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
     throw new Error(`DoRA is not supported for ${this.base_layer.constructor.name} layers (adapter '${name}'); use it on Linear and Conv2d layers`);
   }
 
-  /** DoRA's magnitude for adapter `name`, started at ‖W + ΔW‖ (the layer's output unchanged). */
-  protected addDoraMagnitude(name: string, into: ModuleDict<DoraMagnitude>): void {
-    const magnitude = new DoraMagnitude();
-    noGrad(() => tidy(() => magnitude.initFrom(this.base_layer.weight, this.deltaWeight(name), 1)));
-    into.set(name, magnitude);
-  }
-
-  /**
-   * DoRA's part of the output (PEFT's DoraLinearLayer / _DoraConvNdLayer forward): with the norm
-   * n = ‖W + ΔW‖ detached and m/n broadcast over the output's channels, (m/n − 1)·(base output without
-   * bias) + (m/n)·s·B(A(x)). The base output is reused when dropout is off; with dropout it is
-   * recomputed on the dropped input, as PEFT does.
-   */
-  protected doraOutput(name: string, magnitude: DoraMagnitude, x: Tensor, result: Tensor, dropout: Dropout | Identity, lowRank: (input: Tensor) => Tensor, baseWithoutBias: (input: Tensor) => Tensor, biasShape: number[]): Tensor {
-    const droppedOut = dropout instanceof Dropout && this.training;
-    const input = droppedOut ? dropout.forward(x) : x;
-    const norm = magnitude.weightNorm(this.base_layer.weight, this.deltaWeight(name).detach(), 1).detach();
-    const scale = magnitude.weight.div(norm);
-    const channelScale = scale.dim() === 1 ? scale.view(1, -1) : scale;
-    const bias = (this.base_layer as Linear | Conv2d).bias;
-    const baseResult = droppedOut ? baseWithoutBias(input) : bias ? result.sub(bias.view(...biasShape)) : result;
-    return channelScale.sub(1).mul(baseResult).add(channelScale.mul(lowRank(input)).mul(this.scaling[name]));
-  }
-
   protected doraMagnitude(name: string): DoraMagnitude | null {
     const dict = (this as unknown as { lora_magnitude_vector?: ModuleDict<DoraMagnitude> }).lora_magnitude_vector;
     return dict && dict.keys().includes(name) ? dict.get(name) : null;
@@ -196,14 +172,54 @@ function dropoutModule(p: number): Module {
   return p > 0 ? new Dropout(p) : new Identity();
 }
 
-/** LoRA around a Linear: y = W x + b + s·B(A(dropout(x))). */
-export class LoraLinear extends LoraLayer<Linear> {
-  readonly lora_A = new ModuleDict<Linear>();
-  readonly lora_B = new ModuleDict<Linear>();
+/**
+ * What LoRA around a Linear and around a Conv2d share: per adapter a pair A, B of the base's own
+ * layer type (`lora_A`, `lora_B`), dropout on the input, and DoRA's magnitude (`lora_magnitude_vector`).
+ */
+abstract class LowRankPairLayer<Base extends Linear | Conv2d> extends LoraLayer<Base> {
+  readonly lora_A = new ModuleDict<Linear | Conv2d>();
+  readonly lora_B = new ModuleDict<Linear | Conv2d>();
   readonly lora_dropout = new ModuleDict();
   readonly lora_magnitude_vector = new ModuleDict<DoraMagnitude>();
   protected readonly adapterDictNames = ['lora_A', 'lora_B', 'lora_dropout'];
 
+  /** The base layer's output without its bias (DoRA recomputes it on the dropped-out input). */
+  protected abstract baseWithoutBias(x: Tensor): Tensor;
+
+  protected initAdapter(name: string, how: boolean | 'gaussian'): void {
+    initLowRankPair(this.lora_A.get(name).weight, this.lora_B.get(name).weight, this.rank[name], how);
+  }
+
+  /** DoRA's magnitude, started at ‖W + ΔW‖ (the layer's output unchanged). */
+  protected override createDoraMagnitude(name: string): void {
+    const magnitude = new DoraMagnitude();
+    noGrad(() => tidy(() => magnitude.initFrom(this.base_layer.weight, this.deltaWeight(name), 1)));
+    this.lora_magnitude_vector.set(name, magnitude);
+  }
+
+  /**
+   * LoRA: s·B(A(dropout(x))). DoRA (PEFT's DoraLinearLayer / _DoraConvNdLayer forward): with the norm
+   * n = ‖W + ΔW‖ detached and m/n shaped to the output's channels, (m/n − 1)·(base output without
+   * bias) + (m/n)·s·B(A(x)); the base output is reused when dropout is off, recomputed on the dropped
+   * input otherwise, as PEFT does.
+   */
+  protected adapterOutput(name: string, x: Tensor, result: Tensor): Tensor {
+    const dropout = this.lora_dropout.get(name) as Dropout | Identity;
+    const lowRank = (input: Tensor) => this.lora_B.get(name).forward(this.lora_A.get(name).forward(input));
+    const magnitude = this.doraMagnitude(name);
+    if (!magnitude) return lowRank(dropout.forward(x)).mul(this.scaling[name]);
+    const droppedOut = dropout instanceof Dropout && this.training;
+    const input = droppedOut ? dropout.forward(x) : x;
+    const norm = magnitude.weightNorm(this.base_layer.weight, this.deltaWeight(name).detach(), 1).detach();
+    const scale = magnitude.weight.div(norm);
+    const bias = this.base_layer.bias;
+    const baseResult = droppedOut ? this.baseWithoutBias(input) : bias ? result.sub(bias.view(scale.shape)) : result;
+    return scale.sub(1).mul(baseResult).add(scale.mul(lowRank(input)).mul(this.scaling[name]));
+  }
+}
+
+/** LoRA around a Linear: y = W x + b + s·B(A(dropout(x))). */
+export class LoraLinear extends LowRankPairLayer<Linear> {
   protected createAdapter(name: string, settings: LoraAdapterSettings): void {
     const { inFeatures, outFeatures } = this.base_layer;
     this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
@@ -211,26 +227,12 @@ export class LoraLinear extends LoraLayer<Linear> {
     this.lora_B.set(name, new Linear(settings.r, outFeatures, { bias: false }));
   }
 
-  protected initAdapter(name: string, how: boolean | 'gaussian'): void {
-    initLowRankPair(this.lora_A.get(name).weight, this.lora_B.get(name).weight, this.rank[name], how);
-  }
-
-  protected override createDoraMagnitude(name: string): void {
-    this.addDoraMagnitude(name, this.lora_magnitude_vector);
-  }
-
   deltaWeight(name: string): Tensor {
     return this.lora_B.get(name).weight.matmul(this.lora_A.get(name).weight).mul(this.scaling[name]);
   }
 
-  protected adapterOutput(name: string, x: Tensor, result: Tensor): Tensor {
-    const a = this.lora_A.get(name);
-    const b = this.lora_B.get(name);
-    const dropout = this.lora_dropout.get(name) as Dropout | Identity;
-    const lowRank = (input: Tensor) => b.forward(a.forward(input));
-    const magnitude = this.doraMagnitude(name);
-    if (!magnitude) return lowRank(dropout.forward(x)).mul(this.scaling[name]);
-    return this.doraOutput(name, magnitude, x, result, dropout, lowRank, (input) => F.linear(input, this.base_layer.weight), [-1]);
+  protected baseWithoutBias(x: Tensor): Tensor {
+    return F.linear(x, this.base_layer.weight);
   }
 }
 
@@ -238,23 +240,13 @@ export class LoraLinear extends LoraLayer<Linear> {
  * LoRA around a Conv2d: A is a conv with the base's kernel, stride and padding into r channels
  * (not its dilation, as in PEFT), B a 1×1 conv out.
  */
-export class LoraConv2d extends LoraLayer<Conv2d> {
-  readonly lora_A = new ModuleDict<Conv2d>();
-  readonly lora_B = new ModuleDict<Conv2d>();
-  readonly lora_dropout = new ModuleDict();
-  readonly lora_magnitude_vector = new ModuleDict<DoraMagnitude>();
-  protected readonly adapterDictNames = ['lora_A', 'lora_B', 'lora_dropout'];
-
+export class LoraConv2d extends LowRankPairLayer<Conv2d> {
   protected createAdapter(name: string, settings: LoraAdapterSettings): void {
     const base = this.base_layer;
     if (base.groups !== 1) throw new Error(`LoRA on a grouped Conv2d (groups=${base.groups}) is not supported`);
     this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
     this.lora_A.set(name, new Conv2d(base.inChannels, settings.r, base.kernelSize, { stride: base.stride, padding: base.padding, bias: false }));
     this.lora_B.set(name, new Conv2d(settings.r, base.outChannels, 1, { bias: false }));
-  }
-
-  protected initAdapter(name: string, how: boolean | 'gaussian'): void {
-    initLowRankPair(this.lora_A.get(name).weight, this.lora_B.get(name).weight, this.rank[name], how);
   }
 
   deltaWeight(name: string): Tensor {
@@ -264,18 +256,9 @@ export class LoraConv2d extends LoraLayer<Conv2d> {
     return F.conv2d(a.permute(1, 0, 2, 3), b).permute(1, 0, 2, 3).mul(this.scaling[name]);
   }
 
-  protected override createDoraMagnitude(name: string): void {
-    this.addDoraMagnitude(name, this.lora_magnitude_vector);
-  }
-
-  protected adapterOutput(name: string, x: Tensor, result: Tensor): Tensor {
-    const dropout = this.lora_dropout.get(name) as Dropout | Identity;
-    const lowRank = (input: Tensor) => this.lora_B.get(name).forward(this.lora_A.get(name).forward(input));
-    const magnitude = this.doraMagnitude(name);
-    if (!magnitude) return lowRank(dropout.forward(x)).mul(this.scaling[name]);
+  protected baseWithoutBias(x: Tensor): Tensor {
     const base = this.base_layer;
-    const convolve = (input: Tensor) => F.conv2d(input, base.weight, null, { stride: base.stride, padding: base.padding, dilation: base.dilation, groups: base.groups });
-    return this.doraOutput(name, magnitude, x, result, dropout, lowRank, convolve, [1, -1, 1, 1]);
+    return F.conv2d(x, base.weight, null, { stride: base.stride, padding: base.padding, dilation: base.dilation, groups: base.groups });
   }
 }
 
