@@ -170,11 +170,17 @@ test('several adapters: add, switch, train only the active one, delete', () => {
   model.dispose();
 });
 
-test('LoRA on Conv2d and Embedding layers merges exactly', () => {
-  manualSeed(3);
+/** A Conv2d-ReLU-Conv2d network (modules '0' and '2'), an input for it, and its outputs as a flat list. */
+function tinyConv(): { conv: nn.Sequential; x: Tensor; run: (m: nn.Module) => number[] } {
   const conv = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 2, 1));
   const x = randn([2, 3, 5, 5]);
   const run = (m: nn.Module) => noGrad(() => tidy(() => (m as nn.Sequential).forward(x).toArray() as number[][][][]).flat(3));
+  return { conv, x, run };
+}
+
+test('LoRA on Conv2d and Embedding layers merges exactly', () => {
+  manualSeed(3);
+  const { conv, x, run } = tinyConv();
   const before = run(conv);
   const model = getPeftModel(conv, new LoraConfig({ r: 2, loraAlpha: 4, targetModules: ['0', '2'] }));
   assert.ok(maxDiff(run(model), before) < 1e-6);
@@ -196,9 +202,7 @@ test('LoRA on Conv2d and Embedding layers merges exactly', () => {
 
 test('DoRA on Conv2d: unchanged output at start, a magnitude per output channel ([1, out, 1, 1]) that trains with A and B', () => {
   manualSeed(4);
-  const conv = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 2, 1));
-  const x = randn([2, 3, 5, 5]);
-  const run = (m: nn.Module) => noGrad(() => tidy(() => (m as nn.Sequential).forward(x).toArray() as number[][][][]).flat(3));
+  const { conv, x, run } = tinyConv();
   const before = run(conv);
   const model = getPeftModel(conv, new LoraConfig({ r: 2, loraAlpha: 4, loraDropout: 0.3, targetModules: ['0', '2'], useDora: true }));
   model.eval();
