@@ -41,6 +41,8 @@ import {
   Tokenizer,
   trainValidationSplit,
   transforms as T,
+  IMAGENET_GRAY_MEAN,
+  IMAGENET_GRAY_STD,
   IMAGENET_MEAN,
   IMAGENET_STD,
   imageTransform,
@@ -581,10 +583,6 @@ function checkVocabulary(datasets: readonly Dataset<unknown>[], vocabSize: numbe
 }
 
 // ---- image data ----------------------------------------------------------------------------------
-
-/** ImageNet's mean and standard deviation through the luma weights: the defaults of a one-channel model. */
-const IMAGENET_GRAY_MEAN = 0.299 * IMAGENET_MEAN[0] + 0.587 * IMAGENET_MEAN[1] + 0.114 * IMAGENET_MEAN[2];
-const IMAGENET_GRAY_STD = 0.299 * IMAGENET_STD[0] + 0.587 * IMAGENET_STD[1] + 0.114 * IMAGENET_STD[2];
 
 /**
  * The image size, channels and normalisation: --image-size, preprocessor_config.json in the model

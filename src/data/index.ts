@@ -5,7 +5,7 @@ export * from './idx.js';
 export * from './image.js';
 export * as transforms from './transforms.js';
 export type { Transform, TransformContext } from './transforms.js';
-export { IMAGENET_MEAN, IMAGENET_STD } from './transforms.js';
+export { IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD, IMAGENET_MEAN, IMAGENET_STD } from './transforms.js';
 export { imageTransform, preprocessorJson, type ImagePreprocessing } from './preprocessing.js';
 export * from './loader.js';
 export * from './split.js';

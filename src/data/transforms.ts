@@ -36,6 +36,13 @@ export const IMAGENET_MEAN: readonly number[] = Object.freeze([0.485, 0.456, 0.4
 /** ImageNet's per-channel standard deviation (RGB). */
 export const IMAGENET_STD: readonly number[] = Object.freeze([0.229, 0.224, 0.225]);
 
+/** ITU-R 601-2 luma weights of R, G, B (PIL's convert('L'), torchvision's rgb_to_grayscale). */
+const LUMA: readonly number[] = [0.299, 0.587, 0.114];
+
+/** ImageNet's mean and standard deviation through the luma weights: the defaults of a one-channel model. */
+export const IMAGENET_GRAY_MEAN = LUMA[0] * IMAGENET_MEAN[0] + LUMA[1] * IMAGENET_MEAN[1] + LUMA[2] * IMAGENET_MEAN[2];
+export const IMAGENET_GRAY_STD = LUMA[0] * IMAGENET_STD[0] + LUMA[1] * IMAGENET_STD[1] + LUMA[2] * IMAGENET_STD[2];
+
 /** An output size: an int (see resize) or [height, width]. */
 export type Size = number | readonly [number, number];
 
@@ -223,8 +230,6 @@ export function toRgbImage(x: Tensor): Tensor {
   throw new Error(`toRgb: cannot make RGB from ${channels} channels`);
 }
 
-/** ITU-R 601-2 luma weights of R, G, B (PIL's convert('L'), torchvision's rgb_to_grayscale). */
-const LUMA: readonly number[] = [0.299, 0.587, 0.114];
 
 /** 3 channels → 1 (luma), 4 → 1 (alpha dropped), 1 → unchanged; on …×C×H×W. */
 export function toGrayscaleImage(x: Tensor): Tensor {
