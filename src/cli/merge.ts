@@ -55,6 +55,9 @@ export async function runMerge(argv: string[]): Promise<number> {
     const trained = await loadTrainedModel(optString(options, 'base'), adapter);
     const peft = trained.model;
     if (!(peft instanceof PeftModel)) throw new Error(`${adapter} did not load as an adapter`);
+    if ([...peft.peftConfig.values()].some((config) => config.isPromptLearning)) {
+      throw new UsageError(`cannot merge ${adapter}: prompt tuning learns virtual tokens that are fed with the input, not weights of the model; use the adapter as it is (finetune eval / predict --model ${adapter})`);
+    }
     const before = countParameters(peft);
     let merged;
     try {

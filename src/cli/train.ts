@@ -16,10 +16,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 
 import { version } from '../index.js';
 import { manualSeed } from '../tensor/index.js';
-import { Conv2d, Linear, type Module } from '../nn/index.js';
+import { Conv2d, GroupNorm, LayerNorm, Linear, type Module } from '../nn/index.js';
 import { findPreset, layerGroupsOf, hasLayerGroups, modelFamilies, type HfConfig } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
-import { createModel, loadPretrained, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME } from '../io/index.js';
+import { createModel, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
 import { packageRoot } from '../tensor/native.js';
 import { resolveModelFile } from '../hub/index.js';
 import {
@@ -28,7 +28,9 @@ import {
   IA3Config,
   LoraConfig,
   PeftModel,
+  ModulesToSaveWrapper,
   PromptTuningConfig,
+  SEQ_CLS_HEAD_NAMES,
   type TaskType,
 } from '../peft/index.js';
 import {
@@ -79,6 +81,8 @@ export const METHODS = ['full', 'head', 'top-k', 'bitfit', 'ln', 'gradual', 'lor
 export type Method = (typeof METHODS)[number];
 const METHOD_ALIASES: Record<string, Method> = { 'gradual-unfreezing': 'gradual', prompt: 'prompt-tuning', adapters: 'houlsby', bottleneck: 'houlsby', 'layer-norm': 'ln' };
 export const TASKS = ['text-classification', 'image-classification'] as const;
+/** Prompt tuning's virtual tokens when --num-virtual-tokens is not given. */
+const DEFAULT_VIRTUAL_TOKENS = 20;
 export type Task = (typeof TASKS)[number];
 
 export const CONFIG_FLAG: FlagTable = {
@@ -356,6 +360,8 @@ export interface BuiltModel {
   randomInit: boolean;
   /** One line on where the weights came from. */
   note: string;
+  /** Modules a pretrained checkpoint did not provide, left at their random initialisation (newlyInitializedModules). */
+  newlyInitialized: string[];
 }
 
 /** Sets the head's class names in a BERT / ViT config (id2label / label2id, saved in config.json). */
@@ -384,6 +390,7 @@ export async function buildModel(source: ModelSource, numLabels: number, labelNa
       model,
       randomInit: true,
       note: source.kind === 'preset' ? `random init (a preset has no pretrained weights)` : `random init (${source.dir} has config.json but no model.safetensors)`,
+      newlyInitialized: [],
     };
   } else {
     if (sizeDiffers) throw new UsageError(`--image-size ${imageSize}: ${source.arg} is a ViT pretrained at ${String(vitSize)}×${String(vitSize)} pixels; leave --image-size out`);
@@ -394,6 +401,7 @@ export async function buildModel(source: ModelSource, numLabels: number, labelNa
       model,
       randomInit: false,
       note: `pretrained weights from ${source.arg}${fresh.length ? `; newly initialised: ${fresh.length > 4 ? `${fresh.slice(0, 4).join(', ')}, …` : fresh.join(', ')}` : ''}`,
+      newlyInitialized: newlyInitializedModules(model, info),
     };
   }
   if (labelNames) setLabelNames(built.model, labelNames);
@@ -566,6 +574,23 @@ export async function loadTextFile(
   return { dataset, columns, file };
 }
 
+/**
+ * The longest tokenised input: --max-length, else the tokenizer's model_max_length — never more
+ * than the model has positions for, less the virtual tokens prompt tuning puts in front (a longer
+ * input would fail in the middle of training).
+ */
+function textMaxLength(options: Options, source: ModelSource, tokenizer: Tokenizer): number | undefined {
+  const given = positiveInteger(options, 'max-length');
+  const positions = source.config.max_position_embeddings;
+  if (typeof positions !== 'number') return given;
+  const virtualTokens = parseMethod(str(options, 'method')) === 'prompt-tuning' ? num(options, 'num-virtual-tokens') ?? DEFAULT_VIRTUAL_TOKENS : 0;
+  const room = positions - virtualTokens;
+  const why = `${source.arg} has ${positions} positions (max_position_embeddings)${virtualTokens ? `, ${virtualTokens} of them for prompt tuning's virtual tokens` : ''}`;
+  if (room < 2) throw new UsageError(`--num-virtual-tokens ${virtualTokens}: ${why}, which leaves no room for the text`);
+  if (given !== undefined && given > room) throw new UsageError(`--max-length ${given} is too long: ${why}; give --max-length ${room} or less`);
+  return given ?? Math.min(tokenizer.modelMaxLength ?? room, room);
+}
+
 /** Checks that every token id fits the model's vocabulary (a tokenizer for another model would fail deep inside). */
 function checkVocabulary(datasets: readonly Dataset<unknown>[], vocabSize: number | undefined, tokenizerSource: string): void {
   if (!vocabSize) return;
@@ -691,8 +716,8 @@ export async function loadRunData(options: Options, source: ModelSource, config:
       if (options[flag] !== undefined) throw new UsageError(`--${flag} is for images; text data takes --train-file, --eval-file or --validation-split`);
     }
     if (options['eval-file'] !== undefined && validationSplit !== undefined) throw new UsageError('give --eval-file or --validation-split, not both');
-    const maxLength = positiveInteger(options, 'max-length');
     const tokenizer = await loadTokenizer(str(options, 'tokenizer'), [source.dir], source.modelType, source.kind === 'hub' ? source.arg : undefined);
+    const maxLength = textMaxLength(options, source, tokenizer.tokenizer);
     const given = { text: str(options, 'text-column'), pair: str(options, 'text-pair-column'), label: str(options, 'label-column') };
     const train = await loadTextFile(trainFile, 'train-file', { columns: given, labels: list(options, 'labels'), tokenizer: tokenizer.tokenizer, maxLength, skipBadRows });
     const labelNames = [...train.dataset.labelNames];
@@ -824,6 +849,8 @@ interface ModelFacts {
   hasQueryValue: boolean;
   hasWordEmbeddings: boolean;
   hasClassifier: boolean;
+  /** LayerNorm or GroupNorm layers (what --method ln trains). */
+  hasNorms: boolean;
 }
 
 function factsOf(model: Module): ModelFacts {
@@ -847,13 +874,34 @@ function factsOf(model: Module): ModelFacts {
     hasQueryValue: ['query', 'value'].every((name) => named.some(([path, m]) => leaf(path) === name && m instanceof Linear)),
     hasWordEmbeddings: named.some(([path]) => leaf(path) === 'word_embeddings'),
     hasClassifier: named.some(([path, m]) => path === 'classifier' && m instanceof Linear),
+    hasNorms: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm),
   };
 }
 
-function headOptions(facts: ModelFacts): { taskType?: TaskType; modulesToSave?: string[] } {
-  if (facts.modelType === 'bert') return { taskType: 'SEQ_CLS' };
-  if (facts.hasClassifier) return { modulesToSave: ['classifier'] };
-  return facts.headPaths.length ? { modulesToSave: facts.headPaths } : {};
+interface AdapterHead {
+  taskType?: TaskType;
+  modulesToSave?: string[];
+  /** ' + a trainable copy of the head …', for the plan line. */
+  describe: string;
+}
+
+/**
+ * What an adapter trains whole besides its own weights (PEFT's modules_to_save): the head (SEQ_CLS's
+ * classifier for BERT, else the head modules of the layer groups), and every module the checkpoint
+ * left at random values (`newlyInitialized`: a pooler an MLM checkpoint lacks, say). Left frozen and
+ * unsaved, such a module would be drawn anew at each load, and the adapter would compute something
+ * other than what was trained.
+ */
+function adapterHead(facts: ModelFacts, newlyInitialized: readonly string[]): AdapterHead {
+  const taskType: TaskType | undefined = facts.modelType === 'bert' ? 'SEQ_CLS' : undefined;
+  const headNames = taskType ? SEQ_CLS_HEAD_NAMES : facts.hasClassifier ? ['classifier'] : facts.headPaths;
+  // PEFT wraps a module whose path ends with a listed name, with everything below it.
+  const covered = (path: string) => headNames.some((name) => path === name || path.endsWith(`.${name}`) || path.startsWith(`${name}.`));
+  const fresh = newlyInitialized.filter((path) => !covered(path));
+  const modulesToSave = [...(taskType ? [] : headNames), ...fresh];
+  const wholes = [...(headNames.length ? ['the head'] : []), ...(fresh.length ? [`${fresh.join(', ')} (not in the checkpoint)`] : [])];
+  const copies = wholes.length ? ` + a trainable copy of ${wholes.join(' and of ')}` : '';
+  return { ...(taskType ? { taskType } : {}), ...(modulesToSave.length ? { modulesToSave } : {}), describe: copies };
 }
 
 export interface StrategyPlan {
@@ -864,13 +912,13 @@ export interface StrategyPlan {
 }
 
 /** The TrainingArguments strategy for --method and its options. */
-export function buildStrategy(method: Method, model: Module, options: Options, baseModelNameOrPath: string | null): StrategyPlan {
+export function buildStrategy(method: Method, model: Module, options: Options, baseModelNameOrPath: string | null, newlyInitialized: readonly string[] = []): StrategyPlan {
   const facts = factsOf(model);
   const needGroups = () => {
     if (!facts.groups) throw new UsageError(`--method ${method} needs layer groups, which ${facts.architecture} does not declare`);
   };
-  const head = headOptions(facts);
-  const peftCommon = { ...head, baseModelNameOrPath };
+  const { describe: head, ...headConfig } = adapterHead(facts, newlyInitialized);
+  const peftCommon = { ...headConfig, baseModelNameOrPath };
   const targets = list(options, 'target-modules');
   switch (method) {
     case 'full':
@@ -889,6 +937,7 @@ export function buildStrategy(method: Method, model: Module, options: Options, b
       return { method, strategy: { kind: 'bitfit' }, describe: 'every bias and the head train (BitFit)' };
     case 'ln':
       needGroups();
+      if (!facts.hasNorms) throw new UsageError(`--method ln trains LayerNorm / GroupNorm weights, and ${facts.architecture} has none (it would train the head alone): use --method head or bitfit`);
       return { method, strategy: { kind: 'ln' }, describe: 'LayerNorm weights and biases and the head train' };
     case 'gradual': {
       needGroups();
@@ -916,7 +965,7 @@ export function buildStrategy(method: Method, model: Module, options: Options, b
       const targetSpec: string[] | string = targetModules.length === 1 && targetModules[0] === 'all-linear' ? 'all-linear' : targetModules;
       const strategy = new LoraConfig({ ...peftCommon, r, loraAlpha, loraDropout, targetModules: targetSpec, useDora: method === 'dora' });
       const shown = typeof targetSpec === 'string' ? 'every Linear layer but the head (all-linear)' : targetModules.length > 4 ? `${targetModules.length} modules` : targetModules.join(', ');
-      return { method, strategy, describe: `${method === 'dora' ? 'DoRA' : 'LoRA'} r=${r}, α=${loraAlpha}, dropout ${loraDropout} on ${shown}${head.taskType || head.modulesToSave ? ' + a trainable copy of the head' : ''}` };
+      return { method, strategy, describe: `${method === 'dora' ? 'DoRA' : 'LoRA'} r=${r}, α=${loraAlpha}, dropout ${loraDropout} on ${shown}${head}` };
     }
     case 'ia3': {
       const hasDefaults = Object.hasOwn(IA3_TARGET_MODULES_BY_MODEL_TYPE, facts.modelType);
@@ -925,12 +974,12 @@ export function buildStrategy(method: Method, model: Module, options: Options, b
       else if (hasDefaults) config = new IA3Config({ ...peftCommon });
       else if (facts.modelType === 'vit') config = new IA3Config({ ...peftCommon, targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'] });
       else throw new UsageError(`--method ia3: PEFT has no default IA3 targets for ${facts.modelType}; give --target-modules`);
-      return { method, strategy: config, describe: 'IA3 scaling vectors on keys, values and feed-forward inputs + a trainable copy of the head' };
+      return { method, strategy: config, describe: `IA3 scaling vectors on keys, values and feed-forward inputs${head}` };
     }
     case 'prompt-tuning': {
       if (!facts.hasWordEmbeddings) throw new UsageError(`--method prompt-tuning is for text models; ${facts.architecture} has no token embeddings`);
-      const numVirtualTokens = num(options, 'num-virtual-tokens') ?? 20;
-      return { method, strategy: new PromptTuningConfig({ ...peftCommon, numVirtualTokens }), describe: `prompt tuning: ${numVirtualTokens} virtual tokens + a trainable copy of the head` };
+      const numVirtualTokens = num(options, 'num-virtual-tokens') ?? DEFAULT_VIRTUAL_TOKENS;
+      return { method, strategy: new PromptTuningConfig({ ...peftCommon, numVirtualTokens }), describe: `prompt tuning: ${numVirtualTokens} virtual tokens${head}` };
     }
     case 'houlsby':
     case 'pfeiffer': {
@@ -938,7 +987,9 @@ export function buildStrategy(method: Method, model: Module, options: Options, b
       return {
         method,
         strategy: new BottleneckConfig({ ...peftCommon, variant: method, reductionFactor }),
-        describe: `${method === 'houlsby' ? 'Houlsby' : 'Pfeiffer'} bottleneck adapters, reduction ${reductionFactor} + a trainable copy of the head`,
+        describe: ['bert', 'vit'].includes(facts.modelType)
+          ? `${method === 'houlsby' ? 'Houlsby' : 'Pfeiffer'} bottleneck adapters, reduction ${reductionFactor}${head}`
+          : `bottleneck adapters of 1×1 convolutions, reduction ${reductionFactor} (on a CNN houlsby and pfeiffer place them alike)${head}`,
       };
     }
   }
@@ -1019,11 +1070,16 @@ export async function runTrain(argv: string[]): Promise<number> {
       console.log(trainHelp());
       return EXIT.ok;
     }
-    return train(options);
+    await train(options);
+    return EXIT.ok;
   });
 }
 
-async function train(options: Options): Promise<number> {
+/**
+ * `finetune train` with parsed options (resolveOptions(argv, TRAIN_FLAGS)): trains, saves, reports,
+ * and returns the Trainer, whose model is the one saved (tests compare it with what loads back).
+ */
+export async function train(options: Options): Promise<Trainer> {
   const modelArg = str(options, 'model');
   if (!modelArg) throw new UsageError('--model is required (a preset such as bert-tiny, a model folder or a Hub id)');
   const method = parseMethod(str(options, 'method'));
@@ -1059,12 +1115,13 @@ async function train(options: Options): Promise<number> {
   }
   mkdirSync(outputDir, { recursive: true });
   // An adapter needs its base model: a random one is saved beside it (before the adapter is injected).
-  let baseModelPath: string | null = modelSource.kind === 'preset' || modelSource.kind === 'hub' ? modelSource.arg : modelSource.dir ?? modelSource.arg;
+  // An absolute folder, so that the adapter finds its base from any working directory.
+  let baseModelPath: string | null = modelSource.kind === 'preset' || modelSource.kind === 'hub' ? modelSource.arg : resolve(modelSource.dir ?? modelSource.arg);
   if (isPeftMethod && built.randomInit) {
-    baseModelPath = join(outputDir, 'base_model');
+    baseModelPath = resolve(outputDir, 'base_model');
     await savePretrained(built.model, baseModelPath);
   }
-  const plan = buildStrategy(method, built.model, options, baseModelPath);
+  const plan = buildStrategy(method, built.model, options, baseModelPath, built.newlyInitialized);
   console.log(`method: ${method} — ${plan.describe}`);
 
   const printer = new PrinterCallback();
@@ -1076,6 +1133,7 @@ async function train(options: Options): Promise<number> {
     callbacks: [new ProgressCallback(), printer],
   });
   const counts = countParameters(trainer.model);
+  warnFrozenRandomModules(trainer.model, built.newlyInitialized, method);
   const runConfig: Record<string, unknown> = {
     command: 'finetune train',
     finetune_version: version,
@@ -1087,6 +1145,7 @@ async function train(options: Options): Promise<number> {
     strategy: method,
     strategy_detail: plan.describe,
     num_labels: numLabels,
+    newly_initialized: built.newlyInitialized,
     ...data.record,
     labels: labelNames,
     train_examples: data.train.length,
@@ -1151,7 +1210,23 @@ async function train(options: Options): Promise<number> {
   }
   console.log(`wrote ${outputDir}/: ${written.join(', ')}`);
   if (stoppedOnNan) throw stoppedOnNan;
-  return EXIT.ok;
+  return trainer;
+}
+
+/**
+ * A module the checkpoint did not provide that the method keeps frozen (a resized embedding under
+ * --method head, say) stays at random values: saved with the model, so loading reproduces it, but
+ * it learns nothing, which the user should know. (Adapters train such modules whole; gradual
+ * unfreezing reaches them later.)
+ */
+function warnFrozenRandomModules(model: Module, newlyInitialized: readonly string[], method: Method): void {
+  if (model instanceof PeftModel || method === 'gradual') return;
+  const modules = new Map(model.namedModules());
+  const frozen = newlyInitialized.filter((path) => modules.get(path)?.ownParameters().some(([, p]) => !p.requiresGrad));
+  if (frozen.length) {
+    console.error(`warning: ${frozen.join(', ')} ${frozen.length > 1 ? 'are' : 'is'} not in the checkpoint (random values) and --method ${method} keeps ${frozen.length > 1 ? 'them' : 'it'} frozen: ` +
+      `saved with the model, but ${frozen.length > 1 ? 'they' : 'it'} will not learn; --method full (or an adapter, which trains ${frozen.length > 1 ? 'them' : 'it'} whole) does`);
+  }
 }
 
 /** A TrainingArguments' options back (to add the strategy): toJson in camelCase. */
@@ -1191,6 +1266,34 @@ export function adapterBase(adapterDir: string): string {
   throw new UsageError(`${join(adapterDir, ADAPTER_CONFIG_NAME)} names no base model that can be found${named ? ` ('${named}')` : ''}: give it with --model / --base`);
 }
 
+/**
+ * The number of classes of the head an adapter was trained with: what finetune train recorded in
+ * run_config.json, else the shape of the head's copy in adapter_model.safetensors (an adapter saved
+ * by PEFT in Python), else undefined (the base's head size applies).
+ */
+async function adapterHeadSize(adapterDir: string): Promise<number | undefined> {
+  const recorded = runConfigOf(adapterDir).num_labels;
+  if (typeof recorded === 'number') return recorded;
+  const weights = join(adapterDir, ADAPTER_WEIGHTS_NAME);
+  if (!existsSync(weights)) return undefined;
+  const { tensors } = await readSafetensorsHeader(weights);
+  // PEFT saves a modules_to_save copy under the module's own key: base_model.model.<head>.weight.
+  const head = [...tensors].find(([key, info]) => HEAD_WEIGHT.test(key) && info.shape.length === 2);
+  return head ? head[1].shape[0] : undefined;
+}
+
+/** The weight of a classification head in an adapter file: BERT's / ViT's classifier, AlexNet's classifier.6, ResNet's fc. */
+const HEAD_WEIGHT = /^base_model\.(model\.)?(classifier(\.6)?|fc|score)\.weight$/;
+
+/** Whether the PeftModel trained the module at `path` whole (a modules_to_save copy), so its values came from the adapter. */
+function savedWithAdapter(model: PeftModel, path: string): boolean {
+  return model.namedModules().some(([wrapperPath, module]) => module instanceof ModulesToSaveWrapper && (path === stripPeftPrefix(wrapperPath) || path.startsWith(`${stripPeftPrefix(wrapperPath)}.`)));
+}
+
+function stripPeftPrefix(path: string): string {
+  return path.replace(/^base_model\.(model\.)?/, '');
+}
+
 function runConfigOf(dir: string | undefined): Record<string, unknown> {
   if (!dir || !existsSync(join(dir, 'run_config.json'))) return {};
   return readJsonFile(join(dir, 'run_config.json'));
@@ -1215,24 +1318,29 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
   }
   const source = await resolveModelSource(baseArg);
   const runConfig = { ...runConfigOf(source.dir), ...runConfigOf(adapterDir) };
-  const numLabels = typeof source.config.num_labels === 'number'
+  const baseLabels = typeof source.config.num_labels === 'number'
     ? source.config.num_labels
     : source.config.id2label && typeof source.config.id2label === 'object'
       ? Object.keys(source.config.id2label as object).length
       : typeof source.config.num_classes === 'number'
         ? source.config.num_classes
-        : Array.isArray(runConfig.labels)
-          ? runConfig.labels.length
-          : undefined;
+        : undefined;
+  // An adapter's head may have another size than the base's (2 classes trained on a 5-class checkpoint):
+  // the base is built with the adapter's, as the trained model was.
+  const numLabels = (adapterDir ? await adapterHeadSize(adapterDir) : undefined) ?? baseLabels ?? (Array.isArray(runConfig.labels) ? runConfig.labels.length : undefined);
+  const architecture = classificationArchitecture(source.modelType);
   let model: Module;
   let describe: string;
+  let newlyInitialized: string[] = [];
+  const loadNotes: string[] = [];
   if (source.kind === 'checkpoint' || source.kind === 'hub') {
-    const { model: loaded } = await loadPretrained(source.arg, { architecture: classificationArchitecture(source.modelType), numLabels, warn: (m) => console.error(`note: ${m.split('\n')[0]}`) });
-    model = loaded;
+    const loaded = await loadPretrained(source.arg, { architecture, numLabels, ignoreMismatchedSizes: numLabels !== baseLabels, warn: (m) => loadNotes.push(m.split('\n')[0]) });
+    model = loaded.model;
+    newlyInitialized = newlyInitializedModules(loaded.model, loaded.info);
     describe = `${source.arg}`;
   } else {
     if (!adapterDir) console.error(`note: ${source.arg} has no trained weights: the model is randomly initialised`);
-    model = createModel(source.config, { architecture: classificationArchitecture(source.modelType), numLabels });
+    model = createModel(source.config, { architecture, numLabels });
     describe = `${source.arg} (random init)`;
   }
   if (adapterDir) {
@@ -1240,13 +1348,25 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
     if (existsSync(join(adapterDir, 'non_adapter_state.safetensors'))) await loadModelWeights(peft, adapterDir);
     model = peft;
     describe += ` + adapter ${adapterDir}`;
+    // What the adapter trained whole replaces the base's random values; anything else stays random.
+    const random = newlyInitialized.filter((path) => !savedWithAdapter(peft, path));
+    if (random.length) {
+      console.error(`warning: ${random.join(', ')}: not in the base checkpoint ${source.arg} nor in the adapter ${adapterDir}, so ${random.length > 1 ? 'they are' : 'it is'} random and each load gives other outputs; ` +
+        `train the adapter with ${random.length > 1 ? 'these modules' : 'this module'} in modules_to_save (finetune train does so), or give the base it was trained on with --model`);
+    }
+  } else {
+    for (const note of loadNotes) console.error(`note: ${note}`);
   }
   model.eval();
   const config = (model instanceof PeftModel ? model.model : model) as unknown as { config?: { id2label?: Record<string, string>; numLabels?: number; numClasses?: number } };
   const n = config.config?.numLabels ?? config.config?.numClasses ?? numLabels ?? 0;
   const generic = (names: string[]) => names.every((name, i) => name === `LABEL_${i}`);
   let labels = Array.from({ length: n }, (_, i) => config.config?.id2label?.[i] ?? `LABEL_${i}`);
-  if ((generic(labels) || labels.length === 0) && Array.isArray(runConfig.labels)) labels = (runConfig.labels as unknown[]).map(String);
+  if ((generic(labels) || labels.length === 0) && Array.isArray(runConfig.labels)) {
+    labels = (runConfig.labels as unknown[]).map(String);
+    // So that a merged model's config.json names the classes the adapter was trained on.
+    setLabelNames(model instanceof PeftModel ? model.model : model, labels);
+  }
   if (labels.length === 0) labels = Array.from({ length: n }, (_, i) => String(i));
   return {
     model,

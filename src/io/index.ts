@@ -37,6 +37,7 @@ export {
   fromPretrained,
   isLocalCheckpoint,
   loadPretrained,
+  newlyInitializedModules,
   savePretrained,
   type CreateModelOptions,
   type FromPretrainedOptions,

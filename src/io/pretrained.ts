@@ -39,6 +39,24 @@ export interface LoadingInfo {
   mismatchedKeys: { key: string; checkpoint: number[]; model: number[] }[];
 }
 
+/**
+ * The modules (by path) whose parameters loading left at their random initialisation: a new task
+ * head, a pooler the checkpoint lacks (an MLM checkpoint), a head resized for another label count.
+ * These must train — or at least be saved — or the model cannot be rebuilt from its files: under
+ * an adapter they belong in PEFT's `modules_to_save`. Buffers (BatchNorm statistics) are not counted.
+ *
+ *   const { model, info } = await loadPretrained('my-mlm-bert', { numLabels: 2 });
+ *   newlyInitializedModules(model, info); // ['bert.pooler.dense', 'classifier']
+ */
+export function newlyInitializedModules(model: Module, info: LoadingInfo): string[] {
+  const fresh = new Set([...info.missingKeys, ...info.mismatchedKeys.map((m) => m.key)]);
+  const paths: string[] = [];
+  for (const [path, module] of model.namedModules()) {
+    if (module.ownParameters().some(([name]) => fresh.has(path ? `${path}.${name}` : name))) paths.push(path);
+  }
+  return paths;
+}
+
 const PICKLE_WEIGHTS = ['pytorch_model.bin', 'model.pt', 'model.pth', 'pytorch_model.bin.index.json'];
 
 function configOf(json: HfConfig, where: string): { family: ModelFamily; json: HfConfig } {
