@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
@@ -103,6 +103,14 @@ test('LoRA on a pretrained 5-class CNN with 2-class images: eval, predict and me
   assert.equal(predicted.code, 0, predicted.all);
   assert.match(predicted.stdout, /"left"|"right"/);
   assert.doesNotMatch(predicted.stdout, /class[0-4]/, 'the labels are the adapter\'s, not the base\'s');
+  // PEFT's two files alone (an adapter from Python): the head size comes from the head's shape in the adapter file
+  mkdirSync(join(user, 'bare-lora'));
+  for (const name of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(join(user, 'cnn-lora', name), join(user, 'bare-lora', name));
+  const bare = finetune('predict', '--model', 'bare-lora', join('shapes', 'left', '0.png'), '--json');
+  assert.equal(bare.code, 0, bare.all);
+  const scores = (out: string) => (JSON.parse(out) as { predictions: { score: number }[] }).predictions.map((p) => p.score);
+  assert.deepEqual(scores(bare.stdout), scores(predicted.stdout));
+  assert.match(bare.stdout, /"LABEL_[01]"/, 'no class names without run_config.json, and not the base\'s');
   const merged = finetune('merge', '--adapter', 'cnn-lora', '--output-dir', 'cnn-merged');
   assert.equal(merged.code, 0, merged.all);
   assert.equal((json('cnn-merged/config.json') as { num_classes?: number }).num_classes, 2);

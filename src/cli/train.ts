@@ -1360,13 +1360,16 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
   model.eval();
   const config = (model instanceof PeftModel ? model.model : model) as unknown as { config?: { id2label?: Record<string, string>; numLabels?: number; numClasses?: number } };
   const n = config.config?.numLabels ?? config.config?.numClasses ?? numLabels ?? 0;
-  const generic = (names: string[]) => names.every((name, i) => name === `LABEL_${i}`);
-  let labels = Array.from({ length: n }, (_, i) => config.config?.id2label?.[i] ?? `LABEL_${i}`);
-  if ((generic(labels) || labels.length === 0) && Array.isArray(runConfig.labels)) {
-    labels = (runConfig.labels as unknown[]).map(String);
-    // So that a merged model's config.json names the classes the adapter was trained on.
-    setLabelNames(model instanceof PeftModel ? model.model : model, labels);
-  }
+  const generic = Array.from({ length: n }, (_, i) => `LABEL_${i}`);
+  const own = generic.map((name, i) => config.config?.id2label?.[i] ?? name);
+  const recorded = (run: Record<string, unknown>) => (Array.isArray(run.labels) && run.labels.length === n ? run.labels.map(String) : undefined);
+  // The class names: what train recorded for the adapter, else the model's own (config.json, then its run_config.json) —
+  // not when the head was rebuilt for an adapter of another size: the base's names are for its own classes.
+  const headRebuilt = numLabels !== baseLabels;
+  const named = (names: string[]) => names.some((name, i) => name !== generic[i]);
+  let labels = recorded(runConfigOf(adapterDir)) ?? (headRebuilt ? undefined : named(own) ? own : recorded(runConfigOf(source.dir))) ?? generic;
+  // So that a merged model's config.json names the classes the adapter was trained on.
+  if (labels.some((name, i) => name !== own[i])) setLabelNames(model instanceof PeftModel ? model.model : model, labels);
   if (labels.length === 0) labels = Array.from({ length: n }, (_, i) => String(i));
   return {
     model,
