@@ -191,7 +191,7 @@ export const TRAIN_FLAGS: FlagTable = { ...CONFIG_FLAG, ...MODEL_FLAGS, ...DATA_
 export const EXIT_CODES_HELP = `Exit codes:
   0  done
   1  runtime error (a bad data file: the message names file:line; a model or checkpoint that cannot be read)
-  2  usage error (unknown or bad flag, bad --config file, a missing file or folder)
+  2  usage error (unknown or bad flag, bad --config file, a missing file or folder, labels that look like mistakes, one class)
   3  training stopped: the loss or the gradient norm became NaN/Inf (--nan-policy stop)`;
 
 const TRAIN_HELP = `Usage: finetune train --model <preset|dir|hub id> (--train-file FILE [--eval-file FILE | --validation-split 0.1] | --image-folder DIR | --fashion-mnist)

@@ -201,9 +201,20 @@ export function decodeText(bytes: Uint8Array, file: string, encoding: string = '
     }
     case 'latin1':
       return buffer.toString('latin1');
+    case 'windows-1252':
+      return decodeWindows1252(buffer);
     default:
       return new TextDecoder(given).decode(buffer);
   }
+}
+
+/** Windows-1252's characters for bytes 0x80–0x9F (the rest is Latin-1); the five it leaves undefined stay C1 controls, as WHATWG's decoder has them. */
+const WINDOWS_1252_HIGH = '€\x81‚ƒ„…†‡ˆ‰Š‹Œ\x8DŽ\x8F\x90‘’“”•–—˜™š›œ\x9DžŸ';
+
+/** Windows-1252 (Node's TextDecoder decodes it as Latin-1, so 0x80 would not be '€'). */
+function decodeWindows1252(bytes: Buffer): string {
+  const latin1 = bytes.toString('latin1');
+  return latin1.replace(/[\x80-\x9f]/g, (c) => WINDOWS_1252_HIGH[c.charCodeAt(0) - 0x80]);
 }
 
 /** UTF-8 bytes as a string; `skipped` bytes (a byte-order mark) came before them in the file. */

@@ -131,12 +131,10 @@ export class LabelCheckError extends Error {
       const lines = p.lines.map((line, k) => (k === 0 ? `${file}:${line}` : `:${line}`)).join(', ');
       return `  '${p.label}' (${grouped(p.count)} row${p.count === 1 ? '' : 's'}, at ${lines}${p.count > p.lines.length ? ', …' : ''}): ${p.reasons.join('; ')}`;
     });
-    const rare = problems.some((p) => p.reasons.some((r) => r.startsWith('rare')));
-    super(
-      `${file}: labels in column '${column}' that look like mistakes:\n${rows.join('\n')}\n` +
-        `Correct those rows, or give the labels you mean with labels: ${JSON.stringify(goodLabels)} (rows with other labels are then bad rows: an error, or left out with onBadRow: 'skip')` +
-        `${rare ? ", or keep rare labels as classes with allowRareLabels: true" : ''}.`,
-    );
+    const ways = ['Correct those rows'];
+    if (goodLabels.length >= 2) ways.push(`give the labels you mean with labels: ${JSON.stringify(goodLabels)} (rows with other labels are then bad rows: an error, or left out with onBadRow: 'skip')`);
+    if (problems.some((p) => p.reasons.some((r) => r.startsWith('rare')))) ways.push('keep rare labels as classes with allowRareLabels: true');
+    super(`${file}: labels in column '${column}' that look like mistakes:\n${rows.join('\n')}\n${ways.join(', or ')}.`);
     this.name = 'LabelCheckError';
   }
 }
