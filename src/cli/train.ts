@@ -515,8 +515,11 @@ export function detectColumns(table: Table, given: { text?: string; pair?: strin
     if (table.format !== 'jsonl' && !columns.includes(name)) throw new DataFormatError(table.file, 1, `no column '${name}' (--${flag}; columns: ${columns.join(', ')})`);
     return name;
   };
+  // A header read as one column that holds another delimiter: the delimiter is the likelier mistake.
+  const otherDelimiter = columns.length === 1 ? [',', ';', '\t', '|'].find((d) => d !== table.delimiter && columns[0].includes(d)) : undefined;
+  const delimiterHint = otherDelimiter === undefined ? '' : `; the header is one column: if the delimiter is ${otherDelimiter === '\t' ? 'a tab' : `'${otherDelimiter}'`}, give --delimiter ${otherDelimiter === '\t' ? 'tab' : `'${otherDelimiter}'`}`;
   const label = given.label !== undefined ? need(given.label, 'label-column') : findLabelColumn(columns);
-  if (label === undefined) throw new UsageError(`${where}: which column is the label? give --label-column (columns: ${columns.join(', ')})`);
+  if (label === undefined) throw new UsageError(`${where}: which column is the label? give --label-column (columns: ${columns.join(', ')})${delimiterHint}`);
   const text = given.text !== undefined ? need(given.text, flags.text) : findTextColumn(columns, [label, given.pair]);
   if (text === undefined) throw new UsageError(`${where}: which column is the text? give --${flags.text} (columns: ${columns.join(', ')})`);
   let pair = given.pair !== undefined ? need(given.pair, 'text-pair-column') : undefined;

@@ -354,11 +354,15 @@ function sniffDelimiter(text: string, fallback: string, quoting: boolean): strin
 const delimiterOption = (d: string): string => `delimiter: '${d === '\t' ? '\\t' : d}'`;
 const showDelimiter = (d: string): string => (d === '\t' ? 'a tab' : `'${d}'`);
 
-/** What to say about a bad row that would have the header's fields with another delimiter. */
-function otherDelimiterHint(fields: readonly string[], delimiter: string, columns: number): string {
+/** What to say about a row whose fields do not match the header, when another delimiter would explain it. */
+function otherDelimiterHint(fields: readonly string[], header: readonly string[], delimiter: string): string {
+  if (header.length === 1) {
+    const other = OTHER_DELIMITERS.find((d) => d !== delimiter && header[0].includes(d));
+    return other === undefined ? '' : ` (the header is one field, '${header[0]}': if the delimiter is ${showDelimiter(other)}, give ${delimiterOption(other)})`;
+  }
   const text = fields.join(delimiter);
-  const other = OTHER_DELIMITERS.find((d) => d !== delimiter && text.split(d).length === columns);
-  return other === undefined ? '' : ` (the delimiter is ${showDelimiter(delimiter)}; split on ${showDelimiter(other)} this line has the header's ${columns} fields: if that is the delimiter, give ${delimiterOption(other)})`;
+  const other = OTHER_DELIMITERS.find((d) => d !== delimiter && text.split(d).length === header.length);
+  return other === undefined ? '' : ` (the delimiter is ${showDelimiter(delimiter)}; split on ${showDelimiter(other)} this line has the header's ${header.length} fields: if that is the delimiter, give ${delimiterOption(other)})`;
 }
 
 /**
@@ -421,7 +425,7 @@ function parseDelimited(
       return;
     }
     if (fields.length !== header.length) {
-      bad(recordLine, `${fields.length} field${fields.length === 1 ? '' : 's'}, the header has ${header.length}${otherDelimiterHint(fields, delimiter, header.length)}`);
+      bad(recordLine, `${fields.length} field${fields.length === 1 ? '' : 's'}, the header has ${header.length}${otherDelimiterHint(fields, header, delimiter)}`);
       return;
     }
     const values = Object.create(null) as Record<string, TableValue>;
