@@ -193,4 +193,16 @@ test('pretrain and predict find the text column as train does (review, or the on
   const predict = finetune('predict', '--model', join(user, 'out'), '--file', 'body.csv');
   assert.equal(predict.code, 0, predict.stderr);
   assert.match(predict.stdout, /^a fine film\s+(negative|positive) 0\.\d{4}\na dull film\s/);
+
+  // eval and predict read other encodings and delimiters as train does.
+  writeFileSync(join(user, 'eval.csv'), Buffer.from('review;sentiment\ncafé noir;positive\ncrème brûlée;negative\n', 'latin1'));
+  const strict = finetune('eval', '--model', join(user, 'out'), '--eval-file', 'eval.csv');
+  assert.equal(strict.code, 1);
+  assert.match(strict.stderr, /^finetune eval: eval\.csv:2: not valid UTF-8 \(byte 0xE9 at byte 4 of the line\)\. .* give --encoding latin1/);
+  const evaluated = finetune('eval', '--model', join(user, 'out'), '--eval-file', 'eval.csv', '--encoding', 'latin1', '--json');
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  assert.equal((JSON.parse(evaluated.stdout) as { examples: number }).examples, 2);
+  const predicted = finetune('predict', '--model', join(user, 'out'), '--file', 'eval.csv', '--encoding', 'latin1');
+  assert.equal(predicted.code, 0, predicted.stderr);
+  assert.match(predicted.stdout, /^café noir\s+(negative|positive) 0\.\d{4}\ncrème brûlée\s/);
 });

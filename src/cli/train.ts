@@ -535,6 +535,8 @@ const DATA_OPTION_FLAGS: [RegExp, (...groups: string[]) => string][] = [
   [/encoding: '([\w-]+)'/g, (_, name) => `--encoding ${name}`],
   [/delimiter: '(\\t|.)'/g, (_, d) => `--delimiter ${d === '\\t' ? 'tab' : `'${d}'`}`],
   [/\btextColumn\b/g, () => '--text-column'],
+  [/\bmaxLength (\d+)/g, (_, n) => `--max-length ${n}`],
+  [/\bvalidationFraction (\S+) of/g, (_, f) => `--validation-split ${f} of`],
 ];
 
 /** A JSON array of label names as --labels takes them (a,b,c), or undefined when it is not one. */
