@@ -427,8 +427,8 @@ test('inferred labels that look like mistakes (case, spaces, rare, empty) are er
   assert.ok(error instanceof data.LabelCheckError, String(error));
   assert.deepEqual(error.goodLabels, ['negative', 'positive']);
   assert.deepEqual(
-    error.problems.map((p) => [p.label, p.count, p.lines]),
-    [['Positive', 2, [12, 22]], ['neutral', 1, [32]], ['positive ', 1, [52]], ['postive', 1, [42]]],
+    error.problems.map((p) => [p.label, p.count, p.lines, p.rare]),
+    [['Positive', 2, [12, 22], true], ['neutral', 1, [32], true], ['positive ', 1, [52], true], ['postive', 1, [42], true]],
   );
   assert.equal(
     error.message,
@@ -454,12 +454,20 @@ test('inferred labels that look like mistakes (case, spaces, rare, empty) are er
   // Frequent labels that differ only in case are an error too (two sources merged); rare ones alone pass with allowRareLabels.
   const merged = ['text,label', ...[...Array(5).fill('Good'), ...Array(10).fill('good'), ...Array(10).fill('bad')].map((label, i) => `t${i},${label}`)].join('\n');
   await assert.rejects(TextClassificationDataset.fromText(merged, 'merged.csv', { textColumn: 'text', labelColumn: 'label', tokenizer, allowRareLabels: true }), (e: data.LabelCheckError) => {
-    assert.deepEqual(e.problems, [{ label: 'Good', count: 5, lines: [2, 3, 4, 5, 6], reasons: ["differs only in case from 'good' (10 rows)"] }]);
+    assert.deepEqual(e.problems, [{ label: 'Good', count: 5, lines: [2, 3, 4, 5, 6], rare: false, reasons: ["differs only in case from 'good' (10 rows)"] }]);
     assert.match(e.message, /'Good' \(5 rows, at merged\.csv:2, :3, :4, :5, :6\): differs only in case from 'good' \(10 rows\)\nCorrect those rows, or give the labels you mean with labels: \["bad","good"\]/);
     return true;
   });
   const rare = await TextClassificationDataset.fromText('text,label\na,x\nb,x\nc,y\n', 'rare.csv', { textColumn: 'text', labelColumn: 'label', tokenizer, allowRareLabels: true });
   assert.deepEqual(rare.labelCounts(), [2, 1]);
+  // A long tail of rare labels lists the first 20 and counts the rest.
+  const tail = ['text,label', ...Array.from({ length: 100 }, (_, i) => `t${i},${i < 60 ? 'common' : `rare${i}`}`)].join('\n');
+  await assert.rejects(TextClassificationDataset.fromText(tail, 'tail.csv', { textColumn: 'text', labelColumn: 'label', tokenizer }), (e: data.LabelCheckError) => {
+    assert.equal(e.problems.length, 40);
+    assert.equal(e.message.split('\n').length, 1 + 20 + 1 + 1);
+    assert.match(e.message, /\n  … and 20 more\nCorrect those rows, or keep rare labels as classes with allowRareLabels: true\.$/);
+    return true;
+  });
   // An empty label is a bad row (with given labels too), named by its line.
   const empty = 'text,label\na,x\nb,\nc,x\nd,y\ne,  \nf,y\n';
   await assert.rejects(TextClassificationDataset.fromText(empty, 'empty.csv', { textColumn: 'text', labelColumn: 'label', tokenizer }), /^DataFormatError: empty\.csv:3: empty label in column 'label'$/);

@@ -33,6 +33,7 @@ import {
 } from '../peft/index.js';
 import {
   DataFormatError,
+  DELIMITERS,
   LabelCheckError,
   TEXT_ENCODINGS,
   textEncoding,
@@ -516,8 +517,8 @@ export function detectColumns(table: Table, given: { text?: string; pair?: strin
     return name;
   };
   // A header read as one column that holds another delimiter: the delimiter is the likelier mistake.
-  const otherDelimiter = columns.length === 1 ? [',', ';', '\t', '|'].find((d) => d !== table.delimiter && columns[0].includes(d)) : undefined;
-  const delimiterHint = otherDelimiter === undefined ? '' : `; the header is one column: if the delimiter is ${otherDelimiter === '\t' ? 'a tab' : `'${otherDelimiter}'`}, give --delimiter ${otherDelimiter === '\t' ? 'tab' : `'${otherDelimiter}'`}`;
+  const otherDelimiter = columns.length === 1 ? DELIMITERS.find((d) => d !== table.delimiter && columns[0].includes(d)) : undefined;
+  const delimiterHint = otherDelimiter === undefined ? '' : `; the header is one column: if the delimiter is ${delimiterArg(otherDelimiter)}, give --delimiter ${delimiterArg(otherDelimiter)}`;
   const label = given.label !== undefined ? need(given.label, 'label-column') : findLabelColumn(columns);
   if (label === undefined) throw new UsageError(`${where}: which column is the label? give --label-column (columns: ${columns.join(', ')})${delimiterHint}`);
   const text = given.text !== undefined ? need(given.text, flags.text) : findTextColumn(columns, [label, given.pair]);
@@ -533,7 +534,7 @@ const DATA_OPTION_FLAGS: [RegExp, (...groups: string[]) => string][] = [
   [/allowRareLabels: true/g, () => '--allow-rare-labels'],
   [/labels: (\["[^\]\n]*"\])/g, (match, names) => `--labels ${labelList(names) ?? match}`],
   [/encoding: '([\w-]+)'/g, (_, name) => `--encoding ${name}`],
-  [/delimiter: '(\\t|.)'/g, (_, d) => `--delimiter ${d === '\\t' ? 'tab' : `'${d}'`}`],
+  [/delimiter: '(\\t|.)'/g, (_, d) => `--delimiter ${delimiterArg(d === '\\t' ? '\t' : d)}`],
   [/\btextColumn\b/g, () => '--text-column'],
   [/\bmaxLength (\d+)/g, (_, n) => `--max-length ${n}`],
   [/\bvalidationFraction (\S+) of/g, (_, f) => `--validation-split ${f} of`],
@@ -572,11 +573,15 @@ export function tableReading(options: Options): Pick<ReadTableOptions, 'encoding
   return { encoding, delimiter };
 }
 
+/** A delimiter as --delimiter takes it: 'tab', or the character quoted. */
+function delimiterArg(delimiter: string): string {
+  return delimiter === '\t' ? 'tab' : `'${delimiter}'`;
+}
+
 /** How the plan names a delimiter that is not the format's usual one. */
 function delimiterNote(table: Table): string {
   const usual = table.format === 'tsv' ? '\t' : ',';
-  if (table.delimiter === undefined || table.delimiter === usual) return '';
-  return `; delimiter ${table.delimiter === '\t' ? 'tab' : `'${table.delimiter}'`}`;
+  return table.delimiter === undefined || table.delimiter === usual ? '' : `; delimiter ${delimiterArg(table.delimiter)}`;
 }
 
 export interface TextSplit {
@@ -744,6 +749,11 @@ function labelSummary(dataset: Dataset<unknown>, names: readonly string[]): stri
   return `labels ${names.map((n, i) => (counts ? `${n}: ${counts[i]}` : n)).join(', ')}`;
 }
 
+/** ', N bad files skipped' for the plan (--skip-bad-rows), or ''. */
+function badFilesSkipped(n: number): string {
+  return n ? `, ${n} bad file${n === 1 ? '' : 's'} skipped` : '';
+}
+
 /** Loads the training (and evaluation) data of `train` / `lr-find` / `compare`. */
 export async function loadRunData(options: Options, source: ModelSource, config: { requireEval?: boolean } = {}): Promise<RunData> {
   const task = taskOf(options, source.modelType);
@@ -778,7 +788,8 @@ export async function loadRunData(options: Options, source: ModelSource, config:
       reading,
     });
     const labelNames = [...train.dataset.labelNames];
-    const present = labelNames.filter((_, id) => train.dataset.labelCounts()[id] > 0);
+    const counts = train.dataset.labelCounts();
+    const present = labelNames.filter((_, id) => counts[id] > 0);
     if (present.length < 2) {
       throw new UsageError(
         `${trainFile}: every row has the label '${present[0]}' (column '${train.columns.label}'): a classifier needs two classes or more` +
@@ -880,7 +891,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
         throw new Error(`${evalFolder}: its classes (${ev.classNames.join(', ')}) differ from the training folder's (${labelNames.join(', ')})`);
       }
       evalSet = ev;
-      evalText = `eval ${grouped(Math.min(ev.length, maxEval ?? Infinity))} from ${evalFolder}${ev.skippedCount ? `, ${ev.skippedCount} bad file${ev.skippedCount === 1 ? '' : 's'} skipped` : ''}`;
+      evalText = `eval ${grouped(Math.min(ev.length, maxEval ?? Infinity))} from ${evalFolder}${badFilesSkipped(ev.skippedCount)}`;
       record.eval_folder = evalFolder;
     }
     record.image_folder = trainDir;
@@ -896,7 +907,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
   if (evalSet) evalSet = limit(evalSet, maxEval);
   describe.push(
     `data: train ${grouped(trainSet.length)} images from ${from} (${labelNames.length} classes${labelNames.length <= 12 ? `: ${labelNames.join(', ')}` : ''})` +
-      (skippedFiles ? `, ${skippedFiles} bad file${skippedFiles === 1 ? '' : 's'} skipped` : ''),
+      badFilesSkipped(skippedFiles),
   );
   if (evalText) describe.push(`      ${evalText}`);
   describe.push(`images: ${pre.channels === 1 ? 'grayscale, ' : ''}resized to ${pre.size}×${pre.size}, normalised with mean [${pre.mean.map((v) => +v.toFixed(3)).join(', ')}] and std [${pre.std.map((v) => +v.toFixed(3)).join(', ')}]`);

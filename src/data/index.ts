@@ -11,7 +11,7 @@ export * from './loader.js';
 export * from './split.js';
 export * from './multi-task.js';
 export { Tokenizer, type EncodeOptions, type Encoding, type DecodeOptions, type FromFileOptions, type SpecialToken, type SpecialTokenRole, type TextSide, type TokenizerConfigOptions, type TruncationStrategy } from './tokenizer.js';
-export { DataFormatError, decodeText, formatFromPath, parseTable, readTable, readTextFile, TEXT_ENCODINGS, textEncoding, type TextEncoding, type BadRowPolicy, type ReadTableOptions, type SkippedRow, type Table, type TableFormat, type TableRow, type TableValue } from './table.js';
+export { DataFormatError, DELIMITERS, decodeText, formatFromPath, parseTable, readTable, readTextFile, TEXT_ENCODINGS, textEncoding, type TextEncoding, type BadRowPolicy, type ReadTableOptions, type SkippedRow, type Table, type TableFormat, type TableRow, type TableValue } from './table.js';
 export { LabelCheckError, rareLabelThreshold, TextClassificationDataset, type LabelProblem, type TextClassificationExample, type TextClassificationOptions, type TextTask } from './text.js';
 export { collateText, textCollator, type TextBatch, type TextCollateOptions, type TextExample } from './collate-text.js';
 export { findLabelColumn, findTextColumn, findTextPairColumn, LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES, TEXT_PAIR_COLUMNS } from './columns.js';

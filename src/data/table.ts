@@ -12,9 +12,11 @@
  * locales writes `;`. Lines end with `\n`, `\r\n` or `\r`; blank lines are ignored.
  *
  * Files are UTF-8 unless `encoding` says otherwise (latin1, windows-1252, utf-16le, utf-16be); a
- * byte-order mark (UTF-8, UTF-16LE, UTF-16BE) decides the encoding and is dropped. Bytes that are not
- * valid in the encoding are an error naming the line, never silently replaced. Errors name the file and the 1-based line (the line a
- * record starts on, for quoted fields spanning lines). Rows that are wrong on their own (a wrong
+ * byte-order mark (UTF-8, UTF-16LE, UTF-16BE) decides the encoding and is dropped. Invalid UTF-8 is
+ * an error naming the line, never silently replaced.
+ *
+ * Errors name the file and the 1-based line (the line a record starts on, for quoted fields
+ * spanning lines), and a row that another delimiter would split right names that delimiter. Rows that are wrong on their own (a wrong
  * number of fields, a line that is not a JSON object, a missing column in a JSON line) fail the read,
  * or with `onBadRow: 'skip'` are left out and counted; a wrong file (empty, a header without a
  * required column, an unterminated quote) always fails.
@@ -253,7 +255,6 @@ export async function readTextFile(path: string, encoding?: string): Promise<str
 /** Reads a CSV, TSV or JSONL file into memory (see parseTable and decodeText). */
 export async function readTable(path: string, options: ReadTableOptions = {}): Promise<Table> {
   const format = resolveFormat(path, options);
-  if (options.encoding !== undefined) textEncoding(options.encoding);
   return parseTable(await readTextFile(path, options.encoding), path, { ...options, format });
 }
 
@@ -327,8 +328,8 @@ const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** Delimiters a header line is looked at for, besides the format's own. */
-const OTHER_DELIMITERS = [';', '\t', '|', ','];
+/** The delimiters a header line is looked at for (`sniffDelimiter`) and messages suggest. */
+export const DELIMITERS: readonly string[] = [';', '\t', '|', ','];
 
 /**
  * The delimiter of a CSV or TSV from its header line: `fallback` when the line has it (or none of the
@@ -346,7 +347,7 @@ function sniffDelimiter(text: string, fallback: string, quoting: boolean): strin
   }
   if (counts.has(fallback)) return fallback;
   let best = fallback;
-  for (const candidate of OTHER_DELIMITERS) if ((counts.get(candidate) ?? 0) > (counts.get(best) ?? 0)) best = candidate;
+  for (const candidate of DELIMITERS) if ((counts.get(candidate) ?? 0) > (counts.get(best) ?? 0)) best = candidate;
   return best;
 }
 
@@ -357,11 +358,11 @@ const showDelimiter = (d: string): string => (d === '\t' ? 'a tab' : `'${d}'`);
 /** What to say about a row whose fields do not match the header, when another delimiter would explain it. */
 function otherDelimiterHint(fields: readonly string[], header: readonly string[], delimiter: string): string {
   if (header.length === 1) {
-    const other = OTHER_DELIMITERS.find((d) => d !== delimiter && header[0].includes(d));
+    const other = DELIMITERS.find((d) => d !== delimiter && header[0].includes(d));
     return other === undefined ? '' : ` (the header is one field, '${header[0]}': if the delimiter is ${showDelimiter(other)}, give ${delimiterOption(other)})`;
   }
   const text = fields.join(delimiter);
-  const other = OTHER_DELIMITERS.find((d) => d !== delimiter && text.split(d).length === header.length);
+  const other = DELIMITERS.find((d) => d !== delimiter && text.split(d).length === header.length);
   return other === undefined ? '' : ` (the delimiter is ${showDelimiter(delimiter)}; split on ${showDelimiter(other)} this line has the header's ${header.length} fields: if that is the delimiter, give ${delimiterOption(other)})`;
 }
 
@@ -465,7 +466,7 @@ function parseDelimited(
         const c = i < n ? text.charCodeAt(i) : -1;
         if (c !== delim && c !== LF && c !== CR && c !== -1) {
           const after = text[i];
-          badReason = OTHER_DELIMITERS.includes(after)
+          badReason = DELIMITERS.includes(after)
             ? `${showDelimiter(after)} after the closing quote of field ${fields.length}, where the delimiter ${showDelimiter(delimiter)} should be: if the file is separated by ${showDelimiter(after)}, give ${delimiterOption(after)}`
             : `unexpected text after the closing quote of field ${fields.length}`;
           skipRestOfLine();

@@ -114,9 +114,14 @@ export interface LabelProblem {
   count: number;
   /** The first few lines that hold it. */
   lines: number[];
-  /** What is wrong: differs only in case or spaces from another label, rare. */
+  /** Fewer rows than rareLabelThreshold (allowRareLabels keeps such labels). */
+  rare: boolean;
+  /** What is wrong, in words: differs only in case or spaces from another label, rare. */
   reasons: string[];
 }
+
+/** Problems listed in a LabelCheckError's message (data with a long tail of rare labels would print pages). */
+const LISTED_PROBLEMS = 20;
 
 /** Labels inferred from a file that look like mistakes (see TextClassificationOptions.allowRareLabels). */
 export class LabelCheckError extends Error {
@@ -127,13 +132,14 @@ export class LabelCheckError extends Error {
     /** The labels that look right, in order: what `labels` would be. */
     readonly goodLabels: readonly string[],
   ) {
-    const rows = problems.map((p) => {
+    const rows = problems.slice(0, LISTED_PROBLEMS).map((p) => {
       const lines = p.lines.map((line, k) => (k === 0 ? `${file}:${line}` : `:${line}`)).join(', ');
       return `  '${p.label}' (${grouped(p.count)} row${p.count === 1 ? '' : 's'}, at ${lines}${p.count > p.lines.length ? ', …' : ''}): ${p.reasons.join('; ')}`;
     });
+    if (problems.length > LISTED_PROBLEMS) rows.push(`  … and ${problems.length - LISTED_PROBLEMS} more`);
     const ways = ['Correct those rows'];
     if (goodLabels.length >= 2) ways.push(`give the labels you mean with labels: ${JSON.stringify(goodLabels)} (rows with other labels are then bad rows: an error, or left out with onBadRow: 'skip')`);
-    if (problems.some((p) => p.reasons.some((r) => r.startsWith('rare')))) ways.push('keep rare labels as classes with allowRareLabels: true');
+    if (problems.some((p) => p.rare)) ways.push('keep rare labels as classes with allowRareLabels: true');
     super(`${file}: labels in column '${column}' that look like mistakes:\n${rows.join('\n')}\n${ways.join(', or ')}.`);
     this.name = 'LabelCheckError';
   }
@@ -166,8 +172,9 @@ function checkInferredLabels(rows: readonly { line: number; raw: string }[], all
       const how = label.trim() === meant.trim() ? 'surrounding spaces' : label.trim() === label && meant.trim() === meant ? 'case' : 'case and spaces';
       reasons.push(`differs only in ${how} from '${meant}' (${grouped(byLabel.get(meant)!.count)} rows)`);
     }
-    if (!allowRare && count < threshold) reasons.push(`rare: fewer than ${grouped(threshold)} rows (${why})`);
-    if (reasons.length) problems.push({ label, count, lines, reasons });
+    const rare = !allowRare && count < threshold;
+    if (rare) reasons.push(`rare: fewer than ${grouped(threshold)} rows (${why})`);
+    if (reasons.length) problems.push({ label, count, lines, rare, reasons });
   }
   const flagged = new Set(problems.map((p) => p.label));
   return { problems, goodLabels: labels.filter((label) => !flagged.has(label)) };
