@@ -287,6 +287,70 @@ test('bad tables name the file and line; skip mode counts the rows left out', as
   await assert.rejects(readTable('no/such/file.csv'), /cannot read no\/such\/file.csv/);
 });
 
+test('delimiters: the header line decides (;, tab, |), given ones win; a row split on another delimiter says which to give', () => {
+  const semi = parseTable('review;sentiment\n"good; really";positive\nbad;negative\n', 'semi.csv');
+  assert.equal(semi.delimiter, ';');
+  assert.deepEqual(semi.rows.map((r) => [r.values.review, r.values.sentiment]), [['good; really', 'positive'], ['bad', 'negative']]);
+  const tabs = parseTable('\n"text"\tlabel\n"a, b"\t1\n', 'tabs.csv');
+  assert.deepEqual([tabs.delimiter, tabs.rows[0].values.text], ['\t', 'a, b']);
+  assert.equal(parseTable('a|b\n1|2\n', 'pipes.csv').rows[0].values.b, '2');
+  // A header with commas stays comma-separated, whatever else it holds; so does a one-column header.
+  assert.deepEqual(parseTable('"x;y",z\n1,2\n', 'c.csv').columns, ['x;y', 'z']);
+  assert.deepEqual([parseTable('text\nhi; there\n', 'one.csv').delimiter, parseTable('text\nhi; there\n', 'one.csv').rows[0].values.text], [',', 'hi; there']);
+  // A .tsv that is comma-separated reads as a CSV (quotes included); a given delimiter is not second-guessed.
+  const commaTsv = parseTable('sentence,label\n"a, b",1\n', 'c.tsv');
+  assert.deepEqual([commaTsv.delimiter, commaTsv.rows[0].values.sentence], [',', 'a, b']);
+  assert.deepEqual(parseTable('a;b\n1;2\n', 'given.csv', { delimiter: ',' }).columns, ['a;b']);
+  // Rows that do not fit the header's delimiter name the one that fits.
+  assert.throws(() => parseTable('review,sentiment\n"good";positive\n', 'q.csv'), (e: Error) => {
+    assert.equal(e.message, "q.csv:2: ';' after the closing quote of field 1, where the delimiter ',' should be: if the file is separated by ';', give delimiter: ';'");
+    return true;
+  });
+  assert.throws(() => parseTable('a,b,c\n1;2;3\n', 'n.csv'), /^DataFormatError: n\.csv:2: 1 field, the header has 3 \(the delimiter is ','; split on ';' this line has the header's 3 fields: if that is the delimiter, give delimiter: ';'\)$/);
+  assert.throws(() => parseTable('a,b\n1\t2\n', 'n.csv'), /split on a tab this line has the header's 2 fields: if that is the delimiter, give delimiter: '\\t'/);
+  assert.throws(() => parseTable('a,b\n1\n', 'n.csv'), /^DataFormatError: n\.csv:2: 1 field, the header has 2$/);
+});
+
+test('encodings: invalid UTF-8 names the line and byte; latin1 / windows-1252 / UTF-16 read when given or marked; BOMs dropped', async () => {
+  const csv = 'text,label\ngood,1\ncafé crème,0\n';
+  const latin1 = fileWith('latin1.csv', '');
+  writeFileSync(latin1, Buffer.from(csv, 'latin1'));
+  await assert.rejects(readTable(latin1), (e: Error) => {
+    assert.ok(e instanceof DataFormatError);
+    assert.equal(e.line, 3);
+    assert.equal(e.reason, "not valid UTF-8 (byte 0xE9 at byte 4 of the line). Read as Latin-1 the line is: café crème,0 — if the file is in another encoding, give encoding: 'latin1' (or windows-1252, utf-16le, utf-16be)");
+    return true;
+  });
+  assert.equal((await readTable(latin1, { encoding: 'latin1' })).rows[1].values.text, 'café crème');
+  assert.equal((await readTable(latin1, { encoding: 'ISO-8859-1' })).rows[1].values.text, 'café crème');
+  const cp1252 = fileWith('cp1252.csv', '');
+  writeFileSync(cp1252, Buffer.concat([Buffer.from('text,label\n'), Buffer.from([0x80, 0x35, 0x2c, 0x31, 0x0a])]));
+  assert.equal((await readTable(cp1252, { encoding: 'cp1252' })).rows[0].values.text, '€5');
+  await assert.rejects(readTable(cp1252, { encoding: 'ebcdic' }), /unknown encoding "ebcdic" \(known: utf-8, latin1, windows-1252, utf-16le, utf-16be\)/);
+  // Byte-order marks decide the encoding (UTF-8, UTF-16LE, UTF-16BE) and are dropped.
+  const utf16le = fileWith('le.csv', '');
+  writeFileSync(utf16le, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')]));
+  const le = await readTable(utf16le);
+  assert.deepEqual([le.columns, le.rows.map((r) => r.values.text)], [['text', 'label'], ['good', 'café crème']]);
+  const utf16be = fileWith('be.csv', '');
+  writeFileSync(utf16be, Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(csv, 'utf16le').swap16()]));
+  assert.deepEqual((await readTable(utf16be)).rows.map((r) => r.values.text), ['good', 'café crème']);
+  const bom = fileWith('bom.csv', '\uFEFF' + csv);
+  assert.deepEqual((await readTable(bom)).columns, ['text', 'label']);
+  // UTF-16 without a mark is named, not read as UTF-8 with NULs; given, it reads.
+  const bare = fileWith('bare.csv', '');
+  writeFileSync(bare, Buffer.from(csv, 'utf16le'));
+  await assert.rejects(readTable(bare), new RegExp(`^DataFormatError: ${bare}:1: every other byte is 0: this looks like UTF-16LE text without a byte-order mark; give encoding: 'utf-16le'$`));
+  assert.equal((await readTable(bare, { encoding: 'utf-16le' })).rows[1].values.text, 'café crème');
+  // Invalid sequences of every kind, at the right line and byte (after a BOM on line 1 too).
+  const { decodeText } = data;
+  const bad = (bytes: number[]) => () => decodeText(Uint8Array.from(bytes), 'b.txt');
+  assert.throws(bad([0x61, 0x0a, 0x62, 0xc0, 0x80]), /^DataFormatError: b\.txt:2: not valid UTF-8 \(byte 0xC0 at byte 2 of the line\)/); // overlong
+  assert.throws(bad([0x61, 0x0d, 0x0a, 0x0d, 0xed, 0xa0, 0x80]), /b\.txt:3: not valid UTF-8 \(byte 0xED at byte 1/); // a surrogate; CRLF and CR end lines
+  assert.throws(bad([0xef, 0xbb, 0xbf, 0x61, 0xe2, 0x82]), /b\.txt:1: not valid UTF-8 \(byte 0xE2 at byte 5 of the line\)/); // cut short at the end
+  assert.equal(decodeText(Uint8Array.from(Buffer.from('ok ✓ 𝄞')), 'ok.txt'), 'ok ✓ 𝄞');
+});
+
 // ---------------------------------------------------------------- datasets
 
 test('SST-2 dev as a dataset: examples, label names and maps, counts', async () => {
@@ -323,11 +387,11 @@ test('SST-2 dev as a dataset: examples, label names and maps, counts', async () 
 
 test('label inference: numbers sort numerically, names by code point; given labels fix the ids', async () => {
   const rows = (labels: (string | number)[]) => labels.map((label, i) => JSON.stringify({ text: `text ${i}`, label })).join('\n');
-  const numeric = await TextClassificationDataset.fromText(rows(['10', '2', 1, '2', '-1']), 'n.jsonl', { textColumn: 'text', labelColumn: 'label', tokenizer });
+  const numeric = await TextClassificationDataset.fromText(rows(['10', '2', 1, '2', '-1', 10, '1', -1]), 'n.jsonl', { textColumn: 'text', labelColumn: 'label', tokenizer });
   assert.deepEqual(numeric.labelNames, ['-1', '1', '2', '10']);
-  assert.deepEqual(Array.from(numeric.targets!), [3, 2, 1, 2, 0]);
-  const names = await TextClassificationDataset.fromText(rows(['neutral', 'Positive', 'negative', 'positive']), 's.jsonl', { textColumn: 'text', labelColumn: 'label', tokenizer });
-  assert.deepEqual(names.labelNames, ['Positive', 'negative', 'neutral', 'positive']);
+  assert.deepEqual(Array.from(numeric.targets!), [3, 2, 1, 2, 0, 3, 1, 0]);
+  const names = await TextClassificationDataset.fromText(rows(['neutral', 'Zebra', 'negative', 'positive', 'positive', 'negative', 'Zebra', 'neutral']), 's.jsonl', { textColumn: 'text', labelColumn: 'label', tokenizer });
+  assert.deepEqual(names.labelNames, ['Zebra', 'negative', 'neutral', 'positive']);
   const given = await TextClassificationDataset.fromText(rows(['b', 'a', 'c']), 'g.jsonl', { textColumn: 'text', labelColumn: 'label', labels: ['c', 'b', 'a'], tokenizer });
   assert.deepEqual(Array.from(given.targets!), [1, 2, 0]);
   // Numeric label names are matched as names only (no id fallback), so 0 is unknown here.
@@ -335,6 +399,81 @@ test('label inference: numbers sort numerically, names by code point; given labe
     TextClassificationDataset.fromText(rows([1, 2, 0]), 'ids.jsonl', { textColumn: 'text', labelColumn: 'label', labels: ['1', '2'], tokenizer }),
     /^DataFormatError: ids.jsonl:3: unknown label '0' \(known labels: 1, 2\)$/,
   );
+});
+
+test('the rare-label threshold: 2 rows, or 1% of the rows, but at most a tenth of an average label', () => {
+  const { rareLabelThreshold } = data;
+  assert.deepEqual(rareLabelThreshold([2, 1]), { threshold: 2, why: 'a label needs 2 rows or more' });
+  assert.deepEqual(rareLabelThreshold([150, 150]), { threshold: 3, why: '1% of the 300 rows' });
+  // The issue's 8,662 reviews with three strays: 87 rows, so 'neutral' ×3 is rare however the strays fall.
+  assert.equal(rareLabelThreshold([4331, 4328, 3]).threshold, 87);
+  assert.equal(rareLabelThreshold([4331, 4325, 3, 2, 1]).threshold, 87);
+  // 150 balanced intents of 100 rows (0.67% each) pass: a tenth of the average label is 10 rows.
+  assert.deepEqual(rareLabelThreshold(new Array(150).fill(100)), { threshold: 10, why: 'a tenth of the 100 rows of an average label' });
+});
+
+test('inferred labels that look like mistakes (case, spaces, rare, empty) are errors naming their rows; labels or allowRareLabels proceed', async () => {
+  // 300 reviews, two labels, and the strays of the issue: Positive, 'positive ', postive, neutral, an empty label.
+  const lines = ['review,sentiment'];
+  for (let i = 0; i < 300; i++) lines.push(`review ${i},${i % 2 ? 'positive' : 'negative'}`);
+  const stray: Record<number, string> = { 11: 'Positive', 21: 'Positive', 31: 'neutral', 41: 'postive', 51: 'positive ' };
+  for (const [row, label] of Object.entries(stray)) lines[Number(row)] = `review ${Number(row) - 1},${label}`;
+  const path = fileWith('stray.csv', lines.join('\n') + '\n');
+  const options = { textColumn: 'review', labelColumn: 'sentiment', tokenizer, maxLength: 8 };
+  const error = await TextClassificationDataset.fromFile(path, options).then(
+    () => assert.fail('no error'),
+    (e: unknown) => e as data.LabelCheckError,
+  );
+  assert.ok(error instanceof data.LabelCheckError, String(error));
+  assert.deepEqual(error.goodLabels, ['negative', 'positive']);
+  assert.deepEqual(
+    error.problems.map((p) => [p.label, p.count, p.lines, p.rare]),
+    [['Positive', 2, [12, 22], true], ['neutral', 1, [32], true], ['positive ', 1, [52], true], ['postive', 1, [42], true]],
+  );
+  assert.equal(
+    error.message,
+    `${path}: labels in column 'sentiment' that look like mistakes:\n` +
+      `  'Positive' (2 rows, at ${path}:12, :22): differs only in case from 'positive' (150 rows); rare: fewer than 3 rows (1% of the 300 rows)\n` +
+      `  'neutral' (1 row, at ${path}:32): rare: fewer than 3 rows (1% of the 300 rows)\n` +
+      `  'positive ' (1 row, at ${path}:52): differs only in surrounding spaces from 'positive' (150 rows); rare: fewer than 3 rows (1% of the 300 rows)\n` +
+      `  'postive' (1 row, at ${path}:42): rare: fewer than 3 rows (1% of the 300 rows)\n` +
+      `Correct those rows, or give the labels you mean with labels: ["negative","positive"] (rows with other labels are then bad rows: an error, or left out with onBadRow: 'skip'), or keep rare labels as classes with allowRareLabels: true.`,
+  );
+  // allowRareLabels keeps the rare labels but not the ones that differ only in case or spaces.
+  await assert.rejects(TextClassificationDataset.fromFile(path, { ...options, allowRareLabels: true }), (e: data.LabelCheckError) => {
+    assert.deepEqual(e.problems.map((p) => p.label), ['Positive', 'positive ']);
+    assert.deepEqual(e.goodLabels, ['negative', 'neutral', 'positive', 'postive']);
+    assert.doesNotMatch(e.message, /allowRareLabels/);
+    return true;
+  });
+  // The labels given: the strays are unknown labels — an error at the first, or left out and counted.
+  await assert.rejects(TextClassificationDataset.fromFile(path, { ...options, labels: ['negative', 'positive'] }), new RegExp(`^DataFormatError: ${path}:12: unknown label 'Positive'`));
+  const kept = await TextClassificationDataset.fromFile(path, { ...options, labels: ['negative', 'positive'], onBadRow: 'skip' });
+  assert.deepEqual([kept.length, kept.skippedRows.map((r) => r.line)], [295, [12, 22, 32, 42, 52]]);
+  assert.deepEqual(kept.labelCounts(), [145, 150]);
+  // Frequent labels that differ only in case are an error too (two sources merged); rare ones alone pass with allowRareLabels.
+  const merged = ['text,label', ...[...Array(5).fill('Good'), ...Array(10).fill('good'), ...Array(10).fill('bad')].map((label, i) => `t${i},${label}`)].join('\n');
+  await assert.rejects(TextClassificationDataset.fromText(merged, 'merged.csv', { textColumn: 'text', labelColumn: 'label', tokenizer, allowRareLabels: true }), (e: data.LabelCheckError) => {
+    assert.deepEqual(e.problems, [{ label: 'Good', count: 5, lines: [2, 3, 4, 5, 6], rare: false, reasons: ["differs only in case from 'good' (10 rows)"] }]);
+    assert.match(e.message, /'Good' \(5 rows, at merged\.csv:2, :3, :4, :5, :6\): differs only in case from 'good' \(10 rows\)\nCorrect those rows, or give the labels you mean with labels: \["bad","good"\]/);
+    return true;
+  });
+  const rare = await TextClassificationDataset.fromText('text,label\na,x\nb,x\nc,y\n', 'rare.csv', { textColumn: 'text', labelColumn: 'label', tokenizer, allowRareLabels: true });
+  assert.deepEqual(rare.labelCounts(), [2, 1]);
+  // A long tail of rare labels lists the first 20 and counts the rest.
+  const tail = ['text,label', ...Array.from({ length: 100 }, (_, i) => `t${i},${i < 60 ? 'common' : `rare${i}`}`)].join('\n');
+  await assert.rejects(TextClassificationDataset.fromText(tail, 'tail.csv', { textColumn: 'text', labelColumn: 'label', tokenizer }), (e: data.LabelCheckError) => {
+    assert.equal(e.problems.length, 40);
+    assert.equal(e.message.split('\n').length, 1 + 20 + 1 + 1);
+    assert.match(e.message, /\n  … and 20 more\nCorrect those rows, or keep rare labels as classes with allowRareLabels: true\.$/);
+    return true;
+  });
+  // An empty label is a bad row (with given labels too), named by its line.
+  const empty = 'text,label\na,x\nb,\nc,x\nd,y\ne,  \nf,y\n';
+  await assert.rejects(TextClassificationDataset.fromText(empty, 'empty.csv', { textColumn: 'text', labelColumn: 'label', tokenizer }), /^DataFormatError: empty\.csv:3: empty label in column 'label'$/);
+  await assert.rejects(TextClassificationDataset.fromText(empty, 'empty.csv', { textColumn: 'text', labelColumn: 'label', labels: ['x', 'y'], tokenizer }), /^DataFormatError: empty\.csv:3: empty label/);
+  const skipped = await TextClassificationDataset.fromText(empty, 'empty.csv', { textColumn: 'text', labelColumn: 'label', tokenizer, onBadRow: 'skip' });
+  assert.deepEqual(skipped.skippedRows, [{ line: 3, reason: "empty label in column 'label'" }, { line: 6, reason: "empty label in column 'label'" }]);
 });
 
 test('bad rows in datasets: unknown label, not a number, missing text, untruncatable pair — file:line, or skipped and counted', async () => {
@@ -366,7 +505,7 @@ test('bad rows in datasets: unknown label, not a number, missing text, untruncat
     { premise: 'one two three four five six seven eight nine ten eleven twelve', hypothesis: 'short', label: 'neutral' },
     { premise: 'a cat', hypothesis: 'an animal', label: 'entailment' },
   ].map((r) => JSON.stringify(r)).join('\n'));
-  const pairOptions = { textColumn: 'premise', textPairColumn: 'hypothesis', labelColumn: 'label', tokenizer, maxLength: 12, truncation: 'only_second' as const };
+  const pairOptions = { textColumn: 'premise', textPairColumn: 'hypothesis', labelColumn: 'label', tokenizer, maxLength: 12, truncation: 'only_second' as const, allowRareLabels: true };
   await assert.rejects(TextClassificationDataset.fromFile(pairs, pairOptions), new RegExp(`^DataFormatError: ${pairs}:2: cannot truncate to maxLength 12 with 'only_second': Truncation error`));
   const kept = await TextClassificationDataset.fromFile(pairs, { ...pairOptions, onBadRow: 'skip' });
   assert.equal(kept.length, 2);
@@ -406,7 +545,7 @@ test('regression and multi-label datasets; pairs give token types', async () => 
   const joined = await TextClassificationDataset.fromText('text\ttags\na\tx|z\nb\t\n', 'ml.tsv', { textColumn: 'text', labelColumn: 'tags', task: 'multi-label', labelSeparator: '|', tokenizer });
   assert.deepEqual(joined.get(0).label, [1, 1]);
 
-  const pairs = await TextClassificationDataset.fromText('{"a": "the cat sat", "b": "a cat", "label": 0}', 'p.jsonl', { textColumn: 'a', textPairColumn: 'b', labelColumn: 'label', tokenizer });
+  const pairs = await TextClassificationDataset.fromText('{"a": "the cat sat", "b": "a cat", "label": 0}', 'p.jsonl', { textColumn: 'a', textPairColumn: 'b', labelColumn: 'label', labels: ['no', 'yes'], tokenizer });
   const expected = await tokenizer.encode('the cat sat', 'a cat');
   assert.deepEqual(pairs.get(0).inputIds, expected.inputIds);
   assert.deepEqual(pairs.get(0).tokenTypeIds, expected.tokenTypeIds);

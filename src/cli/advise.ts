@@ -18,13 +18,14 @@ import { createModel } from '../io/index.js';
 import { findPreset } from '../models/index.js';
 import { fashionMnist, ImageFolderDataset, readTable } from '../data/index.js';
 import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable, type Options } from './config.js';
-import { CONFIG_FLAG, countParameters, detectColumns, EXIT_CODES_HELP, grouped, optNumber, optString, resolveModelSource, runCommand, type Method } from './train.js';
+import { CONFIG_FLAG, countParameters, detectColumns, EXIT_CODES_HELP, grouped, optNumber, optString, resolveModelSource, runCommand, TABLE_FLAGS, tableReading, type Method } from './train.js';
 
 export const ADVISE_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
   'train-file': { kind: 'string', arg: 'FILE', group: 'Data', help: 'labelled training data (.csv, .tsv, .jsonl): its labelled rows are counted' },
   'label-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the label column (default: label, labels, target, class, category)' },
   'text-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the text column (only to check the file)' },
+  ...TABLE_FLAGS,
   'image-folder': { kind: 'string', arg: 'DIR', group: 'Data', help: 'or: labelled images in DIR/<class>/… (counted)' },
   'fashion-mnist': { kind: 'boolean', group: 'Data', help: "or: Fashion-MNIST's 60,000 training images" },
   examples: { kind: 'integer', group: 'Data', help: 'or: the number of labelled examples, given directly' },
@@ -191,7 +192,7 @@ async function countExamples(options: Options): Promise<{ examples: number; clas
   const file = optString(options, 'train-file');
   if (file !== undefined) {
     if (!existsSync(file) || statSync(file).isDirectory()) throw new UsageError(`--train-file: ${file} does not exist or is a folder`);
-    const table = await readTable(file);
+    const table = await readTable(file, tableReading(options));
     const columns = detectColumns(table, { label: optString(options, 'label-column'), text: optString(options, 'text-column') });
     const counts = new Map<string, number>();
     let labelled = 0;

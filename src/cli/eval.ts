@@ -26,6 +26,8 @@ import {
   optNumber,
   optString,
   runCommand,
+  TABLE_FLAGS,
+  tableReading,
   type TrainedModel,
 } from './train.js';
 
@@ -44,6 +46,7 @@ export const EVAL_FLAGS: FlagTable = {
   'image-size': { kind: 'integer', group: 'Data', help: 'resize images to N×N (default: as trained)' },
   'max-eval-samples': { kind: 'integer', group: 'Data', help: 'evaluate the first N examples' },
   'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows instead of stopping' },
+  ...TABLE_FLAGS,
   'per-device-eval-batch-size': { kind: 'integer', group: 'Run', help: 'batch size (default 8)' },
   json: { kind: 'boolean', group: 'Run', help: 'print the metrics as one JSON object' },
 };
@@ -89,6 +92,7 @@ export async function loadEvalData(trained: TrainedModel, options: Options, file
       tokenizer: tokenizer.tokenizer,
       maxLength,
       skipBadRows,
+      reading: tableReading(options),
     });
     const dataset = limit(split.dataset);
     const skipped = split.dataset.skipped ? `, ${split.dataset.skipped} bad rows skipped` : '';

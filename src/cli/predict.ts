@@ -6,11 +6,11 @@
  *   finetune predict --model runs/lora --file reviews.txt --top-k 2 --json
  *   finetune predict --model runs/resnet cat.png dog.jpg
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 
 import { noGrad, stack, tidy, Tensor } from '../tensor/index.js';
-import { collateText, imageTransform, loadImage, readTable, type TextExample } from '../data/index.js';
+import { collateText, findLabelColumn, findTextColumn, imageTransform, loadImage, readTable, readTextFile, type ReadTableOptions, type TextExample } from '../data/index.js';
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
 import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable } from './config.js';
@@ -25,6 +25,8 @@ import {
   optNumber,
   optString,
   runCommand,
+  TABLE_FLAGS,
+  tableReading,
 } from './train.js';
 
 export const PREDICT_FLAGS: FlagTable = {
@@ -36,6 +38,7 @@ export const PREDICT_FLAGS: FlagTable = {
   'text-pair': { kind: 'string', arg: '"…"', group: 'Inputs', help: 'the second text, for pair models (with one --text)' },
   file: { kind: 'string', arg: 'FILE', group: 'Inputs', help: 'texts to classify: a .txt with one per line, or a .csv / .tsv / .jsonl (its text column)' },
   'text-column': { kind: 'string', arg: 'NAME', group: 'Inputs', help: "the --file table's text column (default: as trained)" },
+  ...TABLE_FLAGS,
   'max-length': { kind: 'integer', group: 'Inputs', help: 'longest tokenised input (default: as trained)' },
   'image-size': { kind: 'integer', group: 'Inputs', help: 'resize images to N×N (default: as trained)' },
   'top-k': { kind: 'integer', group: 'Output', help: 'labels shown per input (default 1; 0: all)' },
@@ -110,7 +113,7 @@ export async function runPredict(argv: string[]): Promise<number> {
     if (trained.modelType === 'bert') {
       if (images.length) throw new UsageError(`${trained.describe} is a text model: give --text or --file`);
       let inputs = texts;
-      if (file !== undefined) inputs = await readInputs(file, optString(options, 'text-column') ?? (typeof trained.runConfig.text_column === 'string' ? trained.runConfig.text_column : undefined));
+      if (file !== undefined) inputs = await readInputs(file, optString(options, 'text-column') ?? (typeof trained.runConfig.text_column === 'string' ? trained.runConfig.text_column : undefined), tableReading(options));
       if (inputs.length === 0) throw new UsageError(`${file}: no texts in it`);
       const pair = optString(options, 'text-pair');
       if (pair !== undefined && inputs.length !== 1) throw new UsageError('--text-pair goes with exactly one --text');
@@ -164,16 +167,14 @@ export async function runPredict(argv: string[]): Promise<number> {
 }
 
 /** Texts from a file: one per line (.txt), or a table's text column. */
-async function readInputs(file: string, column: string | undefined): Promise<string[]> {
+async function readInputs(file: string, column: string | undefined, reading: Pick<ReadTableOptions, 'encoding' | 'delimiter'>): Promise<string[]> {
   if (!existsSync(file)) throw new UsageError(`--file: ${file} does not exist`);
   const ext = extname(file).toLowerCase();
   if (!['.csv', '.tsv', '.tab', '.jsonl', '.ndjson', '.json'].includes(ext)) {
-    return readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    return (await readTextFile(file, reading.encoding)).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   }
-  const table = await readTable(file);
-  const name = column !== undefined && table.columns.includes(column)
-    ? column
-    : ['text', 'sentence', 'content', 'review'].find((c) => table.columns.includes(c)) ?? (table.columns.length === 1 ? table.columns[0] : undefined);
+  const table = await readTable(file, reading);
+  const name = column !== undefined && table.columns.includes(column) ? column : findTextColumn(table.columns, [findLabelColumn(table.columns)]);
   if (name === undefined) throw new UsageError(`${file}: which column holds the text? give --text-column (columns: ${table.columns.join(', ')})`);
   return table.rows.map((r) => r.values[name]).filter((v): v is string => typeof v === 'string');
 }

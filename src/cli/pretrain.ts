@@ -14,13 +14,15 @@ import { manualSeed, setNumThreads } from '../tensor/index.js';
 import { BERT_PRESETS, BertForMaskedLM } from '../models/bert.js';
 import { fromPretrained } from '../io/pretrained.js';
 import { Tokenizer } from '../data/tokenizer.js';
+import { DataFormatError, TEXT_ENCODINGS } from '../data/table.js';
 import { mulberry32 } from '../data/random.js';
-import { TextLinesDataset, readTexts } from '../pretrain/text-dataset.js';
+import { TextLinesDataset, readTextsAndColumn } from '../pretrain/text-dataset.js';
 import { pretrainMlm } from '../pretrain/mlm.js';
 import { parseFlags } from './args.js';
+import { dataFlagsInMessage, tableReading } from './train.js';
 
 export const PRETRAIN_USAGE = `Usage: finetune pretrain --model <bert-tiny|bert-mini|bert-base-uncased|dir> --text-file FILE --output-dir DIR
-                         [--text-column NAME] [--tokenizer DIR] [--max-steps N] [--max-length 64] [--batch-size 32]
+                         [--text-column NAME] [--encoding utf-8] [--delimiter ,] [--tokenizer DIR] [--max-steps N] [--max-length 64] [--batch-size 32]
                          [--learning-rate 5e-4] [--warmup-ratio 0.06] [--weight-decay 0.01] [--mlm-probability 0.15]
                          [--whole-word-mask] [--eval-texts N] [--eval-steps N] [--save-steps N] [--logging-steps N]
                          [--limit N] [--seed 42] [--threads N] [--json] [--allow-eval-text]
@@ -30,7 +32,10 @@ replaced by [MASK], 10 % by a random token, 10 % kept; loss and accuracy on the 
 
   --model           a BERT preset (random initialisation, the tokenizer's vocabulary size) or a folder to continue from
   --text-file       unlabelled text: .txt (one text a line) or .csv / .tsv / .jsonl with --text-column
-  --text-column     the column with the text (default: text, sentence or content, whichever the table has)
+  --text-column     the column with the text (default: as train finds it — text, sentence, content, review, … or
+                    the only column that is not the label)
+  --encoding        the file's encoding: ${TEXT_ENCODINGS.join(', ')} (default utf-8; a byte-order mark decides)
+  --delimiter       the field delimiter of a .csv / .tsv: ',', ';', '|' or tab (default: found from the header line)
   --tokenizer       a folder with tokenizer.json (default data/bert-base-uncased, or the model folder's)
   --max-steps       optimizer steps (default 1000)
   --max-length      longest tokenised text, special tokens included (default 64)
@@ -46,6 +51,8 @@ const FLAGS = {
   model: 'string',
   'text-file': 'string',
   'text-column': 'string',
+  encoding: 'string',
+  delimiter: 'string',
   tokenizer: 'string',
   'output-dir': 'string',
   'max-steps': 'number',
@@ -107,7 +114,19 @@ export async function runPretrain(argv: string[]): Promise<number> {
   const tokenizer = Tokenizer.fromFile(tokenizerDir);
 
   // Texts, a seeded held-out slice for the reports.
-  const texts = await readTexts(String(flags['text-file']), { textColumn: flags['text-column'] as string | undefined, limit: flags.limit as number | undefined });
+  const textFile = String(flags['text-file']);
+  if (!existsSync(textFile)) return usageError(`--text-file ${textFile} does not exist`);
+  let texts: string[];
+  let column: string | undefined;
+  try {
+    const reading = tableReading(flags);
+    ({ texts, column } = await readTextsAndColumn(textFile, { textColumn: flags['text-column'] as string | undefined, limit: flags.limit as number | undefined, ...reading }));
+  } catch (error) {
+    const message = dataFlagsInMessage((error as Error).message);
+    // A bad line of the file is a runtime error (exit 1); the rest (which column, which encoding) is the command line's.
+    if (error instanceof DataFormatError) throw new Error(message);
+    return usageError(message);
+  }
   if (texts.length < 2) throw new Error(`${String(flags['text-file'])}: only ${texts.length} texts`);
   const evalCount = Math.min(texts.length - 1, (flags['eval-texts'] as number | undefined) ?? Math.min(1000, Math.floor(texts.length * 0.02)));
   const order = texts.map((_, i) => i);
@@ -121,7 +140,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
   const evalTexts = texts.filter((_, i) => heldOut.has(i));
   const trainDataset = await TextLinesDataset.fromTexts(trainTexts, tokenizer, { maxLength });
   const evalDataset = evalTexts.length ? await TextLinesDataset.fromTexts(evalTexts, tokenizer, { maxLength }) : null;
-  console.log(`${String(flags['text-file'])}: ${texts.length} texts → ${trainDataset.length} train (${trainDataset.numTokens} tokens), ${evalTexts.length} held out; max length ${maxLength}`);
+  console.log(`${textFile}: ${texts.length} texts${column !== undefined ? ` (column '${column}')` : ''} → ${trainDataset.length} train (${trainDataset.numTokens} tokens), ${evalTexts.length} held out; max length ${maxLength}`);
 
   manualSeed(seed);
   let model: BertForMaskedLM;

@@ -35,6 +35,13 @@ import {
 } from '../peft/index.js';
 import {
   DataFormatError,
+  DELIMITERS,
+  LabelCheckError,
+  TEXT_ENCODINGS,
+  textEncoding,
+  findLabelColumn,
+  findTextColumn,
+  findTextPairColumn,
   fashionMnist,
   ImageFolderDataset,
   readTable,
@@ -51,6 +58,7 @@ import {
   preprocessorJson,
   type Dataset,
   type ImagePreprocessing,
+  type ReadTableOptions,
   type Table,
 } from '../data/index.js';
 import {
@@ -95,6 +103,12 @@ export const MODEL_FLAGS: FlagTable = {
   'num-labels': { kind: 'integer', group: 'Model', help: 'classes of the head (default: the labels in the training data)' },
 };
 
+/** How a text table is read: every command that reads one takes these. */
+export const TABLE_FLAGS: FlagTable = {
+  encoding: { kind: 'string', arg: 'NAME', group: 'Data', help: `the text files' encoding: ${TEXT_ENCODINGS.join(', ')} (default utf-8; a byte-order mark decides)` },
+  delimiter: { kind: 'string', arg: 'CHAR', group: 'Data', help: "the field delimiter of .csv / .tsv files: ',', ';', '|' or tab (default: found from the header line)" },
+};
+
 export const DATA_FLAGS: FlagTable = {
   task: { kind: 'string', group: 'Data', choices: TASKS, help: 'text-classification or image-classification (default: from the model and the data flags)' },
   'train-file': { kind: 'string', arg: 'FILE', group: 'Data', help: 'training data: .csv, .tsv or .jsonl with a text and a label column' },
@@ -104,7 +118,8 @@ export const DATA_FLAGS: FlagTable = {
   'eval-text-column': { kind: 'string', arg: 'NAME', group: 'Data', help: "the eval file's text column when it differs (default: detected as for --text-column)" },
   'text-pair-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the second text of a pair (NLI, paraphrase)' },
   'label-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the label column (default: label, labels, target, class, category)' },
-  labels: { kind: 'list', arg: 'A,B,…', group: 'Data', help: 'label names in id order (default: the sorted values; a 0/1 column reads as ids when names are given)' },
+  labels: { kind: 'list', arg: 'A,B,…', group: 'Data', help: 'label names in id order (default: the sorted values; a 0/1 column reads as ids when names are given; rows with other labels are bad rows)' },
+  'allow-rare-labels': { kind: 'boolean', group: 'Data', help: 'keep labels with very few rows as classes (default: an error naming their rows, as they are most often typos or strays)' },
   'max-length': { kind: 'integer', group: 'Data', help: "longest tokenised input, special tokens included (default: the tokenizer's model_max_length, else 512)" },
   'image-folder': { kind: 'string', arg: 'DIR', group: 'Data', help: 'images in DIR/<class>/… (or DIR/train/<class>/… and DIR/val/<class>/…)' },
   'eval-folder': { kind: 'string', arg: 'DIR', group: 'Data', help: 'evaluation images in DIR/<class>/…' },
@@ -113,6 +128,7 @@ export const DATA_FLAGS: FlagTable = {
   'max-train-samples': { kind: 'integer', group: 'Data', help: 'use the first N training examples' },
   'max-eval-samples': { kind: 'integer', group: 'Data', help: 'use the first N evaluation examples' },
   'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows / image files (and count them) instead of stopping' },
+  ...TABLE_FLAGS,
 };
 
 export const METHOD_FLAGS: FlagTable = {
@@ -180,7 +196,7 @@ export const TRAIN_FLAGS: FlagTable = { ...CONFIG_FLAG, ...MODEL_FLAGS, ...DATA_
 export const EXIT_CODES_HELP = `Exit codes:
   0  done
   1  runtime error (a bad data file: the message names file:line; a model or checkpoint that cannot be read)
-  2  usage error (unknown or bad flag, bad --config file, a missing file or folder)
+  2  usage error (unknown or bad flag, bad --config file, a missing file or folder, labels that look like mistakes, one class)
   3  training stopped: the loss or the gradient norm became NaN/Inf (--nan-policy stop)`;
 
 const TRAIN_HELP = `Usage: finetune train --model <preset|dir|hub id> (--train-file FILE [--eval-file FILE | --validation-split 0.1] | --image-folder DIR | --fashion-mnist)
@@ -226,7 +242,7 @@ export async function runCommand(name: string, body: () => Promise<number>): Pro
       console.error(`finetune ${name}: ${message}`);
       return EXIT.nan;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = dataFlagsInMessage(error instanceof Error ? error.message : String(error));
     if (error instanceof Error && message.startsWith('TrainingArguments: ')) {
       console.error(`finetune ${name}: ${message}`);
       return EXIT.usage;
@@ -494,11 +510,6 @@ export function copyTokenizerFiles(dir: string | null, outputDir: string): strin
 
 // ---- text data -----------------------------------------------------------------------------------
 
-const TEXT_COLUMN_NAMES = ['text', 'sentence', 'content', 'review', 'document', 'sentence1', 'question', 'premise', 'input', 'tweet', 'comment'];
-const LABEL_COLUMN_NAMES = ['label', 'labels', 'target', 'class', 'category', 'sentiment'];
-const PAIRS: Record<string, string> = { sentence1: 'sentence2', question: 'sentence', premise: 'hypothesis', question1: 'question2' };
-const ID_COLUMNS = new Set(['idx', 'id', 'index', 'guid']);
-
 export interface TextColumns {
   text: string;
   pair?: string;
@@ -509,28 +520,84 @@ export interface TextColumns {
 export function detectColumns(table: Table, given: { text?: string; pair?: string; label?: string }, flags: { text: string } = { text: 'text-column' }): TextColumns {
   const columns = table.columns;
   const where = `${table.file}:1`;
-  const has = (name: string) => columns.includes(name);
   const need = (name: string, flag: string) => {
-    if (table.format !== 'jsonl' && !has(name)) throw new DataFormatError(table.file, 1, `no column '${name}' (--${flag}; columns: ${columns.join(', ')})`);
+    if (table.format !== 'jsonl' && !columns.includes(name)) throw new DataFormatError(table.file, 1, `no column '${name}' (--${flag}; columns: ${columns.join(', ')})`);
     return name;
   };
-  const label = given.label !== undefined ? need(given.label, 'label-column') : LABEL_COLUMN_NAMES.find(has);
-  if (label === undefined) throw new UsageError(`${where}: which column is the label? give --label-column (columns: ${columns.join(', ')})`);
-  let text = given.text !== undefined ? need(given.text, flags.text) : TEXT_COLUMN_NAMES.find(has);
-  if (text === undefined) {
-    const others = columns.filter((c) => c !== label && c !== given.pair && !ID_COLUMNS.has(c.toLowerCase()));
-    if (others.length === 1) text = others[0];
-    else throw new UsageError(`${where}: which column is the text? give --${flags.text} (columns: ${columns.join(', ')})`);
-  }
+  // A header read as one column that holds another delimiter: the delimiter is the likelier mistake.
+  const otherDelimiter = columns.length === 1 ? DELIMITERS.find((d) => d !== table.delimiter && columns[0].includes(d)) : undefined;
+  const delimiterHint = otherDelimiter === undefined ? '' : `; the header is one column: if the delimiter is ${delimiterArg(otherDelimiter)}, give --delimiter ${delimiterArg(otherDelimiter)}`;
+  const label = given.label !== undefined ? need(given.label, 'label-column') : findLabelColumn(columns);
+  if (label === undefined) throw new UsageError(`${where}: which column is the label? give --label-column (columns: ${columns.join(', ')})${delimiterHint}`);
+  const text = given.text !== undefined ? need(given.text, flags.text) : findTextColumn(columns, [label, given.pair]);
+  if (text === undefined) throw new UsageError(`${where}: which column is the text? give --${flags.text} (columns: ${columns.join(', ')})`);
   let pair = given.pair !== undefined ? need(given.pair, 'text-pair-column') : undefined;
-  if (pair === undefined && given.text === undefined && PAIRS[text] && has(PAIRS[text])) pair = PAIRS[text];
+  if (pair === undefined && given.text === undefined) pair = findTextPairColumn(columns, text);
   return { text, pair, label };
+}
+
+/** Library options named in the data layer's messages, and the flags that set them. */
+const DATA_OPTION_FLAGS: [RegExp, (...groups: string[]) => string][] = [
+  [/onBad(?:Row|File): 'skip'/g, () => '--skip-bad-rows'],
+  [/allowRareLabels: true/g, () => '--allow-rare-labels'],
+  [/labels: (\["[^\]\n]*"\])/g, (match, names) => `--labels ${labelList(names) ?? match}`],
+  [/encoding: '([\w-]+)'/g, (_, name) => `--encoding ${name}`],
+  [/delimiter: '(\\t|.)'/g, (_, d) => `--delimiter ${delimiterArg(d === '\\t' ? '\t' : d)}`],
+  [/\btextColumn\b/g, () => '--text-column'],
+  [/\bmaxLength (\d+)/g, (_, n) => `--max-length ${n}`],
+  [/\bvalidationFraction (\S+) of/g, (_, f) => `--validation-split ${f} of`],
+];
+
+/** A JSON array of label names as --labels takes them (a,b,c), or undefined when it is not one. */
+function labelList(json: string): string | undefined {
+  try {
+    const names: unknown = JSON.parse(json);
+    return Array.isArray(names) && names.every((n) => typeof n === 'string') ? names.join(',') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A data-layer message for CLI users: the library options it suggests become the flags that set them. */
+export function dataFlagsInMessage(message: string): string {
+  return DATA_OPTION_FLAGS.reduce((out, [pattern, flag]) => out.replace(pattern, (...match: string[]) => flag(...match)), message);
+}
+
+/** --encoding and --delimiter as readTable options (a usage error when they name no encoding or no one-character delimiter). */
+export function tableReading(options: Options): Pick<ReadTableOptions, 'encoding' | 'delimiter'> {
+  const encoding = str(options, 'encoding');
+  if (encoding !== undefined) {
+    try {
+      textEncoding(encoding);
+    } catch (error) {
+      throw new UsageError(`--encoding: ${(error as Error).message}`);
+    }
+  }
+  const given = str(options, 'delimiter');
+  const delimiter = given === undefined ? undefined : ['tab', '\\t', '\t'].includes(given) ? '\t' : given;
+  if (delimiter !== undefined && (delimiter.length !== 1 || '"\r\n'.includes(delimiter))) {
+    throw new UsageError(`--delimiter must be one character other than a quote or a line break (or 'tab'), got '${given}'`);
+  }
+  return { encoding, delimiter };
+}
+
+/** A delimiter as --delimiter takes it: 'tab', or the character quoted. */
+function delimiterArg(delimiter: string): string {
+  return delimiter === '\t' ? 'tab' : `'${delimiter}'`;
+}
+
+/** How the plan names a delimiter that is not the format's usual one. */
+function delimiterNote(table: Table): string {
+  const usual = table.format === 'tsv' ? '\t' : ',';
+  return table.delimiter === undefined || table.delimiter === usual ? '' : `; delimiter ${delimiterArg(table.delimiter)}`;
 }
 
 export interface TextSplit {
   dataset: TextClassificationDataset;
   columns: TextColumns;
   file: string;
+  /** '; delimiter X' when it is not the format's usual one (for the plan), else ''. */
+  delimiterNote: string;
 }
 
 /** Reads and tokenises a labelled text file. */
@@ -546,12 +613,15 @@ export async function loadTextFile(
     tokenizer: Tokenizer;
     maxLength?: number;
     skipBadRows?: boolean;
+    allowRareLabels?: boolean;
+    /** --encoding and --delimiter (tableReading). */
+    reading?: Pick<ReadTableOptions, 'encoding' | 'delimiter'>;
   },
 ): Promise<TextSplit> {
   requirePath(file, flag, 'file');
   let table: Table;
   try {
-    table = await readTable(file, { onBadRow: options.skipBadRows ? 'skip' : 'error' });
+    table = await readTable(file, { ...options.reading, onBadRow: options.skipBadRows ? 'skip' : 'error' });
   } catch (error) {
     if (error instanceof DataFormatError) throw error;
     const message = (error as Error).message;
@@ -561,17 +631,25 @@ export async function loadTextFile(
   const given = { ...options.columns };
   if (given.text === undefined && options.preferText !== undefined && table.columns.includes(options.preferText)) given.text = options.preferText;
   const columns = detectColumns(table, given, { text: options.textFlag ?? 'text-column' });
-  const dataset = await TextClassificationDataset.fromTable(table, {
-    textColumn: columns.text,
-    textPairColumn: columns.pair,
-    labelColumn: columns.label,
-    labels: options.labels,
-    tokenizer: options.tokenizer,
-    maxLength: options.maxLength,
-    onBadRow: options.skipBadRows ? 'skip' : 'error',
-  });
+  let dataset: TextClassificationDataset;
+  try {
+    dataset = await TextClassificationDataset.fromTable(table, {
+      textColumn: columns.text,
+      textPairColumn: columns.pair,
+      labelColumn: columns.label,
+      labels: options.labels,
+      tokenizer: options.tokenizer,
+      maxLength: options.maxLength,
+      onBadRow: options.skipBadRows ? 'skip' : 'error',
+      allowRareLabels: options.allowRareLabels,
+    });
+  } catch (error) {
+    // Labels that look like mistakes need the user's decision (a flag), as a usage error does.
+    if (error instanceof LabelCheckError) throw new UsageError(dataFlagsInMessage(error.message));
+    throw error;
+  }
   if (dataset.length === 0) throw new Error(`${file}: no examples${dataset.skipped ? ` (${dataset.skipped} bad rows left out)` : ''}`);
-  return { dataset, columns, file };
+  return { dataset, columns, file, delimiterNote: delimiterNote(table) };
 }
 
 /**
@@ -696,6 +774,11 @@ function labelSummary(dataset: Dataset<unknown>, names: readonly string[]): stri
   return `labels ${names.map((n, i) => (counts ? `${n}: ${counts[i]}` : n)).join(', ')}`;
 }
 
+/** ', N bad files skipped' for the plan (--skip-bad-rows), or ''. */
+function badFilesSkipped(n: number): string {
+  return n ? `, ${n} bad file${n === 1 ? '' : 's'} skipped` : '';
+}
+
 /** Loads the training (and evaluation) data of `train` / `lr-find` / `compare`. */
 export async function loadRunData(options: Options, source: ModelSource, config: { requireEval?: boolean } = {}): Promise<RunData> {
   const task = taskOf(options, source.modelType);
@@ -719,8 +802,25 @@ export async function loadRunData(options: Options, source: ModelSource, config:
     const tokenizer = await loadTokenizer(str(options, 'tokenizer'), [source.dir], source.modelType, source.kind === 'hub' ? source.arg : undefined);
     const maxLength = textMaxLength(options, source, tokenizer.tokenizer);
     const given = { text: str(options, 'text-column'), pair: str(options, 'text-pair-column'), label: str(options, 'label-column') };
-    const train = await loadTextFile(trainFile, 'train-file', { columns: given, labels: list(options, 'labels'), tokenizer: tokenizer.tokenizer, maxLength, skipBadRows });
+    const reading = tableReading(options);
+    const train = await loadTextFile(trainFile, 'train-file', {
+      columns: given,
+      labels: list(options, 'labels'),
+      tokenizer: tokenizer.tokenizer,
+      maxLength,
+      skipBadRows,
+      allowRareLabels: bool(options, 'allow-rare-labels'),
+      reading,
+    });
     const labelNames = [...train.dataset.labelNames];
+    const counts = train.dataset.labelCounts();
+    const present = labelNames.filter((_, id) => counts[id] > 0);
+    if (present.length < 2) {
+      throw new UsageError(
+        `${trainFile}: every row has the label '${present[0]}' (column '${train.columns.label}'): a classifier needs two classes or more` +
+          (labelNames.length > 1 ? ` (--labels names ${labelNames.length}: ${labelNames.join(', ')})` : ''),
+      );
+    }
     let trainSet: Dataset<unknown> = train.dataset;
     let evalSet: Dataset<unknown> | null = null;
     const evalFile = str(options, 'eval-file');
@@ -734,9 +834,10 @@ export async function loadRunData(options: Options, source: ModelSource, config:
         tokenizer: tokenizer.tokenizer,
         maxLength,
         skipBadRows,
+        reading,
       });
       evalSet = evalSplit.dataset;
-      evalText = `eval EVAL_COUNT from ${evalFile} (text: ${evalSplit.columns.text}${evalSplit.columns.pair ? ` + ${evalSplit.columns.pair}` : ''})`;
+      evalText = `eval EVAL_COUNT from ${evalFile} (text: ${evalSplit.columns.text}${evalSplit.columns.pair ? ` + ${evalSplit.columns.pair}` : ''}${evalSplit.delimiterNote})`;
       record.eval_file = evalFile;
       record.eval_text_column = evalSplit.columns.text;
       if (evalSplit.dataset.skipped) evalText += `, ${evalSplit.dataset.skipped} bad rows skipped`;
@@ -753,7 +854,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
     const vocab = typeof source.config.vocab_size === 'number' ? source.config.vocab_size : undefined;
     checkVocabulary(evalSet ? [trainSet, evalSet] : [trainSet], vocab, tokenizer.source);
     describe.push(
-      `data: train ${grouped(trainSet.length)} from ${trainFile} (text: ${train.columns.text}${train.columns.pair ? ` + ${train.columns.pair}` : ''}, label: ${train.columns.label}; ${labelSummary(trainSet, labelNames)})` +
+      `data: train ${grouped(trainSet.length)} from ${trainFile} (text: ${train.columns.text}${train.columns.pair ? ` + ${train.columns.pair}` : ''}, label: ${train.columns.label}; ${labelSummary(trainSet, labelNames)}${train.delimiterNote})` +
         (train.dataset.skipped ? `, ${train.dataset.skipped} bad rows skipped` : ''),
     );
     if (evalText) describe.push(`      ${evalText}`);
@@ -781,6 +882,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
   let evalSet: Dataset<unknown> | null = null;
   let labelNames: string[];
   let from: string;
+  let skippedFiles = 0;
   let evalText = '';
   if (options['fashion-mnist'] === true) {
     const train = fashionMnist({ split: 'train', transform });
@@ -799,9 +901,13 @@ export async function loadRunData(options: Options, source: ModelSource, config:
     const { train: trainDir, eval: evalDir } = splitFolders(folder);
     const onBadFile = skipBadRows ? 'skip' : 'error';
     const train = ImageFolderDataset.fromFolder(trainDir, { transform, onBadFile });
+    if (train.numClasses < 2) {
+      throw new UsageError(`--image-folder ${trainDir}: one class sub-folder ('${train.classNames[0]}'): a classifier needs two classes or more, each in its own sub-folder (${join(trainDir, '<class>', '<image>')})`);
+    }
     trainSet = train;
     labelNames = [...train.classNames];
     from = trainDir;
+    skippedFiles = train.skippedCount;
     const evalFolder = str(options, 'eval-folder') ?? (validationSplit === undefined ? evalDir : undefined);
     if (evalFolder) {
       requirePath(evalFolder, 'eval-folder', 'folder');
@@ -810,7 +916,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
         throw new Error(`${evalFolder}: its classes (${ev.classNames.join(', ')}) differ from the training folder's (${labelNames.join(', ')})`);
       }
       evalSet = ev;
-      evalText = `eval ${grouped(Math.min(ev.length, maxEval ?? Infinity))} from ${evalFolder}`;
+      evalText = `eval ${grouped(Math.min(ev.length, maxEval ?? Infinity))} from ${evalFolder}${badFilesSkipped(ev.skippedCount)}`;
       record.eval_folder = evalFolder;
     }
     record.image_folder = trainDir;
@@ -824,7 +930,10 @@ export async function loadRunData(options: Options, source: ModelSource, config:
   } else if (!evalSet && config.requireEval) throw new UsageError('give --eval-folder or --validation-split: the comparison needs an evaluation');
   trainSet = limit(trainSet, maxTrain);
   if (evalSet) evalSet = limit(evalSet, maxEval);
-  describe.push(`data: train ${grouped(trainSet.length)} images from ${from} (${labelNames.length} classes${labelNames.length <= 12 ? `: ${labelNames.join(', ')}` : ''})`);
+  describe.push(
+    `data: train ${grouped(trainSet.length)} images from ${from} (${labelNames.length} classes${labelNames.length <= 12 ? `: ${labelNames.join(', ')}` : ''})` +
+      badFilesSkipped(skippedFiles),
+  );
   if (evalText) describe.push(`      ${evalText}`);
   describe.push(`images: ${pre.channels === 1 ? 'grayscale, ' : ''}resized to ${pre.size}×${pre.size}, normalised with mean [${pre.mean.map((v) => +v.toFixed(3)).join(', ')}] and std [${pre.std.map((v) => +v.toFixed(3)).join(', ')}]`);
   Object.assign(record, { labels: labelNames, image_size: pre.size, image_mean: pre.mean, image_std: pre.std });

@@ -7,13 +7,21 @@
  * - TSV: GLUE's format — a header row, fields separated by tabs, no quoting at all (quotes are text).
  * - JSONL: one JSON object per line (blank lines are ignored); columns are the objects' keys.
  *
- * The first row of CSV and TSV is the header. A UTF-8 byte-order mark is dropped; lines end with
- * `\n`, `\r\n` or `\r`; blank lines are ignored. Errors name the file and the 1-based line (the line a
- * record starts on, for quoted fields spanning lines). Rows that are wrong on their own (a wrong
+ * The first row of CSV and TSV is the header. Without a `delimiter`, the header line decides it: a
+ * header with no `,` (TSV: no tab) but with `;`, a tab or `|` is split on that one — Excel in many
+ * locales writes `;`. Lines end with `\n`, `\r\n` or `\r`; blank lines are ignored.
+ *
+ * Files are UTF-8 unless `encoding` says otherwise (latin1, windows-1252, utf-16le, utf-16be); a
+ * byte-order mark (UTF-8, UTF-16LE, UTF-16BE) decides the encoding and is dropped. Invalid UTF-8 is
+ * an error naming the line, never silently replaced.
+ *
+ * Errors name the file and the 1-based line (the line a record starts on, for quoted fields
+ * spanning lines), and a row that another delimiter would split right names that delimiter. Rows that are wrong on their own (a wrong
  * number of fields, a line that is not a JSON object, a missing column in a JSON line) fail the read,
  * or with `onBadRow: 'skip'` are left out and counted; a wrong file (empty, a header without a
  * required column, an unterminated quote) always fails.
  */
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 
@@ -53,6 +61,8 @@ export interface TableRow {
 export interface Table {
   file: string;
   format: TableFormat;
+  /** The field delimiter of a CSV or TSV (given, or found from the header line); undefined for JSONL. */
+  delimiter?: string;
   /** The header's columns (CSV, TSV) or every key seen, in first-seen order (JSONL). */
   columns: string[];
   rows: TableRow[];
@@ -65,8 +75,10 @@ export interface Table {
 export interface ReadTableOptions {
   /** Default: from the extension (.csv; .tsv, .tab; .jsonl, .ndjson, .json). */
   format?: TableFormat;
-  /** CSV field delimiter (default ','); with `'\t'` it reads quoted TSV. */
+  /** The field delimiter (default: from the header line, see above); with `'\t'` a .csv reads as quoted TSV. */
   delimiter?: string;
+  /** The file's text encoding (default utf-8; see TEXT_ENCODINGS); a byte-order mark overrides it. */
+  encoding?: string;
   /** Columns that must be there: checked against the header (CSV, TSV) or each line (JSONL). */
   requiredColumns?: readonly string[];
   onBadRow?: BadRowPolicy;
@@ -90,16 +102,160 @@ function resolveFormat(file: string, options: ReadTableOptions): TableFormat {
 
 const quoteList = (names: readonly string[]): string => (names.length ? names.join(', ') : '(none)');
 
-/** Reads a CSV, TSV or JSONL file into memory (see parseTable). */
-export async function readTable(path: string, options: ReadTableOptions = {}): Promise<Table> {
-  const format = resolveFormat(path, options);
-  let text: string;
+// ---- text encodings --------------------------------------------------------------------------
+
+/** The encodings a text file may be given in. */
+export const TEXT_ENCODINGS = ['utf-8', 'latin1', 'windows-1252', 'utf-16le', 'utf-16be'] as const;
+export type TextEncoding = (typeof TEXT_ENCODINGS)[number];
+
+const ENCODING_NAMES: Record<string, TextEncoding> = {
+  'utf-8': 'utf-8',
+  utf8: 'utf-8',
+  latin1: 'latin1',
+  'latin-1': 'latin1',
+  'iso-8859-1': 'latin1',
+  'windows-1252': 'windows-1252',
+  cp1252: 'windows-1252',
+  'utf-16le': 'utf-16le',
+  utf16le: 'utf-16le',
+  'utf-16': 'utf-16le',
+  'utf-16be': 'utf-16be',
+  utf16be: 'utf-16be',
+};
+
+/** An encoding name (case-insensitive; utf8, latin-1, iso-8859-1, cp1252, utf-16 accepted too) as one of TEXT_ENCODINGS. */
+export function textEncoding(name: string): TextEncoding {
+  const encoding = ENCODING_NAMES[name.trim().toLowerCase()];
+  if (encoding === undefined) throw new Error(`unknown encoding ${JSON.stringify(name)} (known: ${TEXT_ENCODINGS.join(', ')})`);
+  return encoding;
+}
+
+/** The line (1-based) and the byte offset where that line starts, for a byte offset into a file. */
+function lineAt(bytes: Uint8Array, offset: number): { line: number; start: number } {
+  let line = 1;
+  let start = 0;
+  for (let k = 0; k < offset; k++) {
+    const b = bytes[k];
+    if (b === LF || (b === CR && bytes[k + 1] !== LF)) {
+      line++;
+      start = k + 1;
+    }
+  }
+  return { line, start };
+}
+
+/** The offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const continuation = (k: number, lo = 0x80, hi = 0xbf) => k < bytes.length && bytes[k] >= lo && bytes[k] <= hi;
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    let ok: boolean;
+    let size: number;
+    if (b < 0x80) [ok, size] = [true, 1];
+    else if (b >= 0xc2 && b <= 0xdf) [ok, size] = [continuation(i + 1), 2];
+    else if (b >= 0xe0 && b <= 0xef) {
+      const [lo, hi] = b === 0xe0 ? [0xa0, 0xbf] : b === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
+      [ok, size] = [continuation(i + 1, lo, hi) && continuation(i + 2), 3];
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      const [lo, hi] = b === 0xf0 ? [0x90, 0xbf] : b === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+      [ok, size] = [continuation(i + 1, lo, hi) && continuation(i + 2) && continuation(i + 3), 4];
+    } else [ok, size] = [false, 1];
+    if (!ok) return i;
+    i += size;
+  }
+  return -1;
+}
+
+/** Which byte of 16-bit units is mostly zero (UTF-16 text of Latin script without a byte-order mark), if one is. */
+function utf16WithoutBom(bytes: Uint8Array): 'utf-16le' | 'utf-16be' | undefined {
+  const n = Math.min(bytes.length, 4096) & ~1;
+  if (n < 4) return undefined;
+  let evenZeros = 0;
+  let oddZeros = 0;
+  for (let k = 0; k < n; k += 2) {
+    if (bytes[k] === 0) evenZeros++;
+    if (bytes[k + 1] === 0) oddZeros++;
+  }
+  const units = n / 2;
+  if (oddZeros > units / 4 && evenZeros === 0) return 'utf-16le';
+  if (evenZeros > units / 4 && oddZeros === 0) return 'utf-16be';
+  return undefined;
+}
+
+/**
+ * A text file's bytes as a string: a byte-order mark (UTF-8, UTF-16LE, UTF-16BE) decides the
+ * encoding and is dropped; else `encoding` (default utf-8). Invalid UTF-8 is an error naming the
+ * line and the byte (and what the line reads as in Latin-1), as is UTF-16 without a byte-order mark
+ * read as UTF-8 — never replaced silently.
+ */
+export function decodeText(bytes: Uint8Array, file: string, encoding: string = 'utf-8'): string {
+  const given = textEncoding(encoding);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return decodeUtf8(buffer.subarray(3), file, 3);
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(buffer.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(buffer.subarray(2));
+  switch (given) {
+    case 'utf-8': {
+      const utf16 = utf16WithoutBom(bytes);
+      if (utf16 !== undefined) throw new DataFormatError(file, 1, `every other byte is 0: this looks like ${utf16.toUpperCase()} text without a byte-order mark; give encoding: '${utf16}'`);
+      return decodeUtf8(buffer, file, 0);
+    }
+    case 'latin1':
+      return buffer.toString('latin1');
+    case 'windows-1252':
+      return decodeWindows1252(buffer);
+    default:
+      return new TextDecoder(given).decode(buffer);
+  }
+}
+
+/** Windows-1252's characters for bytes 0x80–0x9F (the rest is Latin-1); the five it leaves undefined stay C1 controls, as WHATWG's decoder has them. */
+const WINDOWS_1252_HIGH = '€\x81‚ƒ„…†‡ˆ‰Š‹Œ\x8DŽ\x8F\x90‘’“”•–—˜™š›œ\x9DžŸ';
+
+/** Windows-1252 (Node's TextDecoder decodes it as Latin-1, so 0x80 would not be '€'). */
+function decodeWindows1252(bytes: Buffer): string {
+  const latin1 = bytes.toString('latin1');
+  return latin1.replace(/[\x80-\x9f]/g, (c) => WINDOWS_1252_HIGH[c.charCodeAt(0) - 0x80]);
+}
+
+/** UTF-8 bytes as a string; `skipped` bytes (a byte-order mark) came before them in the file. */
+function decodeUtf8(bytes: Buffer, file: string, skipped: number): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  const offset = firstInvalidUtf8(bytes);
+  const { line, start } = lineAt(bytes, offset);
+  let end = start;
+  while (end < bytes.length && bytes[end] !== LF && bytes[end] !== CR) end++;
+  const from = Math.max(start, offset - 30);
+  const to = Math.min(end, offset + 30);
+  const asLatin1 = `${from > start ? '…' : ''}${bytes.subarray(from, to).toString('latin1')}${to < end ? '…' : ''}`;
+  const hex = bytes[offset].toString(16).toUpperCase().padStart(2, '0');
+  const column = offset - start + 1 + (line === 1 ? skipped : 0);
+  throw new DataFormatError(
+    file,
+    line,
+    `not valid UTF-8 (byte 0x${hex} at byte ${column} of the line). Read as Latin-1 the line is: ${asLatin1} — ` +
+      `if the file is in another encoding, give encoding: 'latin1' (or windows-1252, utf-16le, utf-16be)`,
+  );
+}
+
+/** Reads a text file: see decodeText. */
+export async function readTextFile(path: string, encoding?: string): Promise<string> {
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     throw new Error(`cannot read ${path}: ${(error as Error).message}`);
   }
-  return parseTable(text, path, { ...options, format });
+  return decodeText(bytes, path, encoding);
+}
+
+// ---- tables ----------------------------------------------------------------------------------
+
+/** Reads a CSV, TSV or JSONL file into memory (see parseTable and decodeText). */
+export async function readTable(path: string, options: ReadTableOptions = {}): Promise<Table> {
+  const format = resolveFormat(path, options);
+  return parseTable(await readTextFile(path, options.encoding), path, { ...options, format });
 }
 
 /** Parses a table from text; `file` names it in errors (and sets the format from its extension unless given). */
@@ -114,8 +270,15 @@ export function parseTable(text: string, file: string, options: ReadTableOptions
     table.skipped++;
     table.skippedRows.push({ line, reason });
   };
-  if (format === 'jsonl') parseJsonLines(text, table, options.requiredColumns ?? [], bad);
-  else parseDelimited(text, table, format === 'tsv' ? '\t' : (options.delimiter ?? ','), format === 'csv', options.requiredColumns ?? [], bad);
+  if (format === 'jsonl') {
+    parseJsonLines(text, table, options.requiredColumns ?? [], bad);
+    return table;
+  }
+  const fallback = format === 'tsv' ? '\t' : ',';
+  const delimiter = options.delimiter ?? sniffDelimiter(text, fallback, format === 'csv');
+  // A TSV is GLUE's (no quoting); a .tsv that turns out to use another delimiter reads as a CSV.
+  table.delimiter = delimiter;
+  parseDelimited(text, table, delimiter, format === 'csv' || delimiter !== '\t', options.requiredColumns ?? [], bad);
   return table;
 }
 
@@ -164,6 +327,44 @@ function parseJsonLines(text: string, table: Table, required: readonly string[],
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
+
+/** The delimiters a header line is looked at for (`sniffDelimiter`) and messages suggest. */
+export const DELIMITERS: readonly string[] = [';', '\t', '|', ','];
+
+/**
+ * The delimiter of a CSV or TSV from its header line: `fallback` when the line has it (or none of the
+ * others), else the other delimiter it has most of (`;`, tab, `|`, `,`). Quoted text is not looked at.
+ */
+function sniffDelimiter(text: string, fallback: string, quoting: boolean): string {
+  const counts = new Map<string, number>();
+  let quoted = false;
+  for (let k = 0; k < text.length; k++) {
+    const c = text[k];
+    if (quoting && c === '"') quoted = !quoted;
+    else if (!quoted && (c === '\n' || c === '\r')) {
+      if (counts.size > 0) break; // the end of the first non-blank line
+    } else if (!quoted) counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  if (counts.has(fallback)) return fallback;
+  let best = fallback;
+  for (const candidate of DELIMITERS) if ((counts.get(candidate) ?? 0) > (counts.get(best) ?? 0)) best = candidate;
+  return best;
+}
+
+/** A delimiter as the option is written in messages: `delimiter: ';'`, `delimiter: '\t'`. */
+const delimiterOption = (d: string): string => `delimiter: '${d === '\t' ? '\\t' : d}'`;
+const showDelimiter = (d: string): string => (d === '\t' ? 'a tab' : `'${d}'`);
+
+/** What to say about a row whose fields do not match the header, when another delimiter would explain it. */
+function otherDelimiterHint(fields: readonly string[], header: readonly string[], delimiter: string): string {
+  if (header.length === 1) {
+    const other = DELIMITERS.find((d) => d !== delimiter && header[0].includes(d));
+    return other === undefined ? '' : ` (the header is one field, '${header[0]}': if the delimiter is ${showDelimiter(other)}, give ${delimiterOption(other)})`;
+  }
+  const text = fields.join(delimiter);
+  const other = DELIMITERS.find((d) => d !== delimiter && text.split(d).length === header.length);
+  return other === undefined ? '' : ` (the delimiter is ${showDelimiter(delimiter)}; split on ${showDelimiter(other)} this line has the header's ${header.length} fields: if that is the delimiter, give ${delimiterOption(other)})`;
+}
 
 /**
  * CSV/TSV: one pass over the text. Records end at an unquoted \n, \r\n or \r; with `quoting`, a
@@ -225,7 +426,7 @@ function parseDelimited(
       return;
     }
     if (fields.length !== header.length) {
-      bad(recordLine, `${fields.length} field${fields.length === 1 ? '' : 's'}, the header has ${header.length}`);
+      bad(recordLine, `${fields.length} field${fields.length === 1 ? '' : 's'}, the header has ${header.length}${otherDelimiterHint(fields, header, delimiter)}`);
       return;
     }
     const values = Object.create(null) as Record<string, TableValue>;
@@ -264,7 +465,10 @@ function parseDelimited(
         fields.push(value);
         const c = i < n ? text.charCodeAt(i) : -1;
         if (c !== delim && c !== LF && c !== CR && c !== -1) {
-          badReason = `unexpected text after the closing quote of field ${fields.length}`;
+          const after = text[i];
+          badReason = DELIMITERS.includes(after)
+            ? `${showDelimiter(after)} after the closing quote of field ${fields.length}, where the delimiter ${showDelimiter(delimiter)} should be: if the file is separated by ${showDelimiter(after)}, give ${delimiterOption(after)}`
+            : `unexpected text after the closing quote of field ${fields.length}`;
           skipRestOfLine();
           break;
         }

@@ -7,7 +7,11 @@
  * - classification: label names are the strings in the label column; given as `labels` (their order
  *   is the ids) or inferred: the sorted distinct values, numerically sorted when all are numbers
  *   ('2' before '10'). A cell may also hold the id itself (0, 1, …) when no label name looks like a
- *   number, so `labels: ['negative', 'positive']` reads SST-2's 0/1 column.
+ *   number, so `labels: ['negative', 'positive']` reads SST-2's 0/1 column. An empty label is a bad
+ *   row. Inferred labels are checked, because one stray value silently adds a class: a label that
+ *   differs from another only in case or surrounding spaces ('Positive', 'positive ') or that is
+ *   rare (see rareLabelThreshold; a typo such as 'postive') is a LabelCheckError naming its rows —
+ *   give `labels`, or `allowRareLabels: true` to keep rare labels as classes.
  * - regression: the label is a number (numLabels 1).
  * - multi-label: several label columns holding 0/1 (labelColumn: ['a', 'b', …]), or one column with
  *   a JSON array of names or ids (JSONL) or names joined by `labelSeparator` (CSV, TSV); the example's
@@ -42,10 +46,14 @@ export interface TextClassificationOptions {
   labelSeparator?: string;
   /** Table format; default from the extension. */
   format?: ReadTableOptions['format'];
-  /** CSV delimiter (default ','). */
+  /** CSV delimiter (default: from the header line, see readTable). */
   delimiter?: string;
-  /** Bad rows (wrong field count, invalid JSON, unknown label, text that cannot be truncated, …): fail or skip and count. */
+  /** The file's text encoding (default utf-8; see TEXT_ENCODINGS). */
+  encoding?: string;
+  /** Bad rows (wrong field count, invalid JSON, unknown or empty label, text that cannot be truncated, …): fail or skip and count. */
   onBadRow?: BadRowPolicy;
+  /** Keep labels inferred from the data that are rare (see rareLabelThreshold) as classes instead of failing (default false). */
+  allowRareLabels?: boolean;
 }
 
 /** An example: token ids and token types (unpadded) and the label (id, number or multi-hot). */
@@ -80,6 +88,96 @@ function labelString(value: TableValue): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return undefined;
+}
+
+const grouped = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * The fewest rows a label inferred from the data may have (`counts`: every label's rows): 2, as one
+ * row can neither be learnt nor held out by a stratified split; raised to 1 % of the rows, as a stray
+ * label ('neutral' in a binary set, a typo such as 'postive') is a handful of rows among thousands;
+ * but never above a tenth of an average label's rows, so that data sets with many classes (CLINC's
+ * 150 intents, 0.7 % each) pass. Stray labels lower that average little (a median would fall).
+ */
+export function rareLabelThreshold(counts: readonly number[]): { threshold: number; why: string } {
+  const rows = counts.reduce((a, b) => a + b, 0);
+  const byRows = Math.ceil(rows / 100);
+  const byAverage = Math.ceil(rows / counts.length / 10);
+  const threshold = Math.max(2, Math.min(byRows, byAverage));
+  if (threshold === 2) return { threshold, why: 'a label needs 2 rows or more' };
+  return { threshold, why: byRows <= byAverage ? `1% of the ${grouped(rows)} rows` : `a tenth of the ${grouped(Math.round(rows / counts.length))} rows of an average label` };
+}
+
+/** A label inferred from the data that looks like a mistake, with the rows that hold it. */
+export interface LabelProblem {
+  label: string;
+  count: number;
+  /** The first few lines that hold it. */
+  lines: number[];
+  /** Fewer rows than rareLabelThreshold (allowRareLabels keeps such labels). */
+  rare: boolean;
+  /** What is wrong, in words: differs only in case or spaces from another label, rare. */
+  reasons: string[];
+}
+
+/** Problems listed in a LabelCheckError's message (data with a long tail of rare labels would print pages). */
+const LISTED_PROBLEMS = 20;
+
+/** Labels inferred from a file that look like mistakes (see TextClassificationOptions.allowRareLabels). */
+export class LabelCheckError extends Error {
+  constructor(
+    readonly file: string,
+    readonly column: string,
+    readonly problems: readonly LabelProblem[],
+    /** The labels that look right, in order: what `labels` would be. */
+    readonly goodLabels: readonly string[],
+  ) {
+    const rows = problems.slice(0, LISTED_PROBLEMS).map((p) => {
+      const lines = p.lines.map((line, k) => (k === 0 ? `${file}:${line}` : `:${line}`)).join(', ');
+      return `  '${p.label}' (${grouped(p.count)} row${p.count === 1 ? '' : 's'}, at ${lines}${p.count > p.lines.length ? ', …' : ''}): ${p.reasons.join('; ')}`;
+    });
+    if (problems.length > LISTED_PROBLEMS) rows.push(`  … and ${problems.length - LISTED_PROBLEMS} more`);
+    const ways = ['Correct those rows'];
+    if (goodLabels.length >= 2) ways.push(`give the labels you mean with labels: ${JSON.stringify(goodLabels)} (rows with other labels are then bad rows: an error, or left out with onBadRow: 'skip')`);
+    if (problems.some((p) => p.rare)) ways.push('keep rare labels as classes with allowRareLabels: true');
+    super(`${file}: labels in column '${column}' that look like mistakes:\n${rows.join('\n')}\n${ways.join(', or ')}.`);
+    this.name = 'LabelCheckError';
+  }
+}
+
+/** The problems of labels inferred from a column: case / space variants of another label, and (unless allowed) rare labels. */
+function checkInferredLabels(rows: readonly { line: number; raw: string }[], allowRare: boolean): { problems: LabelProblem[]; goodLabels: string[] } {
+  const byLabel = new Map<string, { count: number; lines: number[] }>();
+  for (const { line, raw } of rows) {
+    const entry = byLabel.get(raw) ?? { count: 0, lines: [] };
+    entry.count++;
+    if (entry.lines.length < 5) entry.lines.push(line);
+    byLabel.set(raw, entry);
+  }
+  const labels = inferLabelNames(byLabel.keys());
+  // Labels equal but for case and surrounding spaces; the one with most rows is taken as meant.
+  const variants = new Map<string, string[]>();
+  for (const label of labels) {
+    const key = label.trim().toLowerCase();
+    variants.set(key, [...(variants.get(key) ?? []), label]);
+  }
+  const { threshold, why } = rareLabelThreshold([...byLabel.values()].map((e) => e.count));
+  const problems: LabelProblem[] = [];
+  for (const label of labels) {
+    const { count, lines } = byLabel.get(label)!;
+    const reasons: string[] = [];
+    const group = variants.get(label.trim().toLowerCase())!;
+    const meant = group.reduce((a, b) => (byLabel.get(b)!.count > byLabel.get(a)!.count ? b : a));
+    if (meant !== label) {
+      const how = label.trim() === meant.trim() ? 'surrounding spaces' : label.trim() === label && meant.trim() === meant ? 'case' : 'case and spaces';
+      reasons.push(`differs only in ${how} from '${meant}' (${grouped(byLabel.get(meant)!.count)} rows)`);
+    }
+    const rare = !allowRare && count < threshold;
+    if (rare) reasons.push(`rare: fewer than ${grouped(threshold)} rows (${why})`);
+    if (reasons.length) problems.push({ label, count, lines, rare, reasons });
+  }
+  const flagged = new Set(problems.map((p) => p.label));
+  return { problems, goodLabels: labels.filter((label) => !flagged.has(label)) };
 }
 
 class LabelIndex {
@@ -183,7 +281,7 @@ export class TextClassificationDataset implements Dataset<TextClassificationExam
   static #tableOptions(options: TextClassificationOptions): ReadTableOptions {
     const labelColumns = typeof options.labelColumn === 'string' ? [options.labelColumn] : [...(options.labelColumn ?? [])];
     const requiredColumns = [options.textColumn, ...(options.textPairColumn !== undefined ? [options.textPairColumn] : []), ...labelColumns];
-    return { format: options.format, delimiter: options.delimiter, onBadRow: options.onBadRow, requiredColumns };
+    return { format: options.format, delimiter: options.delimiter, encoding: options.encoding, onBadRow: options.onBadRow, requiredColumns };
   }
 
   /** Tokenises a table already read (readTable / parseTable). */
@@ -283,6 +381,10 @@ export class TextClassificationDataset implements Dataset<TextClassificationExam
           bad(line, `label column '${labelColumns[0]}' is ${describe(value)}, not a label`);
           continue;
         }
+        if (name.trim() === '') {
+          bad(line, `empty label in column '${labelColumns[0]}'`);
+          continue;
+        }
         raw = name;
       }
       if (raw === undefined) continue;
@@ -297,6 +399,10 @@ export class TextClassificationDataset implements Dataset<TextClassificationExam
       labelNames = options.labels.map(String);
     } else if (task === 'multi-label' && labelColumns.length > 1) {
       labelNames = [...labelColumns];
+    } else if (task === 'classification') {
+      const { problems, goodLabels } = checkInferredLabels(rows as { line: number; raw: string }[], options.allowRareLabels ?? false);
+      if (problems.length) throw new LabelCheckError(file, labelColumns[0], problems, goodLabels);
+      labelNames = inferLabelNames(rows.map((row) => row.raw as string));
     } else {
       labelNames = inferLabelNames(rows.flatMap((row) => (Array.isArray(row.raw) ? row.raw : [String(row.raw)])));
     }

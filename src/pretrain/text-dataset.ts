@@ -3,16 +3,16 @@
  * column of a CSV / TSV / JSONL table (SST-2's `sentence`), tokenised once up front with special
  * tokens and truncation to `maxLength`. `get(i)` → `{ inputIds, tokenTypeIds }` (unpadded).
  */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 
 import type { Dataset } from '../data/dataset.js';
 import { checkIndex } from '../data/dataset.js';
-import { readTable, type TableFormat } from '../data/table.js';
+import { findLabelColumn, findTextColumn } from '../data/columns.js';
+import { DataFormatError, readTable, readTextFile, type TableFormat } from '../data/table.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 
 export interface TextLinesOptions {
-  /** The column with the text (tables; required unless the table has a `text` or `sentence` column). */
+  /** The column with the text (tables; default: found as text classification finds it, see findTextColumn). */
   textColumn?: string;
   /** Longest tokenised text, special tokens included (default 128). */
   maxLength?: number;
@@ -20,6 +20,10 @@ export interface TextLinesOptions {
   limit?: number;
   /** Table format; default from the extension (.txt: one text a line). */
   format?: TableFormat | 'txt';
+  /** The file's text encoding (default utf-8; see TEXT_ENCODINGS). */
+  encoding?: string;
+  /** The field delimiter of a CSV / TSV (default: from the header line). */
+  delimiter?: string;
 }
 
 export interface TextLinesExample {
@@ -27,26 +31,32 @@ export interface TextLinesExample {
   tokenTypeIds: number[];
 }
 
-/** Reads the texts of a file: lines of a .txt, or a table column. */
-export async function readTexts(path: string, options: Pick<TextLinesOptions, 'textColumn' | 'format' | 'limit'> = {}): Promise<string[]> {
+type ReadTextsOptions = Pick<TextLinesOptions, 'textColumn' | 'format' | 'limit' | 'encoding' | 'delimiter'>;
+
+/** Reads the texts of a file: lines of a .txt, or a table column (the label column, if any, is never taken for the text). */
+export async function readTexts(path: string, options: ReadTextsOptions = {}): Promise<string[]> {
+  return (await readTextsAndColumn(path, options)).texts;
+}
+
+/** readTexts, and the table column the texts came from (undefined for a .txt). */
+export async function readTextsAndColumn(path: string, options: ReadTextsOptions = {}): Promise<{ texts: string[]; column?: string }> {
   const format = options.format ?? (extname(path).toLowerCase() === '.txt' ? 'txt' : undefined);
-  let texts: string[];
+  const limit = (texts: string[]) => (options.limit !== undefined ? texts.slice(0, options.limit) : texts);
   if (format === 'txt') {
-    texts = (await readFile(path, 'utf8')).split(/\r?\n/).filter((line) => line.trim().length > 0);
-  } else {
-    const table = await readTable(path, { format });
-    const column = options.textColumn ?? ['text', 'sentence', 'content'].find((c) => table.columns.includes(c));
-    if (!column) throw new Error(`${path}: say which column holds the text (--text-column); columns: ${table.columns.join(', ')}`);
-    if (!table.columns.includes(column)) throw new Error(`${path}: no column '${column}' (columns: ${table.columns.join(', ')})`);
-    texts = [];
-    for (const row of table.rows) {
-      const value = row.values[column];
-      if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`${path}:${row.line}: column '${column}' is not text`);
-      const text = String(value);
-      if (text.trim().length > 0) texts.push(text);
-    }
+    return { texts: limit((await readTextFile(path, options.encoding)).split(/\r?\n/).filter((line) => line.trim().length > 0)) };
   }
-  return options.limit !== undefined ? texts.slice(0, options.limit) : texts;
+  const table = await readTable(path, { format, encoding: options.encoding, delimiter: options.delimiter });
+  const column = options.textColumn ?? findTextColumn(table.columns, [findLabelColumn(table.columns)]);
+  if (!column) throw new Error(`${path}: which column holds the text? give textColumn (columns: ${table.columns.join(', ')})`);
+  if (!table.columns.includes(column)) throw new DataFormatError(path, 1, `no column '${column}' (columns: ${table.columns.join(', ')})`);
+  const texts: string[] = [];
+  for (const row of table.rows) {
+    const value = row.values[column];
+    if (typeof value !== 'string' && typeof value !== 'number') throw new DataFormatError(path, row.line, `column '${column}' is not text`);
+    const text = String(value);
+    if (text.trim().length > 0) texts.push(text);
+  }
+  return { texts: limit(texts), column };
 }
 
 export class TextLinesDataset implements Dataset<TextLinesExample> {
