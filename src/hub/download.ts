@@ -38,6 +38,7 @@ import {
   hfHubUrl,
   isDir,
   isFile,
+  looksLikeLocalPath,
   isSafePathComponent,
   pointerPath,
   readRef,
@@ -101,10 +102,6 @@ const backoff = (r: Retry, n: number) => Math.min(r.baseDelayMs * 2 ** n, r.maxD
 /** A repo id that is an existing directory is used as a local model folder (as `transformers` does). */
 export function localDirectory(repoOrDir: string): string | null {
   return typeof repoOrDir === 'string' && repoOrDir !== '' && isDir(repoOrDir) ? resolve(repoOrDir) : null;
-}
-
-function looksLikePath(s: string): boolean {
-  return s.startsWith('/') || s.startsWith('.') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s) || s.split('/').length > 2;
 }
 
 function localFile(dir: string, filename: string, repoOrDir: string): string {
@@ -426,7 +423,7 @@ export async function hfHubDownload(repoId: string, filename: string, opts: HubD
   validateFilename(fname);
   const dir = localDirectory(repoId);
   if (dir !== null) return localFile(dir, fname, repoId);
-  if (typeof repoId === 'string' && looksLikePath(repoId)) {
+  if (typeof repoId === 'string' && looksLikeLocalPath(repoId)) {
     throw new HFValidationError(
       `'${repoId}' is not an existing local directory, nor a Hugging Face repo id ('name' or 'namespace/name').`,
       { repoId, filename: fname },
