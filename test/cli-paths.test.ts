@@ -183,16 +183,19 @@ test("an error's suggested flags are the command's own (an adapter whose base ca
 });
 
 test('--threads on every command that computes: checked and applied before anything else', async () => {
-  const commands: [string, (argv: string[]) => Promise<number> | number][] = [
-    ['train', runTrain], ['eval', runEval], ['predict', runPredict], ['merge', runMerge], ['compare', runCompare],
-    ['lr-find', runLrFind], ['advise', runAdvise], ['inspect', runInspect], ['pretrain', runPretrain],
+  // Each command with flags that make it stop at a usage error (compare checks its methods before it starts a run).
+  const missingModel = ['--model', 'runs/does-not-exist'];
+  const commands: [string, (argv: string[]) => Promise<number> | number, string[]][] = [
+    ['train', runTrain, missingModel], ['eval', runEval, missingModel], ['predict', runPredict, missingModel], ['merge', runMerge, missingModel],
+    ['compare', runCompare, [...missingModel, '--methods', 'nope']], ['lr-find', runLrFind, missingModel], ['advise', runAdvise, missingModel],
+    ['inspect', runInspect, missingModel], ['pretrain', runPretrain, missingModel],
   ];
   let threads = getNumThreads();
-  for (const [name, run] of commands) {
+  for (const [name, run, stop] of commands) {
     assert.equal(await run(['--threads', '0']), 2, `${name} --threads 0`);
-    // Any other value than the current one; the command stops at its next usage error, the threads already set.
+    // Another value than the current one: set before the command stops at its usage error.
     threads = threads === 1 ? 3 : 1;
-    await run(['--threads', String(threads), '--model', 'runs/does-not-exist']);
+    assert.equal(await run(['--threads', String(threads), ...stop]), 2, `finetune ${name} ${stop.join(' ')}`);
     assert.equal(getNumThreads(), threads, `finetune ${name} --threads ${threads}`);
   }
 });
