@@ -358,7 +358,9 @@ async function fromHub(repoId: string, filename: string, flag: string): Promise<
   } catch (error) {
     if (!(error instanceof HubError)) throw error;
     const namespace = repoId.split('/')[0];
-    throw new Error(`--${flag} ${repoId}: not a local folder (there is no ${namespace}/ here), so it was taken for a Hub id: ${error.message}`, { cause: error });
+    // The library's offline switch is its `offline` option; the CLI's is the environment variable alone.
+    const message = error.message.replace('(the `offline` option or HF_HUB_OFFLINE)', '(HF_HUB_OFFLINE)');
+    throw new Error(`--${flag} ${repoId}: not a local folder (there is no ${namespace}/ here), so it was taken for a Hub id: ${message}`, { cause: error });
   }
 }
 
