@@ -33,7 +33,7 @@ import {
 import { parseFlags } from './args.js';
 import { UsageError } from './config.js';
 import { isLocalPath, requireModelPath } from './paths.js';
-import { applyThreads } from './threads.js';
+import { applyThreads, THREADS_FLAG } from './threads.js';
 
 export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--method <name>[,<name>…]|all] [--num-labels N] [--json]
                         [--k K] [--r R] [--alpha A] [--target m1,m2] [--reduction F] [--train-bn=false] [--threads N]
@@ -46,7 +46,7 @@ export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--me
   --reduction   bottleneck adapters' reduction factor (default 16)
   --train-bn    freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)
   --json        machine-readable rows
-  --threads     libtorch threads (default: all cores; on a shared or busy machine, 1)`;
+  --threads     ${THREADS_FLAG.threads.help}`;
 
 const METHODS = ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning'] as const;
 type Method = (typeof METHODS)[number];

@@ -19,7 +19,7 @@ import { TextLinesDataset, readTexts } from '../pretrain/text-dataset.js';
 import { pretrainMlm } from '../pretrain/mlm.js';
 import { parseFlags } from './args.js';
 import { isLocalPath, requireModelPath, requirePath } from './paths.js';
-import { applyThreads } from './threads.js';
+import { applyThreads, THREADS_FLAG } from './threads.js';
 import { defaultBertTokenizerDir } from './train.js';
 
 export const PRETRAIN_USAGE = `Usage: finetune pretrain --model <bert-tiny|bert-mini|bert-base-uncased|dir> --text-file FILE --output-dir DIR
@@ -40,6 +40,7 @@ replaced by [MASK], 10 % by a random token, 10 % kept; loss and accuracy on the 
   --eval-texts      texts held out of training (seeded) for the MLM loss / accuracy reports (default min(1000, 2 %))
   --limit           use only the first N texts of the file
   --json            print the report as JSON at the end
+  --threads         ${THREADS_FLAG.threads.help}
   --allow-eval-text a --text-file named like an evaluation split (dev, validation, test) is refused unless this is given
 
 Writes to --output-dir: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, vocab.txt,

@@ -4,7 +4,7 @@
  * before loading a model, tokenising or building anything. On a shared or busy machine fewer threads
  * are faster: libtorch's threads spin while they wait for a core.
  */
-import { getNumThreads, setNumThreads } from '../tensor/index.js';
+import { setNumThreads } from '../tensor/index.js';
 import { resolveOptions, UsageError, type FlagTable, type FlagValue } from './config.js';
 
 export const THREADS_FLAG: FlagTable = {
@@ -16,8 +16,6 @@ export function applyThreads(value: FlagValue | undefined): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new UsageError(`--threads must be a positive integer, got ${String(value)}`);
   setNumThreads(value);
-  // libtorch may give fewer than asked (a build without OpenMP); the user should know.
-  if (getNumThreads() !== value) console.error(`note: --threads ${value}: libtorch uses ${getNumThreads()} threads`);
 }
 
 /** A command's options (resolveOptions: --config's file, the command line on top) with --threads applied. */
