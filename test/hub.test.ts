@@ -564,6 +564,27 @@ test('Hub unreachable or failing: the cached snapshot is used, else a clear erro
   await assert.rejects(hfHubDownload(TINY, 'model.safetensors', opts(cache, { endpoint: dead })), LocalEntryNotFoundError);
 });
 
+test('a Hub that cannot be reached at all fails at once, without retries (a mistyped name offline does not wait)', async () => {
+  const cache = newCache();
+  // A port that was just free: nothing listens there, so the connection is refused.
+  const closed = createServer();
+  await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
+  const { port } = closed.address() as { port: number };
+  await new Promise((ok) => closed.close(ok));
+  const dead = `http://127.0.0.1:${port}`;
+  // Retries with long waits: were a refused connection retried, this would take 3 × 5 s.
+  const slowRetries = opts(cache, { endpoint: dead, retry: { attempts: 3, baseDelayMs: 5000, maxDelayMs: 5000 } });
+  const started = performance.now();
+  await assert.rejects(hfHubDownload('acme/not-cached', 'config.json', slowRetries), (e: unknown) => {
+    assert.ok(e instanceof LocalEntryNotFoundError, String(e));
+    assert.match(e.message, /Could not reach the Hub to locate 'config\.json' of repo 'acme\/not-cached'/);
+    assert.match(e.message, /ECONNREFUSED/);
+    return true;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  assert.ok(seconds < 2, `failed after ${seconds.toFixed(1)} s`);
+});
+
 test('progress callback', async () => {
   const cache = newCache();
   const events: DownloadProgress[] = [];

@@ -17,7 +17,8 @@ import { existsSync, statSync } from 'node:fs';
 import { createModel } from '../io/index.js';
 import { findPreset } from '../models/index.js';
 import { fashionMnist, ImageFolderDataset, readTable } from '../data/index.js';
-import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable, type Options } from './config.js';
+import { EXIT, flagHelp, UsageError, type FlagTable, type Options } from './config.js';
+import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 import { CONFIG_FLAG, countParameters, detectColumns, EXIT_CODES_HELP, grouped, optNumber, optString, resolveModelSource, runCommand, TABLE_FLAGS, tableReading, type Method } from './train.js';
 
 export const ADVISE_FLAGS: FlagTable = {
@@ -33,6 +34,7 @@ export const ADVISE_FLAGS: FlagTable = {
   domain: { kind: 'string', group: 'Task', choices: ['near', 'far'], help: 'how far the data is from the pretraining data: near (default) or far (e.g. medical text, X-rays)' },
   model: { kind: 'string', arg: 'PRESET|DIR|HUB_ID', group: 'Task', help: 'the model to fine-tune (for its size and the command line)' },
   json: { kind: 'boolean', group: 'Output', help: 'print the recommendation as JSON' },
+  ...THREADS_FLAG,
 };
 
 const HELP = `Usage: finetune advise (--train-file FILE | --image-folder DIR | --fashion-mnist | --examples N) [--tasks N] [--domain near|far] [--model M] [--json]
@@ -223,7 +225,7 @@ async function countExamples(options: Options): Promise<{ examples: number; clas
 
 export async function runAdvise(argv: string[]): Promise<number> {
   return runCommand('advise', async () => {
-    const { options, help: wantsHelp } = resolveOptions(argv, ADVISE_FLAGS);
+    const { options, help: wantsHelp } = resolveCommandOptions(argv, ADVISE_FLAGS);
     if (wantsHelp) {
       console.log(help());
       return EXIT.ok;

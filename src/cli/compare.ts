@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { comparisonReport, comparisonRunFromDir, type ComparisonRun } from '../report/index.js';
-import { EXIT, flagHelp, resolveOptions, toArgv, UsageError, type FlagTable, type Options } from './config.js';
+import { EXIT, flagHelp, toArgv, UsageError, type FlagTable, type Options } from './config.js';
+import { resolveCommandOptions } from './threads.js';
 import { EXIT_CODES_HELP, METHODS, optBoolean, optList, optNumber, optString, parseMethod, runCommand, TRAIN_FLAGS } from './train.js';
 
 const { method: _method, ...TRAIN_WITHOUT_METHOD } = TRAIN_FLAGS;
@@ -82,7 +83,7 @@ function runChild(args: string[], logFile: string, verbose: boolean): Promise<Ch
 
 export async function runCompare(argv: string[]): Promise<number> {
   return runCommand('compare', async () => {
-    const { options, help: wantsHelp } = resolveOptions(argv, COMPARE_FLAGS);
+    const { options, help: wantsHelp } = resolveCommandOptions(argv, COMPARE_FLAGS);
     if (wantsHelp) {
       console.log(help());
       return EXIT.ok;

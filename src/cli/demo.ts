@@ -60,26 +60,28 @@ function positiveInteger(value: unknown, flag: string): number | undefined {
   return value;
 }
 
+export const DEMO_FLAGS = {
+  quick: 'boolean',
+  models: 'string',
+  strategies: 'string',
+  'labels-per-class': 'number',
+  steps: 'number',
+  seed: 'number',
+  threads: 'number',
+  'source-classes': 'string',
+  'learning-rates': 'string',
+  'validation-per-class': 'number',
+  'reconstruction-weight': 'number',
+  'output-dir': 'string',
+  cache: 'boolean',
+  'no-cache': 'boolean',
+  help: 'boolean',
+} as const;
+
 export async function runDemo(argv: string[]): Promise<number> {
   let settings;
   try {
-    const flags = parseFlags(argv, {
-      quick: 'boolean',
-      models: 'string',
-      strategies: 'string',
-      'labels-per-class': 'number',
-      steps: 'number',
-      seed: 'number',
-      threads: 'number',
-      'source-classes': 'string',
-      'learning-rates': 'string',
-      'validation-per-class': 'number',
-      'reconstruction-weight': 'number',
-      'output-dir': 'string',
-      cache: 'boolean',
-      'no-cache': 'boolean',
-      help: 'boolean',
-    });
+    const flags = parseFlags(argv, DEMO_FLAGS);
     if (flags.help) {
       console.log(USAGE);
       return 0;

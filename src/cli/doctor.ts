@@ -2,8 +2,10 @@
 import { runtimeInfo, version } from '../index.js';
 import { parseFlags } from './args.js';
 
+export const DOCTOR_FLAGS = { json: 'boolean', config: 'boolean' } as const;
+
 export function runDoctor(argv: string[]): number {
-  const flags = parseFlags(argv, { json: 'boolean', config: 'boolean' });
+  const flags = parseFlags(argv, DOCTOR_FLAGS);
   const info = runtimeInfo();
   if (flags.json) {
     console.log(JSON.stringify({ version, ...info }, null, 2));

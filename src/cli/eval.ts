@@ -14,7 +14,9 @@ import { join } from 'node:path';
 
 import { fashionMnist, ImageFolderDataset, imageTransform, Subset, type Dataset } from '../data/index.js';
 import { MetricsJsonlCallback, Trainer, TrainingArguments } from '../train/index.js';
-import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable, type Options } from './config.js';
+import { getNumThreads } from '../tensor/index.js';
+import { EXIT, flagHelp, UsageError, type FlagTable, type Options } from './config.js';
+import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 import {
   CONFIG_FLAG,
   EXIT_CODES_HELP,
@@ -48,7 +50,8 @@ export const EVAL_FLAGS: FlagTable = {
   'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows instead of stopping' },
   ...TABLE_FLAGS,
   'per-device-eval-batch-size': { kind: 'integer', group: 'Run', help: 'batch size (default 8)' },
-  json: { kind: 'boolean', group: 'Run', help: 'print the metrics as one JSON object' },
+  json: { kind: 'boolean', group: 'Run', help: 'print the metrics as one JSON object (with the libtorch threads it ran on)' },
+  ...THREADS_FLAG,
 };
 
 const HELP = `Usage: finetune eval --model <dir|hub id> [--adapter DIR] (--eval-file FILE | --image-folder DIR | --fashion-mnist) [--json]
@@ -128,7 +131,7 @@ export async function loadEvalData(trained: TrainedModel, options: Options, file
 
 export async function runEval(argv: string[]): Promise<number> {
   return runCommand('eval', async () => {
-    const { options, help: wantsHelp } = resolveOptions(argv, EVAL_FLAGS);
+    const { options, help: wantsHelp } = resolveCommandOptions(argv, EVAL_FLAGS);
     if (wantsHelp) {
       console.log(help());
       return EXIT.ok;
@@ -148,7 +151,7 @@ export async function runEval(argv: string[]): Promise<number> {
       trainer.removeCallback(MetricsJsonlCallback);
       const metrics = await trainer.evaluate();
       delete metrics.epoch;
-      if (json) console.log(JSON.stringify({ model: trained.describe, examples: dataset.length, ...metrics }));
+      if (json) console.log(JSON.stringify({ model: trained.describe, examples: dataset.length, ...metrics, threads: getNumThreads() }));
       else {
         const width = Math.max(...Object.keys(metrics).map((k) => k.length));
         for (const [key, value] of Object.entries(metrics)) console.log(`${key.padEnd(width)}  ${Number.isInteger(value) ? value : value.toFixed(4)}`);

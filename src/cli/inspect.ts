@@ -31,9 +31,12 @@ import {
   type TaskType,
 } from '../peft/index.js';
 import { parseFlags } from './args.js';
+import { UsageError } from './config.js';
+import { isLocalPath, requireModelPath } from './paths.js';
+import { applyThreads, THREADS_FLAG } from './threads.js';
 
 export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--method <name>[,<name>…]|all] [--num-labels N] [--json]
-                        [--k K] [--r R] [--alpha A] [--target m1,m2] [--reduction F] [--train-bn=false]
+                        [--k K] [--r R] [--alpha A] [--target m1,m2] [--reduction F] [--train-bn=false] [--threads N]
 
   --model       a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json
   --method      one or more of METHODS, or all (default)
@@ -42,7 +45,8 @@ export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--me
   --r, --alpha  LoRA / DoRA rank and alpha (default 8 and 32); --target the modules LoRA / DoRA wrap
   --reduction   bottleneck adapters' reduction factor (default 16)
   --train-bn    freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)
-  --json        machine-readable rows`;
+  --json        machine-readable rows
+  --threads     ${THREADS_FLAG.threads.help}`;
 
 const METHODS = ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning'] as const;
 type Method = (typeof METHODS)[number];
@@ -69,9 +73,6 @@ const LABELS: Record<Method, string> = {
   ia3: 'ia3',
   'prompt-tuning': 'prompt tuning',
 };
-
-/** A usage error: exit code 2, with the usage text. */
-class UsageError extends Error {}
 
 interface Options {
   k?: number;
@@ -212,24 +213,28 @@ function usage(): string {
 
 // ---- arguments ----------------------------------------------------------------------------
 
+export const INSPECT_FLAGS = {
+  model: 'string',
+  method: 'string',
+  'num-labels': 'number',
+  json: 'boolean',
+  k: 'number',
+  r: 'number',
+  alpha: 'number',
+  target: 'string',
+  reduction: 'number',
+  'train-bn': 'boolean',
+  threads: 'number',
+} as const;
+
 function parseRequest(argv: string[]) {
   let flags: Record<string, number | boolean | string>;
   try {
-    flags = parseFlags(argv, {
-      model: 'string',
-      method: 'string',
-      'num-labels': 'number',
-      json: 'boolean',
-      k: 'number',
-      r: 'number',
-      alpha: 'number',
-      target: 'string',
-      reduction: 'number',
-      'train-bn': 'boolean',
-    });
+    flags = parseFlags(argv, INSPECT_FLAGS);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  applyThreads(flags.threads);
   const model = flags.model as string | undefined;
   if (!model) throw new UsageError('--model is required (a preset name or a folder with config.json)');
   const methods = parseMethods((flags.method as string | undefined) ?? 'all');
@@ -279,11 +284,12 @@ function modelSource(model: string, numLabels: number | undefined): { build: () 
     const architecture = preset.family.modelType === 'bert' ? 'BertForSequenceClassification' : undefined;
     return { build: () => createModel(model, { architecture, numLabels }), source: model };
   }
-  if (!existsSync(model)) {
+  if (!isLocalPath(model)) {
     const presets = modelFamilies().flatMap((f) => Object.keys(f.presets));
     throw new UsageError(`unknown model '${model}': not a preset and not a folder with config.json (presets: ${presets.join(', ')})`);
   }
-  const file = statSync(model).isDirectory() ? join(model, 'config.json') : model;
+  const path = requireModelPath(model, 'model');
+  const file = statSync(path).isDirectory() ? join(path, 'config.json') : path;
   if (!existsSync(file)) throw new Error(`${model} has no config.json`);
   let json: HfConfig;
   try {

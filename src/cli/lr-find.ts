@@ -16,7 +16,8 @@ import { DataLoader, type Dataset } from '../data/index.js';
 import { lrFind, type LrFindResult } from '../optim/index.js';
 import { defaultForward, Trainer, TrainingArguments } from '../train/index.js';
 import { chartToPng, lineChart, PALETTE } from '../report/index.js';
-import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable } from './config.js';
+import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
+import { resolveCommandOptions } from './threads.js';
 import {
   buildModel,
   buildStrategy,
@@ -118,7 +119,7 @@ export function lrPlot(result: LrFindResult, width = 64, height = 14): string {
 
 export async function runLrFind(argv: string[]): Promise<number> {
   return runCommand('lr-find', async () => {
-    const { options, help: wantsHelp } = resolveOptions(argv, LR_FIND_FLAGS);
+    const { options, help: wantsHelp } = resolveCommandOptions(argv, LR_FIND_FLAGS);
     if (wantsHelp) {
       console.log(help());
       return EXIT.ok;

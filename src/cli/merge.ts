@@ -4,25 +4,27 @@
  * save_pretrained() — with the tokenizer files (and run_config.json, preprocessor_config.json) beside it.
  *
  *   finetune merge --adapter runs/lora --output-dir runs/lora-merged
- *   finetune merge --base bert-base-uncased/ --adapter runs/lora --output-dir merged/
+ *   finetune merge --model bert-base-uncased/ --adapter runs/lora --output-dir merged/
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { savePretrained } from '../io/index.js';
 import { PeftModel } from '../peft/index.js';
-import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable } from './config.js';
+import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
+import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 import { CONFIG_FLAG, copyTokenizerFiles, countParameters, EXIT_CODES_HELP, grouped, loadTrainedModel, optString, runCommand } from './train.js';
 
 export const MERGE_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
-  base: { kind: 'string', arg: 'DIR|HUB_ID', group: 'Inputs', help: "the base model (default: the one adapter_config.json names, e.g. finetune train's base_model/)" },
+  model: { kind: 'string', arg: 'DIR|HUB_ID', group: 'Inputs', help: "the base model (default: the one adapter_config.json names, e.g. finetune train's base_model/)" },
   adapter: { kind: 'string', arg: 'DIR', group: 'Inputs', help: 'the adapter folder (adapter_config.json + adapter_model.safetensors)' },
   'output-dir': { kind: 'string', arg: 'DIR', group: 'Output', help: 'where the merged model goes' },
   tokenizer: { kind: 'string', arg: 'DIR', group: 'Output', help: "the tokenizer files to copy (default: the adapter's folder, else the base model's)" },
+  ...THREADS_FLAG,
 };
 
-const HELP = `Usage: finetune merge [--base <model>] --adapter DIR --output-dir DIR
+const HELP = `Usage: finetune merge [--model <base model>] --adapter DIR --output-dir DIR
 
 Merges a LoRA / DoRA / IA3 / bottleneck adapter into the base model's weights (PEFT's merge_and_unload) and saves
 the result as a plain model (config.json + model.safetensors) with the tokenizer files, run_config.json and
@@ -32,7 +34,7 @@ FLAGS
 
 Examples:
   finetune merge --adapter runs/lora --output-dir runs/lora-merged
-  finetune merge --base path/to/bert --adapter runs/lora --output-dir runs/lora-merged
+  finetune merge --model path/to/bert --adapter runs/lora --output-dir runs/lora-merged
 
 EXIT`;
 
@@ -42,7 +44,7 @@ function help(): string {
 
 export async function runMerge(argv: string[]): Promise<number> {
   return runCommand('merge', async () => {
-    const { options, help: wantsHelp } = resolveOptions(argv, MERGE_FLAGS);
+    const { options, help: wantsHelp } = resolveCommandOptions(argv, MERGE_FLAGS);
     if (wantsHelp) {
       console.log(help());
       return EXIT.ok;
@@ -52,7 +54,7 @@ export async function runMerge(argv: string[]): Promise<number> {
     if (!adapter) throw new UsageError('--adapter is required (an adapter folder: adapter_config.json + adapter_model.safetensors)');
     if (!outputDir) throw new UsageError('--output-dir is required');
     if (resolve(outputDir) === resolve(adapter)) throw new UsageError('--output-dir must differ from --adapter (the merged model would mix with the adapter files)');
-    const trained = await loadTrainedModel(optString(options, 'base'), adapter);
+    const trained = await loadTrainedModel(optString(options, 'model'), adapter);
     const peft = trained.model;
     if (!(peft instanceof PeftModel)) throw new Error(`${adapter} did not load as an adapter`);
     if ([...peft.peftConfig.values()].some((config) => config.isPromptLearning)) {

@@ -13,7 +13,8 @@ import { noGrad, stack, tidy, Tensor } from '../tensor/index.js';
 import { collateText, findLabelColumn, findTextColumn, imageTransform, loadImage, readTable, readTextFile, type ReadTableOptions, type TextExample } from '../data/index.js';
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
-import { EXIT, flagHelp, resolveOptions, UsageError, type FlagTable } from './config.js';
+import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
+import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 import {
   CONFIG_FLAG,
   EXIT_CODES_HELP,
@@ -44,6 +45,7 @@ export const PREDICT_FLAGS: FlagTable = {
   'top-k': { kind: 'integer', group: 'Output', help: 'labels shown per input (default 1; 0: all)' },
   'batch-size': { kind: 'integer', group: 'Output', help: 'inputs per forward pass (default 32)' },
   json: { kind: 'boolean', group: 'Output', help: 'one JSON object per input: {input, predictions: [{label, score}]}' },
+  ...THREADS_FLAG,
 };
 
 const HELP = `Usage: finetune predict --model <dir|hub id> [--adapter DIR] (--text "…" | --file inputs.txt | IMAGE…) [--top-k N] [--json]
@@ -81,7 +83,7 @@ function probabilities(logits: Tensor, multiLabel: boolean): number[][] {
 
 export async function runPredict(argv: string[]): Promise<number> {
   return runCommand('predict', async () => {
-    const { options, positionals, help: wantsHelp } = resolveOptions(argv, PREDICT_FLAGS, { positionals: true });
+    const { options, positionals, help: wantsHelp } = resolveCommandOptions(argv, PREDICT_FLAGS, { positionals: true });
     if (wantsHelp) {
       console.log(help());
       return EXIT.ok;

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-import { manualSeed, setNumThreads } from '../tensor/index.js';
+import { manualSeed } from '../tensor/index.js';
 import { BERT_PRESETS, BertForMaskedLM } from '../models/bert.js';
 import { fromPretrained } from '../io/pretrained.js';
 import { Tokenizer } from '../data/tokenizer.js';
@@ -19,7 +19,9 @@ import { mulberry32 } from '../data/random.js';
 import { TextLinesDataset, readTextsAndColumn } from '../pretrain/text-dataset.js';
 import { pretrainMlm } from '../pretrain/mlm.js';
 import { parseFlags } from './args.js';
-import { dataFlagsInMessage, tableReading } from './train.js';
+import { dataFlagsInMessage, defaultBertTokenizerDir, tableReading } from './train.js';
+import { isLocalPath, requireModelPath, requirePath } from './paths.js';
+import { applyThreads, THREADS_FLAG } from './threads.js';
 
 export const PRETRAIN_USAGE = `Usage: finetune pretrain --model <bert-tiny|bert-mini|bert-base-uncased|dir> --text-file FILE --output-dir DIR
                          [--text-column NAME] [--encoding utf-8] [--delimiter ,] [--tokenizer DIR] [--max-steps N] [--max-length 64] [--batch-size 32]
@@ -36,18 +38,19 @@ replaced by [MASK], 10 % by a random token, 10 % kept; loss and accuracy on the 
                     the only column that is not the label)
   --encoding        the file's encoding: ${TEXT_ENCODINGS.join(', ')} (default utf-8; a byte-order mark decides)
   --delimiter       the field delimiter of a .csv / .tsv: ',', ';', '|' or tab (default: found from the header line)
-  --tokenizer       a folder with tokenizer.json (default data/bert-base-uncased, or the model folder's)
+  --tokenizer       a folder with tokenizer.json (default: the model folder's, else the bert-base-uncased one finetune ships)
   --max-steps       optimizer steps (default 1000)
   --max-length      longest tokenised text, special tokens included (default 64)
   --eval-texts      texts held out of training (seeded) for the MLM loss / accuracy reports (default min(1000, 2 %))
   --limit           use only the first N texts of the file
   --json            print the report as JSON at the end
+  --threads         ${THREADS_FLAG.threads.help}
   --allow-eval-text a --text-file named like an evaluation split (dev, validation, test) is refused unless this is given
 
 Writes to --output-dir: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, vocab.txt,
 pretrain_report.json, pretrain_report.md, trainer_state.json, metrics.jsonl.`;
 
-const FLAGS = {
+export const FLAGS = {
   model: 'string',
   'text-file': 'string',
   'text-column': 'string',
@@ -84,6 +87,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
   let flags: Record<string, number | boolean | string>;
   try {
     flags = parseFlags(argv, FLAGS);
+    applyThreads(flags.threads);
   } catch (error) {
     return usageError((error as Error).message);
   }
@@ -100,17 +104,24 @@ export async function runPretrain(argv: string[]): Promise<number> {
   const mlmProbability = (flags['mlm-probability'] as number | undefined) ?? 0.15;
   if (!Number.isInteger(maxSteps) || maxSteps < 1) return usageError(`--max-steps must be a positive integer, got ${maxSteps}`);
   if (!(mlmProbability > 0 && mlmProbability < 1)) return usageError(`--mlm-probability must be in (0, 1), got ${mlmProbability}`);
-  if (flags.threads !== undefined) setNumThreads(flags.threads as number);
   // Pretraining on the evaluation text leaks it into the model (the SST-2 experiment must never see dev).
   if (/(^|[-_./])(dev|validation|valid|test)([-_.]|$)/i.test(basename(String(flags['text-file']))) && !flags['allow-eval-text']) {
     return usageError(`${String(flags['text-file'])} looks like an evaluation split; pretrain on training text (or pass --allow-eval-text)`);
   }
 
   const isPreset = modelName in BERT_PRESETS;
-  if (!isPreset && !existsSync(join(modelName, 'config.json'))) {
+  let modelDir: string | undefined;
+  let tokenizerFlag: string | undefined;
+  try {
+    if (!isPreset && isLocalPath(modelName)) modelDir = requireModelPath(modelName, 'model', 'folder');
+    if (flags.tokenizer !== undefined) tokenizerFlag = requirePath(String(flags.tokenizer), 'tokenizer');
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  if (!isPreset && !(modelDir && existsSync(join(modelDir, 'config.json')))) {
     return usageError(`--model '${modelName}' is neither a BERT preset (${Object.keys(BERT_PRESETS).join(', ')}) nor a folder with config.json`);
   }
-  const tokenizerDir = (flags.tokenizer as string | undefined) ?? (!isPreset && existsSync(join(modelName, 'tokenizer.json')) ? modelName : 'data/bert-base-uncased');
+  const tokenizerDir = tokenizerFlag ?? (modelDir && existsSync(join(modelDir, 'tokenizer.json')) ? modelDir : defaultBertTokenizerDir());
   const tokenizer = Tokenizer.fromFile(tokenizerDir);
 
   // Texts, a seeded held-out slice for the reports.
@@ -144,10 +155,10 @@ export async function runPretrain(argv: string[]): Promise<number> {
 
   manualSeed(seed);
   let model: BertForMaskedLM;
-  if (isPreset) {
+  if (modelDir === undefined) {
     model = new BertForMaskedLM({ ...BERT_PRESETS[modelName as keyof typeof BERT_PRESETS], vocabSize: tokenizer.vocabSize });
   } else {
-    const loaded = await fromPretrained(modelName, { architecture: 'BertForMaskedLM' });
+    const loaded = await fromPretrained(modelDir, { architecture: 'BertForMaskedLM' });
     if (!(loaded instanceof BertForMaskedLM)) throw new Error(`${modelName}: not a BERT checkpoint`);
     model = loaded;
   }

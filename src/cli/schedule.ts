@@ -11,7 +11,7 @@ import { getSchedule, resolveWarmupSteps, SCHEDULE_NAMES, type ScheduleName, typ
 import { oneCycleSchedule, type OneCycleOptions } from '../optim/one-cycle.js';
 import { parseFlags } from './args.js';
 
-const FLAGS = {
+export const FLAGS = {
   name: 'string',
   steps: 'number',
   warmup: 'number',

@@ -21,7 +21,7 @@ import { findPreset, layerGroupsOf, hasLayerGroups, modelFamilies, type HfConfig
 import { familyOfModel } from '../models/registry.js';
 import { createModel, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
 import { packageRoot } from '../tensor/native.js';
-import { resolveModelFile } from '../hub/index.js';
+import { HubError, resolveModelFile } from '../hub/index.js';
 import {
   BottleneckConfig,
   IA3_TARGET_MODULES_BY_MODEL_TYPE,
@@ -76,12 +76,14 @@ import {
   EXIT,
   flagHelp,
   flagNamesInMessage,
-  resolveOptions,
+  suggestion,
   trainingArgumentsFrom,
   UsageError,
   type FlagTable,
   type Options,
 } from './config.js';
+import { expandHome, HUB_ID, isLocalPath, requireModelPath, requirePath } from './paths.js';
+import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 
 // ---- flags ---------------------------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ export const TRAINING_FLAGS: FlagTable = {
   'data-seed': { kind: 'integer', group: 'Run', trainingArg: 'dataSeed', help: 'seeds the data order only (default: --seed)' },
   'nan-policy': { kind: 'string', group: 'Run', trainingArg: 'nanPolicy', choices: ['stop', 'skip'], help: 'on a NaN/Inf loss: stop (exit 3; default) or skip the update' },
   'dataloader-drop-last': { kind: 'boolean', group: 'Run', trainingArg: 'dataloaderDropLast', help: 'drop the last incomplete batch' },
-  threads: { kind: 'integer', group: 'Run', trainingArg: 'threads', help: 'libtorch threads (default: all cores)' },
+  ...THREADS_FLAG,
   'disable-tqdm': { kind: 'boolean', group: 'Run', trainingArg: 'disableTqdm', help: 'no progress bar' },
   report: { kind: 'boolean', group: 'Run', help: 'write report.html and PNGs at the end (default true; --report=false skips)' },
 };
@@ -200,7 +202,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  training stopped: the loss or the gradient norm became NaN/Inf (--nan-policy stop)`;
 
 const TRAIN_HELP = `Usage: finetune train --model <preset|dir|hub id> (--train-file FILE [--eval-file FILE | --validation-split 0.1] | --image-folder DIR | --fashion-mnist)
-                      [--method lora] [--output-dir DIR] [TrainingArguments as --kebab-case flags] [--config run.yaml]
+                      [--method lora] [--output-dir DIR] [TrainingArguments as flags in kebab-case] [--config run.yaml]
 
 Fine-tunes the model with the method and writes, into --output-dir: the model (config.json + model.safetensors)
 or the adapter (adapter_config.json + adapter_model.safetensors, and base_model/ when the base was randomly
@@ -301,12 +303,6 @@ function isDir(path: string): boolean {
   }
 }
 
-function requirePath(path: string, flag: string, kind: 'file' | 'folder' | 'any' = 'any'): void {
-  if (!existsSync(path)) throw new UsageError(`--${flag}: ${path} does not exist`);
-  if (kind === 'folder' && !isDir(path)) throw new UsageError(`--${flag}: ${path} is not a folder`);
-  if (kind === 'file' && isDir(path)) throw new UsageError(`--${flag}: ${path} is a folder, not a file`);
-}
-
 function positiveInteger(options: Options, name: string): number | undefined {
   const v = num(options, name);
   if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
@@ -345,9 +341,10 @@ export async function resolveModelSource(arg: string): Promise<ModelSource> {
     const architecture = classificationArchitecture(preset.family.modelType) ?? Object.keys(preset.family.architectures)[0];
     return { arg, kind: 'preset', modelType: preset.family.modelType, config: preset.family.configToHf(preset.config, architecture) };
   }
-  if (existsSync(arg)) {
-    const dir = isDir(arg) ? arg : dirname(arg);
-    const file = isDir(arg) ? join(arg, 'config.json') : arg;
+  if (isLocalPath(arg)) {
+    const path = requireModelPath(arg, 'model');
+    const dir = isDir(path) ? path : dirname(path);
+    const file = isDir(path) ? join(path, 'config.json') : path;
     if (!existsSync(file)) {
       if (existsSync(join(dir, ADAPTER_CONFIG_NAME))) {
         throw new UsageError(`--model ${arg} holds an adapter (adapter_config.json), not a model: give the base model with --model and the adapter with --adapter (eval, predict, merge)`);
@@ -359,15 +356,28 @@ export async function resolveModelSource(arg: string): Promise<ModelSource> {
     if (!modelFamilies().some((f) => f.modelType === config.model_type)) {
       throw new Error(`${file}: model_type '${String(config.model_type)}' is not one finetune builds (known: ${modelFamilies().map((f) => f.modelType).join(', ')})`);
     }
-    return { arg, kind: isLocalCheckpoint(dir) ? 'checkpoint' : 'config', modelType: config.model_type, config, dir };
+    return { arg: path, kind: isLocalCheckpoint(dir) ? 'checkpoint' : 'config', modelType: config.model_type, config, dir };
   }
-  if (/^[\w.-]+\/[\w.-]+$/.test(arg)) {
-    const file = await resolveModelFile(arg, 'config.json');
+  if (HUB_ID.test(arg)) {
+    const file = await fromHub(arg, 'config.json', 'model');
     const config = readJsonFile(file);
     if (typeof config.model_type !== 'string') throw new Error(`${arg}: config.json has no "model_type"`);
     return { arg, kind: 'hub', modelType: config.model_type, config, dir: dirname(file) };
   }
-  throw new UsageError(`--model: unknown model '${arg}': not a preset, a folder or a Hub id (presets: ${presetNames().join(', ')})`);
+  throw new UsageError(`--model: unknown model '${arg}': not a preset, a folder or a Hub id${suggestion(arg, presetNames(), '')} (presets: ${presetNames().join(', ')})`);
+}
+
+/** A file of a Hub repo named by a flag; when the Hub cannot give it, the error says the name was taken for a Hub id and why. */
+async function fromHub(repoId: string, filename: string, flag: string): Promise<string> {
+  try {
+    return await resolveModelFile(repoId, filename);
+  } catch (error) {
+    if (!(error instanceof HubError)) throw error;
+    const namespace = repoId.split('/')[0];
+    // The library's offline switch is its `offline` option; the CLI's is the environment variable alone.
+    const message = error.message.replace('(the `offline` option or HF_HUB_OFFLINE)', '(HF_HUB_OFFLINE)');
+    throw new Error(`--${flag} ${repoId}: not a local folder (there is no ${namespace}/ here), so it was taken for a Hub id: ${message}`, { cause: error });
+  }
 }
 
 export interface BuiltModel {
@@ -467,15 +477,15 @@ function displayPath(path: string): string {
 /** --tokenizer, else the model folder's tokenizer.json, else the Hub repo's, else data/bert-base-uncased for BERT. */
 export async function loadTokenizer(flag: string | undefined, candidates: readonly (string | undefined)[], modelType: string, hubId?: string): Promise<LoadedTokenizer> {
   if (flag !== undefined) {
-    if (existsSync(flag)) {
-      const file = isDir(flag) ? join(flag, 'tokenizer.json') : flag;
+    if (isLocalPath(flag)) {
+      const path = requireModelPath(flag, 'tokenizer');
+      const file = isDir(path) ? join(path, 'tokenizer.json') : path;
       if (!existsSync(file)) throw new UsageError(`--tokenizer ${flag}: no tokenizer.json there`);
       return { tokenizer: Tokenizer.fromFile(file), source: file, dir: dirname(file) };
     }
-    if (/^[\w.-]+\/[\w.-]+$/.test(flag)) {
-      const tokenizer = await Tokenizer.fromPretrained(flag);
-      const file = await resolveModelFile(flag, 'tokenizer.json');
-      return { tokenizer, source: flag, dir: dirname(file) };
+    if (HUB_ID.test(flag)) {
+      const file = await fromHub(flag, 'tokenizer.json', 'tokenizer');
+      return { tokenizer: await Tokenizer.fromPretrained(flag), source: flag, dir: dirname(file) };
     }
     throw new UsageError(`--tokenizer ${flag} does not exist`);
   }
@@ -1174,7 +1184,7 @@ export function peakRssBytes(): number {
 
 export async function runTrain(argv: string[]): Promise<number> {
   return runCommand('train', async () => {
-    const { options, help } = resolveOptions(argv, TRAIN_FLAGS);
+    const { options, help } = resolveCommandOptions(argv, TRAIN_FLAGS);
     if (help) {
       console.log(trainHelp());
       return EXIT.ok;
@@ -1372,7 +1382,7 @@ export function adapterBase(adapterDir: string): string {
   }
   if (named && !isAbsolute(named) && existsSync(join(adapterDir, '..', named))) return join(adapterDir, '..', named);
   if (isDir(beside)) return beside;
-  throw new UsageError(`${join(adapterDir, ADAPTER_CONFIG_NAME)} names no base model that can be found${named ? ` ('${named}')` : ''}: give it with --model / --base`);
+  throw new UsageError(`${join(adapterDir, ADAPTER_CONFIG_NAME)} names no base model that can be found${named ? ` ('${named}')` : ''}: give the base model with --model`);
 }
 
 /**
@@ -1414,8 +1424,8 @@ function runConfigOf(dir: string | undefined): Record<string, unknown> {
  */
 export async function loadTrainedModel(modelArg: string | undefined, adapterArg: string | undefined): Promise<TrainedModel> {
   let adapterDir = adapterArg;
-  let baseArg = modelArg;
-  if (adapterDir !== undefined) requirePath(adapterDir, 'adapter', 'folder');
+  let baseArg = modelArg && expandHome(modelArg);
+  if (adapterDir !== undefined) adapterDir = requirePath(adapterDir, 'adapter', 'folder');
   if (adapterDir !== undefined && !existsSync(join(adapterDir, ADAPTER_CONFIG_NAME))) throw new UsageError(`--adapter ${adapterDir}: no adapter_config.json there`);
   if (baseArg && adapterDir === undefined && isDir(baseArg) && existsSync(join(baseArg, ADAPTER_CONFIG_NAME)) && !existsSync(join(baseArg, 'config.json'))) {
     adapterDir = baseArg;

@@ -38,6 +38,7 @@ import {
   hfHubUrl,
   isDir,
   isFile,
+  looksLikeLocalPath,
   isSafePathComponent,
   pointerPath,
   readRef,
@@ -50,8 +51,10 @@ import { defaultProgress, type ProgressCallback } from './progress.js';
 
 export interface RetryOptions {
   /**
-   * Retries of a failed metadata request (network error, 408/429/5xx) when the file is not cached, and of an
+   * Retries of a metadata request the Hub answered with 408/429/5xx when the file is not cached, and of an
    * interrupted download (each resumes where the last stopped; receiving bytes resets the count). Default 5.
+   * A metadata request that cannot reach the Hub at all (no network, unknown host, refused, timed out) is not
+   * retried, as in huggingface_hub: the cached snapshot is used, or the error comes at once.
    */
   attempts?: number;
   /** First wait between retries in ms, doubled each time (default 1000). */
@@ -101,10 +104,6 @@ export function localDirectory(repoOrDir: string): string | null {
   return typeof repoOrDir === 'string' && repoOrDir !== '' && isDir(repoOrDir) ? resolve(repoOrDir) : null;
 }
 
-function looksLikePath(s: string): boolean {
-  return s.startsWith('/') || s.startsWith('.') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s) || s.split('/').length > 2;
-}
-
 function localFile(dir: string, filename: string, repoOrDir: string): string {
   const p = join(dir, ...filename.split('/'));
   if (isFile(p)) return p;
@@ -115,7 +114,12 @@ function localFile(dir: string, filename: string, repoOrDir: string): string {
 }
 
 function isRetryable(e: unknown): boolean {
-  return e instanceof NetworkError || (e instanceof HfHubHTTPError && !(e instanceof RepositoryNotFoundError) && RETRY_STATUSES.has(e.status));
+  return e instanceof NetworkError || isBusyAnswer(e);
+}
+
+/** The Hub answered, but with a status worth asking again (408, 429, 5xx). */
+function isBusyAnswer(e: unknown): boolean {
+  return e instanceof HfHubHTTPError && !(e instanceof RepositoryNotFoundError) && RETRY_STATUSES.has(e.status);
 }
 
 /** The metadata a download needs, or the error that kept us from it. */
@@ -419,7 +423,7 @@ export async function hfHubDownload(repoId: string, filename: string, opts: HubD
   validateFilename(fname);
   const dir = localDirectory(repoId);
   if (dir !== null) return localFile(dir, fname, repoId);
-  if (typeof repoId === 'string' && looksLikePath(repoId)) {
+  if (typeof repoId === 'string' && looksLikeLocalPath(repoId)) {
     throw new HFValidationError(
       `'${repoId}' is not an existing local directory, nor a Hugging Face repo id ('name' or 'namespace/name').`,
       { repoId, filename: fname },
@@ -468,7 +472,7 @@ export async function hfHubDownload(repoId: string, filename: string, opts: HubD
         const p = pointerPath(storage, commit, fname);
         if (isFile(p)) return p;
       }
-      for (let n = 0; !offline && n < retry.attempts && isRetryable(error); n++) {
+      for (let n = 0; !offline && n < retry.attempts && isBusyAnswer(error); n++) {
         await sleep(backoff(retry, n));
         ({ meta, error } = await attempt());
         if (meta !== undefined) break;

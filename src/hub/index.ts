@@ -30,6 +30,7 @@ export {
   CACHED_NO_EXIST,
   blobPath,
   hfHubUrl,
+  looksLikeLocalPath,
   repoCachePath,
   repoFolderName,
   snapshotPath,

@@ -80,6 +80,14 @@ export function isSafePathComponent(value: string): boolean {
   return /^[\w.-]+$/.test(value) && value !== '.' && value !== '..';
 }
 
+/**
+ * Whether a name is written as a path, never as a Hub repo id: it starts with `/`, `.` or `~`, has a backslash or a
+ * drive letter, or more than one `/` (a repo id is `name` or `namespace/name`).
+ */
+export function looksLikeLocalPath(s: string): boolean {
+  return s.startsWith('/') || s.startsWith('.') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s) || s.split('/').length > 2;
+}
+
 /** `repo_folder_name`: `models--ORG--NAME` (`datasets--…`, `spaces--…`). */
 export function repoFolderName(repoId: string, repoType: RepoType = 'model'): string {
   return [`${repoType}s`, ...repoId.split('/')].join(REPO_ID_SEPARATOR);
