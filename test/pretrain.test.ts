@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { data, fromPretrained, loadSafetensors, manualSeed, models, pretrain, type Tensor } from 'finetune';
+import { data, fromPretrained, LoraConfig, loadSafetensors, manualSeed, models, pretrain, Trainer, type Tensor } from 'finetune';
 
 const tokenizer = data.Tokenizer.fromFile('data/bert-base-uncased/tokenizer.json');
 
@@ -126,9 +127,43 @@ test('pretrainMlm: a tiny BERT on train-200, loss falls; saved in HF format; loa
     assert.ok(clsState.has('classifier.weight') && clsState.has('bert.pooler.dense.weight'));
     // The head (classifier, pooler) is new.
     assert.ok(warnings.some((w) => /newly initialized/.test(w) && /classifier/.test(w)), warnings.join('\n'));
+
+    // config.json records the pretraining lr; the fine-tuning lr rule reads it through the loaded model:
+    // a tenth of it for the methods that update the pretrained weights, the method's own default for the others.
+    assert.equal((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { pretraining_learning_rate: number }).pretraining_learning_rate, 3e-3);
+    const ruleFor = (strategy: ConstructorParameters<typeof Trainer>[0]['args']) => new Trainer({ model: cls, args: strategy, log: null });
+    for (const strategy of [undefined, { kind: 'top-k', k: 1 }, { kind: 'gradual-unfreezing', schedule: { every: 'epoch' } }] as const) {
+      const trainer = ruleFor({ outputDir: dir, strategy });
+      assert.equal(trainer.learningRate, 3e-4, strategy?.kind ?? 'full');
+      assert.equal(trainer.learningRateReason, 'lr 3e-4 = pretraining lr 3e-3 / 10 (config.json pretraining_learning_rate)');
+    }
+    const lora = ruleFor({ outputDir: dir, strategy: new LoraConfig({ taskType: 'SEQ_CLS', targetModules: ['query', 'value'] }) });
+    assert.equal(lora.learningRate, 2e-4);
+    assert.match(lora.learningRateReason, /LoRA default .*; config\.json pretraining_learning_rate 3e-3 not used: lora trains new or few parameters/);
     for (const t of saved.values()) t.dispose();
     cls.dispose();
     model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('finetune pretrain records its lr in config.json; finetune train --method full on that checkpoint trains at a tenth of it and says so', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pretrain-cli-'));
+  const cli = join(process.cwd(), 'dist', 'cli', 'main.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--threads', '1'], { cwd: dir, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 180_000 });
+  try {
+    const tokenizerDir = join(process.cwd(), 'data', 'bert-base-uncased');
+    const texts = join(process.cwd(), 'data', 'sst2', 'train-200.tsv');
+    const pretrained = run('pretrain', '--model', 'bert-tiny', '--text-file', texts, '--text-column', 'sentence', '--tokenizer', tokenizerDir, '--output-dir', 'mlm', '--max-steps', '2', '--batch-size', '8', '--max-length', '32', '--learning-rate', '4e-4');
+    assert.equal(pretrained.status, 0, pretrained.stderr);
+    assert.equal((JSON.parse(readFileSync(join(dir, 'mlm', 'config.json'), 'utf8')) as { pretraining_learning_rate: number }).pretraining_learning_rate, 4e-4);
+    const trained = run('train', '--model', 'mlm', '--train-file', texts, '--method', 'full', '--max-length', '32', '--max-steps', '1', '--output-dir', 'full', '--disable-tqdm', '--report=false');
+    assert.equal(trained.status, 0, trained.stderr);
+    assert.match(trained.stdout, /^lr 4e-5 = pretraining lr 4e-4 \/ 10 \(config\.json pretraining_learning_rate\)$/m);
+    const runConfig = JSON.parse(readFileSync(join(dir, 'full', 'run_config.json'), 'utf8')) as { learning_rate: number; learning_rate_reason: string };
+    assert.equal(runConfig.learning_rate, 4e-5);
+    assert.match(runConfig.learning_rate_reason, /pretraining lr 4e-4/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

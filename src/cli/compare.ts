@@ -8,7 +8,7 @@
  *                    --methods full,head,lora --max-steps 50 --output-dir runs/compare
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -81,6 +81,12 @@ function runChild(args: string[], logFile: string, verbose: boolean): Promise<Ch
   });
 }
 
+/** The end-of-run warnings `finetune train` recorded in a run's run_config.json (a run that learned nothing, and what to try). */
+function trainingWarnings(dir: string): string[] {
+  const recorded = (JSON.parse(readFileSync(join(dir, 'run_config.json'), 'utf8')) as { training_warnings?: unknown }).training_warnings;
+  return Array.isArray(recorded) ? recorded.map(String) : [];
+}
+
 export async function runCompare(argv: string[]): Promise<number> {
   return runCommand('compare', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, COMPARE_FLAGS);
@@ -129,6 +135,7 @@ export async function runCompare(argv: string[]): Promise<number> {
         const acc = row.accuracy !== undefined ? `, accuracy ${row.accuracy.toFixed(4)}` : '';
         console.log(`[${i + 1}/${methods.length}] ${method}: done in ${result.seconds.toFixed(1)} s${acc} (log: ${logFile})`);
       }
+      for (const line of trainingWarnings(dir)) console.error(`warning: ${method}: ${line}`);
     }
     const model = optString(options, 'model');
     const report = await comparisonReport(rows, { outputDir, title: `Fine-tuning strategies compared: ${model}, ${budget}, seed ${seed}` });

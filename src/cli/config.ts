@@ -44,6 +44,8 @@ export interface FlagSpec {
   group?: string;
   /** Allowed values (strings). */
   choices?: readonly string[];
+  /** Words a number flag also takes (`--learning-rate auto`), kept as they are. */
+  keywords?: readonly string[];
   /** May be given several times (values are appended; lists only). */
   repeatable?: boolean;
   /** The TrainingArguments option it sets (camelCase), when it is one. */
@@ -128,8 +130,12 @@ export function coerce(name: string, spec: FlagSpec, raw: unknown, where: string
     }
     case 'number':
     case 'integer': {
+      if (typeof raw === 'string' && spec.keywords?.includes(raw)) {
+        value = raw;
+        break;
+      }
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isFinite(n)) return fail(spec.kind === 'integer' ? 'an integer' : 'a number');
+      if (!Number.isFinite(n)) return fail(`${spec.kind === 'integer' ? 'an integer' : 'a number'}${spec.keywords ? ` or ${spec.keywords.join(', ')}` : ''}`);
       if (spec.kind === 'integer' && !Number.isInteger(n)) return fail('an integer');
       value = n;
       break;

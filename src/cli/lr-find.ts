@@ -3,18 +3,17 @@
  * `finetune train` would use: the lr grows exponentially from --start-lr to --end-lr over --num-it
  * steps, the smoothed loss is recorded, and the valley / minimum / steep suggestions are printed with
  * an ASCII plot; lr_find.png (and lr_find.json) go into --output-dir. The weights and optimizer are
- * restored afterwards, so nothing is trained.
+ * restored afterwards, so nothing is trained. A flat or noisy curve gets no suggestion (optim.lrFind's
+ * `refused`): the reason and what to try, as flags, and exit 1.
  *
  *   finetune lr-find --model bert-tiny --train-file data/sst2/train-200.tsv --method lora
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Tensor, manualSeed, tidy } from '../tensor/index.js';
-import { classificationLoss } from '../models/index.js';
-import { DataLoader, type Dataset } from '../data/index.js';
-import { lrFind, type LrFindResult } from '../optim/index.js';
-import { defaultForward, Trainer, TrainingArguments } from '../train/index.js';
+import { manualSeed } from '../tensor/index.js';
+import { type LrFindResult } from '../optim/index.js';
+import { describeLrCurve, Trainer, TrainingArguments } from '../train/index.js';
 import { chartToPng, lineChart, PALETTE } from '../report/index.js';
 import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
 import { resolveCommandOptions } from './threads.js';
@@ -56,8 +55,10 @@ const HELP = `Usage: finetune lr-find --model <model> (--train-file FILE | --ima
 
 The learning-rate range test (fastai's lr_find): --num-it steps with the lr growing exponentially from --start-lr
 to --end-lr, on the data, model and method finetune train would use; prints the valley / minimum / steep
-suggestions and an ASCII plot of the smoothed loss, and writes lr_find.png and lr_find.json. The model and the
-optimizer are restored afterwards: nothing is trained.
+suggestions, the curve they rest on and an ASCII plot of the smoothed loss, and writes lr_find.png and
+lr_find.json. The model, the optimizer and the random generator are restored afterwards: nothing is trained.
+A curve that does not fall clearly (less than 5% below its start, or by less than 3× its noise) gets no
+suggestion: the command says why and what to try, and exits 1.
 
 FLAGS
 
@@ -74,15 +75,6 @@ function help(): string {
 export function formatLr(lr: number): string {
   const p = Number(lr.toPrecision(3));
   return p >= 1e-3 && p < 1e3 ? String(p) : p.toExponential().replace('e+', 'e');
-}
-
-/** A dataset's collate function: its own collator (or that of the dataset a Subset views), else the loader's default. */
-function collatorOf(dataset: Dataset<unknown>): ((examples: unknown[]) => unknown) | undefined {
-  for (let d: unknown = dataset, depth = 0; typeof d === 'object' && d !== null && depth < 8; d = (d as { dataset?: unknown }).dataset, depth++) {
-    const own = (d as { collator?: () => (examples: unknown[]) => unknown }).collator;
-    if (typeof own === 'function') return own.call(d);
-  }
-  return undefined;
 }
 
 /** The smoothed loss against log10(lr), with the suggestions marked, in text. */
@@ -117,6 +109,19 @@ export function lrPlot(result: LrFindResult, width = 64, height = 14): string {
   return lines.join('\n');
 }
 
+/**
+ * What to try when the curve is refused, as flags: a range that did not reach a training lr is widened,
+ * a noisy curve gets more steps and a bigger batch, a flat one all three.
+ */
+export function refusalAdvice(result: LrFindResult, run: { numIt: number; startLr: number; endLr: number; batchSize: number }): string {
+  const tries: string[] = [];
+  if (!result.diverged) tries.push(`a wider range: the loss never diverged, so --end-lr ${formatLr(run.endLr)} may be too low to train (--end-lr ${formatLr(run.endLr * 10)})`);
+  tries.push(`more steps (--num-it ${run.numIt * 2}) and a bigger batch (--per-device-train-batch-size ${run.batchSize * 4}), which smooth out the noise`);
+  tries.push('checking that the labels go with the texts (a curve stays flat when they are random)');
+  tries.push('or short runs at a few lrs (finetune train --validation-split 0.1 --learning-rate 1e-4, 3e-4, 1e-3, …), keeping the best');
+  return tries.join('; ');
+}
+
 export async function runLrFind(argv: string[]): Promise<number> {
   return runCommand('lr-find', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, LR_FIND_FLAGS);
@@ -145,7 +150,7 @@ export async function runLrFind(argv: string[]): Promise<number> {
     const base = buildTrainingArguments({ ...options, 'output-dir': join(outputDir, '.lr-find') }, { trainLength: data.train.length, hasEval: false }, TRAIN_FLAGS);
     const trainer = new Trainer({
       model: built.model,
-      args: new TrainingArguments({ outputDir: base.outputDir, perDeviceTrainBatchSize: base.perDeviceTrainBatchSize, weightDecay: base.weightDecay, weightDecayRule: base.weightDecayRule, optim: base.optim, adamBeta1: base.adamBeta1, adamBeta2: base.adamBeta2, adamEpsilon: base.adamEpsilon, sgdMomentum: base.sgdMomentum, discriminativeLr: base.discriminativeLr, layerwiseLrDecay: base.layerwiseLrDecay, trainBatchNorm: base.trainBatchNorm, seed, strategy: plan.strategy }),
+      args: new TrainingArguments({ outputDir: base.outputDir, perDeviceTrainBatchSize: base.perDeviceTrainBatchSize, weightDecay: base.weightDecay, weightDecayRule: base.weightDecayRule, optim: base.optim, adamBeta1: base.adamBeta1, adamBeta2: base.adamBeta2, adamEpsilon: base.adamEpsilon, sgdMomentum: base.sgdMomentum, discriminativeLr: base.discriminativeLr, layerwiseLrDecay: base.layerwiseLrDecay, trainBatchNorm: base.trainBatchNorm, threads: base.threads, seed, strategy: plan.strategy }),
       trainDataset: data.train,
       log: null,
     });
@@ -153,44 +158,9 @@ export async function runLrFind(argv: string[]): Promise<number> {
     for (const line of data.describe) log(line);
     log(`method: ${method} — ${plan.describe}`);
     log(`the method's default lr: ${trainer.learningRateReason}`);
-    const optimizer = trainer.createOptimizer();
-    const loader = new DataLoader<unknown, unknown>(data.train, { batchSize: base.perDeviceTrainBatchSize, shuffle: true, seed, collate: collatorOf(data.train) });
-    let epoch = 0;
-    let batches = loader.epoch(epoch)[Symbol.asyncIterator]();
-    const nextBatch = async (): Promise<unknown> => {
-      let next = await batches.next();
-      if (next.done) {
-        batches = loader.epoch(++epoch)[Symbol.asyncIterator]();
-        next = await batches.next();
-      }
-      return next.value;
-    };
-    const model = trainer.model;
-    model.train();
     log(`range test: ${numIt} steps, lr ${formatLr(startLr)} → ${formatLr(endLr)} (batch ${base.perDeviceTrainBatchSize})`);
     const started = performance.now();
-    const result = await lrFind({
-      optimizer,
-      model,
-      numIt,
-      startLr,
-      endLr,
-      stopDiv: optBoolean(options, 'stop-div') ?? true,
-      trainStep: async () => {
-        const batch = await nextBatch();
-        return tidy(() => {
-          const raw = defaultForward(model, batch, true);
-          const output = raw instanceof Tensor ? { logits: raw, loss: undefined } : raw;
-          const labels = (batch as { labels?: Tensor; label?: Tensor }).labels ?? (batch as { label?: Tensor }).label;
-          const loss = output.loss ?? (labels ? classificationLoss(output.logits, labels, output.logits.shape[output.logits.ndim - 1], null) : undefined);
-          if (!loss) throw new Error('the model returned no loss and the batch has no labels');
-          const value = Number(loss.item());
-          if (Number.isFinite(value)) loss.backward();
-          return value;
-        });
-      },
-    });
-    await batches.return?.(undefined);
+    const result = await trainer.lrFind({ numIt, startLr, endLr, stopDiv: optBoolean(options, 'stop-div') ?? true });
     const seconds = (performance.now() - started) / 1000;
 
     mkdirSync(outputDir, { recursive: true });
@@ -206,11 +176,12 @@ export async function runLrFind(argv: string[]): Promise<number> {
     const png = join(outputDir, 'lr_find.png');
     writeFileSync(png, chartToPng(chart));
     const jsonFile = join(outputDir, 'lr_find.json');
-    const out = { model: modelArg, method, default_lr: trainer.learningRate, default_lr_reason: trainer.learningRateReason, ...result };
+    const advice = result.refused !== undefined ? refusalAdvice(result, { numIt, startLr, endLr, batchSize: base.perDeviceTrainBatchSize }) : undefined;
+    const out = { model: modelArg, method, default_lr: trainer.learningRate, default_lr_reason: trainer.learningRateReason, ...result, ...(advice ? { advice } : {}) };
     writeFileSync(jsonFile, JSON.stringify(out) + '\n');
     if (json) {
-      console.log(JSON.stringify({ suggestions: result.suggestions, diverged: result.diverged, steps: result.lrs.length, default_lr: trainer.learningRate, files: [png, jsonFile] }));
-      return EXIT.ok;
+      console.log(JSON.stringify({ suggestions: result.suggestions, ...(result.refused !== undefined ? { refused: result.refused, advice } : {}), curve: result.curve, diverged: result.diverged, steps: result.lrs.length, default_lr: trainer.learningRate, files: [png, jsonFile] }));
+      return result.refused !== undefined ? EXIT.runtime : EXIT.ok;
     }
     log(`${result.lrs.length} steps in ${seconds.toFixed(1)} s${result.diverged ? ' (stopped: the loss diverged)' : ''}`);
     log('');
@@ -221,8 +192,15 @@ export async function runLrFind(argv: string[]): Promise<number> {
       minimum: 'minimum (a tenth of the lr at the lowest loss)',
       steep: 'steep   (the steepest fall)',
     };
+    if (result.refused !== undefined) {
+      log(`wrote ${png}, ${jsonFile}`);
+      console.error(`finetune lr-find: no suggestion: ${result.refused}`);
+      console.error(`try: ${advice}`);
+      return EXIT.runtime;
+    }
     for (const [name, lr] of Object.entries(result.suggestions)) log(`suggested lr: ${formatLr(lr!)}  ${names[name] ?? name}`);
     if (Object.keys(result.suggestions).length === 0) log('no suggestion: too few steps ran (raise --num-it, or --stop-div=false)');
+    else log(`curve: ${describeLrCurve(result)}`);
     log(`then: finetune train … --method ${method} --learning-rate ${formatLr(result.suggestions.valley ?? trainer.learningRate)}`);
     log(`wrote ${png}, ${jsonFile}`);
     return EXIT.ok;

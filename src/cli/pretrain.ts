@@ -47,8 +47,9 @@ replaced by [MASK], 10 % by a random token, 10 % kept; loss and accuracy on the 
   --threads         ${THREADS_FLAG.threads.help}
   --allow-eval-text a --text-file named like an evaluation split (dev, validation, test) is refused unless this is given
 
-Writes to --output-dir: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, vocab.txt,
-pretrain_report.json, pretrain_report.md, trainer_state.json, metrics.jsonl.`;
+Writes to --output-dir: config.json (with pretraining_learning_rate: finetune train fine-tunes fully at a tenth of
+it), model.safetensors, tokenizer.json, tokenizer_config.json, vocab.txt, pretrain_report.json, pretrain_report.md,
+trainer_state.json, metrics.jsonl.`;
 
 export const FLAGS = {
   model: 'string',

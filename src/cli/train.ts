@@ -57,11 +57,15 @@ import {
   imageTransform,
   preprocessorJson,
   type Dataset,
+  type DatasetCapabilities,
   type ImagePreprocessing,
   type ReadTableOptions,
   type Table,
 } from '../data/index.js';
 import {
+  autoLearningRate,
+  describeLrCurve,
+  diagnoseTraining,
   listCheckpoints,
   loadModelWeights,
   PrinterCallback,
@@ -69,8 +73,10 @@ import {
   saveModelWeights,
   Trainer,
   TrainingArguments,
+  type AutoLearningRate,
   type TrainingStrategy,
 } from '../train/index.js';
+import { formatLr } from '../optim/index.js';
 import { writeReport } from '../report/index.js';
 import {
   EXIT,
@@ -153,7 +159,14 @@ export const TRAINING_FLAGS: FlagTable = {
   'max-steps': { kind: 'integer', group: 'Training', trainingArg: 'maxSteps', help: 'optimizer steps; overrides --num-train-epochs' },
   'per-device-train-batch-size': { kind: 'integer', group: 'Training', trainingArg: 'perDeviceTrainBatchSize', help: 'batch size (default 8)' },
   'per-device-eval-batch-size': { kind: 'integer', group: 'Training', trainingArg: 'perDeviceEvalBatchSize', help: 'evaluation batch size (default 8)' },
-  'learning-rate': { kind: 'number', group: 'Training', trainingArg: 'learningRate', help: 'peak learning rate (default: the method\'s rule, optim.defaultFineTuneLr; the plan prints why)' },
+  'learning-rate': {
+    kind: 'number',
+    keywords: ['auto'],
+    arg: 'LR|auto',
+    group: 'Training',
+    trainingArg: 'learningRate',
+    help: "peak learning rate (default: the method's rule, optim.defaultFineTuneLr; the plan prints why); auto: lr-find's valley on the training data first (the method's rule when the curve is flat)",
+  },
   'lr-scheduler-type': { kind: 'string', group: 'Training', trainingArg: 'lrSchedulerType', arg: 'NAME', help: 'linear (default), cosine, constant, constant_with_warmup, polynomial, … (finetune schedule lists them)' },
   'lr-scheduler-kwargs': { kind: 'json', group: 'Training', trainingArg: 'lrSchedulerKwargs', help: 'extra schedule options as JSON, e.g. {"numCycles": 0.5}' },
   'warmup-ratio': { kind: 'number', group: 'Training', trainingArg: 'warmupRatio', help: 'linear warmup over this fraction of the steps' },
@@ -1142,6 +1155,8 @@ function estimateSteps(trainLength: number, args: Record<string, unknown>): numb
 /** TrainingArguments from the options, with the CLI's defaults (evaluation per epoch when there is evaluation data, logging fit to short runs). */
 export function buildTrainingArguments(options: Options, data: { trainLength: number; hasEval: boolean }, table: FlagTable = TRAIN_FLAGS): TrainingArguments {
   const args = trainingArgumentsFrom(options, table);
+  // --learning-rate auto is resolved by train() once the model is built (autoLearningRate).
+  if (args.learningRate === 'auto') delete args.learningRate;
   const dlr = discriminativeLrOption(str(options, 'discriminative-lr'));
   if (dlr !== undefined) args.discriminativeLr = dlr;
   if (args.evalStrategy === undefined && data.hasEval) args.evalStrategy = 'epoch';
@@ -1221,6 +1236,8 @@ export async function train(options: Options): Promise<Trainer> {
   if (args.resumeFromCheckpoint && isPeftMethod && (source.kind === 'preset' || source.kind === 'config') && isLocalCheckpoint(savedBase)) {
     modelSource = await resolveModelSource(savedBase);
   }
+  if (options['learning-rate'] === 'auto' && args.resumeFromCheckpoint) throw new UsageError('--learning-rate auto does not apply to --resume-from-checkpoint: a resumed run goes on with its checkpoint\'s optimizer and schedule');
+  const autoLr = options['learning-rate'] === 'auto' ? await autoLearningRateFor(modelSource, { numLabels, labelNames, data, method, options, args, seed }) : null;
   // The same initial weights for the same seed, as transformers' set_seed before from_pretrained.
   manualSeed(seed);
   const built = await buildModel(modelSource, numLabels, labelNames, data.image?.size);
@@ -1242,11 +1259,12 @@ export async function train(options: Options): Promise<Trainer> {
   }
   const plan = buildStrategy(method, built.model, options, baseModelPath, built.newlyInitialized);
   console.log(`method: ${method} — ${plan.describe}`);
+  if (autoLr) printAutoLearningRate(autoLr);
 
   const printer = new PrinterCallback();
   const trainer = new Trainer({
     model: built.model,
-    args: new TrainingArguments({ ...argsOptions(args), strategy: plan.strategy }),
+    args: new TrainingArguments({ ...argsOptions(args), ...(autoLr?.source === 'lr-find' ? { learningRate: autoLr.lr } : {}), strategy: plan.strategy }),
     trainDataset: data.train,
     evalDataset: data.eval,
     callbacks: [new ProgressCallback(), printer],
@@ -1270,7 +1288,8 @@ export async function train(options: Options): Promise<Trainer> {
     train_examples: data.train.length,
     eval_examples: data.eval?.length ?? 0,
     learning_rate: trainer.learningRate,
-    learning_rate_reason: trainer.learningRateReason,
+    learning_rate_reason: autoLr?.source === 'lr-find' ? autoLr.reason : trainer.learningRateReason,
+    ...(autoLr ? { learning_rate_auto: autoLearningRateRecord(autoLr) } : {}),
     seed,
     trainable_params: counts.trainable,
     total_params: counts.total,
@@ -1294,6 +1313,8 @@ export async function train(options: Options): Promise<Trainer> {
     if (bestLoaded || !last || last.step !== trainer.state.globalStep) await trainer.evaluate();
     writeFileSync(join(outputDir, 'trainer_state.json'), trainer.state.toJsonString());
   }
+  const outcome = stoppedOnNan ? null : outcomeWarnings(trainer, data.eval, labelNames, autoLr !== null);
+  if (outcome) runConfig.training_warnings = [...outcome.warnings, ...outcome.advice];
   runConfig.train_seconds = Math.round((performance.now() - started) / 10) / 100;
   runConfig.peak_rss_bytes = peakRssBytes();
   if (stoppedOnNan) runConfig.stopped = stoppedOnNan.message;
@@ -1327,6 +1348,8 @@ export async function train(options: Options): Promise<Trainer> {
       .map(([k, v]) => `${k} ${(v as number).toFixed(4)}`);
     console.log(`final evaluation (${bestLoaded ? `the best model, ${basename(bestLoaded)}` : `step ${String(final.step)}`}): ${shown.join(' · ')}`);
   }
+  for (const line of outcome?.warnings ?? []) console.error(`warning: ${line}`);
+  for (const line of outcome?.advice ?? []) console.error(`  ${line}`);
   console.log(`wrote ${outputDir}/: ${written.join(', ')}`);
   if (stoppedOnNan) throw stoppedOnNan;
   return trainer;
@@ -1346,6 +1369,55 @@ function warnFrozenRandomModules(model: Module, newlyInitialized: readonly strin
     console.error(`warning: ${frozen.join(', ')} ${frozen.length > 1 ? 'are' : 'is'} not in the checkpoint (random values) and --method ${method} keeps ${frozen.length > 1 ? 'them' : 'it'} frozen: ` +
       `saved with the model, but ${frozen.length > 1 ? 'they' : 'it'} will not learn; --method full (or an adapter, which trains ${frozen.length > 1 ? 'them' : 'it'} whole) does`);
   }
+}
+
+/**
+ * --learning-rate auto: the range test (Trainer.lrFind, fastai's lr_find) on a copy of the model built
+ * as the run's will be (same seed, method and arguments), freed afterwards; the run itself then starts
+ * from the same weights and generator state as one given the lr by hand. The valley, or the
+ * method's default lr when the curve is flat or noisy.
+ */
+async function autoLearningRateFor(
+  source: ModelSource,
+  run: { numLabels: number; labelNames: string[]; data: RunData; method: Method; options: Options; args: TrainingArguments; seed: number },
+): Promise<AutoLearningRate> {
+  manualSeed(run.seed);
+  const copy = await buildModel(source, run.numLabels, run.labelNames, run.data.image?.size);
+  const plan = buildStrategy(run.method, copy.model, run.options, null, copy.newlyInitialized);
+  const probe = new Trainer({ model: copy.model, args: new TrainingArguments({ ...argsOptions(run.args), strategy: plan.strategy }), trainDataset: run.data.train, log: null });
+  try {
+    return await autoLearningRate(probe);
+  } finally {
+    probe.model.dispose();
+  }
+}
+
+function printAutoLearningRate(auto: AutoLearningRate): void {
+  if (auto.source === 'lr-find') console.log(`learning rate auto: ${formatLr(auto.lr)} (lr-find valley; ${describeLrCurve(auto.result)})`);
+  else console.error(`warning: learning rate auto: lr-find suggests nothing — ${auto.refused}; training at the method's default instead, ${formatLr(auto.lr)}`);
+}
+
+/** What run_config.json records of --learning-rate auto. */
+function autoLearningRateRecord(auto: AutoLearningRate): Record<string, unknown> {
+  const { result } = auto;
+  return { source: auto.source, lr: auto.lr, ...(auto.refused ? { refused: auto.refused } : {}), suggestions: result.suggestions, curve: result.curve ?? null, steps: result.lrs.length, diverged: result.diverged };
+}
+
+/**
+ * The end-of-run checks (diagnoseTraining: accuracy at the majority-class rate of the evaluation
+ * data, a training loss that did not move) and what to try, as flags (once for both kinds of "learned little").
+ */
+function outcomeWarnings(trainer: Trainer, evalData: Dataset<unknown> | null, labelNames: readonly string[], ranAuto: boolean): { warnings: string[]; advice: string[] } {
+  const found = diagnoseTraining(trainer.state.logHistory, { evalLabels: (evalData as DatasetCapabilities | null)?.targets, labelNames });
+  const lr = trainer.learningRate;
+  const advice = new Set<string>();
+  for (const { kind } of found) {
+    if (kind === 'rising-loss') advice.add(`the loss rose at lr ${formatLr(lr)}: try a lower --learning-rate (${formatLr(lr / 10)})${ranAuto ? '' : ', or finetune lr-find'}`);
+    else {
+      advice.add(`the run learned little at lr ${formatLr(lr)}: try ${ranAuto ? '' : 'finetune lr-find (or --learning-rate auto), '}a higher --learning-rate (${formatLr(lr * 10)}), or more steps (--num-train-epochs, --max-steps)`);
+    }
+  }
+  return { warnings: found.map((w) => w.message), advice: [...advice] };
 }
 
 /** A TrainingArguments' options back (to add the strategy): toJson in camelCase. */

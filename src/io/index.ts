@@ -37,6 +37,7 @@ export {
   fromPretrained,
   isLocalCheckpoint,
   loadPretrained,
+  loadedConfigOf,
   newlyInitializedModules,
   savePretrained,
   type CreateModelOptions,

@@ -127,8 +127,21 @@ async function loadCheckpoint(source: string, options: FromPretrainedOptions): P
 }
 
 /**
+ * The config.json each model loadPretrained built was read from. transformers keeps a checkpoint's
+ * extra keys on model.config; finetune's configs are typed and keep only the architecture's, so the
+ * file's every key (the pretraining lr the fine-tuning lr rule reads, say) is kept here.
+ */
+const LOADED_CONFIGS = new WeakMap<Module, Readonly<HfConfig>>();
+
+/** The config.json `model` was loaded from by loadPretrained / fromPretrained, every key as in the file; undefined for a model built otherwise. */
+export function loadedConfigOf(model: Module): Readonly<HfConfig> | undefined {
+  return LOADED_CONFIGS.get(model);
+}
+
+/**
  * Loads a model saved by transformers (or savePretrained) from a local folder or a Hub repo id,
- * with the loading report transformers gives (missing, unexpected and mismatched keys).
+ * with the loading report transformers gives (missing, unexpected and mismatched keys). The
+ * config.json read stays available through loadedConfigOf(model).
  */
 export async function loadPretrained(source: string, options: FromPretrainedOptions = {}): Promise<{ model: Module; info: LoadingInfo }> {
   const warn = options.warn ?? ((message: string) => console.warn(message));
@@ -169,6 +182,7 @@ export async function loadPretrained(source: string, options: FromPretrainedOpti
       warn(`Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: [${fresh.join(', ')}]\n` +
         'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
     }
+    LOADED_CONFIGS.set(model, Object.freeze({ ...json }));
     return { model, info: { missingKeys, unexpectedKeys, mismatchedKeys } };
   } catch (error) {
     model.dispose();
@@ -186,6 +200,8 @@ export async function fromPretrained(source: string, options: FromPretrainedOpti
 export interface SavePretrainedOptions {
   /** Split weights into shards of at most this size, in bytes or as '500MB' (default '5GB', as transformers). */
   maxShardSize?: number | string;
+  /** Keys added to config.json beside the model's own (`{ pretraining_learning_rate: 5e-4 }`: the fine-tuning lr rule reads it). */
+  extraConfig?: HfConfig;
 }
 
 /**
@@ -204,7 +220,7 @@ export async function savePretrained(model: Module, dir: string, options: SavePr
     seen.add(tensor);
     state.set(key, tensor);
   }
-  const json = { ...family.configToHf(config, architecture), dtype: state.values().next().value?.dtype ?? 'float32' };
+  const json = { ...options.extraConfig, ...family.configToHf(config, architecture), dtype: state.values().next().value?.dtype ?? 'float32' };
   await mkdir(dir, { recursive: true });
   await saveShardedSafetensors(dir, state, { maxShardSize: options.maxShardSize ?? '5GB', metadata: { format: 'pt' } });
   await writeAtomicAsync(join(dir, 'config.json'), (handle) => handle.writeFile(JSON.stringify(json, null, 2) + '\n'));

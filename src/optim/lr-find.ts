@@ -18,6 +18,9 @@ export interface LrFindOptimizer extends HasParamGroups {
 
 export type LrSuggestion = 'valley' | 'minimum' | 'steep';
 
+/** fastai's sweep: 1e-7 to 10 over 100 iterations. */
+export const LR_FIND_DEFAULTS = { startLr: 1e-7, endLr: 10, numIt: 100 } as const;
+
 export interface LrFindOptions<S = unknown> {
   optimizer: LrFindOptimizer;
   /** Forward and backward on batch `iteration`; returns the loss. lrFind then calls optimizer.step() and zeroGrad(). */
@@ -33,12 +36,39 @@ export interface LrFindOptions<S = unknown> {
   endLr?: number | number[];
   /** Iterations (default 100; at least 6, as fastai). */
   numIt?: number;
-  /** Stop when the smoothed loss exceeds 4× its best (default true). */
+  /** Stop when the smoothed loss exceeds 4× its best or is NaN (default true). */
   stopDiv?: boolean;
   /** Smoothing of the loss (default 0.98, fastai's AvgSmoothLoss). */
   beta?: number;
   /** Suggestions to compute (default all three). */
   suggest?: LrSuggestion[];
+  /**
+   * The least fall of the smoothed loss below its start, as a fraction of the start, for the curve
+   * to count as falling (default 0.05). A curve that falls less gets no suggestion (see
+   * LrFindResult.refused); 0 with minSignalToNoise 0 suggests from any curve, as fastai does.
+   */
+  minDrop?: number;
+  /** How many times the smoothed curve's noise (LrCurve.noise) the fall must be (default 3). */
+  minSignalToNoise?: number;
+}
+
+/** What the suggestions rest on: how far the smoothed loss falls, against how much it wanders by chance. */
+export interface LrCurve {
+  /** The smoothed loss where the suggestions' window starts (the first numIt/10 steps left out). */
+  startLoss: number;
+  /** The lowest smoothed loss in the window, and the lr it was reached at. */
+  minLoss: number;
+  minLr: number;
+  /** (startLoss − minLoss) / startLoss. */
+  drop: number;
+  /**
+   * The chance wander of startLoss − minLoss: the batch-to-batch standard deviation of the raw loss
+   * (from the differences between neighbouring steps, median-based, so a trend or a spike barely
+   * moves it) through the smoothing — σ·√(1/(n₀) + (1 − β)/(1 + β)), n₀ the steps averaged into startLoss.
+   */
+  noise: number;
+  /** The raw loss's batch-to-batch standard deviation. */
+  rawNoise: number;
 }
 
 export interface LrFindResult {
@@ -48,27 +78,40 @@ export interface LrFindResult {
   losses: number[];
   /** The bias-corrected exponentially smoothed loss (what fastai plots and suggests from). */
   smoothed: number[];
-  /** Suggested lrs; a name is missing when too few iterations ran to suggest (fewer than numIt/10 + 6). */
+  /**
+   * Suggested lrs; empty when the curve is refused (see `refused`), and a name is missing when too
+   * few iterations ran to suggest (fewer than numIt/10 + 6).
+   */
   suggestions: Partial<Record<LrSuggestion, number>>;
   /** The point each suggestion marks on the (lr, smoothed loss) curve, for plots. */
   points: Partial<Record<LrSuggestion, { lr: number; loss: number }>>;
   /** Whether the sweep stopped early because the loss diverged. */
   diverged: boolean;
+  /** The fall and the noise of the smoothed loss in the suggestions' window (undefined when fewer than 2 points are in it). */
+  curve?: LrCurve;
+  /**
+   * Why nothing is suggested, when the curve does not fall clearly: less than minDrop below its
+   * start, or by less than minSignalToNoise × its noise. A suggestion from such a curve marks
+   * noise (fastai's valley / minimum / steep are computed on any curve), so none is given.
+   */
+  refused?: string;
 }
 
 /**
  * Runs the range test: iteration i (0-based) trains at lr = startLr·(endLr/startLr)^(i/numIt),
  * the loss is smoothed as avg = loss + β·(avg − loss), smoothed = avg / (1 − β^(i+1)), and the
  * sweep stops after numIt iterations or, with stopDiv, as soon as smoothed > 4 × the best smoothed
- * loss so far. Afterwards (also on error) the model weights, the optimizer's state and every
+ * loss so far or is NaN. Afterwards (also on error) the model weights, the optimizer's state and every
  * group's hyperparameters are restored and the gradients cleared. Suggestions are computed as
  * fastai's, on the smoothed losses with the first floor(numIt/10) and the last 5 points left out
- * and everything from the first NaN on dropped (see valley/minimum/steep).
+ * and everything from the first NaN on dropped (see valley/minimum/steep) — unless the curve does
+ * not fall clearly there (less than minDrop below its start, or within minSignalToNoise × its
+ * noise): then `refused` says why and nothing is suggested.
  */
 export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult> {
   const { optimizer, trainStep, model } = options;
   const groups = optimizer.paramGroups;
-  const numIt = Math.max(6, options.numIt ?? 100);
+  const numIt = Math.max(6, options.numIt ?? LR_FIND_DEFAULTS.numIt);
   const beta = options.beta ?? 0.98;
   const stopDiv = options.stopDiv ?? true;
   const perGroup = (value: number | number[] | undefined, fallback: number, what: string) => {
@@ -78,8 +121,8 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
     }
     return groups.map(() => value ?? fallback);
   };
-  const startLrs = perGroup(options.startLr, 1e-7, 'startLr');
-  const endLrs = perGroup(options.endLr, 10, 'endLr');
+  const startLrs = perGroup(options.startLr, LR_FIND_DEFAULTS.startLr, 'startLr');
+  const endLrs = perGroup(options.endLr, LR_FIND_DEFAULTS.endLr, 'endLr');
 
   // Snapshots: model weights, optimizer state, group hyperparameters.
   const modelSnapshot = model ? cloneStateDict(model) : undefined;
@@ -112,7 +155,7 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
       losses.push(loss);
       smoothed.push(smooth);
       if (smooth < best) best = smooth;
-      if (stopDiv && smooth > 4 * best) {
+      if (stopDiv && (smooth > 4 * best || Number.isNaN(smooth))) {
         diverged = true;
         break;
       }
@@ -142,14 +185,64 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
   const suggestions: LrFindResult['suggestions'] = {};
   const points: LrFindResult['points'] = {};
   const funcs = { valley, minimum, steep };
-  for (const name of wanted) {
-    if (!(name in funcs)) throw new Error(`lrFind: unknown suggestion '${name}' (valley, minimum, steep)`);
-    if (sLosses.length < (name === 'steep' ? 2 : 1)) continue;
-    const [lr, point] = funcs[name](sLrs, sLosses);
-    suggestions[name] = lr;
-    points[name] = point;
+  for (const name of wanted) if (!(name in funcs)) throw new Error(`lrFind: unknown suggestion '${name}' (valley, minimum, steep)`);
+  const curve = sLosses.length >= 2 ? lrCurve(sLrs, sLosses, losses.slice(0, hi), lo + 1, beta) : undefined;
+  const refused = curve ? refusal(curve, options.minDrop ?? 0.05, options.minSignalToNoise ?? 3) : undefined;
+  if (refused === undefined) {
+    for (const name of wanted) {
+      if (sLosses.length < (name === 'steep' ? 2 : 1)) continue;
+      const [lr, point] = funcs[name](sLrs, sLosses);
+      suggestions[name] = lr;
+      points[name] = point;
+    }
   }
-  return { lrs, losses, smoothed, suggestions, points, diverged };
+  return { lrs, losses, smoothed, suggestions, points, diverged, ...(curve ? { curve } : {}), ...(refused !== undefined ? { refused } : {}) };
+}
+
+/**
+ * The fall and noise of a smoothed range-test curve (see LrCurve): `lrs` / `smoothed` are the
+ * suggestions' window, `raw` the raw losses up to its end, `averaged` how many raw losses the
+ * window's first smoothed value averages (bias-corrected: all of them so far, about equally).
+ */
+export function lrCurve(lrs: number[], smoothed: number[], raw: number[], averaged: number, beta = 0.98): LrCurve {
+  const startLoss = smoothed[0];
+  const at = argmin(smoothed);
+  const minLoss = smoothed[at];
+  // The median |difference| of neighbouring raw losses is 0.6745·√2·σ for independent Gaussian noise.
+  const steps = raw.slice(1).map((l, i) => Math.abs(l - raw[i])).filter(Number.isFinite);
+  const rawNoise = steps.length ? median(steps) / (0.6745 * Math.SQRT2) : 0;
+  const noise = rawNoise * Math.sqrt(1 / averaged + (1 - beta) / (1 + beta));
+  return { startLoss, minLoss, minLr: lrs[at], drop: (startLoss - minLoss) / Math.abs(startLoss), noise, rawNoise };
+}
+
+function refusal(curve: LrCurve, minDrop: number, minSignalToNoise: number): string | undefined {
+  const { startLoss, minLoss, drop, noise, rawNoise } = curve;
+  const fall = startLoss - minLoss;
+  const shown = `${fmt(startLoss)} → ${fmt(minLoss)}`;
+  if (minDrop <= 0 && minSignalToNoise <= 0) return undefined;
+  if (!Number.isFinite(drop)) return `the smoothed loss is not finite (${shown})`;
+  if (fall <= 0) return `the smoothed loss never falls below its start (${fmt(startLoss)}): a flat or rising curve, so no lr can be told from it`;
+  if (drop < minDrop) {
+    return `the smoothed loss never falls more than ${pct(minDrop)} below its start: at best ${shown} (${pct(drop)}): a flat curve, so no lr can be told from it`;
+  }
+  if (fall < minSignalToNoise * noise) {
+    return `the fall of the smoothed loss, ${shown} (${pct(drop)}), is less than ${minSignalToNoise}× its noise (±${fmt(noise)}; the raw loss varies by ±${fmt(rawNoise)} from batch to batch), so the lowest point may be chance`;
+  }
+  return undefined;
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(4) : String(x);
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**

@@ -174,7 +174,7 @@ function fmt(x: number, digits = 4): string {
   return Number.isFinite(x) ? x.toFixed(digits) : String(x);
 }
 
-/** Trains `model` with the MLM objective, saves it (HF format + tokenizer files) and returns the report. */
+/** Trains `model` with the MLM objective, saves it (HF format, config.json with pretraining_learning_rate, + tokenizer files) and returns the report. */
 export async function pretrainMlm(options: PretrainOptions): Promise<PretrainReport> {
   const { model, tokenizer, trainDataset, outputDir } = options;
   const out = options.log === undefined ? (line: string) => console.log(line) : options.log;
@@ -258,7 +258,8 @@ export async function pretrainMlm(options: PretrainOptions): Promise<PretrainRep
   const finalEval = evaluate(result.globalStep);
 
   await mkdir(outputDir, { recursive: true });
-  await savePretrained(model, outputDir);
+  // The fine-tuning lr rule (optim.defaultFineTuneLr) reads it: full / top-k / gradual fine-tune at a tenth of it.
+  await savePretrained(model, outputDir, { extraConfig: { pretraining_learning_rate: learningRate } });
   if (options.tokenizerDir ?? tokenizer.source) {
     const dir = options.tokenizerDir ?? (existsSync(tokenizer.source) && statSync(tokenizer.source).isFile() ? dirname(tokenizer.source) : tokenizer.source);
     for (const name of TOKENIZER_FILES) if (existsSync(join(dir, name))) await copyFile(join(dir, name), join(outputDir, name));

@@ -1,6 +1,6 @@
 /** The train layer: TrainingArguments, the Trainer, its callbacks, checkpoints and metrics. */
 export { TrainingArguments, describeStrategy, OPTIMIZER_NAMES, type TrainingArgumentsOptions, type IntervalStrategy, type OptimizerName, type TrainingStrategy, type GradualUnfreezingStrategy, type DiscriminativeLrSetting, type NanPolicy } from './training-args.js';
-export { Trainer, defaultForward, MULTI_TASK_GROUP, type MultiTaskModelOutput, type MultiTaskTrainingOptions, type TrainerOptions, type TrainOutput, type PredictionOutput, type ModelOutput, type TrainCallOptions } from './trainer.js';
+export { Trainer, defaultForward, MULTI_TASK_GROUP, type MultiTaskModelOutput, type MultiTaskTrainingOptions, type TrainerOptions, type TrainOutput, type TrainerLrFindOptions, type PredictionOutput, type ModelOutput, type TrainCallOptions } from './trainer.js';
 export { TrainerState, TrainerControl, type LogEntry, type CallbackState } from './state.js';
 export {
   CallbackHandler,
@@ -38,3 +38,5 @@ export {
 export { accuracyScore, f1Score, matthewsCorrcoef, pearsonCorrelation, spearmanCorrelation, rankData, argmax, defaultComputeMetrics, type EvalPrediction, type Metrics, type F1Options } from './metrics.js';
 export { ProgressCallback, writeLine, formatEvalLine, progressBar, type ProgressCallbackOptions, type ProgressArgs, type ProgressState, type ProgressLogEntry, type OutputStream } from './progress.js';
 export { PrinterCallback, type PrinterCallbackOptions } from './printer.js';
+export { diagnoseTraining, type DiagnoseOptions, type TrainingWarning, type TrainingWarningKind } from './diagnose.js';
+export { autoLearningRate, describeLrCurve, type AutoLearningRate } from './auto-lr.js';

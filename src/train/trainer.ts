@@ -28,11 +28,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
-import { Tensor, functional as F, manualSeed, noGrad, setNumThreads, tidy } from '../tensor/index.js';
+import { Tensor, functional as F, getRngState, manualSeed, noGrad, setNumThreads, setRngState, tidy } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import { AlexNet, ResNet, classificationLoss, parameterGroupsOf, type HfConfig, type ProblemType } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { applyFreezingStrategy, getPeftModel, PeftConfig, PeftModel } from '../peft/index.js';
+import { loadedConfigOf } from '../io/index.js';
 import {
   Adam,
   AdamW,
@@ -47,6 +48,8 @@ import {
   getTotalNorm,
   labelSmoothedCrossEntropy,
   layerwiseLrDecay,
+  lrFind,
+  LR_FIND_DEFAULTS,
   MultiTaskLoss,
   pcgradBackward,
   lrRange,
@@ -54,6 +57,8 @@ import {
   weightDecayGroups,
   type DiscriminativeLr,
   type FineTuneMethod,
+  type LrFindOptions,
+  type LrFindResult,
   type Optimizer,
   type ParamGroup,
   type ParamGroupSpec,
@@ -183,6 +188,9 @@ export interface TrainerOptions {
    */
   multiTask?: MultiTaskTrainingOptions | null;
 }
+
+/** Trainer.lrFind's sweep: optim.lrFind's options less what the Trainer supplies (optimizer, model, trainStep). */
+export type TrainerLrFindOptions = Omit<LrFindOptions, 'optimizer' | 'model' | 'trainStep' | 'snapshot' | 'restore'>;
 
 /** What train() returns (HF's TrainOutput). */
 export interface TrainOutput {
@@ -378,13 +386,16 @@ function asOutput(value: ModelOutput | MultiTaskModelOutput | Tensor, model: Mod
   throw new Error(`${model.constructor.name}.forward returned neither logits nor { logits, loss? }`);
 }
 
-/** The model's config.json form (snake_case, model_type), when it is a registered family. */
+/**
+ * The model's config.json form (snake_case, model_type), when it is a registered family, over the
+ * keys of the config.json it was loaded from that its typed config does not keep (the pretraining lr).
+ */
 function hfConfigOf(model: Module): HfConfig | null {
   const inner = innerModel(model);
   try {
     const { family, architecture } = familyOfModel(inner);
     const config = (inner as unknown as { config?: unknown }).config;
-    return config === undefined ? { model_type: family.modelType } : family.configToHf(config, architecture);
+    return { ...loadedConfigOf(inner), ...(config === undefined ? { model_type: family.modelType } : family.configToHf(config, architecture)) };
   } catch {
     return null;
   }
@@ -589,6 +600,56 @@ export class Trainer implements TrainerLike {
       throw new Error(`Trainer: lrSchedulerType '${args.lrSchedulerType}': ${(error as Error).message}`);
     }
     return this.scheduler;
+  }
+
+  /**
+   * fastai's Learner.lr_find: the learning-rate range test (optim.lrFind: lrs from startLr to endLr
+   * over numIt steps, valley / minimum / steep suggestions, or `refused` with why on a curve that
+   * does not fall clearly) on this Trainer's model, optimizer (createOptimizer: its parameter groups,
+   * weight decay, betas) and training data (shuffled batches of
+   * perDeviceTrainBatchSize from the data seed), one batch a step, with train()'s loss and gradient
+   * clipping. The weights, the optimizer's state and hyperparameters and the random generator are
+   * restored afterwards, so train() runs as it would have; the Trainer keeps its learningRate — give
+   * a new Trainer the suggestion (fastai's habit: lr_find, then fit_one_cycle at the valley).
+   * startLr / endLr given as one number are the head's: groups at other lrs (discriminative or
+   * layer-wise) sweep in proportion, so the suggestion is a learningRate for this Trainer's setup.
+   */
+  async lrFind(options: TrainerLrFindOptions = {}): Promise<LrFindResult> {
+    if (this.#multiTask) throw new Error('Trainer.lrFind: multi-task training is not supported (run optim.lrFind with your own trainStep)');
+    if (this.args.threads !== null) setNumThreads(this.args.threads);
+    const loader = this.#trainLoader();
+    const optimizer = this.createOptimizer();
+    const ratios = optimizer.paramGroups.map((g) => g.lr / this.learningRate);
+    const perGroup = (value: number | number[] | undefined, fallback: number) => (Array.isArray(value) ? value : ratios.map((r) => r * (value ?? fallback)));
+    const generator = getRngState();
+    const wasTraining = this.model.training;
+    let epoch = 0;
+    let batches = loader.epoch(epoch);
+    this.model.train();
+    try {
+      return await lrFind({
+        ...options,
+        startLr: perGroup(options.startLr, LR_FIND_DEFAULTS.startLr),
+        endLr: perGroup(options.endLr, LR_FIND_DEFAULTS.endLr),
+        optimizer,
+        model: this.model,
+        trainStep: async () => {
+          let next = await batches.next();
+          if (next.done) {
+            batches = loader.epoch(++epoch);
+            next = await batches.next();
+          }
+          const loss = this.#microStep(next.value, 1);
+          if (Number.isFinite(loss)) this.#clipGradients();
+          return loss;
+        },
+      });
+    } finally {
+      await batches.return();
+      setRngState(generator);
+      generator.dispose();
+      if (!wasTraining) this.model.eval();
+    }
   }
 
   /**

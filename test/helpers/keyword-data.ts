@@ -1,0 +1,33 @@
+/**
+ * A text task a tiny BERT learns in a few dozen steps, and its unlearnable twin: short sentences
+ * of filler words with one keyword, 'great' (positive) or 'awful' (negative); with randomLabels the
+ * labels are drawn independently of the text. Seeded, so the same call writes the same file.
+ * Used by the learning-rate and end-of-training-warning tests (a curve that falls, one that cannot).
+ */
+import { writeFileSync } from 'node:fs';
+
+const FILLER = 'the a movie film story actor plot scene music this that was is very quite rather really and but with of it its'.split(' ');
+
+/** Writes `text,label` rows (labels negative / positive) to `path`. */
+export function writeKeywordCsv(path: string, options: { rows?: number; randomLabels?: boolean; seed?: number } = {}): string {
+  let state = (options.seed ?? 1) >>> 0;
+  const random = (): number => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const lines = ['text,label'];
+  for (let i = 0; i < (options.rows ?? 200); i++) {
+    const positive = random() < 0.5;
+    const words = Array.from({ length: 4 + Math.floor(random() * 6) }, () => pick(FILLER));
+    words.splice(Math.floor(random() * (words.length + 1)), 0, positive ? 'great' : 'awful');
+    const label = options.randomLabels ? random() < 0.5 : positive;
+    lines.push(`${words.join(' ')},${label ? 'positive' : 'negative'}`);
+  }
+  writeFileSync(path, lines.join('\n') + '\n');
+  return path;
+}
