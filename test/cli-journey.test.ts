@@ -120,8 +120,14 @@ test('LoRA on a pretrained 5-class CNN with 2-class images: eval, predict and me
   assert.equal(finetune('predict', '--model', 'cnn-merged', join('shapes', 'left', '0.png'), '--json').stdout, predicted.stdout);
 });
 
-test('--method ln on a CNN without LayerNorm is refused (it would train the head alone), naming what to use', () => {
-  const run = finetune('train', '--model', 'alexnet-small', '--image-folder', 'shapes', '--image-size', '64', '--method', 'ln', '--max-steps', '1', '--output-dir', 'ln');
-  assert.equal(run.code, 2, run.all);
-  assert.match(run.stderr, /--method ln trains LayerNorm \/ GroupNorm weights, and AlexNet has none .*--method head/);
+test('a method that would train exactly what --method head trains is refused, naming what to use: ln on AlexNet, bitfit on ResNet', () => {
+  const ln = finetune('train', '--model', 'alexnet-small', '--image-folder', 'shapes', '--image-size', '64', '--method', 'ln', '--max-steps', '1', '--output-dir', 'ln');
+  assert.equal(ln.code, 2, ln.all);
+  assert.match(ln.stderr, /--method ln trains LayerNorm \/ GroupNorm weights, and AlexNet has none .*--method head/);
+  const bitfit = finetune('train', '--model', 'resnet18', '--image-folder', 'shapes', '--image-size', '32', '--method', 'bitfit', '--max-steps', '1', '--output-dir', 'bitfit');
+  assert.equal(bitfit.code, 2, bitfit.all);
+  assert.match(bitfit.stderr, /--method bitfit trains every bias, and ResNet has none outside the head and its BatchNorm layers.*--train-bn false/);
+  // Without BatchNorm training, BitFit on a ResNet is a method of its own (BatchNorm biases and the head)
+  const own = finetune('train', '--model', 'resnet18', '--image-folder', 'shapes', '--image-size', '32', '--method', 'bitfit', '--train-bn', 'false', '--max-steps', '1', '--output-dir', 'bitfit');
+  assert.equal(own.code, 0, own.all);
 });

@@ -16,7 +16,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 
 import { version } from '../index.js';
 import { manualSeed } from '../tensor/index.js';
-import { Conv2d, GroupNorm, LayerNorm, Linear, type Module } from '../nn/index.js';
+import { Conv2d, Linear, type Module } from '../nn/index.js';
 import { findPreset, layerGroupsOf, hasLayerGroups, modelFamilies, type HfConfig } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { createModel, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
@@ -28,8 +28,10 @@ import {
   IA3Config,
   LoraConfig,
   PeftModel,
+  applyFreezingStrategy,
   ModulesToSaveWrapper,
   PromptTuningConfig,
+  type FreezingStrategy,
   SEQ_CLS_HEAD_NAMES,
   type TaskType,
 } from '../peft/index.js';
@@ -981,8 +983,6 @@ interface ModelFacts {
   hasQueryValue: boolean;
   hasWordEmbeddings: boolean;
   hasClassifier: boolean;
-  /** LayerNorm or GroupNorm layers (what --method ln trains). */
-  hasNorms: boolean;
 }
 
 function factsOf(model: Module): ModelFacts {
@@ -1006,7 +1006,6 @@ function factsOf(model: Module): ModelFacts {
     hasQueryValue: ['query', 'value'].every((name) => named.some(([path, m]) => leaf(path) === name && m instanceof Linear)),
     hasWordEmbeddings: named.some(([path]) => leaf(path) === 'word_embeddings'),
     hasClassifier: named.some(([path, m]) => path === 'classifier' && m instanceof Linear),
-    hasNorms: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm),
   };
 }
 
@@ -1066,10 +1065,13 @@ export function buildStrategy(method: Method, model: Module, options: Options, b
     }
     case 'bitfit':
       needGroups();
+      if (trainsOnlyTheHead(model, { kind: 'bitfit' }, options)) {
+        throw new UsageError(`--method bitfit trains every bias, and ${facts.architecture} has none outside the head and its BatchNorm layers, which every freezing method trains (--train-bn): it would train what --method head does; use --method head, or --train-bn false to train BatchNorm biases alone`);
+      }
       return { method, strategy: { kind: 'bitfit' }, describe: 'every bias and the head train (BitFit)' };
     case 'ln':
       needGroups();
-      if (!facts.hasNorms) throw new UsageError(`--method ln trains LayerNorm / GroupNorm weights, and ${facts.architecture} has none (it would train the head alone): use --method head or bitfit`);
+      if (trainsOnlyTheHead(model, { kind: 'ln' }, options)) throw new UsageError(`--method ln trains LayerNorm / GroupNorm weights, and ${facts.architecture} has none (it would train the head alone): use --method head or bitfit`);
       return { method, strategy: { kind: 'ln' }, describe: 'LayerNorm weights and biases and the head train' };
     case 'gradual': {
       needGroups();
@@ -1125,6 +1127,24 @@ export function buildStrategy(method: Method, model: Module, options: Options, b
       };
     }
   }
+}
+
+/**
+ * Whether a freezing strategy trains exactly what --method head trains on this model (BitFit on a
+ * network whose only biases are the head's and BatchNorm's, LN-only on one without LayerNorm): the
+ * user asked for something else and would get head-only training without knowing it.
+ */
+function trainsOnlyTheHead(model: Module, strategy: FreezingStrategy, options: Options): boolean {
+  const freezeOptions = { trainBatchNorm: bool(options, 'train-bn') ?? true };
+  const parameters = model.parameters();
+  const before = parameters.map((p) => p.requiresGrad);
+  const trained = () => parameters.map((p) => p.requiresGrad).join();
+  applyFreezingStrategy(model, strategy, freezeOptions);
+  const chosen = trained();
+  applyFreezingStrategy(model, { kind: 'head' }, freezeOptions);
+  const head = trained();
+  parameters.forEach((p, i) => p.requiresGrad_(before[i]));
+  return chosen === head;
 }
 
 /** --discriminative-lr: 'slice', a factor (2.6) or lo:1e-6. */
