@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -131,6 +131,11 @@ test('encodings: invalid UTF-8 is exit 1 at its line naming --encoding; Latin-1 
   const given = trainOn('latin1.csv', '--encoding', 'latin1');
   assert.equal(given.code, 0, given.stderr);
   assert.match(given.stdout, /data: train 300 from latin1\.csv \(text: review, label: sentiment; labels negative: 150, positive: 150\)/);
+  // The run records its encoding: eval reads the user's other Latin-1 files without the flag again
+  assert.equal((JSON.parse(readFileSync(join(user, 'out', 'run_config.json'), 'utf8')) as { encoding?: string }).encoding, 'latin1');
+  const again = finetune('eval', '--model', join(user, 'out'), '--eval-file', 'latin1.csv', '--json');
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as { examples: number }).examples, 300);
   const unknown = trainOn('latin1.csv', '--encoding', 'klingon');
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--encoding: unknown encoding "klingon" \(known: utf-8, latin1, windows-1252, utf-16le, utf-16be\)/);

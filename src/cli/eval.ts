@@ -95,7 +95,7 @@ export async function loadEvalData(trained: TrainedModel, options: Options, file
       tokenizer: tokenizer.tokenizer,
       maxLength,
       skipBadRows,
-      reading: tableReading(options),
+      reading: tableReading(options, run),
     });
     const dataset = limit(split.dataset);
     const skipped = split.dataset.skipped ? `, ${split.dataset.skipped} bad rows skipped` : '';

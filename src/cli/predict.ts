@@ -115,7 +115,7 @@ export async function runPredict(argv: string[]): Promise<number> {
     if (trained.modelType === 'bert') {
       if (images.length) throw new UsageError(`${trained.describe} is a text model: give --text or --file`);
       let inputs = texts;
-      if (file !== undefined) inputs = await readInputs(file, optString(options, 'text-column') ?? (typeof trained.runConfig.text_column === 'string' ? trained.runConfig.text_column : undefined), tableReading(options));
+      if (file !== undefined) inputs = await readInputs(file, optString(options, 'text-column') ?? (typeof trained.runConfig.text_column === 'string' ? trained.runConfig.text_column : undefined), tableReading(options, trained.runConfig));
       if (inputs.length === 0) throw new UsageError(`${file}: no texts in it`);
       const pair = optString(options, 'text-pair');
       if (pair !== undefined && inputs.length !== 1) throw new UsageError('--text-pair goes with exactly one --text');

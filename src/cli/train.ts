@@ -589,8 +589,13 @@ export function dataFlagsInMessage(message: string): string {
 }
 
 /** --encoding and --delimiter as readTable options (a usage error when they name no encoding or no one-character delimiter). */
-export function tableReading(options: Options): Pick<ReadTableOptions, 'encoding' | 'delimiter'> {
-  const encoding = str(options, 'encoding');
+/**
+ * --encoding and --delimiter; `trained` (a run_config.json) supplies what the training run was given,
+ * so that eval and predict read the user's other files of the same kind without the flags again.
+ */
+export function tableReading(options: Options, trained: Record<string, unknown> = {}): Pick<ReadTableOptions, 'encoding' | 'delimiter'> {
+  const recorded = (key: string) => (typeof trained[key] === 'string' ? (trained[key] as string) : undefined);
+  const encoding = str(options, 'encoding') ?? recorded('encoding');
   if (encoding !== undefined) {
     try {
       textEncoding(encoding);
@@ -598,7 +603,7 @@ export function tableReading(options: Options): Pick<ReadTableOptions, 'encoding
       throw new UsageError(`--encoding: ${(error as Error).message}`);
     }
   }
-  const given = str(options, 'delimiter');
+  const given = str(options, 'delimiter') ?? recorded('delimiter');
   const delimiter = given === undefined ? undefined : ['tab', '\\t', '\t'].includes(given) ? '\t' : given;
   if (delimiter !== undefined && (delimiter.length !== 1 || '"\r\n'.includes(delimiter))) {
     throw new UsageError(`--delimiter must be one character other than a quote or a line break (or 'tab'), got '${given}'`);
@@ -828,6 +833,8 @@ export async function loadRunData(options: Options, source: ModelSource, config:
     const maxLength = textMaxLength(options, source, tokenizer.tokenizer);
     const given = { text: str(options, 'text-column'), pair: str(options, 'text-pair-column'), label: str(options, 'label-column') };
     const reading = tableReading(options);
+    if (reading.encoding !== undefined) record.encoding = reading.encoding;
+    if (reading.delimiter !== undefined) record.delimiter = reading.delimiter;
     const train = await loadTextFile(trainFile, 'train-file', {
       columns: given,
       labels: list(options, 'labels'),
