@@ -333,7 +333,7 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
   const lr = ['1e-3', '3e-3', '1e-2'][sweep.indexOf(best)];
   assert.match(run.stdout, new RegExp(`^head\\s+${lr}\\s+[\\d,]+\\s+[\\d.]+%\\s+${formatNumber(row.accuracy as number).replace('.', '\\.')}\\s`, 'm'));
   assert.match(run.stdout, /^accuracy: on .*dev\.tsv, which took no part in choosing the lr\.$/m);
-  assert.match(readFileSync(join(out, 'comparison.md'), 'utf8'), new RegExp(`^head: validation accuracy by lr 1e-3 [\\d.]+, 3e-3 [\\d.]+, 1e-2 [\\d.]+ → ${lr}\\.$`, 'm'));
+  assert.match(readFileSync(join(out, 'comparison.md'), 'utf8'), new RegExp(`^head: validation accuracy \\(loss\\) by lr 1e-3 [\\d.]+ \\([\\d.]+\\), 3e-3 [\\d.]+ \\([\\d.]+\\), 1e-2 [\\d.]+ \\([\\d.]+\\) → ${lr}\\.$`, 'm'));
 
   // one rate and a sweep at once, or a rate that is not a number: usage errors before anything trains
   const both = finetune('compare', '--model', modelDir, '--train-file', TRAIN, '--eval-file', DEV, '--learning-rate', '1e-3', '--learning-rates', '1e-3,1e-2', '--output-dir', join(tmp, 'compare-bad'));

@@ -296,6 +296,13 @@ function validatesBetter(run: SweepRun, best: SweepRun | undefined): boolean {
   return run.validationLoss !== null && best.validationLoss !== null && run.validationLoss < best.validationLoss;
 }
 
+/** Each rate's validation accuracy and loss: "2e-5 0.55 (0.6886), 6e-5 0.6 (0.6712), 2e-4 nan". */
+function sweepScores(sweep: SweepRun[]): string {
+  const score = (r: SweepRun): string =>
+    r.validationAccuracy === null ? r.outcome : `${formatNumber(r.validationAccuracy)}${r.validationLoss !== null ? ` (${r.validationLoss.toFixed(4)})` : ''}`;
+  return sweep.map((r) => `${formatLr(r.lr)} ${score(r)}`).join(', ');
+}
+
 /** A row of results.json: the table's row, and for a sweep each rate's validation accuracy. */
 interface CompareRow extends ComparisonRun {
   sweep?: SweepRun[];
@@ -343,7 +350,7 @@ export async function runCompare(argv: string[]): Promise<number> {
 
     const budget = optNumber(options, 'max-steps') !== undefined ? `${optNumber(options, 'max-steps')} steps` : `${optNumber(options, 'num-train-epochs') ?? 3} epochs`;
     const runCount = plan.kind === 'sweep' ? methods.reduce((n, m) => n + plan.rates(m).length, 0) : methods.length;
-    display.line(`comparing ${methods.join(', ')} on ${model}: ${budget} each, seed ${seed}, one child process per run (${runCount} runs)`);
+    display.line(`comparing ${methods.join(', ')} on ${model}: ${budget} each, seed ${seed}, one child process per run (${runCount} run${runCount === 1 ? '' : 's'})`);
     if (plan.kind === 'sweep') {
       display.line(
         `learning rate: each method trains at ${plan.describe} and keeps the best on a validation split of the training data (${validationSplit}); ` +
@@ -415,7 +422,7 @@ export async function runCompare(argv: string[]): Promise<number> {
           chosen.row = row;
         }
       }
-      const scores = sweep.map((r) => `${formatLr(r.lr)} ${r.validationAccuracy !== null ? formatNumber(r.validationAccuracy) : r.outcome}`).join(', ');
+      const scores = sweepScores(sweep);
       if (!chosen.run || !chosen.row) {
         failures.push(method);
         rows.push({ strategy: method, sweep, failed: `no run at any lr finished with a validation accuracy (${scores})` });
@@ -443,7 +450,7 @@ export async function runCompare(argv: string[]): Promise<number> {
       plan.kind === 'sweep' && !evaluation
         ? 'accuracy: on the validation split that also chose the lr (optimistic; give --eval-file or --eval-folder for a score apart from the choice).'
         : `accuracy: on ${scoredOn}${plan.kind === 'sweep' ? ', which took no part in choosing the lr' : ''}.`,
-      ...rows.filter((r) => r.sweep).map((r) => `${r.strategy}: validation accuracy by lr ${r.sweep!.map((s) => `${formatLr(s.lr)} ${s.validationAccuracy !== null ? formatNumber(s.validationAccuracy) : s.outcome}`).join(', ')}${r.lr !== undefined ? ` → ${formatLr(r.lr)}` : ''}.`),
+      ...rows.filter((r) => r.sweep).map((r) => `${r.strategy}: validation accuracy (loss) by lr ${sweepScores(r.sweep!)}${r.lr !== undefined ? ` → ${formatLr(r.lr)}` : ''}.`),
       "peak memory: the peak resident set size (VmHWM) of each run's own process; train time: the Trainer's train_runtime.",
     ];
     const report = await comparisonReport(rows, { outputDir, title: `Fine-tuning strategies compared: ${model}, ${budget}, seed ${seed}`, notes });
