@@ -11,6 +11,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { formatBytes, formatNumber, formatSeconds } from '../src/report/index.js';
+
 const root = process.cwd();
 const cli = join(root, 'dist', 'cli', 'main.js');
 const TRAIN = join(root, 'data', 'sst2', 'train-200.tsv');
@@ -32,6 +34,19 @@ function finetune(...args: string[]) {
 
 function json(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+/** Two classes of 6 RGB 8×8 images in folder/<class>/: bright left half, or bright right half. */
+async function writeImageFolder(folder: string): Promise<void> {
+  const { PNG } = (await import('pngjs')).default;
+  for (const [label, bright] of [['left', (x: number) => x < 4], ['right', (x: number) => x >= 4]] as const) {
+    mkdirSync(join(folder, label), { recursive: true });
+    for (let k = 0; k < 6; k++) {
+      const png = new PNG({ width: 8, height: 8 });
+      for (let i = 0; i < 64; i++) png.data.set([bright(i % 8) ? 200 + k : 20, bright(i % 8) ? 180 : 30 + k, 40, 255], i * 4);
+      writeFileSync(join(folder, label, `${k}.png`), PNG.sync.write(png));
+    }
+  }
 }
 
 before(() => {
@@ -107,6 +122,11 @@ test('finetune train: LoRA on a tiny BERT prints the plan, progress and epoch ta
   assert.ok((runConfig.peak_rss_bytes as number) > 10e6);
   const state = json(join(lora, 'trainer_state.json'));
   assert.equal(state.global_step, 4);
+  assert.ok((state.total_flos as number) > 0, 'FLOs are estimated for a text model');
+  // The last line: how fast (the Trainer's train_samples_per_second) and how much memory (run_config.json's peak_rss_bytes)
+  const summary = (state.log_history as Record<string, number>[]).find((e) => 'train_samples_per_second' in e);
+  const lastLine = out.trim().split('\n').at(-1) ?? '';
+  assert.equal(lastLine, `done in ${formatSeconds(runConfig.train_seconds as number)}: ${formatNumber(summary?.train_samples_per_second as number, 3)} samples/s, peak memory ${formatBytes(runConfig.peak_rss_bytes as number)} (the process's peak resident set size)`);
   const entries = readFileSync(join(lora, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
   assert.equal(entries.filter((e) => 'loss' in e).length, 4, 'a training log every step');
   assert.ok(entries.some((e) => 'eval_accuracy' in e && e.step === 4));
@@ -257,31 +277,93 @@ test('finetune compare: two methods, the same budget and seed, one table and com
   const out = join(tmp, 'compare');
   const run = finetune(
     'compare', '--model', modelDir, '--train-file', TRAIN, '--eval-file', DEV, '--max-eval-samples', '32', '--methods', 'head,lora',
-    '--max-steps', '2', '--max-length', '32', '--output-dir', out,
+    '--max-steps', '2', '--max-length', '32', '--learning-rate', '1e-3', '--output-dir', out,
   );
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /comparing head, lora on .*: 2 steps each, seed 42/);
+  assert.match(run.stdout, /comparing head, lora on .*: 2 steps each, seed 42, one child process per run \(2 runs\)/);
+  // each run: a line as it starts, one as it ends
+  assert.match(run.stdout, /^\[1\/2\] head: training \(log: .*head\.log\)$/m);
+  assert.match(run.stdout, /^\[2\/2\] lora: done in \d+\.\d s, accuracy 0\.\d{4}$/m);
   const table = run.stdout.split('\n').filter((l) => /^(strategy|head|lora)\s/.test(l));
   assert.equal(table.length, 3, run.stdout);
-  assert.match(table[0], /strategy\s+trainable params\s+%\s+accuracy\s+train time\s+peak memory/);
-  assert.match(table[1], /^head\s+[\d,]+\s+[\d.]+%\s+0\.\d+\s+\d+\.\d s\s+[\d.]+ MiB$/);
-  assert.match(table[2], /^lora\s+[\d,]+\s+[\d.]+%\s+0\.\d+\s+\d+\.\d s\s+[\d.]+ MiB$/);
-  for (const name of ['comparison.html', 'comparison.png', 'comparison.md', 'head.log', 'lora.log']) assert.ok(existsSync(join(out, name)), name);
+  assert.match(table[0], /strategy\s+lr\s+trainable params\s+%\s+accuracy\s+train time\s+peak memory/);
+  assert.match(table[1], /^head\s+1e-3\s+[\d,]+\s+[\d.]+%\s+0\.\d+\s+\d+\.\d s\s+[\d.]+ MiB$/);
+  assert.match(table[2], /^lora\s+1e-3\s+[\d,]+\s+[\d.]+%\s+0\.\d+\s+\d+\.\d s\s+[\d.]+ MiB$/);
+  assert.match(run.stdout, /^lr: 1e-3 for every method \(--learning-rate\)\.$/m);
+  for (const name of ['comparison.html', 'comparison.png', 'comparison.md', 'results.json', 'head.log', 'lora.log']) assert.ok(existsSync(join(out, name)), name);
   for (const method of ['head', 'lora']) assert.equal(json(join(out, method, 'trainer_state.json')).global_step, 2);
 });
 
-test('finetune train on images with a one-channel model (alexnet-small): grayscale input, its preprocessor_config.json, DoRA on its convolutions', async () => {
-  const { PNG } = (await import('pngjs')).default;
-  const folder = join(tmp, 'images');
-  // Two classes of 6 RGB images: bright left half, or bright right half
-  for (const [label, bright] of [['left', (x: number) => x < 4], ['right', (x: number) => x >= 4]] as const) {
-    mkdirSync(join(folder, label), { recursive: true });
-    for (let k = 0; k < 6; k++) {
-      const png = new PNG({ width: 8, height: 8 });
-      for (let i = 0; i < 64; i++) png.data.set([bright(i % 8) ? 200 + k : 20, bright(i % 8) ? 180 : 30 + k, 40, 255], i * 4);
-      writeFileSync(join(folder, label, `${k}.png`), PNG.sync.write(png));
-    }
+test('finetune compare: each method picks its lr by a sweep on a validation split of the training data; the eval file scores only the chosen run', () => {
+  const out = join(tmp, 'compare-sweep');
+  const run = finetune(
+    'compare', '--model', modelDir, '--train-file', TRAIN, '--eval-file', DEV, '--max-eval-samples', '48', '--methods', 'head',
+    '--max-steps', '4', '--max-length', '32', '--output-dir', out,
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const results = json(join(out, 'results.json')) as { rows: Array<Record<string, unknown>> };
+  const row = results.rows[0];
+  const sweep = row.sweep as Array<{ lr: number; validationAccuracy: number; validationLoss: number; outcome: string; dir: string }>;
+  // no rates given: head's default lr (1e-3) × 1, 3, 10
+  assert.deepEqual(sweep.map((r) => r.lr), [1e-3, 3e-3, 1e-2]);
+  for (const [i, r] of sweep.entries()) {
+    assert.equal(r.outcome, 'done');
+    const config = json(join(r.dir, 'run_config.json'));
+    // trained on 90% of the training file, validated on the other 10% — never on the eval file
+    assert.deepEqual([config.learning_rate, config.train_examples, config.eval_examples, config.validation_split, config.eval_file], [r.lr, 180, 20, 0.1, undefined]);
+    const state = json(join(r.dir, 'trainer_state.json'));
+    const lastEval = (state.log_history as Record<string, number>[]).filter((e) => 'eval_accuracy' in e).at(-1);
+    assert.deepEqual([r.validationAccuracy, r.validationLoss], [lastEval?.eval_accuracy, lastEval?.eval_loss]);
+    assert.ok(!readdirSync(r.dir).some((f) => f.startsWith('checkpoint-')), 'a sweep run keeps its model, no checkpoints');
+    // progress: a line as it starts, a few while it trains (by quarters: not every step), one as it ends
+    const tag = `[${i + 1}/3] head · lr ${['1e-3', '3e-3', '1e-2'][i]}`;
+    const lines = run.stdout.split('\n').filter((l) => l.startsWith(`${tag}: `));
+    assert.match(lines[0], /: training \(log: .*\.log\)$/);
+    assert.ok(lines.slice(1, -1).every((l) => /: \[epoch 1\/1\] step [1-3]\/4 /.test(l)) && lines.length >= 3 && lines.length <= 5, lines.join('\n'));
+    assert.match(lines.at(-1) ?? '', /: done in \d+\.\d s, validation accuracy 0\.\d{4}, loss \d\.\d{4}$/);
   }
+  // the chosen rate: the best validation accuracy, then the lower loss, then the smaller rate
+  const best = [...sweep].sort((a, b) => b.validationAccuracy - a.validationAccuracy || a.validationLoss - b.validationLoss || a.lr - b.lr)[0];
+  assert.equal(row.lr, best.lr);
+  assert.equal(row.dir, best.dir);
+  // the table's accuracy is the chosen run's on the eval file, as finetune eval measures it
+  const evaluated = finetune('eval', '--model', best.dir, '--eval-file', DEV, '--max-eval-samples', '48', '--json');
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  assert.equal(row.accuracy, (JSON.parse(evaluated.stdout) as Record<string, number>).eval_accuracy);
+  const lr = ['1e-3', '3e-3', '1e-2'][sweep.indexOf(best)];
+  assert.match(run.stdout, new RegExp(`^head\\s+${lr}\\s+[\\d,]+\\s+[\\d.]+%\\s+${formatNumber(row.accuracy as number).replace('.', '\\.')}\\s`, 'm'));
+  assert.match(run.stdout, /^accuracy: on .*dev\.tsv, which took no part in choosing the lr\.$/m);
+  assert.match(readFileSync(join(out, 'comparison.md'), 'utf8'), new RegExp(`^head: validation accuracy \\(loss\\) by lr 1e-3 [\\d.]+ \\([\\d.]+\\), 3e-3 [\\d.]+ \\([\\d.]+\\), 1e-2 [\\d.]+ \\([\\d.]+\\) → ${lr}\\.$`, 'm'));
+
+  // one rate and a sweep at once, or a rate that is not a number: usage errors before anything trains
+  const both = finetune('compare', '--model', modelDir, '--train-file', TRAIN, '--eval-file', DEV, '--learning-rate', '1e-3', '--learning-rates', '1e-3,1e-2', '--output-dir', join(tmp, 'compare-bad'));
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /give --learning-rate \(one rate for every method\) or --learning-rates \(a sweep\), not both/);
+  const bad = finetune('compare', '--model', modelDir, '--train-file', TRAIN, '--eval-file', DEV, '--learning-rates', '1e-3,fast', '--output-dir', join(tmp, 'compare-bad'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--learning-rates: 'fast' is not a positive number/);
+  assert.ok(!existsSync(join(tmp, 'compare-bad')), 'nothing was written');
+});
+
+test('libtorch prints no NNPACK warning: NNPACK is off where it cannot initialise, and doctor says so', async () => {
+  const folder = join(tmp, 'nnpack-images');
+  await writeImageFolder(folder);
+  // Batches of one image are where libtorch's convolution asks NNPACK (it takes oneDNN for larger ones); where NNPACK
+  // cannot initialise, libtorch warned once per convolution (76 lines for this run before NNPACK was turned off).
+  const run = finetune(
+    'train', '--model', 'resnet18', '--image-folder', folder, '--validation-split', '0.25', '--image-size', '32', '--max-steps', '1',
+    '--per-device-eval-batch-size', '1', '--report=false', '--output-dir', join(tmp, 'nnpack'),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.doesNotMatch(run.stderr + run.stdout, /NNPACK/);
+  const info = JSON.parse(finetune('doctor', '--json').stdout) as { nnpack: { available: boolean; enabled: boolean } };
+  assert.equal(info.nnpack.enabled, info.nnpack.available, 'NNPACK is on exactly where it initialises');
+  assert.match(finetune('doctor').stdout, info.nnpack.available ? /^nnpack\s+on/m : /^nnpack\s+off: NNPACK cannot initialise on this CPU/m);
+});
+
+test('finetune train on images with a one-channel model (alexnet-small): grayscale input, its preprocessor_config.json, DoRA on its convolutions', async () => {
+  const folder = join(tmp, 'images');
+  await writeImageFolder(folder);
   const out = join(tmp, 'gray');
   const run = finetune('train', '--model', 'alexnet-small', '--image-folder', folder, '--validation-split', '0.25', '--image-size', '64', '--method', 'dora', '--max-steps', '2', '--per-device-train-batch-size', '4', '--output-dir', out);
   assert.equal(run.code, 0, run.stderr + run.stdout);

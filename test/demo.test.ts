@@ -27,11 +27,12 @@ function printedAccuracies(stdout: string): Record<string, Record<string, string
   const lines = stdout.split('\n');
   lines.forEach((line, i) => {
     const title = /^(cnn|vit): \d+ labels per class/.exec(line);
-    if (!title || !/^strategy\s+trainable params/.test(lines[i + 1] ?? '')) return;
+    if (!title || !/^strategy\s+lr\s+trainable params/.test(lines[i + 1] ?? '')) return;
+    const accuracy = lines[i + 1].split(/\s{2,}/).indexOf('accuracy');
     const rows: Record<string, string> = {};
     for (let k = i + 3; k < lines.length && lines[k].trim() !== ''; k++) {
       const cells = lines[k].split(/\s{2,}/);
-      rows[cells[0]] = cells[3];
+      rows[cells[0]] = cells[accuracy];
     }
     tables[title[1]] = rows;
   });

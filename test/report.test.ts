@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pngjs from 'pngjs';
 
 import {
+  comparisonChart,
   comparisonReport,
   comparisonRunFromDir,
   formatTick,
@@ -169,6 +170,7 @@ test('writeReport: report.html with loss, metric and lr charts, summary and conf
   assert.ok(html.includes('<th scope="row">trainable parameters</th><td>296,450 of 109,780,228 (0.27%)</td>'));
   assert.ok(html.includes('<th scope="row">train runtime</th><td>01:23 (83.52 s)</td>'));
   assert.ok(html.includes('<th scope="row">peak memory</th><td>1.91 GiB</td>'));
+  assert.ok(html.includes('<th scope="row">total FLOs (6 × non-embedding params × tokens)</th><td>1.23e+14</td>'));
   assert.ok(/<th scope="row">eval_accuracy<\/th><td>0\.91<\/td><td>0\.91 <span class="mode">\(max\)<\/span><\/td><td>60<\/td>/.test(html));
 
   // configuration tables: the caller's config (flattened), training_args.json, adapter_config.json
@@ -210,6 +212,18 @@ test('writeReport: report.html with loss, metric and lr charts, summary and conf
   else assert.equal(result.warnings.length, 1);
 });
 
+test('writeReport: no total FLOs row where the Trainer made no estimate (0, as for a CNN)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'finetune-report-'));
+  const log = [
+    { loss: 0.7, learning_rate: 1e-3, epoch: 1, step: 1 },
+    { train_runtime: 1.5, train_samples_per_second: 5.3, train_steps_per_second: 0.7, total_flos: 0, train_loss: 0.7, epoch: 1, step: 1 },
+  ];
+  writeFileSync(join(dir, 'trainer_state.json'), JSON.stringify({ global_step: 1, max_steps: 1, log_history: log, total_flos: 0 }));
+  const html = readFileSync((await writeReport(dir, { png: false })).html, 'utf8');
+  assert.ok(html.includes('<th scope="row">samples / s</th><td>5.3</td>'), 'the run table is there');
+  assert.ok(!html.includes('FLOs'));
+});
+
 test('readRunHistory: a run still going (checkpoint state with NaN), a log history given directly, errors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'finetune-report-'));
   await assert.rejects(readRunHistory(dir), /no trainer_state\.json, checkpoint-\*\/trainer_state\.json or metrics\.jsonl/);
@@ -248,7 +262,8 @@ test('readRunHistory: a run still going (checkpoint state with NaN), a log histo
 test('comparisonReport: the trade-off table, its bar charts and files', async () => {
   const { dir } = makeRun();
   const fromDir = await comparisonRunFromDir(dir);
-  assert.deepEqual(fromDir, { strategy: 'lora', trainableParams: 296450, totalParams: 109780228, trainablePercent: fromDir.trainablePercent, accuracy: 0.91, trainTimeSeconds: 83.52, peakMemoryBytes: 2048e6 });
+  // the lr: training_args.json's (run_config.json's learning_rate, the lr a CLI run used, comes first)
+  assert.deepEqual(fromDir, { strategy: 'lora', lr: 2e-5, trainableParams: 296450, totalParams: 109780228, trainablePercent: fromDir.trainablePercent, accuracy: 0.91, trainTimeSeconds: 83.52, peakMemoryBytes: 2048e6 });
   const runs = [
     { strategy: 'full', trainableParams: 109483778, totalParams: 109483778, accuracy: 0.932, trainTimeSeconds: 1834, peakMemoryBytes: 6.2e9 },
     { strategy: 'head', trainableParams: 1538, totalParams: 109483778, accuracy: 0.815, trainTimeSeconds: 402, peakMemoryBytes: 1.5e9 },
@@ -256,17 +271,23 @@ test('comparisonReport: the trade-off table, its bar charts and files', async ()
     { strategy: 'bitfit', trainableParams: 102914, totalParams: 109483778, accuracy: 0.9, trainTimeSeconds: 8.46 },
   ];
   const out = join(dir, 'compare');
-  const result = await comparisonReport(runs, { outputDir: out });
+  const notes = ['lr: each method trained at 1e-4, 1e-3 and kept the best on validation.', 'accuracy: on <dev.tsv>.'];
+  const result = await comparisonReport(runs, { outputDir: out, notes });
   const lines = result.text.split('\n');
   assert.equal(lines.length, 2 + runs.length);
-  assert.equal(lines[0], 'strategy  trainable params        %  accuracy  train time  peak memory');
+  // an lr column, since a run has one (the others print n/a)
+  assert.equal(lines[0], 'strategy    lr  trainable params        %  accuracy  train time  peak memory');
   assert.ok(lines.every((l) => l.length === lines[0].length), `ragged:\n${result.text}`);
-  assert.equal(lines[3], 'head                 1,538  0.0014%     0.815       06:42      1.4 GiB');
-  assert.equal(lines[4], 'lora               296,450    0.27%      0.91       01:23     1.91 GiB');
+  assert.equal(lines[3], 'head       n/a             1,538  0.0014%     0.815       06:42      1.4 GiB');
+  assert.equal(lines[4], 'lora      2e-5           296,450    0.27%      0.91       01:23     1.91 GiB');
   assert.ok(lines[5].endsWith('n/a'));
   // under a minute: seconds, where mm:ss would read 00:08
   assert.match(lines[5], /\s8\.5 s\s/);
-  assert.equal(result.markdown.split('\n')[4], '| lora | 296,450 | 0.27% | 0.91 | 01:23 | 1.91 GiB |');
+  const markdown = result.markdown.split('\n');
+  assert.equal(markdown[4], '| lora | 2e-5 | 296,450 | 0.27% | 0.91 | 01:23 | 1.91 GiB |');
+  assert.deepEqual(markdown.slice(-2), notes);
+  // without an lr, no lr column
+  assert.match((await comparisonReport(runs.slice(0, 2))).text, /^strategy  trainable params/);
   // the chart: 4 panels, one bar per run with a value (bitfit has no memory figure)
   const svg = chartSvg(result.chart);
   assert.equal((svg.match(/<rect class="bar"/g) ?? []).length, 4 * 4 - 1);
@@ -277,8 +298,32 @@ test('comparisonReport: the trade-off table, its bar charts and files', async ()
   assert.deepEqual(pngSize(png), { width: 2 * result.chart.width, height: 2 * result.chart.height });
   assert.ok(result.chart.width > result.chart.height);
   const html = readFileSync(join(out, 'comparison.html'), 'utf8');
-  assert.ok(html.includes('<th scope="row">lora</th><td>296,450</td><td>0.27%</td>'));
+  assert.ok(html.includes('<th scope="row">lora</th><td>2e-5</td><td>296,450</td><td>0.27%</td>'));
+  assert.ok(html.includes('<p class="note">accuracy: on &lt;dev.tsv&gt;.</p>'));
   assert.ok(!/https?:|\ssrc=|\shref=|<script/i.test(html));
+});
+
+test('comparison chart: the accuracy axis starts a tick below the lowest score and says so, so 0.48 and 0.62 do not look alike', () => {
+  const runs = [
+    { strategy: 'head', accuracy: 0.48, trainTimeSeconds: 10 },
+    { strategy: 'lora', accuracy: 0.62, trainTimeSeconds: 20 },
+  ];
+  const svg = chartSvg(comparisonChart(runs));
+  const width = (label: string, value: number): number => {
+    const m = new RegExp(`data-label="${label}" data-value="${value}" x="[\\d.]+" y="[\\d.]+" width="([\\d.]+)"`).exec(svg);
+    assert.ok(m, `no bar ${label} ${value}`);
+    return Number(m[1]);
+  };
+  // accuracy from 0.45 (ticks 0.45 … 0.65): lengths 0.03 and 0.17 of the axis, not 0.48 and 0.62
+  assert.ok(width('lora', 0.62) / width('head', 0.48) > 5, `accuracy bars ${width('head', 0.48)} vs ${width('lora', 0.62)}`);
+  assert.ok(svg.includes('>axis from 0.45, not 0</text>'));
+  assert.deepEqual([...svg.matchAll(/<text [^>]*class="tick"[^>]*>([^<]+)<\/text>/g)].map((m) => m[1]), ['0.45', '0.50', '0.55', '0.60', '0.65']);
+  // train time keeps its axis from 0: twice the time, twice the bar
+  assert.ok(Math.abs(width('lora', 20) / width('head', 10) - 2) < 0.05);
+  // one score: its bar still has a length, and the axis start is named
+  const single = chartSvg(comparisonChart([{ strategy: 'full', accuracy: 0.5 }]));
+  assert.ok(/data-value="0.5" x="[\d.]+" y="[\d.]+" width="([\d.]+)"/.exec(single)![1] !== '1');
+  assert.match(single, />axis from 0\.\d+, not 0<\/text>/);
 });
 
 test('chart kit: nice ticks, tick labels, thinning long series', () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { LoraConfig, Trainer, TrainingArguments, loadSafetensorsSync, memory, models, randn, setNumThreads, train, type Tensor } from 'finetune';
+import { LoraConfig, Trainer, TrainingArguments, data, loadSafetensorsSync, memory, models, randn, setNumThreads, train, type Tensor } from 'finetune';
 import { differences, slice, snapshot, sst2, tinyBert } from './helpers/trainer-setup.js';
 
 // One thread: these models are tiny, and libtorch's worker threads crawl when the cores are busy.
@@ -290,6 +290,38 @@ test('image models: ViT gets the batch (image as pixelValues), ResNet the image 
     const metrics = await trainer.evaluate();
     assert.deepEqual(Object.keys(metrics).slice(0, 3), ['eval_loss', 'eval_accuracy', 'eval_f1_macro']);
   }
+});
+
+test('total_flos: 6 × non-embedding parameters × tokens, as transformers estimates it; a ViT counts its patches and [CLS]; a CNN none', async () => {
+  // Sentences of at least 8 tokens, cut to 8: every batch of 4 holds 32 input ids, padding-free.
+  const dataset = await sst2(8);
+  const long = Array.from({ length: dataset.length }, (_, i) => i).filter((i) => dataset.get(i).inputIds.length === 8).slice(0, 12);
+  assert.equal(long.length, 12);
+  const bert = tinyBert(5);
+  const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const all = bert.parameters().reduce((n, p) => n + p.numel(), 0);
+  // The word, position and token-type embedding tables (vocab 30522, 64 positions, 2 types, hidden 16) are left out.
+  const nonEmbedding = all - numel([30522, 16]) - numel([64, 16]) - numel([2, 16]);
+  const steps = 3;
+  const text = new Trainer({ model: bert, args: { outputDir: tmp(), maxSteps: steps, perDeviceTrainBatchSize: 4, saveStrategy: 'no' }, trainDataset: new data.Subset(dataset, long), log: null });
+  const { metrics } = await text.train();
+  assert.equal(metrics.total_flos, 6 * nonEmbedding * steps * 4 * 8);
+  assert.equal(text.state.totalFlos, metrics.total_flos);
+
+  class Images {
+    readonly length = 8;
+    get(i: number): { image: Tensor; label: number } {
+      return { image: randn([3, 32, 32]), label: i % 3 };
+    }
+  }
+  // 32×32 images in 16×16 patches: 4 patches and the [CLS] token per image.
+  const vit = new models.ViTForImageClassification({ hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16, imageSize: 32, patchSize: 16, numLabels: 3 });
+  const vitParams = vit.parameters().reduce((n, p) => n + p.numel(), 0);
+  const image = new Trainer({ model: vit, args: { outputDir: tmp(), maxSteps: 2, perDeviceTrainBatchSize: 4, saveStrategy: 'no' }, trainDataset: new Images(), log: null });
+  assert.equal((await image.train()).metrics.total_flos, 6 * vitParams * 2 * 4 * 5);
+
+  const cnn = new Trainer({ model: new models.ResNet({ block: 'basic', layers: [1, 1, 1, 1], numClasses: 3 }), args: { outputDir: tmp(), maxSteps: 1, perDeviceTrainBatchSize: 4, saveStrategy: 'no' }, trainDataset: new Images(), log: null });
+  assert.equal((await cnn.train()).metrics.total_flos, 0);
 });
 
 test('TrainingArguments: HF defaults, clear errors, JSON round trip', () => {

@@ -1,9 +1,11 @@
 // finetune's native addon: tensors, the generic ATen operator call, autograd and
 // memory handles over libtorch. Model logic lives in TypeScript, never here.
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/util/Logging.h>
 #include <napi.h>
 #include <torch/csrc/api/include/torch/version.h>
 
@@ -90,6 +92,34 @@ Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
+// Whether NNPACK initialises on this CPU (at::_nnpack_available, as torch.backends.nnpack.is_available).
+// Where it cannot (an x86-64 CPU without AVX2, some VMs) libtorch logs "Could not initialize NNPACK!
+// Reason: Unsupported hardware." and convolves with its own kernels; asking here holds that warning
+// back, so that the caller can turn NNPACK off (setNnpackEnabled) and say why where the user looks.
+Napi::Value nnpackAvailable(const Napi::CallbackInfo& info) {
+  const int level = FLAGS_caffe2_log_level;
+  FLAGS_caffe2_log_level = c10::GLOG_ERROR;
+  bool available = false;
+  try {
+    available = at::_nnpack_available();
+  } catch (...) {
+    FLAGS_caffe2_log_level = level;
+    throw;
+  }
+  FLAGS_caffe2_log_level = level;
+  return Napi::Boolean::New(info.Env(), available);
+}
+
+// torch.backends.nnpack.set_flags / flags: whether libtorch may use NNPACK for CPU convolutions.
+Napi::Value setNnpackEnabled(const Napi::CallbackInfo& info) {
+  at::globalContext().setUserEnabledNNPACK(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value nnpackEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::globalContext().userEnabledNNPACK());
+}
+
 Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   auto out = Napi::Object::New(env);
@@ -155,6 +185,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("setRngState", guarded<setRngState>);
   add("setNumThreads", guarded<setNumThreads>);
   add("getNumThreads", guarded<getNumThreads>);
+  add("nnpackAvailable", guarded<nnpackAvailable>);
+  add("setNnpackEnabled", guarded<setNnpackEnabled>);
+  add("nnpackEnabled", guarded<nnpackEnabled>);
   add("buildInfo", guarded<buildInfo>);
   return exports;
 }

@@ -19,6 +19,7 @@ export function runDoctor(argv: string[]): number {
     ['compiler', `${info.compiler}, C++11 ABI ${info.cxx11Abi ? 'on' : 'off'}`],
     ['threads', String(info.threads)],
     ['devices', info.devices.join(', ')],
+    ['nnpack', info.nnpack.enabled ? 'on (CPU convolutions may use it)' : info.nnpack.available ? 'off' : "off: NNPACK cannot initialise on this CPU, so libtorch's own convolution kernels run (and its warning is not printed)"],
     ['cuda', info.cuda ? `yes (${info.cudaDevices} device${info.cudaDevices === 1 ? '' : 's'})` : 'no (CPU build)'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { fashionMnist, ImageFolderDataset, imageTransform, Subset, type Dataset } from '../data/index.js';
-import { MetricsJsonlCallback, Trainer, TrainingArguments } from '../train/index.js';
+import { MetricsJsonlCallback, Trainer, TrainingArguments, type Metrics } from '../train/index.js';
 import { getNumThreads } from '../tensor/index.js';
 import { EXIT, flagHelp, UsageError, type FlagTable, type Options } from './config.js';
 import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
@@ -140,25 +140,31 @@ export async function runEval(argv: string[]): Promise<number> {
     const trained = await loadTrainedModel(optString(options, 'model'), optString(options, 'adapter'));
     const { dataset, describe } = await loadEvalData(trained, options);
     if (!json) console.log(`model: ${trained.describe} (${trained.labels.length} labels: ${trained.labels.join(', ')})\ndata: ${describe}`);
-    const scratch = mkdtempSync(join(tmpdir(), 'finetune-eval-'));
-    try {
-      const trainer = new Trainer({
-        model: trained.model,
-        args: new TrainingArguments({ outputDir: scratch, perDeviceEvalBatchSize: optNumber(options, 'per-device-eval-batch-size') ?? 8, disableTqdm: true }),
-        evalDataset: dataset,
-        log: null,
-      });
-      trainer.removeCallback(MetricsJsonlCallback);
-      const metrics = await trainer.evaluate();
-      delete metrics.epoch;
-      if (json) console.log(JSON.stringify({ model: trained.describe, examples: dataset.length, ...metrics, threads: getNumThreads() }));
-      else {
-        const width = Math.max(...Object.keys(metrics).map((k) => k.length));
-        for (const [key, value] of Object.entries(metrics)) console.log(`${key.padEnd(width)}  ${Number.isInteger(value) ? value : value.toFixed(4)}`);
-      }
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
+    const metrics = await evaluateTrained(trained, dataset, optNumber(options, 'per-device-eval-batch-size'));
+    if (json) console.log(JSON.stringify({ model: trained.describe, examples: dataset.length, ...metrics, threads: getNumThreads() }));
+    else {
+      const width = Math.max(...Object.keys(metrics).map((k) => k.length));
+      for (const [key, value] of Object.entries(metrics)) console.log(`${key.padEnd(width)}  ${Number.isInteger(value) ? value : value.toFixed(4)}`);
     }
     return EXIT.ok;
   });
+}
+
+/** The Trainer's evaluate() of a trained model on labelled data (eval_loss, eval_accuracy, …), writing nothing. */
+export async function evaluateTrained(trained: TrainedModel, dataset: Dataset<unknown>, batchSize = 8): Promise<Metrics> {
+  const scratch = mkdtempSync(join(tmpdir(), 'finetune-eval-'));
+  try {
+    const trainer = new Trainer({
+      model: trained.model,
+      args: new TrainingArguments({ outputDir: scratch, perDeviceEvalBatchSize: batchSize, disableTqdm: true }),
+      evalDataset: dataset,
+      log: null,
+    });
+    trainer.removeCallback(MetricsJsonlCallback);
+    const metrics = await trainer.evaluate();
+    delete metrics.epoch;
+    return metrics;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -80,6 +80,7 @@ import {
 } from '../train/index.js';
 import { formatLr } from '../optim/index.js';
 import { writeReport } from '../report/index.js';
+import { formatBytes, formatNumber, formatSeconds } from '../report/format.js';
 import {
   EXIT,
   flagHelp,
@@ -744,7 +745,7 @@ export function imagePreprocessing(modelType: string, config: HfConfig, dirs: re
 }
 
 /** The subfolders of an image folder that hold the training and evaluation images, when it is split. */
-function splitFolders(root: string): { train: string; eval?: string } {
+export function splitFolders(root: string): { train: string; eval?: string } {
   const train = join(root, 'train');
   if (isDir(train)) {
     const evalDir = ['val', 'validation', 'valid', 'test', 'eval'].map((n) => join(root, n)).find(isDir);
@@ -1378,8 +1379,16 @@ export async function train(options: Options): Promise<Trainer> {
   for (const line of outcome?.warnings ?? []) console.error(`warning: ${line}`);
   for (const line of outcome?.advice ?? []) console.error(`  ${line}`);
   console.log(`wrote ${outputDir}/: ${written.join(', ')}`);
+  console.log(finalLine(trainer, runConfig));
   if (stoppedOnNan) throw stoppedOnNan;
   return trainer;
+}
+
+/** The last line of `finetune train`: how long, how fast (transformers' train_samples_per_second) and how much memory the run took. */
+function finalLine(trainer: Trainer, runConfig: Record<string, unknown>): string {
+  const summary = trainer.state.logHistory.filter((e) => typeof e.train_samples_per_second === 'number').at(-1);
+  const speed = summary ? `${formatNumber(summary.train_samples_per_second as number, 3)} samples/s, ` : '';
+  return `done in ${formatSeconds(runConfig.train_seconds as number)}: ${speed}peak memory ${formatBytes(runConfig.peak_rss_bytes as number)} (the process's peak resident set size)`;
 }
 
 /**

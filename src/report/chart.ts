@@ -66,6 +66,12 @@ export interface BarChartSpec {
   color?: string | string[];
   /** A logarithmic value axis (positive values only; others print n/a): for shares spanning decades, like trainable %. */
   log?: boolean;
+  /**
+   * The value axis starts at a tick just below the smallest value instead of at 0, with its ticks
+   * labelled under the bars and its start named: for scores that differ by a few points (0.48 vs
+   * 0.62 look alike on an axis from 0), as plotting libraries scale a dot or bar comparison.
+   */
+  axisFromData?: boolean;
 }
 
 /** Ticks at 1, 2 or 5 × 10^k covering [min, max]; `min`/`max` of the result are the rounded-out domain. */
@@ -293,6 +299,15 @@ export function lineChart(spec: LineChartSpec): Chart {
   return { title: spec.title, width, height, body: parts.join('') };
 }
 
+/** The ticks of a value axis that starts a tick below the smallest value, so that every bar keeps a length. */
+function dataAxisTicks(values: number[]): ReturnType<typeof niceTicks> {
+  const low = Math.min(...values);
+  const ticks = niceTicks(low, Math.max(...values), 4);
+  if (ticks.min < low) return ticks;
+  const min = Number((ticks.min - ticks.step).toPrecision(12));
+  return { ...ticks, min, ticks: [min, ...ticks.ticks] };
+}
+
 /** A horizontal bar chart: one bar per label, its value printed at the end of the bar. */
 export function barChart(spec: BarChartSpec): Chart {
   const width = spec.width ?? 420;
@@ -301,17 +316,22 @@ export function barChart(spec: BarChartSpec): Chart {
   const rowHeight = 26;
   const top = 40;
   const n = spec.labels.length;
-  const height = top + n * rowHeight + (spec.xLabel ? 30 : 14);
-  const labelWidth = Math.max(0, ...spec.labels.map((l) => textWidth(l, 12))) + 10;
   const usable = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v) && (!spec.log || v > 0);
+  const finite = spec.values.filter(usable);
+  const dataAxis = spec.axisFromData && finite.length > 0 && !spec.log ? dataAxisTicks(finite) : null;
+  const xLabel = dataAxis && dataAxis.min !== 0 ? [`axis from ${formatTick(dataAxis.min, dataAxis.step)}, not 0`, spec.xLabel].filter(Boolean).join('; ') : spec.xLabel;
+  const height = top + n * rowHeight + (dataAxis ? 18 : 0) + (xLabel ? 30 : 14);
+  const labelWidth = Math.max(0, ...spec.labels.map((l) => textWidth(l, 12))) + 10;
   const valueTexts = spec.values.map((v) => (usable(v) ? format(v) : 'n/a'));
   const valueWidth = Math.max(...valueTexts.map((t) => textWidth(t, 11))) + 10;
   const x0 = pad + labelWidth;
   const x1 = Math.max(x0 + 40, width - pad - valueWidth);
-  const finite = spec.values.filter(usable);
   let scale: (v: number) => number;
   let zero: number;
-  if (spec.log) {
+  if (dataAxis) {
+    scale = (v: number): number => x0 + ((v - dataAxis.min) / (dataAxis.max - dataAxis.min)) * (x1 - x0);
+    zero = dataAxis.min;
+  } else if (spec.log) {
     // bars grow from the decade below the smallest value
     const lo = Math.floor(Math.log10(Math.min(...finite, 1)) - 1e-9);
     const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...finite, 10 ** lo)) - 1e-9));
@@ -343,7 +363,16 @@ export function barChart(spec: BarChartSpec): Chart {
     parts.push(text(a + w + 5, y + 16, valueTexts[i], { 'font-size': 11, fill: TEXT }));
   });
   parts.push(`<line x1="${r1(scale(zero))}" y1="${top}" x2="${r1(scale(zero))}" y2="${top + n * rowHeight}" stroke="${AXIS}" stroke-width="1"/>`);
-  if (spec.xLabel) parts.push(text((x0 + x1) / 2, height - pad, spec.xLabel, { 'font-size': 11, fill: MUTED, 'text-anchor': 'middle' }));
+  if (dataAxis) {
+    const y = top + n * rowHeight;
+    parts.push(`<line x1="${r1(x0)}" y1="${y}" x2="${r1(x1)}" y2="${y}" stroke="${AXIS}" stroke-width="1"/>`);
+    for (const tick of dataAxis.ticks) {
+      const x = scale(tick);
+      parts.push(`<line x1="${r1(x)}" y1="${y}" x2="${r1(x)}" y2="${y + 4}" stroke="${AXIS}" stroke-width="1"/>`);
+      parts.push(text(x, y + 15, formatTick(tick, dataAxis.step), { 'font-size': 10, fill: MUTED, 'text-anchor': 'middle', class: 'tick' }));
+    }
+  }
+  if (xLabel) parts.push(text((x0 + x1) / 2, height - pad, xLabel, { 'font-size': 11, fill: MUTED, 'text-anchor': 'middle', class: 'axis-label' }));
   return { title: spec.title, width, height, body: parts.join('') };
 }
 

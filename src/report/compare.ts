@@ -1,13 +1,14 @@
 /**
- * The fine-tuning trade-off table: strategy | trainable params | % | accuracy | train time | peak
- * memory, for runs of the same task with different strategies (what `finetune compare` prints), with
- * a bar chart of each column (comparison.png) and a self-contained comparison.html.
+ * The fine-tuning trade-off table: strategy | (lr) | trainable params | % | accuracy | train time |
+ * peak memory, for runs of the same task with different strategies (what `finetune compare` prints),
+ * with a bar chart of each column (comparison.png) and a self-contained comparison.html.
  */
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 import { writeAtomicAsync, writeFullyAsync } from '../io/files.js';
 import { barChart, chartGrid, chartSvg, PALETTE, type Chart } from './chart.js';
+import { formatLr } from '../optim/index.js';
 import { escapeXml, formatBytes, formatInteger, formatNumber, formatPercent, formatSeconds, htmlDocument } from './format.js';
 import { readRunHistory, summarizeRun } from './history.js';
 import { chartToPng, type PngOptions } from './png.js';
@@ -16,6 +17,8 @@ import { chartToPng, type PngOptions } from './png.js';
 export interface ComparisonRun {
   /** The strategy's name: full, head, lora, … */
   strategy: string;
+  /** The (peak) learning rate the run trained at; the table has an lr column when a run has one. */
+  lr?: number;
   trainableParams?: number;
   totalParams?: number;
   /** 100 × trainable / total; computed from the counts when omitted. */
@@ -34,6 +37,8 @@ export interface ComparisonOptions {
   title?: string;
   /** The metric column's header (default "accuracy"). */
   metricName?: string;
+  /** Lines under the table in comparison.html and .md: what the metric is measured on, how each lr was chosen. */
+  notes?: string[];
   /** Write the PNG (default true when outputDir is given). */
   png?: boolean;
   pngScale?: number;
@@ -63,10 +68,11 @@ function percentOf(run: ComparisonRun): number | undefined {
 
 const NA = 'n/a';
 
-function cells(run: ComparisonRun): string[] {
+function cells(run: ComparisonRun, withLr: boolean): string[] {
   const pct = percentOf(run);
   return [
     run.strategy,
+    ...(withLr ? [run.lr !== undefined ? formatLr(run.lr) : NA] : []),
     run.trainableParams !== undefined ? formatInteger(run.trainableParams) : NA,
     pct !== undefined ? formatPercent(pct) : NA,
     run.accuracy !== undefined ? formatNumber(run.accuracy) : NA,
@@ -91,15 +97,16 @@ export function comparisonChart(runs: ComparisonRun[], options: { title?: string
   const labels = runs.map((r) => r.strategy);
   const color = runs.map((_, i) => PALETTE[i % PALETTE.length]);
   const metric = options.metricName ?? 'accuracy';
-  const panels: Array<{ title: string; values: Array<number | undefined>; format: (v: number) => string; log?: boolean }> = [
+  // The metric's axis starts near its lowest value (and says so): scores a few points apart must not look alike.
+  const panels: Array<{ title: string; values: Array<number | undefined>; format: (v: number) => string; log?: boolean; axisFromData?: boolean }> = [
     { title: 'trainable parameters (%, log scale)', values: runs.map(percentOf), format: formatPercent, log: true },
-    { title: metric, values: runs.map((r) => r.accuracy), format: (v) => formatNumber(v) },
+    { title: metric, values: runs.map((r) => r.accuracy), format: (v) => formatNumber(v), axisFromData: true },
     { title: 'train time', values: runs.map((r) => r.trainTimeSeconds), format: formatSeconds },
     { title: 'peak memory', values: runs.map((r) => r.peakMemoryBytes), format: formatBytes },
   ];
   const charts = panels
     .filter((p) => p.values.some((v) => v !== undefined))
-    .map((p) => barChart({ title: p.title, labels, values: p.values, format: p.format, color, width: 440, log: p.log }));
+    .map((p) => barChart({ title: p.title, labels, values: p.values, format: p.format, color, width: 440, log: p.log, axisFromData: p.axisFromData }));
   if (charts.length === 0) charts.push(barChart({ title: 'no figures to compare', labels, values: runs.map(() => undefined), width: 440 }));
   return chartGrid(charts, 2, options.title ?? 'Fine-tuning strategies compared');
 }
@@ -112,6 +119,7 @@ table { border-collapse: collapse; background: #fff; font-size: 14px; }
 th, td { border: 1px solid #e2e2e2; padding: 4px 12px; }
 td { text-align: right; font-variant-numeric: tabular-nums; }
 td:first-child, th { text-align: left; }
+.note { color: #555; font-size: 14px; margin: 8px 0; }
 .figure { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: 8px; margin: 16px 0; }
 svg.chart { display: block; max-width: 100%; height: auto; }
 `;
@@ -128,11 +136,13 @@ async function writeFileAtomic(path: string, data: string | Uint8Array): Promise
 export async function comparisonReport(runs: ComparisonRun[], options: ComparisonOptions = {}): Promise<ComparisonResult> {
   const metric = options.metricName ?? 'accuracy';
   const title = options.title ?? 'Fine-tuning strategies compared';
-  const header = ['strategy', 'trainable params', '%', metric, 'train time', 'peak memory'];
-  const rows = runs.map(cells);
-  const text = alignTable(header, rows, [false, true, true, true, true, true]);
+  const withLr = runs.some((r) => r.lr !== undefined);
+  const header = ['strategy', ...(withLr ? ['lr'] : []), 'trainable params', '%', metric, 'train time', 'peak memory'];
+  const rows = runs.map((r) => cells(r, withLr));
+  const text = alignTable(header, rows, header.map((_, i) => i > 0));
   const md = (r: string[]): string => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  const markdown = [md(header), `|:--|${header.slice(1).map(() => '--:').join('|')}|`, ...rows.map(md)].join('\n');
+  const notes = options.notes ?? [];
+  const markdown = [md(header), `|:--|${header.slice(1).map(() => '--:').join('|')}|`, ...rows.map(md), ...(notes.length ? ['', ...notes] : [])].join('\n');
   const chart = comparisonChart(runs, { title, metricName: metric });
   const table =
     `<table class="comparison"><thead><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>` +
@@ -140,6 +150,7 @@ export async function comparisonReport(runs: ComparisonRun[], options: Compariso
     '</tbody></table>';
   const html = htmlDocument(title, CSS, `<h1>${escapeXml(title)}</h1>
 ${table}
+${notes.map((n) => `<p class="note">${escapeXml(n)}</p>`).join('\n')}
 <div class="figure">${chartSvg(chart, { id: 'chart-comparison' })}</div>`);
   const result: ComparisonResult = { header, rows, text, markdown, html, chart, files: {} };
   if (options.outputDir) {
@@ -169,7 +180,8 @@ function strategyName(value: unknown): string | undefined {
 
 /**
  * A comparison row from a run's output folder: the final `eval_<metricName>`, train_runtime,
- * trainable/total parameters and peak memory as the run logged them (or its run_config.json / `config` holds them).
+ * trainable/total parameters, peak memory and learning rate as the run logged them (or its
+ * run_config.json / `config` holds them).
  */
 export async function comparisonRunFromDir(
   outputDir: string,
@@ -181,8 +193,10 @@ export async function comparisonRunFromDir(
   const key = metric.startsWith('eval_') ? metric : `eval_${metric}`;
   const named = [history.runConfig?.strategy, history.trainingArgs?.strategy].map(strategyName).find((s) => s !== undefined);
   const strategy = options.strategy ?? named ?? basename(outputDir);
+  const lr = [history.runConfig?.learning_rate, history.trainingArgs?.learning_rate, history.trainingArgs?.learningRate].find((v) => typeof v === 'number');
   return {
     strategy,
+    ...(lr !== undefined ? { lr: lr as number } : {}),
     trainableParams: summary.trainableParams,
     totalParams: summary.totalParams,
     trainablePercent: summary.trainablePercent,

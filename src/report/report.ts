@@ -220,7 +220,8 @@ function summaryTables(summary: RunSummary): string {
     run.push(['trainable parameters', `${formatInteger(summary.trainableParams)}${of}${pct}`]);
   }
   if (summary.peakMemoryBytes !== undefined) run.push(['peak memory', formatBytes(summary.peakMemoryBytes)]);
-  if (summary.totalFlos !== undefined) run.push(['total FLOs', formatNumber(summary.totalFlos)]);
+  // 0 is what the Trainer records where it cannot estimate FLOs (as transformers' total_flos): no row rather than a false 0.
+  if (summary.totalFlos) run.push(['total FLOs (6 × non-embedding params × tokens)', formatNumber(summary.totalFlos)]);
   if (summary.bestMetric !== undefined) run.push([`best ${summary.metricForBestModel ?? 'metric'}`, formatNumber(summary.bestMetric)]);
   if (summary.bestModelCheckpoint) run.push(['best checkpoint', summary.bestModelCheckpoint]);
   const runTable = run.length

@@ -77,6 +77,9 @@ export interface NativeAddon {
   setRngState(handle: number): void;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
+  nnpackAvailable(): boolean;
+  setNnpackEnabled(enabled: boolean): void;
+  nnpackEnabled(): boolean;
   buildInfo(): BuildInfo;
 }
 
@@ -106,3 +109,10 @@ export const native: NativeAddon = loadAddon();
 /** The property under which a Tensor stores its native handle; the addon reads it. */
 export const HANDLE: unique symbol = Symbol('finetune.tensorHandle');
 native.init(HANDLE);
+
+// libtorch tries NNPACK for CPU convolutions. Where NNPACK cannot initialise (an x86-64 CPU without
+// AVX2, some VMs) libtorch logs "Could not initialize NNPACK! Reason: Unsupported hardware." — one
+// user saw it 675 times in a 14-second image run — and convolves with its own kernels anyway. So
+// NNPACK is turned off there (torch.backends.nnpack.set_flags(False)): libtorch no longer tries it,
+// the output stays clean, and `finetune doctor` says so.
+if (!native.nnpackAvailable()) native.setNnpackEnabled(false);

@@ -43,6 +43,8 @@ export interface RuntimeInfo extends BuildInfo {
   addon: string;
   threads: number;
   devices: string[];
+  /** Whether NNPACK initialises on this CPU, and whether libtorch may use it for convolutions (off where it cannot initialise). */
+  nnpack: { available: boolean; enabled: boolean };
 }
 
 /** What `finetune doctor` prints: libtorch location and version, threads, devices, addon build facts. */
@@ -51,5 +53,6 @@ export function runtimeInfo(): RuntimeInfo {
   const recorded = join(packageRoot(), 'build', 'libtorch.json');
   const libtorch = existsSync(recorded) ? (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch : 'unknown';
   const devices = ['cpu', ...Array.from({ length: build.cudaDevices }, (_, i) => `cuda:${i}`)];
-  return { ...build, libtorch, addon: addonPath, threads: native.getNumThreads(), devices };
+  const nnpack = { available: native.nnpackAvailable(), enabled: native.nnpackEnabled() };
+  return { ...build, libtorch, addon: addonPath, threads: native.getNumThreads(), devices, nnpack };
 }

@@ -29,8 +29,8 @@ import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
 import { Tensor, functional as F, getRngState, manualSeed, noGrad, setNumThreads, setRngState, tidy } from '../tensor/index.js';
-import type { Module } from '../nn/index.js';
-import { AlexNet, ResNet, classificationLoss, parameterGroupsOf, type HfConfig, type ProblemType } from '../models/index.js';
+import { Embedding, type Module } from '../nn/index.js';
+import { AlexNet, ResNet, ViTPatchEmbeddings, classificationLoss, parameterGroupsOf, type HfConfig, type ProblemType } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { applyFreezingStrategy, getPeftModel, PeftConfig, PeftModel } from '../peft/index.js';
 import { loadedConfigOf } from '../io/index.js';
@@ -353,6 +353,45 @@ function callForward(model: Module, ...inputs: unknown[]): unknown {
 /** The model inside a PeftModel (or the model). */
 function innerModel(model: Module): Module {
   return model instanceof PeftModel ? model.model : model;
+}
+
+/**
+ * total_flos as transformers estimates it (PreTrainedModel.floating_point_ops, after Kaplan et al. 2020,
+ * section 2.1): 6 × tokens × non-embedding parameters per forward + backward pass — a multiply-add per
+ * parameter and token forward, two backward. The parameters are all of the model's (frozen and adapter
+ * ones included, as num_parameters(exclude_embeddings=True)) less the weights of its Embedding layers;
+ * the tokens are a batch's input ids, padding included (input_ids.numel()). For a ViT they are its
+ * patches and [CLS] per image: transformers counts pixel_values' elements there, which are not tokens.
+ * A CNN gets no estimate (null; 0 in trainer_state.json, as transformers records for a model it cannot
+ * estimate): its weights are reused at every position, so 6 × parameters × tokens describes nothing.
+ */
+class FlosEstimate {
+  readonly #flosPerToken: number;
+  /** Tokens per image (ViT), null for models whose inputs are token ids. */
+  readonly #tokensPerImage: number | null;
+
+  private constructor(flosPerToken: number, tokensPerImage: number | null) {
+    this.#flosPerToken = flosPerToken;
+    this.#tokensPerImage = tokensPerImage;
+  }
+
+  static of(model: Module): FlosEstimate | null {
+    const inner = innerModel(model);
+    if (inner instanceof ResNet || inner instanceof AlexNet) return null;
+    const embeddingWeights = new Set(model.modules().flatMap((m) => (m instanceof Embedding ? [m.weight] : [])));
+    const params = model.parameters().reduce((n, p) => n + (embeddingWeights.has(p) ? 0 : p.numel()), 0);
+    const patches = model.modules().find((m): m is ViTPatchEmbeddings => m instanceof ViTPatchEmbeddings);
+    return new FlosEstimate(6 * params, patches ? patches.numPatches + 1 : null);
+  }
+
+  /** The FLOs of a forward + backward pass over `batch` (0 when it holds neither input ids nor images). */
+  of(batch: unknown): number {
+    if (typeof batch !== 'object' || batch === null || batch instanceof Tensor) return 0;
+    const b = batch as Record<string, unknown>;
+    if (this.#tokensPerImage === null) return b.inputIds instanceof Tensor ? this.#flosPerToken * b.inputIds.numel() : 0;
+    const images = b.pixelValues ?? b.image;
+    return images instanceof Tensor ? this.#flosPerToken * this.#tokensPerImage * images.shape[0] : 0;
+  }
 }
 
 /** Runs the model on a batch the way finetune's model families take their inputs (see TrainerOptions.forward). */
@@ -987,6 +1026,7 @@ export class Trainer implements TrainerLike {
     for (const line of this.planLines()) this.log(line);
     if (resumeDir) this.log(`resuming from ${resumeDir}: step ${state.globalStep} of ${maxSteps}, epoch ${startEpoch}, batch ${startBatch} of ${batchesPerEpoch}`);
 
+    const flos = FlosEstimate.of(this.model);
     const startTime = performance.now();
     const startStep = state.globalStep;
     this.model.train();
@@ -1011,6 +1051,7 @@ export class Trainer implements TrainerLike {
           for (let k = 0; k < cycle; k++) {
             const next = await batches.next();
             if (next.done) throw new Error(`internal error: the data loader ended at batch ${position} of ${batchesPerEpoch}`);
+            if (flos) state.totalFlos += flos.of(next.value);
             let value: number;
             if (mt) {
               const result = this.#multiTaskMicroStep(next.value, cycle, (Math.imul(args.seed, 0x9e3779b1) ^ Math.imul(state.globalStep + 1, 0x85ebca6b) ^ k) >>> 0);
@@ -1098,7 +1139,7 @@ export class Trainer implements TrainerLike {
       train_runtime: round4(runtime),
       train_samples_per_second: round3((steps * args.perDeviceTrainBatchSize * ga) / Math.max(runtime, 1e-9)),
       train_steps_per_second: round3(steps / Math.max(runtime, 1e-9)),
-      total_flos: 0,
+      total_flos: state.totalFlos,
       train_loss: trainingLoss,
     };
     if (this.#acc.skippedSteps) metrics.train_skipped_steps = this.#acc.skippedSteps;
