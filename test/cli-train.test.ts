@@ -319,7 +319,9 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
     const tag = `[${i + 1}/3] head · lr ${['1e-3', '3e-3', '1e-2'][i]}`;
     const lines = run.stdout.split('\n').filter((l) => l.startsWith(`${tag}: `));
     assert.match(lines[0], /: training \(log: .*\.log\)$/);
-    assert.ok(lines.slice(1, -1).every((l) => /: \[epoch 1\/1\] step [1-3]\/4 /.test(l)) && lines.length >= 3 && lines.length <= 5, lines.join('\n'));
+    // (and the run's end-of-training warnings, which a 4-step run on random weights earns)
+    const progress = lines.slice(1, -1).filter((l) => !l.includes(': warning: '));
+    assert.ok(progress.every((l) => /: \[epoch 1\/1\] step [1-3]\/4 /.test(l)) && progress.length >= 1 && progress.length <= 3, lines.join('\n'));
     assert.match(lines.at(-1) ?? '', /: done in \d+\.\d s, validation accuracy 0\.\d{4}, loss \d\.\d{4}$/);
   }
   // the chosen rate: the best validation accuracy, then the lower loss, then the smaller rate

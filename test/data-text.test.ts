@@ -619,3 +619,25 @@ test('collateText: shapes, pad values, left padding, fixed length, labels, error
   assert.throws(() => textCollator({ padTokenId: null }), /the tokenizer has no pad token/);
   assert.equal(memory().numTensors, before);
 });
+
+test('findLabelColumn: a known name, else the one column of few values beside one of many texts', async () => {
+  assert.equal(data.findLabelColumn(['text', 'sentiment']), 'sentiment');
+  const dir = mkdtempSync(join(tmpdir(), 'finetune-columns-'));
+  try {
+    const file = join(dir, 'quotes.csv');
+    const topics = ['computers', 'politics', 'science'];
+    writeFileSync(file, 'quote,topic\n' + Array.from({ length: 30 }, (_, i) => `"quote number ${i}, unlike the others",${topics[i % 3]}`).join('\n') + '\n');
+    const table = await data.readTable(file);
+    assert.equal(data.findLabelColumn(table.columns, table.rows), 'topic');
+    assert.equal(data.findTextColumn(table.columns, ['topic']), 'quote');
+    // Two columns of many values, or of few: no guess (the CLI asks for --label-column)
+    writeFileSync(file, 'a,b\n' + Array.from({ length: 30 }, (_, i) => `x${i},y${i}`).join('\n') + '\n');
+    const unique = await data.readTable(file);
+    assert.equal(data.findLabelColumn(unique.columns, unique.rows), undefined);
+    writeFileSync(file, 'a,b\n' + Array.from({ length: 30 }, (_, i) => `x${i % 2},y${i % 3}`).join('\n') + '\n');
+    const few = await data.readTable(file);
+    assert.equal(data.findLabelColumn(few.columns, few.rows), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -113,5 +113,8 @@ test('finetune train warns at the end of a run that learned nothing (the default
   );
   assert.equal(compare.code, 0, compare.stderr);
   assert.match(compare.stderr, /^warning: full: evaluation accuracy 0\.\d{4} \(step 20\) is (at|below) the majority-class rate/m);
-  assert.match(compare.stderr, /^warning: full: the run learned little at lr 2e-5/m);
+  // compare sweeps full's default lr × 1, 3, 10 and warns about the run it kept
+  const chosen = (JSON.parse(readFileSync(join(tmp, 'compare', 'results.json'), 'utf8')) as { rows: { lr: number }[] }).rows[0].lr;
+  assert.ok([2e-5, 6e-5, 2e-4].includes(chosen), String(chosen));
+  assert.match(compare.stderr, new RegExp(`^warning: full: the run learned little at lr ${chosen.toExponential().replace('+', '')}`, 'm'));
 });

@@ -176,7 +176,7 @@ async function readInputs(file: string, column: string | undefined, reading: Pic
     return (await readTextFile(file, reading.encoding)).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   }
   const table = await readTable(file, reading);
-  const name = column !== undefined && table.columns.includes(column) ? column : findTextColumn(table.columns, [findLabelColumn(table.columns)]);
+  const name = column !== undefined && table.columns.includes(column) ? column : findTextColumn(table.columns, [findLabelColumn(table.columns, table.rows)]);
   if (name === undefined) throw new UsageError(`${file}: which column holds the text? give --text-column (columns: ${table.columns.join(', ')})`);
   return table.rows.map((r) => r.values[name]).filter((v): v is string => typeof v === 'string');
 }

@@ -553,7 +553,7 @@ export function detectColumns(table: Table, given: { text?: string; pair?: strin
   // A header read as one column that holds another delimiter: the delimiter is the likelier mistake.
   const otherDelimiter = columns.length === 1 ? DELIMITERS.find((d) => d !== table.delimiter && columns[0].includes(d)) : undefined;
   const delimiterHint = otherDelimiter === undefined ? '' : `; the header is one column: if the delimiter is ${delimiterArg(otherDelimiter)}, give --delimiter ${delimiterArg(otherDelimiter)}`;
-  const label = given.label !== undefined ? need(given.label, 'label-column') : findLabelColumn(columns);
+  const label = given.label !== undefined ? need(given.label, 'label-column') : findLabelColumn(columns, table.rows);
   if (label === undefined) throw new UsageError(`${where}: which column is the label? give --label-column (columns: ${columns.join(', ')})${delimiterHint}`);
   const text = given.text !== undefined ? need(given.text, flags.text) : findTextColumn(columns, [label, given.pair]);
   if (text === undefined) throw new UsageError(`${where}: which column is the text? give --${flags.text} (columns: ${columns.join(', ')})`);

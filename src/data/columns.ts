@@ -13,9 +13,23 @@ export const TEXT_PAIR_COLUMNS: Readonly<Record<string, string>> = { sentence1: 
 /** Columns that number the rows and are never the text. */
 const ID_COLUMNS = new Set(['idx', 'id', 'index', 'guid']);
 
-/** The label column: the first of LABEL_COLUMN_NAMES the table has. */
-export function findLabelColumn(columns: readonly string[]): string | undefined {
-  return LABEL_COLUMN_NAMES.find((name) => columns.includes(name));
+/**
+ * The label column: the first of LABEL_COLUMN_NAMES the table has; else, given the rows, the one
+ * column of few distinct values beside one of many (`quote,topic`: 3 topics over 1,751 quotes) —
+ * what a user's own export looks like, whatever its header says.
+ */
+export function findLabelColumn(columns: readonly string[], rows?: readonly { values: Record<string, unknown> }[]): string | undefined {
+  const named = LABEL_COLUMN_NAMES.find((name) => columns.includes(name));
+  if (named !== undefined || !rows?.length) return named;
+  const candidates = columns.filter((c) => !ID_COLUMNS.has(c.toLowerCase()));
+  if (candidates.length !== 2) return undefined;
+  const distinct = candidates.map((c) => new Set(rows.map((row) => row.values[c])).size);
+  // Classes repeat: at most a fifth of the rows (and 100) distinct values, where the text column has more than half.
+  const categorical = (n: number) => n >= 2 && n <= Math.min(100, rows.length / 5);
+  const textual = (n: number) => n > rows.length / 2;
+  if (categorical(distinct[0]) && textual(distinct[1])) return candidates[0];
+  if (categorical(distinct[1]) && textual(distinct[0])) return candidates[1];
+  return undefined;
 }
 
 /**

@@ -46,7 +46,7 @@ export async function readTextsAndColumn(path: string, options: ReadTextsOptions
     return { texts: limit((await readTextFile(path, options.encoding)).split(/\r?\n/).filter((line) => line.trim().length > 0)) };
   }
   const table = await readTable(path, { format, encoding: options.encoding, delimiter: options.delimiter });
-  const column = options.textColumn ?? findTextColumn(table.columns, [findLabelColumn(table.columns)]);
+  const column = options.textColumn ?? findTextColumn(table.columns, [findLabelColumn(table.columns, table.rows)]);
   if (!column) throw new Error(`${path}: which column holds the text? give textColumn (columns: ${table.columns.join(', ')})`);
   if (!table.columns.includes(column)) throw new DataFormatError(path, 1, `no column '${column}' (columns: ${table.columns.join(', ')})`);
   const texts: string[] = [];
