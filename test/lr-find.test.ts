@@ -5,18 +5,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { data, functional as F, getRngState, manualSeed, models, nn, optim, randn, setNumThreads, setRngState, tensor, tidy, Trainer, TrainingArguments, type Tensor } from 'finetune';
-import { writeKeywordCsv } from './helpers/keyword-data.js';
+import { TINY_BERT, writeKeywordCsv, writeTinyBertFolder } from './helpers/keyword-data.js';
 import { snapshot, ROOT } from './helpers/trainer-setup.js';
 
 setNumThreads(1);
 
 const cli = join(ROOT, 'dist', 'cli', 'main.js');
-const TINY = { vocab_size: 30522, hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 128, max_position_embeddings: 64 };
 let tmp = '';
 let modelDir = '';
 let keywords = '';
@@ -24,9 +23,7 @@ let randomLabels = '';
 
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'finetune-lr-find-'));
-  modelDir = join(tmp, 'tiny-bert');
-  mkdirSync(modelDir);
-  writeFileSync(join(modelDir, 'config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'], ...TINY }));
+  modelDir = writeTinyBertFolder(join(tmp, 'tiny-bert'));
   keywords = writeKeywordCsv(join(tmp, 'keywords.csv'));
   randomLabels = writeKeywordCsv(join(tmp, 'random-labels.csv'), { randomLabels: true });
 });
@@ -115,7 +112,7 @@ async function keywordTrainer(file: string): Promise<Trainer> {
   const tokenizer = data.Tokenizer.fromFile(join(ROOT, 'data/bert-base-uncased/tokenizer.json'));
   const dataset = await data.TextClassificationDataset.fromFile(file, { textColumn: 'text', labelColumn: 'label', tokenizer, maxLength: 16 });
   manualSeed(0);
-  const config = models.bertConfigFromHf({ model_type: 'bert', ...TINY, num_labels: 2 });
+  const config = models.bertConfigFromHf({ ...TINY_BERT, num_labels: 2 });
   const model = new models.BertForSequenceClassification(config);
   return new Trainer({ model, args: new TrainingArguments({ outputDir: join(tmp, 'unused'), perDeviceTrainBatchSize: 16, seed: 0 }), trainDataset: dataset, log: null });
 }

@@ -180,7 +180,7 @@ function tinyConv(): { conv: nn.Sequential; x: Tensor; run: (m: nn.Module) => nu
 
 test('LoRA on Conv2d and Embedding layers merges exactly', () => {
   manualSeed(3);
-  const { conv, x, run } = tinyConv();
+  const { conv, run } = tinyConv();
   const before = run(conv);
   const model = getPeftModel(conv, new LoraConfig({ r: 2, loraAlpha: 4, targetModules: ['0', '2'] }));
   assert.ok(maxDiff(run(model), before) < 1e-6);

@@ -6,27 +6,24 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { data, manualSeed, models, setNumThreads, train, Trainer, TrainingArguments } from 'finetune';
-import { writeKeywordCsv } from './helpers/keyword-data.js';
+import { TINY_BERT, writeKeywordCsv, writeTinyBertFolder } from './helpers/keyword-data.js';
 import { ROOT } from './helpers/trainer-setup.js';
 
 setNumThreads(1);
 
 const cli = join(ROOT, 'dist', 'cli', 'main.js');
-const TINY = { vocab_size: 30522, hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 128, max_position_embeddings: 64 };
 let tmp = '';
 let modelDir = '';
 let keywords = '';
 
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'finetune-warnings-'));
-  modelDir = join(tmp, 'tiny-bert');
-  mkdirSync(modelDir);
-  writeFileSync(join(modelDir, 'config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'], ...TINY }));
+  modelDir = writeTinyBertFolder(join(tmp, 'tiny-bert'));
   keywords = writeKeywordCsv(join(tmp, 'keywords.csv'));
 });
 
@@ -74,7 +71,7 @@ test('diagnoseTraining on real runs: a tiny BERT at lr 1e-6 stays at chance with
   const { train: trainSplit, validation } = data.trainValidationSplit(dataset, { validationFraction: 0.2, seed: 0 });
   const run = async (learningRate: number) => {
     manualSeed(0);
-    const model = new models.BertForSequenceClassification(models.bertConfigFromHf({ model_type: 'bert', ...TINY, num_labels: 2 }));
+    const model = new models.BertForSequenceClassification(models.bertConfigFromHf({ ...TINY_BERT, num_labels: 2 }));
     const trainer = new Trainer({
       model,
       args: new TrainingArguments({ outputDir: join(tmp, `run-${learningRate}`), learningRate, numTrainEpochs: 6, perDeviceTrainBatchSize: 16, evalStrategy: 'epoch', saveStrategy: 'no', loggingSteps: 5, seed: 0 }),

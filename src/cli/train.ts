@@ -51,7 +51,6 @@ import {
   TextClassificationDataset,
   Tokenizer,
   trainValidationSplit,
-  transforms as T,
   IMAGENET_GRAY_MEAN,
   IMAGENET_GRAY_STD,
   IMAGENET_MEAN,

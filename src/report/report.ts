@@ -47,11 +47,6 @@ export interface ReportResult {
   warnings: string[];
 }
 
-/** The name a log key has as a chart series: the training log's `loss` is `train_loss`, others keep their key. */
-function seriesName(key: string): string {
-  return key === 'loss' ? 'train_loss' : key;
-}
-
 function points(log: readonly LogEntry[], key: string, kind?: ReturnType<typeof entryKind>): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (const e of log) {

@@ -993,7 +993,7 @@ export class Trainer implements TrainerLike {
 
     const loader = this.#trainLoader();
     const batchesPerEpoch = loader.length;
-    const { updatesPerEpoch, maxSteps, numEpochs } = this.#schedule(batchesPerEpoch);
+    const { maxSteps, numEpochs } = this.#schedule(batchesPerEpoch);
     const ratio = (value: number) => (value < 1 ? Math.ceil(maxSteps * value) : value);
 
     this.createOptimizer();

@@ -4,7 +4,8 @@
  * labels are drawn independently of the text. Seeded, so the same call writes the same file.
  * Used by the learning-rate and end-of-training-warning tests (a curve that falls, one that cannot).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const FILLER = 'the a movie film story actor plot scene music this that was is very quite rather really and but with of it its'.split(' ');
 
@@ -30,4 +31,14 @@ export function writeKeywordCsv(path: string, options: { rows?: number; randomLa
   }
   writeFileSync(path, lines.join('\n') + '\n');
   return path;
+}
+
+/** config.json of a BERT of one layer, hidden 64, which learns the keyword task quickly. */
+export const TINY_BERT = { model_type: 'bert', vocab_size: 30522, hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 128, max_position_embeddings: 64 };
+
+/** A model folder with only TINY_BERT's config.json (random init). */
+export function writeTinyBertFolder(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...TINY_BERT, architectures: ['BertForSequenceClassification'] }));
+  return dir;
 }
