@@ -84,6 +84,11 @@ test('LoRA on an MLM checkpoint without pooler: the pooler trains with the adapt
   const mergedEval = finetune('eval', '--model', 'merged', '--eval-file', 'test.csv');
   assert.equal(mergedEval.code, 0, mergedEval.all);
   assert.equal(accuracy(mergedEval.stdout), accuracy(adapterEval.stdout));
+  // Head-only on the MLM checkpoint learns nothing here, and the advice says why
+  const head = finetune('train', '--model', 'mlm-tiny', '--train-file', 'train.csv', '--eval-file', 'test.csv', '--method', 'head', '--max-steps', '3', '--output-dir', 'head');
+  assert.equal(head.code, 0, head.all);
+  assert.match(head.stderr, /^warning: evaluation accuracy 0\.\d{4} \(step 3\) is (at|below) the majority-class rate/m);
+  assert.match(head.stderr, /this checkpoint had no pooler: masked-language pretraining never trains the \[CLS\] features the head reads; a method that trains the network \(--method lora, full\)/);
   // The adapter still finds its base from another working directory
   const elsewhere = spawnSync(process.execPath, [cli, 'predict', '--model', join(user, 'lora'), '--text', 'not bad at all .'], { cwd: tmpdir(), encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
   assert.equal(elsewhere.status, 0, elsewhere.stderr);

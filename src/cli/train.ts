@@ -1340,7 +1340,7 @@ export async function train(options: Options): Promise<Trainer> {
     if (bestLoaded || !last || last.step !== trainer.state.globalStep) await trainer.evaluate();
     writeFileSync(join(outputDir, 'trainer_state.json'), trainer.state.toJsonString());
   }
-  const outcome = stoppedOnNan ? null : outcomeWarnings(trainer, data.eval, labelNames, autoLr !== null);
+  const outcome = stoppedOnNan ? null : outcomeWarnings(trainer, data.eval, labelNames, { ranAuto: autoLr !== null, method, newlyInitialized: built.newlyInitialized });
   if (outcome) runConfig.training_warnings = [...outcome.warnings, ...outcome.advice];
   runConfig.train_seconds = Math.round((performance.now() - started) / 10) / 100;
   runConfig.peak_rss_bytes = peakRssBytes();
@@ -1442,14 +1442,24 @@ function autoLearningRateRecord(auto: AutoLearningRate): Record<string, unknown>
  * The end-of-run checks (diagnoseTraining: accuracy at the majority-class rate of the evaluation
  * data, a training loss that did not move) and what to try, as flags (once for both kinds of "learned little").
  */
-function outcomeWarnings(trainer: Trainer, evalData: Dataset<unknown> | null, labelNames: readonly string[], ranAuto: boolean): { warnings: string[]; advice: string[] } {
+function outcomeWarnings(
+  trainer: Trainer,
+  evalData: Dataset<unknown> | null,
+  labelNames: readonly string[],
+  run: { ranAuto: boolean; method: Method; newlyInitialized: readonly string[] },
+): { warnings: string[]; advice: string[] } {
   const found = diagnoseTraining(trainer.state.logHistory, { evalLabels: (evalData as DatasetCapabilities | null)?.targets, labelNames });
   const lr = trainer.learningRate;
   const advice = new Set<string>();
   for (const { kind } of found) {
-    if (kind === 'rising-loss') advice.add(`the loss rose at lr ${formatLr(lr)}: try a lower --learning-rate (${formatLr(lr / 10)})${ranAuto ? '' : ', or finetune lr-find'}`);
+    if (kind === 'rising-loss') advice.add(`the loss rose at lr ${formatLr(lr)}: try a lower --learning-rate (${formatLr(lr / 10)})${run.ranAuto ? '' : ', or finetune lr-find'}`);
     else {
-      advice.add(`the run learned little at lr ${formatLr(lr)}: try ${ranAuto ? '' : 'finetune lr-find (or --learning-rate auto), '}a higher --learning-rate (${formatLr(lr * 10)}), or more steps (--num-train-epochs, --max-steps)`);
+      advice.add(`the run learned little at lr ${formatLr(lr)}: try ${run.ranAuto ? '' : 'finetune lr-find (or --learning-rate auto), '}a higher --learning-rate (${formatLr(lr * 10)}), or more steps (--num-train-epochs, --max-steps)`);
+      if (run.method === 'head') {
+        // An MLM checkpoint has no pooler: nothing in its pretraining shaped the [CLS] features a head reads.
+        const noPooler = run.newlyInitialized.some((path) => /(^|\.)pooler(\.|$)/.test(path));
+        advice.add(`a head on frozen features learns only what they already separate${noPooler ? ' — and this checkpoint had no pooler: masked-language pretraining never trains the [CLS] features the head reads' : ''}; a method that trains the network (--method lora, full) can do more`);
+      }
     }
   }
   return { warnings: found.map((w) => w.message), advice: [...advice] };
