@@ -211,3 +211,15 @@ test('pretrain and predict find the text column as train does (review, or the on
   assert.equal(predicted.code, 0, predicted.stderr);
   assert.match(predicted.stdout, /^café noir\s+(negative|positive) 0\.\d{4}\ncrème brûlée\s/);
 });
+
+test('compare: a data error of its runs is shown whole (each label and its rows); a missing --model stops before any run', () => {
+  writeFileSync(join(user, 'stray-compare.csv'), reviews({ 32: 'neutral' }));
+  const run = finetune('compare', '--model', model, '--train-file', 'stray-compare.csv', '--validation-split', '0.2', '--methods', 'head', '--learning-rate', '1e-3', '--max-steps', '1', '--output-dir', 'cmp');
+  assert.equal(run.code, 2, run.stderr + run.stdout);
+  assert.match(run.stderr, /finetune compare: head: stray-compare\.csv: labels in column 'sentiment' that look like mistakes:\n {2}'neutral' \(1 row, at stray-compare\.csv:32\)/);
+  assert.match(run.stderr, /--allow-rare-labels/);
+  const missing = finetune('compare', '--model', './no-such-model', '--train-file', 'stray-compare.csv', '--validation-split', '0.2', '--methods', 'head,lora', '--output-dir', 'cmp-missing');
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /--model: \.\/no-such-model does not exist/);
+  assert.doesNotMatch(missing.stdout, /\[1\/\d\]/, 'no run started');
+});

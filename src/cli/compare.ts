@@ -40,6 +40,7 @@ import {
   splitFolders,
   TRAIN_FLAGS,
   type Method,
+  type ModelSource,
 } from './train.js';
 
 const { method: _method, ...TRAIN_WITHOUT_METHOD } = TRAIN_FLAGS;
@@ -168,7 +169,8 @@ class RunDisplay {
 interface ChildResult {
   code: number;
   seconds: number;
-  lastError: string;
+  /** The child's error message, all its lines. */
+  error: string;
 }
 
 /** Splits a stream's chunks into lines for `onLine` (the last, unfinished line waits for the next chunk or the end). */
@@ -212,7 +214,11 @@ function runChild(args: string[], logFile: string, verbose: boolean, display: Ru
       err.end();
       log.end(() => {
         const lines = stderr.trim().split('\n').filter((l) => l && !l.startsWith('note:') && !l.startsWith('warning:') && !l.startsWith('('));
-        resolveRun({ code: code ?? (signal ? 128 : 1), seconds: (performance.now() - started) / 1000, lastError: lines.at(-1) ?? (signal ? `killed by ${signal}` : '') });
+        // The child's error from its first line ('finetune train: …') to its last: a data error lists rows on the lines below.
+        let start = lines.length - 1;
+        while (start > 0 && !lines[start].startsWith('finetune ')) start--;
+        const error = lines.slice(Math.max(start, 0)).join('\n');
+        resolveRun({ code: code ?? (signal ? 128 : 1), seconds: (performance.now() - started) / 1000, error: error || (signal ? `killed by ${signal}` : '') });
       });
     });
   });
@@ -232,7 +238,7 @@ function positiveRates(values: string[]): number[] {
   return [...new Set(rates)].sort((a, b) => a - b);
 }
 
-async function lrPlan(options: Options, model: string): Promise<LrPlan> {
+async function lrPlan(options: Options, source: ModelSource): Promise<LrPlan> {
   const listed = optList(options, 'learning-rates');
   const single = options['learning-rate'];
   if (listed && single !== undefined) throw new UsageError('give --learning-rate (one rate for every method) or --learning-rates (a sweep), not both');
@@ -242,7 +248,7 @@ async function lrPlan(options: Options, model: string): Promise<LrPlan> {
     if (rates.length === 1) return { kind: 'single', given: rates[0] };
     return { kind: 'sweep', rates: () => rates, describe: rates.map(formatLr).join(', ') };
   }
-  const { config } = await resolveModelSource(model);
+  const { config } = source;
   return {
     kind: 'sweep',
     rates: (method) => {
@@ -333,7 +339,8 @@ export async function runCompare(argv: string[]): Promise<number> {
       throw new UsageError('give --eval-file or --validation-split: the comparison needs an evaluation');
     }
     if (options['resume-from-checkpoint'] !== undefined) throw new UsageError('--resume-from-checkpoint does not apply to compare (each method starts afresh)');
-    const plan = await lrPlan(options, model);
+    // Read before any child starts: a mistyped --model is one usage error, not one failed run per method.
+    const plan = await lrPlan(options, await resolveModelSource(model));
     const outputDir = optString(options, 'output-dir') ?? 'compare_output';
     const verbose = optBoolean(options, 'verbose') ?? false;
     const json = optBoolean(options, 'json') ?? false;
@@ -371,11 +378,11 @@ export async function runCompare(argv: string[]): Promise<number> {
       display.begin(tag, `training (log: ${logFile})`);
       const result = await runChild([...toArgv(args), `--method=${method}`, `--output-dir=${dir}`], logFile, verbose, display);
       if (result.code === EXIT.usage) {
-        console.error(`finetune compare: ${method}: ${result.lastError.replace(/^finetune train: /, '')} (log: ${logFile})`);
+        console.error(`finetune compare: ${method}: ${result.error.replace(/^finetune train: /, '')} (log: ${logFile})`);
         return null;
       }
       if (result.code !== 0 || !existsSync(join(dir, 'run_config.json'))) {
-        display.line(`${tag}: failed (exit ${result.code}${result.code === EXIT.nan ? ', NaN loss' : ''}): ${result.lastError.replace(/^finetune train: /, '')}`);
+        display.line(`${tag}: failed (exit ${result.code}${result.code === EXIT.nan ? ', NaN loss' : ''}): ${result.error.replace(/^finetune train: /, '')}`);
       }
       return result;
     };
@@ -387,7 +394,7 @@ export async function runCompare(argv: string[]): Promise<number> {
         if (!result) return EXIT.usage;
         if (result.code !== 0 || !existsSync(join(dir, 'run_config.json'))) {
           failures.push(method);
-          rows.push({ strategy: method, failed: result.lastError });
+          rows.push({ strategy: method, failed: result.error });
           continue;
         }
         const row = await comparisonRunFromDir(dir, { strategy: method });
