@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { getNumThreads } from '../src/tensor/index.js';
+import { getNumThreads, MAX_THREADS, setNumThreads } from '../src/tensor/index.js';
 import { UsageError } from '../src/cli/config.js';
 import { loadTokenizer, loadTrainedModel, resolveModelSource, runTrain } from '../src/cli/train.js';
 import { runEval } from '../src/cli/eval.js';
@@ -193,6 +193,7 @@ test('--threads on every command that computes: checked and applied before anyth
   let threads = getNumThreads();
   for (const [name, run, stop] of commands) {
     assert.equal(await run(['--threads', '0']), 2, `${name} --threads 0`);
+    assert.equal(await run(['--threads', '100000']), 2, `${name} --threads 100000`);
     // Another value than the current one: set before the command stops at its usage error.
     threads = threads === 1 ? 3 : 1;
     assert.equal(await run(['--threads', String(threads), ...stop]), 2, `finetune ${name} ${stop.join(' ')}`);
@@ -208,4 +209,13 @@ test('finetune eval --threads N runs on N libtorch threads (its --json says so)'
     assert.equal(result.examples, 4);
     assert.equal(result.threads, threads);
   }
+});
+
+test('setNumThreads refuses a count that would crash libtorch or exhaust the machine (issue 14), and a fraction', () => {
+  const before = getNumThreads();
+  for (const bad of [0, 1.5, MAX_THREADS + 1, 100_000]) assert.throws(() => setNumThreads(bad), new RegExp(`setNumThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${bad}`));
+  assert.equal(getNumThreads(), before, 'nothing changed');
+  setNumThreads(2);
+  assert.equal(getNumThreads(), 2);
+  setNumThreads(before);
 });

@@ -6,6 +6,7 @@
  */
 import { demoSettings, DEMO_MODEL_KEYS, runDemoExperiment, STRATEGY_KEYS, type DemoModelKey, type StrategyKey } from '../demo/index.js';
 import { parseFlags } from './args.js';
+import { threadsFlag } from './threads.js';
 
 const USAGE = `finetune demo: transfer learning on Fashion-MNIST, every fine-tuning strategy compared
 
@@ -97,7 +98,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       learningRates: learningRates(flags['learning-rates']),
       validationPerClass: positiveInteger(flags['validation-per-class'], 'validation-per-class'),
       seed,
-      threads: positiveInteger(flags.threads, 'threads'),
+      threads: threadsFlag(flags.threads),
       outputDir: flags['output-dir'] as string | undefined,
       sourceClasses: flags['source-classes'] === undefined ? undefined : String(flags['source-classes']).split(',').map((c) => Number(c.trim())),
       cache: flags['no-cache'] === true || flags.cache === false ? false : undefined,

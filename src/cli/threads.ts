@@ -4,18 +4,26 @@
  * before loading a model, tokenising or building anything. On a shared or busy machine fewer threads
  * are faster: libtorch's threads spin while they wait for a core.
  */
-import { setNumThreads } from '../tensor/index.js';
+import { MAX_THREADS, setNumThreads } from '../tensor/index.js';
 import { resolveOptions, UsageError, type FlagTable, type FlagValue } from './config.js';
 
 export const THREADS_FLAG: FlagTable = {
   threads: { kind: 'integer', group: 'Run', trainingArg: 'threads', help: 'libtorch threads (default: all cores; on a shared or busy machine, 1)' },
 };
 
-/** Sets libtorch's threads from --threads' value (a positive integer, else a UsageError); nothing when it is not given. */
+/** --threads' value, checked: an integer from 1 to MAX_THREADS, else a UsageError; undefined when not given. */
+export function threadsFlag(value: FlagValue | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_THREADS) {
+    throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Sets libtorch's threads from --threads' value (checked by threadsFlag); nothing when it is not given. */
 export function applyThreads(value: FlagValue | undefined): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new UsageError(`--threads must be a positive integer, got ${String(value)}`);
-  setNumThreads(value);
+  const threads = threadsFlag(value);
+  if (threads !== undefined) setNumThreads(threads);
 }
 
 /** A command's options (resolveOptions: --config's file, the command line on top) with --threads applied. */

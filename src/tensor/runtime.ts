@@ -23,7 +23,17 @@ export function setRngState(state: Tensor): void {
 }
 
 /** Threads libtorch uses for intra-op parallelism (default: all cores). */
+/**
+ * The most intra-op threads setNumThreads takes: far above any useful count (one a core), far below
+ * the tens of thousands at which OpenMP exits the process or libtorch crashes (100,000 segfaulted).
+ */
+export const MAX_THREADS = 1024;
+
+/** libtorch's intra-op threads (torch.set_num_threads): an integer from 1 to MAX_THREADS, else a RangeError. */
 export function setNumThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`setNumThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  }
   native.setNumThreads(threads);
 }
 

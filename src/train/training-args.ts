@@ -9,6 +9,7 @@
  *     saveStrategy: 'epoch', loadBestModelAtEnd: true, metricForBestModel: 'accuracy',
  *     strategy: new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }) });
  */
+import { MAX_THREADS } from '../tensor/index.js';
 import { PeftConfig, peftConfigFromJson, type FreezingStrategy, type UnfreezeSchedule } from '../peft/index.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
 import type { WeightDecayRule } from '../optim/index.js';
@@ -363,7 +364,10 @@ export class TrainingArguments {
       if (this.evalStrategy === 'no') fail("earlyStoppingPatience needs evaluations: set evalStrategy to 'steps' or 'epoch' (and give an evalDataset)");
     }
     nonNegative('earlyStoppingThreshold', this.earlyStoppingThreshold);
-    if (this.threads !== null) positiveInteger('threads', this.threads);
+    if (this.threads !== null) {
+      positiveInteger('threads', this.threads);
+      if (this.threads > MAX_THREADS) fail(`threads must be at most ${MAX_THREADS}, got ${show(this.threads)}`);
+    }
   }
 
   private validateStrategy(): void {
