@@ -487,3 +487,48 @@ test('randomResizedCrop and randomHorizontalFlip: seeded, within torchvision bou
     assert.deepEqual(T.randomHorizontalFlip(0, { seed: 1 })(x).toArray(), x.toArray());
   });
 });
+
+/** A 68-byte PNG whose header claims width × height pixels (8-bit RGB) over a tiny IDAT: a decompression bomb by its header. */
+function bombPng(width: number, height: number): Uint8Array {
+  const chunk = (type: string, body: Uint8Array) => {
+    const out = Buffer.alloc(12 + body.length);
+    out.writeUInt32BE(body.length, 0);
+    out.write(type, 4, 'latin1');
+    Buffer.from(body).copy(out, 8);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + body.length)), 8 + body.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), chunk('IEND', new Uint8Array(0))]);
+}
+
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+test('an image whose header claims more pixels than PIL allows is refused before decoding (a 68-byte PNG aborted the process; issue 14)', () => {
+  for (const [width, height] of [[2 ** 31 - 1, 1], [2 ** 28, 1], [20_000, 20_000]]) {
+    const bytes = bombPng(width, height);
+    assert.throws(() => data.decodeImage(bytes, 'bomb.png'), (error: Error) => error instanceof data.BadImageError && new RegExp(`bomb\\.png: ${width}×${height} pixels is more than 178,956,970 \\(PIL's decompression-bomb limit\\)`).test(error.message));
+  }
+  assert.equal(data.MAX_IMAGE_PIXELS, 2 * 89_478_485);
+  // In a folder: the header check names it (verify 'header' and 'decode'), and skip mode leaves it out
+  const root = join(dir, 'bombs');
+  mkdirSync(join(root, 'a'), { recursive: true });
+  mkdirSync(join(root, 'b'), { recursive: true });
+  writeFileSync(join(root, 'a', 'bomb.png'), bombPng(2 ** 31 - 1, 1));
+  writeFileSync(join(root, 'a', 'ok.png'), pngBytes(4, 4, 1));
+  writeFileSync(join(root, 'b', 'ok.png'), pngBytes(4, 4, 2));
+  for (const verify of ['header', 'decode'] as const) {
+    assert.throws(() => data.ImageFolderDataset.fromFolder(root, { verify }), /bomb\.png: 2147483647×1 pixels is more than/);
+    assert.equal(data.ImageFolderDataset.fromFolder(root, { verify, onBadFile: 'skip' }).length, 2);
+  }
+});

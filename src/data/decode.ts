@@ -89,7 +89,21 @@ function turbo(): JpegTurbo {
 }
 
 /** The number of colour components in a JPEG's frame header, or 0 when none is found. */
-function jpegComponents(bytes: Uint8Array): number {
+/**
+ * PIL's decompression-bomb limit (twice Image.MAX_IMAGE_PIXELS, where PIL raises): a larger image is
+ * refused from its header, before anything is allocated for its pixels — a 68-byte PNG can claim
+ * 2^31 × 1 pixels, which aborted the process inside zlib.
+ */
+export const MAX_IMAGE_PIXELS = 2 * 89_478_485;
+
+function checkPixelCount(name: string, width: number, height: number): void {
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new BadImageError(name, `${width}×${height} pixels is more than ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} (PIL's decompression-bomb limit): refused before decoding`);
+  }
+}
+
+/** The frame size a JPEG's SOF header declares, or undefined before one. */
+function jpegFrame(bytes: Uint8Array): { width: number; height: number; components: number } | undefined {
   let at = 2;
   while (at + 4 <= bytes.length && bytes[at] === 0xff) {
     const marker = bytes[at + 1];
@@ -101,11 +115,14 @@ function jpegComponents(bytes: Uint8Array): number {
       at += 2;
       continue;
     }
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return at + 9 < bytes.length ? bytes[at + 9] : 0;
-    if (marker === 0xda || marker === 0xd9) return 0;
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (at + 9 >= bytes.length) return undefined;
+      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8], components: bytes[at + 9] };
+    }
+    if (marker === 0xda || marker === 0xd9) return undefined;
     at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
   }
-  return 0;
+  return undefined;
 }
 
 function rgbFromRgba(rgba: Uint8Array, pixels: number): Uint8Array {
@@ -127,11 +144,14 @@ export function decodeImage(bytes: Uint8Array, name = '<buffer>'): DecodedImage 
   if (format === undefined) throw new BadImageError(name, 'not a PNG or JPEG image (unrecognised first bytes)');
   try {
     if (format === 'png') {
+      if (bytes.length >= 24) checkPixelCount(name, u32(bytes, 16), u32(bytes, 20));
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const png = pngjs.PNG.sync.read(Buffer.from(withoutColourKey(buffer)));
       return { width: png.width, height: png.height, channels: 3, data: rgbFromRgba(png.data, png.width * png.height) };
     }
-    if (jpegComponents(bytes) === 4) {
+    const frame = jpegFrame(bytes);
+    if (frame) checkPixelCount(name, frame.width, frame.height);
+    if (frame?.components === 4) {
       // CMYK / YCCK (Adobe): TurboJPEG cannot convert these to RGB; jpeg-js can.
       const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
       return { width: image.width, height: image.height, channels: 3, data: image.data };
@@ -224,6 +244,7 @@ function inspectPng(path: string, fd: number, size: number, head: Uint8Array): I
   const colorType = head[25];
   const depths: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
   if (width === 0 || height === 0) throw new BadImageError(path, `corrupt PNG: ${width}×${height} pixels`);
+  checkPixelCount(path, width, height);
   if (!depths[colorType]?.includes(depth)) throw new BadImageError(path, `corrupt PNG: colour type ${colorType} with bit depth ${depth}`);
   const tail = readAt(fd, Math.max(0, size - 12), 12);
   if (tail.length !== 12 || !PNG_IEND.every((b, i) => tail[i] === b)) {
@@ -265,6 +286,7 @@ function inspectJpeg(path: string, fd: number, size: number, head: Uint8Array): 
       if (sof[0] !== 8) throw new BadImageError(path, `unsupported JPEG: ${sof[0]}-bit samples`);
       if (width === 0 || height === 0) throw new BadImageError(path, `unsupported JPEG: ${width}×${height} pixels (height defined by a DNL marker?)`);
       if (![1, 3, 4].includes(components)) throw new BadImageError(path, `unsupported JPEG: ${components} colour components`);
+      checkPixelCount(path, width, height);
       frame = { width, height };
     }
     if (marker === 0xda) {

@@ -12,7 +12,7 @@ import { BadImageError, decodeImage, inspectImageFile, loadImage, type DecodedIm
 import { DecodePool } from './decode-pool.js';
 import type { Transform } from './transforms.js';
 
-export { BadImageError, decodeImage, imageFormat, inspectImageFile, loadImage } from './decode.js';
+export { BadImageError, decodeImage, imageFormat, inspectImageFile, loadImage, MAX_IMAGE_PIXELS } from './decode.js';
 export type { DecodedImage, ImageFormat, ImageHeader } from './decode.js';
 
 /** What an image dataset yields: the (transformed) image and its class index. */
