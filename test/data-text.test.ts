@@ -641,3 +641,17 @@ test('findLabelColumn: a known name, else the one column of few values beside on
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a tokenizer.json whose template names an undefined special token is refused at load, naming it (the tokenizers library panicked at encode time; issue 14)', async () => {
+  const json = JSON.parse(readFileSync(join(TOKENIZER_DIR, 'tokenizer.json'), 'utf8')) as {
+    post_processor: { single: { SpecialToken?: { id: string } }[]; special_tokens: Record<string, { ids: number[]; tokens: string[] }> };
+  };
+  const undefinedToken = structuredClone(json);
+  undefinedToken.post_processor.single[2].SpecialToken!.id = '[EOS]';
+  assert.throws(() => data.Tokenizer.fromString(JSON.stringify(undefinedToken)), /<tokenizer\.json>: post_processor's single template uses the special token "\[EOS\]", which its special_tokens does not define/);
+  const noIds = structuredClone(json);
+  noIds.post_processor.special_tokens['[SEP]'].ids = [];
+  assert.throws(() => data.Tokenizer.fromString(JSON.stringify(noIds)), /post_processor\.special_tokens\['\[SEP\]'\] needs as many ids \(non-negative integers\) as tokens, and at least one/);
+  // The file as shipped still loads and encodes
+  assert.deepEqual((await data.Tokenizer.fromString(JSON.stringify(json)).encode('hello')).inputIds, [101, 7592, 102]);
+});

@@ -202,6 +202,7 @@ export class Tokenizer {
       throw new Error(`${this.source}: tokenizer.json is not valid JSON: ${(error as Error).message}`);
     }
     if (!isJsonObject(parsed)) throw new Error(`${this.source}: tokenizer.json is not a JSON object`);
+    checkTemplateProcessing(parsed.post_processor, this.source);
     const base = this.#native('none'); // fails early on a tokenizer.json the library cannot read
     const config = options.config ?? Object.create(null);
     const map = options.specialTokensMap ?? Object.create(null);
@@ -520,5 +521,35 @@ export class Tokenizer {
   }
   get padToken(): string | null {
     return this.#special.pad?.token ?? null;
+  }
+}
+
+/**
+ * A TemplateProcessing post-processor must define every special token its templates name, with as
+ * many ids as tokens: the tokenizers library accepts such a file and then panics when it encodes
+ * (an abort of the whole process, not an error).
+ */
+function checkTemplateProcessing(post: JsonValue | undefined, source: string): void {
+  if (!isJsonObject(post)) return;
+  if (post.type === 'Sequence' && Array.isArray(post.processors)) {
+    for (const processor of post.processors) checkTemplateProcessing(processor, source);
+    return;
+  }
+  if (post.type !== 'TemplateProcessing') return;
+  const defined = isJsonObject(post.special_tokens) ? post.special_tokens : {};
+  for (const [name, token] of Object.entries(defined)) {
+    const ids = isJsonObject(token) && Array.isArray(token.ids) ? token.ids : null;
+    const tokens = isJsonObject(token) && Array.isArray(token.tokens) ? token.tokens : null;
+    if (!ids || !tokens || ids.length === 0 || ids.length !== tokens.length || !ids.every((id) => Number.isInteger(id) && (id as number) >= 0)) {
+      throw new Error(`${source}: post_processor.special_tokens['${name}'] needs as many ids (non-negative integers) as tokens, and at least one`);
+    }
+  }
+  for (const side of ['single', 'pair'] as const) {
+    for (const piece of Array.isArray(post[side]) ? post[side] : []) {
+      const special = isJsonObject(piece) && isJsonObject(piece.SpecialToken) ? piece.SpecialToken : undefined;
+      if (special && (typeof special.id !== 'string' || !Object.hasOwn(defined, special.id))) {
+        throw new Error(`${source}: post_processor's ${side} template uses the special token ${JSON.stringify(special.id)}, which its special_tokens does not define`);
+      }
+    }
   }
 }
