@@ -2,6 +2,7 @@
 // with Python (fixture written by tools/gen_safetensors_fixtures.py), malformed files, sharding.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -541,4 +542,19 @@ test('parseByteSize reads transformers-style sizes', () => {
   assert.equal(parseByteSize(1234), 1234);
   assert.throws(() => parseByteSize('lots'), /cannot read "lots" as a size/);
   assert.throws(() => parseByteSize(0), /positive integer/);
+});
+
+test('a save cleans the temporaries a process killed while saving left beside the file; a live writer\'s stay (issue 14)', async () => {
+  const folder = file('killed-save');
+  mkdirSync(folder);
+  // A process id that no longer runs: a child that has exited
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  const stale = [`model.safetensors.tmp-${dead}-1`, `model.safetensors.tmp-${dead}-7`];
+  const live = `model.safetensors.tmp-${process.pid}-999`;
+  const other = `config.json.tmp-${dead}-1`;
+  for (const name of [...stale, live, other]) writeFileSync(join(folder, name), 'half-written');
+  await saveSafetensors(join(folder, 'model.safetensors'), { x: tensor([1, 2, 3]) });
+  assert.deepEqual(readdirSync(folder).sort(), [other, 'model.safetensors', live].sort());
+  saveSafetensorsSync(join(folder, 'config.json'), { y: tensor([4]) });
+  assert.deepEqual(readdirSync(folder).sort(), ['config.json', 'model.safetensors', live].sort());
 });

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 /** Largest single read or write handed to the OS (Node refuses more than 2 GiB − 1 per call). */
 const IO_CHUNK = 1 << 30;
@@ -76,6 +77,7 @@ export async function writeAtomicAsync(path: string, write: (handle: FileHandle)
     await rm(temporary, { force: true }).catch(() => undefined);
     throw error;
   }
+  removeStaleTemporaries(path);
 }
 
 /** writeAtomicAsync, synchronously. */
@@ -98,5 +100,38 @@ export function writeAtomicSync(path: string, write: (fd: number) => void): void
     }
     fs.rmSync(temporary, { force: true });
     throw error;
+  }
+  removeStaleTemporaries(path);
+}
+
+/**
+ * Removes the temporaries of `path` that a process killed while writing it left behind
+ * (`path.tmp-<pid>-<n>` whose process no longer runs); a running writer's are left alone. Called
+ * after each atomic write, so the next save into a folder cleans what a killed one left.
+ */
+export function removeStaleTemporaries(path: string): void {
+  const folder = dirname(path);
+  const prefix = `${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-\d+$/.exec(name.slice(prefix.length))?.[1]);
+    if (!(pid > 0) || pid === process.pid || processRuns(pid)) continue;
+    fs.rmSync(join(folder, name), { force: true });
+  }
+}
+
+/** Whether a process with this id runs (EPERM: it does, as another user's). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
