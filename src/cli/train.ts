@@ -1507,8 +1507,8 @@ export function adapterBase(adapterDir: string): string {
  * run_config.json, else the shape of the head's copy in adapter_model.safetensors (an adapter saved
  * by PEFT in Python), else undefined (the base's head size applies).
  */
-async function adapterHeadSize(adapterDir: string): Promise<number | undefined> {
-  const recorded = runConfigOf(adapterDir).num_labels;
+async function adapterHeadSize(adapterDir: string, adapterRun: Record<string, unknown>): Promise<number | undefined> {
+  const recorded = adapterRun.num_labels;
   if (typeof recorded === 'number') return recorded;
   const weights = join(adapterDir, ADAPTER_WEIGHTS_NAME);
   if (!existsSync(weights)) return undefined;
@@ -1553,7 +1553,9 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
     baseArg = adapterBase(adapterDir);
   }
   const source = await resolveModelSource(baseArg);
-  const runConfig = { ...runConfigOf(source.dir), ...runConfigOf(adapterDir) };
+  const baseRun = runConfigOf(source.dir);
+  const adapterRun = runConfigOf(adapterDir);
+  const runConfig = { ...baseRun, ...adapterRun };
   const baseLabels = typeof source.config.num_labels === 'number'
     ? source.config.num_labels
     : source.config.id2label && typeof source.config.id2label === 'object'
@@ -1563,7 +1565,7 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
         : undefined;
   // An adapter's head may have another size than the base's (2 classes trained on a 5-class checkpoint):
   // the base is built with the adapter's, as the trained model was.
-  const numLabels = (adapterDir ? await adapterHeadSize(adapterDir) : undefined) ?? baseLabels ?? (Array.isArray(runConfig.labels) ? runConfig.labels.length : undefined);
+  const numLabels = (adapterDir ? await adapterHeadSize(adapterDir, adapterRun) : undefined) ?? baseLabels ?? (Array.isArray(runConfig.labels) ? runConfig.labels.length : undefined);
   const architecture = classificationArchitecture(source.modelType);
   let model: Module;
   let describe: string;
@@ -1603,7 +1605,7 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
   // not when the head was rebuilt for an adapter of another size: the base's names are for its own classes.
   const headRebuilt = numLabels !== baseLabels;
   const named = (names: string[]) => names.some((name, i) => name !== generic[i]);
-  let labels = recorded(runConfigOf(adapterDir)) ?? (headRebuilt ? undefined : named(own) ? own : recorded(runConfigOf(source.dir))) ?? generic;
+  let labels = recorded(adapterRun) ?? (headRebuilt ? undefined : named(own) ? own : recorded(baseRun)) ?? generic;
   // So that a merged model's config.json names the classes the adapter was trained on.
   if (labels.some((name, i) => name !== own[i])) setLabelNames(model instanceof PeftModel ? model.model : model, labels);
   if (labels.length === 0) labels = Array.from({ length: n }, (_, i) => String(i));

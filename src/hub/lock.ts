@@ -9,18 +9,11 @@ import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 
+import { processRuns } from '../io/files.js';
+
 const STALE_MS = 120_000;
 const HEARTBEAT_MS = 30_000;
 const POLL_MS = 50;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function isStale(lockPath: string): Promise<boolean> {
   try {
@@ -28,7 +21,7 @@ async function isStale(lockPath: string): Promise<boolean> {
     if (Date.now() - info.mtimeMs > STALE_MS) return true;
     const m = /^(\d+)@(.*)$/.exec(content.trim());
     if (m === null) return Date.now() - info.mtimeMs > 5_000; // being written, or foreign
-    return m[2] === hostname() && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
+    return m[2] === hostname() && Number(m[1]) !== process.pid && !processRuns(Number(m[1]));
   } catch {
     return false; // gone already: the next attempt takes it
   }

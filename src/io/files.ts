@@ -126,8 +126,8 @@ export function removeStaleTemporaries(path: string): void {
   }
 }
 
-/** Whether a process with this id runs (EPERM: it does, as another user's). */
-function processRuns(pid: number): boolean {
+/** Whether a process with this id runs on this machine (EPERM: it does, as another user's). */
+export function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
