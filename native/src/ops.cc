@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shared-buffers.h"
 #include "slab.h"
 #include "values.h"
 
@@ -30,6 +31,7 @@ struct ArgSpec {
   bool optional;
   std::optional<int32_t> fixedLength;
   bool kwargOnly;
+  bool writes;  // an in-place or out= argument: the operator may reallocate its storage
   std::optional<c10::IValue> defaultValue;
 };
 
@@ -133,6 +135,7 @@ OpEntry makeEntry(const c10::OperatorHandle& handle) {
     describe(arg.real_type(), &spec.typeName, &spec.kind, &spec.optional);
     spec.fixedLength = arg.N();
     spec.kwargOnly = arg.kwarg_only();
+    spec.writes = arg.alias_info() != nullptr && arg.alias_info()->isWrite();
     spec.defaultValue = arg.default_value();
     if (!spec.kwargOnly) ++entry.positionalCount;
     entry.args.push_back(std::move(spec));
@@ -182,13 +185,17 @@ const char* jsTypeName(const Napi::Value& v) {
 int64_t toInt(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v) {
   if (v.IsNumber()) {
     double d = v.As<Napi::Number>().DoubleValue();
-    if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
+    // Beyond ±2^63 the conversion to int64 is undefined behaviour.
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9223372036854775808.0) return static_cast<int64_t>(d);
     throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
-                             ") expects an integer, got " + std::to_string(d));
+                             ") expects a 64-bit integer, got " + v.ToString().Utf8Value());
   }
   if (v.IsBigInt()) {
     bool lossless;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
+    int64_t value = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (lossless) return value;
+    throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
+                             ") expects a 64-bit integer, got " + v.ToString().Utf8Value() + "n");
   }
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   badArgument(op, arg, "an integer", v);
@@ -209,7 +216,10 @@ c10::Scalar toScalar(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v
   if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
   if (v.IsBigInt()) {
     bool lossless;
-    return c10::Scalar(static_cast<int64_t>(v.As<Napi::BigInt>().Int64Value(&lossless)));
+    int64_t value = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (lossless) return c10::Scalar(value);
+    throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
+                             ") expects a 64-bit integer, got " + v.ToString().Utf8Value() + "n");
   }
   if (v.IsNumber()) {
     // Like Python, a whole number is an integer Scalar so integer tensors stay integer.
@@ -356,6 +366,43 @@ std::string signatureOf(const OpEntry& op) {
   return s;
 }
 
+// libtorch's kernels trust a sparse tensor's indices: to_dense and friends read and write
+// wherever they point. The _unsafe constructors (_sparse_coo_tensor_unsafe,
+// _sparse_csr_tensor_unsafe, …, _sparse_coo_tensor_with_dims_and_tensors) skip the check,
+// and in-place writes through _indices() or sparse_resize_ can break a valid one. So every
+// sparse tensor that crosses the generic call, going in or coming out, is checked with
+// libtorch's own validators; dense tensors cost one layout comparison.
+void checkSparseInvariants(const at::Tensor& t) {
+  switch (t.layout()) {
+    case c10::kStrided: return;
+    case c10::kSparse:
+      at::_validate_sparse_coo_tensor_args(t._indices(), t._values(), t.sizes(), t.is_coalesced());
+      return;
+    case c10::kSparseCsr:
+    case c10::kSparseBsr:
+      at::_validate_sparse_compressed_tensor_args(t.crow_indices(), t.col_indices(), t.values(), t.sizes(), t.layout());
+      return;
+    case c10::kSparseCsc:
+    case c10::kSparseBsc:
+      at::_validate_sparse_compressed_tensor_args(t.ccol_indices(), t.row_indices(), t.values(), t.sizes(), t.layout());
+      return;
+    default: return;
+  }
+}
+
+void checkSparseInvariants(const c10::IValue& value) {
+  if (value.isTensor()) {
+    checkSparseInvariants(value.toTensor());
+  } else if (value.isTensorList()) {
+    for (const at::Tensor& t : value.toTensorList().vec()) checkSparseInvariants(t);
+  } else if (value.isList() || value.isTuple()) {
+    const auto& elements = value.isList() ? value.toListRef() : value.toTupleRef().elements();
+    for (const auto& element : elements) {
+      if (element.isTensor()) checkSparseInvariants(element.toTensor());
+    }
+  }
+}
+
 }  // namespace
 
 Napi::Value resolveOp(const Napi::CallbackInfo& info) {
@@ -442,11 +489,25 @@ Napi::Value callOp(const Napi::CallbackInfo& info) {
     }
   }
 
+  StorageWatch watch;
+  const bool watching = anySharedBuffers();
   try {
+    for (size_t i = 0; i < argCount; ++i) {
+      checkSparseInvariants(stack[i]);
+      if (!watching || !op.args[i].writes) continue;
+      if (stack[i].isTensor()) watch.add(stack[i].toTensor());
+      if (stack[i].isTensorList()) for (const at::Tensor& t : stack[i].toTensorList().vec()) watch.add(t);
+    }
     op.handle.callBoxed(stack);
+    for (const auto& value : stack) checkSparseInvariants(value);
   } catch (const c10::Error& e) {
+    watch.detachMoved(env);
     throw std::runtime_error(op.qualifiedName + ": " + e.what_without_backtrace());
+  } catch (...) {
+    watch.detachMoved(env);
+    throw;
   }
+  watch.detachMoved(env);
 
   Napi::Value result;
   size_t returnCount = op.returns.size();
