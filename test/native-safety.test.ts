@@ -4,10 +4,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-/** Runs `code` as an ES module in a child node (cwd: the package root, so 'finetune' resolves) and returns what it printed last, parsed. */
+// Inside the package, so that the children's `import 'finetune'` resolves to this build.
+const scratch = mkdtempSync(join(process.cwd(), 'build', 'native-safety-'));
+let cases = 0;
+
+/** Runs `code` as an ES module in a child node and returns what it printed last, parsed. */
 function inChild(code: string): unknown {
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: process.cwd(), encoding: 'utf8', timeout: 60_000 });
+  const file = join(scratch, `case-${++cases}.mjs`);
+  writeFileSync(file, code);
+  const child = spawnSync(process.execPath, [file], { cwd: process.cwd(), encoding: 'utf8', timeout: 60_000 });
   assert.equal(child.signal, null, `the child was killed by ${child.signal}:\n${child.stderr}`);
   assert.equal(child.status, 0, `the child exited ${child.status}:\n${child.stderr}`);
   const lines = child.stdout.trim().split('\n');
@@ -130,13 +138,26 @@ console.log(JSON.stringify({ message, sum: x.add(1).sum().item() }));`);
     assert.equal(sum, 9);
   });
 
+  test('the addon itself refuses a second thread that loads it directly', () => {
+    const seen = inChild(`import { Worker } from 'node:worker_threads';
+import { tensor } from 'finetune';
+const x = tensor([1, 2, 3]);
+const loadAddon = "require(" + JSON.stringify(${JSON.stringify(join(process.cwd(), 'build', 'Release', 'finetune.node'))}) + ")";
+const worker = new Worker(loadAddon, { eval: true });
+const message = await new Promise((resolve) => { worker.on('error', (e) => resolve(e.message)); worker.on('exit', () => resolve('loaded')); });
+console.log(JSON.stringify({ message, sum: x.add(1).sum().item() }));`);
+    const { message, sum } = seen as { message: string; sum: number };
+    assert.match(message, /finetune's native addon is already in use by another JavaScript thread.*child processes/);
+    assert.equal(sum, 9);
+  });
+
   test('the image decode workers (which do not import the addon) still decode', () => {
     const seen = inChild(`import { Worker } from 'node:worker_threads';
 import { PNG } from 'pngjs';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-const { DecodePool } = await import('./dist/data/decode-pool.js');
+const { DecodePool } = await import(${JSON.stringify(join(process.cwd(), 'dist', 'data', 'decode-pool.js'))});
 const png = new PNG({ width: 2, height: 1 }); png.data.fill(200);
 const file = join(mkdtempSync(join(tmpdir(), 'ft-')), 'a.png'); writeFileSync(file, PNG.sync.write(png));
 const pool = new DecodePool(1);

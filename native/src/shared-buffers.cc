@@ -52,9 +52,10 @@ void detachStale(Napi::Env env, c10::StorageImpl* storage, bool replaced) {
 }  // namespace
 
 Napi::ArrayBuffer shareBuffer(Napi::Env env, const at::Tensor& t) {
+  void* data = t.data_ptr();  // first: it materialises a copy-on-write storage, moving its memory
   auto* shared = new SharedBuffer{t, t.storage().unsafeGetStorageImpl(), t.storage().data_ptr().get()};
   auto buffer = Napi::ArrayBuffer::New(
-      env, t.data_ptr(), t.numel() * t.element_size(),
+      env, data, t.numel() * t.element_size(),
       [](Napi::Env env, void*, SharedBuffer* shared) {
         untrack(shared);
         napi_delete_reference(env, shared->buffer);
