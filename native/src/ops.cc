@@ -187,15 +187,17 @@ int64_t toInt(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v) {
     double d = v.As<Napi::Number>().DoubleValue();
     // Beyond ±2^63 the conversion to int64 is undefined behaviour.
     if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9223372036854775808.0) return static_cast<int64_t>(d);
+    const bool whole = std::isfinite(d) && d == std::floor(d);
     throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
-                             ") expects a 64-bit integer, got " + v.ToString().Utf8Value());
+                             ") expects an integer" + (whole ? " within int64" : "") + ", got " +
+                             v.ToString().Utf8Value());
   }
   if (v.IsBigInt()) {
     bool lossless;
     int64_t value = v.As<Napi::BigInt>().Int64Value(&lossless);
     if (lossless) return value;
     throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
-                             ") expects a 64-bit integer, got " + v.ToString().Utf8Value() + "n");
+                             ") expects an integer within int64, got " + v.ToString().Utf8Value() + "n");
   }
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   badArgument(op, arg, "an integer", v);
@@ -219,7 +221,7 @@ c10::Scalar toScalar(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v
     int64_t value = v.As<Napi::BigInt>().Int64Value(&lossless);
     if (lossless) return c10::Scalar(value);
     throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
-                             ") expects a 64-bit integer, got " + v.ToString().Utf8Value() + "n");
+                             ") expects an integer within int64, got " + v.ToString().Utf8Value() + "n");
   }
   if (v.IsNumber()) {
     // Like Python, a whole number is an integer Scalar so integer tensors stay integer.
