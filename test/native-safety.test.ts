@@ -45,15 +45,15 @@ console.log(JSON.stringify({ before, after: [v.length, v[0] ?? null], a: [a.nume
 
   test('resize_ and set_ detach, through a view too; in-place ops and dispose keep the array live and shared', () => {
     const seen = inChild(`import { aten, full, ones } from 'finetune';
-const grown = full([1024], 1); const viewOfGrown = grown.view([32, 32]).data();
+const grown = full([1024], 1); const viewOfGrown = grown.view([32, 32]).data(); const again = grown.data();
 aten.resize_(grown, [1 << 20]);
 const replaced = full([1024], 1); const replacedArray = replaced.data();
 aten.set__source_Tensor(replaced, ones([4]));
 const updated = full([1024], 1); const live = updated.data();
 updated.add_(1); aten._foreach_mul__Scalar([updated], 3);
 const disposed = full([1024], 5); const kept = disposed.data(); disposed.dispose();
-console.log(JSON.stringify({ view: viewOfGrown.length, replaced: replacedArray.length, live: [live.length, live[0]], kept: [kept.length, kept[1023]] }));`);
-    assert.deepEqual(seen, { view: 0, replaced: 0, live: [1024, 6], kept: [1024, 5] });
+console.log(JSON.stringify({ view: [viewOfGrown.length, again.length], replaced: replacedArray.length, live: [live.length, live[0]], kept: [kept.length, kept[1023]] }));`);
+    assert.deepEqual(seen, { view: [0, 0], replaced: 0, live: [1024, 6], kept: [1024, 5] });
   });
 
   test('an operator that fails after growing the storage still detaches', () => {
@@ -122,6 +122,23 @@ const w = zeros([3], { requiresGrad: true }); w.grad = full([3], 2);
 new optim.SGD([w], { lr: 0.5 }).step();
 console.log(JSON.stringify(w.detach().toArray()));`);
     assert.deepEqual(seen, [-1, -1, -1]);
+  });
+});
+
+describe('the fused optimizer kernels, which trust their lists', () => {
+  const options = '{ lr: 0.1, beta1: 0.9, beta2: 0.99, weight_decay: 0, eps: 1e-8, amsgrad: false, maximize: false }';
+  test('a gradient or state of another shape is an Error naming both shapes (it segfaulted)', () => {
+    const adam = inChild(errorOf('const p = zeros([1 << 20]);', `aten._fused_adam_([p], [ones([1])], [zeros([1 << 20])], [zeros([1 << 20])], [], [zeros([])], ${options})`));
+    assert.match(adam as string, /aten::_fused_adam_: argument 'grads' \[0\] \(float32 of shape \[1\]\) does not match self\[0\] \(float32 of shape \[1048576\]\)/);
+    const state = inChild(errorOf('const p = zeros([1 << 20]);', `aten._fused_adamw_([p], [ones([1 << 20])], [zeros([1])], [zeros([1 << 20])], [], [zeros([])], ${options})`));
+    assert.match(state as string, /aten::_fused_adamw_: argument 'exp_avgs' \[0\]/);
+    const sgd = inChild(errorOf('const p = zeros([1 << 20]);', "aten._fused_sgd_([p], [ones([1]), ones([1])], [], { weight_decay: 0, momentum: 0, lr: 0.1, dampening: 0, nesterov: false, maximize: false, is_first_step: false })"));
+    assert.match(sgd as string, /aten::_fused_sgd_: argument 'grads' has 2 tensors but 'self' has 1/);
+  });
+
+  test('an empty step count is refused', () => {
+    const message = inChild(errorOf('const p = zeros([4]);', `aten._fused_adam_([p], [ones([4])], [zeros([4])], [zeros([4])], [], [zeros([0])], ${options})`));
+    assert.match(message as string, /argument 'state_steps' \[0\] must hold one element, got shape \[0\]/);
   });
 });
 

@@ -48,6 +48,7 @@ struct OpEntry {
   std::vector<ArgSpec> args;
   std::vector<ReturnSpec> returns;
   size_t positionalCount;
+  bool fusedOptimizer;  // aten::_fused_adam_ and kin: kernels that trust their lists' shapes
 };
 
 std::vector<OpEntry>& opTable() {
@@ -127,7 +128,8 @@ bool sameAliasSet(const c10::AliasInfo* a, const c10::AliasInfo* b) {
 
 OpEntry makeEntry(const c10::OperatorHandle& handle) {
   const auto& schema = handle.schema();
-  OpEntry entry{handle, schema.name() + (schema.overload_name().empty() ? "" : "." + schema.overload_name()), {}, {}, 0};
+  OpEntry entry{handle, schema.name() + (schema.overload_name().empty() ? "" : "." + schema.overload_name()), {}, {}, 0,
+                false};
   for (const auto& arg : schema.arguments()) {
     ArgSpec spec;
     spec.name = arg.name();
@@ -152,6 +154,8 @@ OpEntry makeEntry(const c10::OperatorHandle& handle) {
     }
     entry.returns.push_back(std::move(spec));
   }
+  entry.fusedOptimizer = schema.name().rfind("aten::_fused_", 0) == 0 && !entry.args.empty() &&
+                         entry.args[0].name == "self" && entry.args[0].kind == Kind::TensorList;
   return entry;
 }
 
@@ -405,6 +409,44 @@ void checkSparseInvariants(const c10::IValue& value) {
   }
 }
 
+// The fused optimizer kernels (_fused_sgd_, _fused_adam_, _fused_adamw_, _fused_adagrad_ and their
+// functional forms) walk each parameter's gradient and state with the parameter's element count
+// and read step counts, scales and learning rates as one element: a gradient of another shape
+// segfaulted. Their lists must match `self` tensor by tensor (empty for unused state), the step
+// counts and scalar tensors hold one element.
+void checkFusedOptimizerArgs(const OpEntry& op, const torch::jit::Stack& stack) {
+  const auto params = stack[0].toTensorList().vec();
+  auto fail = [&](const ArgSpec& arg, const std::string& what) {
+    throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' " + what);
+  };
+  for (size_t i = 1; i < op.args.size(); ++i) {
+    const ArgSpec& arg = op.args[i];
+    const c10::IValue& value = stack[i];
+    if (value.isTensor()) {
+      if (value.toTensor().defined() && value.toTensor().numel() != 1) {
+        fail(arg, "must hold one element, got shape " + c10::str(value.toTensor().sizes()));
+      }
+      continue;
+    }
+    if (!value.isTensorList() || arg.name == "out") continue;
+    const auto list = value.toTensorList().vec();
+    if (list.empty()) continue;
+    if (list.size() != params.size()) {
+      fail(arg, "has " + std::to_string(list.size()) + " tensors but 'self' has " + std::to_string(params.size()));
+    }
+    for (size_t k = 0; k < list.size(); ++k) {
+      if (arg.name == "state_steps") {
+        if (list[k].numel() != 1) fail(arg, "[" + std::to_string(k) + "] must hold one element, got shape " + c10::str(list[k].sizes()));
+      } else if (list[k].sizes() != params[k].sizes() || list[k].scalar_type() != params[k].scalar_type() ||
+                 list[k].device() != params[k].device()) {
+        fail(arg, "[" + std::to_string(k) + "] (" + scalarTypeName(list[k].scalar_type()) + " of shape " +
+                      c10::str(list[k].sizes()) + ") does not match self[" + std::to_string(k) + "] (" +
+                      scalarTypeName(params[k].scalar_type()) + " of shape " + c10::str(params[k].sizes()) + ")");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Napi::Value resolveOp(const Napi::CallbackInfo& info) {
@@ -493,6 +535,7 @@ Napi::Value callOp(const Napi::CallbackInfo& info) {
 
   StorageWatch watch;
   const bool watching = anySharedBuffers();
+  if (op.fusedOptimizer) checkFusedOptimizerArgs(op, stack);
   try {
     for (size_t i = 0; i < argCount; ++i) {
       checkSparseInvariants(stack[i]);

@@ -7,41 +7,47 @@ namespace finetune {
 namespace {
 
 struct SharedBuffer {
-  at::Tensor keeper;            // keeps the storage alive while JavaScript holds the buffer
-  c10::StorageImpl* storage;    // the storage the buffer points into
-  const void* memory;           // that storage's allocation when the buffer was made
-  napi_ref buffer = nullptr;    // weak: the ArrayBuffer, to detach it
-  bool tracked = true;          // false once detached and out of the registry
+  at::Tensor keeper;          // keeps the storage alive while JavaScript holds the buffer
+  c10::StorageImpl* storage;  // the storage the buffer points into
+  napi_ref buffer = nullptr;  // weak: the ArrayBuffer, to detach it
+  size_t slot = 0;            // index in its storage's list; tracked until detached or collected
+  bool tracked = true;
+};
+
+// The buffers sharing one storage, and the allocation they all point into: an operator call
+// costs one lookup and one pointer comparison however many buffers a storage has handed out.
+struct StorageBuffers {
+  const void* memory;
+  std::vector<SharedBuffer*> buffers;
 };
 
 // One table per process: the addon refuses to load in a second JavaScript thread (addon.cc).
-std::unordered_multimap<c10::StorageImpl*, SharedBuffer*>& registry() {
-  static std::unordered_multimap<c10::StorageImpl*, SharedBuffer*> buffers;
-  return buffers;
+std::unordered_map<c10::StorageImpl*, StorageBuffers>& registry() {
+  static std::unordered_map<c10::StorageImpl*, StorageBuffers> storages;
+  return storages;
 }
 
 void untrack(SharedBuffer* shared) {
   if (!shared->tracked) return;
   shared->tracked = false;
-  auto [first, last] = registry().equal_range(shared->storage);
-  for (auto it = first; it != last; ++it) {
-    if (it->second == shared) {
-      registry().erase(it);
-      return;
-    }
-  }
+  auto found = registry().find(shared->storage);
+  auto& buffers = found->second.buffers;
+  buffers[shared->slot] = buffers.back();
+  buffers[shared->slot]->slot = shared->slot;
+  buffers.pop_back();
+  if (buffers.empty()) registry().erase(found);
 }
 
-// Detaches the buffers into `storage` whose memory is no longer its allocation (reallocated),
-// or all of them when `replaced` (the written tensor now uses another storage).
+// Detaches every buffer into `storage` when its memory is no longer the allocation they point
+// into (reallocated), or unconditionally when `replaced` (the written tensor left the storage).
 void detachStale(Napi::Env env, c10::StorageImpl* storage, bool replaced) {
-  auto [first, last] = registry().equal_range(storage);
-  std::vector<SharedBuffer*> stale;
-  for (auto it = first; it != last; ++it) {
-    if (replaced || it->second->memory != storage->data_ptr().get()) stale.push_back(it->second);
-  }
+  auto found = registry().find(storage);
+  if (found == registry().end()) return;
+  if (!replaced && found->second.memory == storage->data_ptr().get()) return;
+  std::vector<SharedBuffer*> stale = std::move(found->second.buffers);
+  registry().erase(found);
   for (SharedBuffer* shared : stale) {
-    untrack(shared);
+    shared->tracked = false;
     napi_value value = nullptr;
     if (napi_get_reference_value(env, shared->buffer, &value) == napi_ok && value != nullptr) {
       napi_detach_arraybuffer(env, value);
@@ -53,7 +59,10 @@ void detachStale(Napi::Env env, c10::StorageImpl* storage, bool replaced) {
 
 Napi::ArrayBuffer shareBuffer(Napi::Env env, const at::Tensor& t) {
   void* data = t.data_ptr();  // first: it materialises a copy-on-write storage, moving its memory
-  auto* shared = new SharedBuffer{t, t.storage().unsafeGetStorageImpl(), t.storage().data_ptr().get()};
+  c10::StorageImpl* storage = t.storage().unsafeGetStorageImpl();
+  // Memory that moved where no operator call saw it leaves the older buffers stale.
+  detachStale(env, storage, false);
+  auto* shared = new SharedBuffer{t, storage};
   auto buffer = Napi::ArrayBuffer::New(
       env, data, t.numel() * t.element_size(),
       [](Napi::Env env, void*, SharedBuffer* shared) {
@@ -65,7 +74,9 @@ Napi::ArrayBuffer shareBuffer(Napi::Env env, const at::Tensor& t) {
   if (napi_create_reference(env, buffer, 0, &shared->buffer) != napi_ok) {
     throw std::runtime_error("cannot track the typed array shared with a tensor");
   }
-  registry().emplace(shared->storage, shared);
+  auto& group = registry().try_emplace(storage, StorageBuffers{storage->data_ptr().get(), {}}).first->second;
+  shared->slot = group.buffers.size();
+  group.buffers.push_back(shared);
   return buffer;
 }
 
