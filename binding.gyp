@@ -5,6 +5,7 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/ops.cc",
+        "native/src/shared-buffers.cc",
         "native/src/slab.cc",
         "native/src/tensors.cc",
         "native/src/values.cc"

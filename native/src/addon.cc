@@ -11,6 +11,7 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 
@@ -146,9 +147,27 @@ void pinMallocThresholds() {
 #endif
 }
 
+// The tensor table, the operator table and the shared-buffer registry are process-wide and
+// unsynchronised, and libtorch's thread pool and settings are per process: two JavaScript
+// threads (worker_threads) using them at once corrupt the table (SIGSEGV, double free). The
+// first environment to load the addon owns it for the process's life; any other is refused. src/tensor/native.ts
+// refuses worker threads before getting here, with the same advice.
+std::atomic<napi_env> owner{nullptr};
+
+void claimOwnership(Napi::Env env) {
+  napi_env expected = nullptr;
+  // Kept for the process's life: the tables may still hold the owner's tensors and references.
+  if (owner.compare_exchange_strong(expected, env) || expected == static_cast<napi_env>(env)) return;
+  throw Napi::Error::New(env,
+                         "finetune's native addon is already in use by another JavaScript thread: its tensors "
+                         "belong to one thread per process. Use finetune from one thread only, and run parallel "
+                         "work in child processes (child_process.fork) instead of worker threads");
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  claimOwnership(env);
   pinMallocThresholds();
   auto add = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
     exports.Set(name, Napi::Function::New(env, fn, name));

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shared-buffers.h"
 #include "slab.h"
 #include "values.h"
 
@@ -30,6 +31,7 @@ struct ArgSpec {
   bool optional;
   std::optional<int32_t> fixedLength;
   bool kwargOnly;
+  bool writes;  // an in-place or out= argument: the operator may reallocate its storage
   std::optional<c10::IValue> defaultValue;
 };
 
@@ -46,6 +48,7 @@ struct OpEntry {
   std::vector<ArgSpec> args;
   std::vector<ReturnSpec> returns;
   size_t positionalCount;
+  bool fusedOptimizer;  // aten::_fused_adam_ and kin: kernels that trust their lists' shapes
 };
 
 std::vector<OpEntry>& opTable() {
@@ -125,7 +128,8 @@ bool sameAliasSet(const c10::AliasInfo* a, const c10::AliasInfo* b) {
 
 OpEntry makeEntry(const c10::OperatorHandle& handle) {
   const auto& schema = handle.schema();
-  OpEntry entry{handle, schema.name() + (schema.overload_name().empty() ? "" : "." + schema.overload_name()), {}, {}, 0};
+  OpEntry entry{handle, schema.name() + (schema.overload_name().empty() ? "" : "." + schema.overload_name()), {}, {}, 0,
+                false};
   for (const auto& arg : schema.arguments()) {
     ArgSpec spec;
     spec.name = arg.name();
@@ -133,6 +137,7 @@ OpEntry makeEntry(const c10::OperatorHandle& handle) {
     describe(arg.real_type(), &spec.typeName, &spec.kind, &spec.optional);
     spec.fixedLength = arg.N();
     spec.kwargOnly = arg.kwarg_only();
+    spec.writes = arg.alias_info() != nullptr && arg.alias_info()->isWrite();
     spec.defaultValue = arg.default_value();
     if (!spec.kwargOnly) ++entry.positionalCount;
     entry.args.push_back(std::move(spec));
@@ -149,6 +154,8 @@ OpEntry makeEntry(const c10::OperatorHandle& handle) {
     }
     entry.returns.push_back(std::move(spec));
   }
+  entry.fusedOptimizer = schema.name().rfind("aten::_fused_", 0) == 0 && !entry.args.empty() &&
+                         entry.args[0].name == "self" && entry.args[0].kind == Kind::TensorList;
   return entry;
 }
 
@@ -182,13 +189,19 @@ const char* jsTypeName(const Napi::Value& v) {
 int64_t toInt(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v) {
   if (v.IsNumber()) {
     double d = v.As<Napi::Number>().DoubleValue();
-    if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
+    // Beyond ±2^63 the conversion to int64 is undefined behaviour.
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9223372036854775808.0) return static_cast<int64_t>(d);
+    const bool whole = std::isfinite(d) && d == std::floor(d);
     throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
-                             ") expects an integer, got " + std::to_string(d));
+                             ") expects an integer" + (whole ? " within int64" : "") + ", got " +
+                             v.ToString().Utf8Value());
   }
   if (v.IsBigInt()) {
     bool lossless;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
+    int64_t value = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (lossless) return value;
+    throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
+                             ") expects an integer within int64, got " + v.ToString().Utf8Value() + "n");
   }
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   badArgument(op, arg, "an integer", v);
@@ -209,7 +222,10 @@ c10::Scalar toScalar(const OpEntry& op, const ArgSpec& arg, const Napi::Value& v
   if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
   if (v.IsBigInt()) {
     bool lossless;
-    return c10::Scalar(static_cast<int64_t>(v.As<Napi::BigInt>().Int64Value(&lossless)));
+    int64_t value = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (lossless) return c10::Scalar(value);
+    throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' (" + arg.typeName +
+                             ") expects an integer within int64, got " + v.ToString().Utf8Value() + "n");
   }
   if (v.IsNumber()) {
     // Like Python, a whole number is an integer Scalar so integer tensors stay integer.
@@ -356,6 +372,81 @@ std::string signatureOf(const OpEntry& op) {
   return s;
 }
 
+// libtorch's kernels trust a sparse tensor's indices: to_dense and friends read and write
+// wherever they point. The _unsafe constructors (_sparse_coo_tensor_unsafe,
+// _sparse_csr_tensor_unsafe, …, _sparse_coo_tensor_with_dims_and_tensors) skip the check,
+// and in-place writes through _indices() or sparse_resize_ can break a valid one. So every
+// sparse tensor that crosses the generic call, going in or coming out, is checked with
+// libtorch's own validators; dense tensors cost one layout comparison.
+void checkSparseInvariants(const at::Tensor& t) {
+  switch (t.layout()) {
+    case c10::kStrided: return;
+    case c10::kSparse:
+      at::_validate_sparse_coo_tensor_args(t._indices(), t._values(), t.sizes(), t.is_coalesced());
+      return;
+    case c10::kSparseCsr:
+    case c10::kSparseBsr:
+      at::_validate_sparse_compressed_tensor_args(t.crow_indices(), t.col_indices(), t.values(), t.sizes(), t.layout());
+      return;
+    case c10::kSparseCsc:
+    case c10::kSparseBsc:
+      at::_validate_sparse_compressed_tensor_args(t.ccol_indices(), t.row_indices(), t.values(), t.sizes(), t.layout());
+      return;
+    default: return;
+  }
+}
+
+void checkSparseInvariants(const c10::IValue& value) {
+  if (value.isTensor()) {
+    checkSparseInvariants(value.toTensor());
+  } else if (value.isTensorList()) {
+    for (const at::Tensor& t : value.toTensorList().vec()) checkSparseInvariants(t);
+  } else if (value.isList() || value.isTuple()) {
+    const auto& elements = value.isList() ? value.toListRef() : value.toTupleRef().elements();
+    for (const auto& element : elements) {
+      if (element.isTensor()) checkSparseInvariants(element.toTensor());
+    }
+  }
+}
+
+// The fused optimizer kernels (_fused_sgd_, _fused_adam_, _fused_adamw_, _fused_adagrad_ and their
+// functional forms) walk each parameter's gradient and state with the parameter's element count
+// and read step counts, scales and learning rates as one element: a gradient of another shape
+// segfaulted. Their lists must match `self` tensor by tensor (empty for unused state), the step
+// counts and scalar tensors hold one element.
+void checkFusedOptimizerArgs(const OpEntry& op, const torch::jit::Stack& stack) {
+  const auto params = stack[0].toTensorList().vec();
+  auto fail = [&](const ArgSpec& arg, const std::string& what) {
+    throw std::runtime_error(op.qualifiedName + ": argument '" + arg.name + "' " + what);
+  };
+  for (size_t i = 1; i < op.args.size(); ++i) {
+    const ArgSpec& arg = op.args[i];
+    const c10::IValue& value = stack[i];
+    if (value.isTensor()) {
+      if (value.toTensor().defined() && value.toTensor().numel() != 1) {
+        fail(arg, "must hold one element, got shape " + c10::str(value.toTensor().sizes()));
+      }
+      continue;
+    }
+    if (!value.isTensorList() || arg.name == "out") continue;
+    const auto list = value.toTensorList().vec();
+    if (list.empty()) continue;
+    if (list.size() != params.size()) {
+      fail(arg, "has " + std::to_string(list.size()) + " tensors but 'self' has " + std::to_string(params.size()));
+    }
+    for (size_t k = 0; k < list.size(); ++k) {
+      if (arg.name == "state_steps") {
+        if (list[k].numel() != 1) fail(arg, "[" + std::to_string(k) + "] must hold one element, got shape " + c10::str(list[k].sizes()));
+      } else if (list[k].sizes() != params[k].sizes() || list[k].scalar_type() != params[k].scalar_type() ||
+                 list[k].device() != params[k].device()) {
+        fail(arg, "[" + std::to_string(k) + "] (" + scalarTypeName(list[k].scalar_type()) + " of shape " +
+                      c10::str(list[k].sizes()) + ") does not match self[" + std::to_string(k) + "] (" +
+                      scalarTypeName(params[k].scalar_type()) + " of shape " + c10::str(params[k].sizes()) + ")");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Napi::Value resolveOp(const Napi::CallbackInfo& info) {
@@ -442,11 +533,26 @@ Napi::Value callOp(const Napi::CallbackInfo& info) {
     }
   }
 
+  StorageWatch watch;
+  const bool watching = anySharedBuffers();
+  if (op.fusedOptimizer) checkFusedOptimizerArgs(op, stack);
   try {
+    for (size_t i = 0; i < argCount; ++i) {
+      checkSparseInvariants(stack[i]);
+      if (!watching || !op.args[i].writes) continue;
+      if (stack[i].isTensor()) watch.add(stack[i].toTensor());
+      if (stack[i].isTensorList()) for (const at::Tensor& t : stack[i].toTensorList().vec()) watch.add(t);
+    }
     op.handle.callBoxed(stack);
+    for (const auto& value : stack) checkSparseInvariants(value);
   } catch (const c10::Error& e) {
+    watch.detachMoved(env);
     throw std::runtime_error(op.qualifiedName + ": " + e.what_without_backtrace());
+  } catch (...) {
+    watch.detachMoved(env);
+    throw;
   }
+  watch.detachMoved(env);
 
   Napi::Value result;
   size_t returnCount = op.returns.size();

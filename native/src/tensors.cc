@@ -4,9 +4,12 @@
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "shared-buffers.h"
 #include "slab.h"
 #include "values.h"
 
@@ -59,31 +62,45 @@ Napi::Value fromBuffer(const Napi::CallbackInfo& info) {
   if (!info[0].IsTypedArray()) throw std::runtime_error("fromBuffer expects a typed array");
   auto array = info[0].As<Napi::TypedArray>();
   auto type = scalarTypeFromName(info[1].As<Napi::String>().Utf8Value());
+  if (!info[2].IsArray()) throw std::runtime_error("fromBuffer expects the shape as an array of sizes");
   auto dims = info[2].As<Napi::Array>();
   std::vector<int64_t> sizes(dims.Length());
-  int64_t numel = 1;
-  for (uint32_t i = 0; i < dims.Length(); ++i) {
-    sizes[i] = dims.Get(i).As<Napi::Number>().Int64Value();
-    if (sizes[i] < 0) throw std::runtime_error("shape has a negative dimension");
-    numel *= sizes[i];
-  }
   auto itemSize = static_cast<int64_t>(c10::elementSize(type));
-  if (static_cast<int64_t>(array.ByteLength()) != numel * itemSize) {
+  // Bytes the shape needs, overflow-checked: a wrapped product could match a short buffer.
+  int64_t bytes = itemSize;
+  for (uint32_t i = 0; i < dims.Length(); ++i) {
+    Napi::Value dim = dims.Get(i);
+    double size = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
+    if (!(size >= 0 && size <= 9007199254740991.0 && size == std::floor(size))) {
+      throw std::runtime_error("shape entry " + std::to_string(i) + " must be a non-negative integer, got " +
+                               dim.ToString().Utf8Value());
+    }
+    sizes[i] = static_cast<int64_t>(size);
+    if (__builtin_mul_overflow(bytes, sizes[i], &bytes)) {
+      throw std::runtime_error("shape " + c10::str(c10::IntArrayRef(sizes.data(), i + 1)) + " of " +
+                               scalarTypeName(type) + " has more bytes than memory can hold");
+    }
+  }
+  if (static_cast<int64_t>(array.ByteLength()) != bytes) {
     throw std::runtime_error("data has " + std::to_string(array.ByteLength()) + " bytes but shape " +
                              c10::str(c10::IntArrayRef(sizes)) + " of " + scalarTypeName(type) + " needs " +
-                             std::to_string(numel * itemSize));
+                             std::to_string(bytes));
   }
-  auto* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(type));
-  if (numel > 0) std::memcpy(t.data_ptr(), data, numel * itemSize);
+  if (bytes > 0) {
+    auto* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+    std::memcpy(t.data_ptr(), data, bytes);
+  }
   return handleOrNull(env, t);
 }
 
 // toBuffer(handle) -> [ArrayBuffer, dtypeOfBuffer]. A contiguous CPU tensor is shared,
-// not copied: the buffer keeps the storage alive for as long as JavaScript holds it.
+// not copied: the buffer keeps the storage alive for as long as JavaScript holds it, and is
+// detached when an operator reallocates that storage (shared-buffers.h).
 Napi::Value toBuffer(const Napi::CallbackInfo& info) {
   auto env = info.Env();
-  at::Tensor t = tensorAt(info[0]).detach();
+  const at::Tensor& source = tensorAt(info[0]);
+  at::Tensor t = source.detach();
   if (t.is_complex()) throw std::runtime_error("complex tensors have no JavaScript typed array");
   t = t.to(at::kCPU, transferType(t.scalar_type())).contiguous();
   auto result = Napi::Array::New(env, 2);
@@ -91,11 +108,14 @@ Napi::Value toBuffer(const Napi::CallbackInfo& info) {
   size_t bytes = t.numel() * t.element_size();
   if (bytes == 0) {
     result.Set(0u, Napi::ArrayBuffer::New(env, 0));
-    return result;
+  } else if (source.has_storage() && t.storage().is_alias_of(source.storage())) {
+    result.Set(0u, shareBuffer(env, t));
+  } else {
+    // A converted copy nothing else can reach: no operator can move its memory.
+    auto* keeper = new at::Tensor(t);
+    result.Set(0u, Napi::ArrayBuffer::New(env, t.data_ptr(), bytes,
+                                          [](Napi::Env, void*, at::Tensor* kept) { delete kept; }, keeper));
   }
-  auto* keeper = new at::Tensor(t);
-  result.Set(0u, Napi::ArrayBuffer::New(env, t.data_ptr(), bytes,
-                                        [](Napi::Env, void*, at::Tensor* kept) { delete kept; }, keeper));
   return result;
 }
 
@@ -139,13 +159,42 @@ Napi::Value isLeaf(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), tensorAt(info[0]).is_leaf());
 }
 
+namespace {
+
+std::string describeTensor(const at::Tensor& t) {
+  return scalarTypeName(t.scalar_type()) + " of shape " + c10::str(t.sizes()) + " on " + t.device().str();
+}
+
+// PyTorch's checks on assigning .grad (THPVariable_set_grad): the optimizers' fused kernels
+// and clipping read the gradient with the parameter's shape, so a mismatch reads out of bounds.
+void checkGradMatches(const at::Tensor& t, const at::Tensor& gradient, const char* context) {
+  if (gradient.sizes() == t.sizes() && gradient.scalar_type() == t.scalar_type() && gradient.device() == t.device()) {
+    return;
+  }
+  throw std::runtime_error(std::string(context) + ": the gradient (" + describeTensor(gradient) +
+                           ") does not match its tensor (" + describeTensor(t) +
+                           "); a gradient must have the tensor's shape, dtype and device");
+}
+
+}  // namespace
+
 Napi::Value grad(const Napi::CallbackInfo& info) {
-  return handleOrNull(info.Env(), tensorAt(info[0]).grad());
+  const at::Tensor& t = tensorAt(info[0]);
+  const at::Tensor& gradient = t.grad();
+  // Assignment is checked, but the gradient may have been resized in place since.
+  if (gradient.defined()) checkGradMatches(t, gradient, "reading .grad");
+  return handleOrNull(info.Env(), gradient);
 }
 
 Napi::Value setGrad(const Napi::CallbackInfo& info) {
   at::Tensor t = tensorAt(info[0]);
-  t.mutable_grad() = info[1].IsNull() || info[1].IsUndefined() ? at::Tensor() : tensorAt(info[1]);
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    t.mutable_grad() = at::Tensor();
+  } else {
+    const at::Tensor& gradient = tensorAt(info[1]);
+    checkGradMatches(t, gradient, "assigning .grad");
+    t.mutable_grad() = gradient;
+  }
   return info.Env().Undefined();
 }
 

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 export interface OpArgInfo {
   name: string;
@@ -98,6 +99,15 @@ export function packageRoot(): string {
 export const addonPath = process.env.FINETUNE_ADDON ?? join(packageRoot(), 'build', 'Release', 'finetune.node');
 
 function loadAddon(): NativeAddon {
+  // The addon's tensor table and libtorch's settings are per process and unsynchronised: a
+  // worker thread importing finetune broke the main thread's tensors or crashed the process.
+  if (!isMainThread) {
+    throw new Error(
+      'finetune cannot be imported in a worker thread: its tensors live in one process-wide native table ' +
+        'that only one JavaScript thread may use. Use finetune from the main thread, and run parallel work in ' +
+        'child processes (child_process.fork) instead of worker threads',
+    );
+  }
   if (!existsSync(addonPath)) {
     throw new Error(`finetune: native addon not built (${addonPath} is missing); run \`npm run setup\``);
   }
