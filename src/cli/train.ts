@@ -977,7 +977,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
 export function parseMethod(value: string | undefined): Method {
   const name = (value ?? 'full').toLowerCase();
   if ((METHODS as readonly string[]).includes(name)) return name as Method;
-  if (METHOD_ALIASES[name]) return METHOD_ALIASES[name];
+  if (Object.hasOwn(METHOD_ALIASES, name)) return METHOD_ALIASES[name];
   throw new UsageError(`--method: unknown method '${value}' (known: ${METHODS.join(', ')})`);
 }
 

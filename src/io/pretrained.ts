@@ -72,13 +72,13 @@ function build(family: ModelFamily, json: HfConfig, options: CreateModelOptions)
       ? family.withNumLabels(config, options.numLabels)
       : ({ ...(config as object), numLabels: options.numLabels } as typeof config);
   }
-  const listed = Array.isArray(json.architectures) ? (json.architectures as string[]) : [];
-  const architecture = options.architecture ?? listed.find((a) => a in family.architectures) ?? Object.keys(family.architectures)[0];
-  const construct = family.architectures[architecture];
-  if (!construct) {
+  const listed = Array.isArray(json.architectures) ? json.architectures : [];
+  const builds = (name: unknown): name is string => typeof name === 'string' && Object.hasOwn(family.architectures, name);
+  const architecture = options.architecture ?? listed.find(builds) ?? Object.keys(family.architectures)[0];
+  if (!builds(architecture)) {
     throw new Error(`unknown architecture '${architecture}' for model_type '${family.modelType}' (known: ${Object.keys(family.architectures).join(', ')})`);
   }
-  return construct(config);
+  return family.architectures[architecture](config);
 }
 
 /**

@@ -166,7 +166,7 @@ function checkConfig(c: BertConfig): void {
   if (c.hiddenSize % c.numAttentionHeads) {
     throw new Error(`BertConfig: hiddenSize (${c.hiddenSize}) must be a multiple of numAttentionHeads (${c.numAttentionHeads})`);
   }
-  if (!(c.hiddenAct in ACTIVATIONS)) {
+  if (!Object.hasOwn(ACTIVATIONS, c.hiddenAct)) {
     throw new Error(`BertConfig: hiddenAct '${c.hiddenAct}' is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
   }
   if (c.padTokenId !== null && (!Number.isInteger(c.padTokenId) || c.padTokenId < 0 || c.padTokenId >= c.vocabSize)) {
@@ -241,7 +241,7 @@ export function bertConfigFromHf(json: HfConfig): BertConfig {
     if (!Number.isInteger(numLabels)) bad(json.num_labels !== undefined ? 'num_labels' : '_num_labels', 'must be an integer');
     if (overrides.id2label === undefined) overrides.numLabels = numLabels;
   }
-  if (typeof overrides.hiddenAct === 'string' && !(overrides.hiddenAct in ACTIVATIONS)) {
+  if (typeof overrides.hiddenAct === 'string' && !Object.hasOwn(ACTIVATIONS, overrides.hiddenAct)) {
     bad('hidden_act', `is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
   }
   try {

@@ -79,15 +79,18 @@ export function modelFamilies(): ModelFamily[] {
 export function familyOfModel(model: Module): { family: ModelFamily; architecture: string } {
   const architecture = model.constructor.name;
   for (const family of families.values()) {
-    if (architecture in family.architectures) return { family, architecture };
+    if (Object.hasOwn(family.architectures, architecture)) return { family, architecture };
   }
   throw new Error(`${architecture} is not a registered model architecture`);
 }
 
-/** The family and config of a preset name, e.g. 'bert-base-uncased' or 'resnet50'. */
+/**
+ * The family and config of a preset name, e.g. 'bert-base-uncased' or 'resnet50'. Own properties
+ * only: 'constructor' or 'toString' name no preset (an `in` test would find Object's methods).
+ */
 export function findPreset(name: string): { family: ModelFamily; config: unknown } | undefined {
   for (const family of families.values()) {
-    if (name in family.presets) return { family, config: family.presets[name] };
+    if (Object.hasOwn(family.presets, name)) return { family, config: family.presets[name] };
   }
   return undefined;
 }
@@ -95,7 +98,7 @@ export function findPreset(name: string): { family: ModelFamily; config: unknown
 /** Whether the model's family declares layer groups, i.e. whether layerGroupsOf(model) can answer. */
 export function hasLayerGroups(model: Module): boolean {
   const architecture = model.constructor.name;
-  return [...families.values()].some((family) => architecture in family.architectures && family.layerGroups !== undefined);
+  return [...families.values()].some((family) => Object.hasOwn(family.architectures, architecture) && family.layerGroups !== undefined);
 }
 
 /**

@@ -59,7 +59,7 @@ const ARCHS: Record<ResNetArch, Pick<ResolvedResNetConfig, 'block' | 'layers' | 
 
 /** Fills in a config's defaults (from its arch, then torchvision's) and checks it. */
 export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig {
-  const base = config.arch !== undefined ? ARCHS[config.arch as ResNetArch] : undefined;
+  const base = config.arch !== undefined && Object.hasOwn(ARCHS, config.arch) ? ARCHS[config.arch as ResNetArch] : undefined;
   if (config.arch !== undefined && !base && (config.block === undefined || config.layers === undefined)) {
     throw new Error(`ResNet: unknown arch '${config.arch}' (known: ${Object.keys(ARCHS).join(', ')}); give block and layers for a custom one`);
   }
