@@ -12,14 +12,14 @@
  * error, 3 training stopped on a NaN/Inf loss or gradient norm.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 
 import { version } from '../index.js';
 import { manualSeed } from '../tensor/index.js';
 import { Conv2d, Linear, type Module } from '../nn/index.js';
 import { findPreset, layerGroupsOf, hasLayerGroups, modelFamilies, type HfConfig } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
-import { createModel, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
+import { assertNotPickle, createModel, describeJsonValue, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
 import { packageRoot } from '../tensor/native.js';
 import { HubError, resolveModelFile } from '../hub/index.js';
 import {
@@ -306,7 +306,9 @@ function readJsonFile(path: string): Record<string, unknown> {
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${path}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(value)}`);
+  }
   return value as Record<string, unknown>;
 }
 
@@ -358,6 +360,12 @@ export async function resolveModelSource(arg: string): Promise<ModelSource> {
   }
   if (isLocalPath(arg)) {
     const path = requireModelPath(arg, 'model');
+    if (!isDir(path)) {
+      assertNotPickle(path);
+      if (extname(path).toLowerCase() === '.safetensors') {
+        throw new UsageError(`--model ${arg} is a weights file: give the folder that holds it and its config.json`);
+      }
+    }
     const dir = isDir(path) ? path : dirname(path);
     const file = isDir(path) ? join(path, 'config.json') : path;
     if (!existsSync(file)) {

@@ -12,6 +12,7 @@ import type { Module } from '../nn/index.js';
 import { checkAdapterName, PeftModel, peftConfigFromJson, registerAdapterFiles, type AdapterLoadResult, type LoadPeftOptions, type PeftConfig, type SavePeftOptions } from '../peft/index.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { writeAtomicAsync } from './files.js';
+import { describeJsonValue } from './json.js';
 import { assertNotPickle, loadSafetensors, saveSafetensors } from './safetensors.js';
 
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
@@ -46,7 +47,7 @@ async function readAdapterConfig(source: string, options: LoadAdapterOptions): P
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(json)}`);
   const config = peftConfigFromJson(json as Record<string, unknown>, path);
   config.inferenceMode = !(options.isTrainable ?? false);
   return config;

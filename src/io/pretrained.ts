@@ -16,6 +16,7 @@ import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js'
 import { assertNotPickle, loadSafetensors } from './safetensors.js';
 import { loadShardedSafetensors, SAFETENSORS_INDEX_NAME, saveShardedSafetensors } from './sharded.js';
 import { writeAtomicAsync } from './files.js';
+import { describeJsonValue } from './json.js';
 
 export interface CreateModelOptions {
   /** Architecture to build, e.g. 'BertForSequenceClassification' (default: the config's first, else the family's first). */
@@ -60,6 +61,7 @@ export function newlyInitializedModules(model: Module, info: LoadingInfo): strin
 const PICKLE_WEIGHTS = ['pytorch_model.bin', 'model.pt', 'model.pth', 'pytorch_model.bin.index.json'];
 
 function configOf(json: HfConfig, where: string): { family: ModelFamily; json: HfConfig } {
+  if (!isObject(json)) throw new Error(`${where}: a config must be a JSON object, got ${describeJsonValue(json)}`);
   const modelType = json.model_type;
   if (typeof modelType !== 'string') throw new Error(`${where}: config has no "model_type" string`);
   return { family: modelFamily(modelType), json };
@@ -95,6 +97,11 @@ export function createModel(presetOrConfig: string | HfConfig, options: CreateMo
   return build(family, json, options);
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads a JSON file that must hold an object (config.json, an index). */
 async function readJson(path: string): Promise<HfConfig> {
   let text: string;
   try {
@@ -102,11 +109,14 @@ async function readJson(path: string): Promise<HfConfig> {
   } catch (error) {
     throw new Error(`cannot read ${path}: ${(error as Error).message}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as HfConfig;
+    value = JSON.parse(text);
   } catch (error) {
     throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
   }
+  if (!isObject(value)) throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(value)}`);
+  return value;
 }
 
 async function loadCheckpoint(source: string, options: FromPretrainedOptions): Promise<{ tensors: Map<string, Tensor>; file: string }> {
