@@ -297,8 +297,7 @@ function modelSource(model: string, numLabels: number | undefined): { build: () 
   } catch (error) {
     throw new Error(`${file} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${file}: expected a JSON object`);
-  return { build: () => createModel(json, { numLabels }), source: model };
+  return { build: () => createModel(json, { numLabels, configSource: file }), source: model };
 }
 
 function checkK(k: number, groupCount: number): void {

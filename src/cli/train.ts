@@ -338,6 +338,8 @@ export interface ModelSource {
   config: HfConfig;
   /** The local folder (config / checkpoint). */
   dir?: string;
+  /** The config.json read (absent for a preset). */
+  configFile?: string;
 }
 
 /** The architecture finetune trains for a family: sequence or image classification, or the CNN itself. */
@@ -379,13 +381,13 @@ export async function resolveModelSource(arg: string): Promise<ModelSource> {
     if (!modelFamilies().some((f) => f.modelType === config.model_type)) {
       throw new Error(`${file}: model_type '${String(config.model_type)}' is not one finetune builds (known: ${modelFamilies().map((f) => f.modelType).join(', ')})`);
     }
-    return { arg: path, kind: isLocalCheckpoint(dir) ? 'checkpoint' : 'config', modelType: config.model_type, config, dir };
+    return { arg: path, kind: isLocalCheckpoint(dir) ? 'checkpoint' : 'config', modelType: config.model_type, config, dir, configFile: file };
   }
   if (HUB_ID.test(arg)) {
     const file = await fromHub(arg, 'config.json', 'model');
     const config = readJsonFile(file);
     if (typeof config.model_type !== 'string') throw new Error(`${arg}: config.json has no "model_type"`);
-    return { arg, kind: 'hub', modelType: config.model_type, config, dir: dirname(file) };
+    return { arg, kind: 'hub', modelType: config.model_type, config, dir: dirname(file), configFile: file };
   }
   throw new UsageError(`--model: unknown model '${arg}': not a preset, a folder or a Hub id${suggestion(arg, presetNames(), '')} (presets: ${presetNames().join(', ')})`);
 }
@@ -434,7 +436,7 @@ export async function buildModel(source: ModelSource, numLabels: number, labelNa
     if (sizeDiffers) json.image_size = imageSize;
     delete json.id2label;
     delete json.label2id;
-    const model = createModel(json, { architecture, numLabels });
+    const model = createModel(json, { architecture, numLabels, configSource: source.configFile ?? `--model ${source.arg}` });
     built = {
       model,
       randomInit: true,
@@ -1586,7 +1588,7 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
     describe = `${source.arg}`;
   } else {
     if (!adapterDir) console.error(`note: ${source.arg} has no trained weights: the model is randomly initialised`);
-    model = createModel(source.config, { architecture, numLabels });
+    model = createModel(source.config, { architecture, numLabels, configSource: source.configFile ?? `--model ${source.arg}` });
     describe = `${source.arg} (random init)`;
   }
   if (adapterDir) {
