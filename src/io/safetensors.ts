@@ -253,12 +253,6 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
     if (!Array.isArray(shape) || !shape.every(isCount)) {
       throw invalid(file, `"shape" must be an array of non-negative integers, not ${JSON.stringify(shape) ?? 'missing'}`, key);
     }
-    // libtorch computes a contiguous tensor's strides from its dimensions, a zero one counted as 1:
-    // [0, 2^53−1, 2^53−1] holds no bytes yet overflowed them ("Stride calculation overflowed").
-    const extent = shape.reduce<bigint>((total, d) => total * BigInt(Math.max(d as number, 1)), 1n);
-    if (extent > INT64_MAX) {
-      throw invalid(file, `"shape" [${shape.join(', ')}] is too large: its dimensions (a 0 counted as 1) multiply to ${extent}, more than a tensor's strides can address (2^63 − 1)`, key);
-    }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
       throw invalid(file, `"data_offsets" must be [begin, end] with non-negative integers, not ${JSON.stringify(offsets) ?? 'missing'}`, key);
     }
@@ -272,6 +266,12 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
         `size mismatch: shape [${shape.join(', ')}] of ${dtype} needs ${bits / 8n} bytes but "data_offsets" [${begin}, ${end}] hold ${end - begin}`,
         key,
       );
+    }
+    // libtorch computes a contiguous tensor's strides from its dimensions, a zero one counted as 1:
+    // [0, 2^53−1, 2^53−1] holds no bytes yet overflowed them ("Stride calculation overflowed").
+    const extent = shape.reduce<bigint>((total, d) => total * BigInt(Math.max(d as number, 1)), 1n);
+    if (extent > INT64_MAX) {
+      throw invalid(file, `"shape" [${shape.join(', ')}] is too large: its dimensions (a 0 counted as 1) multiply to ${extent}, more than a tensor's strides can address (2^63 − 1)`, key);
     }
     entries.push([key, { dtype: dtype as SafetensorsDType, shape: shape as number[], dataOffsets: [begin, end] }]);
   }

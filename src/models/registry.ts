@@ -102,8 +102,9 @@ export function maxModelBytes(): number {
   return bytes;
 }
 
-function gigabytes(bytes: number): string {
-  return `${(bytes / 1e9).toLocaleString('en-US', { maximumFractionDigits: 1 })} GB`;
+function formatSize(bytes: number): string {
+  const [unit, size] = bytes >= 1e9 ? ['GB', 1e9] : ['MB', 1e6];
+  return `${(bytes / size).toLocaleString('en-US', { maximumFractionDigits: 1 })} ${unit}`;
 }
 
 /** The estimated float32 parameter bytes of `family`'s model for `config` (its largest architecture); undefined for a family without sizeParts. */
@@ -128,7 +129,7 @@ export function checkModelSize(family: ModelFamily, config: unknown): void {
   const limitSource = process.env.FINETUNE_MAX_MODEL_BYTES ? 'FINETUNE_MAX_MODEL_BYTES' : "this machine's memory";
   throw new Error(
     `the ${family.modelType} model this config describes would hold about ${parameters.toLocaleString('en-US', { maximumFractionDigits: 0 })} parameters ` +
-      `(${gigabytes(bytes)} in float32), more than ${limitSource} (${gigabytes(limit)}); refused before allocating. ` +
+      `(${formatSize(bytes)} in float32), more than ${limitSource} (${formatSize(limit)}); refused before allocating. ` +
       `Most of it is the ${largest.part}, sized by ${fields}. ` +
       `If the config is right, set FINETUNE_MAX_MODEL_BYTES to a larger number of bytes to build it anyway.`,
   );
