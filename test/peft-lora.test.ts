@@ -276,5 +276,5 @@ test('adapter_config.json from PEFT: unknown settings that change the computatio
   assert.equal((peft.peftConfigFromJson(json) as LoraConfig).r, 8);
   assert.throws(() => peft.peftConfigFromJson({ ...json, use_qalora: true }, 'x/adapter_config.json'), /x\/adapter_config.json: LORA option\(s\) not supported by finetune: use_qalora=true/);
   assert.throws(() => peft.peftConfigFromJson({ peft_type: 'VERA' }), /peft_type "VERA" is not supported/);
-  assert.throws(() => peft.peftConfigFromJson({ peft_type: 'LORA', bias: 'some' }), /bias must be none, all or lora_only/);
+  assert.throws(() => peft.peftConfigFromJson({ peft_type: 'LORA', bias: 'some' }), /adapter_config.json: 'bias' must be 'none', 'all' or 'lora_only', got "some"/);
 });

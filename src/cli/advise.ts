@@ -242,7 +242,9 @@ export async function runAdvise(argv: string[]): Promise<number> {
       const source = await resolveModelSource(modelArg);
       cnn = source.modelType === 'resnet' || source.modelType === 'alexnet';
       // Counting needs the model's shapes only: build it from its config (random weights, nothing loaded).
-      const model = createModel(source.config, source.modelType === 'bert' ? { architecture: 'BertForSequenceClassification', numLabels: counted.classes ?? 2 } : source.modelType === 'vit' ? { architecture: 'ViTForImageClassification', numLabels: counted.classes ?? 2 } : { numLabels: counted.classes ?? undefined });
+      const architecture = source.modelType === 'bert' ? 'BertForSequenceClassification' : source.modelType === 'vit' ? 'ViTForImageClassification' : undefined;
+      const numLabels = architecture ? counted.classes ?? 2 : counted.classes ?? undefined;
+      const model = createModel(source.config, { architecture, numLabels, configSource: source.configFile ?? `--model ${modelArg}` });
       modelParams = countParameters(model).total;
       modelLine = `${modelArg}: ${model.constructor.name}, ${grouped(modelParams)} parameters${findPreset(modelArg) ? ' (preset)' : ''}`;
       model.dispose();

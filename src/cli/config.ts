@@ -220,7 +220,7 @@ export function parseCommandLine(argv: readonly string[], table: FlagTable, opti
     const eq = arg.indexOf('=');
     const name = kebabCase(arg.slice(2, eq < 0 ? undefined : eq));
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const spec = table[name];
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
     if (!spec) throw new UsageError(`unknown flag --${name}${suggestion(name, names.filter((n) => !table[n].hidden))}`);
     let raw: string | boolean | undefined = inline;
     if (raw === undefined) {
@@ -271,7 +271,7 @@ export function readConfigFile(path: string, table: FlagTable): Options {
     const name = kebabCase(key);
     const where = `${path}:${line}`;
     if (name === 'config') throw new UsageError(`${where}: a config file cannot name another (config)`);
-    const spec = table[name];
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
     if (!spec) throw new UsageError(`${where}: unknown key '${key}'${suggestion(name, names, '')}`);
     const node = item.value as { toJSON?: () => unknown } | null;
     const value = node && typeof node.toJSON === 'function' ? node.toJSON() : (node as unknown);

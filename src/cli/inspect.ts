@@ -269,7 +269,7 @@ function parseMethods(spec: string): Method[] {
   const out = new Set<Method>();
   for (const name of spec.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
     if ((METHODS as readonly string[]).includes(name)) out.add(name as Method);
-    else if (ALIASES[name]) ALIASES[name].forEach((m) => out.add(m));
+    else if (Object.hasOwn(ALIASES, name)) ALIASES[name].forEach((m) => out.add(m));
     else throw new UsageError(`unknown method '${name}' (known: ${METHODS.join(', ')}, all; aliases: ${Object.keys(ALIASES).join(', ')})`);
   }
   if (out.size === 0) throw new UsageError('--method needs a method name');
@@ -297,8 +297,7 @@ function modelSource(model: string, numLabels: number | undefined): { build: () 
   } catch (error) {
     throw new Error(`${file} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${file}: expected a JSON object`);
-  return { build: () => createModel(json, { numLabels }), source: model };
+  return { build: () => createModel(json, { numLabels, configSource: file }), source: model };
 }
 
 function checkK(k: number, groupCount: number): void {
@@ -337,7 +336,7 @@ function readFacts(model: Module, source: string): ModelFacts {
 
 function familyType(model: Module): string {
   const architecture = model.constructor.name;
-  return modelFamilies().find((f) => architecture in f.architectures)?.modelType ?? 'unknown';
+  return modelFamilies().find((f) => Object.hasOwn(f.architectures, architecture))?.modelType ?? 'unknown';
 }
 
 function defaultK(facts: ModelFacts): number {

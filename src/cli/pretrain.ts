@@ -110,7 +110,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
     return usageError(`${String(flags['text-file'])} looks like an evaluation split; pretrain on training text (or pass --allow-eval-text)`);
   }
 
-  const isPreset = modelName in BERT_PRESETS;
+  const isPreset = Object.hasOwn(BERT_PRESETS, modelName);
   let modelDir: string | undefined;
   let tokenizerFlag: string | undefined;
   try {

@@ -12,14 +12,14 @@
  * error, 3 training stopped on a NaN/Inf loss or gradient norm.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 
 import { version } from '../index.js';
 import { manualSeed } from '../tensor/index.js';
 import { Conv2d, Linear, type Module } from '../nn/index.js';
 import { findPreset, layerGroupsOf, hasLayerGroups, modelFamilies, type HfConfig } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
-import { createModel, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
+import { assertNotPickle, createModel, describeJsonValue, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
 import { packageRoot } from '../tensor/native.js';
 import { HubError, resolveModelFile } from '../hub/index.js';
 import {
@@ -306,7 +306,9 @@ function readJsonFile(path: string): Record<string, unknown> {
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${path}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(value)}`);
+  }
   return value as Record<string, unknown>;
 }
 
@@ -336,6 +338,8 @@ export interface ModelSource {
   config: HfConfig;
   /** The local folder (config / checkpoint). */
   dir?: string;
+  /** The config.json read (absent for a preset). */
+  configFile?: string;
 }
 
 /** The architecture finetune trains for a family: sequence or image classification, or the CNN itself. */
@@ -358,6 +362,12 @@ export async function resolveModelSource(arg: string): Promise<ModelSource> {
   }
   if (isLocalPath(arg)) {
     const path = requireModelPath(arg, 'model');
+    if (!isDir(path)) {
+      assertNotPickle(path);
+      if (extname(path).toLowerCase() === '.safetensors') {
+        throw new UsageError(`--model ${arg} is a weights file: give the folder that holds it and its config.json`);
+      }
+    }
     const dir = isDir(path) ? path : dirname(path);
     const file = isDir(path) ? join(path, 'config.json') : path;
     if (!existsSync(file)) {
@@ -371,13 +381,13 @@ export async function resolveModelSource(arg: string): Promise<ModelSource> {
     if (!modelFamilies().some((f) => f.modelType === config.model_type)) {
       throw new Error(`${file}: model_type '${String(config.model_type)}' is not one finetune builds (known: ${modelFamilies().map((f) => f.modelType).join(', ')})`);
     }
-    return { arg: path, kind: isLocalCheckpoint(dir) ? 'checkpoint' : 'config', modelType: config.model_type, config, dir };
+    return { arg: path, kind: isLocalCheckpoint(dir) ? 'checkpoint' : 'config', modelType: config.model_type, config, dir, configFile: file };
   }
   if (HUB_ID.test(arg)) {
     const file = await fromHub(arg, 'config.json', 'model');
     const config = readJsonFile(file);
     if (typeof config.model_type !== 'string') throw new Error(`${arg}: config.json has no "model_type"`);
-    return { arg, kind: 'hub', modelType: config.model_type, config, dir: dirname(file) };
+    return { arg, kind: 'hub', modelType: config.model_type, config, dir: dirname(file), configFile: file };
   }
   throw new UsageError(`--model: unknown model '${arg}': not a preset, a folder or a Hub id${suggestion(arg, presetNames(), '')} (presets: ${presetNames().join(', ')})`);
 }
@@ -426,7 +436,7 @@ export async function buildModel(source: ModelSource, numLabels: number, labelNa
     if (sizeDiffers) json.image_size = imageSize;
     delete json.id2label;
     delete json.label2id;
-    const model = createModel(json, { architecture, numLabels });
+    const model = createModel(json, { architecture, numLabels, configSource: source.configFile ?? `--model ${source.arg}` });
     built = {
       model,
       randomInit: true,
@@ -977,7 +987,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
 export function parseMethod(value: string | undefined): Method {
   const name = (value ?? 'full').toLowerCase();
   if ((METHODS as readonly string[]).includes(name)) return name as Method;
-  if (METHOD_ALIASES[name]) return METHOD_ALIASES[name];
+  if (Object.hasOwn(METHOD_ALIASES, name)) return METHOD_ALIASES[name];
   throw new UsageError(`--method: unknown method '${value}' (known: ${METHODS.join(', ')})`);
 }
 
@@ -1578,7 +1588,7 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
     describe = `${source.arg}`;
   } else {
     if (!adapterDir) console.error(`note: ${source.arg} has no trained weights: the model is randomly initialised`);
-    model = createModel(source.config, { architecture, numLabels });
+    model = createModel(source.config, { architecture, numLabels, configSource: source.configFile ?? `--model ${source.arg}` });
     describe = `${source.arg} (random init)`;
   }
   if (adapterDir) {

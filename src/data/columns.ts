@@ -45,6 +45,6 @@ export function findTextColumn(columns: readonly string[], exclude: readonly (st
 
 /** The pair column that goes with a detected text column (sentence1 → sentence2, …), when the table has it. */
 export function findTextPairColumn(columns: readonly string[], text: string): string | undefined {
-  const pair = TEXT_PAIR_COLUMNS[text];
+  const pair = Object.hasOwn(TEXT_PAIR_COLUMNS, text) ? TEXT_PAIR_COLUMNS[text] : undefined;
   return pair !== undefined && columns.includes(pair) ? pair : undefined;
 }

@@ -321,7 +321,7 @@ export class Tokenizer {
     if (truncation === undefined) truncation = options.maxLength !== undefined;
     if (truncation === false) return undefined;
     const strategy: TruncationStrategy = truncation === true ? 'longest_first' : truncation;
-    if (!(strategy in NATIVE_STRATEGY)) {
+    if (!Object.hasOwn(NATIVE_STRATEGY, strategy)) {
       throw new Error(`${what}: unknown truncation ${JSON.stringify(strategy)} (use true, false, 'longest_first', 'only_first' or 'only_second')`);
     }
     const maxLength = options.maxLength ?? this.modelMaxLength;

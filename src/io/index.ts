@@ -46,3 +46,4 @@ export {
   type SavePretrainedOptions,
 } from './pretrained.js';
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, loadAdapter, loadPeftModel, savePeftModel, type LoadAdapterOptions } from './peft.js';
+export { describeJsonValue } from './json.js';

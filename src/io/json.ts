@@ -24,8 +24,8 @@ export class JsonError extends Error {
 }
 
 const MAX_DEPTH = 64;
-// A complete JSON string token; JSON.parse then decodes its escapes.
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+const SIMPLE_ESCAPES = '"\\/bfnrt';
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 /** Parses `text` as one JSON value; throws JsonError naming what is wrong and where. */
@@ -53,12 +53,28 @@ export function parseJsonStrict(text: string): JsonValue {
     i++;
   };
 
+  // Scanned by hand, not by a regex: V8's backtracking stack overflowed ("Maximum call stack size
+  // exceeded") on a megabyte string of \u escapes. JSON.parse then decodes the checked token.
   const parseString = (): string => {
-    STRING.lastIndex = i;
-    const match = STRING.exec(text);
-    if (!match) fail('invalid string');
-    i = STRING.lastIndex;
-    return JSON.parse(match![0]) as string;
+    const start = i;
+    i++;
+    for (;;) {
+      if (i >= text.length) fail('unterminated string', start);
+      const c = text.charCodeAt(i);
+      if (c === 0x22 /* " */) break;
+      if (c < 0x20) fail('invalid string: unescaped control character');
+      if (c !== 0x5c /* \ */) {
+        i++;
+      } else if (text[i + 1] === 'u' && HEX4.test(text.slice(i + 2, i + 6))) {
+        i += 6;
+      } else if (i + 1 < text.length && SIMPLE_ESCAPES.includes(text[i + 1])) {
+        i += 2;
+      } else {
+        fail('invalid string: bad escape');
+      }
+    }
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
   };
 
   const parseValue = (depth: number): JsonValue => {
@@ -141,4 +157,12 @@ export function parseJsonStrict(text: string): JsonValue {
 /** True for a parsed JSON object (not an array or null). */
 export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What a JSON value is, for errors: 'null', 'an array', 'an object', 'number 5', 'string "x"', or 'missing'. */
+export function describeJsonValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
 }

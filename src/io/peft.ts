@@ -9,9 +9,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Module } from '../nn/index.js';
-import { PeftModel, peftConfigFromJson, registerAdapterFiles, type AdapterLoadResult, type LoadPeftOptions, type PeftConfig, type SavePeftOptions } from '../peft/index.js';
+import { checkAdapterName, PeftModel, peftConfigFromJson, registerAdapterFiles, type AdapterLoadResult, type LoadPeftOptions, type PeftConfig, type SavePeftOptions } from '../peft/index.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { writeAtomicAsync } from './files.js';
+import { describeJsonValue } from './json.js';
 import { assertNotPickle, loadSafetensors, saveSafetensors } from './safetensors.js';
 
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
@@ -24,6 +25,8 @@ export type LoadAdapterOptions = LoadPeftOptions & Omit<ResolveModelFileOptions,
 export async function savePeftModel(model: PeftModel, dir: string, options: SavePeftOptions = {}): Promise<void> {
   const names = options.selectedAdapters ?? [...model.peftConfig.keys()];
   for (const name of names) {
+    // Names are checked when adapters are added; checked again here because each names a folder to write.
+    checkAdapterName(name);
     const config = model.peftConfig.get(name);
     if (!config) throw new Error(`savePretrained: adapter '${name}' not found (adapters: ${[...model.peftConfig.keys()].join(', ')})`);
     const target = name === 'default' ? dir : join(dir, name);
@@ -44,7 +47,7 @@ async function readAdapterConfig(source: string, options: LoadAdapterOptions): P
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(json)}`);
   const config = peftConfigFromJson(json as Record<string, unknown>, path);
   config.inferenceMode = !(options.isTrainable ?? false);
   return config;
@@ -76,6 +79,7 @@ async function loadWeightsInto(model: PeftModel, source: string, adapterName: st
 /** `base` with the adapter saved in `source` (a folder or a Hub repo id), as PEFT's PeftModel.from_pretrained. */
 export async function loadPeftModel(base: Module, source: string, options: LoadAdapterOptions = {}): Promise<PeftModel> {
   const adapterName = options.adapterName ?? 'default';
+  checkAdapterName(adapterName, base);
   const config = await readAdapterConfig(source, options);
   const model = new PeftModel(base, config, adapterName);
   await loadWeightsInto(model, source, adapterName, options);
@@ -84,6 +88,7 @@ export async function loadPeftModel(base: Module, source: string, options: LoadA
 
 /** Adds the adapter saved in `source` to `model` under `adapterName` (PEFT's load_adapter). */
 export async function loadAdapter(model: PeftModel, source: string, adapterName: string, options: LoadAdapterOptions = {}): Promise<AdapterLoadResult> {
+  checkAdapterName(adapterName, model.model);
   const config = await readAdapterConfig(source, options);
   model.addAdapter(adapterName, config);
   return loadWeightsInto(model, source, adapterName, options);

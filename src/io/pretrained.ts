@@ -10,18 +10,21 @@ import { join } from 'node:path';
 
 import type { DType, Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
-import { familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
+import { checkModelSize, familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
 import { alignCheckpointKeys } from '../models/checkpoint-keys.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { assertNotPickle, loadSafetensors } from './safetensors.js';
 import { loadShardedSafetensors, SAFETENSORS_INDEX_NAME, saveShardedSafetensors } from './sharded.js';
 import { writeAtomicAsync } from './files.js';
+import { describeJsonValue } from './json.js';
 
 export interface CreateModelOptions {
   /** Architecture to build, e.g. 'BertForSequenceClassification' (default: the config's first, else the family's first). */
   architecture?: string;
   /** Number of labels/classes of the task head. */
   numLabels?: number;
+  /** What errors call a config object given to createModel, e.g. the config.json it was read from (default 'createModel()'). */
+  configSource?: string;
 }
 
 export interface FromPretrainedOptions extends CreateModelOptions, Omit<ResolveModelFileOptions, 'optional'> {
@@ -59,26 +62,45 @@ export function newlyInitializedModules(model: Module, info: LoadingInfo): strin
 
 const PICKLE_WEIGHTS = ['pytorch_model.bin', 'model.pt', 'model.pth', 'pytorch_model.bin.index.json'];
 
-function configOf(json: HfConfig, where: string): { family: ModelFamily; json: HfConfig } {
-  const modelType = json.model_type;
-  if (typeof modelType !== 'string') throw new Error(`${where}: config has no "model_type" string`);
-  return { family: modelFamily(modelType), json };
+/** What build constructs: the family's config (checked, and small enough to allocate) and the architecture. */
+interface ModelPlan {
+  family: ModelFamily;
+  config: unknown;
+  architecture: string;
 }
 
-function build(family: ModelFamily, json: HfConfig, options: CreateModelOptions): Module {
-  let config = family.configFromHf(json);
-  if (options.numLabels !== undefined) {
-    config = family.withNumLabels
-      ? family.withNumLabels(config, options.numLabels)
-      : ({ ...(config as object), numLabels: options.numLabels } as typeof config);
+/**
+ * Reads and checks everything in a config that decides the model — the family, every field, the
+ * architecture, and the parameter bytes against the memory limit (checkModelSize) — before any
+ * weight is read or allocated. Errors name `where` (the config.json, the preset).
+ */
+function planModel(json: unknown, options: CreateModelOptions, where: string): ModelPlan {
+  if (!isObject(json)) throw new Error(`${where}: a config must be a JSON object, got ${describeJsonValue(json)}`);
+  const modelType = json.model_type;
+  if (typeof modelType !== 'string') throw new Error(`${where}: config has no "model_type" string`);
+  try {
+    const family = modelFamily(modelType);
+    let config = family.configFromHf(json);
+    if (options.numLabels !== undefined) {
+      config = family.withNumLabels
+        ? family.withNumLabels(config, options.numLabels)
+        : ({ ...(config as object), numLabels: options.numLabels } as typeof config);
+    }
+    const listed = Array.isArray(json.architectures) ? json.architectures : [];
+    const builds = (name: unknown): name is string => typeof name === 'string' && Object.hasOwn(family.architectures, name);
+    const architecture = options.architecture ?? listed.find(builds) ?? Object.keys(family.architectures)[0];
+    if (!builds(architecture)) {
+      throw new Error(`unknown architecture ${JSON.stringify(architecture)} for model_type '${family.modelType}' (known: ${Object.keys(family.architectures).join(', ')})`);
+    }
+    checkModelSize(family, config);
+    return { family, config, architecture };
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
   }
-  const listed = Array.isArray(json.architectures) ? (json.architectures as string[]) : [];
-  const architecture = options.architecture ?? listed.find((a) => a in family.architectures) ?? Object.keys(family.architectures)[0];
-  const construct = family.architectures[architecture];
-  if (!construct) {
-    throw new Error(`unknown architecture '${architecture}' for model_type '${family.modelType}' (known: ${Object.keys(family.architectures).join(', ')})`);
-  }
-  return construct(config);
+}
+
+function build({ family, config, architecture }: ModelPlan): Module {
+  return family.architectures[architecture](config);
 }
 
 /**
@@ -89,12 +111,17 @@ export function createModel(presetOrConfig: string | HfConfig, options: CreateMo
   if (typeof presetOrConfig === 'string') {
     const preset = findPreset(presetOrConfig);
     if (!preset) throw new Error(`unknown preset '${presetOrConfig}'`);
-    return build(preset.family, preset.family.configToHf(preset.config, options.architecture ?? Object.keys(preset.family.architectures)[0]), options);
+    const json = preset.family.configToHf(preset.config, options.architecture ?? Object.keys(preset.family.architectures)[0]);
+    return build(planModel(json, options, `preset '${presetOrConfig}'`));
   }
-  const { family, json } = configOf(presetOrConfig, 'createModel()');
-  return build(family, json, options);
+  return build(planModel(presetOrConfig, options, options.configSource ?? 'createModel()'));
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads a JSON file that must hold an object (config.json, an index). */
 async function readJson(path: string): Promise<HfConfig> {
   let text: string;
   try {
@@ -102,11 +129,14 @@ async function readJson(path: string): Promise<HfConfig> {
   } catch (error) {
     throw new Error(`cannot read ${path}: ${(error as Error).message}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as HfConfig;
+    value = JSON.parse(text);
   } catch (error) {
     throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
   }
+  if (!isObject(value)) throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(value)}`);
+  return value;
 }
 
 async function loadCheckpoint(source: string, options: FromPretrainedOptions): Promise<{ tensors: Map<string, Tensor>; file: string }> {
@@ -146,9 +176,17 @@ export function loadedConfigOf(model: Module): Readonly<HfConfig> | undefined {
 export async function loadPretrained(source: string, options: FromPretrainedOptions = {}): Promise<{ model: Module; info: LoadingInfo }> {
   const warn = options.warn ?? ((message: string) => console.warn(message));
   const configPath = await resolveModelFile(source, 'config.json', options);
-  const { family, json } = configOf(await readJson(configPath), configPath);
+  const json = await readJson(configPath);
+  const plan = planModel(json, options, configPath);
+  const { family } = plan;
   const { tensors, file } = await loadCheckpoint(source, options);
-  const model = build(family, json, options);
+  let model: Module;
+  try {
+    model = build(plan);
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
   try {
     if (options.dtype) model.to(options.dtype);
     const own = model.stateDict();

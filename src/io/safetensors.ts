@@ -16,7 +16,7 @@ import { endianness } from 'node:os';
 import { extname } from 'node:path';
 
 import { Tensor, aten, dispose, empty, fromTypedArray, isFloatingDType, tidy, type DType, type Device } from '../tensor/index.js';
-import { isJsonObject, JsonError, parseJsonStrict, type JsonValue } from './json.js';
+import { describeJsonValue, isJsonObject, JsonError, parseJsonStrict, type JsonValue } from './json.js';
 import {
   readFullyAsync,
   readFullySync,
@@ -177,15 +177,10 @@ export interface SafetensorsHeader {
   metadata: Record<string, string>;
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+
 /** Bytes read first: most headers fit, so the header usually costs one read. */
 const HEADER_PROBE = 64 * 1024;
-
-function describe(value: JsonValue | undefined): string {
-  if (value === undefined) return 'missing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
-}
 
 function isCount(value: JsonValue): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -238,20 +233,20 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
     const value = parsed[key];
     if (key === '__metadata__') {
       if (value === null) continue;
-      if (!isJsonObject(value)) throw invalid(file, `"__metadata__" must be an object of strings, not ${describe(value)}`);
+      if (!isJsonObject(value)) throw invalid(file, `"__metadata__" must be an object of strings, not ${describeJsonValue(value)}`);
       for (const name of Object.keys(value)) {
         const item = value[name];
         if (typeof item !== 'string') {
-          throw invalid(file, `"__metadata__" must map strings to strings, but ${JSON.stringify(name)} is ${describe(item)}`);
+          throw invalid(file, `"__metadata__" must map strings to strings, but ${JSON.stringify(name)} is ${describeJsonValue(item)}`);
         }
         // defineProperty: a key such as "__proto__" stays plain data.
         Object.defineProperty(metadata, name, { value: item, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
-    if (!isJsonObject(value)) throw invalid(file, `the entry must be an object, not ${describe(value)}`, key);
+    if (!isJsonObject(value)) throw invalid(file, `the entry must be an object, not ${describeJsonValue(value)}`, key);
     const { dtype, shape, data_offsets: offsets } = value;
-    if (typeof dtype !== 'string') throw invalid(file, `"dtype" is ${describe(dtype)}`, key);
+    if (typeof dtype !== 'string') throw invalid(file, `"dtype" is ${describeJsonValue(dtype)}`, key);
     if (!Object.prototype.hasOwnProperty.call(DTYPE_BITS, dtype)) {
       throw invalid(file, `unknown dtype ${JSON.stringify(dtype)} (safetensors dtypes: ${Object.keys(DTYPE_BITS).join(', ')})`, key);
     }
@@ -271,6 +266,12 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
         `size mismatch: shape [${shape.join(', ')}] of ${dtype} needs ${bits / 8n} bytes but "data_offsets" [${begin}, ${end}] hold ${end - begin}`,
         key,
       );
+    }
+    // libtorch computes a contiguous tensor's strides from its dimensions, a zero one counted as 1:
+    // [0, 2^53−1, 2^53−1] holds no bytes yet overflowed them ("Stride calculation overflowed").
+    const extent = shape.reduce<bigint>((total, d) => total * BigInt(Math.max(d as number, 1)), 1n);
+    if (extent > INT64_MAX) {
+      throw invalid(file, `"shape" [${shape.join(', ')}] is too large: its dimensions (a 0 counted as 1) multiply to ${extent}, more than a tensor's strides can address (2^63 − 1)`, key);
     }
     entries.push([key, { dtype: dtype as SafetensorsDType, shape: shape as number[], dataOffsets: [begin, end] }]);
   }

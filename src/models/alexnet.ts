@@ -11,7 +11,7 @@
  */
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
-import { registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily } from './registry.js';
+import { MAX_LABELS, registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily, type ModelSizePart } from './registry.js';
 
 /** An AlexNet configuration: `{ arch: 'alexnet', numClasses: 10, dropout: 0.5 }`. */
 export interface AlexNetConfig {
@@ -40,6 +40,7 @@ export function resolveAlexNetConfig(config: AlexNetConfig): ResolvedAlexNetConf
   const resolved: ResolvedAlexNetConfig = { arch: 'alexnet', numClasses: config.numClasses ?? 1000, dropout: config.dropout ?? 0.5 };
   if (config.arch !== undefined && config.arch !== 'alexnet') throw new Error(`AlexNet: arch must be 'alexnet', got '${String(config.arch)}'`);
   if (!Number.isInteger(resolved.numClasses) || resolved.numClasses < 1) throw new Error(`AlexNet: numClasses must be a positive integer, got ${resolved.numClasses}`);
+  if (resolved.numClasses > MAX_LABELS) throw new Error(`AlexNet: numClasses must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${resolved.numClasses}`);
   if (!(resolved.dropout >= 0 && resolved.dropout <= 1)) throw new Error(`AlexNet: dropout must be in [0, 1], got ${resolved.dropout}`);
   const { inChannels, convChannels, hiddenSize } = config;
   if (inChannels !== undefined) {
@@ -145,7 +146,7 @@ export function alexnetConfigFromJson(json: HfConfig): ResolvedAlexNetConfig {
   const config: AlexNetConfig = {};
   if (json.num_classes !== undefined) {
     const n = json.num_classes;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail('num_classes', 'a positive integer', n);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_LABELS) fail('num_classes', `a positive integer up to ${MAX_LABELS}`, n);
     config.numClasses = n;
   }
   if (json.dropout !== undefined) {
@@ -167,6 +168,21 @@ export function alexnetConfigFromJson(json: HfConfig): ResolvedAlexNetConfig {
     config.hiddenSize = json.hidden_size;
   }
   return resolveAlexNetConfig(config);
+}
+
+/** AlexNet's parameters by part, from the config alone (see ModelFamily.sizeParts): the five convolutions, fc6 and fc7, the head. */
+export function alexnetSizeParts(config: AlexNetConfig): ModelSizePart[] {
+  const c = resolveAlexNetConfig(config);
+  const inChannels = c.inChannels ?? ALEXNET_WIDTHS.inChannels;
+  const channels = c.convChannels ?? ALEXNET_WIDTHS.convChannels;
+  const hidden = c.hiddenSize ?? ALEXNET_WIDTHS.hiddenSize;
+  const kernels = [11, 5, 3, 3, 3];
+  const convolutions = channels.reduce((total, out, i) => total + ((i === 0 ? inChannels : channels[i - 1]) * kernels[i] ** 2 + 1) * out, 0);
+  return [
+    { part: 'convolutions', parameters: convolutions, fields: { in_channels: inChannels, conv_channels: channels } },
+    { part: 'fc6 and fc7', parameters: (channels[4] * 36 + 1) * hidden + (hidden + 1) * hidden, fields: { conv_channels: channels, hidden_size: hidden } },
+    { part: 'head', parameters: (hidden + 1) * c.numClasses, fields: { hidden_size: hidden, num_classes: c.numClasses } },
+  ];
 }
 
 /** Writes finetune's alexnet config.json (the widths only when they are not torchvision's). */
@@ -207,6 +223,7 @@ export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   modelType: 'alexnet',
   architectures: { AlexNet: (config) => new AlexNet(config) },
   configFromHf: alexnetConfigFromJson,
+  sizeParts: alexnetSizeParts,
   configToHf: alexnetConfigToJson,
   withNumLabels: (config, numLabels) => ({ ...config, numClasses: numLabels }),
   presets: {

@@ -15,7 +15,7 @@
  */
 import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
-import { registerModelFamily, type HfConfig, type LayerGroup } from './registry.js';
+import { MAX_LABELS, MAX_LAYERS, registerModelFamily, type HfConfig, type LayerGroup, type ModelSizePart } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { classificationLoss, type ProblemType } from './classification-loss.js';
 
@@ -136,6 +136,8 @@ export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
       throw new Error(`BertConfig: numLabels (${overrides.numLabels}) does not match id2label's ${size} labels`);
     }
   }
+  // Before the label map is built: a config.json's num_labels of 1e9 would fill the JavaScript heap.
+  if (!(numLabels <= MAX_LABELS)) throw new Error(`BertConfig: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${JSON.stringify(numLabels)}`);
   id2label ??= defaultLabels(numLabels);
   const config: BertConfig = { ...merged, numLabels, id2label, label2id: label2id ?? invertLabels(id2label) };
   checkConfig(config);
@@ -154,6 +156,7 @@ function checkConfig(c: BertConfig): void {
     const v = c[key];
     if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`BertConfig: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
   }
+  if (c.numHiddenLayers > MAX_LAYERS) throw new Error(`BertConfig: numHiddenLayers must be at most ${MAX_LAYERS}, got ${c.numHiddenLayers}`);
   for (const key of ['hiddenDropoutProb', 'attentionProbsDropoutProb'] as const) {
     if (typeof c[key] !== 'number' || c[key] < 0 || c[key] > 1) throw new Error(`BertConfig: ${key} must be in [0, 1], got ${JSON.stringify(c[key])}`);
   }
@@ -166,7 +169,7 @@ function checkConfig(c: BertConfig): void {
   if (c.hiddenSize % c.numAttentionHeads) {
     throw new Error(`BertConfig: hiddenSize (${c.hiddenSize}) must be a multiple of numAttentionHeads (${c.numAttentionHeads})`);
   }
-  if (!(c.hiddenAct in ACTIVATIONS)) {
+  if (!Object.hasOwn(ACTIVATIONS, c.hiddenAct)) {
     throw new Error(`BertConfig: hiddenAct '${c.hiddenAct}' is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
   }
   if (c.padTokenId !== null && (!Number.isInteger(c.padTokenId) || c.padTokenId < 0 || c.padTokenId >= c.vocabSize)) {
@@ -241,16 +244,39 @@ export function bertConfigFromHf(json: HfConfig): BertConfig {
     if (!Number.isInteger(numLabels)) bad(json.num_labels !== undefined ? 'num_labels' : '_num_labels', 'must be an integer');
     if (overrides.id2label === undefined) overrides.numLabels = numLabels;
   }
-  if (typeof overrides.hiddenAct === 'string' && !(overrides.hiddenAct in ACTIVATIONS)) {
+  if (typeof overrides.hiddenAct === 'string' && !Object.hasOwn(ACTIVATIONS, overrides.hiddenAct)) {
     bad('hidden_act', `is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
   }
   try {
     return bertConfig(overrides as Partial<BertConfig>);
   } catch (error) {
     // Name the config.json key rather than the field: "BertConfig: hiddenSize (100) …" → "'hidden_size' (100) …"
-    const message = (error as Error).message.replace(/^BertConfig: (\w+)/, (_, field: string) => `'${HF_KEYS.find(([, k]) => k === field)?.[0] ?? field}'`);
+    // (config.json's keys are the fields in snake_case: numLabels → num_labels.)
+    const message = (error as Error).message.replace(/^BertConfig: (\w+)/, (_, field: string) => `'${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}'`);
     throw new Error(`BERT config.json: ${message}`);
   }
+}
+
+/**
+ * BERT's parameters by part, from the config alone (see ModelFamily.sizeParts): the embeddings, the
+ * encoder layers, and every head (pooler, MLM transform and bias, classifier), so the sum bounds
+ * each architecture's count from above.
+ */
+export function bertSizeParts(c: BertConfig): ModelSizePart[] {
+  const h = c.hiddenSize;
+  const i = c.intermediateSize;
+  return [
+    { part: 'word embeddings', parameters: c.vocabSize * h, fields: { vocab_size: c.vocabSize, hidden_size: h } },
+    {
+      part: 'position and token type embeddings',
+      parameters: (c.maxPositionEmbeddings + c.typeVocabSize + 2) * h,
+      fields: { max_position_embeddings: c.maxPositionEmbeddings, type_vocab_size: c.typeVocabSize, hidden_size: h },
+    },
+    // Per layer: query, key, value and the attention output (4·(h² + h)), two LayerNorms (4h), the feed-forward pair (2hi + i + h).
+    { part: 'encoder layers', parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i), fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i } },
+    { part: 'pooler and masked-LM head', parameters: 2 * h * h + 5 * h + c.vocabSize, fields: { hidden_size: h, vocab_size: c.vocabSize } },
+    { part: 'classifier', parameters: c.numLabels * (h + 1), fields: { num_labels: c.numLabels, hidden_size: h } },
+  ];
 }
 
 /** The architectures this module builds, as named in config.json's `architectures`. */
@@ -866,6 +892,7 @@ registerModelFamily<BertConfig>({
   },
   configFromHf: bertConfigFromHf,
   configToHf: bertConfigToHf,
+  sizeParts: bertSizeParts,
   presets: BERT_PRESETS,
   baseModelPrefix: 'bert',
   withNumLabels: (config, numLabels) =>

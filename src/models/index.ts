@@ -1,7 +1,8 @@
 /** The models layer: model families (registered on import), their configs and builders. */
 export {
   registerModelFamily, modelFamily, modelFamilies, findPreset, layerGroupsOf, parameterGroupsOf, hasLayerGroups,
-  type ModelFamily, type HfConfig, type LayerGroup, type ParameterGroup,
+  checkModelSize, estimateModelBytes, maxModelBytes, MAX_LABELS, MAX_LAYERS,
+  type ModelFamily, type ModelSizePart, type HfConfig, type LayerGroup, type ParameterGroup,
 } from './registry.js';
 export * from './bert.js';
 export * from './alexnet.js';

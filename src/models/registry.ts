@@ -2,6 +2,8 @@
  * Model families register here, so loaders (fromPretrained, the CLI) can build a model
  * from a Hugging Face config.json (`model_type` + `architectures`) or a preset name.
  */
+import { totalmem } from 'node:os';
+
 import type { Module, StateDict } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
 
@@ -22,6 +24,15 @@ export interface LayerGroup {
 export interface ParameterGroup {
   name: string;
   parameters: [string, Tensor][];
+}
+
+/** One part of a model's parameters, as estimated from its config, with the config.json fields that set its size. */
+export interface ModelSizePart {
+  /** What it is: 'word embeddings', 'encoder layers', 'classifier'. */
+  part: string;
+  parameters: number;
+  /** config.json key → value, for the fields the part's size is a product of. */
+  fields: Record<string, unknown>;
 }
 
 export interface ModelFamily<Config = unknown> {
@@ -52,11 +63,76 @@ export interface ModelFamily<Config = unknown> {
    */
   adaptStateDict?(state: StateDict, model: Module): StateDict;
   /**
+   * The parameters of the family's largest architecture for `config`, in parts, from the config's
+   * numbers alone: computed before anything is allocated, so a config.json with a huge width or
+   * depth is refused (checkModelSize) instead of filling the machine's memory. A family without
+   * it is built unchecked.
+   */
+  sizeParts?(config: Config): ModelSizePart[];
+  /**
    * The model's layer groups, input side first and the head last, for freezing strategies,
    * gradual unfreezing and per-group learning rates. Modules without parameters may be left out;
    * every parameter must fall in some group (layerGroupsOf checks).
    */
   layerGroups?(model: Module): LayerGroup[];
+}
+
+/**
+ * Bounds on config counts that size JavaScript objects as well as tensors (a label map, one module
+ * per layer), so a memory estimate alone would not catch them: 1e9 layers of width 1 hold few
+ * parameters but billions of modules. Far above any released model (ResNet-1001 has 111 blocks a stage).
+ */
+export const MAX_LABELS = 1_000_000;
+export const MAX_LAYERS = 1024;
+
+/** Bytes of float32, the dtype models are built in. */
+const PARAMETER_BYTES = 4;
+
+/**
+ * The most bytes of parameters a model may be built with: FINETUNE_MAX_MODEL_BYTES (a number of
+ * bytes) when set, else this machine's memory (os.totalmem()).
+ */
+export function maxModelBytes(): number {
+  const setting = process.env.FINETUNE_MAX_MODEL_BYTES;
+  if (setting === undefined || setting === '') return totalmem();
+  const bytes = Number(setting);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new Error(`FINETUNE_MAX_MODEL_BYTES must be a positive whole number of bytes, got ${JSON.stringify(setting)}`);
+  }
+  return bytes;
+}
+
+function formatSize(bytes: number): string {
+  const [unit, size] = bytes >= 1e9 ? ['GB', 1e9] : ['MB', 1e6];
+  return `${(bytes / size).toLocaleString('en-US', { maximumFractionDigits: 1 })} ${unit}`;
+}
+
+/** The estimated float32 parameter bytes of `family`'s model for `config` (its largest architecture); undefined for a family without sizeParts. */
+export function estimateModelBytes(family: ModelFamily, config: unknown): number | undefined {
+  if (!family.sizeParts) return undefined;
+  return family.sizeParts(config).reduce((total, part) => total + part.parameters, 0) * PARAMETER_BYTES;
+}
+
+/**
+ * Throws, before anything is allocated, when `config` describes a model whose float32 parameters
+ * exceed maxModelBytes(), naming the estimate, the largest part and the config.json fields that set it.
+ */
+export function checkModelSize(family: ModelFamily, config: unknown): void {
+  if (!family.sizeParts) return;
+  const parts = family.sizeParts(config);
+  const parameters = parts.reduce((total, part) => total + part.parameters, 0);
+  const bytes = parameters * PARAMETER_BYTES;
+  const limit = maxModelBytes();
+  if (bytes <= limit) return;
+  const largest = parts.reduce((a, b) => (b.parameters > a.parameters ? b : a));
+  const fields = Object.entries(largest.fields).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ');
+  const limitSource = process.env.FINETUNE_MAX_MODEL_BYTES ? 'FINETUNE_MAX_MODEL_BYTES' : "this machine's memory";
+  throw new Error(
+    `the ${family.modelType} model this config describes would hold about ${parameters.toLocaleString('en-US', { maximumFractionDigits: 0 })} parameters ` +
+      `(${formatSize(bytes)} in float32), more than ${limitSource} (${formatSize(limit)}); refused before allocating. ` +
+      `Most of it is the ${largest.part}, sized by ${fields}. ` +
+      `If the config is right, set FINETUNE_MAX_MODEL_BYTES to a larger number of bytes to build it anyway.`,
+  );
 }
 
 const families = new Map<string, ModelFamily<unknown>>();
@@ -79,15 +155,18 @@ export function modelFamilies(): ModelFamily[] {
 export function familyOfModel(model: Module): { family: ModelFamily; architecture: string } {
   const architecture = model.constructor.name;
   for (const family of families.values()) {
-    if (architecture in family.architectures) return { family, architecture };
+    if (Object.hasOwn(family.architectures, architecture)) return { family, architecture };
   }
   throw new Error(`${architecture} is not a registered model architecture`);
 }
 
-/** The family and config of a preset name, e.g. 'bert-base-uncased' or 'resnet50'. */
+/**
+ * The family and config of a preset name, e.g. 'bert-base-uncased' or 'resnet50'. Own properties
+ * only: 'constructor' or 'toString' name no preset (an `in` test would find Object's methods).
+ */
 export function findPreset(name: string): { family: ModelFamily; config: unknown } | undefined {
   for (const family of families.values()) {
-    if (name in family.presets) return { family, config: family.presets[name] };
+    if (Object.hasOwn(family.presets, name)) return { family, config: family.presets[name] };
   }
   return undefined;
 }
@@ -95,7 +174,7 @@ export function findPreset(name: string): { family: ModelFamily; config: unknown
 /** Whether the model's family declares layer groups, i.e. whether layerGroupsOf(model) can answer. */
 export function hasLayerGroups(model: Module): boolean {
   const architecture = model.constructor.name;
-  return [...families.values()].some((family) => architecture in family.architectures && family.layerGroups !== undefined);
+  return [...families.values()].some((family) => Object.hasOwn(family.architectures, architecture) && family.layerGroups !== undefined);
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, init, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
-import { registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily } from './registry.js';
+import { MAX_LABELS, MAX_LAYERS, registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily, type ModelSizePart } from './registry.js';
 
 /** torchvision's ResNet builders. */
 export type ResNetArch =
@@ -59,7 +59,7 @@ const ARCHS: Record<ResNetArch, Pick<ResolvedResNetConfig, 'block' | 'layers' | 
 
 /** Fills in a config's defaults (from its arch, then torchvision's) and checks it. */
 export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig {
-  const base = config.arch !== undefined ? ARCHS[config.arch as ResNetArch] : undefined;
+  const base = config.arch !== undefined && Object.hasOwn(ARCHS, config.arch) ? ARCHS[config.arch as ResNetArch] : undefined;
   if (config.arch !== undefined && !base && (config.block === undefined || config.layers === undefined)) {
     throw new Error(`ResNet: unknown arch '${config.arch}' (known: ${Object.keys(ARCHS).join(', ')}); give block and layers for a custom one`);
   }
@@ -77,9 +77,10 @@ export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig 
     replaceStrideWithDilation: [...(config.replaceStrideWithDilation ?? [false, false, false])] as unknown as ResolvedResNetConfig['replaceStrideWithDilation'],
   };
   if (block !== 'basic' && block !== 'bottleneck') throw new Error(`ResNet: block must be 'basic' or 'bottleneck', got '${String(block)}'`);
-  if (resolved.layers.length !== 4 || !resolved.layers.every((n) => Number.isInteger(n) && n >= 1)) {
-    throw new Error(`ResNet: layers must be 4 positive integers, got [${resolved.layers}]`);
+  if (resolved.layers.length !== 4 || !resolved.layers.every((n) => Number.isInteger(n) && n >= 1 && n <= MAX_LAYERS)) {
+    throw new Error(`ResNet: layers must be 4 positive integers up to ${MAX_LAYERS}, got [${resolved.layers}]`);
   }
+  if (resolved.numClasses > MAX_LABELS) throw new Error(`ResNet: numClasses must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${resolved.numClasses}`);
   if (resolved.replaceStrideWithDilation.length !== 3) {
     throw new Error(`ResNet: replaceStrideWithDilation must have 3 booleans, got [${resolved.replaceStrideWithDilation}]`);
   }
@@ -373,10 +374,13 @@ export function resnetConfigFromJson(json: HfConfig): ResolvedResNetConfig {
   }
   if (json.layers !== undefined) {
     const l = json.layers;
-    if (!Array.isArray(l) || l.length !== 4 || !l.every((n) => Number.isInteger(n) && (n as number) >= 1)) fail('layers', '4 positive integers', l);
+    if (!Array.isArray(l) || l.length !== 4 || !l.every((n) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_LAYERS)) {
+      fail('layers', `4 positive integers up to ${MAX_LAYERS}`, l);
+    }
     config.layers = l as unknown as [number, number, number, number];
   }
   config.numClasses = positiveInt(json, 'num_classes');
+  if (config.numClasses !== undefined && config.numClasses > MAX_LABELS) fail('num_classes', `a positive integer up to ${MAX_LABELS}`, config.numClasses);
   config.groups = positiveInt(json, 'groups');
   config.widthPerGroup = positiveInt(json, 'width_per_group');
   if (json.zero_init_residual !== undefined) {
@@ -393,6 +397,36 @@ export function resnetConfigFromJson(json: HfConfig): ResolvedResNetConfig {
   }
   for (const key of Object.keys(config) as (keyof ResNetConfig)[]) if (config[key] === undefined) delete config[key];
   return resolveResNetConfig(config);
+}
+
+/**
+ * ResNet's parameters by part, from the config alone (see ModelFamily.sizeParts), as the
+ * constructor's convolutions, BatchNorm affines and fc add up; BatchNorm's running statistics,
+ * buffers rather than parameters, are left out.
+ */
+export function resnetSizeParts(config: ResNetConfig): ModelSizePart[] {
+  const c = resolveResNetConfig(config);
+  const expansion = c.block === 'basic' ? 1 : 4;
+  let inplanes = 64;
+  const parts: ModelSizePart[] = [{ part: 'stem', parameters: 3 * 64 * 7 * 7 + 2 * 64, fields: {} }];
+  c.layers.forEach((blocks, stage) => {
+    const planes = 64 * 2 ** stage;
+    const out = planes * expansion;
+    const width = Math.floor(planes * (c.widthPerGroup / 64)) * c.groups;
+    const block = (input: number): number =>
+      c.block === 'basic'
+        ? input * planes * 9 + planes * planes * 9 + 4 * planes
+        : input * width + width * (width / c.groups) * 9 + width * out + 4 * width + 2 * out;
+    const downsample = stage > 0 || inplanes !== out ? inplanes * out + 2 * out : 0;
+    parts.push({
+      part: `layer${stage + 1}`,
+      parameters: block(inplanes) + downsample + (blocks - 1) * block(out),
+      fields: { [`layers[${stage}]`]: blocks, groups: c.groups, width_per_group: c.widthPerGroup },
+    });
+    inplanes = out;
+  });
+  parts.push({ part: 'fc', parameters: (512 * expansion + 1) * c.numClasses, fields: { num_classes: c.numClasses } });
+  return parts;
 }
 
 /** Writes finetune's resnet config.json (every field explicit). */
@@ -432,6 +466,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
   modelType: 'resnet',
   architectures: { ResNet: (config) => new ResNet(config) },
   configFromHf: resnetConfigFromJson,
+  sizeParts: resnetSizeParts,
   configToHf: resnetConfigToJson,
   withNumLabels: (config, numLabels) => ({ ...config, numClasses: numLabels }),
   presets: Object.fromEntries(

@@ -21,7 +21,7 @@
 import { cat, functional as F, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Conv2d, Dropout, Identity, init, LayerNorm, Linear, Module, ModuleList, parameter, type StateDict } from '../nn/index.js';
 import { classificationLoss, type ProblemType } from './classification-loss.js';
-import { registerModelFamily, type HfConfig, type LayerGroup } from './registry.js';
+import { MAX_LABELS, MAX_LAYERS, registerModelFamily, type HfConfig, type LayerGroup, type ModelSizePart } from './registry.js';
 
 // ---- config ------------------------------------------------------------------------------------
 
@@ -114,6 +114,8 @@ function pair(value: number | [number, number]): [number, number] {
 }
 
 function checkConfig(config: ViTConfig): void {
+  if (config.numHiddenLayers > MAX_LAYERS) throw new Error(`ViT: numHiddenLayers must be at most ${MAX_LAYERS}, got ${config.numHiddenLayers}`);
+  if (config.numLabels > MAX_LABELS) throw new Error(`ViT: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${config.numLabels}`);
   if (config.hiddenSize % config.numAttentionHeads) {
     throw new Error(`ViT: hiddenSize (${config.hiddenSize}) must be a multiple of numAttentionHeads (${config.numAttentionHeads})`);
   }
@@ -497,6 +499,28 @@ export const vitPresets: Readonly<Record<string, Readonly<ViTConfig>>> = {
   vit_h_14: torchvisionVit({ hiddenSize: 1280, numHiddenLayers: 32, numAttentionHeads: 16, intermediateSize: 5120, patchSize: 14 }),
 };
 
+/**
+ * ViT's parameters by part, from the config alone (see ModelFamily.sizeParts): patch projection,
+ * [CLS] token and positions, the encoder layers, the final LayerNorm with ViTModel's pooler, and
+ * the classifier — the sum bounds each architecture's count from above.
+ */
+export function vitSizeParts(c: ViTConfig): ModelSizePart[] {
+  const h = c.hiddenSize;
+  const i = c.intermediateSize;
+  const [imageHeight, imageWidth] = pair(c.imageSize);
+  const [patchHeight, patchWidth] = pair(c.patchSize);
+  const patches = Math.floor(imageHeight / patchHeight) * Math.floor(imageWidth / patchWidth);
+  const pooled = c.poolerOutputSize ?? h;
+  return [
+    { part: 'patch projection', parameters: (c.numChannels * patchHeight * patchWidth + 1) * h, fields: { num_channels: c.numChannels, patch_size: c.patchSize, hidden_size: h } },
+    { part: 'position embeddings', parameters: (patches + 2) * h, fields: { image_size: c.imageSize, patch_size: c.patchSize, hidden_size: h } },
+    // Per layer: query, key, value and the attention output (4·(h² + h)), two LayerNorms (4h), the MLP (2hi + i + h).
+    { part: 'encoder layers', parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i), fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i } },
+    { part: 'final LayerNorm and pooler', parameters: 2 * h + (h + 1) * pooled, fields: { hidden_size: h, pooler_output_size: pooled } },
+    { part: 'classifier', parameters: c.numLabels * (h + 1), fields: { num_labels: c.numLabels, hidden_size: h } },
+  ];
+}
+
 export const VIT_ARCHITECTURES = ['ViTForImageClassification', 'ViTModel'] as const;
 export type ViTArchitecture = (typeof VIT_ARCHITECTURES)[number];
 
@@ -525,10 +549,10 @@ export function vitConfigFromHf(json: HfConfig): ViTConfig {
   const bad = (key: string, want: string): Error =>
     new Error(`ViT config.json: '${key}' must be ${want}, got ${JSON.stringify(json[key])}`);
   const has = (key: string) => json[key] !== undefined && json[key] !== null;
-  const positiveInt = (key: string, fallback: number): number => {
+  const positiveInt = (key: string, fallback: number, max = Infinity): number => {
     if (!has(key)) return fallback;
     const v = json[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw bad(key, 'a positive integer');
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw bad(key, max === Infinity ? 'a positive integer' : `a positive integer up to ${max}`);
     return v;
   };
   const intOrPair = (key: string, fallback: number): number | [number, number] => {
@@ -582,7 +606,7 @@ export function vitConfigFromHf(json: HfConfig): ViTConfig {
   const numLabels = has('num_labels')
     ? (() => {
         const v = json.num_labels;
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad('num_labels', 'a non-negative integer');
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_LABELS) throw bad('num_labels', `a non-negative integer up to ${MAX_LABELS}`);
         return v;
       })()
     : id2label
@@ -601,7 +625,7 @@ export function vitConfigFromHf(json: HfConfig): ViTConfig {
 
   const config = vitConfig({
     hiddenSize: positiveInt('hidden_size', DEFAULTS.hiddenSize),
-    numHiddenLayers: positiveInt('num_hidden_layers', DEFAULTS.numHiddenLayers),
+    numHiddenLayers: positiveInt('num_hidden_layers', DEFAULTS.numHiddenLayers, MAX_LAYERS),
     numAttentionHeads: positiveInt('num_attention_heads', DEFAULTS.numAttentionHeads),
     intermediateSize: positiveInt('intermediate_size', DEFAULTS.intermediateSize),
     hiddenAct: act('hidden_act', DEFAULTS.hiddenAct),
@@ -782,6 +806,7 @@ registerModelFamily<ViTConfig>({
     ViTModel: (config) => new ViTModel(config),
   },
   configFromHf: vitConfigFromHf,
+  sizeParts: vitSizeParts,
   configToHf: vitConfigToHf,
   presets: vitPresets,
   baseModelPrefix: 'vit',

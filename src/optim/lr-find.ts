@@ -185,7 +185,7 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
   const suggestions: LrFindResult['suggestions'] = {};
   const points: LrFindResult['points'] = {};
   const funcs = { valley, minimum, steep };
-  for (const name of wanted) if (!(name in funcs)) throw new Error(`lrFind: unknown suggestion '${name}' (valley, minimum, steep)`);
+  for (const name of wanted) if (!Object.hasOwn(funcs, name)) throw new Error(`lrFind: unknown suggestion '${name}' (valley, minimum, steep)`);
   const curve = sLosses.length >= 2 ? lrCurve(sLrs, sLosses, losses.slice(0, hi), lo + 1, beta) : undefined;
   const refused = curve ? refusal(curve, options.minDrop ?? 0.05, options.minSignalToNoise ?? 3) : undefined;
   if (refused === undefined) {

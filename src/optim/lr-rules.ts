@@ -96,7 +96,7 @@ interface MethodDefault {
  * - prompt-tuning: 3e-2 — the PEFT docs' prompt-tuning guide (Lester et al. 2021 used 0.3 with Adafactor).
  */
 function methodDefault(method: FineTuneMethod, modelType: string | undefined): MethodDefault {
-  const family = modelType ? (FAMILY_NAMES[modelType] ?? modelType) : undefined;
+  const family = modelType ? (Object.hasOwn(FAMILY_NAMES, modelType) ? FAMILY_NAMES[modelType] : modelType) : undefined;
   const cnn = modelType !== undefined && CNN_MODEL_TYPES.has(modelType);
   switch (method) {
     case 'full':

@@ -358,7 +358,7 @@ export class MultiTaskLoss {
 
   #lossList(losses: TaskLosses): Tensor[] {
     const extra = Object.keys(losses).filter((k) => !this.tasks.includes(k));
-    const missing = this.tasks.filter((t) => !(t in losses));
+    const missing = this.tasks.filter((t) => !Object.hasOwn(losses, t));
     if (extra.length || missing.length) {
       throw new Error(`MultiTaskLoss: losses for tasks ${this.tasks.join(', ')}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; unknown ${extra.join(', ')}` : ''}`);
     }

@@ -22,6 +22,58 @@ export interface PeftConfigOptions {
   inferenceMode?: boolean;
 }
 
+/**
+ * A config field whose value has the wrong type or is out of range. peftConfigFromJson reports it
+ * by its adapter_config.json key; the value is shown as JSON, so "8" (a string) is not mistaken for 8.
+ */
+export class PeftConfigFieldError extends Error {
+  constructor(
+    readonly configName: string,
+    readonly field: string,
+    readonly requirement: string,
+    readonly value: unknown,
+  ) {
+    super(`${configName}: ${field} ${requirement}, got ${JSON.stringify(value) ?? String(value)}`);
+    this.name = 'PeftConfigFieldError';
+  }
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isStringList = (v: unknown): boolean => Array.isArray(v) && v.every(isString);
+const isLayerIndex = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
+const isPositiveInteger = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
+const isFiniteNumber = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The field types PEFT's config dataclasses declare, with the words an error uses for each. */
+const FIELD_KINDS = {
+  positiveInteger: { requirement: 'must be a positive integer', test: isPositiveInteger },
+  optionalPositiveInteger: { requirement: 'must be a positive integer or null', test: (v: unknown) => v === null || isPositiveInteger(v) },
+  number: { requirement: 'must be a finite number', test: isFiniteNumber },
+  dropout: { requirement: 'must be a number in [0, 1)', test: (v: unknown) => typeof v === 'number' && v >= 0 && v < 1 },
+  boolean: { requirement: 'must be true or false', test: (v: unknown) => typeof v === 'boolean' },
+  optionalString: { requirement: 'must be a string or null', test: (v: unknown) => v === null || isString(v) },
+  /** target_modules and its kin: a list of names, one pattern string, or null. */
+  modulePatterns: { requirement: 'must be a string, a list of strings or null', test: (v: unknown) => v === null || isString(v) || isStringList(v) },
+  moduleNames: { requirement: 'must be a list of strings or null', test: (v: unknown) => v === null || isStringList(v) },
+  layerIndices: {
+    requirement: 'must be a non-negative integer, a list of them or null',
+    test: (v: unknown) => v === null || isLayerIndex(v) || (Array.isArray(v) && v.every(isLayerIndex)),
+  },
+  patternRanks: { requirement: 'must map module patterns to positive integers', test: (v: unknown) => isPlainObject(v) && Object.values(v).every(isPositiveInteger) },
+  patternNumbers: { requirement: 'must map module patterns to finite numbers', test: (v: unknown) => isPlainObject(v) && Object.values(v).every(isFiniteNumber) },
+} as const;
+
+export type PeftFieldKind = keyof typeof FIELD_KINDS;
+
+/** Checks `config`'s fields against the kinds PEFT declares for them; throws PeftConfigFieldError for the first that is wrong. */
+export function checkFieldKinds<Config extends object>(config: Config, kinds: Partial<Record<keyof Config & string, PeftFieldKind>>): void {
+  for (const [field, kind] of Object.entries(kinds) as [keyof Config & string, PeftFieldKind][]) {
+    const value = config[field];
+    if (!FIELD_KINDS[kind].test(value)) throw new PeftConfigFieldError(config.constructor.name, field, FIELD_KINDS[kind].requirement, value);
+  }
+}
+
 export abstract class PeftConfig {
   abstract readonly peftType: PeftType;
   /** True for methods that prepend learned tokens instead of changing layers (prompt tuning). */
@@ -34,11 +86,12 @@ export abstract class PeftConfig {
   constructor(options: PeftConfigOptions = {}) {
     this.taskType = options.taskType ?? null;
     if (this.taskType !== null && !TASK_TYPES.includes(this.taskType)) {
-      throw new Error(`unknown taskType '${this.taskType}' (known: ${TASK_TYPES.join(', ')})`);
+      throw new PeftConfigFieldError(new.target.name, 'taskType', `must be null or one of ${TASK_TYPES.join(', ')}`, this.taskType);
     }
     this.baseModelNameOrPath = options.baseModelNameOrPath ?? null;
     this.revision = options.revision ?? null;
     this.inferenceMode = options.inferenceMode ?? false;
+    checkFieldKinds<PeftConfig>(this, { baseModelNameOrPath: 'optionalString', revision: 'optionalString', inferenceMode: 'boolean' });
   }
 
   /** adapter_config.json's content: every field in snake_case, plus peft_type. */
@@ -90,7 +143,10 @@ export function peftConfigFromJson(json: Record<string, unknown>, where = 'adapt
   try {
     return entry.reader(options);
   } catch (error) {
-    throw new Error(`${where}: ${(error as Error).message}`);
+    if (error instanceof PeftConfigFieldError) {
+      throw new Error(`${where}: '${snakeCase(error.field)}' ${error.requirement}, got ${JSON.stringify(error.value)}`, { cause: error });
+    }
+    throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
   }
 }
 

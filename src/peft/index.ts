@@ -1,8 +1,9 @@
 /** The peft layer: which parameters train (freezing strategies, gradual unfreezing) and parameter-efficient methods. */
 export { freeze, freezeTo, unfreeze, applyFreezingStrategy, summarizeTrainable, type FreezingStrategy, type FreezeOptions, type GroupSummary, type TrainableSummary } from './freeze.js';
 export { GradualUnfreezing, type UnfreezeSchedule, type GradualUnfreezingOptions } from './gradual-unfreezing.js';
-export { PeftConfig, peftConfigFromJson, registerPeftConfig, SEQ_CLS_HEAD_NAMES, type PeftConfigOptions, type PeftType, type TaskType } from './config.js';
+export { checkFieldKinds, PeftConfig, PeftConfigFieldError, peftConfigFromJson, registerPeftConfig, type PeftFieldKind, SEQ_CLS_HEAD_NAMES, type PeftConfigOptions, type PeftType, type TaskType } from './config.js';
 export {
+  checkAdapterName,
   getPeftModel,
   PeftModel,
   registerAdapterFiles,

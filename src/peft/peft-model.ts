@@ -35,6 +35,38 @@ export function registerTuner(peftType: PeftType, factory: TunerFactory): void {
   TUNERS[peftType] = factory;
 }
 
+/**
+ * Key segments of finetune's PEFT layers and wrappers. adapterStateDict drops the adapter's name
+ * from every key, so an adapter named like one of these would lose part of the keys it saves.
+ */
+const RESERVED_ADAPTER_NAMES = new Set(['base_model', 'model', 'base_layer', 'modules_to_save', 'original_module', 'prompt_encoder', 'embedding']);
+const TUNER_PREFIXES = ['lora_', 'ia3_', 'adapter_'];
+
+/**
+ * Checks an adapter name as PEFT and PyTorch's add_module do, before it names a module or a folder:
+ * a non-empty string without '.', '/', '\\' or control characters (so it is one key segment and,
+ * saved, one subfolder of the save folder: '../x' cannot escape it, '' cannot overwrite the default
+ * adapter's files), none of Object's property names, and no key segment the adapted model or
+ * finetune's PEFT layers already use (its name is cut out of each saved key). `model` is the model
+ * the adapter goes on, whose parameter paths are checked.
+ */
+export function checkAdapterName(name: unknown, model?: Module): asserts name is string {
+  const refuse = (why: string): never => {
+    throw new Error(`adapter name ${JSON.stringify(name) ?? String(name)} ${why}`);
+  };
+  if (typeof name !== 'string' || name === '') refuse('must be a non-empty string');
+  const text = name as string;
+  if (/[./\\\u0000-\u001f\u007f]/.test(text)) refuse("may not contain '.', '/', '\\' or control characters: it becomes a module key segment and a subfolder of the save folder");
+  if (text in Object.prototype) refuse("is one of Object's property names (constructor, toString, …)");
+  if (RESERVED_ADAPTER_NAMES.has(text) || TUNER_PREFIXES.some((prefix) => text.startsWith(prefix))) {
+    refuse(`is reserved: finetune's PEFT layers use it in their keys (${[...RESERVED_ADAPTER_NAMES].join(', ')}, ${TUNER_PREFIXES.map((p) => `${p}…`).join(', ')})`);
+  }
+  if (model) {
+    const used = model.namedParameters().find(([path]) => path.split('.').includes(text));
+    if (used) refuse(`is already a key segment of the model (${used[0]}); saved keys would lose it`);
+  }
+}
+
 /** How a PeftModel's adapters reach files; provided by finetune's io layer (see io/peft.ts). */
 export interface AdapterFiles {
   save(model: PeftModel, dir: string, options: SavePeftOptions): Promise<void>;
@@ -80,6 +112,7 @@ export class PeftModel extends Module {
   #promptsDisabled = false;
 
   constructor(model: Module, config: PeftConfig, adapterName = 'default') {
+    checkAdapterName(adapterName, model);
     super();
     this.activeAdapter = adapterName;
     const resolved = withTaskDefaults(config);
@@ -90,7 +123,7 @@ export class PeftModel extends Module {
       model.requiresGrad_(false);
       this.addPromptEncoder(adapterName, resolved as PromptTuningConfig);
     } else {
-      const factory = TUNERS[resolved.peftType];
+      const factory = Object.hasOwn(TUNERS, resolved.peftType) ? TUNERS[resolved.peftType] : undefined;
       if (!factory) throw new Error(`PEFT method ${resolved.peftType} has no layer tuner`);
       this.base_model = factory(model, resolved as TunerConfig, adapterName);
     }
@@ -187,6 +220,7 @@ export class PeftModel extends Module {
       throw new Error(`cannot add a ${config.peftType} adapter to a ${current.peftType} model: one method per PeftModel`);
     }
     if (this.peftConfig.has(adapterName)) throw new Error(`an adapter named '${adapterName}' already exists`);
+    checkAdapterName(adapterName, this.model);
     const resolved = withTaskDefaults(config);
     if (this.prompt_encoder) this.addPromptEncoder(adapterName, resolved as PromptTuningConfig);
     else {
@@ -199,6 +233,7 @@ export class PeftModel extends Module {
 
   /** Makes `adapterName` the adapter forward uses and training updates. */
   setAdapter(adapterName: string): void {
+    checkAdapterName(adapterName);
     if (!this.peftConfig.has(adapterName)) throw new Error(`adapter '${adapterName}' not found (adapters: ${[...this.peftConfig.keys()].join(', ')})`);
     if (this.prompt_encoder) {
       for (const name of this.prompt_encoder.keys()) this.prompt_encoder.get(name).requiresGrad_(name === adapterName);

@@ -18,7 +18,7 @@ const CONSTRUCTORS: Partial<Record<string, TypedArrayConstructor>> = {
 
 /** The typed array type for a dtype; float16/bfloat16 and complex types have none. */
 export function typedArrayFor(dtype: string): TypedArrayConstructor {
-  const constructor = CONSTRUCTORS[dtype];
+  const constructor = Object.hasOwn(CONSTRUCTORS, dtype) ? CONSTRUCTORS[dtype] : undefined;
   if (!constructor) throw new Error(`tensors of dtype ${dtype} have no JavaScript typed array`);
   return constructor;
 }

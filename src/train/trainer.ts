@@ -1521,7 +1521,7 @@ function resolveMultiTask(options: TrainerOptions): ResolvedMultiTask | null {
     const unknown = Object.keys(mt.taskKinds).filter((t) => !loss.tasks.includes(t));
     if (unknown.length) throw new Error(`Trainer: multiTask.taskKinds names unknown task(s) ${unknown.join(', ')} (the loss's tasks: ${loss.tasks.join(', ')})`);
   } else if (taskKinds && !mt.computeTaskLosses) {
-    const missing = loss.tasks.filter((t) => !(t in taskKinds!));
+    const missing = loss.tasks.filter((t) => !Object.hasOwn(taskKinds!, t));
     if (missing.length) throw new Error(`Trainer: the training dataset has no task(s) ${missing.join(', ')} (it has ${Object.keys(taskKinds).join(', ')}); the MultiTaskLoss's tasks must be the dataset's`);
   }
   taskKinds ??= null;

@@ -44,7 +44,7 @@
  *
  *   const model = getPeftModel(bert, new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 16 }));
  */
-import { PeftConfig, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, PeftConfigFieldError, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
 
 export type BottleneckVariant = 'houlsby' | 'pfeiffer';
 /** The adapter's activation; 'swish' and 'silu' are the same function (AdapterHub names it swish). */
@@ -98,16 +98,23 @@ export class BottleneckConfig extends PeftConfig {
     this.layersToTransform = options.layersToTransform ?? null;
     this.layersPattern = options.layersPattern ?? null;
     this.initWeights = options.initWeights ?? 'near-identity';
-    if (!VARIANTS.includes(this.variant)) throw new Error(`BottleneckConfig: variant must be 'houlsby' or 'pfeiffer', got ${JSON.stringify(this.variant)}`);
+    if (!VARIANTS.includes(this.variant)) throw new PeftConfigFieldError('BottleneckConfig', 'variant', "must be 'houlsby' or 'pfeiffer'", this.variant);
     if (typeof this.reductionFactor !== 'number' || !(this.reductionFactor > 0) || !Number.isFinite(this.reductionFactor)) {
-      throw new Error(`BottleneckConfig: reductionFactor must be a positive number, got ${JSON.stringify(this.reductionFactor)}`);
+      throw new PeftConfigFieldError('BottleneckConfig', 'reductionFactor', 'must be a positive number', this.reductionFactor);
     }
     if (!NON_LINEARITIES.includes(this.nonLinearity)) {
-      throw new Error(`BottleneckConfig: nonLinearity must be one of ${NON_LINEARITIES.join(', ')}, got ${JSON.stringify(this.nonLinearity)}`);
+      throw new PeftConfigFieldError('BottleneckConfig', 'nonLinearity', `must be one of ${NON_LINEARITIES.join(', ')}`, this.nonLinearity);
     }
     if (!INITS.includes(this.initWeights)) {
-      throw new Error(`BottleneckConfig: initWeights must be 'near-identity', 'houlsby' or false, got ${JSON.stringify(this.initWeights)}`);
+      throw new PeftConfigFieldError('BottleneckConfig', 'initWeights', "must be 'near-identity', 'houlsby' or false", this.initWeights);
     }
+    checkFieldKinds<BottleneckConfig>(this, {
+      targetModules: 'modulePatterns',
+      excludeModules: 'modulePatterns',
+      modulesToSave: 'moduleNames',
+      layersToTransform: 'layerIndices',
+      layersPattern: 'modulePatterns',
+    });
     if (this.layersPattern !== null && this.layersToTransform === null) {
       throw new Error('BottleneckConfig: layersPattern only applies together with layersToTransform');
     }

@@ -84,7 +84,7 @@ export class BottleneckLayer extends Module implements TunerLayer {
   /** Adds (or replaces) adapter `name`, initialised as `settings.initWeights` says, on the base layer's device and dtype. */
   updateLayer(name: string, settings: BottleneckAdapterSettings): void {
     if (!Number.isInteger(settings.size) || settings.size <= 0) throw new Error(`bottleneck size must be a positive integer, got ${settings.size} for adapter '${name}'`);
-    if (name in this.settings) this.deleteAdapter(name);
+    if (Object.hasOwn(this.settings, name)) this.deleteAdapter(name);
     const d = this.features;
     const m = settings.size;
     const down = this.axis === 'last' ? new Linear(d, m) : new Conv2d(d, m, 1);
@@ -125,7 +125,7 @@ export class BottleneckLayer extends Module implements TunerLayer {
 
   /** Throws, unless there is nothing to merge: h + up(act(down(h))) is not a linear map of the base weights. */
   merge(adapterNames: string[] = this.activeAdapters): void {
-    const names = adapterNames.filter((n) => n in this.settings);
+    const names = adapterNames.filter((n) => Object.hasOwn(this.settings, n));
     if (names.length === 0) return;
     throw new Error(
       `bottleneck adapters (${names.join(', ')}) can't be merged into the base weights: they add a nonlinearity ` +
@@ -137,7 +137,7 @@ export class BottleneckLayer extends Module implements TunerLayer {
   unmerge(): void {}
 
   deleteAdapter(name: string): void {
-    if (!(name in this.settings)) return;
+    if (!Object.hasOwn(this.settings, name)) return;
     for (const dict of [this.adapter_down, this.adapter_up]) {
       dict.get(name).dispose();
       dict.delete(name);

@@ -4,7 +4,7 @@
  * vector ia3_l that rescales its output (attention keys and values), or, for the layers named in
  * feedforwardModules, its input. The vectors start at one, so training starts from the base model.
  */
-import { PeftConfig, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
 
 export interface IA3ConfigOptions extends PeftConfigOptions {
   /**
@@ -46,12 +46,14 @@ export class IA3Config extends PeftConfig {
     this.fanInFanOut = options.fanInFanOut ?? false;
     this.modulesToSave = options.modulesToSave ?? null;
     this.initIa3Weights = options.initIa3Weights ?? true;
-    for (const [field, value] of [['targetModules', this.targetModules], ['excludeModules', this.excludeModules], ['feedforwardModules', this.feedforwardModules]] as const) {
-      if (value !== null && typeof value !== 'string' && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
-        throw new Error(`IA3Config: ${field} must be a list of names, a regex string or null, got ${JSON.stringify(value)}`);
-      }
-    }
-    if (typeof this.initIa3Weights !== 'boolean') throw new Error(`IA3Config: initIa3Weights must be true or false, got ${JSON.stringify(this.initIa3Weights)}`);
+    checkFieldKinds<IA3Config>(this, {
+      targetModules: 'modulePatterns',
+      excludeModules: 'modulePatterns',
+      feedforwardModules: 'modulePatterns',
+      fanInFanOut: 'boolean',
+      modulesToSave: 'moduleNames',
+      initIa3Weights: 'boolean',
+    });
     // PEFT's check, run only when both are lists (a regex on either side is not compared).
     if (Array.isArray(this.feedforwardModules) && Array.isArray(this.targetModules)) {
       const targets = this.targetModules;

@@ -2,7 +2,7 @@
  * LoraConfig (Hu et al., 2021), PEFT's fields and defaults: W x + (α/r)·B A x with A [r, in]
  * and B [out, r]; B starts at zero so training starts from the base model.
  */
-import { PeftConfig, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, PeftConfigFieldError, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
 
 export type LoraBias = 'none' | 'all' | 'lora_only';
 
@@ -71,11 +71,24 @@ export class LoraConfig extends PeftConfig {
     this.rankPattern = options.rankPattern ?? {};
     this.alphaPattern = options.alphaPattern ?? {};
     this.useDora = options.useDora ?? false;
-    if (!Number.isInteger(this.r) || this.r <= 0) throw new Error(`LoraConfig: r must be a positive integer, got ${this.r}`);
-    if (!['none', 'all', 'lora_only'].includes(this.bias)) throw new Error(`LoraConfig: bias must be none, all or lora_only, got '${this.bias}'`);
-    if (!(this.loraDropout >= 0 && this.loraDropout < 1)) throw new Error(`LoraConfig: loraDropout must be in [0, 1), got ${this.loraDropout}`);
+    checkFieldKinds<LoraConfig>(this, {
+      r: 'positiveInteger',
+      targetModules: 'modulePatterns',
+      excludeModules: 'modulePatterns',
+      loraAlpha: 'number',
+      loraDropout: 'dropout',
+      fanInFanOut: 'boolean',
+      useRslora: 'boolean',
+      modulesToSave: 'moduleNames',
+      layersToTransform: 'layerIndices',
+      layersPattern: 'modulePatterns',
+      rankPattern: 'patternRanks',
+      alphaPattern: 'patternNumbers',
+      useDora: 'boolean',
+    });
+    if (!['none', 'all', 'lora_only'].includes(this.bias)) throw new PeftConfigFieldError('LoraConfig', 'bias', "must be 'none', 'all' or 'lora_only'", this.bias);
     if (![true, false, 'gaussian'].includes(this.initLoraWeights)) {
-      throw new Error(`LoraConfig: initLoraWeights must be true, false or 'gaussian', got ${JSON.stringify(this.initLoraWeights)}`);
+      throw new PeftConfigFieldError('LoraConfig', 'initLoraWeights', "must be true, false or 'gaussian'", this.initLoraWeights);
     }
     if (this.layersPattern !== null && this.layersToTransform === null) {
       throw new Error('LoraConfig: layersPattern only applies together with layersToTransform');

@@ -79,7 +79,7 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
     if (this.mergedAdapters.length) return this.baseForward(x);
     let result = this.baseForward(x);
     for (const name of this.activeAdapters) {
-      if (!(name in this.scaling)) continue;
+      if (!Object.hasOwn(this.scaling, name)) continue;
       result = result.add(this.adapterOutput(name, x, result));
     }
     return result;
@@ -92,7 +92,7 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   merge(adapterNames: string[] = this.activeAdapters): void {
     noGrad(() => {
       for (const name of adapterNames) {
-        if (!(name in this.scaling) || this.mergedAdapters.includes(name)) continue;
+        if (!Object.hasOwn(this.scaling, name) || this.mergedAdapters.includes(name)) continue;
         const weight = this.base_layer.weight;
         tidy(() => {
           const delta = this.deltaWeight(name);
@@ -128,7 +128,7 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   }
 
   deleteAdapter(name: string): void {
-    if (!(name in this.scaling)) return;
+    if (!Object.hasOwn(this.scaling, name)) return;
     if (this.mergedAdapters.includes(name)) throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
     for (const dictName of [...this.adapterDictNames, 'lora_magnitude_vector']) {
       const dict = (this as unknown as Record<string, ModuleDict | ParameterDict | undefined>)[dictName];

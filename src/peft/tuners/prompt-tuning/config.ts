@@ -2,7 +2,7 @@
  * Prompt tuning (Lester et al., 2021; PEFT's tuners/prompt_tuning): the model stays frozen and
  * learns `numVirtualTokens` input embeddings that are put before every sequence.
  */
-import { PeftConfig, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, PeftConfigFieldError, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
 
 /** RANDOM: N(0, 1) like a fresh Embedding; SAMPLE_VOCAB: copies of random rows of the word embeddings; TEXT: needs a tokenizer. */
 export type PromptTuningInit = 'RANDOM' | 'SAMPLE_VOCAB' | 'TEXT';
@@ -48,11 +48,18 @@ export class PromptTuningConfig extends PeftConfig {
     this.promptTuningInitText = options.promptTuningInitText ?? null;
     this.tokenizerNameOrPath = options.tokenizerNameOrPath ?? null;
     this.tokenizerKwargs = options.tokenizerKwargs ?? null;
-    if (!Number.isInteger(this.numVirtualTokens) || this.numVirtualTokens <= 0) {
-      throw new Error(`PromptTuningConfig: numVirtualTokens must be a positive integer, got ${this.numVirtualTokens}`);
-    }
+    checkFieldKinds<PromptTuningConfig>(this, {
+      numVirtualTokens: 'positiveInteger',
+      tokenDim: 'optionalPositiveInteger',
+      numTransformerSubmodules: 'optionalPositiveInteger',
+      numAttentionHeads: 'optionalPositiveInteger',
+      numLayers: 'optionalPositiveInteger',
+      modulesToSave: 'moduleNames',
+      promptTuningInitText: 'optionalString',
+      tokenizerNameOrPath: 'optionalString',
+    });
     if (!['RANDOM', 'SAMPLE_VOCAB', 'TEXT'].includes(this.promptTuningInit)) {
-      throw new Error(`PromptTuningConfig: promptTuningInit must be RANDOM, SAMPLE_VOCAB or TEXT, got '${this.promptTuningInit}'`);
+      throw new PeftConfigFieldError('PromptTuningConfig', 'promptTuningInit', "must be 'RANDOM', 'SAMPLE_VOCAB' or 'TEXT'", this.promptTuningInit);
     }
     if ((this.numTransformerSubmodules ?? 1) !== 1) {
       throw new Error('PromptTuningConfig: numTransformerSubmodules must be 1 (encoder-only models)');
