@@ -1,0 +1,210 @@
+/**
+ * A linear-time matcher for the Python `re` patterns of PEFT configs (target_modules,
+ * modules_to_save, …): the parsed pattern is compiled to a Thompson NFA and run as a Pike VM,
+ * RE2's idea, so its work is at most the pattern's size times the text's length — `(.|.)*Z`
+ * cannot make it backtrack. Threads keep Python's priority order (greedy before lazy, left
+ * branch before right), so the groups it reports are the ones `re.match` reports.
+ */
+import { isWordChar, parsePattern, PatternError, type AssertionKind, type CharTest, type PatternNode } from './parse.js';
+
+type Instruction =
+  | { op: 'char'; test: CharTest }
+  | { op: 'split'; preferred: number; other: number }
+  | { op: 'jump'; to: number }
+  | { op: 'save'; slot: number }
+  | { op: 'assert'; assertion: AssertionKind }
+  | { op: 'match' };
+
+/** The most instructions a compiled pattern may have: `{m,n}` copies its operand, and the matcher's work per character grows with this. */
+export const MAX_PROGRAM_SIZE = 20_000;
+
+/** A successful match: group texts by number (0: the whole match) and by name; undefined where a group took no part. */
+export interface PatternMatch {
+  groups: (string | undefined)[];
+  named: Record<string, string | undefined>;
+}
+
+export class Pattern {
+  readonly #program: Instruction[];
+  readonly #groupCount: number;
+  readonly #groupNames: Map<string, number>;
+
+  /** Compiles a Python `re` pattern; a construct the linear-time matcher cannot run throws a PatternError naming it. */
+  constructor(readonly source: string) {
+    const parsed = parsePattern(source, 'python');
+    const program: Instruction[] = [];
+    emit(program, { kind: 'group', body: parsed.root, capture: 0, name: null, start: 0, end: source.length });
+    program.push({ op: 'match' });
+    this.#program = program;
+    this.#groupCount = parsed.groupCount;
+    this.#groupNames = parsed.groupNames;
+  }
+
+  /** Python's `re.fullmatch(pattern, text)` as a boolean. */
+  fullMatch(text: string): boolean {
+    return this.#run(text, true) !== null;
+  }
+
+  /** Python's `re.match(pattern, text)`: a match that starts at the beginning of `text`, or null. */
+  match(text: string): PatternMatch | null {
+    return this.#run(text, false);
+  }
+
+  #run(text: string, whole: boolean): PatternMatch | null {
+    const points = Array.from(text, (c) => c.codePointAt(0)!);
+    const program = this.#program;
+    const slots = 2 * (this.#groupCount + 1);
+    // The position each instruction was last added at: a state joins a list once per position.
+    const addedAt = new Int32Array(program.length).fill(-1);
+    let found: number[] | null = null;
+    let current = this.#follow(points, 0, { pc: 0, captures: new Array<number>(slots).fill(-1) }, addedAt);
+    for (let position = 0; current.length > 0; position++) {
+      const next: Thread[] = [];
+      for (const thread of current) {
+        const instruction = program[thread.pc];
+        if (instruction.op === 'match') {
+          if (whole && position !== points.length) continue;
+          found = thread.captures;
+          break; // the threads after this one have lower priority
+        }
+        if (instruction.op === 'char' && position < points.length && instruction.test(points[position])) {
+          next.push(...this.#follow(points, position + 1, { pc: thread.pc + 1, captures: thread.captures }, addedAt));
+        }
+      }
+      if (position >= points.length) break;
+      current = next;
+    }
+    return found && this.#matchOf(points, found);
+  }
+
+  /** The threads `thread` reaches at `position` through jumps, splits, saves and assertions, in priority order. */
+  #follow(points: number[], position: number, thread: Thread, addedAt: Int32Array): Thread[] {
+    const reached: Thread[] = [];
+    const stack = [thread];
+    while (stack.length > 0) {
+      const { pc, captures } = stack.pop()!;
+      if (addedAt[pc] === position) continue;
+      addedAt[pc] = position;
+      const instruction = this.#program[pc];
+      switch (instruction.op) {
+        case 'jump':
+          stack.push({ pc: instruction.to, captures });
+          break;
+        case 'split':
+          stack.push({ pc: instruction.other, captures }, { pc: instruction.preferred, captures });
+          break;
+        case 'save': {
+          const saved = captures.slice();
+          saved[instruction.slot] = position;
+          stack.push({ pc: pc + 1, captures: saved });
+          break;
+        }
+        case 'assert':
+          if (holds(instruction.assertion, points, position)) stack.push({ pc: pc + 1, captures });
+          break;
+        default:
+          reached.push({ pc, captures });
+      }
+    }
+    return reached;
+  }
+
+  #matchOf(points: number[], captures: number[]): PatternMatch {
+    const groups: (string | undefined)[] = [];
+    for (let g = 0; g <= this.#groupCount; g++) {
+      const [from, to] = [captures[2 * g], captures[2 * g + 1]];
+      groups.push(from < 0 || to < 0 ? undefined : String.fromCodePoint(...points.slice(from, to)));
+    }
+    const named: Record<string, string | undefined> = Object.create(null);
+    for (const [name, g] of this.#groupNames) named[name] = groups[g];
+    return { groups, named };
+  }
+}
+
+interface Thread {
+  pc: number;
+  captures: number[];
+}
+
+function holds(assertion: AssertionKind, points: number[], position: number): boolean {
+  switch (assertion) {
+    case 'start':
+      return position === 0;
+    case 'end': // Python's $: the end, or before a newline that ends the text
+      return position === points.length || (position === points.length - 1 && points[position] === 10);
+    case 'endOnly':
+      return position === points.length;
+    case 'wordBoundary':
+    case 'notWordBoundary': {
+      const before = position > 0 && isWordChar(points[position - 1]);
+      const after = position < points.length && isWordChar(points[position]);
+      return (before !== after) === (assertion === 'wordBoundary');
+    }
+  }
+}
+
+function emit(program: Instruction[], node: PatternNode): void {
+  if (program.length > MAX_PROGRAM_SIZE) {
+    throw new PatternError(`the pattern expands to more than ${MAX_PROGRAM_SIZE} steps (repeat counts multiply)`, node.start);
+  }
+  switch (node.kind) {
+    case 'char':
+      program.push({ op: 'char', test: node.test });
+      return;
+    case 'assertion':
+      program.push({ op: 'assert', assertion: node.assertion });
+      return;
+    case 'sequence':
+      for (const item of node.items) emit(program, item);
+      return;
+    case 'group':
+      if (node.capture !== null) program.push({ op: 'save', slot: 2 * node.capture });
+      emit(program, node.body);
+      if (node.capture !== null) program.push({ op: 'save', slot: 2 * node.capture + 1 });
+      return;
+    case 'alternation': {
+      const exits: Extract<Instruction, { op: 'jump' }>[] = [];
+      node.branches.forEach((branch, i) => {
+        const last = i === node.branches.length - 1;
+        const split: Extract<Instruction, { op: 'split' }> = { op: 'split', preferred: program.length + 1, other: -1 };
+        if (!last) program.push(split);
+        emit(program, branch);
+        if (!last) {
+          const exit: Extract<Instruction, { op: 'jump' }> = { op: 'jump', to: -1 };
+          exits.push(exit);
+          program.push(exit);
+          split.other = program.length;
+        }
+      });
+      for (const exit of exits) exit.to = program.length;
+      return;
+    }
+    case 'repeat':
+      emitRepeat(program, node.body, node.min, node.max, node.lazy);
+      return;
+    case 'opaque':
+      throw new PatternError('an Oniguruma construct', node.start); // parsePattern's python dialect never makes one
+  }
+}
+
+/** `body{min,max}`: min copies, then either a loop or (max − min) nested optional copies. */
+function emitRepeat(program: Instruction[], body: PatternNode, min: number, max: number, lazy: boolean): void {
+  for (let i = 0; i < min; i++) emit(program, body);
+  const branch = (into: number, out: number): Instruction =>
+    lazy ? { op: 'split', preferred: out, other: into } : { op: 'split', preferred: into, other: out };
+  if (max === Infinity) {
+    const loop = program.length;
+    program.push({ op: 'jump', to: -1 }); // replaced by the split once the exit is known
+    emit(program, body);
+    program.push({ op: 'jump', to: loop });
+    program[loop] = branch(loop + 1, program.length);
+    return;
+  }
+  const optionals: number[] = [];
+  for (let i = min; i < max; i++) {
+    optionals.push(program.length);
+    program.push({ op: 'jump', to: -1 });
+    emit(program, body);
+  }
+  for (const at of optionals) program[at] = branch(at + 1, program.length);
+}
