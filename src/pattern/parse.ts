@@ -41,13 +41,13 @@ export const MAX_PATTERN_LENGTH = 1000;
 /** The largest count in `{m,n}`; a larger one is refused rather than expanded. */
 export const MAX_REPEAT_COUNT = 1000;
 
-/** A pattern finetune cannot read or will not run; `position` is the offset in the pattern. */
+/** A pattern finetune cannot read or will not run; `position` is the offset in the pattern, null where the whole pattern is at fault. */
 export class PatternError extends Error {
   constructor(
     message: string,
-    readonly position: number,
+    readonly position: number | null,
   ) {
-    super(`${message} at position ${position}`);
+    super(position === null ? message : `${message} at position ${position}`);
     this.name = 'PatternError';
   }
 }
@@ -75,7 +75,7 @@ const SUPPORTED = 'literals, escapes, ., [classes], groups, |, * + ? {m,n} (lazy
 
 export function parsePattern(source: string, dialect: Dialect): ParsedPattern {
   if (source.length > MAX_PATTERN_LENGTH) {
-    throw new PatternError(`the pattern is ${source.length} characters long, more than the ${MAX_PATTERN_LENGTH} accepted`, MAX_PATTERN_LENGTH);
+    throw new PatternError(`the pattern is ${source.length} characters long, more than the ${MAX_PATTERN_LENGTH} accepted`, null);
   }
   return new Parser(source, dialect).parse();
 }
