@@ -574,7 +574,7 @@ function checkRegexPatterns(value: JsonValue | undefined, path: string, source: 
   for (const [key, child] of Object.entries(value)) {
     if (key === 'Regex' && typeof child === 'string') {
       const hazard = catastrophicBacktracking(child);
-      if (hazard) throw new Error(`${source}: tokenizer.json's ${path}.Regex ${JSON.stringify(child)} can take exponential time on some texts and abort the process in the tokenizers library: ${hazard}`);
+      if (hazard) throw new Error(`${source}: ${path}.Regex ${JSON.stringify(child)} can take exponential time on some texts and abort the process in the tokenizers library: ${hazard}`);
     } else {
       checkRegexPatterns(child, `${path}.${key}`, source);
     }
