@@ -16,7 +16,7 @@ type Instruction =
   | { op: 'match' };
 
 /** The most instructions a compiled pattern may have: `{m,n}` copies its operand, and the matcher's work per character grows with this. */
-export const MAX_PROGRAM_SIZE = 20_000;
+export const MAX_PROGRAM_SIZE = 5_000;
 
 /** A successful match: group texts by number (0: the whole match) and by name; undefined where a group took no part. */
 export interface PatternMatch {
@@ -42,74 +42,94 @@ export class Pattern {
 
   /** Python's `re.fullmatch(pattern, text)` as a boolean. */
   fullMatch(text: string): boolean {
-    return this.#run(text, true) !== null;
+    return this.#run(text, true, false) !== null;
   }
 
-  /** Python's `re.match(pattern, text)`: a match that starts at the beginning of `text`, or null. */
+  /** Whether Python's `re.match(pattern, text)` finds a match (one that starts at the beginning of `text`). */
+  test(text: string): boolean {
+    return this.#run(text, false, false) !== null;
+  }
+
+  /** Python's `re.match(pattern, text)`, with its groups, or null. */
   match(text: string): PatternMatch | null {
-    return this.#run(text, false);
+    return this.#run(text, false, true);
   }
 
-  #run(text: string, whole: boolean): PatternMatch | null {
+  /** Runs the program over `text`; `whole`: the match must end at the end; `groups`: record group boundaries (else they come back empty). */
+  #run(text: string, whole: boolean, groups: boolean): PatternMatch | null {
     const points = Array.from(text, (c) => c.codePointAt(0)!);
     const program = this.#program;
-    const slots = 2 * (this.#groupCount + 1);
-    // The position each instruction was last added at: a state joins a list once per position.
-    const addedAt = new Int32Array(program.length).fill(-1);
-    let found: number[] | null = null;
-    let current = this.#follow(points, 0, { pc: 0, captures: new Array<number>(slots).fill(-1) }, addedAt);
-    for (let position = 0; current.length > 0; position++) {
-      const next: Thread[] = [];
-      for (const thread of current) {
-        const instruction = program[thread.pc];
+    const walk: Walk = {
+      points,
+      groups,
+      addedAt: new Int32Array(program.length).fill(-1),
+      stackPc: new Int32Array(2 * program.length + 1),
+      stackCaptures: new Array<Captures>(2 * program.length + 1),
+    };
+    let found: Captures | undefined;
+    let current: Threads = { pcs: [], captures: [] };
+    this.#follow(walk, 0, 0, null, current);
+    for (let position = 0; current.pcs.length > 0; position++) {
+      const next: Threads = { pcs: [], captures: [] };
+      for (let t = 0; t < current.pcs.length; t++) {
+        const instruction = program[current.pcs[t]];
         if (instruction.op === 'match') {
           if (whole && position !== points.length) continue;
-          found = thread.captures;
+          found = current.captures[t];
           break; // the threads after this one have lower priority
         }
         if (instruction.op === 'char' && position < points.length && instruction.test(points[position])) {
-          next.push(...this.#follow(points, position + 1, { pc: thread.pc + 1, captures: thread.captures }, addedAt));
+          this.#follow(walk, position + 1, current.pcs[t] + 1, current.captures[t], next);
         }
       }
       if (position >= points.length) break;
       current = next;
     }
-    return found && this.#matchOf(points, found);
+    return found === undefined ? null : this.#matchOf(points, found);
   }
 
-  /** The threads `thread` reaches at `position` through jumps, splits, saves and assertions, in priority order. */
-  #follow(points: number[], position: number, thread: Thread, addedAt: Int32Array): Thread[] {
-    const reached: Thread[] = [];
-    const stack = [thread];
-    while (stack.length > 0) {
-      const { pc, captures } = stack.pop()!;
-      if (addedAt[pc] === position) continue;
-      addedAt[pc] = position;
-      const instruction = this.#program[pc];
+  /**
+   * Appends to `into` the threads that instruction `pc` reaches at `position` through jumps,
+   * splits, saves and assertions, in priority order; each instruction joins a list once per position.
+   */
+  #follow(walk: Walk, position: number, pc: number, captures: Captures, into: Threads): void {
+    const { points, groups, addedAt, stackPc, stackCaptures } = walk;
+    let top = 0;
+    const push = (to: number, saved: Captures) => {
+      stackPc[top] = to;
+      stackCaptures[top++] = saved;
+    };
+    push(pc, captures);
+    while (top > 0) {
+      const at = stackPc[--top];
+      const held = stackCaptures[top];
+      if (addedAt[at] === position) continue;
+      addedAt[at] = position;
+      const instruction = this.#program[at];
       switch (instruction.op) {
         case 'jump':
-          stack.push({ pc: instruction.to, captures });
+          push(instruction.to, held);
           break;
         case 'split':
-          stack.push({ pc: instruction.other, captures }, { pc: instruction.preferred, captures });
+          push(instruction.other, held);
+          push(instruction.preferred, held);
           break;
-        case 'save': {
-          const saved = captures.slice();
-          saved[instruction.slot] = position;
-          stack.push({ pc: pc + 1, captures: saved });
+        case 'save':
+          push(at + 1, groups ? { slot: instruction.slot, position, previous: held } : held);
           break;
-        }
         case 'assert':
-          if (holds(instruction.assertion, points, position)) stack.push({ pc: pc + 1, captures });
+          if (holds(instruction.assertion, points, position)) push(at + 1, held);
           break;
         default:
-          reached.push({ pc, captures });
+          into.pcs.push(at);
+          into.captures.push(held);
       }
     }
-    return reached;
   }
 
-  #matchOf(points: number[], captures: number[]): PatternMatch {
+  #matchOf(points: number[], found: Captures): PatternMatch {
+    const captures = new Array<number>(2 * (this.#groupCount + 1)).fill(-1);
+    for (let saved = found; saved; saved = saved.previous) if (captures[saved.slot] < 0) captures[saved.slot] = saved.position;
     const groups: (string | undefined)[] = [];
     for (let g = 0; g <= this.#groupCount; g++) {
       const [from, to] = [captures[2 * g], captures[2 * g + 1]];
@@ -121,10 +141,24 @@ export class Pattern {
   }
 }
 
-interface Thread {
-  pc: number;
-  captures: number[];
+/** The threads alive at one position, highest priority first: each one's instruction and group boundaries. */
+interface Threads {
+  pcs: number[];
+  captures: Captures[];
 }
+
+/** What following the instructions at every position shares: the text, and scratch space sized to the program. */
+interface Walk {
+  points: number[];
+  groups: boolean;
+  /** The position each instruction was last added at. */
+  addedAt: Int32Array;
+  stackPc: Int32Array;
+  stackCaptures: Captures[];
+}
+
+/** A thread's group boundaries, newest first: a shared list, so that recording one costs the same however many groups there are. */
+type Captures = { slot: number; position: number; previous: Captures } | null;
 
 function holds(assertion: AssertionKind, points: number[], position: number): boolean {
   switch (assertion) {

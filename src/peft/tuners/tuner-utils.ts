@@ -26,7 +26,7 @@ export function matchTarget(spec: TargetSpec, key: string): TargetMatch {
   const exclude = spec.excludeModules;
   if (exclude && (typeof exclude === 'string' ? peftPattern('exclude_modules', exclude).fullMatch(key) : matchesNameList(exclude, key))) return 'excluded';
   // A module trained whole (modules_to_save) never also gets an adapter: the two would conflict.
-  if (spec.modulesToSave?.some((m) => peftPattern('modules_to_save', m).match(key))) return 'excluded';
+  if (spec.modulesToSave?.some((m) => peftPattern('modules_to_save', m).test(key))) return 'excluded';
   const targets = spec.targetModules;
   if (targets === null) return false;
   if (typeof targets === 'string') return peftPattern('target_modules', targets).fullMatch(key) ? 'target' : false;
@@ -55,7 +55,7 @@ export function layerIndex(key: string, pattern: string[] | string | null): numb
 
 /** The first of `patterns` (the keys of `field`) that matches the end of `key` after a dot. */
 export function patternKey(field: Extract<PatternField, 'rank_pattern' | 'alpha_pattern'>, patterns: string[], key: string): string | undefined {
-  return patterns.find((p) => peftPattern(field, p).match(key));
+  return patterns.find((p) => peftPattern(field, p).test(key));
 }
 
 function matchesNameList(names: string[], key: string): boolean {
