@@ -17,6 +17,7 @@ const root = process.cwd();
 const FIXTURES = JSON.parse(readFileSync(join(root, 'test', 'fixtures', 'patterns', 'python-re.json'), 'utf8')) as {
   fullmatch: [string, string, boolean][];
   match: [string, string, (string | null)[] | null][];
+  random: [string, string, (string | null)[] | null, boolean][];
   errors: [string, string][];
 };
 const BERT_TOKENIZER = join(root, 'data', 'bert-base-uncased', 'tokenizer.json');
@@ -42,6 +43,16 @@ test("match agrees with Python's re.match, groups included, on the patterns PEFT
   });
   assert.deepEqual(wrong, []);
   assert.ok(FIXTURES.match.some(([, , groups]) => groups !== null) && FIXTURES.match.some(([, , groups]) => groups === null));
+});
+
+test("seeded random patterns agree with Python's re.match (groups) and re.fullmatch", () => {
+  const wrong = FIXTURES.random.filter(([source, text, groups, whole]) => {
+    const compiled = new pattern.Pattern(source);
+    const found = compiled.match(text);
+    return JSON.stringify(found ? found.groups.map((g) => g ?? null) : null) !== JSON.stringify(groups) || compiled.fullMatch(text) !== whole;
+  });
+  assert.deepEqual(wrong, []);
+  assert.ok(FIXTURES.random.length >= 600 * 13);
 });
 
 test('patterns Python refuses are refused, with the position', () => {

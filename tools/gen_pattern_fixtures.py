@@ -6,6 +6,8 @@ What it writes:
   match       [pattern, text, re.match(pattern, text).groups() with group 0 first, or null] for the patterns PEFT
               builds around modules_to_save entries, layers_pattern and rank_pattern / alpha_pattern keys
               (tuners_utils.check_target_module_exists, utils/other.get_pattern_key)
+  random      [pattern, text, re.match groups or null, re.fullmatch is not None] for 600 seeded random patterns of
+              the supported syntax (groups, alternation, classes, lazy and counted repeats, anchors) on short texts
   errors      patterns Python's `re` itself refuses, with its message: finetune must refuse them too
 
 Only the standard library is needed (no reference stack):
@@ -13,6 +15,7 @@ Only the standard library is needed (no reference stack):
 """
 import json
 import os
+import random
 import re
 
 PATTERNS = [
@@ -52,6 +55,40 @@ NAMES = [
 ERRORS = [r"(", r")", r"a**", r"*a", r"[a", r"a{3,2}", r"[z-a]", r"\q", r"(?P<n>a)(?P<n>b)", r"\x4", "\\"]
 
 
+# Seeded random patterns from the supported syntax, tried on short texts over the same letters (short: Python backtracks).
+RANDOM_PATTERNS = 600
+RANDOM_TEXTS = ["", "a", "b", "ab", "ba", "aab", "a.b", "abab", "aaaa", "a1_", "b a", "aabba", "a\n"]
+
+
+def random_pattern(rng, depth=0):
+    """A pattern of the syntax finetune matches: atoms, classes, groups, alternation, quantifiers, anchors."""
+    def atom():
+        kind = rng.randrange(10 if depth < 3 else 6)
+        if kind < 3:
+            return rng.choice(["a", "b", ".", "\\.", "\\d", "\\w", "\\s", "\\W", "1", "_"])
+        if kind == 3:
+            return rng.choice(["[ab]", "[^a]", "[a-b.]", "[\\d_]", "[^\\w]", "[.-b]"])
+        if kind == 4:
+            return rng.choice(["^", "$", "\\b", "\\B", "\\A", "\\Z"])
+        if kind == 5:
+            return "a"
+        opener = rng.choice(["(", "(?:", "(?P<g%d>" % rng.randrange(1000)])
+        return opener + random_pattern(rng, depth + 1) + ")"
+
+    def piece():
+        text = atom()
+        if rng.random() < 0.45 and text not in ("^", "$", "\\b", "\\B", "\\A", "\\Z"):
+            # A group may match the empty text, and Python ends a loop after an empty pass, keeping that pass's
+            # groups, where finetune's matcher does not (the match's extent and groups can differ; whether it
+            # matches cannot): groups get only the repeats that cannot loop.
+            loops = ["*", "+", "{1,3}", "{,2}", "{2,}"] if text[0] != "(" else []
+            text += rng.choice(loops + ["?", "{2}", "{0}"]) + ("?" if rng.random() < 0.3 else "")
+        return text
+
+    branches = ["".join(piece() for _ in range(rng.randrange(1, 4))) for _ in range(1 if rng.random() < 0.7 else rng.randrange(2, 4))]
+    return "|".join(branches)
+
+
 def python_groups(match):
     return None if match is None else [match.group(0), *match.groups()]
 
@@ -71,6 +108,16 @@ def main():
         match += [[pattern, name, python_groups(re.match(pattern, name))] for name in NAMES]
     pattern = r".*?\.[^.]*\.(?P<idx>\d+)\."
     match += [[pattern, name, python_groups(re.match(pattern, name))] for name in NAMES]
+    rng = random.Random(14)
+    randoms, drawn = [], 0
+    while drawn < RANDOM_PATTERNS:
+        pattern = random_pattern(rng)
+        try:
+            compiled = re.compile(pattern)
+        except re.error:
+            continue  # a group name drawn twice
+        drawn += 1
+        randoms += [[pattern, t, python_groups(compiled.match(t)), compiled.fullmatch(t) is not None] for t in RANDOM_TEXTS]
     errors = []
     for p in ERRORS:
         try:
@@ -81,11 +128,11 @@ def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "patterns")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "python-re.json"), "w", encoding="utf-8") as f:
-        sections = {"fullmatch": fullmatch, "match": match, "errors": errors}
+        sections = {"fullmatch": fullmatch, "match": match, "random": randoms, "errors": errors}
         f.write("{\n" + ",\n".join(
             f'"{name}": [\n' + ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n]" for name, rows in sections.items()
         ) + "\n}\n")
-    print(f"{len(fullmatch)} fullmatch, {len(match)} match, {len(errors)} error cases")
+    print(f"{len(fullmatch)} fullmatch, {len(match)} match, {len(randoms)} random, {len(errors)} error cases")
 
 
 if __name__ == "__main__":

@@ -170,6 +170,7 @@ function holds(assertion: AssertionKind, points: number[], position: number): bo
       return position === points.length;
     case 'wordBoundary':
     case 'notWordBoundary': {
+      if (points.length === 0) return false; // Python's re (before 3.14) finds neither in an empty text
       const before = position > 0 && isWordChar(points[position - 1]);
       const after = position < points.length && isWordChar(points[position]);
       return (before !== after) === (assertion === 'wordBoundary');
