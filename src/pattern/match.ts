@@ -3,7 +3,10 @@
  * modules_to_save, …): the parsed pattern is compiled to a Thompson NFA and run as a Pike VM,
  * RE2's idea, so its work is at most the pattern's size times the text's length — `(.|.)*Z`
  * cannot make it backtrack. Threads keep Python's priority order (greedy before lazy, left
- * branch before right), so the groups it reports are the ones `re.match` reports.
+ * branch before right), so the groups it reports are the ones `re.match` reports — except after a
+ * loop pass that matched nothing: Python leaves the loop there keeping that pass's groups, a
+ * Pike VM drops the pass, so a loop over a group that can match the empty text may report another
+ * extent or groups (never another answer to whether it matches: 19,500 random cases agree).
  */
 import { isWordChar, parsePattern, PatternError, type AssertionKind, type CharTest, type PatternNode } from './parse.js';
 
