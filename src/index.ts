@@ -18,6 +18,7 @@ export * as optim from './optim/index.js';
 export * as train from './train/index.js';
 export * as report from './report/index.js';
 export * as pretrain from './pretrain/index.js';
+export * as pattern from './pattern/index.js';
 // PEFT's everyday names at the top level, as `from peft import get_peft_model, LoraConfig`.
 export { getPeftModel, PeftModel, LoraConfig, IA3Config, PromptTuningConfig, type TaskType } from './peft/index.js';
 // Hugging Face's everyday training names at the top level, as `from transformers import Trainer, TrainingArguments`.

@@ -18,6 +18,7 @@ import type * as NativeModule from 'tokenizers';
 
 import { resolveModelFile, type HubDownloadOptions } from '../hub/index.js';
 import { isJsonObject, parseJsonStrict, type JsonObject, type JsonValue } from '../io/json.js';
+import { catastrophicBacktracking } from '../pattern/index.js';
 
 type NativeTokenizer = NativeModule.Tokenizer;
 type NativeEncoding = NativeModule.Encoding;
@@ -203,6 +204,7 @@ export class Tokenizer {
     }
     if (!isJsonObject(parsed)) throw new Error(`${this.source}: tokenizer.json is not a JSON object`);
     checkTemplateProcessing(parsed.post_processor, this.source);
+    for (const part of PATTERN_PARTS) checkRegexPatterns(parsed[part], part, this.source);
     const base = this.#native('none'); // fails early on a tokenizer.json the library cannot read
     const config = options.config ?? Object.create(null);
     const map = options.specialTokensMap ?? Object.create(null);
@@ -553,3 +555,29 @@ function checkTemplateProcessing(post: JsonValue | undefined, source: string): v
     }
   }
 }
+
+/** The parts of a tokenizer.json that hold Split / Replace patterns (the model part holds the vocabulary, no patterns). */
+const PATTERN_PARTS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'] as const;
+
+/**
+ * Every `{"Regex": …}` pattern under `value` (at JSON path `path`) must be free of the quantifier
+ * nesting that backtracks exponentially: the tokenizers library runs it with Oniguruma, whose
+ * retry limit then panics and aborts the process at encode time (`(a+)+` on a line of 30 a's and
+ * a '!'), instead of returning an error.
+ */
+function checkRegexPatterns(value: JsonValue | undefined, path: string, source: string): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkRegexPatterns(item, `${path}[${i}]`, source));
+    return;
+  }
+  if (!isJsonObject(value)) return;
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'Regex' && typeof child === 'string') {
+      const hazard = catastrophicBacktracking(child);
+      if (hazard) throw new Error(`${source}: ${path}.Regex ${JSON.stringify(child)} can take exponential time on some texts and abort the process in the tokenizers library: ${hazard}`);
+    } else {
+      checkRegexPatterns(child, `${path}.${key}`, source);
+    }
+  }
+}
+

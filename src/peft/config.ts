@@ -3,6 +3,7 @@
  * Fields are camelCase in TypeScript and snake_case on disk, exactly PEFT's names, so a
  * config written here is read by Python PEFT and the other way round.
  */
+import { checkPeftPatterns } from './patterns.js';
 
 /** The methods finetune implements, by PEFT's `peft_type` names (BOTTLENECK is AdapterHub's, not in PEFT). */
 export type PeftType = 'LORA' | 'IA3' | 'PROMPT_TUNING' | 'BOTTLENECK';
@@ -141,7 +142,9 @@ export function peftConfigFromJson(json: Record<string, unknown>, where = 'adapt
     throw new Error(`${where}: ${peftType} option(s) not supported by finetune: ${unsupported.join(', ')}`);
   }
   try {
-    return entry.reader(options);
+    const config = entry.reader(options);
+    checkPeftPatterns(config);
+    return config;
   } catch (error) {
     if (error instanceof PeftConfigFieldError) {
       throw new Error(`${where}: '${snakeCase(error.field)}' ${error.requirement}, got ${JSON.stringify(error.value)}`, { cause: error });

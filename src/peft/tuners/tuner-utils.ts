@@ -4,6 +4,7 @@
  * the wrapping model drives (merge, enable, switch adapters), and ModulesToSaveWrapper.
  */
 import { Module, ModuleDict } from '../../nn/index.js';
+import { peftPattern, type PatternField } from '../patterns.js';
 
 /** The config fields that decide which modules a method wraps. */
 export interface TargetSpec {
@@ -23,12 +24,12 @@ export type TargetMatch = 'target' | 'excluded' | false;
 /** Whether the module named `key` is targeted (PEFT's check_target_module_exists). */
 export function matchTarget(spec: TargetSpec, key: string): TargetMatch {
   const exclude = spec.excludeModules;
-  if (exclude && (typeof exclude === 'string' ? fullMatch(exclude, key) : matchesNameList(exclude, key))) return 'excluded';
+  if (exclude && (typeof exclude === 'string' ? peftPattern('exclude_modules', exclude).fullMatch(key) : matchesNameList(exclude, key))) return 'excluded';
   // A module trained whole (modules_to_save) never also gets an adapter: the two would conflict.
-  if (spec.modulesToSave?.some((m) => new RegExp(`(^|.*\\.)${m}($|\\..*)`).test(key))) return 'excluded';
+  if (spec.modulesToSave?.some((m) => peftPattern('modules_to_save', m).test(key))) return 'excluded';
   const targets = spec.targetModules;
   if (targets === null) return false;
-  if (typeof targets === 'string') return fullMatch(targets, key) ? 'target' : false;
+  if (typeof targets === 'string') return peftPattern('target_modules', targets).fullMatch(key) ? 'target' : false;
   if (targets.includes(key)) return 'target';
   if (!targets.some((t) => key.endsWith(`.${t}`))) return false;
   const wanted = spec.layersToTransform;
@@ -46,19 +47,15 @@ export function layerIndex(key: string, pattern: string[] | string | null): numb
     return match ? Number(match[1]) : null;
   }
   for (const p of patterns) {
-    const match = new RegExp(`^(?:.*?\\.)?${p}\\.(\\d+)\\.`).exec(key);
-    if (match) return Number(match[1]);
+    const match = peftPattern('layers_pattern', p).match(key);
+    if (match) return Number(match.named.idx);
   }
   return null;
 }
 
-/** The first of `patterns` that matches the end of `key` after a dot (rank_pattern / alpha_pattern lookup). */
-export function patternKey(patterns: string[], key: string): string | undefined {
-  return patterns.find((p) => new RegExp(`^(.*\\.)?(${p})$`).test(key));
-}
-
-function fullMatch(pattern: string, key: string): boolean {
-  return new RegExp(`^(?:${pattern})$`).test(key);
+/** The first of `patterns` (the keys of `field`) that matches the end of `key` after a dot. */
+export function patternKey(field: Extract<PatternField, 'rank_pattern' | 'alpha_pattern'>, patterns: string[], key: string): string | undefined {
+  return patterns.find((p) => peftPattern(field, p).test(key));
 }
 
 function matchesNameList(names: string[], key: string): boolean {

@@ -7,6 +7,7 @@
 import { Conv2d, Linear, type Module } from '../../../nn/index.js';
 import { familyOfModel } from '../../../models/registry.js';
 import { BaseTuner, baseClassName } from '../base-tuner.js';
+import { peftPattern } from '../../patterns.js';
 import { replaceSubmodule } from '../tuner-utils.js';
 import type { IA3Config } from './config.js';
 import { IA3Conv2d, IA3Layer, IA3Linear } from './layer.js';
@@ -88,7 +89,7 @@ export class IA3Model extends BaseTuner<IA3Config> {
 export function isFeedforward(config: Pick<IA3Config, 'feedforwardModules'>, key: string): boolean {
   const modules = config.feedforwardModules;
   if (modules === null) return false;
-  if (typeof modules === 'string') return new RegExp(`^(?:${modules})$`).test(key);
+  if (typeof modules === 'string') return peftPattern('feedforward_modules', modules).fullMatch(key);
   return modules.some((m) => key.endsWith(m));
 }
 

@@ -17,8 +17,8 @@ export class LoraModel extends BaseTuner<LoraConfig> {
   }
 
   protected createAndReplace(config: LoraConfig, adapterName: string, target: Module, key: string): void {
-    const rankKey = patternKey(Object.keys(config.rankPattern), key);
-    const alphaKey = patternKey(Object.keys(config.alphaPattern), key);
+    const rankKey = patternKey('rank_pattern', Object.keys(config.rankPattern), key);
+    const alphaKey = patternKey('alpha_pattern', Object.keys(config.alphaPattern), key);
     const settings: LoraAdapterSettings = {
       r: rankKey !== undefined ? config.rankPattern[rankKey] : config.r,
       loraAlpha: alphaKey !== undefined ? config.alphaPattern[alphaKey] : config.loraAlpha,
