@@ -4,6 +4,7 @@
  * file larger than the caller's limit, each naming the file, before a byte is read. Only the size
  * fstat reported is read, so a file that grows meanwhile cannot make the read unbounded.
  */
+import { constants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 
@@ -94,5 +95,26 @@ export async function readDataFile(path: string, options: ReadDataFileOptions = 
     throw cannotRead(path, error);
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * The largest text file read whole (a table, a tokenizer.json): as many bytes as Node.js's longest
+ * string has characters (about 512 MiB), beyond which the text could not be held anyway.
+ */
+export const MAX_TEXT_FILE_BYTES = constants.MAX_STRING_LENGTH;
+
+/** `cannot read FILE: why` for a file read with readDataFile, in the form the text readers have always used. */
+export function cannotReadMessage(path: string, error: unknown): string {
+  const reason = error instanceof DataFileError ? error.reason.replace(/^cannot read: /, '') : (error as Error).message;
+  return `cannot read ${path}: ${reason}`;
+}
+
+/** A UTF-8 text file, read whole (a regular file of MAX_TEXT_FILE_BYTES or less); errors name it. */
+export function readUtf8FileSync(path: string, what = 'text file'): string {
+  try {
+    return readDataFileSync(path, { maxBytes: MAX_TEXT_FILE_BYTES, what }).toString('utf8');
+  } catch (error) {
+    throw new Error(cannotReadMessage(path, error));
   }
 }
