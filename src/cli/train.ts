@@ -571,6 +571,7 @@ const DATA_OPTION_FLAGS: [RegExp, (...groups: string[]) => string][] = [
   [/encoding: '([\w-]+)'/g, (_, name) => `--encoding ${name}`],
   [/delimiter: '(\\t|.)'/g, (_, d) => `--delimiter ${delimiterArg(d === '\\t' ? '\t' : d)}`],
   [/\btextColumn\b/g, () => '--text-column'],
+  [/\bmaxImagePixels\b/g, () => '--max-image-pixels'],
   [/\bmaxLength (\d+)/g, (_, n) => `--max-length ${n}`],
   [/\bvalidationFraction (\S+) of/g, (_, f) => `--validation-split ${f} of`],
 ];

@@ -276,7 +276,7 @@ export function maxImageFileBytes(limits: ImageLimits = {}): number {
 /** Reads an image file's bytes (a regular file, within maxImageFileBytes); errors are BadImageErrors naming it. */
 export function readImageFile(path: string, limits: ImageLimits = {}): Uint8Array {
   try {
-    return readDataFileSync(path, { maxBytes: maxImageFileBytes(limits), what: 'image' });
+    return readDataFileSync(path, { maxBytes: maxImageFileBytes(limits), what: 'an image' });
   } catch (error) {
     throw error instanceof DataFileError ? new BadImageError(path, error.reason) : error;
   }
@@ -321,7 +321,7 @@ export function inspectImageFile(path: string, limits: ImageLimits = {}): ImageH
   const maxPixels = maxImagePixels(limits);
   let fd: number;
   try {
-    if (!statSync(path).isFile()) throw new BadImageError(path, 'not a regular file: an image must be a file');
+    if (!statSync(path).isFile()) throw new BadImageError(path, `not a regular file (${statSync(path).isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
     fd = openSync(path, 'r');
   } catch (error) {
     if (error instanceof BadImageError) throw error;

@@ -166,7 +166,7 @@ const u32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] <
 export function readIdx(path: string, options: IdxReadOptions = {}): IdxArray {
   let bytes: Uint8Array;
   try {
-    bytes = readDataFileSync(path, { maxBytes: options.maxBytes ?? MAX_IDX_BYTES, what: 'IDX file' });
+    bytes = readDataFileSync(path, { maxBytes: options.maxBytes ?? MAX_IDX_BYTES, what: 'an IDX file' });
   } catch (error) {
     throw error instanceof DataFileError ? new Error(`${path}: cannot read the IDX file: ${error.reason.replace(/^cannot read: /, '')}`) : error;
   }

@@ -259,7 +259,7 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     if (this.pool) return this.fromDecoded(await this.pool.decode(sample.path), index);
     let bytes: Uint8Array;
     try {
-      bytes = await readDataFile(sample.path, { maxBytes: maxImageFileBytes({ maxImagePixels: this.maxImagePixels }), what: 'image' });
+      bytes = await readDataFile(sample.path, { maxBytes: maxImageFileBytes({ maxImagePixels: this.maxImagePixels }), what: 'an image' });
     } catch (error) {
       throw error instanceof DataFileError ? new BadImageError(sample.path, error.reason) : error;
     }

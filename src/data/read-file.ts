@@ -22,7 +22,7 @@ export class DataFileError extends Error {
 export interface ReadDataFileOptions {
   /** The most bytes the file may have (default: no limit beyond what a Buffer holds). */
   maxBytes?: number;
-  /** What the file is, for messages ('image', 'IDX file', 'table'); default 'file'. */
+  /** What the file is, with its article, for messages ('an image', 'an IDX file'); default 'a file'. */
   what?: string;
 }
 
@@ -35,10 +35,9 @@ export function formatBytes(bytes: number): string {
 }
 
 function checkStats(path: string, stats: { isFile(): boolean; isDirectory(): boolean; size: number }, options: ReadDataFileOptions): number {
-  const what = options.what ?? 'file';
-  if (!stats.isFile()) throw new DataFileError(path, `not a regular file (${stats.isDirectory() ? 'a folder' : 'a device, pipe or socket'}): a ${what} must be a file`);
+  if (!stats.isFile()) throw new DataFileError(path, `not a regular file (${stats.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
   if (options.maxBytes !== undefined && stats.size > options.maxBytes) {
-    throw new DataFileError(path, `${formatBytes(stats.size)} is more than a ${what} may have (${formatBytes(options.maxBytes)})`);
+    throw new DataFileError(path, `${formatBytes(stats.size)} is more than ${options.what ?? 'a file'} may have here (${formatBytes(options.maxBytes)})`);
   }
   return stats.size;
 }
@@ -111,7 +110,7 @@ export function cannotReadMessage(path: string, error: unknown): string {
 }
 
 /** A UTF-8 text file, read whole (a regular file of MAX_TEXT_FILE_BYTES or less); errors name it. */
-export function readUtf8FileSync(path: string, what = 'text file'): string {
+export function readUtf8FileSync(path: string, what = 'a text file'): string {
   try {
     return readDataFileSync(path, { maxBytes: MAX_TEXT_FILE_BYTES, what }).toString('utf8');
   } catch (error) {

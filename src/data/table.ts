@@ -243,7 +243,7 @@ function decodeUtf8(bytes: Buffer, file: string, skipped: number): string {
 export async function readTextFile(path: string, encoding?: string): Promise<string> {
   let bytes: Buffer;
   try {
-    bytes = await readDataFile(path, { maxBytes: MAX_TEXT_FILE_BYTES, what: 'text file' });
+    bytes = await readDataFile(path, { maxBytes: MAX_TEXT_FILE_BYTES, what: 'a text file' });
   } catch (error) {
     throw new Error(cannotReadMessage(path, error));
   }

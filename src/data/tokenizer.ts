@@ -120,7 +120,7 @@ export interface FromFileOptions {
 }
 
 function readJsonFile(path: string): JsonObject {
-  const text = readUtf8FileSync(path, 'JSON file');
+  const text = readUtf8FileSync(path, 'a JSON file');
   let value: JsonValue;
   try {
     value = parseJsonStrict(text);
@@ -264,7 +264,7 @@ export class Tokenizer {
     } catch {
       throw new Error(`cannot read ${path}: no such file or folder`);
     }
-    const json = readUtf8FileSync(file, 'tokenizer.json');
+    const json = readUtf8FileSync(file, 'a tokenizer.json');
     const folder = dirname(file);
     const configPath = options.configPath === undefined ? join(folder, 'tokenizer_config.json') : options.configPath;
     const config = configPath !== null && (options.configPath !== undefined || isFile(configPath)) ? readJsonFile(configPath) : undefined;
@@ -281,7 +281,7 @@ export class Tokenizer {
     const file = await resolveModelFile(dirOrHubId, 'tokenizer.json', options);
     const configPath = await resolveModelFile(dirOrHubId, 'tokenizer_config.json', { ...options, optional: true });
     const mapPath = await resolveModelFile(dirOrHubId, 'special_tokens_map.json', { ...options, optional: true });
-    const json = readUtf8FileSync(file, 'tokenizer.json');
+    const json = readUtf8FileSync(file, 'a tokenizer.json');
     return new Tokenizer(json, {
       config: configPath ? readJsonFile(configPath) : undefined,
       specialTokensMap: mapPath ? readJsonFile(mapPath) : undefined,
