@@ -262,7 +262,7 @@ async function lrPlan(options: Options, source: ModelSource): Promise<LrPlan> {
 /** The evaluation data apart from the training data (what scores the chosen run of a sweep), as `finetune eval`'s options; null when there is none. */
 function heldOutEvaluation(options: Options): { options: Options; describe: string } | null {
   const shared: Options = {};
-  for (const key of ['tokenizer', 'text-pair-column', 'label-column', 'max-length', 'image-size', 'max-eval-samples', 'skip-bad-rows']) {
+  for (const key of ['tokenizer', 'text-pair-column', 'label-column', 'max-length', 'image-size', 'max-eval-samples', 'skip-bad-rows', 'verify-images', 'max-image-pixels']) {
     if (options[key] !== undefined) shared[key] = options[key];
   }
   const evalFile = optString(options, 'eval-file');

@@ -12,10 +12,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { fashionMnist, ImageFolderDataset, imageTransform, Subset, type Dataset } from '../data/index.js';
+import { fashionMnist, imageTransform, Subset, type Dataset } from '../data/index.js';
 import { MetricsJsonlCallback, Trainer, TrainingArguments, type Metrics } from '../train/index.js';
 import { getNumThreads } from '../tensor/index.js';
 import { EXIT, flagHelp, UsageError, type FlagTable, type Options } from './config.js';
+import { IMAGE_CHECK_FLAGS, readImageFolder } from './data-check.js';
 import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 import {
   CONFIG_FLAG,
@@ -47,7 +48,8 @@ export const EVAL_FLAGS: FlagTable = {
   'fashion-mnist': { kind: 'boolean', group: 'Data', help: "Fashion-MNIST's test split" },
   'image-size': { kind: 'integer', group: 'Data', help: 'resize images to N×N (default: as trained)' },
   'max-eval-samples': { kind: 'integer', group: 'Data', help: 'evaluate the first N examples' },
-  'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows instead of stopping' },
+  'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows / image files (counted, and the first few named on stderr) instead of stopping' },
+  ...IMAGE_CHECK_FLAGS,
   ...TABLE_FLAGS,
   'per-device-eval-batch-size': { kind: 'integer', group: 'Run', help: 'batch size (default 8)' },
   json: { kind: 'boolean', group: 'Run', help: 'print the metrics as one JSON object (with the libtorch threads it ran on)' },
@@ -111,7 +113,7 @@ export async function loadEvalData(trained: TrainedModel, options: Options, file
   const folder = optString(options, 'image-folder') ?? optString(options, fileFlag);
   if (!folder) throw new UsageError('give --image-folder DIR (images in DIR/<class>/…) or --fashion-mnist');
   if (!existsSync(folder)) throw new UsageError(`--image-folder: ${folder} does not exist`);
-  const images = ImageFolderDataset.fromFolder(folder, { transform, onBadFile: skipBadRows ? 'skip' : 'error' });
+  const images = readImageFolder(folder, options, transform);
   const unknown = images.classNames.filter((c) => !trained.labels.includes(c));
   if (unknown.length) throw new Error(`${folder}: classes ${unknown.join(', ')} are not among the model's labels (${trained.labels.join(', ')})`);
   // The folder's class ids → the model's.

@@ -35,7 +35,7 @@ import {
 const KEEP = new Set([
   'config', 'model', 'tokenizer', 'num-labels', 'task', 'train-file', 'text-column', 'text-pair-column', 'label-column', 'labels', 'max-length',
   'allow-rare-labels', 'encoding', 'delimiter',
-  'image-folder', 'fashion-mnist', 'image-size', 'max-train-samples', 'skip-bad-rows', 'method', 'k', 'unfreeze-every-steps', 'lora-r', 'lora-alpha',
+  'image-folder', 'fashion-mnist', 'image-size', 'max-train-samples', 'skip-bad-rows', 'verify-images', 'max-image-pixels', 'method', 'k', 'unfreeze-every-steps', 'lora-r', 'lora-alpha',
   'lora-dropout', 'target-modules', 'reduction-factor', 'num-virtual-tokens', 'train-bn', 'per-device-train-batch-size', 'weight-decay',
   'weight-decay-rule', 'optim', 'adam-beta1', 'adam-beta2', 'adam-epsilon', 'sgd-momentum', 'discriminative-lr', 'layerwise-lr-decay', 'seed', 'threads',
 ]);

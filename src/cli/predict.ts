@@ -14,6 +14,7 @@ import { collateText, findLabelColumn, findTextColumn, imageTransform, loadImage
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
 import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
+import { IMAGE_CHECK_FLAGS, imageLimits } from './data-check.js';
 import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 import {
   CONFIG_FLAG,
@@ -42,6 +43,7 @@ export const PREDICT_FLAGS: FlagTable = {
   ...TABLE_FLAGS,
   'max-length': { kind: 'integer', group: 'Inputs', help: 'longest tokenised input (default: as trained)' },
   'image-size': { kind: 'integer', group: 'Inputs', help: 'resize images to N×N (default: as trained)' },
+  'max-image-pixels': IMAGE_CHECK_FLAGS['max-image-pixels'],
   'top-k': { kind: 'integer', group: 'Output', help: 'labels shown per input (default 1; 0: all)' },
   'batch-size': { kind: 'integer', group: 'Output', help: 'inputs per forward pass (default 32)' },
   json: { kind: 'boolean', group: 'Output', help: 'one JSON object per input: {input, predictions: [{label, score}]}' },
@@ -141,11 +143,12 @@ export async function runPredict(argv: string[]): Promise<number> {
       for (const path of images) if (!existsSync(path)) throw new UsageError(`${path} does not exist`);
       const imageSize = optNumber(options, 'image-size') ?? (typeof trained.runConfig.image_size === 'number' ? trained.runConfig.image_size : undefined);
       const transform = imageTransform(imagePreprocessing(trained.modelType, trained.config, trained.dirs, imageSize));
+      const limits = imageLimits(options);
       for (let start = 0; start < images.length; start += batchSize) {
         const chunk = images.slice(start, start + batchSize);
         const probs = tidy(() =>
           noGrad(() => {
-            const pixels = chunk.map((path, index) => transform(loadImage(path) as never, { epoch: 0, index }) as Tensor);
+            const pixels = chunk.map((path, index) => transform(loadImage(path, limits) as never, { epoch: 0, index }) as Tensor);
             const batch = { image: stack(pixels) };
             const output = defaultForward(trained.model, batch, false);
             return probabilities(output instanceof Tensor ? output : output.logits, multiLabel);

@@ -90,6 +90,7 @@ import {
   type FlagTable,
   type Options,
 } from './config.js';
+import { IMAGE_CHECK_FLAGS, readImageFolder, reportSkipped, skippedRowsOf } from './data-check.js';
 import { expandHome, HUB_ID, isLocalPath, requireModelPath, requirePath } from './paths.js';
 import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
 
@@ -137,7 +138,8 @@ export const DATA_FLAGS: FlagTable = {
   'image-size': { kind: 'integer', group: 'Data', help: "images are resized to N×N (default: the model's image size, else 224)" },
   'max-train-samples': { kind: 'integer', group: 'Data', help: 'use the first N training examples' },
   'max-eval-samples': { kind: 'integer', group: 'Data', help: 'use the first N evaluation examples' },
-  'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows / image files (and count them) instead of stopping' },
+  'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows / image files (counted, and the first few named on stderr) instead of stopping' },
+  ...IMAGE_CHECK_FLAGS,
   ...TABLE_FLAGS,
 };
 
@@ -212,7 +214,7 @@ export const TRAIN_FLAGS: FlagTable = { ...CONFIG_FLAG, ...MODEL_FLAGS, ...DATA_
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  done
-  1  runtime error (a bad data file: the message names file:line; a model or checkpoint that cannot be read)
+  1  runtime error (a bad data file — a bad row, a missing column, a corrupt image: the message names the file; a model or checkpoint that cannot be read)
   2  usage error (unknown or bad flag, bad --config file, a missing file or folder, labels that look like mistakes, one class)
   3  training stopped: the loss or the gradient norm became NaN/Inf (--nan-policy stop)`;
 
@@ -554,7 +556,6 @@ export interface TextColumns {
 /** The text, pair and label columns of a table: given ones must be there, the others are detected. */
 export function detectColumns(table: Table, given: { text?: string; pair?: string; label?: string }, flags: { text: string } = { text: 'text-column' }): TextColumns {
   const columns = table.columns;
-  const where = `${table.file}:1`;
   const need = (name: string, flag: string) => {
     if (table.format !== 'jsonl' && !columns.includes(name)) throw new DataFormatError(table.file, 1, `no column '${name}' (--${flag}; columns: ${columns.join(', ')})`);
     return name;
@@ -563,9 +564,10 @@ export function detectColumns(table: Table, given: { text?: string; pair?: strin
   const otherDelimiter = columns.length === 1 ? DELIMITERS.find((d) => d !== table.delimiter && columns[0].includes(d)) : undefined;
   const delimiterHint = otherDelimiter === undefined ? '' : `; the header is one column: if the delimiter is ${delimiterArg(otherDelimiter)}, give --delimiter ${delimiterArg(otherDelimiter)}`;
   const label = given.label !== undefined ? need(given.label, 'label-column') : findLabelColumn(columns, table.rows);
-  if (label === undefined) throw new UsageError(`${where}: which column is the label? give --label-column (columns: ${columns.join(', ')})${delimiterHint}`);
+  // A file without a label column the CLI can find is a data error (exit 1), as its other missing columns are.
+  if (label === undefined) throw new DataFormatError(table.file, 1, `which column is the label? give --label-column (columns: ${columns.join(', ')})${delimiterHint}`);
   const text = given.text !== undefined ? need(given.text, flags.text) : findTextColumn(columns, [label, given.pair]);
-  if (text === undefined) throw new UsageError(`${where}: which column is the text? give --${flags.text} (columns: ${columns.join(', ')})`);
+  if (text === undefined) throw new DataFormatError(table.file, 1, `which column is the text? give --${flags.text} (columns: ${columns.join(', ')})`);
   let pair = given.pair !== undefined ? need(given.pair, 'text-pair-column') : undefined;
   if (pair === undefined && given.text === undefined) pair = findTextPairColumn(columns, text);
   return { text, pair, label };
@@ -579,6 +581,7 @@ const DATA_OPTION_FLAGS: [RegExp, (...groups: string[]) => string][] = [
   [/encoding: '([\w-]+)'/g, (_, name) => `--encoding ${name}`],
   [/delimiter: '(\\t|.)'/g, (_, d) => `--delimiter ${delimiterArg(d === '\\t' ? '\t' : d)}`],
   [/\btextColumn\b/g, () => '--text-column'],
+  [/\bmaxImagePixels\b/g, () => '--max-image-pixels'],
   [/\bmaxLength (\d+)/g, (_, n) => `--max-length ${n}`],
   [/\bvalidationFraction (\S+) of/g, (_, f) => `--validation-split ${f} of`],
 ];
@@ -689,6 +692,7 @@ export async function loadTextFile(
     throw error;
   }
   if (dataset.length === 0) throw new Error(`${file}: no examples${dataset.skipped ? ` (${dataset.skipped} bad rows left out)` : ''}`);
+  reportSkipped(file, 'row', skippedRowsOf(file, dataset.skippedRows));
   return { dataset, columns, file, delimiterNote: delimiterNote(table) };
 }
 
@@ -941,8 +945,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
     if (!folder) throw new UsageError('give --image-folder DIR or --fashion-mnist (or --train-file for text)');
     requirePath(folder, 'image-folder', 'folder');
     const { train: trainDir, eval: evalDir } = splitFolders(folder);
-    const onBadFile = skipBadRows ? 'skip' : 'error';
-    const train = ImageFolderDataset.fromFolder(trainDir, { transform, onBadFile });
+    const train = readImageFolder(trainDir, options, transform);
     if (train.numClasses < 2) {
       throw new UsageError(`--image-folder ${trainDir}: one class sub-folder ('${train.classNames[0]}'): a classifier needs two classes or more, each in its own sub-folder (${join(trainDir, '<class>', '<image>')})`);
     }
@@ -953,7 +956,7 @@ export async function loadRunData(options: Options, source: ModelSource, config:
     const evalFolder = str(options, 'eval-folder') ?? (validationSplit === undefined ? evalDir : undefined);
     if (evalFolder) {
       requirePath(evalFolder, 'eval-folder', 'folder');
-      const ev = ImageFolderDataset.fromFolder(evalFolder, { transform, onBadFile });
+      const ev = readImageFolder(evalFolder, options, transform);
       if (ev.classNames.join('\n') !== labelNames.join('\n')) {
         throw new Error(`${evalFolder}: its classes (${ev.classNames.join(', ')}) differ from the training folder's (${labelNames.join(', ')})`);
       }

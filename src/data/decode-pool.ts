@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 
-import { BadImageError, type DecodedImage } from './decode.js';
+import { BadImageError, type DecodedImage, type ImageLimits } from './decode.js';
 
 interface Pending {
   resolve(image: DecodedImage): void;
@@ -27,7 +27,11 @@ export class DecodePool {
   private nextId = 0;
   private closed = false;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    /** The limits each worker decodes under. */
+    readonly limits: ImageLimits = {},
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`DecodePool: size must be a positive integer, got ${size}`);
   }
 
@@ -71,7 +75,7 @@ export class DecodePool {
     const chosen = slot;
     return new Promise<DecodedImage>((resolve, reject) => {
       this.tasks.set(id, { resolve, reject, slot: chosen });
-      chosen.worker.postMessage({ id, path });
+      chosen.worker.postMessage({ id, path, limits: this.limits });
     });
   }
 

@@ -4,11 +4,12 @@
  */
 import { parentPort } from 'node:worker_threads';
 
-import { BadImageError, loadImage } from './decode.js';
+import { BadImageError, loadImage, type ImageLimits } from './decode.js';
 
 export interface DecodeTask {
   id: number;
   path: string;
+  limits: ImageLimits;
 }
 
 const port = parentPort;
@@ -16,7 +17,7 @@ if (!port) throw new Error('decode-worker.js runs as a worker thread (see Decode
 
 port.on('message', (task: DecodeTask) => {
   try {
-    const image = loadImage(task.path);
+    const image = loadImage(task.path, task.limits);
     let data = image.data;
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
     port.postMessage({ id: task.id, image: { ...image, data } }, [data.buffer as ArrayBuffer]);

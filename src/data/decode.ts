@@ -15,11 +15,14 @@
  * keeps the high byte of RGB and clips 16-bit grayscale). EXIF orientation is not applied (nor is
  * it by torchvision's loader).
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
 
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
+
+import { DataFileError, readDataFileSync } from './read-file.js';
 
 /** An 8-bit image in memory: rows of pixels, channels interleaved (H×W×C). */
 export interface DecodedImage {
@@ -88,17 +91,99 @@ function turbo(): JpegTurbo {
   return jpegTurbo;
 }
 
-/** The number of colour components in a JPEG's frame header, or 0 when none is found. */
 /**
  * PIL's decompression-bomb limit (twice Image.MAX_IMAGE_PIXELS, where PIL raises): a larger image is
  * refused from its header, before anything is allocated for its pixels — a 68-byte PNG can claim
- * 2^31 × 1 pixels, which aborted the process inside zlib.
+ * 2^31 × 1 pixels, which aborted the process inside zlib. `maxImagePixels` (--max-image-pixels)
+ * raises or lowers it.
  */
 export const MAX_IMAGE_PIXELS = 2 * 89_478_485;
 
-function checkPixelCount(name: string, width: number, height: number): void {
-  if (width * height > MAX_IMAGE_PIXELS) {
-    throw new BadImageError(name, `${width}×${height} pixels is more than ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} (PIL's decompression-bomb limit): refused before decoding`);
+/** Limits on what an image file may decode to. */
+export interface ImageLimits {
+  /** The most pixels (width × height) an image may have; default MAX_IMAGE_PIXELS. */
+  maxImagePixels?: number;
+}
+
+/** The pixel limit of `limits`, checked (a positive integer). */
+export function maxImagePixels(limits: ImageLimits = {}): number {
+  const limit = limits.maxImagePixels ?? MAX_IMAGE_PIXELS;
+  if (!(Number.isSafeInteger(limit) && limit > 0)) throw new RangeError(`maxImagePixels must be a positive integer, got ${String(limit)}`);
+  return limit;
+}
+
+function checkPixelCount(name: string, width: number, height: number, limit: number): void {
+  if (width * height > limit) {
+    const whose = limit === MAX_IMAGE_PIXELS ? " (PIL's decompression-bomb limit)" : '';
+    throw new BadImageError(name, `${width}×${height} pixels is more than ${limit.toLocaleString('en-US')}${whose}: refused before decoding; raise the limit with maxImagePixels if the image is meant`);
+  }
+}
+
+/** The most bytes deflate (zlib, in PNG) can expand one byte to: 258-byte matches coded in about 2 bits. */
+const DEFLATE_MAX_RATIO = 1032;
+
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7's passes: first column, first row, column step, row step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
+
+/** The bytes a PNG's pixel data inflates to: each row (of each interlace pass) is a filter byte and its packed samples. */
+function pngDataBytes(width: number, height: number, colorType: number, depth: number, interlaced: boolean): number {
+  const bitsPerPixel = (PNG_CHANNELS[colorType] ?? 4) * depth;
+  const rows = (w: number, h: number): number => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bitsPerPixel) / 8)) : 0);
+  if (!interlaced) return rows(width, height);
+  return ADAM7.reduce((sum, [x0, y0, dx, dy]) => sum + rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy)), 0);
+}
+
+/**
+ * Inflates a PNG's IDAT chunks (bounded by the size the header implies) and checks that they hold
+ * every row: pngjs reads missing rows as zeros, so a PNG cut short — or one whose header claims
+ * 12000² pixels over a few bytes of data — would decode as a black image.
+ */
+function checkPngData(bytes: Uint8Array, name: string): void {
+  const width = u32(bytes, 16);
+  const height = u32(bytes, 20);
+  const expected = pngDataBytes(width, height, bytes[25], bytes[24], bytes[28] === 1);
+  const idat: Uint8Array[] = [];
+  let at = 8;
+  while (at + 8 <= bytes.length) {
+    const length = u32(bytes, at);
+    const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
+    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + length)));
+    if (type === 'IEND') break;
+    at += 12 + length;
+  }
+  const compressed = idat.reduce((sum, part) => sum + part.length, 0);
+  const tooLittle = (have: string): BadImageError =>
+    new BadImageError(name, `too little pixel data: ${width}×${height} pixels need ${expected.toLocaleString('en-US')} bytes, the image data holds ${have} (truncated or corrupt PNG)`);
+  if (compressed * DEFLATE_MAX_RATIO < expected) throw tooLittle(`${compressed.toLocaleString('en-US')} compressed bytes, which cannot inflate to that`);
+  let inflated: number;
+  try {
+    // Sync flush: a stream cut short gives what it has, so the message can say how much.
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: expected, finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return; // more than enough: decoders ignore the rest
+    throw new BadImageError(name, `cannot decode PNG (corrupt image data): ${(error as Error).message}`);
+  }
+  if (inflated < expected) throw tooLittle(`${inflated.toLocaleString('en-US')}`);
+}
+
+/**
+ * Whether a JPEG of `bytes` bytes can hold a `width`×`height` image: every 8×8 block of the
+ * full-resolution component codes its DC value at least once, in one bit or more (Huffman
+ * coding; arithmetic-coded JPEGs are not supported), so a 645-byte file cannot be 20000² pixels.
+ */
+function checkJpegDataSize(name: string, width: number, height: number, bytes: number): void {
+  const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+  if (bytes * 8 < blocks) {
+    throw new BadImageError(name, `too little image data: ${width}×${height} pixels need at least ${Math.ceil(blocks / 8).toLocaleString('en-US')} bytes of JPEG data, the file has ${bytes.toLocaleString('en-US')} (truncated or corrupt JPEG)`);
   }
 }
 
@@ -137,20 +222,28 @@ function rgbFromRgba(rgba: Uint8Array, pixels: number): Uint8Array {
 
 /**
  * Decodes PNG or JPEG bytes (told apart by content) to 8-bit RGB, H×W×3. Errors are
- * BadImageErrors naming `name`.
+ * BadImageErrors naming `name`. The header is checked before anything is decoded: more pixels
+ * than `limits.maxImagePixels`, or less data than the pixels need, is refused.
  */
-export function decodeImage(bytes: Uint8Array, name = '<buffer>'): DecodedImage {
+export function decodeImage(bytes: Uint8Array, name = '<buffer>', limits: ImageLimits = {}): DecodedImage {
+  const maxPixels = maxImagePixels(limits);
   const format = imageFormat(bytes);
   if (format === undefined) throw new BadImageError(name, 'not a PNG or JPEG image (unrecognised first bytes)');
   try {
     if (format === 'png') {
-      if (bytes.length >= 24) checkPixelCount(name, u32(bytes, 16), u32(bytes, 20));
+      if (bytes.length >= 33) {
+        checkPixelCount(name, u32(bytes, 16), u32(bytes, 20), maxPixels);
+        checkPngData(bytes, name);
+      }
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const png = pngjs.PNG.sync.read(Buffer.from(withoutColourKey(buffer)));
       return { width: png.width, height: png.height, channels: 3, data: rgbFromRgba(png.data, png.width * png.height) };
     }
     const frame = jpegFrame(bytes);
-    if (frame) checkPixelCount(name, frame.width, frame.height);
+    if (frame) {
+      checkPixelCount(name, frame.width, frame.height, maxPixels);
+      checkJpegDataSize(name, frame.width, frame.height, bytes.length);
+    }
     if (frame?.components === 4) {
       // CMYK / YCCK (Adobe): TurboJPEG cannot convert these to RGB; jpeg-js can.
       const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
@@ -172,15 +265,26 @@ export function decodeImage(bytes: Uint8Array, name = '<buffer>'): DecodedImage 
   }
 }
 
-/** Reads and decodes an image file to RGB. */
-export function loadImage(path: string): DecodedImage {
-  let bytes: Uint8Array;
+/**
+ * The largest image file read into memory for a pixel limit: 8 bytes a pixel (16-bit RGBA stored
+ * uncompressed) and room for metadata. A path that is not a regular file is refused too.
+ */
+export function maxImageFileBytes(limits: ImageLimits = {}): number {
+  return maxImagePixels(limits) * 8 + 64 * 1024 * 1024;
+}
+
+/** Reads an image file's bytes (a regular file, within maxImageFileBytes); errors are BadImageErrors naming it. */
+export function readImageFile(path: string, limits: ImageLimits = {}): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readDataFileSync(path, { maxBytes: maxImageFileBytes(limits), what: 'an image' });
   } catch (error) {
-    throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
+    throw error instanceof DataFileError ? new BadImageError(path, error.reason) : error;
   }
-  return decodeImage(bytes, path);
+}
+
+/** Reads and decodes an image file to RGB (see decodeImage). */
+export function loadImage(path: string, limits: ImageLimits = {}): DecodedImage {
+  return decodeImage(readImageFile(path, limits), path, limits);
 }
 
 // ---- quick checks without decoding ---------------------------------------------------------
@@ -213,11 +317,14 @@ export interface ImageHeader {
  * catches files that are not images, unsupported JPEG variants and truncated files. Throws a
  * BadImageError naming the file.
  */
-export function inspectImageFile(path: string): ImageHeader {
+export function inspectImageFile(path: string, limits: ImageLimits = {}): ImageHeader {
+  const maxPixels = maxImagePixels(limits);
   let fd: number;
   try {
+    if (!statSync(path).isFile()) throw new BadImageError(path, `not a regular file (${statSync(path).isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
     fd = openSync(path, 'r');
   } catch (error) {
+    if (error instanceof BadImageError) throw error;
     throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
   }
   try {
@@ -226,7 +333,7 @@ export function inspectImageFile(path: string): ImageHeader {
     const head = readAt(fd, 0, Math.min(size, 65536));
     const format = imageFormat(head);
     if (format === undefined) throw new BadImageError(path, 'not a PNG or JPEG image (unrecognised first bytes)');
-    return format === 'png' ? inspectPng(path, fd, size, head) : inspectJpeg(path, fd, size, head);
+    return format === 'png' ? inspectPng(path, fd, size, head, maxPixels) : inspectJpeg(path, fd, size, head, maxPixels);
   } catch (error) {
     if (error instanceof BadImageError) throw error;
     throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
@@ -235,7 +342,7 @@ export function inspectImageFile(path: string): ImageHeader {
   }
 }
 
-function inspectPng(path: string, fd: number, size: number, head: Uint8Array): ImageHeader {
+function inspectPng(path: string, fd: number, size: number, head: Uint8Array, maxPixels: number): ImageHeader {
   const type = String.fromCharCode(...head.subarray(12, 16));
   if (head.length < 33 || u32(head, 8) !== 13 || type !== 'IHDR') throw new BadImageError(path, 'corrupt PNG: no IHDR header');
   const width = u32(head, 16);
@@ -244,8 +351,12 @@ function inspectPng(path: string, fd: number, size: number, head: Uint8Array): I
   const colorType = head[25];
   const depths: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
   if (width === 0 || height === 0) throw new BadImageError(path, `corrupt PNG: ${width}×${height} pixels`);
-  checkPixelCount(path, width, height);
+  checkPixelCount(path, width, height, maxPixels);
   if (!depths[colorType]?.includes(depth)) throw new BadImageError(path, `corrupt PNG: colour type ${colorType} with bit depth ${depth}`);
+  const expected = pngDataBytes(width, height, colorType, depth, head[28] === 1);
+  if (size * DEFLATE_MAX_RATIO < expected) {
+    throw new BadImageError(path, `too little pixel data: ${width}×${height} pixels need ${expected.toLocaleString('en-US')} bytes, which a ${size.toLocaleString('en-US')}-byte file cannot inflate to (truncated or corrupt PNG)`);
+  }
   const tail = readAt(fd, Math.max(0, size - 12), 12);
   if (tail.length !== 12 || !PNG_IEND.every((b, i) => tail[i] === b)) {
     throw new BadImageError(path, 'truncated PNG (the file does not end with an IEND chunk)');
@@ -253,7 +364,7 @@ function inspectPng(path: string, fd: number, size: number, head: Uint8Array): I
   return { format: 'png', width, height };
 }
 
-function inspectJpeg(path: string, fd: number, size: number, head: Uint8Array): ImageHeader {
+function inspectJpeg(path: string, fd: number, size: number, head: Uint8Array, maxPixels: number): ImageHeader {
   let at = 2;
   let frame: { width: number; height: number } | undefined;
   let scanAt = -1;
@@ -286,7 +397,8 @@ function inspectJpeg(path: string, fd: number, size: number, head: Uint8Array): 
       if (sof[0] !== 8) throw new BadImageError(path, `unsupported JPEG: ${sof[0]}-bit samples`);
       if (width === 0 || height === 0) throw new BadImageError(path, `unsupported JPEG: ${width}×${height} pixels (height defined by a DNL marker?)`);
       if (![1, 3, 4].includes(components)) throw new BadImageError(path, `unsupported JPEG: ${components} colour components`);
-      checkPixelCount(path, width, height);
+      checkPixelCount(path, width, height, maxPixels);
+      checkJpegDataSize(path, width, height, size);
       frame = { width, height };
     }
     if (marker === 0xda) {

@@ -9,13 +9,14 @@
  * Files may be gzip-compressed (told by their first bytes, not their name). Every inconsistency
  * (magic, type, dimensions, length) is an error naming the file and what is wrong.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
 import { fromTypedArray, tidy, type Tensor } from '../tensor/index.js';
 import { checkIndex, type Dataset } from './dataset.js';
 import type { ImageExample } from './image.js';
+import { DataFileError, formatBytes, readDataFileSync } from './read-file.js';
 import type { Transform } from './transforms.js';
 
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -38,38 +39,79 @@ const TYPES: Record<number, { dtype: IdxDType; bytes: number }> = {
 
 const hex = (n: number, digits = 2): string => `0x${n.toString(16).padStart(digits, '0')}`;
 
-/** Parses IDX bytes (gzip-compressed or not); `name` is used in error messages. */
-export function parseIdx(bytes: Uint8Array, name = '<buffer>'): IdxArray {
-  let raw = bytes;
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+/**
+ * The most bytes an IDX file may hold, uncompressed, unless `maxBytes` says otherwise: 2 GiB, forty
+ * times MNIST's 47 MB (EMNIST's largest split is 550 MB). The header's dimensions are checked
+ * against it before anything is decompressed or allocated.
+ */
+export const MAX_IDX_BYTES = 2 * 1024 ** 3;
+
+export interface IdxReadOptions {
+  /** The most bytes the file may hold uncompressed (header and data); default MAX_IDX_BYTES. */
+  maxBytes?: number;
+}
+
+const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/**
+ * The first `wanted` bytes of gzip data (or all, when fewer), inflating growing prefixes of it: a
+ * prefix of n bytes inflates to at most about 1,032 n (deflate's largest ratio). The whole file is
+ * inflated strictly (a truncated stream is an error), to at most `maxBytes`.
+ */
+function gunzipPrefix(bytes: Uint8Array, wanted: number, maxBytes: number): Uint8Array {
+  for (let compressed = 64; ; compressed *= 2) {
+    if (compressed >= bytes.length) return gunzipSync(bytes, { maxOutputLength: maxBytes });
+    const prefix = gunzipSync(bytes.subarray(0, compressed), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    if (prefix.length >= wanted) return prefix;
+  }
+}
+
+/**
+ * Parses IDX bytes (gzip-compressed or not); `name` is used in error messages. The header is read
+ * first and the data size it implies checked against `maxBytes`, and gzip data is inflated to at
+ * most that size, so a gzip bomb (or a header claiming terabytes) is refused without inflating or
+ * allocating more than the header declares.
+ */
+export function parseIdx(bytes: Uint8Array, name = '<buffer>', options: IdxReadOptions = {}): IdxArray {
+  const maxBytes = options.maxBytes ?? MAX_IDX_BYTES;
+  const gzipped = isGzip(bytes);
+  const what = gzipped ? ' (after gunzip)' : '';
+  const inflateError = (error: unknown, limit: string): Error =>
+    (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+      ? new Error(`${name}: the gzip data inflates to more than ${limit}: wrong dimensions in the header, or a gzip bomb`)
+      : new Error(`${name}: corrupt or truncated gzip data: ${(error as Error).message}`);
+  let head: Uint8Array = bytes;
+  if (gzipped) {
     try {
-      raw = gunzipSync(bytes);
+      head = gunzipPrefix(bytes, 4 + 4 * 255, maxBytes);
     } catch (error) {
-      throw new Error(`${name}: corrupt or truncated gzip data: ${(error as Error).message}`);
+      throw inflateError(error, `the ${formatBytes(maxBytes)} an IDX file may hold`);
     }
   }
-  const what = raw === bytes ? '' : ' (after gunzip)';
-  if (raw.length < 4) throw new Error(`${name}: too short for an IDX header: ${raw.length} bytes${what}`);
-  if (raw[0] !== 0 || raw[1] !== 0) {
-    const magic = hex((raw[0] << 24) | (raw[1] << 16) | (raw[2] << 8) | raw[3], 8);
-    throw new Error(`${name}: bad magic number ${magic}${what}: not an IDX file (IDX files start with 0x0000, a type code and the number of dimensions, e.g. 0x00000803)`);
-  }
-  const type = TYPES[raw[2]];
-  if (!type) {
-    throw new Error(`${name}: unknown IDX data type code ${hex(raw[2])} (expected 0x08 uint8, 0x09 int8, 0x0b int16, 0x0c int32, 0x0d float32 or 0x0e float64)`);
-  }
-  const ndim = raw[3];
-  if (ndim === 0) throw new Error(`${name}: IDX header declares 0 dimensions`);
+  const type = checkIdxStart(head, name, what);
+  const ndim = head[3];
   const headerBytes = 4 + 4 * ndim;
-  if (raw.length < headerBytes) {
-    throw new Error(`${name}: truncated IDX header: ${ndim} dimensions need ${headerBytes} bytes, the file has ${raw.length}${what}`);
+  if (head.length < headerBytes) {
+    throw new Error(`${name}: truncated IDX header: ${ndim} dimensions need ${headerBytes} bytes, the file has ${head.length}${what}`);
   }
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const shape: number[] = [];
-  for (let d = 0; d < ndim; d++) shape.push(view.getUint32(4 + 4 * d, false));
+  for (let d = 0; d < ndim; d++) shape.push(u32(head, 4 + 4 * d));
   const count = shape.reduce((a, b) => a * b, 1);
   const expected = count * type.bytes;
+  const total = headerBytes + expected;
+  if (total > maxBytes) {
+    throw new Error(`${name}: IDX header declares shape [${shape}] of ${type.dtype}: ${formatBytes(total)}, more than the ${formatBytes(maxBytes)} an IDX file may hold (raise maxBytes if the file is meant)`);
+  }
+  let raw = bytes;
+  if (gzipped) {
+    try {
+      raw = gunzipSync(bytes, { maxOutputLength: total });
+    } catch (error) {
+      throw inflateError(error, `the ${formatBytes(total)} the IDX header declares (shape [${shape}] of ${type.dtype})`);
+    }
+  }
   const actual = raw.length - headerBytes;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   if (actual < expected) {
     throw new Error(`${name}: truncated IDX file: shape [${shape}] of ${type.dtype} needs ${expected} data bytes, the file has ${actual}${what}`);
   }
@@ -100,15 +142,35 @@ export function parseIdx(bytes: Uint8Array, name = '<buffer>'): IdxArray {
   return { dtype: type.dtype, shape, data };
 }
 
-/** Reads an IDX file (gzip-compressed or not), validating it. */
-export function readIdx(path: string): IdxArray {
+/** The magic number's checks: two zero bytes, a known type code, at least one dimension. */
+function checkIdxStart(raw: Uint8Array, name: string, what: string): { dtype: IdxDType; bytes: number } {
+  if (raw.length < 4) throw new Error(`${name}: too short for an IDX header: ${raw.length} bytes${what}`);
+  if (raw[0] !== 0 || raw[1] !== 0) {
+    const magic = hex(u32(raw, 0), 8);
+    throw new Error(`${name}: bad magic number ${magic}${what}: not an IDX file (IDX files start with 0x0000, a type code and the number of dimensions, e.g. 0x00000803)`);
+  }
+  const type = TYPES[raw[2]];
+  if (!type) {
+    throw new Error(`${name}: unknown IDX data type code ${hex(raw[2])} (expected 0x08 uint8, 0x09 int8, 0x0b int16, 0x0c int32, 0x0d float32 or 0x0e float64)`);
+  }
+  if (raw[3] === 0) throw new Error(`${name}: IDX header declares 0 dimensions`);
+  return type;
+}
+
+const u32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+
+/**
+ * Reads an IDX file (gzip-compressed or not), validating it (see parseIdx). A path that is not a
+ * regular file, or a file larger than `maxBytes`, is refused before it is read.
+ */
+export function readIdx(path: string, options: IdxReadOptions = {}): IdxArray {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readDataFileSync(path, { maxBytes: options.maxBytes ?? MAX_IDX_BYTES, what: 'an IDX file' });
   } catch (error) {
-    throw new Error(`${path}: cannot read the IDX file: ${(error as Error).message}`);
+    throw error instanceof DataFileError ? new Error(`${path}: cannot read the IDX file: ${error.reason.replace(/^cannot read: /, '')}`) : error;
   }
-  return parseIdx(bytes, path);
+  return parseIdx(bytes, path, options);
 }
 
 /** The classes of Fashion-MNIST, by label (as torchvision.datasets.FashionMNIST.classes). */

@@ -2,18 +2,18 @@
  * The image-folder dataset (torchvision's ImageFolder) and image tensors. Decoding is in
  * decode.ts (re-exported here); see there for the decoders and how they match PIL.
  */
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
 
 import { fromTypedArray, tidy, type Tensor } from '../tensor/index.js';
 import { checkIndex, type Dataset } from './dataset.js';
-import { BadImageError, decodeImage, inspectImageFile, loadImage, type DecodedImage } from './decode.js';
+import { BadImageError, decodeImage, inspectImageFile, loadImage, maxImageFileBytes, maxImagePixels, readImageFile, type DecodedImage, type ImageLimits } from './decode.js';
 import { DecodePool } from './decode-pool.js';
+import { DataFileError, readDataFile } from './read-file.js';
 import type { Transform } from './transforms.js';
 
 export { BadImageError, decodeImage, imageFormat, inspectImageFile, loadImage, MAX_IMAGE_PIXELS } from './decode.js';
-export type { DecodedImage, ImageFormat, ImageHeader } from './decode.js';
+export type { DecodedImage, ImageFormat, ImageHeader, ImageLimits } from './decode.js';
 
 /** What an image dataset yields: the (transformed) image and its class index. */
 export interface ImageExample<I = Tensor> {
@@ -45,17 +45,20 @@ export function compareCodePoints(a: string, b: string): number {
 
 export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze(['.png', '.jpg', '.jpeg']);
 
-export interface ImageFolderOptions<I = Tensor> {
+export interface ImageFolderOptions<I = Tensor> extends ImageLimits {
   /** Applied to each image, an H×W×3 uint8 tensor (e.g. compose([toTensor(), …])). */
   transform?: Transform<Tensor, I>;
   /** 'error' (default): a bad file stops construction with a list of them; 'skip': left out and counted in `skipped`. */
   onBadFile?: 'error' | 'skip';
   /**
    * How files are checked when the folder is read: 'header' (default) reads each file's header
-   * and end (not images, unsupported or truncated files); 'decode' decodes every file once
-   * (also catches corrupt image data; slow); 'none' lists only (errors surface in get()).
+   * and end (not images, unsupported or truncated files, more pixels than maxImagePixels, less
+   * data than the pixels need); 'decode' decodes every file once (also catches corrupt image
+   * data; slow); 'none' lists only (errors surface in get()).
    */
   verify?: 'header' | 'decode' | 'none';
+  /** Called after each file is checked (verify 'header' or 'decode'), e.g. for a progress bar. */
+  onVerifyProgress?: (checked: number, total: number) => void;
   /** Extensions (lower case, with the dot) that count as images; default .png, .jpg, .jpeg. */
   extensions?: readonly string[];
   /**
@@ -132,6 +135,8 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
   /** Files left out with onBadFile: 'skip'. */
   readonly skipped: readonly SkippedFile[];
   readonly transform?: Transform<Tensor, I>;
+  /** The pixel limit images are decoded under (ImageLimits.maxImagePixels). */
+  readonly maxImagePixels: number;
   private epoch = 0;
   private readonly pool?: DecodePool;
 
@@ -143,9 +148,11 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
       skipped?: readonly SkippedFile[];
       transform?: Transform<Tensor, I>;
       decodeWorkers?: number;
+      maxImagePixels?: number;
     },
   ) {
-    this.pool = init.decodeWorkers ? new DecodePool(init.decodeWorkers) : undefined;
+    this.maxImagePixels = maxImagePixels(init);
+    this.pool = init.decodeWorkers ? new DecodePool(init.decodeWorkers, { maxImagePixels: this.maxImagePixels }) : undefined;
     this.classNames = init.classNames;
     this.classToIndex = new Map(init.classNames.map((name, i) => [name, i]));
     this.samples = init.samples;
@@ -159,6 +166,7 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     const extensions = (options.extensions ?? IMAGE_EXTENSIONS).map((e) => e.toLowerCase());
     const verify = options.verify ?? 'header';
     const onBadFile = options.onBadFile ?? 'error';
+    const limits = { maxImagePixels: maxImagePixels(options) };
     let entries;
     try {
       entries = readdirSync(root, { withFileTypes: true });
@@ -172,31 +180,30 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     if (classNames.length === 0) throw new Error(`image folder ${root}: no class sub-folders (expected ${join(root, '<class>', '<image>')})`);
     const samples: ImageSample[] = [];
     const bad: SkippedFile[] = [];
-    const empty: string[] = [];
-    classNames.forEach((name, label) => {
-      let found = 0;
-      for (const path of walkFiles(join(root, name))) {
-        const ext = extname(path).toLowerCase();
-        let reason: string | undefined;
-        if (!extensions.includes(ext)) {
-          reason = `not an image file: extension '${ext || basename(path)}' (expected ${extensions.join(', ')})`;
-        } else if (verify !== 'none') {
-          try {
-            if (verify === 'decode') loadImage(path);
-            else inspectImageFile(path);
-          } catch (error) {
-            reason = error instanceof BadImageError ? error.reason : (error as Error).message;
-          }
+    const listed = classNames.flatMap((_, label) => walkFiles(join(root, classNames[label])).map((path) => ({ path, label })));
+    const found = new Array<number>(classNames.length).fill(0);
+    listed.forEach(({ path, label }, k) => {
+      const ext = extname(path).toLowerCase();
+      let reason: string | undefined;
+      if (!extensions.includes(ext)) {
+        reason = `not an image file: extension '${ext || basename(path)}' (expected ${extensions.join(', ')})`;
+      } else if (verify !== 'none') {
+        try {
+          if (verify === 'decode') loadImage(path, limits);
+          else inspectImageFile(path, limits);
+        } catch (error) {
+          reason = error instanceof BadImageError ? error.reason : (error as Error).message;
         }
-        if (reason === undefined) {
-          samples.push({ path, label });
-          found++;
-        } else {
-          bad.push({ path, reason });
-        }
+        options.onVerifyProgress?.(k + 1, listed.length);
       }
-      if (found === 0) empty.push(name);
+      if (reason === undefined) {
+        samples.push({ path, label });
+        found[label]++;
+      } else {
+        bad.push({ path, reason });
+      }
     });
+    const empty = classNames.filter((_, label) => found[label] === 0);
     if (bad.length > 0 && onBadFile === 'error') {
       const shown = bad.slice(0, 10).map((b) => `  ${b.path}: ${b.reason}`);
       if (bad.length > 10) shown.push(`  … and ${bad.length - 10} more`);
@@ -205,7 +212,7 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     if (empty.length > 0) {
       throw new Error(`image folder ${root}: no valid image in the class folder${empty.length === 1 ? '' : 's'} ${empty.map((e) => `'${e}'`).join(', ')} (extensions: ${extensions.join(', ')})`);
     }
-    return new ImageFolderDataset<I>(root, { classNames, samples, skipped: bad, transform: options.transform, decodeWorkers: options.decodeWorkers });
+    return new ImageFolderDataset<I>(root, { classNames, samples, skipped: bad, transform: options.transform, decodeWorkers: options.decodeWorkers, ...limits });
   }
 
   get length(): number {
@@ -227,7 +234,7 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
   }
 
   private finish(bytes: Uint8Array, sample: ImageSample, index: number): ImageExample<I> {
-    return this.fromDecoded(decodeImage(bytes, sample.path), index);
+    return this.fromDecoded(decodeImage(bytes, sample.path, { maxImagePixels: this.maxImagePixels }), index);
   }
 
   private fromDecoded(decoded: DecodedImage, index: number): ImageExample<I> {
@@ -240,13 +247,7 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
   /** Decodes image `index` (synchronously) and applies the transform. */
   get(index: number): ImageExample<I> {
     const sample = this.sample(index);
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(sample.path);
-    } catch (error) {
-      throw new BadImageError(sample.path, `cannot read: ${(error as Error).message}`);
-    }
-    return this.finish(bytes, sample, index);
+    return this.finish(readImageFile(sample.path, { maxImagePixels: this.maxImagePixels }), sample, index);
   }
 
   /**
@@ -258,9 +259,9 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     if (this.pool) return this.fromDecoded(await this.pool.decode(sample.path), index);
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(sample.path);
+      bytes = await readDataFile(sample.path, { maxBytes: maxImageFileBytes({ maxImagePixels: this.maxImagePixels }), what: 'an image' });
     } catch (error) {
-      throw new BadImageError(sample.path, `cannot read: ${(error as Error).message}`);
+      throw error instanceof DataFileError ? new BadImageError(sample.path, error.reason) : error;
     }
     return this.finish(bytes, sample, index);
   }

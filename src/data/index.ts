@@ -2,6 +2,7 @@
 export * from './dataset.js';
 export * from './random.js';
 export * from './idx.js';
+export { DataFileError, MAX_TEXT_FILE_BYTES, readDataFile, readDataFileSync, type ReadDataFileOptions } from './read-file.js';
 export * from './image.js';
 export * as transforms from './transforms.js';
 export type { Transform, TransformContext } from './transforms.js';
@@ -10,7 +11,7 @@ export { imageTransform, preprocessorJson, type ImagePreprocessing } from './pre
 export * from './loader.js';
 export * from './split.js';
 export * from './multi-task.js';
-export { Tokenizer, type EncodeOptions, type Encoding, type DecodeOptions, type FromFileOptions, type SpecialToken, type SpecialTokenRole, type TextSide, type TokenizerConfigOptions, type TruncationStrategy } from './tokenizer.js';
+export { MAX_CHARS_PER_TOKEN, Tokenizer, type EncodeOptions, type Encoding, type DecodeOptions, type FromFileOptions, type SpecialToken, type SpecialTokenRole, type TextSide, type TokenizerConfigOptions, type TruncationStrategy } from './tokenizer.js';
 export { DataFormatError, DELIMITERS, decodeText, formatFromPath, parseTable, readTable, readTextFile, TEXT_ENCODINGS, textEncoding, type TextEncoding, type BadRowPolicy, type ReadTableOptions, type SkippedRow, type Table, type TableFormat, type TableRow, type TableValue } from './table.js';
 export { LabelCheckError, rareLabelThreshold, TextClassificationDataset, type LabelProblem, type TextClassificationExample, type TextClassificationOptions, type TextTask } from './text.js';
 export { collateText, textCollator, type TextBatch, type TextCollateOptions, type TextExample } from './collate-text.js';

@@ -22,10 +22,10 @@
  * required column, an unterminated quote) always fails.
  */
 import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 
 import { isJsonObject, parseJsonStrict, type JsonObject, type JsonValue } from '../io/json.js';
+import { cannotReadMessage, MAX_TEXT_FILE_BYTES, readDataFile } from './read-file.js';
 
 export type TableFormat = 'csv' | 'tsv' | 'jsonl';
 /** What to do with a bad row: fail (default) or leave it out and count it. */
@@ -239,13 +239,13 @@ function decodeUtf8(bytes: Buffer, file: string, skipped: number): string {
   );
 }
 
-/** Reads a text file: see decodeText. */
+/** Reads a text file (a regular file of MAX_TEXT_FILE_BYTES or less): see decodeText. */
 export async function readTextFile(path: string, encoding?: string): Promise<string> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readDataFile(path, { maxBytes: MAX_TEXT_FILE_BYTES, what: 'a text file' });
   } catch (error) {
-    throw new Error(`cannot read ${path}: ${(error as Error).message}`);
+    throw new Error(cannotReadMessage(path, error));
   }
   return decodeText(bytes, path, encoding);
 }

@@ -11,7 +11,7 @@
  *
  * The native package is loaded on first use, so importing finetune never needs it.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as NativeModule from 'tokenizers';
@@ -19,6 +19,7 @@ import type * as NativeModule from 'tokenizers';
 import { resolveModelFile, type HubDownloadOptions } from '../hub/index.js';
 import { isJsonObject, parseJsonStrict, type JsonObject, type JsonValue } from '../io/json.js';
 import { catastrophicBacktracking } from '../pattern/index.js';
+import { readUtf8FileSync } from './read-file.js';
 
 type NativeTokenizer = NativeModule.Tokenizer;
 type NativeEncoding = NativeModule.Encoding;
@@ -95,6 +96,16 @@ const BATCH_CHUNK = 8192;
 /** Pair encodes in flight at once (the binding batches single texts only). */
 const PAIR_WINDOW = 1024;
 
+/**
+ * With truncation, a text longer than this many characters per token of maxLength is cut to that
+ * many before it is tokenised (from the side truncation removes): a 10 MB text field was tokenised
+ * whole (a minute, 850 MB) to keep 512 tokens. A token of real text is a few characters (a
+ * wordpiece is rarely over 20), so the kept characters still overflow maxLength and the tokens
+ * kept are the same; a text whose kept characters give too few tokens (mostly spaces, or
+ * characters the tokenizer drops) is an error rather than a silently different encoding.
+ */
+export const MAX_CHARS_PER_TOKEN = 64;
+
 export interface TokenizerConfigOptions {
   /** tokenizer_config.json contents (special tokens, model_max_length, sides, clean-up). */
   config?: JsonObject;
@@ -110,12 +121,7 @@ export interface FromFileOptions {
 }
 
 function readJsonFile(path: string): JsonObject {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read ${path}: ${(error as Error).message}`);
-  }
+  const text = readUtf8FileSync(path, 'a JSON file');
   let value: JsonValue;
   try {
     value = parseJsonStrict(text);
@@ -260,12 +266,7 @@ export class Tokenizer {
     } catch {
       throw new Error(`cannot read ${path}: no such file or folder`);
     }
-    let json: string;
-    try {
-      json = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new Error(`cannot read ${file}: ${(error as Error).message}`);
-    }
+    const json = readUtf8FileSync(file, 'a tokenizer.json');
     const folder = dirname(file);
     const configPath = options.configPath === undefined ? join(folder, 'tokenizer_config.json') : options.configPath;
     const config = configPath !== null && (options.configPath !== undefined || isFile(configPath)) ? readJsonFile(configPath) : undefined;
@@ -282,12 +283,7 @@ export class Tokenizer {
     const file = await resolveModelFile(dirOrHubId, 'tokenizer.json', options);
     const configPath = await resolveModelFile(dirOrHubId, 'tokenizer_config.json', { ...options, optional: true });
     const mapPath = await resolveModelFile(dirOrHubId, 'special_tokens_map.json', { ...options, optional: true });
-    let json: string;
-    try {
-      json = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new Error(`cannot read ${file}: ${(error as Error).message}`);
-    }
+    const json = readUtf8FileSync(file, 'a tokenizer.json');
     return new Tokenizer(json, {
       config: configPath ? readJsonFile(configPath) : undefined,
       specialTokensMap: mapPath ? readJsonFile(mapPath) : undefined,
@@ -354,6 +350,28 @@ export class Tokenizer {
     throw new Error(`${what}: ${message}`);
   }
 
+  /** `text` cut to MAX_CHARS_PER_TOKEN × maxLength characters on the side truncation removes (never inside a surrogate pair), or itself. */
+  static #capText(text: string, truncation: Truncation | undefined): string {
+    if (!truncation) return text;
+    const cap = truncation.maxLength * MAX_CHARS_PER_TOKEN;
+    if (text.length <= cap) return text;
+    if (truncation.side === 'right') {
+      const end = /[\ud800-\udbff]/.test(text[cap - 1]) ? cap - 1 : cap;
+      return text.slice(0, end);
+    }
+    const start = text.length - cap;
+    return text.slice(/[\udc00-\udfff]/.test(text[start]) ? start + 1 : start);
+  }
+
+  /** An encoding of capped texts, or the error that says the cap would change it (see MAX_CHARS_PER_TOKEN). */
+  static #checkCapped(encoding: Encoding, truncation: Truncation | undefined, lengths: readonly number[], capped: readonly string[], what: string): Encoding {
+    if (!truncation || encoding.inputIds.length >= truncation.maxLength || capped.every((text, k) => text.length === lengths[k])) return encoding;
+    const longest = Math.max(...lengths);
+    throw new Error(
+      `${what}: the text is ${longest.toLocaleString('en-US')} characters long; the ${(truncation.maxLength * MAX_CHARS_PER_TOKEN).toLocaleString('en-US')} characters read of it (${MAX_CHARS_PER_TOKEN} per token of maxLength ${truncation.maxLength}) give only ${encoding.inputIds.length} tokens (mostly spaces, or characters the tokenizer drops?): shorten the text`,
+    );
+  }
+
   static #convert(encoding: NativeEncoding): Encoding {
     const inputIds = encoding.getIds();
     return { inputIds, attentionMask: new Array<number>(inputIds.length).fill(1), tokenTypeIds: encoding.getTypeIds() };
@@ -368,13 +386,15 @@ export class Tokenizer {
     Tokenizer.#checkText(text, 'encode: text');
     if (pair !== undefined && pair !== null) Tokenizer.#checkText(pair, 'encode: pair');
     const { tokenizer, truncation } = this.#tokenizerFor(options, 'encode');
+    const inputs = pair === undefined || pair === null ? [text] : [text, pair];
+    const capped = inputs.map((input) => Tokenizer.#capText(input, truncation));
     let encoding: NativeEncoding;
     try {
-      encoding = await tokenizer.encode(text, pair ?? null, { addSpecialTokens: options.addSpecialTokens ?? true });
+      encoding = await tokenizer.encode(capped[0], capped[1] ?? null, { addSpecialTokens: options.addSpecialTokens ?? true });
     } catch (error) {
       Tokenizer.#fail(error, truncation, 'encode');
     }
-    return Tokenizer.#convert(encoding);
+    return Tokenizer.#checkCapped(Tokenizer.#convert(encoding), truncation, inputs.map((input) => input.length), capped, 'encode');
   }
 
   /**
@@ -412,7 +432,19 @@ export class Tokenizer {
       }
     };
     const out: (Encoding | Error)[] = new Array(texts.length);
-    if (pairs) {
+    const cappedTexts = texts.map((text) => Tokenizer.#capText(text, truncation));
+    const cappedPairs = pairs?.map((pair) => Tokenizer.#capText(pair, truncation));
+    /** The encoding of input i, or the error when capping its text would change it. */
+    const checked = (encoding: NativeEncoding, i: number): Encoding | Error => {
+      const lengths = pairs ? [texts[i].length, pairs[i].length] : [texts[i].length];
+      const capped = cappedPairs ? [cappedTexts[i], cappedPairs[i]] : [cappedTexts[i]];
+      try {
+        return Tokenizer.#checkCapped(Tokenizer.#convert(encoding), truncation, lengths, capped, 'encode');
+      } catch (error) {
+        return error as Error;
+      }
+    };
+    if (cappedPairs) {
       // The binding's encodeBatch takes single strings only (and its postProcess splits longest_first
       // pairs differently from encode), so pairs go through encode, many at a time on libuv's pool.
       for (let start = 0; start < texts.length; start += PAIR_WINDOW) {
@@ -420,8 +452,8 @@ export class Tokenizer {
         const pending: Promise<void>[] = [];
         for (let i = start; i < end; i++) {
           pending.push(
-            tokenizer.encode(texts[i], pairs[i], encodeOptions).then(
-              (encoding) => void (out[i] = Tokenizer.#convert(encoding)),
+            tokenizer.encode(cappedTexts[i], cappedPairs[i], encodeOptions).then(
+              (encoding) => void (out[i] = checked(encoding, i)),
               (error) => void (out[i] = settle(error)),
             ),
           );
@@ -433,8 +465,8 @@ export class Tokenizer {
     // One bad input fails a whole native batch: then halve the range until the bad inputs are alone.
     const run = async (start: number, end: number): Promise<void> => {
       try {
-        const encodings = await tokenizer.encodeBatch(texts.slice(start, end), encodeOptions);
-        encodings.forEach((encoding, k) => (out[start + k] = Tokenizer.#convert(encoding)));
+        const encodings = await tokenizer.encodeBatch(cappedTexts.slice(start, end), encodeOptions);
+        encodings.forEach((encoding, k) => (out[start + k] = checked(encoding, start + k)));
       } catch (error) {
         if (end - start === 1) {
           out[start] = settle(error);
