@@ -181,7 +181,7 @@ async function cacheNoExist(storage: string, revision: string, filename: string,
     const p = join(storage, '.no_exist', commitHash, ...filename.split('/'));
     if (!existsSync(p)) {
       await mkdir(dirname(p), { recursive: true });
-      await writeFile(p, '');
+      await writeFile(p, '', { flag: 'wx' });
     }
     await writeRef(storage, revision, commitHash);
   } catch {

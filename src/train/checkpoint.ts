@@ -23,7 +23,7 @@
  *   training_args.json                       the TrainingArguments, HF's snake_case names
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { dispose, getRngState, setRngState, tensor, type Tensor } from '../tensor/index.js';
@@ -122,7 +122,8 @@ export async function writeFolderAtomically(outputDir: string, name: string, wri
   try {
     await write(temporary);
     await syncDirectory(temporary);
-    if (existsSync(final)) {
+    // lstat: a symlink planted at `final` (even a dangling one) is moved aside and removed like a folder, never followed.
+    if (await lstat(final).then(() => true, () => false)) {
       const trash = join(outputDir, `.trash-${name}-${process.pid}`);
       await rm(trash, { recursive: true, force: true });
       await rename(final, trash);
