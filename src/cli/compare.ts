@@ -190,10 +190,10 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): vo
   };
 }
 
-async function runChild(args: string[], logFile: string, verbose: boolean, display: RunDisplay): Promise<ChildResult> {
-  const log = await createOutputStream(logFile);
+function runChild(args: string[], logFile: string, verbose: boolean, display: RunDisplay): Promise<ChildResult> {
   return new Promise((resolveRun, reject) => {
     const started = performance.now();
+    const log = createOutputStream(logFile);
     const child = spawn(process.execPath, [MAIN, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     let stderr = '';
     const out = lineSplitter((line) => display.childLine(line, false));

@@ -170,7 +170,7 @@ async function writeRef(storage: string, revision: string, commitHash: string): 
   }
   await mkdir(dirname(refPath), { recursive: true });
   const tmp = `${refPath}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, commitHash);
+  await writeFile(tmp, commitHash, { flag: 'wx' });
   await rename(tmp, refPath);
 }
 

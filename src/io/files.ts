@@ -162,10 +162,9 @@ export function appendLogSync(path: string, text: string, whole: () => string): 
  * `path` — an earlier log, or a planted symlink — is removed first, and the file is created with
  * O_EXCL, which never opens through a link.
  */
-export async function createOutputStream(path: string): Promise<fs.WriteStream> {
-  await rm(path, { force: true });
-  const handle = await open(path, 'wx');
-  return fs.createWriteStream(path, { fd: handle.fd, autoClose: true });
+export function createOutputStream(path: string): fs.WriteStream {
+  fs.rmSync(path, { force: true });
+  return fs.createWriteStream(path, { fd: fs.openSync(path, 'wx') });
 }
 
 /**

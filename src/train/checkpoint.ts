@@ -32,7 +32,7 @@ import { familyOfModel } from '../models/registry.js';
 import { PeftModel } from '../peft/index.js';
 import { LRScheduler, ReduceLROnPlateau, type MultiTaskLoss, type MultiTaskLossStateDict, type Optimizer, type OptimizerStateDict } from '../optim/index.js';
 import { loadSafetensors, loadShardedSafetensors, saveSafetensors, savePretrained, SAFETENSORS_INDEX_NAME } from '../io/index.js';
-import { writeAtomicAsync } from '../io/files.js';
+import { writeFileAtomic } from '../io/files.js';
 
 export const CHECKPOINT_PREFIX = 'checkpoint';
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -150,7 +150,7 @@ export async function testPauseInSave(step: number, dir: string): Promise<void> 
 
 /** Writes `text` to `path` atomically (temporary file, fsync, rename). */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await writeAtomicAsync(path, (handle) => handle.writeFile(text));
+  await writeFileAtomic(path, text);
 }
 
 export async function readJson(path: string): Promise<Record<string, unknown>> {
