@@ -24,7 +24,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import { dispose, getRngState, setRngState, tensor, type Tensor } from '../tensor/index.js';
 import type { Module, StateDict } from '../nn/index.js';
@@ -422,10 +422,22 @@ export async function rotateCheckpoints(outputDir: string, limit: number | null,
   const removed: string[] = [];
   for (const path of all) {
     if (keep.has(path)) continue;
-    await rm(path, { recursive: true, force: true });
+    await removeCheckpointFolder(path);
     removed.push(path);
   }
   return removed;
+}
+
+/**
+ * Deletes a checkpoint folder without ever leaving a half-deleted `checkpoint-<N>`: it is renamed
+ * to `.trash-checkpoint-<N>-<pid>` first, which removeStaleTemporaries clears if the process is
+ * killed before it is gone.
+ */
+export async function removeCheckpointFolder(path: string): Promise<void> {
+  const trash = join(dirname(path), `.trash-${basename(path)}-${process.pid}`);
+  await rm(trash, { recursive: true, force: true });
+  await rename(path, trash);
+  await rm(trash, { recursive: true, force: true });
 }
 
 /** The files a checkpoint must hold to resume from; throws listing the missing ones. */
