@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { data, dispose, loadSafetensors, manualSeed, models, train } from 'finetune';
+import { data, dispose, loadSafetensorsSync, manualSeed, models, train } from 'finetune';
 
 /** The repository root (this file runs from build/ts/tools). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -191,7 +191,7 @@ function checkCheckpoints(outputDir: string): number[] {
     for (const file of files) {
       const path = join(dir, file);
       if (TEMPORARY.test(file)) throw new Error(`${path}: a temporary file inside a finished checkpoint`);
-      if (file.endsWith('.safetensors')) dispose(Object.values(loadSafetensors(path)));
+      if (file.endsWith('.safetensors')) dispose(loadSafetensorsSync(path).tensors);
       else if (file.endsWith('.json')) JSON.parse(readFileSync(path, 'utf8'));
     }
     for (const required of [train.TRAINER_STATE_NAME, FINAL_WEIGHTS, train.OPTIMIZER_WEIGHTS_NAME, train.SCHEDULER_NAME, train.RNG_STATE_NAME]) {
