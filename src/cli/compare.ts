@@ -16,10 +16,11 @@
  *                    --methods full,head,lora --max-steps 50 --output-dir runs/compare
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { createOutputStream, makeOutputFolder, writeFileAtomic } from '../io/files.js';
 import { defaultFineTuneLr, formatLr } from '../optim/index.js';
 import type { OutputStream } from '../train/index.js';
 import { comparisonReport, comparisonRunFromDir, formatNumber, readRunHistory, summarizeRun, type ComparisonRun } from '../report/index.js';
@@ -192,7 +193,7 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): vo
 function runChild(args: string[], logFile: string, verbose: boolean, display: RunDisplay): Promise<ChildResult> {
   return new Promise((resolveRun, reject) => {
     const started = performance.now();
-    const log = createWriteStream(logFile);
+    const log = createOutputStream(logFile);
     const child = spawn(process.execPath, [MAIN, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     let stderr = '';
     const out = lineSplitter((line) => display.childLine(line, false));
@@ -376,6 +377,8 @@ export async function runCompare(argv: string[]): Promise<number> {
     const train = async (method: Method, args: Options, dir: string, logFile: string, lr: number | undefined): Promise<ChildResult | null> => {
       const tag = `[${++runIndex}/${runCount}] ${method}${lr !== undefined && plan.kind === 'sweep' ? ` · lr ${formatLr(lr)}` : ''}`;
       display.begin(tag, `training (log: ${logFile})`);
+      // The child's folder is made here: a symlink planted at it (or at its method's folder) is replaced, not followed.
+      await makeOutputFolder(outputDir, dir);
       const result = await runChild([...toArgv(args), `--method=${method}`, `--output-dir=${dir}`], logFile, verbose, display);
       if (result.code === EXIT.usage) {
         console.error(`finetune compare: ${method}: ${result.error.replace(/^finetune train: /, '')} (log: ${logFile})`);
@@ -409,7 +412,6 @@ export async function runCompare(argv: string[]): Promise<number> {
       for (const lr of plan.rates(method)) {
         const dir = join(outputDir, method, `lr-${formatLr(lr)}`);
         const logFile = `${dir}.log`;
-        mkdirSync(join(outputDir, method), { recursive: true });
         const result = await train(method, { ...sweepShared, 'learning-rate': lr }, dir, logFile, lr);
         if (!result) return EXIT.usage;
         const ok = result.code === 0 && existsSync(join(dir, 'run_config.json'));
@@ -469,7 +471,7 @@ export async function runCompare(argv: string[]): Promise<number> {
     const report = await comparisonReport(rows, { outputDir, title: `Fine-tuning strategies compared: ${model}, ${budget}, seed ${seed}`, notes });
     const resultsFile = join(outputDir, 'results.json');
     const results = { model, budget, seed, learningRates: plan.kind === 'sweep' ? plan.describe : (plan.given ?? 'as --learning-rate'), validationSplit: plan.kind === 'sweep' ? validationSplit : null, evaluation: evaluation?.describe ?? null, rows, notes, files: { ...report.files, results: resultsFile } };
-    writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
+    await writeFileAtomic(resultsFile, JSON.stringify(results, null, 2) + '\n');
     if (json) console.log(JSON.stringify(results, null, 2));
     else {
       console.log('');

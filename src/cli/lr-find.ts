@@ -8,7 +8,8 @@
  *
  *   finetune lr-find --model bert-tiny --train-file data/sst2/train-200.tsv --method lora
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/files.js';
 import { join } from 'node:path';
 
 import { manualSeed } from '../tensor/index.js';
@@ -174,11 +175,11 @@ export async function runLrFind(argv: string[]): Promise<number> {
       ],
     });
     const png = join(outputDir, 'lr_find.png');
-    writeFileSync(png, chartToPng(chart));
+    writeFileAtomicSync(png, chartToPng(chart));
     const jsonFile = join(outputDir, 'lr_find.json');
     const advice = result.refused !== undefined ? refusalAdvice(result, { numIt, startLr, endLr, batchSize: base.perDeviceTrainBatchSize }) : undefined;
     const out = { model: modelArg, method, default_lr: trainer.learningRate, default_lr_reason: trainer.learningRateReason, ...result, ...(advice ? { advice } : {}) };
-    writeFileSync(jsonFile, JSON.stringify(out) + '\n');
+    writeFileAtomicSync(jsonFile, JSON.stringify(out) + '\n');
     if (json) {
       console.log(JSON.stringify({ suggestions: result.suggestions, ...(result.refused !== undefined ? { refused: result.refused, advice } : {}), curve: result.curve, diverged: result.diverged, steps: result.lrs.length, default_lr: trainer.learningRate, files: [png, jsonFile] }));
       return result.refused !== undefined ? EXIT.runtime : EXIT.ok;

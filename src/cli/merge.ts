@@ -6,10 +6,11 @@
  *   finetune merge --adapter runs/lora --output-dir runs/lora-merged
  *   finetune merge --model bert-base-uncased/ --adapter runs/lora --output-dir merged/
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { savePretrained } from '../io/index.js';
+import { copyFileAtomicSync, writeFileAtomicSync } from '../io/files.js';
 import { PeftModel } from '../peft/index.js';
 import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
 import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
@@ -75,13 +76,13 @@ export async function runMerge(argv: string[]): Promise<number> {
     for (const name of ['preprocessor_config.json']) {
       const from = trained.dirs.map((d) => join(d, name)).find(existsSync);
       if (from) {
-        copyFileSync(from, join(outputDir, name));
+        copyFileAtomicSync(from, join(outputDir, name));
         written.push(name);
       }
     }
     if (Object.keys(trained.runConfig).length) {
       const runConfig = { ...trained.runConfig, merged_from: { base: trained.describe.replace(/ \+ adapter .*$/, ''), adapter }, base_model: null };
-      writeFileSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
+      writeFileAtomicSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
       written.push('run_config.json');
     }
     const after = countParameters(merged);

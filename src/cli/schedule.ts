@@ -5,7 +5,7 @@
  *
  *   finetune schedule --name cosine --steps 1000 --warmup 0.1 --lr 2e-5 --out curve.csv
  */
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/files.js';
 
 import { getSchedule, resolveWarmupSteps, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions, type WsdShape } from '../optim/schedules.js';
 import { oneCycleSchedule, type OneCycleOptions } from '../optim/one-cycle.js';
@@ -145,7 +145,7 @@ export function runSchedule(argv: string[]): number {
   const curve = scheduleCurve(name, steps, lr, options);
 
   const out = str('out');
-  if (out !== undefined) writeFileSync(out, out.toLowerCase().endsWith('.json') ? `${JSON.stringify(curve)}\n` : toCsv(curve));
+  if (out !== undefined) writeFileAtomicSync(out, out.toLowerCase().endsWith('.json') ? `${JSON.stringify(curve)}\n` : toCsv(curve));
   if (flags.json) {
     console.log(JSON.stringify(curve));
     return 0;

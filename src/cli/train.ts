@@ -11,7 +11,7 @@
  * Exit codes: 0 done, 1 runtime error (a bad data file: the message names file:line), 2 usage
  * error, 3 training stopped on a NaN/Inf loss or gradient norm.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 
 import { version } from '../index.js';
@@ -20,6 +20,7 @@ import { Conv2d, Linear, type Module } from '../nn/index.js';
 import { findPreset, layerGroupsOf, hasLayerGroups, modelFamilies, type HfConfig } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { assertNotPickle, createModel, describeJsonValue, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
+import { copyFileAtomicSync, makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { packageRoot } from '../tensor/native.js';
 import { HubError, resolveModelFile } from '../hub/index.js';
 import {
@@ -45,7 +46,6 @@ import {
   findTextColumn,
   findTextPairColumn,
   fashionMnist,
-  ImageFolderDataset,
   readTable,
   Subset,
   TextClassificationDataset,
@@ -538,7 +538,7 @@ export function copyTokenizerFiles(dir: string | null, outputDir: string): strin
     const from = join(dir, name);
     const to = join(outputDir, name);
     if (existsSync(from) && resolve(from) !== resolve(to)) {
-      copyFileSync(from, to);
+      copyFileAtomicSync(from, to);
       copied.push(name);
     } else if (existsSync(from)) copied.push(name);
   }
@@ -1294,7 +1294,7 @@ export async function train(options: Options): Promise<Trainer> {
   // An absolute folder, so that the adapter finds its base from any working directory.
   let baseModelPath: string | null = modelSource.kind === 'preset' || modelSource.kind === 'hub' ? modelSource.arg : resolve(modelSource.dir ?? modelSource.arg);
   if (isPeftMethod && built.randomInit) {
-    baseModelPath = resolve(outputDir, 'base_model');
+    baseModelPath = await makeOutputFolder(outputDir, resolve(outputDir, 'base_model'));
     await savePretrained(built.model, baseModelPath);
   }
   const plan = buildStrategy(method, built.model, options, baseModelPath, built.newlyInitialized);
@@ -1335,7 +1335,7 @@ export async function train(options: Options): Promise<Trainer> {
     total_params: counts.total,
     trainable_percent: counts.percent,
   };
-  writeFileSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
+  writeFileAtomicSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
 
   const started = performance.now();
   let stoppedOnNan: Error | null = null;
@@ -1351,14 +1351,14 @@ export async function train(options: Options): Promise<Trainer> {
     // The final evaluation is of the model being saved: after loading the best checkpoint, evaluate it again.
     bestLoaded = args.loadBestModelAtEnd && trainer.state.bestModelCheckpoint && existsSync(trainer.state.bestModelCheckpoint) ? trainer.state.bestModelCheckpoint : null;
     if (bestLoaded || !last || last.step !== trainer.state.globalStep) await trainer.evaluate();
-    writeFileSync(join(outputDir, 'trainer_state.json'), trainer.state.toJsonString());
+    writeFileAtomicSync(join(outputDir, 'trainer_state.json'), trainer.state.toJsonString());
   }
   const outcome = stoppedOnNan ? null : outcomeWarnings(trainer, data.eval, labelNames, { ranAuto: autoLr !== null, method, newlyInitialized: built.newlyInitialized });
   if (outcome) runConfig.training_warnings = [...outcome.warnings, ...outcome.advice];
   runConfig.train_seconds = Math.round((performance.now() - started) / 10) / 100;
   runConfig.peak_rss_bytes = peakRssBytes();
   if (stoppedOnNan) runConfig.stopped = stoppedOnNan.message;
-  writeFileSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
+  writeFileAtomicSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
 
   const written: string[] = [];
   if (!stoppedOnNan) {
@@ -1367,7 +1367,7 @@ export async function train(options: Options): Promise<Trainer> {
     if (isPeftMethod && (built.randomInit || modelSource !== source)) written.push('base_model/');
     if (data.tokenizer) written.push(...copyTokenizerFiles(data.tokenizer.dir, outputDir));
     if (data.image) {
-      writeFileSync(join(outputDir, 'preprocessor_config.json'), JSON.stringify(preprocessorJson(data.image), null, 2) + '\n');
+      writeFileAtomicSync(join(outputDir, 'preprocessor_config.json'), JSON.stringify(preprocessorJson(data.image), null, 2) + '\n');
       written.push('preprocessor_config.json');
     }
   }

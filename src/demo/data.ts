@@ -8,7 +8,8 @@
  * normalised with Fashion-MNIST's mean and standard deviation and resized to S (bilinear, as
  * torchvision's Resize on tensors) when the model wants another size than 28.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/files.js';
 
 import { fromTypedArray, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { FASHION_MNIST_CLASSES, fashionMnistFiles, mulberry32, permutation, readIdx, transforms, type Dataset } from '../data/index.js';
@@ -168,7 +169,7 @@ export function packSplit(datasets: readonly TaskDataset[]): FashionSplit {
 export function writeSplit(split: FashionSplit, path: string): void {
   const count = split.labels.length;
   const header = new Int32Array([count, split.size]);
-  writeFileSync(path, Buffer.concat([Buffer.from(header.buffer), Buffer.from(split.labels.buffer, split.labels.byteOffset, count * 4), Buffer.from(split.pixels.buffer, split.pixels.byteOffset, split.pixels.byteLength)]));
+  writeFileAtomicSync(path, Buffer.concat([Buffer.from(header.buffer), Buffer.from(split.labels.buffer, split.labels.byteOffset, count * 4), Buffer.from(split.pixels.buffer, split.pixels.byteOffset, split.pixels.byteLength)]));
 }
 
 /** Reads writeSplit's file. */

@@ -8,12 +8,13 @@
  * feeds it images as it was trained on) and demo.json describing the run.
  * A later run with the same settings finds it there and skips pretraining.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import { manualSeed } from '../tensor/index.js';
 import type { HfConfig } from '../models/index.js';
 import { isLocalCheckpoint, savePretrained } from '../io/index.js';
+import { writeFileAtomicSync } from '../io/files.js';
 import { preprocessorJson, type Dataset } from '../data/index.js';
 import { Trainer, type OutputStream } from '../train/index.js';
 import { formatDuration, formatInteger, formatNumber } from '../report/format.js';
@@ -148,10 +149,10 @@ async function saveCheckpoint(model: DemoNetwork, dir: string, learningRate: num
   await savePretrained(model, tmp);
   const configPath = join(tmp, 'config.json');
   const config: HfConfig = { ...(JSON.parse(readFileSync(configPath, 'utf8')) as HfConfig), pretraining_learning_rate: learningRate };
-  writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+  writeFileAtomicSync(configPath, JSON.stringify(config, null, 2) + '\n');
   const preprocessing = { size: imageSize, channels: 1, mean: [FASHION_MNIST_MEAN], std: [FASHION_MNIST_STD] };
-  writeFileSync(join(tmp, 'preprocessor_config.json'), JSON.stringify(preprocessorJson(preprocessing), null, 2) + '\n');
-  writeFileSync(join(tmp, DEMO_JSON), JSON.stringify(info, null, 2) + '\n');
+  writeFileAtomicSync(join(tmp, 'preprocessor_config.json'), JSON.stringify(preprocessorJson(preprocessing), null, 2) + '\n');
+  writeFileAtomicSync(join(tmp, DEMO_JSON), JSON.stringify(info, null, 2) + '\n');
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
 }

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { setNumThreads } from '../tensor/index.js';
+import { makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { formatLr } from '../optim/index.js';
 import type { OutputStream } from '../train/index.js';
 import { comparisonReport } from '../report/index.js';
@@ -169,7 +170,7 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
         if (best) rows.push(best);
       }
       const title = `${key}: ${settings.labelsPerClass} labels per class, ${settings.fineTuneSteps} steps, seed ${settings.seed}`;
-      const report = await comparisonReport(rows, { outputDir: join(settings.outputDir, key), title: `Fashion-MNIST transfer, ${title}` });
+      const report = await comparisonReport(rows, { outputDir: await makeOutputFolder(settings.outputDir, join(settings.outputDir, key)), title: `Fashion-MNIST transfer, ${title}` });
       results.push({ model: key, title: spec.title, pretraining: { ...info, fromCache, dir: settings.cache ? dir : null }, rows, trials, table: report.text, files: report.files });
       line();
       line(`${title}`);
@@ -183,7 +184,7 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
 
   const seconds = (performance.now() - started) / 1000;
   const result: DemoResult = { settings, models: results, peakMemoryMethod, seconds, outputDir: settings.outputDir };
-  writeFileSync(join(settings.outputDir, 'results.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileAtomicSync(join(settings.outputDir, 'results.json'), JSON.stringify(result, null, 2) + '\n');
 
   line();
   line(`accuracy: on the ${formatInteger(targetTest.length)} test images of the target classes; train time: the Trainer's train_runtime (evaluation excluded);`);

@@ -170,7 +170,7 @@ async function writeRef(storage: string, revision: string, commitHash: string): 
   }
   await mkdir(dirname(refPath), { recursive: true });
   const tmp = `${refPath}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, commitHash);
+  await writeFile(tmp, commitHash, { flag: 'wx' });
   await rename(tmp, refPath);
 }
 
@@ -181,7 +181,7 @@ async function cacheNoExist(storage: string, revision: string, filename: string,
     const p = join(storage, '.no_exist', commitHash, ...filename.split('/'));
     if (!existsSync(p)) {
       await mkdir(dirname(p), { recursive: true });
-      await writeFile(p, '');
+      await writeFile(p, '', { flag: 'wx' });
     }
     await writeRef(storage, revision, commitHash);
   } catch {

@@ -1,11 +1,13 @@
 /**
  * File helpers for the io layer: full positional reads and writes (Node caps one call at 2 GiB),
  * and atomic replacement (write a temporary file beside the target, fsync, rename) so that a
- * crash or an error never leaves a half-written file where a good one was.
+ * crash or an error never leaves a half-written file where a good one was. Every file finetune
+ * writes goes through them: the rename replaces whatever is at the path — a symlink planted in an
+ * output folder included — so no write ever lands in a link's target.
  */
 import * as fs from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdir, open, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 /** Largest single read or write handed to the OS (Node refuses more than 2 GiB − 1 per call). */
 const IO_CHUNK = 1 << 30;
@@ -102,6 +104,87 @@ export function writeAtomicSync(path: string, write: (fd: number) => void): void
     throw error;
   }
   removeStaleTemporaries(path);
+}
+
+function bytesOf(data: string | Uint8Array): Uint8Array {
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+}
+
+/** Writes `data` (text as UTF-8) to `path` atomically; a file or symlink already there is replaced, never written through. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const bytes = bytesOf(data);
+  await writeAtomicAsync(path, (handle) => writeFullyAsync(handle, bytes));
+}
+
+/** writeFileAtomic, synchronously. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  const bytes = bytesOf(data);
+  writeAtomicSync(path, (fd) => writeFullySync(fd, bytes));
+}
+
+/** Copies `from` to `to` atomically (a symlink at `to` is replaced; one at `from` is read through, as a source may be one). */
+export async function copyFileAtomic(from: string, to: string): Promise<void> {
+  await writeFileAtomic(to, await readFile(from));
+}
+
+/** copyFileAtomic, synchronously. */
+export function copyFileAtomicSync(from: string, to: string): void {
+  writeFileAtomicSync(to, fs.readFileSync(from));
+}
+
+/** O_NOFOLLOW where the platform has it (not on Windows, whose symlinks need privileges to plant). */
+const NO_FOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/**
+ * Appends `text` to the log at `path` without following a symlink there: the file is opened with
+ * O_NOFOLLOW, and a link planted at `path` (ELOOP) is replaced by a regular file holding `whole()`,
+ * the log's full contents. Appending keeps a long run's cost per line constant, where rewriting
+ * the log at each line would grow with its length.
+ */
+export function appendLogSync(path: string, text: string, whole: () => string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | NO_FOLLOW, 0o666);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    writeFileAtomicSync(path, whole());
+    return;
+  }
+  try {
+    writeFullySync(fd, Buffer.from(text, 'utf8'));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * A stream writing a new file at `path` (a log written as a child process runs): whatever is at
+ * `path` — an earlier log, or a planted symlink — is removed first, and the file is created with
+ * O_EXCL, which never opens through a link.
+ */
+export function createOutputStream(path: string): fs.WriteStream {
+  fs.rmSync(path, { force: true });
+  return fs.createWriteStream(path, { fd: fs.openSync(path, 'wx') });
+}
+
+/**
+ * Creates `sub` (a folder inside `root`) and the folders between them, as mkdir -p does, except
+ * that a symlink found at any of them is replaced by a real folder: a link planted inside an
+ * output folder never redirects what is written there. `root` itself is the user's choice and is
+ * followed. Returns `sub`.
+ */
+export async function makeOutputFolder(root: string, sub: string): Promise<string> {
+  await mkdir(root, { recursive: true });
+  const rest = relative(resolve(root), resolve(sub));
+  if (rest.startsWith('..') || resolve(root, rest) !== resolve(sub)) throw new Error(`makeOutputFolder: ${sub} is not inside ${root}`);
+  let at = root;
+  for (const part of rest.split(sep).filter(Boolean)) {
+    at = join(at, part);
+    const found = await lstat(at).catch(() => null);
+    if (found?.isSymbolicLink()) await unlink(at);
+    if (!found?.isDirectory()) await mkdir(at);
+  }
+  return sub;
 }
 
 /**

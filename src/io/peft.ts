@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Module } from '../nn/index.js';
 import { checkAdapterName, PeftModel, peftConfigFromJson, registerAdapterFiles, type AdapterLoadResult, type LoadPeftOptions, type PeftConfig, type SavePeftOptions } from '../peft/index.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
-import { writeAtomicAsync } from './files.js';
+import { makeOutputFolder, writeAtomicAsync } from './files.js';
 import { describeJsonValue } from './json.js';
 import { assertNotPickle, loadSafetensors, saveSafetensors } from './safetensors.js';
 
@@ -29,7 +29,8 @@ export async function savePeftModel(model: PeftModel, dir: string, options: Save
     checkAdapterName(name);
     const config = model.peftConfig.get(name);
     if (!config) throw new Error(`savePretrained: adapter '${name}' not found (adapters: ${[...model.peftConfig.keys()].join(', ')})`);
-    const target = name === 'default' ? dir : join(dir, name);
+    // An adapter's own folder inside `dir`: a symlink planted there is replaced by a folder, never written through.
+    const target = name === 'default' ? dir : await makeOutputFolder(dir, join(dir, name));
     await mkdir(target, { recursive: true });
     const state = model.adapterStateDict(name);
     await saveSafetensors(join(target, ADAPTER_WEIGHTS_NAME), state, { format: 'pt' });

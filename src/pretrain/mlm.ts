@@ -7,7 +7,7 @@
  * token at selected positions) on training batches and on a held-out slice of the text, then
  * saves the model in Hugging Face's format with the tokenizer's files beside it.
  */
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -17,6 +17,7 @@ import { BertForMaskedLM } from '../models/bert.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { Dataset } from '../data/dataset.js';
 import { savePretrained } from '../io/pretrained.js';
+import { copyFileAtomic, writeFileAtomic } from '../io/files.js';
 import { Trainer } from '../train/trainer.js';
 import type { ModelOutput } from '../train/trainer.js';
 import { TrainingArguments } from '../train/training-args.js';
@@ -262,7 +263,7 @@ export async function pretrainMlm(options: PretrainOptions): Promise<PretrainRep
   await savePretrained(model, outputDir, { extraConfig: { pretraining_learning_rate: learningRate } });
   if (options.tokenizerDir ?? tokenizer.source) {
     const dir = options.tokenizerDir ?? (existsSync(tokenizer.source) && statSync(tokenizer.source).isFile() ? dirname(tokenizer.source) : tokenizer.source);
-    for (const name of TOKENIZER_FILES) if (existsSync(join(dir, name))) await copyFile(join(dir, name), join(outputDir, name));
+    for (const name of TOKENIZER_FILES) if (existsSync(join(dir, name))) await copyFileAtomic(join(dir, name), join(outputDir, name));
   }
   const report: PretrainReport = {
     outputDir,
@@ -286,8 +287,8 @@ export async function pretrainMlm(options: PretrainOptions): Promise<PretrainRep
     evalHistory,
     log,
   };
-  await writeFile(join(outputDir, 'pretrain_report.json'), JSON.stringify(report, null, 2) + '\n');
-  await writeFile(join(outputDir, 'pretrain_report.md'), reportMarkdown(report));
+  await writeFileAtomic(join(outputDir, 'pretrain_report.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFileAtomic(join(outputDir, 'pretrain_report.md'), reportMarkdown(report));
   say(`saved ${outputDir}: config.json, model.safetensors, tokenizer files, pretrain_report.json / .md`);
   return report;
 }

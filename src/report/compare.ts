@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
-import { writeAtomicAsync, writeFullyAsync } from '../io/files.js';
+import { writeFileAtomic } from '../io/files.js';
 import { barChart, chartGrid, chartSvg, PALETTE, type Chart } from './chart.js';
 import { formatLr } from '../optim/index.js';
 import { escapeXml, formatBytes, formatInteger, formatNumber, formatPercent, formatSeconds, htmlDocument } from './format.js';
@@ -123,11 +123,6 @@ td:first-child, th { text-align: left; }
 .figure { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: 8px; margin: 16px 0; }
 svg.chart { display: block; max-width: 100%; height: auto; }
 `;
-
-async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  await writeAtomicAsync(path, (handle) => writeFullyAsync(handle, bytes));
-}
 
 /**
  * The trade-off table of several strategies' runs, as text, Markdown and HTML, with a bar chart;

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { writeAtomicAsync, writeFullyAsync } from '../io/files.js';
+import { writeFileAtomic } from '../io/files.js';
 import { chartGrid, chartSvg, lineChart, PALETTE, type Chart, type ChartSeries } from './chart.js';
 import { escapeXml, formatBytes, formatDuration, formatInteger, formatNumber, formatPercent, htmlDocument } from './format.js';
 import {
@@ -302,11 +302,6 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
 <section id="lr"><h2>Learning rate</h2><div class="charts">${figure(lrChart(log), 'chart-lr')}${grad ? figure(grad, 'chart-grad-norm') : ''}${taskWeights ? figure(taskWeights, 'chart-task-weights') : ''}</div></section>
 ${evalTable(log)}
 <section id="config"><h2>Configuration</h2>${configs.length ? configs.join('\n') : '<p class="note">No configuration was saved with this run.</p>'}</section>`);
-}
-
-async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  await writeAtomicAsync(path, (handle) => writeFullyAsync(handle, bytes));
 }
 
 /**

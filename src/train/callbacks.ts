@@ -9,8 +9,9 @@
  * DEFAULT_CALLBACKS lists the factories every Trainer starts with; append to it (or pass
  * `callbacks`, or call `trainer.addCallback`) to add progress bars and printers.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { appendLogSync, writeFileAtomicSync } from '../io/files.js';
 
 import type { Module } from '../nn/index.js';
 import { GradualUnfreezing, type UnfreezeSchedule } from '../peft/index.js';
@@ -206,15 +207,20 @@ export class MetricsJsonlCallback implements TrainerCallback {
   onTrainBegin(args: TrainingArguments, state: TrainerState): void {
     const file = this.#file(args);
     mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, state.logHistory.map((entry) => JSON.stringify(entry) + '\n').join(''));
+    writeFileAtomicSync(file, historyLines(state));
   }
 
-  onLog(args: TrainingArguments, _state: TrainerState, _control: TrainerControl, context: CallbackContext): void {
+  /** Appends (a line's cost stays constant over a long run); a symlink planted at the file is replaced by the whole history, never written through. */
+  onLog(args: TrainingArguments, state: TrainerState, _control: TrainerControl, context: CallbackContext): void {
     if (!context.logs) return;
     const file = this.#file(args);
     mkdirSync(join(file, '..'), { recursive: true });
-    appendFileSync(file, JSON.stringify(context.logs) + '\n');
+    appendLogSync(file, JSON.stringify(context.logs) + '\n', () => historyLines(state));
   }
+}
+
+function historyLines(state: TrainerState): string {
+  return state.logHistory.map((entry) => JSON.stringify(entry) + '\n').join('');
 }
 
 export interface EarlyStoppingOptions {

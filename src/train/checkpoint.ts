@@ -23,8 +23,8 @@
  *   training_args.json                       the TrainingArguments, HF's snake_case names
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import { dispose, getRngState, setRngState, tensor, type Tensor } from '../tensor/index.js';
 import type { Module, StateDict } from '../nn/index.js';
@@ -32,7 +32,7 @@ import { familyOfModel } from '../models/registry.js';
 import { PeftModel } from '../peft/index.js';
 import { LRScheduler, ReduceLROnPlateau, type MultiTaskLoss, type MultiTaskLossStateDict, type Optimizer, type OptimizerStateDict } from '../optim/index.js';
 import { loadSafetensors, loadShardedSafetensors, saveSafetensors, savePretrained, SAFETENSORS_INDEX_NAME } from '../io/index.js';
-import { writeAtomicAsync } from '../io/files.js';
+import { writeFileAtomic } from '../io/files.js';
 
 export const CHECKPOINT_PREFIX = 'checkpoint';
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -122,7 +122,8 @@ export async function writeFolderAtomically(outputDir: string, name: string, wri
   try {
     await write(temporary);
     await syncDirectory(temporary);
-    if (existsSync(final)) {
+    // lstat: a symlink planted at `final` (even a dangling one) is moved aside and removed like a folder, never followed.
+    if (await lstat(final).then(() => true, () => false)) {
       const trash = join(outputDir, `.trash-${name}-${process.pid}`);
       await rm(trash, { recursive: true, force: true });
       await rename(final, trash);
@@ -149,7 +150,7 @@ export async function testPauseInSave(step: number, dir: string): Promise<void> 
 
 /** Writes `text` to `path` atomically (temporary file, fsync, rename). */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await writeAtomicAsync(path, (handle) => handle.writeFile(text));
+  await writeFileAtomic(path, text);
 }
 
 export async function readJson(path: string): Promise<Record<string, unknown>> {
@@ -421,10 +422,22 @@ export async function rotateCheckpoints(outputDir: string, limit: number | null,
   const removed: string[] = [];
   for (const path of all) {
     if (keep.has(path)) continue;
-    await rm(path, { recursive: true, force: true });
+    await removeCheckpointFolder(path);
     removed.push(path);
   }
   return removed;
+}
+
+/**
+ * Deletes a checkpoint folder without ever leaving a half-deleted `checkpoint-<N>`: it is renamed
+ * to `.trash-checkpoint-<N>-<pid>` first, which removeStaleTemporaries clears if the process is
+ * killed before it is gone.
+ */
+export async function removeCheckpointFolder(path: string): Promise<void> {
+  const trash = join(dirname(path), `.trash-${basename(path)}-${process.pid}`);
+  await rm(trash, { recursive: true, force: true });
+  await rename(path, trash);
+  await rm(trash, { recursive: true, force: true });
 }
 
 /** The files a checkpoint must hold to resume from; throws listing the missing ones. */

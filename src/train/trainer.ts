@@ -25,7 +25,6 @@
  */
 import { join, resolve } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
 import { Tensor, functional as F, getRngState, manualSeed, noGrad, setNumThreads, setRngState, tidy } from '../tensor/index.js';
@@ -87,6 +86,7 @@ import {
   loadScheduler,
   readJson,
   removeStaleTemporaries,
+  removeCheckpointFolder,
   rotateCheckpoints,
   saveModelWeights,
   saveMultiTaskState,
@@ -1148,7 +1148,7 @@ export class Trainer implements TrainerLike {
     if (args.saveTotalLimit === 1 && state.bestModelCheckpoint) {
       // HF: with one checkpoint to keep and a best model, only the best one stays.
       const best = resolve(state.bestModelCheckpoint);
-      for (const { path } of listCheckpoints(args.outputDir)) if (resolve(path) !== best) await rotateRemove(path);
+      for (const { path } of listCheckpoints(args.outputDir)) if (resolve(path) !== best) await removeCheckpointFolder(path);
     }
     this.#captureCallbackStates();
     await writeTextAtomic(join(args.outputDir, TRAINER_STATE_NAME), state.toJsonString());
@@ -1526,10 +1526,6 @@ function resolveMultiTask(options: TrainerOptions): ResolvedMultiTask | null {
   }
   taskKinds ??= null;
   return { loss, tasks: loss.tasks, computeTaskLosses: mt.computeTaskLosses ?? null, taskKinds, lr: mt.lr, mode, pcgrad: mt.pcgrad ?? null };
-}
-
-async function rotateRemove(path: string): Promise<void> {
-  await rm(path, { recursive: true, force: true });
 }
 
 function round3(x: number): number {
