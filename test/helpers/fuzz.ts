@@ -113,7 +113,7 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
     });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-2000);
+      stderr = (stderr + chunk.toString()).slice(-20_000);
     });
     let running: { index: number; what: string; timer: NodeJS.Timeout } | undefined;
     let next = from;
@@ -145,7 +145,7 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
     child.on('close', (code, signal) => {
       if (running) {
         clearTimeout(running.timer);
-        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        const tail = dyingWords(stderr);
         const outcome: Outcome = hung ? 'hang' : 'crash';
         const detail = hung ? `no result after the case timeout; killed` : `child died (${signal ?? `exit ${code}`}): ${tail}`;
         results.push({ corpus: corpusName, seed, index: running.index, what: running.what, outcome, detail });
@@ -159,6 +159,13 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
       }
     });
   });
+}
+
+/** The lines of a dead child's stderr that say why it died (a panic, an assertion, a fatal error), else its last lines. */
+function dyingWords(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  const telling = lines.filter((line) => /panicked|assert|fatal|error|segmentation|double free|abort|out of memory/i.test(line) && !/^\s+(at |\d+:)/.test(line));
+  return (telling.length > 0 ? telling.slice(0, 3) : lines.slice(-3)).join(' | ').slice(0, 600);
 }
 
 /** Runs `count` cases of the corpus exported by `corpusModule` (a file URL or path of its compiled module). */
