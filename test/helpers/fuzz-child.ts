@@ -39,12 +39,13 @@ for (let index = Number(fromText); index < Number(toText); index++) {
   }
   report({ event: 'start', index, what: fuzzCase.what, detail: fuzzCase.timeoutMs ? String(fuzzCase.timeoutMs) : undefined });
   let result: { outcome: Outcome; detail: string };
+  const started = performance.now();
   try {
     await fuzzCase.run();
     result = { outcome: 'ok', detail: '' };
   } catch (error) {
     result = judge(error, fuzzCase.names);
   }
-  report({ event: 'end', index, what: fuzzCase.what, ...result });
+  report({ event: 'end', index, what: fuzzCase.what, ms: Math.round(performance.now() - started), ...result });
   rmSync(caseDir, { recursive: true, force: true });
 }

@@ -60,6 +60,8 @@ export interface CaseResult {
   outcome: Outcome;
   /** The error message, the signal or exit code, or the timeout. */
   detail: string;
+  /** How long the case ran (ms); for a crash or hang, until the child was found dead or killed. */
+  ms: number;
 }
 
 export interface FuzzRunOptions {
@@ -98,6 +100,7 @@ interface ChildMessage {
   what?: string;
   outcome?: Outcome;
   detail?: string;
+  ms?: number;
 }
 
 /**
@@ -115,7 +118,7 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-20_000);
     });
-    let running: { index: number; what: string; timer: NodeJS.Timeout } | undefined;
+    let running: { index: number; what: string; timer: NodeJS.Timeout; started: number } | undefined;
     let next = from;
     let hung = false;
     let buffered = '';
@@ -126,10 +129,10 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
           hung = true;
           child.kill('SIGKILL');
         }, caseTimeout);
-        running = { index: message.index, what: message.what ?? '', timer };
+        running = { index: message.index, what: message.what ?? '', timer, started: performance.now() };
       } else {
         clearTimeout(running?.timer);
-        results.push({ corpus: corpusName, seed, index: message.index, what: message.what ?? running?.what ?? '', outcome: message.outcome!, detail: message.detail ?? '' });
+        results.push({ corpus: corpusName, seed, index: message.index, what: message.what ?? running?.what ?? '', outcome: message.outcome!, detail: message.detail ?? '', ms: message.ms ?? 0 });
         running = undefined;
         next = message.index + 1;
       }
@@ -148,11 +151,11 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
         const tail = dyingWords(stderr);
         const outcome: Outcome = hung ? 'hang' : 'crash';
         const detail = hung ? `no result after the case timeout; killed` : `child died (${signal ?? `exit ${code}`}): ${tail}`;
-        results.push({ corpus: corpusName, seed, index: running.index, what: running.what, outcome, detail });
+        results.push({ corpus: corpusName, seed, index: running.index, what: running.what, outcome, detail, ms: Math.round(performance.now() - running.started) });
         resolve(running.index + 1);
       } else if (next < to && (code !== 0 || signal)) {
         // Died between cases (at start-up or while tidying): blame nothing, but do not loop forever.
-        results.push({ corpus: corpusName, seed, index: next, what: '(between cases)', outcome: 'crash', detail: `child died (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}` });
+        results.push({ corpus: corpusName, seed, index: next, what: '(between cases)', outcome: 'crash', detail: `child died (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`, ms: 0 });
         resolve(next + 1);
       } else {
         resolve(next);
@@ -200,6 +203,14 @@ export function failures(results: readonly CaseResult[]): string[] {
     .map((r) => `${r.corpus} seed ${r.seed} case ${r.index} [${r.outcome}] ${r.what}: ${r.detail.slice(0, 300)}`);
 }
 
+/** The `count` slowest cases, one line each. */
+export function slowest(results: readonly CaseResult[], count: number): string[] {
+  return [...results]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, count)
+    .map((r) => `${r.ms} ms  ${r.corpus} case ${r.index} [${r.outcome}] ${r.what.slice(0, 100)}`);
+}
+
 /** A table of outcome counts by corpus. */
 export function summaryTable(results: readonly CaseResult[]): string {
   const outcomes: Outcome[] = ['ok', 'error', 'unnamed', 'non-error', 'wrong', 'crash', 'hang'];
@@ -214,9 +225,4 @@ export function summaryTable(results: readonly CaseResult[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
-}
-
-/** A temporary folder for a test's own files (fuzz cases get theirs from the runner). */
-export function scratchDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
 }
