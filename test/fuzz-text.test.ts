@@ -7,3 +7,4 @@
 import { assertClean } from './helpers/fuzz-assert.js';
 
 assertClean('tokenizer');
+assertClean('table');
