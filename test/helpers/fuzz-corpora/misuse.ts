@@ -348,7 +348,7 @@ const CASES: [string, Make][] = [
         const workerError = await ended;
         console.log(JSON.stringify({ workerError, sum: kept.sum().item() }));`;
       const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 25_000 });
-      const said = run.stderr.trim().split('\n').slice(-2).join(' | ').slice(0, 300);
+      const said = run.stderr.trim().split('\n').filter((line) => line.trim() !== '' && !/^\s+at |^Node\.js v/.test(line)).slice(-3).join(' | ').slice(0, 300);
       if (run.signal || run.status !== 0) throw new WrongResult(`the process died (${run.signal ?? `exit ${run.status}`}): ${said}`);
       const { workerError, sum } = JSON.parse(run.stdout.trim().split('\n').pop()!) as { workerError: string; sum: number };
       if (sum !== 128) throw new WrongResult(`a main-thread tensor changed while the worker ran: sum ${sum}`);
