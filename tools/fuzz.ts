@@ -6,9 +6,13 @@
  * Corpora: safetensors, tokenizer, config, image, table, misuse (default: all). --count is per
  * corpus (default 10× the test suite's; misuse has a fixed list). Exits 1 when a case is bad.
  */
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { failures, runFuzz, slowest, summaryTable, type CaseResult } from '../test/helpers/fuzz.js';
+
+// The corpora read fixtures by paths relative to the repository root (this file is build/ts/tools/fuzz.js).
+process.chdir(fileURLToPath(new URL('../../..', import.meta.url)));
 
 const CORPORA = ['safetensors', 'tokenizer', 'config', 'image', 'table', 'misuse'];
 
