@@ -18,7 +18,7 @@ import type * as NativeModule from 'tokenizers';
 
 import { resolveModelFile, type HubDownloadOptions } from '../hub/index.js';
 import { isJsonObject, parseJsonStrict, type JsonObject, type JsonValue } from '../io/json.js';
-import { catastrophicBacktracking } from '../pattern/index.js';
+import { catastrophicBacktracking, matchesEmptyText } from '../pattern/index.js';
 import { readUtf8FileSync } from './read-file.js';
 
 type NativeTokenizer = NativeModule.Tokenizer;
@@ -98,11 +98,12 @@ const PAIR_WINDOW = 1024;
 
 /**
  * With truncation, a text longer than this many characters per token of maxLength is cut to that
- * many before it is tokenised (from the side truncation removes): a 10 MB text field was tokenised
- * whole (a minute, 850 MB) to keep 512 tokens. A token of real text is a few characters (a
- * wordpiece is rarely over 20), so the kept characters still overflow maxLength and the tokens
- * kept are the same; a text whose kept characters give too few tokens (mostly spaces, or
- * characters the tokenizer drops) is an error rather than a silently different encoding.
+ * many before it is tokenised (from the side truncation removes, at a space when there is one near
+ * the cut, so no word is split): a 10 MB text field was tokenised whole (a minute, 850 MB) to keep
+ * 512 tokens. A token of real text is a few characters, so the kept characters still overflow
+ * maxLength and the tokens kept are the same; when they do not (mostly spaces, one huge word, or
+ * characters the tokenizer drops), the cut is redone four times longer until they do or the text
+ * is whole, so the encoding never differs from the whole text's.
  */
 export const MAX_CHARS_PER_TOKEN = 64;
 
@@ -211,6 +212,7 @@ export class Tokenizer {
     if (!isJsonObject(parsed)) throw new Error(`${this.source}: tokenizer.json is not a JSON object`);
     checkTemplateProcessing(parsed.post_processor, this.source);
     for (const part of PATTERN_PARTS) checkRegexPatterns(parsed[part], part, this.source);
+    checkUnknownToken(parsed.model, this.source);
     const base = this.#native('none'); // fails early on a tokenizer.json the library cannot read
     const config = options.config ?? Object.create(null);
     const map = options.specialTokensMap ?? Object.create(null);
@@ -350,26 +352,40 @@ export class Tokenizer {
     throw new Error(`${what}: ${message}`);
   }
 
-  /** `text` cut to MAX_CHARS_PER_TOKEN × maxLength characters on the side truncation removes (never inside a surrogate pair), or itself. */
-  static #capText(text: string, truncation: Truncation | undefined): string {
-    if (!truncation) return text;
-    const cap = truncation.maxLength * MAX_CHARS_PER_TOKEN;
-    if (text.length <= cap) return text;
+  /**
+   * `text` cut to about `cap` characters on the side truncation removes — at a whitespace in the
+   * last quarter before the cut when there is one, never inside a surrogate pair — or itself.
+   */
+  static #capText(text: string, truncation: Truncation | undefined, cap: number): string {
+    if (!truncation || text.length <= cap) return text;
+    const slack = cap >>> 2;
     if (truncation.side === 'right') {
-      const end = /[\ud800-\udbff]/.test(text[cap - 1]) ? cap - 1 : cap;
-      return text.slice(0, end);
+      const space = text.slice(cap - slack, cap).search(/\s\S*$/);
+      if (space >= 0) return text.slice(0, cap - slack + space);
+      return text.slice(0, /[\ud800-\udbff]/.test(text[cap - 1]) ? cap - 1 : cap);
     }
     const start = text.length - cap;
+    const space = text.slice(start, start + slack).search(/\s/);
+    if (space >= 0) return text.slice(start + space);
     return text.slice(/[\udc00-\udfff]/.test(text[start]) ? start + 1 : start);
   }
 
-  /** An encoding of capped texts, or the error that says the cap would change it (see MAX_CHARS_PER_TOKEN). */
-  static #checkCapped(encoding: Encoding, truncation: Truncation | undefined, lengths: readonly number[], capped: readonly string[], what: string): Encoding {
-    if (!truncation || encoding.inputIds.length >= truncation.maxLength || capped.every((text, k) => text.length === lengths[k])) return encoding;
-    const longest = Math.max(...lengths);
-    throw new Error(
-      `${what}: the text is ${longest.toLocaleString('en-US')} characters long; the ${(truncation.maxLength * MAX_CHARS_PER_TOKEN).toLocaleString('en-US')} characters read of it (${MAX_CHARS_PER_TOKEN} per token of maxLength ${truncation.maxLength}) give only ${encoding.inputIds.length} tokens (mostly spaces, or characters the tokenizer drops?): shorten the text`,
-    );
+  /** Whether an encoding of `capped` is the encoding of `inputs`: nothing was cut, or what was cut lies beyond the tokens kept. */
+  static #complete(encoding: Encoding, truncation: Truncation | undefined, inputs: readonly string[], capped: readonly string[]): boolean {
+    return !truncation || encoding.inputIds.length >= truncation.maxLength || capped.every((text, k) => text === inputs[k]);
+  }
+
+  /** Encodes `inputs` (a text, or a text and its pair) cut to `cap` characters, and four times more until the cut changes nothing (see MAX_CHARS_PER_TOKEN). */
+  static async #encodeCapped(tokenizer: NativeTokenizer, truncation: Truncation | undefined, inputs: readonly string[], addSpecialTokens: boolean, cap: number): Promise<Encoding> {
+    for (; ; cap *= 4) {
+      const capped = inputs.map((input) => Tokenizer.#capText(input, truncation, cap));
+      const encoding = Tokenizer.#convert(await tokenizer.encode(capped[0], capped[1] ?? null, { addSpecialTokens }));
+      if (Tokenizer.#complete(encoding, truncation, inputs, capped)) return encoding;
+    }
+  }
+
+  static #firstCap(truncation: Truncation | undefined): number {
+    return truncation ? truncation.maxLength * MAX_CHARS_PER_TOKEN : Infinity;
   }
 
   static #convert(encoding: NativeEncoding): Encoding {
@@ -387,14 +403,11 @@ export class Tokenizer {
     if (pair !== undefined && pair !== null) Tokenizer.#checkText(pair, 'encode: pair');
     const { tokenizer, truncation } = this.#tokenizerFor(options, 'encode');
     const inputs = pair === undefined || pair === null ? [text] : [text, pair];
-    const capped = inputs.map((input) => Tokenizer.#capText(input, truncation));
-    let encoding: NativeEncoding;
     try {
-      encoding = await tokenizer.encode(capped[0], capped[1] ?? null, { addSpecialTokens: options.addSpecialTokens ?? true });
+      return await Tokenizer.#encodeCapped(tokenizer, truncation, inputs, options.addSpecialTokens ?? true, Tokenizer.#firstCap(truncation));
     } catch (error) {
       Tokenizer.#fail(error, truncation, 'encode');
     }
-    return Tokenizer.#checkCapped(Tokenizer.#convert(encoding), truncation, inputs.map((input) => input.length), capped, 'encode');
   }
 
   /**
@@ -432,17 +445,24 @@ export class Tokenizer {
       }
     };
     const out: (Encoding | Error)[] = new Array(texts.length);
-    const cappedTexts = texts.map((text) => Tokenizer.#capText(text, truncation));
-    const cappedPairs = pairs?.map((pair) => Tokenizer.#capText(pair, truncation));
-    /** The encoding of input i, or the error when capping its text would change it. */
+    const cap = Tokenizer.#firstCap(truncation);
+    const cappedTexts = texts.map((text) => Tokenizer.#capText(text, truncation, cap));
+    const cappedPairs = pairs?.map((pair) => Tokenizer.#capText(pair, truncation, cap));
+    /** Inputs whose cut text gave too few tokens, encoded again with longer cuts once the batch is done. */
+    const again: number[] = [];
     const checked = (encoding: NativeEncoding, i: number): Encoding | Error => {
-      const lengths = pairs ? [texts[i].length, pairs[i].length] : [texts[i].length];
+      const inputs = pairs ? [texts[i], pairs[i]] : [texts[i]];
       const capped = cappedPairs ? [cappedTexts[i], cappedPairs[i]] : [cappedTexts[i]];
-      try {
-        return Tokenizer.#checkCapped(Tokenizer.#convert(encoding), truncation, lengths, capped, 'encode');
-      } catch (error) {
-        return error as Error;
+      const converted = Tokenizer.#convert(encoding);
+      if (!Tokenizer.#complete(converted, truncation, inputs, capped)) again.push(i);
+      return converted;
+    };
+    const encodeAgain = async (): Promise<(Encoding | Error)[]> => {
+      for (const i of again) {
+        const inputs = pairs ? [texts[i], pairs[i]] : [texts[i]];
+        out[i] = await Tokenizer.#encodeCapped(tokenizer, truncation, inputs, encodeOptions.addSpecialTokens, cap * 4).catch(settle);
       }
+      return out;
     };
     if (cappedPairs) {
       // The binding's encodeBatch takes single strings only (and its postProcess splits longest_first
@@ -460,7 +480,7 @@ export class Tokenizer {
         }
         await Promise.all(pending);
       }
-      return out;
+      return encodeAgain();
     }
     // One bad input fails a whole native batch: then halve the range until the bad inputs are alone.
     const run = async (start: number, end: number): Promise<void> => {
@@ -478,7 +498,7 @@ export class Tokenizer {
       }
     };
     for (let start = 0; start < texts.length; start += BATCH_CHUNK) await run(start, Math.min(texts.length, start + BATCH_CHUNK));
-    return out;
+    return encodeAgain();
   }
 
   /** The tokens (wordpieces) of a text, without special tokens. */
@@ -588,6 +608,12 @@ function checkTemplateProcessing(post: JsonValue | undefined, source: string): v
   }
 }
 
+/** A model's unk_token must be in its vocabulary: the tokenizers library fails every text with an unknown word otherwise, naming no file. */
+function checkUnknownToken(model: JsonValue | undefined, source: string): void {
+  if (!isJsonObject(model) || typeof model.unk_token !== 'string' || !isJsonObject(model.vocab)) return;
+  if (!Object.hasOwn(model.vocab, model.unk_token)) throw new Error(`${source}: model.unk_token ${JSON.stringify(model.unk_token)} is not in model.vocab`);
+}
+
 /** The parts of a tokenizer.json that hold Split / Replace patterns (the model part holds the vocabulary, no patterns). */
 const PATTERN_PARTS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'] as const;
 
@@ -595,7 +621,11 @@ const PATTERN_PARTS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder
  * Every `{"Regex": …}` pattern under `value` (at JSON path `path`) must be free of the quantifier
  * nesting that backtracks exponentially: the tokenizers library runs it with Oniguruma, whose
  * retry limit then panics and aborts the process at encode time (`(a+)+` on a line of 30 a's and
- * a '!'), instead of returning an error.
+ * a '!'), instead of returning an error. A Replace normalizer must not multiply a text's length:
+ * its pattern cannot match the empty text (the content would go between every two characters)
+ * and its content is at most MAX_CHARS_PER_TOKEN characters — texts are cut to that many per
+ * token before the normalizer runs, and a 10,000-character content made a 2,000-character line
+ * twenty million.
  */
 function checkRegexPatterns(value: JsonValue | undefined, path: string, source: string): void {
   if (Array.isArray(value)) {
@@ -603,6 +633,14 @@ function checkRegexPatterns(value: JsonValue | undefined, path: string, source: 
     return;
   }
   if (!isJsonObject(value)) return;
+  if (value.type === 'Replace') {
+    const pattern = isJsonObject(value.pattern) ? value.pattern : {};
+    const empty = typeof pattern.String === 'string' ? pattern.String === '' : typeof pattern.Regex === 'string' && matchesEmptyText(pattern.Regex) === true;
+    if (empty) throw new Error(`${source}: ${path}.pattern ${JSON.stringify(value.pattern)} matches the empty text, so Replace would insert its content between every two characters`);
+    if (typeof value.content === 'string' && value.content.length > MAX_CHARS_PER_TOKEN) {
+      throw new Error(`${source}: ${path}.content is ${value.content.length.toLocaleString('en-US')} characters long; a Replace content longer than ${MAX_CHARS_PER_TOKEN} characters multiplies the text's length`);
+    }
+  }
   for (const [key, child] of Object.entries(value)) {
     if (key === 'Regex' && typeof child === 'string') {
       const hazard = catastrophicBacktracking(child);

@@ -40,7 +40,7 @@ export async function savePeftModel(model: PeftModel, dir: string, options: Save
   }
 }
 
-async function readAdapterConfig(source: string, options: LoadAdapterOptions): Promise<PeftConfig> {
+async function readAdapterConfig(source: string, options: LoadAdapterOptions): Promise<{ config: PeftConfig; path: string }> {
   const path = await resolveModelFile(source, ADAPTER_CONFIG_NAME, options);
   let json: unknown;
   try {
@@ -51,7 +51,17 @@ async function readAdapterConfig(source: string, options: LoadAdapterOptions): P
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(json)}`);
   const config = peftConfigFromJson(json as Record<string, unknown>, path);
   config.inferenceMode = !(options.isTrainable ?? false);
-  return config;
+  return { config, path };
+}
+
+/** Runs `step`, naming `path` in its error: what failed was read from that file. */
+function naming<T>(path: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(message.startsWith(path) ? message : `${path}: ${message}`, { cause: error });
+  }
 }
 
 async function readAdapterWeights(source: string, options: LoadAdapterOptions) {
@@ -67,7 +77,7 @@ async function readAdapterWeights(source: string, options: LoadAdapterOptions) {
 async function loadWeightsInto(model: PeftModel, source: string, adapterName: string, options: LoadAdapterOptions): Promise<AdapterLoadResult> {
   const { path, tensors } = await readAdapterWeights(source, options);
   try {
-    const result = model.loadAdapterStateDict(tensors, adapterName);
+    const result = naming(path, () => model.loadAdapterStateDict(tensors, adapterName));
     const warn = options.warn ?? ((message: string) => console.warn(message));
     if (result.unexpectedKeys.length) warn(`Found unexpected keys in ${path} that fit no module of the model: [${result.unexpectedKeys.join(', ')}]`);
     if (result.missingKeys.length) warn(`Adapter '${adapterName}' tensors missing from ${path}, left as initialised: [${result.missingKeys.join(', ')}]`);
@@ -81,8 +91,8 @@ async function loadWeightsInto(model: PeftModel, source: string, adapterName: st
 export async function loadPeftModel(base: Module, source: string, options: LoadAdapterOptions = {}): Promise<PeftModel> {
   const adapterName = options.adapterName ?? 'default';
   checkAdapterName(adapterName, base);
-  const config = await readAdapterConfig(source, options);
-  const model = new PeftModel(base, config, adapterName);
+  const { config, path } = await readAdapterConfig(source, options);
+  const model = naming(path, () => new PeftModel(base, config, adapterName));
   await loadWeightsInto(model, source, adapterName, options);
   return model;
 }
@@ -90,8 +100,8 @@ export async function loadPeftModel(base: Module, source: string, options: LoadA
 /** Adds the adapter saved in `source` to `model` under `adapterName` (PEFT's load_adapter). */
 export async function loadAdapter(model: PeftModel, source: string, adapterName: string, options: LoadAdapterOptions = {}): Promise<AdapterLoadResult> {
   checkAdapterName(adapterName, model.model);
-  const config = await readAdapterConfig(source, options);
-  model.addAdapter(adapterName, config);
+  const { config, path } = await readAdapterConfig(source, options);
+  naming(path, () => model.addAdapter(adapterName, config));
   return loadWeightsInto(model, source, adapterName, options);
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import type { DType, Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
-import { checkModelSize, familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
+import { checkModelSize, modelSize, familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
 import { alignCheckpointKeys } from '../models/checkpoint-keys.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { assertNotPickle, loadSafetensors } from './safetensors.js';
@@ -74,7 +74,7 @@ interface ModelPlan {
  * architecture, and the parameter bytes against the memory limit (checkModelSize) — before any
  * weight is read or allocated. Errors name `where` (the config.json, the preset).
  */
-function planModel(json: unknown, options: CreateModelOptions, where: string): ModelPlan {
+function planModel(json: unknown, options: CreateModelOptions, where: string): ModelPlan & { where: string } {
   if (!isObject(json)) throw new Error(`${where}: a config must be a JSON object, got ${describeJsonValue(json)}`);
   const modelType = json.model_type;
   if (typeof modelType !== 'string') throw new Error(`${where}: config has no "model_type" string`);
@@ -93,14 +93,23 @@ function planModel(json: unknown, options: CreateModelOptions, where: string): M
       throw new Error(`unknown architecture ${JSON.stringify(architecture)} for model_type '${family.modelType}' (known: ${Object.keys(family.architectures).join(', ')})`);
     }
     checkModelSize(family, config);
-    return { family, config, architecture };
+    return { family, config, architecture, where };
   } catch (error) {
     throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
   }
 }
 
-function build({ family, config, architecture }: ModelPlan): Module {
-  return family.architectures[architecture](config);
+/** The planned model; an allocation that fails (under the size limit, but more than the process may take) names the config's fields. */
+function build({ family, config, architecture, where }: ModelPlan & { where: string }): Module {
+  try {
+    return family.architectures[architecture](config);
+  } catch (error) {
+    const message = (error as Error).message;
+    if (!/can't allocate memory|out of memory/i.test(message)) throw error;
+    const size = modelSize(family, config);
+    const estimate = size ? `it would hold ${size.amount}. ${size.largest}` : 'it needs more than this process may allocate.';
+    throw new Error(`${where}: building the model ran out of memory: ${estimate} (${message})`, { cause: error });
+  }
 }
 
 /**

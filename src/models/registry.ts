@@ -118,21 +118,33 @@ export function estimateModelBytes(family: ModelFamily, config: unknown): number
  * exceed maxModelBytes(), naming the estimate, the largest part and the config.json fields that set it.
  */
 export function checkModelSize(family: ModelFamily, config: unknown): void {
-  if (!family.sizeParts) return;
+  const size = modelSize(family, config);
+  if (!size) return;
+  const limit = maxModelBytes();
+  if (size.bytes <= limit) return;
+  const limitSource = process.env.FINETUNE_MAX_MODEL_BYTES ? 'FINETUNE_MAX_MODEL_BYTES' : "this machine's memory";
+  throw new Error(
+    `the ${family.modelType} model this config describes would hold ${size.amount}, more than ${limitSource} (${formatSize(limit)}); refused before allocating. ` +
+      `${size.largest} If the config is right, set FINETUNE_MAX_MODEL_BYTES to a larger number of bytes to build it anyway.`,
+  );
+}
+
+/**
+ * A family's size estimate for `config` (null without sizeParts): its bytes, and in words the
+ * parameters with their float32 bytes, and the part that holds most of them with the fields that size it.
+ */
+export function modelSize(family: ModelFamily, config: unknown): { bytes: number; amount: string; largest: string } | null {
+  if (!family.sizeParts) return null;
   const parts = family.sizeParts(config);
   const parameters = parts.reduce((total, part) => total + part.parameters, 0);
   const bytes = parameters * PARAMETER_BYTES;
-  const limit = maxModelBytes();
-  if (bytes <= limit) return;
   const largest = parts.reduce((a, b) => (b.parameters > a.parameters ? b : a));
   const fields = Object.entries(largest.fields).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ');
-  const limitSource = process.env.FINETUNE_MAX_MODEL_BYTES ? 'FINETUNE_MAX_MODEL_BYTES' : "this machine's memory";
-  throw new Error(
-    `the ${family.modelType} model this config describes would hold about ${parameters.toLocaleString('en-US', { maximumFractionDigits: 0 })} parameters ` +
-      `(${formatSize(bytes)} in float32), more than ${limitSource} (${formatSize(limit)}); refused before allocating. ` +
-      `Most of it is the ${largest.part}, sized by ${fields}. ` +
-      `If the config is right, set FINETUNE_MAX_MODEL_BYTES to a larger number of bytes to build it anyway.`,
-  );
+  return {
+    bytes,
+    amount: `about ${parameters.toLocaleString('en-US', { maximumFractionDigits: 0 })} parameters (${formatSize(bytes)} in float32)`,
+    largest: `Most of it is the ${largest.part}, sized by ${fields}.`,
+  };
 }
 
 const families = new Map<string, ModelFamily<unknown>>();

@@ -21,6 +21,16 @@ export function catastrophicBacktracking(source: string): string | null {
   return findHazard(source, root, null);
 }
 
+/** Whether `source` can match the empty text (null when it does not parse: left for the tokenizers library to refuse). */
+export function matchesEmptyText(source: string): boolean | null {
+  try {
+    return firstCharacters(parsePattern(source, 'oniguruma').root).nullable;
+  } catch (error) {
+    if (error instanceof PatternError) return null;
+    throw error;
+  }
+}
+
 /** Walks the tree; `outer` is the nearest enclosing unbounded repeat. */
 function findHazard(source: string, node: PatternNode, outer: PatternNode | null): string | null {
   const text = (n: PatternNode) => `'${source.slice(n.start, n.end)}'`;

@@ -6,4 +6,4 @@
  */
 export { Pattern, MAX_PROGRAM_SIZE, type PatternMatch } from './match.js';
 export { PatternError, MAX_PATTERN_LENGTH, MAX_REPEAT_COUNT } from './parse.js';
-export { catastrophicBacktracking } from './backtracking.js';
+export { catastrophicBacktracking, matchesEmptyText } from './backtracking.js';

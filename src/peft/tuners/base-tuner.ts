@@ -88,7 +88,7 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
     const available = [...names].map(([name, kind]) => `${name} (${kind})`).join(', ');
     const why = excluded.length ? ` (${excluded.length} matching module(s) excluded by excludeModules / modulesToSave)` : '';
     return (
-      `Target modules ${JSON.stringify(config.targetModules)} not found in the base model ${this.model.constructor.name}${why}. ` +
+      `Target modules ${JSON.stringify(config.targetModules)} not found in the base model ${this.model.constructor.name}${why}; check target_modules. ` +
       `Module names available to target: ${available}`
     );
   }

@@ -287,7 +287,8 @@ const CASES: [string, Make][] = [
     run: async () => {
       const { model } = await loadPretrained(bertFolder(dir, { architectures: '["constructor"]' }), { warn: () => {} });
       if (!(model instanceof nn.Module)) throw new WrongResult(`loadPretrained returned a non-Module: ${String(model)}`);
-      mustRefuse('architectures ["constructor"]', model);
+      // An architecture the family does not have is skipped, as transformers does: the family's base model.
+      if (model.constructor.name !== 'BertModel') throw new WrongResult(`architectures ["constructor"] built a ${model.constructor.name}`);
     },
   })],
   // 8. Adapter names escape their folder.
@@ -340,7 +341,8 @@ const CASES: [string, Make][] = [
     // In a process of its own: a shared tensor table breaks the process's later cases.
     run: () => {
       const script = `
-                import { full, ones, tidy } from 'finetune';
+        import { Worker } from 'node:worker_threads';
+        import { full, ones, tidy } from 'finetune';
         const worker = new Worker("import('finetune').then((f) => { for (let i = 0; i < 2000; i++) f.ones([64]).add(1).sum().item(); })", { eval: true });
         const ended = new Promise((resolve) => { worker.on('error', (e) => resolve(e.message)); worker.on('exit', () => resolve('')); });
         const kept = full([64], 2);
