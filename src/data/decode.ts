@@ -153,13 +153,18 @@ function checkPngData(bytes: Uint8Array, name: string): void {
   const expected = pngDataBytes(width, height, bytes[25], bytes[24], bytes[28] === 1);
   const idat: Uint8Array[] = [];
   let at = 8;
+  let ended = false;
   while (at + 8 <= bytes.length) {
     const length = u32(bytes, at);
     const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
     if (type === 'IDAT') idat.push(bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + length)));
-    if (type === 'IEND') break;
+    if (type === 'IEND') {
+      ended = true;
+      break;
+    }
     at += 12 + length;
   }
+  if (!ended) throw new BadImageError(name, 'truncated PNG (the file does not end with an IEND chunk)');
   const compressed = idat.reduce((sum, part) => sum + part.length, 0);
   const tooLittle = (have: string): BadImageError =>
     new BadImageError(name, `too little pixel data: ${width}×${height} pixels need ${expected.toLocaleString('en-US')} bytes, the image data holds ${have} (truncated or corrupt PNG)`);
