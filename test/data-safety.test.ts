@@ -337,3 +337,17 @@ test('CLI: a data file that is not a file, or lacks a label column, is a data er
   assert.equal(skipped.code, 0, skipped.stderr);
   assert.match(skipped.stderr, /^note: --skip-bad-rows left out 2 bad rows of reviews\.csv:\n {2}reviews\.csv:6: 3 fields, the header has 2\n {2}reviews\.csv:7: 3 fields, the header has 2\n/);
 });
+
+test('CLI: the verification progress bar draws on a terminal for large folders only, and is erased at the end', async () => {
+  const { verifyProgress } = await import('../src/cli/data-check.js');
+  const written: string[] = [];
+  const terminal = { isTTY: true, columns: 100, write: (text: string) => void written.push(text) };
+  const draw = verifyProgress('the images of pets', terminal);
+  draw(1, 500);
+  draw(500, 500);
+  assert.deepEqual(written, [`\r\x1b[Kchecking the images of pets ▕${' '.repeat(30)}▏ 1/500`, '\r\x1b[K']);
+  written.length = 0;
+  verifyProgress('small', terminal)(1, 10);
+  verifyProgress('a log', { write: (text: string) => void written.push(text) })(1, 500);
+  assert.deepEqual(written, []);
+});
