@@ -196,6 +196,7 @@ test('images: a PNG with too little pixel data is an error, not black pixels; wh
   assert.throws(() => data.decodeImage(rgbPng(4, 4, full.subarray(0, 30)), 'short.png'), {
     message: 'short.png: too little pixel data: 4×4 pixels need 52 bytes, the image data holds 30 (truncated or corrupt PNG)',
   });
+  assert.throws(() => data.decodeImage(rgbPng(0, 4, full), 'empty.png'), { message: 'empty.png: corrupt PNG: 0×4 pixels' });
   // More data than the rows need is ignored, as by PIL.
   const extra = Buffer.concat([full, new Uint8Array(20)]);
   assert.deepEqual(Array.from(data.decodeImage(rgbPng(4, 4, extra), 'extra.png').data), Array.from(decoded.data));

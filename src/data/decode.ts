@@ -150,6 +150,7 @@ function pngDataBytes(width: number, height: number, colorType: number, depth: n
 function checkPngData(bytes: Uint8Array, name: string): void {
   const width = u32(bytes, 16);
   const height = u32(bytes, 20);
+  if (width === 0 || height === 0) throw new BadImageError(name, `corrupt PNG: ${width}×${height} pixels`);
   const expected = pngDataBytes(width, height, bytes[25], bytes[24], bytes[28] === 1);
   const idat: Uint8Array[] = [];
   let at = 8;
