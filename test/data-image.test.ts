@@ -209,7 +209,7 @@ test('decodeImage: not an image, truncated and corrupt data name the file', () =
   const png = readFileSync(fixturePath('decode/rgb.png'));
   const jpg = readFileSync(fixturePath('decode/jpeg-420.jpg'));
   assert.throws(() => data.decodeImage(Buffer.from('hello'), 'a.png'), (e: Error) => e instanceof data.BadImageError && /^a\.png: not a PNG or JPEG image/.test(e.message));
-  assert.throws(() => data.decodeImage(png.subarray(0, png.length - 40), 'cut.png'), /cut\.png: too little pixel data: 13×9 pixels need 360 bytes, the image data holds \d+ \(truncated or corrupt PNG\)/);
+  assert.throws(() => data.decodeImage(png.subarray(0, png.length - 40), 'cut.png'), { message: 'cut.png: truncated PNG (the file does not end with an IEND chunk)' });
   assert.throws(() => data.decodeImage(jpg.subarray(0, 300), 'cut.jpg'), /cut\.jpg: cannot decode JPEG/);
   assert.throws(() => data.decodeImage(jpg.subarray(0, jpg.length - 200), 'cut2.jpg'), /cut2\.jpg: cannot decode JPEG/);
   // The decoder is usable after an error.

@@ -196,6 +196,7 @@ test('images: a PNG with too little pixel data is an error, not black pixels; wh
   assert.throws(() => data.decodeImage(rgbPng(4, 4, full.subarray(0, 30)), 'short.png'), {
     message: 'short.png: too little pixel data: 4×4 pixels need 52 bytes, the image data holds 30 (truncated or corrupt PNG)',
   });
+  assert.throws(() => data.decodeImage(rgbPng(0, 4, full), 'empty.png'), { message: 'empty.png: corrupt PNG: 0×4 pixels' });
   // More data than the rows need is ignored, as by PIL.
   const extra = Buffer.concat([full, new Uint8Array(20)]);
   assert.deepEqual(Array.from(data.decodeImage(rgbPng(4, 4, extra), 'extra.png').data), Array.from(decoded.data));
@@ -340,4 +341,18 @@ test('CLI: a data file that is not a file, or lacks a label column, is a data er
   const skipped = train('reviews.csv', '--skip-bad-rows');
   assert.equal(skipped.code, 0, skipped.stderr);
   assert.match(skipped.stderr, /^note: --skip-bad-rows left out 2 bad rows of reviews\.csv:\n {2}reviews\.csv:6: 3 fields, the header has 2\n {2}reviews\.csv:7: 3 fields, the header has 2\n/);
+});
+
+test('CLI: the verification progress bar draws on a terminal for large folders only, and is erased at the end', async () => {
+  const { verifyProgress } = await import('../src/cli/data-check.js');
+  const written: string[] = [];
+  const terminal = { isTTY: true, columns: 100, write: (text: string) => void written.push(text) };
+  const draw = verifyProgress('the images of pets', terminal);
+  draw(1, 500);
+  draw(500, 500);
+  assert.deepEqual(written, [`\r\x1b[Kchecking the images of pets ▕${' '.repeat(30)}▏ 1/500`, '\r\x1b[K']);
+  written.length = 0;
+  verifyProgress('small', terminal)(1, 10);
+  verifyProgress('a log', { write: (text: string) => void written.push(text) })(1, 500);
+  assert.deepEqual(written, []);
 });

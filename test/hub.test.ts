@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -450,6 +450,19 @@ test('an interrupted download keeps blobs/<etag>.incomplete and the next call re
   assert.equal(cdnLog.at(-1)?.range, `bytes=${partialSize}-`, 'resumed from the partial size');
   assert.deepEqual(readFileSync(p), content);
   assert.equal(existsSync(partial), false);
+});
+
+test('a symlink planted at blobs/<etag>.incomplete is replaced, not appended to: its target is untouched', async () => {
+  const cache = newCache();
+  const content = repos.get('acme/big')!.files['big.bin'].content;
+  const blobs = join(storageOf(cache, 'acme/big'), 'blobs');
+  mkdirSync(blobs, { recursive: true });
+  const victim = join(cache, 'victim.txt');
+  writeFileSync(victim, 'victim');
+  symlinkSync(victim, join(blobs, `${sha256(content)}.incomplete`));
+  const p = await hfHubDownload('acme/big', 'big.bin', opts(cache));
+  assert.deepEqual(readFileSync(p), content);
+  assert.equal(readFileSync(victim, 'utf8'), 'victim');
 });
 
 test('an interruption is retried (resumed) within one call', async () => {

@@ -3,8 +3,8 @@
  * layout, so files downloaded by Python are reused and the other way round.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, open, readFile, realpath, rename, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 
 import {
@@ -247,13 +247,27 @@ interface DownloadJob {
  * exists; starting over when the server ignores the range), checks the size and, for LFS files, the SHA-256,
  * then renames it to `blobs/<etag>`.
  */
+/** O_NOFOLLOW where the platform has it (not on Windows). */
+const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
+
+/** Opens a partial download to append to; a symlink planted at its path (ELOOP) is removed and the download starts afresh, never written through. */
+async function openForAppend(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, APPEND_NO_FOLLOW, 0o666);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    await rm(path, { force: true });
+    return open(path, APPEND_NO_FOLLOW, 0o666);
+  }
+}
+
 async function downloadToTmpAndMove(job: DownloadJob): Promise<void> {
   const { meta, incompletePath, retry } = job;
   if (!job.forceDownload && existsSync(job.destinationPath)) return;
   if (job.forceDownload) await rm(incompletePath, { force: true });
   const expected = meta.size;
   const verify = meta.linked && REGEX_SHA256.test(meta.etag);
-  const fh = await open(incompletePath, 'a');
+  const fh = await openForAppend(incompletePath);
   let size = 0;
   let hash: Hash | null = null;
   try {

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** Largest single read or write handed to the OS (Node refuses more than 2 GiB − 1 per call). */
 const IO_CHUNK = 1 << 30;
@@ -176,7 +176,7 @@ export function createOutputStream(path: string): fs.WriteStream {
 export async function makeOutputFolder(root: string, sub: string): Promise<string> {
   await mkdir(root, { recursive: true });
   const rest = relative(resolve(root), resolve(sub));
-  if (rest.startsWith('..') || resolve(root, rest) !== resolve(sub)) throw new Error(`makeOutputFolder: ${sub} is not inside ${root}`);
+  if (rest === '..' || rest.startsWith(`..${sep}`) || isAbsolute(rest)) throw new Error(`makeOutputFolder: ${sub} is not inside ${root}`);
   let at = root;
   for (const part of rest.split(sep).filter(Boolean)) {
     at = join(at, part);

@@ -139,6 +139,9 @@ export class Tensor {
    * The elements as a typed array, row-major. A contiguous CPU tensor's memory is shared,
    * not copied (like PyTorch's .numpy()): writes through the array change the tensor.
    * float16/bfloat16 come back as a Float32Array copy, int64 as a BigInt64Array.
+   * An operator that reallocates the tensor's memory (an out= call that resizes it, resize_,
+   * set_) detaches the array: its length becomes 0 rather than it reading freed memory.
+   * dispose() does not: the array keeps the memory it shares alive.
    */
   data(): AnyTypedArray {
     const [buffer, dtype] = native.toBuffer(this.handle);
