@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 
 import { noGrad, stack, tidy, Tensor } from '../tensor/index.js';
-import { collateText, findLabelColumn, findTextColumn, imageTransform, loadImage, readTable, readTextFile, type ReadTableOptions, type TextExample } from '../data/index.js';
+import { collateText, DataFormatError, findLabelColumn, findTextColumn, imageTransform, loadImage, readTable, readTextFile, type ReadTableOptions, type TextExample } from '../data/index.js';
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
 import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
@@ -180,7 +180,7 @@ async function readInputs(file: string, column: string | undefined, reading: Pic
   }
   const table = await readTable(file, reading);
   const name = column !== undefined && table.columns.includes(column) ? column : findTextColumn(table.columns, [findLabelColumn(table.columns, table.rows)]);
-  if (name === undefined) throw new UsageError(`${file}: which column holds the text? give --text-column (columns: ${table.columns.join(', ')})`);
+  if (name === undefined) throw new DataFormatError(file, 1, `which column holds the text? give --text-column (columns: ${table.columns.join(', ')})`);
   return table.rows.map((r) => r.values[name]).filter((v): v is string => typeof v === 'string');
 }
 
