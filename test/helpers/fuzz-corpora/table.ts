@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { data } from 'finetune';
 
 import type { Corpus } from '../fuzz.js';
-import { deepNesting, hostileValue, mutateBytes, PROTOTYPE_KEYS, Rng, stringify, type Json } from '../fuzz-mutate.js';
+import { deepNesting, hostileValue, mutateBytes, PROTOTYPE_KEYS, Rng, stringify } from '../fuzz-mutate.js';
 
 const tokenizer = data.Tokenizer.fromFile('data/bert-base-uncased');
 
