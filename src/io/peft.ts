@@ -12,7 +12,7 @@ import type { Module } from '../nn/index.js';
 import { checkAdapterName, PeftModel, peftConfigFromJson, registerAdapterFiles, type AdapterLoadResult, type LoadPeftOptions, type PeftConfig, type SavePeftOptions } from '../peft/index.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { makeOutputFolder, writeAtomicAsync } from './files.js';
-import { describeJsonValue } from './json.js';
+import { describeJsonValue, parseJsonStrict } from './json.js';
 import { assertNotPickle, loadSafetensors, saveSafetensors } from './safetensors.js';
 
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
@@ -44,7 +44,8 @@ async function readAdapterConfig(source: string, options: LoadAdapterOptions): P
   const path = await resolveModelFile(source, ADAPTER_CONFIG_NAME, options);
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(path, 'utf8'));
+    // The strict parser bounds nesting (a 20,000-deep value overflowed the stack of the field checks) and refuses duplicate keys.
+    json = parseJsonStrict(await readFile(path, 'utf8'));
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
