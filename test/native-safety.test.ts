@@ -202,4 +202,9 @@ describe('creation from JavaScript numbers', () => {
     assert.match(inChild(errorOf('', 'zeros([1e20])')) as string, /aten::zeros: argument 'size' .*expects an integer within int64, got 100000000000000000000/);
     assert.match(inChild(errorOf('', 'aten.full([2], 2n ** 70n, { dtype: "int64" })')) as string, /expects an integer within int64, got 1180591620717411303424n/);
   });
+
+  test('an array nested deeper than a tensor can have dimensions is refused, naming where (100,000 deep overflowed the stack)', () => {
+    const message = inChild(errorOf('let deep = [1]; for (let i = 0; i < 100000; i++) deep = [deep];', 'tensor(deep)'));
+    assert.match(message as string, /^tensor\(\): the array nests deeper than 64 levels at data(\[0\]){64} \(a tensor has at most 64 dimensions\)$/);
+  });
 });

@@ -47,7 +47,7 @@ export async function readTextsAndColumn(path: string, options: ReadTextsOptions
   }
   const table = await readTable(path, { format, encoding: options.encoding, delimiter: options.delimiter });
   const column = options.textColumn ?? findTextColumn(table.columns, [findLabelColumn(table.columns, table.rows)]);
-  if (!column) throw new Error(`${path}: which column holds the text? give textColumn (columns: ${table.columns.join(', ')})`);
+  if (!column) throw new DataFormatError(path, 1, `which column holds the text? give textColumn (columns: ${table.columns.join(', ')})`);
   if (!table.columns.includes(column)) throw new DataFormatError(path, 1, `no column '${column}' (columns: ${table.columns.join(', ')})`);
   const texts: string[] = [];
   for (const row of table.rows) {

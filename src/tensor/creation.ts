@@ -13,12 +13,16 @@ function factoryOptions(options: TensorOptions | undefined): { dtype?: DType; de
   return { dtype: options?.dtype, device: options?.device };
 }
 
-function inferShape(data: NestedArray, path = 'data'): number[] {
+/** libtorch's limit on a tensor's dimensions; deeper nesting would also overflow the stack here. */
+const MAX_DIMS = 64;
+
+function inferShape(data: NestedArray, path = 'data', depth = 0): number[] {
   if (!Array.isArray(data)) return [];
+  if (depth === MAX_DIMS) throw new Error(`tensor(): the array nests deeper than ${MAX_DIMS} levels at ${path} (a tensor has at most ${MAX_DIMS} dimensions)`);
   if (data.length === 0) return [0];
-  const inner = inferShape(data[0], `${path}[0]`);
+  const inner = inferShape(data[0], `${path}[0]`, depth + 1);
   for (let i = 1; i < data.length; i++) {
-    const other = inferShape(data[i], `${path}[${i}]`);
+    const other = inferShape(data[i], `${path}[${i}]`, depth + 1);
     if (other.length !== inner.length || other.some((d, k) => d !== inner[k])) {
       throw new Error(`tensor(): ragged nested array: ${path}[${i}] has shape [${other}] but ${path}[0] has [${inner}]`);
     }
