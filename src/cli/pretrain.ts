@@ -136,7 +136,10 @@ export async function runPretrain(argv: string[]): Promise<number> {
   } catch (error) {
     const message = dataFlagsInMessage((error as Error).message);
     // A bad line of the file is a runtime error (exit 1); the rest (which column, which encoding) is the command line's.
-    if (error instanceof DataFormatError) throw new Error(message);
+    if (error instanceof DataFormatError) {
+      console.error(`finetune pretrain: ${message}`);
+      return 1;
+    }
     return usageError(message);
   }
   if (texts.length < 2) throw new Error(`${String(flags['text-file'])}: only ${texts.length} texts`);
