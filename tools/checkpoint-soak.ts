@@ -18,10 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { data, dispose, loadSafetensorsSync, manualSeed, models, train } from 'finetune';
+import { data, dispose, loadSafetensorsSync, train } from 'finetune';
+
+import { slice, sst2, tinyBert } from '../test/helpers/trainer-setup.js';
 
 /** The repository root (this file runs from build/ts/tools). */
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const READY_MARK = 'SOAK_READY';
 const TRAINING_MARK = 'SOAK_TRAINING';
@@ -74,20 +75,8 @@ async function standbyChild(): Promise<void> {
 }
 
 async function trainChild(outputDir: string, steps: number): Promise<void> {
-  const tokenizer = data.Tokenizer.fromFile(join(ROOT, 'data/bert-base-uncased/tokenizer.json'));
-  const dataset = await data.TextClassificationDataset.fromFile(join(ROOT, 'data/sst2/train-200.tsv'), { textColumn: 'sentence', labelColumn: 'label', tokenizer, maxLength: 12 });
-  manualSeed(5);
-  const model = new models.BertForSequenceClassification({
-    vocabSize: 30522,
-    hiddenSize: 4,
-    numHiddenLayers: 1,
-    numAttentionHeads: 2,
-    intermediateSize: 8,
-    maxPositionEmbeddings: 16,
-    numLabels: 2,
-    hiddenDropoutProb: 0.1,
-    attentionProbsDropoutProb: 0.1,
-  });
+  const dataset = await sst2(12);
+  const model = tinyBert(5, { hiddenSize: 4, numHiddenLayers: 1, intermediateSize: 8, maxPositionEmbeddings: 16 });
   const trainer = new train.Trainer({
     model,
     args: new train.TrainingArguments({
@@ -103,7 +92,7 @@ async function trainChild(outputDir: string, steps: number): Promise<void> {
       strategy: { kind: 'full' },
       resumeFromCheckpoint: train.latestCheckpoint(outputDir) ? true : null,
     }),
-    trainDataset: new data.Subset(dataset, Array.from({ length: 24 }, (_, i) => i)),
+    trainDataset: slice(dataset, 0, 24),
     callbacks: [{ onTrainBegin: () => void process.stdout.write(`${TRAINING_MARK}\n`) }],
     log: null,
   });
@@ -113,18 +102,6 @@ async function trainChild(outputDir: string, steps: number): Promise<void> {
 }
 
 // ---- the parent: kills, checks, resumes ----------------------------------------------------------
-
-/** mulberry32: the kill moments, the same for the same seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A child process loading in the background, to be given a run (start) or dropped (stop). */
 interface Standby {
@@ -219,7 +196,7 @@ export async function checkpointSoak(options: SoakOptions = {}): Promise<SoakRep
   const steps = options.steps ?? 60;
   const maxDelayMs = options.maxDelayMs ?? 800;
   const log = options.log ?? (() => undefined);
-  const random = seededRandom(options.seed ?? 1);
+  const random = data.mulberry32(options.seed ?? 1); // the kill moments, the same for the same seed
   const started = performance.now();
   const root = mkdtempSync(join(tmpdir(), 'finetune-soak-'));
   const report: SoakReport = { kills: 0, killsDuringCheckpointWrite: 0, killsDuringFinalSave: 0, runs: 0, checkpointsChecked: 0, identicalFinalWeights: 0, seconds: 0 };

@@ -16,9 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-import { data, manualSeed, memory, models, train } from 'finetune';
+import { memory, train } from 'finetune';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { slice, sst2, tinyBert } from '../test/helpers/trainer-setup.js';
+
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -68,18 +69,8 @@ export async function memorySoak(options: MemorySoakOptions = {}): Promise<Memor
   const warmup = options.warmup ?? 200;
   const sampleEvery = options.sampleEvery ?? 100;
   if (warmup >= steps) throw new Error(`memorySoak: the warm-up (${warmup} steps) must be shorter than the run (${steps})`);
-  const tokenizer = data.Tokenizer.fromFile(join(ROOT, 'data/bert-base-uncased/tokenizer.json'));
-  const dataset = await data.TextClassificationDataset.fromFile(join(ROOT, 'data/sst2/train-200.tsv'), { textColumn: 'sentence', labelColumn: 'label', tokenizer, maxLength: 24 });
-  manualSeed(1);
-  const model = new models.BertForSequenceClassification({
-    vocabSize: 30522,
-    hiddenSize: 16,
-    numHiddenLayers: 2,
-    numAttentionHeads: 2,
-    intermediateSize: 32,
-    maxPositionEmbeddings: 32,
-    numLabels: 2,
-  });
+  const dataset = await sst2(24);
+  const model = tinyBert(1, { maxPositionEmbeddings: 32 });
   const outputDir = mkdtempSync(join(tmpdir(), 'finetune-memory-soak-'));
   const samples: MemorySample[] = [];
   const started = performance.now();
@@ -100,8 +91,8 @@ export async function memorySoak(options: MemorySoakOptions = {}): Promise<Memor
         threads: 1,
         strategy: { kind: 'full' },
       }),
-      trainDataset: new data.Subset(dataset, Array.from({ length: 160 }, (_, i) => i)),
-      evalDataset: new data.Subset(dataset, Array.from({ length: 40 }, (_, i) => 160 + i)),
+      trainDataset: slice(dataset, 0, 160),
+      evalDataset: slice(dataset, 160, 200),
       callbacks: [
         {
           onStepEnd: (_args, state) => {
