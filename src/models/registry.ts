@@ -109,8 +109,7 @@ function formatSize(bytes: number): string {
 
 /** The estimated float32 parameter bytes of `family`'s model for `config` (its largest architecture); undefined for a family without sizeParts. */
 export function estimateModelBytes(family: ModelFamily, config: unknown): number | undefined {
-  if (!family.sizeParts) return undefined;
-  return family.sizeParts(config).reduce((total, part) => total + part.parameters, 0) * PARAMETER_BYTES;
+  return modelSize(family, config)?.bytes;
 }
 
 /**
