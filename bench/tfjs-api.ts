@@ -78,7 +78,7 @@ export async function loadTfjs<T = Tfjs>(name: string): Promise<T> {
     return (await import(specifier)) as T;
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new Error(`${name} is not installed: node build/ts/bench/compare.js --suite tfjs installs it, or by hand: ${INSTALL_HINT}`);
+      throw new Error(`${name} is not installed: node build/ts/bench/compare.js --suite tfjs installs it, or by hand: ${INSTALL_HINT}`, { cause: error });
     }
     throw error;
   }

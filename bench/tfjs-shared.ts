@@ -190,7 +190,7 @@ export function transformerArrays(seed: number): TransformerArrays {
     weights.push(...linearArrays(`layer${l}.ffn2`, F, H, (s += 10)));
     weights.push(...ln(`layer${l}.ln2`));
   }
-  weights.push(...linearArrays('classifier', H, classes, (s += 10)));
+  weights.push(...linearArrays('classifier', H, classes, s + 10));
   const shape = [batch, seqLen, H];
   return {
     input: { name: 'input', shape, data: normals(size(shape), seed + 1), trainable: false },

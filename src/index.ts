@@ -15,6 +15,7 @@ export * as models from './models/index.js';
 export * as peft from './peft/index.js';
 export * as data from './data/index.js';
 export * as optim from './optim/index.js';
+export * as amp from './amp/index.js';
 export * as train from './train/index.js';
 export * as report from './report/index.js';
 export * as pretrain from './pretrain/index.js';

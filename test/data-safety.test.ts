@@ -161,7 +161,7 @@ test('images: headers claiming more pixels than their data holds are refused fas
     jpeg20000: jpegClaiming(20000).claiming.subarray(0, 645),
     jpeg12000: jpegClaiming(12000).claiming,
   };
-  const paths = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, join(dir, `${name}.${name.startsWith('png') ? 'png' : 'jpg'}`)]));
+  const paths = Object.fromEntries(Object.keys(files).map((name) => [name, join(dir, `${name}.${name.startsWith('png') ? 'png' : 'jpg'}`)]));
   for (const [name, bytes] of Object.entries(files)) writeFileSync(paths[name], bytes);
   assert.equal(files.png20000.length, 68);
   const { result, ms } = inChild(

@@ -3,13 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { memory, noGrad, optim, tensor, tidy } from 'finetune';
+import { amp, memory, noGrad, optim, tensor, tidy } from 'finetune';
 
 test('GradScaler: scales the loss, unscales grads, skips inf steps, backs off and grows the scale', () => {
   const before = memory().numTensors;
   const w = tensor([1, 2]).requiresGrad_();
   const sgd = new optim.SGD([w], { lr: 0.5 });
-  const scaler = new optim.GradScaler({ initScale: 4, growthInterval: 2 });
+  const scaler = new amp.GradScaler({ initScale: 4, growthInterval: 2 });
   const iterate = (factor: number) =>
     tidy(() => {
       sgd.zeroGrad();
@@ -39,9 +39,9 @@ test('GradScaler: scales the loss, unscales grads, skips inf steps, backs off an
     scaler.step(sgd);
     scaler.update();
   });
-  const disabled = new optim.GradScaler({ enabled: false });
+  const disabled = new amp.GradScaler({ enabled: false });
   tidy(() => assert.equal(disabled.scale(tensor(3)).item(), 3));
-  assert.throws(() => new optim.GradScaler({ backoffFactor: 2 }), /backoffFactor should be in \(0, 1\)/);
+  assert.throws(() => new amp.GradScaler({ backoffFactor: 2 }), /backoffFactor should be in \(0, 1\)/);
   scaler.dispose();
   disabled.dispose();
   sgd.zeroGrad();

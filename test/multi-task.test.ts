@@ -305,12 +305,12 @@ test('labelSmoothedCrossEntropy matches torch cross_entropy(label_smoothing=ε):
       const logits = fromFlat(c.logits).requiresGrad_();
       const target = fromFlat(c.target, c.targetDtype === 'int64' ? 'int64' : 'float64');
       const { label_smoothing: eps, reduction, ignore_index: ignoreIndex, weight } = c.options;
-      const out = optim.labelSmoothedCrossEntropy(logits, target, eps, { reduction, ignoreIndex, weight: weight ? fromFlat(weight) : undefined });
+      const out = nn.labelSmoothedCrossEntropy(logits, target, eps, { reduction, ignoreIndex, weight: weight ? fromFlat(weight) : undefined });
       assert.deepEqual(out.shape, c.output.shape, c.name);
       closeAll(values(out), c.output.values, 1e-12, c.name);
       out.mul(fromFlat(c.projection)).sum().backward();
       closeAll(values(logits.grad!), c.grad.values, 1e-12, `${c.name} grad`);
     });
   }
-  assert.throws(() => optim.labelSmoothedCrossEntropy(randn([2, 3]), tensor([0, 1], { dtype: 'int64' }), 1.5), /epsilon must be in \[0, 1\]/);
+  assert.throws(() => nn.labelSmoothedCrossEntropy(randn([2, 3]), tensor([0, 1], { dtype: 'int64' }), 1.5), /epsilon must be in \[0, 1\]/);
 });

@@ -130,7 +130,6 @@ function check(actual: unknown, expected: Expected, where: string): void {
 
 // Case parameters: fixture tensors built as Tensors, plus the plain JSON args (typed loosely on purpose:
 // each runner knows what its case's parameters are).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Params = Record<string, any>;
 type Runner = (p: Params) => unknown;
 

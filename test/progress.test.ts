@@ -83,7 +83,6 @@ function debiasedEma(values: Array<[number, number]>, beta = 0.98): number {
   return ema / weight;
 }
 
-// eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string): string => s.replace(/\x1b\[K/g, '');
 
 test('progressBar fills eighths of cells', () => {

@@ -49,7 +49,7 @@ const ALEXNET_CONFIG: HfConfig = { model_type: 'alexnet', arch: 'alexnet', in_ch
 const RESNET_CONFIG: HfConfig = { model_type: 'resnet', arch: 'resnet18', layers: [1, 1, 1, 1] };
 
 let tmp = '';
-let cases: (RoundTripCase & { trained: number[] })[] = [];
+const cases: (RoundTripCase & { trained: number[] })[] = [];
 const runs: Record<string, RoundTripResult>[] = [];
 
 /** A CSV of 16 short sentences in two classes, and a tokenizer of 100 words for the Python checkpoints (vocabulary 100). */

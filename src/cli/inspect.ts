@@ -295,7 +295,7 @@ function modelSource(model: string, numLabels: number | undefined): { build: () 
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as HfConfig;
   } catch (error) {
-    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   return { build: () => createModel(json, { numLabels, configSource: file }), source: model };
 }

@@ -66,7 +66,7 @@ export async function runMerge(argv: string[]): Promise<number> {
     try {
       merged = peft.mergeAndUnload();
     } catch (error) {
-      throw new Error(`cannot merge ${adapter}: ${(error as Error).message}`);
+      throw new Error(`cannot merge ${adapter}: ${(error as Error).message}`, { cause: error });
     }
     mkdirSync(outputDir, { recursive: true });
     await savePretrained(merged, outputDir);

@@ -263,7 +263,7 @@ export function decodeImage(bytes: Uint8Array, name = '<buffer>', limits: ImageL
     } catch (error) {
       // libjpeg's error_exit surfaces as the wrapper's longjmp stub ("Not implemented").
       const message = (error as Error).message;
-      throw new Error(message === 'Not implemented' ? 'libjpeg-turbo stopped on an error in the data' : message);
+      throw new Error(message === 'Not implemented' ? 'libjpeg-turbo stopped on an error in the data' : message, { cause: error });
     }
     if (!(image.width > 0 && image.height > 0) || image.data.length !== image.width * image.height * 4) throw new Error('no image data');
     return { width: image.width, height: image.height, channels: 3, data: rgbFromRgba(new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.length), image.width * image.height) };

@@ -171,7 +171,7 @@ export class ImageFolderDataset<I = Tensor> implements Dataset<ImageExample<I>> 
     try {
       entries = readdirSync(root, { withFileTypes: true });
     } catch (error) {
-      throw new Error(`image folder ${root}: cannot read it: ${(error as Error).message}`);
+      throw new Error(`image folder ${root}: cannot read it: ${(error as Error).message}`, { cause: error });
     }
     const classNames = entries
       .filter((e) => !e.name.startsWith('.') && isDirectory(join(root, e.name), e))

@@ -114,6 +114,6 @@ export function readUtf8FileSync(path: string, what = 'a text file'): string {
   try {
     return readDataFileSync(path, { maxBytes: MAX_TEXT_FILE_BYTES, what }).toString('utf8');
   } catch (error) {
-    throw new Error(cannotReadMessage(path, error));
+    throw new Error(cannotReadMessage(path, error), { cause: error });
   }
 }

@@ -245,7 +245,7 @@ export async function readTextFile(path: string, encoding?: string): Promise<str
   try {
     bytes = await readDataFile(path, { maxBytes: MAX_TEXT_FILE_BYTES, what: 'a text file' });
   } catch (error) {
-    throw new Error(cannotReadMessage(path, error));
+    throw new Error(cannotReadMessage(path, error), { cause: error });
   }
   return decodeText(bytes, path, encoding);
 }

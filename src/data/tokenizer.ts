@@ -31,7 +31,7 @@ function native(): typeof NativeModule {
     try {
       nativeModule = createRequire(import.meta.url)('tokenizers') as typeof NativeModule;
     } catch (error) {
-      throw new Error(`the 'tokenizers' npm package (Hugging Face tokenizers for Node) cannot be loaded: ${(error as Error).message}; run npm ci`);
+      throw new Error(`the 'tokenizers' npm package (Hugging Face tokenizers for Node) cannot be loaded: ${(error as Error).message}; run npm ci`, { cause: error });
     }
   }
   return nativeModule;
@@ -127,7 +127,7 @@ function readJsonFile(path: string): JsonObject {
   try {
     value = parseJsonStrict(text);
   } catch (error) {
-    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   if (!isJsonObject(value)) throw new Error(`${path}: expected a JSON object`);
   return value;
@@ -207,7 +207,7 @@ export class Tokenizer {
     try {
       parsed = parseJsonStrict(json);
     } catch (error) {
-      throw new Error(`${this.source}: tokenizer.json is not valid JSON: ${(error as Error).message}`);
+      throw new Error(`${this.source}: tokenizer.json is not valid JSON: ${(error as Error).message}`, { cause: error });
     }
     if (!isJsonObject(parsed)) throw new Error(`${this.source}: tokenizer.json is not a JSON object`);
     checkTemplateProcessing(parsed.post_processor, this.source);
@@ -299,7 +299,7 @@ export class Tokenizer {
       try {
         tokenizer = native().Tokenizer.fromString(this.#json);
       } catch (error) {
-        throw new Error(`${this.source}: the tokenizers library cannot read this tokenizer.json: ${(error as Error).message}`);
+        throw new Error(`${this.source}: the tokenizers library cannot read this tokenizer.json: ${(error as Error).message}`, { cause: error });
       }
       // Whatever tokenizer.json stored, padding is the collator's job and truncation is per call (as in transformers).
       tokenizer.disablePadding();

@@ -378,6 +378,7 @@ export function toGrayscale(): Transform {
  * Applies transforms in order, freeing intermediate tensors; `setEpoch` reaches every random
  * transform inside.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each transform's input is the previous one's output
 export function compose<I = Tensor, O = Tensor>(transforms: readonly Transform<any, any>[]): Transform<I, O> {
   const composed: Transform<I, O> = (input, context) => tidy(() => transforms.reduce<unknown>((value, t) => t(value, context), input) as O);
   composed.setEpoch = (epoch) => {

@@ -268,8 +268,8 @@ async function downloadToTmpAndMove(job: DownloadJob): Promise<void> {
   const expected = meta.size;
   const verify = meta.linked && REGEX_SHA256.test(meta.etag);
   const fh = await openForAppend(incompletePath);
-  let size = 0;
-  let hash: Hash | null = null;
+  let size: number;
+  let hash: Hash | null;
   try {
     size = (await fh.stat()).size;
     if (size > expected) {

@@ -47,7 +47,7 @@ async function readAdapterConfig(source: string, options: LoadAdapterOptions): P
     // The strict parser bounds nesting (a 20,000-deep value overflowed the stack of the field checks) and refuses duplicate keys.
     json = parseJsonStrict(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new Error(`${path}: ${(error as Error).message}`);
+    throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(json)}`);
   const config = peftConfigFromJson(json as Record<string, unknown>, path);

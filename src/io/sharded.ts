@@ -52,14 +52,14 @@ export async function readSafetensorsIndex(pathOrDir: string): Promise<Safetenso
     text = await readFile(indexPath, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${indexPath}: no sharded checkpoint index here (the file does not exist)`);
+    if (code === 'ENOENT') throw new Error(`${indexPath}: no sharded checkpoint index here (the file does not exist)`, { cause: error });
     throw error;
   }
   let parsed: JsonValue;
   try {
     parsed = parseJsonStrict(text);
   } catch (error) {
-    if (error instanceof JsonError) throw new Error(`${indexPath}: invalid checkpoint index: not valid JSON: ${error.message}`);
+    if (error instanceof JsonError) throw new Error(`${indexPath}: invalid checkpoint index: not valid JSON: ${error.message}`, { cause: error });
     throw error;
   }
   if (!isJsonObject(parsed)) throw new Error(`${indexPath}: invalid checkpoint index: not a JSON object`);
@@ -197,7 +197,7 @@ export async function saveShardedSafetensors(dir: string, tensors: NamedTensors,
     try {
       size = safetensorsByteLength(tensor);
     } catch (error) {
-      throw new Error(`saveShardedSafetensors: tensor ${JSON.stringify(name)}: ${(error as Error).message}`);
+      throw new Error(`saveShardedSafetensors: tensor ${JSON.stringify(name)}: ${(error as Error).message}`, { cause: error });
     }
     totalSize += size;
     if (size > maxShardSize) {

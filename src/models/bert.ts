@@ -253,7 +253,7 @@ export function bertConfigFromHf(json: HfConfig): BertConfig {
     // Name the config.json key rather than the field: "BertConfig: hiddenSize (100) …" → "'hidden_size' (100) …"
     // (config.json's keys are the fields in snake_case: numLabels → num_labels.)
     const message = (error as Error).message.replace(/^BertConfig: (\w+)/, (_, field: string) => `'${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}'`);
-    throw new Error(`BERT config.json: ${message}`);
+    throw new Error(`BERT config.json: ${message}`, { cause: error });
   }
 }
 

@@ -12,3 +12,4 @@ export { ReLU, GELU, Tanh, SiLU, Sigmoid, MultiheadAttention, type MultiheadAtte
 export { MaxPool2d, AdaptiveAvgPool2d } from './layers/pooling.js';
 export { Flatten } from './layers/flatten.js';
 export { Sequential, ModuleList, ModuleDict, ParameterDict, type TensorModule } from './layers/container.js';
+export { labelSmoothedCrossEntropy, type LabelSmoothingOptions } from './losses.js';

@@ -104,15 +104,13 @@ export class Module {
 
   /** The submodule at a dotted path ('' is this module). */
   getSubmodule(path: string): Module {
-    let module: Module = this;
-    for (const part of path ? path.split('.') : []) {
+    return (path ? path.split('.') : []).reduce<Module>((module, part) => {
       const next = (module as unknown as Record<string, unknown>)[part];
       if (!(next instanceof Module)) {
         throw new Error(`${this.constructor.name} has no submodule '${path}' ('${part}' is not a module)`);
       }
-      module = next;
-    }
-    return module;
+      return next;
+    }, this);
   }
 
   /** Number of parameter elements, optionally only the trainable ones. */

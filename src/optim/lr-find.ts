@@ -130,7 +130,6 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
   const optimizerSnapshot = optimizer.stateDict && optimizer.loadStateDict ? tidy(() => cloneTensors(optimizer.stateDict!())) : undefined;
   const groupSnapshot = groups.map((g) => {
     const { params, paramNames, ...hyper } = g;
-    void params, paramNames;
     return structuredCloneHyper(hyper);
   });
 

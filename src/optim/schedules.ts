@@ -393,14 +393,12 @@ export function getScheduler(name: ScheduleName | string, optimizer: HasParamGro
   checkOptions(name, options);
   if (name === 'reduce_lr_on_plateau') {
     const { numWarmupSteps, warmupRatio, numTrainingSteps, lrInit, lastStep, ...rest } = options;
-    void numWarmupSteps, warmupRatio, numTrainingSteps, lrInit, lastStep;
     return new ReduceLROnPlateau(optimizer, rest as ReduceLROnPlateauOptions);
   }
   if (name === 'one_cycle') {
     if (resolveWarmupSteps(options)) throw new Error("'one_cycle' has its own warmup (pctStart)");
     const totalSteps = options.totalSteps ?? options.numTrainingSteps;
     const { numWarmupSteps, warmupRatio, numTrainingSteps, lrInit, ...rest } = options;
-    void numWarmupSteps, warmupRatio, numTrainingSteps, lrInit;
     return new OneCycleLR(optimizer, { ...(rest as Partial<OneCycleOptions>), totalSteps });
   }
   const schedule = getSchedule(name, { ...options, lastStep: undefined, lrInit: options.lrInit ?? optimizerLr(optimizer) } as ScheduleOptions);

@@ -30,7 +30,7 @@ export function peftPattern(field: PatternField, entry: string): Pattern {
     } catch (error) {
       if (!(error instanceof PatternError)) throw error;
       const built = source === entry ? '' : ` (matched as ${quoted(source)}, as PEFT does)`;
-      throw new Error(`${field} ${quoted(entry)}: ${error.message}${built}`);
+      throw new Error(`${field} ${quoted(entry)}: ${error.message}${built}`, { cause: error });
     }
     compiled.set(source, pattern);
   }

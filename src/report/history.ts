@@ -141,7 +141,7 @@ export function parseMetricsJsonl(text: string, file = 'metrics.jsonl'): LogEntr
       value = parseJsonWithNonFinite(line);
     } catch (error) {
       if (i === last) break;
-      throw new Error(`${file}:${i + 1}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`${file}:${i + 1}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       if (i === last) break;
@@ -205,7 +205,7 @@ async function readJsonIfExists(path: string): Promise<unknown> {
   try {
     return parseJsonWithNonFinite(text);
   } catch (error) {
-    throw new Error(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 

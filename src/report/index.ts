@@ -1,6 +1,6 @@
 /** Reports of training runs: report.html with inline SVG charts, PNG plots (resvg), the strategy comparison table. */
 export { writeReport, renderReportHtml, lossChart, metricCharts, lrChart, gradNormChart, taskWeightChart, flattenConfig, type WriteReportOptions, type ReportResult, type ChartSize } from './report.js';
-export { comparisonReport, comparisonRunFromDir, comparisonChart, alignTable, type ComparisonRun, type ComparisonOptions, type ComparisonResult } from './compare.js';
+export { comparisonReport, comparisonRunFromDir, comparisonChart, alignTable, type ComparisonRun, type ComparisonOptions, type ComparisonResult } from './comparison.js';
 export {
   readRunHistory,
   summarizeRun,

@@ -38,6 +38,7 @@ function loadResvg(): ResvgModule {
     throw new Error(
       `PNG rendering needs @resvg/resvg-js with its prebuilt binary for ${process.platform}-${process.arch} ` +
         `(an optional dependency npm installs per platform): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+      { cause: error },
     );
   }
   return resvg;

@@ -11,7 +11,7 @@ export * from './math.js';
 export * from './reduce.js';
 export * from './shape.js';
 export * from './indexing.js';
-export * from './compare.js';
+export * from './comparison.js';
 export * from './linalg.js';
 export * as functional from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, grad, type GradOptions } from './autograd.js';

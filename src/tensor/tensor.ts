@@ -13,7 +13,7 @@ import * as math from './math.js';
 import * as reduce from './reduce.js';
 import * as shapeOps from './shape.js';
 import * as indexing from './indexing.js';
-import * as compare from './compare.js';
+import * as comparison from './comparison.js';
 import * as linalg from './linalg.js';
 import * as F from './functional.js';
 import { aten } from './aten.js';
@@ -342,18 +342,18 @@ export class Tensor {
 
   // ---- comparison -----------------------------------------------------------------
 
-  eq(other: Tensor | Scalar): Tensor { return compare.eq(this, other); }
-  ne(other: Tensor | Scalar): Tensor { return compare.ne(this, other); }
-  lt(other: Tensor | Scalar): Tensor { return compare.lt(this, other); }
-  le(other: Tensor | Scalar): Tensor { return compare.le(this, other); }
-  gt(other: Tensor | Scalar): Tensor { return compare.gt(this, other); }
-  ge(other: Tensor | Scalar): Tensor { return compare.ge(this, other); }
-  isclose(other: Tensor, rtol?: number, atol?: number): Tensor { return compare.isclose(this, other, rtol, atol); }
-  allclose(other: Tensor, rtol?: number, atol?: number): boolean { return compare.allclose(this, other, rtol, atol); }
-  equal(other: Tensor): boolean { return compare.equal(this, other); }
-  logicalNot(): Tensor { return compare.logicalNot(this); }
-  logicalAnd(other: Tensor): Tensor { return compare.logicalAnd(this, other); }
-  logicalOr(other: Tensor): Tensor { return compare.logicalOr(this, other); }
+  eq(other: Tensor | Scalar): Tensor { return comparison.eq(this, other); }
+  ne(other: Tensor | Scalar): Tensor { return comparison.ne(this, other); }
+  lt(other: Tensor | Scalar): Tensor { return comparison.lt(this, other); }
+  le(other: Tensor | Scalar): Tensor { return comparison.le(this, other); }
+  gt(other: Tensor | Scalar): Tensor { return comparison.gt(this, other); }
+  ge(other: Tensor | Scalar): Tensor { return comparison.ge(this, other); }
+  isclose(other: Tensor, rtol?: number, atol?: number): Tensor { return comparison.isclose(this, other, rtol, atol); }
+  allclose(other: Tensor, rtol?: number, atol?: number): boolean { return comparison.allclose(this, other, rtol, atol); }
+  equal(other: Tensor): boolean { return comparison.equal(this, other); }
+  logicalNot(): Tensor { return comparison.logicalNot(this); }
+  logicalAnd(other: Tensor): Tensor { return comparison.logicalAnd(this, other); }
+  logicalOr(other: Tensor): Tensor { return comparison.logicalOr(this, other); }
 
   // ---- linear algebra and nn ------------------------------------------------------
 

@@ -315,7 +315,7 @@ export class GradualUnfreezingCallback implements TrainerCallback {
         onUnfreeze: (names) => trainer.addLayerGroupsToOptimizer(names),
       });
     } catch (error) {
-      throw new Error(`gradual unfreezing needs a model whose family declares layer groups (BERT, ViT, ResNet, AlexNet; not a PeftModel): ${(error as Error).message}`);
+      throw new Error(`gradual unfreezing needs a model whose family declares layer groups (BERT, ViT, ResNet, AlexNet; not a PeftModel): ${(error as Error).message}`, { cause: error });
     }
   }
 

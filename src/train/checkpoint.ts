@@ -158,13 +158,13 @@ export async function readJson(path: string): Promise<Record<string, unknown>> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object`);
   return json as Record<string, unknown>;
@@ -359,7 +359,7 @@ export async function loadMultiTaskState(loss: MultiTaskLoss, dir: string): Prom
   try {
     loss.loadStateDict(json.state as MultiTaskLossStateDict);
   } catch (error) {
-    throw new Error(`${where}: ${(error as Error).message} (the multi-task loss must match the run being resumed)`);
+    throw new Error(`${where}: ${(error as Error).message} (the multi-task loss must match the run being resumed)`, { cause: error });
   }
 }
 

@@ -28,7 +28,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 import { Tensor, functional as F, getRngState, manualSeed, noGrad, setNumThreads, setRngState, tidy } from '../tensor/index.js';
-import { Embedding, type Module } from '../nn/index.js';
+import { Embedding, labelSmoothedCrossEntropy, type Module } from '../nn/index.js';
 import { AlexNet, ResNet, ViTPatchEmbeddings, classificationLoss, parameterGroupsOf, type HfConfig, type ProblemType } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { applyFreezingStrategy, getPeftModel, PeftConfig, PeftModel } from '../peft/index.js';
@@ -45,7 +45,6 @@ import {
   formatLr,
   getScheduler,
   getTotalNorm,
-  labelSmoothedCrossEntropy,
   layerwiseLrDecay,
   lrFind,
   LR_FIND_DEFAULTS,
@@ -636,7 +635,7 @@ export class Trainer implements TrainerLike {
     try {
       this.scheduler = getScheduler(args.lrSchedulerType, optimizer, { numTrainingSteps, ...warmup, ...args.lrSchedulerKwargs });
     } catch (error) {
-      throw new Error(`Trainer: lrSchedulerType '${args.lrSchedulerType}': ${(error as Error).message}`);
+      throw new Error(`Trainer: lrSchedulerType '${args.lrSchedulerType}': ${(error as Error).message}`, { cause: error });
     }
     return this.scheduler;
   }

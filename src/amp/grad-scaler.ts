@@ -13,7 +13,7 @@
  *   scaler.update();
  */
 import { aten, full, keep, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
-import type { Optimizer } from './optimizer.js';
+import type { Optimizer } from '../optim/index.js';
 
 export interface GradScalerOptions {
   initScale?: number;
