@@ -15,7 +15,7 @@ import { STRATEGY_KEYS, type StrategyKey } from './strategies.js';
  * the source classes (tops; footwear), the situation transfer learning is for. With classes 0–4 as the
  * source instead (clothes → footwear, bag and shirt), the CNN's frozen convolutions fit the new ones
  * badly and its head-only, top-k and adapter rows lose to training from scratch:
- * `finetune demo --source-classes 0,1,2,3,4` shows it (numbers in the README).
+ * `finetune demo --source-classes 0,1,2,3,4` shows it (numbers in docs/demo.md).
  */
 export const SOURCE_CLASSES: readonly number[] = [0, 1, 2, 5, 8];
 export const TARGET_CLASSES: readonly number[] = [3, 4, 6, 7, 9];

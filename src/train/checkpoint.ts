@@ -9,7 +9,7 @@
  * picks (only `checkpoint-<N>` folders holding a trainer_state.json count) and the next train()
  * removes.
  *
- * Layout (see README "Training"):
+ * Layout (see docs/training.md, "Checkpoints and resuming"):
  *   model.safetensors + config.json          the full model (savePretrained), or
  *   adapter_model.safetensors + adapter_config.json   a PeftModel's adapter (PEFT's files), plus
  *   non_adapter_state.safetensors            (PEFT only, when there is any) trainable parameters outside the
