@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import {
   getPeftModel,
   manualSeed,
+  memory,
   nn,
   noGrad,
   optim,
@@ -165,6 +166,12 @@ describe('a training step moves every trainable parameter and nothing else', () 
       // Three steps, as PEFT's test.
       for (let step = 0; step < 3; step++) {
         tidy(() => logitsOf(model, c.model).sub(1).pow(2).mean().backward());
+        const withGradient = model
+          .namedParameters()
+          .filter(([, p]) => p.grad !== null)
+          .map(([name]) => name)
+          .sort();
+        assert.deepEqual(withGradient, expectedTrainable(c), 'gradients reach the trainable parameters only');
         optimizer.step();
         optimizer.zeroGrad();
       }
@@ -183,9 +190,10 @@ describe('a training step moves every trainable parameter and nothing else', () 
   }
 });
 
-describe('merge / unmerge / merge_and_unload (refused where the adapter cannot fold into the weights)', () => {
+describe('merge / unmerge / merge_and_unload (refused where the adapter cannot fold into the weights), no tensor left behind', () => {
   for (const c of CASES) {
     it(c.name, () => {
+      const tensorsBefore = memory().numTensors;
       const base = buildModel(c.model);
       const baseClass = base.constructor;
       const baseKeys = [...base.stateDict().keys()];
@@ -202,8 +210,14 @@ describe('merge / unmerge / merge_and_unload (refused where the adapter cannot f
         assert.throws(() => model.mergeAdapter(), refusal);
         assert.throws(() => model.mergeAndUnload(), refusal);
         assert.deepEqual(outputsOf(model, c.model), adapted, 'a refused merge changes nothing');
+        if (!model.prompt_encoder) {
+          model.unmergeAdapter();
+          for (const layer of tunerLayers(model)) assert.deepEqual(layer.mergedAdapters, []);
+        }
         if (model.prompt_encoder) {
           assert.throws(() => model.unload(), /not available for prompt learning/);
+          model.dispose();
+          assert.equal(memory().numTensors, tensorsBefore);
           return;
         }
         const plain = model.unload();
@@ -213,6 +227,7 @@ describe('merge / unmerge / merge_and_unload (refused where the adapter cannot f
         // unload keeps the trained head copies (PEFT's); without them the base model computes what it did.
         if (!hasHeadCopies) assert.deepEqual(outputsOf(plain, c.model), baseOutputs);
         plain.dispose();
+        assert.equal(memory().numTensors, tensorsBefore);
         return;
       }
       model.mergeAdapter();
@@ -232,6 +247,7 @@ describe('merge / unmerge / merge_and_unload (refused where the adapter cannot f
       assert.deepEqual([...merged.stateDict().keys()], baseKeys);
       assert.ok(maxDiff(outputsOf(merged, c.model), adapted) <= MERGE_TOLERANCE, 'merge_and_unload');
       merged.dispose();
+      assert.equal(memory().numTensors, tensorsBefore);
     });
   }
 });

@@ -410,6 +410,16 @@ export const CASES: PeftCase[] = [
     mergeable: false,
     identityAtInit: 'exact',
   },
+  {
+    name: 'vit Pfeiffer',
+    model: 'vit',
+    config: () => new BottleneckConfig({ variant: 'pfeiffer', reductionFactor: 4 }),
+    trainable: tuned(`${vitLayers}.output.dense.adapter_{down,up}.default.{weight,bias}`),
+    trainableCount: 2 * bottleneck(16, 4),
+    line: 'trainable params: 296 || all params: 8,011 || trainable%: 3.6949',
+    mergeable: false,
+    identityAtInit: 'exact',
+  },
   // ---- ResNet (BasicBlocks, one per stage: 64, 128, 256, 512 channels) ----
   {
     name: 'resnet LoRA on convs, modules_to_save fc',
