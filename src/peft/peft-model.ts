@@ -122,6 +122,7 @@ export class PeftModel extends Module {
       this.prompt_encoder = new ModuleDict();
       model.requiresGrad_(false);
       this.addPromptEncoder(adapterName, resolved as PromptTuningConfig);
+      this.setAdapter(adapterName);
     } else {
       const factory = Object.hasOwn(TUNERS, resolved.peftType) ? TUNERS[resolved.peftType] : undefined;
       if (!factory) throw new Error(`PEFT method ${resolved.peftType} has no layer tuner`);
@@ -148,7 +149,6 @@ export class PeftModel extends Module {
     const embeddings = inputEmbeddings(this.base_model);
     const encoder = new PromptEmbedding(config, embeddings);
     this.prompt_encoder!.set(adapterName, encoder);
-    for (const p of encoder.parameters()) p.requiresGrad_(!config.inferenceMode);
     for (const name of config.modulesToSave ?? []) wrapForPrompt(this.base_model, name, adapterName);
   }
 
@@ -229,6 +229,8 @@ export class PeftModel extends Module {
       tuner.setAdapter(this.activeAdapter);
     }
     this.peftConfig.set(adapterName, resolved);
+    // Adding does not activate: the active adapter's prompt and head copies stay the ones used and trained.
+    if (this.prompt_encoder) this.setAdapter(this.activeAdapter);
   }
 
   /** Makes `adapterName` the adapter forward uses and training updates. */
@@ -236,8 +238,13 @@ export class PeftModel extends Module {
     checkAdapterName(adapterName);
     if (!this.peftConfig.has(adapterName)) throw new Error(`adapter '${adapterName}' not found (adapters: ${[...this.peftConfig.keys()].join(', ')})`);
     if (this.prompt_encoder) {
-      for (const name of this.prompt_encoder.keys()) this.prompt_encoder.get(name).requiresGrad_(name === adapterName);
-      for (const wrapper of this.base_model.modules()) if (wrapper instanceof ModulesToSaveWrapper && wrapper.adapterNames().includes(adapterName)) wrapper.activeAdapter = adapterName;
+      const trains = (name: string) => name === adapterName && !this.peftConfig.get(adapterName)!.inferenceMode;
+      for (const name of this.prompt_encoder.keys()) this.prompt_encoder.get(name).requiresGrad_(trains(name));
+      for (const wrapper of this.base_model.modules()) {
+        if (!(wrapper instanceof ModulesToSaveWrapper)) continue;
+        if (wrapper.adapterNames().includes(adapterName)) wrapper.activeAdapter = adapterName;
+        for (const name of wrapper.adapterNames()) wrapper.modules_to_save.get(name).requiresGrad_(trains(name));
+      }
     } else this.requireTuner('setAdapter').setAdapter(adapterName);
     this.activeAdapter = adapterName;
   }
@@ -248,6 +255,7 @@ export class PeftModel extends Module {
     if (this.prompt_encoder) {
       this.prompt_encoder.get(adapterName).dispose();
       this.prompt_encoder.delete(adapterName);
+      for (const wrapper of this.base_model.modules()) if (wrapper instanceof ModulesToSaveWrapper && wrapper.adapterNames().includes(adapterName)) wrapper.deleteAdapter(adapterName);
     } else this.requireTuner('deleteAdapter').deleteAdapter(adapterName);
     this.peftConfig.delete(adapterName);
     if (this.activeAdapter === adapterName) this.setAdapter([...this.peftConfig.keys()][0]);
@@ -362,7 +370,10 @@ export class PeftModel extends Module {
 
   /** Loads an adapter saved by PEFT or finetune onto `base` (PEFT's PeftModel.from_pretrained). */
   static async fromPretrained(base: Module, dir: string, options: LoadPeftOptions = {}): Promise<PeftModel> {
-    return files().load(base, dir, options);
+    const model = await files().load(base, dir, options);
+    // For inference, as PEFT's load_adapter: the new layers' dropout starts in training mode.
+    if (!options.isTrainable) model.eval();
+    return model;
   }
 
   /** Loads another saved adapter into this model under `adapterName` (PEFT's load_adapter). */

@@ -175,6 +175,7 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
       if (merge) layer.merge(adapterNames ?? layer.activeAdapters);
       replaceSubmodule(this.model, key, layer.base_layer);
       for (const [path, p] of layer.namedParameters()) if (!path.startsWith('base_layer.')) p.dispose();
+      layer.release?.();
     }
     for (const [key, module] of this.model.namedModules()) {
       if (!(module instanceof ModulesToSaveWrapper)) continue;

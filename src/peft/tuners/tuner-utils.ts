@@ -95,6 +95,8 @@ export interface TunerLayer extends Module {
   deleteAdapter(name: string): void;
   /** The names of this layer's parameters (relative to it) that belong to adapter `name`. */
   adapterParameterNames(name: string): string[];
+  /** Frees what the layer holds besides parameters when unloading drops it (DoRA's norms kept for unmerging). */
+  release?(): void;
 }
 
 export function isTunerLayer(module: Module): module is TunerLayer {

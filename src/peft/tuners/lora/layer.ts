@@ -127,6 +127,11 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
     });
   }
 
+  release(): void {
+    for (const norm of this.#doraMergedNorms.values()) norm.dispose();
+    this.#doraMergedNorms.clear();
+  }
+
   deleteAdapter(name: string): void {
     if (!Object.hasOwn(this.scaling, name)) return;
     if (this.mergedAdapters.includes(name)) throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
