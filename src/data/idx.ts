@@ -13,10 +13,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
+import { formatBytes } from '../format/numbers.js';
 import { fromTypedArray, tidy, type Tensor } from '../tensor/index.js';
 import { checkIndex, type Dataset } from './dataset.js';
 import type { ImageExample } from './image.js';
-import { DataFileError, formatBytes, readDataFileSync } from './read-file.js';
+import { DataFileError, readDataFileSync } from './read-file.js';
 import type { Transform } from './transforms.js';
 
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';

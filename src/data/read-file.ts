@@ -8,6 +8,8 @@ import { constants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 
+import { formatBytes } from '../format/numbers.js';
+
 /** A file that cannot be read; the message names it. */
 export class DataFileError extends Error {
   constructor(
@@ -24,14 +26,6 @@ export interface ReadDataFileOptions {
   maxBytes?: number;
   /** What the file is, with its article, for messages ('an image', 'an IDX file'); default 'a file'. */
   what?: string;
-}
-
-const MiB = 1024 * 1024;
-
-/** A byte count as people read it: '512 MiB', '1,234 bytes'. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= MiB) return `${(bytes / MiB).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
-  return `${bytes.toLocaleString('en-US')} bytes`;
 }
 
 function checkStats(path: string, stats: { isFile(): boolean; isDirectory(): boolean; size: number }, options: ReadDataFileOptions): number {
