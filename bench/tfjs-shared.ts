@@ -13,13 +13,24 @@
  * tfjs-node (TensorFlow's C library) is not among them: its install script downloads libtensorflow
  * from outside the npm registry, which this environment cannot reach.
  */
+// random.ts alone, not the package: the TF.js engines import this file and must not load libtorch.
+import { mulberry32FromState } from '../src/data/random.js';
 import { MLP, mlpFlops } from './shared.js';
 
 export const TFJS_ENGINES = ['finetune', 'finetune-1t', 'tfjs-cpu', 'tfjs-wasm'] as const;
 export type TfjsEngineName = (typeof TFJS_ENGINES)[number];
 
 /** The small transformer: a 2-layer post-LN (BERT-style) encoder over given input embeddings, mean-pooled, classified. */
-export const TRANSFORMER = { batch: 16, seqLen: 64, hidden: 128, heads: 4, ffn: 512, layers: 2, classes: 10, lnEps: 1e-5 };
+export const TRANSFORMER = {
+  batch: 16,
+  seqLen: 64,
+  hidden: 128,
+  heads: 4,
+  ffn: 512,
+  layers: 2,
+  classes: 10,
+  lnEps: 1e-5,
+};
 
 /**
  * FLOPs of the transformer step's matmuls: per layer forward 4 projections (2·BT·H·H each), the
@@ -50,7 +61,7 @@ export const TFJS_WORKLOADS = {
     label: `MLP ${MLP.batch}×${MLP.dIn}→${MLP.dHidden}→${MLP.dIn}`,
     step:
       `x[${MLP.batch},${MLP.dIn}] (trainable) → linear ${MLP.dIn}→${MLP.dHidden} → GELU (erf) → linear ${MLP.dHidden}→${MLP.dIn} → MSE; ` +
-      'gradients of x and every weight; discarded (the engine suite\'s MLP step)',
+      "gradients of x and every weight; discarded (the engine suite's MLP step)",
     flops: mlpFlops(),
     warmupSteps: 2,
     rounds: 5,
@@ -104,21 +115,9 @@ export interface TfjsInfo {
 
 // ---- deterministic data ----------------------------------------------------------------
 
-/** mulberry32: a small seeded 32-bit generator; uniform in [0, 1). */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` normal draws times `scale` (Box–Muller), from the stream `seed`. */
 export function normals(n: number, seed: number, scale = 1): Float32Array {
-  const next = uniforms(seed);
+  const next = mulberry32FromState(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const u = 1 - next();
@@ -132,7 +131,7 @@ export function normals(n: number, seed: number, scale = 1): Float32Array {
 
 /** `n` integers in [0, classes) from the stream `seed`. */
 export function labelsOf(n: number, classes: number, seed: number): Int32Array {
-  const next = uniforms(seed);
+  const next = mulberry32FromState(seed);
   return Int32Array.from({ length: n }, () => Math.floor(next() * classes));
 }
 
@@ -150,7 +149,12 @@ const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** A weight [out, in] (PyTorch's Linear layout) ~ N(0, 1/in), its bias ~ N(0, 0.01²). */
 function linearArrays(name: string, dIn: number, dOut: number, seed: number): ArraySpec[] {
   return [
-    { name: `${name}.weight`, shape: [dOut, dIn], data: normals(dOut * dIn, seed, 1 / Math.sqrt(dIn)), trainable: true },
+    {
+      name: `${name}.weight`,
+      shape: [dOut, dIn],
+      data: normals(dOut * dIn, seed, 1 / Math.sqrt(dIn)),
+      trainable: true,
+    },
     { name: `${name}.bias`, shape: [dOut], data: normals(dOut, seed + 1, 0.01), trainable: true },
   ];
 }
@@ -162,7 +166,10 @@ export function mlpArrays(seed: number): Record<'x' | 'w1' | 'b1' | 'w2' | 'b2' 
   const [w2, b2] = linearArrays('w2', dHidden, dIn, seed + 20);
   return {
     x: { name: 'x', shape: [batch, dIn], data: normals(batch * dIn, seed + 1), trainable: true },
-    w1, b1, w2, b2,
+    w1,
+    b1,
+    w2,
+    b2,
     target: { name: 'target', shape: [batch, dIn], data: normals(batch * dIn, seed + 2), trainable: false },
   };
 }

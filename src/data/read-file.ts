@@ -111,3 +111,8 @@ export function readUtf8FileSync(path: string, what = 'a text file'): string {
     throw new Error(cannotReadMessage(path, error), { cause: error });
   }
 }
+
+/** The big-endian unsigned 32-bit integer at `at` (IDX headers, PNG chunk lengths). */
+export function uint32BE(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
