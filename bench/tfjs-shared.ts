@@ -13,9 +13,11 @@
  * tfjs-node (TensorFlow's C library) is not among them: its install script downloads libtensorflow
  * from outside the npm registry, which this environment cannot reach.
  */
+import { performance } from 'node:perf_hooks';
+
 // random.ts alone, not the package: the TF.js engines import this file and must not load libtorch.
 import { mulberry32FromState } from '../src/data/random.js';
-import { MLP, mlpFlops } from './shared.js';
+import { MLP, median, mlpFlops, processMemory, serveCommands, timedSteps, warmUp } from './shared.js';
 
 export const TFJS_ENGINES = ['finetune', 'finetune-1t', 'tfjs-cpu', 'tfjs-wasm'] as const;
 export type TfjsEngineName = (typeof TFJS_ENGINES)[number];
@@ -209,4 +211,73 @@ export function transformerArrays(seed: number): TransformerArrays {
 /** Parameter elements a workload trains (for the report; the MLP counts x as the engine suite does not). */
 export function trainableElements(arrays: ArraySpec[]): number {
   return arrays.filter((a) => a.trainable).reduce((n, a) => n + a.data.length, 0);
+}
+
+// ---- engine processes ------------------------------------------------------------------
+
+/** What one engine of the suite supplies; runTfjsEngine does the rest. */
+export interface TfjsEngine<W> {
+  /** Builds a workload from its seed. */
+  workloads: Record<TfjsWorkloadName, (seed: number) => W>;
+  /** One training step (loss, gradients, gradients dropped); returns the loss. */
+  step(workload: W): number;
+  /** The workload's trainable elements. */
+  params(workload: W): number;
+  info(): TfjsInfo;
+  /** Facts a `steps` reply adds (TF.js: its live tensors). */
+  afterSteps?(): object;
+}
+
+/**
+ * Runs an engine process: with --serve, the line protocol of bench/shared.ts (info / setup <json> / steps <n> /
+ * memory) on one workload per process; otherwise one measurement of `name` (`warmupSteps` then `steps` timed
+ * steps) printed as a JSON line.
+ */
+export function runTfjsEngine<W>(
+  engine: TfjsEngine<W>,
+  run: { serve: boolean; name?: string; warmupSteps: (spec: TfjsWorkloadSpec) => number; steps: number },
+): void {
+  let workload: W | undefined;
+  const setup = (request: TfjsSetupRequest): TfjsSetupReply => {
+    if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
+    const start = performance.now();
+    const build = Object.hasOwn(engine.workloads, request.workload) ? engine.workloads[request.workload] : undefined;
+    if (build === undefined)
+      throw new Error(
+        `unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`,
+      );
+    const w = (workload = build(request.seed));
+    const setupMs = performance.now() - start;
+    const { firstLoss, warmupMs } = warmUp(() => engine.step(w), request.warmupSteps);
+    return { workload: request.workload, params: engine.params(w), firstLoss, setupMs, warmupMs, ...processMemory() };
+  };
+  const steps = (n: number): number[] => {
+    if (workload === undefined) throw new Error('steps before setup');
+    const w = workload;
+    return timedSteps(() => engine.step(w), n);
+  };
+  if (run.serve) {
+    return serveCommands({
+      info: () => engine.info(),
+      setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
+      steps: (rest) => ({ stepMs: steps(Number(rest)), ...engine.afterSteps?.() }),
+      memory: () => processMemory(),
+    });
+  }
+  if (run.name === undefined) throw new Error('give --serve or --workload mlp|transformer');
+  const spec = Object.hasOwn(TFJS_WORKLOADS, run.name) ? TFJS_WORKLOADS[run.name as TfjsWorkloadName] : undefined;
+  if (spec === undefined) throw new Error(`unknown workload ${run.name}`);
+  const reply = setup({ workload: run.name as TfjsWorkloadName, warmupSteps: run.warmupSteps(spec), seed: 0 });
+  const stepMs = steps(run.steps);
+  const ms = median(stepMs);
+  process.stdout.write(
+    JSON.stringify({
+      ...engine.info(),
+      setup: reply,
+      stepMs,
+      msPerStep: ms,
+      gflops: spec.flops / (ms * 1e6),
+      memory: processMemory(),
+    }) + '\n',
+  );
 }
