@@ -25,7 +25,7 @@ export function engineOrder(round: number): readonly EngineName[] {
 /** How a flag sets its option: a comma-separated list, a positive integer, a value, or a switch on or off. */
 export type FlagKind = 'list' | 'numbers' | 'count' | 'text' | 'on' | 'off';
 
-/** The flags the drivers share; a driver accepts those whose option its defaults hold. */
+/** The flags the drivers and engines share; each accepts those whose option its defaults hold. */
 const SHARED_FLAGS: Record<string, readonly [key: string, kind: FlagKind]> = {
   '--threads': ['threads', 'count'],
   '--runs': ['runs', 'count'],
@@ -33,11 +33,14 @@ const SHARED_FLAGS: Record<string, readonly [key: string, kind: FlagKind]> = {
   '--strict': ['strict', 'on'],
   '--python': ['python', 'text'],
   '--pin-malloc': ['pinMalloc', 'on'],
+  '--serve': ['serve', 'on'],
+  '--steps': ['steps', 'count'],
 };
 
 /**
- * A driver's options: `defaults` with the flags of `argv` applied. The shared flags (--threads N, --runs N,
- * --quick, --strict, --python EXE, --pin-malloc) count where `defaults` has their option; `flags` adds the
+ * A driver's or engine's options: `defaults` with the flags of `argv` applied. The shared flags (--threads N,
+ * --runs N, --quick, --strict, --python EXE, --pin-malloc, --serve, --steps N) count where `defaults` has their
+ * option; `flags` adds the
  * suite's own (`'--models': ['models', 'list']`). --help or -h prints `usage` and exits; an unknown flag, a
  * missing value or a count that is not a positive integer is an error naming the flag, followed by `usage`.
  */

@@ -21,6 +21,7 @@ import {
 } from 'finetune';
 
 import { processMemory } from './shared.js';
+import { parseFlags } from './driver.js';
 import {
   TRANSFORMER,
   mlpArrays,
@@ -105,20 +106,13 @@ const ENGINE: TfjsEngine<Workload> = {
   }),
 };
 
+const USAGE = 'usage: tfjs-finetune.js [--threads N] (--serve | --workload mlp|transformer [--steps N])';
+
 function main(): void {
-  let threads = availableParallelism();
-  let serve = false;
-  let name: string | undefined;
-  let steps = 3;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--threads') threads = Number(argv[++i]);
-    else if (argv[i] === '--serve') serve = true;
-    else if (argv[i] === '--workload') name = argv[++i];
-    else if (argv[i] === '--steps') steps = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  const defaults = { threads: availableParallelism(), serve: false, name: undefined as string | undefined, steps: 3 };
+  const { threads, serve, name, steps } = parseFlags(process.argv.slice(2), USAGE, defaults, {
+    '--workload': ['name', 'text'],
+  });
   setNumThreads(threads);
   runTfjsEngine(ENGINE, { serve, name, warmupSteps: (spec) => spec.warmupSteps, steps });
 }

@@ -17,6 +17,7 @@
 
 import { processMemory } from './shared.js';
 import { loadTfjs, type TfScalar, type TfTensor, type TfVariable } from './tfjs-api.js';
+import { parseFlags } from './driver.js';
 import {
   TRANSFORMER,
   mlpArrays,
@@ -142,18 +143,15 @@ const ENGINE: TfjsEngine<Workload> = {
   afterSteps: () => ({ numTensors: tf.memory().numTensors }),
 };
 
+const USAGE = 'usage: tfjs.js [--backend cpu|wasm] (--serve | --workload mlp|transformer [--steps N])';
+
 async function main(): Promise<void> {
-  let serve = false;
-  let name: string | undefined;
-  let steps = 2;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--backend') backend = argv[++i];
-    else if (argv[i] === '--serve') serve = true;
-    else if (argv[i] === '--workload') name = argv[++i];
-    else if (argv[i] === '--steps') steps = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
+  const defaults = { backend, serve: false, name: undefined as string | undefined, steps: 2 };
+  const { serve, name, steps, ...options } = parseFlags(process.argv.slice(2), USAGE, defaults, {
+    '--backend': ['backend', 'text'],
+    '--workload': ['name', 'text'],
+  });
+  backend = options.backend;
   weightsInOut = backend === 'wasm';
   if (backend === 'wasm') await loadTfjs<unknown>('@tensorflow/tfjs-backend-wasm');
   else if (backend !== 'cpu') throw new Error(`--backend expects cpu or wasm, got ${backend}`);
