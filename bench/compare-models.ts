@@ -15,7 +15,7 @@
  * default: whether a process's allocator keeps reusing its heap varies from process to process,
  * see MALLOC_PINNED). About 9 minutes on 2 cores. The JSON with every step goes to bench/results/.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,25 +25,43 @@ import {
   Engine,
   LoadMeter,
   addonBuilt,
+  checkChoices,
   engineOrder,
   fmt,
   gitState,
   machineInfo,
+  machineLine,
+  parseFlags,
   repoRoot,
+  saveResults,
   table,
   threadEnv,
   torchPythonPath,
   withPythonPath,
   type EngineName,
 } from './driver.js';
-import { MODELS, MODELS_QUICK, MODEL_STEP, median, setupRequest, type MemoryReply, type ModelName, type ModelSetupReply, type SetupRequest, type StepsReply } from './shared.js';
+import {
+  MODELS,
+  MODELS_QUICK,
+  MODEL_STEP,
+  median,
+  setupRequest,
+  type MemoryReply,
+  type ModelName,
+  type ModelSetupReply,
+  type SetupRequest,
+  type StepsReply,
+} from './shared.js';
 
 const THROUGHPUT_TARGET = 0.95; // finetune samples/s ≥ 0.95 × PyTorch's
 const RSS_TARGET = 1.1; // finetune peak RSS ≤ 1.1 × PyTorch's
 const MiB = 1024; // kB per MiB
 
 const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
-const perEngine = <T>(f: (name: EngineName) => T): Record<EngineName, T> => ({ finetune: f('finetune'), pytorch: f('pytorch') });
+const perEngine = <T>(f: (name: EngineName) => T): Record<EngineName, T> => ({
+  finetune: f('finetune'),
+  pytorch: f('pytorch'),
+});
 
 interface Options {
   models: ModelName[];
@@ -63,14 +81,19 @@ interface Options {
  * These settings fix the thresholds (the largest mmap threshold glibc accepts, no trimming), for a
  * comparison without that luck; the default run measures the processes as users get them.
  */
-const MALLOC_PINNED = { MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(4 * 1024 * 1024 * 1024) };
+const MALLOC_PINNED = {
+  MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024),
+  MALLOC_TRIM_THRESHOLD_: String(4 * 1024 * 1024 * 1024),
+};
 
 const USAGE =
-  'usage: compare.js --suite models [--models ' + Object.keys(MODELS).join(',') + ' (default: all)] [--threads N (default: all cores)]\n' +
+  'usage: compare.js --suite models [--models ' +
+  Object.keys(MODELS).join(',') +
+  ' (default: all)] [--threads N (default: all cores)]\n' +
   '                  [--runs N (default 2)] [--quick] [--strict] [--pin-malloc] [--python EXE]';
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = {
+  const defaults: Options = {
     models: Object.keys(MODELS) as ModelName[],
     threads: availableParallelism(),
     runs: 2,
@@ -79,23 +102,8 @@ function parseArgs(argv: string[]): Options {
     python: process.env.PYTHON ?? 'python3',
     pinMalloc: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--models') options.models = argv[++i].split(',').filter(Boolean) as ModelName[];
-    else if (arg === '--threads') options.threads = Number(argv[++i]);
-    else if (arg === '--runs') options.runs = Number(argv[++i]);
-    else if (arg === '--quick') options.quick = true;
-    else if (arg === '--strict') options.strict = true;
-    else if (arg === '--python') options.python = argv[++i];
-    else if (arg === '--pin-malloc') options.pinMalloc = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
-  }
-  for (const model of options.models) if (!(model in MODELS)) throw new Error(`unknown model '${model}' (known: ${Object.keys(MODELS).join(', ')})`);
-  if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
-  if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs expects a positive integer');
+  const options = parseFlags(argv, USAGE, defaults, { '--models': ['models', 'list'] });
+  checkChoices('model', options.models, Object.keys(MODELS));
   return options;
 }
 
@@ -103,7 +111,9 @@ function parseArgs(argv: string[]): Options {
 function pyrefPath(root: string): string {
   const dir = join(root, '.deps', 'pyref');
   if (!existsSync(join(dir, '.complete')) && !/transformers|pyref/.test(process.env.PYTHONPATH ?? '')) {
-    throw new Error('the models suite needs the Python reference stack: run `bash tools/setup-pyref.sh` once (it installs into .deps/pyref)');
+    throw new Error(
+      'the models suite needs the Python reference stack: run `bash tools/setup-pyref.sh` once (it installs into .deps/pyref)',
+    );
   }
   return dir;
 }
@@ -134,16 +144,30 @@ interface ModelRun {
 
 function schedule(model: ModelName, quick: boolean): { warmupSteps: number; rounds: number; stepsPerBlock: number } {
   const spec = MODELS[model];
-  return quick ? MODELS_QUICK : { warmupSteps: spec.warmupSteps, rounds: spec.rounds, stepsPerBlock: spec.stepsPerBlock };
+  return quick
+    ? MODELS_QUICK
+    : { warmupSteps: spec.warmupSteps, rounds: spec.rounds, stepsPerBlock: spec.stepsPerBlock };
 }
 
-async function runModel(options: Options, root: string, model: ModelName, runIndex: number, modelIndex: number): Promise<ModelRun> {
+async function runModel(
+  options: Options,
+  root: string,
+  model: ModelName,
+  runIndex: number,
+  modelIndex: number,
+): Promise<ModelRun> {
   const threads = String(options.threads);
   const env = { ...threadEnv(options.threads), ...(options.pinMalloc ? MALLOC_PINNED : {}) };
   const load = new LoadMeter();
   const wallStart = performance.now();
   const engines: Record<EngineName, Engine> = {
-    finetune: new Engine('finetune', process.execPath, [join(root, 'build', 'ts', 'bench', 'models.js'), '--threads', threads, '--serve'], env, root),
+    finetune: new Engine(
+      'finetune',
+      process.execPath,
+      [join(root, 'build', 'ts', 'bench', 'models.js'), '--threads', threads, '--serve'],
+      env,
+      root,
+    ),
     pytorch: new Engine(
       'pytorch',
       options.python,
@@ -152,7 +176,8 @@ async function runModel(options: Options, root: string, model: ModelName, runInd
       root,
     ),
   };
-  const progress = (what: string) => process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}, ${model}: ${what}`.padEnd(72));
+  const progress = (what: string) =>
+    process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}, ${model}: ${what}`.padEnd(72));
   try {
     const { warmupSteps, rounds, stepsPerBlock } = schedule(model, options.quick);
     const request: SetupRequest = setupRequest(model, warmupSteps);
@@ -179,7 +204,17 @@ async function runModel(options: Options, root: string, model: ModelName, runInd
     const memory = {} as Record<EngineName, MemoryReply>;
     for (const name of ENGINES) memory[name] = await engines[name].request<MemoryReply>('memory');
     const backgroundCores = load.stop(ENGINES.map((name) => engines[name].cpuSeconds()));
-    return { model, info, setup, stepMs, minorFaults, systemSeconds, memory, backgroundCores, seconds: (performance.now() - wallStart) / 1000 };
+    return {
+      model,
+      info,
+      setup,
+      stepMs,
+      minorFaults,
+      systemSeconds,
+      memory,
+      backgroundCores,
+      seconds: (performance.now() - wallStart) / 1000,
+    };
   } finally {
     for (const name of ENGINES) await engines[name].close();
   }
@@ -201,7 +236,8 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
   const warnings: string[] = [];
   const first = runs[0][0];
   const { finetune: ft, pytorch: pt } = first.info;
-  if (ft.torchVersion !== pt.torchVersion) warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
+  if (ft.torchVersion !== pt.torchVersion)
+    warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
   if (ft.threads !== options.threads || pt.threads !== options.threads) {
     warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
   }
@@ -212,12 +248,16 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
     const { finetune: fs, pytorch: ps } = perRun[0].setup;
     // The same model on both sides: parameter counts and input shapes must agree.
     if (fs.params !== ps.params || fs.paramTensors !== ps.paramTensors) {
-      warnings.push(`${model}: parameters differ (finetune ${fs.params} in ${fs.paramTensors} tensors, PyTorch ${ps.params} in ${ps.paramTensors}): not the same model?`);
+      warnings.push(
+        `${model}: parameters differ (finetune ${fs.params} in ${fs.paramTensors} tensors, PyTorch ${ps.params} in ${ps.paramTensors}): not the same model?`,
+      );
     }
-    if (fs.inputShape.join() !== ps.inputShape.join()) warnings.push(`${model}: input shapes differ ([${fs.inputShape}] vs [${ps.inputShape}])`);
+    if (fs.inputShape.join() !== ps.inputShape.join())
+      warnings.push(`${model}: input shapes differ ([${fs.inputShape}] vs [${ps.inputShape}])`);
     for (const r of perRun) {
       for (const name of ENGINES) {
-        if (!Number.isFinite(r.setup[name].firstLoss)) warnings.push(`${model}: ${name}'s first loss is ${r.setup[name].firstLoss}`);
+        if (!Number.isFinite(r.setup[name].firstLoss))
+          warnings.push(`${model}: ${name}'s first loss is ${r.setup[name].firstLoss}`);
       }
     }
     const msOf = (name: EngineName) => median(perRun.map((r) => median(r.stepMs[name])));
@@ -229,7 +269,8 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
     // The median of the ratios of same-round blocks (adjacent in time), a check on the ratio of medians.
     const pairedRatio = median(perRun.flatMap((r) => r.stepMs.pytorch.map((pt, k) => pt / r.stepMs.finetune[k])));
     // The same ratio from the fastest step of each side: steadier on a noisy machine.
-    const bestRatio = Math.min(...perRun.flatMap((r) => r.stepMs.pytorch)) / Math.min(...perRun.flatMap((r) => r.stepMs.finetune));
+    const bestRatio =
+      Math.min(...perRun.flatMap((r) => r.stepMs.pytorch)) / Math.min(...perRun.flatMap((r) => r.stepMs.finetune));
     // Peak RSS: the largest over runs (each run a fresh process).
     const peak = (name: EngineName) => Math.max(...perRun.map((r) => r.memory[name].hwmKb));
     const base = (name: EngineName) => median(perRun.map((r) => r.info[name].rssKb));
@@ -241,8 +282,20 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
       model,
       label: MODELS[model].label,
       params: fs.params,
-      finetune: { msPerStep: ftMs, samplesPerSecond: ftRate, baseRssKb: base('finetune'), peakRssKb: ftPeak, firstLoss: perRun.map((r) => r.setup.finetune.firstLoss) },
-      pytorch: { msPerStep: ptMs, samplesPerSecond: ptRate, baseRssKb: base('pytorch'), peakRssKb: ptPeak, firstLoss: perRun.map((r) => r.setup.pytorch.firstLoss) },
+      finetune: {
+        msPerStep: ftMs,
+        samplesPerSecond: ftRate,
+        baseRssKb: base('finetune'),
+        peakRssKb: ftPeak,
+        firstLoss: perRun.map((r) => r.setup.finetune.firstLoss),
+      },
+      pytorch: {
+        msPerStep: ptMs,
+        samplesPerSecond: ptRate,
+        baseRssKb: base('pytorch'),
+        peakRssKb: ptPeak,
+        firstLoss: perRun.map((r) => r.setup.pytorch.firstLoss),
+      },
       throughputRatio: ratio,
       pairedRatio,
       bestStepRatio: bestRatio,
@@ -252,15 +305,34 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
       rssPass: rssRatio <= RSS_TARGET,
       steps: perRun[0].stepMs.finetune.length,
       // Per step, over all runs: how much fresh memory each side faulted in.
-      faultsPerStep: perEngine((name) => sum(perRun.map((r) => r.minorFaults[name])) / sum(perRun.map((r) => r.stepMs[name].length))),
-      systemSecondsPerStep: perEngine((name) => sum(perRun.map((r) => r.systemSeconds[name])) / sum(perRun.map((r) => r.stepMs[name].length))),
+      faultsPerStep: perEngine(
+        (name) => sum(perRun.map((r) => r.minorFaults[name])) / sum(perRun.map((r) => r.stepMs[name].length)),
+      ),
+      systemSecondsPerStep: perEngine(
+        (name) => sum(perRun.map((r) => r.systemSeconds[name])) / sum(perRun.map((r) => r.stepMs[name].length)),
+      ),
     };
   });
   const busiest = Math.max(0, ...runs.flat().map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1) warnings.push(`other processes kept up to ${busiest.toFixed(2)} cores busy on average during a model's run: numbers unreliable, rerun on an idle machine`);
+  if (busiest > 0.1)
+    warnings.push(
+      `other processes kept up to ${busiest.toFixed(2)} cores busy on average during a model's run: numbers unreliable, rerun on an idle machine`,
+    );
   const allPass = summary.every((s) => s.throughputPass && s.rssPass);
 
-  const throughputRows: string[][] = [['model', 'finetune samples/s', 'PyTorch samples/s', 'finetune/PyTorch', 'target', 'result', 'paired ratio', 'best-step ratio', 'ms/step ft / pt']];
+  const throughputRows: string[][] = [
+    [
+      'model',
+      'finetune samples/s',
+      'PyTorch samples/s',
+      'finetune/PyTorch',
+      'target',
+      'result',
+      'paired ratio',
+      'best-step ratio',
+      'ms/step ft / pt',
+    ],
+  ];
   for (const s of summary) {
     throughputRows.push([
       s.label,
@@ -276,7 +348,16 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
   }
   const mib = (kb: number) => fmt(kb / MiB, 0);
   const memoryRows: string[][] = [
-    ['model', 'finetune peak RSS MiB', 'PyTorch peak RSS MiB', 'finetune/PyTorch', 'target', 'result', 'at start ft / pt MiB', 'growth ratio'],
+    [
+      'model',
+      'finetune peak RSS MiB',
+      'PyTorch peak RSS MiB',
+      'finetune/PyTorch',
+      'target',
+      'result',
+      'at start ft / pt MiB',
+      'growth ratio',
+    ],
   ];
   for (const s of summary) {
     memoryRows.push([
@@ -295,37 +376,63 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
   const built = addonBuilt(root);
   const machine = machineInfo();
   const command = ['node build/ts/bench/compare.js --suite models', ...argv].join(' ');
-  console.log(`models benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads, float32`);
-  console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}, ${machine.memTotalGiB ?? '?'} GiB`);
-  console.log(`build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`);
+  console.log(
+    `models benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads, float32`,
+  );
+  console.log(machineLine(machine));
+  console.log(
+    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`,
+  );
   console.log(`step: ${MODEL_STEP}; samples/s = batch / median step time`);
   for (const model of options.models) {
     const { warmupSteps, rounds, stepsPerBlock } = schedule(model, options.quick);
-    console.log(`  ${model}: finetune ${MODELS[model].finetune}; PyTorch ${MODELS[model].pytorch}; ${warmupSteps} warm-up + ${rounds}×${stepsPerBlock} interleaved steps per engine`);
+    console.log(
+      `  ${model}: finetune ${MODELS[model].finetune}; PyTorch ${MODELS[model].pytorch}; ${warmupSteps} warm-up + ${rounds}×${stepsPerBlock} interleaved steps per engine`,
+    );
   }
-  console.log(`method: ${options.runs} run(s); per model and run a fresh process per engine (peak RSS = its VmHWM at the end); table = median over runs (peak: max)`);
-  if (options.pinMalloc) console.log(`malloc: both engines with ${Object.entries(MALLOC_PINNED).map(([k, v]) => `${k}=${v}`).join(' ')} (--pin-malloc)`);
+  console.log(
+    `method: ${options.runs} run(s); per model and run a fresh process per engine (peak RSS = its VmHWM at the end); table = median over runs (peak: max)`,
+  );
+  if (options.pinMalloc)
+    console.log(
+      `malloc: both engines with ${Object.entries(MALLOC_PINNED)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')} (--pin-malloc)`,
+    );
   console.log('');
   console.log(table(throughputRows));
   console.log('');
   console.log(table(memoryRows));
   console.log('');
   const diagnostics = summary
-    .map((s) => `${s.model} ${fmt(s.faultsPerStep.finetune / 1000, 1)}k/${fmt(s.faultsPerStep.pytorch / 1000, 1)}k faults, ${fmt(s.systemSecondsPerStep.finetune, 2)}/${fmt(s.systemSecondsPerStep.pytorch, 2)} s`)
+    .map(
+      (s) =>
+        `${s.model} ${fmt(s.faultsPerStep.finetune / 1000, 1)}k/${fmt(s.faultsPerStep.pytorch / 1000, 1)}k faults, ${fmt(s.systemSecondsPerStep.finetune, 2)}/${fmt(s.systemSecondsPerStep.pytorch, 2)} s`,
+    )
     .join('; ');
   console.log(`per step, finetune/PyTorch: minor page faults, kernel CPU time: ${diagnostics}`);
-  const loads = runs.map((run) => run.map((r) => `${r.model} ${r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2)}`).join(', ')).join('; ');
+  const loads = runs
+    .map((run) =>
+      run.map((r) => `${r.model} ${r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2)}`).join(', '),
+    )
+    .join('; ');
   console.log(`background load (cores busy outside the benchmark), per model run: ${loads}`);
-  const losses = summary.map((s) => `${s.model} ${s.finetune.firstLoss.map((l) => l.toFixed(3)).join('/')} vs ${s.pytorch.firstLoss.map((l) => l.toFixed(3)).join('/')}`).join(', ');
-  console.log(`first-step losses, finetune vs PyTorch (equal when both sides drew the same initial weights from the seed): ${losses}`);
+  const losses = summary
+    .map(
+      (s) =>
+        `${s.model} ${s.finetune.firstLoss.map((l) => l.toFixed(3)).join('/')} vs ${s.pytorch.firstLoss.map((l) => l.toFixed(3)).join('/')}`,
+    )
+    .join(', ');
+  console.log(
+    `first-step losses, finetune vs PyTorch (equal when both sides drew the same initial weights from the seed): ${losses}`,
+  );
   for (const warning of warnings) console.log(`warning: ${warning}`);
-  console.log('paired ratio: median of the samples/s ratios of steps run back to back; best-step ratio: from the fastest step of each side; at start: VmRSS after start-up (PyTorch: import torch); growth ratio: (peak − at start) ratios');
+  console.log(
+    'paired ratio: median of the samples/s ratios of steps run back to back; best-step ratio: from the fastest step of each side; at start: VmRSS after start-up (PyTorch: import torch); growth ratio: (peak − at start) ratios',
+  );
   console.log(`targets: ${allPass ? 'all met' : 'NOT all met'}; total ${fmt(totalSeconds, 0)} s`);
 
-  const resultsDir = join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
   const date = new Date().toISOString();
-  const file = join(resultsDir, `models-${date.replace(/[:.]/g, '-')}.json`);
   const record = {
     date,
     command,
@@ -338,7 +445,6 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
     summary: { models: summary, allPass, warnings, totalSeconds },
     runs,
   };
-  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
-  console.log(`results: ${file}`);
+  saveResults(root, 'models', record);
   if (options.strict && !allPass) process.exitCode = 1;
 }

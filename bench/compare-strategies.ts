@@ -14,12 +14,25 @@
  * steps run back to back. The step includes AdamW over the trainable parameters (its state is part
  * of the peak) unless --no-optimizer. Every step goes to bench/results/strategies-<date>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { Engine, LoadMeter, addonBuilt, fmt, gitState, machineInfo, repoRoot, table, threadEnv } from './driver.js';
+import {
+  Engine,
+  LoadMeter,
+  addonBuilt,
+  checkChoices,
+  fmt,
+  gitState,
+  machineInfo,
+  machineLine,
+  parseFlags,
+  repoRoot,
+  saveResults,
+  table,
+  threadEnv,
+} from './driver.js';
 import { median } from './shared.js';
 import {
   STRATEGIES,
@@ -47,28 +60,20 @@ const USAGE =
   '                  [--threads N (default: all cores)] [--quick] [--no-optimizer]';
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = {
+  const defaults: Options = {
     models: Object.keys(STRATEGY_MODELS) as StrategyModelName[],
     strategies: [...STRATEGIES],
     threads: availableParallelism(),
     quick: false,
     optimizer: true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--models') options.models = argv[++i].split(',').filter(Boolean) as StrategyModelName[];
-    else if (arg === '--strategies') options.strategies = argv[++i].split(',').filter(Boolean) as StrategyName[];
-    else if (arg === '--threads') options.threads = Number(argv[++i]);
-    else if (arg === '--quick') options.quick = true;
-    else if (arg === '--no-optimizer') options.optimizer = false;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
-  }
-  for (const m of options.models) if (!(m in STRATEGY_MODELS)) throw new Error(`unknown model '${m}' (known: ${Object.keys(STRATEGY_MODELS).join(', ')})`);
-  for (const s of options.strategies) if (!STRATEGIES.includes(s)) throw new Error(`unknown strategy '${s}' (known: ${STRATEGIES.join(', ')})`);
-  if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
+  const options = parseFlags(argv, USAGE, defaults, {
+    '--models': ['models', 'list'],
+    '--strategies': ['strategies', 'list'],
+    '--no-optimizer': ['optimizer', 'off'],
+  });
+  checkChoices('model', options.models, Object.keys(STRATEGY_MODELS));
+  checkChoices('strategy', options.strategies, STRATEGIES);
   return options;
 }
 
@@ -110,17 +115,27 @@ interface ModelRun {
 }
 
 function start(root: string, threads: number): Engine {
-  return new Engine('strategy', process.execPath, [join(root, 'build', 'ts', 'bench', 'strategies.js'), '--threads', String(threads), '--serve'], threadEnv(threads), root);
+  return new Engine(
+    'strategy',
+    process.execPath,
+    [join(root, 'build', 'ts', 'bench', 'strategies.js'), '--threads', String(threads), '--serve'],
+    threadEnv(threads),
+    root,
+  );
 }
 
 async function runModel(options: Options, root: string, model: StrategyModelName): Promise<ModelRun> {
   const spec = STRATEGY_MODELS[model];
-  const { warmupSteps, rounds } = options.quick ? STRATEGIES_QUICK : { warmupSteps: spec.warmupSteps, rounds: spec.rounds };
+  const { warmupSteps, rounds } = options.quick
+    ? STRATEGIES_QUICK
+    : { warmupSteps: spec.warmupSteps, rounds: spec.rounds };
   const request = (strategy: StrategyName): string =>
     `setup ${JSON.stringify({ model, strategy, warmupSteps, seed: 0, optimizer: options.optimizer } satisfies StrategySetup)}`;
   const progress = (what: string) => process.stderr.write(`\r[bench] ${model}: ${what}`.padEnd(78));
   const reference = start(root, options.threads);
-  const notApplicable = options.strategies.filter((s) => !strategyApplies(model, s)).map((s) => ({ strategy: s, reason: (spec.notApplicable as Partial<Record<StrategyName, string>>)[s]! }));
+  const notApplicable = options.strategies
+    .filter((s) => !strategyApplies(model, s))
+    .map((s) => ({ strategy: s, reason: (spec.notApplicable as Partial<Record<StrategyName, string>>)[s]! }));
   try {
     const info = await reference.request<ModelRun['info']>('info');
     progress(`full (reference): setup and ${warmupSteps} warm-up step(s)`);
@@ -136,7 +151,16 @@ async function runModel(options: Options, root: string, model: StrategyModelName
         await engine.request('info');
         progress(`${strategy}: setup and ${warmupSteps} warm-up step(s)`);
         const setup = await engine.request<SetupReply>(request(strategy));
-        const run: StrategyRun = { strategy, setup, stepMs: [], fullStepMs: [], hwmKb: 0, minorFaults: 0, backgroundCores: null, seconds: 0 };
+        const run: StrategyRun = {
+          strategy,
+          setup,
+          stepMs: [],
+          fullStepMs: [],
+          hwmKb: 0,
+          minorFaults: 0,
+          backgroundCores: null,
+          seconds: 0,
+        };
         for (let round = 0; round < rounds; round++) {
           progress(`${strategy}: round ${round + 1}/${rounds}`);
           const pair = (round + runs.length) % 2 === 0 ? [engine, reference] : [reference, engine];
@@ -150,7 +174,12 @@ async function runModel(options: Options, root: string, model: StrategyModelName
         }
         run.hwmKb = (await engine.request<{ hwmKb: number }>('memory')).hwmKb;
         const referenceCpu = reference.cpuSeconds();
-        run.backgroundCores = load.stop([engine.cpuSeconds(), referenceCpu === undefined || referenceCpuBefore === undefined ? undefined : referenceCpu - referenceCpuBefore]);
+        run.backgroundCores = load.stop([
+          engine.cpuSeconds(),
+          referenceCpu === undefined || referenceCpuBefore === undefined
+            ? undefined
+            : referenceCpu - referenceCpuBefore,
+        ]);
         run.seconds = (performance.now() - wallStart) / 1000;
         fullSteps.push(...run.fullStepMs);
         runs.push(run);
@@ -161,7 +190,13 @@ async function runModel(options: Options, root: string, model: StrategyModelName
     // With only full asked for, the reference still runs some steps of its own.
     if (runs.length === 0) fullSteps.push(...(await reference.request<StepsReply>(`steps ${rounds}`)).stepMs);
     const fullHwm = (await reference.request<{ hwmKb: number }>('memory')).hwmKb;
-    return { model, info, full: { setup: fullSetup, hwmKb: fullHwm, stepMs: fullSteps }, strategies: runs, notApplicable };
+    return {
+      model,
+      info,
+      full: { setup: fullSetup, hwmKb: fullHwm, stepMs: fullSteps },
+      strategies: runs,
+      notApplicable,
+    };
   } finally {
     await reference.close();
   }
@@ -208,18 +243,31 @@ export async function runStrategiesSuite(argv: string[]): Promise<void> {
         backgroundCores: s.backgroundCores,
       })),
     ];
-    return { model: r.model, label: STRATEGY_MODELS[r.model].label, rows, notApplicable: r.notApplicable, baseRssKb: r.info.rssKb };
+    return {
+      model: r.model,
+      label: STRATEGY_MODELS[r.model].label,
+      rows,
+      notApplicable: r.notApplicable,
+      baseRssKb: r.info.rssKb,
+    };
   });
   const busiest = Math.max(0, ...results.flatMap((r) => r.strategies.map((s) => s.backgroundCores ?? 0)));
-  if (busiest > 0.1) warnings.push(`other processes kept up to ${busiest.toFixed(2)} cores busy on average during a strategy's run: numbers unreliable, rerun on an idle machine`);
+  if (busiest > 0.1)
+    warnings.push(
+      `other processes kept up to ${busiest.toFixed(2)} cores busy on average during a strategy's run: numbers unreliable, rerun on an idle machine`,
+    );
 
   const git = gitState(root);
   const machine = machineInfo();
   const info = results[0]?.info;
   const command = ['node build/ts/bench/compare.js --suite strategies', ...argv].join(' ');
-  console.log(`strategies benchmark: finetune (${info?.runtime}, libtorch ${info?.torchVersion}, ${options.threads} threads), float32, train mode`);
-  console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}, ${machine.memTotalGiB ?? '?'} GiB`);
-  console.log(`build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt(root) ?? 'never'}`);
+  console.log(
+    `strategies benchmark: finetune (${info?.runtime}, libtorch ${info?.torchVersion}, ${options.threads} threads), float32, train mode`,
+  );
+  console.log(machineLine(machine));
+  console.log(
+    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt(root) ?? 'never'}`,
+  );
   console.log(
     `step: forward → cross entropy → backward → ${options.optimizer ? 'AdamW step over the trainable parameters (fused) → ' : ''}grads = null; ` +
       `per strategy a fresh process, steps interleaved with a full fine-tuning process (${options.quick ? `${STRATEGIES_QUICK.warmupSteps} warm-up, ${STRATEGIES_QUICK.rounds} round(s)` : 'see STRATEGY_MODELS'})`,
@@ -227,7 +275,9 @@ export async function runStrategiesSuite(argv: string[]): Promise<void> {
   for (const s of summaries) {
     console.log('');
     console.log(`${s.label}:`);
-    const rows: string[][] = [['strategy', 'trainable', '%', 'ms/step', 'step × full', 'peak RSS MiB', 'RSS × full', 'growth × full', 'load']];
+    const rows: string[][] = [
+      ['strategy', 'trainable', '%', 'ms/step', 'step × full', 'peak RSS MiB', 'RSS × full', 'growth × full', 'load'],
+    ];
     for (const row of s.rows) {
       rows.push([
         STRATEGY_LABELS[row.strategy],
@@ -246,15 +296,24 @@ export async function runStrategiesSuite(argv: string[]): Promise<void> {
     for (const na of s.notApplicable) console.log(`  ${STRATEGY_LABELS[na.strategy]}: n/a — ${na.reason}`);
   }
   console.log('');
-  console.log('step × full: median of (strategy step / the full fine-tuning step run next to it); RSS × full: peak RSS (VmHWM) ratio;');
-  console.log(`growth × full: (peak − ${fmt((summaries[0]?.baseRssKb ?? 0) / MiB, 0)} MiB at start) ratio; load: cores kept busy by other processes during the strategy's run`);
+  console.log(
+    'step × full: median of (strategy step / the full fine-tuning step run next to it); RSS × full: peak RSS (VmHWM) ratio;',
+  );
+  console.log(
+    `growth × full: (peak − ${fmt((summaries[0]?.baseRssKb ?? 0) / MiB, 0)} MiB at start) ratio; load: cores kept busy by other processes during the strategy's run`,
+  );
   for (const warning of warnings) console.log(`warning: ${warning}`);
   console.log(`total ${fmt(totalSeconds, 0)} s`);
 
-  const resultsDir = join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
   const date = new Date().toISOString();
-  const file = join(resultsDir, `strategies-${date.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ date, command, machine, git, addonBuilt: addonBuilt(root), options, summary: { models: summaries, warnings, totalSeconds }, results }, null, 2) + '\n');
-  console.log(`results: ${file}`);
+  saveResults(root, 'strategies', {
+    date,
+    command,
+    machine,
+    git,
+    addonBuilt: addonBuilt(root),
+    options,
+    summary: { models: summaries, warnings, totalSeconds },
+    results,
+  });
 }

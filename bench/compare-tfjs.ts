@@ -12,12 +12,25 @@
  * is the median step; the table the median over runs. The first-step losses must agree (the same
  * numbers in, the same math). The JSON with every step goes to bench/results/tfjs-<date>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { Engine, LoadMeter, addonBuilt, fmt, gitState, machineInfo, repoRoot, table, threadEnv } from './driver.js';
+import {
+  Engine,
+  LoadMeter,
+  addonBuilt,
+  checkChoices,
+  fmt,
+  gitState,
+  machineInfo,
+  machineLine,
+  parseFlags,
+  repoRoot,
+  saveResults,
+  table,
+  threadEnv,
+} from './driver.js';
 import { median } from './shared.js';
 import { ensureTfjs } from './tfjs-api.js';
 import {
@@ -49,7 +62,7 @@ const USAGE =
   '                  [--threads N (default: all cores)] [--runs N (default 1)] [--quick] [--strict]';
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = {
+  const defaults: Options = {
     workloads: Object.keys(TFJS_WORKLOADS) as TfjsWorkloadName[],
     engines: [...TFJS_ENGINES],
     threads: availableParallelism(),
@@ -57,39 +70,55 @@ function parseArgs(argv: string[]): Options {
     quick: false,
     strict: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--workloads') options.workloads = argv[++i].split(',').filter(Boolean) as TfjsWorkloadName[];
-    else if (arg === '--engines') options.engines = argv[++i].split(',').filter(Boolean) as TfjsEngineName[];
-    else if (arg === '--threads') options.threads = Number(argv[++i]);
-    else if (arg === '--runs') options.runs = Number(argv[++i]);
-    else if (arg === '--quick') options.quick = true;
-    else if (arg === '--strict') options.strict = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
-  }
-  for (const w of options.workloads) if (!(w in TFJS_WORKLOADS)) throw new Error(`unknown workload '${w}' (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`);
-  for (const e of options.engines) if (!TFJS_ENGINES.includes(e)) throw new Error(`unknown engine '${e}' (known: ${TFJS_ENGINES.join(', ')})`);
-  if (!options.engines.includes('finetune')) throw new Error('--engines must include finetune (the ratios are against it)');
-  if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
-  if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs expects a positive integer');
+  const options = parseFlags(argv, USAGE, defaults, {
+    '--workloads': ['workloads', 'list'],
+    '--engines': ['engines', 'list'],
+  });
+  checkChoices('workload', options.workloads, Object.keys(TFJS_WORKLOADS));
+  checkChoices('engine', options.engines, TFJS_ENGINES);
+  if (!options.engines.includes('finetune'))
+    throw new Error('--engines must include finetune (the ratios are against it)');
   return options;
 }
 
-function schedule(workload: TfjsWorkloadName, quick: boolean): { warmupSteps: number; rounds: number; finetuneSteps: number; tfjsSteps: number } {
+function schedule(
+  workload: TfjsWorkloadName,
+  quick: boolean,
+): { warmupSteps: number; rounds: number; finetuneSteps: number; tfjsSteps: number } {
   const spec = TFJS_WORKLOADS[workload];
-  return quick ? TFJS_QUICK : { warmupSteps: spec.warmupSteps, rounds: spec.rounds, finetuneSteps: spec.finetuneSteps, tfjsSteps: spec.tfjsSteps };
+  return quick
+    ? TFJS_QUICK
+    : {
+        warmupSteps: spec.warmupSteps,
+        rounds: spec.rounds,
+        finetuneSteps: spec.finetuneSteps,
+        tfjsSteps: spec.tfjsSteps,
+      };
 }
 
 function startEngine(name: TfjsEngineName, root: string, threads: number): Engine {
   const script = (file: string) => join(root, 'build', 'ts', 'bench', file);
   switch (name) {
-    case 'finetune': return new Engine(name, process.execPath, [script('tfjs-finetune.js'), '--threads', String(threads), '--serve'], threadEnv(threads), root);
-    case 'finetune-1t': return new Engine(name, process.execPath, [script('tfjs-finetune.js'), '--threads', '1', '--serve'], threadEnv(1), root);
-    case 'tfjs-cpu': return new Engine(name, process.execPath, [script('tfjs.js'), '--backend', 'cpu', '--serve'], process.env, root);
-    case 'tfjs-wasm': return new Engine(name, process.execPath, [script('tfjs.js'), '--backend', 'wasm', '--serve'], process.env, root);
+    case 'finetune':
+      return new Engine(
+        name,
+        process.execPath,
+        [script('tfjs-finetune.js'), '--threads', String(threads), '--serve'],
+        threadEnv(threads),
+        root,
+      );
+    case 'finetune-1t':
+      return new Engine(
+        name,
+        process.execPath,
+        [script('tfjs-finetune.js'), '--threads', '1', '--serve'],
+        threadEnv(1),
+        root,
+      );
+    case 'tfjs-cpu':
+      return new Engine(name, process.execPath, [script('tfjs.js'), '--backend', 'cpu', '--serve'], process.env, root);
+    case 'tfjs-wasm':
+      return new Engine(name, process.execPath, [script('tfjs.js'), '--backend', 'wasm', '--serve'], process.env, root);
   }
 }
 
@@ -103,11 +132,17 @@ interface WorkloadRun {
   seconds: number;
 }
 
-async function runWorkload(options: Options, root: string, workload: TfjsWorkloadName, runIndex: number): Promise<WorkloadRun> {
+async function runWorkload(
+  options: Options,
+  root: string,
+  workload: TfjsWorkloadName,
+  runIndex: number,
+): Promise<WorkloadRun> {
   const wallStart = performance.now();
   const load = new LoadMeter();
   const engines = new Map(options.engines.map((name) => [name, startEngine(name, root, options.threads)] as const));
-  const progress = (what: string) => process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}, ${workload}: ${what}`.padEnd(78));
+  const progress = (what: string) =>
+    process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}, ${workload}: ${what}`.padEnd(78));
   const order = (round: number): TfjsEngineName[] => {
     const names = [...engines.keys()];
     const k = round % names.length;
@@ -116,7 +151,15 @@ async function runWorkload(options: Options, root: string, workload: TfjsWorkloa
   try {
     const { warmupSteps, rounds, finetuneSteps, tfjsSteps } = schedule(workload, options.quick);
     const request: TfjsSetupRequest = { workload, warmupSteps, seed: 0 };
-    const run: WorkloadRun = { workload, info: {}, setup: {}, stepMs: {}, hwmKb: {}, backgroundCores: null, seconds: 0 };
+    const run: WorkloadRun = {
+      workload,
+      info: {},
+      setup: {},
+      stepMs: {},
+      hwmKb: {},
+      backgroundCores: null,
+      seconds: 0,
+    };
     for (const [name, engine] of engines) run.info[name] = await engine.request<TfjsInfo>('info');
     for (const name of order(runIndex)) {
       progress(`${name}: setup and ${warmupSteps} warm-up step(s)`);
@@ -142,7 +185,8 @@ async function runWorkload(options: Options, root: string, workload: TfjsWorkloa
 export async function runTfjsSuite(argv: string[]): Promise<void> {
   const options = parseArgs(argv);
   const root = repoRoot();
-  if (options.engines.some((name) => name.startsWith('tfjs'))) ensureTfjs(root, (line) => process.stderr.write(`${line}\n`));
+  if (options.engines.some((name) => name.startsWith('tfjs')))
+    ensureTfjs(root, (line) => process.stderr.write(`${line}\n`));
   const started = performance.now();
   const runs: WorkloadRun[][] = [];
   for (let r = 0; r < options.runs; r++) {
@@ -159,29 +203,82 @@ export async function runTfjsSuite(argv: string[]): Promise<void> {
   const summary = options.workloads.map((workload, i) => {
     const perRun = runs.map((run) => run[i]);
     const spec = TFJS_WORKLOADS[workload];
-    const ms = Object.fromEntries(engines.map((e) => [e, median(perRun.map((r) => median(r.stepMs[e]!)))])) as Record<TfjsEngineName, number>;
-    const best = Object.fromEntries(engines.map((e) => [e, Math.min(...perRun.flatMap((r) => r.stepMs[e]!))])) as Record<TfjsEngineName, number>;
-    const peakKb = Object.fromEntries(engines.map((e) => [e, Math.max(...perRun.map((r) => r.hwmKb[e]!))])) as Record<TfjsEngineName, number>;
-    const firstLoss = Object.fromEntries(engines.map((e) => [e, perRun[0].setup[e]!.firstLoss])) as Record<TfjsEngineName, number>;
-    const params = Object.fromEntries(engines.map((e) => [e, perRun[0].setup[e]!.params])) as Record<TfjsEngineName, number>;
+    const ms = Object.fromEntries(engines.map((e) => [e, median(perRun.map((r) => median(r.stepMs[e]!)))])) as Record<
+      TfjsEngineName,
+      number
+    >;
+    const best = Object.fromEntries(
+      engines.map((e) => [e, Math.min(...perRun.flatMap((r) => r.stepMs[e]!))]),
+    ) as Record<TfjsEngineName, number>;
+    const peakKb = Object.fromEntries(engines.map((e) => [e, Math.max(...perRun.map((r) => r.hwmKb[e]!))])) as Record<
+      TfjsEngineName,
+      number
+    >;
+    const firstLoss = Object.fromEntries(engines.map((e) => [e, perRun[0].setup[e]!.firstLoss])) as Record<
+      TfjsEngineName,
+      number
+    >;
+    const params = Object.fromEntries(engines.map((e) => [e, perRun[0].setup[e]!.params])) as Record<
+      TfjsEngineName,
+      number
+    >;
     for (const e of others) {
       const gap = Math.abs(firstLoss[e] - firstLoss.finetune) / Math.abs(firstLoss.finetune);
-      if (!(gap < 1e-3)) warnings.push(`${workload}: first-step losses differ (finetune ${firstLoss.finetune}, ${e} ${firstLoss[e]}): not the same work?`);
-      if (params[e] !== params.finetune) warnings.push(`${workload}: trainable elements differ (finetune ${params.finetune}, ${e} ${params[e]})`);
+      if (!(gap < 1e-3))
+        warnings.push(
+          `${workload}: first-step losses differ (finetune ${firstLoss.finetune}, ${e} ${firstLoss[e]}): not the same work?`,
+        );
+      if (params[e] !== params.finetune)
+        warnings.push(`${workload}: trainable elements differ (finetune ${params.finetune}, ${e} ${params[e]})`);
     }
     // Speed-ups: how many TF.js steps' time one finetune step takes (a throughput ratio).
     const speedup = Object.fromEntries(others.map((e) => [e, ms[e] / ms.finetune])) as Record<TfjsEngineName, number>;
-    const bestSpeedup = Object.fromEntries(others.map((e) => [e, best[e] / best.finetune])) as Record<TfjsEngineName, number>;
-    return { workload, label: spec.label, step: spec.step, flops: spec.flops, ms, best, peakKb, firstLoss, params, speedup, bestSpeedup };
+    const bestSpeedup = Object.fromEntries(others.map((e) => [e, best[e] / best.finetune])) as Record<
+      TfjsEngineName,
+      number
+    >;
+    return {
+      workload,
+      label: spec.label,
+      step: spec.step,
+      flops: spec.flops,
+      ms,
+      best,
+      peakKb,
+      firstLoss,
+      params,
+      speedup,
+      bestSpeedup,
+    };
   });
   const busiest = Math.max(0, ...runs.flat().map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1) warnings.push(`other processes kept up to ${busiest.toFixed(2)} cores busy on average during a workload's run: numbers unreliable, rerun on an idle machine`);
+  if (busiest > 0.1)
+    warnings.push(
+      `other processes kept up to ${busiest.toFixed(2)} cores busy on average during a workload's run: numbers unreliable, rerun on an idle machine`,
+    );
 
   // Targets: finetune (N threads) against each TF.js backend.
-  const targetRows = summary.flatMap((s) => others.filter((e) => e.startsWith('tfjs')).map((e) => ({ workload: s.workload, engine: e, speedup: s.speedup[e], pass: s.speedup[e] >= SPEEDUP_TARGET })));
+  const targetRows = summary.flatMap((s) =>
+    others
+      .filter((e) => e.startsWith('tfjs'))
+      .map((e) => ({ workload: s.workload, engine: e, speedup: s.speedup[e], pass: s.speedup[e] >= SPEEDUP_TARGET })),
+  );
   const allPass = targetRows.every((r) => r.pass);
 
-  const speedRows: string[][] = [['workload', 'engine', 'threads', 'ms/step', 'GFLOP/s', 'step ÷ finetune\'s', 'target', 'result', 'best steps ratio', 'peak RSS MiB']];
+  const speedRows: string[][] = [
+    [
+      'workload',
+      'engine',
+      'threads',
+      'ms/step',
+      'GFLOP/s',
+      "step ÷ finetune's",
+      'target',
+      'result',
+      'best steps ratio',
+      'peak RSS MiB',
+    ],
+  ];
   const info = runs[0][0].info;
   for (const s of summary) {
     for (const e of engines) {
@@ -202,38 +299,67 @@ export async function runTfjsSuite(argv: string[]): Promise<void> {
   }
   // The per-core comparison: finetune on one thread against TF.js (which runs on one).
   const perCore = engines.includes('finetune-1t')
-    ? summary.flatMap((s) => others.filter((e) => e.startsWith('tfjs')).map((e) => `${s.workload} vs ${e} ${fmt(s.ms[e] / s.ms['finetune-1t'], 1)}×`))
+    ? summary.flatMap((s) =>
+        others
+          .filter((e) => e.startsWith('tfjs'))
+          .map((e) => `${s.workload} vs ${e} ${fmt(s.ms[e] / s.ms['finetune-1t'], 1)}×`),
+      )
     : [];
 
   const git = gitState(root);
   const machine = machineInfo();
   const command = ['node build/ts/bench/compare.js --suite tfjs', ...argv].join(' ');
-  console.log(`TensorFlow.js benchmark: finetune (${info.finetune?.library}, ${options.threads} threads) vs ${others.map((e) => `${e} (${info[e]?.library})`).join(', ')}; ${info.finetune?.runtime}`);
-  console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}, ${machine.memTotalGiB ?? '?'} GiB`);
-  console.log(`build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt(root) ?? 'never'}`);
+  console.log(
+    `TensorFlow.js benchmark: finetune (${info.finetune?.library}, ${options.threads} threads) vs ${others.map((e) => `${e} (${info[e]?.library})`).join(', ')}; ${info.finetune?.runtime}`,
+  );
+  console.log(machineLine(machine));
+  console.log(
+    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt(root) ?? 'never'}`,
+  );
   for (const s of summary) {
     const { warmupSteps, rounds, finetuneSteps, tfjsSteps } = schedule(s.workload, options.quick);
-    console.log(`  ${s.workload}: ${s.step}; ${(s.flops / 1e9).toFixed(2)} GFLOP of matmuls per step; ${warmupSteps} warm-up, ${rounds} rounds of ${finetuneSteps} (finetune) / ${tfjsSteps} (TF.js) steps`);
+    console.log(
+      `  ${s.workload}: ${s.step}; ${(s.flops / 1e9).toFixed(2)} GFLOP of matmuls per step; ${warmupSteps} warm-up, ${rounds} rounds of ${finetuneSteps} (finetune) / ${tfjsSteps} (TF.js) steps`,
+    );
   }
-  console.log(`method: ${options.runs} run(s); per workload and run a fresh process per engine, steps interleaved; table = median step over runs (peak RSS: max)`);
+  console.log(
+    `method: ${options.runs} run(s); per workload and run a fresh process per engine, steps interleaved; table = median step over runs (peak RSS: max)`,
+  );
   console.log('');
   console.log(table(speedRows));
   console.log('');
-  if (perCore.length) console.log(`per core (finetune on 1 thread; TF.js in Node computes on one): ${perCore.join(', ')}`);
-  const losses = summary.map((s) => `${s.workload} ${engines.map((e) => `${e} ${s.firstLoss[e].toFixed(5)}`).join(', ')}`).join('; ');
+  if (perCore.length)
+    console.log(`per core (finetune on 1 thread; TF.js in Node computes on one): ${perCore.join(', ')}`);
+  const losses = summary
+    .map((s) => `${s.workload} ${engines.map((e) => `${e} ${s.firstLoss[e].toFixed(5)}`).join(', ')}`)
+    .join('; ');
   console.log(`first-step losses (the same numbers in every engine): ${losses}`);
-  const loads = runs.map((run) => run.map((r) => `${r.workload} ${r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2)}`).join(', ')).join('; ');
+  const loads = runs
+    .map((run) =>
+      run.map((r) => `${r.workload} ${r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2)}`).join(', '),
+    )
+    .join('; ');
   console.log(`background load (cores busy outside the benchmark), per workload run: ${loads}`);
   for (const warning of warnings) console.log(`warning: ${warning}`);
-  console.log(`step ÷ finetune's: the engine's median step time over finetune's (${options.threads} threads), i.e. finetune's speed-up over it; best steps ratio: the same from the fastest step of each`);
-  console.log(`targets (finetune ≥ ${SPEEDUP_TARGET}× each TF.js backend): ${allPass ? 'all met' : 'NOT all met'}; total ${fmt(totalSeconds, 0)} s`);
+  console.log(
+    `step ÷ finetune's: the engine's median step time over finetune's (${options.threads} threads), i.e. finetune's speed-up over it; best steps ratio: the same from the fastest step of each`,
+  );
+  console.log(
+    `targets (finetune ≥ ${SPEEDUP_TARGET}× each TF.js backend): ${allPass ? 'all met' : 'NOT all met'}; total ${fmt(totalSeconds, 0)} s`,
+  );
 
-  const resultsDir = join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
   const date = new Date().toISOString();
-  const file = join(resultsDir, `tfjs-${date.replace(/[:.]/g, '-')}.json`);
-  const record = { date, command, machine, git, addonBuilt: addonBuilt(root), options, targets: { speedupMin: SPEEDUP_TARGET }, summary: { workloads: summary, targetRows, allPass, warnings, totalSeconds }, runs };
-  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
-  console.log(`results: ${file}`);
+  const record = {
+    date,
+    command,
+    machine,
+    git,
+    addonBuilt: addonBuilt(root),
+    options,
+    targets: { speedupMin: SPEEDUP_TARGET },
+    summary: { workloads: summary, targetRows, allPass, warnings, totalSeconds },
+    runs,
+  };
+  saveResults(root, 'tfjs', record);
   if (options.strict && !allPass) process.exitCode = 1;
 }

@@ -14,7 +14,6 @@
  * figure is the median of its blocks; the table shows the median over runs. The JSON with
  * every block goes to bench/results/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
@@ -27,7 +26,10 @@ import {
   fmt,
   gitState,
   machineInfo,
+  machineLine,
+  parseFlags,
   repoRoot,
+  saveResults,
   table,
   threadEnv,
   torchPythonPath,
@@ -38,7 +40,17 @@ import { runModelsSuite } from './compare-models.js';
 import { runOptimSuite } from './optim-compare.js';
 import { runStrategiesSuite } from './compare-strategies.js';
 import { runTfjsSuite } from './compare-tfjs.js';
-import { FLOPS_FORMULA, MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
+import {
+  FLOPS_FORMULA,
+  MLP,
+  PER_OP,
+  QUICK_DIVISOR,
+  ROUNDS,
+  median,
+  mlpFlops,
+  type EngineInfo,
+  type PerOpName,
+} from './shared.js';
 
 const OVERHEAD_TARGET = 1.5;
 const GFLOPS_TARGET = 0.95;
@@ -51,24 +63,18 @@ interface Options {
   python: string;
 }
 
+const USAGE =
+  'usage: compare.js [--suite engine|models|optim|tfjs|strategies] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]\n' +
+  "       compare.js --suite models|optim|tfjs|strategies --help   that suite's options";
+
 function parseArgs(argv: string[]): Options {
-  const options: Options = { threads: availableParallelism(), runs: 3, quick: false, strict: false, python: process.env.PYTHON ?? 'python3' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--threads') options.threads = Number(argv[++i]);
-    else if (arg === '--runs') options.runs = Number(argv[++i]);
-    else if (arg === '--quick') options.quick = true;
-    else if (arg === '--strict') options.strict = true;
-    else if (arg === '--python') options.python = argv[++i];
-    else if (arg === '--help' || arg === '-h') {
-      console.log('usage: compare.js [--suite engine|models|optim|tfjs|strategies] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]');
-      console.log('       compare.js --suite models|optim|tfjs|strategies --help   that suite\'s options');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}`);
-  }
-  if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
-  if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs expects a positive integer');
-  return options;
+  return parseFlags(argv, USAGE, {
+    threads: availableParallelism(),
+    runs: 3,
+    quick: false,
+    strict: false,
+    python: process.env.PYTHON ?? 'python3',
+  });
 }
 
 interface RunResult {
@@ -88,7 +94,13 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
   const env = threadEnv(options.threads);
   const load = new LoadMeter();
   const engines: Record<EngineName, Engine> = {
-    finetune: new Engine('finetune', process.execPath, [join(root, 'build', 'ts', 'bench', 'engine.js'), '--threads', threads, '--serve'], env, root),
+    finetune: new Engine(
+      'finetune',
+      process.execPath,
+      [join(root, 'build', 'ts', 'bench', 'engine.js'), '--threads', threads, '--serve'],
+      env,
+      root,
+    ),
     pytorch: new Engine(
       'pytorch',
       options.python,
@@ -103,30 +115,41 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
 
     const rounds = options.quick ? ROUNDS.quick : ROUNDS.full;
     const names = Object.keys(PER_OP) as PerOpName[];
-    const iterations = (name: PerOpName): number => (options.quick ? PER_OP[name].iterations / QUICK_DIVISOR : PER_OP[name].iterations);
+    const iterations = (name: PerOpName): number =>
+      options.quick ? PER_OP[name].iterations / QUICK_DIVISOR : PER_OP[name].iterations;
     const orderFor = (round: number): readonly EngineName[] => engineOrder(round + runIndex);
 
     // Warm-up: one uncounted block of every workload on each engine.
-    for (const name of names) for (const engine of ENGINES) await engines[engine].request(`perop ${name} ${iterations(name)}`);
+    for (const name of names)
+      for (const engine of ENGINES) await engines[engine].request(`perop ${name} ${iterations(name)}`);
     const perOp: RunResult['perOp'] = {};
     for (const name of names) perOp[name] = { finetune: [], pytorch: [] };
     for (let round = 0; round < rounds.perOp; round++) {
-      process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: per-op round ${round + 1}/${rounds.perOp}   `);
+      process.stderr.write(
+        `\r[bench] run ${runIndex + 1}/${options.runs}: per-op round ${round + 1}/${rounds.perOp}   `,
+      );
       for (const name of names) {
         for (const engine of orderFor(round)) {
-          perOp[name][engine].push((await engines[engine].request<{ usPerOp: number }>(`perop ${name} ${iterations(name)}`)).usPerOp);
+          perOp[name][engine].push(
+            (await engines[engine].request<{ usPerOp: number }>(`perop ${name} ${iterations(name)}`)).usPerOp,
+          );
         }
       }
     }
 
     // MLP: data creation and warm-up steps (the first mlp command), then interleaved blocks.
     const firstLoss = {} as Record<EngineName, number>;
-    for (const engine of ENGINES) firstLoss[engine] = (await engines[engine].request<{ firstLoss: number }>('mlp 0')).firstLoss;
+    for (const engine of ENGINES)
+      firstLoss[engine] = (await engines[engine].request<{ firstLoss: number }>('mlp 0')).firstLoss;
     const mlpStepMs: RunResult['mlpStepMs'] = { finetune: [], pytorch: [] };
     for (let round = 0; round < rounds.mlp; round++) {
-      process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: MLP round ${round + 1}/${rounds.mlp}       `);
+      process.stderr.write(
+        `\r[bench] run ${runIndex + 1}/${options.runs}: MLP round ${round + 1}/${rounds.mlp}       `,
+      );
       for (const engine of orderFor(round)) {
-        mlpStepMs[engine].push(...(await engines[engine].request<{ stepMs: number[] }>(`mlp ${rounds.mlpStepsPerBlock}`)).stepMs);
+        mlpStepMs[engine].push(
+          ...(await engines[engine].request<{ stepMs: number[] }>(`mlp ${rounds.mlpStepsPerBlock}`)).stepMs,
+        );
       }
     }
     process.stderr.write('\n');
@@ -150,7 +173,10 @@ async function main(): Promise<void> {
     if (suite === 'optim') return runOptimSuite(argv);
     if (suite === 'tfjs') return runTfjsSuite(argv);
     if (suite === 'strategies') return runStrategiesSuite(argv);
-    if (suite !== 'engine') throw new Error(`--suite expects 'engine' (the default), 'models', 'optim', 'tfjs' or 'strategies', got ${suite ?? 'nothing'}`);
+    if (suite !== 'engine')
+      throw new Error(
+        `--suite expects 'engine' (the default), 'models', 'optim', 'tfjs' or 'strategies', got ${suite ?? 'nothing'}`,
+      );
   }
   const options = parseArgs(argv);
   const root = repoRoot();
@@ -159,16 +185,23 @@ async function main(): Promise<void> {
 
   const { finetune: ft, pytorch: pt } = runs[0].info;
   const warnings: string[] = [];
-  if (ft.torchVersion !== pt.torchVersion) warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
+  if (ft.torchVersion !== pt.torchVersion)
+    warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
   if (ft.threads !== options.threads || pt.threads !== options.threads) {
     warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
   }
   for (const r of runs) {
     const gap = Math.abs(r.firstLoss.finetune - r.firstLoss.pytorch) / Math.abs(r.firstLoss.pytorch);
-    if (!(gap < 1e-4)) warnings.push(`MLP first-step losses differ (finetune ${r.firstLoss.finetune}, PyTorch ${r.firstLoss.pytorch}): not the same work?`);
+    if (!(gap < 1e-4))
+      warnings.push(
+        `MLP first-step losses differ (finetune ${r.firstLoss.finetune}, PyTorch ${r.firstLoss.pytorch}): not the same work?`,
+      );
   }
   const busiest = Math.max(0, ...runs.map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1) warnings.push(`other processes kept ${busiest.toFixed(2)} cores busy on average during a run: numbers unreliable, rerun on an idle machine`);
+  if (busiest > 0.1)
+    warnings.push(
+      `other processes kept ${busiest.toFixed(2)} cores busy on average during a run: numbers unreliable, rerun on an idle machine`,
+    );
 
   const names = Object.keys(PER_OP) as PerOpName[];
   const perOp = names.map((name) => {
@@ -177,7 +210,9 @@ async function main(): Promise<void> {
     const pytorch = median(runMedians('pytorch'));
     const ratio = finetune / pytorch;
     // A robustness check on the ratio: the median over runs of the median ratio of same-round blocks.
-    const pairedRatio = median(runs.map((r) => median(r.perOp[name].finetune.map((v, i) => v / r.perOp[name].pytorch[i]))));
+    const pairedRatio = median(
+      runs.map((r) => median(r.perOp[name].finetune.map((v, i) => v / r.perOp[name].pytorch[i]))),
+    );
     return {
       name,
       label: PER_OP[name].label,
@@ -185,7 +220,9 @@ async function main(): Promise<void> {
       pytorch,
       ratio,
       pairedRatio,
-      bestRatio: Math.min(...runs.flatMap((r) => r.perOp[name].finetune)) / Math.min(...runs.flatMap((r) => r.perOp[name].pytorch)),
+      bestRatio:
+        Math.min(...runs.flatMap((r) => r.perOp[name].finetune)) /
+        Math.min(...runs.flatMap((r) => r.perOp[name].pytorch)),
       pass: ratio <= OVERHEAD_TARGET,
       runs: { finetune: runMedians('finetune'), pytorch: runMedians('pytorch') },
     };
@@ -198,11 +235,14 @@ async function main(): Promise<void> {
   const ptGflops = flops / (ptMs * 1e6);
   const gflopsRatio = ftGflops / ptGflops;
   // GFLOP/s ratio of the fastest step on each side: less sensitive to a noisy machine.
-  const bestGflopsRatio = Math.min(...runs.flatMap((r) => r.mlpStepMs.pytorch)) / Math.min(...runs.flatMap((r) => r.mlpStepMs.finetune));
+  const bestGflopsRatio =
+    Math.min(...runs.flatMap((r) => r.mlpStepMs.pytorch)) / Math.min(...runs.flatMap((r) => r.mlpStepMs.finetune));
   const mlpPass = gflopsRatio >= GFLOPS_TARGET;
   const allPass = mlpPass && perOp.every((row) => row.pass);
 
-  const rows: string[][] = [['measure', 'finetune', 'PyTorch', 'finetune/PyTorch', 'target', 'result', 'best-block ratio']];
+  const rows: string[][] = [
+    ['measure', 'finetune', 'PyTorch', 'finetune/PyTorch', 'target', 'result', 'best-block ratio'],
+  ];
   for (const row of perOp) {
     rows.push([
       `µs/op: ${row.label}`,
@@ -232,8 +272,10 @@ async function main(): Promise<void> {
   const command = ['node build/ts/bench/compare.js', ...process.argv.slice(2)].join(' ');
   const rounds = options.quick ? ROUNDS.quick : ROUNDS.full;
 
-  console.log(`engine benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads`);
-  console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}`);
+  console.log(
+    `engine benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads`,
+  );
+  console.log(machineLine(machine));
   console.log(
     `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'};` +
       ` PyTorch from ${pythonPath ?? 'the default python path'}`,
@@ -253,13 +295,12 @@ async function main(): Promise<void> {
   const background = runs.map((r) => (r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2))).join(', ');
   console.log(`background load (cores busy outside the benchmark), per run: ${background}`);
   for (const warning of warnings) console.log(`warning: ${warning}`);
-  console.log('best-block ratio: the same ratio from the fastest block (step) of each side over all runs, a check against machine noise');
+  console.log(
+    'best-block ratio: the same ratio from the fastest block (step) of each side over all runs, a check against machine noise',
+  );
   console.log(`targets: ${allPass ? 'all met' : 'NOT all met'}`);
 
-  const resultsDir = join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
   const date = new Date().toISOString();
-  const file = join(resultsDir, `engine-${date.replace(/[:.]/g, '-')}.json`);
   const record = {
     date,
     command,
@@ -274,14 +315,22 @@ async function main(): Promise<void> {
     targets: { overheadRatioMax: OVERHEAD_TARGET, gflopsRatioMin: GFLOPS_TARGET },
     summary: {
       perOp,
-      mlp: { finetuneMs: ftMs, pytorchMs: ptMs, finetuneGflops: ftGflops, pytorchGflops: ptGflops, gflopsRatio, bestGflopsRatio, pass: mlpPass, runs: { finetune: mlpRunMs('finetune'), pytorch: mlpRunMs('pytorch') } },
+      mlp: {
+        finetuneMs: ftMs,
+        pytorchMs: ptMs,
+        finetuneGflops: ftGflops,
+        pytorchGflops: ptGflops,
+        gflopsRatio,
+        bestGflopsRatio,
+        pass: mlpPass,
+        runs: { finetune: mlpRunMs('finetune'), pytorch: mlpRunMs('pytorch') },
+      },
       allPass,
       warnings,
     },
     runs,
   };
-  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
-  console.log(`results: ${file}`);
+  saveResults(root, 'engine', record);
   if (options.strict && !allPass) process.exitCode = 1;
 }
 

@@ -1,11 +1,11 @@
 /**
  * What the benchmark drivers (bench/compare.ts: the engine suite, bench/compare-models.ts: the
- * models suite) share: the repository and environment facts they print, the engine processes
- * they talk to over the line protocol of bench/shared.ts, the background-load meter and the
- * table printer.
+ * models suite, and the optim, tfjs and strategies suites) share: their flags, the repository and
+ * environment facts they print, the engine processes they talk to over the line protocol of
+ * bench/shared.ts, the background-load meter, the table printer and the results file.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +18,74 @@ export type EngineName = (typeof ENGINES)[number];
 /** Alternates which engine goes first from one round (and run) to the next. */
 export function engineOrder(round: number): readonly EngineName[] {
   return round % 2 === 0 ? ENGINES : [...ENGINES].reverse();
+}
+
+// ---- flags -------------------------------------------------------------------------------
+
+/** How a flag sets its option: a comma-separated list, a positive integer, a value, or a switch on or off. */
+export type FlagKind = 'list' | 'numbers' | 'count' | 'text' | 'on' | 'off';
+
+/** The flags the drivers and engines share; each accepts those whose option its defaults hold. */
+const SHARED_FLAGS: Record<string, readonly [key: string, kind: FlagKind]> = {
+  '--threads': ['threads', 'count'],
+  '--runs': ['runs', 'count'],
+  '--quick': ['quick', 'on'],
+  '--strict': ['strict', 'on'],
+  '--python': ['python', 'text'],
+  '--pin-malloc': ['pinMalloc', 'on'],
+  '--serve': ['serve', 'on'],
+  '--steps': ['steps', 'count'],
+};
+
+/**
+ * A driver's or engine's options: `defaults` with the flags of `argv` applied. The shared flags (--threads N,
+ * --runs N, --quick, --strict, --python EXE, --pin-malloc, --serve, --steps N) count where `defaults` has their
+ * option; `flags` adds the
+ * suite's own (`'--models': ['models', 'list']`). --help or -h prints `usage` and exits; an unknown flag, a
+ * missing value or a count that is not a positive integer is an error naming the flag, followed by `usage`.
+ */
+export function parseFlags<T extends object>(
+  argv: readonly string[],
+  usage: string,
+  defaults: T,
+  flags: Record<string, readonly [key: keyof T & string, kind: FlagKind]> = {},
+): T {
+  const known = {
+    ...Object.fromEntries(Object.entries(SHARED_FLAGS).filter(([, [key]]) => key in defaults)),
+    ...flags,
+  };
+  const options = { ...defaults } as Record<string, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      console.log(usage);
+      process.exit(0);
+    }
+    if (!Object.hasOwn(known, arg)) throw new Error(`unknown argument ${arg}\n${usage}`);
+    const [key, kind] = known[arg];
+    if (kind === 'on' || kind === 'off') {
+      options[key] = kind === 'on';
+      continue;
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`${arg} expects a value\n${usage}`);
+    if (kind === 'text') options[key] = value;
+    else if (kind === 'count') {
+      options[key] = Number(value);
+      if (!Number.isInteger(options[key]) || (options[key] as number) < 1)
+        throw new Error(`${arg} expects a positive integer`);
+    } else {
+      const items = value.split(',').filter(Boolean);
+      options[key] = kind === 'numbers' ? items.map(Number) : items;
+    }
+  }
+  return options as T;
+}
+
+/** Throws unless every one of `chosen` is among `known`, naming the first that is not and listing `known`. */
+export function checkChoices(what: string, chosen: readonly string[], known: readonly string[]): void {
+  for (const item of chosen)
+    if (!known.includes(item)) throw new Error(`unknown ${what} '${item}' (known: ${known.join(', ')})`);
 }
 
 // ---- environment -------------------------------------------------------------------------
@@ -68,7 +136,9 @@ export function gitState(root: string): { commit: string; engineSourcesModified:
 
 export function cpuModel(): string {
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     return line ? line.split(':')[1].trim() : 'unknown';
   } catch {
     return 'unknown';
@@ -79,12 +149,19 @@ export function cpuModel(): string {
 export function machineInfo(): { nproc: number; cpu: string; platform: string; memTotalGiB: number | null } {
   let memTotalGiB: number | null = null;
   try {
-    const line = readFileSync('/proc/meminfo', 'utf8').split('\n').find((l) => l.startsWith('MemTotal:'));
+    const line = readFileSync('/proc/meminfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('MemTotal:'));
     if (line) memTotalGiB = Math.round((Number(line.split(/\s+/)[1]) / 1024 / 1024) * 10) / 10;
   } catch {
     // not Linux
   }
-  return { nproc: availableParallelism(), cpu: cpuModel(), platform: `${process.platform} ${process.arch}`, memTotalGiB };
+  return {
+    nproc: availableParallelism(),
+    cpu: cpuModel(),
+    platform: `${process.platform} ${process.arch}`,
+    memTotalGiB,
+  };
 }
 
 /** When the addon was built (its file's mtime), or null. */
@@ -109,7 +186,10 @@ export function machineBusySeconds(): number | undefined {
 export function processCpuSeconds(pid: number | 'self'): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     return (fields[11] + fields[12]) / TICKS_PER_SECOND; // stat fields 14 and 15: utime, stime
   } catch {
     return undefined;
@@ -130,7 +210,13 @@ export class LoadMeter {
     const machineAfter = machineBusySeconds();
     const selfAfter = processCpuSeconds('self');
     const seconds = (performance.now() - this.wallStart) / 1000;
-    if (this.machineBefore === undefined || machineAfter === undefined || this.selfBefore === undefined || selfAfter === undefined) return null;
+    if (
+      this.machineBefore === undefined ||
+      machineAfter === undefined ||
+      this.selfBefore === undefined ||
+      selfAfter === undefined
+    )
+      return null;
     if (!engineCpu.every((c) => c !== undefined)) return null;
     const ours = selfAfter - this.selfBefore + (engineCpu as number[]).reduce((x, y) => x + y, 0);
     return Math.max(0, (machineAfter - this.machineBefore - ours) / seconds);
@@ -186,7 +272,22 @@ export const fmt = (value: number, digits: number): string => value.toFixed(digi
 /** A Markdown table: first column left-aligned, the others right-aligned. */
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]): string => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
+  const line = (r: string[]): string =>
+    `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
   const rule = `|${widths.map((w, c) => (c === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|')}|`;
   return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** The machine line every driver prints first. */
+export function machineLine(machine: ReturnType<typeof machineInfo>): string {
+  return `machine: ${machine.nproc} CPUs, ${machine.cpu}, ${machine.memTotalGiB ?? '?'} GiB`;
+}
+
+/** Writes a run's record to bench/results/<suite>-<its date>.json and prints the file's path. */
+export function saveResults(root: string, suite: string, record: { date: string } & Record<string, unknown>): void {
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${suite}-${record.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
+  console.log(`results: ${file}`);
 }

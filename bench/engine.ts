@@ -13,9 +13,30 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import { functional as F, getNumThreads, manualSeed, randn, runtimeInfo, setNumThreads, tensor, tidy, type Tensor } from 'finetune';
+import {
+  functional as F,
+  getNumThreads,
+  manualSeed,
+  randn,
+  runtimeInfo,
+  setNumThreads,
+  tensor,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
-import { MLP, PER_OP, QUICK_DIVISOR, ROUNDS, median, serveCommands, mlpFlops, type EngineInfo, type PerOpName } from './shared.js';
+import {
+  MLP,
+  PER_OP,
+  QUICK_DIVISOR,
+  ROUNDS,
+  median,
+  serveCommands,
+  mlpFlops,
+  type EngineInfo,
+  type PerOpName,
+} from './shared.js';
+import { parseFlags } from './driver.js';
 
 // ---- (a) per-op workloads ------------------------------------------------------------
 
@@ -84,9 +105,17 @@ function mlpSetup(): { state: MlpState; firstLoss: number } {
   manualSeed(0);
   // Created outside any scope: they live until the process ends.
   const x = randn([batch, dIn]).requiresGrad_(true);
-  const w1 = tidy(() => randn([dHidden, dIn]).mul(1 / Math.sqrt(dIn)).requiresGrad_(true));
+  const w1 = tidy(() =>
+    randn([dHidden, dIn])
+      .mul(1 / Math.sqrt(dIn))
+      .requiresGrad_(true),
+  );
   const b1 = tidy(() => randn([dHidden]).mul(0.01).requiresGrad_(true));
-  const w2 = tidy(() => randn([dIn, dHidden]).mul(1 / Math.sqrt(dHidden)).requiresGrad_(true));
+  const w2 = tidy(() =>
+    randn([dIn, dHidden])
+      .mul(1 / Math.sqrt(dHidden))
+      .requiresGrad_(true),
+  );
   const b2 = tidy(() => randn([dIn]).mul(0.01).requiresGrad_(true));
   const target = randn([batch, dIn]);
   const leaves = [x, w1, b1, w2, b2];
@@ -130,7 +159,12 @@ function mlp(steps: number): { stepMs: number[]; firstLoss?: number } {
 // ---- driver ----------------------------------------------------------------------------
 
 function info(): EngineInfo {
-  return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads() };
+  return {
+    engine: 'finetune',
+    runtime: `node ${process.version}`,
+    torchVersion: runtimeInfo().torchVersion,
+    threads: getNumThreads(),
+  };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -141,7 +175,6 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
   },
   mlp: (rest) => mlp(Number(rest)),
 };
-
 
 /** This engine alone: warm-up, then blocks of each workload; medians. */
 function standalone(quick: boolean): void {
@@ -156,24 +189,24 @@ function standalone(quick: boolean): void {
   const { firstLoss } = mlp(0);
   const stepMs = mlp(rounds.mlp * rounds.mlpStepsPerBlock).stepMs;
   const ms = median(stepMs);
-  const result = { ...info(), perOp: perOpResults, mlp: { msPerStep: ms, gflops: mlpFlops() / (ms * 1e6), stepMs, firstLoss } };
+  const result = {
+    ...info(),
+    perOp: perOpResults,
+    mlp: { msPerStep: ms, gflops: mlpFlops() / (ms * 1e6), stepMs, firstLoss },
+  };
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
+const USAGE = 'usage: engine.js [--threads N] [--quick] [--serve]';
+
 function main(): void {
-  let threads = availableParallelism();
-  let quick = false;
-  let serveMode = false;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--threads') threads = Number(argv[++i]);
-    else if (argv[i] === '--quick') quick = true;
-    else if (argv[i] === '--serve') serveMode = true;
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  const { threads, quick, serve } = parseFlags(process.argv.slice(2), USAGE, {
+    threads: availableParallelism(),
+    quick: false,
+    serve: false,
+  });
   setNumThreads(threads);
-  if (serveMode) serveCommands(COMMANDS);
+  if (serve) serveCommands(COMMANDS);
   else standalone(quick);
 }
 

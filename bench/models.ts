@@ -28,8 +28,20 @@ import {
   type Tensor,
 } from 'finetune';
 
-import { DEMO_CNN, MODELS, median, processMemory, serveCommands, setupRequest, timedStepsWithFaults, warmUp, type ModelName, type ModelSetupReply, type SetupRequest } from './shared.js';
-
+import {
+  DEMO_CNN,
+  MODELS,
+  median,
+  processMemory,
+  serveCommands,
+  setupRequest,
+  timedStepsWithFaults,
+  warmUp,
+  type ModelName,
+  type ModelSetupReply,
+  type SetupRequest,
+} from './shared.js';
+import { parseFlags } from './driver.js';
 
 interface Workload {
   model: nn.Module;
@@ -44,15 +56,27 @@ function build(request: SetupRequest): { workload: Workload; inputShape: number[
   manualSeed(request.seed);
   switch (name) {
     case 'bert-base': {
-      const model = createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels }) as models.BertForSequenceClassification;
+      const model = createModel('bert-base-uncased', {
+        architecture: 'BertForSequenceClassification',
+        numLabels,
+      }) as models.BertForSequenceClassification;
       const inputIds = randint(0, model.config.vocabSize, [batch, request.seqLen!]);
       const labels = randint(0, numLabels, [batch]);
-      return { workload: { model, labels, forward: () => model.forward({ inputIds }).logits }, inputShape: inputIds.shape };
+      return {
+        workload: { model, labels, forward: () => model.forward({ inputIds }).logits },
+        inputShape: inputIds.shape,
+      };
     }
     case 'bert-base-lora': {
       // As PEFT's examples: the model, then get_peft_model; SEQ_CLS also trains a copy of the classifier.
-      const bert = createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels }) as models.BertForSequenceClassification;
-      const model = getPeftModel(bert, new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }));
+      const bert = createModel('bert-base-uncased', {
+        architecture: 'BertForSequenceClassification',
+        numLabels,
+      }) as models.BertForSequenceClassification;
+      const model = getPeftModel(
+        bert,
+        new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }),
+      );
       const inputIds = randint(0, bert.config.vocabSize, [batch, request.seqLen!]);
       const labels = randint(0, numLabels, [batch]);
       const forward = () => (model.forward({ inputIds }) as models.BertHeadOutput).logits;
@@ -62,7 +86,10 @@ function build(request: SetupRequest): { workload: Workload; inputShape: number[
       const model = createModel(request.modelConfig as Record<string, unknown>) as models.ViTForImageClassification;
       const pixelValues = randn([batch, request.channels ?? 3, request.imageSize!, request.imageSize!]);
       const labels = randint(0, numLabels, [batch]);
-      return { workload: { model, labels, forward: () => model.forward({ pixelValues }).logits }, inputShape: pixelValues.shape };
+      return {
+        workload: { model, labels, forward: () => model.forward({ pixelValues }).logits },
+        inputShape: pixelValues.shape,
+      };
     }
     case 'demo-cnn': {
       const model = sequentialOf(request.modelConfig as typeof DEMO_CNN);
@@ -71,10 +98,16 @@ function build(request: SetupRequest): { workload: Workload; inputShape: number[
       return { workload: { model, labels, forward: () => model.forward(images) }, inputShape: images.shape };
     }
     case 'vit-b16': {
-      const model = createModel('vit-base-patch16-224', { architecture: 'ViTForImageClassification', numLabels }) as models.ViTForImageClassification;
+      const model = createModel('vit-base-patch16-224', {
+        architecture: 'ViTForImageClassification',
+        numLabels,
+      }) as models.ViTForImageClassification;
       const pixelValues = randn([batch, 3, request.imageSize!, request.imageSize!]);
       const labels = randint(0, numLabels, [batch]);
-      return { workload: { model, labels, forward: () => model.forward({ pixelValues }).logits }, inputShape: pixelValues.shape };
+      return {
+        workload: { model, labels, forward: () => model.forward({ pixelValues }).logits },
+        inputShape: pixelValues.shape,
+      };
     }
     case 'resnet50':
     case 'alexnet': {
@@ -93,13 +126,20 @@ function sequentialOf(layers: typeof DEMO_CNN): nn.Sequential {
   return new nn.Sequential(
     ...layers.map((layer): nn.TensorModule => {
       switch (layer[0]) {
-        case 'conv': return new nn.Conv2d(layer[1], layer[2], layer[3], { stride: layer[4], padding: layer[5] });
-        case 'relu': return new nn.ReLU(true);
-        case 'maxpool': return new nn.MaxPool2d(layer[1], layer[2]);
-        case 'avgpool': return new nn.AdaptiveAvgPool2d([layer[1], layer[1]]);
-        case 'flatten': return new nn.Flatten(1);
-        case 'dropout': return new nn.Dropout(layer[1]);
-        case 'linear': return new nn.Linear(layer[1], layer[2]);
+        case 'conv':
+          return new nn.Conv2d(layer[1], layer[2], layer[3], { stride: layer[4], padding: layer[5] });
+        case 'relu':
+          return new nn.ReLU(true);
+        case 'maxpool':
+          return new nn.MaxPool2d(layer[1], layer[2]);
+        case 'avgpool':
+          return new nn.AdaptiveAvgPool2d([layer[1], layer[1]]);
+        case 'flatten':
+          return new nn.Flatten(1);
+        case 'dropout':
+          return new nn.Dropout(layer[1]);
+        case 'linear':
+          return new nn.Linear(layer[1], layer[2]);
       }
     }),
   );
@@ -151,7 +191,13 @@ function setup(request: SetupRequest): ModelSetupReply {
 }
 
 function info() {
-  return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...processMemory() };
+  return {
+    engine: 'finetune',
+    runtime: `node ${process.version}`,
+    torchVersion: runtimeInfo().torchVersion,
+    threads: getNumThreads(),
+    ...processMemory(),
+  };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -165,7 +211,6 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
   memory: () => processMemory(),
 };
 
-
 /** One model alone: setup (with its warm-up), `steps` timed steps, the memory at the end. */
 function standalone(name: ModelName, steps: number): void {
   const spec = MODELS[name];
@@ -175,26 +220,28 @@ function standalone(name: ModelName, steps: number): void {
   const setupReply = setup(request);
   const { stepMs, minorFaults, systemSeconds } = timedStepsWithFaults(() => trainStep(workload!).dispose(), steps);
   const ms = median(stepMs);
-  const result = { ...before, setup: setupReply, stepMs, minorFaults, systemSeconds, msPerStep: ms, samplesPerSecond: (spec.batch * 1000) / ms, memory: processMemory() };
+  const result = {
+    ...before,
+    setup: setupReply,
+    stepMs,
+    minorFaults,
+    systemSeconds,
+    msPerStep: ms,
+    samplesPerSecond: (spec.batch * 1000) / ms,
+    memory: processMemory(),
+  };
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
+const USAGE = 'usage: models.js [--threads N] (--serve | --model NAME [--steps N])';
+
 function main(): void {
-  let threads = availableParallelism();
-  let serveMode = false;
-  let model: string | undefined;
-  let steps = 3;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--threads') threads = Number(argv[++i]);
-    else if (argv[i] === '--serve') serveMode = true;
-    else if (argv[i] === '--model') model = argv[++i];
-    else if (argv[i] === '--steps') steps = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  const defaults = { threads: availableParallelism(), serve: false, model: undefined as string | undefined, steps: 3 };
+  const { threads, serve, model, steps } = parseFlags(process.argv.slice(2), USAGE, defaults, {
+    '--model': ['model', 'text'],
+  });
   setNumThreads(threads);
-  if (serveMode) serveCommands(COMMANDS);
+  if (serve) serveCommands(COMMANDS);
   else if (model !== undefined) standalone(model as ModelName, steps);
   else throw new Error('give --serve or --model NAME');
 }

@@ -15,12 +15,29 @@
  * figure is the median step; the table shows the median over runs. About 1–2 minutes on 2 cores.
  * The JSON with every step goes to bench/results/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { ENGINES, Engine, LoadMeter, addonBuilt, engineOrder, fmt, gitState, machineInfo, repoRoot, table, threadEnv, torchPythonPath, withPythonPath, type EngineName } from './driver.js';
+import {
+  ENGINES,
+  Engine,
+  LoadMeter,
+  addonBuilt,
+  engineOrder,
+  fmt,
+  gitState,
+  machineInfo,
+  machineLine,
+  parseFlags,
+  repoRoot,
+  saveResults,
+  table,
+  threadEnv,
+  torchPythonPath,
+  withPythonPath,
+  type EngineName,
+} from './driver.js';
 import { median } from './shared.js';
 import { HYPERPARAMETERS, OPTIM_ROWS, OPTIM_SCHEDULE, type OptimConfig, type OptimSetupReply } from './optim-shared.js';
 
@@ -40,31 +57,30 @@ interface Options {
  * environment does not; a PyTorch process keeps glibc's adaptive thresholds, so the two place the same
  * tensors differently (heap vs separate mappings). These settings give both engines the same policy.
  */
-const MALLOC_PINNED = { MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(1024 * 1024 * 1024) };
+const MALLOC_PINNED = {
+  MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024),
+  MALLOC_TRIM_THRESHOLD_: String(1024 * 1024 * 1024),
+};
 
 const USAGE =
-  'usage: compare.js --suite optim [--rows 0,1,… (default: all; ' + OPTIM_ROWS.map((r, i) => `${i} ${r.label}`).join(', ') + ')]\n' +
+  'usage: compare.js --suite optim [--rows 0,1,… (default: all; ' +
+  OPTIM_ROWS.map((r, i) => `${i} ${r.label}`).join(', ') +
+  ')]\n' +
   '                  [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--pin-malloc] [--python EXE]';
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { rows: OPTIM_ROWS.map((_, i) => i), threads: availableParallelism(), runs: 3, quick: false, strict: false, python: process.env.PYTHON ?? 'python3', pinMalloc: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--rows') options.rows = argv[++i].split(',').filter(Boolean).map(Number);
-    else if (arg === '--threads') options.threads = Number(argv[++i]);
-    else if (arg === '--runs') options.runs = Number(argv[++i]);
-    else if (arg === '--quick') options.quick = true;
-    else if (arg === '--strict') options.strict = true;
-    else if (arg === '--python') options.python = argv[++i];
-    else if (arg === '--pin-malloc') options.pinMalloc = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
-  }
-  for (const row of options.rows) if (!Number.isInteger(row) || OPTIM_ROWS[row] === undefined) throw new Error(`unknown row ${row}\n${USAGE}`);
-  if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('--threads expects a positive integer');
-  if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs expects a positive integer');
+  const defaults: Options = {
+    rows: OPTIM_ROWS.map((_, i) => i),
+    threads: availableParallelism(),
+    runs: 3,
+    quick: false,
+    strict: false,
+    python: process.env.PYTHON ?? 'python3',
+    pinMalloc: false,
+  };
+  const options = parseFlags(argv, USAGE, defaults, { '--rows': ['rows', 'numbers'] });
+  for (const row of options.rows)
+    if (!Number.isInteger(row) || OPTIM_ROWS[row] === undefined) throw new Error(`unknown row ${row}\n${USAGE}`);
   return options;
 }
 
@@ -97,17 +113,32 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
   const load = new LoadMeter();
   const wallStart = performance.now();
   const engines: Record<EngineName, Engine> = {
-    finetune: new Engine('finetune', process.execPath, [join(root, 'build', 'ts', 'bench', 'optim.js'), '--threads', threads, '--serve'], env, root),
-    pytorch: new Engine('pytorch', options.python, [join(root, 'bench', 'optim_torch.py'), '--threads', threads, '--serve'], withPythonPath(env, [torchPythonPath(root)]), root),
+    finetune: new Engine(
+      'finetune',
+      process.execPath,
+      [join(root, 'build', 'ts', 'bench', 'optim.js'), '--threads', threads, '--serve'],
+      env,
+      root,
+    ),
+    pytorch: new Engine(
+      'pytorch',
+      options.python,
+      [join(root, 'bench', 'optim_torch.py'), '--threads', threads, '--serve'],
+      withPythonPath(env, [torchPythonPath(root)]),
+      root,
+    ),
   };
-  const progress = (what: string) => process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: ${what}`.padEnd(96));
+  const progress = (what: string) =>
+    process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: ${what}`.padEnd(96));
   try {
     const info = {} as Record<EngineName, EngineInfo>;
     for (const name of ENGINES) info[name] = await engines[name].request<EngineInfo>('info');
     progress('setup (finetune builds bert-base)');
     const setup = {} as Record<EngineName, OptimSetupReply>;
     setup.finetune = await engines.finetune.request<OptimSetupReply>(`setup ${JSON.stringify({ seed: 0 })}`);
-    setup.pytorch = await engines.pytorch.request<OptimSetupReply>(`setup ${JSON.stringify({ seed: 0, shapes: setup.finetune.shapes })}`);
+    setup.pytorch = await engines.pytorch.request<OptimSetupReply>(
+      `setup ${JSON.stringify({ seed: 0, shapes: setup.finetune.shapes })}`,
+    );
     const schedule = options.quick ? OPTIM_SCHEDULE.quick : OPTIM_SCHEDULE.full;
     const rows: RowRun[] = [];
     for (const [k, row] of options.rows.entries()) {
@@ -116,7 +147,9 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
       for (const name of engineOrder(runIndex + k)) {
         progress(`${spec.label}: ${name} warm-up`);
         const config: OptimConfig = { kind: spec.kind, fused: spec[name].fused, warmupSteps: schedule.warmupSteps };
-        warmupMs[name] = (await engines[name].request<{ warmupMs: number[] }>(`optimizer ${JSON.stringify(config)}`)).warmupMs;
+        warmupMs[name] = (
+          await engines[name].request<{ warmupMs: number[] }>(`optimizer ${JSON.stringify(config)}`)
+        ).warmupMs;
       }
       const stepMs = { finetune: [] as number[], pytorch: [] as number[] };
       const minorFaults = { finetune: 0, pytorch: 0 };
@@ -124,7 +157,9 @@ async function run(options: Options, root: string, runIndex: number): Promise<Ru
       for (let round = 0; round < schedule.rounds; round++) {
         progress(`${spec.label}: round ${round + 1}/${schedule.rounds}`);
         for (const name of engineOrder(round + runIndex + k)) {
-          const reply = await engines[name].request<{ stepMs: number[]; minorFaults: number; cpuSeconds: number }>(`steps ${schedule.stepsPerBlock}`);
+          const reply = await engines[name].request<{ stepMs: number[]; minorFaults: number; cpuSeconds: number }>(
+            `steps ${schedule.stepsPerBlock}`,
+          );
           stepMs[name].push(...reply.stepMs);
           minorFaults[name] += reply.minorFaults;
           cpuSeconds[name] += reply.cpuSeconds;
@@ -150,10 +185,15 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
 
   const warnings: string[] = [];
   const { finetune: ft, pytorch: pt } = runs[0].info;
-  if (ft.torchVersion !== pt.torchVersion) warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
-  if (ft.threads !== options.threads || pt.threads !== options.threads) warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
+  if (ft.torchVersion !== pt.torchVersion)
+    warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
+  if (ft.threads !== options.threads || pt.threads !== options.threads)
+    warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
   const { finetune: fs, pytorch: ps } = runs[0].setup;
-  if (fs.params !== ps.params || fs.paramTensors !== ps.paramTensors) warnings.push(`parameters differ: finetune ${fs.params} in ${fs.paramTensors}, PyTorch ${ps.params} in ${ps.paramTensors}`);
+  if (fs.params !== ps.params || fs.paramTensors !== ps.paramTensors)
+    warnings.push(
+      `parameters differ: finetune ${fs.params} in ${fs.paramTensors}, PyTorch ${ps.params} in ${ps.paramTensors}`,
+    );
 
   const summary = options.rows.map((row, k) => {
     const spec = OPTIM_ROWS[row];
@@ -163,7 +203,8 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
     const ptMs = msOf('pytorch');
     const ratio = ftMs / ptMs;
     const pairedRatio = median(perRun.flatMap((r) => r.stepMs.finetune.map((f, i) => f / r.stepMs.pytorch[i])));
-    const bestRatio = Math.min(...perRun.flatMap((r) => r.stepMs.finetune)) / Math.min(...perRun.flatMap((r) => r.stepMs.pytorch));
+    const bestRatio =
+      Math.min(...perRun.flatMap((r) => r.stepMs.finetune)) / Math.min(...perRun.flatMap((r) => r.stepMs.pytorch));
     const pass = spec.target === null ? null : ratio <= spec.target;
     const steps = perRun.reduce((n, r) => n + r.stepMs.finetune.length, 0);
     const perStep = (f: (r: RowRun) => Record<EngineName, number>) => ({
@@ -174,13 +215,43 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
     const cpuMsPerStep = perStep((r) => r.cpuSeconds);
     cpuMsPerStep.finetune *= 1000;
     cpuMsPerStep.pytorch *= 1000;
-    return { row, label: spec.label, kind: spec.kind, finetune: spec.finetune.text, pytorch: spec.pytorch.text, finetuneMs: ftMs, pytorchMs: ptMs, ratio, pairedRatio, bestRatio, target: spec.target, pass, steps: perRun[0].stepMs.finetune.length, faultsPerStep, cpuMsPerStep };
+    return {
+      row,
+      label: spec.label,
+      kind: spec.kind,
+      finetune: spec.finetune.text,
+      pytorch: spec.pytorch.text,
+      finetuneMs: ftMs,
+      pytorchMs: ptMs,
+      ratio,
+      pairedRatio,
+      bestRatio,
+      target: spec.target,
+      pass,
+      steps: perRun[0].stepMs.finetune.length,
+      faultsPerStep,
+      cpuMsPerStep,
+    };
   });
   const busiest = Math.max(0, ...runs.map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1) warnings.push(`other processes kept ${busiest.toFixed(2)} cores busy on average: numbers unreliable, rerun on an idle machine`);
+  if (busiest > 0.1)
+    warnings.push(
+      `other processes kept ${busiest.toFixed(2)} cores busy on average: numbers unreliable, rerun on an idle machine`,
+    );
   const allPass = summary.every((s) => s.pass !== false);
 
-  const rows: string[][] = [['row', 'finetune ms/step', 'PyTorch ms/step', 'finetune/PyTorch', 'target', 'result', 'paired ratio', 'best-step ratio']];
+  const rows: string[][] = [
+    [
+      'row',
+      'finetune ms/step',
+      'PyTorch ms/step',
+      'finetune/PyTorch',
+      'target',
+      'result',
+      'paired ratio',
+      'best-step ratio',
+    ],
+  ];
   for (const s of summary) {
     rows.push([
       s.label,
@@ -198,33 +269,59 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
   const machine = machineInfo();
   const schedule = options.quick ? OPTIM_SCHEDULE.quick : OPTIM_SCHEDULE.full;
   const command = ['node build/ts/bench/compare.js --suite optim', ...argv].join(' ');
-  console.log(`optim benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads, float32`);
-  console.log(`machine: ${machine.nproc} CPUs, ${machine.cpu}, ${machine.memTotalGiB ?? '?'} GiB`);
-  console.log(`build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`);
-  console.log(`parameters: bert-base (BertForSequenceClassification, 2 labels), ${fs.paramTensors} tensors, ${fs.params.toLocaleString('en-US')} values, random grads set once; a step = optimizer.step()`);
+  console.log(
+    `optim benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads, float32`,
+  );
+  console.log(machineLine(machine));
+  console.log(
+    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`,
+  );
+  console.log(
+    `parameters: bert-base (BertForSequenceClassification, 2 labels), ${fs.paramTensors} tensors, ${fs.params.toLocaleString('en-US')} values, random grads set once; a step = optimizer.step()`,
+  );
   console.log(`hyperparameters: AdamW ${HYPERPARAMETERS.adamw}; SGD ${HYPERPARAMETERS.sgd}`);
   for (const s of summary) console.log(`  ${s.label}: finetune ${s.finetune}; PyTorch ${s.pytorch}`);
-  if (options.pinMalloc) console.log(`malloc: both engines with ${Object.entries(MALLOC_PINNED).map(([k, v]) => `${k}=${v}`).join(' ')} (--pin-malloc)`);
-  console.log(`method: ${options.runs} run(s); per row ${schedule.warmupSteps} warm-up + ${schedule.rounds}×${schedule.stepsPerBlock} interleaved steps per engine; table = median step (median over runs)`);
+  if (options.pinMalloc)
+    console.log(
+      `malloc: both engines with ${Object.entries(MALLOC_PINNED)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')} (--pin-malloc)`,
+    );
+  console.log(
+    `method: ${options.runs} run(s); per row ${schedule.warmupSteps} warm-up + ${schedule.rounds}×${schedule.stepsPerBlock} interleaved steps per engine; table = median step (median over runs)`,
+  );
   console.log('');
   console.log(table(rows));
   console.log('');
   console.log(
     'per step, finetune / PyTorch: minor page faults, CPU ms (all threads): ' +
-      summary.map((s) => `${s.row} ${fmt(s.faultsPerStep.finetune, 0)}/${fmt(s.faultsPerStep.pytorch, 0)}, ${fmt(s.cpuMsPerStep.finetune, 0)}/${fmt(s.cpuMsPerStep.pytorch, 0)}`).join('; '),
+      summary
+        .map(
+          (s) =>
+            `${s.row} ${fmt(s.faultsPerStep.finetune, 0)}/${fmt(s.faultsPerStep.pytorch, 0)}, ${fmt(s.cpuMsPerStep.finetune, 0)}/${fmt(s.cpuMsPerStep.pytorch, 0)}`,
+        )
+        .join('; '),
   );
   const loads = runs.map((r) => (r.backgroundCores === null ? '?' : r.backgroundCores.toFixed(2))).join(', ');
   console.log(`background load (cores busy outside the benchmark), per run: ${loads}`);
   for (const warning of warnings) console.log(`warning: ${warning}`);
-  console.log('ratio = finetune ms / PyTorch ms (lower is faster); paired ratio: median of same-round step ratios; best-step ratio: fastest step of each side');
+  console.log(
+    'ratio = finetune ms / PyTorch ms (lower is faster); paired ratio: median of same-round step ratios; best-step ratio: fastest step of each side',
+  );
   console.log(`targets: ${allPass ? 'all met' : 'NOT all met'}; total ${fmt(totalSeconds, 0)} s`);
 
-  const resultsDir = join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
   const date = new Date().toISOString();
-  const file = join(resultsDir, `optim-${date.replace(/[:.]/g, '-')}.json`);
-  const record = { date, command, machine, git, addonBuilt: built, options, hyperparameters: HYPERPARAMETERS, summary: { rows: summary, allPass, warnings, totalSeconds }, runs };
-  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
-  console.log(`results: ${file}`);
+  const record = {
+    date,
+    command,
+    machine,
+    git,
+    addonBuilt: built,
+    options,
+    hyperparameters: HYPERPARAMETERS,
+    summary: { rows: summary, allPass, warnings, totalSeconds },
+    runs,
+  };
+  saveResults(root, 'optim', record);
   if (options.strict && !allPass) process.exitCode = 1;
 }

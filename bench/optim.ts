@@ -13,10 +13,23 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import { createModel, getNumThreads, keep, manualSeed, noGrad, optim, randn, runtimeInfo, setNumThreads, tidy, type Tensor } from 'finetune';
+import {
+  createModel,
+  getNumThreads,
+  keep,
+  manualSeed,
+  noGrad,
+  optim,
+  randn,
+  runtimeInfo,
+  setNumThreads,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
 import { median, serveCommands } from './shared.js';
 import type { OptimConfig, OptimSetup, OptimSetupReply } from './optim-shared.js';
+import { parseFlags } from './driver.js';
 
 function rssKb(): number {
   const status = readFileSync('/proc/self/status', 'utf8');
@@ -59,12 +72,20 @@ function makeOptimizer(config: OptimConfig): { warmupMs: number[] } {
   if (!params) throw new Error('optimizer before setup');
   optimizer?.dispose();
   const fused = config.fused ?? true;
-  optimizer = config.kind === 'adamw' ? new optim.AdamW(params, { fused }) : new optim.SGD(params, { lr: 1e-3, momentum: 0.9, fused });
+  optimizer =
+    config.kind === 'adamw'
+      ? new optim.AdamW(params, { fused })
+      : new optim.SGD(params, { lr: 1e-3, momentum: 0.9, fused });
   return { warmupMs: timedSteps(config.warmupSteps) };
 }
 
 function info() {
-  return { engine: 'finetune', runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads() };
+  return {
+    engine: 'finetune',
+    runtime: `node ${process.version}`,
+    torchVersion: runtimeInfo().torchVersion,
+    threads: getNumThreads(),
+  };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -75,33 +96,48 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
     const before = process.resourceUsage();
     const stepMs = timedSteps(Number(rest));
     const after = process.resourceUsage();
-    return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, cpuSeconds: (after.userCPUTime + after.systemCPUTime - before.userCPUTime - before.systemCPUTime) / 1e6 };
+    return {
+      stepMs,
+      minorFaults: after.minorPageFault - before.minorPageFault,
+      cpuSeconds: (after.userCPUTime + after.systemCPUTime - before.userCPUTime - before.systemCPUTime) / 1e6,
+    };
   },
 };
 
+const USAGE = 'usage: optim.js [--threads N] (--serve | --kind adamw|sgd [--fused false] [--steps N])';
+
 function main(): void {
-  let threads = availableParallelism();
-  let serveMode = false;
-  let kind: OptimConfig['kind'] | undefined;
-  let fused = true;
-  let steps = 5;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--threads') threads = Number(argv[++i]);
-    else if (argv[i] === '--serve') serveMode = true;
-    else if (argv[i] === '--kind') kind = argv[++i] as OptimConfig['kind'];
-    else if (argv[i] === '--fused') fused = argv[++i] !== 'false';
-    else if (argv[i] === '--steps') steps = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
-  setNumThreads(threads);
-  if (serveMode) return serveCommands(COMMANDS);
+  const defaults = {
+    threads: availableParallelism(),
+    serve: false,
+    kind: undefined as string | undefined,
+    fused: 'true',
+    steps: 5,
+  };
+  const options = parseFlags(process.argv.slice(2), USAGE, defaults, {
+    '--kind': ['kind', 'text'],
+    '--fused': ['fused', 'text'],
+  });
+  const { kind, steps } = options;
+  const fused = options.fused !== 'false';
+  setNumThreads(options.threads);
+  if (options.serve) return serveCommands(COMMANDS);
   if (kind !== 'adamw' && kind !== 'sgd') throw new Error('give --serve or --kind adamw|sgd');
   const setupReply = setup({ seed: 0 });
   const { warmupMs } = makeOptimizer({ kind, fused, warmupSteps: 2 });
   const stepMs = timedSteps(steps);
-  process.stdout.write(JSON.stringify({ ...info(), kind, fused, paramTensors: setupReply.paramTensors, params: setupReply.params, warmupMs, stepMs, msPerStep: median(stepMs) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      ...info(),
+      kind,
+      fused,
+      paramTensors: setupReply.paramTensors,
+      params: setupReply.params,
+      warmupMs,
+      stepMs,
+      msPerStep: median(stepMs),
+    }) + '\n',
+  );
 }
 
 main();

@@ -40,8 +40,15 @@ import {
 } from 'finetune';
 
 import { median, processMemory, serveCommands, timedStepsWithFaults, warmUp } from './shared.js';
-import { STRATEGY_MODELS, strategyApplies, type StrategyModelName, type StrategyModelSpec, type StrategyName, type StrategySetup } from './strategies-shared.js';
-
+import {
+  STRATEGY_MODELS,
+  strategyApplies,
+  type StrategyModelName,
+  type StrategyModelSpec,
+  type StrategyName,
+  type StrategySetup,
+} from './strategies-shared.js';
+import { parseFlags } from './driver.js';
 
 interface Workload {
   model: nn.Module;
@@ -59,11 +66,19 @@ function defaultK(model: nn.Module): number {
 }
 
 /** Applies `strategy` to the base model; returns the model to train (a PeftModel for PEFT methods) and what trains. */
-function applyStrategy(base: nn.Module, modelName: StrategyModelName, strategy: StrategyName): { model: nn.Module; detail: string } {
+function applyStrategy(
+  base: nn.Module,
+  modelName: StrategyModelName,
+  strategy: StrategyName,
+): { model: nn.Module; detail: string } {
   const text = modelName === 'bert-base';
   // How the head trains with a PEFT method, as `finetune inspect`: SEQ_CLS for BERT, the fc layer saved whole for ResNet.
   const head = text ? { taskType: 'SEQ_CLS' as const } : { modulesToSave: ['fc'] };
-  const convNames = () => base.namedModules().filter(([, m]) => m instanceof nn.Conv2d).map(([path]) => path);
+  const convNames = () =>
+    base
+      .namedModules()
+      .filter(([, m]) => m instanceof nn.Conv2d)
+      .map(([path]) => path);
   switch (strategy) {
     case 'full':
       peft.applyFreezingStrategy(base, { kind: 'full' });
@@ -74,14 +89,20 @@ function applyStrategy(base: nn.Module, modelName: StrategyModelName, strategy: 
     case 'top-k': {
       const k = defaultK(base);
       peft.applyFreezingStrategy(base, { kind: 'top-k', k });
-      return { model: base, detail: `k=${k}: the head and the ${k} layer group(s) below it${text ? '' : ' + every BatchNorm'}` };
+      return {
+        model: base,
+        detail: `k=${k}: the head and the ${k} layer group(s) below it${text ? '' : ' + every BatchNorm'}`,
+      };
     }
     case 'bitfit':
       peft.applyFreezingStrategy(base, { kind: 'bitfit' });
       return { model: base, detail: `every bias and the head${text ? '' : ' + every BatchNorm'}` };
     case 'lora': {
       const targetModules = text ? ['query', 'value'] : convNames();
-      return { model: getPeftModel(base, new LoraConfig({ ...head, r: 8, loraAlpha: 32, targetModules })), detail: `r=8, α=32 on ${text ? 'query, value' : 'every Conv2d'} + the head` };
+      return {
+        model: getPeftModel(base, new LoraConfig({ ...head, r: 8, loraAlpha: 32, targetModules })),
+        detail: `r=8, α=32 on ${text ? 'query, value' : 'every Conv2d'} + the head`,
+      };
     }
     case 'dora': {
       const targetModules = text ? ['query', 'value'] : convNames();
@@ -91,14 +112,22 @@ function applyStrategy(base: nn.Module, modelName: StrategyModelName, strategy: 
       };
     }
     case 'ia3':
-      return { model: getPeftModel(base, new IA3Config({ ...head })), detail: "PEFT's BERT defaults: key, value, output.dense (input scaled) + the head" };
+      return {
+        model: getPeftModel(base, new IA3Config({ ...head })),
+        detail: "PEFT's BERT defaults: key, value, output.dense (input scaled) + the head",
+      };
     case 'houlsby':
       return {
         model: getPeftModel(base, new peft.BottleneckConfig({ ...head, variant: 'houlsby', reductionFactor: 16 })),
-        detail: text ? 'two adapters per layer (after attention and FFN outputs), reduction 16 + the head' : 'an adapter after each residual block\'s last BatchNorm, reduction 16 + fc',
+        detail: text
+          ? 'two adapters per layer (after attention and FFN outputs), reduction 16 + the head'
+          : "an adapter after each residual block's last BatchNorm, reduction 16 + fc",
       };
     case 'prompt-tuning':
-      return { model: getPeftModel(base, new PromptTuningConfig({ ...head, numVirtualTokens: 20 })), detail: '20 virtual tokens (the encoder sees 128 + 20) + the head' };
+      return {
+        model: getPeftModel(base, new PromptTuningConfig({ ...head, numVirtualTokens: 20 })),
+        detail: '20 virtual tokens (the encoder sees 128 + 20) + the head',
+      };
   }
 }
 
@@ -119,7 +148,10 @@ function build(request: StrategySetup): Workload {
   const callable = model as unknown as { forward(input: unknown): unknown };
   let forward: () => Tensor;
   if (modelName === 'bert-base') {
-    const inputIds = randint(0, (base as models.BertForSequenceClassification).config.vocabSize, [spec.batch, spec.seqLen!]);
+    const inputIds = randint(0, (base as models.BertForSequenceClassification).config.vocabSize, [
+      spec.batch,
+      spec.seqLen!,
+    ]);
     forward = () => (callable.forward({ inputIds }) as models.BertHeadOutput).logits;
   } else {
     const images = randn([spec.batch, 3, spec.imageSize!, spec.imageSize!]);
@@ -158,11 +190,24 @@ function setup(request: StrategySetup) {
   const setupMs = performance.now() - start;
   const w = workload;
   const { firstLoss, warmupMs } = warmUp(() => lossOfStep(w), request.warmupSteps);
-  return { trainable: workload.trainable, total: workload.total, detail: workload.detail, firstLoss, setupMs, warmupMs, ...processMemory() };
+  return {
+    trainable: workload.trainable,
+    total: workload.total,
+    detail: workload.detail,
+    firstLoss,
+    setupMs,
+    warmupMs,
+    ...processMemory(),
+  };
 }
 
 function info() {
-  return { runtime: `node ${process.version}`, torchVersion: runtimeInfo().torchVersion, threads: getNumThreads(), ...processMemory() };
+  return {
+    runtime: `node ${process.version}`,
+    torchVersion: runtimeInfo().torchVersion,
+    threads: getNumThreads(),
+    ...processMemory(),
+  };
 }
 
 const COMMANDS: Record<string, (rest: string) => unknown> = {
@@ -176,28 +221,36 @@ const COMMANDS: Record<string, (rest: string) => unknown> = {
   memory: () => processMemory(),
 };
 
+const USAGE = 'usage: strategies.js [--threads N] (--serve | --model bert-base|resnet50 --strategy NAME [--steps N])';
+
 function main(): void {
-  let threads = availableParallelism();
-  let serveMode = false;
-  let model: string | undefined;
-  let strategy: string | undefined;
-  let steps = 3;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--threads') threads = Number(argv[++i]);
-    else if (argv[i] === '--serve') serveMode = true;
-    else if (argv[i] === '--model') model = argv[++i];
-    else if (argv[i] === '--strategy') strategy = argv[++i];
-    else if (argv[i] === '--steps') steps = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  const defaults = {
+    threads: availableParallelism(),
+    serve: false,
+    model: undefined as string | undefined,
+    strategy: undefined as string | undefined,
+    steps: 3,
+  };
+  const { threads, serve, model, strategy, steps } = parseFlags(process.argv.slice(2), USAGE, defaults, {
+    '--model': ['model', 'text'],
+    '--strategy': ['strategy', 'text'],
+  });
   setNumThreads(threads);
-  if (serveMode) return serveCommands(COMMANDS);
-  if (model === undefined || strategy === undefined) throw new Error('give --serve, or --model bert-base|resnet50 --strategy NAME');
-  const reply = setup({ model: model as StrategyModelName, strategy: strategy as StrategyName, warmupSteps: 2, seed: 0, optimizer: true });
+  if (serve) return serveCommands(COMMANDS);
+  if (model === undefined || strategy === undefined)
+    throw new Error('give --serve, or --model bert-base|resnet50 --strategy NAME');
+  const reply = setup({
+    model: model as StrategyModelName,
+    strategy: strategy as StrategyName,
+    warmupSteps: 2,
+    seed: 0,
+    optimizer: true,
+  });
   const result = timedStepsWithFaults(() => trainStep(workload!).dispose(), steps);
-  process.stdout.write(JSON.stringify({ ...info(), setup: reply, ...result, msPerStep: median(result.stepMs), memory: processMemory() }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ ...info(), setup: reply, ...result, msPerStep: median(result.stepMs), memory: processMemory() }) +
+      '\n',
+  );
 }
 
 main();

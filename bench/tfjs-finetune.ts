@@ -9,23 +9,27 @@
  * forward, loss, backward, every gradient set to null.
  */
 import { availableParallelism } from 'node:os';
-import { performance } from 'node:perf_hooks';
 
-import { fromTypedArray, functional as F, getNumThreads, runtimeInfo, setNumThreads, tidy, type Tensor } from 'finetune';
-
-import { median, processMemory, serveCommands, timedSteps, warmUp } from './shared.js';
 import {
-  TFJS_WORKLOADS,
+  fromTypedArray,
+  functional as F,
+  getNumThreads,
+  runtimeInfo,
+  setNumThreads,
+  tidy,
+  type Tensor,
+} from 'finetune';
+
+import { processMemory } from './shared.js';
+import { parseFlags } from './driver.js';
+import {
   TRANSFORMER,
   mlpArrays,
+  runTfjsEngine,
   transformerArrays,
   type ArraySpec,
-  type TfjsInfo,
-  type TfjsSetupReply,
-  type TfjsSetupRequest,
-  type TfjsWorkloadName,
+  type TfjsEngine,
 } from './tfjs-shared.js';
-
 
 /** A leaf tensor of `spec`'s numbers (outside any scope: it lives as long as the process). */
 function leaf(spec: ArraySpec): Tensor {
@@ -51,11 +55,15 @@ function transformer(seed: number): Workload {
   const { batch: B, seqLen: T, hidden: H, heads, layers, lnEps } = TRANSFORMER;
   const arrays = transformerArrays(seed);
   const input = leaf(arrays.input);
-  const labels = fromTypedArray(BigInt64Array.from(arrays.labels, (v) => BigInt(v)), [B]);
+  const labels = fromTypedArray(
+    BigInt64Array.from(arrays.labels, (v) => BigInt(v)),
+    [B],
+  );
   const w = new Map(arrays.weights.map((spec) => [spec.name, leaf(spec)] as const));
   const get = (name: string): Tensor => w.get(name)!;
   const linear = (x: Tensor, name: string): Tensor => F.linear(x, get(`${name}.weight`), get(`${name}.bias`));
-  const norm = (x: Tensor, name: string): Tensor => F.layerNorm(x, [H], get(`${name}.weight`), get(`${name}.bias`), lnEps);
+  const norm = (x: Tensor, name: string): Tensor =>
+    F.layerNorm(x, [H], get(`${name}.weight`), get(`${name}.bias`), lnEps);
   const split = (x: Tensor): Tensor => x.reshape(B, T, heads, H / heads).transpose(1, 2); // [B, heads, T, d]
   return {
     leaves: [...w.values()],
@@ -75,8 +83,6 @@ function transformer(seed: number): Workload {
   };
 }
 
-let workload: Workload | undefined;
-
 /** One training step: forward, loss, backward, every gradient set to null; returns the loss. */
 function step(w: Workload): number {
   return tidy(() => {
@@ -87,56 +93,28 @@ function step(w: Workload): number {
   });
 }
 
-function setup(request: TfjsSetupRequest): TfjsSetupReply {
-  if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
-  const start = performance.now();
-  workload = request.workload === 'mlp' ? mlp(request.seed) : request.workload === 'transformer' ? transformer(request.seed) : undefined;
-  if (workload === undefined) throw new Error(`unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`);
-  const setupMs = performance.now() - start;
-  const w = workload;
-  const { firstLoss, warmupMs } = warmUp(() => step(w), request.warmupSteps);
-  const params = workload.leaves.reduce((n, t) => n + t.numel(), 0);
-  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...processMemory() };
-}
-
-function info(): TfjsInfo {
-  return { engine: 'finetune', runtime: `node ${process.version}`, library: `libtorch ${runtimeInfo().torchVersion}`, threads: getNumThreads(), ...processMemory() };
-}
-
-const COMMANDS: Record<string, (rest: string) => unknown> = {
-  info: () => info(),
-  setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
-  steps: (rest) => {
-    if (workload === undefined) throw new Error('steps before setup');
-    const w = workload;
-    return { stepMs: timedSteps(() => step(w), Number(rest)) };
-  },
-  memory: () => processMemory(),
+const ENGINE: TfjsEngine<Workload> = {
+  workloads: { mlp, transformer },
+  step,
+  params: (w) => w.leaves.reduce((n, t) => n + t.numel(), 0),
+  info: () => ({
+    engine: 'finetune',
+    runtime: `node ${process.version}`,
+    library: `libtorch ${runtimeInfo().torchVersion}`,
+    threads: getNumThreads(),
+    ...processMemory(),
+  }),
 };
 
+const USAGE = 'usage: tfjs-finetune.js [--threads N] (--serve | --workload mlp|transformer [--steps N])';
+
 function main(): void {
-  let threads = availableParallelism();
-  let serveMode = false;
-  let name: string | undefined;
-  let steps = 3;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--threads') threads = Number(argv[++i]);
-    else if (argv[i] === '--serve') serveMode = true;
-    else if (argv[i] === '--workload') name = argv[++i];
-    else if (argv[i] === '--steps') steps = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads expects a positive integer');
+  const defaults = { threads: availableParallelism(), serve: false, name: undefined as string | undefined, steps: 3 };
+  const { threads, serve, name, steps } = parseFlags(process.argv.slice(2), USAGE, defaults, {
+    '--workload': ['name', 'text'],
+  });
   setNumThreads(threads);
-  if (serveMode) return serveCommands(COMMANDS);
-  if (name === undefined) throw new Error('give --serve or --workload mlp|transformer');
-  const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
-  if (spec === undefined) throw new Error(`unknown workload ${name}`);
-  const reply = setup({ workload: name as TfjsWorkloadName, warmupSteps: spec.warmupSteps, seed: 0 });
-  const stepMs = timedSteps(() => step(workload!), steps);
-  const ms = median(stepMs);
-  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: processMemory() }) + '\n');
+  runTfjsEngine(ENGINE, { serve, name, warmupSteps: (spec) => spec.warmupSteps, steps });
 }
 
 main();

@@ -13,13 +13,26 @@
  * tfjs-node (TensorFlow's C library) is not among them: its install script downloads libtensorflow
  * from outside the npm registry, which this environment cannot reach.
  */
-import { MLP, mlpFlops } from './shared.js';
+import { performance } from 'node:perf_hooks';
+
+// random.ts alone, not the package: the TF.js engines import this file and must not load libtorch.
+import { mulberry32FromState } from '../src/data/random.js';
+import { MLP, median, mlpFlops, processMemory, serveCommands, timedSteps, warmUp } from './shared.js';
 
 export const TFJS_ENGINES = ['finetune', 'finetune-1t', 'tfjs-cpu', 'tfjs-wasm'] as const;
 export type TfjsEngineName = (typeof TFJS_ENGINES)[number];
 
 /** The small transformer: a 2-layer post-LN (BERT-style) encoder over given input embeddings, mean-pooled, classified. */
-export const TRANSFORMER = { batch: 16, seqLen: 64, hidden: 128, heads: 4, ffn: 512, layers: 2, classes: 10, lnEps: 1e-5 };
+export const TRANSFORMER = {
+  batch: 16,
+  seqLen: 64,
+  hidden: 128,
+  heads: 4,
+  ffn: 512,
+  layers: 2,
+  classes: 10,
+  lnEps: 1e-5,
+};
 
 /**
  * FLOPs of the transformer step's matmuls: per layer forward 4 projections (2·BT·H·H each), the
@@ -50,7 +63,7 @@ export const TFJS_WORKLOADS = {
     label: `MLP ${MLP.batch}×${MLP.dIn}→${MLP.dHidden}→${MLP.dIn}`,
     step:
       `x[${MLP.batch},${MLP.dIn}] (trainable) → linear ${MLP.dIn}→${MLP.dHidden} → GELU (erf) → linear ${MLP.dHidden}→${MLP.dIn} → MSE; ` +
-      'gradients of x and every weight; discarded (the engine suite\'s MLP step)',
+      "gradients of x and every weight; discarded (the engine suite's MLP step)",
     flops: mlpFlops(),
     warmupSteps: 2,
     rounds: 5,
@@ -104,21 +117,9 @@ export interface TfjsInfo {
 
 // ---- deterministic data ----------------------------------------------------------------
 
-/** mulberry32: a small seeded 32-bit generator; uniform in [0, 1). */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` normal draws times `scale` (Box–Muller), from the stream `seed`. */
 export function normals(n: number, seed: number, scale = 1): Float32Array {
-  const next = uniforms(seed);
+  const next = mulberry32FromState(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const u = 1 - next();
@@ -132,7 +133,7 @@ export function normals(n: number, seed: number, scale = 1): Float32Array {
 
 /** `n` integers in [0, classes) from the stream `seed`. */
 export function labelsOf(n: number, classes: number, seed: number): Int32Array {
-  const next = uniforms(seed);
+  const next = mulberry32FromState(seed);
   return Int32Array.from({ length: n }, () => Math.floor(next() * classes));
 }
 
@@ -150,7 +151,12 @@ const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** A weight [out, in] (PyTorch's Linear layout) ~ N(0, 1/in), its bias ~ N(0, 0.01²). */
 function linearArrays(name: string, dIn: number, dOut: number, seed: number): ArraySpec[] {
   return [
-    { name: `${name}.weight`, shape: [dOut, dIn], data: normals(dOut * dIn, seed, 1 / Math.sqrt(dIn)), trainable: true },
+    {
+      name: `${name}.weight`,
+      shape: [dOut, dIn],
+      data: normals(dOut * dIn, seed, 1 / Math.sqrt(dIn)),
+      trainable: true,
+    },
     { name: `${name}.bias`, shape: [dOut], data: normals(dOut, seed + 1, 0.01), trainable: true },
   ];
 }
@@ -162,7 +168,10 @@ export function mlpArrays(seed: number): Record<'x' | 'w1' | 'b1' | 'w2' | 'b2' 
   const [w2, b2] = linearArrays('w2', dHidden, dIn, seed + 20);
   return {
     x: { name: 'x', shape: [batch, dIn], data: normals(batch * dIn, seed + 1), trainable: true },
-    w1, b1, w2, b2,
+    w1,
+    b1,
+    w2,
+    b2,
     target: { name: 'target', shape: [batch, dIn], data: normals(batch * dIn, seed + 2), trainable: false },
   };
 }
@@ -202,4 +211,73 @@ export function transformerArrays(seed: number): TransformerArrays {
 /** Parameter elements a workload trains (for the report; the MLP counts x as the engine suite does not). */
 export function trainableElements(arrays: ArraySpec[]): number {
   return arrays.filter((a) => a.trainable).reduce((n, a) => n + a.data.length, 0);
+}
+
+// ---- engine processes ------------------------------------------------------------------
+
+/** What one engine of the suite supplies; runTfjsEngine does the rest. */
+export interface TfjsEngine<W> {
+  /** Builds a workload from its seed. */
+  workloads: Record<TfjsWorkloadName, (seed: number) => W>;
+  /** One training step (loss, gradients, gradients dropped); returns the loss. */
+  step(workload: W): number;
+  /** The workload's trainable elements. */
+  params(workload: W): number;
+  info(): TfjsInfo;
+  /** Facts a `steps` reply adds (TF.js: its live tensors). */
+  afterSteps?(): object;
+}
+
+/**
+ * Runs an engine process: with --serve, the line protocol of bench/shared.ts (info / setup <json> / steps <n> /
+ * memory) on one workload per process; otherwise one measurement of `name` (`warmupSteps` then `steps` timed
+ * steps) printed as a JSON line.
+ */
+export function runTfjsEngine<W>(
+  engine: TfjsEngine<W>,
+  run: { serve: boolean; name?: string; warmupSteps: (spec: TfjsWorkloadSpec) => number; steps: number },
+): void {
+  let workload: W | undefined;
+  const setup = (request: TfjsSetupRequest): TfjsSetupReply => {
+    if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
+    const start = performance.now();
+    const build = Object.hasOwn(engine.workloads, request.workload) ? engine.workloads[request.workload] : undefined;
+    if (build === undefined)
+      throw new Error(
+        `unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`,
+      );
+    const w = (workload = build(request.seed));
+    const setupMs = performance.now() - start;
+    const { firstLoss, warmupMs } = warmUp(() => engine.step(w), request.warmupSteps);
+    return { workload: request.workload, params: engine.params(w), firstLoss, setupMs, warmupMs, ...processMemory() };
+  };
+  const steps = (n: number): number[] => {
+    if (workload === undefined) throw new Error('steps before setup');
+    const w = workload;
+    return timedSteps(() => engine.step(w), n);
+  };
+  if (run.serve) {
+    return serveCommands({
+      info: () => engine.info(),
+      setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
+      steps: (rest) => ({ stepMs: steps(Number(rest)), ...engine.afterSteps?.() }),
+      memory: () => processMemory(),
+    });
+  }
+  if (run.name === undefined) throw new Error('give --serve or --workload mlp|transformer');
+  const spec = Object.hasOwn(TFJS_WORKLOADS, run.name) ? TFJS_WORKLOADS[run.name as TfjsWorkloadName] : undefined;
+  if (spec === undefined) throw new Error(`unknown workload ${run.name}`);
+  const reply = setup({ workload: run.name as TfjsWorkloadName, warmupSteps: run.warmupSteps(spec), seed: 0 });
+  const stepMs = steps(run.steps);
+  const ms = median(stepMs);
+  process.stdout.write(
+    JSON.stringify({
+      ...engine.info(),
+      setup: reply,
+      stepMs,
+      msPerStep: ms,
+      gflops: spec.flops / (ms * 1e6),
+      memory: processMemory(),
+    }) + '\n',
+  );
 }

@@ -14,27 +14,23 @@
  * no fused GELU, LayerNorm or attention op, so they are composed from its ops (GELU with tf.erf,
  * exact like PyTorch's default; LayerNorm from tf.moments; attention as matMul → softmax → matMul).
  */
-import { performance } from 'node:perf_hooks';
 
-import { median, processMemory, serveCommands, timedSteps, warmUp } from './shared.js';
+import { processMemory } from './shared.js';
 import { loadTfjs, type TfScalar, type TfTensor, type TfVariable } from './tfjs-api.js';
+import { parseFlags } from './driver.js';
 import {
-  TFJS_WORKLOADS,
   TRANSFORMER,
   mlpArrays,
+  runTfjsEngine,
   transformerArrays,
   type ArraySpec,
-  type TfjsInfo,
-  type TfjsSetupReply,
-  type TfjsSetupRequest,
-  type TfjsWorkloadName,
+  type TfjsEngine,
 } from './tfjs-shared.js';
 
 // TF.js prints a banner ("install our node backend") with console.log: keep stdout for the protocol.
 console.log = (...args: unknown[]) => console.error(...args);
 // @tensorflow/tfjs: tfjs-core with every op's gradient registered (tfjs-core alone has none) and the cpu backend.
 const tf = await loadTfjs('@tensorflow/tfjs');
-
 
 /**
  * How the Linear weights are laid out. The wasm backend sends a matMul to XNNPACK only when
@@ -122,7 +118,6 @@ function transformer(seed: number): Workload {
   };
 }
 
-let workload: Workload | undefined;
 let backend = 'cpu';
 
 /** One training step: the loss and the gradients of every variable (tf.variableGrads), then disposed; returns the loss. */
@@ -134,58 +129,35 @@ function step(w: Workload): number {
   return loss;
 }
 
-function setup(request: TfjsSetupRequest): TfjsSetupReply {
-  if (workload !== undefined) throw new Error('setup: this process already holds a workload (one per process)');
-  const start = performance.now();
-  workload = request.workload === 'mlp' ? mlp(request.seed) : request.workload === 'transformer' ? transformer(request.seed) : undefined;
-  if (workload === undefined) throw new Error(`unknown workload ${String(request.workload)} (known: ${Object.keys(TFJS_WORKLOADS).join(', ')})`);
-  const setupMs = performance.now() - start;
-  const w = workload;
-  const { firstLoss, warmupMs } = warmUp(() => step(w), request.warmupSteps);
-  const params = workload.variables.reduce((n, v) => n + v.size, 0);
-  return { workload: request.workload, params, firstLoss, setupMs, warmupMs, ...processMemory() };
-}
-
-function info(): TfjsInfo {
-  return { engine: `tfjs-${backend}`, runtime: `node ${process.version}`, library: `tfjs ${tf.version_core} ${tf.getBackend()}`, threads: 1, ...processMemory() };
-}
-
-const COMMANDS: Record<string, (rest: string) => unknown> = {
-  info: () => info(),
-  setup: (rest) => setup(JSON.parse(rest) as TfjsSetupRequest),
-  steps: (rest) => {
-    if (workload === undefined) throw new Error('steps before setup');
-    const w = workload;
-    return { stepMs: timedSteps(() => step(w), Number(rest)), numTensors: tf.memory().numTensors };
-  },
-  memory: () => processMemory(),
+const ENGINE: TfjsEngine<Workload> = {
+  workloads: { mlp, transformer },
+  step,
+  params: (w) => w.variables.reduce((n, v) => n + v.size, 0),
+  info: () => ({
+    engine: `tfjs-${backend}`,
+    runtime: `node ${process.version}`,
+    library: `tfjs ${tf.version_core} ${tf.getBackend()}`,
+    threads: 1,
+    ...processMemory(),
+  }),
+  afterSteps: () => ({ numTensors: tf.memory().numTensors }),
 };
 
+const USAGE = 'usage: tfjs.js [--backend cpu|wasm] (--serve | --workload mlp|transformer [--steps N])';
+
 async function main(): Promise<void> {
-  let serveMode = false;
-  let name: string | undefined;
-  let steps = 2;
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--backend') backend = argv[++i];
-    else if (argv[i] === '--serve') serveMode = true;
-    else if (argv[i] === '--workload') name = argv[++i];
-    else if (argv[i] === '--steps') steps = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
+  const defaults = { backend, serve: false, name: undefined as string | undefined, steps: 2 };
+  const { serve, name, steps, ...options } = parseFlags(process.argv.slice(2), USAGE, defaults, {
+    '--backend': ['backend', 'text'],
+    '--workload': ['name', 'text'],
+  });
+  backend = options.backend;
   weightsInOut = backend === 'wasm';
   if (backend === 'wasm') await loadTfjs<unknown>('@tensorflow/tfjs-backend-wasm');
   else if (backend !== 'cpu') throw new Error(`--backend expects cpu or wasm, got ${backend}`);
   if (!(await tf.setBackend(backend))) throw new Error(`the TF.js ${backend} backend failed to initialise`);
   await tf.ready();
-  if (serveMode) return serveCommands(COMMANDS);
-  if (name === undefined) throw new Error('give --serve or --workload mlp|transformer');
-  const spec = TFJS_WORKLOADS[name as TfjsWorkloadName];
-  if (spec === undefined) throw new Error(`unknown workload ${name}`);
-  const reply = setup({ workload: name as TfjsWorkloadName, warmupSteps: 1, seed: 0 });
-  const stepMs = timedSteps(() => step(workload!), steps);
-  const ms = median(stepMs);
-  process.stdout.write(JSON.stringify({ ...info(), setup: reply, stepMs, msPerStep: ms, gflops: spec.flops / (ms * 1e6), memory: processMemory() }) + '\n');
+  runTfjsEngine(ENGINE, { serve, name, warmupSteps: () => 1, steps });
 }
 
 await main();

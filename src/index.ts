@@ -1,6 +1,7 @@
 /**
  * finetune: fine-tune pretrained neural networks from TypeScript on libtorch.
- * Layers: tensor → nn → models → peft → optim → train → data, hub/io → cli.
+ * Layers, lowest first; a folder imports only from its own layer and those before it (test/layering.test.ts):
+ * pattern, format → tensor → nn → models → peft → optim, amp → data, io, hub → train → pretrain, report → demo → cli
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -83,7 +83,7 @@ test('config.json counts that size JavaScript objects are bounded before anythin
 test('a config whose parameters exceed the memory limit is refused with the estimate and the fields that drive it', () => {
   withModelLimit('1000000000', () => {
     const wide = refusal(() => createModel({ ...tiny, hidden_size: 65536, num_attention_heads: 1 }, { configSource: 'wide/config.json' }));
-    assert.match(wide.message, /^wide\/config\.json: the bert model this config describes would hold about [\d,]+ parameters \([\d.,]+ GB in float32\), more than FINETUNE_MAX_MODEL_BYTES \(1 GB\); refused before allocating\. Most of it is the encoder layers, sized by num_hidden_layers = 2, hidden_size = 65536, intermediate_size = 64\. If the config is right, set FINETUNE_MAX_MODEL_BYTES/);
+    assert.match(wide.message, /^wide\/config\.json: the bert model this config describes would hold about [\d,]+ parameters \([\d.,]+ GiB in float32\), more than FINETUNE_MAX_MODEL_BYTES \(954 MiB\); refused before allocating\. Most of it is the encoder layers, sized by num_hidden_layers = 2, hidden_size = 65536, intermediate_size = 64\. If the config is right, set FINETUNE_MAX_MODEL_BYTES/);
     const vocab = refusal(() => createModel({ ...tiny, vocab_size: 2e8 }));
     assert.match(vocab.message, /Most of it is the word embeddings, sized by vocab_size = 200000000, hidden_size = 32\./);
     const vit = refusal(() => createModel({ model_type: 'vit', image_size: 100000, patch_size: 1, hidden_size: 64, num_attention_heads: 1, intermediate_size: 64 }));
@@ -94,12 +94,12 @@ test('a config whose parameters exceed the memory limit is refused with the esti
     assert.match(alexnet.message, /the alexnet model .* Most of it is the fc6 and fc7, sized by conv_channels = \[64,192,384,256,256\], hidden_size = 1000000\./);
     for (const { ms } of [wide, vocab, vit, resnet, alexnet]) assert.ok(ms < 500, `refused in ${ms.toFixed(0)} ms`);
   });
-  // Without the setting the limit is this machine's memory, which no 886 GB model fits.
+  // Without the setting the limit is this machine's memory, which no 825 GiB model fits.
   const unset = withModelLimit(undefined, () => refusal(() => createModel({ ...tiny, hidden_size: 65536, num_attention_heads: 1 })));
-  assert.match(unset.message, /more than this machine's memory \([\d.,]+ GB\)/);
+  assert.match(unset.message, /more than this machine's memory \([\d.,]+ GiB\)/);
   assert.equal(withModelLimit('lots', () => refusal(() => createModel('bert-tiny'))).message, "preset 'bert-tiny': FINETUNE_MAX_MODEL_BYTES must be a positive whole number of bytes, got \"lots\"");
-  // The setting lowers the limit as well as raising it: bert-tiny (4.4M parameters, 17.7 MB) under 10 MB is refused, under 100 MB built.
-  assert.match(withModelLimit('10000000', () => refusal(() => createModel('bert-tiny'))).message, /^preset 'bert-tiny': the bert model .* would hold about 4,433,596 parameters \(17\.7 MB in float32\), more than FINETUNE_MAX_MODEL_BYTES \(10 MB\)/);
+  // The setting lowers the limit as well as raising it: bert-tiny (4.4M parameters, 16.9 MiB) under 10,000,000 bytes is refused, under 100,000,000 built.
+  assert.match(withModelLimit('10000000', () => refusal(() => createModel('bert-tiny'))).message, /^preset 'bert-tiny': the bert model .* would hold about 4,433,596 parameters \(16\.9 MiB in float32\), more than FINETUNE_MAX_MODEL_BYTES \(9\.54 MiB\)/);
   withModelLimit('100000000', () => createModel('bert-tiny').dispose());
 });
 

@@ -39,20 +39,8 @@ interface Row {
   pos: number;
 }
 
-/** Deterministic uniform numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function synthetic(n: number, seed: number): Row[] {
-  const random = rng(seed);
+  const random = data.mulberry32FromState(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const W = [0, 1, 2].map((c) => Array.from({ length: 8 }, (_, j) => Math.sin(1 + c * 8 + j)));
   const v = Array.from({ length: 8 }, (_, j) => Math.cos(j));

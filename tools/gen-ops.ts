@@ -1,7 +1,7 @@
 /**
  * Generates src/tensor/aten.ts: one typed function per ATen operator overload, read from
  * the schemas libtorch registers at run time. Rerun after changing the libtorch version:
- *   npm run setup && node build/ts/tools/gen-ops.js
+ *   npm run gen:ops   (builds, then rewrites the file; the same libtorch writes it byte for byte the same)
  * Names are `${op}_${overload}` (`add_Tensor`, `max_dim`); the default overload is `${op}`.
  */
 import { writeFileSync } from 'node:fs';

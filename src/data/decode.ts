@@ -22,7 +22,7 @@ import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 
-import { DataFileError, readDataFileSync } from './read-file.js';
+import { DataFileError, readDataFileSync, uint32BE } from './read-file.js';
 
 /** An 8-bit image in memory: rows of pixels, channels interleaved (H×W×C). */
 export interface DecodedImage {
@@ -55,8 +55,6 @@ export class BadImageError extends Error {
   }
 }
 
-const u32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
-
 /** Removes tRNS chunks from a non-palette PNG: pngjs zeroes the colour of "transparent" pixels, PIL keeps it. */
 function withoutColourKey(bytes: Uint8Array): Uint8Array {
   const colorType = bytes[25];
@@ -66,7 +64,7 @@ function withoutColourKey(bytes: Uint8Array): Uint8Array {
   let start = 0;
   let found = false;
   while (at + 8 <= bytes.length) {
-    const length = u32(bytes, at);
+    const length = uint32BE(bytes, at);
     const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
     const end = at + 12 + length;
     if (type === 'tRNS') {
@@ -148,15 +146,15 @@ function pngDataBytes(width: number, height: number, colorType: number, depth: n
  * 12000² pixels over a few bytes of data — would decode as a black image.
  */
 function checkPngData(bytes: Uint8Array, name: string): void {
-  const width = u32(bytes, 16);
-  const height = u32(bytes, 20);
+  const width = uint32BE(bytes, 16);
+  const height = uint32BE(bytes, 20);
   if (width === 0 || height === 0) throw new BadImageError(name, `corrupt PNG: ${width}×${height} pixels`);
   const expected = pngDataBytes(width, height, bytes[25], bytes[24], bytes[28] === 1);
   const idat: Uint8Array[] = [];
   let at = 8;
   let ended = false;
   while (at + 8 <= bytes.length) {
-    const length = u32(bytes, at);
+    const length = uint32BE(bytes, at);
     const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
     if (type === 'IDAT') idat.push(bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + length)));
     if (type === 'IEND') {
@@ -240,7 +238,7 @@ export function decodeImage(bytes: Uint8Array, name = '<buffer>', limits: ImageL
   try {
     if (format === 'png') {
       if (bytes.length >= 33) {
-        checkPixelCount(name, u32(bytes, 16), u32(bytes, 20), maxPixels);
+        checkPixelCount(name, uint32BE(bytes, 16), uint32BE(bytes, 20), maxPixels);
         checkPngData(bytes, name);
       }
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -352,9 +350,9 @@ export function inspectImageFile(path: string, limits: ImageLimits = {}): ImageH
 
 function inspectPng(path: string, fd: number, size: number, head: Uint8Array, maxPixels: number): ImageHeader {
   const type = String.fromCharCode(...head.subarray(12, 16));
-  if (head.length < 33 || u32(head, 8) !== 13 || type !== 'IHDR') throw new BadImageError(path, 'corrupt PNG: no IHDR header');
-  const width = u32(head, 16);
-  const height = u32(head, 20);
+  if (head.length < 33 || uint32BE(head, 8) !== 13 || type !== 'IHDR') throw new BadImageError(path, 'corrupt PNG: no IHDR header');
+  const width = uint32BE(head, 16);
+  const height = uint32BE(head, 20);
   const depth = head[24];
   const colorType = head[25];
   const depths: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };

@@ -13,10 +13,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
+import { formatBytes } from '../format/numbers.js';
 import { fromTypedArray, tidy, type Tensor } from '../tensor/index.js';
 import { checkIndex, type Dataset } from './dataset.js';
 import type { ImageExample } from './image.js';
-import { DataFileError, formatBytes, readDataFileSync } from './read-file.js';
+import { DataFileError, readDataFileSync, uint32BE } from './read-file.js';
 import type { Transform } from './transforms.js';
 
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -95,7 +96,7 @@ export function parseIdx(bytes: Uint8Array, name = '<buffer>', options: IdxReadO
     throw new Error(`${name}: truncated IDX header: ${ndim} dimensions need ${headerBytes} bytes, the file has ${head.length}${what}`);
   }
   const shape: number[] = [];
-  for (let d = 0; d < ndim; d++) shape.push(u32(head, 4 + 4 * d));
+  for (let d = 0; d < ndim; d++) shape.push(uint32BE(head, 4 + 4 * d));
   const count = shape.reduce((a, b) => a * b, 1);
   const expected = count * type.bytes;
   const total = headerBytes + expected;
@@ -146,7 +147,7 @@ export function parseIdx(bytes: Uint8Array, name = '<buffer>', options: IdxReadO
 function checkIdxStart(raw: Uint8Array, name: string, what: string): { dtype: IdxDType; bytes: number } {
   if (raw.length < 4) throw new Error(`${name}: too short for an IDX header: ${raw.length} bytes${what}`);
   if (raw[0] !== 0 || raw[1] !== 0) {
-    const magic = hex(u32(raw, 0), 8);
+    const magic = hex(uint32BE(raw, 0), 8);
     throw new Error(`${name}: bad magic number ${magic}${what}: not an IDX file (IDX files start with 0x0000, a type code and the number of dimensions, e.g. 0x00000803)`);
   }
   const type = TYPES[raw[2]];
@@ -156,8 +157,6 @@ function checkIdxStart(raw: Uint8Array, name: string, what: string): { dtype: Id
   if (raw[3] === 0) throw new Error(`${name}: IDX header declares 0 dimensions`);
   return type;
 }
-
-const u32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
 
 /**
  * Reads an IDX file (gzip-compressed or not), validating it (see parseIdx). A path that is not a

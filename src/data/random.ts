@@ -37,7 +37,16 @@ export function mixSeeds(...parts: number[]): number {
 
 /** A mulberry32 generator seeded from `seed` (any finite number; mixed first). */
 export function mulberry32(seed: number): Rng {
-  let state = mixSeeds(seed);
+  return mulberry32FromState(mixSeeds(seed));
+}
+
+/**
+ * A mulberry32 generator whose 32-bit state starts at `state` unmixed, as the reference implementation
+ * seeds it: for streams that must match numbers drawn elsewhere from a plain seed (PCGrad's order, the
+ * benchmarks' shared data, test fixtures).
+ */
+export function mulberry32FromState(state: number): Rng {
+  state |= 0;
   return () => {
     state = (state + 0x6d2b79f5) | 0;
     let t = state;

@@ -8,6 +8,8 @@ import { constants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 
+import { formatBytes } from '../format/numbers.js';
+
 /** A file that cannot be read; the message names it. */
 export class DataFileError extends Error {
   constructor(
@@ -24,14 +26,6 @@ export interface ReadDataFileOptions {
   maxBytes?: number;
   /** What the file is, with its article, for messages ('an image', 'an IDX file'); default 'a file'. */
   what?: string;
-}
-
-const MiB = 1024 * 1024;
-
-/** A byte count as people read it: '512 MiB', '1,234 bytes'. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= MiB) return `${(bytes / MiB).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
-  return `${bytes.toLocaleString('en-US')} bytes`;
 }
 
 function checkStats(path: string, stats: { isFile(): boolean; isDirectory(): boolean; size: number }, options: ReadDataFileOptions): number {
@@ -116,4 +110,9 @@ export function readUtf8FileSync(path: string, what = 'a text file'): string {
   } catch (error) {
     throw new Error(cannotReadMessage(path, error), { cause: error });
   }
+}
+
+/** The big-endian unsigned 32-bit integer at `at` (IDX headers, PNG chunk lengths). */
+export function uint32BE(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }

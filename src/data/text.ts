@@ -17,6 +17,7 @@
  *   a JSON array of names or ids (JSONL) or names joined by `labelSeparator` (CSV, TSV); the example's
  *   label is a multi-hot vector.
  */
+import { formatInteger } from '../format/numbers.js';
 import type { Dataset } from './dataset.js';
 import { checkIndex } from './dataset.js';
 import { textCollator, type TextBatch, type TextCollateOptions, type TextExample } from './collate-text.js';
@@ -90,8 +91,6 @@ function labelString(value: TableValue): string | undefined {
   return undefined;
 }
 
-const grouped = (n: number): string => n.toLocaleString('en-US');
-
 /**
  * The fewest rows a label inferred from the data may have (`counts`: every label's rows): 2, as one
  * row can neither be learnt nor held out by a stratified split; raised to 1 % of the rows, as a stray
@@ -105,7 +104,7 @@ export function rareLabelThreshold(counts: readonly number[]): { threshold: numb
   const byAverage = Math.ceil(rows / counts.length / 10);
   const threshold = Math.max(2, Math.min(byRows, byAverage));
   if (threshold === 2) return { threshold, why: 'a label needs 2 rows or more' };
-  return { threshold, why: byRows <= byAverage ? `1% of the ${grouped(rows)} rows` : `a tenth of the ${grouped(Math.round(rows / counts.length))} rows of an average label` };
+  return { threshold, why: byRows <= byAverage ? `1% of the ${formatInteger(rows)} rows` : `a tenth of the ${formatInteger(Math.round(rows / counts.length))} rows of an average label` };
 }
 
 /** A label inferred from the data that looks like a mistake, with the rows that hold it. */
@@ -134,7 +133,7 @@ export class LabelCheckError extends Error {
   ) {
     const rows = problems.slice(0, LISTED_PROBLEMS).map((p) => {
       const lines = p.lines.map((line, k) => (k === 0 ? `${file}:${line}` : `:${line}`)).join(', ');
-      return `  '${p.label}' (${grouped(p.count)} row${p.count === 1 ? '' : 's'}, at ${lines}${p.count > p.lines.length ? ', …' : ''}): ${p.reasons.join('; ')}`;
+      return `  '${p.label}' (${formatInteger(p.count)} row${p.count === 1 ? '' : 's'}, at ${lines}${p.count > p.lines.length ? ', …' : ''}): ${p.reasons.join('; ')}`;
     });
     if (problems.length > LISTED_PROBLEMS) rows.push(`  … and ${problems.length - LISTED_PROBLEMS} more`);
     const ways = ['Correct those rows'];
@@ -170,10 +169,10 @@ function checkInferredLabels(rows: readonly { line: number; raw: string }[], all
     const meant = group.reduce((a, b) => (byLabel.get(b)!.count > byLabel.get(a)!.count ? b : a));
     if (meant !== label) {
       const how = label.trim() === meant.trim() ? 'surrounding spaces' : label.trim() === label && meant.trim() === meant ? 'case' : 'case and spaces';
-      reasons.push(`differs only in ${how} from '${meant}' (${grouped(byLabel.get(meant)!.count)} rows)`);
+      reasons.push(`differs only in ${how} from '${meant}' (${formatInteger(byLabel.get(meant)!.count)} rows)`);
     }
     const rare = !allowRare && count < threshold;
-    if (rare) reasons.push(`rare: fewer than ${grouped(threshold)} rows (${why})`);
+    if (rare) reasons.push(`rare: fewer than ${formatInteger(threshold)} rows (${why})`);
     if (reasons.length) problems.push({ label, count, lines, rare, reasons });
   }
   const flagged = new Set(problems.map((p) => p.label));

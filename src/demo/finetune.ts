@@ -16,7 +16,7 @@ import type { Dataset } from '../data/index.js';
 import { formatLr } from '../optim/index.js';
 import { defaultForward, Trainer, type OutputStream } from '../train/index.js';
 import type { ComparisonRun } from '../report/index.js';
-import { formatBytes, formatInteger, formatNumber } from '../report/format.js';
+import { formatBytes, formatInteger, formatNumber } from '../format/numbers.js';
 import { readSplit, taskCollate, TaskDataset, type TaskExample } from './data.js';
 import { PeakMemory, type PeakMemoryMethod } from './memory.js';
 import { buildModel, DEMO_MODELS, resetHead, type DemoModelKey } from './models.js';

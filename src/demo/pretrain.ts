@@ -17,7 +17,7 @@ import { isLocalCheckpoint, savePretrained } from '../io/index.js';
 import { writeFileAtomicSync } from '../io/files.js';
 import { preprocessorJson, type Dataset } from '../data/index.js';
 import { Trainer, type OutputStream } from '../train/index.js';
-import { formatDuration, formatInteger, formatNumber } from '../report/format.js';
+import { formatDuration, formatInteger, formatNumber } from '../format/numbers.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, taskCollate, type ImageBatch, type TaskDataset } from './data.js';
 import { buildModel, pretrainingHash, type DemoModelKey, type DemoModelSpec, type PretrainingSettings } from './models.js';
 import { PretrainingNetwork, pretrainingTaskLosses, pretrainingWeighting, type DemoNetwork } from './reconstruction.js';

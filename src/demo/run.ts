@@ -29,7 +29,7 @@ import { makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { formatLr } from '../optim/index.js';
 import type { OutputStream } from '../train/index.js';
 import { comparisonReport } from '../report/index.js';
-import { formatDuration, formatInteger, formatNumber } from '../report/format.js';
+import { formatDuration, formatInteger, formatNumber } from '../format/numbers.js';
 import { packSplit, readFashionSplit, TaskDataset, writeSplit } from './data.js';
 import type { DemoRow, FineTuneJob } from './finetune.js';
 import { describePeakMemory, type PeakMemoryMethod } from './memory.js';

@@ -4,6 +4,7 @@
  */
 import { totalmem } from 'node:os';
 
+import { formatBytes, formatInteger } from '../format/numbers.js';
 import type { Module, StateDict } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
 
@@ -102,11 +103,6 @@ export function maxModelBytes(): number {
   return bytes;
 }
 
-function formatSize(bytes: number): string {
-  const [unit, size] = bytes >= 1e9 ? ['GB', 1e9] : ['MB', 1e6];
-  return `${(bytes / size).toLocaleString('en-US', { maximumFractionDigits: 1 })} ${unit}`;
-}
-
 /** The estimated float32 parameter bytes of `family`'s model for `config` (its largest architecture); undefined for a family without sizeParts. */
 export function estimateModelBytes(family: ModelFamily, config: unknown): number | undefined {
   return modelSize(family, config)?.bytes;
@@ -123,7 +119,7 @@ export function checkModelSize(family: ModelFamily, config: unknown): void {
   if (size.bytes <= limit) return;
   const limitSource = process.env.FINETUNE_MAX_MODEL_BYTES ? 'FINETUNE_MAX_MODEL_BYTES' : "this machine's memory";
   throw new Error(
-    `the ${family.modelType} model this config describes would hold ${size.amount}, more than ${limitSource} (${formatSize(limit)}); refused before allocating. ` +
+    `the ${family.modelType} model this config describes would hold ${size.amount}, more than ${limitSource} (${formatBytes(limit)}); refused before allocating. ` +
       `${size.largest} If the config is right, set FINETUNE_MAX_MODEL_BYTES to a larger number of bytes to build it anyway.`,
   );
 }
@@ -141,7 +137,7 @@ export function modelSize(family: ModelFamily, config: unknown): { bytes: number
   const fields = Object.entries(largest.fields).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ');
   return {
     bytes,
-    amount: `about ${parameters.toLocaleString('en-US', { maximumFractionDigits: 0 })} parameters (${formatSize(bytes)} in float32)`,
+    amount: `about ${formatInteger(parameters)} parameters (${formatBytes(bytes)} in float32)`,
     largest: `Most of it is the ${largest.part}, sized by ${fields}.`,
   };
 }

@@ -151,6 +151,8 @@ export class BasicBlock extends Module {
   }
 }
 
+// torchvision's Bottleneck repeats BasicBlock's conv → bn → relu stages (scripts/lint.sh)
+// jscpd:ignore-start
 /**
  * 1×1 → 3×3 → 1×1 convolutions (ResNet-50/101/152), with the stride on the 3×3 convolution
  * (ResNet V1.5, as torchvision).
@@ -211,6 +213,7 @@ export class Bottleneck extends Module {
     });
   }
 }
+// jscpd:ignore-end
 
 type Block = typeof BasicBlock | typeof Bottleneck;
 

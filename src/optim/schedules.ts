@@ -51,12 +51,20 @@ export interface CosineOptions extends TrainingStepsOptions {
 }
 
 /** `get_cosine_schedule_with_warmup`: warmup, then 0.5·(1 + cos(π·2·numCycles·progress)), floored at 0. */
-export function cosineScheduleWithWarmup({ numWarmupSteps, numTrainingSteps, numCycles = 0.5 }: CosineOptions): Schedule {
+export function cosineScheduleWithWarmup({
+  numWarmupSteps,
+  numTrainingSteps,
+  numCycles = 0.5,
+}: CosineOptions): Schedule {
   return cosineWithMinLrSchedule({ numWarmupSteps, numTrainingSteps, numCycles, minLrRate: 0 });
 }
 
 /** `get_cosine_with_hard_restarts_schedule_with_warmup`: numCycles (default 1) half-cosines, each restarting at 1; 0 from numTrainingSteps on. */
-export function cosineWithHardRestartsScheduleWithWarmup({ numWarmupSteps, numTrainingSteps, numCycles = 1 }: CosineOptions): Schedule {
+export function cosineWithHardRestartsScheduleWithWarmup({
+  numWarmupSteps,
+  numTrainingSteps,
+  numCycles = 1,
+}: CosineOptions): Schedule {
   return (step) => {
     if (step < numWarmupSteps) return warmup(step, numWarmupSteps);
     const progress = (step - numWarmupSteps) / Math.max(1, numTrainingSteps - numWarmupSteps);
@@ -74,13 +82,26 @@ export interface CosineWithMinLrOptions extends CosineOptions {
  * `get_cosine_with_min_lr_schedule_with_warmup`: the cosine scaled into [minLrRate, 1]. (HF's
  * min_lr is converted to a rate by getScheduler: minLr / the optimizer's lr.)
  */
-export function cosineWithMinLrSchedule({ numWarmupSteps, numTrainingSteps, numCycles = 0.5, minLrRate }: CosineWithMinLrOptions): Schedule {
+export function cosineWithMinLrSchedule({
+  numWarmupSteps,
+  numTrainingSteps,
+  numCycles = 0.5,
+  minLrRate,
+}: CosineWithMinLrOptions): Schedule {
   return (step) => {
     if (step < numWarmupSteps) return warmup(step, numWarmupSteps);
-    const progress = (step - numWarmupSteps) / Math.max(1, numTrainingSteps - numWarmupSteps);
-    const factor = 0.5 * (1 + Math.cos(Math.PI * numCycles * 2 * progress));
-    return Math.max(0, factor * (1 - minLrRate) + minLrRate);
+    return cosineAboveFloor(
+      (step - numWarmupSteps) / Math.max(1, numTrainingSteps - numWarmupSteps),
+      numCycles,
+      minLrRate,
+    );
   };
+}
+
+/** The cosine decay at `progress` (0 → 1 over the decay steps) scaled into [minLrRate, 1], never below 0. */
+function cosineAboveFloor(progress: number, numCycles: number, minLrRate: number): number {
+  const factor = 0.5 * (1 + Math.cos(Math.PI * numCycles * 2 * progress));
+  return Math.max(0, factor * (1 - minLrRate) + minLrRate);
 }
 
 export interface CosineWarmupWithMinLrOptions extends CosineWithMinLrOptions {
@@ -99,9 +120,11 @@ export function cosineWarmupWithMinLrSchedule(options: CosineWarmupWithMinLrOpti
       if (warmupLrRate === undefined) return (step + 1) / Math.max(1, numWarmupSteps);
       return warmupLrRate + ((1 - warmupLrRate) * step) / Math.max(1, numWarmupSteps - 1);
     }
-    const progress = (step - numWarmupSteps + 1) / Math.max(1, numTrainingSteps - numWarmupSteps);
-    const factor = 0.5 * (1 + Math.cos(Math.PI * numCycles * 2 * progress));
-    return Math.max(0, factor * (1 - minLrRate) + minLrRate);
+    return cosineAboveFloor(
+      (step - numWarmupSteps + 1) / Math.max(1, numTrainingSteps - numWarmupSteps),
+      numCycles,
+      minLrRate,
+    );
   };
 }
 
@@ -118,7 +141,13 @@ export interface PolynomialOptions extends TrainingStepsOptions {
 }
 
 /** `get_polynomial_decay_schedule_with_warmup`: warmup, then (lrInit − lrEnd)·(1 − progress)^power + lrEnd, as a multiplier of lrInit. */
-export function polynomialDecayScheduleWithWarmup({ numWarmupSteps, numTrainingSteps, lrEnd = 1e-7, power = 1, lrInit }: PolynomialOptions): Schedule {
+export function polynomialDecayScheduleWithWarmup({
+  numWarmupSteps,
+  numTrainingSteps,
+  lrEnd = 1e-7,
+  power = 1,
+  lrInit,
+}: PolynomialOptions): Schedule {
   if (!(lrInit > lrEnd)) throw new Error(`lr_end (${lrEnd}) must be smaller than initial lr (${lrInit})`);
   return (step) => {
     if (step < numWarmupSteps) return warmup(step, numWarmupSteps);
@@ -159,24 +188,46 @@ export interface WarmupStableDecayOptions extends WarmupOptions {
 
 /** `get_wsd_schedule` ('warmup_stable_decay'): warmup (linear default), stable at 1, decay (cosine default) to minLrRatio, then minLrRatio. */
 export function warmupStableDecaySchedule(options: WarmupStableDecayOptions): Schedule {
-  const { numWarmupSteps, numDecaySteps, numTrainingSteps, warmupType = 'linear', decayType = 'cosine', minLrRatio = 0, numCycles = 0.5 } = options;
+  const {
+    numWarmupSteps,
+    numDecaySteps,
+    numTrainingSteps,
+    warmupType = 'linear',
+    decayType = 'cosine',
+    minLrRatio = 0,
+    numCycles = 0.5,
+  } = options;
   if (numTrainingSteps === undefined && options.numStableSteps === undefined) {
     throw new Error('warmup_stable_decay: either numTrainingSteps or numStableSteps must be specified');
   }
-  for (const [what, type] of [['warmup', warmupType], ['decay', decayType]] as const) {
-    if (!['linear', 'cosine', '1-sqrt'].includes(type)) throw new Error(`unknown ${what} type: ${type}, expected 'linear', 'cosine' or '1-sqrt'`);
+  for (const [what, type] of [
+    ['warmup', warmupType],
+    ['decay', decayType],
+  ] as const) {
+    if (!['linear', 'cosine', '1-sqrt'].includes(type))
+      throw new Error(`unknown ${what} type: ${type}, expected 'linear', 'cosine' or '1-sqrt'`);
   }
   const numStableSteps = options.numStableSteps ?? numTrainingSteps! - numWarmupSteps - numDecaySteps;
   return (step) => {
     if (step < numWarmupSteps) {
       const progress = step / Math.max(1, numWarmupSteps);
-      const factor = warmupType === 'linear' ? progress : warmupType === 'cosine' ? 0.5 * (1 - Math.cos(Math.PI * progress)) : 1 - Math.sqrt(1 - progress);
+      const factor =
+        warmupType === 'linear'
+          ? progress
+          : warmupType === 'cosine'
+            ? 0.5 * (1 - Math.cos(Math.PI * progress))
+            : 1 - Math.sqrt(1 - progress);
       return Math.max(0, factor * (1 - minLrRatio) + minLrRatio);
     }
     if (step < numWarmupSteps + numStableSteps) return 1;
     if (step < numWarmupSteps + numStableSteps + numDecaySteps) {
       const progress = (step - numWarmupSteps - numStableSteps) / Math.max(1, numDecaySteps);
-      const factor = decayType === 'linear' ? 1 - progress : decayType === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * numCycles * 2 * progress)) : 1 - Math.sqrt(progress);
+      const factor =
+        decayType === 'linear'
+          ? 1 - progress
+          : decayType === 'cosine'
+            ? 0.5 * (1 + Math.cos(Math.PI * numCycles * 2 * progress))
+            : 1 - Math.sqrt(progress);
       return Math.max(0, factor * (1 - minLrRatio) + minLrRatio);
     }
     return minLrRatio;
@@ -196,7 +247,11 @@ export interface SlantedTriangularOptions {
  * cut = floor(T·cutFrac) (at least 1), p = t/cut for t < cut, else 1 − (t − cut)/(cut·(1/cutFrac − 1));
  * multiplier = (1 + p·(ratio − 1)) / ratio. t is the 0-based step; p is floored at 0 past the end.
  */
-export function slantedTriangularSchedule({ numTrainingSteps, cutFrac = 0.1, ratio = 32 }: SlantedTriangularOptions): Schedule {
+export function slantedTriangularSchedule({
+  numTrainingSteps,
+  cutFrac = 0.1,
+  ratio = 32,
+}: SlantedTriangularOptions): Schedule {
   if (!(cutFrac > 0 && cutFrac < 1)) throw new Error(`slanted triangular: cutFrac must be in (0, 1), got ${cutFrac}`);
   const cut = Math.max(1, Math.floor(numTrainingSteps * cutFrac));
   return (step) => {
@@ -272,7 +327,23 @@ const SPECIFIC: Record<ScheduleName, readonly string[]> = {
   inverse_sqrt: ['timescale'],
   warmup_stable_decay: ['numStableSteps', 'numDecaySteps', 'warmupType', 'decayType', 'minLrRatio', 'numCycles'],
   slanted_triangular: ['cutFrac', 'ratio'],
-  one_cycle: ['maxLr', 'style', 'pctStart', 'divFactor', 'divFinal', 'finalDivFactor', 'annealStrategy', 'cycleMomentum', 'moms', 'baseMomentum', 'maxMomentum', 'threePhase', 'epochs', 'stepsPerEpoch', 'totalSteps'],
+  one_cycle: [
+    'maxLr',
+    'style',
+    'pctStart',
+    'divFactor',
+    'divFinal',
+    'finalDivFactor',
+    'annealStrategy',
+    'cycleMomentum',
+    'moms',
+    'baseMomentum',
+    'maxMomentum',
+    'threePhase',
+    'epochs',
+    'stepsPerEpoch',
+    'totalSteps',
+  ],
   reduce_lr_on_plateau: ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps'],
 };
 const COMMON = ['numWarmupSteps', 'warmupRatio', 'numTrainingSteps', 'lrInit', 'lastStep'];
@@ -285,24 +356,31 @@ function checkName(name: string): asserts name is ScheduleName {
 
 function checkOptions(name: ScheduleName, options: object): void {
   const allowed = new Set([...COMMON, ...SPECIFIC[name]]);
-  const extra = Object.entries(options).filter(([k, v]) => v !== undefined && !allowed.has(k)).map(([k]) => k);
-  if (extra.length) throw new Error(`schedule '${name}' does not take ${extra.join(', ')} (it takes ${[...allowed].join(', ')})`);
+  const extra = Object.entries(options)
+    .filter(([k, v]) => v !== undefined && !allowed.has(k))
+    .map(([k]) => k);
+  if (extra.length)
+    throw new Error(`schedule '${name}' does not take ${extra.join(', ')} (it takes ${[...allowed].join(', ')})`);
 }
 
 /**
  * The warmup steps from numWarmupSteps or warmupRatio: ceil(numTrainingSteps × ratio), as
  * transformers' TrainingArguments.get_warmup_steps. Default 0.
  */
-export function resolveWarmupSteps(options: Pick<ScheduleOptions, 'numWarmupSteps' | 'warmupRatio' | 'numTrainingSteps'>): number {
+export function resolveWarmupSteps(
+  options: Pick<ScheduleOptions, 'numWarmupSteps' | 'warmupRatio' | 'numTrainingSteps'>,
+): number {
   const { numWarmupSteps, warmupRatio, numTrainingSteps } = options;
-  if (numWarmupSteps !== undefined && warmupRatio !== undefined) throw new Error('give numWarmupSteps or warmupRatio, not both');
+  if (numWarmupSteps !== undefined && warmupRatio !== undefined)
+    throw new Error('give numWarmupSteps or warmupRatio, not both');
   if (warmupRatio !== undefined) {
     if (!(warmupRatio >= 0 && warmupRatio <= 1)) throw new Error(`warmupRatio must be in [0, 1], got ${warmupRatio}`);
     if (numTrainingSteps === undefined) throw new Error('warmupRatio needs numTrainingSteps');
     return Math.ceil(numTrainingSteps * warmupRatio);
   }
   const steps = numWarmupSteps ?? 0;
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`numWarmupSteps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new Error(`numWarmupSteps must be a non-negative integer, got ${steps}`);
   return steps;
 }
 
@@ -313,7 +391,8 @@ function requireTraining(name: string, options: ScheduleOptions): number {
 
 /** A schedule's minimum-lr rate from minLr (absolute, divided by lrInit) or minLrRate, as HF. */
 function minLrRateOf(name: string, options: ScheduleOptions, lrInit: number): number {
-  if (options.minLr !== undefined && options.minLrRate !== undefined) throw new Error('only one of minLr or minLrRate should be set');
+  if (options.minLr !== undefined && options.minLrRate !== undefined)
+    throw new Error('only one of minLr or minLrRate should be set');
   if (options.minLr !== undefined) return options.minLr / lrInit;
   if (options.minLrRate === undefined) throw new Error(`${name}: one of minLr or minLrRate should be set`);
   return options.minLrRate;
@@ -324,7 +403,10 @@ function minLrRateOf(name: string, options: ScheduleOptions, lrInit: number): nu
  * `new LRScheduler(optimizer, fn)`). 'one_cycle' gives the lr multiplier of the peak lr
  * (oneCycleSchedule also gives the momentum); 'reduce_lr_on_plateau' has no per-step form.
  */
-export function getSchedule(name: ScheduleName | string, options: ScheduleOptions & Partial<OneCycleOptions> = {}): Schedule {
+export function getSchedule(
+  name: ScheduleName | string,
+  options: ScheduleOptions & Partial<OneCycleOptions> = {},
+): Schedule {
   checkName(name);
   checkOptions(name, options);
   const numWarmupSteps = resolveWarmupSteps(options);
@@ -338,11 +420,24 @@ export function getSchedule(name: ScheduleName | string, options: ScheduleOption
     case 'linear':
       return linearScheduleWithWarmup({ numWarmupSteps, numTrainingSteps: requireTraining(name, options) });
     case 'cosine':
-      return cosineScheduleWithWarmup({ numWarmupSteps, numTrainingSteps: requireTraining(name, options), numCycles: options.numCycles });
+      return cosineScheduleWithWarmup({
+        numWarmupSteps,
+        numTrainingSteps: requireTraining(name, options),
+        numCycles: options.numCycles,
+      });
     case 'cosine_with_restarts':
-      return cosineWithHardRestartsScheduleWithWarmup({ numWarmupSteps, numTrainingSteps: requireTraining(name, options), numCycles: options.numCycles });
+      return cosineWithHardRestartsScheduleWithWarmup({
+        numWarmupSteps,
+        numTrainingSteps: requireTraining(name, options),
+        numCycles: options.numCycles,
+      });
     case 'cosine_with_min_lr':
-      return cosineWithMinLrSchedule({ numWarmupSteps, numTrainingSteps: requireTraining(name, options), numCycles: options.numCycles, minLrRate: minLrRateOf(name, options, lrInit) });
+      return cosineWithMinLrSchedule({
+        numWarmupSteps,
+        numTrainingSteps: requireTraining(name, options),
+        numCycles: options.numCycles,
+        minLrRate: minLrRateOf(name, options, lrInit),
+      });
     case 'cosine_warmup_with_min_lr':
       return cosineWarmupWithMinLrSchedule({
         numWarmupSteps,
@@ -352,7 +447,13 @@ export function getSchedule(name: ScheduleName | string, options: ScheduleOption
         warmupLrRate: options.warmupLrRate,
       });
     case 'polynomial':
-      return polynomialDecayScheduleWithWarmup({ numWarmupSteps, numTrainingSteps: requireTraining(name, options), lrEnd: options.lrEnd, power: options.power, lrInit });
+      return polynomialDecayScheduleWithWarmup({
+        numWarmupSteps,
+        numTrainingSteps: requireTraining(name, options),
+        lrEnd: options.lrEnd,
+        power: options.power,
+        lrInit,
+      });
     case 'inverse_sqrt':
       return inverseSqrtSchedule({ numWarmupSteps, timescale: options.timescale });
     case 'warmup_stable_decay':
@@ -360,14 +461,20 @@ export function getSchedule(name: ScheduleName | string, options: ScheduleOption
       return warmupStableDecaySchedule({ ...options, numWarmupSteps, numDecaySteps: options.numDecaySteps });
     case 'slanted_triangular':
       if (numWarmupSteps) throw new Error("'slanted_triangular' has its own warmup (cutFrac)");
-      return slantedTriangularSchedule({ numTrainingSteps: requireTraining(name, options), cutFrac: options.cutFrac, ratio: options.ratio });
+      return slantedTriangularSchedule({
+        numTrainingSteps: requireTraining(name, options),
+        cutFrac: options.cutFrac,
+        ratio: options.ratio,
+      });
     case 'one_cycle': {
       if (numWarmupSteps) throw new Error("'one_cycle' has its own warmup (pctStart)");
       const totalSteps = options.totalSteps ?? options.numTrainingSteps;
       return oneCycleSchedule({ ...options, totalSteps }).lr;
     }
     case 'reduce_lr_on_plateau':
-      throw new Error("'reduce_lr_on_plateau' follows a metric, not the step: use getScheduler or new ReduceLROnPlateau");
+      throw new Error(
+        "'reduce_lr_on_plateau' follows a metric, not the step: use getScheduler or new ReduceLROnPlateau",
+      );
   }
 }
 
@@ -377,7 +484,9 @@ function optimizerLr(optimizer: HasParamGroups): number {
   return defaults?.lr ?? optimizer.paramGroups[0]?.initialLr ?? optimizer.paramGroups[0]?.lr;
 }
 
-export type GetSchedulerOptions = ScheduleOptions & Partial<OneCycleOptions> & Partial<ReduceLROnPlateauOptions> & { lastStep?: number };
+export type GetSchedulerOptions = ScheduleOptions &
+  Partial<OneCycleOptions> &
+  Partial<ReduceLROnPlateauOptions> & { lastStep?: number };
 
 /**
  * transformers.get_scheduler: the schedule `name` applied to every param group of `optimizer`.
@@ -385,10 +494,22 @@ export type GetSchedulerOptions = ScheduleOptions & Partial<OneCycleOptions> & P
  * `step()` advances one optimizer step); 'one_cycle' a OneCycleLR (cycles momentum too);
  * 'reduce_lr_on_plateau' a ReduceLROnPlateau (`step(metric)`). numWarmupSteps defaults to 0.
  */
-export function getScheduler(name: 'reduce_lr_on_plateau', optimizer: HasParamGroups, options?: GetSchedulerOptions): ReduceLROnPlateau;
+export function getScheduler(
+  name: 'reduce_lr_on_plateau',
+  optimizer: HasParamGroups,
+  options?: GetSchedulerOptions,
+): ReduceLROnPlateau;
 export function getScheduler(name: 'one_cycle', optimizer: HasParamGroups, options?: GetSchedulerOptions): OneCycleLR;
-export function getScheduler(name: ScheduleName | string, optimizer: HasParamGroups, options?: GetSchedulerOptions): LRScheduler;
-export function getScheduler(name: ScheduleName | string, optimizer: HasParamGroups, options: GetSchedulerOptions = {}): LRScheduler | ReduceLROnPlateau {
+export function getScheduler(
+  name: ScheduleName | string,
+  optimizer: HasParamGroups,
+  options?: GetSchedulerOptions,
+): LRScheduler;
+export function getScheduler(
+  name: ScheduleName | string,
+  optimizer: HasParamGroups,
+  options: GetSchedulerOptions = {},
+): LRScheduler | ReduceLROnPlateau {
   checkName(name);
   checkOptions(name, options);
   if (name === 'reduce_lr_on_plateau') {
@@ -401,6 +522,10 @@ export function getScheduler(name: ScheduleName | string, optimizer: HasParamGro
     const { numWarmupSteps, warmupRatio, numTrainingSteps, lrInit, ...rest } = options;
     return new OneCycleLR(optimizer, { ...(rest as Partial<OneCycleOptions>), totalSteps });
   }
-  const schedule = getSchedule(name, { ...options, lastStep: undefined, lrInit: options.lrInit ?? optimizerLr(optimizer) } as ScheduleOptions);
+  const schedule = getSchedule(name, {
+    ...options,
+    lastStep: undefined,
+    lrInit: options.lrInit ?? optimizerLr(optimizer),
+  } as ScheduleOptions);
   return new LRScheduler(optimizer, schedule, { lastStep: options.lastStep });
 }

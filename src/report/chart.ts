@@ -8,7 +8,8 @@
  * series' finite points, before any thinning for drawing) and every bar a
  * `<rect class="bar" data-label="…" data-value="…">`, which is what tests and scripts can read back.
  */
-import { escapeXml, formatInteger } from './format.js';
+import { formatInteger } from '../format/numbers.js';
+import { escapeXml } from './format.js';
 
 /** Tableau 10, the default categorical palette of matplotlib and Vega. */
 export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];

@@ -9,7 +9,8 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/files.js';
 import { barChart, chartGrid, chartSvg, PALETTE, type Chart } from './chart.js';
 import { formatLr } from '../optim/index.js';
-import { escapeXml, formatBytes, formatInteger, formatNumber, formatPercent, formatSeconds, htmlDocument } from './format.js';
+import { formatBytes, formatInteger, formatNumber, formatPercent, formatSeconds } from '../format/numbers.js';
+import { escapeXml, htmlDocument } from './format.js';
 import { readRunHistory, summarizeRun } from './history.js';
 import { chartToPng, type PngOptions } from './png.js';
 

@@ -20,4 +20,4 @@ export {
 } from './history.js';
 export { lineChart, barChart, chartGrid, chartSvg, niceTicks, formatTick, PALETTE, type Chart, type ChartSeries, type LineChartSpec, type BarChartSpec } from './chart.js';
 export { svgToPng, chartToPng, pngSize, systemFontsAvailable, type PngOptions } from './png.js';
-export { formatDuration, formatSeconds, formatNumber, formatInteger, formatBytes, formatPercent, formatFixed } from './format.js';
+export { formatDuration, formatSeconds, formatNumber, formatInteger, formatBytes, formatPercent, formatFixed } from '../format/numbers.js';

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 import { writeFileAtomic } from '../io/files.js';
 import { chartGrid, chartSvg, lineChart, PALETTE, type Chart, type ChartSeries } from './chart.js';
-import { escapeXml, formatBytes, formatDuration, formatInteger, formatNumber, formatPercent, htmlDocument } from './format.js';
+import { formatBytes, formatDuration, formatInteger, formatNumber, formatPercent } from '../format/numbers.js';
+import { escapeXml, htmlDocument } from './format.js';
 import {
   entryKind,
   evalMetricNames,

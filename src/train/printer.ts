@@ -13,7 +13,7 @@
  * wall time including that evaluation. Epochs are numbered from 1, as the `epoch` of the log.
  * Columns are fixed by the first row (the metrics the first evaluation had).
  */
-import { formatDuration, formatFixed } from '../report/format.js';
+import { formatDuration, formatFixed } from '../format/numbers.js';
 import {
   currentEpoch,
   hookLogs,

@@ -12,7 +12,7 @@
  * TTY:     epoch 2/3 ████████▌       52% 156/300 · loss 0.4123 · lr 1.9e-5 · 85.3 samples/s · 00:12<00:11
  * not TTY: [epoch 2/3] step 156/300 (52%) loss 0.4123 lr 1.9e-5 85.3 samples/s elapsed 00:12 eta 00:11
  */
-import { formatDuration, formatNumber } from '../report/format.js';
+import { formatDuration, formatNumber } from '../format/numbers.js';
 
 /** The training arguments the display reads (TrainingArguments' fields; all optional). */
 export interface ProgressArgs {

@@ -3,22 +3,16 @@
  * truncation) and JSON-level (a field replaced by a hostile value: another type, a huge or
  * negative number, NaN/Infinity, __proto__/constructor keys, deep nesting, a long string).
  */
+import { mulberry32FromState } from '../../src/data/random.js';
 
 /** A small seeded PRNG (mulberry32): the same (seed, index) always makes the same case. */
 export class Rng {
-  private state: number;
+  /** A float in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number, index = 0) {
-    this.state = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+    this.next = mulberry32FromState(Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b));
     for (let i = 0; i < 4; i++) this.next();
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
   /** An integer in [0, n). */
@@ -36,13 +30,51 @@ export class Rng {
 }
 
 /** Numbers that break size arithmetic, bounds checks and type checks. */
-export const HOSTILE_NUMBERS: readonly number[] = [0, -1, -(2 ** 31), 2 ** 31 - 1, 2 ** 32, 2 ** 53 - 1, 2 ** 53 + 2, 1e9, 1e18, 1e308, -1e308, 0.5, -0.0, 1.5, 3.000001, Number.MAX_SAFE_INTEGER, Number.MIN_VALUE];
+export const HOSTILE_NUMBERS: readonly number[] = [
+  0,
+  -1,
+  -(2 ** 31),
+  2 ** 31 - 1,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53 + 2,
+  1e9,
+  1e18,
+  1e308,
+  -1e308,
+  0.5,
+  -0.0,
+  1.5,
+  3.000001,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_VALUE,
+];
 
 /** Raw JSON number texts that JSON.stringify cannot make (NaN, Infinity) or that lose precision. */
-export const HOSTILE_NUMBER_TEXTS: readonly string[] = ['NaN', 'Infinity', '-Infinity', '1e400', '-1e400', '123456789012345678901234567890', '0x10', '1.', '.5', '01', '-'];
+export const HOSTILE_NUMBER_TEXTS: readonly string[] = [
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e400',
+  '-1e400',
+  '123456789012345678901234567890',
+  '0x10',
+  '1.',
+  '.5',
+  '01',
+  '-',
+];
 
 /** Keys that reach Object.prototype when a lookup uses `in` or `obj[key]`. */
-export const PROTOTYPE_KEYS: readonly string[] = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', '__defineGetter__'];
+export const PROTOTYPE_KEYS: readonly string[] = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'prototype',
+  '__defineGetter__',
+];
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -84,10 +116,13 @@ export function deepNesting(depth: number, objects: boolean): Json {
 
 /** JSON.stringify, with deepNesting() placeholders expanded. */
 export function stringify(value: Json): string {
-  return JSON.stringify(value).replace(/"\\u0000DEEP (\d+) (object|array)\\u0000"/g, (_, depth: string, kind: string) => {
-    const n = Number(depth);
-    return kind === 'object' ? '{"a":'.repeat(n) + '1' + '}'.repeat(n) : '['.repeat(n) + '1' + ']'.repeat(n);
-  });
+  return JSON.stringify(value).replace(
+    /"\\u0000DEEP (\d+) (object|array)\\u0000"/g,
+    (_, depth: string, kind: string) => {
+      const n = Number(depth);
+      return kind === 'object' ? '{"a":'.repeat(n) + '1' + '}'.repeat(n) : '['.repeat(n) + '1' + ']'.repeat(n);
+    },
+  );
 }
 
 /** Every path to a value in a JSON document (object keys and array indices), up to `limit` of them. */
@@ -97,7 +132,8 @@ export function jsonPaths(value: Json, limit = 5000): (string | number)[][] {
     if (paths.length >= limit) return;
     paths.push(path);
     if (Array.isArray(node)) node.slice(0, 50).forEach((child, i) => walk(child, [...path, i]));
-    else if (node !== null && typeof node === 'object') for (const [key, child] of Object.entries(node)) walk(child, [...path, key]);
+    else if (node !== null && typeof node === 'object')
+      for (const [key, child] of Object.entries(node)) walk(child, [...path, key]);
   };
   walk(value, []);
   return paths;
@@ -134,9 +170,16 @@ export function mutateJson(rng: Rng, doc: Json, keys?: readonly string[]): { tex
       // A prototype key beside (or instead of) the field.
       const protoKey = rng.pick(PROTOTYPE_KEYS);
       const value = hostileValue(rng);
-      const target = parent !== null && typeof parent === 'object' && !Array.isArray(parent) ? parent : (copy as Record<string, Json>);
+      const target =
+        parent !== null && typeof parent === 'object' && !Array.isArray(parent)
+          ? parent
+          : (copy as Record<string, Json>);
       target[placeholder] = value;
-      return { text: stringify(copy).replace(JSON.stringify(placeholder), JSON.stringify(protoKey)), what: `${where}: key ${protoKey} = ${JSON.stringify(value).slice(0, 60)}`, key: protoKey };
+      return {
+        text: stringify(copy).replace(JSON.stringify(placeholder), JSON.stringify(protoKey)),
+        what: `${where}: key ${protoKey} = ${JSON.stringify(value).slice(0, 60)}`,
+        key: protoKey,
+      };
     }
     case 2: {
       delete parent[key];
@@ -146,7 +189,11 @@ export function mutateJson(rng: Rng, doc: Json, keys?: readonly string[]): { tex
       // The same key twice: which one wins?
       const value = hostileValue(rng);
       parent[placeholder] = value;
-      return { text: stringify(copy).replace(JSON.stringify(placeholder), JSON.stringify(key)), what: `${where} duplicated as ${JSON.stringify(value).slice(0, 60)}`, key };
+      return {
+        text: stringify(copy).replace(JSON.stringify(placeholder), JSON.stringify(key)),
+        what: `${where} duplicated as ${JSON.stringify(value).slice(0, 60)}`,
+        key,
+      };
     }
     default: {
       const value = hostileValue(rng);
@@ -157,7 +204,12 @@ export function mutateJson(rng: Rng, doc: Json, keys?: readonly string[]): { tex
 }
 
 /** One byte-level mutation of `bytes`, confined to [from, to) when given (e.g. a file's header). */
-export function mutateBytes(rng: Rng, bytes: Uint8Array, from = 0, to = bytes.length): { bytes: Uint8Array; what: string } {
+export function mutateBytes(
+  rng: Rng,
+  bytes: Uint8Array,
+  from = 0,
+  to = bytes.length,
+): { bytes: Uint8Array; what: string } {
   const at = from + rng.int(Math.max(1, to - from));
   switch (rng.int(6)) {
     case 0: {
@@ -172,11 +224,17 @@ export function mutateBytes(rng: Rng, bytes: Uint8Array, from = 0, to = bytes.le
     case 1: {
       const count = rng.pick([1, 4, 100]);
       const inserted = Uint8Array.from({ length: count }, () => rng.int(256));
-      return { bytes: concat(bytes.subarray(0, at), inserted, bytes.subarray(at)), what: `${count} bytes inserted at ${at}` };
+      return {
+        bytes: concat(bytes.subarray(0, at), inserted, bytes.subarray(at)),
+        what: `${count} bytes inserted at ${at}`,
+      };
     }
     case 2: {
       const count = rng.pick([1, 4, 100]);
-      return { bytes: concat(bytes.subarray(0, at), bytes.subarray(at + count)), what: `${count} bytes deleted at ${at}` };
+      return {
+        bytes: concat(bytes.subarray(0, at), bytes.subarray(at + count)),
+        what: `${count} bytes deleted at ${at}`,
+      };
     }
     case 3:
       return { bytes: bytes.slice(0, at), what: `truncated to ${at} bytes` };

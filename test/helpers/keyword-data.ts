@@ -7,19 +7,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const FILLER = 'the a movie film story actor plot scene music this that was is very quite rather really and but with of it its'.split(' ');
+import { data } from 'finetune';
+
+const FILLER =
+  'the a movie film story actor plot scene music this that was is very quite rather really and but with of it its'.split(
+    ' ',
+  );
 
 /** Writes `text,label` rows (labels negative / positive) to `path`. */
-export function writeKeywordCsv(path: string, options: { rows?: number; randomLabels?: boolean; seed?: number } = {}): string {
-  let state = (options.seed ?? 1) >>> 0;
-  const random = (): number => {
-    // mulberry32
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+export function writeKeywordCsv(
+  path: string,
+  options: { rows?: number; randomLabels?: boolean; seed?: number } = {},
+): string {
+  const random = data.mulberry32FromState(options.seed ?? 1);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const lines = ['text,label'];
   for (let i = 0; i < (options.rows ?? 200); i++) {
@@ -34,11 +34,22 @@ export function writeKeywordCsv(path: string, options: { rows?: number; randomLa
 }
 
 /** config.json of a BERT of one layer, hidden 64, which learns the keyword task quickly. */
-export const TINY_BERT = { model_type: 'bert', vocab_size: 30522, hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 128, max_position_embeddings: 64 };
+export const TINY_BERT = {
+  model_type: 'bert',
+  vocab_size: 30522,
+  hidden_size: 64,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 128,
+  max_position_embeddings: 64,
+};
 
 /** A model folder with only TINY_BERT's config.json (random init). */
 export function writeTinyBertFolder(dir: string): string {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...TINY_BERT, architectures: ['BertForSequenceClassification'] }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ ...TINY_BERT, architectures: ['BertForSequenceClassification'] }),
+  );
   return dir;
 }
