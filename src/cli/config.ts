@@ -66,6 +66,27 @@ export interface ParsedCommandLine {
   help: boolean;
 }
 
+/** An option's value when it is a string (the accessors below: of that kind, else undefined). */
+export function optString(options: Options, name: string): string | undefined {
+  const v = options[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function optNumber(options: Options, name: string): number | undefined {
+  const v = options[name];
+  return typeof v === 'number' ? v : undefined;
+}
+
+export function optList(options: Options, name: string): string[] | undefined {
+  const v = options[name];
+  return Array.isArray(v) ? v : undefined;
+}
+
+export function optBoolean(options: Options, name: string): boolean | undefined {
+  const v = options[name];
+  return typeof v === 'boolean' ? v : undefined;
+}
+
 /** 'learningRate' / 'learning_rate' / 'learning-rate' → 'learning-rate'. */
 export function kebabCase(name: string): string {
   return name
