@@ -6,7 +6,7 @@
  */
 import { demoSettings, DEMO_MODEL_KEYS, runDemoExperiment, STRATEGY_KEYS, type DemoModelKey, type StrategyKey } from '../demo/index.js';
 import { parseFlags } from './args.js';
-import { threadsFlag } from './threads.js';
+import { threadsFlag } from './core/threads.js';
 
 const USAGE = `finetune demo: transfer learning on Fashion-MNIST, every fine-tuning strategy compared
 

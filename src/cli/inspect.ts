@@ -31,9 +31,9 @@ import {
   type TaskType,
 } from '../peft/index.js';
 import { parseFlags } from './args.js';
-import { UsageError } from './config.js';
-import { isLocalPath, requireModelPath } from './paths.js';
-import { applyThreads, THREADS_FLAG } from './threads.js';
+import { UsageError } from './core/flags.js';
+import { isLocalPath, requireModelPath } from './core/paths.js';
+import { applyThreads, THREADS_FLAG } from './core/threads.js';
 
 export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--method <name>[,<name>…]|all] [--num-labels N] [--json]
                         [--k K] [--r R] [--alpha A] [--target m1,m2] [--reduction F] [--train-bn=false] [--threads N]

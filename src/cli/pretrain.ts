@@ -19,9 +19,10 @@ import { mulberry32 } from '../data/random.js';
 import { TextLinesDataset, readTextsAndColumn } from '../pretrain/text-dataset.js';
 import { pretrainMlm } from '../pretrain/mlm.js';
 import { parseFlags } from './args.js';
-import { dataFlagsInMessage, defaultBertTokenizerDir, tableReading } from './train.js';
-import { isLocalPath, requireModelPath, requirePath } from './paths.js';
-import { applyThreads, THREADS_FLAG } from './threads.js';
+import { dataFlagsInMessage, tableReading } from './core/data.js';
+import { isLocalPath, requireModelPath, requirePath } from './core/paths.js';
+import { applyThreads, THREADS_FLAG } from './core/threads.js';
+import { defaultBertTokenizerDir } from './core/tokenizer.js';
 
 export const PRETRAIN_USAGE = `Usage: finetune pretrain --model <bert-tiny|bert-mini|bert-base-uncased|dir> --text-file FILE --output-dir DIR
                          [--text-column NAME] [--encoding utf-8] [--delimiter ,] [--tokenizer DIR] [--max-steps N] [--max-length 64] [--batch-size 32]

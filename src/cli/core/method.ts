@@ -25,7 +25,7 @@ import {
   UsageError,
   type FlagTable,
   type Options,
-} from '../config.js';
+} from './flags.js';
 export const METHODS = [
   'full',
   'head',

@@ -4,10 +4,10 @@
  * starts, not silently after --max-steps), with a progress bar on a terminal for large folders;
  * the pixel limit (--max-image-pixels); and what --skip-bad-rows left out, said on stderr.
  */
-import { ImageFolderDataset, MAX_IMAGE_PIXELS, type ImageLimits, type SkippedFile, type SkippedRow, type Transform } from '../data/index.js';
-import type { Tensor } from '../tensor/index.js';
-import { progressBar, type OutputStream } from '../train/progress.js';
-import { UsageError, type FlagTable, type Options } from './config.js';
+import { ImageFolderDataset, MAX_IMAGE_PIXELS, type ImageLimits, type SkippedFile, type SkippedRow, type Transform } from '../../data/index.js';
+import type { Tensor } from '../../tensor/index.js';
+import { progressBar, type OutputStream } from '../../train/progress.js';
+import { UsageError, type FlagTable, type Options } from './flags.js';
 
 const VERIFY_CHOICES = ['decode', 'header'] as const;
 

@@ -87,6 +87,13 @@ export function optBoolean(options: Options, name: string): boolean | undefined 
   return typeof v === 'boolean' ? v : undefined;
 }
 
+/** An option that must be a positive integer when given (a UsageError naming the flag otherwise). */
+export function optPositiveInteger(options: Options, name: string): number | undefined {
+  const v = optNumber(options, name);
+  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
 /** 'learningRate' / 'learning_rate' / 'learning-rate' → 'learning-rate'. */
 export function kebabCase(name: string): string {
   return name
