@@ -22,6 +22,7 @@ import {
   optBoolean as bool,
   optList as list,
   optNumber as num,
+  settingFlags,
   UsageError,
   type FlagTable,
   type Options,
@@ -78,12 +79,7 @@ export const METHOD_FLAGS: FlagTable = {
     help: 'houlsby / pfeiffer: bottleneck reduction (default 16)',
   },
   'num-virtual-tokens': { kind: 'integer', group: 'Method', help: 'prompt-tuning: virtual tokens (default 20)' },
-  'train-bn': {
-    kind: 'boolean',
-    group: 'Method',
-    trainingArg: 'trainBatchNorm',
-    help: "freezing methods keep BatchNorm trainable in frozen groups (default true, fastai's train_bn)",
-  },
+  ...settingFlags(['trainBatchNorm']),
 };
 
 export function parseMethod(value: string | undefined): Method {
