@@ -28,11 +28,9 @@ const CLI_SOURCE = join(process.cwd(), 'src', 'cli');
 
 /** Flags a user may be told about: every command's (hidden ones are not for users), and main's --help / --version. */
 function definedFlags(): Set<string> {
-  const tables: FlagTable[] = [TRAIN_FLAGS, EVAL_FLAGS, PREDICT_FLAGS, MERGE_FLAGS, COMPARE_FLAGS, LR_FIND_FLAGS, ADVISE_FLAGS];
-  const simple: Record<string, string>[] = [PRETRAIN_FLAGS, SCHEDULE_FLAGS, DEMO_FLAGS, DOCTOR_FLAGS, INSPECT_FLAGS];
+  const tables: FlagTable[] = [TRAIN_FLAGS, EVAL_FLAGS, PREDICT_FLAGS, MERGE_FLAGS, COMPARE_FLAGS, LR_FIND_FLAGS, ADVISE_FLAGS, PRETRAIN_FLAGS, SCHEDULE_FLAGS, DEMO_FLAGS, DOCTOR_FLAGS, INSPECT_FLAGS];
   const names = new Set(['help', 'version']);
   for (const table of tables) for (const [name, spec] of Object.entries(table)) if (!spec.hidden) names.add(name);
-  for (const table of simple) for (const name of Object.keys(table)) names.add(name);
   return names;
 }
 

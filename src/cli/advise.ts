@@ -65,7 +65,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function adviseHelp(): string {
   return HELP.replace('FLAGS', flagHelp(ADVISE_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -232,7 +232,7 @@ export async function runAdvise(argv: string[]): Promise<number> {
   return runCommand('advise', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, ADVISE_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(adviseHelp());
       return EXIT.ok;
     }
     const tasks = optNumber(options, 'tasks') ?? 1;

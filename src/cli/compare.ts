@@ -86,7 +86,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function compareHelp(): string {
   return HELP.replace('FLAGS', flagHelp(COMPARE_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -318,7 +318,7 @@ export async function runCompare(argv: string[]): Promise<number> {
   return runCommand('compare', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, COMPARE_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(compareHelp());
       return EXIT.ok;
     }
     const model = optString(options, 'model');

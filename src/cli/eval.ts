@@ -59,7 +59,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function evalHelp(): string {
   return HELP.replace('FLAGS', flagHelp(EVAL_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -125,7 +125,7 @@ export async function runEval(argv: string[]): Promise<number> {
   return runCommand('eval', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, EVAL_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(evalHelp());
       return EXIT.ok;
     }
     const json = optBoolean(options, 'json') ?? false;

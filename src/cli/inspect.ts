@@ -13,6 +13,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { createModel } from '../io/index.js';
+import { formatInteger } from '../report/format.js';
 import { Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Module } from '../nn/index.js';
 import { findPreset, hasLayerGroups, layerGroupsOf, modelFamilies, parameterGroupsOf, type HfConfig } from '../models/index.js';
 import {
@@ -30,23 +31,14 @@ import {
   type PeftModel,
   type TaskType,
 } from '../peft/index.js';
-import { parseFlags } from './args.js';
-import { UsageError } from './core/flags.js';
+import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 import { isLocalPath, requireModelPath } from './core/paths.js';
 import { applyThreads, THREADS_FLAG } from './core/threads.js';
 
 export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--method <name>[,<name>…]|all] [--num-labels N] [--json]
                         [--k K] [--r R] [--alpha A] [--target m1,m2] [--reduction F] [--train-bn=false] [--threads N]
 
-  --model       a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json
-  --method      one or more of METHODS, or all (default)
-  --num-labels  labels / classes of the task head (default: the preset's or the config's; bert presets: 2)
-  --k           top-k: layer groups trained below the head (default: about a quarter of them)
-  --r, --alpha  LoRA / DoRA rank and alpha (default 8 and 32); --target the modules LoRA / DoRA wrap
-  --reduction   bottleneck adapters' reduction factor (default 16)
-  --train-bn    freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)
-  --json        machine-readable rows
-  --threads     ${THREADS_FLAG.threads.help}`;
+FLAGS`;
 
 const METHODS = ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning'] as const;
 type Method = (typeof METHODS)[number];
@@ -134,22 +126,23 @@ interface ModelFacts {
 
 /** Runs `finetune inspect`: 0 when every row was computed, 2 for usage errors, 1 when a row failed (other errors throw). */
 export function runInspect(argv: string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(usage());
-    return 0;
-  }
   try {
-    return inspect(parseRequest(argv));
+    const request = parseRequest(argv);
+    if (request === 'help') {
+      console.log(inspectHelp());
+      return 0;
+    }
+    return inspect(request);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`finetune inspect: ${error.message}\n\n${usage()}`);
+      console.error(`finetune inspect: ${error.message}\n\n${inspectHelp()}`);
       return 2;
     }
     throw error;
   }
 }
 
-function inspect(request: ReturnType<typeof parseRequest>): number {
+function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): number {
   const { build, source, methods, options, json, single } = request;
 
   const base = build();
@@ -207,33 +200,29 @@ function inspect(request: ReturnType<typeof parseRequest>): number {
   return rows.some((r) => r.status === 'error') ? 1 : 0;
 }
 
-function usage(): string {
-  return INSPECT_USAGE.replace('METHODS', METHODS.join(', '));
+export function inspectHelp(): string {
+  return INSPECT_USAGE.replace('FLAGS', flagHelp(INSPECT_FLAGS));
 }
 
 // ---- arguments ----------------------------------------------------------------------------
 
-export const INSPECT_FLAGS = {
-  model: 'string',
-  method: 'string',
-  'num-labels': 'number',
-  json: 'boolean',
-  k: 'number',
-  r: 'number',
-  alpha: 'number',
-  target: 'string',
-  reduction: 'number',
-  'train-bn': 'boolean',
-  threads: 'number',
-} as const;
+export const INSPECT_FLAGS: FlagTable = {
+  model: { kind: 'string', arg: 'PRESET|DIR', help: `a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json` },
+  method: { kind: 'string', arg: 'NAME[,NAME…]|all', help: `one or more of ${METHODS.join(', ')}, or all (default)` },
+  'num-labels': { kind: 'number', arg: 'N', help: "labels / classes of the task head (default: the preset's or the config's; bert presets: 2)" },
+  json: { kind: 'boolean', help: 'machine-readable rows' },
+  k: { kind: 'number', arg: 'K', help: 'top-k: layer groups trained below the head (default: about a quarter of them)' },
+  r: { kind: 'number', arg: 'R', help: 'LoRA / DoRA rank (default 8)' },
+  alpha: { kind: 'number', arg: 'A', help: 'LoRA / DoRA alpha (default 32)' },
+  target: { kind: 'string', arg: 'm1,m2', help: 'the modules LoRA / DoRA wrap (default: query,value for transformers, every Conv2d for CNNs)' },
+  reduction: { kind: 'number', arg: 'F', help: "bottleneck adapters' reduction factor (default 16)" },
+  'train-bn': { kind: 'boolean', help: "freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)" },
+  ...THREADS_FLAG,
+};
 
 function parseRequest(argv: string[]) {
-  let flags: Record<string, number | boolean | string>;
-  try {
-    flags = parseFlags(argv, INSPECT_FLAGS);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { flags, help } = parseCommandLine(argv, INSPECT_FLAGS);
+  if (help) return 'help';
   applyThreads(flags.threads);
   const model = flags.model as string | undefined;
   if (!model) throw new UsageError('--model is required (a preset name or a folder with config.json)');
@@ -532,18 +521,13 @@ export function compactNames(names: string[]): string {
 
 // ---- output -----------------------------------------------------------------------------
 
-/** 109483778 → '109,483,778'. */
-export function grouped(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
 function pct(p: number): string {
   return `${p.toFixed(2)}%`;
 }
 
 function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, options: Options): void {
   const labels = facts.numLabels === null ? '' : `, ${facts.numLabels} label${facts.numLabels === 1 ? '' : 's'}`;
-  console.log(`${facts.source}: ${facts.architecture}${labels}, ${grouped(facts.total)} parameters`);
+  console.log(`${facts.source}: ${facts.architecture}${labels}, ${formatInteger(facts.total)} parameters`);
   if (facts.hasGroups) console.log(`layer groups (input → head): ${compactNames(facts.groups.map((g) => g.name))}`);
   console.log('');
 
@@ -554,9 +538,9 @@ function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, optio
     } else if (row.stages) {
       const first = row.stages[0];
       const last = row.stages.at(-1)!;
-      table.push([row.label, `${grouped(first.trainable)}–${grouped(last.trainable)}`, grouped(row.total!), `${first.percent.toFixed(2)}–${pct(last.percent)}`, row.detail ?? '']);
+      table.push([row.label, `${formatInteger(first.trainable)}–${formatInteger(last.trainable)}`, formatInteger(row.total!), `${first.percent.toFixed(2)}–${pct(last.percent)}`, row.detail ?? '']);
     } else {
-      table.push([row.label + (row.kind === 'peft' ? ' *' : ''), grouped(row.trainable!), grouped(row.total!), pct(row.percent!), row.detail ?? '']);
+      table.push([row.label + (row.kind === 'peft' ? ' *' : ''), formatInteger(row.trainable!), formatInteger(row.total!), pct(row.percent!), row.detail ?? '']);
     }
   }
   const widths = [0, 1, 2, 3].map((c) => Math.max(...table.filter((r) => r.length > 2).map((r) => r[c].length)));

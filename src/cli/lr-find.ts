@@ -60,7 +60,7 @@ Example:
 
 EXIT`;
 
-function help(): string {
+export function lrFindHelp(): string {
   return HELP.replace('FLAGS', flagHelp(LR_FIND_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -119,7 +119,7 @@ export async function runLrFind(argv: string[]): Promise<number> {
   return runCommand('lr-find', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, LR_FIND_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(lrFindHelp());
       return EXIT.ok;
     }
     const modelArg = optString(options, 'model');

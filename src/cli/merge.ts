@@ -44,7 +44,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function mergeHelp(): string {
   return HELP.replace('FLAGS', flagHelp(MERGE_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -52,7 +52,7 @@ export async function runMerge(argv: string[]): Promise<number> {
   return runCommand('merge', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, MERGE_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(mergeHelp());
       return EXIT.ok;
     }
     const adapter = optString(options, 'adapter');

@@ -55,7 +55,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function predictHelp(): string {
   return HELP.replace('FLAGS', flagHelp(PREDICT_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -78,7 +78,7 @@ export async function runPredict(argv: string[]): Promise<number> {
   return runCommand('predict', async () => {
     const { options, positionals, help: wantsHelp } = resolveCommandOptions(argv, PREDICT_FLAGS, { positionals: true });
     if (wantsHelp) {
-      console.log(help());
+      console.log(predictHelp());
       return EXIT.ok;
     }
     const texts = optList(options, 'text') ?? [];
