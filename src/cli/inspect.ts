@@ -14,8 +14,8 @@ import { join } from 'node:path';
 
 import { createModel } from '../io/index.js';
 import { formatInteger } from '../report/format.js';
-import { Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Module } from '../nn/index.js';
-import { findPreset, hasLayerGroups, layerGroupsOf, modelFamilies, parameterGroupsOf, type HfConfig } from '../models/index.js';
+import type { Module } from '../nn/index.js';
+import { findPreset, modelFamilies, type HfConfig } from '../models/index.js';
 import {
   applyFreezingStrategy,
   BottleneckConfig,
@@ -33,6 +33,8 @@ import {
 } from '../peft/index.js';
 import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 import { isLocalPath, requireModelPath } from './core/paths.js';
+import { defaultTopK, readModelFacts, type ModelFacts as SharedModelFacts } from './core/model-facts.js';
+import { adapterHead } from './core/method.js';
 import { applyThreads, THREADS_FLAG } from './core/threads.js';
 
 export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--method <name>[,<name>…]|all] [--num-labels N] [--json]
@@ -106,23 +108,7 @@ export interface InspectRow {
 }
 
 /** What is known about the model before the methods run, read off one built copy. */
-interface ModelFacts {
-  source: string;
-  architecture: string;
-  modelType: string;
-  numLabels: number | null;
-  total: number;
-  groups: { name: string; total: number }[];
-  hasGroups: boolean;
-  /** Paths of the head group's modules that hold parameters. */
-  headPaths: string[];
-  convNames: string[];
-  hasQueryValue: boolean;
-  hasWordEmbeddings: boolean;
-  hasNorm: boolean;
-  hasBatchNorm: boolean;
-  hasClassifier: boolean;
-}
+type ModelFacts = SharedModelFacts & { source: string };
 
 /** Runs `finetune inspect`: 0 when every row was computed, 2 for usage errors, 1 when a row failed (other errors throw). */
 export function runInspect(argv: string[]): number {
@@ -150,7 +136,7 @@ function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): num
   const rows: InspectRow[] = [];
   try {
     facts = readFacts(base, source);
-    if (options.k !== undefined && facts.hasGroups) checkK(options.k, facts.groups.length);
+    if (options.k !== undefined && facts.hasGroups) checkK(options.k, facts.groups);
     // The freezing rows only set requiresGrad, so they share one model.
     for (const method of methods.filter((m) => !PEFT_METHODS.has(m))) rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
   } catch (error) {
@@ -191,8 +177,8 @@ function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): num
 
   if (json) {
     const { k, r, alpha, target, reduction, virtualTokens, trainBatchNorm } = options;
-    const used = { k: methods.includes('top-k') && facts.hasGroups ? (k ?? defaultK(facts)) : k, r, alpha, target: target ?? null, reduction, virtualTokens, trainBatchNorm };
-    const out = { model: facts.source, architecture: facts.architecture, modelType: facts.modelType, numLabels: facts.numLabels, total: facts.total, groups: facts.groups, options: used, rows };
+    const used = { k: methods.includes('top-k') && facts.hasGroups ? (k ?? defaultTopK(facts.groups)) : k, r, alpha, target: target ?? null, reduction, virtualTokens, trainBatchNorm };
+    const out = { model: facts.source, architecture: facts.architecture, modelType: facts.modelType, numLabels: facts.numLabels, total: facts.total, groups: facts.groupSizes, options: used, rows };
     console.log(JSON.stringify(out, null, 2));
   } else {
     printText(facts, rows, single, options);
@@ -296,40 +282,7 @@ function checkK(k: number, groupCount: number): void {
 // ---- the model -----------------------------------------------------------------------------
 
 function readFacts(model: Module, source: string): ModelFacts {
-  const named = model.namedModules();
-  const pathOf = new Map(named.map(([path, m]) => [m, path] as const));
-  const hasGroups = hasLayerGroups(model);
-  const groups = hasGroups ? parameterGroupsOf(model).map(({ name, parameters }) => ({ name, total: parameters.reduce((n, [, p]) => n + p.numel(), 0) })) : [];
-  const headPaths = hasGroups
-    ? layerGroupsOf(model).at(-1)!.modules.filter((m) => m.parameters().length > 0).map((m) => pathOf.get(m)!)
-    : [];
-  const leaf = (path: string) => path.slice(path.lastIndexOf('.') + 1);
-  const config = (model as unknown as { config?: { numLabels?: number; numClasses?: number } }).config;
-  return {
-    source,
-    architecture: model.constructor.name,
-    modelType: familyType(model),
-    numLabels: config?.numLabels ?? config?.numClasses ?? null,
-    total: summarizeTrainable(model).total,
-    groups,
-    hasGroups,
-    headPaths,
-    convNames: named.filter(([, m]) => m instanceof Conv2d).map(([path]) => path),
-    hasQueryValue: ['query', 'value'].every((name) => named.some(([path, m]) => leaf(path) === name && m instanceof Linear)),
-    hasWordEmbeddings: named.some(([path, m]) => leaf(path) === 'word_embeddings' && m instanceof Embedding),
-    hasNorm: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm),
-    hasBatchNorm: named.some(([, m]) => m.constructor.name === 'BatchNorm2d'),
-    hasClassifier: named.some(([path, m]) => path === 'classifier' && m instanceof Linear),
-  };
-}
-
-function familyType(model: Module): string {
-  const architecture = model.constructor.name;
-  return modelFamilies().find((f) => Object.hasOwn(f.architectures, architecture))?.modelType ?? 'unknown';
-}
-
-function defaultK(facts: ModelFacts): number {
-  return Math.max(1, Math.round((facts.groups.length - 1) / 4));
+  return { source, ...readModelFacts(model) };
 }
 
 // ---- rows -------------------------------------------------------------------------------
@@ -366,13 +319,13 @@ function freezingRow(method: Method, model: Module, facts: ModelFacts, options: 
       applyFreezingStrategy(model, { kind: 'head' }, freezeOptions);
       return counted(headNote);
     case 'top-k': {
-      const k = options.k ?? defaultK(facts);
+      const k = options.k ?? defaultTopK(facts.groups);
       applyFreezingStrategy(model, { kind: 'top-k', k }, freezeOptions);
-      const below = facts.groups.slice(facts.groups.length - 1 - k, -1).map((g) => g.name);
+      const below = facts.groupSizes.slice(facts.groups - 1 - k, -1).map((g) => g.name);
       return { ...counted(`the head and the ${k} layer group${k === 1 ? '' : 's'} below it${k ? ` (${compactNames(below)})` : ''}${bn}`), label: `top-k (k=${k})` };
     }
     case 'gradual': {
-      const n = facts.groups.length;
+      const n = facts.groups;
       const stages: Stage[] = [];
       const unfreezing = new GradualUnfreezing(model, { every: 'epoch' }, freezeOptions);
       for (let epoch = 0; epoch < n; epoch++) {
@@ -414,11 +367,10 @@ interface PeftPlan {
   describe(model: PeftModel): string;
 }
 
-/** How the head trains alongside a PEFT method: SEQ_CLS for text classifiers, else the head's modules to save. */
+/** How the head trains alongside a PEFT method: as train's adapters (SEQ_CLS for text classifiers, else the head's modules to save). */
 function headOptions(facts: ModelFacts): { taskType?: TaskType; modulesToSave?: string[] } {
-  if (facts.modelType === 'bert') return { taskType: 'SEQ_CLS' };
-  if (facts.hasClassifier) return { modulesToSave: ['classifier'] };
-  return facts.headPaths.length ? { modulesToSave: facts.headPaths } : {};
+  const { describe: _describe, ...head } = adapterHead(facts, []);
+  return head;
 }
 
 function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan | { na: string } {
@@ -528,7 +480,7 @@ function pct(p: number): string {
 function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, options: Options): void {
   const labels = facts.numLabels === null ? '' : `, ${facts.numLabels} label${facts.numLabels === 1 ? '' : 's'}`;
   console.log(`${facts.source}: ${facts.architecture}${labels}, ${formatInteger(facts.total)} parameters`);
-  if (facts.hasGroups) console.log(`layer groups (input → head): ${compactNames(facts.groups.map((g) => g.name))}`);
+  if (facts.hasGroups) console.log(`layer groups (input → head): ${compactNames(facts.groupSizes.map((g) => g.name))}`);
   console.log('');
 
   const table: string[][] = [['method', 'trainable', 'total', 'trainable%', 'what trains']];

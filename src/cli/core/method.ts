@@ -3,9 +3,7 @@
  * (--method), their flags, and the TrainingArguments strategy each builds for a model — including the
  * default LoRA targets and the IA3 fallback for model types PEFT has no defaults for.
  */
-import { Conv2d, Linear, type Module } from '../../nn/index.js';
-import { layerGroupsOf, hasLayerGroups } from '../../models/index.js';
-import { familyOfModel } from '../../models/registry.js';
+import type { Module } from '../../nn/index.js';
 import {
   BottleneckConfig,
   IA3_TARGET_MODULES_BY_MODEL_TYPE,
@@ -27,6 +25,7 @@ import {
   type FlagTable,
   type Options,
 } from './flags.js';
+import { defaultTopK, readModelFacts as factsOf, type ModelFacts } from './model-facts.js';
 export const METHODS = [
   'full',
   'head',
@@ -89,48 +88,6 @@ export function parseMethod(value: string | undefined): Method {
   throw new UsageError(`--method: unknown method '${value}' (known: ${METHODS.join(', ')})`);
 }
 
-interface ModelFacts {
-  modelType: string;
-  architecture: string;
-  groups: number;
-  headPaths: string[];
-  convNames: string[];
-  hasQueryValue: boolean;
-  hasWordEmbeddings: boolean;
-  hasClassifier: boolean;
-}
-
-function factsOf(model: Module): ModelFacts {
-  const named = model.namedModules();
-  const pathOf = new Map(named.map(([path, m]) => [m, path] as const));
-  const leaf = (path: string) => path.slice(path.lastIndexOf('.') + 1);
-  let modelType = 'unknown';
-  try {
-    modelType = familyOfModel(model).family.modelType;
-  } catch {
-    /* not a registered family */
-  }
-  const withGroups = hasLayerGroups(model);
-  const groups = withGroups ? layerGroupsOf(model) : [];
-  return {
-    modelType,
-    architecture: model.constructor.name,
-    groups: groups.length,
-    headPaths: withGroups
-      ? groups
-          .at(-1)!
-          .modules.filter((m) => m.parameters().length > 0)
-          .map((m) => pathOf.get(m)!)
-      : [],
-    convNames: named.filter(([, m]) => m instanceof Conv2d).map(([path]) => path),
-    hasQueryValue: ['query', 'value'].every((name) =>
-      named.some(([path, m]) => leaf(path) === name && m instanceof Linear),
-    ),
-    hasWordEmbeddings: named.some(([path]) => leaf(path) === 'word_embeddings'),
-    hasClassifier: named.some(([path, m]) => path === 'classifier' && m instanceof Linear),
-  };
-}
-
 interface AdapterHead {
   taskType?: TaskType;
   modulesToSave?: string[];
@@ -145,7 +102,7 @@ interface AdapterHead {
  * unsaved, such a module would be drawn anew at each load, and the adapter would compute something
  * other than what was trained.
  */
-function adapterHead(facts: ModelFacts, newlyInitialized: readonly string[]): AdapterHead {
+export function adapterHead(facts: ModelFacts, newlyInitialized: readonly string[]): AdapterHead {
   const taskType: TaskType | undefined = facts.modelType === 'bert' ? 'SEQ_CLS' : undefined;
   const headNames = taskType ? SEQ_CLS_HEAD_NAMES : facts.hasClassifier ? ['classifier'] : facts.headPaths;
   // PEFT wraps a module whose path ends with a listed name, with everything below it.
@@ -192,7 +149,7 @@ export function buildStrategy(
       return { method, strategy: { kind: 'head' }, describe: `only the head trains (${facts.headPaths.join(', ')})` };
     case 'top-k': {
       needGroups();
-      const k = num(options, 'k') ?? Math.max(1, Math.round((facts.groups - 1) / 4));
+      const k = num(options, 'k') ?? defaultTopK(facts.groups);
       if (!Number.isInteger(k) || k < 0 || k > facts.groups - 1)
         throw new UsageError(`--k must be an integer in [0, ${facts.groups - 1}] for ${facts.architecture}, got ${k}`);
       return {
