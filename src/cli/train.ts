@@ -5,8 +5,8 @@
  * in kebab-case. Prints the plan, a progress bar and the per-epoch table; writes the model (or the
  * adapter), the tokenizer, run_config.json and report.html + PNGs into --output-dir.
  *
- * This file also holds what the other training commands share (eval, predict, merge, compare,
- * lr-find): the flag tables, loading the model, the tokenizer and the data, and the strategies.
+ * What the training commands share (flags, the model source, the tokenizer, the data, the methods,
+ * TrainingArguments from flags, loading a trained model) is in ./core/.
  *
  * Exit codes: 0 done, 1 runtime error (a bad data file: the message names file:line), 2 usage
  * error, 3 training stopped on a NaN/Inf loss or gradient norm.
@@ -50,9 +50,9 @@ import { resolveCommandOptions } from './core/threads.js';
 import { buildStrategy, parseMethod, type Method } from './core/method.js';
 import { TRAIN_FLAGS } from './core/run-flags.js';
 import { EXIT_CODES_HELP, isNanStop, runCommand, peakRssBytes } from './core/command.js';
-import { ModelSource, resolveModelSource, buildModel, countParameters } from './core/model-source.js';
+import { type ModelSource, resolveModelSource, buildModel, countParameters } from './core/model-source.js';
 import { copyTokenizerFiles } from './core/tokenizer.js';
-import { RunData, loadRunData } from './core/data.js';
+import { type RunData, loadRunData } from './core/data.js';
 import { argsOptions, buildTrainingArguments } from './core/training-plan.js';
 
 const TRAIN_HELP = `Usage: finetune train --model <preset|dir|hub id> (--train-file FILE [--eval-file FILE | --validation-split 0.1] | --image-folder DIR | --fashion-mnist)

@@ -43,9 +43,9 @@ import { requirePath } from './paths.js';
 import { DEFAULT_VIRTUAL_TOKENS, parseMethod } from './method.js';
 import { isDir, readJsonFile } from './paths.js';
 import { formatInteger } from '../../report/format.js';
-import { Task } from './run-flags.js';
-import { ModelSource } from './model-source.js';
-import { LoadedTokenizer, loadTokenizer } from './tokenizer.js';
+import { type Task } from './run-flags.js';
+import { type ModelSource } from './model-source.js';
+import { type LoadedTokenizer, loadTokenizer } from './tokenizer.js';
 
 // ---- text data -----------------------------------------------------------------------------------
 
