@@ -17,8 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { getNumThreads, MAX_THREADS, setNumThreads } from '../src/tensor/index.js';
-import { UsageError } from '../src/cli/config.js';
-import { loadTokenizer, loadTrainedModel, resolveModelSource, runTrain } from '../src/cli/train.js';
+import { UsageError } from '../src/cli/core/flags.js';
+import { resolveModelSource } from '../src/cli/core/model-source.js';
+import { loadTokenizer } from '../src/cli/core/tokenizer.js';
+import { loadTrainedModel } from '../src/cli/core/trained-model.js';
+import { runTrain } from '../src/cli/train.js';
 import { runEval } from '../src/cli/eval.js';
 import { runPredict } from '../src/cli/predict.js';
 import { runMerge } from '../src/cli/merge.js';

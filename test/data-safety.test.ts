@@ -344,7 +344,7 @@ test('CLI: a data file that is not a file, or lacks a label column, is a data er
 });
 
 test('CLI: the verification progress bar draws on a terminal for large folders only, and is erased at the end', async () => {
-  const { verifyProgress } = await import('../src/cli/data-check.js');
+  const { verifyProgress } = await import('../src/cli/core/data-check.js');
   const written: string[] = [];
   const terminal = { isTTY: true, columns: 100, write: (text: string) => void written.push(text) };
   const draw = verifyProgress('the images of pets', terminal);

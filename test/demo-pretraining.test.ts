@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { manualSeed, memory, noGrad, randn, tidy } from '../src/tensor/index.js';
 import { fromPretrained, readSafetensorsHeaderSync } from '../src/io/index.js';
 import { AlexNet, ViTForImageClassification, type HfConfig } from '../src/models/index.js';
-import { imagePreprocessing } from '../src/cli/train.js';
+import { imagePreprocessing } from '../src/cli/core/data.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, TaskDataset, type FashionSplit } from '../src/demo/data.js';
 import { DEMO_MODELS, buildModel } from '../src/demo/models.js';
 import { PretrainingNetwork, RECONSTRUCTION_SIDE } from '../src/demo/reconstruction.js';

@@ -19,8 +19,10 @@ import pngjs from 'pngjs';
 import { manualSeed, randint, rand, ones, type Tensor } from '../src/tensor/index.js';
 import { createModel, saveSafetensors, savePretrained } from '../src/io/index.js';
 import type { HfConfig } from '../src/models/index.js';
-import { resolveOptions } from '../src/cli/config.js';
-import { train, TRAIN_FLAGS, type Method } from '../src/cli/train.js';
+import { resolveOptions } from '../src/cli/core/flags.js';
+import { type Method } from '../src/cli/core/method.js';
+import { TRAIN_FLAGS } from '../src/cli/core/run-flags.js';
+import { train } from '../src/cli/train.js';
 import { logitsOf, type RoundTripCase, type RoundTripResult } from './helpers/roundtrip-load.js';
 
 const root = process.cwd();

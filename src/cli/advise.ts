@@ -17,9 +17,14 @@ import { existsSync, statSync } from 'node:fs';
 import { createModel } from '../io/index.js';
 import { findPreset } from '../models/index.js';
 import { fashionMnist, ImageFolderDataset, readTable } from '../data/index.js';
-import { EXIT, flagHelp, UsageError, type FlagTable, type Options } from './config.js';
-import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
-import { CONFIG_FLAG, countParameters, detectColumns, EXIT_CODES_HELP, grouped, optNumber, optString, resolveModelSource, runCommand, TABLE_FLAGS, tableReading, type Method } from './train.js';
+import { formatInteger } from '../report/format.js';
+import { EXIT_CODES_HELP, runCommand } from './core/command.js';
+import { detectColumns, tableReading } from './core/data.js';
+import { EXIT, flagHelp, type FlagTable, type Options, optNumber, optString, UsageError } from './core/flags.js';
+import { type Method } from './core/method.js';
+import { countParameters, resolveModelSource } from './core/model-source.js';
+import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
+import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 
 export const ADVISE_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
@@ -60,7 +65,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function adviseHelp(): string {
   return HELP.replace('FLAGS', flagHelp(ADVISE_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -105,18 +110,18 @@ export function advise(input: { examples: number; tasks: number; domain: 'near' 
   const band = sizeBand(examples);
   const bandInfo = BANDS.find((b) => b.band === band)!;
   const reasons: string[] = [];
-  reasons.push(`${grouped(examples)} labelled examples: ${band} data (${bandInfo.range}) → ${bandInfo.strategy}`);
+  reasons.push(`${formatInteger(examples)} labelled examples: ${band} data (${bandInfo.range}) → ${bandInfo.strategy}`);
   if (input.classes !== undefined && input.classes > 0) {
     const perClass = examples / input.classes;
     reasons.push(
-      `${input.classes} classes, about ${grouped(perClass)} examples per class${input.smallestClass !== undefined ? ` (the smallest has ${grouped(input.smallestClass)})` : ''}` +
+      `${input.classes} classes, about ${formatInteger(perClass)} examples per class${input.smallestClass !== undefined ? ` (the smallest has ${formatInteger(input.smallestClass)})` : ''}` +
         (perClass < 100 ? ': few per class, so keep the trainable part small' : ''),
     );
   }
   if (input.modelParams !== undefined) {
     const perExample = input.modelParams / Math.max(1, examples);
     reasons.push(
-      `the model has ${grouped(input.modelParams)} parameters, ${perExample >= 1 ? `${grouped(perExample)} per labelled example` : `${(1 / perExample).toFixed(1)} examples per parameter`}` +
+      `the model has ${formatInteger(input.modelParams)} parameters, ${perExample >= 1 ? `${formatInteger(perExample)} per labelled example` : `${(1 / perExample).toFixed(1)} examples per parameter`}` +
         (perExample > 1_000 && (band === 'tiny' || band === 'small') ? ': full fine-tuning would fit the training set long before it generalises' : ''),
     );
   }
@@ -227,7 +232,7 @@ export async function runAdvise(argv: string[]): Promise<number> {
   return runCommand('advise', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, ADVISE_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(adviseHelp());
       return EXIT.ok;
     }
     const tasks = optNumber(options, 'tasks') ?? 1;
@@ -246,7 +251,7 @@ export async function runAdvise(argv: string[]): Promise<number> {
       const numLabels = architecture ? counted.classes ?? 2 : counted.classes ?? undefined;
       const model = createModel(source.config, { architecture, numLabels, configSource: source.configFile ?? `--model ${modelArg}` });
       modelParams = countParameters(model).total;
-      modelLine = `${modelArg}: ${model.constructor.name}, ${grouped(modelParams)} parameters${findPreset(modelArg) ? ' (preset)' : ''}`;
+      modelLine = `${modelArg}: ${model.constructor.name}, ${formatInteger(modelParams)} parameters${findPreset(modelArg) ? ' (preset)' : ''}`;
       model.dispose();
     }
     const advice = advise({ examples: counted.examples, tasks, domain, classes: counted.classes, smallestClass: counted.smallestClass, cnn, modelParams });
@@ -256,7 +261,7 @@ export async function runAdvise(argv: string[]): Promise<number> {
       console.log(JSON.stringify({ ...advice, source: counted.source, model: modelArg ?? null, command }, null, 2));
       return EXIT.ok;
     }
-    console.log(`data: ${grouped(counted.examples)} labelled examples from ${counted.source}`);
+    console.log(`data: ${formatInteger(counted.examples)} labelled examples from ${counted.source}`);
     if (modelLine) console.log(`model: ${modelLine}`);
     console.log(`tasks: ${tasks}; domain: ${domain}`);
     console.log('');

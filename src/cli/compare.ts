@@ -24,25 +24,15 @@ import { createOutputStream, makeOutputFolder, writeFileAtomic } from '../io/fil
 import { defaultFineTuneLr, formatLr } from '../optim/index.js';
 import type { OutputStream } from '../train/index.js';
 import { comparisonReport, comparisonRunFromDir, formatNumber, readRunHistory, summarizeRun, type ComparisonRun } from '../report/index.js';
-import { EXIT, flagHelp, toArgv, UsageError, type FlagTable, type Options } from './config.js';
-import { resolveCommandOptions } from './threads.js';
+import { EXIT_CODES_HELP, runCommand } from './core/command.js';
+import { splitFolders } from './core/data.js';
+import { EXIT, flagHelp, type FlagTable, optBoolean, type Options, optList, optNumber, optString, toArgv, UsageError } from './core/flags.js';
+import { type Method, METHODS, parseMethod } from './core/method.js';
+import { type ModelSource, resolveModelSource } from './core/model-source.js';
+import { TRAIN_FLAGS } from './core/run-flags.js';
+import { resolveCommandOptions } from './core/threads.js';
+import { loadTrainedModel } from './core/trained-model.js';
 import { evaluateTrained, loadEvalData } from './eval.js';
-import {
-  EXIT_CODES_HELP,
-  loadTrainedModel,
-  METHODS,
-  optBoolean,
-  optList,
-  optNumber,
-  optString,
-  parseMethod,
-  resolveModelSource,
-  runCommand,
-  splitFolders,
-  TRAIN_FLAGS,
-  type Method,
-  type ModelSource,
-} from './train.js';
 
 const { method: _method, ...TRAIN_WITHOUT_METHOD } = TRAIN_FLAGS;
 void _method;
@@ -96,7 +86,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function compareHelp(): string {
   return HELP.replace('FLAGS', flagHelp(COMPARE_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -328,7 +318,7 @@ export async function runCompare(argv: string[]): Promise<number> {
   return runCommand('compare', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, COMPARE_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(compareHelp());
       return EXIT.ok;
     }
     const model = optString(options, 'model');

@@ -5,8 +5,8 @@
  * src/demo; this file reads the flags.
  */
 import { demoSettings, DEMO_MODEL_KEYS, runDemoExperiment, STRATEGY_KEYS, type DemoModelKey, type StrategyKey } from '../demo/index.js';
-import { parseFlags } from './args.js';
-import { threadsFlag } from './threads.js';
+import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
+import { threadsFlag } from './core/threads.js';
 
 const USAGE = `finetune demo: transfer learning on Fashion-MNIST, every fine-tuning strategy compared
 
@@ -21,21 +21,7 @@ peak memory, with comparison.html and comparison.png per network in the output f
 on 2 cores. Needs Fashion-MNIST: Debian's dataset-fashion-mnist (npm run setup installs it; or
 apt-get install dataset-fashion-mnist), or FASHION_MNIST_DIR naming a folder with the IDX files.
 
-Flags:
-  --quick                 a tiny run (seconds; for tests): few steps, labels and test images
-  --models cnn,vit        which networks (default both)
-  --strategies LIST       of ${STRATEGY_KEYS.join(',')} (default all)
-  --source-classes LIST   the pretraining classes (default 0,1,2,5,8); the other classes are the target
-  --labels-per-class N    labelled training images per target class (default 50; --quick 10)
-  --steps N               optimizer steps of every fine-tuning run (default 100; --quick 6)
-  --learning-rates LIST   every row trains at each and keeps the best on validation (default 1e-3,3e-3,1e-2; --quick 3e-3)
-  --validation-per-class N  labelled validation images per target class, apart from the training labels (default 100; --quick 10)
-  --reconstruction-weight W  the pretraining's second task, reconstructing the image from the head's
-                          input, weighted W beside the classes' 1 (default 3; 0: the classes alone)
-  --seed N                seeds everything (default 0): the same seed gives the same accuracies
-  --threads N             libtorch threads (default 2)
-  --output-dir DIR        where the reports go (default ./demo-output)
-  --no-cache              pretrain again and leave the cache alone`;
+FLAGS`;
 
 function list<T extends string>(value: unknown, known: readonly T[], flag: string): T[] | undefined {
   if (value === undefined) return undefined;
@@ -44,8 +30,6 @@ function list<T extends string>(value: unknown, known: readonly T[], flag: strin
   if (unknown.length || items.length === 0) throw new UsageError(`--${flag}: unknown ${unknown.length ? `'${unknown.join("', '")}'` : 'empty list'} (known: ${known.join(', ')})`);
   return [...new Set(items)] as T[];
 }
-
-class UsageError extends Error {}
 
 function learningRates(value: unknown): number[] | undefined {
   if (value === undefined) return undefined;
@@ -61,30 +45,33 @@ function positiveInteger(value: unknown, flag: string): number | undefined {
   return value;
 }
 
-export const DEMO_FLAGS = {
-  quick: 'boolean',
-  models: 'string',
-  strategies: 'string',
-  'labels-per-class': 'number',
-  steps: 'number',
-  seed: 'number',
-  threads: 'number',
-  'source-classes': 'string',
-  'learning-rates': 'string',
-  'validation-per-class': 'number',
-  'reconstruction-weight': 'number',
-  'output-dir': 'string',
-  cache: 'boolean',
-  'no-cache': 'boolean',
-  help: 'boolean',
-} as const;
+export const DEMO_FLAGS: FlagTable = {
+  quick: { kind: 'boolean', help: 'a tiny run (seconds; for tests): few steps, labels and test images' },
+  models: { kind: 'string', arg: 'cnn,vit', help: 'which networks (default both)' },
+  strategies: { kind: 'string', arg: 'LIST', help: `of ${STRATEGY_KEYS.join(',')} (default all)` },
+  'source-classes': { kind: 'string', arg: 'LIST', help: 'the pretraining classes (default 0,1,2,5,8); the other classes are the target' },
+  'labels-per-class': { kind: 'number', arg: 'N', help: 'labelled training images per target class (default 50; --quick 10)' },
+  steps: { kind: 'number', arg: 'N', help: 'optimizer steps of every fine-tuning run (default 100; --quick 6)' },
+  'learning-rates': { kind: 'string', arg: 'LIST', help: 'every row trains at each and keeps the best on validation (default 1e-3,3e-3,1e-2; --quick 3e-3)' },
+  'validation-per-class': { kind: 'number', arg: 'N', help: 'labelled validation images per target class, apart from the training labels (default 100; --quick 10)' },
+  'reconstruction-weight': { kind: 'number', arg: 'W', help: "the pretraining's second task, reconstructing the image from the head's input, weighted W beside the classes' 1 (default 3; 0: the classes alone)" },
+  seed: { kind: 'number', arg: 'N', help: 'seeds everything (default 0): the same seed gives the same accuracies' },
+  threads: { kind: 'number', arg: 'N', help: 'libtorch threads (default 2)' },
+  'output-dir': { kind: 'string', arg: 'DIR', help: 'where the reports go (default ./demo-output)' },
+  cache: { kind: 'boolean', hidden: true, help: 'false: as --no-cache' },
+  'no-cache': { kind: 'boolean', help: 'pretrain again and leave the cache alone' },
+};
+
+export function demoHelp(): string {
+  return USAGE.replace('FLAGS', flagHelp(DEMO_FLAGS));
+}
 
 export async function runDemo(argv: string[]): Promise<number> {
   let settings;
   try {
-    const flags = parseFlags(argv, DEMO_FLAGS);
-    if (flags.help) {
-      console.log(USAGE);
+    const { flags, help } = parseCommandLine(argv, DEMO_FLAGS);
+    if (help) {
+      console.log(demoHelp());
       return 0;
     }
     const seed = flags.seed as number | undefined;

@@ -1,11 +1,34 @@
 /** `finetune doctor`: where libtorch is and what this build can do. */
 import { runtimeInfo, version } from '../index.js';
-import { parseFlags } from './args.js';
+import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 
-export const DOCTOR_FLAGS = { json: 'boolean', config: 'boolean' } as const;
+export const DOCTOR_FLAGS: FlagTable = {
+  json: { kind: 'boolean', help: 'print the facts as JSON' },
+  config: { kind: 'boolean', help: "also print libtorch's build configuration" },
+};
+
+export function doctorHelp(): string {
+  return `Usage: finetune doctor [--json] [--config]
+
+Prints where libtorch is and its version, the addon's build, threads, devices, NNPACK and CUDA.
+
+${flagHelp(DOCTOR_FLAGS)}`;
+}
 
 export function runDoctor(argv: string[]): number {
-  const flags = parseFlags(argv, DOCTOR_FLAGS);
+  let flags;
+  try {
+    const parsed = parseCommandLine(argv, DOCTOR_FLAGS);
+    if (parsed.help) {
+      console.log(doctorHelp());
+      return 0;
+    }
+    flags = parsed.flags;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`finetune doctor: ${error.message}\n(finetune doctor --help lists the flags)`);
+    return 2;
+  }
   const info = runtimeInfo();
   if (flags.json) {
     console.log(JSON.stringify({ version, ...info }, null, 2));
@@ -19,7 +42,14 @@ export function runDoctor(argv: string[]): number {
     ['compiler', `${info.compiler}, C++11 ABI ${info.cxx11Abi ? 'on' : 'off'}`],
     ['threads', String(info.threads)],
     ['devices', info.devices.join(', ')],
-    ['nnpack', info.nnpack.enabled ? 'on (CPU convolutions may use it)' : info.nnpack.available ? 'off' : "off: NNPACK cannot initialise on this CPU, so libtorch's own convolution kernels run (and its warning is not printed)"],
+    [
+      'nnpack',
+      info.nnpack.enabled
+        ? 'on (CPU convolutions may use it)'
+        : info.nnpack.available
+          ? 'off'
+          : "off: NNPACK cannot initialise on this CPU, so libtorch's own convolution kernels run (and its warning is not printed)",
+    ],
     ['cuda', info.cuda ? `yes (${info.cudaDevices} device${info.cudaDevices === 1 ? '' : 's'})` : 'no (CPU build)'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

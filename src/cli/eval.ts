@@ -15,24 +15,14 @@ import { join } from 'node:path';
 import { fashionMnist, imageTransform, Subset, type Dataset } from '../data/index.js';
 import { MetricsJsonlCallback, Trainer, TrainingArguments, type Metrics } from '../train/index.js';
 import { getNumThreads } from '../tensor/index.js';
-import { EXIT, flagHelp, UsageError, type FlagTable, type Options } from './config.js';
-import { IMAGE_CHECK_FLAGS, readImageFolder } from './data-check.js';
-import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
-import {
-  CONFIG_FLAG,
-  EXIT_CODES_HELP,
-  imagePreprocessing,
-  loadTextFile,
-  loadTokenizer,
-  loadTrainedModel,
-  optBoolean,
-  optNumber,
-  optString,
-  runCommand,
-  TABLE_FLAGS,
-  tableReading,
-  type TrainedModel,
-} from './train.js';
+import { EXIT_CODES_HELP, runCommand } from './core/command.js';
+import { imagePreprocessing, loadTextFile, tableReading } from './core/data.js';
+import { IMAGE_CHECK_FLAGS, readImageFolder } from './core/data-check.js';
+import { EXIT, flagHelp, type FlagTable, optBoolean, type Options, optNumber, optString, UsageError } from './core/flags.js';
+import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
+import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
+import { loadTokenizer } from './core/tokenizer.js';
+import { loadTrainedModel, type TrainedModel } from './core/trained-model.js';
 
 export const EVAL_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
@@ -69,7 +59,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function evalHelp(): string {
   return HELP.replace('FLAGS', flagHelp(EVAL_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -135,7 +125,7 @@ export async function runEval(argv: string[]): Promise<number> {
   return runCommand('eval', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, EVAL_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(evalHelp());
       return EXIT.ok;
     }
     const json = optBoolean(options, 'json') ?? false;

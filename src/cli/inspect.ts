@@ -13,8 +13,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { createModel } from '../io/index.js';
-import { Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Module } from '../nn/index.js';
-import { findPreset, hasLayerGroups, layerGroupsOf, modelFamilies, parameterGroupsOf, type HfConfig } from '../models/index.js';
+import { formatInteger } from '../report/format.js';
+import type { Module } from '../nn/index.js';
+import { findPreset, modelFamilies, type HfConfig } from '../models/index.js';
 import {
   applyFreezingStrategy,
   BottleneckConfig,
@@ -30,23 +31,16 @@ import {
   type PeftModel,
   type TaskType,
 } from '../peft/index.js';
-import { parseFlags } from './args.js';
-import { UsageError } from './config.js';
-import { isLocalPath, requireModelPath } from './paths.js';
-import { applyThreads, THREADS_FLAG } from './threads.js';
+import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
+import { isLocalPath, requireModelPath } from './core/paths.js';
+import { defaultTopK, readModelFacts, type ModelFacts as SharedModelFacts } from './core/model-facts.js';
+import { adapterHead } from './core/method.js';
+import { applyThreads, THREADS_FLAG } from './core/threads.js';
 
 export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--method <name>[,<name>…]|all] [--num-labels N] [--json]
                         [--k K] [--r R] [--alpha A] [--target m1,m2] [--reduction F] [--train-bn=false] [--threads N]
 
-  --model       a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json
-  --method      one or more of METHODS, or all (default)
-  --num-labels  labels / classes of the task head (default: the preset's or the config's; bert presets: 2)
-  --k           top-k: layer groups trained below the head (default: about a quarter of them)
-  --r, --alpha  LoRA / DoRA rank and alpha (default 8 and 32); --target the modules LoRA / DoRA wrap
-  --reduction   bottleneck adapters' reduction factor (default 16)
-  --train-bn    freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)
-  --json        machine-readable rows
-  --threads     ${THREADS_FLAG.threads.help}`;
+FLAGS`;
 
 const METHODS = ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning'] as const;
 type Method = (typeof METHODS)[number];
@@ -114,42 +108,27 @@ export interface InspectRow {
 }
 
 /** What is known about the model before the methods run, read off one built copy. */
-interface ModelFacts {
-  source: string;
-  architecture: string;
-  modelType: string;
-  numLabels: number | null;
-  total: number;
-  groups: { name: string; total: number }[];
-  hasGroups: boolean;
-  /** Paths of the head group's modules that hold parameters. */
-  headPaths: string[];
-  convNames: string[];
-  hasQueryValue: boolean;
-  hasWordEmbeddings: boolean;
-  hasNorm: boolean;
-  hasBatchNorm: boolean;
-  hasClassifier: boolean;
-}
+type ModelFacts = SharedModelFacts & { source: string };
 
 /** Runs `finetune inspect`: 0 when every row was computed, 2 for usage errors, 1 when a row failed (other errors throw). */
 export function runInspect(argv: string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(usage());
-    return 0;
-  }
   try {
-    return inspect(parseRequest(argv));
+    const request = parseRequest(argv);
+    if (request === 'help') {
+      console.log(inspectHelp());
+      return 0;
+    }
+    return inspect(request);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`finetune inspect: ${error.message}\n\n${usage()}`);
+      console.error(`finetune inspect: ${error.message}\n\n${inspectHelp()}`);
       return 2;
     }
     throw error;
   }
 }
 
-function inspect(request: ReturnType<typeof parseRequest>): number {
+function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): number {
   const { build, source, methods, options, json, single } = request;
 
   const base = build();
@@ -157,7 +136,7 @@ function inspect(request: ReturnType<typeof parseRequest>): number {
   const rows: InspectRow[] = [];
   try {
     facts = readFacts(base, source);
-    if (options.k !== undefined && facts.hasGroups) checkK(options.k, facts.groups.length);
+    if (options.k !== undefined && facts.hasGroups) checkK(options.k, facts.groups);
     // The freezing rows only set requiresGrad, so they share one model.
     for (const method of methods.filter((m) => !PEFT_METHODS.has(m))) rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
   } catch (error) {
@@ -198,8 +177,8 @@ function inspect(request: ReturnType<typeof parseRequest>): number {
 
   if (json) {
     const { k, r, alpha, target, reduction, virtualTokens, trainBatchNorm } = options;
-    const used = { k: methods.includes('top-k') && facts.hasGroups ? (k ?? defaultK(facts)) : k, r, alpha, target: target ?? null, reduction, virtualTokens, trainBatchNorm };
-    const out = { model: facts.source, architecture: facts.architecture, modelType: facts.modelType, numLabels: facts.numLabels, total: facts.total, groups: facts.groups, options: used, rows };
+    const used = { k: methods.includes('top-k') && facts.hasGroups ? (k ?? defaultTopK(facts.groups)) : k, r, alpha, target: target ?? null, reduction, virtualTokens, trainBatchNorm };
+    const out = { model: facts.source, architecture: facts.architecture, modelType: facts.modelType, numLabels: facts.numLabels, total: facts.total, groups: facts.groupSizes, options: used, rows };
     console.log(JSON.stringify(out, null, 2));
   } else {
     printText(facts, rows, single, options);
@@ -207,33 +186,29 @@ function inspect(request: ReturnType<typeof parseRequest>): number {
   return rows.some((r) => r.status === 'error') ? 1 : 0;
 }
 
-function usage(): string {
-  return INSPECT_USAGE.replace('METHODS', METHODS.join(', '));
+export function inspectHelp(): string {
+  return INSPECT_USAGE.replace('FLAGS', flagHelp(INSPECT_FLAGS));
 }
 
 // ---- arguments ----------------------------------------------------------------------------
 
-export const INSPECT_FLAGS = {
-  model: 'string',
-  method: 'string',
-  'num-labels': 'number',
-  json: 'boolean',
-  k: 'number',
-  r: 'number',
-  alpha: 'number',
-  target: 'string',
-  reduction: 'number',
-  'train-bn': 'boolean',
-  threads: 'number',
-} as const;
+export const INSPECT_FLAGS: FlagTable = {
+  model: { kind: 'string', arg: 'PRESET|DIR', help: `a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json` },
+  method: { kind: 'string', arg: 'NAME[,NAME…]|all', help: `one or more of ${METHODS.join(', ')}, or all (default)` },
+  'num-labels': { kind: 'number', arg: 'N', help: "labels / classes of the task head (default: the preset's or the config's; bert presets: 2)" },
+  json: { kind: 'boolean', help: 'machine-readable rows' },
+  k: { kind: 'number', arg: 'K', help: 'top-k: layer groups trained below the head (default: about a quarter of them)' },
+  r: { kind: 'number', arg: 'R', help: 'LoRA / DoRA rank (default 8)' },
+  alpha: { kind: 'number', arg: 'A', help: 'LoRA / DoRA alpha (default 32)' },
+  target: { kind: 'string', arg: 'm1,m2', help: 'the modules LoRA / DoRA wrap (default: query,value for transformers, every Conv2d for CNNs)' },
+  reduction: { kind: 'number', arg: 'F', help: "bottleneck adapters' reduction factor (default 16)" },
+  'train-bn': { kind: 'boolean', help: "freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)" },
+  ...THREADS_FLAG,
+};
 
 function parseRequest(argv: string[]) {
-  let flags: Record<string, number | boolean | string>;
-  try {
-    flags = parseFlags(argv, INSPECT_FLAGS);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { flags, help } = parseCommandLine(argv, INSPECT_FLAGS);
+  if (help) return 'help';
   applyThreads(flags.threads);
   const model = flags.model as string | undefined;
   if (!model) throw new UsageError('--model is required (a preset name or a folder with config.json)');
@@ -307,40 +282,7 @@ function checkK(k: number, groupCount: number): void {
 // ---- the model -----------------------------------------------------------------------------
 
 function readFacts(model: Module, source: string): ModelFacts {
-  const named = model.namedModules();
-  const pathOf = new Map(named.map(([path, m]) => [m, path] as const));
-  const hasGroups = hasLayerGroups(model);
-  const groups = hasGroups ? parameterGroupsOf(model).map(({ name, parameters }) => ({ name, total: parameters.reduce((n, [, p]) => n + p.numel(), 0) })) : [];
-  const headPaths = hasGroups
-    ? layerGroupsOf(model).at(-1)!.modules.filter((m) => m.parameters().length > 0).map((m) => pathOf.get(m)!)
-    : [];
-  const leaf = (path: string) => path.slice(path.lastIndexOf('.') + 1);
-  const config = (model as unknown as { config?: { numLabels?: number; numClasses?: number } }).config;
-  return {
-    source,
-    architecture: model.constructor.name,
-    modelType: familyType(model),
-    numLabels: config?.numLabels ?? config?.numClasses ?? null,
-    total: summarizeTrainable(model).total,
-    groups,
-    hasGroups,
-    headPaths,
-    convNames: named.filter(([, m]) => m instanceof Conv2d).map(([path]) => path),
-    hasQueryValue: ['query', 'value'].every((name) => named.some(([path, m]) => leaf(path) === name && m instanceof Linear)),
-    hasWordEmbeddings: named.some(([path, m]) => leaf(path) === 'word_embeddings' && m instanceof Embedding),
-    hasNorm: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm),
-    hasBatchNorm: named.some(([, m]) => m.constructor.name === 'BatchNorm2d'),
-    hasClassifier: named.some(([path, m]) => path === 'classifier' && m instanceof Linear),
-  };
-}
-
-function familyType(model: Module): string {
-  const architecture = model.constructor.name;
-  return modelFamilies().find((f) => Object.hasOwn(f.architectures, architecture))?.modelType ?? 'unknown';
-}
-
-function defaultK(facts: ModelFacts): number {
-  return Math.max(1, Math.round((facts.groups.length - 1) / 4));
+  return { source, ...readModelFacts(model) };
 }
 
 // ---- rows -------------------------------------------------------------------------------
@@ -377,13 +319,13 @@ function freezingRow(method: Method, model: Module, facts: ModelFacts, options: 
       applyFreezingStrategy(model, { kind: 'head' }, freezeOptions);
       return counted(headNote);
     case 'top-k': {
-      const k = options.k ?? defaultK(facts);
+      const k = options.k ?? defaultTopK(facts.groups);
       applyFreezingStrategy(model, { kind: 'top-k', k }, freezeOptions);
-      const below = facts.groups.slice(facts.groups.length - 1 - k, -1).map((g) => g.name);
+      const below = facts.groupSizes.slice(facts.groups - 1 - k, -1).map((g) => g.name);
       return { ...counted(`the head and the ${k} layer group${k === 1 ? '' : 's'} below it${k ? ` (${compactNames(below)})` : ''}${bn}`), label: `top-k (k=${k})` };
     }
     case 'gradual': {
-      const n = facts.groups.length;
+      const n = facts.groups;
       const stages: Stage[] = [];
       const unfreezing = new GradualUnfreezing(model, { every: 'epoch' }, freezeOptions);
       for (let epoch = 0; epoch < n; epoch++) {
@@ -425,11 +367,10 @@ interface PeftPlan {
   describe(model: PeftModel): string;
 }
 
-/** How the head trains alongside a PEFT method: SEQ_CLS for text classifiers, else the head's modules to save. */
+/** How the head trains alongside a PEFT method: as train's adapters (SEQ_CLS for text classifiers, else the head's modules to save). */
 function headOptions(facts: ModelFacts): { taskType?: TaskType; modulesToSave?: string[] } {
-  if (facts.modelType === 'bert') return { taskType: 'SEQ_CLS' };
-  if (facts.hasClassifier) return { modulesToSave: ['classifier'] };
-  return facts.headPaths.length ? { modulesToSave: facts.headPaths } : {};
+  const { describe: _describe, ...head } = adapterHead(facts, []);
+  return head;
 }
 
 function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan | { na: string } {
@@ -532,19 +473,14 @@ export function compactNames(names: string[]): string {
 
 // ---- output -----------------------------------------------------------------------------
 
-/** 109483778 → '109,483,778'. */
-export function grouped(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
 function pct(p: number): string {
   return `${p.toFixed(2)}%`;
 }
 
 function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, options: Options): void {
   const labels = facts.numLabels === null ? '' : `, ${facts.numLabels} label${facts.numLabels === 1 ? '' : 's'}`;
-  console.log(`${facts.source}: ${facts.architecture}${labels}, ${grouped(facts.total)} parameters`);
-  if (facts.hasGroups) console.log(`layer groups (input → head): ${compactNames(facts.groups.map((g) => g.name))}`);
+  console.log(`${facts.source}: ${facts.architecture}${labels}, ${formatInteger(facts.total)} parameters`);
+  if (facts.hasGroups) console.log(`layer groups (input → head): ${compactNames(facts.groupSizes.map((g) => g.name))}`);
   console.log('');
 
   const table: string[][] = [['method', 'trainable', 'total', 'trainable%', 'what trains']];
@@ -554,9 +490,9 @@ function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, optio
     } else if (row.stages) {
       const first = row.stages[0];
       const last = row.stages.at(-1)!;
-      table.push([row.label, `${grouped(first.trainable)}–${grouped(last.trainable)}`, grouped(row.total!), `${first.percent.toFixed(2)}–${pct(last.percent)}`, row.detail ?? '']);
+      table.push([row.label, `${formatInteger(first.trainable)}–${formatInteger(last.trainable)}`, formatInteger(row.total!), `${first.percent.toFixed(2)}–${pct(last.percent)}`, row.detail ?? '']);
     } else {
-      table.push([row.label + (row.kind === 'peft' ? ' *' : ''), grouped(row.trainable!), grouped(row.total!), pct(row.percent!), row.detail ?? '']);
+      table.push([row.label + (row.kind === 'peft' ? ' *' : ''), formatInteger(row.trainable!), formatInteger(row.total!), pct(row.percent!), row.detail ?? '']);
     }
   }
   const widths = [0, 1, 2, 3].map((c) => Math.max(...table.filter((r) => r.length > 2).map((r) => r[c].length)));

@@ -16,22 +16,14 @@ import { manualSeed } from '../tensor/index.js';
 import { type LrFindResult } from '../optim/index.js';
 import { describeLrCurve, Trainer, TrainingArguments } from '../train/index.js';
 import { chartToPng, lineChart, PALETTE } from '../report/index.js';
-import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
-import { resolveCommandOptions } from './threads.js';
-import {
-  buildModel,
-  buildStrategy,
-  buildTrainingArguments,
-  EXIT_CODES_HELP,
-  loadRunData,
-  optBoolean,
-  optNumber,
-  optString,
-  parseMethod,
-  resolveModelSource,
-  runCommand,
-  TRAIN_FLAGS,
-} from './train.js';
+import { EXIT_CODES_HELP, runCommand } from './core/command.js';
+import { loadRunData } from './core/data.js';
+import { EXIT, flagHelp, type FlagTable, optBoolean, optNumber, optString, UsageError } from './core/flags.js';
+import { buildStrategy, parseMethod } from './core/method.js';
+import { buildModel, resolveModelSource } from './core/model-source.js';
+import { TRAIN_FLAGS } from './core/run-flags.js';
+import { resolveCommandOptions } from './core/threads.js';
+import { buildTrainingArguments } from './core/training-plan.js';
 
 const KEEP = new Set([
   'config', 'model', 'tokenizer', 'num-labels', 'task', 'train-file', 'text-column', 'text-pair-column', 'label-column', 'labels', 'max-length',
@@ -68,7 +60,7 @@ Example:
 
 EXIT`;
 
-function help(): string {
+export function lrFindHelp(): string {
   return HELP.replace('FLAGS', flagHelp(LR_FIND_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -127,7 +119,7 @@ export async function runLrFind(argv: string[]): Promise<number> {
   return runCommand('lr-find', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, LR_FIND_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(lrFindHelp());
       return EXIT.ok;
     }
     const modelArg = optString(options, 'model');

@@ -12,9 +12,14 @@ import { join, resolve } from 'node:path';
 import { savePretrained } from '../io/index.js';
 import { copyFileAtomicSync, writeFileAtomicSync } from '../io/files.js';
 import { PeftModel } from '../peft/index.js';
-import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
-import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
-import { CONFIG_FLAG, copyTokenizerFiles, countParameters, EXIT_CODES_HELP, grouped, loadTrainedModel, optString, runCommand } from './train.js';
+import { formatInteger } from '../report/format.js';
+import { EXIT_CODES_HELP, runCommand } from './core/command.js';
+import { EXIT, flagHelp, type FlagTable, optString, UsageError } from './core/flags.js';
+import { countParameters } from './core/model-source.js';
+import { CONFIG_FLAG } from './core/run-flags.js';
+import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
+import { copyTokenizerFiles } from './core/tokenizer.js';
+import { loadTrainedModel } from './core/trained-model.js';
 
 export const MERGE_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
@@ -39,7 +44,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function mergeHelp(): string {
   return HELP.replace('FLAGS', flagHelp(MERGE_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -47,7 +52,7 @@ export async function runMerge(argv: string[]): Promise<number> {
   return runCommand('merge', async () => {
     const { options, help: wantsHelp } = resolveCommandOptions(argv, MERGE_FLAGS);
     if (wantsHelp) {
-      console.log(help());
+      console.log(mergeHelp());
       return EXIT.ok;
     }
     const adapter = optString(options, 'adapter');
@@ -86,7 +91,7 @@ export async function runMerge(argv: string[]): Promise<number> {
       written.push('run_config.json');
     }
     const after = countParameters(merged);
-    console.log(`merged ${adapter} into ${trained.describe.replace(/ \+ adapter .*$/, '')}: ${grouped(before.total)} → ${grouped(after.total)} parameters (adapter folded into the weights)`);
+    console.log(`merged ${adapter} into ${trained.describe.replace(/ \+ adapter .*$/, '')}: ${formatInteger(before.total)} → ${formatInteger(after.total)} parameters (adapter folded into the weights)`);
     console.log(`wrote ${outputDir}/: ${written.join(', ')}`);
     return EXIT.ok;
   });

@@ -13,23 +13,14 @@ import { noGrad, stack, tidy, Tensor } from '../tensor/index.js';
 import { collateText, DataFormatError, findLabelColumn, findTextColumn, imageTransform, loadImage, readTable, readTextFile, type ReadTableOptions, type TextExample } from '../data/index.js';
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
-import { EXIT, flagHelp, UsageError, type FlagTable } from './config.js';
-import { IMAGE_CHECK_FLAGS, imageLimits } from './data-check.js';
-import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
-import {
-  CONFIG_FLAG,
-  EXIT_CODES_HELP,
-  imagePreprocessing,
-  loadTokenizer,
-  loadTrainedModel,
-  optBoolean,
-  optList,
-  optNumber,
-  optString,
-  runCommand,
-  TABLE_FLAGS,
-  tableReading,
-} from './train.js';
+import { EXIT_CODES_HELP, runCommand } from './core/command.js';
+import { imagePreprocessing, tableReading } from './core/data.js';
+import { IMAGE_CHECK_FLAGS, imageLimits } from './core/data-check.js';
+import { EXIT, flagHelp, type FlagTable, optBoolean, optList, optNumber, optString, UsageError } from './core/flags.js';
+import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
+import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
+import { loadTokenizer } from './core/tokenizer.js';
+import { loadTrainedModel } from './core/trained-model.js';
 
 export const PREDICT_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
@@ -64,7 +55,7 @@ Examples:
 
 EXIT`;
 
-function help(): string {
+export function predictHelp(): string {
   return HELP.replace('FLAGS', flagHelp(PREDICT_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
 }
 
@@ -87,7 +78,7 @@ export async function runPredict(argv: string[]): Promise<number> {
   return runCommand('predict', async () => {
     const { options, positionals, help: wantsHelp } = resolveCommandOptions(argv, PREDICT_FLAGS, { positionals: true });
     if (wantsHelp) {
-      console.log(help());
+      console.log(predictHelp());
       return EXIT.ok;
     }
     const texts = optList(options, 'text') ?? [];

@@ -7,59 +7,135 @@
  */
 import { writeFileAtomicSync } from '../io/files.js';
 
-import { getSchedule, resolveWarmupSteps, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions, type WsdShape } from '../optim/schedules.js';
+import {
+  getSchedule,
+  resolveWarmupSteps,
+  SCHEDULE_NAMES,
+  type ScheduleName,
+  type ScheduleOptions,
+  type WsdShape,
+} from '../optim/schedules.js';
 import { oneCycleSchedule, type OneCycleOptions } from '../optim/one-cycle.js';
-import { parseFlags } from './args.js';
+import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 
-export const FLAGS = {
-  name: 'string',
-  steps: 'number',
-  warmup: 'number',
-  'warmup-steps': 'number',
-  lr: 'number',
-  out: 'string',
-  json: 'boolean',
-  rows: 'number',
-  width: 'number',
-  height: 'number',
-  // schedule-specific (HF's kwargs in kebab-case)
-  'num-cycles': 'number',
-  'min-lr': 'number',
-  'min-lr-rate': 'number',
-  'warmup-lr-rate': 'number',
-  'lr-end': 'number',
-  power: 'number',
-  timescale: 'number',
-  'num-stable-steps': 'number',
-  'num-decay-steps': 'number',
-  'warmup-type': 'string',
-  'decay-type': 'string',
-  'min-lr-ratio': 'number',
-  'cut-frac': 'number',
-  ratio: 'number',
-  // one_cycle
-  style: 'string',
-  'pct-start': 'number',
-  div: 'number',
-  'div-final': 'number',
-  'final-div-factor': 'number',
-  anneal: 'string',
-  'three-phase': 'boolean',
-  moms: 'string',
-} as const;
+const OPTIONS = "Schedule options (HF's kwargs in kebab-case)";
 
-const HELP = `finetune schedule --name <schedule> --steps N [--warmup R|N | --warmup-steps N] [--lr LR] [--out curve.csv|curve.json] [--json]
+export const FLAGS: FlagTable = {
+  name: {
+    kind: 'string',
+    arg: 'NAME',
+    help: `the schedule: ${SCHEDULE_NAMES.filter((n) => n !== 'reduce_lr_on_plateau').join(', ')}`,
+  },
+  steps: { kind: 'number', arg: 'N', help: 'optimizer steps of the curve' },
+  warmup: {
+    kind: 'number',
+    arg: 'R|N',
+    help: 'warmup as a ratio of --steps (ceil(steps × R)); a value ≥ 1 is a number of steps',
+  },
+  'warmup-steps': { kind: 'number', arg: 'N', help: 'warmup steps (or --warmup)' },
+  lr: { kind: 'number', arg: 'LR', help: 'the peak lr (default 1: the curve is the multiplier)' },
+  out: {
+    kind: 'string',
+    arg: 'FILE',
+    help: "every step's value: CSV (step,multiplier,lr[,momentum]) or JSON by extension",
+  },
+  json: { kind: 'boolean', help: 'print the whole curve as JSON instead of the plot and table' },
+  rows: { kind: 'number', arg: 'N', help: 'table rows (default 12)' },
+  width: { kind: 'number', arg: 'N', help: 'plot width (default 64)' },
+  height: { kind: 'number', arg: 'N', help: 'plot height (default 12)' },
+  'num-cycles': {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'waves of the cosine (default 0.5: a half cosine from 1 down to 0)',
+  },
+  'min-lr': { kind: 'number', group: OPTIONS, help: 'cosine_with_min_lr: the floor (absolute)' },
+  'min-lr-rate': {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'cosine_with_min_lr: the floor as a fraction of the initial lr',
+  },
+  'warmup-lr-rate': {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'warmup starts at this fraction of the lr (default: warmup is (step + 1) / warmup)',
+  },
+  'lr-end': { kind: 'number', group: OPTIONS, help: 'polynomial: the lr at the end (absolute, default 1e-7)' },
+  power: { kind: 'number', group: OPTIONS, help: 'polynomial: power of the decay (default 1: linear)' },
+  timescale: {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'inverse_sqrt: default the warmup steps, or 10 000 without warmup',
+  },
+  'num-stable-steps': {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'warmup_stable_decay: stable steps (default: the steps less warmup and decay)',
+  },
+  'num-decay-steps': { kind: 'number', group: OPTIONS, help: 'warmup_stable_decay: decay steps' },
+  'warmup-type': {
+    kind: 'string',
+    group: OPTIONS,
+    help: 'warmup_stable_decay: the warmup shape (linear, cosine, 1-sqrt)',
+  },
+  'decay-type': {
+    kind: 'string',
+    group: OPTIONS,
+    help: 'warmup_stable_decay: the decay shape (linear, cosine, 1-sqrt)',
+  },
+  'min-lr-ratio': {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'warmup_stable_decay: floor (and warmup start) as a fraction of the initial lr (default 0)',
+  },
+  'cut-frac': {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'slanted_triangular: fraction of the steps spent increasing (default 0.1)',
+  },
+  ratio: {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'slanted_triangular: how much smaller the lowest lr is than the peak (default 32)',
+  },
+  style: { kind: 'string', group: OPTIONS, arg: 'fastai|torch', help: "one_cycle: fastai's or PyTorch's OneCycleLR" },
+  'pct-start': {
+    kind: 'number',
+    group: OPTIONS,
+    help: 'one_cycle: fraction of the steps spent increasing the lr (fastai 0.25, torch 0.3)',
+  },
+  div: { kind: 'number', group: OPTIONS, help: 'one_cycle: start lr = peak / div (default 25)' },
+  'div-final': {
+    kind: 'number',
+    group: OPTIONS,
+    help: "one_cycle: final lr = peak / div-final (fastai's div_final, default 1e5)",
+  },
+  'final-div-factor': {
+    kind: 'number',
+    group: OPTIONS,
+    help: "one_cycle: final lr = start lr / final-div-factor (torch's final_div_factor, default 1e4)",
+  },
+  anneal: {
+    kind: 'string',
+    group: OPTIONS,
+    arg: 'cos|linear',
+    help: 'one_cycle: annealing within each phase (default cos)',
+  },
+  'three-phase': { kind: 'boolean', group: OPTIONS, help: "one_cycle: torch's three-phase variant (torch style only)" },
+  moms: {
+    kind: 'string',
+    group: OPTIONS,
+    arg: '0.95,0.85,0.95',
+    help: 'one_cycle: momentum at the start, at the peak lr and at the end (default 0.95,0.85,0.95)',
+  },
+};
 
-Schedules: ${SCHEDULE_NAMES.filter((n) => n !== 'reduce_lr_on_plateau').join(', ')}
-  --warmup R        warmup as a ratio of --steps (ceil(steps × R)); a value ≥ 1 is a number of steps
-  --lr LR           the peak lr (default 1: the curve is the multiplier)
-  --out FILE        every step's value: CSV (step,multiplier,lr[,momentum]) or JSON by extension
-  --json            print the whole curve as JSON instead of the plot and table
-  --rows N, --width N, --height N   table rows and plot size
-Schedule options: --num-cycles, --min-lr, --min-lr-rate, --warmup-lr-rate, --lr-end, --power, --timescale,
-  --num-stable-steps, --num-decay-steps, --warmup-type, --decay-type, --min-lr-ratio (warmup_stable_decay),
-  --cut-frac, --ratio (slanted_triangular), --style fastai|torch, --pct-start, --div, --div-final,
-  --final-div-factor, --anneal cos|linear, --three-phase, --moms 0.95,0.85,0.95 (one_cycle)`;
+export function scheduleHelp(): string {
+  return `Usage: finetune schedule --name <schedule> --steps N [--warmup R|N | --warmup-steps N] [--lr LR] [--out curve.csv|curve.json] [--json]
+
+Prints a learning-rate schedule's curve: an ASCII plot and a sampled table, or the whole curve as JSON.
+
+${flagHelp(FLAGS)}`;
+}
 
 export interface ScheduleCurve {
   name: ScheduleName;
@@ -74,14 +150,24 @@ export interface ScheduleCurve {
 }
 
 /** Builds the curve of a schedule over steps 0 … steps − 1 (the lr of each of `steps` optimizer steps). */
-export function scheduleCurve(name: string, steps: number, lr: number, options: ScheduleOptions & Partial<OneCycleOptions>): ScheduleCurve {
-  if (!(SCHEDULE_NAMES as readonly string[]).includes(name)) throw new Error(`unknown schedule '${name}' (known: ${SCHEDULE_NAMES.join(', ')})`);
-  if (name === 'reduce_lr_on_plateau') throw new Error("'reduce_lr_on_plateau' follows a metric, not the step: it has no curve to print");
+export function scheduleCurve(
+  name: string,
+  steps: number,
+  lr: number,
+  options: ScheduleOptions & Partial<OneCycleOptions>,
+): ScheduleCurve {
+  if (!(SCHEDULE_NAMES as readonly string[]).includes(name))
+    throw new Error(`unknown schedule '${name}' (known: ${SCHEDULE_NAMES.join(', ')})`);
+  if (name === 'reduce_lr_on_plateau')
+    throw new Error("'reduce_lr_on_plateau' follows a metric, not the step: it has no curve to print");
   if (!Number.isInteger(steps) || steps <= 0) throw new Error(`--steps must be a positive integer, got ${steps}`);
   const numWarmupSteps = resolveWarmupSteps({ ...options, numTrainingSteps: steps });
   const full = { ...options, numTrainingSteps: steps, lrInit: lr };
   const schedule = getSchedule(name, full);
-  const cycle = name === 'one_cycle' && (options.cycleMomentum ?? true) ? oneCycleSchedule({ ...options, totalSteps: steps }) : undefined;
+  const cycle =
+    name === 'one_cycle' && (options.cycleMomentum ?? true)
+      ? oneCycleSchedule({ ...options, totalSteps: steps })
+      : undefined;
   const step = Array.from({ length: steps }, (_, i) => i);
   const multiplier = step.map(schedule);
   return {
@@ -98,22 +184,32 @@ export function scheduleCurve(name: string, steps: number, lr: number, options: 
 }
 
 export function runSchedule(argv: string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(HELP);
-    return 0;
+  let flags;
+  try {
+    const parsed = parseCommandLine(argv, FLAGS);
+    if (parsed.help) {
+      console.log(scheduleHelp());
+      return 0;
+    }
+    flags = parsed.flags;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`finetune schedule: ${error.message}\n(finetune schedule --help lists the flags)`);
+    return 2;
   }
-  const flags = parseFlags(argv, FLAGS as unknown as Record<string, 'number' | 'boolean' | 'string'>);
   const num = (k: string) => flags[k] as number | undefined;
   const str = (k: string) => flags[k] as string | undefined;
   const name = str('name');
-  if (name === undefined) throw new Error(`--name is required\n\n${HELP}`);
+  if (name === undefined) throw new Error(`--name is required\n\n${scheduleHelp()}`);
   const steps = num('steps');
   if (steps === undefined) throw new Error('--steps is required');
   const lr = num('lr') ?? 1;
-  if (flags.warmup !== undefined && flags['warmup-steps'] !== undefined) throw new Error('give --warmup or --warmup-steps, not both');
+  if (flags.warmup !== undefined && flags['warmup-steps'] !== undefined)
+    throw new Error('give --warmup or --warmup-steps, not both');
   const warmup = num('warmup');
   const moms = str('moms')?.split(',').map(Number);
-  if (moms && (moms.length !== 3 || moms.some((m) => !Number.isFinite(m)))) throw new Error(`--moms expects three numbers like 0.95,0.85,0.95, got '${str('moms')}'`);
+  if (moms && (moms.length !== 3 || moms.some((m) => !Number.isFinite(m))))
+    throw new Error(`--moms expects three numbers like 0.95,0.85,0.95, got '${str('moms')}'`);
   const style = str('style');
   const anneal = str('anneal');
   const options: ScheduleOptions & Partial<OneCycleOptions> = {
@@ -145,13 +241,16 @@ export function runSchedule(argv: string[]): number {
   const curve = scheduleCurve(name, steps, lr, options);
 
   const out = str('out');
-  if (out !== undefined) writeFileAtomicSync(out, out.toLowerCase().endsWith('.json') ? `${JSON.stringify(curve)}\n` : toCsv(curve));
+  if (out !== undefined)
+    writeFileAtomicSync(out, out.toLowerCase().endsWith('.json') ? `${JSON.stringify(curve)}\n` : toCsv(curve));
   if (flags.json) {
     console.log(JSON.stringify(curve));
     return 0;
   }
   const warmupText = curve.numWarmupSteps ? `, ${curve.numWarmupSteps} warmup steps` : '';
-  console.log(`${curve.name} schedule over ${steps} steps${warmupText}${num('lr') !== undefined ? `, peak lr ${fmt(lr)}` : ' (multiplier of the lr)'}`);
+  console.log(
+    `${curve.name} schedule over ${steps} steps${warmupText}${num('lr') !== undefined ? `, peak lr ${fmt(lr)}` : ' (multiplier of the lr)'}`,
+  );
   console.log('');
   console.log(asciiPlot(curve.lrs, num('width') ?? 64, num('height') ?? 12));
   console.log('');
@@ -162,7 +261,9 @@ export function runSchedule(argv: string[]): number {
 
 function toCsv(curve: ScheduleCurve): string {
   const header = ['step', 'multiplier', 'lr', ...(curve.momentum ? ['momentum'] : [])].join(',');
-  const lines = curve.step.map((s, i) => [s, curve.multiplier[i], curve.lrs[i], ...(curve.momentum ? [curve.momentum[i]] : [])].join(','));
+  const lines = curve.step.map((s, i) =>
+    [s, curve.multiplier[i], curve.lrs[i], ...(curve.momentum ? [curve.momentum[i]] : [])].join(','),
+  );
   return `${header}\n${lines.join('\n')}\n`;
 }
 
@@ -185,7 +286,12 @@ function sampleSteps(curve: ScheduleCurve, rows: number): number[] {
 
 function table(curve: ScheduleCurve, rows: number): string {
   const heads = ['step', 'multiplier', 'lr', ...(curve.momentum ? ['momentum'] : [])];
-  const body = sampleSteps(curve, rows).map((s) => [String(s), fmt(curve.multiplier[s]), fmt(curve.lrs[s]), ...(curve.momentum ? [fmt(curve.momentum[s])] : [])]);
+  const body = sampleSteps(curve, rows).map((s) => [
+    String(s),
+    fmt(curve.multiplier[s]),
+    fmt(curve.lrs[s]),
+    ...(curve.momentum ? [fmt(curve.momentum[s])] : []),
+  ]);
   const widths = heads.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
   const line = (cells: string[]) => cells.map((cell, c) => cell.padStart(widths[c])).join('  ');
   return [line(heads), ...body.map(line)].join('\n');

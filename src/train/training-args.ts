@@ -44,94 +44,427 @@ export type DiscriminativeLrSetting = 'slice' | { factor: number } | { lo: numbe
 /** What to do when the loss (or the gradient norm) is NaN or infinite. */
 export type NanPolicy = 'stop' | 'skip';
 
-export interface TrainingArgumentsOptions {
-  /** Where checkpoints, metrics.jsonl and the final trainer_state.json go (default 'trainer_output', as HF). */
-  outputDir?: string;
-  /** Epochs (default 3); may be fractional. Ignored when maxSteps > 0. */
-  numTrainEpochs?: number;
-  /** Total optimizer steps; > 0 overrides numTrainEpochs (default -1). */
-  maxSteps?: number;
-  perDeviceTrainBatchSize?: number;
-  perDeviceEvalBatchSize?: number;
-  /** The peak learning rate; default: optim.defaultFineTuneLr for the strategy and the model (printed with the plan). */
-  learningRate?: number;
-  /** AdamW's decoupled decay / Adam's and SGD's L2 (default 0); biases and LayerNorm weights never decay (weightDecayRule). */
-  weightDecay?: number;
-  adamBeta1?: number;
-  adamBeta2?: number;
-  adamEpsilon?: number;
-  /** SGD's momentum (default 0; finetune's, HF passes it through optim_args). */
-  sgdMomentum?: number;
-  optim?: OptimizerName;
-  lrSchedulerType?: ScheduleName;
-  /** Extra options of the schedule (camelCase: numCycles, minLr, lrEnd, power, …; for reduce_lr_on_plateau: factor, patience, …). */
-  lrSchedulerKwargs?: Record<string, unknown>;
-  /** Linear warmup steps (default 0). */
-  warmupSteps?: number;
-  /** Warmup as a fraction of the total steps, ceil(maxSteps × ratio) (default 0). Give steps or ratio, not both. */
-  warmupRatio?: number;
-  gradientAccumulationSteps?: number;
-  /** Clip the global gradient norm to this (default 1.0); 0 turns clipping off (the norm is still logged). */
-  maxGradNorm?: number;
-  evalStrategy?: IntervalStrategy;
-  /** Every N optimizer steps (default: loggingSteps); a value in (0, 1) is a fraction of the total steps. */
-  evalSteps?: number | null;
-  saveStrategy?: IntervalStrategy;
-  saveSteps?: number;
-  /** Keep only the newest K checkpoints (and the best one, with loadBestModelAtEnd); default all. */
-  saveTotalLimit?: number | null;
-  loggingStrategy?: IntervalStrategy;
-  loggingSteps?: number;
-  loggingFirstStep?: boolean;
-  /** Seeds libtorch's generator (dropout, initialisation) at the start of train() (default 42). */
-  seed?: number;
-  /** Seeds the data order (default: seed). */
-  dataSeed?: number | null;
-  loadBestModelAtEnd?: boolean;
-  /** 'loss' (the default with loadBestModelAtEnd or early stopping), 'accuracy', … (with or without 'eval_'). */
-  metricForBestModel?: string | null;
-  /** Default: true unless metricForBestModel ends in 'loss'. */
-  greaterIsBetter?: boolean | null;
-  /** Cross entropy against labels smoothed by ε (0: the model's own loss). */
-  labelSmoothingFactor?: number;
-  /** Resume from the newest valid checkpoint in outputDir (true) or from a checkpoint folder. */
-  resumeFromCheckpoint?: boolean | string | null;
-  dataloaderDropLast?: boolean;
-  /** Batches the DataLoader prepares ahead (default 2; 0: on demand). */
-  dataloaderPrefetch?: number;
-  /** Turns progress bars off (HF's disable_tqdm; read by the progress callbacks). */
-  disableTqdm?: boolean;
-  // ---- finetune's own ----
-  /** Which parameters train (default: the model as given). */
-  strategy?: TrainingStrategy | null;
-  /** Keep BatchNorm weights trainable in frozen groups (fastai's train_bn, default true). */
-  trainBatchNorm?: boolean;
-  discriminativeLr?: DiscriminativeLrSetting | null;
-  /** timm's layer-wise lr decay factor (the head at learningRate, each group below × decay). */
-  layerwiseLrDecay?: number | null;
-  /** Which parameters are exempt from weight decay: 'hf' (HF Trainer's rule, default) or 'timm'. */
-  weightDecayRule?: WeightDecayRule;
-  /** On a NaN/Inf loss or gradient norm: 'stop' (throw, naming the step; default) or 'skip' the update and count it. */
-  nanPolicy?: NanPolicy;
-  /** Stop after this many evaluations without improvement of metricForBestModel (HF's EarlyStoppingCallback). */
-  earlyStoppingPatience?: number | null;
-  /** How much better a metric must be to count as an improvement (default 0). */
-  earlyStoppingThreshold?: number;
-  /** libtorch intra-op threads (default: as set, all cores). */
-  threads?: number | null;
+/** How a setting is written on a command line (the CLI's flag kinds; json: an object, optional-string: a path or nothing). */
+export type SettingKind = 'string' | 'number' | 'integer' | 'boolean' | 'json' | 'optional-string';
+
+/** The command-line flag of a setting (`finetune train` and the commands that share its flags). */
+export interface SettingFlag {
+  kind: SettingKind;
+  /** The section of `--help` it is listed in. */
+  group: 'Training' | 'Evaluation and saving' | 'Run' | 'Method';
+  /** The flag's name when it is not the setting's in kebab-case. */
+  name?: string;
+  /** The value's name in the help. */
+  arg?: string;
+  choices?: readonly string[];
+  /** Words a number flag also takes (`--learning-rate auto`), resolved by the CLI. */
+  keywords?: readonly string[];
+  /** The help on the command line, when the CLI's default differs from the library's (it decides by the data, say). */
+  help?: string;
+  /** The CLI reads the flag's text into the setting itself (a form other than the setting's value). */
+  parsedByCli?: boolean;
 }
 
-const KNOWN_OPTIONS = new Set<string>([
-  'outputDir', 'numTrainEpochs', 'maxSteps', 'perDeviceTrainBatchSize', 'perDeviceEvalBatchSize', 'learningRate', 'weightDecay',
-  'adamBeta1', 'adamBeta2', 'adamEpsilon', 'sgdMomentum', 'optim', 'lrSchedulerType', 'lrSchedulerKwargs', 'warmupSteps', 'warmupRatio',
-  'gradientAccumulationSteps', 'maxGradNorm', 'evalStrategy', 'evalSteps', 'saveStrategy', 'saveSteps', 'saveTotalLimit',
-  'loggingStrategy', 'loggingSteps', 'loggingFirstStep', 'seed', 'dataSeed', 'loadBestModelAtEnd', 'metricForBestModel',
-  'greaterIsBetter', 'labelSmoothingFactor', 'resumeFromCheckpoint', 'dataloaderDropLast', 'dataloaderPrefetch', 'disableTqdm', 'strategy',
-  'trainBatchNorm', 'discriminativeLr', 'layerwiseLrDecay', 'weightDecayRule', 'nanPolicy', 'earlyStoppingPatience',
-  'earlyStoppingThreshold', 'threads',
-]);
+/**
+ * One setting of TrainingArguments: its help (other settings named in backticks), its default (a
+ * value, or derived from the settings resolved before it), its check, and its command-line flag.
+ * `Option` is what the constructor takes, `Value` what the field holds.
+ */
+export interface Setting<Option, Value> {
+  /** The option's type, for TrainingArgumentsOptions (a type only; never set). */
+  readonly [OPTION_TYPE]?: Option;
+  help: string;
+  default: Value;
+  /** A default computed from the other settings (given or defaulted); applied in table order. */
+  derive?: (settings: Readonly<Record<string, unknown>>) => Value;
+  /** What the field holds for a given option (a copy, say); default: the option itself. */
+  from?: (option: Exclude<Option, undefined>) => Value;
+  /** Whether `--help` shows '(default …)': by default for numbers, strings and true that are not derived. */
+  showDefault?: boolean;
+  /** Throws (through fail) when the value is not one the setting takes. */
+  check?: (value: Value, name: string) => void;
+  flag?: SettingFlag;
+}
 
-const INTERVALS: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
+declare const OPTION_TYPE: unique symbol;
+
+function setting<Option, Value = Exclude<Option, undefined>>(spec: Setting<Option, Value>): Setting<Option, Value> {
+  return spec;
+}
+
+const INTERVAL_CHOICES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
+
+/**
+ * Every setting, declared once: the constructor's options, the fields, their defaults and checks,
+ * training_args.json (in this order), the known-keys check and the CLI's flags and help derive from
+ * it (transformers' TrainingArguments fields with metadata={"help": …}). Checks that relate two
+ * settings are in TrainingArguments.validate.
+ */
+export const TRAINING_SETTINGS = {
+  outputDir: setting<string>({
+    help: 'where checkpoints, logs, the model and the report go',
+    default: 'trainer_output',
+    check: (v, name) => {
+      if (typeof v !== 'string' || v === '') fail(`${name} must be a non-empty path, got ${show(v)}`);
+    },
+    flag: { kind: 'string', arg: 'DIR', group: 'Training' },
+  }),
+  numTrainEpochs: setting<number>({
+    help: 'epochs; may be fractional; ignored when `maxSteps` > 0',
+    default: 3,
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  maxSteps: setting<number>({
+    help: 'optimizer steps; > 0 overrides `numTrainEpochs` (-1: train `numTrainEpochs`)',
+    default: -1,
+    showDefault: false,
+    check: (v, name) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || (v < 1 && v !== -1))
+        fail(`${name} must be a positive integer, or -1 to train numTrainEpochs, got ${show(v)}`);
+    },
+    flag: { kind: 'integer', group: 'Training' },
+  }),
+  perDeviceTrainBatchSize: setting<number>({
+    help: 'batch size',
+    default: 8,
+    check: positiveInteger,
+    flag: { kind: 'integer', group: 'Training' },
+  }),
+  perDeviceEvalBatchSize: setting<number>({
+    help: 'evaluation batch size',
+    default: 8,
+    check: positiveInteger,
+    flag: { kind: 'integer', group: 'Training' },
+  }),
+  learningRate: setting<number, number | undefined>({
+    help: "the peak learning rate (default: optim.defaultFineTuneLr's for the strategy and the model, printed with the plan)",
+    default: undefined,
+    check: (v, name) => {
+      if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v)))
+        fail(`${name} must be a number > 0, got ${show(v)} (leave it out for the strategy's default)`);
+    },
+    flag: {
+      kind: 'number',
+      keywords: ['auto'],
+      arg: 'LR|auto',
+      group: 'Training',
+      help: "peak learning rate (default: the method's rule, optim.defaultFineTuneLr; the plan prints why); auto: lr-find's valley on the training data first (the method's rule when the curve is flat)",
+    },
+  }),
+  weightDecay: setting<number>({
+    help: 'AdamW weight decay (L2 for Adam and SGD); never on biases and LayerNorm weights (`weightDecayRule`)',
+    default: 0,
+    check: nonNegative,
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  adamBeta1: setting<number>({
+    help: "Adam's β1",
+    default: 0.9,
+    check: unitInterval,
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  adamBeta2: setting<number>({
+    help: "Adam's β2",
+    default: 0.999,
+    check: unitInterval,
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  adamEpsilon: setting<number>({
+    help: "Adam's ε",
+    default: 1e-8,
+    check: nonNegative,
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  sgdMomentum: setting<number>({
+    help: "SGD's momentum",
+    default: 0,
+    check: nonNegative,
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  optim: setting<OptimizerName>({
+    help: 'the optimizer',
+    default: 'adamw_torch',
+    check: (v, name) => oneOf(name, v, OPTIMIZER_NAMES),
+    flag: { kind: 'string', group: 'Training', choices: OPTIMIZER_NAMES },
+  }),
+  lrSchedulerType: setting<ScheduleName>({
+    help: 'the learning-rate schedule: linear, cosine, constant, constant_with_warmup, polynomial, … (finetune schedule lists and plots them)',
+    default: 'linear',
+    check: (v, name) => oneOf(name, v, SCHEDULE_NAMES),
+    flag: { kind: 'string', arg: 'NAME', group: 'Training' },
+  }),
+  lrSchedulerKwargs: setting<Record<string, unknown>>({
+    help: 'extra options of the schedule, camelCase (numCycles, minLr, lrEnd, power, …; for reduce_lr_on_plateau: factor, patience, …), e.g. {"numCycles": 0.5}',
+    default: {},
+    from: (given) => ({ ...given }),
+    check: (v, name) => {
+      if (typeof v !== 'object' || Array.isArray(v)) fail(`${name} must be an object of the schedule's options`);
+    },
+    flag: { kind: 'json', group: 'Training' },
+  }),
+  warmupSteps: setting<number>({
+    help: 'linear warmup over N optimizer steps',
+    default: 0,
+    check: (v, name) => {
+      if (!Number.isInteger(v) || v < 0) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
+    },
+    flag: { kind: 'integer', group: 'Training' },
+  }),
+  warmupRatio: setting<number>({
+    help: 'linear warmup over this fraction of the steps, ceil(steps × ratio); give `warmupSteps` or `warmupRatio`, not both',
+    default: 0,
+    check: (v, name) => {
+      if (!(typeof v === 'number' && v >= 0 && v <= 1)) fail(`${name} must be in [0, 1], got ${show(v)}`);
+    },
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  gradientAccumulationSteps: setting<number>({
+    help: 'micro-batches per optimizer step',
+    default: 1,
+    check: positiveInteger,
+    flag: { kind: 'integer', group: 'Training' },
+  }),
+  maxGradNorm: setting<number>({
+    help: 'clip the global gradient norm to this; 0 turns clipping off (the norm is still logged)',
+    default: 1.0,
+    check: nonNegative,
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  evalStrategy: setting<IntervalStrategy>({
+    help: "when to evaluate: never, every `evalSteps` or at each epoch's end",
+    default: 'no',
+    check: (v, name) => oneOf(name, v, INTERVAL_CHOICES),
+    flag: {
+      kind: 'string',
+      group: 'Evaluation and saving',
+      choices: INTERVAL_CHOICES,
+      help: 'when to evaluate (default: epoch when there is evaluation data, else no)',
+    },
+  }),
+  evalSteps: setting<number | null, number>({
+    help: 'evaluate every N steps (or a fraction in (0, 1) of the run) with `evalStrategy` steps (default: `loggingSteps`)',
+    default: 500,
+    derive: (settings) => settings.loggingSteps as number,
+    check: stepsSetting,
+    flag: { kind: 'number', group: 'Evaluation and saving' },
+  }),
+  saveStrategy: setting<IntervalStrategy>({
+    help: 'when to write checkpoint-N/',
+    default: 'steps',
+    check: (v, name) => oneOf(name, v, INTERVAL_CHOICES),
+    flag: {
+      kind: 'string',
+      group: 'Evaluation and saving',
+      choices: INTERVAL_CHOICES,
+      help: 'when to write checkpoint-N/ (default steps; with --load-best-model-at-end: as --eval-strategy)',
+    },
+  }),
+  saveSteps: setting<number>({
+    help: 'checkpoint every N steps (or a fraction of the run); the last step is always saved',
+    default: 500,
+    check: stepsSetting,
+    flag: { kind: 'number', group: 'Evaluation and saving' },
+  }),
+  saveTotalLimit: setting<number | null>({
+    help: 'keep only the newest N checkpoints (and the best one, with `loadBestModelAtEnd`); default all',
+    default: null,
+    check: (v, name) => {
+      if (v !== null) positiveInteger(v, name);
+    },
+    flag: { kind: 'integer', group: 'Evaluation and saving' },
+  }),
+  loggingStrategy: setting<IntervalStrategy>({
+    help: 'when to log the loss',
+    default: 'steps',
+    check: (v, name) => oneOf(name, v, INTERVAL_CHOICES),
+    flag: { kind: 'string', group: 'Evaluation and saving', choices: INTERVAL_CHOICES },
+  }),
+  loggingSteps: setting<number>({
+    help: 'log every N steps (or a fraction of the run)',
+    default: 500,
+    check: stepsSetting,
+    flag: {
+      kind: 'number',
+      group: 'Evaluation and saving',
+      help: 'log every N steps (default 500, or 2% of the run when that is fewer steps)',
+    },
+  }),
+  loggingFirstStep: setting<boolean>({
+    help: 'log the first step too',
+    default: false,
+    flag: { kind: 'boolean', group: 'Evaluation and saving' },
+  }),
+  seed: setting<number>({
+    help: 'seeds initialisation, dropout and the data order (at the start of train())',
+    default: 42,
+    check: (v, name) => {
+      if (!Number.isInteger(v) || v < 0) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
+    },
+    flag: { kind: 'integer', group: 'Run' },
+  }),
+  dataSeed: setting<number | null>({
+    help: 'seeds the data order only (default: `seed`)',
+    default: null,
+    check: (v, name) => {
+      if (v !== null && (!Number.isInteger(v) || v < 0)) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
+    },
+    flag: { kind: 'integer', group: 'Run' },
+  }),
+  loadBestModelAtEnd: setting<boolean>({
+    help: 'end with the best checkpoint by `metricForBestModel`',
+    default: false,
+    flag: { kind: 'boolean', group: 'Evaluation and saving' },
+  }),
+  metricForBestModel: setting<string | null>({
+    help: "loss (the default with `loadBestModelAtEnd` or early stopping), accuracy, f1, … (with or without 'eval_')",
+    default: null,
+    // HF: metric_for_best_model defaults to 'loss' with load_best_model_at_end (and here with early stopping).
+    derive: (settings) => (settings.loadBestModelAtEnd || settings.earlyStoppingPatience !== null ? 'loss' : null),
+    check: (v, name) => {
+      if (v !== null && (typeof v !== 'string' || v === ''))
+        fail(`${name} must be a metric name such as 'loss' or 'accuracy', got ${show(v)}`);
+    },
+    flag: { kind: 'string', arg: 'NAME', group: 'Evaluation and saving' },
+  }),
+  greaterIsBetter: setting<boolean | null>({
+    help: 'whether a greater `metricForBestModel` is better (default: false for losses, true otherwise)',
+    default: null,
+    derive: (settings) =>
+      settings.metricForBestModel !== null ? !(settings.metricForBestModel as string).endsWith('loss') : null,
+    flag: { kind: 'boolean', group: 'Evaluation and saving' },
+  }),
+  labelSmoothingFactor: setting<number>({
+    help: "label smoothing ε: cross entropy against labels smoothed by ε (0: the model's own loss)",
+    default: 0,
+    check: (v, name) => {
+      if (!(typeof v === 'number' && v >= 0 && v < 1)) fail(`${name} must be in [0, 1), got ${show(v)}`);
+    },
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  resumeFromCheckpoint: setting<boolean | string | null>({
+    help: 'continue from the newest valid checkpoint-N/ in `outputDir` (true), or from a checkpoint folder',
+    default: null,
+    check: (v, name) => {
+      if (v !== null && typeof v !== 'boolean' && (typeof v !== 'string' || v === ''))
+        fail(`${name} must be true (the newest checkpoint in outputDir) or a checkpoint folder, got ${show(v)}`);
+    },
+    flag: {
+      kind: 'optional-string',
+      group: 'Evaluation and saving',
+      help: 'continue from the newest checkpoint-N/ in --output-dir, or from PATH',
+    },
+  }),
+  dataloaderDropLast: setting<boolean>({
+    help: 'drop the last incomplete batch',
+    default: false,
+    flag: { kind: 'boolean', group: 'Run' },
+  }),
+  dataloaderPrefetch: setting<number>({
+    help: 'batches the DataLoader prepares ahead (0: on demand)',
+    default: 2,
+    check: (v, name) => {
+      if (!Number.isInteger(v) || v < 0) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
+    },
+  }),
+  disableTqdm: setting<boolean>({
+    help: "no progress bar (HF's disable_tqdm)",
+    default: false,
+    flag: { kind: 'boolean', group: 'Run' },
+  }),
+  // ---- finetune's own ----
+  strategy: setting<TrainingStrategy | null>({
+    help: 'which parameters train (default: the model as given)',
+    default: null,
+  }),
+  trainBatchNorm: setting<boolean>({
+    help: "freezing methods keep BatchNorm trainable in frozen groups, as fastai's train_bn",
+    default: true,
+    flag: { kind: 'boolean', name: 'train-bn', group: 'Method' },
+  }),
+  discriminativeLr: setting<DiscriminativeLrSetting | null>({
+    help: "lower lrs for lower layer groups: 'slice' (lr/10), { factor } per group (2.6, ULMFiT) or { lo } (geometric from lo to lr)",
+    default: null,
+    check: (v, name) => {
+      if (v === null) return;
+      const d = v as unknown;
+      const valid =
+        d === 'slice' ||
+        (typeof d === 'object' &&
+          d !== null &&
+          Object.keys(d).length === 1 &&
+          (('factor' in d && (d as { factor: number }).factor > 0) || ('lo' in d && (d as { lo: number }).lo > 0)));
+      if (!valid)
+        fail(`${name} must be 'slice', { factor } (e.g. 2.6) or { lo } with a positive number, got ${show(d)}`);
+    },
+    flag: {
+      kind: 'string',
+      arg: 'slice|FACTOR|lo:LR',
+      group: 'Training',
+      parsedByCli: true,
+      help: "lower lrs for lower layer groups: 'slice' (lr/10), a factor per group (2.6, ULMFiT) or lo:1e-6 (geometric)",
+    },
+  }),
+  layerwiseLrDecay: setting<number | null>({
+    help: "timm's layer-wise lr decay factor in (0, 1]: the head at `learningRate`, each group below × the factor",
+    default: null,
+    check: (v, name) => {
+      if (v !== null && !(typeof v === 'number' && v > 0 && v <= 1)) fail(`${name} must be in (0, 1], got ${show(v)}`);
+    },
+    flag: { kind: 'number', group: 'Training' },
+  }),
+  weightDecayRule: setting<WeightDecayRule>({
+    help: "which parameters are exempt from weight decay: hf (HF Trainer's rule) or timm",
+    default: 'hf',
+    check: (v, name) => oneOf(name, v, ['hf', 'timm']),
+    flag: { kind: 'string', group: 'Training', choices: ['hf', 'timm'] },
+  }),
+  nanPolicy: setting<NanPolicy>({
+    help: 'on a NaN/Inf loss or gradient norm: stop (throw, naming the step) or skip the update and count it',
+    default: 'stop',
+    check: (v, name) => oneOf(name, v, ['stop', 'skip']),
+    flag: {
+      kind: 'string',
+      group: 'Run',
+      choices: ['stop', 'skip'],
+      help: 'on a NaN/Inf loss: stop (exit 3; default) or skip the update',
+    },
+  }),
+  earlyStoppingPatience: setting<number | null>({
+    help: "stop after N evaluations without improvement of `metricForBestModel` (HF's EarlyStoppingCallback)",
+    default: null,
+    check: (v, name) => {
+      if (v !== null) positiveInteger(v, name);
+    },
+    flag: { kind: 'integer', group: 'Evaluation and saving' },
+  }),
+  earlyStoppingThreshold: setting<number>({
+    help: 'how much better counts as an improvement',
+    default: 0,
+    check: nonNegative,
+    flag: { kind: 'number', group: 'Evaluation and saving' },
+  }),
+  threads: setting<number | null>({
+    help: 'libtorch intra-op threads (default: all cores; on a shared or busy machine, 1)',
+    default: null,
+    check: (v, name) => {
+      if (v === null) return;
+      positiveInteger(v, name);
+      if (v > MAX_THREADS) fail(`${name} must be at most ${MAX_THREADS}, got ${show(v)}`);
+    },
+    flag: { kind: 'integer', group: 'Run' },
+  }),
+};
+
+export type TrainingSettingName = keyof typeof TRAINING_SETTINGS;
+type OptionOf<S> = S extends { readonly [OPTION_TYPE]?: infer Option } ? Option : never;
+type ValueOf<S> = S extends { default: infer Value } ? Value : never;
+
+/** TrainingArguments' options: every setting, each optional (TRAINING_SETTINGS says what each does and its default). */
+export type TrainingArgumentsOptions = { [K in TrainingSettingName]?: OptionOf<(typeof TRAINING_SETTINGS)[K]> };
+/** The fields of a TrainingArguments: every setting resolved. */
+export type TrainingArgumentsFields = { readonly [K in TrainingSettingName]: ValueOf<(typeof TRAINING_SETTINGS)[K]> };
+
+const SETTING_NAMES = Object.keys(TRAINING_SETTINGS) as TrainingSettingName[];
 const FREEZING_KINDS = ['full', 'head', 'top-k', 'bitfit', 'ln'];
 
 function fail(message: string): never {
@@ -139,23 +472,29 @@ function fail(message: string): never {
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value);
+  return typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
 }
 
-function positiveInteger(name: string, value: number): void {
+function positiveInteger(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 1) fail(`${name} must be a positive integer, got ${show(value)}`);
 }
 
-function nonNegative(name: string, value: number): void {
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) fail(`${name} must be a finite number ≥ 0, got ${show(value)}`);
+function nonNegative(value: number, name: string): void {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))
+    fail(`${name} must be a finite number ≥ 0, got ${show(value)}`);
+}
+
+function unitInterval(value: number, name: string): void {
+  if (!(typeof value === 'number' && value >= 0 && value < 1)) fail(`${name} must be in [0, 1), got ${show(value)}`);
 }
 
 function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): void {
-  if (!allowed.includes(value)) fail(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`);
+  if (!allowed.includes(value))
+    fail(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`);
 }
 
 /** A steps setting: a positive integer, or a fraction in (0, 1) of the total steps (HF's rule). */
-function stepsSetting(name: string, value: number): void {
+function stepsSetting(value: number, name: string): void {
   if (typeof value !== 'number' || !(value > 0) || (value > 1 && !Number.isInteger(value))) {
     fail(`${name} must be a positive integer, or a fraction in (0, 1) of the total steps, got ${show(value)}`);
   }
@@ -165,7 +504,13 @@ function stepsSetting(name: string, value: number): void {
 export function describeStrategy(strategy: TrainingStrategy | null): string {
   if (!strategy) return 'as given';
   if (strategy instanceof PeftConfig) {
-    const c = strategy as PeftConfig & { r?: number; loraAlpha?: number; useDora?: boolean; variant?: string; numVirtualTokens?: number };
+    const c = strategy as PeftConfig & {
+      r?: number;
+      loraAlpha?: number;
+      useDora?: boolean;
+      variant?: string;
+      numVirtualTokens?: number;
+    };
     switch (c.peftType) {
       case 'LORA':
         return `${c.useDora ? 'DoRA' : 'LoRA'} (r=${c.r}, α=${c.loraAlpha})`;
@@ -187,186 +532,75 @@ export function describeStrategy(strategy: TrainingStrategy | null): string {
   return strategy.kind;
 }
 
-export class TrainingArguments {
-  readonly outputDir: string;
-  readonly numTrainEpochs: number;
-  readonly maxSteps: number;
-  readonly perDeviceTrainBatchSize: number;
-  readonly perDeviceEvalBatchSize: number;
-  /** Undefined: the Trainer picks defaultFineTuneLr's (Trainer.learningRate holds the one in use). */
-  readonly learningRate: number | undefined;
-  readonly weightDecay: number;
-  readonly adamBeta1: number;
-  readonly adamBeta2: number;
-  readonly adamEpsilon: number;
-  readonly sgdMomentum: number;
-  readonly optim: OptimizerName;
-  readonly lrSchedulerType: ScheduleName;
-  readonly lrSchedulerKwargs: Record<string, unknown>;
-  readonly warmupSteps: number;
-  readonly warmupRatio: number;
-  readonly gradientAccumulationSteps: number;
-  readonly maxGradNorm: number;
-  readonly evalStrategy: IntervalStrategy;
-  readonly evalSteps: number;
-  readonly saveStrategy: IntervalStrategy;
-  readonly saveSteps: number;
-  readonly saveTotalLimit: number | null;
-  readonly loggingStrategy: IntervalStrategy;
-  readonly loggingSteps: number;
-  readonly loggingFirstStep: boolean;
-  readonly seed: number;
-  readonly dataSeed: number | null;
-  readonly loadBestModelAtEnd: boolean;
-  readonly metricForBestModel: string | null;
-  readonly greaterIsBetter: boolean | null;
-  readonly labelSmoothingFactor: number;
-  readonly resumeFromCheckpoint: boolean | string | null;
-  readonly dataloaderDropLast: boolean;
-  readonly dataloaderPrefetch: number;
-  readonly disableTqdm: boolean;
-  readonly strategy: TrainingStrategy | null;
-  readonly trainBatchNorm: boolean;
-  readonly discriminativeLr: DiscriminativeLrSetting | null;
-  readonly layerwiseLrDecay: number | null;
-  readonly weightDecayRule: WeightDecayRule;
-  readonly nanPolicy: NanPolicy;
-  readonly earlyStoppingPatience: number | null;
-  readonly earlyStoppingThreshold: number;
-  readonly threads: number | null;
+// The fields are the settings' (TrainingArgumentsFields), declared by TRAINING_SETTINGS and all assigned by the constructor.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface TrainingArguments extends TrainingArgumentsFields {}
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class TrainingArguments {
+  /** Every setting: the option given, else its default (TRAINING_SETTINGS); checked, errors naming the setting. */
   constructor(options: TrainingArgumentsOptions = {}) {
     if (typeof options !== 'object' || options === null) fail(`expected an options object, got ${show(options)}`);
-    const unknown = Object.keys(options).filter((key) => !KNOWN_OPTIONS.has(key) && (options as Record<string, unknown>)[key] !== undefined);
-    if (unknown.length) fail(`unknown option(s) ${unknown.join(', ')} (known: ${[...KNOWN_OPTIONS].join(', ')})`);
-
-    this.outputDir = options.outputDir ?? 'trainer_output';
-    this.numTrainEpochs = options.numTrainEpochs ?? 3;
-    this.maxSteps = options.maxSteps ?? -1;
-    this.perDeviceTrainBatchSize = options.perDeviceTrainBatchSize ?? 8;
-    this.perDeviceEvalBatchSize = options.perDeviceEvalBatchSize ?? 8;
-    this.learningRate = options.learningRate;
-    this.weightDecay = options.weightDecay ?? 0;
-    this.adamBeta1 = options.adamBeta1 ?? 0.9;
-    this.adamBeta2 = options.adamBeta2 ?? 0.999;
-    this.adamEpsilon = options.adamEpsilon ?? 1e-8;
-    this.sgdMomentum = options.sgdMomentum ?? 0;
-    this.optim = options.optim ?? 'adamw_torch';
-    this.lrSchedulerType = options.lrSchedulerType ?? 'linear';
-    this.lrSchedulerKwargs = { ...(options.lrSchedulerKwargs ?? {}) };
-    this.warmupSteps = options.warmupSteps ?? 0;
-    this.warmupRatio = options.warmupRatio ?? 0;
-    this.gradientAccumulationSteps = options.gradientAccumulationSteps ?? 1;
-    this.maxGradNorm = options.maxGradNorm ?? 1.0;
-    this.loggingStrategy = options.loggingStrategy ?? 'steps';
-    this.loggingSteps = options.loggingSteps ?? 500;
-    this.loggingFirstStep = options.loggingFirstStep ?? false;
-    this.evalStrategy = options.evalStrategy ?? 'no';
-    this.evalSteps = options.evalSteps ?? this.loggingSteps;
-    this.saveStrategy = options.saveStrategy ?? 'steps';
-    this.saveSteps = options.saveSteps ?? 500;
-    this.saveTotalLimit = options.saveTotalLimit ?? null;
-    this.seed = options.seed ?? 42;
-    this.dataSeed = options.dataSeed ?? null;
-    this.loadBestModelAtEnd = options.loadBestModelAtEnd ?? false;
-    this.earlyStoppingPatience = options.earlyStoppingPatience ?? null;
-    this.earlyStoppingThreshold = options.earlyStoppingThreshold ?? 0;
-    // HF: metric_for_best_model defaults to 'loss' with load_best_model_at_end (and here with early stopping).
-    this.metricForBestModel = options.metricForBestModel ?? (this.loadBestModelAtEnd || this.earlyStoppingPatience !== null ? 'loss' : null);
-    this.greaterIsBetter = options.greaterIsBetter ?? (this.metricForBestModel !== null ? !this.metricForBestModel.endsWith('loss') : null);
-    this.labelSmoothingFactor = options.labelSmoothingFactor ?? 0;
-    this.resumeFromCheckpoint = options.resumeFromCheckpoint ?? null;
-    this.dataloaderDropLast = options.dataloaderDropLast ?? false;
-    this.dataloaderPrefetch = options.dataloaderPrefetch ?? 2;
-    this.disableTqdm = options.disableTqdm ?? false;
-    this.strategy = options.strategy ?? null;
-    this.trainBatchNorm = options.trainBatchNorm ?? true;
-    this.discriminativeLr = options.discriminativeLr ?? null;
-    this.layerwiseLrDecay = options.layerwiseLrDecay ?? null;
-    this.weightDecayRule = options.weightDecayRule ?? 'hf';
-    this.nanPolicy = options.nanPolicy ?? 'stop';
-    this.threads = options.threads ?? null;
+    const given = options as Record<string, unknown>;
+    const unknown = Object.keys(given).filter(
+      (key) => !Object.hasOwn(TRAINING_SETTINGS, key) && given[key] !== undefined,
+    );
+    if (unknown.length) fail(`unknown option(s) ${unknown.join(', ')} (known: ${SETTING_NAMES.join(', ')})`);
+    // Given values and plain defaults first, then the derived defaults (in table order: each may read those before it).
+    const fields: Record<string, unknown> = {};
+    for (const name of SETTING_NAMES) {
+      const spec = TRAINING_SETTINGS[name] as Setting<unknown, unknown>;
+      // A setting without a default (learningRate) keeps a null given, which its check refuses.
+      const value = spec.default === undefined ? given[name] : (given[name] ?? undefined);
+      if (value !== undefined && value !== null) fields[name] = spec.from ? spec.from(value) : value;
+      else if (value === null && spec.default === undefined) fields[name] = null;
+      else fields[name] = spec.default;
+    }
+    for (const name of SETTING_NAMES) {
+      const spec = TRAINING_SETTINGS[name] as Setting<unknown, unknown>;
+      if (spec.derive && (given[name] === undefined || given[name] === null)) fields[name] = spec.derive(fields);
+    }
+    Object.assign(this, fields);
     this.validate();
   }
 
   private validate(): void {
-    if (typeof this.outputDir !== 'string' || this.outputDir === '') fail(`outputDir must be a non-empty path, got ${show(this.outputDir)}`);
-    if (typeof this.maxSteps !== 'number' || !Number.isInteger(this.maxSteps) || (this.maxSteps < 1 && this.maxSteps !== -1)) {
-      fail(`maxSteps must be a positive integer, or -1 to train numTrainEpochs, got ${show(this.maxSteps)}`);
-    }
-    if (this.maxSteps === -1 && !(typeof this.numTrainEpochs === 'number' && this.numTrainEpochs > 0 && Number.isFinite(this.numTrainEpochs))) {
+    const fields = this as unknown as Record<string, unknown>;
+    for (const name of SETTING_NAMES)
+      (TRAINING_SETTINGS[name] as Setting<unknown, unknown>).check?.(fields[name], name);
+    // Checks that relate settings.
+    if (
+      this.maxSteps === -1 &&
+      !(typeof this.numTrainEpochs === 'number' && this.numTrainEpochs > 0 && Number.isFinite(this.numTrainEpochs))
+    ) {
       fail(`numTrainEpochs must be a number > 0 (or give maxSteps), got ${show(this.numTrainEpochs)}`);
     }
-    positiveInteger('perDeviceTrainBatchSize', this.perDeviceTrainBatchSize);
-    positiveInteger('perDeviceEvalBatchSize', this.perDeviceEvalBatchSize);
-    if (this.learningRate !== undefined && !(typeof this.learningRate === 'number' && this.learningRate > 0 && Number.isFinite(this.learningRate))) {
-      fail(`learningRate must be a number > 0, got ${show(this.learningRate)} (leave it out for the strategy's default)`);
-    }
-    nonNegative('weightDecay', this.weightDecay);
-    for (const [name, value] of [['adamBeta1', this.adamBeta1], ['adamBeta2', this.adamBeta2]] as const) {
-      if (!(typeof value === 'number' && value >= 0 && value < 1)) fail(`${name} must be in [0, 1), got ${show(value)}`);
-    }
-    nonNegative('adamEpsilon', this.adamEpsilon);
-    nonNegative('sgdMomentum', this.sgdMomentum);
-    oneOf('optim', this.optim, OPTIMIZER_NAMES);
-    oneOf('lrSchedulerType', this.lrSchedulerType, SCHEDULE_NAMES);
-    if (typeof this.lrSchedulerKwargs !== 'object' || Array.isArray(this.lrSchedulerKwargs)) fail('lrSchedulerKwargs must be an object of the schedule\'s options');
-    if (!Number.isInteger(this.warmupSteps) || this.warmupSteps < 0) fail(`warmupSteps must be an integer ≥ 0, got ${show(this.warmupSteps)}`);
-    if (!(typeof this.warmupRatio === 'number' && this.warmupRatio >= 0 && this.warmupRatio <= 1)) fail(`warmupRatio must be in [0, 1], got ${show(this.warmupRatio)}`);
-    if (this.warmupSteps > 0 && this.warmupRatio > 0) fail(`give warmupSteps (${this.warmupSteps}) or warmupRatio (${this.warmupRatio}), not both`);
-    positiveInteger('gradientAccumulationSteps', this.gradientAccumulationSteps);
-    nonNegative('maxGradNorm', this.maxGradNorm);
-    oneOf('evalStrategy', this.evalStrategy, INTERVALS);
-    oneOf('saveStrategy', this.saveStrategy, INTERVALS);
-    oneOf('loggingStrategy', this.loggingStrategy, INTERVALS);
-    stepsSetting('loggingSteps', this.loggingSteps);
-    stepsSetting('evalSteps', this.evalSteps);
-    stepsSetting('saveSteps', this.saveSteps);
-    if (this.saveTotalLimit !== null) positiveInteger('saveTotalLimit', this.saveTotalLimit);
-    if (!Number.isInteger(this.seed) || this.seed < 0) fail(`seed must be an integer ≥ 0, got ${show(this.seed)}`);
-    if (this.dataSeed !== null && (!Number.isInteger(this.dataSeed) || this.dataSeed < 0)) fail(`dataSeed must be an integer ≥ 0, got ${show(this.dataSeed)}`);
-    if (this.metricForBestModel !== null && (typeof this.metricForBestModel !== 'string' || this.metricForBestModel === '')) {
-      fail(`metricForBestModel must be a metric name such as 'loss' or 'accuracy', got ${show(this.metricForBestModel)}`);
-    }
+    if (this.warmupSteps > 0 && this.warmupRatio > 0)
+      fail(`give warmupSteps (${this.warmupSteps}) or warmupRatio (${this.warmupRatio}), not both`);
     if (this.loadBestModelAtEnd) {
-      if (this.evalStrategy === 'no') fail("loadBestModelAtEnd needs evaluations: set evalStrategy to 'steps' or 'epoch' (and give an evalDataset)");
+      if (this.evalStrategy === 'no')
+        fail("loadBestModelAtEnd needs evaluations: set evalStrategy to 'steps' or 'epoch' (and give an evalDataset)");
       if (this.evalStrategy !== this.saveStrategy) {
-        fail(`loadBestModelAtEnd requires the save and eval strategy to match, but found evalStrategy '${this.evalStrategy}' and saveStrategy '${this.saveStrategy}'`);
+        fail(
+          `loadBestModelAtEnd requires the save and eval strategy to match, but found evalStrategy '${this.evalStrategy}' and saveStrategy '${this.saveStrategy}'`,
+        );
       }
-      if (this.evalStrategy === 'steps' && this.evalSteps >= 1 && this.saveSteps >= 1 && this.saveSteps % this.evalSteps !== 0) {
-        fail(`loadBestModelAtEnd requires saveSteps to be a round multiple of evalSteps, but found saveSteps ${this.saveSteps} and evalSteps ${this.evalSteps}`);
+      if (
+        this.evalStrategy === 'steps' &&
+        this.evalSteps >= 1 &&
+        this.saveSteps >= 1 &&
+        this.saveSteps % this.evalSteps !== 0
+      ) {
+        fail(
+          `loadBestModelAtEnd requires saveSteps to be a round multiple of evalSteps, but found saveSteps ${this.saveSteps} and evalSteps ${this.evalSteps}`,
+        );
       }
     }
-    if (!(typeof this.labelSmoothingFactor === 'number' && this.labelSmoothingFactor >= 0 && this.labelSmoothingFactor < 1)) {
-      fail(`labelSmoothingFactor must be in [0, 1), got ${show(this.labelSmoothingFactor)}`);
-    }
-    if (this.resumeFromCheckpoint !== null && typeof this.resumeFromCheckpoint !== 'boolean' && (typeof this.resumeFromCheckpoint !== 'string' || this.resumeFromCheckpoint === '')) {
-      fail(`resumeFromCheckpoint must be true (the newest checkpoint in outputDir) or a checkpoint folder, got ${show(this.resumeFromCheckpoint)}`);
-    }
-    if (!Number.isInteger(this.dataloaderPrefetch) || this.dataloaderPrefetch < 0) fail(`dataloaderPrefetch must be an integer ≥ 0, got ${show(this.dataloaderPrefetch)}`);
     this.validateStrategy();
-    if (this.discriminativeLr !== null) {
-      const d = this.discriminativeLr as unknown;
-      const valid =
-        d === 'slice' ||
-        (typeof d === 'object' && d !== null && Object.keys(d).length === 1 &&
-          (('factor' in d && (d as { factor: number }).factor > 0) || ('lo' in d && (d as { lo: number }).lo > 0)));
-      if (!valid) fail(`discriminativeLr must be 'slice', { factor } (e.g. 2.6) or { lo } with a positive number, got ${show(d)}`);
-    }
-    if (this.layerwiseLrDecay !== null && !(typeof this.layerwiseLrDecay === 'number' && this.layerwiseLrDecay > 0 && this.layerwiseLrDecay <= 1)) {
-      fail(`layerwiseLrDecay must be in (0, 1], got ${show(this.layerwiseLrDecay)}`);
-    }
-    if (this.discriminativeLr !== null && this.layerwiseLrDecay !== null) fail('give discriminativeLr or layerwiseLrDecay, not both');
-    oneOf('weightDecayRule', this.weightDecayRule, ['hf', 'timm']);
-    oneOf('nanPolicy', this.nanPolicy, ['stop', 'skip']);
-    if (this.earlyStoppingPatience !== null) {
-      positiveInteger('earlyStoppingPatience', this.earlyStoppingPatience);
-      if (this.evalStrategy === 'no') fail("earlyStoppingPatience needs evaluations: set evalStrategy to 'steps' or 'epoch' (and give an evalDataset)");
-    }
-    nonNegative('earlyStoppingThreshold', this.earlyStoppingThreshold);
-    if (this.threads !== null) {
-      positiveInteger('threads', this.threads);
-      if (this.threads > MAX_THREADS) fail(`threads must be at most ${MAX_THREADS}, got ${show(this.threads)}`);
+    if (this.discriminativeLr !== null && this.layerwiseLrDecay !== null)
+      fail('give discriminativeLr or layerwiseLrDecay, not both');
+    if (this.earlyStoppingPatience !== null && this.evalStrategy === 'no') {
+      fail("earlyStoppingPatience needs evaluations: set evalStrategy to 'steps' or 'epoch' (and give an evalDataset)");
     }
   }
 
@@ -374,21 +608,31 @@ export class TrainingArguments {
     const s = this.strategy as unknown;
     if (s === null || s instanceof PeftConfig) return;
     if (typeof s !== 'object' || !('kind' in (s as object))) {
-      fail(`strategy must be a freezing strategy ({ kind: 'full' | 'head' | 'top-k' | 'bitfit' | 'ln' }), a PEFT config (new LoraConfig(…)) or { kind: 'gradual-unfreezing' }, got ${show(s)}`);
+      fail(
+        `strategy must be a freezing strategy ({ kind: 'full' | 'head' | 'top-k' | 'bitfit' | 'ln' }), a PEFT config (new LoraConfig(…)) or { kind: 'gradual-unfreezing' }, got ${show(s)}`,
+      );
     }
     const kind = (s as { kind: unknown }).kind;
     if (kind === 'gradual-unfreezing') {
       const schedule = (s as GradualUnfreezingStrategy).schedule;
       if (schedule !== undefined) {
-        const valid = 'everySteps' in schedule ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0 : (schedule as { every?: unknown }).every === 'epoch';
-        if (!valid) fail(`gradual unfreezing's schedule must be { every: 'epoch' } or { everySteps: N } with N a positive integer, got ${show(schedule)}`);
+        const valid =
+          'everySteps' in schedule
+            ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0
+            : (schedule as { every?: unknown }).every === 'epoch';
+        if (!valid)
+          fail(
+            `gradual unfreezing's schedule must be { every: 'epoch' } or { everySteps: N } with N a positive integer, got ${show(schedule)}`,
+          );
       }
       return;
     }
     if (!FREEZING_KINDS.includes(kind as string)) {
-      fail(`unknown strategy kind ${show(kind)} (known: ${[...FREEZING_KINDS, 'gradual-unfreezing'].join(', ')}, or a PEFT config)`);
+      fail(
+        `unknown strategy kind ${show(kind)} (known: ${[...FREEZING_KINDS, 'gradual-unfreezing'].join(', ')}, or a PEFT config)`,
+      );
     }
-    if (kind === 'top-k' && !(Number.isInteger((s as { k?: unknown }).k) && ((s as { k: number }).k >= 0))) {
+    if (kind === 'top-k' && !(Number.isInteger((s as { k?: unknown }).k) && (s as { k: number }).k >= 0)) {
       fail(`strategy top-k needs k, a non-negative integer, got ${show((s as { k?: unknown }).k)}`);
     }
   }
@@ -422,8 +666,8 @@ export class TrainingArguments {
     const options: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(json)) {
       const name = camelCase(key);
-      if (!KNOWN_OPTIONS.has(name)) continue;
-      options[name] = name === 'strategy' ? strategyFromJson(value) : value ?? undefined;
+      if (!Object.hasOwn(TRAINING_SETTINGS, name)) continue;
+      options[name] = name === 'strategy' ? strategyFromJson(value) : (value ?? undefined);
     }
     return new TrainingArguments(options as TrainingArgumentsOptions);
   }
@@ -437,7 +681,8 @@ function strategyToJson(strategy: TrainingStrategy | null): unknown {
 
 function strategyFromJson(value: unknown): TrainingStrategy | null {
   if (value === null || value === undefined) return null;
-  if (typeof value === 'object' && value !== null && 'peft_type' in value) return peftConfigFromJson(value as Record<string, unknown>, 'training_args.json strategy');
+  if (typeof value === 'object' && value !== null && 'peft_type' in value)
+    return peftConfigFromJson(value as Record<string, unknown>, 'training_args.json strategy');
   return value as TrainingStrategy;
 }
 

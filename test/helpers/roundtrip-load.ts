@@ -13,7 +13,7 @@ import { noGrad, Tensor } from '../../src/tensor/index.js';
 import type { Module } from '../../src/nn/index.js';
 import { loadSafetensors } from '../../src/io/index.js';
 import { defaultForward } from '../../src/train/index.js';
-import { loadTrainedModel } from '../../src/cli/train.js';
+import { loadTrainedModel } from '../../src/cli/core/trained-model.js';
 import { runMerge } from '../../src/cli/merge.js';
 
 export interface RoundTripCase {

@@ -15,6 +15,8 @@ import { readFileSync } from 'node:fs';
 
 import { LineCounter, parseDocument, isMap, isScalar, type Pair } from 'yaml';
 
+import { TRAINING_SETTINGS, type Setting, type TrainingSettingName } from '../../train/training-args.js';
+
 /** A usage error (bad or missing flag, bad config file, a path that does not exist): exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -66,6 +68,35 @@ export interface ParsedCommandLine {
   help: boolean;
 }
 
+/** An option's value when it is a string (the accessors below: of that kind, else undefined). */
+export function optString(options: Options, name: string): string | undefined {
+  const v = options[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function optNumber(options: Options, name: string): number | undefined {
+  const v = options[name];
+  return typeof v === 'number' ? v : undefined;
+}
+
+export function optList(options: Options, name: string): string[] | undefined {
+  const v = options[name];
+  return Array.isArray(v) ? v : undefined;
+}
+
+export function optBoolean(options: Options, name: string): boolean | undefined {
+  const v = options[name];
+  return typeof v === 'boolean' ? v : undefined;
+}
+
+/** An option that must be a positive integer when given (a UsageError naming the flag otherwise). */
+export function optPositiveInteger(options: Options, name: string): number | undefined {
+  const v = optNumber(options, name);
+  if (v !== undefined && !(Number.isInteger(v) && v > 0))
+    throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
 /** 'learningRate' / 'learning_rate' / 'learning-rate' → 'learning-rate'. */
 export function kebabCase(name: string): string {
   return name
@@ -106,7 +137,8 @@ export function suggestion(name: string, known: readonly string[], prefix = '--'
     }
   }
   const contains = known.find((k) => k.includes(name) || name.includes(k));
-  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 4))) return ` (did you mean ${prefix}${best}?)`;
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 4)))
+    return ` (did you mean ${prefix}${best}?)`;
   if (contains !== undefined && name.length >= 3) return ` (did you mean ${prefix}${contains}?)`;
   return '';
 }
@@ -117,7 +149,9 @@ const FALSE = new Set(['false', '0', 'no', 'off']);
 /** Converts a raw value (a command-line string, or what YAML gave) to the flag's kind; `where` names it in errors. */
 export function coerce(name: string, spec: FlagSpec, raw: unknown, where: string): FlagValue {
   const fail = (expected: string): never => {
-    throw new UsageError(`${where}: --${name} expects ${expected}, got ${typeof raw === 'string' ? `'${raw}'` : JSON.stringify(raw)}`);
+    throw new UsageError(
+      `${where}: --${name} expects ${expected}, got ${typeof raw === 'string' ? `'${raw}'` : JSON.stringify(raw)}`,
+    );
   };
   let value: FlagValue;
   switch (spec.kind) {
@@ -135,17 +169,29 @@ export function coerce(name: string, spec: FlagSpec, raw: unknown, where: string
         break;
       }
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isFinite(n)) return fail(`${spec.kind === 'integer' ? 'an integer' : 'a number'}${spec.keywords ? ` or ${spec.keywords.join(', ')}` : ''}`);
+      if (!Number.isFinite(n))
+        return fail(
+          `${spec.kind === 'integer' ? 'an integer' : 'a number'}${spec.keywords ? ` or ${spec.keywords.join(', ')}` : ''}`,
+        );
       if (spec.kind === 'integer' && !Number.isInteger(n)) return fail('an integer');
       value = n;
       break;
     }
     case 'list': {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : typeof raw === 'number' ? [raw] : fail('a comma-separated list');
-      value = (items as unknown[]).map((item) => {
-        if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean') return fail('a list of names');
-        return String(item).trim();
-      }).filter((s) => s !== '');
+      const items = Array.isArray(raw)
+        ? raw
+        : typeof raw === 'string'
+          ? raw.split(',')
+          : typeof raw === 'number'
+            ? [raw]
+            : fail('a comma-separated list');
+      value = (items as unknown[])
+        .map((item) => {
+          if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean')
+            return fail('a list of names');
+          return String(item).trim();
+        })
+        .filter((s) => s !== '');
       if (value.length === 0) return fail('at least one name');
       break;
     }
@@ -173,7 +219,8 @@ export function coerce(name: string, spec: FlagSpec, raw: unknown, where: string
     }
     case 'optional-string': {
       if (typeof raw === 'boolean') value = raw;
-      else if (typeof raw === 'string' && (TRUE.has(raw.toLowerCase()) || FALSE.has(raw.toLowerCase()))) value = TRUE.has(raw.toLowerCase());
+      else if (typeof raw === 'string' && (TRUE.has(raw.toLowerCase()) || FALSE.has(raw.toLowerCase())))
+        value = TRUE.has(raw.toLowerCase());
       else if (typeof raw === 'string' && raw !== '') value = raw;
       else return fail('a path, or nothing');
       break;
@@ -189,13 +236,18 @@ export function coerce(name: string, spec: FlagSpec, raw: unknown, where: string
   }
   if (spec.choices && Array.isArray(value)) {
     const bad = value.find((v) => !spec.choices!.includes(v));
-    if (bad !== undefined) throw new UsageError(`${where}: --${name}: unknown value '${bad}' (known: ${spec.choices.join(', ')})`);
+    if (bad !== undefined)
+      throw new UsageError(`${where}: --${name}: unknown value '${bad}' (known: ${spec.choices.join(', ')})`);
   }
   return value;
 }
 
 /** Parses command-line arguments against a flag table. */
-export function parseCommandLine(argv: readonly string[], table: FlagTable, options: { positionals?: boolean } = {}): ParsedCommandLine {
+export function parseCommandLine(
+  argv: readonly string[],
+  table: FlagTable,
+  options: { positionals?: boolean } = {},
+): ParsedCommandLine {
   const flags: Options = {};
   const positionals: string[] = [];
   let help = false;
@@ -221,7 +273,13 @@ export function parseCommandLine(argv: readonly string[], table: FlagTable, opti
     const name = kebabCase(arg.slice(2, eq < 0 ? undefined : eq));
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
     const spec = Object.hasOwn(table, name) ? table[name] : undefined;
-    if (!spec) throw new UsageError(`unknown flag --${name}${suggestion(name, names.filter((n) => !table[n].hidden))}`);
+    if (!spec)
+      throw new UsageError(
+        `unknown flag --${name}${suggestion(
+          name,
+          names.filter((n) => !table[n].hidden),
+        )}`,
+      );
     let raw: string | boolean | undefined = inline;
     if (raw === undefined) {
       const next = argv[i + 1];
@@ -236,7 +294,8 @@ export function parseCommandLine(argv: readonly string[], table: FlagTable, opti
       }
     }
     const value = coerce(name, spec, raw, 'command line');
-    if ((spec.repeatable || spec.kind === 'strings') && Array.isArray(value) && Array.isArray(flags[name])) flags[name] = [...(flags[name] as string[]), ...value];
+    if ((spec.repeatable || spec.kind === 'strings') && Array.isArray(value) && Array.isArray(flags[name]))
+      flags[name] = [...(flags[name] as string[]), ...value];
     else flags[name] = value;
   }
   return { flags, positionals, help };
@@ -251,7 +310,9 @@ export function readConfigFile(path: string, table: FlagTable): Options {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`--config: cannot read ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new UsageError(
+      `--config: cannot read ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -261,8 +322,10 @@ export function readConfigFile(path: string, table: FlagTable): Options {
     throw new UsageError(`${path}:${line}: not valid YAML: ${error.message.split('\n')[0]}`);
   }
   const out: Options = {};
-  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) return out;
-  if (!isMap(doc.contents)) throw new UsageError(`${path}:1: expected a mapping of flag names to values (e.g. learning-rate: 2e-5)`);
+  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === '')))
+    return out;
+  if (!isMap(doc.contents))
+    throw new UsageError(`${path}:1: expected a mapping of flag names to values (e.g. learning-rate: 2e-5)`);
   const names = Object.keys(table).filter((n) => !table[n].hidden);
   for (const item of doc.contents.items as Pair[]) {
     const keyNode = item.key as { value?: unknown; range?: [number, number, number] } | null;
@@ -285,7 +348,11 @@ export function readConfigFile(path: string, table: FlagTable): Options {
  * The command's options: `--config`'s file (when the table has `config` and it is given) with the
  * command line's flags on top.
  */
-export function resolveOptions(argv: readonly string[], table: FlagTable, options: { positionals?: boolean } = {}): ParsedCommandLine & { options: Options; configFile?: string } {
+export function resolveOptions(
+  argv: readonly string[],
+  table: FlagTable,
+  options: { positionals?: boolean } = {},
+): ParsedCommandLine & { options: Options; configFile?: string } {
   const parsed = parseCommandLine(argv, table, options);
   const configFile = typeof parsed.flags.config === 'string' ? parsed.flags.config : undefined;
   const fromFile = configFile !== undefined ? readConfigFile(configFile, table) : {};
@@ -344,7 +411,8 @@ export function flagHelp(table: FlagTable): string {
     const group = spec.group ?? 'Options';
     const arg = spec.arg ?? DEFAULT_ARG[spec.kind];
     const left = `--${name}${arg ? ` ${arg}` : ''}`;
-    const help = spec.choices && !spec.help.includes(spec.choices[0]) ? `${spec.help} (${spec.choices.join(', ')})` : spec.help;
+    const help =
+      spec.choices && !spec.help.includes(spec.choices[0]) ? `${spec.help} (${spec.choices.join(', ')})` : spec.help;
     if (!groups.has(group)) groups.set(group, []);
     groups.get(group)!.push([left, help]);
   }
@@ -359,4 +427,51 @@ export function flagHelp(table: FlagTable): string {
     lines.push('');
   }
   return lines.join('\n').trimEnd();
+}
+
+/** The flag name of a TrainingArguments setting: its own (`train-bn`), else the setting's name in kebab-case. */
+function settingFlagName(name: TrainingSettingName): string {
+  return TRAINING_SETTINGS[name].flag?.name ?? kebabCase(name);
+}
+
+/**
+ * A setting's help on the command line: the flag's own help (where the CLI's default differs), else
+ * the setting's with its default; the settings it names (`maxSteps`) become their flags (--max-steps).
+ */
+function settingFlagHelp(name: TrainingSettingName): string {
+  const spec = TRAINING_SETTINGS[name] as Setting<unknown, unknown>;
+  let help = spec.flag?.help;
+  if (help === undefined) {
+    const value = spec.default;
+    const shown =
+      spec.showDefault ?? (!spec.derive && (typeof value === 'number' || typeof value === 'string' || value === true));
+    help = shown ? `${spec.help} (default ${String(value)})` : spec.help;
+  }
+  return help.replace(/`(\w+)`/g, (_, other: string) =>
+    Object.hasOwn(TRAINING_SETTINGS, other) ? `--${settingFlagName(other as TrainingSettingName)}` : other,
+  );
+}
+
+/**
+ * The command-line flags of TrainingArguments settings (all that have one, in TRAINING_SETTINGS' order,
+ * or those named): kind, group, choices and help from the settings table, and the setting each sets.
+ */
+export function settingFlags(
+  names: readonly TrainingSettingName[] = Object.keys(TRAINING_SETTINGS) as TrainingSettingName[],
+): FlagTable {
+  const table: FlagTable = {};
+  for (const name of names) {
+    const flag = TRAINING_SETTINGS[name].flag;
+    if (!flag) continue;
+    table[settingFlagName(name)] = {
+      kind: flag.kind,
+      group: flag.group,
+      help: settingFlagHelp(name),
+      ...(flag.arg ? { arg: flag.arg } : {}),
+      ...(flag.choices ? { choices: flag.choices } : {}),
+      ...(flag.keywords ? { keywords: flag.keywords } : {}),
+      ...(flag.parsedByCli ? {} : { trainingArg: name }),
+    };
+  }
+  return table;
 }

@@ -4,12 +4,10 @@
  * before loading a model, tokenising or building anything. On a shared or busy machine fewer threads
  * are faster: libtorch's threads spin while they wait for a core.
  */
-import { MAX_THREADS, setNumThreads } from '../tensor/index.js';
-import { resolveOptions, UsageError, type FlagTable, type FlagValue } from './config.js';
+import { MAX_THREADS, setNumThreads } from '../../tensor/index.js';
+import { resolveOptions, settingFlags, UsageError, type FlagTable, type FlagValue } from './flags.js';
 
-export const THREADS_FLAG: FlagTable = {
-  threads: { kind: 'integer', group: 'Run', trainingArg: 'threads', help: 'libtorch threads (default: all cores; on a shared or busy machine, 1)' },
-};
+export const THREADS_FLAG: FlagTable = settingFlags(['threads']);
 
 /** --threads' value, checked: an integer from 1 to MAX_THREADS, else a UsageError; undefined when not given. */
 export function threadsFlag(value: FlagValue | undefined): number | undefined {

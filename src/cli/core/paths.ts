@@ -3,12 +3,13 @@
  * path otherwise), and told apart from Hub ids — a name that looks like a path, or whose first part is a
  * folder here, is never sent to the Hub.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname } from 'node:path';
 
-import { looksLikeLocalPath } from '../hub/index.js';
-import { distance, UsageError } from './config.js';
+import { looksLikeLocalPath } from '../../hub/index.js';
+import { describeJsonValue } from '../../io/index.js';
+import { distance, UsageError } from './flags.js';
 
 /** A Hub repo id as the CLI accepts it: `namespace/name`. */
 export const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
@@ -18,7 +19,7 @@ export function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
 }
 
-function isDir(path: string): boolean {
+export function isDir(path: string): boolean {
   try {
     return statSync(path).isDirectory();
   } catch {
@@ -64,4 +65,18 @@ function nearestSibling(path: string): string {
   }
   const near = names.map((n) => ({ n, d: distance(name, n) })).filter(({ d }) => d <= Math.max(1, Math.floor(name.length / 4))).sort((a, b) => a.d - b.d)[0];
   return near ? ` (did you mean ${parent === '.' ? '' : `${parent}/`}${near.n}?)` : '';
+}
+
+/** A JSON file holding an object, read; errors name the file. */
+export function readJsonFile(path: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(value)}`);
+  }
+  return value as Record<string, unknown>;
 }

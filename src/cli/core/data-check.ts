@@ -4,10 +4,11 @@
  * starts, not silently after --max-steps), with a progress bar on a terminal for large folders;
  * the pixel limit (--max-image-pixels); and what --skip-bad-rows left out, said on stderr.
  */
-import { ImageFolderDataset, MAX_IMAGE_PIXELS, type ImageLimits, type SkippedFile, type SkippedRow, type Transform } from '../data/index.js';
-import type { Tensor } from '../tensor/index.js';
-import { progressBar, type OutputStream } from '../train/progress.js';
-import { UsageError, type FlagTable, type Options } from './config.js';
+import { ImageFolderDataset, MAX_IMAGE_PIXELS, type ImageLimits, type SkippedFile, type SkippedRow, type Transform } from '../../data/index.js';
+import type { Tensor } from '../../tensor/index.js';
+import { formatInteger } from '../../report/format.js';
+import { progressBar, type OutputStream } from '../../train/progress.js';
+import { UsageError, type FlagTable, type Options } from './flags.js';
 
 const VERIFY_CHOICES = ['decode', 'header'] as const;
 
@@ -23,7 +24,7 @@ export const IMAGE_CHECK_FLAGS: FlagTable = {
     kind: 'integer',
     arg: 'N',
     group: 'Data',
-    help: `refuse images with more pixels than N, from their header (default ${MAX_IMAGE_PIXELS.toLocaleString('en-US')}: PIL's decompression-bomb limit, twice Image.MAX_IMAGE_PIXELS)`,
+    help: `refuse images with more pixels than N, from their header (default ${formatInteger(MAX_IMAGE_PIXELS)}: PIL's decompression-bomb limit, twice Image.MAX_IMAGE_PIXELS)`,
   },
 };
 
@@ -50,7 +51,7 @@ export function verifyProgress(what: string, stream: OutputStream = process.stde
     }
     if (now - last < 100) return;
     last = now;
-    stream.write(`\r\x1b[Kchecking ${what} ▕${progressBar(checked / total, 30)}▏ ${checked.toLocaleString('en-US')}/${total.toLocaleString('en-US')}`);
+    stream.write(`\r\x1b[Kchecking ${what} ▕${progressBar(checked / total, 30)}▏ ${formatInteger(checked)}/${formatInteger(total)}`);
   };
 }
 
@@ -61,8 +62,8 @@ const LISTED_SKIPPED = 5;
 export function reportSkipped(source: string, kind: 'row' | 'file', skipped: readonly { where: string; reason: string }[]): void {
   if (skipped.length === 0) return;
   const lines = skipped.slice(0, LISTED_SKIPPED).map((s) => `  ${s.where}: ${s.reason}`);
-  if (skipped.length > LISTED_SKIPPED) lines.push(`  … and ${(skipped.length - LISTED_SKIPPED).toLocaleString('en-US')} more`);
-  console.error(`note: --skip-bad-rows left out ${skipped.length.toLocaleString('en-US')} bad ${kind}${skipped.length === 1 ? '' : 's'} of ${source}:\n${lines.join('\n')}`);
+  if (skipped.length > LISTED_SKIPPED) lines.push(`  … and ${formatInteger(skipped.length - LISTED_SKIPPED)} more`);
+  console.error(`note: --skip-bad-rows left out ${formatInteger(skipped.length)} bad ${kind}${skipped.length === 1 ? '' : 's'} of ${source}:\n${lines.join('\n')}`);
 }
 
 /** Skipped table rows as reportSkipped lists them (`file:line`). */

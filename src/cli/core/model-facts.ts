@@ -1,0 +1,81 @@
+/**
+ * What the fine-tuning methods need to know of a model, read off one built copy: its family, layer
+ * groups and head, the layers LoRA and IA3 look for, its norms and size. `finetune train`, compare,
+ * lr-find (buildStrategy) and `finetune inspect` read it the same way.
+ */
+import { BatchNorm2d, Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Module } from '../../nn/index.js';
+import { hasLayerGroups, layerGroupsOf, parameterGroupsOf } from '../../models/index.js';
+import { familyOfModel } from '../../models/registry.js';
+import { summarizeTrainable } from '../../peft/index.js';
+
+export interface ModelFacts {
+  /** The family's model_type ('bert', 'vit', …), or 'unknown' for a model of no registered family. */
+  modelType: string;
+  architecture: string;
+  /** Whether the model declares layer groups (the freezing methods need them). */
+  hasGroups: boolean;
+  /** How many layer groups, the head's included (0 when none are declared). */
+  groups: number;
+  /** The layer groups, input side first, with their parameter counts. */
+  groupSizes: { name: string; total: number }[];
+  /** Paths of the head group's modules that hold parameters. */
+  headPaths: string[];
+  convNames: string[];
+  hasQueryValue: boolean;
+  hasWordEmbeddings: boolean;
+  hasClassifier: boolean;
+  hasNorm: boolean;
+  hasBatchNorm: boolean;
+  /** Parameters in all. */
+  total: number;
+  /** The head's classes (config.numLabels or numClasses), when the model says. */
+  numLabels: number | null;
+}
+
+export function readModelFacts(model: Module): ModelFacts {
+  const named = model.namedModules();
+  const pathOf = new Map(named.map(([path, m]) => [m, path] as const));
+  const leaf = (path: string) => path.slice(path.lastIndexOf('.') + 1);
+  let modelType = 'unknown';
+  try {
+    modelType = familyOfModel(model).family.modelType;
+  } catch {
+    /* not a registered family */
+  }
+  const hasGroups = hasLayerGroups(model);
+  const groups = hasGroups ? layerGroupsOf(model) : [];
+  const config = (model as unknown as { config?: { numLabels?: number; numClasses?: number } }).config;
+  return {
+    modelType,
+    architecture: model.constructor.name,
+    hasGroups,
+    groups: groups.length,
+    groupSizes: hasGroups
+      ? parameterGroupsOf(model).map(({ name, parameters }) => ({
+          name,
+          total: parameters.reduce((n, [, p]) => n + p.numel(), 0),
+        }))
+      : [],
+    headPaths: hasGroups
+      ? groups
+          .at(-1)!
+          .modules.filter((m) => m.parameters().length > 0)
+          .map((m) => pathOf.get(m)!)
+      : [],
+    convNames: named.filter(([, m]) => m instanceof Conv2d).map(([path]) => path),
+    hasQueryValue: ['query', 'value'].every((name) =>
+      named.some(([path, m]) => leaf(path) === name && m instanceof Linear),
+    ),
+    hasWordEmbeddings: named.some(([path, m]) => leaf(path) === 'word_embeddings' && m instanceof Embedding),
+    hasClassifier: named.some(([path, m]) => path === 'classifier' && m instanceof Linear),
+    hasNorm: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm),
+    hasBatchNorm: named.some(([, m]) => m instanceof BatchNorm2d),
+    total: summarizeTrainable(model).total,
+    numLabels: config?.numLabels ?? config?.numClasses ?? null,
+  };
+}
+
+/** top-k's k when --k is not given: about a quarter of the layer groups below the head, at least one. */
+export function defaultTopK(groups: number): number {
+  return Math.max(1, Math.round((groups - 1) / 4));
+}
