@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { getPeftModel, LoraConfig, PeftModel, PromptTuningConfig, manualSeed, models, nn, noGrad, peft, tensor, tidy, randn, loadSafetensors, type Tensor } from 'finetune';
+import { getPeftModel, LoraConfig, PeftModel, PromptTuningConfig, manualSeed, models, nn, noGrad, peft, tensor, tidy, randn, loadSafetensors, loadAdapter, loadPeftModel, type Tensor } from 'finetune';
 
 const TINY = { vocabSize: 50, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 32, numLabels: 3 };
 
@@ -148,4 +148,26 @@ test('adapter_config.json from PEFT: unknown settings that change the computatio
   assert.throws(() => peft.peftConfigFromJson({ ...json, use_qalora: true }, 'x/adapter_config.json'), /x\/adapter_config.json: LORA option\(s\) not supported by finetune: use_qalora=true/);
   assert.throws(() => peft.peftConfigFromJson({ peft_type: 'VERA' }), /peft_type "VERA" is not supported/);
   assert.throws(() => peft.peftConfigFromJson({ peft_type: 'LORA', bias: 'some' }), /adapter_config.json: 'bias' must be 'none', 'all' or 'lora_only', got "some"/);
+});
+
+test('loadPeftModel and loadAdapter load for inference (eval mode) unless isTrainable, as PEFT: dropout off, outputs repeat', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ft-lora-eval-'));
+  try {
+    manualSeed(0);
+    const base = () => new nn.Sequential(new nn.Linear(8, 8), new nn.ReLU(), new nn.Linear(8, 2));
+    const trained = getPeftModel(base(), new LoraConfig({ r: 4, loraDropout: 0.5, targetModules: ['0', '2'], initLoraWeights: false }));
+    await trained.savePretrained(dir);
+    const x = randn([16, 8]);
+    const check = (model: nn.Module & { forward(input: Tensor): unknown }, training: boolean) => {
+      assert.deepEqual([...new Set([...model.modules()].map((m) => m.training))], [training]);
+      if (!training) noGrad(() => assert.deepEqual([...(model.forward(x) as Tensor).data()], [...(model.forward(x) as Tensor).data()]));
+    };
+    check(await loadPeftModel(base(), dir), false);
+    check(await loadPeftModel(base(), dir, { isTrainable: true }), true);
+    const twice = getPeftModel(base(), new LoraConfig({ r: 2, targetModules: ['0'] }));
+    await loadAdapter(twice, dir, 'other');
+    check(twice, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

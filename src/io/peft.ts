@@ -95,6 +95,8 @@ export async function loadPeftModel(base: Module, source: string, options: LoadA
   const { config, path } = await readAdapterConfig(source, options);
   const model = naming(path, () => new PeftModel(base, config, adapterName));
   await loadWeightsInto(model, source, adapterName, options);
+  // For inference unless isTrainable, as PEFT's load_adapter: the new layers' dropout starts in training mode.
+  if (!options.isTrainable) model.eval();
   return model;
 }
 
@@ -103,7 +105,9 @@ export async function loadAdapter(model: PeftModel, source: string, adapterName:
   checkAdapterName(adapterName, model.model);
   const { config, path } = await readAdapterConfig(source, options);
   naming(path, () => model.addAdapter(adapterName, config));
-  return loadWeightsInto(model, source, adapterName, options);
+  const result = await loadWeightsInto(model, source, adapterName, options);
+  if (!options.isTrainable) model.eval();
+  return result;
 }
 
 registerAdapterFiles({

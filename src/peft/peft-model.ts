@@ -370,10 +370,7 @@ export class PeftModel extends Module {
 
   /** Loads an adapter saved by PEFT or finetune onto `base` (PEFT's PeftModel.from_pretrained). */
   static async fromPretrained(base: Module, dir: string, options: LoadPeftOptions = {}): Promise<PeftModel> {
-    const model = await files().load(base, dir, options);
-    // For inference, as PEFT's load_adapter: the new layers' dropout starts in training mode.
-    if (!options.isTrainable) model.eval();
-    return model;
+    return files().load(base, dir, options);
   }
 
   /** Loads another saved adapter into this model under `adapterName` (PEFT's load_adapter). */
