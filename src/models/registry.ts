@@ -6,6 +6,7 @@ import { totalmem } from 'node:os';
 
 import type { Module, StateDict } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
+import type { HeadLabels } from './pretrained-config.js';
 
 /** A config as stored in config.json: snake_case keys, as Hugging Face writes them. */
 export type HfConfig = Record<string, unknown>;
@@ -57,6 +58,11 @@ export interface ModelFamily<Config = unknown> {
    * Defaults to setting `numLabels`.
    */
   withNumLabels?(config: Config, numLabels: number): Config;
+  /**
+   * The head's size, class names and problem type of a config. Defaults to reading the shared label
+   * fields (numLabels, id2label, problemType; see LabelsConfig).
+   */
+  headLabels?(config: Config): HeadLabels;
   /**
    * Family-specific key fixes after the generic alignment (prefix, legacy LayerNorm names),
    * e.g. dropping tied keys a checkpoint stores but the model does not own.
