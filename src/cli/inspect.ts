@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { createModel } from '../io/index.js';
 import { Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Module } from '../nn/index.js';
 import { findPreset, hasLayerGroups, layerGroupsOf, modelFamilies, parameterGroupsOf, type HfConfig } from '../models/index.js';
+import { isPretrainedModel } from '../models/pretrained-model.js';
 import {
   applyFreezingStrategy,
   BottleneckConfig,
@@ -315,12 +316,12 @@ function readFacts(model: Module, source: string): ModelFacts {
     ? layerGroupsOf(model).at(-1)!.modules.filter((m) => m.parameters().length > 0).map((m) => pathOf.get(m)!)
     : [];
   const leaf = (path: string) => path.slice(path.lastIndexOf('.') + 1);
-  const config = (model as unknown as { config?: { numLabels?: number; numClasses?: number } }).config;
+  const head = isPretrainedModel(model) ? model.headLabels() : undefined;
   return {
     source,
     architecture: model.constructor.name,
     modelType: familyType(model),
-    numLabels: config?.numLabels ?? config?.numClasses ?? null,
+    numLabels: head?.numLabels ?? null,
     total: summarizeTrainable(model).total,
     groups,
     hasGroups,

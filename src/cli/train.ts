@@ -19,6 +19,7 @@ import { manualSeed } from '../tensor/index.js';
 import { Conv2d, Linear, type Module } from '../nn/index.js';
 import { findPreset, layerGroupsOf, hasLayerGroups, modelFamilies, type HfConfig } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
+import { isPretrainedModel } from '../models/pretrained-model.js';
 import { assertNotPickle, createModel, describeJsonValue, loadPretrained, newlyInitializedModules, readSafetensorsHeader, savePretrained, isLocalCheckpoint, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../io/index.js';
 import { copyFileAtomicSync, makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { packageRoot } from '../tensor/native.js';
@@ -419,11 +420,7 @@ export interface BuiltModel {
 
 /** Sets the head's class names in a BERT / ViT config (id2label / label2id, saved in config.json). */
 export function setLabelNames(model: Module, names: readonly string[]): void {
-  const config = (model as unknown as { config?: Record<string, unknown> }).config;
-  if (!config || Object.isFrozen(config) || !('numLabels' in config) || config.numLabels !== names.length) return;
-  const id2label = Object.fromEntries(names.map((name, i) => [i, name]));
-  config.id2label = id2label;
-  config.label2id = Object.fromEntries(names.map((name, i) => [name, i]));
+  if (isPretrainedModel(model)) model.setLabelNames(names);
 }
 
 /** Builds the classification model of `source` with `numLabels` outputs (random init for presets and bare configs). */
@@ -1609,10 +1606,11 @@ export async function loadTrainedModel(modelArg: string | undefined, adapterArg:
     for (const note of loadNotes) console.error(`note: ${note}`);
   }
   model.eval();
-  const config = (model instanceof PeftModel ? model.model : model) as unknown as { config?: { id2label?: Record<string, string>; numLabels?: number; numClasses?: number } };
-  const n = config.config?.numLabels ?? config.config?.numClasses ?? numLabels ?? 0;
+  const inner = model instanceof PeftModel ? model.model : model;
+  const head = isPretrainedModel(inner) ? inner.headLabels() : undefined;
+  const n = head?.numLabels ?? numLabels ?? 0;
   const generic = Array.from({ length: n }, (_, i) => `LABEL_${i}`);
-  const own = generic.map((name, i) => config.config?.id2label?.[i] ?? name);
+  const own = generic.map((name, i) => head?.id2label[i] ?? name);
   const recorded = (run: Record<string, unknown>) => (Array.isArray(run.labels) && run.labels.length === n ? run.labels.map(String) : undefined);
   // The class names: what train recorded for the adapter, else the model's own (config.json, then its run_config.json) —
   // not when the head was rebuilt for an adapter of another size: the base's names are for its own classes.

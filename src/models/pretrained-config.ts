@@ -47,6 +47,11 @@ export function invertLabels(id2label: Record<number, string>): Record<string, n
   return Object.fromEntries(Object.entries(id2label).map(([id, label]) => [label, Number(id)]));
 }
 
+/** The head of a family that counts classes without naming them (torchvision's num_classes). */
+export function unnamedClasses(numClasses: number): HeadLabels {
+  return { numLabels: numClasses, id2label: defaultLabels(numClasses), problemType: null };
+}
+
 /** id2label as config.json holds it (string keys) beside label2id. */
 export function labelsToJson(id2label: Record<number, string>, label2id: Record<string, number>): HfConfig {
   return { id2label: Object.fromEntries(Object.entries(id2label).map(([id, label]) => [String(id), label])), label2id: { ...label2id } };
@@ -57,9 +62,14 @@ export function snakeCase(field: string): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** `fields` of `config` under their config.json keys, in the order given. */
+/** `fields` of `config` under their config.json keys, in the order given; fields left undefined are not written, arrays are copied. */
 export function fieldsToJson<Config>(config: Config, fields: readonly (keyof Config & string)[]): HfConfig {
-  return Object.fromEntries(fields.map((field) => [snakeCase(field), config[field]]));
+  const json: HfConfig = {};
+  for (const name of fields) {
+    const value = config[name];
+    if (value !== undefined) json[snakeCase(name)] = Array.isArray(value) ? [...value] : value;
+  }
+  return json;
 }
 
 /** `json` with its keys sorted, as transformers writes config.json (to_json_string with sort_keys). */
