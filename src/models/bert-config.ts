@@ -6,8 +6,17 @@
 import { ACT2FN, isActivationName, type ActivationName } from '../nn/index.js';
 import type { ProblemType } from './classification-loss.js';
 import {
-  ConfigJsonReader, PROBLEM_TYPES, defaultLabels, fieldsToJson, field, invertLabels, labelsToJson, sortedKeys, withoutUndefined,
-  type ConfigFields, type LabelsConfig,
+  ConfigJsonReader,
+  PROBLEM_TYPES,
+  defaultLabels,
+  fieldsToJson,
+  field,
+  invertLabels,
+  labelsToJson,
+  sortedKeys,
+  withoutUndefined,
+  type ConfigFields,
+  type LabelsConfig,
 } from './pretrained-config.js';
 import { MAX_LABELS, MAX_LAYERS, type HfConfig, type ModelSizePart } from './registry.js';
 
@@ -108,7 +117,10 @@ export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
     }
   }
   // Before the label map is built: a config.json's num_labels of 1e9 would fill the JavaScript heap.
-  if (!(numLabels <= MAX_LABELS)) throw new Error(`BertConfig: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${JSON.stringify(numLabels)}`);
+  if (!(numLabels <= MAX_LABELS))
+    throw new Error(
+      `BertConfig: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${JSON.stringify(numLabels)}`,
+    );
   id2label ??= defaultLabels(numLabels);
   const config: BertConfig = { ...merged, numLabels, id2label, label2id: label2id ?? invertLabels(id2label) };
   checkConfig(config);
@@ -117,33 +129,57 @@ export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
 
 function checkConfig(c: BertConfig): void {
   const positive: (keyof BertConfig)[] = [
-    'vocabSize', 'hiddenSize', 'numHiddenLayers', 'numAttentionHeads', 'intermediateSize', 'maxPositionEmbeddings', 'typeVocabSize', 'numLabels',
+    'vocabSize',
+    'hiddenSize',
+    'numHiddenLayers',
+    'numAttentionHeads',
+    'intermediateSize',
+    'maxPositionEmbeddings',
+    'typeVocabSize',
+    'numLabels',
   ];
   for (const key of positive) {
     const v = c[key];
-    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`BertConfig: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || (v as number) < 1)
+      throw new Error(`BertConfig: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
   }
-  if (c.numHiddenLayers > MAX_LAYERS) throw new Error(`BertConfig: numHiddenLayers must be at most ${MAX_LAYERS}, got ${c.numHiddenLayers}`);
+  if (c.numHiddenLayers > MAX_LAYERS)
+    throw new Error(`BertConfig: numHiddenLayers must be at most ${MAX_LAYERS}, got ${c.numHiddenLayers}`);
   for (const key of ['hiddenDropoutProb', 'attentionProbsDropoutProb'] as const) {
-    if (typeof c[key] !== 'number' || c[key] < 0 || c[key] > 1) throw new Error(`BertConfig: ${key} must be in [0, 1], got ${JSON.stringify(c[key])}`);
+    if (typeof c[key] !== 'number' || c[key] < 0 || c[key] > 1)
+      throw new Error(`BertConfig: ${key} must be in [0, 1], got ${JSON.stringify(c[key])}`);
   }
-  if (c.classifierDropout !== null && (typeof c.classifierDropout !== 'number' || c.classifierDropout < 0 || c.classifierDropout > 1)) {
-    throw new Error(`BertConfig: classifierDropout must be in [0, 1] or null, got ${JSON.stringify(c.classifierDropout)}`);
+  if (
+    c.classifierDropout !== null &&
+    (typeof c.classifierDropout !== 'number' || c.classifierDropout < 0 || c.classifierDropout > 1)
+  ) {
+    throw new Error(
+      `BertConfig: classifierDropout must be in [0, 1] or null, got ${JSON.stringify(c.classifierDropout)}`,
+    );
   }
   for (const key of ['initializerRange', 'layerNormEps'] as const) {
-    if (typeof c[key] !== 'number' || !(c[key] >= 0)) throw new Error(`BertConfig: ${key} must be a non-negative number, got ${JSON.stringify(c[key])}`);
+    if (typeof c[key] !== 'number' || !(c[key] >= 0))
+      throw new Error(`BertConfig: ${key} must be a non-negative number, got ${JSON.stringify(c[key])}`);
   }
   if (c.hiddenSize % c.numAttentionHeads) {
-    throw new Error(`BertConfig: hiddenSize (${c.hiddenSize}) must be a multiple of numAttentionHeads (${c.numAttentionHeads})`);
+    throw new Error(
+      `BertConfig: hiddenSize (${c.hiddenSize}) must be a multiple of numAttentionHeads (${c.numAttentionHeads})`,
+    );
   }
   if (!isActivationName(c.hiddenAct)) {
-    throw new Error(`BertConfig: hiddenAct '${c.hiddenAct}' is not supported (supported: ${Object.keys(ACT2FN).join(', ')})`);
+    throw new Error(
+      `BertConfig: hiddenAct '${c.hiddenAct}' is not supported (supported: ${Object.keys(ACT2FN).join(', ')})`,
+    );
   }
   if (c.padTokenId !== null && (!Number.isInteger(c.padTokenId) || c.padTokenId < 0 || c.padTokenId >= c.vocabSize)) {
-    throw new Error(`BertConfig: padTokenId must be null or an integer in [0, ${c.vocabSize}), got ${JSON.stringify(c.padTokenId)}`);
+    throw new Error(
+      `BertConfig: padTokenId must be null or an integer in [0, ${c.vocabSize}), got ${JSON.stringify(c.padTokenId)}`,
+    );
   }
   if (c.problemType !== null && !PROBLEM_TYPES.includes(c.problemType)) {
-    throw new Error(`BertConfig: problemType must be null or one of ${PROBLEM_TYPES.join(', ')}, got ${JSON.stringify(c.problemType)}`);
+    throw new Error(
+      `BertConfig: problemType must be null or one of ${PROBLEM_TYPES.join(', ')}, got ${JSON.stringify(c.problemType)}`,
+    );
   }
   if (typeof c.tieWordEmbeddings !== 'boolean') throw new Error(`BertConfig: tieWordEmbeddings must be a boolean`);
 }
@@ -161,7 +197,8 @@ export function bertConfigFromHf(json: HfConfig): BertConfig {
   if (json.is_decoder === true) throw reader.error('is_decoder', 'is not supported (BERT as a causal decoder)');
   if (json.add_cross_attention === true) throw reader.error('add_cross_attention', 'is not supported');
   const positions = json.position_embedding_type;
-  if (positions !== undefined && positions !== null && positions !== 'absolute') throw reader.error('position_embedding_type', "must be 'absolute'");
+  if (positions !== undefined && positions !== null && positions !== 'absolute')
+    throw reader.error('position_embedding_type', "must be 'absolute'");
 
   const overrides = { ...reader.fields(FIELDS), ...reader.labels() };
   // As transformers: named labels set the number of labels, whatever num_labels says.
@@ -192,7 +229,8 @@ export function bertConfigToHf(config: BertConfig, architecture: string = 'BertM
   const c = bertConfig(config);
   const defaultLabelMap = defaultLabels(2);
   const namedLabels =
-    JSON.stringify(c.id2label) !== JSON.stringify(defaultLabelMap) || JSON.stringify(c.label2id) !== JSON.stringify(invertLabels(defaultLabelMap));
+    JSON.stringify(c.id2label) !== JSON.stringify(defaultLabelMap) ||
+    JSON.stringify(c.label2id) !== JSON.stringify(invertLabels(defaultLabelMap));
   return sortedKeys({
     add_cross_attention: false,
     architectures: [architecture],
@@ -214,11 +252,16 @@ export function bertConfigToHf(config: BertConfig, architecture: string = 'BertM
  * Named configurations: google-bert/bert-base-uncased (L12 H768 A12), and Google's compact
  * BERTs as prajjwal1 publishes them, bert-tiny (L2 H128 A2) and bert-mini (L4 H256 A4).
  */
-export const BERT_PRESETS: Readonly<Record<'bert-base-uncased' | 'bert-tiny' | 'bert-mini', Readonly<BertConfig>>> = Object.freeze({
-  'bert-base-uncased': frozen(bertConfig()),
-  'bert-tiny': frozen(bertConfig({ hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512 })),
-  'bert-mini': frozen(bertConfig({ hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 })),
-});
+export const BERT_PRESETS: Readonly<Record<'bert-base-uncased' | 'bert-tiny' | 'bert-mini', Readonly<BertConfig>>> =
+  Object.freeze({
+    'bert-base-uncased': frozen(bertConfig()),
+    'bert-tiny': frozen(
+      bertConfig({ hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512 }),
+    ),
+    'bert-mini': frozen(
+      bertConfig({ hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 }),
+    ),
+  });
 
 function frozen(config: BertConfig): Readonly<BertConfig> {
   Object.freeze(config.id2label);
@@ -244,8 +287,16 @@ export function bertSizeParts(c: BertConfig): ModelSizePart[] {
       fields: { max_position_embeddings: c.maxPositionEmbeddings, type_vocab_size: c.typeVocabSize, hidden_size: h },
     },
     // Per layer: query, key, value and the attention output (4·(h² + h)), two LayerNorms (4h), the feed-forward pair (2hi + i + h).
-    { part: 'encoder layers', parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i), fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i } },
-    { part: 'pooler and masked-LM head', parameters: 2 * h * h + 5 * h + c.vocabSize, fields: { hidden_size: h, vocab_size: c.vocabSize } },
+    {
+      part: 'encoder layers',
+      parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i),
+      fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i },
+    },
+    {
+      part: 'pooler and masked-LM head',
+      parameters: 2 * h * h + 5 * h + c.vocabSize,
+      fields: { hidden_size: h, vocab_size: c.vocabSize },
+    },
     { part: 'classifier', parameters: c.numLabels * (h + 1), fields: { num_labels: c.numLabels, hidden_size: h } },
   ];
 }

@@ -14,7 +14,11 @@ import type { ProblemType } from './classification-loss.js';
 import { MAX_LABELS, type HfConfig } from './registry.js';
 
 /** transformers' problem_type values: how a classification head turns logits and labels into a loss. */
-export const PROBLEM_TYPES: readonly ProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
+export const PROBLEM_TYPES: readonly ProblemType[] = [
+  'regression',
+  'single_label_classification',
+  'multi_label_classification',
+];
 
 /** The head fields of a family whose config names its classes, as PretrainedConfig's label attributes. */
 export interface LabelsConfig {
@@ -54,7 +58,10 @@ export function unnamedClasses(numClasses: number): HeadLabels {
 
 /** id2label as config.json holds it (string keys) beside label2id. */
 export function labelsToJson(id2label: Record<number, string>, label2id: Record<string, number>): HfConfig {
-  return { id2label: Object.fromEntries(Object.entries(id2label).map(([id, label]) => [String(id), label])), label2id: { ...label2id } };
+  return {
+    id2label: Object.fromEntries(Object.entries(id2label).map(([id, label]) => [String(id), label])),
+    label2id: { ...label2id },
+  };
 }
 
 /** The config.json key of a camelCase field: numHiddenLayers → num_hidden_layers, id2label → id2label. */
@@ -93,7 +100,8 @@ export type ConfigField = (value: unknown) => string | undefined;
 /** A family's config.json fields by camelCase name (the key is its snakeCase). */
 export type ConfigFields<Config> = { readonly [Field in keyof Config]?: ConfigField };
 
-const isPositiveInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 1;
+const isPositiveInteger = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 1;
 
 /** The checks families build their field tables from. */
 export const field = {
@@ -101,28 +109,42 @@ export const field = {
   typed:
     (kind: 'number' | 'string' | 'boolean', options: { nullable?: boolean } = {}): ConfigField =>
     (value) =>
-      (value === null ? options.nullable : typeof value === kind) ? undefined : `must be a ${kind}${options.nullable ? ' or null' : ''}`,
+      (value === null ? options.nullable : typeof value === kind)
+        ? undefined
+        : `must be a ${kind}${options.nullable ? ' or null' : ''}`,
   positiveInteger:
     (max = Infinity): ConfigField =>
     (value) =>
-      isPositiveInteger(value) && value <= max ? undefined : `must be a positive integer${max === Infinity ? '' : ` up to ${max}`}`,
+      isPositiveInteger(value) && value <= max
+        ? undefined
+        : `must be a positive integer${max === Infinity ? '' : ` up to ${max}`}`,
   positiveIntegers:
     (count: number, words: string, max = Infinity): ConfigField =>
     (value) =>
-      Array.isArray(value) && value.length === count && value.every((n) => isPositiveInteger(n) && n <= max) ? undefined : `must be ${words}`,
+      Array.isArray(value) && value.length === count && value.every((n) => isPositiveInteger(n) && n <= max)
+        ? undefined
+        : `must be ${words}`,
   /** A side or a [height, width] pair. */
   positiveIntegerOrPair: (): ConfigField => (value) =>
     isPositiveInteger(value) || (Array.isArray(value) && value.length === 2 && value.every(isPositiveInteger))
       ? undefined
       : 'must be a positive integer or a [height, width] pair',
-  fraction: (): ConfigField => (value) => (typeof value === 'number' && value >= 0 && value <= 1 ? undefined : 'must be a number in [0, 1]'),
-  positiveNumber: (): ConfigField => (value) => (typeof value === 'number' && value > 0 ? undefined : 'must be a positive number'),
+  fraction: (): ConfigField => (value) =>
+    typeof value === 'number' && value >= 0 && value <= 1 ? undefined : 'must be a number in [0, 1]',
+  positiveNumber: (): ConfigField => (value) =>
+    typeof value === 'number' && value > 0 ? undefined : 'must be a positive number',
   boolean: (): ConfigField => (value) => (typeof value === 'boolean' ? undefined : 'must be true or false'),
-  booleans: (count: number): ConfigField => (value) =>
-    Array.isArray(value) && value.length === count && value.every((b) => typeof b === 'boolean') ? undefined : `must be ${count} booleans`,
+  booleans:
+    (count: number): ConfigField =>
+    (value) =>
+      Array.isArray(value) && value.length === count && value.every((b) => typeof b === 'boolean')
+        ? undefined
+        : `must be ${count} booleans`,
   /** One of `values` (own strings only: 'constructor' is none of them). */
-  oneOf: (values: readonly string[], words = `one of ${values.join(', ')}`): ConfigField => (value) =>
-    typeof value === 'string' && values.includes(value) ? undefined : `must be ${words}`,
+  oneOf:
+    (values: readonly string[], words = `one of ${values.join(', ')}`): ConfigField =>
+    (value) =>
+      typeof value === 'string' && values.includes(value) ? undefined : `must be ${words}`,
 };
 
 /** `check`, letting null through (a field whose null means "the default behaviour", e.g. ViT's pooler_output_size). */
@@ -169,7 +191,8 @@ export class ConfigJsonReader {
 
   /** Throws unless model_type is absent or `modelType`. */
   checkModelType(modelType: string): void {
-    if (this.has('model_type') && this.json.model_type !== modelType) throw this.error('model_type', `must be '${modelType}'`);
+    if (this.has('model_type') && this.json.model_type !== modelType)
+      throw this.error('model_type', `must be '${modelType}'`);
   }
 
   /** The declared fields config.json gives, checked, under their camelCase names (arrays copied). */
@@ -204,7 +227,11 @@ export class ConfigJsonReader {
     }
     if (given('label2id')) {
       const value = this.json.label2id;
-      if (typeof value !== 'object' || Array.isArray(value) || Object.values(value as object).some((id) => !Number.isInteger(id))) {
+      if (
+        typeof value !== 'object' ||
+        Array.isArray(value) ||
+        Object.values(value as object).some((id) => !Number.isInteger(id))
+      ) {
         throw this.error('label2id', 'must be an object of name → index');
       }
       out.label2id = { ...(value as Record<string, number>) };
@@ -212,14 +239,16 @@ export class ConfigJsonReader {
     const numLabelsKey = given('num_labels') ? 'num_labels' : '_num_labels';
     if (given(numLabelsKey)) {
       const value = this.json[numLabelsKey];
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw this.error(numLabelsKey, 'must be a non-negative integer');
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+        throw this.error(numLabelsKey, 'must be a non-negative integer');
       // Before a label map is built from it: a num_labels of 1e9 would fill the JavaScript heap.
       if (value > MAX_LABELS) throw this.error(numLabelsKey, `must be at most ${MAX_LABELS.toLocaleString('en-US')}`);
       out.numLabels = value;
     }
     if (given('problem_type')) {
       const value = this.json.problem_type;
-      if (!PROBLEM_TYPES.includes(value as ProblemType)) throw this.error('problem_type', `must be null or one of ${PROBLEM_TYPES.join(', ')}`);
+      if (!PROBLEM_TYPES.includes(value as ProblemType))
+        throw this.error('problem_type', `must be null or one of ${PROBLEM_TYPES.join(', ')}`);
       out.problemType = value as ProblemType;
     }
     return out;

@@ -21,8 +21,8 @@ export abstract class PretrainedModel<Config extends object = object> extends Mo
   abstract readonly config: Config;
 
   /** The family this architecture is registered in (throws for a subclass that is not registered). */
-  get family(): ModelFamily<Config> {
-    return familyOfModel(this).family as ModelFamily<Config>;
+  get family(): ModelFamily {
+    return familyOfModel(this).family;
   }
 
   /** config.json for this model, as savePretrained writes it (the family's configToHf). */
@@ -35,7 +35,8 @@ export abstract class PretrainedModel<Config extends object = object> extends Mo
   headLabels(): HeadLabels {
     const family = this.family;
     if (family.headLabels) return family.headLabels(this.config);
-    if (!hasLabels(this.config)) throw new Error(`${this.constructor.name}: its config has no numLabels and its family declares no headLabels`);
+    if (!hasLabels(this.config))
+      throw new Error(`${this.constructor.name}: its config has no numLabels and its family declares no headLabels`);
     const { numLabels, id2label, problemType } = this.config;
     return { numLabels, id2label: id2label ?? defaultLabels(numLabels), problemType };
   }

@@ -13,9 +13,16 @@ import { MAX_LABELS, MAX_LAYERS, type HfConfig, type ModelSizePart } from './reg
 
 /** torchvision's ResNet builders. */
 export type ResNetArch =
-  | 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152'
-  | 'resnext50_32x4d' | 'resnext101_32x8d' | 'resnext101_64x4d'
-  | 'wide_resnet50_2' | 'wide_resnet101_2';
+  | 'resnet18'
+  | 'resnet34'
+  | 'resnet50'
+  | 'resnet101'
+  | 'resnet152'
+  | 'resnext50_32x4d'
+  | 'resnext101_32x8d'
+  | 'resnext101_64x4d'
+  | 'wide_resnet50_2'
+  | 'wide_resnet101_2';
 
 export type ResNetBlockType = 'basic' | 'bottleneck';
 
@@ -56,13 +63,17 @@ const ARCHS: Record<ResNetArch, Pick<ResolvedResNetConfig, 'block' | 'layers' | 
 
 /** Fills in a config's defaults (from its arch, then torchvision's) and checks it. */
 export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig {
-  const base = config.arch !== undefined && Object.hasOwn(ARCHS, config.arch) ? ARCHS[config.arch as ResNetArch] : undefined;
+  const base =
+    config.arch !== undefined && Object.hasOwn(ARCHS, config.arch) ? ARCHS[config.arch as ResNetArch] : undefined;
   if (config.arch !== undefined && !base && (config.block === undefined || config.layers === undefined)) {
-    throw new Error(`ResNet: unknown arch '${config.arch}' (known: ${Object.keys(ARCHS).join(', ')}); give block and layers for a custom one`);
+    throw new Error(
+      `ResNet: unknown arch '${config.arch}' (known: ${Object.keys(ARCHS).join(', ')}); give block and layers for a custom one`,
+    );
   }
   const block = config.block ?? base?.block;
   const layers = config.layers ?? base?.layers;
-  if (block === undefined || layers === undefined) throw new Error('ResNet: a config needs an arch (e.g. resnet50) or both block and layers');
+  if (block === undefined || layers === undefined)
+    throw new Error('ResNet: a config needs an arch (e.g. resnet50) or both block and layers');
   const resolved: ResolvedResNetConfig = {
     arch: config.arch ?? 'resnet',
     block,
@@ -71,18 +82,27 @@ export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig 
     zeroInitResidual: config.zeroInitResidual ?? false,
     groups: config.groups ?? base?.groups ?? 1,
     widthPerGroup: config.widthPerGroup ?? base?.widthPerGroup ?? 64,
-    replaceStrideWithDilation: [...(config.replaceStrideWithDilation ?? [false, false, false])] as unknown as ResolvedResNetConfig['replaceStrideWithDilation'],
+    replaceStrideWithDilation: [
+      ...(config.replaceStrideWithDilation ?? [false, false, false]),
+    ] as unknown as ResolvedResNetConfig['replaceStrideWithDilation'],
   };
-  if (block !== 'basic' && block !== 'bottleneck') throw new Error(`ResNet: block must be 'basic' or 'bottleneck', got '${String(block)}'`);
+  if (block !== 'basic' && block !== 'bottleneck')
+    throw new Error(`ResNet: block must be 'basic' or 'bottleneck', got '${String(block)}'`);
   if (resolved.layers.length !== 4 || !resolved.layers.every((n) => Number.isInteger(n) && n >= 1 && n <= MAX_LAYERS)) {
     throw new Error(`ResNet: layers must be 4 positive integers up to ${MAX_LAYERS}, got [${resolved.layers}]`);
   }
-  if (resolved.numClasses > MAX_LABELS) throw new Error(`ResNet: numClasses must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${resolved.numClasses}`);
+  if (resolved.numClasses > MAX_LABELS)
+    throw new Error(
+      `ResNet: numClasses must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${resolved.numClasses}`,
+    );
   if (resolved.replaceStrideWithDilation.length !== 3) {
-    throw new Error(`ResNet: replaceStrideWithDilation must have 3 booleans, got [${resolved.replaceStrideWithDilation}]`);
+    throw new Error(
+      `ResNet: replaceStrideWithDilation must have 3 booleans, got [${resolved.replaceStrideWithDilation}]`,
+    );
   }
   for (const key of ['numClasses', 'groups', 'widthPerGroup'] as const) {
-    if (!Number.isInteger(resolved[key]) || resolved[key] < 1) throw new Error(`ResNet: ${key} must be a positive integer, got ${resolved[key]}`);
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1)
+      throw new Error(`ResNet: ${key} must be a positive integer, got ${resolved[key]}`);
   }
   return resolved;
 }
@@ -107,8 +127,10 @@ export function resnetConfigFromJson(json: HfConfig): ResolvedResNetConfig {
   reader.checkModelType('resnet');
   const architectures = json.architectures;
   if (Array.isArray(architectures) && architectures.some((a) => typeof a === 'string' && a.startsWith('ResNetFor'))) {
-    throw new Error(`resnet config.json: this is a transformers ResNet (${architectures.join(', ')}), a different layout ` +
-      "from torchvision's; finetune's resnet family reads torchvision checkpoints and the config.json that configToHf writes");
+    throw new Error(
+      `resnet config.json: this is a transformers ResNet (${architectures.join(', ')}), a different layout ` +
+        "from torchvision's; finetune's resnet family reads torchvision checkpoints and the config.json that configToHf writes",
+    );
   }
   const config = reader.fields(FIELDS);
   if (config.arch === undefined && (config.block === undefined || config.layers === undefined)) {
@@ -150,11 +172,16 @@ export function resnetSizeParts(config: ResNetConfig): ModelSizePart[] {
 /** Writes finetune's resnet config.json (every field explicit). */
 export function resnetConfigToJson(config: ResNetConfig, architecture = 'ResNet'): HfConfig {
   const c = resolveResNetConfig(config);
-  return { model_type: 'resnet', architectures: [architecture], ...fieldsToJson(c, Object.keys(FIELDS) as (keyof ResNetConfig & string)[]) };
+  return {
+    model_type: 'resnet',
+    architectures: [architecture],
+    ...fieldsToJson(c, Object.keys(FIELDS) as (keyof ResNetConfig & string)[]),
+  };
 }
 
 /** Named configurations: torchvision's builders, with ImageNet's 1000 classes. */
 export const RESNET_PRESETS: Readonly<Record<string, Readonly<ResNetConfig>>> = Object.fromEntries(
-  (['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2'] as const)
-    .map((arch) => [arch, { arch, numClasses: 1000 }]),
+  (['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2'] as const).map(
+    (arch) => [arch, { arch, numClasses: 1000 }],
+  ),
 );

@@ -6,13 +6,33 @@
 import type { ActivationName } from '../nn/index.js';
 import type { ProblemType } from './classification-loss.js';
 import {
-  ConfigJsonReader, PROBLEM_TYPES, checkFields, defaultLabels, field, fieldsToJson, invertLabels, labelsToJson, orNull, sortedKeys,
-  withoutUndefined, type ConfigFields, type LabelsConfig,
+  ConfigJsonReader,
+  PROBLEM_TYPES,
+  checkFields,
+  defaultLabels,
+  field,
+  fieldsToJson,
+  invertLabels,
+  labelsToJson,
+  orNull,
+  sortedKeys,
+  withoutUndefined,
+  type ConfigFields,
+  type LabelsConfig,
 } from './pretrained-config.js';
 import { MAX_LABELS, MAX_LAYERS, type HfConfig, type ModelSizePart } from './registry.js';
 
 /** The activations ViT checkpoints use, by their transformers names (keys of nn's ACT2FN). */
-export const VIT_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'quick_gelu', 'relu', 'silu', 'swish', 'tanh'] as const satisfies readonly ActivationName[];
+export const VIT_ACTIVATIONS = [
+  'gelu',
+  'gelu_new',
+  'gelu_pytorch_tanh',
+  'quick_gelu',
+  'relu',
+  'silu',
+  'swish',
+  'tanh',
+] as const satisfies readonly ActivationName[];
 export type ViTActivation = (typeof VIT_ACTIVATIONS)[number];
 
 /** How ViTForImageClassification turns logits and labels into a loss (transformers' problem_type). */
@@ -99,7 +119,12 @@ export function vitConfig(overrides: Partial<ViTConfig> = {}): ViTConfig {
 /** `config` with another number of labels; class names that no longer fit are dropped (LABEL_i then). */
 export function vitWithNumLabels(config: ViTConfig, numLabels: number): ViTConfig {
   const fits = config.id2label !== undefined && Object.keys(config.id2label).length === numLabels;
-  return vitConfig({ ...config, numLabels, id2label: fits ? config.id2label : undefined, label2id: fits ? config.label2id : undefined });
+  return vitConfig({
+    ...config,
+    numLabels,
+    id2label: fits ? config.id2label : undefined,
+    label2id: fits ? config.label2id : undefined,
+  });
 }
 
 /** The class names of a config: its id2label/label2id, or LABEL_0 … LABEL_{n-1}. */
@@ -114,18 +139,27 @@ export function heightWidth(value: number | [number, number]): [number, number] 
 }
 
 function checkConfig(config: ViTConfig): void {
-  if (config.numHiddenLayers > MAX_LAYERS) throw new Error(`ViT: numHiddenLayers must be at most ${MAX_LAYERS}, got ${config.numHiddenLayers}`);
-  if (config.numLabels > MAX_LABELS) throw new Error(`ViT: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${config.numLabels}`);
+  if (config.numHiddenLayers > MAX_LAYERS)
+    throw new Error(`ViT: numHiddenLayers must be at most ${MAX_LAYERS}, got ${config.numHiddenLayers}`);
+  if (config.numLabels > MAX_LABELS)
+    throw new Error(`ViT: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${config.numLabels}`);
   checkFields(config, FIELDS, 'ViT');
-  if (!Number.isInteger(config.numLabels) || config.numLabels < 0) throw new Error(`ViT: numLabels must be a non-negative integer, got ${JSON.stringify(config.numLabels)}`);
+  if (!Number.isInteger(config.numLabels) || config.numLabels < 0)
+    throw new Error(`ViT: numLabels must be a non-negative integer, got ${JSON.stringify(config.numLabels)}`);
   if (config.problemType !== null && !PROBLEM_TYPES.includes(config.problemType)) {
-    throw new Error(`ViT: problemType must be null or one of ${PROBLEM_TYPES.join(', ')}, got ${JSON.stringify(config.problemType)}`);
+    throw new Error(
+      `ViT: problemType must be null or one of ${PROBLEM_TYPES.join(', ')}, got ${JSON.stringify(config.problemType)}`,
+    );
   }
   if (config.hiddenSize % config.numAttentionHeads) {
-    throw new Error(`ViT: hiddenSize (${config.hiddenSize}) must be a multiple of numAttentionHeads (${config.numAttentionHeads})`);
+    throw new Error(
+      `ViT: hiddenSize (${config.hiddenSize}) must be a multiple of numAttentionHeads (${config.numAttentionHeads})`,
+    );
   }
   if (config.id2label && Object.keys(config.id2label).length !== config.numLabels) {
-    throw new Error(`ViT: id2label has ${Object.keys(config.id2label).length} entries but numLabels is ${config.numLabels}`);
+    throw new Error(
+      `ViT: id2label has ${Object.keys(config.id2label).length} entries but numLabels is ${config.numLabels}`,
+    );
   }
   const [h, w] = heightWidth(config.imageSize);
   const [ph, pw] = heightWidth(config.patchSize);
@@ -186,8 +220,20 @@ export const VIT_PRESETS: Readonly<Record<string, Readonly<ViTConfig>>> = {
   vit_b_16: torchvisionVit({}),
   vit_b_32: torchvisionVit({ patchSize: 32 }),
   vit_l_16: torchvisionVit({ hiddenSize: 1024, numHiddenLayers: 24, numAttentionHeads: 16, intermediateSize: 4096 }),
-  vit_l_32: torchvisionVit({ hiddenSize: 1024, numHiddenLayers: 24, numAttentionHeads: 16, intermediateSize: 4096, patchSize: 32 }),
-  vit_h_14: torchvisionVit({ hiddenSize: 1280, numHiddenLayers: 32, numAttentionHeads: 16, intermediateSize: 5120, patchSize: 14 }),
+  vit_l_32: torchvisionVit({
+    hiddenSize: 1024,
+    numHiddenLayers: 24,
+    numAttentionHeads: 16,
+    intermediateSize: 4096,
+    patchSize: 32,
+  }),
+  vit_h_14: torchvisionVit({
+    hiddenSize: 1280,
+    numHiddenLayers: 32,
+    numAttentionHeads: 16,
+    intermediateSize: 5120,
+    patchSize: 14,
+  }),
 };
 
 // ---- size -------------------------------------------------------------------------------------
@@ -205,11 +251,27 @@ export function vitSizeParts(c: ViTConfig): ModelSizePart[] {
   const patches = Math.floor(imageHeight / patchHeight) * Math.floor(imageWidth / patchWidth);
   const pooled = c.poolerOutputSize ?? h;
   return [
-    { part: 'patch projection', parameters: (c.numChannels * patchHeight * patchWidth + 1) * h, fields: { num_channels: c.numChannels, patch_size: c.patchSize, hidden_size: h } },
-    { part: 'position embeddings', parameters: (patches + 2) * h, fields: { image_size: c.imageSize, patch_size: c.patchSize, hidden_size: h } },
+    {
+      part: 'patch projection',
+      parameters: (c.numChannels * patchHeight * patchWidth + 1) * h,
+      fields: { num_channels: c.numChannels, patch_size: c.patchSize, hidden_size: h },
+    },
+    {
+      part: 'position embeddings',
+      parameters: (patches + 2) * h,
+      fields: { image_size: c.imageSize, patch_size: c.patchSize, hidden_size: h },
+    },
     // Per layer: query, key, value and the attention output (4·(h² + h)), two LayerNorms (4h), the MLP (2hi + i + h).
-    { part: 'encoder layers', parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i), fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i } },
-    { part: 'final LayerNorm and pooler', parameters: 2 * h + (h + 1) * pooled, fields: { hidden_size: h, pooler_output_size: pooled } },
+    {
+      part: 'encoder layers',
+      parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i),
+      fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i },
+    },
+    {
+      part: 'final LayerNorm and pooler',
+      parameters: 2 * h + (h + 1) * pooled,
+      fields: { hidden_size: h, pooler_output_size: pooled },
+    },
     { part: 'classifier', parameters: c.numLabels * (h + 1), fields: { num_labels: c.numLabels, hidden_size: h } },
   ];
 }

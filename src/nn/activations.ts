@@ -44,4 +44,3 @@ export const ACTIVATION_NAMES = Object.freeze(Object.keys(ACT2FN) as ActivationN
 export function isActivationName(name: unknown): name is ActivationName {
   return typeof name === 'string' && Object.hasOwn(ACT2FN, name);
 }
-
