@@ -39,7 +39,10 @@ export interface ModelSizePart {
 export interface ModelFamily<Config = unknown> {
   /** Hugging Face `model_type` ('bert', 'vit'), or the torchvision family name ('alexnet', 'resnet'). */
   modelType: string;
-  /** Architecture names as in config.json's `architectures` → constructor. The first is the default. */
+  /**
+   * Architecture names as in config.json's `architectures` → constructor. The first is the default.
+   * Models that extend PretrainedModel can be saved (savePretrained, checkpoints) and report their head.
+   */
   architectures: Record<string, (config: Config) => Module>;
   /** Reads config.json (unknown keys ignored, missing ones defaulted); throws naming a bad key. */
   configFromHf(json: HfConfig): Config;
