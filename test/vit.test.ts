@@ -14,7 +14,7 @@ import {
 } from 'finetune';
 
 const {
-  ViTForImageClassification, ViTModel, findPreset, modelFamily, vitConfig, vitConfigFromHf, vitConfigToHf, vitLabels, vitPresets,
+  ViTForImageClassification, ViTModel, findPreset, modelFamily, vitConfig, vitConfigFromHf, vitConfigToHf, vitLabels, VIT_PRESETS,
   vitStateDictFromTorchvision,
 } = models;
 
@@ -24,7 +24,7 @@ const load = async (name: string): Promise<Map<string, Tensor>> => (await loadSa
 
 /** The torchvision fixture's shape: VisionTransformer(32, 8, 2 layers, 4 heads, hidden 32, mlp 64, 3 classes). */
 const tinyTorchvision = vitConfig({
-  ...vitPresets.vit_b_16, imageSize: 32, patchSize: 8, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64, numLabels: 3,
+  ...VIT_PRESETS.vit_b_16, imageSize: 32, patchSize: 8, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64, numLabels: 3,
 });
 
 const TOL = 1e-4;
@@ -119,7 +119,7 @@ test('torchvision conversion rejects a config or state dict that does not fit', 
 test("parameter count of the vit_b_16 preset equals torchvision's vit_b_16 (86,567,656)", () => {
   const counts = JSON.parse(readFileSync(fixture('counts.json'), 'utf8')) as { torchvision_vit_b_16_parameters: number };
   assert.equal(counts.torchvision_vit_b_16_parameters, 86_567_656);
-  const model = new ViTForImageClassification(vitPresets.vit_b_16);
+  const model = new ViTForImageClassification(VIT_PRESETS.vit_b_16);
   try {
     assert.equal(model.numParameters(), 86_567_656);
     assert.equal(model.config.layerNormEps, 1e-6);
@@ -131,11 +131,11 @@ test("parameter count of the vit_b_16 preset equals torchvision's vit_b_16 (86,5
 
 test('DeiT-shaped presets have timm/DeiT parameter counts; ViT-B/16 224 matches torchvision', () => {
   for (const [name, expected] of [['vit-tiny', 5_717_416], ['vit-small', 22_050_664]] as const) {
-    const model = new ViTForImageClassification(vitPresets[name]);
+    const model = new ViTForImageClassification(VIT_PRESETS[name]);
     assert.equal(model.numParameters(), expected, name);
     model.dispose();
   }
-  const base = vitPresets['vit-base-patch16-224'];
+  const base = VIT_PRESETS['vit-base-patch16-224'];
   assert.deepEqual([base.hiddenSize, base.numHiddenLayers, base.numAttentionHeads, base.intermediateSize, base.imageSize, base.patchSize, base.numLabels], [768, 12, 12, 3072, 224, 16, 1000]);
   assert.equal(base.layerNormEps, 1e-12);
 });

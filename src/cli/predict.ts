@@ -13,6 +13,7 @@ import { noGrad, stack, tidy, Tensor } from '../tensor/index.js';
 import { collateText, DataFormatError, findLabelColumn, findTextColumn, imageTransform, loadImage, readTable, readTextFile, type ReadTableOptions, type TextExample } from '../data/index.js';
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
+import { isPretrainedModel } from '../models/pretrained-model.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { imagePreprocessing, tableReading } from './core/data.js';
 import { IMAGE_CHECK_FLAGS, imageLimits } from './core/data-check.js';
@@ -94,7 +95,7 @@ export async function runPredict(argv: string[]): Promise<number> {
 
     const trained = await loadTrainedModel(optString(options, 'model'), optString(options, 'adapter'));
     const inner = trained.model instanceof PeftModel ? trained.model.model : trained.model;
-    const problemType = (inner as unknown as { config?: { problemType?: string | null } }).config?.problemType;
+    const problemType = isPretrainedModel(inner) ? inner.headLabels().problemType : null;
     const multiLabel = problemType === 'multi_label_classification';
     const topK = topKFlag === 0 ? trained.labels.length : Math.min(topKFlag, trained.labels.length);
     const results: Prediction[] = [];

@@ -12,6 +12,7 @@ import type { DType, Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import { checkModelSize, modelSize, familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
 import { alignCheckpointKeys } from '../models/checkpoint-keys.js';
+import { isPretrainedModel } from '../models/pretrained-model.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { assertNotPickle, loadSafetensors } from './safetensors.js';
 import { loadShardedSafetensors, SAFETENSORS_INDEX_NAME, saveShardedSafetensors } from './sharded.js';
@@ -257,9 +258,8 @@ export interface SavePretrainedOptions {
  * existing checkpoint in `dir` is never left half-written.
  */
 export async function savePretrained(model: Module, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
-  const { family, architecture } = familyOfModel(model);
-  const config = (model as unknown as { config?: unknown }).config;
-  if (config === undefined) throw new Error(`${architecture} has no config to save`);
+  const { architecture } = familyOfModel(model);
+  if (!isPretrainedModel(model)) throw new Error(`${architecture} has no config to save (its class does not extend PretrainedModel)`);
   const state = new Map<string, Tensor>();
   const seen = new Set<Tensor>();
   for (const [key, tensor] of model.stateDict()) {
@@ -267,7 +267,7 @@ export async function savePretrained(model: Module, dir: string, options: SavePr
     seen.add(tensor);
     state.set(key, tensor);
   }
-  const json = { ...options.extraConfig, ...family.configToHf(config, architecture), dtype: state.values().next().value?.dtype ?? 'float32' };
+  const json = { ...options.extraConfig, ...model.toConfigJson(), dtype: state.values().next().value?.dtype ?? 'float32' };
   await mkdir(dir, { recursive: true });
   await saveShardedSafetensors(dir, state, { maxShardSize: options.maxShardSize ?? '5GB', metadata: { format: 'pt' } });
   await writeAtomicAsync(join(dir, 'config.json'), (handle) => handle.writeFile(JSON.stringify(json, null, 2) + '\n'));

@@ -3,64 +3,21 @@
  * attribute paths are torchvision's (`features.0.weight`, `classifier.1.weight`, …), so a
  * torchvision checkpoint loads as is. Layers keep PyTorch's default initialisation, as there.
  *
- * config.json is finetune's own format (torchvision has none):
- * `{"model_type":"alexnet","architectures":["AlexNet"],"arch":"alexnet","num_classes":1000,"dropout":0.5}`.
- * Narrower networks in the same layout (the same modules, keys and layer groups, fewer channels)
- * add `in_channels`, `conv_channels` and `hidden_size`; the `alexnet-small` preset is one, for
- * 1-channel images such as Fashion-MNIST resized to 64×64 (the layout needs at least 63×63 px).
+ * The config, finetune's config.json format and the presets are in alexnet-config.ts (re-exported here).
  */
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
-import { MAX_LABELS, registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily, type ModelSizePart } from './registry.js';
+import {
+  ALEXNET_PRESETS, ALEXNET_WIDTHS, alexnetConfigFromJson, alexnetConfigToJson, alexnetSizeParts, resolveAlexNetConfig,
+  type AlexNetConfig, type ResolvedAlexNetConfig,
+} from './alexnet-config.js';
+import { unnamedClasses } from './pretrained-config.js';
+import { PretrainedModel } from './pretrained-model.js';
+import { registerModelFamily, type LayerGroup, type ModelFamily } from './registry.js';
 
-/** An AlexNet configuration: `{ arch: 'alexnet', numClasses: 10, dropout: 0.5 }`. */
-export interface AlexNetConfig {
-  arch?: 'alexnet';
-  /** Output classes of `classifier.6` (1000, ImageNet). */
-  numClasses?: number;
-  /** Dropout probability of `classifier.0` and `classifier.3`. */
-  dropout?: number;
-  /** Input channels of `features.0` (3, RGB). */
-  inChannels?: number;
-  /** Output channels of the five convolutions `features.0`, `.3`, `.6`, `.8`, `.10` ([64, 192, 384, 256, 256]). */
-  convChannels?: number[];
-  /** Width of the hidden layers `classifier.1` and `classifier.4` (4096). */
-  hiddenSize?: number;
-}
+export * from './alexnet-config.js';
 
-/** torchvision's widths, which a config leaves out (and config.json does not write) unless it changes them. */
-export const ALEXNET_WIDTHS = Object.freeze({ inChannels: 3, convChannels: Object.freeze([64, 192, 384, 256, 256]), hiddenSize: 4096 });
-
-/** arch, numClasses and dropout always; the widths only when they differ from torchvision's (ALEXNET_WIDTHS). */
-export type ResolvedAlexNetConfig = Required<Pick<AlexNetConfig, 'arch' | 'numClasses' | 'dropout'>> & Pick<AlexNetConfig, 'inChannels' | 'convChannels' | 'hiddenSize'>;
-
-const positiveInteger = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1;
-
-export function resolveAlexNetConfig(config: AlexNetConfig): ResolvedAlexNetConfig {
-  const resolved: ResolvedAlexNetConfig = { arch: 'alexnet', numClasses: config.numClasses ?? 1000, dropout: config.dropout ?? 0.5 };
-  if (config.arch !== undefined && config.arch !== 'alexnet') throw new Error(`AlexNet: arch must be 'alexnet', got '${String(config.arch)}'`);
-  if (!Number.isInteger(resolved.numClasses) || resolved.numClasses < 1) throw new Error(`AlexNet: numClasses must be a positive integer, got ${resolved.numClasses}`);
-  if (resolved.numClasses > MAX_LABELS) throw new Error(`AlexNet: numClasses must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${resolved.numClasses}`);
-  if (!(resolved.dropout >= 0 && resolved.dropout <= 1)) throw new Error(`AlexNet: dropout must be in [0, 1], got ${resolved.dropout}`);
-  const { inChannels, convChannels, hiddenSize } = config;
-  if (inChannels !== undefined) {
-    if (!positiveInteger(inChannels)) throw new Error(`AlexNet: inChannels must be a positive integer, got ${String(inChannels)}`);
-    if (inChannels !== ALEXNET_WIDTHS.inChannels) resolved.inChannels = inChannels;
-  }
-  if (convChannels !== undefined) {
-    if (!Array.isArray(convChannels) || convChannels.length !== 5 || !convChannels.every(positiveInteger)) {
-      throw new Error(`AlexNet: convChannels must be 5 positive integers (features.0, .3, .6, .8, .10), got ${JSON.stringify(convChannels)}`);
-    }
-    if (convChannels.some((c, i) => c !== ALEXNET_WIDTHS.convChannels[i])) resolved.convChannels = [...convChannels];
-  }
-  if (hiddenSize !== undefined) {
-    if (!positiveInteger(hiddenSize)) throw new Error(`AlexNet: hiddenSize must be a positive integer, got ${String(hiddenSize)}`);
-    if (hiddenSize !== ALEXNET_WIDTHS.hiddenSize) resolved.hiddenSize = hiddenSize;
-  }
-  return resolved;
-}
-
-export class AlexNet extends Module {
+export class AlexNet extends PretrainedModel<ResolvedAlexNetConfig> {
   readonly config: ResolvedAlexNetConfig;
   features: Sequential;
   avgpool: AdaptiveAvgPool2d;
@@ -133,68 +90,6 @@ export class AlexNet extends Module {
 /** torchvision.models.alexnet. */
 export const alexnet = (options: Omit<AlexNetConfig, 'arch'> = {}): AlexNet => new AlexNet(options);
 
-// ---- config.json (finetune's own format) and the model family -----------------------
-
-function fail(key: string, expected: string, value: unknown): never {
-  throw new Error(`alexnet config.json: '${key}' must be ${expected}, got ${JSON.stringify(value)}`);
-}
-
-/** Reads finetune's alexnet config.json; unknown keys are ignored, missing ones defaulted. */
-export function alexnetConfigFromJson(json: HfConfig): ResolvedAlexNetConfig {
-  if (json.model_type !== undefined && json.model_type !== 'alexnet') fail('model_type', "'alexnet'", json.model_type);
-  if (json.arch !== undefined && json.arch !== 'alexnet') fail('arch', "'alexnet'", json.arch);
-  const config: AlexNetConfig = {};
-  if (json.num_classes !== undefined) {
-    const n = json.num_classes;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_LABELS) fail('num_classes', `a positive integer up to ${MAX_LABELS}`, n);
-    config.numClasses = n;
-  }
-  if (json.dropout !== undefined) {
-    const p = json.dropout;
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) fail('dropout', 'a number in [0, 1]', p);
-    config.dropout = p;
-  }
-  if (json.in_channels !== undefined) {
-    if (!positiveInteger(json.in_channels)) fail('in_channels', 'a positive integer', json.in_channels);
-    config.inChannels = json.in_channels;
-  }
-  if (json.conv_channels !== undefined) {
-    const c = json.conv_channels;
-    if (!Array.isArray(c) || c.length !== 5 || !c.every(positiveInteger)) fail('conv_channels', 'a list of 5 positive integers', c);
-    config.convChannels = c as number[];
-  }
-  if (json.hidden_size !== undefined) {
-    if (!positiveInteger(json.hidden_size)) fail('hidden_size', 'a positive integer', json.hidden_size);
-    config.hiddenSize = json.hidden_size;
-  }
-  return resolveAlexNetConfig(config);
-}
-
-/** AlexNet's parameters by part, from the config alone (see ModelFamily.sizeParts): the five convolutions, fc6 and fc7, the head. */
-export function alexnetSizeParts(config: AlexNetConfig): ModelSizePart[] {
-  const c = resolveAlexNetConfig(config);
-  const inChannels = c.inChannels ?? ALEXNET_WIDTHS.inChannels;
-  const channels = c.convChannels ?? ALEXNET_WIDTHS.convChannels;
-  const hidden = c.hiddenSize ?? ALEXNET_WIDTHS.hiddenSize;
-  const kernels = [11, 5, 3, 3, 3];
-  const convolutions = channels.reduce((total, out, i) => total + ((i === 0 ? inChannels : channels[i - 1]) * kernels[i] ** 2 + 1) * out, 0);
-  return [
-    { part: 'convolutions', parameters: convolutions, fields: { in_channels: inChannels, conv_channels: channels } },
-    { part: 'fc6 and fc7', parameters: (channels[4] * 36 + 1) * hidden + (hidden + 1) * hidden, fields: { conv_channels: channels, hidden_size: hidden } },
-    { part: 'head', parameters: (hidden + 1) * c.numClasses, fields: { hidden_size: hidden, num_classes: c.numClasses } },
-  ];
-}
-
-/** Writes finetune's alexnet config.json (the widths only when they are not torchvision's). */
-export function alexnetConfigToJson(config: AlexNetConfig, architecture = 'AlexNet'): HfConfig {
-  const c = resolveAlexNetConfig(config);
-  const json: HfConfig = { model_type: 'alexnet', architectures: [architecture], arch: c.arch, num_classes: c.numClasses, dropout: c.dropout };
-  if (c.inChannels !== undefined) json.in_channels = c.inChannels;
-  if (c.convChannels !== undefined) json.conv_channels = [...c.convChannels];
-  if (c.hiddenSize !== undefined) json.hidden_size = c.hiddenSize;
-  return json;
-}
-
 /**
  * AlexNet's layer groups, after the paper's layer names: `conv1` … `conv5` (each convolution of
  * `features` with the ReLU and max-pool after it), `fc6`, `fc7` (the classifier's hidden layers,
@@ -226,15 +121,8 @@ export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   sizeParts: alexnetSizeParts,
   configToHf: alexnetConfigToJson,
   withNumLabels: (config, numLabels) => ({ ...config, numClasses: numLabels }),
-  presets: {
-    alexnet: { arch: 'alexnet', numClasses: 1000, dropout: 0.5 },
-    /**
-     * torchvision's layout with 1 input channel, a quarter of the convolution widths and 256-wide
-     * hidden layers (813,498 parameters with 10 classes): the demo's CNN, for grayscale images resized
-     * to 64×64 (the last feature map is then 1×1, which the 6×6 average pool repeats).
-     */
-    'alexnet-small': { arch: 'alexnet', numClasses: 10, dropout: 0.5, inChannels: 1, convChannels: [16, 48, 96, 64, 64], hiddenSize: 256 },
-  },
+  presets: ALEXNET_PRESETS,
+  headLabels: (config) => unnamedClasses(resolveAlexNetConfig(config).numClasses),
   layerGroups: alexnetLayerGroups,
 };
 

@@ -3,9 +3,10 @@
  *
  * Every attribute name is the checkpoint key, so a transformers checkpoint loads as is:
  * `bert.encoder.layer.0.attention.self.query.weight`, `cls.predictions.transform.LayerNorm.bias`.
- * Read top to bottom: config (and config.json both ways), presets, the embeddings, one
- * transformer layer in its parts, the encoder, the pooler, the bare BertModel, then the
- * sequence-classification and masked-LM heads, checkpoint key adaptation, and registration.
+ * The config, config.json and presets are in bert-config.ts (re-exported here). Read top to
+ * bottom: initialisation, the embeddings, one transformer layer in its parts, the encoder, the
+ * pooler, the bare BertModel, then the sequence-classification and masked-LM heads, checkpoint key
+ * adaptation, and registration.
  *
  *   const config = bertConfigFromHf(JSON.parse(readFileSync('config.json', 'utf8')));
  *   const model = new BertForSequenceClassification(config);
@@ -13,324 +14,15 @@
  *   model.loadStateDict(tensors);
  *   const { logits, loss } = model.forward({ inputIds, attentionMask, tokenTypeIds, labels });
  */
-import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
-import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
-import { MAX_LABELS, MAX_LAYERS, registerModelFamily, type HfConfig, type LayerGroup, type ModelSizePart } from './registry.js';
+import { arange, functional as F, noGrad, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
+import { ACT2FN, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
+import { registerModelFamily, type LayerGroup } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
-import { classificationLoss, type ProblemType } from './classification-loss.js';
+import { classificationLoss } from './classification-loss.js';
+import { BERT_PRESETS, bertConfig, bertConfigFromHf, bertConfigToHf, bertSizeParts, type BertActivation, type BertConfig, type BertProblemType } from './bert-config.js';
+import { PretrainedModel } from './pretrained-model.js';
 
-// ---- config -------------------------------------------------------------------------
-
-/** Activations BERT checkpoints name in `hidden_act` (transformers' ACT2FN keys). */
-export type BertActivation =
-  | 'gelu'
-  | 'gelu_python'
-  | 'gelu_new'
-  | 'gelu_fast'
-  | 'gelu_pytorch_tanh'
-  | 'quick_gelu'
-  | 'relu'
-  | 'silu'
-  | 'swish'
-  | 'mish'
-  | 'tanh'
-  | 'sigmoid'
-  | 'linear';
-
-const ACTIVATIONS: Record<BertActivation, (x: Tensor) => Tensor> = {
-  gelu: (x) => F.gelu(x),
-  gelu_python: (x) => F.gelu(x),
-  gelu_new: (x) => F.gelu(x, 'tanh'),
-  gelu_fast: (x) => F.gelu(x, 'tanh'),
-  gelu_pytorch_tanh: (x) => F.gelu(x, 'tanh'),
-  quick_gelu: (x) => x.mul(x.mul(1.702).sigmoid()),
-  relu: (x) => F.relu(x),
-  silu: (x) => F.silu(x),
-  swish: (x) => F.silu(x),
-  mish: (x) => aten.mish(x),
-  tanh: (x) => x.tanh(),
-  sigmoid: (x) => x.sigmoid(),
-  linear: (x) => x,
-};
-
-/** How BertForSequenceClassification computes its loss (transformers' `problem_type`). */
-export type BertProblemType = ProblemType;
-
-const PROBLEM_TYPES: readonly BertProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
-
-/** transformers' BertConfig in camelCase; `bertConfig()` fills the defaults (bert-base-uncased's). */
-export interface BertConfig {
-  vocabSize: number;
-  hiddenSize: number;
-  numHiddenLayers: number;
-  numAttentionHeads: number;
-  intermediateSize: number;
-  hiddenAct: BertActivation;
-  hiddenDropoutProb: number;
-  attentionProbsDropoutProb: number;
-  maxPositionEmbeddings: number;
-  typeVocabSize: number;
-  /** Std of the normal init of Linear and Embedding weights. */
-  initializerRange: number;
-  layerNormEps: number;
-  /** The word embedding row that gets no gradient (and starts at zero); null for none. */
-  padTokenId: number | null;
-  /** Dropout before the classifier; null uses hiddenDropoutProb. */
-  classifierDropout: number | null;
-  /** The MLM decoder shares the word embedding matrix (and the head's bias), as in every released BERT. */
-  tieWordEmbeddings: boolean;
-  /** Classifier outputs; 1 means regression unless problemType says otherwise. */
-  numLabels: number;
-  id2label: Record<number, string>;
-  label2id: Record<string, number>;
-  /** null: inferred per call from numLabels and the labels' dtype, as transformers does. */
-  problemType: BertProblemType | null;
-}
-
-const DEFAULTS: Omit<BertConfig, 'id2label' | 'label2id'> = {
-  vocabSize: 30522,
-  hiddenSize: 768,
-  numHiddenLayers: 12,
-  numAttentionHeads: 12,
-  intermediateSize: 3072,
-  hiddenAct: 'gelu',
-  hiddenDropoutProb: 0.1,
-  attentionProbsDropoutProb: 0.1,
-  maxPositionEmbeddings: 512,
-  typeVocabSize: 2,
-  initializerRange: 0.02,
-  layerNormEps: 1e-12,
-  padTokenId: 0,
-  classifierDropout: null,
-  tieWordEmbeddings: true,
-  numLabels: 2,
-  problemType: null,
-};
-
-function defaultLabels(numLabels: number): Record<number, string> {
-  return Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
-}
-
-function invertLabels(id2label: Record<number, string>): Record<string, number> {
-  return Object.fromEntries(Object.entries(id2label).map(([id, label]) => [label, Number(id)]));
-}
-
-/**
- * A complete, checked BertConfig: defaults for what is not given. Labels follow numLabels
- * (LABEL_0 …) unless id2label names them, whose size then sets numLabels. A generated
- * LABEL_i map of another size gives way to numLabels, so `{ ...BERT_PRESETS['bert-tiny'],
- * numLabels: 5 }` works; named labels that disagree with numLabels throw.
- */
-export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
-  const merged = { ...DEFAULTS, ...withoutUndefined(overrides) };
-  let { numLabels } = merged;
-  let id2label = overrides.id2label ? { ...overrides.id2label } : undefined;
-  let label2id = overrides.label2id ? { ...overrides.label2id } : undefined;
-  if (id2label) {
-    const size = Object.keys(id2label).length;
-    if (overrides.numLabels === undefined || overrides.numLabels === size) {
-      numLabels = size;
-    } else if (JSON.stringify(id2label) === JSON.stringify(defaultLabels(size))) {
-      id2label = label2id = undefined;
-    } else {
-      throw new Error(`BertConfig: numLabels (${overrides.numLabels}) does not match id2label's ${size} labels`);
-    }
-  }
-  // Before the label map is built: a config.json's num_labels of 1e9 would fill the JavaScript heap.
-  if (!(numLabels <= MAX_LABELS)) throw new Error(`BertConfig: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${JSON.stringify(numLabels)}`);
-  id2label ??= defaultLabels(numLabels);
-  const config: BertConfig = { ...merged, numLabels, id2label, label2id: label2id ?? invertLabels(id2label) };
-  checkConfig(config);
-  return config;
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function checkConfig(c: BertConfig): void {
-  const positive: (keyof BertConfig)[] = [
-    'vocabSize', 'hiddenSize', 'numHiddenLayers', 'numAttentionHeads', 'intermediateSize', 'maxPositionEmbeddings', 'typeVocabSize', 'numLabels',
-  ];
-  for (const key of positive) {
-    const v = c[key];
-    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`BertConfig: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  if (c.numHiddenLayers > MAX_LAYERS) throw new Error(`BertConfig: numHiddenLayers must be at most ${MAX_LAYERS}, got ${c.numHiddenLayers}`);
-  for (const key of ['hiddenDropoutProb', 'attentionProbsDropoutProb'] as const) {
-    if (typeof c[key] !== 'number' || c[key] < 0 || c[key] > 1) throw new Error(`BertConfig: ${key} must be in [0, 1], got ${JSON.stringify(c[key])}`);
-  }
-  if (c.classifierDropout !== null && (typeof c.classifierDropout !== 'number' || c.classifierDropout < 0 || c.classifierDropout > 1)) {
-    throw new Error(`BertConfig: classifierDropout must be in [0, 1] or null, got ${JSON.stringify(c.classifierDropout)}`);
-  }
-  for (const key of ['initializerRange', 'layerNormEps'] as const) {
-    if (typeof c[key] !== 'number' || !(c[key] >= 0)) throw new Error(`BertConfig: ${key} must be a non-negative number, got ${JSON.stringify(c[key])}`);
-  }
-  if (c.hiddenSize % c.numAttentionHeads) {
-    throw new Error(`BertConfig: hiddenSize (${c.hiddenSize}) must be a multiple of numAttentionHeads (${c.numAttentionHeads})`);
-  }
-  if (!Object.hasOwn(ACTIVATIONS, c.hiddenAct)) {
-    throw new Error(`BertConfig: hiddenAct '${c.hiddenAct}' is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
-  }
-  if (c.padTokenId !== null && (!Number.isInteger(c.padTokenId) || c.padTokenId < 0 || c.padTokenId >= c.vocabSize)) {
-    throw new Error(`BertConfig: padTokenId must be null or an integer in [0, ${c.vocabSize}), got ${JSON.stringify(c.padTokenId)}`);
-  }
-  if (c.problemType !== null && !PROBLEM_TYPES.includes(c.problemType)) {
-    throw new Error(`BertConfig: problemType must be null or one of ${PROBLEM_TYPES.join(', ')}, got ${JSON.stringify(c.problemType)}`);
-  }
-  if (typeof c.tieWordEmbeddings !== 'boolean') throw new Error(`BertConfig: tieWordEmbeddings must be a boolean`);
-}
-
-// ---- config.json ----------------------------------------------------------------------
-
-/** snake_case config.json key → BertConfig field, for the plain numeric/string ones. */
-const HF_KEYS: [string, keyof BertConfig][] = [
-  ['vocab_size', 'vocabSize'],
-  ['hidden_size', 'hiddenSize'],
-  ['num_hidden_layers', 'numHiddenLayers'],
-  ['num_attention_heads', 'numAttentionHeads'],
-  ['intermediate_size', 'intermediateSize'],
-  ['hidden_act', 'hiddenAct'],
-  ['hidden_dropout_prob', 'hiddenDropoutProb'],
-  ['attention_probs_dropout_prob', 'attentionProbsDropoutProb'],
-  ['max_position_embeddings', 'maxPositionEmbeddings'],
-  ['type_vocab_size', 'typeVocabSize'],
-  ['initializer_range', 'initializerRange'],
-  ['layer_norm_eps', 'layerNormEps'],
-  ['pad_token_id', 'padTokenId'],
-  ['classifier_dropout', 'classifierDropout'],
-  ['tie_word_embeddings', 'tieWordEmbeddings'],
-  ['problem_type', 'problemType'],
-];
-
-/**
- * Reads a transformers config.json (model_type 'bert'). Unknown keys are ignored and missing
- * ones take BertConfig's defaults; a key with a wrong type or an unsupported setting
- * (is_decoder, add_cross_attention, a relative position_embedding_type) throws, naming it.
- */
-export function bertConfigFromHf(json: HfConfig): BertConfig {
-  const bad = (key: string, why: string): never => {
-    throw new Error(`BERT config.json: '${key}' ${why}, got ${JSON.stringify(json[key])}`);
-  };
-  if (json.model_type !== undefined && json.model_type !== 'bert') bad('model_type', "must be 'bert'");
-  if (json.is_decoder === true) bad('is_decoder', 'is not supported (BERT as a causal decoder)');
-  if (json.add_cross_attention === true) bad('add_cross_attention', 'is not supported');
-  const positions = json.position_embedding_type;
-  if (positions !== undefined && positions !== null && positions !== 'absolute') bad('position_embedding_type', "must be 'absolute'");
-
-  const overrides: Record<string, unknown> = {};
-  for (const [hfKey, key] of HF_KEYS) {
-    const value = json[hfKey];
-    if (value === undefined) continue;
-    const kind = key === 'hiddenAct' || key === 'problemType' ? 'string' : key === 'tieWordEmbeddings' ? 'boolean' : 'number';
-    const nullable = key === 'padTokenId' || key === 'classifierDropout' || key === 'problemType';
-    if (value === null ? !nullable : typeof value !== kind) bad(hfKey, `must be a ${kind}${nullable ? ' or null' : ''}`);
-    overrides[key] = value;
-  }
-  if (json.id2label !== undefined && json.id2label !== null) {
-    if (typeof json.id2label !== 'object' || Array.isArray(json.id2label)) bad('id2label', 'must be an object');
-    const entries = Object.entries(json.id2label as Record<string, unknown>);
-    if (entries.some(([id, label]) => !/^\d+$/.test(id) || typeof label !== 'string')) bad('id2label', 'must map integer ids to names');
-    overrides.id2label = Object.fromEntries(entries.map(([id, label]) => [Number(id), label]));
-  }
-  if (json.label2id !== undefined && json.label2id !== null) {
-    if (typeof json.label2id !== 'object' || Object.values(json.label2id as object).some((id) => !Number.isInteger(id))) {
-      bad('label2id', 'must map names to integer ids');
-    }
-    overrides.label2id = json.label2id;
-  }
-  const numLabels = json.num_labels ?? json._num_labels;
-  if (numLabels !== undefined && numLabels !== null) {
-    if (!Number.isInteger(numLabels)) bad(json.num_labels !== undefined ? 'num_labels' : '_num_labels', 'must be an integer');
-    if (overrides.id2label === undefined) overrides.numLabels = numLabels;
-  }
-  if (typeof overrides.hiddenAct === 'string' && !Object.hasOwn(ACTIVATIONS, overrides.hiddenAct)) {
-    bad('hidden_act', `is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
-  }
-  try {
-    return bertConfig(overrides as Partial<BertConfig>);
-  } catch (error) {
-    // Name the config.json key rather than the field: "BertConfig: hiddenSize (100) …" → "'hidden_size' (100) …"
-    // (config.json's keys are the fields in snake_case: numLabels → num_labels.)
-    const message = (error as Error).message.replace(/^BertConfig: (\w+)/, (_, field: string) => `'${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}'`);
-    throw new Error(`BERT config.json: ${message}`, { cause: error });
-  }
-}
-
-/**
- * BERT's parameters by part, from the config alone (see ModelFamily.sizeParts): the embeddings, the
- * encoder layers, and every head (pooler, MLM transform and bias, classifier), so the sum bounds
- * each architecture's count from above.
- */
-export function bertSizeParts(c: BertConfig): ModelSizePart[] {
-  const h = c.hiddenSize;
-  const i = c.intermediateSize;
-  return [
-    { part: 'word embeddings', parameters: c.vocabSize * h, fields: { vocab_size: c.vocabSize, hidden_size: h } },
-    {
-      part: 'position and token type embeddings',
-      parameters: (c.maxPositionEmbeddings + c.typeVocabSize + 2) * h,
-      fields: { max_position_embeddings: c.maxPositionEmbeddings, type_vocab_size: c.typeVocabSize, hidden_size: h },
-    },
-    // Per layer: query, key, value and the attention output (4·(h² + h)), two LayerNorms (4h), the feed-forward pair (2hi + i + h).
-    { part: 'encoder layers', parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i), fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i } },
-    { part: 'pooler and masked-LM head', parameters: 2 * h * h + 5 * h + c.vocabSize, fields: { hidden_size: h, vocab_size: c.vocabSize } },
-    { part: 'classifier', parameters: c.numLabels * (h + 1), fields: { num_labels: c.numLabels, hidden_size: h } },
-  ];
-}
-
-/** The architectures this module builds, as named in config.json's `architectures`. */
-export const BERT_ARCHITECTURES = ['BertModel', 'BertForSequenceClassification', 'BertForMaskedLM'] as const;
-export type BertArchitecture = (typeof BERT_ARCHITECTURES)[number];
-
-/**
- * Writes config.json as transformers 5.17 writes it for `architecture`: the same keys (sorted),
- * id2label/label2id only when they are not the default two LABEL_i, problem_type only when set;
- * `transformers_version` is left out.
- */
-export function bertConfigToHf(config: BertConfig, architecture: string = 'BertModel'): HfConfig {
-  if (!(BERT_ARCHITECTURES as readonly string[]).includes(architecture)) {
-    throw new Error(`bertConfigToHf: unknown architecture '${architecture}' (known: ${BERT_ARCHITECTURES.join(', ')})`);
-  }
-  const c = bertConfig(config);
-  const out: HfConfig = {
-    add_cross_attention: false,
-    architectures: [architecture],
-    bos_token_id: null,
-    dtype: 'float32',
-    eos_token_id: null,
-    is_decoder: false,
-    model_type: 'bert',
-    use_cache: true,
-  };
-  for (const [hfKey, key] of HF_KEYS) {
-    if (key !== 'problemType' || c.problemType !== null) out[hfKey] = c[key];
-  }
-  const defaultLabelMap = JSON.stringify(defaultLabels(2));
-  if (JSON.stringify(c.id2label) !== defaultLabelMap || JSON.stringify(c.label2id) !== JSON.stringify(invertLabels(defaultLabels(2)))) {
-    out.id2label = Object.fromEntries(Object.entries(c.id2label).map(([id, label]) => [String(id), label]));
-    out.label2id = { ...c.label2id };
-  }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-// ---- presets ------------------------------------------------------------------------
-
-/**
- * Named configurations: google-bert/bert-base-uncased (L12 H768 A12), and Google's compact
- * BERTs as prajjwal1 publishes them, bert-tiny (L2 H128 A2) and bert-mini (L4 H256 A4).
- */
-export const BERT_PRESETS: Readonly<Record<'bert-base-uncased' | 'bert-tiny' | 'bert-mini', Readonly<BertConfig>>> = Object.freeze({
-  'bert-base-uncased': frozen(bertConfig()),
-  'bert-tiny': frozen(bertConfig({ hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512 })),
-  'bert-mini': frozen(bertConfig({ hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 })),
-});
-
-function frozen(config: BertConfig): Readonly<BertConfig> {
-  Object.freeze(config.id2label);
-  Object.freeze(config.label2id);
-  return Object.freeze(config);
-}
+export * from './bert-config.js';
 
 // ---- initialisation -----------------------------------------------------------------
 
@@ -482,7 +174,7 @@ export class BertIntermediate extends Module {
   }
 
   forward(hiddenStates: Tensor): Tensor {
-    return ACTIVATIONS[this.activation](this.dense.forward(hiddenStates));
+    return ACT2FN[this.activation](this.dense.forward(hiddenStates));
   }
 
   override extraRepr(): string {
@@ -621,7 +313,7 @@ export function bertAttentionMask(attentionMask: Tensor, batch: number, length: 
 }
 
 /** The bare encoder: embeddings, layers, and (unless addPoolingLayer is false) the pooler. */
-export class BertModel extends Module {
+export class BertModel extends PretrainedModel<BertConfig> {
   readonly config: BertConfig;
   embeddings: BertEmbeddings;
   encoder: BertEncoder;
@@ -668,7 +360,7 @@ export interface BertHeadOutput {
 export const bertClassificationLoss = classificationLoss;
 
 /** BertModel + dropout + a linear classifier on the pooled [CLS] state. */
-export class BertForSequenceClassification extends Module {
+export class BertForSequenceClassification extends PretrainedModel<BertConfig> {
   readonly config: BertConfig;
   bert: BertModel;
   dropout: Dropout;
@@ -728,7 +420,7 @@ export class BertPredictionHeadTransform extends Module {
   }
 
   forward(hiddenStates: Tensor): Tensor {
-    return this.LayerNorm.forward(ACTIVATIONS[this.activation](this.dense.forward(hiddenStates)));
+    return this.LayerNorm.forward(ACT2FN[this.activation](this.dense.forward(hiddenStates)));
   }
 }
 
@@ -803,7 +495,7 @@ export class BertOnlyMLMHead extends Module {
 }
 
 /** BertModel without pooler + the MLM head; logits [batch, length, vocab]. */
-export class BertForMaskedLM extends Module {
+export class BertForMaskedLM extends PretrainedModel<BertConfig> {
   readonly config: BertConfig;
   bert: BertModel;
   cls: BertOnlyMLMHead;

@@ -9,3 +9,8 @@ export * from './alexnet.js';
 export * from './resnet.js';
 export * from './vit.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
+export {
+  PROBLEM_TYPES, ConfigJsonReader, checkFields, defaultLabels, field, fieldsToJson, invertLabels, labelsToJson, orNull, snakeCase, sortedKeys,
+  unnamedClasses, type ConfigField, type ConfigFields, type HeadLabels, type LabelsConfig,
+} from './pretrained-config.js';
+export { PretrainedModel, hasLabels, isPretrainedModel } from './pretrained-model.js';

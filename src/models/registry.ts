@@ -7,6 +7,7 @@ import { totalmem } from 'node:os';
 import { formatBytes, formatInteger } from '../format/numbers.js';
 import type { Module, StateDict } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
+import type { HeadLabels } from './pretrained-config.js';
 
 /** A config as stored in config.json: snake_case keys, as Hugging Face writes them. */
 export type HfConfig = Record<string, unknown>;
@@ -39,7 +40,10 @@ export interface ModelSizePart {
 export interface ModelFamily<Config = unknown> {
   /** Hugging Face `model_type` ('bert', 'vit'), or the torchvision family name ('alexnet', 'resnet'). */
   modelType: string;
-  /** Architecture names as in config.json's `architectures` → constructor. The first is the default. */
+  /**
+   * Architecture names as in config.json's `architectures` → constructor. The first is the default.
+   * Models that extend PretrainedModel can be saved (savePretrained, checkpoints) and report their head.
+   */
   architectures: Record<string, (config: Config) => Module>;
   /** Reads config.json (unknown keys ignored, missing ones defaulted); throws naming a bad key. */
   configFromHf(json: HfConfig): Config;
@@ -58,6 +62,11 @@ export interface ModelFamily<Config = unknown> {
    * Defaults to setting `numLabels`.
    */
   withNumLabels?(config: Config, numLabels: number): Config;
+  /**
+   * The head's size, class names and problem type of a config. Defaults to reading the shared label
+   * fields (numLabels, id2label, problemType; see LabelsConfig).
+   */
+  headLabels?(config: Config): HeadLabels;
   /**
    * Family-specific key fixes after the generic alignment (prefix, legacy LayerNorm names),
    * e.g. dropping tied keys a checkpoint stores but the model does not own.

@@ -12,4 +12,5 @@ export { ReLU, GELU, Tanh, SiLU, Sigmoid, MultiheadAttention, type MultiheadAtte
 export { MaxPool2d, AdaptiveAvgPool2d } from './layers/pooling.js';
 export { Flatten } from './layers/flatten.js';
 export { Sequential, ModuleList, ModuleDict, ParameterDict, type TensorModule } from './layers/container.js';
+export { ACT2FN, ACTIVATION_NAMES, isActivationName, type ActivationName } from './activations.js';
 export { labelSmoothedCrossEntropy, type LabelSmoothingOptions } from './losses.js';

@@ -28,7 +28,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 
 import { dispose, getRngState, setRngState, tensor, type Tensor } from '../tensor/index.js';
 import type { Module, StateDict } from '../nn/index.js';
-import { familyOfModel } from '../models/registry.js';
+import { isPretrainedModel } from '../models/pretrained-model.js';
 import { PeftModel } from '../peft/index.js';
 import { LRScheduler, ReduceLROnPlateau, type MultiTaskLoss, type MultiTaskLossStateDict, type Optimizer, type OptimizerStateDict } from '../optim/index.js';
 import { loadSafetensors, loadShardedSafetensors, saveSafetensors, savePretrained, SAFETENSORS_INDEX_NAME } from '../io/index.js';
@@ -174,12 +174,7 @@ export async function readJson(path: string): Promise<Record<string, unknown>> {
 
 /** Whether savePretrained can write the model (a registered architecture with a config). */
 function savesPretrained(model: Module): boolean {
-  try {
-    familyOfModel(model);
-  } catch {
-    return false;
-  }
-  return (model as unknown as { config?: unknown }).config !== undefined;
+  return isPretrainedModel(model);
 }
 
 /** The model's state dict with tied tensors once (the first key), as savePretrained stores it. */

@@ -31,6 +31,7 @@ import { Tensor, functional as F, getRngState, manualSeed, noGrad, setNumThreads
 import { Embedding, labelSmoothedCrossEntropy, type Module } from '../nn/index.js';
 import { AlexNet, ResNet, ViTPatchEmbeddings, classificationLoss, parameterGroupsOf, type HfConfig, type ProblemType } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
+import { isPretrainedModel } from '../models/pretrained-model.js';
 import { applyFreezingStrategy, getPeftModel, PeftConfig, PeftModel } from '../peft/index.js';
 import { loadedConfigOf } from '../io/index.js';
 import {
@@ -431,17 +432,16 @@ function asOutput(value: ModelOutput | MultiTaskModelOutput | Tensor, model: Mod
 function hfConfigOf(model: Module): HfConfig | null {
   const inner = innerModel(model);
   try {
-    const { family, architecture } = familyOfModel(inner);
-    const config = (inner as unknown as { config?: unknown }).config;
-    return { ...loadedConfigOf(inner), ...(config === undefined ? { model_type: family.modelType } : family.configToHf(config, architecture)) };
+    const { family } = familyOfModel(inner);
+    return { ...loadedConfigOf(inner), ...(isPretrainedModel(inner) ? inner.toConfigJson() : { model_type: family.modelType }) };
   } catch {
     return null;
   }
 }
 
 function problemTypeOf(model: Module): ProblemType | null {
-  const config = (innerModel(model) as unknown as { config?: { problemType?: ProblemType | null } }).config;
-  return config?.problemType ?? null;
+  const inner = innerModel(model);
+  return isPretrainedModel(inner) ? inner.headLabels().problemType : null;
 }
 
 function groupThousands(n: number): string {

@@ -6,6 +6,7 @@
 import { BatchNorm2d, Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Module } from '../../nn/index.js';
 import { hasLayerGroups, layerGroupsOf, parameterGroupsOf } from '../../models/index.js';
 import { familyOfModel } from '../../models/registry.js';
+import { isPretrainedModel } from '../../models/pretrained-model.js';
 import { summarizeTrainable } from '../../peft/index.js';
 
 export interface ModelFacts {
@@ -44,7 +45,7 @@ export function readModelFacts(model: Module): ModelFacts {
   }
   const hasGroups = hasLayerGroups(model);
   const groups = hasGroups ? layerGroupsOf(model) : [];
-  const config = (model as unknown as { config?: { numLabels?: number; numClasses?: number } }).config;
+  const head = isPretrainedModel(model) ? model.headLabels() : undefined;
   return {
     modelType,
     architecture: model.constructor.name,
@@ -71,7 +72,7 @@ export function readModelFacts(model: Module): ModelFacts {
     hasNorm: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm),
     hasBatchNorm: named.some(([, m]) => m instanceof BatchNorm2d),
     total: summarizeTrainable(model).total,
-    numLabels: config?.numLabels ?? config?.numClasses ?? null,
+    numLabels: head?.numLabels ?? null,
   };
 }
 

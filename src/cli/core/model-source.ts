@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import type { Module } from '../../nn/index.js';
 import { findPreset, modelFamilies, type HfConfig } from '../../models/index.js';
+import { isPretrainedModel } from '../../models/pretrained-model.js';
 import {
   assertNotPickle,
   createModel,
@@ -134,11 +135,7 @@ export interface BuiltModel {
 
 /** Sets the head's class names in a BERT / ViT config (id2label / label2id, saved in config.json). */
 export function setLabelNames(model: Module, names: readonly string[]): void {
-  const config = (model as unknown as { config?: Record<string, unknown> }).config;
-  if (!config || Object.isFrozen(config) || !('numLabels' in config) || config.numLabels !== names.length) return;
-  const id2label = Object.fromEntries(names.map((name, i) => [i, name]));
-  config.id2label = id2label;
-  config.label2id = Object.fromEntries(names.map((name, i) => [name, i]));
+  if (isPretrainedModel(model)) model.setLabelNames(names);
 }
 
 /** Builds the classification model of `source` with `numLabels` outputs (random init for presets and bare configs). */

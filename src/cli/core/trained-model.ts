@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Module } from '../../nn/index.js';
 import { findPreset, type HfConfig } from '../../models/index.js';
+import { isPretrainedModel } from '../../models/pretrained-model.js';
 import {
   createModel,
   loadPretrained,
@@ -178,12 +179,11 @@ export async function loadTrainedModel(
     for (const note of loadNotes) console.error(`note: ${note}`);
   }
   model.eval();
-  const config = (model instanceof PeftModel ? model.model : model) as unknown as {
-    config?: { id2label?: Record<string, string>; numLabels?: number; numClasses?: number };
-  };
-  const n = config.config?.numLabels ?? config.config?.numClasses ?? numLabels ?? 0;
+  const inner = model instanceof PeftModel ? model.model : model;
+  const head = isPretrainedModel(inner) ? inner.headLabels() : undefined;
+  const n = head?.numLabels ?? numLabels ?? 0;
   const generic = Array.from({ length: n }, (_, i) => `LABEL_${i}`);
-  const own = generic.map((name, i) => config.config?.id2label?.[i] ?? name);
+  const own = generic.map((name, i) => head?.id2label[i] ?? name);
   const recorded = (run: Record<string, unknown>) =>
     Array.isArray(run.labels) && run.labels.length === n ? run.labels.map(String) : undefined;
   // The class names: what train recorded for the adapter, else the model's own (config.json, then its run_config.json) —
