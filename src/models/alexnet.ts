@@ -12,6 +12,7 @@
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
 import { MAX_LABELS, registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily, type ModelSizePart } from './registry.js';
+import type { BatchInput } from './batch-input.js';
 
 /** An AlexNet configuration: `{ arch: 'alexnet', numClasses: 10, dropout: 0.5 }`. */
 export interface AlexNetConfig {
@@ -61,6 +62,8 @@ export function resolveAlexNetConfig(config: AlexNetConfig): ResolvedAlexNetConf
 }
 
 export class AlexNet extends Module {
+  /** forward takes the image tensor (see BatchInput). */
+  static readonly batchInput: BatchInput = 'tensor';
   readonly config: ResolvedAlexNetConfig;
   features: Sequential;
   avgpool: AdaptiveAvgPool2d;

@@ -16,6 +16,7 @@
 import { aten, arange, functional as F, noGrad, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
 import { MAX_LABELS, MAX_LAYERS, registerModelFamily, type HfConfig, type LayerGroup, type ModelSizePart } from './registry.js';
+import type { BatchInput } from './batch-input.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { classificationLoss, type ProblemType } from './classification-loss.js';
 
@@ -619,6 +620,8 @@ export function bertAttentionMask(attentionMask: Tensor, batch: number, length: 
 
 /** The bare encoder: embeddings, layers, and (unless addPoolingLayer is false) the pooler. */
 export class BertModel extends Module {
+  /** forward takes { inputIds, attentionMask?, tokenTypeIds?, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   readonly config: BertConfig;
   embeddings: BertEmbeddings;
   encoder: BertEncoder;
@@ -666,6 +669,8 @@ export const bertClassificationLoss = classificationLoss;
 
 /** BertModel + dropout + a linear classifier on the pooled [CLS] state. */
 export class BertForSequenceClassification extends Module {
+  /** forward takes { inputIds, attentionMask?, tokenTypeIds?, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   readonly config: BertConfig;
   bert: BertModel;
   dropout: Dropout;
@@ -801,6 +806,8 @@ export class BertOnlyMLMHead extends Module {
 
 /** BertModel without pooler + the MLM head; logits [batch, length, vocab]. */
 export class BertForMaskedLM extends Module {
+  /** forward takes { inputIds, attentionMask?, tokenTypeIds?, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   readonly config: BertConfig;
   bert: BertModel;
   cls: BertOnlyMLMHead;

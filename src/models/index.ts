@@ -9,3 +9,4 @@ export * from './alexnet.js';
 export * from './resnet.js';
 export * from './vit.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
+export { batchInputOf, type BatchInput } from './batch-input.js';

@@ -13,6 +13,7 @@
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, init, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
 import { MAX_LABELS, MAX_LAYERS, registerModelFamily, type HfConfig, type LayerGroup, type ModelFamily, type ModelSizePart } from './registry.js';
+import type { BatchInput } from './batch-input.js';
 
 /** torchvision's ResNet builders. */
 export type ResNetArch =
@@ -216,6 +217,8 @@ type Block = typeof BasicBlock | typeof Bottleneck;
 
 /** ResNet: stem, four stages of residual blocks, global average pooling and a linear head `fc`. */
 export class ResNet extends Module {
+  /** forward takes the image tensor (see BatchInput). */
+  static readonly batchInput: BatchInput = 'tensor';
   readonly config: ResolvedResNetConfig;
   conv1: Conv2d;
   bn1: BatchNorm2d;

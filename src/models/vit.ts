@@ -22,6 +22,7 @@ import { cat, functional as F, tidy, zeros, type Device, type Tensor } from '../
 import { Conv2d, Dropout, Identity, init, LayerNorm, Linear, Module, ModuleList, parameter, type StateDict } from '../nn/index.js';
 import { classificationLoss, type ProblemType } from './classification-loss.js';
 import { MAX_LABELS, MAX_LAYERS, registerModelFamily, type HfConfig, type LayerGroup, type ModelSizePart } from './registry.js';
+import type { BatchInput } from './batch-input.js';
 
 // ---- config ------------------------------------------------------------------------------------
 
@@ -374,6 +375,8 @@ export interface ViTInput {
 
 /** The bare encoder (transformers' ViTModel): embeddings, transformer blocks, final layer norm, optional pooler. */
 export class ViTModel extends Module {
+  /** forward takes { pixelValues } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   config: ViTConfig;
   embeddings: ViTEmbeddings;
   encoder: ViTEncoder;
@@ -413,6 +416,8 @@ export interface ViTClassifierOutput {
 
 /** ViTModel (no pooler) + a linear classifier on the final [CLS] token (transformers' ViTForImageClassification). */
 export class ViTForImageClassification extends Module {
+  /** forward takes { pixelValues, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   config: ViTConfig;
   vit: ViTModel;
   classifier: Linear | Identity;
