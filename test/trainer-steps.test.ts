@@ -19,6 +19,7 @@ import {
   manualSeed,
   models,
   nn,
+  optim,
   setNumThreads,
   tensor,
   train,
@@ -335,4 +336,38 @@ test('an unknown PEFT type is an error, not LoRA', () => {
     () => new Trainer({ model: peftModel, args: { outputDir: tmp() }, log: null }),
     /no fine-tuning method for PEFT type 'NOT_A_METHOD'/,
   );
+});
+
+test('multiTask makes the Trainer a MultiTaskTrainer; a subclass of Trainer is told to extend MultiTaskTrainer', () => {
+  class TwoHeads extends nn.Module {
+    a = new nn.Linear(2, 2);
+    b = new nn.Linear(2, 1);
+    forward(x: Tensor): { logits: Record<string, Tensor> } {
+      return { logits: { a: this.a.forward(x), b: this.b.forward(x) } };
+    }
+  }
+  const loss = new optim.MultiTaskLoss(['a', 'b'], { kind: 'fixed' });
+  const trainer = new Trainer({
+    model: new TwoHeads(),
+    args: { outputDir: tmp(), learningRate: 0.1 },
+    multiTask: { loss },
+    log: null,
+  });
+  assert.ok(trainer instanceof train.MultiTaskTrainer && trainer instanceof Trainer);
+  assert.match(trainer.planLines().at(-1)!, /^multi-task: 2 tasks \(a, b\), fixed weighting$/);
+  class MyTrainer extends Trainer {}
+  assert.throws(
+    () => new MyTrainer({ model: new TwoHeads(), args: { outputDir: tmp() }, multiTask: { loss }, log: null }),
+    /MyTrainer: multiTask needs MultiTaskTrainer/,
+  );
+  class MyMultiTaskTrainer extends train.MultiTaskTrainer {}
+  assert.ok(
+    new MyMultiTaskTrainer({
+      model: new TwoHeads(),
+      args: { outputDir: tmp(), learningRate: 0.1 },
+      multiTask: { loss },
+      log: null,
+    }) instanceof train.MultiTaskTrainer,
+  );
+  loss.dispose();
 });
