@@ -13,11 +13,14 @@ import {
 } from './alexnet-config.js';
 import { unnamedClasses } from './pretrained-config.js';
 import { PretrainedModel } from './pretrained-model.js';
+import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup, type ModelFamily } from './registry.js';
 
 export * from './alexnet-config.js';
 
 export class AlexNet extends PretrainedModel<ResolvedAlexNetConfig> {
+  /** forward takes the image tensor (see BatchInput). */
+  static readonly batchInput: BatchInput = 'tensor';
   readonly config: ResolvedAlexNetConfig;
   features: Sequential;
   avgpool: AdaptiveAvgPool2d;

@@ -21,6 +21,7 @@ import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { classificationLoss } from './classification-loss.js';
 import { BERT_PRESETS, bertConfig, bertConfigFromHf, bertConfigToHf, bertSizeParts, type BertActivation, type BertConfig, type BertProblemType } from './bert-config.js';
 import { PretrainedModel } from './pretrained-model.js';
+import type { BatchInput } from './batch-input.js';
 
 export * from './bert-config.js';
 
@@ -314,6 +315,8 @@ export function bertAttentionMask(attentionMask: Tensor, batch: number, length: 
 
 /** The bare encoder: embeddings, layers, and (unless addPoolingLayer is false) the pooler. */
 export class BertModel extends PretrainedModel<BertConfig> {
+  /** forward takes { inputIds, attentionMask?, tokenTypeIds?, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   readonly config: BertConfig;
   embeddings: BertEmbeddings;
   encoder: BertEncoder;
@@ -361,6 +364,8 @@ export const bertClassificationLoss = classificationLoss;
 
 /** BertModel + dropout + a linear classifier on the pooled [CLS] state. */
 export class BertForSequenceClassification extends PretrainedModel<BertConfig> {
+  /** forward takes { inputIds, attentionMask?, tokenTypeIds?, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   readonly config: BertConfig;
   bert: BertModel;
   dropout: Dropout;
@@ -496,6 +501,8 @@ export class BertOnlyMLMHead extends Module {
 
 /** BertModel without pooler + the MLM head; logits [batch, length, vocab]. */
 export class BertForMaskedLM extends PretrainedModel<BertConfig> {
+  /** forward takes { inputIds, attentionMask?, tokenTypeIds?, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   readonly config: BertConfig;
   bert: BertModel;
   cls: BertOnlyMLMHead;

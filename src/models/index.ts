@@ -14,3 +14,4 @@ export {
   unnamedClasses, type ConfigField, type ConfigFields, type HeadLabels, type LabelsConfig,
 } from './pretrained-config.js';
 export { PretrainedModel, hasLabels, isPretrainedModel } from './pretrained-model.js';
+export { batchInputOf, type BatchInput } from './batch-input.js';

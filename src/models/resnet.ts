@@ -9,6 +9,7 @@ import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, init, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
 import { unnamedClasses } from './pretrained-config.js';
 import { PretrainedModel } from './pretrained-model.js';
+import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup, type ModelFamily } from './registry.js';
 import {
   RESNET_PRESETS, resnetConfigFromJson, resnetConfigToJson, resnetSizeParts, resolveResNetConfig, type ResNetConfig, type ResolvedResNetConfig,
@@ -145,6 +146,8 @@ type Block = typeof BasicBlock | typeof Bottleneck;
 
 /** ResNet: stem, four stages of residual blocks, global average pooling and a linear head `fc`. */
 export class ResNet extends PretrainedModel<ResolvedResNetConfig> {
+  /** forward takes the image tensor (see BatchInput). */
+  static readonly batchInput: BatchInput = 'tensor';
   readonly config: ResolvedResNetConfig;
   conv1: Conv2d;
   bn1: BatchNorm2d;

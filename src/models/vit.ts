@@ -23,6 +23,7 @@ import { cat, functional as F, tidy, zeros, type Device, type Tensor } from '../
 import { ACT2FN, Conv2d, Dropout, Identity, init, LayerNorm, Linear, Module, ModuleList, parameter, type StateDict } from '../nn/index.js';
 import { classificationLoss } from './classification-loss.js';
 import { PretrainedModel } from './pretrained-model.js';
+import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup } from './registry.js';
 import { VIT_PRESETS, heightWidth, vitConfig, vitConfigFromHf, vitConfigToHf, vitSizeParts, vitWithNumLabels, type ViTConfig } from './vit-config.js';
 
@@ -259,6 +260,8 @@ export interface ViTInput {
 
 /** The bare encoder (transformers' ViTModel): embeddings, transformer blocks, final layer norm, optional pooler. */
 export class ViTModel extends PretrainedModel<ViTConfig> {
+  /** forward takes { pixelValues } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   config: ViTConfig;
   embeddings: ViTEmbeddings;
   encoder: ViTEncoder;
@@ -297,6 +300,8 @@ export interface ViTClassifierOutput {
 
 /** ViTModel (no pooler) + a linear classifier on the final [CLS] token (transformers' ViTForImageClassification). */
 export class ViTForImageClassification extends PretrainedModel<ViTConfig> {
+  /** forward takes { pixelValues, labels? } (see BatchInput). */
+  static readonly batchInput: BatchInput = 'inputs';
   config: ViTConfig;
   vit: ViTModel;
   classifier: Linear | Identity;

@@ -19,7 +19,7 @@ import type { Dataset } from '../data/dataset.js';
 import { savePretrained } from '../io/pretrained.js';
 import { copyFileAtomic, writeFileAtomic } from '../io/files.js';
 import { Trainer } from '../train/trainer.js';
-import type { ModelOutput } from '../train/trainer.js';
+import type { ModelOutput } from '../train/model-io.js';
 import { TrainingArguments } from '../train/training-args.js';
 import type { TrainerCallback } from '../train/callbacks.js';
 import type { TextExample } from '../data/collate-text.js';

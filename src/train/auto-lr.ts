@@ -8,7 +8,8 @@
  *   const trainer = new Trainer({ model, args: { ...args, learningRate: lr }, trainDataset });
  */
 import { formatLr, type LrFindResult } from '../optim/index.js';
-import type { Trainer, TrainerLrFindOptions } from './trainer.js';
+import type { Trainer } from './trainer.js';
+import type { TrainerLrFindOptions } from './trainer-types.js';
 
 export interface AutoLearningRate {
   /** The lr to train at: the range test's valley, or the Trainer's own (default) lr when the test refused the curve. */

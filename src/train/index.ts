@@ -1,6 +1,11 @@
 /** The train layer: TrainingArguments, the Trainer, its callbacks, checkpoints and metrics. */
 export { TrainingArguments, describeStrategy, OPTIMIZER_NAMES, type TrainingArgumentsOptions, type IntervalStrategy, type OptimizerName, type TrainingStrategy, type GradualUnfreezingStrategy, type DiscriminativeLrSetting, type NanPolicy } from './training-args.js';
-export { Trainer, defaultForward, MULTI_TASK_GROUP, type MultiTaskModelOutput, type MultiTaskTrainingOptions, type TrainerOptions, type TrainOutput, type TrainerLrFindOptions, type PredictionOutput, type ModelOutput, type TrainCallOptions } from './trainer.js';
+export { Trainer } from './trainer.js';
+export { TrainerCore } from './trainer-core.js';
+export { defaultForward, type ModelOutput, type MultiTaskModelOutput } from './model-io.js';
+export type { MultiTaskTrainingOptions, TrainerOptions, TrainOutput, TrainerLrFindOptions, PredictionOutput, TrainCallOptions, MicroBatch, LossAndOutputs, PredictionStepOutput } from './trainer-types.js';
+// Loaded with the layer: it registers the subclass that `new Trainer({ multiTask })` builds.
+export { MultiTaskTrainer, MULTI_TASK_GROUP } from './multi-task/trainer.js';
 export { TrainerState, TrainerControl, type LogEntry, type CallbackState } from './state.js';
 export {
   CallbackHandler,

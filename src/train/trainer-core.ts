@@ -1,0 +1,473 @@
+/**
+ * What a Trainer holds, and the steps around its loop: the arguments, the model with its strategy
+ * applied, the data loaders, the optimizer and scheduler, the callbacks, the log, checkpoints
+ * (saved and resumed). The loop and the steps of training, evaluation and prediction are the
+ * Trainer's (trainer.ts), which extends this class; read them there.
+ */
+import { join } from 'node:path';
+
+import { performance } from 'node:perf_hooks';
+
+import { getRngState, setNumThreads, setRngState, type Tensor } from '../tensor/index.js';
+import type { Module } from '../nn/index.js';
+import { PeftConfig, PeftModel } from '../peft/index.js';
+import {
+  defaultFineTuneLr,
+  formatLr,
+  getScheduler,
+  lrFind,
+  LR_FIND_DEFAULTS,
+  type FineTuneMethod,
+  type LrFindResult,
+  type Optimizer,
+} from '../optim/index.js';
+import { DataLoader, MultiTaskDataset, type Dataset } from '../data/index.js';
+import {
+  CallbackHandler,
+  DEFAULT_CALLBACKS,
+  EarlyStoppingCallback,
+  GradualUnfreezingCallback,
+  type CallbackContext,
+  type CallbackEvent,
+  type TrainerCallback,
+  type TrainerLike,
+} from './callbacks.js';
+import {
+  checkCheckpointFiles,
+  loadModelWeights,
+  loadOptimizer,
+  loadRngState,
+  loadScheduler,
+  readJson,
+  rotateCheckpoints,
+  saveModelWeights,
+  saveOptimizer,
+  saveRngState,
+  saveScheduler,
+  testPauseInSave,
+  writeFolderAtomically,
+  writeTextAtomic,
+  CHECKPOINT_PREFIX,
+  TRAINER_STATE_NAME,
+  TRAINING_ARGS_NAME,
+  type LoaderPosition,
+  type SchedulerLike,
+} from './checkpoint.js';
+import { defaultComputeMetrics, type EvalPrediction, type Metrics } from './metrics.js';
+import { hfConfigOf, type ModelOutput, type MultiTaskModelOutput } from './model-io.js';
+import { addLayerGroups, buildOptimizer, parameterGroups } from './optimizer-setup.js';
+import { TrainerControl, TrainerState, type CallbackState, type LogEntry } from './state.js';
+import { applyStrategy } from './strategy.js';
+import { speedMetrics } from './prediction.js';
+import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from './trainer-types.js';
+import { TrainingArguments } from './training-args.js';
+
+const TRAINER_STATE_KEY = 'Trainer';
+
+/** The Trainer's state and the steps around its loop (see Trainer). */
+export abstract class TrainerCore implements TrainerLike {
+  readonly args: TrainingArguments;
+  /** The model being trained (a PeftModel when the strategy is a PEFT config). */
+  readonly model: Module;
+  readonly trainDataset: Dataset<unknown> | null;
+  readonly evalDataset: Dataset<unknown> | null;
+  readonly callbackHandler: CallbackHandler;
+  state = new TrainerState();
+  readonly control = new TrainerControl();
+  optimizer: Optimizer | null;
+  scheduler: SchedulerLike | null;
+  /** The learning rate in use: args.learningRate, or the strategy's default. */
+  readonly learningRate: number;
+  /** Where the learning rate comes from (printed with the plan). */
+  readonly learningRateReason: string;
+  /** The fine-tuning method the strategy resolved to (picks the default lr). */
+  readonly method: FineTuneMethod;
+
+  /** TrainerOptions.collate, computeMetrics, forward and computeLoss (null: the defaults). */
+  protected readonly collate: ((examples: unknown[]) => unknown) | null;
+  protected readonly computeMetrics: ((prediction: EvalPrediction) => Metrics) | null;
+  protected readonly forwardBatch:
+    ((model: Module, batch: unknown) => ModelOutput | MultiTaskModelOutput | Tensor) | null;
+  protected readonly lossFunction:
+    ((outputs: ModelOutput, labels: Tensor | undefined, batch: unknown) => Tensor) | null;
+
+  readonly #log: ((line: string) => void) | null;
+  /** Where the training data loader is (saved in checkpoints). */
+  protected loaderPosition: LoaderPosition = { epoch: 0, position: 0, seed: 0, batchesPerEpoch: 0 };
+  /** The global step of the last checkpoint written (-1: none this run). */
+  protected lastSavedStep = -1;
+
+  constructor(options: TrainerOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError('Trainer expects { model, args, trainDataset, … }');
+    const { model } = options;
+    if (!model || typeof (model as Module).namedParameters !== 'function')
+      throw new TypeError('Trainer: model must be a finetune nn.Module');
+    this.args = options.args instanceof TrainingArguments ? options.args : new TrainingArguments(options.args ?? {});
+    this.trainDataset = options.trainDataset ?? null;
+    this.evalDataset = options.evalDataset ?? null;
+    this.collate = options.collate ?? null;
+    this.computeMetrics = options.computeMetrics === undefined ? defaultComputeMetrics : options.computeMetrics;
+    this.forwardBatch = options.forward ?? null;
+    this.lossFunction = options.computeLoss ?? null;
+    this.#log = options.log === undefined ? (line) => console.log(line) : options.log;
+    this.optimizer = options.optimizers?.[0] ?? null;
+    this.scheduler = options.optimizers?.[1] ?? null;
+
+    const { model: prepared, method } = applyStrategy(model, this.args);
+    this.model = prepared;
+    this.method = method;
+    this.callbackHandler = new CallbackHandler([...this.#argumentCallbacks(), ...(options.callbacks ?? [])]);
+    if (this.args.learningRate !== undefined) {
+      this.learningRate = this.args.learningRate;
+      this.learningRateReason = `lr ${formatLr(this.learningRate)} (learningRate)`;
+    } else {
+      const chosen = defaultFineTuneLr({ method, config: hfConfigOf(this.model) });
+      this.learningRate = chosen.lr;
+      this.learningRateReason = chosen.reason;
+    }
+    for (const callback of this.callbackHandler.callbacks) {
+      const result = callback.onInitEnd?.call(callback, this.args, this.state, this.control, this.#context());
+      if (result instanceof Promise)
+        throw new Error('onInitEnd must be synchronous (it runs in the Trainer constructor)');
+    }
+  }
+
+  /** DEFAULT_CALLBACKS and the gradual-unfreezing / early-stopping callbacks the arguments ask for. */
+  #argumentCallbacks(): TrainerCallback[] {
+    const callbacks = DEFAULT_CALLBACKS.map((factory) => factory(this.args)).filter((c): c is TrainerCallback =>
+      Boolean(c),
+    );
+    const strategy = this.args.strategy;
+    if (strategy && !(strategy instanceof PeftConfig) && strategy.kind === 'gradual-unfreezing')
+      callbacks.push(new GradualUnfreezingCallback({ schedule: strategy.schedule }));
+    if (this.args.earlyStoppingPatience !== null) {
+      callbacks.push(
+        new EarlyStoppingCallback({
+          patience: this.args.earlyStoppingPatience,
+          threshold: this.args.earlyStoppingThreshold,
+        }),
+      );
+    }
+    return callbacks;
+  }
+
+  // ---- optimizer and scheduler (subclass and override to build your own) ------------------------
+
+  /** HF's create_optimizer: the optimizer named by args.optim over the arguments' parameter groups (kept once built). */
+  createOptimizer(): Optimizer {
+    this.optimizer ??= buildOptimizer(
+      parameterGroups(this.model, this.args, this.learningRate),
+      this.args,
+      this.learningRate,
+    );
+    return this.optimizer;
+  }
+
+  /** HF's create_scheduler: lrSchedulerType over `numTrainingSteps` with the warmup and lrSchedulerKwargs (kept once built). */
+  createScheduler(numTrainingSteps: number): SchedulerLike {
+    if (this.scheduler) return this.scheduler;
+    const { args } = this;
+    const optimizer = this.createOptimizer();
+    const warmup = args.warmupRatio > 0 ? { warmupRatio: args.warmupRatio } : { numWarmupSteps: args.warmupSteps };
+    try {
+      this.scheduler = getScheduler(args.lrSchedulerType, optimizer, {
+        numTrainingSteps,
+        ...warmup,
+        ...args.lrSchedulerKwargs,
+      });
+    } catch (error) {
+      throw new Error(`Trainer: lrSchedulerType '${args.lrSchedulerType}': ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return this.scheduler;
+  }
+
+  /**
+   * Gives the optimizer the trainable parameters of these layer groups that it does not hold yet, one
+   * parameter group per layer group and weight-decay class (`<group>:decay`, `<group>:no_decay`), at the
+   * group's lr; the scheduler scales them from the current step on. Gradual unfreezing calls it.
+   */
+  addLayerGroupsToOptimizer(groupNames: string[]): void {
+    if (!this.optimizer) return; // not built yet: it will take every trainable parameter
+    addLayerGroups(this.optimizer, this.scheduler, this.model, this.args, this.learningRate, groupNames);
+  }
+
+  // ---- callbacks and the log --------------------------------------------------------------------
+
+  addCallback(callback: TrainerCallback): void {
+    this.callbackHandler.add(callback);
+  }
+
+  /** Removes (and returns) a callback, given itself or its class. */
+  popCallback(
+    which: TrainerCallback | (abstract new (...args: never[]) => TrainerCallback),
+  ): TrainerCallback | undefined {
+    return this.callbackHandler.pop(which);
+  }
+
+  removeCallback(which: TrainerCallback | (abstract new (...args: never[]) => TrainerCallback)): void {
+    this.callbackHandler.pop(which);
+  }
+
+  #context(extra: Partial<CallbackContext> = {}): CallbackContext {
+    return {
+      trainer: this,
+      model: this.model,
+      optimizer: this.optimizer,
+      scheduler: this.scheduler,
+      batchesPerEpoch: this.loaderPosition.batchesPerEpoch || undefined,
+      ...extra,
+    };
+  }
+
+  /** Runs a callback event on every callback (in order). */
+  protected async callEvent(event: CallbackEvent, extra: Partial<CallbackContext> = {}): Promise<void> {
+    await this.callbackHandler.call(event, this.args, this.state, this.control, this.#context(extra));
+  }
+
+  /** Where the plan and notices go (TrainerOptions.log). */
+  log(line: string): void {
+    this.#log?.(line);
+  }
+
+  /** Adds epoch and step, appends to the log history and calls onLog (HF's Trainer.log). */
+  protected async addLogEntry(logs: LogEntry): Promise<LogEntry> {
+    const entry: LogEntry = { ...logs, epoch: this.state.epoch, step: this.state.globalStep };
+    this.state.logHistory.push(entry);
+    await this.callEvent('onLog', { logs: entry });
+    return entry;
+  }
+
+  // ---- data (subclass and override for your own loaders) -----------------------------------------
+
+  /** The collate function for a dataset: TrainerOptions.collate, else the dataset's own collator (or that of the dataset a Subset views). */
+  protected collateFor(dataset: Dataset<unknown>): ((examples: unknown[]) => unknown) | undefined {
+    if (this.collate) return this.collate;
+    for (
+      let d: unknown = dataset, depth = 0;
+      typeof d === 'object' && d !== null && depth < 8;
+      d = (d as { dataset?: unknown }).dataset, depth++
+    ) {
+      const own = (d as { collator?: () => (examples: unknown[]) => unknown }).collator;
+      if (typeof own === 'function') return own.call(d);
+      if (d instanceof MultiTaskDataset) return d.collate as (examples: unknown[]) => unknown;
+    }
+    return undefined;
+  }
+
+  /** HF's get_train_dataloader: shuffled batches of perDeviceTrainBatchSize in the data seed's order. */
+  getTrainDataloader(): DataLoader<unknown, unknown> {
+    const dataset = this.trainDataset;
+    if (!dataset) throw new Error('Trainer.train: no trainDataset');
+    const loader = new DataLoader<unknown, unknown>(dataset, {
+      batchSize: this.args.perDeviceTrainBatchSize,
+      shuffle: true,
+      seed: this.args.dataOrderSeed,
+      dropLast: this.args.dataloaderDropLast,
+      collate: this.collateFor(dataset),
+      prefetch: this.args.dataloaderPrefetch,
+    });
+    if (loader.length === 0) {
+      throw new Error(
+        `Trainer.train: the training data gives no batch (${dataset.length} examples, batch size ${this.args.perDeviceTrainBatchSize}${this.args.dataloaderDropLast ? ', dataloaderDropLast' : ''})`,
+      );
+    }
+    return loader;
+  }
+
+  /** HF's get_eval_dataloader: the dataset in order, perDeviceEvalBatchSize a batch. */
+  getEvalDataloader(dataset: Dataset<unknown>): DataLoader<unknown, unknown> {
+    return new DataLoader<unknown, unknown>(dataset, {
+      batchSize: this.args.perDeviceEvalBatchSize,
+      shuffle: false,
+      collate: this.collateFor(dataset) ?? (this.trainDataset ? this.collateFor(this.trainDataset) : undefined),
+      prefetch: this.args.dataloaderPrefetch,
+    });
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------------------
+
+  /** Writes a checkpoint's files into `dir` (the folder being written): weights, optimizer, scheduler, generator and loader position, arguments, state. */
+  protected async saveCheckpointFiles(dir: string): Promise<void> {
+    const { args, state } = this;
+    await saveModelWeights(this.model, dir);
+    await saveOptimizer(this.optimizer!, dir);
+    await testPauseInSave(state.globalStep, dir);
+    await saveScheduler(this.scheduler!, args.lrSchedulerType, dir);
+    await saveRngState(dir, this.loaderPosition);
+    await writeTextAtomic(
+      join(dir, TRAINING_ARGS_NAME),
+      JSON.stringify(args.toJson({ learning_rate: this.learningRate }), null, 2) + '\n',
+    );
+    await writeTextAtomic(join(dir, TRAINER_STATE_NAME), state.toJsonString());
+  }
+
+  /** Writes `<outputDir>/checkpoint-<globalStep>/` atomically, then deletes checkpoints beyond saveTotalLimit. Returns its path. */
+  async saveCheckpoint(): Promise<string> {
+    const { args, state } = this;
+    if (!this.optimizer || !this.scheduler) throw new Error('saveCheckpoint: no optimizer yet (call train())');
+    const name = `${CHECKPOINT_PREFIX}-${state.globalStep}`;
+    const finalPath = join(args.outputDir, name);
+    if (state.bestGlobalStep === state.globalStep) state.bestModelCheckpoint = finalPath;
+    this.captureCallbackStates();
+    await writeFolderAtomically(args.outputDir, name, (dir) => this.saveCheckpointFiles(dir));
+    this.lastSavedStep = state.globalStep;
+    await rotateCheckpoints(args.outputDir, args.saveTotalLimit, state.bestModelCheckpoint);
+    return finalPath;
+  }
+
+  /** Puts the callbacks' states, the control's and the Trainer's (stateAttributes) into state.statefulCallbacks, as trainer_state.json saves them. */
+  protected captureCallbackStates(): void {
+    this.state.statefulCallbacks = {
+      ...this.callbackHandler.stateDicts(),
+      TrainerControl: this.control.stateDict(),
+      [TRAINER_STATE_KEY]: { args: {}, attributes: this.stateAttributes() },
+    };
+  }
+
+  protected async resume(
+    dir: string,
+    batchesPerEpoch: number,
+  ): Promise<{ state: TrainerState; startEpoch: number; startBatch: number }> {
+    checkCheckpointFiles(dir, this.model instanceof PeftModel, true);
+    const saved = TrainerState.fromJson(await readJson(join(dir, TRAINER_STATE_NAME)), join(dir, TRAINER_STATE_NAME));
+    await loadModelWeights(this.model, dir);
+    // Callbacks first: gradual unfreezing rebuilds the optimizer's groups before its state is loaded.
+    this.callbackHandler.loadStateDicts(saved.statefulCallbacks);
+    await loadOptimizer(this.optimizer!, dir);
+    await loadScheduler(this.scheduler!, dir);
+    const position = await loadRngState(dir);
+    const trainerState = saved.statefulCallbacks[TRAINER_STATE_KEY] as CallbackState | undefined;
+    await this.loadCheckpointState(
+      dir,
+      (trainerState && !Array.isArray(trainerState) ? trainerState.attributes : {}) as Record<string, unknown>,
+    );
+    if (position.batchesPerEpoch !== batchesPerEpoch) {
+      throw new Error(
+        `resumeFromCheckpoint: ${dir} was written with ${position.batchesPerEpoch} batches per epoch, this run has ${batchesPerEpoch}: the training data, batch size or dataloaderDropLast differ from the run being resumed`,
+      );
+    }
+    if (position.seed !== this.args.dataOrderSeed) {
+      throw new Error(
+        `resumeFromCheckpoint: ${dir} was written with data seed ${position.seed}, this run has ${this.args.dataOrderSeed} (seed / dataSeed must match the run being resumed)`,
+      );
+    }
+    if (position.position < batchesPerEpoch)
+      return { state: saved, startEpoch: position.epoch, startBatch: position.position };
+    // Saved at an epoch's last step, before the epoch closed: close it now, as the uninterrupted run did.
+    this.closeEpoch();
+    return { state: saved, startEpoch: position.epoch + 1, startBatch: 0 };
+  }
+
+  /** Called when an epoch's steps are done, before onEpochEnd (and when a resumed run starts past the epoch its checkpoint ended). Nothing here; subclasses close per-epoch state. */
+  protected closeEpoch(): void {}
+
+  /** The Trainer's own state in trainer_state.json's stateful callbacks ("Trainer": its loss sums); subclasses add theirs. */
+  protected stateAttributes(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Restores stateAttributes() from a checkpoint (`dir`, for state a subclass keeps in files of its own). */
+  protected async loadCheckpointState(_dir: string, _attributes: Record<string, unknown>): Promise<void> {}
+
+  // ---- the steps the Trainer defines (trainer.ts) ------------------------------------------------
+
+  /** Forward + backward of one micro-batch; the loss (Trainer.trainingStep). */
+  abstract trainingStep(batch: unknown, microBatch: MicroBatch): number;
+
+  /** Clips the global gradient norm; returns it (Trainer.clipGradients). */
+  abstract clipGradients(): number;
+
+  /** Logits, labels and metrics over a dataset (Trainer.predictionLoop). */
+  abstract predictionLoop(dataset: Dataset<unknown>, prefix: string): Promise<PredictionOutput>;
+
+  // ---- evaluation, prediction and the lr range test around those steps ----------------------------
+
+  /** Evaluates on evalDataset (or the given one): eval_loss, eval_<metric>, eval_runtime, …; logged and passed to onEvaluate. */
+  async evaluate(dataset?: Dataset<unknown> | null, metricKeyPrefix = 'eval'): Promise<Metrics> {
+    const data = dataset ?? this.evalDataset;
+    if (!data) throw new Error('Trainer.evaluate: no evalDataset (give one to the Trainer or to evaluate())');
+    const start = performance.now();
+    const { metrics } = await this.predictionLoop(data, metricKeyPrefix);
+    const runtime = (performance.now() - start) / 1000;
+    Object.assign(
+      metrics,
+      speedMetrics(metricKeyPrefix, runtime, data.length, Math.ceil(data.length / this.args.perDeviceEvalBatchSize)),
+    );
+    const entry = await this.addLogEntry({ ...metrics });
+    metrics.epoch = entry.epoch as number;
+    await this.callEvent('onEvaluate', { metrics });
+    return metrics;
+  }
+
+  /** Logits, labels and metrics (test_ prefix) on a dataset (HF's predict). */
+  async predict(dataset: Dataset<unknown>, metricKeyPrefix = 'test'): Promise<PredictionOutput> {
+    if (!dataset) throw new Error('Trainer.predict: give a dataset');
+    const start = performance.now();
+    const output = await this.predictionLoop(dataset, metricKeyPrefix);
+    const runtime = (performance.now() - start) / 1000;
+    Object.assign(
+      output.metrics,
+      speedMetrics(
+        metricKeyPrefix,
+        runtime,
+        dataset.length,
+        Math.ceil(dataset.length / this.args.perDeviceEvalBatchSize),
+      ),
+    );
+    await this.callEvent('onPredict', { metrics: output.metrics });
+    return output;
+  }
+
+  /**
+   * fastai's Learner.lr_find: the learning-rate range test (optim.lrFind: lrs from startLr to endLr
+   * over numIt steps, valley / minimum / steep suggestions, or `refused` with why on a curve that
+   * does not fall clearly) on this Trainer's model, optimizer (createOptimizer: its parameter groups,
+   * weight decay, betas) and training data (shuffled batches of perDeviceTrainBatchSize from the data
+   * seed), one batch a step, with train()'s trainingStep and gradient clipping. The weights, the
+   * optimizer's state and hyperparameters and the random generator are restored afterwards, so
+   * train() runs as it would have; the Trainer keeps its learningRate — give a new Trainer the
+   * suggestion (fastai's habit: lr_find, then fit_one_cycle at the valley). startLr / endLr given as
+   * one number are the head's: groups at other lrs (discriminative or layer-wise) sweep in
+   * proportion, so the suggestion is a learningRate for this Trainer's setup.
+   */
+  async lrFind(options: TrainerLrFindOptions = {}): Promise<LrFindResult> {
+    if (this.args.threads !== null) setNumThreads(this.args.threads);
+    const loader = this.getTrainDataloader();
+    const optimizer = this.createOptimizer();
+    const ratios = optimizer.paramGroups.map((g) => g.lr / this.learningRate);
+    const perGroup = (value: number | number[] | undefined, fallback: number) =>
+      Array.isArray(value) ? value : ratios.map((r) => r * (value ?? fallback));
+    const generator = getRngState();
+    const wasTraining = this.model.training;
+    let epoch = 0;
+    let batches = loader.epoch(epoch);
+    this.model.train();
+    try {
+      return await lrFind({
+        ...options,
+        startLr: perGroup(options.startLr, LR_FIND_DEFAULTS.startLr),
+        endLr: perGroup(options.endLr, LR_FIND_DEFAULTS.endLr),
+        optimizer,
+        model: this.model,
+        trainStep: async () => {
+          let next = await batches.next();
+          if (next.done) {
+            batches = loader.epoch(++epoch);
+            next = await batches.next();
+          }
+          const loss = this.trainingStep(next.value, { index: 0, count: 1 });
+          if (Number.isFinite(loss)) this.clipGradients();
+          return loss;
+        },
+      });
+    } finally {
+      await batches.return();
+      setRngState(generator);
+      generator.dispose();
+      if (!wasTraining) this.model.eval();
+    }
+  }
+}
