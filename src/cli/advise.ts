@@ -19,7 +19,8 @@ import { findPreset } from '../models/index.js';
 import { fashionMnist, ImageFolderDataset, readTable } from '../data/index.js';
 import { EXIT, flagHelp, UsageError, type FlagTable, type Options } from './config.js';
 import { resolveCommandOptions, THREADS_FLAG } from './threads.js';
-import { CONFIG_FLAG, countParameters, detectColumns, EXIT_CODES_HELP, grouped, optNumber, optString, resolveModelSource, runCommand, TABLE_FLAGS, tableReading, type Method } from './train.js';
+import { CONFIG_FLAG, countParameters, detectColumns, EXIT_CODES_HELP, grouped, optNumber, optString, resolveModelSource, runCommand, TABLE_FLAGS, tableReading } from './train.js';
+import type { MethodName } from '../peft/index.js';
 
 export const ADVISE_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
@@ -84,7 +85,7 @@ export interface Advice {
   tasks: number;
   domain: 'near' | 'far';
   band: SizeBand;
-  method: Method;
+  method: MethodName;
   /** Extra train flags that go with the method. */
   flags: string[];
   alternatives: { method: string; flags: string[]; note: string }[];
@@ -120,7 +121,7 @@ export function advise(input: { examples: number; tasks: number; domain: 'near' 
         (perExample > 1_000 && (band === 'tiny' || band === 'small') ? ': full fine-tuning would fit the training set long before it generalises' : ''),
     );
   }
-  let method: Method;
+  let method: MethodName;
   let flags: string[] = [];
   let farNote = '';
   const alternatives: Advice['alternatives'] = [];

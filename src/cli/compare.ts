@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 import { createOutputStream, makeOutputFolder, writeFileAtomic } from '../io/files.js';
 import { defaultFineTuneLr, formatLr } from '../optim/index.js';
+import { methodNames, type MethodName } from '../peft/index.js';
 import type { OutputStream } from '../train/index.js';
 import { comparisonReport, comparisonRunFromDir, formatNumber, readRunHistory, summarizeRun, type ComparisonRun } from '../report/index.js';
 import { EXIT, flagHelp, toArgv, UsageError, type FlagTable, type Options } from './config.js';
@@ -30,7 +31,6 @@ import { evaluateTrained, loadEvalData } from './eval.js';
 import {
   EXIT_CODES_HELP,
   loadTrainedModel,
-  METHODS,
   optBoolean,
   optList,
   optNumber,
@@ -40,7 +40,6 @@ import {
   runCommand,
   splitFolders,
   TRAIN_FLAGS,
-  type Method,
   type ModelSource,
 } from './train.js';
 
@@ -61,7 +60,7 @@ const DEFAULT_VALIDATION_SPLIT = 0.1;
 
 export const COMPARE_FLAGS: FlagTable = {
   ...TRAIN_WITHOUT_METHOD,
-  methods: { kind: 'list', arg: 'A,B,…', group: 'Method', help: `methods to compare (default full,head,lora; any of ${METHODS.join(', ')})` },
+  methods: { kind: 'list', arg: 'A,B,…', group: 'Method', help: `methods to compare (default full,head,lora; any of ${methodNames().join(', ')})` },
   'learning-rates': {
     kind: 'list',
     arg: 'LR,LR,…',
@@ -228,7 +227,7 @@ function runChild(args: string[], logFile: string, verbose: boolean, display: Ru
 // ---- the plan ------------------------------------------------------------------------------------
 
 /** How the learning rates are set: one run per method (the shared options' lr, or the rule's), or a sweep. */
-type LrPlan = { kind: 'single'; given?: number } | { kind: 'sweep'; rates: (method: Method) => number[]; describe: string };
+type LrPlan = { kind: 'single'; given?: number } | { kind: 'sweep'; rates: (method: MethodName) => number[]; describe: string };
 
 function positiveRates(values: string[]): number[] {
   const rates = values.map((v) => {
@@ -374,7 +373,7 @@ export async function runCompare(argv: string[]): Promise<number> {
     const failures: string[] = [];
     let runIndex = 0;
     /** Runs one child; returns its exit code, or null after a usage error (which stops the comparison). */
-    const train = async (method: Method, args: Options, dir: string, logFile: string, lr: number | undefined): Promise<ChildResult | null> => {
+    const train = async (method: MethodName, args: Options, dir: string, logFile: string, lr: number | undefined): Promise<ChildResult | null> => {
       const tag = `[${++runIndex}/${runCount}] ${method}${lr !== undefined && plan.kind === 'sweep' ? ` · lr ${formatLr(lr)}` : ''}`;
       display.begin(tag, `training (log: ${logFile})`);
       // The child's folder is made here: a symlink planted at it (or at its method's folder) is replaced, not followed.

@@ -20,12 +20,20 @@ import {
   BottleneckConfig,
   getPeftModel,
   GradualUnfreezing,
-  IA3_TARGET_MODULES_BY_MODEL_TYPE,
+  DEFAULT_VIRTUAL_TOKENS,
+  defaultLoraTargets,
+  defaultTargets,
+  getMethod,
   IA3Config,
+  methodAliases,
+  methodNames,
   LoraConfig,
   ModulesToSaveWrapper,
   PromptTuningConfig,
   summarizeTrainable,
+  type FreezingStrategy,
+  type MethodContext,
+  type MethodName,
   type PeftConfig,
   type PeftModel,
   type TaskType,
@@ -48,31 +56,8 @@ export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--me
   --json        machine-readable rows
   --threads     ${THREADS_FLAG.threads.help}`;
 
-const METHODS = ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning'] as const;
-type Method = (typeof METHODS)[number];
-const ALIASES: Record<string, Method[]> = {
-  'gradual-unfreezing': ['gradual'],
-  'layer-norm': ['ln'],
-  prompt: ['prompt-tuning'],
-  bottleneck: ['houlsby', 'pfeiffer'],
-  adapters: ['houlsby', 'pfeiffer'],
-};
-const PEFT_METHODS = new Set<Method>(['houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning']);
-
-const LABELS: Record<Method, string> = {
-  full: 'full',
-  head: 'head',
-  'top-k': 'top-k',
-  gradual: 'gradual unfreezing',
-  bitfit: 'bitfit',
-  ln: 'ln',
-  houlsby: 'adapters (houlsby)',
-  pfeiffer: 'adapters (pfeiffer)',
-  lora: 'lora',
-  dora: 'dora',
-  ia3: 'ia3',
-  'prompt-tuning': 'prompt tuning',
-};
+/** The registered methods (peft's registerMethod) are the rows, in registration order; PEFT methods count the wrapped model. */
+const isPeftMethod = (method: MethodName) => getMethod(method).peft !== undefined;
 
 interface Options {
   k?: number;
@@ -93,7 +78,7 @@ interface Stage {
 }
 
 export interface InspectRow {
-  method: Method;
+  method: MethodName;
   label: string;
   status: 'ok' | 'n/a' | 'error';
   /** 'freezing': counts over the base model; 'peft': PEFT's counts over the wrapped model. */
@@ -159,20 +144,23 @@ function inspect(request: ReturnType<typeof parseRequest>): number {
     facts = readFacts(base, source);
     if (options.k !== undefined && facts.hasGroups) checkK(options.k, facts.groups.length);
     // The freezing rows only set requiresGrad, so they share one model.
-    for (const method of methods.filter((m) => !PEFT_METHODS.has(m))) rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
+    for (const method of methods.filter((m) => !isPeftMethod(m))) rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
   } catch (error) {
     base.dispose();
     throw error;
   }
   // Each PEFT method changes the model it wraps: a fresh model per row (the first reuses `base`).
   let spare: Module | null = base;
-  for (const method of methods.filter((m) => PEFT_METHODS.has(m))) {
+  for (const method of methods.filter(isPeftMethod)) {
     rows.push(
       guarded(method, 'peft', () => {
-        const plan = peftPlan(method, facts, options);
-        if ('na' in plan) return { status: 'n/a', reason: plan.na };
         const model = spare ?? build();
         spare = null;
+        const plan = peftPlan(method, model, facts, options);
+        if ('na' in plan) {
+          spare = model;
+          return { status: 'n/a', reason: plan.na };
+        }
         model.requiresGrad_(true);
         let wrapped: PeftModel | null = null;
         try {
@@ -194,7 +182,8 @@ function inspect(request: ReturnType<typeof parseRequest>): number {
     );
   }
   if (spare) (spare as Module).dispose();
-  rows.sort((a, b) => METHODS.indexOf(a.method) - METHODS.indexOf(b.method));
+  const order = methodNames();
+  rows.sort((a, b) => order.indexOf(a.method) - order.indexOf(b.method));
 
   if (json) {
     const { k, r, alpha, target, reduction, virtualTokens, trainBatchNorm } = options;
@@ -208,7 +197,7 @@ function inspect(request: ReturnType<typeof parseRequest>): number {
 }
 
 function usage(): string {
-  return INSPECT_USAGE.replace('METHODS', METHODS.join(', '));
+  return INSPECT_USAGE.replace('METHODS', methodNames().join(', '));
 }
 
 // ---- arguments ----------------------------------------------------------------------------
@@ -258,19 +247,22 @@ function parseRequest(argv: string[]) {
     alpha: alpha ?? 32,
     target,
     reduction: reduction ?? 16,
-    virtualTokens: 20,
+    virtualTokens: DEFAULT_VIRTUAL_TOKENS,
     trainBatchNorm: (flags['train-bn'] as boolean | undefined) ?? true,
   };
   return { ...modelSource(model, numLabels), methods, options, json: flags.json === true, single: methods.length === 1 };
 }
 
-function parseMethods(spec: string): Method[] {
-  if (spec === 'all') return [...METHODS];
-  const out = new Set<Method>();
+/** Method names, 'all', or aliases: an alias stands for every method that lists it ('adapters': houlsby and pfeiffer). */
+function parseMethods(spec: string): MethodName[] {
+  const names = methodNames();
+  if (spec === 'all') return names;
+  const aliases = methodAliases();
+  const out = new Set<MethodName>();
   for (const name of spec.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-    if ((METHODS as readonly string[]).includes(name)) out.add(name as Method);
-    else if (Object.hasOwn(ALIASES, name)) ALIASES[name].forEach((m) => out.add(m));
-    else throw new UsageError(`unknown method '${name}' (known: ${METHODS.join(', ')}, all; aliases: ${Object.keys(ALIASES).join(', ')})`);
+    if (names.includes(name)) out.add(name);
+    else if (aliases.has(name)) aliases.get(name)!.forEach((m) => out.add(m));
+    else throw new UsageError(`unknown method '${name}' (known: ${names.join(', ')}, all; aliases: ${[...aliases.keys()].join(', ')})`);
   }
   if (out.size === 0) throw new UsageError('--method needs a method name');
   return [...out];
@@ -347,19 +339,22 @@ function defaultK(facts: ModelFacts): number {
 
 type RowResult = Omit<InspectRow, 'method' | 'label' | 'kind'> & { label?: string };
 
-function guarded(method: Method, kind: InspectRow['kind'], compute: () => RowResult): InspectRow {
+/** A method's build refusing this model (MethodContext.refuse): the row is n/a. */
+class NotApplicable extends Error {}
+
+function guarded(method: MethodName, kind: InspectRow['kind'], compute: () => RowResult): InspectRow {
   let result: RowResult;
   try {
     result = compute();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // DoRA wraps Linear and Conv2d layers only (not Embedding).
-    result = /DoRA is not supported/.test(message) ? { status: 'n/a', reason: message } : { status: 'error', reason: message };
+    result = error instanceof NotApplicable || /DoRA is not supported/.test(message) ? { status: 'n/a', reason: message } : { status: 'error', reason: message };
   }
-  return { method, kind, ...result, label: result.label ?? LABELS[method] };
+  return { method, kind, ...result, label: result.label ?? getMethod(method).label };
 }
 
-function freezingRow(method: Method, model: Module, facts: ModelFacts, options: Options): RowResult {
+function freezingRow(method: MethodName, model: Module, facts: ModelFacts, options: Options): RowResult {
   const freezeOptions = { trainBatchNorm: options.trainBatchNorm };
   if (method !== 'full' && !facts.hasGroups) return { status: 'n/a', reason: `${facts.architecture} declares no layer groups, so there is no head to keep` };
   const counted = (detail: string): RowResult => {
@@ -415,8 +410,12 @@ function freezingRow(method: Method, model: Module, facts: ModelFacts, options: 
       }
       applyFreezingStrategy(model, { kind: 'ln' }, freezeOptions);
       return counted('every LayerNorm / GroupNorm weight and bias, and the head');
-    default:
-      throw new Error(`not a freezing method: ${method}`);
+    default: {
+      // A method registered elsewhere: its own build and plan line.
+      const built = getMethod(method).build(methodContext(model, facts, options));
+      applyFreezingStrategy(model, built.strategy as FreezingStrategy, freezeOptions);
+      return counted(built.describe);
+    }
   }
 }
 
@@ -432,7 +431,34 @@ function headOptions(facts: ModelFacts): { taskType?: TaskType; modulesToSave?: 
   return facts.headPaths.length ? { modulesToSave: facts.headPaths } : {};
 }
 
-function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan | { na: string } {
+/** What a registered method's build reads, from inspect's flags (--r is train's --lora-r, …); a refusal makes the row n/a. */
+function methodContext(model: Module, facts: ModelFacts, options: Options): MethodContext {
+  const { hasGroups: _hasGroups, groups, ...shared } = facts;
+  const settings: Record<string, number | boolean | string[] | undefined> = {
+    k: options.k,
+    'lora-r': options.r,
+    'lora-alpha': options.alpha,
+    'target-modules': options.target,
+    'reduction-factor': options.reduction,
+    'num-virtual-tokens': options.virtualTokens,
+    'train-bn': options.trainBatchNorm,
+  };
+  const setting = <T>(flag: string) => (Object.hasOwn(settings, flag) ? (settings[flag] as T | undefined) : undefined);
+  return {
+    model,
+    facts: { ...shared, groups: groups.length },
+    number: (flag) => setting<number>(flag),
+    list: (flag) => setting<string[]>(flag),
+    boolean: (flag) => setting<boolean>(flag),
+    peftCommon: headOptions(facts),
+    headNote: '',
+    refuse: (message) => {
+      throw new NotApplicable(message);
+    },
+  };
+}
+
+function peftPlan(method: MethodName, model: Module, facts: ModelFacts, options: Options): PeftPlan | { na: string } {
   const head = headOptions(facts);
   switch (method) {
     case 'houlsby':
@@ -451,14 +477,11 @@ function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan
     }
     case 'lora':
     case 'dora': {
-      let targets = options.target;
-      if (!targets) {
-        if (facts.hasQueryValue) targets = ['query', 'value'];
-        else if (facts.convNames.length) targets = facts.convNames;
-        else return { na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)` };
-      }
+      const defaults = options.target ? undefined : defaultLoraTargets(facts);
+      const targets = options.target ?? defaults?.targetModules;
+      if (!targets) return { na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)` };
       const config = new LoraConfig({ ...head, r: options.r, loraAlpha: options.alpha, targetModules: targets, useDora: method === 'dora' });
-      const everyConv = targets === facts.convNames;
+      const everyConv = defaults?.everyConv2d ?? false;
       return {
         config,
         describe: (m) =>
@@ -466,12 +489,12 @@ function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan
       };
     }
     case 'ia3': {
-      const defaults = Object.hasOwn(IA3_TARGET_MODULES_BY_MODEL_TYPE, facts.modelType);
-      if (defaults) return { config: new IA3Config({ ...head }), describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; PEFT's defaults)${copies(m)}` };
-      if (facts.modelType === 'vit' && facts.hasQueryValue) {
-        // ViT's layers are named as BERT's; PEFT 0.21 has no IA3 defaults for vit, so BERT's are given explicitly.
-        const config = new IA3Config({ ...head, targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'] });
-        return { config, describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; bert's defaults, PEFT has none for vit)${copies(m)}` };
+      const defaults = defaultTargets('IA3', facts.modelType);
+      if (defaults?.source === 'peft') return { config: new IA3Config({ ...head }), describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; PEFT's defaults)${copies(m)}` };
+      if (defaults && facts.hasQueryValue) {
+        // ViT's layers are named as BERT's; PEFT 0.21 has no IA3 defaults for vit, so finetune's (BERT's) are given explicitly.
+        const config = new IA3Config({ ...head, targetModules: [...defaults.targetModules], feedforwardModules: [...(defaults.feedforwardModules ?? [])] });
+        return { config, describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; bert's defaults, PEFT has none for ${facts.modelType})${copies(m)}` };
       }
       return { na: `PEFT has no default IA3 targets for model_type '${facts.modelType}'; IA3 rescales transformers' attention keys, values and feed-forward activations` };
     }
@@ -480,8 +503,11 @@ function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan
       const config = new PromptTuningConfig({ ...head, numVirtualTokens: options.virtualTokens });
       return { config, describe: (m) => `${options.virtualTokens} virtual tokens × ${(m.peftConfig.get('default') as PromptTuningConfig).tokenDim}${copies(m)}` };
     }
-    default:
-      throw new Error(`not a PEFT method: ${method}`);
+    default: {
+      // A method registered elsewhere: its own build and plan line.
+      const built = getMethod(method).build(methodContext(model, facts, options));
+      return { config: built.strategy as PeftConfig, describe: (m) => `${built.describe}${copies(m)}` };
+    }
   }
 }
 

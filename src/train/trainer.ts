@@ -31,7 +31,7 @@ import { Tensor, functional as F, getRngState, manualSeed, noGrad, setNumThreads
 import { Embedding, labelSmoothedCrossEntropy, type Module } from '../nn/index.js';
 import { AlexNet, ResNet, ViTPatchEmbeddings, classificationLoss, parameterGroupsOf, type HfConfig, type ProblemType } from '../models/index.js';
 import { familyOfModel } from '../models/registry.js';
-import { applyFreezingStrategy, getPeftModel, PeftConfig, PeftModel } from '../peft/index.js';
+import { applyFreezingStrategy, getPeftModel, methodOfStrategy, PeftConfig, PeftModel } from '../peft/index.js';
 import { loadedConfigOf } from '../io/index.js';
 import {
   Adam,
@@ -54,7 +54,6 @@ import {
   noWeightDecayNames,
   weightDecayGroups,
   type DiscriminativeLr,
-  type FineTuneMethod,
   type LrFindOptions,
   type LrFindResult,
   type Optimizer,
@@ -476,7 +475,8 @@ export class Trainer implements TrainerLike {
   readonly #forward: ((model: Module, batch: unknown) => ModelOutput | MultiTaskModelOutput | Tensor) | null;
   readonly #computeLoss: ((outputs: ModelOutput, labels: Tensor | undefined, batch: unknown) => Tensor) | null;
   readonly #log: ((line: string) => void) | null;
-  readonly #method: FineTuneMethod;
+  /** The registered fine-tuning method's name (peft's registerMethod), for the default lr. */
+  readonly #method: string;
   readonly #multiTask: ResolvedMultiTask | null;
   /** The multi-task loss's learnable weights, once they are in the optimizer (left out of clipping and grad_norm). */
   #multiTaskParams = new Set<Tensor>();
@@ -539,24 +539,24 @@ export class Trainer implements TrainerLike {
 
   // ---- strategy, optimizer, scheduler ------------------------------------------------------------
 
-  #applyStrategy(model: Module): { model: Module; method: FineTuneMethod } {
+  #applyStrategy(model: Module): { model: Module; method: string } {
     const strategy = this.args.strategy;
     if (strategy instanceof PeftConfig) {
       if (model instanceof PeftModel) throw new Error('Trainer: the model is already a PeftModel; leave strategy out (or pass the base model)');
       const wrapped = getPeftModel(model, strategy);
-      return { model: wrapped, method: peftMethod(wrapped) };
+      return { model: wrapped, method: methodOfStrategy(strategy).name };
     }
     if (model instanceof PeftModel) {
       if (strategy) throw new Error(`Trainer: strategy '${describeStrategy(strategy)}' does not apply to a PeftModel (its adapter decides what trains)`);
-      return { model, method: peftMethod(model) };
+      return { model, method: methodOfStrategy([...model.peftConfig.values()][0]).name };
     }
     if (!strategy) {
       const all = model.parameters();
       return { model, method: all.every((p) => p.requiresGrad) ? 'full' : 'head' };
     }
-    if (strategy.kind === 'gradual-unfreezing') return { model, method: 'gradual' };
-    applyFreezingStrategy(model, strategy, { trainBatchNorm: this.args.trainBatchNorm });
-    return { model, method: strategy.kind };
+    const method = methodOfStrategy(strategy).name;
+    if (strategy.kind !== 'gradual-unfreezing') applyFreezingStrategy(model, strategy, { trainBatchNorm: this.args.trainBatchNorm });
+    return { model, method };
   }
 
   /** The optimizer's parameter groups from the arguments: weight-decay groups, discriminative or layer-wise lrs. */
@@ -1558,20 +1558,4 @@ function labelValues(labels: Tensor): (number | number[])[] {
   if (t.ndim <= 1) return flat;
   const width = flat.length / t.shape[0];
   return Array.from({ length: t.shape[0] }, (_, i) => flat.slice(i * width, (i + 1) * width));
-}
-
-function peftMethod(model: PeftModel): FineTuneMethod {
-  const config = [...model.peftConfig.values()][0] as PeftConfig & { useDora?: boolean; variant?: string };
-  switch (config.peftType) {
-    case 'LORA':
-      return config.useDora ? 'dora' : 'lora';
-    case 'IA3':
-      return 'ia3';
-    case 'PROMPT_TUNING':
-      return 'prompt-tuning';
-    case 'BOTTLENECK':
-      return config.variant === 'pfeiffer' ? 'pfeiffer' : config.variant === 'houlsby' ? 'houlsby' : 'adapters';
-    default:
-      return 'lora';
-  }
 }
