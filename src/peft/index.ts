@@ -13,7 +13,7 @@ export {
   type SavePeftOptions,
 } from './peft-model.js';
 export { BaseTuner, type TunerConfig } from './tuners/base-tuner.js';
-export { isTunerLayer, matchTarget, ModulesToSaveWrapper, type TargetSpec, type TunerLayer } from './tuners/tuner-utils.js';
+export { isTunerLayer, matchTarget, ModulesToSaveWrapper, replaceSubmodule, type TargetSpec, type TunerLayer } from './tuners/tuner-utils.js';
 export { CNN_MODEL_TYPES, DEFAULT_TARGET_MODULES, defaultTargets, FAMILY_NAMES, type DefaultSource, type DefaultTargets } from './constants.js';
 export {
   getMethod,
