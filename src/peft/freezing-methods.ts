@@ -6,6 +6,7 @@
 import type { Module } from '../nn/index.js';
 import { CNN_MODEL_TYPES, FAMILY_NAMES } from './constants.js';
 import { applyFreezingStrategy, type FreezingStrategy } from './freeze.js';
+import type { GradualUnfreezingStrategy } from './gradual-unfreezing.js';
 import { registerMethod, type LrDefault, type MethodContext } from './methods.js';
 
 /**
@@ -82,6 +83,7 @@ registerMethod({
   strategyKind: 'top-k',
   updatesPretrainedWeights: true,
   defaultLr: pretrainedWeightsLr('top-k fine-tuning'),
+  describeStrategy: (strategy) => `top-k (k=${(strategy as { k: number }).k})`,
   build: (context) => {
     requireLayerGroups(context, 'top-k');
     const { groups, architecture } = context.facts;
@@ -100,6 +102,10 @@ registerMethod({
   strategyKind: 'gradual-unfreezing',
   updatesPretrainedWeights: true,
   defaultLr: pretrainedWeightsLr('gradual unfreezing'),
+  describeStrategy: (strategy) => {
+    const schedule = (strategy as GradualUnfreezingStrategy).schedule ?? { every: 'epoch' };
+    return `gradual unfreezing (${'everySteps' in schedule ? `every ${schedule.everySteps} steps` : 'every epoch'})`;
+  },
   build: (context) => {
     requireLayerGroups(context, 'gradual');
     const every = context.number('unfreeze-every-steps');

@@ -97,6 +97,8 @@ export interface FineTuningMethod<Config extends PeftConfig = PeftConfig> {
   updatesPretrainedWeights?: boolean;
   /** The default lr for a model_type (undefined: unknown family). */
   defaultLr(modelType: string | undefined): LrDefault;
+  /** A strategy it built, in a few words, for the plan and training_args.json ('LoRA (r=8, α=32)'); default: the method's name. */
+  describeStrategy?(strategy: MethodStrategy): string;
   /** The strategy for a model from the user's settings. */
   build(context: MethodContext): Omit<MethodPlan, 'method'>;
 }

@@ -10,7 +10,7 @@
  *     strategy: new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }) });
  */
 import { MAX_THREADS } from '../tensor/index.js';
-import { PeftConfig, peftConfigFromJson, type GradualUnfreezingStrategy, type MethodStrategy } from '../peft/index.js';
+import { methodOfStrategy, PeftConfig, peftConfigFromJson, type GradualUnfreezingStrategy, type MethodStrategy } from '../peft/index.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
 import type { WeightDecayRule } from '../optim/index.js';
 
@@ -160,27 +160,8 @@ function stepsSetting(name: string, value: number): void {
 /** Describes a strategy in a line, for the plan and training_args.json. */
 export function describeStrategy(strategy: TrainingStrategy | null): string {
   if (!strategy) return 'as given';
-  if (strategy instanceof PeftConfig) {
-    const c = strategy as PeftConfig & { r?: number; loraAlpha?: number; useDora?: boolean; variant?: string; numVirtualTokens?: number };
-    switch (c.peftType) {
-      case 'LORA':
-        return `${c.useDora ? 'DoRA' : 'LoRA'} (r=${c.r}, α=${c.loraAlpha})`;
-      case 'IA3':
-        return 'IA3';
-      case 'PROMPT_TUNING':
-        return `prompt tuning (${c.numVirtualTokens} virtual tokens)`;
-      case 'BOTTLENECK':
-        return `bottleneck adapters (${c.variant ?? 'houlsby'})`;
-      default:
-        return c.peftType;
-    }
-  }
-  if (strategy.kind === 'top-k') return `top-k (k=${strategy.k})`;
-  if (strategy.kind === 'gradual-unfreezing') {
-    const schedule = strategy.schedule ?? { every: 'epoch' };
-    return `gradual unfreezing (${'everySteps' in schedule ? `every ${schedule.everySteps} steps` : 'every epoch'})`;
-  }
-  return strategy.kind;
+  const method = methodOfStrategy(strategy);
+  return method.describeStrategy?.(strategy) ?? method.name;
 }
 
 export class TrainingArguments {

@@ -42,6 +42,7 @@ registerMethod({
   summary: 'bottleneck adapters after the attention and feed-forward outputs (--reduction-factor)',
   peft: parts('houlsby'),
   defaultLr: adapterLr,
+  describeStrategy: (strategy) => `bottleneck adapters (${(strategy as BottleneckConfig).variant})`,
   build: (context) => buildBottleneck(context, 'houlsby'),
 });
 
@@ -52,5 +53,6 @@ registerMethod({
   summary: 'bottleneck adapters after the feed-forward output (--reduction-factor)',
   peft: parts('pfeiffer'),
   defaultLr: adapterLr,
+  describeStrategy: (strategy) => `bottleneck adapters (${(strategy as BottleneckConfig).variant})`,
   build: (context) => buildBottleneck(context, 'pfeiffer'),
 });

@@ -15,6 +15,7 @@ registerMethod({
   peft: { peftType: 'IA3', config: IA3Config, tuner: IA3Model },
   // T-Few (Liu et al. 2022, "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context Learning") trains (IA)³ at 3e-3.
   defaultLr: () => ({ lr: 3e-3, why: 'IA3 default (T-Few, Liu et al. 2022)' }),
+  describeStrategy: () => 'IA3',
   build: ({ facts, peftCommon, headNote, list, refuse }) => {
     const targets = list('target-modules');
     const defaults = defaultTargets('IA3', facts.modelType);

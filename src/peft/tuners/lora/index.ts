@@ -62,6 +62,9 @@ function buildLora(context: MethodContext, method: 'lora' | 'dora') {
   };
 }
 
+const describeLora = (config: LoraConfig) =>
+  `${config.useDora ? 'DoRA' : 'LoRA'} (r=${config.r}, α=${config.loraAlpha})`;
+
 const LORA: PeftMethodParts<LoraConfig> = {
   peftType: 'LORA',
   config: LoraConfig,
@@ -78,6 +81,7 @@ registerMethod({
   summary: 'low-rank updates B·A of the targeted layers (--lora-r, --lora-alpha, --target-modules)',
   peft: LORA,
   defaultLr: () => ({ lr: 2e-4, why: 'LoRA default (QLoRA, Dettmers et al. 2023; PEFT guides)' }),
+  describeStrategy: (strategy) => describeLora(strategy as LoraConfig),
   build: (context) => buildLora(context, 'lora'),
 });
 
@@ -87,5 +91,6 @@ registerMethod({
   summary: 'LoRA plus a learned magnitude per output (DoRA, Liu et al. 2024)',
   peft: DORA,
   defaultLr: () => ({ lr: 2e-4, why: 'DoRA default (as LoRA: QLoRA, Dettmers et al. 2023; PEFT guides)' }),
+  describeStrategy: (strategy) => describeLora(strategy as LoraConfig),
   build: (context) => buildLora(context, 'dora'),
 });

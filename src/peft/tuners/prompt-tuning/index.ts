@@ -21,6 +21,7 @@ registerMethod({
   },
   // The PEFT docs' prompt-tuning guide trains at 3e-2 (Lester et al. 2021 used 0.3 with Adafactor).
   defaultLr: () => ({ lr: 3e-2, why: 'prompt tuning default (PEFT docs; Lester et al. 2021)' }),
+  describeStrategy: (strategy) => `prompt tuning (${(strategy as PromptTuningConfig).numVirtualTokens} virtual tokens)`,
   build: ({ facts, peftCommon, headNote, number, refuse }) => {
     if (!facts.hasWordEmbeddings)
       refuse(`--method prompt-tuning is for text models; ${facts.architecture} has no token embeddings`);
