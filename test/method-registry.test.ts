@@ -200,6 +200,36 @@ test("the docs' toy method, registered by a script, trains and evaluates through
   assert.ok(Number.isFinite(metrics.eval_loss) && metrics.eval_accuracy >= 0 && metrics.eval_accuracy <= 1, line);
 });
 
+test("finetune inspect counts the docs' toy method like the built-in PEFT rows", () => {
+  const result = run([
+    writeShiftScript(),
+    JSON.stringify([['inspect', '--model', 'bert-tiny', '--method', 'shift,lora', '--json']]),
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const rows = (JSON.parse(result.stdout.slice(result.stdout.indexOf('{\n'))) as { rows: Record<string, unknown>[] })
+    .rows;
+  assert.deepEqual(
+    rows.map((row) => row.method),
+    ['lora', 'shift'],
+  );
+  // bert-tiny: 2 layers × (query + value) × 128 outputs, and the classifier's copy (128 × 2 + 2).
+  assert.deepEqual(
+    { ...rows[1], config: undefined, peftLine: undefined, total: undefined, percent: undefined },
+    {
+      method: 'shift',
+      kind: 'peft',
+      label: 'shift',
+      status: 'ok',
+      trainable: 770,
+      detail: 'shift vectors on query, value + head copy (classifier)',
+      config: undefined,
+      peftLine: undefined,
+      total: undefined,
+      percent: undefined,
+    },
+  );
+});
+
 test('without the registration, --method shift is a usage error naming the registered methods', () => {
   const result = run([
     cli,
