@@ -176,7 +176,7 @@ test('adapter_config.json fields are type-checked as PEFT declares them; errors 
   assert.equal(refusal(() => peft.peftConfigFromJson({ peft_type: 'IA3', feedforward_modules: {} }, where)).message, `${where}: 'feedforward_modules' must be a string, a list of strings or null, got {}`);
   assert.equal(refusal(() => peft.peftConfigFromJson({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: '20' }, where)).message, `${where}: 'num_virtual_tokens' must be a positive integer, got "20"`);
   assert.equal(refusal(() => peft.peftConfigFromJson({ peft_type: 'BOTTLENECK', reduction_factor: '16' }, where)).message, `${where}: 'reduction_factor' must be a positive number, got "16"`);
-  assert.equal(refusal(() => peft.peftConfigFromJson({ peft_type: 'constructor' }, where)).message, `${where}: peft_type "constructor" is not supported (supported: LORA, IA3, PROMPT_TUNING, BOTTLENECK)`);
+  assert.equal(refusal(() => peft.peftConfigFromJson({ peft_type: 'constructor' }, where)).message, `${where}: peft_type "constructor" is not supported (supported: BOTTLENECK, LORA, IA3, PROMPT_TUNING)`);
   // In code, the same checks name the class and the camelCase field.
   assert.throws(() => new peft.LoraConfig({ loraAlpha: 'x' as never }), { message: 'LoraConfig: loraAlpha must be a finite number, got "x"' });
 });

@@ -20,14 +20,14 @@ import { manualSeed, randint, rand, ones, type Tensor } from '../src/tensor/inde
 import { createModel, saveSafetensors, savePretrained } from '../src/io/index.js';
 import type { HfConfig } from '../src/models/index.js';
 import { resolveOptions } from '../src/cli/core/flags.js';
-import { type Method } from '../src/cli/core/method.js';
+import type { MethodName } from '../src/peft/index.js';
 import { TRAIN_FLAGS } from '../src/cli/core/run-flags.js';
 import { train } from '../src/cli/train.js';
 import { logitsOf, type RoundTripCase, type RoundTripResult } from './helpers/roundtrip-load.js';
 
 const root = process.cwd();
-const ADAPTERS: readonly Method[] = ['lora', 'dora', 'ia3', 'prompt-tuning', 'houlsby', 'pfeiffer'];
-const FREEZING: readonly Method[] = ['full', 'head', 'top-k', 'bitfit', 'ln', 'gradual'];
+const ADAPTERS: readonly MethodName[] = ['lora', 'dora', 'ia3', 'prompt-tuning', 'houlsby', 'pfeiffer'];
+const FREEZING: readonly MethodName[] = ['full', 'head', 'top-k', 'bitfit', 'ln', 'gradual'];
 /** CNNs have no LayerNorm (ln is refused), no text input (prompt tuning), no IA3 targets in PEFT, and one bottleneck placement (houlsby = pfeiffer). */
 const CNN_METHODS = [...FREEZING, ...ADAPTERS].filter((m) => !['ln', 'prompt-tuning', 'ia3', 'pfeiffer'].includes(m));
 /** ResNet's only biases are its head's and BatchNorm's, which head-only training trains too (bitfit is refused). */
@@ -39,7 +39,7 @@ interface Family {
   config: HfConfig;
   preset: string;
   /** Methods that apply (prompt tuning is for text; PEFT has no IA3 targets for CNNs). */
-  methods: readonly Method[];
+  methods: readonly MethodName[];
   data: string[];
   /** Checkpoints saved by Python transformers (test/fixtures), with the tokenizer they need. */
   python?: Record<string, string>;

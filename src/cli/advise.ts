@@ -21,7 +21,7 @@ import { formatInteger } from '../report/format.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { detectColumns, tableReading } from './core/data.js';
 import { EXIT, flagHelp, type FlagTable, type Options, optNumber, optString, UsageError } from './core/flags.js';
-import { type Method } from './core/method.js';
+import type { MethodName } from '../peft/index.js';
 import { countParameters, resolveModelSource } from './core/model-source.js';
 import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
@@ -89,7 +89,7 @@ export interface Advice {
   tasks: number;
   domain: 'near' | 'far';
   band: SizeBand;
-  method: Method;
+  method: MethodName;
   /** Extra train flags that go with the method. */
   flags: string[];
   alternatives: { method: string; flags: string[]; note: string }[];
@@ -125,7 +125,7 @@ export function advise(input: { examples: number; tasks: number; domain: 'near' 
         (perExample > 1_000 && (band === 'tiny' || band === 'small') ? ': full fine-tuning would fit the training set long before it generalises' : ''),
     );
   }
-  let method: Method;
+  let method: MethodName;
   let flags: string[] = [];
   let farNote = '';
   const alternatives: Advice['alternatives'] = [];

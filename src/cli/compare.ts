@@ -27,7 +27,8 @@ import { comparisonReport, comparisonRunFromDir, formatNumber, readRunHistory, s
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { splitFolders } from './core/data.js';
 import { EXIT, flagHelp, type FlagTable, optBoolean, type Options, optList, optNumber, optString, toArgv, UsageError } from './core/flags.js';
-import { type Method, METHODS, parseMethod } from './core/method.js';
+import { parseMethod } from './core/method.js';
+import { methodNames, type MethodName } from '../peft/index.js';
 import { type ModelSource, resolveModelSource } from './core/model-source.js';
 import { TRAIN_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions } from './core/threads.js';
@@ -51,7 +52,7 @@ const DEFAULT_VALIDATION_SPLIT = 0.1;
 
 export const COMPARE_FLAGS: FlagTable = {
   ...TRAIN_WITHOUT_METHOD,
-  methods: { kind: 'list', arg: 'A,B,…', group: 'Method', help: `methods to compare (default full,head,lora; any of ${METHODS.join(', ')})` },
+  methods: { kind: 'list', arg: 'A,B,…', group: 'Method', help: `methods to compare (default full,head,lora; any of ${methodNames().join(', ')})` },
   'learning-rates': {
     kind: 'list',
     arg: 'LR,LR,…',
@@ -218,7 +219,7 @@ function runChild(args: string[], logFile: string, verbose: boolean, display: Ru
 // ---- the plan ------------------------------------------------------------------------------------
 
 /** How the learning rates are set: one run per method (the shared options' lr, or the rule's), or a sweep. */
-type LrPlan = { kind: 'single'; given?: number } | { kind: 'sweep'; rates: (method: Method) => number[]; describe: string };
+type LrPlan = { kind: 'single'; given?: number } | { kind: 'sweep'; rates: (method: MethodName) => number[]; describe: string };
 
 function positiveRates(values: string[]): number[] {
   const rates = values.map((v) => {
@@ -364,7 +365,7 @@ export async function runCompare(argv: string[]): Promise<number> {
     const failures: string[] = [];
     let runIndex = 0;
     /** Runs one child; returns its exit code, or null after a usage error (which stops the comparison). */
-    const train = async (method: Method, args: Options, dir: string, logFile: string, lr: number | undefined): Promise<ChildResult | null> => {
+    const train = async (method: MethodName, args: Options, dir: string, logFile: string, lr: number | undefined): Promise<ChildResult | null> => {
       const tag = `[${++runIndex}/${runCount}] ${method}${lr !== undefined && plan.kind === 'sweep' ? ` · lr ${formatLr(lr)}` : ''}`;
       display.begin(tag, `training (log: ${logFile})`);
       // The child's folder is made here: a symlink planted at it (or at its method's folder) is replaced, not followed.

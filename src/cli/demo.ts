@@ -4,7 +4,7 @@
  * few labels per class with each strategy, and print and chart the trade-offs. The experiment is
  * src/demo; this file reads the flags.
  */
-import { demoSettings, DEMO_MODEL_KEYS, runDemoExperiment, STRATEGY_KEYS, type DemoModelKey, type StrategyKey } from '../demo/index.js';
+import { demoSettings, DEMO_MODEL_KEYS, runDemoExperiment, DEMO_METHODS, type DemoModelKey, type DemoMethod } from '../demo/index.js';
 import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 import { threadsFlag } from './core/threads.js';
 
@@ -48,7 +48,7 @@ function positiveInteger(value: unknown, flag: string): number | undefined {
 export const DEMO_FLAGS: FlagTable = {
   quick: { kind: 'boolean', help: 'a tiny run (seconds; for tests): few steps, labels and test images' },
   models: { kind: 'string', arg: 'cnn,vit', help: 'which networks (default both)' },
-  strategies: { kind: 'string', arg: 'LIST', help: `of ${STRATEGY_KEYS.join(',')} (default all)` },
+  strategies: { kind: 'string', arg: 'LIST', help: `of ${DEMO_METHODS.join(',')} (default all)` },
   'source-classes': { kind: 'string', arg: 'LIST', help: 'the pretraining classes (default 0,1,2,5,8); the other classes are the target' },
   'labels-per-class': { kind: 'number', arg: 'N', help: 'labelled training images per target class (default 50; --quick 10)' },
   steps: { kind: 'number', arg: 'N', help: 'optimizer steps of every fine-tuning run (default 100; --quick 6)' },
@@ -79,7 +79,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     settings = demoSettings({
       quick: flags.quick === true,
       models: list<DemoModelKey>(flags.models, DEMO_MODEL_KEYS, 'models'),
-      strategies: list<StrategyKey>(flags.strategies, STRATEGY_KEYS, 'strategies'),
+      strategies: list<DemoMethod>(flags.strategies, DEMO_METHODS, 'strategies'),
       labelsPerClass: positiveInteger(flags['labels-per-class'], 'labels-per-class'),
       fineTuneSteps: positiveInteger(flags.steps, 'steps'),
       learningRates: learningRates(flags['learning-rates']),

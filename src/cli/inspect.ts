@@ -21,19 +21,28 @@ import {
   BottleneckConfig,
   getPeftModel,
   GradualUnfreezing,
-  IA3_TARGET_MODULES_BY_MODEL_TYPE,
+  DEFAULT_VIRTUAL_TOKENS,
+  defaultTopK,
+  defaultLoraTargets,
+  defaultTargets,
+  getMethod,
   IA3Config,
+  methodAliases,
+  methodNames,
   LoraConfig,
   ModulesToSaveWrapper,
   PromptTuningConfig,
   summarizeTrainable,
+  type FreezingStrategy,
+  type MethodContext,
+  type MethodName,
   type PeftConfig,
   type PeftModel,
   type TaskType,
 } from '../peft/index.js';
 import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 import { isLocalPath, requireModelPath } from './core/paths.js';
-import { defaultTopK, readModelFacts, type ModelFacts as SharedModelFacts } from './core/model-facts.js';
+import { readModelFacts, type ModelFacts as SharedModelFacts } from './core/model-facts.js';
 import { adapterHead } from './core/method.js';
 import { applyThreads, THREADS_FLAG } from './core/threads.js';
 
@@ -42,31 +51,8 @@ export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--me
 
 FLAGS`;
 
-const METHODS = ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning'] as const;
-type Method = (typeof METHODS)[number];
-const ALIASES: Record<string, Method[]> = {
-  'gradual-unfreezing': ['gradual'],
-  'layer-norm': ['ln'],
-  prompt: ['prompt-tuning'],
-  bottleneck: ['houlsby', 'pfeiffer'],
-  adapters: ['houlsby', 'pfeiffer'],
-};
-const PEFT_METHODS = new Set<Method>(['houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning']);
-
-const LABELS: Record<Method, string> = {
-  full: 'full',
-  head: 'head',
-  'top-k': 'top-k',
-  gradual: 'gradual unfreezing',
-  bitfit: 'bitfit',
-  ln: 'ln',
-  houlsby: 'adapters (houlsby)',
-  pfeiffer: 'adapters (pfeiffer)',
-  lora: 'lora',
-  dora: 'dora',
-  ia3: 'ia3',
-  'prompt-tuning': 'prompt tuning',
-};
+/** The registered methods (peft's registerMethod) are the rows, in registration order; PEFT methods count the wrapped model. */
+const isPeftMethod = (method: MethodName) => getMethod(method).peft !== undefined;
 
 interface Options {
   k?: number;
@@ -87,7 +73,7 @@ interface Stage {
 }
 
 export interface InspectRow {
-  method: Method;
+  method: MethodName;
   label: string;
   status: 'ok' | 'n/a' | 'error';
   /** 'freezing': counts over the base model; 'peft': PEFT's counts over the wrapped model. */
@@ -138,20 +124,23 @@ function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): num
     facts = readFacts(base, source);
     if (options.k !== undefined && facts.hasGroups) checkK(options.k, facts.groups);
     // The freezing rows only set requiresGrad, so they share one model.
-    for (const method of methods.filter((m) => !PEFT_METHODS.has(m))) rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
+    for (const method of methods.filter((m) => !isPeftMethod(m))) rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
   } catch (error) {
     base.dispose();
     throw error;
   }
   // Each PEFT method changes the model it wraps: a fresh model per row (the first reuses `base`).
   let spare: Module | null = base;
-  for (const method of methods.filter((m) => PEFT_METHODS.has(m))) {
+  for (const method of methods.filter(isPeftMethod)) {
     rows.push(
       guarded(method, 'peft', () => {
-        const plan = peftPlan(method, facts, options);
-        if ('na' in plan) return { status: 'n/a', reason: plan.na };
         const model = spare ?? build();
         spare = null;
+        const plan = peftPlan(method, model, facts, options);
+        if ('na' in plan) {
+          spare = model;
+          return { status: 'n/a', reason: plan.na };
+        }
         model.requiresGrad_(true);
         let wrapped: PeftModel | null = null;
         try {
@@ -173,7 +162,8 @@ function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): num
     );
   }
   if (spare) (spare as Module).dispose();
-  rows.sort((a, b) => METHODS.indexOf(a.method) - METHODS.indexOf(b.method));
+  const order = methodNames();
+  rows.sort((a, b) => order.indexOf(a.method) - order.indexOf(b.method));
 
   if (json) {
     const { k, r, alpha, target, reduction, virtualTokens, trainBatchNorm } = options;
@@ -194,7 +184,7 @@ export function inspectHelp(): string {
 
 export const INSPECT_FLAGS: FlagTable = {
   model: { kind: 'string', arg: 'PRESET|DIR', help: `a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json` },
-  method: { kind: 'string', arg: 'NAME[,NAME…]|all', help: `one or more of ${METHODS.join(', ')}, or all (default)` },
+  method: { kind: 'string', arg: 'NAME[,NAME…]|all', help: `one or more of ${methodNames().join(', ')}, or all (default)` },
   'num-labels': { kind: 'number', arg: 'N', help: "labels / classes of the task head (default: the preset's or the config's; bert presets: 2)" },
   json: { kind: 'boolean', help: 'machine-readable rows' },
   k: { kind: 'number', arg: 'K', help: 'top-k: layer groups trained below the head (default: about a quarter of them)' },
@@ -233,19 +223,22 @@ function parseRequest(argv: string[]) {
     alpha: alpha ?? 32,
     target,
     reduction: reduction ?? 16,
-    virtualTokens: 20,
+    virtualTokens: DEFAULT_VIRTUAL_TOKENS,
     trainBatchNorm: (flags['train-bn'] as boolean | undefined) ?? true,
   };
   return { ...modelSource(model, numLabels), methods, options, json: flags.json === true, single: methods.length === 1 };
 }
 
-function parseMethods(spec: string): Method[] {
-  if (spec === 'all') return [...METHODS];
-  const out = new Set<Method>();
+/** Method names, 'all', or aliases: an alias stands for every method that lists it ('adapters': houlsby and pfeiffer). */
+function parseMethods(spec: string): MethodName[] {
+  const names = methodNames();
+  if (spec === 'all') return names;
+  const aliases = methodAliases();
+  const out = new Set<MethodName>();
   for (const name of spec.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-    if ((METHODS as readonly string[]).includes(name)) out.add(name as Method);
-    else if (Object.hasOwn(ALIASES, name)) ALIASES[name].forEach((m) => out.add(m));
-    else throw new UsageError(`unknown method '${name}' (known: ${METHODS.join(', ')}, all; aliases: ${Object.keys(ALIASES).join(', ')})`);
+    if (names.includes(name)) out.add(name);
+    else if (aliases.has(name)) aliases.get(name)!.forEach((m) => out.add(m));
+    else throw new UsageError(`unknown method '${name}' (known: ${names.join(', ')}, all; aliases: ${[...aliases.keys()].join(', ')})`);
   }
   if (out.size === 0) throw new UsageError('--method needs a method name');
   return [...out];
@@ -289,19 +282,22 @@ function readFacts(model: Module, source: string): ModelFacts {
 
 type RowResult = Omit<InspectRow, 'method' | 'label' | 'kind'> & { label?: string };
 
-function guarded(method: Method, kind: InspectRow['kind'], compute: () => RowResult): InspectRow {
+/** A method's build refusing this model (MethodContext.refuse): the row is n/a. */
+class NotApplicable extends Error {}
+
+function guarded(method: MethodName, kind: InspectRow['kind'], compute: () => RowResult): InspectRow {
   let result: RowResult;
   try {
     result = compute();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // DoRA wraps Linear and Conv2d layers only (not Embedding).
-    result = /DoRA is not supported/.test(message) ? { status: 'n/a', reason: message } : { status: 'error', reason: message };
+    result = error instanceof NotApplicable || /DoRA is not supported/.test(message) ? { status: 'n/a', reason: message } : { status: 'error', reason: message };
   }
-  return { method, kind, ...result, label: result.label ?? LABELS[method] };
+  return { method, kind, ...result, label: result.label ?? getMethod(method).label };
 }
 
-function freezingRow(method: Method, model: Module, facts: ModelFacts, options: Options): RowResult {
+function freezingRow(method: MethodName, model: Module, facts: ModelFacts, options: Options): RowResult {
   const freezeOptions = { trainBatchNorm: options.trainBatchNorm };
   if (method !== 'full' && !facts.hasGroups) return { status: 'n/a', reason: `${facts.architecture} declares no layer groups, so there is no head to keep` };
   const counted = (detail: string): RowResult => {
@@ -357,8 +353,12 @@ function freezingRow(method: Method, model: Module, facts: ModelFacts, options: 
       }
       applyFreezingStrategy(model, { kind: 'ln' }, freezeOptions);
       return counted('every LayerNorm / GroupNorm weight and bias, and the head');
-    default:
-      throw new Error(`not a freezing method: ${method}`);
+    default: {
+      // A method registered elsewhere: its own build and plan line.
+      const built = getMethod(method).build(methodContext(model, facts, options));
+      applyFreezingStrategy(model, built.strategy as FreezingStrategy, freezeOptions);
+      return counted(built.describe);
+    }
   }
 }
 
@@ -373,7 +373,33 @@ function headOptions(facts: ModelFacts): { taskType?: TaskType; modulesToSave?: 
   return head;
 }
 
-function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan | { na: string } {
+/** What a registered method's build reads, from inspect's flags (--r is train's --lora-r, …); a refusal makes the row n/a. */
+function methodContext(model: Module, facts: ModelFacts, options: Options): MethodContext {
+  const settings: Record<string, number | boolean | string[] | undefined> = {
+    k: options.k,
+    'lora-r': options.r,
+    'lora-alpha': options.alpha,
+    'target-modules': options.target,
+    'reduction-factor': options.reduction,
+    'num-virtual-tokens': options.virtualTokens,
+    'train-bn': options.trainBatchNorm,
+  };
+  const setting = <T>(flag: string) => (Object.hasOwn(settings, flag) ? (settings[flag] as T | undefined) : undefined);
+  return {
+    model,
+    facts,
+    number: (flag) => setting<number>(flag),
+    list: (flag) => setting<string[]>(flag),
+    boolean: (flag) => setting<boolean>(flag),
+    peftCommon: headOptions(facts),
+    headNote: '',
+    refuse: (message) => {
+      throw new NotApplicable(message);
+    },
+  };
+}
+
+function peftPlan(method: MethodName, model: Module, facts: ModelFacts, options: Options): PeftPlan | { na: string } {
   const head = headOptions(facts);
   switch (method) {
     case 'houlsby':
@@ -392,14 +418,11 @@ function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan
     }
     case 'lora':
     case 'dora': {
-      let targets = options.target;
-      if (!targets) {
-        if (facts.hasQueryValue) targets = ['query', 'value'];
-        else if (facts.convNames.length) targets = facts.convNames;
-        else return { na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)` };
-      }
+      const defaults = options.target ? undefined : defaultLoraTargets(facts);
+      const targets = options.target ?? defaults?.targetModules;
+      if (!targets) return { na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)` };
       const config = new LoraConfig({ ...head, r: options.r, loraAlpha: options.alpha, targetModules: targets, useDora: method === 'dora' });
-      const everyConv = targets === facts.convNames;
+      const everyConv = defaults?.everyConv2d ?? false;
       return {
         config,
         describe: (m) =>
@@ -407,12 +430,12 @@ function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan
       };
     }
     case 'ia3': {
-      const defaults = Object.hasOwn(IA3_TARGET_MODULES_BY_MODEL_TYPE, facts.modelType);
-      if (defaults) return { config: new IA3Config({ ...head }), describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; PEFT's defaults)${copies(m)}` };
-      if (facts.modelType === 'vit' && facts.hasQueryValue) {
-        // ViT's layers are named as BERT's; PEFT 0.21 has no IA3 defaults for vit, so BERT's are given explicitly.
-        const config = new IA3Config({ ...head, targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'] });
-        return { config, describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; bert's defaults, PEFT has none for vit)${copies(m)}` };
+      const defaults = defaultTargets('IA3', facts.modelType);
+      if (defaults?.source === 'peft') return { config: new IA3Config({ ...head }), describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; PEFT's defaults)${copies(m)}` };
+      if (defaults && facts.hasQueryValue) {
+        // ViT's layers are named as BERT's; PEFT 0.21 has no IA3 defaults for vit, so finetune's (BERT's) are given explicitly.
+        const config = new IA3Config({ ...head, targetModules: [...defaults.targetModules], feedforwardModules: [...(defaults.feedforwardModules ?? [])] });
+        return { config, describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; bert's defaults, PEFT has none for ${facts.modelType})${copies(m)}` };
       }
       return { na: `PEFT has no default IA3 targets for model_type '${facts.modelType}'; IA3 rescales transformers' attention keys, values and feed-forward activations` };
     }
@@ -421,8 +444,11 @@ function peftPlan(method: Method, facts: ModelFacts, options: Options): PeftPlan
       const config = new PromptTuningConfig({ ...head, numVirtualTokens: options.virtualTokens });
       return { config, describe: (m) => `${options.virtualTokens} virtual tokens × ${(m.peftConfig.get('default') as PromptTuningConfig).tokenDim}${copies(m)}` };
     }
-    default:
-      throw new Error(`not a PEFT method: ${method}`);
+    default: {
+      // A method registered elsewhere: its own build and plan line.
+      const built = getMethod(method).build(methodContext(model, facts, options));
+      return { config: built.strategy as PeftConfig, describe: (m) => `${built.describe}${copies(m)}` };
+    }
   }
 }
 

@@ -1,9 +1,16 @@
 #!/usr/bin/env node
-/** The `finetune` command line. */
+/**
+ * The `finetune` command line. `main(argv)` runs one command in-process, for scripts that register a
+ * fine-tuning method first (docs/adding-a-method.md); run as a program, this file runs process.argv's.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 import { findCommand, overview } from './commands.js';
 import { version } from '../index.js';
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the command `argv` names (without 'finetune': ['train', '--model', …]); resolves to its exit code. */
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case '--version':
@@ -25,12 +32,29 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(`finetune: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  },
-);
+/** Whether this file is the program node runs (`finetune …`, `node dist/cli/main.js …`), not a module a script imported. */
+function isProgram(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  const self = fileURLToPath(import.meta.url);
+  // node resolves `node dist/cli/main` to main.js, and the npm bin is a link to it.
+  return [script, `${script}.js`].some((path) => {
+    try {
+      return realpathSync(path) === self;
+    } catch {
+      return false;
+    }
+  });
+}
+
+if (isProgram()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`finetune: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    },
+  );
+}

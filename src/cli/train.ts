@@ -19,7 +19,7 @@ import type { Module } from '../nn/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { savePretrained, isLocalCheckpoint } from '../io/index.js';
 import { makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
-import { PeftModel } from '../peft/index.js';
+import { getMethod, PeftModel, type MethodName } from '../peft/index.js';
 import { preprocessorJson, type Dataset, type DatasetCapabilities } from '../data/index.js';
 import {
   autoLearningRate,
@@ -47,7 +47,7 @@ import {
   type Options,
 } from './core/flags.js';
 import { resolveCommandOptions } from './core/threads.js';
-import { buildStrategy, parseMethod, type Method } from './core/method.js';
+import { buildStrategy, parseMethod } from './core/method.js';
 import { TRAIN_FLAGS } from './core/run-flags.js';
 import { EXIT_CODES_HELP, isNanStop, runCommand, peakRssBytes } from './core/command.js';
 import { type ModelSource, resolveModelSource, buildModel, countParameters } from './core/model-source.js';
@@ -122,7 +122,7 @@ export async function train(options: Options): Promise<Trainer> {
   const args = buildTrainingArguments(options, { trainLength: data.train.length, hasEval: data.eval !== null });
   const outputDir = args.outputDir;
 
-  const isPeftMethod = ['lora', 'dora', 'ia3', 'prompt-tuning', 'houlsby', 'pfeiffer'].includes(method);
+  const isPeftMethod = getMethod(method).peft !== undefined;
   // Resuming an adapter run on a random base: the base saved beside the adapter, not a new draw.
   const savedBase = join(outputDir, 'base_model');
   let modelSource = source;
@@ -301,7 +301,7 @@ function finalLine(trainer: Trainer, runConfig: Record<string, unknown>): string
  * it learns nothing, which the user should know. (Adapters train such modules whole; gradual
  * unfreezing reaches them later.)
  */
-function warnFrozenRandomModules(model: Module, newlyInitialized: readonly string[], method: Method): void {
+function warnFrozenRandomModules(model: Module, newlyInitialized: readonly string[], method: MethodName): void {
   if (model instanceof PeftModel || method === 'gradual') return;
   const modules = new Map(model.namedModules());
   const frozen = newlyInitialized.filter((path) =>
@@ -330,7 +330,7 @@ async function autoLearningRateFor(
     numLabels: number;
     labelNames: string[];
     data: RunData;
-    method: Method;
+    method: MethodName;
     options: Options;
     args: TrainingArguments;
     seed: number;
@@ -383,7 +383,7 @@ function outcomeWarnings(
   trainer: Trainer,
   evalData: Dataset<unknown> | null,
   labelNames: readonly string[],
-  run: { ranAuto: boolean; method: Method; newlyInitialized: readonly string[] },
+  run: { ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[] },
 ): { warnings: string[]; advice: string[] } {
   const found = diagnoseTraining(trainer.state.logHistory, {
     evalLabels: (evalData as DatasetCapabilities | null)?.targets,

@@ -21,13 +21,13 @@ import { readSplit, taskCollate, TaskDataset, type TaskExample } from './data.js
 import { PeakMemory, type PeakMemoryMethod } from './memory.js';
 import { buildModel, DEMO_MODELS, resetHead, type DemoModelKey } from './models.js';
 import type { DemoSettings } from './settings.js';
-import { planStrategy, type StrategyKey } from './strategies.js';
+import { planDemoMethod, type DemoMethod } from './strategies.js';
 import { accuracyMetric, accuracyOf, parameterCounts, progressCallback } from './training.js';
 
 export interface FineTuneJob {
   settings: DemoSettings;
   model: DemoModelKey;
-  strategy: StrategyKey;
+  strategy: DemoMethod;
   /** The pretrained checkpoint: savePretrained's folder, config.json with pretraining_learning_rate. */
   checkpoint: string;
   /** writeSplit's file: the labelled training images of the target classes, their validation images, then their test images. */
@@ -44,7 +44,7 @@ export interface FineTuneJob {
 /** One run's results; the table's row of a strategy is its run with the best validation accuracy. */
 export interface DemoRow extends ComparisonRun {
   model: DemoModelKey;
-  key: StrategyKey;
+  key: DemoMethod;
   lr: number;
   validationAccuracy: number;
   /** The lr the library's rule would give (optim.defaultFineTuneLr), and why. */
@@ -94,7 +94,7 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
 
   const base = await fromPretrained(job.checkpoint, { warn: (message) => line(`  ${message}`) });
   const config = JSON.parse(readFileSync(join(job.checkpoint, 'config.json'), 'utf8')) as HfConfig;
-  const plan = planStrategy(job.strategy, spec, {
+  const plan = planDemoMethod(job.strategy, spec, {
     pretrainedConfig: config,
     pretrainingLr: settings.pretraining[job.model].learningRate,
     layerGroups: layerGroupsOf(base).length,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { FASHION_MNIST_CLASSES } from '../data/index.js';
 import { DEMO_MODEL_KEYS, type DemoModelKey, type PretrainingSettings } from './models.js';
-import { STRATEGY_KEYS, type StrategyKey } from './strategies.js';
+import { DEMO_METHODS, type DemoMethod } from './strategies.js';
 
 /**
  * The source (pretraining) classes: T-shirt/top, Trouser, Pullover, Sandal, Bag; the target classes
@@ -33,7 +33,7 @@ export const DEMO_LEARNING_RATES: readonly number[] = [1e-3, 3e-3, 1e-2];
 
 export interface DemoSettings {
   models: DemoModelKey[];
-  strategies: StrategyKey[];
+  strategies: DemoMethod[];
   /** Labelled training images per target class. */
   labelsPerClass: number;
   seed: number;
@@ -78,7 +78,7 @@ export function demoSettings(overrides: Partial<DemoSettings> = {}): DemoSetting
   const quick = overrides.quick ?? false;
   const settings: DemoSettings = {
     models: [...DEMO_MODEL_KEYS],
-    strategies: [...STRATEGY_KEYS],
+    strategies: [...DEMO_METHODS],
     labelsPerClass: 50,
     seed: 0,
     outputDir: 'demo-output',

@@ -1,5 +1,5 @@
 /**
- * The strategies the demo compares, each a TrainingArguments strategy:
+ * The fine-tuning methods the demo compares (its rows), each building a TrainingArguments strategy:
  *
  * - from scratch: the same network, randomly initialised, every parameter trained (what one would
  *   do without a pretrained model);
@@ -18,15 +18,21 @@
  * gradual) get a tenth of it and the others their method's default; from scratch, the pretraining lr.
  */
 import type { HfConfig } from '../models/index.js';
-import { defaultFineTuneLr, formatLr, type FineTuneMethod } from '../optim/index.js';
+import { defaultFineTuneLr, formatLr } from '../optim/index.js';
+import { getMethod } from '../peft/index.js';
 import type { TrainingStrategy } from '../train/index.js';
 import type { DemoModelSpec } from './models.js';
 
-export type StrategyKey = 'scratch' | 'head' | 'top-k' | 'gradual' | 'adapters' | 'lora' | 'full';
-export const STRATEGY_KEYS: readonly StrategyKey[] = ['scratch', 'head', 'top-k', 'gradual', 'adapters', 'lora', 'full'];
+/**
+ * The demo's rows: registered fine-tuning methods by name or alias ('adapters' is houlsby; peft's
+ * registerMethod), and 'scratch', the baseline that is no fine-tuning method.
+ */
+export type DemoMethod = 'scratch' | 'head' | 'top-k' | 'gradual' | 'adapters' | 'lora' | 'full';
+export const DEMO_METHODS: readonly DemoMethod[] = ['scratch', 'head', 'top-k', 'gradual', 'adapters', 'lora', 'full'];
 
-export interface StrategyPlan {
-  key: StrategyKey;
+/** One row of the demo: the method's strategy for the demo model, its label and the lr rule's choice. */
+export interface DemoMethodPlan {
+  key: DemoMethod;
   /** The row's name in the table. */
   label: string;
   /** Starts from the pretrained weights (all but from scratch). */
@@ -39,25 +45,16 @@ export interface StrategyPlan {
   note: string;
 }
 
-const METHOD: Record<Exclude<StrategyKey, 'scratch'>, FineTuneMethod> = {
-  head: 'head',
-  'top-k': 'top-k',
-  gradual: 'gradual',
-  adapters: 'houlsby',
-  lora: 'lora',
-  full: 'full',
-};
-
 /**
- * The plan of one strategy for a model. `pretrainedConfig` is the pretrained checkpoint's config.json
+ * The plan of one row for a model. `pretrainedConfig` is the pretrained checkpoint's config.json
  * (with pretraining_learning_rate); `layerGroups` the network's number of layer groups; `steps` the
  * fine-tuning budget.
  */
-export function planStrategy(
-  key: StrategyKey,
+export function planDemoMethod(
+  key: DemoMethod,
   spec: DemoModelSpec,
   options: { pretrainedConfig: HfConfig; pretrainingLr: number; layerGroups: number; steps: number },
-): StrategyPlan {
+): DemoMethodPlan {
   if (key === 'scratch') {
     return {
       key,
@@ -69,7 +66,7 @@ export function planStrategy(
       note: 'random initialisation, every parameter trains',
     };
   }
-  const chosen = defaultFineTuneLr({ method: METHOD[key], config: options.pretrainedConfig });
+  const chosen = defaultFineTuneLr({ method: getMethod(key).name, config: options.pretrainedConfig });
   const lr = { ruleLr: chosen.lr, ruleReason: chosen.reason };
   const below = options.layerGroups - 1;
   switch (key) {

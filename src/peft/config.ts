@@ -5,8 +5,11 @@
  */
 import { checkPeftPatterns } from './patterns.js';
 
-/** The methods finetune implements, by PEFT's `peft_type` names (BOTTLENECK is AdapterHub's, not in PEFT). */
-export type PeftType = 'LORA' | 'IA3' | 'PROMPT_TUNING' | 'BOTTLENECK';
+/**
+ * A PEFT method's `peft_type`: LORA, IA3, PROMPT_TUNING, BOTTLENECK (AdapterHub's, not in PEFT) or one
+ * registered with registerMethod (methods.ts).
+ */
+export type PeftType = string;
 
 /** PEFT's task types; SEQ_CLS also trains the classifier head (see modulesToSave). */
 export type TaskType = 'SEQ_CLS' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION' | 'CAUSAL_LM' | 'SEQ_2_SEQ_LM';
@@ -112,8 +115,8 @@ type ConfigReader = (options: Record<string, unknown>) => PeftConfig;
 const readers = new Map<string, { reader: ConfigReader; fields: () => PeftConfig }>();
 
 /**
- * Registers a method's config so peftConfigFromJson can read it. `example` builds a default
- * config whose fields tell which snake_case keys are known.
+ * Registers a method's config so peftConfigFromJson can read it (registerMethod does, for a method's
+ * peft_type). `example` builds a default config whose fields tell which snake_case keys are known.
  */
 export function registerPeftConfig(peftType: PeftType, reader: ConfigReader, example: () => PeftConfig): void {
   readers.set(peftType, { reader, fields: example });

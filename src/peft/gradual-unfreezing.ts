@@ -16,6 +16,13 @@ import { freeze, freezeTo, type FreezeOptions } from './freeze.js';
 /** When the next group is unfrozen: at each epoch, or every `everySteps` steps. */
 export type UnfreezeSchedule = { every: 'epoch' } | { everySteps: number };
 
+/** Gradual unfreezing (ULMFiT) as a training strategy: the head first, one more layer group every epoch or every N optimizer steps. */
+export interface GradualUnfreezingStrategy {
+  kind: 'gradual-unfreezing';
+  /** Default { every: 'epoch' }. */
+  schedule?: UnfreezeSchedule;
+}
+
 export interface GradualUnfreezingOptions extends FreezeOptions {
   /**
    * Called with the groups that just became trainable (nearest the head first), so a trainer can

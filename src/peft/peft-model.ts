@@ -10,30 +10,13 @@
  */
 import { arange, cat, noGrad, ones, zeros, type Tensor } from '../tensor/index.js';
 import { Embedding, Module, ModuleDict, type StateDict } from '../nn/index.js';
-import { SEQ_CLS_HEAD_NAMES, type PeftConfig, type PeftType } from './config.js';
+import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from './config.js';
+import { tunerOf } from './methods.js';
 import type { BaseTuner, TunerConfig } from './tuners/base-tuner.js';
 import { ModulesToSaveWrapper } from './tuners/tuner-utils.js';
-import { LoraModel } from './tuners/lora/model.js';
 import type { LoraConfig } from './tuners/lora/config.js';
-import { IA3Model } from './tuners/ia3/model.js';
-import type { IA3Config } from './tuners/ia3/config.js';
-import { BottleneckModel } from './tuners/bottleneck/model.js';
 import { PromptEmbedding } from './tuners/prompt-tuning/model.js';
 import type { PromptTuningConfig } from './tuners/prompt-tuning/config.js';
-
-type TunerFactory = (model: Module, config: TunerConfig, adapterName: string) => BaseTuner;
-
-/** The layer-injecting methods by peft_type. */
-const TUNERS: Partial<Record<PeftType, TunerFactory>> = {
-  LORA: (model, config, name) => new LoraModel(model, config as LoraConfig, name),
-  IA3: (model, config, name) => new IA3Model(model, config as IA3Config, name),
-  BOTTLENECK: (model, config, name) => new BottleneckModel(model, config as ConstructorParameters<typeof BottleneckModel>[1], name),
-};
-
-/** Registers a layer-injecting method (used by each method's model file). */
-export function registerTuner(peftType: PeftType, factory: TunerFactory): void {
-  TUNERS[peftType] = factory;
-}
 
 /**
  * Key segments of finetune's PEFT layers and wrappers. adapterStateDict drops the adapter's name
@@ -124,9 +107,7 @@ export class PeftModel extends Module {
       this.addPromptEncoder(adapterName, resolved as PromptTuningConfig);
       this.setAdapter(adapterName);
     } else {
-      const factory = Object.hasOwn(TUNERS, resolved.peftType) ? TUNERS[resolved.peftType] : undefined;
-      if (!factory) throw new Error(`PEFT method ${resolved.peftType} has no layer tuner`);
-      this.base_model = factory(model, resolved as TunerConfig, adapterName);
+      this.base_model = tunerOf(resolved.peftType)(model, resolved as TunerConfig, adapterName);
     }
   }
 

@@ -10,14 +10,13 @@ import { performance } from 'node:perf_hooks';
 
 import { getRngState, setNumThreads, setRngState, type Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
-import { PeftConfig, PeftModel } from '../peft/index.js';
+import { PeftConfig, PeftModel, type MethodName } from '../peft/index.js';
 import {
   defaultFineTuneLr,
   formatLr,
   getScheduler,
   lrFind,
   LR_FIND_DEFAULTS,
-  type FineTuneMethod,
   type LrFindResult,
   type Optimizer,
 } from '../optim/index.js';
@@ -81,7 +80,7 @@ export abstract class TrainerCore implements TrainerLike {
   /** Where the learning rate comes from (printed with the plan). */
   readonly learningRateReason: string;
   /** The fine-tuning method the strategy resolved to (picks the default lr). */
-  readonly method: FineTuneMethod;
+  readonly method: MethodName;
 
   /** TrainerOptions.collate, computeMetrics, forward and computeLoss (null: the defaults). */
   protected readonly collate: ((examples: unknown[]) => unknown) | null;

@@ -10,7 +10,7 @@
  *     strategy: new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }) });
  */
 import { MAX_THREADS } from '../tensor/index.js';
-import { PeftConfig, peftConfigFromJson, type FreezingStrategy, type UnfreezeSchedule } from '../peft/index.js';
+import { methodOfStrategy, PeftConfig, peftConfigFromJson, type GradualUnfreezingStrategy, type MethodStrategy } from '../peft/index.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
 import type { WeightDecayRule } from '../optim/index.js';
 
@@ -21,18 +21,14 @@ export type IntervalStrategy = 'no' | 'steps' | 'epoch';
 export type OptimizerName = 'adamw_torch' | 'adamw_torch_fused' | 'adam' | 'sgd';
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['adamw_torch', 'adamw_torch_fused', 'adam', 'sgd'];
 
-/** Gradual unfreezing (ULMFiT): the head first, one more layer group every epoch or every N optimizer steps. */
-export interface GradualUnfreezingStrategy {
-  kind: 'gradual-unfreezing';
-  /** Default { every: 'epoch' }. */
-  schedule?: UnfreezeSchedule;
-}
+export type { GradualUnfreezingStrategy };
 
 /**
  * Which parameters train: a freezing strategy (`{ kind: 'full' | 'head' | 'top-k' | 'bitfit' | 'ln' }`),
- * a PEFT config (the Trainer wraps the model with getPeftModel), or gradual unfreezing.
+ * a PEFT config (the Trainer wraps the model with getPeftModel), or gradual unfreezing — what a
+ * fine-tuning method builds (peft's MethodStrategy).
  */
-export type TrainingStrategy = FreezingStrategy | PeftConfig | GradualUnfreezingStrategy;
+export type TrainingStrategy = MethodStrategy;
 
 /**
  * fastai's discriminative learning rates, the head at `learningRate`: 'slice' (fastai's `slice(lr)`:
@@ -503,33 +499,8 @@ function stepsSetting(value: number, name: string): void {
 /** Describes a strategy in a line, for the plan and training_args.json. */
 export function describeStrategy(strategy: TrainingStrategy | null): string {
   if (!strategy) return 'as given';
-  if (strategy instanceof PeftConfig) {
-    const c = strategy as PeftConfig & {
-      r?: number;
-      loraAlpha?: number;
-      useDora?: boolean;
-      variant?: string;
-      numVirtualTokens?: number;
-    };
-    switch (c.peftType) {
-      case 'LORA':
-        return `${c.useDora ? 'DoRA' : 'LoRA'} (r=${c.r}, α=${c.loraAlpha})`;
-      case 'IA3':
-        return 'IA3';
-      case 'PROMPT_TUNING':
-        return `prompt tuning (${c.numVirtualTokens} virtual tokens)`;
-      case 'BOTTLENECK':
-        return `bottleneck adapters (${c.variant ?? 'houlsby'})`;
-      default:
-        return c.peftType;
-    }
-  }
-  if (strategy.kind === 'top-k') return `top-k (k=${strategy.k})`;
-  if (strategy.kind === 'gradual-unfreezing') {
-    const schedule = strategy.schedule ?? { every: 'epoch' };
-    return `gradual unfreezing (${'everySteps' in schedule ? `every ${schedule.everySteps} steps` : 'every epoch'})`;
-  }
-  return strategy.kind;
+  const method = methodOfStrategy(strategy);
+  return method.describeStrategy?.(strategy) ?? method.name;
 }
 
 // The fields are the settings' (TrainingArgumentsFields), declared by TRAINING_SETTINGS and all assigned by the constructor.

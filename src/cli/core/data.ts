@@ -40,7 +40,8 @@ import {
 } from './flags.js';
 import { readImageFolder, reportSkipped, skippedRowsOf } from './data-check.js';
 import { requirePath } from './paths.js';
-import { DEFAULT_VIRTUAL_TOKENS, parseMethod } from './method.js';
+import { parseMethod } from './method.js';
+import { DEFAULT_VIRTUAL_TOKENS } from '../../peft/index.js';
 import { isDir, readJsonFile } from './paths.js';
 import { formatInteger } from '../../report/format.js';
 import { type Task } from './run-flags.js';

@@ -1,21 +1,17 @@
 /**
- * The fine-tuning methods of the training commands (train, compare, lr-find, advise): their names
- * (--method), their flags, and the TrainingArguments strategy each builds for a model — including the
- * default LoRA targets and the IA3 fallback for model types PEFT has no defaults for.
+ * The fine-tuning methods of the training commands (train, compare, lr-find, advise): --method and its
+ * flags, and the strategy the registered method (peft's registerMethod) builds for a model.
  */
 import type { Module } from '../../nn/index.js';
 import {
-  BottleneckConfig,
-  IA3_TARGET_MODULES_BY_MODEL_TYPE,
-  IA3Config,
-  LoraConfig,
-  applyFreezingStrategy,
-  PromptTuningConfig,
-  type FreezingStrategy,
+  getMethod,
+  isMethodName,
+  methodNames,
   SEQ_CLS_HEAD_NAMES,
+  type MethodName,
+  type MethodPlan,
   type TaskType,
 } from '../../peft/index.js';
-import type { TrainingStrategy } from '../../train/index.js';
 import {
   optBoolean as bool,
   optList as list,
@@ -25,34 +21,10 @@ import {
   type FlagTable,
   type Options,
 } from './flags.js';
-import { defaultTopK, readModelFacts as factsOf, type ModelFacts } from './model-facts.js';
-export const METHODS = [
-  'full',
-  'head',
-  'top-k',
-  'bitfit',
-  'ln',
-  'gradual',
-  'lora',
-  'dora',
-  'ia3',
-  'prompt-tuning',
-  'houlsby',
-  'pfeiffer',
-] as const;
-export type Method = (typeof METHODS)[number];
-const METHOD_ALIASES: Record<string, Method> = {
-  'gradual-unfreezing': 'gradual',
-  prompt: 'prompt-tuning',
-  adapters: 'houlsby',
-  bottleneck: 'houlsby',
-  'layer-norm': 'ln',
-};
-/** Prompt tuning's virtual tokens when --num-virtual-tokens is not given. */
-export const DEFAULT_VIRTUAL_TOKENS = 20;
+import { readModelFacts as factsOf, type ModelFacts } from './model-facts.js';
 
 export const METHOD_FLAGS: FlagTable = {
-  method: { kind: 'string', group: 'Method', arg: 'NAME', help: `what trains: ${METHODS.join(', ')} (default full)` },
+  method: { kind: 'string', group: 'Method', arg: 'NAME', help: `what trains: ${methodNames().join(', ')} (default full)` },
   k: {
     kind: 'integer',
     group: 'Method',
@@ -81,11 +53,11 @@ export const METHOD_FLAGS: FlagTable = {
   ...settingFlags(['trainBatchNorm']),
 };
 
-export function parseMethod(value: string | undefined): Method {
+/** The registered method --method names (an alias resolved to its method). */
+export function parseMethod(value: string | undefined): MethodName {
   const name = (value ?? 'full').toLowerCase();
-  if ((METHODS as readonly string[]).includes(name)) return name as Method;
-  if (Object.hasOwn(METHOD_ALIASES, name)) return METHOD_ALIASES[name];
-  throw new UsageError(`--method: unknown method '${value}' (known: ${METHODS.join(', ')})`);
+  if (!isMethodName(name)) throw new UsageError(`--method: unknown method '${value}' (known: ${methodNames().join(', ')})`);
+  return getMethod(name).name;
 }
 
 interface AdapterHead {
@@ -118,176 +90,27 @@ export function adapterHead(facts: ModelFacts, newlyInitialized: readonly string
   return { ...(taskType ? { taskType } : {}), ...(modulesToSave.length ? { modulesToSave } : {}), describe: copies };
 }
 
-export interface StrategyPlan {
-  method: Method;
-  strategy: TrainingStrategy;
-  /** What trains, in words (for the plan). */
-  describe: string;
-}
-
-/** The TrainingArguments strategy for --method and its options. */
+/** The TrainingArguments strategy for --method and its options: the registered method's build (peft's registerMethod). */
 export function buildStrategy(
-  method: Method,
+  method: MethodName,
   model: Module,
   options: Options,
   baseModelNameOrPath: string | null,
   newlyInitialized: readonly string[] = [],
-): StrategyPlan {
+): MethodPlan {
   const facts = factsOf(model);
-  const needGroups = () => {
-    if (!facts.groups)
-      throw new UsageError(`--method ${method} needs layer groups, which ${facts.architecture} does not declare`);
-  };
-  const { describe: head, ...headConfig } = adapterHead(facts, newlyInitialized);
-  const peftCommon = { ...headConfig, baseModelNameOrPath };
-  const targets = list(options, 'target-modules');
-  switch (method) {
-    case 'full':
-      return { method, strategy: { kind: 'full' }, describe: 'every parameter trains' };
-    case 'head':
-      needGroups();
-      return { method, strategy: { kind: 'head' }, describe: `only the head trains (${facts.headPaths.join(', ')})` };
-    case 'top-k': {
-      needGroups();
-      const k = num(options, 'k') ?? defaultTopK(facts.groups);
-      if (!Number.isInteger(k) || k < 0 || k > facts.groups - 1)
-        throw new UsageError(`--k must be an integer in [0, ${facts.groups - 1}] for ${facts.architecture}, got ${k}`);
-      return {
-        method,
-        strategy: { kind: 'top-k', k },
-        describe: `the head and the ${k} layer group(s) below it train`,
-      };
-    }
-    case 'bitfit':
-      needGroups();
-      if (trainsOnlyTheHead(model, { kind: 'bitfit' }, options)) {
-        throw new UsageError(
-          `--method bitfit trains every bias, and ${facts.architecture} has none outside the head and its BatchNorm layers, which every freezing method trains (--train-bn): it would train what --method head does; use --method head, or --train-bn false to train BatchNorm biases alone`,
-        );
-      }
-      return { method, strategy: { kind: 'bitfit' }, describe: 'every bias and the head train (BitFit)' };
-    case 'ln':
-      needGroups();
-      if (trainsOnlyTheHead(model, { kind: 'ln' }, options))
-        throw new UsageError(
-          `--method ln trains LayerNorm / GroupNorm weights, and ${facts.architecture} has none (it would train the head alone): use --method head or bitfit`,
-        );
-      return { method, strategy: { kind: 'ln' }, describe: 'LayerNorm weights and biases and the head train' };
-    case 'gradual': {
-      needGroups();
-      const every = num(options, 'unfreeze-every-steps');
-      if (every !== undefined && !(Number.isInteger(every) && every > 0))
-        throw new UsageError(`--unfreeze-every-steps must be a positive integer, got ${every}`);
-      return {
-        method,
-        strategy: { kind: 'gradual-unfreezing', schedule: every ? { everySteps: every } : { every: 'epoch' } },
-        describe: `gradual unfreezing: the head first, one more of ${facts.groups} layer groups ${every ? `every ${every} steps` : 'every epoch'}`,
-      };
-    }
-    case 'lora':
-    case 'dora': {
-      let targetModules = targets;
-      if (!targetModules) {
-        if (facts.hasQueryValue) targetModules = ['query', 'value'];
-        else if (facts.convNames.length) targetModules = facts.convNames;
-        else
-          throw new UsageError(
-            `--method ${method}: ${facts.architecture} has no query/value projections or Conv2d layers; give --target-modules`,
-          );
-      }
-      const r = num(options, 'lora-r') ?? 8;
-      const loraAlpha = num(options, 'lora-alpha') ?? 32;
-      const loraDropout = num(options, 'lora-dropout') ?? 0.1;
-      if (!(Number.isInteger(r) && r > 0)) throw new UsageError(`--lora-r must be a positive integer, got ${r}`);
-      // 'all-linear' alone is PEFT's keyword (every Linear but the head), not a module name.
-      const targetSpec: string[] | string =
-        targetModules.length === 1 && targetModules[0] === 'all-linear' ? 'all-linear' : targetModules;
-      const strategy = new LoraConfig({
-        ...peftCommon,
-        r,
-        loraAlpha,
-        loraDropout,
-        targetModules: targetSpec,
-        useDora: method === 'dora',
-      });
-      const shown =
-        typeof targetSpec === 'string'
-          ? 'every Linear layer but the head (all-linear)'
-          : targetModules.length > 4
-            ? `${targetModules.length} modules`
-            : targetModules.join(', ');
-      return {
-        method,
-        strategy,
-        describe: `${method === 'dora' ? 'DoRA' : 'LoRA'} r=${r}, α=${loraAlpha}, dropout ${loraDropout} on ${shown}${head}`,
-      };
-    }
-    case 'ia3': {
-      const hasDefaults = Object.hasOwn(IA3_TARGET_MODULES_BY_MODEL_TYPE, facts.modelType);
-      let config: IA3Config;
-      if (targets)
-        config = new IA3Config({
-          ...peftCommon,
-          targetModules: targets,
-          feedforwardModules: targets.filter((t) => /output\.dense|fc|mlp/.test(t)),
-        });
-      else if (hasDefaults) config = new IA3Config({ ...peftCommon });
-      else if (facts.modelType === 'vit')
-        config = new IA3Config({
-          ...peftCommon,
-          targetModules: ['key', 'value', 'output.dense'],
-          feedforwardModules: ['output.dense'],
-        });
-      else
-        throw new UsageError(
-          `--method ia3: PEFT has no default IA3 targets for ${facts.modelType}; give --target-modules`,
-        );
-      return {
-        method,
-        strategy: config,
-        describe: `IA3 scaling vectors on keys, values and feed-forward inputs${head}`,
-      };
-    }
-    case 'prompt-tuning': {
-      if (!facts.hasWordEmbeddings)
-        throw new UsageError(
-          `--method prompt-tuning is for text models; ${facts.architecture} has no token embeddings`,
-        );
-      const numVirtualTokens = num(options, 'num-virtual-tokens') ?? DEFAULT_VIRTUAL_TOKENS;
-      return {
-        method,
-        strategy: new PromptTuningConfig({ ...peftCommon, numVirtualTokens }),
-        describe: `prompt tuning: ${numVirtualTokens} virtual tokens${head}`,
-      };
-    }
-    case 'houlsby':
-    case 'pfeiffer': {
-      const reductionFactor = num(options, 'reduction-factor') ?? 16;
-      return {
-        method,
-        strategy: new BottleneckConfig({ ...peftCommon, variant: method, reductionFactor }),
-        describe: ['bert', 'vit'].includes(facts.modelType)
-          ? `${method === 'houlsby' ? 'Houlsby' : 'Pfeiffer'} bottleneck adapters, reduction ${reductionFactor}${head}`
-          : `bottleneck adapters of 1×1 convolutions, reduction ${reductionFactor} (on a CNN houlsby and pfeiffer place them alike)${head}`,
-      };
-    }
-  }
-}
-
-/**
- * Whether a freezing strategy trains exactly what --method head trains on this model (BitFit on a
- * network whose only biases are the head's and BatchNorm's, LN-only on one without LayerNorm): the
- * user asked for something else and would get head-only training without knowing it.
- */
-function trainsOnlyTheHead(model: Module, strategy: FreezingStrategy, options: Options): boolean {
-  const freezeOptions = { trainBatchNorm: bool(options, 'train-bn') ?? true };
-  const parameters = model.parameters();
-  const before = parameters.map((p) => p.requiresGrad);
-  const trained = () => parameters.map((p) => p.requiresGrad).join();
-  applyFreezingStrategy(model, strategy, freezeOptions);
-  const chosen = trained();
-  applyFreezingStrategy(model, { kind: 'head' }, freezeOptions);
-  const head = trained();
-  parameters.forEach((p, i) => p.requiresGrad_(before[i]));
-  return chosen === head;
+  const { describe: headNote, ...headConfig } = adapterHead(facts, newlyInitialized);
+  const built = getMethod(method).build({
+    model,
+    facts,
+    number: (flag) => num(options, flag),
+    list: (flag) => list(options, flag),
+    boolean: (flag) => bool(options, flag),
+    peftCommon: { ...headConfig, baseModelNameOrPath },
+    headNote,
+    refuse: (message) => {
+      throw new UsageError(message);
+    },
+  });
+  return { method, ...built };
 }

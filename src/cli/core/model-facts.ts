@@ -7,24 +7,14 @@ import { BatchNorm2d, Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Modu
 import { hasLayerGroups, layerGroupsOf, parameterGroupsOf } from '../../models/index.js';
 import { familyOfModel } from '../../models/registry.js';
 import { isPretrainedModel } from '../../models/pretrained-model.js';
-import { summarizeTrainable } from '../../peft/index.js';
+import { summarizeTrainable, type ModelFacts as MethodModelFacts } from '../../peft/index.js';
 
-export interface ModelFacts {
-  /** The family's model_type ('bert', 'vit', …), or 'unknown' for a model of no registered family. */
-  modelType: string;
-  architecture: string;
+/** What the methods' builds read (peft's ModelFacts), and what `finetune inspect` shows besides. */
+export interface ModelFacts extends MethodModelFacts {
   /** Whether the model declares layer groups (the freezing methods need them). */
   hasGroups: boolean;
-  /** How many layer groups, the head's included (0 when none are declared). */
-  groups: number;
   /** The layer groups, input side first, with their parameter counts. */
   groupSizes: { name: string; total: number }[];
-  /** Paths of the head group's modules that hold parameters. */
-  headPaths: string[];
-  convNames: string[];
-  hasQueryValue: boolean;
-  hasWordEmbeddings: boolean;
-  hasClassifier: boolean;
   hasNorm: boolean;
   hasBatchNorm: boolean;
   /** Parameters in all. */
@@ -74,9 +64,4 @@ export function readModelFacts(model: Module): ModelFacts {
     total: summarizeTrainable(model).total,
     numLabels: head?.numLabels ?? null,
   };
-}
-
-/** top-k's k when --k is not given: about a quarter of the layer groups below the head, at least one. */
-export function defaultTopK(groups: number): number {
-  return Math.max(1, Math.round((groups - 1) / 4));
 }

@@ -44,7 +44,7 @@
  *
  *   const model = getPeftModel(bert, new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 16 }));
  */
-import { checkFieldKinds, PeftConfig, PeftConfigFieldError, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, PeftConfigFieldError, type PeftConfigOptions } from '../../config.js';
 
 export type BottleneckVariant = 'houlsby' | 'pfeiffer';
 /** The adapter's activation; 'swish' and 'silu' are the same function (AdapterHub names it swish). */
@@ -128,5 +128,3 @@ export class BottleneckConfig extends PeftConfig {
     return Math.max(1, Math.floor(features / this.reductionFactor));
   }
 }
-
-registerPeftConfig('BOTTLENECK', (options) => new BottleneckConfig(options as BottleneckConfigOptions), () => new BottleneckConfig());

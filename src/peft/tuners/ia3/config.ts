@@ -4,7 +4,7 @@
  * vector ia3_l that rescales its output (attention keys and values), or, for the layers named in
  * feedforwardModules, its input. The vectors start at one, so training starts from the base model.
  */
-import { checkFieldKinds, PeftConfig, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, type PeftConfigOptions } from '../../config.js';
 
 export interface IA3ConfigOptions extends PeftConfigOptions {
   /**
@@ -70,5 +70,3 @@ export class IA3Config extends PeftConfig {
 function unique<T extends string[] | string | null>(value: T): T {
   return (Array.isArray(value) ? [...new Set(value)] : value) as T;
 }
-
-registerPeftConfig('IA3', (options) => new IA3Config(options as IA3ConfigOptions), () => new IA3Config());

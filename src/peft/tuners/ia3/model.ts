@@ -6,24 +6,12 @@
  */
 import { Conv2d, Linear, type Module } from '../../../nn/index.js';
 import { familyOfModel } from '../../../models/registry.js';
+import { defaultTargets } from '../../constants.js';
 import { BaseTuner, baseClassName } from '../base-tuner.js';
 import { peftPattern } from '../../patterns.js';
 import { replaceSubmodule } from '../tuner-utils.js';
 import type { IA3Config } from './config.js';
 import { IA3Conv2d, IA3Layer, IA3Linear } from './layer.js';
-
-/**
- * PEFT's TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING, for the model types finetune has
- * (PEFT 0.21 has no entry for vit, resnet or alexnet: those need targetModules).
- */
-export const IA3_TARGET_MODULES_BY_MODEL_TYPE: Readonly<Record<string, readonly string[]>> = {
-  bert: ['key', 'value', 'output.dense'],
-};
-
-/** PEFT's TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, for the model types finetune has. */
-export const IA3_FEEDFORWARD_MODULES_BY_MODEL_TYPE: Readonly<Record<string, readonly string[]>> = {
-  bert: ['output.dense'],
-};
 
 export class IA3Model extends BaseTuner<IA3Config> {
   readonly prefix = 'ia3_';
@@ -33,28 +21,29 @@ export class IA3Model extends BaseTuner<IA3Config> {
     this.injectAdapter(adapterName, config);
   }
 
-  /** PEFT's _prepare_adapter_config: null targetModules / feedforwardModules get the model type's defaults, in place. */
+  /**
+   * PEFT's _prepare_adapter_config: null targetModules / feedforwardModules get PEFT's defaults for
+   * the model type (constants.ts; only PEFT's own, as PEFT has them), in place.
+   */
   protected override resolveConfig(config: IA3Config): IA3Config {
     if (config.targetModules === null || config.feedforwardModules === null) {
       const modelType = this.modelType();
-      const known = (mapping: Readonly<Record<string, readonly string[]>>) => (modelType !== null && Object.hasOwn(mapping, modelType) ? [...mapping[modelType]] : null);
+      const defaults = defaultTargets('IA3', modelType, true);
       const what = `${this.model.constructor.name}${modelType !== null ? ` (model_type '${modelType}')` : ''}`;
       if (config.targetModules === null) {
-        const defaults = known(IA3_TARGET_MODULES_BY_MODEL_TYPE);
         if (!defaults) {
           throw new Error(
             `IA3: no default target modules for ${what}; give IA3Config targetModules (and feedforwardModules), ` +
               `e.g. new IA3Config({ targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'] })`,
           );
         }
-        config.targetModules = defaults;
+        config.targetModules = [...defaults.targetModules];
       }
       if (config.feedforwardModules === null) {
-        const defaults = known(IA3_FEEDFORWARD_MODULES_BY_MODEL_TYPE);
-        if (!defaults) {
+        if (!defaults?.feedforwardModules) {
           throw new Error(`IA3: no default feedforward modules for ${what}; give IA3Config feedforwardModules ([] for none)`);
         }
-        config.feedforwardModules = defaults;
+        config.feedforwardModules = [...defaults.feedforwardModules];
       }
     }
     return super.resolveConfig(config);

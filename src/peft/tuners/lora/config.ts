@@ -2,7 +2,7 @@
  * LoraConfig (Hu et al., 2021), PEFT's fields and defaults: W x + (α/r)·B A x with A [r, in]
  * and B [out, r]; B starts at zero so training starts from the base model.
  */
-import { checkFieldKinds, PeftConfig, PeftConfigFieldError, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, PeftConfigFieldError, type PeftConfigOptions } from '../../config.js';
 
 export type LoraBias = 'none' | 'all' | 'lora_only';
 
@@ -98,5 +98,3 @@ export class LoraConfig extends PeftConfig {
     }
   }
 }
-
-registerPeftConfig('LORA', (options) => new LoraConfig(options as LoraConfigOptions), () => new LoraConfig());

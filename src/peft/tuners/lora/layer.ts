@@ -37,8 +37,8 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
     this.base_layer = baseLayer;
   }
 
-  /** Names of the modules/dicts holding this method's adapter parameters. */
-  protected abstract readonly adapterDictNames: string[];
+  /** The dicts holding this layer's adapter modules and parameters, by adapter name (deleteAdapter empties them). */
+  protected abstract adapterDicts(): (ModuleDict | ParameterDict)[];
 
   adapterNames(): string[] {
     return Object.keys(this.scaling);
@@ -66,9 +66,9 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
     throw new Error(`DoRA is not supported for ${this.base_layer.constructor.name} layers (adapter '${name}'); use it on Linear and Conv2d layers`);
   }
 
-  protected doraMagnitude(name: string): DoraMagnitude | null {
-    const dict = (this as unknown as { lora_magnitude_vector?: ModuleDict<DoraMagnitude> }).lora_magnitude_vector;
-    return dict && dict.keys().includes(name) ? dict.get(name) : null;
+  /** Adapter `name`'s DoRA magnitude, or null for plain LoRA (layers without DoRA have none). */
+  protected doraMagnitude(_name: string): DoraMagnitude | null {
+    return null;
   }
 
   forward(x: Tensor): Tensor {
@@ -135,9 +135,8 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   deleteAdapter(name: string): void {
     if (!Object.hasOwn(this.scaling, name)) return;
     if (this.mergedAdapters.includes(name)) throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
-    for (const dictName of [...this.adapterDictNames, 'lora_magnitude_vector']) {
-      const dict = (this as unknown as Record<string, ModuleDict | ParameterDict | undefined>)[dictName];
-      if (!dict || !dict.keys().includes(name)) continue;
+    for (const dict of this.adapterDicts()) {
+      if (!dict.keys().includes(name)) continue;
       if (dict instanceof ParameterDict) dict.delete(name);
       else {
         dict.get(name).dispose();
@@ -186,7 +185,14 @@ abstract class LowRankPairLayer<Base extends Linear | Conv2d> extends LoraLayer<
   readonly lora_B = new ModuleDict<Linear | Conv2d>();
   readonly lora_dropout = new ModuleDict();
   readonly lora_magnitude_vector = new ModuleDict<DoraMagnitude>();
-  protected readonly adapterDictNames = ['lora_A', 'lora_B', 'lora_dropout'];
+
+  protected adapterDicts(): ModuleDict[] {
+    return [this.lora_A, this.lora_B, this.lora_dropout, this.lora_magnitude_vector];
+  }
+
+  protected override doraMagnitude(name: string): DoraMagnitude | null {
+    return this.lora_magnitude_vector.keys().includes(name) ? this.lora_magnitude_vector.get(name) : null;
+  }
 
   /** The base layer's output without its bias (DoRA recomputes it on the dropped-out input). */
   protected abstract baseWithoutBias(x: Tensor): Tensor;
@@ -271,7 +277,10 @@ export class LoraConv2d extends LowRankPairLayer<Conv2d> {
 export class LoraEmbedding extends LoraLayer<Embedding> {
   readonly lora_embedding_A = new ParameterDict();
   readonly lora_embedding_B = new ParameterDict();
-  protected readonly adapterDictNames = ['lora_embedding_A', 'lora_embedding_B'];
+
+  protected adapterDicts(): ParameterDict[] {
+    return [this.lora_embedding_A, this.lora_embedding_B];
+  }
 
   protected createAdapter(name: string, settings: LoraAdapterSettings): void {
     // loraDropout does not apply to lookups; PEFT ignores it for embeddings too.

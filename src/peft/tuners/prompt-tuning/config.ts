@@ -2,7 +2,7 @@
  * Prompt tuning (Lester et al., 2021; PEFT's tuners/prompt_tuning): the model stays frozen and
  * learns `numVirtualTokens` input embeddings that are put before every sequence.
  */
-import { checkFieldKinds, PeftConfig, PeftConfigFieldError, registerPeftConfig, type PeftConfigOptions } from '../../config.js';
+import { checkFieldKinds, PeftConfig, PeftConfigFieldError, type PeftConfigOptions } from '../../config.js';
 
 /** RANDOM: N(0, 1) like a fresh Embedding; SAMPLE_VOCAB: copies of random rows of the word embeddings; TEXT: needs a tokenizer. */
 export type PromptTuningInit = 'RANDOM' | 'SAMPLE_VOCAB' | 'TEXT';
@@ -71,9 +71,3 @@ export class PromptTuningConfig extends PeftConfig {
     return this.numVirtualTokens * (this.numTransformerSubmodules ?? 1);
   }
 }
-
-registerPeftConfig(
-  'PROMPT_TUNING',
-  (options) => new PromptTuningConfig(options as unknown as PromptTuningConfigOptions),
-  () => new PromptTuningConfig({ numVirtualTokens: 1 }),
-);
