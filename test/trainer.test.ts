@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import { LoraConfig, Trainer, TrainingArguments, data, loadSafetensorsSync, manualSeed, memory, models, randn, setNumThreads, train, type Tensor } from 'finetune';
 import { differences, slice, snapshot, sst2, tinyBert } from './helpers/trainer-setup.js';
@@ -14,6 +16,8 @@ import { differences, slice, snapshot, sst2, tinyBert } from './helpers/trainer-
 // One thread: these models are tiny, and libtorch's worker threads crawl when the cores are busy.
 setNumThreads(1);
 
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 const folders: string[] = [];
 const tmp = (): string => {
   const dir = mkdtempSync(join(tmpdir(), 'finetune-trainer-'));
@@ -79,6 +83,9 @@ test('full fine-tuning lowers the training loss; LoRA trains only the adapter an
 });
 
 test('checkpoints follow the documented layout; log history, metrics.jsonl; memory stays flat', async () => {
+  // The previous test's trainers are garbage whose tensors a collection frees at any moment: free them first.
+  collectGarbage();
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const dataset = await sst2(16);
   const outputDir = tmp();
   const counts: number[] = [];
