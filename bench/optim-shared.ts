@@ -95,11 +95,17 @@ export const OPTIM_ROWS: OptimRow[] = [
   {
     label: 'SGD momentum fused: false, PyTorch default',
     kind: 'sgd',
-    finetune: { fused: false, text: 'new optim.SGD(params, { lr: 1e-3, momentum: 0.9, fused: false }) (_foreach_, bit-exact)' },
+    finetune: {
+      fused: false,
+      text: 'new optim.SGD(params, { lr: 1e-3, momentum: 0.9, fused: false }) (_foreach_, bit-exact)',
+    },
     pytorch: { fused: null, text: 'torch.optim.SGD(params, lr=1e-3, momentum=0.9)' },
     target: null,
   },
 ];
 
 /** Per row: untimed warm-up steps, then interleaved rounds of `stepsPerBlock` timed steps per engine. */
-export const OPTIM_SCHEDULE = { full: { warmupSteps: 2, rounds: 8, stepsPerBlock: 1 }, quick: { warmupSteps: 1, rounds: 2, stepsPerBlock: 1 } };
+export const OPTIM_SCHEDULE = {
+  full: { warmupSteps: 2, rounds: 8, stepsPerBlock: 1 },
+  quick: { warmupSteps: 1, rounds: 2, stepsPerBlock: 1 },
+};

@@ -42,4 +42,6 @@ const held: Tensor[] = Array.from({ length: 1000 }, () => full([256], 1));
 const arrays = held.map((t) => t.data());
 const watched = { add_: microsecondsPerCall(() => void aten.add__Tensor(x, y)) };
 
-console.log(JSON.stringify({ microsecondsPerCall: { idle, with1000SharedArrays: watched }, liveArrays: arrays.length }, null, 1));
+console.log(
+  JSON.stringify({ microsecondsPerCall: { idle, with1000SharedArrays: watched }, liveArrays: arrays.length }, null, 1),
+);

@@ -32,8 +32,20 @@ export const PER_OP = {
     finetune: 'the same 7 ops, then each of the 7 results .dispose()d',
     pytorch: '(the same Python loop as above)',
   },
-  add: { ops: 1, iterations: 30000, label: 'add (tensor + tensor)', finetune: 'a.add(b).dispose()', pytorch: 'c = a + b' },
-  mul_scalar: { ops: 1, iterations: 30000, label: 'mul by scalar', finetune: 'a.mul(2).dispose()', pytorch: 'c = a * 2' },
+  add: {
+    ops: 1,
+    iterations: 30000,
+    label: 'add (tensor + tensor)',
+    finetune: 'a.add(b).dispose()',
+    pytorch: 'c = a + b',
+  },
+  mul_scalar: {
+    ops: 1,
+    iterations: 30000,
+    label: 'mul by scalar',
+    finetune: 'a.mul(2).dispose()',
+    pytorch: 'c = a * 2',
+  },
   relu: { ops: 1, iterations: 30000, label: 'relu', finetune: 'a.relu().dispose()', pytorch: 'c = a.relu()' },
   sum: { ops: 1, iterations: 30000, label: 'sum', finetune: 'a.sum().dispose()', pytorch: 'c = a.sum()' },
   chain: {
@@ -48,7 +60,10 @@ export const PER_OP = {
 export type PerOpName = keyof typeof PER_OP;
 
 /** Interleaved blocks per run (after one warm-up block of each workload). */
-export const ROUNDS = { full: { perOp: 21, mlp: 10, mlpStepsPerBlock: 3 }, quick: { perOp: 3, mlp: 2, mlpStepsPerBlock: 2 } };
+export const ROUNDS = {
+  full: { perOp: 21, mlp: 10, mlpStepsPerBlock: 3 },
+  quick: { perOp: 3, mlp: 2, mlpStepsPerBlock: 2 },
+};
 
 /** Quick mode divides per-op iterations by this. */
 export const QUICK_DIVISOR = 10;
@@ -66,7 +81,8 @@ export function mlpFlops(): number {
   return 3 * (2 * batch * dIn * dHidden * 2);
 }
 
-export const FLOPS_FORMULA = '3 × (2·512·768·3072·2): 2 matmuls of 2·B·Din·Dh forward, twice that backward (input and weight grads)';
+export const FLOPS_FORMULA =
+  '3 × (2·512·768·3072·2): 2 matmuls of 2·B·Din·Dh forward, twice that backward (input and weight grads)';
 
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -189,7 +205,8 @@ export const MODELS = {
   // depend on the demo's code; batch 64, the demo's pretraining batch.
   'demo-vit': {
     label: 'demo ViT (B64, 1×28²)',
-    finetune: 'createModel(DEMO_VIT) (config.json: ViTForImageClassification, 28 px, 1 channel, patch 4, hidden 64, 4 layers × 4 heads, MLP 128, 10 labels)',
+    finetune:
+      'createModel(DEMO_VIT) (config.json: ViTForImageClassification, 28 px, 1 channel, patch 4, hidden 64, 4 layers × 4 heads, MLP 128, 10 labels)',
     pytorch: "transformers ViTForImageClassification(ViTConfig(**DEMO_VIT), attn_implementation='sdpa')",
     batch: 64,
     input: 'image',
@@ -202,7 +219,8 @@ export const MODELS = {
   },
   'demo-cnn': {
     label: 'demo alexnet-small (B64, 1×64²)',
-    finetune: "nn.Sequential of DEMO_CNN: torchvision AlexNet's layers at the demo's widths (1 channel, convs 16-48-96-64-64, fc 256, 10 classes)",
+    finetune:
+      "nn.Sequential of DEMO_CNN: torchvision AlexNet's layers at the demo's widths (1 channel, convs 16-48-96-64-64, fc 256, 10 classes)",
     pytorch: 'torch.nn.Sequential of the same layers (torchvision has no width options)',
     batch: 64,
     input: 'image',
@@ -241,14 +259,27 @@ export const DEMO_VIT = {
  * conv: [in, out, kernel, stride, padding]; maxpool: [kernel, stride]; avgpool: [side].
  */
 export const DEMO_CNN = [
-  ['conv', 1, 16, 11, 4, 2], ['relu'], ['maxpool', 3, 2],
-  ['conv', 16, 48, 5, 1, 2], ['relu'], ['maxpool', 3, 2],
-  ['conv', 48, 96, 3, 1, 1], ['relu'],
-  ['conv', 96, 64, 3, 1, 1], ['relu'],
-  ['conv', 64, 64, 3, 1, 1], ['relu'], ['maxpool', 3, 2],
-  ['avgpool', 6], ['flatten'],
-  ['dropout', 0.5], ['linear', 64 * 6 * 6, 256], ['relu'],
-  ['dropout', 0.5], ['linear', 256, 256], ['relu'],
+  ['conv', 1, 16, 11, 4, 2],
+  ['relu'],
+  ['maxpool', 3, 2],
+  ['conv', 16, 48, 5, 1, 2],
+  ['relu'],
+  ['maxpool', 3, 2],
+  ['conv', 48, 96, 3, 1, 1],
+  ['relu'],
+  ['conv', 96, 64, 3, 1, 1],
+  ['relu'],
+  ['conv', 64, 64, 3, 1, 1],
+  ['relu'],
+  ['maxpool', 3, 2],
+  ['avgpool', 6],
+  ['flatten'],
+  ['dropout', 0.5],
+  ['linear', 64 * 6 * 6, 256],
+  ['relu'],
+  ['dropout', 0.5],
+  ['linear', 256, 256],
+  ['relu'],
   ['linear', 256, 10],
 ] as const;
 
@@ -338,7 +369,11 @@ export function timedStepsWithFaults(step: () => void, steps: number): StepsRepl
   const before = process.resourceUsage();
   const stepMs = timedSteps(step, steps);
   const after = process.resourceUsage();
-  return { stepMs, minorFaults: after.minorPageFault - before.minorPageFault, systemSeconds: (after.systemCPUTime - before.systemCPUTime) / 1e6 };
+  return {
+    stepMs,
+    minorFaults: after.minorPageFault - before.minorPageFault,
+    systemSeconds: (after.systemCPUTime - before.systemCPUTime) / 1e6,
+  };
 }
 
 /** The warm-up of a worker's setup: a first step (whose loss the driver compares across engines), then the rest, all timed. */

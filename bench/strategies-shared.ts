@@ -3,7 +3,17 @@
  * strategies and which apply to which, and the setup request.
  */
 
-export const STRATEGIES = ['full', 'head', 'top-k', 'bitfit', 'lora', 'dora', 'ia3', 'houlsby', 'prompt-tuning'] as const;
+export const STRATEGIES = [
+  'full',
+  'head',
+  'top-k',
+  'bitfit',
+  'lora',
+  'dora',
+  'ia3',
+  'houlsby',
+  'prompt-tuning',
+] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export const STRATEGY_LABELS: Record<StrategyName, string> = {

@@ -11,9 +11,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The TF.js packages and versions the suite runs. */
-export const TFJS_PACKAGES: Readonly<Record<string, string>> = { '@tensorflow/tfjs': '4.22.0', '@tensorflow/tfjs-backend-wasm': '4.22.0' };
+export const TFJS_PACKAGES: Readonly<Record<string, string>> = {
+  '@tensorflow/tfjs': '4.22.0',
+  '@tensorflow/tfjs-backend-wasm': '4.22.0',
+};
 
-const INSTALL_HINT = `npm install --no-save --ignore-scripts ${Object.entries(TFJS_PACKAGES).map(([name, version]) => `${name}@${version}`).join(' ')}`;
+const INSTALL_HINT = `npm install --no-save --ignore-scripts ${Object.entries(TFJS_PACKAGES)
+  .map(([name, version]) => `${name}@${version}`)
+  .join(' ')}`;
 
 export interface TfTensor {
   readonly shape: number[];
@@ -57,7 +62,10 @@ function missingPackages(root: string): string[] {
   return Object.entries(TFJS_PACKAGES)
     .filter(([name, version]) => {
       const manifest = join(root, 'node_modules', name, 'package.json');
-      return !existsSync(manifest) || (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version !== version;
+      return (
+        !existsSync(manifest) ||
+        (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version !== version
+      );
     })
     .map(([name, version]) => `${name}@${version}`);
 }
@@ -66,9 +74,15 @@ function missingPackages(root: string): string[] {
 export function ensureTfjs(root: string, log: (line: string) => void): void {
   const missing = missingPackages(root);
   if (missing.length === 0) return;
-  log(`[bench] installing ${missing.join(', ')} for the TF.js suite (npm install --no-save; not a dependency of finetune)`);
-  const npm = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', ...missing], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (npm.status !== 0 || missingPackages(root).length > 0) throw new Error(`installing TensorFlow.js failed (npm exit ${npm.status ?? npm.signal}); by hand: ${INSTALL_HINT}`);
+  log(
+    `[bench] installing ${missing.join(', ')} for the TF.js suite (npm install --no-save; not a dependency of finetune)`,
+  );
+  const npm = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', ...missing], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (npm.status !== 0 || missingPackages(root).length > 0)
+    throw new Error(`installing TensorFlow.js failed (npm exit ${npm.status ?? npm.signal}); by hand: ${INSTALL_HINT}`);
 }
 
 /** Imports a TF.js package, or says how to install it. */
@@ -78,7 +92,10 @@ export async function loadTfjs<T = Tfjs>(name: string): Promise<T> {
     return (await import(specifier)) as T;
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new Error(`${name} is not installed: node build/ts/bench/compare.js --suite tfjs installs it, or by hand: ${INSTALL_HINT}`, { cause: error });
+      throw new Error(
+        `${name} is not installed: node build/ts/bench/compare.js --suite tfjs installs it, or by hand: ${INSTALL_HINT}`,
+        { cause: error },
+      );
     }
     throw error;
   }

@@ -27,4 +27,6 @@ export { getPeftModel, PeftModel, LoraConfig, IA3Config, PromptTuningConfig, typ
 export { Trainer, TrainingArguments } from './train/index.js';
 
 /** This package's version, from package.json. */
-export const version: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+export const version: string = (
+  JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }
+).version;

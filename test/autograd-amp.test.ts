@@ -3,7 +3,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { autocast, autocastState, getRngState, grad, functional as F, memory, randn, setRngState, tensor, tidy } from 'finetune';
+import {
+  autocast,
+  autocastState,
+  getRngState,
+  grad,
+  functional as F,
+  memory,
+  randn,
+  setRngState,
+  tensor,
+  tidy,
+} from 'finetune';
 
 test('grad(): returns d(outputs)/d(inputs) without touching .grad', () => {
   tidy(() => {
@@ -49,7 +60,11 @@ test('autocast: linear runs in bfloat16 inside, float32 outside; losses stay flo
     const inside = autocast(() => {
       assert.equal(autocastState().enabled, true);
       const y = F.linear(x, w);
-      return { y, loss: F.mseLoss(y, y.detach().mul(0.5)), nested: autocast(() => F.linear(x, w).dtype, { enabled: false }) };
+      return {
+        y,
+        loss: F.mseLoss(y, y.detach().mul(0.5)),
+        nested: autocast(() => F.linear(x, w).dtype, { enabled: false }),
+      };
     });
     assert.equal(inside.y.dtype, 'bfloat16');
     assert.equal(inside.loss.dtype, 'float32', "mse_loss is on libtorch's CPU float32 list");
@@ -58,9 +73,18 @@ test('autocast: linear runs in bfloat16 inside, float32 outside; losses stay flo
     assert.equal(autocastState().enabled, false);
     const diff = inside.y.float().sub(F.linear(x, w)).abs().max().item() as number;
     assert.ok(diff < 0.1, `bfloat16 result within rounding (${diff})`);
-    assert.throws(() => autocast(() => { throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        autocast(() => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(autocastState().enabled, false);
-    assert.equal(autocast(() => F.linear(x, w).dtype, { dtype: 'float16' }), 'float16');
+    assert.equal(
+      autocast(() => F.linear(x, w).dtype, { dtype: 'float16' }),
+      'float16',
+    );
   });
   assert.equal(memory().numTensors, before);
 });

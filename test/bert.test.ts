@@ -6,19 +6,42 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { dispose, loadSafetensors, memory, models, noGrad, tensor, tidy, functional as F, type nn, type Tensor } from 'finetune';
+import {
+  dispose,
+  loadSafetensors,
+  memory,
+  models,
+  noGrad,
+  tensor,
+  tidy,
+  functional as F,
+  type nn,
+  type Tensor,
+} from 'finetune';
 
 type Module = nn.Module;
 
 const {
-  BertForMaskedLM, BertForSequenceClassification, BertModel, BertTiedDecoder, BERT_PRESETS,
-  adaptBertStateDict, bertConfig, bertConfigFromHf, bertConfigToHf, findPreset, modelFamily,
+  BertForMaskedLM,
+  BertForSequenceClassification,
+  BertModel,
+  BertTiedDecoder,
+  BERT_PRESETS,
+  adaptBertStateDict,
+  bertConfig,
+  bertConfigFromHf,
+  bertConfigToHf,
+  findPreset,
+  modelFamily,
 } = models;
 
 const FIXTURES = new URL('../../../test/fixtures/bert/', import.meta.url);
 const TOLERANCE = 1e-4;
 
-interface Flat { shape: number[]; values: number[] }
+interface Flat {
+  shape: number[];
+  values: number[];
+}
 interface Reference {
   input_ids: number[][];
   attention_mask: number[][];
@@ -36,7 +59,10 @@ function readJson<T>(name: string, file: string): T {
 }
 
 /** Builds the model config.json names and loads model.safetensors into it, strictly. */
-async function loadFixture<M extends Module>(name: 'seqcls' | 'mlm', build: (config: models.BertConfig) => M): Promise<M> {
+async function loadFixture<M extends Module>(
+  name: 'seqcls' | 'mlm',
+  build: (config: models.BertConfig) => M,
+): Promise<M> {
   const model = build(bertConfigFromHf(readJson(name, 'config.json')));
   const { tensors } = await loadSafetensors(new URL(`${name}/model.safetensors`, FIXTURES).pathname);
   try {
@@ -101,7 +127,10 @@ test('BertForSequenceClassification matches transformers: logits, loss and gradi
     // Multi-label (BCE with logits) once problemType says so, with float labels
     model.config.problemType = 'multi_label_classification';
     const multi = model.forward({ ...inputs(ref), labels: tensor(ref.multi_label!.labels) }).loss!;
-    assert.ok(Math.abs(multi.item() - ref.multi_label!.loss) < TOLERANCE, `multi-label loss ${multi.item()} vs ${ref.multi_label!.loss}`);
+    assert.ok(
+      Math.abs(multi.item() - ref.multi_label!.loss) < TOLERANCE,
+      `multi-label loss ${multi.item()} vs ${ref.multi_label!.loss}`,
+    );
     // Inferred from float labels too (problemType null → multi-label when labels are not integers)
     model.config.problemType = null;
     const inferred = model.forward({ ...inputs(ref), labels: tensor(ref.multi_label!.labels) }).loss!;
@@ -201,30 +230,39 @@ test('the attention mask hides padding; token types change the output', async ()
   const before = memory().numTensors;
   const ref = readJson<Reference>('seqcls', 'reference.json');
   const model = await loadFixture('seqcls', (c) => new BertForSequenceClassification(c));
-  tidy(() => noGrad(() => {
-    const { inputIds, attentionMask, tokenTypeIds } = inputs(ref);
-    // Sequence 2 has 5 real tokens and 3 padding positions
-    const padded = model.forward({ inputIds, attentionMask, tokenTypeIds }).logits.select(0, 1);
-    const unpadded = model.forward({
-      inputIds: inputIds.slice(0, 1, 2).slice(1, 0, 5),
-      tokenTypeIds: tokenTypeIds.slice(0, 1, 2).slice(1, 0, 5),
-    }).logits.select(0, 0);
-    assert.ok(padded.sub(unpadded).abs().max().item() < 1e-5, 'padding with mask = no padding');
-    const unmasked = model.forward({ inputIds, tokenTypeIds }).logits.select(0, 1);
-    assert.ok(unmasked.sub(unpadded).abs().max().item() > 1e-4, 'without the mask, padding changes the result');
-    // A boolean mask works the same as an integer one
-    const boolMask = model.forward({ inputIds, attentionMask: attentionMask.bool(), tokenTypeIds }).logits.select(0, 1);
-    assert.ok(boolMask.sub(padded).abs().max().item() < 1e-6);
-    // Token types: all zeros (the default) differs from the fixture's segments
-    const segments = model.forward({ inputIds, attentionMask, tokenTypeIds }).logits;
-    const zerosTypes = model.forward({ inputIds, attentionMask }).logits;
-    assert.ok(segments.sub(zerosTypes).abs().max().item() > 1e-4);
-    // The BertModel outputs: hidden states and pooled [CLS]
-    const out = model.bert.forward({ inputIds, attentionMask, tokenTypeIds });
-    assert.deepEqual(out.lastHiddenState.shape, [2, 8, 32]);
-    assert.deepEqual(out.pooledOutput!.shape, [2, 32]);
-    assert.throws(() => model.forward({ inputIds: tensor([Array(33).fill(1)], { dtype: 'int64' }) }), /exceeds maxPositionEmbeddings \(32\)/);
-  }));
+  tidy(() =>
+    noGrad(() => {
+      const { inputIds, attentionMask, tokenTypeIds } = inputs(ref);
+      // Sequence 2 has 5 real tokens and 3 padding positions
+      const padded = model.forward({ inputIds, attentionMask, tokenTypeIds }).logits.select(0, 1);
+      const unpadded = model
+        .forward({
+          inputIds: inputIds.slice(0, 1, 2).slice(1, 0, 5),
+          tokenTypeIds: tokenTypeIds.slice(0, 1, 2).slice(1, 0, 5),
+        })
+        .logits.select(0, 0);
+      assert.ok(padded.sub(unpadded).abs().max().item() < 1e-5, 'padding with mask = no padding');
+      const unmasked = model.forward({ inputIds, tokenTypeIds }).logits.select(0, 1);
+      assert.ok(unmasked.sub(unpadded).abs().max().item() > 1e-4, 'without the mask, padding changes the result');
+      // A boolean mask works the same as an integer one
+      const boolMask = model
+        .forward({ inputIds, attentionMask: attentionMask.bool(), tokenTypeIds })
+        .logits.select(0, 1);
+      assert.ok(boolMask.sub(padded).abs().max().item() < 1e-6);
+      // Token types: all zeros (the default) differs from the fixture's segments
+      const segments = model.forward({ inputIds, attentionMask, tokenTypeIds }).logits;
+      const zerosTypes = model.forward({ inputIds, attentionMask }).logits;
+      assert.ok(segments.sub(zerosTypes).abs().max().item() > 1e-4);
+      // The BertModel outputs: hidden states and pooled [CLS]
+      const out = model.bert.forward({ inputIds, attentionMask, tokenTypeIds });
+      assert.deepEqual(out.lastHiddenState.shape, [2, 8, 32]);
+      assert.deepEqual(out.pooledOutput!.shape, [2, 32]);
+      assert.throws(
+        () => model.forward({ inputIds: tensor([Array(33).fill(1)], { dtype: 'int64' }) }),
+        /exceeds maxPositionEmbeddings \(32\)/,
+      );
+    }),
+  );
   model.dispose();
   assert.equal(memory().numTensors, before);
 });
@@ -233,47 +271,79 @@ test('attention masks as transformers takes them: [B, T], [B, T, T], boolean or 
   const before = memory().numTensors;
   const ref = readJson<Reference>('seqcls', 'reference.json');
   const model = await loadFixture('seqcls', (c) => new BertForSequenceClassification(c));
-  tidy(() => noGrad(() => {
-    const { inputIds, attentionMask, tokenTypeIds } = inputs(ref);
-    const [batch, length] = inputIds.shape;
-    const hidden = (mask: Tensor | undefined) => model.bert.forward({ inputIds, attentionMask: mask, tokenTypeIds }).lastHiddenState;
-    const padded = hidden(attentionMask);
-    // The padding mask as query × key, and as a ready 4-d boolean or additive mask: the same outputs
-    const keyMask = attentionMask.unsqueeze(1).expand([batch, length, length]);
-    assert.ok(hidden(keyMask).sub(padded).abs().max().item() < 1e-6, '3-d');
-    assert.ok(hidden(keyMask.unsqueeze(1).bool()).sub(padded).abs().max().item() < 1e-6, '4-d boolean');
-    const additive = keyMask.unsqueeze(1).eq(0).float().mul(-1e9);
-    assert.ok(hidden(additive).sub(padded).abs().max().item() < 1e-5, '4-d additive');
-    assert.ok(hidden(additive.double()).sub(padded).abs().max().item() < 1e-5, '4-d additive in float64: cast to the model\'s dtype');
-    // A causal 3-d mask: position 0 sees only itself, so changing the last token leaves it unchanged, not the others
-    const lowerTriangle = Array.from({ length }, (_, i) => Array.from({ length }, (_, j) => (j <= i ? 1 : 0)));
-    const causal = tensor([lowerTriangle, lowerTriangle], { dtype: 'int64' });
-    const changed = inputIds.clone();
-    changed.select(0, 0).select(0, length - 1).fill_(7);
-    const a = model.bert.forward({ inputIds, attentionMask: causal, tokenTypeIds }).lastHiddenState;
-    const b = model.bert.forward({ inputIds: changed, attentionMask: causal, tokenTypeIds }).lastHiddenState;
-    assert.ok(a.select(0, 0).select(0, 0).sub(b.select(0, 0).select(0, 0)).abs().max().item() < 1e-6, 'causal: the first token does not see the last');
-    assert.ok(a.select(0, 0).select(0, length - 1).sub(b.select(0, 0).select(0, length - 1)).abs().max().item() > 1e-4);
-    assert.throws(() => hidden(attentionMask.slice(1, 0, length - 1)), /attentionMask must be \[batch, length\] for 2 sequences of 8 tokens, got shape \[2,7\]/);
-    assert.throws(() => hidden(keyMask.slice(2, 0, 3)), /must be \[batch, length, length\] .* got shape \[2,8,3\]/);
-    assert.throws(() => hidden(attentionMask.reshape([1, 1, 1, batch, length])), /must be \[batch, length\], \[batch, length, length\] or \[batch, 1 or heads, length, length\]/);
-  }));
+  tidy(() =>
+    noGrad(() => {
+      const { inputIds, attentionMask, tokenTypeIds } = inputs(ref);
+      const [batch, length] = inputIds.shape;
+      const hidden = (mask: Tensor | undefined) =>
+        model.bert.forward({ inputIds, attentionMask: mask, tokenTypeIds }).lastHiddenState;
+      const padded = hidden(attentionMask);
+      // The padding mask as query × key, and as a ready 4-d boolean or additive mask: the same outputs
+      const keyMask = attentionMask.unsqueeze(1).expand([batch, length, length]);
+      assert.ok(hidden(keyMask).sub(padded).abs().max().item() < 1e-6, '3-d');
+      assert.ok(hidden(keyMask.unsqueeze(1).bool()).sub(padded).abs().max().item() < 1e-6, '4-d boolean');
+      const additive = keyMask.unsqueeze(1).eq(0).float().mul(-1e9);
+      assert.ok(hidden(additive).sub(padded).abs().max().item() < 1e-5, '4-d additive');
+      assert.ok(
+        hidden(additive.double()).sub(padded).abs().max().item() < 1e-5,
+        "4-d additive in float64: cast to the model's dtype",
+      );
+      // A causal 3-d mask: position 0 sees only itself, so changing the last token leaves it unchanged, not the others
+      const lowerTriangle = Array.from({ length }, (_, i) => Array.from({ length }, (_, j) => (j <= i ? 1 : 0)));
+      const causal = tensor([lowerTriangle, lowerTriangle], { dtype: 'int64' });
+      const changed = inputIds.clone();
+      changed
+        .select(0, 0)
+        .select(0, length - 1)
+        .fill_(7);
+      const a = model.bert.forward({ inputIds, attentionMask: causal, tokenTypeIds }).lastHiddenState;
+      const b = model.bert.forward({ inputIds: changed, attentionMask: causal, tokenTypeIds }).lastHiddenState;
+      assert.ok(
+        a.select(0, 0).select(0, 0).sub(b.select(0, 0).select(0, 0)).abs().max().item() < 1e-6,
+        'causal: the first token does not see the last',
+      );
+      assert.ok(
+        a
+          .select(0, 0)
+          .select(0, length - 1)
+          .sub(b.select(0, 0).select(0, length - 1))
+          .abs()
+          .max()
+          .item() > 1e-4,
+      );
+      assert.throws(
+        () => hidden(attentionMask.slice(1, 0, length - 1)),
+        /attentionMask must be \[batch, length\] for 2 sequences of 8 tokens, got shape \[2,7\]/,
+      );
+      assert.throws(() => hidden(keyMask.slice(2, 0, 3)), /must be \[batch, length, length\] .* got shape \[2,8,3\]/);
+      assert.throws(
+        () => hidden(attentionMask.reshape([1, 1, 1, batch, length])),
+        /must be \[batch, length\], \[batch, length, length\] or \[batch, 1 or heads, length, length\]/,
+      );
+    }),
+  );
   model.dispose();
   assert.equal(memory().numTensors, before);
 });
 
 test('dropout is active in train mode only', () => {
   const before = memory().numTensors;
-  const model = new BertForSequenceClassification({ ...BERT_PRESETS['bert-tiny'], vocabSize: 64, maxPositionEmbeddings: 16 });
-  tidy(() => noGrad(() => {
-    const inputIds = tensor([[2, 5, 9, 3]], { dtype: 'int64' });
-    const a = model.train().forward({ inputIds }).logits;
-    const b = model.forward({ inputIds }).logits;
-    assert.ok(a.sub(b).abs().max().item() > 0);
-    const c = model.eval().forward({ inputIds }).logits;
-    const d = model.forward({ inputIds }).logits;
-    assert.equal(c.equal(d), true);
-  }));
+  const model = new BertForSequenceClassification({
+    ...BERT_PRESETS['bert-tiny'],
+    vocabSize: 64,
+    maxPositionEmbeddings: 16,
+  });
+  tidy(() =>
+    noGrad(() => {
+      const inputIds = tensor([[2, 5, 9, 3]], { dtype: 'int64' });
+      const a = model.train().forward({ inputIds }).logits;
+      const b = model.forward({ inputIds }).logits;
+      assert.ok(a.sub(b).abs().max().item() > 0);
+      const c = model.eval().forward({ inputIds }).logits;
+      const d = model.forward({ inputIds }).logits;
+      assert.equal(c.equal(d), true);
+    }),
+  );
   model.dispose();
   assert.equal(memory().numTensors, before);
 });
@@ -288,7 +358,10 @@ test('resetClassifier replaces the head for a new label set and keeps the backbo
   assert.equal(model.classifier, head);
   assert.equal(old.weight.isDisposed, true);
   assert.deepEqual(head.weight.shape, [5, 32]);
-  assert.equal(tidy(() => head.bias!.abs().max().item()), 0);
+  assert.equal(
+    tidy(() => head.bias!.abs().max().item()),
+    0,
+  );
   assert.equal(model.config.numLabels, 5);
   assert.deepEqual(model.config.label2id, { a: 0, b: 1, c: 2, d: 3, e: 4 });
   for (const [key, t] of snapshot) assert.equal(model.bert.stateDict().get(key)!.equal(t), true, `${key} unchanged`);
@@ -329,17 +402,39 @@ test('bertConfigToHf writes the config.json transformers wrote; bertConfigFromHf
   assert.deepEqual(bertConfigFromHf({ model_type: 'bert' }), BERT_PRESETS['bert-base-uncased']);
   assert.equal(bertConfigFromHf({ num_labels: 4 }).numLabels, 4);
   // A preset's generated labels give way to numLabels; named labels that disagree throw
-  assert.deepEqual(bertConfig({ ...BERT_PRESETS['bert-tiny'], numLabels: 3 }).label2id, { LABEL_0: 0, LABEL_1: 1, LABEL_2: 2 });
+  assert.deepEqual(bertConfig({ ...BERT_PRESETS['bert-tiny'], numLabels: 3 }).label2id, {
+    LABEL_0: 0,
+    LABEL_1: 1,
+    LABEL_2: 2,
+  });
   assert.throws(() => bertConfig({ numLabels: 3, id2label: { 0: 'no', 1: 'yes' } }), /numLabels \(3\) does not match/);
-  const regression = bertConfigToHf(bertConfig({ numLabels: 1, problemType: 'regression' }), 'BertForSequenceClassification');
+  const regression = bertConfigToHf(
+    bertConfig({ numLabels: 1, problemType: 'regression' }),
+    'BertForSequenceClassification',
+  );
   assert.equal(regression.problem_type, 'regression');
   assert.deepEqual(regression.id2label, { 0: 'LABEL_0' });
   // The old bert-base-uncased config.json (transformers 4.6) reads
   const legacy = bertConfigFromHf({
-    architectures: ['BertForMaskedLM'], attention_probs_dropout_prob: 0.1, gradient_checkpointing: false, hidden_act: 'gelu',
-    hidden_dropout_prob: 0.1, hidden_size: 768, initializer_range: 0.02, intermediate_size: 3072, layer_norm_eps: 1e-12,
-    max_position_embeddings: 512, model_type: 'bert', num_attention_heads: 12, num_hidden_layers: 12, pad_token_id: 0,
-    position_embedding_type: 'absolute', transformers_version: '4.6.0.dev0', type_vocab_size: 2, use_cache: true, vocab_size: 30522,
+    architectures: ['BertForMaskedLM'],
+    attention_probs_dropout_prob: 0.1,
+    gradient_checkpointing: false,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: 0.1,
+    hidden_size: 768,
+    initializer_range: 0.02,
+    intermediate_size: 3072,
+    layer_norm_eps: 1e-12,
+    max_position_embeddings: 512,
+    model_type: 'bert',
+    num_attention_heads: 12,
+    num_hidden_layers: 12,
+    pad_token_id: 0,
+    position_embedding_type: 'absolute',
+    transformers_version: '4.6.0.dev0',
+    type_vocab_size: 2,
+    use_cache: true,
+    vocab_size: 30522,
   });
   assert.deepEqual(legacy, BERT_PRESETS['bert-base-uncased']);
 });
@@ -350,7 +445,10 @@ test('bad config.json values throw naming the key', () => {
   assert.throws(() => bertConfigFromHf({ is_decoder: true }), /'is_decoder'/);
   assert.throws(() => bertConfigFromHf({ position_embedding_type: 'relative_key' }), /'position_embedding_type'/);
   assert.throws(() => bertConfigFromHf({ model_type: 'roberta' }), /'model_type'/);
-  assert.throws(() => bertConfigFromHf({ hidden_size: 100, num_attention_heads: 12 }), /'hidden_size' \(100\) must be a multiple of numAttentionHeads/);
+  assert.throws(
+    () => bertConfigFromHf({ hidden_size: 100, num_attention_heads: 12 }),
+    /'hidden_size' \(100\) must be a multiple of numAttentionHeads/,
+  );
   assert.throws(() => bertConfigFromHf({ problem_type: 'ranking' }), /'problem_type' must be null or one of/);
   assert.throws(() => bertConfigFromHf({ pad_token_id: 40000 }), /'pad_token_id'/);
   assert.throws(() => bertConfigToHf(bertConfig(), 'BertForPreTraining'), /unknown architecture/);
@@ -358,17 +456,31 @@ test('bad config.json values throw naming the key', () => {
 
 test('the bert family is registered: architectures, presets, config both ways', () => {
   const family = modelFamily('bert');
-  assert.deepEqual(Object.keys(family.architectures), ['BertModel', 'BertForSequenceClassification', 'BertForMaskedLM']);
+  assert.deepEqual(Object.keys(family.architectures), [
+    'BertModel',
+    'BertForSequenceClassification',
+    'BertForMaskedLM',
+  ]);
   assert.equal(findPreset('bert-tiny')?.family, family);
   assert.equal(findPreset('bert-mini')?.family, family);
-  const config = family.configFromHf({ hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 1, intermediate_size: 128, vocab_size: 40 });
+  const config = family.configFromHf({
+    hidden_size: 64,
+    num_attention_heads: 4,
+    num_hidden_layers: 1,
+    intermediate_size: 128,
+    vocab_size: 40,
+  });
   const model = family.architectures.BertForSequenceClassification(config);
   assert.ok(model instanceof BertForSequenceClassification);
   assert.equal(family.configToHf(config, 'BertForMaskedLM').hidden_size, 64);
   model.dispose();
-  assert.throws(() => {
-    (BERT_PRESETS['bert-tiny'] as { hiddenSize: number }).hiddenSize = 1;
-  }, TypeError, 'presets are frozen');
+  assert.throws(
+    () => {
+      (BERT_PRESETS['bert-tiny'] as { hiddenSize: number }).hiddenSize = 1;
+    },
+    TypeError,
+    'presets are frozen',
+  );
 });
 
 test('adaptBertStateDict maps legacy names, prefixes and tied keys onto the model', async () => {
@@ -376,7 +488,8 @@ test('adaptBertStateDict maps legacy names, prefixes and tied keys onto the mode
   const { tensors } = await loadSafetensors(new URL('mlm/model.safetensors', FIXTURES).pathname);
   // As an old checkpoint: LayerNorm.gamma/beta, persisted position_ids, the decoder saved twice
   const legacy = new Map<string, Tensor>();
-  for (const [key, t] of tensors) legacy.set(key.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t);
+  for (const [key, t] of tensors)
+    legacy.set(key.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t);
   const extra = tidy(() => ({
     positions: tensor([[0, 1, 2, 3]], { dtype: 'int64' }),
     decoder: tensors.get('bert.embeddings.word_embeddings.weight')!.clone(),

@@ -28,7 +28,20 @@ const CLI_SOURCE = join(process.cwd(), 'src', 'cli');
 
 /** Flags a user may be told about: every command's (hidden ones are not for users), and main's --help / --version. */
 function definedFlags(): Set<string> {
-  const tables: FlagTable[] = [TRAIN_FLAGS, EVAL_FLAGS, PREDICT_FLAGS, MERGE_FLAGS, COMPARE_FLAGS, LR_FIND_FLAGS, ADVISE_FLAGS, PRETRAIN_FLAGS, SCHEDULE_FLAGS, DEMO_FLAGS, DOCTOR_FLAGS, INSPECT_FLAGS];
+  const tables: FlagTable[] = [
+    TRAIN_FLAGS,
+    EVAL_FLAGS,
+    PREDICT_FLAGS,
+    MERGE_FLAGS,
+    COMPARE_FLAGS,
+    LR_FIND_FLAGS,
+    ADVISE_FLAGS,
+    PRETRAIN_FLAGS,
+    SCHEDULE_FLAGS,
+    DEMO_FLAGS,
+    DOCTOR_FLAGS,
+    INSPECT_FLAGS,
+  ];
   const names = new Set(['help', 'version']);
   for (const table of tables) for (const [name, spec] of Object.entries(table)) if (!spec.hidden) names.add(name);
   return names;
@@ -45,11 +58,21 @@ function flagMentions(file: string, source: string): Mention[] {
   const sourceFile = ts.createSourceFile(file, source, ts.ScriptTarget.ES2022, true);
   const mentions: Mention[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) {
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateHead(node) ||
+      ts.isTemplateMiddle(node) ||
+      ts.isTemplateTail(node)
+    ) {
       const text = node.text;
       for (const match of text.matchAll(/(?<![\w-])--([a-zA-Z][\w-]*)/g)) {
         const line = sourceFile.getLineAndCharacterOfPosition(node.getStart()).line + 1;
-        mentions.push({ flag: kebabCase(match[1]).replace(/-+$/, ''), where: `${file}:${line}`, text: text.slice(Math.max(0, match.index - 30), match.index + match[0].length + 30) });
+        mentions.push({
+          flag: kebabCase(match[1]).replace(/-+$/, ''),
+          where: `${file}:${line}`,
+          text: text.slice(Math.max(0, match.index - 30), match.index + match[0].length + 30),
+        });
       }
     }
     ts.forEachChild(node, visit);
@@ -66,7 +89,12 @@ test('the scan finds a flag in messages, usage strings and templates, and not in
     'const USAGE = `Usage: finetune x [--model DIR]`;',
   ].join('\n');
   const found = flagMentions('sample.ts', source).map((m) => `${m.flag}@${m.where}`);
-  assert.deepEqual(found, ['nonexistent@sample.ts:2', 'also-missing@sample.ts:3', 'third@sample.ts:3', 'model@sample.ts:4']);
+  assert.deepEqual(found, [
+    'nonexistent@sample.ts:2',
+    'also-missing@sample.ts:3',
+    'third@sample.ts:3',
+    'model@sample.ts:4',
+  ]);
   const defined = definedFlags();
   assert.ok(!defined.has('nonexistent') && defined.has('model'));
 });
@@ -75,9 +103,15 @@ test('every --flag the CLI names in a message or a help text is a flag of some c
   const defined = definedFlags();
   // The commands and the core they share (src/cli/core/).
   const files = readdirSync(CLI_SOURCE, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
-  assert.ok(files.length >= 20 && files.includes(join('core', 'data.ts')), `the CLI's sources in ${CLI_SOURCE}: ${files.join(', ')}`);
+  assert.ok(
+    files.length >= 20 && files.includes(join('core', 'data.ts')),
+    `the CLI's sources in ${CLI_SOURCE}: ${files.join(', ')}`,
+  );
   const mentions = files.flatMap((f) => flagMentions(join('src', 'cli', f), readFileSync(join(CLI_SOURCE, f), 'utf8')));
   assert.ok(mentions.length > 100, `only ${mentions.length} flag mentions found: the scan is broken`);
   const unknown = mentions.filter((m) => !defined.has(m.flag));
-  assert.deepEqual(unknown.map((m) => `${m.where}: --${m.flag} in …${m.text}…`), []);
+  assert.deepEqual(
+    unknown.map((m) => `${m.where}: --${m.flag} in …${m.text}…`),
+    [],
+  );
 });

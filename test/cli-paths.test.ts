@@ -54,7 +54,9 @@ const TINY_BERT = {
 };
 
 function listen(server: Server): Promise<string> {
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
+  return new Promise((ok) =>
+    server.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(server.address() as { port: number }).port}`)),
+  );
 }
 
 before(async () => {
@@ -65,7 +67,10 @@ before(async () => {
   mkdirSync(join(user, 'runs', 'lora-tiny'), { recursive: true });
   mkdirSync(join(user, 'tiny-bert'));
   writeFileSync(join(user, 'tiny-bert', 'config.json'), JSON.stringify(TINY_BERT));
-  writeFileSync(join(user, 'reviews.csv'), 'review,sentiment\na fine film,pos\na dull film,neg\nloved it,pos\nhated it,neg\n');
+  writeFileSync(
+    join(user, 'reviews.csv'),
+    'review,sentiment\na fine film,pos\na dull film,neg\nloved it,pos\nhated it,neg\n',
+  );
   // The Hub answers every repo with "not found" and keeps a log.
   hub = createServer((req, res) => {
     hubRequests.push(`${req.method} ${req.url}`);
@@ -92,7 +97,12 @@ after(async () => {
 
 /** `finetune …` as a child process in the user's folder. */
 function finetune(args: string[], env: Record<string, string> = {}) {
-  const run = spawnSync(process.execPath, [cli, ...args], { cwd: user, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', ...env }, timeout: 120_000 });
+  const run = spawnSync(process.execPath, [cli, ...args], {
+    cwd: user,
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1', ...env },
+    timeout: 120_000,
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -111,7 +121,10 @@ async function usageError(promise: Promise<unknown>, pattern: RegExp): Promise<v
 test('local-looking model paths never go to the Hub: a missing one is a usage error naming it', async () => {
   const abs = join(user, 'gone');
   const cases: [string, RegExp][] = [
-    ['runs/does-not-exist', /^--model: runs\/does-not-exist does not exist \(a path, not a Hub id: runs\/ is a folder here\)$/],
+    [
+      'runs/does-not-exist',
+      /^--model: runs\/does-not-exist does not exist \(a path, not a Hub id: runs\/ is a folder here\)$/,
+    ],
     ['runs/lora-tny', /runs\/lora-tny does not exist .*\(did you mean runs\/lora-tiny\?\)/],
     ['./nope', /^--model: \.\/nope does not exist$/],
     [abs, new RegExp(`^--model: ${abs} does not exist$`)],
@@ -119,14 +132,20 @@ test('local-looking model paths never go to the Hub: a missing one is a usage er
     ['a/b/c', /^--model: a\/b\/c does not exist$/],
   ];
   for (const [arg, pattern] of cases) await usageError(resolveModelSource(arg), pattern);
-  await usageError(loadTokenizer('runs/tok', [], 'bert'), /^--tokenizer: runs\/tok does not exist \(a path, not a Hub id/);
+  await usageError(
+    loadTokenizer('runs/tok', [], 'bert'),
+    /^--tokenizer: runs\/tok does not exist \(a path, not a Hub id/,
+  );
   await usageError(loadTokenizer('./tok', [], 'bert'), /^--tokenizer: \.\/tok does not exist$/);
   await usageError(loadTrainedModel(undefined, 'runs/adapter'), /^--adapter: runs\/adapter does not exist$/);
   await usageError(loadTrainedModel('runs/base', undefined), /^--model: runs\/base does not exist/);
   assert.deepEqual(hubRequests, [], 'no request reached the Hub');
 
   // The same server does see a name that may be a Hub id (so the check above can fail).
-  await assert.rejects(resolveModelSource('acme/tiny-model'), /^Error: --model acme\/tiny-model: not a local folder \(there is no acme\/ here\), so it was taken for a Hub id: .*not found/i);
+  await assert.rejects(
+    resolveModelSource('acme/tiny-model'),
+    /^Error: --model acme\/tiny-model: not a local folder \(there is no acme\/ here\), so it was taken for a Hub id: .*not found/i,
+  );
   assert.deepEqual(hubRequests, ['HEAD /acme/tiny-model/resolve/main/config.json']);
   hubRequests.length = 0;
 });
@@ -146,12 +165,18 @@ test('a Hub id that cannot be reached fails at once and says it was taken for a 
     const started = performance.now();
     await assert.rejects(resolveModelSource('acme/unreachable'), (e: unknown) => {
       assert.ok(e instanceof Error && !(e instanceof UsageError));
-      assert.match(e.message, /^--model acme\/unreachable: not a local folder \(there is no acme\/ here\), so it was taken for a Hub id: Could not reach the Hub .*ECONNREFUSED/);
+      assert.match(
+        e.message,
+        /^--model acme\/unreachable: not a local folder \(there is no acme\/ here\), so it was taken for a Hub id: Could not reach the Hub .*ECONNREFUSED/,
+      );
       return true;
     });
     assert.ok(performance.now() - started < 2000, 'no retries with back-off');
     process.env.HF_HUB_OFFLINE = '1';
-    await assert.rejects(resolveModelSource('acme/unreachable'), /so it was taken for a Hub id: .*offline mode is on \(HF_HUB_OFFLINE\)/);
+    await assert.rejects(
+      resolveModelSource('acme/unreachable'),
+      /so it was taken for a Hub id: .*offline mode is on \(HF_HUB_OFFLINE\)/,
+    );
   } finally {
     process.env.HF_ENDPOINT = hubUrl;
     delete process.env.HF_HUB_OFFLINE;
@@ -159,14 +184,38 @@ test('a Hub id that cannot be reached fails at once and says it was taken for a 
 });
 
 test('as a user: a mistyped run folder is exit 2 at once, naming it', () => {
-  const run = finetune(['train', '--model', 'runs/does-not-exist', '--train-file', 'reviews.csv'], { HF_ENDPOINT: closedUrl });
+  const run = finetune(['train', '--model', 'runs/does-not-exist', '--train-file', 'reviews.csv'], {
+    HF_ENDPOINT: closedUrl,
+  });
   assert.equal(run.code, 2, run.stderr);
-  assert.match(run.stderr, /^finetune train: --model: runs\/does-not-exist does not exist \(a path, not a Hub id: runs\/ is a folder here\)/);
+  assert.match(
+    run.stderr,
+    /^finetune train: --model: runs\/does-not-exist does not exist \(a path, not a Hub id: runs\/ is a folder here\)/,
+  );
 });
 
 test('pretrain finds its default tokenizer from a folder outside the repository', () => {
-  writeFileSync(join(user, 'texts.txt'), Array.from({ length: 12 }, (_, i) => `sentence number ${i} about a film`).join('\n') + '\n');
-  const run = finetune(['pretrain', '--model', 'bert-tiny', '--text-file', 'texts.txt', '--output-dir', 'mlm', '--max-steps', '1', '--max-length', '16', '--batch-size', '4', '--threads', '1']);
+  writeFileSync(
+    join(user, 'texts.txt'),
+    Array.from({ length: 12 }, (_, i) => `sentence number ${i} about a film`).join('\n') + '\n',
+  );
+  const run = finetune([
+    'pretrain',
+    '--model',
+    'bert-tiny',
+    '--text-file',
+    'texts.txt',
+    '--output-dir',
+    'mlm',
+    '--max-steps',
+    '1',
+    '--max-length',
+    '16',
+    '--batch-size',
+    '4',
+    '--threads',
+    '1',
+  ]);
   assert.equal(run.code, 0, run.stderr);
   assert.ok(existsSync(join(user, 'mlm', 'tokenizer.json')) && existsSync(join(user, 'mlm', 'model.safetensors')));
 });
@@ -174,14 +223,28 @@ test('pretrain finds its default tokenizer from a folder outside the repository'
 test("an error's suggested flags are the command's own (an adapter whose base cannot be found)", () => {
   const adapter = join(user, 'orphan-adapter');
   mkdirSync(adapter, { recursive: true });
-  writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', base_model_name_or_path: 'gone-base', r: 8, lora_alpha: 16, target_modules: ['query'] }));
-  for (const [command, extra] of [['eval', ['--eval-file', 'reviews.csv']], ['predict', ['--text', 'fine']], ['merge', ['--output-dir', 'merged']]] as const) {
+  writeFileSync(
+    join(adapter, 'adapter_config.json'),
+    JSON.stringify({
+      peft_type: 'LORA',
+      base_model_name_or_path: 'gone-base',
+      r: 8,
+      lora_alpha: 16,
+      target_modules: ['query'],
+    }),
+  );
+  for (const [command, extra] of [
+    ['eval', ['--eval-file', 'reviews.csv']],
+    ['predict', ['--text', 'fine']],
+    ['merge', ['--output-dir', 'merged']],
+  ] as const) {
     const run = finetune([command, '--adapter', adapter, ...extra]);
     assert.equal(run.code, 2, run.stderr);
     const message = run.stderr.split('\n')[0];
     assert.match(message, /orphan-adapter.*--model/);
     const own = flagsIn(finetune([command, '--help']).stdout);
-    for (const flag of flagsIn(message)) assert.ok(own.has(flag), `finetune ${command} suggests --${flag}, which it does not have: ${message}`);
+    for (const flag of flagsIn(message))
+      assert.ok(own.has(flag), `finetune ${command} suggests --${flag}, which it does not have: ${message}`);
   }
 });
 
@@ -189,9 +252,15 @@ test('--threads on every command that computes: checked and applied before anyth
   // Each command with flags that make it stop at a usage error (compare checks its methods before it starts a run).
   const missingModel = ['--model', 'runs/does-not-exist'];
   const commands: [string, (argv: string[]) => Promise<number> | number, string[]][] = [
-    ['train', runTrain, missingModel], ['eval', runEval, missingModel], ['predict', runPredict, missingModel], ['merge', runMerge, missingModel],
-    ['compare', runCompare, [...missingModel, '--methods', 'nope']], ['lr-find', runLrFind, missingModel], ['advise', runAdvise, missingModel],
-    ['inspect', runInspect, missingModel], ['pretrain', runPretrain, missingModel],
+    ['train', runTrain, missingModel],
+    ['eval', runEval, missingModel],
+    ['predict', runPredict, missingModel],
+    ['merge', runMerge, missingModel],
+    ['compare', runCompare, [...missingModel, '--methods', 'nope']],
+    ['lr-find', runLrFind, missingModel],
+    ['advise', runAdvise, missingModel],
+    ['inspect', runInspect, missingModel],
+    ['pretrain', runPretrain, missingModel],
   ];
   let threads = getNumThreads();
   for (const [name, run, stop] of commands) {
@@ -206,7 +275,16 @@ test('--threads on every command that computes: checked and applied before anyth
 
 test('finetune eval --threads N runs on N libtorch threads (its --json says so)', () => {
   for (const threads of [1, 3]) {
-    const run = finetune(['eval', '--model', 'tiny-bert', '--eval-file', 'reviews.csv', '--json', '--threads', String(threads)]);
+    const run = finetune([
+      'eval',
+      '--model',
+      'tiny-bert',
+      '--eval-file',
+      'reviews.csv',
+      '--json',
+      '--threads',
+      String(threads),
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as { threads: number; examples: number };
     assert.equal(result.examples, 4);
@@ -216,7 +294,11 @@ test('finetune eval --threads N runs on N libtorch threads (its --json says so)'
 
 test('setNumThreads refuses a count that would crash libtorch or exhaust the machine (issue 14), and a fraction', () => {
   const before = getNumThreads();
-  for (const bad of [0, 1.5, MAX_THREADS + 1, 100_000]) assert.throws(() => setNumThreads(bad), new RegExp(`setNumThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${bad}`));
+  for (const bad of [0, 1.5, MAX_THREADS + 1, 100_000])
+    assert.throws(
+      () => setNumThreads(bad),
+      new RegExp(`setNumThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${bad}`),
+    );
   assert.equal(getNumThreads(), before, 'nothing changed');
   setNumThreads(2);
   assert.equal(getNumThreads(), 2);

@@ -22,7 +22,13 @@ test('finetune --version prints the package version', () => {
 test('finetune doctor names the libtorch in use, its version, threads and devices', () => {
   const run = finetune('doctor', '--json');
   assert.equal(run.code, 0, run.stderr);
-  const info = JSON.parse(run.stdout) as { torchVersion: string; libtorch: string; threads: number; devices: string[]; addon: string };
+  const info = JSON.parse(run.stdout) as {
+    torchVersion: string;
+    libtorch: string;
+    threads: number;
+    devices: string[];
+    addon: string;
+  };
   assert.match(info.torchVersion, /^2\.\d+/);
   assert.ok(existsSync(join(info.libtorch, 'lib', 'libtorch_cpu.so')), `libtorch at ${info.libtorch}`);
   assert.ok(existsSync(info.addon));

@@ -9,15 +9,50 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createModel, fromTypedArray, loadPretrained, manualSeed, memory, models, nn, noGrad, savePretrained, tidy, type Tensor } from 'finetune';
+import {
+  createModel,
+  fromTypedArray,
+  loadPretrained,
+  manualSeed,
+  memory,
+  models,
+  nn,
+  noGrad,
+  savePretrained,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
 const FIXTURES = new URL('../../../test/fixtures/cnn/', import.meta.url);
 const load = <T>(name: string): T => JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as T;
 
-interface Spec { keys: string[]; shapes: number[][]; num_parameters: number }
-interface GradRef { shape: number[]; indices: number[]; values: number[]; sum: number; sum_squares: number; max_abs: number }
-interface RunRef { logits: number[]; loss: number; grad: GradRef; bn1_running_mean?: number[]; bn1_num_batches_tracked?: number }
-interface Reference { model: string; weights_sha256: string; first_conv: string; eval: RunRef; train?: RunRef }
+interface Spec {
+  keys: string[];
+  shapes: number[][];
+  num_parameters: number;
+}
+interface GradRef {
+  shape: number[];
+  indices: number[];
+  values: number[];
+  sum: number;
+  sum_squares: number;
+  max_abs: number;
+}
+interface RunRef {
+  logits: number[];
+  loss: number;
+  grad: GradRef;
+  bn1_running_mean?: number[];
+  bn1_num_batches_tracked?: number;
+}
+interface Reference {
+  model: string;
+  weights_sha256: string;
+  first_conv: string;
+  eval: RunRef;
+  train?: RunRef;
+}
 
 const specs = load<{ torchvision: string; models: Record<string, Spec> }>('state_dicts.json').models;
 
@@ -50,7 +85,12 @@ function scaleOffset(key: string, shape: number[], bnModules: Set<string>): [num
   const owner = key.slice(0, dot);
   const name = key.slice(dot + 1);
   if (bnModules.has(owner)) {
-    const bn: Record<string, [number, number]> = { weight: [0.25, 1], bias: [0.1, 0], running_mean: [0.1, 0], running_var: [0.25, 1.25] };
+    const bn: Record<string, [number, number]> = {
+      weight: [0.25, 1],
+      bias: [0.1, 0],
+      running_mean: [0.1, 0],
+      running_var: [0.25, 1.25],
+    };
     return bn[name];
   }
   if (name === 'weight') return [Math.sqrt(6 / shape.slice(1).reduce((a, b) => a * b, 1)), 0];
@@ -60,7 +100,12 @@ function scaleOffset(key: string, shape: number[], bnModules: Set<string>): [num
 
 /** Fills every floating state-dict entry by the formula; returns the SHA-256 of the float32 bytes. */
 function fillFormula(model: nn.Module): string {
-  const bnModules = new Set(model.namedModules().filter(([, m]) => m instanceof nn.BatchNorm2d).map(([path]) => path));
+  const bnModules = new Set(
+    model
+      .namedModules()
+      .filter(([, m]) => m instanceof nn.BatchNorm2d)
+      .map(([path]) => path),
+  );
   const hash = createHash('sha256');
   let k = 0;
   for (const [key, t] of model.stateDict()) {
@@ -75,12 +120,22 @@ function fillFormula(model: nn.Module): string {
   return hash.digest('hex');
 }
 
-const image = (batch: number): Tensor => fromTypedArray(formula(batch * 3 * 224 * 224, INPUT_K, 1), [batch, 3, 224, 224]);
+const image = (batch: number): Tensor =>
+  fromTypedArray(formula(batch * 3 * 224 * 224, INPUT_K, 1), [batch, 3, 224, 224]);
 
-interface RunResult { logits: Float32Array | Float64Array; loss: number; grad: Float32Array | Float64Array }
+interface RunResult {
+  logits: Float32Array | Float64Array;
+  loss: number;
+  grad: Float32Array | Float64Array;
+}
 
 /** Forward of the formula image, loss = sum(logits · v), backward; logits and the first conv's gradient. */
-function run(model: nn.Module & { forward(x: Tensor): Tensor }, firstConv: nn.Conv2d, batch: number, dtype: 'float32' | 'float64' = 'float32'): RunResult {
+function run(
+  model: nn.Module & { forward(x: Tensor): Tensor },
+  firstConv: nn.Conv2d,
+  batch: number,
+  dtype: 'float32' | 'float64' = 'float32',
+): RunResult {
   model.zeroGrad();
   return tidy(() => {
     const logits = model.forward(image(batch).to(dtype));
@@ -88,7 +143,11 @@ function run(model: nn.Module & { forward(x: Tensor): Tensor }, firstConv: nn.Co
     loss.backward();
     const grad = firstConv.weight.grad;
     assert.ok(grad, 'first conv weight has a gradient');
-    return { logits: (logits.detach().data() as Float32Array | Float64Array).slice(), loss: loss.item(), grad: (grad.data() as Float32Array | Float64Array).slice() };
+    return {
+      logits: (logits.detach().data() as Float32Array | Float64Array).slice(),
+      loss: loss.item(),
+      grad: (grad.data() as Float32Array | Float64Array).slice(),
+    };
   });
 }
 
@@ -112,11 +171,19 @@ function diff(actual: ArrayLike<number>, expected: number[]): { maxAbs: number; 
  */
 function checkRun(t: TestContext, label: string, got: RunResult, ref: RunRef, gradElementTolerance = TOLERANCE): void {
   const logits = diff(got.logits, ref.logits);
-  t.diagnostic(`${label} logits: max abs diff ${logits.maxAbs.toExponential(3)} (relative to max |logit| ${logits.relative.toExponential(3)})`);
+  t.diagnostic(
+    `${label} logits: max abs diff ${logits.maxAbs.toExponential(3)} (relative to max |logit| ${logits.relative.toExponential(3)})`,
+  );
   assert.ok(logits.relative <= TOLERANCE, `${label} logits differ from torchvision: ${JSON.stringify(logits)}`);
-  assert.ok(Math.abs(got.loss - ref.loss) <= TOLERANCE * Math.max(1, Math.abs(ref.loss)), `${label} loss ${got.loss} vs ${ref.loss}`);
+  assert.ok(
+    Math.abs(got.loss - ref.loss) <= TOLERANCE * Math.max(1, Math.abs(ref.loss)),
+    `${label} loss ${got.loss} vs ${ref.loss}`,
+  );
 
-  assert.equal(got.grad.length, ref.grad.shape.reduce((a, b) => a * b, 1));
+  assert.equal(
+    got.grad.length,
+    ref.grad.shape.reduce((a, b) => a * b, 1),
+  );
   const sampled = ref.grad.indices.map((i) => got.grad[i]);
   const grad = { maxAbs: diff(sampled, ref.grad.values).maxAbs, relative: 0 };
   grad.relative = grad.maxAbs / ref.grad.max_abs;
@@ -128,13 +195,27 @@ function checkRun(t: TestContext, label: string, got: RunResult, ref: RunRef, gr
     sumSquares += g * g;
     maxAbs = Math.max(maxAbs, Math.abs(g));
   }
-  t.diagnostic(`${label} first-conv grad: max abs diff ${grad.maxAbs.toExponential(3)} over ${sampled.length} sampled elements ` +
-    `(relative to max |grad| ${ref.grad.max_abs.toPrecision(4)}: ${grad.relative.toExponential(3)})`);
-  assert.ok(grad.relative <= gradElementTolerance, `${label} first-conv gradient differs from torchvision: ${JSON.stringify(grad)}`);
+  t.diagnostic(
+    `${label} first-conv grad: max abs diff ${grad.maxAbs.toExponential(3)} over ${sampled.length} sampled elements ` +
+      `(relative to max |grad| ${ref.grad.max_abs.toPrecision(4)}: ${grad.relative.toExponential(3)})`,
+  );
+  assert.ok(
+    grad.relative <= gradElementTolerance,
+    `${label} first-conv gradient differs from torchvision: ${JSON.stringify(grad)}`,
+  );
   const norm = Math.sqrt(ref.grad.sum_squares);
-  assert.ok(Math.abs(Math.sqrt(sumSquares) - norm) <= TOLERANCE * norm, `${label} gradient norm ${Math.sqrt(sumSquares)} vs ${norm}`);
-  assert.ok(Math.abs(sum - ref.grad.sum) <= TOLERANCE * norm * Math.sqrt(got.grad.length), `${label} gradient sum ${sum} vs ${ref.grad.sum}`);
-  assert.ok(Math.abs(maxAbs - ref.grad.max_abs) <= gradElementTolerance * ref.grad.max_abs, `${label} gradient max ${maxAbs} vs ${ref.grad.max_abs}`);
+  assert.ok(
+    Math.abs(Math.sqrt(sumSquares) - norm) <= TOLERANCE * norm,
+    `${label} gradient norm ${Math.sqrt(sumSquares)} vs ${norm}`,
+  );
+  assert.ok(
+    Math.abs(sum - ref.grad.sum) <= TOLERANCE * norm * Math.sqrt(got.grad.length),
+    `${label} gradient sum ${sum} vs ${ref.grad.sum}`,
+  );
+  assert.ok(
+    Math.abs(maxAbs - ref.grad.max_abs) <= gradElementTolerance * ref.grad.max_abs,
+    `${label} gradient max ${maxAbs} vs ${ref.grad.max_abs}`,
+  );
 }
 
 function shapesOf(model: nn.Module): { keys: string[]; shapes: number[][] } {
@@ -172,7 +253,11 @@ test("state dict keys, shapes and order equal torchvision's; parameter counts", 
 });
 
 test('parameter counts: AlexNet 61,100,840, ResNet-18 11,689,512, ResNet-50 25,557,032', () => {
-  for (const [build, count] of [[models.alexnet, 61_100_840], [models.resnet18, 11_689_512], [models.resnet50, 25_557_032]] as const) {
+  for (const [build, count] of [
+    [models.alexnet, 61_100_840],
+    [models.resnet18, 11_689_512],
+    [models.resnet50, 25_557_032],
+  ] as const) {
     const model = build();
     assert.equal(model.numParameters(), count);
     model.dispose();
@@ -194,7 +279,10 @@ test('ResNet init as torchvision: kaiming_normal fan_out for convs, BN ones/zero
   });
   model.dispose();
   const basic = models.resnet18({ zeroInitResidual: true });
-  assert.equal(tidy(() => (basic.layer1.at(0) as models.BasicBlock).bn2.weight?.abs().max().item()), 0);
+  assert.equal(
+    tidy(() => (basic.layer1.at(0) as models.BasicBlock).bn2.weight?.abs().max().item()),
+    0,
+  );
   basic.dispose();
 });
 
@@ -267,9 +355,15 @@ test('resetClassifier replaces the head and keeps the backbone', () => {
   assert.deepEqual(shapesOf(alex).keys, specs.alexnet_10.keys);
   assert.deepEqual(alex.classifier.at(6).getSubmodule('').stateDict().get('weight')?.shape, [7, 4096]);
   assert.equal((alex.classifier.at(1) as nn.Linear).weight, firstLinear);
-  assert.deepEqual(tidy(() => firstLinear.narrow(0, 0, 4).clone().data().slice()), sample);
+  assert.deepEqual(
+    tidy(() => firstLinear.narrow(0, 0, 4).clone().data().slice()),
+    sample,
+  );
   alex.eval();
-  assert.deepEqual(tidy(() => noGrad(() => alex.forward(x)).shape), [1, 7]);
+  assert.deepEqual(
+    tidy(() => noGrad(() => alex.forward(x)).shape),
+    [1, 7],
+  );
 
   for (const t of [x, features]) t.dispose();
   resnet.dispose();
@@ -298,7 +392,15 @@ test('train() and eval() switch batch norm and dropout', () => {
     assert.ok(!c.allclose(a), 'train uses batch statistics');
     assert.ok(!resnet.bn1.running_mean!.equal(mean0), 'train updates running statistics');
     assert.equal(resnet.bn1.num_batches_tracked!.item(), 1);
-    assert.equal((resnet.layer2.at(0) as models.BasicBlock).downsample!.at(1).getSubmodule('').stateDict().get('num_batches_tracked')?.item(), 1);
+    assert.equal(
+      (resnet.layer2.at(0) as models.BasicBlock)
+        .downsample!.at(1)
+        .getSubmodule('')
+        .stateDict()
+        .get('num_batches_tracked')
+        ?.item(),
+      1,
+    );
   });
 
   const alex = models.alexnet({ dropout: 0.5 });
@@ -336,26 +438,53 @@ test('configs: presets, config.json round trip, registered families', () => {
   const resnet = modelFamily('resnet');
   const json = resnet.configToHf({ arch: 'resnet50', numClasses: 10 }, 'ResNet');
   assert.deepEqual(json, {
-    model_type: 'resnet', architectures: ['ResNet'], arch: 'resnet50', block: 'bottleneck', layers: [3, 4, 6, 3], num_classes: 10,
-    groups: 1, width_per_group: 64, zero_init_residual: false, replace_stride_with_dilation: [false, false, false],
+    model_type: 'resnet',
+    architectures: ['ResNet'],
+    arch: 'resnet50',
+    block: 'bottleneck',
+    layers: [3, 4, 6, 3],
+    num_classes: 10,
+    groups: 1,
+    width_per_group: 64,
+    zero_init_residual: false,
+    replace_stride_with_dilation: [false, false, false],
   });
   const back = resnet.configFromHf(JSON.parse(JSON.stringify(json)) as Record<string, unknown>);
   assert.deepEqual(back, models.resolveResNetConfig({ arch: 'resnet50', numClasses: 10 }));
   assert.deepEqual(resnet.configFromHf({ arch: 'resnet18' }), models.resolveResNetConfig({ arch: 'resnet18' }));
-  assert.throws(() => resnet.configFromHf({ arch: 'resnet18', num_classes: 'ten' }), /'num_classes' must be a positive integer/);
+  assert.throws(
+    () => resnet.configFromHf({ arch: 'resnet18', num_classes: 'ten' }),
+    /'num_classes' must be a positive integer/,
+  );
   assert.throws(() => resnet.configFromHf({ arch: 'resnet18', layers: [2, 2] }), /'layers'/);
   assert.throws(() => resnet.configFromHf({ num_classes: 3 }), /'arch'/);
-  assert.throws(() => resnet.configFromHf({ model_type: 'resnet', architectures: ['ResNetForImageClassification'], depths: [3, 4, 6, 3] }), /transformers ResNet/);
+  assert.throws(
+    () =>
+      resnet.configFromHf({
+        model_type: 'resnet',
+        architectures: ['ResNetForImageClassification'],
+        depths: [3, 4, 6, 3],
+      }),
+    /transformers ResNet/,
+  );
   assert.throws(() => new models.ResNet({ arch: 'resnet19' }), /unknown arch 'resnet19'/);
 
   const alexnet = modelFamily('alexnet');
   const aj = alexnet.configToHf({ numClasses: 5, dropout: 0.2 }, 'AlexNet');
-  assert.deepEqual(aj, { model_type: 'alexnet', architectures: ['AlexNet'], arch: 'alexnet', num_classes: 5, dropout: 0.2 });
+  assert.deepEqual(aj, {
+    model_type: 'alexnet',
+    architectures: ['AlexNet'],
+    arch: 'alexnet',
+    num_classes: 5,
+    dropout: 0.2,
+  });
   assert.deepEqual(alexnet.configFromHf(aj), { arch: 'alexnet', numClasses: 5, dropout: 0.2 });
   assert.throws(() => alexnet.configFromHf({ dropout: 2 }), /'dropout' must be a number in \[0, 1\]/);
 
   // A custom depth needs no arch; the registry builds it from config.json
-  const tiny = resnet.architectures.ResNet(resnet.configFromHf({ model_type: 'resnet', block: 'basic', layers: [1, 1, 1, 1], num_classes: 4 }));
+  const tiny = resnet.architectures.ResNet(
+    resnet.configFromHf({ model_type: 'resnet', block: 'basic', layers: [1, 1, 1, 1], num_classes: 4 }),
+  );
   assert.ok(tiny instanceof models.ResNet);
   assert.deepEqual(tiny.stateDict().get('fc.weight')?.shape, [4, 512]);
   assert.ok(!tiny.stateDict().has('layer1.1.conv1.weight'));
@@ -391,14 +520,34 @@ test('createModel, savePretrained and loadPretrained with the torchvision famili
     assert.ok(model instanceof models.ResNet);
     assert.deepEqual(info, { missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] });
     const loaded = model.stateDict();
-    for (const [key, t] of tiny.stateDict()) assert.ok(tidy(() => loaded.get(key)!.equal(t)), key);
+    for (const [key, t] of tiny.stateDict())
+      assert.ok(
+        tidy(() => loaded.get(key)!.equal(t)),
+        key,
+      );
     model.dispose();
 
     // A new head for 2 classes: fc is initialised anew, the backbone loads
-    const { model: head2, info: info2 } = await loadPretrained(dir, { numLabels: 2, ignoreMismatchedSizes: true, warn });
-    assert.deepEqual(info2.mismatchedKeys.map((m) => m.key), ['fc.weight', 'fc.bias']);
+    const { model: head2, info: info2 } = await loadPretrained(dir, {
+      numLabels: 2,
+      ignoreMismatchedSizes: true,
+      warn,
+    });
+    assert.deepEqual(
+      info2.mismatchedKeys.map((m) => m.key),
+      ['fc.weight', 'fc.bias'],
+    );
     assert.deepEqual((head2 as models.ResNet).fc.weight.shape, [2, 512]);
-    assert.ok(tidy(() => (head2 as models.ResNet).layer4.at(0).getSubmodule('conv2').stateDict().get('weight')!.equal(tiny.layer4.at(0).getSubmodule('conv2').stateDict().get('weight')!)));
+    assert.ok(
+      tidy(() =>
+        (head2 as models.ResNet).layer4
+          .at(0)
+          .getSubmodule('conv2')
+          .stateDict()
+          .get('weight')!
+          .equal(tiny.layer4.at(0).getSubmodule('conv2').stateDict().get('weight')!),
+      ),
+    );
     assert.ok(warnings.some((w) => w.includes('fc.weight')));
     head2.dispose();
     tiny.dispose();

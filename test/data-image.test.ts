@@ -83,16 +83,36 @@ test('readIdx: corrupt files fail with the file name and what is wrong', () => {
     ['bad-magic', badMagic, /bad-magic: bad magic number 0x504b0802.*not an IDX file/],
     ['bad-type', badType, /bad-type: unknown IDX data type code 0x07/],
     ['short', good.subarray(0, 3), /short: too short for an IDX header: 3 bytes/],
-    ['truncated-header', good.subarray(0, 9), /truncated-header: truncated IDX header: 2 dimensions need 12 bytes, the file has 9/],
-    ['truncated-data', good.subarray(0, good.length - 2), /truncated-data: truncated IDX file: shape \[2,3\] of uint8 needs 6 data bytes, the file has 4/],
-    ['wrong-dims', idxBytes(0x08, [2, 2], [1, 2, 3, 4, 5, 6]), /wrong-dims: IDX file has 2 bytes beyond the data of shape \[2,2\]/],
+    [
+      'truncated-header',
+      good.subarray(0, 9),
+      /truncated-header: truncated IDX header: 2 dimensions need 12 bytes, the file has 9/,
+    ],
+    [
+      'truncated-data',
+      good.subarray(0, good.length - 2),
+      /truncated-data: truncated IDX file: shape \[2,3\] of uint8 needs 6 data bytes, the file has 4/,
+    ],
+    [
+      'wrong-dims',
+      idxBytes(0x08, [2, 2], [1, 2, 3, 4, 5, 6]),
+      /wrong-dims: IDX file has 2 bytes beyond the data of shape \[2,2\]/,
+    ],
     ['zero-dims', Buffer.from([0, 0, 8, 0]), /zero-dims: IDX header declares 0 dimensions/],
     ['bad.gz', gzipSync(good).subarray(0, 12), /bad\.gz: corrupt or truncated gzip data/],
-    ['truncated-in-gzip.gz', gzipSync(good.subarray(0, good.length - 1)), /truncated-in-gzip\.gz: truncated IDX file.*\(after gunzip\)/],
+    [
+      'truncated-in-gzip.gz',
+      gzipSync(good.subarray(0, good.length - 1)),
+      /truncated-in-gzip\.gz: truncated IDX file.*\(after gunzip\)/,
+    ],
   ];
   for (const [name, bytes, message] of cases) {
     const path = writeFile(`corrupt/${name}`, bytes);
-    assert.throws(() => data.readIdx(path), (e: Error) => message.test(e.message) && e.message.includes(path), name);
+    assert.throws(
+      () => data.readIdx(path),
+      (e: Error) => message.test(e.message) && e.message.includes(path),
+      name,
+    );
   }
   assert.throws(() => data.readIdx(join(dir, 'missing-idx')), /missing-idx: cannot read the IDX file: ENOENT/);
 });
@@ -121,18 +141,30 @@ test('IdxImageDataset: examples, class names, transform and mismatched files', (
   const example = named.get(0);
   assert.deepEqual(example.image.shape, [1, 4, 3]);
   assert.equal(example.image.dtype, 'float32');
-  assert.ok(Math.abs((example.image.data()[1] as number) - ((7 / 255 - 0.5) / 0.5)) < 1e-6);
+  assert.ok(Math.abs((example.image.data()[1] as number) - (7 / 255 - 0.5) / 0.5) < 1e-6);
   assert.equal(named.classNames[example.label], 'd');
   example.image.dispose();
   assert.equal(memory().numTensors, before, 'the transform frees its intermediates');
 
-  assert.throws(() => data.IdxImageDataset.fromFiles(images, labels, { classNames: ['a', 'b'] }), /labels\.gz: label 3 but only 2 class names were given/);
+  assert.throws(
+    () => data.IdxImageDataset.fromFiles(images, labels, { classNames: ['a', 'b'] }),
+    /labels\.gz: label 3 but only 2 class names were given/,
+  );
   const fewLabels = writeFile('ds/few-labels', idxBytes(0x08, [4], [0, 1, 2, 3]));
-  assert.throws(() => data.IdxImageDataset.fromFiles(images, fewLabels), (e: Error) => e.message === `${images} has 5 images but ${fewLabels} has 4 labels`);
+  assert.throws(
+    () => data.IdxImageDataset.fromFiles(images, fewLabels),
+    (e: Error) => e.message === `${images} has 5 images but ${fewLabels} has 4 labels`,
+  );
   const flatImages = writeFile('ds/flat', idxBytes(0x08, [n, 12], pixels));
-  assert.throws(() => data.IdxImageDataset.fromFiles(flatImages, labels), /flat: images must have 3 dimensions \(count, height, width\) or 4 .*shape \[5,12\]/);
+  assert.throws(
+    () => data.IdxImageDataset.fromFiles(flatImages, labels),
+    /flat: images must have 3 dimensions \(count, height, width\) or 4 .*shape \[5,12\]/,
+  );
   const matrixLabels = writeFile('ds/matrix-labels', idxBytes(0x08, [n, 1], [0, 1, 2, 3, 4]));
-  assert.throws(() => data.IdxImageDataset.fromFiles(images, matrixLabels), /matrix-labels: labels must have 1 dimension, this file has shape \[5,1\]/);
+  assert.throws(
+    () => data.IdxImageDataset.fromFiles(images, matrixLabels),
+    /matrix-labels: labels must have 1 dimension, this file has shape \[5,1\]/,
+  );
   assert.throws(() => ds.get(5), /index 5 is out of range \[0, 5\)/);
 });
 
@@ -147,12 +179,27 @@ test('fashionMnist(): a clear error when the files are missing', () => {
 const debianFashion = existsSync(join(data.FASHION_MNIST_DEBIAN_DIR, 't10k-images-idx3-ubyte.gz'));
 test(
   'fashionMnist(): reads the Debian package (dataset-fashion-mnist)',
-  { skip: debianFashion ? false : `Debian's dataset-fashion-mnist is not installed (${data.FASHION_MNIST_DEBIAN_DIR}); npm run setup installs it` },
+  {
+    skip: debianFashion
+      ? false
+      : `Debian's dataset-fashion-mnist is not installed (${data.FASHION_MNIST_DEBIAN_DIR}); npm run setup installs it`,
+  },
   () => {
     const testSet = data.fashionMnist({ split: 'test', root: data.FASHION_MNIST_DEBIAN_DIR });
     assert.equal(testSet.length, 10000);
     assert.deepEqual([testSet.height, testSet.width, testSet.channels], [28, 28, 1]);
-    assert.deepEqual(testSet.classNames, ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+    assert.deepEqual(testSet.classNames, [
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot',
+    ]);
     // The first test images are an ankle boot, a pullover and a trouser; 1,000 images per class.
     assert.deepEqual(Array.from(testSet.targets.subarray(0, 3)), [9, 2, 1]);
     const counts = new Array(10).fill(0);
@@ -171,7 +218,12 @@ test(
 
 // ---- decoding --------------------------------------------------------------------------------
 
-interface DecodeRef { mode: string; height: number; width: number; rgb: number[] }
+interface DecodeRef {
+  mode: string;
+  height: number;
+  width: number;
+  rgb: number[];
+}
 const decodeRefs = JSON.parse(readFileSync(fixturePath('decode.json'), 'utf8')).images as Record<string, DecodeRef>;
 
 test('PNG decoding matches PIL convert("RGB") exactly (L, LA, P+tRNS, RGB, colour key, RGBA, interlaced)', () => {
@@ -200,7 +252,8 @@ test('JPEG decoding (libjpeg-turbo in WebAssembly) matches PIL exactly; CMYK (jp
     });
     const meanDiff = sumDiff / image.data.length;
     if (process.env.SHOW_DIFFS) console.log(name, maxDiff, meanDiff);
-    if (name === 'jpeg-cmyk.jpg') assert.ok(maxDiff <= 2 && meanDiff < 0.5, `${name}: max ${maxDiff}, mean ${meanDiff.toFixed(3)}`);
+    if (name === 'jpeg-cmyk.jpg')
+      assert.ok(maxDiff <= 2 && meanDiff < 0.5, `${name}: max ${maxDiff}, mean ${meanDiff.toFixed(3)}`);
     else assert.equal(maxDiff, 0, `${name}: max ${maxDiff}, mean ${meanDiff.toFixed(3)}`);
   }
 });
@@ -208,8 +261,13 @@ test('JPEG decoding (libjpeg-turbo in WebAssembly) matches PIL exactly; CMYK (jp
 test('decodeImage: not an image, truncated and corrupt data name the file', () => {
   const png = readFileSync(fixturePath('decode/rgb.png'));
   const jpg = readFileSync(fixturePath('decode/jpeg-420.jpg'));
-  assert.throws(() => data.decodeImage(Buffer.from('hello'), 'a.png'), (e: Error) => e instanceof data.BadImageError && /^a\.png: not a PNG or JPEG image/.test(e.message));
-  assert.throws(() => data.decodeImage(png.subarray(0, png.length - 40), 'cut.png'), { message: 'cut.png: truncated PNG (the file does not end with an IEND chunk)' });
+  assert.throws(
+    () => data.decodeImage(Buffer.from('hello'), 'a.png'),
+    (e: Error) => e instanceof data.BadImageError && /^a\.png: not a PNG or JPEG image/.test(e.message),
+  );
+  assert.throws(() => data.decodeImage(png.subarray(0, png.length - 40), 'cut.png'), {
+    message: 'cut.png: truncated PNG (the file does not end with an IEND chunk)',
+  });
   assert.throws(() => data.decodeImage(jpg.subarray(0, 300), 'cut.jpg'), /cut\.jpg: cannot decode JPEG/);
   assert.throws(() => data.decodeImage(jpg.subarray(0, jpg.length - 200), 'cut2.jpg'), /cut2\.jpg: cannot decode JPEG/);
   // The decoder is usable after an error.
@@ -253,7 +311,14 @@ test('ImageFolderDataset: classes sorted by code point, files in sorted(os.walk(
   assert.deepEqual(
     ds.samples.map((s) => [s.path.slice(root.length + 1), s.label]),
     // sorted(os.walk()) sorts by folder path: 'b/sub' before 'b/sub b'.
-    [['Zebra/q.png', 0], ['a/z.jpeg', 1], ['b/10.jpg', 2], ['b/2.png', 2], ['b/sub/x.PNG', 2], ['b/sub b/y.png', 2]],
+    [
+      ['Zebra/q.png', 0],
+      ['a/z.jpeg', 1],
+      ['b/10.jpg', 2],
+      ['b/2.png', 2],
+      ['b/sub/x.PNG', 2],
+      ['b/sub b/y.png', 2],
+    ],
   );
   assert.equal(ds.classToIndex.get('b'), 2);
   assert.deepEqual(Array.from(ds.targets), [0, 1, 2, 2, 2, 2]);
@@ -274,7 +339,11 @@ test('ImageFolderDataset: classes sorted by code point, files in sorted(os.walk(
 test('ImageFolderDataset: transform, getAsync and setEpoch-seeded augmentation', async () => {
   const root = makeFolder('folder-transform', { 'cat/1.png': pngBytes(8, 6, 1), 'dog/1.jpg': jpegBytes(9, 7, 2) });
   const ds = data.ImageFolderDataset.fromFolder(root, {
-    transform: T.compose([T.toTensor(), T.randomResizedCrop(4, { seed: 3 }), T.normalize(data.IMAGENET_MEAN, data.IMAGENET_STD)]),
+    transform: T.compose([
+      T.toTensor(),
+      T.randomResizedCrop(4, { seed: 3 }),
+      T.normalize(data.IMAGENET_MEAN, data.IMAGENET_STD),
+    ]),
   });
   const before = memory().numTensors;
   const a = ds.get(1);
@@ -306,7 +375,10 @@ test('ImageFolderDataset: bad files are errors naming each file, or skipped and 
   });
   symlinkSync(join(root, 'cat', 'does-not-exist.png'), join(root, 'cat', 'dangling.png'));
   let message = '';
-  assert.throws(() => data.ImageFolderDataset.fromFolder(root), (e: Error) => ((message = e.message), true));
+  assert.throws(
+    () => data.ImageFolderDataset.fromFolder(root),
+    (e: Error) => ((message = e.message), true),
+  );
   for (const [file, reason] of [
     ['cat/notes.txt', "not an image file: extension '.txt'"],
     ['cat/truncated.png', 'truncated PNG'],
@@ -323,21 +395,31 @@ test('ImageFolderDataset: bad files are errors naming each file, or skipped and 
   const ds = data.ImageFolderDataset.fromFolder(root, { onBadFile: 'skip' });
   assert.equal(ds.length, 3);
   assert.equal(ds.skippedCount, 6);
-  assert.deepEqual(ds.samples.map((s) => s.path.slice(root.length + 1)), ['cat/good.png', 'dog/good.jpg', 'dog/jpeg-named.png']);
+  assert.deepEqual(
+    ds.samples.map((s) => s.path.slice(root.length + 1)),
+    ['cat/good.png', 'dog/good.jpg', 'dog/jpeg-named.png'],
+  );
   assert.deepEqual(ds.get(2).image.shape, [16, 16, 3]);
 
   // verify: 'none' lists only; the bad file fails when it is read, naming it.
   const lazy = data.ImageFolderDataset.fromFolder(root, { verify: 'none', onBadFile: 'skip' });
   assert.equal(lazy.length, 8);
   const truncatedJpeg = lazy.samples.findIndex((s) => s.path.endsWith('truncated.jpg'));
-  assert.throws(() => lazy.get(truncatedJpeg), (e: Error) => e instanceof data.BadImageError && e.message.startsWith(join(root, 'dog/truncated.jpg')));
+  assert.throws(
+    () => lazy.get(truncatedJpeg),
+    (e: Error) => e instanceof data.BadImageError && e.message.startsWith(join(root, 'dog/truncated.jpg')),
+  );
 
   // verify: 'decode' also catches corrupt image data with an intact frame.
   const corrupt = Buffer.from(jpg);
   const scan = corrupt.indexOf(Buffer.from([0xff, 0xda]));
   for (let i = scan + 20; i < corrupt.length - 2; i++) corrupt[i] = 0xff;
   const root2 = makeFolder('folder-corrupt', { 'a/ok.png': png, 'a/corrupt.jpg': corrupt });
-  assert.equal(data.ImageFolderDataset.fromFolder(root2, { onBadFile: 'skip' }).length, 2, 'the header check passes it');
+  assert.equal(
+    data.ImageFolderDataset.fromFolder(root2, { onBadFile: 'skip' }).length,
+    2,
+    'the header check passes it',
+  );
   const decoded = data.ImageFolderDataset.fromFolder(root2, { verify: 'decode', onBadFile: 'skip' });
   assert.equal(decoded.length, 1);
   assert.match(decoded.skipped[0].reason, /cannot decode JPEG/);
@@ -357,10 +439,20 @@ test('ImageFolderDataset: decodeWorkers decode in worker threads, with the same 
     results.forEach((r, i) => {
       const direct = ds.get(i);
       assert.equal(r.label, direct.label);
-      assert.deepEqual(Array.from(r.image.data() as Float32Array), Array.from(direct.image.data() as Float32Array), `image ${i}`);
+      assert.deepEqual(
+        Array.from(r.image.data() as Float32Array),
+        Array.from(direct.image.data() as Float32Array),
+        `image ${i}`,
+      );
       dispose([r, direct]);
     });
-    await assert.rejects(ds.getAsync(4), (e: Error) => e instanceof data.BadImageError && e.message.startsWith(join(root, 'b/5.png')) && /not a PNG or JPEG/.test(e.message));
+    await assert.rejects(
+      ds.getAsync(4),
+      (e: Error) =>
+        e instanceof data.BadImageError &&
+        e.message.startsWith(join(root, 'b/5.png')) &&
+        /not a PNG or JPEG/.test(e.message),
+    );
     const loader = new data.DataLoader(new data.Subset(ds, [0, 2]), { batchSize: 1 });
     const labels: number[] = [];
     for await (const batch of loader) labels.push(Number(batch.label.item()));
@@ -374,14 +466,25 @@ test('ImageFolderDataset: folders without classes or valid images', () => {
   const empty = makeFolder('folder-empty', { 'loose.png': pngBytes(2, 2, 1) });
   assert.throws(() => data.ImageFolderDataset.fromFolder(empty), /no class sub-folders/);
   const noImages = makeFolder('folder-no-images', { 'a/1.png': pngBytes(2, 2, 1), 'b/readme.txt': 'x' });
-  assert.throws(() => data.ImageFolderDataset.fromFolder(noImages, { onBadFile: 'skip' }), /no valid image in the class folder 'b'/);
+  assert.throws(
+    () => data.ImageFolderDataset.fromFolder(noImages, { onBadFile: 'skip' }),
+    /no valid image in the class folder 'b'/,
+  );
   assert.throws(() => data.ImageFolderDataset.fromFolder(join(dir, 'absent')), /cannot read it: ENOENT/);
 });
 
 // ---- transforms vs torchvision ---------------------------------------------------------------
 
-interface Case { op: string; args: Record<string, any>; shape: number[]; values: number[] }
-const ref = JSON.parse(readFileSync(fixturePath('transforms.json'), 'utf8')) as { input: { shape: number[]; values: number[] }; cases: Case[] };
+interface Case {
+  op: string;
+  args: Record<string, any>;
+  shape: number[];
+  values: number[];
+}
+const ref = JSON.parse(readFileSync(fixturePath('transforms.json'), 'utf8')) as {
+  input: { shape: number[]; values: number[] };
+  cases: Case[];
+};
 
 function maxAbsDiff(t: Tensor, values: number[]): number {
   const got = t.data() as Float32Array;
@@ -415,7 +518,12 @@ test('transforms match torchvision.transforms.v2 on float tensors', () => {
           out = T.normalize(a.mean, a.std)(x);
           break;
         case 'pipeline': {
-          const pipeline = T.compose<Tensor, Tensor>([T.toTensor(), T.resize(a.resize), T.centerCrop(a.crop), T.normalize(a.mean, a.std)]);
+          const pipeline = T.compose<Tensor, Tensor>([
+            T.toTensor(),
+            T.resize(a.resize),
+            T.centerCrop(a.crop),
+            T.normalize(a.mean, a.std),
+          ]);
           out = pipeline(data.imageTensor(data.loadImage(fixturePath(a.file))));
           break;
         }
@@ -442,7 +550,11 @@ test('resize: torchvision output sizes; uint8 images round back to uint8; transf
   assert.deepEqual(T.resizeOutputSize(10, 20, [3, 4]), [3, 4]);
   assert.throws(() => T.resize(0), /resize size must be a positive integer/);
   tidy(() => {
-    const x = fromTypedArray(Uint8Array.from({ length: 2 * 8 * 6 }, (_, i) => (i * 5) % 256), [2, 8, 6], { dtype: 'uint8' });
+    const x = fromTypedArray(
+      Uint8Array.from({ length: 2 * 8 * 6 }, (_, i) => (i * 5) % 256),
+      [2, 8, 6],
+      { dtype: 'uint8' },
+    );
     const y = T.resizeImage(x, [4, 3]);
     assert.equal(y.dtype, 'uint8');
     const expected = T.resizeImage(x.float(), [4, 3]).round().clamp(0, 255);
@@ -456,9 +568,15 @@ test('resize: torchvision output sizes; uint8 images round back to uint8; transf
     assert.deepEqual(T.toRgb()(T.toTensor()(hwc)).shape, [3, 2, 2]);
     // Grayscale: PIL's luma (0.299 R + 0.587 G + 0.114 B); alpha dropped; one channel unchanged
     const rgba = fromTypedArray(Float32Array.from([1, 0, 0.5, 0, 1, 0.5, 0, 0, 0.5, 9, 9, 9]), [4, 1, 3]);
-    assert.deepEqual(Array.from(T.toGrayscale()(rgba).data() as Float32Array), [0.299 + 0.114 * 0, 0.587, 0.5 * (0.299 + 0.587 + 0.114)].map(Math.fround));
+    assert.deepEqual(
+      Array.from(T.toGrayscale()(rgba).data() as Float32Array),
+      [0.299 + 0.114 * 0, 0.587, 0.5 * (0.299 + 0.587 + 0.114)].map(Math.fround),
+    );
     assert.deepEqual(T.toGrayscale()(T.toTensor()(hwc)).shape, [1, 2, 2]);
-    assert.throws(() => T.toGrayscale()(fromTypedArray(new Float32Array(8), [2, 2, 2])), /cannot make grayscale from 2 channels/);
+    assert.throws(
+      () => T.toGrayscale()(fromTypedArray(new Float32Array(8), [2, 2, 2])),
+      /cannot make grayscale from 2 channels/,
+    );
     assert.throws(() => T.toTensor()(hwc.float()), /toTensor: expected a uint8/);
     assert.throws(() => T.normalize([0.5], [0])(hwc.float()), /std evaluated to zero/);
   });
@@ -474,14 +592,22 @@ test('randomResizedCrop and randomHorizontalFlip: seeded, within torchvision bou
   // Impossible ratios fall back to a central crop at the nearest allowed ratio.
   assert.deepEqual(T.randomResizedCropParams(10, 100, [0.9, 1], [1, 1], data.mulberry32(2)), [0, 45, 10, 10]);
   tidy(() => {
-    const x = fromTypedArray(Float32Array.from({ length: 3 * 12 * 16 }, (_, i) => i), [3, 12, 16]);
+    const x = fromTypedArray(
+      Float32Array.from({ length: 3 * 12 * 16 }, (_, i) => i),
+      [3, 12, 16],
+    );
     const a = T.randomResizedCrop(5, { seed: 7 });
     const b = T.randomResizedCrop(5, { seed: 7 });
     assert.deepEqual(a(x).toArray(), b(x).toArray(), 'same seed, same stream');
-    assert.deepEqual(a(x, { epoch: 2, index: 5 }).toArray(), b(x, { epoch: 2, index: 5 }).toArray(), 'same (seed, epoch, index)');
+    assert.deepEqual(
+      a(x, { epoch: 2, index: 5 }).toArray(),
+      b(x, { epoch: 2, index: 5 }).toArray(),
+      'same (seed, epoch, index)',
+    );
     const flip = T.randomHorizontalFlip(0.5, { seed: 1 });
     let flipped = 0;
-    for (let i = 0; i < 400; i++) if (flip(x, { epoch: 0, index: i }).select(2, 0).sum().item() !== x.select(2, 0).sum().item()) flipped++;
+    for (let i = 0; i < 400; i++)
+      if (flip(x, { epoch: 0, index: i }).select(2, 0).sum().item() !== x.select(2, 0).sum().item()) flipped++;
     assert.ok(flipped > 150 && flipped < 250, `${flipped} of 400 flipped`);
     assert.deepEqual(T.randomHorizontalFlip(1, { seed: 1 })(x).toArray(), x.flip(-1).toArray());
     assert.deepEqual(T.randomHorizontalFlip(0, { seed: 1 })(x).toArray(), x.toArray());
@@ -502,7 +628,12 @@ function bombPng(width: number, height: number): Uint8Array {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 function crc32(bytes: Uint8Array): number {
@@ -515,9 +646,20 @@ function crc32(bytes: Uint8Array): number {
 }
 
 test('an image whose header claims more pixels than PIL allows is refused before decoding (a 68-byte PNG aborted the process; issue 14)', () => {
-  for (const [width, height] of [[2 ** 31 - 1, 1], [2 ** 28, 1], [20_000, 20_000]]) {
+  for (const [width, height] of [
+    [2 ** 31 - 1, 1],
+    [2 ** 28, 1],
+    [20_000, 20_000],
+  ]) {
     const bytes = bombPng(width, height);
-    assert.throws(() => data.decodeImage(bytes, 'bomb.png'), (error: Error) => error instanceof data.BadImageError && new RegExp(`bomb\\.png: ${width}×${height} pixels is more than 178,956,970 \\(PIL's decompression-bomb limit\\)`).test(error.message));
+    assert.throws(
+      () => data.decodeImage(bytes, 'bomb.png'),
+      (error: Error) =>
+        error instanceof data.BadImageError &&
+        new RegExp(
+          `bomb\\.png: ${width}×${height} pixels is more than 178,956,970 \\(PIL's decompression-bomb limit\\)`,
+        ).test(error.message),
+    );
   }
   assert.equal(data.MAX_IMAGE_PIXELS, 2 * 89_478_485);
   // In a folder: the header check names it (verify 'header' and 'decode'), and skip mode leaves it out
@@ -528,7 +670,10 @@ test('an image whose header claims more pixels than PIL allows is refused before
   writeFileSync(join(root, 'a', 'ok.png'), pngBytes(4, 4, 1));
   writeFileSync(join(root, 'b', 'ok.png'), pngBytes(4, 4, 2));
   for (const verify of ['header', 'decode'] as const) {
-    assert.throws(() => data.ImageFolderDataset.fromFolder(root, { verify }), /bomb\.png: 2147483647×1 pixels is more than/);
+    assert.throws(
+      () => data.ImageFolderDataset.fromFolder(root, { verify }),
+      /bomb\.png: 2147483647×1 pixels is more than/,
+    );
     assert.equal(data.ImageFolderDataset.fromFolder(root, { verify, onBadFile: 'skip' }).length, 2);
   }
 });

@@ -35,12 +35,20 @@ test('DataLoader: same seed and epoch → same order; another epoch or seed → 
   const e1 = await epochIds(a, 1);
   assert.notDeepEqual(e1, e0);
   assert.notDeepEqual(await epochIds(new DataLoader(ds, { batchSize: 5, shuffle: true, seed: 8 }), 0), e0);
-  for (const order of [e0, e1]) assert.deepEqual(order.flat().sort((x, y) => x - y), Array.from({ length: 23 }, (_, i) => i), 'a permutation');
+  for (const order of [e0, e1])
+    assert.deepEqual(
+      order.flat().sort((x, y) => x - y),
+      Array.from({ length: 23 }, (_, i) => i),
+      'a permutation',
+    );
   assert.deepEqual(Array.from(a.order(3)), Array.from(b.order(3)));
   // Resuming mid-epoch gives the rest of that epoch.
   assert.deepEqual(await epochIds(a, 1, 2), e1.slice(2));
   // Without shuffle: dataset order.
-  assert.deepEqual((await epochIds(new DataLoader(ds, { batchSize: 10 }), 5)).flat(), Array.from({ length: 23 }, (_, i) => i));
+  assert.deepEqual(
+    (await epochIds(new DataLoader(ds, { batchSize: 10 }), 5)).flat(),
+    Array.from({ length: 23 }, (_, i) => i),
+  );
   // Plain loops run epoch 0, 1, …
   const c = new DataLoader(ds, { batchSize: 5, shuffle: true, seed: 7 });
   const loops: number[][][] = [[], []];
@@ -58,8 +66,14 @@ test('DataLoader: length, dropLast and batch shapes', async () => {
   const drop = new DataLoader(ds, { batchSize: 4, dropLast: true });
   assert.equal(keep.length, 3);
   assert.equal(drop.length, 2);
-  assert.deepEqual((await epochIds(keep, 0)).map((b) => b.length), [4, 4, 2]);
-  assert.deepEqual((await epochIds(drop, 0)).map((b) => b.length), [4, 4]);
+  assert.deepEqual(
+    (await epochIds(keep, 0)).map((b) => b.length),
+    [4, 4, 2],
+  );
+  assert.deepEqual(
+    (await epochIds(drop, 0)).map((b) => b.length),
+    [4, 4],
+  );
   assert.equal(new DataLoader(new Numbers(8), { batchSize: 4, dropLast: true }).length, 2);
   assert.equal(new DataLoader(new Numbers(3), { batchSize: 4, dropLast: true }).length, 0);
   for await (const batch of keep.epoch(0)) {
@@ -84,7 +98,11 @@ test('DataLoader: prefetch keeps batch order, prepares ahead, and frees what it 
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       const prepared = Math.min(17, 3 * (k + 1 + prefetch));
-      assert.equal(ds.reads.length, prepared, `prefetch ${prefetch}: ${ds.reads.length} examples read after batch ${k}`);
+      assert.equal(
+        ds.reads.length,
+        prepared,
+        `prefetch ${prefetch}: ${ds.reads.length} examples read after batch ${k}`,
+      );
       k++;
     }
     assert.equal(k, 6);
@@ -102,7 +120,8 @@ test('DataLoader: prefetch keeps batch order, prepares ahead, and frees what it 
 
   // disposeBatches: false hands batches to the consumer.
   const owned: Tensor[] = [];
-  for await (const batch of new DataLoader(new Numbers(6), { batchSize: 3, disposeBatches: false }).epoch(0)) owned.push(batch.x);
+  for await (const batch of new DataLoader(new Numbers(6), { batchSize: 3, disposeBatches: false }).epoch(0))
+    owned.push(batch.x);
   assert.ok(owned.every((t) => !t.isDisposed));
   dispose(owned);
 });
@@ -122,7 +141,14 @@ test('DataLoader: batches survive the scope of the step that was running while t
     });
     if (done) break;
   }
-  assert.deepEqual(seen, [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]);
+  assert.deepEqual(seen, [
+    [0, 1],
+    [2, 3],
+    [4, 5],
+    [6, 7],
+    [8, 9],
+    [10, 11],
+  ]);
 });
 
 test('DataLoader: getAsync reads start before the batch is needed, and out-of-order completions stay in order', async () => {
@@ -141,12 +167,25 @@ test('DataLoader: getAsync reads start before the batch is needed, and out-of-or
   const loader = new DataLoader(ds, { batchSize: 3, prefetch: 2 });
   const got: number[][] = [];
   for await (const batch of loader.epoch(0)) {
-    if (got.length === 0) assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6, 7, 8], 'batches 1 and 2 were already being read when batch 0 was handed out');
+    if (got.length === 0)
+      assert.deepEqual(
+        started,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8],
+        'batches 1 and 2 were already being read when batch 0 was handed out',
+      );
     got.push(ids(batch));
   }
-  assert.deepEqual(got, [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]);
+  assert.deepEqual(got, [
+    [0, 1, 2],
+    [3, 4, 5],
+    [6, 7, 8],
+    [9, 10, 11],
+  ]);
 
-  const failing = { ...ds, getAsync: (i: number) => (i === 4 ? Promise.reject(new Error('disk on fire')) : ds.getAsync(i)) };
+  const failing = {
+    ...ds,
+    getAsync: (i: number) => (i === 4 ? Promise.reject(new Error('disk on fire')) : ds.getAsync(i)),
+  };
   await assert.rejects(async () => {
     for await (const _ of new DataLoader(failing, { batchSize: 3 }).epoch(0)) void _;
   }, /disk on fire/);
@@ -157,15 +196,27 @@ test('defaultCollate: tensors, numbers, booleans, strings, nested objects, array
     { a: tensor([1, 2]), n: 1, f: 0.5, b: true, s: 'x', nested: { t: [1, 2] }, ta: Int32Array.from([1, 2, 3]) },
     { a: tensor([3, 4]), n: 2, f: 1, b: false, s: 'y', nested: { t: [3, 4] }, ta: Int32Array.from([4, 5, 6]) },
   ]);
-  assert.deepEqual(batch.a.toArray(), [[1, 2], [3, 4]]);
+  assert.deepEqual(batch.a.toArray(), [
+    [1, 2],
+    [3, 4],
+  ]);
   assert.equal(batch.n.dtype, 'int64');
   assert.equal(batch.f.dtype, 'float32');
   assert.deepEqual(batch.b.toArray(), [true, false]);
   assert.deepEqual(batch.s, ['x', 'y']);
-  assert.deepEqual(batch.nested.t.map((t: Tensor) => t.toArray()), [[1n, 3n], [2n, 4n]].map((r) => r.map(Number)));
+  assert.deepEqual(
+    batch.nested.t.map((t: Tensor) => t.toArray()),
+    [
+      [1n, 3n],
+      [2n, 4n],
+    ].map((r) => r.map(Number)),
+  );
   assert.deepEqual(batch.ta.shape, [2, 3]);
   assert.equal(batch.ta.dtype, 'int32');
-  assert.throws(() => defaultCollate([{ a: tensor([1, 2]) }, { a: tensor([1, 2, 3]) }]), /collate: a has shape \[3\] in example 1 but \[2\] in example 0/);
+  assert.throws(
+    () => defaultCollate([{ a: tensor([1, 2]) }, { a: tensor([1, 2, 3]) }]),
+    /collate: a has shape \[3\] in example 1 but \[2\] in example 0/,
+  );
   assert.throws(() => defaultCollate([{ a: 1 }, { b: 2 }]), /example 1 has no 'a'/);
   assert.throws(() => defaultCollate([{ a: 1 }, { a: 'x' }]), /a is number in example 0 but string in example 1/);
 });
@@ -177,18 +228,42 @@ test('trainValidationSplit: sizes, determinism, disjoint cover, stratification',
   assert.equal(validation.length, 20);
   assert.equal(train.length, 80);
   const all = [...train.indices, ...validation.indices].sort((a, b) => a - b);
-  assert.deepEqual(all, Array.from({ length: 100 }, (_, i) => i));
-  assert.deepEqual(Array.from(trainValidationSplit(ds, { validationFraction: 0.2, seed: 1 }).validation.indices), Array.from(validation.indices));
-  assert.notDeepEqual(Array.from(trainValidationSplit(ds, { validationFraction: 0.2, seed: 2 }).validation.indices), Array.from(validation.indices));
+  assert.deepEqual(
+    all,
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    Array.from(trainValidationSplit(ds, { validationFraction: 0.2, seed: 1 }).validation.indices),
+    Array.from(validation.indices),
+  );
+  assert.notDeepEqual(
+    Array.from(trainValidationSplit(ds, { validationFraction: 0.2, seed: 2 }).validation.indices),
+    Array.from(validation.indices),
+  );
 
   const stratified = trainValidationSplit(ds, { validationFraction: 0.2, seed: 1, stratify: true });
   const count = (indices: Int32Array, c: number): number => Array.from(indices).filter((i) => labels[i] === c).length;
-  assert.deepEqual([0, 1, 2].map((c) => count(stratified.validation.indices, c)), [14, 4, 2]);
-  assert.deepEqual([0, 1, 2].map((c) => count(stratified.train.indices, c)), [56, 16, 8]);
-  assert.deepEqual(Array.from(stratified.validation.targets!), Array.from(stratified.validation.indices, (i) => labels[i]));
+  assert.deepEqual(
+    [0, 1, 2].map((c) => count(stratified.validation.indices, c)),
+    [14, 4, 2],
+  );
+  assert.deepEqual(
+    [0, 1, 2].map((c) => count(stratified.train.indices, c)),
+    [56, 16, 8],
+  );
+  assert.deepEqual(
+    Array.from(stratified.validation.targets!),
+    Array.from(stratified.validation.indices, (i) => labels[i]),
+  );
   // Labels given directly, or read from the examples, give the same split.
-  const viaArray = trainValidationSplit({ length: 100, get: ds.get }, { validationFraction: 0.2, seed: 1, stratify: labels });
-  const viaExamples = trainValidationSplit({ length: 100, get: ds.get }, { validationFraction: 0.2, seed: 1, stratify: true });
+  const viaArray = trainValidationSplit(
+    { length: 100, get: ds.get },
+    { validationFraction: 0.2, seed: 1, stratify: labels },
+  );
+  const viaExamples = trainValidationSplit(
+    { length: 100, get: ds.get },
+    { validationFraction: 0.2, seed: 1, stratify: true },
+  );
   assert.deepEqual(Array.from(viaArray.validation.indices), Array.from(stratified.validation.indices));
   assert.deepEqual(Array.from(viaExamples.validation.indices), Array.from(stratified.validation.indices));
   // Odd sizes: quotas by largest remainder add up exactly.
@@ -198,12 +273,19 @@ test('trainValidationSplit: sizes, determinism, disjoint cover, stratification',
   assert.equal(odd.train.get(0), odd.train.indices[0]);
 
   assert.throws(() => trainValidationSplit(ds, { validationFraction: 0 }), /validationFraction must be in \(0, 1\)/);
-  assert.throws(() => trainValidationSplit({ length: 1, get: () => 0 }, { validationFraction: 0.5 }), /both need at least one/);
+  assert.throws(
+    () => trainValidationSplit({ length: 1, get: () => 0 }, { validationFraction: 0.5 }),
+    /both need at least one/,
+  );
 });
 
 test('multi-task: Fashion-MNIST-like {class, isTop} targets, collated per task name, through a split and a loader', async () => {
   const n = 20;
-  const images: data.IdxArray = { dtype: 'uint8', shape: [n, 4, 4], data: Uint8Array.from({ length: n * 16 }, (_, i) => i % 256) };
+  const images: data.IdxArray = {
+    dtype: 'uint8',
+    shape: [n, 4, 4],
+    data: Uint8Array.from({ length: n * 16 }, (_, i) => i % 256),
+  };
   const labels: data.IdxArray = { dtype: 'uint8', shape: [n], data: Uint8Array.from({ length: n }, (_, i) => i % 10) };
   const fashion = new IdxImageDataset(images, labels, {
     classNames: data.FASHION_MNIST_CLASSES,
@@ -216,7 +298,13 @@ test('multi-task: Fashion-MNIST-like {class, isTop} targets, collated per task n
       isTop: { target: (e) => (tops.has(e.label) ? 1 : 0), kind: 'binary' },
     },
   });
-  assert.deepEqual(multi.tasks.map((t) => [t.name, t.kind, t.numClasses]), [['class', 'classification', 10], ['isTop', 'binary', undefined]]);
+  assert.deepEqual(
+    multi.tasks.map((t) => [t.name, t.kind, t.numClasses]),
+    [
+      ['class', 'classification', 10],
+      ['isTop', 'binary', undefined],
+    ],
+  );
   const example = multi.get(2);
   assert.deepEqual(example.labels, { class: 2, isTop: 1 });
   assert.deepEqual(example.input.shape, [1, 4, 4]);
@@ -236,18 +324,25 @@ test('multi-task: Fashion-MNIST-like {class, isTop} targets, collated per task n
       assert.equal(batch.labels.class.dtype, 'int64');
       assert.equal(batch.labels.isTop.dtype, 'float32');
       const classes = Array.from(batch.labels.class.data() as BigInt64Array, Number);
-      assert.deepEqual(Array.from(batch.labels.isTop.data() as Float32Array), classes.map((c) => (tops.has(c) ? 1 : 0)));
+      assert.deepEqual(
+        Array.from(batch.labels.isTop.data() as Float32Array),
+        classes.map((c) => (tops.has(c) ? 1 : 0)),
+      );
       batches.push(Array.from(batch.input.data() as Float32Array).map((v) => Math.round(v * 255)));
     }
     epochs.push(batches);
   }
   // Augmentation is seeded by (epoch, index): replaying epoch 0 gives the same pixels.
   const replay: number[][] = [];
-  for await (const batch of loader.epoch(0)) replay.push(Array.from(batch.input.data() as Float32Array).map((v) => Math.round(v * 255)));
+  for await (const batch of loader.epoch(0))
+    replay.push(Array.from(batch.input.data() as Float32Array).map((v) => Math.round(v * 255)));
   assert.deepEqual(replay, epochs[0]);
   assert.notDeepEqual(epochs[1], epochs[0]);
   assert.equal(memory().numTensors, baseline);
 
-  assert.throws(() => new MultiTaskDataset(fashion, { tasks: { c: { target: () => 12, numClasses: 10 } } }).get(0), /task 'c' gave class 12 for example 0 \(numClasses 10\)/);
+  assert.throws(
+    () => new MultiTaskDataset(fashion, { tasks: { c: { target: () => 12, numClasses: 10 } } }).get(0),
+    /task 'c' gave class 12 for example 0 \(numClasses 10\)/,
+  );
   assert.equal(memory().numTensors, baseline, 'a failed example frees its tensors');
 });

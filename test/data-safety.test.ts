@@ -59,7 +59,12 @@ function rgbPng(width: number, height: number, pixelData: Uint8Array): Buffer {
   ihdr[8] = 8;
   ihdr[9] = 2;
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(pixelData)), pngChunk('IEND', new Uint8Array())]);
+  return Buffer.concat([
+    signature,
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(pixelData)),
+    pngChunk('IEND', new Uint8Array()),
+  ]);
 }
 
 /** A real 8×8 grey PNG. */
@@ -98,7 +103,11 @@ function idx(shape: number[], data: Uint8Array): Buffer {
  */
 function inChild(body: string, timeoutMs = 30_000): { result: unknown; ms: number } {
   const script = `import { data } from 'finetune';\nconst started = Date.now();\nconst result = await (async () => { ${body} })();\nconsole.log(JSON.stringify({ result, ms: Date.now() - started }));`;
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: timeoutMs });
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
   assert.equal(run.status, 0, `child: signal ${run.signal}, stderr ${run.stderr}`);
   return JSON.parse(run.stdout) as { result: unknown; ms: number };
 }
@@ -114,13 +123,28 @@ test('IDX: a gzip bomb under a small header is refused fast, naming the file and
   writeFileSync(bomb, gzipSync(idx([10, 28, 28], new Uint8Array(64 * 1024 * 1024))));
   const huge = join(dir, 'huge-idx.gz');
   writeFileSync(huge, gzipSync(idx([1 << 20, 1 << 20, 1 << 10], new Uint8Array(16))));
-  const { result, ms } = inChild(`${CATCH} const fs = await import('node:fs'); return [message(() => data.readIdx(${JSON.stringify(bomb)})), message(() => data.readIdx(${JSON.stringify(huge)})), message(() => data.parseIdx(fs.readFileSync(${JSON.stringify(bomb)}), 'bomb.gz', { maxBytes: 1000 })), process.memoryUsage().rss];`);
+  const { result, ms } = inChild(
+    `${CATCH} const fs = await import('node:fs'); return [message(() => data.readIdx(${JSON.stringify(bomb)})), message(() => data.readIdx(${JSON.stringify(huge)})), message(() => data.parseIdx(fs.readFileSync(${JSON.stringify(bomb)}), 'bomb.gz', { maxBytes: 1000 })), process.memoryUsage().rss];`,
+  );
   const [bombMessage, hugeMessage, limited, rss] = result as [string, string, string, number];
-  assert.equal(bombMessage, `${bomb}: the gzip data inflates to more than the 7.67 KiB the IDX header declares (shape [10,28,28] of uint8): wrong dimensions in the header, or a gzip bomb`);
-  assert.equal(hugeMessage, `${huge}: IDX header declares shape [1048576,1048576,1024] of uint8: 1 PiB, more than the 2 GiB an IDX file may hold (raise maxBytes if the file is meant)`);
-  assert.equal(limited, 'bomb.gz: IDX header declares shape [10,28,28] of uint8: 7.67 KiB, more than the 1,000 B an IDX file may hold (raise maxBytes if the file is meant)');
+  assert.equal(
+    bombMessage,
+    `${bomb}: the gzip data inflates to more than the 7.67 KiB the IDX header declares (shape [10,28,28] of uint8): wrong dimensions in the header, or a gzip bomb`,
+  );
+  assert.equal(
+    hugeMessage,
+    `${huge}: IDX header declares shape [1048576,1048576,1024] of uint8: 1 PiB, more than the 2 GiB an IDX file may hold (raise maxBytes if the file is meant)`,
+  );
+  assert.equal(
+    limited,
+    'bomb.gz: IDX header declares shape [10,28,28] of uint8: 7.67 KiB, more than the 1,000 B an IDX file may hold (raise maxBytes if the file is meant)',
+  );
   // readIdx refuses a file larger than maxBytes before reading it.
-  assert.throws(() => data.readIdx(bomb, { maxBytes: 1000 }), { message: new RegExp(`^${bomb}: cannot read the IDX file: 6[34]\\.\\d KiB is more than an IDX file may have here \\(1,000 B\\)$`) });
+  assert.throws(() => data.readIdx(bomb, { maxBytes: 1000 }), {
+    message: new RegExp(
+      `^${bomb}: cannot read the IDX file: 6[34]\\.\\d KiB is more than an IDX file may have here \\(1,000 B\\)$`,
+    ),
+  });
   assert.ok(ms < 5000, `${ms} ms`);
   assert.ok(rss < 600e6, `${rss} bytes resident`);
 });
@@ -131,7 +155,9 @@ test('IDX: a good gzip file still reads, and a path that is not a regular file i
   assert.deepEqual(Array.from(data.readIdx(good).data), [1, 2, 3, 4, 5, 6]);
   const zero = join(dir, 'zero-idx');
   symlinkSync('/dev/zero', zero);
-  assert.throws(() => data.readIdx(zero), { message: `${zero}: cannot read the IDX file: not a regular file (a device, pipe or socket)` });
+  assert.throws(() => data.readIdx(zero), {
+    message: `${zero}: cannot read the IDX file: not a regular file (a device, pipe or socket)`,
+  });
   assert.throws(() => data.readIdx(dir), /cannot read the IDX file: not a regular file \(a folder\)/);
 });
 
@@ -140,7 +166,9 @@ test('IDX: a good gzip file still reads, and a path that is not a regular file i
 test('tables: a .csv linked to /dev/zero, or a FIFO, is refused at once naming it', async () => {
   const zero = join(dir, 'zero.csv');
   symlinkSync('/dev/zero', zero);
-  await assert.rejects(data.readTable(zero), { message: `cannot read ${zero}: not a regular file (a device, pipe or socket)` });
+  await assert.rejects(data.readTable(zero), {
+    message: `cannot read ${zero}: not a regular file (a device, pipe or socket)`,
+  });
   const fifo = join(dir, 'fifo.csv');
   if (spawnSync('mkfifo', [fifo]).status === 0) {
     // Opening a FIFO would wait for a writer: it is refused from its type, before it is opened.
@@ -148,7 +176,9 @@ test('tables: a .csv linked to /dev/zero, or a FIFO, is refused at once naming i
   }
   const tokenizerLink = join(dir, 'tokenizer.json');
   symlinkSync('/dev/zero', tokenizerLink);
-  assert.throws(() => data.Tokenizer.fromFile(tokenizerLink), { message: `cannot read ${tokenizerLink}: not a regular file (a device, pipe or socket)` });
+  assert.throws(() => data.Tokenizer.fromFile(tokenizerLink), {
+    message: `cannot read ${tokenizerLink}: not a regular file (a device, pipe or socket)`,
+  });
 });
 
 // ---- images ------------------------------------------------------------------------------------
@@ -161,7 +191,9 @@ test('images: headers claiming more pixels than their data holds are refused fas
     jpeg20000: jpegClaiming(20000).claiming.subarray(0, 645),
     jpeg12000: jpegClaiming(12000).claiming,
   };
-  const paths = Object.fromEntries(Object.keys(files).map((name) => [name, join(dir, `${name}.${name.startsWith('png') ? 'png' : 'jpg'}`)]));
+  const paths = Object.fromEntries(
+    Object.keys(files).map((name) => [name, join(dir, `${name}.${name.startsWith('png') ? 'png' : 'jpg'}`)]),
+  );
   for (const [name, bytes] of Object.entries(files)) writeFileSync(paths[name], bytes);
   assert.equal(files.png20000.length, 68);
   const { result, ms } = inChild(
@@ -170,20 +202,33 @@ test('images: headers claiming more pixels than their data holds are refused fas
      out.rss = process.memoryUsage().rss; return out;`,
   );
   const out = result as Record<string, string[]> & { rss: number };
-  const tooMany = (path: string, side: number) => `${path}: ${side}×${side} pixels is more than 178,956,970 (PIL's decompression-bomb limit): refused before decoding; raise the limit with maxImagePixels if the image is meant`;
+  const tooMany = (path: string, side: number) =>
+    `${path}: ${side}×${side} pixels is more than 178,956,970 (PIL's decompression-bomb limit): refused before decoding; raise the limit with maxImagePixels if the image is meant`;
   assert.equal(out.png20000[0], tooMany(paths.png20000, 20000));
   assert.equal(out.png20000[1], tooMany(paths.png20000, 20000));
   assert.equal(out.jpeg20000[0], tooMany(paths.jpeg20000, 20000));
   assert.equal(out.jpeg20000[1], tooMany(paths.jpeg20000, 20000));
   // Under the limit (or with it raised), the data size gives them away.
-  assert.equal(out.png12000[0], `${paths.png12000}: too little pixel data: 12000×12000 pixels need 432,012,000 bytes, the image data holds 11 compressed bytes, which cannot inflate to that (truncated or corrupt PNG)`);
-  assert.equal(out.png12000[1], `${paths.png12000}: too little pixel data: 12000×12000 pixels need 432,012,000 bytes, which a 68-byte file cannot inflate to (truncated or corrupt PNG)`);
+  assert.equal(
+    out.png12000[0],
+    `${paths.png12000}: too little pixel data: 12000×12000 pixels need 432,012,000 bytes, the image data holds 11 compressed bytes, which cannot inflate to that (truncated or corrupt PNG)`,
+  );
+  assert.equal(
+    out.png12000[1],
+    `${paths.png12000}: too little pixel data: 12000×12000 pixels need 432,012,000 bytes, which a 68-byte file cannot inflate to (truncated or corrupt PNG)`,
+  );
   assert.match(out.png20000[2], /png20000\.png: too little pixel data: 20000×20000 pixels need 1,200,020,000 bytes/);
   const jpegSize = jpegClaiming(12000).claiming.length;
   for (const message of [out.jpeg12000[0], out.jpeg12000[1]]) {
-    assert.equal(message, `${paths.jpeg12000}: too little image data: 12000×12000 pixels need at least 281,250 bytes of JPEG data, the file has ${jpegSize.toLocaleString('en-US')} (truncated or corrupt JPEG)`);
+    assert.equal(
+      message,
+      `${paths.jpeg12000}: too little image data: 12000×12000 pixels need at least 281,250 bytes of JPEG data, the file has ${jpegSize.toLocaleString('en-US')} (truncated or corrupt JPEG)`,
+    );
   }
-  assert.match(out.jpeg20000[2], /jpeg20000\.jpg: too little image data: 20000×20000 pixels need at least 781,250 bytes of JPEG data, the file has 645/);
+  assert.match(
+    out.jpeg20000[2],
+    /jpeg20000\.jpg: too little image data: 20000×20000 pixels need at least 781,250 bytes of JPEG data, the file has 645/,
+  );
   assert.ok(ms < 3000, `${ms} ms`);
   assert.ok(out.rss < 400e6, `${out.rss} bytes resident`);
 });
@@ -194,9 +239,12 @@ test('images: a PNG with too little pixel data is an error, not black pixels; wh
   const decoded = data.decodeImage(rgbPng(4, 4, full), 'whole.png');
   assert.deepEqual(Array.from(decoded.data.subarray(0, 6)), [1, 2, 3, 4, 5, 6]);
   assert.throws(() => data.decodeImage(rgbPng(4, 4, full.subarray(0, 30)), 'short.png'), {
-    message: 'short.png: too little pixel data: 4×4 pixels need 52 bytes, the image data holds 30 (truncated or corrupt PNG)',
+    message:
+      'short.png: too little pixel data: 4×4 pixels need 52 bytes, the image data holds 30 (truncated or corrupt PNG)',
   });
-  assert.throws(() => data.decodeImage(rgbPng(0, 4, full), 'empty.png'), { message: 'empty.png: corrupt PNG: 0×4 pixels' });
+  assert.throws(() => data.decodeImage(rgbPng(0, 4, full), 'empty.png'), {
+    message: 'empty.png: corrupt PNG: 0×4 pixels',
+  });
   // More data than the rows need is ignored, as by PIL.
   const extra = Buffer.concat([full, new Uint8Array(20)]);
   assert.deepEqual(Array.from(data.decodeImage(rgbPng(4, 4, extra), 'extra.png').data), Array.from(decoded.data));
@@ -204,23 +252,42 @@ test('images: a PNG with too little pixel data is an error, not black pixels; wh
 
 test('images: maxImagePixels lowers or raises the limit for decodeImage, the folder check and the decode workers', async () => {
   const png = goodPng();
-  assert.throws(() => data.decodeImage(png, 'a.png', { maxImagePixels: 63 }), /a\.png: 8×8 pixels is more than 63: refused before decoding; raise the limit with maxImagePixels/);
+  assert.throws(
+    () => data.decodeImage(png, 'a.png', { maxImagePixels: 63 }),
+    /a\.png: 8×8 pixels is more than 63: refused before decoding; raise the limit with maxImagePixels/,
+  );
   assert.equal(data.decodeImage(png, 'a.png', { maxImagePixels: 64 }).width, 8);
-  assert.throws(() => data.decodeImage(png, 'a.png', { maxImagePixels: 0 }), /maxImagePixels must be a positive integer, got 0/);
+  assert.throws(
+    () => data.decodeImage(png, 'a.png', { maxImagePixels: 0 }),
+    /maxImagePixels must be a positive integer, got 0/,
+  );
   const folder = join(dir, 'limit');
   for (const name of ['cats', 'dogs']) {
     mkdirSync(join(folder, name), { recursive: true });
     writeFileSync(join(folder, name, 'a.png'), png);
   }
-  assert.throws(() => data.ImageFolderDataset.fromFolder(folder, { maxImagePixels: 10 }), /2 bad files:\n {2}.*cats\/a\.png: 8×8 pixels is more than 10/);
-  const unchecked = data.ImageFolderDataset.fromFolder(folder, { verify: 'none', maxImagePixels: 10, decodeWorkers: 1 });
+  assert.throws(
+    () => data.ImageFolderDataset.fromFolder(folder, { maxImagePixels: 10 }),
+    /2 bad files:\n {2}.*cats\/a\.png: 8×8 pixels is more than 10/,
+  );
+  const unchecked = data.ImageFolderDataset.fromFolder(folder, {
+    verify: 'none',
+    maxImagePixels: 10,
+    decodeWorkers: 1,
+  });
   try {
-    await assert.rejects(unchecked.getAsync(0), (e: Error) => e instanceof data.BadImageError && /cats\/a\.png: 8×8 pixels is more than 10/.test(e.message));
+    await assert.rejects(
+      unchecked.getAsync(0),
+      (e: Error) => e instanceof data.BadImageError && /cats\/a\.png: 8×8 pixels is more than 10/.test(e.message),
+    );
   } finally {
     await unchecked.close();
   }
   const checked: number[] = [];
-  const ok = data.ImageFolderDataset.fromFolder(folder, { verify: 'decode', onVerifyProgress: (done, total) => checked.push(done, total) });
+  const ok = data.ImageFolderDataset.fromFolder(folder, {
+    verify: 'decode',
+    onVerifyProgress: (done, total) => checked.push(done, total),
+  });
   assert.equal(ok.length, 2);
   assert.deepEqual(checked, [1, 2, 2, 2]);
 });
@@ -255,7 +322,11 @@ test('tokenizer: long texts are cut before tokenising, to the same input ids; a 
 
   // Characters that give no tokens (or one huge word) make a cut give too few tokens: the cut grows
   // until the encoding is the whole text's, in encode and in encodeBatch alike.
-  for (const sparse of [`${' '.repeat(5000)}hello world`, `${'a'.repeat(5000)} hello world`, `hello ${'x'.repeat(3000)}`]) {
+  for (const sparse of [
+    `${' '.repeat(5000)}hello world`,
+    `${'a'.repeat(5000)} hello world`,
+    `hello ${'x'.repeat(3000)}`,
+  ]) {
     const whole = (await tokenizer.encode(sparse, { truncation: false })).inputIds;
     const cut = await tokenizer.encode(sparse, { maxLength: 16 });
     assert.deepEqual(cut.inputIds, whole.length <= 16 ? whole : [...whole.slice(0, 15), whole[whole.length - 1]]);
@@ -263,14 +334,22 @@ test('tokenizer: long texts are cut before tokenising, to the same input ids; a 
     assert.deepEqual((settled[0] as data.Encoding).inputIds, cut.inputIds);
     assert.equal((settled[1] as data.Encoding).inputIds.length, 3);
     const left = await tokenizer.encode(sparse, { maxLength: 16, truncationSide: 'left' });
-    assert.deepEqual(left.inputIds, whole.length <= 16 ? whole : [whole[0], ...whole.slice(1, -1).slice(-14), whole[whole.length - 1]]);
+    assert.deepEqual(
+      left.inputIds,
+      whole.length <= 16 ? whole : [whole[0], ...whole.slice(1, -1).slice(-14), whole[whole.length - 1]],
+    );
   }
 });
 
 // ---- the CLI -----------------------------------------------------------------------------------
 
 function finetune(cwd: string, ...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 120_000 });
+  const run = spawnSync(process.execPath, [cli, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+    timeout: 120_000,
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -284,7 +363,24 @@ test('CLI: a bad image anywhere in the folder stops train before step 1 (exit 1,
   // Right header and end, too little pixel data: the header check passes it, decoding does not.
   writeFileSync(join(user, 'pets', 'dogs', 'z-short.png'), rgbPng(8, 8, new Uint8Array(40)));
   const train = (...flags: string[]) =>
-    finetune(user, 'train', '--model', 'resnet18', '--image-folder', 'pets', '--image-size', '32', '--max-steps', '1', '--per-device-train-batch-size', '2', '--report=false', '--output-dir', 'out', ...flags);
+    finetune(
+      user,
+      'train',
+      '--model',
+      'resnet18',
+      '--image-folder',
+      'pets',
+      '--image-size',
+      '32',
+      '--max-steps',
+      '1',
+      '--per-device-train-batch-size',
+      '2',
+      '--report=false',
+      '--output-dir',
+      'out',
+      ...flags,
+    );
   const bad = train();
   assert.equal(bad.code, 1, bad.stderr);
   assert.equal(
@@ -293,12 +389,18 @@ test('CLI: a bad image anywhere in the folder stops train before step 1 (exit 1,
   );
   const skipped = train('--skip-bad-rows');
   assert.equal(skipped.code, 0, skipped.stderr);
-  assert.match(skipped.stderr, /^note: --skip-bad-rows left out 1 bad file of pets:\n {2}pets\/dogs\/z-short\.png: too little pixel data/);
+  assert.match(
+    skipped.stderr,
+    /^note: --skip-bad-rows left out 1 bad file of pets:\n {2}pets\/dogs\/z-short\.png: too little pixel data/,
+  );
   assert.match(skipped.stdout, /data: train 12 images from pets \(2 classes: cats, dogs\), 1 bad file skipped/);
 
   const limited = train('--max-image-pixels', '63');
   assert.equal(limited.code, 1);
-  assert.match(limited.stderr, /pets\/cats\/0\.png: 8×8 pixels is more than 63: refused before decoding; raise the limit with --max-image-pixels if the image is meant/);
+  assert.match(
+    limited.stderr,
+    /pets\/cats\/0\.png: 8×8 pixels is more than 63: refused before decoding; raise the limit with --max-image-pixels if the image is meant/,
+  );
   const zero = train('--max-image-pixels', '0');
   assert.equal(zero.code, 2);
   assert.match(zero.stderr, /--max-image-pixels must be a positive integer, got 0/);
@@ -314,10 +416,36 @@ test('CLI: a data file that is not a file, or lacks a label column, is a data er
   mkdirSync(model);
   writeFileSync(
     join(model, 'config.json'),
-    JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'], vocab_size: 30522, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 }),
+    JSON.stringify({
+      model_type: 'bert',
+      architectures: ['BertForSequenceClassification'],
+      vocab_size: 30522,
+      hidden_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 64,
+      max_position_embeddings: 64,
+    }),
   );
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) copyFileSync(join(TOKENIZER, name), join(model, name));
-  const train = (file: string, ...flags: string[]) => finetune(user, 'train', '--model', model, '--train-file', file, '--max-steps', '1', '--max-length', '8', '--report=false', '--output-dir', 'out', ...flags);
+  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
+    copyFileSync(join(TOKENIZER, name), join(model, name));
+  const train = (file: string, ...flags: string[]) =>
+    finetune(
+      user,
+      'train',
+      '--model',
+      model,
+      '--train-file',
+      file,
+      '--max-steps',
+      '1',
+      '--max-length',
+      '8',
+      '--report=false',
+      '--output-dir',
+      'out',
+      ...flags,
+    );
 
   symlinkSync('/dev/zero', join(user, 'zero.csv'));
   const started = Date.now();
@@ -329,7 +457,10 @@ test('CLI: a data file that is not a file, or lacks a label column, is a data er
   writeFileSync(join(user, 'texts.csv'), 'text\na fine film\na dull film\n');
   const noLabel = train('texts.csv');
   assert.equal(noLabel.code, 1, noLabel.stderr);
-  assert.equal(noLabel.stderr, 'finetune train: texts.csv:1: which column is the label? give --label-column (columns: text)\n');
+  assert.equal(
+    noLabel.stderr,
+    'finetune train: texts.csv:1: which column is the label? give --label-column (columns: text)\n',
+  );
   const named = train('texts.csv', '--label-column', 'sentiment');
   assert.equal(named.code, 1);
   assert.equal(named.stderr, "finetune train: texts.csv:1: no column 'sentiment' (--label-column; columns: text)\n");
@@ -340,7 +471,10 @@ test('CLI: a data file that is not a file, or lacks a label column, is a data er
   writeFileSync(join(user, 'reviews.csv'), `${lines.join('\n')}\n`);
   const skipped = train('reviews.csv', '--skip-bad-rows');
   assert.equal(skipped.code, 0, skipped.stderr);
-  assert.match(skipped.stderr, /^note: --skip-bad-rows left out 2 bad rows of reviews\.csv:\n {2}reviews\.csv:6: 3 fields, the header has 2\n {2}reviews\.csv:7: 3 fields, the header has 2\n/);
+  assert.match(
+    skipped.stderr,
+    /^note: --skip-bad-rows left out 2 bad rows of reviews\.csv:\n {2}reviews\.csv:6: 3 fields, the header has 2\n {2}reviews\.csv:7: 3 fields, the header has 2\n/,
+  );
 });
 
 test('CLI: the verification progress bar draws on a terminal for large folders only, and is erased at the end', async () => {

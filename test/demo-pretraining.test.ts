@@ -19,7 +19,7 @@ import { demoSettings } from '../src/demo/settings.js';
 // (c < 4) at a random brightness and size, on noise.
 function syntheticSplit(count: number, seed: number): FashionSplit {
   let state = seed;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
   const pixels = new Uint8Array(count * 28 * 28);
   const labels = new Int32Array(count);
   for (let i = 0; i < count; i++) {
@@ -38,7 +38,7 @@ function syntheticSplit(count: number, seed: number): FashionSplit {
   return { pixels, labels, size: 28 };
 }
 
-test('PretrainingNetwork: the class logits are the network\'s own, the decoder reads the head\'s input (CNN fc7, ViT [CLS])', () => {
+test("PretrainingNetwork: the class logits are the network's own, the decoder reads the head's input (CNN fc7, ViT [CLS])", () => {
   const before = memory().numTensors;
   for (const key of ['cnn', 'vit'] as const) {
     const spec = DEMO_MODELS[key];
@@ -50,13 +50,18 @@ test('PretrainingNetwork: the class logits are the network\'s own, the decoder r
     const { classLogits, own, reconstruction } = tidy(() =>
       noGrad(() => {
         const out = pretraining.forward(image);
-        const direct = network instanceof AlexNet ? network.forward(image) : network.forward({ pixelValues: image }).logits;
+        const direct =
+          network instanceof AlexNet ? network.forward(image) : network.forward({ pixelValues: image }).logits;
         return { classLogits: out.logits.class, own: direct, reconstruction: out.logits.reconstruction };
       }),
     );
     assert.deepEqual(classLogits.shape, [3, 5]);
     assert.deepEqual(reconstruction.shape, [3, RECONSTRUCTION_SIDE * RECONSTRUCTION_SIDE]);
-    assert.equal(tidy(() => classLogits.sub(own).abs().max().item()), 0, key);
+    assert.equal(
+      tidy(() => classLogits.sub(own).abs().max().item()),
+      0,
+      key,
+    );
     assert.equal(pretraining.decoder.inFeatures, key === 'cnn' ? 256 : 64);
     // The decoder is the only parameter the wrapper adds
     assert.equal(pretraining.numParameters() - network.numParameters(), pretraining.decoder.numParameters());
@@ -74,19 +79,40 @@ test('pretrain: the reconstruction task trains the decoder (weight 1) or not (we
     const test = new TaskDataset(syntheticSplit(80, 2), [0, 1, 2, 3]);
     const infos: Record<number, PretrainingInfo> = {};
     for (const weight of [1, 0]) {
-      const settings = demoSettings({ quick: true, cacheDir: cache, outputDir: join(cache, 'out'), threads: 1, sourceClasses: [0, 1, 2, 3], targetClasses: [4, 5] });
-      settings.pretraining.cnn = { steps: 40, batchSize: 32, learningRate: 1e-3, weightDecay: 0.01, reconstructionWeight: weight };
+      const settings = demoSettings({
+        quick: true,
+        cacheDir: cache,
+        outputDir: join(cache, 'out'),
+        threads: 1,
+        sourceClasses: [0, 1, 2, 3],
+        targetClasses: [4, 5],
+      });
+      settings.pretraining.cnn = {
+        steps: 40,
+        batchSize: 32,
+        learningRate: 1e-3,
+        weightDecay: 0.01,
+        reconstructionWeight: weight,
+      };
       const dir = join(cache, `cnn-${weight}`);
       infos[weight] = await pretrain(DEMO_MODELS.cnn, settings, { train, test }, dir, silent);
       const keys = [...readSafetensorsHeaderSync(join(dir, 'model.safetensors')).tensors.keys()];
-      assert.ok(keys.includes('classifier.6.weight') && !keys.some((k) => k.startsWith('decoder') || k.startsWith('network.')), keys.join(', '));
+      assert.ok(
+        keys.includes('classifier.6.weight') && !keys.some((k) => k.startsWith('decoder') || k.startsWith('network.')),
+        keys.join(', '),
+      );
       const saved = JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8')) as PretrainingInfo;
       assert.deepEqual(saved.taskLosses, infos[weight].taskLosses);
       assert.equal(saved.settings.reconstructionWeight, weight);
       const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as HfConfig;
       assert.equal(config.pretraining_learning_rate, 1e-3);
       // finetune train/eval/predict on this folder feed images as the demo trained on them: 64 px, grayscale, Fashion-MNIST's statistics
-      assert.deepEqual(imagePreprocessing('alexnet', config, [dir]), { size: 64, channels: 1, mean: [FASHION_MNIST_MEAN], std: [FASHION_MNIST_STD] });
+      assert.deepEqual(imagePreprocessing('alexnet', config, [dir]), {
+        size: 64,
+        channels: 1,
+        mean: [FASHION_MNIST_MEAN],
+        std: [FASHION_MNIST_STD],
+      });
       const back = await fromPretrained(dir);
       assert.ok(back instanceof AlexNet);
       back.dispose();
@@ -94,9 +120,13 @@ test('pretrain: the reconstruction task trains the decoder (weight 1) or not (we
     }
     const [trained, untrained] = [infos[1].taskLosses, infos[0].taskLosses];
     // The untrained decoder reads fc7's growing activations (MSE ≈ 40 here); the trained one redraws the images (≈ 0.3).
-    assert.ok(trained.reconstruction < 0.1 * untrained.reconstruction, `reconstruction MSE ${trained.reconstruction} (trained) vs ${untrained.reconstruction} (untrained)`);
+    assert.ok(
+      trained.reconstruction < 0.1 * untrained.reconstruction,
+      `reconstruction MSE ${trained.reconstruction} (trained) vs ${untrained.reconstruction} (untrained)`,
+    );
     // Both learn the classes (4 corners: easy)
-    for (const info of [infos[0], infos[1]]) assert.ok(info.taskLosses.class < 1.0 && info.sourceAccuracy > 0.5, JSON.stringify(info));
+    for (const info of [infos[0], infos[1]])
+      assert.ok(info.taskLosses.class < 1.0 && info.sourceAccuracy > 0.5, JSON.stringify(info));
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }

@@ -6,7 +6,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { functional as F, manualSeed, models, nn, noGrad, peft, randint, randn, tensor, tidy, type Tensor } from 'finetune';
+import {
+  functional as F,
+  manualSeed,
+  models,
+  nn,
+  noGrad,
+  peft,
+  randint,
+  randn,
+  tensor,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
 type Module = nn.Module;
 
@@ -25,11 +37,33 @@ interface Case {
 }
 
 const NOTHING = /^$/;
-const tinyBert = { vocabSize: 100, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 64, maxPositionEmbeddings: 32, numLabels: 3 };
-const tinyVit = { hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 64, imageSize: 32, patchSize: 8, numLabels: 3 };
+const tinyBert = {
+  vocabSize: 100,
+  hiddenSize: 32,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 64,
+  maxPositionEmbeddings: 32,
+  numLabels: 3,
+};
+const tinyVit = {
+  hiddenSize: 32,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 64,
+  imageSize: 32,
+  patchSize: 8,
+  numLabels: 3,
+};
 const ALEXNET_GROUPS: Record<string, string> = {
-  'features.0': 'conv1', 'features.3': 'conv2', 'features.6': 'conv3', 'features.8': 'conv4', 'features.10': 'conv5',
-  'classifier.1': 'fc6', 'classifier.4': 'fc7', 'classifier.6': 'head',
+  'features.0': 'conv1',
+  'features.3': 'conv2',
+  'features.6': 'conv3',
+  'features.8': 'conv4',
+  'features.10': 'conv5',
+  'classifier.1': 'fc6',
+  'classifier.4': 'fc7',
+  'classifier.6': 'head',
 };
 
 const classes = (n: number) => tensor([0, n - 1], { dtype: 'int64' });
@@ -47,7 +81,9 @@ const CASES: Case[] = [
   {
     name: 'BertForSequenceClassification',
     build: () => new models.BertForSequenceClassification(tinyBert),
-    loss: (model) => (model as models.BertForSequenceClassification).forward({ inputIds: randint(1, 100, [2, 8]), labels: classes(3) }).loss!,
+    loss: (model) =>
+      (model as models.BertForSequenceClassification).forward({ inputIds: randint(1, 100, [2, 8]), labels: classes(3) })
+        .loss!,
     groupNames: ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'head'],
     groupOf: transformerGroupOf('bert'),
     norm: /LayerNorm\.(weight|bias)$/,
@@ -56,7 +92,9 @@ const CASES: Case[] = [
   {
     name: 'ViTForImageClassification',
     build: () => new models.ViTForImageClassification(tinyVit),
-    loss: (model) => (model as models.ViTForImageClassification).forward({ pixelValues: randn([2, 3, 32, 32]), labels: classes(3) }).loss!,
+    loss: (model) =>
+      (model as models.ViTForImageClassification).forward({ pixelValues: randn([2, 3, 32, 32]), labels: classes(3) })
+        .loss!,
     groupNames: ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'head'],
     groupOf: transformerGroupOf('vit'),
     norm: /layernorm(_before|_after)?\.(weight|bias)$/,
@@ -96,9 +134,19 @@ function expectedTrainable(c: Case, strategy: peft.FreezingStrategy, names: stri
   return new Set(names.filter((name) => rule[strategy.kind](name) || c.batchNorm.test(name)));
 }
 
-const STRATEGIES: peft.FreezingStrategy[] = [{ kind: 'full' }, { kind: 'head' }, { kind: 'top-k', k: 1 }, { kind: 'bitfit' }, { kind: 'ln' }];
+const STRATEGIES: peft.FreezingStrategy[] = [
+  { kind: 'full' },
+  { kind: 'head' },
+  { kind: 'top-k', k: 1 },
+  { kind: 'bitfit' },
+  { kind: 'ln' },
+];
 
-const trainableNames = (model: Module) => model.namedParameters().filter(([, p]) => p.requiresGrad).map(([name]) => name);
+const trainableNames = (model: Module) =>
+  model
+    .namedParameters()
+    .filter(([, p]) => p.requiresGrad)
+    .map(([name]) => name);
 
 /** A copy of the parameter's bytes. */
 function bytesOf(p: Tensor): Buffer {
@@ -126,10 +174,18 @@ for (const c of CASES) {
   test(`${c.name}: layer groups hold every parameter exactly once, in the declared order`, () => {
     manualSeed(0);
     const model = c.build();
-    assert.deepEqual(models.layerGroupsOf(model).map(({ name }) => name), c.groupNames);
+    assert.deepEqual(
+      models.layerGroupsOf(model).map(({ name }) => name),
+      c.groupNames,
+    );
     const groups = models.parameterGroupsOf(model);
-    assert.deepEqual(groups.map(({ name }) => name), c.groupNames);
-    const grouped = groups.flatMap(({ name, parameters }) => parameters.map(([parameterName, p]) => ({ group: name, parameterName, p })));
+    assert.deepEqual(
+      groups.map(({ name }) => name),
+      c.groupNames,
+    );
+    const grouped = groups.flatMap(({ name, parameters }) =>
+      parameters.map(([parameterName, p]) => ({ group: name, parameterName, p })),
+    );
     const all = model.namedParameters();
     assert.equal(grouped.length, all.length);
     assert.equal(new Set(grouped.map(({ p }) => p)).size, all.length);
@@ -147,37 +203,68 @@ for (const c of CASES) {
       const label = JSON.stringify(strategy);
       const expected = expectedTrainable(c, strategy, names);
       const summary = peft.applyFreezingStrategy(model, strategy);
-      assert.deepEqual(trainableNames(model), names.filter((name) => expected.has(name)), label);
+      assert.deepEqual(
+        trainableNames(model),
+        names.filter((name) => expected.has(name)),
+        label,
+      );
 
-      const elements = (keep: (name: string) => boolean) => all.filter(([name]) => keep(name)).reduce((n, [, p]) => n + p.numel(), 0);
+      const elements = (keep: (name: string) => boolean) =>
+        all.filter(([name]) => keep(name)).reduce((n, [, p]) => n + p.numel(), 0);
       assert.equal(summary.total, model.numParameters(), label);
-      assert.equal(summary.trainable, elements((name) => expected.has(name)), label);
+      assert.equal(
+        summary.trainable,
+        elements((name) => expected.has(name)),
+        label,
+      );
       assert.equal(summary.percent, (100 * summary.trainable) / summary.total, label);
-      assert.deepEqual(summary.groups.map(({ name }) => name), c.groupNames, label);
+      assert.deepEqual(
+        summary.groups.map(({ name }) => name),
+        c.groupNames,
+        label,
+      );
       for (const group of summary.groups) {
         const inGroup = (name: string) => c.groupOf(name) === group.name;
-        assert.deepEqual(group, { name: group.name, total: elements(inGroup), trainable: elements((n) => inGroup(n) && expected.has(n)) }, label);
+        assert.deepEqual(
+          group,
+          { name: group.name, total: elements(inGroup), trainable: elements((n) => inGroup(n) && expected.has(n)) },
+          label,
+        );
       }
 
       backward(c, model);
-      for (const [name, p] of all) assert.equal(tidy(() => p.grad !== null), expected.has(name), `${label} grad of ${name}`);
+      for (const [name, p] of all)
+        assert.equal(
+          tidy(() => p.grad !== null),
+          expected.has(name),
+          `${label} grad of ${name}`,
+        );
 
       const before = all.map(([, p]) => bytesOf(p));
       for (let step = 0; step < 3; step++) {
         backward(c, model);
         sgdStep(model, 0.01);
       }
-      all.forEach(([name, p], i) => assert.equal(bytesOf(p).equals(before[i]), !expected.has(name), `${label}: ${name} ${expected.has(name) ? 'did not change' : 'changed'}`));
+      all.forEach(([name, p], i) =>
+        assert.equal(
+          bytesOf(p).equals(before[i]),
+          !expected.has(name),
+          `${label}: ${name} ${expected.has(name) ? 'did not change' : 'changed'}`,
+        ),
+      );
       model.zeroGrad();
     }
     model.dispose();
   });
 }
 
-test('BertForMaskedLM: the tied decoder matrix is the embeddings group\'s, and freezes with it', () => {
+test("BertForMaskedLM: the tied decoder matrix is the embeddings group's, and freezes with it", () => {
   const model = new models.BertForMaskedLM(tinyBert);
   const groups = models.parameterGroupsOf(model);
-  assert.deepEqual(groups.map(({ name }) => name), ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'head']);
+  assert.deepEqual(
+    groups.map(({ name }) => name),
+    ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'head'],
+  );
   const namesOf = (group: string) => groups.find(({ name }) => name === group)!.parameters.map(([name]) => name);
   assert.ok(namesOf('embeddings').includes('bert.embeddings.word_embeddings.weight'));
   assert.ok(namesOf('head').every((name) => name.startsWith('cls.')));
@@ -187,28 +274,44 @@ test('BertForMaskedLM: the tied decoder matrix is the embeddings group\'s, and f
   assert.deepEqual(trainableNames(model), namesOf('head'));
   tidy(() => model.forward({ inputIds: randint(1, 100, [2, 8]), labels: randint(1, 100, [2, 8]) }).loss!.backward());
   assert.equal(model.cls.predictions.decoder.weight.requiresGrad, false);
-  assert.equal(tidy(() => model.bert.embeddings.word_embeddings.weight.grad), null);
-  assert.notEqual(tidy(() => model.cls.predictions.bias.grad), null);
+  assert.equal(
+    tidy(() => model.bert.embeddings.word_embeddings.weight.grad),
+    null,
+  );
+  assert.notEqual(
+    tidy(() => model.cls.predictions.bias.grad),
+    null,
+  );
   model.dispose();
 });
 
-test('BertModel ends at its pooler; ViTModel\'s head is its final layernorm and pooler', () => {
+test("BertModel ends at its pooler; ViTModel's head is its final layernorm and pooler", () => {
   const bert = new models.BertModel(tinyBert);
-  assert.deepEqual(models.layerGroupsOf(bert).map(({ name }) => name), ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'pooler']);
+  assert.deepEqual(
+    models.layerGroupsOf(bert).map(({ name }) => name),
+    ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'pooler'],
+  );
   const bertNoPooler = new models.BertModel(tinyBert, { addPoolingLayer: false });
-  assert.deepEqual(models.layerGroupsOf(bertNoPooler).map(({ name }) => name), ['embeddings', 'encoder.layer.0', 'encoder.layer.1']);
+  assert.deepEqual(
+    models.layerGroupsOf(bertNoPooler).map(({ name }) => name),
+    ['embeddings', 'encoder.layer.0', 'encoder.layer.1'],
+  );
   const vit = new models.ViTModel(tinyVit);
   const head = models.parameterGroupsOf(vit).at(-1)!;
-  assert.deepEqual(head.parameters.map(([name]) => name), ['layernorm.weight', 'layernorm.bias', 'pooler.dense.weight', 'pooler.dense.bias']);
+  assert.deepEqual(
+    head.parameters.map(([name]) => name),
+    ['layernorm.weight', 'layernorm.bias', 'pooler.dense.weight', 'pooler.dense.bias'],
+  );
   for (const model of [bert, bertNoPooler, vit]) model.dispose();
 });
 
 test('freezeTo: groups [n:] train, negative n counts from the end; freeze and unfreeze', () => {
   const model = models.resnet18({ numClasses: 5 });
-  const trainingGroups = () => peft.summarizeTrainable(model).groups.map(({ name, trainable, total }) => {
-    assert.ok(trainable === 0 || trainable === total, `${name} is partly trainable`);
-    return trainable === total;
-  });
+  const trainingGroups = () =>
+    peft.summarizeTrainable(model).groups.map(({ name, trainable, total }) => {
+      assert.ok(trainable === 0 || trainable === total, `${name} is partly trainable`);
+      return trainable === total;
+    });
   const noBatchNorm = { trainBatchNorm: false };
   peft.freezeTo(model, 2, noBatchNorm);
   assert.deepEqual(trainingGroups(), [false, false, true, true, true, true]);
@@ -226,7 +329,13 @@ test('freezeTo: groups [n:] train, negative n counts from the end; freeze and un
 
   peft.freeze(model); // trainBatchNorm defaults to true: BatchNorm stays trainable in frozen groups
   const batchNorm = /(^|\.)(bn\d|downsample\.1)\.(weight|bias)$/;
-  assert.deepEqual(trainableNames(model), model.namedParameters().map(([name]) => name).filter((name) => batchNorm.test(name) || name.startsWith('fc.')));
+  assert.deepEqual(
+    trainableNames(model),
+    model
+      .namedParameters()
+      .map(([name]) => name)
+      .filter((name) => batchNorm.test(name) || name.startsWith('fc.')),
+  );
   peft.unfreeze(model);
   assert.equal(trainableNames(model).length, model.namedParameters().length);
   model.dispose();
@@ -236,7 +345,10 @@ test('strategy arguments are checked', () => {
   const model = models.resnet18({ numClasses: 5 });
   assert.throws(() => peft.applyFreezingStrategy(model, { kind: 'top-k', k: 6 }), /k must be an integer in \[0, 5\]/);
   assert.throws(() => peft.applyFreezingStrategy(model, { kind: 'top-k', k: -1 }), RangeError);
-  assert.throws(() => peft.applyFreezingStrategy(model, { kind: 'lora' } as unknown as peft.FreezingStrategy), /unknown freezing strategy/);
+  assert.throws(
+    () => peft.applyFreezingStrategy(model, { kind: 'lora' } as unknown as peft.FreezingStrategy),
+    /unknown freezing strategy/,
+  );
   const all = peft.applyFreezingStrategy(model, { kind: 'top-k', k: 5 });
   assert.equal(all.trainable, all.total);
   model.dispose();
@@ -245,8 +357,16 @@ test('strategy arguments are checked', () => {
 test('GradualUnfreezing by epochs: one more group from the top per epoch, never back, never past all', () => {
   const model = models.resnet18({ numClasses: 5 });
   const unfrozen: string[][] = [];
-  const unfreezing = new peft.GradualUnfreezing(model, { every: 'epoch' }, { trainBatchNorm: false, onUnfreeze: (names) => unfrozen.push(names) });
-  const trainingGroups = () => peft.summarizeTrainable(model).groups.filter(({ trainable }) => trainable > 0).map(({ name }) => name);
+  const unfreezing = new peft.GradualUnfreezing(
+    model,
+    { every: 'epoch' },
+    { trainBatchNorm: false, onUnfreeze: (names) => unfrozen.push(names) },
+  );
+  const trainingGroups = () =>
+    peft
+      .summarizeTrainable(model)
+      .groups.filter(({ trainable }) => trainable > 0)
+      .map(({ name }) => name);
   const expectStage = (stage: number, groups: string[]) => {
     assert.equal(unfreezing.stage, stage);
     assert.deepEqual(unfreezing.trainableGroups, groups);
@@ -276,7 +396,11 @@ test('GradualUnfreezing by epochs: one more group from the top per epoch, never 
 test('GradualUnfreezing by steps: a group every N steps, up to the whole model', () => {
   const model = new models.BertForSequenceClassification(tinyBert);
   const unfrozen: string[][] = [];
-  const unfreezing = new peft.GradualUnfreezing(model, { everySteps: 4 }, { onUnfreeze: (names) => unfrozen.push(names) });
+  const unfreezing = new peft.GradualUnfreezing(
+    model,
+    { everySteps: 4 },
+    { onUnfreeze: (names) => unfrozen.push(names) },
+  );
   const stages: number[] = [];
   for (let step = 0; step < 20; step++) {
     unfreezing.onEpochStart(step); // not this schedule's hook
@@ -303,12 +427,26 @@ class UngroupedNet extends nn.Module {
 
 test('layerGroupsOf names the model when it has no groups or leaves parameters out', () => {
   const family = { configFromHf: () => ({}), configToHf: () => ({}), presets: {} };
-  models.registerModelFamily({ ...family, modelType: 'test-partly-grouped', architectures: { PartlyGroupedNet: () => new PartlyGroupedNet() },
-    layerGroups: (model: Module) => [{ name: 'head', modules: [(model as PartlyGroupedNet).first] }] });
-  models.registerModelFamily({ ...family, modelType: 'test-ungrouped', architectures: { UngroupedNet: () => new UngroupedNet() } });
+  models.registerModelFamily({
+    ...family,
+    modelType: 'test-partly-grouped',
+    architectures: { PartlyGroupedNet: () => new PartlyGroupedNet() },
+    layerGroups: (model: Module) => [{ name: 'head', modules: [(model as PartlyGroupedNet).first] }],
+  });
+  models.registerModelFamily({
+    ...family,
+    modelType: 'test-ungrouped',
+    architectures: { UngroupedNet: () => new UngroupedNet() },
+  });
 
-  assert.throws(() => models.layerGroupsOf(new PartlyGroupedNet()), /PartlyGroupedNet: parameter\(s\) in no layer group: second\.weight, second\.bias/);
-  assert.throws(() => models.layerGroupsOf(new UngroupedNet()), /UngroupedNet \(model_type 'test-ungrouped'\) declares no layer groups/);
+  assert.throws(
+    () => models.layerGroupsOf(new PartlyGroupedNet()),
+    /PartlyGroupedNet: parameter\(s\) in no layer group: second\.weight, second\.bias/,
+  );
+  assert.throws(
+    () => models.layerGroupsOf(new UngroupedNet()),
+    /UngroupedNet \(model_type 'test-ungrouped'\) declares no layer groups/,
+  );
   assert.throws(() => peft.freeze(new nn.Linear(2, 2)), /Linear is not a registered model architecture/);
 
   const summary = peft.summarizeTrainable(new UngroupedNet());

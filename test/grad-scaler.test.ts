@@ -29,7 +29,13 @@ test('GradScaler: scales the loss, unscales grads, skips inf steps, backs off an
   assert.equal(iterate(Infinity), false, 'inf gradients skip the step');
   assert.deepEqual(w.toArray(), [0, 1], 'and leave the parameters alone');
   assert.equal(scaler.getScale(), 4, 'backs off by backoffFactor');
-  assert.deepEqual(scaler.stateDict(), { scale: 4, growth_factor: 2, backoff_factor: 0.5, growth_interval: 2, _growth_tracker: 0 });
+  assert.deepEqual(scaler.stateDict(), {
+    scale: 4,
+    growth_factor: 2,
+    backoff_factor: 0.5,
+    growth_interval: 2,
+    _growth_tracker: 0,
+  });
   tidy(() => {
     sgd.zeroGrad();
     scaler.scale(w.sum()).backward();

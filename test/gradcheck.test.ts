@@ -32,7 +32,10 @@ function normal(shape: Shape, scale = 1): Tensor {
 
 /** Uniform in [low, high), float64 leaf that requires grad. */
 function uniform(shape: Shape, low: number, high: number): Tensor {
-  return rand(shape, f64).mul(high - low).add(low).requiresGrad_();
+  return rand(shape, f64)
+    .mul(high - low)
+    .add(low)
+    .requiresGrad_();
 }
 
 /**
@@ -41,7 +44,13 @@ function uniform(shape: Shape, low: number, high: number): Tensor {
  */
 function distinct(shape: Shape): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return randperm(n).double().sub(Math.floor(n / 2)).mul(0.1).add(0.03).reshape(shape).requiresGrad_();
+  return randperm(n)
+    .double()
+    .sub(Math.floor(n / 2))
+    .mul(0.1)
+    .add(0.03)
+    .reshape(shape)
+    .requiresGrad_();
 }
 
 function int64(data: number[] | number[][]): Tensor {
@@ -146,18 +155,17 @@ describe('gradients match finite differences (float64)', () => {
   });
 
   scopedTest('conv2d with stride, padding and groups', () => {
-    assertGradcheck((x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1, groups: 2 }), [
-      normal([2, 4, 5, 5]),
-      normal([6, 2, 3, 3]),
-      normal([6]),
-    ]);
+    assertGradcheck(
+      (x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1, groups: 2 }),
+      [normal([2, 4, 5, 5]), normal([6, 2, 3, 3]), normal([6])],
+    );
   });
 
   scopedTest('conv2d with asymmetric stride and dilation, no bias', () => {
-    assertGradcheck((x, w) => F.conv2d(x, w, null, { stride: [1, 2], padding: [2, 0], dilation: 2 }), [
-      normal([1, 2, 5, 6]),
-      normal([3, 2, 2, 3]),
-    ]);
+    assertGradcheck(
+      (x, w) => F.conv2d(x, w, null, { stride: [1, 2], padding: [2, 0], dilation: 2 }),
+      [normal([1, 2, 5, 6]), normal([3, 2, 2, 3])],
+    );
   });
 
   scopedTest('layerNorm with weight and bias', () => {
@@ -167,11 +175,10 @@ describe('gradients match finite differences (float64)', () => {
   scopedTest('batchNorm in training mode (batch statistics)', () => {
     const runningMean = zeros([3], f64);
     const runningVar = ones([3], f64);
-    assertGradcheck((x, w, b) => F.batchNorm(x, runningMean, runningVar, { weight: w, bias: b, training: true }), [
-      normal([4, 3, 2, 2]),
-      normal([3]),
-      normal([3]),
-    ]);
+    assertGradcheck(
+      (x, w, b) => F.batchNorm(x, runningMean, runningVar, { weight: w, bias: b, training: true }),
+      [normal([4, 3, 2, 2]), normal([3]), normal([3])],
+    );
     // the running statistics moved, so training mode really was on
     assert.ok(!runningMean.allclose(zeros([3], f64)));
   });
@@ -187,15 +194,24 @@ describe('gradients match finite differences (float64)', () => {
   scopedTest('crossEntropy w.r.t. logits, with label smoothing', () => {
     const target = int64([0, 3, 4, 1]);
     assertGradcheck((logits) => F.crossEntropy(logits, target, { labelSmoothing: 0.1 }), [normal([4, 5], 2), target]);
-    assertGradcheck((logits) => F.crossEntropy(logits, target, { labelSmoothing: 0.2, reduction: 'none' }), [normal([4, 5]), target]);
+    assertGradcheck(
+      (logits) => F.crossEntropy(logits, target, { labelSmoothing: 0.2, reduction: 'none' }),
+      [normal([4, 5]), target],
+    );
   });
 
   scopedTest('crossEntropy with class weights, ignoreIndex and probability targets', () => {
     const target = int64([2, -100, 0]);
     const weight = tensor([0.5, 1, 2], f64);
-    assertGradcheck((logits) => F.crossEntropy(logits, target, { weight, ignoreIndex: -100 }), [normal([3, 3]), target]);
+    assertGradcheck(
+      (logits) => F.crossEntropy(logits, target, { weight, ignoreIndex: -100 }),
+      [normal([3, 3]), target],
+    );
     const probabilities = rand([3, 4], f64).softmax(1);
-    assertGradcheck((logits) => F.crossEntropy(logits, probabilities, { labelSmoothing: 0.1 }), [normal([3, 4]), probabilities]);
+    assertGradcheck(
+      (logits) => F.crossEntropy(logits, probabilities, { labelSmoothing: 0.1 }),
+      [normal([3, 4]), probabilities],
+    );
   });
 
   scopedTest('mseLoss w.r.t. input and target', () => {
@@ -220,15 +236,17 @@ describe('gradients match finite differences (float64)', () => {
   });
 
   scopedTest('scaledDotProductAttention w.r.t. q, k and v', () => {
-    assertGradcheck((q, k, v) => F.scaledDotProductAttention(q, k, v), [normal([1, 2, 3, 4]), normal([1, 2, 5, 4]), normal([1, 2, 5, 4])]);
+    assertGradcheck(
+      (q, k, v) => F.scaledDotProductAttention(q, k, v),
+      [normal([1, 2, 3, 4]), normal([1, 2, 5, 4]), normal([1, 2, 5, 4])],
+    );
   });
 
   scopedTest('scaledDotProductAttention, causal with an explicit scale', () => {
-    assertGradcheck((q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true, scale: 0.3 }), [
-      normal([2, 1, 4, 3]),
-      normal([2, 1, 4, 3]),
-      normal([2, 1, 4, 3]),
-    ]);
+    assertGradcheck(
+      (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true, scale: 0.3 }),
+      [normal([2, 1, 4, 3]), normal([2, 1, 4, 3]), normal([2, 1, 4, 3])],
+    );
   });
 
   scopedTest('maxPool2d (disjoint and overlapping windows)', () => {
@@ -331,7 +349,10 @@ describe('autograd semantics', () => {
     y.backward(null, { retainGraph: true });
     y.backward();
     assertCloseTo(x.grad, [2 * Math.exp(0.5), 2 * Math.exp(1)]);
-    assert.throws(() => y.backward(), (error: unknown) => error instanceof Error && /backward through the graph a second time/.test(error.message));
+    assert.throws(
+      () => y.backward(),
+      (error: unknown) => error instanceof Error && /backward through the graph a second time/.test(error.message),
+    );
     // the process survived and the engine still works
     assert.equal(tensor([1, 2], f64).add(1).sum().item(), 5);
   });
@@ -388,7 +409,10 @@ describe('autograd semantics', () => {
   scopedTest('a non-scalar backward without a gradient throws a clear error', () => {
     const x = normal([2, 2]);
     const y = x.mul(2);
-    assert.throws(() => y.backward(), (error: unknown) => error instanceof Error && /implicitly created only for scalar outputs/.test(error.message));
+    assert.throws(
+      () => y.backward(),
+      (error: unknown) => error instanceof Error && /implicitly created only for scalar outputs/.test(error.message),
+    );
     // with an explicit gradient the same tensor backpropagates
     y.backward(ones([2, 2], f64));
     assertCloseTo(x.grad, [2, 2, 2, 2]);
@@ -407,11 +431,17 @@ describe('autograd semantics', () => {
     const x = normal([3]);
     const y = x.exp(); // exp saves its result
     y.add_(1);
-    assert.throws(() => y.sum().backward(), (error: unknown) => error instanceof Error && /modified by an inplace operation/.test(error.message));
+    assert.throws(
+      () => y.sum().backward(),
+      (error: unknown) => error instanceof Error && /modified by an inplace operation/.test(error.message),
+    );
   });
 
   scopedTest('an in-place op on a leaf that requires grad throws', () => {
     const x = normal([3]);
-    assert.throws(() => x.add_(1), (error: unknown) => error instanceof Error && /leaf Variable that requires grad/.test(error.message));
+    assert.throws(
+      () => x.add_(1),
+      (error: unknown) => error instanceof Error && /leaf Variable that requires grad/.test(error.message),
+    );
   });
 });

@@ -7,7 +7,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -34,8 +45,20 @@ import {
 
 // ---- environment: nothing from the machine running the tests leaks in -------------------------------------
 const sandbox = mkdtempSync(join(tmpdir(), 'finetune-hub-test-'));
-for (const k of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_ENDPOINT', 'HF_HUB_CACHE',
-  'HUGGINGFACE_HUB_CACHE', 'HF_TOKEN_PATH', 'HF_HUB_DISABLE_IMPLICIT_TOKEN', 'XDG_CACHE_HOME', 'HF_HUB_ETAG_TIMEOUT', 'HF_HUB_DOWNLOAD_TIMEOUT']) {
+for (const k of [
+  'HF_TOKEN',
+  'HUGGING_FACE_HUB_TOKEN',
+  'HF_HUB_OFFLINE',
+  'TRANSFORMERS_OFFLINE',
+  'HF_ENDPOINT',
+  'HF_HUB_CACHE',
+  'HUGGINGFACE_HUB_CACHE',
+  'HF_TOKEN_PATH',
+  'HF_HUB_DISABLE_IMPLICIT_TOKEN',
+  'XDG_CACHE_HOME',
+  'HF_HUB_ETAG_TIMEOUT',
+  'HF_HUB_DOWNLOAD_TIMEOUT',
+]) {
   delete process.env[k];
 }
 process.env.HF_HOME = join(sandbox, 'hf-home');
@@ -95,7 +118,13 @@ function addRepo(id: string, repo: FakeRepo): FakeRepo {
 }
 
 /** Sends `content` honouring `Range: bytes=N-` (unless disabled), optionally cutting the connection mid-body. */
-function serveBytes(req: IncomingMessage, res: ServerResponse, content: Buffer, headers: Record<string, string>, cut: boolean): void {
+function serveBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  content: Buffer,
+  headers: Record<string, string>,
+  cut: boolean,
+): void {
   let start = 0;
   let status = 200;
   const range = req.headers.range;
@@ -108,7 +137,11 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, content: Buffer, 
     headers['Content-Range'] = `bytes ${start}-${content.length - 1}/${content.length}`;
   }
   const body = content.subarray(start);
-  res.writeHead(status, { ...headers, 'Content-Length': String(body.length), 'Accept-Ranges': faults.noRange ? 'none' : 'bytes' });
+  res.writeHead(status, {
+    ...headers,
+    'Content-Length': String(body.length),
+    'Accept-Ranges': faults.noRange ? 'none' : 'bytes',
+  });
   if (req.method === 'HEAD') return void res.end();
   if (cut) {
     res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
@@ -119,7 +152,12 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, content: Buffer, 
 
 function hubHandler(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', endpoint);
-  hubLog.push({ method: req.method ?? '', path: url.pathname, range: req.headers.range, auth: req.headers.authorization });
+  hubLog.push({
+    method: req.method ?? '',
+    path: url.pathname,
+    range: req.headers.range,
+    auth: req.headers.authorization,
+  });
   if (faults.down) return void res.writeHead(503, { 'Content-Type': 'text/plain' }).end('down');
   const parts = url.pathname.split('/').slice(1);
   if (parts.length < 5 || parts[2] !== 'resolve') return void res.writeHead(404).end();
@@ -143,9 +181,12 @@ function hubHandler(req: IncomingMessage, res: ServerResponse): void {
   const commit = repo.branches?.[rev] ?? (rev === repo.commit || rev === 'main' ? repo.commit : undefined);
   if (commit === undefined) return void res.writeHead(404, { 'X-Error-Code': 'RevisionNotFound' }).end();
   const file = repo.files[filename];
-  if (file === undefined) return void res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': commit }).end();
+  if (file === undefined)
+    return void res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': commit }).end();
   if (file.lfs) {
-    const pointer = Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(file.content)}\nsize ${file.content.length}\n`);
+    const pointer = Buffer.from(
+      `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(file.content)}\nsize ${file.content.length}\n`,
+    );
     return void res
       .writeHead(302, {
         Location: `${cdnBase}/cdn/${sha256(file.content)}?X-Amz-Signature=abc`,
@@ -162,7 +203,12 @@ function hubHandler(req: IncomingMessage, res: ServerResponse): void {
 
 function cdnHandler(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', cdnBase);
-  cdnLog.push({ method: req.method ?? '', path: url.pathname, range: req.headers.range, auth: req.headers.authorization });
+  cdnLog.push({
+    method: req.method ?? '',
+    path: url.pathname,
+    range: req.headers.range,
+    auth: req.headers.authorization,
+  });
   const m = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
   const file = m ? cdnBlobs.get(m[1]) : undefined;
   if (m === null || file === undefined) return void res.writeHead(404).end();
@@ -172,7 +218,9 @@ function cdnHandler(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const listen = (s: Server) =>
-  new Promise<string>((ok) => s.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(s.address() as { port: number }).port}`)));
+  new Promise<string>((ok) =>
+    s.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(s.address() as { port: number }).port}`)),
+  );
 
 const CONFIG = Buffer.from('{"hidden_size": 4, "model_type": "tiny"}\n');
 const WEIGHTS = bytes(300_000, 1);
@@ -204,7 +252,10 @@ before(async () => {
   const good = bytes(100_000, 4);
   const bad = Buffer.from(good);
   bad[50_000] ^= 0xff;
-  addRepo('acme/corrupt', { commit: commitOf('corrupt-1'), files: { 'weights.bin': { content: good, lfs: true, served: bad } } });
+  addRepo('acme/corrupt', {
+    commit: commitOf('corrupt-1'),
+    files: { 'weights.bin': { content: good, lfs: true, served: bad } },
+  });
   addRepo('acme/old-name', { commit: '', files: {}, renamedTo: TINY });
 });
 
@@ -223,7 +274,8 @@ function newCache(): string {
 function opts(cacheDir: string, extra: HubDownloadOptions = {}): HubDownloadOptions {
   return { cacheDir, endpoint, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 }, ...extra };
 }
-const count = (log: LogEntry[], method?: string) => log.filter((e) => method === undefined || e.method === method).length;
+const count = (log: LogEntry[], method?: string) =>
+  log.filter((e) => method === undefined || e.method === method).length;
 const storageOf = (cache: string, repo = TINY) => join(cache, repoFolderName(repo));
 
 // ---- tests ----------------------------------------------------------------------------------------------
@@ -237,16 +289,30 @@ test('downloads a regular and an LFS file into the huggingface_hub cache layout'
   assert.ok(lstatSync(cfg).isSymbolicLink(), 'snapshot files are symlinks');
   assert.equal(readlinkSync(cfg), `../../blobs/${gitSha1(CONFIG)}`, 'relative link to the blob named by its git etag');
   assert.deepEqual(readFileSync(join(storage, 'blobs', gitSha1(CONFIG))), CONFIG);
-  assert.equal(readFileSync(join(storage, 'refs', 'main'), 'utf8'), tiny.commit, 'refs/main holds the commit, no newline');
-  assert.ok(readFileSync(join(cache, 'CACHEDIR.TAG'), 'utf8').startsWith('Signature: 8a477f597d28d172789f06886806bc55'));
+  assert.equal(
+    readFileSync(join(storage, 'refs', 'main'), 'utf8'),
+    tiny.commit,
+    'refs/main holds the commit, no newline',
+  );
+  assert.ok(
+    readFileSync(join(cache, 'CACHEDIR.TAG'), 'utf8').startsWith('Signature: 8a477f597d28d172789f06886806bc55'),
+  );
 
   const cdnBefore = count(cdnLog);
   const w = await hfHubDownload(TINY, 'model.safetensors', opts(cache));
   assert.deepEqual(readFileSync(w), WEIGHTS);
-  assert.equal(readlinkSync(w), `../../blobs/${sha256(WEIGHTS)}`, 'LFS blobs are named by their sha256 (X-Linked-Etag)');
+  assert.equal(
+    readlinkSync(w),
+    `../../blobs/${sha256(WEIGHTS)}`,
+    'LFS blobs are named by their sha256 (X-Linked-Etag)',
+  );
   assert.equal(count(cdnLog) - cdnBefore, 1, 'the LFS content came from the CDN location of the redirect');
   assert.equal(cdnLog.at(-1)?.method, 'GET');
-  assert.deepEqual(readdirSync(join(storage, 'blobs')).sort(), [gitSha1(CONFIG), sha256(WEIGHTS)].sort(), 'no .incomplete left');
+  assert.deepEqual(
+    readdirSync(join(storage, 'blobs')).sort(),
+    [gitSha1(CONFIG), sha256(WEIGHTS)].sort(),
+    'no .incomplete left',
+  );
   assert.equal(w, snapshotPath(TINY, tiny.commit, 'model.safetensors', { cacheDir: cache }));
   assert.equal(tryToLoadFromCache(TINY, 'model.safetensors', undefined, { cacheDir: cache }), w);
 });
@@ -298,7 +364,10 @@ test('a second call is a cache hit: a HEAD only; with a commit hash, no request 
 
 test('a new commit on the branch downloads the changed file and moves refs/main', async () => {
   const cache = newCache();
-  addRepo('acme/moving', { commit: commitOf('moving-1'), files: { 'config.json': { content: Buffer.from('{"v": 1}') } } });
+  addRepo('acme/moving', {
+    commit: commitOf('moving-1'),
+    files: { 'config.json': { content: Buffer.from('{"v": 1}') } },
+  });
   const v1 = await hfHubDownload('acme/moving', 'config.json', opts(cache));
   const repo = repos.get('acme/moving')!;
   repo.commit = commitOf('moving-2');
@@ -337,7 +406,10 @@ test('offline mode (option and HF_HUB_OFFLINE) returns the cached file without a
     }
   }
   assert.equal(hubLog.length + cdnLog.length, total, 'offline mode made no request');
-  assert.equal(await resolveModelFile(TINY, 'generation_config.json', { ...opts(cache, { offline: true }), optional: true }), null);
+  assert.equal(
+    await resolveModelFile(TINY, 'generation_config.json', { ...opts(cache, { offline: true }), optional: true }),
+    null,
+  );
 });
 
 test('HF_HOME, HF_HUB_CACHE and HF_ENDPOINT are the defaults', async () => {
@@ -377,7 +449,11 @@ test('404s: repository vs file vs revision, each naming repo, file and revision'
     assert.equal(e.commitHash, tiny.commit);
     return true;
   });
-  assert.equal(tryToLoadFromCache(TINY, 'nope.bin', 'main', { cacheDir: cache }), CACHED_NO_EXIST, 'the absence is cached (.no_exist)');
+  assert.equal(
+    tryToLoadFromCache(TINY, 'nope.bin', 'main', { cacheDir: cache }),
+    CACHED_NO_EXIST,
+    'the absence is cached (.no_exist)',
+  );
   assert.ok(existsSync(join(storageOf(cache), '.no_exist', tiny.commit, 'nope.bin')));
   assert.equal(await resolveModelFile(TINY, 'nope.bin', { ...opts(cache), optional: true }), null);
   await assert.rejects(resolveModelFile(TINY, 'nope.bin', opts(cache)), EntryNotFoundError);
@@ -397,12 +473,15 @@ test('private repo: 401 mentions HF_TOKEN; the token option and HF_TOKEN authent
     assert.match(e.message, /acme\/private/);
     return true;
   });
-  await assert.rejects(hfHubDownload('acme/private', 'config.json', opts(cache, { token: 'hf_wrong' })), (e: unknown) => {
-    assert.ok(e instanceof HfHubHTTPError && e.status === 401, String(e));
-    assert.match(e.message, /token is invalid/);
-    assert.match(e.message, /HF_TOKEN/);
-    return true;
-  });
+  await assert.rejects(
+    hfHubDownload('acme/private', 'config.json', opts(cache, { token: 'hf_wrong' })),
+    (e: unknown) => {
+      assert.ok(e instanceof HfHubHTTPError && e.status === 401, String(e));
+      assert.match(e.message, /token is invalid/);
+      assert.match(e.message, /HF_TOKEN/);
+      return true;
+    },
+  );
   const p = await hfHubDownload('acme/private', 'config.json', opts(cache, { token: 'hf_secret' }));
   assert.deepEqual(readFileSync(p), CONFIG);
   assert.equal(hubLog.at(-1)?.auth, 'Bearer hf_secret');
@@ -413,7 +492,10 @@ test('private repo: 401 mentions HF_TOKEN; the token option and HF_TOKEN authent
     assert.deepEqual(readFileSync(w), repos.get('acme/private')!.files['weights.bin'].content);
     assert.equal(hubLog.at(-1)?.auth, 'Bearer hf_secret', 'HF_TOKEN is sent to the Hub');
     assert.equal(cdnLog.at(-1)?.auth, undefined, 'no Authorization header to the signed CDN URL (another host)');
-    await assert.rejects(hfHubDownload('acme/private', 'weights.bin', opts(newCache(), { token: false })), RepositoryNotFoundError);
+    await assert.rejects(
+      hfHubDownload('acme/private', 'weights.bin', opts(newCache(), { token: false })),
+      RepositoryNotFoundError,
+    );
   } finally {
     delete process.env.HF_TOKEN;
   }
@@ -444,7 +526,11 @@ test('an interrupted download keeps blobs/<etag>.incomplete and the next call re
   const partialSize = lstatSync(partial).size;
   assert.ok(partialSize > 0 && partialSize < content.length, `partial file of ${partialSize} bytes`);
   assert.deepEqual(readFileSync(partial), content.subarray(0, partialSize));
-  assert.equal(existsSync(join(storage, 'snapshots', repos.get('acme/big')!.commit, 'big.bin')), false, 'nothing in the snapshot yet');
+  assert.equal(
+    existsSync(join(storage, 'snapshots', repos.get('acme/big')!.commit, 'big.bin')),
+    false,
+    'nothing in the snapshot yet',
+  );
 
   const p = await hfHubDownload('acme/big', 'big.bin', opts(cache));
   assert.equal(cdnLog.at(-1)?.range, `bytes=${partialSize}-`, 'resumed from the partial size');
@@ -473,7 +559,10 @@ test('an interruption is retried (resumed) within one call', async () => {
   const p = await hfHubDownload('acme/big', 'big.bin', opts(cache, { retry: { attempts: 3, baseDelayMs: 1 } }));
   assert.deepEqual(readFileSync(p), content);
   assert.equal(count(cdnLog, 'GET') - before, 3);
-  assert.ok(cdnLog.slice(-2).every((e) => e.range?.startsWith('bytes=')), 'the retries asked for the rest only');
+  assert.ok(
+    cdnLog.slice(-2).every((e) => e.range?.startsWith('bytes=')),
+    'the retries asked for the rest only',
+  );
 });
 
 test('a server without Range support: the download restarts cleanly from zero', async () => {
@@ -513,7 +602,17 @@ test('corrupted LFS content fails the sha256 check and leaves nothing in the cac
 test('path traversal and invalid names are refused before any request', async () => {
   const cache = newCache();
   const total = hubLog.length + cdnLog.length;
-  for (const bad of ['../secret', 'a/../../secret', '..', '/etc/passwd', 'sub\\..\\x', 'C:\\Windows\\x', 'C:x', 'a//b', '']) {
+  for (const bad of [
+    '../secret',
+    'a/../../secret',
+    '..',
+    '/etc/passwd',
+    'sub\\..\\x',
+    'C:\\Windows\\x',
+    'C:x',
+    'a//b',
+    '',
+  ]) {
     await assert.rejects(hfHubDownload(TINY, bad, opts(cache)), HFValidationError, `filename ${JSON.stringify(bad)}`);
   }
   await assert.rejects(hfHubDownload(TINY, 'x', opts(cache, { subfolder: '../..' })), HFValidationError);
@@ -573,8 +672,15 @@ test('Hub unreachable or failing: the cached snapshot is used, else a clear erro
     faults.down = false;
   }
   const dead = 'http://127.0.0.1:1';
-  assert.equal(await hfHubDownload(TINY, 'config.json', opts(cache, { endpoint: dead })), cached, 'connection refused falls back too');
-  await assert.rejects(hfHubDownload(TINY, 'model.safetensors', opts(cache, { endpoint: dead })), LocalEntryNotFoundError);
+  assert.equal(
+    await hfHubDownload(TINY, 'config.json', opts(cache, { endpoint: dead })),
+    cached,
+    'connection refused falls back too',
+  );
+  await assert.rejects(
+    hfHubDownload(TINY, 'model.safetensors', opts(cache, { endpoint: dead })),
+    LocalEntryNotFoundError,
+  );
 });
 
 test('a Hub that cannot be reached at all fails at once, without retries (a mistyped name offline does not wait)', async () => {
@@ -605,7 +711,13 @@ test('progress callback', async () => {
   const size = readFileSync(p).length;
   assert.ok(events.length >= 2);
   assert.deepEqual(events[0], { repoId: 'acme/big', filename: 'big.bin', downloaded: 0, total: size, done: false });
-  assert.deepEqual(events.at(-1), { repoId: 'acme/big', filename: 'big.bin', downloaded: size, total: size, done: true });
+  assert.deepEqual(events.at(-1), {
+    repoId: 'acme/big',
+    filename: 'big.bin',
+    downloaded: size,
+    total: size,
+    done: true,
+  });
   for (let i = 1; i < events.length; i++) assert.ok(events[i].downloaded >= events[i - 1].downloaded);
 });
 
@@ -613,7 +725,10 @@ test('a renamed repo (relative redirect) is followed', async () => {
   const cache = newCache();
   const p = await hfHubDownload('acme/old-name', 'config.json', opts(cache));
   assert.deepEqual(readFileSync(p), CONFIG);
-  assert.ok(p.includes(join('models--acme--old-name', 'snapshots', tiny.commit)), 'cached under the requested name, as in Python');
+  assert.ok(
+    p.includes(join('models--acme--old-name', 'snapshots', tiny.commit)),
+    'cached under the requested name, as in Python',
+  );
 });
 
 test('concurrent calls for one file download it once', async () => {

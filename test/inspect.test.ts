@@ -73,13 +73,16 @@ const head = pooler + classifier;
 const layerBiases = 3 * h + h + h + inter + h + h; // q, k, v, attention output, LayerNorm, intermediate, output, LayerNorm
 const layerNorms = 2 * h + layers * 2 * (2 * h);
 
-test('inspect --model bert-base-uncased --method lora prints PEFT\'s trainable-parameters line for the seed\'s config', () => {
+test("inspect --model bert-base-uncased --method lora prints PEFT's trainable-parameters line for the seed's config", () => {
   const run = finetune('inspect', '--model', 'bert-base-uncased', '--method', 'lora');
   assert.equal(run.code, 0, run.stderr);
   const lines = run.stdout.split('\n');
   assert.ok(lines.includes('trainable params: 296,450 || all params: 109,780,228 || trainable%: 0.2700'), run.stdout);
   assert.match(run.stdout, /^bert-base-uncased: BertForSequenceClassification, 2 labels, 109,483,778 parameters$/m);
-  assert.match(run.stdout, /^lora \*\s+296,450\s+109,780,228\s+0\.27%\s+rank r=8, α=32 on 24 layers \(query, value\) \+ head copy \(classifier\)$/m);
+  assert.match(
+    run.stdout,
+    /^lora \*\s+296,450\s+109,780,228\s+0\.27%\s+rank r=8, α=32 on 24 layers \(query, value\) \+ head copy \(classifier\)$/m,
+  );
   assert.match(run.stdout, /PEFT rows count as PEFT's get_nb_trainable_parameters/);
 });
 
@@ -90,9 +93,15 @@ test('inspect --json on a config.json folder: every row equals the count worked 
   assert.equal(report.architecture, 'BertForSequenceClassification');
   assert.equal(report.numLabels, labels);
   assert.equal(report.total, total);
-  assert.deepEqual(report.groups.map((g) => g.name), ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'head']);
+  assert.deepEqual(
+    report.groups.map((g) => g.name),
+    ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'head'],
+  );
   const rows = new Map(report.rows.map((r) => [r.method, r]));
-  assert.deepEqual([...rows.keys()], ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning']);
+  assert.deepEqual(
+    [...rows.keys()],
+    ['full', 'head', 'top-k', 'gradual', 'bitfit', 'ln', 'houlsby', 'pfeiffer', 'lora', 'dora', 'ia3', 'prompt-tuning'],
+  );
   for (const row of report.rows) assert.equal(row.status, 'ok', `${row.method}: ${row.reason}`);
 
   const counts = (method: string) => [rows.get(method)!.trainable, rows.get(method)!.total];
@@ -103,12 +112,16 @@ test('inspect --json on a config.json folder: every row equals the count worked 
   assert.deepEqual(counts('bitfit'), [head + h + layers * layerBiases, total]);
   assert.deepEqual(counts('ln'), [head + layerNorms, total]);
   const stages = rows.get('gradual')!.stages!;
-  assert.deepEqual(stages.map((s) => s.trainable), [head, head + layerParams, head + 2 * layerParams, total]);
+  assert.deepEqual(
+    stages.map((s) => s.trainable),
+    [head, head + layerParams, head + 2 * layerParams, total],
+  );
   assert.deepEqual(stages[1].groups, ['encoder.layer.1', 'head']);
   assert.ok(Math.abs(stages[0].percent - (100 * head) / total) < 1e-9);
 
   // PEFT rows: PEFT's counts over the wrapped model (adapters and the classifier's trainable copy included in the total).
-  const peft = (method: string, added: number) => assert.deepEqual(counts(method), [added + classifier, total + added + classifier], method);
+  const peft = (method: string, added: number) =>
+    assert.deepEqual(counts(method), [added + classifier, total + added + classifier], method);
   const lora = layers * 2 * (h * 8 + 8 * h); // query and value: A [8, h], B [h, 8]
   peft('lora', lora);
   peft('dora', lora + layers * 2 * h); // + a magnitude per output feature
@@ -118,17 +131,39 @@ test('inspect --json on a config.json folder: every row equals the count worked 
   peft('houlsby', layers * 2 * adapter);
   peft('pfeiffer', layers * adapter);
   peft('prompt-tuning', 20 * h);
-  assert.equal(rows.get('lora')!.peftLine, `trainable params: ${(lora + classifier).toLocaleString('en-US')} || all params: ${(total + lora + classifier).toLocaleString('en-US')} || trainable%: ${((100 * (lora + classifier)) / (total + lora + classifier)).toFixed(4)}`);
+  assert.equal(
+    rows.get('lora')!.peftLine,
+    `trainable params: ${(lora + classifier).toLocaleString('en-US')} || all params: ${(total + lora + classifier).toLocaleString('en-US')} || trainable%: ${((100 * (lora + classifier)) / (total + lora + classifier)).toFixed(4)}`,
+  );
 });
 
 test('inspect text output: thousands separators, 2-decimal %, top-k names k, stages explained, --num-labels and --k', () => {
-  const run = finetune('inspect', '--model', tinyBert, '--method', 'full,top-k,gradual', '--num-labels', '5', '--k', '2');
+  const run = finetune(
+    'inspect',
+    '--model',
+    tinyBert,
+    '--method',
+    'full,top-k,gradual',
+    '--num-labels',
+    '5',
+    '--k',
+    '2',
+  );
   assert.equal(run.code, 0, run.stderr);
   const total5 = total - classifier + linear(h, 5);
   const grouped = (n: number) => n.toLocaleString('en-US');
-  assert.match(run.stdout, new RegExp(`^full\\s+${grouped(total5)}\\s+${grouped(total5)}\\s+100\\.00%\\s+every parameter$`, 'm'));
+  assert.match(
+    run.stdout,
+    new RegExp(`^full\\s+${grouped(total5)}\\s+${grouped(total5)}\\s+100\\.00%\\s+every parameter$`, 'm'),
+  );
   const top2 = pooler + linear(h, 5) + 2 * layerParams;
-  assert.match(run.stdout, new RegExp(`^top-k \\(k=2\\)\\s+${grouped(top2)}\\s+${grouped(total5)}\\s+${((100 * top2) / total5).toFixed(2)}%\\s+the head and the 2 layer groups below it \\(encoder\\.layer\\.0, encoder\\.layer\\.1\\)$`, 'm'));
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `^top-k \\(k=2\\)\\s+${grouped(top2)}\\s+${grouped(total5)}\\s+${((100 * top2) / total5).toFixed(2)}%\\s+the head and the 2 layer groups below it \\(encoder\\.layer\\.0, encoder\\.layer\\.1\\)$`,
+      'm',
+    ),
+  );
   assert.match(run.stdout, /^gradual unfreezing\s+\S+–\S+\s+\S+\s+[\d.]+–100\.00%/m);
   assert.match(run.stdout, /a stage is one step of the schedule/);
   assert.match(run.stdout, /1: [\d.]+ · 2: [\d.]+ · 3: [\d.]+ · 4: 100\.00/);
@@ -138,7 +173,16 @@ test('inspect marks methods that do not apply as n/a with the reason; DoRA on a 
   const run = finetune('inspect', '--model', 'alexnet', '--method', 'ln,lora,dora,ia3,prompt-tuning', '--json');
   assert.equal(run.code, 0, run.stderr);
   const rows = (JSON.parse(run.stdout) as Report).rows;
-  assert.deepEqual(rows.map((r) => [r.method, r.status]), [['ln', 'n/a'], ['lora', 'ok'], ['dora', 'ok'], ['ia3', 'n/a'], ['prompt-tuning', 'n/a']]);
+  assert.deepEqual(
+    rows.map((r) => [r.method, r.status]),
+    [
+      ['ln', 'n/a'],
+      ['lora', 'ok'],
+      ['dora', 'ok'],
+      ['ia3', 'n/a'],
+      ['prompt-tuning', 'n/a'],
+    ],
+  );
   assert.match(rows[0].reason!, /no LayerNorm or GroupNorm/);
   // DoRA = LoRA on AlexNet's five Conv2d + a magnitude per output channel (64 + 192 + 384 + 256 + 256)
   assert.equal(rows[2].trainable! - rows[1].trainable!, 64 + 192 + 384 + 256 + 256);
@@ -151,10 +195,16 @@ test('inspect marks methods that do not apply as n/a with the reason; DoRA on a 
 test('inspect errors: usage errors exit 2 listing what is known, runtime errors exit 1', () => {
   const preset = finetune('inspect', '--model', 'bert-huge');
   assert.equal(preset.code, 2);
-  assert.match(preset.stderr, /unknown model 'bert-huge'.*presets: .*bert-base-uncased.*alexnet.*resnet50.*vit-base-patch16-224/);
+  assert.match(
+    preset.stderr,
+    /unknown model 'bert-huge'.*presets: .*bert-base-uncased.*alexnet.*resnet50.*vit-base-patch16-224/,
+  );
   const method = finetune('inspect', '--model', 'alexnet', '--method', 'lora,qlora');
   assert.equal(method.code, 2);
-  assert.match(method.stderr, /unknown method 'qlora' \(known: full, head, top-k, gradual, bitfit, ln, houlsby, pfeiffer, lora, dora, ia3, prompt-tuning, all/);
+  assert.match(
+    method.stderr,
+    /unknown method 'qlora' \(known: full, head, top-k, gradual, bitfit, ln, houlsby, pfeiffer, lora, dora, ia3, prompt-tuning, all/,
+  );
   assert.equal(finetune('inspect').code, 2);
   const flag = finetune('inspect', '--model', 'alexnet', '--rank', '4');
   assert.equal(flag.code, 2);

@@ -9,7 +9,23 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { data, functional as F, getRngState, manualSeed, models, nn, optim, randn, setNumThreads, setRngState, tensor, tidy, Trainer, TrainingArguments, type Tensor } from 'finetune';
+import {
+  data,
+  functional as F,
+  getRngState,
+  manualSeed,
+  models,
+  nn,
+  optim,
+  randn,
+  setNumThreads,
+  setRngState,
+  tensor,
+  tidy,
+  Trainer,
+  TrainingArguments,
+  type Tensor,
+} from 'finetune';
 import { TINY_BERT, writeKeywordCsv, writeTinyBertFolder } from './helpers/keyword-data.js';
 import { snapshot, ROOT } from './helpers/trainer-setup.js';
 
@@ -33,11 +49,17 @@ after(() => {
 });
 
 function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args, '--threads', '1'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 180_000 });
+  const run = spawnSync(process.execPath, [cli, ...args, '--threads', '1'], {
+    cwd: tmp,
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+    timeout: 180_000,
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-const json = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+const json = (path: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 /** Seeded standard normal numbers (Box–Muller on a small LCG), for curves with a known noise. */
 function gaussians(n: number, seed: number): number[] {
@@ -60,7 +82,7 @@ test('lrCurve measures the fall and the batch-to-batch noise; a trend does not p
   }
 });
 
-test('lrFind refuses a flat curve (lrs too small to train) and a noisy one (targets unrelated to inputs), saying why; minDrop 0 gives fastai\'s suggestions anyway', async () => {
+test("lrFind refuses a flat curve (lrs too small to train) and a noisy one (targets unrelated to inputs), saying why; minDrop 0 gives fastai's suggestions anyway", async () => {
   manualSeed(0);
   const model = new nn.Linear(8, 1);
   const x = randn([256, 8]);
@@ -69,7 +91,10 @@ test('lrFind refuses a flat curve (lrs too small to train) and a noisy one (targ
   /** The loss on 16 rows (batch i), or on all 256 when i is null. */
   const batchLoss = (target: Tensor, i: number | null) =>
     tidy(() => {
-      const rows = tensor(Array.from({ length: i === null ? 256 : 16 }, (_, k) => (i === null ? k : (i * 16 + k) % 256)), { dtype: 'int64' });
+      const rows = tensor(
+        Array.from({ length: i === null ? 256 : 16 }, (_, k) => (i === null ? k : (i * 16 + k) % 256)),
+        { dtype: 'int64' },
+      );
       const pick = (t: Tensor) => t.indexSelect(0, rows);
       const loss = F.mseLoss(model.forward(pick(x)) as Tensor, pick(target));
       loss.backward();
@@ -78,16 +103,34 @@ test('lrFind refuses a flat curve (lrs too small to train) and a noisy one (targ
   const optimizer = new optim.SGD(model.parameters(), { lr: 0.01 });
 
   // The learnable problem, whole batches, at lrs from 1e-9 to 1e-8: the loss hardly moves.
-  const tiny = await optim.lrFind({ optimizer, model, trainStep: () => batchLoss(signal, null), startLr: 1e-9, endLr: 1e-8 });
+  const tiny = await optim.lrFind({
+    optimizer,
+    model,
+    trainStep: () => batchLoss(signal, null),
+    startLr: 1e-9,
+    endLr: 1e-8,
+  });
   assert.deepEqual(tiny.suggestions, {});
-  assert.match(tiny.refused ?? '', /^the smoothed loss never falls more than 5\.0% below its start: at best [\d.]+ → [\d.]+ \(0\.0%\): a flat curve/);
+  assert.match(
+    tiny.refused ?? '',
+    /^the smoothed loss never falls more than 5\.0% below its start: at best [\d.]+ → [\d.]+ \(0\.0%\): a flat curve/,
+  );
   assert.ok(tiny.curve!.drop > 0 && tiny.curve!.drop < 1e-4, `drop ${tiny.curve!.drop}`);
 
   // Batches of 16 at the same lrs: the smoothed loss wanders a few % below its start by chance, which
   // fastai's minimum would take for a fall; it is within its noise.
-  const chance = await optim.lrFind({ optimizer, model, trainStep: (i) => batchLoss(signal, i), startLr: 1e-9, endLr: 1e-8 });
+  const chance = await optim.lrFind({
+    optimizer,
+    model,
+    trainStep: (i) => batchLoss(signal, i),
+    startLr: 1e-9,
+    endLr: 1e-8,
+  });
   assert.deepEqual(chance.suggestions, {});
-  assert.match(chance.refused ?? '', /^the fall of the smoothed loss, [\d.]+ → [\d.]+ \([\d.]+%\), is less than 3× its noise \(±[\d.]+; the raw loss varies by ±[\d.]+ from batch to batch\)/);
+  assert.match(
+    chance.refused ?? '',
+    /^the fall of the smoothed loss, [\d.]+ → [\d.]+ \([\d.]+%\), is less than 3× its noise \(±[\d.]+; the raw loss varies by ±[\d.]+ from batch to batch\)/,
+  );
   assert.ok(chance.curve!.drop >= 0.05, `a fall of ${chance.curve!.drop} is not flat, only noise`);
 
   // Targets that are noise: whatever the lr, the loss cannot fall below the noise's variance.
@@ -98,11 +141,22 @@ test('lrFind refuses a flat curve (lrs too small to train) and a noisy one (targ
   // The learnable problem over the usual range falls by far more than 5% and its noise: suggestions.
   const real = await optim.lrFind({ optimizer, model, trainStep: (i) => batchLoss(signal, i) });
   assert.equal(real.refused, undefined, real.refused);
-  assert.ok(real.curve!.drop > 0.3 && real.curve!.startLoss - real.curve!.minLoss > 3 * real.curve!.noise, JSON.stringify(real.curve));
+  assert.ok(
+    real.curve!.drop > 0.3 && real.curve!.startLoss - real.curve!.minLoss > 3 * real.curve!.noise,
+    JSON.stringify(real.curve),
+  );
   assert.deepEqual(Object.keys(real.suggestions).sort(), ['minimum', 'steep', 'valley']);
 
   // fastai's behaviour: suggest from any curve.
-  const anyway = await optim.lrFind({ optimizer, model, trainStep: () => batchLoss(signal, null), startLr: 1e-9, endLr: 1e-8, minDrop: 0, minSignalToNoise: 0 });
+  const anyway = await optim.lrFind({
+    optimizer,
+    model,
+    trainStep: () => batchLoss(signal, null),
+    startLr: 1e-9,
+    endLr: 1e-8,
+    minDrop: 0,
+    minSignalToNoise: 0,
+  });
   assert.equal(anyway.refused, undefined);
   assert.ok(anyway.suggestions.valley !== undefined);
   for (const t of [x, signal, noise]) t.dispose();
@@ -110,11 +164,21 @@ test('lrFind refuses a flat curve (lrs too small to train) and a noisy one (targ
 
 async function keywordTrainer(file: string): Promise<Trainer> {
   const tokenizer = data.Tokenizer.fromFile(join(ROOT, 'data/bert-base-uncased/tokenizer.json'));
-  const dataset = await data.TextClassificationDataset.fromFile(file, { textColumn: 'text', labelColumn: 'label', tokenizer, maxLength: 16 });
+  const dataset = await data.TextClassificationDataset.fromFile(file, {
+    textColumn: 'text',
+    labelColumn: 'label',
+    tokenizer,
+    maxLength: 16,
+  });
   manualSeed(0);
   const config = models.bertConfigFromHf({ ...TINY_BERT, num_labels: 2 });
   const model = new models.BertForSequenceClassification(config);
-  return new Trainer({ model, args: new TrainingArguments({ outputDir: join(tmp, 'unused'), perDeviceTrainBatchSize: 16, seed: 0 }), trainDataset: dataset, log: null });
+  return new Trainer({
+    model,
+    args: new TrainingArguments({ outputDir: join(tmp, 'unused'), perDeviceTrainBatchSize: 16, seed: 0 }),
+    trainDataset: dataset,
+    log: null,
+  });
 }
 
 test('Trainer.lrFind: a falling curve on learnable data gives suggestions and restores weights, optimizer and generator; random labels are refused', async () => {
@@ -131,7 +195,11 @@ test('Trainer.lrFind: a falling curve on learnable data gives suggestions and re
   assert.equal(trainer.optimizer!.paramGroups[0].lr, trainer.learningRate);
   const next = Array.from(randn([6]).data() as Float32Array);
   setRngState(generator);
-  assert.deepEqual(Array.from(randn([6]).data() as Float32Array), next, 'the generator is where it was before the range test');
+  assert.deepEqual(
+    Array.from(randn([6]).data() as Float32Array),
+    next,
+    'the generator is where it was before the range test',
+  );
 
   const flat = await (await keywordTrainer(randomLabels)).lrFind();
   assert.deepEqual(flat.suggestions, {});
@@ -140,16 +208,43 @@ test('Trainer.lrFind: a falling curve on learnable data gives suggestions and re
 });
 
 test('finetune lr-find: suggestions and the curve for learnable data; for random labels, exit 1 with why and what to try', () => {
-  const ok = finetune('lr-find', '--model', modelDir, '--train-file', keywords, '--max-length', '16', '--per-device-train-batch-size', '16', '--output-dir', 'lr-ok');
+  const ok = finetune(
+    'lr-find',
+    '--model',
+    modelDir,
+    '--train-file',
+    keywords,
+    '--max-length',
+    '16',
+    '--per-device-train-batch-size',
+    '16',
+    '--output-dir',
+    'lr-ok',
+  );
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /suggested lr: \S+\s+valley/);
   assert.match(ok.stdout, /curve: smoothed loss 0\.\d+ → 0\.\d+ \(\d+% fall, noise ±[\d.]+\), \d+ steps/);
   assert.match(ok.stdout, /then: finetune train … --method full --learning-rate \S+/);
 
-  const flat = finetune('lr-find', '--model', modelDir, '--train-file', randomLabels, '--max-length', '16', '--per-device-train-batch-size', '16', '--output-dir', 'lr-flat');
+  const flat = finetune(
+    'lr-find',
+    '--model',
+    modelDir,
+    '--train-file',
+    randomLabels,
+    '--max-length',
+    '16',
+    '--per-device-train-batch-size',
+    '16',
+    '--output-dir',
+    'lr-flat',
+  );
   assert.equal(flat.code, 1, flat.stdout + flat.stderr);
   assert.doesNotMatch(flat.stdout, /suggested lr/);
-  assert.match(flat.stderr, /finetune lr-find: no suggestion: the (smoothed loss never falls|fall of the smoothed loss)/);
+  assert.match(
+    flat.stderr,
+    /finetune lr-find: no suggestion: the (smoothed loss never falls|fall of the smoothed loss)/,
+  );
   assert.match(flat.stderr, /try: .*--num-it 200.*--per-device-train-batch-size 64/);
   const saved = json(join(tmp, 'lr-flat', 'lr_find.json'));
   assert.deepEqual(saved.suggestions, {});
@@ -157,10 +252,27 @@ test('finetune lr-find: suggestions and the curve for learnable data; for random
 });
 
 test('finetune train --learning-rate auto: trains at the valley from the same start as that lr given by hand; falls back to the default with a warning on a flat curve (YAML learning_rate: auto)', () => {
-  const common = ['--model', modelDir, '--train-file', keywords, '--validation-split', '0.2', '--max-length', '16', '--per-device-train-batch-size', '16', '--num-train-epochs', '6', '--disable-tqdm', '--report=false'];
+  const common = [
+    '--model',
+    modelDir,
+    '--train-file',
+    keywords,
+    '--validation-split',
+    '0.2',
+    '--max-length',
+    '16',
+    '--per-device-train-batch-size',
+    '16',
+    '--num-train-epochs',
+    '6',
+    '--disable-tqdm',
+    '--report=false',
+  ];
   const auto = finetune('train', ...common, '--learning-rate', 'auto', '--output-dir', 'auto');
   assert.equal(auto.code, 0, auto.stderr);
-  const line = /learning rate auto: (\S+) \(lr-find valley; smoothed loss [\d.]+ → [\d.]+ \(\d+% fall/.exec(auto.stdout);
+  const line = /learning rate auto: (\S+) \(lr-find valley; smoothed loss [\d.]+ → [\d.]+ \(\d+% fall/.exec(
+    auto.stdout,
+  );
   assert.ok(line, auto.stdout);
   const recorded = json(join(tmp, 'auto', 'run_config.json'));
   assert.equal(recorded.learning_rate, Number(line[1]));
@@ -171,12 +283,31 @@ test('finetune train --learning-rate auto: trains at the valley from the same st
 
   const byHand = finetune('train', ...common, '--learning-rate', line[1], '--output-dir', 'by-hand');
   assert.equal(byHand.code, 0, byHand.stderr);
-  assert.ok(readFileSync(join(tmp, 'auto', 'model.safetensors')).equals(readFileSync(join(tmp, 'by-hand', 'model.safetensors'))), 'the range test leaves the run as it would have been');
+  assert.ok(
+    readFileSync(join(tmp, 'auto', 'model.safetensors')).equals(
+      readFileSync(join(tmp, 'by-hand', 'model.safetensors')),
+    ),
+    'the range test leaves the run as it would have been',
+  );
 
-  writeFileSync(join(tmp, 'auto.yaml'), `model: ${modelDir}\ntrain_file: ${randomLabels}\nvalidation_split: 0.2\nmax_length: 16\nmax_steps: 10\nlearning_rate: auto\n`);
-  const flat = finetune('train', '--config', join(tmp, 'auto.yaml'), '--output-dir', 'auto-flat', '--disable-tqdm', '--report=false');
+  writeFileSync(
+    join(tmp, 'auto.yaml'),
+    `model: ${modelDir}\ntrain_file: ${randomLabels}\nvalidation_split: 0.2\nmax_length: 16\nmax_steps: 10\nlearning_rate: auto\n`,
+  );
+  const flat = finetune(
+    'train',
+    '--config',
+    join(tmp, 'auto.yaml'),
+    '--output-dir',
+    'auto-flat',
+    '--disable-tqdm',
+    '--report=false',
+  );
   assert.equal(flat.code, 0, flat.stderr);
-  assert.match(flat.stderr, /warning: learning rate auto: lr-find suggests nothing — the (smoothed loss never falls|fall of the smoothed loss).*; training at the method's default instead, 2e-5/);
+  assert.match(
+    flat.stderr,
+    /warning: learning rate auto: lr-find suggests nothing — the (smoothed loss never falls|fall of the smoothed loss).*; training at the method's default instead, 2e-5/,
+  );
   assert.match(flat.stdout, /lr 2e-5: BERT full fine-tuning default/);
   const fallback = json(join(tmp, 'auto-flat', 'run_config.json'));
   assert.equal(fallback.learning_rate, 2e-5);
@@ -185,7 +316,16 @@ test('finetune train --learning-rate auto: trains at the valley from the same st
   const bad = finetune('train', '--model', modelDir, '--train-file', keywords, '--learning-rate', 'fast');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--learning-rate expects a number or auto, got 'fast'/);
-  const resumed = finetune('train', '--model', modelDir, '--train-file', keywords, '--learning-rate', 'auto', '--resume-from-checkpoint');
+  const resumed = finetune(
+    'train',
+    '--model',
+    modelDir,
+    '--train-file',
+    keywords,
+    '--learning-rate',
+    'auto',
+    '--resume-from-checkpoint',
+  );
   assert.equal(resumed.code, 2);
   assert.match(resumed.stderr, /--learning-rate auto does not apply to --resume-from-checkpoint/);
 });

@@ -39,21 +39,21 @@ test('10,000 training steps inside tidy leave live tensors and RSS flat', () => 
     });
 
   try {
-  const firstLoss = step();
-  for (let i = 0; i < 999; i++) step();
-  collectGarbage();
-  const tensorsAfterWarmup = memory().numTensors;
-  const bytesAfterWarmup = memory().numBytes;
-  const rssAfterWarmup = rssMiB();
-  let lastLoss = 0;
-  for (let i = 0; i < 9000; i++) lastLoss = step();
-  collectGarbage();
+    const firstLoss = step();
+    for (let i = 0; i < 999; i++) step();
+    collectGarbage();
+    const tensorsAfterWarmup = memory().numTensors;
+    const bytesAfterWarmup = memory().numBytes;
+    const rssAfterWarmup = rssMiB();
+    let lastLoss = 0;
+    for (let i = 0; i < 9000; i++) lastLoss = step();
+    collectGarbage();
 
-  assert.equal(memory().numTensors, tensorsAfterWarmup, 'live tensor count grew');
-  assert.equal(memory().numBytes, bytesAfterWarmup, 'live tensor bytes grew');
-  const growth = rssMiB() - rssAfterWarmup;
-  assert.ok(growth < 16, `RSS grew by ${growth.toFixed(1)} MiB over 9,000 steps`);
-  assert.ok(lastLoss < firstLoss, `the steps trained: loss ${firstLoss} → ${lastLoss}`);
+    assert.equal(memory().numTensors, tensorsAfterWarmup, 'live tensor count grew');
+    assert.equal(memory().numBytes, bytesAfterWarmup, 'live tensor bytes grew');
+    const growth = rssMiB() - rssAfterWarmup;
+    assert.ok(growth < 16, `RSS grew by ${growth.toFixed(1)} MiB over 9,000 steps`);
+    assert.ok(lastLoss < firstLoss, `the steps trained: loss ${firstLoss} → ${lastLoss}`);
   } finally {
     for (const t of [...list, x, labels]) t.dispose();
   }

@@ -7,7 +7,16 @@ import { fileURLToPath } from 'node:url';
 
 import { train } from 'finetune';
 
-const { accuracyScore, f1Score, matthewsCorrcoef, pearsonCorrelation, spearmanCorrelation, rankData, argmax, defaultComputeMetrics } = train;
+const {
+  accuracyScore,
+  f1Score,
+  matthewsCorrcoef,
+  pearsonCorrelation,
+  spearmanCorrelation,
+  rankData,
+  argmax,
+  defaultComputeMetrics,
+} = train;
 
 interface Case {
   name: string;
@@ -25,9 +34,12 @@ interface Case {
   rank_x: number[];
 }
 
-const fixtures = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/metrics/metrics.json', import.meta.url)), 'utf8')) as { cases: Case[] };
+const fixtures = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../test/fixtures/metrics/metrics.json', import.meta.url)), 'utf8'),
+) as { cases: Case[] };
 
-const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) <= 1e-12, `${what}: ${actual} vs ${expected}`);
+const close = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) <= 1e-12, `${what}: ${actual} vs ${expected}`);
 
 test('classification metrics match scikit-learn', () => {
   for (const c of fixtures.cases.filter((k) => k.kind === 'classification')) {
@@ -61,14 +73,39 @@ test('hand-computed values and edge cases', () => {
   assert.ok(Number.isNaN(pearsonCorrelation([1, 1, 1], [1, 2, 3])), 'constant input: NaN, as SciPy');
   assert.equal(spearmanCorrelation([1, 2, 3, 4], [1, 4, 9, 16]), 1);
   assert.deepEqual(rankData([10, 20, 10, 30]), [1.5, 3, 1.5, 4]);
-  assert.deepEqual(argmax([[0.1, 0.9], [2, -1], [1, 1]]), [1, 0, 0]);
+  assert.deepEqual(
+    argmax([
+      [0.1, 0.9],
+      [2, -1],
+      [1, 1],
+    ]),
+    [1, 0, 0],
+  );
   assert.throws(() => f1Score([0, 1, 2], [0, 1, 2]), /average 'binary' needs at most 2.*macro/);
   assert.throws(() => accuracyScore([0, 1], [0]), /yTrue has 2 values, yPred 1/);
 });
 
 test('defaultComputeMetrics picks metrics by the shape of the data', () => {
-  assert.deepEqual(defaultComputeMetrics({ predictions: [[0, 1], [1, 0], [0, 1], [1, 0]], labelIds: [1, 0, 0, 0] }), { accuracy: 0.75, f1: 2 / 3 });
-  const three = defaultComputeMetrics({ predictions: [[3, 0, 0], [0, 3, 0], [0, 0, 3]], labelIds: [0, 1, 1] });
+  assert.deepEqual(
+    defaultComputeMetrics({
+      predictions: [
+        [0, 1],
+        [1, 0],
+        [0, 1],
+        [1, 0],
+      ],
+      labelIds: [1, 0, 0, 0],
+    }),
+    { accuracy: 0.75, f1: 2 / 3 },
+  );
+  const three = defaultComputeMetrics({
+    predictions: [
+      [3, 0, 0],
+      [0, 3, 0],
+      [0, 0, 3],
+    ],
+    labelIds: [0, 1, 1],
+  });
   assert.deepEqual(Object.keys(three), ['accuracy', 'f1_macro']);
   const regression = defaultComputeMetrics({ predictions: [[0.1], [0.4], [0.35], [0.8]], labelIds: [0, 1, 2, 3] });
   assert.equal(regression.spearmanr, 0.8);

@@ -8,25 +8,43 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { functional as F, manualSeed, nn, noGrad, optim, randn, setNumThreads, tensor, tidy, type Tensor } from 'finetune';
+import {
+  functional as F,
+  manualSeed,
+  nn,
+  noGrad,
+  optim,
+  randn,
+  setNumThreads,
+  tensor,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
 // Tiny tensors: one thread spares the toy runs the thread pool's overhead.
 setNumThreads(1);
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../../test/fixtures/multi-task/${name}`, import.meta.url), 'utf8'));
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../../../test/fixtures/multi-task/${name}`, import.meta.url), 'utf8'));
 
 interface Flat {
   shape: number[];
   values: number[];
 }
-const fromFlat = (t: Flat, dtype: 'float64' | 'int64' = 'float64'): Tensor => tensor(t.values, { dtype }).reshape(t.shape);
+const fromFlat = (t: Flat, dtype: 'float64' | 'int64' = 'float64'): Tensor =>
+  tensor(t.values, { dtype }).reshape(t.shape);
 const values = (t: Tensor): number[] => [...t.detach().to({ dtype: 'float64' }).reshape([-1]).data()] as number[];
 const scalar = (x: number) => tensor(x, { dtype: 'float64' });
 
 function close(actual: number, expected: number, tol = 1e-12, what = ''): void {
   assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what} ${actual} ≠ ${expected}`);
 }
-function closeAll(actual: number[] | Record<string, number>, expected: number[] | Record<string, number>, tol = 1e-12, what = ''): void {
+function closeAll(
+  actual: number[] | Record<string, number>,
+  expected: number[] | Record<string, number>,
+  tol = 1e-12,
+  what = '',
+): void {
   const a = Array.isArray(actual) ? actual : Object.values(actual);
   const e = Array.isArray(expected) ? expected : Object.values(expected);
   if (!Array.isArray(actual) && !Array.isArray(expected)) assert.deepEqual(Object.keys(actual), Object.keys(expected));
@@ -75,7 +93,10 @@ test('scheduled α(t): linear, cosine and step from α0 to α1 over T steps, two
   assert.deepEqual(mtl.weights(), { main: 0.4, aux: 0.6 });
   close(mtl.forward({ main: scalar(10), aux: scalar(1) }).item(), 0.4 * 10 + 0.6 * 1);
   assert.equal(mtl.state.alpha, 0.4);
-  assert.throws(() => new optim.MultiTaskLoss(['a', 'b', 'c'], { kind: 'scheduled', from: 1, to: 0, steps: 3 }), /exactly two tasks/);
+  assert.throws(
+    () => new optim.MultiTaskLoss(['a', 'b', 'c'], { kind: 'scheduled', from: 1, to: 0, steps: 3 }),
+    /exactly two tasks/,
+  );
 });
 
 // ---- uncertainty ------------------------------------------------------------------------------------
@@ -124,13 +145,27 @@ test('DWA: weights 1 for two epochs, then K·softmax(r/T) of epoch-average loss 
 
   // epoch averages of what forward() saw, when onEpochEnd gets none
   const auto = new optim.MultiTaskLoss(['a', 'b'], { kind: 'dwa', temperature: 1 });
-  for (const [a, b] of [[1, 2], [3, 2]]) auto.forward({ a: scalar(a), b: scalar(b) }); // averages 2, 2
+  for (const [a, b] of [
+    [1, 2],
+    [3, 2],
+  ])
+    auto.forward({ a: scalar(a), b: scalar(b) }); // averages 2, 2
   auto.onEpochEnd();
-  for (const [a, b] of [[1, 1], [1, 3]]) auto.forward({ a: scalar(a), b: scalar(b) }); // averages 1, 2
+  for (const [a, b] of [
+    [1, 1],
+    [1, 3],
+  ])
+    auto.forward({ a: scalar(a), b: scalar(b) }); // averages 1, 2
   auto.onEpochEnd();
   // r = (0.5, 1), T = 1
-  closeAll(auto.weights(), { a: (2 * Math.exp(0.5)) / (Math.exp(0.5) + Math.exp(1)), b: (2 * Math.exp(1)) / (Math.exp(0.5) + Math.exp(1)) });
-  assert.deepEqual(auto.state.epochLosses, [{ a: 2, b: 2 }, { a: 1, b: 2 }]);
+  closeAll(auto.weights(), {
+    a: (2 * Math.exp(0.5)) / (Math.exp(0.5) + Math.exp(1)),
+    b: (2 * Math.exp(1)) / (Math.exp(0.5) + Math.exp(1)),
+  });
+  assert.deepEqual(auto.state.epochLosses, [
+    { a: 2, b: 2 },
+    { a: 1, b: 2 },
+  ]);
 });
 
 // ---- GradNorm --------------------------------------------------------------------------------------
@@ -161,15 +196,23 @@ test('GradNorm matches the PyTorch reference (autograd.grad with create_graph) f
   const shared = new nn.Linear(3, 4).to('float64');
   const heads = [new nn.Linear(4, 1).to('float64'), new nn.Linear(4, 1).to('float64')];
   const params: Record<string, Tensor> = {
-    'shared.weight': shared.weight, 'shared.bias': shared.bias!,
-    'head0.weight': heads[0].weight, 'head0.bias': heads[0].bias!, 'head1.weight': heads[1].weight, 'head1.bias': heads[1].bias!,
+    'shared.weight': shared.weight,
+    'shared.bias': shared.bias!,
+    'head0.weight': heads[0].weight,
+    'head0.bias': heads[0].bias!,
+    'head1.weight': heads[1].weight,
+    'head1.bias': heads[1].bias!,
   };
   noGrad(() => {
     for (const [name, p] of Object.entries(params)) p.copy_(fromFlat(ref.params[name]));
   });
   const x = fromFlat(ref.x);
   const y = (ref.y as Flat[]).map((t) => fromFlat(t));
-  const mtl = new optim.MultiTaskLoss(['t0', 't1'], { kind: 'gradnorm', sharedParameters: shared.weight, alpha: ref.alpha }, { dtype: 'float64' });
+  const mtl = new optim.MultiTaskLoss(
+    ['t0', 't1'],
+    { kind: 'gradnorm', sharedParameters: shared.weight, alpha: ref.alpha },
+    { dtype: 'float64' },
+  );
   for (const step of ref.steps) {
     tidy(() => {
       const feats = shared.forward(x).tanh();
@@ -182,7 +225,8 @@ test('GradNorm matches the PyTorch reference (autograd.grad with create_graph) f
     closeAll(state.targets!, step.targets, 1e-12, 'targets');
     close(state.gradNormLoss!, step.gradNormLoss, 1e-12, 'L_grad');
     closeAll(values(mtl.parameters()[0].grad!), step.wGrad, 1e-12, 'w.grad');
-    for (const [name, p] of Object.entries(params)) closeAll(values(p.grad!), step.grads[name].values, 1e-12, `${name}.grad`);
+    for (const [name, p] of Object.entries(params))
+      closeAll(values(p.grad!), step.grads[name].values, 1e-12, `${name}.grad`);
     sgd(Object.values(params), ref.lr);
     sgd(mtl.parameters(), ref.lrWeights);
     mtl.step();
@@ -208,31 +252,81 @@ test('PCGrad: conflicting gradients projected onto each other’s normal plane, 
 
   // no conflict: the plain sum; 'mean' halves it; existing gradients accumulate
   theta.grad = tensor([10, 10], { dtype: 'float64' });
-  const none = optim.pcgradBackward({ a: theta.mul(tensor([1, 2], { dtype: 'float64' })).sum(), b: theta.mul(tensor([3, 0], { dtype: 'float64' })).sum() }, [theta], { reduction: 'mean' });
+  const none = optim.pcgradBackward(
+    {
+      a: theta.mul(tensor([1, 2], { dtype: 'float64' })).sum(),
+      b: theta.mul(tensor([3, 0], { dtype: 'float64' })).sum(),
+    },
+    [theta],
+    { reduction: 'mean' },
+  );
   assert.equal(none.conflicts, 0);
   closeAll(values(theta.grad!), [12, 11]);
   theta.grad = null;
 
   // three tasks: the order of projection matters; a seeded order gives the hand-computed result
-  const gs = [[1, 0], [-1, 1], [-1, -2]].map((g) => tensor(g, { dtype: 'float64' }));
+  const gs = [
+    [1, 0],
+    [-1, 1],
+    [-1, -2],
+  ].map((g) => tensor(g, { dtype: 'float64' }));
   const reference = (orders: number[][]) => {
-    const raw = [[1, 0], [-1, 1], [-1, -2]];
+    const raw = [
+      [1, 0],
+      [-1, 1],
+      [-1, -2],
+    ];
     const dot = (a: number[], b: number[]) => a[0] * b[0] + a[1] * b[1];
     return raw
-      .map((gi, i) => orders[i].reduce((pc, j) => {
-        const d = dot(pc, raw[j]);
-        return d < 0 ? pc.map((v, k) => v - (d / dot(raw[j], raw[j])) * raw[j][k]) : pc;
-      }, gi))
+      .map((gi, i) =>
+        orders[i].reduce((pc, j) => {
+          const d = dot(pc, raw[j]);
+          return d < 0 ? pc.map((v, k) => v - (d / dot(raw[j], raw[j])) * raw[j][k]) : pc;
+        }, gi),
+      )
       .reduce((a, b) => [a[0] + b[0], a[1] + b[1]]);
   };
   // random() = 0.99 keeps Fisher–Yates' order: task i visits the others in increasing order
-  optim.pcgradBackward(gs.map((g) => theta.mul(g).sum()), [theta], { random: () => 0.99 });
-  closeAll(values(theta.grad!), reference([[1, 2], [0, 2], [0, 1]]));
+  optim.pcgradBackward(
+    gs.map((g) => theta.mul(g).sum()),
+    [theta],
+    { random: () => 0.99 },
+  );
+  closeAll(
+    values(theta.grad!),
+    reference([
+      [1, 2],
+      [0, 2],
+      [0, 1],
+    ]),
+  );
   theta.grad = null;
   // random() = 0 swaps them
-  optim.pcgradBackward(gs.map((g) => theta.mul(g).sum()), [theta], { random: () => 0 });
-  closeAll(values(theta.grad!), reference([[2, 1], [2, 0], [1, 0]]));
-  assert.notDeepEqual(reference([[1, 2], [0, 2], [0, 1]]), reference([[2, 1], [2, 0], [1, 0]]));
+  optim.pcgradBackward(
+    gs.map((g) => theta.mul(g).sum()),
+    [theta],
+    { random: () => 0 },
+  );
+  closeAll(
+    values(theta.grad!),
+    reference([
+      [2, 1],
+      [2, 0],
+      [1, 0],
+    ]),
+  );
+  assert.notDeepEqual(
+    reference([
+      [1, 2],
+      [0, 2],
+      [0, 1],
+    ]),
+    reference([
+      [2, 1],
+      [2, 0],
+      [1, 0],
+    ]),
+  );
 });
 
 // ---- a two-task toy run ---------------------------------------------------------------------------
@@ -256,7 +350,13 @@ test('toy run: uncertainty weighting raises the noisy task’s σ and lowers its
   const { params, losses } = toyProblem(0, (x) => {
     const u = randn([8, 1]).mul(0.5);
     const clean = x.matmul(u);
-    return [clean, x.matmul(u).neg().add(randn([128, 1]).mul(1.5))]; // same signal, noise σ = 1.5 on b
+    return [
+      clean,
+      x
+        .matmul(u)
+        .neg()
+        .add(randn([128, 1]).mul(1.5)),
+    ]; // same signal, noise σ = 1.5 on b
   });
   const mtl = new optim.MultiTaskLoss(['a', 'b'], { kind: 'uncertainty' });
   for (let step = 0; step < 300; step++) {
@@ -276,7 +376,10 @@ test('toy run: GradNorm gives the task that trains slower more weight', () => {
   // a: a linear target, learned fast; b: a sign pattern of two inputs, learned slowly
   const { backbone, params, losses } = toyProblem(1, (x) => {
     const ya = x.matmul(randn([8, 1]));
-    const yb = x.narrow(1, 0, 1).mul(x.narrow(1, 1, 1)).sign();
+    const yb = x
+      .narrow(1, 0, 1)
+      .mul(x.narrow(1, 1, 1))
+      .sign();
     return [ya, yb];
   });
   const mtl = new optim.MultiTaskLoss(['a', 'b'], { kind: 'gradnorm', sharedParameters: backbone.weight });
@@ -305,12 +408,19 @@ test('labelSmoothedCrossEntropy matches torch cross_entropy(label_smoothing=ε):
       const logits = fromFlat(c.logits).requiresGrad_();
       const target = fromFlat(c.target, c.targetDtype === 'int64' ? 'int64' : 'float64');
       const { label_smoothing: eps, reduction, ignore_index: ignoreIndex, weight } = c.options;
-      const out = nn.labelSmoothedCrossEntropy(logits, target, eps, { reduction, ignoreIndex, weight: weight ? fromFlat(weight) : undefined });
+      const out = nn.labelSmoothedCrossEntropy(logits, target, eps, {
+        reduction,
+        ignoreIndex,
+        weight: weight ? fromFlat(weight) : undefined,
+      });
       assert.deepEqual(out.shape, c.output.shape, c.name);
       closeAll(values(out), c.output.values, 1e-12, c.name);
       out.mul(fromFlat(c.projection)).sum().backward();
       closeAll(values(logits.grad!), c.grad.values, 1e-12, `${c.name} grad`);
     });
   }
-  assert.throws(() => nn.labelSmoothedCrossEntropy(randn([2, 3]), tensor([0, 1], { dtype: 'int64' }), 1.5), /epsilon must be in \[0, 1\]/);
+  assert.throws(
+    () => nn.labelSmoothedCrossEntropy(randn([2, 3]), tensor([0, 1], { dtype: 'int64' }), 1.5),
+    /epsilon must be in \[0, 1\]/,
+  );
 });

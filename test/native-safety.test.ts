@@ -72,20 +72,32 @@ console.log(JSON.stringify({ length: v.length, a: a.numel(), threw: message !== 
 
 describe('sparse tensors are checked where libtorch trusts their indices', () => {
   test('_sparse_coo_tensor_unsafe with an index past the size is an Error, not a write past the end', () => {
-    const message = inChild(errorOf('', `callOp('aten::to_dense', '', [callOp('aten::_sparse_coo_tensor_unsafe', '', [tensor([[0, 100000000]], { dtype: 'int64' }), ones([2]), [3]])])`));
+    const message = inChild(
+      errorOf(
+        '',
+        `callOp('aten::to_dense', '', [callOp('aten::_sparse_coo_tensor_unsafe', '', [tensor([[0, 100000000]], { dtype: 'int64' }), ones([2]), [3]])])`,
+      ),
+    );
     assert.match(message as string, /aten::_sparse_coo_tensor_unsafe: .*size is inconsistent with indices.*100000000/);
   });
 
   test('the compressed _unsafe constructors are checked too', () => {
-    const message = inChild(errorOf('', `callOp('aten::_sparse_csr_tensor_unsafe', '', [tensor([0, 1, 2], { dtype: 'int64' }), tensor([0, 100000000], { dtype: 'int64' }), ones([2]), [2, 2]])`));
+    const message = inChild(
+      errorOf(
+        '',
+        `callOp('aten::_sparse_csr_tensor_unsafe', '', [tensor([0, 1, 2], { dtype: 'int64' }), tensor([0, 100000000], { dtype: 'int64' }), ones([2]), [2, 2]])`,
+      ),
+    );
     assert.match(message as string, /aten::_sparse_csr_tensor_unsafe: .*col_indices/);
   });
 
   test('indices corrupted in place after a checked construction are caught at the next operator', () => {
-    const message = inChild(errorOf(
-      `const s = callOp('aten::sparse_coo_tensor', 'indices_size', [tensor([[0, 1]], { dtype: 'int64' }), ones([2]), [3]]);`,
-      `callOp('aten::_indices', '', [s]).fill_(100000000); callOp('aten::to_dense', '', [s])`,
-    ));
+    const message = inChild(
+      errorOf(
+        `const s = callOp('aten::sparse_coo_tensor', 'indices_size', [tensor([[0, 1]], { dtype: 'int64' }), ones([2]), [3]]);`,
+        `callOp('aten::_indices', '', [s]).fill_(100000000); callOp('aten::to_dense', '', [s])`,
+      ),
+    );
     assert.match(message as string, /aten::to_dense: .*size is inconsistent with indices/);
   });
 
@@ -99,19 +111,32 @@ console.log(JSON.stringify(callOp('aten::to_dense', '', [s]).toArray()));`);
 
 describe('.grad is checked as PyTorch checks it', () => {
   test('a gradient of another shape is refused at assignment, naming both shapes; the optimizer never runs on it', () => {
-    const message = inChild(errorOf(`const w = zeros([1 << 20], { requiresGrad: true });`, `w.grad = full([1], 1); new ft.optim.SGD([w], { lr: 0.1 }).step()`));
-    assert.match(message as string, /assigning \.grad: the gradient \(float32 of shape \[1\] on cpu\) does not match its tensor \(float32 of shape \[1048576\] on cpu\)/);
+    const message = inChild(
+      errorOf(
+        `const w = zeros([1 << 20], { requiresGrad: true });`,
+        `w.grad = full([1], 1); new ft.optim.SGD([w], { lr: 0.1 }).step()`,
+      ),
+    );
+    assert.match(
+      message as string,
+      /assigning \.grad: the gradient \(float32 of shape \[1\] on cpu\) does not match its tensor \(float32 of shape \[1048576\] on cpu\)/,
+    );
   });
 
   test('a gradient of another dtype is refused', () => {
-    const message = inChild(errorOf(`const w = zeros([4], { requiresGrad: true });`, `w.grad = zeros([4], { dtype: 'float64' })`));
+    const message = inChild(
+      errorOf(`const w = zeros([4], { requiresGrad: true });`, `w.grad = zeros([4], { dtype: 'float64' })`),
+    );
     assert.match(message as string, /float64 of shape \[4\].*float32 of shape \[4\]/);
   });
 
   test('a gradient resized in place after backward fails the optimizer step and clipping with an Error', () => {
     const setup = `const w = ones([1 << 16], { requiresGrad: true }); w.sum().backward(); aten.resize_(w.grad, [1]);`;
     const step = inChild(errorOf(setup, `new ft.optim.SGD([w], { lr: 0.1 }).step()`));
-    assert.match(step as string, /reading \.grad: the gradient \(float32 of shape \[1\] on cpu\) does not match its tensor \(float32 of shape \[65536\]/);
+    assert.match(
+      step as string,
+      /reading \.grad: the gradient \(float32 of shape \[1\] on cpu\) does not match its tensor \(float32 of shape \[65536\]/,
+    );
     const clip = inChild(errorOf(setup, `ft.optim.clipGradNorm_([w], 1)`));
     assert.match(clip as string, /reading \.grad: .*shape \[1\]/);
   });
@@ -128,16 +153,39 @@ console.log(JSON.stringify(w.detach().toArray()));`);
 describe('the fused optimizer kernels, which trust their lists', () => {
   const options = '{ lr: 0.1, beta1: 0.9, beta2: 0.99, weight_decay: 0, eps: 1e-8, amsgrad: false, maximize: false }';
   test('a gradient or state of another shape is an Error naming both shapes (it segfaulted)', () => {
-    const adam = inChild(errorOf('const p = zeros([1 << 20]);', `aten._fused_adam_([p], [ones([1])], [zeros([1 << 20])], [zeros([1 << 20])], [], [zeros([])], ${options})`));
-    assert.match(adam as string, /aten::_fused_adam_: argument 'grads' \[0\] \(float32 of shape \[1\]\) does not match self\[0\] \(float32 of shape \[1048576\]\)/);
-    const state = inChild(errorOf('const p = zeros([1 << 20]);', `aten._fused_adamw_([p], [ones([1 << 20])], [zeros([1])], [zeros([1 << 20])], [], [zeros([])], ${options})`));
+    const adam = inChild(
+      errorOf(
+        'const p = zeros([1 << 20]);',
+        `aten._fused_adam_([p], [ones([1])], [zeros([1 << 20])], [zeros([1 << 20])], [], [zeros([])], ${options})`,
+      ),
+    );
+    assert.match(
+      adam as string,
+      /aten::_fused_adam_: argument 'grads' \[0\] \(float32 of shape \[1\]\) does not match self\[0\] \(float32 of shape \[1048576\]\)/,
+    );
+    const state = inChild(
+      errorOf(
+        'const p = zeros([1 << 20]);',
+        `aten._fused_adamw_([p], [ones([1 << 20])], [zeros([1])], [zeros([1 << 20])], [], [zeros([])], ${options})`,
+      ),
+    );
     assert.match(state as string, /aten::_fused_adamw_: argument 'exp_avgs' \[0\]/);
-    const sgd = inChild(errorOf('const p = zeros([1 << 20]);', "aten._fused_sgd_([p], [ones([1]), ones([1])], [], { weight_decay: 0, momentum: 0, lr: 0.1, dampening: 0, nesterov: false, maximize: false, is_first_step: false })"));
+    const sgd = inChild(
+      errorOf(
+        'const p = zeros([1 << 20]);',
+        'aten._fused_sgd_([p], [ones([1]), ones([1])], [], { weight_decay: 0, momentum: 0, lr: 0.1, dampening: 0, nesterov: false, maximize: false, is_first_step: false })',
+      ),
+    );
     assert.match(sgd as string, /aten::_fused_sgd_: argument 'grads' has 2 tensors but 'self' has 1/);
   });
 
   test('an empty step count is refused', () => {
-    const message = inChild(errorOf('const p = zeros([4]);', `aten._fused_adam_([p], [ones([4])], [zeros([4])], [zeros([4])], [], [zeros([0])], ${options})`));
+    const message = inChild(
+      errorOf(
+        'const p = zeros([4]);',
+        `aten._fused_adam_([p], [ones([4])], [zeros([4])], [zeros([4])], [], [zeros([0])], ${options})`,
+      ),
+    );
     assert.match(message as string, /argument 'state_steps' \[0\] must hold one element, got shape \[0\]/);
   });
 });
@@ -199,12 +247,21 @@ describe('creation from JavaScript numbers', () => {
   });
 
   test('integers beyond int64 are refused before the cast to int64', () => {
-    assert.match(inChild(errorOf('', 'zeros([1e20])')) as string, /aten::zeros: argument 'size' .*expects an integer within int64, got 100000000000000000000/);
-    assert.match(inChild(errorOf('', 'aten.full([2], 2n ** 70n, { dtype: "int64" })')) as string, /expects an integer within int64, got 1180591620717411303424n/);
+    assert.match(
+      inChild(errorOf('', 'zeros([1e20])')) as string,
+      /aten::zeros: argument 'size' .*expects an integer within int64, got 100000000000000000000/,
+    );
+    assert.match(
+      inChild(errorOf('', 'aten.full([2], 2n ** 70n, { dtype: "int64" })')) as string,
+      /expects an integer within int64, got 1180591620717411303424n/,
+    );
   });
 
   test('an array nested deeper than a tensor can have dimensions is refused, naming where (100,000 deep overflowed the stack)', () => {
     const message = inChild(errorOf('let deep = [1]; for (let i = 0; i < 100000; i++) deep = [deep];', 'tensor(deep)'));
-    assert.match(message as string, /^tensor\(\): the array nests deeper than 64 levels at data(\[0\]){64} \(a tensor has at most 64 dimensions\)$/);
+    assert.match(
+      message as string,
+      /^tensor\(\): the array nests deeper than 64 levels at data(\[0\]){64} \(a tensor has at most 64 dimensions\)$/,
+    );
   });
 });

@@ -55,7 +55,8 @@ const factories: Record<string, () => nn.Module & { forward: (...args: never[]) 
 
 function call(name: string, module: nn.Module, inputs: Tensor[]): Tensor {
   if (module instanceof nn.MultiheadAttention) {
-    if (name.includes('key padding')) return module.forward(inputs[0], inputs[0], inputs[0], { keyPaddingMask: inputs[1] });
+    if (name.includes('key padding'))
+      return module.forward(inputs[0], inputs[0], inputs[0], { keyPaddingMask: inputs[1] });
     if (name.includes('cross')) return module.forward(inputs[0], inputs[1], inputs[1], { attnMask: inputs[2] });
     return module.forward(inputs[0], inputs[0], inputs[0]);
   }
@@ -79,9 +80,11 @@ for (const c of fixture.cases) {
         out.mul(build(c.projection)).sum().backward();
         c.inputGrads.forEach((g, i) => g && assertClose(inputs[i].grad!, g, `grad of input ${i}`, 1e-4));
         const params = new Map(module.namedParameters());
-        for (const [key, g] of Object.entries(c.paramGrads)) assertClose(params.get(key)!.grad!, g, `grad of ${key}`, 1e-4);
+        for (const [key, g] of Object.entries(c.paramGrads))
+          assertClose(params.get(key)!.grad!, g, `grad of ${key}`, 1e-4);
         const after = module.stateDict();
-        for (const [key, v] of Object.entries(c.stateAfter)) assertClose(after.get(key)!, v, `state ${key} after forward`);
+        for (const [key, v] of Object.entries(c.stateAfter))
+          assertClose(after.get(key)!, v, `state ${key} after forward`);
       });
     } finally {
       module.dispose();
@@ -125,11 +128,28 @@ test('module tree: dotted names, state dict order, buffers, submodule lookup, co
     'head.bias',
   ]);
   assert.deepEqual([...net.stateDict().keys()], ['scale', ...names], 'own buffers first, non-persistent ones left out');
-  assert.deepEqual(net.namedBuffers().map(([n]) => n), ['scale', 'cache']);
+  assert.deepEqual(
+    net.namedBuffers().map(([n]) => n),
+    ['scale', 'cache'],
+  );
   assert.equal(net.getSubmodule('layer.1.norm'), net.layer.at(1).norm);
   assert.throws(() => net.getSubmodule('layer.7'), /no submodule 'layer.7'/);
   assert.equal(net.numParameters(), 40 + 2 * (20 + 8) + 10);
-  assert.deepEqual(net.namedModules().map(([n]) => n), ['', 'embed', 'layer', 'layer.0', 'layer.0.dense', 'layer.0.norm', 'layer.1', 'layer.1.dense', 'layer.1.norm', 'head']);
+  assert.deepEqual(
+    net.namedModules().map(([n]) => n),
+    [
+      '',
+      'embed',
+      'layer',
+      'layer.0',
+      'layer.0.dense',
+      'layer.0.norm',
+      'layer.1',
+      'layer.1.dense',
+      'layer.1.norm',
+      'head',
+    ],
+  );
   net.dispose();
 });
 
@@ -140,7 +160,12 @@ test('loadStateDict reports missing, unexpected and mismatched keys', () => {
     const state = new Map(a.stateDict());
     state.delete('head.bias');
     state.set('extra.weight', zeros([1]));
-    assert.throws(() => b.loadStateDict(state), (e: Error) => /missing key\(s\) in state dict: head.bias/.test(e.message) && /unexpected key\(s\) in state dict: extra.weight/.test(e.message));
+    assert.throws(
+      () => b.loadStateDict(state),
+      (e: Error) =>
+        /missing key\(s\) in state dict: head.bias/.test(e.message) &&
+        /unexpected key\(s\) in state dict: extra.weight/.test(e.message),
+    );
     const result = b.loadStateDict(state, { strict: false });
     assert.deepEqual(result, { missingKeys: ['head.bias'], unexpectedKeys: ['extra.weight'] });
     assert.ok(b.embed.weight.equal(a.embed.weight), 'non-strict load copied the matching tensors');
@@ -171,7 +196,12 @@ test('train/eval, requiresGrad_, zeroGrad, apply and to(dtype) with tied weights
   assert.equal((tied.at(0) as nn.Linear).weight, (tied.at(1) as nn.Linear).weight, 'still tied after conversion');
   assert.equal((tied.at(0) as nn.Linear).weight.dtype, 'float64');
   assert.equal((tied.at(0) as nn.Linear).weight.requiresGrad, true);
-  tidy(() => tied.forward(randn([2, 3], { dtype: 'float64' })).sum().backward());
+  tidy(() =>
+    tied
+      .forward(randn([2, 3], { dtype: 'float64' }))
+      .sum()
+      .backward(),
+  );
   assert.ok((tied.at(0) as nn.Linear).weight.grad);
   tied.zeroGrad();
   assert.equal((tied.at(0) as nn.Linear).weight.grad, null);

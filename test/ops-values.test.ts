@@ -5,29 +5,129 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import {
-  Tensor, tidy, memory, fromTypedArray, tensor,
-  add, sub, mul, div, pow, exp, log, log1p, sqrt, rsqrt, tanh, sigmoid, relu, abs, neg, square, reciprocal, sin, cos,
-  floor, ceil, round, sign, clamp, maximum, minimum, where, lerp,
-  sum, mean, max, min, argmax, argmin, std, variance, norm, logsumexp, cumsum, prod, all, any,
-  reshape, view, flatten, permute, transpose, t, contiguous, cat, stack, split, chunk, flip, squeeze, unsqueeze, expand,
-  repeat, narrow,
-  select, slice, indexSelect, gather, scatter, maskedFill, index, indexPut_, oneHot,
-  eq, ne, lt, le, gt, ge, isclose, allclose, equal, isnan, isfinite,
-  matmul, mm, bmm, dot, outer, einsum,
-  arange, linspace, eye, full, zeros, ones, zerosLike, onesLike, fullLike,
+  Tensor,
+  tidy,
+  memory,
+  fromTypedArray,
+  tensor,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  exp,
+  log,
+  log1p,
+  sqrt,
+  rsqrt,
+  tanh,
+  sigmoid,
+  relu,
+  abs,
+  neg,
+  square,
+  reciprocal,
+  sin,
+  cos,
+  floor,
+  ceil,
+  round,
+  sign,
+  clamp,
+  maximum,
+  minimum,
+  where,
+  lerp,
+  sum,
+  mean,
+  max,
+  min,
+  argmax,
+  argmin,
+  std,
+  variance,
+  norm,
+  logsumexp,
+  cumsum,
+  prod,
+  all,
+  any,
+  reshape,
+  view,
+  flatten,
+  permute,
+  transpose,
+  t,
+  contiguous,
+  cat,
+  stack,
+  split,
+  chunk,
+  flip,
+  squeeze,
+  unsqueeze,
+  expand,
+  repeat,
+  narrow,
+  select,
+  slice,
+  indexSelect,
+  gather,
+  scatter,
+  maskedFill,
+  index,
+  indexPut_,
+  oneHot,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  isclose,
+  allclose,
+  equal,
+  isnan,
+  isfinite,
+  matmul,
+  mm,
+  bmm,
+  dot,
+  outer,
+  einsum,
+  arange,
+  linspace,
+  eye,
+  full,
+  zeros,
+  ones,
+  zerosLike,
+  onesLike,
+  fullLike,
   functional as F,
-  type DType, type NestedArray,
+  type DType,
+  type NestedArray,
 } from 'finetune';
 
 type JsonNumber = number | boolean | 'nan' | 'inf' | '-inf';
-interface EncodedTensor { shape: number[]; dtype: DType; values: JsonNumber[] }
+interface EncodedTensor {
+  shape: number[];
+  dtype: DType;
+  values: JsonNumber[];
+}
 type Expected =
   | ({ kind: 'tensor' } & EncodedTensor)
   | { kind: 'list'; items: Expected[] }
   | { kind: 'dict'; items: Record<string, Expected> }
   | { kind: 'scalar'; value: JsonNumber }
   | { kind: 'nested'; dtype: DType; value: unknown };
-interface Case { id: string; op: string; inputs: Record<string, EncodedTensor>; args: Record<string, unknown>; expected: Expected }
+interface Case {
+  id: string;
+  op: string;
+  inputs: Record<string, EncodedTensor>;
+  args: Record<string, unknown>;
+  expected: Expected;
+}
 
 const fixture = JSON.parse(readFileSync(new URL('../../../test/fixtures/ops.json', import.meta.url), 'utf8')) as {
   torch: string;
@@ -38,8 +138,16 @@ const RTOL = 1e-5;
 const ATOL = 1e-6;
 const FLOAT32_LIKE = new Set<DType>(['float32', 'float16', 'bfloat16']);
 const TYPED_ARRAY_OF: Partial<Record<DType, string>> = {
-  float32: 'Float32Array', float16: 'Float32Array', bfloat16: 'Float32Array', float64: 'Float64Array',
-  int64: 'BigInt64Array', int32: 'Int32Array', int16: 'Int16Array', int8: 'Int8Array', uint8: 'Uint8Array', bool: 'Uint8Array',
+  float32: 'Float32Array',
+  float16: 'Float32Array',
+  bfloat16: 'Float32Array',
+  float64: 'Float64Array',
+  int64: 'BigInt64Array',
+  int32: 'Int32Array',
+  int16: 'Int16Array',
+  int8: 'Int8Array',
+  uint8: 'Uint8Array',
+  bool: 'Uint8Array',
 };
 
 function decode(value: unknown): unknown {
@@ -52,11 +160,16 @@ function decode(value: unknown): unknown {
 function buildTensor(encoded: EncodedTensor): Tensor {
   const values = encoded.values.map(decode) as (number | boolean)[];
   switch (encoded.dtype) {
-    case 'float32': return fromTypedArray(Float32Array.from(values as number[]), encoded.shape);
-    case 'float64': return fromTypedArray(Float64Array.from(values as number[]), encoded.shape);
-    case 'int64': return fromTypedArray(BigInt64Array.from(values as number[], BigInt), encoded.shape);
-    case 'bool': return tensor(values).reshape(encoded.shape);
-    default: return tensor(values, { dtype: encoded.dtype }).reshape(encoded.shape);
+    case 'float32':
+      return fromTypedArray(Float32Array.from(values as number[]), encoded.shape);
+    case 'float64':
+      return fromTypedArray(Float64Array.from(values as number[]), encoded.shape);
+    case 'int64':
+      return fromTypedArray(BigInt64Array.from(values as number[], BigInt), encoded.shape);
+    case 'bool':
+      return tensor(values).reshape(encoded.shape);
+    default:
+      return tensor(values, { dtype: encoded.dtype }).reshape(encoded.shape);
   }
 }
 
@@ -115,13 +228,17 @@ function check(actual: unknown, expected: Expected, where: string): void {
     case 'dict':
       assert.ok(typeof actual === 'object' && actual !== null, `${where}: expected an object`);
       assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected.items).sort(), `${where}: keys`);
-      for (const [key, item] of Object.entries(expected.items)) check((actual as Record<string, unknown>)[key], item, `${where}.${key}`);
+      for (const [key, item] of Object.entries(expected.items))
+        check((actual as Record<string, unknown>)[key], item, `${where}.${key}`);
       return;
     case 'scalar': {
       const want = decode(expected.value);
       if (typeof want === 'boolean') return assert.equal(actual, want, where);
       assert.equal(typeof actual, 'number', `${where}: expected a number, got ${String(actual)}`);
-      return assert.ok(close(actual as number, want as number, 'float64'), `${where}: ${String(actual)} vs torch ${String(want)}`);
+      return assert.ok(
+        close(actual as number, want as number, 'float64'),
+        `${where}: ${String(actual)} vs torch ${String(want)}`,
+      );
     }
     case 'nested':
       return checkNested(actual, expected.value, expected.dtype, where);
@@ -134,7 +251,8 @@ type Params = Record<string, any>;
 type Runner = (p: Params) => unknown;
 
 const opts = (p: Params) => (p.dtype ? { dtype: p.dtype as DType } : undefined);
-const indices = (p: Params) => (p.pattern as (string | null)[]).map((key) => (key === null ? null : (p[key] as Tensor)));
+const indices = (p: Params) =>
+  (p.pattern as (string | null)[]).map((key) => (key === null ? null : (p[key] as Tensor)));
 
 const runners: Record<string, Runner> = {
   add: (p) => add(p.a, p.b, p.alpha),
@@ -243,10 +361,17 @@ const runners: Record<string, Runner> = {
   einsum: (p) => einsum(p.equation, [p.a, p.b].filter(Boolean)),
 
   linear: (p) => F.linear(p.x, p.w, p.b),
-  conv2d: (p) => F.conv2d(p.x, p.w, p.b, { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups }),
+  conv2d: (p) =>
+    F.conv2d(p.x, p.w, p.b, { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups }),
   layerNorm: (p) => F.layerNorm(p.x, p.normalizedShape, p.w, p.b, p.eps),
   batchNorm: (p) => {
-    const out = F.batchNorm(p.x, p.mean, p.var, { weight: p.w, bias: p.b, training: p.training, momentum: p.momentum, eps: p.eps });
+    const out = F.batchNorm(p.x, p.mean, p.var, {
+      weight: p.w,
+      bias: p.b,
+      training: p.training,
+      momentum: p.momentum,
+      eps: p.eps,
+    });
     return [out, p.mean, p.var];
   },
   groupNorm: (p) => F.groupNorm(p.x, p.numGroups, p.w, p.b),
@@ -257,11 +382,17 @@ const runners: Record<string, Runner> = {
   softmax: (p) => F.softmax(p.x, p.dim),
   logSoftmax: (p) => F.logSoftmax(p.x, p.dim),
   crossEntropy: (p) =>
-    F.crossEntropy(p.x, p.t, { weight: p.w, reduction: p.reduction, ignoreIndex: p.ignoreIndex, labelSmoothing: p.labelSmoothing }),
+    F.crossEntropy(p.x, p.t, {
+      weight: p.w,
+      reduction: p.reduction,
+      ignoreIndex: p.ignoreIndex,
+      labelSmoothing: p.labelSmoothing,
+    }),
   nllLoss: (p) => F.nllLoss(p.x, p.t, { weight: p.w, reduction: p.reduction, ignoreIndex: p.ignoreIndex }),
   mseLoss: (p) => F.mseLoss(p.x, p.y, p.reduction),
   l1Loss: (p) => F.l1Loss(p.x, p.y, p.reduction),
-  binaryCrossEntropyWithLogits: (p) => F.binaryCrossEntropyWithLogits(p.x, p.y, { posWeight: p.posWeight, reduction: p.reduction }),
+  binaryCrossEntropyWithLogits: (p) =>
+    F.binaryCrossEntropyWithLogits(p.x, p.y, { posWeight: p.posWeight, reduction: p.reduction }),
   scaledDotProductAttention: (p) =>
     F.scaledDotProductAttention(p.q, p.k, p.v, { attnMask: p.mask, isCausal: p.isCausal, scale: p.scale }),
   maxPool2d: (p) => F.maxPool2d(p.x, p.kernelSize, p.stride, p.padding, 1, p.ceilMode),
@@ -282,7 +413,12 @@ const runners: Record<string, Runner> = {
 
   to: (p) => (p.x as Tensor).to(p.dtype),
   toRoundTrip: (p) => (p.dtype === 'float16' ? (p.x as Tensor).half() : (p.x as Tensor).bfloat16()).float(),
-  halfMath: (p) => (p.a as Tensor).half().mul((p.b as Tensor).half()).add(1).float(),
+  halfMath: (p) =>
+    (p.a as Tensor)
+      .half()
+      .mul((p.b as Tensor).half())
+      .add(1)
+      .float(),
   item: (p) => (p.x as Tensor).sum().item(),
   itemAll: (p) => (p.x as Tensor).all().item(),
   toArray: (p) => (p.x as Tensor).reshape(p.shape).toArray(),

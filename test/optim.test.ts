@@ -17,7 +17,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { loadSafetensorsSync, memory, noGrad, optim, randn, runtimeInfo, tensor, tidy, zeros, type Tensor } from 'finetune';
+import {
+  loadSafetensorsSync,
+  memory,
+  noGrad,
+  optim,
+  randn,
+  runtimeInfo,
+  tensor,
+  tidy,
+  zeros,
+  type Tensor,
+} from 'finetune';
 
 const dir = fileURLToPath(new URL('../../../test/fixtures/optim/', import.meta.url));
 const inputs = loadSafetensorsSync(dir + 'inputs.safetensors').tensors;
@@ -62,7 +73,10 @@ function freshParams(): Tensor[] {
 }
 
 function build(c: Case, params: Tensor[], fused: boolean): optim.Optimizer {
-  const groups = c.groups.map(({ params: indices, ...options }) => ({ ...options, params: indices.map((i) => params[i]) }));
+  const groups = c.groups.map(({ params: indices, ...options }) => ({
+    ...options,
+    params: indices.map((i) => params[i]),
+  }));
   const options = { ...c.options, fused } as optim.AdamOptions & optim.SGDOptions;
   if (c.optimizer === 'AdamW') return new optim.AdamW(groups, options);
   if (c.optimizer === 'Adam') return new optim.Adam(groups, options);
@@ -78,7 +92,11 @@ function setGrads(params: Tensor[], t: number, skip?: Case['skip']): void {
   });
 }
 
-function run(c: Case, fused: boolean, onCheckpoint: (step: number, params: Tensor[], opt: optim.Optimizer) => void): void {
+function run(
+  c: Case,
+  fused: boolean,
+  onCheckpoint: (step: number, params: Tensor[], opt: optim.Optimizer) => void,
+): void {
   const params = freshParams();
   const opt = build(c, params, fused);
   for (let t = 0; t < fixture.steps; t++) {
@@ -91,15 +109,18 @@ function run(c: Case, fused: boolean, onCheckpoint: (step: number, params: Tenso
 
 const maxAbsDiff = (a: Tensor, b: Tensor): number => tidy(() => a.sub(b).abs().max().item());
 /** max over elements of |a − b| − rtol·|b| (≤ atol means within tolerance). */
-const excess = (a: Tensor, b: Tensor, rtol: number): number => tidy(() => a.sub(b).abs().sub(b.abs().mul(rtol)).max().item());
+const excess = (a: Tensor, b: Tensor, rtol: number): number =>
+  tidy(() => a.sub(b).abs().sub(b.abs().mul(rtol)).max().item());
 /** max over elements of |a − b| / max(1, |b|): the parameter tolerance's measure. */
 const paramError = (a: Tensor, b: Tensor): number => tidy(() => a.sub(b).abs().div(b.abs().clamp(1)).max().item());
 
 /** Bit for bit where the kernels are the fixtures', else within the fused path's tolerances. */
 function assertSame(actual: Tensor, expected: Tensor, what: string, isParam: boolean): void {
   if (SAME_KERNELS) assert.ok(actual.detach().equal(expected), `${what}: max |Δ| ${maxAbsDiff(actual, expected)}`);
-  else if (isParam) assert.ok(paramError(actual, expected) <= PARAM_TOLERANCE, `${what}: max |Δ| ${maxAbsDiff(actual, expected)}`);
-  else assert.ok(excess(actual, expected, STATE_RTOL) <= STATE_ATOL, `${what}: max |Δ| ${maxAbsDiff(actual, expected)}`);
+  else if (isParam)
+    assert.ok(paramError(actual, expected) <= PARAM_TOLERANCE, `${what}: max |Δ| ${maxAbsDiff(actual, expected)}`);
+  else
+    assert.ok(excess(actual, expected, STATE_RTOL) <= STATE_ATOL, `${what}: max |Δ| ${maxAbsDiff(actual, expected)}`);
 }
 
 const achieved = { params: 0, paramsAbs: 0, stateAbs: 0, stateExcess: -Infinity };
@@ -112,7 +133,8 @@ for (const c of fixture.cases) {
       params.forEach((p, i) => {
         const state = opt.state.get(p) ?? {};
         assert.deepEqual(Object.keys(state), c.stateKeys[i] ?? [], `p${i} state keys`);
-        for (const [key, value] of Object.entries(state)) assertSame(value, ref(`${c.name}.state.p${i}.${key}`), `state p${i}.${key}`, false);
+        for (const [key, value] of Object.entries(state))
+          assertSame(value, ref(`${c.name}.state.p${i}.${key}`), `state p${i}.${key}`, false);
       });
     });
   });
@@ -160,7 +182,8 @@ for (const c of fixture.cases) {
       assert.deepEqual(extra, []);
     });
     // After one step with every gradient present, every parameter has PyTorch's state keys.
-    for (const [index, keys] of Object.entries(c.stateKeys)) assert.deepEqual(Object.keys(sd.state[Number(index)] ?? {}), keys);
+    for (const [index, keys] of Object.entries(c.stateKeys))
+      assert.deepEqual(Object.keys(sd.state[Number(index)] ?? {}), keys);
     assert.doesNotThrow(() => JSON.stringify(sd.param_groups));
     opt.dispose();
   });
@@ -208,7 +231,8 @@ for (const name of ['adamw_two_groups', 'adam_amsgrad_betas', 'sgd_two_groups', 
       firstOpt.dispose();
       const resumedOpt = build(c, resumed, fused);
       resumedOpt.loadStateDict(checkpoint);
-      for (const entry of Object.values(checkpoint.state)) for (const t of Object.values(entry)) (t as Tensor).dispose();
+      for (const entry of Object.values(checkpoint.state))
+        for (const t of Object.values(entry)) (t as Tensor).dispose();
       assert.equal(resumedOpt.paramGroups[0].lr, straightOpt.paramGroups[0].lr);
       for (let t = 40; t < 70; t++) {
         setGrads(straight, t, c.skip);
@@ -235,17 +259,27 @@ test('loadStateDict accepts its own state, casts to the parameter dtype, and rej
 
   // float64 state for float32 parameters is cast; step stays float32; a numeric step (old files) is accepted.
   const sd = opt.stateDict();
-  sd.state[0] = { step: 7, exp_avg: (sd.state[0].exp_avg as Tensor).to('float64'), exp_avg_sq: sd.state[0].exp_avg_sq as Tensor };
+  sd.state[0] = {
+    step: 7,
+    exp_avg: (sd.state[0].exp_avg as Tensor).to('float64'),
+    exp_avg_sq: sd.state[0].exp_avg_sq as Tensor,
+  };
   opt.loadStateDict(sd);
   assert.equal(opt.state.get(params[0])!.exp_avg.dtype, 'float32');
   assert.equal(opt.state.get(params[0])!.step.dtype, 'float32');
   assert.equal(opt.state.get(params[0])!.step.item(), 7);
 
   const other = new optim.AdamW([{ params: [params[0]] }, { params: [params[1], params[2]] }]);
-  assert.throws(() => other.loadStateDict(opt.stateDict()), /loaded state dict has a different number of parameter groups/);
+  assert.throws(
+    () => other.loadStateDict(opt.stateDict()),
+    /loaded state dict has a different number of parameter groups/,
+  );
   const two = new optim.AdamW([{ params: [params[0], params[1]] }, { params: [params[2]] }]);
   const sd2 = other.stateDict();
-  assert.throws(() => two.loadStateDict(sd2), /loaded state dict contains a parameter group that doesn't match the size of optimizer's group/);
+  assert.throws(
+    () => two.loadStateDict(sd2),
+    /loaded state dict contains a parameter group that doesn't match the size of optimizer's group/,
+  );
   const bad = opt.stateDict();
   bad.state[0] = { ...bad.state[0], exp_avg: zeros([2]) };
   assert.throws(() => opt.loadStateDict(bad), /state 0\.exp_avg has shape \[2\], its parameter \[7, 5\]/);
@@ -286,16 +320,26 @@ test('addParamGroup: defaults filled, initialLr set, the new parameters step fro
   assert.ok(params[1].detach().equal(alone.detach()), 'the added group steps as a fresh optimizer would');
   assert.equal(opt.state.get(params[0])!.step.item(), 15);
   assert.equal(opt.state.get(params[1])!.step.item(), 10);
-  assert.throws(() => opt.addParamGroup({ params: [params[1]] }), /some parameters appear in more than one parameter group/);
+  assert.throws(
+    () => opt.addParamGroup({ params: [params[1]] }),
+    /some parameters appear in more than one parameter group/,
+  );
   const sd = opt.stateDict();
-  assert.deepEqual(sd.param_groups.map((g) => g.params), [[0], [1]]);
+  assert.deepEqual(
+    sd.param_groups.map((g) => g.params),
+    [[0], [1]],
+  );
   assert.equal(sd.param_groups[1].name, 'unfrozen');
   opt.dispose();
   aloneOpt.dispose();
 });
 
 test('parameters without a grad, and frozen parameters (even with a stale grad), are untouched and get no state', () => {
-  for (const make of [(ps: Tensor[]) => new optim.AdamW(ps), (ps: Tensor[]) => new optim.SGD(ps, { momentum: 0.9, weightDecay: 0.1 }), (ps: Tensor[]) => new optim.Adam(ps, { fused: false, weightDecay: 0.1 })]) {
+  for (const make of [
+    (ps: Tensor[]) => new optim.AdamW(ps),
+    (ps: Tensor[]) => new optim.SGD(ps, { momentum: 0.9, weightDecay: 0.1 }),
+    (ps: Tensor[]) => new optim.Adam(ps, { fused: false, weightDecay: 0.1 }),
+  ]) {
     const params = freshParams();
     const opt = make(params);
     for (let t = 0; t < 3; t++) {
@@ -344,7 +388,10 @@ test('zeroGrad: null by default, zeros in place with setToNone false', () => {
   for (const p of params) {
     const g = p.grad!;
     assert.deepEqual(g.shape, p.shape);
-    assert.equal(tidy(() => g.abs().sum().item()), 0);
+    assert.equal(
+      tidy(() => g.abs().sum().item()),
+      0,
+    );
     g.dispose();
   }
   opt.zeroGrad();
@@ -395,19 +442,34 @@ test("bad hyperparameters throw PyTorch's messages", () => {
   assert.throws(() => new optim.SGD(p, { momentum: -0.9 }), /Invalid momentum value: -0.9/);
   assert.throws(() => new optim.SGD(p, { weightDecay: -1 }), /Invalid weight_decay value: -1/);
   assert.throws(() => new optim.SGD(p, { nesterov: true }), /Nesterov momentum requires a momentum and zero dampening/);
-  assert.throws(() => new optim.SGD(p, { nesterov: true, momentum: 0.9, dampening: 0.1 }), /Nesterov momentum requires a momentum and zero dampening/);
+  assert.throws(
+    () => new optim.SGD(p, { nesterov: true, momentum: 0.9, dampening: 0.1 }),
+    /Nesterov momentum requires a momentum and zero dampening/,
+  );
   // group overrides are checked too
   assert.throws(() => new optim.AdamW([{ params: p, lr: -1 }]), /Invalid learning rate: -1/);
   assert.throws(() => new optim.AdamW([]), /optimizer got an empty parameter list/);
   const nonLeaf = tidy(() => p[0].mul(2));
   assert.throws(() => new optim.SGD([nonLeaf]), /can't optimize a non-leaf Tensor/);
-  assert.throws(() => new optim.SGD([{ params: p }, { params: p }]), /some parameters appear in more than one parameter group/);
-  assert.throws(() => new optim.SGD([1 as unknown as Tensor]), /optimizer can only optimize Tensors, but one of the params is number/);
+  assert.throws(
+    () => new optim.SGD([{ params: p }, { params: p }]),
+    /some parameters appear in more than one parameter group/,
+  );
+  assert.throws(
+    () => new optim.SGD([1 as unknown as Tensor]),
+    /optimizer can only optimize Tensors, but one of the params is number/,
+  );
   // defaults, as PyTorch's
   const adamw = new optim.AdamW(p);
-  assert.deepEqual({ ...adamw.defaults }, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false });
+  assert.deepEqual(
+    { ...adamw.defaults },
+    { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false },
+  );
   assert.equal(new optim.Adam(p).defaults.weightDecay, 0);
-  assert.deepEqual({ ...new optim.SGD(p).defaults }, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false });
+  assert.deepEqual(
+    { ...new optim.SGD(p).defaults },
+    { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false },
+  );
   // named parameters, as module.namedParameters() gives them
   const named = new optim.SGD([['w', p[0]]]);
   assert.deepEqual(named.paramGroups[0].paramNames, ['w']);
@@ -422,13 +484,25 @@ test("clipGradNorm_ matches a hand-computed norm and PyTorch's clip_grad_norm_ (
     setGrads(params, 0);
     // by hand, in double precision
     const values = params.flatMap((p) => tidy(() => Array.from(p.grad!.data() as Float32Array)));
-    const byHand = normType === 'inf' ? Math.max(...values.map(Math.abs)) : values.reduce((s, v) => s + Math.abs(v) ** normType, 0) ** (1 / normType);
+    const byHand =
+      normType === 'inf'
+        ? Math.max(...values.map(Math.abs))
+        : values.reduce((s, v) => s + Math.abs(v) ** normType, 0) ** (1 / normType);
     const total = optim.clipGradNorm_(params, maxNorm, normType);
     assert.ok(Math.abs(total.item() - byHand) <= 1e-6 * byHand, `${name}: ${total.item()} vs ${byHand}`);
     tidy(() => assertSame(total, ref(`${name}.total`).reshape([]), `${name}: total vs PyTorch's`, false));
-    params.forEach((p, i) => tidy(() => assertSame(p.grad!, ref(`${name}.g${i}`), `${name}: g${i} vs PyTorch's`, false)));
+    params.forEach((p, i) =>
+      tidy(() => assertSame(p.grad!, ref(`${name}.g${i}`), `${name}: g${i} vs PyTorch's`, false)),
+    );
     if (maxNorm < byHand) {
-      const after = tidy(() => optim.getTotalNorm(params.map((p) => p.grad!), normType).item());
+      const after = tidy(() =>
+        optim
+          .getTotalNorm(
+            params.map((p) => p.grad!),
+            normType,
+          )
+          .item(),
+      );
       assert.ok(Math.abs(after - maxNorm) <= 1e-5 * maxNorm, `${name}: norm after clipping ${after}`);
     }
     total.dispose();
@@ -440,7 +514,10 @@ test("clipGradNorm_ matches a hand-computed norm and PyTorch's clip_grad_norm_ (
   none.dispose();
   const infinite = [tensor([1, Infinity]).requiresGrad_()];
   infinite[0].grad = tensor([1, Infinity]);
-  assert.throws(() => optim.clipGradNorm_(infinite, 1, 2, { errorIfNonfinite: true }), /The total norm of order 2 for gradients from `parameters` is non-finite/);
+  assert.throws(
+    () => optim.clipGradNorm_(infinite, 1, 2, { errorIfNonfinite: true }),
+    /The total norm of order 2 for gradients from `parameters` is non-finite/,
+  );
 });
 
 test("clipGradValue_ matches PyTorch's clip_grad_value_", () => {
@@ -462,7 +539,8 @@ test('GradientAccumulation: 4 micro-batches of 2 give the gradient of the batch 
   w.grad = null;
   const accumulation = new optim.GradientAccumulation(4);
   const ready: boolean[] = [];
-  for (let k = 0; k < 4; k++) ready.push(tidy(() => accumulation.backward(lossOf(x.narrow(0, 2 * k, 2), y.narrow(0, 2 * k, 2)))));
+  for (let k = 0; k < 4; k++)
+    ready.push(tidy(() => accumulation.backward(lossOf(x.narrow(0, 2 * k, 2), y.narrow(0, 2 * k, 2)))));
   assert.deepEqual(ready, [false, false, false, true]);
   assert.equal(accumulation.pending, 4);
   tidy(() => assert.ok(w.grad!.allclose(full, 1e-5, 1e-7)));

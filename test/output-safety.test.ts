@@ -8,11 +8,27 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { appendLogSync, copyFileAtomicSync, createOutputStream, makeOutputFolder, writeFileAtomicSync } from '../src/io/files.js';
+import {
+  appendLogSync,
+  copyFileAtomicSync,
+  createOutputStream,
+  makeOutputFolder,
+  writeFileAtomicSync,
+} from '../src/io/files.js';
 import { writeFolderAtomically } from '../src/train/checkpoint.js';
 
 const root = process.cwd();
@@ -25,7 +41,12 @@ let victims = '';
 let modelDir = '';
 
 function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 120_000 });
+  const run = spawnSync(process.execPath, [cli, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+    timeout: 120_000,
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -67,9 +88,19 @@ before(() => {
   mkdirSync(modelDir);
   writeFileSync(
     join(modelDir, 'config.json'),
-    JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'], vocab_size: 30522, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 }),
+    JSON.stringify({
+      model_type: 'bert',
+      architectures: ['BertForSequenceClassification'],
+      vocab_size: 30522,
+      hidden_size: 32,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 64,
+      max_position_embeddings: 64,
+    }),
   );
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) copyFileSync(join(root, 'data', 'bert-base-uncased', name), join(modelDir, name));
+  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
+    copyFileSync(join(root, 'data', 'bert-base-uncased', name), join(modelDir, name));
 });
 
 after(() => {
@@ -80,8 +111,17 @@ test('finetune train and merge replace symlinks planted at every output file and
   const output = join(tmp, 'lora');
   mkdirSync(output);
   const trainFiles = [
-    'run_config.json', 'metrics.jsonl', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'trainer_state.json',
-    'adapter_config.json', 'adapter_model.safetensors', 'report.html', 'loss.png', 'lr.png',
+    'run_config.json',
+    'metrics.jsonl',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+    'trainer_state.json',
+    'adapter_config.json',
+    'adapter_model.safetensors',
+    'report.html',
+    'loss.png',
+    'lr.png',
   ];
   const fileVictims = trainFiles.map((name) => [name, plantFileLink(join(output, name))] as const);
   // checkpoint-2 as a link to a folder; checkpoint-4 as a dangling link; base_model as a link to a folder.
@@ -90,8 +130,25 @@ test('finetune train and merge replace symlinks planted at every output file and
   const baseVictim = plantFolderLink(join(output, 'base_model'));
 
   const run = finetune(
-    'train', '--model', modelDir, '--train-file', TRAIN, '--labels', 'negative,positive', '--method', 'lora', '--max-length', '16',
-    '--max-steps', '4', '--save-steps', '2', '--logging-steps', '1', '--output-dir', output,
+    'train',
+    '--model',
+    modelDir,
+    '--train-file',
+    TRAIN,
+    '--labels',
+    'negative,positive',
+    '--method',
+    'lora',
+    '--max-length',
+    '16',
+    '--max-steps',
+    '4',
+    '--save-steps',
+    '2',
+    '--logging-steps',
+    '1',
+    '--output-dir',
+    output,
   );
   assert.equal(run.code, 0, run.stderr);
   for (const [name, victim] of fileVictims) {
@@ -99,18 +156,36 @@ test('finetune train and merge replace symlinks planted at every output file and
     assertVictimFileUntouched(victim);
   }
   assert.equal(JSON.parse(readFileSync(join(output, 'run_config.json'), 'utf8')).strategy, 'lora');
-  const logged = readFileSync(join(output, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
-  assert.deepEqual(logged.filter((entry) => 'loss' in entry).map((entry) => entry.step), [1, 2, 3, 4]);
-  for (const name of ['checkpoint-2', 'checkpoint-4', 'base_model']) assert.ok(lstatSync(join(output, name)).isDirectory(), `${name} is a real folder`);
+  const logged = readFileSync(join(output, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, number>);
+  assert.deepEqual(
+    logged.filter((entry) => 'loss' in entry).map((entry) => entry.step),
+    [1, 2, 3, 4],
+  );
+  for (const name of ['checkpoint-2', 'checkpoint-4', 'base_model'])
+    assert.ok(lstatSync(join(output, name)).isDirectory(), `${name} is a real folder`);
   assertRegularFile(join(output, 'checkpoint-2', 'adapter_model.safetensors'));
   assertRegularFile(join(output, 'base_model', 'model.safetensors'));
   assertVictimFolderUntouched(checkpointVictim);
   assertVictimFolderUntouched(baseVictim);
-  assert.deepEqual(readdirSync(victims).filter((name) => name === 'absent'), [], 'the dangling checkpoint link was not followed');
+  assert.deepEqual(
+    readdirSync(victims).filter((name) => name === 'absent'),
+    [],
+    'the dangling checkpoint link was not followed',
+  );
 
   const merged = join(tmp, 'merged');
   mkdirSync(merged);
-  const mergeFiles = ['run_config.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'config.json', 'model.safetensors'];
+  const mergeFiles = [
+    'run_config.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+    'config.json',
+    'model.safetensors',
+  ];
   const mergeVictims = mergeFiles.map((name) => [name, plantFileLink(join(merged, name))] as const);
   const merge = finetune('merge', '--adapter', output, '--output-dir', merged);
   assert.equal(merge.code, 0, merge.stderr);
@@ -132,7 +207,11 @@ test('writeFileAtomicSync and copyFileAtomicSync replace a link (even a dangling
   symlinkSync(join(folder, 'nowhere'), join(folder, 'dangling.txt'));
   writeFileAtomicSync(join(folder, 'dangling.txt'), new Uint8Array([104, 105]));
   assert.equal(readFileSync(join(folder, 'dangling.txt'), 'utf8'), 'hi');
-  assert.deepEqual(readdirSync(folder).filter((name) => name === 'nowhere'), [], 'the dangling link was not followed');
+  assert.deepEqual(
+    readdirSync(folder).filter((name) => name === 'nowhere'),
+    [],
+    'the dangling link was not followed',
+  );
 
   const copiedVictim = plantFileLink(join(folder, 'vocab.txt'));
   symlinkSync(join(folder, 'out.json'), join(folder, 'source-link.json'));
@@ -140,7 +219,11 @@ test('writeFileAtomicSync and copyFileAtomicSync replace a link (even a dangling
   assertRegularFile(join(folder, 'vocab.txt'));
   assert.equal(readFileSync(join(folder, 'vocab.txt'), 'utf8'), '{"ok":true}\n');
   assertVictimFileUntouched(copiedVictim);
-  assert.deepEqual(readdirSync(folder).filter((name) => name.includes('.tmp-')), [], 'no temporaries left');
+  assert.deepEqual(
+    readdirSync(folder).filter((name) => name.includes('.tmp-')),
+    [],
+    'no temporaries left',
+  );
 });
 
 test('appendLogSync appends to its own file, and a link planted mid-run is replaced by the whole log', () => {
@@ -182,7 +265,10 @@ test('makeOutputFolder replaces links inside the root, follows the root itself, 
   const methodVictim = plantFolderLink(join(realRoot, 'lora'));
   const made = await makeOutputFolder(linkedRoot, join(linkedRoot, 'lora', 'lr-1e-4'));
   assert.equal(made, join(linkedRoot, 'lora', 'lr-1e-4'));
-  assert.ok(lstatSync(join(realRoot, 'lora')).isDirectory(), 'the planted link is now a folder (inside the followed root)');
+  assert.ok(
+    lstatSync(join(realRoot, 'lora')).isDirectory(),
+    'the planted link is now a folder (inside the followed root)',
+  );
   assert.ok(lstatSync(join(realRoot, 'lora', 'lr-1e-4')).isDirectory());
   assertVictimFolderUntouched(methodVictim);
   await assert.rejects(makeOutputFolder(realRoot, join(folder, 'elsewhere')), /elsewhere is not inside .*real-root/);
@@ -191,7 +277,9 @@ test('makeOutputFolder replaces links inside the root, follows the root itself, 
 test('writeFolderAtomically replaces a symlinked checkpoint folder without touching its target', async () => {
   const folder = mkdtempSync(join(tmp, 'checkpoint-'));
   const victim = plantFolderLink(join(folder, 'checkpoint-7'));
-  await writeFolderAtomically(folder, 'checkpoint-7', async (dir) => writeFileSync(join(dir, 'model.safetensors'), 'weights'));
+  await writeFolderAtomically(folder, 'checkpoint-7', async (dir) =>
+    writeFileSync(join(dir, 'model.safetensors'), 'weights'),
+  );
   assert.ok(lstatSync(join(folder, 'checkpoint-7')).isDirectory());
   assert.equal(readFileSync(join(folder, 'checkpoint-7', 'model.safetensors'), 'utf8'), 'weights');
   assertVictimFolderUntouched(victim);

@@ -10,11 +10,33 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { getPeftModel, PeftModel, manualSeed, models, nn, noGrad, peft, randn, tensor, tidy, loadSafetensors, dispose, type Tensor } from 'finetune';
+import {
+  getPeftModel,
+  PeftModel,
+  manualSeed,
+  models,
+  nn,
+  noGrad,
+  peft,
+  randn,
+  tensor,
+  tidy,
+  loadSafetensors,
+  dispose,
+  type Tensor,
+} from 'finetune';
 
 const { BottleneckConfig, BottleneckLayer, peftConfigFromJson } = peft;
 
-const TINY = { vocabSize: 50, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 32, numLabels: 3 };
+const TINY = {
+  vocabSize: 50,
+  hiddenSize: 16,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 32,
+  maxPositionEmbeddings: 32,
+  numLabels: 3,
+};
 
 function tinyBert(seed = 0): models.BertForSequenceClassification {
   manualSeed(seed);
@@ -22,12 +44,26 @@ function tinyBert(seed = 0): models.BertForSequenceClassification {
 }
 
 const inputs = () => ({
-  inputIds: tensor([[1, 5, 7, 9, 2], [1, 3, 4, 2, 0]], { dtype: 'int64' }),
-  attentionMask: tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], { dtype: 'int64' }),
+  inputIds: tensor(
+    [
+      [1, 5, 7, 9, 2],
+      [1, 3, 4, 2, 0],
+    ],
+    { dtype: 'int64' },
+  ),
+  attentionMask: tensor(
+    [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0],
+    ],
+    { dtype: 'int64' },
+  ),
 });
 
 function logits(model: { forward(i: unknown): unknown }): number[] {
-  return noGrad(() => tidy(() => ((model.forward(inputs()) as { logits: Tensor }).logits.toArray() as number[][]).flat()));
+  return noGrad(() =>
+    tidy(() => ((model.forward(inputs()) as { logits: Tensor }).logits.toArray() as number[][]).flat()),
+  );
 }
 
 function maxDiff(a: number[], b: number[]): number {
@@ -38,7 +74,8 @@ function maxDiff(a: number[], b: number[]): number {
 /** Random values in every adapter and head copy, so they change outputs. */
 function perturbAdapters(model: nn.Module, std = 0.3): void {
   noGrad(() => {
-    for (const [name, p] of model.namedParameters()) if (/\.adapter_(down|up)\.|modules_to_save/.test(name)) p.copy_(randn(p.shape).mul(std));
+    for (const [name, p] of model.namedParameters())
+      if (/\.adapter_(down|up)\.|modules_to_save/.test(name)) p.copy_(randn(p.shape).mul(std));
   });
 }
 
@@ -56,7 +93,13 @@ test('config: defaults, validation, adapter_config.json both ways', () => {
   assert.equal(config.nonLinearity, 'relu');
   assert.equal(config.initWeights, 'near-identity');
   assert.equal(config.targetModules, null);
-  const json = new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 8, nonLinearity: 'swish', layersToTransform: [1] }).toJson();
+  const json = new BottleneckConfig({
+    taskType: 'SEQ_CLS',
+    variant: 'houlsby',
+    reductionFactor: 8,
+    nonLinearity: 'swish',
+    layersToTransform: [1],
+  }).toJson();
   assert.equal(json.peft_type, 'BOTTLENECK');
   assert.equal(json.reduction_factor, 8);
   assert.equal(json.non_linearity, 'swish');
@@ -66,11 +109,17 @@ test('config: defaults, validation, adapter_config.json both ways', () => {
   const back = peftConfigFromJson(JSON.parse(JSON.stringify(json)));
   assert.ok(back instanceof BottleneckConfig);
   assert.deepEqual(back.toJson(), json);
-  assert.throws(() => peftConfigFromJson({ ...json, use_gating: true }), /option\(s\) not supported by finetune: use_gating=true/);
+  assert.throws(
+    () => peftConfigFromJson({ ...json, use_gating: true }),
+    /option\(s\) not supported by finetune: use_gating=true/,
+  );
   assert.throws(() => new BottleneckConfig({ reductionFactor: 0 }), /reductionFactor must be a positive number/);
   assert.throws(() => new BottleneckConfig({ variant: 'parallel' as never }), /variant must be/);
   assert.throws(() => new BottleneckConfig({ nonLinearity: 'elu' as never }), /nonLinearity must be one of/);
-  assert.throws(() => new BottleneckConfig({ targetModules: '.*dense', layersToTransform: [0] }), /layersToTransform needs targetModules as a list/);
+  assert.throws(
+    () => new BottleneckConfig({ targetModules: '.*dense', layersToTransform: [0] }),
+    /layersToTransform needs targetModules as a list/,
+  );
 });
 
 test('BERT houlsby / pfeiffer: adapter shapes, PEFT-style keys; at least one bottleneck unit', () => {
@@ -88,7 +137,10 @@ test('BERT houlsby / pfeiffer: adapter shapes, PEFT-style keys; at least one bot
     const keys = [...model.adapterStateDict().keys()];
     assert.equal(keys.length, 2 * names.length * 4 + 2);
     for (const part of ['adapter_down.weight', 'adapter_down.bias', 'adapter_up.weight', 'adapter_up.bias']) {
-      assert.ok(keys.includes(`base_model.model.bert.encoder.layer.1.output.dense.${part}`), `${part} in ${keys.join()}`);
+      assert.ok(
+        keys.includes(`base_model.model.bert.encoder.layer.1.output.dense.${part}`),
+        `${part} in ${keys.join()}`,
+      );
     }
     assert.ok(keys.includes('base_model.model.classifier.weight'));
     model.dispose();
@@ -100,13 +152,25 @@ test('BERT houlsby / pfeiffer: adapter shapes, PEFT-style keys; at least one bot
 test('targeting: layersToTransform, explicit names and regexes, models without defaults', () => {
   const top = getPeftModel(tinyBert(), new BottleneckConfig({ variant: 'houlsby', layersToTransform: [1] }));
   assert.deepEqual(targeted(top), ['bert.encoder.layer.1.attention.output.dense', 'bert.encoder.layer.1.output.dense']);
-  const regex = getPeftModel(tinyBert(), new BottleneckConfig({ targetModules: '.*\\.layer\\.\\d+\\.output\\.(dense|LayerNorm)' }));
+  const regex = getPeftModel(
+    tinyBert(),
+    new BottleneckConfig({ targetModules: '.*\\.layer\\.\\d+\\.output\\.(dense|LayerNorm)' }),
+  );
   assert.deepEqual(targeted(regex), perLayer(2, ['output.dense', 'output.LayerNorm']));
-  const excluded = getPeftModel(tinyBert(), new BottleneckConfig({ variant: 'houlsby', excludeModules: ['attention.output.dense'] }));
+  const excluded = getPeftModel(
+    tinyBert(),
+    new BottleneckConfig({ variant: 'houlsby', excludeModules: ['attention.output.dense'] }),
+  );
   assert.deepEqual(targeted(excluded), perLayer(2, ['output.dense']));
-  assert.throws(() => getPeftModel(tinyBert(), new BottleneckConfig({ targetModules: ['word_embeddings'] })), /not supported by bottleneck adapters; supported: Linear/);
+  assert.throws(
+    () => getPeftModel(tinyBert(), new BottleneckConfig({ targetModules: ['word_embeddings'] })),
+    /not supported by bottleneck adapters; supported: Linear/,
+  );
   const custom = new nn.Sequential(new nn.Linear(8, 8), new nn.ReLU(), new nn.Linear(8, 2));
-  assert.throws(() => getPeftModel(custom, new BottleneckConfig()), /Sequential is not a registered model family.*give targetModules/);
+  assert.throws(
+    () => getPeftModel(custom, new BottleneckConfig()),
+    /Sequential is not a registered model family.*give targetModules/,
+  );
   const wrapped = getPeftModel(custom, new BottleneckConfig({ targetModules: ['0'], reductionFactor: 2 }));
   assert.deepEqual(targeted(wrapped), ['0']);
   assert.equal(wrapped.getNbTrainableParameters()[0], adapterParams(8, 4));
@@ -114,16 +178,31 @@ test('targeting: layersToTransform, explicit names and regexes, models without d
 
 test("'houlsby' init: close to, not exactly, the identity", () => {
   const base = logits(tinyBert());
-  const houlsby = getPeftModel(tinyBert(), new BottleneckConfig({ variant: 'houlsby', reductionFactor: 4, initWeights: 'houlsby' }));
+  const houlsby = getPeftModel(
+    tinyBert(),
+    new BottleneckConfig({ variant: 'houlsby', reductionFactor: 4, initWeights: 'houlsby' }),
+  );
   const near = maxDiff(logits(houlsby), base);
   assert.ok(near > 0 && near < 1e-2, `houlsby init moves logits by ${near}`);
   houlsby.dispose();
 });
 test('at near-identity init (up = 0), up gets a gradient at once', () => {
-  const model = getPeftModel(tinyBert(), new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 4 }));
+  const model = getPeftModel(
+    tinyBert(),
+    new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 4 }),
+  );
   model.train();
-  tidy(() => (model.forward({ ...inputs(), labels: tensor([0, 2], { dtype: 'int64' }) }) as { loss: Tensor }).loss.backward());
-  const upGrad = tidy(() => model.namedParameters().find(([n]) => n.endsWith('layer.0.output.dense.adapter_up.default.weight'))![1].grad!.abs().sum().item());
+  tidy(() =>
+    (model.forward({ ...inputs(), labels: tensor([0, 2], { dtype: 'int64' }) }) as { loss: Tensor }).loss.backward(),
+  );
+  const upGrad = tidy(() =>
+    model
+      .namedParameters()
+      .find(([n]) => n.endsWith('layer.0.output.dense.adapter_up.default.weight'))![1]
+      .grad!.abs()
+      .sum()
+      .item(),
+  );
   assert.ok(upGrad > 0);
   model.dispose();
 });
@@ -134,14 +213,28 @@ test('two active adapters on one layer apply in sequence: h → a(h) → b(a(h))
   layer.updateLayer('b', { size: 3, nonLinearity: 'relu', initWeights: false });
   layer.activeAdapters = ['a', 'b'];
   const x = randn([4, 6]);
-  const adapter = (name: string, h: Tensor, act: (t: Tensor) => Tensor) => h.add(layer.adapter_up.get(name).forward(act(layer.adapter_down.get(name).forward(h))));
-  const expected = noGrad(() => tidy(() => {
-    const h = (layer.base_layer as nn.Linear).forward(x);
-    return (adapter('b', adapter('a', h, (t) => t.tanh()), (t) => t.relu()).toArray() as number[][]).flat();
-  }));
+  const adapter = (name: string, h: Tensor, act: (t: Tensor) => Tensor) =>
+    h.add(layer.adapter_up.get(name).forward(act(layer.adapter_down.get(name).forward(h))));
+  const expected = noGrad(() =>
+    tidy(() => {
+      const h = (layer.base_layer as nn.Linear).forward(x);
+      return (
+        adapter(
+          'b',
+          adapter('a', h, (t) => t.tanh()),
+          (t) => t.relu(),
+        ).toArray() as number[][]
+      ).flat();
+    }),
+  );
   const actual = noGrad(() => tidy(() => (layer.forward(x).toArray() as number[][]).flat()));
   assert.ok(maxDiff(actual, expected) < 1e-6);
-  assert.deepEqual(layer.adapterParameterNames('b'), ['adapter_down.b.weight', 'adapter_down.b.bias', 'adapter_up.b.weight', 'adapter_up.b.bias']);
+  assert.deepEqual(layer.adapterParameterNames('b'), [
+    'adapter_down.b.weight',
+    'adapter_down.b.bias',
+    'adapter_up.b.weight',
+    'adapter_up.b.bias',
+  ]);
   layer.dispose();
   dispose(x);
 });
@@ -149,7 +242,10 @@ test('two active adapters on one layer apply in sequence: h → a(h) → b(a(h))
 test('savePretrained / fromPretrained: finetune bottleneck files, the same outputs, inference mode', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'finetune-bottleneck-'));
   try {
-    const model = getPeftModel(tinyBert(), new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 4, nonLinearity: 'gelu' }));
+    const model = getPeftModel(
+      tinyBert(),
+      new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 4, nonLinearity: 'gelu' }),
+    );
     perturbAdapters(model);
     const adapted = logits(model);
     await model.savePretrained(dir);
@@ -166,7 +262,10 @@ test('savePretrained / fromPretrained: finetune bottleneck files, the same outpu
     const { tensors } = await loadSafetensors(join(dir, 'adapter_model.safetensors'));
     try {
       assert.equal(tensors.size, 4 * 4 + 2);
-      assert.deepEqual(tensors.get('base_model.model.bert.encoder.layer.0.attention.output.dense.adapter_down.weight')!.shape, [4, 16]);
+      assert.deepEqual(
+        tensors.get('base_model.model.bert.encoder.layer.0.attention.output.dense.adapter_down.weight')!.shape,
+        [4, 16],
+      );
       assert.deepEqual(tensors.get('base_model.model.bert.encoder.layer.1.output.dense.adapter_up.bias')!.shape, [16]);
       assert.ok(tensors.has('base_model.model.classifier.weight'));
       assert.ok(![...tensors.keys()].some((k) => k.includes('.default')));
@@ -177,8 +276,14 @@ test('savePretrained / fromPretrained: finetune bottleneck files, the same outpu
     const loaded = await PeftModel.fromPretrained(tinyBert(), dir);
     assert.deepEqual(targeted(loaded), perLayer(2, ['attention.output.dense', 'output.dense']));
     assert.ok(maxDiff(logits(loaded), adapted) < 1e-6);
-    assert.ok(loaded.namedParameters().every(([, p]) => !p.requiresGrad), 'inference mode freezes everything');
-    const trainable = await PeftModel.fromPretrained(tinyBert(), dir, { isTrainable: true, warn: (m) => assert.fail(m) });
+    assert.ok(
+      loaded.namedParameters().every(([, p]) => !p.requiresGrad),
+      'inference mode freezes everything',
+    );
+    const trainable = await PeftModel.fromPretrained(tinyBert(), dir, {
+      isTrainable: true,
+      warn: (m) => assert.fail(m),
+    });
     assert.equal(trainable.getNbTrainableParameters()[0], 4 * adapterParams(16, 4) + 16 * 3 + 3);
     assert.ok(maxDiff(logits(trainable), adapted) < 1e-6);
     model.dispose();
@@ -191,7 +296,8 @@ test('savePretrained / fromPretrained: finetune bottleneck files, the same outpu
 
 test('ResNet: 1×1-conv adapters after the last BatchNorm of each block, identity at init', () => {
   const x = (manualSeed(0), randn([1, 3, 64, 64]));
-  const run = (m: nn.Module) => noGrad(() => tidy(() => ((m as models.ResNet).forward(x).toArray() as number[][]).flat()));
+  const run = (m: nn.Module) =>
+    noGrad(() => tidy(() => ((m as models.ResNet).forward(x).toArray() as number[][]).flat()));
   const build = (config: models.ResNetConfig) => {
     manualSeed(2);
     return new models.ResNet({ numClasses: 10, ...config }).eval();
@@ -202,7 +308,10 @@ test('ResNet: 1×1-conv adapters after the last BatchNorm of each block, identit
   const blocks = [1, 2, 3, 4].flatMap((k) => [0, 1].map((i) => `layer${k}.${i}.bn2`));
   assert.deepEqual(targeted(r18), blocks);
   const channels18 = [64, 128, 256, 512];
-  assert.equal(r18.getNbTrainableParameters()[0], channels18.reduce((sum, c) => sum + 2 * adapterParams(c, c / 16), 0));
+  assert.equal(
+    r18.getNbTrainableParameters()[0],
+    channels18.reduce((sum, c) => sum + 2 * adapterParams(c, c / 16), 0),
+  );
   const layer = r18.model.getSubmodule('layer2.0.bn2') as peft.BottleneckLayer;
   assert.ok(layer.adapter_down.get('default') instanceof nn.Conv2d);
   assert.deepEqual(layer.adapter_down.get('default').weight.shape, [8, 128, 1, 1]);
@@ -210,17 +319,25 @@ test('ResNet: 1×1-conv adapters after the last BatchNorm of each block, identit
   assert.deepEqual(run(r18), base18);
   perturbAdapters(r18, 0.05);
   assert.ok(maxDiff(run(r18), base18) > 1e-4);
-  assert.deepEqual(r18.disableAdapter(() => run(r18)), base18);
+  assert.deepEqual(
+    r18.disableAdapter(() => run(r18)),
+    base18,
+  );
   assert.ok([...r18.adapterStateDict().keys()].includes('base_model.model.layer4.1.bn2.adapter_up.weight'));
   r18.dispose();
   // Bottleneck blocks: after bn3 (not bn2, which Bottleneck blocks also have).
   const thin = { block: 'bottleneck', layers: [1, 1, 1, 1] } as const;
   const baseB = run(build(thin));
   const rb = getPeftModel(build(thin), new BottleneckConfig({ taskType: 'SEQ_CLS', modulesToSave: ['fc'] }));
-  assert.deepEqual(targeted(rb), [1, 2, 3, 4].map((k) => `layer${k}.0.bn3`));
-  assert.equal(rb.getNbTrainableParameters()[0], [256, 512, 1024, 2048].reduce((sum, c) => sum + adapterParams(c, c / 16), 0) + 2048 * 10 + 10);
+  assert.deepEqual(
+    targeted(rb),
+    [1, 2, 3, 4].map((k) => `layer${k}.0.bn3`),
+  );
+  assert.equal(
+    rb.getNbTrainableParameters()[0],
+    [256, 512, 1024, 2048].reduce((sum, c) => sum + adapterParams(c, c / 16), 0) + 2048 * 10 + 10,
+  );
   assert.deepEqual(run(rb), baseB);
   rb.dispose();
   dispose(x);
 });
-

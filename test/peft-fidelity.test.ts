@@ -6,13 +6,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { createModel, fromPretrained, loadSafetensors, nn, noGrad, peft, PeftModel, tensor, tidy, type Tensor } from 'finetune';
+import {
+  createModel,
+  fromPretrained,
+  loadSafetensors,
+  nn,
+  noGrad,
+  peft,
+  PeftModel,
+  tensor,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
 const FIXTURES = new URL('../../../test/fixtures/peft/', import.meta.url);
 const path = (name: string) => new URL(name, FIXTURES).pathname;
 const TOLERANCE = 1e-5;
 
-interface Flat { shape: number[]; values: number[] }
+interface Flat {
+  shape: number[];
+  values: number[];
+}
 interface Case {
   base: 'tiny-bert' | 'tiny-conv';
   peft_type: string;
@@ -46,7 +60,7 @@ function run(model: nn.Module, base: Case['base']): number[] {
       const forward = (input: unknown) => (model as unknown as { forward(i: unknown): unknown }).forward(input);
       if (base === 'tiny-conv') {
         const { shape, values } = fixture.inputs.pixel_values;
-        return ((forward(tensor(values).reshape(shape)) as Tensor).flatten().toArray() as number[]);
+        return (forward(tensor(values).reshape(shape)) as Tensor).flatten().toArray() as number[];
       }
       const { input_ids, attention_mask, token_type_ids } = fixture.inputs;
       const out = forward({
@@ -78,14 +92,30 @@ for (const [name, c] of Object.entries(fixture.cases)) {
     const disabled = model.disableAdapter(() => run(model, c.base));
     assertClose(disabled, c.peft_type === 'PROMPT_TUNING' ? c.logits.base : c.logits.disabled, 'adapter disabled');
     assert.equal(model.trainableParametersLine(), c.print_trainable_parameters);
-    assert.deepEqual(sorted(model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n)), sorted(c.trainable_parameters));
+    assert.deepEqual(
+      sorted(
+        model
+          .namedParameters()
+          .filter(([, p]) => p.requiresGrad)
+          .map(([n]) => n),
+      ),
+      sorted(c.trainable_parameters),
+    );
     const saved = [...model.adapterStateDict()].map(([key, t]) => [key, t.shape] as const);
     assert.deepEqual(sorted(saved.map(([key]) => key)), sorted(Object.keys(c.saved_keys)));
     for (const [key, shape] of saved) assert.deepEqual(shape, c.saved_keys[key].shape, key);
     if (c.peft_type !== 'PROMPT_TUNING') {
       const tuner = model.base_model as peft.BaseTuner;
       assert.deepEqual(sorted(tuner.tunerLayers().map(([key]) => key)), sorted(c.targeted_modules));
-      assert.deepEqual(sorted(tuner.model.namedModules().filter(([, m]) => m instanceof peft.ModulesToSaveWrapper).map(([key]) => key)), sorted(c.modules_to_save_wrappers));
+      assert.deepEqual(
+        sorted(
+          tuner.model
+            .namedModules()
+            .filter(([, m]) => m instanceof peft.ModulesToSaveWrapper)
+            .map(([key]) => key),
+        ),
+        sorted(c.modules_to_save_wrappers),
+      );
       model.mergeAdapter();
       assertClose(run(model, c.base), c.logits.merge_adapter, 'mergeAdapter', 1e-4);
       model.unmergeAdapter();
@@ -102,7 +132,11 @@ test('target_modules rules match PEFT: regex full match, suffixes, layers_to_tra
   for (const check of fixture.target_checks) {
     const base = await baseModel('tiny-bert');
     if (check.error) {
-      assert.throws(() => peft.getPeftModel(base, new peft.LoraConfig({ targetModules: 'query' })), /Target modules "query" not found/, check.label);
+      assert.throws(
+        () => peft.getPeftModel(base, new peft.LoraConfig({ targetModules: 'query' })),
+        /Target modules "query" not found/,
+        check.label,
+      );
       continue;
     }
     const model = peft.getPeftModel(base, peft.peftConfigFromJson(check.config!, check.label));
@@ -115,11 +149,20 @@ test('target_modules rules match PEFT: regex full match, suffixes, layers_to_tra
 test('bert-base-uncased, 2 labels: printTrainableParameters lines identical to PEFT (LoRA, DoRA, IA3)', () => {
   const configs = {
     lora: new peft.LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }),
-    dora: new peft.LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'], useDora: true }),
+    dora: new peft.LoraConfig({
+      taskType: 'SEQ_CLS',
+      r: 8,
+      loraAlpha: 32,
+      targetModules: ['query', 'value'],
+      useDora: true,
+    }),
     ia3: peft.peftConfigFromJson({ peft_type: 'IA3', task_type: 'SEQ_CLS' }),
   };
   for (const [method, config] of Object.entries(configs)) {
-    const model = peft.getPeftModel(createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels: 2 }), config);
+    const model = peft.getPeftModel(
+      createModel('bert-base-uncased', { architecture: 'BertForSequenceClassification', numLabels: 2 }),
+      config,
+    );
     const lines: string[] = [];
     model.printTrainableParameters((line) => lines.push(line));
     assert.deepEqual(lines, [fixture.bert_base_print_lines[method as 'lora'].line], method);
@@ -131,13 +174,26 @@ test('adapters saved by finetune load in Python PEFT with the same outputs (inte
   // Written by: node build/ts/tools/export-peft-interop.js && python3 tools/check_peft_interop.py build/peft-interop
   const interop = JSON.parse(readFileSync(path('interop.json'), 'utf8')) as {
     peft: string;
-    cases: Record<string, { loaded: boolean; ok: boolean; max_abs_diff_vs_ts: number; new_missing_keys: string[]; new_unexpected_keys: string[]; keys_only_in_ts: string[] }>;
+    cases: Record<
+      string,
+      {
+        loaded: boolean;
+        ok: boolean;
+        max_abs_diff_vs_ts: number;
+        new_missing_keys: string[];
+        new_unexpected_keys: string[];
+        keys_only_in_ts: string[];
+      }
+    >;
   };
   assert.match(interop.peft, /^0\.21\./);
   assert.deepEqual(sorted(Object.keys(interop.cases)), sorted(Object.keys(fixture.cases)));
   for (const [name, result] of Object.entries(interop.cases)) {
     assert.ok(result.loaded && result.ok, name);
-    assert.ok(result.max_abs_diff_vs_ts <= 1e-5, `${name}: Python's logits differ from finetune's by ${result.max_abs_diff_vs_ts}`);
+    assert.ok(
+      result.max_abs_diff_vs_ts <= 1e-5,
+      `${name}: Python's logits differ from finetune's by ${result.max_abs_diff_vs_ts}`,
+    );
     assert.deepEqual([result.new_missing_keys, result.new_unexpected_keys, result.keys_only_in_ts], [[], [], []], name);
   }
 });

@@ -4,7 +4,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { data, fromPretrained, LoraConfig, loadSafetensors, manualSeed, models, pretrain, Trainer, type Tensor } from 'finetune';
+import {
+  data,
+  fromPretrained,
+  LoraConfig,
+  loadSafetensors,
+  manualSeed,
+  models,
+  pretrain,
+  Trainer,
+  type Tensor,
+} from 'finetune';
 
 const tokenizer = data.Tokenizer.fromFile('data/bert-base-uncased/tokenizer.json');
 
@@ -13,7 +23,12 @@ test('MLM collator: ≈15 % selected, 80/10/10, special tokens and padding never
   const ds = await pretrain.TextLinesDataset.fromTexts(texts, tokenizer, { maxLength: 64 });
   const collator = pretrain.mlmCollator(tokenizer, { seed: 7 });
   const special = new Set(tokenizer.allSpecialIds);
-  let maskable = 0, selected = 0, toMask = 0, toRandom = 0, kept = 0, padSeen = 0;
+  let maskable = 0,
+    selected = 0,
+    toMask = 0,
+    toRandom = 0,
+    kept = 0,
+    padSeen = 0;
   for (let round = 0; round < 20; round++) {
     for (let start = 0; start < ds.length; start += 16) {
       const examples: pretrain.TextLinesExample[] = [];
@@ -88,20 +103,54 @@ test('pretrainMlm: a tiny BERT on train-200, loss falls; saved in HF format; loa
     const trainDataset = await pretrain.TextLinesDataset.fromTexts(texts.slice(0, 180), tokenizer, { maxLength: 32 });
     const evalDataset = await pretrain.TextLinesDataset.fromTexts(texts.slice(180), tokenizer, { maxLength: 32 });
     manualSeed(0);
-    const config = { vocabSize: tokenizer.vocabSize, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 64, maxPositionEmbeddings: 64 };
+    const config = {
+      vocabSize: tokenizer.vocabSize,
+      hiddenSize: 32,
+      numHiddenLayers: 2,
+      numAttentionHeads: 2,
+      intermediateSize: 64,
+      maxPositionEmbeddings: 64,
+    };
     const model = new models.BertForMaskedLM(config);
     const lines: string[] = [];
     const report = await pretrain.pretrainMlm({
-      model, tokenizer, tokenizerDir: 'data/bert-base-uncased', trainDataset, evalDataset, outputDir: dir,
-      maxSteps: 20, batchSize: 16, learningRate: 3e-3, loggingSteps: 5, seed: 0, log: (l) => lines.push(l),
+      model,
+      tokenizer,
+      tokenizerDir: 'data/bert-base-uncased',
+      trainDataset,
+      evalDataset,
+      outputDir: dir,
+      maxSteps: 20,
+      batchSize: 16,
+      learningRate: 3e-3,
+      loggingSteps: 5,
+      seed: 0,
+      log: (l) => lines.push(l),
     });
     assert.equal(report.steps, 20);
     assert.equal(report.log.length, 4);
-    assert.ok(report.log[3].loss < report.log[0].loss - 0.5, `train MLM loss ${report.log.map((e) => e.loss.toFixed(3)).join(' → ')}`);
-    assert.ok(report.finalEval!.loss < report.initialEval!.loss, `held-out ${report.initialEval!.loss} → ${report.finalEval!.loss}`);
+    assert.ok(
+      report.log[3].loss < report.log[0].loss - 0.5,
+      `train MLM loss ${report.log.map((e) => e.loss.toFixed(3)).join(' → ')}`,
+    );
+    assert.ok(
+      report.finalEval!.loss < report.initialEval!.loss,
+      `held-out ${report.initialEval!.loss} → ${report.finalEval!.loss}`,
+    );
     assert.ok(report.finalEval!.accuracy >= 0 && report.finalEval!.accuracy <= 1);
-    assert.ok(lines.some((l) => /^step 20\/20 .*mlm_loss .*masked_accuracy/.test(l)), lines.join('\n'));
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'pretrain_report.json', 'pretrain_report.md']) {
+    assert.ok(
+      lines.some((l) => /^step 20\/20 .*mlm_loss .*masked_accuracy/.test(l)),
+      lines.join('\n'),
+    );
+    for (const f of [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'vocab.txt',
+      'pretrain_report.json',
+      'pretrain_report.md',
+    ]) {
       assert.ok(existsSync(join(dir, f)), f);
     }
     const saved = (await loadSafetensors(join(dir, 'model.safetensors'))).tensors;
@@ -122,24 +171,49 @@ test('pretrainMlm: a tiny BERT on train-200, loss falls; saved in HF format; loa
     const mlmState = model.stateDict();
     for (const [key, t] of mlmState) {
       if (!key.startsWith('bert.')) continue;
-      assert.deepEqual(Array.from(clsState.get(key)!.data() as Float32Array), Array.from(t.data() as Float32Array), `${key} loaded`);
+      assert.deepEqual(
+        Array.from(clsState.get(key)!.data() as Float32Array),
+        Array.from(t.data() as Float32Array),
+        `${key} loaded`,
+      );
     }
     assert.ok(clsState.has('classifier.weight') && clsState.has('bert.pooler.dense.weight'));
     // The head (classifier, pooler) is new.
-    assert.ok(warnings.some((w) => /newly initialized/.test(w) && /classifier/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /newly initialized/.test(w) && /classifier/.test(w)),
+      warnings.join('\n'),
+    );
 
     // config.json records the pretraining lr; the fine-tuning lr rule reads it through the loaded model:
     // a tenth of it for the methods that update the pretrained weights, the method's own default for the others.
-    assert.equal((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { pretraining_learning_rate: number }).pretraining_learning_rate, 3e-3);
-    const ruleFor = (strategy: ConstructorParameters<typeof Trainer>[0]['args']) => new Trainer({ model: cls, args: strategy, log: null });
-    for (const strategy of [undefined, { kind: 'top-k', k: 1 }, { kind: 'gradual-unfreezing', schedule: { every: 'epoch' } }] as const) {
+    assert.equal(
+      (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { pretraining_learning_rate: number })
+        .pretraining_learning_rate,
+      3e-3,
+    );
+    const ruleFor = (strategy: ConstructorParameters<typeof Trainer>[0]['args']) =>
+      new Trainer({ model: cls, args: strategy, log: null });
+    for (const strategy of [
+      undefined,
+      { kind: 'top-k', k: 1 },
+      { kind: 'gradual-unfreezing', schedule: { every: 'epoch' } },
+    ] as const) {
       const trainer = ruleFor({ outputDir: dir, strategy });
       assert.equal(trainer.learningRate, 3e-4, strategy?.kind ?? 'full');
-      assert.equal(trainer.learningRateReason, 'lr 3e-4 = pretraining lr 3e-3 / 10 (config.json pretraining_learning_rate)');
+      assert.equal(
+        trainer.learningRateReason,
+        'lr 3e-4 = pretraining lr 3e-3 / 10 (config.json pretraining_learning_rate)',
+      );
     }
-    const lora = ruleFor({ outputDir: dir, strategy: new LoraConfig({ taskType: 'SEQ_CLS', targetModules: ['query', 'value'] }) });
+    const lora = ruleFor({
+      outputDir: dir,
+      strategy: new LoraConfig({ taskType: 'SEQ_CLS', targetModules: ['query', 'value'] }),
+    });
     assert.equal(lora.learningRate, 2e-4);
-    assert.match(lora.learningRateReason, /LoRA default .*; config\.json pretraining_learning_rate 3e-3 not used: lora trains new or few parameters/);
+    assert.match(
+      lora.learningRateReason,
+      /LoRA default .*; config\.json pretraining_learning_rate 3e-3 not used: lora trains new or few parameters/,
+    );
     for (const t of saved.values()) t.dispose();
     cls.dispose();
     model.dispose();
@@ -151,17 +225,66 @@ test('pretrainMlm: a tiny BERT on train-200, loss falls; saved in HF format; loa
 test('finetune pretrain records its lr in config.json; finetune train --method full on that checkpoint trains at a tenth of it and says so', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pretrain-cli-'));
   const cli = join(process.cwd(), 'dist', 'cli', 'main.js');
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--threads', '1'], { cwd: dir, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 180_000 });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [cli, ...args, '--threads', '1'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+      timeout: 180_000,
+    });
   try {
     const tokenizerDir = join(process.cwd(), 'data', 'bert-base-uncased');
     const texts = join(process.cwd(), 'data', 'sst2', 'train-200.tsv');
-    const pretrained = run('pretrain', '--model', 'bert-tiny', '--text-file', texts, '--text-column', 'sentence', '--tokenizer', tokenizerDir, '--output-dir', 'mlm', '--max-steps', '2', '--batch-size', '8', '--max-length', '32', '--learning-rate', '4e-4');
+    const pretrained = run(
+      'pretrain',
+      '--model',
+      'bert-tiny',
+      '--text-file',
+      texts,
+      '--text-column',
+      'sentence',
+      '--tokenizer',
+      tokenizerDir,
+      '--output-dir',
+      'mlm',
+      '--max-steps',
+      '2',
+      '--batch-size',
+      '8',
+      '--max-length',
+      '32',
+      '--learning-rate',
+      '4e-4',
+    );
     assert.equal(pretrained.status, 0, pretrained.stderr);
-    assert.equal((JSON.parse(readFileSync(join(dir, 'mlm', 'config.json'), 'utf8')) as { pretraining_learning_rate: number }).pretraining_learning_rate, 4e-4);
-    const trained = run('train', '--model', 'mlm', '--train-file', texts, '--method', 'full', '--max-length', '32', '--max-steps', '1', '--output-dir', 'full', '--disable-tqdm', '--report=false');
+    assert.equal(
+      (JSON.parse(readFileSync(join(dir, 'mlm', 'config.json'), 'utf8')) as { pretraining_learning_rate: number })
+        .pretraining_learning_rate,
+      4e-4,
+    );
+    const trained = run(
+      'train',
+      '--model',
+      'mlm',
+      '--train-file',
+      texts,
+      '--method',
+      'full',
+      '--max-length',
+      '32',
+      '--max-steps',
+      '1',
+      '--output-dir',
+      'full',
+      '--disable-tqdm',
+      '--report=false',
+    );
     assert.equal(trained.status, 0, trained.stderr);
     assert.match(trained.stdout, /^lr 4e-5 = pretraining lr 4e-4 \/ 10 \(config\.json pretraining_learning_rate\)$/m);
-    const runConfig = JSON.parse(readFileSync(join(dir, 'full', 'run_config.json'), 'utf8')) as { learning_rate: number; learning_rate_reason: string };
+    const runConfig = JSON.parse(readFileSync(join(dir, 'full', 'run_config.json'), 'utf8')) as {
+      learning_rate: number;
+      learning_rate_reason: string;
+    };
     assert.equal(runConfig.learning_rate, 4e-5);
     assert.match(runConfig.learning_rate_reason, /pretraining lr 4e-4/);
   } finally {

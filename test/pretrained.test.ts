@@ -7,7 +7,19 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createModel, fromPretrained, loadPretrained, loadSafetensors, memory, models, savePretrained, tensor, tidy, type nn, type Tensor } from 'finetune';
+import {
+  createModel,
+  fromPretrained,
+  loadPretrained,
+  loadSafetensors,
+  memory,
+  models,
+  savePretrained,
+  tensor,
+  tidy,
+  type nn,
+  type Tensor,
+} from 'finetune';
 
 const seqcls = 'test/fixtures/bert/seqcls';
 const mlm = 'test/fixtures/bert/mlm';
@@ -23,7 +35,10 @@ function scratch(): string {
 }
 
 function logitsOf(model: nn.Module): number[] {
-  const classifier = model as unknown as { eval(): unknown; forward(inputs: Record<string, Tensor>): { logits: Tensor } };
+  const classifier = model as unknown as {
+    eval(): unknown;
+    forward(inputs: Record<string, Tensor>): { logits: Tensor };
+  };
   classifier.eval();
   return tidy(() => {
     const inputs = {
@@ -51,11 +66,24 @@ test('fromPretrained reads a transformers checkpoint folder and reproduces its l
 });
 
 test('a different head: new labels need ignoreMismatchedSizes, and the report names the fresh weights', async () => {
-  await assert.rejects(fromPretrained(seqcls, { numLabels: 5, warn: () => {} }), /classifier.weight: checkpoint \[3,32\] vs model \[5,32\][\s\S]*ignoreMismatchedSizes/);
+  await assert.rejects(
+    fromPretrained(seqcls, { numLabels: 5, warn: () => {} }),
+    /classifier.weight: checkpoint \[3,32\] vs model \[5,32\][\s\S]*ignoreMismatchedSizes/,
+  );
   const warnings: string[] = [];
-  const { model, info } = await loadPretrained(seqcls, { numLabels: 5, ignoreMismatchedSizes: true, warn: (m) => warnings.push(m) });
-  assert.deepEqual(info.mismatchedKeys.map((m) => m.key), ['classifier.weight', 'classifier.bias']);
-  assert.match(warnings.join('\n'), /Some weights of BertForSequenceClassification were not initialized from the model checkpoint at .* newly initialized: \[classifier.weight, classifier.bias\]/);
+  const { model, info } = await loadPretrained(seqcls, {
+    numLabels: 5,
+    ignoreMismatchedSizes: true,
+    warn: (m) => warnings.push(m),
+  });
+  assert.deepEqual(
+    info.mismatchedKeys.map((m) => m.key),
+    ['classifier.weight', 'classifier.bias'],
+  );
+  assert.match(
+    warnings.join('\n'),
+    /Some weights of BertForSequenceClassification were not initialized from the model checkpoint at .* newly initialized: \[classifier.weight, classifier.bias\]/,
+  );
   const reloaded = await fromPretrained(seqcls, { warn: () => {} });
   const [a, b] = [model, reloaded].map((m) => m.stateDict().get('bert.encoder.layer.1.output.dense.weight')!);
   assert.ok(a.equal(b), 'backbone weights kept');
@@ -65,15 +93,25 @@ test('a different head: new labels need ignoreMismatchedSizes, and the report na
 
 test('checkpoints move between architectures: the bert. prefix is added or removed, unused heads reported', async () => {
   const warnings: string[] = [];
-  const { model: backbone, info } = await loadPretrained(seqcls, { architecture: 'BertModel', warn: (m) => warnings.push(m) });
+  const { model: backbone, info } = await loadPretrained(seqcls, {
+    architecture: 'BertModel',
+    warn: (m) => warnings.push(m),
+  });
   assert.ok(backbone instanceof models.BertModel);
   assert.deepEqual(info.unexpectedKeys.sort(), ['classifier.bias', 'classifier.weight']);
   assert.deepEqual(info.missingKeys, []);
-  assert.match(warnings[0], /were not used when initializing BertModel: \[classifier\.(weight|bias), classifier\.(weight|bias)\]/);
+  assert.match(
+    warnings[0],
+    /were not used when initializing BertModel: \[classifier\.(weight|bias), classifier\.(weight|bias)\]/,
+  );
 
   const dir = scratch();
   await savePretrained(backbone, dir);
-  const { model: classifier, info: back } = await loadPretrained(dir, { architecture: 'BertForSequenceClassification', numLabels: 3, warn: () => {} });
+  const { model: classifier, info: back } = await loadPretrained(dir, {
+    architecture: 'BertForSequenceClassification',
+    numLabels: 3,
+    warn: () => {},
+  });
   assert.deepEqual(back.missingKeys, ['classifier.weight', 'classifier.bias']);
   const key = 'encoder.layer.0.attention.self.query.weight';
   assert.ok(classifier.stateDict().get(`bert.${key}`)!.equal(backbone.stateDict().get(key)!));
@@ -88,12 +126,24 @@ test('savePretrained writes what transformers writes and reloads to the same mod
   assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors']);
   const written = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   const original = JSON.parse(readFileSync(join(mlm, 'config.json'), 'utf8')) as Record<string, unknown>;
-  for (const key of ['model_type', 'architectures', 'hidden_size', 'num_hidden_layers', 'vocab_size', 'layer_norm_eps', 'tie_word_embeddings']) {
+  for (const key of [
+    'model_type',
+    'architectures',
+    'hidden_size',
+    'num_hidden_layers',
+    'vocab_size',
+    'layer_norm_eps',
+    'tie_word_embeddings',
+  ]) {
     assert.deepEqual(written[key], original[key], key);
   }
   const ours = await loadSafetensors(join(dir, 'model.safetensors'));
   const theirs = await loadSafetensors(join(mlm, 'model.safetensors'));
-  assert.deepEqual([...ours.tensors.keys()].sort(), [...theirs.tensors.keys()].sort(), 'same keys: the tied decoder weight is stored once');
+  assert.deepEqual(
+    [...ours.tensors.keys()].sort(),
+    [...theirs.tensors.keys()].sort(),
+    'same keys: the tied decoder weight is stored once',
+  );
   for (const [k, t] of theirs.tensors) assert.ok(ours.tensors.get(k)!.equal(t), k);
   assert.deepEqual(ours.metadata, { format: 'pt' });
   for (const t of [...ours.tensors.values(), ...theirs.tensors.values()]) t.dispose();

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { PrinterCallback } from '../src/train/printer.js';
-import { ProgressCallback, progressBar, type OutputStream, type ProgressArgs, type ProgressState } from '../src/train/progress.js';
+import {
+  ProgressCallback,
+  progressBar,
+  type OutputStream,
+  type ProgressArgs,
+  type ProgressState,
+} from '../src/train/progress.js';
 
 class FakeStream implements OutputStream {
   chunks: string[] = [];
@@ -31,9 +37,28 @@ interface Run {
  * batch 8), a training log every 5 steps, an evaluation after each epoch (after onEpochEnd, 0.5 s),
  * the summary entry before onTrainEnd. `context` adds the Trainer's 4th argument ({logs} / {loss}).
  */
-function simulate(callbacks: Array<Record<string, unknown>>, clock: { t: number }, options: { context?: boolean } = {}): Run {
-  const args: ProgressArgs = { loggingSteps: 5, numTrainEpochs: 3, maxSteps: -1, perDeviceTrainBatchSize: 8, gradientAccumulationSteps: 1, evalStrategy: 'epoch' };
-  const state = { globalStep: 0, maxSteps: 30, epoch: 0, numTrainEpochs: 3, trainBatchSize: 8, logHistory: [] as Entry[], bestMetric: null };
+function simulate(
+  callbacks: Array<Record<string, unknown>>,
+  clock: { t: number },
+  options: { context?: boolean } = {},
+): Run {
+  const args: ProgressArgs = {
+    loggingSteps: 5,
+    numTrainEpochs: 3,
+    maxSteps: -1,
+    perDeviceTrainBatchSize: 8,
+    gradientAccumulationSteps: 1,
+    evalStrategy: 'epoch',
+  };
+  const state = {
+    globalStep: 0,
+    maxSteps: 30,
+    epoch: 0,
+    numTrainEpochs: 3,
+    trainBatchSize: 8,
+    logHistory: [] as Entry[],
+    bestMetric: null,
+  };
   const control = {};
   const call = (event: string, extra?: unknown): void => {
     for (const cb of callbacks) {
@@ -55,15 +80,30 @@ function simulate(callbacks: Array<Record<string, unknown>>, clock: { t: number 
       state.epoch = epoch + (i + 1) / 10;
       const stepLoss = 1 / state.globalStep;
       call('onStepEnd', options.context ? { loss: stepLoss, gradNorm: 1 } : undefined);
-      if (state.globalStep % 5 === 0) log({ loss: 1 - state.globalStep / 40, grad_norm: 1.5, learning_rate: 1e-3 * (1 - state.globalStep / 30) });
+      if (state.globalStep % 5 === 0)
+        log({ loss: 1 - state.globalStep / 40, grad_norm: 1.5, learning_rate: 1e-3 * (1 - state.globalStep / 30) });
     }
     call('onEpochEnd', options.context ? { epochIndex: epoch } : undefined);
     clock.t += 500;
-    const metrics = { eval_loss: 0.8 - 0.1 * epoch, eval_accuracy: 0.7 + 0.1 * epoch, eval_runtime: 0.5, eval_samples_per_second: 200, eval_steps_per_second: 10 };
+    const metrics = {
+      eval_loss: 0.8 - 0.1 * epoch,
+      eval_accuracy: 0.7 + 0.1 * epoch,
+      eval_runtime: 0.5,
+      eval_samples_per_second: 200,
+      eval_steps_per_second: 10,
+    };
     log(metrics);
     call('onEvaluate', { metrics });
   }
-  const summary = { train_runtime: 4.5, train_samples_per_second: 53.3, train_steps_per_second: 6.67, total_flos: 1e12, train_loss: 0.6, epoch: 3, step: 30 };
+  const summary = {
+    train_runtime: 4.5,
+    train_samples_per_second: 53.3,
+    train_steps_per_second: 6.67,
+    total_flos: 1e12,
+    train_loss: 0.6,
+    epoch: 3,
+    step: 30,
+  };
   state.logHistory.push(summary);
   call('onLog', options.context ? { logs: summary } : summary);
   call('onTrainEnd');
@@ -135,20 +175,29 @@ test('ProgressCallback on a terminal: one line rewritten in place, evaluations a
 test('ProgressCallback on a narrow terminal drops fields, never wraps', () => {
   const stream = new FakeStream(true, 60);
   const clock = { t: 0 };
-  simulate([new ProgressCallback({ stream, now: () => clock.t, minIntervalMs: 0 }) as unknown as Record<string, unknown>], clock);
+  simulate(
+    [new ProgressCallback({ stream, now: () => clock.t, minIntervalMs: 0 }) as unknown as Record<string, unknown>],
+    clock,
+  );
   const frames = stream.text
     .split('\r')
     .map((f) => stripAnsi(f).split('\n')[0])
     .filter((f) => f.startsWith('epoch'));
   for (const f of frames) assert.ok(f.length <= 59, f);
-  assert.ok(frames.some((f) => f.includes('█')), 'still a bar');
+  assert.ok(
+    frames.some((f) => f.includes('█')),
+    'still a bar',
+  );
   assert.ok(!frames[frames.length - 1].includes('samples/s'), 'samples/s dropped first');
 });
 
 test('ProgressCallback throttles redraws on a terminal', () => {
   const stream = new FakeStream(true, 100);
   const clock = { t: 0 };
-  simulate([new ProgressCallback({ stream, now: () => clock.t, minIntervalMs: 1000 }) as unknown as Record<string, unknown>], clock);
+  simulate(
+    [new ProgressCallback({ stream, now: () => clock.t, minIntervalMs: 1000 }) as unknown as Record<string, unknown>],
+    clock,
+  );
   const frames = stream.text.split('\r').filter((f) => f.startsWith('epoch'));
   // 30 steps of 0.1 s: steps redraw at most once a second, plus the forced draws (epochs, logs, the end)
   assert.ok(frames.length < 40, `${frames.length} frames`);
@@ -166,7 +215,10 @@ test('ProgressCallback without a terminal: a plain line per logging step', () =>
     progress.map((l) => /step (\d+)\/30/.exec(l)?.[1]),
     ['5', '10', '15', '20', '25', '30'],
   );
-  assert.match(progress[0], /^\[epoch 1\/3\] step 5\/30 \(16%\) loss 0\.875 lr 8\.3e-4 80 samples\/s elapsed 00:00 eta 00:02$/);
+  assert.match(
+    progress[0],
+    /^\[epoch 1\/3\] step 5\/30 \(16%\) loss 0\.875 lr 8\.3e-4 80 samples\/s elapsed 00:00 eta 00:02$/,
+  );
   assert.match(progress[2], /^\[epoch 2\/3\] step 15\/30 \(50%\) loss /);
   assert.equal(lines.filter((l) => l.startsWith('eval @')).length, 3);
   // the evaluation follows the progress line of its step
@@ -177,21 +229,34 @@ test('ProgressCallback without a terminal: a plain line per logging step', () =>
 test('ProgressCallback with leave: false: the bar is erased at the end, a log gets only the evaluations', () => {
   const tty = new FakeStream(true);
   const clock = { t: 0 };
-  simulate([new ProgressCallback({ stream: tty, now: () => clock.t, leave: false }) as unknown as Record<string, unknown>], clock);
+  simulate(
+    [new ProgressCallback({ stream: tty, now: () => clock.t, leave: false }) as unknown as Record<string, unknown>],
+    clock,
+  );
   assert.ok(tty.text.includes('100% 30/30'), 'the bar was drawn');
   assert.ok(tty.text.endsWith('\r\x1b[K'), `the bar is erased at the end: ${JSON.stringify(tty.text.slice(-40))}`);
   assert.ok(!tty.text.includes('done:'));
   const log = new FakeStream(false);
-  simulate([new ProgressCallback({ stream: log, now: () => clock.t, leave: false }) as unknown as Record<string, unknown>], clock);
+  simulate(
+    [new ProgressCallback({ stream: log, now: () => clock.t, leave: false }) as unknown as Record<string, unknown>],
+    clock,
+  );
   const lines = log.text.trimEnd().split('\n');
   assert.equal(lines.length, 3, log.text);
-  assert.ok(lines.every((l) => l.startsWith('eval @')), log.text);
+  assert.ok(
+    lines.every((l) => l.startsWith('eval @')),
+    log.text,
+  );
 });
 
 test('ProgressCallback takes the Trainer context: {logs} and per-step losses', () => {
   const stream = new FakeStream(false);
   const clock = { t: 0 };
-  simulate([new ProgressCallback({ stream, now: () => clock.t, logEvery: 10 }) as unknown as Record<string, unknown>], clock, { context: true });
+  simulate(
+    [new ProgressCallback({ stream, now: () => clock.t, logEvery: 10 }) as unknown as Record<string, unknown>],
+    clock,
+    { context: true },
+  );
   const progress = stream.text.split('\n').filter((l) => l.startsWith('[epoch'));
   assert.deepEqual(
     progress.map((l) => /step (\d+)\/30/.exec(l)?.[1]),
@@ -267,7 +332,10 @@ test('PrinterCallback rows and the progress bar share a terminal', () => {
   const text = stream.text;
   // each table line is written on a cleared line, then the bar comes back below it
   assert.ok(text.includes('\r\x1b[Kepoch  train_loss  valid_loss  accuracy   time\n'), 'header on a cleared line');
-  assert.ok(/\r\x1b\[K1 {6}0\.812500 .*\n\repoch 1\/3 [█▏▎▍▌▋▊▉]+ +33% 10\/30 /.test(text), 'row 1, then the bar redrawn');
+  assert.ok(
+    /\r\x1b\[K1 {6}0\.812500 .*\n\repoch 1\/3 [█▏▎▍▌▋▊▉]+ +33% 10\/30 /.test(text),
+    'row 1, then the bar redrawn',
+  );
   const completeLines = text.split('\n').map((l) => stripAnsi(l.slice(l.lastIndexOf('\r') + 1)));
   assert.ok(completeLines.includes('epoch  train_loss  valid_loss  accuracy   time'));
   assert.ok(completeLines.includes('3      0.312500    0.600000    0.900000   00:01'));

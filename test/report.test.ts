@@ -36,7 +36,13 @@ function syntheticLogHistory(): LogEntry[] {
   for (let step = LOGGING_STEPS; step <= total; step += LOGGING_STEPS) {
     const epoch = Number((step / STEPS_PER_EPOCH).toFixed(4));
     const lr = step <= 6 ? (2e-5 * step) / 6 : (2e-5 * (total - step)) / (total - 6);
-    log.push({ loss: Number((0.7 * Math.exp(-step / 25) + 0.08 + 0.02 * Math.sin(step)).toFixed(4)), grad_norm: step === 10 ? NaN : 2 + Math.cos(step), learning_rate: lr, epoch, step });
+    log.push({
+      loss: Number((0.7 * Math.exp(-step / 25) + 0.08 + 0.02 * Math.sin(step)).toFixed(4)),
+      grad_norm: step === 10 ? NaN : 2 + Math.cos(step),
+      learning_rate: lr,
+      epoch,
+      step,
+    });
     if (step % STEPS_PER_EPOCH === 0) {
       const e = step / STEPS_PER_EPOCH;
       log.push({
@@ -52,13 +58,26 @@ function syntheticLogHistory(): LogEntry[] {
       });
     }
   }
-  log.push({ train_runtime: 83.52, train_samples_per_second: 22.99, train_steps_per_second: 0.718, total_flos: 1.23e14, train_loss: 0.2741, peak_rss_mb: 2048, epoch: EPOCHS, step: total });
+  log.push({
+    train_runtime: 83.52,
+    train_samples_per_second: 22.99,
+    train_steps_per_second: 0.718,
+    total_flos: 1.23e14,
+    train_loss: 0.2741,
+    peak_rss_mb: 2048,
+    epoch: EPOCHS,
+    step: total,
+  });
   return log;
 }
 
 /** JSON as Python's json.dumps writes it: NaN for a non-finite float. */
 function pythonJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `@@${v}@@` : v), indent).replace(/"@@(NaN|-?Infinity)@@"/g, '$1');
+  return JSON.stringify(
+    value,
+    (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `@@${v}@@` : v),
+    indent,
+  ).replace(/"@@(NaN|-?Infinity)@@"/g, '$1');
 }
 
 function makeRun(): { dir: string; log: LogEntry[] } {
@@ -94,16 +113,40 @@ function makeRun(): { dir: string; log: LogEntry[] } {
     ),
   );
   // metrics.jsonl: the first run went to step 40 and died; the resumed one (from checkpoint-30) logged 32… again
-  const firstRun = log.filter((e) => (e.step as number) <= 40).map((e) => ('loss' in e && (e.step as number) > 30 ? { ...e, loss: (e.loss as number) + 0.5 } : e));
+  const firstRun = log
+    .filter((e) => (e.step as number) <= 40)
+    .map((e) => ('loss' in e && (e.step as number) > 30 ? { ...e, loss: (e.loss as number) + 0.5 } : e));
   const resumed = log.filter((e) => (e.step as number) > 30);
   const lines = [...firstRun, ...resumed].map((e) => pythonJson(e));
   writeFileSync(join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n{"loss": 0.1, "learning_rate": 1e-`);
   writeFileSync(
     join(dir, 'training_args.json'),
-    JSON.stringify({ output_dir: dir, learning_rate: 2e-5, num_train_epochs: EPOCHS, per_device_train_batch_size: 32, lr_scheduler_type: 'linear', warmup_steps: 6, metric_for_best_model: 'eval_accuracy', eval_strategy: 'epoch', seed: 42 }),
+    JSON.stringify({
+      output_dir: dir,
+      learning_rate: 2e-5,
+      num_train_epochs: EPOCHS,
+      per_device_train_batch_size: 32,
+      lr_scheduler_type: 'linear',
+      warmup_steps: 6,
+      metric_for_best_model: 'eval_accuracy',
+      eval_strategy: 'epoch',
+      seed: 42,
+    }),
   );
-  writeFileSync(join(dir, 'run_config.json'), JSON.stringify({ strategy: 'lora', trainable_params: 296450, total_params: 109780228 }));
-  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 32, target_modules: ['query', 'value'], task_type: 'SEQ_CLS' }));
+  writeFileSync(
+    join(dir, 'run_config.json'),
+    JSON.stringify({ strategy: 'lora', trainable_params: 296450, total_params: 109780228 }),
+  );
+  writeFileSync(
+    join(dir, 'adapter_config.json'),
+    JSON.stringify({
+      peft_type: 'LORA',
+      r: 8,
+      lora_alpha: 32,
+      target_modules: ['query', 'value'],
+      task_type: 'SEQ_CLS',
+    }),
+  );
   return { dir, log };
 }
 
@@ -125,12 +168,21 @@ function svgById(html: string, id: string): string {
 test('writeReport: report.html with loss, metric and lr charts, summary and configuration', async () => {
   const { dir } = makeRun();
   const title = 'BERT <LoRA> & "SST-2"';
-  const result = await writeReport(dir, { title, config: { model: 'bert-base-uncased', lora: { r: 8, alpha: 32, target_modules: ['query', 'value'] } } });
+  const result = await writeReport(dir, {
+    title,
+    config: { model: 'bert-base-uncased', lora: { r: 8, alpha: 32, target_modules: ['query', 'value'] } },
+  });
   assert.equal(result.html, join(dir, 'report.html'));
   const html = readFileSync(result.html, 'utf8');
   assert.match(html, /^<!doctype html>/);
   assert.ok(html.includes('<title>BERT &lt;LoRA&gt; &amp; &quot;SST-2&quot;</title>'), 'the title is escaped');
-  assert.deepEqual(result.history.sources, ['trainer_state.json', 'metrics.jsonl', 'training_args.json', 'run_config.json', 'adapter_config.json']);
+  assert.deepEqual(result.history.sources, [
+    'trainer_state.json',
+    'metrics.jsonl',
+    'training_args.json',
+    'run_config.json',
+    'adapter_config.json',
+  ]);
 
   // loss chart: 30 training logs (the replayed first-run steps dropped), 3 evaluations
   const loss = seriesInSvg(svgById(html, 'chart-loss'));
@@ -138,13 +190,23 @@ test('writeReport: report.html with loss, metric and lr charts, summary and conf
   assert.deepEqual(loss.get('train_loss'), { points: 30, vertices: 30 });
   assert.deepEqual(loss.get('eval_loss'), { points: 3, vertices: 3 });
   assert.equal((svgById(html, 'chart-loss').match(/<circle /g) ?? []).length, 3, 'eval points are marked');
-  assert.ok(!/data-value|\b1\.0\d{2}\b/.test(svgById(html, 'chart-loss').match(/<title>[^<]*<\/title>/g)?.join('') ?? ''), 'no replayed (+0.5) loss');
+  assert.ok(
+    !/data-value|\b1\.0\d{2}\b/.test(
+      svgById(html, 'chart-loss')
+        .match(/<title>[^<]*<\/title>/g)
+        ?.join('') ?? '',
+    ),
+    'no replayed (+0.5) loss',
+  );
   // metrics: accuracy and F1 share a [0, 1] chart, perplexity has its own; runtime/throughput are not metrics
   const unit = seriesInSvg(svgById(html, 'chart-metrics-1'));
-  assert.deepEqual([...unit.entries()], [
-    ['eval_accuracy', { points: 3, vertices: 3 }],
-    ['eval_f1', { points: 3, vertices: 3 }],
-  ]);
+  assert.deepEqual(
+    [...unit.entries()],
+    [
+      ['eval_accuracy', { points: 3, vertices: 3 }],
+      ['eval_f1', { points: 3, vertices: 3 }],
+    ],
+  );
   assert.deepEqual([...seriesInSvg(svgById(html, 'chart-metrics-2')).keys()], ['eval_perplexity']);
   assert.ok(!html.includes('data-series="eval_runtime"') && !html.includes('data-series="eval_samples_per_second"'));
   // learning rate (30 points) and grad norm (29: the NaN one skipped)
@@ -171,7 +233,11 @@ test('writeReport: report.html with loss, metric and lr charts, summary and conf
   assert.ok(html.includes('<th scope="row">train runtime</th><td>01:23 (83.52 s)</td>'));
   assert.ok(html.includes('<th scope="row">peak memory</th><td>1.91 GiB</td>'));
   assert.ok(html.includes('<th scope="row">total FLOs (6 × non-embedding params × tokens)</th><td>1.23e+14</td>'));
-  assert.ok(/<th scope="row">eval_accuracy<\/th><td>0\.91<\/td><td>0\.91 <span class="mode">\(max\)<\/span><\/td><td>60<\/td>/.test(html));
+  assert.ok(
+    /<th scope="row">eval_accuracy<\/th><td>0\.91<\/td><td>0\.91 <span class="mode">\(max\)<\/span><\/td><td>60<\/td>/.test(
+      html,
+    ),
+  );
 
   // configuration tables: the caller's config (flattened), training_args.json, adapter_config.json
   assert.ok(html.includes('<caption>Configuration</caption>'));
@@ -185,7 +251,17 @@ test('writeReport: report.html with loss, metric and lr charts, summary and conf
   assert.equal((/<table class="evals">[\s\S]*?<\/table>/.exec(html)?.[0].match(/<tr>/g) ?? []).length, 1 + 3);
 
   // self-contained: nothing fetched, no script
-  for (const forbidden of [/https?:/i, /\ssrc=/i, /\shref=/i, /url\(/i, /@import/i, /<script/i, /<link/i, /<img/i, /<iframe/i]) {
+  for (const forbidden of [
+    /https?:/i,
+    /\ssrc=/i,
+    /\shref=/i,
+    /url\(/i,
+    /@import/i,
+    /<script/i,
+    /<link/i,
+    /<img/i,
+    /<iframe/i,
+  ]) {
     assert.ok(!forbidden.test(html), `report.html contains ${forbidden}`);
   }
 
@@ -193,9 +269,14 @@ test('writeReport: report.html with loss, metric and lr charts, summary and conf
   assert.deepEqual(Object.keys(result.png).sort(), ['loss', 'lr', 'metrics']);
   for (const name of ['loss', 'metrics', 'lr']) {
     const bytes = readFileSync(join(dir, `${name}.png`));
-    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${name}.png signature`);
+    assert.deepEqual(
+      [...bytes.subarray(0, 8)],
+      [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+      `${name}.png signature`,
+    );
     const size = pngSize(bytes);
-    if (name === 'metrics') assert.deepEqual(size, { width: 2 * (2 * 520 + 12), height: 2 * 320 }, 'two panels side by side');
+    if (name === 'metrics')
+      assert.deepEqual(size, { width: 2 * (2 * 520 + 12), height: 2 * 320 }, 'two panels side by side');
     else assert.deepEqual(size, { width: 1440, height: 720 }, `${name}.png size`);
   }
   // the loss plot has its train-loss line drawn (Tableau blue) and, with fonts installed, dark text
@@ -216,9 +297,20 @@ test('writeReport: no total FLOs row where the Trainer made no estimate (0, as f
   const dir = mkdtempSync(join(tmpdir(), 'finetune-report-'));
   const log = [
     { loss: 0.7, learning_rate: 1e-3, epoch: 1, step: 1 },
-    { train_runtime: 1.5, train_samples_per_second: 5.3, train_steps_per_second: 0.7, total_flos: 0, train_loss: 0.7, epoch: 1, step: 1 },
+    {
+      train_runtime: 1.5,
+      train_samples_per_second: 5.3,
+      train_steps_per_second: 0.7,
+      total_flos: 0,
+      train_loss: 0.7,
+      epoch: 1,
+      step: 1,
+    },
   ];
-  writeFileSync(join(dir, 'trainer_state.json'), JSON.stringify({ global_step: 1, max_steps: 1, log_history: log, total_flos: 0 }));
+  writeFileSync(
+    join(dir, 'trainer_state.json'),
+    JSON.stringify({ global_step: 1, max_steps: 1, log_history: log, total_flos: 0 }),
+  );
   const html = readFileSync((await writeReport(dir, { png: false })).html, 'utf8');
   assert.ok(html.includes('<th scope="row">samples / s</th><td>5.3</td>'), 'the run table is there');
   assert.ok(!html.includes('FLOs'));
@@ -226,12 +318,18 @@ test('writeReport: no total FLOs row where the Trainer made no estimate (0, as f
 
 test('readRunHistory: a run still going (checkpoint state with NaN), a log history given directly, errors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'finetune-report-'));
-  await assert.rejects(readRunHistory(dir), /no trainer_state\.json, checkpoint-\*\/trainer_state\.json or metrics\.jsonl/);
+  await assert.rejects(
+    readRunHistory(dir),
+    /no trainer_state\.json, checkpoint-\*\/trainer_state\.json or metrics\.jsonl/,
+  );
   const log = syntheticLogHistory().filter((e) => (e.step as number) <= 20 && !('train_runtime' in e));
   log[1].loss = NaN;
   for (const step of [10, 20]) {
     mkdirSync(join(dir, `checkpoint-${step}`));
-    writeFileSync(join(dir, `checkpoint-${step}`, 'trainer_state.json'), pythonJson({ global_step: step, max_steps: 60, log_history: log.filter((e) => (e.step as number) <= step) }, 2));
+    writeFileSync(
+      join(dir, `checkpoint-${step}`, 'trainer_state.json'),
+      pythonJson({ global_step: step, max_steps: 60, log_history: log.filter((e) => (e.step as number) <= step) }, 2),
+    );
   }
   const history = await readRunHistory(dir);
   assert.deepEqual(history.sources, ['checkpoint-20/trainer_state.json']);
@@ -254,19 +352,51 @@ test('readRunHistory: a run still going (checkpoint state with NaN), a log histo
   assert.equal(pngSize(readFileSync(join(fresh, 'metrics.png'))).width, 1440);
 
   // metrics.jsonl: a bad line in the middle is an error naming it; a bad last line is a run cut short
-  assert.throws(() => parseMetricsJsonl('{"loss": 1, "step": 1}\n{"loss": \n{"loss": 0.5, "step": 2}\n', 'm.jsonl'), /^Error: m\.jsonl:2: /);
-  assert.throws(() => parseMetricsJsonl('[1]\n{"loss": 0.5}\n', 'm.jsonl'), /m\.jsonl:1: expected a JSON object, got an array/);
-  assert.deepEqual(parseMetricsJsonl('{"loss": NaN, "step": 1}\n\n{"loss": 0.5, "step": 2}\n{"lo'), [{ loss: NaN, step: 1 }, { loss: 0.5, step: 2 }]);
+  assert.throws(
+    () => parseMetricsJsonl('{"loss": 1, "step": 1}\n{"loss": \n{"loss": 0.5, "step": 2}\n', 'm.jsonl'),
+    /^Error: m\.jsonl:2: /,
+  );
+  assert.throws(
+    () => parseMetricsJsonl('[1]\n{"loss": 0.5}\n', 'm.jsonl'),
+    /m\.jsonl:1: expected a JSON object, got an array/,
+  );
+  assert.deepEqual(parseMetricsJsonl('{"loss": NaN, "step": 1}\n\n{"loss": 0.5, "step": 2}\n{"lo'), [
+    { loss: NaN, step: 1 },
+    { loss: 0.5, step: 2 },
+  ]);
 });
 
 test('comparisonReport: the trade-off table, its bar charts and files', async () => {
   const { dir } = makeRun();
   const fromDir = await comparisonRunFromDir(dir);
   // the lr: training_args.json's (run_config.json's learning_rate, the lr a CLI run used, comes first)
-  assert.deepEqual(fromDir, { strategy: 'lora', lr: 2e-5, trainableParams: 296450, totalParams: 109780228, trainablePercent: fromDir.trainablePercent, accuracy: 0.91, trainTimeSeconds: 83.52, peakMemoryBytes: 2048e6 });
+  assert.deepEqual(fromDir, {
+    strategy: 'lora',
+    lr: 2e-5,
+    trainableParams: 296450,
+    totalParams: 109780228,
+    trainablePercent: fromDir.trainablePercent,
+    accuracy: 0.91,
+    trainTimeSeconds: 83.52,
+    peakMemoryBytes: 2048e6,
+  });
   const runs = [
-    { strategy: 'full', trainableParams: 109483778, totalParams: 109483778, accuracy: 0.932, trainTimeSeconds: 1834, peakMemoryBytes: 6.2e9 },
-    { strategy: 'head', trainableParams: 1538, totalParams: 109483778, accuracy: 0.815, trainTimeSeconds: 402, peakMemoryBytes: 1.5e9 },
+    {
+      strategy: 'full',
+      trainableParams: 109483778,
+      totalParams: 109483778,
+      accuracy: 0.932,
+      trainTimeSeconds: 1834,
+      peakMemoryBytes: 6.2e9,
+    },
+    {
+      strategy: 'head',
+      trainableParams: 1538,
+      totalParams: 109483778,
+      accuracy: 0.815,
+      trainTimeSeconds: 402,
+      peakMemoryBytes: 1.5e9,
+    },
     fromDir,
     { strategy: 'bitfit', trainableParams: 102914, totalParams: 109483778, accuracy: 0.9, trainTimeSeconds: 8.46 },
   ];
@@ -277,7 +407,10 @@ test('comparisonReport: the trade-off table, its bar charts and files', async ()
   assert.equal(lines.length, 2 + runs.length);
   // an lr column, since a run has one (the others print n/a)
   assert.equal(lines[0], 'strategy    lr  trainable params        %  accuracy  train time  peak memory');
-  assert.ok(lines.every((l) => l.length === lines[0].length), `ragged:\n${result.text}`);
+  assert.ok(
+    lines.every((l) => l.length === lines[0].length),
+    `ragged:\n${result.text}`,
+  );
   assert.equal(lines[3], 'head       n/a             1,538  0.0014%     0.815       06:42      1.4 GiB');
   assert.equal(lines[4], 'lora      2e-5           296,450    0.27%      0.91       01:23     1.91 GiB');
   assert.ok(lines[5].endsWith('n/a'));
@@ -292,7 +425,10 @@ test('comparisonReport: the trade-off table, its bar charts and files', async ()
   const svg = chartSvg(result.chart);
   assert.equal((svg.match(/<rect class="bar"/g) ?? []).length, 4 * 4 - 1);
   assert.equal((svg.match(/data-label="lora"/g) ?? []).length, 4);
-  assert.ok(svg.includes('data-label="head" data-value="0.932"') === false && svg.includes('data-label="full" data-value="0.932"'));
+  assert.ok(
+    svg.includes('data-label="head" data-value="0.932"') === false &&
+      svg.includes('data-label="full" data-value="0.932"'),
+  );
   assert.deepEqual(Object.keys(result.files).sort(), ['html', 'markdown', 'png']);
   const png = readFileSync(join(out, 'comparison.png'));
   assert.deepEqual(pngSize(png), { width: 2 * result.chart.width, height: 2 * result.chart.height });
@@ -310,14 +446,22 @@ test('comparison chart: the accuracy axis starts a tick below the lowest score a
   ];
   const svg = chartSvg(comparisonChart(runs));
   const width = (label: string, value: number): number => {
-    const m = new RegExp(`data-label="${label}" data-value="${value}" x="[\\d.]+" y="[\\d.]+" width="([\\d.]+)"`).exec(svg);
+    const m = new RegExp(`data-label="${label}" data-value="${value}" x="[\\d.]+" y="[\\d.]+" width="([\\d.]+)"`).exec(
+      svg,
+    );
     assert.ok(m, `no bar ${label} ${value}`);
     return Number(m[1]);
   };
   // accuracy from 0.45 (ticks 0.45 … 0.65): lengths 0.03 and 0.17 of the axis, not 0.48 and 0.62
-  assert.ok(width('lora', 0.62) / width('head', 0.48) > 5, `accuracy bars ${width('head', 0.48)} vs ${width('lora', 0.62)}`);
+  assert.ok(
+    width('lora', 0.62) / width('head', 0.48) > 5,
+    `accuracy bars ${width('head', 0.48)} vs ${width('lora', 0.62)}`,
+  );
   assert.ok(svg.includes('>axis from 0.45, not 0</text>'));
-  assert.deepEqual([...svg.matchAll(/<text [^>]*class="tick"[^>]*>([^<]+)<\/text>/g)].map((m) => m[1]), ['0.45', '0.50', '0.55', '0.60', '0.65']);
+  assert.deepEqual(
+    [...svg.matchAll(/<text [^>]*class="tick"[^>]*>([^<]+)<\/text>/g)].map((m) => m[1]),
+    ['0.45', '0.50', '0.55', '0.60', '0.65'],
+  );
   // train time keeps its axis from 0: twice the time, twice the bar
   assert.ok(Math.abs(width('lora', 20) / width('head', 10) - 2) < 0.05);
   // one score: its bar still has a length, and the axis start is named

@@ -45,9 +45,33 @@ interface Family {
   python?: Record<string, string>;
 }
 
-const BERT_CONFIG: HfConfig = { model_type: 'bert', vocab_size: 30522, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 };
-const VIT_CONFIG: HfConfig = { model_type: 'vit', image_size: 32, patch_size: 8, num_channels: 3, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64 };
-const ALEXNET_CONFIG: HfConfig = { model_type: 'alexnet', arch: 'alexnet', in_channels: 1, conv_channels: [8, 16, 16, 16, 16], hidden_size: 32, dropout: 0.5 };
+const BERT_CONFIG: HfConfig = {
+  model_type: 'bert',
+  vocab_size: 30522,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 64,
+  max_position_embeddings: 64,
+};
+const VIT_CONFIG: HfConfig = {
+  model_type: 'vit',
+  image_size: 32,
+  patch_size: 8,
+  num_channels: 3,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 64,
+};
+const ALEXNET_CONFIG: HfConfig = {
+  model_type: 'alexnet',
+  arch: 'alexnet',
+  in_channels: 1,
+  conv_channels: [8, 16, 16, 16, 16],
+  hidden_size: 32,
+  dropout: 0.5,
+};
 const RESNET_CONFIG: HfConfig = { model_type: 'resnet', arch: 'resnet18', layers: [1, 1, 1, 1] };
 
 let tmp = '';
@@ -56,18 +80,30 @@ const runs: Record<string, RoundTripResult>[] = [];
 
 /** A CSV of 16 short sentences in two classes, and a tokenizer of 100 words for the Python checkpoints (vocabulary 100). */
 function textData(dir: string): { csv: string; smallTokenizer: string } {
-  const rows = readFileSync(join(root, 'data', 'sst2', 'train-200.tsv'), 'utf8').trim().split('\n').slice(1, 17).map((line) => line.split('\t'));
+  const rows = readFileSync(join(root, 'data', 'sst2', 'train-200.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1, 17)
+    .map((line) => line.split('\t'));
   const csv = join(dir, 'reviews.csv');
-  writeFileSync(csv, 'label,sentence\n' + rows.map(([label, text]) => `${label === '1' ? 'good' : 'bad'},"${text.replace(/"/g, '""')}"`).join('\n') + '\n');
+  writeFileSync(
+    csv,
+    'label,sentence\n' +
+      rows.map(([label, text]) => `${label === '1' ? 'good' : 'bad'},"${text.replace(/"/g, '""')}"`).join('\n') +
+      '\n',
+  );
   // bert-base-uncased's tokenizer.json with a vocabulary cut to the specials and 95 words of these rows
   const json = JSON.parse(readFileSync(join(root, 'data', 'bert-base-uncased', 'tokenizer.json'), 'utf8')) as {
     added_tokens: { id: number; content: string }[];
     post_processor: { special_tokens: Record<string, { ids: number[] }> };
     model: { vocab: Record<string, number> };
   };
-  const words = [...new Set(rows.flatMap(([, text]) => text.toLowerCase().split(/\W+/)).filter((w) => w && w in json.model.vocab))].slice(0, 95);
+  const words = [
+    ...new Set(rows.flatMap(([, text]) => text.toLowerCase().split(/\W+/)).filter((w) => w && w in json.model.vocab)),
+  ].slice(0, 95);
   const vocab: Record<string, number> = {};
-  for (const token of ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words]) vocab[token] = Object.keys(vocab).length;
+  for (const token of ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words])
+    vocab[token] = Object.keys(vocab).length;
   json.model.vocab = vocab;
   json.added_tokens = json.added_tokens.filter((t) => t.content in vocab).map((t) => ({ ...t, id: vocab[t.content] }));
   for (const [name, special] of Object.entries(json.post_processor.special_tokens)) special.ids = [vocab[name]];
@@ -80,11 +116,15 @@ function textData(dir: string): { csv: string; smallTokenizer: string } {
 /** Two classes of 6 RGB PNGs, 40 × 40: bright on the left, or on the right. */
 function imageData(dir: string): string {
   const folder = join(dir, 'shapes');
-  for (const [label, bright] of [['left', (x: number) => x < 20], ['right', (x: number) => x >= 20]] as const) {
+  for (const [label, bright] of [
+    ['left', (x: number) => x < 20],
+    ['right', (x: number) => x >= 20],
+  ] as const) {
     mkdirSync(join(folder, label), { recursive: true });
     for (let k = 0; k < 6; k++) {
       const png = new pngjs.PNG({ width: 40, height: 40 });
-      for (let i = 0; i < 1600; i++) png.data.set([bright(i % 40) ? 200 + k : 20, bright(i % 40) ? 180 : 30 + k, (i * 7 + k) % 255, 255], i * 4);
+      for (let i = 0; i < 1600; i++)
+        png.data.set([bright(i % 40) ? 200 + k : 20, bright(i % 40) ? 180 : 30 + k, (i * 7 + k) % 255, 255], i * 4);
       writeFileSync(join(folder, label, `${k}.png`), pngjs.PNG.sync.write(png));
     }
   }
@@ -92,7 +132,11 @@ function imageData(dir: string): string {
 }
 
 /** A pretrained checkpoint made here: the family's small config with `numLabels` classes (or another architecture), random weights, saved. */
-async function checkpoint(dir: string, config: HfConfig, options: { numLabels?: number; architecture?: string }): Promise<string> {
+async function checkpoint(
+  dir: string,
+  config: HfConfig,
+  options: { numLabels?: number; architecture?: string },
+): Promise<string> {
   manualSeed(7);
   const model = createModel(config, options);
   await savePretrained(model, dir);
@@ -106,7 +150,10 @@ function inputsFor(family: string, channels: number, size: number, vocab: number
   if (family !== 'bert') return new Map([['image', rand([3, channels, size, size]).mul(2).sub(1)]]);
   const mask = ones([3, 8], { dtype: 'int64' });
   mask.narrow(1, 6, 2).narrow(0, 0, 1).zero_();
-  return new Map([['inputIds', randint(5, vocab, [3, 8])], ['attentionMask', mask]]);
+  return new Map([
+    ['inputIds', randint(5, vocab, [3, 8])],
+    ['attentionMask', mask],
+  ]);
 }
 
 before(async () => {
@@ -115,10 +162,36 @@ before(async () => {
   const images = imageData(tmp);
   const text = ['--train-file', csv];
   const families: Family[] = [
-    { name: 'bert', config: BERT_CONFIG, preset: 'bert-tiny', methods: [...FREEZING, ...ADAPTERS], data: text, python: { 'python-seqcls': 'bert/seqcls', 'python-mlm': 'bert/mlm' } },
-    { name: 'vit', config: VIT_CONFIG, preset: 'vit-tiny', methods: [...FREEZING, ...ADAPTERS.filter((m) => m !== 'prompt-tuning')], data: ['--image-folder', images, '--image-size', '32'], python: { python: 'vit/hf' } },
-    { name: 'alexnet', config: ALEXNET_CONFIG, preset: 'alexnet-small', methods: CNN_METHODS, data: ['--image-folder', images, '--image-size', '64'] },
-    { name: 'resnet', config: RESNET_CONFIG, preset: 'resnet18', methods: RESNET_METHODS, data: ['--image-folder', images, '--image-size', '32'] },
+    {
+      name: 'bert',
+      config: BERT_CONFIG,
+      preset: 'bert-tiny',
+      methods: [...FREEZING, ...ADAPTERS],
+      data: text,
+      python: { 'python-seqcls': 'bert/seqcls', 'python-mlm': 'bert/mlm' },
+    },
+    {
+      name: 'vit',
+      config: VIT_CONFIG,
+      preset: 'vit-tiny',
+      methods: [...FREEZING, ...ADAPTERS.filter((m) => m !== 'prompt-tuning')],
+      data: ['--image-folder', images, '--image-size', '32'],
+      python: { python: 'vit/hf' },
+    },
+    {
+      name: 'alexnet',
+      config: ALEXNET_CONFIG,
+      preset: 'alexnet-small',
+      methods: CNN_METHODS,
+      data: ['--image-folder', images, '--image-size', '64'],
+    },
+    {
+      name: 'resnet',
+      config: RESNET_CONFIG,
+      preset: 'resnet18',
+      methods: RESNET_METHODS,
+      data: ['--image-folder', images, '--image-size', '32'],
+    },
   ];
   // The runs' plans, progress and tables would bury the test's own output.
   const log = console.log;
@@ -135,9 +208,13 @@ before(async () => {
         'same-head': { model: await checkpoint(join(dir, 'same-head'), family.config, { numLabels: 2 }) },
         'other-head': { model: await checkpoint(join(dir, 'other-head'), family.config, { numLabels: 5 }) },
       };
-      if (family.name === 'bert') origins.mlm = { model: await checkpoint(join(dir, 'mlm'), family.config, { architecture: 'BertForMaskedLM' }) };
+      if (family.name === 'bert')
+        origins.mlm = { model: await checkpoint(join(dir, 'mlm'), family.config, { architecture: 'BertForMaskedLM' }) };
       for (const [origin, fixture] of Object.entries(family.python ?? {})) {
-        origins[origin] = { model: join(root, 'test', 'fixtures', fixture), extra: family.name === 'bert' ? ['--tokenizer', smallTokenizer] : [] };
+        origins[origin] = {
+          model: join(root, 'test', 'fixtures', fixture),
+          extra: family.name === 'bert' ? ['--tokenizer', smallTokenizer] : [],
+        };
       }
       for (const [origin, { model, extra = [] }] of Object.entries(origins)) {
         const python = origin.startsWith('python');
@@ -149,7 +226,23 @@ before(async () => {
         for (const method of family.methods) {
           const name = `${family.name}/${origin}/${method}`;
           const out = join(dir, origin, method);
-          const argv = ['--model', model, ...family.data, ...extra, '--method', method, '--max-steps', '2', '--per-device-train-batch-size', '4', '--seed', '3', '--report=false', '--output-dir', out];
+          const argv = [
+            '--model',
+            model,
+            ...family.data,
+            ...extra,
+            '--method',
+            method,
+            '--max-steps',
+            '2',
+            '--per-device-train-batch-size',
+            '4',
+            '--seed',
+            '3',
+            '--report=false',
+            '--output-dir',
+            out,
+          ];
           // Large enough that every method moves its weights visibly in two steps.
           argv.push('--learning-rate', '1e-2');
           if (method === 'gradual') argv.push('--unfreeze-every-steps', '1');
@@ -172,12 +265,16 @@ before(async () => {
   const elsewhere = mkdtempSync(join(tmpdir(), 'finetune-elsewhere-'));
   for (const k of [0, 1]) {
     const results = join(tmp, `results-${k}.json`);
-    const child = spawnSync(process.execPath, [join(root, 'build', 'ts', 'test', 'helpers', 'roundtrip-load.js'), manifest, results], {
-      cwd: elsewhere,
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-      timeout: 600_000,
-    });
+    const child = spawnSync(
+      process.execPath,
+      [join(root, 'build', 'ts', 'test', 'helpers', 'roundtrip-load.js'), manifest, results],
+      {
+        cwd: elsewhere,
+        encoding: 'utf8',
+        env: { ...process.env, OMP_NUM_THREADS: '1' },
+        timeout: 600_000,
+      },
+    );
     assert.equal(child.status, 0, child.stderr);
     runs.push(JSON.parse(readFileSync(results, 'utf8')) as Record<string, RoundTripResult>);
   }
@@ -242,5 +339,3 @@ test('every method trained something of its own (the comparison is not of untrai
     seen.set(key, c.name);
   }
 });
-
-

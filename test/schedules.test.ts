@@ -22,10 +22,15 @@ function close(actual: number, expected: number, what: string, rel = 1e-12): voi
 
 type Group = optim.ParamGroup;
 /** A stand-in optimizer: param groups only (all schedules need), plus defaults.lr as torch's optimizers have. */
-function fakeOptimizer(lrs: number[], extra: (Partial<Group> | undefined)[] = []): optim.HasParamGroups & { defaults: { lr: number } } {
+function fakeOptimizer(
+  lrs: number[],
+  extra: (Partial<Group> | undefined)[] = [],
+): optim.HasParamGroups & { defaults: { lr: number } } {
   return {
     defaults: { lr: lrs[0] },
-    paramGroups: lrs.map((lr, i) => ({ params: [], lr, initialLr: lr, weightDecay: 0, maximize: false, ...extra[i] }) as Group),
+    paramGroups: lrs.map(
+      (lr, i) => ({ params: [], lr, initialLr: lr, weightDecay: 0, maximize: false, ...extra[i] }) as Group,
+    ),
   };
 }
 
@@ -46,13 +51,18 @@ test('every Hugging Face schedule matches transformers.get_scheduler at its chec
   const { cases } = fixture<{ cases: HfCase[] }>('hf.json');
   const names = new Set(cases.map((c) => c.name));
   for (const name of optim.SCHEDULE_NAMES) {
-    if (!['reduce_lr_on_plateau', 'one_cycle', 'slanted_triangular'].includes(name)) assert.ok(names.has(name), `fixture for ${name}`);
+    if (!['reduce_lr_on_plateau', 'one_cycle', 'slanted_triangular'].includes(name))
+      assert.ok(names.has(name), `fixture for ${name}`);
   }
   for (const c of cases) {
     const specific = Object.fromEntries(Object.entries(c.kwargs).map(([k, v]) => [camel(k), v]));
     const common = {
       numTrainingSteps: c.num_training_steps,
-      ...(c.warmup_ratio !== null ? { warmupRatio: c.warmup_ratio } : c.num_warmup_steps !== null ? { numWarmupSteps: c.num_warmup_steps } : {}),
+      ...(c.warmup_ratio !== null
+        ? { warmupRatio: c.warmup_ratio }
+        : c.num_warmup_steps !== null
+          ? { numWarmupSteps: c.num_warmup_steps }
+          : {}),
     };
     assert.equal(optim.resolveWarmupSteps(common), c.num_warmup_steps ?? 0, `${c.label}: warmup steps`);
     const opt = fakeOptimizer(c.optimizer_lrs);
@@ -76,12 +86,27 @@ test('every Hugging Face schedule matches transformers.get_scheduler at its chec
 
 test('getScheduler validates names and options as transformers does, and warmupRatio is ceil(steps × ratio)', () => {
   const opt = fakeOptimizer([1e-3]);
-  assert.throws(() => optim.getScheduler('cosine_annealing', opt, { numTrainingSteps: 10 }), /unknown schedule 'cosine_annealing'/);
-  assert.throws(() => optim.getScheduler('linear', opt, { numTrainingSteps: 10, numCycles: 2 }), /does not take numCycles/);
+  assert.throws(
+    () => optim.getScheduler('cosine_annealing', opt, { numTrainingSteps: 10 }),
+    /unknown schedule 'cosine_annealing'/,
+  );
+  assert.throws(
+    () => optim.getScheduler('linear', opt, { numTrainingSteps: 10, numCycles: 2 }),
+    /does not take numCycles/,
+  );
   assert.throws(() => optim.getScheduler('linear', opt, {}), /requires numTrainingSteps/);
-  assert.throws(() => optim.getScheduler('cosine_with_min_lr', opt, { numTrainingSteps: 10 }), /one of minLr or minLrRate/);
-  assert.throws(() => optim.getScheduler('polynomial', opt, { numTrainingSteps: 10, lrEnd: 1e-2 }), /must be smaller than initial lr/);
-  assert.throws(() => optim.getScheduler('linear', opt, { numTrainingSteps: 10, numWarmupSteps: 2, warmupRatio: 0.1 }), /not both/);
+  assert.throws(
+    () => optim.getScheduler('cosine_with_min_lr', opt, { numTrainingSteps: 10 }),
+    /one of minLr or minLrRate/,
+  );
+  assert.throws(
+    () => optim.getScheduler('polynomial', opt, { numTrainingSteps: 10, lrEnd: 1e-2 }),
+    /must be smaller than initial lr/,
+  );
+  assert.throws(
+    () => optim.getScheduler('linear', opt, { numTrainingSteps: 10, numWarmupSteps: 2, warmupRatio: 0.1 }),
+    /not both/,
+  );
   assert.equal(optim.resolveWarmupSteps({ warmupRatio: 0.1, numTrainingSteps: 1000 }), 100);
   assert.equal(optim.resolveWarmupSteps({ warmupRatio: 0.03, numTrainingSteps: 333 }), 10); // ceil(9.99)
   // the pure function is what the scheduler applies
@@ -90,7 +115,10 @@ test('getScheduler validates names and options as transformers does, and warmupR
   assert.equal(f(50), 0.5);
   assert.equal(f(100), 1);
   assert.ok(optim.getScheduler('reduce_lr_on_plateau', opt, { patience: 3 }) instanceof optim.ReduceLROnPlateau);
-  assert.ok(optim.getScheduler('one_cycle', fakeOptimizer([1e-3], [{ momentum: 0 }]), { numTrainingSteps: 10 }) instanceof optim.OneCycleLR);
+  assert.ok(
+    optim.getScheduler('one_cycle', fakeOptimizer([1e-3], [{ momentum: 0 }]), { numTrainingSteps: 10 }) instanceof
+      optim.OneCycleLR,
+  );
 });
 
 interface OneCycleCase {
@@ -127,7 +155,11 @@ test("one-cycle defaults to fastai's fit_one_cycle: pct 0.25, div 25, div_final 
   // SchedCos(a, b)(p) = a + (1 + cos(π(1 − p)))·(b − a)/2; phase 1 on pos ∈ [0, 0.25), phase 2 after.
   const expected: [number, number, number][] = [
     [0, 4e-5, 0.95], // pos 0: lr_max/25, moms[0]
-    [10, 4e-5 + ((1 + Math.cos(Math.PI * 0.6)) * (1e-3 - 4e-5)) / 2, 0.95 + ((1 + Math.cos(Math.PI * 0.6)) * (0.85 - 0.95)) / 2], // p = 0.4
+    [
+      10,
+      4e-5 + ((1 + Math.cos(Math.PI * 0.6)) * (1e-3 - 4e-5)) / 2,
+      0.95 + ((1 + Math.cos(Math.PI * 0.6)) * (0.85 - 0.95)) / 2,
+    ], // p = 0.4
     [25, 1e-3, 0.85], // the peak
     [50, 0.0007500025, 0.875], // p = 1/3: 1e-3 + (1 + cos(2π/3))·(1e-8 − 1e-3)/2
     [99, 4.4858056472119566e-7, 0.9499561415049429], // p = 0.74/0.75: just short of lr_max/1e5
@@ -147,7 +179,10 @@ test("one-cycle defaults to fastai's fit_one_cycle: pct 0.25, div 25, div_final 
     close(sgd.paramGroups[0].lr, lr, `fastai lr @ ${at}`, 1e-12);
     close(sgd.paramGroups[0].momentum!, mom, `fastai momentum @ ${at}`, 1e-12);
     close(adam.paramGroups[0].lr, lr, `fastai lr (Adam) @ ${at}`, 1e-12);
-    assert.deepEqual(adam.paramGroups[0].betas!.map((b, i) => (i === 0 ? Number(b.toFixed(12)) : b)), [Number(mom.toFixed(12)), 0.999]);
+    assert.deepEqual(
+      adam.paramGroups[0].betas!.map((b, i) => (i === 0 ? Number(b.toFixed(12)) : b)),
+      [Number(mom.toFixed(12)), 0.999],
+    );
   }
   assert.equal(sgd.paramGroups[0].initialLr, 1e-3, 'initialLr is left alone');
   // a group without betas or momentum cannot have its momentum cycled
@@ -189,7 +224,9 @@ interface PlateauCase {
 test("ReduceLROnPlateau matches torch's (modes, thresholds, cooldown, per-group min_lr, eps) and resumes from its state dict", () => {
   const { reduce_on_plateau } = fixture<{ reduce_on_plateau: PlateauCase[] }>('torch.json');
   for (const c of reduce_on_plateau) {
-    const k = Object.fromEntries(Object.entries(c.kwargs).map(([key, v]) => [camel(key), v])) as optim.ReduceLROnPlateauOptions;
+    const k = Object.fromEntries(
+      Object.entries(c.kwargs).map(([key, v]) => [camel(key), v]),
+    ) as optim.ReduceLROnPlateauOptions;
     const opt = fakeOptimizer(c.optimizer_lrs);
     const scheduler = new optim.ReduceLROnPlateau(opt, k);
     let resumed: optim.ReduceLROnPlateau | undefined;
@@ -198,12 +235,21 @@ test("ReduceLROnPlateau matches torch's (modes, thresholds, cooldown, per-group 
       scheduler.step(row.metric);
       resumed?.step(row.metric);
       const what = `${c.label} #${i}`;
-      assert.deepEqual(opt.paramGroups.map((g) => g.lr), row.lrs, what);
+      assert.deepEqual(
+        opt.paramGroups.map((g) => g.lr),
+        row.lrs,
+        what,
+      );
       assert.deepEqual(scheduler.getLastLr(), row.lrs, what);
       assert.equal(scheduler.best, row.best, what);
       assert.equal(scheduler.numBadSteps, row.num_bad_epochs, what);
       assert.equal(scheduler.cooldownCounter, row.cooldown_counter, what);
-      if (resumed) assert.deepEqual(resumedOpt!.paramGroups.map((g) => g.lr), row.lrs, `${what} (resumed)`);
+      if (resumed)
+        assert.deepEqual(
+          resumedOpt!.paramGroups.map((g) => g.lr),
+          row.lrs,
+          `${what} (resumed)`,
+        );
       if (i === 6) {
         resumedOpt = fakeOptimizer(c.optimizer_lrs);
         resumed = new optim.ReduceLROnPlateau(resumedOpt, k);
@@ -218,7 +264,10 @@ test('LRScheduler: construction sets step 0, step() advances, stateDict() resume
   const options = { numWarmupSteps: 5, numTrainingSteps: 50 };
   const reference = fakeOptimizer([1e-3, 1e-4]);
   const full = optim.getScheduler('cosine', reference, options);
-  assert.deepEqual(reference.paramGroups.map((g) => g.lr), [0, 0]);
+  assert.deepEqual(
+    reference.paramGroups.map((g) => g.lr),
+    [0, 0],
+  );
   const trace: number[][] = [];
   for (let i = 0; i < 40; i++) {
     trace.push(full.getLastLr());
@@ -232,7 +281,10 @@ test('LRScheduler: construction sets step 0, step() advances, stateDict() resume
   const b = optim.getScheduler('cosine', second, options);
   b.loadStateDict(JSON.parse(saved));
   assert.equal(b.lastStep, 17);
-  assert.deepEqual(second.paramGroups.map((g) => g.lr), trace[17]);
+  assert.deepEqual(
+    second.paramGroups.map((g) => g.lr),
+    trace[17],
+  );
   for (let i = 18; i < 40; i++) {
     b.step();
     assert.deepEqual(b.getLastLr(), trace[i]);
@@ -247,7 +299,10 @@ test('LRScheduler: construction sets step 0, step() advances, stateDict() resume
   for (let i = 0; i < 12; i++) s1.step();
   const o2 = fakeOptimizer([0.1], [{ momentum: 0.9 }]);
   new optim.OneCycleLR(o2, { totalSteps: 30 }).loadStateDict(JSON.parse(JSON.stringify(s1.stateDict())));
-  assert.deepEqual([o2.paramGroups[0].lr, o2.paramGroups[0].momentum], [o1.paramGroups[0].lr, o1.paramGroups[0].momentum]);
+  assert.deepEqual(
+    [o2.paramGroups[0].lr, o2.paramGroups[0].momentum],
+    [o1.paramGroups[0].lr, o1.paramGroups[0].momentum],
+  );
 });
 
 /** Power iteration on a small symmetric positive semi-definite matrix. */
@@ -264,7 +319,9 @@ function largestEigenvalue(m: number[][]): number {
 }
 
 test("valley, minimum and steep pick fastai's points", () => {
-  const losses = [2.0, 2.01, 1.99, 1.98, 1.95, 1.9, 1.85, 1.7, 1.5, 1.2, 0.9, 0.7, 0.6, 0.62, 0.58, 0.6, 0.8, 1.2, 2.0, 3.5];
+  const losses = [
+    2.0, 2.01, 1.99, 1.98, 1.95, 1.9, 1.85, 1.7, 1.5, 1.2, 0.9, 0.7, 0.6, 0.62, 0.58, 0.6, 0.8, 1.2, 2.0, 3.5,
+  ];
   const lrs = losses.map((_, i) => 1e-5 * 10 ** (i / 4));
   // fastai's functions (Python) on these lists: the longest decreasing subsequence has 13 points and
   // first reaches that length at index 14, so maxStart = 14 − 13 = 1, sections = 13/3 and
@@ -281,7 +338,10 @@ test('lrFind sweeps 1e-7 → 10 on a real linear regression, stops on divergence
   const model = new nn.Linear(8, 1);
   const { x, y } = tidy(() => {
     const x = randn([256, 8]);
-    const y = x.matmul(randn([8, 1])).add(0.5).add(randn([256, 1]).mul(0.01));
+    const y = x
+      .matmul(randn([8, 1]))
+      .add(0.5)
+      .add(randn([256, 1]).mul(0.01));
     return { x, y };
   });
   const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
@@ -302,7 +362,7 @@ test('lrFind sweeps 1e-7 → 10 on a real linear regression, stops on divergence
   const result = await optim.lrFind({ optimizer: opt, model, trainStep });
 
   assert.equal(result.lrs[0], 1e-7);
-  close(result.lrs[1], 1e-7 * (1e8) ** (1 / 100), 'second lr');
+  close(result.lrs[1], 1e-7 * 1e8 ** (1 / 100), 'second lr');
   assert.ok(result.diverged, 'an lr of 10 diverges on this problem');
   assert.ok(result.lrs.length < 100 && result.lrs.length > 50, `stopped at ${result.lrs.length}`);
   assert.equal(result.losses.length, result.lrs.length);
@@ -311,7 +371,16 @@ test('lrFind sweeps 1e-7 → 10 on a real linear regression, stops on divergence
   assert.ok(result.smoothed[last] > 4 * Math.min(...result.smoothed.slice(0, last)));
   // The loss is quadratic with Hessian H = (2/N)·XᵀX: gradient descent diverges above 2/λmax(H).
   // Every suggestion must be a stable lr, and not absurdly small (fastai's valley is cautious: ~1/100 of it here).
-  const limit = 2 / largestEigenvalue(tidy(() => x.T.matmul(x).mul(2 / 256).toArray() as number[][]));
+  const limit =
+    2 /
+    largestEigenvalue(
+      tidy(
+        () =>
+          x.T.matmul(x)
+            .mul(2 / 256)
+            .toArray() as number[][],
+      ),
+    );
   const { valley, minimum, steep } = result.suggestions;
   for (const [name, lr] of Object.entries({ valley, minimum, steep })) {
     assert.ok(lr !== undefined && lr < limit && lr > limit / 1e4, `${name} ${lr} vs the stability limit ${limit}`);
@@ -319,8 +388,12 @@ test('lrFind sweeps 1e-7 → 10 on a real linear regression, stops on divergence
   assert.ok(valley! < minimum! * 10, 'the valley lies before the minimum');
 
   // restored: weights, momentum buffers, lr and momentum, no grads, no leaked tensors
-  for (const [k, values] of weightsBefore) assert.deepEqual(Array.from(model.stateDict().get(k)!.data() as Float32Array), values, k);
-  assert.deepEqual([...opt.state.values()].map((s) => Array.from(s.momentum_buffer.data() as Float32Array)), stateBefore);
+  for (const [k, values] of weightsBefore)
+    assert.deepEqual(Array.from(model.stateDict().get(k)!.data() as Float32Array), values, k);
+  assert.deepEqual(
+    [...opt.state.values()].map((s) => Array.from(s.momentum_buffer.data() as Float32Array)),
+    stateBefore,
+  );
   assert.equal(opt.paramGroups[0].lr, 0.01);
   assert.equal(opt.paramGroups[0].momentum, 0.9);
   assert.ok(model.parameters().every((p) => p.grad === null));
@@ -332,11 +405,12 @@ test('lrFind sweeps 1e-7 → 10 on a real linear regression, stops on divergence
   const seen: number[] = [];
   const r2 = await optim.lrFind({
     optimizer: plain,
-    trainStep: () => tidy(() => {
-      const loss = w.sub(2).square().sum();
-      loss.backward();
-      return Number(loss.item());
-    }),
+    trainStep: () =>
+      tidy(() => {
+        const loss = w.sub(2).square().sum();
+        loss.backward();
+        return Number(loss.item());
+      }),
     snapshot: () => w.item(),
     restore: (v) => {
       seen.push(v);
@@ -358,7 +432,8 @@ test('lrFind sweeps 1e-7 → 10 on a real linear regression, stops on divergence
 test('finetune schedule prints a plot and a table and writes the whole curve to --out (CSV or JSON)', () => {
   const root = process.cwd();
   const cli = join(root, 'dist', 'cli', 'main.js');
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'schedule', ...args], { cwd: root, encoding: 'utf8' });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [cli, 'schedule', ...args], { cwd: root, encoding: 'utf8' });
   const dir = mkdtempSync(join(tmpdir(), 'finetune-schedule-'));
   try {
     const csv = join(dir, 'curve.csv');
@@ -387,7 +462,20 @@ test('finetune schedule prints a plot and a table and writes the whole curve to 
     assert.equal(curve.momentum[0], 0.95);
 
     const out = join(dir, 'wsd.json');
-    const wsd = run('--name', 'warmup_stable_decay', '--steps', '100', '--warmup-steps', '10', '--num-decay-steps', '20', '--decay-type', '1-sqrt', '--out', out);
+    const wsd = run(
+      '--name',
+      'warmup_stable_decay',
+      '--steps',
+      '100',
+      '--warmup-steps',
+      '10',
+      '--num-decay-steps',
+      '20',
+      '--decay-type',
+      '1-sqrt',
+      '--out',
+      out,
+    );
     assert.equal(wsd.status, 0, wsd.stderr);
     assert.match(wsd.stdout, /momentum|multiplier/);
     const written = JSON.parse(readFileSync(out, 'utf8')) as { multiplier: number[]; numWarmupSteps: number };

@@ -15,7 +15,19 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { data, manualSeed, memory, nn, optim, report, setNumThreads, tensor, Trainer, type Tensor, type train } from 'finetune';
+import {
+  data,
+  manualSeed,
+  memory,
+  nn,
+  optim,
+  report,
+  setNumThreads,
+  tensor,
+  Trainer,
+  type Tensor,
+  type train,
+} from 'finetune';
 import { differences, snapshot } from './helpers/trainer-setup.js';
 
 setNumThreads(1);
@@ -85,7 +97,9 @@ class TwoHeads extends nn.Module {
   heads: nn.ModuleDict<nn.Linear>;
   constructor(outputs: Record<string, number>) {
     super();
-    this.heads = new nn.ModuleDict(Object.fromEntries(Object.entries(outputs).map(([t, n]) => [t, new nn.Linear(32, n)])));
+    this.heads = new nn.ModuleDict(
+      Object.fromEntries(Object.entries(outputs).map(([t, n]) => [t, new nn.Linear(32, n)])),
+    );
   }
   forward(x: Tensor): { logits: Record<string, Tensor> } {
     const h = this.shared.forward(this.body.forward(x).relu()).relu();
@@ -100,7 +114,13 @@ function makeModel(tasks: string[], seed = 0): TwoHeads {
 }
 
 type ArgsOptions = ConstructorParameters<typeof train.TrainingArguments>[0];
-const BASE: ArgsOptions = { perDeviceTrainBatchSize: 16, perDeviceEvalBatchSize: 48, learningRate: 1e-2, seed: 3, saveStrategy: 'no' };
+const BASE: ArgsOptions = {
+  perDeviceTrainBatchSize: 16,
+  perDeviceEvalBatchSize: 48,
+  learningRate: 1e-2,
+  seed: 3,
+  saveStrategy: 'no',
+};
 
 const trainLogs = (history: train.LogEntry[]) => history.filter((e) => 'loss' in e);
 const num = (e: train.LogEntry, key: string): number => {
@@ -117,7 +137,13 @@ test('scheduled α linear 1 → 0: logged alpha and weights follow the formula; 
   const tasks = ['cls', 'reg'];
   const { train: trainSet } = datasets(['cls', 'reg']);
   const loss = new optim.MultiTaskLoss(tasks, { kind: 'scheduled', from: 1, to: 0, steps: 24 });
-  const trainer = new Trainer({ model: makeModel(tasks), args: { ...BASE, outputDir: tmp(), maxSteps: 30, loggingSteps: 1 }, trainDataset: trainSet, multiTask: { loss }, log: null });
+  const trainer = new Trainer({
+    model: makeModel(tasks),
+    args: { ...BASE, outputDir: tmp(), maxSteps: 30, loggingSteps: 1 },
+    trainDataset: trainSet,
+    multiTask: { loss },
+    log: null,
+  });
   assert.deepEqual(trainer.planLines().at(-1), 'multi-task: 2 tasks (cls, reg), scheduled weighting');
   await trainer.train();
   const logs = trainLogs(trainer.state.logHistory);
@@ -135,8 +161,22 @@ test('scheduled α linear 1 → 0: logged alpha and weights follow the formula; 
   }
   assert.equal(loss.state.step, 30);
   // HF-style flat keys in metrics.jsonl too.
-  const jsonl = readFileSync(join(trainer.args.outputDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(Object.keys(jsonl[0]), ['loss', 'grad_norm', 'learning_rate', 'loss_cls', 'loss_reg', 'weight_cls', 'weight_reg', 'alpha', 'epoch', 'step']);
+  const jsonl = readFileSync(join(trainer.args.outputDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(Object.keys(jsonl[0]), [
+    'loss',
+    'grad_norm',
+    'learning_rate',
+    'loss_cls',
+    'loss_reg',
+    'weight_cls',
+    'weight_reg',
+    'alpha',
+    'epoch',
+    'step',
+  ]);
   loss.dispose();
 });
 
@@ -148,7 +188,15 @@ test('uncertainty weighting: the noisy task’s weight drops, the clean one’s 
   const loss = new optim.MultiTaskLoss(tasks, { kind: 'uncertainty' });
   const trainer = new Trainer({
     model: makeModel(tasks),
-    args: { ...BASE, outputDir: tmp(), maxSteps: 30, loggingSteps: 5, weightDecay: 0.01, evalStrategy: 'steps', evalSteps: 15 },
+    args: {
+      ...BASE,
+      outputDir: tmp(),
+      maxSteps: 30,
+      loggingSteps: 5,
+      weightDecay: 0.01,
+      evalStrategy: 'steps',
+      evalSteps: 15,
+    },
     trainDataset: trainSet,
     evalDataset: evalSet,
     multiTask: { loss, lr: 0.05 },
@@ -168,8 +216,14 @@ test('uncertainty weighting: the noisy task’s weight drops, the clean one’s 
   const reg = logs.map((e) => num(e, 'weight_reg'));
   const cls = logs.map((e) => num(e, 'weight_cls'));
   for (let i = 1; i < reg.length; i++) assert.ok(reg[i] < reg[i - 1], `weight_reg falls: ${reg}`);
-  assert.ok(reg.at(-1)! < 0.4 && cls.at(-1)! > 0.6, `the noisy task ends lighter: reg ${reg.at(-1)}, cls ${cls.at(-1)}`);
-  assert.ok(logs.every((e) => num(e, 'loss_reg') > num(e, 'loss_cls')), 'the regression task is the noisier one');
+  assert.ok(
+    reg.at(-1)! < 0.4 && cls.at(-1)! > 0.6,
+    `the noisy task ends lighter: reg ${reg.at(-1)}, cls ${cls.at(-1)}`,
+  );
+  assert.ok(
+    logs.every((e) => num(e, 'loss_reg') > num(e, 'loss_cls')),
+    'the regression task is the noisier one',
+  );
   // The logged weights are e^{−s_i}/2 of the loss's own state.
   const s = loss.state.logVariances!;
   close(cls.at(-1)!, Math.exp(-s.cls) / 2, 1e-15, 'weight_cls');
@@ -178,9 +232,22 @@ test('uncertainty weighting: the noisy task’s weight drops, the clean one’s 
   const evals = trainer.state.logHistory.filter((e) => 'eval_loss' in e);
   assert.equal(evals.length, 2);
   const last = evals[1];
-  for (const key of ['eval_cls_loss', 'eval_reg_loss', 'eval_cls_accuracy', 'eval_cls_f1_macro', 'eval_reg_pearson', 'eval_reg_spearmanr']) num(last, key);
+  for (const key of [
+    'eval_cls_loss',
+    'eval_reg_loss',
+    'eval_cls_accuracy',
+    'eval_cls_f1_macro',
+    'eval_reg_pearson',
+    'eval_reg_spearmanr',
+  ])
+    num(last, key);
   // eval_loss is the training objective at the current weights: Σ L_i·e^{−s_i}/2 + s_i/2.
-  close(num(last, 'eval_loss'), num(last, 'eval_cls_loss') * cls.at(-1)! + num(last, 'eval_reg_loss') * reg.at(-1)! + (s.cls + s.reg) / 2, 1e-12, 'eval_loss');
+  close(
+    num(last, 'eval_loss'),
+    num(last, 'eval_cls_loss') * cls.at(-1)! + num(last, 'eval_reg_loss') * reg.at(-1)! + (s.cls + s.reg) / 2,
+    1e-12,
+    'eval_loss',
+  );
   assert.ok(num(last, 'eval_cls_accuracy') > 0.6, `cls learns: ${num(last, 'eval_cls_accuracy')}`);
   const predicted = await trainer.predict(evalSet);
   assert.deepEqual(Object.keys(predicted.tasks!), ['cls', 'reg']);
@@ -190,7 +257,15 @@ test('uncertainty weighting: the noisy task’s weight drops, the clean one’s 
   // The report charts the task losses and weights.
   const { html } = await report.writeReport(trainer.args.outputDir, { png: false });
   const page = readFileSync(html, 'utf8');
-  for (const name of ['train_loss_cls', 'train_loss_reg', 'eval_cls_loss', 'Task weights', 'weight_reg', 'eval_cls_accuracy']) assert.ok(page.includes(name), `report.html shows ${name}`);
+  for (const name of [
+    'train_loss_cls',
+    'train_loss_reg',
+    'eval_cls_loss',
+    'Task weights',
+    'weight_reg',
+    'eval_cls_accuracy',
+  ])
+    assert.ok(page.includes(name), `report.html shows ${name}`);
   loss.dispose();
 });
 
@@ -201,10 +276,19 @@ test('DWA: weights 1 for two epochs, then K·softmax(r/T) of the logged epoch-av
   const { train: trainSet } = datasets(['cls', 'reg']);
   const loss = new optim.MultiTaskLoss(tasks, { kind: 'dwa' });
   // 96 examples in batches of 16: 6 steps an epoch, a log at each epoch's end (its loss_<task> is the epoch average).
-  const trainer = new Trainer({ model: makeModel(tasks), args: { ...BASE, outputDir: tmp(), numTrainEpochs: 5, loggingSteps: 6 }, trainDataset: trainSet, multiTask: { loss }, log: null });
+  const trainer = new Trainer({
+    model: makeModel(tasks),
+    args: { ...BASE, outputDir: tmp(), numTrainEpochs: 5, loggingSteps: 6 },
+    trainDataset: trainSet,
+    multiTask: { loss },
+    log: null,
+  });
   await trainer.train();
   const logs = trainLogs(trainer.state.logHistory);
-  assert.deepEqual(logs.map((e) => e.step), [6, 12, 18, 24, 30]);
+  assert.deepEqual(
+    logs.map((e) => e.step),
+    [6, 12, 18, 24, 30],
+  );
   for (const [epoch, e] of logs.entries()) {
     if (epoch < 2) {
       assert.equal(num(e, 'weight_cls'), 1);
@@ -220,7 +304,10 @@ test('DWA: weights 1 for two epochs, then K·softmax(r/T) of the logged epoch-av
   }
   assert.equal(loss.state.epoch, 5);
   // The loss's last two epoch averages are the last two logs'.
-  assert.deepEqual(loss.state.epochLosses, logs.slice(-2).map((e) => ({ cls: e.loss_cls, reg: e.loss_reg })));
+  assert.deepEqual(
+    loss.state.epochLosses,
+    logs.slice(-2).map((e) => ({ cls: e.loss_cls, reg: e.loss_reg })),
+  );
   loss.dispose();
 });
 
@@ -234,21 +321,39 @@ test('GradNorm (with gradient accumulation): the weights sum to the number of ta
   const counts: number[] = [];
   const trainer = new Trainer({
     model,
-    args: { ...BASE, outputDir: tmp(), maxSteps: 24, loggingSteps: 2, perDeviceTrainBatchSize: 8, gradientAccumulationSteps: 2, evalStrategy: 'steps', evalSteps: 24 },
+    args: {
+      ...BASE,
+      outputDir: tmp(),
+      maxSteps: 24,
+      loggingSteps: 2,
+      perDeviceTrainBatchSize: 8,
+      gradientAccumulationSteps: 2,
+      evalStrategy: 'steps',
+      evalSteps: 24,
+    },
     trainDataset: trainSet,
     evalDataset: evalSet,
     multiTask: { loss, lr: 0.02 },
     callbacks: [{ onStepEnd: (_a, state) => void (state.globalStep >= 2 && counts.push(memory().numTensors)) }],
     log: null,
   });
-  assert.match(trainer.planLines().at(-1)!, /gradnorm weighting, its own backward; 2 learnable weights in parameter group 'multi_task' at lr 2e-2/);
+  assert.match(
+    trainer.planLines().at(-1)!,
+    /gradnorm weighting, its own backward; 2 learnable weights in parameter group 'multi_task' at lr 2e-2/,
+  );
   await trainer.train();
   const logs = trainLogs(trainer.state.logHistory);
   assert.equal(logs.length, 12);
   for (const e of logs) close(num(e, 'weight_cls') + num(e, 'weight_pos'), 2, 1e-6, `Σ w at step ${e.step}`);
   // Live tensors stay flat: the same count at the same place of each epoch (6 steps; the loader's prefetch empties at an epoch's end).
-  assert.ok(counts.length > 12 && counts.every((c, i) => i < 6 || c === counts[i - 6]), `live tensors stay flat: ${counts}`);
-  assert.ok(logs.some((e) => Math.abs(num(e, 'weight_cls') - 1) > 1e-3), 'the weights move');
+  assert.ok(
+    counts.length > 12 && counts.every((c, i) => i < 6 || c === counts[i - 6]),
+    `live tensors stay flat: ${counts}`,
+  );
+  assert.ok(
+    logs.some((e) => Math.abs(num(e, 'weight_cls') - 1) > 1e-3),
+    'the weights move',
+  );
   const state = loss.state;
   assert.ok(state.initialLosses && state.gradNorms, 'GradNorm ran its own backward');
   const evaluation = trainer.state.logHistory.find((e) => 'eval_loss' in e)!;
@@ -258,7 +363,10 @@ test('GradNorm (with gradient accumulation): the weights sum to the number of ta
   copy.loadStateDict(JSON.parse(JSON.stringify(loss.stateDict())));
   assert.deepEqual(copy.stateDict(), loss.stateDict());
   assert.deepEqual(copy.state, state);
-  assert.throws(() => new optim.MultiTaskLoss(tasks, { kind: 'dwa' }).loadStateDict(loss.stateDict()), /the state is of a 'gradnorm' weighting, this one is 'dwa'/);
+  assert.throws(
+    () => new optim.MultiTaskLoss(tasks, { kind: 'dwa' }).loadStateDict(loss.stateDict()),
+    /the state is of a 'gradnorm' weighting, this one is 'dwa'/,
+  );
   copy.dispose();
   loss.dispose();
 });
@@ -266,12 +374,24 @@ test('GradNorm (with gradient accumulation): the weights sum to the number of ta
 // ---- resume ---------------------------------------------------------------------------------------
 
 /** Trains uninterrupted, then from `checkpoint` with a fresh model and loss; the two end equal bit for bit. */
-async function checkResume(name: string, strategy: optim.MultiTaskStrategy, args: ArgsOptions, checkpoint: number): Promise<void> {
+async function checkResume(
+  name: string,
+  strategy: optim.MultiTaskStrategy,
+  args: ArgsOptions,
+  checkpoint: number,
+): Promise<void> {
   const tasks = ['cls', 'reg'];
   const { train: trainSet, eval: evalSet } = datasets(['cls', 'reg']);
   const outputDir = tmp();
   const fullLoss = new optim.MultiTaskLoss(tasks, strategy);
-  const full = new Trainer({ model: makeModel(tasks, 4), args: { ...args, outputDir }, trainDataset: trainSet, evalDataset: evalSet, multiTask: { loss: fullLoss, lr: 0.05 }, log: null });
+  const full = new Trainer({
+    model: makeModel(tasks, 4),
+    args: { ...args, outputDir },
+    trainDataset: trainSet,
+    evalDataset: evalSet,
+    multiTask: { loss: fullLoss, lr: 0.05 },
+    log: null,
+  });
   await full.train();
   const ckpt = join(outputDir, `checkpoint-${checkpoint}`);
   assert.ok(existsSync(join(ckpt, 'multi_task.json')), `${name}: multi_task.json in the checkpoint`);
@@ -288,20 +408,51 @@ async function checkResume(name: string, strategy: optim.MultiTaskStrategy, args
     log: null,
   });
   await resumed.train();
-  assert.deepEqual(differences(snapshot(full.model), snapshot(resumed.model)), [], `${name}: resumed weights equal the uninterrupted run's bit for bit`);
+  assert.deepEqual(
+    differences(snapshot(full.model), snapshot(resumed.model)),
+    [],
+    `${name}: resumed weights equal the uninterrupted run's bit for bit`,
+  );
   assert.deepEqual(resumedLoss.stateDict(), fullLoss.stateDict(), `${name}: the same multi-task loss state`);
-  const comparable = (h: train.LogEntry[]) => h.filter((e) => !('train_runtime' in e)).map((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !/_runtime$|_per_second$/.test(k))));
-  assert.deepEqual(comparable(resumed.state.logHistory), comparable(full.state.logHistory), `${name}: the same log history`);
+  const comparable = (h: train.LogEntry[]) =>
+    h
+      .filter((e) => !('train_runtime' in e))
+      .map((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !/_runtime$|_per_second$/.test(k))));
+  assert.deepEqual(
+    comparable(resumed.state.logHistory),
+    comparable(full.state.logHistory),
+    `${name}: the same log history`,
+  );
   fullLoss.dispose();
   resumedLoss.dispose();
 }
 
 test('resuming uncertainty weighting mid-epoch is bit-exact (weights, s_i and their Adam state, logs)', async () => {
-  await checkResume('uncertainty', { kind: 'uncertainty' }, { ...BASE, maxSteps: 16, loggingSteps: 4, saveStrategy: 'steps', saveSteps: 7, evalStrategy: 'steps', evalSteps: 8, weightDecay: 0.01, warmupSteps: 3 }, 7);
+  await checkResume(
+    'uncertainty',
+    { kind: 'uncertainty' },
+    {
+      ...BASE,
+      maxSteps: 16,
+      loggingSteps: 4,
+      saveStrategy: 'steps',
+      saveSteps: 7,
+      evalStrategy: 'steps',
+      evalSteps: 8,
+      weightDecay: 0.01,
+      warmupSteps: 3,
+    },
+    7,
+  );
 });
 
 test('resuming DWA from a checkpoint at an epoch’s last step is bit-exact (the epoch closes on resume)', async () => {
-  await checkResume('dwa', { kind: 'dwa' }, { ...BASE, numTrainEpochs: 4, loggingSteps: 3, saveStrategy: 'steps', saveSteps: 12 }, 12);
+  await checkResume(
+    'dwa',
+    { kind: 'dwa' },
+    { ...BASE, numTrainEpochs: 4, loggingSteps: 3, saveStrategy: 'steps', saveSteps: 12 },
+    12,
+  );
 });
 
 test('multi-task options are checked', () => {
@@ -311,10 +462,37 @@ test('multi-task options are checked', () => {
   const uncertainty = new optim.MultiTaskLoss(tasks, { kind: 'uncertainty' });
   const wrong = new optim.MultiTaskLoss(['cls', 'other'], { kind: 'fixed' });
   const args = { ...BASE, outputDir: tmp(), maxSteps: 1 };
-  assert.throws(() => new Trainer({ model, args, trainDataset: trainSet, multiTask: { loss: wrong }, log: null }), /the training dataset has no task\(s\) other/);
-  assert.throws(() => new Trainer({ model, args, trainDataset: trainSet, multiTask: { loss: uncertainty }, computeLoss: (o) => o.logits, log: null }), /either computeLoss or multiTask/);
-  assert.throws(() => new Trainer({ model, args, trainDataset: trainSet, multiTask: { loss: uncertainty, pcgrad: { sharedParameters: [model.shared.weight] } }, log: null }), /pcgrad combines with a fixed, scheduled or dwa/);
-  assert.throws(() => new Trainer({ model, args, trainDataset: trainSet, multiTask: { loss: uncertainty, lr: -1 }, log: null }), /multiTask.lr must be a number > 0/);
+  assert.throws(
+    () => new Trainer({ model, args, trainDataset: trainSet, multiTask: { loss: wrong }, log: null }),
+    /the training dataset has no task\(s\) other/,
+  );
+  assert.throws(
+    () =>
+      new Trainer({
+        model,
+        args,
+        trainDataset: trainSet,
+        multiTask: { loss: uncertainty },
+        computeLoss: (o) => o.logits,
+        log: null,
+      }),
+    /either computeLoss or multiTask/,
+  );
+  assert.throws(
+    () =>
+      new Trainer({
+        model,
+        args,
+        trainDataset: trainSet,
+        multiTask: { loss: uncertainty, pcgrad: { sharedParameters: [model.shared.weight] } },
+        log: null,
+      }),
+    /pcgrad combines with a fixed, scheduled or dwa/,
+  );
+  assert.throws(
+    () => new Trainer({ model, args, trainDataset: trainSet, multiTask: { loss: uncertainty, lr: -1 }, log: null }),
+    /multiTask.lr must be a number > 0/,
+  );
   uncertainty.dispose();
 });
 
@@ -334,11 +512,15 @@ test('PCGrad with fixed weights trains and repeats run to run', async () => {
       log: null,
     });
     await trainer.train();
-    assert.ok(counts.every((c, i) => i < 6 || c === counts[i - 6]), `live tensors stay flat: ${counts}`);
+    assert.ok(
+      counts.every((c, i) => i < 6 || c === counts[i - 6]),
+      `live tensors stay flat: ${counts}`,
+    );
     return { weights: snapshot(model), logs: trainLogs(trainer.state.logHistory) };
   };
   const [a, b] = [await run(), await run()];
   assert.deepEqual(differences(a.weights, b.weights), []);
   assert.ok(num(a.logs.at(-1)!, 'loss_cls') < num(a.logs[0], 'loss_cls'), 'cls loss falls');
-  for (const e of a.logs) close(num(e, 'loss'), num(e, 'loss_cls') + 0.5 * num(e, 'loss_reg'), 1e-12, 'loss = Σ w_i·L_i');
+  for (const e of a.logs)
+    close(num(e, 'loss'), num(e, 'loss_cls') + 0.5 * num(e, 'loss_reg'), 1e-12, 'loss = Σ w_i·L_i');
 });

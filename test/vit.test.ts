@@ -9,22 +9,49 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
-  createModel, dispose, functional as F, loadPretrained, loadSafetensors, manualSeed, memory, models, randn, savePretrained, tensor, tidy,
+  createModel,
+  dispose,
+  functional as F,
+  loadPretrained,
+  loadSafetensors,
+  manualSeed,
+  memory,
+  models,
+  randn,
+  savePretrained,
+  tensor,
+  tidy,
   type Tensor,
 } from 'finetune';
 
 const {
-  ViTForImageClassification, ViTModel, findPreset, modelFamily, vitConfig, vitConfigFromHf, vitConfigToHf, vitLabels, VIT_PRESETS,
+  ViTForImageClassification,
+  ViTModel,
+  findPreset,
+  modelFamily,
+  vitConfig,
+  vitConfigFromHf,
+  vitConfigToHf,
+  vitLabels,
+  VIT_PRESETS,
   vitStateDictFromTorchvision,
 } = models;
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../../../test/fixtures/vit/${name}`, import.meta.url));
-const hfJson = (): Record<string, unknown> => JSON.parse(readFileSync(fixture('hf/config.json'), 'utf8')) as Record<string, unknown>;
+const hfJson = (): Record<string, unknown> =>
+  JSON.parse(readFileSync(fixture('hf/config.json'), 'utf8')) as Record<string, unknown>;
 const load = async (name: string): Promise<Map<string, Tensor>> => (await loadSafetensors(fixture(name))).tensors;
 
 /** The torchvision fixture's shape: VisionTransformer(32, 8, 2 layers, 4 heads, hidden 32, mlp 64, 3 classes). */
 const tinyTorchvision = vitConfig({
-  ...VIT_PRESETS.vit_b_16, imageSize: 32, patchSize: 8, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64, numLabels: 3,
+  ...VIT_PRESETS.vit_b_16,
+  imageSize: 32,
+  patchSize: 8,
+  hiddenSize: 32,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  intermediateSize: 64,
+  numLabels: 3,
 });
 
 const TOL = 1e-4;
@@ -42,7 +69,11 @@ async function leakFree(body: () => Promise<void> | void): Promise<void> {
 }
 
 /** Logits, loss and first-layer gradient of a classifier on the fixture inputs, as max abs differences to `ref`. */
-function compare(model: InstanceType<typeof ViTForImageClassification>, inputs: Map<string, Tensor>, ref: Map<string, Tensor>) {
+function compare(
+  model: InstanceType<typeof ViTForImageClassification>,
+  inputs: Map<string, Tensor>,
+  ref: Map<string, Tensor>,
+) {
   model.eval();
   model.zeroGrad();
   const diffs = tidy(() => {
@@ -66,11 +97,17 @@ test('transformers checkpoint: strict load, logits, loss and patch-projection gr
   await leakFree(async () => {
     const config = vitConfigFromHf(hfJson());
     const model = new ViTForImageClassification(config);
-    const [weights, inputs, ref] = await Promise.all([load('hf/model.safetensors'), load('inputs.safetensors'), load('hf/reference.safetensors')]);
+    const [weights, inputs, ref] = await Promise.all([
+      load('hf/model.safetensors'),
+      load('inputs.safetensors'),
+      load('hf/reference.safetensors'),
+    ]);
     assert.deepEqual(model.loadStateDict(weights), { missingKeys: [], unexpectedKeys: [] });
     assert.deepEqual([...model.stateDict().keys()].sort(), [...weights.keys()].sort());
     const d = compare(model, inputs, ref);
-    t.diagnostic(`max |Δ| logits ${d.logits.toExponential(2)}, loss ${d.loss.toExponential(2)}, grad ${d.grad.toExponential(2)} (grad scale ${d.gradScale.toFixed(3)})`);
+    t.diagnostic(
+      `max |Δ| logits ${d.logits.toExponential(2)}, loss ${d.loss.toExponential(2)}, grad ${d.grad.toExponential(2)} (grad scale ${d.gradScale.toFixed(3)})`,
+    );
     assert.ok(d.logits < TOL, `logits differ by ${d.logits}`);
     assert.ok(d.loss < TOL, `loss differs by ${d.loss}`);
     assert.ok(d.grad < TOL, `gradient differs by ${d.grad}`);
@@ -82,13 +119,19 @@ test('transformers checkpoint: strict load, logits, loss and patch-projection gr
 
 test('torchvision VisionTransformer weights: converted, loaded strictly, same logits, loss and gradient', async (t) => {
   await leakFree(async () => {
-    const [tv, inputs, ref] = await Promise.all([load('torchvision/model.safetensors'), load('inputs.safetensors'), load('torchvision/reference.safetensors')]);
+    const [tv, inputs, ref] = await Promise.all([
+      load('torchvision/model.safetensors'),
+      load('inputs.safetensors'),
+      load('torchvision/reference.safetensors'),
+    ]);
     const model = new ViTForImageClassification(tinyTorchvision);
     const converted = vitStateDictFromTorchvision(tv, tinyTorchvision);
     assert.equal(converted.get('vit.encoder.layer.1.attention.attention.value.weight')?.shape.join(), '32,32');
     assert.deepEqual(model.loadStateDict(converted), { missingKeys: [], unexpectedKeys: [] });
     const d = compare(model, inputs, ref);
-    t.diagnostic(`max |Δ| logits ${d.logits.toExponential(2)}, loss ${d.loss.toExponential(2)}, grad ${d.grad.toExponential(2)} (grad scale ${d.gradScale.toFixed(3)})`);
+    t.diagnostic(
+      `max |Δ| logits ${d.logits.toExponential(2)}, loss ${d.loss.toExponential(2)}, grad ${d.grad.toExponential(2)} (grad scale ${d.gradScale.toFixed(3)})`,
+    );
     assert.ok(d.logits < TOL, `logits differ by ${d.logits}`);
     assert.ok(d.loss < TOL, `loss differs by ${d.loss}`);
     assert.ok(d.grad < TOL, `gradient differs by ${d.grad}`);
@@ -100,8 +143,14 @@ test('torchvision VisionTransformer weights: converted, loaded strictly, same lo
 test('torchvision conversion rejects a config or state dict that does not fit', async () => {
   await leakFree(async () => {
     const tv = await load('torchvision/model.safetensors');
-    assert.throws(() => vitStateDictFromTorchvision(tv, { ...tinyTorchvision, numHiddenLayers: 3 }), /2 encoder layers but the config has numHiddenLayers 3/);
-    assert.throws(() => vitStateDictFromTorchvision(tv, { ...tinyTorchvision, hiddenSize: 64, numAttentionHeads: 4 }), /'class_token' is \[1,1,32\] but the config \(hiddenSize\) needs \[1,1,64\]/);
+    assert.throws(
+      () => vitStateDictFromTorchvision(tv, { ...tinyTorchvision, numHiddenLayers: 3 }),
+      /2 encoder layers but the config has numHiddenLayers 3/,
+    );
+    assert.throws(
+      () => vitStateDictFromTorchvision(tv, { ...tinyTorchvision, hiddenSize: 64, numAttentionHeads: 4 }),
+      /'class_token' is \[1,1,32\] but the config \(hiddenSize\) needs \[1,1,64\]/,
+    );
     assert.throws(() => vitStateDictFromTorchvision(tv, { ...tinyTorchvision, numLabels: 10 }), /heads\.head\.weight/);
     const extra = new Map(tv);
     extra.set('heads.pre_logits.weight', tv.get('heads.head.weight')!);
@@ -117,7 +166,9 @@ test('torchvision conversion rejects a config or state dict that does not fit', 
 });
 
 test("parameter count of the vit_b_16 preset equals torchvision's vit_b_16 (86,567,656)", () => {
-  const counts = JSON.parse(readFileSync(fixture('counts.json'), 'utf8')) as { torchvision_vit_b_16_parameters: number };
+  const counts = JSON.parse(readFileSync(fixture('counts.json'), 'utf8')) as {
+    torchvision_vit_b_16_parameters: number;
+  };
   assert.equal(counts.torchvision_vit_b_16_parameters, 86_567_656);
   const model = new ViTForImageClassification(VIT_PRESETS.vit_b_16);
   try {
@@ -130,13 +181,27 @@ test("parameter count of the vit_b_16 preset equals torchvision's vit_b_16 (86,5
 });
 
 test('DeiT-shaped presets have timm/DeiT parameter counts; ViT-B/16 224 matches torchvision', () => {
-  for (const [name, expected] of [['vit-tiny', 5_717_416], ['vit-small', 22_050_664]] as const) {
+  for (const [name, expected] of [
+    ['vit-tiny', 5_717_416],
+    ['vit-small', 22_050_664],
+  ] as const) {
     const model = new ViTForImageClassification(VIT_PRESETS[name]);
     assert.equal(model.numParameters(), expected, name);
     model.dispose();
   }
   const base = VIT_PRESETS['vit-base-patch16-224'];
-  assert.deepEqual([base.hiddenSize, base.numHiddenLayers, base.numAttentionHeads, base.intermediateSize, base.imageSize, base.patchSize, base.numLabels], [768, 12, 12, 3072, 224, 16, 1000]);
+  assert.deepEqual(
+    [
+      base.hiddenSize,
+      base.numHiddenLayers,
+      base.numAttentionHeads,
+      base.intermediateSize,
+      base.imageSize,
+      base.patchSize,
+      base.numLabels,
+    ],
+    [768, 12, 12, 3072, 224, 16, 1000],
+  );
   assert.equal(base.layerNormEps, 1e-12);
 });
 
@@ -154,8 +219,15 @@ test('config.json round trip: vitConfigFromHf then vitConfigToHf gives what tran
   assert.deepEqual(bare.id2label, { 0: 'LABEL_0', 1: 'LABEL_1' });
   assert.equal(bare.model_type, 'vit');
   assert.equal(bare.pooler_output_size, 768);
-  assert.deepEqual(vitConfigFromHf(bare), { ...vitConfig({ numLabels: 2, poolerOutputSize: 768 }), id2label: { 0: 'LABEL_0', 1: 'LABEL_1' }, label2id: { LABEL_0: 0, LABEL_1: 1 } });
-  assert.throws(() => vitConfigToHf(config, 'ViTForMaskedImageModeling'), /unknown architecture 'ViTForMaskedImageModeling'/);
+  assert.deepEqual(vitConfigFromHf(bare), {
+    ...vitConfig({ numLabels: 2, poolerOutputSize: 768 }),
+    id2label: { 0: 'LABEL_0', 1: 'LABEL_1' },
+    label2id: { LABEL_0: 0, LABEL_1: 1 },
+  });
+  assert.throws(
+    () => vitConfigToHf(config, 'ViTForMaskedImageModeling'),
+    /unknown architecture 'ViTForMaskedImageModeling'/,
+  );
 });
 
 test('vitConfigFromHf names the bad key', () => {
@@ -163,7 +235,10 @@ test('vitConfigFromHf names the bad key', () => {
   assert.throws(() => vitConfigFromHf({ hidden_act: 'mish' }), /'hidden_act' must be one of/);
   assert.throws(() => vitConfigFromHf({ problem_type: 'ranking' }), /'problem_type'/);
   assert.throws(() => vitConfigFromHf({ model_type: 'bert' }), /'model_type' must be 'vit'/);
-  assert.throws(() => vitConfigFromHf({ hidden_size: 30, num_attention_heads: 4 }), /hiddenSize \(30\) must be a multiple of numAttentionHeads \(4\)/);
+  assert.throws(
+    () => vitConfigFromHf({ hidden_size: 30, num_attention_heads: 4 }),
+    /hiddenSize \(30\) must be a multiple of numAttentionHeads \(4\)/,
+  );
   assert.throws(() => vitConfigFromHf({ num_labels: 3, id2label: { 0: 'a' } }), /num_labels is 3 but id2label has 1/);
   const pair = vitConfigFromHf({ image_size: [32, 48], patch_size: 8 });
   assert.deepEqual(pair.imageSize, [32, 48]);
@@ -200,13 +275,28 @@ test('resetClassifier replaces the head for a new label set and keeps the backbo
     assert.equal(model.resetClassifier(5), model);
     assert.equal(model.config.numLabels, 5);
     assert.equal(model.config.id2label, undefined);
-    assert.deepEqual(vitLabels(model.config).id2label, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2', 3: 'LABEL_3', 4: 'LABEL_4' });
+    assert.deepEqual(vitLabels(model.config).id2label, {
+      0: 'LABEL_0',
+      1: 'LABEL_1',
+      2: 'LABEL_2',
+      3: 'LABEL_3',
+      4: 'LABEL_4',
+    });
     assert.deepEqual(model.classifier.stateDict().get('weight')?.shape, [5, 32]);
-    assert.equal(tidy(() => model.classifier.stateDict().get('bias')!.abs().sum().item()), 0);
+    assert.equal(
+      tidy(() => model.classifier.stateDict().get('bias')!.abs().sum().item()),
+      0,
+    );
     // The backbone keeps its tensors and their values.
     const after = model.vit.namedParameters('vit');
-    assert.deepEqual(after.map(([k]) => k), backbone.map(([k]) => k));
-    assert.ok(after.every(([, p], i) => p === backbone[i][1]), 'the backbone keeps its parameter tensors');
+    assert.deepEqual(
+      after.map(([k]) => k),
+      backbone.map(([k]) => k),
+    );
+    assert.ok(
+      after.every(([, p], i) => p === backbone[i][1]),
+      'the backbone keeps its parameter tensors',
+    );
     for (const [name, p] of backbone) assert.equal(maxAbsDiff(p, weights.get(name)!), 0, name);
     tidy(() => {
       const { logits, loss } = model.forward({ pixelValues, labels: tensor([4, 1], { dtype: 'int64' }) });
@@ -217,8 +307,14 @@ test('resetClassifier replaces the head for a new label set and keeps the backbo
 
     model.resetClassifier(2, { id2label: { 0: 'no', 1: 'yes' } });
     assert.deepEqual(model.config.id2label, { 0: 'no', 1: 'yes' });
-    assert.equal(vitConfigToHf(model.config).label2id && (vitConfigToHf(model.config).label2id as Record<string, number>).yes, 1);
-    assert.throws(() => model.resetClassifier(3, { id2label: { 0: 'no' } }), /id2label has 1 entries but numLabels is 3/);
+    assert.equal(
+      vitConfigToHf(model.config).label2id && (vitConfigToHf(model.config).label2id as Record<string, number>).yes,
+      1,
+    );
+    assert.throws(
+      () => model.resetClassifier(3, { id2label: { 0: 'no' } }),
+      /id2label has 1 entries but numLabels is 3/,
+    );
     model.to('float64');
     model.resetClassifier(4);
     assert.equal(model.classifier.stateDict().get('weight')?.dtype, 'float64');
@@ -241,7 +337,10 @@ test('ViTModel: last hidden state, pooled output, and the classifier backbone we
     const backbone = new Map([...weights].filter(([k]) => k.startsWith('vit.')).map(([k, v]) => [k.slice(4), v]));
     assert.deepEqual(bare.loadStateDict(backbone), { missingKeys: [], unexpectedKeys: [] });
     const pooled = new ViTModel(config);
-    assert.deepEqual(pooled.loadStateDict(backbone, { strict: false }), { missingKeys: ['pooler.dense.weight', 'pooler.dense.bias'], unexpectedKeys: [] });
+    assert.deepEqual(pooled.loadStateDict(backbone, { strict: false }), {
+      missingKeys: ['pooler.dense.weight', 'pooler.dense.bias'],
+      unexpectedKeys: [],
+    });
     classifier.eval();
     bare.eval();
     pooled.eval();
@@ -250,7 +349,11 @@ test('ViTModel: last hidden state, pooled output, and the classifier backbone we
       const out = bare.forward({ pixelValues });
       assert.deepEqual(out.lastHiddenState.shape, [2, 17, 32]);
       assert.equal(out.pooledOutput, undefined);
-      const logits = F.linear(out.lastHiddenState.select(1, 0), classifier.classifier.stateDict().get('weight')!, classifier.classifier.stateDict().get('bias'));
+      const logits = F.linear(
+        out.lastHiddenState.select(1, 0),
+        classifier.classifier.stateDict().get('weight')!,
+        classifier.classifier.stateDict().get('bias'),
+      );
       assert.equal(maxAbsDiff(logits, classifier.forward({ pixelValues }).logits), 0);
       const withPooler = pooled.forward({ pixelValues });
       assert.deepEqual(withPooler.pooledOutput?.shape, [2, 32]);
@@ -262,12 +365,34 @@ test('ViTModel: last hidden state, pooled output, and the classifier backbone we
 });
 
 test('wrong image size or channel count throws naming expected and got', () => {
-  const model = new ViTForImageClassification(vitConfig({ imageSize: 32, patchSize: 8, hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 4, intermediateSize: 64, numLabels: 3 }));
+  const model = new ViTForImageClassification(
+    vitConfig({
+      imageSize: 32,
+      patchSize: 8,
+      hiddenSize: 32,
+      numHiddenLayers: 1,
+      numAttentionHeads: 4,
+      intermediateSize: 64,
+      numLabels: 3,
+    }),
+  );
   tidy(() => {
-    assert.throws(() => model.forward({ pixelValues: randn([1, 3, 64, 64]) }), /expected 32×32 images \(config imageSize\), got 64×64/);
-    assert.throws(() => model.forward({ pixelValues: randn([1, 3, 32, 48]) }), /expected 32×32 images \(config imageSize\), got 32×48/);
-    assert.throws(() => model.forward({ pixelValues: randn([1, 1, 32, 32]) }), /expected 3 channels \(config numChannels\), got 1/);
-    assert.throws(() => model.forward({ pixelValues: randn([3, 32, 32]) }), /must be \[batch, channels, height, width\]/);
+    assert.throws(
+      () => model.forward({ pixelValues: randn([1, 3, 64, 64]) }),
+      /expected 32×32 images \(config imageSize\), got 64×64/,
+    );
+    assert.throws(
+      () => model.forward({ pixelValues: randn([1, 3, 32, 48]) }),
+      /expected 32×32 images \(config imageSize\), got 32×48/,
+    );
+    assert.throws(
+      () => model.forward({ pixelValues: randn([1, 1, 32, 32]) }),
+      /expected 3 channels \(config numChannels\), got 1/,
+    );
+    assert.throws(
+      () => model.forward({ pixelValues: randn([3, 32, 32]) }),
+      /must be \[batch, channels, height, width\]/,
+    );
     assert.deepEqual(model.forward({ pixelValues: randn([2, 3, 32, 32], { dtype: 'float64' }) }).logits.shape, [2, 3]);
   });
   model.dispose();
@@ -275,9 +400,18 @@ test('wrong image size or channel count throws naming expected and got', () => {
 
 test('initialisation follows transformers: truncated normal(0, initializerRange), zero biases, unit layer norms', () => {
   manualSeed(7);
-  const model = new ViTForImageClassification(vitConfig({
-    imageSize: 64, patchSize: 8, hiddenSize: 128, numHiddenLayers: 1, numAttentionHeads: 4, intermediateSize: 256, numLabels: 10, initializerRange: 0.05,
-  }));
+  const model = new ViTForImageClassification(
+    vitConfig({
+      imageSize: 64,
+      patchSize: 8,
+      hiddenSize: 128,
+      numHiddenLayers: 1,
+      numAttentionHeads: 4,
+      intermediateSize: 256,
+      numLabels: 10,
+      initializerRange: 0.05,
+    }),
+  );
   tidy(() => {
     for (const [name, p] of model.namedParameters()) {
       if (name.endsWith('bias')) assert.equal(p.abs().max().item(), 0, name);
@@ -293,15 +427,29 @@ test('initialisation follows transformers: truncated normal(0, initializerRange)
 });
 
 test('losses follow problemType like transformers: cross entropy, multi-label BCE, regression MSE', () => {
-  const small = { imageSize: 16, patchSize: 8, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32 };
+  const small = {
+    imageSize: 16,
+    patchSize: 8,
+    hiddenSize: 16,
+    numHiddenLayers: 1,
+    numAttentionHeads: 2,
+    intermediateSize: 32,
+  };
   tidy(() => {
     const pixelValues = randn([3, 3, 16, 16]);
     const multi = new ViTForImageClassification(vitConfig({ ...small, numLabels: 4 }));
-    const targets = tensor([[1, 0, 1, 0], [0, 0, 0, 1], [1, 1, 1, 1]]);
+    const targets = tensor([
+      [1, 0, 1, 0],
+      [0, 0, 0, 1],
+      [1, 1, 1, 1],
+    ]);
     const m = multi.forward({ pixelValues, labels: targets });
     assert.ok(Math.abs(m.loss!.item() - F.binaryCrossEntropyWithLogits(m.logits, targets).item()) < 1e-7);
     const single = multi.forward({ pixelValues, labels: tensor([3, 0, 2], { dtype: 'int64' }) });
-    assert.ok(Math.abs(single.loss!.item() - F.crossEntropy(single.logits, tensor([3, 0, 2], { dtype: 'int64' })).item()) < 1e-7);
+    assert.ok(
+      Math.abs(single.loss!.item() - F.crossEntropy(single.logits, tensor([3, 0, 2], { dtype: 'int64' })).item()) <
+        1e-7,
+    );
     const regression = new ViTForImageClassification(vitConfig({ ...small, numLabels: 1 }));
     const values = tensor([0.5, -1, 2]);
     const r = regression.forward({ pixelValues, labels: values });
@@ -313,10 +461,19 @@ test('losses follow problemType like transformers: cross entropy, multi-label BC
 
 test('training: dropout is active only in train mode and every parameter gets a gradient', () => {
   manualSeed(8);
-  const model = new ViTForImageClassification(vitConfig({
-    imageSize: 16, patchSize: 8, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, numLabels: 3,
-    hiddenDropoutProb: 0.3, attentionProbsDropoutProb: 0.3,
-  }));
+  const model = new ViTForImageClassification(
+    vitConfig({
+      imageSize: 16,
+      patchSize: 8,
+      hiddenSize: 16,
+      numHiddenLayers: 2,
+      numAttentionHeads: 2,
+      intermediateSize: 32,
+      numLabels: 3,
+      hiddenDropoutProb: 0.3,
+      attentionProbsDropoutProb: 0.3,
+    }),
+  );
   tidy(() => {
     const pixelValues = randn([4, 3, 16, 16]);
     model.eval();
@@ -356,11 +513,23 @@ test('fromPretrained / savePretrained / createModel: the transformers folder loa
       assert.deepEqual(saved, expected);
       const again = await loadPretrained(dir, { warn: (m) => warnings.push(m) });
       again.model.eval();
-      tidy(() => assert.equal(maxAbsDiff((again.model as typeof model).forward({ pixelValues }).logits, ref.get('logits')!), maxAbsDiff(model.forward({ pixelValues }).logits, ref.get('logits')!)));
+      tidy(() =>
+        assert.equal(
+          maxAbsDiff((again.model as typeof model).forward({ pixelValues }).logits, ref.get('logits')!),
+          maxAbsDiff(model.forward({ pixelValues }).logits, ref.get('logits')!),
+        ),
+      );
 
       // A new label count: the backbone loads, the classifier is fresh (transformers' ignore_mismatched_sizes).
-      const five = await loadPretrained(fixture('hf'), { numLabels: 5, ignoreMismatchedSizes: true, warn: (m) => warnings.push(m) });
-      assert.deepEqual(five.info.mismatchedKeys.map((m) => m.key), ['classifier.weight', 'classifier.bias']);
+      const five = await loadPretrained(fixture('hf'), {
+        numLabels: 5,
+        ignoreMismatchedSizes: true,
+        warn: (m) => warnings.push(m),
+      });
+      assert.deepEqual(
+        five.info.mismatchedKeys.map((m) => m.key),
+        ['classifier.weight', 'classifier.bias'],
+      );
       assert.equal((five.model as typeof model).config.numLabels, 5);
       assert.equal((five.model as typeof model).config.id2label, undefined);
       // The backbone alone, from the classifier checkpoint ('vit.' prefix removed).

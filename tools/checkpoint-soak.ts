@@ -111,7 +111,10 @@ interface Standby {
 }
 
 function standby(): Standby {
-  const child = spawn(process.execPath, [SELF, 'standby'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  const child = spawn(process.execPath, [SELF, 'standby'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
   let stdout = '';
   let stderr = '';
   let onStdout = (): void => undefined;
@@ -120,12 +123,15 @@ function standby(): Standby {
     onStdout();
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => child.on('exit', (code, signal) => resolveExit({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    child.on('exit', (code, signal) => resolveExit({ code, signal })),
+  );
   return {
     async start(outputDir, steps, killAfterMs) {
       let timer: NodeJS.Timeout | undefined;
       onStdout = () => {
-        if (killAfterMs !== null && timer === undefined && stdout.includes(TRAINING_MARK)) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        if (killAfterMs !== null && timer === undefined && stdout.includes(TRAINING_MARK))
+          timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       };
       child.stdin.end(`${JSON.stringify([outputDir, steps])}\n`);
       const { code, signal } = await exited;
@@ -171,7 +177,13 @@ function checkCheckpoints(outputDir: string): number[] {
       if (file.endsWith('.safetensors')) dispose(loadSafetensorsSync(path).tensors);
       else if (file.endsWith('.json')) JSON.parse(readFileSync(path, 'utf8'));
     }
-    for (const required of [train.TRAINER_STATE_NAME, FINAL_WEIGHTS, train.OPTIMIZER_WEIGHTS_NAME, train.SCHEDULER_NAME, train.RNG_STATE_NAME]) {
+    for (const required of [
+      train.TRAINER_STATE_NAME,
+      FINAL_WEIGHTS,
+      train.OPTIMIZER_WEIGHTS_NAME,
+      train.SCHEDULER_NAME,
+      train.RNG_STATE_NAME,
+    ]) {
       if (!files.includes(required)) throw new Error(`${dir}: no ${required} (has ${files.join(', ')})`);
     }
     const state = JSON.parse(readFileSync(join(dir, train.TRAINER_STATE_NAME), 'utf8')) as { global_step: number };
@@ -186,7 +198,9 @@ function temporariesIn(outputDir: string): string[] {
   const found: string[] = [];
   for (const name of readdirSync(outputDir, { withFileTypes: true })) {
     if (TEMPORARY.test(name.name)) found.push(name.name);
-    else if (name.isDirectory()) for (const inner of readdirSync(join(outputDir, name.name))) if (TEMPORARY.test(inner)) found.push(join(name.name, inner));
+    else if (name.isDirectory())
+      for (const inner of readdirSync(join(outputDir, name.name)))
+        if (TEMPORARY.test(inner)) found.push(join(name.name, inner));
   }
   return found;
 }
@@ -199,7 +213,15 @@ export async function checkpointSoak(options: SoakOptions = {}): Promise<SoakRep
   const random = data.mulberry32(options.seed ?? 1); // the kill moments, the same for the same seed
   const started = performance.now();
   const root = mkdtempSync(join(tmpdir(), 'finetune-soak-'));
-  const report: SoakReport = { kills: 0, killsDuringCheckpointWrite: 0, killsDuringFinalSave: 0, runs: 0, checkpointsChecked: 0, identicalFinalWeights: 0, seconds: 0 };
+  const report: SoakReport = {
+    kills: 0,
+    killsDuringCheckpointWrite: 0,
+    killsDuringFinalSave: 0,
+    runs: 0,
+    checkpointsChecked: 0,
+    identicalFinalWeights: 0,
+    seconds: 0,
+  };
   const children = childPool();
   try {
     const referenceDir = join(root, 'reference');
@@ -209,22 +231,32 @@ export async function checkpointSoak(options: SoakOptions = {}): Promise<SoakRep
       const outputDir = join(root, `run-${++report.runs}`);
       let newest = 0;
       for (;;) {
-        const { killed } = await children.run(outputDir, steps, report.kills < kills ? Math.floor(random() * maxDelayMs) : null);
+        const { killed } = await children.run(
+          outputDir,
+          steps,
+          report.kills < kills ? Math.floor(random() * maxDelayMs) : null,
+        );
         const saved = checkCheckpoints(outputDir);
         report.checkpointsChecked += saved.length;
         const latest = saved.at(-1) ?? 0;
-        if (latest < newest) throw new Error(`${outputDir}: the newest checkpoint went from ${newest} back to ${latest} (checkpoints: ${saved.join(', ')})`);
+        if (latest < newest)
+          throw new Error(
+            `${outputDir}: the newest checkpoint went from ${newest} back to ${latest} (checkpoints: ${saved.join(', ')})`,
+          );
         newest = latest;
         if (!killed) break;
         report.kills++;
         const left = temporariesIn(outputDir);
         if (left.some((name) => name.startsWith('.tmp-checkpoint-'))) report.killsDuringCheckpointWrite++;
         if (left.some((name) => name.startsWith(`${FINAL_WEIGHTS}.tmp-`))) report.killsDuringFinalSave++;
-        log(`kill ${report.kills}: checkpoints ${saved.join(', ') || 'none'}${left.length ? `; left ${left.join(', ')}` : ''}`);
+        log(
+          `kill ${report.kills}: checkpoints ${saved.join(', ') || 'none'}${left.length ? `; left ${left.join(', ')}` : ''}`,
+        );
       }
       const left = temporariesIn(outputDir);
       if (left.length) throw new Error(`${outputDir}: temporaries left after the run finished: ${left.join(', ')}`);
-      if (!readFileSync(join(outputDir, FINAL_WEIGHTS)).equals(reference)) throw new Error(`${outputDir}: the final weights differ from the uninterrupted run's`);
+      if (!readFileSync(join(outputDir, FINAL_WEIGHTS)).equals(reference))
+        throw new Error(`${outputDir}: the final weights differ from the uninterrupted run's`);
       report.identicalFinalWeights++;
       log(`run ${report.runs} finished: final weights identical to the uninterrupted run's`);
     }

@@ -9,12 +9,28 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { fromPretrained, loadSafetensors, manualSeed, nn, noGrad, PeftModel, randn, tensor, tidy, type Tensor } from 'finetune';
+import {
+  fromPretrained,
+  loadSafetensors,
+  manualSeed,
+  nn,
+  noGrad,
+  PeftModel,
+  randn,
+  tensor,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
 const fixtures = join('test', 'fixtures', 'peft');
 const out = join('build', 'peft-interop');
 const cases = JSON.parse(readFileSync(join(fixtures, 'cases.json'), 'utf8')) as {
-  inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; pixel_values: { shape: number[]; values: number[] } };
+  inputs: {
+    input_ids: number[][];
+    attention_mask: number[][];
+    token_type_ids: number[][];
+    pixel_values: { shape: number[]; values: number[] };
+  };
   cases: Record<string, { base: 'tiny-bert' | 'tiny-conv' }>;
 };
 
@@ -32,7 +48,13 @@ function logits(model: PeftModel, base: 'tiny-bert' | 'tiny-conv'): { shape: num
       const result =
         base === 'tiny-conv'
           ? (model.forward(tensor(pixel_values.values).reshape(pixel_values.shape)) as Tensor)
-          : (model.forward({ inputIds: tensor(input_ids, { dtype: 'int64' }), attentionMask: tensor(attention_mask, { dtype: 'int64' }), tokenTypeIds: tensor(token_type_ids, { dtype: 'int64' }) }) as { logits: Tensor }).logits;
+          : (
+              model.forward({
+                inputIds: tensor(input_ids, { dtype: 'int64' }),
+                attentionMask: tensor(attention_mask, { dtype: 'int64' }),
+                tokenTypeIds: tensor(token_type_ids, { dtype: 'int64' }),
+              }) as { logits: Tensor }
+            ).logits;
       return { shape: result.shape, values: result.flatten().toArray() as number[] };
     }),
   );

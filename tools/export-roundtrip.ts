@@ -7,7 +7,19 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { fromPretrained, loadSafetensors, manualSeed, models, noGrad, randn, saveSafetensors, savePretrained, tensor, tidy, type Tensor } from 'finetune';
+import {
+  fromPretrained,
+  loadSafetensors,
+  manualSeed,
+  models,
+  noGrad,
+  randn,
+  saveSafetensors,
+  savePretrained,
+  tensor,
+  tidy,
+  type Tensor,
+} from 'finetune';
 
 const out = join('build', 'roundtrip');
 manualSeed(7);
@@ -16,7 +28,12 @@ function perturb(model: { parameters(): Tensor[] }): void {
   tidy(() => noGrad(() => model.parameters().forEach((p) => p.add_(randn(p.shape).mul(0.01)))));
 }
 
-async function exportModel(name: string, model: { eval(): unknown; parameters(): Tensor[] } & object, inputs: Record<string, Tensor>, logits: () => Tensor): Promise<void> {
+async function exportModel(
+  name: string,
+  model: { eval(): unknown; parameters(): Tensor[] } & object,
+  inputs: Record<string, Tensor>,
+  logits: () => Tensor,
+): Promise<void> {
   const dir = join(out, name);
   mkdirSync(dir, { recursive: true });
   model.eval();
@@ -26,12 +43,26 @@ async function exportModel(name: string, model: { eval(): unknown; parameters():
 }
 
 const bertInputs = {
-  input_ids: tensor([[2, 17, 45, 9, 3, 0], [2, 88, 61, 3, 0, 0]], { dtype: 'int64' }),
-  attention_mask: tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0]], { dtype: 'int64' }),
+  input_ids: tensor(
+    [
+      [2, 17, 45, 9, 3, 0],
+      [2, 88, 61, 3, 0, 0],
+    ],
+    { dtype: 'int64' },
+  ),
+  attention_mask: tensor(
+    [
+      [1, 1, 1, 1, 1, 0],
+      [1, 1, 1, 1, 0, 0],
+    ],
+    { dtype: 'int64' },
+  ),
 };
 const bertCall = { inputIds: bertInputs.input_ids, attentionMask: bertInputs.attention_mask };
 
-const seqcls = (await fromPretrained('test/fixtures/bert/seqcls', { warn: () => {} })) as models.BertForSequenceClassification;
+const seqcls = (await fromPretrained('test/fixtures/bert/seqcls', {
+  warn: () => {},
+})) as models.BertForSequenceClassification;
 seqcls.resetClassifier(4);
 perturb(seqcls);
 await exportModel('bert-seqcls', seqcls, bertInputs, () => seqcls.forward(bertCall).logits);

@@ -16,7 +16,10 @@ process.chdir(fileURLToPath(new URL('../../..', import.meta.url)));
 
 const CORPORA = ['safetensors', 'tokenizer', 'config', 'image', 'table', 'misuse'];
 
-const { values, positionals } = parseArgs({ options: { count: { type: 'string' }, seed: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { count: { type: 'string' }, seed: { type: 'string' } },
+  allowPositionals: true,
+});
 const unknown = positionals.filter((name) => !CORPORA.includes(name));
 if (unknown.length > 0) {
   console.error(`unknown corpus ${unknown.join(', ')} (expected ${CORPORA.join(', ')})`);
@@ -27,7 +30,12 @@ const results: CaseResult[] = [];
 for (const name of positionals.length > 0 ? positionals : CORPORA) {
   const module = new URL(`../test/helpers/fuzz-corpora/${name}.js`, import.meta.url).href;
   const { corpus } = (await import(module)) as { corpus: { defaultCount: number } };
-  const count = name === 'misuse' ? corpus.defaultCount : values.count === undefined ? corpus.defaultCount * 10 : Number(values.count);
+  const count =
+    name === 'misuse'
+      ? corpus.defaultCount
+      : values.count === undefined
+        ? corpus.defaultCount * 10
+        : Number(values.count);
   const started = Date.now();
   const ran = await runFuzz(module, { seed, count });
   console.error(`${name}: ${ran.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s`);

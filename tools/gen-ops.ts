@@ -15,9 +15,11 @@ const native = createRequire(import.meta.url)(join(root, 'build', 'Release', 'fi
 native.init(Symbol('handle'));
 
 const RESERVED = new Set(
-  ('break case catch class const continue debugger default delete do else enum export extends false finally for ' +
+  (
+    'break case catch class const continue debugger default delete do else enum export extends false finally for ' +
     'function if import in instanceof new null return super switch this throw true try typeof var void while with ' +
-    'yield let static implements interface package private protected public await arguments eval').split(' '),
+    'yield let static implements interface package private protected public await arguments eval'
+  ).split(' '),
 );
 
 function safeName(name: string): string {
@@ -31,40 +33,65 @@ function argType(type: string): string | undefined {
     return inner === undefined ? undefined : inner === 'null' ? 'null' : `${inner} | null`;
   }
   switch (type) {
-    case 'Tensor': return 'Tensor';
-    case 'List[Tensor]': return 'readonly Tensor[]';
-    case 'List[Optional[Tensor]]': return 'readonly (Tensor | null)[]';
+    case 'Tensor':
+      return 'Tensor';
+    case 'List[Tensor]':
+      return 'readonly Tensor[]';
+    case 'List[Optional[Tensor]]':
+      return 'readonly (Tensor | null)[]';
     case 'int':
-    case 'float': return 'number';
-    case 'bool': return 'boolean';
-    case 'number': return 'Scalar';
-    case 'str': return 'string';
-    case 'List[int]': return 'Ints';
-    case 'List[float]': return 'number | readonly number[]';
-    case 'List[bool]': return 'readonly boolean[]';
-    case 'List[number]': return 'readonly Scalar[]';
-    case 'ScalarType': return 'DType';
-    case 'Layout': return 'Layout';
-    case 'Device': return 'Device';
-    case 'MemoryFormat': return 'MemoryFormat';
-    case 'Generator': return 'null';
-    default: return undefined;
+    case 'float':
+      return 'number';
+    case 'bool':
+      return 'boolean';
+    case 'number':
+      return 'Scalar';
+    case 'str':
+      return 'string';
+    case 'List[int]':
+      return 'Ints';
+    case 'List[float]':
+      return 'number | readonly number[]';
+    case 'List[bool]':
+      return 'readonly boolean[]';
+    case 'List[number]':
+      return 'readonly Scalar[]';
+    case 'ScalarType':
+      return 'DType';
+    case 'Layout':
+      return 'Layout';
+    case 'Device':
+      return 'Device';
+    case 'MemoryFormat':
+      return 'MemoryFormat';
+    case 'Generator':
+      return 'null';
+    default:
+      return undefined;
   }
 }
 
 function returnType(type: string): string | undefined {
   switch (type) {
-    case 'Tensor': return 'Tensor';
-    case 'Optional[Tensor]': return 'Tensor | null';
-    case 'List[Tensor]': return 'Tensor[]';
+    case 'Tensor':
+      return 'Tensor';
+    case 'Optional[Tensor]':
+      return 'Tensor | null';
+    case 'List[Tensor]':
+      return 'Tensor[]';
     case 'int':
     case 'float':
     case 'number':
-    case 'ScalarType': return 'number';
-    case 'bool': return 'boolean';
-    case 'str': return 'string';
-    case 'List[int]': return 'number[]';
-    default: return undefined;
+    case 'ScalarType':
+      return 'number';
+    case 'bool':
+      return 'boolean';
+    case 'str':
+      return 'string';
+    case 'List[int]':
+      return 'number[]';
+    default:
+      return undefined;
   }
 }
 
@@ -100,7 +127,11 @@ function generate(info: OpInfo): Generated | undefined {
     const optional = arg.hasDefault || type === 'null';
     const laterRequired =
       keywordsRequired || positional.slice(i + 1).some((a) => !a.hasDefault && argType(a.type) !== 'null');
-    params.push(optional && laterRequired ? `${safeName(arg.name)}: ${type} | undefined` : `${safeName(arg.name)}${optional ? '?' : ''}: ${type}`);
+    params.push(
+      optional && laterRequired
+        ? `${safeName(arg.name)}: ${type} | undefined`
+        : `${safeName(arg.name)}${optional ? '?' : ''}: ${type}`,
+    );
   }
   if (keywords.length > 0) {
     const fields: string[] = [];
@@ -120,7 +151,9 @@ function generate(info: OpInfo): Generated | undefined {
     const call = `callNative(${id}, ${args})`;
     if (types.length === 0) return `${call};`;
     if (types.length === 1) {
-      return info.returns[0].aliasedArg >= 0 ? `${call}; return ${returnExpression(info, 0, '', types[0])};` : `return ${returnExpression(info, 0, call, types[0])};`;
+      return info.returns[0].aliasedArg >= 0
+        ? `${call}; return ${returnExpression(info, 0, '', types[0])};`
+        : `return ${returnExpression(info, 0, call, types[0])};`;
     }
     const parts = types.map((t, i) => returnExpression(info, i, `r[${i}]`, t));
     return `const r = ${call} as RawResult[]; return [${parts.join(', ')}];`;
@@ -182,4 +215,6 @@ export const aten = {
 };
 `;
 writeFileSync(join(root, 'src', 'tensor', 'aten.ts'), source);
-console.log(`wrote ${names.length} operators to src/tensor/aten.ts (${skipped} skipped: argument types JavaScript cannot pass)`);
+console.log(
+  `wrote ${names.length} operators to src/tensor/aten.ts (${skipped} skipped: argument types JavaScript cannot pass)`,
+);

@@ -20,7 +20,6 @@ import { memory, train } from 'finetune';
 
 import { slice, sst2, tinyBert } from '../test/helpers/trainer-setup.js';
 
-
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
@@ -68,7 +67,8 @@ export async function memorySoak(options: MemorySoakOptions = {}): Promise<Memor
   const steps = options.steps ?? 2000;
   const warmup = options.warmup ?? 200;
   const sampleEvery = options.sampleEvery ?? 100;
-  if (warmup >= steps) throw new Error(`memorySoak: the warm-up (${warmup} steps) must be shorter than the run (${steps})`);
+  if (warmup >= steps)
+    throw new Error(`memorySoak: the warm-up (${warmup} steps) must be shorter than the run (${steps})`);
   const dataset = await sst2(24);
   const model = tinyBert(1, { maxPositionEmbeddings: 32 });
   const outputDir = mkdtempSync(join(tmpdir(), 'finetune-memory-soak-'));
@@ -124,7 +124,8 @@ function flag(args: string[], name: string, fallback: number): number {
   const at = args.indexOf(`--${name}`);
   if (at < 0) return fallback;
   const value = Number(args[at + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name}: '${args[at + 1]}' is not a positive whole number`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`--${name}: '${args[at + 1]}' is not a positive whole number`);
   return value;
 }
 
@@ -135,7 +136,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     steps: flag(args, 'steps', 2000),
     warmup: flag(args, 'warmup', 200),
     sampleEvery: flag(args, 'sample-every', 100),
-    onSample: (s) => console.log(`${String(s.step).padStart(4)}   ${s.rssMiB.toFixed(1).padStart(7)}   ${String(s.liveTensors).padStart(12)}   ${String(s.liveBytes).padStart(10)}`),
+    onSample: (s) =>
+      console.log(
+        `${String(s.step).padStart(4)}   ${s.rssMiB.toFixed(1).padStart(7)}   ${String(s.liveTensors).padStart(12)}   ${String(s.liveBytes).padStart(10)}`,
+      ),
   });
   const { samples, ...summary } = report;
   console.log(JSON.stringify({ ...summary, samples: samples.length }));

@@ -27,7 +27,20 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { data, fromPretrained, LoraConfig, manualSeed, memory, models, peft, train, Trainer, TrainingArguments, type nn, type Tensor } from 'finetune';
+import {
+  data,
+  fromPretrained,
+  LoraConfig,
+  manualSeed,
+  memory,
+  models,
+  peft,
+  train,
+  Trainer,
+  TrainingArguments,
+  type nn,
+  type Tensor,
+} from 'finetune';
 
 type Method = 'full' | 'lora' | 'head' | 'adapters' | 'bitfit' | 'full-random' | 'lora-random';
 const METHODS: Method[] = ['full', 'lora', 'head', 'adapters', 'bitfit', 'full-random', 'lora-random'];
@@ -101,16 +114,31 @@ interface RunResult {
 
 /** Joins results files of one setup (sweeps run side by side) into one. */
 function merge(files: string[], outFile: string): void {
-  const parts = files.map((file) => ({ file, ...(JSON.parse(readFileSync(file, 'utf8')) as { setup: Record<string, unknown>; pretrain: unknown; runs: RunResult[] }) }));
+  const parts = files.map((file) => ({
+    file,
+    ...(JSON.parse(readFileSync(file, 'utf8')) as {
+      setup: Record<string, unknown>;
+      pretrain: unknown;
+      runs: RunResult[];
+    }),
+  }));
   const { seeds: _seeds, ...setup } = parts[0].setup;
   for (const part of parts.slice(1)) {
     const { seeds: _s, ...other } = part.setup;
-    if (JSON.stringify(other) !== JSON.stringify(setup)) throw new Error(`${part.file}: another setup than ${parts[0].file}'s; only sweeps of one setup can be merged`);
+    if (JSON.stringify(other) !== JSON.stringify(setup))
+      throw new Error(`${part.file}: another setup than ${parts[0].file}'s; only sweeps of one setup can be merged`);
   }
   const runs = parts.flatMap((p) => p.runs);
   const seeds = [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b);
   mkdirSync(dirname(outFile), { recursive: true });
-  writeFileSync(outFile, JSON.stringify({ setup: { ...setup, seeds }, pretrain: parts[0].pretrain, merged: files, summary: summarize(runs), runs }, null, 2) + '\n');
+  writeFileSync(
+    outFile,
+    JSON.stringify(
+      { setup: { ...setup, seeds }, pretrain: parts[0].pretrain, merged: files, summary: summarize(runs), runs },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(table(summarize(runs)));
 }
 
@@ -129,12 +157,19 @@ async function main(): Promise<void> {
   const maxLength = Number(f['max-length'] ?? 64);
   const seeds = (f.seeds ?? '0,1,2').split(',').map(Number);
   const methods = (f.methods ? f.methods.split(',') : METHODS) as Method[];
-  for (const m of methods) if (!METHODS.includes(m)) throw new Error(`unknown method ${m} (known: ${METHODS.join(', ')})`);
+  for (const m of methods)
+    if (!METHODS.includes(m)) throw new Error(`unknown method ${m} (known: ${METHODS.join(', ')})`);
   const outFile = f.out ?? 'examples/sst2/results/results.json';
   const threads = f.threads ? Number(f.threads) : null;
 
   const tokenizer = data.Tokenizer.fromFile(join(modelDir, 'tokenizer.json'));
-  const full = await data.TextClassificationDataset.fromFile(trainFile, { textColumn: 'sentence', labelColumn: 'label', labels: ['0', '1'], tokenizer, maxLength });
+  const full = await data.TextClassificationDataset.fromFile(trainFile, {
+    textColumn: 'sentence',
+    labelColumn: 'label',
+    labels: ['0', '1'],
+    tokenizer,
+    maxLength,
+  });
   const rng = data.mulberry32(1234);
   const order = [...Array(full.length).keys()];
   for (let i = order.length - 1; i > 0; i--) {
@@ -142,7 +177,13 @@ async function main(): Promise<void> {
     [order[i], order[j]] = [order[j], order[i]];
   }
   const trainSet = new data.Subset(full, order.slice(0, Math.min(trainRows, full.length)));
-  const dev = await data.TextClassificationDataset.fromFile(devFile, { textColumn: 'content', labelColumn: 'label', labels: ['0', '1'], tokenizer, maxLength });
+  const dev = await data.TextClassificationDataset.fromFile(devFile, {
+    textColumn: 'content',
+    labelColumn: 'label',
+    labels: ['0', '1'],
+    tokenizer,
+    maxLength,
+  });
   const pretrainConfig = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   let pretrainReport: unknown = null;
   try {
@@ -150,13 +191,31 @@ async function main(): Promise<void> {
   } catch {
     /* a checkpoint from elsewhere */
   }
-  console.log(`SST-2: ${trainSet.length} training rows (seeded sample of ${full.length}), ${dev.length} dev rows; ${steps} steps × batch ${batchSize}, max length ${maxLength}; seeds ${seeds.join(',')}`);
+  console.log(
+    `SST-2: ${trainSet.length} training rows (seeded sample of ${full.length}), ${dev.length} dev rows; ${steps} steps × batch ${batchSize}, max length ${maxLength}; seeds ${seeds.join(',')}`,
+  );
 
   const runs: RunResult[] = [];
-  const setup = { modelDir, trainFile, trainRows: trainSet.length, devFile, devRows: dev.length, steps, batchSize, maxLength, seeds, learningRates: LR, loraConfig: { r: 8, loraAlpha: 32, targetModules: ['query', 'value'], taskType: 'SEQ_CLS' }, adapters: { variant: 'houlsby', reductionFactor: 16 } };
+  const setup = {
+    modelDir,
+    trainFile,
+    trainRows: trainSet.length,
+    devFile,
+    devRows: dev.length,
+    steps,
+    batchSize,
+    maxLength,
+    seeds,
+    learningRates: LR,
+    loraConfig: { r: 8, loraAlpha: 32, targetModules: ['query', 'value'], taskType: 'SEQ_CLS' },
+    adapters: { variant: 'houlsby', reductionFactor: 16 },
+  };
   const save = (): void => {
     mkdirSync(dirname(outFile), { recursive: true });
-    writeFileSync(outFile, JSON.stringify({ setup, pretrain: pretrainReport, summary: summarize(runs), runs }, null, 2) + '\n');
+    writeFileSync(
+      outFile,
+      JSON.stringify({ setup, pretrain: pretrainReport, summary: summarize(runs), runs }, null, 2) + '\n',
+    );
   };
 
   // Seeds outside, methods inside: a sweep cut short still has every method at the seeds it finished.
@@ -179,9 +238,19 @@ async function main(): Promise<void> {
       const trainer = new Trainer({
         model,
         args: new TrainingArguments({
-          outputDir: outDir, maxSteps: steps, perDeviceTrainBatchSize: batchSize, perDeviceEvalBatchSize: 128, learningRate: lr,
-          warmupRatio: 0.1, weightDecay: 0.01, lrSchedulerType: 'linear', loggingSteps: Math.max(1, Math.floor(steps / 5)), saveStrategy: 'no', seed,
-          strategy: strategyOf(method), ...(threads ? { threads } : {}),
+          outputDir: outDir,
+          maxSteps: steps,
+          perDeviceTrainBatchSize: batchSize,
+          perDeviceEvalBatchSize: 128,
+          learningRate: lr,
+          warmupRatio: 0.1,
+          weightDecay: 0.01,
+          lrSchedulerType: 'linear',
+          loggingSteps: Math.max(1, Math.floor(steps / 5)),
+          saveStrategy: 'no',
+          seed,
+          strategy: strategyOf(method),
+          ...(threads ? { threads } : {}),
         }),
         trainDataset: trainSet,
         forward: (m, batch) => {
@@ -199,12 +268,24 @@ async function main(): Promise<void> {
       const trainSeconds = (performance.now() - t0) / 1000;
       const metrics = await trainer.evaluate(dev);
       const run: RunResult = {
-        method, init: random ? 'random' : 'pretrained', seed, learningRate: lr,
-        devAccuracy: Number(metrics.eval_accuracy), devF1: Number(metrics.eval_f1), devLoss: Number(metrics.eval_loss), trainLoss: out.trainingLoss,
-        trainable, total, trainablePercent: (100 * trainable) / total, trainSeconds, peakTensorMB: (peak - baseline) / 2 ** 20,
+        method,
+        init: random ? 'random' : 'pretrained',
+        seed,
+        learningRate: lr,
+        devAccuracy: Number(metrics.eval_accuracy),
+        devF1: Number(metrics.eval_f1),
+        devLoss: Number(metrics.eval_loss),
+        trainLoss: out.trainingLoss,
+        trainable,
+        total,
+        trainablePercent: (100 * trainable) / total,
+        trainSeconds,
+        peakTensorMB: (peak - baseline) / 2 ** 20,
       };
       runs.push(run);
-      console.log(`${method.padEnd(12)} seed ${seed}: dev accuracy ${run.devAccuracy.toFixed(4)}  train loss ${run.trainLoss.toFixed(4)}  trainable ${run.trainablePercent.toFixed(2)} %  ${trainSeconds.toFixed(1)} s  peak ${run.peakTensorMB.toFixed(1)} MB`);
+      console.log(
+        `${method.padEnd(12)} seed ${seed}: dev accuracy ${run.devAccuracy.toFixed(4)}  train loss ${run.trainLoss.toFixed(4)}  trainable ${run.trainablePercent.toFixed(2)} %  ${trainSeconds.toFixed(1)} s  peak ${run.peakTensorMB.toFixed(1)} MB`,
+      );
       trainer.model.dispose();
       save();
     }
@@ -231,21 +312,37 @@ function summarize(runs: RunResult[]): Summary[] {
     if (!rs.length) continue;
     const acc = rs.map((r) => r.devAccuracy);
     out.push({
-      method, init: rs[0].init, seeds: rs.length, accuracyMean: mean(acc), accuracyStd: std(acc), trainablePercent: rs[0].trainablePercent,
-      trainable: rs[0].trainable, secondsMean: mean(rs.map((r) => r.trainSeconds)), peakTensorMB: median(rs.map((r) => r.peakTensorMB)),
+      method,
+      init: rs[0].init,
+      seeds: rs.length,
+      accuracyMean: mean(acc),
+      accuracyStd: std(acc),
+      trainablePercent: rs[0].trainablePercent,
+      trainable: rs[0].trainable,
+      secondsMean: mean(rs.map((r) => r.trainSeconds)),
+      peakTensorMB: median(rs.map((r) => r.peakTensorMB)),
     });
   }
   return out;
 }
 
 function table(summary: Summary[]): string {
-  const lines = ['| method | init | dev accuracy (mean ± std) | seeds | trainable params | trainable % | train time (s, mean) | peak tensor memory (MB, median) |', '|:--|:--|--:|--:|--:|--:|--:|--:|'];
+  const lines = [
+    '| method | init | dev accuracy (mean ± std) | seeds | trainable params | trainable % | train time (s, mean) | peak tensor memory (MB, median) |',
+    '|:--|:--|--:|--:|--:|--:|--:|--:|',
+  ];
   for (const s of summary) {
-    lines.push(`| ${s.method.replace('-random', '')} | ${s.init} | ${(100 * s.accuracyMean).toFixed(2)} ± ${(100 * s.accuracyStd).toFixed(2)} | ${s.seeds} | ${s.trainable.toLocaleString('en-US')} | ${s.trainablePercent.toFixed(2)} | ${s.secondsMean.toFixed(1)} | ${s.peakTensorMB.toFixed(1)} |`);
+    lines.push(
+      `| ${s.method.replace('-random', '')} | ${s.init} | ${(100 * s.accuracyMean).toFixed(2)} ± ${(100 * s.accuracyStd).toFixed(2)} | ${s.seeds} | ${s.trainable.toLocaleString('en-US')} | ${s.trainablePercent.toFixed(2)} | ${s.secondsMean.toFixed(1)} | ${s.peakTensorMB.toFixed(1)} |`,
+    );
   }
   const full = summary.find((s) => s.method === 'full');
   const lora = summary.find((s) => s.method === 'lora');
-  if (full && lora) lines.push('', `LoRA / full dev accuracy: ${(lora.accuracyMean / full.accuracyMean).toFixed(4)} (${(100 * lora.accuracyMean / full.accuracyMean).toFixed(1)} %)`);
+  if (full && lora)
+    lines.push(
+      '',
+      `LoRA / full dev accuracy: ${(lora.accuracyMean / full.accuracyMean).toFixed(4)} (${((100 * lora.accuracyMean) / full.accuracyMean).toFixed(1)} %)`,
+    );
   return lines.join('\n');
 }
 

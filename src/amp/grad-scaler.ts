@@ -46,8 +46,10 @@ export class GradScaler {
     this.growthFactor = options.growthFactor ?? 2;
     this.backoffFactor = options.backoffFactor ?? 0.5;
     this.growthInterval = options.growthInterval ?? 2000;
-    if (!(this.growthFactor > 1)) throw new RangeError(`GradScaler: growthFactor should be > 1, got ${this.growthFactor}`);
-    if (!(this.backoffFactor < 1 && this.backoffFactor > 0)) throw new RangeError(`GradScaler: backoffFactor should be in (0, 1), got ${this.backoffFactor}`);
+    if (!(this.growthFactor > 1))
+      throw new RangeError(`GradScaler: growthFactor should be > 1, got ${this.growthFactor}`);
+    if (!(this.backoffFactor < 1 && this.backoffFactor > 0))
+      throw new RangeError(`GradScaler: backoffFactor should be in (0, 1), got ${this.backoffFactor}`);
     this.#scale = keep(full([], options.initScale ?? 2 ** 16));
     this.#growthTracker = keep(zeros([], { dtype: 'int32' }));
   }
@@ -65,7 +67,8 @@ export class GradScaler {
   /** Divides the optimizer's gradients by the scale in place, once per iteration, noting any inf/NaN. */
   unscale_(optimizer: Optimizer): void {
     if (!this.enabled) return;
-    if (this.#unscaled.has(optimizer)) throw new Error('unscale_() has already been called on this optimizer since the last update()');
+    if (this.#unscaled.has(optimizer))
+      throw new Error('unscale_() has already been called on this optimizer since the last update()');
     const foundInf = keep(zeros([]));
     noGrad(() =>
       tidy(() => {
@@ -75,7 +78,8 @@ export class GradScaler {
           for (const p of group.params) {
             const grad = p.requiresGrad ? p.grad : null;
             if (!grad) continue;
-            if (grad.dtype === 'float16' && !/^float/.test(p.dtype)) throw new Error('GradScaler: attempting to unscale float16 gradients of non-float parameters');
+            if (grad.dtype === 'float16' && !/^float/.test(p.dtype))
+              throw new Error('GradScaler: attempting to unscale float16 gradients of non-float parameters');
             const list = byDtype.get(grad.dtype) ?? [];
             list.push(grad);
             byDtype.set(grad.dtype, list);
@@ -107,10 +111,18 @@ export class GradScaler {
         if (newScale !== undefined) {
           this.#scale.fill_(newScale);
         } else {
-          if (this.#unscaled.size === 0) throw new Error('update(): no inf checks were recorded; call step() (or unscale_()) first');
+          if (this.#unscaled.size === 0)
+            throw new Error('update(): no inf checks were recorded; call step() (or unscale_()) first');
           let foundInf = zeros([]);
           for (const flag of this.#unscaled.values()) foundInf = foundInf.add(flag);
-          aten._amp_update_scale_(this.#scale, this.#growthTracker, foundInf, this.growthFactor, this.backoffFactor, this.growthInterval);
+          aten._amp_update_scale_(
+            this.#scale,
+            this.#growthTracker,
+            foundInf,
+            this.growthFactor,
+            this.backoffFactor,
+            this.growthInterval,
+          );
         }
       }),
     );

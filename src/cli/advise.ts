@@ -28,16 +28,36 @@ import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 
 export const ADVISE_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
-  'train-file': { kind: 'string', arg: 'FILE', group: 'Data', help: 'labelled training data (.csv, .tsv, .jsonl): its labelled rows are counted' },
-  'label-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the label column (default: label, labels, target, class, category)' },
+  'train-file': {
+    kind: 'string',
+    arg: 'FILE',
+    group: 'Data',
+    help: 'labelled training data (.csv, .tsv, .jsonl): its labelled rows are counted',
+  },
+  'label-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Data',
+    help: 'the label column (default: label, labels, target, class, category)',
+  },
   'text-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the text column (only to check the file)' },
   ...TABLE_FLAGS,
   'image-folder': { kind: 'string', arg: 'DIR', group: 'Data', help: 'or: labelled images in DIR/<class>/… (counted)' },
   'fashion-mnist': { kind: 'boolean', group: 'Data', help: "or: Fashion-MNIST's 60,000 training images" },
   examples: { kind: 'integer', group: 'Data', help: 'or: the number of labelled examples, given directly' },
   tasks: { kind: 'integer', group: 'Task', help: 'how many tasks share the model (default 1)' },
-  domain: { kind: 'string', group: 'Task', choices: ['near', 'far'], help: 'how far the data is from the pretraining data: near (default) or far (e.g. medical text, X-rays)' },
-  model: { kind: 'string', arg: 'PRESET|DIR|HUB_ID', group: 'Task', help: 'the model to fine-tune (for its size and the command line)' },
+  domain: {
+    kind: 'string',
+    group: 'Task',
+    choices: ['near', 'far'],
+    help: 'how far the data is from the pretraining data: near (default) or far (e.g. medical text, X-rays)',
+  },
+  model: {
+    kind: 'string',
+    arg: 'PRESET|DIR|HUB_ID',
+    group: 'Task',
+    help: 'the model to fine-tune (for its size and the command line)',
+  },
   json: { kind: 'boolean', group: 'Output', help: 'print the recommendation as JSON' },
   ...THREADS_FLAG,
 };
@@ -74,7 +94,12 @@ export type SizeBand = 'tiny' | 'small' | 'medium' | 'large';
 export const BANDS: { band: SizeBand; range: string; below: number; strategy: string }[] = [
   { band: 'tiny', range: '< 1,000', below: 1_000, strategy: 'head only or LoRA (freeze most; risk of overfitting)' },
   { band: 'small', range: '1,000–10,000', below: 10_000, strategy: 'LoRA / adapters or top-k unfreezing' },
-  { band: 'medium', range: '10,000–100,000', below: 100_001, strategy: 'gradual unfreezing or full fine-tuning with discriminative LRs' },
+  {
+    band: 'medium',
+    range: '10,000–100,000',
+    below: 100_001,
+    strategy: 'gradual unfreezing or full fine-tuning with discriminative LRs',
+  },
   { band: 'large', range: '> 100,000', below: Infinity, strategy: 'full fine-tuning' },
 ];
 
@@ -104,7 +129,15 @@ export interface Advice {
  * Linear layer instead of query/value, top-k unfreezing instead of LoRA, full fine-tuning with
  * discriminative rates instead of gradual unfreezing.
  */
-export function advise(input: { examples: number; tasks: number; domain: 'near' | 'far'; classes?: number; smallestClass?: number; cnn?: boolean; modelParams?: number }): Advice {
+export function advise(input: {
+  examples: number;
+  tasks: number;
+  domain: 'near' | 'far';
+  classes?: number;
+  smallestClass?: number;
+  cnn?: boolean;
+  modelParams?: number;
+}): Advice {
   const { examples, tasks, domain, cnn = false } = input;
   const far = domain === 'far';
   const band = sizeBand(examples);
@@ -122,7 +155,9 @@ export function advise(input: { examples: number; tasks: number; domain: 'near' 
     const perExample = input.modelParams / Math.max(1, examples);
     reasons.push(
       `the model has ${formatInteger(input.modelParams)} parameters, ${perExample >= 1 ? `${formatInteger(perExample)} per labelled example` : `${(1 / perExample).toFixed(1)} examples per parameter`}` +
-        (perExample > 1_000 && (band === 'tiny' || band === 'small') ? ': full fine-tuning would fit the training set long before it generalises' : ''),
+        (perExample > 1_000 && (band === 'tiny' || band === 'small')
+          ? ': full fine-tuning would fit the training set long before it generalises'
+          : ''),
     );
   }
   let method: MethodName;
@@ -134,42 +169,73 @@ export function advise(input: { examples: number; tasks: number; domain: 'near' 
       if (far) {
         method = cnn ? 'top-k' : 'lora';
         flags = cnn ? [] : ['--target-modules', 'all-linear'];
-        farNote = cnn ? 'the head and the top layer groups instead of the head alone' : 'LoRA on every Linear layer instead of query/value only';
-        alternatives.push({ method: 'head', flags: [], note: 'only the head: the fewest parameters, a baseline in seconds' });
+        farNote = cnn
+          ? 'the head and the top layer groups instead of the head alone'
+          : 'LoRA on every Linear layer instead of query/value only';
+        alternatives.push({
+          method: 'head',
+          flags: [],
+          note: 'only the head: the fewest parameters, a baseline in seconds',
+        });
       } else if (cnn) {
         method = 'head';
         alternatives.push({ method: 'lora', flags: [], note: 'LoRA on every conv layer, the head trained too' });
       } else {
         method = 'lora';
-        alternatives.push({ method: 'head', flags: [], note: 'only the head: the fewest parameters, a baseline in seconds' });
+        alternatives.push({
+          method: 'head',
+          flags: [],
+          note: 'only the head: the fewest parameters, a baseline in seconds',
+        });
       }
       break;
     case 'small':
       if (far) {
         method = 'top-k';
         farNote = 'top-k unfreezing (whole layers) rather than low-rank updates';
-        alternatives.push({ method: 'lora', flags: cnn ? [] : ['--target-modules', 'all-linear'], note: cnn ? 'LoRA on every conv layer' : 'LoRA on every Linear layer' });
+        alternatives.push({
+          method: 'lora',
+          flags: cnn ? [] : ['--target-modules', 'all-linear'],
+          note: cnn ? 'LoRA on every conv layer' : 'LoRA on every Linear layer',
+        });
       } else {
         method = 'lora';
         alternatives.push({ method: 'houlsby', flags: [], note: 'bottleneck adapters (Houlsby), reduction 16' });
-        alternatives.push({ method: 'top-k', flags: [], note: 'unfreeze the head and the top quarter of the layer groups' });
+        alternatives.push({
+          method: 'top-k',
+          flags: [],
+          note: 'unfreeze the head and the top quarter of the layer groups',
+        });
       }
       break;
     case 'medium':
       if (far) {
         method = 'full';
         flags = ['--discriminative-lr', '2.6'];
-        farNote = 'every layer from the start (discriminative rates keep the lower ones gentle) rather than unfreezing gradually';
-        alternatives.push({ method: 'gradual', flags: [], note: 'gradual unfreezing, one layer group per epoch (ULMFiT)' });
+        farNote =
+          'every layer from the start (discriminative rates keep the lower ones gentle) rather than unfreezing gradually';
+        alternatives.push({
+          method: 'gradual',
+          flags: [],
+          note: 'gradual unfreezing, one layer group per epoch (ULMFiT)',
+        });
       } else {
         method = 'gradual';
-        alternatives.push({ method: 'full', flags: ['--discriminative-lr', '2.6'], note: 'full fine-tuning with discriminative learning rates (÷2.6 per layer group, ULMFiT)' });
+        alternatives.push({
+          method: 'full',
+          flags: ['--discriminative-lr', '2.6'],
+          note: 'full fine-tuning with discriminative learning rates (÷2.6 per layer group, ULMFiT)',
+        });
       }
       break;
     default:
       method = 'full';
       if (far) farNote = 'full fine-tuning already trains every layer';
-      alternatives.push({ method: 'lora', flags: [], note: 'LoRA, when memory or storage per task matters more than the last point of accuracy' });
+      alternatives.push({
+        method: 'lora',
+        flags: [],
+        note: 'LoRA, when memory or storage per task matters more than the last point of accuracy',
+      });
   }
   if (far) reasons.push(`domain far from pretraining: more layers trainable → ${farNote}`);
   const multiTask = tasks > 1;
@@ -179,13 +245,34 @@ export function advise(input: { examples: number; tasks: number; domain: 'near' 
         `PCGrad for conflicting gradients) — or one adapter per task on a frozen shared backbone (finetune train --method ${method === 'full' || method === 'gradual' || method === 'top-k' ? 'houlsby' : method} per task)`,
     );
   }
-  return { examples, classes: input.classes, smallestClass: input.smallestClass, tasks, domain, band, method, flags, alternatives, multiTask, reasons, modelParams: input.modelParams };
+  return {
+    examples,
+    classes: input.classes,
+    smallestClass: input.smallestClass,
+    tasks,
+    domain,
+    band,
+    method,
+    flags,
+    alternatives,
+    multiTask,
+    reasons,
+    modelParams: input.modelParams,
+  };
 }
 
 /** Counts the labelled examples (and classes) of the data flags. */
-async function countExamples(options: Options): Promise<{ examples: number; classes?: number; smallestClass?: number; source: string; dataFlags: string[] }> {
-  const given = [options['train-file'], options['image-folder'], options['fashion-mnist'] === true ? true : undefined, options.examples].filter((v) => v !== undefined);
-  if (given.length === 0) throw new UsageError('give the data: --train-file FILE, --image-folder DIR, --fashion-mnist or --examples N');
+async function countExamples(
+  options: Options,
+): Promise<{ examples: number; classes?: number; smallestClass?: number; source: string; dataFlags: string[] }> {
+  const given = [
+    options['train-file'],
+    options['image-folder'],
+    options['fashion-mnist'] === true ? true : undefined,
+    options.examples,
+  ].filter((v) => v !== undefined);
+  if (given.length === 0)
+    throw new UsageError('give the data: --train-file FILE, --image-folder DIR, --fashion-mnist or --examples N');
   if (given.length > 1) throw new UsageError('give one of --train-file, --image-folder, --fashion-mnist, --examples');
   const fromCounts = (counts: Map<string, number>) => {
     const values = [...counts.values()];
@@ -193,14 +280,19 @@ async function countExamples(options: Options): Promise<{ examples: number; clas
   };
   const examples = optNumber(options, 'examples');
   if (examples !== undefined) {
-    if (!(Number.isInteger(examples) && examples >= 0)) throw new UsageError(`--examples must be an integer ≥ 0, got ${examples}`);
+    if (!(Number.isInteger(examples) && examples >= 0))
+      throw new UsageError(`--examples must be an integer ≥ 0, got ${examples}`);
     return { examples, source: '--examples', dataFlags: ['--train-file', '<file>'] };
   }
   const file = optString(options, 'train-file');
   if (file !== undefined) {
-    if (!existsSync(file) || statSync(file).isDirectory()) throw new UsageError(`--train-file: ${file} does not exist or is a folder`);
+    if (!existsSync(file) || statSync(file).isDirectory())
+      throw new UsageError(`--train-file: ${file} does not exist or is a folder`);
     const table = await readTable(file, tableReading(options));
-    const columns = detectColumns(table, { label: optString(options, 'label-column'), text: optString(options, 'text-column') });
+    const columns = detectColumns(table, {
+      label: optString(options, 'label-column'),
+      text: optString(options, 'text-column'),
+    });
     const counts = new Map<string, number>();
     let labelled = 0;
     for (const row of table.rows) {
@@ -211,7 +303,12 @@ async function countExamples(options: Options): Promise<{ examples: number; clas
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     const unlabelled = table.rows.length - labelled;
-    return { examples: labelled, ...fromCounts(counts), source: `${file} (label column '${columns.label}'${unlabelled ? `; ${unlabelled} rows without a label not counted` : ''})`, dataFlags: ['--train-file', file] };
+    return {
+      examples: labelled,
+      ...fromCounts(counts),
+      source: `${file} (label column '${columns.label}'${unlabelled ? `; ${unlabelled} rows without a label not counted` : ''})`,
+      dataFlags: ['--train-file', file],
+    };
   }
   const folder = optString(options, 'image-folder');
   if (folder !== undefined) {
@@ -219,7 +316,8 @@ async function countExamples(options: Options): Promise<{ examples: number; clas
     const root = existsSync(`${folder}/train`) ? `${folder}/train` : folder;
     const images = ImageFolderDataset.fromFolder(root, { verify: 'none' });
     const counts = new Map<string, number>();
-    for (const s of images.samples) counts.set(images.classNames[s.label], (counts.get(images.classNames[s.label]) ?? 0) + 1);
+    for (const s of images.samples)
+      counts.set(images.classNames[s.label], (counts.get(images.classNames[s.label]) ?? 0) + 1);
     return { examples: images.length, ...fromCounts(counts), source: root, dataFlags: ['--image-folder', folder] };
   }
   const fm = fashionMnist({ split: 'train' });
@@ -236,7 +334,8 @@ export async function runAdvise(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     const tasks = optNumber(options, 'tasks') ?? 1;
-    if (!(Number.isInteger(tasks) && tasks >= 1)) throw new UsageError(`--tasks must be a positive integer, got ${tasks}`);
+    if (!(Number.isInteger(tasks) && tasks >= 1))
+      throw new UsageError(`--tasks must be a positive integer, got ${tasks}`);
     const domain = (optString(options, 'domain') ?? 'near') as 'near' | 'far';
     const counted = await countExamples(options);
     const modelArg = optString(options, 'model');
@@ -247,16 +346,41 @@ export async function runAdvise(argv: string[]): Promise<number> {
       const source = await resolveModelSource(modelArg);
       cnn = source.modelType === 'resnet' || source.modelType === 'alexnet';
       // Counting needs the model's shapes only: build it from its config (random weights, nothing loaded).
-      const architecture = source.modelType === 'bert' ? 'BertForSequenceClassification' : source.modelType === 'vit' ? 'ViTForImageClassification' : undefined;
-      const numLabels = architecture ? counted.classes ?? 2 : counted.classes ?? undefined;
-      const model = createModel(source.config, { architecture, numLabels, configSource: source.configFile ?? `--model ${modelArg}` });
+      const architecture =
+        source.modelType === 'bert'
+          ? 'BertForSequenceClassification'
+          : source.modelType === 'vit'
+            ? 'ViTForImageClassification'
+            : undefined;
+      const numLabels = architecture ? (counted.classes ?? 2) : (counted.classes ?? undefined);
+      const model = createModel(source.config, {
+        architecture,
+        numLabels,
+        configSource: source.configFile ?? `--model ${modelArg}`,
+      });
       modelParams = countParameters(model).total;
       modelLine = `${modelArg}: ${model.constructor.name}, ${formatInteger(modelParams)} parameters${findPreset(modelArg) ? ' (preset)' : ''}`;
       model.dispose();
     }
-    const advice = advise({ examples: counted.examples, tasks, domain, classes: counted.classes, smallestClass: counted.smallestClass, cnn, modelParams });
+    const advice = advise({
+      examples: counted.examples,
+      tasks,
+      domain,
+      classes: counted.classes,
+      smallestClass: counted.smallestClass,
+      cnn,
+      modelParams,
+    });
     const dataFlags = counted.dataFlags;
-    const command = ['finetune train', '--model', modelArg ?? '<model>', ...dataFlags, '--method', advice.method, ...advice.flags].join(' ');
+    const command = [
+      'finetune train',
+      '--model',
+      modelArg ?? '<model>',
+      ...dataFlags,
+      '--method',
+      advice.method,
+      ...advice.flags,
+    ].join(' ');
     if (options.json === true) {
       console.log(JSON.stringify({ ...advice, source: counted.source, model: modelArg ?? null, command }, null, 2));
       return EXIT.ok;
@@ -271,18 +395,25 @@ export async function runAdvise(argv: string[]): Promise<number> {
         ? `recommendation: multi-task — one shared backbone fine-tuned with ${chosen}, a head per task, dynamic loss weighting; or one adapter per task`
         : `recommendation: ${chosen}`,
     );
-    for (const alt of advice.alternatives) console.log(`  or: ${alt.method}${alt.flags.length ? ` ${alt.flags.join(' ')}` : ''} — ${alt.note}`);
+    for (const alt of advice.alternatives)
+      console.log(`  or: ${alt.method}${alt.flags.length ? ` ${alt.flags.join(' ')}` : ''} — ${alt.note}`);
     console.log('');
     console.log('why:');
     for (const reason of advice.reasons) console.log(`  - ${reason}`);
     console.log('');
     console.log('the table (labelled examples → strategy):');
-    for (const b of BANDS) console.log(`  ${b.range.padEnd(15)} ${b.strategy}${b.band === advice.band ? '   ← this data' : ''}`);
-    console.log(`  ${'several tasks'.padEnd(15)} multi-task with shared backbone and dynamic loss weighting (or adapters per task)${advice.multiTask ? '   ← this task' : ''}`);
+    for (const b of BANDS)
+      console.log(`  ${b.range.padEnd(15)} ${b.strategy}${b.band === advice.band ? '   ← this data' : ''}`);
+    console.log(
+      `  ${'several tasks'.padEnd(15)} multi-task with shared backbone and dynamic loss weighting (or adapters per task)${advice.multiTask ? '   ← this task' : ''}`,
+    );
     console.log(`  ${'far domain'.padEnd(15)} more layers trainable${domain === 'far' ? '   ← this data' : ''}`);
     console.log('');
     console.log(`start with:\n  ${command}`);
-    console.log('then compare a few with: finetune compare … --methods ' + [advice.method, ...advice.alternatives.map((a) => a.method)].join(','));
+    console.log(
+      'then compare a few with: finetune compare … --methods ' +
+        [advice.method, ...advice.alternatives.map((a) => a.method)].join(','),
+    );
     return EXIT.ok;
   });
 }

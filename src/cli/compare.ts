@@ -23,10 +23,28 @@ import { fileURLToPath } from 'node:url';
 import { createOutputStream, makeOutputFolder, writeFileAtomic } from '../io/files.js';
 import { defaultFineTuneLr, formatLr } from '../optim/index.js';
 import type { OutputStream } from '../train/index.js';
-import { comparisonReport, comparisonRunFromDir, formatNumber, readRunHistory, summarizeRun, type ComparisonRun } from '../report/index.js';
+import {
+  comparisonReport,
+  comparisonRunFromDir,
+  formatNumber,
+  readRunHistory,
+  summarizeRun,
+  type ComparisonRun,
+} from '../report/index.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { splitFolders } from './core/data.js';
-import { EXIT, flagHelp, type FlagTable, optBoolean, type Options, optList, optNumber, optString, toArgv, UsageError } from './core/flags.js';
+import {
+  EXIT,
+  flagHelp,
+  type FlagTable,
+  optBoolean,
+  type Options,
+  optList,
+  optNumber,
+  optString,
+  toArgv,
+  UsageError,
+} from './core/flags.js';
 import { parseMethod } from './core/method.js';
 import { methodNames, type MethodName } from '../peft/index.js';
 import { type ModelSource, resolveModelSource } from './core/model-source.js';
@@ -52,15 +70,29 @@ const DEFAULT_VALIDATION_SPLIT = 0.1;
 
 export const COMPARE_FLAGS: FlagTable = {
   ...TRAIN_WITHOUT_METHOD,
-  methods: { kind: 'list', arg: 'A,B,…', group: 'Method', help: `methods to compare (default full,head,lora; any of ${methodNames().join(', ')})` },
+  methods: {
+    kind: 'list',
+    arg: 'A,B,…',
+    group: 'Method',
+    help: `methods to compare (default full,head,lora; any of ${methodNames().join(', ')})`,
+  },
   'learning-rates': {
     kind: 'list',
     arg: 'LR,LR,…',
     group: 'Training',
     help: `train each method at each rate and keep the best on validation data (default: the method's default lr × ${DEFAULT_SWEEP_FACTORS.join(', ')}; a single --learning-rate: that rate for every method, no sweep)`,
   },
-  'output-dir': { kind: 'string', arg: 'DIR', group: 'Training', help: 'each run goes into DIR/<method>/ (a sweep: DIR/<method>/lr-<lr>/; log: beside it, .log); the comparison into DIR (default compare_output)' },
-  verbose: { kind: 'boolean', group: 'Run', help: "show each run's whole output as it goes (default: its progress; all of it goes into its .log)" },
+  'output-dir': {
+    kind: 'string',
+    arg: 'DIR',
+    group: 'Training',
+    help: 'each run goes into DIR/<method>/ (a sweep: DIR/<method>/lr-<lr>/; log: beside it, .log); the comparison into DIR (default compare_output)',
+  },
+  verbose: {
+    kind: 'boolean',
+    group: 'Run',
+    help: "show each run's whole output as it goes (default: its progress; all of it goes into its .log)",
+  },
   json: { kind: 'boolean', group: 'Run', help: 'print the results as JSON (progress goes to stderr)' },
 };
 
@@ -185,7 +217,10 @@ function runChild(args: string[], logFile: string, verbose: boolean, display: Ru
   return new Promise((resolveRun, reject) => {
     const started = performance.now();
     const log = createOutputStream(logFile);
-    const child = spawn(process.execPath, [MAIN, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const child = spawn(process.execPath, [MAIN, 'train', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: process.env,
+    });
     let stderr = '';
     const out = lineSplitter((line) => display.childLine(line, false));
     const err = lineSplitter((line) => display.childLine(line, true));
@@ -205,12 +240,19 @@ function runChild(args: string[], logFile: string, verbose: boolean, display: Ru
       out.end();
       err.end();
       log.end(() => {
-        const lines = stderr.trim().split('\n').filter((l) => l && !l.startsWith('note:') && !l.startsWith('warning:') && !l.startsWith('('));
+        const lines = stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l && !l.startsWith('note:') && !l.startsWith('warning:') && !l.startsWith('('));
         // The child's error from its first line ('finetune train: …') to its last: a data error lists rows on the lines below.
         let start = lines.length - 1;
         while (start > 0 && !lines[start].startsWith('finetune ')) start--;
         const error = lines.slice(Math.max(start, 0)).join('\n');
-        resolveRun({ code: code ?? (signal ? 128 : 1), seconds: (performance.now() - started) / 1000, error: error || (signal ? `killed by ${signal}` : '') });
+        resolveRun({
+          code: code ?? (signal ? 128 : 1),
+          seconds: (performance.now() - started) / 1000,
+          error: error || (signal ? `killed by ${signal}` : ''),
+        });
       });
     });
   });
@@ -219,12 +261,14 @@ function runChild(args: string[], logFile: string, verbose: boolean, display: Ru
 // ---- the plan ------------------------------------------------------------------------------------
 
 /** How the learning rates are set: one run per method (the shared options' lr, or the rule's), or a sweep. */
-type LrPlan = { kind: 'single'; given?: number } | { kind: 'sweep'; rates: (method: MethodName) => number[]; describe: string };
+type LrPlan =
+  { kind: 'single'; given?: number } | { kind: 'sweep'; rates: (method: MethodName) => number[]; describe: string };
 
 function positiveRates(values: string[]): number[] {
   const rates = values.map((v) => {
     const rate = Number(v);
-    if (!(Number.isFinite(rate) && rate > 0)) throw new UsageError(`--learning-rates: '${v}' is not a positive number (e.g. --learning-rates 1e-4,3e-4,1e-3)`);
+    if (!(Number.isFinite(rate) && rate > 0))
+      throw new UsageError(`--learning-rates: '${v}' is not a positive number (e.g. --learning-rates 1e-4,3e-4,1e-3)`);
     return rate;
   });
   return [...new Set(rates)].sort((a, b) => a - b);
@@ -233,7 +277,8 @@ function positiveRates(values: string[]): number[] {
 async function lrPlan(options: Options, source: ModelSource): Promise<LrPlan> {
   const listed = optList(options, 'learning-rates');
   const single = options['learning-rate'];
-  if (listed && single !== undefined) throw new UsageError('give --learning-rate (one rate for every method) or --learning-rates (a sweep), not both');
+  if (listed && single !== undefined)
+    throw new UsageError('give --learning-rate (one rate for every method) or --learning-rates (a sweep), not both');
   if (single !== undefined) return { kind: 'single', given: typeof single === 'number' ? single : undefined };
   if (listed) {
     const rates = positiveRates(listed);
@@ -254,18 +299,34 @@ async function lrPlan(options: Options, source: ModelSource): Promise<LrPlan> {
 /** The evaluation data apart from the training data (what scores the chosen run of a sweep), as `finetune eval`'s options; null when there is none. */
 function heldOutEvaluation(options: Options): { options: Options; describe: string } | null {
   const shared: Options = {};
-  for (const key of ['tokenizer', 'text-pair-column', 'label-column', 'max-length', 'image-size', 'max-eval-samples', 'skip-bad-rows', 'verify-images', 'max-image-pixels']) {
+  for (const key of [
+    'tokenizer',
+    'text-pair-column',
+    'label-column',
+    'max-length',
+    'image-size',
+    'max-eval-samples',
+    'skip-bad-rows',
+    'verify-images',
+    'max-image-pixels',
+  ]) {
     if (options[key] !== undefined) shared[key] = options[key];
   }
   const evalFile = optString(options, 'eval-file');
   if (evalFile) {
     const textColumn = optString(options, 'eval-text-column') ?? optString(options, 'text-column');
-    return { options: { ...shared, 'eval-file': evalFile, ...(textColumn ? { 'text-column': textColumn } : {}) }, describe: evalFile };
+    return {
+      options: { ...shared, 'eval-file': evalFile, ...(textColumn ? { 'text-column': textColumn } : {}) },
+      describe: evalFile,
+    };
   }
   const imageFolder = optString(options, 'image-folder');
-  const evalFolder = optString(options, 'eval-folder') ?? (imageFolder && existsSync(imageFolder) ? splitFolders(imageFolder).eval : undefined);
+  const evalFolder =
+    optString(options, 'eval-folder') ??
+    (imageFolder && existsSync(imageFolder) ? splitFolders(imageFolder).eval : undefined);
   if (evalFolder) return { options: { ...shared, 'image-folder': evalFolder }, describe: evalFolder };
-  if (options['fashion-mnist'] === true) return { options: { ...shared, 'fashion-mnist': true }, describe: "Fashion-MNIST's test split" };
+  if (options['fashion-mnist'] === true)
+    return { options: { ...shared, 'fashion-mnist': true }, describe: "Fashion-MNIST's test split" };
   return null;
 }
 
@@ -297,7 +358,9 @@ function validatesBetter(run: SweepRun, best: SweepRun | undefined): boolean {
 /** Each rate's validation accuracy and loss: "2e-5 0.55 (0.6886), 6e-5 0.6 (0.6712), 2e-4 nan". */
 function sweepScores(sweep: SweepRun[]): string {
   const score = (r: SweepRun): string =>
-    r.validationAccuracy === null ? r.outcome : `${formatNumber(r.validationAccuracy)}${r.validationLoss !== null ? ` (${r.validationLoss.toFixed(4)})` : ''}`;
+    r.validationAccuracy === null
+      ? r.outcome
+      : `${formatNumber(r.validationAccuracy)}${r.validationLoss !== null ? ` (${r.validationLoss.toFixed(4)})` : ''}`;
   return sweep.map((r) => `${formatLr(r.lr)} ${score(r)}`).join(', ');
 }
 
@@ -311,7 +374,8 @@ interface CompareRow extends ComparisonRun {
 
 /** The end-of-run warnings `finetune train` recorded in a run's run_config.json (a run that learned nothing, and what to try). */
 function trainingWarnings(dir: string): string[] {
-  const recorded = (JSON.parse(readFileSync(join(dir, 'run_config.json'), 'utf8')) as { training_warnings?: unknown }).training_warnings;
+  const recorded = (JSON.parse(readFileSync(join(dir, 'run_config.json'), 'utf8')) as { training_warnings?: unknown })
+    .training_warnings;
   return Array.isArray(recorded) ? recorded.map(String) : [];
 }
 
@@ -330,7 +394,8 @@ export async function runCompare(argv: string[]): Promise<number> {
     if (text && options['eval-file'] === undefined && options['validation-split'] === undefined) {
       throw new UsageError('give --eval-file or --validation-split: the comparison needs an evaluation');
     }
-    if (options['resume-from-checkpoint'] !== undefined) throw new UsageError('--resume-from-checkpoint does not apply to compare (each method starts afresh)');
+    if (options['resume-from-checkpoint'] !== undefined)
+      throw new UsageError('--resume-from-checkpoint does not apply to compare (each method starts afresh)');
     // Read before any child starts: a mistyped --model is one usage error, not one failed run per method.
     const plan = await lrPlan(options, await resolveModelSource(model));
     const outputDir = optString(options, 'output-dir') ?? 'compare_output';
@@ -349,15 +414,23 @@ export async function runCompare(argv: string[]): Promise<number> {
     const sweepShared: Options = { ...shared, 'validation-split': validationSplit };
     for (const key of ['eval-file', 'eval-text-column', 'eval-folder']) delete sweepShared[key];
     // Nothing resumes a sweep's runs: no checkpoint-N/ folders (each run still saves its model).
-    if (options['save-strategy'] === undefined && options['load-best-model-at-end'] === undefined) sweepShared['save-strategy'] = 'no';
+    if (options['save-strategy'] === undefined && options['load-best-model-at-end'] === undefined)
+      sweepShared['save-strategy'] = 'no';
 
-    const budget = optNumber(options, 'max-steps') !== undefined ? `${optNumber(options, 'max-steps')} steps` : `${optNumber(options, 'num-train-epochs') ?? 3} epochs`;
+    const budget =
+      optNumber(options, 'max-steps') !== undefined
+        ? `${optNumber(options, 'max-steps')} steps`
+        : `${optNumber(options, 'num-train-epochs') ?? 3} epochs`;
     const runCount = plan.kind === 'sweep' ? methods.reduce((n, m) => n + plan.rates(m).length, 0) : methods.length;
-    display.line(`comparing ${methods.join(', ')} on ${model}: ${budget} each, seed ${seed}, one child process per run (${runCount} run${runCount === 1 ? '' : 's'})`);
+    display.line(
+      `comparing ${methods.join(', ')} on ${model}: ${budget} each, seed ${seed}, one child process per run (${runCount} run${runCount === 1 ? '' : 's'})`,
+    );
     if (plan.kind === 'sweep') {
       display.line(
         `learning rate: each method trains at ${plan.describe} and keeps the best on a validation split of the training data (${validationSplit}); ` +
-          (evaluation ? `${evaluation.describe} scores the chosen run` : 'no other evaluation data: the accuracy is the validation split\'s'),
+          (evaluation
+            ? `${evaluation.describe} scores the chosen run`
+            : "no other evaluation data: the accuracy is the validation split's"),
       );
     }
 
@@ -365,18 +438,33 @@ export async function runCompare(argv: string[]): Promise<number> {
     const failures: string[] = [];
     let runIndex = 0;
     /** Runs one child; returns its exit code, or null after a usage error (which stops the comparison). */
-    const train = async (method: MethodName, args: Options, dir: string, logFile: string, lr: number | undefined): Promise<ChildResult | null> => {
+    const train = async (
+      method: MethodName,
+      args: Options,
+      dir: string,
+      logFile: string,
+      lr: number | undefined,
+    ): Promise<ChildResult | null> => {
       const tag = `[${++runIndex}/${runCount}] ${method}${lr !== undefined && plan.kind === 'sweep' ? ` · lr ${formatLr(lr)}` : ''}`;
       display.begin(tag, `training (log: ${logFile})`);
       // The child's folder is made here: a symlink planted at it (or at its method's folder) is replaced, not followed.
       await makeOutputFolder(outputDir, dir);
-      const result = await runChild([...toArgv(args), `--method=${method}`, `--output-dir=${dir}`], logFile, verbose, display);
+      const result = await runChild(
+        [...toArgv(args), `--method=${method}`, `--output-dir=${dir}`],
+        logFile,
+        verbose,
+        display,
+      );
       if (result.code === EXIT.usage) {
-        console.error(`finetune compare: ${method}: ${result.error.replace(/^finetune train: /, '')} (log: ${logFile})`);
+        console.error(
+          `finetune compare: ${method}: ${result.error.replace(/^finetune train: /, '')} (log: ${logFile})`,
+        );
         return null;
       }
       if (result.code !== 0 || !existsSync(join(dir, 'run_config.json'))) {
-        display.line(`${tag}: failed (exit ${result.code}${result.code === EXIT.nan ? ', NaN loss' : ''}): ${result.error.replace(/^finetune train: /, '')}`);
+        display.line(
+          `${tag}: failed (exit ${result.code}${result.code === EXIT.nan ? ', NaN loss' : ''}): ${result.error.replace(/^finetune train: /, '')}`,
+        );
       }
       return result;
     };
@@ -393,7 +481,9 @@ export async function runCompare(argv: string[]): Promise<number> {
         }
         const row = await comparisonRunFromDir(dir, { strategy: method });
         rows.push({ ...row, dir });
-        display.line(`[${runIndex}/${runCount}] ${method}: done in ${result.seconds.toFixed(1)} s${row.accuracy !== undefined ? `, accuracy ${row.accuracy.toFixed(4)}` : ''}`);
+        display.line(
+          `[${runIndex}/${runCount}] ${method}: done in ${result.seconds.toFixed(1)} s${row.accuracy !== undefined ? `, accuracy ${row.accuracy.toFixed(4)}` : ''}`,
+        );
         for (const line of trainingWarnings(dir)) console.error(`warning: ${method}: ${line}`);
         continue;
       }
@@ -420,7 +510,9 @@ export async function runCompare(argv: string[]): Promise<number> {
         sweep.push(run);
         if (ok) {
           const loss = run.validationLoss !== null ? `, loss ${run.validationLoss.toFixed(4)}` : '';
-          display.line(`[${runIndex}/${runCount}] ${method} · lr ${formatLr(lr)}: done in ${result.seconds.toFixed(1)} s, validation accuracy ${run.validationAccuracy?.toFixed(4) ?? 'n/a'}${loss}`);
+          display.line(
+            `[${runIndex}/${runCount}] ${method} · lr ${formatLr(lr)}: done in ${result.seconds.toFixed(1)} s, validation accuracy ${run.validationAccuracy?.toFixed(4) ?? 'n/a'}${loss}`,
+          );
         }
         if (row && validatesBetter(run, chosen.run)) {
           chosen.run = run;
@@ -430,7 +522,11 @@ export async function runCompare(argv: string[]): Promise<number> {
       const scores = sweepScores(sweep);
       if (!chosen.run || !chosen.row) {
         failures.push(method);
-        rows.push({ strategy: method, sweep, failed: `no run at any lr finished with a validation accuracy (${scores})` });
+        rows.push({
+          strategy: method,
+          sweep,
+          failed: `no run at any lr finished with a validation accuracy (${scores})`,
+        });
         display.line(`${method}: no lr gave a validation accuracy (${scores})`);
         continue;
       }
@@ -443,12 +539,18 @@ export async function runCompare(argv: string[]): Promise<number> {
         const metrics = await evaluateTrained(trained, dataset, optNumber(options, 'per-device-eval-batch-size'));
         trained.model.dispose();
         row.accuracy = metrics.eval_accuracy;
-        display.line(`${method}: accuracy ${row.accuracy?.toFixed(4) ?? 'n/a'} on ${evaluation.describe} (${dataset.length} examples)`);
+        display.line(
+          `${method}: accuracy ${row.accuracy?.toFixed(4) ?? 'n/a'} on ${evaluation.describe} (${dataset.length} examples)`,
+        );
       }
       rows.push(row);
     }
 
-    const scoredOn = heldOutEvaluation(options)?.describe ?? (options['validation-split'] !== undefined || plan.kind === 'sweep' ? `a validation split of the training data (${validationSplit})` : 'no evaluation data');
+    const scoredOn =
+      heldOutEvaluation(options)?.describe ??
+      (options['validation-split'] !== undefined || plan.kind === 'sweep'
+        ? `a validation split of the training data (${validationSplit})`
+        : 'no evaluation data');
     const notes = [
       plan.kind === 'sweep'
         ? `lr: each method trained at ${plan.describe} on the training data less a validation split (${validationSplit}, stratified, seed ${seed}) and kept the rate with the best validation accuracy (then loss).`
@@ -456,12 +558,31 @@ export async function runCompare(argv: string[]): Promise<number> {
       plan.kind === 'sweep' && !evaluation
         ? 'accuracy: on the validation split that also chose the lr (optimistic; give --eval-file or --eval-folder for a score apart from the choice).'
         : `accuracy: on ${scoredOn}${plan.kind === 'sweep' ? ', which took no part in choosing the lr' : ''}.`,
-      ...rows.filter((r) => r.sweep).map((r) => `${r.strategy}: validation accuracy (loss) by lr ${sweepScores(r.sweep!)}${r.lr !== undefined ? ` → ${formatLr(r.lr)}` : ''}.`),
+      ...rows
+        .filter((r) => r.sweep)
+        .map(
+          (r) =>
+            `${r.strategy}: validation accuracy (loss) by lr ${sweepScores(r.sweep!)}${r.lr !== undefined ? ` → ${formatLr(r.lr)}` : ''}.`,
+        ),
       "peak memory: the peak resident set size (VmHWM) of each run's own process; train time: the Trainer's train_runtime.",
     ];
-    const report = await comparisonReport(rows, { outputDir, title: `Fine-tuning strategies compared: ${model}, ${budget}, seed ${seed}`, notes });
+    const report = await comparisonReport(rows, {
+      outputDir,
+      title: `Fine-tuning strategies compared: ${model}, ${budget}, seed ${seed}`,
+      notes,
+    });
     const resultsFile = join(outputDir, 'results.json');
-    const results = { model, budget, seed, learningRates: plan.kind === 'sweep' ? plan.describe : (plan.given ?? 'as --learning-rate'), validationSplit: plan.kind === 'sweep' ? validationSplit : null, evaluation: evaluation?.describe ?? null, rows, notes, files: { ...report.files, results: resultsFile } };
+    const results = {
+      model,
+      budget,
+      seed,
+      learningRates: plan.kind === 'sweep' ? plan.describe : (plan.given ?? 'as --learning-rate'),
+      validationSplit: plan.kind === 'sweep' ? validationSplit : null,
+      evaluation: evaluation?.describe ?? null,
+      rows,
+      notes,
+      files: { ...report.files, results: resultsFile },
+    };
     await writeFileAtomic(resultsFile, JSON.stringify(results, null, 2) + '\n');
     if (json) console.log(JSON.stringify(results, null, 2));
     else {
@@ -472,7 +593,9 @@ export async function runCompare(argv: string[]): Promise<number> {
       console.log(`wrote ${Object.values(results.files).join(', ')}`);
     }
     if (failures.length) {
-      console.error(`finetune compare: ${failures.length} of ${methods.length} methods failed (${failures.join(', ')}); see their logs`);
+      console.error(
+        `finetune compare: ${failures.length} of ${methods.length} methods failed (${failures.join(', ')}); see their logs`,
+      );
       return EXIT.runtime;
     }
     return EXIT.ok;

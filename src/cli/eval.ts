@@ -18,7 +18,16 @@ import { getNumThreads } from '../tensor/index.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { imagePreprocessing, loadTextFile, tableReading } from './core/data.js';
 import { IMAGE_CHECK_FLAGS, readImageFolder } from './core/data-check.js';
-import { EXIT, flagHelp, type FlagTable, optBoolean, type Options, optNumber, optString, UsageError } from './core/flags.js';
+import {
+  EXIT,
+  flagHelp,
+  type FlagTable,
+  optBoolean,
+  type Options,
+  optNumber,
+  optString,
+  UsageError,
+} from './core/flags.js';
 import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 import { loadTokenizer } from './core/tokenizer.js';
@@ -26,23 +35,61 @@ import { loadTrainedModel, type TrainedModel } from './core/trained-model.js';
 
 export const EVAL_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
-  model: { kind: 'string', arg: 'DIR|HUB_ID', group: 'Model', help: "the trained model: finetune train's --output-dir (model or adapter), a model folder or a Hub id" },
-  adapter: { kind: 'string', arg: 'DIR', group: 'Model', help: 'an adapter folder (adapter_config.json + adapter_model.safetensors) to put on --model' },
-  tokenizer: { kind: 'string', arg: 'DIR|FILE', group: 'Model', help: "tokenizer.json or its folder (default: the model's or adapter's folder)" },
+  model: {
+    kind: 'string',
+    arg: 'DIR|HUB_ID',
+    group: 'Model',
+    help: "the trained model: finetune train's --output-dir (model or adapter), a model folder or a Hub id",
+  },
+  adapter: {
+    kind: 'string',
+    arg: 'DIR',
+    group: 'Model',
+    help: 'an adapter folder (adapter_config.json + adapter_model.safetensors) to put on --model',
+  },
+  tokenizer: {
+    kind: 'string',
+    arg: 'DIR|FILE',
+    group: 'Model',
+    help: "tokenizer.json or its folder (default: the model's or adapter's folder)",
+  },
   'eval-file': { kind: 'string', arg: 'FILE', group: 'Data', help: 'labelled data: .csv, .tsv or .jsonl' },
-  'text-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the text column (default: as trained if the file has it, else detected)' },
-  'text-pair-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the second text of a pair (default: as trained)' },
-  'label-column': { kind: 'string', arg: 'NAME', group: 'Data', help: 'the label column (default: as trained, else detected)' },
+  'text-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Data',
+    help: 'the text column (default: as trained if the file has it, else detected)',
+  },
+  'text-pair-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Data',
+    help: 'the second text of a pair (default: as trained)',
+  },
+  'label-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Data',
+    help: 'the label column (default: as trained, else detected)',
+  },
   'max-length': { kind: 'integer', group: 'Data', help: 'longest tokenised input (default: as trained)' },
   'image-folder': { kind: 'string', arg: 'DIR', group: 'Data', help: 'labelled images in DIR/<class>/…' },
   'fashion-mnist': { kind: 'boolean', group: 'Data', help: "Fashion-MNIST's test split" },
   'image-size': { kind: 'integer', group: 'Data', help: 'resize images to N×N (default: as trained)' },
   'max-eval-samples': { kind: 'integer', group: 'Data', help: 'evaluate the first N examples' },
-  'skip-bad-rows': { kind: 'boolean', group: 'Data', help: 'leave out bad rows / image files (counted, and the first few named on stderr) instead of stopping' },
+  'skip-bad-rows': {
+    kind: 'boolean',
+    group: 'Data',
+    help: 'leave out bad rows / image files (counted, and the first few named on stderr) instead of stopping',
+  },
   ...IMAGE_CHECK_FLAGS,
   ...TABLE_FLAGS,
   'per-device-eval-batch-size': { kind: 'integer', group: 'Run', help: 'batch size (default 8)' },
-  json: { kind: 'boolean', group: 'Run', help: 'print the metrics as one JSON object (with the libtorch threads it ran on)' },
+  json: {
+    kind: 'boolean',
+    group: 'Run',
+    help: 'print the metrics as one JSON object (with the libtorch threads it ran on)',
+  },
   ...THREADS_FLAG,
 };
 
@@ -66,16 +113,33 @@ export function evalHelp(): string {
 const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Labelled evaluation data for a trained model: text files with its tokenizer and labels, or images with its preprocessing. */
-export async function loadEvalData(trained: TrainedModel, options: Options, fileFlag = 'eval-file'): Promise<{ dataset: Dataset<unknown>; describe: string }> {
+export async function loadEvalData(
+  trained: TrainedModel,
+  options: Options,
+  fileFlag = 'eval-file',
+): Promise<{ dataset: Dataset<unknown>; describe: string }> {
   const run = trained.runConfig;
   const maxSamples = optNumber(options, 'max-eval-samples');
-  const limit = (d: Dataset<unknown>) => (maxSamples !== undefined && maxSamples < d.length ? new Subset(d, Array.from({ length: maxSamples }, (_, i) => i)) : d);
+  const limit = (d: Dataset<unknown>) =>
+    maxSamples !== undefined && maxSamples < d.length
+      ? new Subset(
+          d,
+          Array.from({ length: maxSamples }, (_, i) => i),
+        )
+      : d;
   const skipBadRows = optBoolean(options, 'skip-bad-rows') ?? false;
   if (trained.modelType === 'bert') {
     const file = optString(options, fileFlag);
-    if (!file) throw new UsageError(`--${fileFlag} is required (a .csv, .tsv or .jsonl with a text and a label column)`);
-    const tokenizer = await loadTokenizer(optString(options, 'tokenizer'), trained.dirs, trained.modelType, trained.hubId);
-    const maxLength = optNumber(options, 'max-length') ?? (typeof run.max_length === 'number' ? run.max_length : undefined);
+    if (!file)
+      throw new UsageError(`--${fileFlag} is required (a .csv, .tsv or .jsonl with a text and a label column)`);
+    const tokenizer = await loadTokenizer(
+      optString(options, 'tokenizer'),
+      trained.dirs,
+      trained.modelType,
+      trained.hubId,
+    );
+    const maxLength =
+      optNumber(options, 'max-length') ?? (typeof run.max_length === 'number' ? run.max_length : undefined);
     const split = await loadTextFile(file, fileFlag, {
       columns: {
         text: optString(options, 'text-column'),
@@ -91,9 +155,13 @@ export async function loadEvalData(trained: TrainedModel, options: Options, file
     });
     const dataset = limit(split.dataset);
     const skipped = split.dataset.skipped ? `, ${split.dataset.skipped} bad rows skipped` : '';
-    return { dataset, describe: `${dataset.length} examples from ${file} (text: ${split.columns.text}, label: ${split.columns.label}${skipped})` };
+    return {
+      dataset,
+      describe: `${dataset.length} examples from ${file} (text: ${split.columns.text}, label: ${split.columns.label}${skipped})`,
+    };
   }
-  const imageSize = optNumber(options, 'image-size') ?? (typeof run.image_size === 'number' ? run.image_size : undefined);
+  const imageSize =
+    optNumber(options, 'image-size') ?? (typeof run.image_size === 'number' ? run.image_size : undefined);
   const pre = imagePreprocessing(trained.modelType, trained.config, trained.dirs, imageSize);
   const transform = imageTransform(pre);
   if (options['fashion-mnist'] === true) {
@@ -105,7 +173,10 @@ export async function loadEvalData(trained: TrainedModel, options: Options, file
   if (!existsSync(folder)) throw new UsageError(`--image-folder: ${folder} does not exist`);
   const images = readImageFolder(folder, options, transform);
   const unknown = images.classNames.filter((c) => !trained.labels.includes(c));
-  if (unknown.length) throw new Error(`${folder}: classes ${unknown.join(', ')} are not among the model's labels (${trained.labels.join(', ')})`);
+  if (unknown.length)
+    throw new Error(
+      `${folder}: classes ${unknown.join(', ')} are not among the model's labels (${trained.labels.join(', ')})`,
+    );
   // The folder's class ids → the model's.
   const remap = images.classNames.map((c) => trained.labels.indexOf(c));
   const mapped: Dataset<unknown> = {
@@ -131,19 +202,30 @@ export async function runEval(argv: string[]): Promise<number> {
     const json = optBoolean(options, 'json') ?? false;
     const trained = await loadTrainedModel(optString(options, 'model'), optString(options, 'adapter'));
     const { dataset, describe } = await loadEvalData(trained, options);
-    if (!json) console.log(`model: ${trained.describe} (${trained.labels.length} labels: ${trained.labels.join(', ')})\ndata: ${describe}`);
+    if (!json)
+      console.log(
+        `model: ${trained.describe} (${trained.labels.length} labels: ${trained.labels.join(', ')})\ndata: ${describe}`,
+      );
     const metrics = await evaluateTrained(trained, dataset, optNumber(options, 'per-device-eval-batch-size'));
-    if (json) console.log(JSON.stringify({ model: trained.describe, examples: dataset.length, ...metrics, threads: getNumThreads() }));
+    if (json)
+      console.log(
+        JSON.stringify({ model: trained.describe, examples: dataset.length, ...metrics, threads: getNumThreads() }),
+      );
     else {
       const width = Math.max(...Object.keys(metrics).map((k) => k.length));
-      for (const [key, value] of Object.entries(metrics)) console.log(`${key.padEnd(width)}  ${Number.isInteger(value) ? value : value.toFixed(4)}`);
+      for (const [key, value] of Object.entries(metrics))
+        console.log(`${key.padEnd(width)}  ${Number.isInteger(value) ? value : value.toFixed(4)}`);
     }
     return EXIT.ok;
   });
 }
 
 /** The Trainer's evaluate() of a trained model on labelled data (eval_loss, eval_accuracy, …), writing nothing. */
-export async function evaluateTrained(trained: TrainedModel, dataset: Dataset<unknown>, batchSize = 8): Promise<Metrics> {
+export async function evaluateTrained(
+  trained: TrainedModel,
+  dataset: Dataset<unknown>,
+  batchSize = 8,
+): Promise<Metrics> {
   const scratch = mkdtempSync(join(tmpdir(), 'finetune-eval-'));
   try {
     const trainer = new Trainer({

@@ -124,7 +124,8 @@ function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): num
     facts = readFacts(base, source);
     if (options.k !== undefined && facts.hasGroups) checkK(options.k, facts.groups);
     // The freezing rows only set requiresGrad, so they share one model.
-    for (const method of methods.filter((m) => !isPeftMethod(m))) rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
+    for (const method of methods.filter((m) => !isPeftMethod(m)))
+      rows.push(guarded(method, 'freezing', () => freezingRow(method, base, facts, options)));
   } catch (error) {
     base.dispose();
     throw error;
@@ -167,8 +168,25 @@ function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): num
 
   if (json) {
     const { k, r, alpha, target, reduction, virtualTokens, trainBatchNorm } = options;
-    const used = { k: methods.includes('top-k') && facts.hasGroups ? (k ?? defaultTopK(facts.groups)) : k, r, alpha, target: target ?? null, reduction, virtualTokens, trainBatchNorm };
-    const out = { model: facts.source, architecture: facts.architecture, modelType: facts.modelType, numLabels: facts.numLabels, total: facts.total, groups: facts.groupSizes, options: used, rows };
+    const used = {
+      k: methods.includes('top-k') && facts.hasGroups ? (k ?? defaultTopK(facts.groups)) : k,
+      r,
+      alpha,
+      target: target ?? null,
+      reduction,
+      virtualTokens,
+      trainBatchNorm,
+    };
+    const out = {
+      model: facts.source,
+      architecture: facts.architecture,
+      modelType: facts.modelType,
+      numLabels: facts.numLabels,
+      total: facts.total,
+      groups: facts.groupSizes,
+      options: used,
+      rows,
+    };
     console.log(JSON.stringify(out, null, 2));
   } else {
     printText(facts, rows, single, options);
@@ -183,16 +201,39 @@ export function inspectHelp(): string {
 // ---- arguments ----------------------------------------------------------------------------
 
 export const INSPECT_FLAGS: FlagTable = {
-  model: { kind: 'string', arg: 'PRESET|DIR', help: `a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json` },
-  method: { kind: 'string', arg: 'NAME[,NAME…]|all', help: `one or more of ${methodNames().join(', ')}, or all (default)` },
-  'num-labels': { kind: 'number', arg: 'N', help: "labels / classes of the task head (default: the preset's or the config's; bert presets: 2)" },
+  model: {
+    kind: 'string',
+    arg: 'PRESET|DIR',
+    help: `a preset (${['bert-base-uncased', 'vit-base-patch16-224', 'resnet50', 'alexnet'].join(', ')}, …) or a folder with config.json`,
+  },
+  method: {
+    kind: 'string',
+    arg: 'NAME[,NAME…]|all',
+    help: `one or more of ${methodNames().join(', ')}, or all (default)`,
+  },
+  'num-labels': {
+    kind: 'number',
+    arg: 'N',
+    help: "labels / classes of the task head (default: the preset's or the config's; bert presets: 2)",
+  },
   json: { kind: 'boolean', help: 'machine-readable rows' },
-  k: { kind: 'number', arg: 'K', help: 'top-k: layer groups trained below the head (default: about a quarter of them)' },
+  k: {
+    kind: 'number',
+    arg: 'K',
+    help: 'top-k: layer groups trained below the head (default: about a quarter of them)',
+  },
   r: { kind: 'number', arg: 'R', help: 'LoRA / DoRA rank (default 8)' },
   alpha: { kind: 'number', arg: 'A', help: 'LoRA / DoRA alpha (default 32)' },
-  target: { kind: 'string', arg: 'm1,m2', help: 'the modules LoRA / DoRA wrap (default: query,value for transformers, every Conv2d for CNNs)' },
+  target: {
+    kind: 'string',
+    arg: 'm1,m2',
+    help: 'the modules LoRA / DoRA wrap (default: query,value for transformers, every Conv2d for CNNs)',
+  },
   reduction: { kind: 'number', arg: 'F', help: "bottleneck adapters' reduction factor (default 16)" },
-  'train-bn': { kind: 'boolean', help: "freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)" },
+  'train-bn': {
+    kind: 'boolean',
+    help: "freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)",
+  },
   ...THREADS_FLAG,
 };
 
@@ -204,18 +245,28 @@ function parseRequest(argv: string[]) {
   if (!model) throw new UsageError('--model is required (a preset name or a folder with config.json)');
   const methods = parseMethods((flags.method as string | undefined) ?? 'all');
   const numLabels = flags['num-labels'] as number | undefined;
-  if (numLabels !== undefined && !(Number.isInteger(numLabels) && numLabels > 0)) throw new UsageError(`--num-labels must be a positive integer, got ${numLabels}`);
+  if (numLabels !== undefined && !(Number.isInteger(numLabels) && numLabels > 0))
+    throw new UsageError(`--num-labels must be a positive integer, got ${numLabels}`);
   const positiveInteger = (name: string, value: number | undefined) => {
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new UsageError(`--${name} must be a positive integer, got ${value}`);
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new UsageError(`--${name} must be a positive integer, got ${value}`);
     return value;
   };
   const k = flags.k as number | undefined;
-  if (k !== undefined && !(Number.isInteger(k) && k >= 0)) throw new UsageError(`--k must be a non-negative integer, got ${k}`);
+  if (k !== undefined && !(Number.isInteger(k) && k >= 0))
+    throw new UsageError(`--k must be a non-negative integer, got ${k}`);
   const alpha = flags.alpha as number | undefined;
   if (alpha !== undefined && !(alpha > 0)) throw new UsageError(`--alpha must be positive, got ${alpha}`);
   const reduction = flags.reduction as number | undefined;
-  if (reduction !== undefined && !(reduction > 0)) throw new UsageError(`--reduction must be positive, got ${reduction}`);
-  const target = flags.target === undefined ? undefined : String(flags.target).split(',').map((s) => s.trim()).filter(Boolean);
+  if (reduction !== undefined && !(reduction > 0))
+    throw new UsageError(`--reduction must be positive, got ${reduction}`);
+  const target =
+    flags.target === undefined
+      ? undefined
+      : String(flags.target)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   if (target !== undefined && target.length === 0) throw new UsageError('--target needs at least one module name');
   const options: Options = {
     k,
@@ -226,7 +277,13 @@ function parseRequest(argv: string[]) {
     virtualTokens: DEFAULT_VIRTUAL_TOKENS,
     trainBatchNorm: (flags['train-bn'] as boolean | undefined) ?? true,
   };
-  return { ...modelSource(model, numLabels), methods, options, json: flags.json === true, single: methods.length === 1 };
+  return {
+    ...modelSource(model, numLabels),
+    methods,
+    options,
+    json: flags.json === true,
+    single: methods.length === 1,
+  };
 }
 
 /** Method names, 'all', or aliases: an alias stands for every method that lists it ('adapters': houlsby and pfeiffer). */
@@ -235,10 +292,16 @@ function parseMethods(spec: string): MethodName[] {
   if (spec === 'all') return names;
   const aliases = methodAliases();
   const out = new Set<MethodName>();
-  for (const name of spec.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const name of spec
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     if (names.includes(name)) out.add(name);
     else if (aliases.has(name)) aliases.get(name)!.forEach((m) => out.add(m));
-    else throw new UsageError(`unknown method '${name}' (known: ${names.join(', ')}, all; aliases: ${[...aliases.keys()].join(', ')})`);
+    else
+      throw new UsageError(
+        `unknown method '${name}' (known: ${names.join(', ')}, all; aliases: ${[...aliases.keys()].join(', ')})`,
+      );
   }
   if (out.size === 0) throw new UsageError('--method needs a method name');
   return [...out];
@@ -254,7 +317,9 @@ function modelSource(model: string, numLabels: number | undefined): { build: () 
   }
   if (!isLocalPath(model)) {
     const presets = modelFamilies().flatMap((f) => Object.keys(f.presets));
-    throw new UsageError(`unknown model '${model}': not a preset and not a folder with config.json (presets: ${presets.join(', ')})`);
+    throw new UsageError(
+      `unknown model '${model}': not a preset and not a folder with config.json (presets: ${presets.join(', ')})`,
+    );
   }
   const path = requireModelPath(model, 'model');
   const file = statSync(path).isDirectory() ? join(path, 'config.json') : path;
@@ -269,7 +334,10 @@ function modelSource(model: string, numLabels: number | undefined): { build: () 
 }
 
 function checkK(k: number, groupCount: number): void {
-  if (k > groupCount - 1) throw new UsageError(`--k must be at most ${groupCount - 1} (the model has ${groupCount - 1} layer groups below its head), got ${k}`);
+  if (k > groupCount - 1)
+    throw new UsageError(
+      `--k must be at most ${groupCount - 1} (the model has ${groupCount - 1} layer groups below its head), got ${k}`,
+    );
 }
 
 // ---- the model -----------------------------------------------------------------------------
@@ -292,14 +360,18 @@ function guarded(method: MethodName, kind: InspectRow['kind'], compute: () => Ro
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // DoRA wraps Linear and Conv2d layers only (not Embedding).
-    result = error instanceof NotApplicable || /DoRA is not supported/.test(message) ? { status: 'n/a', reason: message } : { status: 'error', reason: message };
+    result =
+      error instanceof NotApplicable || /DoRA is not supported/.test(message)
+        ? { status: 'n/a', reason: message }
+        : { status: 'error', reason: message };
   }
   return { method, kind, ...result, label: result.label ?? getMethod(method).label };
 }
 
 function freezingRow(method: MethodName, model: Module, facts: ModelFacts, options: Options): RowResult {
   const freezeOptions = { trainBatchNorm: options.trainBatchNorm };
-  if (method !== 'full' && !facts.hasGroups) return { status: 'n/a', reason: `${facts.architecture} declares no layer groups, so there is no head to keep` };
+  if (method !== 'full' && !facts.hasGroups)
+    return { status: 'n/a', reason: `${facts.architecture} declares no layer groups, so there is no head to keep` };
   const counted = (detail: string): RowResult => {
     const s = summarizeTrainable(model);
     return { status: 'ok', trainable: s.trainable, total: s.total, percent: s.percent, detail };
@@ -318,7 +390,12 @@ function freezingRow(method: MethodName, model: Module, facts: ModelFacts, optio
       const k = options.k ?? defaultTopK(facts.groups);
       applyFreezingStrategy(model, { kind: 'top-k', k }, freezeOptions);
       const below = facts.groupSizes.slice(facts.groups - 1 - k, -1).map((g) => g.name);
-      return { ...counted(`the head and the ${k} layer group${k === 1 ? '' : 's'} below it${k ? ` (${compactNames(below)})` : ''}${bn}`), label: `top-k (k=${k})` };
+      return {
+        ...counted(
+          `the head and the ${k} layer group${k === 1 ? '' : 's'} below it${k ? ` (${compactNames(below)})` : ''}${bn}`,
+        ),
+        label: `top-k (k=${k})`,
+      };
     }
     case 'gradual': {
       const n = facts.groups;
@@ -327,7 +404,12 @@ function freezingRow(method: MethodName, model: Module, facts: ModelFacts, optio
       for (let epoch = 0; epoch < n; epoch++) {
         unfreezing.onEpochStart(epoch);
         const s = summarizeTrainable(model);
-        stages.push({ stage: epoch + 1, groups: unfreezing.trainableGroups, trainable: s.trainable, percent: s.percent });
+        stages.push({
+          stage: epoch + 1,
+          groups: unfreezing.trainableGroups,
+          trainable: s.trainable,
+          percent: s.percent,
+        });
       }
       const last = stages.at(-1)!;
       return {
@@ -346,9 +428,10 @@ function freezingRow(method: MethodName, model: Module, facts: ModelFacts, optio
       if (!facts.hasNorm) {
         return {
           status: 'n/a',
-          reason: facts.hasBatchNorm && options.trainBatchNorm
-            ? `${facts.architecture} has no LayerNorm or GroupNorm; its BatchNorm layers already train in every freezing row`
-            : `${facts.architecture} has no LayerNorm or GroupNorm`,
+          reason:
+            facts.hasBatchNorm && options.trainBatchNorm
+              ? `${facts.architecture} has no LayerNorm or GroupNorm; its BatchNorm layers already train in every freezing row`
+              : `${facts.architecture} has no LayerNorm or GroupNorm`,
         };
       }
       applyFreezingStrategy(model, { kind: 'ln' }, freezeOptions);
@@ -414,14 +497,26 @@ function peftPlan(method: MethodName, model: Module, facts: ModelFacts, options:
           : facts.modelType === 'alexnet'
             ? 'after each conv layer (both variants)'
             : 'on the default modules';
-      return { config, describe: (m) => `${adapterCount(m)} adapters ${where}, reduction ${options.reduction}${copies(m)}` };
+      return {
+        config,
+        describe: (m) => `${adapterCount(m)} adapters ${where}, reduction ${options.reduction}${copies(m)}`,
+      };
     }
     case 'lora':
     case 'dora': {
       const defaults = options.target ? undefined : defaultLoraTargets(facts);
       const targets = options.target ?? defaults?.targetModules;
-      if (!targets) return { na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)` };
-      const config = new LoraConfig({ ...head, r: options.r, loraAlpha: options.alpha, targetModules: targets, useDora: method === 'dora' });
+      if (!targets)
+        return {
+          na: `${facts.architecture} has no query / value projections or Conv2d layers to target (give --target)`,
+        };
+      const config = new LoraConfig({
+        ...head,
+        r: options.r,
+        loraAlpha: options.alpha,
+        targetModules: targets,
+        useDora: method === 'dora',
+      });
       const everyConv = defaults?.everyConv2d ?? false;
       return {
         config,
@@ -431,18 +526,40 @@ function peftPlan(method: MethodName, model: Module, facts: ModelFacts, options:
     }
     case 'ia3': {
       const defaults = defaultTargets('IA3', facts.modelType);
-      if (defaults?.source === 'peft') return { config: new IA3Config({ ...head }), describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; PEFT's defaults)${copies(m)}` };
+      if (defaults?.source === 'peft')
+        return {
+          config: new IA3Config({ ...head }),
+          describe: (m) =>
+            `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; PEFT's defaults)${copies(m)}`,
+        };
       if (defaults && facts.hasQueryValue) {
         // ViT's layers are named as BERT's; PEFT 0.21 has no IA3 defaults for vit, so finetune's (BERT's) are given explicitly.
-        const config = new IA3Config({ ...head, targetModules: [...defaults.targetModules], feedforwardModules: [...(defaults.feedforwardModules ?? [])] });
-        return { config, describe: (m) => `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; bert's defaults, PEFT has none for ${facts.modelType})${copies(m)}` };
+        const config = new IA3Config({
+          ...head,
+          targetModules: [...defaults.targetModules],
+          feedforwardModules: [...(defaults.feedforwardModules ?? [])],
+        });
+        return {
+          config,
+          describe: (m) =>
+            `scaling vectors on ${adapterCount(m)} layers (${targetSummary(m)}; bert's defaults, PEFT has none for ${facts.modelType})${copies(m)}`,
+        };
       }
-      return { na: `PEFT has no default IA3 targets for model_type '${facts.modelType}'; IA3 rescales transformers' attention keys, values and feed-forward activations` };
+      return {
+        na: `PEFT has no default IA3 targets for model_type '${facts.modelType}'; IA3 rescales transformers' attention keys, values and feed-forward activations`,
+      };
     }
     case 'prompt-tuning': {
-      if (!facts.hasWordEmbeddings) return { na: `text models only: ${facts.architecture} has no token embedding table to prepend virtual tokens to` };
+      if (!facts.hasWordEmbeddings)
+        return {
+          na: `text models only: ${facts.architecture} has no token embedding table to prepend virtual tokens to`,
+        };
       const config = new PromptTuningConfig({ ...head, numVirtualTokens: options.virtualTokens });
-      return { config, describe: (m) => `${options.virtualTokens} virtual tokens × ${(m.peftConfig.get('default') as PromptTuningConfig).tokenDim}${copies(m)}` };
+      return {
+        config,
+        describe: (m) =>
+          `${options.virtualTokens} virtual tokens × ${(m.peftConfig.get('default') as PromptTuningConfig).tokenDim}${copies(m)}`,
+      };
     }
     default: {
       // A method registered elsewhere: its own build and plan line.
@@ -464,16 +581,23 @@ function adapterCount(model: PeftModel): number {
 
 /** The wrapped modules' names without their layer index prefix ('bert.encoder.layer.3.attention.self.query' → 'query'), distinct. */
 function targetSummary(model: PeftModel): string {
-  const names = [...new Set(tunerLayerNames(model).map((key) => {
-    const inLayer = /\.\d+\.(.+)$/.exec(key)?.[1] ?? key;
-    return inLayer.replace(/^(attention\.self|attention\.attention)\./, '');
-  }))];
+  const names = [
+    ...new Set(
+      tunerLayerNames(model).map((key) => {
+        const inLayer = /\.\d+\.(.+)$/.exec(key)?.[1] ?? key;
+        return inLayer.replace(/^(attention\.self|attention\.attention)\./, '');
+      }),
+    ),
+  ];
   return names.length > 6 ? `${names.slice(0, 6).join(', ')}, …` : names.join(', ');
 }
 
 /** ' + a trainable copy of the head (classifier)', for the modules to save. */
 function copies(model: PeftModel): string {
-  const saved = model.namedModules().filter(([, m]) => m instanceof ModulesToSaveWrapper).map(([key]) => key.replace(/^base_model\.(model\.)?/, ''));
+  const saved = model
+    .namedModules()
+    .filter(([, m]) => m instanceof ModulesToSaveWrapper)
+    .map(([key]) => key.replace(/^base_model\.(model\.)?/, ''));
   return saved.length ? ` + head copy (${saved.join(', ')})` : '';
 }
 
@@ -516,9 +640,21 @@ function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, optio
     } else if (row.stages) {
       const first = row.stages[0];
       const last = row.stages.at(-1)!;
-      table.push([row.label, `${formatInteger(first.trainable)}–${formatInteger(last.trainable)}`, formatInteger(row.total!), `${first.percent.toFixed(2)}–${pct(last.percent)}`, row.detail ?? '']);
+      table.push([
+        row.label,
+        `${formatInteger(first.trainable)}–${formatInteger(last.trainable)}`,
+        formatInteger(row.total!),
+        `${first.percent.toFixed(2)}–${pct(last.percent)}`,
+        row.detail ?? '',
+      ]);
     } else {
-      table.push([row.label + (row.kind === 'peft' ? ' *' : ''), formatInteger(row.trainable!), formatInteger(row.total!), pct(row.percent!), row.detail ?? '']);
+      table.push([
+        row.label + (row.kind === 'peft' ? ' *' : ''),
+        formatInteger(row.trainable!),
+        formatInteger(row.total!),
+        pct(row.percent!),
+        row.detail ?? '',
+      ]);
     }
   }
   const widths = [0, 1, 2, 3].map((c) => Math.max(...table.filter((r) => r.length > 2).map((r) => r[c].length)));
@@ -527,7 +663,11 @@ function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, optio
       console.log(`${r[0].padEnd(widths[0])}  ${r[1]}`);
       continue;
     }
-    console.log([r[0].padEnd(widths[0]), r[1].padStart(widths[1]), r[2].padStart(widths[2]), r[3].padStart(widths[3]), r[4]].join('  ').trimEnd());
+    console.log(
+      [r[0].padEnd(widths[0]), r[1].padStart(widths[1]), r[2].padStart(widths[2]), r[3].padStart(widths[3]), r[4]]
+        .join('  ')
+        .trimEnd(),
+    );
   }
 
   const gradual = rows.find((r) => r.stages);
@@ -545,8 +685,14 @@ function printText(facts: ModelFacts, rows: InspectRow[], single: boolean, optio
         'plus the adapter parameters plus the trainable copy of each module to save (the head); freezing rows count the base model.',
     );
   }
-  if (facts.hasBatchNorm && options.trainBatchNorm && rows.some((r) => r.kind === 'freezing' && r.method !== 'full' && r.status === 'ok')) {
-    notes.push('freezing rows keep BatchNorm weights and biases trainable in frozen groups (fastai\'s train_bn, the default; --train-bn=false freezes them).');
+  if (
+    facts.hasBatchNorm &&
+    options.trainBatchNorm &&
+    rows.some((r) => r.kind === 'freezing' && r.method !== 'full' && r.status === 'ok')
+  ) {
+    notes.push(
+      "freezing rows keep BatchNorm weights and biases trainable in frozen groups (fastai's train_bn, the default; --train-bn=false freezes them).",
+    );
   }
   if (notes.length) console.log('\n' + notes.join('\n'));
 

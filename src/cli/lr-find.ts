@@ -26,11 +26,49 @@ import { resolveCommandOptions } from './core/threads.js';
 import { buildTrainingArguments } from './core/training-plan.js';
 
 const KEEP = new Set([
-  'config', 'model', 'tokenizer', 'num-labels', 'task', 'train-file', 'text-column', 'text-pair-column', 'label-column', 'labels', 'max-length',
-  'allow-rare-labels', 'encoding', 'delimiter',
-  'image-folder', 'fashion-mnist', 'image-size', 'max-train-samples', 'skip-bad-rows', 'verify-images', 'max-image-pixels', 'method', 'k', 'unfreeze-every-steps', 'lora-r', 'lora-alpha',
-  'lora-dropout', 'target-modules', 'reduction-factor', 'num-virtual-tokens', 'train-bn', 'per-device-train-batch-size', 'weight-decay',
-  'weight-decay-rule', 'optim', 'adam-beta1', 'adam-beta2', 'adam-epsilon', 'sgd-momentum', 'discriminative-lr', 'layerwise-lr-decay', 'seed', 'threads',
+  'config',
+  'model',
+  'tokenizer',
+  'num-labels',
+  'task',
+  'train-file',
+  'text-column',
+  'text-pair-column',
+  'label-column',
+  'labels',
+  'max-length',
+  'allow-rare-labels',
+  'encoding',
+  'delimiter',
+  'image-folder',
+  'fashion-mnist',
+  'image-size',
+  'max-train-samples',
+  'skip-bad-rows',
+  'verify-images',
+  'max-image-pixels',
+  'method',
+  'k',
+  'unfreeze-every-steps',
+  'lora-r',
+  'lora-alpha',
+  'lora-dropout',
+  'target-modules',
+  'reduction-factor',
+  'num-virtual-tokens',
+  'train-bn',
+  'per-device-train-batch-size',
+  'weight-decay',
+  'weight-decay-rule',
+  'optim',
+  'adam-beta1',
+  'adam-beta2',
+  'adam-epsilon',
+  'sgd-momentum',
+  'discriminative-lr',
+  'layerwise-lr-decay',
+  'seed',
+  'threads',
 ]);
 
 export const LR_FIND_FLAGS: FlagTable = {
@@ -38,8 +76,17 @@ export const LR_FIND_FLAGS: FlagTable = {
   'start-lr': { kind: 'number', group: 'Range test', help: 'first learning rate (default 1e-7)' },
   'end-lr': { kind: 'number', group: 'Range test', help: 'last learning rate (default 10)' },
   'num-it': { kind: 'integer', group: 'Range test', help: 'steps of the sweep (default 100)' },
-  'stop-div': { kind: 'boolean', group: 'Range test', help: 'stop once the smoothed loss exceeds 4× its best (default true)' },
-  'output-dir': { kind: 'string', arg: 'DIR', group: 'Output', help: 'where lr_find.png and lr_find.json go (default .)' },
+  'stop-div': {
+    kind: 'boolean',
+    group: 'Range test',
+    help: 'stop once the smoothed loss exceeds 4× its best (default true)',
+  },
+  'output-dir': {
+    kind: 'string',
+    arg: 'DIR',
+    group: 'Output',
+    help: 'where lr_find.png and lr_find.json go (default .)',
+  },
   json: { kind: 'boolean', group: 'Output', help: 'print the result as JSON' },
 };
 
@@ -97,7 +144,9 @@ export function lrPlot(result: LrFindResult, width = 64, height = 14): string {
   const left = formatLr(10 ** x0);
   const right = formatLr(10 ** x1);
   lines.push(`${' '.repeat(lw)} +${'-'.repeat(width)}`);
-  lines.push(`${' '.repeat(lw)}  ${left}${' '.repeat(Math.max(1, width - left.length - right.length))}${right}  (lr, log scale)`);
+  lines.push(
+    `${' '.repeat(lw)}  ${left}${' '.repeat(Math.max(1, width - left.length - right.length))}${right}  (lr, log scale)`,
+  );
   lines.push(`${' '.repeat(lw)}  smoothed loss; v valley, m minimum, s steep`);
   return lines.join('\n');
 }
@@ -106,12 +155,22 @@ export function lrPlot(result: LrFindResult, width = 64, height = 14): string {
  * What to try when the curve is refused, as flags: a range that did not reach a training lr is widened,
  * a noisy curve gets more steps and a bigger batch, a flat one all three.
  */
-export function refusalAdvice(result: LrFindResult, run: { numIt: number; startLr: number; endLr: number; batchSize: number }): string {
+export function refusalAdvice(
+  result: LrFindResult,
+  run: { numIt: number; startLr: number; endLr: number; batchSize: number },
+): string {
   const tries: string[] = [];
-  if (!result.diverged) tries.push(`a wider range: the loss never diverged, so --end-lr ${formatLr(run.endLr)} may be too low to train (--end-lr ${formatLr(run.endLr * 10)})`);
-  tries.push(`more steps (--num-it ${run.numIt * 2}) and a bigger batch (--per-device-train-batch-size ${run.batchSize * 4}), which smooth out the noise`);
+  if (!result.diverged)
+    tries.push(
+      `a wider range: the loss never diverged, so --end-lr ${formatLr(run.endLr)} may be too low to train (--end-lr ${formatLr(run.endLr * 10)})`,
+    );
+  tries.push(
+    `more steps (--num-it ${run.numIt * 2}) and a bigger batch (--per-device-train-batch-size ${run.batchSize * 4}), which smooth out the noise`,
+  );
   tries.push('checking that the labels go with the texts (a curve stays flat when they are random)');
-  tries.push('or short runs at a few lrs (finetune train --validation-split 0.1 --learning-rate 1e-4, 3e-4, 1e-3, …), keeping the best');
+  tries.push(
+    'or short runs at a few lrs (finetune train --validation-split 0.1 --learning-rate 1e-4, 3e-4, 1e-3, …), keeping the best',
+  );
   return tries.join('; ');
 }
 
@@ -129,7 +188,8 @@ export async function runLrFind(argv: string[]): Promise<number> {
     if (!(Number.isInteger(numIt) && numIt >= 6)) throw new UsageError(`--num-it must be an integer ≥ 6, got ${numIt}`);
     const startLr = optNumber(options, 'start-lr') ?? 1e-7;
     const endLr = optNumber(options, 'end-lr') ?? 10;
-    if (!(startLr > 0 && endLr > startLr)) throw new UsageError(`need 0 < --start-lr < --end-lr, got ${startLr} and ${endLr}`);
+    if (!(startLr > 0 && endLr > startLr))
+      throw new UsageError(`need 0 < --start-lr < --end-lr, got ${startLr} and ${endLr}`);
     const json = optBoolean(options, 'json') ?? false;
     const outputDir = optString(options, 'output-dir') ?? '.';
     const seed = optNumber(options, 'seed') ?? 42;
@@ -138,12 +198,37 @@ export async function runLrFind(argv: string[]): Promise<number> {
     const source = await resolveModelSource(modelArg);
     const data = await loadRunData(options, source);
     manualSeed(seed);
-    const built = await buildModel(source, optNumber(options, 'num-labels') ?? data.labelNames.length, data.labelNames, data.image?.size);
+    const built = await buildModel(
+      source,
+      optNumber(options, 'num-labels') ?? data.labelNames.length,
+      data.labelNames,
+      data.image?.size,
+    );
     const plan = buildStrategy(method, built.model, options, null);
-    const base = buildTrainingArguments({ ...options, 'output-dir': join(outputDir, '.lr-find') }, { trainLength: data.train.length, hasEval: false }, TRAIN_FLAGS);
+    const base = buildTrainingArguments(
+      { ...options, 'output-dir': join(outputDir, '.lr-find') },
+      { trainLength: data.train.length, hasEval: false },
+      TRAIN_FLAGS,
+    );
     const trainer = new Trainer({
       model: built.model,
-      args: new TrainingArguments({ outputDir: base.outputDir, perDeviceTrainBatchSize: base.perDeviceTrainBatchSize, weightDecay: base.weightDecay, weightDecayRule: base.weightDecayRule, optim: base.optim, adamBeta1: base.adamBeta1, adamBeta2: base.adamBeta2, adamEpsilon: base.adamEpsilon, sgdMomentum: base.sgdMomentum, discriminativeLr: base.discriminativeLr, layerwiseLrDecay: base.layerwiseLrDecay, trainBatchNorm: base.trainBatchNorm, threads: base.threads, seed, strategy: plan.strategy }),
+      args: new TrainingArguments({
+        outputDir: base.outputDir,
+        perDeviceTrainBatchSize: base.perDeviceTrainBatchSize,
+        weightDecay: base.weightDecay,
+        weightDecayRule: base.weightDecayRule,
+        optim: base.optim,
+        adamBeta1: base.adamBeta1,
+        adamBeta2: base.adamBeta2,
+        adamEpsilon: base.adamEpsilon,
+        sgdMomentum: base.sgdMomentum,
+        discriminativeLr: base.discriminativeLr,
+        layerwiseLrDecay: base.layerwiseLrDecay,
+        trainBatchNorm: base.trainBatchNorm,
+        threads: base.threads,
+        seed,
+        strategy: plan.strategy,
+      }),
       trainDataset: data.train,
       log: null,
     });
@@ -151,7 +236,9 @@ export async function runLrFind(argv: string[]): Promise<number> {
     for (const line of data.describe) log(line);
     log(`method: ${method} — ${plan.describe}`);
     log(`the method's default lr: ${trainer.learningRateReason}`);
-    log(`range test: ${numIt} steps, lr ${formatLr(startLr)} → ${formatLr(endLr)} (batch ${base.perDeviceTrainBatchSize})`);
+    log(
+      `range test: ${numIt} steps, lr ${formatLr(startLr)} → ${formatLr(endLr)} (batch ${base.perDeviceTrainBatchSize})`,
+    );
     const started = performance.now();
     const result = await trainer.lrFind({ numIt, startLr, endLr, stopDiv: optBoolean(options, 'stop-div') ?? true });
     const seconds = (performance.now() - started) / 1000;
@@ -162,26 +249,57 @@ export async function runLrFind(argv: string[]): Promise<number> {
       xLabel: 'log10(learning rate)',
       yLabel: 'smoothed loss',
       series: [
-        { name: 'smoothed loss', points: result.lrs.map((lr, i) => [Math.log10(lr), result.smoothed[i]] as [number, number]), color: PALETTE[0] },
-        ...Object.entries(result.points).map(([name, p], i) => ({ name, points: p ? [[Math.log10(p.lr), p.loss] as [number, number]] : [], color: PALETTE[i + 1], markers: true })),
+        {
+          name: 'smoothed loss',
+          points: result.lrs.map((lr, i) => [Math.log10(lr), result.smoothed[i]] as [number, number]),
+          color: PALETTE[0],
+        },
+        ...Object.entries(result.points).map(([name, p], i) => ({
+          name,
+          points: p ? [[Math.log10(p.lr), p.loss] as [number, number]] : [],
+          color: PALETTE[i + 1],
+          markers: true,
+        })),
       ],
     });
     const png = join(outputDir, 'lr_find.png');
     writeFileAtomicSync(png, chartToPng(chart));
     const jsonFile = join(outputDir, 'lr_find.json');
-    const advice = result.refused !== undefined ? refusalAdvice(result, { numIt, startLr, endLr, batchSize: base.perDeviceTrainBatchSize }) : undefined;
-    const out = { model: modelArg, method, default_lr: trainer.learningRate, default_lr_reason: trainer.learningRateReason, ...result, ...(advice ? { advice } : {}) };
+    const advice =
+      result.refused !== undefined
+        ? refusalAdvice(result, { numIt, startLr, endLr, batchSize: base.perDeviceTrainBatchSize })
+        : undefined;
+    const out = {
+      model: modelArg,
+      method,
+      default_lr: trainer.learningRate,
+      default_lr_reason: trainer.learningRateReason,
+      ...result,
+      ...(advice ? { advice } : {}),
+    };
     writeFileAtomicSync(jsonFile, JSON.stringify(out) + '\n');
     if (json) {
-      console.log(JSON.stringify({ suggestions: result.suggestions, ...(result.refused !== undefined ? { refused: result.refused, advice } : {}), curve: result.curve, diverged: result.diverged, steps: result.lrs.length, default_lr: trainer.learningRate, files: [png, jsonFile] }));
+      console.log(
+        JSON.stringify({
+          suggestions: result.suggestions,
+          ...(result.refused !== undefined ? { refused: result.refused, advice } : {}),
+          curve: result.curve,
+          diverged: result.diverged,
+          steps: result.lrs.length,
+          default_lr: trainer.learningRate,
+          files: [png, jsonFile],
+        }),
+      );
       return result.refused !== undefined ? EXIT.runtime : EXIT.ok;
     }
-    log(`${result.lrs.length} steps in ${seconds.toFixed(1)} s${result.diverged ? ' (stopped: the loss diverged)' : ''}`);
+    log(
+      `${result.lrs.length} steps in ${seconds.toFixed(1)} s${result.diverged ? ' (stopped: the loss diverged)' : ''}`,
+    );
     log('');
     log(lrPlot(result));
     log('');
     const names: Record<string, string> = {
-      valley: 'valley  (fastai\'s default: along the longest fall of the loss)',
+      valley: "valley  (fastai's default: along the longest fall of the loss)",
       minimum: 'minimum (a tenth of the lr at the lowest loss)',
       steep: 'steep   (the steepest fall)',
     };
@@ -191,10 +309,14 @@ export async function runLrFind(argv: string[]): Promise<number> {
       console.error(`try: ${advice}`);
       return EXIT.runtime;
     }
-    for (const [name, lr] of Object.entries(result.suggestions)) log(`suggested lr: ${formatLr(lr!)}  ${names[name] ?? name}`);
-    if (Object.keys(result.suggestions).length === 0) log('no suggestion: too few steps ran (raise --num-it, or --stop-div=false)');
+    for (const [name, lr] of Object.entries(result.suggestions))
+      log(`suggested lr: ${formatLr(lr!)}  ${names[name] ?? name}`);
+    if (Object.keys(result.suggestions).length === 0)
+      log('no suggestion: too few steps ran (raise --num-it, or --stop-div=false)');
     else log(`curve: ${describeLrCurve(result)}`);
-    log(`then: finetune train … --method ${method} --learning-rate ${formatLr(result.suggestions.valley ?? trainer.learningRate)}`);
+    log(
+      `then: finetune train … --method ${method} --learning-rate ${formatLr(result.suggestions.valley ?? trainer.learningRate)}`,
+    );
     log(`wrote ${png}, ${jsonFile}`);
     return EXIT.ok;
   });

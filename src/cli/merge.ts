@@ -23,10 +23,25 @@ import { loadTrainedModel } from './core/trained-model.js';
 
 export const MERGE_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
-  model: { kind: 'string', arg: 'DIR|HUB_ID', group: 'Inputs', help: "the base model (default: the one adapter_config.json names, e.g. finetune train's base_model/)" },
-  adapter: { kind: 'string', arg: 'DIR', group: 'Inputs', help: 'the adapter folder (adapter_config.json + adapter_model.safetensors)' },
+  model: {
+    kind: 'string',
+    arg: 'DIR|HUB_ID',
+    group: 'Inputs',
+    help: "the base model (default: the one adapter_config.json names, e.g. finetune train's base_model/)",
+  },
+  adapter: {
+    kind: 'string',
+    arg: 'DIR',
+    group: 'Inputs',
+    help: 'the adapter folder (adapter_config.json + adapter_model.safetensors)',
+  },
   'output-dir': { kind: 'string', arg: 'DIR', group: 'Output', help: 'where the merged model goes' },
-  tokenizer: { kind: 'string', arg: 'DIR', group: 'Output', help: "the tokenizer files to copy (default: the adapter's folder, else the base model's)" },
+  tokenizer: {
+    kind: 'string',
+    arg: 'DIR',
+    group: 'Output',
+    help: "the tokenizer files to copy (default: the adapter's folder, else the base model's)",
+  },
   ...THREADS_FLAG,
 };
 
@@ -57,14 +72,22 @@ export async function runMerge(argv: string[]): Promise<number> {
     }
     const adapter = optString(options, 'adapter');
     const outputDir = optString(options, 'output-dir');
-    if (!adapter) throw new UsageError('--adapter is required (an adapter folder: adapter_config.json + adapter_model.safetensors)');
+    if (!adapter)
+      throw new UsageError(
+        '--adapter is required (an adapter folder: adapter_config.json + adapter_model.safetensors)',
+      );
     if (!outputDir) throw new UsageError('--output-dir is required');
-    if (resolve(outputDir) === resolve(adapter)) throw new UsageError('--output-dir must differ from --adapter (the merged model would mix with the adapter files)');
+    if (resolve(outputDir) === resolve(adapter))
+      throw new UsageError(
+        '--output-dir must differ from --adapter (the merged model would mix with the adapter files)',
+      );
     const trained = await loadTrainedModel(optString(options, 'model'), adapter);
     const peft = trained.model;
     if (!(peft instanceof PeftModel)) throw new Error(`${adapter} did not load as an adapter`);
     if ([...peft.peftConfig.values()].some((config) => config.isPromptLearning)) {
-      throw new UsageError(`cannot merge ${adapter}: prompt tuning learns virtual tokens that are fed with the input, not weights of the model; use the adapter as it is (finetune eval / predict --model ${adapter})`);
+      throw new UsageError(
+        `cannot merge ${adapter}: prompt tuning learns virtual tokens that are fed with the input, not weights of the model; use the adapter as it is (finetune eval / predict --model ${adapter})`,
+      );
     }
     const before = countParameters(peft);
     let merged;
@@ -76,7 +99,8 @@ export async function runMerge(argv: string[]): Promise<number> {
     mkdirSync(outputDir, { recursive: true });
     await savePretrained(merged, outputDir);
     const written = ['config.json', 'model.safetensors'];
-    const tokenizerDir = optString(options, 'tokenizer') ?? trained.dirs.find((d) => existsSync(join(d, 'tokenizer.json'))) ?? null;
+    const tokenizerDir =
+      optString(options, 'tokenizer') ?? trained.dirs.find((d) => existsSync(join(d, 'tokenizer.json'))) ?? null;
     written.push(...copyTokenizerFiles(tokenizerDir, outputDir));
     for (const name of ['preprocessor_config.json']) {
       const from = trained.dirs.map((d) => join(d, name)).find(existsSync);
@@ -86,12 +110,18 @@ export async function runMerge(argv: string[]): Promise<number> {
       }
     }
     if (Object.keys(trained.runConfig).length) {
-      const runConfig = { ...trained.runConfig, merged_from: { base: trained.describe.replace(/ \+ adapter .*$/, ''), adapter }, base_model: null };
+      const runConfig = {
+        ...trained.runConfig,
+        merged_from: { base: trained.describe.replace(/ \+ adapter .*$/, ''), adapter },
+        base_model: null,
+      };
       writeFileAtomicSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
       written.push('run_config.json');
     }
     const after = countParameters(merged);
-    console.log(`merged ${adapter} into ${trained.describe.replace(/ \+ adapter .*$/, '')}: ${formatInteger(before.total)} → ${formatInteger(after.total)} parameters (adapter folded into the weights)`);
+    console.log(
+      `merged ${adapter} into ${trained.describe.replace(/ \+ adapter .*$/, '')}: ${formatInteger(before.total)} → ${formatInteger(after.total)} parameters (adapter folded into the weights)`,
+    );
     console.log(`wrote ${outputDir}/: ${written.join(', ')}`);
     return EXIT.ok;
   });

@@ -10,7 +10,18 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 
 import { noGrad, stack, tidy, Tensor } from '../tensor/index.js';
-import { collateText, DataFormatError, findLabelColumn, findTextColumn, imageTransform, loadImage, readTable, readTextFile, type ReadTableOptions, type TextExample } from '../data/index.js';
+import {
+  collateText,
+  DataFormatError,
+  findLabelColumn,
+  findTextColumn,
+  imageTransform,
+  loadImage,
+  readTable,
+  readTextFile,
+  type ReadTableOptions,
+  type TextExample,
+} from '../data/index.js';
 import { defaultForward } from '../train/index.js';
 import { PeftModel } from '../peft/index.js';
 import { isPretrainedModel } from '../models/pretrained-model.js';
@@ -25,13 +36,38 @@ import { loadTrainedModel } from './core/trained-model.js';
 
 export const PREDICT_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
-  model: { kind: 'string', arg: 'DIR|HUB_ID', group: 'Model', help: "the trained model: finetune train's --output-dir (model or adapter), a model folder or a Hub id" },
+  model: {
+    kind: 'string',
+    arg: 'DIR|HUB_ID',
+    group: 'Model',
+    help: "the trained model: finetune train's --output-dir (model or adapter), a model folder or a Hub id",
+  },
   adapter: { kind: 'string', arg: 'DIR', group: 'Model', help: 'an adapter folder to put on --model' },
-  tokenizer: { kind: 'string', arg: 'DIR|FILE', group: 'Model', help: "tokenizer.json or its folder (default: the model's)" },
+  tokenizer: {
+    kind: 'string',
+    arg: 'DIR|FILE',
+    group: 'Model',
+    help: "tokenizer.json or its folder (default: the model's)",
+  },
   text: { kind: 'strings', arg: '"…"', group: 'Inputs', help: 'a text to classify (repeatable)' },
-  'text-pair': { kind: 'string', arg: '"…"', group: 'Inputs', help: 'the second text, for pair models (with one --text)' },
-  file: { kind: 'string', arg: 'FILE', group: 'Inputs', help: 'texts to classify: a .txt with one per line, or a .csv / .tsv / .jsonl (its text column)' },
-  'text-column': { kind: 'string', arg: 'NAME', group: 'Inputs', help: "the --file table's text column (default: as trained)" },
+  'text-pair': {
+    kind: 'string',
+    arg: '"…"',
+    group: 'Inputs',
+    help: 'the second text, for pair models (with one --text)',
+  },
+  file: {
+    kind: 'string',
+    arg: 'FILE',
+    group: 'Inputs',
+    help: 'texts to classify: a .txt with one per line, or a .csv / .tsv / .jsonl (its text column)',
+  },
+  'text-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Inputs',
+    help: "the --file table's text column (default: as trained)",
+  },
   ...TABLE_FLAGS,
   'max-length': { kind: 'integer', group: 'Inputs', help: 'longest tokenised input (default: as trained)' },
   'image-size': { kind: 'integer', group: 'Inputs', help: 'resize images to N×N (default: as trained)' },
@@ -89,7 +125,8 @@ export async function runPredict(argv: string[]): Promise<number> {
     if (sources === 0) throw new UsageError('nothing to predict: give --text "…", --file FILE or image paths');
     if (sources > 1) throw new UsageError('give one kind of input: --text, --file or image paths');
     const topKFlag = optNumber(options, 'top-k') ?? 1;
-    if (!(Number.isInteger(topKFlag) && topKFlag >= 0)) throw new UsageError(`--top-k must be an integer ≥ 0, got ${topKFlag}`);
+    if (!(Number.isInteger(topKFlag) && topKFlag >= 0))
+      throw new UsageError(`--top-k must be an integer ≥ 0, got ${topKFlag}`);
     const batchSize = optNumber(options, 'batch-size') ?? 32;
     const json = optBoolean(options, 'json') ?? false;
 
@@ -101,7 +138,9 @@ export async function runPredict(argv: string[]): Promise<number> {
     const results: Prediction[] = [];
     const emit = (inputs: string[], probs: number[][]) => {
       probs.forEach((row, i) => {
-        const order = row.map((score, id) => ({ label: trained.labels[id] ?? String(id), score })).sort((a, b) => b.score - a.score);
+        const order = row
+          .map((score, id) => ({ label: trained.labels[id] ?? String(id), score }))
+          .sort((a, b) => b.score - a.score);
         results.push({ input: inputs[i], predictions: order.slice(0, topK) });
       });
     };
@@ -109,13 +148,26 @@ export async function runPredict(argv: string[]): Promise<number> {
     if (trained.modelType === 'bert') {
       if (images.length) throw new UsageError(`${trained.describe} is a text model: give --text or --file`);
       let inputs = texts;
-      if (file !== undefined) inputs = await readInputs(file, optString(options, 'text-column') ?? (typeof trained.runConfig.text_column === 'string' ? trained.runConfig.text_column : undefined), tableReading(options, trained.runConfig));
+      if (file !== undefined)
+        inputs = await readInputs(
+          file,
+          optString(options, 'text-column') ??
+            (typeof trained.runConfig.text_column === 'string' ? trained.runConfig.text_column : undefined),
+          tableReading(options, trained.runConfig),
+        );
       if (inputs.length === 0) throw new UsageError(`${file}: no texts in it`);
       const pair = optString(options, 'text-pair');
       if (pair !== undefined && inputs.length !== 1) throw new UsageError('--text-pair goes with exactly one --text');
-      const { tokenizer } = await loadTokenizer(optString(options, 'tokenizer'), trained.dirs, trained.modelType, trained.hubId);
+      const { tokenizer } = await loadTokenizer(
+        optString(options, 'tokenizer'),
+        trained.dirs,
+        trained.modelType,
+        trained.hubId,
+      );
       const run = trained.runConfig;
-      const maxLength = optNumber(options, 'max-length') ?? (typeof run.max_length === 'number' ? run.max_length : tokenizer.modelMaxLength ?? 512);
+      const maxLength =
+        optNumber(options, 'max-length') ??
+        (typeof run.max_length === 'number' ? run.max_length : (tokenizer.modelMaxLength ?? 512));
       const padTokenId = tokenizer.padTokenId ?? 0;
       for (let start = 0; start < inputs.length; start += batchSize) {
         const chunk = inputs.slice(start, start + batchSize);
@@ -133,14 +185,18 @@ export async function runPredict(argv: string[]): Promise<number> {
     } else {
       if (!images.length) throw new UsageError(`${trained.describe} is an image model: give image paths`);
       for (const path of images) if (!existsSync(path)) throw new UsageError(`${path} does not exist`);
-      const imageSize = optNumber(options, 'image-size') ?? (typeof trained.runConfig.image_size === 'number' ? trained.runConfig.image_size : undefined);
+      const imageSize =
+        optNumber(options, 'image-size') ??
+        (typeof trained.runConfig.image_size === 'number' ? trained.runConfig.image_size : undefined);
       const transform = imageTransform(imagePreprocessing(trained.modelType, trained.config, trained.dirs, imageSize));
       const limits = imageLimits(options);
       for (let start = 0; start < images.length; start += batchSize) {
         const chunk = images.slice(start, start + batchSize);
         const probs = tidy(() =>
           noGrad(() => {
-            const pixels = chunk.map((path, index) => transform(loadImage(path, limits) as never, { epoch: 0, index }) as Tensor);
+            const pixels = chunk.map(
+              (path, index) => transform(loadImage(path, limits) as never, { epoch: 0, index }) as Tensor,
+            );
             const batch = { image: stack(pixels) };
             const output = defaultForward(trained.model, batch, false);
             return probabilities(output instanceof Tensor ? output : output.logits, multiLabel);
@@ -156,7 +212,9 @@ export async function runPredict(argv: string[]): Promise<number> {
       const shorten = (s: string) => (s.length > 70 ? `${s.slice(0, 67)}…` : s);
       const width = Math.min(70, Math.max(...results.map((r) => shorten(r.input).length)));
       for (const r of results) {
-        console.log(`${shorten(r.input).padEnd(width)}  ${r.predictions.map((p) => `${p.label} ${p.score.toFixed(4)}`).join(' · ')}`);
+        console.log(
+          `${shorten(r.input).padEnd(width)}  ${r.predictions.map((p) => `${p.label} ${p.score.toFixed(4)}`).join(' · ')}`,
+        );
       }
     }
     return EXIT.ok;
@@ -164,15 +222,29 @@ export async function runPredict(argv: string[]): Promise<number> {
 }
 
 /** Texts from a file: one per line (.txt), or a table's text column. */
-async function readInputs(file: string, column: string | undefined, reading: Pick<ReadTableOptions, 'encoding' | 'delimiter'>): Promise<string[]> {
+async function readInputs(
+  file: string,
+  column: string | undefined,
+  reading: Pick<ReadTableOptions, 'encoding' | 'delimiter'>,
+): Promise<string[]> {
   if (!existsSync(file)) throw new UsageError(`--file: ${file} does not exist`);
   const ext = extname(file).toLowerCase();
   if (!['.csv', '.tsv', '.tab', '.jsonl', '.ndjson', '.json'].includes(ext)) {
-    return (await readTextFile(file, reading.encoding)).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    return (await readTextFile(file, reading.encoding))
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(Boolean);
   }
   const table = await readTable(file, reading);
-  const name = column !== undefined && table.columns.includes(column) ? column : findTextColumn(table.columns, [findLabelColumn(table.columns, table.rows)]);
-  if (name === undefined) throw new DataFormatError(file, 1, `which column holds the text? give --text-column (columns: ${table.columns.join(', ')})`);
+  const name =
+    column !== undefined && table.columns.includes(column)
+      ? column
+      : findTextColumn(table.columns, [findLabelColumn(table.columns, table.rows)]);
+  if (name === undefined)
+    throw new DataFormatError(
+      file,
+      1,
+      `which column holds the text? give --text-column (columns: ${table.columns.join(', ')})`,
+    );
   return table.rows.map((r) => r.values[name]).filter((v): v is string => typeof v === 'string');
 }
-

@@ -12,7 +12,15 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../io/files.js';
 
 import { fromTypedArray, tensor, tidy, type Tensor } from '../tensor/index.js';
-import { FASHION_MNIST_CLASSES, fashionMnistFiles, mulberry32, permutation, readIdx, transforms, type Dataset } from '../data/index.js';
+import {
+  FASHION_MNIST_CLASSES,
+  fashionMnistFiles,
+  mulberry32,
+  permutation,
+  readIdx,
+  transforms,
+  type Dataset,
+} from '../data/index.js';
 
 /** Fashion-MNIST's pixel mean and standard deviation (training set, pixels in [0, 1]). */
 export const FASHION_MNIST_MEAN = 0.286;
@@ -30,7 +38,8 @@ export function readFashionSplit(split: 'train' | 'test', root?: string): Fashio
   const files = fashionMnistFiles({ split, root });
   const images = readIdx(files.images);
   const labels = readIdx(files.labels);
-  if (images.dtype !== 'uint8' || images.shape.length !== 3) throw new Error(`${files.images}: expected N×H×W uint8 images, got [${images.shape}] ${images.dtype}`);
+  if (images.dtype !== 'uint8' || images.shape.length !== 3)
+    throw new Error(`${files.images}: expected N×H×W uint8 images, got [${images.shape}] ${images.dtype}`);
   const [n, h, w] = images.shape;
   if (labels.shape[0] !== n) throw new Error(`${files.labels}: ${labels.shape[0]} labels for ${n} images`);
   if (h !== w) throw new Error(`${files.images}: expected square images, got ${h} × ${w}`);
@@ -63,7 +72,8 @@ export class TaskDataset implements Dataset<TaskExample> {
     this.rows = Int32Array.from(chosen);
     this.targets = Int32Array.from(chosen, (r) => {
       const label = position.get(split.labels[r]);
-      if (label === undefined) throw new Error(`TaskDataset: row ${r} has class ${split.labels[r]}, not one of ${classes.join(', ')}`);
+      if (label === undefined)
+        throw new Error(`TaskDataset: row ${r} has class ${split.labels[r]}, not one of ${classes.join(', ')}`);
       return label;
     });
   }
@@ -89,7 +99,11 @@ export class TaskDataset implements Dataset<TaskExample> {
    * class (so the two never share an image, and the same seed gives the same draw), each kept in the
    * split's order.
    */
-  labelBudget(perClass: number, validationPerClass: number, seed: number): { train: TaskDataset; validation: TaskDataset } {
+  labelBudget(
+    perClass: number,
+    validationPerClass: number,
+    seed: number,
+  ): { train: TaskDataset; validation: TaskDataset } {
     const rng = mulberry32(seed);
     const train: number[] = [];
     const validation: number[] = [];
@@ -97,14 +111,19 @@ export class TaskDataset implements Dataset<TaskExample> {
       const pool: number[] = [];
       for (let i = 0; i < this.rows.length; i++) if (this.targets[i] === label) pool.push(this.rows[i]);
       if (pool.length < perClass + validationPerClass) {
-        throw new Error(`only ${pool.length} examples of '${FASHION_MNIST_CLASSES[this.classes[label]]}', fewer than ${perClass} labels + ${validationPerClass} validation images per class`);
+        throw new Error(
+          `only ${pool.length} examples of '${FASHION_MNIST_CLASSES[this.classes[label]]}', fewer than ${perClass} labels + ${validationPerClass} validation images per class`,
+        );
       }
       const order = permutation(pool.length, rng);
       for (let k = 0; k < perClass; k++) train.push(pool[order[k]]);
       for (let k = perClass; k < perClass + validationPerClass; k++) validation.push(pool[order[k]]);
     }
     const sorted = (rows: number[]) => rows.sort((a, b) => a - b);
-    return { train: new TaskDataset(this.split, this.classes, sorted(train)), validation: new TaskDataset(this.split, this.classes, sorted(validation)) };
+    return {
+      train: new TaskDataset(this.split, this.classes, sorted(train)),
+      validation: new TaskDataset(this.split, this.classes, sorted(validation)),
+    };
   }
 
   /** The first `count` examples of each class (a smaller evaluation set for quick runs). */
@@ -135,7 +154,8 @@ export function taskCollate(imageSize: number, side = 28): (examples: TaskExampl
     const values = new Float32Array(n * pixelsPerImage);
     for (let k = 0; k < n; k++) {
       const pixels = examples[k].pixels;
-      if (pixels.length !== pixelsPerImage) throw new Error(`taskCollate: expected ${side} × ${side} images, got ${pixels.length} pixels`);
+      if (pixels.length !== pixelsPerImage)
+        throw new Error(`taskCollate: expected ${side} × ${side} images, got ${pixels.length} pixels`);
       const to = k * pixelsPerImage;
       for (let p = 0; p < pixelsPerImage; p++) values[to + p] = pixels[p] * scale - shift;
     }
@@ -143,7 +163,13 @@ export function taskCollate(imageSize: number, side = 28): (examples: TaskExampl
       const x = fromTypedArray(values, [n, 1, side, side]);
       return imageSize === side ? x : transforms.resizeImage(x, [imageSize, imageSize], { antialias: false });
     });
-    return { image, label: tensor(examples.map((e) => e.label), { dtype: 'int64' }) };
+    return {
+      image,
+      label: tensor(
+        examples.map((e) => e.label),
+        { dtype: 'int64' },
+      ),
+    };
   };
 }
 
@@ -169,14 +195,22 @@ export function packSplit(datasets: readonly TaskDataset[]): FashionSplit {
 export function writeSplit(split: FashionSplit, path: string): void {
   const count = split.labels.length;
   const header = new Int32Array([count, split.size]);
-  writeFileAtomicSync(path, Buffer.concat([Buffer.from(header.buffer), Buffer.from(split.labels.buffer, split.labels.byteOffset, count * 4), Buffer.from(split.pixels.buffer, split.pixels.byteOffset, split.pixels.byteLength)]));
+  writeFileAtomicSync(
+    path,
+    Buffer.concat([
+      Buffer.from(header.buffer),
+      Buffer.from(split.labels.buffer, split.labels.byteOffset, count * 4),
+      Buffer.from(split.pixels.buffer, split.pixels.byteOffset, split.pixels.byteLength),
+    ]),
+  );
 }
 
 /** Reads writeSplit's file. */
 export function readSplit(path: string): FashionSplit {
   const bytes = readFileSync(path);
   const [count, size] = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + 8));
-  if (!(count >= 0 && size > 0) || bytes.length !== 8 + count * 4 + count * size * size) throw new Error(`${path}: not a demo image file`);
+  if (!(count >= 0 && size > 0) || bytes.length !== 8 + count * 4 + count * size * size)
+    throw new Error(`${path}: not a demo image file`);
   const labels = new Int32Array(bytes.buffer.slice(bytes.byteOffset + 8, bytes.byteOffset + 8 + count * 4));
   const pixels = new Uint8Array(bytes.buffer.slice(bytes.byteOffset + 8 + count * 4, bytes.byteOffset + bytes.length));
   return { pixels, labels, size };

@@ -62,7 +62,11 @@ export interface DemoRow extends ComparisonRun {
  * alone) and with the gradients dropped afterwards, so that libtorch's lazily created kernels, thread
  * pools and autograd machinery exist before the peak-memory measurement starts.
  */
-function warmUp(model: Module, collate: (examples: TaskExample[]) => { image: Tensor; label: Tensor }, dataset: TaskDataset): void {
+function warmUp(
+  model: Module,
+  collate: (examples: TaskExample[]) => { image: Tensor; label: Tensor },
+  dataset: TaskDataset,
+): void {
   const batch = collate([dataset.get(0), dataset.get(Math.min(1, dataset.length - 1))]);
   const training = model.training;
   model.eval();
@@ -139,7 +143,9 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
 
   const before = parameterCounts(trainer.model);
   if (job.describe) {
-    line(`${job.model} · ${plan.label}: ${plan.note}; trainable at the start ${formatInteger(before.trainable)} of ${formatInteger(before.total)}`);
+    line(
+      `${job.model} · ${plan.label}: ${plan.note}; trainable at the start ${formatInteger(before.trainable)} of ${formatInteger(before.total)}`,
+    );
     line(`  the library's lr rule: ${plan.ruleReason.replace(/^lr /, '')}`);
   }
   line(`${job.phase} ${job.model} · ${plan.label} · lr ${formatLr(job.lr)}`);
@@ -151,7 +157,9 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
   const validationAccuracy = await accuracyOf(trainer, validation as Dataset<unknown>);
   const accuracy = await accuracyOf(trainer, test as Dataset<unknown>);
   trainer.model.dispose();
-  line(`  → validation accuracy ${formatNumber(validationAccuracy)} · test accuracy ${formatNumber(accuracy)} · train time ${metrics.train_runtime.toFixed(1)} s · peak memory +${formatBytes(peakMemoryBytes)}`);
+  line(
+    `  → validation accuracy ${formatNumber(validationAccuracy)} · test accuracy ${formatNumber(accuracy)} · train time ${metrics.train_runtime.toFixed(1)} s · peak memory +${formatBytes(peakMemoryBytes)}`,
+  );
   return {
     model: job.model,
     key: plan.key,

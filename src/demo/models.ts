@@ -12,7 +12,14 @@
 import { createHash } from 'node:crypto';
 
 import type { Module } from '../nn/index.js';
-import { AlexNet, ViTForImageClassification, alexnetFamily, vitConfig, vitConfigToHf, type HfConfig } from '../models/index.js';
+import {
+  AlexNet,
+  ViTForImageClassification,
+  alexnetFamily,
+  vitConfig,
+  vitConfigToHf,
+  type HfConfig,
+} from '../models/index.js';
 import { createModel } from '../io/index.js';
 import { LoraConfig, BottleneckConfig, type PeftConfig } from '../peft/index.js';
 
@@ -49,7 +56,15 @@ export interface DemoModelSpec {
 }
 
 /** The CNN's layers below the head: the five convolutions, fc6 and fc7. */
-const CNN_LAYERS = ['features.0', 'features.3', 'features.6', 'features.8', 'features.10', 'classifier.1', 'classifier.4'];
+const CNN_LAYERS = [
+  'features.0',
+  'features.3',
+  'features.6',
+  'features.8',
+  'features.10',
+  'classifier.1',
+  'classifier.4',
+];
 
 /** The CNN: the alexnet-small preset. */
 const CNN_CONFIG: HfConfig = alexnetFamily.configToHf(alexnetFamily.presets['alexnet-small'], 'AlexNet');
@@ -78,7 +93,8 @@ export const DEMO_MODELS: Readonly<Record<DemoModelKey, DemoModelSpec>> = {
     imageSize: 64,
     topK: 2,
     // After each of the five convolutions (the family's placement; 1×1-conv bottlenecks) and after fc6 and fc7, at a quarter of the width.
-    adapters: () => new BottleneckConfig({ reductionFactor: 4, targetModules: CNN_LAYERS, modulesToSave: ['classifier.6'] }),
+    adapters: () =>
+      new BottleneckConfig({ reductionFactor: 4, targetModules: CNN_LAYERS, modulesToSave: ['classifier.6'] }),
     // Every Conv2d and the two hidden Linear layers (fc6, fc7: 80% of the weights), the head trained whole.
     lora: () => new LoraConfig({ r: 8, loraAlpha: 16, targetModules: CNN_LAYERS, modulesToSave: ['classifier.6'] }),
     adapterNote: 'bottleneck adapters (reduction 4) after the 5 convolutions and fc6, fc7 + the head',
@@ -92,7 +108,8 @@ export const DEMO_MODELS: Readonly<Record<DemoModelKey, DemoModelSpec>> = {
     topK: 1,
     // Houlsby: after the attention output and the MLP output of each layer.
     adapters: () => new BottleneckConfig({ variant: 'houlsby', reductionFactor: 4, modulesToSave: ['classifier'] }),
-    lora: () => new LoraConfig({ r: 8, loraAlpha: 16, targetModules: ['query', 'value'], modulesToSave: ['classifier'] }),
+    lora: () =>
+      new LoraConfig({ r: 8, loraAlpha: 16, targetModules: ['query', 'value'], modulesToSave: ['classifier'] }),
     adapterNote: 'Houlsby bottleneck adapters (after attention and MLP, 64 → 16 → 64) in the 4 layers + the classifier',
     loraNote: 'LoRA r=8, α=16 on query and value of the 4 layers + the classifier',
   },
@@ -111,7 +128,13 @@ export function resetHead(model: Module, numLabels: number): void {
 }
 
 /** A short hash of what a pretrained model depends on: the config, the pretraining settings, the source classes, the seed. */
-export function pretrainingHash(spec: DemoModelSpec, settings: PretrainingSettings, sourceClasses: readonly number[], seed: number, version = 1): string {
+export function pretrainingHash(
+  spec: DemoModelSpec,
+  settings: PretrainingSettings,
+  sourceClasses: readonly number[],
+  seed: number,
+  version = 1,
+): string {
   const key = JSON.stringify({ version, config: spec.config, settings, sourceClasses, seed });
   return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }

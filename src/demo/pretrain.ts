@@ -19,7 +19,13 @@ import { preprocessorJson, type Dataset } from '../data/index.js';
 import { Trainer, type OutputStream } from '../train/index.js';
 import { formatDuration, formatInteger, formatNumber } from '../format/numbers.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, taskCollate, type ImageBatch, type TaskDataset } from './data.js';
-import { buildModel, pretrainingHash, type DemoModelKey, type DemoModelSpec, type PretrainingSettings } from './models.js';
+import {
+  buildModel,
+  pretrainingHash,
+  type DemoModelKey,
+  type DemoModelSpec,
+  type PretrainingSettings,
+} from './models.js';
 import { PretrainingNetwork, pretrainingTaskLosses, pretrainingWeighting, type DemoNetwork } from './reconstruction.js';
 import { classList, type DemoSettings } from './settings.js';
 import { accuracyMetric, accuracyOf, progressCallback } from './training.js';
@@ -61,7 +67,10 @@ export function cachedPretraining(dir: string): PretrainingInfo | null {
 /** A line describing a pretraining. */
 export function describePretraining(info: PretrainingInfo): string {
   const weight = info.settings.reconstructionWeight;
-  const tasks = weight > 0 ? ` to classify them and to reconstruct them from its head's input (weight ${weight}; final MSE ${formatNumber(info.taskLosses.reconstruction)})` : '';
+  const tasks =
+    weight > 0
+      ? ` to classify them and to reconstruct them from its head's input (weight ${weight}; final MSE ${formatNumber(info.taskLosses.reconstruction)})`
+      : '';
   return (
     `pretrained on ${classList(info.sourceClasses)} (${formatInteger(info.trainExamples)} images)${tasks}, ${info.settings.steps} steps in ${formatDuration(info.trainSeconds)}; ` +
     `source-task accuracy ${formatNumber(info.sourceAccuracy)} on ${formatInteger(info.sourceTestExamples)} test images`
@@ -116,7 +125,11 @@ export async function pretrain(
     const last = trainer.state.logHistory.filter((entry) => entry.loss_reconstruction !== undefined).at(-1);
     const evaluator = new Trainer({
       model: network,
-      args: { outputDir: join(settings.outputDir, 'runs', spec.key, 'pretraining'), perDeviceEvalBatchSize: 500, threads: settings.threads },
+      args: {
+        outputDir: join(settings.outputDir, 'runs', spec.key, 'pretraining'),
+        perDeviceEvalBatchSize: 500,
+        threads: settings.threads,
+      },
       collate: collate as (examples: unknown[]) => unknown,
       computeMetrics: accuracyMetric,
       log: null,
@@ -142,16 +155,28 @@ export async function pretrain(
   }
 }
 
-async function saveCheckpoint(model: DemoNetwork, dir: string, learningRate: number, info: PretrainingInfo, imageSize: number): Promise<void> {
+async function saveCheckpoint(
+  model: DemoNetwork,
+  dir: string,
+  learningRate: number,
+  info: PretrainingInfo,
+  imageSize: number,
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(dirname(dir), { recursive: true });
   await savePretrained(model, tmp);
   const configPath = join(tmp, 'config.json');
-  const config: HfConfig = { ...(JSON.parse(readFileSync(configPath, 'utf8')) as HfConfig), pretraining_learning_rate: learningRate };
+  const config: HfConfig = {
+    ...(JSON.parse(readFileSync(configPath, 'utf8')) as HfConfig),
+    pretraining_learning_rate: learningRate,
+  };
   writeFileAtomicSync(configPath, JSON.stringify(config, null, 2) + '\n');
   const preprocessing = { size: imageSize, channels: 1, mean: [FASHION_MNIST_MEAN], std: [FASHION_MNIST_STD] };
-  writeFileAtomicSync(join(tmp, 'preprocessor_config.json'), JSON.stringify(preprocessorJson(preprocessing), null, 2) + '\n');
+  writeFileAtomicSync(
+    join(tmp, 'preprocessor_config.json'),
+    JSON.stringify(preprocessorJson(preprocessing), null, 2) + '\n',
+  );
   writeFileAtomicSync(join(tmp, DEMO_JSON), JSON.stringify(info, null, 2) + '\n');
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);

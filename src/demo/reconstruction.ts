@@ -40,7 +40,9 @@ export class PretrainingNetwork extends Module {
   forward(image: Tensor): MultiTaskModelOutput {
     return tidy(() => {
       const features = headInput(this.network, image);
-      return { logits: { class: headOf(this.network).forward(features), reconstruction: this.decoder.forward(features) } };
+      return {
+        logits: { class: headOf(this.network).forward(features), reconstruction: this.decoder.forward(features) },
+      };
     });
   }
 }
@@ -54,7 +56,8 @@ function headOf(network: DemoNetwork): Linear {
 
 /** What the head reads: AlexNet's fc7 output (after its ReLU), the ViT's [CLS] state after the final layer norm. */
 function headInput(network: DemoNetwork, image: Tensor): Tensor {
-  if (network instanceof ViTForImageClassification) return network.vit.forward({ pixelValues: image }).lastHiddenState.select(1, 0);
+  if (network instanceof ViTForImageClassification)
+    return network.vit.forward({ pixelValues: image }).lastHiddenState.select(1, 0);
   const belowHead = network.classifier.children().slice(0, 6) as Array<Module & { forward(x: Tensor): Tensor }>;
   return belowHead.reduce((x, layer) => layer.forward(x), network.forwardFeatures(image));
 }
@@ -75,5 +78,8 @@ export function pretrainingTaskLosses(outputs: MultiTaskModelOutput, batch: unkn
 
 /** The weighting: the classification at 1, the reconstruction at `reconstructionWeight` (0: the classes alone). */
 export function pretrainingWeighting(reconstructionWeight: number): MultiTaskLoss {
-  return new MultiTaskLoss([...PRETRAINING_TASKS], { kind: 'fixed', weights: { class: 1, reconstruction: reconstructionWeight } });
+  return new MultiTaskLoss([...PRETRAINING_TASKS], {
+    kind: 'fixed',
+    weights: { class: 1, reconstruction: reconstructionWeight },
+  });
 }

@@ -67,12 +67,18 @@ function runWorker(job: FineTuneJob, dir: string, index: number, stream: OutputS
   writeFileSync(jobPath, JSON.stringify(job));
   const direct = stream === process.stdout;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER, jobPath, resultPath], { stdio: ['ignore', direct ? 'inherit' : 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [WORKER, jobPath, resultPath], {
+      stdio: ['ignore', direct ? 'inherit' : 'pipe', 'inherit'],
+    });
     child.stdout?.on('data', (chunk: Buffer) => stream.write(chunk.toString()));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code !== 0) {
-        reject(new Error(`the ${job.model} '${job.strategy}' run failed (${signal ? `signal ${signal}` : `exit code ${code}`}); its error is above`));
+        reject(
+          new Error(
+            `the ${job.model} '${job.strategy}' run failed (${signal ? `signal ${signal}` : `exit code ${code}`}); its error is above`,
+          ),
+        );
         return;
       }
       try {
@@ -85,7 +91,10 @@ function runWorker(job: FineTuneJob, dir: string, index: number, stream: OutputS
 }
 
 /** Runs the whole demo and returns its results; the progress and the tables go to `stream`. */
-export async function runDemoExperiment(settings: DemoSettings, stream: OutputStream = process.stdout): Promise<DemoResult> {
+export async function runDemoExperiment(
+  settings: DemoSettings,
+  stream: OutputStream = process.stdout,
+): Promise<DemoResult> {
   const started = performance.now();
   const line = (text = '') => stream.write(`${text}\n`);
   setNumThreads(settings.threads);
@@ -95,24 +104,36 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
   const test = readFashionSplit('test', settings.dataRoot);
   const sourceTrain = new TaskDataset(train, settings.sourceClasses);
   const sourceTestAll = new TaskDataset(test, settings.sourceClasses);
-  const sourceTest = settings.sourceEvalPerClass === null ? sourceTestAll : sourceTestAll.firstPerClass(settings.sourceEvalPerClass);
-  const labelled = new TaskDataset(train, settings.targetClasses).labelBudget(settings.labelsPerClass, settings.validationPerClass, settings.seed);
+  const sourceTest =
+    settings.sourceEvalPerClass === null ? sourceTestAll : sourceTestAll.firstPerClass(settings.sourceEvalPerClass);
+  const labelled = new TaskDataset(train, settings.targetClasses).labelBudget(
+    settings.labelsPerClass,
+    settings.validationPerClass,
+    settings.seed,
+  );
   const targetTrain = labelled.train;
   const targetTestAll = new TaskDataset(test, settings.targetClasses);
-  const targetTest = settings.evalPerClass === null ? targetTestAll : targetTestAll.firstPerClass(settings.evalPerClass);
+  const targetTest =
+    settings.evalPerClass === null ? targetTestAll : targetTestAll.firstPerClass(settings.evalPerClass);
 
   mkdirSync(settings.outputDir, { recursive: true });
   const scratch = mkdtempSync(join(tmpdir(), 'finetune-demo-'));
   const images = join(scratch, 'target-images.bin');
   writeSplit(packSplit([targetTrain, labelled.validation, targetTest]), images);
 
-  line(`finetune demo${settings.quick ? ' --quick' : ''}: transfer learning on Fashion-MNIST · seed ${settings.seed} · ${settings.threads} threads`);
-  line(`  source task: classes ${settings.sourceClasses.join(', ')} (${classList(settings.sourceClasses)}), ${formatInteger(sourceTrain.length)} training images`);
+  line(
+    `finetune demo${settings.quick ? ' --quick' : ''}: transfer learning on Fashion-MNIST · seed ${settings.seed} · ${settings.threads} threads`,
+  );
+  line(
+    `  source task: classes ${settings.sourceClasses.join(', ')} (${classList(settings.sourceClasses)}), ${formatInteger(sourceTrain.length)} training images`,
+  );
   line(
     `  target task: classes ${settings.targetClasses.join(', ')} (${classList(settings.targetClasses)}), ` +
       `${settings.labelsPerClass} labelled images per class (${formatInteger(targetTrain.length)}), tested on ${formatInteger(targetTest.length)} test images`,
   );
-  line(`  every row: ${settings.fineTuneSteps} AdamW steps × batch ${settings.fineTuneBatchSize}, linear decay after 10% warmup, weight decay 0.01, seed ${settings.seed}`);
+  line(
+    `  every row: ${settings.fineTuneSteps} AdamW steps × batch ${settings.fineTuneBatchSize}, linear decay after 10% warmup, weight decay 0.01, seed ${settings.seed}`,
+  );
   line(
     settings.learningRates.length > 1
       ? `  learning rate: each row trains at ${settings.learningRates.map(formatLr).join(', ')} and keeps the best on ${formatInteger(labelled.validation.length)} validation images (${settings.validationPerClass} per class, apart from the training labels)`
@@ -137,8 +158,13 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
         line(`${phase()} ${key} · pretraining skipped: loaded from the cache ${dir}`);
       } else {
         const pre = settings.pretraining[key];
-        const tasks = pre.reconstructionWeight > 0 ? ` + reconstructing the image from the head's input (weight ${pre.reconstructionWeight})` : '';
-        line(`${phase()} ${key} · pretraining on ${classList(settings.sourceClasses)}${tasks}: ${pre.steps} steps × batch ${pre.batchSize}, AdamW lr ${pre.learningRate}`);
+        const tasks =
+          pre.reconstructionWeight > 0
+            ? ` + reconstructing the image from the head's input (weight ${pre.reconstructionWeight})`
+            : '';
+        line(
+          `${phase()} ${key} · pretraining on ${classList(settings.sourceClasses)}${tasks}: ${pre.steps} steps × batch ${pre.batchSize}, AdamW lr ${pre.learningRate}`,
+        );
         info = await pretrain(spec, settings, { train: sourceTrain, test: sourceTest }, dir, stream);
         if (settings.cache) line(`  cached in ${dir}`);
       }
@@ -170,13 +196,26 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
         if (best) rows.push(best);
       }
       const title = `${key}: ${settings.labelsPerClass} labels per class, ${settings.fineTuneSteps} steps, seed ${settings.seed}`;
-      const report = await comparisonReport(rows, { outputDir: await makeOutputFolder(settings.outputDir, join(settings.outputDir, key)), title: `Fashion-MNIST transfer, ${title}` });
-      results.push({ model: key, title: spec.title, pretraining: { ...info, fromCache, dir: settings.cache ? dir : null }, rows, trials, table: report.text, files: report.files });
+      const report = await comparisonReport(rows, {
+        outputDir: await makeOutputFolder(settings.outputDir, join(settings.outputDir, key)),
+        title: `Fashion-MNIST transfer, ${title}`,
+      });
+      results.push({
+        model: key,
+        title: spec.title,
+        pretraining: { ...info, fromCache, dir: settings.cache ? dir : null },
+        rows,
+        trials,
+        table: report.text,
+        files: report.files,
+      });
       line();
       line(`${title}`);
       line(report.text);
       line();
-      line(`lr chosen on validation (the library's rule): ${rows.map((r) => `${r.strategy} ${formatLr(r.lr)} (${formatLr(r.ruleLr)})`).join(', ')}`);
+      line(
+        `lr chosen on validation (the library's rule): ${rows.map((r) => `${r.strategy} ${formatLr(r.lr)} (${formatLr(r.ruleLr)})`).join(', ')}`,
+      );
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -187,7 +226,9 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
   writeFileAtomicSync(join(settings.outputDir, 'results.json'), JSON.stringify(result, null, 2) + '\n');
 
   line();
-  line(`accuracy: on the ${formatInteger(targetTest.length)} test images of the target classes; train time: the Trainer's train_runtime (evaluation excluded);`);
+  line(
+    `accuracy: on the ${formatInteger(targetTest.length)} test images of the target classes; train time: the Trainer's train_runtime (evaluation excluded);`,
+  );
   line(`${describePeakMemory(peakMemoryMethod)}, in each run's own process.`);
   for (const m of results) {
     const base = m.rows.find((r) => r.key === 'scratch');
@@ -197,11 +238,19 @@ export async function runDemoExperiment(settings: DemoSettings, stream: OutputSt
     const best = others.reduce((a, b) => ((b.accuracy ?? 0) > (a.accuracy ?? 0) ? b : a));
     line(
       `${m.model}: ${beat.length} of ${others.length} pretrained strategies beat training from scratch (${formatNumber(base.accuracy ?? NaN)})` +
-        `${beat.length < others.length ? `; not: ${others.filter((r) => !beat.includes(r)).map((r) => r.strategy).join(', ')}` : ''}; ` +
+        `${
+          beat.length < others.length
+            ? `; not: ${others
+                .filter((r) => !beat.includes(r))
+                .map((r) => r.strategy)
+                .join(', ')}`
+            : ''
+        }; ` +
         `best: ${best.strategy} ${formatNumber(best.accuracy ?? NaN)}`,
     );
   }
-  for (const m of results) line(`${m.model} report: ${m.files.html ?? '(not written)'} · chart: ${m.files.png ?? '(not written)'}`);
+  for (const m of results)
+    line(`${m.model} report: ${m.files.html ?? '(not written)'} · chart: ${m.files.png ?? '(not written)'}`);
   line(`results: ${join(settings.outputDir, 'results.json')} · total time ${formatDuration(seconds)}`);
   return result;
 }

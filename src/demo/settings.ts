@@ -114,7 +114,8 @@ export function demoSettings(overrides: Partial<DemoSettings> = {}): DemoSetting
       sourceEvalPerClass: 40,
     });
   }
-  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) (settings as unknown as Record<string, unknown>)[key] = value;
+  for (const [key, value] of Object.entries(overrides))
+    if (value !== undefined) (settings as unknown as Record<string, unknown>)[key] = value;
   if (overrides.sourceClasses && !overrides.targetClasses) {
     settings.targetClasses = FASHION_MNIST_CLASSES.map((_, c) => c).filter((c) => !settings.sourceClasses.includes(c));
   }
@@ -127,13 +128,19 @@ export function demoSettings(overrides: Partial<DemoSettings> = {}): DemoSetting
 
 function checkClasses(source: readonly number[], target: readonly number[]): void {
   const valid = (c: number) => Number.isInteger(c) && c >= 0 && c < FASHION_MNIST_CLASSES.length;
-  for (const [name, list] of [['source', source], ['target', target]] as const) {
+  for (const [name, list] of [
+    ['source', source],
+    ['target', target],
+  ] as const) {
     if (list.length < 2 || !list.every(valid) || new Set(list).size !== list.length) {
-      throw new Error(`the ${name} classes must be at least 2 distinct Fashion-MNIST classes 0–9, got ${list.join(',') || 'none'}`);
+      throw new Error(
+        `the ${name} classes must be at least 2 distinct Fashion-MNIST classes 0–9, got ${list.join(',') || 'none'}`,
+      );
     }
   }
   const shared = source.filter((c) => target.includes(c));
-  if (shared.length) throw new Error(`source and target classes overlap (${shared.join(', ')}): the target task must be held out`);
+  if (shared.length)
+    throw new Error(`source and target classes overlap (${shared.join(', ')}): the target task must be held out`);
 }
 
 /** "T-shirt/top, Trouser, …" */

@@ -71,7 +71,14 @@ export function planDemoMethod(
   const below = options.layerGroups - 1;
   switch (key) {
     case 'head':
-      return { key, label: 'head only', pretrained: true, strategy: { kind: 'head' }, ...lr, note: 'a new head on the frozen pretrained body' };
+      return {
+        key,
+        label: 'head only',
+        pretrained: true,
+        strategy: { kind: 'head' },
+        ...lr,
+        note: 'a new head on the frozen pretrained body',
+      };
     case 'top-k':
       return {
         key,
@@ -97,6 +104,13 @@ export function planDemoMethod(
     case 'lora':
       return { key, label: 'LoRA', pretrained: true, strategy: spec.lora(), ...lr, note: spec.loraNote };
     case 'full':
-      return { key, label: 'full fine-tuning', pretrained: true, strategy: { kind: 'full' }, ...lr, note: 'every parameter, from the pretrained weights' };
+      return {
+        key,
+        label: 'full fine-tuning',
+        pretrained: true,
+        strategy: { kind: 'full' },
+        ...lr,
+        note: 'every parameter, from the pretrained weights',
+      };
   }
 }

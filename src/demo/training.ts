@@ -20,7 +20,8 @@ export function accuracyMetric({ predictions, labelIds }: EvalPrediction): Recor
 export async function accuracyOf(trainer: Trainer, dataset: Dataset<unknown>): Promise<number> {
   const { metrics } = await trainer.predict(dataset);
   const accuracy = metrics.test_accuracy;
-  if (typeof accuracy !== 'number') throw new Error(`the evaluation gave no accuracy (${Object.keys(metrics).join(', ')})`);
+  if (typeof accuracy !== 'number')
+    throw new Error(`the evaluation gave no accuracy (${Object.keys(metrics).join(', ')})`);
   return accuracy;
 }
 
@@ -39,5 +40,8 @@ export function parameterCounts(model: Module): { trainable: number; total: numb
     return { trainable, total };
   }
   const all = model.parameters();
-  return { trainable: all.filter((p) => p.requiresGrad).reduce((n, p) => n + p.numel(), 0), total: all.reduce((n, p) => n + p.numel(), 0) };
+  return {
+    trainable: all.filter((p) => p.requiresGrad).reduce((n, p) => n + p.numel(), 0),
+    total: all.reduce((n, p) => n + p.numel(), 0),
+  };
 }

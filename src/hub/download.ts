@@ -4,7 +4,18 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { constants, createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, realpath, rename, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  open,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 
 import {
@@ -30,7 +41,15 @@ import {
   RevisionNotFoundError,
   type HubErrorContext,
 } from './errors.js';
-import { NetworkError, RETRY_STATUSES, buildHeaders, describeFetchError, getHfFileMetadata, hubFetch, raiseForStatus } from './http.js';
+import {
+  NetworkError,
+  RETRY_STATUSES,
+  buildHeaders,
+  describeFetchError,
+  getHfFileMetadata,
+  hubFetch,
+  raiseForStatus,
+} from './http.js';
 import { withFileLock } from './lock.js';
 import {
   REGEX_COMMIT_HASH,
@@ -107,10 +126,13 @@ export function localDirectory(repoOrDir: string): string | null {
 function localFile(dir: string, filename: string, repoOrDir: string): string {
   const p = join(dir, ...filename.split('/'));
   if (isFile(p)) return p;
-  throw new LocalEntryNotFoundError(`The local directory '${repoOrDir}' (${dir}) does not contain a file named '${filename}'.`, {
-    repoId: repoOrDir,
-    filename,
-  });
+  throw new LocalEntryNotFoundError(
+    `The local directory '${repoOrDir}' (${dir}) does not contain a file named '${filename}'.`,
+    {
+      repoId: repoOrDir,
+      filename,
+    },
+  );
 }
 
 function isRetryable(e: unknown): boolean {
@@ -146,17 +168,30 @@ async function fetchMetadata(
       context,
     );
   }
-  if (!isSafePathComponent(meta.commitHash)) throw new FileMetadataError(`Invalid commit hash from the server: '${meta.commitHash}'.`, context);
+  if (!isSafePathComponent(meta.commitHash))
+    throw new FileMetadataError(`Invalid commit hash from the server: '${meta.commitHash}'.`, context);
   if (meta.etag === null || meta.etag === '') {
-    throw new FileMetadataError(`The file at ${url} has no ETag: its version cannot be checked, so it is not downloaded.`, context);
+    throw new FileMetadataError(
+      `The file at ${url} has no ETag: its version cannot be checked, so it is not downloaded.`,
+      context,
+    );
   }
-  if (!isSafePathComponent(meta.etag)) throw new FileMetadataError(`Invalid ETag from the server: '${meta.etag}'.`, context);
-  if (meta.size === null) throw new FileMetadataError(`The file at ${url} has no Content-Length (nor X-Linked-Size).`, context);
+  if (!isSafePathComponent(meta.etag))
+    throw new FileMetadataError(`Invalid ETag from the server: '${meta.etag}'.`, context);
+  if (meta.size === null)
+    throw new FileMetadataError(`The file at ${url} has no Content-Length (nor X-Linked-Size).`, context);
   // A redirect to another host is the CDN with a signed URL: no Authorization header there. A redirect on the
   // same host (renamed repo) keeps it.
   const dlHeaders = { ...headers };
   if (meta.location !== url && new URL(meta.location).host !== new URL(url).host) delete dlHeaders.authorization;
-  return { urlToDownload: meta.location, headers: dlHeaders, etag: meta.etag, linked: meta.linked, commitHash: meta.commitHash, size: meta.size };
+  return {
+    urlToDownload: meta.location,
+    headers: dlHeaders,
+    etag: meta.etag,
+    linked: meta.linked,
+    commitHash: meta.commitHash,
+    size: meta.size,
+  };
 }
 
 /** `_cache_commit_hash_for_specific_revision`: `refs/<revision>` ← commit, atomically, when it changed. */
@@ -175,7 +210,12 @@ async function writeRef(storage: string, revision: string, commitHash: string): 
 }
 
 /** Records that `filename` does not exist at `commitHash` (`.no_exist/<commit>/<filename>`), as Python does. */
-async function cacheNoExist(storage: string, revision: string, filename: string, commitHash: string | undefined): Promise<void> {
+async function cacheNoExist(
+  storage: string,
+  revision: string,
+  filename: string,
+  commitHash: string | undefined,
+): Promise<void> {
   if (commitHash === undefined || !isSafePathComponent(commitHash)) return;
   try {
     const p = join(storage, '.no_exist', commitHash, ...filename.split('/'));
@@ -283,7 +323,8 @@ async function downloadToTmpAndMove(job: DownloadJob): Promise<void> {
       if (verify) hash = createHash('sha256');
     };
     const progress = job.onProgress ?? defaultProgress(expected);
-    const report = (done: boolean) => progress?.({ repoId: job.repoId, filename: job.filename, downloaded: size, total: expected, done });
+    const report = (done: boolean) =>
+      progress?.({ repoId: job.repoId, filename: job.filename, downloaded: size, total: expected, done });
     report(false);
 
     let failures = 0;
@@ -293,7 +334,10 @@ async function downloadToTmpAndMove(job: DownloadJob): Promise<void> {
       let timer: NodeJS.Timeout | undefined;
       const arm = () => {
         clearTimeout(timer);
-        timer = setTimeout(() => controller.abort(new Error(`no data for ${job.downloadTimeoutS} s`)), job.downloadTimeoutS * 1000);
+        timer = setTimeout(
+          () => controller.abort(new Error(`no data for ${job.downloadTimeoutS} s`)),
+          job.downloadTimeoutS * 1000,
+        );
       };
       try {
         const headers = { ...meta.headers };
@@ -314,7 +358,9 @@ async function downloadToTmpAndMove(job: DownloadJob): Promise<void> {
           if (start === null || Number(start[1]) !== size) {
             await res.body.cancel().catch(() => undefined);
             await restart();
-            throw new NetworkError(`Unexpected Content-Range '${res.headers.get('content-range')}' for a request from byte ${before}`);
+            throw new NetworkError(
+              `Unexpected Content-Range '${res.headers.get('content-range')}' for a request from byte ${before}`,
+            );
           }
         }
         const reader = res.body.getReader();
@@ -400,7 +446,11 @@ function raiseOnHeadCallError(
   opts: { force: boolean; offline: boolean; repoId: string; filename: string; revision: string; storage: string },
 ): never {
   const ctx = { repoId: opts.repoId, filename: opts.filename, revision: opts.revision };
-  if (opts.force && opts.offline) throw new HFValidationError('Cannot use forceDownload when offline mode is on (the `offline` option or HF_HUB_OFFLINE).', ctx);
+  if (opts.force && opts.offline)
+    throw new HFValidationError(
+      'Cannot use forceDownload when offline mode is on (the `offline` option or HF_HUB_OFFLINE).',
+      ctx,
+    );
   if (opts.offline) {
     throw new LocalEntryNotFoundError(
       `'${opts.filename}' of repo '${opts.repoId}' (revision '${opts.revision}') is not in the local cache (${opts.storage}) and ` +
@@ -409,7 +459,8 @@ function raiseOnHeadCallError(
       { cause: error },
     );
   }
-  if (error instanceof RepositoryNotFoundError || (error instanceof HfHubHTTPError && error.status === 401)) throw error;
+  if (error instanceof RepositoryNotFoundError || (error instanceof HfHubHTTPError && error.status === 401))
+    throw error;
   if (opts.force && error instanceof HubError) throw error;
   const reason = error instanceof Error ? error.message : String(error);
   throw new LocalEntryNotFoundError(
@@ -473,7 +524,8 @@ export async function hfHubDownload(repoId: string, filename: string, opts: HubD
         throw e;
       }
       if (e instanceof RevisionNotFoundError) throw e;
-      if (e instanceof HfHubHTTPError || e instanceof NetworkError || e instanceof FileMetadataError) return { error: e };
+      if (e instanceof HfHubHTTPError || e instanceof NetworkError || e instanceof FileMetadataError)
+        return { error: e };
       throw e;
     }
   };
@@ -543,9 +595,21 @@ export interface ResolveModelFileOptions extends HubDownloadOptions {
  * Path of `filename` for `fromPretrained`-style loading: `repoOrDir` is a local directory (used as is, offline)
  * or a Hub repo id (downloaded through the cache with {@link hfHubDownload}).
  */
-export async function resolveModelFile(repoOrDir: string, filename: string, opts: ResolveModelFileOptions & { optional: true }): Promise<string | null>;
-export async function resolveModelFile(repoOrDir: string, filename: string, opts?: ResolveModelFileOptions): Promise<string>;
-export async function resolveModelFile(repoOrDir: string, filename: string, opts: ResolveModelFileOptions = {}): Promise<string | null> {
+export async function resolveModelFile(
+  repoOrDir: string,
+  filename: string,
+  opts: ResolveModelFileOptions & { optional: true },
+): Promise<string | null>;
+export async function resolveModelFile(
+  repoOrDir: string,
+  filename: string,
+  opts?: ResolveModelFileOptions,
+): Promise<string>;
+export async function resolveModelFile(
+  repoOrDir: string,
+  filename: string,
+  opts: ResolveModelFileOptions = {},
+): Promise<string | null> {
   const { optional, ...rest } = opts;
   try {
     return await hfHubDownload(repoOrDir, filename, rest);

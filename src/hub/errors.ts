@@ -39,7 +39,13 @@ export class HfHubHTTPError extends HubError {
 
   constructor(
     message: string,
-    init: { status: number; url: string; errorCode?: string; requestId?: string; commitHash?: string } & HubErrorContext,
+    init: {
+      status: number;
+      url: string;
+      errorCode?: string;
+      requestId?: string;
+      commitHash?: string;
+    } & HubErrorContext,
     options?: { cause?: unknown },
   ) {
     super(message, init, options);

@@ -79,22 +79,39 @@ export function describeFetchError(e: unknown): string {
  * `hf_raise_for_status`: throws the error matching the Hub's `X-Error-Code` (`RepoNotFound`,
  * `RevisionNotFound`, `EntryNotFound`, `GatedRepo`) or status. 3xx and 2xx pass. `tokenSent` tunes the advice.
  */
-export function raiseForStatus(response: Response, url: string, context: HubErrorContext & { tokenSent: boolean }): void {
+export function raiseForStatus(
+  response: Response,
+  url: string,
+  context: HubErrorContext & { tokenSent: boolean },
+): void {
   const status = response.status;
   if (status < 400) return;
   const errorCode = response.headers.get('x-error-code') ?? undefined;
   const serverMessage = response.headers.get('x-error-message') ?? undefined;
   const requestId = response.headers.get('x-request-id') ?? undefined;
   const commitHash = response.headers.get(HEADER_X_REPO_COMMIT) ?? undefined;
-  const init = { status, url, errorCode, requestId, commitHash, repoId: context.repoId, filename: context.filename, revision: context.revision };
+  const init = {
+    status,
+    url,
+    errorCode,
+    requestId,
+    commitHash,
+    repoId: context.repoId,
+    filename: context.filename,
+    revision: context.revision,
+  };
   const where = describe(context);
-  const suffix = (requestId ? ` (Request ID: ${requestId})` : '') + (serverMessage ? `\nServer message: ${serverMessage}` : '');
+  const suffix =
+    (requestId ? ` (Request ID: ${requestId})` : '') + (serverMessage ? `\nServer message: ${serverMessage}` : '');
   const tokenAdvice = context.tokenSent
     ? 'The token that was sent (the `token` option, HF_TOKEN or the `hf auth login` token file) does not give access to it.'
     : 'No token was sent: if the repo is private or gated, set HF_TOKEN (or pass the `token` option) to a token with access to it.';
 
   if (errorCode === 'RevisionNotFound') {
-    throw new RevisionNotFoundError(`${status} Revision Not Found: revision '${context.revision}' does not exist in ${where}, for url ${url}.${suffix}`, init);
+    throw new RevisionNotFoundError(
+      `${status} Revision Not Found: revision '${context.revision}' does not exist in ${where}, for url ${url}.${suffix}`,
+      init,
+    );
   }
   if (errorCode === 'EntryNotFound') {
     throw new EntryNotFoundError(
@@ -110,9 +127,16 @@ export function raiseForStatus(response: Response, url: string, context: HubErro
     );
   }
   if (status === 401 && serverMessage === 'Invalid credentials in Authorization header') {
-    throw new HfHubHTTPError(`401 Unauthorized: the token is invalid, for url ${url}. Check HF_TOKEN (or the \`token\` option).${suffix}`, init);
+    throw new HfHubHTTPError(
+      `401 Unauthorized: the token is invalid, for url ${url}. Check HF_TOKEN (or the \`token\` option).${suffix}`,
+      init,
+    );
   }
-  if (errorCode === 'RepoNotFound' || errorCode === 'RepositoryNotFound' || (status === 401 && context.repoId !== undefined)) {
+  if (
+    errorCode === 'RepoNotFound' ||
+    errorCode === 'RepositoryNotFound' ||
+    (status === 401 && context.repoId !== undefined)
+  ) {
     throw new RepositoryNotFoundError(
       `${status} Repository Not Found: ${where}, for url ${url}. Make sure the repo id is correct (namespace/name). ` +
         `${tokenAdvice}${suffix}`,
@@ -131,7 +155,10 @@ export function raiseForStatus(response: Response, url: string, context: HubErro
   if (status === 401) {
     throw new HfHubHTTPError(`401 Unauthorized: ${url}. ${tokenAdvice}${suffix}`, init);
   }
-  throw new HfHubHTTPError(`${status} ${response.statusText || 'HTTP error'} for url ${url} (${where}).${suffix}`, init);
+  throw new HfHubHTTPError(
+    `${status} ${response.statusText || 'HTTP error'} for url ${url} (${where}).${suffix}`,
+    init,
+  );
 }
 
 function describe(c: HubErrorContext): string {
@@ -151,7 +178,12 @@ export async function getHfFileMetadata(
 ): Promise<HfFileMetadata> {
   let current = url;
   for (let hops = 0; ; hops++) {
-    const res = await hubFetch(current, { method: 'HEAD', headers: opts.headers, redirect: 'manual', signal: AbortSignal.timeout(opts.timeoutS * 1000) });
+    const res = await hubFetch(current, {
+      method: 'HEAD',
+      headers: opts.headers,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(opts.timeoutS * 1000),
+    });
     await res.body?.cancel().catch(() => undefined);
     raiseForStatus(res, current, opts.context);
     const location = res.headers.get('location');
@@ -167,7 +199,9 @@ export async function getHfFileMetadata(
       etag: normalizeEtag(linkedEtag ?? res.headers.get('etag')),
       linked: linkedEtag !== null,
       location: isRedirect && location !== null ? new URL(location, current).toString() : current,
-      size: intOrNull(res.headers.get(HEADER_X_LINKED_SIZE)) ?? (isRedirect ? null : intOrNull(res.headers.get('content-length'))),
+      size:
+        intOrNull(res.headers.get(HEADER_X_LINKED_SIZE)) ??
+        (isRedirect ? null : intOrNull(res.headers.get('content-length'))),
     };
   }
 }

@@ -12,7 +12,13 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
-import { DEFAULT_REVISION, REPO_ID_SEPARATOR, REPO_TYPE_URL_PREFIXES, hubCacheDir, type RepoType } from './constants.js';
+import {
+  DEFAULT_REVISION,
+  REPO_ID_SEPARATOR,
+  REPO_TYPE_URL_PREFIXES,
+  hubCacheDir,
+  type RepoType,
+} from './constants.js';
 import { HFValidationError } from './errors.js';
 
 /** Returned by {@link tryToLoadFromCache} when the cache records that the file does not exist at that revision. */
@@ -27,7 +33,8 @@ const REPO_ID_REGEX = /^(?:[\w.-]+\/)?[\w.-]{1,96}$/;
 
 /** `validate_repo_id`: `name` or `namespace/name`, `[A-Za-z0-9_.-]`, no `--` or `..`, not starting/ending with `-`/`.`, ≤ 96. */
 export function validateRepoId(repoId: string): void {
-  if (typeof repoId !== 'string' || repoId === '') throw new HFValidationError(`Repo id must be a non-empty string, got '${String(repoId)}'.`, { repoId });
+  if (typeof repoId !== 'string' || repoId === '')
+    throw new HFValidationError(`Repo id must be a non-empty string, got '${String(repoId)}'.`, { repoId });
   if (repoId.split('/').length > 2) {
     throw new HFValidationError(
       `Repo id must be in the form 'repo_name' or 'namespace/repo_name': '${repoId}' (and it is not an existing local directory).`,
@@ -42,7 +49,8 @@ export function validateRepoId(repoId: string): void {
       { repoId },
     );
   }
-  if (repoId.includes('--') || repoId.includes('..')) throw new HFValidationError(`Cannot have -- or .. in repo_id: '${repoId}'.`, { repoId });
+  if (repoId.includes('--') || repoId.includes('..'))
+    throw new HFValidationError(`Cannot have -- or .. in repo_id: '${repoId}'.`, { repoId });
   if (repoId.endsWith('.git')) throw new HFValidationError(`Repo_id cannot end by '.git': '${repoId}'.`, { repoId });
 }
 
@@ -51,16 +59,22 @@ export function validateRepoId(repoId: string): void {
  * absolute paths, Windows drives/UNC paths and backslashes are refused, as are empty names and NUL bytes.
  */
 export function validateFilename(filename: string): void {
-  if (typeof filename !== 'string' || filename === '') throw new HFValidationError(`Invalid filename '${String(filename)}': it must be a non-empty string.`, { filename });
-  if (filename.includes('\0')) throw new HFValidationError(`Invalid filename '${filename}': cannot contain a NUL byte.`, { filename });
+  if (typeof filename !== 'string' || filename === '')
+    throw new HFValidationError(`Invalid filename '${String(filename)}': it must be a non-empty string.`, { filename });
+  if (filename.includes('\0'))
+    throw new HFValidationError(`Invalid filename '${filename}': cannot contain a NUL byte.`, { filename });
   if (filename.includes('\\')) {
-    throw new HFValidationError(`Invalid filename '${filename}': cannot contain a backslash (repo paths use '/').`, { filename });
+    throw new HFValidationError(`Invalid filename '${filename}': cannot contain a backslash (repo paths use '/').`, {
+      filename,
+    });
   }
   if (filename.split('/').includes('..')) {
     throw new HFValidationError(`Invalid filename '${filename}': cannot contain a '..' path segment.`, { filename });
   }
   if (filename.startsWith('/') || /^[A-Za-z]:/.test(filename) || isAbsolute(filename)) {
-    throw new HFValidationError(`Invalid filename '${filename}': cannot be an absolute, drive-relative or UNC path.`, { filename });
+    throw new HFValidationError(`Invalid filename '${filename}': cannot be an absolute, drive-relative or UNC path.`, {
+      filename,
+    });
   }
   if (filename.split('/').some((part) => part === '' || part === '.')) {
     throw new HFValidationError(`Invalid filename '${filename}': empty or '.' path segment.`, { filename });
@@ -69,9 +83,19 @@ export function validateFilename(filename: string): void {
 
 /** A revision (branch, tag, `refs/pr/1`, commit) must be usable as a path under `refs/` and `snapshots/`. */
 export function validateRevision(revision: string): void {
-  if (typeof revision !== 'string' || revision === '') throw new HFValidationError(`Invalid revision '${String(revision)}'.`, { revision });
-  if (revision.includes('\\') || revision.includes('\0') || revision.startsWith('/') || /^[A-Za-z]:/.test(revision) || revision.split('/').some((p) => p === '' || p === '.' || p === '..')) {
-    throw new HFValidationError(`Invalid revision '${revision}': it must be a branch, tag or commit name without '..', '\\' or a leading '/'.`, { revision });
+  if (typeof revision !== 'string' || revision === '')
+    throw new HFValidationError(`Invalid revision '${String(revision)}'.`, { revision });
+  if (
+    revision.includes('\\') ||
+    revision.includes('\0') ||
+    revision.startsWith('/') ||
+    /^[A-Za-z]:/.test(revision) ||
+    revision.split('/').some((p) => p === '' || p === '.' || p === '..')
+  ) {
+    throw new HFValidationError(
+      `Invalid revision '${revision}': it must be a branch, tag or commit name without '..', '\\' or a leading '/'.`,
+      { revision },
+    );
   }
 }
 
@@ -85,7 +109,14 @@ export function isSafePathComponent(value: string): boolean {
  * drive letter, or more than one `/` (a repo id is `name` or `namespace/name`).
  */
 export function looksLikeLocalPath(s: string): boolean {
-  return s.startsWith('/') || s.startsWith('.') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s) || s.split('/').length > 2;
+  return (
+    s.startsWith('/') ||
+    s.startsWith('.') ||
+    s.startsWith('~') ||
+    s.includes('\\') ||
+    /^[A-Za-z]:/.test(s) ||
+    s.split('/').length > 2
+  );
 }
 
 /** `repo_folder_name`: `models--ORG--NAME` (`datasets--…`, `spaces--…`). */
@@ -98,13 +129,20 @@ export function pyQuote(s: string, safe = '/'): string {
   let out = '';
   for (const byte of Buffer.from(s, 'utf8')) {
     const ch = String.fromCharCode(byte);
-    out += /[A-Za-z0-9_.~-]/.test(ch) || (byte < 128 && safe.includes(ch)) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out +=
+      /[A-Za-z0-9_.~-]/.test(ch) || (byte < 128 && safe.includes(ch))
+        ? ch
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
 
 /** `hf_hub_url`: `{endpoint}/{repo_id}/resolve/{revision}/{filename}` (revision fully encoded, filename keeps `/`). */
-export function hfHubUrl(repoId: string, filename: string, opts: { revision?: string; endpoint?: string; repoType?: RepoType } = {}): string {
+export function hfHubUrl(
+  repoId: string,
+  filename: string,
+  opts: { revision?: string; endpoint?: string; repoType?: RepoType } = {},
+): string {
   const endpoint = (opts.endpoint ?? '').replace(/\/+$/, '');
   const prefix = REPO_TYPE_URL_PREFIXES[opts.repoType ?? 'model'];
   return `${endpoint}/${prefix}${repoId}/resolve/${pyQuote(opts.revision ?? DEFAULT_REVISION, '')}/${pyQuote(filename)}`;
@@ -128,7 +166,10 @@ export function pointerPath(storageFolder: string, revision: string, filename: s
   const pointer = resolve(snapshots, revision, ...filename.split('/'));
   const rel = relative(snapshots, pointer);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).length < 2) {
-    throw new HFValidationError(`Invalid pointer path: revision '${revision}' and filename '${filename}' leave the snapshots folder of ${storageFolder}.`, { revision, filename });
+    throw new HFValidationError(
+      `Invalid pointer path: revision '${revision}' and filename '${filename}' leave the snapshots folder of ${storageFolder}.`,
+      { revision, filename },
+    );
   }
   return pointer;
 }
@@ -167,7 +208,12 @@ export function readRef(storageFolder: string, revision: string): string | null 
  * `refs/`), without any request. Returns `null` when not cached and {@link CACHED_NO_EXIST} when the cache
  * records that the file does not exist at that revision. Never returns a file from another revision.
  */
-export function tryToLoadFromCache(repoId: string, filename: string, revision?: string, opts: CacheLocation = {}): string | CachedNoExist | null {
+export function tryToLoadFromCache(
+  repoId: string,
+  filename: string,
+  revision?: string,
+  opts: CacheLocation = {},
+): string | CachedNoExist | null {
   const rev = revision ?? DEFAULT_REVISION;
   validateRevision(rev);
   validateFilename(filename);

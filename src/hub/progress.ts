@@ -38,7 +38,9 @@ export function defaultProgress(total: number | null): ProgressCallback | undefi
     const pct = p.total ? Math.floor((100 * p.downloaded) / p.total) : 0;
     const secs = Math.max((now - start) / 1000, 1e-3);
     const rate = (p.downloaded - startBytes) / secs;
-    stderr.write(`\r${name}: ${String(pct).padStart(3)}% ${mb(p.downloaded)}/${mb(p.total ?? 0)} MB ${mb(rate)} MB/s\x1b[K`);
+    stderr.write(
+      `\r${name}: ${String(pct).padStart(3)}% ${mb(p.downloaded)}/${mb(p.total ?? 0)} MB ${mb(rate)} MB/s\x1b[K`,
+    );
     if (p.done) stderr.write('\n');
   };
 }

@@ -22,7 +22,11 @@ function endOfFile(file: string, at: number): Error {
   return new Error(`${file}: unexpected end of file at byte ${at} (was the file changed while it was read?)`);
 }
 
-export async function readFullyAsync(handle: FileHandle, { target, position }: ReadRequest, file: string): Promise<void> {
+export async function readFullyAsync(
+  handle: FileHandle,
+  { target, position }: ReadRequest,
+  file: string,
+): Promise<void> {
   let done = 0;
   while (done < target.length) {
     const { bytesRead } = await handle.read(target, done, Math.min(IO_CHUNK, target.length - done), position + done);
@@ -176,7 +180,8 @@ export function createOutputStream(path: string): fs.WriteStream {
 export async function makeOutputFolder(root: string, sub: string): Promise<string> {
   await mkdir(root, { recursive: true });
   const rest = relative(resolve(root), resolve(sub));
-  if (rest === '..' || rest.startsWith(`..${sep}`) || isAbsolute(rest)) throw new Error(`makeOutputFolder: ${sub} is not inside ${root}`);
+  if (rest === '..' || rest.startsWith(`..${sep}`) || isAbsolute(rest))
+    throw new Error(`makeOutputFolder: ${sub} is not inside ${root}`);
   let at = root;
   for (const part of rest.split(sep).filter(Boolean)) {
     at = join(at, part);

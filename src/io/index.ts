@@ -45,5 +45,12 @@ export {
   type LoadingInfo,
   type SavePretrainedOptions,
 } from './pretrained.js';
-export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, loadAdapter, loadPeftModel, savePeftModel, type LoadAdapterOptions } from './peft.js';
+export {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_NAME,
+  loadAdapter,
+  loadPeftModel,
+  savePeftModel,
+  type LoadAdapterOptions,
+} from './peft.js';
 export { describeJsonValue } from './json.js';

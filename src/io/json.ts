@@ -139,7 +139,11 @@ export function parseJsonStrict(text: string): JsonValue {
       i = NUMBER.lastIndex;
       return Number(match![0]);
     }
-    for (const [word, value] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, value] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (text.startsWith(word, i)) {
         i += word.length;
         return value;

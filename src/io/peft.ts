@@ -9,7 +9,16 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Module } from '../nn/index.js';
-import { checkAdapterName, PeftModel, peftConfigFromJson, registerAdapterFiles, type AdapterLoadResult, type LoadPeftOptions, type PeftConfig, type SavePeftOptions } from '../peft/index.js';
+import {
+  checkAdapterName,
+  PeftModel,
+  peftConfigFromJson,
+  registerAdapterFiles,
+  type AdapterLoadResult,
+  type LoadPeftOptions,
+  type PeftConfig,
+  type SavePeftOptions,
+} from '../peft/index.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { makeOutputFolder, writeAtomicAsync } from './files.js';
 import { describeJsonValue, parseJsonStrict } from './json.js';
@@ -28,7 +37,10 @@ export async function savePeftModel(model: PeftModel, dir: string, options: Save
     // Names are checked when adapters are added; checked again here because each names a folder to write.
     checkAdapterName(name);
     const config = model.peftConfig.get(name);
-    if (!config) throw new Error(`savePretrained: adapter '${name}' not found (adapters: ${[...model.peftConfig.keys()].join(', ')})`);
+    if (!config)
+      throw new Error(
+        `savePretrained: adapter '${name}' not found (adapters: ${[...model.peftConfig.keys()].join(', ')})`,
+      );
     // An adapter's own folder inside `dir`: a symlink planted there is replaced by a folder, never written through.
     const target = name === 'default' ? dir : await makeOutputFolder(dir, join(dir, name));
     await mkdir(target, { recursive: true });
@@ -36,11 +48,16 @@ export async function savePeftModel(model: PeftModel, dir: string, options: Save
     await saveSafetensors(join(target, ADAPTER_WEIGHTS_NAME), state, { format: 'pt' });
     // Saved adapters are for inference unless loaded with isTrainable, as PEFT writes them.
     const json = { ...config.toJson(), inference_mode: true };
-    await writeAtomicAsync(join(target, ADAPTER_CONFIG_NAME), (handle) => handle.writeFile(JSON.stringify(json, null, 2) + '\n'));
+    await writeAtomicAsync(join(target, ADAPTER_CONFIG_NAME), (handle) =>
+      handle.writeFile(JSON.stringify(json, null, 2) + '\n'),
+    );
   }
 }
 
-async function readAdapterConfig(source: string, options: LoadAdapterOptions): Promise<{ config: PeftConfig; path: string }> {
+async function readAdapterConfig(
+  source: string,
+  options: LoadAdapterOptions,
+): Promise<{ config: PeftConfig; path: string }> {
   const path = await resolveModelFile(source, ADAPTER_CONFIG_NAME, options);
   let json: unknown;
   try {
@@ -49,7 +66,8 @@ async function readAdapterConfig(source: string, options: LoadAdapterOptions): P
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(json)}`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(`${path}: expected a JSON object, got ${describeJsonValue(json)}`);
   const config = peftConfigFromJson(json as Record<string, unknown>, path);
   config.inferenceMode = !(options.isTrainable ?? false);
   return { config, path };
@@ -75,13 +93,22 @@ async function readAdapterWeights(source: string, options: LoadAdapterOptions) {
   throw new Error(`${source} has no ${ADAPTER_WEIGHTS_NAME}`);
 }
 
-async function loadWeightsInto(model: PeftModel, source: string, adapterName: string, options: LoadAdapterOptions): Promise<AdapterLoadResult> {
+async function loadWeightsInto(
+  model: PeftModel,
+  source: string,
+  adapterName: string,
+  options: LoadAdapterOptions,
+): Promise<AdapterLoadResult> {
   const { path, tensors } = await readAdapterWeights(source, options);
   try {
     const result = naming(path, () => model.loadAdapterStateDict(tensors, adapterName));
     const warn = options.warn ?? ((message: string) => console.warn(message));
-    if (result.unexpectedKeys.length) warn(`Found unexpected keys in ${path} that fit no module of the model: [${result.unexpectedKeys.join(', ')}]`);
-    if (result.missingKeys.length) warn(`Adapter '${adapterName}' tensors missing from ${path}, left as initialised: [${result.missingKeys.join(', ')}]`);
+    if (result.unexpectedKeys.length)
+      warn(`Found unexpected keys in ${path} that fit no module of the model: [${result.unexpectedKeys.join(', ')}]`);
+    if (result.missingKeys.length)
+      warn(
+        `Adapter '${adapterName}' tensors missing from ${path}, left as initialised: [${result.missingKeys.join(', ')}]`,
+      );
     return result;
   } finally {
     for (const t of tensors.values()) t.dispose();
@@ -89,7 +116,11 @@ async function loadWeightsInto(model: PeftModel, source: string, adapterName: st
 }
 
 /** `base` with the adapter saved in `source` (a folder or a Hub repo id), as PEFT's PeftModel.from_pretrained. */
-export async function loadPeftModel(base: Module, source: string, options: LoadAdapterOptions = {}): Promise<PeftModel> {
+export async function loadPeftModel(
+  base: Module,
+  source: string,
+  options: LoadAdapterOptions = {},
+): Promise<PeftModel> {
   const adapterName = options.adapterName ?? 'default';
   checkAdapterName(adapterName, base);
   const { config, path } = await readAdapterConfig(source, options);
@@ -101,7 +132,12 @@ export async function loadPeftModel(base: Module, source: string, options: LoadA
 }
 
 /** Adds the adapter saved in `source` to `model` under `adapterName` (PEFT's load_adapter). */
-export async function loadAdapter(model: PeftModel, source: string, adapterName: string, options: LoadAdapterOptions = {}): Promise<AdapterLoadResult> {
+export async function loadAdapter(
+  model: PeftModel,
+  source: string,
+  adapterName: string,
+  options: LoadAdapterOptions = {},
+): Promise<AdapterLoadResult> {
   checkAdapterName(adapterName, model.model);
   const { config, path } = await readAdapterConfig(source, options);
   naming(path, () => model.addAdapter(adapterName, config));

@@ -10,7 +10,15 @@ import { join } from 'node:path';
 
 import type { DType, Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
-import { checkModelSize, modelSize, familyOfModel, findPreset, modelFamily, type HfConfig, type ModelFamily } from '../models/registry.js';
+import {
+  checkModelSize,
+  modelSize,
+  familyOfModel,
+  findPreset,
+  modelFamily,
+  type HfConfig,
+  type ModelFamily,
+} from '../models/registry.js';
 import { alignCheckpointKeys } from '../models/checkpoint-keys.js';
 import { isPretrainedModel } from '../models/pretrained-model.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
@@ -88,10 +96,13 @@ function planModel(json: unknown, options: CreateModelOptions, where: string): M
         : ({ ...(config as object), numLabels: options.numLabels } as typeof config);
     }
     const listed = Array.isArray(json.architectures) ? json.architectures : [];
-    const builds = (name: unknown): name is string => typeof name === 'string' && Object.hasOwn(family.architectures, name);
+    const builds = (name: unknown): name is string =>
+      typeof name === 'string' && Object.hasOwn(family.architectures, name);
     const architecture = options.architecture ?? listed.find(builds) ?? Object.keys(family.architectures)[0];
     if (!builds(architecture)) {
-      throw new Error(`unknown architecture ${JSON.stringify(architecture)} for model_type '${family.modelType}' (known: ${Object.keys(family.architectures).join(', ')})`);
+      throw new Error(
+        `unknown architecture ${JSON.stringify(architecture)} for model_type '${family.modelType}' (known: ${Object.keys(family.architectures).join(', ')})`,
+      );
     }
     checkModelSize(family, config);
     return { family, config, architecture, where };
@@ -108,7 +119,9 @@ function build({ family, config, architecture, where }: ModelPlan & { where: str
     const message = (error as Error).message;
     if (!/can't allocate memory|out of memory/i.test(message)) throw error;
     const size = modelSize(family, config);
-    const estimate = size ? `it would hold ${size.amount}. ${size.largest}` : 'it needs more than this process may allocate.';
+    const estimate = size
+      ? `it would hold ${size.amount}. ${size.largest}`
+      : 'it needs more than this process may allocate.';
     throw new Error(`${where}: building the model ran out of memory: ${estimate} (${message})`, { cause: error });
   }
 }
@@ -121,7 +134,10 @@ export function createModel(presetOrConfig: string | HfConfig, options: CreateMo
   if (typeof presetOrConfig === 'string') {
     const preset = findPreset(presetOrConfig);
     if (!preset) throw new Error(`unknown preset '${presetOrConfig}'`);
-    const json = preset.family.configToHf(preset.config, options.architecture ?? Object.keys(preset.family.architectures)[0]);
+    const json = preset.family.configToHf(
+      preset.config,
+      options.architecture ?? Object.keys(preset.family.architectures)[0],
+    );
     return build(planModel(json, options, `preset '${presetOrConfig}'`));
   }
   return build(planModel(presetOrConfig, options, options.configSource ?? 'createModel()'));
@@ -149,8 +165,18 @@ async function readJson(path: string): Promise<HfConfig> {
   return value;
 }
 
-async function loadCheckpoint(source: string, options: FromPretrainedOptions): Promise<{ tensors: Map<string, Tensor>; file: string }> {
-  const fetchOptions = { revision: options.revision, cacheDir: options.cacheDir, endpoint: options.endpoint, token: options.token, offline: options.offline, onProgress: options.onProgress };
+async function loadCheckpoint(
+  source: string,
+  options: FromPretrainedOptions,
+): Promise<{ tensors: Map<string, Tensor>; file: string }> {
+  const fetchOptions = {
+    revision: options.revision,
+    cacheDir: options.cacheDir,
+    endpoint: options.endpoint,
+    token: options.token,
+    offline: options.offline,
+    onProgress: options.onProgress,
+  };
   const single = await resolveModelFile(source, 'model.safetensors', { ...fetchOptions, optional: true });
   if (single) return { tensors: (await loadSafetensors(single, { dtype: options.dtype })).tensors, file: single };
   const index = await resolveModelFile(source, SAFETENSORS_INDEX_NAME, { ...fetchOptions, optional: true });
@@ -183,7 +209,10 @@ export function loadedConfigOf(model: Module): Readonly<HfConfig> | undefined {
  * with the loading report transformers gives (missing, unexpected and mismatched keys). The
  * config.json read stays available through loadedConfigOf(model).
  */
-export async function loadPretrained(source: string, options: FromPretrainedOptions = {}): Promise<{ model: Module; info: LoadingInfo }> {
+export async function loadPretrained(
+  source: string,
+  options: FromPretrainedOptions = {},
+): Promise<{ model: Module; info: LoadingInfo }> {
   const warn = options.warn ?? ((message: string) => console.warn(message));
   const configPath = await resolveModelFile(source, 'config.json', options);
   const json = await readJson(configPath);
@@ -213,22 +242,31 @@ export async function loadPretrained(source: string, options: FromPretrainedOpti
     }
     if (mismatchedKeys.length && !options.ignoreMismatchedSizes) {
       const lines = mismatchedKeys.map((m) => `  ${m.key}: checkpoint [${m.checkpoint}] vs model [${m.model}]`);
-      throw new Error(`${file}: size mismatch for ${mismatchedKeys.length} key(s) of ${model.constructor.name}:\n${lines.join('\n')}\n` +
-        'pass ignoreMismatchedSizes: true to initialise those weights anew (e.g. a head for a different number of labels)');
+      throw new Error(
+        `${file}: size mismatch for ${mismatchedKeys.length} key(s) of ${model.constructor.name}:\n${lines.join('\n')}\n` +
+          'pass ignoreMismatchedSizes: true to initialise those weights anew (e.g. a head for a different number of labels)',
+      );
     }
     const loaded = new Set<Tensor>();
     for (const [key, target] of own) if (aligned.has(key)) loaded.add(target);
     // A tied weight (one tensor under two keys) is loaded if any of its keys was.
     const mismatched = new Set(mismatchedKeys.map((m) => m.key));
-    const missingKeys = [...own].filter(([key, target]) => !aligned.has(key) && !loaded.has(target) && !mismatched.has(key)).map(([key]) => key);
+    const missingKeys = [...own]
+      .filter(([key, target]) => !aligned.has(key) && !loaded.has(target) && !mismatched.has(key))
+      .map(([key]) => key);
     const unexpectedKeys = [...aligned.keys()].filter((key) => !own.has(key) && !key.endsWith('position_ids'));
     model.loadStateDict(new Map([...aligned].filter(([key]) => own.has(key))), { strict: false });
     const name = model.constructor.name;
-    if (unexpectedKeys.length) warn(`Some weights of the model checkpoint at ${source} were not used when initializing ${name}: [${unexpectedKeys.join(', ')}]`);
+    if (unexpectedKeys.length)
+      warn(
+        `Some weights of the model checkpoint at ${source} were not used when initializing ${name}: [${unexpectedKeys.join(', ')}]`,
+      );
     const fresh = [...missingKeys, ...mismatchedKeys.map((m) => m.key)];
     if (fresh.length) {
-      warn(`Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: [${fresh.join(', ')}]\n` +
-        'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
+      warn(
+        `Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: [${fresh.join(', ')}]\n` +
+          'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.',
+      );
     }
     LOADED_CONFIGS.set(model, Object.freeze({ ...json }));
     return { model, info: { missingKeys, unexpectedKeys, mismatchedKeys } };
@@ -259,7 +297,8 @@ export interface SavePretrainedOptions {
  */
 export async function savePretrained(model: Module, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
   const { architecture } = familyOfModel(model);
-  if (!isPretrainedModel(model)) throw new Error(`${architecture} has no config to save (its class does not extend PretrainedModel)`);
+  if (!isPretrainedModel(model))
+    throw new Error(`${architecture} has no config to save (its class does not extend PretrainedModel)`);
   const state = new Map<string, Tensor>();
   const seen = new Set<Tensor>();
   for (const [key, tensor] of model.stateDict()) {
@@ -267,7 +306,11 @@ export async function savePretrained(model: Module, dir: string, options: SavePr
     seen.add(tensor);
     state.set(key, tensor);
   }
-  const json = { ...options.extraConfig, ...model.toConfigJson(), dtype: state.values().next().value?.dtype ?? 'float32' };
+  const json = {
+    ...options.extraConfig,
+    ...model.toConfigJson(),
+    dtype: state.values().next().value?.dtype ?? 'float32',
+  };
   await mkdir(dir, { recursive: true });
   await saveShardedSafetensors(dir, state, { maxShardSize: options.maxShardSize ?? '5GB', metadata: { format: 'pt' } });
   await writeAtomicAsync(join(dir, 'config.json'), (handle) => handle.writeFile(JSON.stringify(json, null, 2) + '\n'));
@@ -275,5 +318,8 @@ export async function savePretrained(model: Module, dir: string, options: SavePr
 
 /** Whether `dir` holds a checkpoint fromPretrained can read without the network. */
 export function isLocalCheckpoint(dir: string): boolean {
-  return existsSync(join(dir, 'config.json')) && (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, SAFETENSORS_INDEX_NAME)));
+  return (
+    existsSync(join(dir, 'config.json')) &&
+    (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, SAFETENSORS_INDEX_NAME)))
+  );
 }

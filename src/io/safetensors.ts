@@ -15,7 +15,17 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { extname } from 'node:path';
 
-import { Tensor, aten, dispose, empty, fromTypedArray, isFloatingDType, tidy, type DType, type Device } from '../tensor/index.js';
+import {
+  Tensor,
+  aten,
+  dispose,
+  empty,
+  fromTypedArray,
+  isFloatingDType,
+  tidy,
+  type DType,
+  type Device,
+} from '../tensor/index.js';
 import { describeJsonValue, isJsonObject, JsonError, parseJsonStrict, type JsonValue } from './json.js';
 import {
   readFullyAsync,
@@ -59,7 +69,10 @@ const DTYPE_BITS = {
 export type SafetensorsDType = keyof typeof DTYPE_BITS;
 
 /** Position in the reference's Dtype enum; writers sort by it, descending. */
-const DTYPE_RANK = Object.fromEntries(Object.keys(DTYPE_BITS).map((name, rank) => [name, rank])) as Record<SafetensorsDType, number>;
+const DTYPE_RANK = Object.fromEntries(Object.keys(DTYPE_BITS).map((name, rank) => [name, rank])) as Record<
+  SafetensorsDType,
+  number
+>;
 
 const TO_TENSOR_DTYPE: Partial<Record<SafetensorsDType, DType>> = {
   F64: 'float64',
@@ -85,7 +98,6 @@ const CONVERSION_HINT: Partial<Record<SafetensorsDType, string>> = {
   U32: 'to torch.int64',
   U64: 'to torch.int64 (if the values fit)',
 };
-
 
 /** The finetune dtype a safetensors dtype loads as, or undefined when finetune cannot hold it. */
 export function tensorDTypeOf(dtype: SafetensorsDType): DType | undefined {
@@ -116,7 +128,10 @@ function invalid(file: string, problem: string, key?: string): SafetensorsError 
 }
 
 function assertLittleEndian(): void {
-  if (endianness() !== 'LE') throw new Error('safetensors: this machine is big-endian; safetensors data is little-endian and is not byte-swapped');
+  if (endianness() !== 'LE')
+    throw new Error(
+      'safetensors: this machine is big-endian; safetensors data is little-endian and is not byte-swapped',
+    );
 }
 
 // ---- pickle files ---------------------------------------------------------------------
@@ -141,12 +156,14 @@ function pickleMessage(path: string, why: string): string {
  */
 export function assertNotPickle(path: string): void {
   const extension = extname(path).toLowerCase();
-  if (PICKLE_EXTENSIONS.has(extension)) throw new Error(pickleMessage(path, `${extension} files are PyTorch pickle checkpoints`));
+  if (PICKLE_EXTENSIONS.has(extension))
+    throw new Error(pickleMessage(path, `${extension} files are PyTorch pickle checkpoints`));
 }
 
 /** torch.save writes a zip archive (since 1.6) or a bare pickle (protocol 2–5). */
 function looksLikePickle(prefix: Uint8Array): boolean {
-  if (prefix.length >= 4 && prefix[0] === 0x50 && prefix[1] === 0x4b && prefix[2] === 0x03 && prefix[3] === 0x04) return true;
+  if (prefix.length >= 4 && prefix[0] === 0x50 && prefix[1] === 0x4b && prefix[2] === 0x03 && prefix[3] === 0x04)
+    return true;
   return prefix.length >= 2 && prefix[0] === 0x80 && prefix[1] >= 2 && prefix[1] <= 5;
 }
 
@@ -189,12 +206,14 @@ function isCount(value: JsonValue): value is number {
 /** Validates the 8-byte prefix; returns N. */
 function headerLength(prefix: Uint8Array, fileSize: number, file: string): number {
   if (fileSize < 8) {
-    if (looksLikePickle(prefix)) throw new Error(pickleMessage(file, 'this is a PyTorch pickle checkpoint, not safetensors'));
+    if (looksLikePickle(prefix))
+      throw new Error(pickleMessage(file, 'this is a PyTorch pickle checkpoint, not safetensors'));
     throw invalid(file, `the file is ${fileSize} bytes, shorter than the 8-byte header length`);
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_SIZE)) {
-    if (looksLikePickle(prefix)) throw new Error(pickleMessage(file, 'this is a PyTorch pickle checkpoint, not safetensors'));
+    if (looksLikePickle(prefix))
+      throw new Error(pickleMessage(file, 'this is a PyTorch pickle checkpoint, not safetensors'));
     throw invalid(file, `header too large: its length field says ${n} bytes, over the ${MAX_HEADER_SIZE}-byte limit`);
   }
   const size = Number(n);
@@ -233,11 +252,15 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
     const value = parsed[key];
     if (key === '__metadata__') {
       if (value === null) continue;
-      if (!isJsonObject(value)) throw invalid(file, `"__metadata__" must be an object of strings, not ${describeJsonValue(value)}`);
+      if (!isJsonObject(value))
+        throw invalid(file, `"__metadata__" must be an object of strings, not ${describeJsonValue(value)}`);
       for (const name of Object.keys(value)) {
         const item = value[name];
         if (typeof item !== 'string') {
-          throw invalid(file, `"__metadata__" must map strings to strings, but ${JSON.stringify(name)} is ${describeJsonValue(item)}`);
+          throw invalid(
+            file,
+            `"__metadata__" must map strings to strings, but ${JSON.stringify(name)} is ${describeJsonValue(item)}`,
+          );
         }
         // defineProperty: a key such as "__proto__" stays plain data.
         Object.defineProperty(metadata, name, { value: item, enumerable: true, writable: true, configurable: true });
@@ -248,18 +271,33 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
     const { dtype, shape, data_offsets: offsets } = value;
     if (typeof dtype !== 'string') throw invalid(file, `"dtype" is ${describeJsonValue(dtype)}`, key);
     if (!Object.prototype.hasOwnProperty.call(DTYPE_BITS, dtype)) {
-      throw invalid(file, `unknown dtype ${JSON.stringify(dtype)} (safetensors dtypes: ${Object.keys(DTYPE_BITS).join(', ')})`, key);
+      throw invalid(
+        file,
+        `unknown dtype ${JSON.stringify(dtype)} (safetensors dtypes: ${Object.keys(DTYPE_BITS).join(', ')})`,
+        key,
+      );
     }
     if (!Array.isArray(shape) || !shape.every(isCount)) {
-      throw invalid(file, `"shape" must be an array of non-negative integers, not ${JSON.stringify(shape) ?? 'missing'}`, key);
+      throw invalid(
+        file,
+        `"shape" must be an array of non-negative integers, not ${JSON.stringify(shape) ?? 'missing'}`,
+        key,
+      );
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-      throw invalid(file, `"data_offsets" must be [begin, end] with non-negative integers, not ${JSON.stringify(offsets) ?? 'missing'}`, key);
+      throw invalid(
+        file,
+        `"data_offsets" must be [begin, end] with non-negative integers, not ${JSON.stringify(offsets) ?? 'missing'}`,
+        key,
+      );
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) throw invalid(file, `"data_offsets" [${begin}, ${end}] end before they begin`, key);
-    const bits = shape.reduce<bigint>((total, d) => total * BigInt(d as number), 1n) * BigInt(DTYPE_BITS[dtype as SafetensorsDType]);
-    if (bits % 8n !== 0n) throw invalid(file, `shape [${shape.join(', ')}] of ${dtype} is not a whole number of bytes`, key);
+    const bits =
+      shape.reduce<bigint>((total, d) => total * BigInt(d as number), 1n) *
+      BigInt(DTYPE_BITS[dtype as SafetensorsDType]);
+    if (bits % 8n !== 0n)
+      throw invalid(file, `shape [${shape.join(', ')}] of ${dtype} is not a whole number of bytes`, key);
     if (bits / 8n !== BigInt(end - begin)) {
       throw invalid(
         file,
@@ -271,7 +309,11 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
     // [0, 2^53−1, 2^53−1] holds no bytes yet overflowed them ("Stride calculation overflowed").
     const extent = shape.reduce<bigint>((total, d) => total * BigInt(Math.max(d as number, 1)), 1n);
     if (extent > INT64_MAX) {
-      throw invalid(file, `"shape" [${shape.join(', ')}] is too large: its dimensions (a 0 counted as 1) multiply to ${extent}, more than a tensor's strides can address (2^63 − 1)`, key);
+      throw invalid(
+        file,
+        `"shape" [${shape.join(', ')}] is too large: its dimensions (a 0 counted as 1) multiply to ${extent}, more than a tensor's strides can address (2^63 − 1)`,
+        key,
+      );
     }
     entries.push([key, { dtype: dtype as SafetensorsDType, shape: shape as number[], dataOffsets: [begin, end] }]);
   }
@@ -281,9 +323,18 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
   const dataSize = fileSize - 8 - headerSize;
   let covered = 0;
   let previous: string | undefined;
-  for (const [key, { dataOffsets: [begin, end] }] of entries) {
+  for (const [
+    key,
+    {
+      dataOffsets: [begin, end],
+    },
+  ] of entries) {
     if (begin < covered) {
-      throw invalid(file, `"data_offsets" [${begin}, ${end}] overlap tensor ${JSON.stringify(previous)} (which ends at ${covered})`, key);
+      throw invalid(
+        file,
+        `"data_offsets" [${begin}, ${end}] overlap tensor ${JSON.stringify(previous)} (which ends at ${covered})`,
+        key,
+      );
     }
     if (begin > covered) {
       const after = previous === undefined ? 'at the start of the data' : `after tensor ${JSON.stringify(previous)}`;
@@ -300,7 +351,10 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): Safeten
     previous = key;
   }
   if (covered !== dataSize) {
-    throw invalid(file, `${dataSize - covered} trailing bytes after the last tensor (the tensors cover ${covered} of ${dataSize} data bytes)`);
+    throw invalid(
+      file,
+      `${dataSize - covered} trailing bytes after the last tensor (the tensors cover ${covered} of ${dataSize} data bytes)`,
+    );
   }
   return { headerSize, dataStart: 8 + headerSize, dataSize, tensors: new Map(entries), metadata };
 }
@@ -346,7 +400,12 @@ const DIRECT_READ_BYTES = 1 << 20;
 const BATCH_BYTES = 16 << 20;
 
 /** Views that give a tensor's raw bytes as a typed array sharing its memory. */
-const BYTE_VIEW: Partial<Record<DType, DType>> = { float16: 'int16', bfloat16: 'int16', complex64: 'int64', complex128: 'int64' };
+const BYTE_VIEW: Partial<Record<DType, DType>> = {
+  float16: 'int16',
+  bfloat16: 'int16',
+  complex64: 'int64',
+  complex128: 'int64',
+};
 
 /** The raw bytes of a contiguous CPU tensor, sharing its memory (Tensor.data() shares it). */
 function rawBytes(t: Tensor): Uint8Array {
@@ -373,7 +432,9 @@ function unsupported(file: string, key: string, dtype: SafetensorsDType): Safete
 
 function checkOptions(options: LoadSafetensorsOptions): void {
   if (options.dtype !== undefined && !isFloatingDType(options.dtype)) {
-    throw new Error(`loadSafetensors: the dtype option casts floating-point tensors and must be a floating-point dtype, not ${options.dtype}`);
+    throw new Error(
+      `loadSafetensors: the dtype option casts floating-point tensors and must be a floating-point dtype, not ${options.dtype}`,
+    );
   }
 }
 
@@ -390,7 +451,7 @@ function* tensorReader(
   let complete = false;
   try {
     let scratch: Uint8Array | undefined;
-    for (let i = 0; i < selected.length; ) {
+    for (let i = 0; i < selected.length;) {
       const [name, info] = selected[i];
       const dtype = TO_TENSOR_DTYPE[info.dtype]!;
       const [begin, end] = info.dataOffsets;
@@ -398,7 +459,10 @@ function* tensorReader(
         const t = empty(info.shape, { dtype });
         tensors.set(name, t);
         const bytes = rawBytes(t);
-        if (bytes.length !== end - begin) throw new Error(`${file}: internal error: tensor ${JSON.stringify(name)} has ${bytes.length} bytes, expected ${end - begin}`);
+        if (bytes.length !== end - begin)
+          throw new Error(
+            `${file}: internal error: tensor ${JSON.stringify(name)} has ${bytes.length} bytes, expected ${end - begin}`,
+          );
         yield { target: bytes, position: header.dataStart + begin };
         if (dtype === 'bool') checkBool(bytes, file, name);
         i++;
@@ -413,7 +477,8 @@ function* tensorReader(
         runEnd = nextEnd;
         j++;
       }
-      if (!scratch || scratch.length < runEnd - begin) scratch = new Uint8Array(Math.max(runEnd - begin, Math.min(BATCH_BYTES, header.dataSize)));
+      if (!scratch || scratch.length < runEnd - begin)
+        scratch = new Uint8Array(Math.max(runEnd - begin, Math.min(BATCH_BYTES, header.dataSize)));
       const run = scratch.subarray(0, runEnd - begin);
       yield { target: run, position: header.dataStart + begin };
       for (let k = i; k < j; k++) {
@@ -428,7 +493,8 @@ function* tensorReader(
     if (options.dtype !== undefined || (options.device !== undefined && options.device !== 'cpu')) {
       const device = options.device !== undefined && options.device !== 'cpu' ? options.device : undefined;
       for (const [name, t] of tensors) {
-        const dtype = options.dtype !== undefined && t.isFloatingPoint() && t.dtype !== options.dtype ? options.dtype : undefined;
+        const dtype =
+          options.dtype !== undefined && t.isFloatingPoint() && t.dtype !== options.dtype ? options.dtype : undefined;
         if (dtype === undefined && device === undefined) continue;
         tensors.set(name, t.to({ dtype, device }));
         t.dispose();
@@ -451,7 +517,10 @@ function* fileReader(
   return { tensors, metadata: header.metadata };
 }
 
-async function driveAsync<T>(path: string, reader: (fileSize: number) => Generator<ReadRequest, T, undefined>): Promise<T> {
+async function driveAsync<T>(
+  path: string,
+  reader: (fileSize: number) => Generator<ReadRequest, T, undefined>,
+): Promise<T> {
   assertLittleEndian();
   assertNotPickle(path);
   const handle: FileHandle = await open(path, 'r');
@@ -569,7 +638,8 @@ function prepareFile(tensors: NamedTensors, metadata: Record<string, string> | u
       throw new SafetensorsError(file, 'metadata must be an object of strings');
     }
     for (const [key, value] of Object.entries(metadata)) {
-      if (typeof value !== 'string') throw new SafetensorsError(file, `metadata ${JSON.stringify(key)} must be a string, not ${typeof value}`);
+      if (typeof value !== 'string')
+        throw new SafetensorsError(file, `metadata ${JSON.stringify(key)} must be a string, not ${typeof value}`);
     }
   }
   const entries = namedTensorEntries(tensors).map(([name, tensor]) => {
@@ -588,16 +658,26 @@ function prepareFile(tensors: NamedTensors, metadata: Record<string, string> | u
 
   const parts: string[] = [];
   if (metadata !== undefined) {
-    parts.push(`"__metadata__":{${Object.entries(metadata).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+    parts.push(
+      `"__metadata__":{${Object.entries(metadata)
+        .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
+        .join(',')}}`,
+    );
   }
   let offset = 0;
   for (const entry of entries) {
-    parts.push(`${JSON.stringify(entry.name)}:{"dtype":"${entry.dtype}","shape":[${entry.shape.join(',')}],"data_offsets":[${offset},${offset + entry.byteLength}]}`);
+    parts.push(
+      `${JSON.stringify(entry.name)}:{"dtype":"${entry.dtype}","shape":[${entry.shape.join(',')}],"data_offsets":[${offset},${offset + entry.byteLength}]}`,
+    );
     offset += entry.byteLength;
   }
   const json = utf8Bytes(`{${parts.join(',')}}`);
   const headerSize = Math.ceil(json.length / 8) * 8;
-  if (headerSize > MAX_HEADER_SIZE) throw new SafetensorsError(file, `the header would be ${headerSize} bytes, over the ${MAX_HEADER_SIZE}-byte limit readers accept`);
+  if (headerSize > MAX_HEADER_SIZE)
+    throw new SafetensorsError(
+      file,
+      `the header would be ${headerSize} bytes, over the ${MAX_HEADER_SIZE}-byte limit readers accept`,
+    );
   const head = Buffer.alloc(8 + headerSize, 0x20);
   head.writeBigUInt64LE(BigInt(headerSize), 0);
   json.copy(head, 8);
@@ -612,7 +692,8 @@ function tensorBytes(tensor: Tensor, byteLength: number, name: string, file: str
     if (t.device !== 'cpu') t = t.to('cpu');
     return rawBytes(t.contiguous());
   });
-  if (bytes.length !== byteLength) throw new SafetensorsError(file, `internal error: ${bytes.length} bytes, expected ${byteLength}`, name);
+  if (bytes.length !== byteLength)
+    throw new SafetensorsError(file, `internal error: ${bytes.length} bytes, expected ${byteLength}`, name);
   return bytes;
 }
 
@@ -621,12 +702,17 @@ function tensorBytes(tensor: Tensor, byteLength: number, name: string, file: str
  * reference implementation lays it out. The file is replaced atomically: an existing file at
  * `path` survives any failure.
  */
-export async function saveSafetensors(path: string, tensors: NamedTensors, metadata?: Record<string, string>): Promise<void> {
+export async function saveSafetensors(
+  path: string,
+  tensors: NamedTensors,
+  metadata?: Record<string, string>,
+): Promise<void> {
   assertLittleEndian();
   const prepared = prepareFile(tensors, metadata, path);
   await writeAtomicAsync(path, async (handle) => {
     await writeFullyAsync(handle, prepared.head);
-    for (const { name, tensor, byteLength } of prepared.entries) await writeFullyAsync(handle, tensorBytes(tensor, byteLength, name, path));
+    for (const { name, tensor, byteLength } of prepared.entries)
+      await writeFullyAsync(handle, tensorBytes(tensor, byteLength, name, path));
   });
 }
 
@@ -636,7 +722,8 @@ export function saveSafetensorsSync(path: string, tensors: NamedTensors, metadat
   const prepared = prepareFile(tensors, metadata, path);
   writeAtomicSync(path, (fd) => {
     writeFullySync(fd, prepared.head);
-    for (const { name, tensor, byteLength } of prepared.entries) writeFullySync(fd, tensorBytes(tensor, byteLength, name, path));
+    for (const { name, tensor, byteLength } of prepared.entries)
+      writeFullySync(fd, tensorBytes(tensor, byteLength, name, path));
   });
 }
 

@@ -52,29 +52,39 @@ export async function readSafetensorsIndex(pathOrDir: string): Promise<Safetenso
     text = await readFile(indexPath, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${indexPath}: no sharded checkpoint index here (the file does not exist)`, { cause: error });
+    if (code === 'ENOENT')
+      throw new Error(`${indexPath}: no sharded checkpoint index here (the file does not exist)`, { cause: error });
     throw error;
   }
   let parsed: JsonValue;
   try {
     parsed = parseJsonStrict(text);
   } catch (error) {
-    if (error instanceof JsonError) throw new Error(`${indexPath}: invalid checkpoint index: not valid JSON: ${error.message}`, { cause: error });
+    if (error instanceof JsonError)
+      throw new Error(`${indexPath}: invalid checkpoint index: not valid JSON: ${error.message}`, { cause: error });
     throw error;
   }
   if (!isJsonObject(parsed)) throw new Error(`${indexPath}: invalid checkpoint index: not a JSON object`);
   const { metadata = null, weight_map: weightMap } = parsed;
-  if (metadata !== null && !isJsonObject(metadata)) throw new Error(`${indexPath}: invalid checkpoint index: "metadata" must be an object`);
-  if (!isJsonObject(weightMap)) throw new Error(`${indexPath}: invalid checkpoint index: "weight_map" must be an object of tensor name → shard file`);
+  if (metadata !== null && !isJsonObject(metadata))
+    throw new Error(`${indexPath}: invalid checkpoint index: "metadata" must be an object`);
+  if (!isJsonObject(weightMap))
+    throw new Error(
+      `${indexPath}: invalid checkpoint index: "weight_map" must be an object of tensor name → shard file`,
+    );
   const map = new Map<string, string>();
   const shards: string[] = [];
   for (const name of Object.keys(weightMap)) {
     const shard = weightMap[name];
     if (typeof shard !== 'string' || shard === '') {
-      throw new Error(`${indexPath}: invalid checkpoint index: "weight_map" entry ${JSON.stringify(name)} must name a shard file`);
+      throw new Error(
+        `${indexPath}: invalid checkpoint index: "weight_map" entry ${JSON.stringify(name)} must name a shard file`,
+      );
     }
     if (isAbsolute(shard) || normalize(shard).split(/[\\/]/).includes('..')) {
-      throw new Error(`${indexPath}: invalid checkpoint index: shard ${JSON.stringify(shard)} (for ${JSON.stringify(name)}) lies outside the checkpoint folder`);
+      throw new Error(
+        `${indexPath}: invalid checkpoint index: shard ${JSON.stringify(shard)} (for ${JSON.stringify(name)}) lies outside the checkpoint folder`,
+      );
     }
     if (!shards.includes(shard)) shards.push(shard);
     map.set(name, shard);
@@ -96,7 +106,10 @@ export interface ShardedSafetensorsContents {
  * holds the tensors the index maps to it (before loading anything), then loads each shard once.
  * Tensors in a shard that the index does not list are not loaded. Options as loadSafetensors.
  */
-export async function loadShardedSafetensors(pathOrDir: string, options: LoadSafetensorsOptions = {}): Promise<ShardedSafetensorsContents> {
+export async function loadShardedSafetensors(
+  pathOrDir: string,
+  options: LoadSafetensorsOptions = {},
+): Promise<ShardedSafetensorsContents> {
   const index = await readSafetensorsIndex(pathOrDir);
   const byShard = new Map<string, Set<string>>(index.shards.map((shard) => [shard, new Set()]));
   for (const [name, shard] of index.weightMap) {
@@ -109,12 +122,16 @@ export async function loadShardedSafetensors(pathOrDir: string, options: LoadSaf
     try {
       await stat(path);
     } catch {
-      throw new Error(`${index.indexPath}: shard ${JSON.stringify(shard)} listed in the index is missing (expected at ${path})`);
+      throw new Error(
+        `${index.indexPath}: shard ${JSON.stringify(shard)} listed in the index is missing (expected at ${path})`,
+      );
     }
     const header = await readSafetensorsHeader(path);
     for (const name of index.weightMap.keys()) {
       if (index.weightMap.get(name) === shard && !header.tensors.has(name)) {
-        throw new Error(`${index.indexPath}: the index maps tensor ${JSON.stringify(name)} to shard ${JSON.stringify(shard)}, which has no such tensor`);
+        throw new Error(
+          `${index.indexPath}: the index maps tensor ${JSON.stringify(name)} to shard ${JSON.stringify(shard)}, which has no such tensor`,
+        );
       }
     }
   }
@@ -138,14 +155,26 @@ export async function loadShardedSafetensors(pathOrDir: string, options: LoadSaf
  */
 export function parseByteSize(size: number | string): number {
   if (typeof size === 'number') {
-    if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`a size in bytes must be a positive integer, not ${size}`);
+    if (!Number.isSafeInteger(size) || size <= 0)
+      throw new Error(`a size in bytes must be a positive integer, not ${size}`);
     return size;
   }
   const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?\s*$/i.exec(size);
-  if (!match) throw new Error(`cannot read ${JSON.stringify(size)} as a size (expected e.g. 5GB, 500MB, 2GiB or a number of bytes)`);
+  if (!match)
+    throw new Error(
+      `cannot read ${JSON.stringify(size)} as a size (expected e.g. 5GB, 500MB, 2GiB or a number of bytes)`,
+    );
   const unit = (match[2] ?? 'B').toUpperCase();
   const scale: Record<string, number> = {
-    B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40,
+    B: 1,
+    KB: 1e3,
+    MB: 1e6,
+    GB: 1e9,
+    TB: 1e12,
+    KIB: 2 ** 10,
+    MIB: 2 ** 20,
+    GIB: 2 ** 30,
+    TIB: 2 ** 40,
   };
   const bytes = Math.floor(Number(match[1]) * scale[unit]);
   if (bytes <= 0) throw new Error(`size ${JSON.stringify(size)} must be positive`);
@@ -181,10 +210,15 @@ function escapeRegExp(text: string): string {
  * `model.safetensors`. Each file is written atomically, the index last; shard files and an index
  * left by an earlier save under the same prefix are then removed.
  */
-export async function saveShardedSafetensors(dir: string, tensors: NamedTensors, options: SaveShardedOptions = {}): Promise<ShardedSaveResult> {
+export async function saveShardedSafetensors(
+  dir: string,
+  tensors: NamedTensors,
+  options: SaveShardedOptions = {},
+): Promise<ShardedSaveResult> {
   const maxShardSize = parseByteSize(options.maxShardSize ?? '5GB');
   const prefix = options.prefix ?? 'model';
-  if (prefix === '' || /[\\/]/.test(prefix)) throw new Error(`saveShardedSafetensors: prefix must be a plain file name, not ${JSON.stringify(prefix)}`);
+  if (prefix === '' || /[\\/]/.test(prefix))
+    throw new Error(`saveShardedSafetensors: prefix must be a plain file name, not ${JSON.stringify(prefix)}`);
   const metadata = options.metadata ?? { format: 'pt' };
 
   // huggingface_hub's split_state_dict_into_shards: a tensor over the limit gets its own shard.
@@ -197,7 +231,9 @@ export async function saveShardedSafetensors(dir: string, tensors: NamedTensors,
     try {
       size = safetensorsByteLength(tensor);
     } catch (error) {
-      throw new Error(`saveShardedSafetensors: tensor ${JSON.stringify(name)}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`saveShardedSafetensors: tensor ${JSON.stringify(name)}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     totalSize += size;
     if (size > maxShardSize) {
@@ -217,7 +253,9 @@ export async function saveShardedSafetensors(dir: string, tensors: NamedTensors,
   await mkdir(dir, { recursive: true });
   const count = shards.length;
   const pad = (n: number): string => String(n).padStart(5, '0');
-  const files = shards.map((_, i) => (count === 1 ? `${prefix}.safetensors` : `${prefix}-${pad(i + 1)}-of-${pad(count)}.safetensors`));
+  const files = shards.map((_, i) =>
+    count === 1 ? `${prefix}.safetensors` : `${prefix}-${pad(i + 1)}-of-${pad(count)}.safetensors`,
+  );
   const weightMap: [string, string][] = [];
   for (let i = 0; i < count; i++) {
     await saveSafetensors(join(dir, files[i]), new Map(shards[i]), metadata);

@@ -8,8 +8,14 @@
 import { tidy, type Tensor } from '../tensor/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
 import {
-  ALEXNET_PRESETS, ALEXNET_WIDTHS, alexnetConfigFromJson, alexnetConfigToJson, alexnetSizeParts, resolveAlexNetConfig,
-  type AlexNetConfig, type ResolvedAlexNetConfig,
+  ALEXNET_PRESETS,
+  ALEXNET_WIDTHS,
+  alexnetConfigFromJson,
+  alexnetConfigToJson,
+  alexnetSizeParts,
+  resolveAlexNetConfig,
+  type AlexNetConfig,
+  type ResolvedAlexNetConfig,
 } from './alexnet-config.js';
 import { unnamedClasses } from './pretrained-config.js';
 import { PretrainedModel } from './pretrained-model.js';
@@ -80,7 +86,8 @@ export class AlexNet extends PretrainedModel<ResolvedAlexNetConfig> {
    * init), keeping every other weight. The old layer is disposed.
    */
   resetClassifier(numClasses: number): Linear {
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`resetClassifier: numClasses must be a positive integer, got ${numClasses}`);
+    if (!Number.isInteger(numClasses) || numClasses < 1)
+      throw new Error(`resetClassifier: numClasses must be a positive integer, got ${numClasses}`);
     const old = this.classifier.at(6) as Linear;
     const head = new Linear(old.inFeatures, numClasses);
     this.classifier.set(6, head);
@@ -102,7 +109,8 @@ export const alexnet = (options: Omit<AlexNetConfig, 'arch'> = {}): AlexNet => n
  * anything, and top-k or gradual unfreezing reach them first anyway.
  */
 function alexnetLayerGroups(model: Module): LayerGroup[] {
-  if (!(model instanceof AlexNet)) throw new Error(`alexnet layer groups: unknown architecture ${model.constructor.name}`);
+  if (!(model instanceof AlexNet))
+    throw new Error(`alexnet layer groups: unknown architecture ${model.constructor.name}`);
   const features = model.features.children();
   const classifier = model.classifier.children();
   return [

@@ -9,6 +9,7 @@ import {
   ConfigJsonReader,
   PROBLEM_TYPES,
   defaultLabels,
+  encoderLayersSizePart,
   fieldsToJson,
   field,
   invertLabels,
@@ -286,12 +287,7 @@ export function bertSizeParts(c: BertConfig): ModelSizePart[] {
       parameters: (c.maxPositionEmbeddings + c.typeVocabSize + 2) * h,
       fields: { max_position_embeddings: c.maxPositionEmbeddings, type_vocab_size: c.typeVocabSize, hidden_size: h },
     },
-    // Per layer: query, key, value and the attention output (4·(h² + h)), two LayerNorms (4h), the feed-forward pair (2hi + i + h).
-    {
-      part: 'encoder layers',
-      parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i),
-      fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i },
-    },
+    encoderLayersSizePart(c.numHiddenLayers, h, i),
     {
       part: 'pooler and masked-LM head',
       parameters: 2 * h * h + 5 * h + c.vocabSize,

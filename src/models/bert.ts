@@ -15,11 +15,32 @@
  *   const { logits, loss } = model.forward({ inputIds, attentionMask, tokenTypeIds, labels });
  */
 import { arange, functional as F, noGrad, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
-import { ACT2FN, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, Tanh, init, parameter, type StateDict } from '../nn/index.js';
+import {
+  ACT2FN,
+  Dropout,
+  Embedding,
+  LayerNorm,
+  Linear,
+  Module,
+  ModuleList,
+  Tanh,
+  init,
+  parameter,
+  type StateDict,
+} from '../nn/index.js';
 import { registerModelFamily, type LayerGroup } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { classificationLoss } from './classification-loss.js';
-import { BERT_PRESETS, bertConfig, bertConfigFromHf, bertConfigToHf, bertSizeParts, type BertActivation, type BertConfig, type BertProblemType } from './bert-config.js';
+import {
+  BERT_PRESETS,
+  bertConfig,
+  bertConfigFromHf,
+  bertConfigToHf,
+  bertSizeParts,
+  type BertActivation,
+  type BertConfig,
+  type BertProblemType,
+} from './bert-config.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 
@@ -72,12 +93,21 @@ export class BertEmbeddings extends Module {
     this.token_type_embeddings = new Embedding(config.typeVocabSize, config.hiddenSize);
     this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
     this.dropout = new Dropout(config.hiddenDropoutProb);
-    this.registerBuffer('position_ids', tidy(() => arange(config.maxPositionEmbeddings).unsqueeze(0)), false);
+    this.registerBuffer(
+      'position_ids',
+      tidy(() => arange(config.maxPositionEmbeddings).unsqueeze(0)),
+      false,
+    );
     this.registerBuffer('token_type_ids', zeros([1, config.maxPositionEmbeddings], { dtype: 'int64' }), false);
   }
 
   /** [batch, length] ids (or [batch, length, hidden] embeddings) → [batch, length, hidden]. */
-  forward(inputIds: Tensor | null, tokenTypeIds?: Tensor | null, positionIds?: Tensor | null, inputsEmbeds?: Tensor | null): Tensor {
+  forward(
+    inputIds: Tensor | null,
+    tokenTypeIds?: Tensor | null,
+    positionIds?: Tensor | null,
+    inputsEmbeds?: Tensor | null,
+  ): Tensor {
     const source = inputIds ?? inputsEmbeds;
     if (!source) throw new Error('BertEmbeddings: give inputIds or inputsEmbeds');
     const [batch, length] = source.shape;
@@ -87,7 +117,9 @@ export class BertEmbeddings extends Module {
     }
     const positions = positionIds ?? this.position_ids.slice(1, 0, length);
     const types = tokenTypeIds ?? this.token_type_ids.slice(1, 0, length).expand([batch, length]);
-    let embeddings = (inputsEmbeds ?? this.word_embeddings.forward(inputIds!)).add(this.token_type_embeddings.forward(types));
+    let embeddings = (inputsEmbeds ?? this.word_embeddings.forward(inputIds!)).add(
+      this.token_type_embeddings.forward(types),
+    );
     embeddings = embeddings.add(this.position_embeddings.forward(positions));
     return this.dropout.forward(this.LayerNorm.forward(embeddings));
   }
@@ -118,7 +150,8 @@ export class BertSelfAttention extends Module {
   forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
     const [batch, length, hidden] = hiddenStates.shape;
     // [batch, length, hidden] → [batch, heads, length, headSize]
-    const heads = (x: Tensor) => x.view([batch, length, this.numAttentionHeads, this.attentionHeadSize]).transpose(1, 2);
+    const heads = (x: Tensor) =>
+      x.view([batch, length, this.numAttentionHeads, this.attentionHeadSize]).transpose(1, 2);
     const query = heads(this.query.forward(hiddenStates));
     const key = heads(this.key.forward(hiddenStates));
     const value = heads(this.value.forward(hiddenStates));
@@ -292,10 +325,17 @@ export interface BertModelOutput {
  * boolean, or floating-point and added to the attention scores in the model's dtype (transformers'
  * get_extended_attention_mask and its custom 4-d masks).
  */
-export function bertAttentionMask(attentionMask: Tensor, batch: number, length: number, dtype: DType = 'float32'): Tensor {
+export function bertAttentionMask(
+  attentionMask: Tensor,
+  batch: number,
+  length: number,
+  dtype: DType = 'float32',
+): Tensor {
   const shape = attentionMask.shape;
   const fail = (expected: string): never => {
-    throw new Error(`BERT: attentionMask must be ${expected} for ${batch} sequences of ${length} tokens, got shape [${shape}]`);
+    throw new Error(
+      `BERT: attentionMask must be ${expected} for ${batch} sequences of ${length} tokens, got shape [${shape}]`,
+    );
   };
   const allowed = () => (attentionMask.dtype === 'bool' ? attentionMask : attentionMask.ne(0));
   switch (attentionMask.ndim) {
@@ -306,7 +346,8 @@ export function bertAttentionMask(attentionMask: Tensor, batch: number, length: 
       if (shape[0] !== batch || shape[1] !== length || shape[2] !== length) fail('[batch, length, length]');
       return allowed().unsqueeze(1);
     case 4:
-      if ((shape[0] !== batch && shape[0] !== 1) || shape[2] !== length || shape[3] !== length) fail('[batch, 1 or heads, length, length]');
+      if ((shape[0] !== batch && shape[0] !== 1) || shape[2] !== length || shape[3] !== length)
+        fail('[batch, 1 or heads, length, length]');
       return attentionMask.isFloatingPoint() ? attentionMask.to({ dtype }) : allowed();
     default:
       return fail('[batch, length], [batch, length, length] or [batch, 1 or heads, length, length]');
@@ -333,7 +374,8 @@ export class BertModel extends PretrainedModel<BertConfig> {
 
   forward(inputs: BertInputs): BertModelOutput {
     const { inputIds = null, attentionMask, tokenTypeIds, positionIds, inputsEmbeds } = inputs;
-    if ((inputIds === null) === !inputsEmbeds) throw new Error('BertModel: give exactly one of inputIds and inputsEmbeds');
+    if ((inputIds === null) === !inputsEmbeds)
+      throw new Error('BertModel: give exactly one of inputIds and inputsEmbeds');
     const embeddings = this.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds);
     const [batch, length] = embeddings.shape;
     const mask = attentionMask ? bertAttentionMask(attentionMask, batch, length, embeddings.dtype) : null;
@@ -384,7 +426,10 @@ export class BertForSequenceClassification extends PretrainedModel<BertConfig> {
     const { pooledOutput } = this.bert.forward(inputs);
     const logits = this.classifier.forward(this.dropout.forward(pooledOutput!));
     if (!inputs.labels) return { logits };
-    return { logits, loss: bertClassificationLoss(logits, inputs.labels, this.config.numLabels, this.config.problemType) };
+    return {
+      logits,
+      loss: bertClassificationLoss(logits, inputs.labels, this.config.numLabels, this.config.problemType),
+    };
   }
 
   /**
@@ -393,8 +438,17 @@ export class BertForSequenceClassification extends PretrainedModel<BertConfig> {
    * disposed; config.numLabels, id2label/label2id (LABEL_i unless given) and problemType
    * (null unless given) follow. Returns the new classifier.
    */
-  resetClassifier(numLabels: number, options: { id2label?: Record<number, string>; problemType?: BertProblemType | null } = {}): Linear {
-    const updated = bertConfig({ ...this.config, numLabels, id2label: options.id2label, label2id: undefined, problemType: options.problemType ?? null });
+  resetClassifier(
+    numLabels: number,
+    options: { id2label?: Record<number, string>; problemType?: BertProblemType | null } = {},
+  ): Linear {
+    const updated = bertConfig({
+      ...this.config,
+      numLabels,
+      id2label: options.id2label,
+      label2id: undefined,
+      problemType: options.problemType ?? null,
+    });
     const classifier = new Linear(this.config.hiddenSize, updated.numLabels);
     initBertWeights(classifier, updated);
     const device = this.classifier.weight.device;
@@ -402,7 +456,12 @@ export class BertForSequenceClassification extends PretrainedModel<BertConfig> {
     if (device !== 'cpu' || dtype !== 'float32') classifier.to({ device: device as Device, dtype });
     this.classifier.dispose();
     this.classifier = classifier;
-    const labels = { numLabels: updated.numLabels, id2label: updated.id2label, label2id: updated.label2id, problemType: updated.problemType };
+    const labels = {
+      numLabels: updated.numLabels,
+      id2label: updated.id2label,
+      label2id: updated.label2id,
+      problemType: updated.problemType,
+    };
     Object.assign(this.config, labels);
     Object.assign(this.bert.config, structuredClone(labels));
     return classifier;
@@ -543,9 +602,15 @@ export function adaptBertStateDict(state: StateDict | Record<string, Tensor>, mo
   for (const [original, tensor] of aligned) {
     let key = original;
     if (!own.has(key)) {
-      if (key === 'cls.predictions.decoder.bias' && own.has('cls.predictions.bias') && !aligned.has('cls.predictions.bias')) {
+      if (
+        key === 'cls.predictions.decoder.bias' &&
+        own.has('cls.predictions.bias') &&
+        !aligned.has('cls.predictions.bias')
+      ) {
         key = 'cls.predictions.bias';
-      } else if (/^cls\.predictions\.decoder\.(weight|bias)$|(^|\.)embeddings\.(position_ids|token_type_ids)$/.test(key)) {
+      } else if (
+        /^cls\.predictions\.decoder\.(weight|bias)$|(^|\.)embeddings\.(position_ids|token_type_ids)$/.test(key)
+      ) {
         continue;
       }
     }
@@ -598,7 +663,9 @@ registerModelFamily<BertConfig>({
   presets: BERT_PRESETS,
   baseModelPrefix: 'bert',
   withNumLabels: (config, numLabels) =>
-    numLabels === config.numLabels ? config : bertConfig({ ...config, numLabels, id2label: undefined, label2id: undefined }),
+    numLabels === config.numLabels
+      ? config
+      : bertConfig({ ...config, numLabels, id2label: undefined, label2id: undefined }),
   adaptStateDict: adaptBertStateDict,
   layerGroups: bertLayerGroups,
 });

@@ -12,7 +12,11 @@ export function renameLegacyKey(key: string): string {
 }
 
 /** The checkpoint's tensors under the model's key names (tensors shared, not copied). */
-export function alignCheckpointKeys(checkpoint: StateDict | Record<string, Tensor>, modelKeys: Iterable<string>, prefix: string): StateDict {
+export function alignCheckpointKeys(
+  checkpoint: StateDict | Record<string, Tensor>,
+  modelKeys: Iterable<string>,
+  prefix: string,
+): StateDict {
   const entries = checkpoint instanceof Map ? [...checkpoint] : Object.entries(checkpoint);
   const renamed: [string, Tensor][] = entries.map(([k, t]) => [renameLegacyKey(k), t]);
   const withPrefix = `${prefix}.`;

@@ -8,9 +8,16 @@ export type ProblemType = 'regression' | 'single_label_classification' | 'multi_
  * inferred as transformers does: numLabels 1 → regression, integer labels → single-label,
  * otherwise multi-label.
  */
-export function classificationLoss(logits: Tensor, labels: Tensor, numLabels: number, problemType: ProblemType | null = null): Tensor {
+export function classificationLoss(
+  logits: Tensor,
+  labels: Tensor,
+  numLabels: number,
+  problemType: ProblemType | null = null,
+): Tensor {
   const integer = /int/.test(labels.dtype);
-  const problem = problemType ?? (numLabels === 1 ? 'regression' : integer ? 'single_label_classification' : 'multi_label_classification');
+  const problem =
+    problemType ??
+    (numLabels === 1 ? 'regression' : integer ? 'single_label_classification' : 'multi_label_classification');
   switch (problem) {
     case 'regression': {
       const target = labels.to(logits.dtype);

@@ -1,8 +1,22 @@
 /** The models layer: model families (registered on import), their configs and builders. */
 export {
-  registerModelFamily, modelFamily, modelFamilies, findPreset, layerGroupsOf, parameterGroupsOf, hasLayerGroups,
-  checkModelSize, estimateModelBytes, maxModelBytes, MAX_LABELS, MAX_LAYERS,
-  type ModelFamily, type ModelSizePart, type HfConfig, type LayerGroup, type ParameterGroup,
+  registerModelFamily,
+  modelFamily,
+  modelFamilies,
+  findPreset,
+  layerGroupsOf,
+  parameterGroupsOf,
+  hasLayerGroups,
+  checkModelSize,
+  estimateModelBytes,
+  maxModelBytes,
+  MAX_LABELS,
+  MAX_LAYERS,
+  type ModelFamily,
+  type ModelSizePart,
+  type HfConfig,
+  type LayerGroup,
+  type ParameterGroup,
 } from './registry.js';
 export * from './bert.js';
 export * from './alexnet.js';
@@ -10,8 +24,22 @@ export * from './resnet.js';
 export * from './vit.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
 export {
-  PROBLEM_TYPES, ConfigJsonReader, checkFields, defaultLabels, field, fieldsToJson, invertLabels, labelsToJson, orNull, snakeCase, sortedKeys,
-  unnamedClasses, type ConfigField, type ConfigFields, type HeadLabels, type LabelsConfig,
+  PROBLEM_TYPES,
+  ConfigJsonReader,
+  checkFields,
+  defaultLabels,
+  field,
+  fieldsToJson,
+  invertLabels,
+  labelsToJson,
+  orNull,
+  snakeCase,
+  sortedKeys,
+  unnamedClasses,
+  type ConfigField,
+  type ConfigFields,
+  type HeadLabels,
+  type LabelsConfig,
 } from './pretrained-config.js';
 export { PretrainedModel, hasLabels, isPretrainedModel } from './pretrained-model.js';
 export { batchInputOf, type BatchInput } from './batch-input.js';

@@ -11,7 +11,7 @@
  * the family's own; the Trainer copies the loaded file's other keys into what it saves.
  */
 import type { ProblemType } from './classification-loss.js';
-import { MAX_LABELS, type HfConfig } from './registry.js';
+import { MAX_LABELS, type HfConfig, type ModelSizePart } from './registry.js';
 
 /** transformers' problem_type values: how a classification head turns logits and labels into a loss. */
 export const PROBLEM_TYPES: readonly ProblemType[] = [
@@ -265,4 +265,16 @@ export class ConfigJsonReader {
       : message;
     return new Error(`${this.source}: ${renamed}`, { cause: error });
   }
+}
+
+/**
+ * The parameters of a BERT-style encoder's layers, for the size check before allocation: per layer query, key,
+ * value and the attention output (4·(h² + h)), two LayerNorms (4h), the feed-forward pair (2hi + i + h).
+ */
+export function encoderLayersSizePart(numHiddenLayers: number, h: number, i: number): ModelSizePart {
+  return {
+    part: 'encoder layers',
+    parameters: numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i),
+    fields: { num_hidden_layers: numHiddenLayers, hidden_size: h, intermediate_size: i },
+  };
 }

@@ -107,7 +107,9 @@ export function maxModelBytes(): number {
   if (setting === undefined || setting === '') return totalmem();
   const bytes = Number(setting);
   if (!Number.isSafeInteger(bytes) || bytes <= 0) {
-    throw new Error(`FINETUNE_MAX_MODEL_BYTES must be a positive whole number of bytes, got ${JSON.stringify(setting)}`);
+    throw new Error(
+      `FINETUNE_MAX_MODEL_BYTES must be a positive whole number of bytes, got ${JSON.stringify(setting)}`,
+    );
   }
   return bytes;
 }
@@ -137,13 +139,18 @@ export function checkModelSize(family: ModelFamily, config: unknown): void {
  * A family's size estimate for `config` (null without sizeParts): its bytes, and in words the
  * parameters with their float32 bytes, and the part that holds most of them with the fields that size it.
  */
-export function modelSize(family: ModelFamily, config: unknown): { bytes: number; amount: string; largest: string } | null {
+export function modelSize(
+  family: ModelFamily,
+  config: unknown,
+): { bytes: number; amount: string; largest: string } | null {
   if (!family.sizeParts) return null;
   const parts = family.sizeParts(config);
   const parameters = parts.reduce((total, part) => total + part.parameters, 0);
   const bytes = parameters * PARAMETER_BYTES;
   const largest = parts.reduce((a, b) => (b.parameters > a.parameters ? b : a));
-  const fields = Object.entries(largest.fields).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ');
+  const fields = Object.entries(largest.fields)
+    .map(([key, value]) => `${key} = ${JSON.stringify(value)}`)
+    .join(', ');
   return {
     bytes,
     amount: `about ${formatInteger(parameters)} parameters (${formatBytes(bytes)} in float32)`,
@@ -190,7 +197,9 @@ export function findPreset(name: string): { family: ModelFamily; config: unknown
 /** Whether the model's family declares layer groups, i.e. whether layerGroupsOf(model) can answer. */
 export function hasLayerGroups(model: Module): boolean {
   const architecture = model.constructor.name;
-  return [...families.values()].some((family) => Object.hasOwn(family.architectures, architecture) && family.layerGroups !== undefined);
+  return [...families.values()].some(
+    (family) => Object.hasOwn(family.architectures, architecture) && family.layerGroups !== undefined,
+  );
 }
 
 /**
@@ -220,7 +229,8 @@ export function parameterGroupsOf(model: Module): ParameterGroup[] {
 
 function declaredLayerGroups(model: Module): LayerGroup[] {
   const { family, architecture } = familyOfModel(model);
-  if (!family.layerGroups) throw new Error(`${architecture} (model_type '${family.modelType}') declares no layer groups`);
+  if (!family.layerGroups)
+    throw new Error(`${architecture} (model_type '${family.modelType}') declares no layer groups`);
   return family.layerGroups(model);
 }
 
@@ -231,11 +241,17 @@ function groupIndexOfParameters(model: Module, groups: LayerGroup[]): Map<Tensor
   const groupIndex = new Map<Tensor, number>();
   groups.forEach((group, index) => {
     for (const module of group.modules) {
-      if (!ownModules.has(module)) throw new Error(`${architecture}: layer group '${group.name}' holds a ${module.constructor.name} that is not part of the model`);
+      if (!ownModules.has(module))
+        throw new Error(
+          `${architecture}: layer group '${group.name}' holds a ${module.constructor.name} that is not part of the model`,
+        );
       for (const p of module.parameters()) if (!groupIndex.has(p)) groupIndex.set(p, index);
     }
   });
-  const ungrouped = model.namedParameters().filter(([, p]) => !groupIndex.has(p)).map(([name]) => name);
+  const ungrouped = model
+    .namedParameters()
+    .filter(([, p]) => !groupIndex.has(p))
+    .map(([name]) => name);
   if (ungrouped.length) throw new Error(`${architecture}: parameter(s) in no layer group: ${ungrouped.join(', ')}`);
   return groupIndex;
 }

@@ -6,13 +6,29 @@
  * The config, finetune's config.json format and the presets are in resnet-config.ts (re-exported here).
  */
 import { tidy, type Tensor } from '../tensor/index.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, init, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
+import {
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  init,
+  Linear,
+  MaxPool2d,
+  Module,
+  ReLU,
+  Sequential,
+} from '../nn/index.js';
 import { unnamedClasses } from './pretrained-config.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup, type ModelFamily } from './registry.js';
 import {
-  RESNET_PRESETS, resnetConfigFromJson, resnetConfigToJson, resnetSizeParts, resolveResNetConfig, type ResNetConfig, type ResolvedResNetConfig,
+  RESNET_PRESETS,
+  resnetConfigFromJson,
+  resnetConfigToJson,
+  resnetSizeParts,
+  resolveResNetConfig,
+  type ResNetConfig,
+  type ResolvedResNetConfig,
 } from './resnet-config.js';
 
 export * from './resnet-config.js';
@@ -208,7 +224,10 @@ export class ResNet extends PretrainedModel<ResolvedResNetConfig> {
       stride = 1;
     }
     if (stride !== 1 || this.#inplanes !== planes * block.expansion) {
-      downsample = new Sequential(conv1x1(this.#inplanes, planes * block.expansion, stride), new BatchNorm2d(planes * block.expansion));
+      downsample = new Sequential(
+        conv1x1(this.#inplanes, planes * block.expansion, stride),
+        new BatchNorm2d(planes * block.expansion),
+      );
     }
 
     const { groups, widthPerGroup } = this.config;
@@ -249,7 +268,8 @@ export class ResNet extends PretrainedModel<ResolvedResNetConfig> {
    * every backbone weight — transfer learning's `model.fc = nn.Linear(…)`. The old head is disposed.
    */
   resetClassifier(numClasses: number): Linear {
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`resetClassifier: numClasses must be a positive integer, got ${numClasses}`);
+    if (!Number.isInteger(numClasses) || numClasses < 1)
+      throw new Error(`resetClassifier: numClasses must be a positive integer, got ${numClasses}`);
     const old = this.fc;
     this.fc = new Linear(old.inFeatures, numClasses);
     old.dispose();
@@ -271,15 +291,18 @@ export const resnet34 = (options: BuilderOptions = {}): ResNet => new ResNet({ .
 export const resnet50 = (options: BuilderOptions = {}): ResNet => new ResNet({ ...options, arch: 'resnet50' });
 export const resnet101 = (options: BuilderOptions = {}): ResNet => new ResNet({ ...options, arch: 'resnet101' });
 export const resnet152 = (options: BuilderOptions = {}): ResNet => new ResNet({ ...options, arch: 'resnet152' });
-export const resnext50_32x4d = (options: BuilderOptions = {}): ResNet => new ResNet({ ...options, arch: 'resnext50_32x4d' });
-export const wide_resnet50_2 = (options: BuilderOptions = {}): ResNet => new ResNet({ ...options, arch: 'wide_resnet50_2' });
+export const resnext50_32x4d = (options: BuilderOptions = {}): ResNet =>
+  new ResNet({ ...options, arch: 'resnext50_32x4d' });
+export const wide_resnet50_2 = (options: BuilderOptions = {}): ResNet =>
+  new ResNet({ ...options, arch: 'wide_resnet50_2' });
 
 /**
  * ResNet's layer groups, input side first: `stem` (conv1, bn1, relu, maxpool), `layer1` … `layer4`
  * (torchvision's stages, each ending at a resolution change), `head` (avgpool, fc).
  */
 function resnetLayerGroups(model: Module): LayerGroup[] {
-  if (!(model instanceof ResNet)) throw new Error(`resnet layer groups: unknown architecture ${model.constructor.name}`);
+  if (!(model instanceof ResNet))
+    throw new Error(`resnet layer groups: unknown architecture ${model.constructor.name}`);
   return [
     { name: 'stem', modules: [model.conv1, model.bn1, model.relu, model.maxpool] },
     { name: 'layer1', modules: [model.layer1] },

@@ -10,6 +10,7 @@ import {
   PROBLEM_TYPES,
   checkFields,
   defaultLabels,
+  encoderLayersSizePart,
   field,
   fieldsToJson,
   invertLabels,
@@ -261,12 +262,7 @@ export function vitSizeParts(c: ViTConfig): ModelSizePart[] {
       parameters: (patches + 2) * h,
       fields: { image_size: c.imageSize, patch_size: c.patchSize, hidden_size: h },
     },
-    // Per layer: query, key, value and the attention output (4·(h² + h)), two LayerNorms (4h), the MLP (2hi + i + h).
-    {
-      part: 'encoder layers',
-      parameters: c.numHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i),
-      fields: { num_hidden_layers: c.numHiddenLayers, hidden_size: h, intermediate_size: i },
-    },
+    encoderLayersSizePart(c.numHiddenLayers, h, i),
     {
       part: 'final LayerNorm and pooler',
       parameters: 2 * h + (h + 1) * pooled,

@@ -20,12 +20,33 @@
  * torchvision weights → registration.
  */
 import { cat, functional as F, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
-import { ACT2FN, Conv2d, Dropout, Identity, init, LayerNorm, Linear, Module, ModuleList, parameter, type StateDict } from '../nn/index.js';
+import {
+  ACT2FN,
+  Conv2d,
+  Dropout,
+  Identity,
+  init,
+  LayerNorm,
+  Linear,
+  Module,
+  ModuleList,
+  parameter,
+  type StateDict,
+} from '../nn/index.js';
 import { classificationLoss } from './classification-loss.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup } from './registry.js';
-import { VIT_PRESETS, heightWidth, vitConfig, vitConfigFromHf, vitConfigToHf, vitSizeParts, vitWithNumLabels, type ViTConfig } from './vit-config.js';
+import {
+  VIT_PRESETS,
+  heightWidth,
+  vitConfig,
+  vitConfigFromHf,
+  vitConfigToHf,
+  vitSizeParts,
+  vitWithNumLabels,
+  type ViTConfig,
+} from './vit-config.js';
 
 export * from './vit-config.js';
 
@@ -44,7 +65,8 @@ export class ViTPatchEmbeddings extends Module {
     this.imageSize = heightWidth(config.imageSize);
     this.patchSize = heightWidth(config.patchSize);
     this.numChannels = config.numChannels;
-    this.numPatches = Math.floor(this.imageSize[0] / this.patchSize[0]) * Math.floor(this.imageSize[1] / this.patchSize[1]);
+    this.numPatches =
+      Math.floor(this.imageSize[0] / this.patchSize[0]) * Math.floor(this.imageSize[1] / this.patchSize[1]);
     this.projection = new Conv2d(config.numChannels, config.hiddenSize, this.patchSize, { stride: this.patchSize });
   }
 
@@ -69,10 +91,17 @@ export class ViTEmbeddings extends Module {
   }
 
   forward(pixelValues: Tensor): Tensor {
-    const { imageSize: [height, width], numChannels } = this.patch_embeddings;
+    const {
+      imageSize: [height, width],
+      numChannels,
+    } = this.patch_embeddings;
     const shape = pixelValues.shape;
-    if (shape.length !== 4) throw new Error(`ViT: pixelValues must be [batch, channels, height, width], got shape [${shape}]`);
-    if (shape[1] !== numChannels) throw new Error(`ViT: expected ${numChannels} channels (config numChannels), got ${shape[1]} (pixelValues shape [${shape}])`);
+    if (shape.length !== 4)
+      throw new Error(`ViT: pixelValues must be [batch, channels, height, width], got shape [${shape}]`);
+    if (shape[1] !== numChannels)
+      throw new Error(
+        `ViT: expected ${numChannels} channels (config numChannels), got ${shape[1]} (pixelValues shape [${shape}])`,
+      );
     if (shape[2] !== height || shape[3] !== width) {
       throw new Error(
         `ViT: expected ${height}×${width} images (config imageSize), got ${shape[2]}×${shape[3]}; ` +
@@ -111,9 +140,14 @@ export class ViTSelfAttention extends Module {
     const [batch, length, width] = hidden.shape;
     // [batch, length, hidden] → [batch, heads, length, headDim]
     const heads = (x: Tensor) => x.view([batch, length, this.numHeads, this.headDim]).transpose(1, 2);
-    const context = F.scaledDotProductAttention(heads(this.query.forward(hidden)), heads(this.key.forward(hidden)), heads(this.value.forward(hidden)), {
-      dropoutP: this.training ? this.dropoutProb : 0,
-    });
+    const context = F.scaledDotProductAttention(
+      heads(this.query.forward(hidden)),
+      heads(this.key.forward(hidden)),
+      heads(this.value.forward(hidden)),
+      {
+        dropoutP: this.training ? this.dropoutProb : 0,
+      },
+    );
     return context.transpose(1, 2).reshape([batch, length, width]);
   }
 }
@@ -275,7 +309,7 @@ export class ViTModel extends PretrainedModel<ViTConfig> {
     this.embeddings = new ViTEmbeddings(this.config);
     this.encoder = new ViTEncoder(this.config);
     this.layernorm = new LayerNorm(this.config.hiddenSize, this.config.layerNormEps);
-    this.pooler = options.addPoolingLayer ?? true ? new ViTPooler(this.config) : null;
+    this.pooler = (options.addPoolingLayer ?? true) ? new ViTPooler(this.config) : null;
     this.apply((module) => initWeights(module, this.config.initializerRange));
   }
 
@@ -317,7 +351,9 @@ export class ViTForImageClassification extends PretrainedModel<ViTConfig> {
   forward({ pixelValues, labels }: ViTClassifierInput): ViTClassifierOutput {
     const { lastHiddenState } = this.vit.forward({ pixelValues });
     const logits = this.classifier.forward(lastHiddenState.select(1, 0));
-    return labels ? { logits, loss: classificationLoss(logits, labels, this.config.numLabels, this.config.problemType) } : { logits };
+    return labels
+      ? { logits, loss: classificationLoss(logits, labels, this.config.numLabels, this.config.problemType) }
+      : { logits };
   }
 
   /**
@@ -325,8 +361,12 @@ export class ViTForImageClassification extends PretrainedModel<ViTConfig> {
    * the usual first step of fine-tuning on a new label set. The new head has the backbone's dtype and
    * device; the old head's tensors are freed.
    */
-  resetClassifier(numLabels: number, labels: { id2label?: Record<number, string>; label2id?: Record<string, number> } = {}): this {
-    if (!Number.isInteger(numLabels) || numLabels < 0) throw new RangeError(`resetClassifier: numLabels must be a non-negative integer, got ${numLabels}`);
+  resetClassifier(
+    numLabels: number,
+    labels: { id2label?: Record<number, string>; label2id?: Record<string, number> } = {},
+  ): this {
+    if (!Number.isInteger(numLabels) || numLabels < 0)
+      throw new RangeError(`resetClassifier: numLabels must be a non-negative integer, got ${numLabels}`);
     const config = vitConfig({ ...this.config, numLabels, id2label: labels.id2label, label2id: labels.label2id });
     const fresh = newClassifier(config);
     const { dtype, device } = this.vit.embeddings.patch_embeddings.projection.weight;
@@ -384,7 +424,10 @@ function initWeights(module: Module, std: number): void {
  * Throws on keys it does not know (e.g. heads.pre_logits of a representation_size model) or on
  * shapes that do not fit `config`.
  */
-export function vitStateDictFromTorchvision(sd: Map<string, Tensor>, config: ViTConfig = VIT_PRESETS.vit_b_16): StateDict {
+export function vitStateDictFromTorchvision(
+  sd: Map<string, Tensor>,
+  config: ViTConfig = VIT_PRESETS.vit_b_16,
+): StateDict {
   return tidy(() => renameTorchvision(sd, vitConfig(config))); // on error, frees the query/key/value views made so far
 }
 
@@ -400,7 +443,9 @@ function renameTorchvision(sd: Map<string, Tensor>, c: ViTConfig): StateDict {
   };
   const expectShape = (key: string, t: Tensor, shape: number[], field: string) => {
     if (t.shape.join() !== shape.join()) {
-      throw new Error(`vitStateDictFromTorchvision: '${key}' is [${t.shape}] but the config (${field}) needs [${shape}]`);
+      throw new Error(
+        `vitStateDictFromTorchvision: '${key}' is [${t.shape}] but the config (${field}) needs [${shape}]`,
+      );
     }
   };
 
@@ -410,10 +455,14 @@ function renameTorchvision(sd: Map<string, Tensor>, c: ViTConfig): StateDict {
     if (m) layerIds.add(Number(m[1]));
   }
   if (layerIds.size !== c.numHiddenLayers || [...layerIds].some((i) => i >= c.numHiddenLayers)) {
-    throw new Error(`vitStateDictFromTorchvision: the state dict has ${layerIds.size} encoder layers but the config has numHiddenLayers ${c.numHiddenLayers}`);
+    throw new Error(
+      `vitStateDictFromTorchvision: the state dict has ${layerIds.size} encoder layers but the config has numHiddenLayers ${c.numHiddenLayers}`,
+    );
   }
   if (sd.has('heads.pre_logits.weight')) {
-    throw new Error('vitStateDictFromTorchvision: torchvision ViTs with representation_size (heads.pre_logits) have no ViTForImageClassification equivalent');
+    throw new Error(
+      'vitStateDictFromTorchvision: torchvision ViTs with representation_size (heads.pre_logits) have no ViTForImageClassification equivalent',
+    );
   }
 
   const H = c.hiddenSize;

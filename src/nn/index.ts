@@ -8,7 +8,16 @@ export { LayerNorm, GroupNorm } from './layers/normalization.js';
 export { BatchNorm2d } from './layers/batchnorm.js';
 export { Embedding } from './layers/sparse.js';
 export { Dropout } from './layers/dropout.js';
-export { ReLU, GELU, Tanh, SiLU, Sigmoid, MultiheadAttention, type MultiheadAttentionOptions, type AttentionCall } from './layers/activation.js';
+export {
+  ReLU,
+  GELU,
+  Tanh,
+  SiLU,
+  Sigmoid,
+  MultiheadAttention,
+  type MultiheadAttentionOptions,
+  type AttentionCall,
+} from './layers/activation.js';
 export { MaxPool2d, AdaptiveAvgPool2d } from './layers/pooling.js';
 export { Flatten } from './layers/flatten.js';
 export { Sequential, ModuleList, ModuleDict, ParameterDict, type TensorModule } from './layers/container.js';

@@ -31,7 +31,9 @@ export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tenso
     const high = cdf((b - mean) / std);
     t.uniform_(2 * low - 1, 2 * high - 1);
     aten.erfinv_(t);
-    t.mul_(std * Math.SQRT2).add_(mean).clamp_(a, b);
+    t.mul_(std * Math.SQRT2)
+      .add_(mean)
+      .clamp_(a, b);
     return t;
   });
 }
@@ -89,6 +91,8 @@ function erf(x: number): number {
   const sign = Math.sign(x);
   const z = Math.abs(x);
   const t = 1 / (1 + 0.3275911 * z);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
   return sign * y;
 }

@@ -24,8 +24,14 @@ export interface LabelSmoothingOptions {
  * [N] / [N, d1, …], or class probabilities shaped like the logits) with label smoothing ε ∈ [0, 1],
  * as `torch.nn.functional.cross_entropy(logits, labels, label_smoothing=epsilon, ignore_index=…)`.
  */
-export function labelSmoothedCrossEntropy(logits: Tensor, labels: Tensor, epsilon: number, options: LabelSmoothingOptions = {}): Tensor {
-  if (!(typeof epsilon === 'number' && epsilon >= 0 && epsilon <= 1)) throw new Error(`label smoothing epsilon must be in [0, 1], got ${String(epsilon)}`);
+export function labelSmoothedCrossEntropy(
+  logits: Tensor,
+  labels: Tensor,
+  epsilon: number,
+  options: LabelSmoothingOptions = {},
+): Tensor {
+  if (!(typeof epsilon === 'number' && epsilon >= 0 && epsilon <= 1))
+    throw new Error(`label smoothing epsilon must be in [0, 1], got ${String(epsilon)}`);
   return F.crossEntropy(logits, labels, {
     labelSmoothing: epsilon,
     ignoreIndex: options.ignoreIndex ?? -100,

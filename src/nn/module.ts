@@ -73,7 +73,9 @@ export class Module {
   /** Own buffers, skipping unset ones. */
   ownBuffers(): [string, Tensor][] {
     const self = this as unknown as Record<string, unknown>;
-    return [...buffersOf(this).all].filter((name) => self[name] instanceof Tensor).map((name) => [name, self[name] as Tensor]);
+    return [...buffersOf(this).all]
+      .filter((name) => self[name] instanceof Tensor)
+      .map((name) => [name, self[name] as Tensor]);
   }
 
   /** Every parameter with its dotted path; a parameter shared by two modules (tied weights) is listed once. */
@@ -154,10 +156,12 @@ export class Module {
       }
     }
     const problems: string[] = [];
-    if (mismatches.length) problems.push(`size mismatch for ${mismatches.length} key(s):\n  ${mismatches.join('\n  ')}`);
+    if (mismatches.length)
+      problems.push(`size mismatch for ${mismatches.length} key(s):\n  ${mismatches.join('\n  ')}`);
     if (strict && missingKeys.length) problems.push(`missing key(s) in state dict: ${missingKeys.join(', ')}`);
     if (strict && unexpectedKeys.length) problems.push(`unexpected key(s) in state dict: ${unexpectedKeys.join(', ')}`);
-    if (problems.length) throw new Error(`error(s) loading state dict for ${this.constructor.name}:\n${problems.join('\n')}`);
+    if (problems.length)
+      throw new Error(`error(s) loading state dict for ${this.constructor.name}:\n${problems.join('\n')}`);
     noGrad(() => {
       for (const [key, target] of own) {
         const source = incoming.get(key);
@@ -203,7 +207,12 @@ export class Module {
    * dtype (integer buffers keep theirs, as in PyTorch). Tied parameters stay tied.
    */
   to(target: DType | Device | { dtype?: DType; device?: Device }): this {
-    const options = typeof target === 'string' ? (isDevice(target) ? { device: target as Device } : { dtype: target as DType }) : target;
+    const options =
+      typeof target === 'string'
+        ? isDevice(target)
+          ? { device: target as Device }
+          : { dtype: target as DType }
+        : target;
     const converted = new Map<Tensor, Tensor>();
     const convert = (t: Tensor): Tensor => {
       let out = converted.get(t);

@@ -13,7 +13,14 @@
  */
 import { aten, type Device, type Tensor } from '../tensor/index.js';
 import type { GroupOptions, ParamGroup } from './param-group.js';
-import { byDeviceAndDtype, checkNonNegative, fusedSupports, Optimizer, type ParamsInput, type ParamState } from './optimizer.js';
+import {
+  byDeviceAndDtype,
+  checkNonNegative,
+  fusedSupports,
+  Optimizer,
+  type ParamsInput,
+  type ParamState,
+} from './optimizer.js';
 
 export interface AdamOptions {
   /** Learning rate (1e-3). */
@@ -70,10 +77,12 @@ export class Adam extends Optimizer {
     checkNonNegative(options.lr, `Invalid learning rate: ${options.lr}`);
     checkNonNegative(options.eps, `Invalid epsilon value: ${options.eps}`);
     const betas = options.betas;
-    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`betas must be a pair of numbers, got ${String(betas)}`);
+    if (!Array.isArray(betas) || betas.length !== 2)
+      throw new TypeError(`betas must be a pair of numbers, got ${String(betas)}`);
     for (const i of [0, 1]) {
       const beta = betas[i];
-      if (typeof beta !== 'number' || !(0 <= beta && beta < 1)) throw new RangeError(`Invalid beta parameter at index ${i}: ${beta}`);
+      if (typeof beta !== 'number' || !(0 <= beta && beta < 1))
+        throw new RangeError(`Invalid beta parameter at index ${i}: ${beta}`);
     }
     checkNonNegative(options.weightDecay, `Invalid weight_decay value: ${options.weightDecay}`);
   }
@@ -133,7 +142,15 @@ export class Adam extends Optimizer {
       states.map((s) => s.exp_avg_sq),
       amsgrad ? states.map((s) => s.max_exp_avg_sq) : [],
       states.map((s) => s.step),
-      { lr: group.lr, beta1, beta2, weight_decay: group.weightDecay, eps: group.eps!, amsgrad, maximize: group.maximize },
+      {
+        lr: group.lr,
+        beta1,
+        beta2,
+        weight_decay: group.weightDecay,
+        eps: group.eps!,
+        amsgrad,
+        maximize: group.maximize,
+      },
     );
   }
 
@@ -141,7 +158,14 @@ export class Adam extends Optimizer {
    * PyTorch's single-tensor Adam (its default on the CPU), one `_foreach_*` call per line: the same
    * kernels, scalars and order, so the same bits. `counts` are the incremented steps.
    */
-  #foreach(group: ParamGroup, params: Tensor[], rawGrads: Tensor[], states: AdamState[], counts: number[], amsgrad: boolean): void {
+  #foreach(
+    group: ParamGroup,
+    params: Tensor[],
+    rawGrads: Tensor[],
+    states: AdamState[],
+    counts: number[],
+    amsgrad: boolean,
+  ): void {
     const { lr, weightDecay } = group;
     const [beta1, beta2] = group.betas!;
     const eps = group.eps!;

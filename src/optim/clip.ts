@@ -18,7 +18,8 @@ export interface ClipGradNormOptions {
 function order(normType: NormType): number {
   if (normType === 'inf') return Infinity;
   if (normType === '-inf') return -Infinity;
-  if (typeof normType !== 'number' || Number.isNaN(normType)) throw new TypeError(`normType must be a number or 'inf', got ${String(normType)}`);
+  if (typeof normType !== 'number' || Number.isNaN(normType))
+    throw new TypeError(`normType must be a number or 'inf', got ${String(normType)}`);
   return normType;
 }
 
@@ -36,7 +37,11 @@ function gradsOf(parameters: Tensor | readonly Tensor[]): Tensor[] {
  * The p-norm of the tensors taken together, as if concatenated into one vector
  * (torch.nn.utils.get_total_norm): a 0-d tensor on the first tensor's device.
  */
-export function getTotalNorm(tensors: Tensor | readonly Tensor[], normType: NormType = 2, options: ClipGradNormOptions = {}): Tensor {
+export function getTotalNorm(
+  tensors: Tensor | readonly Tensor[],
+  normType: NormType = 2,
+  options: ClipGradNormOptions = {},
+): Tensor {
   const list = Array.isArray(tensors) ? (tensors as readonly Tensor[]) : [tensors as Tensor];
   const ord = order(normType);
   return noGrad(() =>
@@ -44,8 +49,12 @@ export function getTotalNorm(tensors: Tensor | readonly Tensor[], normType: Norm
       if (list.length === 0) return aten.scalar_tensor(0, { dtype: 'float32' });
       const firstDevice = list[0].device as Device;
       const norms: Tensor[] = [];
-      for (const bucket of byDeviceAndDtype(list, (t) => t).values()) norms.push(...aten._foreach_norm_Scalar(bucket.items, ord));
-      const total = aten.linalg_vector_norm(aten.stack(norms.map((n) => (n.device === firstDevice ? n : n.to(firstDevice)))), ord);
+      for (const bucket of byDeviceAndDtype(list, (t) => t).values())
+        norms.push(...aten._foreach_norm_Scalar(bucket.items, ord));
+      const total = aten.linalg_vector_norm(
+        aten.stack(norms.map((n) => (n.device === firstDevice ? n : n.to(firstDevice)))),
+        ord,
+      );
       if (options.errorIfNonfinite && !Number.isFinite(total.item())) {
         throw new Error(
           `The total norm of order ${ord} for gradients from \`parameters\` is non-finite, so it cannot be clipped. ` +
@@ -62,7 +71,8 @@ export function getTotalNorm(tensors: Tensor | readonly Tensor[], normType: Norm
  * (torch.nn.utils.clip_grads_with_norm_), always multiplying, as PyTorch does (no host sync).
  */
 export function clipGradsWithNorm_(parameters: Tensor | readonly Tensor[], maxNorm: number, totalNorm: Tensor): void {
-  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) throw new TypeError(`maxNorm must be a number, got ${String(maxNorm)}`);
+  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm))
+    throw new TypeError(`maxNorm must be a number, got ${String(maxNorm)}`);
   noGrad(() =>
     tidy(() => {
       const grads = gradsOf(parameters);
@@ -70,7 +80,10 @@ export function clipGradsWithNorm_(parameters: Tensor | readonly Tensor[], maxNo
       // Python's `max_norm / (total_norm + 1e-6)` is Tensor.__rtruediv__: reciprocal, then multiply.
       const coef = aten.clamp(aten.mul_Scalar(aten.reciprocal(aten.add_Scalar(totalNorm, 1e-6)), maxNorm), null, 1.0);
       for (const bucket of byDeviceAndDtype(grads, (g) => g).values()) {
-        aten._foreach_mul__Tensor(bucket.items, coef.device === bucket.device ? coef : coef.to(bucket.device as Device));
+        aten._foreach_mul__Tensor(
+          bucket.items,
+          coef.device === bucket.device ? coef : coef.to(bucket.device as Device),
+        );
       }
     }),
   );
@@ -81,7 +94,12 @@ export function clipGradsWithNorm_(parameters: Tensor | readonly Tensor[], maxNo
  * (torch.nn.utils.clip_grad_norm_), and returns the total norm before clipping: a 0-d tensor in
  * the caller's scope (`.item()` reads it).
  */
-export function clipGradNorm_(parameters: Tensor | readonly Tensor[], maxNorm: number, normType: NormType = 2, options: ClipGradNormOptions = {}): Tensor {
+export function clipGradNorm_(
+  parameters: Tensor | readonly Tensor[],
+  maxNorm: number,
+  normType: NormType = 2,
+  options: ClipGradNormOptions = {},
+): Tensor {
   return noGrad(() =>
     tidy(() => {
       const grads = gradsOf(parameters);
@@ -95,7 +113,8 @@ export function clipGradNorm_(parameters: Tensor | readonly Tensor[], maxNorm: n
 
 /** Clamps every gradient in place to [−clipValue, clipValue] (torch.nn.utils.clip_grad_value_). */
 export function clipGradValue_(parameters: Tensor | readonly Tensor[], clipValue: number): void {
-  if (typeof clipValue !== 'number' || Number.isNaN(clipValue)) throw new TypeError(`clipValue must be a number, got ${String(clipValue)}`);
+  if (typeof clipValue !== 'number' || Number.isNaN(clipValue))
+    throw new TypeError(`clipValue must be a number, got ${String(clipValue)}`);
   noGrad(() =>
     tidy(() => {
       for (const bucket of byDeviceAndDtype(gradsOf(parameters), (g) => g).values()) {

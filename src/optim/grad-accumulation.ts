@@ -23,7 +23,8 @@ export class GradientAccumulation {
   #pending = 0;
 
   constructor(steps: number) {
-    if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`gradient accumulation steps must be a positive integer, got ${steps}`);
+    if (!Number.isInteger(steps) || steps < 1)
+      throw new RangeError(`gradient accumulation steps must be a positive integer, got ${steps}`);
     this.steps = steps;
   }
 

@@ -116,7 +116,8 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
   const stopDiv = options.stopDiv ?? true;
   const perGroup = (value: number | number[] | undefined, fallback: number, what: string) => {
     if (Array.isArray(value)) {
-      if (value.length !== groups.length) throw new Error(`lrFind: expected ${groups.length} ${what} values, got ${value.length}`);
+      if (value.length !== groups.length)
+        throw new Error(`lrFind: expected ${groups.length} ${what} values, got ${value.length}`);
       return value;
     }
     return groups.map(() => value ?? fallback);
@@ -127,7 +128,8 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
   // Snapshots: model weights, optimizer state, group hyperparameters.
   const modelSnapshot = model ? cloneStateDict(model) : undefined;
   const customSnapshot = options.snapshot ? options.snapshot() : undefined;
-  const optimizerSnapshot = optimizer.stateDict && optimizer.loadStateDict ? tidy(() => cloneTensors(optimizer.stateDict!())) : undefined;
+  const optimizerSnapshot =
+    optimizer.stateDict && optimizer.loadStateDict ? tidy(() => cloneTensors(optimizer.stateDict!())) : undefined;
   const groupSnapshot = groups.map((g) => {
     const { params, paramNames, ...hyper } = g;
     return structuredCloneHyper(hyper);
@@ -184,7 +186,8 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
   const suggestions: LrFindResult['suggestions'] = {};
   const points: LrFindResult['points'] = {};
   const funcs = { valley, minimum, steep };
-  for (const name of wanted) if (!Object.hasOwn(funcs, name)) throw new Error(`lrFind: unknown suggestion '${name}' (valley, minimum, steep)`);
+  for (const name of wanted)
+    if (!Object.hasOwn(funcs, name)) throw new Error(`lrFind: unknown suggestion '${name}' (valley, minimum, steep)`);
   const curve = sLosses.length >= 2 ? lrCurve(sLrs, sLosses, losses.slice(0, hi), lo + 1, beta) : undefined;
   const refused = curve ? refusal(curve, options.minDrop ?? 0.05, options.minSignalToNoise ?? 3) : undefined;
   if (refused === undefined) {
@@ -195,7 +198,16 @@ export async function lrFind<S>(options: LrFindOptions<S>): Promise<LrFindResult
       points[name] = point;
     }
   }
-  return { lrs, losses, smoothed, suggestions, points, diverged, ...(curve ? { curve } : {}), ...(refused !== undefined ? { refused } : {}) };
+  return {
+    lrs,
+    losses,
+    smoothed,
+    suggestions,
+    points,
+    diverged,
+    ...(curve ? { curve } : {}),
+    ...(refused !== undefined ? { refused } : {}),
+  };
 }
 
 /**
@@ -208,7 +220,10 @@ export function lrCurve(lrs: number[], smoothed: number[], raw: number[], averag
   const at = argmin(smoothed);
   const minLoss = smoothed[at];
   // The median |difference| of neighbouring raw losses is 0.6745·√2·σ for independent Gaussian noise.
-  const steps = raw.slice(1).map((l, i) => Math.abs(l - raw[i])).filter(Number.isFinite);
+  const steps = raw
+    .slice(1)
+    .map((l, i) => Math.abs(l - raw[i]))
+    .filter(Number.isFinite);
   const rawNoise = steps.length ? median(steps) / (0.6745 * Math.SQRT2) : 0;
   const noise = rawNoise * Math.sqrt(1 / averaged + (1 - beta) / (1 + beta));
   return { startLoss, minLoss, minLr: lrs[at], drop: (startLoss - minLoss) / Math.abs(startLoss), noise, rawNoise };
@@ -220,7 +235,8 @@ function refusal(curve: LrCurve, minDrop: number, minSignalToNoise: number): str
   const shown = `${fmt(startLoss)} → ${fmt(minLoss)}`;
   if (minDrop <= 0 && minSignalToNoise <= 0) return undefined;
   if (!Number.isFinite(drop)) return `the smoothed loss is not finite (${shown})`;
-  if (fall <= 0) return `the smoothed loss never falls below its start (${fmt(startLoss)}): a flat or rising curve, so no lr can be told from it`;
+  if (fall <= 0)
+    return `the smoothed loss never falls below its start (${fmt(startLoss)}): a flat or rising curve, so no lr can be told from it`;
   if (drop < minDrop) {
     return `the smoothed loss never falls more than ${pct(minDrop)} below its start: at best ${shown} (${pct(drop)}): a flat curve, so no lr can be told from it`;
   }
@@ -288,7 +304,8 @@ export function steep(lrs: number[], losses: number[]): [number, { lr: number; l
 
 function argmin(values: number[]): number {
   let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] < values[best] || (Number.isNaN(values[i]) && !Number.isNaN(values[best]))) best = i;
+  for (let i = 1; i < values.length; i++)
+    if (values[i] < values[best] || (Number.isNaN(values[i]) && !Number.isNaN(values[best]))) best = i;
   return best;
 }
 
@@ -320,7 +337,8 @@ function cloneTensors(value: unknown): unknown {
       if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, walk(x)]));
       if (typeof v === 'object' && v !== null) {
         const proto = Object.getPrototypeOf(v);
-        if (proto === Object.prototype || proto === null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+        if (proto === Object.prototype || proto === null)
+          return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
       }
       return v;
     };

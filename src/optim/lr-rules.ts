@@ -18,7 +18,13 @@ import { getMethod } from '../peft/index.js';
  * `pretraining_lr`, `lr`. Hugging Face configs do not record it by default; some training scripts
  * and converted checkpoints do.
  */
-export const PRETRAINING_LR_KEYS: readonly string[] = ['pretraining_learning_rate', 'pretrain_learning_rate', 'learning_rate', 'pretraining_lr', 'lr'];
+export const PRETRAINING_LR_KEYS: readonly string[] = [
+  'pretraining_learning_rate',
+  'pretrain_learning_rate',
+  'learning_rate',
+  'pretraining_lr',
+  'lr',
+];
 
 export interface FineTuneLrOptions {
   /** A registered fine-tuning method's name or alias ('full', 'lora', 'adapters'; peft's registerMethod). */
@@ -80,6 +86,8 @@ export function defaultFineTuneLr(options: FineTuneLrOptions): FineTuneLr {
       configKey: pretraining.key,
     };
   }
-  const ignored = pretraining ? `; config.json ${pretraining.key} ${formatLr(pretraining.lr)} not used: ${method} trains new or few parameters` : '';
+  const ignored = pretraining
+    ? `; config.json ${pretraining.key} ${formatLr(pretraining.lr)} not used: ${method} trains new or few parameters`
+    : '';
   return { lr: fallback.lr, reason: `lr ${formatLr(fallback.lr)}: ${fallback.why}${ignored}`, source: 'default' };
 }

@@ -40,9 +40,11 @@ export class LRScheduler {
     const groups = optimizer.paramGroups;
     if (groups.length === 0) throw new Error('the optimizer has no param groups');
     this.lambdas = Array.isArray(lrLambda) ? lrLambda : groups.map(() => lrLambda);
-    if (this.lambdas.length !== groups.length) throw new Error(`expected ${groups.length} lr lambdas, got ${this.lambdas.length}`);
+    if (this.lambdas.length !== groups.length)
+      throw new Error(`expected ${groups.length} lr lambdas, got ${this.lambdas.length}`);
     this.baseLrs = options.baseLrs ? [...options.baseLrs] : groups.map((g) => g.initialLr ?? g.lr);
-    if (this.baseLrs.length !== groups.length) throw new Error(`expected ${groups.length} base lrs, got ${this.baseLrs.length}`);
+    if (this.baseLrs.length !== groups.length)
+      throw new Error(`expected ${groups.length} base lrs, got ${this.baseLrs.length}`);
     this.lastStep = options.lastStep ?? -1;
     this.step();
   }
@@ -74,7 +76,9 @@ export class LRScheduler {
    */
   loadStateDict(state: LRSchedulerState): void {
     if (state.baseLrs.length !== this.optimizer.paramGroups.length) {
-      throw new Error(`the state has ${state.baseLrs.length} groups, the optimizer ${this.optimizer.paramGroups.length}`);
+      throw new Error(
+        `the state has ${state.baseLrs.length} groups, the optimizer ${this.optimizer.paramGroups.length}`,
+      );
     }
     this.lastStep = state.lastStep;
     this.baseLrs = [...state.baseLrs];

@@ -129,7 +129,12 @@ export class MultiTaskLoss {
   /** dwa: epoch averages so far (the last two kept), and this epoch's running sums. */
   #epochLosses: Record<string, number>[] = [];
   #running: { sums: number[]; count: number } = { sums: [], count: 0 };
-  #gradnorm: { shared: Tensor[]; alpha: number; initial: number[] | null; last?: Pick<MultiTaskState, 'gradNorms' | 'targets' | 'inverseTrainingRates' | 'gradNormLoss'> } | null = null;
+  #gradnorm: {
+    shared: Tensor[];
+    alpha: number;
+    initial: number[] | null;
+    last?: Pick<MultiTaskState, 'gradNorms' | 'targets' | 'inverseTrainingRates' | 'gradNormLoss'>;
+  } | null = null;
 
   constructor(tasks: string[], strategy: MultiTaskStrategy, options: MultiTaskLossOptions = {}) {
     const dtype = options.dtype ?? 'float32';
@@ -140,31 +145,52 @@ export class MultiTaskLoss {
     this.#running.sums = tasks.map(() => 0);
     switch (strategy.kind) {
       case 'fixed':
-        for (const name of Object.keys(strategy.weights ?? {})) if (!tasks.includes(name)) throw new Error(`MultiTaskLoss: weight for unknown task '${name}' (tasks: ${tasks.join(', ')})`);
+        for (const name of Object.keys(strategy.weights ?? {}))
+          if (!tasks.includes(name))
+            throw new Error(`MultiTaskLoss: weight for unknown task '${name}' (tasks: ${tasks.join(', ')})`);
         break;
       case 'scheduled':
-        if (tasks.length !== 2) throw new Error(`MultiTaskLoss: a scheduled α(t) weighs exactly two tasks, got ${tasks.length}`);
-        if (!(Number.isInteger(strategy.steps) && strategy.steps > 0)) throw new Error(`MultiTaskLoss: steps must be a positive integer, got ${strategy.steps}`);
-        if (!['linear', 'cosine', 'step', undefined].includes(strategy.shape)) throw new Error(`MultiTaskLoss: shape must be linear, cosine or step, got '${strategy.shape}'`);
+        if (tasks.length !== 2)
+          throw new Error(`MultiTaskLoss: a scheduled α(t) weighs exactly two tasks, got ${tasks.length}`);
+        if (!(Number.isInteger(strategy.steps) && strategy.steps > 0))
+          throw new Error(`MultiTaskLoss: steps must be a positive integer, got ${strategy.steps}`);
+        if (!['linear', 'cosine', 'step', undefined].includes(strategy.shape))
+          throw new Error(`MultiTaskLoss: shape must be linear, cosine or step, got '${strategy.shape}'`);
         break;
       case 'uncertainty': {
         const init = strategy.initialLogVariance ?? 0;
-        this.#param = parameter(tensor(tasks.map((t) => (typeof init === 'number' ? init : (init[t] ?? 0))), { dtype }));
+        this.#param = parameter(
+          tensor(
+            tasks.map((t) => (typeof init === 'number' ? init : (init[t] ?? 0))),
+            { dtype },
+          ),
+        );
         break;
       }
       case 'dwa':
-        if (strategy.temperature !== undefined && !(strategy.temperature > 0)) throw new Error(`MultiTaskLoss: temperature must be positive, got ${strategy.temperature}`);
+        if (strategy.temperature !== undefined && !(strategy.temperature > 0))
+          throw new Error(`MultiTaskLoss: temperature must be positive, got ${strategy.temperature}`);
         break;
       case 'gradnorm': {
-        const shared = Array.isArray(strategy.sharedParameters) ? strategy.sharedParameters : [strategy.sharedParameters];
-        if (shared.length === 0) throw new Error('MultiTaskLoss: GradNorm needs the shared parameters (the last shared layer’s weights)');
+        const shared = Array.isArray(strategy.sharedParameters)
+          ? strategy.sharedParameters
+          : [strategy.sharedParameters];
+        if (shared.length === 0)
+          throw new Error('MultiTaskLoss: GradNorm needs the shared parameters (the last shared layer’s weights)');
         const initial = strategy.initialLosses ? tasks.map((t) => checkLossValue(t, strategy.initialLosses![t])) : null;
-        this.#param = parameter(tensor(tasks.map(() => 1), { dtype }));
+        this.#param = parameter(
+          tensor(
+            tasks.map(() => 1),
+            { dtype },
+          ),
+        );
         this.#gradnorm = { shared, alpha: strategy.alpha ?? 1.5, initial };
         break;
       }
       default:
-        throw new Error(`MultiTaskLoss: unknown strategy '${(strategy as { kind: string }).kind}' (known: fixed, scheduled, uncertainty, dwa, gradnorm)`);
+        throw new Error(
+          `MultiTaskLoss: unknown strategy '${(strategy as { kind: string }).kind}' (known: fixed, scheduled, uncertainty, dwa, gradnorm)`,
+        );
     }
   }
 
@@ -221,7 +247,10 @@ export class MultiTaskLoss {
         const s = this.#param!;
         return stacked.mul(s.neg().exp()).mul(0.5).add(s.mul(0.5)).sum();
       }
-      const weights = this.strategy.kind === 'gradnorm' ? this.#param!.detach() : tensor(this.#weightValues(), { dtype: stacked.dtype });
+      const weights =
+        this.strategy.kind === 'gradnorm'
+          ? this.#param!.detach()
+          : tensor(this.#weightValues(), { dtype: stacked.dtype });
       return stacked.mul(weights.to({ dtype: stacked.dtype })).sum();
     });
   }
@@ -248,7 +277,8 @@ export class MultiTaskLoss {
       noGrad(() =>
         tidy(() => {
           const sum = w.sum().item();
-          if (!(Number.isFinite(sum) && sum !== 0)) throw new Error(`GradNorm: the task weights sum to ${sum}; lower the weights' learning rate`);
+          if (!(Number.isFinite(sum) && sum !== 0))
+            throw new Error(`GradNorm: the task weights sum to ${sum}; lower the weights' learning rate`);
           w.mul_(this.tasks.length / sum);
         }),
       );
@@ -266,7 +296,8 @@ export class MultiTaskLoss {
     if (avgLosses) averages = this.tasks.map((t) => checkLossValue(t, avgLosses[t]));
     else {
       const { sums, count } = this.#running;
-      if (count === 0) throw new Error('MultiTaskLoss.onEpochEnd: no losses seen this epoch; pass the epoch-average losses');
+      if (count === 0)
+        throw new Error('MultiTaskLoss.onEpochEnd: no losses seen this epoch; pass the epoch-average losses');
       averages = sums.map((s) => s / count);
     }
     this.#epochLosses.push(this.#named(averages));
@@ -276,7 +307,12 @@ export class MultiTaskLoss {
 
   /** The current weights and the strategy's own quantities, for logs. */
   get state(): MultiTaskState {
-    const state: MultiTaskState = { kind: this.strategy.kind, step: this.#step, epoch: this.#epoch, weights: this.weights() };
+    const state: MultiTaskState = {
+      kind: this.strategy.kind,
+      step: this.#step,
+      epoch: this.#epoch,
+      weights: this.weights(),
+    };
     switch (this.strategy.kind) {
       case 'scheduled':
         state.alpha = this.alpha();
@@ -301,7 +337,12 @@ export class MultiTaskLoss {
 
   /** The state to save with a checkpoint (see MultiTaskLossStateDict). */
   stateDict(): MultiTaskLossStateDict {
-    const sd: MultiTaskLossStateDict = { kind: this.strategy.kind, tasks: [...this.tasks], step: this.#step, epoch: this.#epoch };
+    const sd: MultiTaskLossStateDict = {
+      kind: this.strategy.kind,
+      tasks: [...this.tasks],
+      step: this.#step,
+      epoch: this.#epoch,
+    };
     if (this.#param) sd.parameter = this.#paramValues();
     if (this.strategy.kind === 'dwa') {
       sd.epochLosses = this.#epochLosses.map((l) => ({ ...l }));
@@ -317,14 +358,23 @@ export class MultiTaskLoss {
   /** Restores stateDict()'s output into a MultiTaskLoss of the same tasks and strategy kind (the learnable tensor is written in place). */
   loadStateDict(sd: MultiTaskLossStateDict): void {
     if (typeof sd !== 'object' || sd === null) throw new Error('MultiTaskLoss.loadStateDict: expected an object');
-    if (sd.kind !== this.strategy.kind) throw new Error(`MultiTaskLoss.loadStateDict: the state is of a '${sd.kind}' weighting, this one is '${this.strategy.kind}'`);
+    if (sd.kind !== this.strategy.kind)
+      throw new Error(
+        `MultiTaskLoss.loadStateDict: the state is of a '${sd.kind}' weighting, this one is '${this.strategy.kind}'`,
+      );
     if (!Array.isArray(sd.tasks) || sd.tasks.join('\n') !== this.tasks.join('\n')) {
-      throw new Error(`MultiTaskLoss.loadStateDict: the state is for tasks ${String(sd.tasks)}, this loss has ${this.tasks.join(', ')}`);
+      throw new Error(
+        `MultiTaskLoss.loadStateDict: the state is for tasks ${String(sd.tasks)}, this loss has ${this.tasks.join(', ')}`,
+      );
     }
-    if (!Number.isInteger(sd.step) || !Number.isInteger(sd.epoch)) throw new Error('MultiTaskLoss.loadStateDict: step and epoch must be integers');
+    if (!Number.isInteger(sd.step) || !Number.isInteger(sd.epoch))
+      throw new Error('MultiTaskLoss.loadStateDict: step and epoch must be integers');
     if (this.#param) {
       const values = sd.parameter;
-      if (!Array.isArray(values) || values.length !== this.tasks.length) throw new Error(`MultiTaskLoss.loadStateDict: expected ${this.tasks.length} parameter values, got ${String(values)}`);
+      if (!Array.isArray(values) || values.length !== this.tasks.length)
+        throw new Error(
+          `MultiTaskLoss.loadStateDict: expected ${this.tasks.length} parameter values, got ${String(values)}`,
+        );
       const param = this.#param;
       noGrad(() => tidy(() => void param.copy_(tensor(values, { dtype: 'float64' }).to({ dtype: param.dtype }))));
     }
@@ -332,7 +382,9 @@ export class MultiTaskLoss {
     this.#epoch = sd.epoch;
     if (this.strategy.kind === 'dwa') {
       this.#epochLosses = (sd.epochLosses ?? []).map((l) => ({ ...l }));
-      this.#running = sd.running ? { sums: [...sd.running.sums], count: sd.running.count } : { sums: this.tasks.map(() => 0), count: 0 };
+      this.#running = sd.running
+        ? { sums: [...sd.running.sums], count: sd.running.count }
+        : { sums: this.tasks.map(() => 0), count: 0 };
     }
     if (this.#gradnorm) {
       this.#gradnorm.initial = sd.initialLosses ? [...sd.initialLosses] : null;
@@ -360,11 +412,14 @@ export class MultiTaskLoss {
     const extra = Object.keys(losses).filter((k) => !this.tasks.includes(k));
     const missing = this.tasks.filter((t) => !Object.hasOwn(losses, t));
     if (extra.length || missing.length) {
-      throw new Error(`MultiTaskLoss: losses for tasks ${this.tasks.join(', ')}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; unknown ${extra.join(', ')}` : ''}`);
+      throw new Error(
+        `MultiTaskLoss: losses for tasks ${this.tasks.join(', ')}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; unknown ${extra.join(', ')}` : ''}`,
+      );
     }
     return this.tasks.map((t) => {
       const loss = losses[t];
-      if (loss.numel() !== 1) throw new Error(`MultiTaskLoss: the loss of task '${t}' must be a scalar, got shape [${loss.shape}]`);
+      if (loss.numel() !== 1)
+        throw new Error(`MultiTaskLoss: the loss of task '${t}' must be a scalar, got shape [${loss.shape}]`);
       return loss;
     });
   }
@@ -395,7 +450,10 @@ export class MultiTaskLoss {
     const values = list.map((l) => l.item());
     if (!gn.initial) gn.initial = values.map((v, i) => checkLossValue(this.tasks[i], v));
     gn.initial.forEach((v, i) => {
-      if (!(v > 0)) throw new Error(`GradNorm: the initial loss of task '${this.tasks[i]}' is ${v}; loss ratios L_i(t)/L_i(0) need it positive`);
+      if (!(v > 0))
+        throw new Error(
+          `GradNorm: the initial loss of task '${this.tasks[i]}' is ${v}; loss ratios L_i(t)/L_i(0) need it positive`,
+        );
     });
     // One backward per task of w_i·L_i (w_i a constant): every parameter accumulates Σ w_i ∇L_i; the
     // shared ones are read per task (G_i) and get the same sum back.
@@ -407,7 +465,9 @@ export class MultiTaskLoss {
     const targets = r.map((ri) => meanNorm * ri ** gn.alpha);
     const gradNormLoss = norms.reduce((acc, g, i) => acc + Math.abs(g - targets[i]), 0);
     // ∂L_grad/∂w_i = sign(G_i − target_i)·∂G_i/∂w_i, G_i = |w_i|·‖∇_W L_i‖.
-    const wGrad = norms.map((g, i) => (weights[i] === 0 ? 0 : Math.sign(g - targets[i]) * Math.sign(weights[i]) * (g / Math.abs(weights[i]))));
+    const wGrad = norms.map((g, i) =>
+      weights[i] === 0 ? 0 : Math.sign(g - targets[i]) * Math.sign(weights[i]) * (g / Math.abs(weights[i])),
+    );
     noGrad(() =>
       tidy(() => {
         const previous = w.grad;
@@ -415,8 +475,16 @@ export class MultiTaskLoss {
         w.grad = previous ? previous.add(grad) : grad;
       }),
     );
-    gn.last = { gradNorms: this.#named(norms), targets: this.#named(targets), inverseTrainingRates: this.#named(r), gradNormLoss };
-    return tensor(values.reduce((acc, v, i) => acc + weights[i] * v, 0), { dtype: list[0].dtype });
+    gn.last = {
+      gradNorms: this.#named(norms),
+      targets: this.#named(targets),
+      inverseTrainingRates: this.#named(r),
+      gradNormLoss,
+    };
+    return tensor(
+      values.reduce((acc, v, i) => acc + weights[i] * v, 0),
+      { dtype: list[0].dtype },
+    );
   }
 }
 
@@ -501,13 +569,18 @@ export interface PCGradResult {
  * parameters (task heads) get the plain sum of their gradients. Gradients accumulate onto existing
  * ones, as backward does.
  */
-export function pcgradBackward(losses: Tensor[] | TaskLosses, sharedParams: Tensor[], options: PCGradOptions = {}): PCGradResult {
+export function pcgradBackward(
+  losses: Tensor[] | TaskLosses,
+  sharedParams: Tensor[],
+  options: PCGradOptions = {},
+): PCGradResult {
   const list = Array.isArray(losses) ? losses : Object.values(losses);
   if (list.length === 0) throw new Error('pcgradBackward: no losses');
   if (sharedParams.length === 0) throw new Error('pcgradBackward: no shared parameters');
   const random = options.random ?? Math.random;
   const reduction = options.reduction ?? 'sum';
-  if (reduction !== 'sum' && reduction !== 'mean') throw new Error(`pcgradBackward: reduction must be 'sum' or 'mean', got '${String(reduction)}'`);
+  if (reduction !== 'sum' && reduction !== 'mean')
+    throw new Error(`pcgradBackward: reduction must be 'sum' or 'mean', got '${String(reduction)}'`);
   let conflicts = 0;
   const cosines: number[][] = [];
   backwardPerTask(list, sharedParams, null, (grads) => {
@@ -547,6 +620,7 @@ function mean(values: number[]): number {
 }
 
 function checkLossValue(task: string, value: number | undefined): number {
-  if (!(typeof value === 'number' && Number.isFinite(value))) throw new Error(`MultiTaskLoss: the loss of task '${task}' must be a finite number, got ${String(value)}`);
+  if (!(typeof value === 'number' && Number.isFinite(value)))
+    throw new Error(`MultiTaskLoss: the loss of task '${task}' must be a finite number, got ${String(value)}`);
   return value;
 }

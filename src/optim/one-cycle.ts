@@ -55,36 +55,49 @@ export interface OneCycleSchedule {
 }
 
 // fastai's annealers (fastai/callback/schedule.py), written as there.
-const schedCos = (start: number, end: number, pos: number) => start + ((1 + Math.cos(Math.PI * (1 - pos))) * (end - start)) / 2;
+const schedCos = (start: number, end: number, pos: number) =>
+  start + ((1 + Math.cos(Math.PI * (1 - pos))) * (end - start)) / 2;
 const schedLin = (start: number, end: number, pos: number) => start + pos * (end - start);
 // torch's annealers (OneCycleLR._annealing_cos / _annealing_linear).
-const annealCos = (start: number, end: number, pct: number) => end + ((start - end) / 2) * (Math.cos(Math.PI * pct) + 1);
+const annealCos = (start: number, end: number, pct: number) =>
+  end + ((start - end) / 2) * (Math.cos(Math.PI * pct) + 1);
 const annealLinear = (start: number, end: number, pct: number) => (end - start) * pct + start;
 
 function totalStepsOf(options: OneCycleOptions): number {
-  const total = options.totalSteps ?? (options.epochs !== undefined && options.stepsPerEpoch !== undefined ? options.epochs * options.stepsPerEpoch : undefined);
+  const total =
+    options.totalSteps ??
+    (options.epochs !== undefined && options.stepsPerEpoch !== undefined
+      ? options.epochs * options.stepsPerEpoch
+      : undefined);
   if (total === undefined) throw new Error('one-cycle: give totalSteps, or epochs and stepsPerEpoch');
-  if (!Number.isInteger(total) || total <= 0) throw new Error(`one-cycle: expected a positive integer number of steps, got ${total}`);
+  if (!Number.isInteger(total) || total <= 0)
+    throw new Error(`one-cycle: expected a positive integer number of steps, got ${total}`);
   return total;
 }
 
 /** The one-cycle lr multiplier and momentum as pure functions of the step. */
 export function oneCycleSchedule(options: OneCycleOptions): OneCycleSchedule {
   const style = options.style ?? 'fastai';
-  if (style !== 'fastai' && style !== 'torch') throw new Error(`one-cycle: style must be 'fastai' or 'torch', got '${String(style)}'`);
+  if (style !== 'fastai' && style !== 'torch')
+    throw new Error(`one-cycle: style must be 'fastai' or 'torch', got '${String(style)}'`);
   const totalSteps = totalStepsOf(options);
   const pct = options.pctStart ?? (style === 'fastai' ? 0.25 : 0.3);
   if (!(pct >= 0 && pct < 1)) throw new Error(`one-cycle: pctStart must be in [0, 1), got ${pct}`);
   const div = options.divFactor ?? 25;
-  if (options.divFinal !== undefined && options.finalDivFactor !== undefined) throw new Error('one-cycle: give divFinal or finalDivFactor, not both');
+  if (options.divFinal !== undefined && options.finalDivFactor !== undefined)
+    throw new Error('one-cycle: give divFinal or finalDivFactor, not both');
   const start = 1 / div;
   const final =
-    options.divFinal !== undefined ? 1 / options.divFinal
-    : options.finalDivFactor !== undefined ? start / options.finalDivFactor
-    : style === 'fastai' ? 1 / 1e5
-    : start / 1e4;
+    options.divFinal !== undefined
+      ? 1 / options.divFinal
+      : options.finalDivFactor !== undefined
+        ? start / options.finalDivFactor
+        : style === 'fastai'
+          ? 1 / 1e5
+          : start / 1e4;
   const anneal = options.annealStrategy ?? 'cos';
-  if (anneal !== 'cos' && anneal !== 'linear') throw new Error(`one-cycle: annealStrategy must be 'cos' or 'linear', got '${String(anneal)}'`);
+  if (anneal !== 'cos' && anneal !== 'linear')
+    throw new Error(`one-cycle: annealStrategy must be 'cos' or 'linear', got '${String(anneal)}'`);
   if (options.moms && (options.baseMomentum !== undefined || options.maxMomentum !== undefined)) {
     throw new Error('one-cycle: give moms or baseMomentum/maxMomentum, not both');
   }
@@ -101,11 +114,19 @@ export function oneCycleSchedule(options: OneCycleOptions): OneCycleSchedule {
     };
     const lr = combined(start, 1, final);
     const mom = combined(moms[0], moms[1], moms[2]);
-    return { totalSteps, lr: (step) => lr(check(step) / totalSteps), momentum: (step) => mom(check(step) / totalSteps) };
+    return {
+      totalSteps,
+      lr: (step) => lr(check(step) / totalSteps),
+      momentum: (step) => mom(check(step) / totalSteps),
+    };
   }
 
   const f = anneal === 'cos' ? annealCos : annealLinear;
-  interface Phase { endStep: number; lr: [number, number]; mom: [number, number] }
+  interface Phase {
+    endStep: number;
+    lr: [number, number];
+    mom: [number, number];
+  }
   const phases: Phase[] = options.threePhase
     ? [
         { endStep: pct * totalSteps - 1, lr: [start, 1], mom: [moms[0], moms[1]] },
@@ -150,12 +171,16 @@ export class OneCycleLR extends LRScheduler {
     const schedule = oneCycleSchedule(options);
     const groups = optimizer.paramGroups;
     const maxLr = options.maxLr;
-    if (Array.isArray(maxLr) && maxLr.length !== groups.length) throw new Error(`one-cycle: expected ${groups.length} maxLr values, got ${maxLr.length}`);
-    const baseLrs = groups.map((g, i) => (Array.isArray(maxLr) ? maxLr[i] : maxLr ?? g.initialLr ?? g.lr));
+    if (Array.isArray(maxLr) && maxLr.length !== groups.length)
+      throw new Error(`one-cycle: expected ${groups.length} maxLr values, got ${maxLr.length}`);
+    const baseLrs = groups.map((g, i) => (Array.isArray(maxLr) ? maxLr[i] : (maxLr ?? g.initialLr ?? g.lr)));
     const cycleMomentum = options.cycleMomentum ?? true;
     if (cycleMomentum) {
       const lacking = groups.findIndex((g) => !Array.isArray(g.betas) && !('momentum' in g));
-      if (lacking >= 0) throw new Error(`one-cycle: param group ${lacking} has neither betas nor momentum to cycle; pass cycleMomentum: false`);
+      if (lacking >= 0)
+        throw new Error(
+          `one-cycle: param group ${lacking} has neither betas nor momentum to cycle; pass cycleMomentum: false`,
+        );
     }
     super(optimizer, schedule.lr, { baseLrs, lastStep: options.lastStep });
     this.schedule = schedule;

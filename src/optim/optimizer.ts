@@ -39,7 +39,13 @@ export type ParamsInput = readonly Tensor[] | readonly (readonly [string, Tensor
 export type OptimizerDefaults = GroupOptions & { lr: number; weightDecay: number; maximize: boolean };
 
 /** Keys of PyTorch's param groups that choose an implementation, not hyperparameters: ignored on load. */
-const TORCH_IMPLEMENTATION_KEYS = new Set(['foreach', 'fused', 'capturable', 'differentiable', 'decoupled_weight_decay']);
+const TORCH_IMPLEMENTATION_KEYS = new Set([
+  'foreach',
+  'fused',
+  'capturable',
+  'differentiable',
+  'decoupled_weight_decay',
+]);
 
 /** Dtypes libtorch's fused optimizer kernels take (CPU and CUDA). */
 const FUSED_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
@@ -54,14 +60,18 @@ export abstract class Optimizer implements HasParamGroups {
   constructor(params: ParamsInput, defaults: OptimizerDefaults) {
     this.validateOptions(defaults);
     this.defaults = Object.freeze({ ...defaults });
-    if (!Array.isArray(params)) throw new TypeError('params argument given to the optimizer should be an array of Tensors, [name, Tensor] pairs or parameter groups');
+    if (!Array.isArray(params))
+      throw new TypeError(
+        'params argument given to the optimizer should be an array of Tensors, [name, Tensor] pairs or parameter groups',
+      );
     if (params.length === 0) throw new RangeError('optimizer got an empty parameter list');
     const first = params[0] as unknown;
     let specs: ParamGroupSpec[];
     if (Array.isArray(first)) {
       const named = params as readonly (readonly [string, Tensor])[];
       specs = [{ params: named.map((pair) => pair[1]), paramNames: named.map((pair) => pair[0]) }];
-    } else if (typeof first === 'object' && first !== null && !(first instanceof Tensor)) specs = params as ParamGroupSpec[];
+    } else if (typeof first === 'object' && first !== null && !(first instanceof Tensor))
+      specs = params as ParamGroupSpec[];
     else specs = [{ params: params as Tensor[] }];
     for (const spec of specs) this.addParamGroup(spec);
   }
@@ -76,11 +86,13 @@ export abstract class Optimizer implements HasParamGroups {
    * add_param_group): options it leaves out come from the defaults, and `initialLr` is its lr.
    */
   addParamGroup(spec: ParamGroupSpec): ParamGroup {
-    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new TypeError(`param_group must be an object, but got ${describe(spec)}`);
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+      throw new TypeError(`param_group must be an object, but got ${describe(spec)}`);
     if (!Array.isArray(spec.params)) throw new TypeError('a parameter group needs params: an array of Tensors');
     const params = [...spec.params];
     for (const p of params) {
-      if (!(p instanceof Tensor)) throw new TypeError(`optimizer can only optimize Tensors, but one of the params is ${describe(p)}`);
+      if (!(p instanceof Tensor))
+        throw new TypeError(`optimizer can only optimize Tensors, but one of the params is ${describe(p)}`);
       if (p.isDisposed) throw new Error('optimizer got a disposed tensor');
       if (!p.isLeaf) throw new RangeError("can't optimize a non-leaf Tensor");
     }
@@ -94,10 +106,13 @@ export abstract class Optimizer implements HasParamGroups {
     group.initialLr = group.lr;
     this.validateOptions(group);
     if (new Set(params).size !== params.length) {
-      process.emitWarning('optimizer contains a parameter group with duplicate parameters; in future, this will cause an error; see github.com/pytorch/pytorch/issues/40967 for more information');
+      process.emitWarning(
+        'optimizer contains a parameter group with duplicate parameters; in future, this will cause an error; see github.com/pytorch/pytorch/issues/40967 for more information',
+      );
     }
     const taken = new Set(this.paramGroups.flatMap((g) => g.params));
-    if (params.some((p) => taken.has(p))) throw new RangeError('some parameters appear in more than one parameter group');
+    if (params.some((p) => taken.has(p)))
+      throw new RangeError('some parameters appear in more than one parameter group');
     this.paramGroups.push(group);
     return group;
   }
@@ -204,9 +219,12 @@ export abstract class Optimizer implements HasParamGroups {
     if (!Array.isArray(saved) || typeof stateDict.state !== 'object' || stateDict.state === null) {
       throw new TypeError('loadStateDict expects { state, param_groups }, as stateDict() returns');
     }
-    if (saved.length !== this.paramGroups.length) throw new RangeError('loaded state dict has a different number of parameter groups');
+    if (saved.length !== this.paramGroups.length)
+      throw new RangeError('loaded state dict has a different number of parameter groups');
     if (saved.some((g, i) => !Array.isArray(g.params) || g.params.length !== this.paramGroups[i].params.length)) {
-      throw new RangeError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
+      throw new RangeError(
+        "loaded state dict contains a parameter group that doesn't match the size of optimizer's group",
+      );
     }
     const byIndex = new Map<number, Tensor>();
     saved.forEach((g, i) => g.params.forEach((index, j) => byIndex.set(Number(index), this.paramGroups[i].params[j])));
@@ -217,7 +235,8 @@ export abstract class Optimizer implements HasParamGroups {
       noGrad(() => {
         for (const [key, entry] of Object.entries(stateDict.state)) {
           const p = byIndex.get(Number(key));
-          if (p === undefined) throw new RangeError(`loaded state dict has state for parameter ${key}, which no parameter group holds`);
+          if (p === undefined)
+            throw new RangeError(`loaded state dict has state for parameter ${key}, which no parameter group holds`);
           const own: ParamState = {};
           loaded.set(p, own);
           for (const [name, value] of Object.entries(entry)) own[name] = keep(this.#castState(p, name, value, key));
@@ -291,11 +310,14 @@ export abstract class Optimizer implements HasParamGroups {
     if (typeof value === 'number') {
       return aten.scalar_tensor(value, { dtype: name === 'step' ? 'float32' : p.dtype, device });
     }
-    if (!(value instanceof Tensor)) throw new TypeError(`state ${index}.${name} is ${describe(value)}, not a Tensor or number`);
+    if (!(value instanceof Tensor))
+      throw new TypeError(`state ${index}.${name} is ${describe(value)}, not a Tensor or number`);
     if (name === 'step') return aten._to_copy(value, { dtype: 'float32', device });
     const floating = value.isFloatingPoint();
     if (floating && value.shape.join() !== p.shape.join()) {
-      throw new RangeError(`state ${index}.${name} has shape [${value.shape.join(', ')}], its parameter [${p.shape.join(', ')}]`);
+      throw new RangeError(
+        `state ${index}.${name} has shape [${value.shape.join(', ')}], its parameter [${p.shape.join(', ')}]`,
+      );
     }
     // PyTorch's rule: floating state follows the parameter's dtype; everything follows its device.
     return aten._to_copy(value, { dtype: floating && p.isFloatingPoint() ? p.dtype : value.dtype, device });

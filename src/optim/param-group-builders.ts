@@ -96,7 +96,12 @@ export interface WeightDecayOptions extends WeightDecayRuleOptions {
 const HF_FORBIDDEN_NAME_PATTERNS = [/bias/, /layernorm/, /rmsnorm/, /(?:^|\.)norm(?:$|\.)/, /_norm(?:$|\.)/];
 
 function isNormLayer(module: Module): boolean {
-  return module instanceof LayerNorm || module instanceof GroupNorm || module instanceof BatchNorm2d || /(Batch|Group|Layer|Instance|RMS)Norm(\dd)?$/.test(module.constructor.name);
+  return (
+    module instanceof LayerNorm ||
+    module instanceof GroupNorm ||
+    module instanceof BatchNorm2d ||
+    /(Batch|Group|Layer|Instance|RMS)Norm(\dd)?$/.test(module.constructor.name)
+  );
 }
 
 function matchesName(name: string, pattern: NamePattern): boolean {
@@ -117,15 +122,23 @@ function parametersInside(model: Module, test: (module: Module) => boolean): Set
  */
 export function noWeightDecayNames(model: Module, options: WeightDecayRuleOptions = {}): string[] {
   const exempt = noWeightDecayTest(model, options);
-  return model.namedParameters().filter(([name, p]) => exempt(name, p)).map(([name]) => name);
+  return model
+    .namedParameters()
+    .filter(([name, p]) => exempt(name, p))
+    .map(([name]) => name);
 }
 
-function noWeightDecayTest(model: Module, { rule = 'timm', noDecay = [] }: WeightDecayRuleOptions): (name: string, p: Tensor) => boolean {
-  if (rule !== 'timm' && rule !== 'hf') throw new Error(`weight decay rule must be 'timm' or 'hf', got '${String(rule)}'`);
+function noWeightDecayTest(
+  model: Module,
+  { rule = 'timm', noDecay = [] }: WeightDecayRuleOptions,
+): (name: string, p: Tensor) => boolean {
+  if (rule !== 'timm' && rule !== 'hf')
+    throw new Error(`weight decay rule must be 'timm' or 'hf', got '${String(rule)}'`);
   const extra = (name: string) => noDecay.some((pattern) => matchesName(name, pattern));
   if (rule === 'hf') {
     const inLayerNorm = parametersInside(model, (m) => m instanceof LayerNorm);
-    return (name, p) => inLayerNorm.has(p) || HF_FORBIDDEN_NAME_PATTERNS.some((re) => re.test(name.toLowerCase())) || extra(name);
+    return (name, p) =>
+      inLayerNorm.has(p) || HF_FORBIDDEN_NAME_PATTERNS.some((re) => re.test(name.toLowerCase())) || extra(name);
   }
   const inNorm = parametersInside(model, isNormLayer);
   return (name, p) =>
@@ -181,7 +194,10 @@ interface ResolvedParameter {
  * layer group. A PeftModel's groups are its inner model's, matched by identity; parameters outside
  * the inner model (prompt tuning's virtual-token embeddings) count as input-side, group 0.
  */
-function resolveLayerGroups(model: Module, options: LayerGroupOptions): { groupNames: string[]; parameters: ResolvedParameter[] } {
+function resolveLayerGroups(
+  model: Module,
+  options: LayerGroupOptions,
+): { groupNames: string[]; parameters: ResolvedParameter[] } {
   let groupNames: string[];
   const index = new Map<Tensor, number>();
   let fallback: number | undefined;
@@ -193,7 +209,9 @@ function resolveLayerGroups(model: Module, options: LayerGroupOptions): { groupN
   } else {
     const inner = !hasLayerGroups(model) && model instanceof PeftModel ? model.model : model;
     if (!hasLayerGroups(inner)) {
-      throw new Error(`${model.constructor.name} declares no layer groups: give options.layerGroups (input side first, the head last)`);
+      throw new Error(
+        `${model.constructor.name} declares no layer groups: give options.layerGroups (input side first, the head last)`,
+      );
     }
     const groups = parameterGroupsOf(inner);
     groupNames = groups.map((g) => g.name);
@@ -269,7 +287,11 @@ export function lrRange(lr: DiscriminativeLr, n: number): number[] {
  * `head`); with `weightDecay` each is split into `<group>:decay` / `<group>:no_decay`. Layer groups
  * whose parameters are all frozen are left out.
  */
-export function discriminativeLr(model: Module, lr: DiscriminativeLr, options: DiscriminativeLrOptions = {}): ParamGroups {
+export function discriminativeLr(
+  model: Module,
+  lr: DiscriminativeLr,
+  options: DiscriminativeLrOptions = {},
+): ParamGroups {
   const { groupNames, parameters } = resolveLayerGroups(model, options);
   const lrs = lrRange(lr, groupNames.length);
   const top = lrs[lrs.length - 1];
@@ -339,7 +361,15 @@ export function layerwiseLrDecay(model: Module, options: LayerwiseLrDecayOptions
     let group = groups.get(groupName);
     if (!group) {
       const lrScale = decay ** (numLayers - 1 - layerId);
-      group = { name: groupName, lr: lr * lrScale, weightDecay: noDecay ? 0 : weightDecay, lrScale, layerId, params: [], paramNames: [] };
+      group = {
+        name: groupName,
+        lr: lr * lrScale,
+        weightDecay: noDecay ? 0 : weightDecay,
+        lrScale,
+        layerId,
+        params: [],
+        paramNames: [],
+      };
       groups.set(groupName, group);
     }
     group.params.push(param);
@@ -351,9 +381,11 @@ export function layerwiseLrDecay(model: Module, options: LayerwiseLrDecayOptions
 // ---- checks ------------------------------------------------------------------------------------
 
 function checkPositive(what: string, value: number): void {
-  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw new Error(`${what} must be a positive number, got ${String(value)}`);
+  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0))
+    throw new Error(`${what} must be a positive number, got ${String(value)}`);
 }
 
 function checkNonNegative(what: string, value: number): void {
-  if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) throw new Error(`${what} must be a non-negative number, got ${String(value)}`);
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0))
+    throw new Error(`${what} must be a non-negative number, got ${String(value)}`);
 }

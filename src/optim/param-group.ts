@@ -30,7 +30,9 @@ export interface ParamGroupSpec extends GroupOptions {
 }
 
 /** A group inside an optimizer: every hyperparameter filled in. Schedules write `lr`. */
-export interface ParamGroup extends Required<Omit<GroupOptions, 'betas' | 'eps' | 'amsgrad' | 'momentum' | 'dampening' | 'nesterov'>> {
+export interface ParamGroup extends Required<
+  Omit<GroupOptions, 'betas' | 'eps' | 'amsgrad' | 'momentum' | 'dampening' | 'nesterov'>
+> {
   params: Tensor[];
   name?: string;
   paramNames?: string[];

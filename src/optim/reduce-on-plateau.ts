@@ -64,12 +64,15 @@ export class ReduceLROnPlateau {
     this.cooldown = options.cooldown ?? 0;
     this.eps = options.eps ?? 1e-8;
     if (this.factor >= 1) throw new Error('ReduceLROnPlateau: factor should be < 1.0');
-    if (this.mode !== 'min' && this.mode !== 'max') throw new Error(`ReduceLROnPlateau: mode ${String(this.mode)} is unknown`);
-    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') throw new Error(`ReduceLROnPlateau: threshold mode ${String(this.thresholdMode)} is unknown`);
+    if (this.mode !== 'min' && this.mode !== 'max')
+      throw new Error(`ReduceLROnPlateau: mode ${String(this.mode)} is unknown`);
+    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs')
+      throw new Error(`ReduceLROnPlateau: threshold mode ${String(this.thresholdMode)} is unknown`);
     const groups = optimizer.paramGroups;
     const minLr = options.minLr ?? 0;
     if (Array.isArray(minLr)) {
-      if (minLr.length !== groups.length) throw new Error(`ReduceLROnPlateau: expected ${groups.length} minLr values, got ${minLr.length}`);
+      if (minLr.length !== groups.length)
+        throw new Error(`ReduceLROnPlateau: expected ${groups.length} minLr values, got ${minLr.length}`);
       this.minLrs = [...minLr];
     } else {
       this.defaultMinLr = minLr;
@@ -89,7 +92,8 @@ export class ReduceLROnPlateau {
 
   /** Whether `a` improves on `best` by the threshold. */
   isBetter(a: number, best: number): boolean {
-    if (this.mode === 'min') return this.thresholdMode === 'rel' ? a < best * (1 - this.threshold) : a < best - this.threshold;
+    if (this.mode === 'min')
+      return this.thresholdMode === 'rel' ? a < best * (1 - this.threshold) : a < best - this.threshold;
     return this.thresholdMode === 'rel' ? a > best * (1 + this.threshold) : a > best + this.threshold;
   }
 
@@ -118,7 +122,8 @@ export class ReduceLROnPlateau {
   private reduceLr(): void {
     const groups = this.optimizer.paramGroups;
     if (groups.length !== this.minLrs.length) {
-      if (this.defaultMinLr === undefined) throw new Error(`ReduceLROnPlateau: the optimizer has ${groups.length} groups, minLr ${this.minLrs.length}`);
+      if (this.defaultMinLr === undefined)
+        throw new Error(`ReduceLROnPlateau: the optimizer has ${groups.length} groups, minLr ${this.minLrs.length}`);
       this.minLrs = groups.map(() => this.defaultMinLr!);
     }
     groups.forEach((group, i) => {
@@ -135,7 +140,14 @@ export class ReduceLROnPlateau {
 
   /** Plain-JSON state (best is ±Infinity before the first step: JSON writes it as null, which loadStateDict reads back). */
   stateDict(): ReduceLROnPlateauState {
-    return { lastStep: this.lastStep, best: this.best, numBadSteps: this.numBadSteps, cooldownCounter: this.cooldownCounter, minLrs: [...this.minLrs], lastLr: [...this.lastLr] };
+    return {
+      lastStep: this.lastStep,
+      best: this.best,
+      numBadSteps: this.numBadSteps,
+      cooldownCounter: this.cooldownCounter,
+      minLrs: [...this.minLrs],
+      lastLr: [...this.lastLr],
+    };
   }
 
   /** Restores a stateDict() and sets the groups' lrs to its lastLr. */

@@ -55,7 +55,8 @@ export class SGD extends Optimizer {
     checkNonNegative(options.lr, `Invalid learning rate: ${options.lr}`);
     checkNonNegative(options.momentum, `Invalid momentum value: ${options.momentum}`);
     checkNonNegative(options.weightDecay, `Invalid weight_decay value: ${options.weightDecay}`);
-    if (typeof options.dampening !== 'number') throw new TypeError(`Invalid dampening value: ${options.dampening} (expected a number)`);
+    if (typeof options.dampening !== 'number')
+      throw new TypeError(`Invalid dampening value: ${options.dampening} (expected a number)`);
     if (options.nesterov && (options.momentum! <= 0 || options.dampening !== 0)) {
       throw new RangeError('Nesterov momentum requires a momentum and zero dampening');
     }
@@ -111,7 +112,12 @@ export class SGD extends Optimizer {
     if (running.length > 0) {
       const runningParams = running.map((i) => params[i]);
       const buffers = runningParams.map((p) => this.#buffer(p)!);
-      aten._fused_sgd_(runningParams, running.map((i) => grads[i]), buffers, { ...options, is_first_step: false });
+      aten._fused_sgd_(
+        runningParams,
+        running.map((i) => grads[i]),
+        buffers,
+        { ...options, is_first_step: false },
+      );
     }
   }
 
@@ -138,7 +144,11 @@ export class SGD extends Optimizer {
       if (running.length > 0) {
         const runningBuffers = running.map((i) => buffers[i]);
         aten._foreach_mul__Scalar(runningBuffers, momentum);
-        aten._foreach_add__List(runningBuffers, running.map((i) => grads[i]), { alpha: 1 - dampening });
+        aten._foreach_add__List(
+          runningBuffers,
+          running.map((i) => grads[i]),
+          { alpha: 1 - dampening },
+        );
       }
       grads = group.nesterov ? aten._foreach_add_List(grads, buffers, { alpha: momentum }) : buffers;
     }

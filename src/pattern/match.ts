@@ -8,7 +8,14 @@
  * Pike VM drops the pass, so a loop over a group that can match the empty text may report another
  * extent or groups (never another answer to whether it matches: 19,500 random cases agree).
  */
-import { isWordChar, parsePattern, PatternError, type AssertionKind, type CharTest, type PatternNode } from './parse.js';
+import {
+  isWordChar,
+  parsePattern,
+  PatternError,
+  type AssertionKind,
+  type CharTest,
+  type PatternNode,
+} from './parse.js';
 
 type Instruction =
   | { op: 'char'; test: CharTest }
@@ -132,7 +139,8 @@ export class Pattern {
 
   #matchOf(points: number[], found: Captures): PatternMatch {
     const captures = new Array<number>(2 * (this.#groupCount + 1)).fill(-1);
-    for (let saved = found; saved; saved = saved.previous) if (captures[saved.slot] < 0) captures[saved.slot] = saved.position;
+    for (let saved = found; saved; saved = saved.previous)
+      if (captures[saved.slot] < 0) captures[saved.slot] = saved.position;
     const groups: (string | undefined)[] = [];
     for (let g = 0; g <= this.#groupCount; g++) {
       const [from, to] = [captures[2 * g], captures[2 * g + 1]];
@@ -183,7 +191,10 @@ function holds(assertion: AssertionKind, points: number[], position: number): bo
 
 function emit(program: Instruction[], node: PatternNode): void {
   if (program.length > MAX_PROGRAM_SIZE) {
-    throw new PatternError(`the pattern expands to more than ${MAX_PROGRAM_SIZE} steps (repeat counts multiply)`, node.start);
+    throw new PatternError(
+      `the pattern expands to more than ${MAX_PROGRAM_SIZE} steps (repeat counts multiply)`,
+      node.start,
+    );
   }
   switch (node.kind) {
     case 'char':

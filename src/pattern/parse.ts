@@ -75,7 +75,10 @@ const SUPPORTED = 'literals, escapes, ., [classes], groups, |, * + ? {m,n} (lazy
 
 export function parsePattern(source: string, dialect: Dialect): ParsedPattern {
   if (source.length > MAX_PATTERN_LENGTH) {
-    throw new PatternError(`the pattern is ${source.length} characters long, more than the ${MAX_PATTERN_LENGTH} accepted`, null);
+    throw new PatternError(
+      `the pattern is ${source.length} characters long, more than the ${MAX_PATTERN_LENGTH} accepted`,
+      null,
+    );
   }
   return new Parser(source, dialect).parse();
 }
@@ -101,7 +104,10 @@ class Parser {
   }
 
   #unsupported(what: string, at: number): never {
-    throw new PatternError(`${what} is not supported (finetune matches patterns in linear time and reads ${SUPPORTED})`, at);
+    throw new PatternError(
+      `${what} is not supported (finetune matches patterns in linear time and reads ${SUPPORTED})`,
+      at,
+    );
   }
 
   #alternation(): PatternNode {
@@ -148,7 +154,10 @@ class Parser {
       if (node !== atom && this.dialect === 'python') throw new PatternError('multiple repeat', at);
       if (node.kind === 'assertion' && this.dialect === 'python') throw new PatternError('nothing to repeat', at);
       if (q.min > MAX_REPEAT_COUNT || (q.max !== Infinity && q.max > MAX_REPEAT_COUNT)) {
-        throw new PatternError(`the repeat count ${this.source.slice(at, at + q.length)} is above the ${MAX_REPEAT_COUNT} accepted`, at);
+        throw new PatternError(
+          `the repeat count ${this.source.slice(at, at + q.length)} is above the ${MAX_REPEAT_COUNT} accepted`,
+          at,
+        );
       }
       if (q.max < q.min) throw new PatternError('min repeat greater than max repeat', at);
       this.#pos += q.length;
@@ -157,9 +166,15 @@ class Parser {
         lazy = true;
         this.#pos++;
       } else if (this.#peek() === '+') {
-        if (this.dialect === 'python') this.#unsupported(`the possessive quantifier ${this.source.slice(at, this.#pos + 1)}`, at);
+        if (this.dialect === 'python')
+          this.#unsupported(`the possessive quantifier ${this.source.slice(at, this.#pos + 1)}`, at);
         this.#pos++; // Oniguruma's possessive form: it never gives back what it took
-        node = { kind: 'opaque', body: { kind: 'repeat', body: node, min: q.min, max: q.max, lazy, start: atom.start, end: this.#pos }, start: atom.start, end: this.#pos };
+        node = {
+          kind: 'opaque',
+          body: { kind: 'repeat', body: node, min: q.min, max: q.max, lazy, start: atom.start, end: this.#pos },
+          start: atom.start,
+          end: this.#pos,
+        };
         continue;
       }
       node = { kind: 'repeat', body: node, min: q.min, max: q.max, lazy, start: atom.start, end: this.#pos };
@@ -226,8 +241,20 @@ class Parser {
         return null;
       } else if (this.dialect === 'python') {
         const construct = /^(?:P=|<=|<!|[=!>(]|[aiLmsux-]+[:)])/.exec(rest)?.[0] ?? rest.slice(0, 1);
-        const what: Record<string, string> = { 'P=': 'the backreference (?P=…)', '=': 'lookahead (?=…)', '!': 'lookahead (?!…)', '<=': 'lookbehind (?<=…)', '<!': 'lookbehind (?<!…)', '>': 'the atomic group (?>…)', '(': 'the conditional (?(…)…)' };
-        this.#unsupported(what[construct] ?? (/^[aiLmsux-]/.test(construct) ? `the inline flags (?${construct}…)` : `the group (?${construct}…`), start);
+        const what: Record<string, string> = {
+          'P=': 'the backreference (?P=…)',
+          '=': 'lookahead (?=…)',
+          '!': 'lookahead (?!…)',
+          '<=': 'lookbehind (?<=…)',
+          '<!': 'lookbehind (?<!…)',
+          '>': 'the atomic group (?>…)',
+          '(': 'the conditional (?(…)…)',
+        };
+        this.#unsupported(
+          what[construct] ??
+            (/^[aiLmsux-]/.test(construct) ? `the inline flags (?${construct}…)` : `the group (?${construct}…`),
+          start,
+        );
       } else {
         // Oniguruma: lookaround, atomic groups, inline flags (?i) / (?i:…), absent groups and the like.
         const head = /^(?:<=|<!|[=!>~]|[imxWDSPayu-]*:?)/.exec(rest)![0];
@@ -250,7 +277,12 @@ class Parser {
     const c = this.source[this.#pos++];
     const node = (fields: NodeFields): PatternNode => ({ ...fields, start, end: this.#pos }) as PatternNode;
     if (c === undefined) throw new PatternError('bad escape (end of pattern)', start);
-    const assertion: Record<string, AssertionKind> = { A: 'start', Z: 'endOnly', b: 'wordBoundary', B: 'notWordBoundary' };
+    const assertion: Record<string, AssertionKind> = {
+      A: 'start',
+      Z: 'endOnly',
+      b: 'wordBoundary',
+      B: 'notWordBoundary',
+    };
     if (this.dialect === 'oniguruma' && c === 'z') return node({ kind: 'assertion', assertion: 'endOnly' });
     if (this.dialect === 'oniguruma' && c === 'Z') return node({ kind: 'assertion', assertion: 'end' });
     if (Object.hasOwn(assertion, c)) return node({ kind: 'assertion', assertion: assertion[c] });
@@ -326,11 +358,13 @@ class Parser {
         this.#pos++;
         const high = this.#classItem();
         if (low.point === null || high.point === null) {
-          if (this.dialect === 'python') throw new PatternError(`bad character range ${this.source.slice(itemStart, this.#pos)}`, itemStart);
+          if (this.dialect === 'python')
+            throw new PatternError(`bad character range ${this.source.slice(itemStart, this.#pos)}`, itemStart);
           parts.push(anyChar);
           continue;
         }
-        if (high.point < low.point) throw new PatternError(`bad character range ${this.source.slice(itemStart, this.#pos)}`, itemStart);
+        if (high.point < low.point)
+          throw new PatternError(`bad character range ${this.source.slice(itemStart, this.#pos)}`, itemStart);
         const [from, to] = [low.point, high.point];
         parts.push((cp) => cp >= from && cp <= to);
       } else {
@@ -347,7 +381,11 @@ class Parser {
     const start = this.#pos;
     if (this.source[this.#pos] === '\\') {
       this.#pos++;
-      if (this.dialect === 'python' && /[1-9]/.test(this.#peek() ?? '') && !/^[1-7][0-7]{2}/.test(this.source.slice(this.#pos))) {
+      if (
+        this.dialect === 'python' &&
+        /[1-9]/.test(this.#peek() ?? '') &&
+        !/^[1-7][0-7]{2}/.test(this.source.slice(this.#pos))
+      ) {
         throw new PatternError(`bad escape \\${this.#peek()}`, start);
       }
       return this.#charEscape(start, true);

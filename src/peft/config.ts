@@ -14,7 +14,14 @@ export type PeftType = string;
 /** PEFT's task types; SEQ_CLS also trains the classifier head (see modulesToSave). */
 export type TaskType = 'SEQ_CLS' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION' | 'CAUSAL_LM' | 'SEQ_2_SEQ_LM';
 
-const TASK_TYPES: readonly TaskType[] = ['SEQ_CLS', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION', 'CAUSAL_LM', 'SEQ_2_SEQ_LM'];
+const TASK_TYPES: readonly TaskType[] = [
+  'SEQ_CLS',
+  'TOKEN_CLS',
+  'QUESTION_ANS',
+  'FEATURE_EXTRACTION',
+  'CAUSAL_LM',
+  'SEQ_2_SEQ_LM',
+];
 
 /** Head module names PEFT trains alongside the adapter for SEQ_CLS (transformers' classifier / score). */
 export const SEQ_CLS_HEAD_NAMES = ['classifier', 'score'];
@@ -47,34 +54,57 @@ const isStringList = (v: unknown): boolean => Array.isArray(v) && v.every(isStri
 const isLayerIndex = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
 const isPositiveInteger = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
 const isFiniteNumber = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The field types PEFT's config dataclasses declare, with the words an error uses for each. */
 const FIELD_KINDS = {
   positiveInteger: { requirement: 'must be a positive integer', test: isPositiveInteger },
-  optionalPositiveInteger: { requirement: 'must be a positive integer or null', test: (v: unknown) => v === null || isPositiveInteger(v) },
+  optionalPositiveInteger: {
+    requirement: 'must be a positive integer or null',
+    test: (v: unknown) => v === null || isPositiveInteger(v),
+  },
   number: { requirement: 'must be a finite number', test: isFiniteNumber },
-  dropout: { requirement: 'must be a number in [0, 1)', test: (v: unknown) => typeof v === 'number' && v >= 0 && v < 1 },
+  dropout: {
+    requirement: 'must be a number in [0, 1)',
+    test: (v: unknown) => typeof v === 'number' && v >= 0 && v < 1,
+  },
   boolean: { requirement: 'must be true or false', test: (v: unknown) => typeof v === 'boolean' },
   optionalString: { requirement: 'must be a string or null', test: (v: unknown) => v === null || isString(v) },
   /** target_modules and its kin: a list of names, one pattern string, or null. */
-  modulePatterns: { requirement: 'must be a string, a list of strings or null', test: (v: unknown) => v === null || isString(v) || isStringList(v) },
-  moduleNames: { requirement: 'must be a list of strings or null', test: (v: unknown) => v === null || isStringList(v) },
+  modulePatterns: {
+    requirement: 'must be a string, a list of strings or null',
+    test: (v: unknown) => v === null || isString(v) || isStringList(v),
+  },
+  moduleNames: {
+    requirement: 'must be a list of strings or null',
+    test: (v: unknown) => v === null || isStringList(v),
+  },
   layerIndices: {
     requirement: 'must be a non-negative integer, a list of them or null',
     test: (v: unknown) => v === null || isLayerIndex(v) || (Array.isArray(v) && v.every(isLayerIndex)),
   },
-  patternRanks: { requirement: 'must map module patterns to positive integers', test: (v: unknown) => isPlainObject(v) && Object.values(v).every(isPositiveInteger) },
-  patternNumbers: { requirement: 'must map module patterns to finite numbers', test: (v: unknown) => isPlainObject(v) && Object.values(v).every(isFiniteNumber) },
+  patternRanks: {
+    requirement: 'must map module patterns to positive integers',
+    test: (v: unknown) => isPlainObject(v) && Object.values(v).every(isPositiveInteger),
+  },
+  patternNumbers: {
+    requirement: 'must map module patterns to finite numbers',
+    test: (v: unknown) => isPlainObject(v) && Object.values(v).every(isFiniteNumber),
+  },
 } as const;
 
 export type PeftFieldKind = keyof typeof FIELD_KINDS;
 
 /** Checks `config`'s fields against the kinds PEFT declares for them; throws PeftConfigFieldError for the first that is wrong. */
-export function checkFieldKinds<Config extends object>(config: Config, kinds: Partial<Record<keyof Config & string, PeftFieldKind>>): void {
+export function checkFieldKinds<Config extends object>(
+  config: Config,
+  kinds: Partial<Record<keyof Config & string, PeftFieldKind>>,
+): void {
   for (const [field, kind] of Object.entries(kinds) as [keyof Config & string, PeftFieldKind][]) {
     const value = config[field];
-    if (!FIELD_KINDS[kind].test(value)) throw new PeftConfigFieldError(config.constructor.name, field, FIELD_KINDS[kind].requirement, value);
+    if (!FIELD_KINDS[kind].test(value))
+      throw new PeftConfigFieldError(config.constructor.name, field, FIELD_KINDS[kind].requirement, value);
   }
 }
 
@@ -90,12 +120,21 @@ export abstract class PeftConfig {
   constructor(options: PeftConfigOptions = {}) {
     this.taskType = options.taskType ?? null;
     if (this.taskType !== null && !TASK_TYPES.includes(this.taskType)) {
-      throw new PeftConfigFieldError(new.target.name, 'taskType', `must be null or one of ${TASK_TYPES.join(', ')}`, this.taskType);
+      throw new PeftConfigFieldError(
+        new.target.name,
+        'taskType',
+        `must be null or one of ${TASK_TYPES.join(', ')}`,
+        this.taskType,
+      );
     }
     this.baseModelNameOrPath = options.baseModelNameOrPath ?? null;
     this.revision = options.revision ?? null;
     this.inferenceMode = options.inferenceMode ?? false;
-    checkFieldKinds<PeftConfig>(this, { baseModelNameOrPath: 'optionalString', revision: 'optionalString', inferenceMode: 'boolean' });
+    checkFieldKinds<PeftConfig>(this, {
+      baseModelNameOrPath: 'optionalString',
+      revision: 'optionalString',
+      inferenceMode: 'boolean',
+    });
   }
 
   /** adapter_config.json's content: every field in snake_case, plus peft_type. */
@@ -131,7 +170,9 @@ export function peftConfigFromJson(json: Record<string, unknown>, where = 'adapt
   const peftType = json.peft_type;
   const entry = typeof peftType === 'string' ? readers.get(peftType) : undefined;
   if (!entry) {
-    throw new Error(`${where}: peft_type ${JSON.stringify(peftType)} is not supported (supported: ${[...readers.keys()].join(', ')})`);
+    throw new Error(
+      `${where}: peft_type ${JSON.stringify(peftType)} is not supported (supported: ${[...readers.keys()].join(', ')})`,
+    );
   }
   const known = new Set(Object.keys(entry.fields()).map(snakeCase));
   const options: Record<string, unknown> = {};
@@ -150,14 +191,23 @@ export function peftConfigFromJson(json: Record<string, unknown>, where = 'adapt
     return config;
   } catch (error) {
     if (error instanceof PeftConfigFieldError) {
-      throw new Error(`${where}: '${snakeCase(error.field)}' ${error.requirement}, got ${JSON.stringify(error.value)}`, { cause: error });
+      throw new Error(
+        `${where}: '${snakeCase(error.field)}' ${error.requirement}, got ${JSON.stringify(error.value)}`,
+        { cause: error },
+      );
     }
     throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
   }
 }
 
 /** Fields PEFT writes that change nothing about the computation. */
-const INFORMATIONAL_KEYS = new Set(['auto_mapping', 'peft_version', 'megatron_core', 'qalora_group_size', 'runtime_config']);
+const INFORMATIONAL_KEYS = new Set([
+  'auto_mapping',
+  'peft_version',
+  'megatron_core',
+  'qalora_group_size',
+  'runtime_config',
+]);
 
 function isDefaultLike(value: unknown): boolean {
   if (value === null || value === false || value === undefined) return true;

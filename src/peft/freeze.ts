@@ -69,7 +69,11 @@ export function unfreeze(model: Module): void {
 }
 
 /** Sets which parameters of `model` train according to `strategy`, and returns the resulting summary. */
-export function applyFreezingStrategy(model: Module, strategy: FreezingStrategy, options: FreezeOptions = {}): TrainableSummary {
+export function applyFreezingStrategy(
+  model: Module,
+  strategy: FreezingStrategy,
+  options: FreezeOptions = {},
+): TrainableSummary {
   if (strategy.kind === 'full') {
     unfreeze(model);
   } else {
@@ -99,16 +103,23 @@ function strategyParameters(model: Module, strategy: Exclude<FreezingStrategy, {
     case 'bitfit':
       return [...head, ...ownParametersWhere(model, (_, name) => name === 'bias')];
     case 'ln':
-      return [...head, ...ownParametersWhere(model, (module) => module instanceof LayerNorm || module instanceof GroupNorm)];
+      return [
+        ...head,
+        ...ownParametersWhere(model, (module) => module instanceof LayerNorm || module instanceof GroupNorm),
+      ];
     default:
-      throw new Error(`unknown freezing strategy ${JSON.stringify(strategy)} (known kinds: full, head, top-k, bitfit, ln)`);
+      throw new Error(
+        `unknown freezing strategy ${JSON.stringify(strategy)} (known kinds: full, head, top-k, bitfit, ln)`,
+      );
   }
 }
 
 /** k for top-k: the head has groups − 1 groups below it. */
 function checkedK(k: number, groupCount: number): number {
   if (!Number.isInteger(k) || k < 0 || k > groupCount - 1) {
-    throw new RangeError(`top-k: k must be an integer in [0, ${groupCount - 1}] (the model has ${groupCount - 1} layer groups below its head), got ${k}`);
+    throw new RangeError(
+      `top-k: k must be an integer in [0, ${groupCount - 1}] (the model has ${groupCount - 1} layer groups below its head), got ${k}`,
+    );
   }
   return k;
 }
@@ -116,7 +127,9 @@ function checkedK(k: number, groupCount: number): number {
 /** The index of the first trainable group for freezeTo(n), checked. */
 function firstTrainableGroup(n: number, groupCount: number): number {
   if (!Number.isInteger(n) || n < -groupCount || n > groupCount) {
-    throw new RangeError(`freezeTo: n must be an integer in [${-groupCount}, ${groupCount}] for a model of ${groupCount} layer groups, got ${n}`);
+    throw new RangeError(
+      `freezeTo: n must be an integer in [${-groupCount}, ${groupCount}] for a model of ${groupCount} layer groups, got ${n}`,
+    );
   }
   return n < 0 ? groupCount + n : n;
 }
@@ -136,7 +149,12 @@ function parametersOf(groups: ParameterGroup[]): Tensor[] {
 
 /** Parameters held directly by modules of `model` for which `keep(module, attributeName)` holds. */
 function ownParametersWhere(model: Module, keep: (module: Module, name: string) => boolean): Tensor[] {
-  return model.modules().flatMap((module) => module.ownParameters().filter(([name]) => keep(module, name)).map(([, p]) => p));
+  return model.modules().flatMap((module) =>
+    module
+      .ownParameters()
+      .filter(([name]) => keep(module, name))
+      .map(([, p]) => p),
+  );
 }
 
 function countElements(parameters: Tensor[]): { trainable: number; total: number } {

@@ -91,14 +91,18 @@ export class GradualUnfreezing {
 }
 
 function checkSchedule(schedule: UnfreezeSchedule): void {
-  const valid = 'everySteps' in schedule
-    ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0
-    : (schedule as { every?: unknown }).every === 'epoch';
+  const valid =
+    'everySteps' in schedule
+      ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0
+      : (schedule as { every?: unknown }).every === 'epoch';
   if (!valid) {
-    throw new RangeError(`GradualUnfreezing: schedule must be { every: 'epoch' } or { everySteps: N } with N a positive integer, got ${JSON.stringify(schedule)}`);
+    throw new RangeError(
+      `GradualUnfreezing: schedule must be { every: 'epoch' } or { everySteps: N } with N a positive integer, got ${JSON.stringify(schedule)}`,
+    );
   }
 }
 
 function checkCounter(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`GradualUnfreezing: ${name} must be a non-negative integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`GradualUnfreezing: ${name} must be a non-negative integer, got ${value}`);
 }

@@ -1,7 +1,33 @@
 /** The peft layer: which parameters train (freezing strategies, gradual unfreezing) and parameter-efficient methods. */
-export { freeze, freezeTo, unfreeze, applyFreezingStrategy, summarizeTrainable, type FreezingStrategy, type FreezeOptions, type GroupSummary, type TrainableSummary } from './freeze.js';
-export { GradualUnfreezing, type GradualUnfreezingStrategy, type UnfreezeSchedule, type GradualUnfreezingOptions } from './gradual-unfreezing.js';
-export { checkFieldKinds, PeftConfig, PeftConfigFieldError, peftConfigFromJson, registerPeftConfig, type PeftFieldKind, SEQ_CLS_HEAD_NAMES, type PeftConfigOptions, type PeftType, type TaskType } from './config.js';
+export {
+  freeze,
+  freezeTo,
+  unfreeze,
+  applyFreezingStrategy,
+  summarizeTrainable,
+  type FreezingStrategy,
+  type FreezeOptions,
+  type GroupSummary,
+  type TrainableSummary,
+} from './freeze.js';
+export {
+  GradualUnfreezing,
+  type GradualUnfreezingStrategy,
+  type UnfreezeSchedule,
+  type GradualUnfreezingOptions,
+} from './gradual-unfreezing.js';
+export {
+  checkFieldKinds,
+  PeftConfig,
+  PeftConfigFieldError,
+  peftConfigFromJson,
+  registerPeftConfig,
+  type PeftFieldKind,
+  SEQ_CLS_HEAD_NAMES,
+  type PeftConfigOptions,
+  type PeftType,
+  type TaskType,
+} from './config.js';
 export {
   checkAdapterName,
   getPeftModel,
@@ -13,8 +39,22 @@ export {
   type SavePeftOptions,
 } from './peft-model.js';
 export { BaseTuner, type TunerConfig } from './tuners/base-tuner.js';
-export { isTunerLayer, matchTarget, ModulesToSaveWrapper, replaceSubmodule, type TargetSpec, type TunerLayer } from './tuners/tuner-utils.js';
-export { CNN_MODEL_TYPES, DEFAULT_TARGET_MODULES, defaultTargets, FAMILY_NAMES, type DefaultSource, type DefaultTargets } from './constants.js';
+export {
+  isTunerLayer,
+  matchTarget,
+  ModulesToSaveWrapper,
+  replaceSubmodule,
+  type TargetSpec,
+  type TunerLayer,
+} from './tuners/tuner-utils.js';
+export {
+  CNN_MODEL_TYPES,
+  DEFAULT_TARGET_MODULES,
+  defaultTargets,
+  FAMILY_NAMES,
+  type DefaultSource,
+  type DefaultTargets,
+} from './constants.js';
 export {
   getMethod,
   isMethodName,

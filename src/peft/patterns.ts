@@ -55,10 +55,13 @@ export function checkPeftPatterns(config: object): void {
     const listed = field === 'modules_to_save' || field === 'layers_pattern';
     const keyed = field === 'rank_pattern' || field === 'alpha_pattern';
     const entries =
-      typeof value === 'string' ? [value]
-      : Array.isArray(value) && listed ? value
-      : value !== null && typeof value === 'object' && keyed ? Object.keys(value)
-      : [];
+      typeof value === 'string'
+        ? [value]
+        : Array.isArray(value) && listed
+          ? value
+          : value !== null && typeof value === 'object' && keyed
+            ? Object.keys(value)
+            : [];
     for (const entry of entries) if (typeof entry === 'string') peftPattern(field, entry);
   }
 }

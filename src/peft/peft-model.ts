@@ -22,7 +22,15 @@ import type { PromptTuningConfig } from './tuners/prompt-tuning/config.js';
  * Key segments of finetune's PEFT layers and wrappers. adapterStateDict drops the adapter's name
  * from every key, so an adapter named like one of these would lose part of the keys it saves.
  */
-const RESERVED_ADAPTER_NAMES = new Set(['base_model', 'model', 'base_layer', 'modules_to_save', 'original_module', 'prompt_encoder', 'embedding']);
+const RESERVED_ADAPTER_NAMES = new Set([
+  'base_model',
+  'model',
+  'base_layer',
+  'modules_to_save',
+  'original_module',
+  'prompt_encoder',
+  'embedding',
+]);
 const TUNER_PREFIXES = ['lora_', 'ia3_', 'adapter_'];
 
 /**
@@ -39,10 +47,15 @@ export function checkAdapterName(name: unknown, model?: Module): asserts name is
   };
   if (typeof name !== 'string' || name === '') refuse('must be a non-empty string');
   const text = name as string;
-  if (/[./\\\u0000-\u001f\u007f]/.test(text)) refuse("may not contain '.', '/', '\\' or control characters: it becomes a module key segment and a subfolder of the save folder");
+  if (/[./\\\u0000-\u001f\u007f]/.test(text))
+    refuse(
+      "may not contain '.', '/', '\\' or control characters: it becomes a module key segment and a subfolder of the save folder",
+    );
   if (text in Object.prototype) refuse("is one of Object's property names (constructor, toString, …)");
   if (RESERVED_ADAPTER_NAMES.has(text) || TUNER_PREFIXES.some((prefix) => text.startsWith(prefix))) {
-    refuse(`is reserved: finetune's PEFT layers use it in their keys (${[...RESERVED_ADAPTER_NAMES].join(', ')}, ${TUNER_PREFIXES.map((p) => `${p}…`).join(', ')})`);
+    refuse(
+      `is reserved: finetune's PEFT layers use it in their keys (${[...RESERVED_ADAPTER_NAMES].join(', ')}, ${TUNER_PREFIXES.map((p) => `${p}…`).join(', ')})`,
+    );
   }
   if (model) {
     const used = model.namedParameters().find(([path]) => path.split('.').includes(text));
@@ -82,7 +95,8 @@ export function registerAdapterFiles(files: AdapterFiles): void {
 }
 
 function files(): AdapterFiles {
-  if (!adapterFiles) throw new Error("saving and loading adapters needs finetune's io layer: import from 'finetune' (or 'finetune/io')");
+  if (!adapterFiles)
+    throw new Error("saving and loading adapters needs finetune's io layer: import from 'finetune' (or 'finetune/io')");
   return adapterFiles;
 }
 
@@ -122,7 +136,10 @@ export class PeftModel extends Module {
 
   private requireTuner(what: string): BaseTuner {
     const tuner = this.tuner;
-    if (!tuner) throw new Error(`${what} is not available for prompt learning (${this.peftConfig.get(this.activeAdapter)!.peftType})`);
+    if (!tuner)
+      throw new Error(
+        `${what} is not available for prompt learning (${this.peftConfig.get(this.activeAdapter)!.peftType})`,
+      );
     return tuner;
   }
 
@@ -152,7 +169,8 @@ export class PeftModel extends Module {
     const embeds = inputsEmbeds ?? (inputIds ? inputEmbeddings(this.base_model).forward(inputIds) : null);
     if (!embeds) throw new Error('prompt tuning: give inputIds or inputsEmbeds');
     // The virtual tokens get mask ones in front, which a 3-d or 4-d mask has no single place for (PEFT: 2-d only too).
-    if (attentionMask && attentionMask.ndim !== 2) throw new Error(`prompt tuning: the attention mask must be [batch, length], got shape [${attentionMask.shape}]`);
+    if (attentionMask && attentionMask.ndim !== 2)
+      throw new Error(`prompt tuning: the attention mask must be [batch, length], got shape [${attentionMask.shape}]`);
     const [batch] = embeds.shape;
     const n = config.totalVirtualTokens;
     const prompts = this.prompt_encoder!.get(this.activeAdapter).forward(arange(n)).unsqueeze(0).expand(batch, -1, -1);
@@ -162,8 +180,12 @@ export class PeftModel extends Module {
       // transformers would offset positions for the virtual tokens; PEFT drops given ones, and so do we.
       positionIds: null,
       inputsEmbeds: cat([prompts.to({ dtype: embeds.dtype }), embeds], 1),
-      attentionMask: attentionMask ? cat([ones([batch, n], { dtype: attentionMask.dtype }), attentionMask], 1) : attentionMask,
-      tokenTypeIds: tokenTypeIds ? cat([zeros([batch, n], { dtype: tokenTypeIds.dtype }), tokenTypeIds], 1) : tokenTypeIds,
+      attentionMask: attentionMask
+        ? cat([ones([batch, n], { dtype: attentionMask.dtype }), attentionMask], 1)
+        : attentionMask,
+      tokenTypeIds: tokenTypeIds
+        ? cat([zeros([batch, n], { dtype: tokenTypeIds.dtype }), tokenTypeIds], 1)
+        : tokenTypeIds,
     };
   }
 
@@ -198,7 +220,9 @@ export class PeftModel extends Module {
   addAdapter(adapterName: string, config: PeftConfig): void {
     const current = this.peftConfig.get(this.activeAdapter)!;
     if (config.peftType !== current.peftType) {
-      throw new Error(`cannot add a ${config.peftType} adapter to a ${current.peftType} model: one method per PeftModel`);
+      throw new Error(
+        `cannot add a ${config.peftType} adapter to a ${current.peftType} model: one method per PeftModel`,
+      );
     }
     if (this.peftConfig.has(adapterName)) throw new Error(`an adapter named '${adapterName}' already exists`);
     checkAdapterName(adapterName, this.model);
@@ -217,7 +241,8 @@ export class PeftModel extends Module {
   /** Makes `adapterName` the adapter forward uses and training updates. */
   setAdapter(adapterName: string): void {
     checkAdapterName(adapterName);
-    if (!this.peftConfig.has(adapterName)) throw new Error(`adapter '${adapterName}' not found (adapters: ${[...this.peftConfig.keys()].join(', ')})`);
+    if (!this.peftConfig.has(adapterName))
+      throw new Error(`adapter '${adapterName}' not found (adapters: ${[...this.peftConfig.keys()].join(', ')})`);
     if (this.prompt_encoder) {
       const trains = (name: string) => name === adapterName && !this.peftConfig.get(adapterName)!.inferenceMode;
       for (const name of this.prompt_encoder.keys()) this.prompt_encoder.get(name).requiresGrad_(trains(name));
@@ -232,11 +257,14 @@ export class PeftModel extends Module {
 
   deleteAdapter(adapterName: string): void {
     if (!this.peftConfig.has(adapterName)) throw new Error(`adapter '${adapterName}' not found`);
-    if (this.peftConfig.size === 1) throw new Error(`cannot delete '${adapterName}', the only adapter; use unload() to get the base model back`);
+    if (this.peftConfig.size === 1)
+      throw new Error(`cannot delete '${adapterName}', the only adapter; use unload() to get the base model back`);
     if (this.prompt_encoder) {
       this.prompt_encoder.get(adapterName).dispose();
       this.prompt_encoder.delete(adapterName);
-      for (const wrapper of this.base_model.modules()) if (wrapper instanceof ModulesToSaveWrapper && wrapper.adapterNames().includes(adapterName)) wrapper.deleteAdapter(adapterName);
+      for (const wrapper of this.base_model.modules())
+        if (wrapper instanceof ModulesToSaveWrapper && wrapper.adapterNames().includes(adapterName))
+          wrapper.deleteAdapter(adapterName);
     } else this.requireTuner('deleteAdapter').deleteAdapter(adapterName);
     this.peftConfig.delete(adapterName);
     if (this.activeAdapter === adapterName) this.setAdapter([...this.peftConfig.keys()][0]);
@@ -260,7 +288,8 @@ export class PeftModel extends Module {
   private setAdaptersEnabled(enabled: boolean): void {
     if (this.prompt_encoder) {
       this.#promptsDisabled = !enabled;
-      for (const wrapper of this.base_model.modules()) if (wrapper instanceof ModulesToSaveWrapper) wrapper.disabled = !enabled;
+      for (const wrapper of this.base_model.modules())
+        if (wrapper instanceof ModulesToSaveWrapper) wrapper.disabled = !enabled;
     } else this.requireTuner('disableAdapter').setAdaptersEnabled(enabled);
   }
 
@@ -303,7 +332,9 @@ export class PeftModel extends Module {
       const layerPrefixes = tuner.tunerLayers().map(([key]) => `base_model.model.${key}.`);
       const bias = (config as Partial<LoraConfig>).bias ?? 'none';
       for (const [key, tensor] of state) {
-        const inLayer = layerPrefixes.some((prefix) => key.startsWith(prefix) && !key.startsWith(`${prefix}base_layer.`));
+        const inLayer = layerPrefixes.some(
+          (prefix) => key.startsWith(prefix) && !key.startsWith(`${prefix}base_layer.`),
+        );
         const learnableBias =
           (bias === 'all' && key.endsWith('.bias')) ||
           (bias === 'lora_only' && layerPrefixes.some((prefix) => key === `${prefix}base_layer.bias`));
@@ -311,12 +342,19 @@ export class PeftModel extends Module {
       }
     }
     const wrapperCopy = `.modules_to_save.${adapterName}.`;
-    for (const [key, tensor] of state) if (key.includes(wrapperCopy)) selected.set(key.replace(wrapperCopy, '.'), tensor);
+    for (const [key, tensor] of state)
+      if (key.includes(wrapperCopy)) selected.set(key.replace(wrapperCopy, '.'), tensor);
     const out: StateDict = new Map();
     for (const [key, tensor] of selected) {
-      const fileKey = key.split('.').filter((part) => part !== adapterName).join('.');
+      const fileKey = key
+        .split('.')
+        .filter((part) => part !== adapterName)
+        .join('.');
       // PEFT stores DoRA's magnitude without its '.weight'.
-      out.set(fileKey.endsWith('.lora_magnitude_vector.weight') ? fileKey.slice(0, -'.weight'.length) : fileKey, tensor);
+      out.set(
+        fileKey.endsWith('.lora_magnitude_vector.weight') ? fileKey.slice(0, -'.weight'.length) : fileKey,
+        tensor,
+      );
     }
     return out;
   }
@@ -332,9 +370,11 @@ export class PeftModel extends Module {
     const mismatched: string[] = [];
     for (const [key, target] of expected) {
       const source = state.get(key);
-      if (source && source.shape.join() !== target.shape.join()) mismatched.push(`${key}: file [${source.shape}] vs model [${target.shape}]`);
+      if (source && source.shape.join() !== target.shape.join())
+        mismatched.push(`${key}: file [${source.shape}] vs model [${target.shape}]`);
     }
-    if (mismatched.length) throw new Error(`size mismatch loading adapter '${adapterName}':\n  ${mismatched.join('\n  ')}`);
+    if (mismatched.length)
+      throw new Error(`size mismatch loading adapter '${adapterName}':\n  ${mismatched.join('\n  ')}`);
     noGrad(() => {
       for (const [key, target] of expected) {
         const source = state.get(key);
@@ -383,7 +423,8 @@ function wrapForPrompt(model: Module, name: string, adapterName: string): void {
     const wrapper = module instanceof ModulesToSaveWrapper ? module : new ModulesToSaveWrapper(module);
     if (wrapper !== module) {
       const dot = key.lastIndexOf('.');
-      (model.getSubmodule(dot < 0 ? '' : key.slice(0, dot)) as unknown as Record<string, Module>)[key.slice(dot + 1)] = wrapper;
+      (model.getSubmodule(dot < 0 ? '' : key.slice(0, dot)) as unknown as Record<string, Module>)[key.slice(dot + 1)] =
+        wrapper;
     }
     wrapper.addAdapter(adapterName);
   }
@@ -391,8 +432,13 @@ function wrapForPrompt(model: Module, name: string, adapterName: string): void {
 
 /** The model's token embedding table (transformers' get_input_embeddings). */
 function inputEmbeddings(model: Module): Embedding {
-  const found = model.namedModules().find(([key, m]) => /(^|\.)(word_embeddings|embed_tokens|wte)$/.test(key) && m instanceof Embedding);
-  if (!found) throw new Error(`${model.constructor.name} has no word embedding table (word_embeddings); prompt tuning needs a text model`);
+  const found = model
+    .namedModules()
+    .find(([key, m]) => /(^|\.)(word_embeddings|embed_tokens|wte)$/.test(key) && m instanceof Embedding);
+  if (!found)
+    throw new Error(
+      `${model.constructor.name} has no word embedding table (word_embeddings); prompt tuning needs a text model`,
+    );
   return found[1] as Embedding;
 }
 

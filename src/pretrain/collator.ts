@@ -70,9 +70,12 @@ export class MlmCollator {
   #rng: Rng;
 
   constructor(options: MlmCollatorOptions) {
-    if (!Number.isInteger(options.padTokenId)) throw new Error('MlmCollator: padTokenId must be an integer (does the tokenizer have a pad token?)');
-    if (!Number.isInteger(options.maskTokenId)) throw new Error('MlmCollator: maskTokenId must be an integer (does the tokenizer have a [MASK] token?)');
-    if (!Number.isInteger(options.vocabSize) || options.vocabSize < 1) throw new Error(`MlmCollator: vocabSize must be a positive integer, got ${options.vocabSize}`);
+    if (!Number.isInteger(options.padTokenId))
+      throw new Error('MlmCollator: padTokenId must be an integer (does the tokenizer have a pad token?)');
+    if (!Number.isInteger(options.maskTokenId))
+      throw new Error('MlmCollator: maskTokenId must be an integer (does the tokenizer have a [MASK] token?)');
+    if (!Number.isInteger(options.vocabSize) || options.vocabSize < 1)
+      throw new Error(`MlmCollator: vocabSize must be a positive integer, got ${options.vocabSize}`);
     this.padTokenId = options.padTokenId;
     this.maskTokenId = options.maskTokenId;
     this.vocabSize = options.vocabSize;
@@ -80,9 +83,11 @@ export class MlmCollator {
     this.mlmProbability = probability(options.mlmProbability ?? 0.15, 'mlmProbability');
     this.maskReplaceProb = probability(options.maskReplaceProb ?? 0.8, 'maskReplaceProb');
     this.randomReplaceProb = probability(options.randomReplaceProb ?? 0.1, 'randomReplaceProb');
-    if (this.maskReplaceProb + this.randomReplaceProb > 1 + 1e-12) throw new RangeError('MlmCollator: maskReplaceProb + randomReplaceProb must be at most 1');
+    if (this.maskReplaceProb + this.randomReplaceProb > 1 + 1e-12)
+      throw new RangeError('MlmCollator: maskReplaceProb + randomReplaceProb must be at most 1');
     this.wholeWordMask = options.wholeWordMask ?? false;
-    if (this.wholeWordMask && !options.isContinuation) throw new Error('MlmCollator: wholeWordMask needs isContinuation (mlmCollator(tokenizer) gives WordPiece\'s ##)');
+    if (this.wholeWordMask && !options.isContinuation)
+      throw new Error("MlmCollator: wholeWordMask needs isContinuation (mlmCollator(tokenizer) gives WordPiece's ##)");
     this.#isContinuation = options.isContinuation ?? (() => false);
     this.#padToMultipleOf = options.padToMultipleOf;
     this.seed = options.seed ?? 0;
@@ -180,7 +185,12 @@ export class MlmCollator {
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) flat[r * cols + c] = BigInt(values[r][c]);
       return fromTypedArray(flat, [rows, cols]);
     };
-    return { inputIds: tensor(b.inputIds), attentionMask: tensor(b.attentionMask), tokenTypeIds: tensor(b.tokenTypeIds), labels: tensor(b.labels) };
+    return {
+      inputIds: tensor(b.inputIds),
+      attentionMask: tensor(b.attentionMask),
+      tokenTypeIds: tensor(b.tokenTypeIds),
+      labels: tensor(b.labels),
+    };
   }
 
   /** `collate` bound, for the Trainer's `collate` option. */
@@ -194,7 +204,10 @@ export function mlmCollator(tokenizer: Tokenizer, options: Partial<MlmCollatorOp
   const pad = tokenizer.padTokenId;
   const maskId = tokenizer.maskTokenId;
   if (pad === null) throw new Error(`mlmCollator: the tokenizer (${tokenizer.source}) has no pad token`);
-  if (maskId === null) throw new Error(`mlmCollator: the tokenizer (${tokenizer.source}) has no mask token; masked-language modelling needs one`);
+  if (maskId === null)
+    throw new Error(
+      `mlmCollator: the tokenizer (${tokenizer.source}) has no mask token; masked-language modelling needs one`,
+    );
   const continuation = new Map<number, boolean>();
   return new MlmCollator({
     padTokenId: pad,
@@ -212,4 +225,3 @@ export function mlmCollator(tokenizer: Tokenizer, options: Partial<MlmCollatorOp
     ...options,
   });
 }
-

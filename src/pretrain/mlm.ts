@@ -38,7 +38,8 @@ export function newCounts(): MlmCounts {
 }
 
 function bertOf(model: Module): BertForMaskedLM {
-  if (!(model instanceof BertForMaskedLM)) throw new Error(`MLM pretraining needs a BertForMaskedLM, got ${model.constructor.name}`);
+  if (!(model instanceof BertForMaskedLM))
+    throw new Error(`MLM pretraining needs a BertForMaskedLM, got ${model.constructor.name}`);
   return model;
 }
 
@@ -48,7 +49,11 @@ function bertOf(model: Module): BertForMaskedLM {
  */
 export function mlmForward(model: Module, batch: MlmBatch, counts?: MlmCounts): ModelOutput {
   const m = bertOf(model);
-  const hidden = m.bert.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask, tokenTypeIds: batch.tokenTypeIds }).lastHiddenState;
+  const hidden = m.bert.forward({
+    inputIds: batch.inputIds,
+    attentionMask: batch.attentionMask,
+    tokenTypeIds: batch.tokenTypeIds,
+  }).lastHiddenState;
   const size = hidden.shape[hidden.ndim - 1];
   const labels = batch.labels.reshape([-1]);
   const selected = labels.ne(-100);
@@ -83,14 +88,24 @@ export interface MlmMetrics {
 
 function metricsOf(c: MlmCounts): MlmMetrics {
   const loss = c.masked > 0 ? c.lossSum / c.masked : NaN;
-  return { loss, perplexity: Math.exp(loss), accuracy: c.masked > 0 ? c.correct / c.masked : NaN, maskedTokens: c.masked };
+  return {
+    loss,
+    perplexity: Math.exp(loss),
+    accuracy: c.masked > 0 ? c.correct / c.masked : NaN,
+    maskedTokens: c.masked,
+  };
 }
 
 /**
  * MLM loss and masked-token accuracy on a dataset, with the collator reseeded first so that every
  * call masks the same tokens (comparable from one evaluation to the next).
  */
-export function evaluateMlm(model: Module, dataset: Dataset<TextExample>, collator: MlmCollator, options: { batchSize?: number } = {}): MlmMetrics {
+export function evaluateMlm(
+  model: Module,
+  dataset: Dataset<TextExample>,
+  collator: MlmCollator,
+  options: { batchSize?: number } = {},
+): MlmMetrics {
   const batchSize = options.batchSize ?? 64;
   const wasTraining = model.training;
   model.eval();
@@ -200,13 +215,17 @@ export async function pretrainMlm(options: PretrainOptions): Promise<PretrainRep
     if (!evalDataset || evalDataset.length === 0) return null;
     const metrics = evaluateMlm(model, evalDataset, evalCollator);
     evalHistory.push({ step, ...metrics });
-    say(`eval  step ${step}: mlm_loss ${fmt(metrics.loss)}  perplexity ${fmt(metrics.perplexity, 1)}  masked_accuracy ${fmt(metrics.accuracy)}  (${metrics.maskedTokens} masked tokens)`);
+    say(
+      `eval  step ${step}: mlm_loss ${fmt(metrics.loss)}  perplexity ${fmt(metrics.perplexity, 1)}  masked_accuracy ${fmt(metrics.accuracy)}  (${metrics.maskedTokens} masked tokens)`,
+    );
     return metrics;
   };
 
   const parameters = [...model.parameters()].reduce((n, p: Tensor) => n + p.numel(), 0);
-  say(`MLM pretraining: ${parameters.toLocaleString('en-US')} parameters, ${trainDataset.length} train texts, ${evalDataset?.length ?? 0} held-out texts, ` +
-    `${options.maxSteps} steps × batch ${batchSize}, lr ${learningRate}, mask ${mlmProbability}${wholeWordMask ? ' (whole words)' : ''}, seed ${seed}`);
+  say(
+    `MLM pretraining: ${parameters.toLocaleString('en-US')} parameters, ${trainDataset.length} train texts, ${evalDataset?.length ?? 0} held-out texts, ` +
+      `${options.maxSteps} steps × batch ${batchSize}, lr ${learningRate}, mask ${mlmProbability}${wholeWordMask ? ' (whole words)' : ''}, seed ${seed}`,
+  );
   const initialEval = evaluate(0);
 
   const callback: TrainerCallback = {
@@ -219,15 +238,24 @@ export async function pretrainMlm(options: PretrainOptions): Promise<PretrainRep
       lastTrain = m;
       const elapsed = (performance.now() - started) / 1000;
       const lr = Number(entry.learning_rate);
-      log.push({ step: state.globalStep, loss: m.loss, accuracy: m.accuracy, learningRate: lr, elapsedSeconds: elapsed });
+      log.push({
+        step: state.globalStep,
+        loss: m.loss,
+        accuracy: m.accuracy,
+        learningRate: lr,
+        elapsedSeconds: elapsed,
+      });
       const rate = state.globalStep / elapsed;
       const eta = (options.maxSteps - state.globalStep) / rate;
-      say(`step ${state.globalStep}/${options.maxSteps}  mlm_loss ${fmt(m.loss)}  masked_accuracy ${fmt(m.accuracy)}  lr ${lr.toExponential(2)}  ` +
-        `${rate.toFixed(2)} steps/s  elapsed ${elapsed.toFixed(0)} s  eta ${eta.toFixed(0)} s`);
+      say(
+        `step ${state.globalStep}/${options.maxSteps}  mlm_loss ${fmt(m.loss)}  masked_accuracy ${fmt(m.accuracy)}  lr ${lr.toExponential(2)}  ` +
+          `${rate.toFixed(2)} steps/s  elapsed ${elapsed.toFixed(0)} s  eta ${eta.toFixed(0)} s`,
+      );
       Object.assign(counts, newCounts());
     },
     onStepEnd(_args, state) {
-      if (options.evalSteps && state.globalStep % options.evalSteps === 0 && state.globalStep < options.maxSteps) evaluate(state.globalStep);
+      if (options.evalSteps && state.globalStep % options.evalSteps === 0 && state.globalStep < options.maxSteps)
+        evaluate(state.globalStep);
     },
   };
 
@@ -262,8 +290,13 @@ export async function pretrainMlm(options: PretrainOptions): Promise<PretrainRep
   // The fine-tuning lr rule (optim.defaultFineTuneLr) reads it: full / top-k / gradual fine-tune at a tenth of it.
   await savePretrained(model, outputDir, { extraConfig: { pretraining_learning_rate: learningRate } });
   if (options.tokenizerDir ?? tokenizer.source) {
-    const dir = options.tokenizerDir ?? (existsSync(tokenizer.source) && statSync(tokenizer.source).isFile() ? dirname(tokenizer.source) : tokenizer.source);
-    for (const name of TOKENIZER_FILES) if (existsSync(join(dir, name))) await copyFileAtomic(join(dir, name), join(outputDir, name));
+    const dir =
+      options.tokenizerDir ??
+      (existsSync(tokenizer.source) && statSync(tokenizer.source).isFile()
+        ? dirname(tokenizer.source)
+        : tokenizer.source);
+    for (const name of TOKENIZER_FILES)
+      if (existsSync(join(dir, name))) await copyFileAtomic(join(dir, name), join(outputDir, name));
   }
   const report: PretrainReport = {
     outputDir,
@@ -295,7 +328,10 @@ export async function pretrainMlm(options: PretrainOptions): Promise<PretrainRep
 
 /** The report as Markdown. */
 export function reportMarkdown(r: PretrainReport): string {
-  const row = (name: string, m: MlmMetrics | null): string => (m ? `| ${name} | ${fmt(m.loss)} | ${fmt(m.perplexity, 1)} | ${fmt(m.accuracy)} | ${m.maskedTokens} |` : `| ${name} | – | – | – | – |`);
+  const row = (name: string, m: MlmMetrics | null): string =>
+    m
+      ? `| ${name} | ${fmt(m.loss)} | ${fmt(m.perplexity, 1)} | ${fmt(m.accuracy)} | ${m.maskedTokens} |`
+      : `| ${name} | – | – | – | – |`;
   return [
     `# MLM pretraining report`,
     '',

@@ -39,20 +39,34 @@ export async function readTexts(path: string, options: ReadTextsOptions = {}): P
 }
 
 /** readTexts, and the table column the texts came from (undefined for a .txt). */
-export async function readTextsAndColumn(path: string, options: ReadTextsOptions = {}): Promise<{ texts: string[]; column?: string }> {
+export async function readTextsAndColumn(
+  path: string,
+  options: ReadTextsOptions = {},
+): Promise<{ texts: string[]; column?: string }> {
   const format = options.format ?? (extname(path).toLowerCase() === '.txt' ? 'txt' : undefined);
   const limit = (texts: string[]) => (options.limit !== undefined ? texts.slice(0, options.limit) : texts);
   if (format === 'txt') {
-    return { texts: limit((await readTextFile(path, options.encoding)).split(/\r?\n/).filter((line) => line.trim().length > 0)) };
+    return {
+      texts: limit(
+        (await readTextFile(path, options.encoding)).split(/\r?\n/).filter((line) => line.trim().length > 0),
+      ),
+    };
   }
   const table = await readTable(path, { format, encoding: options.encoding, delimiter: options.delimiter });
   const column = options.textColumn ?? findTextColumn(table.columns, [findLabelColumn(table.columns, table.rows)]);
-  if (!column) throw new DataFormatError(path, 1, `which column holds the text? give textColumn (columns: ${table.columns.join(', ')})`);
-  if (!table.columns.includes(column)) throw new DataFormatError(path, 1, `no column '${column}' (columns: ${table.columns.join(', ')})`);
+  if (!column)
+    throw new DataFormatError(
+      path,
+      1,
+      `which column holds the text? give textColumn (columns: ${table.columns.join(', ')})`,
+    );
+  if (!table.columns.includes(column))
+    throw new DataFormatError(path, 1, `no column '${column}' (columns: ${table.columns.join(', ')})`);
   const texts: string[] = [];
   for (const row of table.rows) {
     const value = row.values[column];
-    if (typeof value !== 'string' && typeof value !== 'number') throw new DataFormatError(path, row.line, `column '${column}' is not text`);
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new DataFormatError(path, row.line, `column '${column}' is not text`);
     const text = String(value);
     if (text.trim().length > 0) texts.push(text);
   }
@@ -68,11 +82,19 @@ export class TextLinesDataset implements Dataset<TextLinesExample> {
     this.#ids = ids;
   }
 
-  static async fromTexts(texts: readonly string[], tokenizer: Tokenizer, options: Pick<TextLinesOptions, 'maxLength'> = {}): Promise<TextLinesDataset> {
+  static async fromTexts(
+    texts: readonly string[],
+    tokenizer: Tokenizer,
+    options: Pick<TextLinesOptions, 'maxLength'> = {},
+  ): Promise<TextLinesDataset> {
     const maxLength = options.maxLength ?? 128;
-    if (!Number.isInteger(maxLength) || maxLength < 3) throw new RangeError(`TextLinesDataset: maxLength must be an integer ≥ 3, got ${maxLength}`);
+    if (!Number.isInteger(maxLength) || maxLength < 3)
+      throw new RangeError(`TextLinesDataset: maxLength must be an integer ≥ 3, got ${maxLength}`);
     const encodings = await tokenizer.encodeBatch(texts, null, { truncation: true, maxLength });
-    return new TextLinesDataset(texts, encodings.map((e) => Array.from(e.inputIds)));
+    return new TextLinesDataset(
+      texts,
+      encodings.map((e) => Array.from(e.inputIds)),
+    );
   }
 
   static async fromFile(path: string, tokenizer: Tokenizer, options: TextLinesOptions = {}): Promise<TextLinesDataset> {

@@ -12,7 +12,18 @@ import { formatInteger } from '../format/numbers.js';
 import { escapeXml } from './format.js';
 
 /** Tableau 10, the default categorical palette of matplotlib and Vega. */
-export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+export const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 
 const FONT_FAMILY = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 const TEXT = '#333';
@@ -76,8 +87,13 @@ export interface BarChartSpec {
 }
 
 /** Ticks at 1, 2 or 5 × 10^k covering [min, max]; `min`/`max` of the result are the rounded-out domain. */
-export function niceTicks(min: number, max: number, count = 5): { min: number; max: number; step: number; ticks: number[] } {
-  if (!Number.isFinite(min) || !Number.isFinite(max)) return { min: 0, max: 1, step: 0.2, ticks: [0, 0.2, 0.4, 0.6, 0.8, 1] };
+export function niceTicks(
+  min: number,
+  max: number,
+  count = 5,
+): { min: number; max: number; step: number; ticks: number[] } {
+  if (!Number.isFinite(min) || !Number.isFinite(max))
+    return { min: 0, max: 1, step: 0.2, ticks: [0, 0.2, 0.4, 0.6, 0.8, 1] };
   if (!(max > min)) {
     const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
     min -= pad;
@@ -114,7 +130,7 @@ export function formatTick(v: number, step: number): string {
 export function textWidth(text: string, size: number): number {
   let em = 0;
   for (const c of text) {
-    if ('il.,:;|!\'`'.includes(c)) em += 0.3;
+    if ("il.,:;|!'`".includes(c)) em += 0.3;
     else if ('ftrj()[] '.includes(c)) em += 0.4;
     else if ('mwMW@%'.includes(c)) em += 0.9;
     else if (c >= 'A' && c <= 'Z') em += 0.7;
@@ -255,21 +271,40 @@ export function lineChart(spec: LineChartSpec): Chart {
   const axis: string[] = [];
   yt.ticks.forEach((v, i) => {
     const y = sy(v);
-    axis.push(`<line x1="${r1(plotLeft)}" y1="${r1(y)}" x2="${r1(plotRight)}" y2="${r1(y)}" stroke="${GRID}" stroke-width="1"/>`);
+    axis.push(
+      `<line x1="${r1(plotLeft)}" y1="${r1(y)}" x2="${r1(plotRight)}" y2="${r1(y)}" stroke="${GRID}" stroke-width="1"/>`,
+    );
     axis.push(text(plotLeft - 6, y + 4, yLabels[i], { 'font-size': 11, fill: MUTED, 'text-anchor': 'end' }));
   });
   const xLabels = xt.ticks.map((v) => formatTick(v, xt.step));
   // drop x tick labels that would overlap
   const xTickWidth = Math.max(...xLabels.map((l) => textWidth(l, 11))) + 8;
-  const every = Math.max(1, Math.ceil(xTickWidth / Math.max(1, (plotRight - plotLeft) / Math.max(1, xt.ticks.length - 1))));
+  const every = Math.max(
+    1,
+    Math.ceil(xTickWidth / Math.max(1, (plotRight - plotLeft) / Math.max(1, xt.ticks.length - 1))),
+  );
   xt.ticks.forEach((v, i) => {
     const x = sx(v);
-    axis.push(`<line x1="${r1(x)}" y1="${r1(plotBottom)}" x2="${r1(x)}" y2="${r1(plotBottom + 4)}" stroke="${AXIS}" stroke-width="1"/>`);
-    if (i % every === 0) axis.push(text(x, plotBottom + 17, xLabels[i], { 'font-size': 11, fill: MUTED, 'text-anchor': 'middle' }));
+    axis.push(
+      `<line x1="${r1(x)}" y1="${r1(plotBottom)}" x2="${r1(x)}" y2="${r1(plotBottom + 4)}" stroke="${AXIS}" stroke-width="1"/>`,
+    );
+    if (i % every === 0)
+      axis.push(text(x, plotBottom + 17, xLabels[i], { 'font-size': 11, fill: MUTED, 'text-anchor': 'middle' }));
   });
-  axis.push(`<line x1="${r1(plotLeft)}" y1="${r1(plotBottom)}" x2="${r1(plotRight)}" y2="${r1(plotBottom)}" stroke="${AXIS}" stroke-width="1"/>`);
-  axis.push(`<line x1="${r1(plotLeft)}" y1="${r1(plotTop)}" x2="${r1(plotLeft)}" y2="${r1(plotBottom)}" stroke="${AXIS}" stroke-width="1"/>`);
-  if (spec.xLabel) axis.push(text((plotLeft + plotRight) / 2, height - pad - 2, spec.xLabel, { 'font-size': 12, fill: TEXT, 'text-anchor': 'middle' }));
+  axis.push(
+    `<line x1="${r1(plotLeft)}" y1="${r1(plotBottom)}" x2="${r1(plotRight)}" y2="${r1(plotBottom)}" stroke="${AXIS}" stroke-width="1"/>`,
+  );
+  axis.push(
+    `<line x1="${r1(plotLeft)}" y1="${r1(plotTop)}" x2="${r1(plotLeft)}" y2="${r1(plotBottom)}" stroke="${AXIS}" stroke-width="1"/>`,
+  );
+  if (spec.xLabel)
+    axis.push(
+      text((plotLeft + plotRight) / 2, height - pad - 2, spec.xLabel, {
+        'font-size': 12,
+        fill: TEXT,
+        'text-anchor': 'middle',
+      }),
+    );
   if (spec.yLabel) {
     const cy = (plotTop + plotBottom) / 2;
     axis.push(
@@ -279,7 +314,14 @@ export function lineChart(spec: LineChartSpec): Chart {
   parts.push(`<g class="axes">${axis.join('')}</g>`);
 
   if (all.length === 0) {
-    parts.push(text((plotLeft + plotRight) / 2, (plotTop + plotBottom) / 2, spec.emptyText ?? 'no data', { 'font-size': 13, fill: MUTED, 'text-anchor': 'middle', class: 'empty' }));
+    parts.push(
+      text((plotLeft + plotRight) / 2, (plotTop + plotBottom) / 2, spec.emptyText ?? 'no data', {
+        'font-size': 13,
+        fill: MUTED,
+        'text-anchor': 'middle',
+        class: 'empty',
+      }),
+    );
   }
   for (const s of series) {
     const drawn = thin(s.finite, maxPoints);
@@ -317,10 +359,14 @@ export function barChart(spec: BarChartSpec): Chart {
   const rowHeight = 26;
   const top = 40;
   const n = spec.labels.length;
-  const usable = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v) && (!spec.log || v > 0);
+  const usable = (v: number | null | undefined): v is number =>
+    v !== null && v !== undefined && Number.isFinite(v) && (!spec.log || v > 0);
   const finite = spec.values.filter(usable);
   const dataAxis = spec.axisFromData && finite.length > 0 && !spec.log ? dataAxisTicks(finite) : null;
-  const xLabel = dataAxis && dataAxis.min !== 0 ? [`axis from ${formatTick(dataAxis.min, dataAxis.step)}, not 0`, spec.xLabel].filter(Boolean).join('; ') : spec.xLabel;
+  const xLabel =
+    dataAxis && dataAxis.min !== 0
+      ? [`axis from ${formatTick(dataAxis.min, dataAxis.step)}, not 0`, spec.xLabel].filter(Boolean).join('; ')
+      : spec.xLabel;
   const height = top + n * rowHeight + (dataAxis ? 18 : 0) + (xLabel ? 30 : 14);
   const labelWidth = Math.max(0, ...spec.labels.map((l) => textWidth(l, 12))) + 10;
   const valueTexts = spec.values.map((v) => (usable(v) ? format(v) : 'n/a'));
@@ -349,7 +395,9 @@ export function barChart(spec: BarChartSpec): Chart {
   spec.labels.forEach((label, i) => {
     const y = top + i * rowHeight;
     const v = spec.values[i];
-    const color = Array.isArray(spec.color) ? spec.color[i % spec.color.length] : (spec.color ?? PALETTE[i % PALETTE.length]);
+    const color = Array.isArray(spec.color)
+      ? spec.color[i % spec.color.length]
+      : (spec.color ?? PALETTE[i % PALETTE.length]);
     parts.push(text(x0 - 8, y + 15, label, { 'font-size': 12, fill: TEXT, 'text-anchor': 'end' }));
     if (!usable(v)) {
       parts.push(text(x0 + 4, y + 15, 'n/a', { 'font-size': 11, fill: MUTED }));
@@ -363,17 +411,34 @@ export function barChart(spec: BarChartSpec): Chart {
     );
     parts.push(text(a + w + 5, y + 16, valueTexts[i], { 'font-size': 11, fill: TEXT }));
   });
-  parts.push(`<line x1="${r1(scale(zero))}" y1="${top}" x2="${r1(scale(zero))}" y2="${top + n * rowHeight}" stroke="${AXIS}" stroke-width="1"/>`);
+  parts.push(
+    `<line x1="${r1(scale(zero))}" y1="${top}" x2="${r1(scale(zero))}" y2="${top + n * rowHeight}" stroke="${AXIS}" stroke-width="1"/>`,
+  );
   if (dataAxis) {
     const y = top + n * rowHeight;
     parts.push(`<line x1="${r1(x0)}" y1="${y}" x2="${r1(x1)}" y2="${y}" stroke="${AXIS}" stroke-width="1"/>`);
     for (const tick of dataAxis.ticks) {
       const x = scale(tick);
       parts.push(`<line x1="${r1(x)}" y1="${y}" x2="${r1(x)}" y2="${y + 4}" stroke="${AXIS}" stroke-width="1"/>`);
-      parts.push(text(x, y + 15, formatTick(tick, dataAxis.step), { 'font-size': 10, fill: MUTED, 'text-anchor': 'middle', class: 'tick' }));
+      parts.push(
+        text(x, y + 15, formatTick(tick, dataAxis.step), {
+          'font-size': 10,
+          fill: MUTED,
+          'text-anchor': 'middle',
+          class: 'tick',
+        }),
+      );
     }
   }
-  if (xLabel) parts.push(text((x0 + x1) / 2, height - pad, xLabel, { 'font-size': 11, fill: MUTED, 'text-anchor': 'middle', class: 'axis-label' }));
+  if (xLabel)
+    parts.push(
+      text((x0 + x1) / 2, height - pad, xLabel, {
+        'font-size': 11,
+        fill: MUTED,
+        'text-anchor': 'middle',
+        class: 'axis-label',
+      }),
+    );
   return { title: spec.title, width, height, body: parts.join('') };
 }
 
@@ -397,8 +462,15 @@ export function chartGrid(charts: Chart[], columns: number, title?: string, gap 
   }
   const height = Math.max(head, y - gap);
   const background = `<rect class="background" width="${width}" height="${height}" fill="#ffffff"/>`;
-  const heading = title ? text(12, 24, title, { 'font-size': 16, 'font-weight': 'bold', fill: TEXT, class: 'title' }) : '';
-  return { title: title ?? charts.map((c) => c.title).join(', '), width, height, body: background + heading + parts.join('') };
+  const heading = title
+    ? text(12, 24, title, { 'font-size': 16, 'font-weight': 'bold', fill: TEXT, class: 'title' })
+    : '';
+  return {
+    title: title ?? charts.map((c) => c.title).join(', '),
+    width,
+    height,
+    body: background + heading + parts.join(''),
+  };
 }
 
 /**

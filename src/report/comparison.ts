@@ -99,7 +99,13 @@ export function comparisonChart(runs: ComparisonRun[], options: { title?: string
   const color = runs.map((_, i) => PALETTE[i % PALETTE.length]);
   const metric = options.metricName ?? 'accuracy';
   // The metric's axis starts near its lowest value (and says so): scores a few points apart must not look alike.
-  const panels: Array<{ title: string; values: Array<number | undefined>; format: (v: number) => string; log?: boolean; axisFromData?: boolean }> = [
+  const panels: Array<{
+    title: string;
+    values: Array<number | undefined>;
+    format: (v: number) => string;
+    log?: boolean;
+    axisFromData?: boolean;
+  }> = [
     { title: 'trainable parameters (%, log scale)', values: runs.map(percentOf), format: formatPercent, log: true },
     { title: metric, values: runs.map((r) => r.accuracy), format: (v) => formatNumber(v), axisFromData: true },
     { title: 'train time', values: runs.map((r) => r.trainTimeSeconds), format: formatSeconds },
@@ -107,8 +113,20 @@ export function comparisonChart(runs: ComparisonRun[], options: { title?: string
   ];
   const charts = panels
     .filter((p) => p.values.some((v) => v !== undefined))
-    .map((p) => barChart({ title: p.title, labels, values: p.values, format: p.format, color, width: 440, log: p.log, axisFromData: p.axisFromData }));
-  if (charts.length === 0) charts.push(barChart({ title: 'no figures to compare', labels, values: runs.map(() => undefined), width: 440 }));
+    .map((p) =>
+      barChart({
+        title: p.title,
+        labels,
+        values: p.values,
+        format: p.format,
+        color,
+        width: 440,
+        log: p.log,
+        axisFromData: p.axisFromData,
+      }),
+    );
+  if (charts.length === 0)
+    charts.push(barChart({ title: 'no figures to compare', labels, values: runs.map(() => undefined), width: 440 }));
   return chartGrid(charts, 2, options.title ?? 'Fine-tuning strategies compared');
 }
 
@@ -129,25 +147,49 @@ svg.chart { display: block; max-width: 100%; height: auto; }
  * The trade-off table of several strategies' runs, as text, Markdown and HTML, with a bar chart;
  * with `outputDir`, also written there as comparison.png, comparison.html and comparison.md.
  */
-export async function comparisonReport(runs: ComparisonRun[], options: ComparisonOptions = {}): Promise<ComparisonResult> {
+export async function comparisonReport(
+  runs: ComparisonRun[],
+  options: ComparisonOptions = {},
+): Promise<ComparisonResult> {
   const metric = options.metricName ?? 'accuracy';
   const title = options.title ?? 'Fine-tuning strategies compared';
   const withLr = runs.some((r) => r.lr !== undefined);
   const header = ['strategy', ...(withLr ? ['lr'] : []), 'trainable params', '%', metric, 'train time', 'peak memory'];
   const rows = runs.map((r) => cells(r, withLr));
-  const text = alignTable(header, rows, header.map((_, i) => i > 0));
+  const text = alignTable(
+    header,
+    rows,
+    header.map((_, i) => i > 0),
+  );
   const md = (r: string[]): string => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   const notes = options.notes ?? [];
-  const markdown = [md(header), `|:--|${header.slice(1).map(() => '--:').join('|')}|`, ...rows.map(md), ...(notes.length ? ['', ...notes] : [])].join('\n');
+  const markdown = [
+    md(header),
+    `|:--|${header
+      .slice(1)
+      .map(() => '--:')
+      .join('|')}|`,
+    ...rows.map(md),
+    ...(notes.length ? ['', ...notes] : []),
+  ].join('\n');
   const chart = comparisonChart(runs, { title, metricName: metric });
   const table =
     `<table class="comparison"><thead><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>` +
-    rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${escapeXml(c)}</th>` : `<td>${escapeXml(c)}</td>`)).join('')}</tr>`).join('') +
+    rows
+      .map(
+        (r) =>
+          `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${escapeXml(c)}</th>` : `<td>${escapeXml(c)}</td>`)).join('')}</tr>`,
+      )
+      .join('') +
     '</tbody></table>';
-  const html = htmlDocument(title, CSS, `<h1>${escapeXml(title)}</h1>
+  const html = htmlDocument(
+    title,
+    CSS,
+    `<h1>${escapeXml(title)}</h1>
 ${table}
 ${notes.map((n) => `<p class="note">${escapeXml(n)}</p>`).join('\n')}
-<div class="figure">${chartSvg(chart, { id: 'chart-comparison' })}</div>`);
+<div class="figure">${chartSvg(chart, { id: 'chart-comparison' })}</div>`,
+  );
   const result: ComparisonResult = { header, rows, text, markdown, html, chart, files: {} };
   if (options.outputDir) {
     await mkdir(options.outputDir, { recursive: true });
@@ -170,7 +212,8 @@ function strategyName(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const v = value as Record<string, unknown>;
   if (typeof v.kind === 'string') return v.kind === 'top-k' && typeof v.k === 'number' ? `top-${v.k}` : v.kind;
-  if (typeof v.peft_type === 'string') return v.peft_type === 'LORA' && v.use_dora === true ? 'dora' : v.peft_type.toLowerCase();
+  if (typeof v.peft_type === 'string')
+    return v.peft_type === 'LORA' && v.use_dora === true ? 'dora' : v.peft_type.toLowerCase();
   return undefined;
 }
 
@@ -187,9 +230,15 @@ export async function comparisonRunFromDir(
   const summary = summarizeRun(history, options.config);
   const metric = options.metricName ?? 'accuracy';
   const key = metric.startsWith('eval_') ? metric : `eval_${metric}`;
-  const named = [history.runConfig?.strategy, history.trainingArgs?.strategy].map(strategyName).find((s) => s !== undefined);
+  const named = [history.runConfig?.strategy, history.trainingArgs?.strategy]
+    .map(strategyName)
+    .find((s) => s !== undefined);
   const strategy = options.strategy ?? named ?? basename(outputDir);
-  const lr = [history.runConfig?.learning_rate, history.trainingArgs?.learning_rate, history.trainingArgs?.learningRate].find((v) => typeof v === 'number');
+  const lr = [
+    history.runConfig?.learning_rate,
+    history.trainingArgs?.learning_rate,
+    history.trainingArgs?.learningRate,
+  ].find((v) => typeof v === 'number');
   return {
     strategy,
     ...(lr !== undefined ? { lr: lr as number } : {}),

@@ -53,7 +53,13 @@ export interface RunHistory {
 export type EntryKind = 'train' | 'eval' | 'summary' | 'other';
 
 /** Eval entries' keys that are not metrics (HF adds them to every evaluation). */
-export const EVAL_BOOKKEEPING = new Set(['eval_runtime', 'eval_samples_per_second', 'eval_steps_per_second', 'epoch', 'step']);
+export const EVAL_BOOKKEEPING = new Set([
+  'eval_runtime',
+  'eval_samples_per_second',
+  'eval_steps_per_second',
+  'epoch',
+  'step',
+]);
 
 export function num(entry: LogEntry | undefined, key: string): number | undefined {
   const v = entry?.[key];
@@ -73,7 +79,8 @@ export function evalMetricNames(logHistory: readonly LogEntry[]): string[] {
   const names = new Set<string>();
   for (const e of logHistory) {
     if (entryKind(e) !== 'eval') continue;
-    for (const [k, v] of Object.entries(e)) if (k.startsWith('eval_') && !EVAL_BOOKKEEPING.has(k) && typeof v === 'number') names.add(k);
+    for (const [k, v] of Object.entries(e))
+      if (k.startsWith('eval_') && !EVAL_BOOKKEEPING.has(k) && typeof v === 'number') names.add(k);
   }
   const list = [...names];
   return list.includes('eval_loss') ? ['eval_loss', ...list.filter((n) => n !== 'eval_loss')] : list;
@@ -145,7 +152,9 @@ export function parseMetricsJsonl(text: string, file = 'metrics.jsonl'): LogEntr
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       if (i === last) break;
-      throw new Error(`${file}:${i + 1}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+      throw new Error(
+        `${file}:${i + 1}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+      );
     }
     entries.push(value as LogEntry);
   }
@@ -177,7 +186,11 @@ export function dropReplayedSteps(entries: readonly LogEntry[]): LogEntry[] {
 }
 
 function canonical(entry: LogEntry): string {
-  return JSON.stringify(Object.keys(entry).sort().map((k) => [k, entry[k]]));
+  return JSON.stringify(
+    Object.keys(entry)
+      .sort()
+      .map((k) => [k, entry[k]]),
+  );
 }
 
 /** Entries from both sources, each once, in step order (entries without a step keep their place). */
@@ -210,7 +223,9 @@ async function readJsonIfExists(path: string): Promise<unknown> {
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /** The checkpoint-N folders of a run, newest first. */
@@ -229,7 +244,10 @@ async function checkpointDirs(outputDir: string): Promise<string[]> {
 }
 
 /** The first of `candidates` (paths relative to outputDir) that holds a JSON object. */
-async function firstJsonObject(outputDir: string, candidates: string[]): Promise<{ file: string; value: Record<string, unknown> } | undefined> {
+async function firstJsonObject(
+  outputDir: string,
+  candidates: string[],
+): Promise<{ file: string; value: Record<string, unknown> } | undefined> {
   for (const file of candidates) {
     const value = asObject(await readJsonIfExists(join(outputDir, file)));
     if (value) return { file, value };
@@ -259,9 +277,13 @@ export async function readRunHistory(outputDir: string, options: { allowEmpty?: 
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   if (!trainerState && !jsonl && !options.allowEmpty) {
-    throw new Error(`${outputDir}: no trainer_state.json, checkpoint-*/trainer_state.json or metrics.jsonl (is this a training output folder?)`);
+    throw new Error(
+      `${outputDir}: no trainer_state.json, checkpoint-*/trainer_state.json or metrics.jsonl (is this a training output folder?)`,
+    );
   }
-  const fromState = Array.isArray(trainerState?.log_history) ? (trainerState.log_history.filter((e) => asObject(e)) as LogEntry[]) : [];
+  const fromState = Array.isArray(trainerState?.log_history)
+    ? (trainerState.log_history.filter((e) => asObject(e)) as LogEntry[])
+    : [];
   const logHistory = jsonl ? mergeLogHistories(jsonl, fromState) : fromState;
   const history: RunHistory = { outputDir, logHistory, trainerState, sources };
   const extras: Array<[keyof RunHistory, string]> = [
@@ -337,13 +359,17 @@ function memoryUnit(key: string): number {
 function lookup(records: Array<Record<string, unknown> | undefined>, pattern: RegExp): number | undefined {
   for (const r of records) {
     if (!r) continue;
-    for (const [k, v] of Object.entries(r)) if (pattern.test(k) && typeof v === 'number' && Number.isFinite(v)) return v;
+    for (const [k, v] of Object.entries(r))
+      if (pattern.test(k) && typeof v === 'number' && Number.isFinite(v)) return v;
   }
   return undefined;
 }
 
 /** Final and best metrics, runtime and sizes of a run, from its log history (and state/args/config when given). */
-export function summarizeRun(history: Pick<RunHistory, 'logHistory'> & Partial<RunHistory>, config?: Record<string, unknown>): RunSummary {
+export function summarizeRun(
+  history: Pick<RunHistory, 'logHistory'> & Partial<RunHistory>,
+  config?: Record<string, unknown>,
+): RunSummary {
   const log = history.logHistory;
   const summary: RunSummary = { finalEval: {}, best: {}, final: {}, counts: { train: 0, eval: 0 } };
   for (const e of log) {
@@ -364,10 +390,12 @@ export function summarizeRun(history: Pick<RunHistory, 'logHistory'> & Partial<R
         if (!Number.isFinite(v)) continue;
         const mode = lowerIsBetter(k) ? 'min' : 'max';
         const best = summary.best[k];
-        if (!best || (mode === 'min' ? v < best.value : v > best.value)) summary.best[k] = { value: v, step, epoch, mode };
+        if (!best || (mode === 'min' ? v < best.value : v > best.value))
+          summary.best[k] = { value: v, step, epoch, mode };
       }
     } else if (kind === 'summary') {
-      for (const [k, v] of Object.entries(e)) if (typeof v === 'number' && k !== 'step' && k !== 'epoch') summary.final[k] = v;
+      for (const [k, v] of Object.entries(e))
+        if (typeof v === 'number' && k !== 'step' && k !== 'epoch') summary.final[k] = v;
     }
   }
   const f = summary.final;
@@ -375,13 +403,16 @@ export function summarizeRun(history: Pick<RunHistory, 'logHistory'> & Partial<R
   summary.trainRuntime = f.train_runtime;
   summary.trainSamplesPerSecond = f.train_samples_per_second;
   summary.trainStepsPerSecond = f.train_steps_per_second;
-  summary.totalFlos = f.total_flos ?? (typeof history.trainerState?.total_flos === 'number' ? history.trainerState.total_flos : undefined);
+  summary.totalFlos =
+    f.total_flos ??
+    (typeof history.trainerState?.total_flos === 'number' ? history.trainerState.total_flos : undefined);
 
   const state = history.trainerState;
   if (state) {
     if (typeof state.max_steps === 'number') summary.maxSteps = state.max_steps;
     if (typeof state.num_train_epochs === 'number') summary.numTrainEpochs = state.num_train_epochs;
-    if (typeof state.global_step === 'number') summary.globalStep = Math.max(summary.globalStep ?? 0, state.global_step);
+    if (typeof state.global_step === 'number')
+      summary.globalStep = Math.max(summary.globalStep ?? 0, state.global_step);
     if (typeof state.best_metric === 'number') summary.bestMetric = state.best_metric;
     if (typeof state.best_model_checkpoint === 'string') summary.bestModelCheckpoint = state.best_model_checkpoint;
   }
@@ -399,12 +430,14 @@ export function summarizeRun(history: Pick<RunHistory, 'logHistory'> & Partial<R
   summary.totalParams = lookup(records, TOTAL_KEYS);
   const percent = lookup(records, /^trainable(%|_percent(age)?|Percent)$/);
   if (percent !== undefined) summary.trainablePercent = percent;
-  else if (summary.trainableParams !== undefined && summary.totalParams) summary.trainablePercent = (100 * summary.trainableParams) / summary.totalParams;
+  else if (summary.trainableParams !== undefined && summary.totalParams)
+    summary.trainablePercent = (100 * summary.trainableParams) / summary.totalParams;
   let peak: number | undefined;
   for (const r of records) {
     if (!r) continue;
     for (const [k, v] of Object.entries(r)) {
-      if (PEAK_MEMORY_KEYS.test(k) && typeof v === 'number' && Number.isFinite(v)) peak = Math.max(peak ?? -Infinity, v * memoryUnit(k));
+      if (PEAK_MEMORY_KEYS.test(k) && typeof v === 'number' && Number.isFinite(v))
+        peak = Math.max(peak ?? -Infinity, v * memoryUnit(k));
     }
   }
   if (peak !== undefined) summary.peakMemoryBytes = peak;

@@ -80,7 +80,12 @@ export function svgToPng(svg: string, options: PngOptions = {}): Uint8Array {
   const { Resvg } = loadResvg();
   const renderer = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: options.scale ?? 2 },
-    font: { loadSystemFonts: true, fontFiles: options.fontFiles ?? [], defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+    font: {
+      loadSystemFonts: true,
+      fontFiles: options.fontFiles ?? [],
+      defaultFontFamily: 'DejaVu Sans',
+      sansSerifFamily: 'DejaVu Sans',
+    },
     background: '#ffffff',
   });
   return renderer.render().asPng();

@@ -84,11 +84,28 @@ function trainKeys(log: readonly LogEntry[], prefix: string): string[] {
 /** Train loss, each task's training loss (multi-task runs: loss_<task>, dashed) and every eval loss (eval_loss, eval_<set>_loss) against the step. */
 export function lossChart(log: readonly LogEntry[], options: ChartSize = {}): Chart {
   const series: ChartSeries[] = [{ name: 'train_loss', points: points(log, 'loss', 'train'), color: PALETTE[0] }];
-  trainKeys(log, 'loss_').forEach((k, i) => series.push({ name: `train_${k}`, points: points(log, k, 'train'), color: PALETTE[(i + 5) % PALETTE.length], dashed: true }));
+  trainKeys(log, 'loss_').forEach((k, i) =>
+    series.push({
+      name: `train_${k}`,
+      points: points(log, k, 'train'),
+      color: PALETTE[(i + 5) % PALETTE.length],
+      dashed: true,
+    }),
+  );
   evalMetricNames(log)
     .filter((k) => /loss$/.test(k))
-    .forEach((k, i) => series.push({ name: k, points: points(log, k, 'eval'), color: PALETTE[(i + 1) % PALETTE.length], markers: true }));
-  return lineChart({ title: 'Loss', xLabel: 'step', yLabel: 'loss', series, emptyText: 'no loss logged', xDomain: stepDomain(log), ...options });
+    .forEach((k, i) =>
+      series.push({ name: k, points: points(log, k, 'eval'), color: PALETTE[(i + 1) % PALETTE.length], markers: true }),
+    );
+  return lineChart({
+    title: 'Loss',
+    xLabel: 'step',
+    yLabel: 'loss',
+    series,
+    emptyText: 'no loss logged',
+    xDomain: stepDomain(log),
+    ...options,
+  });
 }
 
 /**
@@ -100,7 +117,9 @@ export function metricCharts(log: readonly LogEntry[], options: ChartSize = {}):
   const unit: string[] = [];
   const other: string[] = [];
   for (const k of names) {
-    const vs = points(log, k, 'eval').map((p) => p[1]).filter(Number.isFinite);
+    const vs = points(log, k, 'eval')
+      .map((p) => p[1])
+      .filter(Number.isFinite);
     (vs.every((v) => v >= 0 && v <= 1) ? unit : other).push(k);
   }
   const charts: Chart[] = [];
@@ -110,7 +129,12 @@ export function metricCharts(log: readonly LogEntry[], options: ChartSize = {}):
         title: 'Evaluation metrics',
         xLabel: 'step',
         xDomain: stepDomain(log),
-        series: unit.map((k, i) => ({ name: k, points: points(log, k, 'eval'), color: PALETTE[(i + 1) % PALETTE.length], markers: true })),
+        series: unit.map((k, i) => ({
+          name: k,
+          points: points(log, k, 'eval'),
+          color: PALETTE[(i + 1) % PALETTE.length],
+          markers: true,
+        })),
         ...options,
       }),
     );
@@ -121,12 +145,28 @@ export function metricCharts(log: readonly LogEntry[], options: ChartSize = {}):
         title: k,
         xLabel: 'step',
         xDomain: stepDomain(log),
-        series: [{ name: k, points: points(log, k, 'eval'), color: PALETTE[(unit.length + i + 1) % PALETTE.length], markers: true }],
+        series: [
+          {
+            name: k,
+            points: points(log, k, 'eval'),
+            color: PALETTE[(unit.length + i + 1) % PALETTE.length],
+            markers: true,
+          },
+        ],
         ...options,
       }),
     );
   }
-  if (charts.length === 0) charts.push(lineChart({ title: 'Evaluation metrics', xLabel: 'step', series: [], emptyText: 'no evaluation metrics logged', ...options }));
+  if (charts.length === 0)
+    charts.push(
+      lineChart({
+        title: 'Evaluation metrics',
+        xLabel: 'step',
+        series: [],
+        emptyText: 'no evaluation metrics logged',
+        ...options,
+      }),
+    );
   return charts;
 }
 
@@ -153,7 +193,12 @@ export function taskWeightChart(log: readonly LogEntry[]): Chart | undefined {
     xLabel: 'step',
     yLabel: 'weight',
     xDomain: stepDomain(log),
-    series: keys.map((k, i) => ({ name: k, points: points(log, k, 'train'), color: PALETTE[(i + 1) % PALETTE.length], dashed: k === 'alpha' })),
+    series: keys.map((k, i) => ({
+      name: k,
+      points: points(log, k, 'train'),
+      color: PALETTE[(i + 1) % PALETTE.length],
+      dashed: k === 'alpha',
+    })),
   });
 }
 
@@ -161,7 +206,13 @@ export function taskWeightChart(log: readonly LogEntry[]): Chart | undefined {
 export function gradNormChart(log: readonly LogEntry[]): Chart | undefined {
   const p = points(log, 'grad_norm');
   if (p.length === 0) return undefined;
-  return lineChart({ title: 'Gradient norm', xLabel: 'step', yLabel: 'grad norm', xDomain: stepDomain(log), series: [{ name: 'grad_norm', points: p, color: PALETTE[6] }] });
+  return lineChart({
+    title: 'Gradient norm',
+    xLabel: 'step',
+    yLabel: 'grad norm',
+    xDomain: stepDomain(log),
+    series: [{ name: 'grad_norm', points: p, color: PALETTE[6] }],
+  });
 }
 
 /** Flattens a configuration for a table: nested objects as dotted keys, arrays of scalars joined. */
@@ -169,7 +220,13 @@ export function flattenConfig(value: Record<string, unknown>, prefix = ''): Arra
   const rows: Array<[string, string]> = [];
   for (const [k, v] of Object.entries(value)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && Object.keys(v).length <= 50) {
+    if (
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Object.keys(v).length > 0 &&
+      Object.keys(v).length <= 50
+    ) {
       rows.push(...flattenConfig(v as Record<string, unknown>, key));
     } else if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) {
       rows.push([key, v.map((x) => String(x)).join(', ')]);
@@ -184,7 +241,20 @@ export function flattenConfig(value: Record<string, unknown>, prefix = ''): Arra
   return rows;
 }
 
-const MODEL_CONFIG_KEYS = ['_name_or_path', 'model_type', 'architectures', 'arch', 'problem_type', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'image_size', 'num_classes', 'torch_dtype', 'dtype'];
+const MODEL_CONFIG_KEYS = [
+  '_name_or_path',
+  'model_type',
+  'architectures',
+  'arch',
+  'problem_type',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'image_size',
+  'num_classes',
+  'torch_dtype',
+  'dtype',
+];
 
 function modelConfigRows(config: Record<string, unknown>): Record<string, unknown> {
   const picked: Record<string, unknown> = {};
@@ -203,12 +273,26 @@ function configTable(caption: string, value: Record<string, unknown>): string {
 
 function summaryTables(summary: RunSummary): string {
   const run: Array<[string, string]> = [];
-  if (summary.globalStep !== undefined) run.push(['steps', summary.maxSteps ? `${formatInteger(summary.globalStep)} / ${formatInteger(summary.maxSteps)}` : formatInteger(summary.globalStep)]);
-  if (summary.epoch !== undefined) run.push(['epochs', summary.numTrainEpochs ? `${formatNumber(summary.epoch)} / ${formatNumber(summary.numTrainEpochs)}` : formatNumber(summary.epoch)]);
+  if (summary.globalStep !== undefined)
+    run.push([
+      'steps',
+      summary.maxSteps
+        ? `${formatInteger(summary.globalStep)} / ${formatInteger(summary.maxSteps)}`
+        : formatInteger(summary.globalStep),
+    ]);
+  if (summary.epoch !== undefined)
+    run.push([
+      'epochs',
+      summary.numTrainEpochs
+        ? `${formatNumber(summary.epoch)} / ${formatNumber(summary.numTrainEpochs)}`
+        : formatNumber(summary.epoch),
+    ]);
   if (summary.finalTrainLoss !== undefined) run.push(['final train loss', formatNumber(summary.finalTrainLoss)]);
   if (summary.trainLoss !== undefined) run.push(['mean train loss (train_loss)', formatNumber(summary.trainLoss)]);
-  if (summary.trainRuntime !== undefined) run.push(['train runtime', `${formatDuration(summary.trainRuntime)} (${formatNumber(summary.trainRuntime)} s)`]);
-  if (summary.trainSamplesPerSecond !== undefined) run.push(['samples / s', formatNumber(summary.trainSamplesPerSecond)]);
+  if (summary.trainRuntime !== undefined)
+    run.push(['train runtime', `${formatDuration(summary.trainRuntime)} (${formatNumber(summary.trainRuntime)} s)`]);
+  if (summary.trainSamplesPerSecond !== undefined)
+    run.push(['samples / s', formatNumber(summary.trainSamplesPerSecond)]);
   if (summary.trainStepsPerSecond !== undefined) run.push(['steps / s', formatNumber(summary.trainStepsPerSecond)]);
   if (summary.trainableParams !== undefined) {
     const of = summary.totalParams !== undefined ? ` of ${formatInteger(summary.totalParams)}` : '';
@@ -218,7 +302,8 @@ function summaryTables(summary: RunSummary): string {
   if (summary.peakMemoryBytes !== undefined) run.push(['peak memory', formatBytes(summary.peakMemoryBytes)]);
   // 0 is what the Trainer records where it cannot estimate FLOs (as transformers' total_flos): no row rather than a false 0.
   if (summary.totalFlos) run.push(['total FLOs (6 × non-embedding params × tokens)', formatNumber(summary.totalFlos)]);
-  if (summary.bestMetric !== undefined) run.push([`best ${summary.metricForBestModel ?? 'metric'}`, formatNumber(summary.bestMetric)]);
+  if (summary.bestMetric !== undefined)
+    run.push([`best ${summary.metricForBestModel ?? 'metric'}`, formatNumber(summary.bestMetric)]);
   if (summary.bestModelCheckpoint) run.push(['best checkpoint', summary.bestModelCheckpoint]);
   const runTable = run.length
     ? `<table class="kv"><caption>Run</caption><tbody>${run.map(([k, v]) => `<tr><th scope="row">${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`).join('')}</tbody></table>`
@@ -242,7 +327,9 @@ function evalTable(log: readonly LogEntry[]): string {
   const head = ['step', 'epoch', ...names].map((n) => `<th>${escapeXml(n)}</th>`).join('');
   const rows = evals
     .map((e) => {
-      const cells = [num(e, 'step'), num(e, 'epoch'), ...names.map((n) => num(e, n))].map((v) => `<td>${v === undefined ? '' : escapeXml(formatNumber(v))}</td>`);
+      const cells = [num(e, 'step'), num(e, 'epoch'), ...names.map((n) => num(e, n))].map(
+        (v) => `<td>${v === undefined ? '' : escapeXml(formatNumber(v))}</td>`,
+      );
       return `<tr>${cells.join('')}</tr>`;
     })
     .join('');
@@ -281,7 +368,10 @@ function figure(chart: Chart, id: string): string {
 export function renderReportHtml(history: RunHistory, summary: RunSummary, options: WriteReportOptions = {}): string {
   const log = history.logHistory;
   const title = options.title ?? 'Training report';
-  const when = (options.generatedAt ?? new Date()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const when = (options.generatedAt ?? new Date())
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
   const sources = history.sources.length ? history.sources.join(', ') : 'the log history given';
   const metrics = metricCharts(log);
   const grad = gradNormChart(log);
@@ -293,7 +383,10 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
     history.adapterConfig ? configTable('Adapter (adapter_config.json)', history.adapterConfig) : '',
     history.modelConfig ? configTable('Model (config.json)', modelConfigRows(history.modelConfig)) : '',
   ].filter(Boolean);
-  return htmlDocument(title, CSS, `<header>
+  return htmlDocument(
+    title,
+    CSS,
+    `<header>
 <h1>${escapeXml(title)}</h1>
 <p class="meta">${escapeXml(history.outputDir)} · from ${escapeXml(sources)} · ${summary.counts.train} training logs, ${summary.counts.eval} evaluations · generated ${escapeXml(when)}</p>
 </header>
@@ -302,7 +395,8 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
 <section id="metrics"><h2>Metrics</h2><div class="charts">${metrics.map((c, i) => figure(c, `chart-metrics-${i + 1}`)).join('')}</div></section>
 <section id="lr"><h2>Learning rate</h2><div class="charts">${figure(lrChart(log), 'chart-lr')}${grad ? figure(grad, 'chart-grad-norm') : ''}${taskWeights ? figure(taskWeights, 'chart-task-weights') : ''}</div></section>
 ${evalTable(log)}
-<section id="config"><h2>Configuration</h2>${configs.length ? configs.join('\n') : '<p class="note">No configuration was saved with this run.</p>'}</section>`);
+<section id="config"><h2>Configuration</h2>${configs.length ? configs.join('\n') : '<p class="note">No configuration was saved with this run.</p>'}</section>`,
+  );
 }
 
 /**
@@ -324,7 +418,9 @@ export async function writeReport(outputDir: string, options: WriteReportOptions
   const result: ReportResult = { html: htmlPath, png: {}, summary, history, warnings };
   if (options.png === false) return result;
   if (!systemFontsAvailable() && !options.fontFiles?.length) {
-    warnings.push('no font files found (e.g. /usr/share/fonts): the PNGs are drawn without text; install fonts-dejavu-core or pass fontFiles');
+    warnings.push(
+      'no font files found (e.g. /usr/share/fonts): the PNGs are drawn without text; install fonts-dejavu-core or pass fontFiles',
+    );
   }
   const png: PngOptions = { scale: options.pngScale, fontFiles: options.fontFiles };
   const log = history.logHistory;

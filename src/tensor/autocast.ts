@@ -25,7 +25,9 @@ export function autocast<T>(fn: () => T, options: AutocastOptions = {}): T {
   try {
     const result = fn();
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      throw new Error('autocast() takes a synchronous function: the autocast state is per thread and would leak across await');
+      throw new Error(
+        'autocast() takes a synchronous function: the autocast state is per thread and would leak across await',
+      );
     }
     return result;
   } finally {

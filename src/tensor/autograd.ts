@@ -8,7 +8,9 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
   try {
     const result = fn();
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      throw new Error('noGrad()/enableGrad() take synchronous functions: grad mode is per thread and would leak across await');
+      throw new Error(
+        'noGrad()/enableGrad() take synchronous functions: grad mode is per thread and would leak across await',
+      );
     }
     return result;
   } finally {
@@ -46,10 +48,21 @@ export interface GradOptions {
  * Gradients of `outputs` with respect to `inputs`, returned instead of accumulated into
  * `.grad` (torch.autograd.grad). With createGraph they are differentiable again, as GradNorm needs.
  */
-export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
+export function grad(
+  outputs: Tensor | Tensor[],
+  inputs: Tensor | Tensor[],
+  options: GradOptions = {},
+): (Tensor | null)[] {
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
   const gradOutputs = options.gradOutputs ? options.gradOutputs.map((g) => (g ? g.handle : null)) : null;
-  const handles = native.autogradGrad(outs.map((t) => t.handle), ins.map((t) => t.handle), gradOutputs, options.retainGraph, options.createGraph ?? false, options.allowUnused ?? false);
+  const handles = native.autogradGrad(
+    outs.map((t) => t.handle),
+    ins.map((t) => t.handle),
+    gradOutputs,
+    options.retainGraph,
+    options.createGraph ?? false,
+    options.allowUnused ?? false,
+  );
   return handles.map((h) => (h === null ? null : Tensor.fromHandle(h)));
 }

@@ -18,13 +18,18 @@ const MAX_DIMS = 64;
 
 function inferShape(data: NestedArray, path = 'data', depth = 0): number[] {
   if (!Array.isArray(data)) return [];
-  if (depth === MAX_DIMS) throw new Error(`tensor(): the array nests deeper than ${MAX_DIMS} levels at ${path} (a tensor has at most ${MAX_DIMS} dimensions)`);
+  if (depth === MAX_DIMS)
+    throw new Error(
+      `tensor(): the array nests deeper than ${MAX_DIMS} levels at ${path} (a tensor has at most ${MAX_DIMS} dimensions)`,
+    );
   if (data.length === 0) return [0];
   const inner = inferShape(data[0], `${path}[0]`, depth + 1);
   for (let i = 1; i < data.length; i++) {
     const other = inferShape(data[i], `${path}[${i}]`, depth + 1);
     if (other.length !== inner.length || other.some((d, k) => d !== inner[k])) {
-      throw new Error(`tensor(): ragged nested array: ${path}[${i}] has shape [${other}] but ${path}[0] has [${inner}]`);
+      throw new Error(
+        `tensor(): ragged nested array: ${path}[${i}] has shape [${other}] but ${path}[0] has [${inner}]`,
+      );
     }
   }
   return [data.length, ...inner];
@@ -50,11 +55,13 @@ export function tensor(data: NestedArray, options?: TensorOptions): Tensor {
     wide.dispose();
     return finish(narrow, options);
   }
-  if (dtype === 'complex64' || dtype === 'complex128') throw new Error(`tensor(): cannot build ${dtype} from JavaScript numbers`);
+  if (dtype === 'complex64' || dtype === 'complex128')
+    throw new Error(`tensor(): cannot build ${dtype} from JavaScript numbers`);
   const array = new (typedArrayFor(dtype))(flat.length);
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i];
-    if (typeof v !== 'number' && typeof v !== 'boolean') throw new TypeError(`tensor(): element ${i} is ${typeof v}, not a number`);
+    if (typeof v !== 'number' && typeof v !== 'boolean')
+      throw new TypeError(`tensor(): element ${i} is ${typeof v}, not a number`);
     const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     if (bigint) (array as BigInt64Array)[i] = BigInt(Math.trunc(n));
     else (array as Float32Array)[i] = n;
@@ -87,7 +94,13 @@ export function ones(shape: Shape, options?: TensorOptions): Tensor {
 
 /** A tensor of the given shape filled with `value`. */
 export function full(shape: Shape, value: Scalar, options?: TensorOptions): Tensor {
-  return finish(aten.full(shape, value, { dtype: options?.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32'), device: options?.device }), options);
+  return finish(
+    aten.full(shape, value, {
+      dtype: options?.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32'),
+      device: options?.device,
+    }),
+    options,
+  );
 }
 
 /** An uninitialised tensor of the given shape. */
@@ -147,7 +160,13 @@ export function randperm(n: number, options?: TensorOptions): Tensor {
 export function arange(start: number, end?: number, step = 1, options?: TensorOptions): Tensor {
   const [from, to] = end === undefined ? [0, start] : [start, end];
   const whole = [from, to, step].every(Number.isInteger);
-  return finish(aten.arange_start_step(from, to, step, { dtype: options?.dtype ?? (whole ? 'int64' : 'float32'), device: options?.device }), options);
+  return finish(
+    aten.arange_start_step(from, to, step, {
+      dtype: options?.dtype ?? (whole ? 'int64' : 'float32'),
+      device: options?.device,
+    }),
+    options,
+  );
 }
 
 /** `steps` evenly spaced values from `start` to `end` inclusive. */

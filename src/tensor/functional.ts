@@ -39,7 +39,13 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
 }
 
 /** Normalises over the trailing `normalizedShape` dimensions. */
-export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   return aten.layer_norm(input, normalizedShape, weight ?? null, bias ?? null, eps);
 }
 
@@ -53,13 +59,24 @@ export interface BatchNormOptions {
 }
 
 /** Batch normalisation over dimension 1, updating runningMean/runningVar in place when training. */
-export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+export function batchNorm(
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormOptions = {},
+): Tensor {
   const { weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
   return aten.batch_norm(input, weight, bias, runningMean, runningVar, training, momentum, eps, true);
 }
 
 /** Group normalisation over N×C×… input. */
-export function groupNorm(input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function groupNorm(
+  input: Tensor,
+  numGroups: number,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   return aten.group_norm(input, numGroups, weight ?? null, bias ?? null, eps);
 }
 
@@ -80,15 +97,23 @@ export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tens
 }
 
 /** max(x, 0). */
-export function relu(input: Tensor): Tensor { return aten.relu(input); }
+export function relu(input: Tensor): Tensor {
+  return aten.relu(input);
+}
 /** x·σ(x). */
-export function silu(input: Tensor): Tensor { return aten.silu(input); }
+export function silu(input: Tensor): Tensor {
+  return aten.silu(input);
+}
 
 /** Softmax along `dim`. */
-export function softmax(input: Tensor, dim: number): Tensor { return aten.softmax_int(input, dim); }
+export function softmax(input: Tensor, dim: number): Tensor {
+  return aten.softmax_int(input, dim);
+}
 
 /** log(softmax(x)) along `dim`, computed stably. */
-export function logSoftmax(input: Tensor, dim: number): Tensor { return aten.log_softmax_int(input, dim); }
+export function logSoftmax(input: Tensor, dim: number): Tensor {
+  return aten.log_softmax_int(input, dim);
+}
 
 export interface CrossEntropyOptions {
   weight?: Tensor | null;
@@ -110,8 +135,18 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
 }
 
 /** Negative log-likelihood of log-probabilities against class indices. */
-export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
-  return aten.nll_loss(input, target, options.weight ?? null, reductionCode(options.reduction), options.ignoreIndex ?? -100);
+export function nllLoss(
+  input: Tensor,
+  target: Tensor,
+  options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {},
+): Tensor {
+  return aten.nll_loss(
+    input,
+    target,
+    options.weight ?? null,
+    reductionCode(options.reduction),
+    options.ignoreIndex ?? -100,
+  );
 }
 
 /** Mean squared error. */
@@ -130,7 +165,13 @@ export function binaryCrossEntropyWithLogits(
   target: Tensor,
   options: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
 ): Tensor {
-  return aten.binary_cross_entropy_with_logits(input, target, options.weight ?? null, options.posWeight ?? null, reductionCode(options.reduction));
+  return aten.binary_cross_entropy_with_logits(
+    input,
+    target,
+    options.weight ?? null,
+    options.posWeight ?? null,
+    reductionCode(options.reduction),
+  );
 }
 
 export interface AttentionOptions {
@@ -143,14 +184,34 @@ export interface AttentionOptions {
 }
 
 /** softmax(Q·Kᵀ·scale + mask)·V, with libtorch's fused kernels. */
-export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: AttentionOptions = {}): Tensor {
-  return aten.scaled_dot_product_attention(query, key, value, options.attnMask ?? null, options.dropoutP ?? 0, options.isCausal ?? false, {
-    scale: options.scale ?? null,
-  });
+export function scaledDotProductAttention(
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  options: AttentionOptions = {},
+): Tensor {
+  return aten.scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    options.attnMask ?? null,
+    options.dropoutP ?? 0,
+    options.isCausal ?? false,
+    {
+      scale: options.scale ?? null,
+    },
+  );
 }
 
 /** 2-d max pooling; stride defaults to the kernel size. */
-export function maxPool2d(input: Tensor, kernelSize: Pair, stride?: Pair, padding: Pair = 0, dilation: Pair = 1, ceilMode = false): Tensor {
+export function maxPool2d(
+  input: Tensor,
+  kernelSize: Pair,
+  stride?: Pair,
+  padding: Pair = 0,
+  dilation: Pair = 1,
+  ceilMode = false,
+): Tensor {
   return aten.max_pool2d(input, kernelSize, stride ?? kernelSize, padding, dilation, ceilMode);
 }
 
@@ -165,6 +226,11 @@ export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
 }
 
 /** Pads the last dimensions: [left, right, top, bottom, …] as in torch.nn.functional.pad. */
-export function pad(input: Tensor, padding: number[], mode: 'constant' | 'reflect' | 'replicate' | 'circular' = 'constant', value = 0): Tensor {
+export function pad(
+  input: Tensor,
+  padding: number[],
+  mode: 'constant' | 'reflect' | 'replicate' | 'circular' = 'constant',
+  value = 0,
+): Tensor {
   return aten.pad(input, padding, mode, mode === 'constant' ? value : null);
 }

@@ -16,4 +16,14 @@ export * from './linalg.js';
 export * as functional from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, grad, type GradOptions } from './autograd.js';
 export { autocast, autocastState, type AutocastOptions } from './autocast.js';
-export { manualSeed, getRngState, setRngState, setNumThreads, getNumThreads, MAX_THREADS, cudaIsAvailable, runtimeInfo, type RuntimeInfo } from './runtime.js';
+export {
+  manualSeed,
+  getRngState,
+  setRngState,
+  setNumThreads,
+  getNumThreads,
+  MAX_THREADS,
+  cudaIsAvailable,
+  runtimeInfo,
+  type RuntimeInfo,
+} from './runtime.js';

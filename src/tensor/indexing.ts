@@ -4,7 +4,9 @@ import { Tensor } from './tensor.js';
 import type { Scalar } from './types.js';
 
 /** x[…, index, …] along `dim`, removing that dimension (a view). */
-export function select(x: Tensor, dim: number, index: number): Tensor { return aten.select_int(x, dim, index); }
+export function select(x: Tensor, dim: number, index: number): Tensor {
+  return aten.select_int(x, dim, index);
+}
 
 /** x[…, start:end:step, …] along `dim` (a view); null bounds mean the ends. */
 export function slice(x: Tensor, dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
@@ -12,10 +14,14 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
 }
 
 /** Rows (along `dim`) picked by a 1-d int64 index tensor. */
-export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor { return aten.index_select(x, dim, index); }
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  return aten.index_select(x, dim, index);
+}
 
 /** out[i][j] = x[index[i][j]][j] for dim 0, and so on (torch.gather). */
-export function gather(x: Tensor, dim: number, index: Tensor): Tensor { return aten.gather(x, dim, index); }
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  return aten.gather(x, dim, index);
+}
 
 /** A copy of x with `src` written at `index` along `dim` (torch.scatter). */
 export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor | Scalar): Tensor {
@@ -23,13 +29,19 @@ export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor | Sca
 }
 
 /** A copy of x with `value` where `mask` is true. */
-export function maskedFill(x: Tensor, mask: Tensor, value: Scalar): Tensor { return aten.masked_fill_Scalar(x, mask, value); }
+export function maskedFill(x: Tensor, mask: Tensor, value: Scalar): Tensor {
+  return aten.masked_fill_Scalar(x, mask, value);
+}
 
 /** Writes `value` where `mask` is true, in place. */
-export function maskedFill_(x: Tensor, mask: Tensor, value: Scalar): Tensor { return aten.masked_fill__Scalar(x, mask, value); }
+export function maskedFill_(x: Tensor, mask: Tensor, value: Scalar): Tensor {
+  return aten.masked_fill__Scalar(x, mask, value);
+}
 
 /** Advanced indexing, x[i0, i1, …] with index tensors; null stands for ':'. */
-export function index(x: Tensor, indices: readonly (Tensor | null)[]): Tensor { return aten.index_Tensor(x, indices); }
+export function index(x: Tensor, indices: readonly (Tensor | null)[]): Tensor {
+  return aten.index_Tensor(x, indices);
+}
 
 /** x[i0, i1, …] = values (or += with accumulate), in place. */
 export function indexPut_(x: Tensor, indices: readonly (Tensor | null)[], values: Tensor, accumulate = false): Tensor {
@@ -37,4 +49,6 @@ export function indexPut_(x: Tensor, indices: readonly (Tensor | null)[], values
 }
 
 /** One-hot int64 encoding of class indices; numClasses -1 infers it. */
-export function oneHot(indices: Tensor, numClasses = -1): Tensor { return aten.one_hot(indices, numClasses); }
+export function oneHot(indices: Tensor, numClasses = -1): Tensor {
+  return aten.one_hot(indices, numClasses);
+}

@@ -28,7 +28,8 @@ export function add(a: Tensor | Scalar, b: Tensor | Scalar, alpha?: Scalar): Ten
 
 /** a − alpha·b. */
 export function sub(a: Tensor | Scalar, b: Tensor | Scalar, alpha?: Scalar): Tensor {
-  if (a instanceof Tensor) return b instanceof Tensor ? aten.sub_Tensor(a, b, alphaOption(alpha)) : aten.sub_Scalar(a, b, alpha);
+  if (a instanceof Tensor)
+    return b instanceof Tensor ? aten.sub_Tensor(a, b, alphaOption(alpha)) : aten.sub_Scalar(a, b, alpha);
   if (b instanceof Tensor) return aten.rsub_Scalar(b, a, alpha);
   throw new TypeError('sub(): at least one argument must be a Tensor');
 }
@@ -43,7 +44,8 @@ export function mul(a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
 /** a / b; `roundingMode` 'trunc' or 'floor' gives integer division. */
 export function div(a: Tensor | Scalar, b: Tensor | Scalar, roundingMode?: 'trunc' | 'floor'): Tensor {
   if (a instanceof Tensor) {
-    if (b instanceof Tensor) return roundingMode ? aten.div_Tensor_mode(a, b, { rounding_mode: roundingMode }) : aten.div_Tensor(a, b);
+    if (b instanceof Tensor)
+      return roundingMode ? aten.div_Tensor_mode(a, b, { rounding_mode: roundingMode }) : aten.div_Tensor(a, b);
     return roundingMode ? aten.div_Scalar_mode(a, b, { rounding_mode: roundingMode }) : aten.div_Scalar(a, b);
   }
   if (!(b instanceof Tensor)) throw new TypeError('div(): at least one argument must be a Tensor');
@@ -55,47 +57,84 @@ export function div(a: Tensor | Scalar, b: Tensor | Scalar, roundingMode?: 'trun
 
 /** base ** exponent. */
 export function pow(base: Tensor | Scalar, exponent: Tensor | Scalar): Tensor {
-  if (base instanceof Tensor) return exponent instanceof Tensor ? aten.pow_Tensor_Tensor(base, exponent) : aten.pow_Tensor_Scalar(base, exponent);
+  if (base instanceof Tensor)
+    return exponent instanceof Tensor ? aten.pow_Tensor_Tensor(base, exponent) : aten.pow_Tensor_Scalar(base, exponent);
   if (exponent instanceof Tensor) return aten.pow_Scalar(base, exponent);
   throw new TypeError('pow(): at least one argument must be a Tensor');
 }
 
 /** −x. */
-export function neg(x: Tensor): Tensor { return aten.neg(x); }
+export function neg(x: Tensor): Tensor {
+  return aten.neg(x);
+}
 /** |x|. */
-export function abs(x: Tensor): Tensor { return aten.abs(x); }
+export function abs(x: Tensor): Tensor {
+  return aten.abs(x);
+}
 /** eˣ. */
-export function exp(x: Tensor): Tensor { return aten.exp(x); }
+export function exp(x: Tensor): Tensor {
+  return aten.exp(x);
+}
 /** Natural logarithm. */
-export function log(x: Tensor): Tensor { return aten.log(x); }
+export function log(x: Tensor): Tensor {
+  return aten.log(x);
+}
 /** log(1 + x), accurate for small x. */
-export function log1p(x: Tensor): Tensor { return aten.log1p(x); }
+export function log1p(x: Tensor): Tensor {
+  return aten.log1p(x);
+}
 /** √x. */
-export function sqrt(x: Tensor): Tensor { return aten.sqrt(x); }
+export function sqrt(x: Tensor): Tensor {
+  return aten.sqrt(x);
+}
 /** 1/√x. */
-export function rsqrt(x: Tensor): Tensor { return aten.rsqrt(x); }
+export function rsqrt(x: Tensor): Tensor {
+  return aten.rsqrt(x);
+}
 /** x². */
-export function square(x: Tensor): Tensor { return aten.square(x); }
+export function square(x: Tensor): Tensor {
+  return aten.square(x);
+}
 /** 1/x. */
-export function reciprocal(x: Tensor): Tensor { return aten.reciprocal(x); }
+export function reciprocal(x: Tensor): Tensor {
+  return aten.reciprocal(x);
+}
 /** sin x. */
-export function sin(x: Tensor): Tensor { return aten.sin(x); }
+export function sin(x: Tensor): Tensor {
+  return aten.sin(x);
+}
 /** cos x. */
-export function cos(x: Tensor): Tensor { return aten.cos(x); }
+export function cos(x: Tensor): Tensor {
+  return aten.cos(x);
+}
 /** tanh x. */
-export function tanh(x: Tensor): Tensor { return aten.tanh(x); }
+export function tanh(x: Tensor): Tensor {
+  return aten.tanh(x);
+}
 /** 1 / (1 + e⁻ˣ). */
-export function sigmoid(x: Tensor): Tensor { return aten.sigmoid(x); }
+export function sigmoid(x: Tensor): Tensor {
+  return aten.sigmoid(x);
+}
 /** max(x, 0). */
-export function relu(x: Tensor): Tensor { return aten.relu(x); }
+export function relu(x: Tensor): Tensor {
+  return aten.relu(x);
+}
 /** −1, 0 or 1 by sign. */
-export function sign(x: Tensor): Tensor { return aten.sign(x); }
+export function sign(x: Tensor): Tensor {
+  return aten.sign(x);
+}
 /** Rounds down. */
-export function floor(x: Tensor): Tensor { return aten.floor(x); }
+export function floor(x: Tensor): Tensor {
+  return aten.floor(x);
+}
 /** Rounds up. */
-export function ceil(x: Tensor): Tensor { return aten.ceil(x); }
+export function ceil(x: Tensor): Tensor {
+  return aten.ceil(x);
+}
 /** Rounds half to even, like PyTorch. */
-export function round(x: Tensor): Tensor { return aten.round(x); }
+export function round(x: Tensor): Tensor {
+  return aten.round(x);
+}
 
 /** Limits x to [min, max]; either bound may be omitted. */
 export function clamp(x: Tensor, min?: Scalar | null, max?: Scalar | null): Tensor {
@@ -103,13 +142,18 @@ export function clamp(x: Tensor, min?: Scalar | null, max?: Scalar | null): Tens
 }
 
 /** Elementwise max(a, b). */
-export function maximum(a: Tensor, b: Tensor): Tensor { return aten.maximum(a, b); }
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  return aten.maximum(a, b);
+}
 /** Elementwise min(a, b). */
-export function minimum(a: Tensor, b: Tensor): Tensor { return aten.minimum(a, b); }
+export function minimum(a: Tensor, b: Tensor): Tensor {
+  return aten.minimum(a, b);
+}
 
 /** condition ? a : b, elementwise with broadcasting. */
 export function where(condition: Tensor, a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
-  if (a instanceof Tensor) return b instanceof Tensor ? aten.where_self(condition, a, b) : aten.where_ScalarOther(condition, a, b);
+  if (a instanceof Tensor)
+    return b instanceof Tensor ? aten.where_self(condition, a, b) : aten.where_ScalarOther(condition, a, b);
   return b instanceof Tensor ? aten.where_ScalarSelf(condition, a, b) : aten.where_Scalar(condition, a, b);
 }
 

@@ -67,7 +67,14 @@ export interface NativeAddon {
   setGrad(handle: number, grad: number | null): void;
   retainGrad(handle: number): void;
   backward(handle: number, grad: number | null, retainGraph: boolean | undefined, createGraph: boolean): void;
-  autogradGrad(outputs: number[], inputs: number[], gradOutputs: (number | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (number | null)[];
+  autogradGrad(
+    outputs: number[],
+    inputs: number[],
+    gradOutputs: (number | null)[] | null,
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (number | null)[];
   setAutocast(deviceType: string, enabled: boolean, dtype: string, nesting: 1 | -1): void;
   autocastState(deviceType: string): { enabled: boolean; dtype: string };
   markUnscoped(handle: number): void;
@@ -89,7 +96,8 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'binding.gyp'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('finetune: cannot find the package root (binding.gyp) above ' + import.meta.url);
+    if (parent === dir)
+      throw new Error('finetune: cannot find the package root (binding.gyp) above ' + import.meta.url);
     dir = parent;
   }
   return dir;

@@ -12,12 +12,20 @@ export interface VarianceOptions {
 
 /** Sum of all elements, or over `dim`. */
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return dim === undefined || dim === null ? (keepdim ? aten.sum_dim_IntList(x, null, true) : aten.sum(x)) : aten.sum_dim_IntList(x, dim, keepdim);
+  return dim === undefined || dim === null
+    ? keepdim
+      ? aten.sum_dim_IntList(x, null, true)
+      : aten.sum(x)
+    : aten.sum_dim_IntList(x, dim, keepdim);
 }
 
 /** Mean of all elements, or over `dim`. */
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return dim === undefined || dim === null ? (keepdim ? aten.mean_dim(x, null, true) : aten.mean(x)) : aten.mean_dim(x, dim, keepdim);
+  return dim === undefined || dim === null
+    ? keepdim
+      ? aten.mean_dim(x, null, true)
+      : aten.mean(x)
+    : aten.mean_dim(x, dim, keepdim);
 }
 
 /** Product of all elements, or over `dim`. */
@@ -55,12 +63,18 @@ export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
 
 /** Standard deviation (unbiased by default, like PyTorch). */
 export function std(x: Tensor, dim?: Dims, options: VarianceOptions = {}): Tensor {
-  return aten.std_correction(x, dim ?? null, { correction: options.correction ?? 1, keepdim: options.keepdim ?? false });
+  return aten.std_correction(x, dim ?? null, {
+    correction: options.correction ?? 1,
+    keepdim: options.keepdim ?? false,
+  });
 }
 
 /** Variance (unbiased by default). Named `variance` because `var` is reserved; Tensor.var() exists. */
 export function variance(x: Tensor, dim?: Dims, options: VarianceOptions = {}): Tensor {
-  return aten.var_correction(x, dim ?? null, { correction: options.correction ?? 1, keepdim: options.keepdim ?? false });
+  return aten.var_correction(x, dim ?? null, {
+    correction: options.correction ?? 1,
+    keepdim: options.keepdim ?? false,
+  });
 }
 
 /** The p-norm of all elements or over `dim` (torch.linalg.vector_norm). */

@@ -7,7 +7,8 @@ import { Tensor } from './tensor.js';
 
 /** Seeds libtorch's default generators (CPU and every CUDA device), like torch.manual_seed. */
 export function manualSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed expects a non-negative integer, got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new RangeError(`manualSeed expects a non-negative integer, got ${seed}`);
   native.manualSeed(seed);
 }
 
@@ -18,7 +19,8 @@ export function getRngState(): Tensor {
 
 /** Restores a state from getRngState(): the random numbers that follow repeat exactly. */
 export function setRngState(state: Tensor): void {
-  if (state.dtype !== 'uint8' || state.dim() !== 1) throw new Error(`setRngState expects a 1-d uint8 tensor from getRngState(), got ${state.dtype} [${state.shape}]`);
+  if (state.dtype !== 'uint8' || state.dim() !== 1)
+    throw new Error(`setRngState expects a 1-d uint8 tensor from getRngState(), got ${state.dtype} [${state.shape}]`);
   native.setRngState(state.handle);
 }
 
@@ -61,7 +63,9 @@ export interface RuntimeInfo extends BuildInfo {
 export function runtimeInfo(): RuntimeInfo {
   const build = native.buildInfo();
   const recorded = join(packageRoot(), 'build', 'libtorch.json');
-  const libtorch = existsSync(recorded) ? (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch : 'unknown';
+  const libtorch = existsSync(recorded)
+    ? (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch
+    : 'unknown';
   const devices = ['cpu', ...Array.from({ length: build.cudaDevices }, (_, i) => `cuda:${i}`)];
   const nnpack = { available: native.nnpackAvailable(), enabled: native.nnpackEnabled() };
   return { ...build, libtorch, addon: addonPath, threads: native.getNumThreads(), devices, nnpack };

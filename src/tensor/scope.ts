@@ -138,7 +138,9 @@ export function tidy<T>(fn: () => T): T {
   syncScopes.pop();
   if (isPromiseLike(result)) {
     closeScope(scope, undefined);
-    throw new Error('tidy() was given an async function; use tidyAsync() so tensors created after an await are tracked');
+    throw new Error(
+      'tidy() was given an async function; use tidyAsync() so tensors created after an await are tracked',
+    );
   }
   closeScope(scope, result);
   return result;

@@ -7,7 +7,15 @@ import { inspect } from 'node:util';
 
 import { native, HANDLE } from './native.js';
 import { track, untrack, type HandleCell } from './scope.js';
-import { isFloatingDType, type DType, type Device, type MemoryFormat, type NestedArray, type Scalar, type Shape } from './types.js';
+import {
+  isFloatingDType,
+  type DType,
+  type Device,
+  type MemoryFormat,
+  type NestedArray,
+  type Scalar,
+  type Shape,
+} from './types.js';
 import * as creation from './creation.js';
 import * as math from './math.js';
 import * as reduce from './reduce.js';
@@ -121,7 +129,8 @@ export class Tensor {
     const shape = this.shape;
     if (dim === undefined) return shape;
     const index = dim < 0 ? shape.length + dim : dim;
-    if (index < 0 || index >= shape.length) throw new RangeError(`dim ${dim} out of range for a ${shape.length}-d tensor`);
+    if (index < 0 || index >= shape.length)
+      throw new RangeError(`dim ${dim} out of range for a ${shape.length}-d tensor`);
     return shape[index];
   }
 
@@ -177,14 +186,30 @@ export class Tensor {
     return creation.to(this, target);
   }
 
-  float(): Tensor { return this.to('float32'); }
-  double(): Tensor { return this.to('float64'); }
-  half(): Tensor { return this.to('float16'); }
-  bfloat16(): Tensor { return this.to('bfloat16'); }
-  long(): Tensor { return this.to('int64'); }
-  int(): Tensor { return this.to('int32'); }
-  bool(): Tensor { return this.to('bool'); }
-  cpu(): Tensor { return this.to('cpu'); }
+  float(): Tensor {
+    return this.to('float32');
+  }
+  double(): Tensor {
+    return this.to('float64');
+  }
+  half(): Tensor {
+    return this.to('float16');
+  }
+  bfloat16(): Tensor {
+    return this.to('bfloat16');
+  }
+  long(): Tensor {
+    return this.to('int64');
+  }
+  int(): Tensor {
+    return this.to('int32');
+  }
+  bool(): Tensor {
+    return this.to('bool');
+  }
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
 
   // ---- autograd -------------------------------------------------------------------
 
@@ -228,57 +253,152 @@ export class Tensor {
   }
 
   /** A tensor sharing this one's data, cut off from the autograd graph. */
-  detach(): Tensor { return aten.detach(this); }
-  detach_(): this { aten.detach_(this); return this; }
+  detach(): Tensor {
+    return aten.detach(this);
+  }
+  detach_(): this {
+    aten.detach_(this);
+    return this;
+  }
 
   // ---- elementwise math -----------------------------------------------------------
 
-  add(other: Tensor | Scalar, alpha?: Scalar): Tensor { return math.add(this, other, alpha); }
-  sub(other: Tensor | Scalar, alpha?: Scalar): Tensor { return math.sub(this, other, alpha); }
-  mul(other: Tensor | Scalar): Tensor { return math.mul(this, other); }
-  div(other: Tensor | Scalar, roundingMode?: 'trunc' | 'floor'): Tensor { return math.div(this, other, roundingMode); }
-  pow(exponent: Tensor | Scalar): Tensor { return math.pow(this, exponent); }
-  neg(): Tensor { return math.neg(this); }
-  abs(): Tensor { return math.abs(this); }
-  exp(): Tensor { return math.exp(this); }
-  log(): Tensor { return math.log(this); }
-  log1p(): Tensor { return math.log1p(this); }
-  sqrt(): Tensor { return math.sqrt(this); }
-  rsqrt(): Tensor { return math.rsqrt(this); }
-  square(): Tensor { return math.square(this); }
-  reciprocal(): Tensor { return math.reciprocal(this); }
-  sin(): Tensor { return math.sin(this); }
-  cos(): Tensor { return math.cos(this); }
-  tanh(): Tensor { return math.tanh(this); }
-  sigmoid(): Tensor { return math.sigmoid(this); }
-  relu(): Tensor { return math.relu(this); }
-  sign(): Tensor { return math.sign(this); }
-  floor(): Tensor { return math.floor(this); }
-  ceil(): Tensor { return math.ceil(this); }
-  round(): Tensor { return math.round(this); }
-  clamp(min?: Scalar | null, max?: Scalar | null): Tensor { return math.clamp(this, min, max); }
-  maximum(other: Tensor): Tensor { return math.maximum(this, other); }
-  minimum(other: Tensor): Tensor { return math.minimum(this, other); }
-  lerp(end: Tensor, weight: Tensor | Scalar): Tensor { return math.lerp(this, end, weight); }
+  add(other: Tensor | Scalar, alpha?: Scalar): Tensor {
+    return math.add(this, other, alpha);
+  }
+  sub(other: Tensor | Scalar, alpha?: Scalar): Tensor {
+    return math.sub(this, other, alpha);
+  }
+  mul(other: Tensor | Scalar): Tensor {
+    return math.mul(this, other);
+  }
+  div(other: Tensor | Scalar, roundingMode?: 'trunc' | 'floor'): Tensor {
+    return math.div(this, other, roundingMode);
+  }
+  pow(exponent: Tensor | Scalar): Tensor {
+    return math.pow(this, exponent);
+  }
+  neg(): Tensor {
+    return math.neg(this);
+  }
+  abs(): Tensor {
+    return math.abs(this);
+  }
+  exp(): Tensor {
+    return math.exp(this);
+  }
+  log(): Tensor {
+    return math.log(this);
+  }
+  log1p(): Tensor {
+    return math.log1p(this);
+  }
+  sqrt(): Tensor {
+    return math.sqrt(this);
+  }
+  rsqrt(): Tensor {
+    return math.rsqrt(this);
+  }
+  square(): Tensor {
+    return math.square(this);
+  }
+  reciprocal(): Tensor {
+    return math.reciprocal(this);
+  }
+  sin(): Tensor {
+    return math.sin(this);
+  }
+  cos(): Tensor {
+    return math.cos(this);
+  }
+  tanh(): Tensor {
+    return math.tanh(this);
+  }
+  sigmoid(): Tensor {
+    return math.sigmoid(this);
+  }
+  relu(): Tensor {
+    return math.relu(this);
+  }
+  sign(): Tensor {
+    return math.sign(this);
+  }
+  floor(): Tensor {
+    return math.floor(this);
+  }
+  ceil(): Tensor {
+    return math.ceil(this);
+  }
+  round(): Tensor {
+    return math.round(this);
+  }
+  clamp(min?: Scalar | null, max?: Scalar | null): Tensor {
+    return math.clamp(this, min, max);
+  }
+  maximum(other: Tensor): Tensor {
+    return math.maximum(this, other);
+  }
+  minimum(other: Tensor): Tensor {
+    return math.minimum(this, other);
+  }
+  lerp(end: Tensor, weight: Tensor | Scalar): Tensor {
+    return math.lerp(this, end, weight);
+  }
 
   // ---- in place -------------------------------------------------------------------
 
-  add_(other: Tensor | Scalar, alpha?: Scalar): this { math.add_(this, other, alpha); return this; }
-  sub_(other: Tensor | Scalar, alpha?: Scalar): this { math.sub_(this, other, alpha); return this; }
-  mul_(other: Tensor | Scalar): this { math.mul_(this, other); return this; }
-  div_(other: Tensor | Scalar): this { math.div_(this, other); return this; }
-  clamp_(min?: Scalar | null, max?: Scalar | null): this { math.clamp_(this, min, max); return this; }
-  zero_(): this { aten.zero_(this); return this; }
-  fill_(value: Scalar): this { aten.fill__Scalar(this, value); return this; }
-  copy_(source: Tensor): this { aten.copy_(this, source); return this; }
-  uniform_(from = 0, to = 1): this { aten.uniform_(this, from, to); return this; }
-  normal_(mean = 0, std = 1): this { aten.normal_(this, mean, std); return this; }
+  add_(other: Tensor | Scalar, alpha?: Scalar): this {
+    math.add_(this, other, alpha);
+    return this;
+  }
+  sub_(other: Tensor | Scalar, alpha?: Scalar): this {
+    math.sub_(this, other, alpha);
+    return this;
+  }
+  mul_(other: Tensor | Scalar): this {
+    math.mul_(this, other);
+    return this;
+  }
+  div_(other: Tensor | Scalar): this {
+    math.div_(this, other);
+    return this;
+  }
+  clamp_(min?: Scalar | null, max?: Scalar | null): this {
+    math.clamp_(this, min, max);
+    return this;
+  }
+  zero_(): this {
+    aten.zero_(this);
+    return this;
+  }
+  fill_(value: Scalar): this {
+    aten.fill__Scalar(this, value);
+    return this;
+  }
+  copy_(source: Tensor): this {
+    aten.copy_(this, source);
+    return this;
+  }
+  uniform_(from = 0, to = 1): this {
+    aten.uniform_(this, from, to);
+    return this;
+  }
+  normal_(mean = 0, std = 1): this {
+    aten.normal_(this, mean, std);
+    return this;
+  }
 
   // ---- reductions -----------------------------------------------------------------
 
-  sum(dim?: number | number[] | null, keepdim = false): Tensor { return reduce.sum(this, dim, keepdim); }
-  mean(dim?: number | number[] | null, keepdim = false): Tensor { return reduce.mean(this, dim, keepdim); }
-  prod(dim?: number, keepdim = false): Tensor { return reduce.prod(this, dim, keepdim); }
+  sum(dim?: number | number[] | null, keepdim = false): Tensor {
+    return reduce.sum(this, dim, keepdim);
+  }
+  mean(dim?: number | number[] | null, keepdim = false): Tensor {
+    return reduce.mean(this, dim, keepdim);
+  }
+  prod(dim?: number, keepdim = false): Tensor {
+    return reduce.prod(this, dim, keepdim);
+  }
   max(): Tensor;
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
@@ -289,52 +409,121 @@ export class Tensor {
   min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
     return dim === undefined ? reduce.min(this) : reduce.min(this, dim, keepdim);
   }
-  argmax(dim?: number, keepdim = false): Tensor { return reduce.argmax(this, dim, keepdim); }
-  argmin(dim?: number, keepdim = false): Tensor { return reduce.argmin(this, dim, keepdim); }
-  std(dim?: number | number[] | null, options?: reduce.VarianceOptions): Tensor { return reduce.std(this, dim, options); }
-  var(dim?: number | number[] | null, options?: reduce.VarianceOptions): Tensor { return reduce.variance(this, dim, options); }
-  norm(p: number = 2, dim?: number | number[] | null, keepdim = false): Tensor { return reduce.norm(this, p, dim, keepdim); }
-  logsumexp(dim: number | number[], keepdim = false): Tensor { return reduce.logsumexp(this, dim, keepdim); }
-  cumsum(dim: number): Tensor { return reduce.cumsum(this, dim); }
-  all(dim?: number, keepdim = false): Tensor { return reduce.all(this, dim, keepdim); }
-  any(dim?: number, keepdim = false): Tensor { return reduce.any(this, dim, keepdim); }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return reduce.argmax(this, dim, keepdim);
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return reduce.argmin(this, dim, keepdim);
+  }
+  std(dim?: number | number[] | null, options?: reduce.VarianceOptions): Tensor {
+    return reduce.std(this, dim, options);
+  }
+  var(dim?: number | number[] | null, options?: reduce.VarianceOptions): Tensor {
+    return reduce.variance(this, dim, options);
+  }
+  norm(p: number = 2, dim?: number | number[] | null, keepdim = false): Tensor {
+    return reduce.norm(this, p, dim, keepdim);
+  }
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return reduce.logsumexp(this, dim, keepdim);
+  }
+  cumsum(dim: number): Tensor {
+    return reduce.cumsum(this, dim);
+  }
+  all(dim?: number, keepdim = false): Tensor {
+    return reduce.all(this, dim, keepdim);
+  }
+  any(dim?: number, keepdim = false): Tensor {
+    return reduce.any(this, dim, keepdim);
+  }
 
   // ---- shape ----------------------------------------------------------------------
 
-  reshape(...shape: number[] | [Shape]): Tensor { return shapeOps.reshape(this, flatShape(shape)); }
-  view(...shape: number[] | [Shape]): Tensor { return shapeOps.view(this, flatShape(shape)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return shapeOps.flatten(this, startDim, endDim); }
-  squeeze(dim?: number): Tensor { return shapeOps.squeeze(this, dim); }
-  unsqueeze(dim: number): Tensor { return shapeOps.unsqueeze(this, dim); }
-  permute(...dims: number[] | [Shape]): Tensor { return shapeOps.permute(this, flatShape(dims)); }
-  transpose(dim0: number, dim1: number): Tensor { return shapeOps.transpose(this, dim0, dim1); }
+  reshape(...shape: number[] | [Shape]): Tensor {
+    return shapeOps.reshape(this, flatShape(shape));
+  }
+  view(...shape: number[] | [Shape]): Tensor {
+    return shapeOps.view(this, flatShape(shape));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return shapeOps.flatten(this, startDim, endDim);
+  }
+  squeeze(dim?: number): Tensor {
+    return shapeOps.squeeze(this, dim);
+  }
+  unsqueeze(dim: number): Tensor {
+    return shapeOps.unsqueeze(this, dim);
+  }
+  permute(...dims: number[] | [Shape]): Tensor {
+    return shapeOps.permute(this, flatShape(dims));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return shapeOps.transpose(this, dim0, dim1);
+  }
   /** Transpose of a ≤2-d tensor. */
-  t(): Tensor { return shapeOps.t(this); }
+  t(): Tensor {
+    return shapeOps.t(this);
+  }
   /** Transpose of a ≤2-d tensor, as a property like PyTorch's .T. */
-  get T(): Tensor { return shapeOps.t(this); }
-  contiguous(memoryFormat?: MemoryFormat): Tensor { return shapeOps.contiguous(this, memoryFormat); }
-  expand(...shape: number[] | [Shape]): Tensor { return shapeOps.expand(this, flatShape(shape)); }
-  expandAs(other: Tensor): Tensor { return shapeOps.expand(this, other.shape); }
-  repeat(...repeats: number[] | [Shape]): Tensor { return shapeOps.repeat(this, flatShape(repeats)); }
-  split(splitSize: number | number[], dim = 0): Tensor[] { return shapeOps.split(this, splitSize, dim); }
-  chunk(chunks: number, dim = 0): Tensor[] { return shapeOps.chunk(this, chunks, dim); }
-  narrow(dim: number, start: number, length: number): Tensor { return shapeOps.narrow(this, dim, start, length); }
-  flip(dims: number | number[]): Tensor { return shapeOps.flip(this, dims); }
-  clone(): Tensor { return shapeOps.clone(this); }
+  get T(): Tensor {
+    return shapeOps.t(this);
+  }
+  contiguous(memoryFormat?: MemoryFormat): Tensor {
+    return shapeOps.contiguous(this, memoryFormat);
+  }
+  expand(...shape: number[] | [Shape]): Tensor {
+    return shapeOps.expand(this, flatShape(shape));
+  }
+  expandAs(other: Tensor): Tensor {
+    return shapeOps.expand(this, other.shape);
+  }
+  repeat(...repeats: number[] | [Shape]): Tensor {
+    return shapeOps.repeat(this, flatShape(repeats));
+  }
+  split(splitSize: number | number[], dim = 0): Tensor[] {
+    return shapeOps.split(this, splitSize, dim);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return shapeOps.chunk(this, chunks, dim);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return shapeOps.narrow(this, dim, start, length);
+  }
+  flip(dims: number | number[]): Tensor {
+    return shapeOps.flip(this, dims);
+  }
+  clone(): Tensor {
+    return shapeOps.clone(this);
+  }
 
   // ---- indexing -------------------------------------------------------------------
 
-  select(dim: number, index: number): Tensor { return indexing.select(this, dim, index); }
+  select(dim: number, index: number): Tensor {
+    return indexing.select(this, dim, index);
+  }
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
     return indexing.slice(this, dim, start, end, step);
   }
-  indexSelect(dim: number, index: Tensor): Tensor { return indexing.indexSelect(this, dim, index); }
-  gather(dim: number, index: Tensor): Tensor { return indexing.gather(this, dim, index); }
-  scatter(dim: number, index: Tensor, src: Tensor | Scalar): Tensor { return indexing.scatter(this, dim, index, src); }
-  maskedFill(mask: Tensor, value: Scalar): Tensor { return indexing.maskedFill(this, mask, value); }
-  maskedFill_(mask: Tensor, value: Scalar): this { indexing.maskedFill_(this, mask, value); return this; }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return indexing.indexSelect(this, dim, index);
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return indexing.gather(this, dim, index);
+  }
+  scatter(dim: number, index: Tensor, src: Tensor | Scalar): Tensor {
+    return indexing.scatter(this, dim, index, src);
+  }
+  maskedFill(mask: Tensor, value: Scalar): Tensor {
+    return indexing.maskedFill(this, mask, value);
+  }
+  maskedFill_(mask: Tensor, value: Scalar): this {
+    indexing.maskedFill_(this, mask, value);
+    return this;
+  }
   /** Advanced indexing with one tensor (or null for ':') per leading dimension, like x[idx0, idx1]. */
-  index(indices: readonly (Tensor | null)[]): Tensor { return indexing.index(this, indices); }
+  index(indices: readonly (Tensor | null)[]): Tensor {
+    return indexing.index(this, indices);
+  }
   indexPut_(indices: readonly (Tensor | null)[], values: Tensor, accumulate = false): this {
     indexing.indexPut_(this, indices, values, accumulate);
     return this;
@@ -342,26 +531,60 @@ export class Tensor {
 
   // ---- comparison -----------------------------------------------------------------
 
-  eq(other: Tensor | Scalar): Tensor { return comparison.eq(this, other); }
-  ne(other: Tensor | Scalar): Tensor { return comparison.ne(this, other); }
-  lt(other: Tensor | Scalar): Tensor { return comparison.lt(this, other); }
-  le(other: Tensor | Scalar): Tensor { return comparison.le(this, other); }
-  gt(other: Tensor | Scalar): Tensor { return comparison.gt(this, other); }
-  ge(other: Tensor | Scalar): Tensor { return comparison.ge(this, other); }
-  isclose(other: Tensor, rtol?: number, atol?: number): Tensor { return comparison.isclose(this, other, rtol, atol); }
-  allclose(other: Tensor, rtol?: number, atol?: number): boolean { return comparison.allclose(this, other, rtol, atol); }
-  equal(other: Tensor): boolean { return comparison.equal(this, other); }
-  logicalNot(): Tensor { return comparison.logicalNot(this); }
-  logicalAnd(other: Tensor): Tensor { return comparison.logicalAnd(this, other); }
-  logicalOr(other: Tensor): Tensor { return comparison.logicalOr(this, other); }
+  eq(other: Tensor | Scalar): Tensor {
+    return comparison.eq(this, other);
+  }
+  ne(other: Tensor | Scalar): Tensor {
+    return comparison.ne(this, other);
+  }
+  lt(other: Tensor | Scalar): Tensor {
+    return comparison.lt(this, other);
+  }
+  le(other: Tensor | Scalar): Tensor {
+    return comparison.le(this, other);
+  }
+  gt(other: Tensor | Scalar): Tensor {
+    return comparison.gt(this, other);
+  }
+  ge(other: Tensor | Scalar): Tensor {
+    return comparison.ge(this, other);
+  }
+  isclose(other: Tensor, rtol?: number, atol?: number): Tensor {
+    return comparison.isclose(this, other, rtol, atol);
+  }
+  allclose(other: Tensor, rtol?: number, atol?: number): boolean {
+    return comparison.allclose(this, other, rtol, atol);
+  }
+  equal(other: Tensor): boolean {
+    return comparison.equal(this, other);
+  }
+  logicalNot(): Tensor {
+    return comparison.logicalNot(this);
+  }
+  logicalAnd(other: Tensor): Tensor {
+    return comparison.logicalAnd(this, other);
+  }
+  logicalOr(other: Tensor): Tensor {
+    return comparison.logicalOr(this, other);
+  }
 
   // ---- linear algebra and nn ------------------------------------------------------
 
-  matmul(other: Tensor): Tensor { return linalg.matmul(this, other); }
-  mm(other: Tensor): Tensor { return linalg.mm(this, other); }
-  bmm(other: Tensor): Tensor { return linalg.bmm(this, other); }
-  softmax(dim: number): Tensor { return F.softmax(this, dim); }
-  logSoftmax(dim: number): Tensor { return F.logSoftmax(this, dim); }
+  matmul(other: Tensor): Tensor {
+    return linalg.matmul(this, other);
+  }
+  mm(other: Tensor): Tensor {
+    return linalg.mm(this, other);
+  }
+  bmm(other: Tensor): Tensor {
+    return linalg.bmm(this, other);
+  }
+  softmax(dim: number): Tensor {
+    return F.softmax(this, dim);
+  }
+  logSoftmax(dim: number): Tensor {
+    return F.logSoftmax(this, dim);
+  }
 
   // ---- printing -------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 /** The JavaScript typed array that holds each dtype's elements, and element sizes. */
 import type { DType } from './types.js';
 
-export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+export type AnyTypedArray =
+  Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 type TypedArrayConstructor = new (bufferOrLength: ArrayBuffer | number) => AnyTypedArray;
 
@@ -32,7 +33,18 @@ export function dtypeOfTypedArray(array: ArrayBufferView): DType {
 }
 
 const ELEMENT_BYTES: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1, complex64: 8, complex128: 16,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+  complex64: 8,
+  complex128: 16,
 };
 
 /** Bytes per element of a dtype. */

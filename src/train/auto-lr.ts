@@ -29,20 +29,36 @@ export interface AutoLearningRate {
  * learningRate (its default rule's, or the one it was given) with the reason. The Trainer keeps its
  * lr: train a new Trainer at the returned one.
  */
-export async function autoLearningRate(trainer: Trainer, options: TrainerLrFindOptions = {}): Promise<AutoLearningRate> {
+export async function autoLearningRate(
+  trainer: Trainer,
+  options: TrainerLrFindOptions = {},
+): Promise<AutoLearningRate> {
   const result = await trainer.lrFind(options);
   // Three significant digits: the sweep's lrs are points of a geometric grid, not more precise than that.
   const valley = result.suggestions.valley === undefined ? undefined : Number(result.suggestions.valley.toPrecision(3));
   if (valley !== undefined) {
-    return { lr: valley, source: 'lr-find', reason: `lr ${formatLr(valley)}: lr-find valley (${describeLrCurve(result)})`, result };
+    return {
+      lr: valley,
+      source: 'lr-find',
+      reason: `lr ${formatLr(valley)}: lr-find valley (${describeLrCurve(result)})`,
+      result,
+    };
   }
   const refused = result.refused ?? `too few steps ran to suggest (${result.lrs.length})`;
-  return { lr: trainer.learningRate, source: 'fallback', reason: `${trainer.learningRateReason} (lr-find found no lr: ${refused})`, refused, result };
+  return {
+    lr: trainer.learningRate,
+    source: 'fallback',
+    reason: `${trainer.learningRateReason} (lr-find found no lr: ${refused})`,
+    refused,
+    result,
+  };
 }
 
 /** The curve a suggestion rests on, in a few words: 'smoothed loss 0.695 → 0.607 (13% fall, noise ±0.0047), 92 steps, stopped on divergence'. */
 export function describeLrCurve(result: LrFindResult): string {
   const c = result.curve;
-  const fall = c ? `smoothed loss ${c.startLoss.toPrecision(3)} → ${c.minLoss.toPrecision(3)} (${(100 * c.drop).toFixed(0)}% fall, noise ±${c.noise.toPrecision(2)})` : 'too few points';
+  const fall = c
+    ? `smoothed loss ${c.startLoss.toPrecision(3)} → ${c.minLoss.toPrecision(3)} (${(100 * c.drop).toFixed(0)}% fall, noise ±${c.noise.toPrecision(2)})`
+    : 'too few points';
   return `${fall}, ${result.lrs.length} steps${result.diverged ? ', stopped on divergence' : ''}`;
 }

@@ -56,7 +56,12 @@ export interface TrainerLike {
   log(line: string): void;
 }
 
-type Event = (args: TrainingArguments, state: TrainerState, control: TrainerControl, context: CallbackContext) => void | Promise<void>;
+type Event = (
+  args: TrainingArguments,
+  state: TrainerState,
+  control: TrainerControl,
+  context: CallbackContext,
+) => void | Promise<void>;
 
 /** HF's TrainerCallback events, camelCase; every one optional. */
 export interface TrainerCallback {
@@ -93,10 +98,13 @@ export class CallbackHandler {
   }
 
   add(callback: TrainerCallback): void {
-    if (typeof callback !== 'object' || callback === null) throw new TypeError(`a callback must be an object with on… methods, got ${String(callback)}`);
+    if (typeof callback !== 'object' || callback === null)
+      throw new TypeError(`a callback must be an object with on… methods, got ${String(callback)}`);
     const kind = callback.constructor;
     if (kind !== Object && this.callbacks.some((c) => c.constructor === kind)) {
-      process.emitWarning(`You are adding a ${kind.name} to the callbacks of this Trainer, but there is already one. The current list of callbacks is: ${this.names().join(', ')}`);
+      process.emitWarning(
+        `You are adding a ${kind.name} to the callbacks of this Trainer, but there is already one. The current list of callbacks is: ${this.names().join(', ')}`,
+      );
     }
     this.callbacks.push(callback);
   }
@@ -111,7 +119,13 @@ export class CallbackHandler {
     return this.callbacks.map((c) => (c.constructor === Object ? 'callback' : c.constructor.name));
   }
 
-  async call(event: CallbackEvent, args: TrainingArguments, state: TrainerState, control: TrainerControl, context: CallbackContext): Promise<void> {
+  async call(
+    event: CallbackEvent,
+    args: TrainingArguments,
+    state: TrainerState,
+    control: TrainerControl,
+    context: CallbackContext,
+  ): Promise<void> {
     switch (event) {
       case 'onTrainBegin':
         control.newTraining();
@@ -244,15 +258,27 @@ export class EarlyStoppingCallback implements TrainerCallback {
   constructor(options: EarlyStoppingOptions = {}) {
     this.patience = options.patience ?? 1;
     this.threshold = options.threshold ?? 0;
-    if (!Number.isInteger(this.patience) || this.patience < 1) throw new RangeError(`EarlyStoppingCallback: patience must be a positive integer, got ${this.patience}`);
-    if (!(this.threshold >= 0)) throw new RangeError(`EarlyStoppingCallback: threshold must be ≥ 0, got ${this.threshold}`);
+    if (!Number.isInteger(this.patience) || this.patience < 1)
+      throw new RangeError(`EarlyStoppingCallback: patience must be a positive integer, got ${this.patience}`);
+    if (!(this.threshold >= 0))
+      throw new RangeError(`EarlyStoppingCallback: threshold must be ≥ 0, got ${this.threshold}`);
   }
 
-  onTrainBegin(args: TrainingArguments, _state: TrainerState, _control: TrainerControl, context: CallbackContext): void {
-    if (args.metricKey === null) throw new Error('EarlyStoppingCallback requires metricForBestModel (or loadBestModelAtEnd, which defaults it to loss)');
+  onTrainBegin(
+    args: TrainingArguments,
+    _state: TrainerState,
+    _control: TrainerControl,
+    context: CallbackContext,
+  ): void {
+    if (args.metricKey === null)
+      throw new Error(
+        'EarlyStoppingCallback requires metricForBestModel (or loadBestModelAtEnd, which defaults it to loss)',
+      );
     if (args.evalStrategy === 'no') throw new Error("EarlyStoppingCallback requires evalStrategy 'steps' or 'epoch'");
     if (!args.loadBestModelAtEnd) {
-      context.trainer.log('early stopping without loadBestModelAtEnd: once training stops, the best model will not be loaded automatically');
+      context.trainer.log(
+        'early stopping without loadBestModelAtEnd: once training stops, the best model will not be loaded automatically',
+      );
     }
   }
 
@@ -260,11 +286,16 @@ export class EarlyStoppingCallback implements TrainerCallback {
     const key = args.metricKey!;
     const value = context.metrics?.[key];
     if (value === undefined) {
-      context.trainer.log(`early stopping required metricForBestModel, but did not find ${key} in the evaluation metrics (${Object.keys(context.metrics ?? {}).join(', ')}), so early stopping is disabled`);
+      context.trainer.log(
+        `early stopping required metricForBestModel, but did not find ${key} in the evaluation metrics (${Object.keys(context.metrics ?? {}).join(', ')}), so early stopping is disabled`,
+      );
       return;
     }
-    const better = args.greaterIsBetter ? value > (state.bestMetric ?? -Infinity) : value < (state.bestMetric ?? Infinity);
-    if (state.bestMetric === null || (better && Math.abs(value - state.bestMetric) > this.threshold)) this.patienceCounter = 0;
+    const better = args.greaterIsBetter
+      ? value > (state.bestMetric ?? -Infinity)
+      : value < (state.bestMetric ?? Infinity);
+    if (state.bestMetric === null || (better && Math.abs(value - state.bestMetric) > this.threshold))
+      this.patienceCounter = 0;
     else this.patienceCounter += 1;
     if (this.patienceCounter >= this.patience) control.shouldTrainingStop = true;
   }
@@ -315,11 +346,19 @@ export class GradualUnfreezingCallback implements TrainerCallback {
         onUnfreeze: (names) => trainer.addLayerGroupsToOptimizer(names),
       });
     } catch (error) {
-      throw new Error(`gradual unfreezing needs a model whose family declares layer groups (BERT, ViT, ResNet, AlexNet; not a PeftModel): ${(error as Error).message}`, { cause: error });
+      throw new Error(
+        `gradual unfreezing needs a model whose family declares layer groups (BERT, ViT, ResNet, AlexNet; not a PeftModel): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
-  onEpochBegin(_args: TrainingArguments, _state: TrainerState, _control: TrainerControl, context: CallbackContext): void {
+  onEpochBegin(
+    _args: TrainingArguments,
+    _state: TrainerState,
+    _control: TrainerControl,
+    context: CallbackContext,
+  ): void {
     if (context.epochIndex !== undefined) this.unfreezing.onEpochStart(context.epochIndex);
   }
 
@@ -334,7 +373,8 @@ export class GradualUnfreezingCallback implements TrainerCallback {
   /** Returns to the saved stage; the groups it unfreezes join the optimizer (before its state is loaded). */
   loadStateDict(state: CallbackState): void {
     const stage = Number(state.attributes.stage ?? 0);
-    if (!Number.isInteger(stage) || stage < 0) throw new Error(`GradualUnfreezingCallback: bad saved stage ${String(state.attributes.stage)}`);
+    if (!Number.isInteger(stage) || stage < 0)
+      throw new Error(`GradualUnfreezingCallback: bad saved stage ${String(state.attributes.stage)}`);
     if ('everySteps' in this.schedule) this.unfreezing.onStepStart(stage * this.schedule.everySteps);
     else this.unfreezing.onEpochStart(stage);
   }

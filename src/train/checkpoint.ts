@@ -30,8 +30,21 @@ import { dispose, getRngState, setRngState, tensor, type Tensor } from '../tenso
 import type { Module, StateDict } from '../nn/index.js';
 import { isPretrainedModel } from '../models/pretrained-model.js';
 import { PeftModel } from '../peft/index.js';
-import { LRScheduler, ReduceLROnPlateau, type MultiTaskLoss, type MultiTaskLossStateDict, type Optimizer, type OptimizerStateDict } from '../optim/index.js';
-import { loadSafetensors, loadShardedSafetensors, saveSafetensors, savePretrained, SAFETENSORS_INDEX_NAME } from '../io/index.js';
+import {
+  LRScheduler,
+  ReduceLROnPlateau,
+  type MultiTaskLoss,
+  type MultiTaskLossStateDict,
+  type Optimizer,
+  type OptimizerStateDict,
+} from '../optim/index.js';
+import {
+  loadSafetensors,
+  loadShardedSafetensors,
+  saveSafetensors,
+  savePretrained,
+  SAFETENSORS_INDEX_NAME,
+} from '../io/index.js';
 import { writeFileAtomic } from '../io/files.js';
 
 export const CHECKPOINT_PREFIX = 'checkpoint';
@@ -93,7 +106,8 @@ export function latestCheckpoint(outputDir: string): string | null {
 export async function removeStaleTemporaries(outputDir: string): Promise<void> {
   if (!existsSync(outputDir)) return;
   for (const name of readdirSync(outputDir)) {
-    if (/^\.(tmp|trash)-checkpoint-\d+-\d+$/.test(name)) await rm(join(outputDir, name), { recursive: true, force: true });
+    if (/^\.(tmp|trash)-checkpoint-\d+-\d+$/.test(name))
+      await rm(join(outputDir, name), { recursive: true, force: true });
   }
 }
 
@@ -113,7 +127,11 @@ async function syncDirectory(dir: string): Promise<void> {
  * Writes `<outputDir>/<name>` atomically: `write` fills a temporary folder beside it, which is
  * synced and renamed into place. An existing folder of that name is replaced.
  */
-export async function writeFolderAtomically(outputDir: string, name: string, write: (dir: string) => Promise<void>): Promise<string> {
+export async function writeFolderAtomically(
+  outputDir: string,
+  name: string,
+  write: (dir: string) => Promise<void>,
+): Promise<string> {
   await mkdir(outputDir, { recursive: true });
   const final = join(outputDir, name);
   const temporary = join(outputDir, `.tmp-${name}-${process.pid}`);
@@ -123,7 +141,12 @@ export async function writeFolderAtomically(outputDir: string, name: string, wri
     await write(temporary);
     await syncDirectory(temporary);
     // lstat: a symlink planted at `final` (even a dangling one) is moved aside and removed like a folder, never followed.
-    if (await lstat(final).then(() => true, () => false)) {
+    if (
+      await lstat(final).then(
+        () => true,
+        () => false,
+      )
+    ) {
       const trash = join(outputDir, `.trash-${name}-${process.pid}`);
       await rm(trash, { recursive: true, force: true });
       await rename(final, trash);
@@ -158,7 +181,9 @@ export async function readJson(path: string): Promise<Record<string, unknown>> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+    throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      cause: error,
+    });
   }
   let json: unknown;
   try {
@@ -166,7 +191,8 @@ export async function readJson(path: string): Promise<Record<string, unknown>> {
   } catch (error) {
     throw new Error(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(`${path}: expected a JSON object`);
   return json as Record<string, unknown>;
 }
 
@@ -222,12 +248,15 @@ export async function saveModelWeights(model: Module, dir: string): Promise<void
 export async function loadModelWeights(model: Module, dir: string): Promise<void> {
   if (model instanceof PeftModel) {
     const path = join(dir, ADAPTER_WEIGHTS_NAME);
-    if (!existsSync(path)) throw new Error(`${dir} has no ${ADAPTER_WEIGHTS_NAME}: it was not written for a PEFT model`);
+    if (!existsSync(path))
+      throw new Error(`${dir} has no ${ADAPTER_WEIGHTS_NAME}: it was not written for a PEFT model`);
     const { tensors } = await loadSafetensors(path);
     try {
       const result = model.loadAdapterStateDict(tensors);
       if (result.missingKeys.length || result.unexpectedKeys.length) {
-        throw new Error(`${path} does not fit the model's adapter: missing ${result.missingKeys.join(', ') || 'none'}; unexpected ${result.unexpectedKeys.join(', ') || 'none'}`);
+        throw new Error(
+          `${path} does not fit the model's adapter: missing ${result.missingKeys.join(', ') || 'none'}; unexpected ${result.unexpectedKeys.join(', ') || 'none'}`,
+        );
       }
     } finally {
       dispose(tensors);
@@ -245,9 +274,13 @@ export async function loadModelWeights(model: Module, dir: string): Promise<void
     return;
   }
   let tensors: Map<string, Tensor>;
-  if (existsSync(join(dir, MODEL_WEIGHTS_NAME))) tensors = (await loadSafetensors(join(dir, MODEL_WEIGHTS_NAME))).tensors;
+  if (existsSync(join(dir, MODEL_WEIGHTS_NAME)))
+    tensors = (await loadSafetensors(join(dir, MODEL_WEIGHTS_NAME))).tensors;
   else if (existsSync(join(dir, SAFETENSORS_INDEX_NAME))) tensors = (await loadShardedSafetensors(dir)).tensors;
-  else throw new Error(`${dir} has no ${MODEL_WEIGHTS_NAME}${model instanceof PeftModel ? '' : ' (was it written for a PEFT model? then wrap the model the same way)'}`);
+  else
+    throw new Error(
+      `${dir} has no ${MODEL_WEIGHTS_NAME}${model instanceof PeftModel ? '' : ' (was it written for a PEFT model? then wrap the model the same way)'}`,
+    );
   try {
     loadInto(model, untiedState(model), tensors, join(dir, MODEL_WEIGHTS_NAME));
   } finally {
@@ -260,7 +293,9 @@ function loadInto(model: Module, expected: StateDict, tensors: Map<string, Tenso
   const missing = [...expected.keys()].filter((k) => !tensors.has(k));
   const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
   if (missing.length || unexpected.length) {
-    throw new Error(`${file} does not fit ${model.constructor.name}: missing ${missing.join(', ') || 'none'}; unexpected ${unexpected.join(', ') || 'none'}`);
+    throw new Error(
+      `${file} does not fit ${model.constructor.name}: missing ${missing.join(', ') || 'none'}; unexpected ${unexpected.join(', ') || 'none'}`,
+    );
   }
   const state = new Map<string, Tensor>();
   for (const key of expected.keys()) state.set(key, tensors.get(key)!);
@@ -282,7 +317,11 @@ export async function saveOptimizer(optimizer: Optimizer, dir: string): Promise<
       }
     }
     await saveSafetensors(join(dir, OPTIMIZER_WEIGHTS_NAME), tensors, { format: 'pt' });
-    const json = { optimizer: optimizer.constructor.name, param_groups: sd.param_groups, ...(Object.keys(numbers).length ? { numeric_state: numbers } : {}) };
+    const json = {
+      optimizer: optimizer.constructor.name,
+      param_groups: sd.param_groups,
+      ...(Object.keys(numbers).length ? { numeric_state: numbers } : {}),
+    };
     await writeTextAtomic(join(dir, OPTIMIZER_NAME), JSON.stringify(json, null, 2) + '\n');
   } finally {
     dispose([...tensors.values()]);
@@ -293,18 +332,27 @@ export async function loadOptimizer(optimizer: Optimizer, dir: string): Promise<
   const json = await readJson(join(dir, OPTIMIZER_NAME));
   const where = join(dir, OPTIMIZER_NAME);
   if (json.optimizer !== optimizer.constructor.name) {
-    throw new Error(`${where} holds the state of ${String(json.optimizer)}, but the Trainer's optimizer is ${optimizer.constructor.name} (optim must match the run being resumed)`);
+    throw new Error(
+      `${where} holds the state of ${String(json.optimizer)}, but the Trainer's optimizer is ${optimizer.constructor.name} (optim must match the run being resumed)`,
+    );
   }
   const groups = json.param_groups as OptimizerStateDict['param_groups'];
   if (!Array.isArray(groups)) throw new Error(`${where}: param_groups must be an array`);
   if (groups.length !== optimizer.paramGroups.length) {
-    throw new Error(`${where} has ${groups.length} parameter group(s), the optimizer ${optimizer.paramGroups.length}: the model, strategy or lr settings differ from the run being resumed`);
+    throw new Error(
+      `${where} has ${groups.length} parameter group(s), the optimizer ${optimizer.paramGroups.length}: the model, strategy or lr settings differ from the run being resumed`,
+    );
   }
   groups.forEach((saved, i) => {
     const own = optimizer.paramGroups[i];
     const names = saved.param_names as string[] | undefined;
-    if (saved.params.length !== own.params.length || (names && own.paramNames && names.join('\n') !== own.paramNames.join('\n'))) {
-      throw new Error(`${where}: parameter group ${i}${own.name ? ` (${own.name})` : ''} holds other parameters than the optimizer's (${saved.params.length} saved, ${own.params.length} now): the model or strategy differs from the run being resumed`);
+    if (
+      saved.params.length !== own.params.length ||
+      (names && own.paramNames && names.join('\n') !== own.paramNames.join('\n'))
+    ) {
+      throw new Error(
+        `${where}: parameter group ${i}${own.name ? ` (${own.name})` : ''} holds other parameters than the optimizer's (${saved.params.length} saved, ${own.params.length} now): the model or strategy differs from the run being resumed`,
+      );
     }
   });
   const { tensors } = await loadSafetensors(join(dir, OPTIMIZER_WEIGHTS_NAME));
@@ -332,7 +380,9 @@ export async function loadScheduler(scheduler: SchedulerLike, dir: string): Prom
   const where = join(dir, SCHEDULER_NAME);
   const json = await readJson(where);
   if (json.type !== scheduler.constructor.name) {
-    throw new Error(`${where} holds a ${String(json.type)} state, but the scheduler is a ${scheduler.constructor.name} (lrSchedulerType must match the run being resumed)`);
+    throw new Error(
+      `${where} holds a ${String(json.type)} state, but the scheduler is a ${scheduler.constructor.name} (lrSchedulerType must match the run being resumed)`,
+    );
   }
   (scheduler as { loadStateDict(state: unknown): void }).loadStateDict(json.state);
 }
@@ -349,12 +399,17 @@ export async function saveMultiTaskState(loss: MultiTaskLoss, dir: string): Prom
 /** Restores multi_task.json into the MultiTaskLoss (same tasks and strategy kind). */
 export async function loadMultiTaskState(loss: MultiTaskLoss, dir: string): Promise<void> {
   const where = join(dir, MULTI_TASK_STATE_NAME);
-  if (!existsSync(where)) throw new Error(`resumeFromCheckpoint: ${dir} has no ${MULTI_TASK_STATE_NAME}: it was not written by a multi-task run`);
+  if (!existsSync(where))
+    throw new Error(
+      `resumeFromCheckpoint: ${dir} has no ${MULTI_TASK_STATE_NAME}: it was not written by a multi-task run`,
+    );
   const json = await readJson(where);
   try {
     loss.loadStateDict(json.state as MultiTaskLossStateDict);
   } catch (error) {
-    throw new Error(`${where}: ${(error as Error).message} (the multi-task loss must match the run being resumed)`, { cause: error });
+    throw new Error(`${where}: ${(error as Error).message} (the multi-task loss must match the run being resumed)`, {
+      cause: error,
+    });
   }
 }
 
@@ -388,7 +443,12 @@ export async function loadRngState(dir: string): Promise<LoaderPosition> {
     const rng = tensors.get('cpu_rng_state');
     if (!rng) throw new Error(`${path} has no 'cpu_rng_state'`);
     setRngState(rng);
-    return { epoch: read('data_loader.epoch'), position: read('data_loader.position'), seed: read('data_loader.seed'), batchesPerEpoch: read('data_loader.batches_per_epoch') };
+    return {
+      epoch: read('data_loader.epoch'),
+      position: read('data_loader.position'),
+      seed: read('data_loader.seed'),
+      batchesPerEpoch: read('data_loader.batches_per_epoch'),
+    };
   } finally {
     dispose(tensors);
   }
@@ -400,7 +460,11 @@ export async function loadRngState(dir: string): Promise<LoaderPosition> {
  * Deletes the oldest checkpoints beyond `limit`, never the best one (HF's _rotate_checkpoints: with
  * limit 1 and a best checkpoint that is not the newest, both are kept).
  */
-export async function rotateCheckpoints(outputDir: string, limit: number | null, best: string | null): Promise<string[]> {
+export async function rotateCheckpoints(
+  outputDir: string,
+  limit: number | null,
+  best: string | null,
+): Promise<string[]> {
   if (limit === null || limit <= 0) return [];
   const all = listCheckpoints(outputDir).map((c) => c.path);
   const bestPath = best ? resolve(best) : null;
@@ -440,7 +504,14 @@ export function checkCheckpointFiles(dir: string, peft: boolean, withOptimizer: 
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`resumeFromCheckpoint: ${dir} is not a folder`);
   const needed = [TRAINER_STATE_NAME, RNG_STATE_NAME, SCHEDULER_NAME];
   if (withOptimizer) needed.push(OPTIMIZER_NAME, OPTIMIZER_WEIGHTS_NAME);
-  needed.push(peft ? ADAPTER_WEIGHTS_NAME : existsSync(join(dir, SAFETENSORS_INDEX_NAME)) ? SAFETENSORS_INDEX_NAME : MODEL_WEIGHTS_NAME);
+  needed.push(
+    peft
+      ? ADAPTER_WEIGHTS_NAME
+      : existsSync(join(dir, SAFETENSORS_INDEX_NAME))
+        ? SAFETENSORS_INDEX_NAME
+        : MODEL_WEIGHTS_NAME,
+  );
   const missing = needed.filter((name) => !existsSync(join(dir, name)));
-  if (missing.length) throw new Error(`resumeFromCheckpoint: ${dir} is not a complete checkpoint (missing ${missing.join(', ')})`);
+  if (missing.length)
+    throw new Error(`resumeFromCheckpoint: ${dir} is not a complete checkpoint (missing ${missing.join(', ')})`);
 }

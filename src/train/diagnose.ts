@@ -79,14 +79,19 @@ function chanceAccuracy(logHistory: readonly LogEntry[], options: DiagnoseOption
 }
 
 function lossChange(logHistory: readonly LogEntry[], minLossDrop: number): TrainingWarning | undefined {
-  const logs = logHistory.filter((e): e is LogEntry & { loss: number } => typeof e.loss === 'number' && Number.isFinite(e.loss));
+  const logs = logHistory.filter(
+    (e): e is LogEntry & { loss: number } => typeof e.loss === 'number' && Number.isFinite(e.loss),
+  );
   if (logs.length < 2) return undefined;
   const first = logs[0];
   const tail = logs.slice(-Math.min(3, Math.floor(logs.length / 2)));
   const end = tail.reduce((sum, e) => sum + e.loss, 0) / tail.length;
   const change = (first.loss - end) / first.loss;
   if (change >= minLossDrop) return undefined;
-  const steps = tail.length > 1 ? `the last ${tail.length} logs (steps ${String(tail[0].step)}–${String(tail.at(-1)!.step)})` : `step ${String(tail[0].step)}`;
+  const steps =
+    tail.length > 1
+      ? `the last ${tail.length} logs (steps ${String(tail[0].step)}–${String(tail.at(-1)!.step)})`
+      : `step ${String(tail[0].step)}`;
   const rose = change < -minLossDrop;
   return {
     kind: rose ? 'rising-loss' : 'flat-loss',
@@ -94,6 +99,12 @@ function lossChange(logHistory: readonly LogEntry[], minLossDrop: number): Train
       ? `the training loss rose: ${first.loss.toFixed(4)} at step ${String(first.step)} → ${end.toFixed(4)} over ${steps}, ${(-100 * change).toFixed(1)}% higher`
       : `the training loss did not fall: ${first.loss.toFixed(4)} at step ${String(first.step)} → ${end.toFixed(4)} over ${steps}, ` +
         `${change >= 0 ? `${(100 * change).toFixed(1)}% lower` : `${(-100 * change).toFixed(1)}% higher`} (under ${(100 * minLossDrop).toFixed(0)}% counts as no change)`,
-    details: { firstLoss: first.loss, lastLoss: end, change, firstStep: Number(first.step), lastStep: Number(tail.at(-1)!.step) },
+    details: {
+      firstLoss: first.loss,
+      lastLoss: end,
+      change,
+      firstStep: Number(first.step),
+      lastStep: Number(tail.at(-1)!.step),
+    },
   };
 }

@@ -1,9 +1,30 @@
 /** The train layer: TrainingArguments, the Trainer, its callbacks, checkpoints and metrics. */
-export { TrainingArguments, describeStrategy, OPTIMIZER_NAMES, type TrainingArgumentsOptions, type IntervalStrategy, type OptimizerName, type TrainingStrategy, type GradualUnfreezingStrategy, type DiscriminativeLrSetting, type NanPolicy } from './training-args.js';
+export {
+  TrainingArguments,
+  describeStrategy,
+  OPTIMIZER_NAMES,
+  type TrainingArgumentsOptions,
+  type IntervalStrategy,
+  type OptimizerName,
+  type TrainingStrategy,
+  type GradualUnfreezingStrategy,
+  type DiscriminativeLrSetting,
+  type NanPolicy,
+} from './training-args.js';
 export { Trainer } from './trainer.js';
 export { TrainerCore } from './trainer-core.js';
 export { defaultForward, type ModelOutput, type MultiTaskModelOutput } from './model-io.js';
-export type { MultiTaskTrainingOptions, TrainerOptions, TrainOutput, TrainerLrFindOptions, PredictionOutput, TrainCallOptions, MicroBatch, LossAndOutputs, PredictionStepOutput } from './trainer-types.js';
+export type {
+  MultiTaskTrainingOptions,
+  TrainerOptions,
+  TrainOutput,
+  TrainerLrFindOptions,
+  PredictionOutput,
+  TrainCallOptions,
+  MicroBatch,
+  LossAndOutputs,
+  PredictionStepOutput,
+} from './trainer-types.js';
 // Loaded with the layer: it registers the subclass that `new Trainer({ multiTask })` builds.
 export { MultiTaskTrainer, MULTI_TASK_GROUP } from './multi-task/trainer.js';
 export { TrainerState, TrainerControl, type LogEntry, type CallbackState } from './state.js';
@@ -40,8 +61,30 @@ export {
   type LoaderPosition,
   type SchedulerLike,
 } from './checkpoint.js';
-export { accuracyScore, f1Score, matthewsCorrcoef, pearsonCorrelation, spearmanCorrelation, rankData, argmax, defaultComputeMetrics, type EvalPrediction, type Metrics, type F1Options } from './metrics.js';
-export { ProgressCallback, writeLine, formatEvalLine, progressBar, type ProgressCallbackOptions, type ProgressArgs, type ProgressState, type ProgressLogEntry, type OutputStream } from './progress.js';
+export {
+  accuracyScore,
+  f1Score,
+  matthewsCorrcoef,
+  pearsonCorrelation,
+  spearmanCorrelation,
+  rankData,
+  argmax,
+  defaultComputeMetrics,
+  type EvalPrediction,
+  type Metrics,
+  type F1Options,
+} from './metrics.js';
+export {
+  ProgressCallback,
+  writeLine,
+  formatEvalLine,
+  progressBar,
+  type ProgressCallbackOptions,
+  type ProgressArgs,
+  type ProgressState,
+  type ProgressLogEntry,
+  type OutputStream,
+} from './progress.js';
 export { PrinterCallback, type PrinterCallbackOptions } from './printer.js';
 export { diagnoseTraining, type DiagnoseOptions, type TrainingWarning, type TrainingWarningKind } from './diagnose.js';
 export { autoLearningRate, describeLrCurve, type AutoLearningRate } from './auto-lr.js';

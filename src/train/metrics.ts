@@ -32,7 +32,8 @@ function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>, what: strin
 export function argmax(rows: readonly (readonly number[])[]): number[] {
   return rows.map((row) => {
     let best = 0;
-    for (let j = 1; j < row.length; j++) if (row[j] > row[best] || (Number.isNaN(row[j]) && !Number.isNaN(row[best]))) best = j;
+    for (let j = 1; j < row.length; j++)
+      if (row[j] > row[best] || (Number.isNaN(row[j]) && !Number.isNaN(row[best]))) best = j;
     return best;
   });
 }
@@ -89,10 +90,14 @@ export function f1Score(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, opti
     const present = uniqueLabels(yTrue, yPred);
     const posLabel = options.posLabel ?? 1;
     if (present.length > 2) {
-      throw new RangeError(`f1Score: the data has ${present.length} labels (${present.join(', ')}); average 'binary' needs at most 2 — use average: 'macro'`);
+      throw new RangeError(
+        `f1Score: the data has ${present.length} labels (${present.join(', ')}); average 'binary' needs at most 2 — use average: 'macro'`,
+      );
     }
     if (present.length === 2 && !present.includes(posLabel)) {
-      throw new RangeError(`f1Score: posLabel ${posLabel} is not a valid label: it should be one of ${present.join(', ')}`);
+      throw new RangeError(
+        `f1Score: posLabel ${posLabel} is not a valid label: it should be one of ${present.join(', ')}`,
+      );
     }
     return f1Of(posLabel, yTrue, yPred);
   }
@@ -170,7 +175,7 @@ export function pearsonCorrelation(x: ArrayLike<number>, y: ArrayLike<number>): 
 export function rankData(values: ArrayLike<number>): number[] {
   const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b] || a - b);
   const ranks = new Array<number>(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && values[order[end]] === values[order[start]]) end++;
     const rank = (start + 1 + end) / 2;

@@ -111,7 +111,10 @@ export function hfConfigOf(model: Module): HfConfig | null {
   const inner = innerModel(model);
   try {
     const { family } = familyOfModel(inner);
-    return { ...loadedConfigOf(inner), ...(isPretrainedModel(inner) ? inner.toConfigJson() : { model_type: family.modelType }) };
+    return {
+      ...loadedConfigOf(inner),
+      ...(isPretrainedModel(inner) ? inner.toConfigJson() : { model_type: family.modelType }),
+    };
   } catch {
     return null;
   }

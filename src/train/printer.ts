@@ -50,7 +50,8 @@ const MISSING = '—';
 
 /** The 1-based epoch from the Trainer's context ({epochIndex}, 0-based), when given. */
 function epochIndexOf(context: unknown): number | undefined {
-  const index = context !== null && typeof context === 'object' ? (context as { epochIndex?: unknown }).epochIndex : undefined;
+  const index =
+    context !== null && typeof context === 'object' ? (context as { epochIndex?: unknown }).epochIndex : undefined;
   return typeof index === 'number' && Number.isInteger(index) ? index + 1 : undefined;
 }
 
@@ -96,7 +97,8 @@ export class PrinterCallback {
       const names = new Set<string>();
       for (const e of history) {
         if (logKind(e) !== 'eval') continue;
-        for (const [k, v] of Object.entries(e)) if (k.startsWith('eval_') && !NOT_METRICS.has(k) && typeof v === 'number') names.add(k);
+        for (const [k, v] of Object.entries(e))
+          if (k.startsWith('eval_') && !NOT_METRICS.has(k) && typeof v === 'number') names.add(k);
       }
       metrics = [...names];
     }
@@ -177,8 +179,16 @@ export class PrinterCallback {
     this.lastState = state;
     if (this.quiet(args, state)) return;
     this.flush();
-    const epoch = epochIndexOf(context) ?? (state.epoch !== undefined && state.epoch !== null ? currentEpoch(state.epoch) : this.epochNumber);
-    this.pending = { epoch, startStep: this.epochStartStep, endStep: state.globalStep, start: this.epochStart, end: this.now() };
+    const epoch =
+      epochIndexOf(context) ??
+      (state.epoch !== undefined && state.epoch !== null ? currentEpoch(state.epoch) : this.epochNumber);
+    this.pending = {
+      epoch,
+      startStep: this.epochStartStep,
+      endStep: state.globalStep,
+      start: this.epochStart,
+      end: this.now(),
+    };
     // nothing more will come for this epoch: no evaluation, and training logs by steps
     if (args.evalStrategy === 'no' && (args.loggingStrategy ?? 'steps') !== 'epoch') this.flush();
   }

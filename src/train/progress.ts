@@ -82,7 +82,9 @@ export function hookLogs(arg: unknown, key: 'logs' | 'metrics'): ProgressLogEntr
   const record = arg as Record<string, unknown>;
   const inner = record[key];
   if (inner !== null && typeof inner === 'object' && !Array.isArray(inner)) return inner as ProgressLogEntry;
-  return Object.values(record).every(isPrimitive) && Object.keys(record).length > 0 ? (record as ProgressLogEntry) : undefined;
+  return Object.values(record).every(isPrimitive) && Object.keys(record).length > 0
+    ? (record as ProgressLogEntry)
+    : undefined;
 }
 
 export function numberOf(entry: ProgressLogEntry | undefined, key: string): number | undefined {
@@ -113,7 +115,12 @@ export function formatEvalLine(entry: ProgressLogEntry): string {
     .filter(([k, v]) => !EVAL_SKIP.has(k) && typeof v === 'number')
     .map(([k, v]) => `${k} ${formatNumber(v as number)}`);
   const runtime = numberOf(entry, 'eval_runtime');
-  const where = [step !== undefined ? `step ${step}` : '', epoch !== undefined ? `(epoch ${formatNumber(epoch, 3)})` : ''].filter(Boolean).join(' ');
+  const where = [
+    step !== undefined ? `step ${step}` : '',
+    epoch !== undefined ? `(epoch ${formatNumber(epoch, 3)})` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   return `eval${where ? ` @ ${where}` : ''}: ${values.join(' · ')}${runtime !== undefined ? ` [${formatDuration(runtime)}]` : ''}`;
 }
 
@@ -222,7 +229,8 @@ export class ProgressCallback {
 
   private epochText(): string | undefined {
     const epochs = this.state.numTrainEpochs ?? this.args.numTrainEpochs;
-    if (this.begunEpoch === undefined && (this.state.epoch === undefined || this.state.epoch === null)) return epochs ? `epoch 1/${formatNumber(epochs)}` : undefined;
+    if (this.begunEpoch === undefined && (this.state.epoch === undefined || this.state.epoch === null))
+      return epochs ? `epoch 1/${formatNumber(epochs)}` : undefined;
     const e = this.begunEpoch ?? currentEpoch(this.state.epoch);
     return epochs && epochs > 0 ? `epoch ${e}/${formatNumber(Math.max(e, Math.ceil(epochs - 1e-9)))}` : `epoch ${e}`;
   }
@@ -238,7 +246,12 @@ export class ProgressCallback {
     const perStep = this.samplesPerStep();
     let rate: string | undefined;
     if (stepsPerSecond !== undefined) {
-      rate = perStep !== undefined ? `${formatNumber(stepsPerSecond * perStep, 3)} samples/s` : stepsPerSecond >= 1 ? `${formatNumber(stepsPerSecond, 3)} it/s` : `${formatNumber(1 / stepsPerSecond, 3)} s/it`;
+      rate =
+        perStep !== undefined
+          ? `${formatNumber(stepsPerSecond * perStep, 3)} samples/s`
+          : stepsPerSecond >= 1
+            ? `${formatNumber(stepsPerSecond, 3)} it/s`
+            : `${formatNumber(1 / stepsPerSecond, 3)} s/it`;
     }
     return { step, total, fraction: total ? step / total : undefined, elapsed, eta, rate };
   }
@@ -265,7 +278,10 @@ export class ProgressCallback {
       const barWidth = Math.min(30, width - rest.length - 2);
       if (barWidth >= 10 || droppable.length === 0) {
         const bar = f.fraction !== undefined && barWidth >= 5 ? progressBar(f.fraction, barWidth) : '';
-        const line = [head, bar, bar ? pct : pct.trimStart(), count].filter(Boolean).join(' ') + ' · ' + fields.filter(Boolean).join(' · ');
+        const line =
+          [head, bar, bar ? pct : pct.trimStart(), count].filter(Boolean).join(' ') +
+          ' · ' +
+          fields.filter(Boolean).join(' · ');
         return line.length > width ? line.slice(0, Math.max(0, width)) : line;
       }
       fields[droppable.shift() as number] = undefined;
@@ -363,7 +379,8 @@ export class ProgressCallback {
     const total = this.total();
     const steps = args.loggingSteps;
     if (this.options.logEvery !== undefined) this.every = Math.max(1, Math.round(this.options.logEvery));
-    else if ((args.loggingStrategy ?? 'steps') === 'steps' && steps !== undefined && steps > 0) this.every = steps < 1 && total ? Math.max(1, Math.ceil(steps * total)) : Math.max(1, Math.round(steps));
+    else if ((args.loggingStrategy ?? 'steps') === 'steps' && steps !== undefined && steps > 0)
+      this.every = steps < 1 && total ? Math.max(1, Math.ceil(steps * total)) : Math.max(1, Math.round(steps));
     else this.every = Math.max(1, Math.round((total ?? 20) / 20));
     this.active = true;
     if (this.tty) {
@@ -377,7 +394,8 @@ export class ProgressCallback {
     this.track(args, state);
     if (!this.active) return;
     this.flushPending();
-    const index = context !== null && typeof context === 'object' ? (context as { epochIndex?: unknown }).epochIndex : undefined;
+    const index =
+      context !== null && typeof context === 'object' ? (context as { epochIndex?: unknown }).epochIndex : undefined;
     this.begunEpoch = typeof index === 'number' ? index + 1 : Math.floor((state.epoch ?? 0) + 1e-6) + 1;
     this.draw(true);
   }
@@ -391,7 +409,8 @@ export class ProgressCallback {
     const ctx = context !== null && typeof context === 'object' ? (context as { loss?: unknown }) : undefined;
     if (typeof ctx?.loss === 'number') {
       this.stepLosses = true;
-      if (this.lastLossStep === undefined || state.globalStep > this.lastLossStep) this.takeLoss(state.globalStep, ctx.loss);
+      if (this.lastLossStep === undefined || state.globalStep > this.lastLossStep)
+        this.takeLoss(state.globalStep, ctx.loss);
     }
     if (this.tty) {
       this.draw(state.globalStep === this.total());
@@ -457,8 +476,12 @@ export class ProgressCallback {
       const runtime = numberOf(summary, 'train_runtime');
       const parts = [
         runtime !== undefined ? `train_runtime ${formatDuration(runtime)}` : undefined,
-        numberOf(summary, 'train_samples_per_second') !== undefined ? `${formatNumber(numberOf(summary, 'train_samples_per_second') as number, 3)} samples/s` : undefined,
-        numberOf(summary, 'train_loss') !== undefined ? `train_loss ${formatNumber(numberOf(summary, 'train_loss') as number)}` : undefined,
+        numberOf(summary, 'train_samples_per_second') !== undefined
+          ? `${formatNumber(numberOf(summary, 'train_samples_per_second') as number, 3)} samples/s`
+          : undefined,
+        numberOf(summary, 'train_loss') !== undefined
+          ? `train_loss ${formatNumber(numberOf(summary, 'train_loss') as number)}`
+          : undefined,
       ].filter(Boolean);
       if (parts.length) this.stream.write(`done: ${parts.join(' · ')}\n`);
     }

@@ -87,7 +87,8 @@ export class TrainerState {
     state.bestMetric = typeof json.best_metric === 'number' ? json.best_metric : null;
     state.bestModelCheckpoint = typeof json.best_model_checkpoint === 'string' ? json.best_model_checkpoint : null;
     state.bestGlobalStep = typeof json.best_global_step === 'number' ? json.best_global_step : null;
-    if (json.log_history !== undefined && !Array.isArray(json.log_history)) throw new Error(`${where}: log_history must be an array`);
+    if (json.log_history !== undefined && !Array.isArray(json.log_history))
+      throw new Error(`${where}: log_history must be an array`);
     state.logHistory = ((json.log_history as LogEntry[] | undefined) ?? []).map((entry) => ({ ...entry }));
     state.totalFlos = number('total_flos', 0);
     state.numInputTokensSeen = number('num_input_tokens_seen', 0);

@@ -5,7 +5,14 @@
  * (optim.defaultFineTuneLr) and names the run.
  */
 import type { Module } from '../nn/index.js';
-import { applyFreezingStrategy, getPeftModel, methodOfStrategy, PeftConfig, PeftModel, type MethodName } from '../peft/index.js';
+import {
+  applyFreezingStrategy,
+  getPeftModel,
+  methodOfStrategy,
+  PeftConfig,
+  PeftModel,
+  type MethodName,
+} from '../peft/index.js';
 import { describeStrategy, type TrainingArguments } from './training-args.js';
 
 /** Applies args.strategy to the model: the model to train (a PeftModel for a PEFT config) and its fine-tuning method. */
@@ -29,6 +36,7 @@ export function applyStrategy(model: Module, args: TrainingArguments): { model: 
     return { model, method: all.every((p) => p.requiresGrad) ? 'full' : 'head' };
   }
   const method = methodOfStrategy(strategy).name;
-  if (strategy.kind !== 'gradual-unfreezing') applyFreezingStrategy(model, strategy, { trainBatchNorm: args.trainBatchNorm });
+  if (strategy.kind !== 'gradual-unfreezing')
+    applyFreezingStrategy(model, strategy, { trainBatchNorm: args.trainBatchNorm });
   return { model, method };
 }

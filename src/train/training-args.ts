@@ -10,7 +10,13 @@
  *     strategy: new LoraConfig({ taskType: 'SEQ_CLS', r: 8, loraAlpha: 32, targetModules: ['query', 'value'] }) });
  */
 import { MAX_THREADS } from '../tensor/index.js';
-import { methodOfStrategy, PeftConfig, peftConfigFromJson, type GradualUnfreezingStrategy, type MethodStrategy } from '../peft/index.js';
+import {
+  methodOfStrategy,
+  PeftConfig,
+  peftConfigFromJson,
+  type GradualUnfreezingStrategy,
+  type MethodStrategy,
+} from '../peft/index.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
 import type { WeightDecayRule } from '../optim/index.js';
 

@@ -20,10 +20,14 @@ function report(message: object): void {
 
 function judge(error: unknown, names: readonly string[]): { outcome: Outcome; detail: string } {
   if (error instanceof WrongResult) return { outcome: 'wrong', detail: error.message };
-  if (!(error instanceof Error)) return { outcome: 'non-error', detail: `threw ${typeof error}: ${String(error).slice(0, 200)}` };
+  if (!(error instanceof Error))
+    return { outcome: 'non-error', detail: `threw ${typeof error}: ${String(error).slice(0, 200)}` };
   const detail = `${error.name}: ${error.message}`;
   const named = names.length === 0 || names.some((name) => error.message.includes(name));
-  return { outcome: named ? 'error' : 'unnamed', detail: named ? detail : `${detail} (names none of ${JSON.stringify(names)})` };
+  return {
+    outcome: named ? 'error' : 'unnamed',
+    detail: named ? detail : `${detail} (names none of ${JSON.stringify(names)})`,
+  };
 }
 
 for (let index = Number(fromText); index < Number(toText); index++) {
@@ -34,10 +38,21 @@ for (let index = Number(fromText); index < Number(toText); index++) {
     fuzzCase = await corpus.make(seed, index, caseDir);
   } catch (error) {
     // A bug of the fuzzer, not of the library: reported as a crash so that it is seen.
-    report({ event: 'end', index, what: '(making the case)', outcome: 'crash', detail: `the fuzzer failed to make this case: ${(error as Error).stack}` });
+    report({
+      event: 'end',
+      index,
+      what: '(making the case)',
+      outcome: 'crash',
+      detail: `the fuzzer failed to make this case: ${(error as Error).stack}`,
+    });
     continue;
   }
-  report({ event: 'start', index, what: fuzzCase.what, detail: fuzzCase.timeoutMs ? String(fuzzCase.timeoutMs) : undefined });
+  report({
+    event: 'start',
+    index,
+    what: fuzzCase.what,
+    detail: fuzzCase.timeoutMs ? String(fuzzCase.timeoutMs) : undefined,
+  });
   let result: { outcome: Outcome; detail: string };
   const started = performance.now();
   try {

@@ -107,13 +107,37 @@ interface ChildMessage {
  * Runs cases [from, to) of `corpusModule` in one child until it ends or dies; returns the index
  * of the first case it did not settle (to when it ran them all).
  */
-function runChild(corpusModule: string, corpusName: string, seed: number, from: number, to: number, dir: string, timeoutMs: number, memoryMb: number, results: CaseResult[]): Promise<number> {
+function runChild(
+  corpusModule: string,
+  corpusName: string,
+  seed: number,
+  from: number,
+  to: number,
+  dir: string,
+  timeoutMs: number,
+  memoryMb: number,
+  results: CaseResult[],
+): Promise<number> {
   return new Promise((resolve) => {
     // ulimit -v bounds the child's address space: an allocation of tens of GB fails in the child.
-    const child = spawn('/bin/sh', ['-c', `ulimit -v ${memoryMb * 1024} && exec "$0" "$@"`, process.execPath, CHILD, corpusModule, String(seed), String(from), String(to), dir], {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' },
-    });
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        `ulimit -v ${memoryMb * 1024} && exec "$0" "$@"`,
+        process.execPath,
+        CHILD,
+        corpusModule,
+        String(seed),
+        String(from),
+        String(to),
+        dir,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+        env: { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' },
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-20_000);
@@ -132,7 +156,15 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
         running = { index: message.index, what: message.what ?? '', timer, started: performance.now() };
       } else {
         clearTimeout(running?.timer);
-        results.push({ corpus: corpusName, seed, index: message.index, what: message.what ?? running?.what ?? '', outcome: message.outcome!, detail: message.detail ?? '', ms: message.ms ?? 0 });
+        results.push({
+          corpus: corpusName,
+          seed,
+          index: message.index,
+          what: message.what ?? running?.what ?? '',
+          outcome: message.outcome!,
+          detail: message.detail ?? '',
+          ms: message.ms ?? 0,
+        });
         running = undefined;
         next = message.index + 1;
       }
@@ -150,12 +182,30 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
         clearTimeout(running.timer);
         const tail = dyingWords(stderr);
         const outcome: Outcome = hung ? 'hang' : 'crash';
-        const detail = hung ? `no result after the case timeout; killed` : `child died (${signal ?? `exit ${code}`}): ${tail}`;
-        results.push({ corpus: corpusName, seed, index: running.index, what: running.what, outcome, detail, ms: Math.round(performance.now() - running.started) });
+        const detail = hung
+          ? `no result after the case timeout; killed`
+          : `child died (${signal ?? `exit ${code}`}): ${tail}`;
+        results.push({
+          corpus: corpusName,
+          seed,
+          index: running.index,
+          what: running.what,
+          outcome,
+          detail,
+          ms: Math.round(performance.now() - running.started),
+        });
         resolve(running.index + 1);
       } else if (next < to && (code !== 0 || signal)) {
         // Died between cases (at start-up or while tidying): blame nothing, but do not loop forever.
-        results.push({ corpus: corpusName, seed, index: next, what: '(between cases)', outcome: 'crash', detail: `child died (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`, ms: 0 });
+        results.push({
+          corpus: corpusName,
+          seed,
+          index: next,
+          what: '(between cases)',
+          outcome: 'crash',
+          detail: `child died (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`,
+          ms: 0,
+        });
         resolve(next + 1);
       } else {
         resolve(next);
@@ -167,7 +217,11 @@ function runChild(corpusModule: string, corpusName: string, seed: number, from: 
 /** The lines of a dead child's stderr that say why it died (a panic, an assertion, a fatal error), else its last lines. */
 function dyingWords(stderr: string): string {
   const lines = stderr.trim().split('\n');
-  const telling = lines.filter((line) => /panicked|assert|fatal|error|segmentation|double free|abort|out of memory/i.test(line) && !/^\s+(at |\d+:)/.test(line));
+  const telling = lines.filter(
+    (line) =>
+      /panicked|assert|fatal|error|segmentation|double free|abort|out of memory/i.test(line) &&
+      !/^\s+(at |\d+:)/.test(line),
+  );
   return (telling.length > 0 ? telling.slice(0, 3) : lines.slice(-3)).join(' | ').slice(0, 600);
 }
 
@@ -182,7 +236,18 @@ export async function runFuzz(corpusModule: string, options: FuzzRunOptions = {}
   const results: CaseResult[] = [];
   try {
     let index = 0;
-    while (index < count) index = await runChild(corpusModule, corpus.name, seed, index, Math.min(count, index + batch), dir, corpus.timeoutMs, memoryMb, results);
+    while (index < count)
+      index = await runChild(
+        corpusModule,
+        corpus.name,
+        seed,
+        index,
+        Math.min(count, index + batch),
+        dir,
+        corpus.timeoutMs,
+        memoryMb,
+        results,
+      );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -223,6 +288,7 @@ export function summaryTable(results: readonly CaseResult[]): string {
   rows.push(['total', String(results.length), ...outcomes.map((o) => String(all[o]))]);
   const header = ['corpus', 'cases', ...outcomes];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }

@@ -32,7 +32,10 @@ export async function sst2(maxLength = 24): Promise<data.TextClassificationDatas
 
 /** The first n examples (or those at `indices`) of a dataset. */
 export function slice<T>(dataset: data.Dataset<T>, start: number, end: number): data.Subset<T> {
-  return new data.Subset(dataset, Array.from({ length: end - start }, (_, i) => start + i));
+  return new data.Subset(
+    dataset,
+    Array.from({ length: end - start }, (_, i) => start + i),
+  );
 }
 
 /** A tiny BertForSequenceClassification, the same weights for the same seed. */
@@ -56,7 +59,8 @@ export function tinyBert(seed = 0, overrides: Partial<models.BertConfig> = {}): 
 export function snapshot(module: { stateDict(): Map<string, Tensor> }): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   noGrad(() => {
-    for (const [key, t] of module.stateDict()) if (t.dtype === 'float32') out.set(key, Float32Array.from(t.contiguous().data() as Float32Array));
+    for (const [key, t] of module.stateDict())
+      if (t.dtype === 'float32') out.set(key, Float32Array.from(t.contiguous().data() as Float32Array));
   });
   return out;
 }

@@ -4,7 +4,14 @@
  * starts, not silently after --max-steps), with a progress bar on a terminal for large folders;
  * the pixel limit (--max-image-pixels); and what --skip-bad-rows left out, said on stderr.
  */
-import { ImageFolderDataset, MAX_IMAGE_PIXELS, type ImageLimits, type SkippedFile, type SkippedRow, type Transform } from '../../data/index.js';
+import {
+  ImageFolderDataset,
+  MAX_IMAGE_PIXELS,
+  type ImageLimits,
+  type SkippedFile,
+  type SkippedRow,
+  type Transform,
+} from '../../data/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import { formatInteger } from '../../report/format.js';
 import { progressBar, type OutputStream } from '../../train/progress.js';
@@ -32,7 +39,8 @@ export const IMAGE_CHECK_FLAGS: FlagTable = {
 export function imageLimits(options: Options): ImageLimits {
   const given = options['max-image-pixels'];
   if (given === undefined) return {};
-  if (!(typeof given === 'number' && Number.isSafeInteger(given) && given > 0)) throw new UsageError(`--max-image-pixels must be a positive integer, got ${String(given)}`);
+  if (!(typeof given === 'number' && Number.isSafeInteger(given) && given > 0))
+    throw new UsageError(`--max-image-pixels must be a positive integer, got ${String(given)}`);
   return { maxImagePixels: given };
 }
 
@@ -40,7 +48,10 @@ export function imageLimits(options: Options): ImageLimits {
 const PROGRESS_FROM = 200;
 
 /** A callback drawing "checking images ▕███ ▏ 1,234/5,000" in place on a terminal (nothing elsewhere), erased when done. */
-export function verifyProgress(what: string, stream: OutputStream = process.stderr): (checked: number, total: number) => void {
+export function verifyProgress(
+  what: string,
+  stream: OutputStream = process.stderr,
+): (checked: number, total: number) => void {
   let last = 0;
   return (checked, total) => {
     if (stream.isTTY !== true || total < PROGRESS_FROM) return;
@@ -51,7 +62,9 @@ export function verifyProgress(what: string, stream: OutputStream = process.stde
     }
     if (now - last < 100) return;
     last = now;
-    stream.write(`\r\x1b[Kchecking ${what} ▕${progressBar(checked / total, 30)}▏ ${formatInteger(checked)}/${formatInteger(total)}`);
+    stream.write(
+      `\r\x1b[Kchecking ${what} ▕${progressBar(checked / total, 30)}▏ ${formatInteger(checked)}/${formatInteger(total)}`,
+    );
   };
 }
 
@@ -59,11 +72,17 @@ export function verifyProgress(what: string, stream: OutputStream = process.stde
 const LISTED_SKIPPED = 5;
 
 /** Says on stderr how many bad rows or files --skip-bad-rows left out of `source`, and which (the first few). */
-export function reportSkipped(source: string, kind: 'row' | 'file', skipped: readonly { where: string; reason: string }[]): void {
+export function reportSkipped(
+  source: string,
+  kind: 'row' | 'file',
+  skipped: readonly { where: string; reason: string }[],
+): void {
   if (skipped.length === 0) return;
   const lines = skipped.slice(0, LISTED_SKIPPED).map((s) => `  ${s.where}: ${s.reason}`);
   if (skipped.length > LISTED_SKIPPED) lines.push(`  … and ${formatInteger(skipped.length - LISTED_SKIPPED)} more`);
-  console.error(`note: --skip-bad-rows left out ${formatInteger(skipped.length)} bad ${kind}${skipped.length === 1 ? '' : 's'} of ${source}:\n${lines.join('\n')}`);
+  console.error(
+    `note: --skip-bad-rows left out ${formatInteger(skipped.length)} bad ${kind}${skipped.length === 1 ? '' : 's'} of ${source}:\n${lines.join('\n')}`,
+  );
 }
 
 /** Skipped table rows as reportSkipped lists them (`file:line`). */
@@ -77,9 +96,14 @@ function skippedFilesOf(files: readonly SkippedFile[]): { where: string; reason:
 }
 
 /** An image folder as the CLI reads it: verified as --verify-images says (with a progress bar), under --max-image-pixels, bad files an error or (--skip-bad-rows) left out and listed. */
-export function readImageFolder<I>(folder: string, options: Options, transform: Transform<Tensor, I>): ImageFolderDataset<I> {
+export function readImageFolder<I>(
+  folder: string,
+  options: Options,
+  transform: Transform<Tensor, I>,
+): ImageFolderDataset<I> {
   const verify = options['verify-images'] ?? 'decode';
-  if (!VERIFY_CHOICES.includes(verify as never)) throw new UsageError(`--verify-images must be one of ${VERIFY_CHOICES.join(', ')}, got '${String(verify)}'`);
+  if (!VERIFY_CHOICES.includes(verify as never))
+    throw new UsageError(`--verify-images must be one of ${VERIFY_CHOICES.join(', ')}, got '${String(verify)}'`);
   const dataset = ImageFolderDataset.fromFolder<I>(folder, {
     transform,
     verify: verify as 'decode' | 'header',

@@ -24,7 +24,12 @@ import {
 import { readModelFacts as factsOf, type ModelFacts } from './model-facts.js';
 
 export const METHOD_FLAGS: FlagTable = {
-  method: { kind: 'string', group: 'Method', arg: 'NAME', help: `what trains: ${methodNames().join(', ')} (default full)` },
+  method: {
+    kind: 'string',
+    group: 'Method',
+    arg: 'NAME',
+    help: `what trains: ${methodNames().join(', ')} (default full)`,
+  },
   k: {
     kind: 'integer',
     group: 'Method',
@@ -56,7 +61,8 @@ export const METHOD_FLAGS: FlagTable = {
 /** The registered method --method names (an alias resolved to its method). */
 export function parseMethod(value: string | undefined): MethodName {
   const name = (value ?? 'full').toLowerCase();
-  if (!isMethodName(name)) throw new UsageError(`--method: unknown method '${value}' (known: ${methodNames().join(', ')})`);
+  if (!isMethodName(name))
+    throw new UsageError(`--method: unknown method '${value}' (known: ${methodNames().join(', ')})`);
   return getMethod(name).name;
 }
 

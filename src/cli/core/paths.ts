@@ -42,7 +42,10 @@ export function isLocalPath(arg: string): boolean {
  */
 export function requirePath(path: string, flag: string, kind: 'file' | 'folder' | 'any' = 'any', why = ''): string {
   const expanded = expandHome(path);
-  if (!existsSync(expanded)) throw new UsageError(`--${flag}: ${path} does not exist${expanded === path ? '' : ` (${expanded})`}${why}${nearestSibling(expanded)}`);
+  if (!existsSync(expanded))
+    throw new UsageError(
+      `--${flag}: ${path} does not exist${expanded === path ? '' : ` (${expanded})`}${why}${nearestSibling(expanded)}`,
+    );
   if (kind === 'folder' && !isDir(expanded)) throw new UsageError(`--${flag}: ${path} is not a folder`);
   if (kind === 'file' && isDir(expanded)) throw new UsageError(`--${flag}: ${path} is a folder, not a file`);
   return expanded;
@@ -50,7 +53,14 @@ export function requirePath(path: string, flag: string, kind: 'file' | 'folder' 
 
 /** requirePath for a model, adapter or tokenizer that isLocalPath: a `namespace/name` that does not exist says why it is not a Hub id. */
 export function requireModelPath(arg: string, flag: string, kind: 'file' | 'folder' | 'any' = 'any'): string {
-  return requirePath(arg, flag, kind, HUB_ID.test(arg) && !looksLikeLocalPath(arg) ? ` (a path, not a Hub id: ${arg.split('/')[0]}/ is a folder here)` : '');
+  return requirePath(
+    arg,
+    flag,
+    kind,
+    HUB_ID.test(arg) && !looksLikeLocalPath(arg)
+      ? ` (a path, not a Hub id: ${arg.split('/')[0]}/ is a folder here)`
+      : '',
+  );
 }
 
 /** ' (did you mean runs/lora-tiny?)' when the missing path's folder holds a name a typo or two away (one per 4 letters), else ''. */
@@ -63,7 +73,10 @@ function nearestSibling(path: string): string {
   } catch {
     return '';
   }
-  const near = names.map((n) => ({ n, d: distance(name, n) })).filter(({ d }) => d <= Math.max(1, Math.floor(name.length / 4))).sort((a, b) => a.d - b.d)[0];
+  const near = names
+    .map((n) => ({ n, d: distance(name, n) }))
+    .filter(({ d }) => d <= Math.max(1, Math.floor(name.length / 4)))
+    .sort((a, b) => a.d - b.d)[0];
   return near ? ` (did you mean ${parent === '.' ? '' : `${parent}/`}${near.n}?)` : '';
 }
 

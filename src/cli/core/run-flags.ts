@@ -148,7 +148,11 @@ export const DATA_FLAGS: FlagTable = {
 /** TrainingArguments as flags (their kinds, help and defaults from TRAINING_SETTINGS), and --report. */
 export const TRAINING_FLAGS: FlagTable = {
   ...settingFlags(),
-  report: { kind: 'boolean', group: 'Run', help: 'write report.html and PNGs at the end (default true; --report=false skips)' },
+  report: {
+    kind: 'boolean',
+    group: 'Run',
+    help: 'write report.html and PNGs at the end (default true; --report=false skips)',
+  },
 };
 
 export const TRAIN_FLAGS: FlagTable = {

@@ -86,7 +86,8 @@ export class MultiheadAttention extends Module {
     options: MultiheadAttentionOptions = {},
   ) {
     super();
-    if (embedDim % numHeads) throw new Error(`MultiheadAttention: embedDim (${embedDim}) must be divisible by numHeads (${numHeads})`);
+    if (embedDim % numHeads)
+      throw new Error(`MultiheadAttention: embedDim (${embedDim}) must be divisible by numHeads (${numHeads})`);
     this.headDim = embedDim / numHeads;
     this.dropout = options.dropout ?? 0;
     this.batchFirst = options.batchFirst ?? false;

@@ -27,7 +27,8 @@ abstract class IndexedModules<M extends Module> extends Module {
   at(index: number): M {
     const items = this.children() as M[];
     const module = items[index < 0 ? items.length + index : index];
-    if (!module) throw new RangeError(`index ${index} out of range for ${this.constructor.name} of length ${items.length}`);
+    if (!module)
+      throw new RangeError(`index ${index} out of range for ${this.constructor.name} of length ${items.length}`);
     return module;
   }
 
@@ -76,7 +77,8 @@ export class ModuleDict<M extends Module = Module> extends Module {
 
   get(name: string): M {
     const module = (this as unknown as Record<string, unknown>)[name];
-    if (!(module instanceof Module)) throw new Error(`ModuleDict has no module '${name}' (has: ${this.keys().join(', ')})`);
+    if (!(module instanceof Module))
+      throw new Error(`ModuleDict has no module '${name}' (has: ${this.keys().join(', ')})`);
     return module as M;
   }
 
@@ -100,7 +102,8 @@ export class ModuleDict<M extends Module = Module> extends Module {
 export class ParameterDict extends Module {
   get(name: string): Tensor {
     const value = (this as unknown as Record<string, unknown>)[name];
-    if (!isParameter(value)) throw new Error(`ParameterDict has no parameter '${name}' (has: ${this.keys().join(', ')})`);
+    if (!isParameter(value))
+      throw new Error(`ParameterDict has no parameter '${name}' (has: ${this.keys().join(', ')})`);
     return value;
   }
 

@@ -41,7 +41,9 @@ export class Conv2d extends Module {
     this.dilation = pair(options.dilation ?? 1);
     this.groups = options.groups ?? 1;
     if (inChannels % this.groups || outChannels % this.groups) {
-      throw new Error(`Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${this.groups})`);
+      throw new Error(
+        `Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${this.groups})`,
+      );
     }
     this.weight = parameter(empty([outChannels, inChannels / this.groups, ...this.kernelSize]));
     this.bias = options.bias === false ? null : parameter(empty([outChannels]));
@@ -62,8 +64,11 @@ export class Conv2d extends Module {
   }
 
   override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernelSize=[${this.kernelSize}], stride=[${this.stride}]` +
+    return (
+      `${this.inChannels}, ${this.outChannels}, kernelSize=[${this.kernelSize}], stride=[${this.stride}]` +
       (this.padding !== 'valid' && String(this.padding) !== '0,0' ? `, padding=${JSON.stringify(this.padding)}` : '') +
-      (this.groups !== 1 ? `, groups=${this.groups}` : '') + (this.bias ? '' : ', bias=false');
+      (this.groups !== 1 ? `, groups=${this.groups}` : '') +
+      (this.bias ? '' : ', bias=false')
+    );
   }
 }

@@ -42,7 +42,8 @@ export class GroupNorm extends Module {
     affine = true,
   ) {
     super();
-    if (numChannels % numGroups) throw new Error(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
+    if (numChannels % numGroups)
+      throw new Error(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
     this.weight = affine ? parameter(ones([numChannels])) : null;
     this.bias = affine ? parameter(zeros([numChannels])) : null;
   }

@@ -17,7 +17,14 @@ export class MaxPool2d extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    return F.maxPool2d(input, this.kernelSize, this.stride ?? this.kernelSize, this.padding, this.dilation, this.ceilMode);
+    return F.maxPool2d(
+      input,
+      this.kernelSize,
+      this.stride ?? this.kernelSize,
+      this.padding,
+      this.dilation,
+      this.ceilMode,
+    );
   }
 
   override extraRepr(): string {

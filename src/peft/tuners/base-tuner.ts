@@ -6,7 +6,14 @@
  */
 import { Module, type TensorModule } from '../../nn/index.js';
 import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from '../config.js';
-import { isTunerLayer, matchTarget, ModulesToSaveWrapper, replaceSubmodule, type TargetSpec, type TunerLayer } from './tuner-utils.js';
+import {
+  isTunerLayer,
+  matchTarget,
+  ModulesToSaveWrapper,
+  replaceSubmodule,
+  type TargetSpec,
+  type TunerLayer,
+} from './tuner-utils.js';
 
 /** The config fields every layer-injecting method has. */
 export type TunerConfig = PeftConfig & TargetSpec;
@@ -86,7 +93,9 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
       if (module.namedChildren().length === 0) names.set(leaf, baseClassName(module));
     }
     const available = [...names].map(([name, kind]) => `${name} (${kind})`).join(', ');
-    const why = excluded.length ? ` (${excluded.length} matching module(s) excluded by excludeModules / modulesToSave)` : '';
+    const why = excluded.length
+      ? ` (${excluded.length} matching module(s) excluded by excludeModules / modulesToSave)`
+      : '';
     return (
       `Target modules ${JSON.stringify(config.targetModules)} not found in the base model ${this.model.constructor.name}${why}; check target_modules. ` +
       `Module names available to target: ${available}`
@@ -124,20 +133,23 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
 
   /** Makes `adapterName` the one forward applies and the one that trains; the others are frozen. */
   setAdapter(adapterName: string): void {
-    if (!this.peftConfig.has(adapterName)) throw new Error(`adapter '${adapterName}' not found (adapters: ${[...this.peftConfig.keys()].join(', ')})`);
+    if (!this.peftConfig.has(adapterName))
+      throw new Error(`adapter '${adapterName}' not found (adapters: ${[...this.peftConfig.keys()].join(', ')})`);
     const inference = this.peftConfig.get(adapterName)!.inferenceMode;
     for (const [, layer] of this.tunerLayers()) {
       if (layer.mergedAdapters.length) layer.unmerge();
       layer.activeAdapters = layer.adapterNames().includes(adapterName) ? [adapterName] : [];
       for (const name of layer.adapterNames()) {
         const params = new Set(layer.adapterParameterNames(name));
-        for (const [path, p] of layer.namedParameters()) if (params.has(path)) p.requiresGrad_(name === adapterName && !inference);
+        for (const [path, p] of layer.namedParameters())
+          if (params.has(path)) p.requiresGrad_(name === adapterName && !inference);
       }
     }
     // A wrapper without a copy for this adapter runs (and keeps frozen) its original module, as PEFT's does.
     for (const wrapper of this.wrappers()) {
       wrapper.activeAdapter = wrapper.adapterNames().includes(adapterName) ? adapterName : null;
-      for (const name of wrapper.adapterNames()) wrapper.modules_to_save.get(name).requiresGrad_(name === adapterName && !inference);
+      for (const name of wrapper.adapterNames())
+        wrapper.modules_to_save.get(name).requiresGrad_(name === adapterName && !inference);
     }
     this.activeAdapter = adapterName;
   }
@@ -153,7 +165,8 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
     if (!this.peftConfig.has(adapterName)) throw new Error(`adapter '${adapterName}' not found`);
     this.peftConfig.delete(adapterName);
     for (const [, layer] of this.tunerLayers()) layer.deleteAdapter(adapterName);
-    for (const wrapper of this.wrappers()) if (wrapper.adapterNames().includes(adapterName)) wrapper.deleteAdapter(adapterName);
+    for (const wrapper of this.wrappers())
+      if (wrapper.adapterNames().includes(adapterName)) wrapper.deleteAdapter(adapterName);
     const next = [...this.peftConfig.keys()][0];
     if (this.activeAdapter === adapterName && next) this.setAdapter(next);
   }
@@ -181,7 +194,8 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
       if (!(module instanceof ModulesToSaveWrapper)) continue;
       const keepCopy = module.active === module.original_module ? null : module.active;
       replaceSubmodule(this.model, key, keepCopy ?? module.original_module);
-      for (const name of module.adapterNames()) if (module.modules_to_save.get(name) !== keepCopy) module.deleteAdapter(name);
+      for (const name of module.adapterNames())
+        if (module.modules_to_save.get(name) !== keepCopy) module.deleteAdapter(name);
       if (keepCopy) module.original_module.dispose();
     }
     this.peftConfig.clear();

@@ -3,7 +3,8 @@
  * which module names a config targets, replacing a submodule in place, the layer interface
  * the wrapping model drives (merge, enable, switch adapters), and ModulesToSaveWrapper.
  */
-import { Module, ModuleDict } from '../../nn/index.js';
+import { noGrad, tidy } from '../../tensor/index.js';
+import { Module, ModuleDict, ParameterDict } from '../../nn/index.js';
 import { peftPattern, type PatternField } from '../patterns.js';
 
 /** The config fields that decide which modules a method wraps. */
@@ -24,7 +25,13 @@ export type TargetMatch = 'target' | 'excluded' | false;
 /** Whether the module named `key` is targeted (PEFT's check_target_module_exists). */
 export function matchTarget(spec: TargetSpec, key: string): TargetMatch {
   const exclude = spec.excludeModules;
-  if (exclude && (typeof exclude === 'string' ? peftPattern('exclude_modules', exclude).fullMatch(key) : matchesNameList(exclude, key))) return 'excluded';
+  if (
+    exclude &&
+    (typeof exclude === 'string'
+      ? peftPattern('exclude_modules', exclude).fullMatch(key)
+      : matchesNameList(exclude, key))
+  )
+    return 'excluded';
   // A module trained whole (modules_to_save) never also gets an adapter: the two would conflict.
   if (spec.modulesToSave?.some((m) => peftPattern('modules_to_save', m).test(key))) return 'excluded';
   const targets = spec.targetModules;
@@ -54,7 +61,11 @@ export function layerIndex(key: string, pattern: string[] | string | null): numb
 }
 
 /** The first of `patterns` (the keys of `field`) that matches the end of `key` after a dot. */
-export function patternKey(field: Extract<PatternField, 'rank_pattern' | 'alpha_pattern'>, patterns: string[], key: string): string | undefined {
+export function patternKey(
+  field: Extract<PatternField, 'rank_pattern' | 'alpha_pattern'>,
+  patterns: string[],
+  key: string,
+): string | undefined {
   return patterns.find((p) => peftPattern(field, p).test(key));
 }
 
@@ -97,6 +108,56 @@ export interface TunerLayer extends Module {
   adapterParameterNames(name: string): string[];
   /** Frees what the layer holds besides parameters when unloading drops it (DoRA's norms kept for unmerging). */
   release?(): void;
+}
+
+/**
+ * PEFT's merge loop: folds each of `names` that the layer holds (`holds`) and has not merged yet into the
+ * base weights (`mergeOne`, without autograd, its temporaries freed), recording it as merged.
+ */
+export function mergeAdapters(
+  layer: TunerLayer,
+  names: readonly string[],
+  holds: (name: string) => boolean,
+  mergeOne: (name: string) => void,
+): void {
+  noGrad(() => {
+    for (const name of names) {
+      if (!holds(name) || layer.mergedAdapters.includes(name)) continue;
+      tidy(() => mergeOne(name));
+      layer.mergedAdapters.push(name);
+    }
+  });
+}
+
+/** PEFT's unmerge loop: takes the merged adapters out again, last merged first (`unmergeOne` for those the layer still holds). */
+export function unmergeAdapters(
+  layer: TunerLayer,
+  holds: (name: string) => boolean,
+  unmergeOne: (name: string) => void,
+): void {
+  noGrad(() => {
+    while (layer.mergedAdapters.length) {
+      const name = layer.mergedAdapters.pop()!;
+      if (holds(name)) tidy(() => unmergeOne(name));
+    }
+  });
+}
+
+/** Removes an adapter's entry from each of a layer's dicts, disposing the modules (a ParameterDict's tensors go with it). */
+export function deleteAdapterEntries(dicts: readonly (ModuleDict | ParameterDict)[], name: string): void {
+  for (const dict of dicts) {
+    if (!dict.keys().includes(name)) continue;
+    if (!(dict instanceof ParameterDict)) dict.get(name).dispose();
+    dict.delete(name);
+  }
+}
+
+/** The paths of the layer's parameters that `belongs` picks (an adapter's keys in the layer's state dict). */
+export function parameterPaths(layer: Module, belongs: (path: string) => boolean): string[] {
+  return layer
+    .namedParameters()
+    .map(([path]) => path)
+    .filter(belongs);
 }
 
 export function isTunerLayer(module: Module): module is TunerLayer {
@@ -145,7 +206,8 @@ export class ModulesToSaveWrapper extends Module {
 
   /** The module forward runs: the active adapter's copy, or the original when disabled. */
   get active(): Module {
-    if (this.disabled || this.activeAdapter === null || !this.adapterNames().includes(this.activeAdapter)) return this.original_module;
+    if (this.disabled || this.activeAdapter === null || !this.adapterNames().includes(this.activeAdapter))
+      return this.original_module;
     return this.modules_to_save.get(this.activeAdapter);
   }
 

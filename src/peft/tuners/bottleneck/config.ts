@@ -98,15 +98,35 @@ export class BottleneckConfig extends PeftConfig {
     this.layersToTransform = options.layersToTransform ?? null;
     this.layersPattern = options.layersPattern ?? null;
     this.initWeights = options.initWeights ?? 'near-identity';
-    if (!VARIANTS.includes(this.variant)) throw new PeftConfigFieldError('BottleneckConfig', 'variant', "must be 'houlsby' or 'pfeiffer'", this.variant);
-    if (typeof this.reductionFactor !== 'number' || !(this.reductionFactor > 0) || !Number.isFinite(this.reductionFactor)) {
-      throw new PeftConfigFieldError('BottleneckConfig', 'reductionFactor', 'must be a positive number', this.reductionFactor);
+    if (!VARIANTS.includes(this.variant))
+      throw new PeftConfigFieldError('BottleneckConfig', 'variant', "must be 'houlsby' or 'pfeiffer'", this.variant);
+    if (
+      typeof this.reductionFactor !== 'number' ||
+      !(this.reductionFactor > 0) ||
+      !Number.isFinite(this.reductionFactor)
+    ) {
+      throw new PeftConfigFieldError(
+        'BottleneckConfig',
+        'reductionFactor',
+        'must be a positive number',
+        this.reductionFactor,
+      );
     }
     if (!NON_LINEARITIES.includes(this.nonLinearity)) {
-      throw new PeftConfigFieldError('BottleneckConfig', 'nonLinearity', `must be one of ${NON_LINEARITIES.join(', ')}`, this.nonLinearity);
+      throw new PeftConfigFieldError(
+        'BottleneckConfig',
+        'nonLinearity',
+        `must be one of ${NON_LINEARITIES.join(', ')}`,
+        this.nonLinearity,
+      );
     }
     if (!INITS.includes(this.initWeights)) {
-      throw new PeftConfigFieldError('BottleneckConfig', 'initWeights', "must be 'near-identity', 'houlsby' or false", this.initWeights);
+      throw new PeftConfigFieldError(
+        'BottleneckConfig',
+        'initWeights',
+        "must be 'near-identity', 'houlsby' or false",
+        this.initWeights,
+      );
     }
     checkFieldKinds<BottleneckConfig>(this, {
       targetModules: 'modulePatterns',
@@ -119,7 +139,9 @@ export class BottleneckConfig extends PeftConfig {
       throw new Error('BottleneckConfig: layersPattern only applies together with layersToTransform');
     }
     if (typeof this.targetModules === 'string' && this.layersToTransform !== null) {
-      throw new Error('BottleneckConfig: layersToTransform needs targetModules as a list (or null for the defaults), not a regex string');
+      throw new Error(
+        'BottleneckConfig: layersToTransform needs targetModules as a list (or null for the defaults), not a regex string',
+      );
     }
   }
 

@@ -7,8 +7,18 @@
  * one after the other. Nothing can be merged: the activation sits between the projections.
  */
 import { functional as F, noGrad, type Device, type Tensor } from '../../../tensor/index.js';
-import { BatchNorm2d, Conv2d, GroupNorm, LayerNorm, Linear, Module, ModuleDict, init, type TensorModule } from '../../../nn/index.js';
-import type { TunerLayer } from '../tuner-utils.js';
+import {
+  BatchNorm2d,
+  Conv2d,
+  GroupNorm,
+  LayerNorm,
+  Linear,
+  Module,
+  ModuleDict,
+  init,
+  type TensorModule,
+} from '../../../nn/index.js';
+import { deleteAdapterEntries, parameterPaths, type TunerLayer } from '../tuner-utils.js';
 import type { BottleneckInit, BottleneckNonLinearity } from './config.js';
 
 /** One adapter's settings in a layer. */
@@ -28,7 +38,8 @@ export function outputFeatures(module: Module): { features: number; axis: Bottle
   if (module instanceof Conv2d) return { features: module.outChannels, axis: 'channels' };
   if (module instanceof BatchNorm2d) return { features: module.numFeatures, axis: 'channels' };
   if (module instanceof GroupNorm) return { features: module.numChannels, axis: 'channels' };
-  if (module instanceof LayerNorm && module.normalizedShape.length === 1) return { features: module.normalizedShape[0], axis: 'last' };
+  if (module instanceof LayerNorm && module.normalizedShape.length === 1)
+    return { features: module.normalizedShape[0], axis: 'last' };
   return null;
 }
 
@@ -69,7 +80,10 @@ export class BottleneckLayer extends Module implements TunerLayer {
   constructor(baseLayer: Module) {
     super();
     const out = outputFeatures(baseLayer);
-    if (!out) throw new Error(`bottleneck adapters can't wrap a ${baseLayer.constructor.name}; supported: ${SUPPORTED_BOTTLENECK_TARGETS}`);
+    if (!out)
+      throw new Error(
+        `bottleneck adapters can't wrap a ${baseLayer.constructor.name}; supported: ${SUPPORTED_BOTTLENECK_TARGETS}`,
+      );
     this.base_layer = baseLayer;
     this.adapter_down = new ModuleDict();
     this.adapter_up = new ModuleDict();
@@ -83,7 +97,8 @@ export class BottleneckLayer extends Module implements TunerLayer {
 
   /** Adds (or replaces) adapter `name`, initialised as `settings.initWeights` says, on the base layer's device and dtype. */
   updateLayer(name: string, settings: BottleneckAdapterSettings): void {
-    if (!Number.isInteger(settings.size) || settings.size <= 0) throw new Error(`bottleneck size must be a positive integer, got ${settings.size} for adapter '${name}'`);
+    if (!Number.isInteger(settings.size) || settings.size <= 0)
+      throw new Error(`bottleneck size must be a positive integer, got ${settings.size} for adapter '${name}'`);
     if (Object.hasOwn(this.settings, name)) this.deleteAdapter(name);
     const d = this.features;
     const m = settings.size;
@@ -99,7 +114,9 @@ export class BottleneckLayer extends Module implements TunerLayer {
         init.zeros_(up.bias!);
       }
     });
-    const reference = this.base_layer.parameters()[0] ?? this.base_layer.namedBuffers().find(([, b]) => /^(float|bfloat)/.test(b.dtype))?.[1];
+    const reference =
+      this.base_layer.parameters()[0] ??
+      this.base_layer.namedBuffers().find(([, b]) => /^(float|bfloat)/.test(b.dtype))?.[1];
     if (reference && (reference.dtype !== down.weight.dtype || reference.device !== down.weight.device)) {
       const target = { dtype: reference.dtype, device: reference.device as Device };
       down.to(target);
@@ -138,23 +155,24 @@ export class BottleneckLayer extends Module implements TunerLayer {
 
   deleteAdapter(name: string): void {
     if (!Object.hasOwn(this.settings, name)) return;
-    for (const dict of [this.adapter_down, this.adapter_up]) {
-      dict.get(name).dispose();
-      dict.delete(name);
-    }
+    deleteAdapterEntries([this.adapter_down, this.adapter_up], name);
     delete this.settings[name];
     this.activeAdapters = this.activeAdapters.filter((a) => a !== name);
   }
 
   adapterParameterNames(name: string): string[] {
-    return this.namedParameters()
-      .map(([path]) => path)
-      .filter((path) => path.startsWith(`adapter_down.${name}.`) || path.startsWith(`adapter_up.${name}.`));
+    return parameterPaths(
+      this,
+      (path) => path.startsWith(`adapter_down.${name}.`) || path.startsWith(`adapter_up.${name}.`),
+    );
   }
 
   override extraRepr(): string {
     return this.adapterNames()
-      .map((n) => `${n}: ${this.features}→${this.settings[n].size}→${this.features} (${this.settings[n].nonLinearity}${this.axis === 'channels' ? ', 1×1 conv' : ''})`)
+      .map(
+        (n) =>
+          `${n}: ${this.features}→${this.settings[n].size}→${this.features} (${this.settings[n].nonLinearity}${this.axis === 'channels' ? ', 1×1 conv' : ''})`,
+      )
       .join('; ');
   }
 }

@@ -35,22 +35,30 @@ export class BottleneckModel extends BaseTuner<BottleneckConfig> {
     const defaults = defaultBottleneckTargets(this.model, this.candidateModules(), resolved.variant);
     const wanted = resolved.layersToTransform;
     const layers = wanted === null || wanted === undefined ? null : Array.isArray(wanted) ? wanted : [wanted];
-    const names = layers === null || layers.length === 0 ? defaults : defaults.filter((key) => {
-      const index = layerIndex(key, resolved.layersPattern ?? null);
-      return index !== null && layers.includes(index);
-    });
+    const names =
+      layers === null || layers.length === 0
+        ? defaults
+        : defaults.filter((key) => {
+            const index = layerIndex(key, resolved.layersPattern ?? null);
+            return index !== null && layers.includes(index);
+          });
     if (names.length === 0) {
       throw new Error(
         `BottleneckConfig: layersToTransform ${JSON.stringify(wanted)} leaves none of the default targets of ${this.model.constructor.name} ` +
           `(${defaults.join(', ')})`,
       );
     }
-    return Object.assign(Object.create(Object.getPrototypeOf(resolved) as object) as BottleneckConfig, resolved, { targetModules: names });
+    return Object.assign(Object.create(Object.getPrototypeOf(resolved) as object) as BottleneckConfig, resolved, {
+      targetModules: names,
+    });
   }
 
   protected createAndReplace(config: BottleneckConfig, adapterName: string, target: Module, key: string): void {
     const out = outputFeatures(target instanceof BottleneckLayer ? target.base_layer : target);
-    if (!out) throw new Error(`Target module '${key}' (${baseClassName(target)}) is not supported by bottleneck adapters; supported: ${SUPPORTED_BOTTLENECK_TARGETS}`);
+    if (!out)
+      throw new Error(
+        `Target module '${key}' (${baseClassName(target)}) is not supported by bottleneck adapters; supported: ${SUPPORTED_BOTTLENECK_TARGETS}`,
+      );
     const settings = {
       size: Math.max(1, Math.floor(out.features / config.reductionFactor)),
       nonLinearity: config.nonLinearity,
@@ -71,12 +79,18 @@ export class BottleneckModel extends BaseTuner<BottleneckConfig> {
  * bert / vit by `variant`, for resnet the last BatchNorm of each residual block, for alexnet
  * each Conv2d of `features`. Throws for other models, which need targetModules.
  */
-export function defaultBottleneckTargets(model: Module, candidates: [string, Module][], variant: BottleneckVariant): string[] {
+export function defaultBottleneckTargets(
+  model: Module,
+  candidates: [string, Module][],
+  variant: BottleneckVariant,
+): string[] {
   let modelType: string;
   try {
     modelType = familyOfModel(model).family.modelType;
   } catch {
-    throw new Error(`BottleneckConfig: ${model.constructor.name} is not a registered model family, so there is no default placement; give targetModules`);
+    throw new Error(
+      `BottleneckConfig: ${model.constructor.name} is not a registered model family, so there is no default placement; give targetModules`,
+    );
   }
   if (TRANSFORMER_FAMILIES.has(modelType)) {
     const pattern = TRANSFORMER_TARGETS[variant];
@@ -91,7 +105,11 @@ export function defaultBottleneckTargets(model: Module, candidates: [string, Mod
     return names;
   }
   if (modelType === 'alexnet') {
-    return candidates.filter(([key, module]) => /^features\.\d+$/.test(key) && baseLayerOf(module) instanceof Conv2d).map(([key]) => key);
+    return candidates
+      .filter(([key, module]) => /^features\.\d+$/.test(key) && baseLayerOf(module) instanceof Conv2d)
+      .map(([key]) => key);
   }
-  throw new Error(`BottleneckConfig: no default placement for ${model.constructor.name} (model_type '${modelType}'); give targetModules`);
+  throw new Error(
+    `BottleneckConfig: no default placement for ${model.constructor.name} (model_type '${modelType}'); give targetModules`,
+  );
 }

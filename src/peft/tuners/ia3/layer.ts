@@ -6,9 +6,9 @@
  * and bias (otherwise) by l; unmerging divides by l + 1e-8, as PEFT does, so it is exact only up
  * to rounding.
  */
-import { keep, noGrad, ones, randn, tidy, type Device, type Tensor } from '../../../tensor/index.js';
+import { keep, noGrad, ones, randn, type Device, type Tensor } from '../../../tensor/index.js';
 import { Conv2d, Linear, Module, ParameterDict } from '../../../nn/index.js';
-import type { TunerLayer } from '../tuner-utils.js';
+import { mergeAdapters, unmergeAdapters, type TunerLayer } from '../tuner-utils.js';
 
 /** One adapter's settings in a layer, from the config. */
 export interface IA3AdapterSettings {
@@ -37,7 +37,10 @@ export abstract class IA3Layer<Base extends WrappedLayer = WrappedLayer> extends
     this.base_layer = baseLayer;
     this.ia3_l = new ParameterDict();
     this.is_feedforward = isFeedforward;
-    [this.inFeatures, this.outFeatures] = baseLayer instanceof Linear ? [baseLayer.inFeatures, baseLayer.outFeatures] : [baseLayer.inChannels, baseLayer.outChannels];
+    [this.inFeatures, this.outFeatures] =
+      baseLayer instanceof Linear
+        ? [baseLayer.inFeatures, baseLayer.outFeatures]
+        : [baseLayer.inChannels, baseLayer.outChannels];
   }
 
   adapterNames(): string[] {
@@ -56,7 +59,10 @@ export abstract class IA3Layer<Base extends WrappedLayer = WrappedLayer> extends
     const weight = this.base_layer.weight;
     const options = { dtype: weight.dtype, device: weight.device as Device };
     if (this.ia3_l.keys().includes(name)) this.ia3_l.delete(name);
-    this.ia3_l.set(name, keep(settings.initIa3Weights ? ones(this.vectorShape(), options) : randn(this.vectorShape(), options)));
+    this.ia3_l.set(
+      name,
+      keep(settings.initIa3Weights ? ones(this.vectorShape(), options) : randn(this.vectorShape(), options)),
+    );
     if (!this.activeAdapters.includes(name) && this.activeAdapters.length === 0) this.activeAdapters = [name];
   }
 
@@ -80,37 +86,35 @@ export abstract class IA3Layer<Base extends WrappedLayer = WrappedLayer> extends
   }
 
   merge(adapterNames: string[] = this.activeAdapters): void {
-    noGrad(() => {
-      for (const name of adapterNames) {
-        if (!this.adapterNames().includes(name) || this.mergedAdapters.includes(name)) continue;
-        const { weight, bias } = this.base_layer;
-        tidy(() => {
-          weight.mul_(this.weightScaling(name));
-          if (!this.is_feedforward && bias) bias.mul_(this.ia3_l.get(name).reshape(bias.shape));
-        });
-        this.mergedAdapters.push(name);
-      }
-    });
+    const { weight, bias } = this.base_layer;
+    mergeAdapters(
+      this,
+      adapterNames,
+      (name) => this.adapterNames().includes(name),
+      (name) => {
+        weight.mul_(this.weightScaling(name));
+        if (!this.is_feedforward && bias) bias.mul_(this.ia3_l.get(name).reshape(bias.shape));
+      },
+    );
   }
 
   unmerge(): void {
-    noGrad(() => {
-      while (this.mergedAdapters.length) {
-        const name = this.mergedAdapters.pop()!;
-        if (!this.adapterNames().includes(name)) continue;
-        const { weight, bias } = this.base_layer;
-        // + 1e-8: PEFT's guard against division by zero.
-        tidy(() => {
-          weight.div_(this.weightScaling(name).add(1e-8));
-          if (!this.is_feedforward && bias) bias.div_(this.ia3_l.get(name).reshape(bias.shape).add(1e-8));
-        });
-      }
-    });
+    const { weight, bias } = this.base_layer;
+    // + 1e-8: PEFT's guard against division by zero.
+    unmergeAdapters(
+      this,
+      (name) => this.adapterNames().includes(name),
+      (name) => {
+        weight.div_(this.weightScaling(name).add(1e-8));
+        if (!this.is_feedforward && bias) bias.div_(this.ia3_l.get(name).reshape(bias.shape).add(1e-8));
+      },
+    );
   }
 
   deleteAdapter(name: string): void {
     if (!this.adapterNames().includes(name)) return;
-    if (this.mergedAdapters.includes(name)) throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
+    if (this.mergedAdapters.includes(name))
+      throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
     this.ia3_l.delete(name);
     this.activeAdapters = this.activeAdapters.filter((a) => a !== name);
   }
@@ -160,6 +164,9 @@ export class IA3Conv2d extends IA3Layer<Conv2d> {
     // W is [out, in / groups, kh, kw]: output channel o of group g sees input channels g·(in/groups) …
     const inPerGroup = inChannels / groups;
     const outPerGroup = outChannels / groups;
-    return l.reshape(groups, 1, inPerGroup, 1, 1).expand(groups, outPerGroup, inPerGroup, 1, 1).reshape(outChannels, inPerGroup, 1, 1);
+    return l
+      .reshape(groups, 1, inPerGroup, 1, 1)
+      .expand(groups, outPerGroup, inPerGroup, 1, 1)
+      .reshape(outChannels, inPerGroup, 1, 1);
   }
 }

@@ -41,7 +41,9 @@ export class IA3Model extends BaseTuner<IA3Config> {
       }
       if (config.feedforwardModules === null) {
         if (!defaults?.feedforwardModules) {
-          throw new Error(`IA3: no default feedforward modules for ${what}; give IA3Config feedforwardModules ([] for none)`);
+          throw new Error(
+            `IA3: no default feedforward modules for ${what}; give IA3Config feedforwardModules ([] for none)`,
+          );
         }
         config.feedforwardModules = [...defaults.feedforwardModules];
       }
@@ -86,11 +88,15 @@ function newIa3Layer(target: Module, key: string, feedforward: boolean, config: 
   if (target instanceof Linear) {
     if (config.fanInFanOut) {
       // As PEFT does for torch.nn.Linear (once: the config is changed); finetune has no Conv1D ([in, out]) layers.
-      console.warn('fanInFanOut is set to true but the target module is a Linear (weights stored [out, in]); setting fanInFanOut to false.');
+      console.warn(
+        'fanInFanOut is set to true but the target module is a Linear (weights stored [out, in]); setting fanInFanOut to false.',
+      );
       config.fanInFanOut = false;
     }
     return new IA3Linear(target, feedforward);
   }
   if (target instanceof Conv2d) return new IA3Conv2d(target, feedforward);
-  throw new Error(`Target module '${key}' (${baseClassName(target)}) is not supported by IA3; supported: Linear, Conv2d`);
+  throw new Error(
+    `Target module '${key}' (${baseClassName(target)}) is not supported by IA3; supported: Linear, Conv2d`,
+  );
 }

@@ -86,9 +86,15 @@ export class LoraConfig extends PeftConfig {
       alphaPattern: 'patternNumbers',
       useDora: 'boolean',
     });
-    if (!['none', 'all', 'lora_only'].includes(this.bias)) throw new PeftConfigFieldError('LoraConfig', 'bias', "must be 'none', 'all' or 'lora_only'", this.bias);
+    if (!['none', 'all', 'lora_only'].includes(this.bias))
+      throw new PeftConfigFieldError('LoraConfig', 'bias', "must be 'none', 'all' or 'lora_only'", this.bias);
     if (![true, false, 'gaussian'].includes(this.initLoraWeights)) {
-      throw new PeftConfigFieldError('LoraConfig', 'initLoraWeights', "must be true, false or 'gaussian'", this.initLoraWeights);
+      throw new PeftConfigFieldError(
+        'LoraConfig',
+        'initLoraWeights',
+        "must be true, false or 'gaussian'",
+        this.initLoraWeights,
+      );
     }
     if (this.layersPattern !== null && this.layersToTransform === null) {
       throw new Error('LoraConfig: layersPattern only applies together with layersToTransform');

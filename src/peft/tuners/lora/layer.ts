@@ -5,8 +5,24 @@
  * Merging folds that product into the base weight (no cost at inference); unmerging takes it out.
  */
 import { functional as F, keep, noGrad, tidy, zeros, type Tensor } from '../../../tensor/index.js';
-import { Conv2d, Dropout, Embedding, Identity, Linear, Module, ModuleDict, ParameterDict, init } from '../../../nn/index.js';
-import type { TunerLayer } from '../tuner-utils.js';
+import {
+  Conv2d,
+  Dropout,
+  Embedding,
+  Identity,
+  Linear,
+  Module,
+  ModuleDict,
+  ParameterDict,
+  init,
+} from '../../../nn/index.js';
+import {
+  deleteAdapterEntries,
+  mergeAdapters,
+  parameterPaths,
+  unmergeAdapters,
+  type TunerLayer,
+} from '../tuner-utils.js';
 import { DoraMagnitude } from './dora.js';
 
 /** One adapter's settings in a layer, resolved from the config (rank and α patterns applied). */
@@ -48,7 +64,9 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   updateLayer(name: string, settings: LoraAdapterSettings): void {
     if (settings.r <= 0) throw new Error(`LoRA rank must be positive, got ${settings.r} for adapter '${name}'`);
     this.rank[name] = settings.r;
-    this.scaling[name] = settings.useRslora ? settings.loraAlpha / Math.sqrt(settings.r) : settings.loraAlpha / settings.r;
+    this.scaling[name] = settings.useRslora
+      ? settings.loraAlpha / Math.sqrt(settings.r)
+      : settings.loraAlpha / settings.r;
     this.createAdapter(name, settings);
     noGrad(() => this.initAdapter(name, settings.initLoraWeights));
     if (settings.useDora) this.createDoraMagnitude(name);
@@ -63,7 +81,9 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   protected abstract adapterOutput(name: string, x: Tensor, result: Tensor): Tensor;
 
   protected createDoraMagnitude(name: string): void {
-    throw new Error(`DoRA is not supported for ${this.base_layer.constructor.name} layers (adapter '${name}'); use it on Linear and Conv2d layers`);
+    throw new Error(
+      `DoRA is not supported for ${this.base_layer.constructor.name} layers (adapter '${name}'); use it on Linear and Conv2d layers`,
+    );
   }
 
   /** Adapter `name`'s DoRA magnitude, or null for plain LoRA (layers without DoRA have none). */
@@ -90,41 +110,39 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   }
 
   merge(adapterNames: string[] = this.activeAdapters): void {
-    noGrad(() => {
-      for (const name of adapterNames) {
-        if (!Object.hasOwn(this.scaling, name) || this.mergedAdapters.includes(name)) continue;
-        const weight = this.base_layer.weight;
-        tidy(() => {
-          const delta = this.deltaWeight(name);
-          const magnitude = this.doraMagnitude(name);
-          if (magnitude) {
-            const norm = keep(magnitude.weightNorm(weight, delta, 1));
-            this.#doraMergedNorms.set(name, norm);
-            weight.copy_(weight.add(delta).mul(magnitude.factor(norm, weight.dim())));
-          } else weight.add_(delta);
-        });
-        this.mergedAdapters.push(name);
-      }
-    });
+    const weight = this.base_layer.weight;
+    mergeAdapters(
+      this,
+      adapterNames,
+      (name) => Object.hasOwn(this.scaling, name),
+      (name) => {
+        const delta = this.deltaWeight(name);
+        const magnitude = this.doraMagnitude(name);
+        if (magnitude) {
+          const norm = keep(magnitude.weightNorm(weight, delta, 1));
+          this.#doraMergedNorms.set(name, norm);
+          weight.copy_(weight.add(delta).mul(magnitude.factor(norm, weight.dim())));
+        } else weight.add_(delta);
+      },
+    );
   }
 
   unmerge(): void {
-    noGrad(() => {
-      while (this.mergedAdapters.length) {
-        const name = this.mergedAdapters.pop()!;
-        const weight = this.base_layer.weight;
-        tidy(() => {
-          const delta = this.deltaWeight(name);
-          const magnitude = this.doraMagnitude(name);
-          const norm = this.#doraMergedNorms.get(name);
-          if (magnitude && norm) {
-            weight.copy_(weight.div(magnitude.factor(norm, weight.dim())).sub(delta));
-            norm.dispose();
-            this.#doraMergedNorms.delete(name);
-          } else weight.sub_(delta);
-        });
-      }
-    });
+    const weight = this.base_layer.weight;
+    unmergeAdapters(
+      this,
+      () => true,
+      (name) => {
+        const delta = this.deltaWeight(name);
+        const magnitude = this.doraMagnitude(name);
+        const norm = this.#doraMergedNorms.get(name);
+        if (magnitude && norm) {
+          weight.copy_(weight.div(magnitude.factor(norm, weight.dim())).sub(delta));
+          norm.dispose();
+          this.#doraMergedNorms.delete(name);
+        } else weight.sub_(delta);
+      },
+    );
   }
 
   release(): void {
@@ -134,24 +152,16 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
 
   deleteAdapter(name: string): void {
     if (!Object.hasOwn(this.scaling, name)) return;
-    if (this.mergedAdapters.includes(name)) throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
-    for (const dict of this.adapterDicts()) {
-      if (!dict.keys().includes(name)) continue;
-      if (dict instanceof ParameterDict) dict.delete(name);
-      else {
-        dict.get(name).dispose();
-        dict.delete(name);
-      }
-    }
+    if (this.mergedAdapters.includes(name))
+      throw new Error(`adapter '${name}' is merged; unmerge it before deleting it`);
+    deleteAdapterEntries(this.adapterDicts(), name);
     delete this.scaling[name];
     delete this.rank[name];
     this.activeAdapters = this.activeAdapters.filter((a) => a !== name);
   }
 
   adapterParameterNames(name: string): string[] {
-    return this.namedParameters()
-      .map(([path]) => path)
-      .filter((path) => path.split('.').includes(name) && !path.startsWith('base_layer.'));
+    return parameterPaths(this, (path) => path.split('.').includes(name) && !path.startsWith('base_layer.'));
   }
 
   override extraRepr(): string {
@@ -225,7 +235,10 @@ abstract class LowRankPairLayer<Base extends Linear | Conv2d> extends LoraLayer<
     const scale = magnitude.weight.div(norm);
     const bias = this.base_layer.bias;
     const baseResult = droppedOut ? this.baseWithoutBias(input) : bias ? result.sub(bias.view(scale.shape)) : result;
-    return scale.sub(1).mul(baseResult).add(scale.mul(lowRank(input)).mul(this.scaling[name]));
+    return scale
+      .sub(1)
+      .mul(baseResult)
+      .add(scale.mul(lowRank(input)).mul(this.scaling[name]));
   }
 }
 
@@ -256,7 +269,14 @@ export class LoraConv2d extends LowRankPairLayer<Conv2d> {
     const base = this.base_layer;
     if (base.groups !== 1) throw new Error(`LoRA on a grouped Conv2d (groups=${base.groups}) is not supported`);
     this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
-    this.lora_A.set(name, new Conv2d(base.inChannels, settings.r, base.kernelSize, { stride: base.stride, padding: base.padding, bias: false }));
+    this.lora_A.set(
+      name,
+      new Conv2d(base.inChannels, settings.r, base.kernelSize, {
+        stride: base.stride,
+        padding: base.padding,
+        bias: false,
+      }),
+    );
     this.lora_B.set(name, new Conv2d(settings.r, base.outChannels, 1, { bias: false }));
   }
 
@@ -264,12 +284,19 @@ export class LoraConv2d extends LowRankPairLayer<Conv2d> {
     const a = this.lora_A.get(name).weight;
     const b = this.lora_B.get(name).weight;
     // B ∘ A as one kernel: convolve A's kernels (as a batch over input channels) with B's 1×1 weights.
-    return F.conv2d(a.permute(1, 0, 2, 3), b).permute(1, 0, 2, 3).mul(this.scaling[name]);
+    return F.conv2d(a.permute(1, 0, 2, 3), b)
+      .permute(1, 0, 2, 3)
+      .mul(this.scaling[name]);
   }
 
   protected baseWithoutBias(x: Tensor): Tensor {
     const base = this.base_layer;
-    return F.conv2d(x, base.weight, null, { stride: base.stride, padding: base.padding, dilation: base.dilation, groups: base.groups });
+    return F.conv2d(x, base.weight, null, {
+      stride: base.stride,
+      padding: base.padding,
+      dilation: base.dilation,
+      groups: base.groups,
+    });
   }
 }
 
@@ -309,6 +336,8 @@ export class LoraEmbedding extends LoraLayer<Embedding> {
   protected adapterOutput(name: string, x: Tensor): Tensor {
     const a = this.lora_embedding_A.get(name).t();
     const b = this.lora_embedding_B.get(name).t();
-    return F.embedding(x, a, this.base_layer.paddingIdx ?? undefined).matmul(b).mul(this.scaling[name]);
+    return F.embedding(x, a, this.base_layer.paddingIdx ?? undefined)
+      .matmul(b)
+      .mul(this.scaling[name]);
   }
 }

@@ -45,7 +45,8 @@ export class LoraModel extends BaseTuner<LoraConfig> {
     super.markOnlyAdaptersAsTrainable(adapterName);
     const bias = this.peftConfig.get(adapterName)!.bias;
     if (bias === 'all') {
-      for (const [name, p] of this.model.namedParameters()) if (name.endsWith('bias') && !name.includes('.original_module.')) p.requiresGrad_(true);
+      for (const [name, p] of this.model.namedParameters())
+        if (name.endsWith('bias') && !name.includes('.original_module.')) p.requiresGrad_(true);
     } else if (bias === 'lora_only') {
       for (const [, layer] of this.tunerLayers()) (layer.base_layer as Linear).bias?.requiresGrad_(true);
     }
@@ -56,5 +57,7 @@ function newLoraLayer(target: Module, key: string): LoraLayer {
   if (target instanceof Linear) return new LoraLinear(target);
   if (target instanceof Conv2d) return new LoraConv2d(target);
   if (target instanceof Embedding) return new LoraEmbedding(target);
-  throw new Error(`Target module '${key}' (${baseClassName(target)}) is not supported by LoRA; supported: Linear, Conv2d, Embedding`);
+  throw new Error(
+    `Target module '${key}' (${baseClassName(target)}) is not supported by LoRA; supported: Linear, Conv2d, Embedding`,
+  );
 }

@@ -59,7 +59,12 @@ export class PromptTuningConfig extends PeftConfig {
       tokenizerNameOrPath: 'optionalString',
     });
     if (!['RANDOM', 'SAMPLE_VOCAB', 'TEXT'].includes(this.promptTuningInit)) {
-      throw new PeftConfigFieldError('PromptTuningConfig', 'promptTuningInit', "must be 'RANDOM', 'SAMPLE_VOCAB' or 'TEXT'", this.promptTuningInit);
+      throw new PeftConfigFieldError(
+        'PromptTuningConfig',
+        'promptTuningInit',
+        "must be 'RANDOM', 'SAMPLE_VOCAB' or 'TEXT'",
+        this.promptTuningInit,
+      );
     }
     if ((this.numTransformerSubmodules ?? 1) !== 1) {
       throw new Error('PromptTuningConfig: numTransformerSubmodules must be 1 (encoder-only models)');

@@ -11,12 +11,16 @@ export class PromptEmbedding extends Module {
     super();
     const tokenDim = config.tokenDim ?? wordEmbeddings.embeddingDim;
     if (tokenDim !== wordEmbeddings.embeddingDim) {
-      throw new Error(`PromptTuningConfig: tokenDim ${tokenDim} differs from the model's embedding size ${wordEmbeddings.embeddingDim}`);
+      throw new Error(
+        `PromptTuningConfig: tokenDim ${tokenDim} differs from the model's embedding size ${wordEmbeddings.embeddingDim}`,
+      );
     }
     config.tokenDim = tokenDim;
     this.embedding = new Embedding(config.totalVirtualTokens, tokenDim);
     if (config.promptTuningInit === 'TEXT') {
-      throw new Error("PromptTuningConfig: promptTuningInit 'TEXT' needs a tokenizer, which finetune does not have yet; use 'RANDOM' or 'SAMPLE_VOCAB'");
+      throw new Error(
+        "PromptTuningConfig: promptTuningInit 'TEXT' needs a tokenizer, which finetune does not have yet; use 'RANDOM' or 'SAMPLE_VOCAB'",
+      );
     }
     if (config.promptTuningInit === 'SAMPLE_VOCAB') {
       noGrad(() =>
