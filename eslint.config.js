@@ -26,6 +26,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript run by node directly (the npm install step's entry): Node's globals.
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
+  },
+  {
     // Tests read JSON fixtures of many shapes.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -103,13 +103,13 @@ export function repoRoot(): string {
 
 /**
  * PYTHONPATH that makes `import torch` load the libtorch the addon links: the folder holding
- * the torch package whose lib/ the addon was built against (build/libtorch.json).
+ * the torch package whose lib/ the addon was built against (build/install.json, written by setup).
  */
 export function torchPythonPath(root: string): string | undefined {
-  const recorded = join(root, 'build', 'libtorch.json');
+  const recorded = join(root, 'build', 'install.json');
   if (!existsSync(recorded)) return undefined;
-  const libtorch = (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch;
-  return existsSync(join(libtorch, '__init__.py')) ? dirname(libtorch) : undefined;
+  const libtorch = (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch?: { dir: string } }).libtorch?.dir;
+  return libtorch && existsSync(join(libtorch, '__init__.py')) ? dirname(libtorch) : undefined;
 }
 
 /** The environment of both engine processes: the same thread settings (each engine also calls set_num_threads). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs whatever is missing, idempotently: system build tools, npm packages, libtorch,
-# the native addon and the TypeScript build. Every README command runs this first.
+# Installs whatever is missing, idempotently: system build tools, npm packages, the TypeScript build,
+# then libtorch and the native addon (`finetune setup`, src/install/: the same step as a user's
+# `npm install finetune`). Every README command runs this first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,24 +28,12 @@ install_system_packages() {
 
 install_npm_packages() {
   local want
-  want=$(sha256sum package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
-  if [ -d node_modules ] && stamp_matches node_modules/.finetune-stamp "$want"; then return; fi
+  # The lock file pins every package; package.json's scripts and files do not change what is installed.
+  want=$(sha256sum package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+  if [ -d node_modules ] && stamp_matches node_modules/.finetune-lock-stamp "$want"; then return; fi
   log "installing npm packages"
   if [ -f package-lock.json ]; then npm ci --ignore-scripts --no-audit --no-fund >&2; else npm install --ignore-scripts --no-audit --no-fund >&2; fi
-  echo "$want" > node_modules/.finetune-stamp
-}
-
-build_addon() {
-  local want gyp
-  want=$( (cat binding.gyp native/src/*; echo "$LIBTORCH $LIBTORCH_CXX11_ABI $(node --version)") | sha256sum | cut -c1-16)
-  if [ -f build/Release/finetune.node ] && stamp_matches build/addon.stamp "$want"; then return; fi
-  log "building the native addon against $LIBTORCH"
-  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
-  local nodedir=()
-  [ -f /usr/include/node/node_api.h ] && nodedir=(--nodedir=/usr)
-  node "$gyp" rebuild "${nodedir[@]}" -j "$(nproc)" >&2
-  printf '{"libtorch":"%s","cxx11Abi":%s}\n' "$LIBTORCH" "$LIBTORCH_CXX11_ABI" > build/libtorch.json
-  echo "$want" > build/addon.stamp
+  echo "$want" > node_modules/.finetune-lock-stamp
 }
 
 build_typescript() {
@@ -62,6 +51,7 @@ build_typescript() {
 
 install_system_packages
 install_npm_packages
-source scripts/libtorch.sh
-build_addon
 build_typescript
+# libtorch (LIBTORCH, the last setup's, a Python torch 2.13, finetune's per-user cache, or pip into that cache)
+# and the addon (from the cache when these sources were built for that libtorch, else node-gyp).
+node dist/cli/main.js setup

@@ -1,13 +1,8 @@
 /**
  * finetune: fine-tune pretrained neural networks from TypeScript on libtorch.
  * Layers, lowest first; a folder imports only from its own layer and those before it (test/layering.test.ts):
- * pattern, format → tensor → nn → models → peft → optim, amp → data, io, hub → train → pretrain, report → demo → cli
+ * pattern, format, install → tensor → nn → models → peft → optim, amp → data, io, hub → train → pretrain, report → demo → cli
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-import { packageRoot } from './tensor/native.js';
-
 export * from './tensor/index.js';
 export * from './io/index.js';
 export * from './hub/index.js';
@@ -25,8 +20,5 @@ export * as pattern from './pattern/index.js';
 export { getPeftModel, PeftModel, LoraConfig, IA3Config, PromptTuningConfig, type TaskType } from './peft/index.js';
 // Hugging Face's everyday training names at the top level, as `from transformers import Trainer, TrainingArguments`.
 export { Trainer, TrainingArguments } from './train/index.js';
-
 /** This package's version, from package.json. */
-export const version: string = (
-  JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }
-).version;
+export { version } from './install/package.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python reference stack the tools/ fixture generators use (never the tests): the same
-# torch wheel the addon links (.deps/torch-2.13.0) plus torchvision, transformers, peft and
+# torch wheel the addon links (the folder above build/install.json's libtorch) plus torchvision, transformers, peft and
 # safetensors, installed into .deps/pyref. Prints the PYTHONPATH to use.
 #   eval "$(bash tools/setup-pyref.sh)" && python3 tools/gen_model_fixtures.py
 set -euo pipefail
@@ -14,4 +14,5 @@ if [ ! -f "$target/.complete" ]; then
     certifi idna typer click rich shellingham pillow >&2
   touch "$target/.complete"
 fi
-echo "export PYTHONPATH=$PWD/.deps/torch-2.13.0:$PWD/$target"
+torch_wheel=$(node -e 'const r = require("./build/install.json"); console.log(require("path").dirname(r.libtorch.dir))')
+echo "export PYTHONPATH=$torch_wheel:$PWD/$target"

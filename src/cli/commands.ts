@@ -14,8 +14,9 @@ import { mergeHelp, runMerge } from './merge.js';
 import { predictHelp, runPredict } from './predict.js';
 import { pretrainHelp, runPretrain } from './pretrain.js';
 import { runSchedule, scheduleHelp } from './schedule.js';
+import { runSetup, setupHelp } from './setup.js';
 import { runTrain, trainHelp } from './train.js';
-import { version } from '../index.js';
+import { version } from '../install/package.js';
 
 export interface Command {
   name: string;
@@ -40,6 +41,13 @@ export const COMMANDS: readonly Command[] = [
     summary: 'Print libtorch location and version, threads, devices and addon build facts',
     run: runDoctor,
     help: doctorHelp,
+  },
+  {
+    name: 'setup',
+    summary:
+      'Find or install libtorch and put the native addon in place (npm install does it; --libtorch DIR | --cuda 12.8)',
+    run: runSetup,
+    help: setupHelp,
   },
   {
     name: 'inspect',

@@ -10,7 +10,8 @@ export const DOCTOR_FLAGS: FlagTable = {
 export function doctorHelp(): string {
   return `Usage: finetune doctor [--json] [--config]
 
-Prints where libtorch is and its version, the addon's build, threads, devices, NNPACK and CUDA.
+Prints where libtorch is, its version and where it came from, the addon's build and origin, threads, devices,
+NNPACK and CUDA. \`finetune setup\` changes the libtorch in use.
 
 ${flagHelp(DOCTOR_FLAGS)}`;
 }
@@ -38,7 +39,9 @@ export function runDoctor(argv: string[]): number {
     ['finetune', version],
     ['node', process.version],
     ['libtorch', `${info.torchVersion} at ${info.libtorch}`],
+    ['  from', info.libtorchSource],
     ['addon', info.addon],
+    ['  from', info.addonSource],
     ['compiler', `${info.compiler}, C++11 ABI ${info.cxx11Abi ? 'on' : 'off'}`],
     ['threads', String(info.threads)],
     ['devices', info.devices.join(', ')],

@@ -6,17 +6,21 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { findCommand, overview } from './commands.js';
-import { version } from '../index.js';
+import { version } from '../install/package.js';
 
-/** Runs the command `argv` names (without 'finetune': ['train', '--model', …]); resolves to its exit code. */
+/**
+ * Runs the command `argv` names (without 'finetune': ['train', '--model', …]); resolves to its exit code.
+ * `--version` and `setup` run without loading the library: they work before the native addon is installed.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') {
+    console.log(version);
+    return 0;
+  }
+  if (command === 'setup') return (await import('./setup.js')).runSetup(rest);
+  const { findCommand, overview } = await import('./commands.js');
   switch (command) {
-    case '--version':
-    case '-v':
-      console.log(version);
-      return 0;
     case undefined:
     case '--help':
     case '-h':

@@ -4,9 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+
+import { defaultAddonPath } from '../install/package.js';
+import { addonLoadFailedMessage, addonMissingMessage } from '../install/setup.js';
 
 export interface OpArgInfo {
   name: string;
@@ -91,20 +92,8 @@ export interface NativeAddon {
   buildInfo(): BuildInfo;
 }
 
-/** The package root: the nearest folder above this module that holds binding.gyp. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'binding.gyp'))) {
-    const parent = dirname(dir);
-    if (parent === dir)
-      throw new Error('finetune: cannot find the package root (binding.gyp) above ' + import.meta.url);
-    dir = parent;
-  }
-  return dir;
-}
-
-/** Where the addon was loaded from. */
-export const addonPath = process.env.FINETUNE_ADDON ?? join(packageRoot(), 'build', 'Release', 'finetune.node');
+/** Where the addon was loaded from: FINETUNE_ADDON, else where the install step puts it. */
+export const addonPath = process.env.FINETUNE_ADDON ?? defaultAddonPath();
 
 function loadAddon(): NativeAddon {
   // The addon's tensor table and libtorch's settings are per process and unsynchronised: a
@@ -116,10 +105,12 @@ function loadAddon(): NativeAddon {
         'child processes (child_process.fork) instead of worker threads',
     );
   }
-  if (!existsSync(addonPath)) {
-    throw new Error(`finetune: native addon not built (${addonPath} is missing); run \`npm run setup\``);
+  if (!existsSync(addonPath)) throw new Error(addonMissingMessage(addonPath));
+  try {
+    return createRequire(import.meta.url)(addonPath) as NativeAddon;
+  } catch (error) {
+    throw new Error(addonLoadFailedMessage(addonPath, error as Error), { cause: error });
   }
-  return createRequire(import.meta.url)(addonPath) as NativeAddon;
 }
 
 export const native: NativeAddon = loadAddon();

@@ -1,8 +1,7 @@
 /** Process-wide controls of the libtorch runtime: seeds, threads, devices, build facts. */
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-
-import { addonPath, native, packageRoot, type BuildInfo } from './native.js';
+import { describeSource } from '../install/libtorch.js';
+import { readInstallRecord } from '../install/setup.js';
+import { addonPath, native, type BuildInfo } from './native.js';
 import { Tensor } from './tensor.js';
 
 /** Seeds libtorch's default generators (CPU and every CUDA device), like torch.manual_seed. */
@@ -52,7 +51,11 @@ export function cudaIsAvailable(): boolean {
 export interface RuntimeInfo extends BuildInfo {
   /** The libtorch folder the addon was built against and links to. */
   libtorch: string;
+  /** How the install step found that libtorch (LIBTORCH, a Python torch, finetune's cache, pip). */
+  libtorchSource: string;
   addon: string;
+  /** Whether the install step built the addon or reused a build from finetune's cache (and which). */
+  addonSource: string;
   threads: number;
   devices: string[];
   /** Whether NNPACK initialises on this CPU, and whether libtorch may use it for convolutions (off where it cannot initialise). */
@@ -62,11 +65,28 @@ export interface RuntimeInfo extends BuildInfo {
 /** What `finetune doctor` prints: libtorch location and version, threads, devices, addon build facts. */
 export function runtimeInfo(): RuntimeInfo {
   const build = native.buildInfo();
-  const recorded = join(packageRoot(), 'build', 'libtorch.json');
-  const libtorch = existsSync(recorded)
-    ? (JSON.parse(readFileSync(recorded, 'utf8')) as { libtorch: string }).libtorch
-    : 'unknown';
+  const record = readInstallRecord();
+  const installed = record && 'libtorch' in record ? record : undefined;
+  const libtorch = installed?.libtorch.dir ?? 'unknown';
+  const libtorchSource = installed ? describeSource(installed.libtorch.source) : 'unknown (no build/install.json)';
+  const addonSource =
+    process.env.FINETUNE_ADDON !== undefined
+      ? 'the FINETUNE_ADDON environment variable'
+      : installed?.addon.source === 'built'
+        ? `built from source at install (cached as ${installed.addon.cached})`
+        : installed?.addon.source === 'cache'
+          ? `copied from finetune's cache (${installed.addon.cached})`
+          : 'unknown (no build/install.json)';
   const devices = ['cpu', ...Array.from({ length: build.cudaDevices }, (_, i) => `cuda:${i}`)];
   const nnpack = { available: native.nnpackAvailable(), enabled: native.nnpackEnabled() };
-  return { ...build, libtorch, addon: addonPath, threads: native.getNumThreads(), devices, nnpack };
+  return {
+    ...build,
+    libtorch,
+    libtorchSource,
+    addon: addonPath,
+    addonSource,
+    threads: native.getNumThreads(),
+    devices,
+    nnpack,
+  };
 }

@@ -16,11 +16,11 @@ import {
   optBoolean as bool,
   optList as list,
   optNumber as num,
-  settingFlags,
   UsageError,
   type FlagTable,
   type Options,
 } from './flags.js';
+import { settingFlags } from './setting-flags.js';
 import { readModelFacts as factsOf, type ModelFacts } from './model-facts.js';
 
 export const METHOD_FLAGS: FlagTable = {

@@ -1,6 +1,7 @@
 /** The flag tables the training commands share: the model, the data, the text tables, TrainingArguments and --config. */
 import { TEXT_ENCODINGS } from '../../data/index.js';
-import { settingFlags, type FlagTable } from './flags.js';
+import { type FlagTable } from './flags.js';
+import { settingFlags } from './setting-flags.js';
 import { IMAGE_CHECK_FLAGS } from './data-check.js';
 import { METHOD_FLAGS } from './method.js';
 

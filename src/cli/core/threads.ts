@@ -5,7 +5,8 @@
  * are faster: libtorch's threads spin while they wait for a core.
  */
 import { MAX_THREADS, setNumThreads } from '../../tensor/index.js';
-import { resolveOptions, settingFlags, UsageError, type FlagTable, type FlagValue } from './flags.js';
+import { resolveOptions, UsageError, type FlagTable, type FlagValue } from './flags.js';
+import { settingFlags } from './setting-flags.js';
 
 export const THREADS_FLAG: FlagTable = settingFlags(['threads']);
 

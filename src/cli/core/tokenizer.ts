@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { copyFileAtomicSync } from '../../io/files.js';
-import { packageRoot } from '../../tensor/native.js';
+import { packageRoot } from '../../install/package.js';
 import { resolveModelFile } from '../../hub/index.js';
 import { Tokenizer } from '../../data/index.js';
 import { UsageError } from './flags.js';
