@@ -181,7 +181,6 @@ test(
       const trained = run(process.execPath, ['train.mjs'], first, env);
       assert.equal(trained.code, 0, trained.all);
       assert.deepEqual(readdirSync(join(first, 'adapter')).sort(), [
-        'README.md',
         'adapter_config.json',
         'adapter_model.safetensors',
       ]);
