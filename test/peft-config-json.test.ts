@@ -381,3 +381,77 @@ test('null means the default, in code and in adapter_config.json; a value of a f
   assert.equal((peftConfigFromJson({ peft_type: 'LORA', r: null }) as InstanceType<typeof LoraConfig>).r, 8);
   assert.equal(new BottleneckConfig({ initWeights: false }).initWeights, false);
 });
+
+test("the options type is the field table's: a wrong type, an unknown option or a missing required one does not compile", () => {
+  // @ts-expect-error r is a number
+  assert.throws(() => new LoraConfig({ r: 'x' }), { message: 'LoraConfig: r must be a positive integer, got "x"' });
+  // @ts-expect-error LoraConfig has no option rr
+  assert.equal(new LoraConfig({ rr: 2 }).r, 8);
+  // @ts-expect-error numVirtualTokens has no default
+  const missing = () => new PromptTuningConfig({ tokenDim: 8 });
+  assert.throws(missing, /numVirtualTokens must be a positive integer, got undefined/);
+  const config: { r: number; targetModules: string[] | string | null } = new LoraConfig({ r: 4 });
+  assert.equal(config.r, 4);
+});
+
+/** A method's config declared outside finetune: one field table, one with an adapter_config.json key of its own. */
+const SCALE_FIELDS = {
+  /** The scale's start value. */
+  startValue: peft.peftField<number>({ kind: 'number', default: 1, key: 'init_scale' }),
+  /** Names to wrap. */
+  targetModules: peft.peftField<string[] | string | null>({ kind: 'modulePatterns', default: null }),
+};
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+interface ScaleConfig extends peft.PeftFieldsOf<typeof SCALE_FIELDS> {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+class ScaleConfig extends peft.PeftConfig {
+  readonly peftType = 'SCALE_TEST';
+  constructor(options: peft.PeftConfigOptions & peft.PeftOptionsOf<typeof SCALE_FIELDS> = {}) {
+    super(options, SCALE_FIELDS);
+  }
+}
+peft.registerPeftConfig(
+  'SCALE_TEST',
+  (options) => new ScaleConfig(options as never),
+  () => new ScaleConfig(),
+);
+
+test("a config's own table: its key written and read, its errors naming that key, the mechanical key refused", () => {
+  const config = new ScaleConfig({ startValue: 2, targetModules: ['0'] });
+  const text =
+    '{"task_type":null,"base_model_name_or_path":null,"revision":null,"inference_mode":false,"peft_type":"SCALE_TEST","init_scale":2,"target_modules":["0"]}';
+  assert.equal(JSON.stringify(config.toJson()), text);
+  const read = peftConfigFromJson(JSON.parse(text) as Record<string, unknown>);
+  assert.ok(read instanceof ScaleConfig);
+  assert.equal(read.startValue, 2);
+  assert.throws(() => peftConfigFromJson({ peft_type: 'SCALE_TEST', init_scale: 'x' }, 'f.json'), {
+    message: `f.json: 'init_scale' must be a finite number, got "x"`,
+  });
+  assert.throws(() => peftConfigFromJson({ peft_type: 'SCALE_TEST', start_value: 3 }, 'f.json'), {
+    message: 'f.json: SCALE_TEST option(s) not supported by finetune: start_value=3',
+  });
+});
+
+/** A config declared before field tables: it sets its own fields in its constructor. */
+class OldStyleConfig extends peft.PeftConfig {
+  readonly peftType = 'OLD_STYLE_TEST';
+  targetModules: string[] | null;
+  constructor(options: peft.PeftConfigOptions & { targetModules?: string[] | null } = {}) {
+    super(options);
+    this.targetModules = options.targetModules ?? null;
+  }
+}
+peft.registerPeftConfig(
+  'OLD_STYLE_TEST',
+  (options) => new OldStyleConfig(options as never),
+  () => new OldStyleConfig(),
+);
+
+test('a config that sets its fields itself, without a table, still writes and reads them after peft_type', () => {
+  const text =
+    '{"task_type":"SEQ_CLS","base_model_name_or_path":null,"revision":null,"inference_mode":false,"peft_type":"OLD_STYLE_TEST","target_modules":["a"]}';
+  assert.equal(JSON.stringify(new OldStyleConfig({ taskType: 'SEQ_CLS', targetModules: ['a'] }).toJson()), text);
+  const read = peftConfigFromJson(JSON.parse(text) as Record<string, unknown>);
+  assert.deepEqual((read as OldStyleConfig).targetModules, ['a']);
+});
