@@ -1,7 +1,9 @@
 /**
  * PeftConfig: what every PEFT method's config shares, and its adapter_config.json form.
  * Fields are camelCase in TypeScript and snake_case on disk, exactly PEFT's names, so a
- * config written here is read by Python PEFT and the other way round.
+ * config written here is read by Python PEFT and the other way round. Each config declares
+ * each field once, in a field table (PEFT_CONFIG_FIELDS, then the method's: LORA_FIELDS, …),
+ * from which its options type, fields, defaults, kind checks and JSON keys derive.
  */
 import { checkPeftPatterns } from './patterns.js';
 
@@ -186,7 +188,7 @@ export abstract class PeftConfig {
    * checked by kind, errors naming the config and the field. A method checks its fields' choices and the fields
    * that go together itself, after this.
    */
-  constructor(options: object = {}, fields: PeftFieldTable = {}) {
+  constructor(options: PeftConfigOptions = {}, fields: PeftFieldTable = {}) {
     this.#fields = fields;
     const given = options as Record<string, unknown>;
     const config = this as unknown as Record<string, unknown>;
@@ -206,10 +208,10 @@ export abstract class PeftConfig {
         this.taskType,
       );
     }
-    for (const table of [PEFT_CONFIG_FIELDS as PeftFieldTable, fields]) {
-      const kinds = Object.entries(table).flatMap(([name, field]) => (field.kind ? [[name, field.kind]] : []));
-      checkFieldKinds(config, Object.fromEntries(kinds) as Record<string, PeftFieldKind>);
-    }
+    const kinds = Object.entries({ ...PEFT_CONFIG_FIELDS, ...fields }).flatMap(([name, field]) =>
+      field.kind ? [[name, field.kind]] : [],
+    );
+    checkFieldKinds(config, Object.fromEntries(kinds) as Record<string, PeftFieldKind>);
   }
 
   /**
@@ -247,7 +249,7 @@ const readers = new Map<string, { reader: ConfigReader; fields: () => PeftConfig
 
 /**
  * Registers a method's config so peftConfigFromJson can read it (registerMethod does, for a method's
- * peft_type). `example` builds a default config whose fields tell which snake_case keys are known.
+ * peft_type). `example` builds a default config whose jsonKeys are the adapter_config.json keys known.
  */
 export function registerPeftConfig(peftType: PeftType, reader: ConfigReader, example: () => PeftConfig): void {
   readers.set(peftType, { reader, fields: example });
