@@ -18,11 +18,18 @@ export {
 } from './gradual-unfreezing.js';
 export {
   checkFieldKinds,
+  PEFT_CONFIG_FIELDS,
   PeftConfig,
   PeftConfigFieldError,
   peftConfigFromJson,
+  peftField,
   registerPeftConfig,
+  requiredPeftField,
+  type PeftField,
   type PeftFieldKind,
+  type PeftFieldsOf,
+  type PeftFieldTable,
+  type PeftOptionsOf,
   SEQ_CLS_HEAD_NAMES,
   type PeftConfigOptions,
   type PeftType,

@@ -44,7 +44,14 @@
  *
  *   const model = getPeftModel(bert, new BottleneckConfig({ taskType: 'SEQ_CLS', variant: 'houlsby', reductionFactor: 16 }));
  */
-import { checkFieldKinds, PeftConfig, PeftConfigFieldError, type PeftConfigOptions } from '../../config.js';
+import {
+  PeftConfig,
+  PeftConfigFieldError,
+  peftField,
+  type PeftConfigOptions,
+  type PeftFieldsOf,
+  type PeftOptionsOf,
+} from '../../config.js';
 
 export type BottleneckVariant = 'houlsby' | 'pfeiffer';
 /** The adapter's activation; 'swish' and 'silu' are the same function (AdapterHub names it swish). */
@@ -55,63 +62,42 @@ const VARIANTS: readonly BottleneckVariant[] = ['houlsby', 'pfeiffer'];
 const NON_LINEARITIES: readonly BottleneckNonLinearity[] = ['relu', 'gelu', 'swish', 'silu', 'tanh'];
 const INITS: readonly BottleneckInit[] = ['near-identity', 'houlsby', false];
 
-export interface BottleneckConfigOptions extends PeftConfigOptions {
+/** BottleneckConfig's fields, in adapter_config.json's order (PeftConfig's come first). */
+export const BOTTLENECK_FIELDS = {
   /** Default placement for transformers: 'houlsby' (after attention and FFN) or 'pfeiffer' (after FFN only). Default 'pfeiffer'. */
-  variant?: BottleneckVariant;
+  variant: peftField<BottleneckVariant>({ default: 'pfeiffer' }),
   /** d / bottleneck size: the bottleneck has max(1, ⌊d / reductionFactor⌋) units. Default 16. */
-  reductionFactor?: number;
+  reductionFactor: peftField<number>({ kind: 'positiveNumber', default: 16 }),
   /** The bottleneck's activation. Default 'relu'. */
-  nonLinearity?: BottleneckNonLinearity;
+  nonLinearity: peftField<BottleneckNonLinearity>({ default: 'relu' }),
   /** Modules whose outputs get an adapter: list → exact name or suffix after a dot; string → full-match regex; null → the family defaults. */
-  targetModules?: string[] | string | null;
+  targetModules: peftField<string[] | string | null>({ kind: 'modulePatterns', default: null }),
   /** Names never to wrap, same forms as targetModules. */
-  excludeModules?: string[] | string | null;
+  excludeModules: peftField<string[] | string | null>({ kind: 'modulePatterns', default: null }),
   /** Modules trained and saved whole besides the adapters (a new head). SEQ_CLS adds the classifier. */
-  modulesToSave?: string[] | null;
+  modulesToSave: peftField<string[] | null>({ kind: 'moduleNames', default: null }),
   /** Layer indexes to adapt (with the defaults or a list of targetModules); null for all. */
-  layersToTransform?: number[] | number | null;
-  layersPattern?: string[] | string | null;
+  layersToTransform: peftField<number[] | number | null>({ kind: 'layerIndices', default: null }),
+  /** The name of the layer list that layersToTransform indexes ('layer'); null: found by PEFT's rule. */
+  layersPattern: peftField<string[] | string | null>({ kind: 'modulePatterns', default: null }),
   /** 'near-identity' (default): up = 0, exact identity at start; 'houlsby': both small normal; false: random. */
-  initWeights?: BottleneckInit;
-}
+  initWeights: peftField<BottleneckInit>({ default: 'near-identity' }),
+};
 
+export type BottleneckConfigOptions = PeftConfigOptions & PeftOptionsOf<typeof BOTTLENECK_FIELDS>;
+
+// The fields are BOTTLENECK_FIELDS', assigned by PeftConfig's constructor.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface BottleneckConfig extends PeftFieldsOf<typeof BOTTLENECK_FIELDS> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class BottleneckConfig extends PeftConfig {
   readonly peftType = 'BOTTLENECK' as const;
-  variant: BottleneckVariant;
-  reductionFactor: number;
-  nonLinearity: BottleneckNonLinearity;
-  targetModules: string[] | string | null;
-  excludeModules: string[] | string | null;
-  modulesToSave: string[] | null;
-  layersToTransform: number[] | number | null;
-  layersPattern: string[] | string | null;
-  initWeights: BottleneckInit;
 
   constructor(options: BottleneckConfigOptions = {}) {
-    super(options);
-    this.variant = options.variant ?? 'pfeiffer';
-    this.reductionFactor = options.reductionFactor ?? 16;
-    this.nonLinearity = options.nonLinearity ?? 'relu';
-    this.targetModules = options.targetModules ?? null;
-    this.excludeModules = options.excludeModules ?? null;
-    this.modulesToSave = options.modulesToSave ?? null;
-    this.layersToTransform = options.layersToTransform ?? null;
-    this.layersPattern = options.layersPattern ?? null;
-    this.initWeights = options.initWeights ?? 'near-identity';
+    super(options, BOTTLENECK_FIELDS);
     if (!VARIANTS.includes(this.variant))
       throw new PeftConfigFieldError('BottleneckConfig', 'variant', "must be 'houlsby' or 'pfeiffer'", this.variant);
-    if (
-      typeof this.reductionFactor !== 'number' ||
-      !(this.reductionFactor > 0) ||
-      !Number.isFinite(this.reductionFactor)
-    ) {
-      throw new PeftConfigFieldError(
-        'BottleneckConfig',
-        'reductionFactor',
-        'must be a positive number',
-        this.reductionFactor,
-      );
-    }
     if (!NON_LINEARITIES.includes(this.nonLinearity)) {
       throw new PeftConfigFieldError(
         'BottleneckConfig',
@@ -128,13 +114,6 @@ export class BottleneckConfig extends PeftConfig {
         this.initWeights,
       );
     }
-    checkFieldKinds<BottleneckConfig>(this, {
-      targetModules: 'modulePatterns',
-      excludeModules: 'modulePatterns',
-      modulesToSave: 'moduleNames',
-      layersToTransform: 'layerIndices',
-      layersPattern: 'modulePatterns',
-    });
     if (this.layersPattern !== null && this.layersToTransform === null) {
       throw new Error('BottleneckConfig: layersPattern only applies together with layersToTransform');
     }

@@ -2,90 +2,63 @@
  * LoraConfig (Hu et al., 2021), PEFT's fields and defaults: W x + (α/r)·B A x with A [r, in]
  * and B [out, r]; B starts at zero so training starts from the base model.
  */
-import { checkFieldKinds, PeftConfig, PeftConfigFieldError, type PeftConfigOptions } from '../../config.js';
+import {
+  PeftConfig,
+  PeftConfigFieldError,
+  peftField,
+  type PeftConfigOptions,
+  type PeftFieldsOf,
+  type PeftOptionsOf,
+} from '../../config.js';
 
 export type LoraBias = 'none' | 'all' | 'lora_only';
 
-export interface LoraConfigOptions extends PeftConfigOptions {
+/** LoraConfig's fields, in adapter_config.json's order (PeftConfig's come first). */
+export const LORA_FIELDS = {
   /** Rank of the update (8). */
-  r?: number;
+  r: peftField<number>({ kind: 'positiveInteger', default: 8 }),
   /** Names to wrap: list → exact name or suffix after a dot; string → full-match regex; 'all-linear'. */
-  targetModules?: string[] | string | null;
+  targetModules: peftField<string[] | string | null>({ kind: 'modulePatterns', default: null }),
   /** Names never to wrap, same forms as targetModules. */
-  excludeModules?: string[] | string | null;
+  excludeModules: peftField<string[] | string | null>({ kind: 'modulePatterns', default: null }),
   /** α: the update is scaled by α / r (α / √r with useRslora). Default 8. */
-  loraAlpha?: number;
-  loraDropout?: number;
+  loraAlpha: peftField<number>({ kind: 'number', default: 8 }),
+  /** Dropout on the adapter's input (0). */
+  loraDropout: peftField<number>({ kind: 'dropout', default: 0 }),
   /** Set for layers storing W as [in, out] (GPT-2's Conv1D); finetune's Linear layers never do. */
-  fanInFanOut?: boolean;
+  fanInFanOut: peftField<boolean>({ kind: 'boolean', default: false }),
   /** Which biases train: none, all, or those of wrapped layers. */
-  bias?: LoraBias;
+  bias: peftField<LoraBias>({ default: 'none' }),
   /** Rank-stabilised scaling α / √r (Kalajdzievski, 2023). */
-  useRslora?: boolean;
+  useRslora: peftField<boolean>({ kind: 'boolean', default: false }),
   /** Modules trained and saved whole besides the adapter (a new head). SEQ_CLS adds the classifier. */
-  modulesToSave?: string[] | null;
+  modulesToSave: peftField<string[] | null>({ kind: 'moduleNames', default: null }),
   /** true: kaiming-uniform A, zero B (PEFT's default); 'gaussian': N(0, 1/r) A; false: random B too (tests only). */
-  initLoraWeights?: boolean | 'gaussian';
-  layersToTransform?: number[] | number | null;
-  layersPattern?: string[] | string | null;
+  initLoraWeights: peftField<boolean | 'gaussian'>({ default: true }),
+  /** Layer indexes to adapt (with a list of targetModules); null for all. */
+  layersToTransform: peftField<number[] | number | null>({ kind: 'layerIndices', default: null }),
+  /** The name of the layer list that layersToTransform indexes ('layer'); null: found by PEFT's rule. */
+  layersPattern: peftField<string[] | string | null>({ kind: 'modulePatterns', default: null }),
   /** Per-module rank by name pattern, e.g. { value: 4 }. */
-  rankPattern?: Record<string, number>;
+  rankPattern: peftField<Record<string, number>>({ kind: 'patternRanks', default: {} }),
   /** Per-module α by name pattern. */
-  alphaPattern?: Record<string, number>;
+  alphaPattern: peftField<Record<string, number>>({ kind: 'patternNumbers', default: {} }),
   /** DoRA (Liu et al., 2024): a learned magnitude per output times the normalised direction W + ΔW. */
-  useDora?: boolean;
-}
+  useDora: peftField<boolean>({ kind: 'boolean', default: false }),
+};
 
+export type LoraConfigOptions = PeftConfigOptions & PeftOptionsOf<typeof LORA_FIELDS>;
+
+// The fields are LORA_FIELDS', assigned by PeftConfig's constructor.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface LoraConfig extends PeftFieldsOf<typeof LORA_FIELDS> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class LoraConfig extends PeftConfig {
   readonly peftType = 'LORA' as const;
-  r: number;
-  targetModules: string[] | string | null;
-  excludeModules: string[] | string | null;
-  loraAlpha: number;
-  loraDropout: number;
-  fanInFanOut: boolean;
-  bias: LoraBias;
-  useRslora: boolean;
-  modulesToSave: string[] | null;
-  initLoraWeights: boolean | 'gaussian';
-  layersToTransform: number[] | number | null;
-  layersPattern: string[] | string | null;
-  rankPattern: Record<string, number>;
-  alphaPattern: Record<string, number>;
-  useDora: boolean;
 
   constructor(options: LoraConfigOptions = {}) {
-    super(options);
-    this.r = options.r ?? 8;
-    this.targetModules = options.targetModules ?? null;
-    this.excludeModules = options.excludeModules ?? null;
-    this.loraAlpha = options.loraAlpha ?? 8;
-    this.loraDropout = options.loraDropout ?? 0;
-    this.fanInFanOut = options.fanInFanOut ?? false;
-    this.bias = options.bias ?? 'none';
-    this.useRslora = options.useRslora ?? false;
-    this.modulesToSave = options.modulesToSave ?? null;
-    this.initLoraWeights = options.initLoraWeights ?? true;
-    this.layersToTransform = options.layersToTransform ?? null;
-    this.layersPattern = options.layersPattern ?? null;
-    this.rankPattern = options.rankPattern ?? {};
-    this.alphaPattern = options.alphaPattern ?? {};
-    this.useDora = options.useDora ?? false;
-    checkFieldKinds<LoraConfig>(this, {
-      r: 'positiveInteger',
-      targetModules: 'modulePatterns',
-      excludeModules: 'modulePatterns',
-      loraAlpha: 'number',
-      loraDropout: 'dropout',
-      fanInFanOut: 'boolean',
-      useRslora: 'boolean',
-      modulesToSave: 'moduleNames',
-      layersToTransform: 'layerIndices',
-      layersPattern: 'modulePatterns',
-      rankPattern: 'patternRanks',
-      alphaPattern: 'patternNumbers',
-      useDora: 'boolean',
-    });
+    super(options, LORA_FIELDS);
     if (!['none', 'all', 'lora_only'].includes(this.bias))
       throw new PeftConfigFieldError('LoraConfig', 'bias', "must be 'none', 'all' or 'lora_only'", this.bias);
     if (![true, false, 'gaussian'].includes(this.initLoraWeights)) {

@@ -2,62 +2,56 @@
  * Prompt tuning (Lester et al., 2021; PEFT's tuners/prompt_tuning): the model stays frozen and
  * learns `numVirtualTokens` input embeddings that are put before every sequence.
  */
-import { checkFieldKinds, PeftConfig, PeftConfigFieldError, type PeftConfigOptions } from '../../config.js';
+import {
+  PeftConfig,
+  PeftConfigFieldError,
+  peftField,
+  requiredPeftField,
+  type PeftConfigOptions,
+  type PeftFieldsOf,
+  type PeftOptionsOf,
+} from '../../config.js';
 
 /** RANDOM: N(0, 1) like a fresh Embedding; SAMPLE_VOCAB: copies of random rows of the word embeddings; TEXT: needs a tokenizer. */
 export type PromptTuningInit = 'RANDOM' | 'SAMPLE_VOCAB' | 'TEXT';
 
-export interface PromptTuningConfigOptions extends PeftConfigOptions {
-  numVirtualTokens: number;
+/** PromptTuningConfig's fields, in adapter_config.json's order (PeftConfig's come first). */
+export const PROMPT_TUNING_FIELDS = {
+  /** The learned tokens put before every sequence (required). */
+  numVirtualTokens: requiredPeftField<number>({ kind: 'positiveInteger' }),
   /** The embedding size; null takes the model's hidden size. */
-  tokenDim?: number | null;
+  tokenDim: peftField<number | null>({ kind: 'optionalPositiveInteger', default: null }),
   /** 1 for encoder-only models (2 for encoder-decoder, which finetune has none of). */
-  numTransformerSubmodules?: number | null;
-  numAttentionHeads?: number | null;
-  numLayers?: number | null;
-  modulesToSave?: string[] | null;
-  promptTuningInit?: PromptTuningInit;
-  promptTuningInitText?: string | null;
-  tokenizerNameOrPath?: string | null;
-  tokenizerKwargs?: Record<string, unknown> | null;
-}
+  numTransformerSubmodules: peftField<number | null>({ kind: 'optionalPositiveInteger', default: null }),
+  /** The base model's attention heads (PEFT records them; null: the model's). */
+  numAttentionHeads: peftField<number | null>({ kind: 'optionalPositiveInteger', default: null }),
+  /** The base model's layers (PEFT records them; null: the model's). */
+  numLayers: peftField<number | null>({ kind: 'optionalPositiveInteger', default: null }),
+  /** Modules trained and saved whole besides the prompt (a new head). SEQ_CLS adds the classifier. */
+  modulesToSave: peftField<string[] | null>({ kind: 'moduleNames', default: null }),
+  /** How the prompt starts: RANDOM (default), SAMPLE_VOCAB or TEXT. */
+  promptTuningInit: peftField<PromptTuningInit>({ default: 'RANDOM' }),
+  /** The text whose token embeddings start the prompt, for TEXT. */
+  promptTuningInitText: peftField<string | null>({ kind: 'optionalString', default: null }),
+  /** The tokenizer for TEXT. */
+  tokenizerNameOrPath: peftField<string | null>({ kind: 'optionalString', default: null }),
+  /** Options for that tokenizer (kept as given). */
+  tokenizerKwargs: peftField<Record<string, unknown> | null>({ default: null }),
+};
 
+export type PromptTuningConfigOptions = PeftConfigOptions & PeftOptionsOf<typeof PROMPT_TUNING_FIELDS>;
+
+// The fields are PROMPT_TUNING_FIELDS', assigned by PeftConfig's constructor.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface PromptTuningConfig extends PeftFieldsOf<typeof PROMPT_TUNING_FIELDS> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class PromptTuningConfig extends PeftConfig {
   readonly peftType = 'PROMPT_TUNING' as const;
   override readonly isPromptLearning = true;
-  numVirtualTokens: number;
-  tokenDim: number | null;
-  numTransformerSubmodules: number | null;
-  numAttentionHeads: number | null;
-  numLayers: number | null;
-  modulesToSave: string[] | null;
-  promptTuningInit: PromptTuningInit;
-  promptTuningInitText: string | null;
-  tokenizerNameOrPath: string | null;
-  tokenizerKwargs: Record<string, unknown> | null;
 
   constructor(options: PromptTuningConfigOptions) {
-    super(options);
-    this.numVirtualTokens = options.numVirtualTokens;
-    this.tokenDim = options.tokenDim ?? null;
-    this.numTransformerSubmodules = options.numTransformerSubmodules ?? null;
-    this.numAttentionHeads = options.numAttentionHeads ?? null;
-    this.numLayers = options.numLayers ?? null;
-    this.modulesToSave = options.modulesToSave ?? null;
-    this.promptTuningInit = options.promptTuningInit ?? 'RANDOM';
-    this.promptTuningInitText = options.promptTuningInitText ?? null;
-    this.tokenizerNameOrPath = options.tokenizerNameOrPath ?? null;
-    this.tokenizerKwargs = options.tokenizerKwargs ?? null;
-    checkFieldKinds<PromptTuningConfig>(this, {
-      numVirtualTokens: 'positiveInteger',
-      tokenDim: 'optionalPositiveInteger',
-      numTransformerSubmodules: 'optionalPositiveInteger',
-      numAttentionHeads: 'optionalPositiveInteger',
-      numLayers: 'optionalPositiveInteger',
-      modulesToSave: 'moduleNames',
-      promptTuningInitText: 'optionalString',
-      tokenizerNameOrPath: 'optionalString',
-    });
+    super(options, PROMPT_TUNING_FIELDS);
     if (!['RANDOM', 'SAMPLE_VOCAB', 'TEXT'].includes(this.promptTuningInit)) {
       throw new PeftConfigFieldError(
         'PromptTuningConfig',
