@@ -63,6 +63,8 @@ export {
   methodOfStrategy,
   registeredMethods,
   registerMethod,
+  strategyKinds,
+  tunerKeyPrefixes,
   type FineTuningMethod,
   type LrDefault,
   type MethodName,
