@@ -1,6 +1,7 @@
 /**
  * The fine-tuning methods of the training commands (train, compare, lr-find, advise): --method and its
- * flags, and the strategy the registered method (peft's registerMethod) builds for a model.
+ * flags (--require: modules that register more), and the strategy the registered method (peft's
+ * registerMethod) builds for a model.
  */
 import type { Module } from '../../nn/index.js';
 import {
@@ -22,14 +23,16 @@ import {
   type Options,
 } from './flags.js';
 import { readModelFacts as factsOf, type ModelFacts } from './model-facts.js';
+import { REQUIRE_FLAG } from './require.js';
 
 export const METHOD_FLAGS: FlagTable = {
   method: {
     kind: 'string',
     group: 'Method',
     arg: 'NAME',
-    help: `what trains: ${methodNames().join(', ')} (default full)`,
+    help: `what trains: ${methodNames().join(', ')} (default full), or a method --require registers`,
   },
+  ...REQUIRE_FLAG,
   k: {
     kind: 'integer',
     group: 'Method',
