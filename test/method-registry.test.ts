@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { COMPARE_FLAGS } from '../src/cli/compare.js';
+import { toArgv } from '../src/cli/core/flags.js';
 import { loadSafetensorsSync } from '../src/io/index.js';
 import { Linear, Sequential } from '../src/nn/index.js';
 import { defaultFineTuneLr } from '../src/optim/index.js';
@@ -378,6 +380,13 @@ test('compare passes --require on to its child processes: the toy method is a ro
     ],
   );
   assert.match(result.stdout, /^shift\s/m);
+});
+
+test("compare's children get each --require module as a flag of its own (a path may hold a comma); lists stay comma-joined", () => {
+  assert.deepEqual(
+    toArgv({ require: ['/p/one.mjs', '/p/two,three.mjs'], 'target-modules': ['query', 'value'] }, COMPARE_FLAGS),
+    ['--require=/p/one.mjs', '--require=/p/two,three.mjs', '--target-modules=query,value'],
+  );
 });
 
 test('--require of a missing module is a usage error naming the flag and where it looked', () => {
