@@ -237,7 +237,7 @@ test("finetune inspect counts the docs' toy method like the built-in PEFT rows",
   );
 });
 
-test('without the registration, --method shift is a usage error naming the registered methods', () => {
+test('without the registration, --method shift is a usage error naming the registered methods and --require', () => {
   const result = run([
     cli,
     'train',
@@ -253,7 +253,7 @@ test('without the registration, --method shift is a usage error naming the regis
   assert.equal(result.code, 2);
   assert.match(
     result.stderr,
-    /--method: unknown method 'shift' \(known: full, head, top-k, gradual, bitfit, ln, houlsby, pfeiffer, lora, dora, ia3, prompt-tuning\)/,
+    /--method: unknown method 'shift' \(known: full, head, top-k, gradual, bitfit, ln, houlsby, pfeiffer, lora, dora, ia3, prompt-tuning; a method of your own: --require the module that registers it\)/,
   );
 });
 

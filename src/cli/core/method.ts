@@ -65,7 +65,9 @@ export const METHOD_FLAGS: FlagTable = {
 export function parseMethod(value: string | undefined): MethodName {
   const name = (value ?? 'full').toLowerCase();
   if (!isMethodName(name))
-    throw new UsageError(`--method: unknown method '${value}' (known: ${methodNames().join(', ')})`);
+    throw new UsageError(
+      `--method: unknown method '${value}' (known: ${methodNames().join(', ')}; a method of your own: --require the module that registers it)`,
+    );
   return getMethod(name).name;
 }
 
