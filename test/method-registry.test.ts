@@ -7,11 +7,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { COMPARE_FLAGS } from '../src/cli/compare.js';
+import { toArgv } from '../src/cli/core/flags.js';
 import { loadSafetensorsSync } from '../src/io/index.js';
 import { Linear, Sequential } from '../src/nn/index.js';
 import { defaultFineTuneLr } from '../src/optim/index.js';
@@ -107,17 +109,22 @@ test('a PEFT config of an unregistered type is an error naming the registered ty
   model.dispose();
 });
 
-/** The docs' worked example (the block that registers 'shift'), then the CLI's main on each command given as JSON. */
-function writeShiftScript(): string {
+/** The docs' worked example: the block that registers 'shift'. */
+function shiftExample(): string {
   const page = readFileSync(join(root, 'docs', 'adding-a-method.md'), 'utf8');
   const example = [...page.matchAll(/```ts\n([\s\S]*?)```/g)]
     .map((m) => m[1])
     .find((code) => code.includes("name: 'shift'"));
   assert.ok(example, "docs/adding-a-method.md has the example registering 'shift'");
+  return example;
+}
+
+/** The docs' worked example, then the CLI's main on each command given as JSON. */
+function writeShiftScript(): string {
   const file = join(scripts, 'shift.mjs');
   writeFileSync(
     file,
-    `${example}
+    `${shiftExample()}
 import { main } from ${JSON.stringify(pathToFileURL(cli).href)};
 for (const argv of JSON.parse(process.argv[2])) {
   const code = await main(argv);
@@ -131,9 +138,9 @@ for (const argv of JSON.parse(process.argv[2])) {
   return file;
 }
 
-function run(args: string[]) {
+function run(args: string[], cwd = root) {
   const child = spawnSync(process.execPath, args, {
-    cwd: root,
+    cwd,
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: '1' },
     timeout: 120_000,
@@ -230,7 +237,7 @@ test("finetune inspect counts the docs' toy method like the built-in PEFT rows",
   );
 });
 
-test('without the registration, --method shift is a usage error naming the registered methods', () => {
+test('without the registration, --method shift is a usage error naming the registered methods and --require', () => {
   const result = run([
     cli,
     'train',
@@ -246,7 +253,7 @@ test('without the registration, --method shift is a usage error naming the regis
   assert.equal(result.code, 2);
   assert.match(
     result.stderr,
-    /--method: unknown method 'shift' \(known: full, head, top-k, gradual, bitfit, ln, houlsby, pfeiffer, lora, dora, ia3, prompt-tuning\)/,
+    /--method: unknown method 'shift' \(known: full, head, top-k, gradual, bitfit, ln, houlsby, pfeiffer, lora, dora, ia3, prompt-tuning; a method of your own: --require the module that registers it\)/,
   );
 });
 
@@ -258,5 +265,143 @@ test('the lr rule reads the registered default of each method', () => {
   assert.equal(
     defaultFineTuneLr({ method: 'gradual-unfreezing', modelType: 'resnet' }).reason,
     'lr 1e-3: ResNet gradual unfreezing default (PyTorch transfer-learning tutorial: SGD, momentum 0.9)',
+  );
+});
+
+/**
+ * A working folder of one's own: the docs' example as shift.mjs, and `finetune` installed beside it
+ * (node_modules/finetune, a link to this package), so its `import … from 'finetune'` is the CLI's finetune.
+ */
+function userProject(): string {
+  const dir = mkdtempSync(join(tmp, 'project-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules', 'finetune'), 'dir');
+  writeFileSync(join(dir, 'shift.mjs'), shiftExample());
+  return dir;
+}
+
+test("--require registers the docs' toy method in the CLI's own process: finetune train / inspect / lr-find --require shift.mjs --method shift", () => {
+  const project = userProject();
+  const result = run(
+    [
+      cli,
+      'train',
+      '--require',
+      'shift.mjs',
+      '--model',
+      modelDir,
+      '--train-file',
+      TRAIN,
+      '--labels',
+      'negative,positive',
+      '--max-length',
+      '32',
+      '--method',
+      'shift',
+      '--max-steps',
+      '2',
+      '--save-strategy',
+      'no',
+      '--report=false',
+      '--output-dir',
+      'run',
+    ],
+    project,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /method: shift — shift vectors on query, value \+ a trainable copy of the head\n/);
+  assert.match(result.stdout, /lr 1e-3: shift default \(as BitFit, Ben Zaken et al\. 2022\)/);
+  const config = JSON.parse(readFileSync(join(project, 'run', 'adapter_config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  assert.equal(config.peft_type, 'SHIFT');
+
+  // inspect and lr-find take it too.
+  const inspect = run([cli, 'inspect', '--require', 'shift.mjs', '--model', 'bert-tiny', '--method', 'shift'], project);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  assert.match(inspect.stdout, /^shift \*\s+770\s/m);
+  const lrFind = run(
+    [
+      cli,
+      'lr-find',
+      ...['--require', 'shift.mjs', '--model', modelDir, '--train-file', TRAIN, '--labels', 'negative,positive'],
+      ...['--max-length', '32', '--method', 'shift', '--num-it', '6', '--json', '--output-dir', 'lr-find'],
+    ],
+    project,
+  );
+  assert.equal(lrFind.code, 0, lrFind.stderr);
+  const found = JSON.parse(lrFind.stdout.trim().split('\n').at(-1)!) as { steps: number; default_lr: number };
+  assert.deepEqual([found.steps, found.default_lr], [6, 1e-3]);
+});
+
+test('compare passes --require on to its child processes: the toy method is a row of the comparison', () => {
+  const project = userProject();
+  const result = run(
+    [
+      cli,
+      'compare',
+      '--require',
+      './shift.mjs',
+      '--methods',
+      'shift,head',
+      '--model',
+      modelDir,
+      '--train-file',
+      TRAIN,
+      '--eval-file',
+      DEV,
+      '--max-eval-samples',
+      '16',
+      '--labels',
+      'negative,positive',
+      '--max-length',
+      '32',
+      '--max-steps',
+      '2',
+      '--learning-rate',
+      '1e-3',
+      '--report=false',
+      '--output-dir',
+      'compared',
+    ],
+    project,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  const results = JSON.parse(readFileSync(join(project, 'compared', 'results.json'), 'utf8')) as {
+    rows: { strategy: string; trainableParams: number }[];
+  };
+  // shift: 2 layers × (query + value) × 32 outputs, and the classifier's copy (32 × 2 + 2); head: BERT's head group, pooler (32 × 32 + 32) and classifier.
+  assert.deepEqual(
+    results.rows.map((row) => [row.strategy, row.trainableParams]),
+    [
+      ['shift', 194],
+      ['head', 1122],
+    ],
+  );
+  assert.match(result.stdout, /^shift\s/m);
+});
+
+test("compare's children get each --require module as a flag of its own (a path may hold a comma); lists stay comma-joined", () => {
+  assert.deepEqual(
+    toArgv({ require: ['/p/one.mjs', '/p/two,three.mjs'], 'target-modules': ['query', 'value'] }, COMPARE_FLAGS),
+    ['--require=/p/one.mjs', '--require=/p/two,three.mjs', '--target-modules=query,value'],
+  );
+});
+
+test('--require of a missing module is a usage error naming the flag and where it looked', () => {
+  const project = userProject();
+  const train = (module: string) =>
+    run([cli, 'train', '--require', module, '--model', modelDir, '--method', 'shift', '--output-dir', 'run'], project);
+  const file = train('./nope.mjs');
+  assert.equal(file.code, 2);
+  assert.match(file.stderr, new RegExp(`--require \\./nope\\.mjs: no such file \\(${join(project, 'nope.mjs')}\\)`));
+  const named = train('nope-methods');
+  assert.equal(named.code, 2);
+  assert.match(
+    named.stderr,
+    new RegExp(
+      `--require nope-methods: no file ${join(project, 'nope-methods')} and no package 'nope-methods' found from ${project}`,
+    ),
   );
 });

@@ -439,6 +439,23 @@ test('comparisonReport: the trade-off table, its bar charts and files', async ()
   assert.ok(!/https?:|\ssrc=|\shref=|<script/i.test(html));
 });
 
+test('comparisonRunFromDir names a PEFT run by its registered method (lora / dora, houlsby / pfeiffer), else its peft_type', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'finetune-report-'));
+  writeFileSync(join(dir, 'metrics.jsonl'), '{"loss": 0.5, "step": 1}\n');
+  const named = async (strategy: Record<string, unknown>) => {
+    writeFileSync(join(dir, 'training_args.json'), JSON.stringify({ strategy }));
+    return (await comparisonRunFromDir(dir)).strategy;
+  };
+  const lora = { peft_type: 'LORA', r: 8, lora_alpha: 32, target_modules: ['query', 'value'] };
+  assert.equal(await named(lora), 'lora');
+  assert.equal(await named({ ...lora, use_dora: true }), 'dora');
+  assert.equal(await named({ peft_type: 'BOTTLENECK', variant: 'pfeiffer' }), 'pfeiffer');
+  assert.equal(await named({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4 }), 'prompt-tuning');
+  // A method registered in another process (or a config finetune cannot read): its peft_type.
+  assert.equal(await named({ peft_type: 'SHIFT' }), 'shift');
+  assert.equal(await named({ kind: 'top-k', k: 2 }), 'top-2');
+});
+
 test('comparison chart: the accuracy axis starts a tick below the lowest score and says so, so 0.48 and 0.62 do not look alike', () => {
   const runs = [
     { strategy: 'head', accuracy: 0.48, trainTimeSeconds: 10 },

@@ -3,11 +3,11 @@
 // with warmup, gradient accumulation and clipping, the weights after every step equal to a float64
 // re-computation from the closed-form gradients; label smoothing equal to transformers'
 // LabelSmoother on fixed logits; a subclass's overrides of computeLoss, trainingStep and
-// trainingLogs used by train(); a module of one's own that takes a tensor gets the image tensor;
-// an unknown PEFT type refused.
+// trainingLogs used by train(); saveModel, the step every weight file goes through; a module of
+// one's own that takes a tensor gets the image tensor; an unknown PEFT type refused.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -228,6 +228,36 @@ test('a subclass that overrides computeLoss, trainingStep and trainingLogs gets 
     [2, 4, 6, 8, 10, 12],
   );
   assertClose(logs[0].loss as number, 3 * 13.765625, 'the logged loss is the override’s');
+});
+
+test('saveModel is the step checkpoints and the final save write the weights through; an override is used', async () => {
+  const saved: string[] = [];
+  class RecordingTrainer extends Trainer {
+    override async saveModel(outputDir?: string): Promise<void> {
+      saved.push(outputDir ?? '(default)');
+      await super.saveModel(outputDir);
+    }
+  }
+  const model = new RegressionModel(A0, B0);
+  const args = { ...regressionArgs('sgd'), saveStrategy: 'steps' as const, saveSteps: 3 };
+  const trainer = new RecordingTrainer({ model, args, trainDataset: regressionData, collate, log: null });
+  await trainer.train();
+  // Each checkpoint's weights went through it (written into the checkpoint's temporary folder, then renamed).
+  assert.equal(saved.length, 2);
+  assert.deepEqual(
+    readdirSync(args.outputDir).filter((name) => name.startsWith('checkpoint-')),
+    ['checkpoint-3', 'checkpoint-6'],
+  );
+  assert.ok(!readdirSync(args.outputDir).includes('model.safetensors'), 'train() itself saves no final model');
+  await trainer.saveModel();
+  assert.equal(saved.at(-1), '(default)');
+  // The default step writes what saveModelWeights writes, byte for byte, and the last checkpoint holds the same weights.
+  const reference = tmp();
+  await train.saveModelWeights(model, reference);
+  assert.deepEqual(readdirSync(reference), ['model.safetensors']);
+  const weights = readFileSync(join(reference, 'model.safetensors'));
+  assert.deepEqual(readFileSync(join(args.outputDir, 'model.safetensors')), weights);
+  assert.deepEqual(readFileSync(join(args.outputDir, 'checkpoint-6', 'model.safetensors')), weights);
 });
 
 test("label smoothing equals transformers' LabelSmoother on fixed logits", async () => {

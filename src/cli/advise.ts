@@ -21,7 +21,7 @@ import { formatInteger } from '../report/format.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { detectColumns, tableReading } from './core/data.js';
 import { EXIT, flagHelp, type FlagTable, type Options, optNumber, optString, UsageError } from './core/flags.js';
-import type { MethodName } from '../peft/index.js';
+import { getMethod, type MethodName } from '../peft/index.js';
 import { countParameters, resolveModelSource } from './core/model-source.js';
 import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
@@ -242,7 +242,7 @@ export function advise(input: {
   if (multiTask) {
     reasons.push(
       `${tasks} tasks: a multi-task model — one shared backbone, a head per task, losses weighted dynamically (optim.MultiTaskLoss 'uncertainty' or 'dwa'; ` +
-        `PCGrad for conflicting gradients) — or one adapter per task on a frozen shared backbone (finetune train --method ${method === 'full' || method === 'gradual' || method === 'top-k' ? 'houlsby' : method} per task)`,
+        `PCGrad for conflicting gradients) — or one adapter per task on a frozen shared backbone (finetune train --method ${getMethod(method).updatesPretrainedWeights ? 'houlsby' : method} per task)`,
     );
   }
   return {

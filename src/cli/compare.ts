@@ -46,6 +46,7 @@ import {
   UsageError,
 } from './core/flags.js';
 import { parseMethod } from './core/method.js';
+import { importRequired } from './core/require.js';
 import { methodNames, type MethodName } from '../peft/index.js';
 import { type ModelSource, resolveModelSource } from './core/model-source.js';
 import { TRAIN_FLAGS } from './core/run-flags.js';
@@ -388,6 +389,8 @@ export async function runCompare(argv: string[]): Promise<number> {
     }
     const model = optString(options, 'model');
     if (!model) throw new UsageError('--model is required');
+    // The children get the modules' absolute paths (importRequired sets them), so they register the same methods.
+    await importRequired(options);
     const methods = (optList(options, 'methods') ?? ['full', 'head', 'lora']).map((m) => parseMethod(m));
     if (new Set(methods).size !== methods.length) throw new UsageError('--methods lists a method twice');
     const text = options['train-file'] !== undefined;
@@ -450,7 +453,7 @@ export async function runCompare(argv: string[]): Promise<number> {
       // The child's folder is made here: a symlink planted at it (or at its method's folder) is replaced, not followed.
       await makeOutputFolder(outputDir, dir);
       const result = await runChild(
-        [...toArgv(args), `--method=${method}`, `--output-dir=${dir}`],
+        [...toArgv(args, COMPARE_FLAGS), `--method=${method}`, `--output-dir=${dir}`],
         logFile,
         verbose,
         display,

@@ -44,6 +44,7 @@ import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/f
 import { isLocalPath, requireModelPath } from './core/paths.js';
 import { readModelFacts, type ModelFacts as SharedModelFacts } from './core/model-facts.js';
 import { adapterHead } from './core/method.js';
+import { importRequired, REQUIRE_FLAG } from './core/require.js';
 import { applyThreads, THREADS_FLAG } from './core/threads.js';
 
 export const INSPECT_USAGE = `Usage: finetune inspect --model <preset|dir> [--method <name>[,<name>…]|all] [--num-labels N] [--json]
@@ -97,9 +98,9 @@ export interface InspectRow {
 type ModelFacts = SharedModelFacts & { source: string };
 
 /** Runs `finetune inspect`: 0 when every row was computed, 2 for usage errors, 1 when a row failed (other errors throw). */
-export function runInspect(argv: string[]): number {
+export async function runInspect(argv: string[]): Promise<number> {
   try {
-    const request = parseRequest(argv);
+    const request = await parseRequest(argv);
     if (request === 'help') {
       console.log(inspectHelp());
       return 0;
@@ -114,7 +115,7 @@ export function runInspect(argv: string[]): number {
   }
 }
 
-function inspect(request: Exclude<ReturnType<typeof parseRequest>, 'help'>): number {
+function inspect(request: Exclude<Awaited<ReturnType<typeof parseRequest>>, 'help'>): number {
   const { build, source, methods, options, json, single } = request;
 
   const base = build();
@@ -234,15 +235,17 @@ export const INSPECT_FLAGS: FlagTable = {
     kind: 'boolean',
     help: "freezing rows keep BatchNorm weights trainable in frozen groups (default true, fastai's train_bn)",
   },
+  ...REQUIRE_FLAG,
   ...THREADS_FLAG,
 };
 
-function parseRequest(argv: string[]) {
+async function parseRequest(argv: string[]) {
   const { flags, help } = parseCommandLine(argv, INSPECT_FLAGS);
   if (help) return 'help';
   applyThreads(flags.threads);
   const model = flags.model as string | undefined;
   if (!model) throw new UsageError('--model is required (a preset name or a folder with config.json)');
+  await importRequired(flags);
   const methods = parseMethods((flags.method as string | undefined) ?? 'all');
   const numLabels = flags['num-labels'] as number | undefined;
   if (numLabels !== undefined && !(Number.isInteger(numLabels) && numLabels > 0))

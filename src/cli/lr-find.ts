@@ -20,6 +20,7 @@ import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { loadRunData } from './core/data.js';
 import { EXIT, flagHelp, type FlagTable, optBoolean, optNumber, optString, UsageError } from './core/flags.js';
 import { buildStrategy, parseMethod } from './core/method.js';
+import { importRequired } from './core/require.js';
 import { buildModel, resolveModelSource } from './core/model-source.js';
 import { TRAIN_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions } from './core/threads.js';
@@ -48,6 +49,7 @@ const KEEP = new Set([
   'verify-images',
   'max-image-pixels',
   'method',
+  'require',
   'k',
   'unfreeze-every-steps',
   'lora-r',
@@ -183,6 +185,7 @@ export async function runLrFind(argv: string[]): Promise<number> {
     }
     const modelArg = optString(options, 'model');
     if (!modelArg) throw new UsageError('--model is required');
+    await importRequired(options);
     const method = parseMethod(optString(options, 'method'));
     const numIt = optNumber(options, 'num-it') ?? 100;
     if (!(Number.isInteger(numIt) && numIt >= 6)) throw new UsageError(`--num-it must be an integer ≥ 6, got ${numIt}`);

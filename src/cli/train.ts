@@ -28,7 +28,6 @@ import {
   listCheckpoints,
   PrinterCallback,
   ProgressCallback,
-  saveModelWeights,
   Trainer,
   TrainingArguments,
   type AutoLearningRate,
@@ -48,6 +47,7 @@ import {
 } from './core/flags.js';
 import { resolveCommandOptions } from './core/threads.js';
 import { buildStrategy, parseMethod } from './core/method.js';
+import { importRequired } from './core/require.js';
 import { TRAIN_FLAGS } from './core/run-flags.js';
 import { EXIT_CODES_HELP, isNanStop, runCommand, peakRssBytes } from './core/command.js';
 import { type ModelSource, resolveModelSource, buildModel, countParameters } from './core/model-source.js';
@@ -98,6 +98,7 @@ export async function runTrain(argv: string[]): Promise<number> {
 export async function train(options: Options): Promise<Trainer> {
   const modelArg = str(options, 'model');
   if (!modelArg) throw new UsageError('--model is required (a preset such as bert-tiny, a model folder or a Hub id)');
+  await importRequired(options);
   const method = parseMethod(str(options, 'method'));
   const seed = num(options, 'seed') ?? 42;
   const source = await resolveModelSource(modelArg);
@@ -245,7 +246,7 @@ export async function train(options: Options): Promise<Trainer> {
 
   const written: string[] = [];
   if (!stoppedOnNan) {
-    await saveModelWeights(trainer.model, outputDir);
+    await trainer.saveModel(outputDir);
     written.push(
       ...(trainer.model instanceof PeftModel
         ? ['adapter_config.json', 'adapter_model.safetensors']

@@ -70,6 +70,8 @@ export {
   methodOfStrategy,
   registeredMethods,
   registerMethod,
+  strategyKinds,
+  tunerKeyPrefixes,
   type FineTuningMethod,
   type LrDefault,
   type MethodName,

@@ -74,8 +74,11 @@ export interface PeftMethodParts<Config extends PeftConfig = PeftConfig> {
   config: new (options: never) => Config;
   /** A default config, whose fields tell which adapter_config.json keys are known (default: `new config({})`). */
   example?: () => Config;
-  /** The layer tuner; prompt learning has none (PeftModel learns the prompt itself). */
-  tuner?: new (model: Module, config: Config, adapterName: string) => BaseTuner;
+  /**
+   * The layer tuner; prompt learning has none (PeftModel learns the prompt itself). Its static
+   * `prefix` ('lora_'), when it declares one, is reserved in adapter names (tunerKeyPrefixes).
+   */
+  tuner?: (new (model: Module, config: Config, adapterName: string) => BaseTuner) & { readonly prefix?: string };
   /** Whether a config of this peft_type is this method (dora: useDora); default: every config of the type. */
   owns?(config: Config): boolean;
 }
@@ -176,11 +179,19 @@ export function methodOfStrategy(strategy: MethodStrategy): FineTuningMethod {
   const found = registeredMethods().find((m) => m.strategyKind === strategy.kind);
   if (!found)
     throw new Error(
-      `unknown strategy kind ${JSON.stringify(strategy.kind)} (registered: ${registeredMethods()
-        .flatMap((m) => m.strategyKind ?? [])
-        .join(', ')})`,
+      `unknown strategy kind ${JSON.stringify(strategy.kind)} (registered: ${strategyKinds().join(', ')})`,
     );
   return found;
+}
+
+/** The strategy kinds the registered freezing methods build ('full', 'head', …, 'gradual-unfreezing'), in registration order. */
+export function strategyKinds(): string[] {
+  return registeredMethods().flatMap((m) => m.strategyKind ?? []);
+}
+
+/** What the registered tuners' parameter names start with ('adapter_', 'lora_', 'ia3_'): no adapter name may. */
+export function tunerKeyPrefixes(): string[] {
+  return [...new Set([...peftParts.values()].flatMap((parts) => parts.tuner?.prefix ?? []))];
 }
 
 /** The tuner of a peft_type; throws naming the registered types. */

@@ -11,7 +11,7 @@
 import { arange, cat, noGrad, ones, zeros, type Tensor } from '../tensor/index.js';
 import { Embedding, Module, ModuleDict, type StateDict } from '../nn/index.js';
 import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from './config.js';
-import { tunerOf } from './methods.js';
+import { tunerKeyPrefixes, tunerOf } from './methods.js';
 import type { BaseTuner, TunerConfig } from './tuners/base-tuner.js';
 import { ModulesToSaveWrapper } from './tuners/tuner-utils.js';
 import type { LoraConfig } from './tuners/lora/config.js';
@@ -31,7 +31,6 @@ const RESERVED_ADAPTER_NAMES = new Set([
   'prompt_encoder',
   'embedding',
 ]);
-const TUNER_PREFIXES = ['lora_', 'ia3_', 'adapter_'];
 
 /**
  * Checks an adapter name as PEFT and PyTorch's add_module do, before it names a module or a folder:
@@ -52,9 +51,10 @@ export function checkAdapterName(name: unknown, model?: Module): asserts name is
       "may not contain '.', '/', '\\' or control characters: it becomes a module key segment and a subfolder of the save folder",
     );
   if (text in Object.prototype) refuse("is one of Object's property names (constructor, toString, …)");
-  if (RESERVED_ADAPTER_NAMES.has(text) || TUNER_PREFIXES.some((prefix) => text.startsWith(prefix))) {
+  const prefixes = tunerKeyPrefixes();
+  if (RESERVED_ADAPTER_NAMES.has(text) || prefixes.some((prefix) => text.startsWith(prefix))) {
     refuse(
-      `is reserved: finetune's PEFT layers use it in their keys (${[...RESERVED_ADAPTER_NAMES].join(', ')}, ${TUNER_PREFIXES.map((p) => `${p}…`).join(', ')})`,
+      `is reserved: finetune's PEFT layers use it in their keys (${[...RESERVED_ADAPTER_NAMES].join(', ')}, ${prefixes.map((p) => `${p}…`).join(', ')})`,
     );
   }
   if (model) {

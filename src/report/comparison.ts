@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/files.js';
 import { barChart, chartGrid, chartSvg, PALETTE, type Chart } from './chart.js';
 import { formatLr } from '../optim/index.js';
+import { methodOfStrategy, peftConfigFromJson } from '../peft/index.js';
 import { formatBytes, formatInteger, formatNumber, formatPercent, formatSeconds } from '../format/numbers.js';
 import { escapeXml, htmlDocument } from './format.js';
 import { readRunHistory, summarizeRun } from './history.js';
@@ -206,15 +207,22 @@ ${notes.map((n) => `<p class="note">${escapeXml(n)}</p>`).join('\n')}
   return result;
 }
 
-/** A strategy's name from a config: a string, a freezing strategy {kind: 'top-k', k}, a PEFT config {peft_type}. */
+/**
+ * A strategy's name from a config: a string, a freezing strategy {kind: 'top-k', k}, a PEFT config
+ * {peft_type} (the registered method it is: lora or dora; a peft_type not registered here, or a config
+ * finetune cannot read, by its peft_type in lower case).
+ */
 function strategyName(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (value === null || typeof value !== 'object') return undefined;
   const v = value as Record<string, unknown>;
   if (typeof v.kind === 'string') return v.kind === 'top-k' && typeof v.k === 'number' ? `top-${v.k}` : v.kind;
-  if (typeof v.peft_type === 'string')
-    return v.peft_type === 'LORA' && v.use_dora === true ? 'dora' : v.peft_type.toLowerCase();
-  return undefined;
+  if (typeof v.peft_type !== 'string') return undefined;
+  try {
+    return methodOfStrategy(peftConfigFromJson(v)).name;
+  } catch {
+    return v.peft_type.toLowerCase();
+  }
 }
 
 /**

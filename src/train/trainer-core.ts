@@ -288,10 +288,21 @@ export abstract class TrainerCore implements TrainerLike {
 
   // ---- checkpoints -------------------------------------------------------------------------------
 
-  /** Writes a checkpoint's files into `dir` (the folder being written): weights, optimizer, scheduler, generator and loader position, arguments, state. */
+  /**
+   * Writes the model into `outputDir` (default args.outputDir), as transformers' save_model: a
+   * PeftModel's adapter files (adapter_config.json, adapter_model.safetensors, and
+   * non_adapter_state.safetensors when needed), a registered model's savePretrained files
+   * (config.json, model.safetensors), else model.safetensors. Checkpoints' weights and `finetune
+   * train`'s final save go through it, so a subclass that overrides it changes both.
+   */
+  async saveModel(outputDir: string = this.args.outputDir): Promise<void> {
+    await saveModelWeights(this.model, outputDir);
+  }
+
+  /** Writes a checkpoint's files into `dir` (the folder being written): weights (saveModel), optimizer, scheduler, generator and loader position, arguments, state. */
   protected async saveCheckpointFiles(dir: string): Promise<void> {
     const { args, state } = this;
-    await saveModelWeights(this.model, dir);
+    await this.saveModel(dir);
     await saveOptimizer(this.optimizer!, dir);
     await testPauseInSave(state.globalStep, dir);
     await saveScheduler(this.scheduler!, args.lrSchedulerType, dir);

@@ -10,7 +10,8 @@
  * overrides to change one part (as transformers' trainer.py: "subclass and override this method"):
  * getTrainDataloader / getEvalDataloader, createOptimizer / createScheduler, computeLoss,
  * trainingStep (forward + backward of a micro-batch), clipGradients, optimizerStep, trainingLogs,
- * closeEpoch, saveCheckpoint, predictionStep / predictionLoop.
+ * closeEpoch, saveCheckpoint, saveModel (the weights of checkpoints and of the final save),
+ * predictionStep / predictionLoop.
  *
  * A training step: forward in train mode, the loss (the model's, or label-smoothed cross entropy
  * with labelSmoothingFactor), backward of loss / (micro-batches in the step) — HF's gradient

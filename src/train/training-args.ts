@@ -15,6 +15,7 @@ import {
   PeftConfig,
   peftConfigFromJson,
   type GradualUnfreezingStrategy,
+  strategyKinds,
   type MethodStrategy,
 } from '../peft/index.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
@@ -32,7 +33,8 @@ export type { GradualUnfreezingStrategy };
 /**
  * Which parameters train: a freezing strategy (`{ kind: 'full' | 'head' | 'top-k' | 'bitfit' | 'ln' }`),
  * a PEFT config (the Trainer wraps the model with getPeftModel), or gradual unfreezing — what a
- * fine-tuning method builds (peft's MethodStrategy).
+ * fine-tuning method builds (peft's MethodStrategy). The kinds accepted are those the registered
+ * methods declare (peft's strategyKinds).
  */
 export type TrainingStrategy = MethodStrategy;
 
@@ -467,7 +469,6 @@ export type TrainingArgumentsOptions = { [K in TrainingSettingName]?: OptionOf<(
 export type TrainingArgumentsFields = { readonly [K in TrainingSettingName]: ValueOf<(typeof TRAINING_SETTINGS)[K]> };
 
 const SETTING_NAMES = Object.keys(TRAINING_SETTINGS) as TrainingSettingName[];
-const FREEZING_KINDS = ['full', 'head', 'top-k', 'bitfit', 'ln'];
 
 function fail(message: string): never {
   throw new Error(`TrainingArguments: ${message}`);
@@ -586,7 +587,9 @@ export class TrainingArguments {
     if (s === null || s instanceof PeftConfig) return;
     if (typeof s !== 'object' || !('kind' in (s as object))) {
       fail(
-        `strategy must be a freezing strategy ({ kind: 'full' | 'head' | 'top-k' | 'bitfit' | 'ln' }), a PEFT config (new LoraConfig(…)) or { kind: 'gradual-unfreezing' }, got ${show(s)}`,
+        `strategy must be a freezing strategy or gradual unfreezing ({ kind: ${strategyKinds()
+          .map(show)
+          .join(' | ')} }) or a PEFT config (new LoraConfig(…)), got ${show(s)}`,
       );
     }
     const kind = (s as { kind: unknown }).kind;
@@ -604,10 +607,8 @@ export class TrainingArguments {
       }
       return;
     }
-    if (!FREEZING_KINDS.includes(kind as string)) {
-      fail(
-        `unknown strategy kind ${show(kind)} (known: ${[...FREEZING_KINDS, 'gradual-unfreezing'].join(', ')}, or a PEFT config)`,
-      );
+    if (!strategyKinds().includes(kind as string)) {
+      fail(`unknown strategy kind ${show(kind)} (known: ${strategyKinds().join(', ')}, or a PEFT config)`);
     }
     if (kind === 'top-k' && !(Number.isInteger((s as { k?: unknown }).k) && (s as { k: number }).k >= 0)) {
       fail(`strategy top-k needs k, a non-negative integer, got ${show((s as { k?: unknown }).k)}`);

@@ -379,11 +379,15 @@ export function flagNamesInMessage(message: string, table: FlagTable): string {
   return out;
 }
 
-/** Options back to command-line flags (for child processes): `--name=value`, lists comma-joined, JSON as JSON. */
-export function toArgv(options: Options): string[] {
+/**
+ * Options back to command-line flags (for child processes): `--name=value`, lists comma-joined
+ * (`table`'s repeatable strings, never split: one flag per value), JSON as JSON.
+ */
+export function toArgv(options: Options, table: FlagTable = {}): string[] {
   const argv: string[] = [];
   for (const [name, value] of Object.entries(options)) {
-    if (Array.isArray(value)) argv.push(`--${name}=${value.join(',')}`);
+    if (Array.isArray(value) && table[name]?.kind === 'strings') argv.push(...value.map((v) => `--${name}=${v}`));
+    else if (Array.isArray(value)) argv.push(`--${name}=${value.join(',')}`);
     else if (typeof value === 'object') argv.push(`--${name}=${JSON.stringify(value)}`);
     else argv.push(`--${name}=${String(value)}`);
   }

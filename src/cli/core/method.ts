@@ -1,6 +1,7 @@
 /**
  * The fine-tuning methods of the training commands (train, compare, lr-find, advise): --method and its
- * flags, and the strategy the registered method (peft's registerMethod) builds for a model.
+ * flags (--require: modules that register more), and the strategy the registered method (peft's
+ * registerMethod) builds for a model.
  */
 import type { Module } from '../../nn/index.js';
 import {
@@ -22,14 +23,16 @@ import {
 } from './flags.js';
 import { settingFlags } from './setting-flags.js';
 import { readModelFacts as factsOf, type ModelFacts } from './model-facts.js';
+import { REQUIRE_FLAG } from './require.js';
 
 export const METHOD_FLAGS: FlagTable = {
   method: {
     kind: 'string',
     group: 'Method',
     arg: 'NAME',
-    help: `what trains: ${methodNames().join(', ')} (default full)`,
+    help: `what trains: ${methodNames().join(', ')} (default full), or a method --require registers`,
   },
+  ...REQUIRE_FLAG,
   k: {
     kind: 'integer',
     group: 'Method',
@@ -62,7 +65,9 @@ export const METHOD_FLAGS: FlagTable = {
 export function parseMethod(value: string | undefined): MethodName {
   const name = (value ?? 'full').toLowerCase();
   if (!isMethodName(name))
-    throw new UsageError(`--method: unknown method '${value}' (known: ${methodNames().join(', ')})`);
+    throw new UsageError(
+      `--method: unknown method '${value}' (known: ${methodNames().join(', ')}; a method of your own: --require the module that registers it)`,
+    );
   return getMethod(name).name;
 }
 

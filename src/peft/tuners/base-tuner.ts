@@ -22,7 +22,11 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
   readonly model: Module;
   readonly peftConfig = new Map<string, Config>();
   activeAdapter: string;
-  /** Marks a method's parameter names ('lora_', 'ia3_'): what trains and what is saved. */
+  /**
+   * Marks a method's parameter names ('lora_', 'ia3_'): what trains and what is saved. A tuner also
+   * declares it as a static `prefix` (LoraModel.prefix), which the registry collects before any
+   * tuner is built: adapter names may not start with it (checkAdapterName).
+   */
   abstract readonly prefix: string;
 
   constructor(model: Module, config: Config, adapterName: string) {

@@ -21,7 +21,9 @@ const TRANSFORMER_TARGETS: Record<BottleneckVariant, RegExp> = {
 };
 
 export class BottleneckModel extends BaseTuner<BottleneckConfig> {
-  readonly prefix = 'adapter_';
+  /** What its parameter names start with (adapter_down, adapter_up); PeftModel reserves it in adapter names. */
+  static readonly prefix = 'adapter_';
+  readonly prefix = BottleneckModel.prefix;
 
   constructor(model: Module, config: BottleneckConfig, adapterName = 'default') {
     super(model, config, adapterName);

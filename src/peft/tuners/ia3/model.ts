@@ -14,7 +14,9 @@ import type { IA3Config } from './config.js';
 import { IA3Conv2d, IA3Layer, IA3Linear } from './layer.js';
 
 export class IA3Model extends BaseTuner<IA3Config> {
-  readonly prefix = 'ia3_';
+  /** What its parameter names start with (ia3_l); PeftModel reserves it in adapter names. */
+  static readonly prefix = 'ia3_';
+  readonly prefix = IA3Model.prefix;
 
   constructor(model: Module, config: IA3Config, adapterName = 'default') {
     super(model, config, adapterName);

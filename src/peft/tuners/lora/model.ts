@@ -9,7 +9,9 @@ import type { LoraConfig } from './config.js';
 import { LoraConv2d, LoraEmbedding, LoraLayer, LoraLinear, type LoraAdapterSettings } from './layer.js';
 
 export class LoraModel extends BaseTuner<LoraConfig> {
-  readonly prefix = 'lora_';
+  /** What its parameter names start with (lora_A, lora_B); PeftModel reserves it in adapter names. */
+  static readonly prefix = 'lora_';
+  readonly prefix = LoraModel.prefix;
 
   constructor(model: Module, config: LoraConfig, adapterName = 'default') {
     super(model, config, adapterName);
