@@ -138,7 +138,7 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
 // glibc raises its mmap threshold as large blocks are freed, then trims the heap on every free
 // above the trim threshold: a training step that frees hundreds of MB of activations either
 // reuses its heap or hands it back to the kernel and faults it in again next step (±15% step
-// time on ResNet-50, see BENCHMARKS.md). Fixed thresholds keep the heap warm across steps.
+// time on ResNet-50, see docs/benchmarks.md). Fixed thresholds keep the heap warm across steps.
 // A user's own MALLOC_*_ settings win.
 void pinMallocThresholds() {
 #ifdef __GLIBC__
