@@ -23,6 +23,7 @@ import { FLAGS as SCHEDULE_FLAGS } from '../src/cli/schedule.js';
 import { DEMO_FLAGS } from '../src/cli/demo.js';
 import { DOCTOR_FLAGS } from '../src/cli/doctor.js';
 import { INSPECT_FLAGS } from '../src/cli/inspect.js';
+import { SETUP_FLAGS } from '../src/cli/setup.js';
 
 const CLI_SOURCE = join(process.cwd(), 'src', 'cli');
 
@@ -41,6 +42,7 @@ function definedFlags(): Set<string> {
     DEMO_FLAGS,
     DOCTOR_FLAGS,
     INSPECT_FLAGS,
+    SETUP_FLAGS,
   ];
   const names = new Set(['help', 'version']);
   for (const table of tables) for (const [name, spec] of Object.entries(table)) if (!spec.hidden) names.add(name);

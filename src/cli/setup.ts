@@ -28,7 +28,7 @@ export function setupHelp(): string {
   return `Usage: finetune setup [--libtorch DIR | --cuda VERSION | --cpu] [--force]
 
 Finds libtorch ${TORCH_VERSION} and puts the native addon in place for it, as npm's install step does: after an
-install with --ignore-scripts, to switch to another libtorch, or to pre-install. libtorch is, in order: --libtorch
+install that skipped install scripts, to switch to another libtorch, or to pre-install. libtorch is, in order: --libtorch
 or LIBTORCH; the one the last setup used; an importable Python torch ${TORCH_VERSION} (FINETUNE_PYTHON names the
 Python, default python3); the pinned wheel in finetune's per-user cache ($XDG_CACHE_HOME/finetune, else
 ~/.cache/finetune), installed there with pip when missing (FINETUNE_NO_PIP=1 forbids that). The addon is copied
