@@ -6,8 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,10 +25,7 @@ import {
   registerMethod,
 } from '../src/peft/index.js';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
-const TRAIN = join(root, 'data', 'sst2', 'train-200.tsv');
-const DEV = join(root, 'data', 'sst2', 'dev.tsv');
+import { CLI, ROOT, runCli, runNode, SST2_DEV, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
 
 let tmp = '';
 let scripts = '';
@@ -38,22 +34,8 @@ let modelDir = '';
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'finetune-methods-'));
   // Inside the package, so the docs' `from 'finetune'` resolves to dist/ (as test/readme.test.ts runs them).
-  scripts = mkdtempSync(join(root, 'build', 'method-registry-'));
-  modelDir = join(tmp, 'tiny-bert');
-  mkdirSync(modelDir);
-  const config = {
-    model_type: 'bert',
-    architectures: ['BertForSequenceClassification'],
-    vocab_size: 30522,
-    hidden_size: 32,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 64,
-    max_position_embeddings: 64,
-  };
-  writeFileSync(join(modelDir, 'config.json'), JSON.stringify(config));
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
-    copyFileSync(join(root, 'data', 'bert-base-uncased', name), join(modelDir, name));
+  scripts = mkdtempSync(join(ROOT, 'build', 'method-registry-'));
+  modelDir = writeTinyBertModelFolder(join(tmp, 'tiny-bert'));
 });
 
 after(() => {
@@ -109,7 +91,7 @@ test('a PEFT config of an unregistered type is an error naming the registered ty
 
 /** The docs' worked example (the block that registers 'shift'), then the CLI's main on each command given as JSON. */
 function writeShiftScript(): string {
-  const page = readFileSync(join(root, 'docs', 'adding-a-method.md'), 'utf8');
+  const page = readFileSync(join(ROOT, 'docs', 'adding-a-method.md'), 'utf8');
   const example = [...page.matchAll(/```ts\n([\s\S]*?)```/g)]
     .map((m) => m[1])
     .find((code) => code.includes("name: 'shift'"));
@@ -118,7 +100,7 @@ function writeShiftScript(): string {
   writeFileSync(
     file,
     `${example}
-import { main } from ${JSON.stringify(pathToFileURL(cli).href)};
+import { main } from ${JSON.stringify(pathToFileURL(CLI).href)};
 for (const argv of JSON.parse(process.argv[2])) {
   const code = await main(argv);
   if (code !== 0) {
@@ -131,16 +113,6 @@ for (const argv of JSON.parse(process.argv[2])) {
   return file;
 }
 
-function run(args: string[]) {
-  const child = spawnSync(process.execPath, args, {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 120_000,
-  });
-  return { code: child.status, stdout: child.stdout, stderr: child.stderr };
-}
-
 test("the docs' toy method, registered by a script, trains and evaluates through the CLI", () => {
   const out = join(tmp, 'shift');
   const common = ['--labels', 'negative,positive', '--max-length', '32'];
@@ -149,7 +121,7 @@ test("the docs' toy method, registered by a script, trains and evaluates through
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     ...common,
     '--method',
     'shift',
@@ -160,8 +132,8 @@ test("the docs' toy method, registered by a script, trains and evaluates through
     '--output-dir',
     out,
   ];
-  const evaluate = ['eval', '--model', out, '--eval-file', DEV, '--max-eval-samples', '16', '--json'];
-  const result = run([writeShiftScript(), JSON.stringify([train, evaluate])]);
+  const evaluate = ['eval', '--model', out, '--eval-file', SST2_DEV, '--max-eval-samples', '16', '--json'];
+  const result = runNode([writeShiftScript(), JSON.stringify([train, evaluate])]);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /method: shift — shift vectors on query, value \+ a trainable copy of the head\n/);
   assert.match(result.stdout, /lr 1e-3: shift default \(as BitFit, Ben Zaken et al\. 2022\)/);
@@ -201,7 +173,7 @@ test("the docs' toy method, registered by a script, trains and evaluates through
 });
 
 test("finetune inspect counts the docs' toy method like the built-in PEFT rows", () => {
-  const result = run([
+  const result = runNode([
     writeShiftScript(),
     JSON.stringify([['inspect', '--model', 'bert-tiny', '--method', 'shift,lora', '--json']]),
   ]);
@@ -231,13 +203,12 @@ test("finetune inspect counts the docs' toy method like the built-in PEFT rows",
 });
 
 test('without the registration, --method shift is a usage error naming the registered methods', () => {
-  const result = run([
-    cli,
+  const result = runCli([
     'train',
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--method',
     'shift',
     '--output-dir',

@@ -4,12 +4,13 @@
  * bert-base-uncased's tokenizer.
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { data, manualSeed, models, noGrad, train, type Tensor } from 'finetune';
 
-/** The repository root (this file runs from build/ts/test/helpers). */
-export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+import { BERT_TOKENIZER_DIR, SST2_TRAIN } from './cli.js';
+
+/** The repository root, for the tests and tools that import it from here. */
+export { ROOT } from './cli.js';
 
 let tokenizer: data.Tokenizer | undefined;
 const cache = new Map<number, data.TextClassificationDataset>();
@@ -18,8 +19,8 @@ const cache = new Map<number, data.TextClassificationDataset>();
 export async function sst2(maxLength = 24): Promise<data.TextClassificationDataset> {
   let dataset = cache.get(maxLength);
   if (!dataset) {
-    tokenizer ??= data.Tokenizer.fromFile(join(ROOT, 'data/bert-base-uncased/tokenizer.json'));
-    dataset = await data.TextClassificationDataset.fromFile(join(ROOT, 'data/sst2/train-200.tsv'), {
+    tokenizer ??= data.Tokenizer.fromFile(join(BERT_TOKENIZER_DIR, 'tokenizer.json'));
+    dataset = await data.TextClassificationDataset.fromFile(SST2_TRAIN, {
       textColumn: 'sentence',
       labelColumn: 'label',
       tokenizer,
