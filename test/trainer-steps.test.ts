@@ -5,11 +5,8 @@
 // LabelSmoother on fixed logits; a subclass's overrides of computeLoss, trainingStep and
 // trainingLogs used by train(); a module of one's own that takes a tensor gets the image tensor;
 // an unknown PEFT type refused.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import {
   LoraConfig,
@@ -27,17 +24,11 @@ import {
   type Tensor,
 } from 'finetune';
 
+import { tempFolders } from './helpers/trainer-setup.js';
+
 setNumThreads(1);
 
-const folders: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'finetune-trainer-steps-'));
-  folders.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempFolders('finetune-trainer-steps');
 
 // ---- the regression model and its float64 reference -------------------------------------------------
 

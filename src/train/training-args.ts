@@ -17,6 +17,7 @@ import {
   type GradualUnfreezingStrategy,
   type MethodStrategy,
 } from '../peft/index.js';
+import { isUnfreezeSchedule } from '../peft/gradual-unfreezing.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
 import type { WeightDecayRule } from '../optim/index.js';
 
@@ -593,11 +594,7 @@ export class TrainingArguments {
     if (kind === 'gradual-unfreezing') {
       const schedule = (s as GradualUnfreezingStrategy).schedule;
       if (schedule !== undefined) {
-        const valid =
-          'everySteps' in schedule
-            ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0
-            : (schedule as { every?: unknown }).every === 'epoch';
-        if (!valid)
+        if (!isUnfreezeSchedule(schedule))
           fail(
             `gradual unfreezing's schedule must be { every: 'epoch' } or { everySteps: N } with N a positive integer, got ${show(schedule)}`,
           );

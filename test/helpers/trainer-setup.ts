@@ -3,6 +3,9 @@
  * init, hidden 16, 2 layers, dropout on) and SST-2's 200 training rows tokenised with
  * bert-base-uncased's tokenizer.
  */
+import { after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { data, manualSeed, models, noGrad, train, type Tensor } from 'finetune';
@@ -14,6 +17,22 @@ export { ROOT } from './cli.js';
 
 let tokenizer: data.Tokenizer | undefined;
 const cache = new Map<number, data.TextClassificationDataset>();
+
+/**
+ * A function that makes a fresh temporary folder (`<prefix>-…`) at each call, for a test's output; every
+ * folder it made is removed after the test file's tests.
+ */
+export function tempFolders(prefix: string): () => string {
+  const folders: string[] = [];
+  after(() => {
+    for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+    folders.push(dir);
+    return dir;
+  };
+}
 
 /** SST-2 train-200 (label, sentence), tokenised to at most maxLength tokens. */
 export async function sst2(maxLength = 24): Promise<data.TextClassificationDataset> {
