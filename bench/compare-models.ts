@@ -22,10 +22,12 @@ import { performance } from 'node:perf_hooks';
 
 import {
   ENGINES,
-  Engine,
   LoadMeter,
   addonBuilt,
+  backgroundLoadWarnings,
+  buildLine,
   checkChoices,
+  engineMismatchWarnings,
   engineOrder,
   fmt,
   gitState,
@@ -34,10 +36,9 @@ import {
   parseFlags,
   repoRoot,
   saveResults,
+  startEnginePair,
   table,
   threadEnv,
-  torchPythonPath,
-  withPythonPath,
   type EngineName,
 } from './driver.js';
 import {
@@ -156,26 +157,12 @@ async function runModel(
   runIndex: number,
   modelIndex: number,
 ): Promise<ModelRun> {
-  const threads = String(options.threads);
   const env = { ...threadEnv(options.threads), ...(options.pinMalloc ? MALLOC_PINNED : {}) };
   const load = new LoadMeter();
   const wallStart = performance.now();
-  const engines: Record<EngineName, Engine> = {
-    finetune: new Engine(
-      'finetune',
-      process.execPath,
-      [join(root, 'build', 'ts', 'bench', 'models.js'), '--threads', threads, '--serve'],
-      env,
-      root,
-    ),
-    pytorch: new Engine(
-      'pytorch',
-      options.python,
-      [join(root, 'bench', 'models_torch.py'), '--threads', threads, '--serve'],
-      withPythonPath(env, [torchPythonPath(root), pyrefPath(root)]),
-      root,
-    ),
-  };
+  const engines = startEnginePair(root, options, { finetune: 'models.js', pytorch: 'models_torch.py' }, env, [
+    pyrefPath(root),
+  ]);
   const progress = (what: string) =>
     process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}, ${model}: ${what}`.padEnd(72));
   try {
@@ -233,14 +220,9 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
   process.stderr.write('\n');
   const totalSeconds = (performance.now() - started) / 1000;
 
-  const warnings: string[] = [];
   const first = runs[0][0];
   const { finetune: ft, pytorch: pt } = first.info;
-  if (ft.torchVersion !== pt.torchVersion)
-    warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
-  if (ft.threads !== options.threads || pt.threads !== options.threads) {
-    warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
-  }
+  const warnings = engineMismatchWarnings(first.info, options.threads);
 
   const summary = options.models.map((model, i) => {
     const perRun = runs.map((run) => run[i]);
@@ -314,10 +296,7 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
     };
   });
   const busiest = Math.max(0, ...runs.flat().map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1)
-    warnings.push(
-      `other processes kept up to ${busiest.toFixed(2)} cores busy on average during a model's run: numbers unreliable, rerun on an idle machine`,
-    );
+  warnings.push(...backgroundLoadWarnings(busiest, "a model's run"));
   const allPass = summary.every((s) => s.throughputPass && s.rssPass);
 
   const throughputRows: string[][] = [
@@ -380,9 +359,7 @@ export async function runModelsSuite(argv: string[]): Promise<void> {
     `models benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads, float32`,
   );
   console.log(machineLine(machine));
-  console.log(
-    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`,
-  );
+  console.log(buildLine(git, built));
   console.log(`step: ${MODEL_STEP}; samples/s = batch / median step time`);
   for (const model of options.models) {
     const { warmupSteps, rounds, stepsPerBlock } = schedule(model, options.quick);

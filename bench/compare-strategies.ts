@@ -22,6 +22,8 @@ import {
   Engine,
   LoadMeter,
   addonBuilt,
+  backgroundLoadWarnings,
+  buildLine,
   checkChoices,
   fmt,
   gitState,
@@ -252,10 +254,7 @@ export async function runStrategiesSuite(argv: string[]): Promise<void> {
     };
   });
   const busiest = Math.max(0, ...results.flatMap((r) => r.strategies.map((s) => s.backgroundCores ?? 0)));
-  if (busiest > 0.1)
-    warnings.push(
-      `other processes kept up to ${busiest.toFixed(2)} cores busy on average during a strategy's run: numbers unreliable, rerun on an idle machine`,
-    );
+  warnings.push(...backgroundLoadWarnings(busiest, "a strategy's run"));
 
   const git = gitState(root);
   const machine = machineInfo();
@@ -265,9 +264,7 @@ export async function runStrategiesSuite(argv: string[]): Promise<void> {
     `strategies benchmark: finetune (${info?.runtime}, libtorch ${info?.torchVersion}, ${options.threads} threads), float32, train mode`,
   );
   console.log(machineLine(machine));
-  console.log(
-    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt(root) ?? 'never'}`,
-  );
+  console.log(buildLine(git, addonBuilt(root)));
   console.log(
     `step: forward → cross entropy → backward → ${options.optimizer ? 'AdamW step over the trainable parameters (fused) → ' : ''}grads = null; ` +
       `per strategy a fresh process, steps interleaved with a full fine-tuning process (${options.quick ? `${STRATEGIES_QUICK.warmupSteps} warm-up, ${STRATEGIES_QUICK.rounds} round(s)` : 'see STRATEGY_MODELS'})`,

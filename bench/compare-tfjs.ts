@@ -20,6 +20,8 @@ import {
   Engine,
   LoadMeter,
   addonBuilt,
+  backgroundLoadWarnings,
+  buildLine,
   checkChoices,
   fmt,
   gitState,
@@ -252,10 +254,7 @@ export async function runTfjsSuite(argv: string[]): Promise<void> {
     };
   });
   const busiest = Math.max(0, ...runs.flat().map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1)
-    warnings.push(
-      `other processes kept up to ${busiest.toFixed(2)} cores busy on average during a workload's run: numbers unreliable, rerun on an idle machine`,
-    );
+  warnings.push(...backgroundLoadWarnings(busiest, "a workload's run"));
 
   // Targets: finetune (N threads) against each TF.js backend.
   const targetRows = summary.flatMap((s) =>
@@ -313,9 +312,7 @@ export async function runTfjsSuite(argv: string[]): Promise<void> {
     `TensorFlow.js benchmark: finetune (${info.finetune?.library}, ${options.threads} threads) vs ${others.map((e) => `${e} (${info[e]?.library})`).join(', ')}; ${info.finetune?.runtime}`,
   );
   console.log(machineLine(machine));
-  console.log(
-    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${addonBuilt(root) ?? 'never'}`,
-  );
+  console.log(buildLine(git, addonBuilt(root)));
   for (const s of summary) {
     const { warmupSteps, rounds, finetuneSteps, tfjsSteps } = schedule(s.workload, options.quick);
     console.log(

@@ -15,13 +15,14 @@
  * every block goes to bench/results/.
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 
 import {
   ENGINES,
-  Engine,
   LoadMeter,
   addonBuilt,
+  backgroundLoadWarnings,
+  buildLine,
+  engineMismatchWarnings,
   engineOrder,
   fmt,
   gitState,
@@ -30,10 +31,10 @@ import {
   parseFlags,
   repoRoot,
   saveResults,
+  startEnginePair,
   table,
   threadEnv,
   torchPythonPath,
-  withPythonPath,
   type EngineName,
 } from './driver.js';
 import { runModelsSuite } from './compare-models.js';
@@ -89,26 +90,14 @@ interface RunResult {
 }
 
 async function run(options: Options, root: string, runIndex: number): Promise<RunResult> {
-  const threads = String(options.threads);
-  // The same thread settings for both processes; each engine also calls set_num_threads(threads).
-  const env = threadEnv(options.threads);
   const load = new LoadMeter();
-  const engines: Record<EngineName, Engine> = {
-    finetune: new Engine(
-      'finetune',
-      process.execPath,
-      [join(root, 'build', 'ts', 'bench', 'engine.js'), '--threads', threads, '--serve'],
-      env,
-      root,
-    ),
-    pytorch: new Engine(
-      'pytorch',
-      options.python,
-      [join(root, 'bench', 'engine_torch.py'), '--threads', threads, '--serve'],
-      withPythonPath(env, [torchPythonPath(root)]),
-      root,
-    ),
-  };
+  // The same thread settings for both processes; each engine also calls set_num_threads(threads).
+  const engines = startEnginePair(
+    root,
+    options,
+    { finetune: 'engine.js', pytorch: 'engine_torch.py' },
+    threadEnv(options.threads),
+  );
   try {
     const info = {} as Record<EngineName, EngineInfo>;
     for (const name of ENGINES) info[name] = await engines[name].request<EngineInfo>('info');
@@ -184,12 +173,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < options.runs; i++) runs.push(await run(options, root, i));
 
   const { finetune: ft, pytorch: pt } = runs[0].info;
-  const warnings: string[] = [];
-  if (ft.torchVersion !== pt.torchVersion)
-    warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
-  if (ft.threads !== options.threads || pt.threads !== options.threads) {
-    warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
-  }
+  const warnings = engineMismatchWarnings(runs[0].info, options.threads);
   for (const r of runs) {
     const gap = Math.abs(r.firstLoss.finetune - r.firstLoss.pytorch) / Math.abs(r.firstLoss.pytorch);
     if (!(gap < 1e-4))
@@ -198,10 +182,7 @@ async function main(): Promise<void> {
       );
   }
   const busiest = Math.max(0, ...runs.map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1)
-    warnings.push(
-      `other processes kept ${busiest.toFixed(2)} cores busy on average during a run: numbers unreliable, rerun on an idle machine`,
-    );
+  warnings.push(...backgroundLoadWarnings(busiest, 'a run'));
 
   const names = Object.keys(PER_OP) as PerOpName[];
   const perOp = names.map((name) => {
@@ -276,10 +257,7 @@ async function main(): Promise<void> {
     `engine benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads`,
   );
   console.log(machineLine(machine));
-  console.log(
-    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'};` +
-      ` PyTorch from ${pythonPath ?? 'the default python path'}`,
-  );
+  console.log(`${buildLine(git, built)}; PyTorch from ${pythonPath ?? 'the default python path'}`);
   console.log(
     `method: ${options.runs} runs; each run interleaves ${rounds.perOp} per-op blocks and ${rounds.mlp}×${rounds.mlpStepsPerBlock} MLP steps per engine` +
       ' (after warm-up); run figure = median of its blocks, table = median over runs',

@@ -265,6 +265,37 @@ export class Engine {
   }
 }
 
+/**
+ * The two processes of a finetune-vs-PyTorch suite, each serving with the same thread count and `env`:
+ * `node build/ts/bench/<finetune>` and `<python> bench/<pytorch>`, the latter importing the torch of the
+ * libtorch the addon links (and `pythonPath`'s folders).
+ */
+export function startEnginePair(
+  root: string,
+  options: { threads: number; python: string },
+  scripts: Record<EngineName, string>,
+  env: NodeJS.ProcessEnv,
+  pythonPath: (string | undefined)[] = [],
+): Record<EngineName, Engine> {
+  const threads = String(options.threads);
+  return {
+    finetune: new Engine(
+      'finetune',
+      process.execPath,
+      [join(root, 'build', 'ts', 'bench', scripts.finetune), '--threads', threads, '--serve'],
+      env,
+      root,
+    ),
+    pytorch: new Engine(
+      'pytorch',
+      options.python,
+      [join(root, 'bench', scripts.pytorch), '--threads', threads, '--serve'],
+      withPythonPath(env, [torchPythonPath(root), ...pythonPath]),
+      root,
+    ),
+  };
+}
+
 // ---- report ------------------------------------------------------------------------------
 
 export const fmt = (value: number, digits: number): string => value.toFixed(digits);
@@ -281,6 +312,37 @@ export function table(rows: string[][]): string {
 /** The machine line every driver prints first. */
 export function machineLine(machine: ReturnType<typeof machineInfo>): string {
   return `machine: ${machine.nproc} CPUs, ${machine.cpu}, ${machine.memTotalGiB ?? '?'} GiB`;
+}
+
+/** The build line every driver prints after the machine: the commit, uncommitted engine changes, the addon's build time. */
+export function buildLine(git: ReturnType<typeof gitState>, built: string | null): string {
+  return `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`;
+}
+
+/** Warnings when the two engines did not run on the same libtorch or with the asked thread count. */
+export function engineMismatchWarnings(
+  info: Record<EngineName, { torchVersion: string; threads: number }>,
+  threads: number,
+): string[] {
+  const { finetune: ft, pytorch: pt } = info;
+  const warnings: string[] = [];
+  if (ft.torchVersion !== pt.torchVersion)
+    warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
+  if (ft.threads !== threads || pt.threads !== threads)
+    warnings.push(`thread counts differ from ${threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
+  return warnings;
+}
+
+/**
+ * The warning when other processes kept more than a tenth of a core busy on average during one of the
+ * runs (`busiest`: the most over `runs`, e.g. "a model's run"), which makes the numbers unreliable.
+ */
+export function backgroundLoadWarnings(busiest: number, runs: string): string[] {
+  return busiest > 0.1
+    ? [
+        `other processes kept up to ${busiest.toFixed(2)} cores busy on average during ${runs}: numbers unreliable, rerun on an idle machine`,
+      ]
+    : [];
 }
 
 /** Writes a run's record to bench/results/<suite>-<its date>.json and prints the file's path. */

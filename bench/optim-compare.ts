@@ -16,14 +16,15 @@
  * The JSON with every step goes to bench/results/.
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import {
   ENGINES,
-  Engine,
   LoadMeter,
   addonBuilt,
+  backgroundLoadWarnings,
+  buildLine,
+  engineMismatchWarnings,
   engineOrder,
   fmt,
   gitState,
@@ -32,10 +33,9 @@ import {
   parseFlags,
   repoRoot,
   saveResults,
+  startEnginePair,
   table,
   threadEnv,
-  torchPythonPath,
-  withPythonPath,
   type EngineName,
 } from './driver.js';
 import { median } from './shared.js';
@@ -108,26 +108,10 @@ interface Run {
 }
 
 async function run(options: Options, root: string, runIndex: number): Promise<Run> {
-  const threads = String(options.threads);
   const env = { ...threadEnv(options.threads), ...(options.pinMalloc ? MALLOC_PINNED : {}) };
   const load = new LoadMeter();
   const wallStart = performance.now();
-  const engines: Record<EngineName, Engine> = {
-    finetune: new Engine(
-      'finetune',
-      process.execPath,
-      [join(root, 'build', 'ts', 'bench', 'optim.js'), '--threads', threads, '--serve'],
-      env,
-      root,
-    ),
-    pytorch: new Engine(
-      'pytorch',
-      options.python,
-      [join(root, 'bench', 'optim_torch.py'), '--threads', threads, '--serve'],
-      withPythonPath(env, [torchPythonPath(root)]),
-      root,
-    ),
-  };
+  const engines = startEnginePair(root, options, { finetune: 'optim.js', pytorch: 'optim_torch.py' }, env);
   const progress = (what: string) =>
     process.stderr.write(`\r[bench] run ${runIndex + 1}/${options.runs}: ${what}`.padEnd(96));
   try {
@@ -183,12 +167,8 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
   process.stderr.write('\n');
   const totalSeconds = (performance.now() - started) / 1000;
 
-  const warnings: string[] = [];
+  const warnings = engineMismatchWarnings(runs[0].info, options.threads);
   const { finetune: ft, pytorch: pt } = runs[0].info;
-  if (ft.torchVersion !== pt.torchVersion)
-    warnings.push(`libtorch versions differ: finetune ${ft.torchVersion}, PyTorch ${pt.torchVersion}`);
-  if (ft.threads !== options.threads || pt.threads !== options.threads)
-    warnings.push(`thread counts differ from ${options.threads}: finetune ${ft.threads}, PyTorch ${pt.threads}`);
   const { finetune: fs, pytorch: ps } = runs[0].setup;
   if (fs.params !== ps.params || fs.paramTensors !== ps.paramTensors)
     warnings.push(
@@ -234,10 +214,7 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
     };
   });
   const busiest = Math.max(0, ...runs.map((r) => r.backgroundCores ?? 0));
-  if (busiest > 0.1)
-    warnings.push(
-      `other processes kept ${busiest.toFixed(2)} cores busy on average: numbers unreliable, rerun on an idle machine`,
-    );
+  warnings.push(...backgroundLoadWarnings(busiest, 'a run'));
   const allPass = summary.every((s) => s.pass !== false);
 
   const rows: string[][] = [
@@ -273,9 +250,7 @@ export async function runOptimSuite(argv: string[]): Promise<void> {
     `optim benchmark: finetune (${ft.runtime}) vs PyTorch (${pt.runtime}), libtorch ${ft.torchVersion}, ${options.threads} threads, float32`,
   );
   console.log(machineLine(machine));
-  console.log(
-    `build: commit ${git?.commit ?? 'unknown'}${git?.engineSourcesModified ? ' + uncommitted src/native changes' : ''}, addon built ${built ?? 'never'}`,
-  );
+  console.log(buildLine(git, built));
   console.log(
     `parameters: bert-base (BertForSequenceClassification, 2 labels), ${fs.paramTensors} tensors, ${fs.params.toLocaleString('en-US')} values, random grads set once; a step = optimizer.step()`,
   );

@@ -6,27 +6,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
-const TOKENIZER = join(root, 'data', 'bert-base-uncased');
+import { BERT_TOKENIZER_DIR, runCli, writeTinyBertModelFolder } from './helpers/cli.js';
 
 let user = '';
 let model = '';
 
 /** Runs the CLI in the user's folder. */
 function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], {
-    cwd: user,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 120_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  return runCli(args, { cwd: user });
 }
 
 /** `train` on a file for one step: enough to read the data, print the plan and save. */
@@ -58,23 +49,7 @@ function reviews(replaced: Record<number, string> = {}, separator = ','): string
 
 before(() => {
   user = mkdtempSync(join(tmpdir(), 'finetune-user-data-'));
-  model = join(user, 'tiny-bert');
-  mkdirSync(model);
-  writeFileSync(
-    join(model, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert',
-      architectures: ['BertForSequenceClassification'],
-      vocab_size: 30522,
-      hidden_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      intermediate_size: 64,
-      max_position_embeddings: 64,
-    }),
-  );
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
-    copyFileSync(join(TOKENIZER, name), join(model, name));
+  model = writeTinyBertModelFolder(join(user, 'tiny-bert'), { num_hidden_layers: 1 });
 });
 
 after(() => {
@@ -290,7 +265,7 @@ test('pretrain and predict find the text column as train does (review, or the on
     '--model',
     'bert-tiny',
     '--tokenizer',
-    TOKENIZER,
+    BERT_TOKENIZER_DIR,
     '--text-file',
     'reviews.csv',
     '--max-steps',
@@ -311,7 +286,7 @@ test('pretrain and predict find the text column as train does (review, or the on
     '--model',
     'bert-tiny',
     '--tokenizer',
-    TOKENIZER,
+    BERT_TOKENIZER_DIR,
     '--text-file',
     'body.csv',
     '--max-steps',
@@ -329,7 +304,7 @@ test('pretrain and predict find the text column as train does (review, or the on
     '--model',
     'bert-tiny',
     '--tokenizer',
-    TOKENIZER,
+    BERT_TOKENIZER_DIR,
     '--text-file',
     'two.csv',
     '--output-dir',

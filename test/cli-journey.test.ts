@@ -7,24 +7,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
+import { runCli, SST2_TRAIN } from './helpers/cli.js';
+
 let user = '';
 
 function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], {
-    cwd: user,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 180_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr, all: `${run.stdout}\n${run.stderr}` };
+  const run = runCli(args, { cwd: user, timeout: 180_000 });
+  return { ...run, all: `${run.stdout}\n${run.stderr}` };
 }
 
 function json(path: string): Record<string, unknown> {
@@ -41,7 +35,7 @@ function accuracy(output: string): number {
 before(() => {
   user = mkdtempSync(join(tmpdir(), 'finetune-user-'));
   // Reviews as a user's CSV (columns review,sentiment), from SST-2's first 200 training rows
-  const rows = readFileSync(join(root, 'data', 'sst2', 'train-200.tsv'), 'utf8')
+  const rows = readFileSync(SST2_TRAIN, 'utf8')
     .trim()
     .split('\n')
     .slice(1)
@@ -155,12 +149,8 @@ test('LoRA on an MLM checkpoint without pooler: the pooler trains with the adapt
     /this checkpoint had no pooler: masked-language pretraining never trains the \[CLS\] features the head reads; a method that trains the network \(--method lora, full\)/,
   );
   // The adapter still finds its base from another working directory
-  const elsewhere = spawnSync(
-    process.execPath,
-    [cli, 'predict', '--model', join(user, 'lora'), '--text', 'not bad at all .'],
-    { cwd: tmpdir(), encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } },
-  );
-  assert.equal(elsewhere.status, 0, elsewhere.stderr);
+  const elsewhere = runCli(['predict', '--model', join(user, 'lora'), '--text', 'not bad at all .'], { cwd: tmpdir() });
+  assert.equal(elsewhere.code, 0, elsewhere.stderr);
   assert.equal(elsewhere.stdout, first.stdout);
 });
 

@@ -10,7 +10,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,8 +30,7 @@ import { runAdvise } from '../src/cli/advise.js';
 import { runInspect } from '../src/cli/inspect.js';
 import { runPretrain } from '../src/cli/pretrain.js';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
+import { ROOT, runCli } from './helpers/cli.js';
 
 let user = ''; // the user's working folder, outside the repository
 let home = '';
@@ -89,7 +87,7 @@ before(async () => {
 });
 
 after(async () => {
-  process.chdir(root);
+  process.chdir(ROOT);
   hub.closeAllConnections();
   await new Promise((ok) => hub.close(ok));
   if (user) rmSync(user, { recursive: true, force: true });
@@ -97,13 +95,7 @@ after(async () => {
 
 /** `finetune …` as a child process in the user's folder. */
 function finetune(args: string[], env: Record<string, string> = {}) {
-  const run = spawnSync(process.execPath, [cli, ...args], {
-    cwd: user,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1', ...env },
-    timeout: 120_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  return runCli(args, { cwd: user, env });
 }
 
 function flagsIn(text: string): Set<string> {

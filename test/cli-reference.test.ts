@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { CLI_REFERENCE_PATH, cliReference } from '../tools/cli-reference.js';
 import { COMMANDS } from '../src/cli/commands.js';
 import { TRAINING_SETTINGS } from '../src/train/training-args.js';
-
-const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
+import { CLI } from './helpers/cli.js';
 
 test('docs/cli-reference.md is up to date with the flag tables (node build/ts/tools/gen-cli-docs.js writes it)', () => {
   const written = readFileSync(join(process.cwd(), CLI_REFERENCE_PATH), 'utf8');

@@ -6,44 +6,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { formatBytes, formatNumber, formatSeconds } from '../src/report/index.js';
-
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
-const TRAIN = join(root, 'data', 'sst2', 'train-200.tsv');
-const DEV = join(root, 'data', 'sst2', 'dev.tsv');
+import { readJson, runCli, SST2_DEV, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
 
 let tmp = '';
 let modelDir = '';
 let lora = '';
 
-function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 120_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-function json(path: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-}
+const finetune = (...args: string[]) => runCli(args);
 
 /** Two classes of 6 RGB 8×8 images in folder/<class>/: bright left half, or bright right half. */
 async function writeImageFolder(folder: string): Promise<void> {
@@ -64,24 +38,7 @@ async function writeImageFolder(folder: string): Promise<void> {
 
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'finetune-cli-'));
-  modelDir = join(tmp, 'tiny-bert');
-  mkdirSync(modelDir);
-  writeFileSync(
-    join(modelDir, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert',
-      architectures: ['BertForSequenceClassification'],
-      vocab_size: 30522,
-      hidden_size: 32,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      intermediate_size: 64,
-      max_position_embeddings: 64,
-    }),
-  );
-  // The model folder's own tokenizer (what --tokenizer defaults to).
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
-    copyFileSync(join(root, 'data', 'bert-base-uncased', name), join(modelDir, name));
+  modelDir = writeTinyBertModelFolder(join(tmp, 'tiny-bert')); // with its own tokenizer (what --tokenizer defaults to)
   lora = join(tmp, 'lora');
 });
 
@@ -95,9 +52,9 @@ test('finetune train: LoRA on a tiny BERT prints the plan, progress and epoch ta
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--eval-file',
-    DEV,
+    SST2_DEV,
     '--max-eval-samples',
     '64',
     '--labels',
@@ -165,14 +122,14 @@ test('finetune train: LoRA on a tiny BERT prints the plan, progress and epoch ta
   ]) {
     assert.ok(existsSync(join(lora, 'checkpoint-4', name)), `checkpoint-4/${name}`);
   }
-  const adapter = json(join(lora, 'adapter_config.json'));
+  const adapter = readJson(join(lora, 'adapter_config.json'));
   assert.equal(adapter.peft_type, 'LORA');
   assert.equal(adapter.r, 8);
   assert.deepEqual([...(adapter.target_modules as string[])].sort(), ['query', 'value']);
   assert.equal(adapter.base_model_name_or_path, join(lora, 'base_model'));
-  const base = json(join(lora, 'base_model', 'config.json'));
+  const base = readJson(join(lora, 'base_model', 'config.json'));
   assert.deepEqual(base.id2label, { 0: 'negative', 1: 'positive' });
-  const runConfig = json(join(lora, 'run_config.json'));
+  const runConfig = readJson(join(lora, 'run_config.json'));
   assert.equal(runConfig.strategy, 'lora');
   assert.deepEqual(runConfig.labels, ['negative', 'positive']);
   assert.equal(runConfig.text_column, 'sentence');
@@ -182,7 +139,7 @@ test('finetune train: LoRA on a tiny BERT prints the plan, progress and epoch ta
       (runConfig.trainable_params as number) < (runConfig.total_params as number),
   );
   assert.ok((runConfig.peak_rss_bytes as number) > 10e6);
-  const state = json(join(lora, 'trainer_state.json'));
+  const state = readJson(join(lora, 'trainer_state.json'));
   assert.equal(state.global_step, 4);
   assert.ok((state.total_flos as number) > 0, 'FLOs are estimated for a text model');
   // The last line: how fast (the Trainer's train_samples_per_second) and how much memory (run_config.json's peak_rss_bytes)
@@ -203,16 +160,16 @@ test('finetune train: LoRA on a tiny BERT prints the plan, progress and epoch ta
 });
 
 test('finetune eval reads the adapter folder back: the metrics the run ended with', () => {
-  const run = finetune('eval', '--model', lora, '--eval-file', DEV, '--max-eval-samples', '64', '--json');
+  const run = finetune('eval', '--model', lora, '--eval-file', SST2_DEV, '--max-eval-samples', '64', '--json');
   assert.equal(run.code, 0, run.stderr);
   const metrics = JSON.parse(run.stdout) as Record<string, number>;
   assert.equal(metrics.examples, 64);
-  const final = (json(join(lora, 'trainer_state.json')).log_history as Record<string, number>[])
+  const final = (readJson(join(lora, 'trainer_state.json')).log_history as Record<string, number>[])
     .filter((e) => 'eval_accuracy' in e)
     .at(-1)!;
   assert.equal(metrics.eval_accuracy, final.eval_accuracy);
   assert.ok(Math.abs(metrics.eval_loss - final.eval_loss) < 1e-5, `${metrics.eval_loss} vs ${final.eval_loss}`);
-  const text = finetune('eval', '--model', lora, '--eval-file', DEV, '--max-eval-samples', '64');
+  const text = finetune('eval', '--model', lora, '--eval-file', SST2_DEV, '--max-eval-samples', '64');
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /model: .*base_model \+ adapter .*lora \(2 labels: negative, positive\)/);
   assert.match(text.stdout, /eval_accuracy\s+\d\.\d{4}/);
@@ -269,9 +226,9 @@ test('finetune merge folds the adapter into a plain checkpoint that evaluates th
     'vocab.txt',
   ]);
   const before = JSON.parse(
-    finetune('eval', '--model', lora, '--eval-file', DEV, '--max-eval-samples', '64', '--json').stdout,
+    finetune('eval', '--model', lora, '--eval-file', SST2_DEV, '--max-eval-samples', '64', '--json').stdout,
   ) as Record<string, number>;
-  const after = finetune('eval', '--model', merged, '--eval-file', DEV, '--max-eval-samples', '64', '--json');
+  const after = finetune('eval', '--model', merged, '--eval-file', SST2_DEV, '--max-eval-samples', '64', '--json');
   assert.equal(after.code, 0, after.stderr);
   const metrics = JSON.parse(after.stdout) as Record<string, number>;
   assert.equal(metrics.eval_accuracy, before.eval_accuracy);
@@ -288,7 +245,7 @@ test('exit codes: a bad data file is 1 and names file:line; usage errors are 2; 
   const missing = finetune('train', '--model', modelDir, '--train-file', join(tmp, 'nope.tsv'));
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope\.tsv does not exist/);
-  const typo = finetune('train', '--model', modelDir, '--train-file', TRAIN, '--lerning-rate', '1e-3');
+  const typo = finetune('train', '--model', modelDir, '--train-file', SST2_TRAIN, '--lerning-rate', '1e-3');
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /unknown flag --lerning-rate \(did you mean --learning-rate\?\)/);
   const conflict = finetune(
@@ -296,7 +253,7 @@ test('exit codes: a bad data file is 1 and names file:line; usage errors are 2; 
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--warmup-steps',
     '3',
     '--warmup-ratio',
@@ -304,7 +261,7 @@ test('exit codes: a bad data file is 1 and names file:line; usage errors are 2; 
   );
   assert.equal(conflict.code, 2);
   assert.match(conflict.stderr, /give --warmup-steps \(3\) or --warmup-ratio \(0\.1\), not both/);
-  const method = finetune('train', '--model', modelDir, '--train-file', TRAIN, '--method', 'lorra');
+  const method = finetune('train', '--model', modelDir, '--train-file', SST2_TRAIN, '--method', 'lorra');
   assert.equal(method.code, 2);
   assert.match(method.stderr, /unknown method 'lorra'/);
 
@@ -313,7 +270,7 @@ test('exit codes: a bad data file is 1 and names file:line; usage errors are 2; 
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--method',
     'full',
     '--learning-rate',
@@ -351,7 +308,7 @@ test('finetune train --config run.yaml: snake, kebab and camel keys; flags overr
     [
       '# a head-only run',
       `model: ${modelDir}`,
-      `train_file: ${TRAIN}`,
+      `train_file: ${SST2_TRAIN}`,
       'validation-split: 0.2',
       'method: head',
       'maxLength: 32',
@@ -366,9 +323,9 @@ test('finetune train --config run.yaml: snake, kebab and camel keys; flags overr
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /eval 40 held out \(--validation-split 0\.2, stratified, seed 42\)/);
   assert.match(run.stdout, /lr 1e-3 \(learningRate\)/);
-  assert.equal(json(join(out, 'trainer_state.json')).global_step, 2);
+  assert.equal(readJson(join(out, 'trainer_state.json')).global_step, 2);
   assert.ok(existsSync(join(out, 'model.safetensors')), 'a freezing method saves the whole model');
-  assert.equal(json(join(out, 'run_config.json')).strategy, 'head');
+  assert.equal(readJson(join(out, 'run_config.json')).strategy, 'head');
 
   writeFileSync(config, `model: ${modelDir}\nlearning_rat: 3\n`);
   const typo = finetune('train', '--config', config);
@@ -377,7 +334,7 @@ test('finetune train --config run.yaml: snake, kebab and camel keys; flags overr
 });
 
 test('finetune advise: the strategy and the numbers behind it, for small and large data', () => {
-  const small = finetune('advise', '--train-file', TRAIN);
+  const small = finetune('advise', '--train-file', SST2_TRAIN);
   assert.equal(small.code, 0, small.stderr);
   assert.match(small.stdout, /data: 200 labelled examples/);
   assert.match(small.stdout, /recommendation: lora\n\s+or: head/);
@@ -406,9 +363,9 @@ test('finetune compare: two methods, the same budget and seed, one table and com
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--eval-file',
-    DEV,
+    SST2_DEV,
     '--max-eval-samples',
     '32',
     '--methods',
@@ -435,7 +392,7 @@ test('finetune compare: two methods, the same budget and seed, one table and com
   assert.match(run.stdout, /^lr: 1e-3 for every method \(--learning-rate\)\.$/m);
   for (const name of ['comparison.html', 'comparison.png', 'comparison.md', 'results.json', 'head.log', 'lora.log'])
     assert.ok(existsSync(join(out, name)), name);
-  for (const method of ['head', 'lora']) assert.equal(json(join(out, method, 'trainer_state.json')).global_step, 2);
+  for (const method of ['head', 'lora']) assert.equal(readJson(join(out, method, 'trainer_state.json')).global_step, 2);
 });
 
 test('finetune compare: each method picks its lr by a sweep on a validation split of the training data; the eval file scores only the chosen run', () => {
@@ -445,9 +402,9 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--eval-file',
-    DEV,
+    SST2_DEV,
     '--max-eval-samples',
     '48',
     '--methods',
@@ -460,7 +417,7 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
     out,
   );
   assert.equal(run.code, 0, run.stderr);
-  const results = json(join(out, 'results.json')) as { rows: Array<Record<string, unknown>> };
+  const results = readJson(join(out, 'results.json')) as { rows: Array<Record<string, unknown>> };
   const row = results.rows[0];
   const sweep = row.sweep as Array<{
     lr: number;
@@ -476,13 +433,13 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
   );
   for (const [i, r] of sweep.entries()) {
     assert.equal(r.outcome, 'done');
-    const config = json(join(r.dir, 'run_config.json'));
+    const config = readJson(join(r.dir, 'run_config.json'));
     // trained on 90% of the training file, validated on the other 10% — never on the eval file
     assert.deepEqual(
       [config.learning_rate, config.train_examples, config.eval_examples, config.validation_split, config.eval_file],
       [r.lr, 180, 20, 0.1, undefined],
     );
-    const state = json(join(r.dir, 'trainer_state.json'));
+    const state = readJson(join(r.dir, 'trainer_state.json'));
     const lastEval = (state.log_history as Record<string, number>[]).filter((e) => 'eval_accuracy' in e).at(-1);
     assert.deepEqual([r.validationAccuracy, r.validationLoss], [lastEval?.eval_accuracy, lastEval?.eval_loss]);
     assert.ok(
@@ -508,7 +465,16 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
   assert.equal(row.lr, best.lr);
   assert.equal(row.dir, best.dir);
   // the table's accuracy is the chosen run's on the eval file, as finetune eval measures it
-  const evaluated = finetune('eval', '--model', best.dir, '--eval-file', DEV, '--max-eval-samples', '48', '--json');
+  const evaluated = finetune(
+    'eval',
+    '--model',
+    best.dir,
+    '--eval-file',
+    SST2_DEV,
+    '--max-eval-samples',
+    '48',
+    '--json',
+  );
   assert.equal(evaluated.code, 0, evaluated.stderr);
   assert.equal(row.accuracy, (JSON.parse(evaluated.stdout) as Record<string, number>).eval_accuracy);
   const lr = ['1e-3', '3e-3', '1e-2'][sweep.indexOf(best)];
@@ -534,9 +500,9 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--eval-file',
-    DEV,
+    SST2_DEV,
     '--learning-rate',
     '1e-3',
     '--learning-rates',
@@ -554,9 +520,9 @@ test('finetune compare: each method picks its lr by a sweep on a validation spli
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--eval-file',
-    DEV,
+    SST2_DEV,
     '--learning-rates',
     '1e-3,fast',
     '--output-dir',
@@ -626,7 +592,7 @@ test('finetune train on images with a one-channel model (alexnet-small): graysca
   assert.equal(run.code, 0, run.stderr + run.stdout);
   assert.match(run.stdout, /images: grayscale, resized to 64×64, normalised with mean \[0\.459\] and std \[0\.226\]/);
   assert.match(run.stdout, /method: dora — DoRA r=8, α=32, dropout 0\.1 on 5 modules/);
-  const pre = json(join(out, 'preprocessor_config.json'));
+  const pre = readJson(join(out, 'preprocessor_config.json'));
   assert.deepEqual(
     [pre.image_mean, pre.image_std, pre.do_convert_rgb],
     [[0.299 * 0.485 + 0.587 * 0.456 + 0.114 * 0.406], [0.299 * 0.229 + 0.587 * 0.224 + 0.114 * 0.225], false],

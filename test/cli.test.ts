@@ -1,19 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
+import { ROOT, runCli } from './helpers/cli.js';
 
-function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const finetune = (...args: string[]) => runCli(args);
 
 test('finetune --version prints the package version', () => {
-  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const run = finetune('--version');
   assert.equal(run.code, 0);
   assert.equal(run.stdout.trim(), version);

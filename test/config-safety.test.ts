@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,17 +22,10 @@ import {
   zeros,
 } from 'finetune';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
+import { runCli } from './helpers/cli.js';
 
 function finetune(cwd: string, ...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 120_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  return runCli(args, { cwd });
 }
 
 /** Runs `fn`, which must throw; returns the error and how long it took. */
@@ -488,13 +480,8 @@ test('CLI: --model x.pt is refused as a pickle, an oversized or null config.json
     /deep\/config\.json: BERT config\.json: 'num_hidden_layers' must be at most 1024, got 1000000000/,
   );
 
-  const wide = spawnSync(process.execPath, [cli, 'inspect', '--model', 'wide'], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1', FINETUNE_MAX_MODEL_BYTES: '1000000000' },
-    timeout: 120_000,
-  });
-  assert.equal(wide.status, 1, wide.stderr);
+  const wide = runCli(['inspect', '--model', 'wide'], { cwd: dir, env: { FINETUNE_MAX_MODEL_BYTES: '1000000000' } });
+  assert.equal(wide.code, 1, wide.stderr);
   assert.match(
     wide.stderr,
     /wide\/config\.json: the bert model this config describes would hold about [\d,]+ parameters .* Most of it is the word embeddings, sized by vocab_size = 200000000, hidden_size = 32\./,

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -18,9 +18,8 @@ import pngjs from 'pngjs';
 
 import { data } from 'finetune';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
-const TOKENIZER = join(root, 'data', 'bert-base-uncased');
+import { BERT_TOKENIZER_DIR, ROOT, runCli, writeTinyBertModelFolder } from './helpers/cli.js';
+
 let dir = '';
 
 before(() => {
@@ -104,7 +103,7 @@ function idx(shape: number[], data: Uint8Array): Buffer {
 function inChild(body: string, timeoutMs = 30_000): { result: unknown; ms: number } {
   const script = `import { data } from 'finetune';\nconst started = Date.now();\nconst result = await (async () => { ${body} })();\nconsole.log(JSON.stringify({ result, ms: Date.now() - started }));`;
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: root,
+    cwd: ROOT,
     encoding: 'utf8',
     timeout: timeoutMs,
   });
@@ -295,7 +294,7 @@ test('images: maxImagePixels lowers or raises the limit for decodeImage, the fol
 // ---- text length -------------------------------------------------------------------------------
 
 test('tokenizer: long texts are cut before tokenising, to the same input ids; a 10 MB text is fast', async () => {
-  const tokenizer = data.Tokenizer.fromFile(TOKENIZER);
+  const tokenizer = data.Tokenizer.fromFile(BERT_TOKENIZER_DIR);
   const words = ['the', 'film', 'was', 'extraordinarily', 'good', 'unbelievable!', '12345', 'ok'];
   const long = Array.from({ length: 4000 }, (_, i) => words[(i * 7) % words.length]).join(' ');
   assert.ok(long.length > 16 * data.MAX_CHARS_PER_TOKEN * 10);
@@ -344,13 +343,7 @@ test('tokenizer: long texts are cut before tokenising, to the same input ids; a 
 // ---- the CLI -----------------------------------------------------------------------------------
 
 function finetune(cwd: string, ...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 120_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  return runCli(args, { cwd });
 }
 
 test('CLI: a bad image anywhere in the folder stops train before step 1 (exit 1, named); --skip-bad-rows leaves it out and names it', () => {
@@ -412,23 +405,7 @@ test('CLI: a bad image anywhere in the folder stops train before step 1 (exit 1,
 test('CLI: a data file that is not a file, or lacks a label column, is a data error (exit 1) naming it', () => {
   const user = join(dir, 'cli-text');
   mkdirSync(user);
-  const model = join(user, 'tiny-bert');
-  mkdirSync(model);
-  writeFileSync(
-    join(model, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert',
-      architectures: ['BertForSequenceClassification'],
-      vocab_size: 30522,
-      hidden_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      intermediate_size: 64,
-      max_position_embeddings: 64,
-    }),
-  );
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
-    copyFileSync(join(TOKENIZER, name), join(model, name));
+  const model = writeTinyBertModelFolder(join(user, 'tiny-bert'), { num_hidden_layers: 1 });
   const train = (file: string, ...flags: string[]) =>
     finetune(
       user,

@@ -20,6 +20,8 @@ import {
   type Tensor,
 } from 'finetune';
 
+import { TINY_BERT_CONFIG, TINY_VIT_CONFIG } from './helpers/tiny-configs.js';
+
 type Module = nn.Module;
 
 interface Case {
@@ -37,24 +39,6 @@ interface Case {
 }
 
 const NOTHING = /^$/;
-const tinyBert = {
-  vocabSize: 100,
-  hiddenSize: 32,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 64,
-  maxPositionEmbeddings: 32,
-  numLabels: 3,
-};
-const tinyVit = {
-  hiddenSize: 32,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 64,
-  imageSize: 32,
-  patchSize: 8,
-  numLabels: 3,
-};
 const ALEXNET_GROUPS: Record<string, string> = {
   'features.0': 'conv1',
   'features.3': 'conv2',
@@ -80,7 +64,7 @@ function transformerGroupOf(backbone: string) {
 const CASES: Case[] = [
   {
     name: 'BertForSequenceClassification',
-    build: () => new models.BertForSequenceClassification(tinyBert),
+    build: () => new models.BertForSequenceClassification(TINY_BERT_CONFIG),
     loss: (model) =>
       (model as models.BertForSequenceClassification).forward({ inputIds: randint(1, 100, [2, 8]), labels: classes(3) })
         .loss!,
@@ -91,7 +75,7 @@ const CASES: Case[] = [
   },
   {
     name: 'ViTForImageClassification',
-    build: () => new models.ViTForImageClassification(tinyVit),
+    build: () => new models.ViTForImageClassification(TINY_VIT_CONFIG),
     loss: (model) =>
       (model as models.ViTForImageClassification).forward({ pixelValues: randn([2, 3, 32, 32]), labels: classes(3) })
         .loss!,
@@ -259,7 +243,7 @@ for (const c of CASES) {
 }
 
 test("BertForMaskedLM: the tied decoder matrix is the embeddings group's, and freezes with it", () => {
-  const model = new models.BertForMaskedLM(tinyBert);
+  const model = new models.BertForMaskedLM(TINY_BERT_CONFIG);
   const groups = models.parameterGroupsOf(model);
   assert.deepEqual(
     groups.map(({ name }) => name),
@@ -286,17 +270,17 @@ test("BertForMaskedLM: the tied decoder matrix is the embeddings group's, and fr
 });
 
 test("BertModel ends at its pooler; ViTModel's head is its final layernorm and pooler", () => {
-  const bert = new models.BertModel(tinyBert);
+  const bert = new models.BertModel(TINY_BERT_CONFIG);
   assert.deepEqual(
     models.layerGroupsOf(bert).map(({ name }) => name),
     ['embeddings', 'encoder.layer.0', 'encoder.layer.1', 'pooler'],
   );
-  const bertNoPooler = new models.BertModel(tinyBert, { addPoolingLayer: false });
+  const bertNoPooler = new models.BertModel(TINY_BERT_CONFIG, { addPoolingLayer: false });
   assert.deepEqual(
     models.layerGroupsOf(bertNoPooler).map(({ name }) => name),
     ['embeddings', 'encoder.layer.0', 'encoder.layer.1'],
   );
-  const vit = new models.ViTModel(tinyVit);
+  const vit = new models.ViTModel(TINY_VIT_CONFIG);
   const head = models.parameterGroupsOf(vit).at(-1)!;
   assert.deepEqual(
     head.parameters.map(([name]) => name),
@@ -394,7 +378,7 @@ test('GradualUnfreezing by epochs: one more group from the top per epoch, never 
 });
 
 test('GradualUnfreezing by steps: a group every N steps, up to the whole model', () => {
-  const model = new models.BertForSequenceClassification(tinyBert);
+  const model = new models.BertForSequenceClassification(TINY_BERT_CONFIG);
   const unfrozen: string[][] = [];
   const unfreezing = new peft.GradualUnfreezing(
     model,

@@ -1,18 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// `finetune inspect` run as a user runs it: the built CLI in a child process.
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
+import { runCli } from './helpers/cli.js';
 
-function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+// `finetune inspect` run as a user runs it: the built CLI in a child process.
+const finetune = (...args: string[]) => runCli(args);
 
 interface Row {
   method: string;

@@ -4,7 +4,6 @@
 // same sentences with random labels, whose curve cannot fall. CLI runs are child processes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,10 +27,10 @@ import {
 } from 'finetune';
 import { TINY_BERT, writeKeywordCsv, writeTinyBertFolder } from './helpers/keyword-data.js';
 import { snapshot, ROOT } from './helpers/trainer-setup.js';
+import { readJson, runCli } from './helpers/cli.js';
 
 setNumThreads(1);
 
-const cli = join(ROOT, 'dist', 'cli', 'main.js');
 let tmp = '';
 let modelDir = '';
 let keywords = '';
@@ -49,17 +48,8 @@ after(() => {
 });
 
 function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args, '--threads', '1'], {
-    cwd: tmp,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 180_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  return runCli([...args, '--threads', '1'], { cwd: tmp, timeout: 180_000 });
 }
-
-const json = (path: string): Record<string, unknown> =>
-  JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 /** Seeded standard normal numbers (Box–Muller on a small LCG), for curves with a known noise. */
 function gaussians(n: number, seed: number): number[] {
@@ -246,7 +236,7 @@ test('finetune lr-find: suggestions and the curve for learnable data; for random
     /finetune lr-find: no suggestion: the (smoothed loss never falls|fall of the smoothed loss)/,
   );
   assert.match(flat.stderr, /try: .*--num-it 200.*--per-device-train-batch-size 64/);
-  const saved = json(join(tmp, 'lr-flat', 'lr_find.json'));
+  const saved = readJson(join(tmp, 'lr-flat', 'lr_find.json'));
   assert.deepEqual(saved.suggestions, {});
   assert.equal(typeof saved.refused, 'string');
 });
@@ -274,7 +264,7 @@ test('finetune train --learning-rate auto: trains at the valley from the same st
     auto.stdout,
   );
   assert.ok(line, auto.stdout);
-  const recorded = json(join(tmp, 'auto', 'run_config.json'));
+  const recorded = readJson(join(tmp, 'auto', 'run_config.json'));
   assert.equal(recorded.learning_rate, Number(line[1]));
   assert.match(String(recorded.learning_rate_reason), /lr-find valley/);
   assert.equal((recorded.learning_rate_auto as { source: string }).source, 'lr-find');
@@ -309,7 +299,7 @@ test('finetune train --learning-rate auto: trains at the valley from the same st
     /warning: learning rate auto: lr-find suggests nothing — the (smoothed loss never falls|fall of the smoothed loss).*; training at the method's default instead, 2e-5/,
   );
   assert.match(flat.stdout, /lr 2e-5: BERT full fine-tuning default/);
-  const fallback = json(join(tmp, 'auto-flat', 'run_config.json'));
+  const fallback = readJson(join(tmp, 'auto-flat', 'run_config.json'));
   assert.equal(fallback.learning_rate, 2e-5);
   assert.equal((fallback.learning_rate_auto as { source: string }).source, 'fallback');
 

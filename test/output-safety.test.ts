@@ -7,9 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import {
-  copyFileSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -30,25 +28,15 @@ import {
   writeFileAtomicSync,
 } from '../src/io/files.js';
 import { writeFolderAtomically } from '../src/train/checkpoint.js';
+import { runCli, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
 
-const root = process.cwd();
-const cli = join(root, 'dist', 'cli', 'main.js');
-const TRAIN = join(root, 'data', 'sst2', 'train-200.tsv');
 const VICTIM_TEXT = 'victim: must not change\n';
 
 let tmp = '';
 let victims = '';
 let modelDir = '';
 
-function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 120_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const finetune = (...args: string[]) => runCli(args);
 
 /** A victim file outside every output folder, and a symlink to it planted at `path`. */
 function plantFileLink(path: string): string {
@@ -84,23 +72,7 @@ before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'finetune-output-safety-'));
   victims = join(tmp, 'victims');
   mkdirSync(victims);
-  modelDir = join(tmp, 'tiny-bert');
-  mkdirSync(modelDir);
-  writeFileSync(
-    join(modelDir, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert',
-      architectures: ['BertForSequenceClassification'],
-      vocab_size: 30522,
-      hidden_size: 32,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      intermediate_size: 64,
-      max_position_embeddings: 64,
-    }),
-  );
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
-    copyFileSync(join(root, 'data', 'bert-base-uncased', name), join(modelDir, name));
+  modelDir = writeTinyBertModelFolder(join(tmp, 'tiny-bert'));
 });
 
 after(() => {
@@ -134,7 +106,7 @@ test('finetune train and merge replace symlinks planted at every output file and
     '--model',
     modelDir,
     '--train-file',
-    TRAIN,
+    SST2_TRAIN,
     '--labels',
     'negative,positive',
     '--method',

@@ -20,33 +20,17 @@ import {
   type Tensor,
 } from 'finetune';
 
+import { TINY_BERT_CONFIG, TINY_VIT_CONFIG } from './helpers/tiny-configs.js';
+
 type Module = nn.Module;
 
-const tinyBert = {
-  vocabSize: 100,
-  hiddenSize: 32,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 64,
-  maxPositionEmbeddings: 32,
-  numLabels: 3,
-};
-const tinyVit = {
-  hiddenSize: 32,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 64,
-  imageSize: 32,
-  patchSize: 8,
-  numLabels: 3,
-};
 const HF = JSON.parse(
   readFileSync(new URL('../../../test/fixtures/param-groups/hf_decay.json', import.meta.url), 'utf8'),
 ) as Record<'bert' | 'vit', { names: string[]; decay: string[] }>;
 
 manualSeed(0);
-const vit = new models.ViTForImageClassification(tinyVit);
-const bert = new models.BertForSequenceClassification(tinyBert);
+const vit = new models.ViTForImageClassification(TINY_VIT_CONFIG);
+const bert = new models.BertForSequenceClassification(TINY_BERT_CONFIG);
 
 // ---- expected names, written out ---------------------------------------------------------------
 
@@ -262,7 +246,7 @@ test('weightDecayGroups: extra noDecay names; frozen parameters left out and cou
   assert.ok(groups[1].paramNames.includes('bert.pooler.dense.weight'));
   assert.ok(!groups[0].paramNames.some((n) => n.includes('pooler')));
 
-  const frozenBert = new models.BertForSequenceClassification(tinyBert);
+  const frozenBert = new models.BertForSequenceClassification(TINY_BERT_CONFIG);
   peft.applyFreezingStrategy(frozenBert, { kind: 'head' });
   const head = optim.weightDecayGroups(frozenBert, { weightDecay: 0.1 });
   assert.deepEqual(
@@ -355,7 +339,7 @@ test('discriminativeLr on BERT and ViT: every parameter gets its layer group’s
 test('discriminativeLr on a PeftModel: groups of the inner model, parameters matched by identity', () => {
   manualSeed(1);
   const model = getPeftModel(
-    new models.BertForSequenceClassification(tinyBert),
+    new models.BertForSequenceClassification(TINY_BERT_CONFIG),
     new LoraConfig({ taskType: 'SEQ_CLS', r: 4, loraAlpha: 8, targetModules: ['query', 'value'] }),
   );
   const groups = optim.discriminativeLr(model, [1e-3]);
@@ -395,7 +379,7 @@ test('discriminativeLr on a PeftModel: groups of the inner model, parameters mat
 
   // prompt tuning: the virtual-token embeddings live outside the inner model and count as input side (group 0)
   const prompt = getPeftModel(
-    new models.BertForSequenceClassification(tinyBert),
+    new models.BertForSequenceClassification(TINY_BERT_CONFIG),
     new PromptTuningConfig({ taskType: 'SEQ_CLS', numVirtualTokens: 4 }),
   );
   const promptGroups = optim.discriminativeLr(prompt, { lo: 1e-4, hi: 1e-2 });

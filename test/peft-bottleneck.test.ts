@@ -26,50 +26,9 @@ import {
   type Tensor,
 } from 'finetune';
 
+import { logits, maxDiff, tinyBert, tinyBertInputs } from './helpers/peft-tiny.js';
+
 const { BottleneckConfig, BottleneckLayer, peftConfigFromJson } = peft;
-
-const TINY = {
-  vocabSize: 50,
-  hiddenSize: 16,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 32,
-  maxPositionEmbeddings: 32,
-  numLabels: 3,
-};
-
-function tinyBert(seed = 0): models.BertForSequenceClassification {
-  manualSeed(seed);
-  return new models.BertForSequenceClassification(TINY).eval();
-}
-
-const inputs = () => ({
-  inputIds: tensor(
-    [
-      [1, 5, 7, 9, 2],
-      [1, 3, 4, 2, 0],
-    ],
-    { dtype: 'int64' },
-  ),
-  attentionMask: tensor(
-    [
-      [1, 1, 1, 1, 1],
-      [1, 1, 1, 1, 0],
-    ],
-    { dtype: 'int64' },
-  ),
-});
-
-function logits(model: { forward(i: unknown): unknown }): number[] {
-  return noGrad(() =>
-    tidy(() => ((model.forward(inputs()) as { logits: Tensor }).logits.toArray() as number[][]).flat()),
-  );
-}
-
-function maxDiff(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  return Math.max(...a.map((x, i) => Math.abs(x - b[i])));
-}
 
 /** Random values in every adapter and head copy, so they change outputs. */
 function perturbAdapters(model: nn.Module, std = 0.3): void {
@@ -193,7 +152,9 @@ test('at near-identity init (up = 0), up gets a gradient at once', () => {
   );
   model.train();
   tidy(() =>
-    (model.forward({ ...inputs(), labels: tensor([0, 2], { dtype: 'int64' }) }) as { loss: Tensor }).loss.backward(),
+    (
+      model.forward({ ...tinyBertInputs(), labels: tensor([0, 2], { dtype: 'int64' }) }) as { loss: Tensor }
+    ).loss.backward(),
   );
   const upGrad = tidy(() =>
     model

@@ -37,6 +37,7 @@ import {
   type LoadResult,
   type PeftCase,
 } from './helpers/peft-cases.js';
+import { maxDiff } from './helpers/peft-tiny.js';
 
 // One thread here and in the loading process: the same kernels, so outputs compare bit for bit.
 setNumThreads(1);
@@ -93,13 +94,6 @@ const expectedTrainable = (c: PeftCase, adapterName = 'default') =>
         .join('.'),
     )
     .sort();
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 /** A copy of a tensor's values. */
 const valuesOf = (t: Tensor) => Float32Array.from(t.data() as Float32Array);

@@ -25,6 +25,8 @@ import {
   type Tensor,
 } from 'finetune';
 
+import { maxDiff } from './helpers/peft-tiny.js';
+
 const { BertForSequenceClassification, BERT_PRESETS } = models;
 const { IA3Config, IA3Conv2d, IA3Linear, PeftModel, getPeftModel, peftConfigFromJson } = peft;
 type PeftModelT = InstanceType<typeof PeftModel>;
@@ -124,11 +126,6 @@ function logits(model: nn.Module, raw = INPUTS): number[] {
   return tidy(() =>
     noGrad(() => [...((run.forward(bertInputs(raw)) as { logits: Tensor }).logits.data() as Float32Array)]),
   );
-}
-
-function maxDiff(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  return Math.max(...a.map((v, i) => Math.abs(v - b[i])));
 }
 
 /** Every ia3_l vector set to 1 + 0.2·N(0, 1) (as the fixtures do), and the classifier copy perturbed. */

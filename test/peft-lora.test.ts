@@ -15,7 +15,6 @@ import {
   PeftModel,
   PromptTuningConfig,
   manualSeed,
-  models,
   nn,
   noGrad,
   peft,
@@ -28,48 +27,7 @@ import {
   type Tensor,
 } from 'finetune';
 
-const TINY = {
-  vocabSize: 50,
-  hiddenSize: 16,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 32,
-  maxPositionEmbeddings: 32,
-  numLabels: 3,
-};
-
-function tinyBert(seed = 0): models.BertForSequenceClassification {
-  manualSeed(seed);
-  return new models.BertForSequenceClassification(TINY).eval();
-}
-
-const inputs = () => ({
-  inputIds: tensor(
-    [
-      [1, 5, 7, 9, 2],
-      [1, 3, 4, 2, 0],
-    ],
-    { dtype: 'int64' },
-  ),
-  attentionMask: tensor(
-    [
-      [1, 1, 1, 1, 1],
-      [1, 1, 1, 1, 0],
-    ],
-    { dtype: 'int64' },
-  ),
-});
-
-function logits(model: { forward(i: unknown): unknown }): number[] {
-  return noGrad(() =>
-    tidy(() => ((model.forward(inputs()) as { logits: Tensor }).logits.toArray() as number[][]).flat()),
-  );
-}
-
-function maxDiff(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  return Math.max(...a.map((x, i) => Math.abs(x - b[i])));
-}
+import { logits, maxDiff, tinyBert } from './helpers/peft-tiny.js';
 
 /** Gives every LoRA B matrix random values, so the adapter changes outputs. */
 function perturbAdapters(model: nn.Module, std = 0.3): void {

@@ -9,10 +9,9 @@
 // (d) GradNorm (with gradient accumulation): the weights sum to the number of tasks at every log;
 // and resuming bit for bit (weights, the loss's state, the log) with uncertainty weighting mid-epoch
 // and with DWA at an epoch boundary.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -28,19 +27,11 @@ import {
   type Tensor,
   type train,
 } from 'finetune';
-import { differences, snapshot } from './helpers/trainer-setup.js';
+import { differences, snapshot, tempFolders } from './helpers/trainer-setup.js';
 
 setNumThreads(1);
 
-const folders: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'finetune-mtl-'));
-  folders.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempFolders('finetune-mtl');
 
 // ---- data and model --------------------------------------------------------------------------------
 

@@ -4,28 +4,19 @@
 // (parameter groups added on the way) — on a tiny BERT with dropout on and shuffled data. Then the
 // kill test: a child process is SIGKILLed while it writes a checkpoint; the earlier checkpoints are
 // intact, the half-written one is never picked, and resuming gives the uninterrupted run's weights.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { LoraConfig, Trainer, setNumThreads, train, type TrainingArguments } from 'finetune';
-import { differences, killTestTrainer, slice, snapshot, sst2, tinyBert } from './helpers/trainer-setup.js';
+import { differences, killTestTrainer, slice, snapshot, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
 
 setNumThreads(1);
 
-const folders: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'finetune-resume-'));
-  folders.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempFolders('finetune-resume');
 
 /** Entries without the timing fields, which differ between runs. */
 const comparable = (history: train.LogEntry[]) =>

@@ -5,10 +5,9 @@
 // LabelSmoother on fixed logits; a subclass's overrides of computeLoss, trainingStep and
 // trainingLogs used by train(); saveModel, the step every weight file goes through; a module of
 // one's own that takes a tensor gets the image tensor; an unknown PEFT type refused.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -27,17 +26,11 @@ import {
   type Tensor,
 } from 'finetune';
 
+import { tempFolders } from './helpers/trainer-setup.js';
+
 setNumThreads(1);
 
-const folders: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'finetune-trainer-steps-'));
-  folders.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempFolders('finetune-trainer-steps');
 
 // ---- the regression model and its float64 reference -------------------------------------------------
 

@@ -2,10 +2,9 @@
 // with bert-base-uncased's tokenizer: learning, the checkpoint layout, memory, keep-last-K, the
 // best model at the end, early stopping, NaN handling, evaluation and predict, argument checks.
 // Resuming (bit for bit, and after SIGKILL) is in trainer-resume.test.ts.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -24,22 +23,14 @@ import {
   train,
   type Tensor,
 } from 'finetune';
-import { differences, slice, snapshot, sst2, tinyBert } from './helpers/trainer-setup.js';
+import { differences, slice, snapshot, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
 
 // One thread: these models are tiny, and libtorch's worker threads crawl when the cores are busy.
 setNumThreads(1);
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
-const folders: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'finetune-trainer-'));
-  folders.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempFolders('finetune-trainer');
 const lora = (): LoraConfig =>
   new LoraConfig({ taskType: 'SEQ_CLS', r: 4, loraAlpha: 8, targetModules: ['query', 'value'], loraDropout: 0.1 });
 /** `actual` equals a value pinned from a run of this test, to float32 precision across machines. */

@@ -5,7 +5,6 @@
 // shows them. CLI runs are child processes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,10 @@ import { join } from 'node:path';
 import { data, manualSeed, models, setNumThreads, train, Trainer, TrainingArguments } from 'finetune';
 import { TINY_BERT, writeKeywordCsv, writeTinyBertFolder } from './helpers/keyword-data.js';
 import { ROOT } from './helpers/trainer-setup.js';
+import { runCli } from './helpers/cli.js';
 
 setNumThreads(1);
 
-const cli = join(ROOT, 'dist', 'cli', 'main.js');
 let tmp = '';
 let modelDir = '';
 let keywords = '';
@@ -32,13 +31,7 @@ after(() => {
 });
 
 function finetune(...args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args, '--threads', '1'], {
-    cwd: tmp,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-    timeout: 180_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  return runCli([...args, '--threads', '1'], { cwd: tmp, timeout: 180_000 });
 }
 
 const losses = (...values: number[]): train.LogEntry[] =>

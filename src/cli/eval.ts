@@ -31,16 +31,11 @@ import {
 import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 import { loadTokenizer } from './core/tokenizer.js';
-import { loadTrainedModel, type TrainedModel } from './core/trained-model.js';
+import { loadTrainedModel, TRAINED_MODEL_FLAG, type TrainedModel } from './core/trained-model.js';
 
 export const EVAL_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
-  model: {
-    kind: 'string',
-    arg: 'DIR|HUB_ID',
-    group: 'Model',
-    help: "the trained model: finetune train's --output-dir (model or adapter), a model folder or a Hub id",
-  },
+  ...TRAINED_MODEL_FLAG,
   adapter: {
     kind: 'string',
     arg: 'DIR',

@@ -32,16 +32,11 @@ import { EXIT, flagHelp, type FlagTable, optBoolean, optList, optNumber, optStri
 import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 import { loadTokenizer } from './core/tokenizer.js';
-import { loadTrainedModel } from './core/trained-model.js';
+import { loadTrainedModel, TRAINED_MODEL_FLAG } from './core/trained-model.js';
 
 export const PREDICT_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
-  model: {
-    kind: 'string',
-    arg: 'DIR|HUB_ID',
-    group: 'Model',
-    help: "the trained model: finetune train's --output-dir (model or adapter), a model folder or a Hub id",
-  },
+  ...TRAINED_MODEL_FLAG,
   adapter: { kind: 'string', arg: 'DIR', group: 'Model', help: 'an adapter folder to put on --model' },
   tokenizer: {
     kind: 'string',
@@ -144,6 +139,14 @@ export async function runPredict(argv: string[]): Promise<number> {
         results.push({ input: inputs[i], predictions: order.slice(0, topK) });
       });
     };
+    /** The class probabilities of the batch `makeBatch` builds, with every tensor freed once they are read. */
+    const predictBatch = (makeBatch: () => unknown): number[][] =>
+      tidy(() =>
+        noGrad(() => {
+          const output = defaultForward(trained.model, makeBatch(), false);
+          return probabilities(output instanceof Tensor ? output : output.logits, multiLabel);
+        }),
+      );
 
     if (trained.modelType === 'bert') {
       if (images.length) throw new UsageError(`${trained.describe} is a text model: give --text or --file`);
@@ -173,14 +176,10 @@ export async function runPredict(argv: string[]): Promise<number> {
         const chunk = inputs.slice(start, start + batchSize);
         const encodings = await Promise.all(chunk.map((text) => tokenizer.encode(text, pair, { maxLength })));
         const examples: TextExample[] = encodings.map((e) => ({ inputIds: e.inputIds, tokenTypeIds: e.tokenTypeIds }));
-        const probs = tidy(() =>
-          noGrad(() => {
-            const batch = collateText(examples, { padTokenId });
-            const output = defaultForward(trained.model, batch, false);
-            return probabilities(output instanceof Tensor ? output : output.logits, multiLabel);
-          }),
+        emit(
+          chunk,
+          predictBatch(() => collateText(examples, { padTokenId })),
         );
-        emit(chunk, probs);
       }
     } else {
       if (!images.length) throw new UsageError(`${trained.describe} is an image model: give image paths`);
@@ -192,17 +191,12 @@ export async function runPredict(argv: string[]): Promise<number> {
       const limits = imageLimits(options);
       for (let start = 0; start < images.length; start += batchSize) {
         const chunk = images.slice(start, start + batchSize);
-        const probs = tidy(() =>
-          noGrad(() => {
-            const pixels = chunk.map(
-              (path, index) => transform(loadImage(path, limits) as never, { epoch: 0, index }) as Tensor,
-            );
-            const batch = { image: stack(pixels) };
-            const output = defaultForward(trained.model, batch, false);
-            return probabilities(output instanceof Tensor ? output : output.logits, multiLabel);
-          }),
+        const pixels = () =>
+          chunk.map((path, index) => transform(loadImage(path, limits) as never, { epoch: 0, index }) as Tensor);
+        emit(
+          chunk,
+          predictBatch(() => ({ image: stack(pixels()) })),
         );
-        emit(chunk, probs);
       }
     }
 

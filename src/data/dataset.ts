@@ -36,6 +36,18 @@ export interface DatasetCapabilities<T = unknown> {
   readonly targets?: ArrayLike<number>;
 }
 
+/**
+ * A dataset and each dataset it views through `.dataset` (a Subset's, a wrapper's), outermost first, at
+ * most `depth` of them (a cycle of views ends there), for what a wrapper does not forward itself.
+ */
+export function* datasetsViewed(dataset: unknown, depth = 8): Generator<object> {
+  let d = dataset;
+  for (let n = 0; n < depth && typeof d === 'object' && d !== null; n++) {
+    yield d;
+    d = (d as { dataset?: unknown }).dataset;
+  }
+}
+
 /** Tells a dataset the epoch, if it listens (DatasetCapabilities.setEpoch). */
 export function setDatasetEpoch(dataset: Dataset<unknown>, epoch: number): void {
   (dataset as DatasetCapabilities).setEpoch?.(epoch);

@@ -317,6 +317,11 @@ export interface ImageHeader {
   height: number;
 }
 
+/** What went wrong reading image `path`, as a BadImageError naming it ("cannot read: …" unless it is one). */
+function asBadImage(path: string, error: unknown): BadImageError {
+  return error instanceof BadImageError ? error : new BadImageError(path, `cannot read: ${(error as Error).message}`);
+}
+
 /**
  * Checks an image file without decoding it: the signature, the header (PNG IHDR; JPEG frame
  * header and the start of a scan), and the end (PNG IEND; JPEG end-of-image marker), which
@@ -330,8 +335,7 @@ export function inspectImageFile(path: string, limits: ImageLimits = {}): ImageH
     if (!statSync(path).isFile()) throw new BadImageError(path, `not a regular file (${statSync(path).isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
     fd = openSync(path, 'r');
   } catch (error) {
-    if (error instanceof BadImageError) throw error;
-    throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
+    throw asBadImage(path, error);
   }
   try {
     const size = fstatSync(fd).size;
@@ -341,8 +345,7 @@ export function inspectImageFile(path: string, limits: ImageLimits = {}): ImageH
     if (format === undefined) throw new BadImageError(path, 'not a PNG or JPEG image (unrecognised first bytes)');
     return format === 'png' ? inspectPng(path, fd, size, head, maxPixels) : inspectJpeg(path, fd, size, head, maxPixels);
   } catch (error) {
-    if (error instanceof BadImageError) throw error;
-    throw new BadImageError(path, `cannot read: ${(error as Error).message}`);
+    throw asBadImage(path, error);
   } finally {
     closeSync(fd);
   }

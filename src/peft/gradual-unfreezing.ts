@@ -90,12 +90,15 @@ export class GradualUnfreezing {
   }
 }
 
+/** Whether `schedule` is { every: 'epoch' } or { everySteps: N } with N a positive integer. */
+export function isUnfreezeSchedule(schedule: UnfreezeSchedule): boolean {
+  return 'everySteps' in schedule
+    ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0
+    : (schedule as { every?: unknown }).every === 'epoch';
+}
+
 function checkSchedule(schedule: UnfreezeSchedule): void {
-  const valid =
-    'everySteps' in schedule
-      ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0
-      : (schedule as { every?: unknown }).every === 'epoch';
-  if (!valid) {
+  if (!isUnfreezeSchedule(schedule)) {
     throw new RangeError(
       `GradualUnfreezing: schedule must be { every: 'epoch' } or { everySteps: N } with N a positive integer, got ${JSON.stringify(schedule)}`,
     );

@@ -81,6 +81,11 @@ function trainKeys(log: readonly LogEntry[], prefix: string): string[] {
   return [...keys];
 }
 
+/** Eval metric `name` as a series with markers, in the palette's colour `index` after train_loss's. */
+function evalSeries(log: readonly LogEntry[], name: string, index: number): ChartSeries {
+  return { name, points: points(log, name, 'eval'), color: PALETTE[(index + 1) % PALETTE.length], markers: true };
+}
+
 /** Train loss, each task's training loss (multi-task runs: loss_<task>, dashed) and every eval loss (eval_loss, eval_<set>_loss) against the step. */
 export function lossChart(log: readonly LogEntry[], options: ChartSize = {}): Chart {
   const series: ChartSeries[] = [{ name: 'train_loss', points: points(log, 'loss', 'train'), color: PALETTE[0] }];
@@ -94,9 +99,7 @@ export function lossChart(log: readonly LogEntry[], options: ChartSize = {}): Ch
   );
   evalMetricNames(log)
     .filter((k) => /loss$/.test(k))
-    .forEach((k, i) =>
-      series.push({ name: k, points: points(log, k, 'eval'), color: PALETTE[(i + 1) % PALETTE.length], markers: true }),
-    );
+    .forEach((k, i) => series.push(evalSeries(log, k, i)));
   return lineChart({
     title: 'Loss',
     xLabel: 'step',
@@ -129,12 +132,7 @@ export function metricCharts(log: readonly LogEntry[], options: ChartSize = {}):
         title: 'Evaluation metrics',
         xLabel: 'step',
         xDomain: stepDomain(log),
-        series: unit.map((k, i) => ({
-          name: k,
-          points: points(log, k, 'eval'),
-          color: PALETTE[(i + 1) % PALETTE.length],
-          markers: true,
-        })),
+        series: unit.map((k, i) => evalSeries(log, k, i)),
         ...options,
       }),
     );
@@ -145,14 +143,7 @@ export function metricCharts(log: readonly LogEntry[], options: ChartSize = {}):
         title: k,
         xLabel: 'step',
         xDomain: stepDomain(log),
-        series: [
-          {
-            name: k,
-            points: points(log, k, 'eval'),
-            color: PALETTE[(unit.length + i + 1) % PALETTE.length],
-            markers: true,
-          },
-        ],
+        series: [evalSeries(log, k, unit.length + i)],
         ...options,
       }),
     );

@@ -4,6 +4,7 @@
  * precision-sensitive ones (softmax, losses, norms) stay in float32. Per thread and
  * synchronous, like noGrad().
  */
+import { withThreadState } from './autograd.js';
 import { native } from './native.js';
 import type { DType } from './types.js';
 
@@ -21,18 +22,13 @@ export function autocast<T>(fn: () => T, options: AutocastOptions = {}): T {
   const deviceType = options.deviceType ?? 'cpu';
   const previous = native.autocastState(deviceType);
   const enabled = options.enabled ?? true;
-  native.setAutocast(deviceType, enabled, options.dtype ?? (deviceType === 'cpu' ? 'bfloat16' : 'float16'), 1);
-  try {
-    const result = fn();
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      throw new Error(
-        'autocast() takes a synchronous function: the autocast state is per thread and would leak across await',
-      );
-    }
-    return result;
-  } finally {
-    native.setAutocast(deviceType, previous.enabled, previous.dtype, -1);
-  }
+  const dtype = options.dtype ?? (deviceType === 'cpu' ? 'bfloat16' : 'float16');
+  return withThreadState(
+    () => native.setAutocast(deviceType, enabled, dtype, 1),
+    () => native.setAutocast(deviceType, previous.enabled, previous.dtype, -1),
+    fn,
+    'autocast() takes a synchronous function: the autocast state is per thread and would leak across await',
+  );
 }
 
 /** Whether autocast is on for a device type, and its dtype. */

@@ -2,20 +2,30 @@
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 
-function withGradMode<T>(enabled: boolean, fn: () => T): T {
-  const previous = native.isGradEnabled();
-  native.setGradEnabled(enabled);
+/**
+ * Runs `fn` with a per-thread libtorch state set by `enter`, and `restore`s it after, also when fn throws.
+ * fn must be synchronous — the state would leak across an await into whatever runs meanwhile — so a
+ * promise is refused with `refusal`.
+ */
+export function withThreadState<T>(enter: () => void, restore: () => void, fn: () => T, refusal: string): T {
+  enter();
   try {
     const result = fn();
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      throw new Error(
-        'noGrad()/enableGrad() take synchronous functions: grad mode is per thread and would leak across await',
-      );
-    }
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') throw new Error(refusal);
     return result;
   } finally {
-    native.setGradEnabled(previous);
+    restore();
   }
+}
+
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const previous = native.isGradEnabled();
+  return withThreadState(
+    () => native.setGradEnabled(enabled),
+    () => native.setGradEnabled(previous),
+    fn,
+    'noGrad()/enableGrad() take synchronous functions: grad mode is per thread and would leak across await',
+  );
 }
 
 /** Runs `fn` without recording operations for autograd, like `with torch.no_grad():`. */

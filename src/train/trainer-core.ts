@@ -20,7 +20,7 @@ import {
   type LrFindResult,
   type Optimizer,
 } from '../optim/index.js';
-import { DataLoader, MultiTaskDataset, type Dataset } from '../data/index.js';
+import { DataLoader, datasetsViewed, MultiTaskDataset, type Dataset } from '../data/index.js';
 import {
   CallbackHandler,
   DEFAULT_CALLBACKS,
@@ -244,11 +244,7 @@ export abstract class TrainerCore implements TrainerLike {
   /** The collate function for a dataset: TrainerOptions.collate, else the dataset's own collator (or that of the dataset a Subset views). */
   protected collateFor(dataset: Dataset<unknown>): ((examples: unknown[]) => unknown) | undefined {
     if (this.collate) return this.collate;
-    for (
-      let d: unknown = dataset, depth = 0;
-      typeof d === 'object' && d !== null && depth < 8;
-      d = (d as { dataset?: unknown }).dataset, depth++
-    ) {
+    for (const d of datasetsViewed(dataset)) {
       const own = (d as { collator?: () => (examples: unknown[]) => unknown }).collator;
       if (typeof own === 'function') return own.call(d);
       if (d instanceof MultiTaskDataset) return d.collate as (examples: unknown[]) => unknown;

@@ -18,6 +18,7 @@ import {
   strategyKinds,
   type MethodStrategy,
 } from '../peft/index.js';
+import { isUnfreezeSchedule } from '../peft/gradual-unfreezing.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
 import type { WeightDecayRule } from '../optim/index.js';
 
@@ -209,9 +210,7 @@ export const TRAINING_SETTINGS = {
   warmupSteps: setting<number>({
     help: 'linear warmup over N optimizer steps',
     default: 0,
-    check: (v, name) => {
-      if (!Number.isInteger(v) || v < 0) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
-    },
+    check: nonNegativeInteger,
     flag: { kind: 'integer', group: 'Training' },
   }),
   warmupRatio: setting<number>({
@@ -272,9 +271,7 @@ export const TRAINING_SETTINGS = {
   saveTotalLimit: setting<number | null>({
     help: 'keep only the newest N checkpoints (and the best one, with `loadBestModelAtEnd`); default all',
     default: null,
-    check: (v, name) => {
-      if (v !== null) positiveInteger(v, name);
-    },
+    check: optionalPositiveInteger,
     flag: { kind: 'integer', group: 'Evaluation and saving' },
   }),
   loggingStrategy: setting<IntervalStrategy>({
@@ -301,16 +298,14 @@ export const TRAINING_SETTINGS = {
   seed: setting<number>({
     help: 'seeds initialisation, dropout and the data order (at the start of train())',
     default: 42,
-    check: (v, name) => {
-      if (!Number.isInteger(v) || v < 0) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
-    },
+    check: nonNegativeInteger,
     flag: { kind: 'integer', group: 'Run' },
   }),
   dataSeed: setting<number | null>({
     help: 'seeds the data order only (default: `seed`)',
     default: null,
     check: (v, name) => {
-      if (v !== null && (!Number.isInteger(v) || v < 0)) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
+      if (v !== null) nonNegativeInteger(v, name);
     },
     flag: { kind: 'integer', group: 'Run' },
   }),
@@ -366,9 +361,7 @@ export const TRAINING_SETTINGS = {
   dataloaderPrefetch: setting<number>({
     help: 'batches the DataLoader prepares ahead (0: on demand)',
     default: 2,
-    check: (v, name) => {
-      if (!Number.isInteger(v) || v < 0) fail(`${name} must be an integer ≥ 0, got ${show(v)}`);
-    },
+    check: nonNegativeInteger,
   }),
   disableTqdm: setting<boolean>({
     help: "no progress bar (HF's disable_tqdm)",
@@ -436,9 +429,7 @@ export const TRAINING_SETTINGS = {
   earlyStoppingPatience: setting<number | null>({
     help: "stop after N evaluations without improvement of `metricForBestModel` (HF's EarlyStoppingCallback)",
     default: null,
-    check: (v, name) => {
-      if (v !== null) positiveInteger(v, name);
-    },
+    check: optionalPositiveInteger,
     flag: { kind: 'integer', group: 'Evaluation and saving' },
   }),
   earlyStoppingThreshold: setting<number>({
@@ -480,6 +471,14 @@ function show(value: unknown): string {
 
 function positiveInteger(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 1) fail(`${name} must be a positive integer, got ${show(value)}`);
+}
+
+function optionalPositiveInteger(value: number | null, name: string): void {
+  if (value !== null) positiveInteger(value, name);
+}
+
+function nonNegativeInteger(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 0) fail(`${name} must be an integer ≥ 0, got ${show(value)}`);
 }
 
 function nonNegative(value: number, name: string): void {
@@ -596,11 +595,7 @@ export class TrainingArguments {
     if (kind === 'gradual-unfreezing') {
       const schedule = (s as GradualUnfreezingStrategy).schedule;
       if (schedule !== undefined) {
-        const valid =
-          'everySteps' in schedule
-            ? Number.isInteger(schedule.everySteps) && schedule.everySteps > 0
-            : (schedule as { every?: unknown }).every === 'epoch';
-        if (!valid)
+        if (!isUnfreezeSchedule(schedule))
           fail(
             `gradual unfreezing's schedule must be { every: 'epoch' } or { everySteps: N } with N a positive integer, got ${show(schedule)}`,
           );

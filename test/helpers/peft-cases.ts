@@ -3,7 +3,9 @@
  * models × PEFT configs, with what each case must train. Shared with the fresh process that loads
  * saved adapters (peft-cases-child.ts), which rebuilds the same base models from the same seeds.
  */
-import { manualSeed, models, nn, noGrad, peft, randn, tensor, Tensor, tidy } from 'finetune';
+import { manualSeed, models, nn, noGrad, peft, randn, Tensor, tidy } from 'finetune';
+
+import { tinyBertInputs } from './peft-tiny.js';
 
 const { BottleneckConfig, IA3Config, LoraConfig, PromptTuningConfig } = peft;
 
@@ -59,22 +61,7 @@ export const MODELS = {
         numLabels: 3,
         initializerRange: 0.2,
       }),
-    inputs: () => ({
-      inputIds: tensor(
-        [
-          [1, 5, 7, 9, 2],
-          [1, 3, 4, 2, 0],
-        ],
-        { dtype: 'int64' },
-      ),
-      attentionMask: tensor(
-        [
-          [1, 1, 1, 1, 1],
-          [1, 1, 1, 1, 0],
-        ],
-        { dtype: 'int64' },
-      ),
-    }),
+    inputs: tinyBertInputs,
   },
   vit: {
     build: () =>

@@ -3,23 +3,43 @@
  * init, hidden 16, 2 layers, dropout on) and SST-2's 200 training rows tokenised with
  * bert-base-uncased's tokenizer.
  */
+import { after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { data, manualSeed, models, noGrad, train, type Tensor } from 'finetune';
 
-/** The repository root (this file runs from build/ts/test/helpers). */
-export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+import { BERT_TOKENIZER_DIR, SST2_TRAIN } from './cli.js';
+
+/** The repository root, for the tests and tools that import it from here. */
+export { ROOT } from './cli.js';
 
 let tokenizer: data.Tokenizer | undefined;
 const cache = new Map<number, data.TextClassificationDataset>();
+
+/**
+ * A function that makes a fresh temporary folder (`<prefix>-…`) at each call, for a test's output; every
+ * folder it made is removed after the test file's tests.
+ */
+export function tempFolders(prefix: string): () => string {
+  const folders: string[] = [];
+  after(() => {
+    for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+    folders.push(dir);
+    return dir;
+  };
+}
 
 /** SST-2 train-200 (label, sentence), tokenised to at most maxLength tokens. */
 export async function sst2(maxLength = 24): Promise<data.TextClassificationDataset> {
   let dataset = cache.get(maxLength);
   if (!dataset) {
-    tokenizer ??= data.Tokenizer.fromFile(join(ROOT, 'data/bert-base-uncased/tokenizer.json'));
-    dataset = await data.TextClassificationDataset.fromFile(join(ROOT, 'data/sst2/train-200.tsv'), {
+    tokenizer ??= data.Tokenizer.fromFile(join(BERT_TOKENIZER_DIR, 'tokenizer.json'));
+    dataset = await data.TextClassificationDataset.fromFile(SST2_TRAIN, {
       textColumn: 'sentence',
       labelColumn: 'label',
       tokenizer,

@@ -14,12 +14,22 @@ import {
 } from '../../io/index.js';
 import { ModulesToSaveWrapper, PeftModel } from '../../peft/index.js';
 import { loadModelWeights } from '../../train/index.js';
-import { UsageError } from './flags.js';
+import { UsageError, type FlagTable } from './flags.js';
 import { expandHome, requirePath } from './paths.js';
 import { isDir, readJsonFile } from './paths.js';
 import { classificationArchitecture, resolveModelSource, setLabelNames } from './model-source.js';
 
 // ---- loading a trained model (eval, predict, merge) ---------------------------------------------
+
+/** --model of the commands that use a trained model (eval, predict). */
+export const TRAINED_MODEL_FLAG: FlagTable = {
+  model: {
+    kind: 'string',
+    arg: 'DIR|HUB_ID',
+    group: 'Model',
+    help: "the trained model: finetune train's --output-dir (model or adapter), a model folder or a Hub id",
+  },
+};
 
 export interface TrainedModel {
   model: Module;

@@ -129,6 +129,16 @@ export function mergeAdapters(
   });
 }
 
+/**
+ * Whether a layer's forward is its base layer alone (PEFT's forward prologue): when it is disabled — after
+ * taking merged adapters out of the weights, so the base layer is the base model's — or when its adapters
+ * are merged into the weights already.
+ */
+export function forwardsBaseOnly(layer: TunerLayer): boolean {
+  if (layer.disabled && layer.mergedAdapters.length) layer.unmerge();
+  return layer.disabled || layer.mergedAdapters.length > 0;
+}
+
 /** PEFT's unmerge loop: takes the merged adapters out again, last merged first (`unmergeOne` for those the layer still holds). */
 export function unmergeAdapters(
   layer: TunerLayer,

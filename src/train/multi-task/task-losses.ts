@@ -6,7 +6,7 @@ import { Tensor, functional as F } from '../../tensor/index.js';
 import { labelSmoothedCrossEntropy, type Module } from '../../nn/index.js';
 import { classificationLoss } from '../../models/index.js';
 import { MultiTaskLoss, type TaskLosses } from '../../optim/index.js';
-import { MultiTaskDataset, type TaskKind } from '../../data/index.js';
+import { datasetsViewed, MultiTaskDataset, type TaskKind } from '../../data/index.js';
 import { accuracyScore, defaultComputeMetrics, f1Score, type EvalPrediction, type Metrics } from '../metrics.js';
 import { isIntegerDtype, type MultiTaskModelOutput } from '../model-io.js';
 import type { MultiTaskTrainingOptions, TrainerOptions } from '../trainer-types.js';
@@ -25,11 +25,7 @@ export interface ResolvedMultiTask {
 
 /** The task kinds a dataset (or the dataset a Subset views) declares, when it is a MultiTaskDataset. */
 export function taskKindsOf(dataset: unknown): Record<string, TaskKind> | null {
-  for (
-    let d: unknown = dataset, depth = 0;
-    typeof d === 'object' && d !== null && depth < 8;
-    d = (d as { dataset?: unknown }).dataset, depth++
-  ) {
+  for (const d of datasetsViewed(dataset)) {
     if (d instanceof MultiTaskDataset) return Object.fromEntries(d.tasks.map((t) => [t.name, t.kind]));
   }
   return null;

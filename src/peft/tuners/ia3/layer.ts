@@ -8,7 +8,7 @@
  */
 import { keep, noGrad, ones, randn, type Device, type Tensor } from '../../../tensor/index.js';
 import { Conv2d, Linear, Module, ParameterDict } from '../../../nn/index.js';
-import { mergeAdapters, unmergeAdapters, type TunerLayer } from '../tuner-utils.js';
+import { forwardsBaseOnly, mergeAdapters, unmergeAdapters, type TunerLayer } from '../tuner-utils.js';
 
 /** One adapter's settings in a layer, from the config. */
 export interface IA3AdapterSettings {
@@ -72,11 +72,7 @@ export abstract class IA3Layer<Base extends WrappedLayer = WrappedLayer> extends
   }
 
   forward(x: Tensor): Tensor {
-    if (this.disabled) {
-      if (this.mergedAdapters.length) this.unmerge();
-      return this.base_layer.forward(x);
-    }
-    if (this.mergedAdapters.length) return this.base_layer.forward(x);
+    if (forwardsBaseOnly(this)) return this.base_layer.forward(x);
     const names = this.adapterNames();
     const vectors = this.activeAdapters.filter((n) => names.includes(n)).map((n) => this.ia3_l.get(n));
     if (vectors.length === 0) return this.base_layer.forward(x);

@@ -18,6 +18,7 @@ import {
 } from '../../../nn/index.js';
 import {
   deleteAdapterEntries,
+  forwardsBaseOnly,
   mergeAdapters,
   parameterPaths,
   unmergeAdapters,
@@ -92,11 +93,7 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
   }
 
   forward(x: Tensor): Tensor {
-    if (this.disabled) {
-      if (this.mergedAdapters.length) this.unmerge();
-      return this.baseForward(x);
-    }
-    if (this.mergedAdapters.length) return this.baseForward(x);
+    if (forwardsBaseOnly(this)) return this.baseForward(x);
     let result = this.baseForward(x);
     for (const name of this.activeAdapters) {
       if (!Object.hasOwn(this.scaling, name)) continue;
