@@ -29,7 +29,6 @@ import {
   type FlagTable,
   type Options,
 } from './core/flags.js';
-import { runCommand } from './core/command.js';
 
 export const LAUNCH_FLAGS: FlagTable = {
   'nproc-per-node': {
@@ -299,41 +298,47 @@ async function runGroup(launch: LaunchPlan, restartCount: number): Promise<Group
   }
 }
 
+/** The launcher loads no libtorch (main.ts runs it before the library is imported): only its workers compute. */
 export async function runLaunch(argv: string[]): Promise<number> {
-  return runCommand('launch', async () => {
+  let launch: LaunchPlan;
+  try {
     const { launcherArgs, script, scriptArgs } = splitAtScript(argv);
     const parsed = parseCommandLine(launcherArgs, LAUNCH_FLAGS);
     if (parsed.help) {
       console.log(launchHelp());
       return EXIT.ok;
     }
-    const launch = plan(parsed.flags, script, scriptArgs);
-    const first = launch.nodeRank * launch.nprocPerNode;
-    console.error(
-      `finetune launch: ${launch.nprocPerNode} worker${launch.nprocPerNode === 1 ? '' : 's'} on node ${launch.nodeRank} of ${launch.nnodes} ` +
-        `(ranks ${first}–${first + launch.nprocPerNode - 1} of ${launch.nnodes * launch.nprocPerNode}), master ${launch.masterAddr}:${launch.masterPort}; ` +
-        (launch.threadsChosen
-          ? `OMP_NUM_THREADS=${launch.threads} per worker (${availableParallelism()} cores / ${launch.nprocPerNode}; set OMP_NUM_THREADS to choose another count)`
-          : `OMP_NUM_THREADS=${launch.threads} per worker (from the environment)`),
-    );
-    for (let restart = 0; ; restart++) {
-      const end = await runGroup(launch, restart);
-      if (end.kind === 'done') return EXIT.ok;
-      if (end.kind === 'interrupted') {
-        console.error(`finetune launch: received ${end.signal}; stopped every worker`);
-        return 128 + constants.signals[end.signal];
-      }
-      const failure = `rank ${end.worker.rank} (local rank ${end.worker.localRank}, pid ${end.worker.child.pid}) ${describeExit(end.worker)}`;
-      if (restart < launch.maxRestarts) {
-        console.error(
-          `finetune launch: ${failure}; stopped the group, restarting it (restart ${restart + 1} of ${launch.maxRestarts})`,
-        );
-        continue;
-      }
-      const restarts =
-        launch.maxRestarts > 0 ? ` after ${launch.maxRestarts} restart${launch.maxRestarts === 1 ? '' : 's'}` : '';
-      console.error(`finetune launch: ${failure}${restarts}; stopped the other workers`);
-      return EXIT.runtime;
+    launch = plan(parsed.flags, script, scriptArgs);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`finetune launch: ${error.message}\n(finetune launch --help lists the flags)`);
+    return EXIT.usage;
+  }
+  const first = launch.nodeRank * launch.nprocPerNode;
+  console.error(
+    `finetune launch: ${launch.nprocPerNode} worker${launch.nprocPerNode === 1 ? '' : 's'} on node ${launch.nodeRank} of ${launch.nnodes} ` +
+      `(ranks ${first}–${first + launch.nprocPerNode - 1} of ${launch.nnodes * launch.nprocPerNode}), master ${launch.masterAddr}:${launch.masterPort}; ` +
+      (launch.threadsChosen
+        ? `OMP_NUM_THREADS=${launch.threads} per worker (${availableParallelism()} cores / ${launch.nprocPerNode}; set OMP_NUM_THREADS to choose another count)`
+        : `OMP_NUM_THREADS=${launch.threads} per worker (from the environment)`),
+  );
+  for (let restart = 0; ; restart++) {
+    const end = await runGroup(launch, restart);
+    if (end.kind === 'done') return EXIT.ok;
+    if (end.kind === 'interrupted') {
+      console.error(`finetune launch: received ${end.signal}; stopped every worker`);
+      return 128 + constants.signals[end.signal];
     }
-  });
+    const failure = `rank ${end.worker.rank} (local rank ${end.worker.localRank}, pid ${end.worker.child.pid}) ${describeExit(end.worker)}`;
+    if (restart < launch.maxRestarts) {
+      console.error(
+        `finetune launch: ${failure}; stopped the group, restarting it (restart ${restart + 1} of ${launch.maxRestarts})`,
+      );
+      continue;
+    }
+    const restarts =
+      launch.maxRestarts > 0 ? ` after ${launch.maxRestarts} restart${launch.maxRestarts === 1 ? '' : 's'}` : '';
+    console.error(`finetune launch: ${failure}${restarts}; stopped the other workers`);
+    return EXIT.runtime;
+  }
 }
