@@ -36,7 +36,7 @@ const TORCHRUN_VARIABLES = [
 /**
  * Worker scripts. Each prints one JSON line `{ env, args, pid }` first. report: exits 0 (output ends
  * without a newline); fail-rank1: rank 1 exits 3, rank 0 starts a child and hangs; stubborn: rank 1
- * exits 3, rank 0 ignores SIGTERM; flaky: rank 1 exits 3 on the first attempt only; graceful: says
+ * exits 3, rank 0 ignores SIGTERM; flaky: rank 1 exits 3 on the first attempt only; killed: rank 1 dies by SIGKILL, rank 0 hangs; graceful: says
  * which signal it got, then exits 0.
  */
 const WORKERS: Record<string, string> = {
@@ -51,6 +51,9 @@ const WORKERS: Record<string, string> = {
   'stubborn.js': `
     if (process.env.RANK === '1') setTimeout(() => process.exit(3), 300);
     else { process.on('SIGTERM', () => console.log('ignoring SIGTERM')); setInterval(() => {}, 1000); }`,
+  'killed.js': `
+    if (process.env.RANK === '1') setTimeout(() => process.kill(process.pid, 'SIGKILL'), 300);
+    else setInterval(() => {}, 1000);`,
   'flaky.js': `if (process.env.RANK === '1' && process.env.TORCHELASTIC_RESTART_COUNT === '0') process.exit(3);`,
   'graceful.js': `
     for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => { console.log('got ' + signal); process.exit(0); });
@@ -230,6 +233,13 @@ test('launch: a worker that ignores SIGTERM is killed after --kill-after', async
   assert.ok(run.seconds < 15, `took ${run.seconds} s`);
   assert.match(run.stdout, /^\[rank0\]: ignoring SIGTERM$/m);
   assert.match(run.stderr, /rank 1 \(local rank 1, pid \d+\) exited with code 3; stopped the other workers/);
+  await assertGone([...reports(run.stdout).values()].map((lines) => (lines[0] as { pid: number }).pid));
+});
+
+test('launch: a worker killed by a signal is named with the signal', async () => {
+  const run = await launch(['--nproc-per-node', '2', script('killed.js')]);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /rank 1 \(local rank 1, pid \d+\) was killed by SIGKILL; stopped the other workers/);
   await assertGone([...reports(run.stdout).values()].map((lines) => (lines[0] as { pid: number }).pid));
 });
 
