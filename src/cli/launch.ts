@@ -230,7 +230,7 @@ type GroupEnd = { kind: 'done' } | { kind: 'failed'; worker: Worker } | { kind: 
 function signalGroup(worker: Worker, signal: NodeJS.Signals): void {
   if (worker.child.pid === undefined) return; // never started
   try {
-    process.kill(-worker.child.pid!, signal);
+    process.kill(-worker.child.pid, signal);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
