@@ -24,6 +24,7 @@ import { DEMO_FLAGS } from '../src/cli/demo.js';
 import { DOCTOR_FLAGS } from '../src/cli/doctor.js';
 import { INSPECT_FLAGS } from '../src/cli/inspect.js';
 import { SETUP_FLAGS } from '../src/cli/setup.js';
+import { LAUNCH_FLAGS } from '../src/cli/launch.js';
 
 const CLI_SOURCE = join(process.cwd(), 'src', 'cli');
 
@@ -43,6 +44,7 @@ function definedFlags(): Set<string> {
     DOCTOR_FLAGS,
     INSPECT_FLAGS,
     SETUP_FLAGS,
+    LAUNCH_FLAGS,
   ];
   const names = new Set(['help', 'version']);
   for (const table of tables) for (const [name, spec] of Object.entries(table)) if (!spec.hidden) names.add(name);

@@ -9,6 +9,7 @@ import { demoHelp, runDemo } from './demo.js';
 import { doctorHelp, runDoctor } from './doctor.js';
 import { evalHelp, runEval } from './eval.js';
 import { inspectHelp, runInspect } from './inspect.js';
+import { launchHelp, runLaunch } from './launch.js';
 import { lrFindHelp, runLrFind } from './lr-find.js';
 import { mergeHelp, runMerge } from './merge.js';
 import { predictHelp, runPredict } from './predict.js';
@@ -102,6 +103,13 @@ export const COMMANDS: readonly Command[] = [
     help: compareHelp,
   },
   {
+    name: 'launch',
+    summary:
+      "Run your own script on several processes or machines with torchrun's variables (--nproc-per-node N script.js …)",
+    run: runLaunch,
+    help: launchHelp,
+  },
+  {
     name: 'advise',
     summary: 'Recommend a strategy from the number of labelled examples and tasks (--train-file FILE [--tasks N])',
     run: runAdvise,
@@ -144,5 +152,6 @@ Examples:
   finetune merge --adapter runs/lora --output-dir runs/lora-merged
   finetune compare --model bert-tiny --train-file data/sst2/train-200.tsv --eval-file data/sst2/dev.tsv --methods full,head,lora --max-steps 50
   finetune advise --train-file data/sst2/train-200.tsv --model bert-base-uncased
-  finetune lr-find --model bert-tiny --train-file data/sst2/train-200.tsv --method lora`;
+  finetune lr-find --model bert-tiny --train-file data/sst2/train-200.tsv --method lora
+  finetune launch --nproc-per-node 2 train.js`;
 }

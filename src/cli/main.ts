@@ -19,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'setup') return (await import('./setup.js')).runSetup(rest);
+  if (command === 'launch') return (await import('./launch.js')).runLaunch(rest); // its workers load libtorch, not it
   const { findCommand, overview } = await import('./commands.js');
   switch (command) {
     case undefined:

@@ -9,6 +9,7 @@ export type { Transform, TransformContext } from './transforms.js';
 export { IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD, IMAGENET_MEAN, IMAGENET_STD } from './transforms.js';
 export { imageTransform, preprocessorJson, type ImagePreprocessing } from './preprocessing.js';
 export * from './loader.js';
+export { DistributedSampler, type DistributedSamplerOptions } from './distributed-sampler.js';
 export * from './split.js';
 export * from './multi-task.js';
 export { MAX_CHARS_PER_TOKEN, Tokenizer, type EncodeOptions, type Encoding, type DecodeOptions, type FromFileOptions, type SpecialToken, type SpecialTokenRole, type TextSide, type TokenizerConfigOptions, type TruncationStrategy } from './tokenizer.js';

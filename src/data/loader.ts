@@ -10,7 +10,8 @@
  * Order. Epoch e's order is a Fisher–Yates permutation from mulberry32(seed, e): the same seed
  * and epoch give the same batches on any machine, so a run resumes at (epoch, batch) with
  * `loader.epoch(e, { startBatch })`. The loader tells the dataset the epoch (setEpoch), from which
- * random transforms seed per example.
+ * random transforms seed per example. A `sampler` (e.g. DistributedSampler, one rank's share) gives
+ * the order instead; the loader tells it the epoch too.
  *
  * Memory. Batch tensors belong to the loader until the consumer asks for the next batch: the loader
  * then disposes the previous batch (and the rest of a prefetch queue when a loop ends early), so
@@ -153,11 +154,23 @@ function disposeAll(value: unknown): void {
   for (const t of tensorsIn(value)) t.dispose();
 }
 
+/**
+ * Where a DataLoader takes its order from instead of its own shuffle (torch's `sampler`): the dataset
+ * indices of an epoch, `length` of them.
+ */
+export interface Sampler extends Iterable<number> {
+  readonly length: number;
+  /** Told the epoch before the epoch's indices are read (DistributedSampler.setEpoch). */
+  setEpoch?(epoch: number): void;
+}
+
 export interface DataLoaderOptions<T, B> {
   /** Examples per batch (default 1). */
   batchSize?: number;
   /** A new random order every epoch (default false: dataset order). */
   shuffle?: boolean;
+  /** The order of the examples, e.g. a DistributedSampler (not with shuffle: the sampler shuffles). */
+  sampler?: Sampler;
   /** Seed of the shuffle (default 0): the order of epoch e depends only on (seed, e). */
   seed?: number;
   /** Leave out the last batch when it is smaller than batchSize (default false). */
@@ -190,6 +203,7 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B>, Iterabl
   readonly dropLast: boolean;
   readonly prefetch: number;
   readonly disposeBatches: boolean;
+  readonly sampler: Sampler | undefined;
   /** The epoch the next plain `for await` / `for` loop over the loader runs. */
   nextEpoch = 0;
   private readonly collateFn: (examples: T[]) => B;
@@ -201,6 +215,9 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B>, Iterabl
     this.batchSize = options.batchSize ?? 1;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${options.batchSize}`);
     this.shuffle = options.shuffle ?? false;
+    this.sampler = options.sampler;
+    if (this.sampler && this.shuffle)
+      throw new Error('DataLoader: sampler and shuffle exclude each other (the sampler decides the order; leave shuffle out)');
     this.seed = options.seed ?? 0;
     this.dropLast = options.dropLast ?? false;
     this.prefetch = options.prefetch ?? 2;
@@ -211,12 +228,16 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B>, Iterabl
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.dataset.length;
+    const n = this.sampler ? this.sampler.length : this.dataset.length;
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
   /** The order of the examples in epoch `epoch` (dataset indices). */
   order(epoch: number): Int32Array {
+    if (this.sampler) {
+      this.sampler.setEpoch?.(epoch);
+      return Int32Array.from(this.sampler);
+    }
     const n = this.dataset.length;
     if (!this.shuffle) return Int32Array.from({ length: n }, (_, i) => i);
     return permutation(n, mulberry32(mixSeeds(this.seed, epoch)));
