@@ -63,8 +63,8 @@ interface ProcessGroup {
 let group: ProcessGroup | undefined;
 
 const NO_GLOO =
-  'this build has no Gloo (the distributed backend): its headers were missing when the native addon was built. ' +
-  'Install libgloo-dev (apt-get install libgloo-dev) and run `npx finetune setup --force`';
+  'this build has no Gloo: install libgloo-dev (apt-get install libgloo-dev) and run `npx finetune setup --force` ' +
+  '(the Gloo headers were missing when the native addon was built)';
 
 function addon(): DistributedAddon {
   const candidate = native as unknown as Partial<DistributedAddon>;
