@@ -5,8 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { distributed, tensor, zeros } from '../src/index.js';
@@ -237,3 +238,14 @@ test(
     );
   },
 );
+
+test('finetune doctor lists the distributed backends this build has', () => {
+  const doctor = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'cli', 'main.js'), 'doctor'], {
+    encoding: 'utf8',
+  });
+  assert.equal(doctor.status, 0, doctor.stderr);
+  assert.match(
+    doctor.stdout,
+    glooBuilt ? /^distributed +gloo yes, nccl no/m : /^distributed +gloo no \(install libgloo-dev/m,
+  );
+});
