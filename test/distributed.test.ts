@@ -139,6 +139,22 @@ test(
   },
 );
 
+test(
+  'a peer that stops calling collectives: the waiting rank gets a timeout Error naming allReduce after the timeout',
+  { skip },
+  async () => {
+    const port = await freePort();
+    const [waiting, stalled] = [0, 1].map((rank) => startRank('stall', rank, 2, port, 2000));
+    const { code, lines } = await waiting.exited;
+    assert.equal(code, 1, lines.join('\n'));
+    assert.match(
+      (resultOf(lines) as { error: string }).error,
+      /^distributed\.allReduce failed on rank 0 of 2: .*Timed out waiting 2000ms/,
+    );
+    assert.equal((await stalled.exited).code, 0);
+  },
+);
+
 test('bad arguments are refused with the argument named', { skip }, () => {
   const init = (options: distributed.InitProcessGroupOptions) => () => distributed.initProcessGroup(options);
   const saved = { ...process.env };

@@ -5,6 +5,7 @@
  *   collectives: allReduce sum / avg / max, broadcast from rank 1, allGather, barrier, an async allReduce.
  *   kill-mid-collective: rank 0 enters an allReduce that rank 1 never joins; rank 1 prints READY and
  *     waits for the test to kill it.
+ *   stall: rank 0 enters an allReduce that rank 1, alive, never calls (it leaves after twice the timeout).
  */
 import { distributed, tensor, zeros, type Tensor } from '../../src/index.js';
 
@@ -54,8 +55,12 @@ try {
       process.stdout.write('READY\n');
       setInterval(() => {}, 1000);
     } else distributed.allReduce(tensor([1]));
+  } else if (scenario === 'stall') {
+    distributed.barrier();
+    if (rank === 1) setTimeout(() => process.exit(0), 2 * Number(timeout));
+    else distributed.allReduce(tensor([1]));
   } else throw new Error(`unknown scenario ${scenario}`);
-  if (rank !== 1 || scenario !== 'kill-mid-collective') {
+  if (rank === 0 || scenario === 'collectives') {
     distributed.destroyProcessGroup();
     process.stdout.write(JSON.stringify(result) + '\n');
   }
