@@ -115,6 +115,21 @@ test(
 );
 
 test(
+  "a store host that never comes up: the connecting rank gets an Error naming its rank, after c10d's connection retries",
+  { skip },
+  async () => {
+    const { code, lines, ms } = await startRank('collectives', 1, 2, await freePort(), 1500).exited;
+    assert.equal(code, 1, lines.join('\n'));
+    assert.match(
+      (resultOf(lines) as { error: string }).error,
+      /^distributed\.initProcessGroup \(store 127\.0\.0\.1:\d+, timeout 1500 ms\) failed on rank 1 of 2: The client socket has timed out/,
+    );
+    // TCPStore retries its connection with a backoff past the timeout (PyTorch's clients too): about 3x at most.
+    assert.ok(ms < 4 * 1500 + 3000, `rank 1 took ${ms} ms`);
+  },
+);
+
+test(
   'a peer killed in the middle of a collective gives the other an Error naming its rank and allReduce, not a hang',
   { skip },
   async () => {
