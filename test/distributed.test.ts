@@ -265,7 +265,7 @@ test(
   () => {
     assert.throws(
       () => distributed.initProcessGroup({ initMethod: 'tcp://127.0.0.1:1', rank: 0, worldSize: 1 }),
-      /this build has no Gloo .*install libgloo-dev .*npx finetune setup --force/i,
+      /distributed: this build has no Gloo: install libgloo-dev .*`npx finetune setup --force`/,
     );
   },
 );
