@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { distributed, tensor, zeros } from '../src/index.js';
+import { addonPath } from '../src/tensor/native.js';
 
 const worker = fileURLToPath(new URL('./helpers/distributed-worker.js', import.meta.url));
 const glooBuilt = distributed.isGlooAvailable();
@@ -278,5 +279,18 @@ test('finetune doctor lists the distributed backends this build has', () => {
   assert.match(
     doctor.stdout,
     glooBuilt ? /^distributed +gloo yes, nccl no/m : /^distributed +gloo no \(install libgloo-dev/m,
+  );
+});
+
+test("the addon calls no gloo:: symbol: Debian's Gloo headers differ from the Gloo inside libtorch", { skip }, () => {
+  // native/src/distributed.cc only names gloo types through shared_ptr; a call into a gloo class compiled from
+  // libgloo-dev's headers (gloo::rendezvous::Store has 6 virtual slots there, 12 in libtorch's) would bind to
+  // libtorch's differently laid-out code.
+  const symbols = spawnSync('nm', ['-DC', addonPath], { encoding: 'utf8' });
+  assert.equal(symbols.status, 0, symbols.stderr);
+  assert.match(symbols.stdout, /U c10d::ProcessGroupGloo::ProcessGroupGloo\(/);
+  assert.deepEqual(
+    symbols.stdout.split('\n').filter((line) => /(^|[\s<(,])gloo::/.test(line)),
+    [],
   );
 });
