@@ -241,17 +241,50 @@ test(
       assert.deepEqual(t.toArray(), [1.5, -2]);
       assert.throws(
         () => distributed.allReduce(t, 'min' as distributed.ReduceOp),
-        /op must be one of sum, avg, max, got min/,
+        /distributed\.allReduce failed on rank 0 of 1: op must be one of sum, avg, max, got min/,
       );
       assert.throws(
         () => distributed.allReduce(tensor([1], { dtype: 'int64' }), distributed.ReduceOp.AVG),
-        /AVG needs a floating-point tensor, got int64/,
+        /distributed\.allReduce failed on rank 0 of 1: ReduceOp\.AVG needs a floating-point tensor, got int64/,
       );
-      assert.throws(() => distributed.broadcast(t, 1), /src must be a rank from 0 to 0, got 1/);
-      assert.throws(() => distributed.allGather([t, t], t), /tensorList needs one tensor per rank \(1\), got 2/);
+      // Gloo would reduce a column's numel elements from its data pointer, into the next column.
+      assert.throws(
+        () =>
+          distributed.allReduce(
+            tensor([
+              [1, 2],
+              [3, 4],
+            ]).select(1, 0),
+          ),
+        /distributed\.allReduce failed on rank 0 of 1: the tensor must be contiguous/,
+      );
+      assert.throws(
+        () =>
+          distributed.allGather(
+            [
+              tensor([
+                [1, 2],
+                [3, 4],
+              ]).t(),
+            ],
+            tensor([
+              [1, 2],
+              [3, 4],
+            ]),
+          ),
+        /distributed\.allGather failed on rank 0 of 1: the tensorList\[0\] must be contiguous/,
+      );
+      assert.throws(
+        () => distributed.broadcast(t, 1),
+        /distributed\.broadcast failed on rank 0 of 1: src must be a rank from 0 to 0, got 1/,
+      );
+      assert.throws(
+        () => distributed.allGather([t, t], t),
+        /distributed\.allGather failed on rank 0 of 1: tensorList needs one tensor per rank \(1\), got 2/,
+      );
       assert.throws(
         () => distributed.allGather([zeros([3])], t),
-        /tensorList\[0\] is float32 \[3\], but tensor is float32 \[2\]/,
+        /distributed\.allGather failed on rank 0 of 1: tensorList\[0\] is float32 \[3\], but tensor is float32 \[2\]/,
       );
     } finally {
       distributed.destroyProcessGroup();

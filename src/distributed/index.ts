@@ -244,15 +244,26 @@ export class Work {
   }
 }
 
-function cpuTensor(operation: string, tensor: Tensor, what = 'tensor'): number {
+/**
+ * The handle of a tensor Gloo can take: on the CPU, and contiguous, since Gloo reads and writes numel
+ * elements from the data pointer (a column of a matrix would reduce into its neighbours).
+ */
+function cpuTensor(tensor: Tensor, what = 'tensor'): number {
   if (tensor.device !== 'cpu') {
+    throw new Error(`the gloo backend takes CPU tensors, got the ${what} on ${tensor.device}`);
+  }
+  if (!tensor.isContiguous()) {
     throw new Error(
-      `distributed.${operation}: the gloo backend takes CPU tensors, got the ${what} on ${tensor.device}`,
+      `the ${what} must be contiguous (a view such as a column or a transpose is not): use .contiguous()`,
     );
   }
   return tensor.handle;
 }
 
+/**
+ * Checks the arguments and starts a collective (`start` throws for a bad one), then waits for it unless
+ * asyncOp: every error names the operation and this rank.
+ */
 function run(
   operation: string,
   options: CollectiveOptions | undefined,
@@ -274,28 +285,27 @@ function run(
 export function allReduce(tensor: Tensor, op?: ReduceOp): void;
 export function allReduce(tensor: Tensor, op: ReduceOp, options: { asyncOp: true }): Work;
 export function allReduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, options?: CollectiveOptions): Work | undefined {
-  if (!Object.values(ReduceOp).includes(op)) {
-    throw new Error(
-      `distributed.allReduce: op must be one of ${Object.values(ReduceOp).join(', ')}, got ${String(op)}`,
-    );
-  }
-  if (op === ReduceOp.AVG && !tensor.dtype.startsWith('float') && !tensor.dtype.startsWith('bfloat')) {
-    throw new Error(`distributed.allReduce: ReduceOp.AVG needs a floating-point tensor, got ${tensor.dtype}`);
-  }
-  return run('allReduce', options, (gloo, pg) => gloo.processGroupAllReduce(pg.id, cpuTensor('allReduce', tensor), op));
+  return run('allReduce', options, (gloo, pg) => {
+    if (!Object.values(ReduceOp).includes(op)) {
+      throw new Error(`op must be one of ${Object.values(ReduceOp).join(', ')}, got ${String(op)}`);
+    }
+    if (op === ReduceOp.AVG && !tensor.dtype.startsWith('float') && !tensor.dtype.startsWith('bfloat')) {
+      throw new Error(`ReduceOp.AVG needs a floating-point tensor, got ${tensor.dtype}`);
+    }
+    return gloo.processGroupAllReduce(pg.id, cpuTensor(tensor), op);
+  });
 }
 
 /** Copies `tensor` from rank `src` into `tensor` on every other rank (torch.distributed.broadcast). */
 export function broadcast(tensor: Tensor, src: number): void;
 export function broadcast(tensor: Tensor, src: number, options: { asyncOp: true }): Work;
 export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptions): Work | undefined {
-  const worldSize = current('broadcast').worldSize;
-  if (!Number.isInteger(src) || src < 0 || src >= worldSize) {
-    throw new Error(`distributed.broadcast: src must be a rank from 0 to ${worldSize - 1}, got ${src}`);
-  }
-  return run('broadcast', options, (gloo, pg) =>
-    gloo.processGroupBroadcast(pg.id, cpuTensor('broadcast', tensor), src),
-  );
+  return run('broadcast', options, (gloo, pg) => {
+    if (!Number.isInteger(src) || src < 0 || src >= pg.worldSize) {
+      throw new Error(`src must be a rank from 0 to ${pg.worldSize - 1}, got ${src}`);
+    }
+    return gloo.processGroupBroadcast(pg.id, cpuTensor(tensor), src);
+  });
 }
 
 /**
@@ -305,27 +315,20 @@ export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptio
 export function allGather(tensorList: Tensor[], tensor: Tensor): void;
 export function allGather(tensorList: Tensor[], tensor: Tensor, options: { asyncOp: true }): Work;
 export function allGather(tensorList: Tensor[], tensor: Tensor, options?: CollectiveOptions): Work | undefined {
-  const worldSize = current('allGather').worldSize;
-  if (tensorList.length !== worldSize) {
-    throw new Error(
-      `distributed.allGather: tensorList needs one tensor per rank (${worldSize}), got ${tensorList.length}`,
-    );
-  }
-  tensorList.forEach((output, i) => {
-    if (output.dtype !== tensor.dtype || output.shape.join() !== tensor.shape.join()) {
-      throw new Error(
-        `distributed.allGather: tensorList[${i}] is ${output.dtype} [${output.shape}], ` +
-          `but tensor is ${tensor.dtype} [${tensor.shape}]`,
-      );
+  return run('allGather', options, (gloo, pg) => {
+    if (tensorList.length !== pg.worldSize) {
+      throw new Error(`tensorList needs one tensor per rank (${pg.worldSize}), got ${tensorList.length}`);
     }
+    tensorList.forEach((output, i) => {
+      if (output.dtype !== tensor.dtype || output.shape.join() !== tensor.shape.join()) {
+        throw new Error(
+          `tensorList[${i}] is ${output.dtype} [${output.shape}], but tensor is ${tensor.dtype} [${tensor.shape}]`,
+        );
+      }
+    });
+    const outputs = tensorList.map((output, i) => cpuTensor(output, `tensorList[${i}]`));
+    return gloo.processGroupAllGather(pg.id, outputs, cpuTensor(tensor));
   });
-  return run('allGather', options, (gloo, pg) =>
-    gloo.processGroupAllGather(
-      pg.id,
-      tensorList.map((output, i) => cpuTensor('allGather', output, `tensorList[${i}]`)),
-      cpuTensor('allGather', tensor),
-    ),
-  );
 }
 
 /** Blocks until every rank reached the barrier (torch.distributed.barrier). */
