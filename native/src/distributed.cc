@@ -2,13 +2,17 @@
 
 // The Gloo headers come from Debian's libgloo-dev (gloo 0.5.0, git 2022-05-18), not from the gloo
 // libtorch 2.13 vendors and links (newer: its gloo::rendezvous::Store has the "v2" methods
-// has_v2_support / multi_get / multi_set / append / add, seen as libtorch_cpu.so's 14-slot vtable for
-// ProcessGroupGloo::GlooStore and its exported gloo::rendezvous::PrefixStore::multi_get; Debian's
-// store.h declares 6 slots). So this file must never construct, derive from or call a gloo class:
+// has_v2_support / multi_get / multi_set / append / add: `nm -DCS libtorch_cpu.so` shows the vtable of
+// ProcessGroupGloo::GlooStore at 0x70 bytes, 12 virtual slots, and exports
+// gloo::rendezvous::PrefixStore::multi_get; Debian's store.h declares 6 slots, and no
+// GLOO_STORE_HAS_STORE_V2). So this file must never construct, derive from or call a gloo class:
 // it only names gloo types through std::shared_ptr (Options::devices, created by libtorch's own
 // createDefaultDevice / createDeviceForInterface) and calls c10d's exported functions and virtuals,
 // whose layouts come from libtorch's own headers. The gloo headers are needed only to compile
-// ProcessGroupGloo.hpp, whose inline members touching gloo objects this file does not call.
+// ProcessGroupGloo.hpp, whose inline members touching gloo objects this file does not call. The
+// built addon imports no gloo:: symbol at all (test/distributed.test.ts checks with nm), and
+// ProcessGroupGloo's and Options's own members are c10d and std types, pointers and shared_ptrs,
+// so their layout does not depend on the Gloo headers.
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
