@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "finetune_gloo%": "<!(node native/src/gloo-headers.cjs)"
+  },
   "targets": [
     {
       "target_name": "finetune",
@@ -26,6 +29,12 @@
         "-ltorch_cpu",
         "-ltorch",
         "-lc10"
+      ],
+      "conditions": [
+        ["finetune_gloo==1", {
+          "sources": ["native/src/distributed.cc"],
+          "defines": ["USE_C10D_GLOO", "FINETUNE_DISTRIBUTED"]
+        }]
       ]
     }
   ]

@@ -20,6 +20,9 @@ install_system_packages() {
   [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
   # A font for the text in report PNGs (resvg renders with system fonts)
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+  # The Gloo headers c10d's ProcessGroupGloo.hpp includes, for the addon's distributed part (binding.gyp
+  # compiles it only where native/src/gloo-headers.cjs finds them; libtorch links Gloo itself)
+  [ "$(node native/src/gloo-headers.cjs 2>/dev/null)" = 1 ] || missing+=(libgloo-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} with apt-get"
     apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2

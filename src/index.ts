@@ -1,7 +1,7 @@
 /**
  * finetune: fine-tune pretrained neural networks from TypeScript on libtorch.
  * Layers, lowest first; a folder imports only from its own layer and those before it (test/layering.test.ts):
- * pattern, format, install → tensor → nn → models → peft → optim, amp → data, io, hub → train → pretrain, report → demo → cli
+ * pattern, format, install → tensor → nn → models → peft → optim, amp → data, io, hub, distributed → train → pretrain, report → demo → cli
  */
 export * from './tensor/index.js';
 export * from './io/index.js';
@@ -10,6 +10,7 @@ export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 export * as peft from './peft/index.js';
 export * as data from './data/index.js';
+export * as distributed from './distributed/index.js';
 export * as optim from './optim/index.js';
 export * as amp from './amp/index.js';
 export * as train from './train/index.js';

@@ -10,7 +10,7 @@ import ts from 'typescript';
 // below it and only the command line runs the demo. src/index.ts, the package's entry, re-exports the layers and is
 // imported by cli alone (for the version).
 const LAYERING =
-  'pattern, format, install → tensor → nn → models → peft → optim, amp → data, io, hub → train → pretrain, report → demo → cli';
+  'pattern, format, install → tensor → nn → models → peft → optim, amp → data, io, hub, distributed → train → pretrain, report → demo → cli';
 const ENTRY = 'index.ts';
 const ENTRY_IMPORTERS = new Set(['cli']);
 

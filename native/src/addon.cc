@@ -15,6 +15,9 @@
 #include <cstdlib>
 #include <mutex>
 
+#ifdef FINETUNE_DISTRIBUTED
+#include "distributed.h"
+#endif
 #include "ops.h"
 #include "slab.h"
 #include "tensors.h"
@@ -132,6 +135,12 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaDevices", cuda.hasCUDA() ? static_cast<int>(cuda.deviceCount()) : 0);
   out.Set("parallelInfo", at::get_parallel_info());
   out.Set("config", at::show_config());
+  // The c10d backends compiled in: Gloo where its headers were found at build time (binding.gyp).
+  auto backends = Napi::Array::New(env);
+#ifdef FINETUNE_DISTRIBUTED
+  backends.Set(backends.Length(), "gloo");
+#endif
+  out.Set("distributedBackends", backends);
   return out;
 }
 
@@ -208,6 +217,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("setNnpackEnabled", guarded<setNnpackEnabled>);
   add("nnpackEnabled", guarded<nnpackEnabled>);
   add("buildInfo", guarded<buildInfo>);
+#ifdef FINETUNE_DISTRIBUTED
+  add("processGroupCreate", guarded<processGroupCreate>);
+  add("processGroupAllReduce", guarded<processGroupAllReduce>);
+  add("processGroupBroadcast", guarded<processGroupBroadcast>);
+  add("processGroupAllGather", guarded<processGroupAllGather>);
+  add("processGroupBarrier", guarded<processGroupBarrier>);
+  add("processGroupDestroy", guarded<processGroupDestroy>);
+  add("workWait", guarded<workWait>);
+  add("workCompleted", guarded<workCompleted>);
+#endif
   return exports;
 }
 

@@ -54,6 +54,13 @@ export function runDoctor(argv: string[]): number {
           : "off: NNPACK cannot initialise on this CPU, so libtorch's own convolution kernels run (and its warning is not printed)",
     ],
     ['cuda', info.cuda ? `yes (${info.cudaDevices} device${info.cudaDevices === 1 ? '' : 's'})` : 'no (CPU build)'],
+    [
+      'distributed',
+      (info.distributedBackends.includes('gloo')
+        ? 'gloo yes'
+        : 'gloo no (install libgloo-dev, then `npx finetune setup --force`)') +
+        (info.cuda ? ', nccl no (not built in yet)' : ', nccl no (CPU build)'),
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [key, value] of rows) console.log(`${key.padEnd(width)}  ${value}`);

@@ -28,6 +28,11 @@ export function addonKey(root: string, libtorch: Libtorch): string {
   for (const name of sources) hash.update(name).update(readFileSync(join(root, 'native', 'src', name)));
   hash.update(readFileSync(join(root, 'binding.gyp')));
   hash.update(`${libtorch.dir}\n${libtorch.cxx11Abi}`);
+  // Installing the Gloo headers turns the distributed part on (binding.gyp), so it changes the build.
+  const gloo = createRequire(import.meta.url)(join(root, 'native', 'src', 'gloo-headers.cjs')) as {
+    glooHeadersPresent(): boolean;
+  };
+  hash.update(`gloo=${gloo.glooHeadersPresent()}`);
   return hash.digest('hex').slice(0, 16);
 }
 

@@ -42,6 +42,8 @@ export interface BuildInfo {
   cudaDevices: number;
   parallelInfo: string;
   config: string;
+  /** The c10d backends compiled into the addon: ['gloo'] where the Gloo headers were found at build time. */
+  distributedBackends: string[];
 }
 
 export type RawResult = number | boolean | string | null | undefined | RawResult[];
