@@ -1,7 +1,7 @@
 """Writes test/fixtures/ops.json: op inputs and the outputs real PyTorch computes for them.
 
 Run with the same libtorch the addon links:
-    PYTHONPATH=.deps/torch-2.13.0 python3 tools/gen_op_fixtures.py
+    PYTHONPATH=~/.cache/finetune/libtorch-2.13.0+cpu python3 tools/gen_op_fixtures.py
 
 Each case names a finetune op (the key test/ops-values.test.ts dispatches on) and its
 parameters: tensors as {shape, dtype, values} and plain JSON args. Float values are written as

@@ -3,7 +3,7 @@
 Setup (once): python3 -m pip install --no-deps --target .deps/pyref safetensors==0.8.0
 
 Write the fixtures test/safetensors.test.ts loads:
-    PYTHONPATH=.deps/torch-2.13.0:.deps/pyref python3 tools/gen_safetensors_fixtures.py
+    eval "$(bash tools/setup-pyref.sh)" && python3 tools/gen_safetensors_fixtures.py
 
   test/fixtures/safetensors/python-all-dtypes.safetensors  written by safetensors.torch.save_file
   test/fixtures/safetensors/python-all-dtypes.json         what it holds: per tensor the dtype, shape,
@@ -12,7 +12,7 @@ Write the fixtures test/safetensors.test.ts loads:
 
 Check that the reference reads a file finetune wrote (the test writes
 build/safetensors-interop/finetune-all-dtypes.safetensors and a .json of what it holds beside it):
-    PYTHONPATH=.deps/torch-2.13.0:.deps/pyref python3 tools/gen_safetensors_fixtures.py \
+    eval "$(bash tools/setup-pyref.sh)" && python3 tools/gen_safetensors_fixtures.py \
         --check build/safetensors-interop/finetune-all-dtypes.safetensors
 
 --check loads FILE with safetensors (which validates the header as the reference does), checks
