@@ -344,3 +344,5 @@ export function destroyProcessGroup(): void {
   group = undefined;
   addon().processGroupDestroy(pg.id);
 }
+
+export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';

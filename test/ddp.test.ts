@@ -1,0 +1,132 @@
+/**
+ * DistributedDataParallel: 2 real Node processes × batch 4 train a tiny BERT exactly as 1 process ×
+ * batch 8 (same seed, same rows): the same losses at every step and the same final weights, for full
+ * fine-tuning and LoRA, and with noSync gradient accumulation. Rank 1 starts from another seed, so the
+ * runs agree only if the construction broadcast and the gradient averaging both work.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+import { distributed, LoraConfig, getPeftModel, manualSeed, models, nn } from '../src/index.js';
+import { STEPS, train, type Setup, type TrainResult } from './helpers/ddp-training.js';
+import { TINY_BERT_CONFIG } from './helpers/tiny-configs.js';
+
+const worker = fileURLToPath(new URL('./helpers/ddp-training.js', import.meta.url));
+const skip = distributed.isGlooAvailable() ? false : 'this addon was built without the Gloo headers (libgloo-dev)';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+type RankResult = TrainResult & { ms: number };
+
+/** Runs `setup` on 2 child processes and returns what each rank printed. */
+async function trainOnTwoRanks(setup: Setup): Promise<RankResult[]> {
+  const port = await freePort();
+  const args = [setup.model, setup.optimizer, String(setup.accumulate)];
+  return Promise.all(
+    [0, 1].map(
+      (rank) =>
+        new Promise<RankResult>((done, fail) => {
+          const child = spawn(process.execPath, [worker, ...args, String(rank), '2', String(port)], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, OMP_NUM_THREADS: '1' },
+          });
+          let out = '';
+          child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+          child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+          const guard = setTimeout(() => child.kill('SIGKILL'), 40_000);
+          child.on('exit', (code) => {
+            clearTimeout(guard);
+            const line = out.split('\n').find((l) => l.startsWith('{'));
+            const result = line ? (JSON.parse(line) as RankResult & { error?: string }) : undefined;
+            if (code !== 0 || !result || result.error) fail(new Error(`rank ${rank} exited ${code}: ${out}`));
+            else done(result);
+          });
+        }),
+    ),
+  );
+}
+
+/** ‖a − b‖ ≤ 1e-5 · ‖b‖ for every tensor, and the same keys. */
+function assertSameWeights(actual: Record<string, number[]>, expected: Record<string, number[]>, who: string): void {
+  assert.deepEqual(Object.keys(actual), Object.keys(expected), who);
+  for (const [key, values] of Object.entries(expected)) {
+    let diff = 0;
+    let norm = 0;
+    values.forEach((v, i) => {
+      diff += (actual[key][i] - v) ** 2;
+      norm += v * v;
+    });
+    assert.ok(Math.sqrt(diff) <= 1e-5 * Math.sqrt(norm) + 1e-9, `${who}: ${key} differs by ${Math.sqrt(diff)}`);
+  }
+}
+
+const SETUPS: Setup[] = [
+  { model: 'full', optimizer: 'sgd', accumulate: 1 },
+  { model: 'lora', optimizer: 'adamw', accumulate: 1 },
+  { model: 'full', optimizer: 'sgd', accumulate: 3 },
+];
+
+for (const setup of SETUPS) {
+  const name =
+    `${setup.model === 'full' ? 'full fine-tuning' : 'LoRA'} with ${setup.optimizer}` +
+    (setup.accumulate > 1 ? `, ${setup.accumulate - 1} noSync micro-steps then a synced one` : '');
+  test(`DDP, 2 processes × batch 4 = 1 process × batch 8: ${name}`, { skip }, async () => {
+    const ranks = await trainOnTwoRanks(setup);
+    const reference = train(setup, 0, 1);
+    assert.equal(reference.losses.length, STEPS);
+    // The training moved: the losses are not flat.
+    assert.ok(Math.abs(reference.losses[0] - reference.losses[STEPS - 1]) > 1e-3, `${reference.losses}`);
+    // Each rank's loss is the mean over its 4 rows; their average is the mean over the 8.
+    ranks[0].losses.forEach((loss, step) => {
+      const average = (loss + ranks[1].losses[step]) / 2;
+      const expected = reference.losses[step];
+      assert.ok(Math.abs(average - expected) <= 1e-5 * Math.abs(expected), `step ${step}: ${average} vs ${expected}`);
+    });
+    assertSameWeights(ranks[0].weights, reference.weights, 'rank 0');
+    assertSameWeights(ranks[1].weights, ranks[0].weights, 'rank 1');
+    if (setup.model === 'lora') {
+      // The wrapper's state dict is the plain PEFT model's: no 'module.' prefix.
+      assert.ok(Object.keys(ranks[0].weights).some((k) => k.includes('lora_A.default.weight')));
+    }
+    console.log(`${name}: 2-rank run ${ranks.map((r) => r.ms.toFixed(0)).join(' / ')} ms for ${STEPS} steps`);
+  });
+}
+
+test('DDP buckets only the parameters that train, last first, within bucketCapMb', { skip }, () => {
+  distributed.initProcessGroup({ initMethod: 'tcp://127.0.0.1:0', rank: 0, worldSize: 1, timeout: 10_000 });
+  try {
+    manualSeed(0);
+    const bert = new models.BertForSequenceClassification(TINY_BERT_CONFIG);
+    // float32 trainable bytes of the tiny BERT; a cap of ~1/3 of them gives 3 or more buckets.
+    const bytes = bert.numParameters({ trainableOnly: true }) * 4;
+    const ddp = new distributed.DistributedDataParallel(bert, { bucketCapMb: bytes / 3 / 2 ** 20 });
+    assert.ok(ddp.bucketCount >= 3, `${ddp.bucketCount} buckets`);
+    assert.equal(new distributed.DistributedDataParallel(bert).bucketCount, 1);
+    assert.deepEqual([...ddp.stateDict().keys()], [...bert.stateDict().keys()]);
+    assert.equal(ddp.module, bert);
+    ddp.eval();
+    assert.equal(bert.training, false);
+    const lora = getPeftModel(bert, new LoraConfig({ taskType: 'SEQ_CLS', r: 4, targetModules: ['query'] }));
+    const ddpLora = new distributed.DistributedDataParallel(lora as unknown as nn.Module & { forward(): unknown });
+    assert.equal(ddpLora.parameters().length, lora.parameters().length);
+    assert.throws(() => new distributed.DistributedDataParallel(bert, { bucketCapMb: 0 }), /bucketCapMb must be > 0/);
+  } finally {
+    distributed.destroyProcessGroup();
+  }
+});
+
+test('DDP without a process group says to call initProcessGroup', () => {
+  assert.throws(
+    () => new distributed.DistributedDataParallel(new models.BertForSequenceClassification(TINY_BERT_CONFIG)),
+    /DistributedDataParallel: the default process group has not been initialized: call initProcessGroup first/,
+  );
+});

@@ -1,0 +1,132 @@
+/**
+ * The training runs test/ddp.test.ts compares: a tiny BERT classifier (dropout 0, so runs are
+ * deterministic), fully fine-tuned or with LoRA, trained on fixed batches of 8 rows.
+ *   In the test process: `train(setup, 0, 1)` is the 1-process × batch 8 reference.
+ *   As a child: `node ddp-training.js <model> <optimizer> <accumulate> <rank> <worldSize> <port>` joins
+ *   the group at tcp://127.0.0.1:<port>, wraps the model in DistributedDataParallel, trains on rows
+ *   rank, rank + worldSize, … of each batch and prints one JSON line (its losses and final weights),
+ *   or { error }.
+ * Rank r builds its model from seed r: only DDP's broadcast from rank 0 makes the copies equal.
+ */
+import { fileURLToPath } from 'node:url';
+
+import {
+  distributed,
+  getPeftModel,
+  LoraConfig,
+  manualSeed,
+  models,
+  nn,
+  optim,
+  tensor,
+  tidy,
+  type Tensor,
+} from '../../src/index.js';
+import { TINY_BERT_CONFIG } from './tiny-configs.js';
+
+export interface Setup {
+  model: 'full' | 'lora';
+  optimizer: 'sgd' | 'adamw';
+  /** Micro-batches per optimizer step: all but the last run inside noSync. */
+  accumulate: number;
+}
+
+export interface TrainResult {
+  /** Per optimizer step, the mean loss over this rank's micro-batches. */
+  losses: number[];
+  /** The state dict after training, key → values. */
+  weights: Record<string, number[]>;
+}
+
+export const STEPS = 10;
+const BATCH = 8;
+const SEQUENCE = 8;
+
+type Classifier = nn.Module & { forward(inputs: { inputIds: Tensor; labels: Tensor }): { loss?: Tensor | null } };
+
+function buildModel(setup: Setup, seed: number): Classifier {
+  manualSeed(seed);
+  const bert = new models.BertForSequenceClassification({
+    ...TINY_BERT_CONFIG,
+    hiddenDropoutProb: 0,
+    attentionProbsDropoutProb: 0,
+  });
+  if (setup.model === 'full') return bert as unknown as Classifier;
+  const lora = new LoraConfig({ taskType: 'SEQ_CLS', r: 4, loraAlpha: 8, targetModules: ['query', 'value'] });
+  return getPeftModel(bert, lora) as unknown as Classifier;
+}
+
+/** Micro-batch `micro` of step `step`: 8 rows of token ids and labels from a fixed formula. */
+function rowsOf(step: number, micro: number, rank: number, worldSize: number): { ids: number[][]; labels: number[] } {
+  const ids: number[][] = [];
+  const labels: number[] = [];
+  for (let row = rank; row < BATCH; row += worldSize) {
+    // Two batches (per micro-step) in turn, labels from the first token: the model can learn them.
+    const n = ((step % 2) * 7 + micro * 3) * BATCH + row;
+    const tokens = Array.from({ length: SEQUENCE }, (_, t) => 1 + ((n * 31 + t * 17 + n * t) % 99));
+    ids.push(tokens);
+    labels.push(tokens[0] % 3);
+  }
+  return { ids, labels };
+}
+
+/** Trains for STEPS optimizer steps as `rank` of `worldSize`, through DDP when worldSize > 1. */
+export function train(setup: Setup, rank: number, worldSize: number): TrainResult {
+  const model = buildModel(setup, rank);
+  const wrapped = worldSize > 1 ? new distributed.DistributedDataParallel(model) : undefined;
+  const forward = wrapped ? wrapped.forward.bind(wrapped) : model.forward.bind(model);
+  const trainable = model.parameters().filter((p) => p.requiresGrad);
+  const optimizer =
+    setup.optimizer === 'sgd'
+      ? new optim.SGD(trainable, { lr: 0.1, momentum: 0.9 })
+      : new optim.AdamW(trainable, { lr: 1e-2 });
+  const losses: number[] = [];
+  for (let step = 0; step < STEPS; step++) {
+    let total = 0;
+    const micro = (m: number): void =>
+      tidy(() => {
+        const { ids, labels } = rowsOf(step, m, rank, worldSize);
+        const loss = forward({
+          inputIds: tensor(ids, { dtype: 'int64' }),
+          labels: tensor(labels, { dtype: 'int64' }),
+        }).loss!;
+        total += loss.item() / setup.accumulate;
+        loss.div(setup.accumulate).backward();
+      });
+    for (let m = 0; m < setup.accumulate - 1; m++) {
+      if (wrapped) wrapped.noSync(() => micro(m));
+      else micro(m);
+    }
+    micro(setup.accumulate - 1);
+    wrapped?.syncGradients();
+    optimizer.step();
+    optimizer.zeroGrad();
+    losses.push(total);
+  }
+  const weights: Record<string, number[]> = {};
+  for (const [key, value] of (wrapped ?? model).stateDict()) {
+    if (value.dtype === 'float32') weights[key] = Array.from(value.data() as Float32Array);
+  }
+  return { losses, weights };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [model, optimizer, accumulate, rank, worldSize, port] = process.argv.slice(2);
+  try {
+    distributed.initProcessGroup({
+      initMethod: `tcp://127.0.0.1:${port}`,
+      rank: Number(rank),
+      worldSize: Number(worldSize),
+      timeout: 20_000,
+    });
+    const setup = { model, optimizer, accumulate: Number(accumulate) } as Setup;
+    const started = performance.now();
+    const result = train(setup, Number(rank), Number(worldSize));
+    const ms = performance.now() - started;
+    distributed.destroyProcessGroup();
+    process.stdout.write(JSON.stringify({ ...result, ms }) + '\n');
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ error: (error as Error).stack }) + '\n');
+    process.exitCode = 1;
+  }
+}
