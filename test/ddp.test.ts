@@ -93,6 +93,19 @@ for (const setup of SETUPS) {
     });
     assertSameWeights(ranks[0].weights, reference.weights, 'rank 0');
     assertSameWeights(ranks[1].weights, ranks[0].weights, 'rank 1');
+    const [grad0, grad1] = ranks.map((r) => r.classifierGrad);
+    if (setup.accumulate > 1) {
+      // Inside noSync each rank holds the gradient of its own rows only; syncGradients makes them equal.
+      assert.ok(
+        Math.abs(grad0.beforeSync - grad1.beforeSync) > 1e-3 * grad0.beforeSync,
+        JSON.stringify([grad0, grad1]),
+      );
+    }
+    assert.ok(Math.abs(grad0.afterSync - grad1.afterSync) <= 1e-6 * grad0.afterSync, JSON.stringify([grad0, grad1]));
+    assert.ok(
+      Math.abs(grad0.afterSync - reference.classifierGrad.afterSync) <= 1e-5 * grad0.afterSync,
+      JSON.stringify([grad0, reference]),
+    );
     if (setup.model === 'lora') {
       // The wrapper's state dict is the plain PEFT model's: no 'module.' prefix.
       assert.ok(Object.keys(ranks[0].weights).some((k) => k.includes('lora_A.default.weight')));
@@ -101,7 +114,7 @@ for (const setup of SETUPS) {
   });
 }
 
-test('DDP buckets only the parameters that train, last first, within bucketCapMb', { skip }, () => {
+test("DDP buckets only the parameters that train, within bucketCapMb; its state dict is the module's", { skip }, () => {
   distributed.initProcessGroup({ initMethod: 'tcp://127.0.0.1:0', rank: 0, worldSize: 1, timeout: 10_000 });
   try {
     manualSeed(0);
@@ -116,7 +129,10 @@ test('DDP buckets only the parameters that train, last first, within bucketCapMb
     ddp.eval();
     assert.equal(bert.training, false);
     const lora = getPeftModel(bert, new LoraConfig({ taskType: 'SEQ_CLS', r: 4, targetModules: ['query'] }));
-    const ddpLora = new distributed.DistributedDataParallel(lora as unknown as nn.Module & { forward(): unknown });
+    const cap = { bucketCapMb: bytes / 3 / 2 ** 20 };
+    const ddpLora = new distributed.DistributedDataParallel(lora as unknown as nn.Module & { forward(): unknown }, cap);
+    // The frozen base weights stay out: LoRA's adapters and the classifier copy fit in one bucket.
+    assert.equal(ddpLora.bucketCount, 1);
     assert.equal(ddpLora.parameters().length, lora.parameters().length);
     assert.throws(() => new distributed.DistributedDataParallel(bert, { bucketCapMb: 0 }), /bucketCapMb must be > 0/);
   } finally {

@@ -36,6 +36,8 @@ export interface TrainResult {
   losses: number[];
   /** The state dict after training, key → values. */
   weights: Record<string, number[]>;
+  /** The sum of |the classifier's weight gradient| in step 0 before and after the last (synced) micro-step. */
+  classifierGrad: { beforeSync: number; afterSync: number };
 }
 
 export const STEPS = 10;
@@ -81,6 +83,12 @@ export function train(setup: Setup, rank: number, worldSize: number): TrainResul
       ? new optim.SGD(trainable, { lr: 0.1, momentum: 0.9 })
       : new optim.AdamW(trainable, { lr: 1e-2 });
   const losses: number[] = [];
+  const classifier = model
+    .namedParameters()
+    .find(
+      ([name]) => name.endsWith('classifier.weight') || name.endsWith('classifier.modules_to_save.default.weight'),
+    )![1];
+  let classifierGrad = { beforeSync: 0, afterSync: 0 };
   for (let step = 0; step < STEPS; step++) {
     let total = 0;
     const micro = (m: number): void =>
@@ -92,13 +100,17 @@ export function train(setup: Setup, rank: number, worldSize: number): TrainResul
         }).loss!;
         total += loss.item() / setup.accumulate;
         loss.div(setup.accumulate).backward();
+        // After every backward, as a training loop does: inside noSync it does nothing.
+        wrapped?.syncGradients();
       });
     for (let m = 0; m < setup.accumulate - 1; m++) {
       if (wrapped) wrapped.noSync(() => micro(m));
       else micro(m);
     }
+    const classifierGradSum = () => tidy(() => classifier.grad?.abs().sum().item() ?? 0);
+    const beforeSync = classifierGradSum();
     micro(setup.accumulate - 1);
-    wrapped?.syncGradients();
+    if (step === 0) classifierGrad = { beforeSync, afterSync: classifierGradSum() };
     optimizer.step();
     optimizer.zeroGrad();
     losses.push(total);
@@ -107,7 +119,7 @@ export function train(setup: Setup, rank: number, worldSize: number): TrainResul
   for (const [key, value] of (wrapped ?? model).stateDict()) {
     if (value.dtype === 'float32') weights[key] = Array.from(value.data() as Float32Array);
   }
-  return { losses, weights };
+  return { losses, weights, classifierGrad };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
