@@ -49,6 +49,43 @@ function bucketsOf(parameters: Tensor[], capBytes: number): Bucket[] {
   return buckets;
 }
 
+/**
+ * One collective per bucket instead of one per tensor: each bucket's tensors (as `contribution` gives
+ * them) are flattened into one contiguous tensor, every bucket's collective is started, then all are
+ * waited on, and each tensor's slice of the result is handed to `receive`.
+ */
+function coalesced(
+  buckets: Bucket[],
+  contribution: (t: Tensor) => Tensor,
+  collective: (flat: Tensor) => Work,
+  receive: (t: Tensor, result: Tensor) => void,
+): void {
+  noGrad(() =>
+    tidy(() => {
+      const flats = buckets.map((bucket) => cat(bucket.map((t) => contribution(t).reshape(-1))));
+      flats.map(collective).forEach((work) => work.wait());
+      buckets.forEach((bucket, b) => {
+        let offset = 0;
+        for (const t of bucket) {
+          receive(t, flats[b].narrow(0, offset, t.numel()).view(t.shape));
+          offset += t.numel();
+        }
+      });
+    }),
+  );
+}
+
+/** torch's _sync_module_states: copies rank 0's tensors into every rank's, in buckets of 250 MB. */
+function broadcastFromRank0(tensors: Tensor[]): void {
+  if (getWorldSize() === 1) return;
+  coalesced(
+    bucketsOf(tensors, 250 * 1024 * 1024),
+    (t) => t,
+    (flat) => broadcast(flat, 0, { asyncOp: true }),
+    (t, value) => t.copy_(value),
+  );
+}
+
 export class DistributedDataParallel<M extends Forwarding> extends Module {
   readonly #module: M;
   readonly #broadcastBuffers: boolean;
@@ -74,10 +111,7 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
       module.parameters().filter((p) => p.requiresGrad),
       bucketCapMb * 1024 * 1024,
     );
-    noGrad(() => {
-      for (const p of module.parameters()) broadcast(p, 0);
-    });
-    this.#syncBuffers();
+    broadcastFromRank0([...module.parameters(), ...module.namedBuffers().map(([, b]) => b)]);
   }
 
   /** The wrapped module (torch's ddp.module): save and evaluate it. */
@@ -103,23 +137,16 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
    */
   syncGradients(): void {
     if (!this.#syncing || getWorldSize() === 1) return;
-    tidy(() => {
-      const flats = this.#buckets.map((bucket) => cat(bucket.map((p) => (p.grad ?? zerosLike(p)).reshape(-1))));
-      const works: Work[] = flats.map((flat) => allReduce(flat, ReduceOp.AVG, { asyncOp: true }));
-      works.forEach((work) => work.wait());
-      noGrad(() => {
-        this.#buckets.forEach((bucket, b) => {
-          let offset = 0;
-          for (const p of bucket) {
-            const averaged = flats[b].narrow(0, offset, p.numel()).view(p.shape);
-            offset += p.numel();
-            const grad = p.grad;
-            if (grad === null) p.grad = averaged.clone();
-            else grad.copy_(averaged);
-          }
-        });
-      });
-    });
+    coalesced(
+      this.#buckets,
+      (p) => p.grad ?? zerosLike(p),
+      (flat) => allReduce(flat, ReduceOp.AVG, { asyncOp: true }),
+      (p, averaged) => {
+        const grad = p.grad;
+        if (grad === null) p.grad = averaged.clone();
+        else grad.copy_(averaged);
+      },
+    );
   }
 
   /**
@@ -137,10 +164,7 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
   }
 
   #syncBuffers(): void {
-    if (getWorldSize() === 1) return;
-    noGrad(() => {
-      for (const [, b] of this.#module.namedBuffers()) broadcast(b, 0);
-    });
+    broadcastFromRank0(this.#module.namedBuffers().map(([, b]) => b));
   }
 
   // The wrapped module's parameters, buffers and state dict under their own names (no 'module.' prefix),
