@@ -27,14 +27,13 @@ async function freePort(): Promise<number> {
 
 type RankResult = TrainResult & { ms: number };
 
-/** Runs `setup` on 2 child processes and returns what each rank printed. */
-async function trainOnTwoRanks(setup: Setup): Promise<RankResult[]> {
+/** Runs the helper with `args` on 2 child processes and returns what each rank printed. */
+async function onTwoRanks<R>(args: string[]): Promise<R[]> {
   const port = await freePort();
-  const args = [setup.model, setup.optimizer, String(setup.accumulate)];
   return Promise.all(
     [0, 1].map(
       (rank) =>
-        new Promise<RankResult>((done, fail) => {
+        new Promise<R>((done, fail) => {
           const child = spawn(process.execPath, [worker, ...args, String(rank), '2', String(port)], {
             stdio: ['ignore', 'pipe', 'pipe'],
             env: { ...process.env, OMP_NUM_THREADS: '1' },
@@ -46,7 +45,7 @@ async function trainOnTwoRanks(setup: Setup): Promise<RankResult[]> {
           child.on('exit', (code) => {
             clearTimeout(guard);
             const line = out.split('\n').find((l) => l.startsWith('{'));
-            const result = line ? (JSON.parse(line) as RankResult & { error?: string }) : undefined;
+            const result = line ? (JSON.parse(line) as R & { error?: string }) : undefined;
             if (code !== 0 || !result || result.error) fail(new Error(`rank ${rank} exited ${code}: ${out}`));
             else done(result);
           });
@@ -80,7 +79,7 @@ for (const setup of SETUPS) {
     `${setup.model === 'full' ? 'full fine-tuning' : 'LoRA'} with ${setup.optimizer}` +
     (setup.accumulate > 1 ? `, ${setup.accumulate - 1} noSync micro-steps then a synced one` : '');
   test(`DDP, 2 processes × batch 4 = 1 process × batch 8: ${name}`, { skip }, async () => {
-    const ranks = await trainOnTwoRanks(setup);
+    const ranks = await onTwoRanks<RankResult>([setup.model, setup.optimizer, String(setup.accumulate)]);
     const reference = train(setup, 0, 1);
     assert.equal(reference.losses.length, STEPS);
     // The training moved: the losses are not flat.
@@ -113,6 +112,29 @@ for (const setup of SETUPS) {
     console.log(`${name}: 2-rank run ${ranks.map((r) => r.ms.toFixed(0)).join(' / ')} ms for ${STEPS} steps`);
   });
 }
+
+test(
+  "DDP broadcastBuffers: every forward starts from rank 0's BatchNorm statistics; off, each rank keeps its own",
+  { skip },
+  async () => {
+    // A train-mode forward of constant input c moves running_mean to 0.1·c and running_var to 0.9 (no spread);
+    // rank r's input is r + 1. The eval-mode forward of 1 then gives (1 − mean) / √(0.9 + 1e-5).
+    const evalOf = (mean: number) => (1 - mean) / Math.sqrt(0.9 + 1e-5);
+    for (const mode of ['broadcast', 'local']) {
+      const ranks = await onTwoRanks<{ runningMean: number[]; evalOutput: number[] }>(['buffers', mode, '1']);
+      // Buffers are broadcast when a forward starts, so each rank's own update after it stays (as in torch).
+      assert.deepEqual(
+        ranks.map((r) => r.runningMean[0].toFixed(6)),
+        ['0.100000', '0.200000'],
+        mode,
+      );
+      const expected = mode === 'broadcast' ? [evalOf(0.1), evalOf(0.1)] : [evalOf(0.1), evalOf(0.2)];
+      ranks.forEach((r, rank) =>
+        assert.ok(Math.abs(r.evalOutput[0] - expected[rank]) < 1e-6, `${mode} rank ${rank}: ${r.evalOutput}`),
+      );
+    }
+  },
+);
 
 test("DDP buckets only the parameters that train, within bucketCapMb; its state dict is the module's", { skip }, () => {
   distributed.initProcessGroup({ initMethod: 'tcp://127.0.0.1:0', rank: 0, worldSize: 1, timeout: 10_000 });

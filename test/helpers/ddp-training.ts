@@ -5,7 +5,7 @@
  *   As a child: `node ddp-training.js <model> <optimizer> <accumulate> <rank> <worldSize> <port>` joins
  *   the group at tcp://127.0.0.1:<port>, wraps the model in DistributedDataParallel, trains on rows
  *   rank, rank + worldSize, … of each batch and prints one JSON line (its losses and final weights),
- *   or { error }.
+ *   or { error }. With <model> 'buffers' it runs bufferCheck instead (<optimizer> 'broadcast' or 'local').
  * Rank r builds its model from seed r: only DDP's broadcast from rank 0 makes the copies equal.
  */
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import {
   manualSeed,
   models,
   nn,
+  ones,
   optim,
   tensor,
   tidy,
@@ -122,6 +123,20 @@ export function train(setup: Setup, rank: number, worldSize: number): TrainResul
   return { losses, weights, classifierGrad };
 }
 
+/**
+ * What broadcastBuffers does to a BatchNorm's running statistics: a train-mode forward on this rank's
+ * own input (rank + 1 everywhere) moves them apart, then an eval-mode forward of the same input on
+ * every rank shows whose statistics it used.
+ */
+function bufferCheck(broadcastBuffers: boolean, rank: number): { runningMean: number[]; evalOutput: number[] } {
+  const ddp = new distributed.DistributedDataParallel(new nn.BatchNorm2d(2), { broadcastBuffers });
+  tidy(() => ddp.forward(ones([2, 2, 3, 3]).mul(rank + 1)));
+  const runningMean = Array.from(ddp.module.running_mean!.data() as Float32Array);
+  ddp.eval();
+  const evalOutput = tidy(() => Array.from(ddp.forward(ones([1, 2, 1, 1])).data() as Float32Array));
+  return { runningMean, evalOutput };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [model, optimizer, accumulate, rank, worldSize, port] = process.argv.slice(2);
   try {
@@ -133,7 +148,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     });
     const setup = { model, optimizer, accumulate: Number(accumulate) } as Setup;
     const started = performance.now();
-    const result = train(setup, Number(rank), Number(worldSize));
+    const result =
+      model === 'buffers'
+        ? bufferCheck(optimizer === 'broadcast', Number(rank))
+        : train(setup, Number(rank), Number(worldSize));
     const ms = performance.now() - started;
     distributed.destroyProcessGroup();
     process.stdout.write(JSON.stringify({ ...result, ms }) + '\n');
