@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './helpers/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 import { distributed, LoraConfig, getPeftModel, manualSeed, models, nn } from '../src/index.js';
@@ -16,14 +16,6 @@ import { TINY_BERT_CONFIG } from './helpers/tiny-configs.js';
 
 const worker = fileURLToPath(new URL('./helpers/ddp-training.js', import.meta.url));
 const skip = distributed.isGlooAvailable() ? false : 'this addon was built without the Gloo headers (libgloo-dev)';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 type RankResult = TrainResult & { ms: number };
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './helpers/free-port.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,15 +16,6 @@ import { addonPath } from '../src/tensor/native.js';
 const worker = fileURLToPath(new URL('./helpers/distributed-worker.js', import.meta.url));
 const glooBuilt = distributed.isGlooAvailable();
 const skip = glooBuilt ? false : 'this addon was built without the Gloo headers (libgloo-dev)';
-
-/** A port that was free a moment ago: the kernel's pick for port 0. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 interface Rank {
   child: ChildProcess;
