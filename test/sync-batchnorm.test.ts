@@ -2,7 +2,8 @@
  * SyncBatchNorm and the differentiable allGather under it, on 2 real Node processes: a CNN with
  * BatchNorm2d trained as 2 processes × batch 4 with SyncBatchNorm + DDP equals 1 process × batch 8 with
  * plain BatchNorm2d (losses, weights and running statistics), and does not with plain BatchNorm2d under
- * DDP; the float64 outputs and gradients match batch norm over the whole batch to 1e-10; allGather's
+ * DDP; the float64 outputs and gradients match batch norm over the whole batch to 1e-10 (also with
+ * 5 and 3 rows per rank); allGather's
  * gradient is the analytic sum over ranks.
  */
 import { test } from 'node:test';
@@ -85,6 +86,10 @@ test('SyncBatchNorm without a process group is BatchNorm2d: outputs and running 
     assert.deepEqual(sync.forward(input.flatten(2).select(2, 0)).shape, [4, 3]);
     assert.throws(() => sync.forward(randn([3])), /SyncBatchNorm expects N×C×… input, got shape \[3\]/);
     assert.throws(() => sync.forward(randn([2, 4])), /SyncBatchNorm\(3\) got input with 4 channels/);
+    assert.throws(
+      () => distributed.nn.allGather(randn([2])),
+      /distributed\.nn\.allGather: the default process group has not been initialized/,
+    );
   });
 });
 
@@ -108,40 +113,45 @@ test(
   },
 );
 
-test(
-  'SyncBatchNorm on 2 processes × 4 rows = batch norm of the 8 rows in float64 (outputs, gradients, running statistics)',
-  { skip },
-  async () => {
-    const ranks = await onTwoRanks<NormResult>(worker, ['norm']);
-    const whole = normCase(new nn.BatchNorm2d(3), [0, 8]);
-    const half = whole.output.length / 2;
-    ranks.forEach((r, rank) => {
-      assertClose(r.output, whole.output.slice(rank * half, (rank + 1) * half), 1e-10, `rank ${rank} output`);
-      // The cross-rank terms: rank 0's input gradient depends on rank 1's rows through the batch statistics.
-      assertClose(r.inputGrad, whole.inputGrad.slice(rank * half, (rank + 1) * half), 1e-10, `rank ${rank} input grad`);
-      assertClose(r.runningMean, whole.runningMean, 1e-10, `rank ${rank} running_mean`);
-      assertClose(r.runningVar, whole.runningVar, 1e-10, `rank ${rank} running_var`);
-    });
-    // Each rank's weight gradient is its rows' share (DDP sums, then averages, them).
-    const summed = (pick: (r: NormResult) => number[]) => pick(ranks[0]).map((v, i) => v + pick(ranks[1])[i]);
-    assertClose(
-      summed((r) => r.weightGrad),
-      whole.weightGrad,
-      1e-10,
-      'weight grad',
-    );
-    assertClose(
-      summed((r) => r.biasGrad),
-      whole.biasGrad,
-      1e-10,
-      'bias grad',
-    );
-    // Not a vacuous match: the running statistics moved from 0 and 1.
-    assert.ok(
-      whole.runningMean.every((v) => Math.abs(v) > 0.01) && whole.runningVar.some((v) => Math.abs(v - 1) > 0.1),
-    );
-  },
-);
+// Ranks with unequal rows (an uneven last batch) weigh their statistics by their counts.
+for (const split of [4, 5]) {
+  test(
+    `SyncBatchNorm on 2 processes × ${split} and ${8 - split} rows = batch norm of the 8 rows in float64 (outputs, gradients, running statistics)`,
+    { skip },
+    async () => {
+      const ranks = await onTwoRanks<NormResult>(worker, [`norm:${split}`]);
+      const whole = normCase(new nn.BatchNorm2d(3), [0, 8]);
+      const perRow = whole.output.length / 8;
+      const rowsOf = (values: number[], rank: number) =>
+        rank === 0 ? values.slice(0, split * perRow) : values.slice(split * perRow);
+      ranks.forEach((r, rank) => {
+        assertClose(r.output, rowsOf(whole.output, rank), 1e-10, `rank ${rank} output`);
+        // The cross-rank terms: rank 0's input gradient depends on rank 1's rows through the batch statistics.
+        assertClose(r.inputGrad, rowsOf(whole.inputGrad, rank), 1e-10, `rank ${rank} input grad`);
+        assertClose(r.runningMean, whole.runningMean, 1e-10, `rank ${rank} running_mean`);
+        assertClose(r.runningVar, whole.runningVar, 1e-10, `rank ${rank} running_var`);
+      });
+      // Each rank's weight gradient is its rows' share (DDP sums, then averages, them).
+      const summed = (pick: (r: NormResult) => number[]) => pick(ranks[0]).map((v, i) => v + pick(ranks[1])[i]);
+      assertClose(
+        summed((r) => r.weightGrad),
+        whole.weightGrad,
+        1e-10,
+        'weight grad',
+      );
+      assertClose(
+        summed((r) => r.biasGrad),
+        whole.biasGrad,
+        1e-10,
+        'bias grad',
+      );
+      // Not a vacuous match: the running statistics moved from 0 and 1.
+      assert.ok(
+        whole.runningMean.every((v) => Math.abs(v) > 0.01) && whole.runningVar.some((v) => Math.abs(v - 1) > 0.1),
+      );
+    },
+  );
+}
 
 test(
   'a CNN with SyncBatchNorm + DDP on 2 processes × batch 4 trains as 1 process × batch 8 with BatchNorm2d',

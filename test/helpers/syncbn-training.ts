@@ -7,7 +7,7 @@
  *     'sync' / 'plain': trainCnn with SyncBatchNorm or BatchNorm2d under DistributedDataParallel, on
  *       rows rank, rank + worldSize, … of each batch of 8;
  *     'gather': distributed.nn.allGather's values and gradients (gatherCase);
- *     'norm': SyncBatchNorm in float64 on this rank's rows of normCase's batch.
+ *     'norm:k': SyncBatchNorm in float64 on this rank's rows of normCase's batch (rank 0 the first k).
  * Rank r builds its CNN from seed r: only DDP's broadcast from rank 0 makes the copies equal.
  */
 import { fileURLToPath } from 'node:url';
@@ -180,11 +180,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       timeout: 20_000,
     });
     const r = Number(rank);
+    // 'norm:k': rank 0 takes rows 0 … k-1 of the 8, rank 1 the rest.
+    const split = Number(name.split(':')[1]);
     const result =
       name === 'gather'
         ? gatherCase(r)
-        : name === 'norm'
-          ? normCase(new distributed.SyncBatchNorm(3), [r * 4, 4])
+        : name.startsWith('norm:')
+          ? normCase(new distributed.SyncBatchNorm(3), r === 0 ? [0, split] : [split, 8 - split])
           : trainCnn(name as 'sync' | 'plain', r, Number(worldSize));
     distributed.destroyProcessGroup();
     process.stdout.write(JSON.stringify(result) + '\n');
