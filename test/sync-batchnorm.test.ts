@@ -3,8 +3,7 @@
  * BatchNorm2d trained as 2 processes × batch 4 with SyncBatchNorm + DDP equals 1 process × batch 8 with
  * plain BatchNorm2d (losses, weights and running statistics), and does not with plain BatchNorm2d under
  * DDP; the float64 outputs and gradients match batch norm over the whole batch to 1e-10 (also with
- * 5 and 3 rows per rank); allGather's
- * gradient is the analytic sum over ranks.
+ * 5 and 3 rows per rank); allGather's gradient is the analytic sum over ranks.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
