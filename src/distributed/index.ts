@@ -349,10 +349,10 @@ export function destroyProcessGroup(): void {
  * @internal Runs `call` with the default group's native id (for the autograd collectives of
  * distributed/nn.ts), naming the operation and this rank in its error.
  */
-export function onDefaultGroup<T>(operation: string, call: (groupId: number, worldSize: number) => T): T {
+export function onDefaultGroup<T>(operation: string, call: (groupId: number) => T): T {
   const pg = current(operation);
-  addon();
-  return onRank(pg, operation, () => call(pg.id, pg.worldSize));
+  addon(); // throws, saying how to get Gloo, where this build has none
+  return onRank(pg, operation, () => call(pg.id));
 }
 
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
