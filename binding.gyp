@@ -32,7 +32,7 @@
       ],
       "conditions": [
         ["finetune_gloo==1", {
-          "sources": ["native/src/distributed.cc"],
+          "sources": ["native/src/distributed.cc", "native/src/distributed-autograd.cc"],
           "defines": ["USE_C10D_GLOO", "FINETUNE_DISTRIBUTED"]
         }]
       ]

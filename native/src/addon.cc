@@ -16,6 +16,7 @@
 #include <mutex>
 
 #ifdef FINETUNE_DISTRIBUTED
+#include "distributed-autograd.h"
 #include "distributed.h"
 #endif
 #include "ops.h"
@@ -226,6 +227,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("processGroupDestroy", guarded<processGroupDestroy>);
   add("workWait", guarded<workWait>);
   add("workCompleted", guarded<workCompleted>);
+  add("autogradAllGather", guarded<autogradAllGather>);
 #endif
   return exports;
 }

@@ -4,9 +4,20 @@
 // native/src/gloo-headers.cjs); src/distributed/ says how to get them when these are missing.
 #pragma once
 
+#include <c10/util/intrusive_ptr.h>
 #include <napi.h>
 
+#include <cstdint>
+
+namespace c10d {
+class Backend;
+}
+
 namespace finetune {
+
+// The c10d backend of a live group, for collectives run inside autograd (distributed-autograd.cc);
+// throws when the group was destroyed.
+c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group);
 
 // processGroupCreate(host, port, isStoreServer, rank, worldSize, timeoutMs) -> group id.
 // Blocks until every rank joined, or throws after timeoutMs.

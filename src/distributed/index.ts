@@ -345,4 +345,16 @@ export function destroyProcessGroup(): void {
   addon().processGroupDestroy(pg.id);
 }
 
+/**
+ * @internal Runs `call` with the default group's native id (for the autograd collectives of
+ * distributed/nn.ts), naming the operation and this rank in its error.
+ */
+export function onDefaultGroup<T>(operation: string, call: (groupId: number) => T): T {
+  const pg = current(operation);
+  addon(); // throws, saying how to get Gloo, where this build has none
+  return onRank(pg, operation, () => call(pg.id));
+}
+
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
+export * as nn from './nn.js';
+export { SyncBatchNorm } from './sync-batchnorm.js';

@@ -33,12 +33,26 @@ export class BatchNorm2d extends Module {
 
   forward(input: Tensor): Tensor {
     if (input.ndim !== 4) throw new Error(`BatchNorm2d expects N×C×H×W input, got shape [${input.shape}]`);
+    return this.normalize(input);
+  }
+
+  /**
+   * Counts a training batch in num_batches_tracked; returns the momentum its statistics move the
+   * running ones by (1/n, a cumulative average, when momentum is null).
+   */
+  protected countBatch(): number {
     const tracked = this.num_batches_tracked;
     let momentum = this.momentum ?? 0;
     if (this.training && tracked) {
       noGrad(() => tracked.add_(1));
       if (this.momentum === null) momentum = 1 / tracked.item();
     }
+    return momentum;
+  }
+
+  /** Batch normalisation over dimension 1 of N×C×… input, this rank's batch alone (SyncBatchNorm's local case). */
+  protected normalize(input: Tensor): Tensor {
+    const momentum = this.countBatch();
     // Batch statistics in training, or when there are no running ones to use
     const useBatchStats = this.training || this.running_mean === null;
     const updateRunning = this.training || !useBatchStats;
