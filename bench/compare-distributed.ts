@@ -238,13 +238,20 @@ async function allReducePhase(root: string, options: Options): Promise<Phase<All
   });
 }
 
+interface SetupReply {
+  params: number;
+  trainedParams: number;
+  setupMs: number;
+  warmupMs: number[];
+}
+
 interface StepPhase {
-  setup: Record<EngineName, unknown[]>;
+  setup: Record<EngineName, SetupReply[]>;
   stepMs: Record<EngineName, number[]>;
 }
 
-const LAYOUTS = ['ddp', 'single'] as const;
-type Layout = (typeof LAYOUTS)[number];
+/** DDP over nproc ranks × 1 thread, or one process × nproc threads. */
+type Layout = 'ddp' | 'single';
 
 /** `model` in one layout: nproc ranks × 1 thread in DDP, or 1 process × nproc threads on the whole global batch. */
 async function stepPhase(
@@ -266,10 +273,10 @@ async function stepPhase(
     ...(spec.imageSize !== undefined ? { imageSize: spec.imageSize } : {}),
   };
   return withGroups(root, options, worldSize, threads, async (groups) => {
-    const setup = {} as Record<EngineName, unknown[]>;
+    const setup = {} as Record<EngineName, SetupReply[]>;
     for (const engine of ENGINES) {
       process.stderr.write(`\r[bench] ${model} ${layout}: ${engine} setup and warm-up      `);
-      setup[engine] = await groups[engine].all(`setup ${JSON.stringify(request)}`);
+      setup[engine] = await groups[engine].all<SetupReply>(`setup ${JSON.stringify(request)}`);
     }
     const stepMs = await interleave(schedule.rounds, `${model} ${layout}`, async (engine) =>
       slowestRank((await groups[engine].all<{ stepMs: number[] }>('steps 1')).map((r) => r.stepMs)),
@@ -367,12 +374,18 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
       finetune: median(steps[model]![layout].result.stepMs.finetune),
       pytorch: median(steps[model]![layout].result.stepMs.pytorch),
     });
+    const [ftSetup, ptSetup] = [steps[model]!.ddp.result.setup.finetune[0], steps[model]!.ddp.result.setup.pytorch[0]];
+    if (ftSetup.params !== ptSetup.params || ftSetup.trainedParams !== ptSetup.trainedParams)
+      warnings.push(
+        `${model}: parameters (trained) differ: finetune ${ftSetup.params} (${ftSetup.trainedParams}), PyTorch ${ptSetup.params} (${ptSetup.trainedParams}): not the same model?`,
+      );
     const ddp = ms('ddp');
     const single = ms('single');
     const ratio = ddp.pytorch / ddp.finetune;
     return {
       model,
-      label: `${model} (${input}, global batch ${spec.batch * n})`,
+      label: `${model} (${input}, batch ${n}×${spec.batch})`,
+      gradientMb: (ftSetup.trainedParams * 4) / MB,
       ddp,
       single,
       ratio,
@@ -383,7 +396,7 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
   if (modelRows.length > 0) {
     console.log(
       `\ntraining step (forward, cross entropy, backward, gradients averaged, grads = null): median ms of the slowest rank's step\n` +
-        `DDP: ${n} processes × 1 thread, batch ${'per rank'}; single: 1 process × ${n} threads on the same global batch, no DDP`,
+        `DDP: ${n} processes × 1 thread, batch ${n}×B (B per rank); single: 1 process × ${n} threads on the global batch ${n}·B, no DDP`,
     );
     console.log(
       table([
@@ -415,9 +428,10 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
     );
     console.log(
       table([
-        ['model', 'finetune DDP/single', 'PyTorch DDP/single'],
+        ['model', 'gradients averaged per step', 'finetune DDP/single', 'PyTorch DDP/single'],
         ...modelRows.map((r) => [
           r.label,
+          `${fmt(r.gradientMb, 1)} MB`,
           fmt(r.ddp.finetune / r.single.finetune, 3),
           fmt(r.ddp.pytorch / r.single.pytorch, 3),
         ]),
