@@ -15,7 +15,8 @@
  * LOCAL_RANK, LOCAL_WORLD_SIZE), as `finetune launch` starts them. Each workload starts a group of workers
  * per engine; the driver then interleaves blocks between the two groups (which goes first alternating), so a
  * noisy machine slows both alike; the idle group waits on its stdin. The JSON with every call and step goes
- * to bench/results/distributed-<date>.json. Full run: about 10 minutes on 2 idle cores; --quick: about 1.
+ * to bench/results/distributed-<date>.json. Full run: about 5–6 minutes on 2 idle cores (17 under heavy load);
+ * --quick (smaller inputs, fewer steps: for development): about 1 (3–4 under load).
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
