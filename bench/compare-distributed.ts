@@ -146,7 +146,8 @@ class WorkerGroup {
             `pytorch rank ${rank}`,
             options.python,
             [join(root, 'bench', 'distributed_torch.py'), ...flags],
-            withPythonPath(env, [torchPythonPath(root), pyrefPath(root)]),
+            // transformers, peft and torchvision (tools/setup-pyref.sh) only where a model is built
+            withPythonPath(env, [torchPythonPath(root), options.models.length > 0 ? pyrefPath(root) : undefined]),
             root,
           );
     });
