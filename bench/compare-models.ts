@@ -109,7 +109,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** The reference stack of tools/setup-pyref.sh (transformers, torchvision), which the PyTorch side imports. */
-function pyrefPath(root: string): string {
+export function pyrefPath(root: string): string {
   const dir = join(root, '.deps', 'pyref');
   if (!existsSync(join(dir, '.complete')) && !/transformers|pyref/.test(process.env.PYTHONPATH ?? '')) {
     throw new Error(

@@ -8,6 +8,7 @@
  *   node build/ts/bench/compare.js --suite optim [...]    the optim suite: bench/optim-compare.ts
  *   node build/ts/bench/compare.js --suite tfjs [...]     finetune vs TensorFlow.js: bench/compare-tfjs.ts
  *   node build/ts/bench/compare.js --suite strategies [...]  fine-tuning strategies vs full: bench/compare-strategies.ts
+ *   node build/ts/bench/compare.js --suite distributed [...] allreduce and DDP steps vs torch.distributed: bench/compare-distributed.ts
  *
  * Each run starts one process per engine and interleaves short blocks of the same work
  * between them, alternating which goes first, so a noisy machine slows both alike. A run's
@@ -37,6 +38,7 @@ import {
   torchPythonPath,
   type EngineName,
 } from './driver.js';
+import { runDistributedSuite } from './compare-distributed.js';
 import { runModelsSuite } from './compare-models.js';
 import { runOptimSuite } from './optim-compare.js';
 import { runStrategiesSuite } from './compare-strategies.js';
@@ -65,8 +67,8 @@ interface Options {
 }
 
 const USAGE =
-  'usage: compare.js [--suite engine|models|optim|tfjs|strategies] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]\n' +
-  "       compare.js --suite models|optim|tfjs|strategies --help   that suite's options";
+  'usage: compare.js [--suite engine|models|optim|tfjs|strategies|distributed] [--threads N (default: all cores)] [--runs N (default 3)] [--quick] [--strict] [--python EXE]\n' +
+  "       compare.js --suite models|optim|tfjs|strategies|distributed --help   that suite's options";
 
 function parseArgs(argv: string[]): Options {
   return parseFlags(argv, USAGE, {
@@ -162,9 +164,10 @@ async function main(): Promise<void> {
     if (suite === 'optim') return runOptimSuite(argv);
     if (suite === 'tfjs') return runTfjsSuite(argv);
     if (suite === 'strategies') return runStrategiesSuite(argv);
+    if (suite === 'distributed') return runDistributedSuite(argv);
     if (suite !== 'engine')
       throw new Error(
-        `--suite expects 'engine' (the default), 'models', 'optim', 'tfjs' or 'strategies', got ${suite ?? 'nothing'}`,
+        `--suite expects 'engine' (the default), 'models', 'optim', 'tfjs', 'strategies' or 'distributed', got ${suite ?? 'nothing'}`,
       );
   }
   const options = parseArgs(argv);
