@@ -165,10 +165,11 @@ export async function writeFolderAtomically(
   return final;
 }
 
-/** A test hook (FINETUNE_TEST_PAUSE_IN_SAVE=<step>): announce on stdout and wait forever, halfway through writing that checkpoint. */
+/** A test hook (FINETUNE_TEST_PAUSE_IN_SAVE=<step>): announce on stdout and wait forever, halfway through writing that checkpoint (on a launcher's first attempt). */
 export async function testPauseInSave(step: number, dir: string): Promise<void> {
   const at = process.env.FINETUNE_TEST_PAUSE_IN_SAVE;
-  if (at === undefined || Number(at) !== step) return;
+  // A launcher's restarted group (TORCHELASTIC_RESTART_COUNT > 0) runs through: tests kill the first attempt here.
+  if (at === undefined || Number(at) !== step || Number(process.env.TORCHELASTIC_RESTART_COUNT ?? '0') > 0) return;
   process.stdout.write(`FINETUNE_TEST_PAUSED_IN_SAVE ${step} ${dir}\n`);
   await new Promise((resolvePause) => setTimeout(resolvePause, 2 ** 31 - 1));
 }

@@ -404,16 +404,16 @@ export abstract class TrainerCore implements TrainerLike {
       dir,
       (trainerState && !Array.isArray(trainerState) ? trainerState.attributes : {}) as Record<string, unknown>,
     );
+    // A run on another world size may have another per-device batch (keeping the global batch, say): the
+    // checkpoint's training_args.json says which.
     const savedWorldSize = position.worldSize ?? 1;
-    const expected =
-      savedWorldSize === this.world.worldSize
-        ? batchesPerEpoch
-        : batchesUnder(
-            this.trainDataset!.length,
-            this.args.perDeviceTrainBatchSize,
-            this.args.dataloaderDropLast,
-            savedWorldSize,
-          );
+    const resized = savedWorldSize !== this.world.worldSize;
+    const savedBatch = resized
+      ? Number((await readJson(join(dir, TRAINING_ARGS_NAME))).per_device_train_batch_size)
+      : this.args.perDeviceTrainBatchSize;
+    const expected = resized
+      ? batchesUnder(this.trainDataset!.length, savedBatch, this.args.dataloaderDropLast, savedWorldSize)
+      : batchesPerEpoch;
     if (position.batchesPerEpoch !== expected) {
       throw new Error(
         `resumeFromCheckpoint: ${dir} was written with ${position.batchesPerEpoch} batches per epoch, this run has ${expected}: the training data, batch size or dataloaderDropLast differ from the run being resumed`,
@@ -425,12 +425,14 @@ export abstract class TrainerCore implements TrainerLike {
       );
     }
     if (position.position < position.batchesPerEpoch) {
-      // The order is one process's whatever the world size (distributed.ts), so a run resumed on another
-      // world size skips the examples the saved run consumed: position × saved world size batches' worth.
-      const startBatch = Math.floor((position.position * savedWorldSize) / this.world.worldSize);
-      if (savedWorldSize !== this.world.worldSize)
+      // Every world size reads one process's order (distributed.ts), so a run resumed on another world
+      // size skips the examples of the epoch the saved run consumed (rounded down to whole batches of this run).
+      const consumed = position.position * savedBatch * savedWorldSize;
+      const startBatch = Math.floor(consumed / (this.args.perDeviceTrainBatchSize * this.world.worldSize));
+      if (resized)
         this.log(
-          `${dir} was written by ${savedWorldSize} process(es), this run has ${this.world.worldSize}: the epoch goes on at batch ${startBatch} of each rank (the same examples skipped); the step count and the schedule go on from step ${saved.globalStep}`,
+          `${dir} was written by ${savedWorldSize} process(es) × batch ${savedBatch}, this run has ${this.world.worldSize} × ${this.args.perDeviceTrainBatchSize}: ` +
+            `the epoch goes on after its first ${consumed} examples (batch ${startBatch} of each rank); the step count and the schedule go on from step ${saved.globalStep}`,
         );
       return { state: saved, startEpoch: position.epoch, startBatch };
     }
