@@ -78,10 +78,12 @@ Several processes (data parallel, as torchrun; see finetune launch): with any of
 --nproc-per-node workers of itself with torchrun's variables (OMP_NUM_THREADS = cores / N each unless set); each
 trains on its share of every batch (global batch = --per-device-train-batch-size × processes × accumulation), and
 rank 0 alone prints and writes --output-dir. A restart (--max-restarts) resumes from the latest checkpoint there.
+
 LAUNCH
+
 Examples:
   finetune train --nproc-per-node 2 --model bert-tiny --train-file data/sst2/train-200.tsv --output-dir runs/ddp
-  finetune train --nnodes 2 --node-rank 0 --master-addr 10.0.0.1 --nproc-per-node 4 …   (machine 0; rank 1 likewise)
+  finetune train --nnodes 2 --node-rank 0 --master-addr 10.0.0.1 --nproc-per-node 4 …   (machine 0; --node-rank 1 on machine 1)
 
 EXIT`;
 

@@ -132,6 +132,10 @@ export abstract class TrainerCore implements TrainerLike {
     this.world = joinWorld();
     this.state.isWorldProcessZero = this.isWorldProcessZero;
     const strategy = this.args.strategy;
+    if (this.world.worldSize > 1 && options.multiTask != null)
+      throw new Error(
+        'Trainer: multi-task training with several processes is not supported yet (train it in one process)',
+      );
     if (
       this.world.worldSize > 1 &&
       strategy &&
