@@ -344,7 +344,8 @@ export abstract class TrainerCore implements TrainerLike {
    * PeftModel's adapter files (adapter_config.json, adapter_model.safetensors, and
    * non_adapter_state.safetensors when needed), a registered model's savePretrained files
    * (config.json, model.safetensors), else model.safetensors. Checkpoints' weights and `finetune
-   * train`'s final save go through it, so a subclass that overrides it changes both.
+   * train`'s final save go through it, so a subclass that overrides it changes both. With several
+   * processes only rank 0 writes (HF's should_save).
    */
   async saveModel(outputDir: string = this.args.outputDir): Promise<void> {
     if (this.isWorldProcessZero) await saveModelWeights(this.model, outputDir);

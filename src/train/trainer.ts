@@ -27,6 +27,22 @@
  * scheduler, libtorch's generator, the data loader's position, the trainer state and the callbacks'
  * states —, so `resumeFromCheckpoint` continues bit for bit: the final weights equal an
  * uninterrupted run's.
+ *
+ * Several processes (started by `finetune launch`, `finetune train --nproc-per-node`, torchrun or a
+ * scheduler that sets WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT): the Trainer joins the default
+ * process group (gloo, env://) unless the script made one, wraps the model in DistributedDataParallel
+ * when train() starts (the parameters that train are the ones averaged), and each rank trains on its
+ * share of one process's order (distributed.ts): a step's global batch is perDeviceTrainBatchSize ×
+ * world size × gradientAccumulationSteps, and 2 processes × batch 4 take the same examples, step by
+ * step, as 1 process × batch 8. The logged loss is the mean over the ranks; evaluation splits the
+ * dataset into one block per rank and gathers the predictions, so metrics are one process's. Rank 0
+ * alone prints, logs to files and writes checkpoints and the model; the others wait at a barrier.
+ * Every rank resumes from the same checkpoint (weights, optimizer, scheduler, generator, step). A
+ * checkpoint resumes on any world size: the order is one process's whatever the world size, so the
+ * resumed epoch skips the examples the saved run consumed (its batches × its per-device batch × its
+ * world size, rounded down to whole steps of the new run); the step count and the schedule go on
+ * from the saved step, so with the same global batch (2 × 4 resumed as 1 × 8) the run ends as an
+ * uninterrupted one, and with another the remaining steps are of the new size.
  */
 import { join, resolve } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
