@@ -18,6 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, constants } from 'node:os';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import {
   EXIT,
@@ -298,6 +299,37 @@ async function runGroup(launch: LaunchPlan, restartCount: number): Promise<Group
   }
 }
 
+/**
+ * `finetune <command> --nproc-per-node N …` (train): picks the launcher's flags out of `argv` and,
+ * when there are any, runs the command's workers (`node main.js <command> <the other arguments>`)
+ * as `finetune launch` runs a script, returning the launcher's exit code; null when `argv` has none
+ * of the launcher's flags (the command runs in this process, as one worker or alone).
+ */
+export async function launchCommand(command: string, argv: readonly string[]): Promise<number | null> {
+  const launcherArgs: string[] = [];
+  const commandArgs: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = /^--([^=]+)/.exec(argv[i])?.[1];
+    if (name === undefined || !(name in LAUNCH_FLAGS)) commandArgs.push(argv[i]);
+    else if (argv[i].includes('=')) launcherArgs.push(argv[i]);
+    else {
+      launcherArgs.push(argv[i], ...argv.slice(i + 1, i + 2)); // --flag value
+      i++;
+    }
+  }
+  if (launcherArgs.length === 0) return null;
+  let launch: LaunchPlan;
+  try {
+    const main = fileURLToPath(new URL('./main.js', import.meta.url));
+    launch = plan(parseCommandLine(launcherArgs, LAUNCH_FLAGS).flags, main, [command, ...commandArgs]);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`finetune ${command}: ${error.message}\n(finetune ${command} --help lists the flags)`);
+    return EXIT.usage;
+  }
+  return supervise(launch, command);
+}
+
 /** The launcher loads no libtorch (main.ts runs it before the library is imported): only its workers compute. */
 export async function runLaunch(argv: string[]): Promise<number> {
   let launch: LaunchPlan;
@@ -314,9 +346,14 @@ export async function runLaunch(argv: string[]): Promise<number> {
     console.error(`finetune launch: ${error.message}\n(finetune launch --help lists the flags)`);
     return EXIT.usage;
   }
+  return supervise(launch, 'launch');
+}
+
+/** Runs the group (again after a failure, up to --max-restarts times); the launcher's exit code. Messages start `finetune <name>:`. */
+async function supervise(launch: LaunchPlan, name: string): Promise<number> {
   const first = launch.nodeRank * launch.nprocPerNode;
   console.error(
-    `finetune launch: ${launch.nprocPerNode} worker${launch.nprocPerNode === 1 ? '' : 's'} on node ${launch.nodeRank} of ${launch.nnodes} ` +
+    `finetune ${name}: ${launch.nprocPerNode} worker${launch.nprocPerNode === 1 ? '' : 's'} on node ${launch.nodeRank} of ${launch.nnodes} ` +
       `(ranks ${first}–${first + launch.nprocPerNode - 1} of ${launch.nnodes * launch.nprocPerNode}), master ${launch.masterAddr}:${launch.masterPort}; ` +
       (launch.threadsChosen
         ? `OMP_NUM_THREADS=${launch.threads} per worker (${availableParallelism()} cores / ${launch.nprocPerNode}; set OMP_NUM_THREADS to choose another count)`
@@ -326,19 +363,19 @@ export async function runLaunch(argv: string[]): Promise<number> {
     const end = await runGroup(launch, restart);
     if (end.kind === 'done') return EXIT.ok;
     if (end.kind === 'interrupted') {
-      console.error(`finetune launch: received ${end.signal}; stopped every worker`);
+      console.error(`finetune ${name}: received ${end.signal}; stopped every worker`);
       return 128 + constants.signals[end.signal];
     }
     const failure = `rank ${end.worker.rank} (local rank ${end.worker.localRank}, pid ${end.worker.child.pid}) ${describeExit(end.worker)}`;
     if (restart < launch.maxRestarts) {
       console.error(
-        `finetune launch: ${failure}; stopped the group, restarting it (restart ${restart + 1} of ${launch.maxRestarts})`,
+        `finetune ${name}: ${failure}; stopped the group, restarting it (restart ${restart + 1} of ${launch.maxRestarts})`,
       );
       continue;
     }
     const restarts =
       launch.maxRestarts > 0 ? ` after ${launch.maxRestarts} restart${launch.maxRestarts === 1 ? '' : 's'}` : '';
-    console.error(`finetune launch: ${failure}${restarts}; stopped the other workers`);
+    console.error(`finetune ${name}: ${failure}${restarts}; stopped the other workers`);
     return EXIT.runtime;
   }
 }

@@ -25,6 +25,8 @@ import {
   autoLearningRate,
   describeLrCurve,
   diagnoseTraining,
+  isWorldProcessZero,
+  latestCheckpoint,
   listCheckpoints,
   PrinterCallback,
   ProgressCallback,
@@ -54,6 +56,7 @@ import { type ModelSource, resolveModelSource, buildModel, countParameters } fro
 import { copyTokenizerFiles } from './core/tokenizer.js';
 import { type RunData, loadRunData } from './core/data.js';
 import { argsOptions, buildTrainingArguments } from './core/training-plan.js';
+import { launchCommand, LAUNCH_FLAGS } from './launch.js';
 
 const TRAIN_HELP = `Usage: finetune train --model <preset|dir|hub id> (--train-file FILE [--eval-file FILE | --validation-split 0.1] | --image-folder DIR | --fashion-mnist)
                       [--method lora] [--output-dir DIR] [TrainingArguments as flags in kebab-case] [--config run.yaml]
@@ -71,15 +74,32 @@ Examples:
   finetune train --config run.yaml --learning-rate 1e-4          # flags override the file
   finetune train --model resnet18 --fashion-mnist --max-train-samples 2000 --image-size 32 --method head
 
+Several processes (data parallel, as torchrun; see finetune launch): with any of these flags the command starts
+--nproc-per-node workers of itself with torchrun's variables (OMP_NUM_THREADS = cores / N each unless set); each
+trains on its share of every batch (global batch = --per-device-train-batch-size × processes × accumulation), and
+rank 0 alone prints and writes --output-dir. A restart (--max-restarts) resumes from the latest checkpoint there.
+
+LAUNCH
+
+Examples:
+  finetune train --nproc-per-node 2 --model bert-tiny --train-file data/sst2/train-200.tsv --output-dir runs/ddp
+  finetune train --nnodes 2 --node-rank 0 --master-addr 10.0.0.1 --nproc-per-node 4 …   (machine 0; --node-rank 1 on machine 1)
+
 EXIT`;
 
 export function trainHelp(): string {
-  return TRAIN_HELP.replace('FLAGS', flagHelp(TRAIN_FLAGS)).replace('EXIT', EXIT_CODES_HELP);
+  return TRAIN_HELP.replace('FLAGS', flagHelp(TRAIN_FLAGS))
+    .replace('LAUNCH', flagHelp(LAUNCH_FLAGS))
+    .replace('EXIT', EXIT_CODES_HELP);
 }
 
 // ---- the command ---------------------------------------------------------------------------------
 
 export async function runTrain(argv: string[]): Promise<number> {
+  if (!argv.includes('--help') && !argv.includes('-h')) {
+    const launched = await launchCommand('train', argv);
+    if (launched !== null) return launched;
+  }
   return runCommand('train', async () => {
     const { options, help } = resolveCommandOptions(argv, TRAIN_FLAGS);
     if (help) {
@@ -120,8 +140,21 @@ export async function train(options: Options): Promise<Trainer> {
             (_, i) => `LABEL_${data.labelNames.length + i}`,
           ),
         ];
-  const args = buildTrainingArguments(options, { trainLength: data.train.length, hasEval: data.eval !== null });
+  const planned = { trainLength: data.train.length, hasEval: data.eval !== null };
+  let args = buildTrainingArguments(options, planned);
   const outputDir = args.outputDir;
+  // Workers started by a launcher print and write from rank 0 only (the Trainer does the same).
+  const mainProcess = isWorldProcessZero();
+  const say = (line: string): void => {
+    if (mainProcess) console.log(line);
+  };
+  // torchrun's elastic restart (--max-restarts): the group starts again and goes on from the latest checkpoint.
+  const restart = Number(process.env.TORCHELASTIC_RESTART_COUNT ?? '0');
+  const latest = restart > 0 && !args.resumeFromCheckpoint ? latestCheckpoint(outputDir) : null;
+  if (latest) {
+    args = buildTrainingArguments({ ...options, 'resume-from-checkpoint': latest }, planned);
+    say(`restart ${restart}: resuming from ${latest}`);
+  }
 
   const isPeftMethod = getMethod(method).peft !== undefined;
   // Resuming an adapter run on a random base: the base saved beside the adapter, not a new draw.
@@ -147,10 +180,10 @@ export async function train(options: Options): Promise<Trainer> {
   manualSeed(seed);
   const built = await buildModel(modelSource, numLabels, labelNames, data.image?.size);
   const { family, architecture } = familyOfModel(built.model);
-  console.log(`model: ${modelArg} → ${architecture}, ${numLabels} labels; ${built.note}`);
-  for (const line of data.describe) console.log(line);
+  say(`model: ${modelArg} → ${architecture}, ${numLabels} labels; ${built.note}`);
+  for (const line of data.describe) say(line);
 
-  if (!args.resumeFromCheckpoint) {
+  if (!args.resumeFromCheckpoint && mainProcess) {
     const old = listCheckpoints(outputDir);
     if (old.length)
       console.error(
@@ -165,12 +198,15 @@ export async function train(options: Options): Promise<Trainer> {
       ? modelSource.arg
       : resolve(modelSource.dir ?? modelSource.arg);
   if (isPeftMethod && built.randomInit) {
-    baseModelPath = await makeOutputFolder(outputDir, resolve(outputDir, 'base_model'));
-    await savePretrained(built.model, baseModelPath);
+    baseModelPath = resolve(outputDir, 'base_model');
+    if (mainProcess) {
+      baseModelPath = await makeOutputFolder(outputDir, baseModelPath);
+      await savePretrained(built.model, baseModelPath);
+    }
   }
   const plan = buildStrategy(method, built.model, options, baseModelPath, built.newlyInitialized);
-  console.log(`method: ${method} — ${plan.describe}`);
-  if (autoLr) printAutoLearningRate(autoLr);
+  say(`method: ${method} — ${plan.describe}`);
+  if (autoLr && mainProcess) printAutoLearningRate(autoLr);
 
   const printer = new PrinterCallback();
   const trainer = new Trainer({
@@ -185,7 +221,7 @@ export async function train(options: Options): Promise<Trainer> {
     callbacks: [new ProgressCallback(), printer],
   });
   const counts = countParameters(trainer.model);
-  warnFrozenRandomModules(trainer.model, built.newlyInitialized, method);
+  if (mainProcess) warnFrozenRandomModules(trainer.model, built.newlyInitialized, method);
   const runConfig: Record<string, unknown> = {
     command: 'finetune train',
     finetune_version: version,
@@ -210,7 +246,7 @@ export async function train(options: Options): Promise<Trainer> {
     total_params: counts.total,
     trainable_percent: counts.percent,
   };
-  writeFileAtomicSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
+  if (mainProcess) writeFileAtomicSync(join(outputDir, 'run_config.json'), JSON.stringify(runConfig, null, 2) + '\n');
 
   const started = performance.now();
   let stoppedOnNan: Error | null = null;
@@ -229,7 +265,12 @@ export async function train(options: Options): Promise<Trainer> {
         ? trainer.state.bestModelCheckpoint
         : null;
     if (bestLoaded || !last || last.step !== trainer.state.globalStep) await trainer.evaluate();
-    writeFileAtomicSync(join(outputDir, 'trainer_state.json'), trainer.state.toJsonString());
+    if (mainProcess) writeFileAtomicSync(join(outputDir, 'trainer_state.json'), trainer.state.toJsonString());
+  }
+  // The other ranks are done (the final evaluation was the last step they take part in): rank 0 writes the rest.
+  if (!mainProcess) {
+    if (stoppedOnNan) throw stoppedOnNan;
+    return trainer;
   }
   const outcome = stoppedOnNan
     ? null

@@ -219,6 +219,7 @@ export class MetricsJsonlCallback implements TrainerCallback {
 
   /** Starts the file afresh from the state's history: empty for a new run, the checkpoint's entries when resuming. */
   onTrainBegin(args: TrainingArguments, state: TrainerState): void {
+    if (!state.isWorldProcessZero) return;
     const file = this.#file(args);
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileAtomicSync(file, historyLines(state));
@@ -226,7 +227,7 @@ export class MetricsJsonlCallback implements TrainerCallback {
 
   /** Appends (a line's cost stays constant over a long run); a symlink planted at the file is replaced by the whole history, never written through. */
   onLog(args: TrainingArguments, state: TrainerState, _control: TrainerControl, context: CallbackContext): void {
-    if (!context.logs) return;
+    if (!context.logs || !state.isWorldProcessZero) return;
     const file = this.#file(args);
     mkdirSync(join(file, '..'), { recursive: true });
     appendLogSync(file, JSON.stringify(context.logs) + '\n', () => historyLines(state));

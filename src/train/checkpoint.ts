@@ -17,7 +17,7 @@
  *   optimizer.safetensors                    optimizer state tensors, `state.<param index>.<name>` (step, exp_avg, …)
  *   optimizer.json                           {optimizer, param_groups} in PyTorch's state-dict layout
  *   scheduler.json                           {type, name, state}
- *   rng_state.safetensors                    cpu_rng_state (torch CPU generator) + data_loader.{epoch,position,seed,batches_per_epoch}
+ *   rng_state.safetensors                    cpu_rng_state (torch CPU generator) + data_loader.{epoch,position,seed,batches_per_epoch} (+ world_size under DDP)
  *   multi_task.json                          (multi-task training) {tasks, kind, state}: the MultiTaskLoss's stateDict()
  *   trainer_state.json                       Hugging Face's TrainerState fields
  *   training_args.json                       the TrainingArguments, HF's snake_case names
@@ -69,6 +69,8 @@ export interface LoaderPosition {
   position: number;
   seed: number;
   batchesPerEpoch: number;
+  /** Processes that trained (absent: 1); `position` counts each rank's batches. */
+  worldSize?: number;
 }
 
 export interface CheckpointInfo {
@@ -163,10 +165,11 @@ export async function writeFolderAtomically(
   return final;
 }
 
-/** A test hook (FINETUNE_TEST_PAUSE_IN_SAVE=<step>): announce on stdout and wait forever, halfway through writing that checkpoint. */
+/** A test hook (FINETUNE_TEST_PAUSE_IN_SAVE=<step>): announce on stdout and wait forever, halfway through writing that checkpoint (on a launcher's first attempt). */
 export async function testPauseInSave(step: number, dir: string): Promise<void> {
   const at = process.env.FINETUNE_TEST_PAUSE_IN_SAVE;
-  if (at === undefined || Number(at) !== step) return;
+  // A launcher's restarted group (TORCHELASTIC_RESTART_COUNT > 0) runs through: tests kill the first attempt here.
+  if (at === undefined || Number(at) !== step || Number(process.env.TORCHELASTIC_RESTART_COUNT ?? '0') > 0) return;
   process.stdout.write(`FINETUNE_TEST_PAUSED_IN_SAVE ${step} ${dir}\n`);
   await new Promise((resolvePause) => setTimeout(resolvePause, 2 ** 31 - 1));
 }
@@ -423,6 +426,8 @@ export async function saveRngState(dir: string, loader: LoaderPosition): Promise
     ['data_loader.seed', tensor(loader.seed, { dtype: 'int64' })],
     ['data_loader.batches_per_epoch', tensor(loader.batchesPerEpoch, { dtype: 'int64' })],
   ]);
+  // Written only by a data-parallel run, so that a single process's checkpoint stays as it was.
+  if ((loader.worldSize ?? 1) > 1) tensors.set('data_loader.world_size', tensor(loader.worldSize!, { dtype: 'int64' }));
   try {
     await saveSafetensors(join(dir, RNG_STATE_NAME), tensors, { format: 'pt' });
   } finally {
@@ -448,6 +453,7 @@ export async function loadRngState(dir: string): Promise<LoaderPosition> {
       position: read('data_loader.position'),
       seed: read('data_loader.seed'),
       batchesPerEpoch: read('data_loader.batches_per_epoch'),
+      worldSize: tensors.has('data_loader.world_size') ? read('data_loader.world_size') : 1,
     };
   } finally {
     dispose(tensors);

@@ -88,3 +88,4 @@ export {
 export { PrinterCallback, type PrinterCallbackOptions } from './printer.js';
 export { diagnoseTraining, type DiagnoseOptions, type TrainingWarning, type TrainingWarningKind } from './diagnose.js';
 export { autoLearningRate, describeLrCurve, type AutoLearningRate } from './auto-lr.js';
+export { isWorldProcessZero } from './distributed.js';

@@ -9,6 +9,7 @@ import { ViTPatchEmbeddings, batchInputOf, type HfConfig, type ProblemType } fro
 import { familyOfModel } from '../models/registry.js';
 import { isPretrainedModel } from '../models/pretrained-model.js';
 import { PeftModel } from '../peft/index.js';
+import { DistributedDataParallel } from '../distributed/index.js';
 import { loadedConfigOf } from '../io/index.js';
 
 /** What a model's forward returns, as the Trainer uses it. */
@@ -47,8 +48,9 @@ export function callForward(model: Module, ...inputs: unknown[]): unknown {
   return forward.apply(model, inputs);
 }
 
-/** The model inside a PeftModel (or the model). */
+/** The model inside a PeftModel or a DistributedDataParallel (or the model). */
 export function innerModel(model: Module): Module {
+  if (model instanceof DistributedDataParallel) return innerModel(model.module);
   return model instanceof PeftModel ? model.model : model;
 }
 

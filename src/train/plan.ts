@@ -2,6 +2,7 @@
 import type { Module } from '../nn/index.js';
 import { formatLr } from '../optim/index.js';
 import { PeftModel } from '../peft/index.js';
+import { batchesPerEpoch as batchesPerEpochUnder } from './distributed.js';
 import { innerModel } from './model-io.js';
 import { describeStrategy, type TrainingArguments } from './training-args.js';
 
@@ -35,6 +36,7 @@ export function planLines(
   args: TrainingArguments,
   learningRateReason: string,
   trainExamples: number | null,
+  worldSize = 1,
 ): string[] {
   const lines: string[] = [];
   const strategy = args.strategy ?? (model instanceof PeftModel ? [...model.peftConfig.values()][0] : null);
@@ -56,16 +58,23 @@ export function planLines(
     lines.push(optimizerLine);
     return lines;
   }
-  const batchesPerEpoch = args.dataloaderDropLast
-    ? Math.floor(trainExamples / args.perDeviceTrainBatchSize)
-    : Math.ceil(trainExamples / args.perDeviceTrainBatchSize);
+  const batchesPerEpoch = batchesPerEpochUnder(
+    trainExamples,
+    args.perDeviceTrainBatchSize,
+    args.dataloaderDropLast,
+    worldSize,
+  );
   const { updatesPerEpoch, maxSteps, numEpochs } = stepSchedule(args, Math.max(batchesPerEpoch, 1));
   const warmup = args.warmupRatio > 0 ? Math.ceil(maxSteps * args.warmupRatio) : args.warmupSteps;
   lines.push(
     `${optimizerLine}; schedule ${args.lrSchedulerType}${warmup ? `, warmup ${warmup} of ${maxSteps} steps` : ''}`,
   );
+  const batch =
+    worldSize > 1
+      ? `batch ${args.perDeviceTrainBatchSize} per process × ${worldSize} processes × accumulation ${args.gradientAccumulationSteps} = global batch ${args.perDeviceTrainBatchSize * worldSize * args.gradientAccumulationSteps}`
+      : `batch ${args.perDeviceTrainBatchSize} × accumulation ${args.gradientAccumulationSteps}`;
   lines.push(
-    `${maxSteps} optimizer steps: ${numEpochs} epoch(s) × ${updatesPerEpoch} steps (batch ${args.perDeviceTrainBatchSize} × accumulation ${args.gradientAccumulationSteps}; ${trainExamples} training examples)`,
+    `${maxSteps} optimizer steps: ${numEpochs} epoch(s) × ${updatesPerEpoch} steps (${batch}; ${trainExamples} training examples)`,
   );
   return lines;
 }

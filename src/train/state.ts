@@ -35,6 +35,8 @@ export class TrainerState {
   /** finetune: updates skipped because the loss or gradient norm was not finite (nanPolicy 'skip'). */
   skippedSteps = 0;
   statefulCallbacks: Record<string, CallbackState | CallbackState[]> = {};
+  /** Whether this process is rank 0 of its data-parallel group (only it prints and writes files); not saved. */
+  isWorldProcessZero = true;
 
   /** trainer_state.json's content, HF's field names (sorted, as HF writes them). */
   toJson(): Record<string, unknown> {

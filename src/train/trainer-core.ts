@@ -20,7 +20,8 @@ import {
   type LrFindResult,
   type Optimizer,
 } from '../optim/index.js';
-import { DataLoader, datasetsViewed, MultiTaskDataset, type Dataset } from '../data/index.js';
+import { DataLoader, datasetsViewed, MultiTaskDataset, type Dataset, type Sampler } from '../data/index.js';
+import { DistributedDataParallel } from '../distributed/index.js';
 import {
   CallbackHandler,
   DEFAULT_CALLBACKS,
@@ -58,6 +59,14 @@ import { addLayerGroups, buildOptimizer, parameterGroups } from './optimizer-set
 import { TrainerControl, TrainerState, type CallbackState, type LogEntry } from './state.js';
 import { applyStrategy } from './strategy.js';
 import { speedMetrics } from './prediction.js';
+import {
+  batchesPerEpoch as batchesUnder,
+  evaluationShard,
+  joinWorld,
+  ShardedTrainOrder,
+  waitForAllRanks,
+  type WorldPlace,
+} from './distributed.js';
 import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from './trainer-types.js';
 import { TrainingArguments } from './training-args.js';
 
@@ -95,6 +104,10 @@ export abstract class TrainerCore implements TrainerLike {
   protected loaderPosition: LoaderPosition = { epoch: 0, position: 0, seed: 0, batchesPerEpoch: 0 };
   /** The global step of the last checkpoint written (-1: none this run). */
   protected lastSavedStep = -1;
+  /** This process's rank and the number of processes training together (rank 0 of 1 without a launcher). */
+  readonly world: WorldPlace;
+  /** The model wrapped in DistributedDataParallel while train() runs with several processes (null otherwise). */
+  protected ddp: DistributedDataParallel<Module & { forward(...args: never[]): unknown }> | null = null;
 
   constructor(options: TrainerOptions) {
     if (typeof options !== 'object' || options === null)
@@ -116,6 +129,22 @@ export abstract class TrainerCore implements TrainerLike {
     const { model: prepared, method } = applyStrategy(model, this.args);
     this.model = prepared;
     this.method = method;
+    this.world = joinWorld();
+    this.state.isWorldProcessZero = this.isWorldProcessZero;
+    const strategy = this.args.strategy;
+    if (this.world.worldSize > 1 && options.multiTask != null)
+      throw new Error(
+        'Trainer: multi-task training with several processes is not supported yet (train it in one process)',
+      );
+    if (
+      this.world.worldSize > 1 &&
+      strategy &&
+      !(strategy instanceof PeftConfig) &&
+      strategy.kind === 'gradual-unfreezing'
+    )
+      throw new Error(
+        'Trainer: gradual unfreezing with several processes is not supported (DistributedDataParallel syncs the parameters that train when it is built)',
+      );
     this.callbackHandler = new CallbackHandler([...this.#argumentCallbacks(), ...(options.callbacks ?? [])]);
     if (this.args.learningRate !== undefined) {
       this.learningRate = this.args.learningRate;
@@ -226,9 +255,23 @@ export abstract class TrainerCore implements TrainerLike {
     await this.callbackHandler.call(event, this.args, this.state, this.control, this.#context(extra));
   }
 
-  /** Where the plan and notices go (TrainerOptions.log). */
+  /** Whether this process is rank 0 (or the only one): it alone prints, logs to files and saves (HF's is_world_process_zero). */
+  get isWorldProcessZero(): boolean {
+    return this.world.rank === 0;
+  }
+
+  /** Where the plan and notices go (TrainerOptions.log); rank 0's only. */
   log(line: string): void {
-    this.#log?.(line);
+    if (this.isWorldProcessZero) this.#log?.(line);
+  }
+
+  /**
+   * With several processes, wraps the model in DistributedDataParallel (once; after the strategy
+   * chose the parameters that train, which alone are synchronised): rank 0's weights are broadcast.
+   */
+  protected prepareDataParallel(): void {
+    if (this.world.worldSize === 1 || this.ddp) return;
+    this.ddp = new DistributedDataParallel(this.model as Module & { forward(...args: never[]): unknown });
   }
 
   /** Adds epoch and step, appends to the log history and calls onLog (HF's Trainer.log). */
@@ -252,13 +295,23 @@ export abstract class TrainerCore implements TrainerLike {
     return undefined;
   }
 
-  /** HF's get_train_dataloader: shuffled batches of perDeviceTrainBatchSize in the data seed's order. */
+  /**
+   * HF's get_train_dataloader: shuffled batches of perDeviceTrainBatchSize in the data seed's order;
+   * with several processes, this rank's share of that order (distributed.ts: the ranks' batches of a
+   * step are the examples one process would take in a batch of perDeviceTrainBatchSize × world size).
+   */
   getTrainDataloader(): DataLoader<unknown, unknown> {
+    return this.#trainLoader(this.world.worldSize > 1);
+  }
+
+  #trainLoader(sharded: boolean): DataLoader<unknown, unknown> {
     const dataset = this.trainDataset;
     if (!dataset) throw new Error('Trainer.train: no trainDataset');
     const loader = new DataLoader<unknown, unknown>(dataset, {
       batchSize: this.args.perDeviceTrainBatchSize,
-      shuffle: true,
+      ...(sharded
+        ? { sampler: new ShardedTrainOrder(dataset, this.args.dataOrderSeed, this.world) }
+        : { shuffle: true }),
       seed: this.args.dataOrderSeed,
       dropLast: this.args.dataloaderDropLast,
       collate: this.collateFor(dataset),
@@ -272,11 +325,13 @@ export abstract class TrainerCore implements TrainerLike {
     return loader;
   }
 
-  /** HF's get_eval_dataloader: the dataset in order, perDeviceEvalBatchSize a batch. */
+  /** HF's get_eval_dataloader: the dataset in order, perDeviceEvalBatchSize a batch; with several processes, this rank's block of it (predictionLoop gathers the blocks). */
   getEvalDataloader(dataset: Dataset<unknown>): DataLoader<unknown, unknown> {
+    const shard: { sampler?: Sampler } =
+      this.world.worldSize > 1 ? { sampler: evaluationShard(dataset.length, this.world) } : {};
     return new DataLoader<unknown, unknown>(dataset, {
       batchSize: this.args.perDeviceEvalBatchSize,
-      shuffle: false,
+      ...shard,
       collate: this.collateFor(dataset) ?? (this.trainDataset ? this.collateFor(this.trainDataset) : undefined),
       prefetch: this.args.dataloaderPrefetch,
     });
@@ -289,10 +344,11 @@ export abstract class TrainerCore implements TrainerLike {
    * PeftModel's adapter files (adapter_config.json, adapter_model.safetensors, and
    * non_adapter_state.safetensors when needed), a registered model's savePretrained files
    * (config.json, model.safetensors), else model.safetensors. Checkpoints' weights and `finetune
-   * train`'s final save go through it, so a subclass that overrides it changes both.
+   * train`'s final save go through it, so a subclass that overrides it changes both. With several
+   * processes only rank 0 writes (HF's should_save).
    */
   async saveModel(outputDir: string = this.args.outputDir): Promise<void> {
-    await saveModelWeights(this.model, outputDir);
+    if (this.isWorldProcessZero) await saveModelWeights(this.model, outputDir);
   }
 
   /** Writes a checkpoint's files into `dir` (the folder being written): weights (saveModel), optimizer, scheduler, generator and loader position, arguments, state. */
@@ -318,9 +374,12 @@ export abstract class TrainerCore implements TrainerLike {
     const finalPath = join(args.outputDir, name);
     if (state.bestGlobalStep === state.globalStep) state.bestModelCheckpoint = finalPath;
     this.captureCallbackStates();
-    await writeFolderAtomically(args.outputDir, name, (dir) => this.saveCheckpointFiles(dir));
+    if (this.isWorldProcessZero) {
+      await writeFolderAtomically(args.outputDir, name, (dir) => this.saveCheckpointFiles(dir));
+      await rotateCheckpoints(args.outputDir, args.saveTotalLimit, state.bestModelCheckpoint);
+    }
+    waitForAllRanks(this.world);
     this.lastSavedStep = state.globalStep;
-    await rotateCheckpoints(args.outputDir, args.saveTotalLimit, state.bestModelCheckpoint);
     return finalPath;
   }
 
@@ -350,9 +409,19 @@ export abstract class TrainerCore implements TrainerLike {
       dir,
       (trainerState && !Array.isArray(trainerState) ? trainerState.attributes : {}) as Record<string, unknown>,
     );
-    if (position.batchesPerEpoch !== batchesPerEpoch) {
+    // A run on another world size may have another per-device batch (keeping the global batch, say): the
+    // checkpoint's training_args.json says which.
+    const savedWorldSize = position.worldSize ?? 1;
+    const resized = savedWorldSize !== this.world.worldSize;
+    const savedBatch = resized
+      ? Number((await readJson(join(dir, TRAINING_ARGS_NAME))).per_device_train_batch_size)
+      : this.args.perDeviceTrainBatchSize;
+    const expected = resized
+      ? batchesUnder(this.trainDataset!.length, savedBatch, this.args.dataloaderDropLast, savedWorldSize)
+      : batchesPerEpoch;
+    if (position.batchesPerEpoch !== expected) {
       throw new Error(
-        `resumeFromCheckpoint: ${dir} was written with ${position.batchesPerEpoch} batches per epoch, this run has ${batchesPerEpoch}: the training data, batch size or dataloaderDropLast differ from the run being resumed`,
+        `resumeFromCheckpoint: ${dir} was written with ${position.batchesPerEpoch} batches per epoch, this run has ${expected}: the training data, batch size or dataloaderDropLast differ from the run being resumed`,
       );
     }
     if (position.seed !== this.args.dataOrderSeed) {
@@ -360,8 +429,18 @@ export abstract class TrainerCore implements TrainerLike {
         `resumeFromCheckpoint: ${dir} was written with data seed ${position.seed}, this run has ${this.args.dataOrderSeed} (seed / dataSeed must match the run being resumed)`,
       );
     }
-    if (position.position < batchesPerEpoch)
-      return { state: saved, startEpoch: position.epoch, startBatch: position.position };
+    if (position.position < position.batchesPerEpoch) {
+      // Every world size reads one process's order (distributed.ts), so a run resumed on another world
+      // size skips the examples of the epoch the saved run consumed (rounded down to whole batches of this run).
+      const consumed = position.position * savedBatch * savedWorldSize;
+      const startBatch = Math.floor(consumed / (this.args.perDeviceTrainBatchSize * this.world.worldSize));
+      if (resized)
+        this.log(
+          `${dir} was written by ${savedWorldSize} process(es) × batch ${savedBatch}, this run has ${this.world.worldSize} × ${this.args.perDeviceTrainBatchSize}: ` +
+            `the epoch goes on after its first ${consumed} examples (batch ${startBatch} of each rank); the step count and the schedule go on from step ${saved.globalStep}`,
+        );
+      return { state: saved, startEpoch: position.epoch, startBatch };
+    }
     // Saved at an epoch's last step, before the epoch closed: close it now, as the uninterrupted run did.
     this.closeEpoch();
     return { state: saved, startEpoch: position.epoch + 1, startBatch: 0 };
@@ -441,7 +520,8 @@ export abstract class TrainerCore implements TrainerLike {
    */
   async lrFind(options: TrainerLrFindOptions = {}): Promise<LrFindResult> {
     if (this.args.threads !== null) setNumThreads(this.args.threads);
-    const loader = this.getTrainDataloader();
+    // With several processes every rank runs the range test on all the data, in one process's order: the same on each.
+    const loader = this.world.worldSize > 1 ? this.#trainLoader(false) : this.getTrainDataloader();
     const optimizer = this.createOptimizer();
     const ratios = optimizer.paramGroups.map((g) => g.lr / this.learningRate);
     const perGroup = (value: number | number[] | undefined, fallback: number) =>

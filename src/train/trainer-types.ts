@@ -59,6 +59,8 @@ export interface TrainerOptions {
    * How a batch reaches the model (default: defaultForward, as the model's class declares —
    * models.BatchInput: BERT/ViT get the batch object, `image` as `pixelValues` and `label` as
    * `labels`; ResNet/AlexNet and a module of your own fed one input tensor get that tensor).
+   * With several processes, training passes the DistributedDataParallel wrapper (its `module` is the
+   * model), as transformers' compute_loss gets the wrapped model.
    */
   forward?: (model: Module, batch: unknown) => ModelOutput | MultiTaskModelOutput | Tensor;
   /** The loss from the outputs and labels (default: the model's loss, else cross entropy / MSE / BCE by the labels, as transformers' heads). */

@@ -27,6 +27,22 @@
  * scheduler, libtorch's generator, the data loader's position, the trainer state and the callbacks'
  * states —, so `resumeFromCheckpoint` continues bit for bit: the final weights equal an
  * uninterrupted run's.
+ *
+ * Several processes (started by `finetune launch`, `finetune train --nproc-per-node`, torchrun or a
+ * scheduler that sets WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT): the Trainer joins the default
+ * process group (gloo, env://) unless the script made one, wraps the model in DistributedDataParallel
+ * when train() starts (the parameters that train are the ones averaged), and each rank trains on its
+ * share of one process's order (distributed.ts): a step's global batch is perDeviceTrainBatchSize ×
+ * world size × gradientAccumulationSteps, and 2 processes × batch 4 take the same examples, step by
+ * step, as 1 process × batch 8. The logged loss is the mean over the ranks; evaluation splits the
+ * dataset into one block per rank and gathers the predictions, so metrics are one process's. Rank 0
+ * alone prints, logs to files and writes checkpoints and the model; the others wait at a barrier.
+ * Every rank resumes from the same checkpoint (weights, optimizer, scheduler, generator, step). A
+ * checkpoint resumes on any world size: the order is one process's whatever the world size, so the
+ * resumed epoch skips the examples the saved run consumed (its batches × its per-device batch × its
+ * world size, rounded down to whole steps of the new run); the step count and the schedule go on
+ * from the saved step, so with the same global batch (2 × 4 resumed as 1 × 8) the run ends as an
+ * uninterrupted one, and with another the remaining steps are of the new size.
  */
 import { join, resolve } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -53,6 +69,7 @@ import { planLines, stepSchedule } from './plan.js';
 import { labelValues, logitRows, round3, round4 } from './prediction.js';
 import { TrainerState, type LogEntry } from './state.js';
 import { TrainerCore } from './trainer-core.js';
+import { allGatherObject, meanOverRanks, waitForAllRanks } from './distributed.js';
 import type {
   LossAndOutputs,
   MicroBatch,
@@ -126,9 +143,11 @@ export class Trainer extends TrainerCore {
     const labels = labelsOf(batch);
     const smoothing =
       this.args.labelSmoothingFactor > 0 && labels !== undefined && isIntegerDtype(labels) && !this.lossFunction;
+    // Training forwards through DistributedDataParallel when there is one (torch's ddp(inputs)); evaluation through the model.
+    const forwarding = this.ddp && this.model.training ? this.ddp : this.model;
     const raw = this.forwardBatch
-      ? this.forwardBatch(this.model, batch)
-      : defaultForward(this.model, batch, !smoothing && !this.lossFunction);
+      ? this.forwardBatch(forwarding, batch)
+      : defaultForward(forwarding, batch, !smoothing && !this.lossFunction);
     const outputs = asOutput(raw, this.model);
     let loss: Tensor | undefined;
     if (this.lossFunction) loss = this.lossFunction(outputs, labels, batch);
@@ -153,7 +172,9 @@ export class Trainer extends TrainerCore {
   /**
    * HF's training_step: forward + backward of one micro-batch, the loss divided by the step's
    * micro-batch count (gradient accumulation), inside tidy(). Returns the undivided loss; a loss
-   * that is not finite is returned without a backward pass.
+   * that is not finite is returned without a backward pass (with several processes it goes through
+   * backward all the same, so that every rank takes part in the gradients' average: its NaN makes
+   * every rank's gradient norm NaN, and every rank skips or stops at the same step).
    */
   trainingStep(batch: unknown, microBatch: MicroBatch): number {
     return tidy(() => {
@@ -163,7 +184,8 @@ export class Trainer extends TrainerCore {
           `Trainer: ${this.model.constructor.name} returned no loss and the batch has no labels ('labels' or 'label'); give computeLoss or labelled data`,
         );
       const value = Number(loss.item());
-      if (Number.isFinite(value)) (microBatch.count === 1 ? loss : loss.div(microBatch.count)).backward();
+      if (Number.isFinite(value) || this.world.worldSize > 1)
+        (microBatch.count === 1 ? loss : loss.div(microBatch.count)).backward();
       return value;
     });
   }
@@ -202,6 +224,7 @@ export class Trainer extends TrainerCore {
       this.args,
       this.learningRateReason,
       this.trainDataset ? this.trainDataset.length : null,
+      this.world.worldSize,
     );
   }
 
@@ -213,13 +236,14 @@ export class Trainer extends TrainerCore {
     const resumeDir = this.#resumeDir(options);
     manualSeed(args.seed);
     mkdirSync(args.outputDir, { recursive: true });
-    await removeStaleTemporaries(args.outputDir);
+    if (this.isWorldProcessZero) await removeStaleTemporaries(args.outputDir);
 
     const loader = this.getTrainDataloader();
     const batchesPerEpoch = loader.length;
     const { maxSteps, numEpochs } = stepSchedule(args, batchesPerEpoch);
     this.createOptimizer();
     this.createScheduler(maxSteps);
+    this.prepareDataParallel();
     const { startEpoch, startBatch } = await this.#startState(resumeDir, batchesPerEpoch, maxSteps, numEpochs);
     if ((args.evalStrategy !== 'no' || args.loadBestModelAtEnd) && !this.evalDataset)
       throw new Error(`Trainer: evalStrategy '${args.evalStrategy}' needs an evalDataset`);
@@ -300,11 +324,18 @@ export class Trainer extends TrainerCore {
     state.evalSteps = ratio(args.evalSteps);
     state.saveSteps = ratio(args.saveSteps);
     state.trainBatchSize = args.perDeviceTrainBatchSize;
+    state.isWorldProcessZero = this.isWorldProcessZero;
     this.state = state;
     this.lastLoggedStep = state.globalStep;
     this.lastEvaluatedStep = -1;
     this.lastSavedStep = resumeDir ? state.globalStep : -1;
-    this.loaderPosition = { epoch: startEpoch, position: startBatch, seed: args.dataOrderSeed, batchesPerEpoch };
+    this.loaderPosition = {
+      epoch: startEpoch,
+      position: startBatch,
+      seed: args.dataOrderSeed,
+      batchesPerEpoch,
+      worldSize: this.world.worldSize,
+    };
     return { startEpoch, startBatch };
   }
 
@@ -323,11 +354,26 @@ export class Trainer extends TrainerCore {
           `internal error: the data loader ended at batch ${where.position + index} of ${where.batchesPerEpoch}`,
         );
       if (where.flos) this.state.totalFlos += where.flos.of(next.value);
-      const value = this.trainingStep(next.value, { index, count });
-      if (Number.isFinite(value)) lossSum += value;
+      const microBatch = { index, count };
+      // With several processes, the gradients are averaged once a step: not after the micro-batches before the last.
+      const value =
+        this.ddp && index < count - 1
+          ? this.ddp.noSync(() => this.trainingStep(next.value, microBatch))
+          : this.trainingStep(next.value, microBatch);
+      if (Number.isFinite(value) || this.ddp) lossSum += value;
       else {
         this.#stopOnNanPolicy('loss', value, where.epoch, where.position + index + 1, where.batchesPerEpoch);
         bad ??= value;
+      }
+    }
+    if (this.ddp) {
+      // ---- DDP gradient sync: the gradients averaged over the ranks after the step's last backward ----
+      this.ddp.syncGradients();
+      // The step's loss over every rank's examples (NaN on every rank when it is on one).
+      lossSum = meanOverRanks(lossSum);
+      if (!Number.isFinite(lossSum)) {
+        this.#stopOnNanPolicy('loss', lossSum, where.epoch, where.position + count, where.batchesPerEpoch);
+        bad = lossSum;
       }
     }
     let gradNorm = NaN;
@@ -382,7 +428,8 @@ export class Trainer extends TrainerCore {
     const metrics: Metrics = {
       train_runtime: round4(runtime),
       train_samples_per_second: round3(
-        (steps * args.perDeviceTrainBatchSize * args.gradientAccumulationSteps) / Math.max(runtime, 1e-9),
+        (steps * args.perDeviceTrainBatchSize * args.gradientAccumulationSteps * this.world.worldSize) /
+          Math.max(runtime, 1e-9),
       ),
       train_steps_per_second: round3(steps / Math.max(runtime, 1e-9)),
       total_flos: state.totalFlos,
@@ -391,14 +438,15 @@ export class Trainer extends TrainerCore {
     if (this.acc.skippedSteps) metrics.train_skipped_steps = this.acc.skippedSteps;
     await this.addLogEntry({ ...metrics });
     metrics.epoch = state.epoch;
-    if (args.saveTotalLimit === 1 && state.bestModelCheckpoint) {
+    if (args.saveTotalLimit === 1 && state.bestModelCheckpoint && this.isWorldProcessZero) {
       // HF: with one checkpoint to keep and a best model, only the best one stays.
       const best = resolve(state.bestModelCheckpoint);
       for (const { path } of listCheckpoints(args.outputDir))
         if (resolve(path) !== best) await removeCheckpointFolder(path);
     }
     this.captureCallbackStates();
-    await writeTextAtomic(join(args.outputDir, TRAINER_STATE_NAME), state.toJsonString());
+    if (this.isWorldProcessZero) await writeTextAtomic(join(args.outputDir, TRAINER_STATE_NAME), state.toJsonString());
+    waitForAllRanks(this.world);
     await this.callEvent('onTrainEnd');
     return { globalStep: state.globalStep, trainingLoss, metrics };
   }
@@ -534,6 +582,15 @@ export class Trainer extends TrainerCore {
       }
     } finally {
       this.model.train(wasTraining);
+    }
+    if (this.world.worldSize > 1) {
+      // Every rank predicted its block of the dataset (getEvalDataloader): put the blocks together in order.
+      const blocks = allGatherObject({ predictions, labelRows, haveLabels, lossSum, lossCount });
+      predictions.splice(0, Infinity, ...blocks.flatMap((b) => b.predictions));
+      labelRows.splice(0, Infinity, ...blocks.flatMap((b) => b.labelRows));
+      haveLabels = blocks.every((b) => b.haveLabels);
+      lossSum = blocks.reduce((sum, b) => sum + b.lossSum, 0);
+      lossCount = blocks.reduce((sum, b) => sum + b.lossCount, 0);
     }
     const labelIds =
       haveLabels && labelRows.length === predictions.length ? (labelRows as number[] | number[][]) : null;
