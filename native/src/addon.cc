@@ -226,6 +226,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("processGroupDestroy", guarded<processGroupDestroy>);
   add("workWait", guarded<workWait>);
   add("workCompleted", guarded<workCompleted>);
+  add("reducerCreate", guarded<reducerCreate>);
+  add("reducerPrepareForForward", guarded<reducerPrepareForForward>);
+  add("reducerRebuildBuckets", guarded<reducerRebuildBuckets>);
+  add("reducerPrepareForBackward", guarded<reducerPrepareForBackward>);
+  add("reducerBuckets", guarded<reducerBuckets>);
+  add("reducerDestroy", guarded<reducerDestroy>);
 #endif
   return exports;
 }

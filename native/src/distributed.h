@@ -5,12 +5,16 @@
 #pragma once
 
 #include <napi.h>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 
 namespace finetune {
 
 // processGroupCreate(host, port, isStoreServer, rank, worldSize, timeoutMs) -> group id.
 // Blocks until every rank joined, or throws after timeoutMs.
 Napi::Value processGroupCreate(const Napi::CallbackInfo& info);
+// The c10d::ProcessGroup of a group id (what torch.distributed's group objects hold); throws when
+// the group was destroyed.
+c10::intrusive_ptr<c10d::ProcessGroup> processGroupAt(int64_t id);
 // processGroupAllReduce(group, tensor, 'sum' | 'avg' | 'max') -> work id; in place.
 Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info);
 // processGroupBroadcast(group, tensor, srcRank) -> work id; in place.
@@ -19,11 +23,29 @@ Napi::Value processGroupBroadcast(const Napi::CallbackInfo& info);
 Napi::Value processGroupAllGather(const Napi::CallbackInfo& info);
 // processGroupBarrier(group) -> work id.
 Napi::Value processGroupBarrier(const Napi::CallbackInfo& info);
-// processGroupDestroy(group): drops the group, its pending work and its store connection.
+// processGroupDestroy(group): drops the group, its pending work, its reducers and its store connection,
+// and unregisters it from c10d's group registry.
 Napi::Value processGroupDestroy(const Napi::CallbackInfo& info);
 // workWait(work): blocks until the collective finished; throws its error (timeout, dead peer).
 Napi::Value workWait(const Napi::CallbackInfo& info);
 // workCompleted(work) -> whether wait() would return at once.
 Napi::Value workCompleted(const Napi::CallbackInfo& info);
+
+// DDP's c10d::Reducer over a group (torch's dist.Reducer): averages the parameters' gradients
+// in buckets from autograd hooks while backward runs.
+// reducerCreate(group, parameters[], names[], bucketBytesCap, firstBucketBytesCap, findUnusedParameters) -> id.
+Napi::Value reducerCreate(const Napi::CallbackInfo& info);
+// reducerPrepareForForward(reducer): torch's reducer.prepare_for_forward().
+Napi::Value reducerPrepareForForward(const Napi::CallbackInfo& info);
+// reducerRebuildBuckets(reducer) -> whether it rebuilt them (once, after the first backward); throws
+// "Expected to have finished reduction in the prior iteration …" when the last backward left a bucket.
+Napi::Value reducerRebuildBuckets(const Napi::CallbackInfo& info);
+// reducerPrepareForBackward(reducer, outputs[]): the next backward reduces; outputs are searched for
+// unused parameters when findUnusedParameters.
+Napi::Value reducerPrepareForBackward(const Napi::CallbackInfo& info);
+// reducerBuckets(reducer, parameters[]) -> per bucket in reduction order, the indices of its parameters.
+Napi::Value reducerBuckets(const Napi::CallbackInfo& info);
+// reducerDestroy(reducer): removes its autograd hooks.
+Napi::Value reducerDestroy(const Napi::CallbackInfo& info);
 
 }  // namespace finetune
