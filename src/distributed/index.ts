@@ -8,8 +8,8 @@
 import { native } from '../tensor/native.js';
 import type { Tensor } from '../tensor/index.js';
 
-/** The addon's c10d entry points (native/src/distributed.h); absent where it was built without Gloo. */
-interface DistributedAddon {
+/** @internal The addon's c10d entry points (native/src/distributed.h); absent where it was built without Gloo. */
+export interface DistributedAddon {
   processGroupCreate(
     host: string,
     port: number,
@@ -25,6 +25,19 @@ interface DistributedAddon {
   processGroupDestroy(group: number): void;
   workWait(work: number): void;
   workCompleted(work: number): boolean;
+  reducerCreate(
+    group: number,
+    parameters: number[],
+    names: string[],
+    bucketBytesCap: number,
+    firstBucketBytesCap: number,
+    findUnusedParameters: boolean,
+  ): number;
+  reducerPrepareForForward(reducer: number): void;
+  reducerRebuildBuckets(reducer: number): boolean;
+  reducerPrepareForBackward(reducer: number, outputs: number[]): void;
+  reducerBuckets(reducer: number, parameters: number[]): number[][];
+  reducerDestroy(reducer: number): void;
 }
 
 /** Reductions allReduce applies across ranks, as torch.distributed.ReduceOp. */
@@ -336,6 +349,16 @@ export function barrier(): void;
 export function barrier(options: { asyncOp: true }): Work;
 export function barrier(options?: CollectiveOptions): Work | undefined {
   return run('barrier', options, (gloo, pg) => gloo.processGroupBarrier(pg.id));
+}
+
+/**
+ * @internal Runs `call` with the addon and the default group's native id, naming `operation` and this
+ * rank in its error: DistributedDataParallel's c10d::Reducer (ddp.ts) lives on that group.
+ */
+export function onDefaultGroup<T>(operation: string, call: (gloo: DistributedAddon, group: number) => T): T {
+  const pg = current(operation);
+  const gloo = addon();
+  return onRank(pg, operation, () => call(gloo, pg.id));
 }
 
 /** Leaves the default group (torch.distributed.destroy_process_group); initProcessGroup may run again. */
