@@ -19,6 +19,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/logger.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 
 #include <algorithm>
@@ -56,6 +57,9 @@ struct PendingWork {
 struct ReducerEntry {
   int64_t group;
   std::shared_ptr<c10d::Reducer> reducer;
+  // DDP's Logger, as torch's DDP keeps one per Reducer: the Reducer holds it weakly and calls it
+  // (unguarded) while searching for unused parameters.
+  std::shared_ptr<c10d::Logger> logger;
 };
 
 // Never destroyed: at process exit a group's worker threads may still be blocked in a collective
@@ -260,11 +264,13 @@ class RankNamingAllReduce : public c10d::CppCommHookInterface<c10::intrusive_ptr
   }
 };
 
-c10d::Reducer& reducerAt(const Napi::CallbackInfo& info) {
+ReducerEntry& entryAt(const Napi::CallbackInfo& info) {
   auto found = reducers().find(integerArg(info, 0, "the reducer"));
   if (found == reducers().end()) throw std::runtime_error("the reducer was destroyed (or its process group)");
-  return *found->second.reducer;
+  return found->second;
 }
+
+c10d::Reducer& reducerAt(const Napi::CallbackInfo& info) { return *entryAt(info).reducer; }
 
 std::vector<at::Tensor> tensorsAt(const Napi::Value& value, const char* what) {
   if (!value.IsArray()) throw std::runtime_error(std::string(what) + " must be an array of tensor handles");
@@ -288,6 +294,9 @@ Napi::Value reducerCreate(const Napi::CallbackInfo& info) {
   int64_t bucketBytesCap = integerArg(info, 3, "the bucket cap in bytes");
   int64_t firstBucketBytesCap = integerArg(info, 4, "the first bucket's cap in bytes");
   bool findUnusedParameters = info[5].ToBoolean().Value();
+  if (!info[6].IsString()) throw std::runtime_error("the module name must be a string");
+  std::string moduleName = info[6].As<Napi::String>().Utf8Value();
+  bool broadcastBuffers = info[7].ToBoolean().Value();
 
   // As DistributedDataParallel._ddp_init_helper with torch 2.13's _BucketCapacityConfig: without
   // find_unused_parameters the first iteration reduces everything in one bucket, and the Reducer
@@ -307,14 +316,20 @@ Napi::Value reducerCreate(const Napi::CallbackInfo& info) {
       findUnusedParameters, /*gradient_as_bucket_view=*/false, std::move(names), firstBucketBytesCap,
       /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
       /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
+  auto logger = std::make_shared<c10d::Logger>(reducer);
+  reducer->set_logger(logger);
+  logger->set_construction_data_and_log(moduleName, /*device_ids=*/{}, /*output_device=*/-1, broadcastBuffers,
+                                        /*has_sync_bn=*/false, /*static_graph=*/false);
   reducer->register_comm_hook(std::make_unique<RankNamingAllReduce>(processGroup));
   int64_t id = nextId++;
-  reducers().emplace(id, ReducerEntry{group, std::move(reducer)});
+  reducers().emplace(id, ReducerEntry{group, std::move(reducer), std::move(logger)});
   return Napi::Number::New(info.Env(), static_cast<double>(id));
 }
 
 Napi::Value reducerPrepareForForward(const Napi::CallbackInfo& info) {
-  reducerAt(info).prepare_for_forward();
+  auto& entry = entryAt(info);
+  entry.logger->set_runtime_stats_and_log();
+  entry.reducer->prepare_for_forward();
   return info.Env().Undefined();
 }
 

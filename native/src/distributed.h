@@ -33,9 +33,10 @@ Napi::Value workCompleted(const Napi::CallbackInfo& info);
 
 // DDP's c10d::Reducer over a group (torch's dist.Reducer): averages the parameters' gradients
 // in buckets from autograd hooks while backward runs.
-// reducerCreate(group, parameters[], names[], bucketBytesCap, firstBucketBytesCap, findUnusedParameters) -> id.
+// reducerCreate(group, parameters[], names[], bucketBytesCap, firstBucketBytesCap, findUnusedParameters,
+//               moduleName, broadcastBuffers) -> id; with DDP's c10d::Logger, as torch's DDP.
 Napi::Value reducerCreate(const Napi::CallbackInfo& info);
-// reducerPrepareForForward(reducer): torch's reducer.prepare_for_forward().
+// reducerPrepareForForward(reducer): torch's logger.set_runtime_stats_and_log() and reducer.prepare_for_forward().
 Napi::Value reducerPrepareForForward(const Napi::CallbackInfo& info);
 // reducerRebuildBuckets(reducer) -> whether it rebuilt them (once, after the first backward); throws
 // "Expected to have finished reduction in the prior iteration …" when the last backward left a bucket.

@@ -134,6 +134,8 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
         capBytes,
         options.bucketCapMb === undefined ? FIRST_BUCKET_BYTES : capBytes,
         this.#findUnusedParameters,
+        module.constructor.name,
+        this.#broadcastBuffers,
       ),
     );
     reducers.register(this, this.#reducer);

@@ -32,6 +32,8 @@ export interface DistributedAddon {
     bucketBytesCap: number,
     firstBucketBytesCap: number,
     findUnusedParameters: boolean,
+    moduleName: string,
+    broadcastBuffers: boolean,
   ): number;
   reducerPrepareForForward(reducer: number): void;
   reducerRebuildBuckets(reducer: number): boolean;
