@@ -207,7 +207,7 @@ interface BucketCase {
 }
 
 test(
-  "DDP's Reducer buckets the parameters as torch's DDP: at construction and rebuilt at the second forward",
+  "DDP's Reducer buckets the parameters as torch's DDP (at construction, rebuilt at the second forward) and overlaps backward",
   { skip },
   () => {
     const fixture = JSON.parse(
@@ -234,6 +234,12 @@ test(
               .backward(),
           );
         assert.deepEqual(ddp.buckets, expected.afterSecondForward, name);
+        const { bucketStartNs, gradientReadyNs } = ddp.lastBackwardTimeline;
+        assert.equal(bucketStartNs.length, expected.afterSecondForward.length, name);
+        if (bucketStartNs.length > 1) {
+          // Overlap: the first bucket's allReduce started while backward was still computing gradients.
+          assert.ok(bucketStartNs[0] < Math.max(...gradientReadyNs), `${name}: ${bucketStartNs} vs ${gradientReadyNs}`);
+        }
       }
     } finally {
       distributed.destroyProcessGroup();

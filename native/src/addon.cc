@@ -231,6 +231,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("reducerRebuildBuckets", guarded<reducerRebuildBuckets>);
   add("reducerPrepareForBackward", guarded<reducerPrepareForBackward>);
   add("reducerBuckets", guarded<reducerBuckets>);
+  add("reducerTimeline", guarded<reducerTimeline>);
   add("reducerDestroy", guarded<reducerDestroy>);
 #endif
   return exports;

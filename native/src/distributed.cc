@@ -13,6 +13,7 @@
 // built addon imports no gloo:: symbol at all (test/distributed.test.ts checks with nm), and
 // ProcessGroupGloo's and Options's own members are c10d and std types, pointers and shared_ptrs,
 // so their layout does not depend on the Gloo headers.
+#include <c10/util/ApproximateClock.h>
 #include <torch/csrc/distributed/c10d/GroupRegistry.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
@@ -60,6 +61,10 @@ struct ReducerEntry {
   // DDP's Logger, as torch's DDP keeps one per Reducer: the Reducer holds it weakly and calls it
   // (unguarded) while searching for unused parameters.
   std::shared_ptr<c10d::Logger> logger;
+  // When the last prepare_for_backward was called, and when the following backward started each
+  // bucket's allreduce (c10::getTime(), the clock of the Reducer's backward stats): shows the overlap.
+  int64_t backwardArmedAt = 0;
+  std::shared_ptr<std::vector<int64_t>> bucketStarts = std::make_shared<std::vector<int64_t>>();
 };
 
 // Never destroyed: at process exit a group's worker threads may still be blocked in a collective
@@ -246,9 +251,11 @@ namespace {
 // caller as Gloo's bare "Connection closed by peer".
 class RankNamingAllReduce : public c10d::CppCommHookInterface<c10::intrusive_ptr<c10d::ProcessGroup>> {
  public:
-  using CppCommHookInterface::CppCommHookInterface;
+  RankNamingAllReduce(c10::intrusive_ptr<c10d::ProcessGroup> group, std::shared_ptr<std::vector<int64_t>> starts)
+      : CppCommHookInterface(std::move(group)), starts_(std::move(starts)) {}
 
   c10::intrusive_ptr<c10::ivalue::Future> runHook(c10d::GradBucket& bucket) override {
+    starts_->push_back(c10::getTime());
     std::vector<at::Tensor> tensors{bucket.getBufferRef()};
     tensors[0].mul_(1.0 / state_->getSize());
     auto future = state_->allreduce(tensors)->getFuture();
@@ -262,6 +269,9 @@ class RankNamingAllReduce : public c10d::CppCommHookInterface<c10::intrusive_ptr
         },
         future->elementType());
   }
+
+ private:
+  std::shared_ptr<std::vector<int64_t>> starts_;
 };
 
 ReducerEntry& entryAt(const Napi::CallbackInfo& info) {
@@ -320,9 +330,10 @@ Napi::Value reducerCreate(const Napi::CallbackInfo& info) {
   reducer->set_logger(logger);
   logger->set_construction_data_and_log(moduleName, /*device_ids=*/{}, /*output_device=*/-1, broadcastBuffers,
                                         /*has_sync_bn=*/false, /*static_graph=*/false);
-  reducer->register_comm_hook(std::make_unique<RankNamingAllReduce>(processGroup));
+  ReducerEntry entry{group, std::move(reducer), std::move(logger)};
+  entry.reducer->register_comm_hook(std::make_unique<RankNamingAllReduce>(processGroup, entry.bucketStarts));
   int64_t id = nextId++;
-  reducers().emplace(id, ReducerEntry{group, std::move(reducer), std::move(logger)});
+  reducers().emplace(id, std::move(entry));
   return Napi::Number::New(info.Env(), static_cast<double>(id));
 }
 
@@ -338,9 +349,29 @@ Napi::Value reducerRebuildBuckets(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value reducerPrepareForBackward(const Napi::CallbackInfo& info) {
-  auto& reducer = reducerAt(info);
-  reducer.prepare_for_backward(tensorsAt(info[1], "the forward's outputs"));
+  auto& entry = entryAt(info);
+  auto outputs = tensorsAt(info[1], "the forward's outputs");
+  // Before the Reducer's own timestamp, so that the timeline's offsets are never early.
+  entry.backwardArmedAt = c10::getTime();
+  entry.bucketStarts->clear();
+  entry.reducer->prepare_for_backward(outputs);
   return info.Env().Undefined();
+}
+
+Napi::Value reducerTimeline(const Napi::CallbackInfo& info) {
+  auto& entry = entryAt(info);
+  auto env = info.Env();
+  auto out = Napi::Object::New(env);
+  auto starts = Napi::Array::New(env, entry.bucketStarts->size());
+  for (size_t b = 0; b < entry.bucketStarts->size(); ++b) {
+    starts.Set(static_cast<uint32_t>(b), static_cast<double>((*entry.bucketStarts)[b] - entry.backwardArmedAt));
+  }
+  auto stats = entry.reducer->get_backward_stats();
+  auto ready = Napi::Array::New(env, stats.size());
+  for (size_t i = 0; i < stats.size(); ++i) ready.Set(static_cast<uint32_t>(i), static_cast<double>(stats[i]));
+  out.Set("bucketStartNs", starts);
+  out.Set("gradientReadyNs", ready);
+  return out;
 }
 
 Napi::Value reducerBuckets(const Napi::CallbackInfo& info) {

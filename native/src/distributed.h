@@ -46,6 +46,10 @@ Napi::Value reducerRebuildBuckets(const Napi::CallbackInfo& info);
 Napi::Value reducerPrepareForBackward(const Napi::CallbackInfo& info);
 // reducerBuckets(reducer, parameters[]) -> per bucket in reduction order, the indices of its parameters.
 Napi::Value reducerBuckets(const Napi::CallbackInfo& info);
+// reducerTimeline(reducer) -> { bucketStartNs[], gradientReadyNs[] }: for the last armed backward,
+// when each bucket's allreduce started and when each parameter's gradient was ready (the Reducer's
+// backward stats), in nanoseconds after prepare_for_backward.
+Napi::Value reducerTimeline(const Napi::CallbackInfo& info);
 // reducerDestroy(reducer): removes its autograd hooks.
 Napi::Value reducerDestroy(const Napi::CallbackInfo& info);
 

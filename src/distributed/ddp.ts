@@ -15,7 +15,14 @@ import { tensorsIn } from '../data/loader.js';
 import { Module, type StateDict } from '../nn/module.js';
 import { cat, isGradEnabled, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import { elementBytes } from '../tensor/typed-arrays.js';
-import { broadcast, getWorldSize, isInitialized, onDefaultGroup, type DistributedAddon } from './index.js';
+import {
+  broadcast,
+  getWorldSize,
+  isInitialized,
+  onDefaultGroup,
+  type BackwardTimeline,
+  type DistributedAddon,
+} from './index.js';
 
 export interface DistributedDataParallelOptions {
   /**
@@ -158,6 +165,14 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
         this.#trained.map(([, p]) => p.handle),
       ),
     ).map((bucket) => bucket.map((i) => this.#trained[i][0]));
+  }
+
+  /**
+   * When the last synchronised backward started each bucket's allReduce and had each gradient: a bucket
+   * started before the last gradient was ready overlapped the rest of backward.
+   */
+  get lastBackwardTimeline(): BackwardTimeline {
+    return this.#onReducer('lastBackwardTimeline', (gloo, reducer) => gloo.reducerTimeline(reducer));
   }
 
   /**

@@ -39,7 +39,19 @@ export interface DistributedAddon {
   reducerRebuildBuckets(reducer: number): boolean;
   reducerPrepareForBackward(reducer: number, outputs: number[]): void;
   reducerBuckets(reducer: number, parameters: number[]): number[][];
+  reducerTimeline(reducer: number): BackwardTimeline;
   reducerDestroy(reducer: number): void;
+}
+
+/**
+ * When, in DistributedDataParallel's last synchronised backward, each bucket's allReduce started and
+ * each parameter's gradient was ready, in nanoseconds after the forward armed the Reducer.
+ */
+export interface BackwardTimeline {
+  /** Per bucket, in reduction order. */
+  bucketStartNs: number[];
+  /** Per parameter that trains, in the module's order (torch's reducer.get_backward_stats()). */
+  gradientReadyNs: number[];
 }
 
 /** Reductions allReduce applies across ranks, as torch.distributed.ReduceOp. */
