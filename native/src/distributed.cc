@@ -178,6 +178,10 @@ c10::intrusive_ptr<c10d::ProcessGroup> processGroupAt(int64_t id) {
   return found->second.processGroup;
 }
 
+c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group) {
+  return processGroupAt(group)->getBackend(c10::DeviceType::CPU);
+}
+
 Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info) {
   auto& group = groupAt(info);
   std::vector<at::Tensor> tensors{tensorAt(info[1])};

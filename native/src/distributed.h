@@ -15,6 +15,10 @@ Napi::Value processGroupCreate(const Napi::CallbackInfo& info);
 // The c10d::ProcessGroup of a group id (what torch.distributed's group objects hold); throws when
 // the group was destroyed.
 c10::intrusive_ptr<c10d::ProcessGroup> processGroupAt(int64_t id);
+
+// The c10d backend of a live group, for collectives run inside autograd (distributed-autograd.cc);
+// throws when the group was destroyed.
+c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group);
 // processGroupAllReduce(group, tensor, 'sum' | 'avg' | 'max') -> work id; in place.
 Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info);
 // processGroupBroadcast(group, tensor, srcRank) -> work id; in place.

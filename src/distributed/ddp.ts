@@ -17,6 +17,7 @@ import { cat, isGradEnabled, noGrad, tidy, type Tensor } from '../tensor/index.j
 import { elementBytes } from '../tensor/typed-arrays.js';
 import {
   broadcast,
+  distributedAddon,
   getWorldSize,
   isInitialized,
   onDefaultGroup,
@@ -50,7 +51,7 @@ const DEFAULT_BUCKET_CAP_MB = 25;
 
 // A DDP that became unreachable takes its native Reducer (and the Reducer's autograd hooks) with it.
 const reducers = new FinalizationRegistry<number>((reducer) => {
-  if (isInitialized()) onDefaultGroup('DistributedDataParallel', (gloo) => gloo.reducerDestroy(reducer));
+  if (isInitialized()) distributedAddon().reducerDestroy(reducer);
 });
 
 /** A module with a forward method: what DDP wraps. */
@@ -133,8 +134,8 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
     }
     broadcastFromRank0([...module.parameters(), ...module.namedBuffers().map(([, b]) => b)]);
     const capBytes = Math.floor(bucketCapMb * 1024 * 1024);
-    this.#reducer = onDefaultGroup('DistributedDataParallel', (gloo, group) =>
-      gloo.reducerCreate(
+    this.#reducer = onDefaultGroup('DistributedDataParallel', (group) =>
+      distributedAddon().reducerCreate(
         group,
         this.#trained.map(([, p]) => p.handle),
         this.#trained.map(([name]) => name),
@@ -211,7 +212,7 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
   }
 
   #onReducer<T>(what: string, call: (gloo: DistributedAddon, reducer: number) => T): T {
-    return onDefaultGroup(`DistributedDataParallel.${what}`, (gloo) => call(gloo, this.#reducer));
+    return onDefaultGroup(`DistributedDataParallel.${what}`, () => call(distributedAddon(), this.#reducer));
   }
 
   #syncBuffers(): void {

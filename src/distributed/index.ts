@@ -365,14 +365,9 @@ export function barrier(options?: CollectiveOptions): Work | undefined {
   return run('barrier', options, (gloo, pg) => gloo.processGroupBarrier(pg.id));
 }
 
-/**
- * @internal Runs `call` with the addon and the default group's native id, naming `operation` and this
- * rank in its error: DistributedDataParallel's c10d::Reducer (ddp.ts) lives on that group.
- */
-export function onDefaultGroup<T>(operation: string, call: (gloo: DistributedAddon, group: number) => T): T {
-  const pg = current(operation);
-  const gloo = addon();
-  return onRank(pg, operation, () => call(gloo, pg.id));
+/** @internal The addon's c10d entry points, for DistributedDataParallel's Reducer (ddp.ts). */
+export function distributedAddon(): DistributedAddon {
+  return addon();
 }
 
 /** Leaves the default group (torch.distributed.destroy_process_group); initProcessGroup may run again. */
@@ -380,6 +375,16 @@ export function destroyProcessGroup(): void {
   const pg = current('destroyProcessGroup');
   group = undefined;
   addon().processGroupDestroy(pg.id);
+}
+
+/**
+ * @internal Runs `call` with the default group's native id (for the autograd collectives of
+ * distributed/nn.ts), naming the operation and this rank in its error.
+ */
+export function onDefaultGroup<T>(operation: string, call: (groupId: number) => T): T {
+  const pg = current(operation);
+  addon(); // throws, saying how to get Gloo, where this build has none
+  return onRank(pg, operation, () => call(pg.id));
 }
 
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
