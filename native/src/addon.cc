@@ -226,6 +226,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("processGroupDestroy", guarded<processGroupDestroy>);
   add("workWait", guarded<workWait>);
   add("workCompleted", guarded<workCompleted>);
+  add("verifyParamsAcrossProcesses", guarded<verifyParamsAcrossProcesses>);
   add("reducerCreate", guarded<reducerCreate>);
   add("reducerPrepareForForward", guarded<reducerPrepareForForward>);
   add("reducerRebuildBuckets", guarded<reducerRebuildBuckets>);

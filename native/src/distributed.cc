@@ -296,6 +296,12 @@ std::vector<at::Tensor> tensorsAt(const Napi::Value& value, const char* what) {
 
 }  // namespace
 
+Napi::Value verifyParamsAcrossProcesses(const Napi::CallbackInfo& info) {
+  c10d::verify_params_across_processes(processGroupAt(integerArg(info, 0, "the process group")),
+                                       tensorsAt(info[1], "the parameters"), std::nullopt);
+  return info.Env().Undefined();
+}
+
 Napi::Value reducerCreate(const Napi::CallbackInfo& info) {
   int64_t group = integerArg(info, 0, "the process group");
   auto processGroup = processGroupAt(group);

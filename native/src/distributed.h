@@ -35,6 +35,10 @@ Napi::Value workWait(const Napi::CallbackInfo& info);
 // workCompleted(work) -> whether wait() would return at once.
 Napi::Value workCompleted(const Napi::CallbackInfo& info);
 
+// verifyParamsAcrossProcesses(group, parameters[]): torch DDP's first step, a collective that throws
+// unless every rank passes as many parameters, of the same shapes and dtypes, as rank 0.
+Napi::Value verifyParamsAcrossProcesses(const Napi::CallbackInfo& info);
+
 // DDP's c10d::Reducer over a group (torch's dist.Reducer): averages the parameters' gradients
 // in buckets from autograd hooks while backward runs.
 // reducerCreate(group, parameters[], names[], bucketBytesCap, firstBucketBytesCap, findUnusedParameters,

@@ -132,12 +132,19 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
     if (this.#trained.length === 0) {
       throw new Error('DistributedDataParallel: the module has no parameter that requires gradients');
     }
-    broadcastFromRank0([...module.parameters(), ...module.namedBuffers().map(([, b]) => b)]);
+    // As torch's DDP.__init__: every rank checks its parameters against rank 0's, then takes rank 0's
+    // values (and buffers, when broadcastBuffers), then builds the Reducer.
+    const handles = this.#trained.map(([, p]) => p.handle);
+    onDefaultGroup('DistributedDataParallel', (group) =>
+      distributedAddon().verifyParamsAcrossProcesses(group, handles),
+    );
+    const buffers = this.#broadcastBuffers ? module.namedBuffers().map(([, b]) => b) : [];
+    broadcastFromRank0([...module.parameters(), ...buffers]);
     const capBytes = Math.floor(bucketCapMb * 1024 * 1024);
     this.#reducer = onDefaultGroup('DistributedDataParallel', (group) =>
       distributedAddon().reducerCreate(
         group,
-        this.#trained.map(([, p]) => p.handle),
+        handles,
         this.#trained.map(([name]) => name),
         capBytes,
         options.bucketCapMb === undefined ? FIRST_BUCKET_BYTES : capBytes,

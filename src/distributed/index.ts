@@ -25,6 +25,7 @@ export interface DistributedAddon {
   processGroupDestroy(group: number): void;
   workWait(work: number): void;
   workCompleted(work: number): boolean;
+  verifyParamsAcrossProcesses(group: number, parameters: number[]): void;
   reducerCreate(
     group: number,
     parameters: number[],
