@@ -14,7 +14,7 @@ import { freePort } from './helpers/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 import { distributed, LoraConfig, getPeftModel, manualSeed, models, nn, ones, tidy } from '../src/index.js';
-import { STEPS, train, trainBranches, type Setup, type TrainResult } from './helpers/ddp-training.js';
+import { STALL_TIMEOUT_MS, STEPS, train, trainBranches, type Setup, type TrainResult } from './helpers/ddp-training.js';
 import { TINY_BERT_CONFIG } from './helpers/tiny-configs.js';
 
 const worker = fileURLToPath(new URL('./helpers/ddp-training.js', import.meta.url));
@@ -179,6 +179,10 @@ test(
           `DistributedDataParallel.forward failed on rank ${rank} of 2: Expected to have finished reduction in the prior iteration`,
         ),
       );
+      assert.match(
+        result?.error ?? out,
+        /\(finetune: new DistributedDataParallel\(model, \{ findUnusedParameters: true \}\)\)/,
+      );
     });
   },
 );
@@ -196,6 +200,23 @@ test(
     );
     // Well within the group's 20 s timeout: Gloo sees the closed connection.
     assert.ok(survivor.ms < 20_000, `${survivor.ms} ms`);
+  },
+);
+
+test(
+  "DDP: a peer that stops past the group's timeout makes the other rank's backward throw, naming it",
+  { skip },
+  async () => {
+    const [waiting, stalled] = await runTwoRanks<TrainResult>(['branches', 'stall', '1']);
+    assert.equal(waiting.code, 1, waiting.out);
+    assert.match(
+      waiting.result?.error ?? waiting.out,
+      /DistributedDataParallel: the gradient allreduce of bucket \d+ failed on rank 0 of 2: .*[Tt]imed out/,
+    );
+    // The stalled rank finds its peer gone when it comes back.
+    assert.equal(stalled.code, 1, stalled.out);
+    // Startup, two steps and the 2 s timeout: not the 5 s stall, and no hang.
+    assert.ok(waiting.ms < stalled.ms && waiting.ms < STALL_TIMEOUT_MS + 2_500, `${waiting.ms} ms`);
   },
 );
 

@@ -219,7 +219,16 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
   }
 
   #onReducer<T>(what: string, call: (gloo: DistributedAddon, reducer: number) => T): T {
-    return onDefaultGroup(`DistributedDataParallel.${what}`, () => call(distributedAddon(), this.#reducer));
+    try {
+      return onDefaultGroup(`DistributedDataParallel.${what}`, () => call(distributedAddon(), this.#reducer));
+    } catch (error) {
+      // torch's message names its Python keyword; say finetune's.
+      if (!(error as Error).message.includes('find_unused_parameters=True')) throw error;
+      throw new Error(
+        `${(error as Error).message}\n(finetune: new DistributedDataParallel(model, { findUnusedParameters: true }))`,
+        { cause: error },
+      );
+    }
   }
 
   #syncBuffers(): void {

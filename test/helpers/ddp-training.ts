@@ -7,7 +7,8 @@
  *   rank, rank + worldSize, … of each batch and prints one JSON line (its losses and final weights),
  *   or { error }. With <model> 'buffers' it runs bufferCheck instead (<optimizer> 'broadcast' or 'local');
  *   with <model> 'branches' it runs trainBranches (<optimizer> 'find' sets findUnusedParameters, 'strict'
- *   does not, 'kill' sets it and makes the last rank kill itself before its third backward).
+ *   does not, 'kill' sets it and makes the last rank kill itself before its third backward, 'stall' makes
+ *   the last rank busy for STALL_MS there, past the group's timeout, which is then STALL_TIMEOUT_MS).
  * Rank r builds its model from seed r: only DDP's broadcast from rank 0 makes the copies equal.
  */
 import { fileURLToPath } from 'node:url';
@@ -136,7 +137,11 @@ class Branches extends nn.Module {
   }
 }
 
-export type BranchesMode = 'find' | 'strict' | 'kill';
+export type BranchesMode = 'find' | 'strict' | 'kill' | 'stall';
+
+/** The group timeout of the 'stall' mode, and how long its last rank stays away from the collectives. */
+export const STALL_TIMEOUT_MS = 2_000;
+const STALL_MS = 5_000;
 
 /**
  * Trains Branches with SGD for STEPS steps on rows rank, rank + worldSize, … of fixed batches of 8, the
@@ -168,7 +173,10 @@ export function trainBranches(
         .pow(2)
         .mean();
       losses.push(loss.item());
-      if (mode === 'kill' && step === 2 && rank === worldSize - 1) process.kill(process.pid, 'SIGKILL');
+      if (step === 2 && rank === worldSize - 1) {
+        if (mode === 'kill') process.kill(process.pid, 'SIGKILL');
+        if (mode === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, STALL_MS);
+      }
       loss.backward();
     });
     optimizer.step();
@@ -200,7 +208,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       initMethod: `tcp://127.0.0.1:${port}`,
       rank: Number(rank),
       worldSize: Number(worldSize),
-      timeout: 20_000,
+      timeout: model === 'branches' && optimizer === 'stall' ? STALL_TIMEOUT_MS : 20_000,
     });
     const setup = { model, optimizer, accumulate: Number(accumulate) } as Setup;
     const started = performance.now();
