@@ -2,16 +2,19 @@
  * DistributedDataParallel: 2 real Node processes × batch 4 train a tiny BERT exactly as 1 process ×
  * batch 8 (same seed, same rows): the same losses at every step and the same final weights, for full
  * fine-tuning and LoRA, and with noSync gradient accumulation. Rank 1 starts from another seed, so the
- * runs agree only if the construction broadcast and the gradient averaging both work.
+ * runs agree only if the construction broadcast and the Reducer's averaging during backward both work.
+ * Also: findUnusedParameters (and torch's error without it), a peer killed before a backward, and the
+ * Reducer's buckets against torch's for the same parameters (test/fixtures/ddp-buckets).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { freePort } from './helpers/free-port.js';
 import { fileURLToPath } from 'node:url';
 
-import { distributed, LoraConfig, getPeftModel, manualSeed, models, nn } from '../src/index.js';
-import { STEPS, train, type Setup, type TrainResult } from './helpers/ddp-training.js';
+import { distributed, LoraConfig, getPeftModel, manualSeed, models, nn, ones, tidy } from '../src/index.js';
+import { STALL_TIMEOUT_MS, STEPS, train, trainBranches, type Setup, type TrainResult } from './helpers/ddp-training.js';
 import { TINY_BERT_CONFIG } from './helpers/tiny-configs.js';
 
 const worker = fileURLToPath(new URL('./helpers/ddp-training.js', import.meta.url));
@@ -19,13 +22,24 @@ const skip = distributed.isGlooAvailable() ? false : 'this addon was built witho
 
 type RankResult = TrainResult & { ms: number };
 
-/** Runs the helper with `args` on 2 child processes and returns what each rank printed. */
-async function onTwoRanks<R>(args: string[]): Promise<R[]> {
+interface RankExit<R> {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The JSON line it printed, if any. */
+  result?: R & { error?: string };
+  out: string;
+  /** Milliseconds from the start to its exit. */
+  ms: number;
+}
+
+/** Runs the helper with `args` on 2 child processes and returns how each rank ended. */
+async function runTwoRanks<R>(args: string[]): Promise<RankExit<R>[]> {
   const port = await freePort();
+  const started = performance.now();
   return Promise.all(
     [0, 1].map(
       (rank) =>
-        new Promise<R>((done, fail) => {
+        new Promise<RankExit<R>>((done) => {
           const child = spawn(process.execPath, [worker, ...args, String(rank), '2', String(port)], {
             stdio: ['ignore', 'pipe', 'pipe'],
             env: { ...process.env, OMP_NUM_THREADS: '1' },
@@ -34,16 +48,24 @@ async function onTwoRanks<R>(args: string[]): Promise<R[]> {
           child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
           child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
           const guard = setTimeout(() => child.kill('SIGKILL'), 40_000);
-          child.on('exit', (code) => {
+          child.on('exit', (code, signal) => {
             clearTimeout(guard);
             const line = out.split('\n').find((l) => l.startsWith('{'));
             const result = line ? (JSON.parse(line) as R & { error?: string }) : undefined;
-            if (code !== 0 || !result || result.error) fail(new Error(`rank ${rank} exited ${code}: ${out}`));
-            else done(result);
+            done({ code, signal, result, out, ms: performance.now() - started });
           });
         }),
     ),
   );
+}
+
+/** Runs the helper with `args` on 2 child processes and returns what each rank printed; fails unless both succeed. */
+async function onTwoRanks<R>(args: string[]): Promise<R[]> {
+  const ranks = await runTwoRanks<R>(args);
+  ranks.forEach(({ code, result, out }, rank) => {
+    if (code !== 0 || !result || result.error) throw new Error(`rank ${rank} exited ${code}: ${out}`);
+  });
+  return ranks.map(({ result }) => result!);
 }
 
 /** ‖a − b‖ ≤ 1e-5 · ‖b‖ for every tensor, and the same keys. */
@@ -86,7 +108,7 @@ for (const setup of SETUPS) {
     assertSameWeights(ranks[1].weights, ranks[0].weights, 'rank 1');
     const [grad0, grad1] = ranks.map((r) => r.classifierGrad);
     if (setup.accumulate > 1) {
-      // Inside noSync each rank holds the gradient of its own rows only; syncGradients makes them equal.
+      // Inside noSync each rank holds the gradient of its own rows only; the synchronised backward makes them equal.
       assert.ok(
         Math.abs(grad0.beforeSync - grad1.beforeSync) > 1e-3 * grad0.beforeSync,
         JSON.stringify([grad0, grad1]),
@@ -128,25 +150,146 @@ test(
   },
 );
 
-test("DDP buckets only the parameters that train, within bucketCapMb; its state dict is the module's", { skip }, () => {
+test(
+  'DDP findUnusedParameters: a head unused in every other step trains as 1 process × batch 8',
+  { skip },
+  async () => {
+    const ranks = await onTwoRanks<TrainResult & { ms: number }>(['branches', 'find', '1']);
+    const reference = trainBranches('find', 0, 1);
+    ranks[0].losses.forEach((loss, step) => {
+      const average = (loss + ranks[1].losses[step]) / 2;
+      const expected = reference.losses[step];
+      assert.ok(Math.abs(average - expected) <= 1e-5 * Math.abs(expected), `step ${step}: ${average} vs ${expected}`);
+    });
+    assertSameWeights(ranks[0].weights, reference.weights, 'rank 0');
+    assertSameWeights(ranks[1].weights, ranks[0].weights, 'rank 1');
+  },
+);
+
+test(
+  "DDP without findUnusedParameters: an unused head gives torch's error naming the rank, no hang",
+  { skip },
+  async () => {
+    const ranks = await runTwoRanks<TrainResult>(['branches', 'strict', '1']);
+    ranks.forEach(({ code, result, out }, rank) => {
+      assert.equal(code, 1, out);
+      assert.match(
+        result?.error ?? out,
+        new RegExp(
+          `DistributedDataParallel.forward failed on rank ${rank} of 2: Expected to have finished reduction in the prior iteration`,
+        ),
+      );
+      assert.match(
+        result?.error ?? out,
+        /\(finetune: new DistributedDataParallel\(model, \{ findUnusedParameters: true \}\)\)/,
+      );
+    });
+  },
+);
+
+test(
+  'DDP: a peer killed before its backward makes the other rank throw from backward, naming it',
+  { skip },
+  async () => {
+    const [survivor, killed] = await runTwoRanks<TrainResult>(['branches', 'kill', '1']);
+    assert.equal(killed.signal, 'SIGKILL', killed.out);
+    assert.equal(survivor.code, 1, survivor.out);
+    assert.match(
+      survivor.result?.error ?? survivor.out,
+      /DistributedDataParallel: the gradient allreduce of bucket \d+ failed on rank 0 of 2: /,
+    );
+    // Well within the group's 20 s timeout: Gloo sees the closed connection.
+    assert.ok(survivor.ms < 20_000, `${survivor.ms} ms`);
+  },
+);
+
+test(
+  "DDP: a peer that stops past the group's timeout makes the other rank's backward throw, naming it",
+  { skip },
+  async () => {
+    const [waiting, stalled] = await runTwoRanks<TrainResult>(['branches', 'stall', '1']);
+    assert.equal(waiting.code, 1, waiting.out);
+    assert.match(
+      waiting.result?.error ?? waiting.out,
+      /DistributedDataParallel: the gradient allreduce of bucket \d+ failed on rank 0 of 2: .*[Tt]imed out/,
+    );
+    // The stalled rank finds its peer gone when it comes back.
+    assert.equal(stalled.code, 1, stalled.out);
+    // Startup, two steps and the 2 s timeout: not the 5 s stall, and no hang.
+    assert.ok(waiting.ms < stalled.ms && waiting.ms < STALL_TIMEOUT_MS + 2_500, `${waiting.ms} ms`);
+  },
+);
+
+interface BucketCase {
+  bucketCapMb: number | null;
+  findUnusedParameters: boolean;
+  atConstruction: string[][];
+  afterSecondForward: string[][];
+}
+
+test(
+  "DDP's Reducer buckets the parameters as torch's DDP (at construction, rebuilt at the second forward) and overlaps backward",
+  { skip },
+  () => {
+    const fixture = JSON.parse(
+      readFileSync(new URL('../../../test/fixtures/ddp-buckets/cases.json', import.meta.url), 'utf8'),
+    ) as { layers: [number, number][]; cases: BucketCase[] };
+    distributed.initProcessGroup({ initMethod: 'tcp://127.0.0.1:0', rank: 0, worldSize: 1, timeout: 10_000 });
+    try {
+      for (const expected of fixture.cases) {
+        const layers = fixture.layers.flatMap(([nIn, nOut], i) => [
+          ...(i > 0 ? [new nn.ReLU()] : []),
+          new nn.Linear(nIn, nOut),
+        ]);
+        const ddp = new distributed.DistributedDataParallel(new nn.Sequential(...layers), {
+          bucketCapMb: expected.bucketCapMb ?? undefined,
+          findUnusedParameters: expected.findUnusedParameters,
+        });
+        const name = JSON.stringify({ bucketCapMb: expected.bucketCapMb, find: expected.findUnusedParameters });
+        assert.deepEqual(ddp.buckets, expected.atConstruction, name);
+        for (let i = 0; i < 2; i++)
+          tidy(() =>
+            ddp
+              .forward(ones([4, fixture.layers[0][0]]))
+              .sum()
+              .backward(),
+          );
+        assert.deepEqual(ddp.buckets, expected.afterSecondForward, name);
+        const { bucketStartNs, gradientReadyNs } = ddp.lastBackwardTimeline;
+        assert.equal(bucketStartNs.length, expected.afterSecondForward.length, name);
+        if (bucketStartNs.length > 1) {
+          // Overlap: the first bucket's allReduce started while backward was still computing gradients.
+          assert.ok(bucketStartNs[0] < Math.max(...gradientReadyNs), `${name}: ${bucketStartNs} vs ${gradientReadyNs}`);
+        }
+      }
+    } finally {
+      distributed.destroyProcessGroup();
+    }
+  },
+);
+
+test("DDP reduces only the parameters that train; its state dict is the module's", { skip }, () => {
   distributed.initProcessGroup({ initMethod: 'tcp://127.0.0.1:0', rank: 0, worldSize: 1, timeout: 10_000 });
   try {
     manualSeed(0);
     const bert = new models.BertForSequenceClassification(TINY_BERT_CONFIG);
-    // float32 trainable bytes of the tiny BERT; a cap of ~1/3 of them gives 3 or more buckets.
-    const bytes = bert.numParameters({ trainableOnly: true }) * 4;
-    const ddp = new distributed.DistributedDataParallel(bert, { bucketCapMb: bytes / 3 / 2 ** 20 });
-    assert.ok(ddp.bucketCount >= 3, `${ddp.bucketCount} buckets`);
-    assert.equal(new distributed.DistributedDataParallel(bert).bucketCount, 1);
+    const ddp = new distributed.DistributedDataParallel(bert);
+    assert.deepEqual(
+      ddp.buckets.flat().sort(),
+      bert
+        .namedParameters()
+        .map(([name]) => name)
+        .sort(),
+    );
     assert.deepEqual([...ddp.stateDict().keys()], [...bert.stateDict().keys()]);
     assert.equal(ddp.module, bert);
     ddp.eval();
     assert.equal(bert.training, false);
     const lora = getPeftModel(bert, new LoraConfig({ taskType: 'SEQ_CLS', r: 4, targetModules: ['query'] }));
-    const cap = { bucketCapMb: bytes / 3 / 2 ** 20 };
-    const ddpLora = new distributed.DistributedDataParallel(lora as unknown as nn.Module & { forward(): unknown }, cap);
-    // The frozen base weights stay out: LoRA's adapters and the classifier copy fit in one bucket.
-    assert.equal(ddpLora.bucketCount, 1);
+    const ddpLora = new distributed.DistributedDataParallel(lora as unknown as nn.Module & { forward(): unknown });
+    // The frozen base weights stay out: only LoRA's adapters and the classifier's trainable copy.
+    const reduced = ddpLora.buckets.flat();
+    assert.ok(reduced.length > 0 && reduced.every((n) => /lora_[AB]|modules_to_save/.test(n)), reduced.join());
     assert.equal(ddpLora.parameters().length, lora.parameters().length);
     assert.throws(() => new distributed.DistributedDataParallel(bert, { bucketCapMb: 0 }), /bucketCapMb must be > 0/);
   } finally {

@@ -8,7 +8,11 @@ repository root after `npm run setup`:
 
 It runs twice: Python as rank 0 (hosting the TCPStore) with finetune as rank 1, then the other way round. Each side
 contributes [1, 2, 3] * (rank + 1); both must see allReduce SUM [3, 6, 9], AVG [1.5, 3, 4.5], MAX [2, 4, 6],
-broadcast from rank 1 [2, 4, 6] and allGather [[1, 2, 3], [2, 4, 6]]. Exits 1 on any mismatch.
+broadcast from rank 1 [2, 4, 6] and allGather [[1, 2, 3], [2, 4, 6]]. Then each wraps a Linear(3, 1) made from its
+own seed in its DistributedDataParallel (torch's, and finetune's on c10d's Reducer: the same construction
+collectives, the same buckets, rebuilt at the second forward) and runs two backward passes of (W x + b)^2 with
+x = [1, 2, 3] * (rank + 1 + step): both must hold the gradients averaged over the two ranks at rank 0's weights.
+Exits 1 on any mismatch.
 """
 
 import json
@@ -20,13 +24,14 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORLD_SIZE = 2
 
 # The finetune side: the same collectives, in the same order, printed as one JSON line.
 NODE_RANK = """
-import { distributed, tensor, zeros } from %s;
+import { distributed, manualSeed, nn, tensor, zeros } from %s;
 const [rank, port] = process.argv.slice(1).map(Number);
 distributed.initProcessGroup({ initMethod: `tcp://127.0.0.1:${port}`, rank, worldSize: 2, timeout: 20000 });
 const mine = () => tensor([1, 2, 3].map((v) => v * (rank + 1)));
@@ -34,6 +39,17 @@ const out = {};
 for (const op of ['sum', 'avg', 'max']) { const t = mine(); distributed.allReduce(t, op); out[op] = t.toArray(); }
 const b = mine(); distributed.broadcast(b, 1); out.broadcast = b.toArray();
 const list = [zeros([3]), zeros([3])]; distributed.allGather(list, mine()); out.allGather = list.map((t) => t.toArray());
+manualSeed(rank);
+const net = new nn.Linear(3, 1);
+const ddp = new distributed.DistributedDataParallel(net);
+out.weights = [...net.weight.toArray()[0], ...net.bias.toArray()];
+out.ddpGrads = [];
+for (let step = 0; step < 2; step++) {
+  ddp.forward(tensor([[1, 2, 3].map((v) => v * (rank + 1 + step))])).pow(2).sum().backward();
+  out.ddpGrads.push([...net.weight.grad.toArray()[0], ...net.bias.grad.toArray()]);
+  net.weight.grad = null;
+  net.bias.grad = null;
+}
 distributed.barrier();
 distributed.destroyProcessGroup();
 console.log(JSON.stringify({ rank, torch: 'finetune', ...out }));
@@ -62,6 +78,15 @@ def python_rank(rank, port):
     gathered = [torch.zeros(3), torch.zeros(3)]
     dist.all_gather(gathered, mine())
     out["allGather"] = [t.tolist() for t in gathered]
+    torch.manual_seed(rank)
+    net = torch.nn.Linear(3, 1)
+    ddp = DistributedDataParallel(net)
+    out["weights"] = net.weight[0].tolist() + net.bias.tolist()
+    out["ddpGrads"] = []
+    for step in range(2):
+        ddp(torch.tensor([[1.0, 2.0, 3.0]]) * (rank + 1 + step)).pow(2).sum().backward()
+        out["ddpGrads"].append(net.weight.grad[0].tolist() + net.bias.grad.tolist())
+        net.zero_grad()
     dist.barrier()
     dist.destroy_process_group()
     return {"rank": rank, "torch": torch.__version__, **out}
@@ -74,6 +99,24 @@ EXPECTED = {
     "broadcast": [2.0, 4.0, 6.0],
     "allGather": [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]],
 }
+
+
+def expected_ddp_grads(weights):
+    """The gradients of (W x + b)^2 averaged over both ranks' x, at `weights` (rank 0's, after DDP's broadcast)."""
+    w, b = torch.tensor(weights[:3], dtype=torch.float64), weights[3]
+    grads = []
+    for step in range(2):
+        per_rank = []
+        for rank in range(WORLD_SIZE):
+            x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64) * (rank + 1 + step)
+            residual = 2 * (float(w @ x) + b)
+            per_rank.append((x * residual).tolist() + [residual])
+        grads.append([(a + c) / 2 for a, c in zip(*per_rank)])
+    return grads
+
+
+def close(actual, expected):
+    return all(abs(a - e) <= 1e-5 * max(1.0, abs(e)) for a, e in zip(actual, expected)) and len(actual) == len(expected)
 
 
 def run(python_is_rank):
@@ -100,6 +143,16 @@ def run(python_is_rank):
             if side[key] != want:
                 print(f"  MISMATCH: rank {side['rank']} ({side['torch']}) {key} = {side[key]}, expected {want}")
                 ok = False
+    rank0 = py if python_is_rank == 0 else js
+    want_grads = expected_ddp_grads(rank0["weights"])
+    for side in (py, js):
+        if not close(side["weights"], rank0["weights"]):
+            print(f"  MISMATCH: rank {side['rank']} ({side['torch']}) DDP weights {side['weights']} are not rank 0's")
+            ok = False
+        for step, (got, want) in enumerate(zip(side["ddpGrads"], want_grads)):
+            if not close(got, want):
+                print(f"  MISMATCH: rank {side['rank']} ({side['torch']}) DDP step {step} gradients {got}, expected {want}")
+                ok = False
     return ok
 
 
@@ -108,7 +161,7 @@ def main():
     for python_is_rank in (0, 1):
         print(f"Python torch.distributed as rank {python_is_rank}, finetune as rank {1 - python_is_rank}:")
         results.append(run(python_is_rank))
-    print("ok: one process group, two engines, the same numbers" if all(results) else "FAILED")
+    print("ok: one process group, two engines, the same numbers (collectives and DDP)" if all(results) else "FAILED")
     sys.exit(0 if all(results) else 1)
 
 

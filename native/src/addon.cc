@@ -228,6 +228,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("workWait", guarded<workWait>);
   add("workCompleted", guarded<workCompleted>);
   add("autogradAllGather", guarded<autogradAllGather>);
+  add("verifyParamsAcrossProcesses", guarded<verifyParamsAcrossProcesses>);
+  add("reducerCreate", guarded<reducerCreate>);
+  add("reducerPrepareForForward", guarded<reducerPrepareForForward>);
+  add("reducerRebuildBuckets", guarded<reducerRebuildBuckets>);
+  add("reducerPrepareForBackward", guarded<reducerPrepareForBackward>);
+  add("reducerBuckets", guarded<reducerBuckets>);
+  add("reducerTimeline", guarded<reducerTimeline>);
+  add("reducerDestroy", guarded<reducerDestroy>);
 #endif
   return exports;
 }

@@ -13,12 +13,20 @@
 // built addon imports no gloo:: symbol at all (test/distributed.test.ts checks with nm), and
 // ProcessGroupGloo's and Options's own members are c10d and std types, pointers and shared_ptrs,
 // so their layout does not depend on the Gloo headers.
+#include <c10/util/ApproximateClock.h>
+#include <torch/csrc/distributed/c10d/GroupRegistry.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/logger.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -31,14 +39,32 @@ namespace finetune {
 
 namespace {
 
+// torch.distributed's name for the default group (distributed_c10d.py's _process_group_name: the
+// first group made in a process is "0"), under which it registers the group in c10d's registry.
+const char* const kDefaultGroupName = "0";
+
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> backend;
+  // The Gloo backend wrapped as torch.distributed wraps its default group's: the collectives go
+  // through the ProcessGroup's methods, which call the dispatcher's c10d:: ops (allreduce_, …).
+  c10::intrusive_ptr<c10d::ProcessGroup> processGroup;
 };
 
 struct PendingWork {
   int64_t group;
   c10::intrusive_ptr<c10d::Work> work;
+};
+
+struct ReducerEntry {
+  int64_t group;
+  std::shared_ptr<c10d::Reducer> reducer;
+  // DDP's Logger, as torch's DDP keeps one per Reducer: the Reducer holds it weakly and calls it
+  // (unguarded) while searching for unused parameters.
+  std::shared_ptr<c10d::Logger> logger;
+  // When the last prepare_for_backward was called, and when the following backward started each
+  // bucket's allreduce (c10::getTime(), the clock of the Reducer's backward stats): shows the overlap.
+  int64_t backwardArmedAt = 0;
+  std::shared_ptr<std::vector<int64_t>> bucketStarts = std::make_shared<std::vector<int64_t>>();
 };
 
 // Never destroyed: at process exit a group's worker threads may still be blocked in a collective
@@ -50,6 +76,11 @@ std::unordered_map<int64_t, Group>& groups() {
 
 std::unordered_map<int64_t, PendingWork>& works() {
   static auto* table = new std::unordered_map<int64_t, PendingWork>();
+  return *table;
+}
+
+std::unordered_map<int64_t, ReducerEntry>& reducers() {
+  static auto* table = new std::unordered_map<int64_t, ReducerEntry>();
   return *table;
 }
 
@@ -116,23 +147,45 @@ Napi::Value processGroupCreate(const Napi::CallbackInfo& info) {
   // As torch.distributed's tcp:// and env:// rendezvous (rendezvous.py's _create_c10d_store).
   storeOptions.multiTenant = true;
   auto tcpStore = c10::make_intrusive<c10d::TCPStore>(host, storeOptions);
-  // The same key prefixes as torch.distributed's default group ("default_pg", group "0", device
-  // "cpu"), so that a Python process can join the group (tools/c10d-python-check.py).
-  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcpStore);
-  store = c10::make_intrusive<c10d::PrefixStore>("0/", store);
-  store = c10::make_intrusive<c10d::PrefixStore>("cpu/", store);
+  // The same key prefixes as torch.distributed's default group ("default_pg", the group's name "0",
+  // the device "cpu"), so that a Python process can join the group (tools/c10d-python-check.py).
+
+  c10::intrusive_ptr<c10d::Store> groupStore = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcpStore);
+  groupStore = c10::make_intrusive<c10d::PrefixStore>(std::string(kDefaultGroupName) + "/", groupStore);
+  auto backendStore = c10::make_intrusive<c10d::PrefixStore>("cpu/", groupStore);
 
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   options->devices.push_back(glooDevice());
-  auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(rank),
+  options->group_name = kDefaultGroupName;
+  for (int64_t r = 0; r < worldSize; ++r) options->global_ranks_in_group.push_back(static_cast<uint64_t>(r));
+  auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(backendStore, static_cast<int>(rank),
                                                              static_cast<int>(worldSize), options);
   // torch.distributed does this for every Gloo group (rank 0 publishes a sequence number the others
   // read); a Python peer waits for it.
   backend->setSequenceNumberForGroup();
 
+  // As distributed_c10d.py's _new_process_group_helper for init_process_group(backend="gloo").
+  auto processGroup = c10::make_intrusive<c10d::ProcessGroup>(groupStore, static_cast<int>(rank),
+                                                              static_cast<int>(worldSize));
+  processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+  processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+  processGroup->setGroupName(kDefaultGroupName);
+  processGroup->setGroupDesc("default_pg");
+  c10d::register_process_group(kDefaultGroupName, processGroup);
+
   int64_t id = nextId++;
-  groups().emplace(id, Group{tcpStore, backend});
+  groups().emplace(id, Group{tcpStore, processGroup});
   return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+c10::intrusive_ptr<c10d::ProcessGroup> processGroupAt(int64_t id) {
+  auto found = groups().find(id);
+  if (found == groups().end()) throw std::runtime_error("the process group was destroyed");
+  return found->second.processGroup;
+}
+
+c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group) {
+  return processGroupAt(group)->getBackend(c10::DeviceType::CPU);
 }
 
 Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info) {
@@ -147,7 +200,7 @@ Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info) {
   else if (op == "avg") options.reduceOp = c10d::ReduceOp::AVG;
   else if (op == "max") options.reduceOp = c10d::ReduceOp::MAX;
   else throw std::runtime_error("unknown reduce op '" + op + "' (expected sum, avg or max)");
-  return enqueue(info, group.backend->allreduce(tensors, options));
+  return enqueue(info, group.processGroup->allreduce(tensors, options));
 }
 
 Napi::Value processGroupBroadcast(const Napi::CallbackInfo& info) {
@@ -155,7 +208,7 @@ Napi::Value processGroupBroadcast(const Napi::CallbackInfo& info) {
   std::vector<at::Tensor> tensors{tensorAt(info[1])};
   c10d::BroadcastOptions options;
   options.rootRank = integerArg(info, 2, "the source rank");
-  return enqueue(info, group.backend->broadcast(tensors, options));
+  return enqueue(info, group.processGroup->broadcast(tensors, options));
 }
 
 Napi::Value processGroupAllGather(const Napi::CallbackInfo& info) {
@@ -165,16 +218,20 @@ Napi::Value processGroupAllGather(const Napi::CallbackInfo& info) {
   std::vector<std::vector<at::Tensor>> outputs(1);
   for (uint32_t i = 0; i < list.Length(); ++i) outputs[0].push_back(tensorAt(list.Get(i)));
   std::vector<at::Tensor> inputs{tensorAt(info[2])};
-  return enqueue(info, group.backend->allgather(outputs, inputs));
+  return enqueue(info, group.processGroup->allgather(outputs, inputs));
 }
 
 Napi::Value processGroupBarrier(const Napi::CallbackInfo& info) {
-  return enqueue(info, groupAt(info).backend->barrier());
+  return enqueue(info, groupAt(info).processGroup->barrier());
 }
 
 Napi::Value processGroupDestroy(const Napi::CallbackInfo& info) {
   int64_t id = integerArg(info, 0, "the process group");
   for (auto it = works().begin(); it != works().end();) it = it->second.group == id ? works().erase(it) : std::next(it);
+  for (auto it = reducers().begin(); it != reducers().end();) {
+    it = it->second.group == id ? reducers().erase(it) : std::next(it);
+  }
+  if (groups().count(id) != 0) c10d::unregister_process_group(kDefaultGroupName);
   groups().erase(id);
   return info.Env().Undefined();
 }
@@ -192,6 +249,170 @@ Napi::Value workWait(const Napi::CallbackInfo& info) {
 Napi::Value workCompleted(const Napi::CallbackInfo& info) {
   auto found = works().find(integerArg(info, 0, "the work"));
   return Napi::Boolean::New(info.Env(), found == works().end() || found->second.work->isCompleted());
+}
+
+namespace {
+
+// DDP's gradient allreduce, as c10d's built-in ALLREDUCE comm hook (each bucket scaled by
+// 1 / world size, then summed across ranks: the average), whose failure names this rank. Without a
+// hook the Reducer scales each gradient by the same factor while copying it into the bucket, so the
+// averages are bitwise the same; the hook exists because the Reducer waits for the buckets inside
+// the autograd engine's final callback, where an error would otherwise reach loss.backward()'s
+// caller as Gloo's bare "Connection closed by peer".
+class RankNamingAllReduce : public c10d::CppCommHookInterface<c10::intrusive_ptr<c10d::ProcessGroup>> {
+ public:
+  RankNamingAllReduce(c10::intrusive_ptr<c10d::ProcessGroup> group, std::shared_ptr<std::vector<int64_t>> starts)
+      : CppCommHookInterface(std::move(group)), starts_(std::move(starts)) {}
+
+  c10::intrusive_ptr<c10::ivalue::Future> runHook(c10d::GradBucket& bucket) override {
+    starts_->push_back(c10::getTime());
+    std::vector<at::Tensor> tensors{bucket.getBufferRef()};
+    tensors[0].mul_(1.0 / state_->getSize());
+    auto future = state_->allreduce(tensors)->getFuture();
+    std::string where = "DistributedDataParallel: the gradient allreduce of bucket " +
+                        std::to_string(bucket.getIndex()) + " failed on rank " + std::to_string(state_->getRank()) +
+                        " of " + std::to_string(state_->getSize()) + ": ";
+    return future->then(
+        [where](c10::ivalue::Future& done) -> c10::IValue {
+          if (done.hasError()) throw std::runtime_error(where + done.tryRetrieveErrorMessage());
+          return done.value();
+        },
+        future->elementType());
+  }
+
+ private:
+  std::shared_ptr<std::vector<int64_t>> starts_;
+};
+
+ReducerEntry& entryAt(const Napi::CallbackInfo& info) {
+  auto found = reducers().find(integerArg(info, 0, "the reducer"));
+  if (found == reducers().end()) throw std::runtime_error("the reducer was destroyed (or its process group)");
+  return found->second;
+}
+
+c10d::Reducer& reducerAt(const Napi::CallbackInfo& info) { return *entryAt(info).reducer; }
+
+std::vector<at::Tensor> tensorsAt(const Napi::Value& value, const char* what) {
+  if (!value.IsArray()) throw std::runtime_error(std::string(what) + " must be an array of tensor handles");
+  auto list = value.As<Napi::Array>();
+  std::vector<at::Tensor> tensors;
+  for (uint32_t i = 0; i < list.Length(); ++i) tensors.push_back(tensorAt(list.Get(i)));
+  return tensors;
+}
+
+}  // namespace
+
+Napi::Value verifyParamsAcrossProcesses(const Napi::CallbackInfo& info) {
+  c10d::verify_params_across_processes(processGroupAt(integerArg(info, 0, "the process group")),
+                                       tensorsAt(info[1], "the parameters"), std::nullopt);
+  return info.Env().Undefined();
+}
+
+Napi::Value reducerCreate(const Napi::CallbackInfo& info) {
+  int64_t group = integerArg(info, 0, "the process group");
+  auto processGroup = processGroupAt(group);
+  std::vector<at::Tensor> parameters = tensorsAt(info[1], "the parameters");
+  if (parameters.empty()) throw std::runtime_error("DistributedDataParallel needs at least one parameter that trains");
+  if (!info[2].IsArray()) throw std::runtime_error("the parameter names must be an array");
+  auto nameList = info[2].As<Napi::Array>();
+  std::unordered_map<size_t, std::string> names;
+  for (uint32_t i = 0; i < nameList.Length(); ++i) names.emplace(i, nameList.Get(i).ToString().Utf8Value());
+  int64_t bucketBytesCap = integerArg(info, 3, "the bucket cap in bytes");
+  int64_t firstBucketBytesCap = integerArg(info, 4, "the first bucket's cap in bytes");
+  bool findUnusedParameters = info[5].ToBoolean().Value();
+  if (!info[6].IsString()) throw std::runtime_error("the module name must be a string");
+  std::string moduleName = info[6].As<Napi::String>().Utf8Value();
+  bool broadcastBuffers = info[7].ToBoolean().Value();
+
+  // As DistributedDataParallel._ddp_init_helper with torch 2.13's _BucketCapacityConfig: without
+  // find_unused_parameters the first iteration reduces everything in one bucket, and the Reducer
+  // rebuilds the buckets in the order the gradients arrived (rebuild_buckets before the second
+  // forward); with it, the buckets are made from the parameters' order, the first one smaller.
+  std::vector<size_t> limits;
+  if (!findUnusedParameters) limits = {static_cast<size_t>(std::numeric_limits<int64_t>::max())};
+  else if (firstBucketBytesCap < bucketBytesCap) limits = {static_cast<size_t>(firstBucketBytesCap), static_cast<size_t>(bucketBytesCap)};
+  else limits = {static_cast<size_t>(bucketBytesCap)};
+  std::vector<bool> expectSparse(parameters.size(), false);
+  auto [bucketIndices, perBucketLimits] = c10d::compute_bucket_assignment_by_size(parameters, limits, expectSparse);
+  // Reversed, as torch: the buckets of the last parameters get their gradients first.
+  std::reverse(bucketIndices.begin(), bucketIndices.end());
+
+  auto reducer = std::make_shared<c10d::Reducer>(
+      parameters, std::move(bucketIndices), processGroup, std::move(expectSparse), bucketBytesCap,
+      findUnusedParameters, /*gradient_as_bucket_view=*/false, std::move(names), firstBucketBytesCap,
+      /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
+      /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
+  auto logger = std::make_shared<c10d::Logger>(reducer);
+  reducer->set_logger(logger);
+  logger->set_construction_data_and_log(moduleName, /*device_ids=*/{}, /*output_device=*/-1, broadcastBuffers,
+                                        /*has_sync_bn=*/false, /*static_graph=*/false);
+  ReducerEntry entry{group, std::move(reducer), std::move(logger)};
+  entry.reducer->register_comm_hook(std::make_unique<RankNamingAllReduce>(processGroup, entry.bucketStarts));
+  int64_t id = nextId++;
+  reducers().emplace(id, std::move(entry));
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+Napi::Value reducerPrepareForForward(const Napi::CallbackInfo& info) {
+  auto& entry = entryAt(info);
+  entry.logger->set_runtime_stats_and_log();
+  entry.reducer->prepare_for_forward();
+  return info.Env().Undefined();
+}
+
+Napi::Value reducerRebuildBuckets(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), reducerAt(info).rebuild_buckets());
+}
+
+Napi::Value reducerPrepareForBackward(const Napi::CallbackInfo& info) {
+  auto& entry = entryAt(info);
+  auto outputs = tensorsAt(info[1], "the forward's outputs");
+  // Before the Reducer's own timestamp, so that the timeline's offsets are never early.
+  entry.backwardArmedAt = c10::getTime();
+  entry.bucketStarts->clear();
+  entry.reducer->prepare_for_backward(outputs);
+  return info.Env().Undefined();
+}
+
+Napi::Value reducerTimeline(const Napi::CallbackInfo& info) {
+  auto& entry = entryAt(info);
+  auto env = info.Env();
+  auto out = Napi::Object::New(env);
+  auto starts = Napi::Array::New(env, entry.bucketStarts->size());
+  for (size_t b = 0; b < entry.bucketStarts->size(); ++b) {
+    starts.Set(static_cast<uint32_t>(b), static_cast<double>((*entry.bucketStarts)[b] - entry.backwardArmedAt));
+  }
+  auto stats = entry.reducer->get_backward_stats();
+  auto ready = Napi::Array::New(env, stats.size());
+  for (size_t i = 0; i < stats.size(); ++i) ready.Set(static_cast<uint32_t>(i), static_cast<double>(stats[i]));
+  out.Set("bucketStartNs", starts);
+  out.Set("gradientReadyNs", ready);
+  return out;
+}
+
+Napi::Value reducerBuckets(const Napi::CallbackInfo& info) {
+  auto& reducer = reducerAt(info);
+  std::vector<at::Tensor> parameters = tensorsAt(info[1], "the parameters");
+  auto env = info.Env();
+  auto buckets = reducer.get_grad_buckets(/*return_zero_tensors=*/true);
+  auto out = Napi::Array::New(env, buckets.size());
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    auto indices = Napi::Array::New(env);
+    for (const auto& parameter : buckets[b].getParameters()) {
+      for (size_t i = 0; i < parameters.size(); ++i) {
+        if (parameters[i].unsafeGetTensorImpl() == parameter.unsafeGetTensorImpl()) {
+          indices.Set(indices.Length(), Napi::Number::New(env, static_cast<double>(i)));
+        }
+      }
+    }
+    out.Set(static_cast<uint32_t>(b), indices);
+  }
+  return out;
+}
+
+Napi::Value reducerDestroy(const Napi::CallbackInfo& info) {
+  reducers().erase(integerArg(info, 0, "the reducer"));
+  return info.Env().Undefined();
 }
 
 }  // namespace finetune

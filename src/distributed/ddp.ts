@@ -4,70 +4,95 @@
  * (rank 0's parameters and buffers are broadcast at construction) and step on the same averaged
  * gradients.
  *
- * The engine has no per-tensor gradient hooks, so the gradients cannot be reduced while backward runs
- * (torch's overlap): `syncGradients()` reduces them after `loss.backward()` and before
- * `optimizer.step()`, in torch's buckets — the gradients of the parameters that train, last layer
- * first, flattened into one contiguous tensor per ~bucketCapMb, all buckets' allReduce(AVG) started
- * asynchronously, then waited on and copied back.
+ * The gradients are averaged by c10d's own Reducer (the one torch's DDP drives) while backward runs:
+ * its autograd hooks on the parameters that train mark each gradient ready, and a bucket's allReduce
+ * starts as soon as all its gradients are, overlapping the rest of backward; `loss.backward()` returns
+ * with every rank's gradients averaged. As torch's, the first iteration reduces everything in one
+ * bucket, and the buckets are rebuilt before the second forward in the order the gradients arrived:
+ * ~1 MiB first (the last layers'), then up to bucketCapMb each.
  */
+import { tensorsIn } from '../data/loader.js';
 import { Module, type StateDict } from '../nn/module.js';
-import { cat, noGrad, tidy, zerosLike, type Tensor } from '../tensor/index.js';
+import { cat, isGradEnabled, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import { elementBytes } from '../tensor/typed-arrays.js';
-import { allReduce, broadcast, getWorldSize, isInitialized, ReduceOp, type Work } from './index.js';
+import {
+  broadcast,
+  distributedAddon,
+  getWorldSize,
+  isInitialized,
+  onDefaultGroup,
+  type BackwardTimeline,
+  type DistributedAddon,
+} from './index.js';
 
 export interface DistributedDataParallelOptions {
-  /** Broadcast rank 0's buffers (BatchNorm's running statistics) before every forward (default true, as torch). */
+  /**
+   * Broadcast rank 0's buffers (BatchNorm's running statistics) before every forward that follows a
+   * synchronised one (default true, as torch).
+   */
   broadcastBuffers?: boolean;
-  /** The most megabytes of gradients one allReduce carries (default 25, as torch). */
+  /**
+   * The most megabytes of gradients one allReduce carries (default 25, as torch, with a first bucket
+   * of 1 MiB; a value given here caps the first bucket too, as torch's bucket_cap_mb).
+   */
   bucketCapMb?: number;
+  /**
+   * Search each forward's outputs for the parameters that will get no gradient in this iteration
+   * (a branch the input skipped) and mark them ready at once, as torch's find_unused_parameters
+   * (default false: such a parameter makes the next forward throw torch's "Expected to have finished
+   * reduction in the prior iteration").
+   */
+  findUnusedParameters?: boolean;
 }
+
+/** torch.distributed's _DEFAULT_FIRST_BUCKET_BYTES. */
+const FIRST_BUCKET_BYTES = 1024 * 1024;
+const DEFAULT_BUCKET_CAP_MB = 25;
+
+// A DDP that became unreachable takes its native Reducer (and the Reducer's autograd hooks) with it.
+const reducers = new FinalizationRegistry<number>((reducer) => {
+  if (isInitialized()) distributedAddon().reducerDestroy(reducer);
+});
 
 /** A module with a forward method: what DDP wraps. */
 type Forwarding = Module & { forward(...args: never[]): unknown };
 
-/** The parameters whose gradients are reduced in one allReduce. */
-type Bucket = Tensor[];
-
 /**
- * Parameters that train, last registered first (backward produces their gradients first), grouped by
- * dtype into buckets of at most capBytes (a parameter larger than the cap gets a bucket of its own).
+ * Tensors grouped by dtype into buckets of at most capBytes (a tensor larger than the cap gets a
+ * bucket of its own), in their order.
  */
-function bucketsOf(parameters: Tensor[], capBytes: number): Bucket[] {
-  const buckets: Bucket[] = [];
-  const open = new Map<string, { bucket: Bucket; bytes: number }>();
-  for (const p of [...parameters].reverse()) {
-    const bytes = p.numel() * elementBytes(p.dtype);
-    let current = open.get(p.dtype);
+function bucketsOf(tensors: Tensor[], capBytes: number): Tensor[][] {
+  const buckets: Tensor[][] = [];
+  const open = new Map<string, { bucket: Tensor[]; bytes: number }>();
+  for (const t of tensors) {
+    const bytes = t.numel() * elementBytes(t.dtype);
+    let current = open.get(t.dtype);
     if (current === undefined || (current.bytes > 0 && current.bytes + bytes > capBytes)) {
       current = { bucket: [], bytes: 0 };
       buckets.push(current.bucket);
-      open.set(p.dtype, current);
+      open.set(t.dtype, current);
     }
-    current.bucket.push(p);
+    current.bucket.push(t);
     current.bytes += bytes;
   }
   return buckets;
 }
 
 /**
- * One collective per bucket instead of one per tensor: each bucket's tensors (as `contribution` gives
- * them) are flattened into one contiguous tensor, every bucket's collective is started, then all are
- * waited on, and each tensor's slice of the result is handed to `receive`.
+ * torch's _sync_module_states: copies rank 0's tensors into every rank's, one broadcast per bucket of
+ * 250 MB (each bucket flattened into one contiguous tensor; all started, then all waited on).
  */
-function coalesced(
-  buckets: Bucket[],
-  contribution: (t: Tensor) => Tensor,
-  collective: (flat: Tensor) => Work,
-  receive: (t: Tensor, result: Tensor) => void,
-): void {
+function broadcastFromRank0(tensors: Tensor[]): void {
+  if (getWorldSize() === 1) return;
   noGrad(() =>
     tidy(() => {
-      const flats = buckets.map((bucket) => cat(bucket.map((t) => contribution(t).reshape(-1))));
-      flats.map(collective).forEach((work) => work.wait());
+      const buckets = bucketsOf(tensors, 250 * 1024 * 1024);
+      const flats = buckets.map((bucket) => cat(bucket.map((t) => t.reshape(-1))));
+      flats.map((flat) => broadcast(flat, 0, { asyncOp: true })).forEach((work) => work.wait());
       buckets.forEach((bucket, b) => {
         let offset = 0;
         for (const t of bucket) {
-          receive(t, flats[b].narrow(0, offset, t.numel()).view(t.shape));
+          t.copy_(flats[b].narrow(0, offset, t.numel()).view(t.shape));
           offset += t.numel();
         }
       });
@@ -75,26 +100,21 @@ function coalesced(
   );
 }
 
-/** torch's _sync_module_states: copies rank 0's tensors into every rank's, in buckets of 250 MB. */
-function broadcastFromRank0(tensors: Tensor[]): void {
-  if (getWorldSize() === 1) return;
-  coalesced(
-    bucketsOf(tensors, 250 * 1024 * 1024),
-    (t) => t,
-    (flat) => broadcast(flat, 0, { asyncOp: true }),
-    (t, value) => t.copy_(value),
-  );
-}
-
 export class DistributedDataParallel<M extends Forwarding> extends Module {
   readonly #module: M;
   readonly #broadcastBuffers: boolean;
-  readonly #buckets: Bucket[];
+  readonly #findUnusedParameters: boolean;
+  /** The parameters that train, as the Reducer indexes them, with their names. */
+  readonly #trained: [string, Tensor][];
+  readonly #reducer: number;
+  /** torch's require_backward_grad_sync: false inside noSync. */
   #syncing = true;
+  /** torch's require_forward_param_sync: whether the last forward was one whose backward reduces. */
+  #lastForwardSynced = true;
 
   /**
    * Wraps `module` (already on its device, with the parameters that train marked requiresGrad: the
-   * buckets are made from them now) and broadcasts rank 0's parameters and buffers into it.
+   * Reducer hooks them now) and broadcasts rank 0's parameters and buffers into it.
    */
   constructor(module: M, options: DistributedDataParallelOptions = {}) {
     super();
@@ -103,15 +123,37 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
         'DistributedDataParallel: the default process group has not been initialized: call initProcessGroup first',
       );
     }
-    const bucketCapMb = options.bucketCapMb ?? 25;
+    const bucketCapMb = options.bucketCapMb ?? DEFAULT_BUCKET_CAP_MB;
     if (!(bucketCapMb > 0)) throw new Error(`DistributedDataParallel: bucketCapMb must be > 0, got ${bucketCapMb}`);
     this.#module = module;
     this.#broadcastBuffers = options.broadcastBuffers ?? true;
-    this.#buckets = bucketsOf(
-      module.parameters().filter((p) => p.requiresGrad),
-      bucketCapMb * 1024 * 1024,
+    this.#findUnusedParameters = options.findUnusedParameters ?? false;
+    this.#trained = module.namedParameters().filter(([, p]) => p.requiresGrad);
+    if (this.#trained.length === 0) {
+      throw new Error('DistributedDataParallel: the module has no parameter that requires gradients');
+    }
+    // As torch's DDP.__init__: every rank checks its parameters against rank 0's, then takes rank 0's
+    // values (and buffers, when broadcastBuffers), then builds the Reducer.
+    const handles = this.#trained.map(([, p]) => p.handle);
+    onDefaultGroup('DistributedDataParallel', (group) =>
+      distributedAddon().verifyParamsAcrossProcesses(group, handles),
     );
-    broadcastFromRank0([...module.parameters(), ...module.namedBuffers().map(([, b]) => b)]);
+    const buffers = this.#broadcastBuffers ? module.namedBuffers().map(([, b]) => b) : [];
+    broadcastFromRank0([...module.parameters(), ...buffers]);
+    const capBytes = Math.floor(bucketCapMb * 1024 * 1024);
+    this.#reducer = onDefaultGroup('DistributedDataParallel', (group) =>
+      distributedAddon().reducerCreate(
+        group,
+        handles,
+        this.#trained.map(([name]) => name),
+        capBytes,
+        options.bucketCapMb === undefined ? FIRST_BUCKET_BYTES : capBytes,
+        this.#findUnusedParameters,
+        module.constructor.name,
+        this.#broadcastBuffers,
+      ),
+    );
+    reducers.register(this, this.#reducer);
   }
 
   /** The wrapped module (torch's ddp.module): save and evaluate it. */
@@ -119,39 +161,52 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
     return this.#module;
   }
 
-  /** The number of allReduce calls one syncGradients makes. */
-  get bucketCount(): number {
-    return this.#buckets.length;
-  }
-
-  /** The wrapped module's forward, after broadcasting rank 0's buffers when broadcastBuffers. */
-  forward(...args: Parameters<M['forward']>): ReturnType<M['forward']> {
-    if (this.#broadcastBuffers) this.#syncBuffers();
-    return (this.#module.forward as (...a: Parameters<M['forward']>) => ReturnType<M['forward']>)(...args);
-  }
-
   /**
-   * Averages the gradients of the parameters that train across ranks; call it on every rank after
-   * `loss.backward()` and before `optimizer.step()`. A no-op inside noSync(). A parameter that got no
-   * gradient on this rank takes part with zeros and receives the average (torch's find_unused_parameters).
+   * The names of the parameters in each of the Reducer's buckets, in the order they are reduced (the
+   * first bucket's gradients are expected first): one bucket until the buckets are rebuilt at the
+   * second forward, as torch's.
    */
-  syncGradients(): void {
-    if (!this.#syncing || getWorldSize() === 1) return;
-    coalesced(
-      this.#buckets,
-      (p) => p.grad ?? zerosLike(p),
-      (flat) => allReduce(flat, ReduceOp.AVG, { asyncOp: true }),
-      (p, averaged) => {
-        const grad = p.grad;
-        if (grad === null) p.grad = averaged.clone();
-        else grad.copy_(averaged);
-      },
-    );
+  get buckets(): string[][] {
+    return this.#onReducer('buckets', (gloo, reducer) =>
+      gloo.reducerBuckets(
+        reducer,
+        this.#trained.map(([, p]) => p.handle),
+      ),
+    ).map((bucket) => bucket.map((i) => this.#trained[i][0]));
   }
 
   /**
-   * Runs `fn` with gradient synchronisation off (torch's `with ddp.no_sync():`): the backward passes
-   * in it accumulate gradients on this rank only, and the first syncGradients after it averages the sum.
+   * When the last synchronised backward started each bucket's allReduce and had each gradient: a bucket
+   * started before the last gradient was ready overlapped the rest of backward.
+   */
+  get lastBackwardTimeline(): BackwardTimeline {
+    return this.#onReducer('lastBackwardTimeline', (gloo, reducer) => gloo.reducerTimeline(reducer));
+  }
+
+  /**
+   * The wrapped module's forward, as torch's DDP.forward: rebuilds the buckets after the first
+   * iteration, broadcasts rank 0's buffers when broadcastBuffers, and, with gradients enabled outside
+   * noSync, arms the Reducer so that the next backward averages the gradients. Call backward on
+   * (something computed from) every forward's output before the next forward, as in torch.
+   */
+  forward(...args: Parameters<M['forward']>): ReturnType<M['forward']> {
+    const reducing = isGradEnabled() && this.#syncing;
+    if (reducing) this.#onReducer('forward', (gloo, reducer) => gloo.reducerPrepareForForward(reducer));
+    if (isGradEnabled()) this.#onReducer('forward', (gloo, reducer) => gloo.reducerRebuildBuckets(reducer));
+    if (this.#broadcastBuffers && this.#lastForwardSynced) this.#syncBuffers();
+    const output = (this.#module.forward as (...a: Parameters<M['forward']>) => ReturnType<M['forward']>)(...args);
+    this.#lastForwardSynced = reducing;
+    if (reducing) {
+      const outputs = this.#findUnusedParameters ? [...tensorsIn(output)].map((t) => t.handle) : [];
+      this.#onReducer('forward', (gloo, reducer) => gloo.reducerPrepareForBackward(reducer, outputs));
+    }
+    return output;
+  }
+
+  /**
+   * Runs `fn` with gradient synchronisation off (torch's `with ddp.no_sync():`): the forward and
+   * backward passes in it accumulate gradients on this rank only, and the first synchronised backward
+   * after it averages the accumulated sums.
    */
   noSync<T>(fn: () => T): T {
     const before = this.#syncing;
@@ -160,6 +215,19 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
       return fn();
     } finally {
       this.#syncing = before;
+    }
+  }
+
+  #onReducer<T>(what: string, call: (gloo: DistributedAddon, reducer: number) => T): T {
+    try {
+      return onDefaultGroup(`DistributedDataParallel.${what}`, () => call(distributedAddon(), this.#reducer));
+    } catch (error) {
+      // torch's message names its Python keyword; say finetune's.
+      if (!(error as Error).message.includes('find_unused_parameters=True')) throw error;
+      throw new Error(
+        `${(error as Error).message}\n(finetune: new DistributedDataParallel(model, { findUnusedParameters: true }))`,
+        { cause: error },
+      );
     }
   }
 

@@ -8,8 +8,8 @@
 import { native } from '../tensor/native.js';
 import type { Tensor } from '../tensor/index.js';
 
-/** The addon's c10d entry points (native/src/distributed.h); absent where it was built without Gloo. */
-interface DistributedAddon {
+/** @internal The addon's c10d entry points (native/src/distributed.h); absent where it was built without Gloo. */
+export interface DistributedAddon {
   processGroupCreate(
     host: string,
     port: number,
@@ -25,6 +25,34 @@ interface DistributedAddon {
   processGroupDestroy(group: number): void;
   workWait(work: number): void;
   workCompleted(work: number): boolean;
+  verifyParamsAcrossProcesses(group: number, parameters: number[]): void;
+  reducerCreate(
+    group: number,
+    parameters: number[],
+    names: string[],
+    bucketBytesCap: number,
+    firstBucketBytesCap: number,
+    findUnusedParameters: boolean,
+    moduleName: string,
+    broadcastBuffers: boolean,
+  ): number;
+  reducerPrepareForForward(reducer: number): void;
+  reducerRebuildBuckets(reducer: number): boolean;
+  reducerPrepareForBackward(reducer: number, outputs: number[]): void;
+  reducerBuckets(reducer: number, parameters: number[]): number[][];
+  reducerTimeline(reducer: number): BackwardTimeline;
+  reducerDestroy(reducer: number): void;
+}
+
+/**
+ * When, in DistributedDataParallel's last synchronised backward, each bucket's allReduce started and
+ * each parameter's gradient was ready, in nanoseconds after the forward armed the Reducer.
+ */
+export interface BackwardTimeline {
+  /** Per bucket, in reduction order. */
+  bucketStartNs: number[];
+  /** Per parameter that trains, in the module's order (torch's reducer.get_backward_stats()). */
+  gradientReadyNs: number[];
 }
 
 /** Reductions allReduce applies across ranks, as torch.distributed.ReduceOp. */
@@ -336,6 +364,11 @@ export function barrier(): void;
 export function barrier(options: { asyncOp: true }): Work;
 export function barrier(options?: CollectiveOptions): Work | undefined {
   return run('barrier', options, (gloo, pg) => gloo.processGroupBarrier(pg.id));
+}
+
+/** @internal The addon's c10d entry points, for DistributedDataParallel's Reducer (ddp.ts). */
+export function distributedAddon(): DistributedAddon {
+  return addon();
 }
 
 /** Leaves the default group (torch.distributed.destroy_process_group); initProcessGroup may run again. */

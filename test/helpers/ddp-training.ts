@@ -5,7 +5,10 @@
  *   As a child: `node ddp-training.js <model> <optimizer> <accumulate> <rank> <worldSize> <port>` joins
  *   the group at tcp://127.0.0.1:<port>, wraps the model in DistributedDataParallel, trains on rows
  *   rank, rank + worldSize, … of each batch and prints one JSON line (its losses and final weights),
- *   or { error }. With <model> 'buffers' it runs bufferCheck instead (<optimizer> 'broadcast' or 'local').
+ *   or { error }. With <model> 'buffers' it runs bufferCheck instead (<optimizer> 'broadcast' or 'local');
+ *   with <model> 'branches' it runs trainBranches (<optimizer> 'find' sets findUnusedParameters, 'strict'
+ *   does not, 'kill' sets it and makes the last rank kill itself before its third backward, 'stall' makes
+ *   the last rank busy for STALL_MS there, past the group's timeout, which is then STALL_TIMEOUT_MS).
  * Rank r builds its model from seed r: only DDP's broadcast from rank 0 makes the copies equal.
  */
 import { fileURLToPath } from 'node:url';
@@ -37,7 +40,7 @@ export interface TrainResult {
   losses: number[];
   /** The state dict after training, key → values. */
   weights: Record<string, number[]>;
-  /** The sum of |the classifier's weight gradient| in step 0 before and after the last (synced) micro-step. */
+  /** The sum of |the classifier's weight gradient| in step 0 before and after the last (synchronised) micro-step. */
   classifierGrad: { beforeSync: number; afterSync: number };
 }
 
@@ -100,9 +103,8 @@ export function train(setup: Setup, rank: number, worldSize: number): TrainResul
           labels: tensor(labels, { dtype: 'int64' }),
         }).loss!;
         total += loss.item() / setup.accumulate;
+        // Outside noSync the Reducer averages the gradients over the ranks during this backward.
         loss.div(setup.accumulate).backward();
-        // After every backward, as a training loop does: inside noSync it does nothing.
-        wrapped?.syncGradients();
       });
     for (let m = 0; m < setup.accumulate - 1; m++) {
       if (wrapped) wrapped.noSync(() => micro(m));
@@ -121,6 +123,68 @@ export function train(setup: Setup, rank: number, worldSize: number): TrainResul
     if (value.dtype === 'float32') weights[key] = Array.from(value.data() as Float32Array);
   }
   return { losses, weights, classifierGrad };
+}
+
+/** A trunk and two heads; each step uses one head, so the other's parameters get no gradient. */
+class Branches extends nn.Module {
+  trunk = new nn.Linear(6, 8);
+  left = new nn.Linear(8, 3);
+  right = new nn.Linear(8, 3);
+
+  forward(input: Tensor, useRight: boolean): Tensor {
+    const hidden = this.trunk.forward(input).tanh();
+    return (useRight ? this.right : this.left).forward(hidden);
+  }
+}
+
+export type BranchesMode = 'find' | 'strict' | 'kill' | 'stall';
+
+/** The group timeout of the 'stall' mode, and how long its last rank stays away from the collectives. */
+export const STALL_TIMEOUT_MS = 2_000;
+const STALL_MS = 5_000;
+
+/**
+ * Trains Branches with SGD for STEPS steps on rows rank, rank + worldSize, … of fixed batches of 8, the
+ * right head on odd steps only (through DDP when worldSize > 1): the left head is unused on odd steps,
+ * the right one on even steps, on every rank.
+ */
+export function trainBranches(
+  mode: BranchesMode,
+  rank: number,
+  worldSize: number,
+): Pick<TrainResult, 'losses' | 'weights'> {
+  manualSeed(rank);
+  const model = new Branches();
+  const wrapped =
+    worldSize > 1
+      ? new distributed.DistributedDataParallel(model, { findUnusedParameters: mode !== 'strict' })
+      : undefined;
+  const optimizer = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+  const losses: number[] = [];
+  for (let step = 0; step < STEPS; step++) {
+    tidy(() => {
+      const rows = Array.from({ length: BATCH }, (_, row) =>
+        Array.from({ length: 6 }, (_, c) => Math.sin(step * 13 + row * 7 + c * 3)),
+      ).filter((_, row) => row % worldSize === rank);
+      const input = tensor(rows);
+      const output = wrapped ? wrapped.forward(input, step % 2 === 1) : model.forward(input, step % 2 === 1);
+      const loss = output
+        .sub(input.narrow(1, 0, 3))
+        .pow(2)
+        .mean();
+      losses.push(loss.item());
+      if (step === 2 && rank === worldSize - 1) {
+        if (mode === 'kill') process.kill(process.pid, 'SIGKILL');
+        if (mode === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, STALL_MS);
+      }
+      loss.backward();
+    });
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
+  const weights: Record<string, number[]> = {};
+  for (const [key, value] of model.stateDict()) weights[key] = Array.from(value.data() as Float32Array);
+  return { losses, weights };
 }
 
 /**
@@ -144,14 +208,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       initMethod: `tcp://127.0.0.1:${port}`,
       rank: Number(rank),
       worldSize: Number(worldSize),
-      timeout: 20_000,
+      timeout: model === 'branches' && optimizer === 'stall' ? STALL_TIMEOUT_MS : 20_000,
     });
     const setup = { model, optimizer, accumulate: Number(accumulate) } as Setup;
     const started = performance.now();
     const result =
       model === 'buffers'
         ? bufferCheck(optimizer === 'broadcast', Number(rank))
-        : train(setup, Number(rank), Number(worldSize));
+        : model === 'branches'
+          ? trainBranches(optimizer as BranchesMode, Number(rank), Number(worldSize))
+          : train(setup, Number(rank), Number(worldSize));
     const ms = performance.now() - started;
     distributed.destroyProcessGroup();
     process.stdout.write(JSON.stringify({ ...result, ms }) + '\n');
