@@ -88,11 +88,10 @@ function build(request: DdpSetup): Workload {
 
 let workload: Workload | undefined;
 
-/** One training step as a user writes it: forward, cross entropy, backward, gradients averaged, every grad = null. */
+/** One training step as a user writes it: forward, cross entropy, backward (DDP averages the gradients during it), every grad = null. */
 function trainStep(w: Workload): void {
   tidy(() => {
     F.crossEntropy(w.forward(), w.labels).backward();
-    w.ddp?.syncGradients(); // DDP-SYNC: today's DDP averages after backward; delete this line once DDP reduces during backward
     w.model.zeroGrad();
   });
 }

@@ -122,12 +122,6 @@ std::shared_ptr<::gloo::transport::Device> glooDevice() {
 
 }  // namespace
 
-c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group) {
-  auto found = groups().find(group);
-  if (found == groups().end()) throw std::runtime_error("the process group was destroyed");
-  return found->second.backend;
-}
-
 Napi::Value processGroupCreate(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw std::runtime_error("the store host must be a string");
   std::string host = info[0].As<Napi::String>().Utf8Value();

@@ -16,10 +16,6 @@ class Backend;
 
 namespace finetune {
 
-// The c10d backend of a live group, for collectives run inside autograd (distributed-autograd.cc);
-// throws when the group was destroyed.
-c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group);
-
 // processGroupCreate(host, port, isStoreServer, rank, worldSize, timeoutMs) -> group id.
 // Blocks until every rank joined, or throws after timeoutMs.
 Napi::Value processGroupCreate(const Napi::CallbackInfo& info);

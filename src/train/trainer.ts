@@ -355,7 +355,7 @@ export class Trainer extends TrainerCore {
         );
       if (where.flos) this.state.totalFlos += where.flos.of(next.value);
       const microBatch = { index, count };
-      // With several processes, the gradients are averaged once a step: not after the micro-batches before the last.
+      // With several processes, DDP averages the gradients during the step's last backward; the ones before it run in noSync.
       const value =
         this.ddp && index < count - 1
           ? this.ddp.noSync(() => this.trainingStep(next.value, microBatch))
@@ -367,8 +367,6 @@ export class Trainer extends TrainerCore {
       }
     }
     if (this.ddp) {
-      // ---- DDP gradient sync: the gradients averaged over the ranks after the step's last backward ----
-      this.ddp.syncGradients();
       // The step's loss over every rank's examples (NaN on every rank when it is on one).
       lossSum = meanOverRanks(lossSum);
       if (!Number.isFinite(lossSum)) {

@@ -84,8 +84,6 @@ export function trainCnn(norm: 'sync' | 'plain', rank: number, worldSize: number
       const loss = F.crossEntropy(logits, labels);
       losses.push(loss.item());
       loss.backward();
-      // DDP's explicit gradient averaging; goes when DDP reduces during backward.
-      ddp?.syncGradients();
       optimizer.step();
       optimizer.zeroGrad();
     });
