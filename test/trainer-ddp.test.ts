@@ -7,7 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { data } from '../src/index.js';
+import { fileURLToPath } from 'node:url';
+
+import { data, distributed } from '../src/index.js';
+import { onTwoRanks } from './helpers/two-ranks.js';
 import { batchesPerEpoch, evaluationShard, ShardedTrainOrder } from '../src/train/distributed.js';
 import { planLines } from '../src/train/plan.js';
 import { TrainingArguments } from '../src/train/index.js';
@@ -57,3 +60,23 @@ test('the plan line states the world size and the global batch', () => {
   );
   assert.match(planLines(model, args, 'lr 1e-3', 100).at(-1)!, /13 optimizer steps: .*\(batch 4 × accumulation 2; 100/);
 });
+
+const branchesWorker = fileURLToPath(new URL('./helpers/trainer-branches.js', import.meta.url));
+const noGloo = distributed.isGlooAvailable() ? false : 'this addon was built without the Gloo headers (libgloo-dev)';
+
+test(
+  'ddpFindUnusedParameters: a head without a gradient in every other step stops the run naming the flag, and trains with it',
+  { skip: noGloo },
+  async () => {
+    await assert.rejects(
+      onTwoRanks(branchesWorker, ['strict']),
+      /Expected to have finished reduction in the prior iteration[\s\S]*--ddp-find-unused-parameters/,
+    );
+    const [rank0, rank1] = await onTwoRanks<{ losses: number[]; weights: Record<string, number[]> }>(branchesWorker, [
+      'find',
+    ]);
+    assert.ok(rank0.losses.length > 0 && rank0.losses.every(Number.isFinite), `losses ${rank0.losses}`);
+    // Both ranks step on the same averaged gradients, heads included.
+    assert.deepEqual(rank1.weights, rank0.weights);
+  },
+);

@@ -225,7 +225,8 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
       // torch's message names its Python keyword; say finetune's.
       if (!(error as Error).message.includes('find_unused_parameters=True')) throw error;
       throw new Error(
-        `${(error as Error).message}\n(finetune: new DistributedDataParallel(model, { findUnusedParameters: true }))`,
+        `${(error as Error).message}\n(finetune: new DistributedDataParallel(model, { findUnusedParameters: true }); ` +
+          'the Trainer: ddpFindUnusedParameters: true, finetune train: --ddp-find-unused-parameters)',
         { cause: error },
       );
     }

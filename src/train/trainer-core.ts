@@ -271,7 +271,11 @@ export abstract class TrainerCore implements TrainerLike {
    */
   protected prepareDataParallel(): void {
     if (this.world.worldSize === 1 || this.ddp) return;
-    this.ddp = new DistributedDataParallel(this.model as Module & { forward(...args: never[]): unknown });
+    this.ddp = new DistributedDataParallel(this.model as Module & { forward(...args: never[]): unknown }, {
+      findUnusedParameters: this.args.ddpFindUnusedParameters,
+      bucketCapMb: this.args.ddpBucketCapMb ?? undefined,
+      broadcastBuffers: this.args.ddpBroadcastBuffers,
+    });
   }
 
   /** Adds epoch and step, appends to the log history and calls onLog (HF's Trainer.log). */

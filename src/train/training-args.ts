@@ -363,6 +363,24 @@ export const TRAINING_SETTINGS = {
     default: 2,
     check: nonNegativeInteger,
   }),
+  ddpFindUnusedParameters: setting<boolean>({
+    help: "with several processes: find the parameters a forward leaves without a gradient (a skipped branch) and average the others without them (HF's ddp_find_unused_parameters; costs a graph walk a step)",
+    default: false,
+    flag: { kind: 'boolean', group: 'Run' },
+  }),
+  ddpBucketCapMb: setting<number | null>({
+    help: "with several processes: the most megabytes of gradients one allreduce carries (HF's ddp_bucket_cap_mb; default DDP's 25)",
+    default: null,
+    check: (v, name) => {
+      if (v !== null && !(typeof v === 'number' && v > 0)) fail(`${name} must be a number > 0, got ${show(v)}`);
+    },
+    flag: { kind: 'number', group: 'Run' },
+  }),
+  ddpBroadcastBuffers: setting<boolean>({
+    help: "with several processes: rank 0's buffers (BatchNorm's running statistics) broadcast before each forward (HF's ddp_broadcast_buffers)",
+    default: true,
+    flag: { kind: 'boolean', group: 'Run' },
+  }),
   disableTqdm: setting<boolean>({
     help: "no progress bar (HF's disable_tqdm)",
     default: false,

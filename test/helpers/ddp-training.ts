@@ -126,7 +126,7 @@ export function train(setup: Setup, rank: number, worldSize: number): TrainResul
 }
 
 /** A trunk and two heads; each step uses one head, so the other's parameters get no gradient. */
-class Branches extends nn.Module {
+export class Branches extends nn.Module {
   trunk = new nn.Linear(6, 8);
   left = new nn.Linear(8, 3);
   right = new nn.Linear(8, 3);
