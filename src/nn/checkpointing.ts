@@ -28,9 +28,9 @@ export abstract class GradientCheckpointingLayer extends Module {
   }
 
   /**
-   * Runs the recomputation and puts the buffers back as forward left them: BatchNorm in training mode
-   * updates its running statistics once per step, as without checkpointing (torch's checkpoint updates
-   * them twice).
+   * Runs the recomputation (and the backward through it, which reads the buffers BatchNorm saved) and
+   * then puts the buffers back as forward left them: BatchNorm in training mode updates its running
+   * statistics once per step, as without checkpointing (torch's checkpoint updates them twice).
    */
   private withBuffersRestored<T>(run: () => T): T {
     const buffers = this.training ? this.namedBuffers().map(([, buffer]) => buffer) : [];

@@ -17,7 +17,10 @@ export interface CheckpointOptions {
   parameters?: Iterable<Tensor>;
   /** Restore the CPU random generator before recomputing, so dropout draws the same masks (default true). */
   preserveRngState?: boolean;
-  /** Wraps the recomputation in backward (e.g. to undo side effects such as BatchNorm's running statistics). */
+  /**
+   * Wraps the recomputation in backward and the gradients through it (e.g. to undo side effects such as
+   * BatchNorm's running statistics once the recomputed graph is no longer needed).
+   */
   recompute?: <T>(run: () => T) => T;
 }
 
@@ -75,26 +78,26 @@ class CheckpointFunction extends AutogradFunction {
       (ctx.isTensor as boolean[])[i] ? saved.shift()!.detach().requiresGrad_(needs[i]) : arg,
     );
     const parameters = ctx.parameters as Tensor[];
-    const outerRngState = rngState ? getRngState() : null;
-    if (rngState) setRngState(rngState);
-    let recomputed: Tensor | Tensor[];
-    try {
-      recomputed = enableGrad(() => run.recompute(() => run.fn(...args)));
-    } finally {
-      if (outerRngState) setRngState(outerRngState);
-    }
-    const outputs = Array.isArray(recomputed) ? recomputed : [recomputed];
-    const differentiable = outputs.flatMap((out, i) => (out.requiresGrad ? [i] : []));
     const inputs = [...args, ...parameters];
     const targets = inputs.filter((input, i): input is Tensor => input instanceof Tensor && needs[i]);
-    const grads =
-      differentiable.length === 0 || targets.length === 0
-        ? targets.map(() => null)
-        : grad(
-            differentiable.map((i) => outputs[i]),
-            targets,
-            { gradOutputs: differentiable.map((i) => gradOutputs[i]), allowUnused: true },
-          );
+    const grads = run.recompute(() => {
+      const outerRngState = rngState ? getRngState() : null;
+      if (rngState) setRngState(rngState);
+      let recomputed: Tensor | Tensor[];
+      try {
+        recomputed = enableGrad(() => run.fn(...args));
+      } finally {
+        if (outerRngState) setRngState(outerRngState);
+      }
+      const outputs = Array.isArray(recomputed) ? recomputed : [recomputed];
+      const differentiable = outputs.flatMap((out, i) => (out.requiresGrad ? [i] : []));
+      if (differentiable.length === 0 || targets.length === 0) return targets.map(() => null);
+      return grad(
+        differentiable.map((i) => outputs[i]),
+        targets,
+        { gradOutputs: differentiable.map((i) => gradOutputs[i]), allowUnused: true },
+      );
+    });
     let next = 0;
     return [null, ...inputs.map((input, i) => (input instanceof Tensor && needs[i] ? grads[next++] : null))];
   }
