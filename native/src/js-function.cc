@@ -117,8 +117,8 @@ struct JsFunction : public torch::autograd::Function<JsFunction> {
     }
     Napi::Env env(callbacks->env);
     Napi::HandleScope scope(env);
-    Napi::Value result =
-        callbacks->get(callbacks->backwardRef).Call({handleArray(env, gradOutputs), handleArray(env, ctx->get_saved_variables())});
+    Napi::Value result = callbacks->get(callbacks->backwardRef)
+                             .Call({handleArray(env, gradOutputs), handleArray(env, ctx->get_saved_variables())});
     variable_list grads;
     try {
       if (!result.IsArray()) throw std::runtime_error("a Function's backward callback must return an array");
