@@ -14,6 +14,7 @@ import {
   models,
   nn,
   noGrad,
+  peft,
   randint,
   randn,
   tidy,
@@ -99,18 +100,22 @@ function assertSameGradients(model: nn.Module, counted: nn.Module, loss: Loss, l
   }
 }
 
-/** LoRA on a frozen base, with B drawn at random instead of zeros so that A gets a gradient too. */
-function withLora<M extends nn.Module>(model: M, targetModules: string[]): nn.Module {
-  // LoRA's new weights are float32 like any new layer's
-  const lora = getPeftModel(model, new LoraConfig({ r: 2, loraAlpha: 4, loraDropout: 0.1, targetModules })).to(
-    'float64',
-  );
+/**
+ * A PEFT method on a frozen base, in float64 (new layers are float32), with the trainable weights that
+ * start at zero (LoRA's B, an adapter's up-projection) drawn at random so that every one gets a gradient.
+ */
+function withPeft(model: nn.Module, config: peft.PeftConfig): nn.Module {
+  const peftModel = getPeftModel(model, config).to('float64');
   noGrad(() => {
-    for (const [name, p] of lora.namedParameters())
-      if (name.includes('lora_B')) p.copy_(randn(p.shape, { dtype: 'float64' }));
+    for (const p of peftModel.parameters()) {
+      if (p.requiresGrad && p.abs().max().item() === 0) p.copy_(randn(p.shape, { dtype: 'float64' }).mul(0.1));
+    }
   });
-  return lora;
+  return peftModel;
 }
+
+const withLora = (model: nn.Module, targetModules: string[]): nn.Module =>
+  withPeft(model, new LoraConfig({ r: 2, loraAlpha: 4, loraDropout: 0.1, targetModules }));
 
 const tinyBert = (): models.BertForSequenceClassification =>
   new BertForSequenceClassification(
@@ -174,6 +179,15 @@ describe('gradient checkpointing', () => {
         'the layers’ input needs no gradient',
       );
       assertSameGradients(lora, bert.bert.encoder.layer.at(0).attention, bertLoss, 2);
+    });
+
+    test(`BERT encoder layers, ${mode} mode, bottleneck adapters on a frozen base`, () => {
+      manualSeed(6);
+      const bert = tinyBert();
+      const adapted = withPeft(bert, new peft.BottleneckConfig({ reductionFactor: 2 }));
+      adapted.train(mode === 'train');
+      assert.ok(adapted.namedParameters().some(([name, p]) => name.includes('adapter') && p.requiresGrad));
+      assertSameGradients(adapted, bert.bert.encoder.layer.at(0).attention, bertLoss, 2);
     });
 
     test(`ViT encoder layers, ${mode} mode, full and LoRA on a frozen base`, () => {
