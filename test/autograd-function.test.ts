@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 
 import {
   aten,
+  autocast,
   AutogradFunction,
   cat,
   checkpoint,
@@ -233,6 +234,24 @@ describe('checkpoint', () => {
       manualSeed(7);
       block(x, w, mask).sum().backward();
       assert.deepEqual(randn([3]).data(), afterCheckpoint);
+    });
+  });
+
+  test('the recomputation runs under the autocast state of forward, even when backward runs outside it', () => {
+    tidy(() => {
+      const x = randn([4, 8]).requiresGrad_();
+      const w = randn([8, 8]).requiresGrad_();
+      const layer = (input: Tensor, weight: Tensor): Tensor => input.matmul(weight).relu();
+      const gradients = (checkpointed: boolean): Float32Array[] => {
+        const out = autocast(() => (checkpointed ? checkpoint(layer, [x, w]) : layer(x, w)));
+        assert.equal(out.dtype, 'bfloat16');
+        out.float().sum().backward();
+        const grads = [x.grad!.data() as Float32Array, w.grad!.data() as Float32Array];
+        x.grad = null;
+        w.grad = null;
+        return grads;
+      };
+      assert.deepEqual(gradients(true), gradients(false));
     });
   });
 

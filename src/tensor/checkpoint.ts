@@ -3,6 +3,7 @@
  * intermediate activations, and run it again in backward to get them, trading compute for memory.
  */
 import { enableGrad, grad } from './autograd.js';
+import { autocast, autocastState, type AutocastOptions } from './autocast.js';
 import { AutogradFunction, type FunctionCtx } from './autograd-function.js';
 import { getRngState, setRngState } from './runtime.js';
 import { Tensor } from './tensor.js';
@@ -26,7 +27,7 @@ export interface CheckpointOptions {
 
 /**
  * Runs `fn(...args)` without saving the activations inside it, saving only its tensor arguments,
- * and recomputes it in backward with the same random state. Returns what fn returns (a tensor or an
+ * and recomputes it in backward with the same random state and CPU autocast state. Returns what fn returns (a tensor or an
  * array of tensors). Tensors fn uses must come in through `args` or options.parameters: a tensor fn
  * closes over is not saved and may be disposed before backward.
  */
@@ -60,6 +61,9 @@ class CheckpointFunction extends AutogradFunction {
     ctx.isTensor = args.map((arg) => arg instanceof Tensor);
     ctx.otherArgs = args.map((arg) => (arg instanceof Tensor ? null : arg));
     ctx.parameters = inputs.slice(run.argCount);
+    // The recomputation runs under the autocast state of forward, as torch's checkpoint does: backward
+    // usually runs outside the caller's autocast() region.
+    ctx.autocast = autocastState('cpu');
     const tensors = args.filter((arg): arg is Tensor => arg instanceof Tensor);
     ctx.saveForBackward(...(run.preserveRngState ? [getRngState()] : []), ...tensors);
     const out = run.fn(...args);
@@ -85,7 +89,9 @@ class CheckpointFunction extends AutogradFunction {
       if (rngState) setRngState(rngState);
       let recomputed: Tensor | Tensor[];
       try {
-        recomputed = enableGrad(() => run.fn(...args));
+        const { enabled, dtype } = ctx.autocast as ReturnType<typeof autocastState>;
+        const precision = dtype as NonNullable<AutocastOptions['dtype']>;
+        recomputed = enableGrad(() => autocast(() => run.fn(...args), { enabled, dtype: precision }));
       } finally {
         if (outerRngState) setRngState(outerRngState);
       }
