@@ -7,6 +7,7 @@
       "target_name": "finetune",
       "sources": [
         "native/src/addon.cc",
+        "native/src/js-function.cc",
         "native/src/ops.cc",
         "native/src/shared-buffers.cc",
         "native/src/slab.cc",

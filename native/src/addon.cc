@@ -19,6 +19,7 @@
 #include "distributed-autograd.h"
 #include "distributed.h"
 #endif
+#include "js-function.h"
 #include "ops.h"
 #include "slab.h"
 #include "tensors.h"
@@ -204,6 +205,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("retainGrad", guarded<retainGrad>);
   add("backward", guarded<backward>);
   add("autogradGrad", guarded<autogradGrad>);
+  add("autogradFunctionApply", guarded<autogradFunctionApply>);
   add("setAutocast", guarded<setAutocast>);
   add("autocastState", guarded<autocastState>);
   add("markUnscoped", guarded<markUnscoped>);

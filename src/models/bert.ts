@@ -21,6 +21,7 @@ import {
   Embedding,
   LayerNorm,
   Linear,
+  GradientCheckpointingLayer,
   Module,
   ModuleList,
   Tanh,
@@ -238,7 +239,7 @@ export class BertOutput extends Module {
 // jscpd:ignore-end
 
 /** Post-LayerNorm transformer layer: attention, then feed-forward. */
-export class BertLayer extends Module {
+export class BertLayer extends GradientCheckpointingLayer {
   attention: BertAttention;
   intermediate: BertIntermediate;
   output: BertOutput;
@@ -251,13 +252,18 @@ export class BertLayer extends Module {
   }
 
   forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
-    // One scope per layer, as PyTorch's reference counting frees them: the layer's intermediates
-    // are released when it returns (autograd keeps what backward needs), so the next layers reuse
-    // their memory instead of the process faulting in fresh pages until the caller's scope ends.
-    return tidy(() => {
-      const attentionOutput = this.attention.forward(hiddenStates, mask);
-      return this.output.forward(this.intermediate.forward(attentionOutput), attentionOutput);
-    });
+    return this.checkpointed(
+      (hidden: Tensor, attentionMask: Tensor | null) =>
+        // One scope per layer, as PyTorch's reference counting frees them: the layer's intermediates
+        // are released when it returns (autograd keeps what backward needs), so the next layers reuse
+        // their memory instead of the process faulting in fresh pages until the caller's scope ends.
+        tidy(() => {
+          const attentionOutput = this.attention.forward(hidden, attentionMask);
+          return this.output.forward(this.intermediate.forward(attentionOutput), attentionOutput);
+        }),
+      hiddenStates,
+      mask,
+    );
   }
 }
 

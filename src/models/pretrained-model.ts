@@ -3,7 +3,7 @@
  * a typed config, the family it is registered in, config.json as savePretrained writes it, and the
  * facts of its classification head — so loaders, the Trainer and the CLI reach them without casts.
  */
-import { Module } from '../nn/index.js';
+import { isGradientCheckpointing, Module, setGradientCheckpointing } from '../nn/index.js';
 import { defaultLabels, type HeadLabels, type LabelsConfig } from './pretrained-config.js';
 import { familyOfModel, type HfConfig, type ModelFamily } from './registry.js';
 
@@ -39,6 +39,27 @@ export abstract class PretrainedModel<Config extends object = object> extends Mo
       throw new Error(`${this.constructor.name}: its config has no numLabels and its family declares no headLabels`);
     const { numLabels, id2label, problemType } = this.config;
     return { numLabels, id2label: id2label ?? defaultLabels(numLabels), problemType };
+  }
+
+  /**
+   * Gradient checkpointing (transformers' gradient_checkpointing_enable): each layer (BERT's and ViT's
+   * encoder layers, ResNet's blocks) keeps only its input in forward and recomputes its activations in
+   * backward, for less memory at the cost of one more forward per step. Throws for a model without such layers.
+   */
+  gradientCheckpointingEnable(): void {
+    if (setGradientCheckpointing(this, true) === 0)
+      throw new Error(
+        `${this.constructor.name} does not support gradient checkpointing: it has no checkpointable layers`,
+      );
+  }
+
+  gradientCheckpointingDisable(): void {
+    setGradientCheckpointing(this, false);
+  }
+
+  /** Whether gradient checkpointing is on (transformers' is_gradient_checkpointing). */
+  get isGradientCheckpointing(): boolean {
+    return isGradientCheckpointing(this);
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   init,
   Linear,
   MaxPool2d,
+  GradientCheckpointingLayer,
   Module,
   ReLU,
   Sequential,
@@ -44,7 +45,7 @@ function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
 }
 
 /** Two 3×3 convolutions (ResNet-18/34). */
-export class BasicBlock extends Module {
+export class BasicBlock extends GradientCheckpointingLayer {
   static readonly expansion = 1;
   conv1: Conv2d;
   bn1: BatchNorm2d;
@@ -74,23 +75,27 @@ export class BasicBlock extends Module {
     this.downsample = downsample;
   }
 
-  forward(x: Tensor): Tensor {
-    return tidy(() => {
-      let identity = x;
+  forward(input: Tensor): Tensor {
+    return this.checkpointed(
+      (x: Tensor) =>
+        tidy(() => {
+          let identity = x;
 
-      let out = this.conv1.forward(x);
-      out = this.bn1.forward(out);
-      out = this.relu.forward(out);
+          let out = this.conv1.forward(x);
+          out = this.bn1.forward(out);
+          out = this.relu.forward(out);
 
-      out = this.conv2.forward(out);
-      out = this.bn2.forward(out);
+          out = this.conv2.forward(out);
+          out = this.bn2.forward(out);
 
-      if (this.downsample) identity = this.downsample.forward(x);
+          if (this.downsample) identity = this.downsample.forward(x);
 
-      out = out.add_(identity); // torchvision's out += identity
-      out = this.relu.forward(out);
-      return out;
-    });
+          out = out.add_(identity); // torchvision's out += identity
+          out = this.relu.forward(out);
+          return out;
+        }),
+      input,
+    );
   }
 }
 
@@ -100,7 +105,7 @@ export class BasicBlock extends Module {
  * 1×1 → 3×3 → 1×1 convolutions (ResNet-50/101/152), with the stride on the 3×3 convolution
  * (ResNet V1.5, as torchvision).
  */
-export class Bottleneck extends Module {
+export class Bottleneck extends GradientCheckpointingLayer {
   static readonly expansion = 4;
   conv1: Conv2d;
   bn1: BatchNorm2d;
@@ -133,27 +138,31 @@ export class Bottleneck extends Module {
     this.downsample = downsample;
   }
 
-  forward(x: Tensor): Tensor {
-    return tidy(() => {
-      let identity = x;
+  forward(input: Tensor): Tensor {
+    return this.checkpointed(
+      (x: Tensor) =>
+        tidy(() => {
+          let identity = x;
 
-      let out = this.conv1.forward(x);
-      out = this.bn1.forward(out);
-      out = this.relu.forward(out);
+          let out = this.conv1.forward(x);
+          out = this.bn1.forward(out);
+          out = this.relu.forward(out);
 
-      out = this.conv2.forward(out);
-      out = this.bn2.forward(out);
-      out = this.relu.forward(out);
+          out = this.conv2.forward(out);
+          out = this.bn2.forward(out);
+          out = this.relu.forward(out);
 
-      out = this.conv3.forward(out);
-      out = this.bn3.forward(out);
+          out = this.conv3.forward(out);
+          out = this.bn3.forward(out);
 
-      if (this.downsample) identity = this.downsample.forward(x);
+          if (this.downsample) identity = this.downsample.forward(x);
 
-      out = out.add_(identity); // torchvision's out += identity
-      out = this.relu.forward(out);
-      return out;
-    });
+          out = out.add_(identity); // torchvision's out += identity
+          out = this.relu.forward(out);
+          return out;
+        }),
+      input,
+    );
   }
 }
 // jscpd:ignore-end

@@ -28,6 +28,7 @@ import {
   init,
   LayerNorm,
   Linear,
+  GradientCheckpointingLayer,
   Module,
   ModuleList,
   parameter,
@@ -220,7 +221,7 @@ export class ViTOutput extends Module {
 // ---- transformer block and encoder -------------------------------------------------------------
 
 /** Pre-norm block: x + attention(norm(x)), then h + mlp(norm(h)). */
-export class ViTLayer extends Module {
+export class ViTLayer extends GradientCheckpointingLayer {
   attention: ViTAttention;
   intermediate: ViTIntermediate;
   output: ViTOutput;
@@ -237,13 +238,17 @@ export class ViTLayer extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // One scope per block, as PyTorch's reference counting frees them: the block's intermediates
-    // are released when it returns (autograd keeps what backward needs), so the next blocks reuse
-    // their memory instead of the process faulting in fresh pages until the caller's scope ends.
-    return tidy(() => {
-      const h = this.attention.forward(this.layernorm_before.forward(x)).add(x);
-      return this.output.forward(this.intermediate.forward(this.layernorm_after.forward(h)), h);
-    });
+    return this.checkpointed(
+      (input: Tensor) =>
+        // One scope per block, as PyTorch's reference counting frees them: the block's intermediates
+        // are released when it returns (autograd keeps what backward needs), so the next blocks reuse
+        // their memory instead of the process faulting in fresh pages until the caller's scope ends.
+        tidy(() => {
+          const h = this.attention.forward(this.layernorm_before.forward(input)).add(input);
+          return this.output.forward(this.intermediate.forward(this.layernorm_after.forward(h)), h);
+        }),
+      x,
+    );
   }
 }
 

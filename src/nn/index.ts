@@ -1,6 +1,7 @@
 /** The nn layer: Module, parameters, initialisation and layers, after torch.nn. */
 export { Module, type StateDict, type LoadResult } from './module.js';
 export { parameter, isParameter } from './parameter.js';
+export { GradientCheckpointingLayer, setGradientCheckpointing, isGradientCheckpointing } from './checkpointing.js';
 export * as init from './init.js';
 export { Linear, Identity } from './layers/linear.js';
 export { Conv2d, type Conv2dOptions } from './layers/conv.js';

@@ -15,6 +15,8 @@ export * from './comparison.js';
 export * from './linalg.js';
 export * as functional from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, grad, type GradOptions } from './autograd.js';
+export { AutogradFunction, FunctionCtx, type FunctionClass } from './autograd-function.js';
+export { checkpoint, type CheckpointOptions } from './checkpoint.js';
 export { autocast, autocastState, type AutocastOptions } from './autocast.js';
 export {
   manualSeed,

@@ -78,6 +78,12 @@ export interface NativeAddon {
     createGraph: boolean,
     allowUnused: boolean,
   ): (number | null)[];
+  autogradFunctionApply(
+    inputs: number[],
+    forward: () => [outputs: number[], saved: number[], nonDifferentiable: number[]],
+    backward: (gradOutputs: (number | null)[], saved: (number | null)[]) => (number | null)[],
+    release: () => void,
+  ): number[];
   setAutocast(deviceType: string, enabled: boolean, dtype: string, nesting: 1 | -1): void;
   autocastState(deviceType: string): { enabled: boolean; dtype: string };
   markUnscoped(handle: number): void;
