@@ -10,6 +10,7 @@ import {
   getPeftModel,
   LoraConfig,
   manualSeed,
+  Trainer,
   memory,
   models,
   nn,
@@ -20,7 +21,9 @@ import {
   tidy,
   type Tensor,
 } from 'finetune';
+import { slice, snapshot, sst2, tempFolders, tinyBert as tinyTrainerBert } from './helpers/trainer-setup.js';
 
+const tmp = tempFolders('finetune-checkpointing');
 const { BertForSequenceClassification, bertConfig, ResNet, ViTForImageClassification, vitConfig } = models;
 
 /** Any model or PeftModel: the test calls forward with the inputs its family takes. */
@@ -235,4 +238,45 @@ describe('gradient checkpointing', () => {
     for (let i = 0; i < 2; i++) tidy(() => bertLoss(bert).backward());
     assert.equal(memory().numTensors, before);
   });
+});
+
+test('TrainingArguments.gradientCheckpointing: the Trainer trains LoRA on a tiny BERT to the plain run’s weights, says so in its plan, and refuses a model without such layers', async () => {
+  const dataset = await sst2(16);
+  const run = async (gradientCheckpointing: boolean) => {
+    const lines: string[] = [];
+    const trainer = new Trainer({
+      model: tinyTrainerBert(5),
+      args: {
+        outputDir: tmp(),
+        maxSteps: 4,
+        perDeviceTrainBatchSize: 4,
+        saveStrategy: 'no',
+        disableTqdm: true,
+        gradientCheckpointing,
+        strategy: new LoraConfig({ taskType: 'SEQ_CLS', r: 4, targetModules: ['query', 'value'] }),
+      },
+      trainDataset: slice(dataset, 0, 16),
+      log: (line) => lines.push(line),
+    });
+    await trainer.train();
+    return { weights: snapshot(trainer.model), plan: lines.join('\n') };
+  };
+  const plain = await run(false);
+  const checkpointed = await run(true);
+  assert.match(checkpointed.plan, /gradient checkpointing: 2 layers recompute their activations in backward/);
+  assert.doesNotMatch(plain.plan, /gradient checkpointing/);
+  for (const [key, expected] of plain.weights) {
+    const actual = checkpointed.weights.get(key)!;
+    let scale = 1e-3;
+    let worst = 0;
+    expected.forEach((v, i) => {
+      scale = Math.max(scale, Math.abs(v));
+      worst = Math.max(worst, Math.abs(v - actual[i]));
+    });
+    assert.ok(worst <= 1e-5 * scale, `${key}: differs by ${worst}`);
+  }
+  assert.throws(
+    () => new Trainer({ model: new nn.Linear(2, 2), args: { outputDir: tmp(), gradientCheckpointing: true } }),
+    /gradientCheckpointing: Linear has no layer that can recompute its activations \(BERT, ViT and ResNet layers can\)/,
+  );
 });

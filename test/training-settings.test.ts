@@ -42,6 +42,7 @@ test("training_args.json: every setting under HF's snake_case name, in the table
     ['load_best_model_at_end', false],
     ['metric_for_best_model', null],
     ['greater_is_better', null],
+    ['gradient_checkpointing', false],
     ['label_smoothing_factor', 0],
     ['resume_from_checkpoint', null],
     ['dataloader_drop_last', false],

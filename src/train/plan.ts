@@ -1,5 +1,5 @@
 /** What train() will do, in a few lines (printed at its start), and the step arithmetic it follows. */
-import type { Module } from '../nn/index.js';
+import { GradientCheckpointingLayer, type Module } from '../nn/index.js';
 import { formatLr } from '../optim/index.js';
 import { PeftModel } from '../peft/index.js';
 import { batchesPerEpoch as batchesPerEpochUnder } from './distributed.js';
@@ -43,6 +43,11 @@ export function planLines(
   lines.push(
     `${innerModel(model).constructor.name}, strategy ${describeStrategy(strategy)}: ${parameterCounts(model)}`,
   );
+  const checkpointed = model
+    .modules()
+    .filter((m) => m instanceof GradientCheckpointingLayer && m.gradientCheckpointing);
+  if (checkpointed.length > 0)
+    lines.push(`gradient checkpointing: ${checkpointed.length} layers recompute their activations in backward`);
   let lrLine = learningRateReason;
   if (args.discriminativeLr) {
     const d = args.discriminativeLr;

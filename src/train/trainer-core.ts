@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { getRngState, setNumThreads, setRngState, type Tensor } from '../tensor/index.js';
-import type { Module } from '../nn/index.js';
+import { setGradientCheckpointing, type Module } from '../nn/index.js';
 import { PeftConfig, PeftModel, type MethodName } from '../peft/index.js';
 import {
   defaultFineTuneLr,
@@ -54,7 +54,7 @@ import {
   type SchedulerLike,
 } from './checkpoint.js';
 import { defaultComputeMetrics, type EvalPrediction, type Metrics } from './metrics.js';
-import { hfConfigOf, type ModelOutput, type MultiTaskModelOutput } from './model-io.js';
+import { hfConfigOf, innerModel, type ModelOutput, type MultiTaskModelOutput } from './model-io.js';
 import { addLayerGroups, buildOptimizer, parameterGroups } from './optimizer-setup.js';
 import { TrainerControl, TrainerState, type CallbackState, type LogEntry } from './state.js';
 import { applyStrategy } from './strategy.js';
@@ -128,6 +128,10 @@ export abstract class TrainerCore implements TrainerLike {
 
     const { model: prepared, method } = applyStrategy(model, this.args);
     this.model = prepared;
+    if (this.args.gradientCheckpointing && setGradientCheckpointing(this.model, true) === 0)
+      throw new Error(
+        `Trainer: gradientCheckpointing: ${innerModel(this.model).constructor.name} has no layer that can recompute its activations (BERT, ViT and ResNet layers can)`,
+      );
     this.method = method;
     this.world = joinWorld();
     this.state.isWorldProcessZero = this.isWorldProcessZero;

@@ -332,6 +332,11 @@ export const TRAINING_SETTINGS = {
       settings.metricForBestModel !== null ? !(settings.metricForBestModel as string).endsWith('loss') : null,
     flag: { kind: 'boolean', group: 'Evaluation and saving' },
   }),
+  gradientCheckpointing: setting<boolean>({
+    help: "recompute each layer's activations in backward instead of keeping them from forward: less memory for more time (HF's gradient_checkpointing; BERT, ViT and ResNet layers)",
+    default: false,
+    flag: { kind: 'boolean', group: 'Training' },
+  }),
   labelSmoothingFactor: setting<number>({
     help: "label smoothing ε: cross entropy against labels smoothed by ε (0: the model's own loss)",
     default: 0,
