@@ -194,6 +194,7 @@ Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info) {
   else if (op == "avg") options.reduceOp = c10d::ReduceOp::AVG;
   else if (op == "max") options.reduceOp = c10d::ReduceOp::MAX;
   else throw std::runtime_error("unknown reduce op '" + op + "' (expected sum, avg or max)");
+  options.asyncOp = info[3].ToBoolean().Value();
   return enqueue(info, group.processGroup->allreduce(tensors, options));
 }
 
@@ -202,6 +203,7 @@ Napi::Value processGroupBroadcast(const Napi::CallbackInfo& info) {
   std::vector<at::Tensor> tensors{tensorAt(info[1])};
   c10d::BroadcastOptions options;
   options.rootRank = integerArg(info, 2, "the source rank");
+  options.asyncOp = info[3].ToBoolean().Value();
   return enqueue(info, group.processGroup->broadcast(tensors, options));
 }
 
@@ -212,11 +214,15 @@ Napi::Value processGroupAllGather(const Napi::CallbackInfo& info) {
   std::vector<std::vector<at::Tensor>> outputs(1);
   for (uint32_t i = 0; i < list.Length(); ++i) outputs[0].push_back(tensorAt(list.Get(i)));
   std::vector<at::Tensor> inputs{tensorAt(info[2])};
-  return enqueue(info, group.processGroup->allgather(outputs, inputs));
+  c10d::AllgatherOptions options;
+  options.asyncOp = info[3].ToBoolean().Value();
+  return enqueue(info, group.processGroup->allgather(outputs, inputs, options));
 }
 
 Napi::Value processGroupBarrier(const Napi::CallbackInfo& info) {
-  return enqueue(info, groupAt(info).processGroup->barrier());
+  c10d::BarrierOptions options;
+  options.asyncOp = info[1].ToBoolean().Value();
+  return enqueue(info, groupAt(info).processGroup->barrier(options));
 }
 
 Napi::Value processGroupDestroy(const Napi::CallbackInfo& info) {

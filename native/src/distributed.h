@@ -26,13 +26,15 @@ c10::intrusive_ptr<c10d::ProcessGroup> processGroupAt(int64_t id);
 // The c10d backend of a live group, for collectives run inside autograd (distributed-autograd.cc);
 // throws when the group was destroyed.
 c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group);
-// processGroupAllReduce(group, tensor, 'sum' | 'avg' | 'max') -> work id; in place.
+// The collectives take torch.distributed's async_op last (c10d's opts.asyncOp: false when the caller
+// waits at once, as Python's dist.all_reduce(t) passes it).
+// processGroupAllReduce(group, tensor, 'sum' | 'avg' | 'max', asyncOp) -> work id; in place.
 Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info);
-// processGroupBroadcast(group, tensor, srcRank) -> work id; in place.
+// processGroupBroadcast(group, tensor, srcRank, asyncOp) -> work id; in place.
 Napi::Value processGroupBroadcast(const Napi::CallbackInfo& info);
-// processGroupAllGather(group, outputTensors[], tensor) -> work id; fills outputTensors.
+// processGroupAllGather(group, outputTensors[], tensor, asyncOp) -> work id; fills outputTensors.
 Napi::Value processGroupAllGather(const Napi::CallbackInfo& info);
-// processGroupBarrier(group) -> work id.
+// processGroupBarrier(group, asyncOp) -> work id.
 Napi::Value processGroupBarrier(const Napi::CallbackInfo& info);
 // processGroupDestroy(group): drops the group, its pending work, its reducers and its store connection,
 // and unregisters it from c10d's group registry.

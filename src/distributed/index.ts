@@ -18,10 +18,10 @@ export interface DistributedAddon {
     worldSize: number,
     timeoutMs: number,
   ): number;
-  processGroupAllReduce(group: number, tensor: number, op: ReduceOp): number;
-  processGroupBroadcast(group: number, tensor: number, src: number): number;
-  processGroupAllGather(group: number, outputs: number[], tensor: number): number;
-  processGroupBarrier(group: number): number;
+  processGroupAllReduce(group: number, tensor: number, op: ReduceOp, asyncOp: boolean): number;
+  processGroupBroadcast(group: number, tensor: number, src: number, asyncOp: boolean): number;
+  processGroupAllGather(group: number, outputs: number[], tensor: number, asyncOp: boolean): number;
+  processGroupBarrier(group: number, asyncOp: boolean): number;
   processGroupDestroy(group: number): void;
   workWait(work: number): void;
   workCompleted(work: number): boolean;
@@ -295,16 +295,18 @@ function cpuTensor(tensor: Tensor, what = 'tensor'): number {
 function run(
   operation: string,
   options: CollectiveOptions | undefined,
-  start: (gloo: DistributedAddon, pg: ProcessGroup) => number,
+  start: (gloo: DistributedAddon, pg: ProcessGroup, asyncOp: boolean) => number,
 ): Work | undefined {
   const pg = current(operation);
   const gloo = addon();
+  const asyncOp = options?.asyncOp === true;
+  // asyncOp goes to c10d as torch.distributed passes it (opts.asyncOp = async_op).
   const work = new Work(
     pg,
     operation,
-    onRank(pg, operation, () => start(gloo, pg)),
+    onRank(pg, operation, () => start(gloo, pg, asyncOp)),
   );
-  if (options?.asyncOp === true) return work;
+  if (asyncOp) return work;
   work.wait();
   return undefined;
 }
@@ -313,14 +315,14 @@ function run(
 export function allReduce(tensor: Tensor, op?: ReduceOp): void;
 export function allReduce(tensor: Tensor, op: ReduceOp, options: { asyncOp: true }): Work;
 export function allReduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, options?: CollectiveOptions): Work | undefined {
-  return run('allReduce', options, (gloo, pg) => {
+  return run('allReduce', options, (gloo, pg, asyncOp) => {
     if (!Object.values(ReduceOp).includes(op)) {
       throw new Error(`op must be one of ${Object.values(ReduceOp).join(', ')}, got ${String(op)}`);
     }
     if (op === ReduceOp.AVG && !tensor.dtype.startsWith('float') && !tensor.dtype.startsWith('bfloat')) {
       throw new Error(`ReduceOp.AVG needs a floating-point tensor, got ${tensor.dtype}`);
     }
-    return gloo.processGroupAllReduce(pg.id, cpuTensor(tensor), op);
+    return gloo.processGroupAllReduce(pg.id, cpuTensor(tensor), op, asyncOp);
   });
 }
 
@@ -328,11 +330,11 @@ export function allReduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, options?:
 export function broadcast(tensor: Tensor, src: number): void;
 export function broadcast(tensor: Tensor, src: number, options: { asyncOp: true }): Work;
 export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptions): Work | undefined {
-  return run('broadcast', options, (gloo, pg) => {
+  return run('broadcast', options, (gloo, pg, asyncOp) => {
     if (!Number.isInteger(src) || src < 0 || src >= pg.worldSize) {
       throw new Error(`src must be a rank from 0 to ${pg.worldSize - 1}, got ${src}`);
     }
-    return gloo.processGroupBroadcast(pg.id, cpuTensor(tensor), src);
+    return gloo.processGroupBroadcast(pg.id, cpuTensor(tensor), src, asyncOp);
   });
 }
 
@@ -343,7 +345,7 @@ export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptio
 export function allGather(tensorList: Tensor[], tensor: Tensor): void;
 export function allGather(tensorList: Tensor[], tensor: Tensor, options: { asyncOp: true }): Work;
 export function allGather(tensorList: Tensor[], tensor: Tensor, options?: CollectiveOptions): Work | undefined {
-  return run('allGather', options, (gloo, pg) => {
+  return run('allGather', options, (gloo, pg, asyncOp) => {
     if (tensorList.length !== pg.worldSize) {
       throw new Error(`tensorList needs one tensor per rank (${pg.worldSize}), got ${tensorList.length}`);
     }
@@ -355,7 +357,7 @@ export function allGather(tensorList: Tensor[], tensor: Tensor, options?: Collec
       }
     });
     const outputs = tensorList.map((output, i) => cpuTensor(output, `tensorList[${i}]`));
-    return gloo.processGroupAllGather(pg.id, outputs, cpuTensor(tensor));
+    return gloo.processGroupAllGather(pg.id, outputs, cpuTensor(tensor), asyncOp);
   });
 }
 
@@ -363,7 +365,7 @@ export function allGather(tensorList: Tensor[], tensor: Tensor, options?: Collec
 export function barrier(): void;
 export function barrier(options: { asyncOp: true }): Work;
 export function barrier(options?: CollectiveOptions): Work | undefined {
-  return run('barrier', options, (gloo, pg) => gloo.processGroupBarrier(pg.id));
+  return run('barrier', options, (gloo, pg, asyncOp) => gloo.processGroupBarrier(pg.id, asyncOp));
 }
 
 /** @internal The addon's c10d entry points, for DistributedDataParallel's Reducer (ddp.ts). */
