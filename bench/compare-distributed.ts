@@ -230,19 +230,32 @@ type AllReduceTimes = Record<number, Record<EngineName, number[]>>;
 
 async function allReducePhase(root: string, options: Options): Promise<Phase<AllReduceTimes>> {
   const schedule = options.quick ? ALLREDUCE.quick : ALLREDUCE.full;
-  return withGroups(root, options, options.nproc, 1, async (groups) => {
-    const times: AllReduceTimes = {};
-    for (const mb of options.sizes) {
-      const calls = schedule.callsPerBlock[mb] ?? Math.max(1, Math.round(100 / mb));
-      times[mb] = await interleave(schedule.rounds, `allreduce ${mb} MB`, async (engine) =>
-        slowestRank(
-          (await groups[engine].all<{ ms: number[] }>(`allreduce ${Math.round(mb * MB)} ${calls}`)).map((r) => r.ms),
-        ),
-      );
-    }
-    process.stderr.write('\n');
-    return times;
-  });
+  const times: AllReduceTimes = {};
+  let last: Phase<AllReduceTimes> | undefined;
+  let backgroundCores = 0;
+  for (let g = 0; g < schedule.groups; g++) {
+    last = await withGroups(root, options, options.nproc, 1, async (groups) => {
+      for (const mb of options.sizes) {
+        const calls = schedule.callsPerBlock[mb] ?? Math.max(1, Math.round(100 / mb));
+        const block = await interleave(
+          schedule.rounds,
+          `allreduce ${mb} MB, group ${g + 1}/${schedule.groups}`,
+          async (engine) =>
+            slowestRank(
+              (await groups[engine].all<{ ms: number[] }>(`allreduce ${Math.round(mb * MB)} ${calls}`)).map(
+                (r) => r.ms,
+              ),
+            ),
+        );
+        times[mb] ??= { finetune: [], pytorch: [] };
+        for (const engine of ENGINES) times[mb][engine].push(...block[engine]);
+      }
+      return times;
+    });
+    backgroundCores = Math.max(backgroundCores, last.backgroundCores ?? 0);
+  }
+  process.stderr.write('\n');
+  return { ...last!, result: times, backgroundCores };
 }
 
 interface SetupReply {
