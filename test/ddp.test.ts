@@ -8,65 +8,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { freePort } from './helpers/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 import { distributed, LoraConfig, getPeftModel, manualSeed, models, nn, ones, tidy } from '../src/index.js';
 import { STALL_TIMEOUT_MS, STEPS, train, trainBranches, type Setup, type TrainResult } from './helpers/ddp-training.js';
 import { TINY_BERT_CONFIG } from './helpers/tiny-configs.js';
+import { onTwoRanks as onTwoRanksOf, runTwoRanks as runTwoRanksOf, skipWithoutGloo } from './helpers/two-ranks.js';
 
 const worker = fileURLToPath(new URL('./helpers/ddp-training.js', import.meta.url));
-const skip = distributed.isGlooAvailable() ? false : 'this addon was built without the Gloo headers (libgloo-dev)';
+const runTwoRanks = <R>(args: string[]) => runTwoRanksOf<R>(worker, args);
+const onTwoRanks = <R>(args: string[]) => onTwoRanksOf<R>(worker, args);
 
 type RankResult = TrainResult & { ms: number };
-
-interface RankExit<R> {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** The JSON line it printed, if any. */
-  result?: R & { error?: string };
-  out: string;
-  /** Milliseconds from the start to its exit. */
-  ms: number;
-}
-
-/** Runs the helper with `args` on 2 child processes and returns how each rank ended. */
-async function runTwoRanks<R>(args: string[]): Promise<RankExit<R>[]> {
-  const port = await freePort();
-  const started = performance.now();
-  return Promise.all(
-    [0, 1].map(
-      (rank) =>
-        new Promise<RankExit<R>>((done) => {
-          const child = spawn(process.execPath, [worker, ...args, String(rank), '2', String(port)], {
-            stdio: ['ignore', 'pipe', 'pipe'],
-            env: { ...process.env, OMP_NUM_THREADS: '1' },
-          });
-          let out = '';
-          child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-          child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-          const guard = setTimeout(() => child.kill('SIGKILL'), 40_000);
-          child.on('exit', (code, signal) => {
-            clearTimeout(guard);
-            const line = out.split('\n').find((l) => l.startsWith('{'));
-            const result = line ? (JSON.parse(line) as R & { error?: string }) : undefined;
-            done({ code, signal, result, out, ms: performance.now() - started });
-          });
-        }),
-    ),
-  );
-}
-
-/** Runs the helper with `args` on 2 child processes and returns what each rank printed; fails unless both succeed. */
-async function onTwoRanks<R>(args: string[]): Promise<R[]> {
-  const ranks = await runTwoRanks<R>(args);
-  ranks.forEach(({ code, result, out }, rank) => {
-    if (code !== 0 || !result || result.error) throw new Error(`rank ${rank} exited ${code}: ${out}`);
-  });
-  return ranks.map(({ result }) => result!);
-}
 
 /** ‖a − b‖ ≤ 1e-5 · ‖b‖ for every tensor, and the same keys. */
 function assertSameWeights(actual: Record<string, number[]>, expected: Record<string, number[]>, who: string): void {
@@ -92,7 +46,7 @@ for (const setup of SETUPS) {
   const name =
     `${setup.model === 'full' ? 'full fine-tuning' : 'LoRA'} with ${setup.optimizer}` +
     (setup.accumulate > 1 ? `, ${setup.accumulate - 1} noSync micro-steps then a synced one` : '');
-  test(`DDP, 2 processes × batch 4 = 1 process × batch 8: ${name}`, { skip }, async () => {
+  test(`DDP, 2 processes × batch 4 = 1 process × batch 8: ${name}`, { skip: skipWithoutGloo }, async () => {
     const ranks = await onTwoRanks<RankResult>([setup.model, setup.optimizer, String(setup.accumulate)]);
     const reference = train(setup, 0, 1);
     assert.equal(reference.losses.length, STEPS);
@@ -129,7 +83,7 @@ for (const setup of SETUPS) {
 
 test(
   "DDP broadcastBuffers: every forward starts from rank 0's BatchNorm statistics; off, each rank keeps its own",
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     // A train-mode forward of constant input c moves running_mean to 0.1·c and running_var to 0.9 (no spread);
     // rank r's input is r + 1. The eval-mode forward of 1 then gives (1 − mean) / √(0.9 + 1e-5).
@@ -152,7 +106,7 @@ test(
 
 test(
   'DDP findUnusedParameters: a head unused in every other step trains as 1 process × batch 8',
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     const ranks = await onTwoRanks<TrainResult & { ms: number }>(['branches', 'find', '1']);
     const reference = trainBranches('find', 0, 1);
@@ -168,7 +122,7 @@ test(
 
 test(
   "DDP without findUnusedParameters: an unused head gives torch's error naming the rank, no hang",
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     const ranks = await runTwoRanks<TrainResult>(['branches', 'strict', '1']);
     ranks.forEach(({ code, result, out }, rank) => {
@@ -189,7 +143,7 @@ test(
 
 test(
   'DDP: a peer killed before its backward makes the other rank throw from backward, naming it',
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     const [survivor, killed] = await runTwoRanks<TrainResult>(['branches', 'kill', '1']);
     assert.equal(killed.signal, 'SIGKILL', killed.out);
@@ -205,7 +159,7 @@ test(
 
 test(
   "DDP: a peer that stops past the group's timeout makes the other rank's backward throw, naming it",
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     const [waiting, stalled] = await runTwoRanks<TrainResult>(['branches', 'stall', '1']);
     assert.equal(waiting.code, 1, waiting.out);
@@ -229,7 +183,7 @@ interface BucketCase {
 
 test(
   "DDP's Reducer buckets the parameters as torch's DDP (at construction, rebuilt at the second forward) and overlaps backward",
-  { skip },
+  { skip: skipWithoutGloo },
   () => {
     const fixture = JSON.parse(
       readFileSync(new URL('../../../test/fixtures/ddp-buckets/cases.json', import.meta.url), 'utf8'),
@@ -268,7 +222,7 @@ test(
   },
 );
 
-test("DDP reduces only the parameters that train; its state dict is the module's", { skip }, () => {
+test("DDP reduces only the parameters that train; its state dict is the module's", { skip: skipWithoutGloo }, () => {
   distributed.initProcessGroup({ initMethod: 'tcp://127.0.0.1:0', rank: 0, worldSize: 1, timeout: 10_000 });
   try {
     manualSeed(0);

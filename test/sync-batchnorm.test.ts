@@ -18,10 +18,9 @@ import {
   type GatherResult,
   type NormResult,
 } from './helpers/syncbn-training.js';
-import { onTwoRanks } from './helpers/two-ranks.js';
+import { onTwoRanks, skipWithoutGloo } from './helpers/two-ranks.js';
 
 const worker = fileURLToPath(new URL('./helpers/syncbn-training.js', import.meta.url));
-const skip = distributed.isGlooAvailable() ? false : 'this addon was built without the Gloo headers (libgloo-dev)';
 
 /** ‖a − b‖ / ‖b‖ over all the tensors of a state dict (same keys required). */
 function relativeDistance(actual: Record<string, number[]>, expected: Record<string, number[]>, key: string): number {
@@ -94,7 +93,7 @@ test('SyncBatchNorm without a process group is BatchNorm2d: outputs and running 
 
 test(
   'distributed.nn.allGather on 2 processes: every rank gets every tensor; backward sums over ranks',
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     const ranks = await onTwoRanks<GatherResult>(worker, ['gather']);
     for (const [rank, result] of ranks.entries()) {
@@ -116,7 +115,7 @@ test(
 for (const split of [4, 5]) {
   test(
     `SyncBatchNorm on 2 processes × ${split} and ${8 - split} rows = batch norm of the 8 rows in float64 (outputs, gradients, running statistics)`,
-    { skip },
+    { skip: skipWithoutGloo },
     async () => {
       const ranks = await onTwoRanks<NormResult>(worker, [`norm:${split}`]);
       const whole = normCase(new nn.BatchNorm2d(3), [0, 8]);
@@ -154,7 +153,7 @@ for (const split of [4, 5]) {
 
 test(
   'a CNN with SyncBatchNorm + DDP on 2 processes × batch 4 trains as 1 process × batch 8 with BatchNorm2d',
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     const ranks = await onTwoRanks<CnnResult>(worker, ['sync']);
     const reference = trainCnn('plain', 0, 1);
@@ -179,7 +178,7 @@ test(
 
 test(
   'plain BatchNorm2d under DDP does not: each rank normalises its own rows and keeps its own running statistics',
-  { skip },
+  { skip: skipWithoutGloo },
   async () => {
     const ranks = await onTwoRanks<CnnResult>(worker, ['plain']);
     const reference = trainCnn('plain', 0, 1);

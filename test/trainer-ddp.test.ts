@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 
 import { fileURLToPath } from 'node:url';
 
-import { data, distributed } from '../src/index.js';
-import { onTwoRanks } from './helpers/two-ranks.js';
+import { data, nn } from '../src/index.js';
+import { onTwoRanks, skipWithoutGloo } from './helpers/two-ranks.js';
 import { batchesPerEpoch, evaluationShard, ShardedTrainOrder } from '../src/train/distributed.js';
 import { planLines } from '../src/train/plan.js';
 import { TrainingArguments } from '../src/train/index.js';
-import { nn } from '../src/index.js';
 
 const dataset = { length: 21, get: (i: number) => ({ x: i }) } as unknown as data.Dataset<unknown>;
 
@@ -62,11 +61,10 @@ test('the plan line states the world size and the global batch', () => {
 });
 
 const branchesWorker = fileURLToPath(new URL('./helpers/trainer-branches.js', import.meta.url));
-const noGloo = distributed.isGlooAvailable() ? false : 'this addon was built without the Gloo headers (libgloo-dev)';
 
 test(
   'ddpFindUnusedParameters: a head without a gradient in every other step stops the run naming the flag, and trains with it',
-  { skip: noGloo },
+  { skip: skipWithoutGloo },
   async () => {
     await assert.rejects(
       onTwoRanks(branchesWorker, ['strict']),
