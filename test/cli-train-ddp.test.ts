@@ -160,6 +160,11 @@ function assertSameTraining(a: string, b: string, file: string): void {
   }
   // And they moved: the comparison is of trained weights.
   assert.notEqual(la[0].loss, la[19].loss);
+  // total_flos counts every process's tokens (transformers' store_flos sums the ranks'): each run pads
+  // its batches to their own longest row, so a batch of 4 holds at most the tokens of its half of 8.
+  const flos = (dir: string) => history(dir).find((e) => 'total_flos' in e)!.total_flos;
+  const [fa, fb] = [flos(a), flos(b)];
+  assert.ok(fb > 0.8 * fa && fb <= fa, `total_flos ${fb} vs ${fa}`);
 }
 
 /** The evaluations (at steps 10 and 20): accuracy and F1 equal, the loss within 1e-6 relative. */

@@ -128,9 +128,18 @@ export function allGatherObject<T>(value: T): T[] {
 
 /** The mean of `value` over the ranks (every rank gets it): a step's loss, NaN when any rank's is. */
 export function meanOverRanks(value: number): number {
+  return reducedOverRanks(value, ReduceOp.AVG);
+}
+
+/** The sum of `value` over the ranks (every rank gets it): the FLOs that all processes computed. */
+export function sumOverRanks(value: number): number {
+  return reducedOverRanks(value, ReduceOp.SUM);
+}
+
+function reducedOverRanks(value: number, op: ReduceOp): number {
   return tidy(() => {
     const t = tensor([value], { dtype: 'float64' });
-    allReduce(t, ReduceOp.AVG);
+    allReduce(t, op);
     return Number(t.item());
   });
 }

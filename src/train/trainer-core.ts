@@ -64,6 +64,7 @@ import {
   evaluationShard,
   joinWorld,
   ShardedTrainOrder,
+  sumOverRanks,
   waitForAllRanks,
   type WorldPlace,
 } from './distributed.js';
@@ -104,6 +105,8 @@ export abstract class TrainerCore implements TrainerLike {
   protected loaderPosition: LoaderPosition = { epoch: 0, position: 0, seed: 0, batchesPerEpoch: 0 };
   /** The global step of the last checkpoint written (-1: none this run). */
   protected lastSavedStep = -1;
+  /** This process's FLOs since the last storeFlos (added to state.totalFlos at each checkpoint and at the end). */
+  protected currentFlos = 0;
   /** This process's rank and the number of processes training together (rank 0 of 1 without a launcher). */
   readonly world: WorldPlace;
   /** The model wrapped in DistributedDataParallel while train() runs with several processes (null otherwise). */
@@ -374,6 +377,15 @@ export abstract class TrainerCore implements TrainerLike {
     await writeTextAtomic(join(dir, TRAINER_STATE_NAME), state.toJsonString());
   }
 
+  /**
+   * Adds the FLOs counted since the last call to state.totalFlos (transformers' store_flos): with
+   * several processes, the sum of every rank's, so that total_flos is the whole run's. Every rank calls it.
+   */
+  storeFlos(): void {
+    this.state.totalFlos += this.world.worldSize > 1 ? sumOverRanks(this.currentFlos) : this.currentFlos;
+    this.currentFlos = 0;
+  }
+
   /** Writes `<outputDir>/checkpoint-<globalStep>/` atomically, then deletes checkpoints beyond saveTotalLimit. Returns its path. */
   async saveCheckpoint(): Promise<string> {
     const { args, state } = this;
@@ -381,6 +393,7 @@ export abstract class TrainerCore implements TrainerLike {
     const name = `${CHECKPOINT_PREFIX}-${state.globalStep}`;
     const finalPath = join(args.outputDir, name);
     if (state.bestGlobalStep === state.globalStep) state.bestModelCheckpoint = finalPath;
+    this.storeFlos();
     this.captureCallbackStates();
     if (this.isWorldProcessZero) {
       await writeFolderAtomically(args.outputDir, name, (dir) => this.saveCheckpointFiles(dir));

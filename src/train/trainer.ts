@@ -353,7 +353,7 @@ export class Trainer extends TrainerCore {
         throw new Error(
           `internal error: the data loader ended at batch ${where.position + index} of ${where.batchesPerEpoch}`,
         );
-      if (where.flos) this.state.totalFlos += where.flos.of(next.value);
+      if (where.flos) this.currentFlos += where.flos.of(next.value);
       const microBatch = { index, count };
       // With several processes, DDP averages the gradients during the step's last backward; the ones before it run in noSync.
       const value =
@@ -423,6 +423,7 @@ export class Trainer extends TrainerCore {
     const runtime = (performance.now() - startTime) / 1000;
     const steps = state.globalStep - startStep;
     const trainingLoss = this.acc.totalLossSteps ? this.acc.totalLossSum / this.acc.totalLossSteps : NaN;
+    this.storeFlos();
     const metrics: Metrics = {
       train_runtime: round4(runtime),
       train_samples_per_second: round3(
