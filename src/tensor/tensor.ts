@@ -182,8 +182,18 @@ export class Tensor {
   }
 
   /** Converts dtype and/or device; returns a new handle to the same tensor when nothing changes. */
-  to(target: DType | Device | { dtype?: DType; device?: Device; copy?: boolean; memoryFormat?: MemoryFormat }): Tensor {
+  to(target: creation.ToTarget): Tensor {
     return creation.to(this, target);
+  }
+
+  /** A copy in page-locked CPU memory, from which `to({ device: 'cuda', nonBlocking: true })` copies asynchronously (torch's pin_memory; needs a CUDA build). */
+  pinMemory(): Tensor {
+    return aten.pin_memory(this);
+  }
+
+  /** Whether the tensor is in page-locked CPU memory (pinMemory()). */
+  isPinned(): boolean {
+    return aten.is_pinned(this);
   }
 
   float(): Tensor {
