@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
+  data,
   functional,
   getPeftModel,
   initLazyDevice,
@@ -36,7 +37,7 @@ import {
 } from 'finetune';
 import { buildModel, CASES, MODELS, type ModelName } from './helpers/peft-cases.js';
 import { runCli, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
-import { slice, snapshot, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
+import { differences, slice, snapshot, tempFolders, tinyBert } from './helpers/trainer-setup.js';
 
 const LAZY: Device = 'lazy:0';
 const tmp = tempFolders('finetune-device');
@@ -158,38 +159,52 @@ class LazyTrainer extends Trainer {
   }
 }
 
-describe('the Trainer on the lazy device', () => {
-  const noDropout = { hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 };
+/** 24 sentences of 8 token ids under 100 (one shape for every batch: the lazy device compiles a graph per shape), labelled by the parity of their sum. */
+const SENTENCES: data.Dataset<{ inputIds: BigInt64Array; attentionMask: BigInt64Array; labels: number }> = {
+  length: 24,
+  get(index: number) {
+    const ids = Array.from({ length: 8 }, (_, i) => 1 + ((index * 37 + i * 11 + index * i * 7) % 99));
+    return {
+      inputIds: BigInt64Array.from(ids, BigInt),
+      attentionMask: new BigInt64Array(8).fill(1n),
+      labels: ids.reduce((a, b) => a + b, 0) % 2,
+    };
+  },
+};
 
+describe('the Trainer on the lazy device', () => {
+  /** A run of the tiny BERT (no dropout: the devices' values compare) with SGD, whose steps stay as close as the gradients (Adam's sign-like steps would magnify rounding). */
   async function run(
     Kind: typeof Trainer,
     outputDir: string,
-    options: { maxSteps: number; resume?: string; lora?: boolean },
-  ): Promise<{ trainer: Trainer; metrics: Record<string, number> }> {
-    const dataset = await sst2();
+    options: { maxSteps: number; resume?: string; lora?: boolean; device?: train.DeviceSetting },
+  ): Promise<{ trainer: Trainer; weights: Map<string, Float32Array>; evalLoss: number }> {
     const trainer = new Kind({
-      model: tinyBert(0, noDropout),
+      model: tinyBert(0, { vocabSize: 100, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 }),
       args: new TrainingArguments({
         outputDir,
+        device: options.device,
         maxSteps: options.maxSteps,
         perDeviceTrainBatchSize: 4,
-        learningRate: 1e-3,
+        optim: 'sgd',
+        sgdMomentum: 0.9,
+        learningRate: 0.1,
+        // constant: a run of 2 steps is the first half of a run of 4 (its checkpoint resumes into it)
+        lrSchedulerType: 'constant',
         saveSteps: 2,
-        evalStrategy: 'steps',
-        evalSteps: 2,
         loggingSteps: 1,
         disableTqdm: true,
         strategy: options.lora
           ? new LoraConfig({ taskType: 'SEQ_CLS', r: 2, loraAlpha: 4, targetModules: ['query', 'value'] })
           : null,
       }),
-      trainDataset: slice(dataset, 0, 32),
-      evalDataset: slice(dataset, 32, 40),
+      trainDataset: SENTENCES,
+      evalDataset: slice(SENTENCES, 0, 8),
       log: null,
     });
     await trainer.train({ resumeFromCheckpoint: options.resume });
-    const metrics = await trainer.evaluate();
-    return { trainer, metrics };
+    const evalLoss = (await trainer.evaluate()).eval_loss;
+    return { trainer, weights: snapshot(trainer.model), evalLoss };
   }
 
   function assertClose(a: Map<string, Float32Array>, b: Map<string, Float32Array>, tolerance: number): void {
@@ -202,39 +217,45 @@ describe('the Trainer on the lazy device', () => {
     }
   }
 
-  for (const lora of [false, true])
-    test(`${lora ? 'LoRA' : 'full'}: trains, evaluates and saves as on the CPU; the plan names the device`, async () => {
-      const onCpu = await run(Trainer, tmp(), { maxSteps: 4, lora });
-      const onLazy = await run(LazyTrainer, tmp(), { maxSteps: 4, lora });
-      for (const [key, p] of onLazy.trainer.model.namedParameters()) assert.equal(p.device, LAZY, key);
-      assert.ok(onLazy.trainer.planLines().includes('device lazy:0 (the device test)'));
-      assert.equal(onCpu.trainer.device, 'cpu');
-      assert.ok(Math.abs(onCpu.metrics.eval_loss - onLazy.metrics.eval_loss) < 1e-4);
-      assertClose(snapshot(onCpu.trainer.model), snapshot(onLazy.trainer.model), 1e-4);
-      const losses = (t: Trainer) => t.state.logHistory.filter((e) => 'loss' in e).map((e) => e.loss as number);
-      losses(onCpu.trainer).forEach((l, i) => assert.ok(Math.abs(l - losses(onLazy.trainer)[i]) < 1e-4));
-    });
+  const losses = (t: Trainer) => t.state.logHistory.filter((e) => 'loss' in e).map((e) => e.loss as number);
 
-  test('a checkpoint written on one device resumes on another: cpu → lazy and lazy → cpu end as the uninterrupted run', async () => {
-    const whole = await run(Trainer, tmp(), { maxSteps: 4 });
-    const cpuFirst = tmp();
-    await run(Trainer, cpuFirst, { maxSteps: 2 });
-    const resumedOnLazy = await run(LazyTrainer, cpuFirst, { maxSteps: 4, resume: join(cpuFirst, 'checkpoint-2') });
-    const lazyFirst = tmp();
-    await run(LazyTrainer, lazyFirst, { maxSteps: 2 });
-    assert.ok(existsSync(join(lazyFirst, 'checkpoint-2', 'optimizer.safetensors')));
-    const resumedOnCpu = await run(Trainer, lazyFirst, { maxSteps: 4, resume: join(lazyFirst, 'checkpoint-2') });
-    assertClose(snapshot(whole.trainer.model), snapshot(resumedOnLazy.trainer.model), 1e-4);
-    assertClose(snapshot(whole.trainer.model), snapshot(resumedOnCpu.trainer.model), 1e-4);
-    for (const [, p] of resumedOnLazy.trainer.model.namedParameters()) assert.equal(p.device, LAZY);
+  /** The same run on the CPU and on the lazy device: the same losses, evaluation and weights; every parameter on the device; the plan names it. */
+  function assertSameRun(onCpu: Awaited<ReturnType<typeof run>>, onLazy: Awaited<ReturnType<typeof run>>): void {
+    for (const [key, p] of onLazy.trainer.model.namedParameters()) assert.equal(p.device, LAZY, key);
+    assert.ok(onLazy.trainer.planLines().includes('device lazy:0 (the device test)'));
+    assert.ok(onCpu.trainer.planLines().some((line) => line.startsWith('device cpu')));
+    assert.ok(Math.abs(onCpu.evalLoss - onLazy.evalLoss) < 1e-5, `${onLazy.evalLoss} vs ${onCpu.evalLoss}`);
+    assertClose(onCpu.weights, onLazy.weights, 1e-5);
+    assert.equal(losses(onLazy.trainer).length, losses(onCpu.trainer).length);
+    losses(onCpu.trainer).forEach((l, i) => assert.ok(Math.abs(l - losses(onLazy.trainer)[i]) < 1e-5));
+  }
+
+  // The lazy device keeps a step's graph growing until its tensors are synchronised (torch's
+  // mark_step, which finetune does not call), so its runs here are kept to one or two steps.
+  test('full fine-tuning: a step and an evaluation as on the CPU', async () => {
+    assertSameRun(await run(Trainer, tmp(), { maxSteps: 1 }), await run(LazyTrainer, tmp(), { maxSteps: 1 }));
+  });
+
+  test('LoRA: steps and evaluation as on the CPU; its checkpoint resumes on the cpu as the cpu run, and one from device cpu resumes with device auto exactly', async () => {
+    const [cpuDir, lazyDir] = [tmp(), tmp()];
+    const onCpu = await run(Trainer, cpuDir, { maxSteps: 2, lora: true, device: 'cpu' });
+    const onLazy = await run(LazyTrainer, lazyDir, { maxSteps: 2, lora: true });
+    assertSameRun(onCpu, onLazy);
+    const whole = await run(Trainer, tmp(), { maxSteps: 4, lora: true });
+    const fromLazy = await run(Trainer, tmp(), { maxSteps: 4, lora: true, resume: join(lazyDir, 'checkpoint-2') });
+    for (const [key, p] of fromLazy.trainer.model.namedParameters()) assert.equal(p.device, 'cpu', key);
+    assertClose(whole.weights, fromLazy.weights, 1e-5);
+    const fromCpu = await run(Trainer, tmp(), { maxSteps: 4, lora: true, resume: join(cpuDir, 'checkpoint-2') });
+    assert.deepEqual(differences(whole.weights, fromCpu.weights), []);
+    assert.deepEqual(losses(fromCpu.trainer), losses(whole.trainer));
   });
 
   test('a model already on the device with the caller’s optimizer is used as it is; one elsewhere is refused', () => {
-    const model = tinyBert(0).to(LAZY);
+    const model = tinyBert(0, { vocabSize: 100 }).to(LAZY);
     const optimizer = new optim.AdamW(model.parameters(), { lr: 1e-3 });
     const kept = new LazyTrainer({ model, args: { outputDir: tmp() }, optimizers: [optimizer, null], log: null });
     assert.equal(kept.model.parameters()[0], model.parameters()[0]);
-    const cpuModel = tinyBert(0);
+    const cpuModel = tinyBert(0, { vocabSize: 100 });
     assert.throws(
       () =>
         new LazyTrainer({
