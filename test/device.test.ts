@@ -77,39 +77,62 @@ function forwardBackward(model: nn.Module, name: ModelName, device: Device): { l
   });
 }
 
-/** The model on the lazy device and on the CPU (same weights), in eval mode (no dropout: values compare) and then in train mode (dropout, BatchNorm statistics). */
-function checkOnLazy(build: () => nn.Module, name: ModelName): void {
-  const onCpu = build().eval();
-  const onLazy = build().eval().to(LAZY);
-  for (const [key, p] of onLazy.namedParameters()) assert.equal(p.device, LAZY, key);
-  const cpu = forwardBackward(onCpu, name, 'cpu');
-  const lazy = forwardBackward(onLazy, name, LAZY);
+/** Every parameter of the model on the lazy device, its gradients too after forwardBackward. */
+function assertOnLazy(model: nn.Module, gradDevices?: string[]): void {
+  for (const [key, p] of model.namedParameters()) assert.equal(p.device, LAZY, key);
+  if (!gradDevices) return;
+  assert.ok(gradDevices.length > 0);
+  assert.deepEqual(
+    gradDevices,
+    gradDevices.map((d) => d.replace(/: .*$/, `: ${LAZY}`)),
+  );
+}
+
+/**
+ * The model built on the CPU and moved to the lazy device gives the CPU's loss in eval mode (no
+ * dropout: values compare); the model built from a base already on the lazy device (`buildOnLazy`:
+ * getPeftModel on a moved model puts its adapters beside the base weights) trains a step in train
+ * mode (dropout, BatchNorm statistics) there.
+ */
+function checkOnLazy(build: () => nn.Module, buildOnLazy: () => nn.Module, name: ModelName): void {
+  const cpu = forwardBackward(build().eval(), name, 'cpu');
+  const moved = build().eval().to(LAZY);
+  assertOnLazy(moved);
+  const lazy = forwardBackward(moved, name, LAZY);
+  assertOnLazy(moved, lazy.gradDevices);
   assert.ok(
     Math.abs(cpu.loss - lazy.loss) <= 1e-5 * Math.max(1, Math.abs(cpu.loss)),
     `loss ${lazy.loss} vs ${cpu.loss}`,
   );
-  assert.ok(lazy.gradDevices.length > 0);
-  assert.deepEqual(
-    lazy.gradDevices,
-    lazy.gradDevices.map((d) => d.replace(/: .*$/, `: ${LAZY}`)),
-  );
-  onLazy.zeroGrad();
-  onLazy.train();
-  const trained = forwardBackward(onLazy, name, LAZY);
+  const builtThere = buildOnLazy().train();
+  assertOnLazy(builtThere);
+  const trained = forwardBackward(builtThere, name, LAZY);
+  assertOnLazy(builtThere, trained.gradDevices);
   assert.ok(Number.isFinite(trained.loss));
 }
 
 describe('the model zoo on the lazy device: forward, loss and backward mix no CPU tensor in', () => {
-  for (const name of Object.keys(MODELS) as ModelName[]) test(name, () => checkOnLazy(() => buildModel(name), name));
+  for (const name of Object.keys(MODELS) as ModelName[])
+    test(name, () =>
+      checkOnLazy(
+        () => buildModel(name),
+        () => buildModel(name).to(LAZY),
+        name,
+      ),
+    );
 });
 
-describe('every PEFT case on the lazy device', () => {
+describe('every PEFT case on the lazy device, applied before and after the move', () => {
   for (const c of CASES)
     test(c.name, () => {
       const warn = console.warn;
       console.warn = () => {};
       try {
-        checkOnLazy(() => getPeftModel(buildModel(c.model), c.config()), c.model);
+        checkOnLazy(
+          () => getPeftModel(buildModel(c.model), c.config()),
+          () => getPeftModel(buildModel(c.model).to(LAZY), c.config()),
+          c.model,
+        );
       } finally {
         console.warn = warn;
       }

@@ -146,6 +146,9 @@ export class PeftModel extends Module {
   private addPromptEncoder(adapterName: string, config: PromptTuningConfig): void {
     const embeddings = inputEmbeddings(this.base_model);
     const encoder = new PromptEmbedding(config, embeddings);
+    // Beside the word embeddings, as PEFT puts it (a model moved before getPeftModel).
+    const device = embeddings.weight.device as Device;
+    if (device !== 'cpu') encoder.to(device);
     this.prompt_encoder!.set(adapterName, encoder);
     for (const name of config.modulesToSave ?? []) wrapForPrompt(this.base_model, name, adapterName);
   }
