@@ -12,7 +12,6 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -22,7 +21,6 @@ import {
   initLazyDevice,
   LoraConfig,
   manualSeed,
-  models,
   nn,
   optim,
   randn,

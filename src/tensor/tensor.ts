@@ -10,7 +10,6 @@ import { track, untrack, type HandleCell } from './scope.js';
 import {
   isFloatingDType,
   type DType,
-  type Device,
   type MemoryFormat,
   type NestedArray,
   type Scalar,
