@@ -7,14 +7,7 @@ import { inspect } from 'node:util';
 
 import { native, HANDLE } from './native.js';
 import { track, untrack, type HandleCell } from './scope.js';
-import {
-  isFloatingDType,
-  type DType,
-  type MemoryFormat,
-  type NestedArray,
-  type Scalar,
-  type Shape,
-} from './types.js';
+import { isFloatingDType, type DType, type MemoryFormat, type NestedArray, type Scalar, type Shape } from './types.js';
 import * as creation from './creation.js';
 import * as math from './math.js';
 import * as reduce from './reduce.js';
