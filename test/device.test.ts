@@ -290,6 +290,18 @@ describe('the Trainer on the lazy device', () => {
   });
 });
 
+test('pinned memory and non-blocking copies: the tensor layer asks libtorch (which needs a GPU to pin)', () => {
+  const t = tensor([1, 2, 3]);
+  assert.equal(t.isPinned(), false);
+  assert.throws(
+    () => t.pinMemory(),
+    /^Error: aten::pin_memory: Cannot access accelerator device when none is available\.$/,
+  );
+  const copy = t.to({ device: LAZY, nonBlocking: true });
+  assert.equal(copy.device, LAZY);
+  assert.deepEqual(copy.cpu().toArray(), [1, 2, 3]);
+});
+
 describe('TrainingArguments.device', () => {
   test('defaults to auto, which is the cpu with this libtorch (the CPU build); takes cpu, cuda and cuda:N; refuses others naming the setting', () => {
     assert.equal(new TrainingArguments().device, 'auto');
