@@ -14,7 +14,7 @@ test('finetune --version prints the package version', () => {
   assert.equal(run.stdout.trim(), version);
 });
 
-test('finetune doctor names the libtorch in use, its version, threads and devices', () => {
+test('finetune doctor names the libtorch in use, its version, threads, devices and where --device auto trains', () => {
   const run = finetune('doctor', '--json');
   assert.equal(run.code, 0, run.stderr);
   const info = JSON.parse(run.stdout) as {
@@ -32,6 +32,7 @@ test('finetune doctor names the libtorch in use, its version, threads and device
   const text = finetune('doctor');
   assert.match(text.stdout, /libtorch\s+2\.\d+\.\d+ at \//);
   assert.match(text.stdout, /at::get_num_threads\(\) : \d+/);
+  assert.match(text.stdout, /^--device auto\s+cpu \(this libtorch \(2\.\d+\.\d+\S*\) is the CPU build\)$/m);
 });
 
 test('bad commands and flags exit non-zero with a message', () => {

@@ -37,6 +37,7 @@ test("training_args.json: every setting under HF's snake_case name, in the table
     ['logging_strategy', 'steps'],
     ['logging_steps', 500],
     ['logging_first_step', false],
+    ['device', 'auto'],
     ['seed', 42],
     ['data_seed', null],
     ['load_best_model_at_end', false],

@@ -8,6 +8,7 @@
 #include <c10/util/Logging.h>
 #include <napi.h>
 #include <torch/csrc/api/include/torch/version.h>
+#include <torch/csrc/lazy/ts_backend/ts_backend_impl.h>
 
 #include <malloc.h>
 
@@ -126,6 +127,16 @@ Napi::Value nnpackEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::globalContext().userEnabledNNPACK());
 }
 
+// Registers libtorch's lazy-tensor device ('lazy', the TorchScript backend, which runs on the CPU; once
+// per process). The device tests run models on it: its kernels refuse a CPU tensor mixed with a lazy
+// one, as CUDA's refuse a CPU tensor mixed with a CUDA one, and it has a kernel for every operator
+// (the 'meta' device's kernels for most operators, ReLU and convolution among them, live in Python).
+Napi::Value initLazyDevice(const Napi::CallbackInfo& info) {
+  static std::once_flag once;
+  std::call_once(once, [] { torch::lazy::InitTorchScriptBackend(); });
+  return info.Env().Undefined();
+}
+
 Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   auto out = Napi::Object::New(env);
@@ -220,6 +231,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("setNnpackEnabled", guarded<setNnpackEnabled>);
   add("nnpackEnabled", guarded<nnpackEnabled>);
   add("buildInfo", guarded<buildInfo>);
+  add("initLazyDevice", guarded<initLazyDevice>);
 #ifdef FINETUNE_DISTRIBUTED
   add("processGroupCreate", guarded<processGroupCreate>);
   add("processGroupAllReduce", guarded<processGroupAllReduce>);

@@ -1,5 +1,6 @@
 /** `finetune doctor`: where libtorch is and what this build can do. */
 import { runtimeInfo, version } from '../index.js';
+import { resolveDevice } from '../train/index.js';
 import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 
 export const DOCTOR_FLAGS: FlagTable = {
@@ -45,6 +46,7 @@ export function runDoctor(argv: string[]): number {
     ['compiler', `${info.compiler}, C++11 ABI ${info.cxx11Abi ? 'on' : 'off'}`],
     ['threads', String(info.threads)],
     ['devices', info.devices.join(', ')],
+    ['--device auto', describeAutoDevice()],
     [
       'nnpack',
       info.nnpack.enabled
@@ -67,4 +69,10 @@ export function runDoctor(argv: string[]): number {
   console.log('\n' + info.parallelInfo.trim());
   if (flags.config) console.log('\n' + info.config.trim());
   return 0;
+}
+
+/** Where `finetune train` runs by default (--device auto): the device and why. */
+function describeAutoDevice(): string {
+  const { device, reason } = resolveDevice('auto', '--device');
+  return `${device} (${reason!.replace(/^auto: /, '')})`;
 }

@@ -6,7 +6,7 @@
  */
 import { BatchNorm2d } from '../nn/layers/batchnorm.js';
 import type { Module } from '../nn/module.js';
-import { full, noGrad, stack, type Tensor } from '../tensor/index.js';
+import { full, noGrad, stack, type Device, type Tensor } from '../tensor/index.js';
 import { getWorldSize, isInitialized } from './index.js';
 import { allGather } from './nn.js';
 
@@ -40,7 +40,11 @@ export class SyncBatchNorm extends BatchNorm2d {
     const count = input.numel() / channels;
     const localMean = input.sum(reduced).div(Math.max(count, 1));
     const localSquares = input.sub(localMean.view(perChannel)).square().sum(reduced);
-    const local = stack([full([channels], count, { dtype: input.dtype }), localMean, localSquares]);
+    const local = stack([
+      full([channels], count, { dtype: input.dtype, device: input.device as Device }),
+      localMean,
+      localSquares,
+    ]);
     const ranks = stack(allGather(local)); // world × 3 × channels
     const [counts, means, squares] = [0, 1, 2].map((row) => ranks.select(1, row));
     const total = counts.sum(0);

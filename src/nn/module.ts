@@ -3,7 +3,7 @@
  * buffers and submodules are its own properties, found by walking them — so attribute
  * names are the checkpoint keys: `bert.encoder.layer.0.attention.self.query.weight`.
  */
-import { keep, noGrad, tidy, Tensor, type DType, type Device } from '../tensor/index.js';
+import { isDevice, keep, noGrad, tidy, Tensor, type DType, type Device } from '../tensor/index.js';
 import { isParameter, parameter } from './parameter.js';
 
 export type StateDict = Map<string, Tensor>;
@@ -208,11 +208,7 @@ export class Module {
    */
   to(target: DType | Device | { dtype?: DType; device?: Device }): this {
     const options =
-      typeof target === 'string'
-        ? isDevice(target)
-          ? { device: target as Device }
-          : { dtype: target as DType }
-        : target;
+      typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     const converted = new Map<Tensor, Tensor>();
     const convert = (t: Tensor): Tensor => {
       let out = converted.get(t);
@@ -288,8 +284,4 @@ function cloneInto<M extends Module>(module: M, copies: Map<object, unknown>): M
     } else target[name] = value;
   }
   return copy;
-}
-
-function isDevice(value: string): boolean {
-  return value === 'cpu' || value === 'meta' || value.startsWith('cuda');
 }

@@ -106,7 +106,7 @@ export class Adam extends Optimizer {
       const bStates = pick(states);
       const steps = bStates.map((s) => s.step);
       aten._foreach_add__Scalar(steps, 1);
-      if (this.fused && fusedSupports(bucket.dtype)) {
+      if (this.fused && fusedSupports(bucket.dtype, bucket.device)) {
         this.#fused(group, bParams, pick(grads), bStates, amsgrad);
       } else {
         this.#foreach(group, bParams, pick(grads), bStates, pick(counts), amsgrad);

@@ -347,9 +347,13 @@ export function byDeviceAndDtype<T>(items: readonly T[], tensorOf: (item: T) => 
   return buckets;
 }
 
-/** Whether libtorch has fused optimizer kernels for tensors of this dtype. */
-export function fusedSupports(dtype: DType): boolean {
-  return FUSED_DTYPES.has(dtype);
+/**
+ * Whether libtorch has fused optimizer kernels for tensors of this dtype on this device: the CPU and
+ * CUDA have them (elsewhere, the lazy device say, the optimizers take the multi-tensor path, as torch's
+ * default does where fused kernels are missing).
+ */
+export function fusedSupports(dtype: DType, device = 'cpu'): boolean {
+  return FUSED_DTYPES.has(dtype) && (device === 'cpu' || device.startsWith('cuda'));
 }
 
 function snakeCase(key: string): string {

@@ -67,7 +67,7 @@ export class SGD extends Optimizer {
     for (const bucket of byDeviceAndDtype(indices, (i) => params[i]).values()) {
       const bParams = bucket.items.map((i) => params[i]);
       const bGrads = bucket.items.map((i) => grads[i]);
-      if (this.fused && fusedSupports(bucket.dtype)) this.#fused(group, bParams, bGrads);
+      if (this.fused && fusedSupports(bucket.dtype, bucket.device)) this.#fused(group, bParams, bGrads);
       else this.#foreach(group, bParams, bGrads);
     }
   }

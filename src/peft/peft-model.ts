@@ -8,7 +8,7 @@
  *   model.printTrainableParameters();
  *   // trainable params: 296,450 || all params: 109,780,228 || trainable%: 0.2700
  */
-import { arange, cat, noGrad, ones, zeros, type Tensor } from '../tensor/index.js';
+import { arange, cat, noGrad, ones, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Embedding, Module, ModuleDict, type StateDict } from '../nn/index.js';
 import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from './config.js';
 import { tunerKeyPrefixes, tunerOf } from './methods.js';
@@ -146,6 +146,9 @@ export class PeftModel extends Module {
   private addPromptEncoder(adapterName: string, config: PromptTuningConfig): void {
     const embeddings = inputEmbeddings(this.base_model);
     const encoder = new PromptEmbedding(config, embeddings);
+    // Beside the word embeddings, as PEFT puts it (a model moved before getPeftModel).
+    const device = embeddings.weight.device as Device;
+    if (device !== 'cpu') encoder.to(device);
     this.prompt_encoder!.set(adapterName, encoder);
     for (const name of config.modulesToSave ?? []) wrapForPrompt(this.base_model, name, adapterName);
   }
@@ -173,7 +176,12 @@ export class PeftModel extends Module {
       throw new Error(`prompt tuning: the attention mask must be [batch, length], got shape [${attentionMask.shape}]`);
     const [batch] = embeds.shape;
     const n = config.totalVirtualTokens;
-    const prompts = this.prompt_encoder!.get(this.activeAdapter).forward(arange(n)).unsqueeze(0).expand(batch, -1, -1);
+    // Made on the inputs' device: a CPU index or mask beside a GPU model fails there.
+    const device = embeds.device as Device;
+    const prompts = this.prompt_encoder!.get(this.activeAdapter)
+      .forward(arange(n, undefined, 1, { device }))
+      .unsqueeze(0)
+      .expand(batch, -1, -1);
     return {
       ...inputs,
       inputIds: null,
@@ -181,10 +189,10 @@ export class PeftModel extends Module {
       positionIds: null,
       inputsEmbeds: cat([prompts.to({ dtype: embeds.dtype }), embeds], 1),
       attentionMask: attentionMask
-        ? cat([ones([batch, n], { dtype: attentionMask.dtype }), attentionMask], 1)
+        ? cat([ones([batch, n], { dtype: attentionMask.dtype, device }), attentionMask], 1)
         : attentionMask,
       tokenTypeIds: tokenTypeIds
-        ? cat([zeros([batch, n], { dtype: tokenTypeIds.dtype }), tokenTypeIds], 1)
+        ? cat([zeros([batch, n], { dtype: tokenTypeIds.dtype, device }), tokenTypeIds], 1)
         : tokenTypeIds,
     };
   }

@@ -3,7 +3,16 @@ import { native } from './native.js';
 import { aten } from './aten.js';
 import { Tensor } from './tensor.js';
 import { dtypeOfTypedArray, elementBytes, typedArrayFor } from './typed-arrays.js';
-import type { DType, Device, MemoryFormat, NestedArray, Scalar, Shape, TensorOptions } from './types.js';
+import {
+  isDevice,
+  type DType,
+  type Device,
+  type MemoryFormat,
+  type NestedArray,
+  type Scalar,
+  type Shape,
+  type TensorOptions,
+} from './types.js';
 
 function finish(tensor: Tensor, options: TensorOptions | undefined): Tensor {
   return options?.requiresGrad ? tensor.requiresGrad_(true) : tensor;
@@ -180,19 +189,24 @@ export function eye(n: number, m?: number, options?: TensorOptions): Tensor {
   return finish(made, options);
 }
 
-/** Converts dtype and/or device (see Tensor.to). */
-export function to(
-  x: Tensor,
-  target: DType | Device | { dtype?: DType; device?: Device; copy?: boolean; memoryFormat?: MemoryFormat },
-): Tensor {
-  if (typeof target === 'string') {
-    const isDevice = target === 'cpu' || target === 'meta' || target.startsWith('cuda');
-    return aten.to_dtype_layout(x, isDevice ? { device: target as Device } : { dtype: target as DType });
-  }
+/** What `to()` converts to: a dtype, a device, or both with the copy's options. */
+export type ToTarget =
+  | DType
+  | Device
+  | { dtype?: DType; device?: Device; copy?: boolean; memoryFormat?: MemoryFormat; nonBlocking?: boolean };
+
+/**
+ * Converts dtype and/or device (see Tensor.to). `nonBlocking`: a copy from pinned CPU memory to a GPU
+ * (or back) returns at once and overlaps with the work queued before it, as torch's non_blocking.
+ */
+export function to(x: Tensor, target: ToTarget): Tensor {
+  if (typeof target === 'string')
+    return aten.to_dtype_layout(x, isDevice(target) ? { device: target } : { dtype: target });
   return aten.to_dtype_layout(x, {
     dtype: target.dtype,
     device: target.device,
     copy: target.copy ?? false,
     memory_format: target.memoryFormat,
+    non_blocking: target.nonBlocking ?? false,
   });
 }

@@ -1,7 +1,7 @@
 /** The tensor layer: libtorch tensors, operators, autograd and scoped memory for TypeScript. */
 export { Tensor, type AnyTypedArray, type BackwardOptions } from './tensor.js';
 export type { DType, Device, Layout, MemoryFormat, NestedArray, Scalar, Shape, TensorOptions } from './types.js';
-export { isFloatingDType } from './types.js';
+export { isDevice, isFloatingDType } from './types.js';
 export { tidy, tidyAsync, keep, dispose, memory } from './scope.js';
 export { callOp, opSchema, listOps } from './dispatch.js';
 export type { OpInfo, OpArgInfo, OpReturnInfo } from './native.js';
@@ -26,6 +26,8 @@ export {
   getNumThreads,
   MAX_THREADS,
   cudaIsAvailable,
+  cudaDeviceCount,
+  initLazyDevice,
   runtimeInfo,
   type RuntimeInfo,
 } from './runtime.js';

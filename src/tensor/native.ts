@@ -98,6 +98,7 @@ export interface NativeAddon {
   setNnpackEnabled(enabled: boolean): void;
   nnpackEnabled(): boolean;
   buildInfo(): BuildInfo;
+  initLazyDevice(): void;
 }
 
 /** Where the addon was loaded from: FINETUNE_ADDON, else where the install step puts it. */

@@ -48,6 +48,24 @@ export function cudaIsAvailable(): boolean {
   return info.cuda && info.cudaDevices > 0;
 }
 
+/** The GPUs this libtorch sees (0 with a CPU build or none visible), as torch.cuda.device_count. */
+export function cudaDeviceCount(): number {
+  const info = native.buildInfo();
+  return info.cuda ? info.cudaDevices : 0;
+}
+
+/**
+ * Registers libtorch's 'lazy' device (its lazy-tensor backend on TorchScript, running on the CPU), once
+ * per process. Tests use it as a stand-in for a GPU on machines without one: like CUDA's kernels, its
+ * kernels refuse an operator's CPU tensor beside a lazy one (a 0-d CPU tensor excepted), so a model or
+ * optimizer that makes a tensor on the CPU and mixes it with its device's fails there as on a GPU.
+ * ('meta' tensors refuse mixing too, but libtorch's C++ has no meta kernel for ReLU, convolution or
+ * embedding: those live in Python.)
+ */
+export function initLazyDevice(): void {
+  native.initLazyDevice();
+}
+
 export interface RuntimeInfo extends BuildInfo {
   /** The libtorch folder the addon was built against and links to. */
   libtorch: string;

@@ -7,15 +7,7 @@ import { inspect } from 'node:util';
 
 import { native, HANDLE } from './native.js';
 import { track, untrack, type HandleCell } from './scope.js';
-import {
-  isFloatingDType,
-  type DType,
-  type Device,
-  type MemoryFormat,
-  type NestedArray,
-  type Scalar,
-  type Shape,
-} from './types.js';
+import { isFloatingDType, type DType, type MemoryFormat, type NestedArray, type Scalar, type Shape } from './types.js';
 import * as creation from './creation.js';
 import * as math from './math.js';
 import * as reduce from './reduce.js';
@@ -182,8 +174,18 @@ export class Tensor {
   }
 
   /** Converts dtype and/or device; returns a new handle to the same tensor when nothing changes. */
-  to(target: DType | Device | { dtype?: DType; device?: Device; copy?: boolean; memoryFormat?: MemoryFormat }): Tensor {
+  to(target: creation.ToTarget): Tensor {
     return creation.to(this, target);
+  }
+
+  /** A copy in page-locked CPU memory, from which `to({ device: 'cuda', nonBlocking: true })` copies asynchronously (torch's pin_memory; needs a CUDA build). */
+  pinMemory(): Tensor {
+    return aten.pin_memory(this);
+  }
+
+  /** Whether the tensor is in page-locked CPU memory (pinMemory()). */
+  isPinned(): boolean {
+    return aten.is_pinned(this);
   }
 
   float(): Tensor {

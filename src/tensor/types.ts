@@ -18,8 +18,16 @@ export function isFloatingDType(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
 }
 
-/** 'cpu', 'cuda' or 'cuda:N' (CUDA only when libtorch was built with it). */
-export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'meta';
+/**
+ * 'cpu', 'cuda' or 'cuda:N' (CUDA only when libtorch was built with it); 'meta' (shapes only) and
+ * 'lazy' (libtorch's lazy tensors on the CPU, after initLazyDevice(): the device tests' stand-in for a GPU).
+ */
+export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'meta' | 'lazy' | `lazy:${number}`;
+
+/** Whether a string names a device (else it is a dtype, for `to()`). */
+export function isDevice(value: string): value is Device {
+  return value === 'cpu' || value === 'meta' || value.startsWith('cuda') || value.startsWith('lazy');
+}
 
 export type MemoryFormat = 'contiguous_format' | 'preserve_format' | 'channels_last' | 'channels_last_3d';
 

@@ -89,3 +89,4 @@ export { PrinterCallback, type PrinterCallbackOptions } from './printer.js';
 export { diagnoseTraining, type DiagnoseOptions, type TrainingWarning, type TrainingWarningKind } from './diagnose.js';
 export { autoLearningRate, describeLrCurve, type AutoLearningRate } from './auto-lr.js';
 export { isWorldProcessZero } from './distributed.js';
+export { resolveDevice, batchOnDevice, type DeviceSetting, type ResolvedDevice } from './device.js';

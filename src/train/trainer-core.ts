@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { performance } from 'node:perf_hooks';
 
-import { getRngState, setNumThreads, setRngState, type Tensor } from '../tensor/index.js';
+import { getRngState, setNumThreads, setRngState, type Device, type Tensor } from '../tensor/index.js';
 import { setGradientCheckpointing, type Module } from '../nn/index.js';
 import { PeftConfig, PeftModel, type MethodName } from '../peft/index.js';
 import {
@@ -68,6 +68,7 @@ import {
   waitForAllRanks,
   type WorldPlace,
 } from './distributed.js';
+import { batchOnDevice, resolveDevice, type ResolvedDevice } from './device.js';
 import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from './trainer-types.js';
 import { TrainingArguments } from './training-args.js';
 
@@ -109,6 +110,10 @@ export abstract class TrainerCore implements TrainerLike {
   protected currentFlos = 0;
   /** This process's rank and the number of processes training together (rank 0 of 1 without a launcher). */
   readonly world: WorldPlace;
+  /** The device the model and every batch are on (args.device resolved for this process; see device.ts). */
+  readonly device: Device;
+  /** Why it is that device, unless it was asked for as it is (printed with the plan). */
+  readonly deviceReason: string | null;
   /** The model wrapped in DistributedDataParallel while train() runs with several processes (null otherwise). */
   protected ddp: DistributedDataParallel<Module & { forward(...args: never[]): unknown }> | null = null;
 
@@ -137,6 +142,8 @@ export abstract class TrainerCore implements TrainerLike {
       );
     this.method = method;
     this.world = joinWorld();
+    ({ device: this.device, reason: this.deviceReason } = this.resolveDevice());
+    this.#moveModel();
     this.state.isWorldProcessZero = this.isWorldProcessZero;
     const strategy = this.args.strategy;
     if (this.world.worldSize > 1 && options.multiTask != null)
@@ -166,6 +173,22 @@ export abstract class TrainerCore implements TrainerLike {
       if (result instanceof Promise)
         throw new Error('onInitEnd must be synchronous (it runs in the Trainer constructor)');
     }
+  }
+
+  /** args.device resolved for this process (the GPU of its LOCAL_RANK with several processes); a subclass may place the run elsewhere. */
+  protected resolveDevice(): ResolvedDevice {
+    return resolveDevice(this.args.device, 'TrainingArguments.device', this.world.worldSize);
+  }
+
+  /** Moves the model (its strategy applied) to the device, unless every parameter and buffer is there already (a model the caller placed, with an optimizer of its own over its parameters). */
+  #moveModel(): void {
+    const tensors = [...this.model.parameters(), ...this.model.namedBuffers().map(([, b]) => b)];
+    if (tensors.every((t) => t.device === this.device)) return;
+    if (this.optimizer)
+      throw new Error(
+        `Trainer: the model is on ${tensors[0]?.device ?? 'cpu'} and the run on ${this.device}, but the optimizer given in optimizers holds the model's parameters where they are: move the model (model.to('${this.device}')) before building the optimizer`,
+      );
+    this.model.to(this.device);
   }
 
   /** DEFAULT_CALLBACKS and the gradual-unfreezing / early-stopping callbacks the arguments ask for. */
@@ -346,6 +369,20 @@ export abstract class TrainerCore implements TrainerLike {
       collate: this.collateFor(dataset) ?? (this.trainDataset ? this.collateFor(this.trainDataset) : undefined),
       prefetch: this.args.dataloaderPrefetch,
     });
+  }
+
+  /**
+   * HF's _prepare_inputs: `step` on the batch with its tensors on the device (copies made for the
+   * step and disposed after it; on the CPU, the batch itself).
+   */
+  protected withBatchOnDevice<T>(batch: unknown, step: (batch: unknown) => T): T {
+    if (this.device === 'cpu') return step(batch);
+    const placed = batchOnDevice(batch, this.device);
+    try {
+      return step(placed.batch);
+    } finally {
+      for (const copy of placed.copies) copy.dispose();
+    }
   }
 
   // ---- checkpoints -------------------------------------------------------------------------------
@@ -565,7 +602,7 @@ export abstract class TrainerCore implements TrainerLike {
             batches = loader.epoch(++epoch);
             next = await batches.next();
           }
-          const loss = this.trainingStep(next.value, { index: 0, count: 1 });
+          const loss = this.withBatchOnDevice(next.value, (batch) => this.trainingStep(batch, { index: 0, count: 1 }));
           if (Number.isFinite(loss)) this.clipGradients();
           return loss;
         },

@@ -219,13 +219,16 @@ export class Trainer extends TrainerCore {
 
   /** What train() will do, in a few lines (printed at its start): trainable parameters, lr and where it comes from, optimizer, schedule, steps. */
   planLines(): string[] {
-    return planLines(
-      this.model,
-      this.args,
-      this.learningRateReason,
-      this.trainDataset ? this.trainDataset.length : null,
-      this.world.worldSize,
-    );
+    return [
+      ...planLines(
+        this.model,
+        this.args,
+        this.learningRateReason,
+        this.trainDataset ? this.trainDataset.length : null,
+        this.world.worldSize,
+      ),
+      `device ${this.device}${this.deviceReason ? ` (${this.deviceReason})` : ''}`,
+    ];
   }
 
   // ---- training ----------------------------------------------------------------------------------
@@ -356,10 +359,11 @@ export class Trainer extends TrainerCore {
       if (where.flos) this.currentFlos += where.flos.of(next.value);
       const microBatch = { index, count };
       // With several processes, DDP averages the gradients during the step's last backward; the ones before it run in noSync.
-      const value =
+      const value = this.withBatchOnDevice(next.value, (batch) =>
         this.ddp && index < count - 1
-          ? this.ddp.noSync(() => this.trainingStep(next.value, microBatch))
-          : this.trainingStep(next.value, microBatch);
+          ? this.ddp.noSync(() => this.trainingStep(batch, microBatch))
+          : this.trainingStep(batch, microBatch),
+      );
       if (Number.isFinite(value) || this.ddp) lossSum += value;
       else {
         this.#stopOnNanPolicy('loss', value, where.epoch, where.position + index + 1, where.batchesPerEpoch);
@@ -570,7 +574,7 @@ export class Trainer extends TrainerCore {
     let lossCount = 0;
     try {
       for await (const batch of loader.epoch(0)) {
-        const result = this.predictionStep(batch);
+        const result = this.withBatchOnDevice(batch, (placed) => this.predictionStep(placed));
         predictions.push(...result.rows);
         if (result.loss !== undefined) {
           lossSum += result.loss * result.rows.length;

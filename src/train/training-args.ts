@@ -21,6 +21,7 @@ import {
 import { isUnfreezeSchedule } from '../peft/gradual-unfreezing.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/index.js';
 import type { WeightDecayRule } from '../optim/index.js';
+import { DEVICE_SETTING, type DeviceSetting } from './device.js';
 
 /** When to evaluate, save or log: never, every N optimizer steps, or at each epoch's end. */
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
@@ -294,6 +295,15 @@ export const TRAINING_SETTINGS = {
     help: 'log the first step too',
     default: false,
     flag: { kind: 'boolean', group: 'Evaluation and saving' },
+  }),
+  device: setting<DeviceSetting>({
+    help: 'where to train: cpu, cuda (the first GPU; with several processes, the GPU of each LOCAL_RANK), cuda:N, or auto (cuda when this libtorch has CUDA and sees a GPU, else cpu)',
+    default: 'auto',
+    check: (v, name) => {
+      if (typeof v !== 'string' || !DEVICE_SETTING.test(v))
+        fail(`${name} must be auto, cpu, cuda or cuda:N (N a GPU's index), got ${show(v)}`);
+    },
+    flag: { kind: 'string', arg: 'auto|cpu|cuda|cuda:N', group: 'Run' },
   }),
   seed: setting<number>({
     help: 'seeds initialisation, dropout and the data order (at the start of train())',

@@ -1,5 +1,5 @@
 /** TrainingArguments from the training commands' flags, with the CLI's defaults (evaluation when there is evaluation data, logging fit to short runs). */
-import { TrainingArguments } from '../../train/index.js';
+import { resolveDevice, TrainingArguments } from '../../train/index.js';
 import {
   flagNamesInMessage,
   trainingArgumentsFrom,
@@ -69,11 +69,19 @@ export function buildTrainingArguments(
   if (typeof args.resumeFromCheckpoint === 'string')
     requirePath(args.resumeFromCheckpoint, 'resume-from-checkpoint', 'folder');
   if (args.resumeFromCheckpoint === false) delete args.resumeFromCheckpoint;
+  let built: TrainingArguments;
   try {
-    return new TrainingArguments(args as ConstructorParameters<typeof TrainingArguments>[0]);
+    built = new TrainingArguments(args as ConstructorParameters<typeof TrainingArguments>[0]);
   } catch (error) {
     throw new UsageError(flagNamesInMessage((error as Error).message, table));
   }
+  try {
+    // A GPU asked for that is not there is a mistake of the command line: said before the model loads.
+    resolveDevice(built.device, '--device', Number(process.env.WORLD_SIZE ?? '1') || 1);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return built;
 }
 
 /** A TrainingArguments' options back (to add the strategy): toJson in camelCase. */

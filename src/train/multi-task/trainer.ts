@@ -17,6 +17,7 @@ import { callForward, defaultForward, type MultiTaskModelOutput } from '../model
 import { scheduleAddedGroups } from '../optimizer-setup.js';
 import { labelValues, logitRows } from '../prediction.js';
 import type { LogEntry } from '../state.js';
+import type { ResolvedDevice } from '../device.js';
 import { registerMultiTaskTrainer, Trainer } from '../trainer.js';
 import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from '../trainer-types.js';
 import {
@@ -56,6 +57,15 @@ export class MultiTaskTrainer extends Trainer {
     this.#mt = mt;
     this.#taskAcc = this.#freshTaskAccumulators();
     this.#stepSums = mt.tasks.map(() => 0);
+  }
+
+  /** The cpu: MultiTaskLoss keeps its learnable weights on the CPU, so multi-task training runs there (device auto or cpu). */
+  protected override resolveDevice(): ResolvedDevice {
+    if (this.args.device !== 'auto' && this.args.device !== 'cpu')
+      throw new Error(
+        `Trainer: multi-task training runs on the cpu only, but TrainingArguments.device is ${this.args.device}: set it to cpu or auto`,
+      );
+    return { device: 'cpu', reason: this.args.device === 'auto' ? 'multi-task training runs on the cpu' : null };
   }
 
   /** The MultiTaskLoss being trained. */

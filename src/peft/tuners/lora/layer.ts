@@ -4,7 +4,7 @@
  * (`lora_A.<name>`, `lora_B.<name>`) whose product, scaled by α/r, is added to the output.
  * Merging folds that product into the base weight (no cost at inference); unmerging takes it out.
  */
-import { functional as F, keep, noGrad, tidy, zeros, type Tensor } from '../../../tensor/index.js';
+import { functional as F, keep, noGrad, tidy, zeros, type Device, type Tensor } from '../../../tensor/index.js';
 import {
   Conv2d,
   Dropout,
@@ -70,6 +70,10 @@ export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extend
       : settings.loraAlpha / settings.r;
     this.createAdapter(name, settings);
     noGrad(() => this.initAdapter(name, settings.initLoraWeights));
+    // PEFT's _move_adapter_to_device_of_base_layer: initialised on the CPU (the same values whatever the
+    // device), then put beside the base weight, so that a model moved before getPeftModel keeps working.
+    const device = this.base_layer.weight.device as Device;
+    if (device !== 'cpu') for (const dict of this.adapterDicts()) dict.to(device);
     if (settings.useDora) this.createDoraMagnitude(name);
     if (!this.activeAdapters.includes(name) && this.activeAdapters.length === 0) this.activeAdapters = [name];
   }

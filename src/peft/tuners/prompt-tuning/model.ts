@@ -1,5 +1,5 @@
 /** PromptEmbedding (PEFT's prompt_tuning/model.py): the table of virtual-token embeddings. */
-import { noGrad, randint, tidy, type Tensor } from '../../../tensor/index.js';
+import { noGrad, randint, tidy, type Device, type Tensor } from '../../../tensor/index.js';
 import { Embedding, Module } from '../../../nn/index.js';
 import type { PromptTuningConfig } from './config.js';
 
@@ -25,7 +25,9 @@ export class PromptEmbedding extends Module {
     if (config.promptTuningInit === 'SAMPLE_VOCAB') {
       noGrad(() =>
         tidy(() => {
-          const rows = randint(0, wordEmbeddings.numEmbeddings, [config.totalVirtualTokens]);
+          // Drawn on the CPU (the same rows whatever the device), then indexing the table where it is.
+          const device = wordEmbeddings.weight.device as Device;
+          const rows = randint(0, wordEmbeddings.numEmbeddings, [config.totalVirtualTokens]).to(device);
           this.embedding.weight.copy_(wordEmbeddings.weight.indexSelect(0, rows));
         }),
       );
