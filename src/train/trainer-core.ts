@@ -69,6 +69,7 @@ import {
 } from './distributed.js';
 import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from './trainer-types.js';
 import { TrainingArguments } from './training-args.js';
+import { MixedPrecision, type AutocastDevice } from './precision.js';
 
 const TRAINER_STATE_KEY = 'Trainer';
 
@@ -108,6 +109,8 @@ export abstract class TrainerCore implements TrainerLike {
   readonly world: WorldPlace;
   /** The model wrapped in DistributedDataParallel while train() runs with several processes (null otherwise). */
   protected ddp: DistributedDataParallel<Module & { forward(...args: never[]): unknown }> | null = null;
+  /** bf16 / fp16 (args): autocast around the forward, fp16's loss scaler (precision.ts). */
+  readonly precision: MixedPrecision;
 
   constructor(options: TrainerOptions) {
     if (typeof options !== 'object' || options === null)
@@ -133,6 +136,11 @@ export abstract class TrainerCore implements TrainerLike {
         `Trainer: gradientCheckpointing: ${innerModel(this.model).constructor.name} has no layer that can recompute its activations (BERT, ViT and ResNet layers can)`,
       );
     this.method = method;
+    if (options.multiTask != null && (this.args.bf16 || this.args.fp16))
+      throw new Error(
+        `Trainer: ${this.args.bf16 ? 'bf16' : 'fp16'} with multi-task training is not supported yet (train it in float32)`,
+      );
+    this.precision = new MixedPrecision(this.args);
     this.world = joinWorld();
     this.state.isWorldProcessZero = this.isWorldProcessZero;
     const strategy = this.args.strategy;
@@ -282,6 +290,11 @@ export abstract class TrainerCore implements TrainerLike {
     });
   }
 
+  /** Where autocast casts (bf16 / fp16): the device type of the model's parameters. */
+  protected autocastDevice(): AutocastDevice {
+    return this.model.parameters()[0]?.device.startsWith('cuda') ? 'cuda' : 'cpu';
+  }
+
   /** Adds epoch and step, appends to the log history and calls onLog (HF's Trainer.log). */
   protected async addLogEntry(logs: LogEntry): Promise<LogEntry> {
     const entry: LogEntry = { ...logs, epoch: this.state.epoch, step: this.state.globalStep };
@@ -364,6 +377,7 @@ export abstract class TrainerCore implements TrainerLike {
     const { args, state } = this;
     await this.saveModel(dir);
     await saveOptimizer(this.optimizer!, dir);
+    await this.precision.save(dir);
     await testPauseInSave(state.globalStep, dir);
     await saveScheduler(this.scheduler!, args.lrSchedulerType, dir);
     await saveRngState(dir, this.loaderPosition);
@@ -410,6 +424,8 @@ export abstract class TrainerCore implements TrainerLike {
     // Callbacks first: gradual unfreezing rebuilds the optimizer's groups before its state is loaded.
     this.callbackHandler.loadStateDicts(saved.statefulCallbacks);
     await loadOptimizer(this.optimizer!, dir);
+    const scalerNotice = await this.precision.load(dir);
+    if (scalerNotice) this.log(scalerNotice);
     await loadScheduler(this.scheduler!, dir);
     const position = await loadRngState(dir);
     const trainerState = saved.statefulCallbacks[TRAINER_STATE_KEY] as CallbackState | undefined;
@@ -553,7 +569,11 @@ export abstract class TrainerCore implements TrainerLike {
             next = await batches.next();
           }
           const loss = this.trainingStep(next.value, { index: 0, count: 1 });
-          if (Number.isFinite(loss)) this.clipGradients();
+          if (Number.isFinite(loss)) {
+            this.clipGradients();
+            // fp16: lrFind steps the optimizer itself; an overflowed iteration leaves the weights as they are.
+            this.precision.settle(optimizer);
+          }
           return loss;
         },
       });

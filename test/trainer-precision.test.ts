@@ -1,0 +1,316 @@
+/**
+ * Mixed precision in the Trainer (bf16 / fp16, HF's flags): a tiny BERT trained in bf16 and fp16
+ * follows the float32 run within a stated tolerance (and does run in the lower precision: its
+ * losses are not the float32 ones bit for bit); an fp16 run whose step overflows skips the update,
+ * halves the scale and leaves the scheduler where it was, step for step as PyTorch's GradScaler in
+ * transformers' loop (test/fixtures/precision/fp16-overflow.json, tools/gen_precision_fixtures.py);
+ * a resumed fp16 run restores the scale from scaler.json and ends as the uninterrupted one; both
+ * flags together are refused; `finetune train --bf16` runs end to end.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { functional as F, nn, setNumThreads, tensor, train, type Tensor } from 'finetune';
+
+import { readJson, ROOT, runCli, SST2_DEV, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
+import { slice, snapshot, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
+
+setNumThreads(1);
+
+const tmp = tempFolders('finetune-precision');
+
+type Mode = 'fp32' | 'bf16' | 'fp16';
+
+/** 16 steps of full fine-tuning of a tiny BERT (dropout on) on 64 SST-2 rows, evaluated on 32 more; the per-step losses. */
+async function bertRun(mode: Mode): Promise<{ losses: number[]; evalLoss: number; plan: string[] }> {
+  const dataset = await sst2(24);
+  const plan: string[] = [];
+  const trainer = new train.Trainer({
+    model: tinyBert(3),
+    trainDataset: slice(dataset, 0, 64),
+    evalDataset: slice(dataset, 64, 96),
+    args: {
+      outputDir: tmp(),
+      maxSteps: 16,
+      perDeviceTrainBatchSize: 8,
+      learningRate: 1e-3,
+      loggingSteps: 1,
+      seed: 5,
+      threads: 1,
+      strategy: { kind: 'full' },
+      saveStrategy: 'no',
+      disableTqdm: true,
+      bf16: mode === 'bf16',
+      fp16: mode === 'fp16',
+    },
+    log: (line) => plan.push(line),
+  });
+  await trainer.train();
+  const losses = trainer.state.logHistory.filter((e) => e.loss !== undefined).map((e) => e.loss as number);
+  const { eval_loss: evalLoss } = await trainer.evaluate();
+  return { losses, evalLoss, plan };
+}
+
+test('bf16 and fp16 training of a tiny BERT follow the float32 run (same seed) within the stated tolerance', async () => {
+  const fp32 = await bertRun('fp32');
+  assert.equal(fp32.losses.length, 16);
+  assert.ok(!fp32.plan.some((line) => line.includes('mixed precision')), 'fp32 states no precision');
+  // bfloat16 keeps 8 bits of mantissa, float16 11: the tolerances on each step's loss (≈ 0.69 here).
+  for (const [mode, tolerance] of [
+    ['bf16', 2e-3],
+    ['fp16', 5e-4],
+  ] as const) {
+    const run = await bertRun(mode);
+    assert.equal(run.losses.length, 16, `${mode}: every step logged a finite loss`);
+    const worst = Math.max(...run.losses.map((loss, i) => Math.abs(loss - fp32.losses[i])));
+    assert.ok(worst <= tolerance, `${mode}: the largest difference to fp32 over 16 steps is ${worst} (> ${tolerance})`);
+    assert.ok(worst > 0, `${mode}: the losses equal fp32's bit for bit: autocast did not run`);
+    assert.ok(
+      Math.abs(run.evalLoss - fp32.evalLoss) <= tolerance,
+      `${mode}: eval_loss ${run.evalLoss} vs ${fp32.evalLoss}`,
+    );
+    assert.ok(
+      run.plan.some((line) => line.startsWith(`mixed precision ${mode}: forward and loss under`)),
+      `${mode}: the plan states the precision (${run.plan.join(' | ')})`,
+    );
+  }
+});
+
+// ---- fp16 against PyTorch's GradScaler ---------------------------------------------------------------
+
+interface ReferenceStep {
+  step: number;
+  loss: number;
+  grad_norm: number | null;
+  stepped: boolean;
+  scale: number;
+  lr: number;
+  weights: Record<string, number[]>;
+}
+
+const reference = JSON.parse(
+  readFileSync(join(ROOT, 'test', 'fixtures', 'precision', 'fp16-overflow.json'), 'utf8'),
+) as {
+  x: number[][];
+  y: number[];
+  initial: Record<string, number[]>;
+  lr: number;
+  overflow_step: number;
+  boost: number;
+  steps: ReferenceStep[];
+  scaler_state: Record<string, number>;
+};
+
+/** The fixture's MLP (4 → 8 → 3, ReLU): torch's Sequential names its layers 0 and 2. */
+class Mlp extends nn.Module {
+  fc1 = new nn.Linear(4, 8);
+  fc2 = new nn.Linear(8, 3);
+  forward(x: Tensor): Tensor {
+    return this.fc2.forward(this.fc1.forward(x).relu());
+  }
+}
+
+const TORCH_NAMES: Record<string, string> = {
+  '0.weight': 'fc1.weight',
+  '0.bias': 'fc1.bias',
+  '2.weight': 'fc2.weight',
+  '2.bias': 'fc2.bias',
+};
+
+function referenceMlp(): Mlp {
+  const model = new Mlp();
+  const state = new Map<string, Tensor>();
+  for (const [torchName, name] of Object.entries(TORCH_NAMES)) {
+    const shape = model.stateDict().get(name)!.shape;
+    state.set(name, tensor(reference.initial[torchName]).reshape(shape));
+  }
+  model.loadStateDict(state);
+  return model;
+}
+
+/** A Trainer on the fixture's run: the 8 examples in their order each step, the loss × boost at the overflow step. */
+function fp16Trainer(
+  outputDir: string,
+  steps: Map<number, { weights: Map<string, Float32Array>; scale: number }>,
+  resume = false,
+) {
+  const examples = { length: reference.y.length, get: (i: number) => ({ index: i }) };
+  // The loader shuffles; the fixture's batch is in order (the same sums, bit for bit).
+  const collate = (rows: unknown[]) => {
+    const order = (rows as { index: number }[]).map((r) => r.index).sort((a, b) => a - b);
+    return {
+      input: tensor(order.map((i) => reference.x[i])),
+      labels: tensor(
+        order.map((i) => reference.y[i]),
+        { dtype: 'int64' },
+      ),
+    };
+  };
+  const trainer: train.Trainer = new train.Trainer({
+    model: referenceMlp(),
+    trainDataset: examples,
+    collate,
+    computeLoss: (outputs, labels) => {
+      const loss = F.crossEntropy(outputs.logits, labels!);
+      return trainer.state.globalStep + 1 === reference.overflow_step ? loss.mul(reference.boost) : loss;
+    },
+    callbacks: [
+      {
+        onStepEnd: (_args, state, _control, { model }) => {
+          steps.set(state.globalStep, { weights: snapshot(model), scale: trainer.precision.scaler!.getScale() });
+        },
+      },
+    ],
+    args: {
+      outputDir,
+      fp16: true,
+      maxSteps: reference.steps.length,
+      perDeviceTrainBatchSize: 8,
+      learningRate: reference.lr,
+      loggingSteps: 1,
+      saveSteps: reference.overflow_step,
+      threads: 1,
+      disableTqdm: true,
+      resumeFromCheckpoint: resume ? join(outputDir, `checkpoint-${reference.overflow_step}`) : null,
+    },
+    log: null,
+  });
+  return trainer;
+}
+
+function assertWeightsClose(
+  actual: Map<string, Float32Array>,
+  expected: Record<string, number[]>,
+  where: string,
+): void {
+  for (const [torchName, name] of Object.entries(TORCH_NAMES)) {
+    const got = actual.get(name)!;
+    expected[torchName].forEach((value, i) =>
+      assert.ok(
+        Math.abs(got[i] - value) <= 1e-6 + 1e-5 * Math.abs(value),
+        `${where}: ${name}[${i}] ${got[i]} vs torch ${value}`,
+      ),
+    );
+  }
+}
+
+test("fp16: an overflowing step is skipped, the scale halved and the schedule held, as PyTorch's GradScaler in transformers' loop", async () => {
+  const dir = tmp();
+  const steps = new Map<number, { weights: Map<string, Float32Array>; scale: number }>();
+  const trainer = fp16Trainer(dir, steps);
+  await trainer.train();
+  const logged = trainer.state.logHistory.filter((e) => e.loss !== undefined);
+  for (const expected of reference.steps) {
+    const where = `step ${expected.step}`;
+    const entry = logged.find((e) => e.step === expected.step)!;
+    assert.ok(
+      Math.abs((entry.loss as number) - expected.loss) <= 1e-5 * Math.abs(expected.loss),
+      `${where}: loss ${entry.loss} vs ${expected.loss}`,
+    );
+    if (expected.grad_norm === null) assert.equal(entry.grad_norm, null, `${where}: the gradient norm overflowed`);
+    else
+      assert.ok(
+        Math.abs((entry.grad_norm as number) - expected.grad_norm) <= 1e-5,
+        `${where}: grad_norm ${entry.grad_norm} vs ${expected.grad_norm}`,
+      );
+    assert.ok(
+      Math.abs((entry.learning_rate as number) - expected.lr) <= 1e-12,
+      `${where}: lr ${entry.learning_rate} vs ${expected.lr}`,
+    );
+    assert.equal(steps.get(expected.step)!.scale, expected.scale, `${where}: the loss scale`);
+    assertWeightsClose(steps.get(expected.step)!.weights, expected.weights, where);
+  }
+  // The skipped update left every weight as it was, bit for bit.
+  const overflow = reference.overflow_step;
+  assert.equal(reference.steps[overflow - 1].stepped, false);
+  for (const [name, before] of steps.get(overflow - 1)!.weights)
+    assert.deepEqual(steps.get(overflow)!.weights.get(name), before, `${name} unchanged by the skipped step`);
+  assert.deepEqual(trainer.precision.scaler!.stateDict(), reference.scaler_state);
+  // The checkpoint written at the overflow step holds the halved scale (transformers' scaler.pt, as JSON).
+  assert.deepEqual(readJson(join(dir, `checkpoint-${overflow}`, 'scaler.json')), {
+    ...reference.scaler_state,
+    scale: reference.steps[overflow - 1].scale,
+    _growth_tracker: 0,
+  });
+});
+
+test('fp16: a run resumed from a checkpoint restores the loss scale and ends as the uninterrupted run', async () => {
+  const dir = tmp();
+  const uninterrupted = new Map<number, { weights: Map<string, Float32Array>; scale: number }>();
+  await fp16Trainer(dir, uninterrupted).train();
+  const resumed = new Map<number, { weights: Map<string, Float32Array>; scale: number }>();
+  const trainer = fp16Trainer(dir, resumed, true);
+  await trainer.train();
+  const first = reference.overflow_step + 1;
+  assert.equal(resumed.get(first)!.scale, reference.steps[first - 1].scale, 'the halved scale came back');
+  assert.deepEqual(trainer.precision.scaler!.stateDict(), reference.scaler_state);
+  const last = reference.steps.length;
+  for (const [name, weights] of uninterrupted.get(last)!.weights)
+    assert.deepEqual(resumed.get(last)!.weights.get(name), weights, `${name}: resumed = uninterrupted, bit for bit`);
+});
+
+test('bf16 and fp16 together are refused, naming both; a bf16 run writes no scaler.json', async () => {
+  assert.throws(() => new train.TrainingArguments({ bf16: true, fp16: true }), /bf16 and fp16 are both set/);
+  const dir = tmp();
+  const dataset = await sst2(16);
+  await new train.Trainer({
+    model: tinyBert(1),
+    trainDataset: slice(dataset, 0, 8),
+    args: {
+      outputDir: dir,
+      bf16: true,
+      maxSteps: 1,
+      perDeviceTrainBatchSize: 8,
+      saveSteps: 1,
+      threads: 1,
+      disableTqdm: true,
+    },
+    log: null,
+  }).train();
+  assert.ok(existsSync(join(dir, 'checkpoint-1', 'optimizer.json')));
+  assert.ok(!existsSync(join(dir, 'checkpoint-1', 'scaler.json')), 'bf16 scales no loss');
+});
+
+test('finetune train --bf16: the plan states it, the run ends with a model; --bf16 --fp16 exits 2 naming both flags', () => {
+  const dir = tmp();
+  const modelDir = writeTinyBertModelFolder(join(dir, 'tiny-bert'));
+  const output = join(dir, 'out');
+  const common = [
+    'train',
+    '--model',
+    modelDir,
+    '--train-file',
+    SST2_TRAIN,
+    '--labels',
+    'negative,positive',
+    '--max-length',
+    '24',
+  ];
+  const run = runCli([
+    ...common,
+    '--eval-file',
+    SST2_DEV,
+    '--max-eval-samples',
+    '32',
+    '--max-steps',
+    '3',
+    '--bf16',
+    '--output-dir',
+    output,
+    '--report=false',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /mixed precision bf16: forward and loss under bfloat16 autocast, float32 weights and optimizer state/,
+  );
+  assert.match(run.stdout, /final evaluation \(step 3\): eval_loss \d/);
+  assert.ok(existsSync(join(output, 'adapter_model.safetensors')) || existsSync(join(output, 'model.safetensors')));
+  assert.equal(readJson(join(output, 'checkpoint-3', 'training_args.json')).bf16, true);
+
+  const both = runCli([...common, '--bf16', '--fp16', '--output-dir', join(dir, 'both')]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stderr, /--bf16 and --fp16 are both set: give one of them/);
+});
