@@ -4,18 +4,21 @@
  * losses are not the float32 ones bit for bit); an fp16 run whose step overflows skips the update,
  * halves the scale and leaves the scheduler where it was, step for step as PyTorch's GradScaler in
  * transformers' loop (test/fixtures/precision/fp16-overflow.json, tools/gen_precision_fixtures.py);
- * a resumed fp16 run restores the scale from scaler.json and ends as the uninterrupted one; both
+ * a resumed fp16 run restores the scale from scaler.json and ends as the uninterrupted one (two
+ * processes: test/trainer-precision-ddp.test.ts); both
  * flags together are refused; `finetune train --bf16` runs end to end.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { functional as F, nn, setNumThreads, tensor, train, type Tensor } from 'finetune';
+import { aten, nn, setNumThreads, tensor, train, type Tensor } from 'finetune';
 
-import { readJson, ROOT, runCli, SST2_DEV, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
-import { slice, snapshot, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
+import { readJson, runCli, SST2_DEV, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
+import { assertWeightsClose } from './helpers/fp16-fixture.js';
+import { fp16Trainer, reference, type StepRecord } from './helpers/fp16-reference.js';
+import { slice, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
 
 setNumThreads(1);
 
@@ -80,125 +83,9 @@ test('bf16 and fp16 training of a tiny BERT follow the float32 run (same seed) w
 
 // ---- fp16 against PyTorch's GradScaler ---------------------------------------------------------------
 
-interface ReferenceStep {
-  step: number;
-  loss: number;
-  grad_norm: number | null;
-  stepped: boolean;
-  scale: number;
-  lr: number;
-  weights: Record<string, number[]>;
-}
-
-const reference = JSON.parse(
-  readFileSync(join(ROOT, 'test', 'fixtures', 'precision', 'fp16-overflow.json'), 'utf8'),
-) as {
-  x: number[][];
-  y: number[];
-  initial: Record<string, number[]>;
-  lr: number;
-  overflow_step: number;
-  boost: number;
-  steps: ReferenceStep[];
-  scaler_state: Record<string, number>;
-};
-
-/** The fixture's MLP (4 → 8 → 3, ReLU): torch's Sequential names its layers 0 and 2. */
-class Mlp extends nn.Module {
-  fc1 = new nn.Linear(4, 8);
-  fc2 = new nn.Linear(8, 3);
-  forward(x: Tensor): Tensor {
-    return this.fc2.forward(this.fc1.forward(x).relu());
-  }
-}
-
-const TORCH_NAMES: Record<string, string> = {
-  '0.weight': 'fc1.weight',
-  '0.bias': 'fc1.bias',
-  '2.weight': 'fc2.weight',
-  '2.bias': 'fc2.bias',
-};
-
-function referenceMlp(): Mlp {
-  const model = new Mlp();
-  const state = new Map<string, Tensor>();
-  for (const [torchName, name] of Object.entries(TORCH_NAMES)) {
-    const shape = model.stateDict().get(name)!.shape;
-    state.set(name, tensor(reference.initial[torchName]).reshape(shape));
-  }
-  model.loadStateDict(state);
-  return model;
-}
-
-/** A Trainer on the fixture's run: the 8 examples in their order each step, the loss × boost at the overflow step. */
-function fp16Trainer(
-  outputDir: string,
-  steps: Map<number, { weights: Map<string, Float32Array>; scale: number }>,
-  resume = false,
-) {
-  const examples = { length: reference.y.length, get: (i: number) => ({ index: i }) };
-  // The loader shuffles; the fixture's batch is in order (the same sums, bit for bit).
-  const collate = (rows: unknown[]) => {
-    const order = (rows as { index: number }[]).map((r) => r.index).sort((a, b) => a - b);
-    return {
-      input: tensor(order.map((i) => reference.x[i])),
-      labels: tensor(
-        order.map((i) => reference.y[i]),
-        { dtype: 'int64' },
-      ),
-    };
-  };
-  const trainer: train.Trainer = new train.Trainer({
-    model: referenceMlp(),
-    trainDataset: examples,
-    collate,
-    computeLoss: (outputs, labels) => {
-      const loss = F.crossEntropy(outputs.logits, labels!);
-      return trainer.state.globalStep + 1 === reference.overflow_step ? loss.mul(reference.boost) : loss;
-    },
-    callbacks: [
-      {
-        onStepEnd: (_args, state, _control, { model }) => {
-          steps.set(state.globalStep, { weights: snapshot(model), scale: trainer.precision.scaler!.getScale() });
-        },
-      },
-    ],
-    args: {
-      outputDir,
-      fp16: true,
-      maxSteps: reference.steps.length,
-      perDeviceTrainBatchSize: 8,
-      learningRate: reference.lr,
-      loggingSteps: 1,
-      saveSteps: reference.overflow_step,
-      threads: 1,
-      disableTqdm: true,
-      resumeFromCheckpoint: resume ? join(outputDir, `checkpoint-${reference.overflow_step}`) : null,
-    },
-    log: null,
-  });
-  return trainer;
-}
-
-function assertWeightsClose(
-  actual: Map<string, Float32Array>,
-  expected: Record<string, number[]>,
-  where: string,
-): void {
-  for (const [torchName, name] of Object.entries(TORCH_NAMES)) {
-    const got = actual.get(name)!;
-    expected[torchName].forEach((value, i) =>
-      assert.ok(
-        Math.abs(got[i] - value) <= 1e-6 + 1e-5 * Math.abs(value),
-        `${where}: ${name}[${i}] ${got[i]} vs torch ${value}`,
-      ),
-    );
-  }
-}
-
 test("fp16: an overflowing step is skipped, the scale halved and the schedule held, as PyTorch's GradScaler in transformers' loop", async () => {
   const dir = tmp();
-  const steps = new Map<number, { weights: Map<string, Float32Array>; scale: number }>();
+  const steps: StepRecord = new Map();
   const trainer = fp16Trainer(dir, steps);
   await trainer.train();
   const logged = trainer.state.logHistory.filter((e) => e.loss !== undefined);
@@ -238,10 +125,10 @@ test("fp16: an overflowing step is skipped, the scale halved and the schedule he
 
 test('fp16: a run resumed from a checkpoint restores the loss scale and ends as the uninterrupted run', async () => {
   const dir = tmp();
-  const uninterrupted = new Map<number, { weights: Map<string, Float32Array>; scale: number }>();
+  const uninterrupted: StepRecord = new Map();
   await fp16Trainer(dir, uninterrupted).train();
-  const resumed = new Map<number, { weights: Map<string, Float32Array>; scale: number }>();
-  const trainer = fp16Trainer(dir, resumed, true);
+  const resumed: StepRecord = new Map();
+  const trainer = fp16Trainer(dir, resumed, { resume: true });
   await trainer.train();
   const first = reference.overflow_step + 1;
   assert.equal(resumed.get(first)!.scale, reference.steps[first - 1].scale, 'the halved scale came back');
@@ -251,7 +138,7 @@ test('fp16: a run resumed from a checkpoint restores the loss scale and ends as 
     assert.deepEqual(resumed.get(last)!.weights.get(name), weights, `${name}: resumed = uninterrupted, bit for bit`);
 });
 
-test('bf16 and fp16 together are refused, naming both; a bf16 run writes no scaler.json', async () => {
+test('bf16 and fp16 together are refused, naming both; a bf16 run writes no scaler.json; an operator without a float16 kernel is named', async () => {
   assert.throws(() => new train.TrainingArguments({ bf16: true, fp16: true }), /bf16 and fp16 are both set/);
   const dir = tmp();
   const dataset = await sst2(16);
@@ -271,6 +158,25 @@ test('bf16 and fp16 together are refused, naming both; a bf16 run writes no scal
   }).train();
   assert.ok(existsSync(join(dir, 'checkpoint-1', 'optimizer.json')));
   assert.ok(!existsSync(join(dir, 'checkpoint-1', 'scaler.json')), 'bf16 scales no loss');
+
+  // An operator without a float16 CPU kernel in libtorch 2.13 (the determinant's LU) is named with the way out.
+  class Determinant extends nn.Module {
+    fc = new nn.Linear(2, 4);
+    forward(x: Tensor): Tensor {
+      const y = this.fc.forward(x);
+      return y.narrow(1, 0, 2).mul(aten.linalg_det(y.reshape([-1, 2, 2])).unsqueeze(1));
+    }
+  }
+  const trainer = new train.Trainer({
+    model: new Determinant(),
+    trainDataset: { length: 2, get: (i: number) => ({ input: tensor([i, 1]), labels: tensor(i, { dtype: 'int64' }) }) },
+    args: { outputDir: tmp(), fp16: true, maxSteps: 1, saveStrategy: 'no', threads: 1, disableTqdm: true },
+    log: null,
+  });
+  await assert.rejects(
+    trainer.train(),
+    /^Error: fp16: aten::linalg_det: "lu_cpu" not implemented for 'Half' — libtorch has no float16 kernel for this operator on cpu: train this model in float32 \(without fp16\)$/,
+  );
 });
 
 test('finetune train --bf16: the plan states it, the run ends with a model; --bf16 --fp16 exits 2 naming both flags', () => {

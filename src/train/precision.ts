@@ -31,6 +31,8 @@ export class MixedPrecision {
   readonly mode: PrecisionMode;
   /** fp16's loss scaler (null in bf16 and fp32). */
   readonly scaler: GradScaler | null;
+  /** The optimizers whose gradients are unscaled this step. */
+  #unscaled = new Set<Optimizer>();
 
   constructor(settings: { bf16: boolean; fp16: boolean }) {
     this.mode = settings.fp16 ? 'fp16' : settings.bf16 ? 'bf16' : 'fp32';
@@ -41,7 +43,17 @@ export class MixedPrecision {
   forward<T>(forward: () => T, device: AutocastDevice): T {
     if (this.mode === 'fp32') return forward();
     const dtype = this.mode === 'bf16' ? 'bfloat16' : 'float16';
-    return toFloat32(autocast(forward, { deviceType: device, dtype })) as T;
+    try {
+      return toFloat32(autocast(forward, { deviceType: device, dtype })) as T;
+    } catch (error) {
+      // libtorch 2.13 has float16 and bfloat16 CPU kernels for the model zoo's operators; a custom model may use one without.
+      const message = (error as Error).message;
+      if (!/not implemented for '(Half|BFloat16)'/.test(message)) throw error;
+      throw new Error(
+        `${this.mode}: ${message.split('\n')[0]} — libtorch has no ${dtype} kernel for this operator on ${device}: train this model in float32 (without ${this.mode})`,
+        { cause: error },
+      );
+    }
   }
 
   /** The loss backward starts from: loss × scale in fp16, the loss otherwise. */
@@ -56,7 +68,6 @@ export class MixedPrecision {
       this.#unscaled.add(optimizer);
     }
   }
-  #unscaled = new Set<Optimizer>();
 
   /**
    * The update: optimizer.step(); in fp16 the scaler's step (skipped when a gradient is inf/NaN) and
