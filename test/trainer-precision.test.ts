@@ -78,6 +78,11 @@ test('bf16 and fp16 training of a tiny BERT follow the float32 run (same seed) w
       run.plan.some((line) => line.startsWith(`mixed precision ${mode}: forward and loss under`)),
       `${mode}: the plan states the precision (${run.plan.join(' | ')})`,
     );
+    assert.equal(
+      run.plan.some((line) => line.startsWith('fp16 on the CPU: ')),
+      mode === 'fp16',
+      `${mode}: fp16 on the CPU says what it costs`,
+    );
   }
 });
 

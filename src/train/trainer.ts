@@ -242,8 +242,7 @@ export class Trainer extends TrainerCore {
       this.trainDataset ? this.trainDataset.length : null,
       this.world.worldSize,
     );
-    const precision = this.precision.planLine();
-    if (precision) lines.splice(1, 0, precision);
+    lines.splice(1, 0, ...this.precision.planLines(this.autocastDevice()));
     return lines;
   }
 
