@@ -13,12 +13,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { aten, nn, setNumThreads, tensor, train, type Tensor } from 'finetune';
+import { aten, functional as F, nn, setNumThreads, tensor, train, type Tensor } from 'finetune';
 
 import { readJson, runCli, SST2_DEV, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
 import { assertWeightsClose } from './helpers/fp16-fixture.js';
 import { fp16Trainer, reference, type StepRecord } from './helpers/fp16-reference.js';
-import { slice, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
+import { differences, slice, snapshot, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
 
 setNumThreads(1);
 
@@ -141,6 +141,51 @@ test('fp16: a run resumed from a checkpoint restores the loss scale and ends as 
   const last = reference.steps.length;
   for (const [name, weights] of uninterrupted.get(last)!.weights)
     assert.deepEqual(resumed.get(last)!.weights.get(name), weights, `${name}: resumed = uninterrupted, bit for bit`);
+});
+
+test('fp16: the lr range test runs through the loss scaler (an overflowed iteration leaves the weights), and restores it', async () => {
+  const dataset = await sst2(16);
+  let iteration = 0;
+  const seen: { weights: Map<string, Float32Array>; scale: number }[] = [];
+  const trainer: train.Trainer = new train.Trainer({
+    model: tinyBert(2),
+    trainDataset: slice(dataset, 0, 32),
+    // The third iteration's gradients × 1e8 overflow float16 (its loss value stays, which the range test reads).
+    computeLoss: (outputs, labels) => {
+      iteration++;
+      seen.push({ weights: snapshot(trainer.model), scale: trainer.precision.scaler!.getScale() });
+      const loss = F.crossEntropy(outputs.logits, labels!);
+      if (iteration !== 3) return loss;
+      const boosted = loss.mul(1e8);
+      return loss.add(boosted.sub(boosted.detach()));
+    },
+    args: {
+      outputDir: tmp(),
+      fp16: true,
+      maxSteps: 2,
+      perDeviceTrainBatchSize: 8,
+      saveStrategy: 'no',
+      threads: 1,
+      disableTqdm: true,
+    },
+    log: null,
+  });
+  const found = await trainer.lrFind({ numIt: 6, startLr: 1e-4, endLr: 1e-2 });
+  assert.equal(found.losses.length, 6);
+  assert.ok(found.losses.every(Number.isFinite), `losses ${found.losses}`);
+  assert.deepEqual(
+    seen.map((s) => s.scale),
+    [65536, 65536, 65536, 32768, 32768, 32768],
+    'the overflow halved the scale',
+  );
+  assert.notDeepEqual(differences(seen[1].weights, seen[2].weights), [], 'a clean iteration moves the weights');
+  assert.deepEqual(differences(seen[2].weights, seen[3].weights), [], 'the overflowed iteration left them');
+  assert.deepEqual(trainer.precision.scaler!.stateDict(), {
+    ...reference.scaler_state,
+    scale: 65536,
+    _growth_tracker: 0,
+  });
+  assert.equal((await trainer.train()).globalStep, 2);
 });
 
 test('bf16 and fp16 together are refused, naming both; a bf16 run writes no scaler.json; an operator without a float16 kernel is named', async () => {

@@ -87,8 +87,9 @@ export class MixedPrecision {
 
   /**
    * For an update that another loop makes (the lr range test steps the optimizer itself): the fp16
-   * scale update after an unscaled step, and the gradients zeroed when they overflowed, so that the
-   * optimizer's step leaves the weights as they are. Returns whether the gradients were finite.
+   * scale update after an unscaled step; when the gradients overflowed, they are zeroed and every
+   * group's lr set to 0 for this step (the loop sets the next step's), so that the optimizer's step
+   * leaves the weights as they are, as a skipped update. Returns whether the gradients were finite.
    */
   settle(optimizer: Optimizer): boolean {
     if (!this.scaler) return true;
@@ -97,12 +98,14 @@ export class MixedPrecision {
     this.scaler.update();
     this.#unscaled.clear();
     const finite = this.scaler.getScale() >= before;
-    if (!finite)
+    if (!finite) {
       noGrad(() =>
         tidy(() => {
           for (const group of optimizer.paramGroups) for (const p of group.params) p.grad?.zero_();
         }),
       );
+      for (const group of optimizer.paramGroups) group.lr = 0;
+    }
     return finite;
   }
 

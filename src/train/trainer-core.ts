@@ -540,7 +540,9 @@ export abstract class TrainerCore implements TrainerLike {
    * train() runs as it would have; the Trainer keeps its learningRate — give a new Trainer the
    * suggestion (fastai's habit: lr_find, then fit_one_cycle at the valley). startLr / endLr given as
    * one number are the head's: groups at other lrs (discriminative or layer-wise) sweep in
-   * proportion, so the suggestion is a learningRate for this Trainer's setup.
+   * proportion, so the suggestion is a learningRate for this Trainer's setup. fp16: the loss is scaled
+   * as in train(), an iteration whose gradients overflow leaves the weights as they are, and the
+   * scaler's state is restored after.
    */
   async lrFind(options: TrainerLrFindOptions = {}): Promise<LrFindResult> {
     if (this.args.threads !== null) setNumThreads(this.args.threads);
@@ -551,6 +553,7 @@ export abstract class TrainerCore implements TrainerLike {
     const perGroup = (value: number | number[] | undefined, fallback: number) =>
       Array.isArray(value) ? value : ratios.map((r) => r * (value ?? fallback));
     const generator = getRngState();
+    const scalerState = this.precision.scaler?.stateDict();
     const wasTraining = this.model.training;
     let epoch = 0;
     let batches = loader.epoch(epoch);
@@ -581,6 +584,7 @@ export abstract class TrainerCore implements TrainerLike {
       await batches.return();
       setRngState(generator);
       generator.dispose();
+      if (scalerState) this.precision.scaler!.loadStateDict(scalerState);
       if (!wasTraining) this.model.eval();
     }
   }
