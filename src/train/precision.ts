@@ -39,9 +39,10 @@ export class MixedPrecision {
     this.scaler = this.mode === 'fp16' ? new GradScaler() : null;
   }
 
-  /** `forward()` under autocast to bfloat16 / float16 on `device` (as is in fp32), floating outputs returned in float32. */
-  forward<T>(forward: () => T, device: AutocastDevice): T {
+  /** `forward()` under autocast to bfloat16 / float16 on the model's device (as is in fp32), floating outputs returned in float32. */
+  forward<T>(forward: () => T, deviceOf: () => AutocastDevice): T {
     if (this.mode === 'fp32') return forward();
+    const device = deviceOf();
     const dtype = this.mode === 'bf16' ? 'bfloat16' : 'float16';
     try {
       return toFloat32(autocast(forward, { deviceType: device, dtype })) as T;

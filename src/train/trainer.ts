@@ -151,7 +151,7 @@ export class Trainer extends TrainerCore {
         this.forwardBatch
           ? this.forwardBatch(forwarding, batch)
           : defaultForward(forwarding, batch, !smoothing && !this.lossFunction),
-      this.autocastDevice(),
+      () => this.autocastDevice(),
     );
     const outputs = asOutput(raw, this.model);
     let loss: Tensor | undefined;
