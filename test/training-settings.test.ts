@@ -44,6 +44,8 @@ test("training_args.json: every setting under HF's snake_case name, in the table
     ['metric_for_best_model', null],
     ['greater_is_better', null],
     ['gradient_checkpointing', false],
+    ['bf16', false],
+    ['fp16', false],
     ['label_smoothing_factor', 0],
     ['resume_from_checkpoint', null],
     ['dataloader_drop_last', false],

@@ -12,7 +12,7 @@
  *   scaler.step(optimizer);
  *   scaler.update();
  */
-import { aten, full, keep, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { aten, full, keep, noGrad, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 
 export interface GradScalerOptions {
@@ -59,9 +59,17 @@ export class GradScaler {
     return this.enabled ? (this.#scale.item() as number) : 1;
   }
 
-  /** loss × scale (the loss itself when disabled). */
+  /** loss × scale (the loss itself when disabled). The scale moves to the loss's device, as torch makes it lazily on the outputs'. */
   scale(loss: Tensor): Tensor {
-    return this.enabled ? loss.mul(this.#scale.to({ dtype: loss.dtype })) : loss;
+    if (!this.enabled) return loss;
+    if (loss.device !== this.#scale.device) {
+      const [scale, tracker] = [this.#scale, this.#growthTracker];
+      this.#scale = keep(scale.to(loss.device as Device));
+      this.#growthTracker = keep(tracker.to(loss.device as Device));
+      scale.dispose();
+      tracker.dispose();
+    }
+    return loss.mul(this.#scale.to({ dtype: loss.dtype }));
   }
 
   /** Divides the optimizer's gradients by the scale in place, once per iteration, noting any inf/NaN. */
@@ -69,7 +77,7 @@ export class GradScaler {
     if (!this.enabled) return;
     if (this.#unscaled.has(optimizer))
       throw new Error('unscale_() has already been called on this optimizer since the last update()');
-    const foundInf = keep(zeros([]));
+    const foundInf = keep(zeros([], { device: this.#scale.device as Device }));
     noGrad(() =>
       tidy(() => {
         const inverse = this.#scale.reciprocal();
@@ -113,7 +121,7 @@ export class GradScaler {
         } else {
           if (this.#unscaled.size === 0)
             throw new Error('update(): no inf checks were recorded; call step() (or unscale_()) first');
-          let foundInf = zeros([]);
+          let foundInf = zeros([], { device: this.#scale.device as Device });
           for (const flag of this.#unscaled.values()) foundInf = foundInf.add(flag);
           aten._amp_update_scale_(
             this.#scale,

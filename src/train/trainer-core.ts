@@ -71,6 +71,7 @@ import {
 import { batchOnDevice, resolveDevice, type ResolvedDevice } from './device.js';
 import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from './trainer-types.js';
 import { TrainingArguments } from './training-args.js';
+import { MixedPrecision, type AutocastDevice } from './precision.js';
 
 const TRAINER_STATE_KEY = 'Trainer';
 
@@ -116,6 +117,8 @@ export abstract class TrainerCore implements TrainerLike {
   readonly deviceReason: string | null;
   /** The model wrapped in DistributedDataParallel while train() runs with several processes (null otherwise). */
   protected ddp: DistributedDataParallel<Module & { forward(...args: never[]): unknown }> | null = null;
+  /** bf16 / fp16 (args): autocast around the forward, fp16's loss scaler (precision.ts). */
+  readonly precision: MixedPrecision;
 
   constructor(options: TrainerOptions) {
     if (typeof options !== 'object' || options === null)
@@ -141,6 +144,11 @@ export abstract class TrainerCore implements TrainerLike {
         `Trainer: gradientCheckpointing: ${innerModel(this.model).constructor.name} has no layer that can recompute its activations (BERT, ViT and ResNet layers can)`,
       );
     this.method = method;
+    if (options.multiTask != null && (this.args.bf16 || this.args.fp16))
+      throw new Error(
+        `Trainer: ${this.args.bf16 ? 'bf16' : 'fp16'} with multi-task training is not supported yet (train it in float32)`,
+      );
+    this.precision = new MixedPrecision(this.args);
     this.world = joinWorld();
     ({ device: this.device, reason: this.deviceReason } = this.resolveDevice());
     this.#moveModel();
@@ -308,6 +316,11 @@ export abstract class TrainerCore implements TrainerLike {
     });
   }
 
+  /** Where autocast casts (bf16 / fp16): the type of the device the model and batches are on. */
+  protected autocastDevice(): AutocastDevice {
+    return this.device.startsWith('cuda') ? 'cuda' : 'cpu';
+  }
+
   /** Adds epoch and step, appends to the log history and calls onLog (HF's Trainer.log). */
   protected async addLogEntry(logs: LogEntry): Promise<LogEntry> {
     const entry: LogEntry = { ...logs, epoch: this.state.epoch, step: this.state.globalStep };
@@ -404,6 +417,7 @@ export abstract class TrainerCore implements TrainerLike {
     const { args, state } = this;
     await this.saveModel(dir);
     await saveOptimizer(this.optimizer!, dir);
+    await this.precision.save(dir);
     await testPauseInSave(state.globalStep, dir);
     await saveScheduler(this.scheduler!, args.lrSchedulerType, dir);
     await saveRngState(dir, this.loaderPosition);
@@ -460,6 +474,8 @@ export abstract class TrainerCore implements TrainerLike {
     // Callbacks first: gradual unfreezing rebuilds the optimizer's groups before its state is loaded.
     this.callbackHandler.loadStateDicts(saved.statefulCallbacks);
     await loadOptimizer(this.optimizer!, dir);
+    const scalerNotice = await this.precision.load(dir);
+    if (scalerNotice) this.log(scalerNotice);
     await loadScheduler(this.scheduler!, dir);
     const position = await loadRngState(dir);
     const trainerState = saved.statefulCallbacks[TRAINER_STATE_KEY] as CallbackState | undefined;
@@ -574,7 +590,9 @@ export abstract class TrainerCore implements TrainerLike {
    * train() runs as it would have; the Trainer keeps its learningRate — give a new Trainer the
    * suggestion (fastai's habit: lr_find, then fit_one_cycle at the valley). startLr / endLr given as
    * one number are the head's: groups at other lrs (discriminative or layer-wise) sweep in
-   * proportion, so the suggestion is a learningRate for this Trainer's setup.
+   * proportion, so the suggestion is a learningRate for this Trainer's setup. fp16: the loss is scaled
+   * as in train(), an iteration whose gradients overflow leaves the weights as they are, and the
+   * scaler's state is restored after.
    */
   async lrFind(options: TrainerLrFindOptions = {}): Promise<LrFindResult> {
     if (this.args.threads !== null) setNumThreads(this.args.threads);
@@ -585,6 +603,7 @@ export abstract class TrainerCore implements TrainerLike {
     const perGroup = (value: number | number[] | undefined, fallback: number) =>
       Array.isArray(value) ? value : ratios.map((r) => r * (value ?? fallback));
     const generator = getRngState();
+    const scalerState = this.precision.scaler?.stateDict();
     const wasTraining = this.model.training;
     let epoch = 0;
     let batches = loader.epoch(epoch);
@@ -603,7 +622,11 @@ export abstract class TrainerCore implements TrainerLike {
             next = await batches.next();
           }
           const loss = this.withBatchOnDevice(next.value, (batch) => this.trainingStep(batch, { index: 0, count: 1 }));
-          if (Number.isFinite(loss)) this.clipGradients();
+          if (Number.isFinite(loss)) {
+            this.clipGradients();
+            // fp16: lrFind steps the optimizer itself; an overflowed iteration leaves the weights as they are.
+            this.precision.settle(optimizer);
+          }
           return loss;
         },
       });
@@ -611,6 +634,7 @@ export abstract class TrainerCore implements TrainerLike {
       await batches.return();
       setRngState(generator);
       generator.dispose();
+      if (scalerState) this.precision.scaler!.loadStateDict(scalerState);
       if (!wasTraining) this.model.eval();
     }
   }

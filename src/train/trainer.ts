@@ -145,9 +145,14 @@ export class Trainer extends TrainerCore {
       this.args.labelSmoothingFactor > 0 && labels !== undefined && isIntegerDtype(labels) && !this.lossFunction;
     // Training forwards through DistributedDataParallel when there is one (torch's ddp(inputs)); evaluation through the model.
     const forwarding = this.ddp && this.model.training ? this.ddp : this.model;
-    const raw = this.forwardBatch
-      ? this.forwardBatch(forwarding, batch)
-      : defaultForward(forwarding, batch, !smoothing && !this.lossFunction);
+    // bf16 / fp16: the forward (and the loss a model computes in it) under autocast, its outputs in float32 (precision.ts).
+    const raw = this.precision.forward(
+      () =>
+        this.forwardBatch
+          ? this.forwardBatch(forwarding, batch)
+          : defaultForward(forwarding, batch, !smoothing && !this.lossFunction),
+      () => this.autocastDevice(),
+    );
     const outputs = asOutput(raw, this.model);
     let loss: Tensor | undefined;
     if (this.lossFunction) loss = this.lossFunction(outputs, labels, batch);
@@ -185,7 +190,7 @@ export class Trainer extends TrainerCore {
         );
       const value = Number(loss.item());
       if (Number.isFinite(value) || this.world.worldSize > 1)
-        (microBatch.count === 1 ? loss : loss.div(microBatch.count)).backward();
+        this.precision.scaleLoss(microBatch.count === 1 ? loss : loss.div(microBatch.count)).backward();
       return value;
     });
   }
@@ -195,8 +200,9 @@ export class Trainer extends TrainerCore {
     return this.optimizer!.paramGroups.flatMap((g) => g.params);
   }
 
-  /** Clips the global gradient norm to maxGradNorm (or only measures it when 0); returns the norm before clipping. */
+  /** Clips the global gradient norm to maxGradNorm (or only measures it when 0); returns the norm before clipping. fp16: of the gradients unscaled first. */
   clipGradients(): number {
+    this.precision.unscale(this.optimizer!);
     const params = this.clippedParameters();
     return tidy(() => {
       if (this.args.maxGradNorm > 0) return Number(clipGradNorm_(params, this.args.maxGradNorm).item());
@@ -205,10 +211,20 @@ export class Trainer extends TrainerCore {
     });
   }
 
-  /** The update after a step's micro-batches: the optimizer's step (unless `skipped`: a loss or gradient norm that is not finite), the scheduler's step, gradients cleared. */
+  /**
+   * The update after a step's micro-batches: the optimizer's step (unless `skipped`: a loss or gradient
+   * norm that is not finite), the scheduler's step, gradients cleared. fp16: the GradScaler's step,
+   * which skips an update whose gradients overflowed and halves the scale; the scheduler does not
+   * step then (HF's Trainer: optimizer_step_was_skipped).
+   */
   optimizerStep(skipped: boolean): void {
-    if (!skipped) this.optimizer!.step();
-    if (this.scheduler instanceof LRScheduler) this.scheduler.step();
+    const scale = this.precision.scaler?.getScale();
+    const overflowed = !skipped && !this.precision.step(this.optimizer!);
+    if (overflowed)
+      this.log(
+        `step ${this.state.globalStep + 1}: float16 gradients overflowed at loss scale ${scale}; update skipped, scale now ${this.precision.scaler!.getScale()} (fp16)`,
+      );
+    if (this.scheduler instanceof LRScheduler && !overflowed) this.scheduler.step();
     this.zeroGrad();
   }
 
@@ -219,16 +235,15 @@ export class Trainer extends TrainerCore {
 
   /** What train() will do, in a few lines (printed at its start): trainable parameters, lr and where it comes from, optimizer, schedule, steps. */
   planLines(): string[] {
-    return [
-      ...planLines(
-        this.model,
-        this.args,
-        this.learningRateReason,
-        this.trainDataset ? this.trainDataset.length : null,
-        this.world.worldSize,
-      ),
-      `device ${this.device}${this.deviceReason ? ` (${this.deviceReason})` : ''}`,
-    ];
+    const lines = planLines(
+      this.model,
+      this.args,
+      this.learningRateReason,
+      this.trainDataset ? this.trainDataset.length : null,
+      this.world.worldSize,
+    );
+    lines.splice(1, 0, ...this.precision.planLines(this.autocastDevice()));
+    return [...lines, `device ${this.device}${this.deviceReason ? ` (${this.deviceReason})` : ''}`];
   }
 
   // ---- training ----------------------------------------------------------------------------------
@@ -379,12 +394,14 @@ export class Trainer extends TrainerCore {
       }
     }
     let gradNorm = NaN;
+    // fp16: gradients that overflowed are the loss scaler's to skip (optimizerStep), not nanPolicy's.
+    const scaled = this.precision.scaler !== null;
     if (bad === null) {
       gradNorm = this.clipGradients();
-      if (!Number.isFinite(gradNorm))
+      if (!Number.isFinite(gradNorm) && !scaled)
         this.#stopOnNanPolicy('gradient norm', gradNorm, where.epoch, where.position + count, where.batchesPerEpoch);
     }
-    const skipped = bad !== null || !Number.isFinite(gradNorm);
+    const skipped = bad !== null || (!Number.isFinite(gradNorm) && !scaled);
     if (skipped) {
       this.acc.skippedSteps++;
       this.log(

@@ -347,6 +347,16 @@ export const TRAINING_SETTINGS = {
     default: false,
     flag: { kind: 'boolean', group: 'Training' },
   }),
+  bf16: setting<boolean>({
+    help: "mixed precision: forward and loss under bfloat16 autocast, weights and optimizer state in float32 (HF's bf16); fast where the hardware has bfloat16 units (GPUs since Ampere, CPUs with AMX or AVX512-BF16)",
+    default: false,
+    flag: { kind: 'boolean', group: 'Training' },
+  }),
+  fp16: setting<boolean>({
+    help: "mixed precision: forward and loss under float16 autocast with a dynamic loss scale (GradScaler: an update with inf/NaN gradients is skipped and the scale halved), weights and optimizer state in float32 (HF's fp16)",
+    default: false,
+    flag: { kind: 'boolean', group: 'Training' },
+  }),
   labelSmoothingFactor: setting<number>({
     help: "label smoothing ε: cross entropy against labels smoothed by ε (0: the model's own loss)",
     default: 0,
@@ -606,6 +616,8 @@ export class TrainingArguments {
         );
       }
     }
+    // HF: "At most one of fp16 and bf16 can be True, but not both".
+    if (this.bf16 && this.fp16) fail('bf16 and fp16 are both set: give one of them');
     this.validateStrategy();
     if (this.discriminativeLr !== null && this.layerwiseLrDecay !== null)
       fail('give discriminativeLr or layerwiseLrDecay, not both');
