@@ -145,10 +145,9 @@ check() {
     nvidia-smi -L 2>/dev/null
     LIBTORCH=$libtorch node native/src/nccl-build.cjs why
   } | tee "$OUT/machine.txt" >&2
-  local force=(--force)
-  [ "$MODE" = --cpu ] && force=()
-  # node-gyp -j <cores> inside; a failed build leaves nothing to test.
-  step build 420 node dist/cli/main.js setup --libtorch "$libtorch" "${force[@]}" || { finish; exit 1; }
+  # node-gyp -j <cores> inside (or a copy from finetune's cache of an addon built from the same sources for the
+  # same libtorch); a failed build leaves nothing to test.
+  step build 420 node dist/cli/main.js setup --libtorch "$libtorch" || { finish; exit 1; }
   step doctor 60 node dist/cli/main.js doctor
   for name in "${DEVICE_TESTS[@]}"; do
     local file=build/ts/test/$name.test.js
