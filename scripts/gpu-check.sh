@@ -93,7 +93,10 @@ step() {
   [ $rc -eq 124 ] || [ $rc -eq 137 ] && verdict="TIMED OUT after ${limit}s"
   [ $rc -ne 0 ] && [ "$verdict" = ok ] && verdict="FAILED (exit $rc)"
   [ "$verdict" = ok ] || failures=$((failures + 1))
-  printf '%-24s %-28s %4ss\n' "$name" "$verdict" "$(($(date +%s) - start))" >> "$SUMMARY"
+  # node --test's counts: a test that skipped on the GPU machine (no CUDA seen, no NCCL built) shows here.
+  local counts
+  counts=$(grep -oE '^ℹ (pass|fail|skipped) [0-9]+' "$OUT/$name.log" | cut -c5- | paste -sd, -)
+  printf '%-24s %-28s %4ss  %s\n' "$name" "$verdict" "$(($(date +%s) - start))" "$counts" >> "$SUMMARY"
   tail -n 25 "$OUT/$name.log" >&2
   return $rc
 }
