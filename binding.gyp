@@ -1,6 +1,7 @@
 {
   "variables": {
-    "finetune_gloo%": "<!(node native/src/gloo-headers.cjs)"
+    "finetune_gloo%": "<!(node native/src/gloo-headers.cjs)",
+    "finetune_nccl%": "<!(node native/src/nccl-build.cjs enabled)"
   },
   "targets": [
     {
@@ -35,6 +36,12 @@
         ["finetune_gloo==1", {
           "sources": ["native/src/distributed.cc", "native/src/distributed-autograd.cc"],
           "defines": ["USE_C10D_GLOO", "FINETUNE_DISTRIBUTED"]
+        }],
+        ["finetune_gloo==1 and finetune_nccl==1", {
+          "include_dirs": ["<!@(node native/src/nccl-build.cjs include-dirs)"],
+          "defines": ["USE_C10D_NCCL", "FINETUNE_NCCL"],
+          "cflags_cc": ["-Wno-interference-size"],
+          "libraries": ["-ltorch_cuda", "-lc10_cuda"]
         }]
       ]
     }

@@ -10,7 +10,7 @@ import { freePort } from './helpers/free-port.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { distributed, tensor, zeros } from '../src/index.js';
+import { distributed, nn, runtimeInfo, tensor, zeros } from '../src/index.js';
 import { addonPath } from '../src/tensor/native.js';
 
 const worker = fileURLToPath(new URL('./helpers/distributed-worker.js', import.meta.url));
@@ -200,8 +200,8 @@ test('bad arguments are refused with the argument named', { skip }, () => {
     /initMethod must be 'env:\/\/' or 'tcp:\/\/host:port', got 'file:\/\/\/tmp\/x'/,
   );
   assert.throws(
-    init({ backend: 'nccl' as 'gloo', initMethod: 'tcp://127.0.0.1:1', rank: 0, worldSize: 1 }),
-    /backend must be 'gloo'/,
+    init({ backend: 'mpi' as 'gloo', initMethod: 'tcp://127.0.0.1:1', rank: 0, worldSize: 1 }),
+    /backend must be 'gloo' \(CPU tensors\) or 'nccl' \(CUDA tensors\), got 'mpi'/,
   );
   assert.throws(
     init({ initMethod: 'tcp://127.0.0.1:1', rank: 0, worldSize: 1, timeout: 0 }),
@@ -226,7 +226,21 @@ test(
     });
     try {
       assert.equal(distributed.isInitialized(), true);
+      assert.equal(distributed.getBackend(), 'gloo');
       assert.throws(() => distributed.initProcessGroup({ rank: 0, worldSize: 1 }), /already initialized/);
+      assert.throws(
+        () => distributed.allReduce(zeros([2], { device: 'meta' })),
+        /distributed\.allReduce failed on rank 0 of 1: the gloo backend takes CPU and CUDA tensors, got the tensor on meta/,
+      );
+      // torch's DDP refuses device_ids for a CPU module; deviceIds names the one GPU that holds the module.
+      assert.throws(
+        () => new distributed.DistributedDataParallel(new nn.Linear(2, 2), { deviceIds: [0] }),
+        /DistributedDataParallel: deviceIds \[0\] needs a module on cuda:0, but its parameters are on cpu: move it with module\.to\('cuda:0'\) first/,
+      );
+      assert.throws(
+        () => new distributed.DistributedDataParallel(new nn.Linear(2, 2), { deviceIds: [0, 1] }),
+        /deviceIds must name this process's one GPU \(\[LOCAL_RANK\]\), got \[0,1\]/,
+      );
       const t = tensor([1.5, -2]);
       distributed.allReduce(t, distributed.ReduceOp.AVG);
       assert.deepEqual(t.toArray(), [1.5, -2]);
@@ -295,6 +309,23 @@ test(
   },
 );
 
+test(
+  "backend 'nccl' without NCCL compiled in names the backend and how to get a CUDA build",
+  { skip: distributed.isNcclAvailable() ? 'this addon has NCCL' : false },
+  () => {
+    const cpuBuild = !runtimeInfo().cudaBuild;
+    assert.throws(
+      () => distributed.initProcessGroup({ backend: 'nccl', initMethod: 'tcp://127.0.0.1:1', rank: 0, worldSize: 1 }),
+      !glooBuilt
+        ? /backend 'nccl' is not compiled in: this build has no Gloo/
+        : cpuBuild
+          ? /distributed\.initProcessGroup: backend 'nccl' is not compiled in: the native addon links a CPU-only libtorch, and NCCL comes with the CUDA build: run `npx finetune setup --cuda 12\.8`/
+          : /backend 'nccl' is not compiled in: the native addon links a CUDA libtorch but was built without the CUDA and NCCL headers/,
+    );
+    assert.equal(distributed.isInitialized(), false);
+  },
+);
+
 test('finetune doctor lists the distributed backends this build has', () => {
   const doctor = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'cli', 'main.js'), 'doctor'], {
     encoding: 'utf8',
@@ -302,7 +333,16 @@ test('finetune doctor lists the distributed backends this build has', () => {
   assert.equal(doctor.status, 0, doctor.stderr);
   assert.match(
     doctor.stdout,
-    glooBuilt ? /^distributed +gloo yes, nccl no/m : /^distributed +gloo no \(install libgloo-dev/m,
+    glooBuilt ? /^distributed +gloo yes, nccl /m : /^distributed +gloo no \(install libgloo-dev/m,
+  );
+  // nccl is listed as there only where it is compiled in.
+  assert.match(
+    doctor.stdout,
+    distributed.isNcclAvailable()
+      ? /^distributed +gloo yes, nccl yes$/m
+      : runtimeInfo().cudaBuild
+        ? /, nccl no \(the CUDA and NCCL headers were missing at build time/m
+        : /, nccl no \(CPU build: `npx finetune setup --cuda 12\.8` for the CUDA one\)$/m,
   );
 });
 

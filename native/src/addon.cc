@@ -145,13 +145,19 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
   out.Set("compiler", __VERSION__);
   out.Set("cuda", cuda.hasCUDA());
+  // Whether the libtorch linked has its CUDA part (libtorch_cuda.so), with or without a GPU.
+  out.Set("cudaBuild", cuda.isBuilt());
   out.Set("cudaDevices", cuda.hasCUDA() ? static_cast<int>(cuda.deviceCount()) : 0);
   out.Set("parallelInfo", at::get_parallel_info());
   out.Set("config", at::show_config());
-  // The c10d backends compiled in: Gloo where its headers were found at build time (binding.gyp).
+  // The c10d backends compiled in: Gloo where its headers were found at build time, NCCL where the
+  // libtorch has CUDA and the CUDA and NCCL headers were found too (binding.gyp).
   auto backends = Napi::Array::New(env);
 #ifdef FINETUNE_DISTRIBUTED
   backends.Set(backends.Length(), "gloo");
+#endif
+#ifdef FINETUNE_NCCL
+  backends.Set(backends.Length(), "nccl");
 #endif
   out.Set("distributedBackends", backends);
   return out;

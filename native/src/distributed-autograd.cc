@@ -26,7 +26,7 @@ using torch::autograd::variable_list;
 struct AllGather : public torch::autograd::Function<AllGather> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& input, int64_t group) {
     ctx->saved_data["group"] = group;
-    auto backend = processGroupBackend(group);
+    auto backend = processGroupBackend(group, input.device().type());
     std::vector<at::Tensor> inputs{input.contiguous()};
     std::vector<std::vector<at::Tensor>> outputs(1);
     for (int rank = 0; rank < backend->getSize(); ++rank) outputs[0].push_back(at::empty_like(inputs[0]));
@@ -39,8 +39,8 @@ struct AllGather : public torch::autograd::Function<AllGather> {
   // reduce-scatter would send the same bytes), then this rank's slice. Autograd gives zeros for
   // outputs the loss did not use.
   static variable_list backward(AutogradContext* ctx, variable_list gradOutputs) {
-    auto backend = processGroupBackend(ctx->saved_data["group"].toInt());
     std::vector<at::Tensor> summed{at::stack(gradOutputs)};
+    auto backend = processGroupBackend(ctx->saved_data["group"].toInt(), summed[0].device().type());
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
     backend->allreduce(summed, options)->wait();
@@ -54,10 +54,8 @@ Napi::Value autogradAllGather(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber()) throw std::runtime_error("the process group must be a number");
   if (!info[1].IsNumber()) throw std::runtime_error("expected a tensor handle");
   int64_t group = info[0].As<Napi::Number>().Int64Value();
+  // The TypeScript caller checked that the group's backend takes the input's device.
   const at::Tensor& input = slab().get(info[1].As<Napi::Number>().Int64Value());
-  if (!input.device().is_cpu()) {
-    throw std::runtime_error("the gloo backend takes CPU tensors, got one on " + input.device().str());
-  }
   auto gathered = AllGather::apply(input, group);
   auto handles = Napi::Array::New(info.Env(), gathered.size());
   for (uint32_t i = 0; i < gathered.size(); ++i) {

@@ -18,6 +18,10 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#ifdef FINETUNE_NCCL
+// Only where the libtorch has CUDA and the CUDA and NCCL headers were found (native/src/nccl-build.cjs).
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/logger.hpp>
@@ -122,6 +126,39 @@ std::shared_ptr<::gloo::transport::Device> glooDevice() {
 
 }  // namespace
 
+namespace {
+
+// As distributed_c10d.py's _create_gloo_process_group.
+c10::intrusive_ptr<c10d::Backend> glooBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int worldSize,
+                                              std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(glooDevice());
+  options->group_name = kDefaultGroupName;
+  for (int r = 0; r < worldSize; ++r) options->global_ranks_in_group.push_back(static_cast<uint64_t>(r));
+  auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, worldSize, options);
+  // torch.distributed does this for every Gloo and NCCL group (rank 0 publishes a sequence number the
+  // others read); a Python peer waits for it.
+  backend->setSequenceNumberForGroup();
+  return backend;
+}
+
+#ifdef FINETUNE_NCCL
+// As distributed_c10d.py's _create_nccl_process_group: the communicators are made lazily, by the first
+// collective on a device (the CUDA device of its tensors), as torch's without init_process_group's device_id.
+c10::intrusive_ptr<c10d::Backend> ncclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int worldSize,
+                                              std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupNCCL::Options::create(/*is_high_priority_stream=*/false);
+  options->timeout = timeout;
+  options->group_name = kDefaultGroupName;
+  for (int r = 0; r < worldSize; ++r) options->global_ranks_in_group.push_back(static_cast<uint64_t>(r));
+  auto backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, worldSize, options);
+  backend->setSequenceNumberForGroup();
+  return backend;
+}
+#endif
+
+}  // namespace
+
 Napi::Value processGroupCreate(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw std::runtime_error("the store host must be a string");
   std::string host = info[0].As<Napi::String>().Utf8Value();
@@ -130,8 +167,14 @@ Napi::Value processGroupCreate(const Napi::CallbackInfo& info) {
   int64_t rank = integerArg(info, 3, "the rank");
   int64_t worldSize = integerArg(info, 4, "the world size");
   std::chrono::milliseconds timeout(integerArg(info, 5, "the timeout"));
+  if (!info[6].IsString()) throw std::runtime_error("the backend must be a string");
+  std::string backendName = info[6].As<Napi::String>().Utf8Value();
   if (port < 0 || port > 65535) throw std::runtime_error("the store port must be in 0..65535");
   if (worldSize < 1 || rank < 0 || rank >= worldSize) throw std::runtime_error("the rank must be in 0..worldSize-1");
+#ifndef FINETUNE_NCCL
+  if (backendName == "nccl") throw std::runtime_error("this addon was built without NCCL");
+#endif
+  if (backendName != "gloo" && backendName != "nccl") throw std::runtime_error("unknown backend '" + backendName + "'");
 
   c10d::TCPStoreOptions storeOptions;
   storeOptions.port = static_cast<uint16_t>(port);
@@ -142,27 +185,30 @@ Napi::Value processGroupCreate(const Napi::CallbackInfo& info) {
   storeOptions.multiTenant = true;
   auto tcpStore = c10::make_intrusive<c10d::TCPStore>(host, storeOptions);
   // The same key prefixes as torch.distributed's default group ("default_pg", the group's name "0",
-  // the device "cpu"), so that a Python process can join the group (tools/c10d-python-check.py).
-
+  // then the backend's first device, "cpu" for gloo and "cuda" for nccl), so that a Python process can
+  // join the group (tools/c10d-python-check.py).
   c10::intrusive_ptr<c10d::Store> groupStore = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcpStore);
   groupStore = c10::make_intrusive<c10d::PrefixStore>(std::string(kDefaultGroupName) + "/", groupStore);
-  auto backendStore = c10::make_intrusive<c10d::PrefixStore>("cpu/", groupStore);
+  int r = static_cast<int>(rank);
+  int size = static_cast<int>(worldSize);
 
-  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  options->devices.push_back(glooDevice());
-  options->group_name = kDefaultGroupName;
-  for (int64_t r = 0; r < worldSize; ++r) options->global_ranks_in_group.push_back(static_cast<uint64_t>(r));
-  auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(backendStore, static_cast<int>(rank),
-                                                             static_cast<int>(worldSize), options);
-  // torch.distributed does this for every Gloo group (rank 0 publishes a sequence number the others
-  // read); a Python peer waits for it.
-  backend->setSequenceNumberForGroup();
-
-  // As distributed_c10d.py's _new_process_group_helper for init_process_group(backend="gloo").
-  auto processGroup = c10::make_intrusive<c10d::ProcessGroup>(groupStore, static_cast<int>(rank),
-                                                              static_cast<int>(worldSize));
-  processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
-  processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+  // As distributed_c10d.py's _new_process_group_helper for init_process_group(backend=...): the backend
+  // serves the devices of torch's Backend.backend_capability (gloo: CPU, and CUDA tensors through host
+  // memory where the libtorch has CUDA; nccl: CUDA only).
+  auto processGroup = c10::make_intrusive<c10d::ProcessGroup>(groupStore, r, size);
+  if (backendName == "gloo") {
+    auto backend = glooBackend(c10::make_intrusive<c10d::PrefixStore>("cpu/", groupStore), r, size, timeout);
+    processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+    processGroup->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, backend);
+  }
+#ifdef FINETUNE_NCCL
+  if (backendName == "nccl") {
+    auto backend = ncclBackend(c10::make_intrusive<c10d::PrefixStore>("cuda/", groupStore), r, size, timeout);
+    processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+    processGroup->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
+  }
+#endif
   processGroup->setGroupName(kDefaultGroupName);
   processGroup->setGroupDesc("default_pg");
   c10d::register_process_group(kDefaultGroupName, processGroup);
@@ -178,8 +224,12 @@ c10::intrusive_ptr<c10d::ProcessGroup> processGroupAt(int64_t id) {
   return found->second.processGroup;
 }
 
-c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group) {
-  return processGroupAt(group)->getBackend(c10::DeviceType::CPU);
+c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group, c10::DeviceType device) {
+  auto processGroup = processGroupAt(group);
+  if (!processGroup->hasBackendForDeviceType(device)) {
+    throw std::runtime_error("the process group's backend takes no " + c10::DeviceTypeName(device, true) + " tensors");
+  }
+  return processGroup->getBackend(device);
 }
 
 Napi::Value processGroupAllReduce(const Napi::CallbackInfo& info) {
@@ -323,6 +373,10 @@ Napi::Value reducerCreate(const Napi::CallbackInfo& info) {
   if (!info[6].IsString()) throw std::runtime_error("the module name must be a string");
   std::string moduleName = info[6].As<Napi::String>().Utf8Value();
   bool broadcastBuffers = info[7].ToBoolean().Value();
+  if (!info[8].IsArray()) throw std::runtime_error("the device ids must be an array");
+  auto deviceList = info[8].As<Napi::Array>();
+  std::vector<int> deviceIds;
+  for (uint32_t i = 0; i < deviceList.Length(); ++i) deviceIds.push_back(deviceList.Get(i).ToNumber().Int32Value());
 
   // As DistributedDataParallel._ddp_init_helper with torch 2.13's _BucketCapacityConfig: without
   // find_unused_parameters the first iteration reduces everything in one bucket, and the Reducer
@@ -344,7 +398,9 @@ Napi::Value reducerCreate(const Napi::CallbackInfo& info) {
       /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
   auto logger = std::make_shared<c10d::Logger>(reducer);
   reducer->set_logger(logger);
-  logger->set_construction_data_and_log(moduleName, /*device_ids=*/{}, /*output_device=*/-1, broadcastBuffers,
+  // torch's DDP passes output_device = device_ids[0] for a single-device CUDA module, -1 for a CPU one.
+  int outputDevice = deviceIds.empty() ? -1 : deviceIds[0];
+  logger->set_construction_data_and_log(moduleName, deviceIds, outputDevice, broadcastBuffers,
                                         /*has_sync_bn=*/false, /*static_graph=*/false);
   ReducerEntry entry{group, std::move(reducer), std::move(logger)};
   entry.reducer->register_comm_hook(std::make_unique<RankNamingAllReduce>(processGroup, entry.bucketStarts));

@@ -1,7 +1,9 @@
 // Process groups over c10d, PyTorch's own distributed engine (TCPStore + ProcessGroupGloo, both
-// inside libtorch_cpu.so): the collectives torch.distributed runs, on CPU tensors from the slab.
-// Compiled only where the Gloo headers exist (binding.gyp's FINETUNE_DISTRIBUTED, see
-// native/src/gloo-headers.cjs); src/distributed/ says how to get them when these are missing.
+// inside libtorch_cpu.so, and ProcessGroupNCCL inside a CUDA libtorch's libtorch_cuda.so): the
+// collectives torch.distributed runs, on tensors from the slab. Compiled only where the Gloo headers
+// exist (binding.gyp's FINETUNE_DISTRIBUTED, see native/src/gloo-headers.cjs), NCCL only where the
+// libtorch has CUDA and the CUDA and NCCL headers exist too (FINETUNE_NCCL, native/src/nccl-build.cjs);
+// src/distributed/ says how to get them when these are missing.
 #pragma once
 
 #include <c10/util/intrusive_ptr.h>
@@ -16,16 +18,16 @@ class Backend;
 
 namespace finetune {
 
-// processGroupCreate(host, port, isStoreServer, rank, worldSize, timeoutMs) -> group id.
+// processGroupCreate(host, port, isStoreServer, rank, worldSize, timeoutMs, 'gloo' | 'nccl') -> group id.
 // Blocks until every rank joined, or throws after timeoutMs.
 Napi::Value processGroupCreate(const Napi::CallbackInfo& info);
 // The c10d::ProcessGroup of a group id (what torch.distributed's group objects hold); throws when
 // the group was destroyed.
 c10::intrusive_ptr<c10d::ProcessGroup> processGroupAt(int64_t id);
 
-// The c10d backend of a live group, for collectives run inside autograd (distributed-autograd.cc);
-// throws when the group was destroyed.
-c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group);
+// The c10d backend of a live group for tensors on `device`, for collectives run inside autograd
+// (distributed-autograd.cc); throws when the group was destroyed or its backend takes no such tensors.
+c10::intrusive_ptr<c10d::Backend> processGroupBackend(int64_t group, c10::DeviceType device);
 // The collectives take torch.distributed's async_op last (c10d's opts.asyncOp: false when the caller
 // waits at once, as Python's dist.all_reduce(t) passes it).
 // processGroupAllReduce(group, tensor, 'sum' | 'avg' | 'max', asyncOp) -> work id; in place.
@@ -51,7 +53,7 @@ Napi::Value verifyParamsAcrossProcesses(const Napi::CallbackInfo& info);
 // DDP's c10d::Reducer over a group (torch's dist.Reducer): averages the parameters' gradients
 // in buckets from autograd hooks while backward runs.
 // reducerCreate(group, parameters[], names[], bucketBytesCap, firstBucketBytesCap, findUnusedParameters,
-//               moduleName, broadcastBuffers) -> id; with DDP's c10d::Logger, as torch's DDP.
+//               moduleName, broadcastBuffers, deviceIds[]) -> id; with DDP's c10d::Logger, as torch's DDP.
 Napi::Value reducerCreate(const Napi::CallbackInfo& info);
 // reducerPrepareForForward(reducer): torch's logger.set_runtime_stats_and_log() and reducer.prepare_for_forward().
 Napi::Value reducerPrepareForForward(const Napi::CallbackInfo& info);

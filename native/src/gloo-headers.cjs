@@ -7,12 +7,16 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-// Only the compiler's default include directories: naming /usr/include with -I breaks libstdc++'s
-// #include_next.
-const searched = ['/usr/include', '/usr/local/include'];
+// Only the compiler's default include directories, and those g++ adds from CPLUS_INCLUDE_PATH and
+// CPATH (how scripts/gpu-check.sh brings the headers to a machine without libgloo-dev): naming
+// /usr/include with -I breaks libstdc++'s #include_next.
+function searchedDirs(env = process.env) {
+  const extra = [env.CPLUS_INCLUDE_PATH, env.CPATH].flatMap((list) => (list ? list.split(':').filter(Boolean) : []));
+  return ['/usr/include', '/usr/local/include', ...extra];
+}
 
 function glooHeadersPresent() {
-  return searched.some((dir) => existsSync(join(dir, 'gloo', 'context.h')) && existsSync(join(dir, 'gloo', 'rendezvous', 'store.h')));
+  return searchedDirs().some((dir) => existsSync(join(dir, 'gloo', 'context.h')) && existsSync(join(dir, 'gloo', 'rendezvous', 'store.h')));
 }
 
 module.exports = { glooHeadersPresent };

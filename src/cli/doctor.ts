@@ -1,5 +1,5 @@
 /** `finetune doctor`: where libtorch is and what this build can do. */
-import { runtimeInfo, version } from '../index.js';
+import { runtimeInfo, version, type RuntimeInfo } from '../index.js';
 import { resolveDevice } from '../train/index.js';
 import { flagHelp, parseCommandLine, UsageError, type FlagTable } from './core/flags.js';
 
@@ -15,6 +15,20 @@ Prints where libtorch is, its version and where it came from, the addon's build 
 NNPACK and CUDA. \`finetune setup\` changes the libtorch in use.
 
 ${flagHelp(DOCTOR_FLAGS)}`;
+}
+
+/** The c10d backends this build has (nccl listed as yes only when compiled in), and what gives the missing ones. */
+function distributedRow(info: RuntimeInfo): string {
+  const gloo = info.distributedBackends.includes('gloo');
+  const glooPart = gloo ? 'gloo yes' : 'gloo no (install libgloo-dev, then `npx finetune setup --force`)';
+  const ncclPart = info.distributedBackends.includes('nccl')
+    ? 'nccl yes'
+    : !info.cudaBuild
+      ? 'nccl no (CPU build: `npx finetune setup --cuda 12.8` for the CUDA one)'
+      : !gloo
+        ? 'nccl no (it comes with the distributed part, which needs the Gloo headers)'
+        : `nccl no (the CUDA and NCCL headers were missing at build time: \`LIBTORCH=${info.libtorch} node native/src/nccl-build.cjs why\`)`;
+  return `${glooPart}, ${ncclPart}`;
 }
 
 export function runDoctor(argv: string[]): number {
@@ -56,13 +70,7 @@ export function runDoctor(argv: string[]): number {
           : "off: NNPACK cannot initialise on this CPU, so libtorch's own convolution kernels run (and its warning is not printed)",
     ],
     ['cuda', info.cuda ? `yes (${info.cudaDevices} device${info.cudaDevices === 1 ? '' : 's'})` : 'no (CPU build)'],
-    [
-      'distributed',
-      (info.distributedBackends.includes('gloo')
-        ? 'gloo yes'
-        : 'gloo no (install libgloo-dev, then `npx finetune setup --force`)') +
-        (info.cuda ? ', nccl no (not built in yet)' : ', nccl no (CPU build)'),
-    ],
+    ['distributed', distributedRow(info)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [key, value] of rows) console.log(`${key.padEnd(width)}  ${value}`);

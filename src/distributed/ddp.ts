@@ -13,7 +13,7 @@
  */
 import { tensorsIn } from '../data/loader.js';
 import { Module, type StateDict } from '../nn/module.js';
-import { cat, isGradEnabled, noGrad, tidy, type Tensor } from '../tensor/index.js';
+import { cat, isGradEnabled, noGrad, Tensor, tidy, type Device } from '../tensor/index.js';
 import { elementBytes } from '../tensor/typed-arrays.js';
 import {
   broadcast,
@@ -43,6 +43,12 @@ export interface DistributedDataParallelOptions {
    * reduction in the prior iteration").
    */
   findUnusedParameters?: boolean;
+  /**
+   * torch's device_ids for a module on one GPU: `[LOCAL_RANK]`, the index of the CUDA device that holds
+   * its parameters (one GPU per process, as NCCL needs); the forward then moves its tensor arguments
+   * there. Left out for a CPU module, as torch requires.
+   */
+  deviceIds?: number[];
 }
 
 /** torch.distributed's _DEFAULT_FIRST_BUCKET_BYTES. */
@@ -53,6 +59,44 @@ const DEFAULT_BUCKET_CAP_MB = 25;
 const reducers = new FinalizationRegistry<number>((reducer) => {
   if (isInitialized()) distributedAddon().reducerDestroy(reducer);
 });
+
+/**
+ * torch DDP's _to_kwargs: `value` with every tensor reachable through arrays and plain objects on
+ * `device` (a tensor already there is kept).
+ */
+function movedTo(value: unknown, device: Device): unknown {
+  if (value instanceof Tensor) return value.device === device ? value : value.to(device);
+  if (Array.isArray(value)) return value.map((item) => movedTo(item, device));
+  if (typeof value === 'object' && value !== null) {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, movedTo(item, device)]));
+    }
+  }
+  return value;
+}
+
+/**
+ * The CUDA device that `deviceIds` names (undefined when left out), checked as torch's DDP checks it:
+ * only for a module whose parameters all sit on that one GPU.
+ */
+function deviceOf(module: Module, deviceIds: number[] | undefined): Device | undefined {
+  if (deviceIds === undefined || deviceIds.length === 0) return undefined;
+  const devices = [...new Set(module.parameters().map((p) => p.device))];
+  const device: Device = `cuda:${deviceIds[0]}`;
+  if (deviceIds.length !== 1 || !Number.isInteger(deviceIds[0]) || deviceIds[0] < 0) {
+    throw new Error(
+      `DistributedDataParallel: deviceIds must name this process's one GPU ([LOCAL_RANK]), got [${deviceIds}]`,
+    );
+  }
+  if (devices.length !== 1 || devices[0] !== device) {
+    throw new Error(
+      `DistributedDataParallel: deviceIds [${deviceIds}] needs a module on ${device}, but its parameters are on ` +
+        `${devices.join(', ')}: move it with module.to('${device}') first (or leave deviceIds out for a CPU module)`,
+    );
+  }
+  return device;
+}
 
 /** A module with a forward method: what DDP wraps. */
 type Forwarding = Module & { forward(...args: never[]): unknown };
@@ -104,6 +148,8 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
   readonly #module: M;
   readonly #broadcastBuffers: boolean;
   readonly #findUnusedParameters: boolean;
+  /** Where the forward moves its tensor arguments: the GPU of deviceIds, or undefined (no move). */
+  readonly #inputDevice: Device | undefined;
   /** The parameters that train, as the Reducer indexes them, with their names. */
   readonly #trained: [string, Tensor][];
   readonly #reducer: number;
@@ -128,6 +174,7 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
     this.#module = module;
     this.#broadcastBuffers = options.broadcastBuffers ?? true;
     this.#findUnusedParameters = options.findUnusedParameters ?? false;
+    this.#inputDevice = deviceOf(module, options.deviceIds);
     this.#trained = module.namedParameters().filter(([, p]) => p.requiresGrad);
     if (this.#trained.length === 0) {
       throw new Error('DistributedDataParallel: the module has no parameter that requires gradients');
@@ -151,6 +198,7 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
         this.#findUnusedParameters,
         module.constructor.name,
         this.#broadcastBuffers,
+        this.#inputDevice === undefined ? [] : [options.deviceIds![0]],
       ),
     );
     reducers.register(this, this.#reducer);
@@ -194,7 +242,8 @@ export class DistributedDataParallel<M extends Forwarding> extends Module {
     if (reducing) this.#onReducer('forward', (gloo, reducer) => gloo.reducerPrepareForForward(reducer));
     if (isGradEnabled()) this.#onReducer('forward', (gloo, reducer) => gloo.reducerRebuildBuckets(reducer));
     if (this.#broadcastBuffers && this.#lastForwardSynced) this.#syncBuffers();
-    const output = (this.#module.forward as (...a: Parameters<M['forward']>) => ReturnType<M['forward']>)(...args);
+    const inputs = this.#inputDevice === undefined ? args : (movedTo(args, this.#inputDevice) as typeof args);
+    const output = (this.#module.forward as (...a: Parameters<M['forward']>) => ReturnType<M['forward']>)(...inputs);
     this.#lastForwardSynced = reducing;
     if (reducing) {
       const outputs = this.#findUnusedParameters ? [...tensorsIn(output)].map((t) => t.handle) : [];

@@ -1,9 +1,9 @@
 /**
- * torch.distributed for finetune: a process group on PyTorch's own engine (c10d's TCPStore and
- * ProcessGroupGloo inside libtorch), joined the way torchrun's workers join (`env://`: MASTER_ADDR,
- * MASTER_PORT, RANK, WORLD_SIZE) or at an explicit `tcp://host:port`, and its collectives on CPU
- * tensors: allReduce, broadcast, allGather, barrier. A Python torch.distributed process can join the
- * same group (tools/c10d-python-check.py).
+ * torch.distributed for finetune: a process group on PyTorch's own engine (c10d's TCPStore, and
+ * ProcessGroupGloo or, with a CUDA libtorch, ProcessGroupNCCL inside libtorch), joined the way torchrun's
+ * workers join (`env://`: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE) or at an explicit
+ * `tcp://host:port`, and its collectives: allReduce, broadcast, allGather, barrier. A Python
+ * torch.distributed process can join the same group (tools/c10d-python-check.py).
  */
 import { native } from '../tensor/native.js';
 import type { Tensor } from '../tensor/index.js';
@@ -17,6 +17,7 @@ export interface DistributedAddon {
     rank: number,
     worldSize: number,
     timeoutMs: number,
+    backend: Backend,
   ): number;
   processGroupAllReduce(group: number, tensor: number, op: ReduceOp, asyncOp: boolean): number;
   processGroupBroadcast(group: number, tensor: number, src: number, asyncOp: boolean): number;
@@ -35,6 +36,7 @@ export interface DistributedAddon {
     findUnusedParameters: boolean,
     moduleName: string,
     broadcastBuffers: boolean,
+    deviceIds: number[],
   ): number;
   reducerPrepareForForward(reducer: number): void;
   reducerRebuildBuckets(reducer: number): boolean;
@@ -59,13 +61,18 @@ export interface BackwardTimeline {
 export const ReduceOp = { SUM: 'sum', AVG: 'avg', MAX: 'max' } as const;
 export type ReduceOp = (typeof ReduceOp)[keyof typeof ReduceOp];
 
-export type Backend = 'gloo';
+/**
+ * The c10d backends, as torch.distributed's: 'gloo' reduces CPU tensors (and CUDA ones, through host
+ * memory, where the libtorch has CUDA); 'nccl' reduces CUDA tensors on the GPUs, one GPU per process,
+ * and is compiled in only where the libtorch has CUDA (isNcclAvailable()).
+ */
+export type Backend = 'gloo' | 'nccl';
 
 /** torch.distributed's default_pg_timeout: 30 minutes. */
 export const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 
 export interface InitProcessGroupOptions {
-  /** Only 'gloo' (CPU tensors) in this build. */
+  /** 'gloo' (default; CPU tensors) or 'nccl' (CUDA tensors, a CUDA build: isNcclAvailable()). */
   backend?: Backend;
   /** 'env://' (default: MASTER_ADDR and MASTER_PORT) or 'tcp://host:port'. */
   initMethod?: string;
@@ -86,6 +93,7 @@ interface ProcessGroup {
   id: number;
   rank: number;
   worldSize: number;
+  backend: Backend;
 }
 
 let group: ProcessGroup | undefined;
@@ -108,6 +116,29 @@ export function isAvailable(): boolean {
 /** Whether the Gloo backend is compiled in (torch.distributed.is_gloo_available). */
 export function isGlooAvailable(): boolean {
   return native.buildInfo().distributedBackends.includes('gloo');
+}
+
+/** Whether the NCCL backend is compiled in (torch.distributed.is_nccl_available): a CUDA build. */
+export function isNcclAvailable(): boolean {
+  return native.buildInfo().distributedBackends.includes('nccl');
+}
+
+/** Why this build has no NCCL, and what gives it one. */
+function noNcclReason(): string {
+  if (!isGlooAvailable()) return NO_GLOO;
+  if (!native.buildInfo().cudaBuild) {
+    return (
+      'the native addon links a CPU-only libtorch, and NCCL comes with the CUDA build: run ' +
+      "`npx finetune setup --cuda 12.8` (the CUDA version of your driver), or use backend 'gloo'"
+    );
+  }
+  return (
+    'the native addon links a CUDA libtorch but was built without the CUDA and NCCL headers that ' +
+    "c10d's ProcessGroupNCCL.hpp includes (nccl.h, cuda_runtime_api.h, cublas_v2.h, …: the CUDA toolkit " +
+    'with CUDA_HOME set, and the nvidia-* pip wheels beside torch or libnccl-dev): ' +
+    '`LIBTORCH=<its folder> node native/src/nccl-build.cjs why` names what is missing; install it, then run ' +
+    '`npx finetune setup --force`'
+  );
 }
 
 /** Whether initProcessGroup ran and destroyProcessGroup did not since. */
@@ -211,8 +242,13 @@ export function initProcessGroup(options: InitProcessGroupOptions = {}): void {
     );
   }
   const backend = options.backend ?? 'gloo';
-  if (backend !== 'gloo') {
-    throw new Error(`distributed.initProcessGroup: backend must be 'gloo' (CPU tensors), got '${String(backend)}'`);
+  if (backend !== 'gloo' && backend !== 'nccl') {
+    throw new Error(
+      `distributed.initProcessGroup: backend must be 'gloo' (CPU tensors) or 'nccl' (CUDA tensors), got '${String(backend)}'`,
+    );
+  }
+  if (backend === 'nccl' && !isNcclAvailable()) {
+    throw new Error(`distributed.initProcessGroup: backend 'nccl' is not compiled in: ${noNcclReason()}`);
   }
   const timeout = integerSetting('timeout (milliseconds)', options.timeout ?? DEFAULT_TIMEOUT_MS, 1);
   const { host, port, rank, worldSize } = rendezvous(options);
@@ -222,11 +258,16 @@ export function initProcessGroup(options: InitProcessGroupOptions = {}): void {
   }
   const gloo = addon();
   const agentHostsStore = process.env.TORCHELASTIC_USE_AGENT_STORE === 'True';
-  const pending = { id: -1, rank, worldSize };
+  const pending = { id: -1, rank, worldSize, backend };
   const id = onRank(pending, `initProcessGroup (store ${host}:${port}, timeout ${timeout} ms)`, () =>
-    gloo.processGroupCreate(host, port, rank === 0 && !agentHostsStore, rank, worldSize, timeout),
+    gloo.processGroupCreate(host, port, rank === 0 && !agentHostsStore, rank, worldSize, timeout, backend),
   );
-  group = { id, rank, worldSize };
+  group = { id, rank, worldSize, backend };
+}
+
+/** The default group's backend (torch.distributed.get_backend). */
+export function getBackend(): Backend {
+  return current('getBackend').backend;
 }
 
 /** This process's rank in the default group (torch.distributed.get_rank). */
@@ -273,12 +314,20 @@ export class Work {
 }
 
 /**
- * The handle of a tensor Gloo can take: on the CPU, and contiguous, since Gloo reads and writes numel
- * elements from the data pointer (a column of a matrix would reduce into its neighbours).
+ * The handle of a tensor the group's backend can take: on a device it serves (torch's
+ * backend_capability: gloo CPU and CUDA, nccl CUDA), and contiguous, since the backends read and write
+ * numel elements from the data pointer (a column of a matrix would reduce into its neighbours).
  */
-function cpuTensor(tensor: Tensor, what = 'tensor'): number {
-  if (tensor.device !== 'cpu') {
-    throw new Error(`the gloo backend takes CPU tensors, got the ${what} on ${tensor.device}`);
+function collectiveTensor(pg: ProcessGroup, tensor: Tensor, what = 'tensor'): number {
+  const cuda = tensor.device.startsWith('cuda');
+  if (pg.backend === 'nccl' && !cuda) {
+    throw new Error(
+      `the nccl backend takes CUDA tensors, got the ${what} on ${tensor.device}: move it to this rank's GPU ` +
+        "(.to(`cuda:${LOCAL_RANK}`)), or join the group with backend 'gloo'",
+    );
+  }
+  if (pg.backend === 'gloo' && !cuda && tensor.device !== 'cpu') {
+    throw new Error(`the gloo backend takes CPU and CUDA tensors, got the ${what} on ${tensor.device}`);
   }
   if (!tensor.isContiguous()) {
     throw new Error(
@@ -322,7 +371,7 @@ export function allReduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, options?:
     if (op === ReduceOp.AVG && !tensor.dtype.startsWith('float') && !tensor.dtype.startsWith('bfloat')) {
       throw new Error(`ReduceOp.AVG needs a floating-point tensor, got ${tensor.dtype}`);
     }
-    return gloo.processGroupAllReduce(pg.id, cpuTensor(tensor), op, asyncOp);
+    return gloo.processGroupAllReduce(pg.id, collectiveTensor(pg, tensor), op, asyncOp);
   });
 }
 
@@ -334,7 +383,7 @@ export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptio
     if (!Number.isInteger(src) || src < 0 || src >= pg.worldSize) {
       throw new Error(`src must be a rank from 0 to ${pg.worldSize - 1}, got ${src}`);
     }
-    return gloo.processGroupBroadcast(pg.id, cpuTensor(tensor), src, asyncOp);
+    return gloo.processGroupBroadcast(pg.id, collectiveTensor(pg, tensor), src, asyncOp);
   });
 }
 
@@ -356,8 +405,8 @@ export function allGather(tensorList: Tensor[], tensor: Tensor, options?: Collec
         );
       }
     });
-    const outputs = tensorList.map((output, i) => cpuTensor(output, `tensorList[${i}]`));
-    return gloo.processGroupAllGather(pg.id, outputs, cpuTensor(tensor), asyncOp);
+    const outputs = tensorList.map((output, i) => collectiveTensor(pg, output, `tensorList[${i}]`));
+    return gloo.processGroupAllGather(pg.id, outputs, collectiveTensor(pg, tensor), asyncOp);
   });
 }
 
@@ -381,13 +430,17 @@ export function destroyProcessGroup(): void {
 }
 
 /**
- * @internal Runs `call` with the default group's native id (for the autograd collectives of
- * distributed/nn.ts), naming the operation and this rank in its error.
+ * @internal Runs `call` with the default group's native id and a check that gives the handle of a tensor
+ * its backend takes (for the autograd collectives of distributed/nn.ts), naming the operation and this
+ * rank in its error.
  */
-export function onDefaultGroup<T>(operation: string, call: (groupId: number) => T): T {
+export function onDefaultGroup<T>(
+  operation: string,
+  call: (groupId: number, handleOf: (tensor: Tensor, what?: string) => number) => T,
+): T {
   const pg = current(operation);
   addon(); // throws, saying how to get Gloo, where this build has none
-  return onRank(pg, operation, () => call(pg.id));
+  return onRank(pg, operation, () => call(pg.id, (tensor, what) => collectiveTensor(pg, tensor, what)));
 }
 
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';

@@ -18,9 +18,8 @@ interface AutogradCollectives {
  * through the result (a collective runs there), in the same order as the others.
  */
 export function allGather(tensor: Tensor): Tensor[] {
-  return onDefaultGroup('nn.allGather', (group) => {
-    if (tensor.device !== 'cpu') throw new Error(`the gloo backend takes CPU tensors, got one on ${tensor.device}`);
+  return onDefaultGroup('nn.allGather', (group, handleOf) => {
     const collectives = native as unknown as AutogradCollectives;
-    return collectives.autogradAllGather(group, tensor.handle).map((handle) => Tensor.fromHandle(handle));
+    return collectives.autogradAllGather(group, handleOf(tensor)).map((handle) => Tensor.fromHandle(handle));
   });
 }

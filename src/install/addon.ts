@@ -28,11 +28,14 @@ export function addonKey(root: string, libtorch: Libtorch): string {
   for (const name of sources) hash.update(name).update(readFileSync(join(root, 'native', 'src', name)));
   hash.update(readFileSync(join(root, 'binding.gyp')));
   hash.update(`${libtorch.dir}\n${libtorch.cxx11Abi}`);
-  // Installing the Gloo headers turns the distributed part on (binding.gyp), so it changes the build.
-  const gloo = createRequire(import.meta.url)(join(root, 'native', 'src', 'gloo-headers.cjs')) as {
-    glooHeadersPresent(): boolean;
-  };
+  // Installing the Gloo headers turns the distributed part on, and the CUDA and NCCL headers its NCCL
+  // backend (binding.gyp), so they change the build.
+  const helper = (name: string) => createRequire(import.meta.url)(join(root, 'native', 'src', name)) as unknown;
+  const gloo = helper('gloo-headers.cjs') as { glooHeadersPresent(): boolean };
   hash.update(`gloo=${gloo.glooHeadersPresent()}`);
+  const nccl = helper('nccl-build.cjs') as { ncclBuild(libtorch: string): { enabled: boolean; includeDirs: string[] } };
+  const { enabled, includeDirs } = nccl.ncclBuild(libtorch.dir);
+  hash.update(`nccl=${enabled} ${includeDirs.join(' ')}`);
   return hash.digest('hex').slice(0, 16);
 }
 

@@ -38,11 +38,17 @@ export interface BuildInfo {
   torchVersion: string;
   cxx11Abi: boolean;
   compiler: string;
+  /** Whether a CUDA device is usable (the libtorch has CUDA and a GPU is visible). */
   cuda: boolean;
+  /** Whether the libtorch linked has its CUDA part (libtorch_cuda.so), with or without a GPU. */
+  cudaBuild: boolean;
   cudaDevices: number;
   parallelInfo: string;
   config: string;
-  /** The c10d backends compiled into the addon: ['gloo'] where the Gloo headers were found at build time. */
+  /**
+   * The c10d backends compiled into the addon: 'gloo' where the Gloo headers were found at build time,
+   * 'nccl' where the libtorch has CUDA and the CUDA and NCCL headers were found too.
+   */
   distributedBackends: string[];
 }
 
