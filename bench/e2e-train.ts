@@ -25,7 +25,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -190,10 +190,11 @@ async function pretrainedCheckpoint(root: string, options: Options, env: NodeJS.
       String(settings.maxLength),
       '--seed',
       String(settings.seed),
+      // Not part of the comparison: as fast as the machine allows.
       '--threads',
-      String(options.threads),
+      String(availableParallelism()),
     ],
-    env,
+    { ...env, OMP_NUM_THREADS: String(availableParallelism()), MKL_NUM_THREADS: String(availableParallelism()) },
   );
   check(pretrain, 'finetune pretrain');
   console.log(pretrain.lines.find((l) => l.text.startsWith('done:'))?.text ?? '');
