@@ -1,5 +1,6 @@
 """PyTorch side of bench/checkpointing.ts: one measurement of transformers' BertForSequenceClassification
-training step (random init) with or without gradient_checkpointing_enable(); prints JSON."""
+training step (random init), fully trained or with peft's LoRA, with or without gradient_checkpointing_enable();
+prints JSON."""
 import argparse
 import json
 import resource
@@ -24,6 +25,7 @@ parser = argparse.ArgumentParser()
 for flag in ("--threads", "--steps", "--batch", "--seq"):
     parser.add_argument(flag, type=int, required=True)
 parser.add_argument("--model", choices=SHAPES, required=True)
+parser.add_argument("--method", choices=("full", "lora"), required=True)
 parser.add_argument("--checkpointing", choices=("on", "off"), required=True)
 args = parser.parse_args()
 
@@ -31,8 +33,13 @@ torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 model = BertForSequenceClassification(BertConfig(num_labels=2, **SHAPES[args.model]))
 model.train()
+# As PEFT's guides: checkpointing on the base model (non-reentrant, transformers' default), then the adapter.
 if args.checkpointing == "on":
     model.gradient_checkpointing_enable()
+if args.method == "lora":
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=32, target_modules=["query", "value"]))
 ids = torch.randint(0, model.config.vocab_size, (args.batch, args.seq))
 mask = torch.ones(args.batch, args.seq, dtype=torch.long)
 labels = torch.randint(0, 2, (args.batch,))
