@@ -69,6 +69,8 @@ import {
 } from './distributed.js';
 import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from './trainer-types.js';
 import { TrainingArguments } from './training-args.js';
+import { chooseFeatureCache, FrozenFeatureCache } from './feature-cache.js';
+import { stepSchedule } from './plan.js';
 
 const TRAINER_STATE_KEY = 'Trainer';
 
@@ -108,6 +110,10 @@ export abstract class TrainerCore implements TrainerLike {
   readonly world: WorldPlace;
   /** The model wrapped in DistributedDataParallel while train() runs with several processes (null otherwise). */
   protected ddp: DistributedDataParallel<Module & { forward(...args: never[]): unknown }> | null = null;
+  /** The frozen prefix's outputs the training data is read from while train() runs (cacheFrozenFeatures), else null. */
+  protected featureCache: FrozenFeatureCache | null = null;
+  /** The plan's line on cached frozen features (null: cacheFrozenFeatures is off). */
+  protected featureCacheLine: string | null = null;
 
   constructor(options: TrainerOptions) {
     if (typeof options !== 'object' || options === null)
@@ -313,16 +319,17 @@ export abstract class TrainerCore implements TrainerLike {
   }
 
   #trainLoader(sharded: boolean): DataLoader<unknown, unknown> {
-    const dataset = this.trainDataset;
+    const cache = this.featureCache;
+    const dataset = cache ?? this.trainDataset;
     if (!dataset) throw new Error('Trainer.train: no trainDataset');
-    const loader = new DataLoader<unknown, unknown>(dataset, {
+    const loader = new DataLoader<unknown, unknown>(dataset as Dataset<unknown>, {
       batchSize: this.args.perDeviceTrainBatchSize,
       ...(sharded
         ? { sampler: new ShardedTrainOrder(dataset, this.args.dataOrderSeed, this.world) }
         : { shuffle: true }),
       seed: this.args.dataOrderSeed,
       dropLast: this.args.dataloaderDropLast,
-      collate: this.collateFor(dataset),
+      collate: cache ? (indices) => cache.collate(indices as number[]) : this.collateFor(dataset as Dataset<unknown>),
       prefetch: this.args.dataloaderPrefetch,
     });
     if (loader.length === 0) {
@@ -331,6 +338,47 @@ export abstract class TrainerCore implements TrainerLike {
       );
     }
     return loader;
+  }
+
+  /**
+   * cacheFrozenFeatures: decides whether the training data is read from cached outputs of the frozen
+   * layer groups (feature-cache.ts), builds the cache when it is, and sets the plan's line.
+   */
+  protected async prepareFeatureCache(): Promise<void> {
+    const dataset = this.trainDataset;
+    if (!dataset) return;
+    const { args } = this;
+    const batches = batchesUnder(
+      dataset.length,
+      args.perDeviceTrainBatchSize,
+      args.dataloaderDropLast,
+      this.world.worldSize,
+    );
+    const { maxSteps, updatesPerEpoch } = stepSchedule(args, Math.max(batches, 1));
+    const choice = chooseFeatureCache({
+      model: this.model,
+      args,
+      trainDataset: dataset,
+      worldSize: this.world.worldSize,
+      customForward: this.forwardBatch !== null || this.lossFunction !== null,
+      epochs: maxSteps / updatesPerEpoch,
+    });
+    if (choice === null || 'off' in choice) {
+      this.featureCacheLine = choice && `frozen features: not cached (${choice.off})`;
+      return;
+    }
+    this.featureCache = await FrozenFeatureCache.build(this.model, choice, dataset, {
+      batchSize: args.perDeviceEvalBatchSize,
+      collate: this.collateFor(dataset),
+      outputDir: args.outputDir,
+    });
+    this.featureCacheLine = this.featureCache.describe();
+  }
+
+  /** Frees the cached features (and removes their file) when train() ends. */
+  protected closeFeatureCache(): void {
+    this.featureCache?.close();
+    this.featureCache = null;
   }
 
   /** HF's get_eval_dataloader: the dataset in order, perDeviceEvalBatchSize a batch; with several processes, this rank's block of it (predictionLoop gathers the blocks). */

@@ -69,6 +69,7 @@ import { planLines, stepSchedule } from './plan.js';
 import { labelValues, logitRows, round3, round4 } from './prediction.js';
 import { TrainerState, type LogEntry } from './state.js';
 import { TrainerCore } from './trainer-core.js';
+import { FrozenFeatureCache } from './feature-cache.js';
 import { allGatherObject, meanOverRanks, waitForAllRanks } from './distributed.js';
 import type {
   LossAndOutputs,
@@ -145,9 +146,12 @@ export class Trainer extends TrainerCore {
       this.args.labelSmoothingFactor > 0 && labels !== undefined && isIntegerDtype(labels) && !this.lossFunction;
     // Training forwards through DistributedDataParallel when there is one (torch's ddp(inputs)); evaluation through the model.
     const forwarding = this.ddp && this.model.training ? this.ddp : this.model;
-    const raw = this.forwardBatch
-      ? this.forwardBatch(forwarding, batch)
-      : defaultForward(forwarding, batch, !smoothing && !this.lossFunction);
+    const raw =
+      this.featureCache && FrozenFeatureCache.isBatch(batch)
+        ? this.featureCache!.forward(this.model, batch)
+        : this.forwardBatch
+          ? this.forwardBatch(forwarding, batch)
+          : defaultForward(forwarding, batch, !smoothing && !this.lossFunction);
     const outputs = asOutput(raw, this.model);
     let loss: Tensor | undefined;
     if (this.lossFunction) loss = this.lossFunction(outputs, labels, batch);
@@ -219,24 +223,34 @@ export class Trainer extends TrainerCore {
 
   /** What train() will do, in a few lines (printed at its start): trainable parameters, lr and where it comes from, optimizer, schedule, steps. */
   planLines(): string[] {
-    return planLines(
+    const lines = planLines(
       this.model,
       this.args,
       this.learningRateReason,
       this.trainDataset ? this.trainDataset.length : null,
       this.world.worldSize,
     );
+    return this.featureCacheLine ? [...lines, this.featureCacheLine] : lines;
   }
 
   // ---- training ----------------------------------------------------------------------------------
 
   async train(options: TrainCallOptions = {}): Promise<TrainOutput> {
+    try {
+      return await this.#train(options);
+    } finally {
+      this.closeFeatureCache();
+    }
+  }
+
+  async #train(options: TrainCallOptions): Promise<TrainOutput> {
     const { args } = this;
     if (args.threads !== null) setNumThreads(args.threads);
     const resumeDir = this.#resumeDir(options);
     manualSeed(args.seed);
     mkdirSync(args.outputDir, { recursive: true });
     if (this.isWorldProcessZero) await removeStaleTemporaries(args.outputDir);
+    await this.prepareFeatureCache();
 
     const loader = this.getTrainDataloader();
     const batchesPerEpoch = loader.length;
