@@ -12,6 +12,7 @@ import { join } from 'node:path';
 
 import { data, fromTypedArray, LoraConfig, manualSeed, models, randn, train, type nn, type Tensor } from 'finetune';
 import { runCli, SST2_TRAIN, writeTinyBertModelFolder } from './helpers/cli.js';
+import { TINY_VIT_CONFIG } from './helpers/tiny-configs.js';
 import { slice, snapshot, sst2, tempFolders, tinyBert } from './helpers/trainer-setup.js';
 
 const tmp = tempFolders('finetune-frozen-cache');
@@ -143,23 +144,24 @@ test('on disk (a memory budget of 0 bytes): the same weights, and the file is go
   }
 });
 
-/** Random 3×32×32 images with 3 classes; `transform` is applied to each (the augmentation check reads it). */
+/** Random images (3×32×32 unless `shape`) with 3 classes; `transform` is applied to each (the augmentation check reads it). */
 class Images implements data.Dataset<{ image: Tensor; label: number }> {
   readonly pixels: Float32Array[];
   readonly labels: number[];
   constructor(
     count: number,
     readonly transform?: data.Transform,
+    readonly shape: number[] = [3, 32, 32],
   ) {
     manualSeed(99);
-    this.pixels = Array.from({ length: count }, () => randn([3 * 32 * 32]).data() as Float32Array);
+    this.pixels = Array.from({ length: count }, () => randn([shape.reduce((a, b) => a * b)]).data() as Float32Array);
     this.labels = Array.from({ length: count }, (_, i) => i % 3);
   }
   get length(): number {
     return this.labels.length;
   }
   get(index: number): { image: Tensor; label: number } {
-    const image = fromTypedArray(this.pixels[index], [3, 32, 32]);
+    const image = fromTypedArray(this.pixels[index], this.shape);
     return { image: this.transform ? this.transform(image, { epoch: 0, index }) : image, label: this.labels[index] };
   }
 }
@@ -179,6 +181,28 @@ test('ResNet head-only and top-k (BatchNorm frozen): cached = uncached with the 
   );
   const topK = await assertCachedEqualsEvalPrefix(tinyResnet, images, { kind: 'top-k', k: 1 }, 4, settings);
   assert.match(cacheLine(topK.cached)!, /^frozen features: cached \(resnet stem … layer3, 24 examples, /);
+});
+
+test('ViT and AlexNet (dropout in its frozen fc6 and fc7): cached = uncached with the frozen part in eval mode', async () => {
+  const vit = () => {
+    manualSeed(12);
+    return new models.ViTForImageClassification(TINY_VIT_CONFIG);
+  };
+  const images = new Images(24);
+  const head = await assertCachedEqualsEvalPrefix(vit, images, { kind: 'head' }, 3);
+  assert.match(cacheLine(head.cached)!, /^frozen features: cached \(vit embeddings … encoder\.layer\.1, 24 examples, /);
+  await assertCachedEqualsEvalPrefix(vit, images, { kind: 'top-k', k: 1 }, 2);
+  const alexnet = () => {
+    manualSeed(13);
+    return new models.AlexNet({ ...models.ALEXNET_PRESETS['alexnet-small'], numClasses: 3 });
+  };
+  const gray = new Images(16, undefined, [1, 64, 64]);
+  const frozenBody = await assertCachedEqualsEvalPrefix(alexnet, gray, { kind: 'head' }, 7);
+  assert.match(
+    cacheLine(frozenBody.cached)!,
+    /^frozen features: cached \(alexnet conv1 … fc7, 16 examples, [\d.]+ KiB in memory\); the frozen part runs in eval mode: dropout off there/,
+  );
+  await assertCachedEqualsEvalPrefix(alexnet, gray, { kind: 'top-k', k: 1 }, 6);
 });
 
 test('refused with the reason where nothing is frozen, the examples change or the model cannot split', async () => {

@@ -375,6 +375,11 @@ export abstract class TrainerCore implements TrainerLike {
     this.featureCacheLine = this.featureCache.describe();
   }
 
+  /** The plan's line on cached frozen features of the last train() (null: cacheFrozenFeatures is off or train() has not run). */
+  get frozenFeaturesLine(): string | null {
+    return this.featureCacheLine;
+  }
+
   /** Frees the cached features (and removes their file) when train() ends. */
   protected closeFeatureCache(): void {
     this.featureCache?.close();
