@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { data, fromTypedArray, LoraConfig, manualSeed, models, randn, train, type nn, type Tensor } from 'finetune';
@@ -317,4 +317,35 @@ test('finetune train --cache-frozen-features: the plan line, the trained model, 
   ]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /--cache-frozen-features\): nothing is frozen/);
+
+  // compare turns it on where it applies: the head row caches (2 epochs), the full row says why not.
+  const compareDir = join(dir, 'compare');
+  const compare = runCli([
+    'compare',
+    '--model',
+    modelDir,
+    '--train-file',
+    SST2_TRAIN,
+    '--validation-split',
+    '0.2',
+    '--methods',
+    'head,full',
+    '--learning-rate',
+    '1e-3',
+    '--num-train-epochs',
+    '2',
+    '--max-length',
+    '24',
+    '--output-dir',
+    compareDir,
+  ]);
+  assert.equal(compare.code, 0, compare.stderr);
+  assert.match(
+    readFileSync(join(compareDir, 'head.log'), 'utf8'),
+    /frozen features: cached \(bert embeddings … encoder\.layer\.1, 160 examples, /,
+  );
+  assert.match(
+    readFileSync(join(compareDir, 'full.log'), 'utf8'),
+    /frozen features: not cached \(nothing is frozen: layer group 'embeddings', the first, trains\)/,
+  );
 });
