@@ -19,6 +19,7 @@ const tmp = tempFolders('finetune-frozen-cache');
 
 interface Run {
   weights: Map<string, Float32Array>;
+  logHistory: Record<string, unknown>[];
   lines: string[];
   outputDir: string;
 }
@@ -40,6 +41,7 @@ async function run(
   dataset: data.Dataset<unknown>,
   settings: Partial<train.TrainingArgumentsOptions>,
   callbacks: train.TrainerCallback[] = [],
+  evalDataset?: data.Dataset<unknown>,
 ): Promise<Run> {
   const outputDir = tmp();
   const lines: string[] = [];
@@ -58,11 +60,12 @@ async function run(
       ...settings,
     }),
     trainDataset: dataset,
+    evalDataset,
     callbacks,
     log: (line) => lines.push(line),
   });
   await trainer.train();
-  return { weights: snapshot(trainer.model), lines, outputDir };
+  return { weights: snapshot(trainer.model), lines, outputDir, logHistory: trainer.state.logHistory };
 }
 
 function maxDifference(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
@@ -116,6 +119,26 @@ test('BERT top-k: the unfrozen layers train on cached hidden states (padded per 
   const dataset = slice(await sst2(24), 0, 48);
   const { cached } = await assertCachedEqualsEvalPrefix(() => tinyBert(6), dataset, { kind: 'top-k', k: 1 }, 2);
   assert.match(cacheLine(cached)!, /^frozen features: cached \(bert embeddings … encoder\.layer\.0, 48 examples, /);
+});
+
+test('the evaluations during training read cached features of the evaluation data: the uncached losses and accuracies', async () => {
+  const all = await sst2(24);
+  const [trainSet, evalSet] = [slice(all, 0, 40), slice(all, 40, 72)];
+  const settings = { strategy: { kind: 'top-k', k: 1 } as const, evalStrategy: 'epoch' as const };
+  const cached = await run(tinyBert(9), trainSet, { ...settings, cacheFrozenFeatures: true }, [], evalSet);
+  const reference = await run(tinyBert(9), trainSet, settings, [frozenGroupsInEval(2)], evalSet);
+  assert.match(
+    cacheLine(cached)!,
+    /, 40 training \+ 32 evaluation examples, [\d.]+ KiB in memory \+ [\d.]+ KiB in memory\)/,
+  );
+  const evaluations = (r: Run) => r.logHistory.filter((entry) => 'eval_loss' in entry);
+  assert.equal(evaluations(cached).length, 3);
+  evaluations(cached).forEach((entry, i) => {
+    const other = evaluations(reference)[i];
+    assert.ok(Math.abs((entry.eval_loss as number) - (other.eval_loss as number)) <= 1e-6, `epoch ${i + 1} eval_loss`);
+    assert.equal(entry.eval_accuracy, other.eval_accuracy);
+  });
+  assert.ok(maxDifference(cached.weights, reference.weights) <= 1e-6);
 });
 
 test('on disk (a memory budget of 0 bytes): the same weights, and the file is gone after train()', async () => {
@@ -342,7 +365,7 @@ test('finetune train --cache-frozen-features: the plan line, the trained model, 
   assert.equal(compare.code, 0, compare.stderr);
   assert.match(
     readFileSync(join(compareDir, 'head.log'), 'utf8'),
-    /frozen features: cached \(bert embeddings … encoder\.layer\.1, 160 examples, /,
+    /frozen features: cached \(bert embeddings … encoder\.layer\.1, 160 training \+ 40 evaluation examples, [\d.]+ KiB in memory \+ [\d.]+ KiB in memory\)/,
   );
   assert.match(
     readFileSync(join(compareDir, 'full.log'), 'utf8'),

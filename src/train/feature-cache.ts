@@ -198,9 +198,12 @@ export class FrozenFeatureCache implements Dataset<number> {
     return index;
   }
 
-  /** The plan line: what is cached and where. */
-  describe(): string {
-    return `frozen features: cached (${this.plan.prefix}, ${formatInteger(this.length)} examples, ${this.#store.describe()})${this.plan.evalModeNote}`;
+  /** The plan line: what is cached and where (with the cache of the evaluation data, when there is one). */
+  describe(evaluation: FrozenFeatureCache | null = null): string {
+    const examples = evaluation
+      ? `${formatInteger(this.length)} training + ${formatInteger(evaluation.length)} evaluation examples, ${this.#store.describe()} + ${evaluation.#store.describe()}`
+      : `${formatInteger(this.length)} examples, ${this.#store.describe()}`;
+    return `frozen features: cached (${this.plan.prefix}, ${examples})${this.plan.evalModeNote}`;
   }
 
   /** A batch of examples' features, sequences padded with zeros to the longest; the labels as `labels`. */

@@ -20,7 +20,14 @@ import {
   type LrFindResult,
   type Optimizer,
 } from '../optim/index.js';
-import { DataLoader, datasetsViewed, MultiTaskDataset, type Dataset, type Sampler } from '../data/index.js';
+import {
+  DataLoader,
+  datasetsViewed,
+  MultiTaskDataset,
+  randomAugmentationOf,
+  type Dataset,
+  type Sampler,
+} from '../data/index.js';
 import { DistributedDataParallel } from '../distributed/index.js';
 import {
   CallbackHandler,
@@ -112,6 +119,8 @@ export abstract class TrainerCore implements TrainerLike {
   protected ddp: DistributedDataParallel<Module & { forward(...args: never[]): unknown }> | null = null;
   /** The frozen prefix's outputs the training data is read from while train() runs (cacheFrozenFeatures), else null. */
   protected featureCache: FrozenFeatureCache | null = null;
+  /** The same for evalDataset, when train() evaluates it (read by getEvalDataloader). */
+  protected evalFeatureCache: FrozenFeatureCache | null = null;
   /** The plan's line on cached frozen features (null: cacheFrozenFeatures is off). */
   protected featureCacheLine: string | null = null;
 
@@ -367,12 +376,18 @@ export abstract class TrainerCore implements TrainerLike {
       this.featureCacheLine = choice && `frozen features: not cached (${choice.off})`;
       return;
     }
-    this.featureCache = await FrozenFeatureCache.build(this.model, choice, dataset, {
-      batchSize: args.perDeviceEvalBatchSize,
-      collate: this.collateFor(dataset),
-      outputDir: args.outputDir,
-    });
-    this.featureCacheLine = this.featureCache.describe();
+    const build = (data: Dataset<unknown>) =>
+      FrozenFeatureCache.build(this.model, choice, data, {
+        batchSize: args.perDeviceEvalBatchSize,
+        collate: this.collateFor(data) ?? this.collateFor(dataset),
+        outputDir: args.outputDir,
+      });
+    this.featureCache = await build(dataset);
+    // The evaluations during training run the model in eval mode: the frozen part's cached outputs serve them as well.
+    const evalData = this.evalDataset;
+    if (evalData && args.evalStrategy !== 'no' && !randomAugmentationOf(evalData))
+      this.evalFeatureCache = await build(evalData);
+    this.featureCacheLine = this.featureCache.describe(this.evalFeatureCache);
   }
 
   /** The plan's line on cached frozen features of the last train() (null: cacheFrozenFeatures is off or train() has not run). */
@@ -383,13 +398,22 @@ export abstract class TrainerCore implements TrainerLike {
   /** Frees the cached features (and removes their file) when train() ends. */
   protected closeFeatureCache(): void {
     this.featureCache?.close();
+    this.evalFeatureCache?.close();
     this.featureCache = null;
+    this.evalFeatureCache = null;
   }
 
   /** HF's get_eval_dataloader: the dataset in order, perDeviceEvalBatchSize a batch; with several processes, this rank's block of it (predictionLoop gathers the blocks). */
   getEvalDataloader(dataset: Dataset<unknown>): DataLoader<unknown, unknown> {
     const shard: { sampler?: Sampler } =
       this.world.worldSize > 1 ? { sampler: evaluationShard(dataset.length, this.world) } : {};
+    const cache = dataset === this.evalDataset ? this.evalFeatureCache : null;
+    if (cache)
+      return new DataLoader<unknown, unknown>(cache, {
+        batchSize: this.args.perDeviceEvalBatchSize,
+        collate: (indices) => cache.collate(indices as number[]),
+        prefetch: this.args.dataloaderPrefetch,
+      });
     return new DataLoader<unknown, unknown>(dataset, {
       batchSize: this.args.perDeviceEvalBatchSize,
       ...shard,
