@@ -46,6 +46,7 @@ test("training_args.json: every setting under HF's snake_case name, in the table
     ['gradient_checkpointing', false],
     ['bf16', false],
     ['fp16', false],
+    ['cache_frozen_features', false],
     ['label_smoothing_factor', 0],
     ['resume_from_checkpoint', null],
     ['dataloader_drop_last', false],

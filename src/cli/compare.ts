@@ -408,6 +408,8 @@ export async function runCompare(argv: string[]): Promise<number> {
     const shared: Options = { ...options, seed };
     for (const key of ['methods', 'learning-rates', 'output-dir', 'verbose', 'json']) delete shared[key];
     if (plan.kind === 'single' && plan.given !== undefined) shared['learning-rate'] = plan.given;
+    // Head-only and top-k runs train on their frozen layers' outputs, computed once (each child's plan line says whether).
+    shared['cache-frozen-features'] ??= 'auto';
     mkdirSync(outputDir, { recursive: true });
     const display = new RunDisplay(json ? process.stderr : process.stdout);
 

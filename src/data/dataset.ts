@@ -48,6 +48,23 @@ export function* datasetsViewed(dataset: unknown, depth = 8): Generator<object> 
   }
 }
 
+/**
+ * Why a dataset's examples may differ from epoch to epoch (random augmentation), or null when they
+ * do not: a dataset it views has a random `transform` (Transform.random), or the innermost one
+ * listens to setEpoch without a transform that says whether it is random (a dataset of your own).
+ */
+export function randomAugmentationOf(dataset: Dataset<unknown>): string | null {
+  const viewed = [...datasetsViewed(dataset)];
+  for (const d of viewed) {
+    const transform = (d as { transform?: { random?: boolean } }).transform;
+    if (transform?.random) return `${d.constructor.name}'s transform is random (augmentation)`;
+  }
+  const innermost = viewed[viewed.length - 1] as DatasetCapabilities & object;
+  if (typeof innermost?.setEpoch === 'function' && !('transform' in innermost))
+    return `${innermost.constructor.name} listens to setEpoch, so its examples may change every epoch`;
+  return null;
+}
+
 /** Tells a dataset the epoch, if it listens (DatasetCapabilities.setEpoch). */
 export function setDatasetEpoch(dataset: Dataset<unknown>, epoch: number): void {
   (dataset as DatasetCapabilities).setEpoch?.(epoch);

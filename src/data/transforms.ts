@@ -28,8 +28,15 @@ export interface TransformContext {
   index: number;
 }
 
-/** A transform: a function of the input (and where it is), optionally told the epoch. */
-export type Transform<I = Tensor, O = Tensor> = ((input: I, context?: TransformContext) => O) & { setEpoch?: (epoch: number) => void };
+/**
+ * A transform: a function of the input (and where it is), optionally told the epoch. `random` marks
+ * one whose output varies with the epoch or the stream (augmentation), so that what it gives is
+ * never cached (the Trainer's cacheFrozenFeatures); mark your own random transforms with it.
+ */
+export type Transform<I = Tensor, O = Tensor> = ((input: I, context?: TransformContext) => O) & {
+  setEpoch?: (epoch: number) => void;
+  random?: boolean;
+};
 
 /** ImageNet's per-channel mean (RGB), as torchvision's pretrained weights expect. */
 export const IMAGENET_MEAN: readonly number[] = Object.freeze([0.485, 0.456, 0.406]);
@@ -346,6 +353,7 @@ export function randomResizedCrop(size: Size, options: RandomResizedCropOptions 
     return resizedCropImage(x, top, left, ch, cw, outSize, { antialias: options.antialias });
   };
   transform.setEpoch = (epoch) => stream.setEpoch(epoch);
+  transform.random = true;
   return transform;
 }
 
@@ -355,6 +363,7 @@ export function randomHorizontalFlip(p = 0.5, options: { seed?: number } = {}): 
   const stream = new SeededStream(options.seed ?? entropySeed());
   const transform: Transform = (x, context) => (stream.for(context)() < p ? hflipImage(x) : alias(x));
   transform.setEpoch = (epoch) => stream.setEpoch(epoch);
+  transform.random = p > 0 && p < 1;
   return transform;
 }
 
@@ -384,5 +393,6 @@ export function compose<I = Tensor, O = Tensor>(transforms: readonly Transform<a
   composed.setEpoch = (epoch) => {
     for (const t of transforms) t.setEpoch?.(epoch);
   };
+  composed.random = transforms.some((t) => t.random === true);
   return composed;
 }

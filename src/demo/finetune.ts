@@ -131,6 +131,8 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
       seed: settings.seed,
       threads: settings.threads,
       strategy: plan.strategy,
+      // Head-only and top-k rows train on their frozen layers' outputs, computed once (stated below).
+      cacheFrozenFeatures: 'auto',
     },
     trainDataset: train,
     collate: collate as (examples: unknown[]) => unknown,
@@ -160,6 +162,7 @@ export async function runFineTune(job: FineTuneJob, stream: OutputStream = proce
   line(
     `  → validation accuracy ${formatNumber(validationAccuracy)} · test accuracy ${formatNumber(accuracy)} · train time ${metrics.train_runtime.toFixed(1)} s · peak memory +${formatBytes(peakMemoryBytes)}`,
   );
+  if (job.describe && trainer.frozenFeaturesLine) line(`  ${trainer.frozenFeaturesLine}`);
   return {
     model: job.model,
     key: plan.key,

@@ -6,7 +6,17 @@
  * The config, finetune's config.json format and the presets are in alexnet-config.ts (re-exported here).
  */
 import { tidy, type Tensor } from '../tensor/index.js';
-import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from '../nn/index.js';
+import {
+  AdaptiveAvgPool2d,
+  Conv2d,
+  Dropout,
+  Linear,
+  MaxPool2d,
+  Module,
+  ReLU,
+  Sequential,
+  type TensorModule,
+} from '../nn/index.js';
 import {
   ALEXNET_PRESETS,
   ALEXNET_WIDTHS,
@@ -21,6 +31,7 @@ import { unnamedClasses } from './pretrained-config.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup, type ModelFamily } from './registry.js';
+import { stagedSplit } from './frozen-prefix.js';
 
 export * from './alexnet-config.js';
 
@@ -125,6 +136,19 @@ function alexnetLayerGroups(model: Module): LayerGroup[] {
   ];
 }
 
+/**
+ * AlexNet split at its layer groups (frozen-prefix.ts): conv1 … conv5 (conv5 with the pooling and
+ * flattening before the classifier), fc6, fc7, head.
+ */
+const alexnetFrozenPrefix = stagedSplit(AlexNet, (model) => {
+  const groups = alexnetLayerGroups(model);
+  const run = (modules: Module[]) => (x: Tensor) =>
+    (modules as TensorModule[]).reduce((value, m) => m.forward(value), x);
+  return groups.map(({ name, modules }) =>
+    name === 'conv5' ? (x: Tensor) => model.avgpool.forward(run(modules)(x)).flatten(1) : run(modules),
+  );
+});
+
 export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   modelType: 'alexnet',
   architectures: { AlexNet: (config) => new AlexNet(config) },
@@ -135,6 +159,7 @@ export const alexnetFamily: ModelFamily<AlexNetConfig> = {
   presets: ALEXNET_PRESETS,
   headLabels: (config) => unnamedClasses(resolveAlexNetConfig(config).numClasses),
   layerGroups: alexnetLayerGroups,
+  frozenPrefix: alexnetFrozenPrefix,
 };
 
 registerModelFamily(alexnetFamily);

@@ -14,7 +14,17 @@
  *   model.loadStateDict(tensors);
  *   const { logits, loss } = model.forward({ inputIds, attentionMask, tokenTypeIds, labels });
  */
-import { arange, functional as F, noGrad, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
+import {
+  arange,
+  functional as F,
+  noGrad,
+  ones,
+  tidy,
+  zeros,
+  type Device,
+  type DType,
+  type Tensor,
+} from '../tensor/index.js';
 import {
   ACT2FN,
   Dropout,
@@ -31,6 +41,7 @@ import {
 } from '../nn/index.js';
 import { registerModelFamily, type LayerGroup } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
+import type { FrozenPrefixSplit, PrefixFeatures } from './frozen-prefix.js';
 import { classificationLoss } from './classification-loss.js';
 import {
   BERT_PRESETS,
@@ -654,6 +665,42 @@ function bertBodyGroups(bert: BertModel): LayerGroup[] {
   return [{ name: 'embeddings', modules: [bert.embeddings] }, ...layers];
 }
 
+// ---- frozen prefix (cached features) -------------------------------------------------
+
+/**
+ * Sequence classification split at BERT's layer groups (frozen-prefix.ts): the embeddings and the
+ * first layers run once per example. With the whole body frozen only the [CLS] state is kept (the
+ * pooler reads nothing else); otherwise the hidden states and the [batch, length] attention mask.
+ */
+const bertFrozenPrefix: FrozenPrefixSplit = {
+  supports: (model) => model instanceof BertForSequenceClassification,
+  forwardFrozenPrefix(model, inputs, groups): PrefixFeatures {
+    const { bert } = model as BertForSequenceClassification;
+    const { inputIds = null, attentionMask, tokenTypeIds, positionIds, inputsEmbeds } = inputs as BertInputs;
+    let hidden = bert.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds);
+    const [batch, length] = hidden.shape;
+    if (attentionMask && attentionMask.ndim !== 2)
+      throw new Error(`BERT: cached features take a [batch, length] attentionMask, got shape [${attentionMask.shape}]`);
+    const mask = attentionMask ? bertAttentionMask(attentionMask, batch, length, hidden.dtype) : null;
+    const layers = [...bert.encoder.layer];
+    for (const layer of layers.slice(0, groups - 1)) hidden = layer.forward(hidden, mask);
+    if (groups - 1 === layers.length) return { cls: hidden.select(1, 0) };
+    return { hiddenStates: hidden, attentionMask: attentionMask ?? ones([batch, length], { dtype: 'int64' }) };
+  },
+  forwardFromCache(model, features, groups) {
+    const { bert, dropout, classifier } = model as BertForSequenceClassification;
+    let hidden: Tensor;
+    if (features.cls) hidden = features.cls.unsqueeze(1);
+    else {
+      hidden = features.hiddenStates;
+      const [batch, length] = hidden.shape;
+      const mask = bertAttentionMask(features.attentionMask, batch, length, hidden.dtype);
+      for (const layer of [...bert.encoder.layer].slice(groups - 1)) hidden = layer.forward(hidden, mask);
+    }
+    return classifier.forward(dropout.forward(bert.pooler!.forward(hidden)));
+  },
+};
+
 // ---- registration -------------------------------------------------------------------
 
 registerModelFamily<BertConfig>({
@@ -674,4 +721,5 @@ registerModelFamily<BertConfig>({
       : bertConfig({ ...config, numLabels, id2label: undefined, label2id: undefined }),
   adaptStateDict: adaptBertStateDict,
   layerGroups: bertLayerGroups,
+  frozenPrefix: bertFrozenPrefix,
 });

@@ -7,6 +7,7 @@ export {
   layerGroupsOf,
   parameterGroupsOf,
   hasLayerGroups,
+  frozenPrefixSplitOf,
   checkModelSize,
   estimateModelBytes,
   maxModelBytes,
@@ -42,4 +43,5 @@ export {
   type LabelsConfig,
 } from './pretrained-config.js';
 export { PretrainedModel, hasLabels, isPretrainedModel } from './pretrained-model.js';
+export { stagedSplit, type FrozenPrefixSplit, type PrefixFeatures } from './frozen-prefix.js';
 export { batchInputOf, type BatchInput } from './batch-input.js';

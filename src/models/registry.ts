@@ -8,6 +8,7 @@ import { formatBytes, formatInteger } from '../format/numbers.js';
 import type { Module, StateDict } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { HeadLabels } from './pretrained-config.js';
+import type { FrozenPrefixSplit } from './frozen-prefix.js';
 
 /** A config as stored in config.json: snake_case keys, as Hugging Face writes them. */
 export type HfConfig = Record<string, unknown>;
@@ -85,6 +86,11 @@ export interface ModelFamily<Config = unknown> {
    * every parameter must fall in some group (layerGroupsOf checks).
    */
   layerGroups?(model: Module): LayerGroup[];
+  /**
+   * How the family's models run their first layer groups alone and the rest from what those left
+   * (see FrozenPrefixSplit): training on cached features of a frozen prefix. Absent: not supported.
+   */
+  frozenPrefix?: FrozenPrefixSplit;
 }
 
 /**
@@ -192,6 +198,14 @@ export function findPreset(name: string): { family: ModelFamily; config: unknown
     if (Object.hasOwn(family.presets, name)) return { family, config: family.presets[name] };
   }
   return undefined;
+}
+
+/** The model's frozen-prefix split (ModelFamily.frozenPrefix), or null when its family (or the model) declares none. */
+export function frozenPrefixSplitOf(model: Module): FrozenPrefixSplit | null {
+  const architecture = model.constructor.name;
+  for (const family of families.values())
+    if (Object.hasOwn(family.architectures, architecture)) return family.frozenPrefix ?? null;
+  return null;
 }
 
 /** Whether the model's family declares layer groups, i.e. whether layerGroupsOf(model) can answer. */

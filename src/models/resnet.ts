@@ -22,6 +22,7 @@ import { unnamedClasses } from './pretrained-config.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup, type ModelFamily } from './registry.js';
+import { stagedSplit } from './frozen-prefix.js';
 import {
   RESNET_PRESETS,
   resnetConfigFromJson,
@@ -322,6 +323,19 @@ function resnetLayerGroups(model: Module): LayerGroup[] {
   ];
 }
 
+/**
+ * ResNet split at its layer groups (frozen-prefix.ts): the stem, the four stages, the head. layer4's
+ * stage ends with the head's parameterless pooling, so a head-only run caches pooled features.
+ */
+const resnetFrozenPrefix = stagedSplit(ResNet, (model) => [
+  (x) => model.maxpool.forward(model.relu.forward(model.bn1.forward(model.conv1.forward(x)))),
+  (x) => model.layer1.forward(x),
+  (x) => model.layer2.forward(x),
+  (x) => model.layer3.forward(x),
+  (x) => model.avgpool.forward(model.layer4.forward(x)).flatten(1),
+  (x) => model.fc.forward(x),
+]);
+
 export const resnetFamily: ModelFamily<ResNetConfig> = {
   modelType: 'resnet',
   architectures: { ResNet: (config) => new ResNet(config) },
@@ -332,6 +346,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
   presets: RESNET_PRESETS,
   headLabels: (config) => unnamedClasses(resolveResNetConfig(config).numClasses),
   layerGroups: resnetLayerGroups,
+  frozenPrefix: resnetFrozenPrefix,
 };
 
 registerModelFamily(resnetFamily);

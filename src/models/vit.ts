@@ -38,6 +38,7 @@ import { classificationLoss } from './classification-loss.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 import { registerModelFamily, type LayerGroup } from './registry.js';
+import type { FrozenPrefixSplit, PrefixFeatures } from './frozen-prefix.js';
 import {
   VIT_PRESETS,
   heightWidth,
@@ -548,6 +549,38 @@ function vitTopModules(vit: ViTModel): Module[] {
   return vit.pooler ? [vit.layernorm, vit.pooler] : [vit.layernorm];
 }
 
+// ---- frozen prefix (cached features) -------------------------------------------------------------
+
+/**
+ * Image classification split at ViT's layer groups (frozen-prefix.ts): the embeddings and the first
+ * blocks run once per image. With the whole body frozen only the [CLS] token is kept: the head's
+ * layernorm is per token and the classifier reads [CLS] alone.
+ */
+const vitFrozenPrefix: FrozenPrefixSplit = {
+  supports: (model) => model instanceof ViTForImageClassification,
+  forwardFrozenPrefix(model, inputs, groups): PrefixFeatures {
+    const { vit } = model as ViTForImageClassification;
+    const { pixelValues } = inputs as ViTInput;
+    const weight = vit.embeddings.patch_embeddings.projection.weight;
+    let hidden = vit.embeddings.forward(
+      pixelValues.dtype === weight.dtype ? pixelValues : pixelValues.to(weight.dtype),
+    );
+    const layers = [...vit.encoder.layer];
+    for (const layer of layers.slice(0, groups - 1)) hidden = layer.forward(hidden);
+    return groups - 1 === layers.length ? { cls: hidden.select(1, 0) } : { hiddenStates: hidden };
+  },
+  forwardFromCache(model, features, groups) {
+    const { vit, classifier } = model as ViTForImageClassification;
+    let cls = features.cls;
+    if (!cls) {
+      let hidden = features.hiddenStates;
+      for (const layer of [...vit.encoder.layer].slice(groups - 1)) hidden = layer.forward(hidden);
+      cls = hidden.select(1, 0);
+    }
+    return classifier.forward(vit.layernorm.forward(cls));
+  },
+};
+
 // ---- registration ------------------------------------------------------------------------------
 
 registerModelFamily<ViTConfig>({
@@ -563,4 +596,5 @@ registerModelFamily<ViTConfig>({
   baseModelPrefix: 'vit',
   withNumLabels: vitWithNumLabels,
   layerGroups: vitLayerGroups,
+  frozenPrefix: vitFrozenPrefix,
 });

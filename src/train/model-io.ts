@@ -67,7 +67,12 @@ function holdsOneInputTensor(batch: Record<string, unknown>): boolean {
  * nothing gets the tensor when the batch holds one input tensor, else the named inputs.
  */
 export function defaultForward(model: Module, batch: unknown, includeLabels: boolean): ModelOutput | Tensor {
-  if (batch instanceof Tensor) return callForward(model, batch) as Tensor;
+  return callForward(model, forwardArgument(model, batch, includeLabels)) as ModelOutput | Tensor;
+}
+
+/** What defaultForward passes to the model's forward for a batch: a tensor, or the named inputs. */
+export function forwardArgument(model: Module, batch: unknown, includeLabels: boolean): unknown {
+  if (batch instanceof Tensor) return batch;
   if (typeof batch !== 'object' || batch === null)
     throw new Error(`the Trainer expects batches that are objects of tensors, got ${typeof batch}`);
   const b = batch as Record<string, unknown>;
@@ -79,7 +84,7 @@ export function defaultForward(model: Module, batch: unknown, includeLabels: boo
       throw new Error(
         `${inner.constructor.name} takes an image tensor: the batch needs 'image' or 'pixelValues' (it has ${Object.keys(b).join(', ')})`,
       );
-    return callForward(model, x) as Tensor;
+    return x;
   }
   const inputs: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(b)) {
@@ -89,7 +94,7 @@ export function defaultForward(model: Module, batch: unknown, includeLabels: boo
   if (b.image instanceof Tensor && !('pixelValues' in b)) inputs.pixelValues = b.image;
   const labels = labelsOf(batch);
   if (includeLabels && labels) inputs.labels = labels;
-  return callForward(model, inputs) as ModelOutput | Tensor;
+  return inputs;
 }
 
 /** A model's output as { logits, loss? } (a tensor is the logits). */

@@ -20,7 +20,14 @@ import {
   type LrFindResult,
   type Optimizer,
 } from '../optim/index.js';
-import { DataLoader, datasetsViewed, MultiTaskDataset, type Dataset, type Sampler } from '../data/index.js';
+import {
+  DataLoader,
+  datasetsViewed,
+  MultiTaskDataset,
+  randomAugmentationOf,
+  type Dataset,
+  type Sampler,
+} from '../data/index.js';
 import { DistributedDataParallel } from '../distributed/index.js';
 import {
   CallbackHandler,
@@ -72,6 +79,8 @@ import { batchOnDevice, resolveDevice, type ResolvedDevice } from './device.js';
 import type { MicroBatch, PredictionOutput, TrainerLrFindOptions, TrainerOptions } from './trainer-types.js';
 import { TrainingArguments } from './training-args.js';
 import { MixedPrecision, type AutocastDevice } from './precision.js';
+import { chooseFeatureCache, FrozenFeatureCache } from './feature-cache.js';
+import { stepSchedule } from './plan.js';
 
 const TRAINER_STATE_KEY = 'Trainer';
 
@@ -119,6 +128,12 @@ export abstract class TrainerCore implements TrainerLike {
   protected ddp: DistributedDataParallel<Module & { forward(...args: never[]): unknown }> | null = null;
   /** bf16 / fp16 (args): autocast around the forward, fp16's loss scaler (precision.ts). */
   readonly precision: MixedPrecision;
+  /** The frozen prefix's outputs the training data is read from while train() runs (cacheFrozenFeatures), else null. */
+  protected featureCache: FrozenFeatureCache | null = null;
+  /** The same for evalDataset, when train() evaluates it (read by getEvalDataloader). */
+  protected evalFeatureCache: FrozenFeatureCache | null = null;
+  /** The plan's line on cached frozen features (null: cacheFrozenFeatures is off). */
+  protected featureCacheLine: string | null = null;
 
   constructor(options: TrainerOptions) {
     if (typeof options !== 'object' || options === null)
@@ -352,16 +367,17 @@ export abstract class TrainerCore implements TrainerLike {
   }
 
   #trainLoader(sharded: boolean): DataLoader<unknown, unknown> {
-    const dataset = this.trainDataset;
+    const cache = this.featureCache;
+    const dataset = cache ?? this.trainDataset;
     if (!dataset) throw new Error('Trainer.train: no trainDataset');
-    const loader = new DataLoader<unknown, unknown>(dataset, {
+    const loader = new DataLoader<unknown, unknown>(dataset as Dataset<unknown>, {
       batchSize: this.args.perDeviceTrainBatchSize,
       ...(sharded
         ? { sampler: new ShardedTrainOrder(dataset, this.args.dataOrderSeed, this.world) }
         : { shuffle: true }),
       seed: this.args.dataOrderSeed,
       dropLast: this.args.dataloaderDropLast,
-      collate: this.collateFor(dataset),
+      collate: cache ? (indices) => cache.collate(indices as number[]) : this.collateFor(dataset as Dataset<unknown>),
       prefetch: this.args.dataloaderPrefetch,
     });
     if (loader.length === 0) {
@@ -372,10 +388,72 @@ export abstract class TrainerCore implements TrainerLike {
     return loader;
   }
 
+  /**
+   * cacheFrozenFeatures: decides whether the training data is read from cached outputs of the frozen
+   * layer groups (feature-cache.ts), builds the cache when it is, and sets the plan's line.
+   */
+  protected async prepareFeatureCache(): Promise<void> {
+    const dataset = this.trainDataset;
+    if (!dataset) return;
+    const { args } = this;
+    const batches = batchesUnder(
+      dataset.length,
+      args.perDeviceTrainBatchSize,
+      args.dataloaderDropLast,
+      this.world.worldSize,
+    );
+    const { maxSteps, updatesPerEpoch } = stepSchedule(args, Math.max(batches, 1));
+    const choice = chooseFeatureCache({
+      model: this.model,
+      args,
+      trainDataset: dataset,
+      worldSize: this.world.worldSize,
+      device: this.device,
+      customForward: this.forwardBatch !== null || this.lossFunction !== null,
+      epochs: maxSteps / updatesPerEpoch,
+    });
+    if (choice === null || 'off' in choice) {
+      this.featureCacheLine = choice && `frozen features: not cached (${choice.off})`;
+      return;
+    }
+    const build = (data: Dataset<unknown>) =>
+      FrozenFeatureCache.build(this.model, choice, data, {
+        batchSize: args.perDeviceEvalBatchSize,
+        collate: this.collateFor(data) ?? this.collateFor(dataset),
+        outputDir: args.outputDir,
+      });
+    this.featureCache = await build(dataset);
+    // The evaluations during training run the model in eval mode: the frozen part's cached outputs serve them as well.
+    const evalData = this.evalDataset;
+    if (evalData && args.evalStrategy !== 'no' && !randomAugmentationOf(evalData))
+      this.evalFeatureCache = await build(evalData);
+    this.featureCacheLine = this.featureCache.describe(this.evalFeatureCache);
+  }
+
+  /** The plan's line on cached frozen features of the last train() (null: cacheFrozenFeatures is off or train() has not run). */
+  get frozenFeaturesLine(): string | null {
+    return this.featureCacheLine;
+  }
+
+  /** Frees the cached features (and removes their file) when train() ends. */
+  protected closeFeatureCache(): void {
+    this.featureCache?.close();
+    this.evalFeatureCache?.close();
+    this.featureCache = null;
+    this.evalFeatureCache = null;
+  }
+
   /** HF's get_eval_dataloader: the dataset in order, perDeviceEvalBatchSize a batch; with several processes, this rank's block of it (predictionLoop gathers the blocks). */
   getEvalDataloader(dataset: Dataset<unknown>): DataLoader<unknown, unknown> {
     const shard: { sampler?: Sampler } =
       this.world.worldSize > 1 ? { sampler: evaluationShard(dataset.length, this.world) } : {};
+    const cache = dataset === this.evalDataset ? this.evalFeatureCache : null;
+    if (cache)
+      return new DataLoader<unknown, unknown>(cache, {
+        batchSize: this.args.perDeviceEvalBatchSize,
+        collate: (indices) => cache.collate(indices as number[]),
+        prefetch: this.args.dataloaderPrefetch,
+      });
     return new DataLoader<unknown, unknown>(dataset, {
       batchSize: this.args.perDeviceEvalBatchSize,
       ...shard,

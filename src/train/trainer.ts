@@ -69,6 +69,7 @@ import { planLines, stepSchedule } from './plan.js';
 import { labelValues, logitRows, round3, round4 } from './prediction.js';
 import { TrainerState, type LogEntry } from './state.js';
 import { TrainerCore } from './trainer-core.js';
+import { FrozenFeatureCache } from './feature-cache.js';
 import { allGatherObject, meanOverRanks, waitForAllRanks } from './distributed.js';
 import type {
   LossAndOutputs,
@@ -145,12 +146,15 @@ export class Trainer extends TrainerCore {
       this.args.labelSmoothingFactor > 0 && labels !== undefined && isIntegerDtype(labels) && !this.lossFunction;
     // Training forwards through DistributedDataParallel when there is one (torch's ddp(inputs)); evaluation through the model.
     const forwarding = this.ddp && this.model.training ? this.ddp : this.model;
-    // bf16 / fp16: the forward (and the loss a model computes in it) under autocast, its outputs in float32 (precision.ts).
+    // bf16 / fp16: the forward (and the loss a model computes in it) under autocast, its outputs in float32 (precision.ts);
+    // a batch of cached frozen features runs only the part above the frozen one (feature-cache.ts).
     const raw = this.precision.forward(
       () =>
-        this.forwardBatch
-          ? this.forwardBatch(forwarding, batch)
-          : defaultForward(forwarding, batch, !smoothing && !this.lossFunction),
+        this.featureCache && FrozenFeatureCache.isBatch(batch)
+          ? this.featureCache.forward(this.model, batch)
+          : this.forwardBatch
+            ? this.forwardBatch(forwarding, batch)
+            : defaultForward(forwarding, batch, !smoothing && !this.lossFunction),
       () => this.autocastDevice(),
     );
     const outputs = asOutput(raw, this.model);
@@ -243,18 +247,28 @@ export class Trainer extends TrainerCore {
       this.world.worldSize,
     );
     lines.splice(1, 0, ...this.precision.planLines(this.autocastDevice()));
+    if (this.featureCacheLine) lines.push(this.featureCacheLine);
     return [...lines, `device ${this.device}${this.deviceReason ? ` (${this.deviceReason})` : ''}`];
   }
 
   // ---- training ----------------------------------------------------------------------------------
 
   async train(options: TrainCallOptions = {}): Promise<TrainOutput> {
+    try {
+      return await this.#train(options);
+    } finally {
+      this.closeFeatureCache();
+    }
+  }
+
+  async #train(options: TrainCallOptions): Promise<TrainOutput> {
     const { args } = this;
     if (args.threads !== null) setNumThreads(args.threads);
     const resumeDir = this.#resumeDir(options);
     manualSeed(args.seed);
     mkdirSync(args.outputDir, { recursive: true });
     if (this.isWorldProcessZero) await removeStaleTemporaries(args.outputDir);
+    await this.prepareFeatureCache();
 
     const loader = this.getTrainDataloader();
     const batchesPerEpoch = loader.length;

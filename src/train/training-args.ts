@@ -357,6 +357,14 @@ export const TRAINING_SETTINGS = {
     default: false,
     flag: { kind: 'boolean', group: 'Training' },
   }),
+  cacheFrozenFeatures: setting<boolean | 'auto'>({
+    help: "train the layer groups above the frozen ones on the frozen part's outputs, computed once per example (head, top-k; the frozen part runs in eval mode: dropout off there, unlike transformers' head-only run); 'auto': only where that applies and pays off (the plan says why not otherwise)",
+    default: false,
+    check: (v, name) => {
+      if (v !== true && v !== false && v !== 'auto') fail(`${name} must be true, false or 'auto', got ${show(v)}`);
+    },
+    flag: { kind: 'optional-string', group: 'Training', arg: '[auto]', choices: ['auto'] },
+  }),
   labelSmoothingFactor: setting<number>({
     help: "label smoothing ε: cross entropy against labels smoothed by ε (0: the model's own loss)",
     default: 0,
