@@ -235,6 +235,9 @@ async function allReducePhase(root: string, options: Options): Promise<Phase<All
   let backgroundCores = 0;
   for (let g = 0; g < schedule.groups; g++) {
     last = await withGroups(root, options, options.nproc, 1, async (groups) => {
+      // Untimed: a fresh Node process spends its first moments compiling and collecting on background
+      // threads, which a 1 MB call (about a millisecond) feels; Python has no such start.
+      for (const engine of ENGINES) await groups[engine].all(`allreduce ${MB} ${schedule.warmupCalls}`);
       for (const mb of options.sizes) {
         const calls = schedule.callsPerBlock[mb] ?? Math.max(1, Math.round(100 / mb));
         const block = await interleave(

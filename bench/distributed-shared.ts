@@ -10,8 +10,8 @@
  * lifetime, on either engine, so one group per engine measures which mode each drew.
  */
 export const ALLREDUCE = {
-  full: { groups: 4, rounds: 3, callsPerBlock: { 1: 40, 16: 8, 100: 3 } as Record<number, number> },
-  quick: { groups: 1, rounds: 2, callsPerBlock: { 1: 10, 16: 3, 100: 1 } as Record<number, number> },
+  full: { groups: 12, rounds: 3, warmupCalls: 300, callsPerBlock: { 1: 40, 16: 8, 100: 3 } as Record<number, number> },
+  quick: { groups: 1, rounds: 2, warmupCalls: 20, callsPerBlock: { 1: 10, 16: 3, 100: 1 } as Record<number, number> },
   sizesMb: [1, 16, 100],
 };
 
