@@ -129,7 +129,7 @@ test('the evaluations during training read cached features of the evaluation dat
   const reference = await run(tinyBert(9), trainSet, settings, [frozenGroupsInEval(2)], evalSet);
   assert.match(
     cacheLine(cached)!,
-    /, 40 training \+ 32 evaluation examples, [\d.]+ KiB in memory \+ [\d.]+ KiB in memory\)/,
+    /, 40 training examples, [\d.]+ KiB in memory; 32 evaluation examples, [\d.]+ KiB in memory\)/,
   );
   const evaluations = (r: Run) => r.logHistory.filter((entry) => 'eval_loss' in entry);
   assert.equal(evaluations(cached).length, 3);
@@ -365,7 +365,7 @@ test('finetune train --cache-frozen-features: the plan line, the trained model, 
   assert.equal(compare.code, 0, compare.stderr);
   assert.match(
     readFileSync(join(compareDir, 'head.log'), 'utf8'),
-    /frozen features: cached \(bert embeddings … encoder\.layer\.1, 160 training \+ 40 evaluation examples, [\d.]+ KiB in memory \+ [\d.]+ KiB in memory\)/,
+    /frozen features: cached \(bert embeddings … encoder\.layer\.1, 160 training examples, [\d.]+ KiB in memory; 40 evaluation examples, [\d.]+ KiB in memory\)/,
   );
   assert.match(
     readFileSync(join(compareDir, 'full.log'), 'utf8'),

@@ -205,7 +205,7 @@ export class FrozenFeatureCache implements Dataset<number> {
   /** The plan line: what is cached and where (with the cache of the evaluation data, when there is one). */
   describe(evaluation: FrozenFeatureCache | null = null): string {
     const examples = evaluation
-      ? `${formatInteger(this.length)} training + ${formatInteger(evaluation.length)} evaluation examples, ${this.#store.describe()} + ${evaluation.#store.describe()}`
+      ? `${formatInteger(this.length)} training examples, ${this.#store.describe()}; ${formatInteger(evaluation.length)} evaluation examples, ${evaluation.#store.describe()}`
       : `${formatInteger(this.length)} examples, ${this.#store.describe()}`;
     return `frozen features: cached (${this.plan.prefix}, ${examples})${this.plan.evalModeNote}`;
   }
