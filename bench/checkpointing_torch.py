@@ -16,10 +16,9 @@ sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torc
 import torch  # noqa: E402
 from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
 
-SHAPES = {
-    "bert-mini": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
-    "bert-base-uncased": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
-}
+from bert_shapes import BERT_SHAPES  # noqa: E402
+
+SHAPES = {name: BERT_SHAPES[name] for name in ("bert-mini", "bert-base-uncased")}
 
 parser = argparse.ArgumentParser()
 for flag in ("--threads", "--steps", "--batch", "--seq"):

@@ -16,22 +16,18 @@ sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torc
 import torch  # noqa: E402
 from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
 
-SHAPES = {
-    "bert-tiny": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512),
-    "bert-mini": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
-    "bert-base-uncased": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
-}
+from bert_shapes import BERT_SHAPES  # noqa: E402
 
 parser = argparse.ArgumentParser()
 for flag in ("--threads", "--steps", "--batch", "--seq"):
     parser.add_argument(flag, type=int, required=True)
-parser.add_argument("--model", choices=SHAPES, required=True)
+parser.add_argument("--model", choices=BERT_SHAPES, required=True)
 parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), required=True)
 args = parser.parse_args()
 
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
-model = BertForSequenceClassification(BertConfig(num_labels=2, **SHAPES[args.model]))
+model = BertForSequenceClassification(BertConfig(num_labels=2, **BERT_SHAPES[args.model]))
 model.train()
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
 scaler = torch.amp.GradScaler("cpu", enabled=args.precision == "fp16")
