@@ -23,6 +23,7 @@ export * from './bert.js';
 export * from './alexnet.js';
 export * from './resnet.js';
 export * from './vit.js';
+export { KeyValueCache } from './kv-cache.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
 export {
   PROBLEM_TYPES,
