@@ -25,6 +25,7 @@ export * from './resnet.js';
 export * from './vit.js';
 export { KeyValueCache } from './kv-cache.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
+export { causalLmLoss, IGNORE_INDEX } from './causal-lm-loss.js';
 export {
   PROBLEM_TYPES,
   ConfigJsonReader,
