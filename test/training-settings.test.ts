@@ -44,6 +44,7 @@ test("training_args.json: every setting under HF's snake_case name, in the table
     ['metric_for_best_model', null],
     ['greater_is_better', null],
     ['gradient_checkpointing', false],
+    ['padding_free', true],
     ['bf16', false],
     ['fp16', false],
     ['cache_frozen_features', false],

@@ -55,6 +55,7 @@ import {
 } from './bert-config.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
+import { PackedTokens } from './packed-tokens.js';
 
 export * from './bert-config.js';
 
@@ -113,12 +114,16 @@ export class BertEmbeddings extends Module {
     this.registerBuffer('token_type_ids', zeros([1, config.maxPositionEmbeddings], { dtype: 'int64' }), false);
   }
 
-  /** [batch, length] ids (or [batch, length, hidden] embeddings) → [batch, length, hidden]. */
+  /**
+   * [batch, length] ids (or [batch, length, hidden] embeddings) → [batch, length, hidden], or with
+   * `packing` the real tokens' embeddings, [tokens, hidden] (see PackedTokens).
+   */
   forward(
     inputIds: Tensor | null,
     tokenTypeIds?: Tensor | null,
     positionIds?: Tensor | null,
     inputsEmbeds?: Tensor | null,
+    packing: PackedTokens | null = null,
   ): Tensor {
     const source = inputIds ?? inputsEmbeds;
     if (!source) throw new Error('BertEmbeddings: give inputIds or inputsEmbeds');
@@ -129,10 +134,14 @@ export class BertEmbeddings extends Module {
     }
     const positions = positionIds ?? this.position_ids.slice(1, 0, length);
     const types = tokenTypeIds ?? this.token_type_ids.slice(1, 0, length).expand([batch, length]);
-    let embeddings = (inputsEmbeds ?? this.word_embeddings.forward(inputIds!)).add(
-      this.token_type_embeddings.forward(types),
-    );
-    embeddings = embeddings.add(this.position_embeddings.forward(positions));
+    const perToken = (ids: Tensor) => (packing ? packing.pack(ids.expand([batch, length])) : ids);
+    const words = inputsEmbeds
+      ? packing
+        ? packing.pack(inputsEmbeds)
+        : inputsEmbeds
+      : this.word_embeddings.forward(perToken(inputIds!));
+    let embeddings = words.add(this.token_type_embeddings.forward(perToken(types)));
+    embeddings = embeddings.add(this.position_embeddings.forward(perToken(positions)));
     return this.dropout.forward(this.LayerNorm.forward(embeddings));
   }
 }
@@ -158,12 +167,19 @@ export class BertSelfAttention extends Module {
     this.dropout = new Dropout(config.attentionProbsDropoutProb);
   }
 
-  /** `mask`: boolean (true = attend) or additive, broadcastable to [batch, heads, length, length]. */
-  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
-    const [batch, length, hidden] = hiddenStates.shape;
-    // [batch, length, hidden] → [batch, heads, length, headSize]
+  /**
+   * `mask`: boolean (true = attend) or additive, broadcastable to [batch, heads, length, length]. With
+   * `packing`, hiddenStates are the real tokens' [tokens, hidden]: the projections run on them and only
+   * attention on the padded layout.
+   */
+  forward(hiddenStates: Tensor, mask: Tensor | null, packing: PackedTokens | null = null): Tensor {
+    const [batch, length] = packing ? [packing.batch, packing.length] : hiddenStates.shape;
+    const hidden = hiddenStates.shape[hiddenStates.ndim - 1];
+    // [batch, length, hidden] (or [tokens, hidden]) → [batch, heads, length, headSize]
     const heads = (x: Tensor) =>
-      x.view([batch, length, this.numAttentionHeads, this.attentionHeadSize]).transpose(1, 2);
+      (packing ? packing.unpack(x) : x)
+        .view([batch, length, this.numAttentionHeads, this.attentionHeadSize])
+        .transpose(1, 2);
     const query = heads(this.query.forward(hiddenStates));
     const key = heads(this.key.forward(hiddenStates));
     const value = heads(this.value.forward(hiddenStates));
@@ -171,7 +187,8 @@ export class BertSelfAttention extends Module {
       attnMask: mask,
       dropoutP: this.training ? this.dropout.p : 0,
     });
-    return attended.transpose(1, 2).reshape([batch, length, hidden]);
+    const output = attended.transpose(1, 2).reshape([batch, length, hidden]);
+    return packing ? packing.pack(output) : output;
   }
 }
 
@@ -203,8 +220,8 @@ export class BertAttention extends Module {
     this.output = new BertSelfOutput(config);
   }
 
-  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
-    return this.output.forward(this.self.forward(hiddenStates, mask), hiddenStates);
+  forward(hiddenStates: Tensor, mask: Tensor | null, packing: PackedTokens | null = null): Tensor {
+    return this.output.forward(this.self.forward(hiddenStates, mask, packing), hiddenStates);
   }
 }
 
@@ -262,18 +279,20 @@ export class BertLayer extends GradientCheckpointingLayer {
     this.output = new BertOutput(config);
   }
 
-  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
+  /** hiddenStates: [batch, length, hidden], or the real tokens' [tokens, hidden] with `packing`. */
+  forward(hiddenStates: Tensor, mask: Tensor | null, packing: PackedTokens | null = null): Tensor {
     return this.checkpointed(
-      (hidden: Tensor, attentionMask: Tensor | null) =>
+      (hidden: Tensor, attentionMask: Tensor | null, tokens: PackedTokens | null) =>
         // One scope per layer, as PyTorch's reference counting frees them: the layer's intermediates
         // are released when it returns (autograd keeps what backward needs), so the next layers reuse
         // their memory instead of the process faulting in fresh pages until the caller's scope ends.
         tidy(() => {
-          const attentionOutput = this.attention.forward(hidden, attentionMask);
+          const attentionOutput = this.attention.forward(hidden, attentionMask, tokens);
           return this.output.forward(this.intermediate.forward(attentionOutput), attentionOutput);
         }),
       hiddenStates,
       mask,
+      packing,
     );
   }
 }
@@ -288,8 +307,8 @@ export class BertEncoder extends Module {
     this.layer = new ModuleList(Array.from({ length: config.numHiddenLayers }, () => new BertLayer(config)));
   }
 
-  forward(hiddenStates: Tensor, mask: Tensor | null): Tensor {
-    for (const layer of this.layer) hiddenStates = layer.forward(hiddenStates, mask);
+  forward(hiddenStates: Tensor, mask: Tensor | null, packing: PackedTokens | null = null): Tensor {
+    for (const layer of this.layer) hiddenStates = layer.forward(hiddenStates, mask, packing);
     return hiddenStates;
   }
 }
@@ -379,6 +398,14 @@ export class BertModel extends PretrainedModel<BertConfig> {
   embeddings: BertEmbeddings;
   encoder: BertEncoder;
   pooler: BertPooler | null;
+  /**
+   * Padding-free execution (PackedTokens): with a [batch, length] attentionMask that pads some rows on the
+   * right, the layers' per-token work runs on the real tokens only. Real tokens' outputs are the same
+   * (dropout draws its masks over fewer elements); lastHiddenState is zero at the padding, where
+   * transformers computes values nothing should read. Off by default; the Trainer turns it on
+   * (TrainingArguments.paddingFree).
+   */
+  paddingFree = false;
 
   constructor(config: Partial<BertConfig> = {}, options: { addPoolingLayer?: boolean } = {}) {
     super();
@@ -393,10 +420,12 @@ export class BertModel extends PretrainedModel<BertConfig> {
     const { inputIds = null, attentionMask, tokenTypeIds, positionIds, inputsEmbeds } = inputs;
     if ((inputIds === null) === !inputsEmbeds)
       throw new Error('BertModel: give exactly one of inputIds and inputsEmbeds');
-    const embeddings = this.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds);
-    const [batch, length] = embeddings.shape;
+    const packing = this.paddingFree && attentionMask ? PackedTokens.fromMask(attentionMask) : null;
+    const embeddings = this.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds, packing);
+    const [batch, length] = packing ? [packing.batch, packing.length] : embeddings.shape;
     const mask = attentionMask ? bertAttentionMask(attentionMask, batch, length, embeddings.dtype) : null;
-    const lastHiddenState = this.encoder.forward(embeddings, mask);
+    const encoded = this.encoder.forward(embeddings, mask, packing);
+    const lastHiddenState = packing ? packing.unpack(encoded) : encoded;
     return this.pooler ? { lastHiddenState, pooledOutput: this.pooler.forward(lastHiddenState) } : { lastHiddenState };
   }
 }
@@ -677,13 +706,15 @@ const bertFrozenPrefix: FrozenPrefixSplit = {
   forwardFrozenPrefix(model, inputs, groups): PrefixFeatures {
     const { bert } = model as BertForSequenceClassification;
     const { inputIds = null, attentionMask, tokenTypeIds, positionIds, inputsEmbeds } = inputs as BertInputs;
-    let hidden = bert.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds);
-    const [batch, length] = hidden.shape;
     if (attentionMask && attentionMask.ndim !== 2)
       throw new Error(`BERT: cached features take a [batch, length] attentionMask, got shape [${attentionMask.shape}]`);
+    const packing = bert.paddingFree && attentionMask ? PackedTokens.fromMask(attentionMask) : null;
+    let hidden = bert.embeddings.forward(inputIds, tokenTypeIds, positionIds, inputsEmbeds, packing);
+    const [batch, length] = packing ? [packing.batch, packing.length] : hidden.shape;
     const mask = attentionMask ? bertAttentionMask(attentionMask, batch, length, hidden.dtype) : null;
     const layers = [...bert.encoder.layer];
-    for (const layer of layers.slice(0, groups - 1)) hidden = layer.forward(hidden, mask);
+    for (const layer of layers.slice(0, groups - 1)) hidden = layer.forward(hidden, mask, packing);
+    if (packing) hidden = packing.unpack(hidden);
     if (groups - 1 === layers.length) return { cls: hidden.select(1, 0) };
     return { hiddenStates: hidden, attentionMask: attentionMask ?? ones([batch, length], { dtype: 'int64' }) };
   },
@@ -692,10 +723,13 @@ const bertFrozenPrefix: FrozenPrefixSplit = {
     let hidden: Tensor;
     if (features.cls) hidden = features.cls.unsqueeze(1);
     else {
-      hidden = features.hiddenStates;
-      const [batch, length] = hidden.shape;
-      const mask = bertAttentionMask(features.attentionMask, batch, length, hidden.dtype);
-      for (const layer of [...bert.encoder.layer].slice(groups - 1)) hidden = layer.forward(hidden, mask);
+      const [batch, length] = features.hiddenStates.shape;
+      const mask = bertAttentionMask(features.attentionMask, batch, length, features.hiddenStates.dtype);
+      // the layers above run as they do in BertModel.forward, padding-free or not
+      const packing = bert.paddingFree ? PackedTokens.fromMask(features.attentionMask) : null;
+      hidden = packing ? packing.pack(features.hiddenStates) : features.hiddenStates;
+      for (const layer of [...bert.encoder.layer].slice(groups - 1)) hidden = layer.forward(hidden, mask, packing);
+      if (packing) hidden = packing.unpack(hidden);
     }
     return classifier.forward(dropout.forward(bert.pooler!.forward(hidden)));
   },

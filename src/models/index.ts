@@ -24,6 +24,7 @@ export * from './alexnet.js';
 export * from './resnet.js';
 export * from './vit.js';
 export { KeyValueCache } from './kv-cache.js';
+export { PackedTokens, setPaddingFree, isPaddingFree } from './packed-tokens.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
 export { causalLmLoss, IGNORE_INDEX } from './causal-lm-loss.js';
 export {

@@ -1,5 +1,6 @@
 /** What train() will do, in a few lines (printed at its start), and the step arithmetic it follows. */
 import { GradientCheckpointingLayer, type Module } from '../nn/index.js';
+import { isPaddingFree } from '../models/index.js';
 import { formatLr } from '../optim/index.js';
 import { PeftModel } from '../peft/index.js';
 import { batchesPerEpoch as batchesPerEpochUnder } from './distributed.js';
@@ -48,6 +49,10 @@ export function planLines(
     .filter((m) => m instanceof GradientCheckpointingLayer && m.gradientCheckpointing);
   if (checkpointed.length > 0)
     lines.push(`gradient checkpointing: ${checkpointed.length} layers recompute their activations in backward`);
+  if (isPaddingFree(model))
+    lines.push(
+      'padding-free: the layers run on the real tokens of each batch, not its padding (--padding-free=false computes it)',
+    );
   let lrLine = learningRateReason;
   if (args.discriminativeLr) {
     const d = args.discriminativeLr;

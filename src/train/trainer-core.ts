@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 
 import { getRngState, setNumThreads, setRngState, type Device, type Tensor } from '../tensor/index.js';
 import { setGradientCheckpointing, type Module } from '../nn/index.js';
+import { setPaddingFree } from '../models/index.js';
 import { PeftConfig, PeftModel, type MethodName } from '../peft/index.js';
 import {
   defaultFineTuneLr,
@@ -158,6 +159,7 @@ export abstract class TrainerCore implements TrainerLike {
       throw new Error(
         `Trainer: gradientCheckpointing: ${innerModel(this.model).constructor.name} has no layer that can recompute its activations (BERT, ViT and ResNet layers can)`,
       );
+    setPaddingFree(this.model, this.args.paddingFree);
     this.method = method;
     if (options.multiTask != null && (this.args.bf16 || this.args.fp16))
       throw new Error(

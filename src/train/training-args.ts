@@ -347,6 +347,11 @@ export const TRAINING_SETTINGS = {
     default: false,
     flag: { kind: 'boolean', group: 'Training' },
   }),
+  paddingFree: setting<boolean>({
+    help: "run the layers' per-token work on the real tokens only, skipping the padding of each batch (attention still sees the padded batch): the same outputs for fewer operations, with dropout's random masks drawn over fewer elements; false computes the padding as transformers does (BERT)",
+    default: true,
+    flag: { kind: 'boolean', group: 'Training' },
+  }),
   bf16: setting<boolean>({
     help: "mixed precision: forward and loss under bfloat16 autocast, weights and optimizer state in float32 (HF's bf16); fast where the hardware has bfloat16 units (GPUs since Ampere, CPUs with AMX or AVX512-BF16)",
     default: false,
