@@ -19,7 +19,9 @@
  *
  * finetune's phases: start-up and tokenization come from bench/e2e-probe.ts, loaded with --require; setup ends
  * when the command prints its "N optimizer steps" line; steps and evaluation come from trainer_state.json
- * (train_runtime, eval_runtime); saving is the rest. Python's come from the script's own clocks. Both sides
+ * (train_runtime, eval_runtime); saving is the rest. Python's come from the script's own clocks. --runs N runs
+ * N rounds, round k with seed 42 + k on both sides: times are medians over the rounds, accuracies means (one
+ * seed's accuracy moves by a point or two with the initialisation and data order). Both sides
  * write no checkpoints during the run and no report (--report=false), and print no progress bar.
  */
 import { spawn } from 'node:child_process';
@@ -57,6 +59,8 @@ type Method = (typeof METHODS)[number];
 /** The SST-2 rows (1-based, after the header) the checkpoint is pretrained on: never the fine-tuning rows. */
 const PRETRAIN_ROWS = { first: 20_001, last: 60_000 };
 const TARGETS = { wallTime: 0.9, accuracyPoints: 0.5 };
+/** Round k (0-based) trains both sides with seed FIRST_SEED + k. */
+const FIRST_SEED = 42;
 
 interface Options {
   trainRows: number;
@@ -202,7 +206,7 @@ async function pretrainedCheckpoint(root: string, options: Options, env: NodeJS.
 }
 
 /** The settings both sides share: [finetune train's flag, the Python script's flag, value]. */
-function sharedSettings(options: Options, method: Method): [string, string, string][] {
+function sharedSettings(options: Options, method: Method, seed: number): [string, string, string][] {
   return [
     ['--num-train-epochs', '--epochs', String(options.epochs)],
     ['--per-device-train-batch-size', '--batch', String(options.batch)],
@@ -210,7 +214,7 @@ function sharedSettings(options: Options, method: Method): [string, string, stri
     ['--max-length', '--max-length', String(options.maxLength)],
     ['--learning-rate', '--lr', method === 'lora' ? options.loraLr : options.fullLr],
     ['--threads', '--threads', String(options.threads)],
-    ['--seed', '--seed', '42'],
+    ['--seed', '--seed', String(seed)],
     ['--logging-steps', '--logging-steps', '50'],
   ];
 }
@@ -225,6 +229,7 @@ async function runFinetune(
   root: string,
   options: Options,
   method: Method,
+  seed: number,
   files: Files,
   env: NodeJS.ProcessEnv,
 ): Promise<Phases> {
@@ -244,7 +249,7 @@ async function runFinetune(
       files.eval,
       '--method',
       method,
-      ...sharedSettings(options, method).flatMap(([flag, , value]) => [flag, value]),
+      ...sharedSettings(options, method, seed).flatMap(([flag, , value]) => [flag, value]),
       '--lr-scheduler-type',
       'linear',
       '--weight-decay',
@@ -303,6 +308,7 @@ async function runPython(
   root: string,
   options: Options,
   method: Method,
+  seed: number,
   files: Files,
   env: NodeJS.ProcessEnv,
 ): Promise<Phases> {
@@ -322,7 +328,7 @@ async function runPython(
       method,
       '--output-dir',
       output,
-      ...sharedSettings(options, method).flatMap(([, flag, value]) => [flag, value]),
+      ...sharedSettings(options, method, seed).flatMap(([, flag, value]) => [flag, value]),
     ],
     env,
   );
@@ -354,10 +360,18 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function medianPhases(runs: Phases[]): Phases {
-  return Object.fromEntries(
+/** The median of each phase's time over the runs, and the mean accuracy (the runs differ in their seed). */
+function summarize(runs: Phases[]): Phases {
+  const summary = Object.fromEntries(
     (Object.keys(runs[0]) as (keyof Phases)[]).map((k) => [k, median(runs.map((r) => r[k]))]),
   ) as unknown as Phases;
+  summary.accuracy = runs.reduce((sum, r) => sum + r.accuracy, 0) / runs.length;
+  return summary;
+}
+
+/** The accuracies of the runs, in percent: 'a / b / c'. */
+function accuracies(runs: Phases[]): string {
+  return runs.map((r) => fmt(r.accuracy * 100, 1)).join(' / ');
 }
 
 async function main(): Promise<void> {
@@ -411,12 +425,14 @@ async function main(): Promise<void> {
   const methods = options.methods as Method[];
   const results = new Map<string, Phases[]>();
   for (let round = 0; round < options.runs; round++) {
+    // each round a new seed, the same on both sides: the accuracies average over initialisations and data orders
+    const seed = FIRST_SEED + round;
     for (const method of methods) {
       for (const engine of engineOrder(round + methods.indexOf(method))) {
         const phases =
           engine === 'finetune'
-            ? await runFinetune(root, options, method, files, env)
-            : await runPython(root, options, method, files, pythonEnv);
+            ? await runFinetune(root, options, method, seed, files, env)
+            : await runPython(root, options, method, seed, files, pythonEnv);
         const key = `${engine} ${method}`;
         results.set(key, [...(results.get(key) ?? []), phases]);
         console.error(
@@ -425,7 +441,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const summary = (engine: EngineName, method: Method): Phases => medianPhases(results.get(`${engine} ${method}`)!);
+  const summary = (engine: EngineName, method: Method): Phases => summarize(results.get(`${engine} ${method}`)!);
   const header = ['seconds', ...methods.flatMap((m) => [`finetune ${m}`, `transformers ${m}`, 'ratio'])];
   const rows = PHASE_ROWS.map(([key, label]) => [
     label,
@@ -436,7 +452,7 @@ async function main(): Promise<void> {
     }),
   ]);
   rows.push([
-    'final accuracy (dev, 872 rows)',
+    `final accuracy (dev, 872 rows)${options.runs > 1 ? `, mean of ${options.runs} seeds` : ''}`,
     ...methods.flatMap((m) => {
       const ft = summary('finetune', m).accuracy * 100;
       const pt = summary('pytorch', m).accuracy * 100;
@@ -446,9 +462,14 @@ async function main(): Promise<void> {
   console.log(
     `SST-2, ${options.trainRows} training rows, dev each epoch; bert-mini pretrained ${options.pretrainSteps} MLM steps; ` +
       `${options.epochs} epochs, batch ${options.batch}, max length ${options.maxLength}, lr ${options.loraLr} (LoRA) / ${options.fullLr} (full); ` +
-      `${options.threads} thread(s); median of ${options.runs} run(s)`,
+      `${options.threads} thread(s); times: median of ${options.runs} run(s), seeds ${FIRST_SEED}–${FIRST_SEED + options.runs - 1}`,
   );
   console.log(table([header, ...rows]));
+  for (const m of methods)
+    for (const engine of ['finetune', 'pytorch'] as const)
+      console.log(
+        `${m}, ${engine === 'pytorch' ? 'transformers' : engine}: accuracies ${accuracies(results.get(`${engine} ${m}`)!)} %`,
+      );
   for (const m of methods) {
     const ft = summary('finetune', m);
     const pt = summary('pytorch', m);
