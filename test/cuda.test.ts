@@ -12,7 +12,20 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { cudaIsAvailable, distributed, runtimeInfo, type Device } from '../src/index.js';
+import {
+  cudaIsAvailable,
+  distributed,
+  getRngState,
+  manualSeed,
+  models,
+  nn,
+  rand,
+  randint,
+  runtimeInfo,
+  setRngState,
+  tidy,
+  type Device,
+} from '../src/index.js';
 import { STEPS, trainOn, type CudaRun, type WorkerResult } from './helpers/cuda-worker.js';
 import { freePort } from './helpers/free-port.js';
 import { onTwoRanks } from './helpers/two-ranks.js';
@@ -101,5 +114,50 @@ test(
     const reference = trainOn(device!, 0, 1);
     assertSameLosses(ranks, reference, 1e-4);
     ranks.forEach((rank, r) => assertClose(rank, reference, 1e-4, `rank ${r}`));
+  },
+);
+
+test(
+  "the GPU's generator: its state restores the same draws, and a checkpointed layer's dropout replays them in backward",
+  { skip: skip || (device!.startsWith('cuda') ? false : `${device} has no generator of its own`) },
+  () => {
+    tidy(() => {
+      manualSeed(7);
+      const state = getRngState(device!);
+      const first = rand([1000], { device: device! }).cpu();
+      setRngState(state, device!);
+      assert.deepEqual(
+        [...(rand([1000], { device: device! }).cpu().data() as Float32Array)],
+        [...(first.data() as Float32Array)],
+      );
+    });
+    // A BERT layer with dropout, checkpointed or not: the same gradients when the GPU's generator is replayed.
+    const gradients = (checkpointing: boolean) =>
+      tidy(() => {
+        manualSeed(3);
+        const model = new models.BertModel({
+          vocabSize: 64,
+          hiddenSize: 32,
+          numHiddenLayers: 2,
+          numAttentionHeads: 4,
+          intermediateSize: 64,
+          hiddenDropoutProb: 0.3,
+          attentionProbsDropoutProb: 0.3,
+        }).to(device!);
+        nn.setGradientCheckpointing(model, checkpointing);
+        model.train();
+        manualSeed(11);
+        const inputIds = randint(0, 64, [4, 12], { device: device! });
+        model.forward({ inputIds }).lastHiddenState.pow(2).mean().backward();
+        return model.parameters().map((p) => [...(p.grad!.cpu().data() as Float32Array)]);
+      });
+    const plain = gradients(false);
+    const checkpointed = gradients(true);
+    // the same dropout masks: equal up to the GPU kernels' summation order (different masks differ by far more)
+    plain.forEach((grad, i) => {
+      const scale = grad.reduce((max, g) => Math.max(max, Math.abs(g)), 0);
+      const diff = grad.reduce((max, g, j) => Math.max(max, Math.abs(g - checkpointed[i][j])), 0);
+      assert.ok(diff <= 1e-5 * scale + 1e-9, `parameter ${i}: gradients differ by ${diff} (largest ${scale})`);
+    });
   },
 );

@@ -15,16 +15,20 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 
 import {
+  cudaIsAvailable,
   data,
   functional,
+  getRngState,
   getPeftModel,
   initLazyDevice,
   LoraConfig,
   manualSeed,
   nn,
   optim,
+  rand,
   randn,
   setNumThreads,
+  setRngState,
   tensor,
   Tensor,
   tidy,
@@ -344,5 +348,18 @@ describe('finetune train --device', () => {
     const ran = runCli([...common, '--output-dir', tmp(), '--device', 'cpu']);
     assert.equal(ran.code, 0, ran.stderr);
     assert.match(ran.stdout, /^device cpu$/m);
+  });
+});
+
+test("generator states by device: the CPU's round-trips; a GPU this build lacks and a device without a generator are named", () => {
+  tidy(() => {
+    manualSeed(5);
+    const state = getRngState('cpu');
+    const first = [...(rand([8]).data() as Float32Array)];
+    setRngState(state, 'cpu');
+    assert.deepEqual([...(rand([8]).data() as Float32Array)], first);
+    if (!cudaIsAvailable())
+      assert.throws(() => getRngState('cuda:0'), /^Error: no CUDA generator for 'cuda:0': this libtorch sees no GPU$/);
+    assert.throws(() => getRngState(LAZY), /^Error: device 'lazy:0' has no random generator of its own$/);
   });
 });

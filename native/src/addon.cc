@@ -72,9 +72,28 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// The CPU generator's state as a uint8 tensor (torch.get_rng_state), for bit-exact resume.
+// A device's default generator: the CPU's when no device is named, else a GPU's through the CUDA hooks
+// (torch.cuda.get_rng_state(i)); a device without one is an error naming it.
+at::Generator defaultGeneratorOf(const Napi::CallbackInfo& info, size_t argument) {
+  if (info.Length() <= argument || !info[argument].IsString()) return at::detail::getDefaultCPUGenerator();
+  const std::string name = info[argument].As<Napi::String>().Utf8Value();
+  const c10::Device device(name);
+  if (device.is_cpu()) return at::detail::getDefaultCPUGenerator();
+  if (device.is_cuda()) {
+    const auto& cuda = at::detail::getCUDAHooks();
+    if (!cuda.hasCUDA()) throw std::runtime_error("no CUDA generator for '" + name + "': this libtorch sees no GPU");
+    const c10::DeviceIndex index = device.has_index() ? device.index() : 0;
+    if (index >= cuda.deviceCount())
+      throw std::runtime_error("no CUDA generator for '" + name + "': " + std::to_string(cuda.deviceCount()) +
+                               " GPU(s) visible");
+    return cuda.getDefaultGenerator(index);
+  }
+  throw std::runtime_error("device '" + name + "' has no random generator of its own");
+}
+
+// A generator's state as a uint8 tensor (torch.get_rng_state, torch.cuda.get_rng_state), for bit-exact resume.
 Napi::Value getRngState(const Napi::CallbackInfo& info) {
-  auto generator = at::detail::getDefaultCPUGenerator();
+  auto generator = defaultGeneratorOf(info, 0);
   std::lock_guard<std::mutex> lock(generator.mutex());
   auto handle = slab().insert(generator.get_state());
   return Napi::Number::New(info.Env(), handle);
@@ -82,7 +101,7 @@ Napi::Value getRngState(const Napi::CallbackInfo& info) {
 
 Napi::Value setRngState(const Napi::CallbackInfo& info) {
   int64_t handle = info[0].As<Napi::Number>().Int64Value();
-  auto generator = at::detail::getDefaultCPUGenerator();
+  auto generator = defaultGeneratorOf(info, 1);
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(slab().get(handle));
   return info.Env().Undefined();

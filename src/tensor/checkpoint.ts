@@ -7,6 +7,8 @@ import { autocast, autocastState, type AutocastOptions } from './autocast.js';
 import { AutogradFunction, type FunctionCtx } from './autograd-function.js';
 import { getRngState, setRngState } from './runtime.js';
 import { Tensor } from './tensor.js';
+import { dispose } from './scope.js';
+import type { Device } from './types.js';
 
 export interface CheckpointOptions {
   /**
@@ -61,11 +63,18 @@ class CheckpointFunction extends AutogradFunction {
     ctx.isTensor = args.map((arg) => arg instanceof Tensor);
     ctx.otherArgs = args.map((arg) => (arg instanceof Tensor ? null : arg));
     ctx.parameters = inputs.slice(run.argCount);
-    // The recomputation runs under the autocast state of forward, as torch's checkpoint does: backward
-    // usually runs outside the caller's autocast() region.
-    ctx.autocast = autocastState('cpu');
     const tensors = args.filter((arg): arg is Tensor => arg instanceof Tensor);
-    ctx.saveForBackward(...(run.preserveRngState ? [getRngState()] : []), ...tensors);
+    // The recomputation runs under forward's autocast state (the CPU's, and the GPU's when the arguments
+    // are there), as torch's checkpoint does: backward usually runs outside the caller's autocast() region.
+    const gpu = tensors.some((t) => t.device.startsWith('cuda'));
+    ctx.autocast = { cpu: autocastState('cpu'), ...(gpu ? { cuda: autocastState('cuda') } : {}) };
+    // The generators to replay: the CPU's, and those of the GPUs the arguments are on (torch's
+    // get_device_states), so that dropout draws the same masks in the recomputation.
+    const rngDevices: Device[] = run.preserveRngState
+      ? ['cpu', ...new Set(tensors.map((t) => t.device as Device).filter((d) => d.startsWith('cuda')))]
+      : [];
+    ctx.rngDevices = rngDevices;
+    ctx.saveForBackward(...rngDevices.map((device) => getRngState(device)), ...tensors);
     const out = run.fn(...args);
     // An argument returned unchanged would be both an input and an output of the Function.
     const fresh = (t: Tensor): Tensor => (args.includes(t) ? t.clone() : t);
@@ -75,7 +84,8 @@ class CheckpointFunction extends AutogradFunction {
   static backward(ctx: FunctionCtx, ...gradOutputs: Tensor[]): (Tensor | null)[] {
     const run = ctx.run as CheckpointRun;
     const saved = [...ctx.savedTensors];
-    const rngState = run.preserveRngState ? saved.shift()! : null;
+    const rngDevices = ctx.rngDevices as Device[];
+    const rngStates = rngDevices.map(() => saved.shift()!);
     const needs = ctx.needsInputGrad.slice(1);
     // The recomputed graph starts at detached copies of the arguments, so grad() stops there.
     const args = (ctx.otherArgs as unknown[]).map((arg, i) =>
@@ -85,15 +95,26 @@ class CheckpointFunction extends AutogradFunction {
     const inputs = [...args, ...parameters];
     const targets = inputs.filter((input, i): input is Tensor => input instanceof Tensor && needs[i]);
     const grads = run.recompute(() => {
-      const outerRngState = rngState ? getRngState() : null;
-      if (rngState) setRngState(rngState);
+      const outerRngStates = rngDevices.map((device) => getRngState(device));
+      rngDevices.forEach((device, i) => setRngState(rngStates[i], device));
       let recomputed: Tensor | Tensor[];
       try {
-        const { enabled, dtype } = ctx.autocast as ReturnType<typeof autocastState>;
-        const precision = dtype as NonNullable<AutocastOptions['dtype']>;
-        recomputed = enableGrad(() => autocast(() => run.fn(...args), { enabled, dtype: precision }));
+        const states = ctx.autocast as Partial<Record<'cpu' | 'cuda', ReturnType<typeof autocastState>>>;
+        const underAutocast = (deviceType: 'cpu' | 'cuda', fn: () => Tensor | Tensor[]) => () => {
+          const state = states[deviceType];
+          if (!state) return fn();
+          const dtype = state.dtype as NonNullable<AutocastOptions['dtype']>;
+          return autocast(fn, { deviceType, enabled: state.enabled, dtype });
+        };
+        recomputed = enableGrad(
+          underAutocast(
+            'cuda',
+            underAutocast('cpu', () => run.fn(...args)),
+          ),
+        );
       } finally {
-        if (outerRngState) setRngState(outerRngState);
+        rngDevices.forEach((device, i) => setRngState(outerRngStates[i], device));
+        dispose(outerRngStates);
       }
       const outputs = Array.isArray(recomputed) ? recomputed : [recomputed];
       const differentiable = outputs.flatMap((out, i) => (out.requiresGrad ? [i] : []));

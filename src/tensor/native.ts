@@ -96,8 +96,8 @@ export interface NativeAddon {
   setGradEnabled(enabled: boolean): void;
   isGradEnabled(): boolean;
   manualSeed(seed: number): void;
-  getRngState(): number;
-  setRngState(handle: number): void;
+  getRngState(device?: string): number;
+  setRngState(handle: number, device?: string): void;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   nnpackAvailable(): boolean;

@@ -3,6 +3,7 @@ import { describeSource } from '../install/libtorch.js';
 import { readInstallRecord } from '../install/setup.js';
 import { addonPath, native, type BuildInfo } from './native.js';
 import { Tensor } from './tensor.js';
+import type { Device } from './types.js';
 
 /** Seeds libtorch's default generators (CPU and every CUDA device), like torch.manual_seed. */
 export function manualSeed(seed: number): void {
@@ -11,16 +12,20 @@ export function manualSeed(seed: number): void {
   native.manualSeed(seed);
 }
 
-/** The CPU generator's state (a uint8 tensor, torch.get_rng_state), saved with checkpoints. */
-export function getRngState(): Tensor {
-  return Tensor.fromHandle(native.getRngState());
+/**
+ * A generator's state (a uint8 tensor), saved with checkpoints: the CPU's (torch.get_rng_state), or with
+ * `device` 'cuda' / 'cuda:N' that GPU's (torch.cuda.get_rng_state). A device without a generator of its
+ * own, or a GPU this libtorch does not see, is an error naming it.
+ */
+export function getRngState(device: Device = 'cpu'): Tensor {
+  return Tensor.fromHandle(native.getRngState(device));
 }
 
-/** Restores a state from getRngState(): the random numbers that follow repeat exactly. */
-export function setRngState(state: Tensor): void {
+/** Restores a state from getRngState(device): the random numbers that follow on that device repeat exactly. */
+export function setRngState(state: Tensor, device: Device = 'cpu'): void {
   if (state.dtype !== 'uint8' || state.dim() !== 1)
     throw new Error(`setRngState expects a 1-d uint8 tensor from getRngState(), got ${state.dtype} [${state.shape}]`);
-  native.setRngState(state.handle);
+  native.setRngState(state.handle, device);
 }
 
 /** Threads libtorch uses for intra-op parallelism (default: all cores). */

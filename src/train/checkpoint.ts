@@ -17,7 +17,7 @@
  *   optimizer.safetensors                    optimizer state tensors, `state.<param index>.<name>` (step, exp_avg, …)
  *   optimizer.json                           {optimizer, param_groups} in PyTorch's state-dict layout
  *   scheduler.json                           {type, name, state}
- *   rng_state.safetensors                    cpu_rng_state (torch CPU generator) + data_loader.{epoch,position,seed,batches_per_epoch} (+ world_size under DDP)
+ *   rng_state.safetensors                    cpu_rng_state (torch CPU generator; + cuda_rng_state on a GPU) + data_loader.{epoch,position,seed,batches_per_epoch} (+ world_size under DDP)
  *   multi_task.json                          (multi-task training) {tasks, kind, state}: the MultiTaskLoss's stateDict()
  *   trainer_state.json                       Hugging Face's TrainerState fields
  *   training_args.json                       the TrainingArguments, HF's snake_case names
@@ -26,7 +26,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
-import { dispose, getRngState, setRngState, tensor, type Tensor } from '../tensor/index.js';
+import { dispose, getRngState, setRngState, tensor, type Device, type Tensor } from '../tensor/index.js';
 import type { Module, StateDict } from '../nn/index.js';
 import { isPretrainedModel } from '../models/pretrained-model.js';
 import { PeftModel } from '../peft/index.js';
@@ -418,9 +418,14 @@ export async function loadMultiTaskState(loss: MultiTaskLoss, dir: string): Prom
 
 // ---- RNG and data position ----------------------------------------------------------------------
 
-export async function saveRngState(dir: string, loader: LoaderPosition): Promise<void> {
+/**
+ * Writes the CPU generator's state, the training device's when it is a GPU (`cuda_rng_state`, as
+ * transformers' rng_state.pth has `cuda`), and where the data loader stands.
+ */
+export async function saveRngState(dir: string, loader: LoaderPosition, device: Device = 'cpu'): Promise<void> {
   const tensors = new Map<string, Tensor>([
     ['cpu_rng_state', getRngState()],
+    ...(device.startsWith('cuda') ? [['cuda_rng_state', getRngState(device)] as [string, Tensor]] : []),
     ['data_loader.epoch', tensor(loader.epoch, { dtype: 'int64' })],
     ['data_loader.position', tensor(loader.position, { dtype: 'int64' })],
     ['data_loader.seed', tensor(loader.seed, { dtype: 'int64' })],
@@ -435,8 +440,12 @@ export async function saveRngState(dir: string, loader: LoaderPosition): Promise
   }
 }
 
-/** Restores the CPU generator and returns where the data loader stood. */
-export async function loadRngState(dir: string): Promise<LoaderPosition> {
+/**
+ * Restores the CPU generator, and the GPU's when the checkpoint has one and training is on a GPU (a
+ * checkpoint from another device resumes with this device's generator as it is), and returns where
+ * the data loader stood.
+ */
+export async function loadRngState(dir: string, device: Device = 'cpu'): Promise<LoaderPosition> {
   const path = join(dir, RNG_STATE_NAME);
   const { tensors } = await loadSafetensors(path);
   try {
@@ -448,6 +457,8 @@ export async function loadRngState(dir: string): Promise<LoaderPosition> {
     const rng = tensors.get('cpu_rng_state');
     if (!rng) throw new Error(`${path} has no 'cpu_rng_state'`);
     setRngState(rng);
+    const gpuRng = tensors.get('cuda_rng_state');
+    if (gpuRng && device.startsWith('cuda')) setRngState(gpuRng, device);
     return {
       epoch: read('data_loader.epoch'),
       position: read('data_loader.position'),

@@ -500,7 +500,7 @@ export abstract class TrainerCore implements TrainerLike {
     await this.precision.save(dir);
     await testPauseInSave(state.globalStep, dir);
     await saveScheduler(this.scheduler!, args.lrSchedulerType, dir);
-    await saveRngState(dir, this.loaderPosition);
+    await saveRngState(dir, this.loaderPosition, this.device);
     await writeTextAtomic(
       join(dir, TRAINING_ARGS_NAME),
       JSON.stringify(args.toJson({ learning_rate: this.learningRate }), null, 2) + '\n',
@@ -557,7 +557,7 @@ export abstract class TrainerCore implements TrainerLike {
     const scalerNotice = await this.precision.load(dir);
     if (scalerNotice) this.log(scalerNotice);
     await loadScheduler(this.scheduler!, dir);
-    const position = await loadRngState(dir);
+    const position = await loadRngState(dir, this.device);
     const trainerState = saved.statefulCallbacks[TRAINER_STATE_KEY] as CallbackState | undefined;
     await this.loadCheckpointState(
       dir,
