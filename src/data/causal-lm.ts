@@ -124,6 +124,13 @@ export function splitText(text: string, sampleBy: TextSampling = 'line'): { line
   return pieces;
 }
 
+/** Options that are wrong whatever the data. */
+function checkOptions(options: CausalLmDataOptions, file: string): void {
+  const { blockSize } = options;
+  if (blockSize !== undefined && (!Number.isInteger(blockSize) || blockSize < 2)) throw new RangeError(`CausalLmDataset(${file}): blockSize must be an integer of at least 2, got ${blockSize}`);
+  if ((options.promptColumn === undefined) !== (options.responseColumn === undefined)) throw new Error(`CausalLmDataset(${file}): give both promptColumn and responseColumn, or neither`);
+}
+
 function describe(value: TableValue | undefined): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
@@ -179,6 +186,7 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
 
   /** Reads and tokenises a .txt file or a JSONL / CSV / TSV table (by extension, or `format`). */
   static async fromFile(path: string, options: CausalLmDataOptions): Promise<CausalLmDataset> {
+    checkOptions(options, path); // before reading a file that may be large
     const format = options.format ?? (TABLE_EXTENSIONS.test(path) ? undefined : 'text');
     if (format === 'text') {
       const pieces = splitText(await readTextFile(path, options.encoding), options.sampleBy);
@@ -207,7 +215,7 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
     const skippedRows: SkippedRow[] = [...table.skippedRows];
     const bad = CausalLmDataset.#badRow(file, options.onBadRow, skippedRows);
     const { promptColumn, responseColumn, messagesColumn } = options;
-    if ((promptColumn === undefined) !== (responseColumn === undefined)) throw new Error(`${file}: give both promptColumn and responseColumn, or neither`);
+    checkOptions(options, file);
     const columns = messagesColumn !== undefined ? [messagesColumn] : promptColumn !== undefined ? [promptColumn, responseColumn!] : [options.textColumn ?? 'text'];
     const missing = table.format === 'jsonl' ? undefined : columns.find((column) => !table.columns.includes(column));
     if (missing !== undefined) throw new DataFormatError(file, 1, `missing column '${missing}' (columns: ${table.columns.join(', ')})`);
@@ -243,7 +251,7 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
     const tokenizer = typeof options.tokenizer === 'string' ? Tokenizer.fromFile(options.tokenizer) : options.tokenizer;
     if (!(tokenizer instanceof Tokenizer)) throw new Error(`CausalLmDataset(${file}): tokenizer must be a Tokenizer or a path to tokenizer.json`);
     const blockSize = options.blockSize ?? Math.min(DEFAULT_BLOCK_SIZE, tokenizer.modelMaxLength ?? DEFAULT_BLOCK_SIZE);
-    if (!Number.isInteger(blockSize) || blockSize < 2) throw new RangeError(`CausalLmDataset(${file}): blockSize must be an integer of at least 2, got ${blockSize}`);
+    checkOptions({ ...options, blockSize }, file);
     const supervised = rows.length > 0 && !('text' in rows[0]);
     const packed = options.packing ?? !supervised;
     const bad = CausalLmDataset.#badRow(file, options.onBadRow, skippedRows);
@@ -312,9 +320,11 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
       const ids: number[] = [];
       const labels: number[] = [];
       encodings.forEach((encoding, j) => {
-        const tokens = (encoding as { inputIds: number[] }).inputIds;
-        ids.push(...tokens);
-        labels.push(...(piece.trained[j] ? tokens : tokens.map(() => IGNORE_INDEX)));
+        // One by one: a text of millions of tokens would overflow the stack as push's arguments.
+        for (const id of (encoding as { inputIds: number[] }).inputIds) {
+          ids.push(id);
+          labels.push(piece.trained[j] ? id : IGNORE_INDEX);
+        }
       });
       const sequence = { line: piece.line, ids, labels };
       if (endWithEos) endWith(sequence, eos!);
