@@ -291,6 +291,7 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
     // special tokens; a plain text or prompt gets the tokenizer's (BOS), and a plain pair ends with
     // EOS, trained on, so that the model learns where a response stops.
     const chat = rows.length > 0 && !('text' in rows[0]) && (template !== undefined || 'messages' in rows[0]);
+    if (chat && template === undefined) throw new Error(`${tokenizer.source}: the tokenizer has no chat template (no chat_template in tokenizer_config.json) to render the conversations with; give chatTemplate`);
     const pieces: { line: number; texts: string[]; trained: boolean[] }[] = [];
     for (const row of rows) {
       if ('text' in row) pieces.push({ line: row.line, texts: [row.text], trained: [true] });
@@ -385,24 +386,28 @@ function chatMessages(cell: TableValue | undefined): ChatMessage[] | string {
  */
 function chatPieces(tokenizer: Tokenizer, messages: ChatMessage[], template: string | undefined): { texts: string[]; trained: boolean[] } | string {
   const render = (upTo: number, addGenerationPrompt = false): string => applyChatTemplate(tokenizer, messages.slice(0, upTo), { template, addGenerationPrompt });
-  const whole = render(messages.length);
-  const texts: string[] = [];
-  const trained: boolean[] = [];
-  let at = 0;
-  for (const [i, message] of messages.entries()) {
-    if (message.role !== 'assistant') continue;
-    const before = render(i, true);
-    const through = render(i + 1);
-    if (!whole.startsWith(through) || !through.startsWith(before) || before.length < at) {
-      return `the chat template does not render message ${i} (assistant) as a continuation of the messages before it, so its tokens cannot be told apart`;
+  try {
+    const whole = render(messages.length);
+    const texts: string[] = [];
+    const trained: boolean[] = [];
+    let at = 0;
+    for (const [i, message] of messages.entries()) {
+      if (message.role !== 'assistant') continue;
+      const before = render(i, true);
+      const through = render(i + 1);
+      if (!whole.startsWith(through) || !through.startsWith(before) || before.length < at) {
+        return `the chat template does not render message ${i} (assistant) as a continuation of the messages before it, so its tokens cannot be told apart`;
+      }
+      texts.push(whole.slice(at, before.length), through.slice(before.length));
+      trained.push(false, true);
+      at = through.length;
     }
-    texts.push(whole.slice(at, before.length), through.slice(before.length));
-    trained.push(false, true);
-    at = through.length;
+    texts.push(whole.slice(at));
+    trained.push(false);
+    return { texts, trained };
+  } catch (error) {
+    return (error as Error).message; // the template's raise_exception, or a conversation it cannot render
   }
-  texts.push(whole.slice(at));
-  trained.push(false);
-  return { texts, trained };
 }
 
 interface Parts {
