@@ -497,27 +497,23 @@ export function collateCausalLm(examples: readonly CausalLmExample[], options: C
     if (!example || !example.inputIds || !example.labels) throw new Error(`collateCausalLm: example ${i} needs inputIds and labels`);
     if (example.labels.length !== example.inputIds.length) throw new Error(`collateCausalLm: example ${i} has ${example.inputIds.length} inputIds but ${example.labels.length} labels`);
   });
-  const longest = Math.max(...examples.map((example) => example.inputIds.length));
+  const longest = examples.reduce((most, example) => Math.max(most, example.inputIds.length), 0);
   const length = padToMultipleOf ? Math.ceil(longest / padToMultipleOf) * padToMultipleOf : longest;
-  const count = examples.length;
-  const ids = new BigInt64Array(count * length).fill(BigInt(padTokenId));
-  const mask = new BigInt64Array(count * length);
-  const labels = new BigInt64Array(count * length).fill(BigInt(IGNORE_INDEX));
-  examples.forEach((example, i) => {
-    const n = example.inputIds.length;
-    const base = i * length + (side === 'left' ? length - n : 0);
-    for (let j = 0; j < n; j++) {
-      ids[base + j] = BigInt(example.inputIds[j]);
-      mask[base + j] = 1n;
-      labels[base + j] = BigInt(example.labels[j]);
-    }
-  });
-  const shape = [count, length];
   return {
-    inputIds: fromTypedArray(ids, shape, { dtype: 'int64' }),
-    attentionMask: fromTypedArray(mask, shape, { dtype: 'int64' }),
-    labels: fromTypedArray(labels, shape, { dtype: 'int64' }),
+    inputIds: padded(examples.map((example) => example.inputIds), length, padTokenId, side),
+    attentionMask: padded(examples.map((example) => new Array<number>(example.inputIds.length).fill(1)), length, 0, side),
+    labels: padded(examples.map((example) => example.labels), length, IGNORE_INDEX, side),
   };
+}
+
+/** A [rows, length] int64 tensor: each row's values at its start (right padding) or end (left), `fill` elsewhere. */
+function padded(rows: readonly ArrayLike<number>[], length: number, fill: number, side: TextSide): Tensor {
+  const values = new BigInt64Array(rows.length * length).fill(BigInt(fill));
+  rows.forEach((row, i) => {
+    const start = i * length + (side === 'left' ? length - row.length : 0);
+    for (let j = 0; j < row.length; j++) values[start + j] = BigInt(row[j]);
+  });
+  return fromTypedArray(values, [rows.length, length], { dtype: 'int64' });
 }
 
 /**
