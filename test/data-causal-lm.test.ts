@@ -141,6 +141,22 @@ for (const family of ['gpt2', 'llama3'] as const) {
       labels: expected.textByParagraph.labels,
     });
     assert.equal(byParagraph.droppedTokens, expected.textByParagraph.dropped);
+    // Each block names the line its first token comes from.
+    const lines = Array.from({ length: byParagraph.length }, (_, i) => byParagraph.lineOf(i));
+    assert.deepEqual(
+      lines,
+      [...lines].sort((a, b) => a - b),
+    );
+    assert.ok(lines[0] === 1 && lines[lines.length - 1] > 1, String(lines));
+    // Texts in memory are documents, as JSONL rows.
+    const texts = readFileSync(join(FIXTURES, 'sample.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).text as string);
+    assert.deepEqual(examples(await CausalLmDataset.fromTexts(texts, { tokenizer, blockSize: BLOCK })), {
+      inputIds: expected.jsonl.inputIds,
+      labels: expected.jsonl.labels,
+    });
     const jsonl = await CausalLmDataset.fromFile(join(FIXTURES, 'sample.jsonl'), { tokenizer, blockSize: BLOCK });
     assert.deepEqual(examples(jsonl), { inputIds: expected.jsonl.inputIds, labels: expected.jsonl.labels });
     assert.equal(jsonl.droppedTokens, expected.jsonl.dropped);
