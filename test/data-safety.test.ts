@@ -411,6 +411,14 @@ test('causal-LM data: empty files, missing columns, non-text cells, bad conversa
     /long-prompt\.jsonl:1: the prompt takes at least 16 tokens/,
   );
   await assert.rejects(load(noColumn, { blockSize: 1 }), /blockSize must be an integer of at least 2/);
+  await assert.rejects(
+    load(write('pairs.txt', 'hello\n'), { promptColumn: 'p', responseColumn: 'r' }),
+    /a text file has no columns/,
+  );
+  await assert.rejects(
+    load(write('all-bad.jsonl', '{"text": 1}\n'), { onBadRow: 'skip' }),
+    /all-bad\.jsonl:1: no examples: every row is bad \(1 skipped; the first, line 1: column 'text' is number/,
+  );
 });
 
 test('causal-LM data: a 10 MB line or prompt is cut before tokenising when unpacked (fast); a long line packs whole into blocks', async () => {

@@ -189,6 +189,9 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
     checkOptions(options, path); // before reading a file that may be large
     const format = options.format ?? (TABLE_EXTENSIONS.test(path) ? undefined : 'text');
     if (format === 'text') {
+      if (options.promptColumn !== undefined || options.messagesColumn !== undefined) {
+        throw new Error(`CausalLmDataset(${path}): a text file has no columns; prompt/response pairs and conversations need a JSONL, CSV or TSV file`);
+      }
       const pieces = splitText(await readTextFile(path, options.encoding), options.sampleBy);
       if (pieces.length === 0) throw new DataFormatError(path, 1, 'empty file (no text)');
       return CausalLmDataset.#build(pieces, path, options, 'text', []);
@@ -252,7 +255,7 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
     if (!(tokenizer instanceof Tokenizer)) throw new Error(`CausalLmDataset(${file}): tokenizer must be a Tokenizer or a path to tokenizer.json`);
     const blockSize = options.blockSize ?? Math.min(DEFAULT_BLOCK_SIZE, tokenizer.modelMaxLength ?? DEFAULT_BLOCK_SIZE);
     checkOptions({ ...options, blockSize }, file);
-    const supervised = rows.length > 0 && !('text' in rows[0]);
+    const supervised = source === 'table' && (options.promptColumn !== undefined || options.messagesColumn !== undefined);
     const packed = options.packing ?? !supervised;
     const bad = CausalLmDataset.#badRow(file, options.onBadRow, skippedRows);
     const appendEos = options.appendEos ?? !(source === 'text' && (options.sampleBy ?? 'line') === 'line');
@@ -266,11 +269,13 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
     if (appendEos && !supervised) for (const s of sequences) if (s.ids[s.ids.length - 1] !== eos) endWith(s, eos!);
     const parts = packed ? pack(sequences, blockSize) : truncate(sequences, blockSize, bad);
     if (parts.offsets.length < 2) {
-      const why = packed
-        ? `${parts.droppedTokens} tokens in all, fewer than one block of ${blockSize} (lower blockSize, or packing: false)`
-        : skippedRows.length
+      skippedRows.sort((a, b) => a.line - b.line);
+      const why =
+        skippedRows.length && (!packed || parts.droppedTokens === 0)
           ? `every row is bad (${skippedRows.length} skipped; the first, line ${skippedRows[0].line}: ${skippedRows[0].reason})`
-          : 'no text';
+          : packed
+            ? `${parts.droppedTokens} tokens in all, fewer than one block of ${blockSize} (lower blockSize, or packing: false)`
+            : 'no text';
       throw new DataFormatError(file, 1, `no examples: ${why}`);
     }
     skippedRows.sort((a, b) => a.line - b.line);
