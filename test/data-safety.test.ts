@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -338,6 +338,118 @@ test('tokenizer: long texts are cut before tokenising, to the same input ids; a 
       whole.length <= 16 ? whole : [whole[0], ...whole.slice(1, -1).slice(-14), whole[whole.length - 1]],
     );
   }
+});
+
+test('causal-LM data: empty files, missing columns, non-text cells, bad conversations and prompts that fill the block are errors naming file and line', async () => {
+  const tokenizer = data.Tokenizer.fromFile('test/fixtures/causal-lm/llama3-style');
+  const write = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const load = (path: string, options: Partial<data.CausalLmDataOptions> = {}) =>
+    data.CausalLmDataset.fromFile(path, { tokenizer, blockSize: 16, ...options });
+  const emptyTxt = write('empty.txt', '');
+  await assert.rejects(load(emptyTxt), (e: Error) => e.message === `${emptyTxt}:1: empty file (no text)`);
+  await assert.rejects(load(write('empty.jsonl', '\n\n')), /empty\.jsonl:1: empty file/);
+  await assert.rejects(
+    load(write('short.txt', 'two words\n')),
+    /short\.txt:1: no examples: \d+ tokens in all, fewer than one block of 16/,
+  );
+  const noColumn = write('no-column.jsonl', '{"text": "fine"}\n{"body": "no text here"}\n');
+  await assert.rejects(load(noColumn), /no-column\.jsonl:2: missing column 'text' \(columns there: body\)/);
+  await assert.rejects(load(write('no-column.csv', 'body\nfine\n')), /no-column\.csv:1: .*'text'/);
+  await assert.rejects(
+    load(write('pairs.jsonl', '{"question": "q", "answer": "a"}\n'), {
+      promptColumn: 'prompt',
+      responseColumn: 'answer',
+    }),
+    /pairs\.jsonl:1: missing column 'prompt'/,
+  );
+  await assert.rejects(
+    load(write('number.jsonl', '{"text": "ok"}\n{"text": 12}\n')),
+    /number\.jsonl:2: column 'text' is number, not a string/,
+  );
+  const chats = write(
+    'chats.jsonl',
+    [
+      '{"messages": "hi"}',
+      '{"messages": [{"role": "user"}]}',
+      '{"messages": [{"role": "user", "content": "hi"}]}',
+    ].join('\n'),
+  );
+  await assert.rejects(
+    load(chats, { messagesColumn: 'messages' }),
+    /chats\.jsonl:1: column 'messages' is string, not a list of messages/,
+  );
+  const skipped = await load(
+    write(
+      'chats2.jsonl',
+      `${readFileSync(chats, 'utf8')}\n{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n`,
+    ),
+    { messagesColumn: 'messages', onBadRow: 'skip', blockSize: 64 },
+  );
+  assert.equal(skipped.length, 1);
+  assert.deepEqual(
+    skipped.skippedRows.map((row) => `${row.line}: ${row.reason}`),
+    [
+      "1: column 'messages' is string, not a list of messages",
+      '2: column \'messages\' message 0 is not { "role": string, "content": string }',
+      "3: column 'messages' has no assistant message to train on",
+    ],
+  );
+  const longPrompt = write(
+    'long-prompt.jsonl',
+    `${JSON.stringify({ prompt: 'word '.repeat(40), response: ' yes' })}\n`,
+  );
+  await assert.rejects(
+    load(longPrompt, { promptColumn: 'prompt', responseColumn: 'response', chatTemplate: false }),
+    /long-prompt\.jsonl:1: the prompt takes at least 16 tokens, the whole block of 16: no response token is left to train on/,
+  );
+  await assert.rejects(
+    load(longPrompt, { promptColumn: 'prompt', responseColumn: 'response' }),
+    /long-prompt\.jsonl:1: the prompt takes at least 16 tokens/,
+  );
+  await assert.rejects(load(noColumn, { blockSize: 1 }), /blockSize must be an integer of at least 2/);
+  await assert.rejects(
+    load(write('pairs.txt', 'hello\n'), { promptColumn: 'p', responseColumn: 'r' }),
+    /a text file has no columns/,
+  );
+  await assert.rejects(
+    load(write('all-bad.jsonl', '{"text": 1}\n'), { onBadRow: 'skip' }),
+    /all-bad\.jsonl:1: no examples: every row is bad \(1 skipped; the first, line 1: column 'text' is number/,
+  );
+});
+
+test('causal-LM data: a 10 MB line or prompt is cut before tokenising when unpacked (fast); a long line packs whole into blocks', async () => {
+  const tokenizer = data.Tokenizer.fromFile('test/fixtures/causal-lm/gpt2-style');
+  const path = join(dir, 'huge-line.jsonl');
+  writeFileSync(path, `${JSON.stringify({ text: 'the film '.repeat(1_200_000) })}\n{"text": "short"}\n`);
+  let started = Date.now();
+  const unpacked = await data.CausalLmDataset.fromFile(path, { tokenizer, blockSize: 64, packing: false });
+  assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+  assert.deepEqual([unpacked.length, unpacked.lengthOf(0), unpacked.truncatedExamples], [2, 64, 1]);
+  const promptPath = join(dir, 'huge-prompt.jsonl');
+  writeFileSync(promptPath, `${JSON.stringify({ prompt: 'word '.repeat(2_000_000), response: 'ok' })}\n`);
+  started = Date.now();
+  await assert.rejects(
+    data.CausalLmDataset.fromFile(promptPath, {
+      tokenizer,
+      blockSize: 64,
+      promptColumn: 'prompt',
+      responseColumn: 'response',
+    }),
+    /huge-prompt\.jsonl:1: the prompt takes at least 64 tokens/,
+  );
+  assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+  // Packed, every token counts: a long line is tokenised whole (at the tokenizers library's speed, as in Python).
+  const longPath = join(dir, 'long-line.jsonl');
+  const long = 'the film '.repeat(20_000);
+  writeFileSync(longPath, `${JSON.stringify({ text: long })}\n{"text": "short"}\n`);
+  const packed = await data.CausalLmDataset.fromFile(longPath, { tokenizer, blockSize: 1024 });
+  const total =
+    (await tokenizer.encode(long)).inputIds.length + 1 + (await tokenizer.encode('short')).inputIds.length + 1;
+  assert.deepEqual([packed.length, packed.droppedTokens], [Math.floor(total / 1024), total % 1024]);
 });
 
 // ---- the CLI -----------------------------------------------------------------------------------

@@ -17,3 +17,6 @@ export { DataFormatError, DELIMITERS, decodeText, formatFromPath, parseTable, re
 export { LabelCheckError, rareLabelThreshold, TextClassificationDataset, type LabelProblem, type TextClassificationExample, type TextClassificationOptions, type TextTask } from './text.js';
 export { collateText, textCollator, type TextBatch, type TextCollateOptions, type TextExample } from './collate-text.js';
 export { findLabelColumn, findTextColumn, findTextPairColumn, LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES, TEXT_PAIR_COLUMNS } from './columns.js';
+export { TokenStreamDecoder } from './decode-stream.js';
+export { applyChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
+export { causalLmCollator, CausalLmDataset, collateCausalLm, splitText, type CausalLmBatch, type CausalLmCollateOptions, type CausalLmDataOptions, type CausalLmExample, type TextSampling } from './causal-lm.js';

@@ -114,11 +114,24 @@ export interface TokenizerConfigOptions {
   specialTokensMap?: JsonObject;
   /** Where the tokenizer came from, for messages. */
   source?: string;
+  /** A chat template given apart from the config (chat_template.jinja); default the config's `chat_template`. */
+  chatTemplate?: string;
 }
 
 export interface FromFileOptions {
   /** tokenizer_config.json to use; default the one beside tokenizer.json if there is one; null for none. */
   configPath?: string | null;
+}
+
+/** Where transformers 5 saves a chat template beside tokenizer_config.json (it wins over the config's). */
+const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+
+/** tokenizer_config.json's chat_template: a string, or a list of { name, template } whose 'default' is used. */
+function chatTemplateOf(value: JsonValue | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  if (!Array.isArray(value)) return undefined;
+  const named = value.filter(isJsonObject).find((entry) => entry.name === 'default');
+  return typeof named?.template === 'string' ? named.template : undefined;
 }
 
 function readJsonFile(path: string): JsonObject {
@@ -185,8 +198,8 @@ const NATIVE_STRATEGY: Record<TruncationStrategy, string> = {
  * conventions: `encode(text, pair?, options)` gives input ids, attention mask and token type ids.
  */
 export class Tokenizer {
-  /** tokenizer.json's text, to make one native tokenizer per truncation setting. */
-  readonly #json: string;
+  /** tokenizer.json's text (its post-processor rewritten when the config says add_bos_token / add_eos_token), to make one native tokenizer per truncation setting. */
+  #json: string;
   /** Native tokenizers by truncation setting ('none' or strategy/maxLength/side); each is configured once and never changed. */
   readonly #natives = new Map<string, NativeTokenizer>();
   readonly #special: Partial<Record<SpecialTokenRole, SpecialToken>> = {};
@@ -199,6 +212,8 @@ export class Tokenizer {
   readonly truncationSide: TextSide;
   readonly paddingSide: TextSide;
   readonly cleanUpTokenizationSpaces: boolean;
+  /** The Jinja chat template (tokenizer_config.json's `chat_template`, its 'default' when it lists several, or chat_template.jinja), if any. */
+  readonly chatTemplate: string | undefined;
 
   private constructor(json: string, options: TokenizerConfigOptions) {
     this.#json = json;
@@ -250,6 +265,31 @@ export class Tokenizer {
         CONVENTIONAL[role].find((t) => specialAdded.includes(t));
       if (token !== undefined) this.#special[role] = { token, id: base.tokenToId(token) ?? null };
     }
+    this.chatTemplate = options.chatTemplate ?? chatTemplateOf(config.chat_template);
+    if (typeof config.add_bos_token === 'boolean' || typeof config.add_eos_token === 'boolean') {
+      parsed.post_processor = this.#bosEosProcessor(config.add_bos_token === true, config.add_eos_token === true);
+      this.#json = JSON.stringify(parsed);
+      this.#natives.clear();
+    }
+  }
+
+  /**
+   * transformers' update_post_processor: a tokenizer_config.json that says add_bos_token or
+   * add_eos_token replaces tokenizer.json's post-processor with a template that adds exactly those
+   * (a token the vocabulary lacks is not added).
+   */
+  #bosEosProcessor(addBos: boolean, addEos: boolean): JsonObject {
+    const bos = addBos && this.#special.bos?.id != null ? this.#special.bos : undefined;
+    const eos = addEos && this.#special.eos?.id != null ? this.#special.eos : undefined;
+    const piece = (token: SpecialToken, typeId: number): JsonObject => ({ SpecialToken: { id: token.token, type_id: typeId } });
+    const sequence = (id: 'A' | 'B', typeId: number): JsonValue[] => [
+      ...(bos ? [piece(bos, typeId)] : []),
+      { Sequence: { id, type_id: typeId } },
+      ...(eos ? [piece(eos, typeId)] : []),
+    ];
+    const specialTokens: JsonObject = {};
+    for (const token of [bos, eos]) if (token) specialTokens[token.token] = { id: token.token, ids: [token.id], tokens: [token.token] };
+    return { type: 'TemplateProcessing', single: sequence('A', 0), pair: [...sequence('A', 0), ...sequence('B', 1)], special_tokens: specialTokens };
   }
 
   /** A tokenizer from tokenizer.json's text and, optionally, the config files' contents. */
@@ -274,7 +314,9 @@ export class Tokenizer {
     const config = configPath !== null && (options.configPath !== undefined || isFile(configPath)) ? readJsonFile(configPath) : undefined;
     const mapPath = join(folder, 'special_tokens_map.json');
     const specialTokensMap = options.configPath === undefined && isFile(mapPath) ? readJsonFile(mapPath) : undefined;
-    return new Tokenizer(json, { config, specialTokensMap, source: file });
+    const templatePath = join(folder, CHAT_TEMPLATE_FILE);
+    const chatTemplate = isFile(templatePath) ? readUtf8FileSync(templatePath, 'a chat template') : undefined;
+    return new Tokenizer(json, { config, specialTokensMap, source: file, chatTemplate });
   }
 
   /**
@@ -285,11 +327,13 @@ export class Tokenizer {
     const file = await resolveModelFile(dirOrHubId, 'tokenizer.json', options);
     const configPath = await resolveModelFile(dirOrHubId, 'tokenizer_config.json', { ...options, optional: true });
     const mapPath = await resolveModelFile(dirOrHubId, 'special_tokens_map.json', { ...options, optional: true });
+    const templatePath = await resolveModelFile(dirOrHubId, CHAT_TEMPLATE_FILE, { ...options, optional: true });
     const json = readUtf8FileSync(file, 'a tokenizer.json');
     return new Tokenizer(json, {
       config: configPath ? readJsonFile(configPath) : undefined,
       specialTokensMap: mapPath ? readJsonFile(mapPath) : undefined,
       source: dirOrHubId,
+      chatTemplate: templatePath ? readUtf8FileSync(templatePath, 'a chat template') : undefined,
     });
   }
 
