@@ -5,9 +5,8 @@
  * and written into the config (so adapter_config.json records them, as PEFT's does).
  */
 import { Conv2d, Linear, type Module } from '../../../nn/index.js';
-import { familyOfModel } from '../../../models/registry.js';
 import { defaultTargets } from '../../constants.js';
-import { BaseTuner, baseClassName } from '../base-tuner.js';
+import { BaseTuner, baseClassName, modelTypeOf } from '../base-tuner.js';
 import { peftPattern } from '../../patterns.js';
 import { replaceSubmodule } from '../tuner-utils.js';
 import type { IA3Config } from './config.js';
@@ -29,7 +28,7 @@ export class IA3Model extends BaseTuner<IA3Config> {
    */
   protected override resolveConfig(config: IA3Config): IA3Config {
     if (config.targetModules === null || config.feedforwardModules === null) {
-      const modelType = this.modelType();
+      const modelType = modelTypeOf(this.model);
       const defaults = defaultTargets('IA3', modelType, true);
       const what = `${this.model.constructor.name}${modelType !== null ? ` (model_type '${modelType}')` : ''}`;
       if (config.targetModules === null) {
@@ -51,15 +50,6 @@ export class IA3Model extends BaseTuner<IA3Config> {
       }
     }
     return super.resolveConfig(config);
-  }
-
-  /** The model's model_type ('bert'), or null for a module that is no registered architecture. */
-  private modelType(): string | null {
-    try {
-      return familyOfModel(this.model).family.modelType;
-    } catch {
-      return null;
-    }
   }
 
   protected createAndReplace(config: IA3Config, adapterName: string, target: Module, key: string): void {
