@@ -386,3 +386,20 @@ test('LoRA on GPT-2 defaults to c_attn with fan_in_fan_out and saves the keys an
   model.dispose();
   assert.ok(nn.Conv1D);
 });
+
+test('LoRA adapters finetune saves on GPT-2 load in Python PEFT with the same logits (interop.json)', () => {
+  // Written by tools/check_gpt2_peft_interop.py over tools/export-gpt2-peft-interop.ts's adapters.
+  const interop = readJson<{
+    peft: string;
+    tolerance: number;
+    cases: Record<string, { ok: boolean; max_abs_diff: number; fan_in_fan_out: boolean; task_type: string }>;
+  }>('interop.json');
+  assert.equal(interop.peft, '0.21.0');
+  assert.deepEqual(Object.keys(interop.cases).sort(), ['lora_default', 'lora_mlp']);
+  for (const [name, result] of Object.entries(interop.cases)) {
+    assert.ok(result.ok, `${name} did not load in PEFT with the same logits`);
+    assert.ok(result.max_abs_diff <= 1e-4, `${name}: PEFT's logits differ by ${result.max_abs_diff}`);
+    assert.equal(result.fan_in_fan_out, true);
+    assert.equal(result.task_type, 'CAUSAL_LM');
+  }
+});
