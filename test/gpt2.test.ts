@@ -323,17 +323,13 @@ test('GPT-2 gradient checkpointing gives the same loss and gradients', () => {
   model.dispose();
 });
 
-test("LoRA on GPT-2: a Python PEFT adapter loads and gives PEFT's logits, active and merged", async () => {
-  for (const name of ['lora', 'lora_mlp']) {
+test("LoRA and IA3 on GPT-2: Python PEFT's adapters load and give PEFT's logits, active, merged and unmerged", async () => {
+  for (const name of ['lora', 'lora_mlp', 'ia3']) {
     const ref = readJson<{ logits: Flat; merged_logits: Flat }>(`${name}/reference.json`);
     const lm = readJson<LmReference>('lm/reference.json');
-    const base = name === 'lora' ? await tinyLm() : new GPT2LMHeadModel(gpt2ConfigFromHf(readJson('lm/config.json')));
-    if (name === 'lora_mlp') {
-      // lora_mlp's base is transformers' GPT2LMHeadModel(config) after manual_seed(0), which is lm/'s own weights.
-      const { tensors } = await loadSafetensors(path('lm/model.safetensors'));
-      base.loadStateDict(adaptGPT2StateDict(tensors, base));
-    }
-    const model = await PeftModel.fromPretrained(base.eval(), path(name), { warn: (m) => assert.fail(m) });
+    // Each adapter's base is transformers' GPT2LMHeadModel(config) after manual_seed(0): lm/'s weights.
+    const base = await tinyLm();
+    const model = await PeftModel.fromPretrained(base, path(name), { warn: (m) => assert.fail(m) });
     model.eval();
     const inputs = { inputIds: ids(lm.padded_ids), attentionMask: ids(lm.padded_mask) };
     const logits = noGrad(() => tidy(() => (model.forward(inputs) as { logits: Tensor }).logits));

@@ -12,6 +12,7 @@ PEFT LoRA adapters on them (read by test/gpt2.test.ts and test/generation.test.t
                  with seeded random weights: adapter_config.json, adapter_model.safetensors, reference.json
                  (logits with the adapter, merged)
   lora_mlp/      the same on c_attn, c_proj and c_fc with r 4, alpha 8
+  ia3/           peft 0.21 IA3 (CAUSAL_LM, the defaults for gpt2: c_attn and mlp.c_proj, mlp.c_proj feedforward)
 
 Run from the repository root with the Python reference stack (the tests never need it):
     eval "$(bash tools/setup-pyref.sh)" && python3 tools/gen_gpt2_fixtures.py
@@ -140,16 +141,17 @@ def processors():
                {'scores': scores.tolist(), 'input_ids': input_ids.tolist(), 'cases': cases})
 
 
-def lora(model, name, **options):
+def adapter(model, name, config):
     torch.manual_seed(3)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # fan_in_fan_out set to True for Conv1D
-        config = peft.LoraConfig(task_type='CAUSAL_LM', **options)
         peft_model = peft.get_peft_model(model, config)
     for param_name, param in peft_model.named_parameters():
-        if 'lora_' in param_name:
-            with torch.no_grad():
+        with torch.no_grad():
+            if 'lora_' in param_name:
                 param.copy_(torch.randn_like(param) * 0.1)
+            elif 'ia3_l' in param_name:
+                param.copy_(1 + torch.randn_like(param) * 0.2)
     peft_model.eval()
     path = os.path.join(OUT, name)
     shutil.rmtree(path, ignore_errors=True)
@@ -168,7 +170,9 @@ if __name__ == '__main__':
     model = lm()
     seqcls()
     processors()
-    lora(model, 'lora')
+    adapter(model, 'lora', peft.LoraConfig(task_type='CAUSAL_LM'))
     torch.manual_seed(0)
-    lora(GPT2LMHeadModel(GPT2Config(**TINY)).eval(), 'lora_mlp', r=4, lora_alpha=8,
-         target_modules=['c_attn', 'c_proj', 'c_fc'])
+    adapter(GPT2LMHeadModel(GPT2Config(**TINY)).eval(), 'lora_mlp',
+            peft.LoraConfig(task_type='CAUSAL_LM', r=4, lora_alpha=8, target_modules=['c_attn', 'c_proj', 'c_fc']))
+    torch.manual_seed(0)
+    adapter(GPT2LMHeadModel(GPT2Config(**TINY)).eval(), 'ia3', peft.IA3Config(task_type='CAUSAL_LM'))
