@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import {
   fromPretrained,
+  peft,
   loadSafetensors,
   models,
   nn,
@@ -398,4 +399,38 @@ test('LoRA adapters finetune saves on GPT-2 load in Python PEFT with the same lo
     assert.equal(result.fan_in_fan_out, true);
     assert.equal(result.task_type, 'CAUSAL_LM');
   }
+});
+
+test('freezing strategies on GPT-2: the head is ln_f (the tied lm_head trains with wte), top-k adds blocks', () => {
+  const model = new GPT2LMHeadModel(GPT2_PRESETS['gpt2-tiny']);
+  const h = 64;
+  const block = 4 * h * h + 2 * h * 4 * h + 9 * h + 4 * h;
+  assert.equal(peft.applyFreezingStrategy(model, { kind: 'head' }).trainable, 2 * h);
+  assert.equal(peft.applyFreezingStrategy(model, { kind: 'top-k', k: 1 }).trainable, 2 * h + block);
+  const summary = peft.applyFreezingStrategy(model, { kind: 'full' });
+  assert.deepEqual(
+    summary.groups.map((g) => [g.name, g.total]),
+    [
+      ['embeddings', (1000 + 128) * h],
+      ['h.0', block],
+      ['h.1', block],
+      ['head', 2 * h],
+    ],
+  );
+  model.dispose();
+});
+
+test("generate runs through a PeftModel (LoRA on GPT-2) and is the merged model's greedy output", async () => {
+  const ref = readJson<LmReference>('lm/reference.json');
+  const model = await PeftModel.fromPretrained(await tinyLm(), path('lora'), { warn: (m) => assert.fail(m) });
+  model.eval();
+  const withAdapter = tidy(() => models.generate(model, ids(ref.input_ids), { maxNewTokens: 10 }).toArray());
+  model.mergeAdapter();
+  const merged = tidy(() => models.generate(model, ids(ref.input_ids), { maxNewTokens: 10 }).toArray());
+  assert.deepEqual(withAdapter, merged);
+  assert.notDeepEqual(
+    withAdapter,
+    ref.greedy.map((row) => row.slice(0, 18)),
+  );
+  model.dispose();
 });

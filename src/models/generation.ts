@@ -24,12 +24,16 @@ import {
   tidy,
   zeros,
   aten,
+  Tensor,
   type Device,
-  type Tensor,
 } from '../tensor/index.js';
 import { KeyValueCache } from './kv-cache.js';
 
-/** What generate needs of a model: the shared decoder forward (see kv-cache.ts and causal-lm-loss.ts). */
+/**
+ * What generate needs of a model: the shared decoder forward (see kv-cache.ts and causal-lm-loss.ts),
+ * returning `{ logits }` — checked when called, so a PeftModel (whose forward returns its base's
+ * output, typed unknown) generates too.
+ */
 export interface CausalLanguageModel {
   forward(inputs: {
     inputIds: Tensor;
@@ -38,7 +42,16 @@ export interface CausalLanguageModel {
     pastKeyValues?: KeyValueCache;
     useCache?: boolean;
     logitsToKeep?: number;
-  }): { logits: Tensor };
+  }): unknown;
+}
+
+function logitsOf(model: CausalLanguageModel, output: unknown): Tensor {
+  const logits = (output as { logits?: unknown } | null)?.logits;
+  if (!(logits instanceof Tensor) || logits.ndim !== 3)
+    throw new Error(
+      `generate: ${model.constructor.name}'s forward must return { logits: [batch, tokens, vocab] }, as a *ForCausalLM model does`,
+    );
+  return logits;
 }
 
 /** How logits become the next token: transformers' logits processors and warpers of the same names. */
@@ -167,13 +180,14 @@ export function generate(model: CausalLanguageModel, inputIds: Tensor, options: 
       for (let step = 0; step < maxNewTokens; step++) {
         const next = tidy(() => {
           const fresh = cache && step > 0;
-          const { logits } = model.forward({
+          const output = model.forward({
             inputIds: fresh ? sequences.narrow(1, -1 + sequences.shape[1], 1) : sequences,
             attentionMask: mask,
             positionIds: fresh ? positions.narrow(1, positions.shape[1] - 1, 1) : positions,
             ...(cache ? { pastKeyValues: cache, useCache: true } : {}),
             logitsToKeep: 1,
           });
+          const logits = logitsOf(model, output);
           const last = logits
             .narrow(1, logits.shape[1] - 1, 1)
             .squeeze(1)
