@@ -8,18 +8,18 @@ import { ACT2FN, isActivationName, type ActivationName } from '../nn/index.js';
 import {
   ConfigJsonReader,
   PROBLEM_TYPES,
-  defaultLabels,
   fieldsToJson,
   field,
-  invertLabels,
-  labelsToJson,
+  frozenPreset,
+  namedLabelsToJson,
+  resolveLabels,
   sortedKeys,
   withoutUndefined,
   type ConfigField,
   type ConfigFields,
   type LabelsConfig,
 } from './pretrained-config.js';
-import { MAX_LABELS, MAX_LAYERS, type HfConfig, type ModelSizePart } from './registry.js';
+import { MAX_LAYERS, type HfConfig, type ModelSizePart } from './registry.js';
 
 /** transformers' GPT2Config in camelCase; `gpt2Config()` fills the defaults (openai-community/gpt2's). */
 export interface GPT2Config extends LabelsConfig {
@@ -138,21 +138,7 @@ const FIELDS: ConfigFields<GPT2Config> = {
  */
 export function gpt2Config(overrides: Partial<GPT2Config> = {}): GPT2Config {
   const merged = { ...DEFAULTS, ...withoutUndefined(overrides) };
-  let { numLabels } = merged;
-  let id2label = overrides.id2label ? { ...overrides.id2label } : undefined;
-  let label2id = overrides.label2id ? { ...overrides.label2id } : undefined;
-  if (id2label) {
-    const size = Object.keys(id2label).length;
-    if (overrides.numLabels === undefined || overrides.numLabels === size) numLabels = size;
-    else if (JSON.stringify(id2label) === JSON.stringify(defaultLabels(size))) id2label = label2id = undefined;
-    else throw new Error(`GPT2Config: numLabels (${overrides.numLabels}) does not match id2label's ${size} labels`);
-  }
-  if (!(numLabels <= MAX_LABELS))
-    throw new Error(
-      `GPT2Config: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${JSON.stringify(numLabels)}`,
-    );
-  id2label ??= defaultLabels(numLabels);
-  const config: GPT2Config = { ...merged, numLabels, id2label, label2id: label2id ?? invertLabels(id2label) };
+  const config: GPT2Config = { ...merged, ...resolveLabels('GPT2Config', overrides, merged.numLabels) };
   checkConfig(config);
   return config;
 }
@@ -227,10 +213,6 @@ export function gpt2ConfigToHf(config: GPT2Config, architecture: string = 'GPT2L
   if (!(GPT2_ARCHITECTURES as readonly string[]).includes(architecture))
     throw new Error(`gpt2ConfigToHf: unknown architecture '${architecture}' (known: ${GPT2_ARCHITECTURES.join(', ')})`);
   const c = gpt2Config(config);
-  const defaultLabelMap = defaultLabels(2);
-  const namedLabels =
-    JSON.stringify(c.id2label) !== JSON.stringify(defaultLabelMap) ||
-    JSON.stringify(c.label2id) !== JSON.stringify(invertLabels(defaultLabelMap));
   return sortedKeys({
     add_cross_attention: false,
     architectures: [architecture],
@@ -238,7 +220,7 @@ export function gpt2ConfigToHf(config: GPT2Config, architecture: string = 'GPT2L
     model_type: 'gpt2',
     ...fieldsToJson(c, Object.keys(FIELDS) as (keyof GPT2Config & string)[]),
     ...(c.problemType !== null ? { problem_type: c.problemType } : {}),
-    ...(namedLabels ? labelsToJson(c.id2label, c.label2id) : {}),
+    ...namedLabelsToJson(c.id2label, c.label2id),
   });
 }
 
@@ -250,19 +232,13 @@ export function gpt2ConfigToHf(config: GPT2Config, architecture: string = 'GPT2L
  */
 export const GPT2_PRESETS: Readonly<Record<'gpt2' | 'gpt2-medium' | 'distilgpt2' | 'gpt2-tiny', Readonly<GPT2Config>>> =
   Object.freeze({
-    gpt2: frozen(gpt2Config()),
-    'gpt2-medium': frozen(gpt2Config({ nEmbd: 1024, nLayer: 24, nHead: 16 })),
-    distilgpt2: frozen(gpt2Config({ nLayer: 6 })),
-    'gpt2-tiny': frozen(
+    gpt2: frozenPreset(gpt2Config()),
+    'gpt2-medium': frozenPreset(gpt2Config({ nEmbd: 1024, nLayer: 24, nHead: 16 })),
+    distilgpt2: frozenPreset(gpt2Config({ nLayer: 6 })),
+    'gpt2-tiny': frozenPreset(
       gpt2Config({ vocabSize: 1000, nPositions: 128, nEmbd: 64, nLayer: 2, nHead: 4, bosTokenId: 0, eosTokenId: 0 }),
     ),
   });
-
-function frozen(config: GPT2Config): Readonly<GPT2Config> {
-  Object.freeze(config.id2label);
-  Object.freeze(config.label2id);
-  return Object.freeze(config);
-}
 
 // ---- size ---------------------------------------------------------------------------
 

@@ -55,15 +55,9 @@ export * from './gpt2-config.js';
 export function initGPT2Weights(module: Module, config: GPT2Config): void {
   const std = config.initializerRange;
   for (const m of module.modules()) {
-    if (m instanceof Linear || m instanceof Conv1D) {
-      init.normal_(m.weight, 0, std);
-      if (m.bias) init.zeros_(m.bias);
-    } else if (m instanceof Embedding) {
-      init.normal_(m.weight, 0, std);
-    } else if (m instanceof LayerNorm) {
-      if (m.weight) init.ones_(m.weight);
-      if (m.bias) init.zeros_(m.bias);
-    }
+    if (m instanceof Linear || m instanceof Conv1D || m instanceof Embedding) init.normal_(m.weight, 0, std);
+    if (m instanceof LayerNorm && m.weight) init.ones_(m.weight);
+    if ((m instanceof Linear || m instanceof Conv1D || m instanceof LayerNorm) && m.bias) init.zeros_(m.bias);
     if (m instanceof GPT2Attention || m instanceof GPT2MLP)
       init.normal_(m.c_proj.weight, 0, std / Math.sqrt(2 * config.nLayer));
   }

@@ -244,8 +244,8 @@ abstract class LowRankPairLayer<Base extends Linear | Conv1D | Conv2d> extends L
   }
 }
 
-/** LoRA around a Linear: y = W x + b + s·B(A(dropout(x))). */
-export class LoraLinear extends LowRankPairLayer<Linear> {
+/** LoRA around a Linear or a Conv1D: A [r, in] and B [out, r] are Linear layers. */
+abstract class LinearPairLayer<Base extends Linear | Conv1D> extends LowRankPairLayer<Base> {
   protected createAdapter(name: string, settings: LoraAdapterSettings): void {
     const { inFeatures, outFeatures } = this.base_layer;
     this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
@@ -253,8 +253,16 @@ export class LoraLinear extends LowRankPairLayer<Linear> {
     this.lora_B.set(name, new Linear(settings.r, outFeatures, { bias: false }));
   }
 
+  /** B A, [out, in]. */
+  protected lowRankProduct(name: string): Tensor {
+    return this.lora_B.get(name).weight.matmul(this.lora_A.get(name).weight);
+  }
+}
+
+/** LoRA around a Linear: y = W x + b + s·B(A(dropout(x))). */
+export class LoraLinear extends LinearPairLayer<Linear> {
   deltaWeight(name: string): Tensor {
-    return this.lora_B.get(name).weight.matmul(this.lora_A.get(name).weight).mul(this.scaling[name]);
+    return this.lowRankProduct(name).mul(this.scaling[name]);
   }
 
   protected baseWithoutBias(x: Tensor): Tensor {
@@ -267,16 +275,9 @@ export class LoraLinear extends LowRankPairLayer<Linear> {
  * with fan_in_fan_out, y = x·W + b + s·B(A(dropout(x))) with A [r, in] and B [out, r] as for a Linear,
  * and ΔW = s·(B A)ᵀ so that it adds to W as stored. DoRA is not supported on it here.
  */
-export class LoraConv1D extends LowRankPairLayer<Conv1D> {
-  protected createAdapter(name: string, settings: LoraAdapterSettings): void {
-    const { inFeatures, outFeatures } = this.base_layer;
-    this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
-    this.lora_A.set(name, new Linear(inFeatures, settings.r, { bias: false }));
-    this.lora_B.set(name, new Linear(settings.r, outFeatures, { bias: false }));
-  }
-
+export class LoraConv1D extends LinearPairLayer<Conv1D> {
   deltaWeight(name: string): Tensor {
-    return this.lora_B.get(name).weight.matmul(this.lora_A.get(name).weight).t().mul(this.scaling[name]);
+    return this.lowRankProduct(name).t().mul(this.scaling[name]);
   }
 
   protected baseWithoutBias(x: Tensor): Tensor {
