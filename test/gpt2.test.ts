@@ -192,6 +192,21 @@ test("the logits processors match transformers' on fixed scores", () => {
   );
 });
 
+test('GPT-2 options match transformers: unscaled scores divided by layer + 1, n_inner, relu, an untied lm_head', async () => {
+  const ref = readJson<{ input_ids: number[][]; logits: Flat }>('options/reference.json');
+  const model = await fromPretrained(path('options'), { warn: (message) => assert.fail(message) });
+  assert.ok(model instanceof GPT2LMHeadModel);
+  assert.deepEqual(model.config.eosTokenId, [7, 9]);
+  assert.ok(model.lm_head instanceof nn.Linear);
+  model.eval();
+  const logits = noGrad(() => tidy(() => model.forward({ inputIds: ids(ref.input_ids) }).logits));
+  const diff = maxAbsDiff(ref.logits, logits);
+  assert.ok(diff < TOLERANCE, `logits differ by ${diff}`);
+  const { transformers_version: _version, ...written } = readJson<Record<string, unknown>>('options/config.json');
+  assert.deepEqual(model.toConfigJson(), written);
+  model.dispose();
+});
+
 test('GPT2ForSequenceClassification reads the score at the last non-pad token, as transformers', async () => {
   const ref = readJson<{ input_ids: number[][]; labels: number[]; logits: Flat; loss: number }>(
     'seqcls/reference.json',
@@ -381,7 +396,6 @@ test('LoRA on GPT-2 defaults to c_attn with fan_in_fan_out and saves the keys an
     rmSync(dir, { recursive: true, force: true });
   }
   model.dispose();
-  assert.ok(nn.Conv1D);
 });
 
 test('LoRA adapters finetune saves on GPT-2 load in Python PEFT with the same logits (interop.json)', () => {

@@ -6,6 +6,8 @@ PEFT LoRA adapters on them (read by test/gpt2.test.ts and test/generation.test.t
                  logits for a batch without padding and one with left padding, the loss with labels
                  (some -100), greedy generation of 20 tokens (no padding, left padding, stopping at an
                  eos token), and a seeded sampled generation
+  options/       a smaller GPT2LMHeadModel with scale_attn_weights false, scale_attn_by_inverse_layer_idx, n_inner,
+                 relu, an untied lm_head and two eos ids: logits
   seqcls/        GPT2ForSequenceClassification (3 labels, pad_token_id 0): logits and loss on a padded batch
   processors.json  transformers' repetition penalty / temperature / top-k / top-p on fixed scores
   lora/          peft 0.21 LoRA (task_type CAUSAL_LM, the default targets: c_attn, fan_in_fan_out set by PEFT)
@@ -70,6 +72,9 @@ def save_model(model, name):
     shutil.rmtree(path, ignore_errors=True)
     model.save_pretrained(path)
     os.chmod(os.path.join(path, 'model.safetensors'), 0o644)  # safetensors writes 0600
+    generation_config = os.path.join(path, 'generation_config.json')
+    if os.path.exists(generation_config):
+        os.remove(generation_config)  # generation settings are generate()'s options here
     return path
 
 
@@ -102,6 +107,21 @@ def lm():
                     'sequences': sampled.tolist()},
     })
     return model
+
+
+def options():
+    # The attention and MLP options of GPT2Config, on a smaller model: scores scaled by 1/(layer + 1) and not
+    # by 1/sqrt(head_dim), a set n_inner and a relu MLP, with an untied lm_head (saved as lm_head.weight).
+    torch.manual_seed(4)
+    config = GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=2, n_head=2, n_inner=24,
+                        activation_function='relu', scale_attn_weights=False, scale_attn_by_inverse_layer_idx=True,
+                        tie_word_embeddings=False, bos_token_id=None, eos_token_id=[7, 9], initializer_range=0.3)
+    model = GPT2LMHeadModel(config).eval()
+    path = save_model(model, 'options')
+    rows = [[1, 5, 9, 13, 2, 7], [4, 4, 8, 15, 16, 23]]
+    with torch.no_grad():
+        logits = model(input_ids=ids(rows)).logits
+    write_json(os.path.join(path, 'reference.json'), {'input_ids': rows, 'logits': flat(logits)})
 
 
 def seqcls():
@@ -168,6 +188,7 @@ def adapter(model, name, config):
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     model = lm()
+    options()
     seqcls()
     processors()
     adapter(model, 'lora', peft.LoraConfig(task_type='CAUSAL_LM'))
