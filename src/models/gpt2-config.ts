@@ -165,13 +165,13 @@ function checkConfig(c: GPT2Config): void {
       `GPT2Config: activationFunction '${c.activationFunction}' is not supported (supported: ${Object.keys(ACT2FN).join(', ')})`,
     );
   }
+  // Not checked against vocabSize, as transformers does not: a small config that keeps gpt2's default
+  // 50256 is valid there (its end token is then never generated).
   const ids = { bosTokenId: c.bosTokenId, padTokenId: c.padTokenId, eosTokenId: c.eosTokenId };
   for (const [key, value] of Object.entries(ids)) {
     const list = value === null ? [] : Array.isArray(value) ? value : [value];
-    if (list.some((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize))
-      throw new Error(
-        `GPT2Config: ${key} must be null or token ids in [0, ${c.vocabSize}), got ${JSON.stringify(value)}`,
-      );
+    if (list.some((id) => !Number.isInteger(id) || id < 0))
+      throw new Error(`GPT2Config: ${key} must be null or non-negative token ids, got ${JSON.stringify(value)}`);
   }
   if (c.problemType !== null && !PROBLEM_TYPES.includes(c.problemType)) {
     throw new Error(
