@@ -199,6 +199,11 @@ test("the size estimate bounds each architecture's real parameter count from abo
     ['resnet18', undefined],
     [{ model_type: 'resnet', arch: 'resnext50_32x4d', num_classes: 10 }, undefined],
     ['alexnet-small', undefined],
+    [{ model_type: 'gpt2', vocab_size: 500, n_positions: 64, n_embd: 64, n_layer: 2, n_head: 2 }, 'GPT2LMHeadModel'],
+    [
+      { model_type: 'gpt2', vocab_size: 500, n_positions: 64, n_embd: 64, n_layer: 2, n_head: 2, num_labels: 3 },
+      'GPT2ForSequenceClassification',
+    ],
   ];
   for (const [source, architecture] of cases) {
     const model = createModel(source, { architecture });

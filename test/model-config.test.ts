@@ -152,6 +152,7 @@ test('presets: one naming for every family, the same objects the registry finds'
     ['vit', models.VIT_PRESETS],
     ['resnet', models.RESNET_PRESETS],
     ['alexnet', models.ALEXNET_PRESETS],
+    ['gpt2', models.GPT2_PRESETS],
   ];
   for (const [modelType, table] of presets) {
     assert.equal(models.modelFamily(modelType).presets, table);

@@ -533,7 +533,7 @@ test('targeting: regex forms, errors for unknown model types and unsupported lay
   );
   assert.throws(
     () => getPeftModel(new Net(), new IA3Config({ targetModules: ['emb'], feedforwardModules: [] })),
-    /'emb' \(Embedding\) is not supported by IA3; supported: Linear, Conv2d/,
+    /'emb' \(Embedding\) is not supported by IA3; supported: Linear, Conv1D, Conv2d/,
   );
   // fanInFanOut on a Linear: PEFT warns and turns it off
   const warnings: string[] = [];

@@ -102,7 +102,7 @@ test('no matching module: the error lists what can be targeted', () => {
   );
   assert.throws(
     () => getPeftModel(tinyBert(), new LoraConfig({ targetModules: ['LayerNorm'] })),
-    /not supported by LoRA; supported: Linear, Conv2d, Embedding/,
+    /not supported by LoRA; supported: Linear, Conv1D, Conv2d, Embedding/,
   );
   assert.throws(() => new LoraConfig({ r: 0 }), /r must be a positive integer/);
 });

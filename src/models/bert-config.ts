@@ -8,18 +8,18 @@ import type { ProblemType } from './classification-loss.js';
 import {
   ConfigJsonReader,
   PROBLEM_TYPES,
-  defaultLabels,
   encoderLayersSizePart,
   fieldsToJson,
   field,
-  invertLabels,
-  labelsToJson,
+  frozenPreset,
+  namedLabelsToJson,
+  resolveLabels,
   sortedKeys,
   withoutUndefined,
   type ConfigFields,
   type LabelsConfig,
 } from './pretrained-config.js';
-import { MAX_LABELS, MAX_LAYERS, type HfConfig, type ModelSizePart } from './registry.js';
+import { MAX_LAYERS, type HfConfig, type ModelSizePart } from './registry.js';
 
 /** Activations BERT checkpoints name in `hidden_act` (transformers' ACT2FN keys). */
 export type BertActivation = ActivationName;
@@ -104,26 +104,7 @@ const FIELDS: ConfigFields<BertConfig> = {
  */
 export function bertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
   const merged = { ...DEFAULTS, ...withoutUndefined(overrides) };
-  let { numLabels } = merged;
-  let id2label = overrides.id2label ? { ...overrides.id2label } : undefined;
-  let label2id = overrides.label2id ? { ...overrides.label2id } : undefined;
-  if (id2label) {
-    const size = Object.keys(id2label).length;
-    if (overrides.numLabels === undefined || overrides.numLabels === size) {
-      numLabels = size;
-    } else if (JSON.stringify(id2label) === JSON.stringify(defaultLabels(size))) {
-      id2label = label2id = undefined;
-    } else {
-      throw new Error(`BertConfig: numLabels (${overrides.numLabels}) does not match id2label's ${size} labels`);
-    }
-  }
-  // Before the label map is built: a config.json's num_labels of 1e9 would fill the JavaScript heap.
-  if (!(numLabels <= MAX_LABELS))
-    throw new Error(
-      `BertConfig: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${JSON.stringify(numLabels)}`,
-    );
-  id2label ??= defaultLabels(numLabels);
-  const config: BertConfig = { ...merged, numLabels, id2label, label2id: label2id ?? invertLabels(id2label) };
+  const config: BertConfig = { ...merged, ...resolveLabels('BertConfig', overrides, merged.numLabels) };
   checkConfig(config);
   return config;
 }
@@ -228,10 +209,6 @@ export function bertConfigToHf(config: BertConfig, architecture: string = 'BertM
     throw new Error(`bertConfigToHf: unknown architecture '${architecture}' (known: ${BERT_ARCHITECTURES.join(', ')})`);
   }
   const c = bertConfig(config);
-  const defaultLabelMap = defaultLabels(2);
-  const namedLabels =
-    JSON.stringify(c.id2label) !== JSON.stringify(defaultLabelMap) ||
-    JSON.stringify(c.label2id) !== JSON.stringify(invertLabels(defaultLabelMap));
   return sortedKeys({
     add_cross_attention: false,
     architectures: [architecture],
@@ -243,7 +220,7 @@ export function bertConfigToHf(config: BertConfig, architecture: string = 'BertM
     use_cache: true,
     ...fieldsToJson(c, Object.keys(FIELDS) as (keyof BertConfig & string)[]),
     ...(c.problemType !== null ? { problem_type: c.problemType } : {}),
-    ...(namedLabels ? labelsToJson(c.id2label, c.label2id) : {}),
+    ...namedLabelsToJson(c.id2label, c.label2id),
   });
 }
 
@@ -255,20 +232,14 @@ export function bertConfigToHf(config: BertConfig, architecture: string = 'BertM
  */
 export const BERT_PRESETS: Readonly<Record<'bert-base-uncased' | 'bert-tiny' | 'bert-mini', Readonly<BertConfig>>> =
   Object.freeze({
-    'bert-base-uncased': frozen(bertConfig()),
-    'bert-tiny': frozen(
+    'bert-base-uncased': frozenPreset(bertConfig()),
+    'bert-tiny': frozenPreset(
       bertConfig({ hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512 }),
     ),
-    'bert-mini': frozen(
+    'bert-mini': frozenPreset(
       bertConfig({ hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 }),
     ),
   });
-
-function frozen(config: BertConfig): Readonly<BertConfig> {
-  Object.freeze(config.id2label);
-  Object.freeze(config.label2id);
-  return Object.freeze(config);
-}
 
 // ---- size ---------------------------------------------------------------------------
 

@@ -23,6 +23,15 @@ export * from './bert.js';
 export * from './alexnet.js';
 export * from './resnet.js';
 export * from './vit.js';
+export * from './gpt2.js';
+export {
+  generate,
+  processLogits,
+  selectNextTokens,
+  type CausalLanguageModel,
+  type GenerateOptions,
+  type LogitsProcessing,
+} from './generation.js';
 export { KeyValueCache } from './kv-cache.js';
 export { PackedTokens, setPaddingFree, isPaddingFree } from './packed-tokens.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';

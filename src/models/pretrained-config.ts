@@ -64,6 +64,54 @@ export function labelsToJson(id2label: Record<number, string>, label2id: Record<
   };
 }
 
+/**
+ * A config's label fields, as transformers' PretrainedConfig sets them: they follow numLabels (LABEL_0 …)
+ * unless id2label names them, whose size then sets numLabels. A generated LABEL_i map of another size
+ * gives way to numLabels (so `{ ...preset, numLabels: 5 }` works); named labels that disagree with
+ * numLabels throw, as does a numLabels above MAX_LABELS. Errors start with `configName`.
+ */
+export function resolveLabels(
+  configName: string,
+  overrides: Partial<LabelsConfig>,
+  numLabels: number,
+): { numLabels: number; id2label: Record<number, string>; label2id: Record<string, number> } {
+  let id2label = overrides.id2label ? { ...overrides.id2label } : undefined;
+  let label2id = overrides.label2id ? { ...overrides.label2id } : undefined;
+  if (id2label) {
+    const size = Object.keys(id2label).length;
+    if (overrides.numLabels === undefined || overrides.numLabels === size) {
+      numLabels = size;
+    } else if (JSON.stringify(id2label) === JSON.stringify(defaultLabels(size))) {
+      id2label = label2id = undefined;
+    } else {
+      throw new Error(`${configName}: numLabels (${overrides.numLabels}) does not match id2label's ${size} labels`);
+    }
+  }
+  // Before the label map is built: a config.json's num_labels of 1e9 would fill the JavaScript heap.
+  if (!(numLabels <= MAX_LABELS))
+    throw new Error(
+      `${configName}: numLabels must be at most ${MAX_LABELS.toLocaleString('en-US')}, got ${JSON.stringify(numLabels)}`,
+    );
+  id2label ??= defaultLabels(numLabels);
+  return { numLabels, id2label, label2id: label2id ?? invertLabels(id2label) };
+}
+
+/** id2label / label2id as config.json holds them, or nothing for the default two LABEL_i (transformers leaves those out). */
+export function namedLabelsToJson(id2label: Record<number, string>, label2id: Record<string, number>): HfConfig {
+  const defaultLabelMap = defaultLabels(2);
+  const named =
+    JSON.stringify(id2label) !== JSON.stringify(defaultLabelMap) ||
+    JSON.stringify(label2id) !== JSON.stringify(invertLabels(defaultLabelMap));
+  return named ? labelsToJson(id2label, label2id) : {};
+}
+
+/** A preset as families publish it: the config and its label maps frozen. */
+export function frozenPreset<Config extends Partial<LabelsConfig>>(config: Config): Readonly<Config> {
+  if (config.id2label) Object.freeze(config.id2label);
+  if (config.label2id) Object.freeze(config.label2id);
+  return Object.freeze(config);
+}
+
 /** The config.json key of a camelCase field: numHiddenLayers → num_hidden_layers, id2label → id2label. */
 export function snakeCase(field: string): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -4,6 +4,7 @@ export { parameter, isParameter } from './parameter.js';
 export { GradientCheckpointingLayer, setGradientCheckpointing, isGradientCheckpointing } from './checkpointing.js';
 export * as init from './init.js';
 export { Linear, Identity } from './layers/linear.js';
+export { Conv1D } from './layers/conv1d.js';
 export { Conv2d, type Conv2dOptions } from './layers/conv.js';
 export { LayerNorm, GroupNorm } from './layers/normalization.js';
 export { BatchNorm2d } from './layers/batchnorm.js';

@@ -26,10 +26,12 @@ export const DEFAULT_TARGET_MODULES: Readonly<Record<string, Readonly<Record<str
   LORA: {
     bert: { targetModules: ['query', 'value'], source: 'peft' },
     vit: { targetModules: ['query', 'value'], source: 'peft' },
+    gpt2: { targetModules: ['c_attn'], source: 'peft' },
   },
   IA3: {
     bert: { targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'], source: 'peft' },
     vit: { targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'], source: 'finetune' },
+    gpt2: { targetModules: ['c_attn', 'mlp.c_proj'], feedforwardModules: ['mlp.c_proj'], source: 'peft' },
   },
 };
 
@@ -64,4 +66,5 @@ export const FAMILY_NAMES: Readonly<Record<string, string>> = {
   resnet: 'ResNet',
   alexnet: 'AlexNet',
   roberta: 'RoBERTa',
+  gpt2: 'GPT-2',
 };

@@ -5,6 +5,7 @@
  * delete adapters, and unload back to a plain model.
  */
 import { Module, type TensorModule } from '../../nn/index.js';
+import { familyOfModel } from '../../models/registry.js';
 import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from '../config.js';
 import {
   isTunerLayer,
@@ -64,9 +65,10 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
   /** Method-specific defaults filled in (e.g. 'all-linear' expanded to names), given a config as the user wrote it. */
   protected resolveConfig(config: Config): Config {
     if (config.targetModules === 'all-linear') {
-      const heads = config.taskType === 'SEQ_CLS' ? SEQ_CLS_HEAD_NAMES : [];
+      // As PEFT: Conv1D counts as linear (GPT-2), and the output layer (lm_head) is never targeted.
+      const heads = [...(config.taskType === 'SEQ_CLS' ? SEQ_CLS_HEAD_NAMES : []), 'lm_head'];
       const names = this.candidateModules()
-        .filter(([key, m]) => baseClassName(m) === 'Linear' && !heads.includes(key))
+        .filter(([key, m]) => ['Linear', 'Conv1D'].includes(baseClassName(m)) && !heads.includes(key))
         .map(([key]) => key);
       config = Object.assign(Object.create(Object.getPrototypeOf(config)), config, { targetModules: names });
     }
@@ -214,4 +216,13 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
 /** The class name of a module, looking through tuner wrappers. */
 export function baseClassName(module: Module): string {
   return (isTunerLayer(module) ? module.base_layer : module).constructor.name;
+}
+
+/** The model's model_type ('bert', 'gpt2'), or null for a module that is no registered architecture. */
+export function modelTypeOf(model: Module): string | null {
+  try {
+    return familyOfModel(model).family.modelType;
+  } catch {
+    return null;
+  }
 }

@@ -7,7 +7,7 @@
  * to rounding.
  */
 import { keep, noGrad, ones, randn, type Device, type Tensor } from '../../../tensor/index.js';
-import { Conv2d, Linear, Module, ParameterDict } from '../../../nn/index.js';
+import { Conv1D, Conv2d, Linear, Module, ParameterDict } from '../../../nn/index.js';
 import { forwardsBaseOnly, mergeAdapters, unmergeAdapters, type TunerLayer } from '../tuner-utils.js';
 
 /** One adapter's settings in a layer, from the config. */
@@ -16,7 +16,7 @@ export interface IA3AdapterSettings {
   initIa3Weights: boolean;
 }
 
-type WrappedLayer = Linear | Conv2d;
+type WrappedLayer = Linear | Conv1D | Conv2d;
 
 /** What Linear and Conv2d (IA)³ share: vectors by adapter name, forward, merge bookkeeping, switching. */
 export abstract class IA3Layer<Base extends WrappedLayer = WrappedLayer> extends Module implements TunerLayer {
@@ -38,7 +38,7 @@ export abstract class IA3Layer<Base extends WrappedLayer = WrappedLayer> extends
     this.ia3_l = new ParameterDict();
     this.is_feedforward = isFeedforward;
     [this.inFeatures, this.outFeatures] =
-      baseLayer instanceof Linear
+      baseLayer instanceof Linear || baseLayer instanceof Conv1D
         ? [baseLayer.inFeatures, baseLayer.outFeatures]
         : [baseLayer.inChannels, baseLayer.outChannels];
   }
@@ -124,8 +124,11 @@ export abstract class IA3Layer<Base extends WrappedLayer = WrappedLayer> extends
   }
 }
 
-/** (IA)³ around a Linear: l is [out, 1] (output scaled, bias included) or [1, in] for a feedforward layer (input scaled). */
-export class IA3Linear extends IA3Layer<Linear> {
+/**
+ * (IA)³ around a Linear, or a Conv1D (GPT-2's, with PEFT's fan_in_fan_out): l is [out, 1] (output scaled,
+ * bias included) or [1, in] for a feedforward layer (input scaled).
+ */
+export class IA3Linear<Base extends Linear | Conv1D = Linear> extends IA3Layer<Base> {
   protected vectorShape(): number[] {
     return this.is_feedforward ? [1, this.inFeatures] : [this.outFeatures, 1];
   }
@@ -136,8 +139,9 @@ export class IA3Linear extends IA3Layer<Linear> {
   }
 
   protected weightScaling(name: string): Tensor {
-    // [out, 1] scales W's rows, [1, in] its columns. (No fan_in_fan_out transpose: finetune's Linear stores W as [out, in].)
-    return this.ia3_l.get(name);
+    // [out, 1] scales W's rows, [1, in] its columns; Conv1D stores W as [in, out], so l is transposed (fan_in_fan_out).
+    const l = this.ia3_l.get(name);
+    return this.base_layer instanceof Conv1D ? l.t() : l;
   }
 }
 

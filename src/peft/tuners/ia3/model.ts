@@ -4,10 +4,9 @@
  * targetModules / feedforwardModules left null, PEFT's defaults for the model type are used
  * and written into the config (so adapter_config.json records them, as PEFT's does).
  */
-import { Conv2d, Linear, type Module } from '../../../nn/index.js';
-import { familyOfModel } from '../../../models/registry.js';
+import { Conv1D, Conv2d, Linear, type Module } from '../../../nn/index.js';
 import { defaultTargets } from '../../constants.js';
-import { BaseTuner, baseClassName } from '../base-tuner.js';
+import { BaseTuner, baseClassName, modelTypeOf } from '../base-tuner.js';
 import { peftPattern } from '../../patterns.js';
 import { replaceSubmodule } from '../tuner-utils.js';
 import type { IA3Config } from './config.js';
@@ -29,7 +28,7 @@ export class IA3Model extends BaseTuner<IA3Config> {
    */
   protected override resolveConfig(config: IA3Config): IA3Config {
     if (config.targetModules === null || config.feedforwardModules === null) {
-      const modelType = this.modelType();
+      const modelType = modelTypeOf(this.model);
       const defaults = defaultTargets('IA3', modelType, true);
       const what = `${this.model.constructor.name}${modelType !== null ? ` (model_type '${modelType}')` : ''}`;
       if (config.targetModules === null) {
@@ -51,15 +50,6 @@ export class IA3Model extends BaseTuner<IA3Config> {
       }
     }
     return super.resolveConfig(config);
-  }
-
-  /** The model's model_type ('bert'), or null for a module that is no registered architecture. */
-  private modelType(): string | null {
-    try {
-      return familyOfModel(this.model).family.modelType;
-    } catch {
-      return null;
-    }
   }
 
   protected createAndReplace(config: IA3Config, adapterName: string, target: Module, key: string): void {
@@ -89,7 +79,7 @@ export function isFeedforward(config: Pick<IA3Config, 'feedforwardModules'>, key
 function newIa3Layer(target: Module, key: string, feedforward: boolean, config: IA3Config): IA3Layer {
   if (target instanceof Linear) {
     if (config.fanInFanOut) {
-      // As PEFT does for torch.nn.Linear (once: the config is changed); finetune has no Conv1D ([in, out]) layers.
+      // As PEFT does for torch.nn.Linear (once: the config is changed); fan_in_fan_out is for Conv1D ([in, out]).
       console.warn(
         'fanInFanOut is set to true but the target module is a Linear (weights stored [out, in]); setting fanInFanOut to false.',
       );
@@ -97,8 +87,16 @@ function newIa3Layer(target: Module, key: string, feedforward: boolean, config: 
     }
     return new IA3Linear(target, feedforward);
   }
+  if (target instanceof Conv1D) {
+    if (!config.fanInFanOut) {
+      // Conv1D stores W as [in, out]: PEFT switches fan_in_fan_out on (and saves it so) with this warning.
+      console.warn('fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.');
+      config.fanInFanOut = true;
+    }
+    return new IA3Linear(target, feedforward);
+  }
   if (target instanceof Conv2d) return new IA3Conv2d(target, feedforward);
   throw new Error(
-    `Target module '${key}' (${baseClassName(target)}) is not supported by IA3; supported: Linear, Conv2d`,
+    `Target module '${key}' (${baseClassName(target)}) is not supported by IA3; supported: Linear, Conv1D, Conv2d`,
   );
 }

@@ -8,7 +8,7 @@ import { LoraConfig } from './config.js';
 import { LoraModel } from './model.js';
 
 export { LoraConfig, type LoraBias, type LoraConfigOptions } from './config.js';
-export { LoraConv2d, LoraEmbedding, LoraLayer, LoraLinear } from './layer.js';
+export { LoraConv1D, LoraConv2d, LoraEmbedding, LoraLayer, LoraLinear } from './layer.js';
 export { DoraMagnitude } from './dora.js';
 export { LoraModel } from './model.js';
 

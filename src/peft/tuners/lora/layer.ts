@@ -6,6 +6,7 @@
  */
 import { functional as F, keep, noGrad, tidy, zeros, type Device, type Tensor } from '../../../tensor/index.js';
 import {
+  Conv1D,
   Conv2d,
   Dropout,
   Embedding,
@@ -36,7 +37,7 @@ export interface LoraAdapterSettings {
   useDora: boolean;
 }
 
-type WrappedLayer = Linear | Conv2d | Embedding;
+type WrappedLayer = Linear | Conv1D | Conv2d | Embedding;
 
 /** What Linear, Conv2d and Embedding LoRA share: adapters by name, scaling, merge bookkeeping, switching. */
 export abstract class LoraLayer<Base extends WrappedLayer = WrappedLayer> extends Module implements TunerLayer {
@@ -191,7 +192,7 @@ function dropoutModule(p: number): Module {
  * What LoRA around a Linear and around a Conv2d share: per adapter a pair A, B of the base's own
  * layer type (`lora_A`, `lora_B`), dropout on the input, and DoRA's magnitude (`lora_magnitude_vector`).
  */
-abstract class LowRankPairLayer<Base extends Linear | Conv2d> extends LoraLayer<Base> {
+abstract class LowRankPairLayer<Base extends Linear | Conv1D | Conv2d> extends LoraLayer<Base> {
   readonly lora_A = new ModuleDict<Linear | Conv2d>();
   readonly lora_B = new ModuleDict<Linear | Conv2d>();
   readonly lora_dropout = new ModuleDict();
@@ -243,8 +244,8 @@ abstract class LowRankPairLayer<Base extends Linear | Conv2d> extends LoraLayer<
   }
 }
 
-/** LoRA around a Linear: y = W x + b + s·B(A(dropout(x))). */
-export class LoraLinear extends LowRankPairLayer<Linear> {
+/** LoRA around a Linear or a Conv1D: A [r, in] and B [out, r] are Linear layers. */
+abstract class LinearPairLayer<Base extends Linear | Conv1D> extends LowRankPairLayer<Base> {
   protected createAdapter(name: string, settings: LoraAdapterSettings): void {
     const { inFeatures, outFeatures } = this.base_layer;
     this.lora_dropout.set(name, dropoutModule(settings.loraDropout));
@@ -252,12 +253,39 @@ export class LoraLinear extends LowRankPairLayer<Linear> {
     this.lora_B.set(name, new Linear(settings.r, outFeatures, { bias: false }));
   }
 
+  /** B A, [out, in]. */
+  protected lowRankProduct(name: string): Tensor {
+    return this.lora_B.get(name).weight.matmul(this.lora_A.get(name).weight);
+  }
+}
+
+/** LoRA around a Linear: y = W x + b + s·B(A(dropout(x))). */
+export class LoraLinear extends LinearPairLayer<Linear> {
   deltaWeight(name: string): Tensor {
-    return this.lora_B.get(name).weight.matmul(this.lora_A.get(name).weight).mul(this.scaling[name]);
+    return this.lowRankProduct(name).mul(this.scaling[name]);
   }
 
   protected baseWithoutBias(x: Tensor): Tensor {
     return F.linear(x, this.base_layer.weight);
+  }
+}
+
+/**
+ * LoRA around transformers' Conv1D (GPT-2's projections, W stored [in, out]): PEFT's Linear LoRA layer
+ * with fan_in_fan_out, y = x·W + b + s·B(A(dropout(x))) with A [r, in] and B [out, r] as for a Linear,
+ * and ΔW = s·(B A)ᵀ so that it adds to W as stored. DoRA is not supported on it here.
+ */
+export class LoraConv1D extends LinearPairLayer<Conv1D> {
+  deltaWeight(name: string): Tensor {
+    return this.lowRankProduct(name).t().mul(this.scaling[name]);
+  }
+
+  protected baseWithoutBias(x: Tensor): Tensor {
+    return x.matmul(this.base_layer.weight);
+  }
+
+  protected override createDoraMagnitude(name: string): void {
+    throw new Error(`DoRA is not supported on Conv1D layers (GPT-2's; adapter '${name}'); use LoRA`);
   }
 }
 

@@ -1,12 +1,13 @@
 /**
- * LoraModel (PEFT's tuners/lora/model.py): replaces each targeted Linear, Conv2d or Embedding
+ * LoraModel (PEFT's tuners/lora/model.py): replaces each targeted Linear, Conv1D, Conv2d or Embedding
  * with its LoRA layer, with the rank and α of rankPattern / alphaPattern where they match.
  */
-import { Conv2d, Embedding, Linear, type Module } from '../../../nn/index.js';
-import { BaseTuner, baseClassName } from '../base-tuner.js';
+import { Conv1D, Conv2d, Embedding, Linear, type Module } from '../../../nn/index.js';
+import { defaultTargets } from '../../constants.js';
+import { BaseTuner, baseClassName, modelTypeOf } from '../base-tuner.js';
 import { patternKey, replaceSubmodule } from '../tuner-utils.js';
 import type { LoraConfig } from './config.js';
-import { LoraConv2d, LoraEmbedding, LoraLayer, LoraLinear, type LoraAdapterSettings } from './layer.js';
+import { LoraConv1D, LoraConv2d, LoraEmbedding, LoraLayer, LoraLinear, type LoraAdapterSettings } from './layer.js';
 
 export class LoraModel extends BaseTuner<LoraConfig> {
   /** What its parameter names start with (lora_A, lora_B); PeftModel reserves it in adapter names. */
@@ -16,6 +17,15 @@ export class LoraModel extends BaseTuner<LoraConfig> {
   constructor(model: Module, config: LoraConfig, adapterName = 'default') {
     super(model, config, adapterName);
     this.injectAdapter(adapterName, config);
+  }
+
+  /** PEFT's default targets for the model's type (c_attn for GPT-2, query/value for BERT) when none are given. */
+  protected override resolveConfig(config: LoraConfig): LoraConfig {
+    if (config.targetModules === null) {
+      const defaults = defaultTargets('LORA', modelTypeOf(this.model), true);
+      if (defaults) config.targetModules = [...defaults.targetModules];
+    }
+    return super.resolveConfig(config);
   }
 
   protected createAndReplace(config: LoraConfig, adapterName: string, target: Module, key: string): void {
@@ -37,6 +47,10 @@ export class LoraModel extends BaseTuner<LoraConfig> {
       // Linear stores W as [out, in]; fan_in_fan_out is for GPT-2's Conv1D. PEFT resets it the same way.
       console.warn(`fanInFanOut is set to true but '${key}' is a Linear layer; setting fanInFanOut to false`);
       config.fanInFanOut = false;
+    } else if (!config.fanInFanOut && target instanceof Conv1D) {
+      // Conv1D stores W as [in, out]: PEFT switches fan_in_fan_out on (and saves it so) with this warning.
+      console.warn('fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.');
+      config.fanInFanOut = true;
     }
     const layer = newLoraLayer(target, key);
     layer.updateLayer(adapterName, settings);
@@ -57,9 +71,10 @@ export class LoraModel extends BaseTuner<LoraConfig> {
 
 function newLoraLayer(target: Module, key: string): LoraLayer {
   if (target instanceof Linear) return new LoraLinear(target);
+  if (target instanceof Conv1D) return new LoraConv1D(target);
   if (target instanceof Conv2d) return new LoraConv2d(target);
   if (target instanceof Embedding) return new LoraEmbedding(target);
   throw new Error(
-    `Target module '${key}' (${baseClassName(target)}) is not supported by LoRA; supported: Linear, Conv2d, Embedding`,
+    `Target module '${key}' (${baseClassName(target)}) is not supported by LoRA; supported: Linear, Conv1D, Conv2d, Embedding`,
   );
 }
