@@ -6,17 +6,22 @@
 // presets' parameter counts, gradient checkpointing, and LoRA from Python PEFT.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import {
   cat,
   dispose,
   fromPretrained,
+  getPeftModel,
   loadedConfigOf,
+  loadSafetensors,
   manualSeed,
   models,
   noGrad,
   ones,
+  peft,
   PeftModel,
   tensor,
   tidy,
@@ -213,6 +218,33 @@ test("LoRA: Python PEFT's adapter (q_proj, v_proj) gives PEFT's logits here", as
   const disabled = model.disableAdapter(run);
   assertClose(disabled, ref.logits_disabled, 'adapter disabled');
   dispose([active, disabled]);
+});
+
+test("finetune's LoRA adapter on Llama is saved with the keys, shapes and config fields PEFT writes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llama-lora-'));
+  try {
+    const base = await load<CausalLM>('llama');
+    const model = getPeftModel(
+      base,
+      new peft.LoraConfig({ taskType: 'CAUSAL_LM', r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] }),
+    );
+    await model.savePretrained(dir);
+    const shapes = async (folder: string) => {
+      const { tensors } = await loadSafetensors(join(folder, 'adapter_model.safetensors'));
+      const out = Object.fromEntries([...tensors].map(([key, t]) => [key, t.shape]));
+      dispose([...tensors.values()]);
+      return out;
+    };
+    assert.deepEqual(await shapes(dir), await shapes(fixture('lora')));
+    const ours = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    const python = readJson<Record<string, unknown>>('lora/adapter_config.json');
+    for (const key of ['peft_type', 'task_type', 'r', 'lora_alpha', 'bias', 'fan_in_fan_out', 'use_dora', 'use_rslora'])
+      assert.deepEqual(ours[key], python[key], key);
+    assert.deepEqual((ours.target_modules as string[]).sort(), (python.target_modules as string[]).sort());
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("the presets' parameter counts are the released checkpoints' (size estimate = built model)", () => {
