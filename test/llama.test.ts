@@ -23,6 +23,7 @@ import {
   ones,
   peft,
   PeftModel,
+  savePretrained,
   tensor,
   tidy,
   type Tensor,
@@ -63,9 +64,10 @@ const ids = (values: number[][]) => tensor(values, { dtype: 'int64' });
 
 type CausalLM = InstanceType<typeof LlamaForCausalLM>;
 
+/** A fixture checkpoint by name, or a folder by absolute path, loaded with no key missing or left over. */
 async function load<M>(name: string): Promise<M> {
   const warnings: string[] = [];
-  const model = await fromPretrained(fixture(name), { warn: (m) => warnings.push(m) });
+  const model = await fromPretrained(name.startsWith('/') ? name : fixture(name), { warn: (m) => warnings.push(m) });
   assert.deepEqual(warnings, [], 'every checkpoint key loads, none is missing');
   return model.eval() as M;
 }
@@ -166,6 +168,30 @@ for (const { name, architecture } of CAUSAL) {
         greedy(model, ref.generate_padded.prompt, ref.generate_padded.attention_mask, 20),
         ref.generate_padded.ids,
       );
+    });
+
+    test("savePretrained writes transformers' weight keys, and the saved model gives the same logits", async () => {
+      const dir = mkdtempSync(join(tmpdir(), `llama-save-${name}-`));
+      try {
+        const model = await load<CausalLM>(name);
+        await savePretrained(model, dir);
+        const keys = async (folder: string) => {
+          const { tensors } = await loadSafetensors(join(folder, 'model.safetensors'));
+          const out = [...tensors.keys()].sort();
+          dispose([...tensors.values()]);
+          return out;
+        };
+        assert.deepEqual(await keys(dir), await keys(fixture(name)));
+        const reloaded = await load<CausalLM>(dir);
+        noGrad(() =>
+          tidy(() => {
+            const input = { inputIds: ids(ref.input_ids) };
+            assert.equal(maxDiff(reloaded.forward(input).logits, model.forward(input).logits), 0);
+          }),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     test("config.json is read and written with transformers' keys and values", async () => {

@@ -24,7 +24,6 @@ import {
   Linear,
   Module,
   ModuleList,
-  init,
   parameter,
   type StateDict,
 } from '../nn/index.js';
@@ -55,18 +54,16 @@ export * from './llama-config.js';
 /** transformers' `_init_weights` for Llama: Linear and Embedding weights N(0, initializerRange²), biases 0, the padding row 0, norms 1. */
 export function initLlamaWeights(module: Module, config: LlamaConfig): void {
   const std = config.initializerRange;
-  for (const m of module.modules()) {
-    if (m instanceof Linear) {
-      init.normal_(m.weight, 0, std);
-      if (m.bias) init.zeros_(m.bias);
-    } else if (m instanceof Embedding) {
-      init.normal_(m.weight, 0, std);
-      const padding = m.paddingIdx;
-      if (padding !== null) tidy(() => noGrad(() => void m.weight.select(0, padding).zero_()));
-    } else if (m instanceof LlamaRMSNorm) {
-      init.ones_(m.weight);
-    }
-  }
+  noGrad(() =>
+    tidy(() => {
+      for (const m of module.modules()) {
+        if (m instanceof Linear || m instanceof Embedding) m.weight.normal_(0, std);
+        if (m instanceof Linear) m.bias?.zero_();
+        if (m instanceof Embedding && m.paddingIdx !== null) m.weight.select(0, m.paddingIdx).zero_();
+        if (m instanceof LlamaRMSNorm) m.weight.fill_(1);
+      }
+    }),
+  );
 }
 
 // ---- building blocks ----------------------------------------------------------------
