@@ -72,6 +72,13 @@ async function load<M>(name: string): Promise<M> {
   return model.eval() as M;
 }
 
+/** The causal LMs the read-only tests share, loaded once (PEFT tests load their own: they change the model). */
+const sharedModels = new Map<string, Promise<CausalLM>>();
+function shared(name: string): Promise<CausalLM> {
+  if (!sharedModels.has(name)) sharedModels.set(name, load<CausalLM>(name));
+  return sharedModels.get(name)!;
+}
+
 function assertClose(actual: Tensor, expected: Flat, what: string): void {
   assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
   const values = actual.flatten().toArray() as number[];
@@ -123,7 +130,7 @@ for (const { name, architecture } of CAUSAL) {
     const ref = readJson<CausalReference>(`${name}/reference.json`);
 
     test('logits, unpadded and left-padded, and the loss with labels', async () => {
-      const model = await load<CausalLM>(name);
+      const model = await shared(name);
       assert.equal(model.constructor.name, architecture);
       noGrad(() =>
         tidy(() => {
@@ -143,7 +150,7 @@ for (const { name, architecture } of CAUSAL) {
     });
 
     test('the KV cache: the prompt, then token by token, gives the full forward', async () => {
-      const model = await load<CausalLM>(name);
+      const model = await shared(name);
       noGrad(() =>
         tidy(() => {
           const input = ids(ref.input_ids);
@@ -162,7 +169,7 @@ for (const { name, architecture } of CAUSAL) {
     });
 
     test("greedy generation of 20 tokens is transformers' (one prompt, and a left-padded batch)", async () => {
-      const model = await load<CausalLM>(name);
+      const model = await shared(name);
       assert.deepEqual(greedy(model, ref.generate.prompt, null, 20), ref.generate.ids);
       assert.deepEqual(
         greedy(model, ref.generate_padded.prompt, ref.generate_padded.attention_mask, 20),
@@ -173,7 +180,7 @@ for (const { name, architecture } of CAUSAL) {
     test("savePretrained writes transformers' weight keys, and the saved model gives the same logits", async () => {
       const dir = mkdtempSync(join(tmpdir(), `llama-save-${name}-`));
       try {
-        const model = await load<CausalLM>(name);
+        const model = await shared(name);
         await savePretrained(model, dir);
         const keys = async (folder: string) => {
           const { tensors } = await loadSafetensors(join(folder, 'model.safetensors'));
@@ -196,7 +203,7 @@ for (const { name, architecture } of CAUSAL) {
 
     test("config.json is read and written with transformers' keys and values", async () => {
       const written = readJson<Record<string, unknown>>(`${name}/config.json`);
-      const model = await load<CausalLM>(name);
+      const model = await shared(name);
       const { transformers_version: _, ...expected } = written;
       assert.deepEqual(model.toConfigJson(), expected);
       assert.deepEqual(loadedConfigOf(model), written);

@@ -295,7 +295,7 @@ export interface LlamaAttentionMask {
 
 /**
  * The attention mask of a call (see LlamaAttentionMask); null when plain causal attention over this
- * call's tokens does (no padding, no cache, no window reached).
+ * call's tokens does (no padding, no window reached, and no cache or one new token).
  */
 export function llamaAttentionMask(
   attentionMask: Tensor | null,
@@ -313,14 +313,16 @@ export function llamaAttentionMask(
       `Llama: attentionMask must be [batch, pastTokens + tokens] = [${batch}, ${keys}], got shape [${attentionMask.shape}]`,
     );
   const windowed = slidingWindow !== null && keys > slidingWindow;
-  if (!attentionMask && !windowed && (pastTokens === 0 || tokens === 1)) return null;
+  // As transformers (_ignore_causal_mask_sdpa): a mask without padding is dropped, so SDPA runs its causal kernels.
+  const padded = attentionMask !== null && !(attentionMask.all().toArray() as boolean);
+  if (!padded && !windowed && (pastTokens === 0 || tokens === 1)) return null;
   const device = attentionMask?.device as Device | undefined;
   const queryPositions = arange(pastTokens, keys, 1, { dtype: 'int64', device }).unsqueeze(1);
   const keyPositions = arange(0, keys, 1, { dtype: 'int64', device }).unsqueeze(0);
   let allowed = keyPositions.le(queryPositions);
   if (windowed) allowed = allowed.logicalAnd(queryPositions.sub(keyPositions).lt(slidingWindow));
   let mask = allowed.unsqueeze(0).unsqueeze(0).expand([batch, 1, tokens, keys]);
-  if (attentionMask) mask = mask.logicalAnd(attentionMask.ne(0).unsqueeze(1).unsqueeze(1));
+  if (padded) mask = mask.logicalAnd(attentionMask.ne(0).unsqueeze(1).unsqueeze(1));
   const blind = mask.any(-1, true).logicalNot();
   return { allowed: mask.logicalOr(blind), blind };
 }
