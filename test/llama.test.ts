@@ -34,6 +34,7 @@ const {
   LlamaForCausalLM,
   LlamaForSequenceClassification,
   LLAMA_PRESETS,
+  adaptLlamaStateDict,
   llamaConfig,
   llamaConfigFromHf,
   llamaConfigToHf,
@@ -325,6 +326,19 @@ test('gradient checkpointing gives the same loss and gradients', () => {
   assert.ok(maxDiff(checkpointedGrad, plainGrad) <= 1e-6);
   dispose([plainGrad, checkpointedGrad, input]);
   model.dispose();
+});
+
+test('adaptLlamaStateDict drops lm_head.weight for a tied head only, and adds or strips the model. prefix', () => {
+  const tied = new LlamaForCausalLM({ ...LLAMA_PRESETS['llama-tiny'], tieWordEmbeddings: true });
+  const classifier = new LlamaForSequenceClassification(LLAMA_PRESETS['llama-tiny']);
+  const checkpoint = new Map([...tied.stateDict(), ['lm_head.weight', tied.lm_head.weight]]);
+  assert.deepEqual([...adaptLlamaStateDict(checkpoint, tied).keys()], [...tied.stateDict().keys()]);
+  // Into a classifier the causal head is left for the loader to report as unused, as transformers does.
+  assert.ok(adaptLlamaStateDict(checkpoint, classifier).has('lm_head.weight'));
+  const bare = new Map([...tied.model.stateDict()]);
+  assert.deepEqual([...adaptLlamaStateDict(bare, tied).keys()], [...tied.stateDict().keys()]);
+  tied.dispose();
+  classifier.dispose();
 });
 
 describe('config.json refusals name the key', () => {

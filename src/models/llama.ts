@@ -552,9 +552,10 @@ function baseClassOf(model: Module): typeof LlamaModel {
 export function adaptLlamaStateDict(state: StateDict | Record<string, Tensor>, model: Module): StateDict {
   const own = new Set(model.stateDict().keys());
   const aligned = alignCheckpointKeys(state, own, 'model');
+  const tiedHead = model instanceof LlamaForCausalLM && model.lm_head instanceof LlamaTiedLmHead;
   const out: StateDict = new Map();
   for (const [key, tensor] of aligned) {
-    if (!own.has(key) && (key === 'lm_head.weight' || /(^|\.)rotary_emb\.inv_freq$/.test(key))) continue;
+    if ((tiedHead && key === 'lm_head.weight') || (!own.has(key) && /(^|\.)rotary_emb\.inv_freq$/.test(key))) continue;
     out.set(key, tensor);
   }
   return out;
