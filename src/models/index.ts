@@ -57,3 +57,4 @@ export {
 export { PretrainedModel, hasLabels, isPretrainedModel } from './pretrained-model.js';
 export { stagedSplit, type FrozenPrefixSplit, type PrefixFeatures } from './frozen-prefix.js';
 export { batchInputOf, type BatchInput } from './batch-input.js';
+export * from './llama.js';

@@ -27,11 +27,17 @@ export const DEFAULT_TARGET_MODULES: Readonly<Record<string, Readonly<Record<str
     bert: { targetModules: ['query', 'value'], source: 'peft' },
     vit: { targetModules: ['query', 'value'], source: 'peft' },
     gpt2: { targetModules: ['c_attn'], source: 'peft' },
+    llama: { targetModules: ['q_proj', 'v_proj'], source: 'peft' },
+    qwen2: { targetModules: ['q_proj', 'v_proj'], source: 'peft' },
+    mistral: { targetModules: ['q_proj', 'v_proj'], source: 'peft' },
   },
   IA3: {
     bert: { targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'], source: 'peft' },
     vit: { targetModules: ['key', 'value', 'output.dense'], feedforwardModules: ['output.dense'], source: 'finetune' },
     gpt2: { targetModules: ['c_attn', 'mlp.c_proj'], feedforwardModules: ['mlp.c_proj'], source: 'peft' },
+    llama: { targetModules: ['k_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'], source: 'peft' },
+    qwen2: { targetModules: ['q_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'], source: 'peft' },
+    mistral: { targetModules: ['k_proj', 'v_proj', 'down_proj'], feedforwardModules: ['down_proj'], source: 'peft' },
   },
 };
 
@@ -67,4 +73,7 @@ export const FAMILY_NAMES: Readonly<Record<string, string>> = {
   alexnet: 'AlexNet',
   roberta: 'RoBERTa',
   gpt2: 'GPT-2',
+  llama: 'Llama',
+  qwen2: 'Qwen2',
+  mistral: 'Mistral',
 };

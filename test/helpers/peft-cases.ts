@@ -41,6 +41,8 @@ export interface ModelSpec {
   build(): nn.Module;
   /** The input batch, the same in every process. */
   inputs(): unknown;
+  /** The part of the logits compared (default: all of them). */
+  logits?(logits: Tensor): Tensor;
 }
 
 const image = (shape: number[]) => () => {
@@ -87,6 +89,23 @@ export const MODELS = {
   },
   mlp: { build: () => new MLP(), inputs: image([2, 10]) },
   cnn: { build: () => new ConvNet(), inputs: image([2, 3, 5, 5]) },
+  llama: {
+    build: () =>
+      new models.LlamaForCausalLM({
+        vocabSize: 32,
+        hiddenSize: 16,
+        intermediateSize: 32,
+        numHiddenLayers: 2,
+        numAttentionHeads: 4,
+        numKeyValueHeads: 2,
+        maxPositionEmbeddings: 32,
+        padTokenId: 0,
+        initializerRange: 0.2,
+      }),
+    inputs: tinyBertInputs,
+    // The input tokens' logits: prompt tuning puts its virtual tokens' first.
+    logits: (logits: Tensor) => logits.narrow(1, logits.shape[1] - 5, 5),
+  },
 } satisfies Record<string, ModelSpec>;
 
 export type ModelName = keyof typeof MODELS;
@@ -106,7 +125,10 @@ export function buildModel(name: ModelName): nn.Module {
 /** The model's output on its inputs: the logits, or the output tensor. */
 export function logitsOf(model: nn.Module, name: ModelName): Tensor {
   const out = (model as unknown as { forward(inputs: unknown): unknown }).forward(MODELS[name].inputs());
-  return out instanceof Tensor ? out : (out as { logits: Tensor }).logits;
+  if (out instanceof Tensor) return out;
+  const { logits } = out as { logits: Tensor };
+  const spec: ModelSpec = MODELS[name];
+  return spec.logits ? spec.logits(logits) : logits;
 }
 
 /** logitsOf as plain numbers (float32 values, exact in JSON). */
@@ -147,6 +169,7 @@ export function expandBraces(pattern: string): string[] {
 const tuned = (...patterns: string[]) => patterns.map((p) => `base_model.model.${p}`);
 const bertLayers = 'bert.encoder.layer.{0,1}';
 const vitLayers = 'vit.encoder.layer.{0,1}';
+const llamaLayers = 'model.layers.{0,1}';
 /** A LoRA pair on a Linear: A [r, in] + B [out, r]. */
 const loraLinear = (inFeatures: number, outFeatures: number, r: number) => r * (inFeatures + outFeatures);
 /** A LoRA pair on a k×k Conv2d: A [r, in, k, k] + B [out, r, 1, 1]. */
@@ -574,6 +597,86 @@ export const CASES: PeftCase[] = [
     trainable: tuned('conv1.adapter_{down,up}.default.{weight,bias}'),
     trainableCount: bottleneck(6, 3),
     line: 'trainable params: 45 || all params: 681 || trainable%: 6.6079',
+    mergeable: false,
+    identityAtInit: 'exact',
+  },
+  // ---- Llama (hidden 16, 4 heads over 2 key/value heads of 4, MLP 32, 2 layers, untied lm_head; lines from PEFT 0.21) ----
+  {
+    name: 'llama LoRA q_proj,v_proj CAUSAL_LM (PEFT llama defaults)',
+    model: 'llama',
+    config: () => new LoraConfig({ taskType: 'CAUSAL_LM', r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] }),
+    trainable: tuned(`${llamaLayers}.self_attn.{q_proj,v_proj}.lora_{A,B}.default.weight`),
+    trainableCount: 2 * (loraLinear(16, 16, 4) + loraLinear(16, 8, 4)),
+    line: 'trainable params: 448 || all params: 6,160 || trainable%: 7.2727',
+    mergeable: true,
+    identityAtInit: 'exact',
+  },
+  {
+    name: 'llama DoRA q,k,v,o_proj',
+    model: 'llama',
+    config: () =>
+      new LoraConfig({
+        taskType: 'CAUSAL_LM',
+        r: 2,
+        loraAlpha: 4,
+        useDora: true,
+        targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+      }),
+    trainable: tuned(
+      `${llamaLayers}.self_attn.{q_proj,k_proj,v_proj,o_proj}.{lora_A.default.weight,lora_B.default.weight,lora_magnitude_vector.default.weight}`,
+    ),
+    // q, o 16→16; k, v 16→8; magnitudes: one per output feature
+    trainableCount: 2 * (2 * (loraLinear(16, 16, 2) + 16) + 2 * (loraLinear(16, 8, 2) + 8)),
+    line: 'trainable params: 544 || all params: 6,256 || trainable%: 8.6957',
+    mergeable: true,
+    identityAtInit: 1e-6,
+  },
+  {
+    name: 'llama LoRA all-linear (every projection, not lm_head)',
+    model: 'llama',
+    config: () => new LoraConfig({ taskType: 'CAUSAL_LM', r: 2, loraAlpha: 4, targetModules: 'all-linear' }),
+    trainable: tuned(
+      `${llamaLayers}.{self_attn.q_proj,self_attn.k_proj,self_attn.v_proj,self_attn.o_proj,mlp.gate_proj,mlp.up_proj,mlp.down_proj}.lora_{A,B}.default.weight`,
+    ),
+    trainableCount:
+      2 * (2 * loraLinear(16, 16, 2) + 2 * loraLinear(16, 8, 2) + 2 * loraLinear(16, 32, 2) + loraLinear(32, 16, 2)),
+    line: 'trainable params: 1,024 || all params: 6,736 || trainable%: 15.2019',
+    mergeable: true,
+    identityAtInit: 'exact',
+  },
+  {
+    name: 'llama IA3 k_proj,v_proj,down_proj (PEFT llama defaults)',
+    model: 'llama',
+    config: () =>
+      new IA3Config({
+        taskType: 'CAUSAL_LM',
+        targetModules: ['k_proj', 'v_proj', 'down_proj'],
+        feedforwardModules: ['down_proj'],
+      }),
+    trainable: tuned(`${llamaLayers}.{self_attn.k_proj,self_attn.v_proj,mlp.down_proj}.ia3_l.default`),
+    // per layer: k, v [8, 1]; down_proj (feedforward) [1, 32]
+    trainableCount: 2 * (8 + 8 + 32),
+    line: 'trainable params: 96 || all params: 5,808 || trainable%: 1.6529',
+    mergeable: true,
+    identityAtInit: 'exact',
+  },
+  {
+    name: 'llama prompt tuning CAUSAL_LM',
+    model: 'llama',
+    config: () => new PromptTuningConfig({ taskType: 'CAUSAL_LM', numVirtualTokens: 4 }),
+    trainable: ['prompt_encoder.default.embedding.weight'],
+    trainableCount: 4 * 16,
+    line: 'trainable params: 64 || all params: 5,776 || trainable%: 1.1080',
+    mergeable: false,
+    identityAtInit: false,
+  },
+  {
+    name: 'llama Pfeiffer after mlp.down_proj',
+    model: 'llama',
+    config: () => new BottleneckConfig({ targetModules: ['down_proj'], reductionFactor: 4 }),
+    trainable: tuned(`${llamaLayers}.mlp.down_proj.adapter_{down,up}.default.{weight,bias}`),
+    trainableCount: 2 * bottleneck(16, 4),
+    line: 'trainable params: 296 || all params: 6,008 || trainable%: 4.9268',
     mergeable: false,
     identityAtInit: 'exact',
   },

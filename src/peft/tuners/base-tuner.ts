@@ -16,6 +16,9 @@ import {
   type TunerLayer,
 } from './tuner-utils.js';
 
+/** Where transformers' causal LMs keep their output embeddings (LlamaForCausalLM's and GPT2LMHeadModel's lm_head). */
+const OUTPUT_EMBEDDINGS_NAME = 'lm_head';
+
 /** The config fields every layer-injecting method has. */
 export type TunerConfig = PeftConfig & TargetSpec;
 
@@ -65,8 +68,9 @@ export abstract class BaseTuner<Config extends TunerConfig = TunerConfig> extend
   /** Method-specific defaults filled in (e.g. 'all-linear' expanded to names), given a config as the user wrote it. */
   protected resolveConfig(config: Config): Config {
     if (config.targetModules === 'all-linear') {
-      // As PEFT: Conv1D counts as linear (GPT-2), and the output layer (lm_head) is never targeted.
-      const heads = [...(config.taskType === 'SEQ_CLS' ? SEQ_CLS_HEAD_NAMES : []), 'lm_head'];
+      // As PEFT: Conv1D counts as linear (GPT-2); never the output embeddings (get_output_embeddings: a
+      // causal LM's lm_head), nor a SEQ_CLS head.
+      const heads = [OUTPUT_EMBEDDINGS_NAME, ...(config.taskType === 'SEQ_CLS' ? SEQ_CLS_HEAD_NAMES : [])];
       const names = this.candidateModules()
         .filter(([key, m]) => ['Linear', 'Conv1D'].includes(baseClassName(m)) && !heads.includes(key))
         .map(([key]) => key);

@@ -1,0 +1,388 @@
+// The Llama family against transformers 5.17: tiny random-weight Llama (grouped-query attention,
+// untied; and tied with biases and head_dim ≠ hidden/heads), Qwen2 and Mistral (sliding window)
+// checkpoints saved by save_pretrained, with the logits, losses and greedy generations transformers
+// computed for them (test/fixtures/llama, written by tools/gen_llama_fixtures.py); the KV cache
+// against the full forward, sequence classification, config.json both ways and the refusals, the
+// presets' parameter counts, gradient checkpointing, and LoRA from Python PEFT.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  cat,
+  dispose,
+  fromPretrained,
+  getPeftModel,
+  loadedConfigOf,
+  loadSafetensors,
+  manualSeed,
+  models,
+  noGrad,
+  ones,
+  peft,
+  PeftModel,
+  savePretrained,
+  tensor,
+  tidy,
+  type Tensor,
+} from 'finetune';
+
+const {
+  KeyValueCache,
+  LlamaForCausalLM,
+  LlamaForSequenceClassification,
+  LLAMA_PRESETS,
+  adaptLlamaStateDict,
+  llamaConfig,
+  llamaConfigFromHf,
+  llamaConfigToHf,
+  llamaSizeParts,
+  modelFamily,
+} = models;
+
+const FIXTURES = new URL('../../../test/fixtures/llama/', import.meta.url);
+const fixture = (name: string) => new URL(name, FIXTURES).pathname;
+const TOLERANCE = 1e-4;
+
+interface Flat {
+  shape: number[];
+  values: number[];
+}
+interface CausalReference {
+  input_ids: number[][];
+  logits: Flat;
+  padded: { input_ids: number[][]; attention_mask: number[][]; logits: Flat };
+  labels: number[][];
+  loss: number;
+  generate: { prompt: number[][]; ids: number[][] };
+  generate_padded: { prompt: number[][]; attention_mask: number[][]; ids: number[][] };
+}
+
+const readJson = <T>(file: string): T => JSON.parse(readFileSync(fixture(file), 'utf8')) as T;
+const ids = (values: number[][]) => tensor(values, { dtype: 'int64' });
+
+type CausalLM = InstanceType<typeof LlamaForCausalLM>;
+
+/** A fixture checkpoint by name, or a folder by absolute path, loaded with no key missing or left over. */
+async function load<M>(name: string): Promise<M> {
+  const warnings: string[] = [];
+  const model = await fromPretrained(name.startsWith('/') ? name : fixture(name), { warn: (m) => warnings.push(m) });
+  assert.deepEqual(warnings, [], 'every checkpoint key loads, none is missing');
+  return model.eval() as M;
+}
+
+/** The causal LMs the read-only tests share, loaded once (PEFT tests load their own: they change the model). */
+const sharedModels = new Map<string, Promise<CausalLM>>();
+function shared(name: string): Promise<CausalLM> {
+  if (!sharedModels.has(name)) sharedModels.set(name, load<CausalLM>(name));
+  return sharedModels.get(name)!;
+}
+
+function assertClose(actual: Tensor, expected: Flat, what: string): void {
+  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
+  const values = actual.flatten().toArray() as number[];
+  const diff = Math.max(...values.map((x, i) => Math.abs(x - expected.values[i])));
+  assert.ok(diff <= TOLERANCE, `${what}: max |Δ| ${diff} > ${TOLERANCE}`);
+}
+
+/** The largest |a - b| of two tensors of one shape. */
+function maxDiff(a: Tensor, b: Tensor): number {
+  return tidy(() => a.sub(b).abs().max().toArray() as number);
+}
+
+/**
+ * Greedy decoding over the KV cache, the loop the shared generate() runs: the prompt once, then
+ * each chosen token alone, the attention mask growing by one real token a step.
+ */
+function greedy(model: CausalLM, prompt: number[][], mask: number[][] | null, newTokens: number): number[][] {
+  const cache = new KeyValueCache();
+  try {
+    return noGrad(() => {
+      let input = ids(prompt);
+      let attentionMask = mask ? ids(mask) : null;
+      const chosen: Tensor[] = [];
+      for (let step = 0; step < newTokens; step++) {
+        const next = tidy(() => {
+          const { logits } = model.forward({ inputIds: input, attentionMask, pastKeyValues: cache, useCache: true });
+          return logits.select(1, logits.shape[1] - 1).argmax(-1, true);
+        });
+        chosen.push(next);
+        input = next;
+        if (attentionMask) attentionMask = cat([attentionMask, ones([prompt.length, 1], { dtype: 'int64' })], 1);
+      }
+      return cat(chosen, 1).toArray() as number[][];
+    });
+  } finally {
+    cache.dispose();
+  }
+}
+
+const CAUSAL = [
+  { name: 'llama', architecture: 'LlamaForCausalLM' },
+  { name: 'llama_tied', architecture: 'LlamaForCausalLM' },
+  { name: 'qwen2', architecture: 'Qwen2ForCausalLM' },
+  { name: 'mistral', architecture: 'MistralForCausalLM' },
+];
+
+for (const { name, architecture } of CAUSAL) {
+  describe(`${name}: ${architecture} against transformers`, () => {
+    const ref = readJson<CausalReference>(`${name}/reference.json`);
+
+    test('logits, unpadded and left-padded, and the loss with labels', async () => {
+      const model = await shared(name);
+      assert.equal(model.constructor.name, architecture);
+      noGrad(() =>
+        tidy(() => {
+          assertClose(model.forward({ inputIds: ids(ref.input_ids) }).logits, ref.logits, 'logits');
+          const padded = model.forward({
+            inputIds: ids(ref.padded.input_ids),
+            attentionMask: ids(ref.padded.attention_mask),
+          }).logits;
+          assertClose(padded, ref.padded.logits, 'left-padded logits');
+          const { loss } = model.forward({ inputIds: ids(ref.input_ids), labels: ids(ref.labels) });
+          assert.ok(
+            Math.abs((loss!.toArray() as number) - ref.loss) <= TOLERANCE,
+            `loss ${String(loss!.toArray())} vs ${ref.loss}`,
+          );
+        }),
+      );
+    });
+
+    test('the KV cache: the prompt, then token by token, gives the full forward', async () => {
+      const model = await shared(name);
+      noGrad(() =>
+        tidy(() => {
+          const input = ids(ref.input_ids);
+          const full = model.forward({ inputIds: input }).logits;
+          const cache = new KeyValueCache();
+          const pieces = [
+            model.forward({ inputIds: input.narrow(1, 0, 3), pastKeyValues: cache, useCache: true }).logits,
+          ];
+          for (let t = 3; t < 8; t++)
+            pieces.push(model.forward({ inputIds: input.narrow(1, t, 1), pastKeyValues: cache }).logits);
+          assert.equal(cache.length, 8);
+          cache.dispose();
+          assert.ok(maxDiff(cat(pieces, 1), full) <= TOLERANCE);
+        }),
+      );
+    });
+
+    test("greedy generation of 20 tokens is transformers' (one prompt, and a left-padded batch)", async () => {
+      const model = await shared(name);
+      assert.deepEqual(greedy(model, ref.generate.prompt, null, 20), ref.generate.ids);
+      assert.deepEqual(
+        greedy(model, ref.generate_padded.prompt, ref.generate_padded.attention_mask, 20),
+        ref.generate_padded.ids,
+      );
+    });
+
+    test("savePretrained writes transformers' weight keys, and the saved model gives the same logits", async () => {
+      const dir = mkdtempSync(join(tmpdir(), `llama-save-${name}-`));
+      try {
+        const model = await shared(name);
+        await savePretrained(model, dir);
+        const keys = async (folder: string) => {
+          const { tensors } = await loadSafetensors(join(folder, 'model.safetensors'));
+          const out = [...tensors.keys()].sort();
+          dispose([...tensors.values()]);
+          return out;
+        };
+        assert.deepEqual(await keys(dir), await keys(fixture(name)));
+        const reloaded = await load<CausalLM>(dir);
+        noGrad(() =>
+          tidy(() => {
+            const input = { inputIds: ids(ref.input_ids) };
+            assert.equal(maxDiff(reloaded.forward(input).logits, model.forward(input).logits), 0);
+          }),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test("config.json is read and written with transformers' keys and values", async () => {
+      const written = readJson<Record<string, unknown>>(`${name}/config.json`);
+      const model = await shared(name);
+      const { transformers_version: _, ...expected } = written;
+      assert.deepEqual(model.toConfigJson(), expected);
+      assert.deepEqual(loadedConfigOf(model), written);
+    });
+  });
+}
+
+test('LlamaForSequenceClassification scores the last token that is not padding', async () => {
+  const ref = readJson<{
+    input_ids: number[][];
+    attention_mask: number[][];
+    labels: number[];
+    logits: Flat;
+    loss: number;
+  }>('seqcls/reference.json');
+  const model = await load<InstanceType<typeof LlamaForSequenceClassification>>('seqcls');
+  noGrad(() =>
+    tidy(() => {
+      const { logits, loss } = model.forward({
+        inputIds: ids(ref.input_ids),
+        attentionMask: ids(ref.attention_mask),
+        labels: tensor(ref.labels, { dtype: 'int64' }),
+      });
+      assertClose(logits, ref.logits, 'logits');
+      assert.ok(Math.abs((loss!.toArray() as number) - ref.loss) <= TOLERANCE);
+    }),
+  );
+  const unpadded = new LlamaForSequenceClassification({ ...model.config, padTokenId: null });
+  assert.throws(
+    () => unpadded.forward({ inputIds: ids(ref.input_ids) }),
+    /needs padTokenId in the config \(pad_token_id\)/,
+  );
+  unpadded.dispose();
+});
+
+test("LoRA: Python PEFT's adapter (q_proj, v_proj) gives PEFT's logits here", async () => {
+  const ref = readJson<{ input_ids: number[][]; logits: Flat; logits_disabled: Flat }>('lora/reference.json');
+  const base = await load<CausalLM>('llama');
+  const model = await PeftModel.fromPretrained(base, fixture('lora'), { warn: (m) => assert.fail(m) });
+  model.eval();
+  const run = () =>
+    noGrad(() => tidy(() => (model.forward({ inputIds: ids(ref.input_ids) }) as { logits: Tensor }).logits.clone()));
+  const active = run();
+  assertClose(active, ref.logits, 'adapter active');
+  const disabled = model.disableAdapter(run);
+  assertClose(disabled, ref.logits_disabled, 'adapter disabled');
+  dispose([active, disabled]);
+});
+
+test("finetune's LoRA adapter on Llama is saved with the keys, shapes and config fields PEFT writes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llama-lora-'));
+  try {
+    const base = await load<CausalLM>('llama');
+    const model = getPeftModel(
+      base,
+      new peft.LoraConfig({ taskType: 'CAUSAL_LM', r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] }),
+    );
+    await model.savePretrained(dir);
+    const shapes = async (folder: string) => {
+      const { tensors } = await loadSafetensors(join(folder, 'adapter_model.safetensors'));
+      const out = Object.fromEntries([...tensors].map(([key, t]) => [key, t.shape]));
+      dispose([...tensors.values()]);
+      return out;
+    };
+    assert.deepEqual(await shapes(dir), await shapes(fixture('lora')));
+    const ours = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    const python = readJson<Record<string, unknown>>('lora/adapter_config.json');
+    for (const key of ['peft_type', 'task_type', 'r', 'lora_alpha', 'bias', 'fan_in_fan_out', 'use_dora', 'use_rslora'])
+      assert.deepEqual(ours[key], python[key], key);
+    assert.deepEqual((ours.target_modules as string[]).sort(), (python.target_modules as string[]).sort());
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the presets' parameter counts are the released checkpoints' (size estimate = built model)", () => {
+  const count = (name: string) => {
+    const parts = llamaSizeParts(LLAMA_PRESETS[name]);
+    return parts.filter((p) => p.part !== 'score').reduce((n, p) => n + p.parameters, 0);
+  };
+  assert.equal(count('smollm-135m'), 134_515_008);
+  assert.equal(count('tinyllama-1.1b'), 1_100_048_384);
+  assert.equal(count('qwen2-0.5b'), 494_032_768);
+  for (const overrides of [{}, { tieWordEmbeddings: true, attentionBias: true, mlpBias: true, headDim: 8 }]) {
+    const model = new LlamaForCausalLM({ ...LLAMA_PRESETS['llama-tiny'], ...overrides });
+    const built = model.parameters().reduce((n, p) => n + p.numel(), 0);
+    const estimated = llamaSizeParts(model.config)
+      .filter((p) => p.part !== 'score')
+      .reduce((n, p) => n + p.parameters, 0);
+    assert.equal(estimated, built);
+    model.dispose();
+  }
+  assert.equal(modelFamily('qwen2').presets['qwen2-0.5b'], LLAMA_PRESETS['qwen2-0.5b']);
+});
+
+test('gradient checkpointing gives the same loss and gradients', () => {
+  manualSeed(0);
+  const model = new LlamaForCausalLM(LLAMA_PRESETS['llama-tiny']);
+  const input = ids([
+    [1, 5, 9, 33, 2, 80, 7, 7],
+    [1, 200, 3, 4, 5, 6, 7, 8],
+  ]);
+  const step = () =>
+    tidy(() => {
+      model.zeroGrad();
+      const attentionMask = ids([
+        [1, 1, 1, 1, 1, 1, 1, 1],
+        [0, 0, 1, 1, 1, 1, 1, 1],
+      ]);
+      const { loss } = model.forward({ inputIds: input, attentionMask, labels: input });
+      loss!.backward();
+      return [loss!.toArray() as number, [...model.model.layers][0].self_attn.q_proj.weight.grad!.clone()] as const;
+    });
+  const [plainLoss, plainGrad] = step();
+  model.gradientCheckpointingEnable();
+  const [checkpointedLoss, checkpointedGrad] = step();
+  assert.equal(checkpointedLoss, plainLoss);
+  assert.ok(maxDiff(checkpointedGrad, plainGrad) <= 1e-6);
+  dispose([plainGrad, checkpointedGrad, input]);
+  model.dispose();
+});
+
+test('adaptLlamaStateDict drops lm_head.weight for a tied head only, and adds or strips the model. prefix', () => {
+  const tied = new LlamaForCausalLM({ ...LLAMA_PRESETS['llama-tiny'], tieWordEmbeddings: true });
+  const classifier = new LlamaForSequenceClassification(LLAMA_PRESETS['llama-tiny']);
+  const checkpoint = new Map([...tied.stateDict(), ['lm_head.weight', tied.lm_head.weight]]);
+  assert.deepEqual([...adaptLlamaStateDict(checkpoint, tied).keys()], [...tied.stateDict().keys()]);
+  // Into a classifier the causal head is left for the loader to report as unused, as transformers does.
+  assert.ok(adaptLlamaStateDict(checkpoint, classifier).has('lm_head.weight'));
+  const bare = new Map([...tied.model.stateDict()]);
+  assert.deepEqual([...adaptLlamaStateDict(bare, tied).keys()], [...tied.stateDict().keys()]);
+  tied.dispose();
+  classifier.dispose();
+});
+
+describe('config.json refusals name the key', () => {
+  const base = { model_type: 'llama', hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2 };
+  test('rope types other than default, in rope_parameters or the older rope_scaling', () => {
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, rope_scaling: { type: 'linear', factor: 2 } }),
+      /llama config.json: 'rope_scaling' has rope type "linear", which is not supported \(supported: 'default'\)/,
+    );
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, rope_parameters: { rope_type: 'llama3', rope_theta: 5e5, factor: 8 } }),
+      /'rope_parameters' has rope type "llama3"/,
+    );
+    assert.equal(llamaConfigFromHf({ ...base, rope_theta: 5e5, rope_scaling: null }).ropeTheta, 5e5);
+  });
+  test("Qwen2's sliding-window attention", () => {
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, model_type: 'qwen2', use_sliding_window: true, sliding_window: 4096 }),
+      /qwen2 config.json: 'use_sliding_window' is not supported/,
+    );
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, model_type: 'qwen2', layer_types: ['full_attention', 'sliding_attention'] }),
+      /'layer_types' must be all 'full_attention'/,
+    );
+  });
+  test('bad values and other model types', () => {
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, num_key_value_heads: 3 }),
+      /'num_attention_heads' \(4\) must be a multiple of numKeyValueHeads \(3\)/,
+    );
+    assert.throws(() => llamaConfigFromHf({ ...base, hidden_act: 'nope' }), /'hidden_act' is not supported/);
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, model_type: 'gemma' }),
+      /'model_type' must be one of llama, qwen2, mistral/,
+    );
+    assert.throws(
+      () => new LlamaForCausalLM(LLAMA_PRESETS['qwen2-0.5b']),
+      /LlamaForCausalLM: the config's modelType is 'qwen2'; build Qwen2ForCausalLM for it/,
+    );
+  });
+  test('defaults follow transformers: key/value heads = heads, headDim = hidden / heads', () => {
+    const config = llamaConfig({ hiddenSize: 64, numAttentionHeads: 8 });
+    assert.equal(config.numKeyValueHeads, 8);
+    assert.equal(config.headDim, 8);
+    assert.equal(llamaConfigToHf(config).model_type, 'llama');
+  });
+});
