@@ -178,6 +178,29 @@ for (const { name, architecture } of CAUSAL) {
       );
     });
 
+    test("generate() (the shared loop, KV cache) gives transformers' greedy tokens, and the same without the cache", async () => {
+      const model = (await shared(name)) as unknown as {
+        generate(ids: Tensor, options: object): Tensor;
+      };
+      for (const useCache of [true, false]) {
+        const single = model.generate(ids(ref.generate.prompt), { maxNewTokens: 20, padTokenId: 0, useCache });
+        assert.deepEqual(single.narrow(1, ref.generate.prompt[0].length, 20).toArray(), ref.generate.ids);
+        single.dispose();
+        const padded = model.generate(ids(ref.generate_padded.prompt), {
+          maxNewTokens: 20,
+          padTokenId: 0,
+          attentionMask: ids(ref.generate_padded.attention_mask),
+          useCache,
+        });
+        assert.deepEqual(
+          padded.narrow(1, ref.generate_padded.prompt[0].length, 20).toArray(),
+          ref.generate_padded.ids,
+          `left-padded batch, useCache ${useCache}`,
+        );
+        padded.dispose();
+      }
+    });
+
     test("savePretrained writes transformers' weight keys, and the saved model gives the same logits", async () => {
       const dir = mkdtempSync(join(tmpdir(), `llama-save-${name}-`));
       try {

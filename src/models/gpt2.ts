@@ -31,6 +31,7 @@ import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { classificationLoss } from './classification-loss.js';
 import { causalLmLoss } from './causal-lm-loss.js';
 import { KeyValueCache } from './kv-cache.js';
+import { TiedLmHead, type CausalLMOutput } from './tied-lm-head.js';
 import { generate, type GenerateOptions } from './generation.js';
 import {
   GPT2_PRESETS,
@@ -279,45 +280,12 @@ export interface GPT2LMInputs extends GPT2Inputs {
   logitsToKeep?: number;
 }
 
-export interface CausalLMOutput {
-  /** [batch, tokens, vocab]. */
-  logits: Tensor;
-  /** Mean next-token cross entropy, when labels were given. */
-  loss?: Tensor;
-  pastKeyValues?: KeyValueCache;
-}
-
-/**
- * The output projection when tied: x·Wᵀ with W the token embedding matrix, read through a getter, so
- * the model holds one tensor (trained once, saved once as `transformer.wte.weight`, as transformers).
- */
-export class GPT2TiedLMHead extends Module {
-  readonly #weight: () => Tensor;
-
-  constructor(weight: () => Tensor) {
-    super();
-    this.#weight = weight;
-  }
-
-  get weight(): Tensor {
-    return this.#weight();
-  }
-
-  forward(hiddenStates: Tensor): Tensor {
-    return F.linear(hiddenStates, this.#weight());
-  }
-
-  override extraRepr(): string {
-    return `tied to transformer.wte, vocab=${this.weight.shape[0]}`;
-  }
-}
-
 /** GPT2Model + lm_head (tied to wte unless tieWordEmbeddings is false); logits [batch, tokens, vocab]. */
 export class GPT2LMHeadModel extends PretrainedModel<GPT2Config> {
   static readonly batchInput: BatchInput = 'inputs';
   readonly config: GPT2Config;
   transformer: GPT2Model;
-  lm_head: Linear | GPT2TiedLMHead;
+  lm_head: Linear | TiedLmHead;
 
   constructor(config: Partial<GPT2Config> = {}) {
     super();
@@ -325,7 +293,7 @@ export class GPT2LMHeadModel extends PretrainedModel<GPT2Config> {
     this.transformer = new GPT2Model(this.config);
     if (this.config.tieWordEmbeddings) {
       // Read at every call, so the tie survives to() and a replaced (e.g. LoRA-wrapped) embedding.
-      this.lm_head = new GPT2TiedLMHead(() => this.transformer.wte.weight);
+      this.lm_head = new TiedLmHead(() => this.transformer.wte.weight, 'transformer.wte');
     } else {
       this.lm_head = new Linear(this.config.nEmbd, this.config.vocabSize, { bias: false });
       initGPT2Weights(this.lm_head, this.config);

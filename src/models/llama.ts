@@ -32,6 +32,8 @@ import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { causalLmLoss } from './causal-lm-loss.js';
 import { classificationLoss } from './classification-loss.js';
 import type { KeyValueCache } from './kv-cache.js';
+import { TiedLmHead, type CausalLMOutput } from './tied-lm-head.js';
+import { generate, type GenerateOptions } from './generation.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 import {
@@ -399,60 +401,39 @@ export interface LlamaLabeledInputs extends LlamaInputs {
   labels?: Tensor | null;
 }
 
-export interface LlamaCausalLMOutput {
-  /** [batch, tokens, vocab]. */
-  logits: Tensor;
-  /** Present when labels were given: causalLmLoss(logits, labels). */
-  loss?: Tensor;
-  pastKeyValues?: KeyValueCache;
-}
-
-/** lm_head when tied: x·Eᵀ with E embed_tokens' matrix, read at each call (no parameter of its own, no state-dict key). */
-export class LlamaTiedLmHead extends Module {
-  readonly #weight: () => Tensor;
-
-  constructor(weight: () => Tensor) {
-    super();
-    this.#weight = weight;
-  }
-
-  get weight(): Tensor {
-    return this.#weight();
-  }
-
-  forward(hiddenStates: Tensor): Tensor {
-    return F.linear(hiddenStates, this.weight);
-  }
-
-  override extraRepr(): string {
-    return `tied, outFeatures=${this.weight.shape[0]}`;
-  }
-}
-
 /** LlamaModel + lm_head (tied to embed_tokens when tieWordEmbeddings): next-token logits. */
 export class LlamaForCausalLM extends PretrainedModel<LlamaConfig> {
   static readonly batchInput: BatchInput = 'inputs';
   static readonly modelType: LlamaModelType = 'llama';
   readonly config: LlamaConfig;
   model: LlamaModel;
-  lm_head: Linear | LlamaTiedLmHead;
+  lm_head: Linear | TiedLmHead;
 
   constructor(config: Partial<LlamaConfig> = {}) {
     super();
     this.config = classConfig(this, config);
     this.model = new (baseClassOf(this))(this.config);
     this.lm_head = this.config.tieWordEmbeddings
-      ? new LlamaTiedLmHead(() => this.model.embed_tokens.weight)
+      ? new TiedLmHead(() => this.model.embed_tokens.weight, 'model.embed_tokens')
       : new Linear(this.config.hiddenSize, this.config.vocabSize, { bias: false });
     initLlamaWeights(this.lm_head, this.config);
   }
 
-  forward(inputs: LlamaLabeledInputs): LlamaCausalLMOutput {
+  forward(inputs: LlamaLabeledInputs): CausalLMOutput {
     const { lastHiddenState, pastKeyValues } = this.model.forward(inputs);
     const logits = this.lm_head.forward(lastHiddenState);
-    const output: LlamaCausalLMOutput = pastKeyValues ? { logits, pastKeyValues } : { logits };
+    const output: CausalLMOutput = pastKeyValues ? { logits, pastKeyValues } : { logits };
     if (inputs.labels) output.loss = causalLmLoss(logits, inputs.labels);
     return output;
+  }
+
+  /** Continues `inputIds` ([batch, tokens], left-padded with an attentionMask): see generate(). */
+  generate(inputIds: Tensor, options: GenerateOptions = {}): Tensor {
+    return generate(this, inputIds, {
+      eosTokenId: this.config.eosTokenId ?? undefined,
+      padTokenId: this.config.padTokenId ?? undefined,
+      ...options,
+    });
   }
 }
 
@@ -552,7 +533,7 @@ function baseClassOf(model: Module): typeof LlamaModel {
 export function adaptLlamaStateDict(state: StateDict | Record<string, Tensor>, model: Module): StateDict {
   const own = new Set(model.stateDict().keys());
   const aligned = alignCheckpointKeys(state, own, 'model');
-  const tiedHead = model instanceof LlamaForCausalLM && model.lm_head instanceof LlamaTiedLmHead;
+  const tiedHead = model instanceof LlamaForCausalLM && model.lm_head instanceof TiedLmHead;
   const out: StateDict = new Map();
   for (const [key, tensor] of aligned) {
     if ((tiedHead && key === 'lm_head.weight') || (!own.has(key) && /(^|\.)rotary_emb\.inv_freq$/.test(key))) continue;
