@@ -29,10 +29,8 @@ import {
 import { registerModelFamily, type LayerGroup } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
 import { classificationLoss } from './classification-loss.js';
-import { causalLmLoss } from './causal-lm-loss.js';
 import { KeyValueCache } from './kv-cache.js';
-import { TiedLmHead, type CausalLMOutput } from './tied-lm-head.js';
-import { generate, type GenerateOptions } from './generation.js';
+import { PretrainedCausalLM, TiedLmHead, causalLmOutput, type CausalLMOutput } from './causal-lm-head.js';
 import {
   GPT2_PRESETS,
   gpt2Config,
@@ -281,7 +279,7 @@ export interface GPT2LMInputs extends GPT2Inputs {
 }
 
 /** GPT2Model + lm_head (tied to wte unless tieWordEmbeddings is false); logits [batch, tokens, vocab]. */
-export class GPT2LMHeadModel extends PretrainedModel<GPT2Config> {
+export class GPT2LMHeadModel extends PretrainedCausalLM<GPT2Config> {
   static readonly batchInput: BatchInput = 'inputs';
   readonly config: GPT2Config;
   transformer: GPT2Model;
@@ -302,21 +300,7 @@ export class GPT2LMHeadModel extends PretrainedModel<GPT2Config> {
 
   forward(inputs: GPT2LMInputs): CausalLMOutput {
     const { lastHiddenState, pastKeyValues } = this.transformer.forward(inputs);
-    const keep = inputs.logitsToKeep ?? 0;
-    const tokens = lastHiddenState.shape[1];
-    const hidden = keep > 0 && keep < tokens ? lastHiddenState.narrow(1, tokens - keep, keep) : lastHiddenState;
-    const logits = this.lm_head.forward(hidden);
-    const loss = inputs.labels ? causalLmLoss(logits, inputs.labels) : undefined;
-    return { logits, ...(loss ? { loss } : {}), ...(pastKeyValues ? { pastKeyValues } : {}) };
-  }
-
-  /** Continues `inputIds` ([batch, tokens], left-padded with an attentionMask): see generate(). */
-  generate(inputIds: Tensor, options: GenerateOptions = {}): Tensor {
-    return generate(this, inputIds, {
-      eosTokenId: this.config.eosTokenId ?? undefined,
-      padTokenId: this.config.padTokenId ?? undefined,
-      ...options,
-    });
+    return causalLmOutput(this.lm_head, lastHiddenState, inputs, pastKeyValues);
   }
 }
 

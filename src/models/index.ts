@@ -33,7 +33,7 @@ export {
   type LogitsProcessing,
 } from './generation.js';
 export { KeyValueCache } from './kv-cache.js';
-export { TiedLmHead, type CausalLMOutput } from './tied-lm-head.js';
+export { PretrainedCausalLM, TiedLmHead, type CausalLMOutput } from './causal-lm-head.js';
 export { PackedTokens, setPaddingFree, isPaddingFree } from './packed-tokens.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
 export { causalLmLoss, IGNORE_INDEX } from './causal-lm-loss.js';

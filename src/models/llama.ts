@@ -29,11 +29,9 @@ import {
 } from '../nn/index.js';
 import { registerModelFamily, type LayerGroup } from './registry.js';
 import { alignCheckpointKeys } from './checkpoint-keys.js';
-import { causalLmLoss } from './causal-lm-loss.js';
 import { classificationLoss } from './classification-loss.js';
 import type { KeyValueCache } from './kv-cache.js';
-import { TiedLmHead, type CausalLMOutput } from './tied-lm-head.js';
-import { generate, type GenerateOptions } from './generation.js';
+import { PretrainedCausalLM, TiedLmHead, causalLmOutput, type CausalLMOutput } from './causal-lm-head.js';
 import { PretrainedModel } from './pretrained-model.js';
 import type { BatchInput } from './batch-input.js';
 import {
@@ -399,10 +397,12 @@ export interface LlamaLabeledInputs extends LlamaInputs {
    * taken. Sequence classification: [batch] class ids or [batch, numLabels] floats.
    */
   labels?: Tensor | null;
+  /** Causal LM: compute the logits of only the last N tokens (generation needs the last one's). */
+  logitsToKeep?: number;
 }
 
 /** LlamaModel + lm_head (tied to embed_tokens when tieWordEmbeddings): next-token logits. */
-export class LlamaForCausalLM extends PretrainedModel<LlamaConfig> {
+export class LlamaForCausalLM extends PretrainedCausalLM<LlamaConfig> {
   static readonly batchInput: BatchInput = 'inputs';
   static readonly modelType: LlamaModelType = 'llama';
   readonly config: LlamaConfig;
@@ -421,19 +421,7 @@ export class LlamaForCausalLM extends PretrainedModel<LlamaConfig> {
 
   forward(inputs: LlamaLabeledInputs): CausalLMOutput {
     const { lastHiddenState, pastKeyValues } = this.model.forward(inputs);
-    const logits = this.lm_head.forward(lastHiddenState);
-    const output: CausalLMOutput = pastKeyValues ? { logits, pastKeyValues } : { logits };
-    if (inputs.labels) output.loss = causalLmLoss(logits, inputs.labels);
-    return output;
-  }
-
-  /** Continues `inputIds` ([batch, tokens], left-padded with an attentionMask): see generate(). */
-  generate(inputIds: Tensor, options: GenerateOptions = {}): Tensor {
-    return generate(this, inputIds, {
-      eosTokenId: this.config.eosTokenId ?? undefined,
-      padTokenId: this.config.padTokenId ?? undefined,
-      ...options,
-    });
+    return causalLmOutput(this.lm_head, lastHiddenState, inputs, pastKeyValues);
   }
 }
 
