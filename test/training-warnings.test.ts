@@ -164,6 +164,33 @@ test('finetune train warns at the end of a run that learned nothing (the default
     run.stderr,
     /^ {2}the run learned little at lr 2e-5: try finetune lr-find \(or --learning-rate auto\), a higher --learning-rate \(2e-4\), or more steps \(--num-train-epochs, --max-steps\)$/m,
   );
+  // At 1e-3, full fine-tuning is at the top of its range: the advice stops suggesting a higher lr.
+  const high = finetune(
+    'train',
+    '--model',
+    modelDir,
+    '--train-file',
+    keywords,
+    '--validation-split',
+    '0.2',
+    '--max-length',
+    '16',
+    '--method',
+    'full',
+    '--learning-rate',
+    '1e-3',
+    '--max-steps',
+    '2',
+    '--output-dir',
+    'high-lr',
+    '--disable-tqdm',
+    '--report=false',
+  );
+  assert.equal(high.code, 0, high.stderr);
+  assert.match(
+    high.stderr,
+    /^ {2}the run learned little at lr 1e-3: try finetune lr-find \(or --learning-rate auto\), or more steps \(--num-train-epochs, --max-steps\) \(lr 1e-3 is already high for full, which updates the pretrained weights\)$/m,
+  );
   const recorded = JSON.parse(readFileSync(join(tmp, 'default-lr', 'run_config.json'), 'utf8')) as {
     training_warnings: string[];
   };

@@ -417,6 +417,9 @@ function autoLearningRateRecord(auto: AutoLearningRate): Record<string, unknown>
   };
 }
 
+/** The highest lr the advice suggests to a method that updates the pretrained weights (full, top-k, gradual). */
+const HIGHEST_ADVISED_PRETRAINED_LR = 1e-3;
+
 /**
  * The end-of-run checks (diagnoseTraining: accuracy at the majority-class rate of the evaluation
  * data, a training loss that did not move) and what to try, as flags (once for both kinds of "learned little").
@@ -439,8 +442,15 @@ function outcomeWarnings(
         `the loss rose at lr ${formatLr(lr)}: try a lower --learning-rate (${formatLr(lr / 10)})${run.ranAuto ? '' : ', or finetune lr-find'}`,
       );
     else {
+      // Methods that update the pretrained weights forget what pretraining learned above about 1e-3.
+      const ceiling = getMethod(run.method).updatesPretrainedWeights ? HIGHEST_ADVISED_PRETRAINED_LR : Infinity;
+      const higher = lr < ceiling ? `a higher --learning-rate (${formatLr(Math.min(lr * 10, ceiling))}), ` : '';
+      const atCeiling =
+        lr < ceiling
+          ? ''
+          : ` (lr ${formatLr(lr)} is already high for ${run.method}, which updates the pretrained weights)`;
       advice.add(
-        `the run learned little at lr ${formatLr(lr)}: try ${run.ranAuto ? '' : 'finetune lr-find (or --learning-rate auto), '}a higher --learning-rate (${formatLr(lr * 10)}), or more steps (--num-train-epochs, --max-steps)`,
+        `the run learned little at lr ${formatLr(lr)}: try ${run.ranAuto ? '' : 'finetune lr-find (or --learning-rate auto), '}${higher}or more steps (--num-train-epochs, --max-steps)${atCeiling}`,
       );
       if (run.method === 'head') {
         // An MLM checkpoint has no pooler: nothing in its pretraining shaped the [CLS] features a head reads.
