@@ -23,6 +23,7 @@ import {
   initLazyDevice,
   LoraConfig,
   manualSeed,
+  models,
   nn,
   optim,
   rand,
@@ -49,13 +50,26 @@ before(() => {
   setNumThreads(1);
 });
 
+/** The table's causal LMs: their labels are the input ids, their loss the next-token loss of the input tokens' logits. */
+const CAUSAL_LMS: readonly ModelName[] = ['llama'];
+
 /** The inputs of a model of the table, with labels, on `device`. */
 function inputsOn(name: ModelName, device: Device): { inputs: unknown; labels: Tensor } {
-  const labels = tensor([0, 1], { dtype: 'int64' });
-  return train.batchOnDevice({ inputs: MODELS[name].inputs(), labels }, device).batch as {
+  const inputs = MODELS[name].inputs();
+  const labels = CAUSAL_LMS.includes(name)
+    ? (inputs as { inputIds: Tensor }).inputIds
+    : tensor([0, 1], { dtype: 'int64' });
+  return train.batchOnDevice({ inputs, labels }, device).batch as {
     inputs: unknown;
     labels: Tensor;
   };
+}
+
+/** The loss of a causal LM of the table from its output (prompt tuning's virtual tokens left out). */
+function causalLmLossOf(name: ModelName, out: unknown, labels: Tensor): Tensor {
+  const spec = MODELS[name] as { logits?: (logits: Tensor) => Tensor };
+  const logits = (out as { logits: Tensor }).logits;
+  return models.causalLmLoss(spec.logits ? spec.logits(logits) : logits, labels);
 }
 
 /** Forward, the loss (the model's own with labels where it has one, else cross entropy) and backward; the loss's value and the trainable parameters' gradient devices. */
@@ -63,10 +77,14 @@ function forwardBackward(model: nn.Module, name: ModelName, device: Device): { l
   return tidy(() => {
     const { inputs, labels } = inputsOn(name, device);
     const forward = (model as unknown as { forward(input: unknown): unknown }).forward.bind(model);
+    const causal = CAUSAL_LMS.includes(name);
     const out =
-      inputs instanceof Tensor ? forward(inputs) : forward({ ...(inputs as Record<string, unknown>), labels });
-    const loss =
-      out instanceof Tensor
+      inputs instanceof Tensor || causal
+        ? forward(inputs)
+        : forward({ ...(inputs as Record<string, unknown>), labels });
+    const loss = causal
+      ? causalLmLossOf(name, out, labels)
+      : out instanceof Tensor
         ? functional.crossEntropy(out, labels)
         : ((out as { loss?: Tensor }).loss ?? functional.crossEntropy((out as { logits: Tensor }).logits, labels));
     assert.equal(loss.device, device);
