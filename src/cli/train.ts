@@ -33,6 +33,7 @@ import {
   Trainer,
   TrainingArguments,
   type AutoLearningRate,
+  type TrainingWarning,
 } from '../train/index.js';
 import { formatLr } from '../optim/index.js';
 import { writeReport } from '../report/index.js';
@@ -434,7 +435,22 @@ function outcomeWarnings(
     evalLabels: (evalData as DatasetCapabilities | null)?.targets,
     labelNames,
   });
-  const lr = trainer.learningRate;
+  return {
+    warnings: found.map((w) => w.message),
+    advice: trainingAdvice(found, { ...run, lr: trainer.learningRate }),
+  };
+}
+
+/**
+ * What to try after the end-of-run checks found `found` in a run at `lr` (once for both kinds of
+ * "learned little"): a lower lr when the loss rose, else a higher one up to the method's ceiling, lr-find
+ * unless the lr came from it, more steps; for a head on frozen features, a method that trains the network.
+ */
+export function trainingAdvice(
+  found: readonly TrainingWarning[],
+  run: { lr: number; ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[] },
+): string[] {
+  const { lr } = run;
   const advice = new Set<string>();
   for (const { kind } of found) {
     if (kind === 'rising-loss')
@@ -443,10 +459,13 @@ function outcomeWarnings(
       );
     else {
       // Methods that update the pretrained weights forget what pretraining learned above about 1e-3.
+      // A loss that rose asks for a lower lr (above), never also for a higher one.
+      const rose = found.some((w) => w.kind === 'rising-loss');
       const ceiling = getMethod(run.method).updatesPretrainedWeights ? HIGHEST_ADVISED_PRETRAINED_LR : Infinity;
-      const higher = lr < ceiling ? `a higher --learning-rate (${formatLr(Math.min(lr * 10, ceiling))}), ` : '';
+      const higher =
+        lr < ceiling && !rose ? `a higher --learning-rate (${formatLr(Math.min(lr * 10, ceiling))}), ` : '';
       const atCeiling =
-        lr < ceiling
+        lr < ceiling || rose
           ? ''
           : ` (lr ${formatLr(lr)} is already high for ${run.method}, which updates the pretrained weights)`;
       advice.add(
@@ -461,5 +480,5 @@ function outcomeWarnings(
       }
     }
   }
-  return { warnings: found.map((w) => w.message), advice: [...advice] };
+  return [...advice];
 }
