@@ -10,10 +10,17 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { getPeftModel, LoraConfig, manualSeed, tensor } from '../src/index.js';
-import { Tokenizer } from '../src/data/index.js';
+import { dispose, getPeftModel, LoraConfig, manualSeed, tensor } from '../src/index.js';
+import { applyChatTemplate, Tokenizer } from '../src/data/index.js';
 import { savePretrained } from '../src/io/index.js';
-import { generate, GPT2LMHeadModel, gpt2Config, type GenerateOptions } from '../src/models/index.js';
+import {
+  generate,
+  GPT2LMHeadModel,
+  gpt2Config,
+  LlamaForCausalLM,
+  llamaConfig,
+  type GenerateOptions,
+} from '../src/models/index.js';
 import { ROOT, runCli } from './helpers/cli.js';
 
 const TOKENIZER_DIR = join(ROOT, 'test', 'fixtures', 'causal-lm', 'gpt2-style');
@@ -131,4 +138,57 @@ test('finetune generate: usage errors name the flag and exit 2; an encoder is re
   const run = runCli(['generate', '--model', pickle, '--prompt', 'x']);
   assert.notEqual(run.code, 0);
   assert.match(run.stderr, /\.bin files are PyTorch pickle checkpoints/);
+});
+
+test('finetune generate --chat on a Llama wraps the prompt in the chat template and stops at its end token, as model.generate', async () => {
+  const dir = join(tmp, 'llama-chat');
+  const chatTokenizerDir = join(ROOT, 'test', 'fixtures', 'causal-lm', 'llama3-style');
+  const chatTokenizer = Tokenizer.fromFile(join(chatTokenizerDir, 'tokenizer.json'));
+  manualSeed(1);
+  // 700 words and the 5 Llama 3 special tokens; <|eot_id|> (704) ends a turn, as tokenizer_config.json's eos_token.
+  const model = new LlamaForCausalLM(
+    llamaConfig({
+      vocabSize: 705,
+      hiddenSize: 32,
+      intermediateSize: 64,
+      numHiddenLayers: 2,
+      numAttentionHeads: 4,
+      numKeyValueHeads: 2,
+      maxPositionEmbeddings: 128,
+      bosTokenId: 700,
+      eosTokenId: 704,
+      initializerRange: 0.3,
+    }),
+  );
+  model.eval();
+  await savePretrained(model, dir);
+  for (const name of ['tokenizer.json', 'tokenizer_config.json'])
+    copyFileSync(join(chatTokenizerDir, name), join(dir, name));
+  const text = applyChatTemplate(chatTokenizer, [{ role: 'user', content: 'Name a colour.' }], {
+    addGenerationPrompt: true,
+  });
+  const ids = (await chatTokenizer.encode(text, { addSpecialTokens: false })).inputIds;
+  assert.equal(ids[0], 700, 'the template writes <|begin_of_text|> once');
+  const input = tensor([ids], { dtype: 'int64' });
+  const out = model.generate(input, { maxNewTokens: NEW_TOKENS });
+  const expectedText = await chatTokenizer.decode(
+    Array.from(out.data() as ArrayLike<number | bigint>, Number).slice(ids.length),
+    { skipSpecialTokens: true },
+  );
+  dispose([input, out]);
+  model.dispose();
+  assert.ok(expectedText.length > 0, 'the model says something before its end token');
+  const run = runCli([
+    'generate',
+    '--model',
+    dir,
+    '--prompt',
+    'Name a colour.',
+    '--chat',
+    '--max-new-tokens',
+    String(NEW_TOKENS),
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, expectedText + '\n');
+  assert.match(run.stderr, new RegExp(`prompt of ${ids.length} tokens included`));
 });
