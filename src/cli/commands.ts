@@ -8,6 +8,7 @@ import { compareHelp, runCompare } from './compare.js';
 import { demoHelp, runDemo } from './demo.js';
 import { doctorHelp, runDoctor } from './doctor.js';
 import { evalHelp, runEval } from './eval.js';
+import { generateHelp, runGenerate } from './generate.js';
 import { inspectHelp, runInspect } from './inspect.js';
 import { launchHelp, runLaunch } from './launch.js';
 import { lrFindHelp, runLrFind } from './lr-find.js';
@@ -88,6 +89,13 @@ export const COMMANDS: readonly Command[] = [
     summary: 'Labels with scores for texts or images (--model DIR --text "…" | --file FILE | IMAGE…)',
     run: runPredict,
     help: predictHelp,
+  },
+  {
+    name: 'generate',
+    summary:
+      'Continue a prompt with a decoder LM (GPT-2, Llama), streaming the text (--model DIR [--adapter DIR] --prompt "…")',
+    run: runGenerate,
+    help: generateHelp,
   },
   {
     name: 'merge',

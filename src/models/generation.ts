@@ -152,8 +152,27 @@ export function selectNextTokens(scores: Tensor, doSample: boolean): Tensor {
  * model's mode, as in transformers).
  */
 export function generate(model: CausalLanguageModel, inputIds: Tensor, options: GenerateOptions = {}): Tensor {
+  const steps = generationSteps(model, inputIds, options);
+  for (let step = 0; ; step++) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    options.onToken?.(next.value, step);
+  }
+}
+
+/**
+ * generate() one step at a time: yields each step's new token of every row (padTokenId for finished
+ * rows) and returns the sequences as generate() does. For a caller that awaits between steps (the
+ * CLI decodes and prints each token as it comes, with the tokenizer's asynchronous decode); leaving
+ * the loop early (return()) frees the cache. onToken is not called: the yielded tokens are the same.
+ */
+export function* generationSteps(
+  model: CausalLanguageModel,
+  inputIds: Tensor,
+  options: GenerateOptions = {},
+): Generator<number[], Tensor, void> {
   const processing = checkProcessing(options);
-  const { maxNewTokens = 20, useCache = true, onToken } = options;
+  const { maxNewTokens = 20, useCache = true } = options;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 1))
     throw new Error(`generate: maxNewTokens must be a positive integer, got ${JSON.stringify(maxNewTokens)}`);
   if (inputIds.ndim !== 2 || !['int64', 'int32'].includes(inputIds.dtype))
@@ -168,63 +187,66 @@ export function generate(model: CausalLanguageModel, inputIds: Tensor, options: 
     );
   if (options.seed !== undefined) manualSeed(options.seed);
 
-  return noGrad(() => {
-    const batch = inputIds.shape[0];
-    let sequences = keep(inputIds.to('int64'));
-    let mask = keep(tidy(() => promptMask(inputIds, options.attentionMask, padTokenId, eos)));
-    // transformers' _prepare_position_ids_for_generation: cumsum of the mask − 1, padding at 0.
-    let positions = keep(tidy(() => mask.cumsum(-1).sub(1).maskedFill(mask.eq(0), 0)));
-    const cache = useCache ? new KeyValueCache() : undefined;
-    const unfinished = new Array<boolean>(batch).fill(true);
-    try {
-      for (let step = 0; step < maxNewTokens; step++) {
-        const next = tidy(() => {
-          const fresh = cache && step > 0;
-          const output = model.forward({
-            inputIds: fresh ? sequences.narrow(1, -1 + sequences.shape[1], 1) : sequences,
-            attentionMask: mask,
-            positionIds: fresh ? positions.narrow(1, positions.shape[1] - 1, 1) : positions,
-            ...(cache ? { pastKeyValues: cache, useCache: true } : {}),
-            logitsToKeep: 1,
-          });
-          const logits = logitsOf(model, output);
-          const last = logits
-            .narrow(1, logits.shape[1] - 1, 1)
-            .squeeze(1)
-            .to('float32');
-          return selectNextTokens(processLogits(last, sequences, processing), processing.doSample);
+  const batch = inputIds.shape[0];
+  let sequences = keep(inputIds.to('int64'));
+  let mask = keep(tidy(() => promptMask(inputIds, options.attentionMask, padTokenId, eos)));
+  // transformers' _prepare_position_ids_for_generation: cumsum of the mask − 1, padding at 0.
+  let positions = keep(tidy(() => mask.cumsum(-1).sub(1).maskedFill(mask.eq(0), 0)));
+  const cache = useCache ? new KeyValueCache() : undefined;
+  const unfinished = new Array<boolean>(batch).fill(true);
+  // A generator's body runs across next() calls, so each step (not the whole loop) runs without autograd.
+  const step = (index: number): number[] =>
+    noGrad(() => {
+      const next = tidy(() => {
+        const fresh = cache && index > 0;
+        const output = model.forward({
+          inputIds: fresh ? sequences.narrow(1, -1 + sequences.shape[1], 1) : sequences,
+          attentionMask: mask,
+          positionIds: fresh ? positions.narrow(1, positions.shape[1] - 1, 1) : positions,
+          ...(cache ? { pastKeyValues: cache, useCache: true } : {}),
+          logitsToKeep: 1,
         });
-        const chosen = Array.from(next.data() as ArrayLike<number | bigint>, Number);
-        next.dispose();
-        const tokens = chosen.map((token, row) => (unfinished[row] ? token : padTokenId!));
-        tokens.forEach((token, row) => {
-          if (eos.includes(token)) unfinished[row] = false;
-        });
-        const grown = tidy(() => {
-          const column = tensor(
-            tokens.map((t) => [t]),
-            { dtype: 'int64' },
-          ).to({ device: sequences.device as Device });
-          return [
-            cat([sequences, column], 1),
-            cat([mask, onesLike(column)], 1),
-            cat([positions, positions.narrow(1, positions.shape[1] - 1, 1).add(1)], 1),
-          ];
-        });
-        dispose([sequences, mask, positions]);
-        [sequences, mask, positions] = grown.map((t) => keep(t));
-        onToken?.(tokens, step);
-        if (eos.length && !unfinished.includes(true)) break;
-      }
-      return sequences;
-    } catch (error) {
-      sequences.dispose();
-      throw error;
-    } finally {
-      cache?.dispose();
-      dispose([mask, positions]);
+        const logits = logitsOf(model, output);
+        const last = logits
+          .narrow(1, logits.shape[1] - 1, 1)
+          .squeeze(1)
+          .to('float32');
+        return selectNextTokens(processLogits(last, sequences, processing), processing.doSample);
+      });
+      const chosen = Array.from(next.data() as ArrayLike<number | bigint>, Number);
+      next.dispose();
+      const tokens = chosen.map((token, row) => (unfinished[row] ? token : padTokenId!));
+      tokens.forEach((token, row) => {
+        if (eos.includes(token)) unfinished[row] = false;
+      });
+      const grown = tidy(() => {
+        const column = tensor(
+          tokens.map((t) => [t]),
+          { dtype: 'int64' },
+        ).to({ device: sequences.device as Device });
+        return [
+          cat([sequences, column], 1),
+          cat([mask, onesLike(column)], 1),
+          cat([positions, positions.narrow(1, positions.shape[1] - 1, 1).add(1)], 1),
+        ];
+      });
+      dispose([sequences, mask, positions]);
+      [sequences, mask, positions] = grown.map((t) => keep(t));
+      return tokens;
+    });
+  let done = false;
+  try {
+    for (let index = 0; index < maxNewTokens; index++) {
+      yield step(index);
+      if (eos.length && !unfinished.includes(true)) break;
     }
-  });
+    done = true;
+    return sequences;
+  } finally {
+    if (!done) sequences.dispose();
+    cache?.dispose();
+    dispose([mask, positions]);
+  }
 }
 
 /** transformers' _prepare_attention_mask_for_generation: the given mask, else padding where the pad token is (unless it ends text), else all ones. */

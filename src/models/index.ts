@@ -26,6 +26,7 @@ export * from './vit.js';
 export * from './gpt2.js';
 export {
   generate,
+  generationSteps,
   processLogits,
   selectNextTokens,
   type CausalLanguageModel,

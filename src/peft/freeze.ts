@@ -7,7 +7,7 @@
  */
 import type { Tensor } from '../tensor/index.js';
 import { BatchNorm2d, GroupNorm, LayerNorm, type Module } from '../nn/index.js';
-import { hasLayerGroups, parameterGroupsOf, type ParameterGroup } from '../models/index.js';
+import { hasLayerGroups, LlamaRMSNorm, parameterGroupsOf, type ParameterGroup } from '../models/index.js';
 
 export type FreezingStrategy =
   /** Every parameter trains. */
@@ -105,7 +105,11 @@ function strategyParameters(model: Module, strategy: Exclude<FreezingStrategy, {
     case 'ln':
       return [
         ...head,
-        ...ownParametersWhere(model, (module) => module instanceof LayerNorm || module instanceof GroupNorm),
+        // The Llama family's RMSNorm (a weight, no bias) is its LayerNorm.
+        ...ownParametersWhere(
+          model,
+          (module) => module instanceof LayerNorm || module instanceof GroupNorm || module instanceof LlamaRMSNorm,
+        ),
       ];
     default:
       throw new Error(

@@ -8,7 +8,7 @@
  *   model.printTrainableParameters();
  *   // trainable params: 296,450 || all params: 109,780,228 || trainable%: 0.2700
  */
-import { arange, cat, noGrad, ones, zeros, type Device, type Tensor } from '../tensor/index.js';
+import { arange, cat, full, noGrad, ones, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Embedding, Module, ModuleDict, type StateDict } from '../nn/index.js';
 import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from './config.js';
 import { tunerKeyPrefixes, tunerOf } from './methods.js';
@@ -168,7 +168,7 @@ export class PeftModel extends Module {
 
   private withVirtualTokens(inputs: TextInputs): TextInputs {
     const config = this.peftConfig.get(this.activeAdapter) as PromptTuningConfig;
-    const { inputIds, inputsEmbeds, attentionMask, tokenTypeIds } = inputs;
+    const { inputIds, inputsEmbeds, attentionMask, tokenTypeIds, labels } = inputs;
     const embeds = inputsEmbeds ?? (inputIds ? inputEmbeddings(this.base_model).forward(inputIds) : null);
     if (!embeds) throw new Error('prompt tuning: give inputIds or inputsEmbeds');
     // The virtual tokens get mask ones in front, which a 3-d or 4-d mask has no single place for (PEFT: 2-d only too).
@@ -176,6 +176,7 @@ export class PeftModel extends Module {
       throw new Error(`prompt tuning: the attention mask must be [batch, length], got shape [${attentionMask.shape}]`);
     const [batch] = embeds.shape;
     const n = config.totalVirtualTokens;
+    const causalLm = config.taskType === 'CAUSAL_LM';
     // Made on the inputs' device: a CPU index or mask beside a GPU model fails there.
     const device = embeds.device as Device;
     const prompts = this.prompt_encoder!.get(this.activeAdapter)
@@ -186,7 +187,9 @@ export class PeftModel extends Module {
       ...inputs,
       inputIds: null,
       // transformers would offset positions for the virtual tokens; PEFT drops given ones, and so do we.
-      positionIds: null,
+      // A decoder then numbers virtual and real tokens 0, 1, … as transformers does (finetune's Llama
+      // would follow a left-padded mask instead, as for generation).
+      positionIds: causalLm ? arange(n + embeds.shape[1], undefined, 1, { dtype: 'int64', device }).unsqueeze(0) : null,
       inputsEmbeds: cat([prompts.to({ dtype: embeds.dtype }), embeds], 1),
       attentionMask: attentionMask
         ? cat([ones([batch, n], { dtype: attentionMask.dtype, device }), attentionMask], 1)
@@ -194,6 +197,9 @@ export class PeftModel extends Module {
       tokenTypeIds: tokenTypeIds
         ? cat([zeros([batch, n], { dtype: tokenTypeIds.dtype, device }), tokenTypeIds], 1)
         : tokenTypeIds,
+      // A causal LM's labels are per token, so the virtual tokens get ignored (-100) ones in front,
+      // as PeftModelForCausalLM does; a classifier's labels are per sequence and stay as they are.
+      labels: labels && causalLm ? cat([full([batch, n], -100, { dtype: labels.dtype, device }), labels], 1) : labels,
     };
   }
 
@@ -456,4 +462,5 @@ interface TextInputs {
   attentionMask?: Tensor | null;
   tokenTypeIds?: Tensor | null;
   positionIds?: Tensor | null;
+  labels?: Tensor | null;
 }

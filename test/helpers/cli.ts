@@ -32,6 +32,8 @@ export interface ChildOptions {
   env?: NodeJS.ProcessEnv;
   /** Milliseconds before the child is killed (default 120 s). */
   timeout?: number;
+  /** What the child reads on stdin (default: nothing). */
+  input?: string;
 }
 
 /** `node <args>` as a child process, waited for. */
@@ -41,6 +43,7 @@ export function runNode(args: string[], options: ChildOptions = {}): ChildRun {
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: '1', ...options.env },
     timeout: options.timeout ?? 120_000,
+    input: options.input,
   });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }

@@ -4,7 +4,13 @@
  * lr-find (buildStrategy) and `finetune inspect` read it the same way.
  */
 import { BatchNorm2d, Conv2d, Embedding, GroupNorm, LayerNorm, Linear, type Module } from '../../nn/index.js';
-import { hasLayerGroups, layerGroupsOf, parameterGroupsOf } from '../../models/index.js';
+import {
+  hasLayerGroups,
+  layerGroupsOf,
+  LlamaRMSNorm,
+  parameterGroupsOf,
+  PretrainedCausalLM,
+} from '../../models/index.js';
 import { familyOfModel } from '../../models/registry.js';
 import { isPretrainedModel } from '../../models/pretrained-model.js';
 import { summarizeTrainable, type ModelFacts as MethodModelFacts } from '../../peft/index.js';
@@ -57,11 +63,15 @@ export function readModelFacts(model: Module): ModelFacts {
     hasQueryValue: ['query', 'value'].every((name) =>
       named.some(([path, m]) => leaf(path) === name && m instanceof Linear),
     ),
-    hasWordEmbeddings: named.some(([path, m]) => leaf(path) === 'word_embeddings' && m instanceof Embedding),
+    // The token embedding table under each family's name: BERT's, the Llama family's, GPT-2's.
+    hasWordEmbeddings: named.some(
+      ([path, m]) => ['word_embeddings', 'embed_tokens', 'wte'].includes(leaf(path)) && m instanceof Embedding,
+    ),
     hasClassifier: named.some(([path, m]) => path === 'classifier' && m instanceof Linear),
-    hasNorm: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm),
+    hasNorm: named.some(([, m]) => m instanceof LayerNorm || m instanceof GroupNorm || m instanceof LlamaRMSNorm),
     hasBatchNorm: named.some(([, m]) => m instanceof BatchNorm2d),
     total: summarizeTrainable(model).total,
-    numLabels: head?.numLabels ?? null,
+    // A causal LM predicts tokens: its config's num_labels (2 by default) is no head of classes.
+    numLabels: model instanceof PretrainedCausalLM ? null : (head?.numLabels ?? null),
   };
 }

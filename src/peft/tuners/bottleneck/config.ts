@@ -16,6 +16,9 @@
  *   (`encoder.layer.N.output.dense`). Only the placement is Pfeiffer's: AdapterHub's
  *   Pfeiffer configuration also re-applies the layer's LayerNorm around the adapter, which
  *   finetune does not.
+ * - gpt2, llama (qwen2, mistral): the same places in a decoder layer — houlsby after the attention
+ *   and feed-forward output projections (`h.N.attn.c_proj`, `h.N.mlp.c_proj`; `layers.N.self_attn.o_proj`,
+ *   `layers.N.mlp.down_proj`), pfeiffer after the feed-forward one only.
  * - resnet: after the last BatchNorm of every residual block (`layerK.M.bn3` in Bottleneck
  *   blocks, `layerK.M.bn2` in BasicBlocks), before the shortcut add; a 1×1-conv bottleneck.
  * - alexnet: after every Conv2d of `features` (before its ReLU); a 1×1-conv bottleneck.

@@ -17,7 +17,7 @@ function buildBottleneck({ facts, peftCommon, headNote, number }: MethodContext,
   const reductionFactor = number('reduction-factor') ?? 16;
   return {
     strategy: new BottleneckConfig({ ...peftCommon, variant, reductionFactor }),
-    describe: ['bert', 'vit'].includes(facts.modelType)
+    describe: !['resnet', 'alexnet'].includes(facts.modelType)
       ? `${variant === 'houlsby' ? 'Houlsby' : 'Pfeiffer'} bottleneck adapters, reduction ${reductionFactor}${headNote}`
       : `bottleneck adapters of 1×1 convolutions, reduction ${reductionFactor} (on a CNN houlsby and pfeiffer place them alike)${headNote}`,
   };

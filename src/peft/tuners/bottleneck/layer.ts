@@ -9,6 +9,7 @@
 import { functional as F, noGrad, type Device, type Tensor } from '../../../tensor/index.js';
 import {
   BatchNorm2d,
+  Conv1D,
   Conv2d,
   GroupNorm,
   LayerNorm,
@@ -34,7 +35,7 @@ export type BottleneckFeatureAxis = 'last' | 'channels';
 
 /** The feature count and axis of a module's output, or null when the module is not supported. */
 export function outputFeatures(module: Module): { features: number; axis: BottleneckFeatureAxis } | null {
-  if (module instanceof Linear) return { features: module.outFeatures, axis: 'last' };
+  if (module instanceof Linear || module instanceof Conv1D) return { features: module.outFeatures, axis: 'last' };
   if (module instanceof Conv2d) return { features: module.outChannels, axis: 'channels' };
   if (module instanceof BatchNorm2d) return { features: module.numFeatures, axis: 'channels' };
   if (module instanceof GroupNorm) return { features: module.numChannels, axis: 'channels' };
@@ -43,7 +44,8 @@ export function outputFeatures(module: Module): { features: number; axis: Bottle
   return null;
 }
 
-export const SUPPORTED_BOTTLENECK_TARGETS = 'Linear, LayerNorm (one normalized dim), Conv2d, BatchNorm2d, GroupNorm';
+export const SUPPORTED_BOTTLENECK_TARGETS =
+  'Linear, Conv1D (GPT-2), LayerNorm (one normalized dim), Conv2d, BatchNorm2d, GroupNorm';
 
 const NEAR_IDENTITY_STD = 1e-2;
 

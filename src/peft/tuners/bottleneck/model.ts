@@ -6,6 +6,7 @@
  */
 import { Conv2d, type Module } from '../../../nn/index.js';
 import { familyOfModel } from '../../../models/registry.js';
+import { LLAMA_MODEL_TYPES } from '../../../models/llama-config.js';
 import { BasicBlock, Bottleneck } from '../../../models/resnet.js';
 import { BaseTuner, baseClassName } from '../base-tuner.js';
 import { baseLayerOf, layerIndex, replaceSubmodule } from '../tuner-utils.js';
@@ -18,6 +19,19 @@ const TRANSFORMER_FAMILIES = new Set(['bert', 'vit']);
 const TRANSFORMER_TARGETS: Record<BottleneckVariant, RegExp> = {
   houlsby: /^(?:.*\.)?encoder\.layer\.\d+\.(?:attention\.output|output)\.dense$/,
   pfeiffer: /^(?:.*\.)?encoder\.layer\.\d+\.output\.dense$/,
+};
+
+/**
+ * The decoders' output projections of attention and feed-forward, the same places in their naming:
+ * GPT-2's `h.N.attn.c_proj` / `h.N.mlp.c_proj`, the Llama family's `layers.N.self_attn.o_proj` /
+ * `layers.N.mlp.down_proj` (before the residual add, as for BERT).
+ */
+const DECODER_TARGETS: Record<string, Record<BottleneckVariant, RegExp>> = {
+  gpt2: { houlsby: /^(?:.*\.)?h\.\d+\.(?:attn|mlp)\.c_proj$/, pfeiffer: /^(?:.*\.)?h\.\d+\.mlp\.c_proj$/ },
+  llama: {
+    houlsby: /^(?:.*\.)?layers\.\d+\.(?:self_attn\.o_proj|mlp\.down_proj)$/,
+    pfeiffer: /^(?:.*\.)?layers\.\d+\.mlp\.down_proj$/,
+  },
 };
 
 export class BottleneckModel extends BaseTuner<BottleneckConfig> {
@@ -78,7 +92,7 @@ export class BottleneckModel extends BaseTuner<BottleneckConfig> {
 
 /**
  * The module names finetune puts bottleneck adapters on by default (see config.ts): for
- * bert / vit by `variant`, for resnet the last BatchNorm of each residual block, for alexnet
+ * bert / vit / gpt2 / the Llama family by `variant`, for resnet the last BatchNorm of each residual block, for alexnet
  * each Conv2d of `features`. Throws for other models, which need targetModules.
  */
 export function defaultBottleneckTargets(
@@ -94,8 +108,11 @@ export function defaultBottleneckTargets(
       `BottleneckConfig: ${model.constructor.name} is not a registered model family, so there is no default placement; give targetModules`,
     );
   }
-  if (TRANSFORMER_FAMILIES.has(modelType)) {
-    const pattern = TRANSFORMER_TARGETS[variant];
+  const decoder =
+    DECODER_TARGETS[modelType] ??
+    ((LLAMA_MODEL_TYPES as readonly string[]).includes(modelType) ? DECODER_TARGETS.llama : undefined);
+  if (TRANSFORMER_FAMILIES.has(modelType) || decoder) {
+    const pattern = (decoder ?? TRANSFORMER_TARGETS)[variant];
     return candidates.filter(([key]) => pattern.test(key)).map(([key]) => key);
   }
   if (modelType === 'resnet') {
