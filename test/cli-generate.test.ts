@@ -127,6 +127,17 @@ test('finetune generate: usage errors name the flag and exit 2; an encoder is re
     [['--model', modelDir, '--prompt', 'x', '--chat'], /--chat: .*tokenizer\.json has no chat template/],
     [['--model', modelDir, '--prompt', 'x', '--max-new-tokens', '0'], /--max-new-tokens must be at least 1/],
     [['--model', 'bert-tiny', '--prompt', 'x'], /BertForSequenceClassification is not a decoder language model/],
+    [
+      [
+        '--model',
+        join(ROOT, 'test/fixtures/gpt2/lm'),
+        '--tokenizer',
+        join(ROOT, 'test/fixtures/causal-lm/gpt2-style'),
+        '--prompt',
+        'the',
+      ],
+      /--tokenizer: the tokenizer \(.*gpt2-style\/tokenizer\.json, 700 tokens\) gave token id \d+, outside the model's vocabulary \(vocab_size 100\): the tokenizer does not belong to this model/,
+    ],
   ];
   for (const [args, message] of cases) {
     const run = runCli(['generate', ...args]);

@@ -174,6 +174,11 @@ export async function runGenerate(argv: string[]): Promise<number> {
     // The chat template writes its own special tokens; a plain prompt gets the tokenizer's (Llama's <s>), as transformers' tokenizer(prompt).
     const ids = (await tokenizer.encode(text, { addSpecialTokens: !chat })).inputIds;
     if (ids.length === 0) throw new UsageError('--prompt is empty: give at least one token of text to continue');
+    const outside = ids.find((id) => id >= inner.config.vocabSize);
+    if (outside !== undefined)
+      throw new UsageError(
+        `${optString(options, 'tokenizer') ? '--tokenizer' : '--model'}: the tokenizer (${tokenizer.source}, ${tokenizer.vocabSize} tokens) gave token id ${outside}, outside the model's vocabulary (vocab_size ${inner.config.vocabSize}): the tokenizer does not belong to this model`,
+      );
 
     const eosTokenId = inner.config.eosTokenId ?? undefined;
     const input = tensor([ids], { dtype: 'int64' });
