@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { manualSeed, noGrad, tidy } from '../src/tensor/index.js';
+import { fromTypedArray, manualSeed, noGrad, tidy } from '../src/tensor/index.js';
 import { GPT2LMHeadModel, GPT2_PRESETS } from '../src/models/index.js';
 import { CausalLmDataset } from '../src/data/index.js';
 import { Trainer } from '../src/train/index.js';
@@ -63,4 +63,33 @@ test('Trainer.evaluate on a causal LM: token-weighted eval_loss, eval_perplexity
     assert.deepEqual(predictions, []);
     assert.equal(labelIds, null);
   }
+});
+
+test('Trainer samplePrompts: each evaluation logs a greedy continuation and keeps it in the log history', async (t) => {
+  const outputDir = mkdtempSync(join(tmpdir(), 'train-clm-'));
+  t.after(() => rmSync(outputDir, { recursive: true, force: true }));
+  const dataset = await CausalLmDataset.fromFile(join(FIXTURES, 'sample.txt'), {
+    tokenizer: join(FIXTURES, 'gpt2-style'),
+    blockSize: 16,
+  });
+  manualSeed(0);
+  const model = new GPT2LMHeadModel({ ...GPT2_PRESETS['gpt2-tiny'], vocabSize: dataset.tokenizer.vocabSize });
+  const lines: string[] = [];
+  const prompt = 'the film is';
+  const trainer = new Trainer({
+    model,
+    args: { outputDir, samplePrompts: [prompt], sampleMaxNewTokens: 5, saveStrategy: 'no' },
+    evalDataset: dataset,
+    log: (line) => lines.push(line),
+  });
+  await trainer.evaluate();
+  // The reference: the model's own greedy generate() on the prompt's ids.
+  const ids = (await dataset.tokenizer.encode(prompt)).inputIds;
+  const output = model.generate(fromTypedArray(BigInt64Array.from(ids, BigInt), [1, ids.length], { dtype: 'int64' }), {
+    maxNewTokens: 5,
+  });
+  const newIds = Array.from(output.data() as BigInt64Array, Number).slice(ids.length);
+  const expected = prompt + (await dataset.tokenizer.decode(newIds, { skipSpecialTokens: true }));
+  assert.equal(trainer.state.logHistory.at(-1)!.sample_1, expected);
+  assert.ok(lines.includes(`sample: ${JSON.stringify(expected)}`), lines.join('\n'));
 });
