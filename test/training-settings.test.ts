@@ -45,6 +45,8 @@ test("training_args.json: every setting under HF's snake_case name, in the table
     ['greater_is_better', null],
     ['gradient_checkpointing', false],
     ['padding_free', true],
+    ['sample_prompts', []],
+    ['sample_max_new_tokens', 20],
     ['bf16', false],
     ['fp16', false],
     ['cache_frozen_features', false],

@@ -67,6 +67,7 @@ import { addLayerGroups, buildOptimizer, parameterGroups } from './optimizer-set
 import { TrainerControl, TrainerState, type CallbackState, type LogEntry } from './state.js';
 import { applyStrategy } from './strategy.js';
 import { speedMetrics } from './prediction.js';
+import { datasetTokenizer, sampleGenerations } from './samples.js';
 import {
   batchesPerEpoch as batchesUnder,
   evaluationShard,
@@ -635,10 +636,22 @@ export abstract class TrainerCore implements TrainerLike {
       metrics,
       speedMetrics(metricKeyPrefix, runtime, data.length, Math.ceil(data.length / this.args.perDeviceEvalBatchSize)),
     );
-    const entry = await this.addLogEntry({ ...metrics });
+    const samples = await this.#evaluationSamples(data);
+    const entry = await this.addLogEntry({ ...metrics, ...samples });
     metrics.epoch = entry.epoch as number;
     await this.callEvent('onEvaluate', { metrics });
     return metrics;
+  }
+
+  /** samplePrompts continued by a causal LM (sample_1, …), logged as `sample: "…"` lines; none without prompts or a dataset tokenizer. */
+  async #evaluationSamples(dataset: Dataset<unknown>): Promise<Record<string, string>> {
+    const { samplePrompts, sampleMaxNewTokens } = this.args;
+    if (samplePrompts.length === 0) return {};
+    const tokenizer = datasetTokenizer(dataset) ?? datasetTokenizer(this.trainDataset);
+    if (!tokenizer) throw new Error('Trainer: samplePrompts needs a dataset with a tokenizer (data.CausalLmDataset)');
+    const texts = await sampleGenerations(innerModel(this.model), tokenizer, samplePrompts, sampleMaxNewTokens);
+    for (const [i, text] of texts.entries()) this.log(`sample: ${JSON.stringify(samplePrompts[i] + text)}`);
+    return Object.fromEntries(texts.map((text, i) => [`sample_${i + 1}`, samplePrompts[i] + text]));
   }
 
   /** Logits, labels and metrics (test_ prefix) on a dataset (HF's predict). */

@@ -128,4 +128,6 @@ export interface PredictionStepOutput {
   rows: number[][];
   loss: number | undefined;
   labels: (number | number[])[] | undefined;
+  /** The loss's weight in the dataset mean when it is not the batch's row count: a causal LM's predicted tokens. */
+  tokens?: number;
 }

@@ -50,7 +50,7 @@ import { performance } from 'node:perf_hooks';
 
 import { manualSeed, noGrad, setNumThreads, tidy, type Tensor } from '../tensor/index.js';
 import { labelSmoothedCrossEntropy } from '../nn/index.js';
-import { classificationLoss } from '../models/index.js';
+import { classificationLoss, IGNORE_INDEX, PretrainedCausalLM } from '../models/index.js';
 import { LRScheduler, ReduceLROnPlateau, clipGradNorm_, getTotalNorm } from '../optim/index.js';
 import type { Dataset } from '../data/index.js';
 import {
@@ -64,7 +64,15 @@ import {
   TRAINER_STATE_NAME,
 } from './checkpoint.js';
 import type { Metrics } from './metrics.js';
-import { asOutput, defaultForward, FlosEstimate, isIntegerDtype, labelsOf, problemTypeOf } from './model-io.js';
+import {
+  asOutput,
+  defaultForward,
+  FlosEstimate,
+  innerModel,
+  isIntegerDtype,
+  labelsOf,
+  problemTypeOf,
+} from './model-io.js';
 import { planLines, stepSchedule } from './plan.js';
 import { labelValues, logitRows, round3, round4 } from './prediction.js';
 import { TrainerState, type LogEntry } from './state.js';
@@ -584,6 +592,16 @@ export class Trainer extends TrainerCore {
     return tidy(() =>
       noGrad(() => {
         const { outputs, loss, labels } = this.computeLoss(batch);
+        if (innerModel(this.model) instanceof PretrainedCausalLM) {
+          // transformers' prediction_loss_only path: a causal LM's [batch, tokens, vocab] logits are never kept,
+          // only its loss and the number of tokens it predicted (the loss's weight in the token mean).
+          return {
+            rows: [],
+            loss: loss ? Number(loss.item()) : undefined,
+            labels: undefined,
+            tokens: predictedTokens(labels),
+          };
+        }
         return {
           rows: logitRows(outputs.logits),
           loss: loss ? Number(loss.item()) : undefined,
@@ -608,8 +626,12 @@ export class Trainer extends TrainerCore {
         const result = this.withBatchOnDevice(batch, (placed) => this.predictionStep(placed));
         predictions.push(...result.rows);
         if (result.loss !== undefined) {
-          lossSum += result.loss * result.rows.length;
-          lossCount += result.rows.length;
+          // A causal-LM batch with no token to predict has a NaN mean and no weight: it adds nothing.
+          const weight = result.tokens ?? result.rows.length;
+          if (weight > 0) {
+            lossSum += result.loss * weight;
+            lossCount += weight;
+          }
         }
         if (result.labels) labelRows.push(...result.labels);
         else haveLabels = false;
@@ -630,6 +652,9 @@ export class Trainer extends TrainerCore {
       haveLabels && labelRows.length === predictions.length ? (labelRows as number[] | number[][]) : null;
     const metrics: Metrics = {};
     if (lossCount > 0) metrics[`${prefix}_loss`] = lossSum / lossCount;
+    // run_clm.py's perplexity: exp of the token-weighted mean loss; a causal LM has no logit rows for computeMetrics.
+    if (lossCount > 0 && innerModel(this.model) instanceof PretrainedCausalLM)
+      metrics[`${prefix}_perplexity`] = Math.exp(lossSum / lossCount);
     if (this.computeMetrics && labelIds) {
       for (const [key, value] of Object.entries(this.computeMetrics({ predictions, labelIds }))) {
         metrics[key.startsWith(`${prefix}_`) ? key : `${prefix}_${key}`] = value;
@@ -637,4 +662,11 @@ export class Trainer extends TrainerCore {
     }
     return { predictions, labelIds, metrics };
   }
+}
+
+/** How many tokens a causal-LM batch's loss averages over: labels after the first position that are not IGNORE_INDEX. */
+function predictedTokens(labels: Tensor | undefined): number | undefined {
+  if (!labels) return undefined;
+  const rows = labelValues(labels) as number[][];
+  return rows.reduce((sum, row) => sum + row.slice(1).filter((id) => id !== IGNORE_INDEX).length, 0);
 }

@@ -352,6 +352,22 @@ export const TRAINING_SETTINGS = {
     default: true,
     flag: { kind: 'boolean', group: 'Training' },
   }),
+  samplePrompts: setting<string[]>({
+    help: 'causal LMs: prompts continued greedily at each evaluation, logged as `sample: "…"` lines and kept in the log history (sample_1, sample_2, …)',
+    default: [],
+    check: (v, name) => {
+      if (!Array.isArray(v) || v.some((p) => typeof p !== 'string' || p === ''))
+        fail(`${name} must be a list of non-empty strings, got ${show(v)}`);
+    },
+  }),
+  sampleMaxNewTokens: setting<number>({
+    help: 'the tokens each of `samplePrompts` is continued by',
+    default: 20,
+    check: (v, name) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+        fail(`${name} must be a positive integer, got ${show(v)}`);
+    },
+  }),
   bf16: setting<boolean>({
     help: "mixed precision: forward and loss under bfloat16 autocast, weights and optimizer state in float32 (HF's bf16); fast where the hardware has bfloat16 units (GPUs since Ampere, CPUs with AMX or AVX512-BF16)",
     default: false,
