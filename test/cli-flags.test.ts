@@ -25,6 +25,8 @@ import { DOCTOR_FLAGS } from '../src/cli/doctor.js';
 import { INSPECT_FLAGS } from '../src/cli/inspect.js';
 import { SETUP_FLAGS } from '../src/cli/setup.js';
 import { LAUNCH_FLAGS } from '../src/cli/launch.js';
+import { GENERATE_FLAGS } from '../src/cli/generate.js';
+import { COMMANDS } from '../src/cli/commands.js';
 
 const CLI_SOURCE = join(process.cwd(), 'src', 'cli');
 
@@ -45,7 +47,10 @@ function definedFlags(): Set<string> {
     INSPECT_FLAGS,
     SETUP_FLAGS,
     LAUNCH_FLAGS,
+    GENERATE_FLAGS,
   ];
+  // one table a command: a new command's flags must join the list above
+  assert.equal(tables.length, COMMANDS.length, `flag tables for ${COMMANDS.length} commands expected`);
   const names = new Set(['help', 'version']);
   for (const table of tables) for (const [name, spec] of Object.entries(table)) if (!spec.hidden) names.add(name);
   return names;
