@@ -13,7 +13,6 @@ import { data, manualSeed, models, setNumThreads, train, Trainer, TrainingArgume
 import { TINY_BERT, writeKeywordCsv, writeTinyBertFolder } from './helpers/keyword-data.js';
 import { ROOT } from './helpers/trainer-setup.js';
 import { runCli } from './helpers/cli.js';
-import { trainingAdvice } from '../src/cli/train.js';
 
 setNumThreads(1);
 
@@ -227,22 +226,5 @@ test('finetune train warns at the end of a run that learned nothing (the default
   assert.match(
     compare.stderr,
     new RegExp(`^warning: full: the run learned little at lr ${chosen.toExponential().replace('+', '')}`, 'm'),
-  );
-});
-
-test("train's advice: a loss that rose gets a lower lr and never also a higher one; a higher lr stops at 1e-3 for methods that update the pretrained weights", () => {
-  const warning = (kind: train.TrainingWarningKind): train.TrainingWarning =>
-    ({ kind, message: kind, details: {} }) as unknown as train.TrainingWarning;
-  const advise = (kinds: train.TrainingWarningKind[], lr: number, method: string) =>
-    trainingAdvice(kinds.map(warning), { lr, ranAuto: false, method, newlyInitialized: [] });
-  assert.deepEqual(advise(['chance-accuracy', 'rising-loss'], 2e-3, 'lora'), [
-    'the run learned little at lr 2e-3: try finetune lr-find (or --learning-rate auto), or more steps (--num-train-epochs, --max-steps)',
-    'the loss rose at lr 2e-3: try a lower --learning-rate (2e-4), or finetune lr-find',
-  ]);
-  assert.match(advise(['flat-loss'], 2e-3, 'lora')[0], /a higher --learning-rate \(2e-2\)/);
-  assert.match(advise(['flat-loss'], 5e-4, 'full')[0], /a higher --learning-rate \(1e-3\)/);
-  assert.match(
-    advise(['flat-loss'], 1e-3, 'full')[0],
-    /, or more steps .*\(lr 1e-3 is already high for full, which updates the pretrained weights\)$/,
   );
 });
