@@ -36,7 +36,7 @@ const TORCHRUN_VARIABLES = [
 /**
  * Worker scripts. Each prints one JSON line `{ env, args, pid }` first. report: exits 0 (output ends
  * without a newline); fail-rank1: rank 1 exits 3, rank 0 starts a child and hangs; stubborn: rank 1
- * exits 3, rank 0 ignores SIGTERM; flaky: rank 1 exits 3 on the first attempt only; killed: rank 1 dies by SIGKILL, rank 0 hangs; graceful: says
+ * exits 3, rank 0 ignores SIGTERM; flaky: rank 1 exits 3 on the first attempt only, once rank 0 has reported; killed: rank 1 dies by SIGKILL, rank 0 hangs; graceful: says
  * which signal it got, then exits 0.
  */
 const WORKERS: Record<string, string> = {
@@ -54,7 +54,12 @@ const WORKERS: Record<string, string> = {
   'killed.js': `
     if (process.env.RANK === '1') setTimeout(() => process.kill(process.pid, 'SIGKILL'), 300);
     else setInterval(() => {}, 1000);`,
-  'flaky.js': `if (process.env.RANK === '1' && process.env.TORCHELASTIC_RESTART_COUNT === '0') process.exit(3);`,
+  // Rank 1 fails only once rank 0 has reported, so both report on both attempts however the two start.
+  'flaky.js': `
+    const marker = require('node:path').join(__dirname, 'flaky-rank0-reported-' + process.env.TORCHELASTIC_RESTART_COUNT);
+    if (process.env.RANK === '0') require('node:fs').writeFileSync(marker, '');
+    else if (process.env.TORCHELASTIC_RESTART_COUNT === '0')
+      setInterval(() => { if (require('node:fs').existsSync(marker)) process.exit(3); }, 10);`,
   'graceful.js': `
     for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => { console.log('got ' + signal); process.exit(0); });
     console.log('ready');
