@@ -2,7 +2,9 @@
  * Prompt tuning on causal LMs against Python PEFT: the adapters of test/fixtures/{gpt2,llama}/prompt_tuning
  * (written by tools/gen_prompt_tuning_causal_fixtures.py: peft 0.21, task_type CAUSAL_LM, 4 random virtual
  * tokens on the tiny GPT-2 and Llama checkpoints) load here and give PEFT's logits and loss with labels —
- * PeftModelForCausalLM prepends -100 labels for the virtual tokens, so the loss covers the real tokens only.
+ * PeftModelForCausalLM prepends -100 labels for the virtual tokens, so the loss covers the real tokens only —
+ * and PEFT's greedy generate on a left-padded batch, with and without the KV cache (the virtual tokens go in
+ * at the first step and stay in the cache).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +25,7 @@ interface Reference {
   labels: number[][];
   loss: number;
   logits: { shape: number[]; values: number[] };
+  greedy: number[][];
 }
 
 for (const [family, base] of [
@@ -54,6 +57,17 @@ for (const [family, base] of [
     assert.ok(worst <= 1e-4, `logits differ from PEFT's by up to ${worst}`);
     assert.ok(Math.abs(loss.item() - ref.loss) <= 1e-5, `loss ${loss.item()} vs PEFT's ${ref.loss}`);
     dispose([logits, loss]);
+    for (const useCache of [true, false]) {
+      const generated = noGrad(() =>
+        model.generate(tensor(ref.input_ids, { dtype: 'int64' }), {
+          attentionMask: tensor(ref.attention_mask, { dtype: 'int64' }),
+          maxNewTokens: 8,
+          useCache,
+        }),
+      );
+      assert.deepEqual(generated.toArray(), ref.greedy, `greedy generate, useCache ${useCache}`);
+      generated.dispose();
+    }
     model.dispose();
   });
 }

@@ -1,7 +1,8 @@
 """Writes test/fixtures/{gpt2,llama}/prompt_tuning/: peft 0.21 prompt tuning (task_type CAUSAL_LM, 4
 random virtual tokens) on the tiny checkpoints of test/fixtures/gpt2/lm and test/fixtures/llama/llama,
 with the loss and logits PeftModelForCausalLM computes with labels (it prepends -100 labels for the
-virtual tokens). Read by test/prompt-tuning-causal.test.ts.
+virtual tokens), and PEFT's greedy generate of 8 tokens on the same (left-padded) batch. Read by
+test/prompt-tuning-causal.test.ts.
 
 Run from the repository root with the Python reference stack (the tests never need it):
     eval "$(bash tools/setup-pyref.sh)" && python3 tools/gen_prompt_tuning_causal_fixtures.py
@@ -42,6 +43,8 @@ for family, base in (('gpt2', 'lm'), ('llama', 'llama')):
         json.dump(adapter_config, f, indent=2, sort_keys=True)
     with torch.no_grad():
         out = tuned(input_ids=torch.tensor(INPUT_IDS), attention_mask=torch.tensor(MASK), labels=torch.tensor(LABELS))
+        greedy = tuned.generate(input_ids=torch.tensor(INPUT_IDS), attention_mask=torch.tensor(MASK),
+                                max_new_tokens=8, do_sample=False)
     reference = {
         'peft': peft.__version__,
         'input_ids': INPUT_IDS,
@@ -49,6 +52,7 @@ for family, base in (('gpt2', 'lm'), ('llama', 'llama')):
         'labels': LABELS,
         'loss': out.loss.item(),
         'logits': {'shape': list(out.logits.shape), 'values': out.logits.reshape(-1).tolist()},
+        'greedy': greedy.tolist(),
     }
     with open(os.path.join(out_dir, 'reference.json'), 'w') as f:
         json.dump(reference, f)

@@ -10,6 +10,7 @@
  */
 import { arange, cat, full, noGrad, ones, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Embedding, Module, ModuleDict, type StateDict } from '../nn/index.js';
+import { generate, type CausalLanguageModel, type GenerateOptions, type KeyValueCache } from '../models/index.js';
 import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from './config.js';
 import { tunerKeyPrefixes, tunerOf } from './methods.js';
 import type { BaseTuner, TunerConfig } from './tuners/base-tuner.js';
@@ -166,8 +167,30 @@ export class PeftModel extends Module {
     return base.forward(this.withVirtualTokens(inputs as TextInputs));
   }
 
+  /**
+   * Continues prompts with the adapted model, as PEFT's PeftModelForCausalLM.generate: models.generate
+   * through this model's forward, with the base model's end and padding tokens as defaults. With prompt
+   * tuning the virtual tokens go in front at the first step and stay in the KV cache after it.
+   */
+  generate(inputIds: Tensor, options: GenerateOptions = {}): Tensor {
+    const base = this.model as Module & {
+      generate?: unknown;
+      config?: Partial<Record<'eosTokenId' | 'padTokenId', unknown>>;
+    };
+    if (typeof base.generate !== 'function')
+      throw new Error(`generate: the adapted model (${base.constructor.name}) is not a causal language model`);
+    const { eosTokenId, padTokenId } = base.config ?? {};
+    return generate(this as CausalLanguageModel, inputIds, {
+      ...(eosTokenId != null ? { eosTokenId: eosTokenId as number | number[] } : {}),
+      ...(typeof padTokenId === 'number' ? { padTokenId } : {}),
+      ...options,
+    });
+  }
+
   private withVirtualTokens(inputs: TextInputs): TextInputs {
     const config = this.peftConfig.get(this.activeAdapter) as PromptTuningConfig;
+    const past = inputs.pastKeyValues?.length ?? 0;
+    if (past > 0) return this.afterVirtualTokens(inputs, config.totalVirtualTokens, past);
     const { inputIds, inputsEmbeds, attentionMask, tokenTypeIds, labels } = inputs;
     const embeds = inputsEmbeds ?? (inputIds ? inputEmbeddings(this.base_model).forward(inputIds) : null);
     if (!embeds) throw new Error('prompt tuning: give inputIds or inputsEmbeds');
@@ -200,6 +223,24 @@ export class PeftModel extends Module {
       // A causal LM's labels are per token, so the virtual tokens get ignored (-100) ones in front,
       // as PeftModelForCausalLM does; a classifier's labels are per sequence and stay as they are.
       labels: labels && causalLm ? cat([full([batch, n], -100, { dtype: labels.dtype, device }), labels], 1) : labels,
+    };
+  }
+
+  /**
+   * A generation step after the first: the KV cache already holds the virtual tokens, so only the
+   * mask gets their ones in front (the generation loop's mask covers the real tokens) and positions
+   * go on from the cache, as PEFT's prepare_inputs_for_generation.
+   */
+  private afterVirtualTokens(inputs: TextInputs, virtualTokens: number, past: number): TextInputs {
+    const { attentionMask } = inputs;
+    const tokens = (inputs.inputIds ?? inputs.inputsEmbeds)!.shape[1];
+    const device = (inputs.inputIds ?? inputs.inputsEmbeds)!.device as Device;
+    return {
+      ...inputs,
+      positionIds: arange(past, past + tokens, 1, { dtype: 'int64', device }).unsqueeze(0),
+      attentionMask: attentionMask
+        ? cat([ones([attentionMask.shape[0], virtualTokens], { dtype: attentionMask.dtype, device }), attentionMask], 1)
+        : attentionMask,
     };
   }
 
@@ -463,4 +504,5 @@ interface TextInputs {
   tokenTypeIds?: Tensor | null;
   positionIds?: Tensor | null;
   labels?: Tensor | null;
+  pastKeyValues?: KeyValueCache;
 }
