@@ -82,6 +82,67 @@ test('diagnoseTraining: accuracy within 2 standard errors of the majority-class 
   assert.deepEqual(train.diagnoseTraining(losses(0.7)), [], 'one log says nothing');
 });
 
+test('diagnoseTraining: a perplexity no lower than the unigram baseline (training counts + 1 over the vocabulary) is flagged', () => {
+  // p(1) = (3 + 1) / (4 + 4), p(2) = (1 + 1) / 8: exp(-(ln 0.5 + ln 0.25) / 2) = 2√2
+  const unigram = { trainTokens: [1, 1, 1, 2], evalTokens: [1, 2], vocabSize: 4 };
+  const evalAt = (perplexity: number): train.LogEntry[] => [
+    ...losses(3, 1),
+    { eval_loss: Math.log(perplexity), eval_perplexity: perplexity, epoch: 2, step: 20 },
+  ];
+  const flagged = train.diagnoseTraining(evalAt(2.9), { unigram });
+  assert.deepEqual(
+    flagged.map((w) => w.kind),
+    ['unigram-perplexity'],
+  );
+  assert.ok(Math.abs(flagged[0].details.unigramPerplexity - 2 * Math.SQRT2) < 1e-12);
+  assert.match(
+    flagged[0].message,
+    /^evaluation perplexity 2\.90 \(step 20\) is no lower than 2\.83, the perplexity of predicting each token by its frequency in the training data \(2 evaluation tokens\)/,
+  );
+  assert.deepEqual(train.diagnoseTraining(evalAt(2.8), { unigram }), []);
+  assert.deepEqual(train.diagnoseTraining(evalAt(2.9)), [], 'no tokens, no perplexity check');
+});
+
+test('diagnoseTraining on real runs: a tiny GPT-2 at lr 1e-6 stays above the unigram perplexity and is flagged; at 1e-2 it is not', async () => {
+  const tokenizer = data.Tokenizer.fromFile(join(ROOT, 'test/fixtures/causal-lm/gpt2-style'));
+  const text = Array.from(
+    { length: 60 },
+    (_, i) => `the ${['old', 'brave', 'kind'][i % 3]} king rode to the ${['sea', 'hill'][i % 2]} .`,
+  );
+  const trainSet = await data.CausalLmDataset.fromTexts(text.slice(0, 48), { tokenizer, blockSize: 16 });
+  const evalSet = await data.CausalLmDataset.fromTexts(text.slice(48), { tokenizer, blockSize: 16 });
+  const unigram = {
+    trainTokens: trainSet.predictedTokens(),
+    evalTokens: evalSet.predictedTokens(),
+    vocabSize: tokenizer.vocabSize,
+  };
+  const run = async (learningRate: number) => {
+    manualSeed(0);
+    const model = new models.GPT2LMHeadModel({ ...models.GPT2_PRESETS['gpt2-tiny'], vocabSize: tokenizer.vocabSize });
+    const trainer = new Trainer({
+      model,
+      args: new TrainingArguments({
+        outputDir: join(tmp, `lm-${learningRate}`),
+        learningRate,
+        numTrainEpochs: 8,
+        perDeviceTrainBatchSize: 4,
+        evalStrategy: 'epoch',
+        saveStrategy: 'no',
+        loggingSteps: 4,
+        seed: 0,
+      }),
+      trainDataset: trainSet,
+      evalDataset: evalSet,
+      log: null,
+    });
+    await trainer.train();
+    model.dispose();
+    return train.diagnoseTraining(trainer.state.logHistory, { unigram }).map((w) => w.kind);
+  };
+  assert.deepEqual(await run(1e-6), ['unigram-perplexity', 'flat-loss']);
+  assert.deepEqual(await run(1e-2), []);
+});
+
 test('diagnoseTraining on real runs: a tiny BERT at lr 1e-6 stays at chance with a flat loss and is flagged; at 3e-3 it learns the keywords and is not', async () => {
   const tokenizer = data.Tokenizer.fromFile(join(ROOT, 'data/bert-base-uncased/tokenizer.json'));
   const dataset = await data.TextClassificationDataset.fromFile(keywords, {

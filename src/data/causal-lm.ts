@@ -362,6 +362,17 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
     return this.#offsets[index + 1] - this.#offsets[index];
   }
 
+  /**
+   * The tokens a loss is computed on, every example's labels after its first (the model predicts token
+   * t + 1 from tokens ≤ t) other than −100: what the training warnings' unigram baseline counts.
+   */
+  predictedTokens(): Int32Array {
+    const kept: number[] = [];
+    for (let i = 0; i < this.length; i++)
+      for (let t = this.#offsets[i] + 1; t < this.#offsets[i + 1]; t++) if (this.#labels[t] !== -100) kept.push(this.#labels[t]);
+    return Int32Array.from(kept);
+  }
+
   /** A collate function for this dataset (the tokenizer's pad id, or its EOS; right padding). */
   collator(options: Omit<CausalLmCollateOptions, 'padTokenId'> = {}): (examples: readonly CausalLmExample[]) => CausalLmBatch {
     return causalLmCollator(this.tokenizer, options);
