@@ -4,10 +4,13 @@
  * libtorch, in one run.
  *
  *   node build/ts/bench/compare.js --suite distributed [--quick] [--nproc N] [--sizes 1,16,100]
- *                                  [--models bert-base-lora,resnet50] [--strict] [--python EXE]
+ *                                  [--models bert-base-lora,resnet50] [--groups N] [--strict] [--python EXE]
  *
  * (a) allreduce: N ranks of each engine (1 thread each) allReduce(SUM) float32 tensors of 1, 16 and 100 MB;
- *     a call's time is the slowest rank's; median ms and GB/s (bytes / time) per engine.
+ *     a call's time is the slowest rank's; median ms and GB/s (bytes / time) per engine. A group keeps a fast
+ *     or a slow mode for its life (small sizes, either engine), so the pooled median flips with the share of
+ *     fast groups drawn; the group-mean ratio (mean of the groups' medians, PyTorch's over finetune's) with a
+ *     95% bootstrap interval over paired groups is the estimate that converges as --groups grows.
  * (b) DDP training step of bert-base + LoRA and resnet50: N ranks × 1 thread, each rank its own batch, in
  *     DDP on each side; and, for what the communication costs, 1 process × N threads on the same global
  *     batch without DDP. A step's time is the slowest rank's; median ms per engine and layout.
@@ -65,11 +68,14 @@ interface Options {
   quick: boolean;
   strict: boolean;
   python: string;
+  /** Fresh groups per engine for the allreduce (default: the schedule's). */
+  groups?: number;
 }
 
 const USAGE =
   'usage: compare.js --suite distributed [--quick] [--nproc N (default 2)] [--sizes MB,… (default 1,16,100; empty: none)]\n' +
-  `                  [--models ${DDP_MODEL_NAMES.join(',')} (default: both; empty: none)] [--strict] [--python EXE]`;
+  `                  [--models ${DDP_MODEL_NAMES.join(',')} (default: both; empty: none)] [--groups N (allreduce groups per engine)]\n` +
+  '                  [--strict] [--python EXE]';
 
 function parseArgs(argv: string[]): Options {
   const defaults: Options = {
@@ -84,6 +90,7 @@ function parseArgs(argv: string[]): Options {
     '--nproc': ['nproc', 'count'],
     '--sizes': ['sizes', 'numbers'],
     '--models': ['models', 'list'],
+    '--groups': ['groups', 'count'],
   });
   checkChoices('model', options.models, DDP_MODEL_NAMES);
   for (const mb of options.sizes) if (!(mb > 0)) throw new Error(`--sizes expects sizes in MB > 0, got ${mb}`);
@@ -226,14 +233,40 @@ async function interleave(
   return times;
 }
 
-type AllReduceTimes = Record<number, Record<EngineName, number[]>>;
+/** Per size: every call's time per engine, and each group's median (groups[g] of both engines ran side by side). */
+type AllReduceTimes = Record<number, { calls: Record<EngineName, number[]>; groups: Record<EngineName, number[]> }>;
+
+/**
+ * PyTorch's mean group median over finetune's, and its 95% interval from resampling the paired groups
+ * (2,000 draws, a fixed seed so that a run's JSON reproduces its table).
+ */
+function groupMeanRatio(groups: Record<EngineName, number[]>): { ratio: number; low: number; high: number } {
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const n = groups.finetune.length;
+  // mulberry32: 32-bit integer arithmetic throughout, exact in JS numbers.
+  let state = 12345;
+  const draw = () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n) | 0;
+  };
+  const ratios: number[] = [];
+  for (let b = 0; b < 2000; b++) {
+    const picks = Array.from({ length: n }, draw);
+    ratios.push(mean(picks.map((i) => groups.pytorch[i])) / mean(picks.map((i) => groups.finetune[i])));
+  }
+  ratios.sort((a, b) => a - b);
+  return { ratio: mean(groups.pytorch) / mean(groups.finetune), low: ratios[49], high: ratios[1949] };
+}
 
 async function allReducePhase(root: string, options: Options): Promise<Phase<AllReduceTimes>> {
   const schedule = options.quick ? ALLREDUCE.quick : ALLREDUCE.full;
   const times: AllReduceTimes = {};
   let last: Phase<AllReduceTimes> | undefined;
   let backgroundCores = 0;
-  for (let g = 0; g < schedule.groups; g++) {
+  const groupCount = options.groups ?? schedule.groups;
+  for (let g = 0; g < groupCount; g++) {
     last = await withGroups(root, options, options.nproc, 1, async (groups) => {
       // Untimed: a fresh Node process spends its first moments compiling and collecting on background
       // threads, which a 1 MB call (about a millisecond) feels; Python has no such start.
@@ -242,7 +275,7 @@ async function allReducePhase(root: string, options: Options): Promise<Phase<All
         const calls = schedule.callsPerBlock[mb] ?? Math.max(1, Math.round(100 / mb));
         const block = await interleave(
           schedule.rounds,
-          `allreduce ${mb} MB, group ${g + 1}/${schedule.groups}`,
+          `allreduce ${mb} MB, group ${g + 1}/${groupCount}`,
           async (engine) =>
             slowestRank(
               (await groups[engine].all<{ ms: number[] }>(`allreduce ${Math.round(mb * MB)} ${calls}`)).map(
@@ -250,8 +283,11 @@ async function allReducePhase(root: string, options: Options): Promise<Phase<All
               ),
             ),
         );
-        times[mb] ??= { finetune: [], pytorch: [] };
-        for (const engine of ENGINES) times[mb][engine].push(...block[engine]);
+        times[mb] ??= { calls: { finetune: [], pytorch: [] }, groups: { finetune: [], pytorch: [] } };
+        for (const engine of ENGINES) {
+          times[mb].calls[engine].push(...block[engine]);
+          times[mb].groups[engine].push(median(block[engine]));
+        }
       }
       return times;
     });
@@ -358,7 +394,8 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
 
   const allReduceRows = allReduce
     ? options.sizes.map((mb) => {
-        const ms = { finetune: median(allReduce.result[mb].finetune), pytorch: median(allReduce.result[mb].pytorch) };
+        const { calls, groups } = allReduce.result[mb];
+        const ms = { finetune: median(calls.finetune), pytorch: median(calls.pytorch) };
         const ratio = ms.pytorch / ms.finetune;
         return {
           mb,
@@ -366,7 +403,8 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
           gbps: { finetune: mb / ms.finetune, pytorch: mb / ms.pytorch },
           ratio,
           result: verdict(ratio),
-          fastestRatio: fastestRatio(allReduce.result[mb]),
+          fastestRatio: fastestRatio(calls),
+          groupMean: groupMeanRatio(groups),
         };
       })
     : [];
@@ -386,6 +424,7 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
           'target',
           'result',
           'fastest-call ratio',
+          'group-mean ratio (95% interval)',
         ],
         ...allReduceRows.map((r) => [
           `${r.mb} MB`,
@@ -397,6 +436,7 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
           `≥ ${THROUGHPUT_TARGET}`,
           r.result,
           fmt(r.fastestRatio, 3),
+          `${fmt(r.groupMean.ratio, 3)} (${fmt(r.groupMean.low, 3)}–${fmt(r.groupMean.high, 3)})`,
         ]),
       ]),
     );
