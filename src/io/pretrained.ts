@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { DType, Tensor } from '../tensor/index.js';
-import type { Module } from '../nn/index.js';
+import { init, type Module } from '../nn/index.js';
 import {
   checkModelSize,
   modelSize,
@@ -220,14 +220,16 @@ export async function loadPretrained(
   const { family } = plan;
   const { tensors, file } = await loadCheckpoint(source, options);
   let model: Module;
+  let initialize: (tensors: Iterable<Tensor>) => void;
   try {
-    model = build(plan);
+    // Only the weights the checkpoint lacks are drawn (below): drawing all of them first cost a
+    // 124M-parameter GPT-2 3.3 of its 3.6 s of loading.
+    ({ result: model, initialize } = init.deferInitialization(() => build(plan)));
   } catch (error) {
     for (const t of tensors.values()) t.dispose();
     throw error;
   }
   try {
-    if (options.dtype) model.to(options.dtype);
     const own = model.stateDict();
     const aligned = family.adaptStateDict
       ? family.adaptStateDict(tensors, model)
@@ -262,6 +264,8 @@ export async function loadPretrained(
         `Some weights of the model checkpoint at ${source} were not used when initializing ${name}: [${unexpectedKeys.join(', ')}]`,
       );
     const fresh = [...missingKeys, ...mismatchedKeys.map((m) => m.key)];
+    initialize(fresh.map((key) => own.get(key)!));
+    if (options.dtype) model.to(options.dtype);
     if (fresh.length) {
       warn(
         `Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: [${fresh.join(', ')}]\n` +

@@ -17,7 +17,6 @@
 import {
   arange,
   functional as F,
-  noGrad,
   ones,
   tidy,
   zeros,
@@ -75,7 +74,7 @@ export function initBertWeights(module: Module, config: BertConfig): void {
     } else if (m instanceof Embedding) {
       init.normal_(m.weight, 0, std);
       const padding = m.paddingIdx;
-      if (padding !== null) tidy(() => noGrad(() => void m.weight.select(0, padding).zero_()));
+      if (padding !== null) init.zeroRow_(m.weight, padding);
     } else if (m instanceof LayerNorm) {
       if (m.weight) init.ones_(m.weight);
       if (m.bias) init.zeros_(m.bias);

@@ -16,11 +16,12 @@
  * Generation feeds the decoder a KeyValueCache (kv-cache.ts): `forward({ inputIds, pastKeyValues:
  * cache, useCache: true })` appends each layer's keys and values and attends over all of them.
  */
-import { arange, aten, cat, functional as F, noGrad, ones, tidy, type Device, type Tensor } from '../tensor/index.js';
+import { arange, aten, cat, functional as F, ones, tidy, type Device, type Tensor } from '../tensor/index.js';
 import {
   ACT2FN,
   Embedding,
   GradientCheckpointingLayer,
+  init,
   Linear,
   Module,
   ModuleList,
@@ -54,16 +55,12 @@ export * from './llama-config.js';
 /** transformers' `_init_weights` for Llama: Linear and Embedding weights N(0, initializerRange²), biases 0, the padding row 0, norms 1. */
 export function initLlamaWeights(module: Module, config: LlamaConfig): void {
   const std = config.initializerRange;
-  noGrad(() =>
-    tidy(() => {
-      for (const m of module.modules()) {
-        if (m instanceof Linear || m instanceof Embedding) m.weight.normal_(0, std);
-        if (m instanceof Linear) m.bias?.zero_();
-        if (m instanceof Embedding && m.paddingIdx !== null) m.weight.select(0, m.paddingIdx).zero_();
-        if (m instanceof LlamaRMSNorm) m.weight.fill_(1);
-      }
-    }),
-  );
+  for (const m of module.modules()) {
+    if (m instanceof Linear || m instanceof Embedding) init.normal_(m.weight, 0, std);
+    if (m instanceof Linear && m.bias) init.zeros_(m.bias);
+    if (m instanceof Embedding && m.paddingIdx !== null) init.zeroRow_(m.weight, m.paddingIdx);
+    if (m instanceof LlamaRMSNorm) init.ones_(m.weight);
+  }
 }
 
 // ---- building blocks ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 /** Embedding (torch/nn/modules/sparse.py). */
-import { empty, functional as F, noGrad, tidy, type Tensor } from '../../tensor/index.js';
-import { normal_ } from '../init.js';
+import { empty, functional as F, type Tensor } from '../../tensor/index.js';
+import { normal_, zeroRow_ } from '../init.js';
 import { Module } from '../module.js';
 import { parameter } from '../parameter.js';
 
@@ -24,12 +24,7 @@ export class Embedding extends Module {
 
   resetParameters(): void {
     normal_(this.weight);
-    const paddingIdx = this.paddingIdx;
-    if (paddingIdx !== null) {
-      tidy(() => {
-        noGrad(() => this.weight.select(0, paddingIdx).zero_());
-      });
-    }
+    if (this.paddingIdx !== null) zeroRow_(this.weight, this.paddingIdx);
   }
 
   forward(input: Tensor): Tensor {

@@ -1,0 +1,96 @@
+/**
+ * Deferred initialisation (nn.init.deferInitialization): a model built with its draws recorded, then
+ * initialised in full, equals the eager build under the same seed, for every family; fromPretrained
+ * draws only the weights the checkpoint lacks, with the family's initialisation (transformers'
+ * _init_weights), and leaves the random generator alone when nothing is missing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { createModel, fromPretrained, manualSeed, nn, randn, savePretrained, type Tensor } from 'finetune';
+
+/** A tensor's values as numbers (a contiguous copy of its data). */
+const numbers = (t: Tensor): number[] => Array.from(t.contiguous().data() as ArrayLike<number>, Number);
+
+const CASES: [string, Record<string, unknown>][] = [
+  ['bert-tiny', { architecture: 'BertForSequenceClassification', numLabels: 3 }],
+  ['gpt2-tiny', {}],
+  ['llama-tiny', {}],
+  ['vit-tiny', {}],
+  ['resnet18', {}],
+  ['alexnet-small', {}],
+];
+
+const values = (model: nn.Module) => [...model.stateDict()].map(([key, t]) => [key, numbers(t)] as const);
+
+for (const [preset, options] of CASES) {
+  test(`deferInitialization: ${preset} initialised in full equals the eager build under the same seed`, () => {
+    manualSeed(7);
+    const eager = createModel(preset, options);
+    manualSeed(7);
+    const { result: deferred, initialize } = nn.init.deferInitialization(() => createModel(preset, options));
+    initialize(deferred.parameters());
+    assert.deepEqual(values(deferred), values(eager));
+    eager.dispose();
+    deferred.dispose();
+  });
+}
+
+test('deferInitialization: initialize(tensors) draws those tensors alone; builds do not nest', () => {
+  manualSeed(1);
+  const { result: layer, initialize } = nn.init.deferInitialization(() => new nn.Linear(4, 3));
+  const before = randn([1]).item();
+  manualSeed(1);
+  initialize([layer.bias!]);
+  // The bias alone was drawn: U(±1/√4) from the seed's first numbers, as if its weight had not been there.
+  const bias = numbers(layer.bias!);
+  assert.ok(bias.every((b) => Math.abs(b) <= 0.5));
+  manualSeed(1);
+  assert.equal(randn([1]).item(), before, 'building drew nothing from the generator');
+  assert.throws(
+    () => nn.init.deferInitialization(() => nn.init.deferInitialization(() => 0)),
+    /already deferring \(builds do not nest\)/,
+  );
+  layer.dispose();
+});
+
+test('fromPretrained: a missing classifier gets the family initialisation (N(0, 0.02²), zero bias), loaded weights are the checkpoint, and a complete checkpoint draws nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'finetune-deferred-'));
+  try {
+    manualSeed(0);
+    const mlm = createModel('bert-tiny', { architecture: 'BertForMaskedLM' });
+    await savePretrained(mlm, join(dir, 'mlm'));
+    const classifier = (await fromPretrained(join(dir, 'mlm'), {
+      architecture: 'BertForSequenceClassification',
+      numLabels: 2,
+      warn: () => {},
+    })) as nn.Module & {
+      classifier: { weight: Tensor; bias: Tensor };
+    };
+    const mlmState = mlm.stateDict();
+    for (const [key, t] of classifier.stateDict()) {
+      const source = mlmState.get(key);
+      if (source) assert.deepEqual(numbers(t), numbers(source), key);
+    }
+    const weight = numbers(classifier.classifier.weight);
+    const std = Math.sqrt(weight.reduce((sum, w) => sum + w * w, 0) / weight.length);
+    // kaiming_uniform(a=√5) on 128 inputs would give a standard deviation of 1/√(3·128) = 0.051
+    assert.ok(std > 0.015 && std < 0.025, `classifier weight std ${std}`);
+    assert.deepEqual(numbers(classifier.classifier.bias), [0, 0]);
+
+    await savePretrained(classifier, join(dir, 'complete'));
+    manualSeed(3);
+    const expected = numbers(randn([4]));
+    manualSeed(3);
+    const loaded = await fromPretrained(join(dir, 'complete'));
+    assert.deepEqual(numbers(randn([4])), expected, 'loading a complete checkpoint drew no random numbers');
+    loaded.dispose();
+    classifier.dispose();
+    mlm.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
