@@ -2,7 +2,8 @@
  * Deferred initialisation (nn.init.deferInitialization): a model built with its draws recorded, then
  * initialised in full, equals the eager build under the same seed, for every family; fromPretrained
  * draws only the weights the checkpoint lacks, with the family's initialisation (transformers'
- * _init_weights), and leaves the random generator alone when nothing is missing.
+ * _init_weights), and leaves the random generator alone when nothing is missing; loadStateDict's assign
+ * (how fromPretrained takes the checkpoint's tensors without a copy) keeps ties, requiresGrad and dtypes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,4 +94,36 @@ test('fromPretrained: a missing classifier gets the family initialisation (N(0, 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('loadStateDict({ assign: true }): the given tensors become the parameters (dtype converted), ties and requiresGrad kept, one source under two untied keys copied', () => {
+  const shared = new nn.Embedding(5, 3);
+  const model = new nn.Sequential(shared, new nn.Linear(3, 3), new nn.Linear(3, 3));
+  // a tie: the second Linear's weight is the first's tensor, as a tied head is
+  const layers = model as unknown as { 1: nn.Linear; 2: nn.Linear };
+  layers[2].weight = layers[1].weight;
+  layers[1].bias!.requiresGrad_(false);
+  const weight = randn([3, 3], { dtype: 'float64' });
+  const bias = randn([3]);
+  const embedding = randn([5, 3]);
+  model.loadStateDict(
+    new Map([
+      ['0.weight', embedding],
+      ['1.weight', weight],
+      ['1.bias', bias],
+      ['2.bias', bias],
+    ]),
+    { strict: false, assign: true },
+  );
+  assert.equal(shared.weight, embedding, 'same dtype: the tensor itself');
+  assert.equal(layers[1].weight.dtype, 'float32', 'converted to the model dtype');
+  assert.deepEqual(numbers(layers[1].weight), numbers(weight.to({ dtype: 'float32' })));
+  assert.equal(layers[2].weight, layers[1].weight, 'the tie holds');
+  assert.equal(layers[1].bias, bias);
+  assert.notEqual(layers[2].bias, bias, 'the second key got a copy: no new tie');
+  assert.deepEqual(numbers(layers[2].bias!), numbers(bias));
+  assert.equal(layers[1].bias!.requiresGrad, false);
+  assert.equal(layers[2].bias!.requiresGrad, true);
+  assert.equal(shared.weight.requiresGrad, true);
+  model.dispose();
 });

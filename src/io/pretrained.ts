@@ -257,15 +257,16 @@ export async function loadPretrained(
       .filter(([key, target]) => !aligned.has(key) && !loaded.has(target) && !mismatched.has(key))
       .map(([key]) => key);
     const unexpectedKeys = [...aligned.keys()].filter((key) => !own.has(key) && !key.endsWith('position_ids'));
-    model.loadStateDict(new Map([...aligned].filter(([key]) => own.has(key))), { strict: false });
+    const fresh = [...missingKeys, ...mismatchedKeys.map((m) => m.key)];
+    initialize(fresh.map((key) => own.get(key)!));
+    if (options.dtype) model.to(options.dtype);
+    // The checkpoint's tensors become the model's: its own never-drawn memory is never touched.
+    model.loadStateDict(new Map([...aligned].filter(([key]) => own.has(key))), { strict: false, assign: true });
     const name = model.constructor.name;
     if (unexpectedKeys.length)
       warn(
         `Some weights of the model checkpoint at ${source} were not used when initializing ${name}: [${unexpectedKeys.join(', ')}]`,
       );
-    const fresh = [...missingKeys, ...mismatchedKeys.map((m) => m.key)];
-    initialize(fresh.map((key) => own.get(key)!));
-    if (options.dtype) model.to(options.dtype);
     if (fresh.length) {
       warn(
         `Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: [${fresh.join(', ')}]\n` +
@@ -278,7 +279,8 @@ export async function loadPretrained(
     model.dispose();
     throw error;
   } finally {
-    for (const t of tensors.values()) t.dispose();
+    const assigned = new Set(model.stateDict().values());
+    for (const t of tensors.values()) if (!assigned.has(t)) t.dispose();
   }
 }
 

@@ -141,8 +141,17 @@ export class Module {
    * Copies tensors into this module's parameters and buffers (converting dtype). Shape
    * mismatches always throw, listing every one; with strict (default) missing and
    * unexpected keys throw too. Returns the keys that did not match.
+   *
+   * `assign: true` (torch's load_state_dict(assign=True)) makes the given tensors the module's
+   * parameters and buffers instead of copying them in (converted to the module's dtype and device
+   * where they differ; requiresGrad and ties kept): a freshly built model takes a checkpoint's
+   * tensors without touching its own memory. References held to the old tensors (an optimizer's)
+   * no longer reach the module, so use it only on a model nothing else holds yet.
    */
-  loadStateDict(state: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
+  loadStateDict(
+    state: StateDict | Record<string, Tensor>,
+    options: { strict?: boolean; assign?: boolean } = {},
+  ): LoadResult {
     const strict = options.strict ?? true;
     const incoming = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
@@ -162,12 +171,14 @@ export class Module {
     if (strict && unexpectedKeys.length) problems.push(`unexpected key(s) in state dict: ${unexpectedKeys.join(', ')}`);
     if (problems.length)
       throw new Error(`error(s) loading state dict for ${this.constructor.name}:\n${problems.join('\n')}`);
-    noGrad(() => {
-      for (const [key, target] of own) {
-        const source = incoming.get(key);
-        if (source) target.copy_(source);
-      }
-    });
+    if (options.assign) assignTensors(this, own, incoming);
+    else
+      noGrad(() => {
+        for (const [key, target] of own) {
+          const source = incoming.get(key);
+          if (source) target.copy_(source);
+        }
+      });
     return { missingKeys, unexpectedKeys };
   }
 
@@ -261,6 +272,39 @@ export class Module {
     const lines = children.map(([name, child]) => `(${name}): ${child.toString().replace(/\n/g, '\n  ')}`);
     return `${head}\n  ${lines.join('\n  ')}\n)`;
   }
+}
+
+/** loadStateDict's assign: each loaded tensor replaces its target wherever the module tree holds it. */
+function assignTensors(root: Module, own: StateDict, incoming: Map<string, Tensor>): void {
+  const replacement = new Map<Tensor, Tensor>();
+  const taken = new Set<Tensor>();
+  noGrad(() => {
+    for (const [key, target] of own) {
+      const source = incoming.get(key);
+      if (!source || replacement.has(target)) continue;
+      const converts = source.dtype !== target.dtype || source.device !== target.device;
+      // One source under two keys the model keeps apart: a copy each, so no tie appears.
+      const value = converts
+        ? source.to({ dtype: target.dtype, device: target.device as Device })
+        : taken.has(source)
+          ? source.clone()
+          : source;
+      taken.add(source);
+      replacement.set(target, value);
+    }
+  });
+  for (const module of root.modules()) {
+    const self = module as unknown as Record<string, Tensor>;
+    for (const [name, p] of module.ownParameters()) {
+      const value = replacement.get(p);
+      if (value) self[name] = parameter(value, p.requiresGrad);
+    }
+    for (const [name, b] of module.ownBuffers()) {
+      const value = replacement.get(b);
+      if (value) self[name] = keep(value);
+    }
+  }
+  for (const old of replacement.keys()) old.dispose();
 }
 
 function cloneInto<M extends Module>(module: M, copies: Map<object, unknown>): M {
