@@ -53,7 +53,15 @@ interface Flat {
 interface CausalReference {
   input_ids: number[][];
   logits: Flat;
-  padded: { input_ids: number[][]; attention_mask: number[][]; logits: Flat };
+  padded: {
+    input_ids: number[][];
+    attention_mask: number[][];
+    /** The positions transformers' generate gives the left-padded row (the mask's cumulative sum − 1). */
+    position_ids: number[][];
+    logits: Flat;
+    /** `llama` only: the logits with no position ids, as LlamaModel.forward numbers the tokens (0, 1, …). */
+    logits_forward_default?: Flat;
+  };
   labels: number[][];
   loss: number;
   generate: { prompt: number[][]; ids: number[][] };
@@ -94,7 +102,8 @@ function maxDiff(a: Tensor, b: Tensor): number {
 
 /**
  * Greedy decoding over the KV cache, the loop the shared generate() runs: the prompt once, then
- * each chosen token alone, the attention mask growing by one real token a step.
+ * each chosen token alone, the attention mask growing by one real token a step, and (with a mask)
+ * the positions transformers' generate passes: the mask's cumulative sum − 1, then one more a step.
  */
 function greedy(model: CausalLM, prompt: number[][], mask: number[][] | null, newTokens: number): number[][] {
   const cache = new KeyValueCache();
@@ -102,15 +111,23 @@ function greedy(model: CausalLM, prompt: number[][], mask: number[][] | null, ne
     return noGrad(() => {
       let input = ids(prompt);
       let attentionMask = mask ? ids(mask) : null;
+      let positionIds = attentionMask ? attentionMask.cumsum(-1).sub(1).clamp(0) : null;
       const chosen: Tensor[] = [];
       for (let step = 0; step < newTokens; step++) {
         const next = tidy(() => {
-          const { logits } = model.forward({ inputIds: input, attentionMask, pastKeyValues: cache, useCache: true });
+          const { logits } = model.forward({
+            inputIds: input,
+            attentionMask,
+            positionIds,
+            pastKeyValues: cache,
+            useCache: true,
+          });
           return logits.select(1, logits.shape[1] - 1).argmax(-1, true);
         });
         chosen.push(next);
         input = next;
         if (attentionMask) attentionMask = cat([attentionMask, ones([prompt.length, 1], { dtype: 'int64' })], 1);
+        if (positionIds) positionIds = positionIds.narrow(1, positionIds.shape[1] - 1, 1).add(1);
       }
       return cat(chosen, 1).toArray() as number[][];
     });
@@ -136,11 +153,16 @@ for (const { name, architecture } of CAUSAL) {
       noGrad(() =>
         tidy(() => {
           assertClose(model.forward({ inputIds: ids(ref.input_ids) }).logits, ref.logits, 'logits');
-          const padded = model.forward({
-            inputIds: ids(ref.padded.input_ids),
-            attentionMask: ids(ref.padded.attention_mask),
-          }).logits;
-          assertClose(padded, ref.padded.logits, 'left-padded logits');
+          const inputIds = ids(ref.padded.input_ids);
+          const attentionMask = ids(ref.padded.attention_mask);
+          const padded = model.forward({ inputIds, attentionMask, positionIds: ids(ref.padded.position_ids) }).logits;
+          assertClose(padded, ref.padded.logits, "left-padded logits at generate's positions");
+          if (ref.padded.logits_forward_default) {
+            const unnumbered = model.forward({ inputIds, attentionMask }).logits;
+            assertClose(unnumbered, ref.padded.logits_forward_default, "left-padded logits at forward's positions");
+            // Rotary attention sees only distances, so shifting a row's positions changes no real token's logits.
+            assert.ok(maxDiff(unnumbered, padded) <= TOLERANCE);
+          }
           const { loss } = model.forward({ inputIds: ids(ref.input_ids), labels: ids(ref.labels) });
           assert.ok(
             Math.abs((loss!.toArray() as number) - ref.loss) <= TOLERANCE,
@@ -234,6 +256,56 @@ for (const { name, architecture } of CAUSAL) {
     });
   });
 }
+
+describe("RoPE scaling: each rope type gives transformers' logits and greedy tokens", () => {
+  const ref = readJson<{
+    input_ids: number[][];
+    prompt: number[][];
+    cases: Record<
+      string,
+      {
+        base: string;
+        config: Record<string, unknown>;
+        logits: Flat;
+        generate: number[][];
+        generate_padded: { prompt: number[][]; attention_mask: number[][]; ids: number[][] };
+        generate_no_cache: number[][];
+      }
+    >;
+  }>('rope/reference.json');
+  for (const [ropeType, c] of Object.entries(ref.cases)) {
+    test(`${ropeType} (${c.base} weights)`, async () => {
+      const config = llamaConfigFromHf(c.config);
+      assert.equal(config.ropeScaling?.ropeType, ropeType);
+      // transformers keeps the older spelling's `type` key beside rope_type; finetune writes rope_type only.
+      const { type: _, ...written } = c.config.rope_parameters as Record<string, unknown>;
+      assert.deepEqual(llamaConfigToHf(config).rope_parameters, written);
+      // A fresh model: the dynamic type's frequencies depend on the calls before (the generator's order: logits, then generations).
+      const model = new (config.modelType === 'qwen2' ? models.Qwen2ForCausalLM : LlamaForCausalLM)(config);
+      model.eval();
+      const { tensors } = await loadSafetensors(fixture(`${c.base}/model.safetensors`));
+      model.loadStateDict(adaptLlamaStateDict(tensors, model));
+      dispose([...tensors.values()]);
+      noGrad(() => tidy(() => assertClose(model.forward({ inputIds: ids(ref.input_ids) }).logits, c.logits, 'logits')));
+      const generate = (prompt: number[][], options: object) =>
+        tidy(() =>
+          model
+            .generate(ids(prompt), { maxNewTokens: 20, padTokenId: 0, ...options })
+            .narrow(1, prompt[0].length, 20)
+            .toArray(),
+        );
+      assert.deepEqual(generate(ref.prompt, {}), c.generate, 'greedy, KV cache');
+      const padded = c.generate_padded;
+      assert.deepEqual(
+        generate(padded.prompt, { attentionMask: ids(padded.attention_mask) }),
+        padded.ids,
+        'left-padded batch',
+      );
+      assert.deepEqual(generate(ref.prompt, { useCache: false }), c.generate_no_cache, 'greedy without the cache');
+      model.dispose();
+    });
+  }
+});
 
 test('LlamaForSequenceClassification scores the last token that is not padding', async () => {
   const ref = readJson<{
@@ -366,16 +438,28 @@ test('adaptLlamaStateDict drops lm_head.weight for a tied head only, and adds or
 
 describe('config.json refusals name the key', () => {
   const base = { model_type: 'llama', hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2 };
-  test('rope types other than default, in rope_parameters or the older rope_scaling', () => {
+  test('rope types not implemented, bad rope settings and a partial rotary factor', () => {
     assert.throws(
-      () => llamaConfigFromHf({ ...base, rope_scaling: { type: 'linear', factor: 2 } }),
-      /llama config.json: 'rope_scaling' has rope type "linear", which is not supported \(supported: 'default'\)/,
+      () => llamaConfigFromHf({ ...base, rope_scaling: { type: 'longrope', factor: 2 } }),
+      /llama config.json: 'rope_scaling' has rope type "longrope", which is not supported \(supported: 'default', 'linear', 'dynamic', 'llama3', 'yarn'\)/,
     );
     assert.throws(
       () => llamaConfigFromHf({ ...base, rope_parameters: { rope_type: 'llama3', rope_theta: 5e5, factor: 8 } }),
-      /'rope_parameters' has rope type "llama3"/,
+      /'rope_parameters.low_freq_factor' is required by rope type 'llama3'/,
+    );
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, rope_scaling: { rope_type: 'linear', factor: 0.5 } }),
+      /'rope_scaling.factor' must be a number ≥ 1/,
+    );
+    assert.throws(
+      () =>
+        llamaConfigFromHf({ ...base, rope_parameters: { rope_type: 'linear', factor: 2, partial_rotary_factor: 0.5 } }),
+      /'rope_parameters.partial_rotary_factor' is not supported/,
     );
     assert.equal(llamaConfigFromHf({ ...base, rope_theta: 5e5, rope_scaling: null }).ropeTheta, 5e5);
+    // The older spelling: rope_scaling wins over rope_parameters and takes rope_theta from the top level, as transformers reads it.
+    const old = llamaConfigFromHf({ ...base, rope_theta: 5e5, rope_scaling: { type: 'dynamic', factor: 2 } });
+    assert.deepEqual([old.ropeTheta, old.ropeScaling], [5e5, { ropeType: 'dynamic', factor: 2 }]);
   });
   test("Qwen2's sliding-window attention", () => {
     assert.throws(
