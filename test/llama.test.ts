@@ -307,6 +307,134 @@ describe("RoPE scaling: each rope type gives transformers' logits and greedy tok
   }
 });
 
+/**
+ * Real checkpoints' config.json, as their Hugging Face repositories publish them (test/fixtures/llama/configs;
+ * SmolLM2-135M, Qwen2.5-0.5B, Mistral-7B-v0.1 and Llama-3.2-1B copied from public copies of those files,
+ * TinyLlama-1.1B-Chat-v1.0 assembled from its published fields), and transformers' logits and greedy tokens
+ * for a shrunken copy of each (the same keys, tiny sizes) with weights from a fixed formula.
+ */
+describe("real checkpoints' config.json", () => {
+  const expected: Record<string, Partial<InstanceType<typeof LlamaForCausalLM>['config']>> = {
+    'SmolLM2-135M': {
+      modelType: 'llama',
+      numAttentionHeads: 9,
+      numKeyValueHeads: 3,
+      headDim: 64,
+      tieWordEmbeddings: true,
+      ropeTheta: 100000,
+      ropeScaling: null,
+      bosTokenId: 0,
+      eosTokenId: 0,
+      maxPositionEmbeddings: 8192,
+      rmsNormEps: 1e-5,
+      slidingWindow: null,
+    },
+    'Qwen2.5-0.5B': {
+      modelType: 'qwen2',
+      numAttentionHeads: 14,
+      numKeyValueHeads: 2,
+      headDim: 64,
+      tieWordEmbeddings: true,
+      ropeTheta: 1000000,
+      ropeScaling: null,
+      bosTokenId: 151643,
+      eosTokenId: 151643,
+      rmsNormEps: 1e-6,
+      // sliding_window 32768 with use_sliding_window false: full attention, as transformers reads it.
+      slidingWindow: null,
+    },
+    'Mistral-7B-v0.1': {
+      modelType: 'mistral',
+      numAttentionHeads: 32,
+      numKeyValueHeads: 8,
+      headDim: 128,
+      tieWordEmbeddings: false,
+      ropeTheta: 10000,
+      bosTokenId: 1,
+      eosTokenId: 2,
+      maxPositionEmbeddings: 32768,
+      slidingWindow: 4096,
+    },
+    'Llama-3.2-1B': {
+      modelType: 'llama',
+      numAttentionHeads: 32,
+      numKeyValueHeads: 8,
+      headDim: 64,
+      tieWordEmbeddings: true,
+      ropeTheta: 500000,
+      ropeScaling: {
+        ropeType: 'llama3',
+        factor: 32,
+        lowFreqFactor: 1,
+        highFreqFactor: 4,
+        originalMaxPositionEmbeddings: 8192,
+      },
+      bosTokenId: 128000,
+      eosTokenId: 128001,
+    },
+    'TinyLlama-1.1B-Chat-v1.0': {
+      modelType: 'llama',
+      numAttentionHeads: 32,
+      numKeyValueHeads: 4,
+      headDim: 64,
+      tieWordEmbeddings: false,
+      ropeTheta: 10000,
+      ropeScaling: null,
+      bosTokenId: 1,
+      eosTokenId: 2,
+      maxPositionEmbeddings: 2048,
+    },
+  };
+  const ref = readJson<{
+    input_ids: number[][];
+    prompt: number[][];
+    shrunk: Record<string, { config: Record<string, unknown>; logits: Flat; generate: number[][] }>;
+  }>('configs/reference.json');
+
+  /** tools/gen_llama_fixtures.py's deterministic_weights: a 32-bit LCG seeded by the parameter's name. */
+  function formulaWeights(model: CausalLM): void {
+    const state = new Map<string, Tensor>();
+    for (const [name, t] of model.stateDict()) {
+      let seed = 0;
+      for (const c of name) seed = (Math.imul(seed, 31) + c.charCodeAt(0)) >>> 0;
+      const values = Array.from({ length: t.numel() }, () => {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        return seed / 2 ** 32 - 0.5 + (name.endsWith('norm.weight') ? 1 : 0);
+      });
+      state.set(name, tensor(values, { dtype: 'float32' }).reshape(t.shape));
+    }
+    model.loadStateDict(state);
+    dispose([...state.values()]);
+  }
+
+  for (const [name, fields] of Object.entries(expected)) {
+    test(`${name}: read into the right LlamaConfig; a shrunken copy gives transformers' logits and greedy tokens`, () => {
+      const config = llamaConfigFromHf(readJson<Record<string, unknown>>(`configs/${name}.json`));
+      for (const [key, value] of Object.entries(fields))
+        assert.deepEqual(config[key as keyof typeof config], value, `${name}: ${key}`);
+      const shrunk = ref.shrunk[name];
+      const small = llamaConfigFromHf(shrunk.config);
+      const model = new (
+        small.modelType === 'qwen2'
+          ? models.Qwen2ForCausalLM
+          : small.modelType === 'mistral'
+            ? models.MistralForCausalLM
+            : LlamaForCausalLM
+      )(small);
+      model.eval();
+      formulaWeights(model);
+      noGrad(() =>
+        tidy(() => assertClose(model.forward({ inputIds: ids(ref.input_ids) }).logits, shrunk.logits, name)),
+      );
+      const generated = tidy(() =>
+        model.generate(ids(ref.prompt), { maxNewTokens: 20 }).narrow(1, ref.prompt[0].length, 20).toArray(),
+      );
+      assert.deepEqual(generated, shrunk.generate, `${name}: greedy tokens`);
+      model.dispose();
+    });
+  }
+});
+
 test('LlamaForSequenceClassification scores the last token that is not padding', async () => {
   const ref = readJson<{
     input_ids: number[][];

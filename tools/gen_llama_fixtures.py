@@ -192,6 +192,65 @@ def rope(bases):
         f.write('\n')
 
 
+# Real checkpoints' config.json (test/fixtures/llama/configs/<name>.json, copied from public sources: see the
+# test), shrunk: the same keys with tiny sizes (2 layers, head_dim 8, the same query/key-value head ratio,
+# vocabulary 64, intermediate 48), so that every other key (rope, biases by model type, tied head, norm eps,
+# sliding window) is the real one. Weights from a fixed formula both sides compute (deterministic_weights),
+# so no weight file is committed.
+SHRUNK_HEADS = {'SmolLM2-135M': (3, 1), 'Qwen2.5-0.5B': (7, 1), 'Mistral-7B-v0.1': (4, 1), 'Llama-3.2-1B': (4, 1),
+                'TinyLlama-1.1B-Chat-v1.0': (8, 1)}
+
+
+def shrink(config, heads, kv_heads):
+    out = dict(config, num_hidden_layers=2, num_attention_heads=heads, num_key_value_heads=kv_heads,
+               hidden_size=8 * heads, intermediate_size=48, vocab_size=64)
+    if 'head_dim' in out:
+        out['head_dim'] = 8
+    return out
+
+
+def name_seed(name):
+    h = 0
+    for c in name:
+        h = (h * 31 + ord(c)) & 0xFFFFFFFF
+    return h
+
+
+def deterministic_weights(model):
+    """Each parameter from a 32-bit LCG seeded by its name (uniform in [-0.5, 0.5), norms around 1):
+    integer arithmetic, so finetune's test computes the same float32 values."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            state = name_seed(name)
+            values = []
+            for _ in range(p.numel()):
+                state = (state * 1664525 + 1013904223) & 0xFFFFFFFF
+                values.append(state / 2**32 - 0.5)
+            t = torch.tensor(values, dtype=torch.float64).reshape(p.shape)
+            p.copy_(t + 1 if name.endswith('norm.weight') else t)
+
+
+def real_configs():
+    folder = os.path.join(OUT, 'configs')
+    classes = {'llama': LlamaForCausalLM, 'qwen2': Qwen2ForCausalLM, 'mistral': MistralForCausalLM}
+    out = {}
+    for name, (heads, kv_heads) in SHRUNK_HEADS.items():
+        with open(os.path.join(folder, f'{name}.json')) as f:
+            shrunk = shrink(json.load(f), heads, kv_heads)
+        config = transformers.AutoConfig.for_model(**shrunk)
+        model = classes[shrunk['model_type']](config).eval()
+        deterministic_weights(model)
+        model.generation_config.eos_token_id = None
+        with torch.no_grad():
+            out[name] = {'config': shrunk, 'logits': flat(model(input_ids=torch.tensor(INPUT_IDS[:1])).logits, digits=6),
+                         'generate': model.generate(torch.tensor(PROMPT), max_new_tokens=NEW_TOKENS, do_sample=False,
+                                                    pad_token_id=0)[:, len(PROMPT[0]):].tolist()}
+    with open(os.path.join(folder, 'reference.json'), 'w') as f:
+        json.dump({'transformers': transformers.__version__, 'torch': torch.__version__, 'input_ids': INPUT_IDS[:1],
+                   'prompt': PROMPT, 'shrunk': out}, f, separators=(',', ':'))
+        f.write('\n')
+
+
 def lora(base):
     torch.manual_seed(5)
     config = LoraConfig(task_type='CAUSAL_LM', r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj'],
@@ -217,9 +276,10 @@ if __name__ == '__main__':
     llama_tied()
     qwen2_base = qwen2()
     rope({'llama': base, 'qwen2': qwen2_base})
+    real_configs()
     mistral()
     seqcls()
     lora(base)
-    for name in sorted(os.listdir(OUT)):
+    for name in sorted(n for n in os.listdir(OUT) if n != 'configs'):
         for file in sorted(os.listdir(os.path.join(OUT, name))):
             print(f'{name}/{file}: {os.path.getsize(os.path.join(OUT, name, file))} bytes')
