@@ -95,20 +95,22 @@ export function ropeFromHf(
   const partial = number('partial_rotary_factor', (x) => x > 0 && x <= 1, 'in (0, 1]');
   if (partial !== undefined && partial !== 1)
     throw reader.error(`${key}.partial_rotary_factor`, 'is not supported (rotary embeddings over the whole head only)');
-  // transformers' standardize_rope_params: a top-level original_max_position_embeddings wins, else max_position_embeddings.
-  const topLevelOriginal = json.original_max_position_embeddings;
-  const given: Record<string, number | undefined> = {
-    original_max_position_embeddings: typeof topLevelOriginal === 'number' ? topLevelOriginal : maxPositionEmbeddings,
-  };
+  const given: Record<string, number | undefined> = {};
   const { required, optional } = KEYS[ropeType];
   for (const name of [...required, ...optional]) {
     const integer = name === 'original_max_position_embeddings';
-    const x = number(
+    given[name] = number(
       name,
       (v) => (integer ? Number.isInteger(v) && v > 0 : Number.isFinite(v) && (name !== 'factor' || v >= 1)),
       integer ? 'a positive integer' : name === 'factor' ? 'a number ≥ 1' : 'a number',
     );
-    if (x !== undefined || !(name in given)) given[name] = x;
+  }
+  // transformers' standardize_rope_params: a top-level original_max_position_embeddings wins, else max_position_embeddings fills in.
+  if ('original_max_position_embeddings' in given) {
+    const topLevel = json.original_max_position_embeddings;
+    if (Number.isInteger(topLevel) && (topLevel as number) > 0)
+      given.original_max_position_embeddings = topLevel as number;
+    given.original_max_position_embeddings ??= maxPositionEmbeddings;
   }
   // YaRN without a factor: the ratio of the context lengths, as transformers infers it.
   if (ropeType === 'yarn' && given.factor === undefined)

@@ -7,7 +7,8 @@
  *
  * Every attribute name is the checkpoint key (`model.layers.0.self_attn.q_proj.weight`,
  * `model.norm.weight`, `lm_head.weight`), so a transformers checkpoint loads as is. The config,
- * config.json and presets are in llama-config.ts (re-exported here).
+ * config.json and presets are in llama-config.ts, the rotary embeddings and their rope types in
+ * llama-rope.ts (both re-exported here).
  *
  *   const model = new LlamaForCausalLM(llamaConfigFromHf(JSON.parse(readFileSync('config.json', 'utf8'))));
  *   model.loadStateDict(adaptLlamaStateDict((await loadSafetensors('model.safetensors')).tensors, model));
