@@ -53,7 +53,15 @@ interface Flat {
 interface CausalReference {
   input_ids: number[][];
   logits: Flat;
-  padded: { input_ids: number[][]; attention_mask: number[][]; logits: Flat };
+  padded: {
+    input_ids: number[][];
+    attention_mask: number[][];
+    /** The positions transformers' generate gives the left-padded row (the mask's cumulative sum − 1). */
+    position_ids: number[][];
+    logits: Flat;
+    /** `llama` only: the logits with no position ids, as LlamaModel.forward numbers the tokens (0, 1, …). */
+    logits_forward_default?: Flat;
+  };
   labels: number[][];
   loss: number;
   generate: { prompt: number[][]; ids: number[][] };
@@ -94,7 +102,8 @@ function maxDiff(a: Tensor, b: Tensor): number {
 
 /**
  * Greedy decoding over the KV cache, the loop the shared generate() runs: the prompt once, then
- * each chosen token alone, the attention mask growing by one real token a step.
+ * each chosen token alone, the attention mask growing by one real token a step, and (with a mask)
+ * the positions transformers' generate passes: the mask's cumulative sum − 1, then one more a step.
  */
 function greedy(model: CausalLM, prompt: number[][], mask: number[][] | null, newTokens: number): number[][] {
   const cache = new KeyValueCache();
@@ -102,15 +111,23 @@ function greedy(model: CausalLM, prompt: number[][], mask: number[][] | null, ne
     return noGrad(() => {
       let input = ids(prompt);
       let attentionMask = mask ? ids(mask) : null;
+      let positionIds = attentionMask ? attentionMask.cumsum(-1).sub(1).clamp(0) : null;
       const chosen: Tensor[] = [];
       for (let step = 0; step < newTokens; step++) {
         const next = tidy(() => {
-          const { logits } = model.forward({ inputIds: input, attentionMask, pastKeyValues: cache, useCache: true });
+          const { logits } = model.forward({
+            inputIds: input,
+            attentionMask,
+            positionIds,
+            pastKeyValues: cache,
+            useCache: true,
+          });
           return logits.select(1, logits.shape[1] - 1).argmax(-1, true);
         });
         chosen.push(next);
         input = next;
         if (attentionMask) attentionMask = cat([attentionMask, ones([prompt.length, 1], { dtype: 'int64' })], 1);
+        if (positionIds) positionIds = positionIds.narrow(1, positionIds.shape[1] - 1, 1).add(1);
       }
       return cat(chosen, 1).toArray() as number[][];
     });
@@ -136,11 +153,16 @@ for (const { name, architecture } of CAUSAL) {
       noGrad(() =>
         tidy(() => {
           assertClose(model.forward({ inputIds: ids(ref.input_ids) }).logits, ref.logits, 'logits');
-          const padded = model.forward({
-            inputIds: ids(ref.padded.input_ids),
-            attentionMask: ids(ref.padded.attention_mask),
-          }).logits;
-          assertClose(padded, ref.padded.logits, 'left-padded logits');
+          const inputIds = ids(ref.padded.input_ids);
+          const attentionMask = ids(ref.padded.attention_mask);
+          const padded = model.forward({ inputIds, attentionMask, positionIds: ids(ref.padded.position_ids) }).logits;
+          assertClose(padded, ref.padded.logits, "left-padded logits at generate's positions");
+          if (ref.padded.logits_forward_default) {
+            const unnumbered = model.forward({ inputIds, attentionMask }).logits;
+            assertClose(unnumbered, ref.padded.logits_forward_default, "left-padded logits at forward's positions");
+            // Rotary attention sees only distances, so shifting a row's positions changes no real token's logits.
+            assert.ok(maxDiff(unnumbered, padded) <= TOLERANCE);
+          }
           const { loss } = model.forward({ inputIds: ids(ref.input_ids), labels: ids(ref.labels) });
           assert.ok(
             Math.abs((loss!.toArray() as number) - ref.loss) <= TOLERANCE,
@@ -234,6 +256,184 @@ for (const { name, architecture } of CAUSAL) {
     });
   });
 }
+
+describe("RoPE scaling: each rope type gives transformers' logits and greedy tokens", () => {
+  const ref = readJson<{
+    input_ids: number[][];
+    prompt: number[][];
+    cases: Record<
+      string,
+      {
+        base: string;
+        config: Record<string, unknown>;
+        logits: Flat;
+        generate: number[][];
+        generate_padded: { prompt: number[][]; attention_mask: number[][]; ids: number[][] };
+        generate_no_cache: number[][];
+      }
+    >;
+  }>('rope/reference.json');
+  for (const [ropeType, c] of Object.entries(ref.cases)) {
+    test(`${ropeType} (${c.base} weights)`, async () => {
+      const config = llamaConfigFromHf(c.config);
+      assert.equal(config.ropeScaling?.ropeType, ropeType);
+      // transformers keeps the older spelling's `type` key beside rope_type; finetune writes rope_type only.
+      const { type: _, ...written } = c.config.rope_parameters as Record<string, unknown>;
+      assert.deepEqual(llamaConfigToHf(config).rope_parameters, written);
+      // A fresh model: the dynamic type's frequencies depend on the calls before (the generator's order: logits, then generations).
+      const model = new (config.modelType === 'qwen2' ? models.Qwen2ForCausalLM : LlamaForCausalLM)(config);
+      model.eval();
+      const { tensors } = await loadSafetensors(fixture(`${c.base}/model.safetensors`));
+      model.loadStateDict(adaptLlamaStateDict(tensors, model));
+      dispose([...tensors.values()]);
+      noGrad(() => tidy(() => assertClose(model.forward({ inputIds: ids(ref.input_ids) }).logits, c.logits, 'logits')));
+      const generate = (prompt: number[][], options: object) =>
+        tidy(() =>
+          model
+            .generate(ids(prompt), { maxNewTokens: 20, padTokenId: 0, ...options })
+            .narrow(1, prompt[0].length, 20)
+            .toArray(),
+        );
+      assert.deepEqual(generate(ref.prompt, {}), c.generate, 'greedy, KV cache');
+      const padded = c.generate_padded;
+      assert.deepEqual(
+        generate(padded.prompt, { attentionMask: ids(padded.attention_mask) }),
+        padded.ids,
+        'left-padded batch',
+      );
+      assert.deepEqual(generate(ref.prompt, { useCache: false }), c.generate_no_cache, 'greedy without the cache');
+      model.dispose();
+    });
+  }
+});
+
+/**
+ * Real checkpoints' config.json, as their Hugging Face repositories publish them (test/fixtures/llama/configs;
+ * SmolLM2-135M, Qwen2.5-0.5B, Mistral-7B-v0.1 and Llama-3.2-1B copied from public copies of those files,
+ * TinyLlama-1.1B-Chat-v1.0 assembled from its published fields), and transformers' logits and greedy tokens
+ * for a shrunken copy of each (the same keys, tiny sizes) with weights from a fixed formula.
+ */
+describe("real checkpoints' config.json", () => {
+  const expected: Record<string, Partial<InstanceType<typeof LlamaForCausalLM>['config']>> = {
+    'SmolLM2-135M': {
+      modelType: 'llama',
+      numAttentionHeads: 9,
+      numKeyValueHeads: 3,
+      headDim: 64,
+      tieWordEmbeddings: true,
+      ropeTheta: 100000,
+      ropeScaling: null,
+      bosTokenId: 0,
+      eosTokenId: 0,
+      maxPositionEmbeddings: 8192,
+      rmsNormEps: 1e-5,
+      slidingWindow: null,
+    },
+    'Qwen2.5-0.5B': {
+      modelType: 'qwen2',
+      numAttentionHeads: 14,
+      numKeyValueHeads: 2,
+      headDim: 64,
+      tieWordEmbeddings: true,
+      ropeTheta: 1000000,
+      ropeScaling: null,
+      bosTokenId: 151643,
+      eosTokenId: 151643,
+      rmsNormEps: 1e-6,
+      // sliding_window 32768 with use_sliding_window false: full attention, as transformers reads it.
+      slidingWindow: null,
+    },
+    'Mistral-7B-v0.1': {
+      modelType: 'mistral',
+      numAttentionHeads: 32,
+      numKeyValueHeads: 8,
+      headDim: 128,
+      tieWordEmbeddings: false,
+      ropeTheta: 10000,
+      bosTokenId: 1,
+      eosTokenId: 2,
+      maxPositionEmbeddings: 32768,
+      slidingWindow: 4096,
+    },
+    'Llama-3.2-1B': {
+      modelType: 'llama',
+      numAttentionHeads: 32,
+      numKeyValueHeads: 8,
+      headDim: 64,
+      tieWordEmbeddings: true,
+      ropeTheta: 500000,
+      ropeScaling: {
+        ropeType: 'llama3',
+        factor: 32,
+        lowFreqFactor: 1,
+        highFreqFactor: 4,
+        originalMaxPositionEmbeddings: 8192,
+      },
+      bosTokenId: 128000,
+      eosTokenId: 128001,
+    },
+    'TinyLlama-1.1B-Chat-v1.0': {
+      modelType: 'llama',
+      numAttentionHeads: 32,
+      numKeyValueHeads: 4,
+      headDim: 64,
+      tieWordEmbeddings: false,
+      ropeTheta: 10000,
+      ropeScaling: null,
+      bosTokenId: 1,
+      eosTokenId: 2,
+      maxPositionEmbeddings: 2048,
+    },
+  };
+  const ref = readJson<{
+    input_ids: number[][];
+    prompt: number[][];
+    shrunk: Record<string, { config: Record<string, unknown>; logits: Flat; generate: number[][] }>;
+  }>('configs/reference.json');
+
+  /** tools/gen_llama_fixtures.py's deterministic_weights: a 32-bit LCG seeded by the parameter's name. */
+  function formulaWeights(model: CausalLM): void {
+    const state = new Map<string, Tensor>();
+    for (const [name, t] of model.stateDict()) {
+      let seed = 0;
+      for (const c of name) seed = (Math.imul(seed, 31) + c.charCodeAt(0)) >>> 0;
+      const values = Array.from({ length: t.numel() }, () => {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        return seed / 2 ** 32 - 0.5 + (name.endsWith('norm.weight') ? 1 : 0);
+      });
+      state.set(name, tensor(values, { dtype: 'float32' }).reshape(t.shape));
+    }
+    model.loadStateDict(state);
+    dispose([...state.values()]);
+  }
+
+  for (const [name, fields] of Object.entries(expected)) {
+    test(`${name}: read into the right LlamaConfig; a shrunken copy gives transformers' logits and greedy tokens`, () => {
+      const config = llamaConfigFromHf(readJson<Record<string, unknown>>(`configs/${name}.json`));
+      for (const [key, value] of Object.entries(fields))
+        assert.deepEqual(config[key as keyof typeof config], value, `${name}: ${key}`);
+      const shrunk = ref.shrunk[name];
+      const small = llamaConfigFromHf(shrunk.config);
+      const model = new (
+        small.modelType === 'qwen2'
+          ? models.Qwen2ForCausalLM
+          : small.modelType === 'mistral'
+            ? models.MistralForCausalLM
+            : LlamaForCausalLM
+      )(small);
+      model.eval();
+      formulaWeights(model);
+      noGrad(() =>
+        tidy(() => assertClose(model.forward({ inputIds: ids(ref.input_ids) }).logits, shrunk.logits, name)),
+      );
+      const generated = tidy(() =>
+        model.generate(ids(ref.prompt), { maxNewTokens: 20 }).narrow(1, ref.prompt[0].length, 20).toArray(),
+      );
+      assert.deepEqual(generated, shrunk.generate, `${name}: greedy tokens`);
+      model.dispose();
+    });
+  }
+});
 
 test('LlamaForSequenceClassification scores the last token that is not padding', async () => {
   const ref = readJson<{
@@ -366,16 +566,28 @@ test('adaptLlamaStateDict drops lm_head.weight for a tied head only, and adds or
 
 describe('config.json refusals name the key', () => {
   const base = { model_type: 'llama', hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2 };
-  test('rope types other than default, in rope_parameters or the older rope_scaling', () => {
+  test('rope types not implemented, bad rope settings and a partial rotary factor', () => {
     assert.throws(
-      () => llamaConfigFromHf({ ...base, rope_scaling: { type: 'linear', factor: 2 } }),
-      /llama config.json: 'rope_scaling' has rope type "linear", which is not supported \(supported: 'default'\)/,
+      () => llamaConfigFromHf({ ...base, rope_scaling: { type: 'longrope', factor: 2 } }),
+      /llama config.json: 'rope_scaling' has rope type "longrope", which is not supported \(supported: 'default', 'linear', 'dynamic', 'llama3', 'yarn'\)/,
     );
     assert.throws(
       () => llamaConfigFromHf({ ...base, rope_parameters: { rope_type: 'llama3', rope_theta: 5e5, factor: 8 } }),
-      /'rope_parameters' has rope type "llama3"/,
+      /'rope_parameters.low_freq_factor' is required by rope type 'llama3'/,
+    );
+    assert.throws(
+      () => llamaConfigFromHf({ ...base, rope_scaling: { rope_type: 'linear', factor: 0.5 } }),
+      /'rope_scaling.factor' must be a number ≥ 1/,
+    );
+    assert.throws(
+      () =>
+        llamaConfigFromHf({ ...base, rope_parameters: { rope_type: 'linear', factor: 2, partial_rotary_factor: 0.5 } }),
+      /'rope_parameters.partial_rotary_factor' is not supported/,
     );
     assert.equal(llamaConfigFromHf({ ...base, rope_theta: 5e5, rope_scaling: null }).ropeTheta, 5e5);
+    // The older spelling: rope_scaling wins over rope_parameters and takes rope_theta from the top level, as transformers reads it.
+    const old = llamaConfigFromHf({ ...base, rope_theta: 5e5, rope_scaling: { type: 'dynamic', factor: 2 } });
+    assert.deepEqual([old.ropeTheta, old.ropeScaling], [5e5, { ropeType: 'dynamic', factor: 2 }]);
   });
   test("Qwen2's sliding-window attention", () => {
     assert.throws(

@@ -4,8 +4,8 @@
  * no o_proj bias, sliding-window attention off) and Mistral (configuration_mistral.py: no biases, an
  * optional sliding window). Their fields and defaults, their checks, config.json both ways (the
  * transformers 5 `rope_parameters` and the older `rope_theta` / `rope_scaling` keys), the presets and
- * the size estimate. What is not the same network (another rope type, Qwen2's sliding window) is
- * refused when read, naming the key.
+ * the size estimate. What is not the same network (a rope type not implemented, Qwen2's sliding
+ * window) is refused when read, naming the key.
  */
 import { ACT2FN, isActivationName, type ActivationName } from '../nn/index.js';
 import {
@@ -25,6 +25,7 @@ import {
   type LabelsConfig,
 } from './pretrained-config.js';
 import { MAX_LABELS, MAX_LAYERS, type HfConfig, type ModelSizePart } from './registry.js';
+import { ropeFromHf, ropeScalingProblem, ropeToHf, type LlamaRopeScaling } from './llama-rope.js';
 
 /** The config.json model types this family reads: one network, three names. */
 export const LLAMA_MODEL_TYPES = ['llama', 'qwen2', 'mistral'] as const;
@@ -49,6 +50,8 @@ export interface LlamaConfig extends LabelsConfig {
   rmsNormEps: number;
   /** The rotary embeddings' base (rope_parameters.rope_theta). */
   ropeTheta: number;
+  /** The rope type other than 'default' and its settings (rope_parameters), or null (see llama-rope.ts). */
+  ropeScaling: LlamaRopeScaling | null;
   /** Llama: biases in q/k/v/o_proj. Qwen2 has q/k/v biases and Mistral none, whatever this says. */
   attentionBias: boolean;
   attentionDropout: number;
@@ -79,6 +82,7 @@ const LLAMA_DEFAULTS: Defaults = {
   initializerRange: 0.02,
   rmsNormEps: 1e-6,
   ropeTheta: 10000,
+  ropeScaling: null,
   attentionBias: false,
   attentionDropout: 0,
   mlpBias: false,
@@ -205,6 +209,8 @@ function checkConfig(c: LlamaConfig): void {
           `LlamaConfig: ${key} is a Llama setting; ${c.modelType} fixes its biases (${c.modelType === 'qwen2' ? 'q/k/v_proj have them, o_proj and the MLP do not' : 'none'})`,
         );
   }
+  const ropeProblem = ropeScalingProblem(c.ropeScaling);
+  if (ropeProblem) throw new Error(`LlamaConfig: ${ropeProblem}`);
   if (c.numAttentionHeads % c.numKeyValueHeads)
     throw new Error(
       `LlamaConfig: numAttentionHeads (${c.numAttentionHeads}) must be a multiple of numKeyValueHeads (${c.numKeyValueHeads})`,
@@ -224,14 +230,11 @@ function checkConfig(c: LlamaConfig): void {
 
 // ---- config.json ----------------------------------------------------------------------
 
-/** The rope types transformers has besides 'default'; none is implemented here. */
-const ROPE_DEFAULT = 'default';
-
 /**
  * Reads a transformers config.json of model_type 'llama', 'qwen2' or 'mistral' (absent: 'llama').
  * Unknown keys are ignored and missing ones take the model type's defaults; a wrong type, a rope
- * type other than 'default' (rope_parameters or the older rope_scaling) and Qwen2's sliding-window
- * attention throw, naming the key.
+ * type not implemented (rope_parameters or the older rope_scaling; see llama-rope.ts) and Qwen2's
+ * sliding-window attention throw, naming the key.
  */
 export function llamaConfigFromHf(json: HfConfig): LlamaConfig {
   const given = json.model_type ?? 'llama';
@@ -253,36 +256,15 @@ export function llamaConfigFromHf(json: HfConfig): LlamaConfig {
     // Qwen2 writes sliding_window even when it is off; transformers ignores it then.
     delete own.slidingWindow;
   }
-  own.ropeTheta = ropeTheta(reader) ?? own.ropeTheta;
+  const rope = ropeFromHf(reader, own.maxPositionEmbeddings ?? DEFAULTS[modelType].maxPositionEmbeddings);
+  own.ropeTheta = rope.ropeTheta ?? own.ropeTheta;
+  own.ropeScaling = rope.ropeScaling;
   if (own.id2label !== undefined) delete own.numLabels;
   try {
     return llamaConfig(own);
   } catch (error) {
     throw reader.naming(error, 'LlamaConfig');
   }
-}
-
-/** rope_theta from transformers 5's rope_parameters or the older rope_theta key; other rope types are refused. */
-function ropeTheta(reader: ConfigJsonReader): number | undefined {
-  const json = reader.json;
-  for (const key of ['rope_parameters', 'rope_scaling']) {
-    const value = json[key];
-    if (value === undefined || value === null) continue;
-    if (typeof value !== 'object' || Array.isArray(value)) throw reader.error(key, 'must be an object');
-    const settings = value as Record<string, unknown>;
-    const type = settings.rope_type ?? settings.type ?? ROPE_DEFAULT;
-    if (type !== ROPE_DEFAULT)
-      throw reader.error(
-        key,
-        `has rope type ${JSON.stringify(type)}, which is not supported (supported: '${ROPE_DEFAULT}')`,
-      );
-    if (settings.rope_theta !== undefined) {
-      const problem = field.positiveNumber()(settings.rope_theta);
-      if (problem) throw reader.error(key, `.rope_theta ${problem}`);
-      return settings.rope_theta as number;
-    }
-  }
-  return undefined;
 }
 
 /** The class-name prefix of each model type, as transformers names its classes. */
@@ -317,7 +299,7 @@ export function llamaConfigToHf(config: LlamaConfig, architecture?: string): HfC
     model_type: c.modelType,
     use_cache: true,
     ...fieldsToJson(c, written),
-    rope_parameters: { rope_theta: c.ropeTheta, rope_type: ROPE_DEFAULT },
+    rope_parameters: ropeToHf(c.ropeTheta, c.ropeScaling),
     ...(c.modelType === 'qwen2'
       ? {
           layer_types: Array.from({ length: c.numHiddenLayers }, () => 'full_attention'),

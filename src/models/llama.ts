@@ -7,7 +7,8 @@
  *
  * Every attribute name is the checkpoint key (`model.layers.0.self_attn.q_proj.weight`,
  * `model.norm.weight`, `lm_head.weight`), so a transformers checkpoint loads as is. The config,
- * config.json and presets are in llama-config.ts (re-exported here).
+ * config.json and presets are in llama-config.ts, the rotary embeddings and their rope types in
+ * llama-rope.ts (both re-exported here).
  *
  *   const model = new LlamaForCausalLM(llamaConfigFromHf(JSON.parse(readFileSync('config.json', 'utf8'))));
  *   model.loadStateDict(adaptLlamaStateDict((await loadSafetensors('model.safetensors')).tensors, model));
@@ -16,7 +17,7 @@
  * Generation feeds the decoder a KeyValueCache (kv-cache.ts): `forward({ inputIds, pastKeyValues:
  * cache, useCache: true })` appends each layer's keys and values and attends over all of them.
  */
-import { arange, aten, cat, functional as F, ones, tidy, type Device, type Tensor } from '../tensor/index.js';
+import { arange, cat, functional as F, ones, tidy, type Device, type Tensor } from '../tensor/index.js';
 import {
   ACT2FN,
   Embedding,
@@ -48,7 +49,10 @@ import {
   type LlamaModelType,
 } from './llama-config.js';
 
+import { LlamaRotaryEmbedding } from './llama-rope.js';
+
 export * from './llama-config.js';
+export * from './llama-rope.js';
 
 // ---- initialisation -----------------------------------------------------------------
 
@@ -86,34 +90,6 @@ export class LlamaRMSNorm extends Module {
 
   override extraRepr(): string {
     return `${this.hiddenSize}, eps=${this.eps}`;
-  }
-}
-
-/**
- * Rotary position embeddings (the 'default' rope type): cos and sin of position × inverse frequency
- * for each pair of head dimensions, in float32, then in the activations' dtype.
- */
-export class LlamaRotaryEmbedding extends Module {
-  /** [headDim / 2] float32 1 / θ^(2i / headDim); not saved (non-persistent, as in transformers). */
-  declare inv_freq: Tensor;
-
-  constructor(config: LlamaConfig) {
-    super();
-    const dim = config.headDim;
-    this.registerBuffer(
-      'inv_freq',
-      tidy(() =>
-        aten.pow_Scalar(config.ropeTheta, arange(0, dim, 2, { dtype: 'int64' }).to('float32').div(dim)).reciprocal(),
-      ),
-      false,
-    );
-  }
-
-  /** positionIds [batch, tokens] → cos, sin [batch, tokens, headDim] in `dtype`. */
-  forward(positionIds: Tensor, dtype: Tensor['dtype']): [Tensor, Tensor] {
-    const freqs = positionIds.to('float32').unsqueeze(-1).mul(this.inv_freq);
-    const angles = cat([freqs, freqs], -1);
-    return [angles.cos().to(dtype), angles.sin().to(dtype)];
   }
 }
 
@@ -261,9 +237,9 @@ export interface LlamaInputs {
   /** [batch, pastTokens + tokens]: 1 = a real token, 0 = padding (left or right). Default: all real. */
   attentionMask?: Tensor | null;
   /**
-   * [batch, tokens] or [1, tokens] positions. Default: from the attention mask when given (its
-   * cumulative sum − 1, as transformers' generate passes them, so a left-padded row gets the positions
-   * it has unpadded), else pastTokens, pastTokens + 1, ….
+   * [batch, tokens] or [1, tokens] positions. Default: pastTokens, pastTokens + 1, … whatever the
+   * attention mask, as transformers' LlamaModel.forward. generate() passes a left-padded row the
+   * positions it has unpadded (the mask's cumulative sum − 1), as transformers' generate does.
    */
   positionIds?: Tensor | null;
   /** The keys and values of the tokens before these; updated in place. */
@@ -324,14 +300,6 @@ export function llamaAttentionMask(
   return { allowed: mask.logicalOr(blind), blind };
 }
 
-/** Positions when none are given (see LlamaInputs.positionIds). */
-function defaultPositionIds(attentionMask: Tensor | null, pastTokens: number, tokens: number, device: Device): Tensor {
-  if (!attentionMask) return arange(pastTokens, pastTokens + tokens, 1, { dtype: 'int64', device }).unsqueeze(0);
-  const mask = attentionMask.to('int64');
-  const positions = mask.cumsum(-1).sub(1).maskedFill(mask.eq(0), 1);
-  return positions.narrow(1, pastTokens, tokens);
-}
-
 /** The bare decoder: embed_tokens, the layers, the final norm (and the rotary embeddings they share). */
 export class LlamaModel extends PretrainedModel<LlamaConfig> {
   static readonly batchInput: BatchInput = 'inputs';
@@ -364,7 +332,8 @@ export class LlamaModel extends PretrainedModel<LlamaConfig> {
     const pastTokens = cache?.length ?? 0;
     const mask = llamaAttentionMask(attentionMask, batch, pastTokens, tokens, this.config.slidingWindow);
     const device = hidden0.device as Device;
-    const positions = positionIds ?? defaultPositionIds(attentionMask, pastTokens, tokens, device);
+    const positions =
+      positionIds ?? arange(pastTokens, pastTokens + tokens, 1, { dtype: 'int64', device }).unsqueeze(0);
     const [cos, sin] = this.rotary_emb.forward(positions, hidden0.dtype);
     let hidden = hidden0;
     for (const layer of this.layers) hidden = layer.forward(hidden, mask, cos, sin, cache);

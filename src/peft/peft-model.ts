@@ -210,8 +210,7 @@ export class PeftModel extends Module {
       ...inputs,
       inputIds: null,
       // transformers would offset positions for the virtual tokens; PEFT drops given ones, and so do we.
-      // A decoder then numbers virtual and real tokens 0, 1, … as transformers does (finetune's Llama
-      // would follow a left-padded mask instead, as for generation).
+      // A decoder then numbers virtual and real tokens 0, 1, … as transformers does, whatever the mask.
       positionIds: causalLm ? arange(n + embeds.shape[1], undefined, 1, { dtype: 'int64', device }).unsqueeze(0) : null,
       inputsEmbeds: cat([prompts.to({ dtype: embeds.dtype }), embeds], 1),
       attentionMask: attentionMask
