@@ -17,6 +17,7 @@ import { version } from '../index.js';
 import { manualSeed } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import { familyOfModel } from '../models/registry.js';
+import { PretrainedCausalLM } from '../models/index.js';
 import { savePretrained, isLocalCheckpoint } from '../io/index.js';
 import { makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { getMethod, PeftModel, type MethodName } from '../peft/index.js';
@@ -56,6 +57,7 @@ import { EXIT_CODES_HELP, isNanStop, runCommand, peakRssBytes } from './core/com
 import { type ModelSource, resolveModelSource, buildModel, countParameters } from './core/model-source.js';
 import { copyTokenizerFiles } from './core/tokenizer.js';
 import { type RunData, loadRunData } from './core/data.js';
+import { predictedTokens } from './core/causal-lm-data.js';
 import { argsOptions, buildTrainingArguments } from './core/training-plan.js';
 import { launchCommand, LAUNCH_FLAGS } from './launch.js';
 
@@ -122,17 +124,21 @@ export async function train(options: Options): Promise<Trainer> {
   await importRequired(options);
   const method = parseMethod(str(options, 'method'));
   const seed = num(options, 'seed') ?? 42;
-  const source = await resolveModelSource(modelArg);
-  const data = await loadRunData(options, source);
+  const resolved = await resolveModelSource(modelArg);
+  const data = await loadRunData(options, resolved);
+  // A preset trained as a causal LM takes its tokenizer's vocabulary (loadCausalLmRunData).
+  const source = data.modelSource ?? resolved;
+  const causalLm = data.task === 'causal-lm';
   const numLabelsFlag = positiveInteger(options, 'num-labels');
   if (numLabelsFlag !== undefined && numLabelsFlag < data.labelNames.length) {
     throw new UsageError(
       `--num-labels ${numLabelsFlag} is fewer than the ${data.labelNames.length} labels in the training data (${data.labelNames.join(', ')})`,
     );
   }
-  const numLabels = numLabelsFlag ?? data.labelNames.length;
+  // A causal LM has no head of classes (undefined builds the family's *ForCausalLM).
+  const numLabels = causalLm ? undefined : (numLabelsFlag ?? data.labelNames.length);
   const labelNames =
-    numLabels === data.labelNames.length
+    numLabels === undefined || numLabels === data.labelNames.length
       ? data.labelNames
       : [
           ...data.labelNames,
@@ -179,9 +185,9 @@ export async function train(options: Options): Promise<Trainer> {
       : null;
   // The same initial weights for the same seed, as transformers' set_seed before from_pretrained.
   manualSeed(seed);
-  const built = await buildModel(modelSource, numLabels, labelNames, data.image?.size);
+  const built = await buildModel(modelSource, numLabels, causalLm ? undefined : labelNames, data.image?.size);
   const { family, architecture } = familyOfModel(built.model);
-  say(`model: ${modelArg} → ${architecture}, ${numLabels} labels; ${built.note}`);
+  say(`model: ${modelArg} → ${architecture}, ${causalLm ? 'next-token prediction' : `${numLabels} labels`}; ${built.note}`);
   for (const line of data.describe) say(line);
 
   if (!args.resumeFromCheckpoint && mainProcess) {
@@ -233,7 +239,7 @@ export async function train(options: Options): Promise<Trainer> {
     base_model: isPeftMethod ? baseModelPath : null,
     strategy: method,
     strategy_detail: plan.describe,
-    num_labels: numLabels,
+    num_labels: numLabels ?? null,
     newly_initialized: built.newlyInitialized,
     ...data.record,
     labels: labelNames,
@@ -275,7 +281,7 @@ export async function train(options: Options): Promise<Trainer> {
   }
   const outcome = stoppedOnNan
     ? null
-    : outcomeWarnings(trainer, data.eval, labelNames, {
+    : outcomeWarnings(trainer, data, labelNames, {
         ranAuto: autoLr !== null,
         method,
         newlyInitialized: built.newlyInitialized,
@@ -370,7 +376,7 @@ function warnFrozenRandomModules(model: Module, newlyInitialized: readonly strin
 async function autoLearningRateFor(
   source: ModelSource,
   run: {
-    numLabels: number;
+    numLabels: number | undefined;
     labelNames: string[];
     data: RunData;
     method: MethodName;
@@ -427,13 +433,24 @@ const HIGHEST_ADVISED_PRETRAINED_LR = 1e-3;
  */
 function outcomeWarnings(
   trainer: Trainer,
-  evalData: Dataset<unknown> | null,
+  data: RunData,
   labelNames: readonly string[],
   run: { ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[] },
 ): { warnings: string[]; advice: string[] } {
+  const inner = trainer.model instanceof PeftModel ? trainer.model.model : trainer.model;
   const found = diagnoseTraining(trainer.state.logHistory, {
-    evalLabels: (evalData as DatasetCapabilities | null)?.targets,
+    evalLabels: (data.eval as DatasetCapabilities | null)?.targets,
     labelNames,
+    // A causal LM's evaluation perplexity against a unigram model of the training tokens.
+    ...(inner instanceof PretrainedCausalLM && data.eval
+      ? {
+          unigram: {
+            trainTokens: predictedTokens(data.train),
+            evalTokens: predictedTokens(data.eval),
+            vocabSize: inner.config.vocabSize,
+          },
+        }
+      : {}),
   });
   return {
     warnings: found.map((w) => w.message),
