@@ -187,7 +187,9 @@ export async function train(options: Options): Promise<Trainer> {
   manualSeed(seed);
   const built = await buildModel(modelSource, numLabels, causalLm ? undefined : labelNames, data.image?.size);
   const { family, architecture } = familyOfModel(built.model);
-  say(`model: ${modelArg} → ${architecture}, ${causalLm ? 'next-token prediction' : `${numLabels} labels`}; ${built.note}`);
+  say(
+    `model: ${modelArg} → ${architecture}, ${causalLm ? 'next-token prediction' : `${numLabels} labels`}; ${built.note}`,
+  );
   for (const line of data.describe) say(line);
 
   if (!args.resumeFromCheckpoint && mainProcess) {
@@ -215,7 +217,8 @@ export async function train(options: Options): Promise<Trainer> {
   say(`method: ${method} — ${plan.describe}`);
   if (autoLr && mainProcess) printAutoLearningRate(autoLr);
 
-  const printer = new PrinterCallback();
+  // A causal LM's table shows perplexity from the first row, even when the first epoch ends before an evaluation.
+  const printer = new PrinterCallback(causalLm ? { metrics: ['perplexity'] } : {});
   const trainer = new Trainer({
     model: built.model,
     args: new TrainingArguments({

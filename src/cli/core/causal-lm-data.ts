@@ -154,7 +154,9 @@ function datasetOptions(options: Options, file: string, flag: string): Omit<Caus
   if (prompt !== undefined && response === undefined)
     throw new UsageError('--prompt-column needs --response-column (the text trained on after the prompt)');
   if (messages !== undefined && prompt !== undefined)
-    throw new UsageError('give --messages-column (conversations) or --prompt-column/--response-column (pairs), not both');
+    throw new UsageError(
+      'give --messages-column (conversations) or --prompt-column/--response-column (pairs), not both',
+    );
   const columns = [prompt && 'prompt-column', messages && 'messages-column'].filter(Boolean);
   if (text !== undefined && columns.length)
     throw new UsageError(`--text-column is for plain texts; --${columns[0]} takes the text from its own columns`);
@@ -286,8 +288,14 @@ export async function loadCausalLmRunData(
         `--validation-split ${validationSplit} of ${train.length} ${train.packed ? 'blocks' : 'examples'} leaves ${held} for evaluation and ${train.length - held} for training; both need at least one (more text, or a smaller --block-size)`,
       );
     const order = shuffleInPlace([...Array(train.length).keys()], mulberry32(seed));
-    evalSet = new CausalLmSubset(train, order.slice(0, held).sort((a, b) => a - b));
-    trainSet = new CausalLmSubset(train, order.slice(held).sort((a, b) => a - b));
+    evalSet = new CausalLmSubset(
+      train,
+      order.slice(0, held).sort((a, b) => a - b),
+    );
+    trainSet = new CausalLmSubset(
+      train,
+      order.slice(held).sort((a, b) => a - b),
+    );
     evalWhole = train;
     evalFrom = `held out (--validation-split ${validationSplit}, seed ${seed})`;
     record.validation_split = validationSplit;
@@ -308,9 +316,7 @@ export async function loadCausalLmRunData(
       : /\.(csv|tsv|tab|jsonl|ndjson|json)$/i.test(trainFile)
         ? `text: ${trainOptions.textColumn ?? 'text'}`
         : 'plain text';
-  const describe = [
-    `data: causal-lm, train ${describeSplit(trainSet, train, supervised)} from ${trainFile} (${kind})`,
-  ];
+  const describe = [`data: causal-lm, train ${describeSplit(trainSet, train, supervised)} from ${trainFile} (${kind})`];
   if (evalSet && evalWhole) describe.push(`      eval ${describeSplit(evalSet, evalWhole, supervised)} ${evalFrom}`);
   describe.push(
     `tokenizer: ${tokenizer.source} (${formatInteger(tokenizer.tokenizer.vocabSize)} tokens${tokenizer.tokenizer.chatTemplate ? ', chat template' : ''})${modelSource !== source ? `; the preset's vocab_size set to ${formatInteger(tokenizer.tokenizer.vocabSize)}` : ''}`,
@@ -357,4 +363,63 @@ function checkVocabulary(datasets: readonly CausalLmData[], source: ModelSource,
         );
     }
   }
+}
+
+/** What `finetune train --task causal-lm` recorded in run_config.json, as the flags that set it. */
+const RECORDED_FLAGS: Record<string, string> = {
+  text_column: 'text-column',
+  prompt_column: 'prompt-column',
+  response_column: 'response-column',
+  messages_column: 'messages-column',
+  block_size: 'block-size',
+  packing: 'packing',
+};
+
+/**
+ * Evaluation data for a trained causal LM (finetune eval): the file read as the run read its data —
+ * the columns, block size and packing it recorded, unless flags say otherwise — with the model's tokenizer.
+ */
+export async function loadCausalLmEvalData(
+  trained: { runConfig: Record<string, unknown>; dirs: string[]; modelType: string; hubId?: string; config: HfConfig },
+  given: Options,
+  fileFlag: string,
+): Promise<{ dataset: Dataset<unknown>; describe: string }> {
+  const run = trained.runConfig;
+  const options: Options = { ...given };
+  // The run's columns go together: a flag for any of them replaces all of them.
+  const columnsGiven = ['text-column', 'prompt-column', 'response-column', 'messages-column'].some(
+    (flag) => given[flag] !== undefined,
+  );
+  for (const [key, flag] of Object.entries(RECORDED_FLAGS)) {
+    const value = run[key];
+    if (flag.endsWith('-column') && columnsGiven) continue;
+    if (
+      options[flag] === undefined &&
+      (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    )
+      options[flag] = value;
+  }
+  const file = str(options, fileFlag) ?? str(options, 'text-file');
+  if (!file)
+    throw new UsageError(
+      `--${fileFlag} is required (text as the model was trained on: a .txt, or a .jsonl / .csv / .tsv with its columns)`,
+    );
+  const tokenizer = await loadTokenizer(str(options, 'tokenizer'), trained.dirs, trained.modelType, trained.hubId);
+  const blockSize =
+    positiveInteger(options, 'block-size') ??
+    Math.min(modelPositions(trained.config) ?? DEFAULT_MAX_BLOCK, DEFAULT_MAX_BLOCK);
+  // A table's columns do not apply to a .txt file evaluated after training on one (and the reverse).
+  const plain = !/\.(csv|tsv|tab|jsonl|ndjson|json)$/i.test(file);
+  if (plain && !columnsGiven)
+    for (const key of ['text-column', 'prompt-column', 'response-column', 'messages-column']) delete options[key];
+  const settings: CausalLmDataOptions = {
+    ...datasetOptions(options, file, fileFlag),
+    ...tableReading(options, run),
+    tokenizer: tokenizer.tokenizer,
+    blockSize,
+  };
+  const whole = await readCausalLmFile(file, fileFlag, settings, options);
+  const dataset = firstExamples(whole, positiveInteger(options, 'max-eval-samples'));
+  const supervised = settings.promptColumn !== undefined || settings.messagesColumn !== undefined;
+  return { dataset, describe: `${describeSplit(dataset, whole, supervised)} from ${file}` };
 }

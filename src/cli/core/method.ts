@@ -87,7 +87,11 @@ interface AdapterHead {
  * other than what was trained.
  */
 export function adapterHead(facts: ModelFacts, newlyInitialized: readonly string[]): AdapterHead {
-  const taskType: TaskType | undefined = facts.causalLm ? 'CAUSAL_LM' : facts.modelType === 'bert' ? 'SEQ_CLS' : undefined;
+  const taskType: TaskType | undefined = facts.causalLm
+    ? 'CAUSAL_LM'
+    : facts.modelType === 'bert'
+      ? 'SEQ_CLS'
+      : undefined;
   // CAUSAL_LM has no head to copy: lm_head is the token embedding (tied), adapted through the layers below it.
   const headNames = facts.causalLm
     ? []

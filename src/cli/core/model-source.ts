@@ -162,9 +162,7 @@ export async function buildModel(
 ): Promise<BuiltModel> {
   // No classes: a causal LM, built as the family's *ForCausalLM / LMHeadModel whatever config.json lists first.
   const architecture =
-    numLabels === undefined
-      ? causalLmArchitecture(source.modelType)
-      : classificationArchitecture(source.modelType);
+    numLabels === undefined ? causalLmArchitecture(source.modelType) : classificationArchitecture(source.modelType);
   let built: BuiltModel;
   // ViT's position embeddings fix its image size: a random one is built for the size asked for, a pretrained one must be fed its own.
   const vitSize = source.modelType === 'vit' ? source.config.image_size : undefined;
