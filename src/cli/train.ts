@@ -21,7 +21,7 @@ import { PretrainedCausalLM } from '../models/index.js';
 import { savePretrained, isLocalCheckpoint } from '../io/index.js';
 import { makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { getMethod, PeftModel, type MethodName } from '../peft/index.js';
-import { preprocessorJson, type Dataset, type DatasetCapabilities } from '../data/index.js';
+import { preprocessorJson, type DatasetCapabilities } from '../data/index.js';
 import {
   autoLearningRate,
   describeLrCurve,
