@@ -218,7 +218,7 @@ export async function train(options: Options): Promise<Trainer> {
   if (autoLr && mainProcess) printAutoLearningRate(autoLr);
 
   // A causal LM's table shows perplexity from the first row, even when the first epoch ends before an evaluation.
-  const printer = new PrinterCallback(causalLm ? { metrics: ['perplexity'] } : {});
+  const printer = new PrinterCallback(causalLm && data.eval ? { metrics: ['perplexity'] } : {});
   const trainer = new Trainer({
     model: built.model,
     args: new TrainingArguments({
@@ -232,6 +232,11 @@ export async function train(options: Options): Promise<Trainer> {
   });
   const counts = countParameters(trainer.model);
   if (mainProcess) warnFrozenRandomModules(trainer.model, built.newlyInitialized, method);
+  // An adapter steers what a pretrained model knows; on frozen random weights a language model learns next to nothing.
+  if (mainProcess && causalLm && isPeftMethod && built.randomInit)
+    console.error(
+      `note: ${modelArg} has random weights (no model.safetensors), which --method ${method} keeps frozen: an adapter on them learns little; give a pretrained checkpoint, or train from scratch with --method full`,
+    );
   const runConfig: Record<string, unknown> = {
     command: 'finetune train',
     finetune_version: version,
