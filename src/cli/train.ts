@@ -1,5 +1,6 @@
 /**
- * `finetune train`: fine-tunes a model on a labelled file (text) or an image folder / Fashion-MNIST,
+ * `finetune train`: fine-tunes a model on a labelled file (text) or an image folder / Fashion-MNIST, or a
+ * decoder language model on text (--task causal-lm: ./core/causal-lm-data.ts),
  * with a fine-tuning method (full, head, top-k, BitFit, LN, gradual unfreezing, LoRA, DoRA, IA3,
  * prompt tuning, Houlsby / Pfeiffer adapters), through the Trainer; flags are TrainingArguments'
  * in kebab-case. Prints the plan, a progress bar and the per-epoch table; writes the model (or the
@@ -63,6 +64,7 @@ import { launchCommand, LAUNCH_FLAGS } from './launch.js';
 
 const TRAIN_HELP = `Usage: finetune train --model <preset|dir|hub id> (--train-file FILE [--eval-file FILE | --validation-split 0.1] | --image-folder DIR | --fashion-mnist)
                       [--method lora] [--output-dir DIR] [TrainingArguments as flags in kebab-case] [--config run.yaml]
+       finetune train --model <decoder dir|hub id> --text-file FILE [--prompt-column P --response-column R] [--block-size N] …   (--task causal-lm)
 
 Fine-tunes the model with the method and writes, into --output-dir: the model (config.json + model.safetensors)
 or the adapter (adapter_config.json + adapter_model.safetensors, and base_model/ when the base was randomly
@@ -76,6 +78,8 @@ Examples:
                  --method lora --max-length 64 --num-train-epochs 3 --output-dir runs/lora
   finetune train --config run.yaml --learning-rate 1e-4          # flags override the file
   finetune train --model resnet18 --fashion-mnist --max-train-samples 2000 --image-size 32 --method head
+  finetune train --model ./my-gpt2 --text-file corpus.txt --validation-split 0.1 --method lora --block-size 256 \\
+                 --sample-prompt "Once upon a time" --output-dir runs/gpt2-lora   # a causal LM: loss and perplexity
 
 Several processes (data parallel, as torchrun; see finetune launch): with any of these flags the command starts
 --nproc-per-node workers of itself with torchrun's variables (OMP_NUM_THREADS = cores / N each unless set); each
