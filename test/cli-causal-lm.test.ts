@@ -318,6 +318,12 @@ test('train --task causal-lm: bad flags exit 2 naming the flag; a missing column
   );
 });
 
+test('compare refuses a causal LM (it ranks by accuracy), naming what to do instead', () => {
+  const run = finetune('compare', '--model', gpt2Dir, '--text-file', textFile, '--validation-split', '0.25');
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /compare ranks methods by accuracy.*finetune train --task causal-lm/);
+});
+
 test('train --task causal-lm --validation-split holds out blocks (seeded) and evaluates on them', () => {
   const out = join(tmp, 'gpt2-split');
   const run = finetune(
