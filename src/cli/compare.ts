@@ -32,7 +32,7 @@ import {
   type ComparisonRun,
 } from '../report/index.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
-import { splitFolders } from './core/data.js';
+import { splitFolders, taskOf } from './core/data.js';
 import {
   EXIT,
   flagHelp,
@@ -400,7 +400,12 @@ export async function runCompare(argv: string[]): Promise<number> {
     if (options['resume-from-checkpoint'] !== undefined)
       throw new UsageError('--resume-from-checkpoint does not apply to compare (each method starts afresh)');
     // Read before any child starts: a mistyped --model is one usage error, not one failed run per method.
-    const plan = await lrPlan(options, await resolveModelSource(model));
+    const source = await resolveModelSource(model);
+    if (taskOf(options, source.modelType, source.config) === 'causal-lm')
+      throw new UsageError(
+        `compare ranks methods by accuracy, which a causal LM has none of: train each method with finetune train --task causal-lm (--eval-file or --validation-split) and compare their eval_perplexity`,
+      );
+    const plan = await lrPlan(options, source);
     const outputDir = optString(options, 'output-dir') ?? 'compare_output';
     const verbose = optBoolean(options, 'verbose') ?? false;
     const json = optBoolean(options, 'json') ?? false;

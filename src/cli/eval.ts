@@ -32,6 +32,10 @@ import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 import { loadTokenizer } from './core/tokenizer.js';
 import { loadTrainedModel, TRAINED_MODEL_FLAG, type TrainedModel } from './core/trained-model.js';
+import { loadCausalLmEvalData } from './core/causal-lm-data.js';
+import { PretrainedCausalLM } from '../models/index.js';
+import { PeftModel } from '../peft/index.js';
+import { CAUSAL_LM_FLAGS } from './core/run-flags.js';
 
 export const EVAL_FLAGS: FlagTable = {
   ...CONFIG_FLAG,
@@ -48,7 +52,19 @@ export const EVAL_FLAGS: FlagTable = {
     group: 'Model',
     help: "tokenizer.json or its folder (default: the model's or adapter's folder)",
   },
-  'eval-file': { kind: 'string', arg: 'FILE', group: 'Data', help: 'labelled data: .csv, .tsv or .jsonl' },
+  'eval-file': {
+    kind: 'string',
+    arg: 'FILE',
+    group: 'Data',
+    help: 'labelled data: .csv, .tsv or .jsonl (a causal LM: text as it trained on, .txt or a table)',
+  },
+  'text-file': { kind: 'string', arg: 'FILE', group: 'Data', help: 'a causal LM: the same as --eval-file' },
+  ...Object.fromEntries(
+    ['prompt-column', 'response-column', 'messages-column', 'block-size', 'packing'].map((flag) => [
+      flag,
+      { ...CAUSAL_LM_FLAGS[flag], help: `${CAUSAL_LM_FLAGS[flag].help} (default: as trained)` },
+    ]),
+  ),
   'text-column': {
     kind: 'string',
     arg: 'NAME',
@@ -91,13 +107,16 @@ export const EVAL_FLAGS: FlagTable = {
 const HELP = `Usage: finetune eval --model <dir|hub id> [--adapter DIR] (--eval-file FILE | --image-folder DIR | --fashion-mnist) [--json]
 
 Evaluates a trained model: eval_loss, eval_accuracy and eval_f1 (binary; f1_macro for more classes), as the
-Trainer's evaluate(). --model may be finetune train's output folder (a model, or an adapter whose base it names).
+Trainer's evaluate(); a causal LM (GPT-2, Llama, …): eval_loss and eval_perplexity over every predicted token,
+its text read in blocks as it was trained. --model may be finetune train's output folder (a model, or an adapter
+whose base it names).
 
 FLAGS
 
 Examples:
   finetune eval --model runs/lora --eval-file data/sst2/dev.tsv
   finetune eval --model runs/lora --eval-file data/sst2/dev.tsv --json
+  finetune eval --model runs/gpt2-lora --eval-file held-out.txt
 
 EXIT`;
 
@@ -106,6 +125,11 @@ export function evalHelp(): string {
 }
 
 const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Whether a trained model (or the base under its adapter) is a decoder evaluated by loss and perplexity. */
+function isCausalLm(trained: TrainedModel): boolean {
+  return (trained.model instanceof PeftModel ? trained.model.model : trained.model) instanceof PretrainedCausalLM;
+}
 
 /** Labelled evaluation data for a trained model: text files with its tokenizer and labels, or images with its preprocessing. */
 export async function loadEvalData(
@@ -123,6 +147,7 @@ export async function loadEvalData(
         )
       : d;
   const skipBadRows = optBoolean(options, 'skip-bad-rows') ?? false;
+  if (isCausalLm(trained)) return loadCausalLmEvalData(trained, options, fileFlag);
   if (trained.modelType === 'bert') {
     const file = optString(options, fileFlag);
     if (!file)
@@ -199,7 +224,7 @@ export async function runEval(argv: string[]): Promise<number> {
     const { dataset, describe } = await loadEvalData(trained, options);
     if (!json)
       console.log(
-        `model: ${trained.describe} (${trained.labels.length} labels: ${trained.labels.join(', ')})\ndata: ${describe}`,
+        `model: ${trained.describe} (${isCausalLm(trained) ? 'causal LM: loss and perplexity' : `${trained.labels.length} labels: ${trained.labels.join(', ')}`})\ndata: ${describe}`,
       );
     const metrics = await evaluateTrained(trained, dataset, optNumber(options, 'per-device-eval-batch-size'));
     if (json)

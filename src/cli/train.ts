@@ -1,5 +1,6 @@
 /**
- * `finetune train`: fine-tunes a model on a labelled file (text) or an image folder / Fashion-MNIST,
+ * `finetune train`: fine-tunes a model on a labelled file (text) or an image folder / Fashion-MNIST, or a
+ * decoder language model on text (--task causal-lm: ./core/causal-lm-data.ts),
  * with a fine-tuning method (full, head, top-k, BitFit, LN, gradual unfreezing, LoRA, DoRA, IA3,
  * prompt tuning, Houlsby / Pfeiffer adapters), through the Trainer; flags are TrainingArguments'
  * in kebab-case. Prints the plan, a progress bar and the per-epoch table; writes the model (or the
@@ -17,10 +18,11 @@ import { version } from '../index.js';
 import { manualSeed } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import { familyOfModel } from '../models/registry.js';
+import { PretrainedCausalLM } from '../models/index.js';
 import { savePretrained, isLocalCheckpoint } from '../io/index.js';
 import { makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { getMethod, PeftModel, type MethodName } from '../peft/index.js';
-import { preprocessorJson, type Dataset, type DatasetCapabilities } from '../data/index.js';
+import { preprocessorJson, type DatasetCapabilities } from '../data/index.js';
 import {
   autoLearningRate,
   describeLrCurve,
@@ -56,11 +58,13 @@ import { EXIT_CODES_HELP, isNanStop, runCommand, peakRssBytes } from './core/com
 import { type ModelSource, resolveModelSource, buildModel, countParameters } from './core/model-source.js';
 import { copyTokenizerFiles } from './core/tokenizer.js';
 import { type RunData, loadRunData } from './core/data.js';
+import { predictedTokens } from './core/causal-lm-data.js';
 import { argsOptions, buildTrainingArguments } from './core/training-plan.js';
 import { launchCommand, LAUNCH_FLAGS } from './launch.js';
 
 const TRAIN_HELP = `Usage: finetune train --model <preset|dir|hub id> (--train-file FILE [--eval-file FILE | --validation-split 0.1] | --image-folder DIR | --fashion-mnist)
                       [--method lora] [--output-dir DIR] [TrainingArguments as flags in kebab-case] [--config run.yaml]
+       finetune train --model <decoder dir|hub id> --text-file FILE [--prompt-column P --response-column R] [--block-size N] …   (--task causal-lm)
 
 Fine-tunes the model with the method and writes, into --output-dir: the model (config.json + model.safetensors)
 or the adapter (adapter_config.json + adapter_model.safetensors, and base_model/ when the base was randomly
@@ -74,6 +78,8 @@ Examples:
                  --method lora --max-length 64 --num-train-epochs 3 --output-dir runs/lora
   finetune train --config run.yaml --learning-rate 1e-4          # flags override the file
   finetune train --model resnet18 --fashion-mnist --max-train-samples 2000 --image-size 32 --method head
+  finetune train --model ./my-gpt2 --text-file corpus.txt --validation-split 0.1 --method lora --block-size 256 \\
+                 --sample-prompt "Once upon a time" --output-dir runs/gpt2-lora   # a causal LM: loss and perplexity
 
 Several processes (data parallel, as torchrun; see finetune launch): with any of these flags the command starts
 --nproc-per-node workers of itself with torchrun's variables (OMP_NUM_THREADS = cores / N each unless set); each
@@ -122,17 +128,21 @@ export async function train(options: Options): Promise<Trainer> {
   await importRequired(options);
   const method = parseMethod(str(options, 'method'));
   const seed = num(options, 'seed') ?? 42;
-  const source = await resolveModelSource(modelArg);
-  const data = await loadRunData(options, source);
+  const resolved = await resolveModelSource(modelArg);
+  const data = await loadRunData(options, resolved);
+  // A preset trained as a causal LM takes its tokenizer's vocabulary (loadCausalLmRunData).
+  const source = data.modelSource ?? resolved;
+  const causalLm = data.task === 'causal-lm';
   const numLabelsFlag = positiveInteger(options, 'num-labels');
   if (numLabelsFlag !== undefined && numLabelsFlag < data.labelNames.length) {
     throw new UsageError(
       `--num-labels ${numLabelsFlag} is fewer than the ${data.labelNames.length} labels in the training data (${data.labelNames.join(', ')})`,
     );
   }
-  const numLabels = numLabelsFlag ?? data.labelNames.length;
+  // A causal LM has no head of classes (undefined builds the family's *ForCausalLM).
+  const numLabels = causalLm ? undefined : (numLabelsFlag ?? data.labelNames.length);
   const labelNames =
-    numLabels === data.labelNames.length
+    numLabels === undefined || numLabels === data.labelNames.length
       ? data.labelNames
       : [
           ...data.labelNames,
@@ -179,9 +189,11 @@ export async function train(options: Options): Promise<Trainer> {
       : null;
   // The same initial weights for the same seed, as transformers' set_seed before from_pretrained.
   manualSeed(seed);
-  const built = await buildModel(modelSource, numLabels, labelNames, data.image?.size);
+  const built = await buildModel(modelSource, numLabels, causalLm ? undefined : labelNames, data.image?.size);
   const { family, architecture } = familyOfModel(built.model);
-  say(`model: ${modelArg} → ${architecture}, ${numLabels} labels; ${built.note}`);
+  say(
+    `model: ${modelArg} → ${architecture}, ${causalLm ? 'next-token prediction' : `${numLabels} labels`}; ${built.note}`,
+  );
   for (const line of data.describe) say(line);
 
   if (!args.resumeFromCheckpoint && mainProcess) {
@@ -209,7 +221,8 @@ export async function train(options: Options): Promise<Trainer> {
   say(`method: ${method} — ${plan.describe}`);
   if (autoLr && mainProcess) printAutoLearningRate(autoLr);
 
-  const printer = new PrinterCallback();
+  // A causal LM's table shows perplexity from the first row, even when the first epoch ends before an evaluation.
+  const printer = new PrinterCallback(causalLm && data.eval ? { metrics: ['perplexity'] } : {});
   const trainer = new Trainer({
     model: built.model,
     args: new TrainingArguments({
@@ -223,6 +236,11 @@ export async function train(options: Options): Promise<Trainer> {
   });
   const counts = countParameters(trainer.model);
   if (mainProcess) warnFrozenRandomModules(trainer.model, built.newlyInitialized, method);
+  // An adapter steers what a pretrained model knows; on frozen random weights a language model learns next to nothing.
+  if (mainProcess && causalLm && isPeftMethod && built.randomInit)
+    console.error(
+      `note: ${modelArg} has random weights (no model.safetensors), which --method ${method} keeps frozen: an adapter on them learns little; give a pretrained checkpoint, or train from scratch with --method full`,
+    );
   const runConfig: Record<string, unknown> = {
     command: 'finetune train',
     finetune_version: version,
@@ -233,7 +251,7 @@ export async function train(options: Options): Promise<Trainer> {
     base_model: isPeftMethod ? baseModelPath : null,
     strategy: method,
     strategy_detail: plan.describe,
-    num_labels: numLabels,
+    num_labels: numLabels ?? null,
     newly_initialized: built.newlyInitialized,
     ...data.record,
     labels: labelNames,
@@ -275,7 +293,7 @@ export async function train(options: Options): Promise<Trainer> {
   }
   const outcome = stoppedOnNan
     ? null
-    : outcomeWarnings(trainer, data.eval, labelNames, {
+    : outcomeWarnings(trainer, data, labelNames, {
         ranAuto: autoLr !== null,
         method,
         newlyInitialized: built.newlyInitialized,
@@ -370,7 +388,7 @@ function warnFrozenRandomModules(model: Module, newlyInitialized: readonly strin
 async function autoLearningRateFor(
   source: ModelSource,
   run: {
-    numLabels: number;
+    numLabels: number | undefined;
     labelNames: string[];
     data: RunData;
     method: MethodName;
@@ -427,13 +445,24 @@ const HIGHEST_ADVISED_PRETRAINED_LR = 1e-3;
  */
 function outcomeWarnings(
   trainer: Trainer,
-  evalData: Dataset<unknown> | null,
+  data: RunData,
   labelNames: readonly string[],
   run: { ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[] },
 ): { warnings: string[]; advice: string[] } {
+  const inner = trainer.model instanceof PeftModel ? trainer.model.model : trainer.model;
   const found = diagnoseTraining(trainer.state.logHistory, {
-    evalLabels: (evalData as DatasetCapabilities | null)?.targets,
+    evalLabels: (data.eval as DatasetCapabilities | null)?.targets,
     labelNames,
+    // A causal LM's evaluation perplexity against a unigram model of the training tokens.
+    ...(inner instanceof PretrainedCausalLM && data.eval
+      ? {
+          unigram: {
+            trainTokens: predictedTokens(data.train),
+            evalTokens: predictedTokens(data.eval),
+            vocabSize: inner.config.vocabSize,
+          },
+        }
+      : {}),
   });
   return {
     warnings: found.map((w) => w.message),

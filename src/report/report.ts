@@ -327,6 +327,21 @@ function evalTable(log: readonly LogEntry[]): string {
   return `<section id="evaluations"><h2>Evaluations</h2><div class="scroll"><table class="evals"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div></section>`;
 }
 
+/** A causal LM's sample generations at each evaluation (TrainingArguments.samplePrompts: sample_1, … in the log), prompt by prompt. */
+function samplesTable(log: readonly LogEntry[]): string {
+  const withSamples = log.filter((e) => typeof e.sample_1 === 'string');
+  if (withSamples.length === 0) return '';
+  const keys = Object.keys(withSamples[0]).filter((k) => /^sample_\d+$/.test(k));
+  const head = ['step', ...keys].map((n) => `<th>${escapeXml(n)}</th>`).join('');
+  const rows = withSamples
+    .map((e) => {
+      const cells = [String(num(e, 'step') ?? ''), ...keys.map((k) => (typeof e[k] === 'string' ? e[k] : ''))];
+      return `<tr>${cells.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`;
+    })
+    .join('');
+  return `<section id="samples"><h2>Samples</h2><p class="note">Each prompt continued greedily at each evaluation.</p><div class="scroll"><table class="samples"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div></section>`;
+}
+
 const CSS = `
 :root { color-scheme: light; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #222; background: #f7f7f8; margin: 0; }
@@ -386,6 +401,7 @@ export function renderReportHtml(history: RunHistory, summary: RunSummary, optio
 <section id="metrics"><h2>Metrics</h2><div class="charts">${metrics.map((c, i) => figure(c, `chart-metrics-${i + 1}`)).join('')}</div></section>
 <section id="lr"><h2>Learning rate</h2><div class="charts">${figure(lrChart(log), 'chart-lr')}${grad ? figure(grad, 'chart-grad-norm') : ''}${taskWeights ? figure(taskWeights, 'chart-task-weights') : ''}</div></section>
 ${evalTable(log)}
+${samplesTable(log)}
 <section id="config"><h2>Configuration</h2>${configs.length ? configs.join('\n') : '<p class="note">No configuration was saved with this run.</p>'}</section>`,
   );
 }

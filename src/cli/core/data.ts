@@ -44,8 +44,9 @@ import { parseMethod } from './method.js';
 import { DEFAULT_VIRTUAL_TOKENS } from '../../peft/index.js';
 import { isDir, readJsonFile } from './paths.js';
 import { formatInteger } from '../../report/format.js';
-import { type Task } from './run-flags.js';
-import { type ModelSource } from './model-source.js';
+import { CAUSAL_LM_FLAGS, type Task } from './run-flags.js';
+import { loadCausalLmRunData } from './causal-lm-data.js';
+import { isCausalLmConfig, type ModelSource } from './model-source.js';
 import { type LoadedTokenizer, loadTokenizer } from './tokenizer.js';
 
 // ---- text data -----------------------------------------------------------------------------------
@@ -352,16 +353,21 @@ export interface RunData {
   tokenizer?: LoadedTokenizer;
   maxLength?: number;
   image?: ImagePreprocessing;
+  /** The model source fitted to the data: a preset's vocabulary and special tokens set to the tokenizer's (causal-lm). */
+  modelSource?: ModelSource;
 }
 
-/** The task from --task, the data flags and the model family. */
-export function taskOf(options: Options, modelType: string): Task {
+/** The task from --task, the data flags and the model (a *ForCausalLM / GPT2LMHeadModel config trains as a causal LM). */
+export function taskOf(options: Options, modelType: string, config: HfConfig = {}): Task {
   const task = str(options, 'task') as Task | undefined;
   const imageData = options['image-folder'] !== undefined || options['fashion-mnist'] === true;
-  const textData = options['train-file'] !== undefined;
+  const textData = options['train-file'] !== undefined || options['text-file'] !== undefined;
   if (imageData && textData)
-    throw new UsageError('give text data (--train-file) or images (--image-folder, --fashion-mnist), not both');
+    throw new UsageError(
+      'give text data (--train-file, --text-file) or images (--image-folder, --fashion-mnist), not both',
+    );
   if (task) return task;
+  if (isCausalLmConfig(config) || options['text-file'] !== undefined) return 'causal-lm';
   if (imageData) return 'image-classification';
   if (textData) return 'text-classification';
   return modelType === 'bert' ? 'text-classification' : 'image-classification';
@@ -404,7 +410,13 @@ export async function loadRunData(
   source: ModelSource,
   config: { requireEval?: boolean } = {},
 ): Promise<RunData> {
-  const task = taskOf(options, source.modelType);
+  const task = taskOf(options, source.modelType, source.config);
+  if (task === 'causal-lm') return loadCausalLmRunData(options, source, config);
+  const causalFlag = Object.keys(CAUSAL_LM_FLAGS).find((flag) => options[flag] !== undefined);
+  if (causalFlag)
+    throw new UsageError(
+      `--${causalFlag} is for --task causal-lm (a decoder such as GPT-2 or Llama); --task ${task} takes --train-file and its columns`,
+    );
   const validationSplit = num(options, 'validation-split');
   if (validationSplit !== undefined && !(validationSplit > 0 && validationSplit < 1))
     throw new UsageError(`--validation-split must be in (0, 1), got ${validationSplit}`);

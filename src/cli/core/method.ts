@@ -80,14 +80,26 @@ interface AdapterHead {
 
 /**
  * What an adapter trains whole besides its own weights (PEFT's modules_to_save): the head (SEQ_CLS's
- * classifier for BERT, else the head modules of the layer groups), and every module the checkpoint
+ * classifier for BERT, none for a causal LM as PEFT's CAUSAL_LM, else the head modules of the layer
+ * groups), and every module the checkpoint
  * left at random values (`newlyInitialized`: a pooler an MLM checkpoint lacks, say). Left frozen and
  * unsaved, such a module would be drawn anew at each load, and the adapter would compute something
  * other than what was trained.
  */
 export function adapterHead(facts: ModelFacts, newlyInitialized: readonly string[]): AdapterHead {
-  const taskType: TaskType | undefined = facts.modelType === 'bert' ? 'SEQ_CLS' : undefined;
-  const headNames = taskType ? SEQ_CLS_HEAD_NAMES : facts.hasClassifier ? ['classifier'] : facts.headPaths;
+  const taskType: TaskType | undefined = facts.causalLm
+    ? 'CAUSAL_LM'
+    : facts.modelType === 'bert'
+      ? 'SEQ_CLS'
+      : undefined;
+  // CAUSAL_LM has no head to copy: lm_head is the token embedding (tied), adapted through the layers below it.
+  const headNames = facts.causalLm
+    ? []
+    : taskType
+      ? SEQ_CLS_HEAD_NAMES
+      : facts.hasClassifier
+        ? ['classifier']
+        : facts.headPaths;
   // PEFT wraps a module whose path ends with a listed name, with everything below it.
   const covered = (path: string) =>
     headNames.some((name) => path === name || path.endsWith(`.${name}`) || path.startsWith(`${name}.`));
@@ -110,6 +122,10 @@ export function buildStrategy(
   newlyInitialized: readonly string[] = [],
 ): MethodPlan {
   const facts = factsOf(model);
+  if (facts.causalLm && method === 'head')
+    throw new UsageError(
+      `--method head trains a classification head on frozen features; ${facts.architecture}'s output layer is its token embedding (tied): use --method lora, ia3, prompt-tuning, bitfit or full`,
+    );
   const { describe: headNote, ...headConfig } = adapterHead(facts, newlyInitialized);
   const built = getMethod(method).build({
     model,

@@ -27,6 +27,8 @@ export interface ModelFacts extends MethodModelFacts {
   total: number;
   /** The head's classes (config.numLabels or numClasses), when the model says. */
   numLabels: number | null;
+  /** A decoder that predicts the next token (GPT2LMHeadModel, LlamaForCausalLM, …): PEFT's CAUSAL_LM task. */
+  causalLm: boolean;
 }
 
 export function readModelFacts(model: Module): ModelFacts {
@@ -73,5 +75,6 @@ export function readModelFacts(model: Module): ModelFacts {
     total: summarizeTrainable(model).total,
     // A causal LM predicts tokens: its config's num_labels (2 by default) is no head of classes.
     numLabels: model instanceof PretrainedCausalLM ? null : (head?.numLabels ?? null),
+    causalLm: model instanceof PretrainedCausalLM,
   };
 }

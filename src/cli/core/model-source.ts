@@ -41,6 +41,21 @@ export function classificationArchitecture(modelType: string): string | undefine
   return undefined;
 }
 
+/** The architectures that predict the next token: GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM, … */
+const CAUSAL_LM_ARCHITECTURE = /(ForCausalLM|LMHeadModel)$/;
+
+/** Whether a config.json names a causal-LM architecture first. */
+export function isCausalLmConfig(config: HfConfig): boolean {
+  const first = Array.isArray(config.architectures) ? config.architectures[0] : undefined;
+  return typeof first === 'string' && CAUSAL_LM_ARCHITECTURE.test(first);
+}
+
+/** The causal-LM architecture of a model type (GPT2LMHeadModel, LlamaForCausalLM, …), if it has one. */
+export function causalLmArchitecture(modelType: string): string | undefined {
+  const family = modelFamilies().find((f) => f.modelType === modelType);
+  return family && Object.keys(family.architectures).find((name) => CAUSAL_LM_ARCHITECTURE.test(name));
+}
+
 function presetNames(): string[] {
   return modelFamilies().flatMap((f) => Object.keys(f.presets));
 }
@@ -138,14 +153,16 @@ export function setLabelNames(model: Module, names: readonly string[]): void {
   if (isPretrainedModel(model)) model.setLabelNames(names);
 }
 
-/** Builds the classification model of `source` with `numLabels` outputs (random init for presets and bare configs). */
+/** Builds the classification model of `source` with `numLabels` outputs, or its causal LM when numLabels is undefined (random init for presets and bare configs). */
 export async function buildModel(
   source: ModelSource,
-  numLabels: number,
+  numLabels: number | undefined,
   labelNames?: readonly string[],
   imageSize?: number,
 ): Promise<BuiltModel> {
-  const architecture = classificationArchitecture(source.modelType);
+  // No classes: a causal LM, built as the family's *ForCausalLM / LMHeadModel whatever config.json lists first.
+  const architecture =
+    numLabels === undefined ? causalLmArchitecture(source.modelType) : classificationArchitecture(source.modelType);
   let built: BuiltModel;
   // ViT's position embeddings fix its image size: a random one is built for the size asked for, a pretrained one must be fed its own.
   const vitSize = source.modelType === 'vit' ? source.config.image_size : undefined;

@@ -5,7 +5,7 @@ import { settingFlags } from './setting-flags.js';
 import { IMAGE_CHECK_FLAGS } from './data-check.js';
 import { METHOD_FLAGS } from './method.js';
 
-export const TASKS = ['text-classification', 'image-classification'] as const;
+export const TASKS = ['text-classification', 'image-classification', 'causal-lm'] as const;
 export type Task = (typeof TASKS)[number];
 
 export const CONFIG_FLAG: FlagTable = {
@@ -53,18 +53,69 @@ export const TABLE_FLAGS: FlagTable = {
   },
 };
 
+/** The data flags of --task causal-lm (next-token training of a decoder). */
+export const CAUSAL_LM_FLAGS: FlagTable = {
+  'text-file': {
+    kind: 'string',
+    arg: 'FILE',
+    group: 'Data',
+    help: 'causal-lm: the training text, a .txt (one text per line, packed) or a .jsonl / .csv / .tsv with a text column (--text-column, default text)',
+  },
+  'prompt-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Data',
+    help: "causal-lm: prompt/response pairs (with --response-column): the loss on the response only, in the tokenizer's chat template when it has one",
+  },
+  'response-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Data',
+    help: 'causal-lm: the response column of prompt/response pairs (with --prompt-column)',
+  },
+  'messages-column': {
+    kind: 'string',
+    arg: 'NAME',
+    group: 'Data',
+    help: "causal-lm: a JSONL column of conversations ([{role, content}, …]) in the tokenizer's chat template, the loss on the assistant turns",
+  },
+  'block-size': {
+    kind: 'integer',
+    group: 'Data',
+    help: "causal-lm: tokens per example (default: the model's positions, at most 1024)",
+  },
+  packing: {
+    kind: 'boolean',
+    group: 'Data',
+    help: 'causal-lm: concatenate the texts and cut them into full blocks, the remainder dropped (default true for plain text, false for pairs and conversations; --packing false turns it off)',
+  },
+  'sample-prompt': {
+    kind: 'strings',
+    arg: 'TEXT',
+    group: 'Data',
+    trainingArg: 'samplePrompts',
+    help: 'causal-lm: a prompt continued greedily at each evaluation, shown and kept in the report (repeatable)',
+  },
+  'sample-max-new-tokens': {
+    kind: 'integer',
+    group: 'Data',
+    trainingArg: 'sampleMaxNewTokens',
+    help: 'causal-lm: tokens each --sample-prompt is continued by (default 20)',
+  },
+};
+
 export const DATA_FLAGS: FlagTable = {
   task: {
     kind: 'string',
     group: 'Data',
     choices: TASKS,
-    help: 'text-classification or image-classification (default: from the model and the data flags)',
+    help: 'text-classification, image-classification or causal-lm (default: causal-lm for a *ForCausalLM / GPT2LMHeadModel, else from the model and the data flags)',
   },
   'train-file': {
     kind: 'string',
     arg: 'FILE',
     group: 'Data',
-    help: 'training data: .csv, .tsv or .jsonl with a text and a label column',
+    help: 'training data: .csv, .tsv or .jsonl with a text and a label column (causal-lm: the same as --text-file)',
   },
   'eval-file': {
     kind: 'string',
@@ -135,6 +186,7 @@ export const DATA_FLAGS: FlagTable = {
     group: 'Data',
     help: "images are resized to N×N (default: the model's image size, else 224)",
   },
+  ...CAUSAL_LM_FLAGS,
   'max-train-samples': { kind: 'integer', group: 'Data', help: 'use the first N training examples' },
   'max-eval-samples': { kind: 'integer', group: 'Data', help: 'use the first N evaluation examples' },
   'skip-bad-rows': {

@@ -12,7 +12,13 @@ import { isDir } from './paths.js';
 
 // ---- tokenizers ----------------------------------------------------------------------------------
 
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.txt',
+  'chat_template.jinja',
+];
 
 export interface LoadedTokenizer {
   tokenizer: Tokenizer;

@@ -145,7 +145,8 @@ export async function loadTrainedModel(
   const numLabels =
     (adapterDir ? await adapterHeadSize(adapterDir, adapterRun) : undefined) ??
     baseLabels ??
-    (Array.isArray(runConfig.labels) ? runConfig.labels.length : undefined);
+    // A causal LM's run records no labels: it has no head of classes.
+    (Array.isArray(runConfig.labels) && runConfig.labels.length ? runConfig.labels.length : undefined);
   const architecture = classificationArchitecture(source.modelType);
   let model: Module;
   let describe: string;
