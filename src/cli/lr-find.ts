@@ -33,6 +33,12 @@ const KEEP = new Set([
   'num-labels',
   'task',
   'train-file',
+  'text-file',
+  'prompt-column',
+  'response-column',
+  'messages-column',
+  'block-size',
+  'packing',
   'text-column',
   'text-pair-column',
   'label-column',
@@ -159,7 +165,7 @@ export function lrPlot(result: LrFindResult, width = 64, height = 14): string {
  */
 export function refusalAdvice(
   result: LrFindResult,
-  run: { numIt: number; startLr: number; endLr: number; batchSize: number },
+  run: { numIt: number; startLr: number; endLr: number; batchSize: number; causalLm?: boolean },
 ): string {
   const tries: string[] = [];
   if (!result.diverged)
@@ -169,7 +175,8 @@ export function refusalAdvice(
   tries.push(
     `more steps (--num-it ${run.numIt * 2}) and a bigger batch (--per-device-train-batch-size ${run.batchSize * 4}), which smooth out the noise`,
   );
-  tries.push('checking that the labels go with the texts (a curve stays flat when they are random)');
+  // A causal LM's labels are its own tokens: nothing can go astray there.
+  if (!run.causalLm) tries.push('checking that the labels go with the texts (a curve stays flat when they are random)');
   tries.push(
     'or short runs at a few lrs (finetune train --validation-split 0.1 --learning-rate 1e-4, 3e-4, 1e-3, …), keeping the best',
   );
@@ -198,13 +205,14 @@ export async function runLrFind(argv: string[]): Promise<number> {
     const seed = optNumber(options, 'seed') ?? 42;
     const log = json ? () => {} : (line: string) => console.log(line);
 
-    const source = await resolveModelSource(modelArg);
-    const data = await loadRunData(options, source);
+    const resolved = await resolveModelSource(modelArg);
+    const data = await loadRunData(options, resolved);
+    const causalLm = data.task === 'causal-lm';
     manualSeed(seed);
     const built = await buildModel(
-      source,
-      optNumber(options, 'num-labels') ?? data.labelNames.length,
-      data.labelNames,
+      data.modelSource ?? resolved,
+      causalLm ? undefined : (optNumber(options, 'num-labels') ?? data.labelNames.length),
+      causalLm ? undefined : data.labelNames,
       data.image?.size,
     );
     const plan = buildStrategy(method, built.model, options, null);
@@ -270,7 +278,7 @@ export async function runLrFind(argv: string[]): Promise<number> {
     const jsonFile = join(outputDir, 'lr_find.json');
     const advice =
       result.refused !== undefined
-        ? refusalAdvice(result, { numIt, startLr, endLr, batchSize: base.perDeviceTrainBatchSize })
+        ? refusalAdvice(result, { numIt, startLr, endLr, batchSize: base.perDeviceTrainBatchSize, causalLm })
         : undefined;
     const out = {
       model: modelArg,
