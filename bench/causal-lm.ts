@@ -2,7 +2,8 @@
  * Decoder LMs side by side with PyTorch (issue 19): for GPT-2 (random init, preset `gpt2` 124M or the
  * 6-layer `distilgpt2` cut for quick runs),
  *   (a) a LoRA training step (r 8, α 32 on c_attn, AdamW over the adapter, forward + backward + step) at
- *       batch × seq tokens: finetune vs transformers + peft, median step time after a warm-up step and the
+ *       batch × seq tokens: finetune vs transformers + peft, median step time after a warm-up step, the
+ *       step's CPU time over all threads (less sensitive to a shared machine's load than wall time) and the
  *       process's peak RSS; targets: time ratio ≤ 1.05×, RSS ratio ≤ 1.1×;
  *   (b) greedy generation with the KV cache, batch 1, a `--prompt`-token prompt and `--new-tokens` new
  *       tokens: tokens/s of finetune's generate() vs transformers' generate(); target ≥ 0.95×.
@@ -62,10 +63,14 @@ interface Options {
   measure: string;
 }
 
-/** `value` is ms per training step, or new tokens per second for generation. */
+/**
+ * `value` is ms per training step, or new tokens per second for generation; `cpuMs` (training) the
+ * step's CPU time over all threads, which depends less on what else the machine runs than wall time.
+ */
 interface Measurement {
   value: number;
   peakRssMiB: number;
+  cpuMs?: number;
 }
 
 function median(values: number[]): number {
@@ -91,17 +96,23 @@ function measureTrain(options: Options): Measurement {
   );
   const inputIds = randint(0, config.vocabSize, [options.batch, options.seq]);
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let i = 0; i <= options.steps; i++) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     tidy(() => {
       const output = model.forward({ inputIds, labels: inputIds }) as models.CausalLMOutput;
       output.loss!.backward();
     });
     optimizer.step();
     optimizer.zeroGrad();
-    if (i > 0) times.push(performance.now() - start);
+    if (i > 0) {
+      times.push(performance.now() - start);
+      const cpu = process.cpuUsage(cpuStart);
+      cpuTimes.push((cpu.user + cpu.system) / 1000);
+    }
   }
-  return { value: median(times), peakRssMiB: peakRssMiB() };
+  return { value: median(times), peakRssMiB: peakRssMiB(), cpuMs: median(cpuTimes) };
 }
 
 function measureGenerate(options: Options): Measurement {
@@ -193,13 +204,18 @@ function main(): void {
               );
         const k = key(engine, task);
         results.set(k, [...(results.get(k) ?? []), measured]);
-        console.error(`round ${round + 1}: ${k}: ${fmt(measured.value, 1)}, ${fmt(measured.peakRssMiB, 0)} MiB`);
+        const cpu = measured.cpuMs === undefined ? '' : `, CPU ${fmt(measured.cpuMs, 0)} ms`;
+        console.error(`round ${round + 1}: ${k}: ${fmt(measured.value, 1)}, ${fmt(measured.peakRssMiB, 0)} MiB${cpu}`);
       }
     }
   }
   const summary = (k: string): Measurement => {
     const runs = results.get(k)!;
-    return { value: median(runs.map((r) => r.value)), peakRssMiB: median(runs.map((r) => r.peakRssMiB)) };
+    return {
+      value: median(runs.map((r) => r.value)),
+      peakRssMiB: median(runs.map((r) => r.peakRssMiB)),
+      cpuMs: median(runs.map((r) => r.cpuMs ?? NaN)),
+    };
   };
   const [ftTrain, ptTrain] = [summary(key('finetune', 'train')), summary(key('pytorch', 'train'))];
   const [ftGen, ptGen] = [summary(key('finetune', 'generate')), summary(key('pytorch', 'generate'))];
@@ -219,6 +235,13 @@ function main(): void {
         fmt(ptTrain.value, 0),
         verdict(timeRatio, timeRatio <= TARGETS.timeVsTorch),
         `≤ ${TARGETS.timeVsTorch}×`,
+      ],
+      [
+        'LoRA step CPU ms (all threads)',
+        fmt(ftTrain.cpuMs!, 0),
+        fmt(ptTrain.cpuMs!, 0),
+        `${fmt(ftTrain.cpuMs! / ptTrain.cpuMs!, 2)}×`,
+        '',
       ],
       [
         'LoRA peak RSS MiB',
