@@ -14,16 +14,7 @@
  *   model.loadStateDict(tensors);
  *   const { logits, loss } = model.forward({ inputIds, attentionMask, tokenTypeIds, labels });
  */
-import {
-  arange,
-  functional as F,
-  ones,
-  tidy,
-  zeros,
-  type Device,
-  type DType,
-  type Tensor,
-} from '../tensor/index.js';
+import { arange, functional as F, ones, tidy, zeros, type Device, type DType, type Tensor } from '../tensor/index.js';
 import {
   ACT2FN,
   Dropout,
