@@ -373,3 +373,26 @@ test('lr-find on a causal LM: the text flags are read as train reads them, and t
   assert.ok((curve.losses as number[]).length >= 2 && (curve.losses as number[]).every(Number.isFinite));
   assert.doesNotMatch(run.stdout + run.stderr, /labels go with the texts/);
 });
+
+test('prompt tuning on a GPT-2: trained, then generate carries its virtual tokens through the KV cache', () => {
+  const out = join(tmp, 'gpt2-prompt-tuning');
+  const run = finetune(
+    'train',
+    ...gpt2OnText,
+    '--method',
+    'prompt-tuning',
+    '--num-virtual-tokens',
+    '4',
+    '--max-steps',
+    '2',
+    '--report',
+    'false',
+    '--output-dir',
+    out,
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(readJson(join(out, 'adapter_config.json')).task_type, 'CAUSAL_LM');
+  const generated = finetune('generate', '--model', out, '--prompt', 'the cat', '--max-new-tokens', '6');
+  assert.equal(generated.code, 0, generated.stderr);
+  assert.match(generated.stderr, /6 new tokens in/);
+});

@@ -153,10 +153,6 @@ export async function runGenerate(argv: string[]): Promise<number> {
       throw new UsageError(
         `--model ${modelArg ?? adapterArg}: ${inner.constructor.name} is not a decoder language model; generate needs a *ForCausalLM (GPT-2, Llama, Qwen2, Mistral)`,
       );
-    if (trained.model instanceof PeftModel && [...trained.model.peftConfig.values()].some((c) => c.isPromptLearning))
-      throw new UsageError(
-        `--adapter ${adapterArg ?? modelArg}: generating with prompt tuning is not supported yet (its virtual tokens are not carried through the KV cache); merge-free adapters such as LoRA and IA3 work`,
-      );
     const { tokenizer } = await loadTokenizer(
       optString(options, 'tokenizer'),
       trained.dirs,
