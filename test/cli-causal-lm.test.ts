@@ -396,3 +396,14 @@ test('prompt tuning on a GPT-2: trained, then generate carries its virtual token
   assert.equal(generated.code, 0, generated.stderr);
   assert.match(generated.stderr, /6 new tokens in/);
 });
+
+test('advise on a decoder: no head-only baseline (IA3 instead), the text flag, and perplexity rather than compare', () => {
+  const run = finetune('advise', '--model', gpt2Dir, '--examples', '300');
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^data: 300 training texts from --examples$/m);
+  assert.match(run.stdout, /^recommendation: lora$/m);
+  assert.match(run.stdout, /^ {2}or: ia3 — IA3: the fewest trainable parameters/m);
+  assert.doesNotMatch(run.stdout, /or: head/);
+  assert.match(run.stdout, /finetune train --model \S+ --text-file <file> --method lora/);
+  assert.match(run.stdout, /by eval_perplexity/);
+});

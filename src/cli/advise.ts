@@ -15,7 +15,7 @@
 import { existsSync, statSync } from 'node:fs';
 
 import { createModel } from '../io/index.js';
-import { findPreset } from '../models/index.js';
+import { findPreset, PretrainedCausalLM } from '../models/index.js';
 import { fashionMnist, ImageFolderDataset, readTable } from '../data/index.js';
 import { formatInteger } from '../report/format.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
@@ -136,6 +136,8 @@ export function advise(input: {
   classes?: number;
   smallestClass?: number;
   cnn?: boolean;
+  /** A decoder language model: no classification head to train alone, so IA3 is the smallest baseline. */
+  causalLm?: boolean;
   modelParams?: number;
 }): Advice {
   const { examples, tasks, domain, cnn = false } = input;
@@ -143,7 +145,8 @@ export function advise(input: {
   const band = sizeBand(examples);
   const bandInfo = BANDS.find((b) => b.band === band)!;
   const reasons: string[] = [];
-  reasons.push(`${formatInteger(examples)} labelled examples: ${band} data (${bandInfo.range}) → ${bandInfo.strategy}`);
+  const unit = input.causalLm ? 'training texts' : 'labelled examples';
+  reasons.push(`${formatInteger(examples)} ${unit}: ${band} data (${bandInfo.range}) → ${bandInfo.strategy}`);
   if (input.classes !== undefined && input.classes > 0) {
     const perClass = examples / input.classes;
     reasons.push(
@@ -154,7 +157,7 @@ export function advise(input: {
   if (input.modelParams !== undefined) {
     const perExample = input.modelParams / Math.max(1, examples);
     reasons.push(
-      `the model has ${formatInteger(input.modelParams)} parameters, ${perExample >= 1 ? `${formatInteger(perExample)} per labelled example` : `${(1 / perExample).toFixed(1)} examples per parameter`}` +
+      `the model has ${formatInteger(input.modelParams)} parameters, ${perExample >= 1 ? `${formatInteger(perExample)} per ${unit.replace(/s$/, '')}` : `${(1 / perExample).toFixed(1)} examples per parameter`}` +
         (perExample > 1_000 && (band === 'tiny' || band === 'small')
           ? ': full fine-tuning would fit the training set long before it generalises'
           : ''),
@@ -237,6 +240,15 @@ export function advise(input: {
         note: 'LoRA, when memory or storage per task matters more than the last point of accuracy',
       });
   }
+  if (input.causalLm)
+    alternatives.forEach((alt, i) => {
+      if (alt.method === 'head')
+        alternatives[i] = {
+          method: 'ia3',
+          flags: [],
+          note: 'IA3: the fewest trainable parameters (scalings of keys, values and the MLP), a baseline',
+        };
+    });
   if (far) reasons.push(`domain far from pretraining: more layers trainable → ${farNote}`);
   const multiTask = tasks > 1;
   if (multiTask) {
@@ -341,6 +353,7 @@ export async function runAdvise(argv: string[]): Promise<number> {
     const modelArg = optString(options, 'model');
     let modelParams: number | undefined;
     let cnn = options['image-folder'] !== undefined || options['fashion-mnist'] === true;
+    let causalLm = false;
     let modelLine = '';
     if (modelArg) {
       const source = await resolveModelSource(modelArg);
@@ -359,6 +372,7 @@ export async function runAdvise(argv: string[]): Promise<number> {
         configSource: source.configFile ?? `--model ${modelArg}`,
       });
       modelParams = countParameters(model).total;
+      causalLm = model instanceof PretrainedCausalLM;
       modelLine = `${modelArg}: ${model.constructor.name}, ${formatInteger(modelParams)} parameters${findPreset(modelArg) ? ' (preset)' : ''}`;
       model.dispose();
     }
@@ -369,9 +383,13 @@ export async function runAdvise(argv: string[]): Promise<number> {
       classes: counted.classes,
       smallestClass: counted.smallestClass,
       cnn,
+      causalLm,
       modelParams,
     });
-    const dataFlags = counted.dataFlags;
+    // A causal LM reads its text from --text-file (--train-file is the same there, but names a labelled table elsewhere).
+    const dataFlags = causalLm
+      ? counted.dataFlags.map((f) => (f === '--train-file' ? '--text-file' : f))
+      : counted.dataFlags;
     const command = [
       'finetune train',
       '--model',
@@ -385,7 +403,9 @@ export async function runAdvise(argv: string[]): Promise<number> {
       console.log(JSON.stringify({ ...advice, source: counted.source, model: modelArg ?? null, command }, null, 2));
       return EXIT.ok;
     }
-    console.log(`data: ${formatInteger(counted.examples)} labelled examples from ${counted.source}`);
+    console.log(
+      `data: ${formatInteger(counted.examples)} ${causalLm ? 'training texts' : 'labelled examples'} from ${counted.source}`,
+    );
     if (modelLine) console.log(`model: ${modelLine}`);
     console.log(`tasks: ${tasks}; domain: ${domain}`);
     console.log('');
@@ -410,9 +430,11 @@ export async function runAdvise(argv: string[]): Promise<number> {
     console.log(`  ${'far domain'.padEnd(15)} more layers trainable${domain === 'far' ? '   ← this data' : ''}`);
     console.log('');
     console.log(`start with:\n  ${command}`);
+    const methods = [advice.method, ...advice.alternatives.map((a) => a.method)];
     console.log(
-      'then compare a few with: finetune compare … --methods ' +
-        [advice.method, ...advice.alternatives.map((a) => a.method)].join(','),
+      causalLm
+        ? `then compare a few: the same with --method ${methods.join(', ')}, each with --eval-file or --validation-split, by eval_perplexity (compare ranks by accuracy)`
+        : `then compare a few with: finetune compare … --methods ${methods.join(',')}`,
     );
     return EXIT.ok;
   });
