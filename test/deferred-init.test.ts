@@ -127,3 +127,32 @@ test('loadStateDict({ assign: true }): the given tensors become the parameters (
   assert.equal(shared.weight.requiresGrad, true);
   model.dispose();
 });
+
+test('fromPretrained with dtype, and a bfloat16 checkpoint into a float32 model: values cast, the tied head still one tensor', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'finetune-deferred-'));
+  try {
+    manualSeed(0);
+    const model = createModel('gpt2-tiny');
+    await savePretrained(model, join(dir, 'f32'));
+    const half = (await fromPretrained(join(dir, 'f32'), { dtype: 'bfloat16' })) as nn.Module & {
+      lm_head: { weight: Tensor };
+      transformer: { wte: { weight: Tensor } };
+    };
+    const original = model.stateDict();
+    for (const [key, t] of half.stateDict()) {
+      assert.equal(t.dtype, 'bfloat16', key);
+      assert.deepEqual(numbers(t), numbers(original.get(key)!.to({ dtype: 'bfloat16' })), key);
+    }
+    assert.equal(half.lm_head.weight, half.transformer.wte.weight, 'lm_head is still the embedding matrix');
+
+    await savePretrained(half, join(dir, 'bf16'));
+    const back = await fromPretrained(join(dir, 'bf16'));
+    for (const [key, t] of back.stateDict()) {
+      assert.equal(t.dtype, 'float32', key);
+      assert.deepEqual(numbers(t), numbers(half.stateDict().get(key)!.to({ dtype: 'float32' })), key);
+    }
+    for (const m of [model, half, back]) m.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
