@@ -24,4 +24,14 @@ test("train's advice: a loss that rose gets a lower lr and never also a higher o
     advise(['flat-loss'], 1e-3, 'full')[0],
     /, or more steps .*\(lr 1e-3 is already high for full, which updates the pretrained weights\)$/,
   );
+  // From random weights there is no pretraining to forget: no ceiling.
+  const fromScratch = trainingAdvice([warning('flat-loss')], {
+    lr: 1e-3,
+    ranAuto: false,
+    method: 'full',
+    newlyInitialized: [],
+    randomInit: true,
+  });
+  assert.match(fromScratch[0], /a higher --learning-rate \(1e-2\)/);
+  assert.doesNotMatch(fromScratch[0], /pretrained weights/);
 });

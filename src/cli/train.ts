@@ -297,6 +297,7 @@ export async function train(options: Options): Promise<Trainer> {
         ranAuto: autoLr !== null,
         method,
         newlyInitialized: built.newlyInitialized,
+        randomInit: built.randomInit,
       });
   if (outcome) runConfig.training_warnings = [...outcome.warnings, ...outcome.advice];
   runConfig.train_seconds = Math.round((performance.now() - started) / 10) / 100;
@@ -447,7 +448,7 @@ function outcomeWarnings(
   trainer: Trainer,
   data: RunData,
   labelNames: readonly string[],
-  run: { ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[] },
+  run: { ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[]; randomInit?: boolean },
 ): { warnings: string[]; advice: string[] } {
   const inner = trainer.model instanceof PeftModel ? trainer.model.model : trainer.model;
   const found = diagnoseTraining(trainer.state.logHistory, {
@@ -474,10 +475,11 @@ function outcomeWarnings(
  * What to try after the end-of-run checks found `found` in a run at `lr` (once for both kinds of
  * "learned little"): a lower lr when the loss rose, else a higher one up to the method's ceiling, lr-find
  * unless the lr came from it, more steps; for a head on frozen features, a method that trains the network.
+ * A model that starts from random weights (`randomInit`) has no pretraining to forget: no ceiling.
  */
 export function trainingAdvice(
   found: readonly TrainingWarning[],
-  run: { lr: number; ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[] },
+  run: { lr: number; ranAuto: boolean; method: MethodName; newlyInitialized: readonly string[]; randomInit?: boolean },
 ): string[] {
   const { lr } = run;
   const advice = new Set<string>();
@@ -490,7 +492,8 @@ export function trainingAdvice(
       // Methods that update the pretrained weights forget what pretraining learned above about 1e-3.
       // A loss that rose asks for a lower lr (above), never also for a higher one.
       const rose = found.some((w) => w.kind === 'rising-loss');
-      const ceiling = getMethod(run.method).updatesPretrainedWeights ? HIGHEST_ADVISED_PRETRAINED_LR : Infinity;
+      const ceiling =
+        getMethod(run.method).updatesPretrainedWeights && !run.randomInit ? HIGHEST_ADVISED_PRETRAINED_LR : Infinity;
       const higher =
         lr < ceiling && !rose ? `a higher --learning-rate (${formatLr(Math.min(lr * 10, ceiling))}), ` : '';
       const atCeiling =
