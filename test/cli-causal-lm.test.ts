@@ -406,4 +406,8 @@ test('advise on a decoder: no head-only baseline (IA3 instead), the text flag, a
   assert.doesNotMatch(run.stdout, /or: head/);
   assert.match(run.stdout, /finetune train --model \S+ --text-file <file> --method lora/);
   assert.match(run.stdout, /by eval_perplexity/);
+  const counted = finetune('advise', '--model', gpt2Dir, '--text-file', textFile);
+  assert.equal(counted.code, 0, counted.stderr);
+  assert.match(counted.stdout, /^data: 24 training texts from \S+train\.txt \(lines\)$/m);
+  assert.match(counted.stdout, /finetune train --model \S+ --text-file \S+train\.txt --method lora/);
 });

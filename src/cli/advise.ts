@@ -16,7 +16,7 @@ import { existsSync, statSync } from 'node:fs';
 
 import { createModel } from '../io/index.js';
 import { findPreset, PretrainedCausalLM } from '../models/index.js';
-import { fashionMnist, ImageFolderDataset, readTable } from '../data/index.js';
+import { fashionMnist, ImageFolderDataset, readTable, readTextFile, splitText } from '../data/index.js';
 import { formatInteger } from '../report/format.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import { detectColumns, tableReading } from './core/data.js';
@@ -44,6 +44,12 @@ export const ADVISE_FLAGS: FlagTable = {
   ...TABLE_FLAGS,
   'image-folder': { kind: 'string', arg: 'DIR', group: 'Data', help: 'or: labelled images in DIR/<class>/… (counted)' },
   'fashion-mnist': { kind: 'boolean', group: 'Data', help: "or: Fashion-MNIST's 60,000 training images" },
+  'text-file': {
+    kind: 'string',
+    arg: 'FILE',
+    group: 'Data',
+    help: "or: a causal LM's training text (.txt: its lines; .jsonl, .csv, .tsv: its rows), the texts counted",
+  },
   examples: { kind: 'integer', group: 'Data', help: 'or: the number of labelled examples, given directly' },
   tasks: { kind: 'integer', group: 'Task', help: 'how many tasks share the model (default 1)' },
   domain: {
@@ -279,13 +285,17 @@ async function countExamples(
 ): Promise<{ examples: number; classes?: number; smallestClass?: number; source: string; dataFlags: string[] }> {
   const given = [
     options['train-file'],
+    options['text-file'],
     options['image-folder'],
     options['fashion-mnist'] === true ? true : undefined,
     options.examples,
   ].filter((v) => v !== undefined);
   if (given.length === 0)
-    throw new UsageError('give the data: --train-file FILE, --image-folder DIR, --fashion-mnist or --examples N');
-  if (given.length > 1) throw new UsageError('give one of --train-file, --image-folder, --fashion-mnist, --examples');
+    throw new UsageError(
+      'give the data: --train-file FILE, --text-file FILE, --image-folder DIR, --fashion-mnist or --examples N',
+    );
+  if (given.length > 1)
+    throw new UsageError('give one of --train-file, --text-file, --image-folder, --fashion-mnist, --examples');
   const fromCounts = (counts: Map<string, number>) => {
     const values = [...counts.values()];
     return { classes: counts.size, smallestClass: values.length ? Math.min(...values) : undefined };
@@ -295,6 +305,21 @@ async function countExamples(
     if (!(Number.isInteger(examples) && examples >= 0))
       throw new UsageError(`--examples must be an integer ≥ 0, got ${examples}`);
     return { examples, source: '--examples', dataFlags: ['--train-file', '<file>'] };
+  }
+  const textFile = optString(options, 'text-file');
+  if (textFile !== undefined) {
+    if (!existsSync(textFile) || statSync(textFile).isDirectory())
+      throw new UsageError(`--text-file: ${textFile} does not exist or is a folder`);
+    // As finetune train reads it: a table's rows, else a plain text's lines.
+    const table = /\.(csv|tsv|tab|jsonl|ndjson|json)$/i.test(textFile);
+    const texts = table
+      ? (await readTable(textFile, tableReading(options))).rows.length
+      : splitText(await readTextFile(textFile, optString(options, 'encoding'))).length;
+    return {
+      examples: texts,
+      source: `${textFile} (${table ? 'rows' : 'lines'})`,
+      dataFlags: ['--text-file', textFile],
+    };
   }
   const file = optString(options, 'train-file');
   if (file !== undefined) {
