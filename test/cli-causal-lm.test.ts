@@ -312,10 +312,34 @@ test('train --task causal-lm: bad flags exit 2 naming the flag; a missing column
   );
 });
 
-test('compare refuses a causal LM (it ranks by accuracy), naming what to do instead', () => {
-  const run = finetune('compare', '--model', gpt2Dir, '--text-file', textFile, '--validation-split', '0.25');
-  assert.equal(run.code, 2, run.stderr);
-  assert.match(run.stderr, /compare ranks methods by accuracy.*finetune train --task causal-lm/);
+test('compare on a causal LM: methods ranked by perplexity (lower is better), each row the final eval_perplexity of its run; head refused', () => {
+  const out = join(tmp, 'compare');
+  const run = finetune(
+    'compare',
+    ...gpt2OnText,
+    '--eval-file',
+    textFile,
+    '--methods',
+    'lora,ia3',
+    '--learning-rate',
+    '1e-3',
+    '--max-steps',
+    '2',
+    '--output-dir',
+    out,
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /strategy +lr +trainable params +% +perplexity +train time +peak memory/);
+  assert.match(run.stdout, /^perplexity: on \S+train\.txt \(lower is better\)\.$/m);
+  const rows = readJson(join(out, 'results.json')).rows as { strategy: string; accuracy: number }[];
+  assert.deepEqual(
+    rows.map((r) => r.strategy),
+    ['lora', 'ia3'],
+  );
+  for (const row of rows) assert.equal(row.accuracy, lastEval(join(out, row.strategy)).eval_perplexity, row.strategy);
+  const head = finetune('compare', ...gpt2OnText, '--eval-file', textFile, '--methods', 'lora,head');
+  assert.equal(head.code, 2);
+  assert.match(head.stderr, /--methods head: a causal LM has no classification head/);
 });
 
 test('train --task causal-lm --validation-split holds out blocks (seeded) and evaluates on them', () => {
@@ -397,7 +421,7 @@ test('prompt tuning on a GPT-2: trained, then generate carries its virtual token
   assert.match(generated.stderr, /6 new tokens in/);
 });
 
-test('advise on a decoder: no head-only baseline (IA3 instead), the text flag, and perplexity rather than compare', () => {
+test('advise on a decoder: no head-only baseline (IA3 instead), the text flag, compare by perplexity', () => {
   const run = finetune('advise', '--model', gpt2Dir, '--examples', '300');
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^data: 300 training texts from --examples$/m);
@@ -405,7 +429,7 @@ test('advise on a decoder: no head-only baseline (IA3 instead), the text flag, a
   assert.match(run.stdout, /^ {2}or: ia3 — IA3: the fewest trainable parameters/m);
   assert.doesNotMatch(run.stdout, /or: head/);
   assert.match(run.stdout, /finetune train --model \S+ --text-file <file> --method lora/);
-  assert.match(run.stdout, /by eval_perplexity/);
+  assert.match(run.stdout, /then compare a few with: finetune compare … --methods lora,ia3 \(ranked by perplexity\)/);
   const counted = finetune('advise', '--model', gpt2Dir, '--text-file', textFile);
   assert.equal(counted.code, 0, counted.stderr);
   assert.match(counted.stdout, /^data: 24 training texts from \S+train\.txt \(lines\)$/m);

@@ -457,9 +457,7 @@ export async function runAdvise(argv: string[]): Promise<number> {
     console.log(`start with:\n  ${command}`);
     const methods = [advice.method, ...advice.alternatives.map((a) => a.method)];
     console.log(
-      causalLm
-        ? `then compare a few: the same with --method ${methods.join(', ')}, each with --eval-file or --validation-split, by eval_perplexity (compare ranks by accuracy)`
-        : `then compare a few with: finetune compare … --methods ${methods.join(',')}`,
+      `then compare a few with: finetune compare … --methods ${methods.join(',')}${causalLm ? ' (ranked by perplexity)' : ''}`,
     );
     return EXIT.ok;
   });

@@ -9,6 +9,7 @@
  * with the best accuracy on validation data held out from the training data (--validation-split,
  * stratified and seeded: the same rows for every run) — never on the evaluation data, which then
  * scores the chosen run (the table's accuracy). One --learning-rate trains every method at that rate.
+ * A causal LM is ranked by perplexity (lower is better; the sweep keeps the lowest validation loss).
  * While a child trains, its progress shows as one line redrawn in place (a terminal) or a line at
  * each quarter of the run (a log).
  *
@@ -110,6 +111,10 @@ and keeps the rate with the best accuracy on a validation split of the training 
 default ${DEFAULT_VALIDATION_SPLIT}; the runs train on the rest); the evaluation data (--eval-file, --eval-folder, DIR/val,
 Fashion-MNIST's test split) then scores the chosen run and never takes part in the choice. --learning-rate X
 trains every method at X, without a sweep.
+
+A causal LM (GPT-2, Llama, …; --text-file and the other causal-lm flags of train) is ranked by perplexity instead,
+lower being better: the sweep keeps the rate with the lowest validation loss, and the table's column is the
+evaluation perplexity. Its default methods are full, lora and ia3 (it has no head to train alone).
 
 FLAGS
 
@@ -349,7 +354,10 @@ interface SweepRun {
  * small validation split gives few distinct accuracies, so ties are common); the smaller rate, run
  * first, keeps what remains tied.
  */
-function validatesBetter(run: SweepRun, best: SweepRun | undefined): boolean {
+function validatesBetter(run: SweepRun, best: SweepRun | undefined, causalLm: boolean): boolean {
+  // A causal LM has no accuracy: the lower validation loss (perplexity) wins.
+  if (causalLm)
+    return run.validationLoss !== null && (best?.validationLoss == null || run.validationLoss < best.validationLoss);
   if (run.validationAccuracy === null) return false;
   if (best?.validationAccuracy == null) return true;
   if (run.validationAccuracy !== best.validationAccuracy) return run.validationAccuracy > best.validationAccuracy;
@@ -391,20 +399,23 @@ export async function runCompare(argv: string[]): Promise<number> {
     if (!model) throw new UsageError('--model is required');
     // The children get the modules' absolute paths (importRequired sets them), so they register the same methods.
     await importRequired(options);
-    const methods = (optList(options, 'methods') ?? ['full', 'head', 'lora']).map((m) => parseMethod(m));
+    // Read before any child starts: a mistyped --model is one usage error, not one failed run per method.
+    const source = await resolveModelSource(model);
+    // A causal LM is ranked by perplexity (lower is better); it has no head to train alone.
+    const causalLm = taskOf(options, source.modelType, source.config) === 'causal-lm';
+    const metricName = causalLm ? 'perplexity' : 'accuracy';
+    const methods = (
+      optList(options, 'methods') ?? (causalLm ? ['full', 'lora', 'ia3'] : ['full', 'head', 'lora'])
+    ).map((m) => parseMethod(m));
     if (new Set(methods).size !== methods.length) throw new UsageError('--methods lists a method twice');
-    const text = options['train-file'] !== undefined;
+    if (causalLm && methods.includes('head'))
+      throw new UsageError('--methods head: a causal LM has no classification head to train alone (try ia3 or lora)');
+    const text = options['train-file'] !== undefined || options['text-file'] !== undefined;
     if (text && options['eval-file'] === undefined && options['validation-split'] === undefined) {
       throw new UsageError('give --eval-file or --validation-split: the comparison needs an evaluation');
     }
     if (options['resume-from-checkpoint'] !== undefined)
       throw new UsageError('--resume-from-checkpoint does not apply to compare (each method starts afresh)');
-    // Read before any child starts: a mistyped --model is one usage error, not one failed run per method.
-    const source = await resolveModelSource(model);
-    if (taskOf(options, source.modelType, source.config) === 'causal-lm')
-      throw new UsageError(
-        `compare ranks methods by accuracy, which a causal LM has none of: train each method with finetune train --task causal-lm (--eval-file or --validation-split) and compare their eval_perplexity`,
-      );
     const plan = await lrPlan(options, source);
     const outputDir = optString(options, 'output-dir') ?? 'compare_output';
     const verbose = optBoolean(options, 'verbose') ?? false;
@@ -440,7 +451,7 @@ export async function runCompare(argv: string[]): Promise<number> {
         `learning rate: each method trains at ${plan.describe} and keeps the best on a validation split of the training data (${validationSplit}); ` +
           (evaluation
             ? `${evaluation.describe} scores the chosen run`
-            : "no other evaluation data: the accuracy is the validation split's"),
+            : `no other evaluation data: the ${metricName} is the validation split's`),
       );
     }
 
@@ -489,10 +500,10 @@ export async function runCompare(argv: string[]): Promise<number> {
           rows.push({ strategy: method, failed: result.error });
           continue;
         }
-        const row = await comparisonRunFromDir(dir, { strategy: method });
+        const row = await comparisonRunFromDir(dir, { strategy: method, metricName });
         rows.push({ ...row, dir });
         display.line(
-          `[${runIndex}/${runCount}] ${method}: done in ${result.seconds.toFixed(1)} s${row.accuracy !== undefined ? `, accuracy ${row.accuracy.toFixed(4)}` : ''}`,
+          `[${runIndex}/${runCount}] ${method}: done in ${result.seconds.toFixed(1)} s${row.accuracy !== undefined ? `, ${metricName} ${row.accuracy.toFixed(4)}` : ''}`,
         );
         for (const line of trainingWarnings(dir)) console.error(`warning: ${method}: ${line}`);
         continue;
@@ -506,7 +517,7 @@ export async function runCompare(argv: string[]): Promise<number> {
         const result = await train(method, { ...sweepShared, 'learning-rate': lr }, dir, logFile, lr);
         if (!result) return EXIT.usage;
         const ok = result.code === 0 && existsSync(join(dir, 'run_config.json'));
-        const row = ok ? await comparisonRunFromDir(dir, { strategy: method }) : undefined;
+        const row = ok ? await comparisonRunFromDir(dir, { strategy: method, metricName }) : undefined;
         const validation = ok ? summarizeRun(await readRunHistory(dir)).finalEval : {};
         const run: SweepRun = {
           lr,
@@ -521,10 +532,10 @@ export async function runCompare(argv: string[]): Promise<number> {
         if (ok) {
           const loss = run.validationLoss !== null ? `, loss ${run.validationLoss.toFixed(4)}` : '';
           display.line(
-            `[${runIndex}/${runCount}] ${method} · lr ${formatLr(lr)}: done in ${result.seconds.toFixed(1)} s, validation accuracy ${run.validationAccuracy?.toFixed(4) ?? 'n/a'}${loss}`,
+            `[${runIndex}/${runCount}] ${method} · lr ${formatLr(lr)}: done in ${result.seconds.toFixed(1)} s, validation ${metricName} ${row?.accuracy?.toFixed(4) ?? 'n/a'}${loss}`,
           );
         }
-        if (row && validatesBetter(run, chosen.run)) {
+        if (row && validatesBetter(run, chosen.run, causalLm)) {
           chosen.run = run;
           chosen.row = row;
         }
@@ -535,9 +546,9 @@ export async function runCompare(argv: string[]): Promise<number> {
         rows.push({
           strategy: method,
           sweep,
-          failed: `no run at any lr finished with a validation accuracy (${scores})`,
+          failed: `no run at any lr finished with a validation ${metricName} (${scores})`,
         });
-        display.line(`${method}: no lr gave a validation accuracy (${scores})`);
+        display.line(`${method}: no lr gave a validation ${metricName} (${scores})`);
         continue;
       }
       const row: CompareRow = { ...chosen.row, lr: chosen.run.lr, sweep, dir: chosen.run.dir };
@@ -548,9 +559,9 @@ export async function runCompare(argv: string[]): Promise<number> {
         const { dataset } = await loadEvalData(trained, evaluation.options);
         const metrics = await evaluateTrained(trained, dataset, optNumber(options, 'per-device-eval-batch-size'));
         trained.model.dispose();
-        row.accuracy = metrics.eval_accuracy;
+        row.accuracy = causalLm ? metrics.eval_perplexity : metrics.eval_accuracy;
         display.line(
-          `${method}: accuracy ${row.accuracy?.toFixed(4) ?? 'n/a'} on ${evaluation.describe} (${dataset.length} examples)`,
+          `${method}: ${metricName} ${row.accuracy?.toFixed(4) ?? 'n/a'} on ${evaluation.describe} (${dataset.length} examples)`,
         );
       }
       rows.push(row);
@@ -563,22 +574,23 @@ export async function runCompare(argv: string[]): Promise<number> {
         : 'no evaluation data');
     const notes = [
       plan.kind === 'sweep'
-        ? `lr: each method trained at ${plan.describe} on the training data less a validation split (${validationSplit}, stratified, seed ${seed}) and kept the rate with the best validation accuracy (then loss).`
+        ? `lr: each method trained at ${plan.describe} on the training data less a validation split (${validationSplit}, ${causalLm ? 'blocks' : 'stratified'}, seed ${seed}) and kept the rate with the best validation ${causalLm ? 'loss (perplexity)' : 'accuracy (then loss)'}.`
         : `lr: ${plan.given !== undefined ? formatLr(plan.given) : String(options['learning-rate'])} for every method (--learning-rate).`,
       plan.kind === 'sweep' && !evaluation
-        ? 'accuracy: on the validation split that also chose the lr (optimistic; give --eval-file or --eval-folder for a score apart from the choice).'
-        : `accuracy: on ${scoredOn}${plan.kind === 'sweep' ? ', which took no part in choosing the lr' : ''}.`,
+        ? `${metricName}: on the validation split that also chose the lr (optimistic; give --eval-file or --eval-folder for a score apart from the choice).`
+        : `${metricName}: on ${scoredOn}${plan.kind === 'sweep' ? ', which took no part in choosing the lr' : ''}${causalLm ? ' (lower is better)' : ''}.`,
       ...rows
         .filter((r) => r.sweep)
         .map(
           (r) =>
-            `${r.strategy}: validation accuracy (loss) by lr ${sweepScores(r.sweep!)}${r.lr !== undefined ? ` → ${formatLr(r.lr)}` : ''}.`,
+            `${r.strategy}: validation ${causalLm ? 'perplexity (loss)' : 'accuracy (loss)'} by lr ${sweepScores(r.sweep!)}${r.lr !== undefined ? ` → ${formatLr(r.lr)}` : ''}.`,
         ),
       "peak memory: the peak resident set size (VmHWM) of each run's own process; train time: the Trainer's train_runtime.",
     ];
     const report = await comparisonReport(rows, {
       outputDir,
       title: `Fine-tuning strategies compared: ${model}, ${budget}, seed ${seed}`,
+      metricName,
       notes,
     });
     const resultsFile = join(outputDir, 'results.json');
