@@ -364,11 +364,12 @@ export class CausalLmDataset implements Dataset<CausalLmExample> {
 
   /**
    * The tokens a loss is computed on, every example's labels after its first (the model predicts token
-   * t + 1 from tokens ≤ t) other than −100: what the training warnings' unigram baseline counts.
+   * t + 1 from tokens ≤ t) other than −100: what the training warnings' unigram baseline counts. Of the
+   * examples `indices` (default all: a subset passes its own).
    */
-  predictedTokens(): Int32Array {
+  predictedTokens(indices?: readonly number[]): Int32Array {
     const kept: number[] = [];
-    for (let i = 0; i < this.length; i++)
+    for (const i of indices ?? Array.from({ length: this.length }, (_, k) => k))
       for (let t = this.#offsets[i] + 1; t < this.#offsets[i + 1]; t++) if (this.#labels[t] !== -100) kept.push(this.#labels[t]);
     return Int32Array.from(kept);
   }

@@ -66,6 +66,10 @@ export class CausalLmSubset implements Dataset<CausalLmExample> {
   collator(): ReturnType<CausalLmDataset['collator']> {
     return this.dataset.collator();
   }
+
+  predictedTokens(): Int32Array {
+    return this.dataset.predictedTokens(this.indices);
+  }
 }
 
 type CausalLmData = CausalLmDataset | CausalLmSubset;
@@ -78,14 +82,9 @@ function firstExamples(dataset: CausalLmData, n: number | undefined): CausalLmDa
   return new CausalLmSubset(base, indices.slice(0, n));
 }
 
-/** The tokens a loss is computed on (each example's labels after its first, other than -100): the unigram baseline's counts. */
+/** The tokens a loss is computed on (the unigram baseline's counts) of a causal-LM run's data. */
 export function predictedTokens(dataset: Dataset<unknown>): Int32Array {
-  const kept: number[] = [];
-  for (let i = 0; i < dataset.length; i++) {
-    const { labels } = dataset.get(i) as CausalLmExample;
-    for (let t = 1; t < labels.length; t++) if (labels[t] !== IGNORE_INDEX) kept.push(labels[t]);
-  }
-  return Int32Array.from(kept);
+  return (dataset as CausalLmData).predictedTokens();
 }
 
 /** Tokens, trained-on tokens and masked tokens of some examples. */
