@@ -437,8 +437,13 @@ function autoLearningRateRecord(auto: AutoLearningRate): Record<string, unknown>
   };
 }
 
-/** The highest lr the advice suggests to a method that updates the pretrained weights (full, top-k, gradual). */
-const HIGHEST_ADVISED_PRETRAINED_LR = 1e-3;
+/**
+ * The highest lr the advice suggests: a method that updates the pretrained weights (full, top-k, gradual)
+ * forgets what pretraining learned above 1e-3, and a network trained from random weights with Adam rarely
+ * learns above 1e-2 (GPT-2 and BERT were pretrained at 6e-4 and 1e-4). At or above it, a loss that did not
+ * fall asks for a lower rate, not a higher one.
+ */
+const HIGHEST_ADVISED_LR = { pretrained: 1e-3, randomInit: 1e-2 };
 
 /**
  * The end-of-run checks (diagnoseTraining: accuracy at the majority-class rate of the evaluation
@@ -473,9 +478,10 @@ function outcomeWarnings(
 
 /**
  * What to try after the end-of-run checks found `found` in a run at `lr` (once for both kinds of
- * "learned little"): a lower lr when the loss rose, else a higher one up to the method's ceiling, lr-find
- * unless the lr came from it, more steps; for a head on frozen features, a method that trains the network.
- * A model that starts from random weights (`randomInit`) has no pretraining to forget: no ceiling.
+ * "learned little"): a lower lr when the loss rose, else a higher one up to the ceiling (HIGHEST_ADVISED_LR)
+ * and a lower one at or above it, lr-find unless the lr came from it, more steps; for a head on frozen
+ * features, a method that trains the network. A model that starts from random weights (`randomInit`) has no
+ * pretraining to forget: its ceiling is Adam's usual 1e-2 rather than 1e-3.
  */
 export function trainingAdvice(
   found: readonly TrainingWarning[],
@@ -489,19 +495,24 @@ export function trainingAdvice(
         `the loss rose at lr ${formatLr(lr)}: try a lower --learning-rate (${formatLr(lr / 10)})${run.ranAuto ? '' : ', or finetune lr-find'}`,
       );
     else {
-      // Methods that update the pretrained weights forget what pretraining learned above about 1e-3.
       // A loss that rose asks for a lower lr (above), never also for a higher one.
       const rose = found.some((w) => w.kind === 'rising-loss');
-      const ceiling =
-        getMethod(run.method).updatesPretrainedWeights && !run.randomInit ? HIGHEST_ADVISED_PRETRAINED_LR : Infinity;
-      const higher =
-        lr < ceiling && !rose ? `a higher --learning-rate (${formatLr(Math.min(lr * 10, ceiling))}), ` : '';
+      const ceiling = run.randomInit
+        ? HIGHEST_ADVISED_LR.randomInit
+        : getMethod(run.method).updatesPretrainedWeights
+          ? HIGHEST_ADVISED_LR.pretrained
+          : Infinity;
+      const direction = rose
+        ? ''
+        : lr < ceiling
+          ? `a higher --learning-rate (${formatLr(Math.min(lr * 10, ceiling))}), `
+          : `a lower --learning-rate (${formatLr(lr / 10)}), `;
       const atCeiling =
         lr < ceiling || rose
           ? ''
-          : ` (lr ${formatLr(lr)} is already high for ${run.method}, which updates the pretrained weights)`;
+          : ` (lr ${formatLr(lr)} is already high for ${run.randomInit ? 'a network trained from random weights' : `${run.method}, which updates the pretrained weights`})`;
       advice.add(
-        `the run learned little at lr ${formatLr(lr)}: try ${run.ranAuto ? '' : 'finetune lr-find (or --learning-rate auto), '}${higher}or more steps (--num-train-epochs, --max-steps)${atCeiling}`,
+        `the run learned little at lr ${formatLr(lr)}: try ${run.ranAuto ? '' : 'finetune lr-find (or --learning-rate auto), '}${direction}or more steps (--num-train-epochs, --max-steps)${atCeiling}`,
       );
       if (run.method === 'head') {
         // An MLM checkpoint has no pooler: nothing in its pretraining shaped the [CLS] features a head reads.
