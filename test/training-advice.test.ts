@@ -27,7 +27,13 @@ test("train's advice: a loss that rose gets a lower lr and never also a higher o
   // From random weights there is no pretraining to forget: the ceiling is 1e-2, and a flat loss at or above
   // it asks for a lower rate (a random bert-tiny at 1e-2 stayed at the majority class; lr-find chose 5.75e-4).
   const fromScratch = (lr: number) =>
-    trainingAdvice([warning('flat-loss')], { lr, ranAuto: false, method: 'full', newlyInitialized: [], randomInit: true })[0];
+    trainingAdvice([warning('flat-loss')], {
+      lr,
+      ranAuto: false,
+      method: 'full',
+      newlyInitialized: [],
+      randomInit: true,
+    })[0];
   assert.match(fromScratch(1e-3), /a higher --learning-rate \(1e-2\)/);
   assert.doesNotMatch(fromScratch(1e-3), /pretrained weights|already high/);
   assert.match(fromScratch(3e-3), /a higher --learning-rate \(1e-2\)/);
