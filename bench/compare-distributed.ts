@@ -4,13 +4,16 @@
  * libtorch, in one run.
  *
  *   node build/ts/bench/compare.js --suite distributed [--quick] [--nproc N] [--sizes 1,16,100]
- *                                  [--models bert-base-lora,resnet50] [--groups N] [--strict] [--python EXE]
+ *                                  [--models bert-base-lora,resnet50] [--groups N] [--keep-cpus-awake] [--strict]
+ *                                  [--python EXE]
  *
  * (a) allreduce: N ranks of each engine (1 thread each) allReduce(SUM) float32 tensors of 1, 16 and 100 MB;
  *     a call's time is the slowest rank's; median ms and GB/s (bytes / time) per engine. A group keeps a fast
  *     or a slow mode for its life (small sizes, either engine), so the pooled median flips with the share of
  *     fast groups drawn; the group-mean ratio (mean of the groups' medians, PyTorch's over finetune's) with a
- *     95% bootstrap interval over paired groups is the estimate that converges as --groups grows.
+ *     95% bootstrap interval over paired groups is the estimate that converges as --groups grows. The slow
+ *     calls are waits for a halted vCPU (CpuWaker in driver.ts); --keep-cpus-awake runs the allreduce with
+ *     one SCHED_IDLE spinner per core, which keeps the vCPUs from halting and takes no time from the engines.
  * (b) DDP training step of bert-base + LoRA and resnet50: N ranks × 1 thread, each rank its own batch, in
  *     DDP on each side; and, for what the communication costs, 1 process × N threads on the same global
  *     batch without DDP. A step's time is the slowest rank's; median ms per engine and layout.
@@ -25,6 +28,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 import {
+  CpuWaker,
   ENGINES,
   Engine,
   LoadMeter,
@@ -70,12 +74,14 @@ interface Options {
   python: string;
   /** Fresh groups per engine for the allreduce (default: the schedule's). */
   groups?: number;
+  /** The allreduce with a CpuWaker running (one SCHED_IDLE spinner per core). */
+  keepCpusAwake: boolean;
 }
 
 const USAGE =
   'usage: compare.js --suite distributed [--quick] [--nproc N (default 2)] [--sizes MB,… (default 1,16,100; empty: none)]\n' +
   `                  [--models ${DDP_MODEL_NAMES.join(',')} (default: both; empty: none)] [--groups N (allreduce groups per engine)]\n` +
-  '                  [--strict] [--python EXE]';
+  '                  [--keep-cpus-awake (allreduce: a SCHED_IDLE spinner per core keeps vCPUs from halting)] [--strict] [--python EXE]';
 
 function parseArgs(argv: string[]): Options {
   const defaults: Options = {
@@ -85,8 +91,10 @@ function parseArgs(argv: string[]): Options {
     quick: false,
     strict: false,
     python: process.env.PYTHON ?? 'python3',
+    keepCpusAwake: false,
   };
   const options = parseFlags(argv, USAGE, defaults, {
+    '--keep-cpus-awake': ['keepCpusAwake', 'on'],
     '--nproc': ['nproc', 'count'],
     '--sizes': ['sizes', 'numbers'],
     '--models': ['models', 'list'],
@@ -200,8 +208,10 @@ async function withGroups<T>(
   worldSize: number,
   threads: number,
   work: (groups: Record<EngineName, WorkerGroup>) => Promise<T>,
+  waker?: CpuWaker,
 ): Promise<Phase<T>> {
   const load = new LoadMeter();
+  const wakerBefore = waker?.cpuSeconds() ?? 0;
   const groups = {
     finetune: await WorkerGroup.start('finetune', root, options, worldSize, threads),
     pytorch: await WorkerGroup.start('pytorch', root, options, worldSize, threads),
@@ -211,7 +221,10 @@ async function withGroups<T>(
     const info = {} as Record<EngineName, WorkerInfo>;
     for (const engine of ENGINES) info[engine] = (await groups[engine].all<WorkerInfo>('info'))[0];
     const result = await work(groups);
-    const backgroundCores = load.stop(ENGINES.flatMap((engine) => groups[engine].cpuSeconds()));
+    const backgroundCores = load.stop(
+      ENGINES.flatMap((engine) => groups[engine].cpuSeconds()),
+      (waker?.cpuSeconds() ?? 0) - wakerBefore,
+    );
     failed = false;
     return { info, result, backgroundCores };
   } finally {
@@ -266,32 +279,44 @@ async function allReducePhase(root: string, options: Options): Promise<Phase<All
   let last: Phase<AllReduceTimes> | undefined;
   let backgroundCores = 0;
   const groupCount = options.groups ?? schedule.groups;
-  for (let g = 0; g < groupCount; g++) {
-    last = await withGroups(root, options, options.nproc, 1, async (groups) => {
-      // Untimed: a fresh Node process spends its first moments compiling and collecting on background
-      // threads, which a 1 MB call (about a millisecond) feels; Python has no such start.
-      for (const engine of ENGINES) await groups[engine].all(`allreduce ${MB} ${schedule.warmupCalls}`);
-      for (const mb of options.sizes) {
-        const calls = schedule.callsPerBlock[mb] ?? Math.max(1, Math.round(100 / mb));
-        const block = await interleave(
-          schedule.rounds,
-          `allreduce ${mb} MB, group ${g + 1}/${groupCount}`,
-          async (engine) =>
-            slowestRank(
-              (await groups[engine].all<{ ms: number[] }>(`allreduce ${Math.round(mb * MB)} ${calls}`)).map(
-                (r) => r.ms,
-              ),
-            ),
-        );
-        times[mb] ??= { calls: { finetune: [], pytorch: [] }, groups: { finetune: [], pytorch: [] } };
-        for (const engine of ENGINES) {
-          times[mb].calls[engine].push(...block[engine]);
-          times[mb].groups[engine].push(median(block[engine]));
-        }
-      }
-      return times;
-    });
-    backgroundCores = Math.max(backgroundCores, last.backgroundCores ?? 0);
+  const waker = options.keepCpusAwake ? new CpuWaker(options.python) : undefined;
+  try {
+    for (let g = 0; g < groupCount; g++) {
+      last = await withGroups(
+        root,
+        options,
+        options.nproc,
+        1,
+        async (groups) => {
+          // Untimed: a fresh Node process spends its first moments compiling and collecting on background
+          // threads, which a 1 MB call (about a millisecond) feels; Python has no such start.
+          for (const engine of ENGINES) await groups[engine].all(`allreduce ${MB} ${schedule.warmupCalls}`);
+          for (const mb of options.sizes) {
+            const calls = schedule.callsPerBlock[mb] ?? Math.max(1, Math.round(100 / mb));
+            const block = await interleave(
+              schedule.rounds,
+              `allreduce ${mb} MB, group ${g + 1}/${groupCount}`,
+              async (engine) =>
+                slowestRank(
+                  (await groups[engine].all<{ ms: number[] }>(`allreduce ${Math.round(mb * MB)} ${calls}`)).map(
+                    (r) => r.ms,
+                  ),
+                ),
+            );
+            times[mb] ??= { calls: { finetune: [], pytorch: [] }, groups: { finetune: [], pytorch: [] } };
+            for (const engine of ENGINES) {
+              times[mb].calls[engine].push(...block[engine]);
+              times[mb].groups[engine].push(median(block[engine]));
+            }
+          }
+          return times;
+        },
+        waker,
+      );
+      backgroundCores = Math.max(backgroundCores, last.backgroundCores ?? 0);
+    }
+  } finally {
+    waker?.stop();
   }
   process.stderr.write('\n');
   return { ...last!, result: times, backgroundCores };
@@ -410,7 +435,8 @@ export async function runDistributedSuite(argv: string[]): Promise<void> {
     : [];
   if (allReduce) {
     console.log(
-      `\nallReduce(SUM) of float32 between ${n} processes × 1 thread (gloo, 127.0.0.1): median of the slowest rank's call`,
+      `\nallReduce(SUM) of float32 between ${n} processes × 1 thread (gloo, 127.0.0.1): median of the slowest rank's call` +
+        (options.keepCpusAwake ? '; vCPUs kept awake (--keep-cpus-awake: a SCHED_IDLE spinner per core)' : ''),
     );
     console.log(
       table([

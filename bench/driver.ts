@@ -4,7 +4,7 @@
  * environment facts they print, the engine processes they talk to over the line protocol of
  * bench/shared.ts, the background-load meter, the table printer and the results file.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -205,8 +205,11 @@ export class LoadMeter {
   private readonly selfBefore = processCpuSeconds('self');
   private readonly wallStart = performance.now();
 
-  /** `engineCpu`: the CPU seconds each engine process used in total (they started after this meter). */
-  stop(engineCpu: (number | undefined)[]): number | null {
+  /**
+   * `engineCpu`: the CPU seconds each engine process used in total (they started after this meter);
+   * `otherOwnCpu`: CPU seconds of the benchmark's other processes in the same span (a CpuWaker's).
+   */
+  stop(engineCpu: (number | undefined)[], otherOwnCpu = 0): number | null {
     const machineAfter = machineBusySeconds();
     const selfAfter = processCpuSeconds('self');
     const seconds = (performance.now() - this.wallStart) / 1000;
@@ -218,8 +221,33 @@ export class LoadMeter {
     )
       return null;
     if (!engineCpu.every((c) => c !== undefined)) return null;
-    const ours = selfAfter - this.selfBefore + (engineCpu as number[]).reduce((x, y) => x + y, 0);
+    const ours = selfAfter - this.selfBefore + (engineCpu as number[]).reduce((x, y) => x + y, 0) + otherOwnCpu;
     return Math.max(0, (machineAfter - this.machineBefore - ours) / seconds);
+  }
+}
+
+/**
+ * One SCHED_IDLE busy loop per core, for the span of a measurement: the kernel runs them only on a core
+ * that would otherwise idle and preempts them at once for any other thread, so they keep a virtual
+ * machine's vCPUs from halting. On this Firecracker VM (cpuidle haltpoll with guest_halt_poll_ns=0, and
+ * sched_vcpu_pack) a thread woken onto a halted vCPU can wait 2–4 ms for it; a 1 MB allreduce (about
+ * 0.6 ms) hands off between threads several times a call and feels every such wait.
+ */
+export class CpuWaker {
+  private readonly spinners: ChildProcess[];
+
+  constructor(python: string, cores = availableParallelism()) {
+    const loop = 'import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\nwhile True: pass';
+    this.spinners = Array.from({ length: cores }, () => spawn(python, ['-c', loop], { stdio: 'ignore' }));
+  }
+
+  /** The CPU seconds the spinners have used so far (the time the cores would have idled). */
+  cpuSeconds(): number {
+    return this.spinners.reduce((sum, s) => sum + (s.pid === undefined ? 0 : (processCpuSeconds(s.pid) ?? 0)), 0);
+  }
+
+  stop(): void {
+    for (const s of this.spinners) s.kill('SIGKILL');
   }
 }
 
