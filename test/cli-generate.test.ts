@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -110,6 +110,30 @@ test('finetune generate --do-sample --seed is reproducible and draws what genera
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, expected.sampled + '\n');
   assert.equal(second.stdout, first.stdout);
+});
+
+test("finetune generate starts from the checkpoint's generation_config.json (sampling there), and flags override it", () => {
+  const sampling = join(tmp, 'gpt2-sampling');
+  cpSync(modelDir, sampling, { recursive: true });
+  const file = join(sampling, 'generation_config.json');
+  const written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  writeFileSync(
+    file,
+    JSON.stringify({ ...written, do_sample: true, temperature: 0.8, transformers_version: '5.17.0' }),
+  );
+  const args = ['generate', '--model', sampling, '--prompt', PROMPT, '--max-new-tokens', String(NEW_TOKENS)];
+  const sampled = runCli([...args, '--seed', '7']);
+  assert.equal(sampled.code, 0, sampled.stderr);
+  assert.equal(sampled.stdout, expected.sampled + '\n');
+  assert.match(
+    sampled.stderr,
+    /^generation defaults from .*generation_config\.json: do_sample true, temperature 0\.8 \(flags override them\)$/m,
+  );
+  const greedy = runCli([...args, '--do-sample=false']);
+  assert.equal(greedy.code, 0, greedy.stderr);
+  assert.equal(greedy.stdout, expected.greedy + '\n');
+  // Sampling flags are fine where the file samples.
+  assert.equal(runCli([...args, '--seed', '7', '--temperature', '0.8']).stdout, expected.sampled + '\n');
 });
 
 test('finetune generate --prompt - reads the prompt from stdin', () => {

@@ -9,7 +9,15 @@ import { readFileSync } from 'node:fs';
 
 import { tensor } from '../tensor/index.js';
 import { applyChatTemplate, TokenStreamDecoder } from '../data/index.js';
-import { generationSteps, PretrainedCausalLM, type GenerateOptions } from '../models/index.js';
+import {
+  generationConfigJson,
+  generationSteps,
+  PretrainedCausalLM,
+  withGenerationDefaults,
+  type GenerateOptions,
+  type GenerationConfig,
+} from '../models/index.js';
+import { generationConfigFileOf } from '../io/index.js';
 import { PeftModel } from '../peft/index.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
 import {
@@ -53,11 +61,15 @@ export const GENERATE_FLAGS: FlagTable = {
     group: 'Inputs',
     help: "wrap the prompt as a user turn in the tokenizer's chat template (tokenizer_config.json's chat_template) and open the assistant's turn",
   },
-  'max-new-tokens': { kind: 'integer', group: 'Generation', help: 'tokens to add at most (default 50)' },
+  'max-new-tokens': {
+    kind: 'integer',
+    group: 'Generation',
+    help: "tokens to add at most (default: the model's generation_config.json's max_new_tokens, else 50)",
+  },
   'do-sample': {
     kind: 'boolean',
     group: 'Generation',
-    help: 'sample from the distribution instead of taking the most likely token (greedy, the default)',
+    help: "sample from the distribution instead of taking the most likely token (default: the model's generation_config.json's do_sample, else greedy; --do-sample=false for greedy)",
   },
   temperature: { kind: 'number', group: 'Generation', help: 'with --do-sample: logits divided by it (default 1)' },
   'top-k': {
@@ -82,9 +94,11 @@ export const GENERATE_FLAGS: FlagTable = {
 const HELP = `Usage: finetune generate --model <preset|dir|hub id> [--adapter DIR] --prompt "…" [--max-new-tokens N] [--do-sample …]
 
 Continues the prompt with a decoder language model (GPT-2, Llama, Qwen2, Mistral) and prints the new text as it
-is generated, then a line on stderr with the speed. Greedy by default (the most likely token each step);
---do-sample draws tokens (with --temperature, --top-k, --top-p) and --seed makes the draw repeatable. Generation
-stops at the model's end-of-text token or after --max-new-tokens tokens.
+is generated, then a line on stderr with the speed. The defaults are the model's generation_config.json's, as in
+transformers (an Instruct checkpoint's often sample), else greedy (the most likely token each step) and 50 tokens;
+flags override them. --do-sample draws tokens (with --temperature, --top-k, --top-p) and --seed makes the draw
+repeatable. Generation stops at an end-of-text token (generation_config.json's, else config.json's) or after
+--max-new-tokens tokens.
 
 FLAGS
 
@@ -107,12 +121,12 @@ function promptText(flag: string | undefined): string {
   return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
 }
 
-/** The sampling flags as generate()'s options, each checked here so that the error names its flag. */
-function generationOptions(options: Options): GenerateOptions {
+/** The generation flags given, as generate()'s options, each checked here so that the error names its flag; a flag not given is undefined. */
+function generationFlags(options: Options): GenerateOptions {
   const number = (flag: string) => optNumber(options, flag);
-  const doSample = optBoolean(options, 'do-sample') ?? false;
-  const maxNewTokens = number('max-new-tokens') ?? 50;
-  if (!(maxNewTokens >= 1)) throw new UsageError(`--max-new-tokens must be at least 1, got ${maxNewTokens}`);
+  const maxNewTokens = number('max-new-tokens');
+  if (maxNewTokens !== undefined && !(maxNewTokens >= 1))
+    throw new UsageError(`--max-new-tokens must be at least 1, got ${maxNewTokens}`);
   const positive = (flag: string) => {
     const value = number(flag);
     if (value !== undefined && !(value > 0)) throw new UsageError(`--${flag} must be positive, got ${value}`);
@@ -124,13 +138,32 @@ function generationOptions(options: Options): GenerateOptions {
   if (topK !== undefined && topK < 0) throw new UsageError(`--top-k must be 0 or more, got ${topK}`);
   const topP = number('top-p');
   if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP}`);
-  const sampling = { temperature, 'top-k': topK, 'top-p': topP };
-  const unused = Object.entries(sampling).filter(([, value]) => value !== undefined && !doSample);
+  const doSample = optBoolean(options, 'do-sample');
+  return { maxNewTokens, doSample, temperature, topK, topP, repetitionPenalty, seed: number('seed') };
+}
+
+/**
+ * The flags over the model's generation defaults (its generation_config.json, as transformers' generate),
+ * over this command's: 50 new tokens, greedy. Sampling flags without sampling are an error.
+ */
+function generationSettings(flags: GenerateOptions, defaults: GenerationConfig): GenerateOptions {
+  const settings = withGenerationDefaults({ maxNewTokens: 50, doSample: false, ...defaults }, flags);
+  const sampling = { temperature: flags.temperature, 'top-k': flags.topK, 'top-p': flags.topP };
+  const unused = Object.entries(sampling).filter(([, value]) => value !== undefined && !settings.doSample);
   if (unused.length)
     throw new UsageError(
       `${unused.map(([flag]) => `--${flag}`).join(', ')} shape${unused.length === 1 ? 's' : ''} sampling: add --do-sample (without it each step takes the most likely token)`,
     );
-  return { maxNewTokens, doSample, temperature, topK, topP, repetitionPenalty, seed: number('seed') };
+  return settings;
+}
+
+/** The settings a checkpoint's generation_config.json gave that change what generate does, for the note; '' when none. */
+function fileDefaultsNote(defaults: GenerationConfig, configEos: unknown): string {
+  const json = generationConfigJson({ ...defaults, other: undefined, bosTokenId: undefined, padTokenId: undefined });
+  if (JSON.stringify(json.eos_token_id) === JSON.stringify(configEos ?? undefined)) delete json.eos_token_id;
+  return Object.entries(json)
+    .map(([key, value]) => `${key} ${JSON.stringify(value)}`)
+    .join(', ');
 }
 
 export async function runGenerate(argv: string[]): Promise<number> {
@@ -143,7 +176,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
     const modelArg = optString(options, 'model');
     const adapterArg = optString(options, 'adapter');
     if (!modelArg && !adapterArg) throw new UsageError('--model is required (a decoder: preset, folder or Hub id)');
-    const settings = generationOptions(options);
+    const flags = generationFlags(options);
     const prompt = promptText(optString(options, 'prompt'));
     const chat = optBoolean(options, 'chat') ?? false;
 
@@ -176,16 +209,15 @@ export async function runGenerate(argv: string[]): Promise<number> {
         `${optString(options, 'tokenizer') ? '--tokenizer' : '--model'}: the tokenizer (${tokenizer.source}, ${tokenizer.vocabSize} tokens) gave token id ${outside}, outside the model's vocabulary (vocab_size ${inner.config.vocabSize}): the tokenizer does not belong to this model`,
       );
 
-    const eosTokenId = inner.config.eosTokenId ?? undefined;
+    const settings = generationSettings(flags, inner.generationConfig);
+    const file = generationConfigFileOf(inner);
+    const note = file ? fileDefaultsNote(inner.generationConfig, inner.config.eosTokenId) : '';
+    if (note) console.error(`generation defaults from ${file}: ${note} (flags override them)`);
     const input = tensor([ids], { dtype: 'int64' });
     const stream = new TokenStreamDecoder(tokenizer, { skipSpecialTokens: true });
     const started = performance.now();
     let count = 0;
-    const steps = generationSteps(trained.model as PeftModel | PretrainedCausalLM<never>, input, {
-      ...settings,
-      eosTokenId,
-      padTokenId: inner.config.padTokenId ?? undefined,
-    });
+    const steps = generationSteps(trained.model as PeftModel | PretrainedCausalLM<never>, input, settings);
     let step = steps.next();
     try {
       while (!step.done) {

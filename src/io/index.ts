@@ -35,6 +35,8 @@ export {
 export {
   createModel,
   fromPretrained,
+  generationConfigFileOf,
+  GENERATION_CONFIG_NAME,
   isLocalCheckpoint,
   loadPretrained,
   loadedConfigOf,

@@ -20,6 +20,12 @@ import {
   type ModelFamily,
 } from '../models/registry.js';
 import { alignCheckpointKeys } from '../models/checkpoint-keys.js';
+import { PretrainedCausalLM } from '../models/causal-lm-head.js';
+import {
+  generationConfigFromModelConfig,
+  generationConfigJson,
+  parseGenerationConfig,
+} from '../models/generation-config.js';
 import { isPretrainedModel } from '../models/pretrained-model.js';
 import { resolveModelFile, type ResolveModelFileOptions } from '../hub/index.js';
 import { assertNotPickle, loadSafetensors } from './safetensors.js';
@@ -199,6 +205,16 @@ async function loadCheckpoint(
  */
 const LOADED_CONFIGS = new WeakMap<Module, Readonly<HfConfig>>();
 
+/** A causal LM's generation defaults (transformers' GenerationConfig), beside config.json. */
+export const GENERATION_CONFIG_NAME = 'generation_config.json';
+
+const GENERATION_CONFIG_FILES = new WeakMap<Module, string>();
+
+/** The generation_config.json whose defaults loadPretrained gave `model` (model.generationConfig); undefined where it found none. */
+export function generationConfigFileOf(model: Module): string | undefined {
+  return GENERATION_CONFIG_FILES.get(model);
+}
+
 /** The config.json `model` was loaded from by loadPretrained / fromPretrained, every key as in the file; undefined for a model built otherwise. */
 export function loadedConfigOf(model: Module): Readonly<HfConfig> | undefined {
   return LOADED_CONFIGS.get(model);
@@ -207,7 +223,8 @@ export function loadedConfigOf(model: Module): Readonly<HfConfig> | undefined {
 /**
  * Loads a model saved by transformers (or savePretrained) from a local folder or a Hub repo id,
  * with the loading report transformers gives (missing, unexpected and mismatched keys). The
- * config.json read stays available through loadedConfigOf(model).
+ * config.json read stays available through loadedConfigOf(model). A causal LM's generation_config.json,
+ * where the checkpoint has one, becomes model.generationConfig.
  */
 export async function loadPretrained(
   source: string,
@@ -274,6 +291,15 @@ export async function loadPretrained(
       );
     }
     LOADED_CONFIGS.set(model, Object.freeze({ ...json }));
+    if (model instanceof PretrainedCausalLM) {
+      const path = await resolveModelFile(source, GENERATION_CONFIG_NAME, { ...options, optional: true });
+      if (path) {
+        // A token id the file leaves out is config.json's, as a config.json-derived default would have it.
+        const fromFile = parseGenerationConfig(await readJson(path), path);
+        model.generationConfig = { ...generationConfigFromModelConfig(model.config), ...fromFile };
+        GENERATION_CONFIG_FILES.set(model, path);
+      }
+    }
     return { model, info: { missingKeys, unexpectedKeys, mismatchedKeys } };
   } catch (error) {
     model.dispose();
@@ -297,7 +323,8 @@ export interface SavePretrainedOptions {
 }
 
 /**
- * Writes config.json and model.safetensors (or shards + index) that transformers loads.
+ * Writes config.json and model.safetensors (or shards + index) that transformers loads, and a causal
+ * LM's generation_config.json.
  * Tied weights are stored once; files are written to temporary names and renamed, so an
  * existing checkpoint in `dir` is never left half-written.
  */
@@ -320,6 +347,11 @@ export async function savePretrained(model: Module, dir: string, options: SavePr
   await mkdir(dir, { recursive: true });
   await saveShardedSafetensors(dir, state, { maxShardSize: options.maxShardSize ?? '5GB', metadata: { format: 'pt' } });
   await writeAtomicAsync(join(dir, 'config.json'), (handle) => handle.writeFile(JSON.stringify(json, null, 2) + '\n'));
+  // As transformers' save_pretrained for a model that can generate.
+  if (model instanceof PretrainedCausalLM) {
+    const generation = JSON.stringify(generationConfigJson(model.generationConfig), null, 2) + '\n';
+    await writeAtomicAsync(join(dir, GENERATION_CONFIG_NAME), (handle) => handle.writeFile(generation));
+  }
 }
 
 /** Whether `dir` holds a checkpoint fromPretrained can read without the network. */

@@ -6,6 +6,7 @@ import { Module } from '../nn/index.js';
 import { functional as F, type Tensor } from '../tensor/index.js';
 import { causalLmLoss } from './causal-lm-loss.js';
 import { generate, type CausalLanguageModel, type GenerateOptions } from './generation.js';
+import { generationConfigFromModelConfig, withGenerationDefaults, type GenerationConfig } from './generation-config.js';
 import type { KeyValueCache } from './kv-cache.js';
 import { PretrainedModel } from './pretrained-model.js';
 
@@ -66,25 +67,37 @@ export function causalLmOutput(
   return { logits, ...(loss ? { loss } : {}), ...(pastKeyValues ? { pastKeyValues } : {}) };
 }
 
-/** The end and padding token ids a decoder's config has, read by generate() as its defaults. */
+/** The token ids a decoder's config has, the generation defaults of a model without generation_config.json. */
 interface GenerationTokens {
+  bosTokenId?: number | null;
   eosTokenId: number | number[] | null;
   padTokenId: number | null;
 }
 
 /**
  * A *ForCausalLM: forward gives next-token logits (and the loss with labels), and generate() continues
- * prompts with the config's end and padding tokens as defaults, as transformers' GenerationMixin.
+ * prompts from generationConfig's defaults, as transformers' GenerationMixin.
  */
 export abstract class PretrainedCausalLM<Config extends GenerationTokens> extends PretrainedModel<Config> {
+  private generationDefaults?: GenerationConfig;
+
   abstract forward(inputs: Parameters<CausalLanguageModel['forward']>[0]): CausalLMOutput;
 
-  /** Continues `inputIds` ([batch, tokens], left-padded with an attentionMask): see generate(). */
+  /**
+   * What generate() starts from (transformers' model.generation_config): the checkpoint's
+   * generation_config.json where fromPretrained found one, else config.json's token ids. savePretrained
+   * writes it.
+   */
+  get generationConfig(): GenerationConfig {
+    return (this.generationDefaults ??= generationConfigFromModelConfig(this.config));
+  }
+
+  set generationConfig(config: GenerationConfig) {
+    this.generationDefaults = config;
+  }
+
+  /** Continues `inputIds` ([batch, tokens], left-padded with an attentionMask): see generate(); `options` override generationConfig. */
   generate(inputIds: Tensor, options: GenerateOptions = {}): Tensor {
-    return generate(this, inputIds, {
-      eosTokenId: this.config.eosTokenId ?? undefined,
-      padTokenId: this.config.padTokenId ?? undefined,
-      ...options,
-    });
+    return generate(this, inputIds, withGenerationDefaults(this.generationConfig, options));
   }
 }

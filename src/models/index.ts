@@ -35,6 +35,14 @@ export {
 } from './generation.js';
 export { KeyValueCache } from './kv-cache.js';
 export { PretrainedCausalLM, TiedLmHead, type CausalLMOutput } from './causal-lm-head.js';
+export {
+  generationConfigFromModelConfig,
+  generationConfigJson,
+  generationOptions,
+  parseGenerationConfig,
+  withGenerationDefaults,
+  type GenerationConfig,
+} from './generation-config.js';
 export { PackedTokens, setPaddingFree, isPaddingFree } from './packed-tokens.js';
 export { classificationLoss, type ProblemType } from './classification-loss.js';
 export { causalLmLoss, IGNORE_INDEX } from './causal-lm-loss.js';

@@ -10,7 +10,14 @@
  */
 import { arange, cat, full, noGrad, ones, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { Embedding, Module, ModuleDict, type StateDict } from '../nn/index.js';
-import { generate, type CausalLanguageModel, type GenerateOptions, type KeyValueCache } from '../models/index.js';
+import {
+  generate,
+  PretrainedCausalLM,
+  withGenerationDefaults,
+  type CausalLanguageModel,
+  type GenerateOptions,
+  type KeyValueCache,
+} from '../models/index.js';
 import { SEQ_CLS_HEAD_NAMES, type PeftConfig } from './config.js';
 import { tunerKeyPrefixes, tunerOf } from './methods.js';
 import type { BaseTuner, TunerConfig } from './tuners/base-tuner.js';
@@ -173,18 +180,10 @@ export class PeftModel extends Module {
    * tuning the virtual tokens go in front at the first step and stay in the KV cache after it.
    */
   generate(inputIds: Tensor, options: GenerateOptions = {}): Tensor {
-    const base = this.model as Module & {
-      generate?: unknown;
-      config?: Partial<Record<'eosTokenId' | 'padTokenId', unknown>>;
-    };
-    if (typeof base.generate !== 'function')
+    const base = this.model;
+    if (!(base instanceof PretrainedCausalLM))
       throw new Error(`generate: the adapted model (${base.constructor.name}) is not a causal language model`);
-    const { eosTokenId, padTokenId } = base.config ?? {};
-    return generate(this as CausalLanguageModel, inputIds, {
-      ...(eosTokenId != null ? { eosTokenId: eosTokenId as number | number[] } : {}),
-      ...(typeof padTokenId === 'number' ? { padTokenId } : {}),
-      ...options,
-    });
+    return generate(this as CausalLanguageModel, inputIds, withGenerationDefaults(base.generationConfig, options));
   }
 
   private withVirtualTokens(inputs: TextInputs): TextInputs {

@@ -11,7 +11,7 @@ export function datasetTokenizer(dataset: unknown): Tokenizer | undefined {
   return tokenizer && typeof tokenizer.encode === 'function' ? tokenizer : undefined;
 }
 
-/** Each prompt continued greedily by maxNewTokens tokens (the new text only), in eval mode. */
+/** Each prompt continued greedily by maxNewTokens tokens (the new text only), in eval mode; greedy even where the model's generation_config.json samples, so that every evaluation's samples are comparable and a run repeats. */
 export async function sampleGenerations(
   model: Module,
   tokenizer: Tokenizer,
@@ -29,7 +29,7 @@ export async function sampleGenerations(
       const newIds = tidy(() =>
         noGrad(() => {
           const input = fromTypedArray(BigInt64Array.from(ids, BigInt), [1, ids.length], { dtype: 'int64' });
-          const output = model.generate(input, { maxNewTokens });
+          const output = model.generate(input, { maxNewTokens, doSample: false });
           return labelValues(output.narrow(1, ids.length, output.shape[1] - ids.length))[0] as number[];
         }),
       );
