@@ -146,6 +146,9 @@ test('train --task causal-lm (chosen from GPT2LMHeadModel): full fine-tuning pac
   assert.ok(run.stdout.includes(`final evaluation (step ${final.step}): eval_loss ${final.eval_loss.toFixed(4)}`));
   for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'report.html'])
     assert.ok(existsSync(join(out, file)), file);
+  // As transformers' save_pretrained: the generation defaults beside the model, and said.
+  assert.match(run.stdout, /^wrote .*: config\.json, model\.safetensors, generation_config\.json, tokenizer\.json/m);
+  assert.ok(existsSync(join(out, 'generation_config.json')));
   const runConfig = readJson(join(out, 'run_config.json'));
   assert.deepEqual(
     [runConfig.task, runConfig.block_size, runConfig.packing, runConfig.dropped_tokens, runConfig.num_labels],

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { savePretrained } from '../io/index.js';
+import { pretrainedFileNames, savePretrained } from '../io/index.js';
 import { copyFileAtomicSync, writeFileAtomicSync } from '../io/files.js';
 import { PeftModel } from '../peft/index.js';
 import { formatInteger } from '../report/format.js';
@@ -98,7 +98,7 @@ export async function runMerge(argv: string[]): Promise<number> {
     }
     mkdirSync(outputDir, { recursive: true });
     await savePretrained(merged, outputDir);
-    const written = ['config.json', 'model.safetensors'];
+    const written = pretrainedFileNames(merged);
     const tokenizerDir =
       optString(options, 'tokenizer') ?? trained.dirs.find((d) => existsSync(join(d, 'tokenizer.json'))) ?? null;
     written.push(...copyTokenizerFiles(tokenizerDir, outputDir));

@@ -19,7 +19,7 @@ import { manualSeed } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import { familyOfModel } from '../models/registry.js';
 import { PretrainedCausalLM } from '../models/index.js';
-import { savePretrained, isLocalCheckpoint } from '../io/index.js';
+import { savePretrained, isLocalCheckpoint, pretrainedFileNames } from '../io/index.js';
 import { makeOutputFolder, writeFileAtomicSync } from '../io/files.js';
 import { getMethod, PeftModel, type MethodName } from '../peft/index.js';
 import { preprocessorJson, type DatasetCapabilities } from '../data/index.js';
@@ -311,7 +311,7 @@ export async function train(options: Options): Promise<Trainer> {
     written.push(
       ...(trainer.model instanceof PeftModel
         ? ['adapter_config.json', 'adapter_model.safetensors']
-        : ['config.json', 'model.safetensors']),
+        : pretrainedFileNames(trainer.model)),
     );
     if (isPeftMethod && (built.randomInit || modelSource !== source)) written.push('base_model/');
     if (data.tokenizer) written.push(...copyTokenizerFiles(data.tokenizer.dir, outputDir));

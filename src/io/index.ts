@@ -41,6 +41,7 @@ export {
   loadPretrained,
   loadedConfigOf,
   newlyInitializedModules,
+  pretrainedFileNames,
   savePretrained,
   type CreateModelOptions,
   type FromPretrainedOptions,

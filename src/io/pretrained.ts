@@ -354,6 +354,11 @@ export async function savePretrained(model: Module, dir: string, options: SavePr
   }
 }
 
+/** The files savePretrained writes for `model` when it fits one shard: config.json, model.safetensors and a causal LM's generation_config.json. */
+export function pretrainedFileNames(model: Module): string[] {
+  return ['config.json', 'model.safetensors', ...(model instanceof PretrainedCausalLM ? [GENERATION_CONFIG_NAME] : [])];
+}
+
 /** Whether `dir` holds a checkpoint fromPretrained can read without the network. */
 export function isLocalCheckpoint(dir: string): boolean {
   return (
