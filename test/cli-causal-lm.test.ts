@@ -345,7 +345,7 @@ test('compare on a causal LM: methods ranked by perplexity (lower is better), ea
   assert.match(head.stderr, /--methods head: a causal LM has no classification head/);
 });
 
-test('train --task causal-lm --validation-split holds out blocks (seeded) and evaluates on them', () => {
+test('train --task causal-lm --validation-split holds out blocks (seeded) and evaluates on them; eval rebuilds them', () => {
   const out = join(tmp, 'gpt2-split');
   const run = finetune(
     'train',
@@ -372,6 +372,14 @@ test('train --task causal-lm --validation-split holds out blocks (seeded) and ev
   assert.equal(held, Math.ceil((blocks + held) * 0.25), run.stdout);
   assert.equal(readJson(join(out, 'run_config.json')).validation_split, 0.25);
   assert.ok(Number.isFinite(lastEval(out).eval_perplexity));
+  // eval without a file splits the run's training file again (run_config.json): the run's final evaluation exactly.
+  const shown = finetune('eval', '--model', out);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(
+    shown.stdout,
+    new RegExp(`data: ${held} blocks × 16 tokens .* held out of .* \\(the run's --validation-split 0\\.25, seed 42\\)`),
+  );
+  assert.equal(evalJson(finetune('eval', '--model', out, '--json')).eval_loss, lastEval(out).eval_loss);
 });
 
 test('lr-find on a causal LM: the text flags are read as train reads them, and the curve is written', () => {

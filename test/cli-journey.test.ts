@@ -193,6 +193,17 @@ test('LoRA on a pretrained 5-class CNN with 2-class images: eval, predict and me
   assert.match(lora.stdout, /newly initialised: classifier\.6\.weight, classifier\.6\.bias/);
   const evaluated = finetune('eval', '--model', 'cnn-lora', '--image-folder', 'shapes');
   assert.equal(evaluated.code, 0, evaluated.all);
+  // Without a folder, eval splits the run's training folder again (run_config.json): the run's final evaluation.
+  const shown = finetune('eval', '--model', 'cnn-lora');
+  assert.equal(shown.code, 0, shown.all);
+  assert.match(shown.stdout, /images held out of shapes \(the run's --validation-split 0\.25, seed 42, stratified\)/);
+  const heldOut = finetune('eval', '--model', 'cnn-lora', '--json');
+  assert.equal(heldOut.code, 0, heldOut.all);
+  const history = (json('cnn-lora/trainer_state.json').log_history as Record<string, number>[]).filter(
+    (e) => typeof e.eval_loss === 'number',
+  );
+  const metrics = JSON.parse(heldOut.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  assert.equal(metrics.eval_loss, history.at(-1)!.eval_loss);
   const predicted = finetune('predict', '--model', 'cnn-lora', join('shapes', 'left', '0.png'), '--json');
   assert.equal(predicted.code, 0, predicted.all);
   assert.match(predicted.stdout, /"left"|"right"/);

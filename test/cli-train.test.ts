@@ -326,6 +326,14 @@ test('finetune train --config run.yaml: snake, kebab and camel keys; flags overr
   assert.equal(readJson(join(out, 'trainer_state.json')).global_step, 2);
   assert.ok(existsSync(join(out, 'model.safetensors')), 'a freezing method saves the whole model');
   assert.equal(readJson(join(out, 'run_config.json')).strategy, 'head');
+  // eval without a file splits the run's training file again (run_config.json): the run's final evaluation.
+  const shown = finetune('eval', '--model', out, '--json');
+  assert.equal(shown.code, 0, shown.stderr);
+  const metrics = JSON.parse(shown.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  const evals = (readJson(join(out, 'trainer_state.json')).log_history as Record<string, number>[]).filter(
+    (e) => typeof e.eval_loss === 'number',
+  );
+  assert.deepEqual([metrics.examples, metrics.eval_loss], [40, evals.at(-1)!.eval_loss]);
 
   writeFileSync(config, `model: ${modelDir}\nlearning_rat: 3\n`);
   const typo = finetune('train', '--config', config);

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { fashionMnist, imageTransform, Subset, type Dataset } from '../data/index.js';
+import { fashionMnist, imageTransform, Subset, trainValidationSplit, type Dataset } from '../data/index.js';
 import { MetricsJsonlCallback, Trainer, TrainingArguments, type Metrics } from '../train/index.js';
 import { getNumThreads } from '../tensor/index.js';
 import { EXIT_CODES_HELP, runCommand } from './core/command.js';
@@ -31,7 +31,13 @@ import {
 import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 import { loadTokenizer } from './core/tokenizer.js';
-import { loadTrainedModel, TRAINED_MODEL_FLAG, type TrainedModel } from './core/trained-model.js';
+import {
+  heldOutNote,
+  loadTrainedModel,
+  recordedValidationSplit,
+  TRAINED_MODEL_FLAG,
+  type TrainedModel,
+} from './core/trained-model.js';
 import { loadCausalLmEvalData } from './core/causal-lm-data.js';
 import { PretrainedCausalLM } from '../models/index.js';
 import { PeftModel } from '../peft/index.js';
@@ -56,7 +62,7 @@ export const EVAL_FLAGS: FlagTable = {
     kind: 'string',
     arg: 'FILE',
     group: 'Data',
-    help: 'labelled data: .csv, .tsv or .jsonl (a causal LM: text as it trained on, .txt or a table)',
+    help: 'labelled data: .csv, .tsv or .jsonl (a causal LM: text as it trained on, .txt or a table; left out, the blocks the run held out with --validation-split)',
   },
   'text-file': { kind: 'string', arg: 'FILE', group: 'Data', help: 'a causal LM: the same as --eval-file' },
   ...Object.fromEntries(
@@ -108,8 +114,9 @@ const HELP = `Usage: finetune eval --model <dir|hub id> [--adapter DIR] (--eval-
 
 Evaluates a trained model: eval_loss, eval_accuracy and eval_f1 (binary; f1_macro for more classes), as the
 Trainer's evaluate(); a causal LM (GPT-2, Llama, …): eval_loss and eval_perplexity over every predicted token,
-its text read in blocks as it was trained. --model may be finetune train's output folder (a model, or an adapter
-whose base it names).
+its text read in blocks as it was trained (without a file, the blocks its run held out with --validation-split,
+split again from its training file). --model may be finetune train's output folder (a model, or an adapter whose
+base it names).
 
 FLAGS
 
@@ -149,7 +156,10 @@ export async function loadEvalData(
   const skipBadRows = optBoolean(options, 'skip-bad-rows') ?? false;
   if (isCausalLm(trained)) return loadCausalLmEvalData(trained, options, fileFlag);
   if (trained.modelType === 'bert') {
-    const file = optString(options, fileFlag);
+    // Without a file, the examples the run held out with --validation-split: its training file, split again.
+    const named = optString(options, fileFlag);
+    const heldOut = named === undefined ? recordedValidationSplit(run, 'train_file', fileFlag) : undefined;
+    const file = named ?? heldOut?.file;
     if (!file)
       throw new UsageError(`--${fileFlag} is required (a .csv, .tsv or .jsonl with a text and a label column)`);
     const tokenizer = await loadTokenizer(
@@ -173,11 +183,19 @@ export async function loadEvalData(
       skipBadRows,
       reading: tableReading(options, run),
     });
-    const dataset = limit(split.dataset);
+    const evaluated = heldOut
+      ? trainValidationSplit(split.dataset, {
+          validationFraction: heldOut.fraction,
+          seed: heldOut.seed,
+          stratify: true,
+        }).validation
+      : split.dataset;
+    const dataset = limit(evaluated);
     const skipped = split.dataset.skipped ? `, ${split.dataset.skipped} bad rows skipped` : '';
+    const from = heldOut ? `held out of ${file} (${heldOutNote(heldOut)}, stratified)` : `from ${file}`;
     return {
       dataset,
-      describe: `${dataset.length} examples from ${file} (text: ${split.columns.text}, label: ${split.columns.label}${skipped})`,
+      describe: `${dataset.length} examples ${from} (text: ${split.columns.text}, label: ${split.columns.label}${skipped})`,
     };
   }
   const imageSize =
@@ -188,7 +206,10 @@ export async function loadEvalData(
     const dataset = limit(fashionMnist({ split: 'test', transform }));
     return { dataset, describe: `${dataset.length} images from Fashion-MNIST test` };
   }
-  const folder = optString(options, 'image-folder') ?? optString(options, fileFlag);
+  // Without a folder, the images the run held out with --validation-split: its training folder, split again.
+  const named = optString(options, 'image-folder') ?? optString(options, fileFlag);
+  const heldOut = named === undefined ? recordedValidationSplit(run, 'image_folder', 'image-folder') : undefined;
+  const folder = named ?? heldOut?.file;
   if (!folder) throw new UsageError('give --image-folder DIR (images in DIR/<class>/…) or --fashion-mnist');
   if (!existsSync(folder)) throw new UsageError(`--image-folder: ${folder} does not exist`);
   const images = readImageFolder(folder, options, transform);
@@ -208,8 +229,16 @@ export async function loadEvalData(
       return { image: example.image, label: remap[example.label] };
     },
   };
-  const dataset = limit(mapped);
-  return { dataset, describe: `${dataset.length} images from ${folder}` };
+  const evaluated = heldOut
+    ? trainValidationSplit(mapped, {
+        validationFraction: heldOut.fraction,
+        seed: heldOut.seed,
+        stratify: (i) => remap[images.targets[i]],
+      }).validation
+    : mapped;
+  const dataset = limit(evaluated);
+  const from = heldOut ? `held out of ${folder} (${heldOutNote(heldOut)}, stratified)` : `from ${folder}`;
+  return { dataset, describe: `${dataset.length} images ${from}` };
 }
 
 export async function runEval(argv: string[]): Promise<number> {

@@ -29,6 +29,7 @@ import { parseMethod } from './method.js';
 import { tableReading, type RunData } from './data.js';
 import { causalLmArchitecture, type ModelSource } from './model-source.js';
 import { loadTokenizer, type LoadedTokenizer } from './tokenizer.js';
+import { heldOutNote, recordedValidationSplit } from './trained-model.js';
 
 /** The longest block a run defaults to (run_clm.py's cap on block_size). */
 const DEFAULT_MAX_BLOCK = 1024;
@@ -281,20 +282,7 @@ export async function loadCausalLmRunData(
   } else if (validationSplit !== undefined) {
     if (!(validationSplit > 0 && validationSplit < 1))
       throw new UsageError(`--validation-split must be in (0, 1), got ${validationSplit}`);
-    const held = Math.ceil(validationSplit * train.length - 1e-9);
-    if (held < 1 || held >= train.length)
-      throw new UsageError(
-        `--validation-split ${validationSplit} of ${train.length} ${train.packed ? 'blocks' : 'examples'} leaves ${held} for evaluation and ${train.length - held} for training; both need at least one (more text, or a smaller --block-size)`,
-      );
-    const order = shuffleInPlace([...Array(train.length).keys()], mulberry32(seed));
-    evalSet = new CausalLmSubset(
-      train,
-      order.slice(0, held).sort((a, b) => a - b),
-    );
-    trainSet = new CausalLmSubset(
-      train,
-      order.slice(held).sort((a, b) => a - b),
-    );
+    ({ train: trainSet, heldOut: evalSet } = validationSplitOf(train, validationSplit, seed));
     evalWhole = train;
     evalFrom = `held out (--validation-split ${validationSplit}, seed ${seed})`;
     record.validation_split = validationSplit;
@@ -364,6 +352,26 @@ function checkVocabulary(datasets: readonly CausalLmData[], source: ModelSource,
   }
 }
 
+/** --validation-split's seeded split of the blocks (examples), as train made it; `finetune eval` rebuilds it from run_config.json. */
+function validationSplitOf(
+  data: CausalLmDataset,
+  validationSplit: number,
+  seed: number,
+): { train: CausalLmSubset; heldOut: CausalLmSubset } {
+  const held = Math.ceil(validationSplit * data.length - 1e-9);
+  if (held < 1 || held >= data.length)
+    throw new UsageError(
+      `--validation-split ${validationSplit} of ${data.length} ${data.packed ? 'blocks' : 'examples'} leaves ${held} for evaluation and ${data.length - held} for training; both need at least one (more text, or a smaller --block-size)`,
+    );
+  const order = shuffleInPlace([...Array(data.length).keys()], mulberry32(seed));
+  const subset = (indices: number[]) =>
+    new CausalLmSubset(
+      data,
+      indices.sort((a, b) => a - b),
+    );
+  return { heldOut: subset(order.slice(0, held)), train: subset(order.slice(held)) };
+}
+
 /** What `finetune train --task causal-lm` recorded in run_config.json, as the flags that set it. */
 const RECORDED_FLAGS: Record<string, string> = {
   text_column: 'text-column',
@@ -398,7 +406,10 @@ export async function loadCausalLmEvalData(
     )
       options[flag] = value;
   }
-  const file = str(options, fileFlag) ?? str(options, 'text-file');
+  // Without a file, the blocks the run held out with --validation-split: its training file, split again.
+  const named = str(options, fileFlag) ?? str(options, 'text-file');
+  const heldOut = named === undefined ? recordedValidationSplit(run, 'train_file', fileFlag) : undefined;
+  const file = named ?? heldOut?.file;
   if (!file)
     throw new UsageError(
       `--${fileFlag} is required (text as the model was trained on: a .txt, or a .jsonl / .csv / .tsv with its columns)`,
@@ -418,7 +429,9 @@ export async function loadCausalLmEvalData(
     blockSize,
   };
   const whole = await readCausalLmFile(file, fileFlag, settings, options);
-  const dataset = firstExamples(whole, positiveInteger(options, 'max-eval-samples'));
+  const evaluated = heldOut ? validationSplitOf(whole, heldOut.fraction, heldOut.seed).heldOut : whole;
+  const dataset = firstExamples(evaluated, positiveInteger(options, 'max-eval-samples'));
   const supervised = settings.promptColumn !== undefined || settings.messagesColumn !== undefined;
-  return { dataset, describe: `${describeSplit(dataset, whole, supervised)} from ${file}` };
+  const from = heldOut ? `held out of ${file} (${heldOutNote(heldOut)})` : `from ${file}`;
+  return { dataset, describe: `${describeSplit(dataset, whole, supervised)} ${from}` };
 }

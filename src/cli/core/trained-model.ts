@@ -217,3 +217,27 @@ export async function loadTrainedModel(
     hubId: source.kind === 'hub' ? source.arg : undefined,
   };
 }
+
+/**
+ * The held-out part of a run's training data, for `finetune eval` given no data: the run's training file
+ * (train_file) or folder (image_folder), validation_split and seed from run_config.json, when it trained
+ * with --validation-split. A path recorded relative to the folder train ran in must be found from this one.
+ */
+export function recordedValidationSplit(
+  run: Record<string, unknown>,
+  recorded: 'train_file' | 'image_folder',
+  flag: string,
+): { file: string; fraction: number; seed: number } | undefined {
+  const { [recorded]: file, validation_split: fraction, seed } = run;
+  if (typeof file !== 'string' || typeof fraction !== 'number') return undefined;
+  if (!existsSync(file))
+    throw new UsageError(
+      `the run held out --validation-split ${fraction} of its training ${recorded === 'train_file' ? 'file' : 'folder'} ${file}, which is not found from ${process.cwd()}: run eval from the folder train ran in, or give --${flag}`,
+    );
+  return { file, fraction, seed: typeof seed === 'number' ? seed : 42 };
+}
+
+/** How eval names a recordedValidationSplit in its data line. */
+export function heldOutNote(split: { fraction: number; seed: number }): string {
+  return `the run's --validation-split ${split.fraction}, seed ${split.seed}`;
+}
