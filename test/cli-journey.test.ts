@@ -196,7 +196,10 @@ test('LoRA on a pretrained 5-class CNN with 2-class images: eval, predict and me
   // Without a folder, eval splits the run's training folder again (run_config.json): the run's final evaluation.
   const shown = finetune('eval', '--model', 'cnn-lora');
   assert.equal(shown.code, 0, shown.all);
-  assert.match(shown.stdout, /images held out of shapes \(the run's --validation-split 0\.25, seed 42, stratified\)/);
+  assert.match(
+    shown.stdout,
+    /images held out of \S*shapes \(the run's --validation-split 0\.25, seed 42, stratified\)/,
+  );
   const heldOut = finetune('eval', '--model', 'cnn-lora', '--json');
   assert.equal(heldOut.code, 0, heldOut.all);
   const history = (json('cnn-lora/trainer_state.json').log_history as Record<string, number>[]).filter(
@@ -204,6 +207,13 @@ test('LoRA on a pretrained 5-class CNN with 2-class images: eval, predict and me
   );
   const metrics = JSON.parse(heldOut.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
   assert.equal(metrics.eval_loss, history.at(-1)!.eval_loss);
+  // From another folder too: 'shapes' is found from the folder train ran in (run_config.json's working_dir).
+  const elsewhere = runCli(['eval', '--model', join(user, 'cnn-lora'), '--json'], { cwd: tmpdir() });
+  assert.equal(elsewhere.code, 0, elsewhere.stderr);
+  assert.equal(
+    (JSON.parse(elsewhere.stdout.trim().split('\n').at(-1)!) as Record<string, number>).eval_loss,
+    metrics.eval_loss,
+  );
   const predicted = finetune('predict', '--model', 'cnn-lora', join('shapes', 'left', '0.png'), '--json');
   assert.equal(predicted.code, 0, predicted.all);
   assert.match(predicted.stdout, /"left"|"right"/);

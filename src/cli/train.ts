@@ -244,6 +244,8 @@ export async function train(options: Options): Promise<Trainer> {
   const runConfig: Record<string, unknown> = {
     command: 'finetune train',
     finetune_version: version,
+    // Where relative paths below (train_file, image_folder) start: eval finds the held-out data from any folder.
+    working_dir: process.cwd(),
     model: modelArg,
     model_type: family.modelType,
     architecture,

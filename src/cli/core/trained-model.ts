@@ -1,6 +1,6 @@
 /** Loading a trained model for eval, predict and merge: a model folder, or a base model plus an adapter folder. */
 import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Module } from '../../nn/index.js';
 import { findPreset, type HfConfig } from '../../models/index.js';
 import { isPretrainedModel } from '../../models/pretrained-model.js';
@@ -221,18 +221,21 @@ export async function loadTrainedModel(
 /**
  * The held-out part of a run's training data, for `finetune eval` given no data: the run's training file
  * (train_file) or folder (image_folder), validation_split and seed from run_config.json, when it trained
- * with --validation-split. A path recorded relative to the folder train ran in must be found from this one.
+ * with --validation-split. A relative path is taken from the folder train ran in (run_config.json's working_dir).
  */
 export function recordedValidationSplit(
   run: Record<string, unknown>,
   recorded: 'train_file' | 'image_folder',
   flag: string,
 ): { file: string; fraction: number; seed: number } | undefined {
-  const { [recorded]: file, validation_split: fraction, seed } = run;
-  if (typeof file !== 'string' || typeof fraction !== 'number') return undefined;
+  const { [recorded]: path, validation_split: fraction, seed, working_dir: trainDir } = run;
+  if (typeof path !== 'string' || typeof fraction !== 'number') return undefined;
+  // Relative to the folder train ran in (working_dir), else to this one.
+  const fromTrainDir = typeof trainDir === 'string' ? resolve(trainDir, path) : path;
+  const file = existsSync(fromTrainDir) ? fromTrainDir : path;
   if (!existsSync(file))
     throw new UsageError(
-      `the run held out --validation-split ${fraction} of its training ${recorded === 'train_file' ? 'file' : 'folder'} ${file}, which is not found from ${process.cwd()}: run eval from the folder train ran in, or give --${flag}`,
+      `the run held out --validation-split ${fraction} of its training ${recorded === 'train_file' ? 'file' : 'folder'} ${path}, which is not found ${typeof trainDir === 'string' ? `from the folder train ran in (${trainDir}) nor ` : ''}from ${process.cwd()}: give --${flag}`,
     );
   return { file, fraction, seed: typeof seed === 'number' ? seed : 42 };
 }
