@@ -32,9 +32,9 @@ import { CONFIG_FLAG, TABLE_FLAGS } from './core/run-flags.js';
 import { resolveCommandOptions, THREADS_FLAG } from './core/threads.js';
 import { loadTokenizer } from './core/tokenizer.js';
 import {
-  heldOutNote,
+  evalSource,
+  evalSourceNote,
   loadTrainedModel,
-  recordedValidationSplit,
   TRAINED_MODEL_FLAG,
   type TrainedModel,
 } from './core/trained-model.js';
@@ -157,9 +157,8 @@ export async function loadEvalData(
   if (isCausalLm(trained)) return loadCausalLmEvalData(trained, options, fileFlag);
   if (trained.modelType === 'bert') {
     // Without a file, the examples the run held out with --validation-split: its training file, split again.
-    const named = optString(options, fileFlag);
-    const heldOut = named === undefined ? recordedValidationSplit(run, 'train_file', fileFlag) : undefined;
-    const file = named ?? heldOut?.file;
+    const source = evalSource(optString(options, fileFlag), run, 'train_file', fileFlag);
+    const { path: file, heldOut } = source;
     if (!file)
       throw new UsageError(`--${fileFlag} is required (a .csv, .tsv or .jsonl with a text and a label column)`);
     const tokenizer = await loadTokenizer(
@@ -192,7 +191,7 @@ export async function loadEvalData(
       : split.dataset;
     const dataset = limit(evaluated);
     const skipped = split.dataset.skipped ? `, ${split.dataset.skipped} bad rows skipped` : '';
-    const from = heldOut ? `held out of ${file} (${heldOutNote(heldOut)}, stratified)` : `from ${file}`;
+    const from = evalSourceNote(source, true);
     return {
       dataset,
       describe: `${dataset.length} examples ${from} (text: ${split.columns.text}, label: ${split.columns.label}${skipped})`,
@@ -207,9 +206,13 @@ export async function loadEvalData(
     return { dataset, describe: `${dataset.length} images from Fashion-MNIST test` };
   }
   // Without a folder, the images the run held out with --validation-split: its training folder, split again.
-  const named = optString(options, 'image-folder') ?? optString(options, fileFlag);
-  const heldOut = named === undefined ? recordedValidationSplit(run, 'image_folder', 'image-folder') : undefined;
-  const folder = named ?? heldOut?.file;
+  const source = evalSource(
+    optString(options, 'image-folder') ?? optString(options, fileFlag),
+    run,
+    'image_folder',
+    'image-folder',
+  );
+  const { path: folder, heldOut } = source;
   if (!folder) throw new UsageError('give --image-folder DIR (images in DIR/<class>/…) or --fashion-mnist');
   if (!existsSync(folder)) throw new UsageError(`--image-folder: ${folder} does not exist`);
   const images = readImageFolder(folder, options, transform);
@@ -237,8 +240,7 @@ export async function loadEvalData(
       }).validation
     : mapped;
   const dataset = limit(evaluated);
-  const from = heldOut ? `held out of ${folder} (${heldOutNote(heldOut)}, stratified)` : `from ${folder}`;
-  return { dataset, describe: `${dataset.length} images ${from}` };
+  return { dataset, describe: `${dataset.length} images ${evalSourceNote(source, true)}` };
 }
 
 export async function runEval(argv: string[]): Promise<number> {

@@ -89,7 +89,8 @@ export abstract class PretrainedCausalLM<Config extends GenerationTokens> extend
    * writes it.
    */
   get generationConfig(): GenerationConfig {
-    return (this.generationDefaults ??= generationConfigFromModelConfig(this.config));
+    // Not kept: derived each time, it follows later changes to the config's token ids.
+    return this.generationDefaults ?? generationConfigFromModelConfig(this.config);
   }
 
   set generationConfig(config: GenerationConfig) {

@@ -29,7 +29,7 @@ import { parseMethod } from './method.js';
 import { tableReading, type RunData } from './data.js';
 import { causalLmArchitecture, type ModelSource } from './model-source.js';
 import { loadTokenizer, type LoadedTokenizer } from './tokenizer.js';
-import { heldOutNote, recordedValidationSplit } from './trained-model.js';
+import { evalSource, evalSourceNote } from './trained-model.js';
 
 /** The longest block a run defaults to (run_clm.py's cap on block_size). */
 const DEFAULT_MAX_BLOCK = 1024;
@@ -407,9 +407,8 @@ export async function loadCausalLmEvalData(
       options[flag] = value;
   }
   // Without a file, the blocks the run held out with --validation-split: its training file, split again.
-  const named = str(options, fileFlag) ?? str(options, 'text-file');
-  const heldOut = named === undefined ? recordedValidationSplit(run, 'train_file', fileFlag) : undefined;
-  const file = named ?? heldOut?.file;
+  const source = evalSource(str(options, fileFlag) ?? str(options, 'text-file'), run, 'train_file', fileFlag);
+  const { path: file, heldOut } = source;
   if (!file)
     throw new UsageError(
       `--${fileFlag} is required (text as the model was trained on: a .txt, or a .jsonl / .csv / .tsv with its columns)`,
@@ -432,6 +431,5 @@ export async function loadCausalLmEvalData(
   const evaluated = heldOut ? validationSplitOf(whole, heldOut.fraction, heldOut.seed).heldOut : whole;
   const dataset = firstExamples(evaluated, positiveInteger(options, 'max-eval-samples'));
   const supervised = settings.promptColumn !== undefined || settings.messagesColumn !== undefined;
-  const from = heldOut ? `held out of ${file} (${heldOutNote(heldOut)})` : `from ${file}`;
-  return { dataset, describe: `${describeSplit(dataset, whole, supervised)} ${from}` };
+  return { dataset, describe: `${describeSplit(dataset, whole, supervised)} ${evalSourceNote(source, false)}` };
 }

@@ -218,18 +218,26 @@ export async function loadTrainedModel(
   };
 }
 
+/** Where `finetune eval` reads its data: the file or folder named, else the part the run held out. */
+export interface EvalSource {
+  path: string | undefined;
+  /** The run's --validation-split and seed, when eval splits its training data again. */
+  heldOut?: { fraction: number; seed: number };
+}
+
 /**
- * The held-out part of a run's training data, for `finetune eval` given no data: the run's training file
- * (train_file) or folder (image_folder), validation_split and seed from run_config.json, when it trained
- * with --validation-split. A relative path is taken from the folder train ran in (run_config.json's working_dir).
+ * `named` (the flag's file or folder), else the part of the run's training data it held out with
+ * --validation-split: its training file (train_file) or folder (image_folder), validation_split and seed from
+ * run_config.json. A relative path is taken from the folder train ran in (run_config.json's working_dir).
  */
-export function recordedValidationSplit(
+export function evalSource(
+  named: string | undefined,
   run: Record<string, unknown>,
   recorded: 'train_file' | 'image_folder',
   flag: string,
-): { file: string; fraction: number; seed: number } | undefined {
+): EvalSource {
   const { [recorded]: path, validation_split: fraction, seed, working_dir: trainDir } = run;
-  if (typeof path !== 'string' || typeof fraction !== 'number') return undefined;
+  if (named !== undefined || typeof path !== 'string' || typeof fraction !== 'number') return { path: named };
   // Relative to the folder train ran in (working_dir), else to this one.
   const fromTrainDir = typeof trainDir === 'string' ? resolve(trainDir, path) : path;
   const file = existsSync(fromTrainDir) ? fromTrainDir : path;
@@ -237,10 +245,12 @@ export function recordedValidationSplit(
     throw new UsageError(
       `the run held out --validation-split ${fraction} of its training ${recorded === 'train_file' ? 'file' : 'folder'} ${path}, which is not found ${typeof trainDir === 'string' ? `from the folder train ran in (${trainDir}) nor ` : ''}from ${process.cwd()}: give --${flag}`,
     );
-  return { file, fraction, seed: typeof seed === 'number' ? seed : 42 };
+  return { path: file, heldOut: { fraction, seed: typeof seed === 'number' ? seed : 42 } };
 }
 
-/** How eval names a recordedValidationSplit in its data line. */
-export function heldOutNote(split: { fraction: number; seed: number }): string {
-  return `the run's --validation-split ${split.fraction}, seed ${split.seed}`;
+/** eval's data line for `source`: "from PATH", or "held out of PATH (the run's --validation-split F, seed S[, stratified])". */
+export function evalSourceNote(source: EvalSource, stratified: boolean): string {
+  if (!source.heldOut) return `from ${source.path}`;
+  const { fraction, seed } = source.heldOut;
+  return `held out of ${source.path} (the run's --validation-split ${fraction}, seed ${seed}${stratified ? ', stratified' : ''})`;
 }
